@@ -1,0 +1,45 @@
+# The front door. Every target makes (or reuses) the local virtual environment itself, so on a
+# fresh machine with only Python 3.11+ `make demo` and `make test` do all the set-up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help venv test lint demo bench soak clean
+
+help:
+	@echo "make demo    run the example app with simulated traffic, a rollup and a report"
+	@echo "make test    lint + the whole test suite (browser tests included)"
+	@echo "make lint    ruff + mypy --strict"
+	@echo "make bench   benchmarks (ratios measured in one run)"
+	@echo "make soak    the long load test"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check cookiewall analytics tests examples bench
+	$(BIN)/mypy cookiewall analytics
+
+test: venv
+	@bash scripts/ensure-chromium
+	$(MAKE) --no-print-directory lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: venv
+	$(BIN)/python -m examples.demo $(if $(SERVE),--serve,)
+
+bench: venv
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+soak: venv
+	$(BIN)/python -m pytest -m slow tests/test_load.py $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""Cookieless traffic analytics: a recorder that never stores an IP, a spool, a DuckDB warehouse."""
+
+from __future__ import annotations

@@ -1,0 +1,133 @@
+"""The spool: sealed, append-only Parquet segments that many processes write at once.
+
+Layout (Hive-style, so DuckDB, Spark, Trino or ClickHouse read it as a partitioned dataset)::
+
+    <spool_dir>/day=YYYY-MM-DD/<unix_ms>-<host>-<pid>-<seq>-<random>.parquet
+
+* A segment is written to a dot-prefixed temporary name in the same folder, fsynced, then
+  renamed: a reader that lists `*.parquet` never sees half a segment (rename is atomic on POSIX
+  within one filesystem, and Hive readers skip dot- and underscore-prefixed files).
+* Names carry time, a hash of the host name, the pid, a per-process counter and randomness, so
+  no two processes or hosts collide, and a lexical sort is roughly chronological.
+* Each file has the columns of `analytics.event.EVENT_SCHEMA` and the key-value metadata
+  `cookiewall.schema_version`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import os
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from analytics.event import EVENT_SCHEMA
+
+SEGMENT_SUFFIX = ".parquet"
+TEMP_PREFIX = ".tmp-"
+DAY_PREFIX = "day="
+
+_HOST = hashlib.blake2b(socket.gethostname().encode(), digest_size=4).hexdigest()
+_counter = itertools.count()
+
+
+class SpoolError(Exception):
+    """The spool folder cannot be read or written."""
+
+
+@dataclass(frozen=True, order=True)
+class Segment:
+    """A sealed segment. `name` (``day=YYYY-MM-DD/<file>``) identifies it across hosts."""
+
+    name: str
+    path: Path
+    day: date
+
+
+def _segment_filename() -> str:
+    return (
+        f"{int(time.time() * 1000):013d}-{_HOST}-{os.getpid()}-"
+        f"{next(_counter):06d}-{secrets.token_hex(4)}{SEGMENT_SUFFIX}"
+    )
+
+
+def day_folder(spool_dir: Path, day: date) -> Path:
+    return spool_dir / f"{DAY_PREFIX}{day.isoformat()}"
+
+
+def write_segment(spool_dir: str | os.PathLike[str], day: date, table: pa.Table) -> Path:
+    """Write `table` as one sealed segment of `day`; return its final path.
+
+    Raises OSError (disk full, permissions, a file where the folder should be) with nothing
+    sealed: the temporary file is removed, so the caller can keep its events and retry.
+    """
+    if table.schema != EVENT_SCHEMA:
+        table = table.cast(EVENT_SCHEMA)
+    folder = day_folder(Path(spool_dir), day)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / _segment_filename()
+    temp = folder / f"{TEMP_PREFIX}{final.name}"
+    try:
+        with open(temp, "wb") as handle:
+            pq.write_table(table, handle, compression="zstd")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(temp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    _fsync_dir(folder)
+    return final
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Makes the rename durable; best effort, since some filesystems refuse fsync on folders.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def list_segments(spool_dir: str | os.PathLike[str]) -> list[Segment]:
+    """Every sealed segment under `spool_dir`, sorted by name. Temporary files are skipped.
+
+    Raises SpoolError if `spool_dir` does not exist or is not a folder; an empty spool is fine.
+    """
+    root = Path(spool_dir)
+    if not root.is_dir():
+        raise SpoolError(f"spool folder {str(root)!r} does not exist or is not a folder")
+    return sorted(_iter_segments(root))
+
+
+def _iter_segments(root: Path) -> Iterator[Segment]:
+    for folder in root.iterdir():
+        if not folder.name.startswith(DAY_PREFIX) or not folder.is_dir():
+            continue
+        try:
+            day = date.fromisoformat(folder.name[len(DAY_PREFIX) :])
+        except ValueError:
+            continue
+        for entry in folder.iterdir():
+            if entry.name.startswith((".", "_")) or not entry.name.endswith(SEGMENT_SUFFIX):
+                continue
+            yield Segment(name=f"{folder.name}/{entry.name}", path=entry, day=day)
+
+
+def read_segment(path: str | os.PathLike[str]) -> pa.Table:
+    """Read one segment (for tests and tools); raises on a corrupt or truncated file."""
+    return pq.read_table(path, schema=EVENT_SCHEMA)

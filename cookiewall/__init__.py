@@ -1,0 +1,3 @@
+"""A privacy-first cookie-consent gate for ASGI applications."""
+
+from __future__ import annotations
