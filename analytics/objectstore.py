@@ -1,0 +1,504 @@
+"""The spool on S3-compatible object storage: ship sealed segments up, list and stage them down.
+
+Keys mirror the local spool: a segment named ``day=YYYY-MM-DD/<file>.parquet`` lives at
+``s3://<bucket>/<prefix>/day=YYYY-MM-DD/<file>.parquet``. The name is unique across hosts
+(see `analytics.spool`), so the warehouse's ledger of ingested names works the same for a
+remote spool, and Spark, Trino or DuckDB read ``s3://<bucket>/<prefix>/`` as a Hive dataset.
+
+* `SegmentUploader` runs in a daemon thread next to a `Recorder`: each sealed segment is put,
+  checked (HeadObject: size and MD5), and only then deleted locally. Errors back off
+  exponentially with jitter; the request path only ever calls `notify()`, which sets an event.
+* `stage_remote_spool` downloads the segments the ledger has not seen into a local folder laid
+  out like a spool, so the warehouse's ordinary local ingest runs on it unchanged.
+
+Credentials, region and endpoint come from boto3's usual chain (environment, config files,
+instance roles); ``AWS_ENDPOINT_URL_S3`` points it at MinIO, Ceph, R2 or any S3 look-alike.
+
+References: S3 PutObject ``Content-MD5``, HeadObject, ListObjectsV2 (AWS S3 API reference).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from analytics.spool import DAY_PREFIX, SEGMENT_SUFFIX, TEMP_PREFIX, Segment, list_segments
+
+logger = logging.getLogger("analytics.objectstore")
+
+# Not a segment folder and dot-prefixed: Hive readers and `list_segments` both skip it.
+_UPLOAD_LOCK = ".uploader.lock"
+_MD5_METADATA = "cookiewall-md5"
+
+
+class ObjectStoreError(Exception):
+    """Object storage refused, or answered something other than what was sent."""
+
+
+def is_remote(spool: str) -> bool:
+    """Whether a `--spool` argument names object storage rather than a local folder."""
+    return spool.startswith("s3://")
+
+
+def parse_spool_url(spool_url: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> ("bucket", "some/prefix"); the prefix may be empty."""
+    parts = urlsplit(spool_url)
+    if parts.scheme != "s3" or not parts.netloc:
+        raise ValueError(f"spool_url must look like s3://bucket/prefix, not {spool_url!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"spool_url {spool_url!r} must not carry a query or a fragment")
+    return parts.netloc, parts.path.strip("/")
+
+
+def _key(prefix: str, name: str) -> str:
+    return f"{prefix}/{name}" if prefix else name
+
+
+def make_client(
+    *, endpoint_url: str | None = None, connect_timeout: float = 5.0, read_timeout: float = 30.0
+) -> Any:
+    """An S3 client that fails fast: the callers here retry with their own backoff.
+
+    Timeouts bound how long a stuck server can hold the upload thread (and `stop()`).
+    """
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"total_max_attempts": 1},
+        # Path-style works with every S3 look-alike and with an IP-literal endpoint.
+        s3={"addressing_style": "path"} if endpoint_url else None,
+    )
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+
+
+def _error_types() -> tuple[type[BaseException], ...]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError, ObjectStoreError, OSError)
+
+
+def _is_not_found(error: BaseException) -> bool:
+    from botocore.exceptions import ClientError
+
+    if not isinstance(error, ClientError):
+        return False
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    return code in {"404", "NoSuchKey", "NotFound"}
+
+
+def backoff_delay(failures: int, *, base: float, cap: float, rng: random.Random) -> float:
+    """Seconds to wait after `failures` consecutive failed passes: exponential, capped,
+    with "equal jitter" (half fixed, half random) so hosts that failed together spread out
+    but none retries at once."""
+    if failures <= 0:
+        return 0.0
+    ceiling = min(cap, base * float(2 ** min(failures - 1, 32)))
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+@dataclass(frozen=True)
+class UploadStats:
+    uploaded: int = 0  # segments confirmed remote and deleted locally
+    uploaded_bytes: int = 0
+    already_remote: int = 0  # found intact remotely (an earlier try got through): not re-put
+    failed_passes: int = 0
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    next_attempt_in: float = 0.0  # seconds until the next try (backoff), 0 when healthy
+
+
+@dataclass
+class _Pass:
+    uploaded: int = 0
+    uploaded_bytes: int = 0
+    already_remote: int = 0
+
+
+class SegmentUploader:
+    """Ships the sealed segments of `spool_dir` to `spool_url`, then deletes them locally.
+
+    A local file is deleted only after HeadObject shows the object with the file's size and
+    MD5; until then it stays, so a crash, an outage or a refused request loses nothing. Each
+    key is checked before it is put, so a segment whose upload got through but whose
+    confirmation did not is not sent twice. One process per spool folder uploads at a time
+    (an advisory file lock), so several workers sharing a spool never race on a segment.
+
+    Hook it into a recorder: ``uploader.start()`` once, ``uploader.notify()`` after each
+    flush that sealed a segment (it only sets an event), ``uploader.stop()`` on close.
+    """
+
+    def __init__(
+        self,
+        spool_dir: str | os.PathLike[str],
+        spool_url: str,
+        *,
+        client: Any = None,
+        endpoint_url: str | None = None,
+        interval: float = 10.0,
+        initial_backoff: float = 1.0,
+        max_backoff: float = 300.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        if client is not None and endpoint_url is not None:
+            raise ValueError("give either client= or endpoint_url=, not both")
+        if interval <= 0:
+            raise ValueError(f"interval must be a positive number of seconds, not {interval}")
+        if initial_backoff <= 0 or max_backoff < initial_backoff:
+            raise ValueError(
+                "backoff needs 0 < initial_backoff <= max_backoff, "
+                f"not {initial_backoff} and {max_backoff}"
+            )
+        self.spool_dir = Path(spool_dir)
+        self.bucket, self.prefix = parse_spool_url(spool_url)
+        self.spool_url = spool_url
+        self._client = client if client is not None else make_client(endpoint_url=endpoint_url)
+        self._interval = interval
+        self._initial_backoff = initial_backoff
+        self._max_backoff = max_backoff
+        self._rng = rng or random.Random()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._pass_lock = threading.Lock()  # one pass at a time within the process
+        self._stats_lock = threading.Lock()
+        self._stats = UploadStats()
+        self._retry_at = 0.0  # time.monotonic() before which the thread does not try
+        self._final_flush = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def stats(self) -> UploadStats:
+        with self._stats_lock:
+            remaining = max(0.0, self._retry_at - time.monotonic())
+            return replace(self._stats, next_attempt_in=remaining)
+
+    def start(self) -> SegmentUploader:
+        if self._thread is not None:
+            raise RuntimeError("the uploader is already running")
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self._run, name=f"cookiewall-uploader-{self.bucket}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def notify(self) -> None:
+        """A segment was sealed: upload soon. Never blocks (the request path may call it)."""
+        self._wake.set()
+
+    def stop(self, *, flush: bool = True, timeout: float = 30.0) -> None:
+        """Stop the thread; with `flush`, first try once more to ship what is left.
+
+        Whatever cannot be shipped stays in the spool folder for the next uploader to take.
+        Returns after at most about `timeout` seconds even if object storage hangs.
+        """
+        thread = self._thread
+        if thread is None:
+            return
+        self._final_flush = flush
+        self._stopping.set()
+        self._wake.set()
+        thread.join(timeout)
+        if thread.is_alive():
+            logger.warning("uploader thread still busy after %.0fs; left as daemon", timeout)
+        self._thread = None
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            backoff = self._retry_at - time.monotonic()
+            if backoff > 0:
+                # Only stop() cuts a backoff short: a notify() per flush must not turn an
+                # outage into a hammering loop.
+                self._stopping.wait(backoff)
+                continue
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            if not self._stopping.is_set():
+                self._attempt()
+        if self._final_flush:
+            self._attempt()
+
+    def _attempt(self) -> None:
+        try:
+            self.upload_pending()
+        except _error_types() as error:
+            # upload_pending has recorded the failure and scheduled the retry
+            logger.warning("uploading the spool to %s failed: %s", self.spool_url, error)
+        except Exception:  # a bug must not kill the thread and strand every later segment
+            logger.exception("unexpected error while uploading the spool")
+            self._record_failure("unexpected error (see log)")
+
+    def upload_pending(self) -> int:
+        """Ship every sealed local segment now; return how many left the local spool.
+
+        Raises the first error (after recording it and scheduling the backoff); segments
+        shipped before it are deleted locally and counted in `stats`.
+        """
+        with self._pass_lock:
+            done = _Pass()
+            try:
+                with _spool_lock(self.spool_dir) as owned:
+                    if owned:
+                        self._ship_until_empty(done)
+            except _error_types() as error:
+                self._add(done)
+                self._record_failure(f"{type(error).__name__}: {error}")
+                raise
+            self._add(done)
+            self._record_success()
+            return done.uploaded + done.already_remote
+
+    def _ship_until_empty(self, done: _Pass) -> None:
+        # Listing again after a pass picks up segments sealed while it ran.
+        seen: set[str] = set()
+        while True:
+            fresh = [s for s in _list_local(self.spool_dir) if s.name not in seen]
+            if not fresh:
+                return
+            for segment in fresh:
+                seen.add(segment.name)
+                self._ship(segment, done)
+
+    def _ship(self, segment: Segment, done: _Pass) -> None:
+        try:
+            body = segment.path.read_bytes()
+        except FileNotFoundError:
+            return  # shipped by another uploader after our listing
+        digest = hashlib.md5(body, usedforsecurity=False)
+        key = _key(self.prefix, segment.name)
+        if self._matches_remote(key, len(body), digest.hexdigest()):
+            done.already_remote += 1
+        else:
+            self._client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
+                ContentMD5=base64.b64encode(digest.digest()).decode("ascii"),
+                ContentType="application/vnd.apache.parquet",
+                Metadata={_MD5_METADATA: digest.hexdigest()},
+            )
+            if not self._matches_remote(key, len(body), digest.hexdigest()):
+                raise ObjectStoreError(
+                    f"s3://{self.bucket}/{key} does not match the local segment after upload"
+                )
+            done.uploaded += 1
+            done.uploaded_bytes += len(body)
+        with contextlib.suppress(FileNotFoundError):
+            segment.path.unlink()
+
+    def _matches_remote(self, key: str, size: int, md5_hex: str) -> bool:
+        try:
+            head = self._client.head_object(Bucket=self.bucket, Key=key)
+        except Exception as error:
+            if _is_not_found(error):
+                return False
+            raise
+        if int(head.get("ContentLength", -1)) != size:
+            return False
+        # The ETag is the MD5 for a plain single-part put; with SSE-KMS it is not, so the
+        # MD5 we stored as metadata is the fallback.
+        etag = str(head.get("ETag", "")).strip('"')
+        return md5_hex in (etag, head.get("Metadata", {}).get(_MD5_METADATA))
+
+    def _add(self, done: _Pass) -> None:
+        with self._stats_lock:
+            self._stats = replace(
+                self._stats,
+                uploaded=self._stats.uploaded + done.uploaded,
+                uploaded_bytes=self._stats.uploaded_bytes + done.uploaded_bytes,
+                already_remote=self._stats.already_remote + done.already_remote,
+            )
+
+    def _record_failure(self, message: str) -> None:
+        with self._stats_lock:
+            failures = self._stats.consecutive_failures + 1
+            self._stats = replace(
+                self._stats,
+                failed_passes=self._stats.failed_passes + 1,
+                consecutive_failures=failures,
+                last_error=message,
+            )
+            delay = backoff_delay(
+                failures, base=self._initial_backoff, cap=self._max_backoff, rng=self._rng
+            )
+            self._retry_at = time.monotonic() + delay
+
+    def _record_success(self) -> None:
+        with self._stats_lock:
+            self._stats = replace(self._stats, consecutive_failures=0)
+            self._retry_at = 0.0
+
+
+def _list_local(spool_dir: Path) -> list[Segment]:
+    if not spool_dir.is_dir():
+        return []  # nothing flushed yet
+    return list_segments(spool_dir)
+
+
+@contextlib.contextmanager
+def _spool_lock(spool_dir: Path) -> Iterator[bool]:
+    """Yield True if this process now owns the upload of `spool_dir`, False if another does.
+
+    flock is released by the kernel when its holder dies, so a killed worker never strands
+    the spool.
+    """
+    if not spool_dir.is_dir():
+        yield True
+        return
+    fd = os.open(spool_dir / _UPLOAD_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+# --- ingest side: list, download, stage ---------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class RemoteSegment:
+    """A sealed segment in object storage; `name` is the same as the local spool's."""
+
+    name: str  # day=YYYY-MM-DD/<file>.parquet
+    key: str
+    day: date
+    size: int
+    bucket: str = ""
+
+
+def _segment_name(relative: str) -> tuple[str, date] | None:
+    folder, slash, filename = relative.partition("/")
+    if not slash or "/" in filename or not folder.startswith(DAY_PREFIX):
+        return None
+    if filename.startswith((".", "_")) or not filename.endswith(SEGMENT_SUFFIX):
+        return None
+    try:
+        day = date.fromisoformat(folder[len(DAY_PREFIX) :])
+    except ValueError:
+        return None
+    return relative, day
+
+
+def list_remote_segments(
+    spool_url: str, *, client: Any = None, endpoint_url: str | None = None
+) -> list[RemoteSegment]:
+    """Every sealed segment under `spool_url`, sorted by name; other keys are ignored.
+
+    Raises ObjectStoreError with a one-line message if the bucket cannot be listed.
+    """
+    bucket, prefix = parse_spool_url(spool_url)
+    client = client if client is not None else make_client(endpoint_url=endpoint_url)
+    base = f"{prefix}/" if prefix else ""
+    found: list[RemoteSegment] = []
+    try:
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base)
+        for page in pages:
+            for item in page.get("Contents", []):
+                parsed = _segment_name(item["Key"][len(base) :])
+                if parsed is not None:
+                    name, day = parsed
+                    found.append(RemoteSegment(name, item["Key"], day, int(item["Size"]), bucket))
+    except _error_types() as error:
+        raise ObjectStoreError(f"cannot list {spool_url}: {error}") from error
+    return sorted(found)
+
+
+def download_segments(
+    remote: Iterable[RemoteSegment],
+    staging_dir: str | os.PathLike[str],
+    *,
+    client: Any = None,
+    endpoint_url: str | None = None,
+    progress: Callable[[RemoteSegment], None] | None = None,
+) -> list[Path]:
+    """Download `remote` into `staging_dir`, laid out like a spool; return the local paths.
+
+    Each file is written under a dot-prefixed temporary name and renamed once its size is
+    checked, so a crash mid-download never leaves half a segment for the warehouse to ingest.
+    A segment already staged with the right size is not downloaded again.
+    """
+    client = client if client is not None else make_client(endpoint_url=endpoint_url)
+    root = Path(staging_dir)
+    paths: list[Path] = []
+    for segment in remote:
+        final = root / segment.name
+        if not (final.is_file() and final.stat().st_size == segment.size):
+            _download_one(client, segment, final)
+        paths.append(final)
+        if progress is not None:
+            progress(segment)
+    return paths
+
+
+def _download_one(client: Any, segment: RemoteSegment, final: Path) -> None:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temp = final.with_name(f"{TEMP_PREFIX}{final.name}")
+    try:
+        client.download_file(segment.bucket, segment.key, str(temp))
+        size = temp.stat().st_size
+        if size != segment.size:
+            raise ObjectStoreError(
+                f"s3://{segment.bucket}/{segment.key}: got {size} bytes, listed {segment.size}"
+            )
+        os.replace(temp, final)
+    except _error_types() as error:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        if isinstance(error, ObjectStoreError):
+            raise
+        raise ObjectStoreError(
+            f"cannot download s3://{segment.bucket}/{segment.key}: {error}"
+        ) from error
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+
+
+def stage_remote_spool(
+    spool_url: str,
+    staging_dir: str | os.PathLike[str],
+    skip_names: set[str],
+    *,
+    client: Any = None,
+    endpoint_url: str | None = None,
+    progress: Callable[[RemoteSegment], None] | None = None,
+) -> Path:
+    """Make `staging_dir` a local spool holding exactly the remote segments not in `skip_names`.
+
+    `skip_names` is the warehouse's ledger; staged files it already lists are removed, so the
+    staging folder does not grow run after run and the ordinary local ingest (same ledger,
+    same names) takes each segment exactly once. Returns `staging_dir`, created if missing.
+    """
+    client = client if client is not None else make_client(endpoint_url=endpoint_url)
+    root = Path(staging_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    for staged in list_segments(root):
+        if staged.name in skip_names:
+            staged.path.unlink(missing_ok=True)
+    wanted = [s for s in list_remote_segments(spool_url, client=client) if s.name not in skip_names]
+    download_segments(wanted, root, client=client, progress=progress)
+    return root
