@@ -1,0 +1,61 @@
+"""Fixtures shared across modules: the real browser (Debian's Chromium through Playwright)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    reason = None
+    if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        reason = f"Debian's chromium is not installed at {CHROMIUM} (make test installs it as root)"
+    else:
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:  # pragma: no cover - dev extras always bring it
+            reason = "the playwright package is not installed"
+    if reason is not None:
+        if os.environ.get("COOKIEWALL_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"browser tests must run here (COOKIEWALL_REQUIRE_BROWSER=1): {reason}")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    """Where browser tests leave screenshots for a person to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    found = shutil.which("chromium") or (CHROMIUM if os.path.exists(CHROMIUM) else None)
+    return f"browser: {found or 'chromium missing: browser tests will skip'}"

@@ -1,0 +1,174 @@
+"""The banner in a real browser: Debian's Chromium, through Playwright, against the example app
+served by a real uvicorn on 127.0.0.1 with a strict Content-Security-Policy."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.support import uvicorn_server
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+
+def _expect(locator: Any) -> Any:
+    from playwright.sync_api import expect
+
+    return expect(locator)
+
+
+pytestmark = pytest.mark.browser
+
+NECESSARY = {"cookiewall", "session"}
+PREFERENCE_COOKIES = {"theme", "lang"}
+ACCEPT = re.compile(r"accept all", re.IGNORECASE)
+REJECT = re.compile(r"reject all", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    var = tmp_path_factory.mktemp("browser-var")
+    env = {"COOKIEWALL_VAR": str(var), "COOKIEWALL_SECRET": "browser-test-secret-key"}
+    with uvicorn_server("examples.starlette_app:app", env=env) as (base_url, _):
+        yield base_url
+
+
+@pytest.fixture(params=[True, False], ids=["js", "no-js"])
+def context(request: pytest.FixtureRequest, browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(java_script_enabled=request.param)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def _watch_csp(page: Page) -> list[str]:
+    """Collects CSP violations, from the DOM event and from the console."""
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    page.expose_function("__cspViolation", lambda directive: violations.append(directive))
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation',"
+        " e => window.__cspViolation(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    return violations
+
+
+def _cookie_names(context: BrowserContext) -> set[str]:
+    return {cookie["name"] for cookie in context.cookies()}
+
+
+def _banner(page: Page) -> Any:
+    return page.get_by_role("region", name=re.compile("cookie|consent|privacy", re.IGNORECASE))
+
+
+def test_new_visitor_sees_the_banner_with_reject_as_prominent_as_accept(
+    site: str, context: BrowserContext
+) -> None:
+    page = context.new_page()
+    page.goto(site + "/")
+    banner = _banner(page)
+    assert banner.is_visible()
+    accept = banner.get_by_role("button", name=ACCEPT)
+    reject = banner.get_by_role("button", name=REJECT)
+    assert accept.is_visible()
+    assert reject.is_visible()
+    # Equally prominent: same element, same classes, and (with CSS) about the same size.
+    assert accept.evaluate("e => e.tagName") == reject.evaluate("e => e.tagName")
+    accept_box, reject_box = accept.bounding_box(), reject.bounding_box()
+    assert accept_box is not None
+    assert reject_box is not None
+    assert abs(accept_box["height"] - reject_box["height"]) < 2
+    # No pre-ticked boxes for optional categories.
+    for box in banner.locator("input[type=checkbox]:not([disabled])").all():
+        assert not box.is_checked()
+
+
+def test_reject_all_leaves_only_necessary_cookies_then_accept_all_lets_preferences_in(
+    site: str, context: BrowserContext
+) -> None:
+    page = context.new_page()
+    page.goto(site + "/")
+    _banner(page).get_by_role("button", name=REJECT).click()
+    _expect(_banner(page)).to_have_count(0)  # gone once the visitor decided
+
+    # The app tries to set analytics, marketing and preference cookies: none gets through.
+    page.goto(site + "/pricing")
+    page.goto(site + "/preferences")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_load_state()
+    assert _cookie_names(context) <= NECESSARY
+    assert "cookiewall" in _cookie_names(context)
+
+    # Change of mind on the banner page: accept all, and the preference cookies appear.
+    page.goto(site + "/consent/banner")
+    page.get_by_role("button", name=ACCEPT).click()
+    page.wait_for_load_state()
+    _expect(page.locator("body")).to_be_visible()
+    assert page.request.get(site + "/consent").json()["decided"] is True
+    page.goto(site + "/preferences")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_load_state()
+    assert _cookie_names(context) >= PREFERENCE_COOKIES
+
+
+def test_banner_is_operable_by_keyboard_alone(site: str, browser: Browser) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(site + "/")
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            label = page.evaluate("document.activeElement && document.activeElement.textContent")
+            if label and REJECT.search(label):
+                break
+        else:
+            pytest.fail("Tab never reached the 'Reject all' button")
+        page.keyboard.press("Enter")
+        _expect(_banner(page)).to_have_count(0)
+        assert "cookiewall" in _cookie_names(context)
+        state = page.request.get(site + "/consent").json()
+        assert state["decided"] is True
+        assert set(state["granted"]) == {"necessary"}
+    finally:
+        context.close()
+
+
+def test_strict_csp_raises_no_violation(site: str, browser: Browser) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        violations = _watch_csp(page)
+        response = page.goto(site + "/")
+        assert response is not None
+        assert "default-src 'self'" in (response.headers.get("content-security-policy") or "")
+        assert _banner(page).is_visible()
+        # The enhancement script, if any, runs; choosing per category still works.
+        page.goto(site + "/consent/banner")
+        page.goto(site + "/")
+        _banner(page).get_by_role("button", name=ACCEPT).click()
+        _expect(_banner(page)).to_have_count(0)
+        page.goto(site + "/")
+        assert violations == []
+    finally:
+        context.close()
+
+
+def test_banner_screenshot(site: str, browser: Browser, artifacts_dir: Path) -> None:
+    context = browser.new_context(viewport={"width": 1024, "height": 700})
+    try:
+        page = context.new_page()
+        page.goto(site + "/")
+        target = artifacts_dir / "banner.png"
+        page.screenshot(path=str(target), full_page=True)
+        assert target.stat().st_size > 1000
+    finally:
+        context.close()
