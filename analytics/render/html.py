@@ -1,0 +1,99 @@
+"""One self-contained HTML page: inline SVG charts, a table with sparklines, the notes.
+
+No external asset, no JavaScript, no `style=` attribute: the page carries its own
+Content-Security-Policy (`default-src 'none'` plus the hash of its one `<style>` block), so
+even a browser that opens it from a mail attachment loads nothing from anywhere. Every piece
+of text is escaped: referrer domains, paths and campaign tags come from visitors.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from html import escape
+
+from analytics.render.svg import line_chart, sparkline
+from analytics.render.table import describe, table_cell
+from analytics.reports import Report
+
+CSS = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #222; max-width: 70rem; }
+h1 { font-size: 1.4rem; margin: 0 0 .25rem; }
+.meta { color: #555; margin: 0 0 1rem; }
+figure { margin: 0 0 1.5rem; overflow-x: auto; }
+svg.cw-chart { max-width: 100%; height: auto; }
+svg text { fill: #333; }
+table { border-collapse: collapse; }
+th, td { padding: .25rem .6rem; border-bottom: 1px solid #e3e3e3; text-align: left; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.key { max-width: 32rem; overflow-wrap: anywhere; }
+.notes { color: #555; font-size: .9rem; }
+""".strip()
+
+CSP = (
+    "default-src 'none'; "
+    f"style-src 'sha256-{base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()}'; "
+    "img-src data:; base-uri 'none'; form-action 'none'"
+)
+
+CHART_TITLES = {
+    "summary": "Pageviews and visitors per {grain}",
+    "trends": "Pageviews per {grain}: referrers on the move",
+}
+
+
+def chart_title(report: Report) -> str:
+    template = CHART_TITLES.get(report.kind, "Pageviews per {grain}: top rows")
+    return template.format(grain=report.grain)
+
+
+def _table(report: Report) -> str:
+    numeric = {
+        column
+        for column in report.columns
+        if column not in report.key_columns
+        and all(isinstance(row.get(column), int | float | type(None)) for row in report.rows)
+    }
+    with_sparklines = bool(report.sparklines)
+    head = "".join(
+        f'<th scope="col"{" class=num" if column in numeric else ""}>{escape(column)}</th>'
+        for column in report.columns
+    )
+    if with_sparklines:
+        head += f'<th scope="col">pageviews per {escape(report.grain)}</th>'
+    body = []
+    for index, row in enumerate(report.rows):
+        cells = []
+        for column in report.columns:
+            css = "num" if column in numeric else "key" if column in report.key_columns else ""
+            attr = f' class="{css}"' if css else ""
+            cells.append(f"<td{attr}>{escape(table_cell(row.get(column)))}</td>")
+        if with_sparklines:
+            values = report.sparklines[index] if index < len(report.sparklines) else []
+            cells.append(f"<td>{sparkline(values)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    if not body:
+        span = len(report.columns) + int(with_sparklines)
+        body.append(f'<tr><td colspan="{span}">No rows in this range.</td></tr>')
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def render_html(report: Report) -> str:
+    title = f"{report.title} · {report.site or 'all sites'} · {report.start} … {report.end}"
+    labels = [period.isoformat() for period in report.periods]
+    chart = line_chart(report.series, labels, title=chart_title(report))
+    notes = "".join(f"<li>{escape(note)}</li>" for note in report.notes)
+    return (
+        "<!doctype html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{escape(CSP)}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head>\n<body>"
+        f"<h1>{escape(report.title)}</h1>"
+        f'<p class="meta">{escape(describe(report))}</p>'
+        f"<figure>{chart}</figure>\n"
+        f"{_table(report)}\n"
+        f'<ul class="notes">{notes}</ul>'
+        "</body></html>\n"
+    )

@@ -1,0 +1,146 @@
+"""Inline SVG charts as small pure functions: data in, markup out (HTML report, dashboard).
+
+The markup is meant to sit inside an HTML page: no XML prolog, no `xmlns` (HTML parsers put
+`<svg>` in the SVG namespace themselves), no scripts, no `style=` attributes (so a strict
+Content-Security-Policy without 'unsafe-inline' styles still renders it), and every piece of
+text escaped. Colours are presentation attributes; a page may restyle them through the
+`cw-` classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from html import escape
+
+# Colour-blind-safe palette (Okabe–Ito), in the order lines are assigned.
+PALETTE = ("#0072b2", "#e69f00", "#009e73", "#d55e00", "#cc79a7", "#56b4e9", "#f0e442", "#000")
+
+
+def _num(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _points(
+    values: Sequence[float], width: float, height: float, top: float
+) -> list[tuple[float, float]]:
+    """Map values onto a box: x spread evenly, y scaled to `top` (0 at the bottom)."""
+    if len(values) == 1:
+        return [(width / 2, height - values[0] * (height / top if top > 0 else 0.0))]
+    step = width / (len(values) - 1) if values else 0.0
+    scale = height / top if top > 0 else 0.0
+    return [(i * step, height - v * scale) for i, v in enumerate(values)]
+
+
+def _polyline_points(points: Sequence[tuple[float, float]], dx: float, dy: float) -> str:
+    return " ".join(f"{_num(x + dx)},{_num(y + dy)}" for x, y in points)
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10^k at or above `value` (a round axis maximum)."""
+    if value <= 0:
+        return 1.0
+    magnitude = 1.0
+    while magnitude * 10 <= value:
+        magnitude *= 10
+    while magnitude > value:
+        magnitude /= 10
+    for factor in (1, 2, 2.5, 5, 10):
+        if factor * magnitude >= value:
+            return factor * magnitude
+    return 10 * magnitude
+
+
+def sparkline(values: Sequence[float], *, width: int = 100, height: int = 20) -> str:
+    """A tiny line of `values` (no axes), scaled to its own maximum; empty series -> ''."""
+    if not values:
+        return ""
+    pad = 2
+    points = _points(values, width - 2 * pad, height - 2 * pad, max(values))
+    shifted = _polyline_points(points, pad, pad)
+    total = _num(float(sum(values)))
+    return (
+        f'<svg class="cw-sparkline" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="trend, total {total}">'
+        f'<polyline points="{shifted}" fill="none" stroke="{PALETTE[0]}" stroke-width="1.5" '
+        'stroke-linejoin="round" stroke-linecap="round"/></svg>'
+    )
+
+
+def line_chart(
+    series: Mapping[str, Sequence[float]],
+    labels: Sequence[str],
+    *,
+    title: str = "",
+    width: int = 720,
+    height: int = 260,
+) -> str:
+    """A line per series over shared x `labels`, with a y axis from 0 and a legend.
+
+    Series longer or shorter than `labels` are drawn as they are; an empty mapping gives a
+    chart frame with the words "no data", so a page never breaks on an empty range.
+    """
+    left, right = 48, 12
+    top_pad = 28 if title else 12
+    bottom = 30 + 14 * ((len(series) + 1) // 2)  # x labels, then the legend
+    plot_w = width - left - right
+    plot_h = height - top_pad - bottom
+    peak = max((max(values) for values in series.values() if values), default=0.0)
+    y_max = nice_ceiling(peak)
+    parts = [
+        f'<svg class="cw-chart" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title or "chart")}">',
+    ]
+    if title:
+        parts.append(
+            f'<text x="{left}" y="18" font-size="14" font-weight="bold">{escape(title)}</text>'
+        )
+    # Horizontal grid: 0, half and the top of the axis.
+    for fraction in (0.0, 0.5, 1.0):
+        y = top_pad + plot_h * (1 - fraction)
+        parts.append(
+            f'<line x1="{left}" y1="{_num(y)}" x2="{left + plot_w}" y2="{_num(y)}" '
+            'stroke="#ddd" stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="{left - 6}" y="{_num(y + 4)}" font-size="11" text-anchor="end">'
+            f"{_num(y_max * fraction)}</text>"
+        )
+    if labels:
+        parts.append(
+            f'<text x="{left}" y="{top_pad + plot_h + 16}" font-size="11">'
+            f"{escape(labels[0])}</text>"
+        )
+        if len(labels) > 1:
+            parts.append(
+                f'<text x="{left + plot_w}" y="{top_pad + plot_h + 16}" font-size="11" '
+                f'text-anchor="end">{escape(labels[-1])}</text>'
+            )
+    if peak <= 0:
+        parts.append(
+            f'<text x="{left + plot_w / 2}" y="{top_pad + plot_h / 2}" font-size="13" '
+            'text-anchor="middle" fill="#777">no data</text>'
+        )
+    for index, (name, values) in enumerate(series.items()):
+        colour = PALETTE[index % len(PALETTE)]
+        points = _points(values, plot_w, plot_h, y_max)
+        if len(points) == 1:
+            x, y = points[0]
+            parts.append(
+                f'<circle cx="{_num(x + left)}" cy="{_num(y + top_pad)}" r="3" fill="{colour}"/>'
+            )
+        elif points:
+            parts.append(
+                f'<polyline class="cw-line" points="{_polyline_points(points, left, top_pad)}" '
+                'fill="none" '
+                f'stroke="{colour}" stroke-width="2" stroke-linejoin="round">'
+                f"<title>{escape(name)}</title></polyline>"
+            )
+        # Legend below the axis, two entries per row.
+        lx = left + (index % 2) * (plot_w / 2)
+        ly = top_pad + plot_h + 32 + (index // 2) * 14
+        parts.append(
+            f'<rect x="{_num(lx)}" y="{_num(ly - 9)}" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{_num(lx + 14)}" y="{_num(ly)}" font-size="11">{escape(name)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,0 +1,68 @@
+"""Plain-text table for a terminal: a title line, aligned columns, then the report's notes.
+
+Cells are visitor-controlled text (paths, referrers, campaign tags): control characters are
+shown as escapes, so a crafted path cannot move the cursor or recolour the terminal.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+
+from analytics.reports import Cell, Report
+
+MAX_CELL = 60
+
+
+def describe(report: Report) -> str:
+    """One line saying what the report covers: kind, site, range, grain, comparison."""
+    parts = [report.title, report.site or "all sites", f"{report.start} … {report.end}"]
+    parts.append(f"by {report.grain}")
+    if report.previous is not None:
+        parts.append(f"vs {report.previous[0]} … {report.previous[1]}")
+    return " · ".join(parts)
+
+
+def safe_text(text: str) -> str:
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")
+        else char
+        for char in text
+    )
+
+
+def table_cell(value: Cell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:+.1f}%"
+    if isinstance(value, int):
+        return f"{value:,}"
+    text = safe_text(value)
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
+def render_table(report: Report) -> str:
+    header = list(report.columns)
+    body = [[table_cell(row.get(column)) for column in report.columns] for row in report.rows]
+    numeric = [
+        all(isinstance(row.get(column), int | float | type(None)) for row in report.rows)
+        and column not in report.key_columns
+        for column in report.columns
+    ]
+    widths = [max([len(h), *(len(line[i]) for line in body)]) for i, h in enumerate(header)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            cell.rjust(width) if right else cell.ljust(width)
+            for cell, width, right in zip(cells, widths, numeric, strict=True)
+        ).rstrip()
+
+    out = [safe_text(describe(report)), "", line(header), line(["-" * w for w in widths])]
+    out += [line(cells) for cells in body] or ["(no rows)"]
+    out.append("")
+    out += [f"* {safe_text(note)}" for note in report.notes]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,722 @@
+"""Report queries: the rollup tables (SPEC 4.3) -> rows that `analytics.render` formats.
+
+Reports read the `daily_*` rollups only, never the raw `events` table, so a year of history
+answers in milliseconds and survives raw-event pruning. Aggregation runs in DuckDB; Python
+only folds small rows, ranks and cuts. User input reaches SQL as bound parameters; the table
+and column names come from the fixed `BREAKDOWNS` table below, never from the caller.
+
+Semantics an analyst relies on (also in docs/readme/reports.md):
+
+* The range is inclusive, in whole days; by default the last 28 complete days (ending
+  yesterday). `--compare` uses the period of equal length just before it.
+* Ranked rows are totals over the whole range; `grain` (day, ISO week from Monday, month)
+  shapes the time series (charts, sparklines) and the rows of `summary`.
+* `visitors` over more than one day is the SUM of daily unique visitors: visitor hashes use a
+  salt that changes every day, so one person seen on three days counts three times.
+* `min_visitors` folds every row with fewer visitors (in either period, with compare) into
+  one `(other)` row before `top` cuts the list; `(other)` comes last and is not counted in
+  `top`. The time series never shows a folded row on its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from analytics.errors import AnalyticsError
+
+KINDS = ("referrers", "sources", "pages", "campaigns", "summary", "trends")
+GRAINS = ("day", "week", "month")
+TRENDS = ("rising", "falling", "new")
+DEFAULT_DAYS = 28
+DEFAULT_TOP = 10
+OTHER = "(other)"
+# trends: a referrer must reach this many pageviews in one of the two periods to rank as
+# rising or falling, or 0.1 % of the period's external pageviews if that is more.
+MIN_TREND_VOLUME = 5
+MIN_TREND_SHARE = 0.001
+CHART_SERIES = 6
+
+VISITORS_NOTE = (
+    "Visitors are sums of daily unique visitors: visitor hashes use a salt that changes "
+    "every day, so a person seen on several days counts once per day."
+)
+
+Cell = str | int | float | date | None
+
+
+class ReportError(AnalyticsError):
+    """A report cannot be made as asked (bad argument, missing or unreadable database)."""
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    """What to report. Dates may be `date` objects or ISO `YYYY-MM-DD` strings."""
+
+    kind: str = "referrers"
+    site: str | None = None
+    start: date | str | None = None
+    end: date | str | None = None
+    grain: str = "day"
+    top: int | None = DEFAULT_TOP
+    compare: bool = False
+    min_visitors: int | None = None
+    today: date | None = None  # "now" for the default range; UTC today when None
+    min_volume: int | None = None  # trends only; None = max(5, 0.1 % of pageviews)
+
+
+@dataclass(frozen=True)
+class Report:
+    """A finished report: rows with fixed columns plus the series its charts draw."""
+
+    kind: str
+    title: str
+    site: str | None
+    start: date
+    end: date
+    grain: str
+    columns: tuple[str, ...]
+    key_columns: tuple[str, ...]
+    rows: list[dict[str, Cell]]
+    periods: list[date]  # first day of each grain bucket in the range
+    series: dict[str, list[int]]  # the main chart: label -> value per period
+    sparklines: list[list[int]]  # pageviews per period, one list per row (empty: summary)
+    previous: tuple[date, date] | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def label(self, row: Mapping[str, Cell]) -> str:
+        """The row's key as one readable string (campaigns join their three parts)."""
+        return row_label(row, self.key_columns)
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    table: str
+    keys: tuple[str, ...]
+    title: str
+    sql: str
+
+
+def _where(table: str) -> str:
+    return (
+        f"FROM {table} WHERE day BETWEEN $start AND $end "
+        "AND (CAST($site AS VARCHAR) IS NULL OR site = $site)"
+    )
+
+
+# A domain can arrive through several media (mail.google.com is email, google.com search);
+# its row shows the medium that brought it the most pageviews in the range.
+REFERRERS_SQL = f"""
+WITH by_medium AS (
+    SELECT referrer_domain, referrer_medium,
+           sum(pageviews) AS pageviews, sum(visitors) AS visitors
+    {_where("daily_referrers")}
+    GROUP BY referrer_domain, referrer_medium
+)
+SELECT referrer_domain,
+       first(referrer_medium ORDER BY pageviews DESC, referrer_medium) AS referrer_medium,
+       CAST(sum(pageviews) AS BIGINT) AS pageviews,
+       CAST(sum(visitors) AS BIGINT) AS visitors
+FROM by_medium
+GROUP BY referrer_domain
+"""
+
+SOURCES_SQL = f"""
+SELECT referrer_medium,
+       CAST(sum(pageviews) AS BIGINT) AS pageviews, CAST(sum(visitors) AS BIGINT) AS visitors
+{_where("daily_sources")}
+GROUP BY referrer_medium
+"""
+
+PAGES_SQL = f"""
+SELECT path,
+       CAST(sum(pageviews) AS BIGINT) AS pageviews, CAST(sum(visitors) AS BIGINT) AS visitors
+{_where("daily_pages")}
+GROUP BY path
+"""
+
+CAMPAIGNS_SQL = f"""
+SELECT utm_source, utm_medium, utm_campaign,
+       CAST(sum(pageviews) AS BIGINT) AS pageviews, CAST(sum(visitors) AS BIGINT) AS visitors
+{_where("daily_campaigns")}
+GROUP BY utm_source, utm_medium, utm_campaign
+"""
+
+# `$shift` moves the previous period onto the current one, so period P of a comparison holds
+# the days exactly one range-length before the days of P.
+SUMMARY_SQL = f"""
+SELECT CAST(date_trunc($grain, day + $shift) AS DATE) AS period,
+       CAST(sum(pageviews) AS BIGINT) AS pageviews,
+       CAST(sum(visitors) AS BIGINT) AS visitors,
+       CAST(sum(bot_hits) AS BIGINT) AS bot_hits
+{_where("daily_totals")}
+GROUP BY period
+"""
+
+TRENDS_SQL = """
+WITH current AS (
+    SELECT referrer_domain,
+           first(referrer_medium ORDER BY pageviews DESC, referrer_medium) AS referrer_medium,
+           sum(pageviews) AS pageviews, sum(visitors) AS visitors
+    FROM (
+        SELECT referrer_domain, referrer_medium,
+               sum(pageviews) AS pageviews, sum(visitors) AS visitors
+        FROM daily_referrers
+        WHERE day BETWEEN $start AND $end AND referrer_domain IS NOT NULL
+          AND (CAST($site AS VARCHAR) IS NULL OR site = $site)
+        GROUP BY ALL
+    )
+    GROUP BY referrer_domain
+), previous AS (
+    SELECT referrer_domain,
+           first(referrer_medium ORDER BY pageviews DESC, referrer_medium) AS referrer_medium,
+           sum(pageviews) AS pageviews, sum(visitors) AS visitors
+    FROM (
+        SELECT referrer_domain, referrer_medium,
+               sum(pageviews) AS pageviews, sum(visitors) AS visitors
+        FROM daily_referrers
+        WHERE day BETWEEN $previous_start AND $previous_end AND referrer_domain IS NOT NULL
+          AND (CAST($site AS VARCHAR) IS NULL OR site = $site)
+        GROUP BY ALL
+    )
+    GROUP BY referrer_domain
+), earlier AS (
+    SELECT DISTINCT referrer_domain
+    FROM daily_referrers
+    WHERE day < $previous_start AND referrer_domain IS NOT NULL
+      AND (CAST($site AS VARCHAR) IS NULL OR site = $site)
+)
+SELECT referrer_domain,
+       coalesce(current.referrer_medium, previous.referrer_medium) AS referrer_medium,
+       CAST(coalesce(current.pageviews, 0) AS BIGINT) AS pageviews,
+       CAST(coalesce(previous.pageviews, 0) AS BIGINT) AS pageviews_previous,
+       CAST(coalesce(current.visitors, 0) AS BIGINT) AS visitors,
+       CAST(coalesce(previous.visitors, 0) AS BIGINT) AS visitors_previous,
+       referrer_domain IN (SELECT referrer_domain FROM earlier) AS seen_earlier
+FROM current FULL OUTER JOIN previous USING (referrer_domain)
+"""
+
+BREAKDOWNS: dict[str, Breakdown] = {
+    "referrers": Breakdown("daily_referrers", ("referrer_domain",), "Referrers", REFERRERS_SQL),
+    "sources": Breakdown("daily_sources", ("referrer_medium",), "Sources", SOURCES_SQL),
+    "pages": Breakdown("daily_pages", ("path",), "Pages", PAGES_SQL),
+    "campaigns": Breakdown(
+        "daily_campaigns",
+        ("utm_source", "utm_medium", "utm_campaign"),
+        "Campaigns",
+        CAMPAIGNS_SQL,
+    ),
+}
+
+METRICS = ("pageviews", "visitors")
+COMPARE_COLUMNS = tuple(
+    f"{metric}_{suffix}" for metric in METRICS for suffix in ("previous", "change", "change_pct")
+)
+TREND_COLUMNS = (
+    "referrer_domain",
+    "referrer_medium",
+    "trend",
+    "pageviews",
+    "pageviews_previous",
+    "change",
+    "change_pct",
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A checked query: the resolved date range and its previous period of equal length."""
+
+    query: ReportQuery
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def previous(self) -> tuple[date, date]:
+        return self.start - timedelta(days=self.days), self.start - timedelta(days=1)
+
+    def params(self, *, previous: bool = False) -> dict[str, object]:
+        start, end = self.previous if previous else (self.start, self.end)
+        return {"start": start, "end": end, "site": self.query.site}
+
+
+def _parse_day(value: date | str | None, name: str) -> date | None:
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ReportError(f"{name} must be a date like 2026-01-31, not {value!r}")
+
+
+def check(query: ReportQuery) -> Window:
+    """Validate `query` and resolve its date range; raises ReportError with a clear message.
+
+    Needs no database, so a web front end can turn a bad parameter into a 400 cheaply.
+    """
+    if query.kind not in KINDS:
+        raise ReportError(f"unknown report kind {query.kind!r}; choose one of {', '.join(KINDS)}")
+    if query.grain not in GRAINS:
+        raise ReportError(f"unknown grain {query.grain!r}; choose one of {', '.join(GRAINS)}")
+    for name in ("top", "min_visitors", "min_volume"):
+        value = getattr(query, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ReportError(f"{name} must be a whole number, not {value!r}")
+        if value is not None and value < 1:
+            raise ReportError(f"{name} must be at least 1, not {value}")
+    if query.site is not None and not isinstance(query.site, str):
+        raise ReportError(f"site must be text, not {query.site!r}")
+    today = query.today or datetime.now(UTC).date()
+    start = _parse_day(query.start, "start")
+    end = _parse_day(query.end, "end")
+    if end is None:
+        end = today - timedelta(days=1)
+    if start is None:
+        start = end - timedelta(days=DEFAULT_DAYS - 1)
+    if start > end:
+        raise ReportError(f"start {start} is after end {end}")
+    if start.year < 1900 or end.year > 9000:
+        raise ReportError(f"date range {start} … {end} is out of bounds")
+    return Window(query, start, end)
+
+
+def run_report(db_path: str | Path, query: ReportQuery) -> Report:
+    """Open the warehouse read-only, run `query`, return the report. Never creates a file."""
+    window = check(query)
+    path = Path(db_path)
+    if not path.is_file():
+        raise ReportError(f"database {str(path)!r} does not exist (run `analytics rollup` first)")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as error:
+        raise ReportError(f"cannot open database {str(path)!r}: {_first_line(error)}") from None
+    try:
+        return build_report(con, window)
+    finally:
+        con.close()
+
+
+def build_report(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
+    """Run a checked query on an open connection (the dashboard keeps its own)."""
+    try:
+        if window.query.kind == "summary":
+            return _summary(con, window)
+        if window.query.kind == "trends":
+            return _trends(con, window)
+        return _breakdown(con, window, BREAKDOWNS[window.query.kind])
+    except duckdb.CatalogException as error:
+        raise ReportError(
+            f"the database has no rollup tables yet ({_first_line(error)}); "
+            "run `analytics rollup` first"
+        ) from None
+    except duckdb.Error as error:
+        raise ReportError(f"report query failed: {_first_line(error)}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+# -- periods and series ----------------------------------------------------------------------
+
+
+def bucket(day: date, grain: str) -> date:
+    """First day of the grain bucket holding `day` (ISO weeks start on Monday)."""
+    if grain == "week":
+        return day - timedelta(days=day.weekday())
+    if grain == "month":
+        return day.replace(day=1)
+    return day
+
+
+def periods(start: date, end: date, grain: str) -> list[date]:
+    result: list[date] = []
+    current = bucket(start, grain)
+    while current <= end:
+        result.append(current)
+        if grain == "month":
+            current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
+        else:
+            current += timedelta(days=7 if grain == "week" else 1)
+    return result
+
+
+def _series_for_keys(
+    con: duckdb.DuckDBPyConnection,
+    window: Window,
+    spec: Breakdown,
+    wanted: Sequence[tuple[tuple[Cell, ...], int]],
+    slots: Mapping[date, int],
+) -> list[list[int]]:
+    """Pageviews per period for groups of keys: `wanted` maps each key to a group index.
+
+    Several keys may share one group, which is how `(other)` gets one summed series and
+    never one line per folded row.
+    """
+    groups = max((group for _, group in wanted), default=-1) + 1
+    result = [[0] * len(slots) for _ in range(groups)]
+    if not wanted:
+        return result
+    key_lists = {f"k{i}": [key[i] for key, _ in wanted] for i in range(len(spec.keys))}
+    unnests = ", ".join(f"unnest(${name}) AS {name}" for name in key_lists)
+    joins = " AND ".join(
+        f"t.{column} IS NOT DISTINCT FROM wanted.k{i}" for i, column in enumerate(spec.keys)
+    )
+    sql = f"""
+        WITH wanted AS (SELECT {unnests}, unnest($groups) AS grp)
+        SELECT CAST(date_trunc($grain, t.day) AS DATE) AS period, wanted.grp,
+               CAST(sum(t.pageviews) AS BIGINT)
+        FROM {spec.table} t JOIN wanted ON {joins}
+        WHERE t.day BETWEEN $start AND $end
+          AND (CAST($site AS VARCHAR) IS NULL OR t.site = $site)
+        GROUP BY ALL
+    """
+    params: dict[str, object] = {
+        **window.params(),
+        **key_lists,
+        "groups": [group for _, group in wanted],
+        "grain": window.query.grain,
+    }
+    for period, group, pageviews in con.execute(sql, params).fetchall():
+        result[group][slots[period]] = int(pageviews)
+    return result
+
+
+# -- breakdowns ------------------------------------------------------------------------------
+
+
+def _aggregate(
+    con: duckdb.DuckDBPyConnection, spec: Breakdown, params: dict[str, object]
+) -> dict[tuple[Cell, ...], dict[str, Cell]]:
+    cursor = con.execute(spec.sql, params)
+    names = [column[0] for column in cursor.description or ()]
+    rows: dict[tuple[Cell, ...], dict[str, Cell]] = {}
+    for values in cursor.fetchall():
+        row: dict[str, Cell] = dict(zip(names, values, strict=True))
+        rows[tuple(row[key] for key in spec.keys)] = row
+    return rows
+
+
+def change_columns(current: Mapping[str, Cell], previous: Mapping[str, Cell]) -> dict[str, Cell]:
+    """`<metric>_previous`, `_change` and `_change_pct` (None when previous is 0)."""
+    out: dict[str, Cell] = {}
+    for metric in METRICS:
+        now = _int(current.get(metric))
+        before = _int(previous.get(metric))
+        out[f"{metric}_previous"] = before
+        out[f"{metric}_change"] = now - before
+        out[f"{metric}_change_pct"] = percent(now - before, before)
+    return out
+
+
+def percent(change: int, base: int) -> float | None:
+    return round(100.0 * change / base, 1) if base else None
+
+
+def _int(value: Cell) -> int:
+    return int(value) if isinstance(value, int | float) else 0
+
+
+def _rank_key(row: Mapping[str, Cell], keys: Sequence[str]) -> tuple[Any, ...]:
+    return (-_int(row["pageviews"]), -_int(row["visitors"]), [str(row[k]) for k in keys])
+
+
+def _breakdown(con: duckdb.DuckDBPyConnection, window: Window, spec: Breakdown) -> Report:
+    query = window.query
+    current = _aggregate(con, spec, window.params())
+    previous = _aggregate(con, spec, window.params(previous=True)) if query.compare else {}
+    threshold = query.min_visitors
+
+    def too_small(key: tuple[Cell, ...]) -> bool:
+        if threshold is None:
+            return False
+        before = previous.get(key)
+        return _int(current[key]["visitors"]) < threshold or (
+            before is not None and 0 < _int(before["visitors"]) < threshold
+        )
+
+    kept = [key for key in current if not too_small(key)]
+    folded = [key for key in current if too_small(key)]
+    kept.sort(key=lambda key: _rank_key(current[key], spec.keys))
+    cut = len(kept) - query.top if query.top is not None and len(kept) > query.top else 0
+    if cut:
+        kept = kept[: query.top]
+
+    rows = [dict(current[key]) for key in kept]
+    if folded:
+        rows.append(_other_row(spec, [current[key] for key in folded]))
+    if query.compare:
+        for row, key in zip(rows, kept, strict=False):
+            row.update(change_columns(row, previous.get(key, {})))
+        if folded:
+            before = _sum_metrics(previous[key] for key in folded if key in previous)
+            rows[-1].update(change_columns(rows[-1], before))
+
+    columns = (*_columns_of(spec), *(COMPARE_COLUMNS if query.compare else ()))
+    buckets = periods(window.start, window.end, query.grain)
+    slots = {period: index for index, period in enumerate(buckets)}
+    wanted = [(key, index) for index, key in enumerate(kept)]
+    wanted += [(key, len(kept)) for key in folded]
+    sparklines = _series_for_keys(con, window, spec, wanted, slots)
+    report_rows = [{column: row.get(column) for column in columns} for row in rows]
+    series = _chart_series(report_rows, sparklines, spec.keys)
+
+    notes = [_range_note(window, query.grain), VISITORS_NOTE]
+    if spec.table != "daily_totals":
+        notes.append("Bots are excluded. Rows are totals over the range, by pageviews.")
+    if spec.keys == ("referrer_domain",):
+        notes.append("External referrers only; a domain shows its most frequent medium.")
+    if threshold is not None:
+        notes.append(
+            f"Rows with fewer than {threshold} visitors"
+            + (" in either period" if query.compare else "")
+            + f" are folded into {OTHER} ({len(folded)} folded)."
+        )
+    if cut:
+        notes.append(f"{cut} more rows not shown (top {query.top}).")
+    return Report(
+        kind=query.kind,
+        title=spec.title,
+        site=query.site,
+        start=window.start,
+        end=window.end,
+        grain=query.grain,
+        columns=columns,
+        key_columns=spec.keys,
+        rows=report_rows,
+        periods=buckets,
+        series=series,
+        sparklines=sparklines,
+        previous=window.previous if query.compare else None,
+        notes=(*notes, *_compare_notes(window)),
+    )
+
+
+def _columns_of(spec: Breakdown) -> tuple[str, ...]:
+    extra = ("referrer_medium",) if spec.keys == ("referrer_domain",) else ()
+    return (*spec.keys, *extra, *METRICS)
+
+
+def _sum_metrics(rows: Iterable[Mapping[str, Cell]]) -> dict[str, Cell]:
+    totals = dict.fromkeys(METRICS, 0)
+    for row in rows:
+        for metric in METRICS:
+            totals[metric] += _int(row[metric])
+    return dict(totals)
+
+
+def _other_row(spec: Breakdown, rows: list[dict[str, Cell]]) -> dict[str, Cell]:
+    other: dict[str, Cell] = dict.fromkeys(_columns_of(spec))
+    other[spec.keys[0]] = OTHER
+    other.update(_sum_metrics(rows))
+    return other
+
+
+def row_label(row: Mapping[str, Cell], keys: Sequence[str]) -> str:
+    parts = [row.get(key) for key in keys]
+    if len(parts) > 1 and parts[0] == OTHER:
+        return OTHER
+    return " / ".join("(none)" if part is None else str(part) for part in parts)
+
+
+def _chart_series(
+    rows: Sequence[Mapping[str, Cell]], sparklines: Sequence[list[int]], keys: Sequence[str]
+) -> dict[str, list[int]]:
+    series: dict[str, list[int]] = {}
+    for row, values in zip(rows, sparklines, strict=False):
+        label = row_label(row, keys)
+        if label == OTHER or len(series) >= CHART_SERIES:
+            continue
+        while label in series:  # distinct rows with the same label keep their own lines
+            label += " "
+        series[label] = values
+    return series
+
+
+def _range_note(window: Window, grain: str) -> str:
+    note = f"Range {window.start} … {window.end} ({window.days} days), grain {grain}."
+    if grain != "day":
+        note += " The first and last buckets hold only the days inside the range."
+    return note
+
+
+def _compare_notes(window: Window) -> tuple[str, ...]:
+    if not window.query.compare:
+        return ()
+    start, end = window.previous
+    return (f"Compared with {start} … {end}; change_pct is empty when the previous value is 0.",)
+
+
+# -- summary ---------------------------------------------------------------------------------
+
+
+def _summary(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
+    query = window.query
+    buckets = periods(window.start, window.end, query.grain)
+    slots = {period: index for index, period in enumerate(buckets)}
+
+    def totals(previous: bool) -> list[dict[str, int]]:
+        params = {
+            **window.params(previous=previous),
+            "grain": query.grain,
+            "shift": window.days if previous else 0,
+        }
+        values = [{"pageviews": 0, "visitors": 0, "bot_hits": 0} for _ in buckets]
+        for period, pageviews, visitors, bot_hits in con.execute(SUMMARY_SQL, params).fetchall():
+            values[slots[period]] = {
+                "pageviews": int(pageviews),
+                "visitors": int(visitors),
+                "bot_hits": int(bot_hits),
+            }
+        return values
+
+    current = totals(previous=False)
+    columns: tuple[str, ...] = ("period", "pageviews", "visitors", "bot_hits")
+    rows: list[dict[str, Cell]] = [
+        {"period": period, **values} for period, values in zip(buckets, current, strict=True)
+    ]
+    series = {metric: [values[metric] for values in current] for metric in METRICS}
+    if query.compare:
+        columns += COMPARE_COLUMNS
+        earlier = totals(previous=True)
+        for row, before in zip(rows, earlier, strict=True):
+            row.update(change_columns(row, dict(before)))
+        series["pageviews (previous period)"] = [values["pageviews"] for values in earlier]
+    notes = [
+        _range_note(window, query.grain),
+        VISITORS_NOTE,
+        "pageviews and visitors exclude bots; bot_hits counts the bots' requests.",
+    ]
+    if query.compare:
+        notes.append("Each period is compared with the same days one range-length earlier.")
+    return Report(
+        kind="summary",
+        title="Summary",
+        site=query.site,
+        start=window.start,
+        end=window.end,
+        grain=query.grain,
+        columns=columns,
+        key_columns=("period",),
+        rows=rows,
+        periods=buckets,
+        series=series,
+        sparklines=[],
+        previous=window.previous if query.compare else None,
+        notes=(*notes, *_compare_notes(window)),
+    )
+
+
+# -- trends ----------------------------------------------------------------------------------
+
+
+def min_trend_volume(total_pageviews: int) -> int:
+    return max(MIN_TREND_VOLUME, math.ceil(MIN_TREND_SHARE * total_pageviews))
+
+
+def _trends(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
+    query = window.query
+    previous_start, previous_end = window.previous
+    params = {
+        **window.params(),
+        "previous_start": previous_start,
+        "previous_end": previous_end,
+    }
+    cursor = con.execute(TRENDS_SQL, params)
+    names = [column[0] for column in cursor.description or ()]
+    candidates = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    total = sum(int(row["pageviews"]) for row in candidates)
+    volume = query.min_volume or min_trend_volume(total)
+    threshold = query.min_visitors
+
+    def suppressed(row: Mapping[str, Any]) -> bool:
+        # A trend cannot be folded into (other): a row showing a small count is left out.
+        return threshold is not None and any(
+            0 < int(row[metric]) < threshold for metric in ("visitors", "visitors_previous")
+        )
+
+    groups: dict[str, list[dict[str, Cell]]] = {trend: [] for trend in TRENDS}
+    hidden = 0
+    for row in candidates:
+        now, before = int(row["pageviews"]), int(row["pageviews_previous"])
+        if now > 0 and before == 0 and not row["seen_earlier"]:
+            trend = "new"
+        elif now != before and max(now, before) >= volume:
+            trend = "rising" if now > before else "falling"
+        else:
+            continue
+        if suppressed(row):
+            hidden += 1
+            continue
+        groups[trend].append(
+            {
+                "referrer_domain": row["referrer_domain"],
+                "referrer_medium": row["referrer_medium"],
+                "trend": trend,
+                "pageviews": now,
+                "pageviews_previous": before,
+                "change": now - before,
+                "change_pct": percent(now - before, before),
+            }
+        )
+    rows: list[dict[str, Cell]] = []
+    for trend in TRENDS:
+        ranked = sorted(groups[trend], key=partial(_trend_rank, trend=trend))
+        rows += ranked[: query.top] if query.top is not None else ranked
+
+    buckets = periods(window.start, window.end, query.grain)
+    slots = {period: index for index, period in enumerate(buckets)}
+    spec = BREAKDOWNS["referrers"]
+    wanted = [((row["referrer_domain"],), index) for index, row in enumerate(rows)]
+    sparklines = _series_for_keys(con, window, spec, wanted, slots)
+    notes = [
+        _range_note(window, query.grain),
+        f"Compared with {previous_start} … {previous_end}.",
+        f"rising/falling: at least {volume} pageviews in one of the two periods, ranked by "
+        "the change in pageviews; new: never seen before this range.",
+        VISITORS_NOTE,
+    ]
+    if threshold is not None:
+        notes.append(
+            f"Referrers with 1 to {threshold - 1} visitors in either period are left out "
+            f"({hidden} left out)."
+        )
+    return Report(
+        kind="trends",
+        title="Referrer trends",
+        site=query.site,
+        start=window.start,
+        end=window.end,
+        grain=query.grain,
+        columns=TREND_COLUMNS,
+        key_columns=("referrer_domain",),
+        rows=rows,
+        periods=buckets,
+        series=_chart_series(rows, sparklines, ("referrer_domain",)),
+        sparklines=sparklines,
+        previous=window.previous,
+        notes=tuple(notes),
+    )
+
+
+def _trend_rank(row: Mapping[str, Cell], *, trend: str) -> tuple[Any, ...]:
+    change, pct, domain = _int(row["change"]), row["change_pct"], str(row["referrer_domain"])
+    if trend == "new":
+        return (-_int(row["pageviews"]), domain)
+    # Absolute change ranks first: +900 % on 5 pageviews is noise beside +20 % on 10 000.
+    if trend == "rising":
+        return (-change, -(pct if isinstance(pct, float) else math.inf), domain)
+    return (change, pct if isinstance(pct, float) else 0.0, domain)
