@@ -1,0 +1,207 @@
+"""TrafficMiddleware: one event per recorded HTTP response, built at `http.response.start`.
+
+Pure ASGI. Reads the request headers once, never the body; the response passes through
+untouched. The visitor's consent is read by duck typing from `scope["state"]["consent"]`
+(cookiewall's ConsentMiddleware puts it there), so analytics works with or without cookiewall.
+Lifespan shutdown closes the recorder (flushing its buffer), also for apps that do not
+implement the lifespan protocol themselves.
+
+References:
+    ASGI HTTP and lifespan specs (https://asgi.readthedocs.io/en/latest/specs/),
+    Global Privacy Control (`Sec-GPC: 1`), Do Not Track (`DNT: 1`)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC
+from fnmatch import fnmatchcase
+from functools import lru_cache
+from typing import Any
+
+from analytics.event import CONSENT_STATES, Event
+from analytics.paths import extract_utm, redact_path
+from analytics.recorder import Recorder
+from analytics.referrers import DIRECT
+from analytics.useragents import classify_user_agent
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+logger = logging.getLogger("analytics")
+
+_REFERER = b"referer"
+_USER_AGENT = b"user-agent"
+_FORWARDED_FOR = b"x-forwarded-for"
+_GPC = b"sec-gpc"
+_DNT = b"dnt"
+_OPT_OUT = frozenset({_GPC, _DNT})  # only the exact value "1" counts (GPC spec)
+_CONTENT_TYPE = b"content-type"
+_HTML = b"text/html"
+
+
+def _consent_of(scope: Scope) -> tuple[str, bool]:
+    """`(consent summary, hash allowed)` from the consent object cookiewall leaves in scope."""
+    state = scope.get("state")
+    consent = state.get("consent") if isinstance(state, dict) else None
+    if consent is None:
+        return "undecided", True
+    try:
+        summary = consent.summary if consent.decided else "undecided"
+        declined = (
+            bool(consent.decided)
+            and "analytics" in consent.categories
+            and not consent.allows("analytics")
+        )
+        hash_allowed = not declined and not consent.gpc
+    except Exception:  # a foreign object in scope: count the request, link nothing
+        return "undecided", False
+    return (summary if summary in CONSENT_STATES else "custom"), hash_allowed
+
+
+class TrafficMiddleware:
+    """Records one privacy-safe event per HTTP response into `recorder` (see SPEC 4.1)."""
+
+    def __init__(self, app: ASGIApp, *, recorder: Recorder) -> None:
+        if not isinstance(recorder, Recorder):
+            raise ValueError("TrafficMiddleware needs recorder=Recorder(spool_dir, site)")
+        self.app = app
+        self.recorder = recorder
+        patterns = recorder.exclude_paths
+
+        @lru_cache(maxsize=4096)
+        def excluded(path: str) -> bool:
+            return any(fnmatchcase(path, pattern) for pattern in patterns)
+
+        self._excluded = excluded
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        if scope["type"] != "http" or self._excluded(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                try:
+                    self._record(scope, message)
+                except Exception:  # recording must never break a response
+                    logger.exception("analytics: could not record a request")
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+    def _record(self, scope: Scope, message: Message) -> None:
+        recorder = self.recorder
+        if not recorder.record_all:
+            for name, value in message.get("headers", ()):
+                if name.lower() == _CONTENT_TYPE:
+                    if value[:9].lower() != _HTML:
+                        return
+                    break
+            else:
+                return
+        referer = user_agent = forwarded_for = None
+        opted_out = False
+        for name, value in scope["headers"]:
+            if name == _REFERER:
+                referer = value
+            elif name == _USER_AGENT:
+                user_agent = value
+            elif name == _FORWARDED_FOR:
+                forwarded_for = value if forwarded_for is None else forwarded_for + b"," + value
+            elif name in _OPT_OUT and value.strip() == b"1":
+                opted_out = True
+        referrer = recorder.referrer(referer) if referer else DIRECT
+        if referrer.spam:
+            recorder.count_spam()
+            return
+        ts = recorder.clock()
+        if ts.tzinfo is not UTC:
+            ts = ts.astimezone(UTC)
+        consent, hash_allowed = _consent_of(scope)
+        ua = user_agent or b""
+        device = classify_user_agent(ua)
+        visitor_id = None
+        if hash_allowed and not opted_out:
+            client = scope.get("client")
+            visitor_id = recorder.visitor_id(
+                ts.date(), client[0] if client else None, forwarded_for, ua
+            )
+        utm_source, utm_medium, utm_campaign = extract_utm(scope.get("query_string", b""))
+        recorder.add(
+            Event(
+                ts,
+                recorder.site,
+                redact_path(scope["path"]),
+                scope["method"],
+                message["status"],
+                referrer.host,
+                referrer.domain,
+                referrer.medium,
+                referrer.source,
+                utm_source,
+                utm_medium,
+                utm_campaign,
+                visitor_id,
+                device.device,
+                device.is_bot,
+                consent,
+            )
+        )
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Track the protocol so that an app without lifespan support (it raises or returns at
+        # once, which uvicorn and Starlette take as "unsupported") still gets a clean shutdown.
+        seen: dict[str, bool] = {"startup": False, "started": False, "shut": False}
+
+        async def receive_wrapper() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                seen["startup"] = True
+            return message
+
+        async def send_wrapper(message: Message) -> None:
+            kind = message["type"]
+            if kind in ("lifespan.startup.complete", "lifespan.startup.failed"):
+                seen["started"] = True
+            elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                seen["shut"] = True
+                self._close()  # before the server is told it may exit
+            await send(message)
+
+        try:
+            await self.app(scope, receive_wrapper, send_wrapper)
+        except Exception:
+            if seen["started"]:
+                if not seen["shut"]:
+                    self._close()
+                raise
+            logger.debug("analytics: the app does not support lifespan; handling it here")
+        if seen["shut"]:
+            return
+        if seen["started"]:
+            self._close()  # the app returned after startup without answering shutdown
+            return
+        await self._own_lifespan(receive, send, startup_received=seen["startup"])
+
+    async def _own_lifespan(self, receive: Receive, send: Send, *, startup_received: bool) -> None:
+        if not startup_received:
+            await receive()  # lifespan.startup
+        await send({"type": "lifespan.startup.complete"})
+        message = await receive()
+        if message["type"] == "lifespan.shutdown":
+            self._close()
+            await send({"type": "lifespan.shutdown.complete"})
+
+    def _close(self) -> None:
+        try:
+            self.recorder.close()
+        except Exception:
+            logger.exception("analytics: could not flush the recorder at shutdown")

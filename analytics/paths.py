@@ -1,0 +1,96 @@
+"""What of the request URL may be stored: the path with identifying segments redacted, and UTM tags.
+
+The query string itself is never stored (it carries session ids, reset tokens, e-mail
+addresses); only `utm_source`, `utm_medium`, `utm_campaign` are taken from it, with `ref` and
+`source` standing in for `utm_source` (the convention of Plausible and many newsletters).
+
+References:
+    RFC 3986 §3.3 (path segments), RFC 4122 (UUID), RFC 4648 §4-5 (base64, base64url)
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from urllib.parse import parse_qsl, unquote
+
+REDACTED = ":redacted"
+MAX_PATH_LENGTH = 512
+MAX_TAG_LENGTH = 100
+CACHE_SIZE = 8192
+
+_EMAIL = re.compile(r"[^@\s/]+@[^@\s/]+\.[^@\s/.]+")
+_UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
+_HEX_RUN = re.compile(r"[0-9a-fA-F]{24,}")
+# base64 and base64url characters; `.` and `~` separate the parts of JWTs and similar tokens
+_B64_RUN = re.compile(r"[A-Za-z0-9+=_-]{24,}")
+_UPPER = re.compile(r"[A-Z]")
+_LOWER = re.compile(r"[a-z]")
+_DIGIT = re.compile(r"[0-9]")
+
+
+def _is_b64_token(run: str) -> bool:
+    if not (_UPPER.search(run) and _LOWER.search(run) and _DIGIT.search(run)):
+        return False
+    # A slug puts a separator every few characters ("How-To-Fix-Error-404-In-2024"); in random
+    # base64url about one character in 32 is `-` or `_`. Fewer than one per 8 means a token.
+    separators = run.count("-") + run.count("_")
+    return separators * 8 < len(run)
+
+
+def _identifies(segment: str) -> bool:
+    if _EMAIL.search(segment) or _UUID.search(segment) or _HEX_RUN.search(segment):
+        return True
+    return any(_is_b64_token(run) for run in _B64_RUN.findall(segment))
+
+
+def _redact_segment(segment: str) -> str:
+    if len(segment) < 24 and "@" not in segment and "%" not in segment:
+        return segment  # too short for a token or a UUID (the common case: fast)
+    # scope["path"] is already percent-decoded once; a doubly-encoded segment
+    # (`john%40example.com`) is checked decoded too, so encoding cannot smuggle it past.
+    if _identifies(segment) or ("%" in segment and _identifies(unquote(segment))):
+        return REDACTED
+    return segment
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def redact_path(path: str) -> str:
+    """The storable form of a decoded request path (ASGI `scope["path"]`)."""
+    if not path.startswith("/"):
+        path = "/" + path
+    redacted = "/".join(_redact_segment(segment) for segment in path.split("/"))
+    if len(redacted) > MAX_PATH_LENGTH:
+        # cut at a segment boundary, so that no half-token or half-marker is stored
+        cut = redacted.rfind("/", 0, MAX_PATH_LENGTH)
+        redacted = redacted[: max(cut, 1)] + "/…"
+    return redacted
+
+
+_TAG_KEYS = {"utm_source": 0, "utm_medium": 1, "utm_campaign": 2}
+_SOURCE_FALLBACKS = ("ref", "source")
+_MARKERS = (b"utm_", b"ref=", b"source=")
+
+
+def _clean_tag(value: str) -> str | None:
+    value = " ".join(value.split())[:MAX_TAG_LENGTH]
+    if not value:
+        return None
+    # a campaign link may carry the subscriber's address or an id: never store those
+    return REDACTED if _identifies(value) else value
+
+
+def extract_utm(query_string: bytes) -> tuple[str | None, str | None, str | None]:
+    """`(utm_source, utm_medium, utm_campaign)` from a raw query string; nothing else of it."""
+    if not query_string or not any(marker in query_string for marker in _MARKERS):
+        return (None, None, None)
+    tags: list[str | None] = [None, None, None]
+    fallback: str | None = None
+    text = query_string.decode("utf-8", "replace")
+    for key, value in parse_qsl(text, keep_blank_values=False, encoding="utf-8", errors="replace"):
+        index = _TAG_KEYS.get(key)
+        if index is not None and tags[index] is None:
+            tags[index] = _clean_tag(value)
+        elif key in _SOURCE_FALLBACKS and fallback is None:
+            fallback = _clean_tag(value)
+    return (tags[0] if tags[0] is not None else fallback, tags[1], tags[2])

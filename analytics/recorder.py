@@ -1,0 +1,250 @@
+"""Recorder: the in-memory buffer of events, its background flusher, and the recording options.
+
+Requests only append to a list under a lock; a daemon thread swaps the list out and writes it
+to the spool (one sealed segment per UTC day) every `flush_interval` seconds or sooner when
+the buffer fills. The request path never waits for a disk. A failed flush keeps its events
+for the next try (bounded by `max_buffer`, beyond which new events are dropped and counted).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import weakref
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from analytics.event import Event, to_table
+from analytics.referrers import Referrer, referrer_parser
+from analytics.spool import write_segment
+from analytics.visitors import SaltStore, VisitorHasher, client_address, parse_proxies
+
+logger = logging.getLogger("analytics")
+
+RECORD_MODES = ("pages", "all")
+# Paths never recorded: the consent endpoints and well-known URIs are machinery, not pages.
+ALWAYS_EXCLUDED = ("/consent", "/consent/*", "/.well-known/*")
+# Flush early once this many events wait, so a burst does not wait for the interval.
+EARLY_FLUSH_EVENTS = 10_000
+
+
+@dataclass(frozen=True)
+class RecorderStats:
+    recorded: int  # events accepted into the buffer
+    flushed: int  # events written to sealed segments
+    dropped: int  # events refused because the buffer was full
+    spam: int  # requests with a referrer on the spam list (counted, not recorded)
+    errors: int  # failed flushes and failed salt reads/writes
+    buffered: int  # events waiting (including those kept after a failed flush)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Recorder:
+    """Buffers events and writes them to `spool_dir`; see SPEC 4.1 for the options."""
+
+    def __init__(
+        self,
+        spool_dir: str | os.PathLike[str],
+        site: str,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        visitor_hashing: bool = True,
+        salt_dir: str | os.PathLike[str] | None = None,
+        record: str = "pages",
+        exclude_paths: Iterable[str] = (),
+        trusted_proxies: Iterable[str] = (),
+        flush_interval: float = 10.0,
+        max_buffer: int = 100_000,
+    ) -> None:
+        if not isinstance(site, str) or not site.strip():
+            raise ValueError("site must be the site's host name, such as 'example.com'")
+        if record not in RECORD_MODES:
+            raise ValueError(f"record must be 'pages' or 'all', got {record!r}")
+        if not flush_interval > 0:
+            raise ValueError(f"flush_interval must be a positive number, got {flush_interval!r}")
+        if not isinstance(max_buffer, int) or max_buffer < 1:
+            raise ValueError(f"max_buffer must be a positive integer, got {max_buffer!r}")
+        if clock is not None and not callable(clock):
+            raise ValueError("clock must be a callable returning an aware UTC datetime")
+        if isinstance(exclude_paths, str):
+            exclude_paths = (exclude_paths,)
+        self.spool_dir = Path(spool_dir)
+        self.site = site.strip()
+        self.clock: Callable[[], datetime] = clock or _utc_now
+        self.record_all = record == "all"
+        self.exclude_paths: tuple[str, ...] = ALWAYS_EXCLUDED + tuple(exclude_paths)
+        self.trusted_proxies = parse_proxies(trusted_proxies)
+        self.referrer: Callable[[bytes], Referrer] = referrer_parser(self.site)
+        self.salts = SaltStore(Path(salt_dir) if salt_dir is not None else self.spool_dir / "salts")
+        self._hasher = VisitorHasher(self.site, self.salts) if visitor_hashing else None
+        self._flush_interval = float(flush_interval)
+        self._max_buffer = max_buffer
+        self._early_flush = max(1, min(EARLY_FLUSH_EVENTS, max_buffer // 2))
+        self._reset_state()
+        # After fork, the child must not flush the parent's buffered events a second time,
+        # and needs a flusher thread of its own (threads do not survive fork).
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _call(ref, Recorder._reset_state))
+        atexit.register(_call, ref, Recorder.close)
+
+    def _reset_state(self) -> None:
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._buffer: list[Event] = []
+        self._in_flight = 0
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._failing = False
+        self._salt_failing = False
+        self._recorded = self._flushed = self._dropped = self._spam = self._errors = 0
+
+    # --- the request path -------------------------------------------------------------
+
+    def add(self, event: Event) -> None:
+        """Buffer one event; never blocks on disk, never raises for a full buffer."""
+        if self._thread is None:
+            self._start_flusher()
+        with self._lock:
+            if len(self._buffer) + self._in_flight >= self._max_buffer:
+                self._dropped += 1
+                return
+            self._buffer.append(event)
+            self._recorded += 1
+            if len(self._buffer) >= self._early_flush:
+                self._wake.set()
+
+    def count_spam(self) -> None:
+        with self._lock:
+            self._spam += 1
+
+    def visitor_id(
+        self, day: date, peer: str | None, forwarded_for: bytes | None, user_agent: bytes
+    ) -> int | None:
+        """The visitor hash, or None when hashing is off or the salt folder fails."""
+        if self._hasher is None:
+            return None
+        address = client_address(peer, forwarded_for, self.trusted_proxies)
+        try:
+            return self._hasher.visitor_id(day, address, user_agent)
+        except OSError as exc:
+            with self._lock:
+                self._errors += 1
+                first = not self._salt_failing
+                self._salt_failing = True
+            if first:
+                logger.warning("analytics: cannot read or create the day's salt: %s", exc)
+            return None
+
+    # --- flushing ------------------------------------------------------------------------
+
+    def _start_flusher(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(
+                target=self._run_flusher, name="analytics-flusher", daemon=True
+            )
+            self._thread.start()
+
+    def _run_flusher(self) -> None:
+        while not self._closed:
+            self._wake.wait(self._flush_interval)
+            self._wake.clear()
+            if self._closed:
+                return
+            try:
+                self.flush()
+            except Exception:  # never let the flusher die: the next interval retries
+                logger.exception("analytics: unexpected error while flushing")
+
+    def flush(self) -> int:
+        """Write what is buffered as sealed segments (one per UTC day); return the count written.
+
+        On a disk error the unwritten events go back to the buffer for the next flush.
+        """
+        with self._flush_lock:
+            with self._lock:
+                batch, self._buffer = self._buffer, []
+                self._in_flight = len(batch)
+            if not batch:
+                return 0
+            by_day: defaultdict[date, list[Event]] = defaultdict(list)
+            for event in batch:
+                by_day[event.ts.astimezone(UTC).date()].append(event)
+            written = 0
+            failure: OSError | None = None
+            kept: list[Event] = []
+            for day in sorted(by_day):
+                events = by_day[day]
+                if failure is None:
+                    try:
+                        write_segment(self.spool_dir, day, to_table(events))
+                        written += len(events)
+                        continue
+                    except OSError as exc:
+                        failure = exc
+                kept.extend(events)
+            with self._lock:
+                self._buffer[:0] = kept  # kept events go first: they are the oldest
+                self._in_flight = 0
+                self._flushed += written
+                if failure is not None:
+                    self._errors += 1
+            self._report(failure)
+            return written
+
+    def _report(self, failure: OSError | None) -> None:
+        # One log line per failure streak, one when it recovers: a dead disk must not flood logs.
+        if failure is not None and not self._failing:
+            self._failing = True
+            logger.error(
+                "analytics: cannot write to the spool (%s); keeping events in memory and retrying",
+                failure,
+            )
+        elif failure is None and self._failing:
+            self._failing = False
+            logger.warning("analytics: spool writable again; buffered events written")
+
+    def close(self) -> None:
+        """Stop the flusher, flush everything, delete expired salts. Safe to call twice."""
+        self._closed = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)
+        self._thread = None
+        self.flush()
+        self._closed = False  # a recorder closed by lifespan can still take late events
+        try:
+            self.salts.delete_expired(self.clock().astimezone(UTC).date())
+        except OSError as exc:
+            logger.warning("analytics: cannot delete expired salts: %s", exc)
+        if self._hasher is not None:
+            self._hasher.forget()
+
+    @property
+    def stats(self) -> RecorderStats:
+        with self._lock:
+            return RecorderStats(
+                recorded=self._recorded,
+                flushed=self._flushed,
+                dropped=self._dropped,
+                spam=self._spam,
+                errors=self._errors,
+                buffered=len(self._buffer) + self._in_flight,
+            )
+
+
+def _call(ref: weakref.ref[Recorder], method: Callable[[Recorder], None]) -> None:
+    recorder = ref()
+    if recorder is not None:
+        method(recorder)

@@ -1,0 +1,215 @@
+"""Referrer normalisation and classification: raw `Referer` header -> host, domain, medium, source.
+
+The host is lower-case, IDNA-decoded to Unicode, without port, credentials, trailing dot or a
+leading ``www.``; the domain is its registrable domain (eTLD+1) per the Public Suffix List,
+private section included. The medium and the human name come from our own curated table
+(analytics/data/referrer_sources.py). Parsing is cached per raw header value, since the same
+few referrers repeat on most requests.
+
+References:
+    RFC 9110 §10.1.3 (Referer), RFC 3986 (URI syntax), RFC 5890/3492 (IDNA, Punycode),
+    https://publicsuffix.org/, https://github.com/matomo-org/referrer-spam-list
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import unicodedata
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from importlib import resources
+from typing import NamedTuple
+from urllib.parse import unquote, urlsplit
+
+from publicsuffixlist import PublicSuffixList
+
+from analytics.data.referrer_sources import (
+    ANDROID_APPS,
+    WEB_SOURCES,
+    WEBMAIL_LABELS,
+    SourceRow,
+)
+
+IP_LITERAL = "(ip)"
+# Real referrers are short (browsers trim them to the origin cross-site by default); anything
+# this long is a crafted header and only costs parsing time.
+MAX_REFERRER_LENGTH = 2048
+CACHE_SIZE = 8192
+
+_WEB_SCHEMES = frozenset({"http", "https"})
+_ANDROID_SCHEME = "android-app"
+_MARKS = frozenset({"Mn", "Mc"})  # combining marks, part of many scripts' IDN labels
+
+
+class Referrer(NamedTuple):
+    host: str | None
+    domain: str | None
+    medium: str
+    source: str | None
+    spam: bool = False
+
+
+DIRECT = Referrer(None, None, "direct", None)
+
+_psl = PublicSuffixList()
+
+
+def _table(rows: Iterable[SourceRow]) -> dict[str, tuple[str, str]]:
+    table: dict[str, tuple[str, str]] = {}
+    for medium, name, hosts in rows:
+        for host in hosts:
+            table[host.lower()] = (medium, name)
+    return table
+
+
+_WEB_TABLE = _table(WEB_SOURCES)
+_ANDROID_TABLE = _table(ANDROID_APPS)
+
+
+def _load_spam_hosts() -> frozenset[str]:
+    text = resources.files("analytics.data").joinpath("referrer-spam-hosts.txt").read_text()
+    hosts = set()
+    for line in text.splitlines():
+        host = line.strip().lower().rstrip(".")
+        if host and not host.startswith("#"):
+            hosts.add(host.removeprefix("www."))
+    return frozenset(hosts)
+
+
+SPAM_HOSTS = _load_spam_hosts()
+
+
+def _decode_label(label: str) -> str | None:
+    if label.startswith("xn--"):
+        try:
+            label = label[4:].encode("ascii").decode("punycode")
+        except (UnicodeError, ValueError):
+            return None  # invalid Punycode: no real host looks like this
+        if label.isascii():
+            return None  # an `xn--` label must encode something beyond ASCII
+        label = label.lower()
+    if label.isascii():
+        ok = all(ch.isalnum() or ch in "-_" for ch in label)
+    else:
+        label = unicodedata.normalize("NFC", label)
+        ok = all(ch.isalnum() or ch in "-_" or unicodedata.category(ch) in _MARKS for ch in label)
+    if not ok or not 0 < len(label) <= 63:
+        return None
+    return label
+
+
+def normalise_host(raw_host: str) -> str | None:
+    """Canonical Unicode form of a host name, `(ip)` for an IP literal, None if it is not one."""
+    host = unquote(raw_host).strip().lower().rstrip(".")
+    if not host or len(host) > 253:
+        return None
+    if ":" in host or (host.isascii() and host.replace(".", "").isdigit()):
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            if ":" in host:
+                return None
+        return IP_LITERAL  # also 127.1 and 2130706433, which browsers read as IPv4
+    labels = []
+    for label in host.split("."):
+        decoded = _decode_label(label)
+        if decoded is None:
+            return None
+        labels.append(decoded)
+    return ".".join(labels).removeprefix("www.") or None
+
+
+def _suffixes(host: str, stop: str) -> Iterable[str]:
+    """`host` and its parents down to `stop` (the registrable domain), most specific first."""
+    labels = host.split(".")
+    for i in range(len(labels)):
+        candidate = ".".join(labels[i:])
+        yield candidate
+        if candidate == stop:
+            return
+
+
+def _lookup_web(host: str, domain: str) -> tuple[str, str] | None:
+    public = _psl.publicsuffix(host) or ""
+    for candidate in _suffixes(host, domain):
+        found = _WEB_TABLE.get(candidate)
+        if found is None and public and candidate.endswith("." + public):
+            # `google.*`: the same name under any public suffix
+            found = _WEB_TABLE.get(candidate[: -len(public)] + "*")
+        if found is not None:
+            return found
+    if host.split(".", 1)[0] in WEBMAIL_LABELS:
+        return ("email", domain)
+    return None
+
+
+def _is_spam(host: str) -> bool:
+    labels = host.split(".")
+    return any(".".join(labels[i:]) in SPAM_HOSTS for i in range(len(labels)))
+
+
+def _is_internal(host: str, domain: str, site: str) -> bool:
+    return host == site or host.endswith("." + site) or domain == site
+
+
+def parse_referrer(raw: bytes, site: str) -> Referrer:
+    """Classify one raw `Referer` header value for `site` (normalised with `normalise_site`)."""
+    if not raw or len(raw) > MAX_REFERRER_LENGTH:
+        return DIRECT
+    try:
+        text = raw.decode("utf-8").strip()
+        parts = urlsplit(text)
+        scheme = parts.scheme.lower()
+        raw_host = parts.hostname
+    except (UnicodeDecodeError, ValueError):
+        return DIRECT
+    if not raw_host:
+        return DIRECT
+    if scheme == _ANDROID_SCHEME:
+        package = raw_host.lower()
+        if not all(part.isascii() and part.isidentifier() for part in package.split(".")):
+            return DIRECT
+        medium, name = _ANDROID_TABLE.get(package, ("referral", package))
+        return Referrer(package, package, medium, name)
+    if scheme not in _WEB_SCHEMES:
+        return DIRECT
+    host = normalise_host(raw_host)
+    if host is None:
+        return DIRECT
+    if host == IP_LITERAL:
+        medium = "internal" if raw_host.strip("[]") == site else "referral"
+        return Referrer(IP_LITERAL, IP_LITERAL, medium, IP_LITERAL)
+    if _is_spam(host) or _is_spam(raw_host.lower().rstrip(".")):
+        return Referrer(host, None, "referral", None, spam=True)
+    domain = _psl.privatesuffix(host) or host
+    if _is_internal(host, domain, site):
+        return Referrer(host, domain, "internal", domain)
+    found = _lookup_web(host, domain)
+    if found is None:
+        return Referrer(host, domain, "referral", domain)
+    medium, name = found
+    return Referrer(host, domain, medium, name)
+
+
+def normalise_site(site: str) -> str:
+    """The configured site name in the form referrer hosts take (raises ValueError if bad)."""
+    text = site.strip().lower()
+    try:
+        return str(ipaddress.ip_address(text.strip("[]")))
+    except ValueError:
+        pass
+    host = normalise_host(text)
+    if host is None or host == IP_LITERAL:
+        raise ValueError(f"site must be a host name such as 'example.com', got {site!r}")
+    return host
+
+
+def referrer_parser(site: str, cache_size: int = CACHE_SIZE) -> Callable[[bytes], Referrer]:
+    """A cached `parse_referrer` bound to one site, keyed on the raw header bytes."""
+    canonical = normalise_site(site)
+
+    @lru_cache(maxsize=cache_size)
+    def parse(raw: bytes) -> Referrer:
+        return parse_referrer(raw, canonical)
+
+    return parse

@@ -1,0 +1,194 @@
+"""Daily salts and the visitor hash: counting unique visitors without storing who they are.
+
+`visitor_id = BLAKE2b(key=salt_of_the_day, site + client address + user agent)[:8]` as a signed
+64-bit integer. The salt is 16 random bytes, one per UTC day, shared through `salt_dir` by
+every process and host that records the site, so the same visitor has one id per day across
+workers. Salts are deleted once their day is over and the next one has begun (at most 48 h
+old); from then on no id of that day can be linked to an address, not even by us.
+
+The salt folder is the one place where secrets live: keep it off backups and exports, and
+readable only by the web server's user (created with mode 0700, salts 0600).
+
+References:
+    RFC 7693 (BLAKE2), RFC 7239 / X-Forwarded-For (proxies),
+    Plausible's data policy (daily salts, deleted after 48 h)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import os
+import re
+import secrets
+import threading
+from collections.abc import Iterable
+from datetime import date, timedelta
+from pathlib import Path
+
+SALT_BYTES = 16
+DIGEST_BYTES = 8
+SALT_SUFFIX = ".salt"
+_SALT_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.salt$")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_proxies(proxies: Iterable[str]) -> tuple[Network, ...]:
+    """`trusted_proxies` as networks; a bad entry raises ValueError naming it."""
+    if isinstance(proxies, str):
+        proxies = [proxies]
+    networks = []
+    for proxy in proxies:
+        try:
+            networks.append(ipaddress.ip_network(proxy.strip(), strict=False))
+        except ValueError as exc:
+            raise ValueError(
+                f"trusted_proxies: {proxy!r} is not an IP address or network ({exc})"
+            ) from None
+    return tuple(networks)
+
+
+def client_address(
+    peer: str | None, forwarded_for: bytes | None, trusted: tuple[Network, ...]
+) -> str:
+    """The client's address: the peer, or the right-most untrusted X-Forwarded-For hop.
+
+    Only hops appended by our own proxies can be believed (a client can write anything into the
+    left part of the header), so the list is read from the right, skipping trusted proxies.
+    """
+    if not trusted or not forwarded_for or peer is None or not _is_trusted(peer, trusted):
+        return peer or ""
+    hops = [hop.strip() for hop in forwarded_for.decode("latin-1").split(",")]
+    for hop in reversed(hops):
+        if hop and not _is_trusted(hop, trusted):
+            return hop
+    return hops[0] if hops and hops[0] else peer
+
+
+def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+class SaltStore:
+    """One random salt per UTC day in `salt_dir`, created once by whichever process is first."""
+
+    def __init__(self, salt_dir: str | os.PathLike[str]) -> None:
+        self.salt_dir = Path(salt_dir)
+
+    def path(self, day: date) -> Path:
+        return self.salt_dir / f"{day.isoformat()}{SALT_SUFFIX}"
+
+    def salt(self, day: date) -> bytes:
+        """The salt of `day`, creating it atomically if no process has yet."""
+        path = self.path(day)
+        with contextlib.suppress(FileNotFoundError):
+            return self._read(path)
+        self.salt_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temp = self.salt_dir / f".tmp-{os.getpid()}-{secrets.token_hex(8)}"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(secrets.token_bytes(SALT_BYTES))
+                handle.flush()
+                os.fsync(handle.fileno())
+            # link() fails if the name exists: of two racing processes one wins, and the
+            # loser reads the winner's salt. The final name never holds a half-written file.
+            with contextlib.suppress(FileExistsError):
+                os.link(temp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+        return self._read(path)
+
+    @staticmethod
+    def _read(path: Path) -> bytes:
+        data = path.read_bytes()
+        if len(data) != SALT_BYTES:
+            raise OSError(f"salt file {path.name} is damaged ({len(data)} bytes)")
+        return data
+
+    def delete_expired(self, today: date) -> list[date]:
+        """Delete salts older than yesterday's (yesterday's stays: a visit across midnight)."""
+        keep_from = today - timedelta(days=1)
+        deleted: list[date] = []
+        try:
+            entries = list(self.salt_dir.iterdir())
+        except FileNotFoundError:
+            return deleted
+        for entry in entries:
+            match = _SALT_NAME.match(entry.name)
+            if match is None:
+                continue
+            try:
+                day = date.fromisoformat(match.group(1))
+            except ValueError:
+                continue
+            if day < keep_from:
+                with contextlib.suppress(FileNotFoundError):  # another process was first
+                    entry.unlink()
+                deleted.append(day)
+        return deleted
+
+    def days(self) -> list[date]:
+        """Days that have a salt (for tests and operators)."""
+        if not self.salt_dir.is_dir():
+            return []
+        return sorted(
+            date.fromisoformat(m.group(1))
+            for m in map(_SALT_NAME.match, (p.name for p in self.salt_dir.iterdir()))
+            if m is not None
+        )
+
+
+class VisitorHasher:
+    """Keyed hash of site + client address + user agent with the salt of the event's day.
+
+    The keyed BLAKE2b state of the current day (with the site already fed in) is kept in
+    memory and copied per request, so a hash costs one copy and one update.
+    """
+
+    def __init__(self, site: str, salts: SaltStore) -> None:
+        self._site = site.encode()
+        self._salts = salts
+        self._lock = threading.Lock()
+        self._day: date | None = None
+        self._state: hashlib.blake2b | None = None
+        self._previous: tuple[date, hashlib.blake2b] | None = None
+
+    def visitor_id(self, day: date, address: str, user_agent: bytes) -> int:
+        state = self._state
+        if day != self._day or state is None:
+            state = self._state_for(day)
+        hasher = state.copy()
+        hasher.update(address.encode())
+        hasher.update(b"\x00")
+        hasher.update(user_agent)
+        return int.from_bytes(hasher.digest(), "big", signed=True)
+
+    def _state_for(self, day: date) -> hashlib.blake2b:
+        with self._lock:
+            if day == self._day and self._state is not None:
+                return self._state
+            if self._previous is not None and self._previous[0] == day:
+                return self._previous[1]  # a late event of yesterday, after midnight
+            state = hashlib.blake2b(key=self._salts.salt(day), digest_size=DIGEST_BYTES)
+            state.update(self._site)
+            state.update(b"\x00")
+            if self._day is None or day > self._day:
+                # first event of a new day: switch, and delete what has expired
+                if self._day is not None and self._state is not None:
+                    self._previous = (self._day, self._state)
+                self._day, self._state = day, state
+                self._salts.delete_expired(day)
+            return state
+
+    def forget(self) -> None:
+        """Drop the in-memory keys (on close), so nothing outlives the salt files."""
+        with self._lock:
+            self._day = self._state = self._previous = None
