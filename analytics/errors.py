@@ -1,0 +1,27 @@
+"""The analytics package's exceptions: one flat family, messages a user can act on.
+
+The CLI turns any `AnalyticsError` into one line on stderr and a non-zero exit code.
+`analytics.spool.SpoolError` (an unreadable spool folder) lives beside the spool it describes.
+"""
+
+from __future__ import annotations
+
+
+class AnalyticsError(Exception):
+    """Base of every error the analytics package raises on purpose."""
+
+
+class WarehouseError(AnalyticsError):
+    """The warehouse cannot be opened, read or written as asked."""
+
+
+class WarehouseLockedError(WarehouseError):
+    """Another process holds the warehouse file (DuckDB allows one writer process)."""
+
+
+class WarehouseMissingError(WarehouseError):
+    """The database file does not exist (readers and exports never create one)."""
+
+
+class ExportError(AnalyticsError):
+    """An export cannot be written (unknown table or format, unwritable output)."""

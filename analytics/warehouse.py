@@ -1,0 +1,645 @@
+"""The DuckDB warehouse: ingest sealed spool segments, roll them up by day, prune raw events.
+
+One writer process per database file (DuckDB locks the file); web workers never open it, they
+write spool segments, and `rollup` from cron is the single writer. Guarantees:
+
+* Ingest, rollup and prune of one `run()` are ONE transaction, together with the ledger of
+  ingested segments: a crash at any instant leaves the database as it was before the run or
+  as it is after it, and the next run completes the work. A segment in the ledger is never
+  read again, so nothing is counted twice.
+* Only the days that received events are recomputed (delete, then insert the day's rows),
+  from every raw event of the day. A day whose raw events are pruned is never recomputed from
+  what is left: a late segment for it is added to its rollup rows (pageviews exact, visitors
+  possibly counting someone twice).
+* Pruning raw events never changes a rollup.
+
+The rollups are the portable SELECTs in `analytics/sql/rollup_<table>.sql` over a relation
+named `scoped_events`; the DDL is `analytics/sql/schema.sql`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from analytics.errors import (
+    ExportError,
+    WarehouseError,
+    WarehouseLockedError,
+    WarehouseMissingError,
+)
+from analytics.event import EVENT_FIELDS, EVENT_SCHEMA
+from analytics.spool import Segment, list_segments
+
+logger = logging.getLogger("analytics")
+
+ROLLUP_TABLES: tuple[str, ...] = (
+    "daily_totals",
+    "daily_referrers",
+    "daily_sources",
+    "daily_pages",
+    "daily_campaigns",
+)
+# The only tables `export_table` accepts: a table name is never pasted into SQL unchecked.
+EXPORT_TABLES: tuple[str, ...] = ("events", *ROLLUP_TABLES)
+EXPORT_FORMATS: tuple[str, ...] = ("parquet", "csv")
+EVENTS_COLUMNS: tuple[str, ...] = (*EVENT_FIELDS, "day")
+MEASURES: tuple[str, ...] = ("pageviews", "visitors", "bot_hits")
+QUARANTINE_FOLDER = "quarantine"
+DEFAULT_LOCK_TIMEOUT = 10.0
+
+Archive = Literal["delete"] | str | os.PathLike[str] | None
+
+
+def read_sql(name: str) -> str:
+    """The text of `analytics/sql/<name>` (shipped as package data)."""
+    return resources.files("analytics").joinpath("sql", name).read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    segments: int  # segments ingested by this run
+    events: int
+    days: tuple[date, ...]  # days (in the warehouse's time zone) that received events
+    quarantined: tuple[str, ...]  # segment names moved to <spool>/quarantine/
+
+
+@dataclass(frozen=True)
+class RunResult:
+    ingest: IngestResult
+    rolled_up: tuple[date, ...]  # days recomputed from raw events
+    pruned_events: int
+
+    def summary(self) -> str:
+        ing = self.ingest
+        text = (
+            f"ingested {ing.segments} segments ({ing.events} events, {len(ing.days)} days); "
+            f"rolled up {len(self.rolled_up)} days; pruned {self.pruned_events} raw events"
+        )
+        if ing.quarantined:
+            text += f"; quarantined {len(ing.quarantined)} corrupt segments"
+        return text
+
+
+class _CorruptBatch(Exception):
+    """The bulk read failed: some segment is damaged beyond what its footer shows."""
+
+
+def _date_list(days: Iterable[date]) -> str:
+    # Inlined (not bound) so DuckDB prunes row groups by their min/max `day`; the values are
+    # `date` objects formatted by Python, never text from outside.
+    return ", ".join(f"DATE '{day.isoformat()}'" for day in days)
+
+
+def _quote_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _scalar(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object] | None = None
+) -> int:
+    # fetchall, not fetchone: DuckDB 2 refuses new work while a result is half-fetched.
+    rows = con.execute(sql, params or {}).fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+def validate_timezone(name: str) -> str:
+    """Return `name` if it is an IANA time zone name; raise ValueError otherwise."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name such as 'UTC' or 'Europe/Berlin'"
+        ) from None
+    return name
+
+
+def connect(
+    path: str | os.PathLike[str],
+    *,
+    read_only: bool = False,
+    create: bool = True,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file, waiting up to `lock_timeout` s for another process's lock.
+
+    Raises WarehouseMissingError (no file and not `create`), WarehouseLockedError (still
+    locked after the wait) or WarehouseError (not a DuckDB file, unreadable).
+    """
+    db = Path(path)
+    if not (create and not read_only) and not db.is_file():
+        raise WarehouseMissingError(f"database {str(db)!r} does not exist")
+    deadline = time.monotonic() + lock_timeout
+    while True:
+        try:
+            con = duckdb.connect(str(db), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise WarehouseError(f"cannot open {str(db)!r}: {_first_line(exc)}") from None
+            if time.monotonic() >= deadline:
+                raise WarehouseLockedError(
+                    f"database {str(db)!r} is in use by another process "
+                    f"(waited {lock_timeout:g} s); try again when it has finished"
+                ) from None
+            time.sleep(0.1)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot open {str(db)!r}: {_first_line(exc)}") from None
+        else:
+            # `ts` is shown and exported in UTC whatever the machine's zone.
+            con.execute("SET TimeZone = 'UTC'")
+            return con
+
+
+class Warehouse:
+    """A DuckDB file holding raw `events` and the daily rollups (SPEC 4.3).
+
+    `timezone` sets the day boundaries of `day` and every rollup (fixed for a database's
+    life); `raw_retention_days` how long raw events are kept, counted back from `clock`'s
+    today; `archive` what happens to ingested segments after a successful commit: None keeps
+    them in place (the ledger skips them), "delete" deletes them, a folder receives them
+    (same `day=` layout).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timezone: str = "UTC",
+        raw_retention_days: int = 90,
+        clock: Callable[[], datetime] | None = None,
+        archive: Archive = None,
+        create: bool = True,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> None:
+        self.path = Path(path)
+        self.timezone = validate_timezone(timezone)
+        if isinstance(raw_retention_days, bool) or not isinstance(raw_retention_days, int):
+            raise ValueError("raw_retention_days must be an int")
+        if raw_retention_days < 1:
+            raise ValueError(f"raw_retention_days must be at least 1, not {raw_retention_days}")
+        self.raw_retention_days = raw_retention_days
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self.archive: Path | Literal["delete"] | None = (
+            archive if archive is None or archive == "delete" else Path(archive)
+        )
+        self.create = create
+        if lock_timeout < 0:
+            raise ValueError("lock_timeout must not be negative")
+        self.lock_timeout = lock_timeout
+
+    # -- public operations: each is one transaction ----------------------------------------
+
+    def ingest(self, spool_dir: str | os.PathLike[str], *, progress: bool = False) -> IngestResult:
+        """Ingest every sealed segment not ingested before; mark their days for rollup."""
+        return self._run(spool_dir, progress=progress, rollup=False, prune=False).ingest
+
+    def rollup(self) -> tuple[date, ...]:
+        """Recompute the days that received raw events since the last rollup."""
+        with self._transaction() as con:
+            return self._rollup(con)
+
+    def prune(self, raw_days: int | None = None) -> int:
+        """Delete raw events older than `raw_days` (default: raw_retention_days); rollups stay.
+
+        Pending days are rolled up first, so pruning never loses a count.
+        """
+        days = self.raw_retention_days if raw_days is None else raw_days
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise ValueError(f"raw_days must be an int of at least 1, not {days!r}")
+        with self._transaction() as con:
+            self._rollup(con)
+            return self._prune(con, days)
+
+    def run(self, spool_dir: str | os.PathLike[str], *, progress: bool = False) -> RunResult:
+        """Ingest + rollup + prune in one transaction: the cron job."""
+        return self._run(spool_dir, progress=progress, rollup=True, prune=True)
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def _run(
+        self, spool_dir: str | os.PathLike[str], *, progress: bool, rollup: bool, prune: bool
+    ) -> RunResult:
+        spool = Path(spool_dir)
+        segments = list_segments(spool)  # SpoolError if the folder is missing
+        con = self._open()
+        try:
+            self._setup(con)
+            fresh = self._not_ingested(con, segments)
+            quarantined = self._check_footers(spool, fresh, progress=progress)
+            fresh = [seg for seg in fresh if seg.name not in quarantined]
+            for attempt in (1, 2):
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    ingested = self._ingest(con, fresh)
+                    rolled_up = self._rollup(con) if rollup else ()
+                    pruned = self._prune(con, self.raw_retention_days) if prune else 0
+                    con.execute("COMMIT")
+                    break
+                except _CorruptBatch:
+                    con.execute("ROLLBACK")
+                    if attempt == 2:
+                        raise WarehouseError(
+                            "reading the new segments failed twice; see the log"
+                        ) from None
+                    # Rare: a footer that reads fine over damaged pages. Find the culprits
+                    # by reading each segment in full, then try again without them.
+                    bad = self._check_contents(spool, fresh)
+                    quarantined |= bad
+                    fresh = [seg for seg in fresh if seg.name not in bad]
+                except BaseException:
+                    with contextlib.suppress(duckdb.Error):
+                        con.execute("ROLLBACK")
+                    raise
+        except duckdb.Error as exc:
+            raise WarehouseError(f"warehouse {str(self.path)!r}: {_first_line(exc)}") from None
+        finally:
+            con.close()
+        self._dispose(spool, segments, quarantined)
+        result = IngestResult(
+            segments=len(fresh),
+            events=ingested[0],
+            days=ingested[1],
+            quarantined=tuple(sorted(quarantined)),
+        )
+        return RunResult(ingest=result, rolled_up=rolled_up, pruned_events=pruned)
+
+    # -- connection and schema -------------------------------------------------------------
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        if self.path.is_dir():
+            raise WarehouseError(f"database {str(self.path)!r} is a folder")
+        return connect(self.path, create=self.create, lock_timeout=self.lock_timeout)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = self._open()
+        try:
+            self._setup(con)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise
+        except duckdb.Error as exc:
+            raise WarehouseError(f"warehouse {str(self.path)!r}: {_first_line(exc)}") from None
+        finally:
+            con.close()
+
+    def _setup(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(read_sql("schema.sql"))
+        rows = con.execute("SELECT value FROM warehouse_meta WHERE key = 'timezone'").fetchall()
+        row = rows[0] if rows else None
+        if row is None:
+            con.execute("INSERT INTO warehouse_meta VALUES ('timezone', ?)", [self.timezone])
+        elif row[0] != self.timezone:
+            # Mixing day boundaries would make every rollup of the mixed days wrong.
+            raise WarehouseError(
+                f"database {str(self.path)!r} uses time zone {row[0]!r}, not "
+                f"{self.timezone!r}; use a new database file to change the time zone"
+            )
+
+    # -- ingest ----------------------------------------------------------------------------
+
+    def _not_ingested(
+        self, con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]
+    ) -> list[Segment]:
+        if not segments:
+            return []
+        names = pa.table({"name": [seg.name for seg in segments]})
+        con.register("listed_segments", names)
+        try:
+            rows = con.execute(
+                "SELECT name FROM listed_segments "
+                "WHERE name NOT IN (SELECT name FROM ingested_segments)"
+            ).fetchall()
+        finally:
+            con.unregister("listed_segments")
+        fresh = {row[0] for row in rows}
+        return [seg for seg in segments if seg.name in fresh]
+
+    def _check_footers(
+        self, spool: Path, segments: Sequence[Segment], *, progress: bool
+    ) -> set[str]:
+        """Quarantine segments whose footer or columns are wrong (truncated, garbage)."""
+        bad: set[str] = set()
+        needed = set(EVENT_FIELDS)
+        for seg in tqdm(
+            segments, desc="checking segments", unit="seg", disable=not progress, leave=False
+        ):
+            try:
+                names = set(pq.read_schema(seg.path).names)
+            except Exception as exc:  # pyarrow raises several types for damaged files
+                self._quarantine(spool, seg, _first_line(exc))
+                bad.add(seg.name)
+                continue
+            if not needed <= names:
+                missing = ", ".join(sorted(needed - names))
+                self._quarantine(spool, seg, f"missing columns: {missing}")
+                bad.add(seg.name)
+        return bad
+
+    def _check_contents(self, spool: Path, segments: Sequence[Segment]) -> set[str]:
+        bad: set[str] = set()
+        for seg in segments:
+            try:
+                pq.read_table(seg.path, columns=list(EVENT_FIELDS)).cast(EVENT_SCHEMA)
+            except Exception as exc:
+                self._quarantine(spool, seg, _first_line(exc))
+                bad.add(seg.name)
+        return bad
+
+    def _quarantine(self, spool: Path, seg: Segment, reason: str) -> None:
+        target = spool / QUARANTINE_FOLDER / seg.name
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(seg.path, target)
+        except OSError as exc:
+            logger.warning("corrupt segment %s not moved (%s): %s", seg.name, exc, reason)
+            return
+        logger.warning("quarantined corrupt segment %s: %s", seg.name, reason)
+
+    def _ingest(
+        self, con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]
+    ) -> tuple[int, tuple[date, ...]]:
+        """Insert the segments' events and ledger rows; mark or merge their days."""
+        if not segments:
+            return 0, ()
+        params = {"tz": self.timezone, "files": [str(seg.path) for seg in segments]}
+        columns = ", ".join(EVENTS_COLUMNS)
+        fields = ", ".join(EVENT_FIELDS)
+        try:
+            # One bulk read of every new segment (no staging copy: materialising rows is the
+            # dominant cost). Segments are listed in day-folder order and DuckDB keeps
+            # insertion order, so events land sorted by day and row-group min/max let
+            # `WHERE day IN (...)` skip the rest of the table.
+            con.execute(
+                f"INSERT INTO events ({columns}) SELECT {fields}, "
+                f"CAST(timezone($tz, ts) AS DATE) FROM read_parquet($files)",
+                params,
+            )
+            # Per-segment counts and the days touched: a second read of `ts` alone.
+            counts = con.execute(
+                "SELECT filename, CAST(timezone($tz, ts) AS DATE) AS day, COUNT(*) "
+                "FROM read_parquet($files, filename = true) GROUP BY ALL",
+                params,
+            ).fetchall()
+        except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException):
+            raise _CorruptBatch from None
+        per_file: dict[str, int] = {}
+        touched: set[date] = set()
+        for filename, day, count in counts:
+            per_file[filename] = per_file.get(filename, 0) + int(count)
+            touched.add(day)
+        now = self.clock()
+        ledger = pa.table(
+            {
+                "name": [seg.name for seg in segments],
+                "day": [seg.day for seg in segments],
+                "events": [per_file.get(str(seg.path), 0) for seg in segments],
+                "ingested_at": [now] * len(segments),
+            },
+            schema=pa.schema(
+                [
+                    ("name", pa.string()),
+                    ("day", pa.date32()),
+                    ("events", pa.int64()),
+                    ("ingested_at", pa.timestamp("us", tz="UTC")),
+                ]
+            ),
+        )
+        con.register("new_segments", ledger)
+        try:
+            con.execute("INSERT INTO ingested_segments SELECT * FROM new_segments")
+        finally:
+            con.unregister("new_segments")
+        days = tuple(sorted(touched))
+        if days:
+            self._mark_days(con, days)
+        return sum(per_file.values()), days
+
+    def _mark_days(self, con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> None:
+        now = self.clock()
+        listed = _date_list(days)
+        pruned = [
+            row[0]
+            for row in con.execute(
+                f"SELECT day FROM rollup_days WHERE raw_pruned AND day IN ({listed}) ORDER BY day"
+            ).fetchall()
+        ]
+        if pruned:
+            self._merge_late(con, pruned)
+        con.execute(
+            f"UPDATE rollup_days SET dirty = true, updated_at = $now "
+            f"WHERE NOT raw_pruned AND day IN ({listed})",
+            {"now": now},
+        )
+        con.execute(
+            f"INSERT INTO rollup_days "
+            f"SELECT d, true, false, $now FROM unnest([{listed}]) AS t(d) "
+            f"WHERE d NOT IN (SELECT day FROM rollup_days)",
+            {"now": now},
+        )
+
+    def _merge_late(self, con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> None:
+        """Add late events of pruned days to those days' rollup rows (sum the measures).
+
+        A pruned day holds no raw events before this ingest (prune deleted them, and this
+        method deletes what it merges), so its rows in `events` are exactly the late ones.
+        """
+        listed = _date_list(days)
+        columns = ", ".join(EVENTS_COLUMNS)
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW scoped_events AS "
+            f"SELECT {columns} FROM events WHERE day IN ({listed})"
+        )
+        for table in ROLLUP_TABLES:
+            cols = self._columns(con, table)
+            keys = [c for c in cols if c not in MEASURES]
+            measures = [c for c in cols if c in MEASURES]
+            sums = ", ".join(f"SUM({m}) AS {m}" for m in measures)
+            col_list = ", ".join(cols)
+            key_list = ", ".join(keys)
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE merged AS "
+                f"SELECT {key_list}, {sums} FROM ("
+                f"SELECT {col_list} FROM {table} WHERE day IN ({listed}) "
+                f"UNION ALL SELECT {col_list} FROM ({read_sql(f'rollup_{table}.sql')}) AS late"
+                f") AS both_parts GROUP BY {key_list}"
+            )
+            con.execute(f"DELETE FROM {table} WHERE day IN ({listed})")
+            con.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM merged")
+            con.execute("DROP TABLE merged")
+        con.execute("DROP VIEW scoped_events")
+        # Partial raw events of a pruned day must never be rolled up again.
+        con.execute(f"DELETE FROM events WHERE day IN ({listed})")
+        logger.info("added late events to pruned days %s", ", ".join(map(str, days)))
+
+    # -- rollup ----------------------------------------------------------------------------
+
+    def _rollup(self, con: duckdb.DuckDBPyConnection) -> tuple[date, ...]:
+        days = tuple(
+            row[0]
+            for row in con.execute(
+                "SELECT day FROM rollup_days WHERE dirty AND NOT raw_pruned ORDER BY day"
+            ).fetchall()
+        )
+        if not days:
+            return ()
+        listed = _date_list(days)
+        columns = ", ".join(EVENTS_COLUMNS)
+        # BETWEEN gives DuckDB a range to skip row groups with; IN keeps the exact set.
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW scoped_events AS SELECT {columns} FROM events "
+            f"WHERE day BETWEEN DATE '{days[0].isoformat()}' AND DATE '{days[-1].isoformat()}' "
+            f"AND day IN ({listed})"
+        )
+        for table in ROLLUP_TABLES:
+            col_list = ", ".join(self._columns(con, table))
+            con.execute(f"DELETE FROM {table} WHERE day IN ({listed})")
+            con.execute(
+                f"INSERT INTO {table} ({col_list}) SELECT {col_list} "
+                f"FROM ({read_sql(f'rollup_{table}.sql')}) AS fresh"
+            )
+        con.execute("DROP VIEW scoped_events")
+        con.execute(
+            f"UPDATE rollup_days SET dirty = false, updated_at = $now WHERE day IN ({listed})",
+            {"now": self.clock()},
+        )
+        return days
+
+    @staticmethod
+    def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+        rows = con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    # -- prune -----------------------------------------------------------------------------
+
+    def today(self) -> date:
+        """Today in the warehouse's time zone, by its clock."""
+        return self.clock().astimezone(ZoneInfo(self.timezone)).date()
+
+    def _prune(self, con: duckdb.DuckDBPyConnection, raw_days: int) -> int:
+        cutoff = self.today() - timedelta(days=raw_days)
+        count = _scalar(con, "SELECT COUNT(*) FROM events WHERE day < $cutoff", {"cutoff": cutoff})
+        if count:
+            con.execute("DELETE FROM events WHERE day < $cutoff", {"cutoff": cutoff})
+        con.execute(
+            "UPDATE rollup_days SET raw_pruned = true, updated_at = $now "
+            "WHERE day < $cutoff AND NOT raw_pruned",
+            {"cutoff": cutoff, "now": self.clock()},
+        )
+        return count
+
+    # -- after commit ----------------------------------------------------------------------
+
+    def _dispose(self, spool: Path, segments: Sequence[Segment], skipped: set[str]) -> None:
+        """Delete or archive every listed segment that the ledger holds (after COMMIT)."""
+        if self.archive is None:
+            return
+        candidates = [seg for seg in segments if seg.name not in skipped and seg.path.exists()]
+        if not candidates:
+            return
+        con = self._open()
+        try:
+            names = pa.table({"name": [seg.name for seg in candidates]})
+            con.register("listed_segments", names)
+            done = {
+                row[0]
+                for row in con.execute(
+                    "SELECT name FROM listed_segments "
+                    "WHERE name IN (SELECT name FROM ingested_segments)"
+                ).fetchall()
+            }
+        finally:
+            con.close()
+        for seg in candidates:
+            if seg.name not in done:
+                continue
+            try:
+                if self.archive == "delete":
+                    seg.path.unlink()
+                else:
+                    target = self.archive / seg.name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.move(seg.path, target)
+            except OSError as exc:
+                # The run committed; the ledger skips this segment, so it is only clutter.
+                logger.warning("could not archive ingested segment %s: %s", seg.name, exc)
+
+
+def export_table(
+    db_path: str | os.PathLike[str],
+    table: str,
+    fmt: str,
+    output: str | os.PathLike[str],
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> int:
+    """Write one warehouse table to `output` as Parquet or CSV (with a header); return rows.
+
+    The file appears complete or not at all (written to a temporary name, then renamed).
+    """
+    if table not in EXPORT_TABLES:
+        raise ExportError(f"unknown table {table!r}; choose one of: {', '.join(EXPORT_TABLES)}")
+    if fmt not in EXPORT_FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; choose one of: {', '.join(EXPORT_FORMATS)}")
+    target = Path(output)
+    if target.is_dir():
+        raise ExportError(f"output {str(target)!r} is a folder")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise ExportError(f"cannot write {str(target)!r}: folder missing or not writable")
+    con = connect(db_path, read_only=True, lock_timeout=lock_timeout)
+    temp = folder / f".tmp-export-{os.getpid()}-{target.name}"
+    try:
+        order = "ts" if table == "events" else "ALL"
+        options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
+        try:
+            # `table` is one of EXPORT_TABLES (checked above); the path is quoted.
+            con.execute(
+                f"COPY (SELECT * FROM {table} ORDER BY {order}) TO {_quote_path(temp)} "
+                f"({options})"
+            )
+            rows = _scalar(con, f"SELECT COUNT(*) FROM {table}")
+        except duckdb.CatalogException:
+            raise WarehouseError(
+                f"{str(db_path)!r} has no table {table!r}: is it a cookiewall warehouse?"
+            ) from None
+        except duckdb.Error as exc:
+            raise ExportError(f"cannot write {str(target)!r}: {_first_line(exc)}") from None
+        try:
+            os.replace(temp, target)
+        except OSError as exc:
+            raise ExportError(f"cannot write {str(target)!r}: {exc.strerror}") from None
+        return rows
+    finally:
+        con.close()
+        with contextlib.suppress(OSError):
+            temp.unlink()

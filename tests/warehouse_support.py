@@ -1,0 +1,171 @@
+"""Simulated traffic for the warehouse tests: events written through the real spool writer,
+and a brute-force tally (plain Python counting) of what every rollup table must hold."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from analytics.event import Event, to_table
+from analytics.spool import write_segment
+from analytics.warehouse import ROLLUP_TABLES
+
+SITES = ("example.com", "shop.example")
+PATHS = ("/", "/pricing", "/blog/a-perfectly-normal-post-title", "/about", "/docs/:redacted")
+REFERRERS: tuple[tuple[str | None, str | None, str, str | None], ...] = (
+    (None, None, "direct", None),
+    ("example.com", "example.com", "internal", None),
+    ("google.com", "google.com", "search", "Google"),
+    ("news.ycombinator.com", "ycombinator.com", "social", "Hacker News"),
+    ("chatgpt.com", "chatgpt.com", "ai", "ChatGPT"),
+    ("blog.friend.org", "friend.org", "referral", "friend.org"),
+    ("mail.google.com", "google.com", "email", "Gmail"),
+)
+UTMS: tuple[tuple[str | None, str | None, str | None], ...] = (
+    (None, None, None),
+    (None, None, None),
+    ("newsletter", "email", "spring"),
+    ("twitter", None, None),
+    (None, None, "launch"),
+)
+
+
+def make_event(
+    rng: random.Random, ts: datetime, *, site: str | None = None, visitors: int = 40
+) -> Event:
+    host, domain, medium, source = rng.choice(REFERRERS)
+    utm_source, utm_medium, utm_campaign = rng.choice(UTMS)
+    is_bot = rng.random() < 0.1
+    visitor = None if rng.random() < 0.15 else rng.randrange(visitors) - visitors // 2
+    return Event(
+        ts=ts,
+        site=site or rng.choice(SITES),
+        path=rng.choice(PATHS),
+        method="GET",
+        status=200,
+        referrer_host=host,
+        referrer_domain=domain,
+        referrer_medium=medium,
+        referrer_source=source,
+        utm_source=utm_source,
+        utm_medium=utm_medium,
+        utm_campaign=utm_campaign,
+        visitor_id=visitor,
+        device="bot" if is_bot else rng.choice(("desktop", "mobile", "tablet")),
+        is_bot=is_bot,
+        consent=rng.choice(("undecided", "all", "none", "custom")),
+    )
+
+
+def events_for_days(
+    rng: random.Random, days: Iterable[date], per_day: int, **kwargs: Any
+) -> list[Event]:
+    events = []
+    for day in days:
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        for _ in range(per_day):
+            ts = start + timedelta(seconds=rng.randrange(86400), microseconds=rng.randrange(10**6))
+            events.append(make_event(rng, ts, **kwargs))
+    return events
+
+
+def write_events(spool: Path, events: Sequence[Event], per_segment: int = 50) -> int:
+    """Write events as segments of their UTC day (as the recorder does); return segments."""
+    by_day: dict[date, list[Event]] = defaultdict(list)
+    for event in events:
+        by_day[event.ts.astimezone(UTC).date()].append(event)
+    count = 0
+    for day, day_events in sorted(by_day.items()):
+        for start in range(0, len(day_events), per_segment):
+            write_segment(spool, day, to_table(day_events[start : start + per_segment]))
+            count += 1
+    return count
+
+
+Row = tuple[Any, ...]
+
+
+def tally(events: Iterable[Event], timezone: str = "UTC") -> dict[str, set[Row]]:
+    """What each rollup table must contain, counted one event at a time in Python."""
+    zone = ZoneInfo(timezone)
+    pv: dict[str, dict[Row, int]] = {t: defaultdict(int) for t in ROLLUP_TABLES}
+    vis: dict[str, dict[Row, set[int]]] = {t: defaultdict(set) for t in ROLLUP_TABLES}
+    bots: dict[Row, int] = defaultdict(int)
+    for e in events:
+        day = e.ts.astimezone(zone).date()
+        total_key: Row = (day, e.site)
+        pv["daily_totals"].setdefault(total_key, 0)
+        vis["daily_totals"].setdefault(total_key, set())
+        bots.setdefault(total_key, 0)
+        if e.is_bot:
+            bots[total_key] += 1
+            continue
+        keys: dict[str, Row | None] = {
+            "daily_totals": total_key,
+            "daily_referrers": (day, e.site, e.referrer_domain, e.referrer_medium)
+            if e.referrer_medium not in ("direct", "internal")
+            else None,
+            "daily_sources": (day, e.site, e.referrer_medium),
+            "daily_pages": (day, e.site, e.path),
+            "daily_campaigns": (day, e.site, e.utm_source, e.utm_medium, e.utm_campaign)
+            if (e.utm_source or e.utm_medium or e.utm_campaign)
+            else None,
+        }
+        for table, key in keys.items():
+            if key is None:
+                continue
+            pv[table][key] += 1
+            if e.visitor_id is not None:
+                vis[table][key].add(e.visitor_id)
+            else:
+                vis[table].setdefault(key, set())
+    result: dict[str, set[Row]] = {}
+    for table in ROLLUP_TABLES:
+        rows = set()
+        for key, count in pv[table].items():
+            row = (*key, count, len(vis[table][key]))
+            if table == "daily_totals":
+                row = (*row, bots[key])
+            rows.add(row)
+        result[table] = rows
+    return result
+
+
+def table_rows(db: Path, table: str) -> set[Row]:
+    assert table in ROLLUP_TABLES or table == "events"
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(f"SELECT * FROM {table}").fetchall()
+    finally:
+        con.close()
+    as_set = set(rows)
+    assert len(as_set) == len(rows), f"{table} holds duplicate rows"
+    return as_set
+
+
+def snapshot(db: Path, tables: Sequence[str] = ("events", *ROLLUP_TABLES)) -> dict[str, Any]:
+    """Full, order-independent contents of the data tables (missing file -> empty)."""
+    if not db.exists():
+        return {table: [] for table in tables}
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        existing = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+        return {
+            table: sorted(con.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+            if table in existing
+            else []
+            for table in tables
+        }
+    finally:
+        con.close()
+
+
+def fixed_clock(when: datetime) -> Callable[[], datetime]:
+    return lambda: when
