@@ -1,0 +1,146 @@
+"""1. Per-request cost in-process: the ASGI app called directly in a loop.
+
+Bare Starlette app vs the full stack (ConsentMiddleware + TrafficMiddleware + Recorder; a
+returning visitor with a valid consent cookie, a referrer and a browser user agent; the app
+sets one preference cookie) vs Starlette's SessionMiddleware with a valid session. Several
+alternating rounds; the median per-request time of each, as ratios to the bare app."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench.apps import REFERRER, USER_AGENT, bare_app, full_app, session_app
+from bench.common import Figure, alternate, median
+
+Scope = dict[str, Any]
+
+
+def make_scope(path: str, headers: list[tuple[bytes, bytes]], method: str = "GET") -> Scope:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("203.0.113.9", 50123),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+async def call(app: Any, scope: Scope, body: bytes = b"") -> tuple[int, list[tuple[bytes, bytes]]]:
+    status = 0
+    response_headers: list[tuple[bytes, bytes]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status, response_headers
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            response_headers = list(message.get("headers", []))
+
+    await app(scope, receive, send)
+    return status, response_headers
+
+
+def _cookie_from(headers: list[tuple[bytes, bytes]], name: str) -> str:
+    for key, value in headers:
+        if key == b"set-cookie" and value.startswith(name.encode() + b"="):
+            return value.split(b";", 1)[0].decode()
+    raise RuntimeError(f"no {name} cookie was set")
+
+
+async def consent_cookie(app: Any) -> str:
+    headers = [
+        (b"host", b"127.0.0.1:8000"),
+        (b"origin", b"http://127.0.0.1:8000"),
+        (b"content-type", b"application/json"),
+    ]
+    body = json.dumps({"action": "accept_all"}).encode()
+    _, response = await call(app, make_scope("/consent", headers, "POST"), body)
+    return _cookie_from(response, "cookiewall")
+
+
+async def session_cookie(app: Any) -> str:
+    _, response = await call(app, make_scope("/session", [(b"host", b"127.0.0.1:8000")]))
+    return _cookie_from(response, "session")
+
+
+def _loop_runner(
+    loop: asyncio.AbstractEventLoop, app: Any, path: str, headers: list[tuple[bytes, bytes]], n: int
+) -> Callable[[], float]:
+    async def many() -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            status, _ = await call(app, make_scope(path, list(headers)))
+            if status != 200:
+                raise RuntimeError(f"{path} answered {status}")
+        return (time.perf_counter() - start) / n
+
+    return lambda: loop.run_until_complete(many())
+
+
+def run(requests: int = 20_000, rounds: int = 5) -> list[Figure]:
+    loop = asyncio.new_event_loop()
+    spool = tempfile.mkdtemp(prefix="bench-mw-spool-")
+    bare, full, session = bare_app(), full_app(spool), session_app()
+    consent = loop.run_until_complete(consent_cookie(full))
+    session_value = loop.run_until_complete(session_cookie(session))
+    browser = [
+        (b"host", b"127.0.0.1:8000"),
+        (b"user-agent", USER_AGENT.encode()),
+        (b"referer", REFERRER.encode()),
+        (b"accept", b"text/html"),
+        (b"accept-language", b"en-US,en;q=0.9"),
+    ]
+    per_round = max(1, requests // rounds)
+    candidates = {
+        "bare": _loop_runner(loop, bare, "/page", browser, per_round),
+        "full": _loop_runner(
+            loop, full, "/page", [*browser, (b"cookie", consent.encode())], per_round
+        ),
+        "session": _loop_runner(
+            loop, session, "/session", [*browser, (b"cookie", session_value.encode())], per_round
+        ),
+    }
+    for warm in candidates.values():  # warm caches and code paths before measuring
+        warm()
+    results = alternate(candidates, rounds)
+    full.state.recorder.close()
+    loop.close()
+    bare_us = median(results["bare"]) * 1e6
+    full_ratio = median(results["full"]) / median(results["bare"])
+    session_ratio = median(results["session"]) / median(results["bare"])
+    how = f"in-process ASGI loop, {per_round * rounds} requests each, {rounds} alternating rounds"
+    return [
+        Figure(
+            "full stack / bare app, per request",
+            how,
+            f"{full_ratio:.2f}x (bare {bare_us:.0f} us)",
+            "<= 1.5x",
+            full_ratio <= 1.5,
+        ),
+        Figure(
+            "SessionMiddleware / bare app (anchor)",
+            how,
+            f"{session_ratio:.2f}x",
+            "full stack below it",
+            full_ratio < session_ratio,
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    for figure in run():
+        print(figure.row())

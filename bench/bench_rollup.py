@@ -1,0 +1,169 @@
+"""4. Rollup and 5. reports, over a synthetic spool written through the real segment writer.
+
+* `rollup` from scratch (a subprocess, so its peak memory is its own) vs a plain DuckDB
+  ``GROUP BY day, referrer_domain`` over the same segment files, alternating.
+* One more day into the 90-day warehouse vs rolling up that day alone into an empty one.
+* Every report kind over 365 days of rollups built from 10M+ events: median answer time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from bench.common import Figure, median
+from bench.gen import write_spool
+
+ROOT = Path(__file__).resolve().parent.parent
+ROLLUP = (
+    "import sys; from analytics.warehouse import Warehouse; Warehouse(sys.argv[1]).run(sys.argv[2])"
+)
+
+
+def _rollup(db: Path, spool: Path) -> tuple[float, float]:
+    """Runs one rollup in a child process; returns (seconds, peak RSS in MiB)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ROLLUP, str(db), str(spool)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"rollup failed with exit code {proc.returncode}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def _plain_scan(spool: Path) -> float:
+    start = time.perf_counter()
+    con = duckdb.connect()
+    con.execute(
+        "SELECT day, referrer_domain, count(*) FROM read_parquet(?, hive_partitioning = true) "
+        "GROUP BY ALL",
+        [str(spool / "day=*" / "*.parquet")],
+    ).fetchall()
+    con.close()
+    return time.perf_counter() - start
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def rollup_figures(events: int, work: Path, rounds: int) -> list[Figure]:
+    days = 90
+    per_day = events // days
+    first = _today() - timedelta(days=days)
+    spool = work / "spool90"
+    write_spool(spool, first, days, per_day)
+    scans, rollups, peaks = [], [], []
+    for round_ in range(rounds):
+        scans.append(_plain_scan(spool))
+        db = work / f"scratch-{round_}.duckdb"
+        seconds, peak = _rollup(db, spool)
+        rollups.append(seconds)
+        peaks.append(peak)
+        if round_ < rounds - 1:
+            db.unlink()
+    base_db = work / f"scratch-{rounds - 1}.duckdb"
+    ratio = median(rollups) / median(scans)
+
+    # One more day: into the 90-day warehouse, and alone into an empty one.
+    new_day = _today()
+    extra = work / "spool-new-day"
+    write_spool(extra, new_day, 1, per_day)
+    shutil.copytree(extra / f"day={new_day}", spool / f"day={new_day}")
+    incremental, alone = [], []
+    for round_ in range(rounds):
+        copy = work / f"ninety-{round_}.duckdb"
+        shutil.copy(base_db, copy)
+        incremental.append(_rollup(copy, spool)[0])
+        fresh = work / f"alone-{round_}.duckdb"
+        alone.append(_rollup(fresh, extra)[0])
+        copy.unlink()
+        fresh.unlink()
+    inc_ratio = median(incremental) / median(alone)
+    n = per_day * days
+    return [
+        Figure(
+            f"rollup from scratch / plain GROUP BY ({n / 1e6:.1f}M events, 90 days)",
+            f"subprocess rollup vs duckdb GROUP BY day, referrer_domain; {rounds} rounds",
+            f"{ratio:.2f}x ({median(rollups):.1f}s vs {median(scans):.1f}s)",
+            "<= 3x",
+            ratio <= 3,
+        ),
+        Figure(
+            "rollup peak memory",
+            "max RSS of the rollup process",
+            f"{max(peaks):.0f} MiB",
+            "<= 2048 MiB",
+            max(peaks) <= 2048,
+        ),
+        Figure(
+            "one more day into 90 / that day alone",
+            f"{per_day} events; {rounds} rounds on copies of the warehouse",
+            f"{inc_ratio:.2f}x ({median(incremental):.2f}s vs {median(alone):.2f}s)",
+            "<= 1.5x",
+            inc_ratio <= 1.5,
+        ),
+    ]
+
+
+def report_figures(events: int, work: Path, rounds: int) -> list[Figure]:
+    from analytics.reports import KINDS, ReportQuery, run_report
+
+    days = 365
+    per_day = max(1, events // days)
+    first = _today() - timedelta(days=days)
+    spool = work / "spool365"
+    write_spool(spool, first, days, per_day)
+    db = work / "year.duckdb"
+    _rollup(db, spool)
+    shutil.rmtree(spool)
+    slowest = 0.0
+    detail = []
+    for kind in KINDS:
+        times = []
+        for _ in range(rounds):
+            query = ReportQuery(
+                kind=kind, start=first, end=_today() - timedelta(days=1), compare=True
+            )
+            start = time.perf_counter()
+            run_report(db, query)
+            times.append(time.perf_counter() - start)
+        slowest = max(slowest, median(times))
+        detail.append(f"{kind} {median(times) * 1000:.0f}")
+    return [
+        Figure(
+            f"reports over 365 days ({per_day * days / 1e6:.1f}M events rolled up)",
+            "run_report with --compare, median of " + str(rounds) + " per kind (ms)",
+            f"slowest {slowest * 1000:.0f} ms; " + ", ".join(detail),
+            "<= 500 ms",
+            slowest <= 0.5,
+        )
+    ]
+
+
+def run(events: int = 10_000_000, rounds: int = 3) -> list[Figure]:
+    work = Path(tempfile.mkdtemp(prefix="bench-rollup-"))
+    try:
+        return rollup_figures(events, work, rounds) + report_figures(
+            max(events, 10_000_000) if events >= 1_000_000 else events, work, rounds
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    for figure in run(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000):
+        print(figure.row())

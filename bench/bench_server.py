@@ -1,0 +1,154 @@
+"""2. Through a real server: uvicorn (1 worker) serving the bare app and the full stack, loaded
+by wrk from another process on 127.0.0.1, alternating A B A B; requests per second as a ratio.
+Also (6.) the worker's resident memory with the middleware loaded, after the load."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.apps import REFERRER, USER_AGENT, full_app
+from bench.bench_middleware import consent_cookie
+from bench.common import Figure, median
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _start(factory: str, spool: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            f"bench.apps:{factory}",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "BENCH_SPOOL": spool, "PYTHONPATH": str(ROOT)},
+    )
+    import socket
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, port
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"uvicorn {factory} did not start")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _wrk(port: int, cookie: str | None, seconds: int) -> float:
+    cmd = [
+        "wrk",
+        "-t1",
+        "-c16",
+        f"-d{seconds}s",
+        "-H",
+        f"User-Agent: {USER_AGENT}",
+        "-H",
+        f"Referer: {REFERRER}",
+    ]
+    if cookie:
+        cmd += ["-H", f"Cookie: {cookie}"]
+    out = subprocess.run(
+        [*cmd, f"http://127.0.0.1:{port}/page"], capture_output=True, text=True, check=True
+    ).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not match or "Non-2xx" in out:
+        raise RuntimeError(f"wrk run failed:\n{out}")
+    return float(match.group(1))
+
+
+def run(seconds: int = 5, rounds: int = 3) -> list[Figure]:
+    if shutil.which("wrk") is None:
+        return [
+            Figure(
+                "server req/s, full / bare",
+                "wrk missing (apt-get install wrk)",
+                "not measured",
+                ">= 0.9",
+                None,
+            )
+        ]
+    cookie = asyncio.run(consent_cookie(full_app(tempfile.mkdtemp())))
+    spool = tempfile.mkdtemp(prefix="bench-server-spool-")
+    bare_proc, bare_port = _start("bare_app", spool)
+    full_proc, full_port = _start("full_app", spool)
+    bare_rss = _rss_mib(bare_proc.pid)
+    try:
+        _wrk(bare_port, None, 1)
+        _wrk(full_port, cookie, 1)
+        bare, full = [], []
+        for _ in range(rounds):
+            bare.append(_wrk(bare_port, None, seconds))
+            full.append(_wrk(full_port, cookie, seconds))
+        full_rss = _rss_mib(full_proc.pid)
+        bare_rss_after = _rss_mib(bare_proc.pid)
+    finally:
+        _stop(bare_proc)
+        _stop(full_proc)
+    ratio = median(full) / median(bare)
+    how = f"uvicorn 1 worker, wrk -c16, {rounds}x{seconds}s alternating, median req/s"
+    return [
+        Figure(
+            "server req/s, full / bare",
+            how,
+            f"{ratio:.2f} ({median(full):.0f} vs {median(bare):.0f} req/s)",
+            ">= 0.9",
+            ratio >= 0.9,
+        ),
+        Figure(
+            "worker RSS with the full stack",
+            "VmRSS after the load",
+            f"{full_rss:.0f} MiB (bare app {bare_rss_after:.0f} MiB, at start {bare_rss:.0f})",
+            "stated",
+            None,
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    for figure in run():
+        print(figure.row())
