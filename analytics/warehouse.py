@@ -174,9 +174,10 @@ class Warehouse:
     """A DuckDB file holding raw `events` and the daily rollups (SPEC 4.3).
 
     `timezone` sets the day boundaries of `day` and every rollup (fixed for a database's
-    life); `raw_retention_days` how long raw events are kept, counted back from `clock`'s
-    today; `archive` what happens to ingested segments after a successful commit: None keeps
-    them in place (the ledger skips them), "delete" deletes them, a folder receives them
+    life; None: the one it was built with, UTC for a new database). `raw_retention_days`:
+    how long raw events are kept, counted back from `clock`'s today. `archive`: what happens
+    to ingested segments after a successful commit: None keeps them in place (the ledger
+    skips them), "delete" deletes them, a folder receives them
     (same `day=` layout).
     """
 
@@ -184,7 +185,7 @@ class Warehouse:
         self,
         path: str | os.PathLike[str],
         *,
-        timezone: str = "UTC",
+        timezone: str | None = None,
         raw_retention_days: int = 90,
         clock: Callable[[], datetime] | None = None,
         archive: Archive = None,
@@ -192,16 +193,19 @@ class Warehouse:
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
         self.path = Path(path)
-        self.timezone = validate_timezone(timezone)
+        # None: the time zone the database was built with (UTC for a new one).
+        self.timezone = None if timezone is None else validate_timezone(timezone)
         if isinstance(raw_retention_days, bool) or not isinstance(raw_retention_days, int):
             raise ValueError("raw_retention_days must be an int")
         if raw_retention_days < 1:
             raise ValueError(f"raw_retention_days must be at least 1, not {raw_retention_days}")
         self.raw_retention_days = raw_retention_days
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
-        self.archive: Path | Literal["delete"] | None = (
-            archive if archive is None or archive == "delete" else Path(archive)
-        )
+        self.archive: Path | Literal["delete"] | None
+        if archive is None or archive == "delete":
+            self.archive = "delete" if archive else None
+        else:
+            self.archive = Path(archive)
         self.create = create
         if lock_timeout < 0:
             raise ValueError("lock_timeout must not be negative")
@@ -311,13 +315,16 @@ class Warehouse:
     def _setup(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(read_sql("schema.sql"))
         rows = con.execute("SELECT value FROM warehouse_meta WHERE key = 'timezone'").fetchall()
-        row = rows[0] if rows else None
-        if row is None:
+        stored: str | None = rows[0][0] if rows else None
+        if stored is None:
+            self.timezone = self.timezone or "UTC"
             con.execute("INSERT INTO warehouse_meta VALUES ('timezone', ?)", [self.timezone])
-        elif row[0] != self.timezone:
+        elif self.timezone is None:
+            self.timezone = stored
+        elif stored != self.timezone:
             # Mixing day boundaries would make every rollup of the mixed days wrong.
             raise WarehouseError(
-                f"database {str(self.path)!r} uses time zone {row[0]!r}, not "
+                f"database {str(self.path)!r} uses time zone {stored!r}, not "
                 f"{self.timezone!r}; use a new database file to change the time zone"
             )
 
@@ -543,7 +550,7 @@ class Warehouse:
 
     def today(self) -> date:
         """Today in the warehouse's time zone, by its clock."""
-        return self.clock().astimezone(ZoneInfo(self.timezone)).date()
+        return self.clock().astimezone(ZoneInfo(self.timezone or "UTC")).date()
 
     def _prune(self, con: duckdb.DuckDBPyConnection, raw_days: int) -> int:
         cutoff = self.today() - timedelta(days=raw_days)
@@ -624,8 +631,7 @@ def export_table(
         try:
             # `table` is one of EXPORT_TABLES (checked above); the path is quoted.
             con.execute(
-                f"COPY (SELECT * FROM {table} ORDER BY {order}) TO {_quote_path(temp)} "
-                f"({options})"
+                f"COPY (SELECT * FROM {table} ORDER BY {order}) TO {_quote_path(temp)} ({options})"
             )
             rows = _scalar(con, f"SELECT COUNT(*) FROM {table}")
         except duckdb.CatalogException:

@@ -1,0 +1,9 @@
+"""`python -m analytics ...`: the same CLI as the `analytics` console script."""
+
+from __future__ import annotations
+
+import sys
+
+from analytics.cli import main
+
+sys.exit(main())

@@ -1,0 +1,268 @@
+"""`python -m analytics` / `analytics`: a thin shell over the warehouse and the reports.
+
+Each command opens, makes one library call, and turns the library's own exception into one
+line on stderr (`analytics: error: ...`) and a non-zero exit: 2 for bad input (arguments,
+missing files, corrupt data), 1 when the database is busy (try again later).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import NoReturn
+
+from analytics.errors import AnalyticsError, WarehouseLockedError
+from analytics.spool import SpoolError
+
+PROG = "analytics"
+EXIT_USAGE = 2
+EXIT_BUSY = 1
+KINDS = ("referrers", "sources", "pages", "campaigns", "summary", "trends")
+REPORT_FORMATS = ("table", "csv", "json", "html")
+
+
+class UsageError(Exception):
+    """A bad command line: one line on stderr, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse prints the whole usage block before the message; one line is kinder to cron
+    # mail and log scrapers, and `--help` is one flag away.
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad date {text!r}: use YYYY-MM-DD") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Cookieless traffic analytics: ingest the spool, roll up, report, export.",
+        epilog="example:\n  analytics rollup --spool var/spool --db var/analytics.duckdb",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    def command(name: str, help_text: str, example: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=f"example:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    rollup = command(
+        "rollup",
+        "Ingest new spool segments, recompute the changed days, prune old raw events "
+        "(one transaction; run it from cron).",
+        "analytics rollup --spool var/spool --db var/analytics.duckdb --archive var/archive",
+    )
+    rollup.add_argument("--spool", required=True, type=Path, help="the spool folder")
+    rollup.add_argument("--db", required=True, type=Path, help="the DuckDB file (created)")
+    rollup.add_argument(
+        "--timezone",
+        default=None,
+        help="IANA time zone of the day boundaries (default: the database's, UTC when new)",
+    )
+    rollup.add_argument(
+        "--raw-days", type=_positive_int, default=90, help="days of raw events to keep (90)"
+    )
+    disposal = rollup.add_mutually_exclusive_group()
+    disposal.add_argument(
+        "--archive", type=Path, metavar="DIR", help="move ingested segments to DIR"
+    )
+    disposal.add_argument("--delete-ingested", action="store_true", help="delete ingested segments")
+    rollup.add_argument(
+        "--wait",
+        type=_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long to wait for another run holding the database (10)",
+    )
+    rollup.set_defaults(handler=_rollup)
+
+    report = command(
+        "report",
+        "Print a report from the rollups (never reads raw events, never creates a database).",
+        "analytics report referrers --db var/analytics.duckdb --from 2026-11-01 "
+        "--to 2026-11-28 --grain week --compare --format html --output referrers.html",
+    )
+    report.add_argument("kind", metavar="KIND", help=f"one of: {', '.join(KINDS)}")
+    report.add_argument("--db", required=True, type=Path, help="the DuckDB file")
+    report.add_argument("--site", help="only this site")
+    report.add_argument("--from", dest="start", type=_iso_date, help="first day (YYYY-MM-DD)")
+    report.add_argument("--to", dest="end", type=_iso_date, help="last day (YYYY-MM-DD)")
+    report.add_argument("--grain", choices=("day", "week", "month"), default="day")
+    report.add_argument("--top", type=_positive_int, default=10, help="rows to show (10)")
+    report.add_argument(
+        "--compare", action="store_true", help="add the previous period and the change"
+    )
+    report.add_argument(
+        "--min-visitors",
+        type=_positive_int,
+        metavar="K",
+        help="fold rows with fewer than K visitors into one '(other)' row",
+    )
+    report.add_argument("--format", default="table", help=f"one of: {', '.join(REPORT_FORMATS)}")
+    report.add_argument("--output", type=Path, metavar="FILE", help="write here, not stdout")
+    report.set_defaults(handler=_report)
+
+    export = command(
+        "export",
+        "Write a warehouse table (events or a daily_* rollup) as Parquet or CSV.",
+        "analytics export --db var/analytics.duckdb --table daily_referrers "
+        "--format parquet --output referrers.parquet",
+    )
+    export.add_argument("--db", required=True, type=Path, help="the DuckDB file")
+    export.add_argument("--table", required=True, help="events or a daily_* table")
+    export.add_argument("--format", required=True, help="parquet or csv")
+    export.add_argument("--output", required=True, type=Path, metavar="FILE")
+    export.set_defaults(handler=_export)
+
+    prune = command(
+        "prune",
+        "Delete raw events older than N days (rollups stay).",
+        "analytics prune --db var/analytics.duckdb --raw-days 30",
+    )
+    prune.add_argument("--db", required=True, type=Path, help="the DuckDB file")
+    prune.add_argument("--raw-days", required=True, type=_positive_int, metavar="N")
+    prune.set_defaults(handler=_prune)
+    return parser
+
+
+def _rollup(args: argparse.Namespace) -> int:
+    from analytics.warehouse import Warehouse
+
+    archive = "delete" if args.delete_ingested else args.archive
+    warehouse = Warehouse(
+        args.db,
+        timezone=args.timezone,
+        raw_retention_days=args.raw_days,
+        archive=archive,
+        lock_timeout=args.wait,
+    )
+    result = warehouse.run(args.spool, progress=sys.stderr.isatty())
+    if result.ingest.segments == 0 and not result.rolled_up and not result.pruned_events:
+        print("nothing to do: no new segments")
+    else:
+        print(result.summary())
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    # Imported here so that rollup/export/prune never pay for (or depend on) the renderers.
+    from analytics.render import render
+    from analytics.reports import ReportQuery, run_report
+
+    if args.kind not in KINDS:
+        raise UsageError(f"unknown report kind {args.kind!r}; choose one of: {', '.join(KINDS)}")
+    if args.format not in REPORT_FORMATS:
+        raise UsageError(
+            f"unknown format {args.format!r}; choose one of: {', '.join(REPORT_FORMATS)}"
+        )
+    query = ReportQuery(
+        kind=args.kind,
+        site=args.site,
+        start=args.start,
+        end=args.end,
+        grain=args.grain,
+        top=args.top,
+        compare=args.compare,
+        min_visitors=args.min_visitors,
+    )
+    text = render(run_report(args.db, query), args.format)
+    _write_output(text, args.output)
+    return 0
+
+
+def _write_output(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {str(output)!r}: {exc.strerror or exc}") from None
+
+
+def _export(args: argparse.Namespace) -> int:
+    from analytics.warehouse import export_table
+
+    rows = export_table(args.db, args.table, args.format, args.output)
+    print(f"exported {rows} rows of {args.table} to {args.output}")
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from analytics.warehouse import Warehouse
+
+    deleted = Warehouse(args.db, create=False).prune(args.raw_days)
+    print(f"pruned {deleted} raw events older than {args.raw_days} days")
+    return 0
+
+
+def _setup_logging() -> None:
+    log = logging.getLogger("analytics")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.WARNING)
+
+
+def _fail(message: str, code: int) -> int:
+    # One line, whatever the message holds (DuckDB errors can span several).
+    line = " ".join(message.split())
+    print(f"{PROG}: error: {line}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _setup_logging()
+    try:
+        args = build_parser().parse_args(argv)
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
+    except UsageError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except WarehouseLockedError as exc:
+        return _fail(str(exc), EXIT_BUSY)
+    except (AnalyticsError, SpoolError, ValueError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
