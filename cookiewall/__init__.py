@@ -1,3 +1,32 @@
 """A privacy-first cookie-consent gate for ASGI applications."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cookiewall.consent import Consent
+from cookiewall.middleware import ConsentMiddleware
+from cookiewall.policy import Category, CookieRule, Policy
+from cookiewall.receipts import ReceiptLog
+
+if TYPE_CHECKING:
+    from cookiewall.dependencies import get_consent
+
+__all__ = [
+    "Category",
+    "Consent",
+    "ConsentMiddleware",
+    "CookieRule",
+    "Policy",
+    "ReceiptLog",
+    "get_consent",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # get_consent needs Starlette's HTTPConnection: import it only when someone asks.
+    if name == "get_consent":
+        from cookiewall.dependencies import get_consent
+
+        return get_consent
+    raise AttributeError(f"module 'cookiewall' has no attribute {name!r}")

@@ -1,0 +1,206 @@
+"""The banner: texts per language, server-rendered HTML, and injection into pages.
+
+Everything that comes from configuration is HTML-escaped. The markup has no inline script or
+style, so the banner works under `Content-Security-Policy: default-src 'self'`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from html import escape
+from importlib.resources import files
+from string import Template
+from typing import Any
+
+from cookiewall.policy import Policy
+
+DEFAULT_LANGUAGE = "en"
+_LANGUAGE_CACHE_SIZE = 256
+
+# Embedded defaults; a policy's `texts` override them key by key, per language.
+DEFAULT_TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Cookies on this site",
+        "intro": (
+            "We use cookies that the site needs to work. With your permission we would also"
+            " like to use optional cookies. Accept all, reject all, or choose by category;"
+            " you can change your mind at any time."
+        ),
+        "accept_all": "Accept all",
+        "reject_all": "Reject all",
+        "customize": "Choose categories",
+        "save": "Save choices",
+        "always_on": "always on",
+        "details": "Cookie details",
+        "categories_legend": "Cookie categories",
+    },
+    "de": {
+        "title": "Cookies auf dieser Website",
+        "intro": (
+            "Wir verwenden Cookies, die für den Betrieb der Website nötig sind. Mit Ihrer"
+            " Erlaubnis möchten wir zusätzlich optionale Cookies verwenden. Akzeptieren Sie"
+            " alle, lehnen Sie alle ab oder wählen Sie nach Kategorien; Sie können Ihre Wahl"
+            " jederzeit ändern."
+        ),
+        "accept_all": "Alle akzeptieren",
+        "reject_all": "Alle ablehnen",
+        "customize": "Kategorien wählen",
+        "save": "Auswahl speichern",
+        "always_on": "immer aktiv",
+        "details": "Details zu Cookies",
+        "categories_legend": "Cookie-Kategorien",
+    },
+    "fr": {
+        "title": "Les cookies sur ce site",
+        "intro": (
+            "Nous utilisons des cookies nécessaires au fonctionnement du site. Avec votre"
+            " accord, nous aimerions aussi utiliser des cookies facultatifs. Acceptez tout,"
+            " refusez tout ou choisissez par catégorie ; vous pouvez changer d'avis à tout"
+            " moment."
+        ),
+        "accept_all": "Tout accepter",
+        "reject_all": "Tout refuser",
+        "customize": "Choisir les catégories",
+        "save": "Enregistrer mes choix",
+        "always_on": "toujours actif",
+        "details": "Détails des cookies",
+        "categories_legend": "Catégories de cookies",
+    },
+}
+
+
+def _resource(name: str) -> str:
+    return (files("cookiewall") / name).read_text(encoding="utf-8")
+
+
+def parse_accept_language(header: str) -> list[str]:
+    """Language tags by preference (RFC 9110 section 12.5.4), q=0 dropped, lower-cased."""
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")[:32]):
+        tag, _, params = part.partition(";")
+        tag = tag.strip().lower()
+        if not tag:
+            continue
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value.strip())
+                except ValueError:
+                    quality = 0.0
+        if not quality > 0:  # also drops NaN
+            continue
+        ranked.append((-min(quality, 1.0), index, tag))
+    ranked.sort()
+    return [tag for _, _, tag in ranked]
+
+
+class Banner:
+    """Renders the banner once per language; per request only `next` is filled in."""
+
+    def __init__(self, policy: Policy, path_prefix: str) -> None:
+        self.policy = policy
+        self.action_url = path_prefix
+        self.css = _resource("static/banner.css").encode()
+        self.js = _resource("static/banner.js").encode()
+        self.css_url = f"{path_prefix}/static/banner.css?v={_digest(self.css)}"
+        self.js_url = f"{path_prefix}/static/banner.js?v={_digest(self.js)}"
+        self._page = Template(_resource("templates/banner.html"))
+        self._category = Template(_resource("templates/category.html"))
+        self.texts = self._merge_texts(policy)
+        self._marker = f"cookiewall-next-{secrets.token_hex(8)}"
+        self._parts = {lang: self._render(lang).split(self._marker) for lang in self.texts}
+        self._language_cache: dict[str, str] = {}
+
+    @staticmethod
+    def _merge_texts(policy: Policy) -> dict[str, dict[str, Any]]:
+        merged: dict[str, dict[str, Any]] = {}
+        for lang in set(DEFAULT_TEXTS) | set(policy.texts):
+            primary = lang.split("-", 1)[0]
+            entry: dict[str, Any] = dict(DEFAULT_TEXTS[DEFAULT_LANGUAGE])
+            entry.update(DEFAULT_TEXTS.get(primary, {}))
+            entry.update(DEFAULT_TEXTS.get(lang, {}))
+            for source in (policy.texts.get(primary, {}), policy.texts.get(lang, {})):
+                for key, value in source.items():
+                    if isinstance(value, dict):
+                        entry[key] = {**entry.get(key, {}), **value}
+                    else:
+                        entry[key] = value
+            merged[lang] = entry
+        return merged
+
+    def language_for(self, accept_language: str | None) -> str:
+        if not accept_language:
+            return DEFAULT_LANGUAGE
+        cached = self._language_cache.get(accept_language)
+        if cached is not None:
+            return cached
+        chosen = DEFAULT_LANGUAGE
+        for tag in parse_accept_language(accept_language[:512]):
+            if tag == "*":
+                break
+            if tag in self.texts:
+                chosen = tag
+                break
+            primary = tag.split("-", 1)[0]
+            if primary in self.texts:
+                chosen = primary
+                break
+        if len(self._language_cache) >= _LANGUAGE_CACHE_SIZE:
+            self._language_cache.clear()
+        self._language_cache[accept_language] = chosen
+        return chosen
+
+    def fragment(self, language: str, next_path: str) -> str:
+        return escape(next_path).join(self._parts[language])
+
+    def snippet(self, language: str, next_path: str) -> str:
+        """What injection inserts before </body>: stylesheet, banner, enhancement script."""
+        return (
+            f'<link rel="stylesheet" href="{escape(self.css_url)}">'
+            f"{self.fragment(language, next_path)}"
+            f'<script src="{escape(self.js_url)}" defer></script>'
+        )
+
+    def _render(self, lang: str) -> str:
+        texts = self.texts[lang]
+        labels: dict[str, str] = texts.get("labels", {})
+        descriptions: dict[str, str] = texts.get("descriptions", {})
+        rows = []
+        for category in self.policy.categories:
+            always_on = f" ({texts['always_on']})" if category.required else ""
+            rows.append(
+                self._category.substitute(
+                    name=escape(category.name),
+                    # Required categories are shown ticked and fixed; others never pre-ticked.
+                    state=" checked disabled" if category.required else "",
+                    label=escape(labels.get(category.name, category.name.capitalize())),
+                    always_on=escape(always_on),
+                    description=escape(descriptions.get(category.name, category.description)),
+                ).strip()
+            )
+        values = {key: escape(texts[key]) for key in DEFAULT_TEXTS[DEFAULT_LANGUAGE]}
+        return self._page.substitute(
+            values,
+            lang=escape(lang),
+            action=escape(self.action_url),
+            next=self._marker,
+            categories="\n".join(rows),
+            details_url=escape(f"{self.action_url}/cookies?format=html"),
+        ).strip()
+
+
+def inject(body: bytes, snippet: bytes) -> bytes | None:
+    """Insert `snippet` before the last </body>; None when the page has no </body>."""
+    at = body.rfind(b"</body>")
+    if at < 0:
+        at = body.lower().rfind(b"</body>")
+        if at < 0:
+            return None
+    return body[:at] + snippet + body[at:]
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:12]

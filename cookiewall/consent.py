@@ -1,0 +1,214 @@
+"""The visitor's consent, and the signed cookie that carries it between requests."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from itsdangerous import BadData, URLSafeSerializer
+
+from cookiewall.policy import Policy
+
+SALT = "cookiewall.consent.v1"
+MAX_COOKIE_CHARS = 4096  # browsers cap a cookie at ~4 KiB; anything longer is not ours
+CACHE_SIZE = 4096
+_CLOCK_SKEW = 300  # seconds a decision time may lie in the future (clock drift across hosts)
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """What the visitor allows, as seen by the application (`request.state.consent`)."""
+
+    decided: bool
+    granted: frozenset[str]  # after GPC/DNT: what is allowed now
+    categories: frozenset[str]  # every category of the policy
+    required: frozenset[str] = field(default=frozenset(), repr=False)
+    policy_version: str | None = None  # the version consented to; None while undecided
+    gpc: bool = False
+    receipt_id: str | None = None
+    decided_at: int | None = None  # Unix seconds
+
+    def allows(self, name: str) -> bool:
+        return name in self.granted
+
+    @property
+    def summary(self) -> str:
+        """`undecided`, `all` (every category), `none` (only required ones) or `custom`."""
+        if not self.decided:
+            return "undecided"
+        if self.granted >= self.categories:
+            return "all"
+        if self.granted <= self.required:
+            return "none"
+        return "custom"
+
+
+@dataclass(slots=True)
+class Decision:
+    """A verified cookie payload, plus the Consent objects built from it (GPC off/on)."""
+
+    granted: frozenset[str]
+    decided_at: int
+    receipt_id: str
+    needs_resign: bool  # verified with an older key: re-sign with the newest
+    consents: list[Consent | None]
+
+
+class ConsentCodec:
+    """Signs and verifies consent cookies; a verified value is cached, expiry still checked."""
+
+    def __init__(self, policy: Policy, secret_key: str | bytes | Sequence[str | bytes]) -> None:
+        keys: list[str | bytes] = (
+            [secret_key] if isinstance(secret_key, str | bytes) else list(secret_key)
+        )
+        if not keys or not all(isinstance(k, str | bytes) and len(k) >= 16 for k in keys):
+            raise ValueError(
+                "secret_key must be a string (or a list of strings, newest first)"
+                " of at least 16 characters"
+            )
+        self.policy = policy
+        self.max_age = int(policy.consent_max_age.total_seconds())
+        raw = [k.encode() if isinstance(k, str) else k for k in keys]
+        self._newest = URLSafeSerializer(raw[0], salt=SALT)
+        # itsdangerous wants the newest key last; ours come newest first.
+        self._older = URLSafeSerializer(raw[:0:-1], salt=SALT) if raw[1:] else None
+        self._cache: dict[str, Decision] = {}
+        self.verifications = 0  # signature checks done from scratch (the cache's misses)
+        self.cache_hits = 0
+        self._undecided = [
+            self._consent(frozenset(), False, None, None, False),
+            self._consent(frozenset(), False, None, None, True),
+        ]
+
+    def undecided(self, gpc: bool) -> Consent:
+        return self._undecided[gpc]
+
+    def decided(self, decision: Decision, gpc: bool) -> Consent:
+        consent = decision.consents[gpc]
+        if consent is None:
+            consent = self._consent(
+                decision.granted, True, decision.receipt_id, decision.decided_at, gpc
+            )
+            decision.consents[gpc] = consent
+        return consent
+
+    def _consent(
+        self,
+        chosen: frozenset[str],
+        decided: bool,
+        receipt_id: str | None,
+        decided_at: int | None,
+        gpc: bool,
+    ) -> Consent:
+        policy = self.policy
+        granted = chosen | policy.required_names
+        if gpc:
+            granted -= policy.gpc_opt_out_names
+        return Consent(
+            decided=decided,
+            granted=granted,
+            categories=policy.category_names,
+            required=policy.required_names,
+            policy_version=policy.version if decided else None,
+            gpc=gpc,
+            receipt_id=receipt_id,
+            decided_at=decided_at,
+        )
+
+    def sign(self, granted: frozenset[str], decided_at: int, receipt_id: str) -> str:
+        payload = {
+            "v": self.policy.version,
+            "g": sorted(granted),
+            "t": decided_at,
+            "r": receipt_id,
+        }
+        value = self._newest.dumps(payload)
+        assert isinstance(value, str)
+        return value
+
+    def new_decision(self, granted: frozenset[str], now: int | None = None) -> tuple[str, Decision]:
+        decided_at = int(time.time()) if now is None else now
+        receipt_id = secrets.token_urlsafe(12)
+        chosen = frozenset(granted) - self.policy.required_names
+        value = self.sign(chosen, decided_at, receipt_id)
+        decision = Decision(chosen, decided_at, receipt_id, False, [None, None])
+        self._remember(value, decision)
+        return value, decision
+
+    def verify(self, value: str, now: float | None = None) -> Decision | None:
+        """The decision a cookie value holds, or None when it is bad, expired or outdated."""
+        if now is None:
+            now = time.time()
+        decision = self._cache.get(value)
+        if decision is None:
+            decision = self._verify_fresh(value)
+            if decision is None:
+                return None
+            self._remember(value, decision)
+        else:
+            self.cache_hits += 1
+        age = now - decision.decided_at
+        if age > self.max_age or age < -_CLOCK_SKEW:
+            return None
+        return decision
+
+    def remaining_age(self, decision: Decision, now: float | None = None) -> int:
+        if now is None:
+            now = time.time()
+        return max(1, int(decision.decided_at + self.max_age - now))
+
+    def _remember(self, value: str, decision: Decision) -> None:
+        cache = self._cache
+        if len(cache) >= CACHE_SIZE:
+            cache.pop(next(iter(cache)))  # oldest first: cheap, and good enough for a hit rate
+        cache[value] = decision
+
+    def _verify_fresh(self, value: str) -> Decision | None:
+        if len(value) > MAX_COOKIE_CHARS or not value.isascii():
+            return None
+        self.verifications += 1
+        payload = _loads(self._newest, value)
+        needs_resign = False
+        if payload is _BAD and self._older is not None:
+            payload = _loads(self._older, value)
+            needs_resign = True
+        if payload is _BAD:
+            return None
+        return self._decode(payload, needs_resign)
+
+    def _decode(self, payload: Any, needs_resign: bool) -> Decision | None:
+        if not isinstance(payload, dict):
+            return None
+        version = payload.get("v")
+        granted = payload.get("g")
+        decided_at = payload.get("t")
+        receipt_id = payload.get("r")
+        if version != self.policy.version:
+            return None  # consent is given to one version of the policy: ask again
+        if not isinstance(granted, list) or not all(isinstance(g, str) for g in granted):
+            return None
+        chosen = frozenset(granted)
+        if not chosen <= self.policy.category_names:
+            return None
+        if not isinstance(decided_at, int) or isinstance(decided_at, bool):
+            return None
+        if not isinstance(receipt_id, str) or not 0 < len(receipt_id) <= 64:
+            return None
+        return Decision(
+            chosen - self.policy.required_names, decided_at, receipt_id, needs_resign, [None, None]
+        )
+
+
+_BAD = object()
+
+
+def _loads(serializer: URLSafeSerializer, value: str) -> Any:
+    try:
+        return serializer.loads(value)
+    except BadData:
+        return _BAD
+    except Exception:  # a cookie is attacker input (zlib, JSON, base64 errors): never a 500
+        return _BAD

@@ -1,0 +1,473 @@
+"""The consent endpoints under `path_prefix`, and `/.well-known/gpc.json`.
+
+References:
+* Global Privacy Control, section 4 (`/.well-known/gpc.json`): https://privacycg.github.io/gpc-spec/
+* Fetch Metadata (`Sec-Fetch-Site`): https://www.w3.org/TR/fetch-metadata/
+* RFC 6454 (the Origin of a request)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from cookiewall import setcookie
+from cookiewall.banner import Banner
+from cookiewall.consent import Consent, ConsentCodec
+from cookiewall.policy import Policy
+from cookiewall.receipts import ReceiptLog
+
+logger = logging.getLogger("cookiewall")
+
+Headers = list[tuple[bytes, bytes]]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+
+MAX_BODY = 64 * 1024  # a consent decision is a few hundred bytes
+MAX_FIELDS = 64
+MAX_NEXT = 2048
+ACTIONS = ("accept_all", "reject_all", "save", "withdraw")
+_PRIVATE = [(b"cache-control", b"private, no-store"), (b"vary", b"Cookie")]
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+@dataclass(slots=True)
+class Request:
+    scope: dict[str, Any]
+    receive: Receive
+    consent: Consent
+    secure: bool
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def method(self) -> str:
+        method: str = self.scope["method"]
+        return method
+
+    def query(self) -> dict[str, str]:
+        raw = self.scope.get("query_string", b"").decode("latin-1")
+        try:
+            return dict(parse_qsl(raw, max_num_fields=MAX_FIELDS))
+        except ValueError:
+            return {}
+
+
+@dataclass(slots=True)
+class Reply:
+    status: int
+    body: bytes = b""
+    content_type: str | None = None
+    headers: Headers = field(default_factory=list)
+    sets_consent_cookie: bool = False  # then the middleware adds no clearing/re-signing header
+
+
+class ClientError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error(status: int, message: str) -> Reply:
+    body = json.dumps({"error": message}).encode()
+    return Reply(status, body, "application/json", [(b"cache-control", b"no-store")])
+
+
+def safe_next(value: str | None) -> str:
+    """A same-site relative path to go back to; anything doubtful becomes `/`."""
+    if not value or len(value) > MAX_NEXT:
+        return "/"
+    # One leading slash, printable ASCII only: no //host, /\host, CR/LF, spaces or controls.
+    if value[0] != "/" or value[1:2] in ("/", "\\") or "\\" in value:
+        return "/"
+    if not all("!" <= ch <= "~" for ch in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
+
+
+class ConsentEndpoints:
+    def __init__(
+        self,
+        *,
+        policy: Policy,
+        codec: ConsentCodec,
+        banner: Banner,
+        receipts: ReceiptLog | None,
+        cookie_name: str,
+        path_prefix: str,
+        same_site: str,
+        undeclared: dict[str, None],
+        stats: dict[str, int],
+    ) -> None:
+        self.policy = policy
+        self.codec = codec
+        self.banner = banner
+        self.receipts = receipts
+        self.cookie_name = cookie_name
+        self.same_site = same_site
+        self.undeclared = undeclared
+        self.stats = stats
+        self._categories = [
+            {"name": c.name, "description": c.description, "required": c.required}
+            for c in policy.categories
+        ]
+        gpc: dict[str, Any] = {"gpc": True}
+        if policy.gpc_last_update is not None:
+            gpc["lastUpdate"] = policy.gpc_last_update.isoformat()
+        self._gpc_json = json.dumps(gpc).encode()
+        self.routes: dict[str, Callable[[Request], Awaitable[Reply]]] = {
+            path_prefix: self.consent,
+            f"{path_prefix}/banner": self.banner_fragment,
+            f"{path_prefix}/cookies": self.declaration,
+            f"{path_prefix}/static/banner.css": self.static_css,
+            f"{path_prefix}/static/banner.js": self.static_js,
+            "/.well-known/gpc.json": self.gpc,
+        }
+
+    # -- GET/POST/DELETE /consent -----------------------------------------------------------
+
+    async def consent(self, request: Request) -> Reply:
+        method = request.method
+        if method in ("GET", "HEAD"):
+            return self._state_reply(request.consent)
+        if method not in ("POST", "DELETE"):
+            return _not_allowed("GET, HEAD, POST, DELETE")
+        refusal = self._cross_site(request)
+        if refusal is not None:
+            return refusal
+        try:
+            if method == "DELETE":
+                return self._withdraw(request, is_form=False, next_path="/")
+            body = await _read_body(request)
+            action, categories, next_path, is_form = _parse_decision(
+                request.headers.get("content-type", ""), body
+            )
+            unknown = categories - self.policy.category_names
+            if unknown:
+                raise ClientError(400, f"unknown category: {sorted(unknown)[0]}")
+        except ClientError as exc:
+            return error(exc.status, exc.message)
+        if action == "withdraw":
+            return self._withdraw(request, is_form=is_form, next_path=next_path)
+        if action == "accept_all":
+            chosen = self.policy.category_names
+        elif action == "reject_all":
+            chosen = self.policy.required_names
+        else:
+            chosen = categories | self.policy.required_names
+        value, decision = self.codec.new_decision(chosen)
+        consent = self.codec.decided(decision, request.consent.gpc)
+        self._receipt(decision.receipt_id, action, chosen, consent.gpc)
+        cookie = setcookie.build(
+            self.cookie_name,
+            value,
+            max_age=self.codec.max_age,
+            secure=request.secure,
+            same_site=self.same_site,
+        )
+        reply = self._answer(consent, is_form, next_path)
+        reply.headers.append((b"set-cookie", cookie))
+        return reply
+
+    def _withdraw(self, request: Request, *, is_form: bool, next_path: str) -> Reply:
+        receipt_id = secrets.token_urlsafe(12)
+        self._receipt(receipt_id, "withdraw", self.policy.required_names, request.consent.gpc)
+        reply = self._answer(self.codec.undecided(request.consent.gpc), is_form, next_path)
+        clear = setcookie.deletion(self.cookie_name, secure=request.secure)
+        reply.headers.append((b"set-cookie", clear))
+        for header in self._deletions(request.headers.get("cookie", ""), request.secure):
+            reply.headers.append((b"set-cookie", header))
+        return reply
+
+    def _deletions(self, cookie_header: str, secure: bool) -> list[bytes]:
+        headers: list[bytes] = []
+        for name in sorted(setcookie.request_cookie_names(cookie_header)):
+            if name == self.cookie_name or not setcookie.cookie_name_ok(name):
+                continue
+            rule = self.policy.rule_for(name)
+            if rule is None or rule.category in self.policy.required_names:
+                continue
+            headers.append(
+                setcookie.deletion(name, path=rule.path, domain=rule.domain, secure=secure)
+            )
+            if rule.domain:
+                # A cookie set without Domain is host-only: a Domain= deletion misses it.
+                headers.append(setcookie.deletion(name, path=rule.path, secure=secure))
+        return headers
+
+    def _answer(self, consent: Consent, is_form: bool, next_path: str) -> Reply:
+        if is_form:
+            location = safe_next(next_path).encode("ascii")
+            return Reply(
+                303,
+                headers=[(b"location", location), (b"cache-control", b"no-store")],
+                sets_consent_cookie=True,
+            )
+        reply = self._state_reply(consent)
+        reply.sets_consent_cookie = True
+        return reply
+
+    def _receipt(self, receipt_id: str, action: str, granted: frozenset[str], gpc: bool) -> None:
+        if self.receipts is None:
+            return
+        try:
+            self.receipts.record(
+                receipt_id=receipt_id,
+                action=action,
+                policy_version=self.policy.version,
+                granted=granted,
+                gpc=gpc,
+            )
+        except OSError as exc:
+            # The visitor's choice still takes effect; the operator must see the gap.
+            self.stats["receipts_failed"] += 1
+            logger.error("cookiewall: could not write consent receipt: %s", exc.strerror)
+
+    def state(self, consent: Consent) -> dict[str, Any]:
+        return {
+            "decided": consent.decided,
+            "granted": sorted(consent.granted),
+            "policy_version": self.policy.version,
+            "gpc": consent.gpc,
+            "summary": consent.summary,
+            "receipt_id": consent.receipt_id,
+            "categories": self._categories,
+        }
+
+    def _state_reply(self, consent: Consent) -> Reply:
+        body = json.dumps(self.state(consent)).encode()
+        return Reply(200, body, "application/json", list(_PRIVATE))
+
+    def _cross_site(self, request: Request) -> Reply | None:
+        if request.headers.get("sec-fetch-site", "").strip().lower() == "cross-site":
+            return error(403, "cross-site request refused")
+        origin = request.headers.get("origin")
+        if origin is not None and _normal_origin(origin) != _own_origin(request):
+            return error(403, "cross-site request refused")
+        return None
+
+    # -- banner, declaration, static files, GPC ---------------------------------------------
+
+    async def banner_fragment(self, request: Request) -> Reply:
+        if request.method not in ("GET", "HEAD"):
+            return _not_allowed("GET, HEAD")
+        language = self.banner.language_for(request.headers.get("accept-language"))
+        next_path = safe_next(request.query().get("next"))
+        body = self.banner.fragment(language, next_path).encode()
+        headers = [
+            (b"cache-control", b"private, no-store"),
+            (b"vary", b"Cookie, Accept-Language"),
+            (b"content-language", language.encode()),
+        ]
+        return Reply(200, body, "text/html; charset=utf-8", headers)
+
+    async def declaration(self, request: Request) -> Reply:
+        if request.method not in ("GET", "HEAD"):
+            return _not_allowed("GET, HEAD")
+        output = request.query().get("format", "json")
+        headers = [(b"cache-control", b"no-cache")]
+        if output == "json":
+            body = json.dumps(self.declaration_data()).encode()
+            return Reply(200, body, "application/json", headers)
+        if output == "html":
+            body = self.declaration_html().encode()
+            return Reply(200, body, "text/html; charset=utf-8", headers)
+        return error(400, "format must be json or html")
+
+    def declaration_data(self) -> dict[str, Any]:
+        days = self.policy.consent_max_age.days
+        categories = []
+        for category in self.policy.categories:
+            cookies = [
+                {"name": r.pattern, "purpose": r.purpose, "domain": r.domain, "path": r.path}
+                for r in self.policy.cookies
+                if r.category == category.name
+            ]
+            categories.append(
+                {
+                    "name": category.name,
+                    "description": category.description,
+                    "required": category.required,
+                    "gpc_opt_out": category.gpc_opt_out,
+                    "cookies": cookies,
+                }
+            )
+        return {
+            "policy_version": self.policy.version,
+            "consent_cookie": {
+                "name": self.cookie_name,
+                "purpose": "stores your consent choice (strictly necessary)",
+                "max_age_days": days,
+            },
+            "categories": categories,
+            "undeclared": sorted(self.undeclared),
+        }
+
+    def declaration_html(self) -> str:
+        data = self.declaration_data()
+        rows = [
+            _row(
+                "necessary",
+                data["consent_cookie"]["name"],
+                data["consent_cookie"]["purpose"],
+                "",
+                "/",
+            )
+        ]
+        for category in data["categories"]:
+            for cookie in category["cookies"]:
+                rows.append(
+                    _row(
+                        category["name"],
+                        cookie["name"],
+                        cookie["purpose"],
+                        cookie["domain"] or "",
+                        cookie["path"],
+                    )
+                )
+        for name in data["undeclared"]:
+            rows.append(_row("(undeclared)", name, "seen on this site, not in the policy", "", ""))
+        return (
+            '<table class="cookiewall-declaration">'
+            f"<caption>Cookies (policy version {escape(self.policy.version)})</caption>"
+            '<thead><tr><th scope="col">Category</th><th scope="col">Cookie</th>'
+            '<th scope="col">Purpose</th><th scope="col">Domain</th>'
+            '<th scope="col">Path</th></tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
+
+    async def static_css(self, request: Request) -> Reply:
+        return _static(request, self.banner.css, "text/css; charset=utf-8")
+
+    async def static_js(self, request: Request) -> Reply:
+        return _static(request, self.banner.js, "text/javascript; charset=utf-8")
+
+    async def gpc(self, request: Request) -> Reply:
+        if request.method not in ("GET", "HEAD"):
+            return _not_allowed("GET, HEAD")
+        headers = [(b"cache-control", b"public, max-age=86400")]
+        return Reply(200, self._gpc_json, "application/json", headers)
+
+
+def _row(*cells: str) -> str:
+    return "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in cells) + "</tr>"
+
+
+def _static(request: Request, content: bytes, content_type: str) -> Reply:
+    if request.method not in ("GET", "HEAD"):
+        return _not_allowed("GET, HEAD")
+    etag = f'"{hashlib.sha256(content).hexdigest()[:16]}"'.encode()
+    headers = [
+        # URLs carry ?v=<digest>, so a year of caching is safe.
+        (b"cache-control", b"public, max-age=31536000, immutable"),
+        (b"etag", etag),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    if request.headers.get("if-none-match", "").encode() == etag:
+        return Reply(304, b"", None, headers)
+    return Reply(200, content, content_type, headers)
+
+
+def _not_allowed(allow: str) -> Reply:
+    reply = error(405, "method not allowed")
+    reply.headers.append((b"allow", allow.encode()))
+    return reply
+
+
+def _normal_origin(origin: str) -> str:
+    origin = origin.strip().lower()
+    scheme, sep, host = origin.partition("://")
+    if not sep:
+        return origin  # "null" and other opaque origins never match
+    name, colon, port = host.rpartition(":")
+    if colon and "]" not in port and _DEFAULT_PORTS.get(scheme) == port:
+        host = name
+    return f"{scheme}://{host}"
+
+
+def _own_origin(request: Request) -> str:
+    scheme = "https" if request.scope.get("scheme") in ("https", "wss") else "http"
+    host = request.headers.get("host")
+    if not host:
+        server = request.scope.get("server")
+        if not server:
+            return ""
+        host = f"{server[0]}:{server[1]}"
+    return _normal_origin(f"{scheme}://{host}")
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise ClientError(400, "bad Content-Length")
+        if int(declared) > MAX_BODY:
+            raise ClientError(413, f"body larger than {MAX_BODY} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientError(400, "client disconnected")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ClientError(413, f"body larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _parse_decision(content_type: str, body: bytes) -> tuple[str, frozenset[str], str, bool]:
+    """(action, categories, next, is_form) from a form or JSON body; ClientError if malformed."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type == "application/json":
+        return (*_parse_json(body), False)
+    if media_type == "application/x-www-form-urlencoded":
+        return (*_parse_form(body), True)
+    raise ClientError(415, "send application/x-www-form-urlencoded or application/json")
+
+
+def _parse_form(body: bytes) -> tuple[str, frozenset[str], str]:
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ClientError(400, "malformed form body") from exc
+    actions = [v for k, v in pairs if k == "action"]
+    nexts = [v for k, v in pairs if k == "next"]
+    if len(actions) != 1 or len(nexts) > 1:
+        raise ClientError(400, "the form needs exactly one action and at most one next")
+    action = actions[0]
+    if action not in ACTIONS:
+        raise ClientError(400, f"unknown action (known: {', '.join(ACTIONS)})")
+    categories = frozenset(v for k, v in pairs if k == "categories")
+    return action, categories, nexts[0] if nexts else "/"
+
+
+def _parse_json(body: bytes) -> tuple[str, frozenset[str], str]:
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ClientError(400, "malformed JSON") from exc
+    if not isinstance(data, dict):
+        raise ClientError(400, "the JSON body must be an object")
+    action = data.get("action")
+    if not isinstance(action, str) or action not in ACTIONS:
+        raise ClientError(400, f"action must be one of {', '.join(ACTIONS)}")
+    categories = data.get("categories", [])
+    if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+        raise ClientError(400, "categories must be a list of strings")
+    next_path = data.get("next", "/")
+    if not isinstance(next_path, str):
+        raise ClientError(400, "next must be a string")
+    return action, frozenset(categories), next_path

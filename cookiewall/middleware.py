@@ -1,0 +1,397 @@
+"""ConsentMiddleware: verify the consent cookie, tell the app, gate its Set-Cookie headers.
+
+References:
+* ASGI HTTP connection scope and response messages: https://asgi.readthedocs.io/
+* RFC 6265 (cookies), RFC 9111 section 5.2.2.7 (Cache-Control: private)
+* Global Privacy Control (Sec-GPC: 1): https://privacycg.github.io/gpc-spec/
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any
+
+from cookiewall import setcookie
+from cookiewall.banner import Banner, inject
+from cookiewall.consent import Consent, ConsentCodec
+from cookiewall.endpoints import ConsentEndpoints, Reply, Request, safe_next
+from cookiewall.policy import Policy
+from cookiewall.receipts import ReceiptLog
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+logger = logging.getLogger("cookiewall")
+
+MAX_INJECT_BUFFER = 1024 * 1024  # bodies with a known, small Content-Length may be buffered
+_REMEMBERED_NAMES = 1024  # bounds on names kept for logging once and for the declaration
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")
+_SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
+
+
+class ConsentMiddleware:
+    """Pure-ASGI consent gate: see SPEC section 3.2."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        policy: Policy,
+        secret_key: str | bytes | Sequence[str | bytes],
+        cookie_name: str = "cookiewall",
+        path_prefix: str = "/consent",
+        secure: bool | None = None,
+        same_site: str = "lax",
+        honor_dnt: bool = False,
+        inject_banner: bool = False,
+        receipts: ReceiptLog | None = None,
+    ) -> None:
+        if not isinstance(policy, Policy):
+            raise ValueError("policy must be a cookiewall.Policy")
+        if not _COOKIE_NAME.fullmatch(cookie_name):
+            raise ValueError(f"cookie_name {cookie_name!r} is not a valid cookie name")
+        if (
+            not path_prefix.startswith("/")
+            or path_prefix.endswith("/")
+            or not path_prefix.isascii()
+            or any(ch in path_prefix for ch in "?#\"'<> ")
+        ):
+            raise ValueError(f"path_prefix {path_prefix!r} must look like '/consent'")
+        if same_site.lower() not in _SAME_SITE:
+            raise ValueError("same_site must be 'lax', 'strict' or 'none'")
+        if same_site.lower() == "none" and secure is False:
+            raise ValueError("same_site='none' needs Secure cookies (secure=None or True)")
+        self.app = app
+        self.policy = policy
+        self.cookie_name = cookie_name
+        self.secure = secure
+        self.same_site = _SAME_SITE[same_site.lower()]
+        self.honor_dnt = honor_dnt
+        self.inject_banner = inject_banner
+        self.codec = ConsentCodec(policy, secret_key)
+        self.banner = Banner(policy, path_prefix)
+        self.stats: dict[str, int] = {"removed_cookies": 0, "bad_cookies": 0, "receipts_failed": 0}
+        self.removed_by_name: dict[str, int] = {}
+        self.undeclared: dict[str, None] = {}  # ordered set of names no rule declares
+        self.endpoints = ConsentEndpoints(
+            policy=policy,
+            codec=self.codec,
+            banner=self.banner,
+            receipts=receipts,
+            cookie_name=cookie_name,
+            path_prefix=path_prefix,
+            same_site=self.same_site,
+            undeclared=self.undeclared,
+            stats=self.stats,
+        )
+        self._routes = self.endpoints.routes
+        self._cookie_marker = f"{cookie_name}=".encode()
+        self._clear = [setcookie.deletion(cookie_name, secure=s) for s in (False, True)]
+
+    @property
+    def verifications(self) -> int:
+        return self.codec.verifications
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        cookie_header = b""
+        gpc = False
+        for key, value in scope["headers"]:
+            if key == b"cookie":
+                # HTTP/2 may split Cookie into several fields: they join with "; ".
+                cookie_header = value if not cookie_header else cookie_header + b"; " + value
+            elif key == b"sec-gpc" or (key == b"dnt" and self.honor_dnt):
+                # Only the exact value 1 is a signal (GPC spec 3.1).
+                gpc = gpc or value.strip() == b"1"
+
+        secure = self.secure if self.secure is not None else scope.get("scheme") == "https"
+        extra: list[bytes] = []
+        consent = self.codec.undecided(gpc)
+        if self._cookie_marker in cookie_header:
+            consent = self._consent_from(cookie_header, gpc, secure, extra)
+
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = state = {}
+        state["consent"] = consent
+
+        handler = self._routes.get(scope["path"])
+        if handler is not None:
+            await self._serve(handler, scope, receive, send, consent, secure, extra)
+            return
+        await self.app(scope, receive, self._gate(scope, send, consent, extra))
+
+    def _consent_from(
+        self, cookie_header: bytes, gpc: bool, secure: bool, extra: list[bytes]
+    ) -> Consent:
+        values = setcookie.request_cookie_values(cookie_header.decode("latin-1"), self.cookie_name)
+        best = None
+        for value in values:
+            decision = self.codec.verify(value)
+            if decision is not None and (best is None or decision.decided_at > best.decided_at):
+                best = decision
+        if best is None:
+            if values:
+                self.stats["bad_cookies"] += 1
+                extra.append(self._clear[secure])
+            return self.codec.undecided(gpc)
+        if best.needs_resign:
+            resigned = self.codec.sign(best.granted, best.decided_at, best.receipt_id)
+            extra.append(
+                setcookie.build(
+                    self.cookie_name,
+                    resigned,
+                    max_age=self.codec.remaining_age(best),
+                    secure=secure,
+                    same_site=self.same_site,
+                )
+            )
+        return self.codec.decided(best, gpc)
+
+    def _gate(self, scope: Scope, send: Send, consent: Consent, extra: list[bytes]) -> Send:
+        if not extra and not self.inject_banner:
+            return self._filter_only(send, consent)
+        inject_for = not consent.decided and scope["method"] != "HEAD"
+        html_varies = self.inject_banner
+        held: Message | None = None
+        buffered: list[bytes] = []
+
+        async def send_gated(message: Message) -> None:
+            nonlocal held
+            kind = message["type"]
+            if kind == "http.response.start":
+                headers = message.get("headers") or []
+                changed = False
+                if _has_set_cookie(headers):
+                    headers = self._filter(headers, consent)
+                    changed = True
+                if extra:
+                    headers = [*headers, *((b"set-cookie", v) for v in extra)]
+                    changed = True
+                if html_varies and _is_html(headers):
+                    headers = _private(headers)
+                    changed = True
+                    if inject_for and _injectable(message, headers):
+                        message["headers"] = headers
+                        held = message  # until the body shows whether it can be rewritten
+                        return
+                if changed:
+                    message["headers"] = headers
+                await send(message)
+                return
+            if held is None:
+                await send(message)
+                return
+            if kind != "http.response.body":
+                await _release(send, held, buffered)
+                held = None
+                await send(message)
+                return
+            body = message.get("body", b"")
+            more = message.get("more_body", False)
+            if not more:
+                buffered.append(body)
+                start, held = held, None
+                await self._send_injected(scope, send, start, b"".join(buffered))
+                return
+            limit = _content_length(start_headers(held))
+            if limit is not None and limit <= MAX_INJECT_BUFFER:
+                buffered.append(body)
+                return
+            # Streamed with no small known length: never hold a stream back.
+            await _release(send, held, buffered)
+            held = None
+            await send(message)
+
+        return send_gated
+
+    def _filter_only(self, send: Send, consent: Consent) -> Send:
+        # The common case: nothing to add, nothing to inject; only Set-Cookie may need a look.
+        async def send_filtered(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers")
+                if headers and _has_set_cookie(headers):
+                    message["headers"] = self._filter(headers, consent)
+            await send(message)
+
+        return send_filtered
+
+    async def _send_injected(self, scope: Scope, send: Send, start: Message, body: bytes) -> None:
+        headers = start_headers(start)
+        language = self.banner.language_for(_header(scope, b"accept-language"))
+        next_path = safe_next(_current_path(scope))
+        snippet = self.banner.snippet(language, next_path).encode(
+            _charset(headers), "xmlcharrefreplace"
+        )
+        new_body = inject(body, snippet)
+        if new_body is not None:
+            body = new_body
+            length = str(len(body)).encode()
+            start["headers"] = [
+                (k, length) if k.lower() == b"content-length" else (k, v) for k, v in headers
+            ]
+        await send(start)
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    def _filter(
+        self, headers: list[tuple[bytes, bytes]], consent: Consent
+    ) -> list[tuple[bytes, bytes]]:
+        kept, removed, undeclared = setcookie.filter_headers(headers, consent.granted, self.policy)
+        for name in undeclared:
+            if name not in self.undeclared and len(self.undeclared) < _REMEMBERED_NAMES:
+                self.undeclared[name] = None
+                logger.warning("cookiewall: cookie %r matches no rule of the policy", name)
+        for name in removed:
+            self.stats["removed_cookies"] += 1
+            count = self.removed_by_name.get(name)
+            if count is not None:
+                self.removed_by_name[name] = count + 1
+            elif len(self.removed_by_name) < _REMEMBERED_NAMES:
+                self.removed_by_name[name] = 1
+                logger.info("cookiewall: removed Set-Cookie %r (no consent for it)", name)
+        return kept
+
+    async def _serve(
+        self,
+        handler: Callable[[Request], Awaitable[Reply]],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        consent: Consent,
+        secure: bool,
+        extra: list[bytes],
+    ) -> None:
+        headers: dict[str, str] = {}
+        for key, value in scope["headers"]:
+            name = key.decode("latin-1").lower()
+            text = value.decode("latin-1")
+            headers[name] = (
+                f"{headers[name]}; {text}" if name == "cookie" and name in headers else text
+            )
+        request = Request(dict(scope), receive, consent, secure, headers)
+        reply = await handler(request)
+        response_headers = list(reply.headers)
+        if reply.content_type is not None:
+            response_headers.append((b"content-type", reply.content_type.encode()))
+        response_headers.append((b"content-length", str(len(reply.body)).encode()))
+        if not reply.sets_consent_cookie:
+            response_headers.extend((b"set-cookie", v) for v in extra)
+        await send(
+            {"type": "http.response.start", "status": reply.status, "headers": response_headers}
+        )
+        body = b"" if scope["method"] == "HEAD" else reply.body
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def start_headers(message: Message) -> list[tuple[bytes, bytes]]:
+    headers: list[tuple[bytes, bytes]] = message.get("headers") or []
+    return headers
+
+
+def _has_set_cookie(headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    for key, _ in headers:
+        if key == b"set-cookie" or (len(key) == 10 and key.lower() == b"set-cookie"):
+            return True
+    return False
+
+
+def _find(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    for key, value in headers:
+        if key == name or key.lower() == name:
+            return value
+    return None
+
+
+def _is_html(headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    content_type = _find(headers, b"content-type")
+    return content_type is not None and content_type.lstrip()[:9].lower() == b"text/html"
+
+
+def _injectable(message: Message, headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    if message.get("status", 200) != 200:
+        return False
+    encoding = _find(headers, b"content-encoding")
+    return encoding is None or encoding.strip().lower() in (b"", b"identity")
+
+
+def _content_length(headers: Sequence[tuple[bytes, bytes]]) -> int | None:
+    value = _find(headers, b"content-length")
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value)
+
+
+def _private(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Mark a consent-dependent response: Vary: Cookie, and no shared cache may keep it."""
+    result: list[tuple[bytes, bytes]] = []
+    vary_done = False
+    cache_done = False
+    for key, value in headers:
+        lowered = key.lower()
+        if lowered == b"vary":
+            tokens = [t.strip().lower() for t in value.split(b",")]
+            if b"cookie" not in tokens and b"*" not in tokens:
+                value = value + b", Cookie" if value.strip() else b"Cookie"
+            vary_done = True
+        elif lowered == b"cache-control":
+            directives = [d.strip() for d in value.split(b",") if d.strip()]
+            kept = [
+                d
+                for d in directives
+                if d.lower() != b"public" and not d.lower().startswith(b"s-maxage")
+            ]
+            if not any(d.lower() in (b"private", b"no-store") for d in kept):
+                kept.insert(0, b"private")
+            value = b", ".join(kept)
+            cache_done = True
+        result.append((key, value))
+    if not vary_done:
+        result.append((b"vary", b"Cookie"))
+    if not cache_done:
+        result.append((b"cache-control", b"private"))
+    return result
+
+
+async def _release(send: Send, start: Message, buffered: list[bytes]) -> None:
+    await send(start)
+    if buffered:
+        await send({"type": "http.response.body", "body": b"".join(buffered), "more_body": True})
+        buffered.clear()
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            text: str = value.decode("latin-1")
+            return text
+    return None
+
+
+def _charset(headers: Sequence[tuple[bytes, bytes]]) -> str:
+    content_type = (_find(headers, b"content-type") or b"").decode("latin-1").lower()
+    for param in content_type.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip() == "charset":
+            charset = value.strip().strip('"')
+            try:
+                "".encode(charset)
+            except LookupError:
+                break
+            return charset
+    return "utf-8"
+
+
+def _current_path(scope: Scope) -> str:
+    path: str = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
+    query = scope.get("query_string", b"")
+    if query:
+        path = f"{path}?{query.decode('latin-1')}"
+    return path

@@ -1,0 +1,331 @@
+"""The cookie policy: categories, cookie rules, banner texts; validated once, matched fast."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+MAX_CONSENT_AGE = timedelta(days=395)  # ~13 months: the regulators' ceiling (EDPB/CNIL)
+DEFAULT_CONSENT_AGE = timedelta(days=180)  # CNIL: keep a choice about six months
+
+# Category names travel in form fields and the signed cookie: keep them plain tokens.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# RFC 6265 cookie-name token characters, plus the fnmatch wildcards.
+_COOKIE_PATTERN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z?\[\]]{1,128}")
+_LANGUAGE = re.compile(r"[a-z]{2,8}(-[a-z0-9]{1,8})*")
+_MATCH_CACHE_SIZE = 4096
+
+TEXT_KEYS = frozenset(
+    {
+        "title",
+        "intro",
+        "accept_all",
+        "reject_all",
+        "customize",
+        "save",
+        "always_on",
+        "details",
+        "categories_legend",
+    }
+)
+# Per-language mappings keyed by category name (labels and descriptions in that language).
+TEXT_TABLES = frozenset({"labels", "descriptions"})
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    name: str
+    description: str = ""
+    required: bool = False
+    gpc_opt_out: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CookieRule:
+    pattern: str
+    category: str
+    purpose: str = ""
+    domain: str | None = None
+    path: str = "/"
+
+    @property
+    def is_pattern(self) -> bool:
+        return any(ch in self.pattern for ch in "*?[")
+
+
+Texts = Mapping[str, Mapping[str, Any]]
+
+
+class Policy:
+    """What the site asks consent for; immutable after construction.
+
+    A change of `version` re-asks every visitor. Rules are matched first by exact cookie name,
+    then by fnmatch pattern (case-sensitive, like cookie names) in declaration order.
+    """
+
+    __slots__ = (
+        "_exact",
+        "_match_cache",
+        "_patterns",
+        "categories",
+        "category_names",
+        "consent_max_age",
+        "cookies",
+        "gpc_last_update",
+        "gpc_opt_out_names",
+        "optional_names",
+        "required_names",
+        "texts",
+        "unknown_cookies",
+        "version",
+    )
+
+    def __init__(
+        self,
+        version: str,
+        categories: Iterable[Category],
+        cookies: Iterable[CookieRule] = (),
+        *,
+        consent_max_age: timedelta = DEFAULT_CONSENT_AGE,
+        unknown_cookies: str = "block",
+        texts: Texts | None = None,
+        gpc_last_update: date | None = None,
+    ) -> None:
+        if not isinstance(version, str) or not version.strip():
+            raise ValueError("Policy version must be a non-empty string")
+        self.version = version
+        self.categories = tuple(categories)
+        self.cookies = tuple(cookies)
+        _check_categories(self.categories)
+        self.category_names = frozenset(c.name for c in self.categories)
+        self.required_names = frozenset(c.name for c in self.categories if c.required)
+        self.optional_names = self.category_names - self.required_names
+        self.gpc_opt_out_names = frozenset(c.name for c in self.categories if c.gpc_opt_out)
+        _check_rules(self.cookies, self.category_names)
+
+        if not isinstance(consent_max_age, timedelta):
+            raise ValueError("consent_max_age must be a datetime.timedelta")
+        if consent_max_age <= timedelta(0):
+            raise ValueError("consent_max_age must be positive")
+        if consent_max_age > MAX_CONSENT_AGE:
+            raise ValueError(
+                f"consent_max_age {consent_max_age.days} days is above the 395-day ceiling"
+                " (13 months) for keeping a consent choice"
+            )
+        self.consent_max_age = consent_max_age
+        if unknown_cookies not in ("block", "allow"):
+            raise ValueError(f"unknown_cookies must be 'block' or 'allow', not {unknown_cookies!r}")
+        self.unknown_cookies = unknown_cookies
+        self.texts = _check_texts(texts or {}, self.category_names)
+        if gpc_last_update is None:
+            gpc_last_update = _date_or_none(version)
+        self.gpc_last_update = gpc_last_update
+
+        self._exact = {r.pattern: r for r in self.cookies if not r.is_pattern}
+        self._patterns = tuple(
+            (re.compile(fnmatch.translate(r.pattern)).match, r)
+            for r in self.cookies
+            if r.is_pattern
+        )
+        self._match_cache: dict[str, CookieRule | None] = {}
+
+    def rule_for(self, cookie_name: str) -> CookieRule | None:
+        """The rule that declares `cookie_name`, or None when the policy forgets it."""
+        rule = self._exact.get(cookie_name)
+        if rule is not None:
+            return rule
+        try:
+            return self._match_cache[cookie_name]
+        except KeyError:
+            pass
+        found = None
+        for match, candidate in self._patterns:
+            if match(cookie_name):
+                found = candidate
+                break
+        if len(self._match_cache) >= _MATCH_CACHE_SIZE:
+            self._match_cache.pop(next(iter(self._match_cache)))
+        self._match_cache[cookie_name] = found
+        return found
+
+    def category(self, name: str) -> Category:
+        for category in self.categories:
+            if category.name == name:
+                return category
+        raise KeyError(name)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Policy:
+        """Read a policy from a TOML file (see examples/cookiewall.toml)."""
+        with open(path, "rb") as fh:
+            try:
+                data = tomllib.load(fh)
+            except tomllib.TOMLDecodeError as exc:
+                raise ValueError(f"{path}: not valid TOML: {exc}") from exc
+        try:
+            return cls.from_mapping(data)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Policy:
+        known = {
+            "version",
+            "consent_max_age_days",
+            "unknown_cookies",
+            "categories",
+            "cookies",
+            "texts",
+            "gpc_last_update",
+        }
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown policy keys: {', '.join(sorted(unknown))}")
+        if "version" not in data:
+            raise ValueError("the policy needs a version")
+        version = data["version"]
+        if isinstance(version, date):  # TOML turns a bare 2026-11-28 into a date
+            version = version.isoformat()
+        days = data.get("consent_max_age_days", DEFAULT_CONSENT_AGE.days)
+        if not isinstance(days, int) or isinstance(days, bool):
+            raise ValueError("consent_max_age_days must be an integer")
+        gpc_last_update = data.get("gpc_last_update")
+        if gpc_last_update is not None and not isinstance(gpc_last_update, date):
+            raise ValueError("gpc_last_update must be a date (YYYY-MM-DD, unquoted)")
+        return cls(
+            version=version,
+            categories=[
+                _build(Category, item, "categories") for item in _tables(data, "categories")
+            ],
+            cookies=[_build(CookieRule, item, "cookies") for item in _tables(data, "cookies")],
+            consent_max_age=timedelta(days=days),
+            unknown_cookies=data.get("unknown_cookies", "block"),
+            texts=data.get("texts"),
+            gpc_last_update=gpc_last_update,
+        )
+
+
+def _tables(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    items = data.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ValueError(f"{key} must be an array of tables ([[{key}]])")
+    return items
+
+
+def _build(kind: type[Any], item: Mapping[str, Any], where: str) -> Any:
+    fields = set(kind.__dataclass_fields__)
+    unknown = set(item) - fields
+    if unknown:
+        raise ValueError(f"[[{where}]] has unknown keys: {', '.join(sorted(unknown))}")
+    try:
+        return kind(**item)
+    except TypeError as exc:
+        raise ValueError(f"[[{where}]]: {exc}") from exc
+
+
+def _check_categories(categories: tuple[Category, ...]) -> None:
+    if not categories:
+        raise ValueError("a policy needs at least one category")
+    seen: set[str] = set()
+    for category in categories:
+        if not isinstance(category, Category):
+            raise ValueError(f"categories must be Category objects, not {category!r}")
+        if not isinstance(category.name, str) or not _NAME.fullmatch(category.name):
+            raise ValueError(
+                f"category name {category.name!r} must be 1-64 letters, digits, '_', '-' or '.'"
+            )
+        if category.name in seen:
+            raise ValueError(f"duplicate category name {category.name!r}")
+        seen.add(category.name)
+        if not isinstance(category.description, str):
+            raise ValueError(f"category {category.name!r}: description must be a string")
+        if not isinstance(category.required, bool) or not isinstance(category.gpc_opt_out, bool):
+            raise ValueError(f"category {category.name!r}: required/gpc_opt_out must be booleans")
+        if category.required and category.gpc_opt_out:
+            raise ValueError(
+                f"category {category.name!r} cannot be both required and gpc_opt_out:"
+                " a strictly necessary cookie cannot be opted out of"
+            )
+
+
+def _check_rules(rules: tuple[CookieRule, ...], category_names: frozenset[str]) -> None:
+    seen: set[str] = set()
+    for rule in rules:
+        if not isinstance(rule, CookieRule):
+            raise ValueError(f"cookies must be CookieRule objects, not {rule!r}")
+        if not isinstance(rule.pattern, str) or not _COOKIE_PATTERN.fullmatch(rule.pattern):
+            raise ValueError(
+                f"cookie pattern {rule.pattern!r} must be a cookie name (RFC 6265 token),"
+                " optionally with fnmatch wildcards * ? [...]"
+            )
+        if rule.pattern in seen:
+            raise ValueError(f"duplicate cookie rule {rule.pattern!r}")
+        seen.add(rule.pattern)
+        if rule.category not in category_names:
+            raise ValueError(
+                f"cookie rule {rule.pattern!r} names unknown category {rule.category!r}"
+                f" (known: {', '.join(sorted(category_names))})"
+            )
+        if not isinstance(rule.purpose, str):
+            raise ValueError(f"cookie rule {rule.pattern!r}: purpose must be a string")
+        if rule.domain is not None and (
+            not isinstance(rule.domain, str) or not rule.domain or _bad_attr(rule.domain)
+        ):
+            raise ValueError(f"cookie rule {rule.pattern!r}: bad domain {rule.domain!r}")
+        if not isinstance(rule.path, str) or not rule.path.startswith("/") or _bad_attr(rule.path):
+            raise ValueError(f"cookie rule {rule.pattern!r}: path must start with '/'")
+
+
+def _bad_attr(value: str) -> bool:
+    # Domain and path are written into Set-Cookie headers on withdrawal.
+    return any(ch in value for ch in ";,") or not value.isprintable() or " " in value
+
+
+def _check_texts(texts: Texts, category_names: frozenset[str]) -> dict[str, dict[str, Any]]:
+    if not isinstance(texts, Mapping):
+        raise ValueError("texts must map a language tag to a table of texts")
+    checked: dict[str, dict[str, Any]] = {}
+    for language, table in texts.items():
+        tag = language.lower() if isinstance(language, str) else ""
+        if not _LANGUAGE.fullmatch(tag):
+            raise ValueError(f"texts: {language!r} is not a language tag such as 'en' or 'de-ch'")
+        if not isinstance(table, Mapping):
+            raise ValueError(f"texts.{language} must be a table")
+        unknown = set(table) - TEXT_KEYS - TEXT_TABLES
+        if unknown:
+            raise ValueError(
+                f"texts.{language}: unknown keys {', '.join(sorted(unknown))}"
+                f" (known: {', '.join(sorted(TEXT_KEYS | TEXT_TABLES))})"
+            )
+        entry: dict[str, Any] = {}
+        for key, value in table.items():
+            if key in TEXT_TABLES:
+                if not isinstance(value, Mapping) or not all(
+                    isinstance(v, str) for v in value.values()
+                ):
+                    raise ValueError(f"texts.{language}.{key} must map category names to strings")
+                strays = set(value) - category_names
+                if strays:
+                    raise ValueError(
+                        f"texts.{language}.{key}: unknown categories {', '.join(sorted(strays))}"
+                    )
+                entry[key] = dict(value)
+            elif not isinstance(value, str):
+                raise ValueError(f"texts.{language}.{key} must be a string")
+            else:
+                entry[key] = value
+        checked[tag] = entry
+    return checked
+
+
+def _date_or_none(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None

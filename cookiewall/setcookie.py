@@ -1,0 +1,155 @@
+"""Reading Set-Cookie headers (RFC 6265 section 5.2) and writing the gate's own ones.
+
+References:
+* RFC 6265 section 5.2 (the Set-Cookie parsing algorithm user agents follow)
+* RFC 6265 section 5.3 (Max-Age wins over Expires; a delta <= 0 expires the cookie at once)
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from email.utils import parsedate_to_datetime
+
+from cookiewall.policy import Policy
+
+EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}")
+
+
+def cookie_name_ok(name: str) -> bool:
+    """An RFC 6265 cookie-name token: safe to write back into a Set-Cookie header."""
+    return _TOKEN.fullmatch(name) is not None
+
+
+def cookie_name(value: bytes) -> str:
+    """The cookie name a user agent would store for this Set-Cookie value."""
+    pair = value.split(b";", 1)[0]
+    name, eq, _ = pair.partition(b"=")
+    if not eq:
+        # RFC 6265 ignores a pair without '='; browsers store it as a nameless cookie.
+        return ""
+    return name.strip(b" \t").decode("latin-1")
+
+
+def is_deletion(value: bytes, now: float | None = None) -> bool:
+    """True when the header expires the cookie (Max-Age <= 0, or Expires in the past)."""
+    lowered = value.lower()
+    if b"max-age" not in lowered and b"expires" not in lowered:
+        return False  # the common case, answered without parsing attributes
+    max_age: int | None = None
+    expires: float | None = None
+    for attribute in value.split(b";")[1:]:
+        key, _, raw = attribute.partition(b"=")
+        key = key.strip(b" \t").lower()
+        raw = raw.strip(b" \t")
+        if key == b"max-age":
+            # RFC 6265 5.2.2: a leading '-' or a digit, then digits; anything else is ignored.
+            digits = raw[1:] if raw[:1] == b"-" else raw
+            if digits.isdigit():
+                max_age = int(raw)
+        elif key == b"expires":
+            expires = _http_date(raw)
+    if max_age is not None:  # Max-Age has precedence over Expires
+        return max_age <= 0
+    if expires is not None:
+        return expires <= (time.time() if now is None else now)
+    return False
+
+
+def _http_date(raw: bytes) -> float | None:
+    try:
+        return parsedate_to_datetime(raw.decode("latin-1")).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def build(
+    name: str,
+    value: str,
+    *,
+    max_age: int,
+    path: str = "/",
+    domain: str | None = None,
+    secure: bool = False,
+    same_site: str | None = "Lax",
+    http_only: bool = True,
+) -> bytes:
+    parts = [f"{name}={value}", f"Max-Age={max_age}"]
+    if max_age <= 0:
+        parts.append(f"Expires={EXPIRED}")
+    parts.append(f"Path={path}")
+    if domain:
+        parts.append(f"Domain={domain}")
+    if same_site:
+        parts.append(f"SameSite={same_site}")
+    if secure:
+        parts.append("Secure")
+    if http_only:
+        parts.append("HttpOnly")
+    return "; ".join(parts).encode("latin-1")
+
+
+def deletion(
+    name: str, *, path: str = "/", domain: str | None = None, secure: bool = False
+) -> bytes:
+    return build(
+        name,
+        "",
+        max_age=0,
+        path=path,
+        domain=domain,
+        secure=secure,
+        same_site=None,
+        http_only=False,
+    )
+
+
+def request_cookie_values(header: str, name: str) -> list[str]:
+    """Every value the Cookie header carries for `name` (one per path/domain in browsers)."""
+    values = []
+    for piece in header.split(";"):
+        key, eq, value = piece.partition("=")
+        if eq and key.strip(" \t") == name:
+            values.append(value.strip(" \t").strip('"'))
+    return values
+
+
+def request_cookie_names(header: str) -> set[str]:
+    names = set()
+    for piece in header.split(";"):
+        key, eq, _ = piece.partition("=")
+        if eq:
+            names.add(key.strip(" \t"))
+    return names
+
+
+def filter_headers(
+    headers: list[tuple[bytes, bytes]], allowed: frozenset[str], policy: Policy
+) -> tuple[list[tuple[bytes, bytes]], list[str], list[str]]:
+    """Drop the Set-Cookie headers the visitor has not allowed.
+
+    Returns the kept headers, the names removed, and the names no rule declares (whether
+    they were removed or, with unknown_cookies="allow", let through).
+    """
+    kept: list[tuple[bytes, bytes]] = []
+    removed: list[str] = []
+    undeclared: list[str] = []
+    allow_unknown = policy.unknown_cookies == "allow"
+    for header in headers:
+        key, value = header
+        if key != b"set-cookie" and key.lower() != b"set-cookie":
+            kept.append(header)
+            continue
+        name = cookie_name(value)
+        rule = policy.rule_for(name)
+        if rule is None:
+            undeclared.append(name)
+            permitted = allow_unknown
+        else:
+            permitted = rule.category in allowed
+        if permitted or is_deletion(value):
+            kept.append(header)
+        else:
+            removed.append(name)
+    return kept, removed, undeclared

@@ -1,0 +1,48 @@
+// cookiewall banner, progressive enhancement: decide without leaving the page.
+// Without this file the banner's plain forms post and come back (303) to the same page.
+(function () {
+  "use strict";
+
+  function fallback(form, action) {
+    var input = document.createElement("input");
+    input.type = "hidden";
+    input.name = "action";
+    input.value = action;
+    form.appendChild(input);
+    form.submit(); // does not fire "submit" again
+  }
+
+  function enhance(banner) {
+    banner.addEventListener("submit", function (event) {
+      var form = event.target;
+      var button = event.submitter;
+      if (!form || !button || button.name !== "action" || !window.fetch) {
+        return;
+      }
+      event.preventDefault();
+      var categories = [];
+      form.querySelectorAll('input[name="categories"]:checked:not(:disabled)').forEach(
+        function (box) { categories.push(box.value); }
+      );
+      fetch(form.action, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/json" },
+        body: JSON.stringify({ action: button.value, categories: categories })
+      })
+        .then(function (response) {
+          if (!response.ok) { throw new Error("consent not saved: " + response.status); }
+          return response.json();
+        })
+        .then(function (state) {
+          banner.hidden = true;
+          banner.remove();
+          // Pages gate their own scripts on this (a server cannot see cookies set by scripts).
+          document.dispatchEvent(new CustomEvent("cookiewall:decided", { detail: state }));
+        })
+        .catch(function () { fallback(form, button.value); });
+    });
+  }
+
+  document.querySelectorAll("[data-cookiewall]").forEach(enhance);
+})();
