@@ -27,6 +27,7 @@ table { border-collapse: collapse; }
 th, td { padding: .25rem .6rem; border-bottom: 1px solid #e3e3e3; text-align: left; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.key { max-width: 32rem; overflow-wrap: anywhere; }
+.scroll { overflow-x: auto; }
 .notes { color: #555; font-size: .9rem; }
 """.strip()
 
@@ -39,6 +40,10 @@ CSP = (
 CHART_TITLES = {
     "summary": "Pageviews and visitors per {grain}",
     "trends": "Pageviews per {grain}: referrers on the move",
+    "referrers": "Pageviews per {grain}: top referrers",
+    "sources": "Pageviews per {grain}: top sources",
+    "pages": "Pageviews per {grain}: top pages",
+    "campaigns": "Pageviews per {grain}: top campaigns",
 }
 
 
