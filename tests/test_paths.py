@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import pytest
+
+from analytics.paths import MAX_PATH_LENGTH, MAX_TAG_LENGTH, REDACTED, extract_utm, redact_path
+
+R = REDACTED
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/", "/"),
+        ("", "/"),
+        ("/about", "/about"),
+        ("/blog/a-perfectly-normal-post-title", "/blog/a-perfectly-normal-post-title"),
+        ("/blog/How-To-Fix-Error-404-In-Python-3-12", "/blog/How-To-Fix-Error-404-In-Python-3-12"),
+        ("/blog/an_underscored_slug_with_many_words", "/blog/an_underscored_slug_with_many_words"),
+        ("/docs/v2/api/reference.html", "/docs/v2/api/reference.html"),
+        ("/products/123456", "/products/123456"),
+        ("/trailing/", "/trailing/"),
+        ("/Straße/café", "/Straße/café"),
+        ("/ABCDEFGHIJKLMNOPQRSTUVWXYZ", "/ABCDEFGHIJKLMNOPQRSTUVWXYZ"),  # no digits, no lower
+        # e-mail addresses
+        ("/users/john.doe@example.com", f"/users/{R}"),
+        ("/users/john.doe@example.com/settings", f"/users/{R}/settings"),
+        ("/unsubscribe/JOHN+news@Example.CO.UK", f"/unsubscribe/{R}"),
+        ("/u/john%40example.com", f"/u/{R}"),  # doubly encoded (scope path decodes once)
+        ("/@mastodon_handle", "/@mastodon_handle"),
+        # UUIDs, with and without dashes, any case
+        ("/orders/123e4567-e89b-12d3-a456-426614174000", f"/orders/{R}"),
+        ("/orders/123E4567-E89B-12D3-A456-426614174000/items", f"/orders/{R}/items"),
+        ("/o/123e4567e89b12d3a456426614174000", f"/o/{R}"),
+        ("/file-123e4567-e89b-12d3-a456-426614174000.pdf", f"/{R}"),
+        # hex tokens (>= 24 hex characters)
+        ("/reset/0123456789abcdef01234567", f"/reset/{R}"),
+        ("/reset/0123456789abcdef0123456", "/reset/0123456789abcdef0123456"),  # 23: stays
+        ("/c/DEADBEEFDEADBEEFDEADBEEFDEADBEEF", f"/c/{R}"),
+        ("/commit/9fceb02d0ae598e95dc970b74767f19372d61af8", f"/commit/{R}"),
+        # base64 / base64url tokens mixing upper, lower, digits
+        ("/verify/AbCdEfGhIjKlMnOpQrStUvWx12", f"/verify/{R}"),
+        ("/s/aGVsbG8gd29ybGQgaGVsbG8gd29ybGQ=", f"/s/{R}"),
+        ("/s/Zm9v-YmFyYmF6_cXV4cXV1eDEyMzQ1Njc4OQ", f"/s/{R}"),
+        ("/magic/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig", f"/magic/{R}"),
+        ("/share/AbCdEfGhIjKlMnOp1234", "/share/AbCdEfGhIjKlMnOp1234"),  # 20: stays
+        ("/a/b/AbCdEfGhIjKlMnOpQrStUvWx12/c/d", f"/a/b/{R}/c/d"),
+        # several at once
+        (
+            "/u/a@b.io/t/0123456789abcdef01234567/p/title-of-the-page",
+            f"/u/{R}/t/{R}/p/title-of-the-page",
+        ),
+    ],
+)
+def test_path_redaction(path: str, expected: str) -> None:
+    assert redact_path(path) == expected
+
+
+def test_long_paths_are_cut_at_a_segment_boundary() -> None:
+    path = "/section" * 200 + "/AbCdEfGhIjKlMnOpQrStUvWx12"
+    stored = redact_path(path)
+    assert len(stored) <= MAX_PATH_LENGTH + 2
+    assert stored.endswith("/…")
+    assert "AbCdEfGh" not in stored
+    assert all(part in ("", "section", "…") for part in stored.split("/"))
+
+
+def test_redaction_is_cached() -> None:
+    redact_path.cache_clear()
+    redact_path("/x/y")
+    redact_path("/x/y")
+    assert redact_path.cache_info().hits == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (b"", (None, None, None)),
+        (b"q=shoes&page=2", (None, None, None)),
+        (
+            b"utm_source=newsletter&utm_medium=email&utm_campaign=spring",
+            ("newsletter", "email", "spring"),
+        ),
+        (b"utm_campaign=spring&utm_source=newsletter", ("newsletter", None, "spring")),
+        (b"ref=producthunt", ("producthunt", None, None)),
+        (b"source=hn", ("hn", None, None)),
+        (b"ref=a&utm_source=b", ("b", None, None)),  # the explicit tag wins
+        (b"source=a&ref=b", ("a", None, None)),
+        (b"utm_source=News%20Letter", ("News Letter", None, None)),
+        (b"utm_source=News+Letter", ("News Letter", None, None)),
+        (b"utm_source=%20%20padded%20%20", ("padded", None, None)),
+        (b"utm_source=", (None, None, None)),
+        (b"utm_source=%20", (None, None, None)),
+        (b"utm_source=a&utm_source=b", ("a", None, None)),
+        (b"utm_medium=cpc&token=s3cr3t&session=abc", (None, "cpc", None)),
+        (b"utm_source=caf%C3%A9", ("café", None, None)),
+        (b"utm_source=%FF%FE", ("\ufffd\ufffd", None, None)),
+        (b"utm_source=john.doe%40example.com", (REDACTED, None, None)),
+        (b"utm_campaign=0123456789abcdef0123456789", (None, None, REDACTED)),
+        (b"UTM_SOURCE=x", (None, None, None)),  # keys are case-sensitive, as in GA
+        (b"utm_source=" + b"x" * 500, ("x" * MAX_TAG_LENGTH, None, None)),
+        (b"utm_source=a%0Ab%09c", ("a b c", None, None)),
+        (b"&&&utm_source=x&&", ("x", None, None)),
+        (b"noutm_source=x", (None, None, None)),
+        (b"preferred=1", (None, None, None)),
+    ],
+)
+def test_utm_extraction(query: bytes, expected: tuple[str | None, ...]) -> None:
+    assert extract_utm(query) == expected
