@@ -246,7 +246,11 @@ class ConsentMiddleware:
     ) -> list[tuple[bytes, bytes]]:
         kept, removed, undeclared = setcookie.filter_headers(headers, consent.granted, self.policy)
         for name in undeclared:
-            if name not in self.undeclared and len(self.undeclared) < _REMEMBERED_NAMES:
+            if (
+                name not in self.undeclared
+                and len(self.undeclared) < _REMEMBERED_NAMES
+                and setcookie.cookie_name_ok(name)
+            ):
                 self.undeclared[name] = None
                 logger.warning("cookiewall: cookie %r matches no rule of the policy", name)
         for name in removed:

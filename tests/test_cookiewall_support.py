@@ -1,0 +1,164 @@
+"""Shared pieces for the cookiewall tests: a policy, a Starlette app, an HTTP helper."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from cookiewall import Category, ConsentMiddleware, CookieRule, Policy
+
+SECRET = "test-secret-key-0123456789abcdef"
+VERSION = "2026-11-28"
+BASE = "http://testserver"
+
+# One cookie per category, plus one the policy forgets ("stray").
+APP_COOKIES = ("session", "theme", "_ga_123", "ad_id", "stray")
+
+
+def make_policy(**overrides: Any) -> Policy:
+    options: dict[str, Any] = {
+        "version": VERSION,
+        "categories": [
+            Category("necessary", required=True, description="The site needs these."),
+            Category("preferences", description="Remember your settings."),
+            Category("analytics", description="Count visits."),
+            Category("marketing", description="Ads.", gpc_opt_out=True),
+        ],
+        "cookies": [
+            CookieRule("session", "necessary", purpose="login"),
+            CookieRule("theme", "preferences", purpose="colour scheme"),
+            CookieRule("_ga*", "analytics", purpose="Google Analytics", domain=".example.com"),
+            CookieRule("ad_id", "marketing", purpose="ads", path="/shop"),
+        ],
+    }
+    options.update(overrides)
+    return Policy(**options)
+
+
+async def home(request: Request) -> Response:
+    consent = request.state.consent
+    response = HTMLResponse(
+        f"<html><head><title>t</title></head><body><p id=s>{consent.summary}</p></body></html>"
+    )
+    for name in request.query_params.getlist("set") or APP_COOKIES:
+        response.set_cookie(name, "v")
+    return response
+
+
+async def state(request: Request) -> Response:
+    consent = request.state.consent
+    return JSONResponse(
+        {
+            "decided": consent.decided,
+            "granted": sorted(consent.granted),
+            "summary": consent.summary,
+            "gpc": consent.gpc,
+            "receipt_id": consent.receipt_id,
+            "categories": sorted(consent.categories),
+        }
+    )
+
+
+async def stream(request: Request) -> Response:
+    async def chunks() -> AsyncIterator[bytes]:
+        for index in range(3):
+            yield f"<p>chunk {index}</p>".encode()
+        yield b"</body></html>"
+
+    return StreamingResponse(chunks(), media_type="text/html")
+
+
+def make_app(**options: Any) -> ConsentMiddleware:
+    inner = Starlette(routes=[Route("/", home), Route("/state", state), Route("/stream", stream)])
+    options.setdefault("policy", make_policy())
+    options.setdefault("secret_key", SECRET)
+    return ConsentMiddleware(inner, **options)
+
+
+def call(
+    app: Any,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    base_url: str = BASE,
+    **kwargs: Any,
+) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            return await client.request(method, url, headers=headers, **kwargs)
+
+    return asyncio.run(go())
+
+
+def set_cookies(response: httpx.Response) -> dict[str, str]:
+    """Set-Cookie headers of a response by cookie name (full header value)."""
+    found = {}
+    for header in response.headers.get_list("set-cookie"):
+        found[header.split("=", 1)[0].strip()] = header
+    return found
+
+
+def consent_cookie(response: httpx.Response, name: str = "cookiewall") -> str:
+    header = set_cookies(response)[name]
+    return header.split(";", 1)[0].split("=", 1)[1]
+
+
+def decide(app: Any, action: str, categories: tuple[str, ...] = (), **headers: str) -> str:
+    """POST a decision as JSON and return the consent cookie value it sets."""
+    response = call(
+        app,
+        "POST",
+        "/consent",
+        json={"action": action, "categories": list(categories)},
+        headers=headers or None,
+    )
+    assert response.status_code == 200, response.text
+    return consent_cookie(response)
+
+
+async def run_asgi(app: Any, scope: dict[str, Any], body: bytes = b"") -> list[dict[str, Any]]:
+    """Drive an ASGI app directly and return every message it sent."""
+    sent: list[dict[str, Any]] = []
+    delivered = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+def http_scope(
+    path: str = "/", method: str = "GET", headers: list[tuple[bytes, bytes]] | None = None
+) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers or [(b"host", b"testserver")],
+        "client": ("203.0.113.7", 50000),
+        "server": ("testserver", 80),
+    }
