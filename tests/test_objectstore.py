@@ -1,0 +1,642 @@
+"""The spool on object storage, against a real S3-compatible server (moto) on 127.0.0.1.
+
+The server is moto's ThreadedMotoServer: a real HTTP server in a thread of the test process,
+which boto3 talks to over TCP exactly as it talks to S3. Stopping it and starting a new one on
+the same port is an outage (moto keeps its objects in process memory, as S3 keeps them
+through an outage of the network between it and a host).
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from analytics.event import SCHEMA_VERSION, SCHEMA_VERSION_KEY, Event, to_table
+from analytics.objectstore import (
+    ObjectStoreError,
+    SegmentUploader,
+    backoff_delay,
+    download_segments,
+    is_remote,
+    list_remote_segments,
+    make_client,
+    parse_spool_url,
+    stage_remote_spool,
+)
+from analytics.spool import list_segments, write_segment
+from tests.support import free_port
+
+moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")
+
+DAY = date(2026, 11, 28)
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Dummy credentials, and nothing from the machine's own AWS set-up leaks in.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+
+
+class S3Server:
+    """moto's S3 on a fixed 127.0.0.1 port that can go down and come back."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server: Any = None
+
+    def start(self) -> None:
+        self._server = moto_server.ThreadedMotoServer(
+            ip_address="127.0.0.1", port=self.port, verbose=False
+        )
+        self._server.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()  # closes the listening socket: connections are refused
+            self._server = None
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[S3Server]:
+    s3 = S3Server()
+    s3.start()
+    yield s3
+    s3.stop()
+
+
+@pytest.fixture
+def fragile_server() -> Iterator[S3Server]:
+    """A server of the test's own, which the test may stop and start again."""
+    s3 = S3Server()
+    s3.start()
+    yield s3
+    s3.stop()
+
+
+@pytest.fixture
+def bucket() -> str:
+    # moto's objects live in process memory across servers: a bucket per test isolates them.
+    return f"spool-{uuid.uuid4().hex[:12]}"
+
+
+def _client(server: S3Server, bucket: str) -> Any:
+    s3 = make_client(endpoint_url=server.url, connect_timeout=2, read_timeout=5)
+    s3.create_bucket(Bucket=bucket)
+    return s3
+
+
+@pytest.fixture
+def client(server: S3Server, bucket: str) -> Any:
+    return _client(server, bucket)
+
+
+@pytest.fixture
+def fragile_client(fragile_server: S3Server, bucket: str) -> Any:
+    return _client(fragile_server, bucket)
+
+
+@pytest.fixture
+def puts(client: Any) -> Counter[str]:
+    return _count_puts(client)
+
+
+@pytest.fixture
+def fragile_puts(fragile_client: Any) -> Counter[str]:
+    return _count_puts(fragile_client)
+
+
+def _count_puts(client: Any) -> Counter[str]:
+    """Every key that S3 accepted a PUT for, counted: the proof nothing is uploaded twice."""
+    counted: Counter[str] = Counter()
+
+    def remember_key(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["test_key"] = params["Key"]
+
+    def count_accepted(http_response: Any, context: dict[str, Any], **_: Any) -> None:
+        if http_response.status_code == 200:
+            counted[context["test_key"]] += 1
+
+    client.meta.events.register("before-parameter-build.s3.PutObject", remember_key)
+    client.meta.events.register("after-call.s3.PutObject", count_accepted)
+    return counted
+
+
+def _events(n: int, day: date = DAY) -> list[Event]:
+    start = datetime(day.year, day.month, day.day, 8, tzinfo=UTC)
+    return [
+        Event(
+            ts=start + timedelta(seconds=i),
+            site="example.com",
+            path=f"/post/{i % 7}",
+            method="GET",
+            status=200,
+            referrer_host="news.ycombinator.com",
+            referrer_domain="ycombinator.com",
+            referrer_medium="social",
+            referrer_source="Hacker News",
+            utm_source=None,
+            utm_medium=None,
+            utm_campaign=None,
+            visitor_id=i % 5,
+            device="desktop",
+            is_bot=False,
+            consent="undecided",
+        )
+        for i in range(n)
+    ]
+
+
+def _seal(spool: Path, count: int, day: date = DAY) -> dict[str, bytes]:
+    """Write `count` segments; return their names and bytes (what the remote must hold)."""
+    sealed = {}
+    for i in range(count):
+        path = write_segment(spool, day + timedelta(days=i % 2), to_table(_events(5 + i, day)))
+        sealed[f"{path.parent.name}/{path.name}"] = path.read_bytes()
+    return sealed
+
+
+def _remote(client: Any, bucket: str, prefix: str) -> dict[str, bytes]:
+    names = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            names[item["Key"].removeprefix(f"{prefix}/")] = body
+    return names
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+# --- configuration ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("s3://bucket/prefix", ("bucket", "prefix")),
+        ("s3://bucket/some/deep/prefix/", ("bucket", "some/deep/prefix")),
+        ("s3://bucket", ("bucket", "")),
+        ("s3://bucket/", ("bucket", "")),
+    ],
+)
+def test_spool_url_splits_into_bucket_and_prefix(url: str, expected: tuple[str, str]) -> None:
+    assert parse_spool_url(url) == expected
+    assert is_remote(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["var/spool", "/var/spool", "http://bucket/prefix", "s3:///prefix", "s3://b/p?x=1", ""],
+)
+def test_a_spool_url_that_is_not_s3_is_refused_with_a_clear_message(url: str) -> None:
+    with pytest.raises(ValueError, match="s3://"):
+        parse_spool_url(url)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"interval": 0}, "interval"),
+        ({"interval": -1}, "interval"),
+        ({"initial_backoff": 0}, "backoff"),
+        ({"initial_backoff": 10, "max_backoff": 1}, "backoff"),
+        ({"client": object(), "endpoint_url": "http://127.0.0.1:1"}, "not both"),
+    ],
+)
+def test_bad_uploader_configuration_raises_value_error(
+    tmp_path: Path, kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        SegmentUploader(tmp_path, "s3://bucket/prefix", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("failures", "low", "high"),
+    [
+        (0, 0.0, 0.0),
+        (1, 0.5, 1.0),
+        (2, 1.0, 2.0),
+        (3, 2.0, 4.0),
+        (5, 8.0, 16.0),
+        (7, 15.0, 30.0),  # capped at 30
+        (1000, 15.0, 30.0),  # no overflow however long the outage
+    ],
+)
+def test_backoff_grows_exponentially_with_jitter_up_to_the_cap(
+    failures: int, low: float, high: float
+) -> None:
+    rng = random.Random(failures)
+    delays = [backoff_delay(failures, base=1.0, cap=30.0, rng=rng) for _ in range(200)]
+    assert all(low <= d <= high for d in delays)
+    if failures:
+        assert len(set(delays)) > 100  # jittered: hosts that failed together spread out
+
+
+# --- shipping -----------------------------------------------------------------------------
+
+
+def test_upload_ships_each_segment_to_its_own_key_then_deletes_it_locally(
+    tmp_path: Path, client: Any, bucket: str, puts: Counter[str]
+) -> None:
+    spool = tmp_path / "spool"
+    sealed = _seal(spool, 4)
+    uploader = SegmentUploader(spool, f"s3://{bucket}/site/spool", client=client)
+
+    assert uploader.upload_pending() == 4
+
+    assert _remote(client, bucket, "site/spool") == sealed  # same names, byte for byte
+    assert list_segments(spool) == []
+    assert set(puts) == {f"site/spool/{name}" for name in sealed}
+    assert set(puts.values()) == {1}
+    stats = uploader.stats
+    assert (stats.uploaded, stats.uploaded_bytes) == (4, sum(map(len, sealed.values())))
+    assert (stats.failed_passes, stats.last_error) == (0, None)
+
+
+def test_a_shipped_segment_stays_a_readable_parquet_file_with_its_schema_version(
+    tmp_path: Path, client: Any, bucket: str
+) -> None:
+    spool = tmp_path / "spool"
+    _seal(spool, 1)
+    SegmentUploader(spool, f"s3://{bucket}/p", client=client).upload_pending()
+    [remote] = list_remote_segments(f"s3://{bucket}/p", client=client)
+    local = tmp_path / "copy.parquet"
+    client.download_file(bucket, remote.key, str(local))
+    schema = pq.read_schema(local)
+    assert schema.metadata[SCHEMA_VERSION_KEY] == SCHEMA_VERSION.encode()
+    assert pq.read_table(local).num_rows == 5
+
+
+@pytest.mark.parametrize("prefix", ["", "p", "a/b/c"])
+def test_the_prefix_may_be_empty_or_nested(
+    tmp_path: Path, client: Any, bucket: str, prefix: str
+) -> None:
+    spool = tmp_path / "spool"
+    sealed = _seal(spool, 2)
+    url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+    SegmentUploader(spool, url, client=client).upload_pending()
+    assert {s.name for s in list_remote_segments(url, client=client)} == set(sealed)
+
+
+def test_temporary_and_foreign_files_are_neither_shipped_nor_deleted(
+    tmp_path: Path, client: Any, bucket: str
+) -> None:
+    spool = tmp_path / "spool"
+    _seal(spool, 1)
+    half_written = spool / f"day={DAY}" / ".tmp-1-2-3.parquet"
+    half_written.write_bytes(b"PAR1 not yet")
+    notes = spool / "salts" / "2026-11-28.salt"
+    notes.parent.mkdir()
+    notes.write_bytes(b"secret")
+
+    assert SegmentUploader(spool, f"s3://{bucket}/p", client=client).upload_pending() == 1
+
+    assert half_written.exists()
+    assert notes.exists()
+    assert len(_remote(client, bucket, "p")) == 1
+
+
+@pytest.mark.parametrize("spool_exists", [True, False])
+def test_nothing_to_ship_is_not_an_error(
+    tmp_path: Path, client: Any, bucket: str, spool_exists: bool
+) -> None:
+    spool = tmp_path / "spool"
+    if spool_exists:
+        spool.mkdir()
+    assert SegmentUploader(spool, f"s3://{bucket}/p", client=client).upload_pending() == 0
+
+
+# --- refusals and outages -----------------------------------------------------------------
+
+
+def _break(kind: str, server: S3Server, client: Any, bucket: str) -> Callable[[], None]:
+    """Make object storage refuse uploads; return how to bring it back."""
+    if kind == "server down":
+        server.stop()
+        return server.start
+    if kind == "bucket missing":  # the server answers, with an error (404 NoSuchBucket)
+        client.delete_bucket(Bucket=bucket)
+        return lambda: client.create_bucket(Bucket=bucket)
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["server down", "bucket missing"])
+def test_refused_uploads_keep_every_local_segment_and_ship_each_once_when_back(
+    tmp_path: Path,
+    fragile_server: S3Server,
+    fragile_client: Any,
+    bucket: str,
+    fragile_puts: Counter[str],
+    kind: str,
+) -> None:
+    spool = tmp_path / "spool"
+    uploader = SegmentUploader(spool, f"s3://{bucket}/p", client=fragile_client)
+    restore = _break(kind, fragile_server, fragile_client, bucket)
+    late = _seal(spool, 3)
+    for _ in range(2):
+        with pytest.raises(Exception):  # noqa: B017, PT011 - whatever boto3 raises
+            uploader.upload_pending()
+    assert {s.name for s in list_segments(spool)} == set(late)  # kept, untouched
+    assert uploader.stats.consecutive_failures == 2
+    assert uploader.stats.last_error
+
+    restore()
+    assert uploader.upload_pending() == 3
+
+    assert _remote(fragile_client, bucket, "p") == late  # nothing lost
+    assert list_segments(spool) == []
+    assert set(fragile_puts.values()) == {1}  # nothing uploaded twice
+    assert uploader.stats.consecutive_failures == 0
+    assert uploader.stats.next_attempt_in == 0
+
+
+def test_an_upload_that_cannot_be_confirmed_keeps_the_file_and_is_not_sent_again(
+    tmp_path: Path, client: Any, bucket: str, puts: Counter[str]
+) -> None:
+    # The put reaches S3 but the confirmation says otherwise (a proxy that truncates, a
+    # read-after-write hiccup): the local file must stay until a later check succeeds, and
+    # that later pass must find the object intact instead of sending it again.
+    spool = tmp_path / "spool"
+    sealed = _seal(spool, 1)
+
+    def lie_about_size(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["ContentLength"] = 1
+
+    client.meta.events.register("after-call.s3.HeadObject", lie_about_size)
+    uploader = SegmentUploader(spool, f"s3://{bucket}/p", client=client)
+    with pytest.raises(ObjectStoreError, match="does not match"):
+        uploader.upload_pending()
+    assert {s.name for s in list_segments(spool)} == set(sealed)
+
+    client.meta.events.unregister("after-call.s3.HeadObject", lie_about_size)
+    assert uploader.upload_pending() == 1
+    assert list_segments(spool) == []
+    assert list(puts.values()) == [1]
+    assert (uploader.stats.uploaded, uploader.stats.already_remote) == (0, 1)
+
+
+def test_an_object_with_other_content_under_the_key_is_replaced_not_trusted(
+    tmp_path: Path, client: Any, bucket: str
+) -> None:
+    spool = tmp_path / "spool"
+    [(name, body)] = _seal(spool, 1).items()
+    client.put_object(Bucket=bucket, Key=f"p/{name}", Body=b"something else")
+    SegmentUploader(spool, f"s3://{bucket}/p", client=client).upload_pending()
+    assert _remote(client, bucket, "p") == {name: body}
+
+
+# --- the background thread ----------------------------------------------------------------
+
+
+def test_the_thread_ships_a_segment_soon_after_notify(
+    tmp_path: Path, client: Any, bucket: str
+) -> None:
+    spool = tmp_path / "spool"
+    uploader = SegmentUploader(spool, f"s3://{bucket}/p", client=client, interval=60).start()
+    try:
+        sealed = _seal(spool, 2)
+        uploader.notify()
+        _wait_for(lambda: not list_segments(spool))
+        assert _remote(client, bucket, "p") == sealed
+    finally:
+        uploader.stop()
+
+
+def test_stop_with_flush_ships_what_is_left(tmp_path: Path, client: Any, bucket: str) -> None:
+    spool = tmp_path / "spool"
+    uploader = SegmentUploader(spool, f"s3://{bucket}/p", client=client, interval=60).start()
+    sealed = _seal(spool, 3)  # no notify: only the final flush can ship these
+    uploader.stop(flush=True)
+    assert _remote(client, bucket, "p") == sealed
+    assert list_segments(spool) == []
+
+
+def test_stop_without_flush_leaves_segments_for_the_next_uploader(
+    tmp_path: Path, client: Any, bucket: str
+) -> None:
+    spool = tmp_path / "spool"
+    uploader = SegmentUploader(spool, f"s3://{bucket}/p", client=client, interval=60).start()
+    sealed = _seal(spool, 2)
+    uploader.stop(flush=False)
+    assert {s.name for s in list_segments(spool)} == set(sealed)
+    assert SegmentUploader(spool, f"s3://{bucket}/p", client=client).upload_pending() == 2
+
+
+def test_the_thread_backs_off_through_an_outage_and_catches_up_when_it_ends(
+    tmp_path: Path,
+    fragile_server: S3Server,
+    fragile_client: Any,
+    bucket: str,
+    fragile_puts: Counter[str],
+) -> None:
+    spool = tmp_path / "spool"
+    uploader = SegmentUploader(
+        spool,
+        f"s3://{bucket}/p",
+        client=fragile_client,
+        interval=0.05,
+        initial_backoff=0.05,
+        max_backoff=0.2,
+    ).start()
+    try:
+        fragile_server.stop()
+        sealed: dict[str, bytes] = {}
+        for _ in range(3):
+            sealed |= _seal(spool, 1)
+            uploader.notify()
+        _wait_for(lambda: uploader.stats.consecutive_failures >= 4)
+        assert uploader.stats.next_attempt_in <= 0.2  # capped by max_backoff
+        assert {s.name for s in list_segments(spool)} == set(sealed)
+
+        fragile_server.start()
+        _wait_for(lambda: not list_segments(spool))
+        assert _remote(fragile_client, bucket, "p") == sealed
+        assert set(fragile_puts.values()) == {1}
+        _wait_for(lambda: uploader.stats.consecutive_failures == 0)
+    finally:
+        uploader.stop()
+
+
+@pytest.fixture
+def blackhole() -> Iterator[str]:
+    """An endpoint that accepts connections and never answers: the worst object store."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def test_a_hanging_object_store_never_blocks_the_request_path(
+    tmp_path: Path, blackhole: str
+) -> None:
+    spool = tmp_path / "spool"
+    client = make_client(endpoint_url=blackhole, connect_timeout=1, read_timeout=1)
+    uploader = SegmentUploader(spool, "s3://bucket/p", client=client, interval=60).start()
+    thread = uploader._thread
+    assert thread is not None
+    assert thread.daemon
+    _seal(spool, 1)
+    uploader.notify()
+    time.sleep(0.2)  # the upload thread is now stuck waiting for an answer
+
+    started = time.perf_counter()
+    for _ in range(100):  # what a recorder does per flush: seal a segment, notify
+        write_segment(spool, DAY, to_table(_events(1)))
+        uploader.notify()
+    per_flush = (time.perf_counter() - started) / 100
+    assert per_flush < 0.05
+
+    started = time.perf_counter()
+    uploader.stop(flush=False, timeout=0.2)  # shutdown is bounded too
+    assert time.perf_counter() - started < 1.0
+    assert len(list_segments(spool)) == 101  # nothing confirmed, nothing deleted
+    thread.join(5)  # the read timeout frees it
+    assert not thread.is_alive()
+
+
+def test_uploaders_sharing_one_spool_never_ship_a_segment_twice(
+    tmp_path: Path, client: Any, bucket: str, puts: Counter[str]
+) -> None:
+    # Several workers on one host share the spool folder; each runs its own uploader.
+    spool = tmp_path / "spool"
+    uploaders = [SegmentUploader(spool, f"s3://{bucket}/p", client=client) for _ in range(4)]
+    sealed: dict[str, bytes] = {}
+    for _ in range(5):
+        sealed |= _seal(spool, 4)
+        threads = [threading.Thread(target=u.upload_pending) for u in uploaders]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    for u in uploaders:  # a pass that found the lock taken leaves its share for later
+        u.upload_pending()
+
+    assert _remote(client, bucket, "p") == sealed
+    assert list_segments(spool) == []
+    assert set(puts.values()) == {1}
+    assert sum(u.stats.uploaded for u in uploaders) == len(sealed)
+
+
+# --- the ingest side: listing and staging -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "listed"),
+    [
+        ("p/day=2026-11-28/1-a.parquet", True),
+        ("p/day=2026-11-28/.tmp-1-a.parquet", False),  # an upload tool's temporary
+        ("p/day=2026-11-28/_SUCCESS", False),
+        ("p/day=2026-11-28/_part.parquet", False),
+        ("p/day=2026-11-28/1-a.json", False),
+        ("p/day=2026-13-40/1-a.parquet", False),
+        ("p/day=2026-11-28/nested/1-a.parquet", False),
+        ("p/1-a.parquet", False),
+        ("p/notes.txt", False),
+        ("p-other/day=2026-11-28/1-a.parquet", False),  # a sibling prefix is not ours
+        ("q/day=2026-11-28/1-a.parquet", False),
+    ],
+)
+def test_listing_takes_only_sealed_segments_under_the_prefix(
+    client: Any, bucket: str, key: str, listed: bool
+) -> None:
+    client.put_object(Bucket=bucket, Key=key, Body=b"x")
+    found = list_remote_segments(f"s3://{bucket}/p", client=client)
+    assert [s.key for s in found] == ([key] if listed else [])
+    if listed:
+        assert (found[0].name, found[0].day, found[0].size) == (
+            key.removeprefix("p/"),
+            DAY,
+            1,
+        )
+
+
+def test_listing_pages_through_many_keys(client: Any, bucket: str) -> None:
+    for i in range(1005):  # more than one ListObjectsV2 page (1000)
+        client.put_object(Bucket=bucket, Key=f"p/day=2026-11-28/{i:05d}.parquet", Body=b"")
+    assert len(list_remote_segments(f"s3://{bucket}/p", client=client)) == 1005
+
+
+def test_listing_a_missing_bucket_is_a_one_line_error(client: Any) -> None:
+    with pytest.raises(ObjectStoreError, match="cannot list s3://no-such-bucket/p") as info:
+        list_remote_segments("s3://no-such-bucket/p", client=client)
+    assert "\n" not in str(info.value)
+
+
+def test_staging_takes_each_remote_segment_exactly_once(
+    tmp_path: Path, client: Any, bucket: str
+) -> None:
+    url = f"s3://{bucket}/p"
+    spool, staging = tmp_path / "spool", tmp_path / "staging"
+    first = _seal(spool, 3)
+    SegmentUploader(spool, url, client=client).upload_pending()
+
+    stage_remote_spool(url, staging, skip_names=set(), client=client)
+    assert {s.name: s.path.read_bytes() for s in list_segments(staging)} == first
+
+    ledger = set(first)  # what the warehouse ingested from the first staging
+    second = _seal(spool, 2)
+    SegmentUploader(spool, url, client=client).upload_pending()
+    assert stage_remote_spool(url, staging, skip_names=ledger, client=client) == staging
+    # already-ingested files are cleaned out; only the new ones wait for ingest
+    assert {s.name: s.path.read_bytes() for s in list_segments(staging)} == second
+
+    stage_remote_spool(url, staging, skip_names=ledger | set(second), client=client)
+    assert list_segments(staging) == []
+    assert staging.is_dir()  # an empty spool, not a missing one
+
+
+def test_download_replaces_a_half_staged_file_and_leaves_no_temporary(
+    tmp_path: Path, client: Any, bucket: str
+) -> None:
+    url = f"s3://{bucket}/p"
+    spool, staging = tmp_path / "spool", tmp_path / "staging"
+    [(name, body)] = _seal(spool, 1).items()
+    SegmentUploader(spool, url, client=client).upload_pending()
+    truncated = staging / name
+    truncated.parent.mkdir(parents=True)
+    truncated.write_bytes(body[:10])  # a crash mid-copy by some other tool
+
+    [path] = download_segments(list_remote_segments(url, client=client), staging, client=client)
+
+    assert path == truncated
+    assert path.read_bytes() == body
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+
+
+def test_a_download_that_fails_leaves_nothing_staged(
+    tmp_path: Path, fragile_server: S3Server, fragile_client: Any, bucket: str
+) -> None:
+    url = f"s3://{bucket}/p"
+    spool, staging = tmp_path / "spool", tmp_path / "staging"
+    _seal(spool, 1)
+    SegmentUploader(spool, url, client=fragile_client).upload_pending()
+    remote = list_remote_segments(url, client=fragile_client)
+    fragile_server.stop()
+    with pytest.raises(ObjectStoreError, match="cannot download"):
+        download_segments(remote, staging, client=fragile_client)
+    fragile_server.start()
+    assert list_segments(staging) == []
+    assert [p for p in staging.rglob("*") if p.is_file()] == []
