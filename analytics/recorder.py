@@ -9,6 +9,7 @@ for the next try (bounded by `max_buffer`, beyond which new events are dropped a
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import threading
@@ -88,6 +89,10 @@ class Recorder:
         self._flush_interval = float(flush_interval)
         self._max_buffer = max_buffer
         self._early_flush = max(1, min(EARLY_FLUSH_EVENTS, max_buffer // 2))
+        # Made now so that a rollup before the first event finds an empty spool, not an error;
+        # a disk problem here must not stop the app from starting (flushes retry and count).
+        with contextlib.suppress(OSError):
+            self.spool_dir.mkdir(parents=True, exist_ok=True)
         self._reset_state()
         # After fork, the child must not flush the parent's buffered events a second time,
         # and needs a flusher thread of its own (threads do not survive fork).
@@ -183,16 +188,14 @@ class Recorder:
             written = 0
             failure: OSError | None = None
             kept: list[Event] = []
-            for day in sorted(by_day):
+            for day in sorted(by_day):  # each day on its own: one bad folder blocks no other
                 events = by_day[day]
-                if failure is None:
-                    try:
-                        write_segment(self.spool_dir, day, to_table(events))
-                        written += len(events)
-                        continue
-                    except OSError as exc:
-                        failure = exc
-                kept.extend(events)
+                try:
+                    write_segment(self.spool_dir, day, to_table(events))
+                    written += len(events)
+                except OSError as exc:
+                    failure = exc
+                    kept.extend(events)
             with self._lock:
                 self._buffer[:0] = kept  # kept events go first: they are the oldest
                 self._in_flight = 0

@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from analytics import Recorder, spool
+from analytics.event import Event
+from analytics.spool import list_segments, read_segment
+
+NOON = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def _event(path: str = "/", ts: datetime = NOON) -> Event:
+    return Event(ts, "example.com", path, "GET", 200, None, None, "direct", None, None, None,
+                 None, 1, "desktop", False, "undecided")  # fmt: skip
+
+
+def _paths(spool_dir: Path) -> list[str]:
+    return sorted(
+        p for s in list_segments(spool_dir) for p in read_segment(s.path)["path"].to_pylist()
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"site": ""}, "site"),
+        ({"record": "everything"}, "record"),
+        ({"flush_interval": 0}, "flush_interval"),
+        ({"max_buffer": 0}, "max_buffer"),
+        ({"trusted_proxies": ["nope"]}, "trusted_proxies"),
+        ({"clock": "now"}, "clock"),
+        ({"site": "exa mple.com"}, "site"),
+    ],
+)
+def test_bad_options_raise_value_error(
+    tmp_path: Path, kwargs: dict[str, Any], message: str
+) -> None:
+    options: dict[str, Any] = {"site": "example.com", **kwargs}
+    site = options.pop("site")
+    with pytest.raises(ValueError, match=message):
+        Recorder(tmp_path, site, **options)
+
+
+def test_flush_writes_one_segment_per_utc_day(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path, "example.com")
+    recorder.add(_event("/a", NOON))
+    recorder.add(_event("/b", NOON + timedelta(days=1)))
+    recorder.add(_event("/c", datetime(2026, 11, 28, 23, 59, 59, tzinfo=UTC)))
+    assert recorder.flush() == 3
+    segments = list_segments(tmp_path)
+    assert [s.name.split("/")[0] for s in segments] == ["day=2026-11-28", "day=2026-11-29"]
+    assert _paths(tmp_path) == ["/a", "/b", "/c"]
+    assert recorder.flush() == 0  # nothing twice
+    assert (recorder.stats.recorded, recorder.stats.flushed, recorder.stats.buffered) == (3, 3, 0)
+    recorder.close()
+
+
+def test_background_thread_flushes_on_its_own(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path, "example.com", flush_interval=0.05)
+    recorder.add(_event("/x"))
+    deadline = time.monotonic() + 10
+    while recorder.stats.flushed < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _paths(tmp_path) == ["/x"]
+    assert any(t.name == "analytics-flusher" and t.daemon for t in threading.enumerate())
+    recorder.close()
+
+
+def test_a_full_buffer_wakes_the_flusher_before_the_interval(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path, "example.com", flush_interval=3600, max_buffer=10)
+    for i in range(5):  # half of max_buffer
+        recorder.add(_event(f"/{i}"))
+    deadline = time.monotonic() + 10
+    while recorder.stats.flushed < 5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert recorder.stats.flushed == 5
+    recorder.close()
+
+
+def test_close_flushes_everything(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path, "example.com", flush_interval=3600)
+    for i in range(100):
+        recorder.add(_event(f"/{i:03d}"))
+    recorder.close()
+    assert _paths(tmp_path) == [f"/{i:03d}" for i in range(100)]
+    recorder.close()  # twice is fine
+    assert recorder.stats.flushed == 100
+
+
+def test_a_file_where_the_day_folder_should_be_keeps_the_events(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder = Recorder(tmp_path, "example.com", flush_interval=3600)
+    blocker = tmp_path / "day=2026-11-28"
+    blocker.write_text("not a folder")
+    recorder.add(_event("/kept"))
+    recorder.add(_event("/other-day", NOON + timedelta(days=1)))
+    with caplog.at_level(logging.WARNING, logger="analytics"):
+        assert recorder.flush() == 1  # the other day's segment is written
+        recorder.add(_event("/kept-too"))
+        assert recorder.flush() == 0
+        assert recorder.flush() == 0
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1  # once per failure streak, not once per try
+    assert recorder.stats.errors == 3
+    assert recorder.stats.buffered == 2
+    blocker.unlink()
+    with caplog.at_level(logging.WARNING, logger="analytics"):
+        assert recorder.flush() == 2
+    assert "writable again" in caplog.text
+    assert _paths(tmp_path) == ["/kept", "/kept-too", "/other-day"]
+    recorder.close()
+
+
+def test_disk_full_then_recovery_with_bounded_buffer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = spool.pq.write_table
+    disk_full = True
+
+    def write_table(table: pa.Table, where: Any, **kwargs: Any) -> None:
+        if disk_full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(table, where, **kwargs)
+
+    monkeypatch.setattr(spool.pq, "write_table", write_table)
+    recorder = Recorder(tmp_path, "example.com", flush_interval=3600, max_buffer=50)
+    monkeypatch.setattr(recorder, "_early_flush", 10**9)  # this test calls flush() itself
+    for i in range(30):
+        recorder.add(_event(f"/{i:03d}"))
+    assert recorder.flush() == 0
+    for i in range(30, 80):  # only 20 more fit: the 30 kept events count against max_buffer
+        recorder.add(_event(f"/{i:03d}"))
+    stats = recorder.stats
+    assert (stats.recorded, stats.dropped, stats.buffered, stats.errors) == (50, 30, 50, 1)
+    assert not any(p.name.startswith(".tmp-") for p in tmp_path.rglob("*"))  # no debris
+    disk_full = False
+    assert recorder.flush() == 50
+    assert _paths(tmp_path) == [f"/{i:03d}" for i in range(50)]  # the oldest were kept
+    recorder.add(_event("/after"))  # room again
+    recorder.close()
+    assert recorder.stats.flushed == 51
+
+
+def test_adding_never_waits_for_a_slow_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    real_write = spool.write_segment
+
+    def slow_write(*args: Any) -> Path:
+        release.wait(10)
+        return real_write(*args)
+
+    monkeypatch.setattr("analytics.recorder.write_segment", slow_write)
+    recorder = Recorder(tmp_path, "example.com", flush_interval=3600)
+    recorder.add(_event("/first"))
+    flusher = threading.Thread(target=recorder.flush)
+    flusher.start()
+    time.sleep(0.05)
+    start = time.monotonic()
+    for i in range(1000):
+        recorder.add(_event(f"/{i}"))
+    blocked_for = time.monotonic() - start
+    release.set()
+    flusher.join()
+    recorder.close()
+    assert blocked_for < 1.0  # appends went on while the write hung
+    assert len(_paths(tmp_path)) == 1001
+
+
+def test_spam_is_counted(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path, "example.com")
+    recorder.count_spam()
+    assert recorder.stats.spam == 1
+    assert recorder.stats.recorded == 0
+
+
+def test_close_deletes_expired_salts(tmp_path: Path) -> None:
+    now = [NOON]
+    recorder = Recorder(tmp_path, "example.com", clock=lambda: now[0])
+    assert recorder.visitor_id(NOON.date(), "203.0.113.7", None, b"ua") is not None
+    assert recorder.salts.days() == [NOON.date()]
+    now[0] = NOON + timedelta(days=2)
+    recorder.close()
+    assert recorder.salts.days() == []
+    assert (tmp_path / "salts").is_dir()
+
+
+def test_hashing_off_creates_no_salt(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path, "example.com", visitor_hashing=False)
+    assert recorder.visitor_id(NOON.date(), "203.0.113.7", None, b"ua") is None
+    assert not (tmp_path / "salts").exists()
+
+
+def test_an_unusable_salt_folder_gives_null_ids_and_one_log_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "salts").write_text("a file where the salt folder should be")
+    recorder = Recorder(tmp_path, "example.com")
+    with caplog.at_level(logging.WARNING, logger="analytics"):
+        for _ in range(3):
+            assert recorder.visitor_id(NOON.date(), "203.0.113.7", None, b"ua") is None
+    assert len(caplog.records) == 1
+    assert "203.0.113.7" not in caplog.text
+    assert recorder.stats.errors == 3
