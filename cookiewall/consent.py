@@ -188,7 +188,11 @@ class ConsentCodec:
         receipt_id = payload.get("r")
         if version != self.policy.version:
             return None  # consent is given to one version of the policy: ask again
-        if not isinstance(granted, list) or not all(isinstance(g, str) for g in granted):
+        if (
+            not isinstance(granted, list)
+            or len(granted) > len(self.policy.categories)
+            or not all(isinstance(g, str) for g in granted)
+        ):
             return None
         chosen = frozenset(granted)
         if not chosen <= self.policy.category_names:
