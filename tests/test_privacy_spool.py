@@ -1,0 +1,139 @@
+"""Nothing that identifies a visitor reaches the spool or a log line (SPEC 4.1 "Never stored")."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from analytics import Recorder, TrafficMiddleware
+from analytics.spool import list_segments, read_segment
+
+IPV4 = "198.51.100.77"
+IPV6 = "2001:db8:abcd:12::77"
+FORWARDED = "192.0.2.201"
+PROXY = "10.9.8.7"
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) ZebraFinch-Privacy-Probe/9.9.9"
+REFERRER_USER, REFERRER_PASSWORD = "refuser-quokka", "refpass-narwhal"
+QUERY_SECRET = "qs-secret-axolotl-7731"
+COOKIE_SECRET = "cookie-secret-pangolin-4410"
+EMAIL = "jane.doe.privacy@example.org"
+TOKEN = "Zx9Qw3Er7Ty1Ui5Op2As8Df4"
+
+SECRETS = [
+    IPV4,
+    IPV6,
+    "2001:db8:abcd:12",  # any recognisable piece of the address
+    FORWARDED,
+    PROXY,
+    "ZebraFinch",
+    REFERRER_USER,
+    REFERRER_PASSWORD,
+    QUERY_SECRET,
+    COOKIE_SECRET,
+    EMAIL,
+    "jane.doe.privacy",
+    TOKEN,
+]
+
+
+async def page(request: Request) -> HTMLResponse:
+    response = HTMLResponse("<p>ok</p>")
+    response.set_cookie("session", COOKIE_SECRET)
+    return response
+
+
+def _send_traffic(app: Any) -> None:
+    async def go() -> None:
+        for ip in (IPV4, IPV6, PROXY):
+            transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="https://example.com") as c:
+                for path in ("/", f"/users/{EMAIL}", f"/reset/{TOKEN}"):
+                    response = await c.get(
+                        f"{path}?token={QUERY_SECRET}&utm_source=newsletter&email={EMAIL}",
+                        headers={
+                            "user-agent": USER_AGENT,
+                            "referer": f"https://{REFERRER_USER}:{REFERRER_PASSWORD}@news.ycombinator.com/item?id={QUERY_SECRET}",
+                            "x-forwarded-for": FORWARDED,
+                            "cookie": f"session={COOKIE_SECRET}; other={QUERY_SECRET}",
+                        },
+                    )
+                    assert response.status_code == 200
+
+    asyncio.run(go())
+
+
+def _server_logs(caplog: pytest.LogCaptureFixture) -> str:
+    # the test's own HTTP client logs the URLs it sends; everything else is the server side
+    records = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    return "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in records)
+
+
+def _strings_in_segments(spool_dir: Path) -> list[str]:
+    values: list[str] = []
+    for segment in list_segments(spool_dir):
+        table = read_segment(segment.path)
+        for column in table.columns:
+            values.extend(str(v) for v in column.to_pylist() if v is not None)
+    return values
+
+
+def test_no_identifying_data_in_spool_bytes_values_or_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool_dir = tmp_path / "spool"
+    recorder = Recorder(spool_dir, "example.com", trusted_proxies=[PROXY], flush_interval=3600)
+    app = TrafficMiddleware(Starlette(routes=[Route("/{p:path}", page)]), recorder=recorder)
+    with caplog.at_level(logging.DEBUG):
+        _send_traffic(app)
+        recorder.close()
+
+    values = _strings_in_segments(spool_dir)
+    assert len(list_segments(spool_dir)) == 1
+    assert recorder.stats.flushed == 9
+    # The events are real: the secrets did not vanish because nothing was recorded.
+    assert "news.ycombinator.com" in values
+    assert "newsletter" in values
+    assert "/users/:redacted" in values
+    assert "/reset/:redacted" in values
+
+    files = [p for p in spool_dir.rglob("*") if p.is_file() and "salts" not in p.parts]
+    assert files, "the spool has segment files"
+    for secret in SECRETS:
+        needle = secret.encode()
+        for value in values:
+            assert secret not in value, f"{secret!r} stored in a column value"
+        for file in files:
+            raw = file.read_bytes()
+            assert needle not in raw, f"{secret!r} in the bytes of {file.name}"
+            assert secret.encode("utf-16-le") not in raw  # compressed pages: values above
+        assert secret not in _server_logs(caplog), f"{secret!r} in the log output"
+
+    # The salts folder holds only salts: named by day, 16 random bytes each.
+    salt_files = sorted((spool_dir / "salts").iterdir())
+    assert [len(p.read_bytes()) for p in salt_files] == [16]
+
+
+def test_a_failing_disk_logs_nothing_identifying(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool_dir = tmp_path / "spool"
+    recorder = Recorder(spool_dir, "example.com", trusted_proxies=[PROXY], flush_interval=3600)
+    app = TrafficMiddleware(Starlette(routes=[Route("/{p:path}", page)]), recorder=recorder)
+    spool_dir.rmdir()
+    spool_dir.write_text("a file where the spool folder should be")
+    with caplog.at_level(logging.DEBUG):
+        _send_traffic(app)
+        recorder.close()
+    assert recorder.stats.errors >= 1
+    assert "cannot write to the spool" in _server_logs(caplog)
+    for secret in SECRETS:
+        assert secret not in _server_logs(caplog)
