@@ -413,7 +413,10 @@ class Warehouse:
                 "FROM read_parquet($files, filename = true) GROUP BY ALL",
                 params,
             ).fetchall()
-        except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException):
+        except duckdb.Error as exc:
+            # Any failure of these two reads is about the files (a damaged page, a wrong
+            # type); the caller finds and quarantines the culprits, then tries again.
+            logger.debug("bulk read failed: %s", _first_line(exc))
             raise _CorruptBatch from None
         per_file: dict[str, int] = {}
         touched: set[date] = set()

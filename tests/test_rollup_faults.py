@@ -1,0 +1,265 @@
+"""Rollup under faults: damaged segments are quarantined and the rest ingested; a rollup
+killed with SIGKILL at any moment leaves the warehouse as before or as after a complete run;
+two rollups at once never corrupt anything."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from analytics.errors import WarehouseLockedError
+from analytics.warehouse import Warehouse
+from tests.support import ROOT
+from tests.warehouse_support import (
+    events_for_days,
+    fixed_clock,
+    snapshot,
+    table_rows,
+    tally,
+    write_events,
+)
+
+DAY = date(2026, 11, 1)
+NOW = datetime(2026, 11, 5, tzinfo=UTC)
+# The subprocess runs on the real clock: keep every raw event whatever today is.
+KEEP_ALL = "36500"
+
+
+def _truncate_half(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _cut_tail(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:-10])
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(os.urandom(3000))
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _damaged_pages(path: Path) -> None:
+    # The footer still reads fine; the compressed pages do not.
+    data = bytearray(path.read_bytes())
+    for i in range(200, 900):
+        data[i] = (data[i] * 7 + 13) % 256
+    path.write_bytes(bytes(data))
+
+
+def _foreign_columns(path: Path) -> None:
+    pq.write_table(pa.table({"ip": ["203.0.113.9"], "ts": [1]}), path)
+
+
+DAMAGES: dict[str, Callable[[Path], None]] = {
+    "truncated to half": _truncate_half,
+    "last bytes cut off": _cut_tail,
+    "garbage": _garbage,
+    "empty file": _empty,
+    "damaged pages behind a good footer": _damaged_pages,
+    "foreign columns": _foreign_columns,
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_segment_is_quarantined_and_the_rest_ingested(
+    tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = tmp_path / "spool"
+    events = events_for_days(random.Random(1), [DAY], per_day=300)
+    write_events(spool, events, per_segment=100)
+    victim = sorted(spool.rglob("*.parquet"))[1]
+    DAMAGES[damage](victim)
+    db = tmp_path / "w.duckdb"
+    with caplog.at_level(logging.WARNING, logger="analytics"):
+        result = Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    name = victim.relative_to(spool).as_posix()
+    assert result.ingest.quarantined == (name,)
+    assert result.ingest.segments == 2
+    assert (spool / "quarantine" / name).is_file()
+    assert not victim.exists()
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert name in warnings[0].getMessage()
+    assert "\n" not in warnings[0].getMessage()
+    # Exactly the other two segments' events are counted.
+    kept = events[:100] + events[200:]
+    expected = tally(kept)
+    assert table_rows(db, "daily_totals") == expected["daily_totals"]
+    assert table_rows(db, "daily_pages") == expected["daily_pages"]
+    # The quarantine folder is never read as part of the spool.
+    again = Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    assert again.ingest.segments == 0
+    assert again.ingest.quarantined == ()
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "analytics", *args]
+
+
+def _state(db: Path) -> dict[str, Any]:
+    state = snapshot(db)
+    if db.exists():
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+            state["ledger"] = (
+                sorted(con.execute("SELECT name, events FROM ingested_segments").fetchall())
+                if "ingested_segments" in tables
+                else []
+            )
+        finally:
+            con.close()
+    else:
+        state["ledger"] = []
+    return state
+
+
+def _reset(db: Path, saved: Path) -> None:
+    for leftover in (db, db.with_name(db.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    shutil.copy(saved, db)
+
+
+@pytest.mark.slow
+def test_rollup_killed_at_random_moments_leaves_before_or_after(tmp_path: Path) -> None:
+    rng = random.Random(2026)
+    spool = tmp_path / "spool"
+    first_days = [DAY - timedelta(days=i) for i in range(1, 6)]
+    write_events(spool, events_for_days(rng, first_days, per_day=600), per_segment=20)
+    db = tmp_path / "w.duckdb"
+    run = _cli("rollup", "--spool", str(spool), "--db", str(db), "--raw-days", KEEP_ALL)
+    subprocess.run(run, check=True, capture_output=True, cwd=ROOT)
+    before = _state(db)
+    saved = tmp_path / "before.duckdb"
+    shutil.copy(db, saved)
+
+    # Late events for old days and new days: a few hundred segments, a run of ~1-2 s.
+    more_days = [*first_days[:2], DAY, DAY + timedelta(days=1)]
+    write_events(spool, events_for_days(rng, more_days, per_day=1500), per_segment=20)
+    reference_db = tmp_path / "reference.duckdb"
+    shutil.copy(saved, reference_db)
+    started = time.monotonic()
+    subprocess.run(
+        _cli("rollup", "--spool", str(spool), "--db", str(reference_db), "--raw-days", KEEP_ALL),
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
+    full_run = time.monotonic() - started
+    after = _state(reference_db)
+    assert after != before
+
+    outcomes = []
+    for _ in range(12):
+        _reset(db, saved)
+        process = subprocess.Popen(
+            run, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(rng.uniform(0.05, full_run * 1.1))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        state = _state(db)
+        assert state in (before, after), "a killed rollup left partial or double counts"
+        outcomes.append("after" if state == after else "before")
+        # The next run completes the work: the reference tables, nothing counted twice.
+        subprocess.run(run, check=True, capture_output=True, cwd=ROOT)
+        assert _state(db) == after
+    assert "before" in outcomes, outcomes  # some kills really landed mid-run
+
+
+@contextmanager
+def _lock_held_by_another_process(db: Path) -> Iterator[None]:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time\n"
+            f"con = duckdb.connect({str(db)!r})\n"
+            "print('locked', flush=True)\n"
+            "sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=20)
+        if holder.stdout is not None:
+            holder.stdout.close()
+
+
+def test_a_locked_database_gives_a_clear_error_after_a_bounded_wait(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    write_events(spool, events_for_days(random.Random(3), [DAY], per_day=50))
+    db = tmp_path / "w.duckdb"
+    with _lock_held_by_another_process(db):
+        started = time.monotonic()
+        with pytest.raises(WarehouseLockedError, match="in use by another process"):
+            Warehouse(db, lock_timeout=0.5, clock=fixed_clock(NOW)).run(spool)
+        assert 0.4 < time.monotonic() - started < 5
+        result = subprocess.run(
+            _cli("rollup", "--spool", str(spool), "--db", str(db), "--wait", "0.3"),
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        assert result.returncode == 1
+        assert result.stderr.count("\n") == 1
+        assert result.stderr.startswith("analytics: error: database")
+        assert "Traceback" not in result.stderr
+    # Once the other process is gone, the same run succeeds.
+    done = Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    assert done.ingest.events == 50
+
+
+@pytest.mark.slow
+def test_two_rollups_at_once_wait_for_each_other_and_count_once(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    events = events_for_days(random.Random(4), [DAY, DAY + timedelta(days=1)], per_day=2000)
+    segments = write_events(spool, events, per_segment=20)
+    db = tmp_path / "w.duckdb"
+    run = _cli(
+        "rollup", "--spool", str(spool), "--db", str(db), "--raw-days", KEEP_ALL, "--wait", "60"
+    )
+    first = subprocess.Popen(run, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    second = subprocess.Popen(run, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    outputs = [p.communicate(timeout=120) for p in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    summaries = sorted(out.decode().strip() for out, _ in outputs)
+    assert summaries[0].startswith("ingested") or summaries[1].startswith("nothing to do")
+    expected = tally(events)
+    for table, rows in expected.items():
+        assert table_rows(db, table) == rows, table
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        ledger = con.execute("SELECT count(*), sum(events) FROM ingested_segments").fetchall()
+    finally:
+        con.close()
+    assert ledger == [(segments, len(events))]
