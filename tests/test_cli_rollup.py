@@ -1,0 +1,172 @@
+"""`analytics rollup` and the CLI's shape: one-line errors, help with an example, exit codes."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from analytics.cli import main
+from tests.support import ROOT
+from tests.warehouse_support import events_for_days, table_rows, tally, write_events
+
+DAY = date(2026, 11, 1)
+COMMANDS = ("rollup", "report", "export", "prune")
+
+
+def test_rollup_ingests_and_prints_a_one_line_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spool, db = tmp_path / "spool", tmp_path / "w.duckdb"
+    events = events_for_days(random.Random(1), [DAY], per_day=100)
+    write_events(spool, events)
+    argv = ["rollup", "--spool", str(spool), "--db", str(db), "--raw-days", "36500"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    assert out.startswith("ingested 2 segments (100 events, 1 days)")
+    assert table_rows(db, "daily_totals") == tally(events)["daily_totals"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out == "nothing to do: no new segments\n"
+
+
+def test_an_empty_spool_is_nothing_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "spool").mkdir()
+    argv = ["rollup", "--spool", str(tmp_path / "spool"), "--db", str(tmp_path / "w.duckdb")]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "nothing to do: no new segments\n"
+    assert captured.err == ""
+
+
+@pytest.mark.parametrize("option", [["--delete-ingested"], ["--archive", "ARCHIVE"]])
+def test_rollup_disposes_of_ingested_segments(tmp_path: Path, option: list[str]) -> None:
+    spool = tmp_path / "spool"
+    write_events(spool, events_for_days(random.Random(2), [DAY], per_day=60))
+    option = [str(tmp_path / "archive") if o == "ARCHIVE" else o for o in option]
+    argv = ["rollup", "--spool", str(spool), "--db", str(tmp_path / "w.duckdb"), *option]
+    assert main(argv) == 0
+    assert list(spool.rglob("*.parquet")) == []
+    if "--archive" in option:
+        assert len(list((tmp_path / "archive").rglob("*.parquet"))) == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "required: COMMAND"),
+        (["frobnicate"], "invalid choice"),
+        (["rollup", "--db", "DB"], "required: --spool"),
+        (["rollup", "--spool", "MISSING", "--db", "DB"], "does not exist"),
+        (["rollup", "--spool", "SPOOL", "--db", "DB", "--timezone", "Moon/Base"], "time zone"),
+        (["rollup", "--spool", "SPOOL", "--db", "DB", "--raw-days", "0"], "at least 1"),
+        (["rollup", "--spool", "SPOOL", "--db", "DB", "--raw-days", "x"], "whole number"),
+        (["rollup", "--spool", "SPOOL", "--db", "DB", "--wait", "-1"], "negative"),
+        (
+            ["rollup", "--spool", "SPOOL", "--db", "DB", "--archive", "A", "--delete-ingested"],
+            "not allowed with",
+        ),
+        (["rollup", "--spool", "SPOOL", "--db", "SPOOL"], "is a folder"),
+        (["rollup", "--spool", "SPOOL", "--db", "NOTDB"], "cannot open"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    (tmp_path / "spool").mkdir()
+    (tmp_path / "notdb").write_bytes(b"not a database at all" * 50)
+    names = {
+        "DB": tmp_path / "w.duckdb",
+        "SPOOL": tmp_path / "spool",
+        "MISSING": tmp_path / "missing",
+        "NOTDB": tmp_path / "notdb",
+    }
+    argv = [str(names[a]) if a in names else a for a in argv]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("analytics: error: ")
+    assert captured.err.count("\n") == 1
+    assert message in captured.err
+    assert captured.out == ""
+
+
+def test_subprocess_error_is_one_line_without_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analytics",
+            "rollup",
+            "--spool",
+            str(tmp_path / "nope"),
+            "--db",
+            str(tmp_path / "w.duckdb"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"analytics: error: spool folder {str(tmp_path / 'nope')!r} does not exist "
+        "or is not a folder\n"
+    )
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_quarantine_warning_is_one_line_on_stderr(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    write_events(spool, events_for_days(random.Random(3), [DAY], per_day=100))
+    sorted(spool.rglob("*.parquet"))[0].write_bytes(b"garbage")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analytics",
+            "rollup",
+            "--spool",
+            str(spool),
+            "--db",
+            str(tmp_path / "w.duckdb"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("analytics: WARNING: quarantined corrupt segment day=")
+    assert "quarantined 1 corrupt segments" in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_ending_with_an_example(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    help_text = capsys.readouterr().out.rstrip()
+    last_two = help_text.splitlines()[-2:]
+    assert last_two[0] == "example:"
+    assert last_two[1].strip().startswith(f"analytics {command} ")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_is_documented(command: str) -> None:
+    docs = (ROOT / "docs" / "readme" / "warehouse.md").read_text()
+    assert f"analytics {command} " in docs
+
+
+def test_console_script_and_module_agree() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "analytics", "--help"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode == 0
+    assert all(command in result.stdout for command in COMMANDS)
