@@ -1,0 +1,127 @@
+"""ReceiptLog: append-only JSON lines, several processes at once, bounded by rotation."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from cookiewall import ReceiptLog
+
+WRITERS = 4
+PER_WRITER = 250
+
+
+def _write_many(path: str, writer: int, count: int, max_bytes: int, backups: int) -> None:
+    log = ReceiptLog(path, max_bytes=max_bytes, backups=backups)
+    for index in range(count):
+        log.record(
+            receipt_id=f"w{writer}-{index}",
+            action="save",
+            policy_version="v1",
+            granted=["necessary", "analytics"],
+            gpc=False,
+        )
+
+
+def _run_writers(path: Path, max_bytes: int, backups: int) -> None:
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_write_many, args=(str(path), w, PER_WRITER, max_bytes, backups))
+        for w in range(WRITERS)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+        assert process.exitcode == 0
+
+
+def _entries(log: ReceiptLog) -> list[dict[str, object]]:
+    entries = []
+    for file in log.files():
+        for line in file.read_text().splitlines():
+            entries.append(json.loads(line))  # every line whole: no interleaving
+    return entries
+
+
+def test_many_processes_append_whole_lines(tmp_path: Path) -> None:
+    path = tmp_path / "receipts.jsonl"
+    _run_writers(path, max_bytes=10 * 2**20, backups=2)
+    log = ReceiptLog(path)
+    entries = _entries(log)
+    ids = [e["id"] for e in entries]
+    assert len(ids) == WRITERS * PER_WRITER
+    assert len(set(ids)) == len(ids)
+    for writer in range(WRITERS):  # each process's lines stay in its order
+        mine = [i for i in ids if str(i).startswith(f"w{writer}-")]
+        assert mine == [f"w{writer}-{n}" for n in range(PER_WRITER)]
+
+
+def test_rotation_caps_disk_use_across_processes(tmp_path: Path) -> None:
+    path = tmp_path / "receipts.jsonl"
+    max_bytes, backups = 8192, 3
+    _run_writers(path, max_bytes=max_bytes, backups=backups)
+    log = ReceiptLog(path, max_bytes=max_bytes, backups=backups)
+    files = log.files()
+    assert len(files) == backups + 1
+    assert not (tmp_path / f"receipts.jsonl.{backups + 1}").exists()
+    for file in files:
+        assert file.stat().st_size <= max_bytes
+    # The newest receipts survive rotation; every surviving line is whole and unique.
+    entries = _entries(log)
+    assert len({e["id"] for e in entries}) == len(entries)
+    assert sum(f.stat().st_size for f in files) <= max_bytes * (backups + 1)
+
+
+def test_no_backups_means_one_file(tmp_path: Path) -> None:
+    log = ReceiptLog(tmp_path / "r.jsonl", max_bytes=1024, backups=0)
+    for index in range(100):
+        log.record(
+            receipt_id=str(index), action="accept_all", policy_version="v", granted=["a"], gpc=True
+        )
+    assert log.files() == [tmp_path / "r.jsonl"]
+    assert (tmp_path / "r.jsonl").stat().st_size <= 1024
+
+
+def test_entry_has_only_the_promised_fields(tmp_path: Path) -> None:
+    log = ReceiptLog(tmp_path / "sub" / "r.jsonl")
+    log.record(
+        receipt_id="abc", action="withdraw", policy_version="v2", granted={"b", "a"}, gpc=True
+    )
+    (entry,) = _entries(log)
+    assert entry["id"] == "abc"
+    assert entry["granted"] == ["a", "b"]
+    assert entry["action"] == "withdraw"
+    assert entry["gpc"] is True
+    assert set(entry) == {"id", "time", "policy_version", "granted", "action", "gpc"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"max_bytes": 10}, "max_bytes"), ({"backups": -1}, "backups")],
+)
+def test_bad_options(tmp_path: Path, kwargs: dict[str, int], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ReceiptLog(tmp_path / "r.jsonl", **kwargs)
+
+
+def test_unknown_action_refused(tmp_path: Path) -> None:
+    log = ReceiptLog(tmp_path / "r.jsonl")
+    with pytest.raises(ValueError, match="action"):
+        log.record(receipt_id="x", action="shrug", policy_version="v", granted=[], gpc=False)
+
+
+def test_unwritable_log_does_not_block_the_decision(tmp_path: Path) -> None:
+    from tests.test_cookiewall_support import call, make_app
+
+    blocker = tmp_path / "dir-not-file"
+    blocker.mkdir()
+    log = ReceiptLog(tmp_path / "r.jsonl")
+    log.path = blocker  # writing a directory fails with an OSError
+    app = make_app(receipts=log)
+    response = call(app, "POST", "/consent", json={"action": "reject_all"})
+    assert response.status_code == 200
+    assert app.stats["receipts_failed"] == 1
