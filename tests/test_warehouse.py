@@ -340,3 +340,28 @@ def test_segments_kept_in_place_are_skipped_by_the_ledger(
     with caplog.at_level(logging.WARNING, logger="analytics"):
         assert make_warehouse().run(spool).ingest.segments == 0
     assert caplog.records == []
+
+
+def _analyst_queries() -> list[str]:
+    text = (Path(__file__).parent.parent / "docs" / "readme" / "warehouse.md").read_text()
+    section = text.split("### For analysts", 1)[1]
+    return [block.split("```", 1)[0] for block in section.split("```sql\n")[1:]]
+
+
+def test_readme_has_five_analyst_queries() -> None:
+    assert len(_analyst_queries()) == 5
+
+
+@pytest.mark.parametrize("number", range(5))
+def test_analyst_queries_from_the_readme_run(
+    spool: Path, db: Path, make_warehouse: Callable[..., Warehouse], number: int
+) -> None:
+    write_events(spool, events_for_days(random.Random(13), days(START, 10), per_day=40))
+    make_warehouse().run(spool)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(_analyst_queries()[number]).fetchall()
+    finally:
+        con.close()
+    if number != 1:  # query 2 is relative to the real today
+        assert rows
