@@ -656,3 +656,19 @@ def test_cookiewall_imports_without_fastapi() -> None:
 def test_bad_options_refused(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make_app(**options)
+
+
+def test_real_uvicorn_server_end_to_end() -> None:
+    import httpx
+
+    from tests.support import uvicorn_server
+
+    app_path = "tests.test_cookiewall_support:make_app"
+    with uvicorn_server(app_path, factory=True) as (base, _), httpx.Client(base_url=base) as client:
+        first = client.get("/")
+        assert set(set_cookies(first)) == {"session"}
+        decided = client.post(
+            "/consent", data={"action": "accept_all", "next": "/state"}, follow_redirects=True
+        )
+        assert decided.json()["summary"] == "all"
+        assert client.get("/", headers={"sec-gpc": "1"}).text.count("custom") == 1
