@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from analytics import Recorder, spool
@@ -124,7 +125,7 @@ def test_a_file_where_the_day_folder_should_be_keeps_the_events(
 def test_disk_full_then_recovery_with_bounded_buffer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_write = spool.pq.write_table
+    real_write = pq.write_table
     disk_full = True
 
     def write_table(table: pa.Table, where: Any, **kwargs: Any) -> None:
@@ -132,7 +133,7 @@ def test_disk_full_then_recovery_with_bounded_buffer(
             raise OSError(errno.ENOSPC, "No space left on device")
         real_write(table, where, **kwargs)
 
-    monkeypatch.setattr(spool.pq, "write_table", write_table)
+    monkeypatch.setattr(pq, "write_table", write_table)  # what spool.write_segment calls
     recorder = Recorder(tmp_path, "example.com", flush_interval=3600, max_buffer=50)
     monkeypatch.setattr(recorder, "_early_flush", 10**9)  # this test calls flush() itself
     for i in range(30):

@@ -6,7 +6,7 @@ import asyncio
 import multiprocessing
 import signal
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -77,7 +77,7 @@ def test_four_processes_share_one_spool_and_one_salt_per_day(tmp_path: Path) -> 
     assert len(list_segments(tmp_path)) > 2 * WORKERS  # the flusher really ran concurrently
 
     # One salt per day shared by all: the same client has one id per day across processes.
-    ids_per_day: dict[object, set[int]] = {}
+    ids_per_day: dict[date, set[int]] = {}
     for row in rows:
         ids_per_day.setdefault(row["ts"].date(), set()).add(row["visitor_id"])
     assert sorted(ids_per_day) == [DAY_ONE.date(), DAY_ONE.date() + timedelta(days=1)]

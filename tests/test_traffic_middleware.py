@@ -298,7 +298,10 @@ def test_a_broken_clock_never_breaks_the_response(tmp_path: Path) -> None:
 
 def test_websocket_passes_through(recorder: Recorder) -> None:
     sent: list[Message] = []
-    incoming = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
+    incoming: list[Message] = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.disconnect", "code": 1000},
+    ]
 
     async def receive() -> Message:
         return incoming.pop(0)

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
+import ua_parser
 
-from analytics import useragents
 from analytics.useragents import classify_user_agent
 
 CHROME_WIN = (
@@ -117,13 +117,13 @@ def test_non_ascii_and_oversized_user_agents_do_not_fail() -> None:
 def test_a_repeated_user_agent_is_not_parsed_again(monkeypatch: pytest.MonkeyPatch) -> None:
     # Speed itself is measured in bench/ (SPEC 5: no timed tests); here: a hit skips the parse.
     calls: list[str] = []
-    real_parse = useragents.parse
+    real_parse = ua_parser.parse
 
     def counting_parse(ua: str) -> object:
         calls.append(ua)
         return real_parse(ua)
 
-    monkeypatch.setattr(useragents, "parse", counting_parse)
+    monkeypatch.setattr("analytics.useragents.parse", counting_parse)
     classify_user_agent.cache_clear()
     ua = CHROME_WIN.encode()
     first = classify_user_agent(ua)
