@@ -1,0 +1,177 @@
+"""The JSON API (`<mount>/api/...`): the same numbers as the pages, for scripts and notebooks.
+
+Every endpoint takes `from`, `to`, `grain`, `compare`, `site` and `limit` (see `params`);
+the shapes are documented in docs/readme/dashboard.md. Bad parameters answer 400 with
+`{"error": "..."}`; a warehouse that cannot be read yet answers 503 with Retry-After.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from anyio import to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from analytics.dashboard import queries
+from analytics.dashboard.context import Context, to_json
+from analytics.dashboard.params import ParamError, Params
+from analytics.dashboard.snapshot import Snapshot, WarehouseUnavailable
+
+JSON = "application/json"
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(to_json(data), status_code=status, media_type=JSON, headers=headers)
+
+
+def json_error(message: str, status: int, retry_after: int | None = None) -> Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return json_response({"error": message}, status, headers)
+
+
+def _frame(params: Params, ctx: Context) -> dict[str, Any]:
+    """The fields every answer starts with: what was asked, as it was understood."""
+    return {
+        "site": params.site,
+        "from": params.start,
+        "to": params.end,
+        "grain": params.grain,
+        "compare": params.compare,
+        "previous": (
+            {"from": params.previous[0], "to": params.previous[1]} if params.compare else None
+        ),
+        "min_visitors": ctx.min_visitors,
+    }
+
+
+def timeseries_data(snapshot: Snapshot, params: Params, ctx: Context) -> dict[str, Any]:
+    con = snapshot.cursor()
+    data = {**_frame(params, ctx), "referrer": params.referrer, "suppressed": False}
+    if params.referrer is not None and queries.referrer_hidden(con, params, ctx.min_visitors):
+        data.update(suppressed=True, totals=None, previous_totals=None, points=[])
+        data["notes"] = [f"This referrer has fewer than {ctx.min_visitors} visitors: not shown."]
+        return data
+    found = queries.series(con, params, ctx.min_visitors)
+    points = []
+    for point in found.points:
+        item: dict[str, Any] = {
+            "period": point.period,
+            "pageviews": point.pageviews,
+            "visitors": point.visitors,
+        }
+        if params.referrer is None:
+            item["bot_hits"] = point.bot_hits
+        if params.compare:
+            item["pageviews_previous"] = point.pageviews_previous
+            item["visitors_previous"] = point.visitors_previous
+        item["suppressed"] = point.suppressed
+        points.append(item)
+    data.update(
+        totals=found.totals,
+        previous_totals=found.previous_totals,
+        points=points,
+        notes=found.notes,
+    )
+    return data
+
+
+def breakdown_data(snapshot: Snapshot, params: Params, ctx: Context, kind: str) -> dict[str, Any]:
+    report = queries.breakdown(
+        snapshot.cursor(), kind, params, ctx.min_visitors, ctx.today(snapshot)
+    )
+    return {
+        "kind": kind,
+        **_frame(params, ctx),
+        "limit": params.limit,
+        "columns": list(report.columns),
+        "rows": report.rows,
+        "notes": list(report.notes),
+    }
+
+
+def referrer_pages_data(snapshot: Snapshot, params: Params, ctx: Context) -> dict[str, Any]:
+    con = snapshot.cursor()
+    data = {**_frame(params, ctx), "referrer": params.referrer, "limit": params.limit}
+    if queries.referrer_hidden(con, params, ctx.min_visitors):
+        data.update(suppressed=True, covered=None, rows=[])
+        data["notes"] = [f"This referrer has fewer than {ctx.min_visitors} visitors: not shown."]
+        return data
+    found = queries.pages_of_referrer(con, params, ctx.min_visitors, snapshot.raw_days)
+    covered = found.covered
+    data.update(
+        suppressed=False,
+        covered={"from": covered[0], "to": covered[1]} if covered is not None else None,
+        rows=found.rows,
+        notes=found.notes,
+    )
+    return data
+
+
+def sites_data(snapshot: Snapshot) -> dict[str, Any]:
+    raw = snapshot.raw_days
+    return {
+        "sites": list(snapshot.sites),
+        "timezone": snapshot.timezone,
+        "data_as_of": snapshot.loaded_at.isoformat(timespec="seconds"),
+        "raw_events": {"from": raw[0], "to": raw[1]} if raw is not None else None,
+    }
+
+
+Builder = Callable[[Snapshot, Params, Context], dict[str, Any]]
+
+
+def _endpoint(
+    ctx: Context, build: Builder, *, need_referrer: bool = False
+) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            # Checked before the warehouse is touched: a bad request costs nothing.
+            ctx.parse(
+                request.query_params, None, compare_default=False, need_referrer=need_referrer
+            )
+            snapshot = await ctx.store.get()
+            params = ctx.parse(
+                request.query_params, snapshot, compare_default=False, need_referrer=need_referrer
+            )
+        except ParamError as error:
+            return json_error(str(error), 400)
+        except WarehouseUnavailable as error:
+            return json_error(str(error), 503, error.retry_after)
+        data = await to_thread.run_sync(build, snapshot, params, ctx)
+        return json_response(data)
+
+    return endpoint
+
+
+def _breakdown_builder(kind: str) -> Builder:
+    def build(snapshot: Snapshot, params: Params, ctx: Context) -> dict[str, Any]:
+        return breakdown_data(snapshot, params, ctx, kind)
+
+    return build
+
+
+def routes(ctx: Context) -> list[Route]:
+    async def sites(request: Request) -> Response:
+        try:
+            snapshot = await ctx.store.get()
+        except WarehouseUnavailable as error:
+            return json_error(str(error), 503, error.retry_after)
+        return json_response(sites_data(snapshot))
+
+    found = [
+        Route("/api/sites", sites, methods=["GET"]),
+        Route("/api/timeseries", _endpoint(ctx, timeseries_data), methods=["GET"]),
+        Route(
+            "/api/referrer-pages",
+            _endpoint(ctx, referrer_pages_data, need_referrer=True),
+            methods=["GET"],
+        ),
+    ]
+    for kind in queries.BREAKDOWN_KINDS:
+        found.append(
+            Route(f"/api/{kind}", _endpoint(ctx, _breakdown_builder(kind)), methods=["GET"])
+        )
+    return found

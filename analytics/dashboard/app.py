@@ -1,0 +1,141 @@
+"""`dashboard(db_path, ...)`: the ASGI app a site mounts to show its analytics live.
+
+    from starlette.routing import Mount
+    from analytics.dashboard import dashboard
+
+    routes = [Mount("/analytics", app=dashboard("var/analytics.duckdb", basic=("ana", "…")))]
+
+Construction checks the configuration (ValueError with a clear message); at least one way
+to authenticate must be configured. The app reads the warehouse read-only through a private
+in-memory copy (see `snapshot`), so it never holds the file the rollup writes.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from pathlib import Path
+
+from starlette.routing import Router
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from analytics.dashboard import api, pages
+from analytics.dashboard.auth import Authentication, Authorize
+from analytics.dashboard.context import Context
+from analytics.dashboard.snapshot import SnapshotStore
+from analytics.warehouse import validate_timezone
+
+MIN_TOKEN_LENGTH = 16
+
+# Sent with every answer, refusals included: the data is private and must not be cached by
+# a proxy, framed by another site, sniffed into another type, or leak the URL onwards.
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+
+
+class SecurityHeaders:
+    """Pure ASGI: adds SECURITY_HEADERS that the response did not set itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(n, v) for n, v in SECURITY_HEADERS if n not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+def _check_text(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} must be a non-empty string")
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise ValueError(f"{what} must not contain control characters")
+    return value
+
+
+def _check_config(
+    token: str | None,
+    basic: tuple[str, str] | None,
+    authorize: Authorize | None,
+    min_visitors: int | None,
+) -> None:
+    if token is None and basic is None and authorize is None:
+        raise ValueError(
+            "dashboard needs authentication: pass token=, basic=(user, password) or "
+            "authorize=callable; it never serves analytics to anyone who asks"
+        )
+    if token is not None:
+        _check_text(token, "token")
+        if len(token) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"token must be at least {MIN_TOKEN_LENGTH} characters long")
+    if basic is not None:
+        if not isinstance(basic, tuple | list) or len(basic) != 2:
+            raise ValueError("basic must be a (user, password) pair")
+        user = _check_text(basic[0], "basic user")
+        _check_text(basic[1], "basic password")
+        if ":" in user:
+            raise ValueError("basic user must not contain ':' (RFC 7617)")
+    if authorize is not None and not callable(authorize):
+        raise ValueError("authorize must be a callable taking the request and returning a bool")
+    if min_visitors is not None and (
+        isinstance(min_visitors, bool) or not isinstance(min_visitors, int) or min_visitors < 1
+    ):
+        raise ValueError(f"min_visitors must be a whole number of at least 1, not {min_visitors!r}")
+
+
+def dashboard(
+    db_path: str | os.PathLike[str],
+    *,
+    token: str | None = None,
+    basic: tuple[str, str] | None = None,
+    authorize: Authorize | None = None,
+    min_visitors: int | None = None,
+    title: str = "cookiewall analytics",
+    timezone: str | None = None,
+) -> ASGIApp:
+    """The analytics dashboard and its JSON API as one pure ASGI app (mount it anywhere).
+
+    `token`: a bearer token for `Authorization: Bearer …` (scripts); `basic`: a (user,
+    password) pair for HTTP Basic (browsers); `authorize`: `f(request) -> bool` or an async
+    one, the site's own login. At least one is required. `min_visitors`: suppress every number
+    standing for fewer visitors. `timezone`: the zone whose "today" ends the default range
+    (default: the warehouse's own). The database file need not exist yet (503 until it does).
+    """
+    _check_config(token, basic, authorize, min_visitors)
+    _check_text(title, "title")
+    if timezone is not None:
+        validate_timezone(timezone)
+    path = Path(db_path)
+    if path.is_dir():
+        raise ValueError(f"db_path {str(path)!r} is a folder, not a DuckDB file")
+    ctx = Context(
+        store=SnapshotStore(path),
+        title=title,
+        min_visitors=min_visitors,
+        timezone=timezone,
+    )
+    router = Router(routes=[*pages.routes(ctx), *api.routes(ctx)])
+    realm = "".join(c for c in title if c.isprintable() and c not in '"\\')[:64] or "analytics"
+    return SecurityHeaders(
+        Authentication(
+            router,
+            token=token,
+            basic=(basic[0], basic[1]) if basic is not None else None,
+            authorize=authorize,
+            realm=realm,
+        )
+    )

@@ -1,0 +1,58 @@
+"""What every handler of one dashboard shares: its configuration and its warehouse copy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from starlette.datastructures import QueryParams
+
+from analytics.dashboard.params import Params, parse
+from analytics.dashboard.snapshot import Snapshot, SnapshotStore
+
+
+@dataclass(frozen=True)
+class Context:
+    store: SnapshotStore
+    title: str
+    min_visitors: int | None
+    timezone: str | None  # None: the warehouse's own time zone
+
+    def today(self, snapshot: Snapshot | None) -> date:
+        """Today where the warehouse's days begin (the default range ends yesterday)."""
+        zone = self.timezone or (snapshot.timezone if snapshot is not None else "UTC")
+        return datetime.now(UTC).astimezone(ZoneInfo(zone)).date()
+
+    def parse(
+        self,
+        query: QueryParams,
+        snapshot: Snapshot | None,
+        *,
+        compare_default: bool,
+        need_referrer: bool = False,
+    ) -> Params:
+        return parse(
+            _single(query),
+            today=self.today(snapshot),
+            compare_default=compare_default,
+            need_referrer=need_referrer,
+        )
+
+
+def _single(query: QueryParams) -> Mapping[str, str]:
+    # A repeated parameter takes its last value, as in Starlette's own `.get`.
+    return {key: query.getlist(key)[-1] for key in query}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def to_json(data: Any) -> bytes:
+    return json.dumps(data, default=_plain, ensure_ascii=False, separators=(",", ":")).encode()

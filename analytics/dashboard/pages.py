@@ -1,0 +1,193 @@
+"""The server-rendered pages: the overview, one referrer, and the stylesheet.
+
+Usable without JavaScript (a GET form picks range, site, grain and comparison), charts are
+inline SVG from `analytics.render.svg` (the HTML report's chart code), and every link starts
+with the mount's `root_path`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from html import escape
+from typing import Any
+
+from anyio import to_thread
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from analytics.dashboard import queries, templates
+from analytics.dashboard.context import Context
+from analytics.dashboard.params import ParamError, Params
+from analytics.dashboard.snapshot import Snapshot, WarehouseUnavailable
+from analytics.dashboard.style import CSS_BYTES, CSS_ETAG
+from analytics.render.svg import line_chart
+
+SECTION_TITLES = {
+    "referrers": "Top referrers",
+    "sources": "Sources",
+    "pages": "Pages",
+    "campaigns": "Campaigns",
+}
+
+
+def html(body: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return HTMLResponse(
+        body,
+        status_code=status,
+        headers={"Content-Security-Policy": templates.CSP, **(headers or {})},
+    )
+
+
+def _root(request: Request) -> str:
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def series_chart(found: queries.Series, params: Params, heading: str) -> str:
+    lines: dict[str, list[float]] = {
+        "pageviews": [p.pageviews or 0 for p in found.points],
+        "visitors": [p.visitors or 0 for p in found.points],
+    }
+    if params.compare:
+        lines["pageviews (previous period)"] = [p.pageviews_previous or 0 for p in found.points]
+        lines["visitors (previous period)"] = [p.visitors_previous or 0 for p in found.points]
+    labels = [p.period.isoformat() for p in found.points]
+    return line_chart(lines, labels, title=f"{heading} per {params.grain}")
+
+
+def _cards(found: queries.Series, params: Params) -> str:
+    before = found.previous_totals or {}
+    return (
+        '<div class="cards">'
+        + templates.card(
+            "Pageviews", found.totals["pageviews"], before.get("pageviews"), params.compare
+        )
+        + templates.card(
+            "Visitors", found.totals["visitors"], before.get("visitors"), params.compare
+        )
+        + "</div>"
+    )
+
+
+def _freshness(snapshot: Snapshot) -> str:
+    return (
+        f"Data as of {snapshot.loaded_at:%Y-%m-%d %H:%M:%S} UTC (a read-only copy of the "
+        f"warehouse, refreshed after each rollup); days are {snapshot.timezone} days."
+    )
+
+
+def overview_body(snapshot: Snapshot, params: Params, ctx: Context, root: str) -> str:
+    con = snapshot.cursor()
+    found = queries.series(con, params, ctx.min_visitors)
+    parts = [templates.picker(f"{root}/", params, snapshot.sites), _cards(found, params)]
+    parts.append(
+        templates.chart_section(
+            "Pageviews and visitors",
+            series_chart(found, params, "Pageviews and visitors"),
+            found.notes,
+        )
+    )
+    sections = []
+    link_query = params.query_string()
+    for kind in queries.BREAKDOWN_KINDS:
+        report = queries.breakdown(con, kind, params, ctx.min_visitors, ctx.today(snapshot))
+        table = templates.report_table(
+            report,
+            key_link=f"{root}/referrer" if kind == "referrers" else None,
+            link_query=link_query,
+        )
+        notes = [
+            n
+            for n in report.notes
+            if n.startswith(
+                (
+                    "Rows with",
+                    "External",
+                )
+            )
+        ]
+        sections.append(
+            f'<section id="{kind}"><h2>{SECTION_TITLES[kind]}</h2>{table}'
+            f"{templates.notes_list(notes)}</section>"
+        )
+    parts.append('<div class="grid">' + "".join(sections) + "</div>")
+    parts.append(f'<p class="muted">{escape(_freshness(snapshot))}</p>')
+    return templates.layout(ctx.title, "Overview", root, "".join(parts))
+
+
+def referrer_body(snapshot: Snapshot, params: Params, ctx: Context, root: str) -> str:
+    con = snapshot.cursor()
+    referrer = params.referrer or ""
+    crumbs = f" › {escape(referrer)}"
+    hidden = {"referrer": referrer}
+    parts = [
+        f"<h2>Referrer: {escape(referrer)}</h2>",
+        templates.picker(f"{root}/referrer", params, snapshot.sites, hidden),
+    ]
+    if queries.referrer_hidden(con, params, ctx.min_visitors):
+        parts.append(
+            templates.message(
+                "muted",
+                f"This referrer brought fewer than {ctx.min_visitors} visitors in this range; "
+                "it is not shown on its own (small-count suppression).",
+            )
+        )
+        return templates.layout(ctx.title, referrer, root, "".join(parts), crumbs)
+    found = queries.series(con, params, ctx.min_visitors)
+    parts.append(_cards(found, params))
+    parts.append(
+        templates.chart_section(
+            "Pageviews and visitors from this referrer",
+            series_chart(found, params, "From this referrer: pageviews and visitors"),
+            found.notes,
+        )
+    )
+    pages = queries.pages_of_referrer(con, params, ctx.min_visitors, snapshot.raw_days)
+    parts.append(
+        '<section id="pages"><h2>Pages it sent people to</h2>'
+        f"{templates.rows_table('path', pages.rows)}{templates.notes_list(pages.notes)}</section>"
+    )
+    parts.append(f'<p class="muted">{escape(_freshness(snapshot))}</p>')
+    return templates.layout(ctx.title, referrer, root, "".join(parts), crumbs)
+
+
+Body = Callable[[Snapshot, Params, Context, str], str]
+
+
+def _page(ctx: Context, body: Body, *, need_referrer: bool = False) -> Callable[[Request], Any]:
+    async def page(request: Request) -> Response:
+        root = _root(request)
+        try:
+            ctx.parse(request.query_params, None, compare_default=True, need_referrer=need_referrer)
+            snapshot = await ctx.store.get()
+            params = ctx.parse(
+                request.query_params, snapshot, compare_default=True, need_referrer=need_referrer
+            )
+        except ParamError as error:
+            return html(_problem(ctx, root, "Bad request", str(error)), 400)
+        except WarehouseUnavailable as error:
+            headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+            return html(_problem(ctx, root, "Not available yet", str(error)), 503, headers)
+        return html(await to_thread.run_sync(body, snapshot, params, ctx, root))
+
+    return page
+
+
+def _problem(ctx: Context, root: str, heading: str, text: str) -> str:
+    back = f'<p><a href="{escape(root)}/">Back to the overview</a></p>'
+    return templates.layout(ctx.title, heading, root, templates.message("error", text) + back)
+
+
+async def stylesheet(request: Request) -> Response:
+    headers = {"ETag": CSS_ETAG, "Cache-Control": "private, max-age=3600"}
+    if request.headers.get("if-none-match") == CSS_ETAG:
+        return Response(status_code=304, headers=headers)
+    return Response(CSS_BYTES, media_type="text/css", headers=headers)
+
+
+def routes(ctx: Context) -> list[Route]:
+    return [
+        Route("/", _page(ctx, overview_body), methods=["GET"]),
+        Route("/referrer", _page(ctx, referrer_body, need_referrer=True), methods=["GET"]),
+        Route("/static/dashboard.css", stylesheet, methods=["GET"]),
+    ]

@@ -1,0 +1,154 @@
+"""Query-string parameters of every dashboard page and API endpoint, checked in one place.
+
+A bad value is a `ParamError` with a message that names the parameter and says what is
+accepted; the caller turns it into a 400. No database is needed to check a request, so a
+malformed one costs nothing.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from analytics.reports import DEFAULT_DAYS, GRAINS, periods
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 500
+# A day-grain chart of ~2.7 years is the most a page or a JSON answer needs to carry.
+MAX_BUCKETS = 1000
+MAX_TEXT = 253  # the longest DNS name; also plenty for a site name
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+class ParamError(ValueError):
+    """A query parameter is malformed or out of range (HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class Params:
+    start: date
+    end: date
+    grain: str
+    compare: bool
+    site: str | None
+    limit: int
+    referrer: str | None = None
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def previous(self) -> tuple[date, date]:
+        return self.start - timedelta(days=self.days), self.start - timedelta(days=1)
+
+    def query_string(self, **changes: str) -> dict[str, str]:
+        """The parameters as a link would carry them (for links between pages)."""
+        values = {
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "grain": self.grain,
+            "compare": "1" if self.compare else "0",
+            "limit": str(self.limit),
+        }
+        if self.site is not None:
+            values["site"] = self.site
+        values.update(changes)
+        return values
+
+
+def _text(raw: Mapping[str, str], name: str) -> str | None:
+    value = raw.get(name)
+    if value is None or not value.strip():
+        return None  # an empty form field means "the default"
+    return value.strip()
+
+
+def _day(raw: Mapping[str, str], name: str) -> date | None:
+    value = _text(raw, name)
+    if value is None:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ParamError(f"{name} must be a date like 2026-01-31, not {value[:40]!r}") from None
+    if len(value) != 10 or not 1900 <= day.year <= 9000:
+        raise ParamError(f"{name} must be a date like 2026-01-31 between 1900 and 9000")
+    return day
+
+
+def _name(raw: Mapping[str, str], name: str) -> str | None:
+    value = _text(raw, name)
+    if value is None:
+        return None
+    if len(value) > MAX_TEXT:
+        raise ParamError(f"{name} is too long (at most {MAX_TEXT} characters)")
+    if any(unicodedata.category(char) in ("Cc", "Cf") for char in value):
+        raise ParamError(f"{name} must not contain control characters")
+    return value
+
+
+def parse(
+    raw: Mapping[str, str], *, today: date, compare_default: bool, need_referrer: bool = False
+) -> Params:
+    """Check the query parameters; missing ones get defaults (the last 28 complete days).
+
+    `from`/`to`: inclusive ISO dates; `grain`: day, week or month; `compare`: 1/0, true/false,
+    yes/no, on/off; `site`: a site name (unknown sites simply have no data); `limit`: rows
+    per table, 1 to MAX_LIMIT; `referrer`: a referring domain (referrer views only).
+    """
+    end = _day(raw, "to")
+    start = _day(raw, "from")
+    if end is None:
+        end = today - timedelta(days=1)
+        if start is not None and start > end:
+            end = start  # `from` alone, in the future or today: a range of that one day
+    if start is None:
+        start = end - timedelta(days=DEFAULT_DAYS - 1)
+    if start > end:
+        raise ParamError(f"from ({start}) is after to ({end})")
+
+    grain = _text(raw, "grain") or "day"
+    if grain not in GRAINS:
+        raise ParamError(f"grain must be one of {', '.join(GRAINS)}, not {grain[:20]!r}")
+    buckets = len(periods(start, end, grain)) if (end - start).days < 40_000 else MAX_BUCKETS + 1
+    if buckets > MAX_BUCKETS:
+        raise ParamError(
+            f"the range {start} … {end} has {buckets} {grain}s; at most {MAX_BUCKETS} "
+            "fit a chart: choose a shorter range or a longer grain"
+        )
+
+    compare_text = (_text(raw, "compare") or "").lower()
+    if not compare_text:
+        compare = compare_default
+    elif compare_text in TRUE_WORDS:
+        compare = True
+    elif compare_text in FALSE_WORDS:
+        compare = False
+    else:
+        raise ParamError(f"compare must be 1 or 0 (or true/false), not {compare_text[:20]!r}")
+
+    limit_text = _text(raw, "limit")
+    limit = DEFAULT_LIMIT
+    if limit_text is not None:
+        if not limit_text.isascii() or not limit_text.isdigit():
+            raise ParamError(f"limit must be a whole number, not {limit_text[:20]!r}")
+        limit = int(limit_text)
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ParamError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+
+    referrer = _name(raw, "referrer")
+    if need_referrer and referrer is None:
+        raise ParamError("referrer is required: a referring domain such as example.org")
+    return Params(
+        start=start,
+        end=end,
+        grain=grain,
+        compare=compare,
+        site=_name(raw, "site"),
+        limit=limit,
+        referrer=referrer.lower() if referrer is not None else None,
+    )

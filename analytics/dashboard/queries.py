@@ -1,0 +1,285 @@
+"""The dashboard's questions, asked of a snapshot: time series, breakdowns, a referrer's pages.
+
+Breakdowns are the report queries themselves (`analytics.reports.build_report`), so the
+dashboard and `analytics report` can never disagree. The time series are asked here because
+the dashboard needs visitors per bucket for small-count suppression, which the report's
+series (pageviews only) does not carry.
+
+Small-count suppression (`min_visitors`, K): no number the dashboard shows stands for fewer
+than K visitors. A table row with fewer than K visitors over the range (in either period when
+comparing) is folded into `(other)`; a time-series bucket with pageviews but fewer than K
+visitors is shown as suppressed (null); a referrer with fewer than K visitors is not shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+
+from analytics.dashboard.params import Params
+from analytics.reports import (
+    OTHER,
+    VISITORS_NOTE,
+    Cell,
+    Report,
+    ReportQuery,
+    build_report,
+    check,
+    periods,
+)
+
+BREAKDOWN_KINDS = ("referrers", "sources", "pages", "campaigns")
+
+# `$shift` moves the previous period onto the current one (as in the summary report), so a
+# bucket of the comparison holds the days exactly one range-length before the current ones.
+TOTALS_SQL = """
+SELECT CAST(date_trunc($grain, day + $shift) AS DATE) AS period,
+       CAST(sum(pageviews) AS BIGINT), CAST(sum(visitors) AS BIGINT),
+       CAST(sum(bot_hits) AS BIGINT)
+FROM daily_totals
+WHERE day BETWEEN $start AND $end AND (CAST($site AS VARCHAR) IS NULL OR site = $site)
+GROUP BY period
+"""
+
+REFERRER_SQL = """
+SELECT CAST(date_trunc($grain, day + $shift) AS DATE) AS period,
+       CAST(sum(pageviews) AS BIGINT), CAST(sum(visitors) AS BIGINT), CAST(0 AS BIGINT)
+FROM daily_referrers
+WHERE day BETWEEN $start AND $end AND (CAST($site AS VARCHAR) IS NULL OR site = $site)
+  AND referrer_domain = $referrer
+GROUP BY period
+"""
+
+REFERRER_PAGES_SQL = """
+SELECT path, CAST(sum(pageviews) AS BIGINT) AS pageviews,
+       CAST(sum(visitors) AS BIGINT) AS visitors
+FROM referrer_pages
+WHERE day BETWEEN $start AND $end AND (CAST($site AS VARCHAR) IS NULL OR site = $site)
+  AND referrer_domain = $referrer
+GROUP BY path
+ORDER BY pageviews DESC, visitors DESC, path
+"""
+
+
+@dataclass(frozen=True)
+class Point:
+    period: date
+    pageviews: int | None  # None: suppressed (fewer than min_visitors visitors)
+    visitors: int | None
+    bot_hits: int | None
+    pageviews_previous: int | None = None
+    visitors_previous: int | None = None
+
+    @property
+    def suppressed(self) -> bool:
+        return self.pageviews is None
+
+
+@dataclass(frozen=True)
+class Series:
+    points: list[Point]
+    totals: dict[str, int | None]  # over the range (suppressed as a whole if too small)
+    previous_totals: dict[str, int | None] | None
+    suppressed_buckets: int
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PagesOfReferrer:
+    rows: list[dict[str, Cell]]
+    covered: tuple[date, date] | None  # the part of the range that raw events still cover
+    folded: int
+    notes: list[str] = field(default_factory=list)
+
+
+def too_small(pageviews: int, visitors: int, min_visitors: int | None) -> bool:
+    return min_visitors is not None and pageviews > 0 and visitors < min_visitors
+
+
+def _bucket_values(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: Params,
+    buckets: Sequence[date],
+    *,
+    previous: bool,
+) -> list[tuple[int, int, int]]:
+    start, end = params.previous if previous else (params.start, params.end)
+    slots = {period: index for index, period in enumerate(buckets)}
+    values = [(0, 0, 0)] * len(buckets)
+    bound = {
+        "grain": params.grain,
+        "shift": params.days if previous else 0,
+        "start": start,
+        "end": end,
+        "site": params.site,
+    }
+    if params.referrer is not None:
+        bound["referrer"] = params.referrer
+    for period, pageviews, visitors, bots in con.execute(sql, bound).fetchall():
+        if period in slots:
+            values[slots[period]] = (int(pageviews), int(visitors), int(bots))
+    return values
+
+
+def series(con: duckdb.DuckDBPyConnection, params: Params, min_visitors: int | None) -> Series:
+    """Pageviews, visitors (and bot hits for the site) per bucket; with `compare`, the
+    previous period's values beside each bucket. A `referrer` narrows it to that domain."""
+    sql = TOTALS_SQL if params.referrer is None else REFERRER_SQL
+    buckets = periods(params.start, params.end, params.grain)
+    current = _bucket_values(con, sql, params, buckets, previous=False)
+    earlier = _bucket_values(con, sql, params, buckets, previous=True) if params.compare else None
+    points: list[Point] = []
+    hidden = 0
+    for index, period in enumerate(buckets):
+        pageviews, visitors, bots = current[index]
+        small = too_small(pageviews, visitors, min_visitors)
+        hidden += small
+        before_pv: int | None = None
+        before_vis: int | None = None
+        if earlier is not None:
+            before_pv, before_vis, _ = earlier[index]
+            if too_small(before_pv, before_vis, min_visitors):
+                before_pv = before_vis = None
+                hidden += 1
+        points.append(
+            Point(
+                period=period,
+                pageviews=None if small else pageviews,
+                visitors=None if small else visitors,
+                bot_hits=None if small or params.referrer is not None else bots,
+                pageviews_previous=before_pv,
+                visitors_previous=before_vis,
+            )
+        )
+
+    def total(values: Sequence[tuple[int, int, int]]) -> dict[str, int | None]:
+        pageviews = sum(value[0] for value in values)
+        visitors = sum(value[1] for value in values)
+        if too_small(pageviews, visitors, min_visitors):
+            return {"pageviews": None, "visitors": None}
+        return {"pageviews": pageviews, "visitors": visitors}
+
+    notes = [VISITORS_NOTE]
+    if min_visitors is not None:
+        notes.append(
+            f"Buckets with fewer than {min_visitors} visitors are suppressed "
+            f"({hidden} suppressed): null in the API, drawn as 0 in the chart."
+        )
+    return Series(
+        points=points,
+        totals=total(current),
+        previous_totals=total(earlier) if earlier is not None else None,
+        suppressed_buckets=hidden,
+        notes=notes,
+    )
+
+
+def breakdown(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    params: Params,
+    min_visitors: int | None,
+    today: date,
+) -> Report:
+    """The report of `kind` over the range: the same rows `analytics report` prints."""
+    query = ReportQuery(
+        kind=kind,
+        site=params.site,
+        start=params.start,
+        end=params.end,
+        grain=params.grain,
+        top=params.limit,
+        compare=params.compare,
+        min_visitors=min_visitors,
+        today=today,
+    )
+    return build_report(con, check(query))
+
+
+def referrer_total(con: duckdb.DuckDBPyConnection, params: Params) -> tuple[int, int, int, int]:
+    """(pageviews, visitors) of the referrer in the range, then in the previous period."""
+    sql = (
+        "SELECT CAST(coalesce(sum(pageviews), 0) AS BIGINT), "
+        "CAST(coalesce(sum(visitors), 0) AS BIGINT) FROM daily_referrers "
+        "WHERE day BETWEEN $start AND $end AND referrer_domain = $referrer "
+        "AND (CAST($site AS VARCHAR) IS NULL OR site = $site)"
+    )
+    result: list[int] = []
+    for start, end in ((params.start, params.end), params.previous):
+        bound = {"start": start, "end": end, "referrer": params.referrer, "site": params.site}
+        pageviews, visitors = con.execute(sql, bound).fetchall()[0]
+        result += [int(pageviews), int(visitors)]
+    return result[0], result[1], result[2], result[3]
+
+
+def referrer_hidden(
+    con: duckdb.DuckDBPyConnection, params: Params, min_visitors: int | None
+) -> bool:
+    """True when the referrer itself is below the threshold (it would be part of (other))."""
+    pageviews, visitors, before_pv, before_vis = referrer_total(con, params)
+    return too_small(pageviews, visitors, min_visitors) or (
+        params.compare and too_small(before_pv, before_vis, min_visitors)
+    )
+
+
+def pages_of_referrer(
+    con: duckdb.DuckDBPyConnection,
+    params: Params,
+    min_visitors: int | None,
+    raw_days: tuple[date, date] | None,
+) -> PagesOfReferrer:
+    """The pages the referrer sent people to, from raw events where they are still kept."""
+    if raw_days is None or raw_days[1] < params.start or raw_days[0] > params.end:
+        return PagesOfReferrer(
+            rows=[],
+            covered=None,
+            folded=0,
+            notes=[
+                "Pages per referrer come from raw events, and none are kept for this range "
+                "(raw events are pruned after the warehouse's raw retention; the rollups do "
+                "not keep pages per referrer)."
+            ],
+        )
+    covered = (max(params.start, raw_days[0]), min(params.end, raw_days[1]))
+    bound: Mapping[str, object] = {
+        "start": covered[0],
+        "end": covered[1],
+        "site": params.site,
+        "referrer": params.referrer,
+    }
+    found: list[dict[str, int | str]] = [
+        {"path": path, "pageviews": int(pageviews), "visitors": int(visitors)}
+        for path, pageviews, visitors in con.execute(REFERRER_PAGES_SQL, bound).fetchall()
+    ]
+    kept: list[dict[str, int | str]] = []
+    folded: list[dict[str, int | str]] = []
+    for row in found:
+        small = too_small(int(row["pageviews"]), int(row["visitors"]), min_visitors)
+        (folded if small else kept).append(row)
+    rows: list[dict[str, Cell]] = [dict(row) for row in kept[: params.limit]]
+    if folded:
+        rows.append(
+            {
+                "path": OTHER,
+                "pageviews": sum(int(row["pageviews"]) for row in folded),
+                "visitors": sum(int(row["visitors"]) for row in folded),
+            }
+        )
+    notes = [
+        f"From raw events of {covered[0]} … {covered[1]}: the rollups do not keep pages per "
+        "referrer, and raw events are kept only for the warehouse's raw retention."
+    ]
+    if covered != (params.start, params.end):
+        notes.append(f"The range asked for is {params.start} … {params.end}; the rest is pruned.")
+    if min_visitors is not None:
+        notes.append(
+            f"Pages with fewer than {min_visitors} visitors are folded into {OTHER} "
+            f"({len(folded)} folded)."
+        )
+    if len(kept) > params.limit:
+        notes.append(f"{len(kept) - params.limit} more pages not shown (limit {params.limit}).")
+    return PagesOfReferrer(rows=rows, covered=covered, folded=len(folded), notes=notes)

@@ -1,0 +1,200 @@
+"""A private in-memory copy of the warehouse's rollups, refreshed when the file changes.
+
+DuckDB lets one process write a database file, and a reader's shared lock keeps that writer
+out for as long as the reader has the file open (and the other way round). A dashboard that
+held the file open, or queried it on every request, could therefore make the cron rollup wait
+or fail. Instead the dashboard opens the file read-only only to copy what it shows — the
+small `daily_*` rollups, plus referrer x page counts aggregated from raw `events` — into an
+in-memory DuckDB, then lets go of it at once. Every request is answered from that copy.
+
+Before each request the file's `stat` (and its `.wal`'s) is compared with the copy's; a new
+copy is made only when the warehouse changed. If the rollup holds the write lock at that
+moment, the previous copy keeps being served (its age is shown) and the copy is tried again a
+second later; only a dashboard that has never loaded the file answers 503 + Retry-After.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+from anyio import to_thread
+
+from analytics.warehouse import ROLLUP_TABLES
+
+logger = logging.getLogger("analytics.dashboard")
+
+RETRY_AFTER = 2  # seconds a client is asked to wait while no copy exists yet
+FIRST_LOAD_WAIT = 1.5  # seconds a first request waits for the rollup to release the file
+RETRY_PAUSE = 1.0  # after a locked attempt, serve the old copy this long before trying again
+
+# The pages a referrer sent people to: the rollups have no (referrer, path) table, so this is
+# aggregated from raw events, with the same filter as daily_referrers. It covers only the days
+# whose raw events are still kept (see `Snapshot.raw_days`).
+REFERRER_PAGES_SQL = """
+CREATE TABLE referrer_pages AS
+SELECT day, site, referrer_domain, path,
+       CAST(count(*) AS BIGINT) AS pageviews,
+       CAST(count(DISTINCT visitor_id) AS BIGINT) AS visitors
+FROM wh.main.events
+WHERE NOT is_bot AND referrer_medium NOT IN ('direct', 'internal')
+GROUP BY ALL
+"""
+
+Signature = tuple[tuple[int, int, int] | None, ...]
+
+
+class WarehouseUnavailable(Exception):
+    """No copy of the warehouse can be served yet (missing, locked or not a warehouse)."""
+
+    def __init__(self, message: str, *, retry_after: int | None = RETRY_AFTER) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    con: duckdb.DuckDBPyConnection  # in-memory; use `cursor()` per request (thread safety)
+    signature: Signature
+    loaded_at: datetime
+    timezone: str
+    sites: tuple[str, ...]
+    raw_days: tuple[date, date] | None  # first and last day of kept raw events
+    load_seconds: float
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        return self.con.cursor()
+
+
+def _stat(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def signature(path: Path) -> Signature:
+    # The WAL holds commits not yet checkpointed into the main file.
+    return (_stat(path), _stat(path.with_name(path.name + ".wal")))
+
+
+def _is_lock_error(error: duckdb.Error) -> bool:
+    return "lock" in str(error).lower()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def load(path: Path) -> Snapshot:
+    """Copy the rollups of `path` into memory; the file is open only during the copy."""
+    before = signature(path)
+    if before[0] is None:
+        raise WarehouseUnavailable(
+            "no analytics data yet: the warehouse file does not exist (run `analytics rollup`)"
+        )
+    started = time.perf_counter()
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        quoted = "'" + str(path).replace("'", "''") + "'"
+        con.execute(f"ATTACH {quoted} AS wh (READ_ONLY)")
+        try:
+            for table in ROLLUP_TABLES:
+                con.execute(f"CREATE TABLE {table} AS SELECT * FROM wh.main.{table}")
+            con.execute(REFERRER_PAGES_SQL)
+            zone = con.execute(
+                "SELECT value FROM wh.main.warehouse_meta WHERE key = 'timezone'"
+            ).fetchall()
+            raw = con.execute("SELECT min(day), max(day) FROM wh.main.events").fetchall()
+        finally:
+            con.execute("DETACH wh")
+        sites = con.execute("SELECT DISTINCT site FROM daily_totals ORDER BY site").fetchall()
+    except duckdb.CatalogException as error:
+        con.close()
+        raise WarehouseUnavailable(
+            f"the file is not a cookiewall warehouse yet ({_first_line(error)}); "
+            "run `analytics rollup` first"
+        ) from None
+    except BaseException:
+        con.close()
+        raise
+    first, last = raw[0] if raw else (None, None)
+    return Snapshot(
+        con=con,
+        signature=before,
+        loaded_at=datetime.now(UTC),
+        timezone=zone[0][0] if zone else "UTC",
+        sites=tuple(row[0] for row in sites),
+        raw_days=(first, last) if first is not None and last is not None else None,
+        load_seconds=time.perf_counter() - started,
+    )
+
+
+class SnapshotStore:
+    """Hands out the newest copy of the warehouse; makes a new one when the file changed.
+
+    Shared by all requests of one dashboard (one per worker process); refreshing runs in a
+    worker thread, one at a time, so the event loop never waits on DuckDB.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._current: Snapshot | None = None
+        self._lock = threading.Lock()
+        self._next_attempt = 0.0
+
+    async def get(self) -> Snapshot:
+        current = self._current
+        if current is not None and current.signature == signature(self.path):
+            return current
+        return await to_thread.run_sync(self._refresh)
+
+    def _refresh(self) -> Snapshot:
+        with self._lock:
+            current = self._current
+            if current is not None and (
+                current.signature == signature(self.path) or time.monotonic() < self._next_attempt
+            ):
+                return current  # another thread refreshed, or the file is still locked
+            deadline = time.monotonic() + (FIRST_LOAD_WAIT if current is None else 0.0)
+            while True:
+                try:
+                    fresh = load(self.path)
+                except duckdb.Error as error:
+                    if not _is_lock_error(error):
+                        if current is not None:
+                            logger.warning("dashboard keeps its old copy: %s", _first_line(error))
+                            self._next_attempt = time.monotonic() + RETRY_PAUSE
+                            return current
+                        raise WarehouseUnavailable(
+                            f"the warehouse cannot be read: {_first_line(error)}"
+                        ) from None
+                    if current is not None:
+                        # The rollup is writing: serve the copy we have, try again shortly.
+                        self._next_attempt = time.monotonic() + RETRY_PAUSE
+                        return current
+                    if time.monotonic() >= deadline:
+                        raise WarehouseUnavailable(
+                            "the warehouse is being updated; try again in a moment"
+                        ) from None
+                    time.sleep(0.1)
+                    continue
+                except WarehouseUnavailable as error:
+                    if current is None:
+                        raise
+                    logger.warning("dashboard keeps its old copy: %s", error)
+                    self._next_attempt = time.monotonic() + RETRY_PAUSE
+                    return current
+                # Requests still reading the old copy keep their cursors; GC closes it after.
+                self._current = fresh
+                logger.info("dashboard copied the warehouse in %.3f s", fresh.load_seconds)
+                return fresh
