@@ -222,7 +222,9 @@ def simulate(base_url: str, *, weeks: int, visitors: int, seed: int) -> int:
                 if rng.random() < 0.5:
                     client.get(
                         rng.choice(PAGES),
-                        headers=headers_for(visitor, moment + timedelta(minutes=2), base_url),
+                        headers=headers_for(
+                            visitor, moment + timedelta(minutes=2), "https://example.com/"
+                        ),
                         cookies=visitor.cookies,
                     )
                     sent += 1
