@@ -36,6 +36,8 @@ demo: venv
 	$(BIN)/python -m examples.demo $(if $(SERVE),--serve,)
 
 bench: venv
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
+		|| echo "bench: wrk is missing; the through-a-server figure will be skipped"
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 soak: venv
