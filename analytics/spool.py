@@ -35,6 +35,8 @@ from analytics.event import EVENT_SCHEMA
 SEGMENT_SUFFIX = ".parquet"
 TEMP_PREFIX = ".tmp-"
 DAY_PREFIX = "day="
+# A temporary segment this old has no live writer (a flush takes seconds): a crash left it.
+STALE_TEMP_SECONDS = 3600.0
 
 _HOST = hashlib.blake2b(socket.gethostname().encode(), digest_size=4).hexdigest()
 _counter = itertools.count()
@@ -126,6 +128,31 @@ def _iter_segments(root: Path) -> Iterator[Segment]:
             if entry.name.startswith((".", "_")) or not entry.name.endswith(SEGMENT_SUFFIX):
                 continue
             yield Segment(name=f"{folder.name}/{entry.name}", path=entry, day=day)
+
+
+def remove_stale_temps(
+    spool_dir: str | os.PathLike[str],
+    *,
+    older_than: float = STALE_TEMP_SECONDS,
+    now: float | None = None,
+) -> int:
+    """Delete temporary segments left by killed writers (mtime older than `older_than` s).
+
+    Never touches a younger one: it may be a segment being written right now. Returns the
+    count removed; files that vanish or resist deletion are skipped.
+    """
+    cutoff = (time.time() if now is None else now) - older_than
+    removed = 0
+    for folder in Path(spool_dir).glob(f"{DAY_PREFIX}*"):
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            for entry in entries:
+                if not entry.name.startswith(TEMP_PREFIX):
+                    continue
+                with contextlib.suppress(OSError):
+                    if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed += 1
+    return removed
 
 
 def read_segment(path: str | os.PathLike[str]) -> pa.Table:

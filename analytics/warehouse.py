@@ -44,7 +44,7 @@ from analytics.errors import (
     WarehouseMissingError,
 )
 from analytics.event import EVENT_FIELDS, EVENT_SCHEMA
-from analytics.spool import Segment, list_segments
+from analytics.spool import Segment, list_segments, remove_stale_temps
 
 logger = logging.getLogger("analytics")
 
@@ -279,6 +279,10 @@ class Warehouse:
         finally:
             con.close()
         self._dispose(spool, segments, quarantined)
+        # Temporary segments of writers killed mid-flush: never listed, but clutter forever.
+        stale = remove_stale_temps(spool)
+        if stale:
+            logger.info("removed %d stale temporary segments left by crashed writers", stale)
         result = IngestResult(
             segments=len(fresh),
             events=ingested[0],
