@@ -1,0 +1,283 @@
+"""Nothing is served without authentication: token, Basic, custom authorize, the refusals,
+the constant-time comparison, and the configuration errors."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.requests import Request
+
+from analytics.dashboard import dashboard
+from analytics.dashboard.auth import check_basic, check_bearer
+from tests.dashboard_support import PASSWORD, TOKEN, USER, build_warehouse, client
+
+PATHS = [
+    "/",
+    "/referrer?referrer=google.com",
+    "/static/dashboard.css",
+    "/api/sites",
+    "/api/timeseries",
+    "/api/referrers",
+    "/api/sources",
+    "/api/pages",
+    "/api/campaigns",
+    "/api/referrer-pages?referrer=google.com",
+    "/api/timeseries?from=not-a-date",  # refused before it is even checked
+    "/no/such/page",  # a stranger cannot even learn which paths exist
+]
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_warehouse(tmp_path_factory.mktemp("dashboard-auth"), per_day=10)
+
+
+def request(app: Any, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    async def call() -> httpx.Response:
+        async with client(app, auth=None) as http:
+            response: httpx.Response = await http.get(path, headers=headers)
+            return response
+
+    return asyncio.run(call())
+
+
+def basic_header(user: str | bytes, password: str | bytes) -> dict[str, str]:
+    raw = (user if isinstance(user, bytes) else user.encode()) + b":"
+    raw += password if isinstance(password, bytes) else password.encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+RIGHT_BASIC = basic_header(USER, PASSWORD)
+
+
+def both(db: Path) -> Any:
+    return dashboard(db, token=TOKEN, basic=(USER, PASSWORD))
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_every_path_is_refused_without_credentials(db: Path, path: str) -> None:
+    response = request(both(db), path)
+    assert response.status_code == 401
+    assert response.text == "Authentication required.\n"
+    challenge = response.headers["www-authenticate"]
+    assert challenge.startswith('Basic realm="cookiewall analytics"')
+    assert 'Bearer realm="cookiewall analytics"' in challenge
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer wrong-token-wrong-token-wrong"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": f"Bearer {TOKEN[:-1]}"},
+        {"Authorization": "Bearer "},
+        {"Authorization": f"Token {TOKEN}"},
+        {"Authorization": TOKEN},
+        {"Authorization": f"Basic {TOKEN}"},
+        basic_header(USER, "wrong password"),
+        basic_header("someone", PASSWORD),
+        basic_header(USER, PASSWORD + " "),
+        basic_header(USER.upper(), PASSWORD),
+        basic_header(b"\xff\xfe", b"\xff"),
+        basic_header("", ""),
+        {"Authorization": "Basic !!!not-base64!!!"},
+        {"Authorization": "Basic " + base64.b64encode(USER.encode() + PASSWORD.encode()).decode()},
+        {"Authorization": "Basic"},
+        {"Authorization": "Bearer " + "a" * 10_000},
+        {"X-Token": TOKEN},
+        {"Cookie": f"token={TOKEN}"},
+    ],
+)
+def test_wrong_credentials_are_401_and_reveal_nothing(db: Path, headers: dict[str, str]) -> None:
+    response = request(both(db), "/api/sites", headers)
+    assert response.status_code == 401
+    assert response.text == "Authentication required.\n"
+    assert "www-authenticate" in response.headers
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        BEARER,
+        {"Authorization": f"bearer {TOKEN}"},  # the scheme is case-insensitive (RFC 9110)
+        {"Authorization": f"  Bearer {TOKEN}  "},
+        RIGHT_BASIC,
+        {"Authorization": RIGHT_BASIC["Authorization"].replace("Basic", "BASIC")},
+    ],
+)
+def test_right_credentials_are_served(db: Path, headers: dict[str, str]) -> None:
+    response = request(both(db), "/api/sites", headers)
+    assert response.status_code == 200
+    assert response.json()["sites"]
+
+
+def test_password_with_a_colon_and_non_ascii(db: Path) -> None:
+    app = dashboard(db, basic=("zoë", "pa:ss:wörd"))
+    assert request(app, "/api/sites", basic_header("zoë", "pa:ss:wörd")).status_code == 200
+    assert request(app, "/api/sites", basic_header("zoë", "pa")).status_code == 401
+
+
+def test_token_only_challenges_with_bearer(db: Path) -> None:
+    app = dashboard(db, token=TOKEN)
+    refused = request(app, "/api/sites", RIGHT_BASIC)
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"] == 'Bearer realm="cookiewall analytics"'
+    assert request(app, "/api/sites", BEARER).status_code == 200
+
+
+def test_basic_only_refuses_the_token(db: Path) -> None:
+    app = dashboard(db, basic=(USER, PASSWORD), title='My "shop"')
+    refused = request(app, "/api/sites", BEARER)
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"] == 'Basic realm="My shop", charset="UTF-8"'
+
+
+def _sync_yes(request: Request) -> bool:
+    return request.headers.get("x-staff") == "yes"
+
+
+async def _async_yes(request: Request) -> bool:
+    await asyncio.sleep(0)
+    return request.cookies.get("session") == "staff"
+
+
+def _raises(request: Request) -> bool:
+    raise RuntimeError("the login service is down")
+
+
+def _truthy_not_true(request: Request) -> Any:
+    return "yes"  # not True: a sloppy callable must not open the dashboard
+
+
+@pytest.mark.parametrize(
+    ("authorize", "headers", "status"),
+    [
+        (_sync_yes, {"X-Staff": "yes"}, 200),
+        (_sync_yes, {"X-Staff": "no"}, 403),
+        (_sync_yes, {}, 403),
+        (_async_yes, {"Cookie": "session=staff"}, 200),
+        (_async_yes, {"Cookie": "session=visitor"}, 403),
+        (_raises, {"X-Staff": "yes"}, 403),
+        (_truthy_not_true, {}, 403),
+    ],
+)
+def test_custom_authorize(
+    db: Path, authorize: Callable[[Request], Any], headers: dict[str, str], status: int
+) -> None:
+    response = request(dashboard(db, authorize=authorize), "/api/sites", headers)
+    assert response.status_code == status
+    if status == 403:
+        assert response.text == "Forbidden.\n"
+        assert "www-authenticate" not in response.headers
+
+
+def test_authorize_sees_the_request_under_the_mount(db: Path) -> None:
+    seen: list[str] = []
+
+    def record(request: Request) -> bool:
+        seen.append(request.url.path)
+        return True
+
+    assert request(dashboard(db, authorize=record), "/api/sites").status_code == 200
+    assert seen == ["/api/sites"]
+
+
+def test_any_configured_method_is_enough(db: Path) -> None:
+    app = dashboard(db, token=TOKEN, authorize=_sync_yes)
+    assert request(app, "/api/sites", BEARER).status_code == 200
+    assert request(app, "/api/sites", {"X-Staff": "yes"}).status_code == 200
+    refused = request(app, "/api/sites")
+    assert refused.status_code == 401  # a challenge exists (bearer), so 401 not 403
+
+
+def test_secrets_are_compared_with_compare_digest(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def recording(a: Any, b: Any) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", recording)
+    app = both(db)
+    for headers in (BEARER, RIGHT_BASIC, basic_header("x", "y"), {"Authorization": "Bearer a"}):
+        request(app, "/static/dashboard.css", headers)
+    # Token, then user + password: both always compared, digests of equal length.
+    assert len(calls) >= 6
+    assert all(len(a) == len(b) == 32 for a, b in calls)
+
+
+def test_wrong_user_still_compares_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[bytes] = []
+    real = hmac.compare_digest
+
+    def recording(a: bytes, b: bytes) -> bool:
+        calls.append(b)
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", recording)
+    user, password = b"u" * 32, b"p" * 32
+    assert not check_basic(basic_header("nobody", "x")["Authorization"].encode(), user, password)
+    assert calls == [user, password]  # no short-circuit after the user mismatch
+    assert not check_bearer(b"Basic abc", b"t" * 32)
+    assert calls[-1] == b"t" * 32
+
+
+def test_websocket_is_closed(db: Path) -> None:
+    app = both(db)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "path": "/", "headers": [], "root_path": ""}
+    asyncio.run(app(scope, receive, send))
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({}, "needs authentication"),
+        ({"token": None, "basic": None, "authorize": None}, "needs authentication"),
+        ({"token": ""}, "token must be a non-empty string"),
+        ({"token": "short"}, "at least 16 characters"),
+        ({"token": 1234567890123456789}, "token must be a non-empty string"),
+        ({"token": "x" * 20 + "\n"}, "control characters"),
+        ({"basic": ("user",)}, "(user, password) pair"),
+        ({"basic": "user:password"}, "(user, password) pair"),
+        ({"basic": ("", "password")}, "basic user must be a non-empty string"),
+        ({"basic": ("user", "")}, "basic password must be a non-empty string"),
+        ({"basic": ("us:er", "password")}, "must not contain ':'"),
+        ({"authorize": "yes"}, "authorize must be a callable"),
+        ({"token": TOKEN, "min_visitors": 0}, "min_visitors must be a whole number"),
+        ({"token": TOKEN, "min_visitors": True}, "min_visitors must be a whole number"),
+        ({"token": TOKEN, "min_visitors": 2.5}, "min_visitors must be a whole number"),
+        ({"token": TOKEN, "title": ""}, "title must be a non-empty string"),
+        ({"token": TOKEN, "timezone": "Mars/Olympus"}, "unknown time zone"),
+    ],
+)
+def test_bad_configuration_is_a_value_error(
+    tmp_path: Path, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        dashboard(tmp_path / "analytics.duckdb", **options)
+
+
+def test_db_path_that_is_a_folder_is_a_value_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="is a folder"):
+        dashboard(tmp_path, token=TOKEN)
