@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from analytics.errors import AnalyticsError
 from analytics.spool import DAY_PREFIX, SEGMENT_SUFFIX, TEMP_PREFIX, Segment, list_segments
 
 logger = logging.getLogger("analytics.objectstore")
@@ -44,7 +45,7 @@ _UPLOAD_LOCK = ".uploader.lock"
 _MD5_METADATA = "cookiewall-md5"
 
 
-class ObjectStoreError(Exception):
+class ObjectStoreError(AnalyticsError):
     """Object storage refused, or answered something other than what was sent."""
 
 
@@ -502,3 +503,52 @@ def stage_remote_spool(
     wanted = [s for s in list_remote_segments(spool_url, client=client) if s.name not in skip_names]
     download_segments(wanted, root, client=client, progress=progress)
     return root
+
+
+def ingested_names(db_path: str | os.PathLike[str], *, lock_timeout: float = 10.0) -> set[str]:
+    """The segment names in a warehouse's ledger; empty for a database not made yet."""
+    import duckdb
+
+    from analytics.warehouse import connect
+
+    if not Path(db_path).is_file():
+        return set()
+    con = connect(db_path, read_only=True, lock_timeout=lock_timeout)
+    try:
+        return {row[0] for row in con.execute("SELECT name FROM ingested_segments").fetchall()}
+    except duckdb.CatalogException:
+        return set()  # a DuckDB file that never ingested anything
+    finally:
+        con.close()
+
+
+def stage_for_warehouse(
+    spool_url: str,
+    db_path: str | os.PathLike[str],
+    staging_dir: str | os.PathLike[str] | None = None,
+    *,
+    client: Any = None,
+    endpoint_url: str | None = None,
+    lock_timeout: float = 10.0,
+    progress: bool = False,
+) -> Path:
+    """Stage what `db_path`'s ledger lacks from `spool_url`; return the folder to ingest.
+
+    The default staging folder sits beside the database (``<db>.staging/``), so a run that
+    dies after downloading does not download again. ``Warehouse.run(<returned folder>)``
+    then ingests each segment exactly once, by the same ledger names as a local spool.
+    """
+    from tqdm import tqdm
+
+    db = Path(db_path)
+    staging = Path(staging_dir) if staging_dir is not None else db.with_name(f"{db.name}.staging")
+    skip = ingested_names(db, lock_timeout=lock_timeout)
+    with tqdm(desc="downloading segments", unit="seg", disable=not progress, leave=False) as bar:
+        return stage_remote_spool(
+            spool_url,
+            staging,
+            skip,
+            client=client,
+            endpoint_url=endpoint_url,
+            progress=lambda _segment: bar.update(),
+        )

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
@@ -28,13 +29,16 @@ from analytics.objectstore import (
     SegmentUploader,
     backoff_delay,
     download_segments,
+    ingested_names,
     is_remote,
     list_remote_segments,
     make_client,
     parse_spool_url,
+    stage_for_warehouse,
     stage_remote_spool,
 )
 from analytics.spool import list_segments, write_segment
+from analytics.warehouse import Warehouse
 from tests.support import free_port
 
 moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")
@@ -640,3 +644,61 @@ def test_a_download_that_fails_leaves_nothing_staged(
     fragile_server.start()
     assert list_segments(staging) == []
     assert [p for p in staging.rglob("*") if p.is_file()] == []
+
+
+# --- end to end: object storage -> staging -> the real DuckDB warehouse -------------------
+
+
+def _events_in(db: Path) -> int:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return int(con.execute("SELECT COUNT(*) FROM events").fetchall()[0][0])
+
+
+def test_rollup_from_object_storage_ingests_each_segment_exactly_once(
+    tmp_path: Path, client: Any, bucket: str
+) -> None:
+    url = f"s3://{bucket}/site"
+    spool, db = tmp_path / "spool", tmp_path / "analytics.duckdb"
+    warehouse = Warehouse(db, clock=lambda: datetime(2026, 12, 1, tzinfo=UTC))
+
+    def cron_run() -> int:
+        staged = stage_for_warehouse(url, db, client=client)
+        return warehouse.run(staged).ingest.segments
+
+    assert ingested_names(db) == set()
+    assert cron_run() == 0  # an empty bucket is nothing to do, not an error
+
+    first = _seal(spool, 3)  # 5 + 6 + 7 events
+    SegmentUploader(spool, url, client=client).upload_pending()
+    assert cron_run() == 3
+    assert _events_in(db) == 18
+    assert ingested_names(db) == set(first)
+
+    second = _seal(spool, 2)  # 5 + 6 more
+    SegmentUploader(spool, url, client=client).upload_pending()
+    assert cron_run() == 2
+    assert cron_run() == 0  # nothing new: nothing downloaded, nothing counted again
+    assert _events_in(db) == 29
+    assert ingested_names(db) == set(first) | set(second)
+    with duckdb.connect(str(db), read_only=True) as con:
+        [(pageviews,)] = con.execute("SELECT SUM(pageviews) FROM daily_totals").fetchall()
+    assert pageviews == 29
+    # the staging folder beside the database holds nothing already ingested
+    assert list_segments(tmp_path / "analytics.duckdb.staging") == []
+
+
+def test_staging_survives_a_run_that_died_before_ingest(
+    tmp_path: Path, client: Any, bucket: str
+) -> None:
+    url = f"s3://{bucket}/site"
+    spool, db = tmp_path / "spool", tmp_path / "analytics.duckdb"
+    _seal(spool, 2)
+    SegmentUploader(spool, url, client=client).upload_pending()
+    stage_for_warehouse(url, db, client=client)  # ... and the run dies here
+
+    gets: list[str] = []
+    client.meta.events.register("before-call.s3.GetObject", lambda **_: gets.append("get"))
+    staged = stage_for_warehouse(url, db, client=client)
+    assert gets == []  # already staged with the right size: not downloaded again
+    assert Warehouse(db).run(staged).ingest.segments == 2
+    assert _events_in(db) == 11
