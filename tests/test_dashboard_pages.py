@@ -91,9 +91,10 @@ def test_overview_shows_chart_tables_and_picker(db: Path) -> None:
     assert "default-src 'none'" in response.headers["content-security-policy"]
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     assert '<link rel="stylesheet" href="/static/dashboard.css">' in page
-    assert page.count('<svg class="cw-chart"') == 1
+    assert page.count('<div class="chart-wide"><svg class="cw-chart"') == 1
+    assert page.count('<div class="chart-narrow"><svg class="cw-chart"') == 1
     for legend in ("pageviews", "visitors", "pageviews (previous period)"):
-        assert f">{legend}</text>" in page
+        assert page.count(f">{legend}</text>") == 2
     for section in ("referrers", "sources", "pages", "campaigns"):
         assert f'<section id="{section}">' in page
     # The picker reflects what is shown, and the referrer links carry the range.
@@ -132,7 +133,8 @@ def test_referrer_page_shows_series_and_its_pages(db: Path) -> None:
     assert response.status_code == 200
     page = response.text
     assert "<h2>Referrer: google.com</h2>" in page
-    assert page.count('<svg class="cw-chart"') == 1
+    assert page.count('<div class="chart-wide"><svg class="cw-chart"') == 1
+    assert page.count('<div class="chart-narrow"><svg class="cw-chart"') == 1
     assert '<input type="hidden" name="referrer" value="google.com">' in page
     assert '<form class="picker" method="get" action="/referrer">' in page
     pages = sql(

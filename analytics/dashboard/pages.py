@@ -44,6 +44,8 @@ def _root(request: Request) -> str:
 
 
 def series_chart(found: queries.Series, params: Params, heading: str) -> str:
+    """The chart twice, wide and narrow: CSS shows the one that fits (no JavaScript), so a
+    phone gets legible text instead of a desktop chart scaled down to a third."""
     lines: dict[str, list[float]] = {
         "pageviews": [p.pageviews or 0 for p in found.points],
         "visitors": [p.visitors or 0 for p in found.points],
@@ -52,7 +54,12 @@ def series_chart(found: queries.Series, params: Params, heading: str) -> str:
         lines["pageviews (previous period)"] = [p.pageviews_previous or 0 for p in found.points]
         lines["visitors (previous period)"] = [p.visitors_previous or 0 for p in found.points]
     labels = [p.period.isoformat() for p in found.points]
-    return line_chart(lines, labels, title=f"{heading} per {params.grain}")
+    title = f"{heading} per {params.grain}"
+    return (
+        f'<div class="chart-wide">{line_chart(lines, labels, title=title)}</div>'
+        '<div class="chart-narrow">'
+        f"{line_chart(lines, labels, title=title, width=360, height=300)}</div>"
+    )
 
 
 def _cards(found: queries.Series, params: Params) -> str:

@@ -34,7 +34,8 @@ form.picker button { background: #1d3557; color: #fff; border: 0; border-radius:
 section { background: #fff; border: 1px solid #dde1e6; border-radius: 6px; padding: .75rem;
           margin-bottom: 1rem; overflow-x: auto; }
 section h2 { font-size: 1.05rem; margin: 0 0 .5rem; }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr)); gap: 1rem; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(30rem, 1fr)); gap: 1rem; }
+.chart-narrow { display: none; }
 .grid section { margin-bottom: 0; }
 figure { margin: 0; }
 svg.cw-chart { width: 100%; max-width: 100%; height: auto; }
@@ -53,6 +54,8 @@ td.key { overflow-wrap: anywhere; }
   form.picker label, form.picker button { flex: 1 1 45%; }
   .card { flex: 1 1 45%; min-width: 0; }
   .grid { grid-template-columns: 1fr; }
+  .chart-wide { display: none; }
+  .chart-narrow { display: block; }
 }
 """.lstrip()
 

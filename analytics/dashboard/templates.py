@@ -121,7 +121,11 @@ def report_table(
     report: Report, *, key_link: str | None = None, link_query: Mapping[str, str] | None = None
 ) -> str:
     """A breakdown as a table: its key, (medium), pageviews, visitors, change vs previous."""
-    columns = [c for c in report.columns if c == "referrer_medium" or c in SHOWN_COLUMNS]
+    columns = [
+        c
+        for c in report.columns
+        if c not in report.key_columns and (c == "referrer_medium" or c in SHOWN_COLUMNS)
+    ]
     head = '<th scope="col">' + escape(" / ".join(report.key_columns)) + "</th>"
     head += "".join(
         f'<th scope="col"{"" if c == "referrer_medium" else " class=num"}>'

@@ -1,0 +1,63 @@
+"""A host site with the dashboard mounted at /analytics, behind a strict CSP of its own.
+
+Served by uvicorn as a factory (settings from the environment)::
+
+    uvicorn --factory tests.apps.dashboard_app:create_app
+
+* ``DASHBOARD_DB`` — the warehouse file (required)
+* ``DASHBOARD_USER`` / ``DASHBOARD_PASSWORD`` — HTTP Basic credentials (required)
+* ``DASHBOARD_TOKEN`` — a bearer token (optional)
+"""
+
+from __future__ import annotations
+
+import os
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from analytics.dashboard import dashboard
+
+HOST_CSP = b"default-src 'self'"
+
+
+class HostCSP:
+    """The host site's own policy on every answer: the dashboard must live with it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name != b"content-security-policy"
+                ]
+                message = {**message, "headers": [*headers, (b"content-security-policy", HOST_CSP)]}
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+async def home(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("the host site")
+
+
+def create_app() -> ASGIApp:
+    analytics = dashboard(
+        os.environ["DASHBOARD_DB"],
+        basic=(os.environ["DASHBOARD_USER"], os.environ["DASHBOARD_PASSWORD"]),
+        token=os.environ.get("DASHBOARD_TOKEN") or None,
+        title="Example shop analytics",
+    )
+    site = Starlette(routes=[Route("/", home), Mount("/analytics", app=analytics)])
+    return HostCSP(site)
