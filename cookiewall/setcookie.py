@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
 
 from cookiewall.policy import Policy
 
@@ -57,10 +57,43 @@ def is_deletion(value: bytes, now: float | None = None) -> bool:
     return False
 
 
+# RFC 6265 5.1.1: a cookie-date is read token by token, not as an RFC 5322 date. A date a
+# browser cannot parse makes a session cookie, so it must never count as a deletion (Python's
+# email date parser accepts "00:00" without seconds and years before 1601; browsers do not).
+_DATE_DELIMITERS = re.compile(rb"[\x09\x20-\x2f\x3b-\x40\x5b-\x60\x7b-\x7e]+")
+_TIME = re.compile(rb"(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\D|$)")
+_DAY = re.compile(rb"(\d{1,2})(?:\D|$)")
+_YEAR = re.compile(rb"(\d{2,4})(?:\D|$)")
+_MONTHS = (b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct",
+           b"nov", b"dec")  # fmt: skip
+
+
 def _http_date(raw: bytes) -> float | None:
+    """The cookie-date of an Expires attribute as a browser reads it, or None (ignored)."""
+    hms: tuple[int, int, int] | None = None
+    day = month = year = None
+    for token in _DATE_DELIMITERS.split(raw):
+        if not token:
+            continue
+        if hms is None and (found := _TIME.match(token)):
+            hms = (int(found[1]), int(found[2]), int(found[3]))
+        elif day is None and (found := _DAY.match(token)):
+            day = int(found[1])
+        elif month is None and token[:3].lower() in _MONTHS:
+            month = _MONTHS.index(token[:3].lower()) + 1
+        elif year is None and (found := _YEAR.match(token)):
+            year = int(found[1])
+    if hms is None or day is None or month is None or year is None:
+        return None
+    if 70 <= year <= 99:
+        year += 1900
+    elif year <= 69:
+        year += 2000
+    if year < 1601 or hms[0] > 23 or hms[1] > 59 or hms[2] > 59:
+        return None
     try:
-        return parsedate_to_datetime(raw.decode("latin-1")).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
+        return datetime(year, month, day, *hms, tzinfo=UTC).timestamp()
+    except ValueError:  # day 0, 31 February, ...
         return None
 
 
