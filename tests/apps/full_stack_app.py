@@ -69,7 +69,7 @@ def make_policy(version: str = VERSION) -> Policy:
 def _page(request: Request) -> Response:
     response = HTMLResponse(
         "<!doctype html><html><head><title>t</title></head>"
-        f"<body><p>{len(request.url.path)}</p></body></html>"
+        f"<body><p>{len(request.scope['path'])}</p></body></html>"
     )
     for name in PAGE_COOKIES:
         response.set_cookie(name, f"{COOKIE_VALUE_PREFIX}{name}", max_age=3600)
