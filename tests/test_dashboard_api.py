@@ -348,6 +348,20 @@ def test_accepted_parameters(db: Path, params: dict[str, str], expected: bool | 
         assert end < date.today() + timedelta(days=1)
 
 
+def test_concurrent_requests_share_one_copy(db: Path) -> None:
+    app = app_for(db)
+    paths = ["/api/timeseries", "/api/referrers", "/api/pages", "/api/sources", "/"] * 6
+
+    async def call() -> list[Any]:
+        async with client(app) as http:
+            return await asyncio.gather(*(http.get(path, params=APRIL) for path in paths))
+
+    answers = asyncio.run(call())
+    assert [answer.status_code for answer in answers] == [200] * len(paths)
+    first = answers[0].json()["totals"]
+    assert all(a.json()["totals"] == first for a in answers[5::5])
+
+
 def test_unknown_endpoint_is_404_and_post_is_405(db: Path) -> None:
     app = app_for(db)
     assert get(app, "/api/nothing").status_code == 404

@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -67,9 +67,12 @@ class Snapshot:
     sites: tuple[str, ...]
     raw_days: tuple[date, date] | None  # first and last day of kept raw events
     load_seconds: float
+    _cursor_lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        return self.con.cursor()
+        # One cursor per request: a DuckDB connection must not run two queries at once.
+        with self._cursor_lock:
+            return self.con.cursor()
 
 
 def _stat(path: Path) -> tuple[int, int, int] | None:
