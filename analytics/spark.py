@@ -162,7 +162,10 @@ def spark_rollup(
         from pyspark.errors import PySparkException
 
         try:
-            read_spool(spark, spool, timezone=timezone).createOrReplaceTempView("scoped_events")
+            # Five rollups read the same events: cached once (spilling to disk when large)
+            # instead of scanning the spool five times.
+            events = read_spool(spark, spool, timezone=timezone).cache()
+            events.createOrReplaceTempView("scoped_events")
             counts: dict[str, int] = {}
             for table in ROLLUP_TABLES:
                 target = f"{output_dir.rstrip('/')}/{table}"
@@ -170,6 +173,7 @@ def spark_rollup(
                 rollup.write.mode("overwrite").partitionBy("day").parquet(target)
                 counts[table] = spark.read.parquet(target).count() if _has_rows(target) else 0
             spark.catalog.dropTempView("scoped_events")
+            events.unpersist()
         except PySparkException as error:
             raise SparkRollupError(f"Spark rollup failed: {_first_line(error)}") from None
     if _is_local(output_dir):
