@@ -102,3 +102,13 @@ def test_starlette_example_drops_forbidden_cookies_for_undecided_visitors(tmp_pa
     assert response.headers.get_list("set-cookie") == []
     assert "default-src 'self'" in response.headers["content-security-policy"]
     assert 'role="region"' in response.text  # the banner was injected
+
+
+def test_public_imports_are_the_documented_ones() -> None:
+    code = (
+        "import sys, analytics; assert 'duckdb' not in sys.modules; "
+        "from analytics import Recorder, TrafficMiddleware, Warehouse; "
+        "from analytics.dashboard import dashboard; "
+        "from cookiewall import Policy, Category, CookieRule, ConsentMiddleware, ReceiptLog"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
