@@ -27,7 +27,9 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main
+# thread while it is open, and `asyncio.run` in any later test would then fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     reason = None
     if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
@@ -54,6 +56,11 @@ def artifacts_dir() -> Path:
     """Where browser tests leave screenshots for a person to look at."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Browser tests last: the slowest to start, and the other tests never share a loop with them.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
