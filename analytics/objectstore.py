@@ -28,6 +28,7 @@ import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
@@ -140,8 +141,9 @@ class SegmentUploader:
     confirmation did not is not sent twice. One process per spool folder uploads at a time
     (an advisory file lock), so several workers sharing a spool never race on a segment.
 
-    Hook it into a recorder: ``uploader.start()`` once, ``uploader.notify()`` after each
-    flush that sealed a segment (it only sets an event), ``uploader.stop()`` on close.
+    Hook it into a recorder: ``uploader.start()`` where the flusher thread starts (it is
+    idempotent, and safe after fork), ``uploader.notify()`` after each flush that sealed a
+    segment (it only sets an event), ``uploader.stop()`` after the final flush on close.
     """
 
     def __init__(
@@ -168,11 +170,21 @@ class SegmentUploader:
         self.spool_dir = Path(spool_dir)
         self.bucket, self.prefix = parse_spool_url(spool_url)
         self.spool_url = spool_url
+        self._endpoint_url = endpoint_url
+        self._own_client = client is None
         self._client = client if client is not None else make_client(endpoint_url=endpoint_url)
         self._interval = interval
         self._initial_backoff = initial_backoff
         self._max_backoff = max_backoff
         self._rng = rng or random.Random()
+        self._reset_state()
+        # A pre-fork server (gunicorn) forks workers after the app is built: each child needs
+        # a thread of its own (threads do not survive fork) and a client whose connection
+        # pool it does not share with its parent.
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _after_fork(ref))
+
+    def _reset_state(self) -> None:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._pass_lock = threading.Lock()  # one pass at a time within the process
@@ -189,8 +201,9 @@ class SegmentUploader:
             return replace(self._stats, next_attempt_in=remaining)
 
     def start(self) -> SegmentUploader:
-        if self._thread is not None:
-            raise RuntimeError("the uploader is already running")
+        """Start the upload thread (if it is not running); returns the uploader."""
+        if self._thread is not None and self._thread.is_alive():
+            return self
         self._stopping.clear()
         self._thread = threading.Thread(
             target=self._run, name=f"cookiewall-uploader-{self.bucket}", daemon=True
@@ -343,6 +356,15 @@ class SegmentUploader:
         with self._stats_lock:
             self._stats = replace(self._stats, consecutive_failures=0)
             self._retry_at = 0.0
+
+
+def _after_fork(ref: weakref.ReferenceType[SegmentUploader]) -> None:
+    uploader = ref()
+    if uploader is None:
+        return
+    uploader._reset_state()
+    if uploader._own_client:
+        uploader._client = make_client(endpoint_url=uploader._endpoint_url)
 
 
 def _list_local(spool_dir: Path) -> list[Segment]:

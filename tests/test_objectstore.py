@@ -8,7 +8,9 @@ through an outage of the network between it and a host).
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import socket
 import threading
 import time
@@ -702,3 +704,33 @@ def test_staging_survives_a_run_that_died_before_ingest(
     assert gets == []  # already staged with the right size: not downloaded again
     assert Warehouse(db).run(staged).ingest.segments == 2
     assert _events_in(db) == 11
+
+
+def test_a_forked_worker_ships_with_a_thread_and_client_of_its_own(
+    tmp_path: Path, server: S3Server, client: Any, bucket: str
+) -> None:
+    # gunicorn builds the app (and the uploader) once, then forks workers.
+    spool = tmp_path / "spool"
+    uploader = SegmentUploader(spool, f"s3://{bucket}/p", endpoint_url=server.url, interval=60)
+    uploader.start()
+    pid = os.fork()
+    if pid == 0:  # the worker: no thread survived the fork, start() must make one
+        code = 1
+        try:
+            _seal(spool, 2)
+            uploader.start().notify()
+            _wait_for(lambda: not list_segments(spool), timeout=20)
+            uploader.stop()
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 30
+    while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done == (0, 0):
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    uploader.stop()
+    assert done[0] == pid
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+    assert len(_remote(client, bucket, "p")) == 2
