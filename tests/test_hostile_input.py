@@ -17,8 +17,13 @@ browser stores (RFC 6265 section 5.2/5.3), written out here case by case.
 from __future__ import annotations
 
 import asyncio
+import importlib
+import importlib.util
 import json
 import logging
+import random
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +39,7 @@ from analytics.spool import list_segments, read_segment
 from cookiewall import ConsentMiddleware
 from cookiewall.consent import ConsentCodec
 from tests.apps.full_stack_app import PAGE_COOKIES, SECRETS, create_app, make_policy
+from tests.support import ROOT
 
 SECRET = "S3CRETMARK"  # put in every header and query the recorder must not store
 CLIENT_IP = "198.51.100.77"
@@ -567,3 +573,39 @@ def test_a_header_a_browser_would_store_is_not_taken_for_a_deletion(value: bytes
 
     answer = call(ConsentMiddleware(app, policy=POLICY, secret_key=list(SECRETS)))
     assert answer.set_cookies() == []
+
+
+# --- the atheris targets cannot rot ---------------------------------------------------------
+
+FUZZ_TARGETS = ["fuzz_consent_cookie", "fuzz_setcookie", "fuzz_referrer"]
+
+
+@pytest.mark.parametrize("target", FUZZ_TARGETS)
+def test_fuzz_target_holds_on_its_seeds_and_their_mutations(target: str) -> None:
+    module = importlib.import_module(f"fuzz.{target}")
+    rng = random.Random(target)
+    inputs = list(module.SEEDS)
+    for seed in module.SEEDS:
+        for _ in range(30):
+            data = bytearray(seed)
+            for _ in range(rng.randint(1, 4)):
+                at = rng.randint(0, len(data))
+                data[at : at + rng.randint(0, 3)] = rng.randbytes(rng.randint(0, 3))
+            inputs.append(bytes(data))
+    inputs += [rng.randbytes(rng.randint(0, 300)) for _ in range(300)]
+    for data in inputs:
+        module.test_one_input(data)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("atheris") is None, reason="atheris not installed")
+@pytest.mark.parametrize("target", FUZZ_TARGETS)
+def test_fuzz_target_runs_under_atheris(target: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "fuzz" / f"{target}.py"), "-atheris_runs=300"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    assert b"Done 300 runs" in done.stderr or b"Done 300 in" in done.stderr
