@@ -30,20 +30,23 @@ class Consent:
     gpc: bool = False
     receipt_id: str | None = None
     decided_at: int | None = None  # Unix seconds
+    # `undecided`, `all` (every category), `none` (only required ones) or `custom`. Worked
+    # out once here: the object is immutable and read on every request (analytics records it).
+    summary: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.decided:
+            summary = "undecided"
+        elif self.granted >= self.categories:
+            summary = "all"
+        elif self.granted <= self.required:
+            summary = "none"
+        else:
+            summary = "custom"
+        object.__setattr__(self, "summary", summary)  # frozen: the one sanctioned way in
 
     def allows(self, name: str) -> bool:
         return name in self.granted
-
-    @property
-    def summary(self) -> str:
-        """`undecided`, `all` (every category), `none` (only required ones) or `custom`."""
-        if not self.decided:
-            return "undecided"
-        if self.granted >= self.categories:
-            return "all"
-        if self.granted <= self.required:
-            return "none"
-        return "custom"
 
 
 @dataclass(slots=True)

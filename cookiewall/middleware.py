@@ -91,7 +91,11 @@ class ConsentMiddleware:
         )
         self._routes = self.endpoints.routes
         self._cookie_marker = f"{cookie_name}=".encode()
+        self._cookie_name_bytes = cookie_name.encode()
         self._clear = [setcookie.deletion(cookie_name, secure=s) for s in (False, True)]
+        # Set-Cookie name (the bytes before the first '=') -> its rule's category; None for
+        # names that no rule declares or that need the careful path (see `_gated`).
+        self._category_by_name: dict[bytes, str | None] = {}
 
     @property
     def verifications(self) -> int:
@@ -114,9 +118,10 @@ class ConsentMiddleware:
 
         secure = self.secure if self.secure is not None else scope.get("scheme") == "https"
         extra: list[bytes] = []
-        consent = self.codec.undecided(gpc)
         if self._cookie_marker in cookie_header:
             consent = self._consent_from(cookie_header, gpc, secure, extra)
+        else:
+            consent = self.codec.undecided(gpc)
 
         state = scope.get("state")
         if state is None:
@@ -132,7 +137,12 @@ class ConsentMiddleware:
     def _consent_from(
         self, cookie_header: bytes, gpc: bool, secure: bool, extra: list[bytes]
     ) -> Consent:
-        values = setcookie.request_cookie_values(cookie_header.decode("latin-1"), self.cookie_name)
+        single = _single_value(cookie_header, self._cookie_name_bytes)
+        values = (
+            [single]
+            if single is not None
+            else setcookie.request_cookie_values(cookie_header.decode("latin-1"), self.cookie_name)
+        )
         best = None
         for value in values:
             decision = self.codec.verify(value)
@@ -218,11 +228,45 @@ class ConsentMiddleware:
         async def send_filtered(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = message.get("headers")
-                if headers and _has_set_cookie(headers):
-                    message["headers"] = self._filter(headers, consent)
+                if headers:
+                    message["headers"] = self._gated(headers, consent)
             await send(message)
 
         return send_filtered
+
+    def _gated(
+        self, headers: list[tuple[bytes, bytes]], consent: Consent
+    ) -> list[tuple[bytes, bytes]]:
+        """`headers` itself when every Set-Cookie in it is declared and allowed, else `_filter`.
+
+        The fast answer covers what a consenting visitor's responses carry; anything else
+        (a cookie to remove, an undeclared name to remember and log) takes `_filter`, so the
+        outcome is the same either way.
+        """
+        granted = consent.granted
+        categories = self._category_by_name
+        for key, value in headers:
+            if key != b"set-cookie" and (len(key) != 10 or key.lower() != b"set-cookie"):
+                continue
+            name_part = value.partition(b"=")[0]
+            category = categories.get(name_part)
+            if category is None:
+                category = self._category_of(name_part, value)
+            if category is None or category not in granted:
+                return self._filter(headers, consent)
+        return headers
+
+    def _category_of(self, name_part: bytes, value: bytes) -> str | None:
+        # Everything before the first '=' decides the stored name (setcookie.cookie_name),
+        # so the category found for one value holds for every value with the same prefix.
+        rule = self.policy.rule_for(setcookie.cookie_name(value))
+        if rule is None:
+            return None  # undeclared: `_filter` remembers it; not cached, it stays rare
+        cache = self._category_by_name
+        if len(cache) >= _REMEMBERED_NAMES:
+            cache.pop(next(iter(cache)))
+        cache[name_part] = rule.category
+        return rule.category
 
     async def _send_injected(self, scope: Scope, send: Send, start: Message, body: bytes) -> None:
         headers = start_headers(start)
@@ -293,6 +337,28 @@ class ConsentMiddleware:
         )
         body = b"" if scope["method"] == "HEAD" else reply.body
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _single_value(cookie_header: bytes, name: bytes) -> str | None:
+    """The consent cookie's value when the header names it once, found without a full parse.
+
+    None when the name appears again after its value, is not followed at once by '=', or is
+    not at the start of a cookie pair: `setcookie.request_cookie_values` then decides.
+    """
+    start = cookie_header.find(name)
+    begin = start + len(name)
+    if start < 0 or cookie_header[begin : begin + 1] != b"=":
+        return None
+    if start and cookie_header[:start].rstrip(b" \t")[-1:] != b";":
+        return None  # inside another cookie's value, or the tail of a longer name
+    end = cookie_header.find(b";", begin)
+    if end < 0:
+        raw = cookie_header[begin + 1 :]
+    elif cookie_header.find(name, end) < 0:  # searched only past the value: the cheap part
+        raw = cookie_header[begin + 1 : end]
+    else:
+        return None
+    return raw.strip(b" \t").strip(b'"').decode("latin-1")
 
 
 def start_headers(message: Message) -> list[tuple[bytes, bytes]]:
