@@ -14,7 +14,7 @@ References:
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from datetime import UTC
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -42,6 +42,16 @@ _DNT = b"dnt"
 _OPT_OUT = frozenset({_GPC, _DNT})  # only the exact value "1" counts (GPC spec)
 _CONTENT_TYPE = b"content-type"
 _HTML = b"text/html"
+_NO_UTM: tuple[None, None, None] = (None, None, None)
+_new_event = tuple.__new__
+
+
+def _is_html(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        # ASGI servers and frameworks send lower-case names: compare first, lower() rarely.
+        if name == _CONTENT_TYPE or (len(name) == 12 and name.lower() == _CONTENT_TYPE):
+            return value[:9].lower() == _HTML
+    return False
 
 
 def _consent_of(scope: Scope) -> tuple[str, bool]:
@@ -99,14 +109,8 @@ class TrafficMiddleware:
 
     def _record(self, scope: Scope, message: Message) -> None:
         recorder = self.recorder
-        if not recorder.record_all:
-            for name, value in message.get("headers", ()):
-                if name.lower() == _CONTENT_TYPE:
-                    if value[:9].lower() != _HTML:
-                        return
-                    break
-            else:
-                return
+        if not recorder.record_all and not _is_html(message.get("headers") or ()):
+            return
         referer = user_agent = forwarded_for = None
         opted_out = False
         for name, value in scope["headers"]:
@@ -134,25 +138,31 @@ class TrafficMiddleware:
             visitor_id = recorder.visitor_id(
                 ts.date(), client[0] if client else None, forwarded_for, ua
             )
-        utm_source, utm_medium, utm_campaign = extract_utm(scope.get("query_string", b""))
+        query = scope.get("query_string")
+        utm_source, utm_medium, utm_campaign = extract_utm(query) if query else _NO_UTM
+        # tuple.__new__ skips the NamedTuple's Python-level __new__ (16 keyword-capable
+        # arguments): the same Event, built in a third of the time, on every request.
         recorder.add(
-            Event(
-                ts,
-                recorder.site,
-                redact_path(scope["path"]),
-                scope["method"],
-                message["status"],
-                referrer.host,
-                referrer.domain,
-                referrer.medium,
-                referrer.source,
-                utm_source,
-                utm_medium,
-                utm_campaign,
-                visitor_id,
-                device.device,
-                device.is_bot,
-                consent,
+            _new_event(
+                Event,
+                (
+                    ts,
+                    recorder.site,
+                    redact_path(scope["path"]),
+                    scope["method"],
+                    message["status"],
+                    referrer.host,
+                    referrer.domain,
+                    referrer.medium,
+                    referrer.source,
+                    utm_source,
+                    utm_medium,
+                    utm_campaign,
+                    visitor_id,
+                    device.device,
+                    device.is_bot,
+                    consent,
+                ),
             )
         )
 
