@@ -138,16 +138,20 @@ class ConsentMiddleware:
         self, cookie_header: bytes, gpc: bool, secure: bool, extra: list[bytes]
     ) -> Consent:
         single = _single_value(cookie_header, self._cookie_name_bytes)
-        values = (
-            [single]
-            if single is not None
-            else setcookie.request_cookie_values(cookie_header.decode("latin-1"), self.cookie_name)
-        )
         best = None
-        for value in values:
-            decision = self.codec.verify(value)
-            if decision is not None and (best is None or decision.decided_at > best.decided_at):
-                best = decision
+        if single is not None:
+            values = [single]
+            best = self.codec.verify(single)
+            if best is not None and not best.needs_resign:
+                return self.codec.decided(best, gpc)  # the returning visitor: done
+        else:
+            values = setcookie.request_cookie_values(
+                cookie_header.decode("latin-1"), self.cookie_name
+            )
+            for value in values:
+                decision = self.codec.verify(value)
+                if decision is not None and (best is None or decision.decided_at > best.decided_at):
+                    best = decision
         if best is None:
             if values:
                 self.stats["bad_cookies"] += 1
@@ -248,7 +252,10 @@ class ConsentMiddleware:
         for key, value in headers:
             if key != b"set-cookie" and (len(key) != 10 or key.lower() != b"set-cookie"):
                 continue
-            name_part = value.partition(b"=")[0]
+            name_part, eq, _ = value.partition(b"=")
+            if not eq or b";" in name_part:
+                # No name=value pair: a browser stores a nameless cookie, not `name_part`.
+                return self._filter(headers, consent)
             category = categories.get(name_part)
             if category is None:
                 category = self._category_of(name_part, value)
