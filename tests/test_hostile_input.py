@@ -609,3 +609,21 @@ def test_fuzz_target_runs_under_atheris(target: str) -> None:
     )
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
     assert b"Done 300 runs" in done.stderr or b"Done 300 in" in done.stderr
+
+
+@pytest.mark.parametrize("nameless", [b"session", b"session; Path=/", b"session;x=1", b" session"])
+def test_a_nameless_cookie_is_not_taken_for_a_declared_one_after_the_cache_warms(
+    nameless: bytes,
+) -> None:
+    """SPEC 3.2 step 3: `Set-Cookie: session` is a nameless (undeclared) cookie to a browser."""
+    emitted: list[tuple[bytes, bytes]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": list(emitted)})
+        await send({"type": "http.response.body", "body": b""})
+
+    gate = ConsentMiddleware(app, policy=POLICY, secret_key=list(SECRETS))
+    emitted[:] = [(b"set-cookie", b"session=1")]
+    assert call(gate).set_cookies() == [b"session=1"]  # warms the per-name cache
+    emitted[:] = [(b"set-cookie", nameless)]
+    assert call(gate).set_cookies() == []
