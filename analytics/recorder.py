@@ -137,7 +137,9 @@ class Recorder:
         """The visitor hash, or None when hashing is off or the salt folder fails."""
         if self._hasher is None:
             return None
-        address = client_address(peer, forwarded_for, self.trusted_proxies)
+        trusted = self.trusted_proxies
+        # Without trusted proxies the peer is the client: no need to look at the header.
+        address = client_address(peer, forwarded_for, trusted) if trusted else peer or ""
         try:
             return self._hasher.visitor_id(day, address, user_agent)
         except OSError as exc:
