@@ -19,12 +19,15 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	@# The fuzzer is optional (its newest releases ship no wheel): fuzz tests skip without it.
+	$(BIN)/python -m pip install -q --only-binary :all: 'atheris>=3.0' \
+		|| echo "atheris has no wheel here: the atheris runs of the fuzz tests will skip"
 	touch $(STAMP)
 
 venv: $(STAMP)
 
 lint: venv
-	$(BIN)/ruff check cookiewall analytics tests examples bench
+	$(BIN)/ruff check cookiewall analytics tests examples bench fuzz
 	$(BIN)/mypy cookiewall analytics
 
 test: venv
