@@ -1,9 +1,10 @@
 """Recorder: the in-memory buffer of events, its background flusher, and the recording options.
 
-Requests only append to a list under a lock; a daemon thread swaps the list out and writes it
-to the spool (one sealed segment per UTC day) every `flush_interval` seconds or sooner when
-the buffer fills. The request path never waits for a disk. A failed flush keeps its events
-for the next try (bounded by `max_buffer`, beyond which new events are dropped and counted).
+Requests only append to a list (no lock: list.append is atomic under the GIL); a daemon
+thread takes what is there and writes it to the spool (one sealed segment per UTC day) every
+`flush_interval` seconds or sooner when the buffer fills. The request path never waits for a
+disk. A failed flush keeps its events for the next try (bounded by `max_buffer`, beyond which
+new events are dropped and counted).
 """
 
 from __future__ import annotations
@@ -110,7 +111,9 @@ class Recorder:
         self._closed = False
         self._failing = False
         self._salt_failing = False
-        self._recorded = self._flushed = self._dropped = self._spam = self._errors = 0
+        # No `recorded` counter: the request path would need the lock to keep it exact, and it
+        # is always flushed + buffered + in flight (events leave the buffer only that way).
+        self._flushed = self._dropped = self._spam = self._errors = 0
 
     # --- the request path -------------------------------------------------------------
 
@@ -118,14 +121,17 @@ class Recorder:
         """Buffer one event; never blocks on disk, never raises for a full buffer."""
         if self._thread is None:
             self._start_flusher()
-        with self._lock:
-            if len(self._buffer) + self._in_flight >= self._max_buffer:
+        # Lock-free on purpose: the list object is never replaced while the recorder runs
+        # (flush takes a prefix, see `_take`), and append itself is atomic. The size check
+        # may be off by the few events other threads add at the same instant; that is all.
+        buffer = self._buffer
+        if len(buffer) + self._in_flight >= self._max_buffer:
+            with self._lock:
                 self._dropped += 1
-                return
-            self._buffer.append(event)
-            self._recorded += 1
-            if len(self._buffer) >= self._early_flush:
-                self._wake.set()
+            return
+        buffer.append(event)
+        if len(buffer) >= self._early_flush:
+            self._wake.set()
 
     def count_spam(self) -> None:
         with self._lock:
@@ -180,8 +186,7 @@ class Recorder:
         """
         with self._flush_lock:
             with self._lock:
-                batch, self._buffer = self._buffer, []
-                self._in_flight = len(batch)
+                batch = self._take()
             if not batch:
                 return 0
             by_day: defaultdict[date, list[Event]] = defaultdict(list)
@@ -206,6 +211,19 @@ class Recorder:
                     self._errors += 1
             self._report(failure)
             return written
+
+    def _take(self) -> list[Event]:
+        """Remove and return what is buffered (hold `_lock`); safe against concurrent `add`.
+
+        A prefix is copied then deleted, each one atomic step: an event appended meanwhile
+        lands after the prefix and waits for the next flush, never lost, never taken twice.
+        """
+        buffer = self._buffer
+        count = len(buffer)
+        batch = buffer[:count]
+        del buffer[:count]
+        self._in_flight = count
+        return batch
 
     def _report(self, failure: OSError | None) -> None:
         # One log line per failure streak, one when it recovers: a dead disk must not flood logs.
@@ -239,13 +257,14 @@ class Recorder:
     @property
     def stats(self) -> RecorderStats:
         with self._lock:
+            buffered = len(self._buffer) + self._in_flight
             return RecorderStats(
-                recorded=self._recorded,
+                recorded=self._flushed + buffered,
                 flushed=self._flushed,
                 dropped=self._dropped,
                 spam=self._spam,
                 errors=self._errors,
-                buffered=len(self._buffer) + self._in_flight,
+                buffered=buffered,
             )
 
 
