@@ -158,6 +158,22 @@ class ConsentCodec:
             return None
         return decision
 
+    def cached_consent(self, value: str, gpc: bool) -> Consent | None:
+        """The Consent of a value verified before, still fresh and under the newest key.
+
+        The returning visitor's path: one dict lookup and an age check. None means "ask
+        `verify`", which then handles misses, expiry and key rotation as always.
+        """
+        decision = self._cache.get(value)
+        if decision is None or decision.needs_resign:
+            return None
+        age = time.time() - decision.decided_at
+        if age > self.max_age or age < -_CLOCK_SKEW:
+            return None
+        self.cache_hits += 1
+        consent = decision.consents[gpc]
+        return consent if consent is not None else self.decided(decision, gpc)
+
     def remaining_age(self, decision: Decision, now: float | None = None) -> int:
         if now is None:
             now = time.time()

@@ -118,9 +118,14 @@ class ConsentMiddleware:
 
         secure = self.secure if self.secure is not None else scope.get("scheme") == "https"
         extra: list[bytes] = []
-        if self._cookie_marker in cookie_header:
-            consent = self._consent_from(cookie_header, gpc, secure, extra)
-        else:
+        consent = None
+        if cookie_header:
+            single = _single_value(cookie_header, self._cookie_name_bytes)
+            if single is not None:
+                consent = self.codec.cached_consent(single, gpc)  # a returning visitor
+            if consent is None and self._cookie_marker in cookie_header:
+                consent = self._consent_from(cookie_header, single, gpc, secure, extra)
+        if consent is None:
             consent = self.codec.undecided(gpc)
 
         state = scope.get("state")
@@ -135,9 +140,13 @@ class ConsentMiddleware:
         await self.app(scope, receive, self._gate(scope, send, consent, extra))
 
     def _consent_from(
-        self, cookie_header: bytes, gpc: bool, secure: bool, extra: list[bytes]
+        self,
+        cookie_header: bytes,
+        single: str | None,
+        gpc: bool,
+        secure: bool,
+        extra: list[bytes],
     ) -> Consent:
-        single = _single_value(cookie_header, self._cookie_name_bytes)
         best = None
         if single is not None:
             values = [single]
