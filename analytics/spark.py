@@ -83,7 +83,7 @@ def spark_session(
         from pyspark.sql import SparkSession
     except ImportError:
         raise SparkRollupError(
-            "the Spark engine needs pyspark and Java 17+: pip install 'pyspark>=3.5'"
+            "the Spark engine needs pyspark and Java 17+: pip install 'pyspark>=4.0'"
         ) from None
     already = SparkSession.getActiveSession()
     if already is not None:
