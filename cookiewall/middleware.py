@@ -137,7 +137,10 @@ class ConsentMiddleware:
         if handler is not None:
             await self._serve(handler, scope, receive, send, consent, secure, extra)
             return
-        await self.app(scope, receive, self._gate(scope, send, consent, extra))
+        if not extra and not self.inject_banner:
+            await self.app(scope, receive, self._filter_only(send, consent))
+        else:
+            await self.app(scope, receive, self._gate(scope, send, consent, extra))
 
     def _consent_from(
         self,
@@ -180,8 +183,6 @@ class ConsentMiddleware:
         return self.codec.decided(best, gpc)
 
     def _gate(self, scope: Scope, send: Send, consent: Consent, extra: list[bytes]) -> Send:
-        if not extra and not self.inject_banner:
-            return self._filter_only(send, consent)
         inject_for = not consent.decided and scope["method"] != "HEAD"
         html_varies = self.inject_banner
         held: Message | None = None
@@ -363,7 +364,7 @@ def _single_value(cookie_header: bytes, name: bytes) -> str | None:
     """
     start = cookie_header.find(name)
     begin = start + len(name)
-    if start < 0 or cookie_header[begin : begin + 1] != b"=":
+    if start < 0 or not cookie_header.startswith(b"=", begin):
         return None
     if start and cookie_header[:start].rstrip(b" \t")[-1:] != b";":
         return None  # inside another cookie's value, or the tail of a longer name
