@@ -28,7 +28,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 SALT_BYTES = 16
-RECENT_VISITORS = 4096  # ids kept per process for repeat requests of the day's visitors
 DIGEST_BYTES = 8
 SALT_SUFFIX = ".salt"
 _SALT_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.salt$")
@@ -151,10 +150,9 @@ class VisitorHasher:
     """Keyed hash of site + client address + user agent with the salt of the event's day.
 
     The keyed BLAKE2b state of the current day (with the site already fed in) is kept in
-    memory and copied per request, so a hash costs one copy and one update. The ids of the
-    day's recent visitors are kept too (bounded): a visitor asks for several pages, and each
-    repeat then costs a dict lookup. That memory holds nothing the day's key could not
-    recompute, and it is dropped with the key (day switch, `forget`).
+    memory and copied per request, so a hash costs one copy and one update. Deliberately no
+    cache of ids by (address, user agent): it would be a list of the day's client addresses
+    in memory, which the salt alone is not.
     """
 
     def __init__(self, site: str, salts: SaltStore) -> None:
@@ -164,31 +162,16 @@ class VisitorHasher:
         self._day: date | None = None
         self._state: hashlib.blake2b | None = None
         self._previous: tuple[date, hashlib.blake2b] | None = None
-        self._recent: dict[tuple[str, bytes], int] = {}  # ids of the current day only
 
     def visitor_id(self, day: date, address: str, user_agent: bytes) -> int:
-        recent = self._recent
         state = self._state
-        if day == self._day and state is not None:
-            known = recent.get((address, user_agent))
-            if known is not None:
-                return known
-            cacheable = True
-        else:
+        if day != self._day or state is None:
             state = self._state_for(day)
-            cacheable = False  # a day switch or a late event: rare, not worth keeping
         hasher = state.copy()
         hasher.update(address.encode())
         hasher.update(b"\x00")
         hasher.update(user_agent)
-        visitor = int.from_bytes(hasher.digest(), "big", signed=True)
-        # `recent` was read before `state`: if the day switched meanwhile, the id lands in the
-        # dropped dict, never under the new day's key.
-        if cacheable:
-            if len(recent) >= RECENT_VISITORS:
-                recent.clear()  # cheaper than LRU bookkeeping; refills within a few requests
-            recent[(address, user_agent)] = visitor
-        return visitor
+        return int.from_bytes(hasher.digest(), "big", signed=True)
 
     def _state_for(self, day: date) -> hashlib.blake2b:
         with self._lock:
@@ -203,7 +186,6 @@ class VisitorHasher:
                 # first event of a new day: switch, and delete what has expired
                 if self._day is not None and self._state is not None:
                     self._previous = (self._day, self._state)
-                self._recent = {}  # yesterday's ids go with yesterday's key
                 self._day, self._state = day, state
                 self._salts.delete_expired(day)
             return state
@@ -212,4 +194,3 @@ class VisitorHasher:
         """Drop the in-memory keys (on close), so nothing outlives the salt files."""
         with self._lock:
             self._day = self._state = self._previous = None
-            self._recent = {}
