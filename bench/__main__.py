@@ -27,7 +27,7 @@ def _suites(quick: bool) -> dict[str, Callable[[], list[Figure]]]:
         return run
 
     return {
-        "middleware": load("bench_middleware", requests=5_000 if quick else 25_000),
+        "middleware": load("bench_middleware", requests=10_000 if quick else 40_000),
         "server": load("bench_server", seconds=2 if quick else 5),
         "spool": load("bench_spool", events=100_000 if quick else 300_000),
         "rollup": load("bench_rollup", events=500_000 if quick else 10_000_000),
