@@ -88,8 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(one transaction; run it from cron).",
         "analytics rollup --spool var/spool --db var/analytics.duckdb --archive var/archive",
     )
-    rollup.add_argument("--spool", required=True, type=Path, help="the spool folder")
-    rollup.add_argument("--db", required=True, type=Path, help="the DuckDB file (created)")
+    rollup.add_argument(
+        "--spool", required=True, help="the spool folder, or s3://bucket/prefix (object storage)"
+    )
+    rollup.add_argument(
+        "--db", type=Path, help="the DuckDB file (created); with --engine spark: load the output"
+    )
+    rollup.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
+    rollup.add_argument("--output", metavar="DIR", help="spark: where the rollup Parquet goes")
+    rollup.add_argument("--master", default="local[2]", help="spark: master URL (local[2])")
     rollup.add_argument(
         "--timezone",
         default=None,
@@ -162,7 +169,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _rollup(args: argparse.Namespace) -> int:
+    from analytics.objectstore import is_remote, stage_for_warehouse
     from analytics.warehouse import Warehouse
+
+    if args.engine == "spark":
+        return _spark_rollup(args)
+    if args.db is None:
+        raise UsageError("rollup needs --db FILE (or --engine spark --output DIR)")
+    spool = args.spool
+    if is_remote(spool):
+        spool = stage_for_warehouse(
+            spool, args.db, lock_timeout=args.wait, progress=sys.stderr.isatty()
+        )
 
     archive = "delete" if args.delete_ingested else args.archive
     warehouse = Warehouse(
@@ -172,11 +190,25 @@ def _rollup(args: argparse.Namespace) -> int:
         archive=archive,
         lock_timeout=args.wait,
     )
-    result = warehouse.run(args.spool, progress=sys.stderr.isatty())
+    result = warehouse.run(spool, progress=sys.stderr.isatty())
     if result.ingest.segments == 0 and not result.rolled_up and not result.pruned_events:
         print("nothing to do: no new segments")
     else:
         print(result.summary())
+    return 0
+
+
+def _spark_rollup(args: argparse.Namespace) -> int:
+    from analytics.spark import load_spark_rollups, spark_rollup
+
+    if args.output is None:
+        raise UsageError("--engine spark needs --output DIR")
+    counts = spark_rollup(
+        args.spool, args.output, master=args.master, timezone=args.timezone or "UTC"
+    )
+    if args.db is not None:
+        load_spark_rollups(args.output, args.db)
+    print("spark rollup: " + ", ".join(f"{table} {rows} rows" for table, rows in counts.items()))
     return 0
 
 
