@@ -5,8 +5,9 @@ Layout (Hive-style, so DuckDB, Spark, Trino or ClickHouse read it as a partition
     <spool_dir>/day=YYYY-MM-DD/<unix_ms>-<host>-<pid>-<seq>-<random>.parquet
 
 * A segment is written to a dot-prefixed temporary name in the same folder, fsynced, then
-  renamed: a reader that lists `*.parquet` never sees half a segment (rename is atomic on POSIX
-  within one filesystem, and Hive readers skip dot- and underscore-prefixed files).
+  renamed (atomic on POSIX within one filesystem), so a reader never sees half a segment —
+  provided it skips dot-files: Spark and Hive do; DuckDB's glob does not, so read a live
+  spool with ``day=*/[!.]*.parquet``.
 * Names carry time, a hash of the host name, the pid, a per-process counter and randomness, so
   no two processes or hosts collide, and a lexical sort is roughly chronological.
 * Each file has the columns of `analytics.event.EVENT_SCHEMA` and the key-value metadata
