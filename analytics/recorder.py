@@ -1,10 +1,13 @@
 """Recorder: the in-memory buffer of events, its background flusher, and the recording options.
 
-Requests only append to a list (no lock: list.append is atomic under the GIL); a daemon
-thread takes what is there and writes it to the spool (one sealed segment per UTC day) every
-`flush_interval` seconds or sooner when the buffer fills. The request path never waits for a
-disk. A failed flush keeps its events for the next try (bounded by `max_buffer`, beyond which
-new events are dropped and counted).
+Requests only append to a list (no lock: list.append is atomic under the GIL). What a request
+appends is a `Capture`: the raw values the event will be made of, nothing parsed or hashed yet.
+A daemon thread turns captures into `Event`s at least every `CONVERT_INTERVAL` seconds
+(referrer, device, path redaction, UTM tags, visitor hash, spam filter) and writes events to
+the spool (one sealed segment per UTC day) every `flush_interval` seconds or sooner when the
+buffer fills. The request path never waits for a disk, and does none of the work that can wait.
+A failed flush keeps its events (never raw captures) for the next try, bounded by `max_buffer`,
+beyond which new events are dropped and counted.
 """
 
 from __future__ import annotations
@@ -15,16 +18,20 @@ import functools
 import logging
 import os
 import threading
+import time
 import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from analytics.event import Event, to_table
-from analytics.referrers import Referrer, referrer_parser
+from analytics.paths import extract_utm, redact_path
+from analytics.referrers import DIRECT, Referrer, referrer_parser
 from analytics.spool import write_segment
+from analytics.useragents import classify_user_agent
 from analytics.visitors import SaltStore, VisitorHasher, client_address, parse_proxies
 
 logger = logging.getLogger("analytics")
@@ -34,15 +41,44 @@ RECORD_MODES = ("pages", "all")
 ALWAYS_EXCLUDED = ("/consent", "/consent/*", "/.well-known/*")
 # Flush early once this many events wait, so a burst does not wait for the interval.
 EARLY_FLUSH_EVENTS = 10_000
+# Captures hold a client address and a user agent: the flusher turns them into events at least
+# this often (seconds), whatever `flush_interval` is, so raw identifiers do not linger in memory.
+CONVERT_INTERVAL = 1.0
+
+
+class Capture(NamedTuple):
+    """What the request path keeps of one response: raw values, turned into an `Event` later.
+
+    Identifying (`peer`, `forwarded_for`, `user_agent`, `query`, `referer`, `path`): it lives
+    only in the recorder's buffer, until the next conversion (at most about CONVERT_INTERVAL
+    seconds), and is never written, logged or kept after a failed write.
+    """
+
+    ts: datetime  # the recorder's clock when the response started
+    path: str  # ASGI scope["path"], not yet redacted
+    method: str
+    status: int
+    query: bytes  # the raw query string (only UTM tags are taken from it)
+    referer: bytes | None
+    user_agent: bytes
+    peer: str | None  # None when no visitor hash will be made
+    forwarded_for: bytes | None  # None unless hashing behind trusted proxies
+    consent: str  # one of CONSENT_STATES, decided at request time
+    hash_allowed: bool  # False: consent declined, GPC or DNT (decided at request time)
+
+
+_NO_UTM: tuple[None, None, None] = (None, None, None)
 
 
 @dataclass(frozen=True)
 class RecorderStats:
+    # A request's capture counts as recorded and buffered from the start; at conversion (within
+    # about a second) referrer spam and captures that fail to convert leave it for spam/errors.
     recorded: int  # events accepted into the buffer
     flushed: int  # events written to sealed segments
     dropped: int  # events refused because the buffer was full
     spam: int  # requests with a referrer on the spam list (counted, not recorded)
-    errors: int  # failed flushes and failed salt reads/writes
+    errors: int  # failed flushes, failed salt reads/writes, captures that failed to convert
     buffered: int  # events waiting (including those kept after a failed flush)
 
 
@@ -96,6 +132,7 @@ class Recorder:
         # a disk problem here must not stop the app from starting (flushes retry and count).
         with contextlib.suppress(OSError):
             self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self.hashing = visitor_hashing
         self._reset_state()
         # After fork, the child must not flush the parent's buffered events a second time,
         # and needs a flusher thread of its own (threads do not survive fork).
@@ -107,20 +144,21 @@ class Recorder:
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
-        self._buffer: list[Event] = []
+        self._buffer: list[Event | Capture] = []
         self._in_flight = 0
         self._thread: threading.Thread | None = None
         self._closed = False
         self._failing = False
         self._salt_failing = False
+        self._convert_failing = False
         # No `recorded` counter: the request path would need the lock to keep it exact, and it
         # is always flushed + buffered + in flight (events leave the buffer only that way).
         self._flushed = self._dropped = self._spam = self._errors = 0
 
     # --- the request path -------------------------------------------------------------
 
-    def add(self, event: Event) -> None:
-        """Buffer one event; never blocks on disk, never raises for a full buffer."""
+    def add(self, event: Event | Capture) -> None:
+        """Buffer one event, or one request's capture; never blocks, never raises when full."""
         if self._thread is None:
             self._start_flusher()
         # Lock-free on purpose: the list object is never replaced while the recorder runs
@@ -171,15 +209,34 @@ class Recorder:
             self._thread.start()
 
     def _run_flusher(self) -> None:
+        interval = self._flush_interval
+        next_flush = time.monotonic() + interval
         while not self._closed:
-            self._wake.wait(self._flush_interval)
+            # Wakes for a conversion tick at least every CONVERT_INTERVAL (the raw captures'
+            # lifetime in memory), for a flush every `interval`, or early when the buffer fills.
+            timeout = min(CONVERT_INTERVAL, max(0.0, next_flush - time.monotonic()))
+            woken = self._wake.wait(timeout)
             self._wake.clear()
             if self._closed:
                 return
             try:
-                self.flush()
+                if woken or time.monotonic() >= next_flush:
+                    next_flush = time.monotonic() + interval
+                    self.flush()
+                else:
+                    self.convert()
             except Exception:  # never let the flusher die: the next interval retries
                 logger.exception("analytics: unexpected error while flushing")
+
+    def convert(self) -> None:
+        """Turn buffered captures into events now, in place; nothing is written."""
+        with self._flush_lock:
+            with self._lock:
+                batch = self._take()
+            events = self._to_events(batch) if batch else []
+            with self._lock:
+                self._buffer[:0] = events  # before anything added meanwhile: they are older
+                self._in_flight = 0
 
     def flush(self) -> int:
         """Write what is buffered as sealed segments (one per UTC day); return the count written.
@@ -191,8 +248,9 @@ class Recorder:
                 batch = self._take()
             if not batch:
                 return 0
+            # Converted before any disk I/O: what a failed write keeps is events, never captures.
             by_day: defaultdict[date, list[Event]] = defaultdict(list)
-            for event in batch:
+            for event in self._to_events(batch):
                 by_day[event.ts.astimezone(UTC).date()].append(event)
             written = 0
             failure: OSError | None = None
@@ -214,7 +272,78 @@ class Recorder:
             self._report(failure)
             return written
 
-    def _take(self) -> list[Event]:
+    def _to_events(self, batch: list[Event | Capture]) -> list[Event]:
+        """`batch` with each capture turned into its event; spam and failures dropped, counted.
+
+        One capture that fails is dropped, counted in `errors` and logged (once per streak) by
+        the exception's type only: its message could quote a header value.
+        """
+        events: list[Event] = []
+        spam = failed = 0
+        failure = ""
+        event_of = self._event_of
+        for item in batch:
+            if not isinstance(item, Capture):
+                events.append(item)  # an Event given to add()
+                continue
+            try:
+                event = event_of(item)
+            except Exception as exc:
+                failed += 1
+                failure = failure or type(exc).__name__
+                continue
+            if event is None:
+                spam += 1
+            else:
+                events.append(event)
+        if spam or failed:
+            with self._lock:
+                self._spam += spam
+                self._errors += failed
+        if failed and not self._convert_failing:
+            logger.error(
+                "analytics: %d request(s) could not be turned into events (%s); dropped",
+                failed,
+                failure,
+            )
+        self._convert_failing = failed > 0
+        return events
+
+    def _event_of(self, capture: Capture) -> Event | None:
+        """The event of one capture, or None when its referrer is spam."""
+        referrer = self.referrer(capture.referer) if capture.referer else DIRECT
+        if referrer.spam:
+            return None
+        ts = capture.ts
+        if ts.tzinfo is not UTC:
+            ts = ts.astimezone(UTC)
+        user_agent = capture.user_agent
+        device = classify_user_agent(user_agent)
+        visitor_id = None
+        if capture.hash_allowed:
+            visitor_id = self.visitor_id(ts.date(), capture.peer, capture.forwarded_for, user_agent)
+        query = capture.query
+        utm_source, utm_medium, utm_campaign = extract_utm(query) if query else _NO_UTM
+        return Event(
+            ts,
+            self.site,
+            redact_path(capture.path),
+            capture.method,
+            capture.status,
+            referrer.host,
+            referrer.domain,
+            referrer.medium,
+            referrer.source,
+            utm_source,
+            utm_medium,
+            utm_campaign,
+            visitor_id,
+            device.device,
+            device.is_bot,
+            capture.consent,
+        )
+
+    def _take(self) -> list[Event | Capture]:
         """Remove and return what is buffered (hold `_lock`); safe against concurrent `add`.
 
         A prefix is copied then deleted, each one atomic step: an event appended meanwhile

@@ -4,7 +4,7 @@ import errno
 import logging
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 
 from analytics import Recorder, spool
 from analytics.event import Event
+from analytics.recorder import Capture
 from analytics.spool import list_segments, read_segment
 
 NOON = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -214,3 +215,55 @@ def test_an_unusable_salt_folder_gives_null_ids_and_one_log_line(
     assert len(caplog.records) == 1
     assert "203.0.113.7" not in caplog.text
     assert recorder.stats.errors == 3
+
+
+def _capture(path: str = "/", ts: Any = NOON, user_agent: bytes = b"Mozilla/5.0") -> Capture:
+    return Capture(ts, path, "GET", 200, b"", None, user_agent, "203.0.113.7", None, "all", True)
+
+
+def test_a_capture_that_cannot_be_converted_is_dropped_counted_and_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder = Recorder(tmp_path, "example.com", flush_interval=3600)
+    broken = _capture("/broken", ts="not a datetime", user_agent=b"Secret-Agent/0.07")
+    with caplog.at_level(logging.DEBUG, logger="analytics"):
+        recorder.add(broken)
+        recorder.add(_capture("/fine"))
+        assert recorder.flush() == 1
+        recorder.add(broken)  # still failing: no second line for the same streak
+        assert recorder.flush() == 0
+    assert _paths(tmp_path) == ["/fine"]
+    stats = recorder.stats
+    assert (stats.recorded, stats.flushed, stats.errors, stats.buffered) == (1, 1, 2, 0)
+    assert len(caplog.records) == 1
+    assert "could not be turned into events (AttributeError)" in caplog.text
+    for value in ("Secret-Agent", "203.0.113.7", "/broken", "not a datetime"):
+        assert value not in caplog.text
+    recorder.close()
+
+
+def test_max_buffer_bounds_captures_and_events_together(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path, "example.com", flush_interval=3600, max_buffer=4)
+    for i in range(3):
+        recorder.add(_event(f"/event-{i}"))
+        recorder.add(_capture(f"/capture-{i}"))
+    assert (recorder.stats.buffered, recorder.stats.dropped) == (4, 2)
+    recorder.close()
+    assert _paths(tmp_path) == ["/capture-0", "/capture-1", "/event-0", "/event-1"]
+
+
+def test_convert_turns_captures_into_events_in_order_and_writes_nothing(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path, "example.com", flush_interval=3600)
+    recorder.add(_capture("/a"))
+    recorder.add(_event("/b"))
+    recorder.add(_capture("/c", ts=NOON.astimezone(timezone(timedelta(hours=5)))))
+    recorder.convert()
+    buffered = list(recorder._buffer)
+    assert [type(item) for item in buffered] == [Event, Event, Event]
+    assert [event.path for event in buffered] == ["/a", "/b", "/c"]
+    assert buffered[2].ts == NOON
+    assert buffered[2].ts.tzinfo is UTC
+    assert buffered[0].visitor_id == buffered[2].visitor_id is not None
+    assert (recorder.stats.recorded, recorder.stats.flushed) == (3, 0)
+    assert list_segments(tmp_path) == []
+    recorder.close()
