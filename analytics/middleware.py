@@ -1,7 +1,10 @@
-"""TrafficMiddleware: one event per recorded HTTP response, built at `http.response.start`.
+"""TrafficMiddleware: one event per recorded HTTP response, captured at `http.response.start`.
 
 Pure ASGI. Reads the request headers once, never the body; the response passes through
-untouched. The visitor's consent is read by duck typing from `scope["state"]["consent"]`
+untouched. The request path only captures the raw values (a `Capture`: time, path, status,
+headers it needs, consent); the recorder's background thread turns them into events within
+about a second (referrer, device, redaction, UTM, visitor hash), off the request path.
+The visitor's consent is read by duck typing from `scope["state"]["consent"]`
 (cookiewall's ConsentMiddleware puts it there), so analytics works with or without cookiewall.
 Lifespan shutdown closes the recorder (flushing its buffer), also for apps that do not
 implement the lifespan protocol themselves.
@@ -15,16 +18,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from datetime import UTC
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
 
-from analytics.event import CONSENT_STATES, Event
-from analytics.paths import extract_utm, redact_path
-from analytics.recorder import Recorder
-from analytics.referrers import DIRECT
-from analytics.useragents import classify_user_agent
+from analytics.event import CONSENT_STATES
+from analytics.recorder import Capture, Recorder
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -42,8 +41,7 @@ _DNT = b"dnt"
 _OPT_OUT = frozenset({_GPC, _DNT})  # only the exact value "1" counts (GPC spec)
 _CONTENT_TYPE = b"content-type"
 _HTML = b"text/html"
-_NO_UTM: tuple[None, None, None] = (None, None, None)
-_new_event = tuple.__new__
+_new_capture = tuple.__new__
 
 
 def _is_html(headers: Iterable[tuple[bytes, bytes]]) -> bool:
@@ -88,6 +86,8 @@ class TrafficMiddleware:
             return any(fnmatchcase(path, pattern) for pattern in patterns)
 
         self._excluded = excluded
+        self._hashing = recorder.hashing
+        self._trusts_proxies = bool(recorder.trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -122,46 +122,32 @@ class TrafficMiddleware:
                 forwarded_for = value if forwarded_for is None else forwarded_for + b"," + value
             elif name in _OPT_OUT and value.strip() == b"1":
                 opted_out = True
-        referrer = recorder.referrer(referer) if referer else DIRECT
-        if referrer.spam:
-            recorder.count_spam()
-            return
-        ts = recorder.clock()
-        if ts.tzinfo is not UTC:
-            ts = ts.astimezone(UTC)
         consent, hash_allowed = _consent_of(scope)
-        ua = user_agent or b""
-        device = classify_user_agent(ua)
-        visitor_id = None
-        if hash_allowed and not opted_out:
+        peer = None
+        if hash_allowed and not opted_out and self._hashing:
             client = scope.get("client")
-            visitor_id = recorder.visitor_id(
-                ts.date(), client[0] if client else None, forwarded_for, ua
-            )
-        query = scope.get("query_string")
-        utm_source, utm_medium, utm_campaign = extract_utm(query) if query else _NO_UTM
-        # tuple.__new__ skips the NamedTuple's Python-level __new__ (16 keyword-capable
-        # arguments): the same Event, built in a third of the time, on every request.
+            peer = client[0] if client else None
+            if not self._trusts_proxies:
+                forwarded_for = None  # only read behind trusted proxies: not kept otherwise
+        else:
+            hash_allowed = False
+            forwarded_for = None  # no hash: the address is not kept even for a second
+        # tuple.__new__ skips the NamedTuple's Python-level __new__: the same Capture, cheaper.
         recorder.add(
-            _new_event(
-                Event,
+            _new_capture(
+                Capture,
                 (
-                    ts,
-                    recorder.site,
-                    redact_path(scope["path"]),
+                    recorder.clock(),
+                    scope["path"],
                     scope["method"],
                     message["status"],
-                    referrer.host,
-                    referrer.domain,
-                    referrer.medium,
-                    referrer.source,
-                    utm_source,
-                    utm_medium,
-                    utm_campaign,
-                    visitor_id,
-                    device.device,
-                    device.is_bot,
+                    scope.get("query_string") or b"",
+                    referer,
+                    user_agent or b"",
+                    peer,
+                    forwarded_for,
                     consent,
+                    hash_allowed,
                 ),
             )
         )
