@@ -137,7 +137,7 @@ class TrafficMiddleware:
             _new_capture(
                 Capture,
                 (
-                    recorder.clock(),
+                    recorder.capture_clock(),
                     scope["path"],
                     scope["method"],
                     message["status"],

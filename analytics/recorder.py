@@ -54,7 +54,7 @@ class Capture(NamedTuple):
     seconds), and is never written, logged or kept after a failed write.
     """
 
-    ts: datetime  # the recorder's clock when the response started
+    ts: datetime | float  # Recorder.capture_clock when the response started
     path: str  # ASGI scope["path"], not yet redacted
     method: str
     status: int
@@ -119,6 +119,9 @@ class Recorder:
         self.spool_dir = Path(spool_dir)
         self.site = site.strip()
         self.clock: Callable[[], datetime] = clock or _utc_now
+        # The request path's clock: by default Unix seconds (a C call, no object built), turned
+        # into a datetime at conversion; a configured clock is called as it is.
+        self.capture_clock: Callable[[], datetime | float] = clock or time.time
         self.record_all = record == "all"
         self.exclude_paths: tuple[str, ...] = ALWAYS_EXCLUDED + tuple(exclude_paths)
         self.trusted_proxies = parse_proxies(trusted_proxies)
@@ -315,7 +318,9 @@ class Recorder:
         if referrer.spam:
             return None
         ts = capture.ts
-        if ts.tzinfo is not UTC:
+        if isinstance(ts, float):
+            ts = datetime.fromtimestamp(ts, UTC)
+        elif ts.tzinfo is not UTC:
             ts = ts.astimezone(UTC)
         user_agent = capture.user_agent
         device = classify_user_agent(user_agent)

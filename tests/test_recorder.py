@@ -267,3 +267,31 @@ def test_convert_turns_captures_into_events_in_order_and_writes_nothing(tmp_path
     assert (recorder.stats.recorded, recorder.stats.flushed) == (3, 0)
     assert list_segments(tmp_path) == []
     recorder.close()
+
+
+@pytest.mark.parametrize(
+    "captured_ts",
+    [NOON, NOON.timestamp(), NOON.astimezone(timezone(timedelta(hours=-8)))],
+    ids=["utc-datetime", "unix-seconds", "other-offset"],
+)
+def test_a_captured_time_becomes_an_aware_utc_ts(tmp_path: Path, captured_ts: Any) -> None:
+    recorder = Recorder(tmp_path, "example.com", flush_interval=3600)
+    recorder.add(_capture(ts=captured_ts))
+    recorder.convert()
+    (event,) = recorder._buffer
+    assert isinstance(event, Event)
+    assert event.ts == NOON
+    assert event.ts.tzinfo is UTC
+    recorder.close()
+    assert [s.name.split("/")[0] for s in list_segments(tmp_path)] == ["day=2026-11-28"]
+
+
+def test_the_default_clock_stamps_captures_with_the_current_time(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path, "example.com", flush_interval=3600)
+    before = datetime.now(UTC)
+    recorder.add(_capture(ts=recorder.capture_clock()))
+    recorder.convert()
+    (event,) = recorder._buffer
+    assert isinstance(event, Event)
+    assert before <= event.ts <= datetime.now(UTC)
+    recorder.close()
