@@ -14,6 +14,7 @@ References:
 from __future__ import annotations
 
 import ipaddress
+import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -204,12 +205,32 @@ def normalise_site(site: str) -> str:
     return host
 
 
+# Scheme and authority without credentials: all that classification reads.
+_ORIGIN = re.compile(rb"\s*([^:/?#\s]*://)(?:[^/?#]*@)?([^/?#]*)")
+
+
+def origin_part(raw: bytes) -> bytes:
+    """The part of a `Referer` value that decides its classification: scheme and host[:port],
+    without credentials, path, query or fragment (b"" when it has no scheme://)."""
+    match = _ORIGIN.match(raw)
+    return match.group(1) + match.group(2) if match else b""
+
+
 def referrer_parser(site: str, cache_size: int = CACHE_SIZE) -> Callable[[bytes], Referrer]:
-    """A cached `parse_referrer` bound to one site, keyed on the raw header bytes."""
+    """A cached `parse_referrer` bound to one site.
+
+    The cache is keyed on `origin_part`, never on the whole header: paths, queries and
+    credentials of the referring page would otherwise sit in process memory as cache keys.
+    """
     canonical = normalise_site(site)
 
     @lru_cache(maxsize=cache_size)
+    def parse_origin(origin: bytes) -> Referrer:
+        return parse_referrer(origin, canonical)
+
     def parse(raw: bytes) -> Referrer:
-        return parse_referrer(raw, canonical)
+        if len(raw) > MAX_REFERRER_LENGTH:
+            return DIRECT
+        return parse_origin(origin_part(raw))
 
     return parse

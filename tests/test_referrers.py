@@ -8,6 +8,7 @@ from analytics.referrers import (
     DIRECT,
     SPAM_HOSTS,
     normalise_site,
+    origin_part,
     parse_referrer,
     referrer_parser,
 )
@@ -256,11 +257,43 @@ def test_bad_site_names_are_refused(site: str) -> None:
         normalise_site(site)
 
 
-def test_cached_parser_is_keyed_on_the_raw_header() -> None:
+def test_cached_parser_reuses_one_answer_per_origin() -> None:
     parse = referrer_parser(SITE)
     first = parse(b"https://www.google.com/")
-    assert parse(b"https://www.google.com/") is first
+    assert parse(b"https://www.google.com/search?q=something+private") is first
+    assert parse(b"https://user:pw@www.google.com/") is first
     assert parse(b"") is DIRECT
+
+
+@pytest.mark.parametrize(("raw", "host", "domain", "medium", "source"), CASES)
+def test_cached_parser_agrees_with_the_full_parse_on_every_case(
+    raw: bytes, host: str | None, domain: str | None, medium: str, source: str | None
+) -> None:
+    parse = referrer_parser(SITE)
+    result = parse(raw)
+    assert (result.host, result.domain, result.medium, result.source) == (
+        host,
+        domain,
+        medium,
+        source,
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "origin"),
+    [
+        (b"https://user:secret@Example.COM:8443/p/a?token=abc#frag", b"https://Example.COM:8443"),
+        (b"  http://news.ycombinator.com/item?id=1", b"http://news.ycombinator.com"),
+        (b"android-app://com.google.android.gm/path", b"android-app://com.google.android.gm"),
+        (b"https://a@b@host.example/x", b"https://host.example"),
+        (b"no scheme here", b""),
+        (b"/relative/path?q=1", b""),
+    ],
+)
+def test_the_cache_key_holds_no_path_query_or_credentials(raw: bytes, origin: bytes) -> None:
+    # Cache keys live in process memory: the referring page's path, query and credentials
+    # must never be among them.
+    assert origin_part(raw) == origin
 
 
 def test_table_is_consistent() -> None:
