@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from analytics.event import Event, to_table
 from analytics.paths import extract_utm, redact_path
@@ -33,6 +33,9 @@ from analytics.referrers import DIRECT, Referrer, referrer_parser
 from analytics.spool import write_segment
 from analytics.useragents import classify_user_agent
 from analytics.visitors import SaltStore, VisitorHasher, client_address, parse_proxies
+
+if TYPE_CHECKING:
+    from analytics.objectstore import SegmentUploader
 
 logger = logging.getLogger("analytics")
 
@@ -103,6 +106,7 @@ class Recorder:
         trusted_proxies: Iterable[str] = (),
         flush_interval: float = 10.0,
         max_buffer: int = 100_000,
+        spool_url: str | None = None,
     ) -> None:
         if not isinstance(site, str) or not site.strip():
             raise ValueError("site must be the site's host name, such as 'example.com'")
@@ -136,6 +140,13 @@ class Recorder:
         with contextlib.suppress(OSError):
             self.spool_dir.mkdir(parents=True, exist_ok=True)
         self.hashing = visitor_hashing
+        # Ships sealed segments to object storage from a thread of its own; imported only when
+        # asked for, so recording needs no boto3 (see analytics.objectstore).
+        self._uploader: SegmentUploader | None = None
+        if spool_url:
+            from analytics.objectstore import SegmentUploader
+
+            self._uploader = SegmentUploader(self.spool_dir, spool_url)
         self._reset_state()
         # After fork, the child must not flush the parent's buffered events a second time,
         # and needs a flusher thread of its own (threads do not survive fork).
@@ -210,6 +221,8 @@ class Recorder:
                 target=self._run_flusher, name="analytics-flusher", daemon=True
             )
             self._thread.start()
+            if self._uploader is not None:
+                self._uploader.start()
 
     def _run_flusher(self) -> None:
         interval = self._flush_interval
@@ -273,6 +286,8 @@ class Recorder:
                 if failure is not None:
                     self._errors += 1
             self._report(failure)
+            if written and self._uploader is not None:
+                self._uploader.notify()
             return written
 
     def _to_events(self, batch: list[Event | Capture]) -> list[Event]:
@@ -382,6 +397,8 @@ class Recorder:
             thread.join(timeout=30)
         self._thread = None
         self.flush()
+        if self._uploader is not None:
+            self._uploader.stop(flush=True)
         self._closed = False  # a recorder closed by lifespan can still take late events
         try:
             self.salts.delete_expired(self.clock().astimezone(UTC).date())

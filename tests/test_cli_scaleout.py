@@ -140,3 +140,22 @@ def test_rollup_usage_errors_are_one_line(
     assert err.startswith("analytics: error: ")
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_a_recorder_with_spool_url_ships_its_segments_and_the_rollup_finds_them(
+    tmp_path: Path, server: S3Server, bucket: str
+) -> None:
+    from analytics.recorder import Recorder
+    from analytics.spool import list_segments
+
+    url = f"s3://{bucket}/recorded"
+    spool = tmp_path / "spool"
+    recorder = Recorder(spool, "example.com", spool_url=url, flush_interval=60)
+    for event in _events(12, DAY):
+        recorder.add(event)
+    recorder.close()  # flushes, then ships what is sealed before it returns
+    assert list_segments(spool) == [], "shipped segments are deleted locally once confirmed"
+
+    db = tmp_path / "analytics.duckdb"
+    assert main(["rollup", "--spool", url, "--db", str(db)]) == 0
+    assert _pageviews(db) == [(DAY, 12)]
