@@ -15,8 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.apps import REFERRER, USER_AGENT, full_app
+from bench.apps import REFERRER, USER_AGENT, full_app, session_app
 from bench.bench_middleware import consent_cookie
+from bench.bench_middleware import session_cookie as bench_session_cookie
 from bench.common import Figure, median
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +80,7 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def _wrk(port: int, cookie: str | None, seconds: int) -> float:
+def _wrk(port: int, cookie: str | None, seconds: int, path: str = "/page") -> float:
     cmd = [
         "wrk",
         "-t1",
@@ -93,7 +94,7 @@ def _wrk(port: int, cookie: str | None, seconds: int) -> float:
     if cookie:
         cmd += ["-H", f"Cookie: {cookie}"]
     out = subprocess.run(
-        [*cmd, f"http://127.0.0.1:{port}/page"], capture_output=True, text=True, check=True
+        [*cmd, f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True
     ).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not match or "Non-2xx" in out:
@@ -113,23 +114,30 @@ def run(seconds: int = 5, rounds: int = 3) -> list[Figure]:
             )
         ]
     cookie = asyncio.run(consent_cookie(full_app(tempfile.mkdtemp())))
+    session_cookie = asyncio.run(bench_session_cookie(session_app()))
     spool = tempfile.mkdtemp(prefix="bench-server-spool-")
     bare_proc, bare_port = _start("bare_app", spool)
     full_proc, full_port = _start("full_app", spool)
+    session_proc, session_port = _start("session_app", spool)
     bare_rss = _rss_mib(bare_proc.pid)
     try:
-        _wrk(bare_port, None, 1)
+        # Every app gets the same request, cookie included: only the middleware differs.
+        _wrk(bare_port, cookie, 1)
         _wrk(full_port, cookie, 1)
-        bare, full = [], []
+        _wrk(session_port, session_cookie, 1, path="/session")
+        bare, full, session = [], [], []
         for _ in range(rounds):
-            bare.append(_wrk(bare_port, None, seconds))
+            bare.append(_wrk(bare_port, cookie, seconds))
             full.append(_wrk(full_port, cookie, seconds))
+            session.append(_wrk(session_port, session_cookie, seconds, path="/session"))
         full_rss = _rss_mib(full_proc.pid)
         bare_rss_after = _rss_mib(bare_proc.pid)
     finally:
         _stop(bare_proc)
         _stop(full_proc)
+        _stop(session_proc)
     ratio = median(full) / median(bare)
+    session_ratio = median(session) / median(bare)
     how = f"uvicorn 1 worker, wrk -c16, {rounds}x{seconds}s alternating, median req/s"
     return [
         Figure(
@@ -138,6 +146,13 @@ def run(seconds: int = 5, rounds: int = 3) -> list[Figure]:
             f"{ratio:.2f} ({median(full):.0f} vs {median(bare):.0f} req/s)",
             ">= 0.9",
             ratio >= 0.9,
+        ),
+        Figure(
+            "server req/s, SessionMiddleware / bare (anchor)",
+            how,
+            f"{session_ratio:.2f}",
+            "stated",
+            None,
         ),
         Figure(
             "worker RSS with the full stack",
