@@ -5,7 +5,7 @@ answers in milliseconds and survives raw-event pruning. Aggregation runs in Duck
 only folds small rows, ranks and cuts. User input reaches SQL as bound parameters; the table
 and column names come from the fixed `BREAKDOWNS` table below, never from the caller.
 
-Semantics an analyst relies on (also in docs/readme/reports.md):
+Semantics an analyst relies on (also in README.md, "Reports"):
 
 * The range is inclusive, in whole days; by default the last 28 complete days (ending
   yesterday). `--compare` uses the period of equal length just before it.

@@ -160,7 +160,7 @@ def test_every_command_has_help_ending_with_an_example(
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_is_documented(command: str) -> None:
-    docs = (ROOT / "docs" / "readme" / "warehouse.md").read_text()
+    docs = (ROOT / "README.md").read_text()
     assert f"analytics {command} " in docs
 
 

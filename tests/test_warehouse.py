@@ -343,8 +343,8 @@ def test_segments_kept_in_place_are_skipped_by_the_ledger(
 
 
 def _analyst_queries() -> list[str]:
-    text = (Path(__file__).parent.parent / "docs" / "readme" / "warehouse.md").read_text()
-    section = text.split("### For analysts", 1)[1]
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    section = text.split("### For analysts", 1)[1].split("\n## ", 1)[0]
     return [block.split("```", 1)[0] for block in section.split("```sql\n")[1:]]
 
 
