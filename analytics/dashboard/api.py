@@ -1,8 +1,9 @@
 """The JSON API (`<mount>/api/...`): the same numbers as the pages, for scripts and notebooks.
 
 Every endpoint takes `from`, `to`, `grain`, `compare`, `site` and `limit` (see `params`);
-the shapes are documented in README.md, "Live dashboard and JSON API". Bad parameters answer 400 with
-`{"error": "..."}`; a warehouse that cannot be read yet answers 503 with Retry-After.
+the shapes are documented in README.md, "Live dashboard and JSON API". Bad parameters
+answer 400 with `{"error": "..."}`; a warehouse that cannot be read yet answers 503 with
+Retry-After.
 """
 
 from __future__ import annotations
