@@ -31,7 +31,7 @@ def _suites(quick: bool) -> dict[str, Callable[[], list[Figure]]]:
         "server": load("bench_server", seconds=2 if quick else 5),
         "spool": load("bench_spool", events=100_000 if quick else 300_000),
         "rollup": load("bench_rollup", events=500_000 if quick else 10_000_000),
-        "spark": load("bench_spark_figures", events=200_000 if quick else 2_000_000),
+        "spark": load("bench_spark_figures", events=200_000 if quick else 10_000_000),
     }
 
 

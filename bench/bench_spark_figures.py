@@ -11,7 +11,7 @@ from bench.common import Figure
 from bench.gen import write_spool
 
 
-def run(events: int = 2_000_000) -> list[Figure]:
+def run(events: int = 10_000_000) -> list[Figure]:
     try:
         from bench.bench_spark import run as spark_run
     except ImportError as error:
