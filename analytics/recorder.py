@@ -267,7 +267,9 @@ class Recorder:
             # Converted before any disk I/O: what a failed write keeps is events, never captures.
             by_day: defaultdict[date, list[Event]] = defaultdict(list)
             for event in self._to_events(batch):
-                by_day[event.ts.astimezone(UTC).date()].append(event)
+                ts = event.ts
+                # Conversion leaves ts in UTC; an Event added as it is may carry another zone.
+                by_day[(ts if ts.tzinfo is UTC else ts.astimezone(UTC)).date()].append(event)
             written = 0
             failure: OSError | None = None
             kept: list[Event] = []
