@@ -160,8 +160,11 @@ SELECT CAST(date_trunc($grain, day + $shift) AS DATE) AS period,
 GROUP BY period
 """
 
-TRENDS_SQL = """
-WITH current AS (
+
+def _referrer_totals(start: str, end: str) -> str:
+    """One row per referring domain over `start`..`end` (parameter names), with the medium that
+    brought it the most pageviews."""
+    return f"""
     SELECT referrer_domain,
            first(referrer_medium ORDER BY pageviews DESC, referrer_medium) AS referrer_medium,
            sum(pageviews) AS pageviews, sum(visitors) AS visitors
@@ -169,24 +172,16 @@ WITH current AS (
         SELECT referrer_domain, referrer_medium,
                sum(pageviews) AS pageviews, sum(visitors) AS visitors
         FROM daily_referrers
-        WHERE day BETWEEN $start AND $end AND referrer_domain IS NOT NULL
+        WHERE day BETWEEN {start} AND {end} AND referrer_domain IS NOT NULL
           AND (CAST($site AS VARCHAR) IS NULL OR site = $site)
         GROUP BY ALL
     )
-    GROUP BY referrer_domain
-), previous AS (
-    SELECT referrer_domain,
-           first(referrer_medium ORDER BY pageviews DESC, referrer_medium) AS referrer_medium,
-           sum(pageviews) AS pageviews, sum(visitors) AS visitors
-    FROM (
-        SELECT referrer_domain, referrer_medium,
-               sum(pageviews) AS pageviews, sum(visitors) AS visitors
-        FROM daily_referrers
-        WHERE day BETWEEN $previous_start AND $previous_end AND referrer_domain IS NOT NULL
-          AND (CAST($site AS VARCHAR) IS NULL OR site = $site)
-        GROUP BY ALL
-    )
-    GROUP BY referrer_domain
+    GROUP BY referrer_domain"""
+
+
+TRENDS_SQL = f"""
+WITH current AS ({_referrer_totals("$start", "$end")}
+), previous AS ({_referrer_totals("$previous_start", "$previous_end")}
 ), earlier AS (
     SELECT DISTINCT referrer_domain
     FROM daily_referrers

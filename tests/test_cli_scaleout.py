@@ -16,22 +16,11 @@ from analytics.cli import main
 from analytics.event import Event, to_table
 from analytics.objectstore import SegmentUploader, make_client
 from analytics.spool import write_segment
-from tests.test_objectstore import S3Server
+from tests.test_objectstore import S3Server, aws_env  # noqa: F401 - autouse: dummy credentials
 
 pytest.importorskip("moto.server", reason="moto[server] is not installed")
 
 DAY = date(2026, 11, 20)
-
-
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="module")
