@@ -8,22 +8,12 @@ current policy version with known categories (an attacker cannot sign, so in pra
 
 from __future__ import annotations
 
-import contextlib
-import sys
-import tempfile
-from pathlib import Path
+if __package__:
+    from fuzz.harness import fuzz, instrumented
+else:  # run as a script: python fuzz/fuzz_x.py
+    from harness import fuzz, instrumented  # type: ignore[import-not-found,no-redef]
 
-try:
-    import atheris
-except ImportError:  # the corpus test runs the targets without atheris
-    atheris = None
-
-# Under atheris, the code under test is instrumented for coverage feedback.
-with (
-    atheris.instrument_imports()
-    if atheris is not None and __name__ == "__main__"
-    else contextlib.nullcontext()
-):
+with instrumented(__name__):
     from cookiewall import setcookie
     from cookiewall.consent import ConsentCodec
     from cookiewall.policy import Category, Policy
@@ -57,18 +47,5 @@ def test_one_input(data: bytes) -> None:
     setcookie.request_cookie_names(header)
 
 
-def main() -> None:
-    assert atheris is not None, "pip install atheris to fuzz"
-    argv = list(sys.argv)
-    if not any(not arg.startswith("-") for arg in argv[1:]):
-        # No corpus folder given: start from the seeds (libFuzzer adds what it finds there).
-        corpus = tempfile.mkdtemp(prefix="cookiewall-fuzz-")
-        for number, seed in enumerate(SEEDS):
-            Path(corpus, f"seed-{number}").write_bytes(seed)
-        argv.append(corpus)
-    atheris.Setup(argv, test_one_input)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzz(SEEDS, test_one_input)
