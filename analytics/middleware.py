@@ -22,8 +22,9 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
 
+from analytics.capture import Capture
 from analytics.event import CONSENT_STATES
-from analytics.recorder import Capture, Recorder
+from analytics.recorder import Recorder
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -2,8 +2,9 @@
 
 Requests only append to a list (no lock: list.append is atomic under the GIL). What a request
 appends is a `Capture`: the raw values the event will be made of, nothing parsed or hashed yet.
-A daemon thread turns captures into `Event`s at least every `CONVERT_INTERVAL` seconds
-(referrer, device, path redaction, UTM tags, visitor hash, spam filter) and writes events to
+A daemon thread turns captures into events at least every `CONVERT_INTERVAL` seconds
+(referrer, device, path redaction, UTM tags, visitor hash, spam filter; a whole batch at once,
+column by column, see `analytics.capture`), keeps them as Arrow tables, and writes them to
 the spool (one sealed segment per UTC day) every `flush_interval` seconds or sooner when the
 buffer fills. The request path never waits for a disk, and does none of the work that can wait.
 A failed flush keeps its events (never raw captures) for the next try, bounded by `max_buffer`,
@@ -20,18 +21,20 @@ import os
 import threading
 import time
 import weakref
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
-from analytics.event import Event, to_table
-from analytics.paths import extract_utm, redact_path
-from analytics.referrers import DIRECT, Referrer, referrer_parser
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analytics.capture import Capture as Capture  # re-exported: tests and callers import it here
+from analytics.capture import batch_to_table
+from analytics.event import Event
+from analytics.referrers import Referrer, referrer_parser
 from analytics.spool import write_segment
-from analytics.useragents import classify_user_agent
 from analytics.visitors import SaltStore, VisitorHasher, client_address, parse_proxies
 
 if TYPE_CHECKING:
@@ -47,30 +50,6 @@ EARLY_FLUSH_EVENTS = 10_000
 # Captures hold a client address and a user agent: the flusher turns them into events at least
 # this often (seconds), whatever `flush_interval` is, so raw identifiers do not linger in memory.
 CONVERT_INTERVAL = 1.0
-
-
-class Capture(NamedTuple):
-    """What the request path keeps of one response: raw values, turned into an `Event` later.
-
-    Identifying (`peer`, `forwarded_for`, `user_agent`, `query`, `referer`, `path`): it lives
-    only in the recorder's buffer, until the next conversion (at most about CONVERT_INTERVAL
-    seconds), and is never written, logged or kept after a failed write.
-    """
-
-    ts: datetime | float  # Recorder.capture_clock when the response started
-    path: str  # ASGI scope["path"], not yet redacted
-    method: str
-    status: int
-    query: bytes  # the raw query string (only UTM tags are taken from it)
-    referer: bytes | None
-    user_agent: bytes
-    peer: str | None  # None when no visitor hash will be made
-    forwarded_for: bytes | None  # None unless hashing behind trusted proxies
-    consent: str  # one of CONSENT_STATES, decided at request time
-    hash_allowed: bool  # False: consent declined, GPC or DNT (decided at request time)
-
-
-_NO_UTM: tuple[None, None, None] = (None, None, None)
 
 
 @dataclass(frozen=True)
@@ -158,8 +137,11 @@ class Recorder:
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
-        self._buffer: list[Event | Capture] = []
-        self._in_flight = 0
+        self._buffer: list[Event | Capture] = []  # what requests added, oldest first
+        # Converted batches waiting for the next write (older than anything in _buffer).
+        self._converted: list[pa.Table] = []
+        self._converted_rows = 0
+        self._in_flight = 0  # taken from the buffer by a conversion or flush under way
         self._thread: threading.Thread | None = None
         self._closed = False
         self._failing = False
@@ -179,7 +161,7 @@ class Recorder:
         # (flush takes a prefix, see `_take`), and append itself is atomic. The size check
         # may be off by the few events other threads add at the same instant; that is all.
         buffer = self._buffer
-        if len(buffer) + self._in_flight >= self._max_buffer:
+        if len(buffer) + self._in_flight + self._converted_rows >= self._max_buffer:
             with self._lock:
                 self._dropped += 1
             return
@@ -245,44 +227,45 @@ class Recorder:
                 logger.exception("analytics: unexpected error while flushing")
 
     def convert(self) -> None:
-        """Turn buffered captures into events now, in place; nothing is written."""
+        """Turn buffered captures into events now, kept in memory; nothing is written."""
         with self._flush_lock:
             with self._lock:
                 batch = self._take()
-            events = self._to_events(batch) if batch else []
+            table = self._convert(batch) if batch else None
             with self._lock:
-                self._buffer[:0] = events  # before anything added meanwhile: they are older
+                if table is not None and table.num_rows:
+                    self._converted.append(table)
+                    self._converted_rows += table.num_rows
                 self._in_flight = 0
 
     def flush(self) -> int:
         """Write what is buffered as sealed segments (one per UTC day); return the count written.
 
-        On a disk error the unwritten events go back to the buffer for the next flush.
+        On a disk error the unwritten events stay in memory for the next flush.
         """
         with self._flush_lock:
             with self._lock:
                 batch = self._take()
-            if not batch:
-                return 0
+                tables, self._converted = self._converted, []
+                self._in_flight += self._converted_rows
+                self._converted_rows = 0
             # Converted before any disk I/O: what a failed write keeps is events, never captures.
-            by_day: defaultdict[date, list[Event]] = defaultdict(list)
-            for event in self._to_events(batch):
-                ts = event.ts
-                # Conversion leaves ts in UTC; an Event added as it is may carry another zone.
-                by_day[(ts if ts.tzinfo is UTC else ts.astimezone(UTC)).date()].append(event)
+            if batch:
+                tables.append(self._convert(batch))
+            table = pa.concat_tables(tables) if tables else None
             written = 0
             failure: OSError | None = None
-            kept: list[Event] = []
-            for day in sorted(by_day):  # each day on its own: one bad folder blocks no other
-                events = by_day[day]
+            kept: list[pa.Table] = []
+            for day, events in _by_utc_day(table):  # one bad folder blocks no other day
                 try:
-                    write_segment(self.spool_dir, day, to_table(events))
-                    written += len(events)
+                    write_segment(self.spool_dir, day, events)
+                    written += events.num_rows
                 except OSError as exc:
                     failure = exc
-                    kept.extend(events)
+                    kept.append(events)
             with self._lock:
-                self._buffer[:0] = kept  # kept events go first: they are the oldest
+                self._converted[:0] = kept  # kept events go first: they are the oldest
+                self._converted_rows += sum(events.num_rows for events in kept)
                 self._in_flight = 0
                 self._flushed += written
                 if failure is not None:
@@ -292,78 +275,41 @@ class Recorder:
                 self._uploader.notify()
             return written
 
-    def _to_events(self, batch: list[Event | Capture]) -> list[Event]:
-        """`batch` with each capture turned into its event; spam and failures dropped, counted.
+    def _convert(self, batch: list[Event | Capture]) -> pa.Table:
+        """`batch` as one table of events; spam and captures that fail to convert dropped.
 
-        One capture that fails is dropped, counted in `errors` and logged (once per streak) by
-        the exception's type only: its message could quote a header value.
+        A capture that fails is counted in `errors` and logged (once per streak) by the
+        exception's type only: its message could quote a header value.
         """
-        events: list[Event] = []
-        spam = failed = 0
-        failure = ""
-        event_of = self._event_of
-        for item in batch:
-            if not isinstance(item, Capture):
-                events.append(item)  # an Event given to add()
-                continue
-            try:
-                event = event_of(item)
-            except Exception as exc:
-                failed += 1
-                failure = failure or type(exc).__name__
-                continue
-            if event is None:
-                spam += 1
-            else:
-                events.append(event)
-        if spam or failed:
+        converted = batch_to_table(
+            batch,
+            site=self.site,
+            parse_referrer=self.referrer,
+            visitor_id_of=self.visitor_id,
+        )
+        if converted.spam or converted.failed:
             with self._lock:
-                self._spam += spam
-                self._errors += failed
-        if failed and not self._convert_failing:
+                self._spam += converted.spam
+                self._errors += converted.failed
+        if converted.failed and not self._convert_failing:
             logger.error(
                 "analytics: %d request(s) could not be turned into events (%s); dropped",
-                failed,
-                failure,
+                converted.failed,
+                converted.failure,
             )
-        self._convert_failing = failed > 0
-        return events
+        self._convert_failing = converted.failed > 0
+        return converted.table
 
-    def _event_of(self, capture: Capture) -> Event | None:
-        """The event of one capture, or None when its referrer is spam."""
-        referrer = self.referrer(capture.referer) if capture.referer else DIRECT
-        if referrer.spam:
-            return None
-        ts = capture.ts
-        if isinstance(ts, float):
-            ts = datetime.fromtimestamp(ts, UTC)
-        elif ts.tzinfo is not UTC:
-            ts = ts.astimezone(UTC)
-        user_agent = capture.user_agent
-        device = classify_user_agent(user_agent)
-        visitor_id = None
-        if capture.hash_allowed:
-            visitor_id = self.visitor_id(ts.date(), capture.peer, capture.forwarded_for, user_agent)
-        query = capture.query
-        utm_source, utm_medium, utm_campaign = extract_utm(query) if query else _NO_UTM
-        return Event(
-            ts,
-            self.site,
-            redact_path(capture.path),
-            capture.method,
-            capture.status,
-            referrer.host,
-            referrer.domain,
-            referrer.medium,
-            referrer.source,
-            utm_source,
-            utm_medium,
-            utm_campaign,
-            visitor_id,
-            device.device,
-            device.is_bot,
-            capture.consent,
-        )
+    def pending_events(self) -> list[Event]:
+        """The converted events not yet written, oldest first (for tests and debugging)."""
+        with self._lock:
+            tables = list(self._converted)
+        # Arrow hands back its own UTC tzinfo; events carry datetime.UTC like everywhere else.
+        return [
+            Event(**{**row, "ts": row["ts"].astimezone(UTC)})
+            for table in tables
+            for row in table.to_pylist()
+        ]
 
     def _take(self) -> list[Event | Capture]:
         """Remove and return what is buffered (hold `_lock`); safe against concurrent `add`.
@@ -412,7 +358,7 @@ class Recorder:
     @property
     def stats(self) -> RecorderStats:
         with self._lock:
-            buffered = len(self._buffer) + self._in_flight
+            buffered = len(self._buffer) + self._in_flight + self._converted_rows
             return RecorderStats(
                 recorded=self._flushed + buffered,
                 flushed=self._flushed,
@@ -427,3 +373,14 @@ def _call(ref: weakref.ref[Recorder], method: Callable[[Recorder], None]) -> Non
     recorder = ref()
     if recorder is not None:
         method(recorder)
+
+
+def _by_utc_day(table: pa.Table | None) -> list[tuple[date, pa.Table]]:
+    """The table's rows split by the UTC day of `ts`, days in order."""
+    if table is None or not table.num_rows:
+        return []
+    days = pc.cast(table.column("ts"), pa.date32())
+    distinct = sorted(pc.unique(days).to_pylist())
+    if len(distinct) == 1:
+        return [(distinct[0], table)]
+    return [(day, table.filter(pc.equal(days, pa.scalar(day, pa.date32())))) for day in distinct]

@@ -258,7 +258,8 @@ def test_convert_turns_captures_into_events_in_order_and_writes_nothing(tmp_path
     recorder.add(_event("/b"))
     recorder.add(_capture("/c", ts=NOON.astimezone(timezone(timedelta(hours=5)))))
     recorder.convert()
-    buffered = list(recorder._buffer)
+    assert recorder._buffer == []  # no capture left
+    buffered = recorder.pending_events()
     assert [type(item) for item in buffered] == [Event, Event, Event]
     assert [event.path for event in buffered] == ["/a", "/b", "/c"]
     assert buffered[2].ts == NOON
@@ -278,7 +279,8 @@ def test_a_captured_time_becomes_an_aware_utc_ts(tmp_path: Path, captured_ts: An
     recorder = Recorder(tmp_path, "example.com", flush_interval=3600)
     recorder.add(_capture(ts=captured_ts))
     recorder.convert()
-    (event,) = recorder._buffer
+    assert recorder._buffer == []
+    (event,) = recorder.pending_events()
     assert isinstance(event, Event)
     assert event.ts == NOON
     assert event.ts.tzinfo is UTC
@@ -291,7 +293,8 @@ def test_the_default_clock_stamps_captures_with_the_current_time(tmp_path: Path)
     before = datetime.now(UTC)
     recorder.add(_capture(ts=recorder.capture_clock()))
     recorder.convert()
-    (event,) = recorder._buffer
+    assert recorder._buffer == []
+    (event,) = recorder.pending_events()
     assert isinstance(event, Event)
     assert before <= event.ts <= datetime.now(UTC)
     recorder.close()
