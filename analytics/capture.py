@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from itertools import compress
 from typing import Any, NamedTuple, TypeVar
 
 import pyarrow as pa
@@ -117,7 +116,7 @@ def _text_of(value: str) -> str:
 
 def _ts_column(stamps: Sequence[datetime | float]) -> pa.Array:
     """The `ts` column (UTC microseconds) from Unix seconds or aware datetimes."""
-    if all(type(stamp) is float for stamp in stamps):
+    if set(map(type, stamps)) == {float}:
         # Rounded to the nearest microsecond like datetime.fromtimestamp, in C.
         micros = pc.round(pc.multiply(pa.array(stamps, pa.float64()), 1_000_000))
         return pc.cast(pc.cast(micros, pa.int64()), EVENT_SCHEMA.field("ts").type)
@@ -132,13 +131,9 @@ def _ts_column(stamps: Sequence[datetime | float]) -> pa.Array:
     )
 
 
-def _days_of(ts: pa.Array) -> list[int]:
-    """Each row's UTC day, as days since 1970-01-01 (the visitor salt's day)."""
-    micros = pc.cast(ts, pa.int64())
-    days: list[int] = pc.cast(
-        pc.floor(pc.divide(pc.cast(micros, pa.float64()), _MICROS_PER_DAY)), pa.int32()
-    ).to_pylist()
-    return days
+def _day_numbers(ts: pa.Array) -> pa.Array:
+    """Each row's UTC day as days since 1970-01-01 (the visitor salt's day); null where `ts` is."""
+    return pc.cast(pc.cast(ts, pa.date32()), pa.int32())
 
 
 class _Columns:
@@ -208,7 +203,9 @@ def convert_captures(
         ts = columns.lookup(stamps, lambda stamp: _ts_column([stamp])[0].as_py()).column(
             EVENT_SCHEMA.field("ts").type
         )
-    visitor_ids = _visitor_ids(columns, ts, peers, forwarded, agents, hash_allowed, visitor_id_of)
+    visitor_ids = _visitor_ids(
+        columns, ts, peers, forwarded, agents, device.codes, hash_allowed, visitor_id_of
+    )
     utm_source, utm_medium, utm_campaign = (
         pa.array([None if tags is None else tags[i] for tags in utm.results], text).take(utm.codes)
         for i in range(3)
@@ -251,38 +248,53 @@ def _visitor_ids(
     peers: Sequence[str | None],
     forwarded: Sequence[bytes | None],
     agents: Sequence[bytes],
+    agent_codes: pa.Array,
     hash_allowed: Sequence[bool],
     visitor_id_of: VisitorIdOf,
 ) -> pa.Array:
-    """One hash per distinct (day, address, forwarded-for, user agent) in the batch."""
+    """One hash per distinct (day, address, forwarded-for, user agent) in the batch.
+
+    Rows are grouped in Arrow, not in Python: each part becomes a dense integer code, and
+    the parts are folded pairwise into one code per combination (re-encoded after each step,
+    so no product of sizes can overflow). Only one row per combination reaches Python.
+    """
     n = columns.rows
-    if not any(hash_allowed):
+    allowed = pa.array(hash_allowed, pa.bool_())
+    if not pc.any(allowed).as_py():
         return pa.nulls(n, pa.int64())
-    days = _days_of(ts)
-    keys = list(zip(days, peers, forwarded, agents, strict=True))
-    memo: dict[tuple[int, str | None, bytes | None, bytes], Any] = {}
-    ids: list[Any] = [None] * n
+    days = _day_numbers(ts)
+    combined = pc.cast(pc.subtract(days, pc.min(days)), pa.int64())
+    for part in (_factorize(peers)[1], _factorize(forwarded)[1], agent_codes):
+        width = (pc.max(part).as_py() or 0) + 1
+        folded = pc.add(pc.multiply(combined, width), pc.cast(part, pa.int64()))
+        combined = pc.cast(folded.dictionary_encode().indices, pa.int64())
+    # Rows that may not be hashed (and rows whose time failed) join the null group: no call.
+    combined = pc.if_else(allowed, combined, pa.scalar(None, pa.int64()))
+    groups = (
+        pa.table({"code": combined, "row": pa.array(range(n), pa.int64())})
+        .group_by("code", use_threads=False)
+        .aggregate([("row", "min")])
+    )
+    slots = (pc.max(combined).as_py() or 0) + 1
+    ids: list[Any] = [None] * slots
     failure = ""
-    for row in compress(range(n), hash_allowed):
-        key = keys[row]
-        found = memo.get(key, memo)
-        if found is memo:
-            number, peer, forwarded_for, agent = key
-            found = None  # a row whose time failed to convert is dropped anyway
-            if number is not None:
-                try:
-                    found = visitor_id_of(
-                        _EPOCH + timedelta(days=number), peer, forwarded_for, agent
-                    )
-                except Exception as exc:
-                    failure = failure or type(exc).__name__
-                    found = _Failed(exc)
-            memo[key] = found
-        ids[row] = found
+    day_list = days.to_pylist()
+    for code, row in zip(
+        groups.column("code").to_pylist(), groups.column("row_min").to_pylist(), strict=True
+    ):
+        if code is None:
+            continue
+        try:
+            day = _EPOCH + timedelta(days=day_list[row])
+            ids[code] = visitor_id_of(day, peers[row], forwarded[row], agents[row])
+        except Exception as exc:
+            failure = failure or type(exc).__name__
+            ids[code] = _Failed(exc)
     if failure:
-        columns.fail_rows(pa.array([isinstance(found, _Failed) for found in ids]), failure)
+        failed = pa.array([isinstance(found, _Failed) for found in ids], pa.bool_())
+        columns.fail_rows(failed.take(combined).fill_null(False), failure)
         ids = [None if isinstance(found, _Failed) else found for found in ids]
-    return pa.array(ids, pa.int64())
+    return pa.array(ids, pa.int64()).take(combined)
 
 
 def batch_to_table(
@@ -293,7 +305,7 @@ def batch_to_table(
     visitor_id_of: VisitorIdOf,
 ) -> Converted:
     """Captures converted and events added as they are, in the batch's order, as one table."""
-    if all(type(item) is Capture for item in batch):
+    if set(map(type, batch)) == {Capture}:
         return convert_captures(
             batch,  # type: ignore[arg-type]  # all captures, checked just above
             site=site,
