@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from typing import Any, NamedTuple, TypeVar
 
 import pyarrow as pa
@@ -270,18 +271,15 @@ def _visitor_ids(
         combined = pc.cast(folded.dictionary_encode().indices, pa.int64())
     # Rows that may not be hashed (and rows whose time failed) join the null group: no call.
     combined = pc.if_else(allowed, combined, pa.scalar(None, pa.int64()))
-    groups = (
-        pa.table({"code": combined, "row": pa.array(range(n), pa.int64())})
-        .group_by("code", use_threads=False)
-        .aggregate([("row", "min")])
-    )
     slots = (pc.max(combined).as_py() or 0) + 1
     ids: list[Any] = [None] * slots
     failure = ""
     day_list = days.to_pylist()
-    for code, row in zip(
-        groups.column("code").to_pylist(), groups.column("row_min").to_pylist(), strict=True
-    ):
+    codes = combined.to_pylist()
+    # The first row of each combination (read backwards, the earliest row is written last),
+    # hashed in row order: the hasher sees days in the order requests came.
+    first_rows = dict(zip(reversed(codes), range(n - 1, -1, -1), strict=True))
+    for code, row in sorted(first_rows.items(), key=itemgetter(1)):
         if code is None:
             continue
         try:
