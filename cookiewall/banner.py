@@ -97,22 +97,67 @@ def parse_accept_language(header: str) -> list[str]:
     return [tag for _, _, tag in ranked]
 
 
+class BannerMarkup:
+    """The banner rendered for one URL prefix, once per language; `next` is filled per request.
+
+    A site served under a sub-path (ASGI `root_path`) gets its own markup, so that its forms
+    post to, and its assets load from, URLs the browser can reach.
+    """
+
+    __slots__ = ("_parts", "action_url", "css_url", "js_url")
+
+    def __init__(
+        self, action_url: str, css_url: str, js_url: str, parts: dict[str, list[str]]
+    ) -> None:
+        self.action_url = action_url
+        self.css_url = css_url
+        self.js_url = js_url
+        self._parts = parts
+
+    def fragment(self, language: str, next_path: str) -> str:
+        return escape(next_path).join(self._parts[language])
+
+    def snippet(self, language: str, next_path: str) -> str:
+        """What injection inserts before </body>: stylesheet, banner, enhancement script."""
+        return (
+            f'<link rel="stylesheet" href="{escape(self.css_url)}">'
+            f"{self.fragment(language, next_path)}"
+            f'<script src="{escape(self.js_url)}" defer></script>'
+        )
+
+
 class Banner:
-    """Renders the banner once per language; per request only `next` is filled in."""
+    """Texts per language and the templates; `markup(url_prefix)` renders them for a prefix.
+
+    `fragment`, `snippet` and the URLs below are those of `path_prefix` itself: a site at
+    the root of its host.
+    """
 
     def __init__(self, policy: Policy, path_prefix: str) -> None:
         self.policy = policy
-        self.action_url = path_prefix
         self.css = _resource("static/banner.css").encode()
         self.js = _resource("static/banner.js").encode()
-        self.css_url = f"{path_prefix}/static/banner.css?v={_digest(self.css)}"
-        self.js_url = f"{path_prefix}/static/banner.js?v={_digest(self.js)}"
+        self._versions = (_digest(self.css), _digest(self.js))
         self._page = Template(_resource("templates/banner.html"))
         self._category = Template(_resource("templates/category.html"))
         self.texts = self._merge_texts(policy)
         self._marker = f"cookiewall-next-{secrets.token_hex(8)}"
-        self._parts = {lang: self._render(lang).split(self._marker) for lang in self.texts}
         self._language_cache: dict[str, str] = {}
+        self.default = self.markup(path_prefix)
+        self.action_url = self.default.action_url
+        self.css_url = self.default.css_url
+        self.js_url = self.default.js_url
+
+    def markup(self, url_prefix: str) -> BannerMarkup:
+        """Render every language for endpoints reached at `url_prefix` (already URL-safe)."""
+        css_version, js_version = self._versions
+        parts = {lang: self._render(lang, url_prefix).split(self._marker) for lang in self.texts}
+        return BannerMarkup(
+            action_url=url_prefix,
+            css_url=f"{url_prefix}/static/banner.css?v={css_version}",
+            js_url=f"{url_prefix}/static/banner.js?v={js_version}",
+            parts=parts,
+        )
 
     @staticmethod
     def _merge_texts(policy: Policy) -> dict[str, dict[str, Any]]:
@@ -154,17 +199,12 @@ class Banner:
         return chosen
 
     def fragment(self, language: str, next_path: str) -> str:
-        return escape(next_path).join(self._parts[language])
+        return self.default.fragment(language, next_path)
 
     def snippet(self, language: str, next_path: str) -> str:
-        """What injection inserts before </body>: stylesheet, banner, enhancement script."""
-        return (
-            f'<link rel="stylesheet" href="{escape(self.css_url)}">'
-            f"{self.fragment(language, next_path)}"
-            f'<script src="{escape(self.js_url)}" defer></script>'
-        )
+        return self.default.snippet(language, next_path)
 
-    def _render(self, lang: str) -> str:
+    def _render(self, lang: str, url_prefix: str) -> str:
         texts = self.texts[lang]
         labels: dict[str, str] = texts.get("labels", {})
         descriptions: dict[str, str] = texts.get("descriptions", {})
@@ -185,10 +225,10 @@ class Banner:
         return self._page.substitute(
             values,
             lang=escape(lang),
-            action=escape(self.action_url),
+            action=escape(url_prefix),
             next=self._marker,
             categories="\n".join(rows),
-            details_url=escape(f"{self.action_url}/cookies?format=html"),
+            details_url=escape(f"{url_prefix}/cookies?format=html"),
         ).strip()
 
 

@@ -1,9 +1,15 @@
 """The consent endpoints under `path_prefix`, and `/.well-known/gpc.json`.
 
+An app served under a sub-path (ASGI `root_path`: a Starlette `Mount`, `uvicorn --root-path`)
+gets a `Site` per root path: the routes as seen below that root, the banner rendered with the
+URLs the browser can reach, and the consent cookie scoped to the root.
+
 References:
 * Global Privacy Control, section 4 (`/.well-known/gpc.json`): https://privacycg.github.io/gpc-spec/
 * Fetch Metadata (`Sec-Fetch-Site`): https://www.w3.org/TR/fetch-metadata/
 * RFC 6454 (the Origin of a request)
+* ASGI HTTP scope, `root_path`: https://asgi.readthedocs.io/en/latest/specs/www.html
+* WHATWG URL, double-dot path segments (`..`, `.%2e`, `%2e.`, `%2e%2e`)
 """
 
 from __future__ import annotations
@@ -16,10 +22,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from cookiewall import setcookie
-from cookiewall.banner import Banner
+from cookiewall.banner import Banner, BannerMarkup
 from cookiewall.consent import Consent, ConsentCodec
 from cookiewall.policy import Policy
 from cookiewall.receipts import ReceiptLog
@@ -35,6 +41,27 @@ MAX_NEXT = 2048
 ACTIONS = ("accept_all", "reject_all", "save", "withdraw")
 _PRIVATE = [(b"cache-control", b"private, no-store"), (b"vary", b"Cookie")]
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+MAX_SITES = 64  # root paths come from the server or the app's mounts: a handful, but bounded
+MAX_ROOT_PATH = 1024
+# RFC 3986 pchar without ';' and ',': a root path quoted with these is safe in a URL, in
+# HTML once escaped, and as a cookie Path (RFC 6265 forbids ';' there).
+_ROOT_SAFE = "/-._~!$&'()*+=:@"
+_DOT_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """What one root path makes of the endpoints' URLs, their routes and the consent cookie.
+
+    `root` is the public, percent-encoded root path without a trailing slash ("" at the
+    host's root); `routes` are matched against the request path with the root stripped.
+    """
+
+    root: str
+    routes: dict[str, Callable[[Request], Awaitable[Reply]]]
+    banner: BannerMarkup
+    cookie_path: str
+    clear: tuple[bytes, bytes]  # deleting the consent cookie: over http, over https
 
 
 @dataclass(slots=True)
@@ -43,6 +70,7 @@ class Request:
     receive: Receive
     consent: Consent
     secure: bool
+    site: Site
     headers: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -79,19 +107,55 @@ def error(status: int, message: str) -> Reply:
     return Reply(status, body, "application/json", [(b"cache-control", b"no-store")])
 
 
-def safe_next(value: str | None) -> str:
-    """A same-site relative path to go back to; anything doubtful becomes `/`."""
+def safe_next(value: str | None, root: str = "") -> str:
+    """A same-site relative path to go back to; anything doubtful becomes `root + "/"`.
+
+    Under a root path (`root`, public and without a trailing slash) the path must also stay
+    below it: the consent cookie is scoped there, and a `..` segment would climb out.
+    """
+    home = f"{root}/"
     if not value or len(value) > MAX_NEXT:
-        return "/"
+        return home
     # One leading slash, printable ASCII only: no //host, /\host, CR/LF, spaces or controls.
     if value[0] != "/" or value[1:2] in ("/", "\\") or "\\" in value:
-        return "/"
+        return home
     if not all("!" <= ch <= "~" for ch in value):
-        return "/"
+        return home
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
-        return "/"
+        return home
+    if root:
+        rest = value[len(root) :] if value.startswith(root) else None
+        if rest is None or rest[:1] not in ("", "/", "?", "#"):
+            return home
+        if any(segment.lower() in _DOT_DOT for segment in parts.path.split("/")):
+            return home
     return value
+
+
+def public_root(root_path: str) -> str | None:
+    """`root_path` as the URL path the browser uses (no trailing slash); None if unusable."""
+    root = root_path.rstrip("/")
+    if len(root) > MAX_ROOT_PATH or not root.startswith("/") or "//" in root:
+        return None
+    if not all(ch.isprintable() for ch in root):
+        return None
+    return quote(root, safe=_ROOT_SAFE)
+
+
+def route_path(path: str, root_path: str) -> str:
+    """The path below `root_path`, whether or not the server left the root in `path`.
+
+    Current servers (uvicorn, Starlette's Mount) keep it, as the ASGI spec says; older ones
+    stripped it. Only a whole leading segment counts: `/shopping` is not under `/shop`.
+    """
+    if path.startswith(root_path):
+        rest = path[len(root_path) :]
+        if rest[:1] == "/" or not rest:
+            return rest
+        if root_path[-1] == "/":  # root_path "/shop/", path "/shop/consent"
+            return path[len(root_path) - 1 :]
+    return path
 
 
 class ConsentEndpoints:
@@ -124,14 +188,63 @@ class ConsentEndpoints:
         if policy.gpc_last_update is not None:
             gpc["lastUpdate"] = policy.gpc_last_update.isoformat()
         self._gpc_json = json.dumps(gpc).encode()
-        self.routes: dict[str, Callable[[Request], Awaitable[Reply]]] = {
-            path_prefix: self.consent,
-            f"{path_prefix}/banner": self.banner_fragment,
-            f"{path_prefix}/cookies": self.declaration,
-            f"{path_prefix}/static/banner.css": self.static_css,
-            f"{path_prefix}/static/banner.js": self.static_js,
+        self.path_prefix = path_prefix
+        self.routes = self._routes(path_prefix)
+        self.root_site = Site(
+            root="",
+            routes=self.routes,
+            banner=banner.default,
+            cookie_path="/",
+            clear=(
+                setcookie.deletion(cookie_name, secure=False),
+                setcookie.deletion(cookie_name, secure=True),
+            ),
+        )
+        self._sites: dict[str, Site] = {}
+
+    def _routes(self, prefix: str) -> dict[str, Callable[[Request], Awaitable[Reply]]]:
+        return {
+            prefix: self.consent,
+            f"{prefix}/banner": self.banner_fragment,
+            f"{prefix}/cookies": self.declaration,
+            f"{prefix}/static/banner.css": self.static_css,
+            f"{prefix}/static/banner.js": self.static_js,
+            # Only meaningful at the host's root, where the GPC spec looks for it; answered
+            # below a mount too, so that a proxy may map the root's well-known URL there.
             "/.well-known/gpc.json": self.gpc,
         }
+
+    def site(self, root_path: str) -> Site:
+        """The Site for a request's `root_path`, rendered once and kept (a bounded cache)."""
+        site = self._sites.get(root_path)
+        if site is None:
+            site = self._new_site(root_path)
+            if len(self._sites) >= MAX_SITES:
+                self._sites.pop(next(iter(self._sites)))
+            self._sites[root_path] = site
+        return site
+
+    def _new_site(self, root_path: str) -> Site:
+        root = public_root(root_path)
+        if not root:
+            return self.root_site  # "/" itself, or nothing a URL or cookie could carry
+        prefix = self.path_prefix
+        if prefix.startswith(f"{root}/"):
+            # A path_prefix that already names the root (the way to mount cookiewall before
+            # root_path was honoured): its URLs stay as they are.
+            public_prefix, routes = prefix, self._routes(prefix[len(root) :])
+        else:
+            public_prefix, routes = root + prefix, self.routes
+        return Site(
+            root=root,
+            routes=routes,
+            banner=self.banner.markup(public_prefix),
+            cookie_path=root,
+            clear=(
+                setcookie.deletion(self.cookie_name, path=root, secure=False),
+                setcookie.deletion(self.cookie_name, path=root, secure=True),
+            ),
+        )
 
     # -- GET/POST/DELETE /consent -----------------------------------------------------------
 
@@ -171,19 +284,25 @@ class ConsentEndpoints:
             self.cookie_name,
             value,
             max_age=self.codec.max_age,
+            path=request.site.cookie_path,
             secure=request.secure,
             same_site=self.same_site,
         )
-        reply = self._answer(consent, is_form, next_path)
+        reply = self._answer(consent, is_form, next_path, request.site)
         reply.headers.append((b"set-cookie", cookie))
         return reply
 
     def _withdraw(self, request: Request, *, is_form: bool, next_path: str) -> Reply:
         receipt_id = secrets.token_urlsafe(12)
         self._receipt(receipt_id, "withdraw", self.policy.required_names, request.consent.gpc)
-        reply = self._answer(self.codec.undecided(request.consent.gpc), is_form, next_path)
-        clear = setcookie.deletion(self.cookie_name, secure=request.secure)
-        reply.headers.append((b"set-cookie", clear))
+        site = request.site
+        reply = self._answer(self.codec.undecided(request.consent.gpc), is_form, next_path, site)
+        reply.headers.append((b"set-cookie", site.clear[request.secure]))
+        if site.root:
+            # A decision made before cookiewall honoured root_path lives at Path=/: a
+            # withdrawal must not leave it behind to be read again.
+            clear_root = self.root_site.clear[request.secure]
+            reply.headers.append((b"set-cookie", clear_root))
         for header in self._deletions(request.headers.get("cookie", ""), request.secure):
             reply.headers.append((b"set-cookie", header))
         return reply
@@ -204,9 +323,9 @@ class ConsentEndpoints:
                 headers.append(setcookie.deletion(name, path=rule.path, secure=secure))
         return headers
 
-    def _answer(self, consent: Consent, is_form: bool, next_path: str) -> Reply:
+    def _answer(self, consent: Consent, is_form: bool, next_path: str, site: Site) -> Reply:
         if is_form:
-            location = safe_next(next_path).encode("ascii")
+            location = safe_next(next_path, site.root).encode("ascii")
             return Reply(
                 303,
                 headers=[(b"location", location), (b"cache-control", b"no-store")],
@@ -261,8 +380,9 @@ class ConsentEndpoints:
         if request.method not in ("GET", "HEAD"):
             return _not_allowed("GET, HEAD")
         language = self.banner.language_for(request.headers.get("accept-language"))
-        next_path = safe_next(request.query().get("next"))
-        body = self.banner.fragment(language, next_path).encode()
+        markup = request.site.banner
+        next_path = safe_next(request.query().get("next"), request.site.root)
+        body = markup.fragment(language, next_path).encode()
         headers = [
             (b"cache-control", b"private, no-store"),
             (b"vary", b"Cookie, Accept-Language"),

@@ -4,6 +4,7 @@ References:
 * ASGI HTTP connection scope and response messages: https://asgi.readthedocs.io/
 * RFC 6265 (cookies), RFC 9111 section 5.2.2.7 (Cache-Control: private)
 * Global Privacy Control (Sec-GPC: 1): https://privacycg.github.io/gpc-spec/
+* ASGI `root_path` (an app served under a sub-path): see `cookiewall.endpoints.Site`
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from cookiewall import setcookie
 from cookiewall.banner import Banner, inject
 from cookiewall.consent import Consent, ConsentCodec
-from cookiewall.endpoints import ConsentEndpoints, Reply, Request, safe_next
+from cookiewall.endpoints import ConsentEndpoints, Reply, Request, Site, route_path, safe_next
 from cookiewall.policy import Policy
 from cookiewall.receipts import ReceiptLog
 
@@ -89,10 +90,9 @@ class ConsentMiddleware:
             undeclared=self.undeclared,
             stats=self.stats,
         )
-        self._routes = self.endpoints.routes
+        self._root_site = self.endpoints.root_site
         self._cookie_marker = f"{cookie_name}=".encode()
         self._cookie_name_bytes = cookie_name.encode()
-        self._clear = [setcookie.deletion(cookie_name, secure=s) for s in (False, True)]
         # Set-Cookie name (the bytes before the first '=') -> its rule's category; None for
         # names that no rule declares or that need the careful path (see `_gated`).
         self._category_by_name: dict[bytes, str | None] = {}
@@ -116,6 +116,14 @@ class ConsentMiddleware:
                 # Only the exact value 1 is a signal (GPC spec 3.1).
                 gpc = gpc or value.strip() == b"1"
 
+        root_path = scope.get("root_path")
+        if root_path:  # served under a sub-path: the only extra work, and only then
+            site = self.endpoints.site(root_path)
+            path = route_path(scope["path"], root_path)
+        else:
+            site = self._root_site
+            path = scope["path"]
+
         secure = self.secure if self.secure is not None else scope.get("scheme") == "https"
         extra: list[bytes] = []
         consent = None
@@ -124,7 +132,7 @@ class ConsentMiddleware:
             if single is not None:
                 consent = self.codec.cached_consent(single, gpc)  # a returning visitor
             if consent is None and self._cookie_marker in cookie_header:
-                consent = self._consent_from(cookie_header, single, gpc, secure, extra)
+                consent = self._consent_from(cookie_header, single, gpc, secure, site, extra)
         if consent is None:
             consent = self.codec.undecided(gpc)
 
@@ -133,14 +141,14 @@ class ConsentMiddleware:
             scope["state"] = state = {}
         state["consent"] = consent
 
-        handler = self._routes.get(scope["path"])
+        handler = site.routes.get(path)
         if handler is not None:
-            await self._serve(handler, scope, receive, send, consent, secure, extra)
+            await self._serve(handler, scope, receive, send, consent, secure, site, extra)
             return
         if not extra and not self.inject_banner:
             await self.app(scope, receive, self._filter_only(send, consent))
         else:
-            await self.app(scope, receive, self._gate(scope, send, consent, extra))
+            await self.app(scope, receive, self._gate(scope, send, consent, site, extra))
 
     def _consent_from(
         self,
@@ -148,6 +156,7 @@ class ConsentMiddleware:
         single: str | None,
         gpc: bool,
         secure: bool,
+        site: Site,
         extra: list[bytes],
     ) -> Consent:
         best = None
@@ -167,7 +176,7 @@ class ConsentMiddleware:
         if best is None:
             if values:
                 self.stats["bad_cookies"] += 1
-                extra.append(self._clear[secure])
+                extra.append(site.clear[secure])
             return self.codec.undecided(gpc)
         if best.needs_resign:
             resigned = self.codec.sign(best.granted, best.decided_at, best.receipt_id)
@@ -176,13 +185,16 @@ class ConsentMiddleware:
                     self.cookie_name,
                     resigned,
                     max_age=self.codec.remaining_age(best),
+                    path=site.cookie_path,
                     secure=secure,
                     same_site=self.same_site,
                 )
             )
         return self.codec.decided(best, gpc)
 
-    def _gate(self, scope: Scope, send: Send, consent: Consent, extra: list[bytes]) -> Send:
+    def _gate(
+        self, scope: Scope, send: Send, consent: Consent, site: Site, extra: list[bytes]
+    ) -> Send:
         inject_for = not consent.decided and scope["method"] != "HEAD"
         html_varies = self.inject_banner
         held: Message | None = None
@@ -224,7 +236,7 @@ class ConsentMiddleware:
             if not more:
                 buffered.append(body)
                 start, held = held, None
-                await self._send_injected(scope, send, start, b"".join(buffered))
+                await self._send_injected(scope, send, start, site, b"".join(buffered))
                 return
             limit = _content_length(start_headers(held))
             if limit is not None and limit <= MAX_INJECT_BUFFER:
@@ -285,11 +297,13 @@ class ConsentMiddleware:
         cache[name_part] = rule.category
         return rule.category
 
-    async def _send_injected(self, scope: Scope, send: Send, start: Message, body: bytes) -> None:
+    async def _send_injected(
+        self, scope: Scope, send: Send, start: Message, site: Site, body: bytes
+    ) -> None:
         headers = start_headers(start)
         language = self.banner.language_for(_header(scope, b"accept-language"))
-        next_path = safe_next(_current_path(scope))
-        snippet = self.banner.snippet(language, next_path).encode(
+        next_path = safe_next(_current_path(scope, site.root), site.root)
+        snippet = site.banner.snippet(language, next_path).encode(
             _charset(headers), "xmlcharrefreplace"
         )
         new_body = inject(body, snippet)
@@ -332,6 +346,7 @@ class ConsentMiddleware:
         send: Send,
         consent: Consent,
         secure: bool,
+        site: Site,
         extra: list[bytes],
     ) -> None:
         headers: dict[str, str] = {}
@@ -341,7 +356,7 @@ class ConsentMiddleware:
             headers[name] = (
                 f"{headers[name]}; {text}" if name == "cookie" and name in headers else text
             )
-        request = Request(dict(scope), receive, consent, secure, headers)
+        request = Request(dict(scope), receive, consent, secure, site, headers)
         reply = await handler(request)
         response_headers = list(reply.headers)
         if reply.content_type is not None:
@@ -476,8 +491,11 @@ def _charset(headers: Sequence[tuple[bytes, bytes]]) -> str:
     return "utf-8"
 
 
-def _current_path(scope: Scope) -> str:
+def _current_path(scope: Scope, root: str) -> str:
+    """The page's URL path as the browser asked for it, root path included."""
     path: str = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
+    if root and not (path == root or path.startswith(f"{root}/")):
+        path = root + path  # a server that strips the root path from raw_path too
     query = scope.get("query_string", b"")
     if query:
         path = f"{path}?{query.decode('latin-1')}"
