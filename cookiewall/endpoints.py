@@ -44,7 +44,8 @@ _DEFAULT_PORTS = {"http": "80", "https": "443"}
 MAX_SITES = 64  # root paths come from the server or the app's mounts: a handful, but bounded
 MAX_ROOT_PATH = 1024
 # RFC 3986 pchar without ';' and ',': a root path quoted with these is safe in a URL, in
-# HTML once escaped, and as a cookie Path (RFC 6265 forbids ';' there).
+# HTML once escaped, and as a cookie Path (RFC 6265 forbids ';' there; ',' is where some
+# proxies fold Set-Cookie headers).
 _ROOT_SAFE = "/-._~!$&'()*+=:@"
 _DOT_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
 
