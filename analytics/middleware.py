@@ -53,6 +53,21 @@ def _is_html(headers: Iterable[tuple[bytes, bytes]]) -> bool:
     return False
 
 
+def _mounted_paths(path: str, root_path: str) -> tuple[str, str]:
+    """`(the path the browser asked for, the path below the mount)` for an app mounted at
+    `root_path` (a Starlette Mount, `uvicorn --root-path`).
+
+    Current servers keep the root in `path` (ASGI spec); older ones stripped it. Only a whole
+    leading segment counts: `/shopping` is not under `/shop`. Exclusions (the consent
+    endpoints among them) are matched below the mount, where the app's routes are; the event
+    records what the browser asked for.
+    """
+    root = root_path.rstrip("/")
+    if path.startswith(root) and path[len(root) : len(root) + 1] in ("/", ""):
+        return path, path[len(root) :] or "/"
+    return root + path, path
+
+
 def _consent_of(scope: Scope) -> tuple[str, bool]:
     """`(consent summary, hash allowed)` from the consent object cookiewall leaves in scope."""
     state = scope.get("state")
@@ -94,21 +109,31 @@ class TrafficMiddleware:
         if scope["type"] == "lifespan":
             await self._lifespan(scope, receive, send)
             return
-        if scope["type"] != "http" or self._excluded(scope["path"]):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        root_path = scope.get("root_path")
+        if root_path:
+            path, app_path = _mounted_paths(scope["path"], root_path)
+            excluded = self._excluded(app_path) or self._excluded(path)
+        else:
+            path = scope["path"]
+            excluded = self._excluded(path)
+        if excluded:
             await self.app(scope, receive, send)
             return
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 try:
-                    self._record(scope, message)
+                    self._record(scope, path, message)
                 except Exception:  # recording must never break a response
                     logger.exception("analytics: could not record a request")
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
 
-    def _record(self, scope: Scope, message: Message) -> None:
+    def _record(self, scope: Scope, path: str, message: Message) -> None:
         recorder = self.recorder
         if not recorder.record_all and not _is_html(message.get("headers") or ()):
             return
@@ -139,7 +164,7 @@ class TrafficMiddleware:
                 Capture,
                 (
                     recorder.capture_clock(),
-                    scope["path"],
+                    path,
                     scope["method"],
                     message["status"],
                     scope.get("query_string") or b"",

@@ -381,3 +381,61 @@ def test_the_middleware_needs_a_recorder() -> None:
 def events_fixture() -> Event:
     return Event(NOON, "example.com", "/", "GET", 200, None, None, "direct", None, None, None,
                  None, None, "desktop", False, "undecided")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("url", "recorded_path"),
+    [
+        ("/shop/", "/shop/"),
+        ("/shop/blog/post", "/shop/blog/post"),
+        ("/shop/consent", None),  # the consent endpoints below the mount are machinery
+        ("/shop/consent/banner", None),
+        ("/shop/.well-known/gpc.json", None),
+        ("/shop/admin/users", None),  # exclude_paths, written as the app sees its paths
+        ("/shop/consentful", "/shop/consentful"),
+    ],
+)
+def test_under_a_mount_exclusions_match_below_it_and_events_keep_the_full_path(
+    tmp_path: Path, url: str, recorded_path: str | None
+) -> None:
+    from starlette.routing import Mount
+
+    recorder = Recorder(tmp_path, "example.com", exclude_paths=["/admin/*"])
+    inner = TrafficMiddleware(starlette_app(), recorder=recorder)
+    get(Starlette(routes=[Mount("/shop", app=inner)]), url)
+    assert [event.path for event in events(recorder)] == ([recorded_path] if recorded_path else [])
+
+
+@pytest.mark.parametrize(
+    ("path", "root_path", "recorded_path"),
+    [
+        ("/shop/page", "/shop", "/shop/page"),  # the root kept in path (ASGI spec, uvicorn)
+        ("/page", "/shop", "/shop/page"),  # an older server that stripped it
+        ("/consent", "/shop", None),
+        ("/shop/consent", "/shop", None),
+        ("/shopping/consent", "/shop", "/shop/shopping/consent"),  # not under /shop: stripped
+        ("/page", "/", "/page"),
+    ],
+)
+def test_both_root_path_styles(
+    tmp_path: Path, path: str, root_path: str, recorded_path: str | None
+) -> None:
+    recorder = Recorder(tmp_path, "example.com")
+    app = TrafficMiddleware(starlette_app(), recorder=recorder)
+
+    async def call() -> None:
+        scope = {"type": "http", "method": "GET", "path": path, "root_path": root_path,
+                 "query_string": b"", "headers": [(b"user-agent", FIREFOX.encode())],
+                 "client": ("203.0.113.7", 1234), "scheme": "https", "http_version": "1.1",
+                 "server": ("example.com", 443), "asgi": {"version": "3.0"}}  # fmt: skip
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            pass
+
+        await app(scope, receive, send)
+
+    asyncio.run(call())
+    assert [event.path for event in events(recorder)] == ([recorded_path] if recorded_path else [])
