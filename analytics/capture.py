@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from operator import itemgetter
 from typing import Any, NamedTuple, TypeVar
 
 import pyarrow as pa
@@ -296,11 +295,12 @@ def _visitor_ids(
     day_list = days.to_pylist()
     codes = combined.to_pylist()
     # The first row of each combination (read backwards, the earliest row is written last),
-    # hashed in row order: the hasher sees days in the order requests came.
+    # hashed in the order combinations first appear: the hasher sees days as requests came.
     first_rows = dict(zip(reversed(codes), range(n - 1, -1, -1), strict=True))
-    for code, row in sorted(first_rows.items(), key=itemgetter(1)):
+    for code in dict.fromkeys(codes):
         if code is None:
             continue
+        row = first_rows[code]
         try:
             day = _EPOCH + timedelta(days=day_list[row])
             ids[code] = visitor_id_of(day, peers[row], forwarded[row], agents[row])

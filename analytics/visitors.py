@@ -168,9 +168,7 @@ class VisitorHasher:
         if day != self._day or state is None:
             state = self._state_for(day)
         hasher = state.copy()
-        hasher.update(address.encode())
-        hasher.update(b"\x00")
-        hasher.update(user_agent)
+        hasher.update(b"%b\x00%b" % (address.encode(), user_agent))  # one call: same digest
         return int.from_bytes(hasher.digest(), "big", signed=True)
 
     def _state_for(self, day: date) -> hashlib.blake2b:

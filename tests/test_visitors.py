@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import stat
@@ -163,3 +164,14 @@ def test_client_address(
 def test_bad_trusted_proxies_are_refused(bad: tuple[str, ...]) -> None:
     with pytest.raises(ValueError, match="trusted_proxies"):
         parse_proxies(bad)
+
+
+def test_the_id_is_the_documented_keyed_hash(tmp_path: Path) -> None:
+    # Pinned construction: app servers of different releases sharing one salt folder must
+    # give a visitor the same id, so the byte layout may never change by accident.
+    store = SaltStore(tmp_path)
+    expected = hashlib.blake2b(
+        b"example.com\x00203.0.113.7\x00" + UA, key=store.salt(DAY), digest_size=8
+    ).digest()
+    got = VisitorHasher("example.com", store).visitor_id(DAY, "203.0.113.7", UA)
+    assert got == int.from_bytes(expected, "big", signed=True)
