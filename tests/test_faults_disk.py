@@ -179,6 +179,10 @@ def test_disk_fault_during_flush_keeps_events_up_to_max_buffer_and_writes_them_o
         tmp_path / "var", flush_interval=3600, max_buffer=MAX_BUFFER, clock=lambda: NOW
     )
     recorder: Recorder = app.state.recorder
+    # This test drives every write itself: a full buffer must not also wake the background
+    # flusher, which could otherwise write (a temporary file first) right after the fault
+    # clears, racing the checks below. The background path has its own test further down.
+    recorder._early_flush = 10 * MAX_BUFFER
     spool_dir = recorder.spool_dir
     fault.start()
     try:
