@@ -162,6 +162,33 @@ def test_strict_csp_raises_no_violation(site: str, browser: Browser) -> None:
         context.close()
 
 
+def test_with_javascript_the_choice_is_saved_without_leaving_the_page(
+    site: str, browser: Browser
+) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.add_init_script(
+            "document.addEventListener('cookiewall:decided',"
+            " e => { window.__decided = e.detail.granted.join(' '); });"
+        )
+        navigations: list[str] = []
+        page.on("framenavigated", lambda frame: navigations.append(frame.url))
+        posts: list[str] = []
+        page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+        page.goto(site + "/blog/hello-world")
+        navigations.clear()
+        _banner(page).get_by_role("button", name=REJECT).click()
+        _expect(_banner(page)).to_have_count(0)
+        # One fetch to the consent endpoint, no page load: the page heard the event.
+        assert posts == [site + "/consent"]
+        assert navigations == []
+        assert page.evaluate("window.__decided") == "necessary"
+        assert page.request.get(site + "/consent").json()["decided"] is True
+    finally:
+        context.close()
+
+
 def test_banner_screenshot(site: str, browser: Browser, artifacts_dir: Path) -> None:
     context = browser.new_context(viewport={"width": 1024, "height": 700})
     try:

@@ -24,7 +24,9 @@
       form.querySelectorAll('input[name="categories"]:checked:not(:disabled)').forEach(
         function (box) { categories.push(box.value); }
       );
-      fetch(form.action, {
+      // getAttribute, not form.action: the buttons are named "action", and a named control
+      // shadows the form's own property (form.action would be the button element).
+      fetch(form.getAttribute("action"), {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "Accept": "application/json" },
