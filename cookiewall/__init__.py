@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cookiewall.consent import Consent
+from cookiewall.consentmode import consent_mode
 from cookiewall.middleware import ConsentMiddleware
 from cookiewall.policy import Category, CookieRule, Policy
 from cookiewall.receipts import ReceiptLog
@@ -19,6 +20,7 @@ __all__ = [
     "CookieRule",
     "Policy",
     "ReceiptLog",
+    "consent_mode",
     "get_consent",
 ]
 

@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from cookiewall import setcookie
 from cookiewall.banner import Banner, BannerMarkup
 from cookiewall.consent import Consent, ConsentCodec
+from cookiewall.consentmode import consent_mode, default_script
 from cookiewall.policy import Policy
 from cookiewall.receipts import ReceiptLog
 
@@ -204,7 +205,7 @@ class ConsentEndpoints:
         self._sites: dict[str, Site] = {}
 
     def _routes(self, prefix: str) -> dict[str, Callable[[Request], Awaitable[Reply]]]:
-        return {
+        routes: dict[str, Callable[[Request], Awaitable[Reply]]] = {
             prefix: self.consent,
             f"{prefix}/banner": self.banner_fragment,
             f"{prefix}/cookies": self.declaration,
@@ -214,6 +215,9 @@ class ConsentEndpoints:
             # below a mount too, so that a proxy may map the root's well-known URL there.
             "/.well-known/gpc.json": self.gpc,
         }
+        if self.policy.consent_mode:  # only for a policy that maps Google's signals
+            routes[f"{prefix}/consent-mode.js"] = self.consent_mode_js
+        return routes
 
     def site(self, root_path: str) -> Site:
         """The Site for a request's `root_path`, rendered once and kept (a bounded cache)."""
@@ -353,7 +357,7 @@ class ConsentEndpoints:
             logger.error("cookiewall: could not write consent receipt: %s", exc.strerror)
 
     def state(self, consent: Consent) -> dict[str, Any]:
-        return {
+        state: dict[str, Any] = {
             "decided": consent.decided,
             "granted": sorted(consent.granted),
             "policy_version": self.policy.version,
@@ -362,6 +366,9 @@ class ConsentEndpoints:
             "receipt_id": consent.receipt_id,
             "categories": self._categories,
         }
+        if self.policy.consent_mode:  # what the banner script hands to gtag("consent", "update")
+            state["consent_mode"] = consent_mode(self.policy, consent)
+        return state
 
     def _state_reply(self, consent: Consent) -> Reply:
         body = json.dumps(self.state(consent)).encode()
@@ -419,6 +426,7 @@ class ConsentEndpoints:
                     "description": category.description,
                     "required": category.required,
                     "gpc_opt_out": category.gpc_opt_out,
+                    "consent_mode": list(category.consent_mode),
                     "cookies": cookies,
                 }
             )
@@ -471,6 +479,18 @@ class ConsentEndpoints:
 
     async def static_js(self, request: Request) -> Reply:
         return _static(request, self.banner.js, "text/javascript; charset=utf-8")
+
+    async def consent_mode_js(self, request: Request) -> Reply:
+        if request.method not in ("GET", "HEAD"):
+            return _not_allowed("GET, HEAD")
+        headers = [
+            # Per visitor (the cookie, and GPC/DNT): no cache may keep or share it.
+            (b"cache-control", b"private, no-store"),
+            (b"vary", b"Cookie, Sec-GPC, DNT"),
+            (b"x-content-type-options", b"nosniff"),
+        ]
+        body = default_script(self.policy, request.consent)
+        return Reply(200, body, "text/javascript; charset=utf-8", headers)
 
     async def gpc(self, request: Request) -> Reply:
         if request.method not in ("GET", "HEAD"):

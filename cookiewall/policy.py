@@ -38,12 +38,43 @@ TEXT_KEYS = frozenset(
 TEXT_TABLES = frozenset({"labels", "descriptions"})
 
 
+# Google Consent Mode v2 signals (https://developers.google.com/tag-platform/security/concepts/consent-mode):
+# a category lists the ones it stands for, and each is "granted" exactly when it is.
+CONSENT_MODE_SIGNALS = (
+    "ad_storage",
+    "ad_user_data",
+    "ad_personalization",
+    "analytics_storage",
+    "functionality_storage",
+    "personalization_storage",
+    "security_storage",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Category:
     name: str
     description: str = ""
     required: bool = False
     gpc_opt_out: bool = False
+    # The Google Consent Mode signals this category stands for (see `cookiewall.consentmode`).
+    consent_mode: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        signals = self.consent_mode
+        if isinstance(signals, str) or not isinstance(signals, (tuple, list)):
+            raise ValueError(
+                f"category {self.name!r}: consent_mode must be a list of signal names,"
+                f" such as ['analytics_storage'], not {signals!r}"
+            )
+        unknown = [s for s in signals if s not in CONSENT_MODE_SIGNALS]
+        if unknown:
+            raise ValueError(
+                f"category {self.name!r}: unknown consent_mode signal {unknown[0]!r}"
+                f" (known: {', '.join(CONSENT_MODE_SIGNALS)})"
+            )
+        # A list from TOML becomes a tuple: the category stays immutable and hashable.
+        object.__setattr__(self, "consent_mode", tuple(dict.fromkeys(signals)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +107,7 @@ class Policy:
         "categories",
         "category_names",
         "consent_max_age",
+        "consent_mode",
         "cookies",
         "gpc_last_update",
         "gpc_opt_out_names",
@@ -107,6 +139,12 @@ class Policy:
         self.required_names = frozenset(c.name for c in self.categories if c.required)
         self.optional_names = self.category_names - self.required_names
         self.gpc_opt_out_names = frozenset(c.name for c in self.categories if c.gpc_opt_out)
+        # (Google Consent Mode signal, the category it follows), in Google's order; empty
+        # when the policy maps none (then cookiewall serves no consent-mode script).
+        owner = {signal: c.name for c in self.categories for signal in c.consent_mode}
+        self.consent_mode: tuple[tuple[str, str], ...] = tuple(
+            (signal, owner[signal]) for signal in CONSENT_MODE_SIGNALS if signal in owner
+        )
         _check_rules(self.cookies, self.category_names)
 
         if not isinstance(consent_max_age, timedelta):
@@ -233,6 +271,7 @@ def _check_categories(categories: tuple[Category, ...]) -> None:
     if not categories:
         raise ValueError("a policy needs at least one category")
     seen: set[str] = set()
+    signals: dict[str, str] = {}  # consent_mode signal -> the category that lists it
     for category in categories:
         if not isinstance(category, Category):
             raise ValueError(f"categories must be Category objects, not {category!r}")
@@ -252,6 +291,13 @@ def _check_categories(categories: tuple[Category, ...]) -> None:
                 f"category {category.name!r} cannot be both required and gpc_opt_out:"
                 " a strictly necessary cookie cannot be opted out of"
             )
+        for signal in category.consent_mode:
+            if signal in signals:
+                raise ValueError(
+                    f"consent_mode signal {signal!r} is listed by both {signals[signal]!r}"
+                    f" and {category.name!r}: a signal follows one category"
+                )
+            signals[signal] = category.name
 
 
 def _check_rules(rules: tuple[CookieRule, ...], category_names: frozenset[str]) -> None:

@@ -41,10 +41,28 @@ DEV_SECRET = "cookiewall-example-development-key-do-not-use-in-production"
 POLICY = Policy(
     version="2026-11-28",
     categories=[
-        Category("necessary", required=True, description="Sign-in and the choice you make here."),
-        Category("preferences", description="Remember your theme and language."),
-        Category("analytics", description="Count visits to improve the site (no IP stored)."),
-        Category("marketing", description="Measure our campaigns.", gpc_opt_out=True),
+        Category(
+            "necessary",
+            required=True,
+            description="Sign-in and the choice you make here.",
+            consent_mode=["security_storage"],
+        ),
+        Category(
+            "preferences",
+            description="Remember your theme and language.",
+            consent_mode=["functionality_storage", "personalization_storage"],
+        ),
+        Category(
+            "analytics",
+            description="Count visits to improve the site (no IP stored).",
+            consent_mode=["analytics_storage"],
+        ),
+        Category(
+            "marketing",
+            description="Measure our campaigns.",
+            gpc_opt_out=True,
+            consent_mode=["ad_storage", "ad_user_data", "ad_personalization"],
+        ),
     ],
     cookies=[
         CookieRule("session", "necessary", purpose="Keeps you signed in."),
@@ -111,6 +129,8 @@ def _page(title: str, body: str) -> HTMLResponse:
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>{html.escape(title)}</title>"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        # Google Consent Mode defaults for this visitor, before any Google tag would load.
+        '<script src="/consent/consent-mode.js"></script>'
         "</head><body>"
         '<nav><a href="/">Home</a> · <a href="/blog/hello-world">Blog</a> · '
         '<a href="/pricing">Pricing</a> · <a href="/preferences">Preferences</a> · '

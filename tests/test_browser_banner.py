@@ -189,6 +189,51 @@ def test_with_javascript_the_choice_is_saved_without_leaving_the_page(
         context.close()
 
 
+# What the page's dataLayer holds: gtag pushes `arguments` objects, read here as arrays.
+_DATA_LAYER = "(window.dataLayer || []).map(entry => Array.from(entry))"
+_ADS = ("ad_storage", "ad_user_data", "ad_personalization")
+
+
+@pytest.mark.parametrize("gpc", [False, True], ids=["plain", "gpc"])
+def test_google_consent_mode_defaults_then_update_then_new_defaults(
+    site: str, browser: Browser, gpc: bool
+) -> None:
+    context = browser.new_context(extra_http_headers={"Sec-GPC": "1"} if gpc else {})
+    try:
+        page = context.new_page()
+        violations = _watch_csp(page)
+        page.add_init_script(
+            "document.addEventListener('cookiewall:decided',"
+            " e => { window.__decided = e.detail.summary; });"
+        )
+        page.goto(site + "/")
+        entries = page.evaluate(_DATA_LAYER)
+        # Before any choice: one default, every optional signal denied, ad data redacted.
+        assert entries[0][:2] == ["consent", "default"]
+        defaults = entries[0][2]
+        assert defaults["security_storage"] == "granted"
+        assert {defaults[s] for s in defaults if s != "security_storage"} == {"denied"}
+        assert ["set", "ads_data_redaction", True] in entries
+
+        _banner(page).get_by_role("button", name=ACCEPT).click()
+        _expect(_banner(page)).to_have_count(0)
+        # Decided without a reload (the page heard the banner's event, which a reload would
+        # have lost), and the banner script sent the update to gtag.
+        assert page.evaluate("window.__decided") == ("custom" if gpc else "all")
+        updates = [e for e in page.evaluate(_DATA_LAYER) if e[:2] == ["consent", "update"]]
+        assert len(updates) == 1
+        granted = {s for s, v in updates[0][2].items() if v == "granted"}
+        denied = set(_ADS) if gpc else set()  # GPC opts out of marketing, even after accept
+        assert set(updates[0][2]) - granted == denied
+
+        # The next page starts from the stored choice.
+        page.goto(site + "/pricing")
+        assert page.evaluate(_DATA_LAYER)[0][2] == updates[0][2]
+        assert violations == []  # the defaults script is external: strict CSP holds
+    finally:
+        context.close()
+
+
 def test_banner_screenshot(site: str, browser: Browser, artifacts_dir: Path) -> None:
     context = browser.new_context(viewport={"width": 1024, "height": 700})
     try:

@@ -39,6 +39,10 @@
         .then(function (state) {
           banner.hidden = true;
           banner.remove();
+          // Google Consent Mode: the policy maps signals, the page loaded consent-mode.js.
+          if (state.consent_mode && typeof window.gtag === "function") {
+            window.gtag("consent", "update", state.consent_mode);
+          }
           // Pages gate their own scripts on this (a server cannot see cookies set by scripts).
           document.dispatchEvent(new CustomEvent("cookiewall:decided", { detail: state }));
         })
