@@ -711,6 +711,30 @@ class Warehouse:
                 logger.warning("could not archive ingested segment %s: %s", seg.name, exc)
 
 
+# What makes a spreadsheet read a cell as a formula (CSV injection, OWASP); the same list as
+# analytics.render.csvfmt.FORMULA_STARTS, written for DuckDB.
+_FORMULA_STARTS_SQL = "('=', '+', '-', '@', chr(9), chr(13))"
+
+
+def _spreadsheet_safe(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """The select list of `table` with every text column defused for spreadsheets.
+
+    Paths, referrers and campaign tags come from visitors: `?utm_source==HYPERLINK(...)`
+    must not become a live formula in the analyst's spreadsheet. Numbers and dates are kept.
+    """
+    selected = []
+    for name, type_, *_ in con.execute(f"DESCRIBE {table}").fetchall():
+        column = '"' + name.replace('"', '""') + '"'
+        if type_ == "VARCHAR":
+            selected.append(
+                f"CASE WHEN left({column}, 1) IN {_FORMULA_STARTS_SQL}"
+                f" THEN chr(39) || {column} ELSE {column} END AS {column}"
+            )
+        else:
+            selected.append(column)
+    return ", ".join(selected)
+
+
 def export_table(
     db_path: str | os.PathLike[str],
     table: str,
@@ -722,6 +746,9 @@ def export_table(
     """Write one warehouse table to `output` as Parquet or CSV (with a header); return rows.
 
     The file appears complete or not at all (written to a temporary name, then renamed).
+    CSV is what gets opened in a spreadsheet: a text cell that starts like a formula gets a
+    leading apostrophe, as in CSV reports (see `_spreadsheet_safe`). Parquet keeps every
+    value exactly.
     """
     if table not in EXPORT_TABLES:
         raise ExportError(f"unknown table {table!r}; choose one of: {', '.join(EXPORT_TABLES)}")
@@ -740,8 +767,10 @@ def export_table(
         options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
         try:
             # `table` is one of EXPORT_TABLES (checked above); the path is quoted.
+            columns = "*" if fmt == "parquet" else _spreadsheet_safe(con, table)
             con.execute(
-                f"COPY (SELECT * FROM {table} ORDER BY {order}) TO {_quote_path(temp)} ({options})"
+                f"COPY (SELECT {columns} FROM {table} ORDER BY {order})"
+                f" TO {_quote_path(temp)} ({options})"
             )
             rows = _scalar(con, f"SELECT COUNT(*) FROM {table}")
         except duckdb.CatalogException:

