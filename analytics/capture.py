@@ -117,7 +117,12 @@ def _utm_of(query: bytes) -> tuple[str | None, str | None, str | None]:
 
 
 def _status_of(status: int) -> int:
-    if type(status) is not int or not 0 <= status < _INT32:
+    if type(status) is not int:
+        # http.HTTPStatus (an IntEnum) is a status too: Starlette apps may send one.
+        if not isinstance(status, int) or isinstance(status, bool):
+            raise TypeError("status is not an integer")
+        status = int(status)
+    if not 0 <= status < _INT32:
         raise ValueError("status out of range")
     return status
 

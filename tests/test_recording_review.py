@@ -1,0 +1,112 @@
+"""Latent recording bugs found in review, each pinned by the test that first failed.
+
+Real Recorders with a temporary spool and real Parquet segments; every Recorder is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from analytics import Recorder, TrafficMiddleware
+from analytics.event import Event
+from analytics.middleware import Receive, Scope, Send
+from analytics.recorder import Capture
+from analytics.spool import list_segments, read_segment
+
+FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+NOON = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def recorder(tmp_path: Path) -> Iterator[Recorder]:
+    recorder = Recorder(tmp_path / "spool", "example.com", flush_interval=3600)
+    try:
+        yield recorder
+    finally:
+        recorder.close()
+
+
+def spooled(recorder: Recorder) -> list[dict[str, Any]]:
+    recorder.flush()
+    return [
+        row
+        for segment in list_segments(recorder.spool_dir)
+        for row in read_segment(segment.path).to_pylist()
+    ]
+
+
+def capture(path: str = "/", *, status: Any = 200, peer: str = "203.0.113.7") -> Capture:
+    return Capture(
+        time.time(), path, "GET", status, b"", None, FIREFOX, peer, None, "undecided", True
+    )
+
+
+def event(path: str = "/", **changes: Any) -> Event:
+    return Event(NOON, "example.com", path, "GET", 200, None, None, "direct", None, None, None,
+                 None, None, "desktop", False, "undecided")._replace(**changes)  # fmt: skip
+
+
+# --- a status sent as http.HTTPStatus (an IntEnum), as Starlette apps may ----------------
+
+
+async def status_app(scope: Scope, receive: Receive, send: Send) -> None:
+    status = http.HTTPStatus.OK if scope["path"].startswith("/enum") else 200
+    headers = [(b"content-type", b"text/html; charset=utf-8")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"<p>hi</p>"})
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ["/enum"],
+        ["/enum", "/plain"],  # the enum first: it used to take the plain 200s down with it
+        ["/plain", "/enum"],
+        ["/plain", "/enum", "/enum-2", "/plain-2"],
+    ],
+)
+def test_a_status_sent_as_httpstatus_is_recorded(recorder: Recorder, order: list[str]) -> None:
+    app = TrafficMiddleware(status_app, recorder=recorder)
+
+    async def go() -> None:
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 51234))
+        async with httpx.AsyncClient(transport=transport, base_url="https://example.com") as c:
+            for path in order:
+                assert (await c.get(path)).status_code == 200
+
+    asyncio.run(go())
+    rows = spooled(recorder)
+    assert [(row["path"], row["status"]) for row in rows] == [(path, 200) for path in order]
+    assert recorder.stats.errors == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "kept"),
+    [
+        (http.HTTPStatus.NOT_FOUND, 404),
+        (http.HTTPStatus.PERMANENT_REDIRECT, 308),
+        (True, None),  # a bool is not a status
+        ("200", None),
+        (-1, None),
+        (2**31, None),
+    ],
+)
+def test_status_values_are_kept_as_plain_ints_or_dropped_alone(
+    recorder: Recorder, status: Any, kept: int | None
+) -> None:
+    recorder.add(capture("/odd", status=status))
+    recorder.add(capture("/fine"))
+    rows = spooled(recorder)
+    expected = ([("/odd", kept)] if kept is not None else []) + [("/fine", 200)]
+    assert [(row["path"], row["status"]) for row in rows] == expected
+    assert all(type(row["status"]) is int for row in rows)
+    assert recorder.stats.errors == (0 if kept is not None else 1)
