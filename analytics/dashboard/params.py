@@ -136,9 +136,13 @@ def parse(
     if limit_text is not None:
         if not limit_text.isascii() or not limit_text.isdigit():
             raise ParamError(f"limit must be a whole number, not {limit_text[:20]!r}")
-        limit = int(limit_text)
+        # Measured before int(): CPython refuses to convert more than 4300 digits (a
+        # ValueError that is not a ParamError, so it was a 500).
+        digits = limit_text.lstrip("0") or "0"
+        limit = int(digits) if len(digits) <= len(str(MAX_LIMIT)) else MAX_LIMIT + 1
         if not 1 <= limit <= MAX_LIMIT:
-            raise ParamError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+            shown = digits if len(digits) <= 20 else digits[:20] + "…"
+            raise ParamError(f"limit must be between 1 and {MAX_LIMIT}, not {shown}")
 
     referrer = _name(raw, "referrer")
     if need_referrer and referrer is None:
