@@ -62,3 +62,22 @@ def test_a_limit_of_thousands_of_digits_is_a_400(db: Path, path: str, digits: in
 def test_a_limit_with_leading_zeros_still_counts(db: Path, limit: str, shown: int) -> None:
     body = get(app_for(db), "/api/pages", {"limit": limit}).json()
     assert body["limit"] == shown
+
+
+# -- a default `from` before 1900 ----------------------------------------------------------------
+# `to` alone in the first weeks of 1900 put the default `from` (28 days earlier) in 1899. The
+# dashboard's own check let it through, then the report query refused it (ReportError), so
+# the overview and every breakdown endpoint answered 500.
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+@pytest.mark.parametrize("to", ["1900-01-01", "1900-01-27"])
+def test_a_default_from_before_1900_is_a_400(db: Path, path: str, to: str) -> None:
+    response = get(app_for(db), path, {"to": to, "referrer": "google.com"})
+    assert_clear_400(response, "1900")
+
+
+@pytest.mark.parametrize("path", ["/", "/api/referrers", "/api/sources"])
+def test_the_first_four_weeks_of_1900_are_still_a_range(db: Path, path: str) -> None:
+    response = get(app_for(db), path, {"to": "1900-01-28"})
+    assert response.status_code == 200

@@ -108,6 +108,12 @@ def parse(
             end = start  # `from` alone, in the future or today: a range of that one day
     if start is None:
         start = end - timedelta(days=DEFAULT_DAYS - 1)
+        if start.year < 1900:
+            # The report queries refuse dates before 1900 (a 500 if it got that far).
+            raise ParamError(
+                f"from defaults to {DEFAULT_DAYS} days before to, {start}, which is before "
+                "1900: give from as well"
+            )
     if start > end:
         raise ParamError(f"from ({start}) is after to ({end})")
 
