@@ -110,3 +110,46 @@ def test_status_values_are_kept_as_plain_ints_or_dropped_alone(
     assert [(row["path"], row["status"]) for row in rows] == expected
     assert all(type(row["status"]) is int for row in rows)
     assert recorder.stats.errors == (0 if kept is not None else 1)
+
+
+# --- path redaction and UTM tags -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/" + "a" * 64_000,  # one long segment without an @: the e-mail search was quadratic
+        "/" + "word-" * 12_800,
+        "/x/" + "a" * 64_000 + "@",
+        "/" + "a." * 32_000,
+    ],
+)
+def test_a_huge_path_segment_is_redacted_in_linear_time(path: str) -> None:
+    from analytics.paths import redact_path
+
+    # The flusher holds the GIL while it redacts: a quadratic search here (about 10 s for this
+    # segment) stalls every request of the worker. Linear takes milliseconds.
+    started = time.perf_counter()
+    redacted = redact_path(path)
+    assert time.perf_counter() - started < 1.0
+    assert len(redacted) <= 520
+
+
+@pytest.mark.parametrize(
+    ("segment", "redacted"),
+    [
+        ("john.doe@example.com", True),
+        ("a@b.co", True),
+        ("contact-us-at-jane+news@mail.example.org-now", True),
+        ("john%40example.com", True),
+        ("@handle", False),
+        ("user@localhost", False),
+        ("name@domain.", False),
+        ("a-perfectly-normal-post-title", False),
+        ("x" * 30 + "@" + "y" * 30 + ".de", True),
+    ],
+)
+def test_email_segments_are_still_redacted(segment: str, redacted: bool) -> None:
+    from analytics.paths import REDACTED, redact_path
+
+    assert (redact_path(f"/u/{segment}/edit") == f"/u/{REDACTED}/edit") is redacted
