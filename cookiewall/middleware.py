@@ -210,7 +210,9 @@ class ConsentMiddleware:
                     headers = self._filter(headers, consent)
                     changed = True
                 if extra:
-                    headers = [*headers, *((b"set-cookie", v) for v in extra)]
+                    # The gate's own Set-Cookie belongs to this visitor alone: a shared cache
+                    # keeping it with a public response would hand it to everyone after.
+                    headers = _private([*headers, *((b"set-cookie", v) for v in extra)])
                     changed = True
                 if html_varies and _is_html(headers):
                     headers = _private(headers)
@@ -362,7 +364,8 @@ class ConsentMiddleware:
         if reply.content_type is not None:
             response_headers.append((b"content-type", reply.content_type.encode()))
         response_headers.append((b"content-length", str(len(reply.body)).encode()))
-        if not reply.sets_consent_cookie:
+        if extra and not reply.sets_consent_cookie:
+            response_headers = _private(response_headers)  # as in `_gate`: never shared
             response_headers.extend((b"set-cookie", v) for v in extra)
         await send(
             {"type": "http.response.start", "status": reply.status, "headers": response_headers}
