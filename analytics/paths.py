@@ -76,11 +76,14 @@ _MARKERS = (b"utm_", b"ref=", b"source=")
 
 
 def _clean_tag(value: str) -> str | None:
-    value = " ".join(value.split())[:MAX_TAG_LENGTH]
+    value = " ".join(value.split())
     if not value:
         return None
-    # a campaign link may carry the subscriber's address or an id: never store those
-    return REDACTED if _identifies(value) else value
+    kept = value[:MAX_TAG_LENGTH]
+    # a campaign link may carry the subscriber's address or an id: never store those. The
+    # whole value is checked, not only what is kept: the cap can cut an address or a token
+    # down to a prefix that no longer looks like one ("john.doe@exa").
+    return REDACTED if _identifies(value) or _identifies(kept) else kept
 
 
 def extract_utm(query_string: bytes) -> tuple[str | None, str | None, str | None]:

@@ -153,3 +153,22 @@ def test_email_segments_are_still_redacted(segment: str, redacted: bool) -> None
     from analytics.paths import REDACTED, redact_path
 
     assert (redact_path(f"/u/{segment}/edit") == f"/u/{REDACTED}/edit") is redacted
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        # The address starts before the 100-character cap: cut first, "john.doe@exa" was kept.
+        b"utm_campaign=" + b"spring+sale+" * 7 + b"john.doe@example.com",
+        b"utm_source=" + b"newsletter+" * 8 + b"jane@example.org",
+        b"ref=" + b"a+" * 45 + b"0123456789abcdef0123456789abcdef",
+        b"utm_medium=" + b"x+" * 48 + b"AbCdEfGhIjKlMnOpQrStUvWxYz012345",
+    ],
+)
+def test_utm_value_with_an_identifier_past_the_cap_is_redacted(query: bytes) -> None:
+    from analytics.paths import REDACTED, extract_utm
+
+    tags = extract_utm(query)
+    assert REDACTED in tags
+    for tag in tags:
+        assert tag is None or ("@" not in tag and "0123456789" not in tag and "AbCd" not in tag)
