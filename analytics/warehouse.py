@@ -112,13 +112,31 @@ class _Footer:
     ts_range: tuple[datetime, datetime] | None
 
 
+def _same_kind(actual: pa.DataType, expected: pa.DataType) -> bool:
+    """Whether DuckDB reads a column of type `actual` as the events column of `expected`."""
+    if pa.types.is_dictionary(actual):
+        actual = actual.value_type
+    if pa.types.is_timestamp(expected):
+        return bool(pa.types.is_timestamp(actual))
+    if pa.types.is_string(expected):
+        return bool(pa.types.is_string(actual) or pa.types.is_large_string(actual))
+    if pa.types.is_integer(expected):
+        return bool(pa.types.is_integer(actual))
+    return bool(actual == expected)
+
+
 def _read_footer(path: Path) -> _Footer:
-    """Read `path`'s footer; raise ValueError when required columns are missing."""
+    """Read `path`'s footer; raise ValueError when required columns are missing or of a
+    foreign type (Arrow would cast ISO text or integers to `ts`, DuckDB does not)."""
     meta = pq.read_metadata(path)
-    names = set(meta.schema.to_arrow_schema().names)
-    missing = set(EVENT_FIELDS) - names
+    schema = meta.schema.to_arrow_schema()
+    missing = set(EVENT_FIELDS) - set(schema.names)
     if missing:
         raise ValueError(f"missing columns: {', '.join(sorted(missing))}")
+    for expected in EVENT_SCHEMA:
+        actual = schema.field(expected.name).type
+        if not _same_kind(actual, expected.type):
+            raise ValueError(f"column {expected.name} is {actual}, not {expected.type}")
     ts_index = meta.schema.to_arrow_schema().get_field_index("ts")
     lows: list[datetime] = []
     highs: list[datetime] = []

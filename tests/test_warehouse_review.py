@@ -1,0 +1,66 @@
+"""Latent bugs found in review of the warehouse, reports and CLI, each pinned by a test."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from analytics.event import to_table
+from analytics.warehouse import Warehouse
+from tests.warehouse_support import events_for_days, fixed_clock, table_rows, tally, write_events
+
+DAY = date(2026, 11, 1)
+NOW = datetime(2026, 11, 5, tzinfo=UTC)
+
+
+def _with_column(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
+    return table.set_column(table.schema.get_field_index(name), name, values)
+
+
+def _ts_as_iso_text(table: pa.Table) -> pa.Table:
+    text = [ts.isoformat() for ts in table.column("ts").to_pylist()]
+    return _with_column(table, "ts", pa.array(text))
+
+
+def _ts_as_epoch_integers(table: pa.Table) -> pa.Table:
+    return _with_column(table, "ts", table.column("ts").cast(pa.int64()))
+
+
+def _path_as_a_list(table: pa.Table) -> pa.Table:
+    return _with_column(table, "path", pa.array([[1]] * len(table)))
+
+
+FOREIGN_TYPES: dict[str, Callable[[pa.Table], pa.Table]] = {
+    "ts as ISO text": _ts_as_iso_text,
+    "ts as epoch integers": _ts_as_epoch_integers,
+    "path as a list": _path_as_a_list,
+}
+
+
+@pytest.mark.parametrize("position", [0, 1])
+@pytest.mark.parametrize("foreign", FOREIGN_TYPES)
+def test_a_segment_with_foreign_column_types_is_quarantined_not_fatal(
+    tmp_path: Path, foreign: str, position: int
+) -> None:
+    # Before: Arrow could cast these columns, DuckDB could not read them, so the segment
+    # was never quarantined and every run failed with "reading the new segments failed
+    # twice", ingesting nothing at all, forever.
+    spool = tmp_path / "spool"
+    events = events_for_days(random.Random(11), [DAY], per_day=300)
+    write_events(spool, events, per_segment=100)
+    victim = sorted(spool.rglob("*.parquet"))[position]
+    chunk = slice(100 * position, 100 * position + 100)
+    pq.write_table(FOREIGN_TYPES[foreign](to_table(events[chunk])), victim)
+    db = tmp_path / "w.duckdb"
+    result = Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    name = victim.relative_to(spool).as_posix()
+    assert result.ingest.quarantined == (name,)
+    assert (spool / "quarantine" / name).is_file()
+    kept = events[: chunk.start] + events[chunk.stop :]
+    assert table_rows(db, "daily_totals") == tally(kept)["daily_totals"]
