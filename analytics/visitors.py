@@ -33,6 +33,8 @@ SALT_SUFFIX = ".salt"
 _SALT_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.salt$")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
 def parse_proxies(proxies: Iterable[str]) -> tuple[Network, ...]:
@@ -42,11 +44,16 @@ def parse_proxies(proxies: Iterable[str]) -> tuple[Network, ...]:
     networks = []
     for proxy in proxies:
         try:
-            networks.append(ipaddress.ip_network(proxy.strip(), strict=False))
+            network = ipaddress.ip_network(proxy.strip(), strict=False)
         except ValueError as exc:
             raise ValueError(
                 f"trusted_proxies: {proxy!r} is not an IP address or network ({exc})"
             ) from None
+        networks.append(network)
+        if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_IPV4_MAPPED):
+            # addresses are compared unwrapped (`_ip`): ::ffff:10.0.0.0/104 is 10.0.0.0/8
+            mapped = network.network_address.ipv4_mapped
+            networks.append(ipaddress.IPv4Network((str(mapped), network.prefixlen - 96)))
     return tuple(networks)
 
 
@@ -57,22 +64,42 @@ def client_address(
 
     Only hops appended by our own proxies can be believed (a client can write anything into the
     left part of the header), so the list is read from the right, skipping trusted proxies.
+    A hop is read as an address without its port (`1.2.3.4:5678`, `[2001:db8::1]:443`, as some
+    load balancers append) and in one spelling, so a visitor keeps one id across connections.
     """
-    if not trusted or not forwarded_for or peer is None or not _is_trusted(peer, trusted):
+    if not trusted or not forwarded_for or peer is None or not _is_trusted(_ip(peer), trusted):
         return peer or ""
     hops = [hop.strip() for hop in forwarded_for.decode("latin-1").split(",")]
     for hop in reversed(hops):
-        if hop and not _is_trusted(hop, trusted):
-            return hop
-    return hops[0] if hops and hops[0] else peer
+        if not hop:
+            continue
+        ip = _ip(hop)
+        if ip is None:
+            return hop  # an obfuscated identifier ("unknown", RFC 7239 "_hidden"): as sent
+        if not _is_trusted(ip, trusted):
+            return str(ip)
+    first = _ip(hops[0]) if hops[0] else None
+    return str(first) if first is not None else hops[0] or peer
 
 
-def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
+def _ip(text: str) -> Address | None:
+    """The address in a hop or peer, without port or brackets; IPv4-mapped IPv6 as IPv4."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1 : text.find("]")] if "]" in text else ""
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
     try:
-        ip = ipaddress.ip_address(address.strip("[]"))
+        ip = ipaddress.ip_address(text)
     except ValueError:
-        return False
-    return any(ip in network for network in trusted)
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _is_trusted(ip: Address | None, trusted: tuple[Network, ...]) -> bool:
+    return ip is not None and any(ip in network for network in trusted)
 
 
 class SaltStore:

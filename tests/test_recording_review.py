@@ -172,3 +172,62 @@ def test_utm_value_with_an_identifier_past_the_cap_is_redacted(query: bytes) -> 
     assert REDACTED in tags
     for tag in tags:
         assert tag is None or ("@" not in tag and "0123456789" not in tag and "AbCd" not in tag)
+
+
+# --- X-Forwarded-For behind trusted proxies --------------------------------------------------
+
+TRUSTED = ("10.0.0.0/8", "2001:db8:ffff::/48")
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "expected"),
+    [
+        # Azure Application Gateway and some others append "address:port"
+        ("10.0.0.2", b"203.0.113.7:51234", "203.0.113.7"),
+        ("10.0.0.2", b"203.0.113.7:443", "203.0.113.7"),
+        ("10.0.0.2", b"[2001:db8::7]:51234", "2001:db8::7"),
+        ("10.0.0.2", b"[2001:db8::7]", "2001:db8::7"),
+        # a trusted hop with a port is still a trusted hop, not the visitor
+        ("10.0.0.2", b"203.0.113.7, 10.0.0.9:8080", "203.0.113.7"),
+        ("10.0.0.2", b"203.0.113.7:1, [2001:db8:ffff::1]:443", "203.0.113.7"),
+        # one address, one spelling
+        ("10.0.0.2", b"2001:DB8:0:0::7", "2001:db8::7"),
+        ("10.0.0.2", b"::ffff:203.0.113.7", "203.0.113.7"),
+        # a dual-stack listener reports an IPv4 proxy as ::ffff:10.0.0.2
+        ("::ffff:10.0.0.2", b"203.0.113.7", "203.0.113.7"),
+        # unchanged: the left part is the client's to write, the right-most untrusted hop wins
+        ("10.0.0.2", b"6.6.6.6:80, 203.0.113.7", "203.0.113.7"),
+        ("10.0.0.2", b"unknown", "unknown"),
+        ("203.0.113.9", b"198.51.100.1", "203.0.113.9"),  # peer not trusted: header ignored
+        ("10.0.0.2", b"10.0.0.8, 10.0.0.9", "10.0.0.8"),
+    ],
+)
+def test_forwarded_for_hops_with_ports_and_spellings(
+    peer: str, forwarded: bytes, expected: str
+) -> None:
+    from analytics.visitors import client_address, parse_proxies
+
+    assert client_address(peer, forwarded, parse_proxies(TRUSTED)) == expected
+
+
+def test_a_visitor_behind_a_port_appending_proxy_keeps_one_id(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path / "spool", "example.com", trusted_proxies=TRUSTED)
+    try:
+        for port in (51234, 51235, 60000):  # one browser, three connections
+            recorder.add(capture(f"/p{port}", peer="10.0.0.2")._replace(
+                forwarded_for=b"203.0.113.7:%d" % port))  # fmt: skip
+        recorder.add(capture("/other", peer="10.0.0.2")._replace(forwarded_for=b"198.51.100.1:1"))
+        rows = spooled(recorder)
+    finally:
+        recorder.close()
+    ids = [row["visitor_id"] for row in rows]
+    assert len(set(ids[:3])) == 1  # one visitor, whatever the connection's port
+    assert ids[3] != ids[0]
+
+
+@pytest.mark.parametrize("trusted", [("10.0.0.0/8",), ("::ffff:10.0.0.0/104",)])
+@pytest.mark.parametrize("peer", ["10.0.0.2", "::ffff:10.0.0.2"])
+def test_an_ipv4_proxy_is_trusted_in_either_spelling(trusted: tuple[str], peer: str) -> None:
+    from analytics.visitors import client_address, parse_proxies
+
+    assert client_address(peer, b"203.0.113.7", parse_proxies(trusted)) == "203.0.113.7"
