@@ -33,6 +33,10 @@ MAX_INJECT_BUFFER = 1024 * 1024  # bodies with a known, small Content-Length may
 _REMEMBERED_NAMES = 1024  # bounds on names kept for logging once and for the declaration
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")
 _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
+# Response fields that name the exact bytes the app sent; untrue once the banner is injected.
+_ABOUT_THE_APPS_BODY = frozenset(
+    {b"etag", b"last-modified", b"content-md5", b"content-digest", b"repr-digest", b"digest"}
+)
 
 
 class ConsentMiddleware:
@@ -312,8 +316,12 @@ class ConsentMiddleware:
         if new_body is not None:
             body = new_body
             length = str(len(body)).encode()
+            # The app's validators and digests describe the page without the banner: kept,
+            # a revalidation after the visitor decides would get 304 and show the banner again.
             start["headers"] = [
-                (k, length) if k.lower() == b"content-length" else (k, v) for k, v in headers
+                (k, length) if k.lower() == b"content-length" else (k, v)
+                for k, v in headers
+                if k.lower() not in _ABOUT_THE_APPS_BODY
             ]
         await send(start)
         await send({"type": "http.response.body", "body": body, "more_body": False})

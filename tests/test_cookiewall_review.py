@@ -5,11 +5,18 @@ Every test here failed before the fix named in its docstring.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from itsdangerous import URLSafeSerializer
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from cookiewall import ConsentMiddleware
 from cookiewall.consent import SALT
@@ -17,8 +24,11 @@ from tests.test_cookiewall_support import (
     SECRET,
     VERSION,
     call,
+    decide,
+    http_scope,
     make_app,
     make_policy,
+    run_asgi,
     set_cookies,
 )
 
@@ -105,3 +115,139 @@ def test_endpoint_without_gate_cookie_keeps_its_public_caching() -> None:
     response = call(make_app(), "GET", "/consent/static/banner.css")
     assert "public" in response.headers["cache-control"]
     assert "set-cookie" not in response.headers
+
+
+# -- a page rewritten with the banner must not keep the validators of the page without it -------
+
+
+async def _page_with_validators(request: Request) -> Response:
+    return HTMLResponse(
+        PAGE.decode(),
+        headers={"etag": '"page-v1"', "last-modified": "Wed, 01 Jan 2025 00:00:00 GMT"},
+    )
+
+
+def _validator_app() -> ConsentMiddleware:
+    inner = Starlette(routes=[Route("/", _page_with_validators)])
+    return ConsentMiddleware(inner, policy=make_policy(), secret_key=SECRET, inject_banner=True)
+
+
+def test_injected_page_drops_the_apps_validators() -> None:
+    """The app's ETag names the page without the banner. Kept on the page with it, a browser
+    revalidating after the visitor decided (If-None-Match) gets 304 from the app and shows the
+    cached page with the banner again: 'Accept all' seems not to work."""
+    app = _validator_app()
+    undecided = call(app, "GET", "/")
+    assert b"cookiewall" in undecided.content  # the banner is in
+    assert undecided.headers.get("etag") != '"page-v1"'
+    assert "last-modified" not in undecided.headers
+
+
+def test_page_without_banner_keeps_the_apps_validators() -> None:
+    app = _validator_app()
+    value = decide(app, "accept_all")
+    decided = call(app, "GET", "/", headers={"cookie": f"cookiewall={value}"})
+    assert b"data-cookiewall" not in decided.content
+    assert decided.headers["etag"] == '"page-v1"'
+    assert decided.headers["last-modified"] == "Wed, 01 Jan 2025 00:00:00 GMT"
+
+
+def test_injected_static_html_file_is_not_revalidated_into_a_decided_view(tmp_path: Path) -> None:
+    """The same through Starlette's StaticFiles, which answers If-None-Match with 304 itself."""
+    (tmp_path / "index.html").write_bytes(PAGE)
+    inner = Starlette(routes=[Mount("/", StaticFiles(directory=tmp_path, html=True))])
+    app = ConsentMiddleware(inner, policy=make_policy(), secret_key=SECRET, inject_banner=True)
+    undecided = call(app, "GET", "/")
+    assert b"data-cookiewall" in undecided.content
+    validators = {
+        k: undecided.headers[v]
+        for k, v in (("if-none-match", "etag"), ("if-modified-since", "last-modified"))
+        if v in undecided.headers
+    }
+    value = decide(app, "accept_all")
+    again = call(app, "GET", "/", headers={"cookie": f"cookiewall={value}", **validators})
+    assert again.status_code == 200
+    assert b"data-cookiewall" not in again.content
+
+
+# -- HEAD and 304: Content-Length must describe the GET/200 body or be absent ------------------
+
+
+def test_head_of_an_injectable_page_does_not_announce_the_uninjected_length() -> None:
+    """RFC 9110 8.6: a HEAD response's Content-Length, if any, equals the GET body's length."""
+    app = make_app(inject_banner=True)
+    get = call(app, "GET", "/?set=session")
+    assert b"data-cookiewall" in get.content
+    head = call(app, "HEAD", "/?set=session")
+    assert head.status_code == 200
+    assert head.headers.get("content-length", str(len(get.content))) == str(len(get.content))
+
+
+@pytest.mark.parametrize("path", ["/consent/static/banner.css", "/consent/static/banner.js"])
+def test_not_modified_has_no_zero_content_length(path: str) -> None:
+    """RFC 9110 8.6: a 304 must not carry a Content-Length other than the 200's (it had 0)."""
+    app = make_app()
+    first = call(app, "GET", path)
+    again = call(app, "GET", path, headers={"if-none-match": first.headers["etag"]})
+    assert again.status_code == 304
+    assert again.headers.get("content-length", str(len(first.content))) == str(len(first.content))
+    assert again.headers["etag"] == first.headers["etag"]
+
+
+# -- hostile request headers on the endpoints ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "length", [b"\xb2", b"\xb9", b"\xb3", b"1\xb2", b" \xb9 ", b"+5", b"-1", b"0x10", b""]
+)
+def test_odd_content_length_on_post_is_a_400_not_a_500(length: bytes) -> None:
+    """'²' (latin-1 0xb2) passed str.isdigit() and then broke int(): a traceback and a 500."""
+    scope = http_scope(
+        "/consent",
+        "POST",
+        [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", length),
+        ],
+    )
+    messages = asyncio.run(run_asgi(make_app(), scope, b'{"action": "accept_all"}'))
+    assert messages[0]["status"] == 400
+    assert b"Content-Length" in messages[1]["body"]
+
+
+# -- targeted cache-control fields (CDN-Cache-Control, Surrogate-Control) ----------------------
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        b"cdn-cache-control",
+        b"CDN-Cache-Control",
+        b"surrogate-control",
+        b"cloudflare-cdn-cache-control",
+    ],
+)
+@pytest.mark.parametrize("decided", [False, True])
+def test_consent_dependent_html_keeps_no_cdn_caching_directive(field: bytes, decided: bool) -> None:
+    """RFC 9213: a CDN obeys CDN-Cache-Control (or Surrogate-Control) *instead of*
+    Cache-Control, so 'Cache-Control: private' alone let it cache one visitor's banner state
+    and show it to all."""
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        headers = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"cache-control", b"public, max-age=60"),
+            (field, b"public, max-age=3600"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": PAGE})
+
+    app = ConsentMiddleware(inner, policy=make_policy(), secret_key=SECRET, inject_banner=True)
+    headers = {}
+    if decided:
+        headers["cookie"] = f"cookiewall={decide(app, 'accept_all')}"
+    response = call(app, "GET", "/", headers=headers)
+    assert "private" in response.headers["cache-control"]
+    targeted = response.headers.get(field.decode())
+    assert targeted is None or ("public" not in targeted and "max-age" not in targeted)
