@@ -10,17 +10,27 @@ Each rollup table is written as Parquet partitioned by day under ``<output>/<tab
 small ``_cookiewall.json`` manifest beside them (underscore-prefixed: Hive readers skip it).
 `load_spark_rollups` copies those tables into a DuckDB file, so ``analytics report`` and every
 analyst's SQL work on them unchanged.
+
+Runs are incremental, like the warehouse's: the manifest remembers each spool day's segments
+(a count and a digest of their names), and a run recomputes only the local days that a new
+or grown spool day touches, replacing just those day partitions. Rollups survive pruning: a
+spool day that is gone (an object-store lifecycle rule, say) or has lost segments keeps its
+rollups, and no local day that overlaps it is ever recomputed from what is left.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import logging
 import os
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
@@ -31,6 +41,10 @@ from analytics.warehouse import ROLLUP_TABLES, connect, read_sql, validate_timez
 
 MANIFEST = "_cookiewall.json"
 DEFAULT_MASTER = "local[2]"
+# The manifest's record of the spool: bumped when its meaning changes (then a full run).
+STATE_VERSION = 1
+
+logger = logging.getLogger("analytics")
 
 # Small enough for a laptop or a CI runner; a cluster overrides these with spark-submit --conf.
 _LOCAL_CONF: Mapping[str, str] = {
@@ -112,13 +126,15 @@ def _is_local(location: str) -> bool:
     return "://" not in location or location.startswith("file://")
 
 
-def read_spool(spark: Any, spool: str, *, timezone: str = "UTC") -> Any:
+def read_spool(
+    spark: Any, spool: str, *, timezone: str = "UTC", days: Iterable[date] | None = None
+) -> Any:
     """The spool as a DataFrame of the event columns plus `day`, the local date of `ts` in
     `timezone` — the warehouse's ``CAST(timezone(tz, ts) AS DATE)``.
 
     The ``day=`` folder is where a segment was filed, by the recorder's UTC clock; it is
     read (Hive partition discovery) but replaced, so a site time zone moves day boundaries
-    exactly as it does in the warehouse.
+    exactly as it does in the warehouse. `days` limits the read to those day folders.
     """
     from pyspark.sql import functions as F
 
@@ -129,11 +145,15 @@ def read_spool(spark: Any, spool: str, *, timezone: str = "UTC") -> Any:
             return _with_day(spark.createDataFrame([], event_struct()), timezone)
     # Globbing the day folders (not the root) keeps `salts/`, `quarantine/` and other
     # siblings out of partition discovery; hidden and temporary files are skipped by Spark.
-    frame = (
-        spark.read.schema(event_struct())
-        .option("basePath", spool)
-        .parquet(f"{spool.rstrip('/')}/{DAY_PREFIX}*")
+    base = spool.rstrip("/")
+    folders = (
+        [f"{base}/{DAY_PREFIX}*"]
+        if days is None
+        else [f"{base}/{DAY_PREFIX}{day.isoformat()}" for day in sorted(days)]
     )
+    if not folders:
+        return _with_day(spark.createDataFrame([], event_struct()), timezone)
+    frame = spark.read.schema(event_struct()).option("basePath", spool).parquet(*folders)
     columns = [F.col(f.name) for f in EVENT_SCHEMA]
     return _with_day(frame.select(*columns), timezone)
 
@@ -150,54 +170,275 @@ def spark_rollup(
     output_dir: str,
     *,
     master: str = DEFAULT_MASTER,
-    timezone: str = "UTC",
+    timezone: str | None = None,
     conf: Mapping[str, str] | None = None,
 ) -> dict[str, int]:
-    """Roll up the whole spool on Spark; write every rollup table; return rows per table.
+    """Roll up what is new in the spool on Spark; return the rows of each rollup table.
 
-    Each table is recomputed in full and replaces ``<output_dir>/<table>/``.
+    The first run computes every day; later runs recompute only the local days that new
+    segments touch and replace just those day partitions (see the module's docstring).
+    `timezone` defaults to the one the output was made with (UTC for a new output); another
+    one is refused, since it would move every day boundary: use a new output folder.
     """
-    validate_timezone(timezone)
+    if timezone is not None:
+        validate_timezone(timezone)
+    output = output_dir.rstrip("/")
     with spark_session(master, conf=conf) as spark:
         from pyspark.errors import PySparkException
 
         try:
-            # Five rollups read the same events: cached once (spilling to disk when large)
-            # instead of scanning the spool five times.
-            events = read_spool(spark, spool, timezone=timezone).cache()
-            events.createOrReplaceTempView("scoped_events")
-            counts: dict[str, int] = {}
-            for table in ROLLUP_TABLES:
-                target = f"{output_dir.rstrip('/')}/{table}"
-                rollup = spark.sql(read_sql(f"rollup_{table}.sql"))
-                rollup.write.mode("overwrite").partitionBy("day").parquet(target)
-                counts[table] = spark.read.parquet(target).count() if _has_rows(target) else 0
-            spark.catalog.dropTempView("scoped_events")
-            events.unpersist()
+            manifest = _read_manifest_via(spark, f"{output}/{MANIFEST}")
+            timezone = _settled_timezone(manifest, timezone, output)
+            previous = _previous_days(manifest, timezone)
+            plan = plan_days(_spool_days(spark, spool), previous, timezone)
+            for day in plan.late:
+                logger.warning(
+                    "spark rollup: new segments in spool day %s, which was pruned: not"
+                    " counted (its rollups stay as they were)",
+                    day,
+                )
+            for day in plan.skipped:
+                logger.warning(
+                    "spark rollup: local day %s not recomputed: a spool day it overlaps was"
+                    " pruned (its rollups stay as they were)",
+                    day,
+                )
+            if plan.local_days:
+                _roll_up_days(spark, spool, output, plan, timezone)
+            counts = {table: _rows_in(spark, f"{output}/{table}") for table in ROLLUP_TABLES}
+            _write_manifest_via(
+                spark,
+                f"{output}/{MANIFEST}",
+                {
+                    "timezone": timezone,
+                    "event_schema_version": SCHEMA_VERSION,
+                    "tables": counts,
+                    "recomputed_days": len(plan.local_days),
+                    "state_version": STATE_VERSION,
+                    "spool_days": plan.state,
+                    "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                },
+            )
         except PySparkException as error:
             raise SparkRollupError(f"Spark rollup failed: {_first_line(error)}") from None
-    if _is_local(output_dir):
-        _write_manifest(Path(output_dir.removeprefix("file://")), timezone, counts)
     return counts
 
 
-def _has_rows(target: str) -> bool:
-    # An empty rollup is written as a folder holding only _SUCCESS: nothing to read back.
-    if not _is_local(target):
-        return True
-    return any(Path(target.removeprefix("file://")).glob(f"{DAY_PREFIX}*/*{SEGMENT_SUFFIX}"))
+def _roll_up_days(spark: Any, spool: str, output: str, plan: DayPlan, timezone: str) -> None:
+    from pyspark.sql import functions as F
+
+    events = read_spool(spark, spool, timezone=timezone, days=plan.read_days)
+    wanted = [d.isoformat() for d in sorted(plan.local_days)]
+    # Five rollups read the same events: cached once (spilling to disk when large)
+    # instead of scanning the spool five times.
+    events = events.filter(F.col("day").isin(wanted)).cache()
+    events.createOrReplaceTempView("scoped_events")
+    try:
+        for table in ROLLUP_TABLES:
+            rollup = spark.sql(read_sql(f"rollup_{table}.sql"))
+            # Dynamic: only the day partitions this run wrote are replaced; every other
+            # day (unchanged, or pruned from the spool) keeps its files.
+            rollup.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy(
+                "day"
+            ).parquet(f"{output}/{table}")
+    finally:
+        spark.catalog.dropTempView("scoped_events")
+        events.unpersist()
 
 
-def _write_manifest(output: Path, timezone: str, counts: Mapping[str, int]) -> None:
-    manifest = {
-        "timezone": timezone,
-        "event_schema_version": SCHEMA_VERSION,
-        "tables": dict(counts),
-        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    temp = output / f".{MANIFEST}.tmp"
-    temp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    os.replace(temp, output / MANIFEST)
+@dataclass(frozen=True)
+class DayPlan:
+    """What one run does: the local days it recomputes and the spool (UTC) days it reads."""
+
+    local_days: frozenset[date]
+    read_days: frozenset[date]
+    skipped: tuple[date, ...]  # touched by new segments, but overlapping a pruned spool day
+    late: tuple[date, ...]  # pruned spool days that got segments since: not counted
+    state: dict[str, Any]  # the spool as the manifest will remember it
+
+
+def plan_days(
+    present: Mapping[date, tuple[int, str]],
+    previous: Mapping[date, Mapping[str, Any]],
+    timezone: str,
+) -> DayPlan:
+    """Which local days to recompute, from the spool days now (`present`: day -> (segment
+    count, digest of their names)) and as the last run saw them (`previous`).
+
+    A spool day is new, grown (late segments: recompute what it touches), unchanged, or
+    pruned (gone, or fewer or other segments than before: it stays pruned for good, so that
+    a late segment landing in it later cannot make a partial day look whole).
+    """
+    zone = ZoneInfo(timezone)
+    state: dict[str, Any] = {day.isoformat(): dict(entry) for day, entry in previous.items()}
+    pruned = {day for day, entry in previous.items() if entry.get("pruned")}
+    newly_pruned: set[date] = set()
+    changed: set[date] = set()
+    late: list[date] = []
+    for day, entry in previous.items():
+        if day not in present and not entry.get("pruned"):
+            newly_pruned.add(day)
+    for day, (count, digest) in present.items():
+        before = previous.get(day)
+        unchanged = before is not None and (before.get("count"), before.get("digest")) == (
+            count,
+            digest,
+        )
+        if before is None:
+            changed.add(day)
+        elif before.get("pruned"):
+            if count > int(before.get("count", 0)):
+                late.append(day)  # segments arrived in a day whose rollups are final
+                state[day.isoformat()] = {"pruned": True, "count": count}
+            continue
+        elif unchanged:
+            continue
+        elif count > int(before.get("count", 0)):
+            changed.add(day)  # more segments than before: late arrivals (names never repeat)
+        else:
+            newly_pruned.add(day)
+            continue
+        state[day.isoformat()] = {"count": count, "digest": digest}
+    for day in newly_pruned:
+        # The count left now: a later rise means late segments, which are reported.
+        state[day.isoformat()] = {"pruned": True, "count": present.get(day, (0, ""))[0]}
+    pruned |= newly_pruned
+
+    local_days: set[date] = set()
+    read_days: set[date] = set()
+    skipped: list[date] = []
+    for local in sorted({local for day in changed for local in _local_days_of(day, zone)}):
+        overlapped = _utc_days_of(local, zone)
+        if overlapped & pruned:
+            skipped.append(local)
+            continue
+        local_days.add(local)
+        read_days |= overlapped & set(present)
+    return DayPlan(frozenset(local_days), frozenset(read_days), tuple(skipped), tuple(late), state)
+
+
+def _local_days_of(utc_day: date, zone: ZoneInfo) -> set[date]:
+    """The local dates that the UTC day `utc_day` reaches in `zone` (one or two)."""
+    start = datetime.combine(utc_day, time(), UTC)
+    last = start + timedelta(days=1) - timedelta(microseconds=1)
+    return {start.astimezone(zone).date(), last.astimezone(zone).date()}
+
+
+def _utc_days_of(local_day: date, zone: ZoneInfo) -> set[date]:
+    """The UTC dates that the local day `local_day` of `zone` overlaps (one or two)."""
+    start = datetime.combine(local_day, time(), zone)
+    last = datetime.combine(local_day + timedelta(days=1), time(), zone) - timedelta(microseconds=1)
+    return {start.astimezone(UTC).date(), last.astimezone(UTC).date()}
+
+
+def _spool_days(spark: Any, spool: str) -> dict[date, tuple[int, str]]:
+    """Each spool day folder's sealed segments: (count, digest of their sorted names).
+
+    Listed by Spark, so an object store works like a folder; hidden and temporary files are
+    not data files to Spark, and not counted."""
+    if _is_local(spool) and not list_segments(spool.removeprefix("file://")):
+        return {}  # SpoolError if the folder is missing; no day folder yet is no data yet
+    files = (
+        spark.read.schema(event_struct())
+        .option("basePath", spool)
+        .parquet(f"{spool.rstrip('/')}/{DAY_PREFIX}*")
+        .inputFiles()
+    )
+    names: dict[date, list[str]] = {}
+    for uri in files:
+        folder, _, name = uri.rstrip("/").rpartition("/")
+        day_name = folder.rpartition("/")[2]
+        if not day_name.startswith(DAY_PREFIX):
+            continue
+        try:
+            day = date.fromisoformat(day_name.removeprefix(DAY_PREFIX))
+        except ValueError:
+            continue  # not a folder the recorder writes
+        names.setdefault(day, []).append(name)
+    return {day: _fingerprint(found) for day, found in names.items()}
+
+
+def _fingerprint(names: Iterable[str]) -> tuple[int, str]:
+    ordered = sorted(names)
+    return len(ordered), hashlib.sha256("\n".join(ordered).encode()).hexdigest()[:32]
+
+
+def _settled_timezone(manifest: Mapping[str, Any], asked: str | None, output: str) -> str:
+    stored = manifest.get("timezone")
+    if asked is None:
+        return str(stored) if stored else "UTC"
+    if stored and stored != asked:
+        raise SparkRollupError(
+            f"{output!r} was rolled up in time zone {stored!r}, not {asked!r};"
+            " use a new output folder to change the time zone"
+        )
+    return asked
+
+
+def _previous_days(manifest: Mapping[str, Any], timezone: str) -> dict[date, Mapping[str, Any]]:
+    """What the last run saw of the spool; empty (a full run) for an output without that
+    record: new, or made by an older version."""
+    days = manifest.get("spool_days")
+    if manifest.get("state_version") != STATE_VERSION or not isinstance(days, dict):
+        return {}
+    if manifest.get("event_schema_version") != SCHEMA_VERSION:
+        return {}
+    previous: dict[date, Mapping[str, Any]] = {}
+    for key, entry in days.items():
+        try:
+            previous[date.fromisoformat(key)] = entry if isinstance(entry, dict) else {}
+        except (TypeError, ValueError):
+            continue
+    return previous
+
+
+def _rows_in(spark: Any, target: str) -> int:
+    if not _has_rows(spark, target):
+        return 0
+    return int(spark.read.parquet(target).count())
+
+
+def _hadoop_path(spark: Any, uri: str) -> tuple[Any, Any]:
+    # Hadoop's FileSystem: the same calls reach a local folder, HDFS or s3a://.
+    path = spark._jvm.org.apache.hadoop.fs.Path(uri)
+    return path, path.getFileSystem(spark._jsc.hadoopConfiguration())
+
+
+def _read_manifest_via(spark: Any, uri: str) -> dict[str, Any]:
+    path, fs = _hadoop_path(spark, uri)
+    if not fs.exists(path):
+        return {}
+    stream = fs.open(path)
+    try:
+        raw = bytes(stream.readAllBytes())  # Java 9+; Spark itself needs 17
+    finally:
+        stream.close()
+    try:
+        data = json.loads(raw)
+    except ValueError as error:
+        raise SparkRollupError(f"unreadable {MANIFEST} at {uri!r}: {error}") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _write_manifest_via(spark: Any, uri: str, manifest: Mapping[str, Any]) -> None:
+    """Written beside, then renamed over the old one: a reader sees one or the other."""
+    path, fs = _hadoop_path(spark, uri)
+    temp = spark._jvm.org.apache.hadoop.fs.Path(f"{uri.rpartition('/')[0]}/.{MANIFEST}.tmp")
+    stream = fs.create(temp, True)
+    try:
+        stream.write(bytearray((json.dumps(manifest, indent=2) + "\n").encode()))
+    finally:
+        stream.close()
+    fs.delete(path, False)
+    if not fs.rename(temp, path):
+        raise SparkRollupError(f"cannot write {MANIFEST} at {uri!r}")
+
+
+def _has_rows(spark: Any, target: str) -> bool:
+    # An empty rollup is a folder holding only _SUCCESS, or no folder: nothing to read back.
+    pattern, fs = _hadoop_path(spark, f"{target}/{DAY_PREFIX}*/*{SEGMENT_SUFFIX}")
+    found = fs.globStatus(pattern)
+    return found is not None and len(found) > 0
 
 
 def load_spark_rollups(

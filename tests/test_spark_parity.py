@@ -277,3 +277,118 @@ def test_no_java_is_a_one_line_error(tmp_path: Path) -> None:
     assert done.returncode == 3, done.stderr
     assert done.stdout.startswith("cannot start Spark")
     assert done.stdout.count("\n") == 1
+
+
+# -- incremental runs ---------------------------------------------------------------------
+
+
+def _partition_files(output: Path) -> dict[str, set[str]]:
+    """Each rollup partition (table/day=...) and the Parquet files in it."""
+    return {
+        f"{p.parent.name}/{p.name}": {f.name for f in p.glob("*.parquet")}
+        for p in output.glob("*/day=*")
+    }
+
+
+def _loaded_rows(output: Path, folder: Path) -> dict[str, list[tuple[Any, ...]]]:
+    db = folder / f"loaded-{len(list(folder.glob('loaded-*')))}.duckdb"
+    load_spark_rollups(output, db)
+    return {table: _rows(db, table) for table in ROLLUP_TABLES}
+
+
+def _warehouse_rows(spool: Path, folder: Path, timezone: str) -> dict[str, list[tuple[Any, ...]]]:
+    db = _warehouse_db(spool, folder, timezone)
+    return {table: _rows(db, table) for table in ROLLUP_TABLES}
+
+
+def _late(seed: int, day: date, count: int = 60) -> list[Event]:
+    """Events of `day` (UTC), as a late segment would bring them."""
+    return [
+        e._replace(ts=datetime.combine(day, e.ts.timetz()).replace(tzinfo=UTC))
+        for e in _generate(seed, count)
+    ]
+
+
+@pytest.mark.parametrize("timezone", ["UTC", "Europe/Berlin"])
+def test_an_incremental_run_rewrites_only_the_touched_days_and_matches_a_full_one(
+    spark: Any, spool: Path, tmp_path: Path, timezone: str
+) -> None:
+    work = tmp_path / "spool"
+    shutil.copytree(spool, work)
+    output = tmp_path / "out"
+    spark_rollup(str(work), str(output), timezone=timezone)
+    before = _partition_files(output)
+
+    # Late segments for one old day, and a new day.
+    late_day, new_day = FIRST_DAY + timedelta(days=3), FIRST_DAY + timedelta(days=DAYS)
+    write_segment(work, late_day, to_table(_late(21, late_day)))
+    write_segment(work, new_day, to_table(_late(22, new_day)))
+    counts = spark_rollup(str(work), str(output))  # the time zone comes from the manifest
+
+    manifest = json.loads((output / "_cookiewall.json").read_text())
+    assert manifest["timezone"] == timezone
+    touched = {late_day, new_day} | (
+        {late_day + timedelta(days=1), new_day + timedelta(days=1)}
+        if timezone == "Europe/Berlin"
+        else set()
+    )
+    assert manifest["recomputed_days"] == len(touched)
+    after = _partition_files(output)
+    for partition, files in before.items():
+        day = date.fromisoformat(partition.split("day=")[1])
+        if day not in touched:
+            assert after[partition] == files, f"{partition} was rewritten"
+        else:
+            assert after[partition] != files, f"{partition} was not recomputed"
+    # The same tables as a warehouse fed the whole spool.
+    assert _loaded_rows(output, tmp_path) == _warehouse_rows(work, tmp_path, timezone)
+    assert counts["daily_totals"] == manifest["tables"]["daily_totals"]
+
+    # Nothing new: nothing recomputed, nothing rewritten.
+    spark_rollup(str(work), str(output))
+    assert json.loads((output / "_cookiewall.json").read_text())["recomputed_days"] == 0
+    assert _partition_files(output) == after
+
+
+def test_rollups_survive_pruning_the_spool(
+    spark: Any, spool: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    timezone = "Europe/Berlin"
+    work = tmp_path / "spool"
+    shutil.copytree(spool, work)
+    output = tmp_path / "out"
+    spark_rollup(str(work), str(output), timezone=timezone)
+    new_day = FIRST_DAY + timedelta(days=DAYS)
+    write_segment(work, new_day, to_table(_late(23, new_day)))
+    expected = _warehouse_rows(work, tmp_path, timezone)  # every event, nothing pruned
+
+    # An object-store lifecycle rule expires the two oldest spool days.
+    for offset in (0, 1):
+        shutil.rmtree(work / f"day={FIRST_DAY + timedelta(days=offset)}")
+    spark_rollup(str(work), str(output))
+    assert _loaded_rows(output, tmp_path) == expected
+
+    # A late segment for a pruned day: never recomputed from what is left; said once.
+    pruned = FIRST_DAY + timedelta(days=1)
+    write_segment(work, pruned, to_table(_late(24, pruned)))
+    with caplog.at_level("WARNING", logger="analytics"):
+        spark_rollup(str(work), str(output))
+    assert _loaded_rows(output, tmp_path) == expected
+    manifest = json.loads((output / "_cookiewall.json").read_text())
+    assert manifest["spool_days"][pruned.isoformat()] == {"pruned": True, "count": 1}
+    assert manifest["recomputed_days"] == 0
+    assert [r.getMessage() for r in caplog.records if "was pruned" in r.getMessage()] == [
+        f"spark rollup: new segments in spool day {pruned}, which was pruned: not counted"
+        " (its rollups stay as they were)"
+    ]
+
+
+def test_another_time_zone_for_an_existing_output_is_refused(
+    spark: Any, spool: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "out"
+    spark_rollup(str(spool), str(output), timezone="Europe/Berlin")
+    with pytest.raises(Exception, match="rolled up in time zone 'Europe/Berlin'") as info:
+        spark_rollup(str(spool), str(output), timezone="UTC")
+    assert "\n" not in str(info.value)
+    spark_rollup(str(spool), str(output), timezone="Europe/Berlin")  # the same one is fine
