@@ -14,6 +14,7 @@ the batch) live only while the batch converts, as long as the captures themselve
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
@@ -349,8 +350,45 @@ def batch_to_table(
             failed += converted.failed
             failure = failure or converted.failure
         else:
-            tables.append(to_table([_in_utc(event) for event in run]))  # type: ignore[arg-type]
+            table, bad, kind = _events_table(run)  # type: ignore[arg-type]  # one kind
+            tables.append(table)
+            failed += bad
+            failure = failure or kind
     return Converted(pa.concat_tables(tables), spam, failed, failure)
+
+
+_REQUIRED = tuple(field.name for field in EVENT_SCHEMA if not field.nullable)
+
+
+def _events_table(events: Sequence[Event]) -> tuple[pa.Table, int, str]:
+    """Events added as they are (backfills), as a table; `(table, dropped, first failure)`.
+
+    An event that does not fit the schema (a wrong type, a null where a value is required)
+    would otherwise fail the whole batch's conversion or its segment write, and every event
+    and capture waiting with it would be lost: it is dropped alone, like a bad capture.
+    """
+    with contextlib.suppress(Exception):  # the common case: all fit, one table at once
+        table = to_table([_in_utc(event) for event in events])
+        if _fits(table):
+            return table, 0, ""
+    tables: list[pa.Table] = []
+    failed = 0
+    failure = ""
+    for event in events:
+        try:
+            table = to_table([_in_utc(event)])
+            if not _fits(table):
+                raise ValueError("a required field is null")
+        except Exception as exc:
+            failed += 1
+            failure = failure or type(exc).__name__
+        else:
+            tables.append(table)
+    return (pa.concat_tables(tables) if tables else EVENT_SCHEMA.empty_table()), failed, failure
+
+
+def _fits(table: pa.Table) -> bool:
+    return not any(table.column(name).null_count for name in _REQUIRED)
 
 
 def _runs(batch: Sequence[Event | Capture]) -> list[list[Event | Capture]]:

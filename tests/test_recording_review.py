@@ -231,3 +231,35 @@ def test_an_ipv4_proxy_is_trusted_in_either_spelling(trusted: tuple[str], peer: 
     from analytics.visitors import client_address, parse_proxies
 
     assert client_address(peer, b"203.0.113.7", parse_proxies(trusted)) == "203.0.113.7"
+
+
+# --- one bad Event added as it is (a backfill) must not take the batch down -----------------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        event("/bad", status="OK"),  # Arrow cannot convert it: the batch's conversion raised
+        event()._replace(path=None),  # a null in a required column: the write raised
+        event("/bad", ts=None),
+        event("/bad", device=None, is_bot=None),
+    ],
+)
+def test_a_bad_event_drops_alone(recorder: Recorder, bad: Event) -> None:
+    recorder.add(capture("/converted-earlier"))
+    recorder.convert()
+    recorder.add(capture("/capture"))
+    recorder.add(event("/event"))
+    recorder.add(bad)
+    recorder.add(event("/after"))
+    written = recorder.flush()
+    rows = spooled(recorder)
+    assert written == 4
+    assert sorted(row["path"] for row in rows) == [
+        "/after",
+        "/capture",
+        "/converted-earlier",
+        "/event",
+    ]
+    stats = recorder.stats
+    assert (stats.flushed, stats.errors, stats.buffered) == (4, 1, 0)
