@@ -549,7 +549,9 @@ def _own_origin(request: Request) -> str:
 async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.strip().isdigit():
+        declared = declared.strip()
+        # ASCII digits only: str.isdigit() also takes '²' (a latin-1 byte), which int() refuses.
+        if not (declared.isascii() and declared.isdigit()):
             raise ClientError(400, "bad Content-Length")
         if int(declared) > MAX_BODY:
             raise ClientError(413, f"body larger than {MAX_BODY} bytes")
