@@ -137,7 +137,8 @@ def _read_footer(path: Path) -> _Footer:
         actual = schema.field(expected.name).type
         if not _same_kind(actual, expected.type):
             raise ValueError(f"column {expected.name} is {actual}, not {expected.type}")
-    ts_index = meta.schema.to_arrow_schema().get_field_index("ts")
+    # The Parquet leaf column (an Arrow field index differs once a nested column comes first).
+    ts_index = next(i for i in range(meta.num_columns) if meta.schema.column(i).path == "ts")
     lows: list[datetime] = []
     highs: list[datetime] = []
     for index in range(meta.num_row_groups):

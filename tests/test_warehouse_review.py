@@ -64,3 +64,21 @@ def test_a_segment_with_foreign_column_types_is_quarantined_not_fatal(
     assert (spool / "quarantine" / name).is_file()
     kept = events[: chunk.start] + events[chunk.stop :]
     assert table_rows(db, "daily_totals") == tally(kept)["daily_totals"]
+
+
+def test_ts_statistics_come_from_the_ts_column_behind_a_nested_one(tmp_path: Path) -> None:
+    # Before: the footer's `ts` min/max were read by Arrow field index, which is not the
+    # Parquet leaf index once a nested column comes first; here they came from `meta.b`
+    # (2026-11-20), so 2026-11-01 was never rolled up and its events were lost at pruning.
+    spool = tmp_path / "spool"
+    events = events_for_days(random.Random(12), [DAY], per_day=100)
+    write_events(spool, events, per_segment=100)
+    (victim,) = spool.rglob("*.parquet")
+    table = to_table(events)
+    meta_type = pa.struct([("a", pa.int64()), ("b", pa.timestamp("us", tz="UTC"))])
+    meta = pa.array([{"a": 1, "b": datetime(2026, 11, 20, tzinfo=UTC)}] * len(table), meta_type)
+    pq.write_table(table.add_column(0, "meta", meta), victim)
+    db = tmp_path / "w.duckdb"
+    result = Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    assert result.ingest.days == (DAY,)
+    assert table_rows(db, "daily_totals") == tally(events)["daily_totals"]
