@@ -4,6 +4,7 @@ and numbers that escaped small-count suppression. Each test failed before its fi
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ import httpx
 import pytest
 
 from analytics.dashboard import dashboard
+from analytics.dashboard.params import bucket_count
+from analytics.reports import periods
 from tests.dashboard_support import PASSWORD, USER, build_warehouse, client
 
 
@@ -81,3 +84,36 @@ def test_a_default_from_before_1900_is_a_400(db: Path, path: str, to: str) -> No
 def test_the_first_four_weeks_of_1900_are_still_a_range(db: Path, path: str) -> None:
     response = get(app_for(db), path, {"to": "1900-01-28"})
     assert response.status_code == 200
+
+
+# -- the bucket count in the "too many buckets" message ------------------------------------------
+# Ranges of 40,000 days or more skipped counting and reported "1001 <grain>s" whatever the
+# range: 1900 … 2050 by month was said to have 1001 months (it has 1801).
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "grain", "count"),
+    [
+        ("1900-01-01", "2050-01-01", "month", 1801),
+        ("1900-01-01", "9000-12-31", "month", 85212),
+        ("1900-01-01", "2010-01-01", "week", 5740),
+        ("1900-01-01", "2010-01-01", "day", 40178),
+        ("2000-01-01", "2002-09-27", "day", 1001),
+        ("1930-01-01", "2013-05-01", "month", 1001),
+    ],
+)
+def test_too_many_buckets_says_how_many(
+    db: Path, start: str, end: str, grain: str, count: int
+) -> None:
+    response = get(app_for(db), "/api/timeseries", {"from": start, "to": end, "grain": grain})
+    assert_clear_400(response, f"has {count} {grain}s; at most 1000")
+
+
+@pytest.mark.parametrize("grain", ["day", "week", "month"])
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("2026-01-01", "2026-01-01"), ("2025-12-29", "2026-03-01"), ("2024-02-29", "2028-02-28")],
+)
+def test_bucket_count_equals_the_periods_drawn(start: str, end: str, grain: str) -> None:
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    assert bucket_count(first, last, grain) == len(periods(first, last, grain))
