@@ -371,7 +371,8 @@ class ConsentMiddleware:
         response_headers = list(reply.headers)
         if reply.content_type is not None:
             response_headers.append((b"content-type", reply.content_type.encode()))
-        response_headers.append((b"content-length", str(len(reply.body)).encode()))
+        if reply.status != 304:  # a 304's Content-Length would have to be the 200's (RFC 9110)
+            response_headers.append((b"content-length", str(len(reply.body)).encode()))
         if extra and not reply.sets_consent_cookie:
             response_headers = _private(response_headers)  # as in `_gate`: never shared
             response_headers.extend((b"set-cookie", v) for v in extra)
