@@ -199,7 +199,11 @@ class ConsentMiddleware:
     def _gate(
         self, scope: Scope, send: Send, consent: Consent, site: Site, extra: list[bytes]
     ) -> Send:
-        inject_for = not consent.decided and scope["method"] != "HEAD"
+        is_head = scope["method"] == "HEAD"
+        inject_for = not consent.decided and not is_head
+        # HEAD gets no body to inject into, but GET would get the banner: the app's length is
+        # not the GET body's, and RFC 9110 8.6 then allows none at all.
+        unknown_length = not consent.decided and is_head
         html_varies = self.inject_banner
         held: Message | None = None
         buffered: list[bytes] = []
@@ -225,6 +229,8 @@ class ConsentMiddleware:
                         message["headers"] = headers
                         held = message  # until the body shows whether it can be rewritten
                         return
+                    if unknown_length and _injectable(message, headers):
+                        headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
                 if changed:
                     message["headers"] = headers
                 await send(message)

@@ -251,3 +251,11 @@ def test_consent_dependent_html_keeps_no_cdn_caching_directive(field: bytes, dec
     assert "private" in response.headers["cache-control"]
     targeted = response.headers.get(field.decode())
     assert targeted is None or ("public" not in targeted and "max-age" not in targeted)
+
+
+def test_head_for_a_decided_visitor_keeps_the_apps_length() -> None:
+    app = make_app(inject_banner=True)
+    cookie = {"cookie": f"cookiewall={decide(app, 'reject_all')}"}
+    get = call(app, "GET", "/?set=session", headers=cookie)
+    head = call(app, "HEAD", "/?set=session", headers=cookie)
+    assert head.headers["content-length"] == str(len(get.content))
