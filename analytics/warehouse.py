@@ -385,6 +385,7 @@ class Warehouse:
         stored: str | None = rows[0][0] if rows else None
         if stored is None:
             self.timezone = self.timezone or "UTC"
+            self._check_duckdb_knows(con, self.timezone)
             con.execute("INSERT INTO warehouse_meta VALUES ('timezone', ?)", [self.timezone])
         elif self.timezone is None:
             self.timezone = stored
@@ -394,6 +395,18 @@ class Warehouse:
                 f"database {str(self.path)!r} uses time zone {stored!r}, not "
                 f"{self.timezone!r}; use a new database file to change the time zone"
             )
+
+    @staticmethod
+    def _check_duckdb_knows(con: duckdb.DuckDBPyConnection, zone: str) -> None:
+        # Python reads any file under /usr/share/zoneinfo ('localtime', 'posixrules');
+        # DuckDB's ICU does not know those, and a stored zone can never be changed.
+        try:
+            sql = "SELECT timezone($tz, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+            con.execute(sql, {"tz": zone}).fetchall()
+        except duckdb.Error:
+            raise WarehouseError(
+                f"unknown time zone {zone!r}: use an IANA name such as 'UTC' or 'Europe/Berlin'"
+            ) from None
 
     # -- ingest ----------------------------------------------------------------------------
 
