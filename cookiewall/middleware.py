@@ -450,7 +450,11 @@ def _content_length(headers: Sequence[tuple[bytes, bytes]]) -> int | None:
 
 
 def _private(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """Mark a consent-dependent response: Vary: Cookie, and no shared cache may keep it."""
+    """Mark a consent-dependent response: Vary: Cookie, and no shared cache may keep it.
+
+    Cache-Control loses `public` and `s-maxage`; fields addressed to CDNs alone
+    (CDN-Cache-Control, Cloudflare-CDN-Cache-Control, Surrogate-Control) are dropped.
+    """
     result: list[tuple[bytes, bytes]] = []
     vary_done = False
     cache_done = False
@@ -472,6 +476,9 @@ def _private(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
                 kept.insert(0, b"private")
             value = b", ".join(kept)
             cache_done = True
+        elif lowered == b"surrogate-control" or lowered.endswith(b"cdn-cache-control"):
+            # RFC 9213 and vendor fields: a CDN obeys these *instead of* Cache-Control.
+            continue
         result.append((key, value))
     if not vary_done:
         result.append((b"vary", b"Cookie"))
