@@ -4,6 +4,7 @@ and numbers that escaped small-count suppression. Each test failed before its fi
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -117,3 +118,38 @@ def test_too_many_buckets_says_how_many(
 def test_bucket_count_equals_the_periods_drawn(start: str, end: str, grain: str) -> None:
     first, last = date.fromisoformat(start), date.fromisoformat(end)
     assert bucket_count(first, last, grain) == len(periods(first, last, grain))
+
+
+# -- a warehouse path that cannot be stat'ed -----------------------------------------------------
+# Only FileNotFoundError was expected from os.stat: a db_path under a regular file (a typo, a
+# deploy that left `var` as a file) raised NotADirectoryError on every request, a 500 with a
+# traceback, where a missing warehouse is documented as 503 + Retry-After.
+
+
+@pytest.mark.parametrize("path", ["/api/sites", "/api/timeseries", "/"])
+def test_a_db_path_under_a_file_is_503_not_500(tmp_path: Path, path: str) -> None:
+    (tmp_path / "var").write_text("not a folder")
+    app = app_for(tmp_path / "var" / "analytics.duckdb")
+    response = get(app, path)
+    assert response.status_code == 503
+    assert int(response.headers["retry-after"]) > 0
+
+
+def test_a_warehouse_that_cannot_be_stated_is_still_served(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = app_for(db)
+    before = get(app, "/api/sites")
+    assert before.status_code == 200
+    real_stat = os.stat
+
+    def refused(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(path).startswith(str(db)):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    # A permission change on the folder (tests run as root, so it is simulated).
+    monkeypatch.setattr(os, "stat", refused)
+    after = get(app, "/api/sites")
+    assert after.status_code == 200
+    assert after.json()["sites"] == before.json()["sites"]

@@ -78,8 +78,11 @@ class Snapshot:
 def _stat(path: Path) -> tuple[int, int, int] | None:
     try:
         info = os.stat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError:
+        # Unreadable (permissions): a signature no copy has, so `load` tries and says why.
+        return (-1, -1, -1)
     return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
