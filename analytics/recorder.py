@@ -197,7 +197,9 @@ class Recorder:
 
     def _start_flusher(self) -> None:
         with self._lock:
-            if self._thread is not None:
+            # Not while close() runs: a thread started then would see the recorder closed and
+            # exit at once, yet stay recorded here, and no flusher would ever start again.
+            if self._thread is not None or self._closed:
                 return
             self._thread = threading.Thread(
                 target=self._run_flusher, name="analytics-flusher", daemon=True

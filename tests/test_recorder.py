@@ -298,3 +298,39 @@ def test_the_default_clock_stamps_captures_with_the_current_time(tmp_path: Path)
     assert isinstance(event, Event)
     assert before <= event.ts <= datetime.now(UTC)
     recorder.close()
+
+
+def test_an_event_added_while_close_runs_does_not_stop_the_flusher_for_good(
+    tmp_path: Path,
+) -> None:
+    # A request can finish while lifespan shutdown closes the recorder. Whatever it adds
+    # then waits for the next flush; requests after close() still get a working flusher.
+    class AddsDuringClose(Recorder):
+        adding = True
+
+        def flush(self) -> int:
+            written = super().flush()
+            if self._closed and self.adding:  # close()'s own flush is done: too late for it
+                self.adding = False
+                self.add(_late_capture())
+            return written
+
+    recorder = AddsDuringClose(spool_dir=tmp_path / "spool", site="example.com", flush_interval=0.2)
+    try:
+        recorder.add(_late_capture())
+        recorder.close()
+        assert recorder.stats.flushed == 1
+        assert recorder.stats.buffered == 1  # added during close: waits, not lost
+        recorder.add(_late_capture())
+        deadline = time.monotonic() + 10
+        while recorder.stats.flushed < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert recorder.stats.flushed == 3  # a live background flusher wrote both
+    finally:
+        recorder.close()
+
+
+def _late_capture() -> Capture:
+    return Capture(
+        time.time(), "/late", "GET", 200, b"", None, b"Mozilla/5.0", None, None, "all", False
+    )
