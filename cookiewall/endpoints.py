@@ -308,13 +308,25 @@ class ConsentEndpoints:
             # withdrawal must not leave it behind to be read again.
             clear_root = self.root_site.clear[request.secure]
             reply.headers.append((b"set-cookie", clear_root))
-        for header in self._deletions(request.headers.get("cookie", ""), request.secure):
+        deletions = self._deletions(
+            request.headers.get("cookie", ""), request.secure, _browser_path(request)
+        )
+        for header in deletions:
             reply.headers.append((b"set-cookie", header))
         return reply
 
-    def _deletions(self, cookie_header: str, secure: bool) -> list[bytes]:
+    def _deletions(self, cookie_header: str, secure: bool, request_path: str) -> list[bytes]:
+        names = setcookie.request_cookie_names(cookie_header)
+        # A cookie registered at a path this endpoint is not under (`path="/shop"`) never
+        # reaches it, so the Cookie header cannot say whether the browser has it: expire it
+        # anyway (harmless if absent). Patterns cannot be expanded into names that way.
+        names.update(
+            rule.pattern
+            for rule in self.policy.cookies
+            if not rule.is_pattern and not _path_matches(rule.path, request_path)
+        )
         headers: list[bytes] = []
-        for name in sorted(setcookie.request_cookie_names(cookie_header)):
+        for name in sorted(names):
             if name == self.cookie_name or not setcookie.cookie_name_ok(name):
                 continue
             rule = self.policy.rule_for(name)
@@ -497,6 +509,26 @@ class ConsentEndpoints:
             return _not_allowed("GET, HEAD")
         headers = [(b"cache-control", b"public, max-age=86400")]
         return Reply(200, self._gpc_json, "application/json", headers)
+
+
+def _browser_path(request: Request) -> str:
+    """The request's URL path as the browser sent it (root path included, no query)."""
+    path: str = request.scope.get("raw_path", b"").decode("latin-1") or request.scope["path"]
+    root = request.site.root
+    if root and not (path == root or path.startswith(f"{root}/")):
+        path = root + path  # a server that strips the root path from raw_path too
+    return path
+
+
+def _path_matches(cookie_path: str, request_path: str) -> bool:
+    """RFC 6265 section 5.1.4: would a cookie with this Path be sent to this request path?"""
+    if not request_path.startswith(cookie_path):
+        return False
+    return (
+        len(request_path) == len(cookie_path)
+        or cookie_path.endswith("/")
+        or request_path[len(cookie_path)] == "/"
+    )
 
 
 def _row(*cells: str) -> str:

@@ -371,13 +371,14 @@ def test_post_withdraw_form_redirects_and_clears() -> None:
     )
     assert response.status_code == 303
     assert response.headers["location"] == "/privacy"
-    assert set(set_cookies(response)) == {"cookiewall", "theme"}
+    # ad_id (Path=/shop) never reaches /consent: expired whether carried or not.
+    assert set(set_cookies(response)) == {"cookiewall", "theme", "ad_id"}
 
 
 def test_withdraw_ignores_names_that_are_not_tokens() -> None:
     app = make_app()
     response = call(app, "DELETE", "/consent", headers={"cookie": "_ga x=1; _ga,y=2; theme=1"})
-    assert set(set_cookies(response)) == {"cookiewall", "theme"}
+    assert set(set_cookies(response)) == {"cookiewall", "theme", "ad_id"}  # ad_id: Path=/shop
 
 
 def test_banner_endpoint_is_private_html() -> None:
