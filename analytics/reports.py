@@ -30,7 +30,8 @@ from typing import Any
 
 import duckdb
 
-from analytics.errors import AnalyticsError
+from analytics.errors import AnalyticsError, WarehouseError, WarehouseLockedError
+from analytics.warehouse import DEFAULT_LOCK_TIMEOUT, connect
 
 KINDS = ("referrers", "sources", "pages", "campaigns", "summary", "trends")
 GRAINS = ("day", "week", "month")
@@ -54,6 +55,10 @@ Cell = str | int | float | date | None
 
 class ReportError(AnalyticsError):
     """A report cannot be made as asked (bad argument, missing or unreadable database)."""
+
+
+class ReportBusyError(ReportError, WarehouseLockedError):
+    """A writer (a rollup) held the database for longer than the wait: try again later."""
 
 
 @dataclass(frozen=True)
@@ -288,16 +293,24 @@ def check(query: ReportQuery) -> Window:
     return Window(query, start, end)
 
 
-def run_report(db_path: str | Path, query: ReportQuery) -> Report:
-    """Open the warehouse read-only, run `query`, return the report. Never creates a file."""
+def run_report(
+    db_path: str | Path, query: ReportQuery, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> Report:
+    """Open the warehouse read-only, run `query`, return the report. Never creates a file.
+
+    A rollup holds the file while it writes: wait up to `lock_timeout` s for it to finish,
+    then raise ReportBusyError (the CLI exits 1, "try again", rather than 2, "bad input").
+    """
     window = check(query)
     path = Path(db_path)
     if not path.is_file():
         raise ReportError(f"database {str(path)!r} does not exist (run `analytics rollup` first)")
     try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as error:
-        raise ReportError(f"cannot open database {str(path)!r}: {_first_line(error)}") from None
+        con = connect(path, read_only=True, create=False, lock_timeout=lock_timeout)
+    except WarehouseLockedError as error:
+        raise ReportBusyError(str(error)) from None
+    except WarehouseError as error:
+        raise ReportError(str(error)) from None
     try:
         return build_report(con, window)
     finally:

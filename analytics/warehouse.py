@@ -209,7 +209,9 @@ def connect(
             con = duckdb.connect(str(db), read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
-                raise WarehouseError(f"cannot open {str(db)!r}: {_first_line(exc)}") from None
+                raise WarehouseError(
+                    f"cannot open database {str(db)!r}: {_first_line(exc)}"
+                ) from None
             if time.monotonic() >= deadline:
                 raise WarehouseLockedError(
                     f"database {str(db)!r} is in use by another process "
@@ -217,7 +219,7 @@ def connect(
                 ) from None
             time.sleep(0.1)
         except duckdb.Error as exc:
-            raise WarehouseError(f"cannot open {str(db)!r}: {_first_line(exc)}") from None
+            raise WarehouseError(f"cannot open database {str(db)!r}: {_first_line(exc)}") from None
         else:
             # `ts` is shown and exported in UTC whatever the machine's zone. DuckDB's own
             # progress bar would print to stderr even when it is not a terminal.
