@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from cookiewall.policy import Policy
 
 EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
+MAX_ATTRIBUTE_VALUE = 1024  # RFC 6265bis 5.6: octets; a longer attribute value is ignored
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}")
 
 
@@ -33,28 +34,59 @@ def cookie_name(value: bytes) -> str:
 
 
 def is_deletion(value: bytes, now: float | None = None) -> bool:
-    """True when the header expires the cookie (Max-Age <= 0, or Expires in the past)."""
+    """True when the header expires the cookie (Max-Age <= 0, or Expires in the past).
+
+    Only when every reading agrees: RFC 6265 ignores a Max-Age or Expires it cannot parse
+    (an earlier valid one holds), while Chromium takes the last of each and ignores it when
+    unparseable (a Max-Age beyond 64 bits included), falling back to Expires, then to a
+    session cookie. Both skip attribute values over 1024 octets (RFC 6265bis 5.6). A header
+    one of them would store must never pass as a deletion.
+    """
     lowered = value.lower()
     if b"max-age" not in lowered and b"expires" not in lowered:
         return False  # the common case, answered without parsing attributes
-    max_age: int | None = None
-    expires: float | None = None
+    moment = time.time() if now is None else now
+    rfc_max_age: int | None = None  # the last valid one (RFC 6265 5.2)
+    rfc_expires: float | None = None
+    last_max_age: bytes | None = None  # the last one, valid or not (Chromium)
+    last_expires: bytes | None = None
     for attribute in value.split(b";")[1:]:
         key, _, raw = attribute.partition(b"=")
         key = key.strip(b" \t").lower()
         raw = raw.strip(b" \t")
+        if len(raw) > MAX_ATTRIBUTE_VALUE:
+            continue  # ignored by browsers: the cookie is read as if it were not there
         if key == b"max-age":
+            last_max_age = raw
             # RFC 6265 5.2.2: a leading '-' or a digit, then digits; anything else is ignored.
             digits = raw[1:] if raw[:1] == b"-" else raw
             if digits.isdigit():
-                max_age = int(raw)
+                rfc_max_age = int(raw)
         elif key == b"expires":
-            expires = _http_date(raw)
-    if max_age is not None:  # Max-Age has precedence over Expires
-        return max_age <= 0
-    if expires is not None:
-        return expires <= (time.time() if now is None else now)
-    return False
+            last_expires = raw
+            when = _http_date(raw)
+            if when is not None:
+                rfc_expires = when
+    if rfc_max_age is not None:  # Max-Age has precedence over Expires
+        rfc_deletes = rfc_max_age <= 0
+    else:
+        rfc_deletes = rfc_expires is not None and rfc_expires <= moment
+    if not rfc_deletes:
+        return False
+    chromium_max_age = _int64(last_max_age) if last_max_age is not None else None
+    if chromium_max_age is not None:
+        return chromium_max_age <= 0
+    chromium_expires = _http_date(last_expires) if last_expires is not None else None
+    return chromium_expires is not None and chromium_expires <= moment
+
+
+def _int64(raw: bytes) -> int | None:
+    """Chromium's StringToInt64 "perfect conversion": digits, an optional '-', in range."""
+    digits = raw[1:] if raw[:1] == b"-" else raw
+    if not digits.isdigit():
+        return None
+    number = int(raw)
+    return number if -(2**63) <= number < 2**63 else None
 
 
 # RFC 6265 5.1.1: a cookie-date is read token by token, not as an RFC 5322 date. A date a
