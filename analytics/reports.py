@@ -284,13 +284,22 @@ def check(query: ReportQuery) -> Window:
     end = _parse_day(query.end, "end")
     if end is None:
         end = today - timedelta(days=1)
+    if end.year < 1900:  # before the default start is counted back from it
+        raise ReportError(f"end {end} is out of bounds (before 1900)")
     if start is None:
         start = end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
         raise ReportError(f"start {start} is after end {end}")
     if start.year < 1900 or end.year > 9000:
         raise ReportError(f"date range {start} … {end} is out of bounds")
-    return Window(query, start, end)
+    window = Window(query, start, end)
+    # The previous period of equal length must still be a date Python can represent.
+    if (query.compare or query.kind == "trends") and (start - date.min).days < window.days:
+        raise ReportError(
+            f"date range {start} … {end} is out of bounds: its previous period of "
+            f"{window.days} days would start before year 1"
+        )
+    return window
 
 
 def run_report(

@@ -210,3 +210,25 @@ def test_cli_report_on_a_busy_database_exits_1_with_one_line(tmp_path: Path) -> 
     assert result.returncode == 1
     assert result.stderr.startswith("analytics: error: database")
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["summary", "--to", "0001-01-05"],
+        ["trends", "--from", "1900-01-01", "--to", "8999-12-31"],
+        ["referrers", "--from", "1900-01-01", "--to", "8999-12-31", "--compare"],
+        ["summary", "--from", "1900-01-01", "--to", "8999-12-31", "--compare", "--grain", "month"],
+    ],
+)
+def test_dates_near_the_calendar_edge_are_a_one_line_error(
+    tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: the default start (28 days before --to) or the previous period fell before
+    # year 1, and the report died with an OverflowError traceback and exit 1.
+    db = _built_warehouse(tmp_path)
+    assert main(["report", *argv, "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("analytics: error: ")
+    assert err.count("\n") == 1
+    assert "out of bounds" in err
