@@ -74,7 +74,9 @@ class ConsentMiddleware:
         self.app = app
         self.policy = policy
         self.cookie_name = cookie_name
-        self.secure = secure
+        # Browsers refuse SameSite=None without Secure. Behind a TLS proxy the app may see
+        # http, so "Secure when https" would make the consent cookie impossible to store.
+        self.secure = True if secure is None and same_site.lower() == "none" else secure
         self.same_site = _SAME_SITE[same_site.lower()]
         self.honor_dnt = honor_dnt
         self.inject_banner = inject_banner

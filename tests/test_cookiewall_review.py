@@ -358,3 +358,24 @@ def test_deletion_reads_attributes_as_browsers_do(attributes: str, deletes: bool
     app.app = inner
     response = call(app, "GET", "/")  # undecided: preferences not allowed
     assert ("theme" in set_cookies(response)) is deletes
+
+
+# -- SameSite=None cookies are Secure whatever the scheme the app sees ---------------------------
+
+
+@pytest.mark.parametrize("base_url", ["http://testserver", "https://testserver"])
+def test_same_site_none_consent_cookie_is_always_secure(base_url: str) -> None:
+    """Browsers reject 'SameSite=None' without 'Secure'. Behind a TLS proxy the app sees
+    http, so with secure=None (the default) the consent cookie was refused by the browser and
+    the visitor was asked again on every page."""
+    app = make_app(same_site="none")
+    response = call(app, "POST", "/consent", json={"action": "accept_all"}, base_url=base_url)
+    header = set_cookies(response)["cookiewall"]
+    assert "SameSite=None" in header
+    assert "; Secure" in header
+    # The re-signed cookie after a key rotation too.
+    rotated = make_app(same_site="none", secret_key=[SECRET, OLD_SECRET])
+    again = call(rotated, "GET", "/state", headers={"cookie": f"cookiewall={_old_key_cookie()}"})
+    resigned = set_cookies(again)["cookiewall"]
+    assert "SameSite=None" in resigned
+    assert "; Secure" in resigned
