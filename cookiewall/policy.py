@@ -233,6 +233,10 @@ class Policy:
         days = data.get("consent_max_age_days", DEFAULT_CONSENT_AGE.days)
         if not isinstance(days, int) or isinstance(days, bool):
             raise ValueError("consent_max_age_days must be an integer")
+        if not 0 < days <= MAX_CONSENT_AGE.days:  # before timedelta(), which overflows
+            raise ValueError(
+                f"consent_max_age_days must be between 1 and {MAX_CONSENT_AGE.days}, not {days}"
+            )
         gpc_last_update = data.get("gpc_last_update")
         if gpc_last_update is not None and not isinstance(gpc_last_update, date):
             raise ValueError("gpc_last_update must be a date (YYYY-MM-DD, unquoted)")

@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from cookiewall import ConsentMiddleware, setcookie
+from cookiewall import ConsentMiddleware, Policy, setcookie
 from cookiewall.consent import SALT
 from tests.test_cookiewall_support import (
     SECRET,
@@ -379,3 +379,18 @@ def test_same_site_none_consent_cookie_is_always_secure(base_url: str) -> None:
     resigned = set_cookies(again)["cookiewall"]
     assert "SameSite=None" in resigned
     assert "; Secure" in resigned
+
+
+# -- configuration errors are ValueErrors -------------------------------------------------------
+
+
+@pytest.mark.parametrize("days", [10**9, 10**10, -(10**10), 2**63])
+def test_absurd_consent_max_age_days_is_a_value_error(days: int, tmp_path: Path) -> None:
+    """timedelta(days=10**10) raised OverflowError: a traceback instead of the clear message."""
+    toml = tmp_path / "cookiewall.toml"
+    toml.write_text(
+        f'version = "v1"\nconsent_max_age_days = {days}\n'
+        '[[categories]]\nname = "necessary"\nrequired = true\n'
+    )
+    with pytest.raises(ValueError, match="consent_max_age"):
+        Policy.from_toml(toml)
