@@ -109,12 +109,20 @@ def _fsync_dir(folder: Path) -> None:
 def list_segments(spool_dir: str | os.PathLike[str]) -> list[Segment]:
     """Every sealed segment under `spool_dir`, sorted by name. Temporary files are skipped.
 
-    Raises SpoolError if `spool_dir` does not exist or is not a folder; an empty spool is fine.
+    Raises SpoolError if `spool_dir` does not exist or is not a folder, or if it or a day
+    folder cannot be listed (permissions); an empty spool is fine.
     """
     root = Path(spool_dir)
     if not root.is_dir():
         raise SpoolError(f"spool folder {str(root)!r} does not exist or is not a folder")
-    return sorted(_iter_segments(root))
+    try:
+        return sorted(_iter_segments(root))
+    except OSError as exc:
+        # Typically a day folder created by the web server's user, read by cron as another.
+        where = exc.filename if exc.filename is not None else root
+        raise SpoolError(
+            f"cannot read spool folder {str(where)!r}: {exc.strerror or exc}"
+        ) from None
 
 
 def _iter_segments(root: Path) -> Iterator[Segment]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -232,3 +235,49 @@ def test_dates_near_the_calendar_edge_are_a_one_line_error(
     assert err.startswith("analytics: error: ")
     assert err.count("\n") == 1
     assert "out of bounds" in err
+
+
+def _as_unprivileged(argv: list[str]) -> list[str]:
+    """`argv` run as a user that file permissions apply to (root reads everything)."""
+    if os.geteuid() != 0:
+        return argv
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: cannot make a folder unreadable")
+    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *argv]
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A scratch folder anyone may enter (tmp_path is private to the test's user)."""
+    path = Path(tempfile.mkdtemp(prefix="cw-review-"))
+    path.chmod(0o777)
+    try:
+        yield path
+    finally:
+        for folder in path.rglob("*"):
+            if folder.is_dir():
+                folder.chmod(0o755)
+        shutil.rmtree(path)
+
+
+@pytest.mark.parametrize("unreadable", ["spool", "day folder"])
+def test_an_unreadable_spool_folder_is_a_one_line_error(open_dir: Path, unreadable: str) -> None:
+    # Before: a day folder made 0700 by the web server's user (cron runs as another one)
+    # or an unreadable spool folder ended `analytics rollup` with a PermissionError traceback.
+    spool = open_dir / "spool"
+    write_events(spool, events_for_days(random.Random(15), [DAY], per_day=20))
+    spool.chmod(0o777)
+    target = spool if unreadable == "spool" else next(spool.glob("day=*"))
+    target.chmod(0o300)  # enterable but not listable
+    db = open_dir / "w.duckdb"
+    argv = [sys.executable, "-m", "analytics", "rollup", "--spool", str(spool), "--db", str(db)]
+    result = subprocess.run(
+        _as_unprivileged(argv), capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("analytics: error: ")
+    assert result.stderr.count("\n") == 1
+    assert "cannot read" in result.stderr
+    assert str(target) in result.stderr
