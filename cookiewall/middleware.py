@@ -317,10 +317,17 @@ class ConsentMiddleware:
         headers = start_headers(start)
         language = self.banner.language_for(_header(scope, b"accept-language"))
         next_path = safe_next(_current_path(scope, site.root), site.root)
-        snippet = site.banner.snippet(language, next_path).encode(
-            _charset(headers), "xmlcharrefreplace"
-        )
-        new_body = inject(body, snippet)
+        new_body = None
+        charset = _charset(headers)
+        if charset is not None:  # else a page the snippet cannot be written into: as it is
+            try:
+                snippet = site.banner.snippet(language, next_path).encode(
+                    charset, "xmlcharrefreplace"
+                )
+            except UnicodeError:  # a codec without that error handler (idna)
+                pass
+            else:
+                new_body = inject(body, snippet)
         if new_body is not None:
             body = new_body
             length = str(len(body)).encode()
@@ -504,17 +511,24 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _charset(headers: Sequence[tuple[bytes, bytes]]) -> str:
+def _charset(headers: Sequence[tuple[bytes, bytes]]) -> str | None:
+    """The page's charset for the snippet: UTF-8 if none or unknown; None if unusable.
+
+    Unusable: a charset that does not write ASCII as ASCII, or adds a byte-order mark
+    (utf-16, utf-8-sig, EBCDIC): the snippet would be garbage in the middle of the page.
+    """
     content_type = (_find(headers, b"content-type") or b"").decode("latin-1").lower()
     for param in content_type.split(";")[1:]:
         key, _, value = param.partition("=")
         if key.strip() == "charset":
             charset = value.strip().strip('"')
             try:
-                "".encode(charset)
+                ascii_compatible = "</body>".encode(charset) == b"</body>"
             except LookupError:
                 break
-            return charset
+            except UnicodeError:
+                return None
+            return charset if ascii_compatible else None
     return "utf-8"
 
 
