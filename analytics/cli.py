@@ -216,6 +216,7 @@ def _report(args: argparse.Namespace) -> int:
     # Imported here so that rollup/export/prune never pay for (or depend on) the renderers.
     from analytics.render import render
     from analytics.reports import ReportQuery, run_report
+    from analytics.warehouse import is_same_file
 
     if args.kind not in KINDS:
         raise UsageError(f"unknown report kind {args.kind!r}; choose one of: {', '.join(KINDS)}")
@@ -223,6 +224,8 @@ def _report(args: argparse.Namespace) -> int:
         raise UsageError(
             f"unknown format {args.format!r}; choose one of: {', '.join(REPORT_FORMATS)}"
         )
+    if args.output is not None and is_same_file(args.output, args.db):
+        raise UsageError(f"output {str(args.output)!r} is the database itself; choose another file")
     query = ReportQuery(
         kind=args.kind,
         site=args.site,

@@ -769,6 +769,14 @@ def _spreadsheet_safe(con: duckdb.DuckDBPyConnection, table: str) -> str:
     return ", ".join(selected)
 
 
+def is_same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether `a` and `b` name one existing file (through links and relative paths)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def export_table(
     db_path: str | os.PathLike[str],
     table: str,
@@ -791,6 +799,8 @@ def export_table(
     target = Path(output)
     if target.is_dir():
         raise ExportError(f"output {str(target)!r} is a folder")
+    if is_same_file(target, db_path):
+        raise ExportError(f"output {str(target)!r} is the database itself; choose another file")
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir() or not os.access(folder, os.W_OK):
         raise ExportError(f"cannot write {str(target)!r}: folder missing or not writable")

@@ -281,3 +281,25 @@ def test_an_unreadable_spool_folder_is_a_one_line_error(open_dir: Path, unreadab
     assert result.stderr.count("\n") == 1
     assert "cannot read" in result.stderr
     assert str(target) in result.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["report", "summary", "--db", "DB", "--output", "DB"],
+        ["export", "--db", "DB", "--table", "daily_totals", "--format", "csv", "--output", "DB"],
+        ["export", "--db", "DB", "--table", "events", "--format", "parquet", "--output", "DB"],
+    ],
+)
+def test_output_onto_the_database_itself_is_refused(
+    tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: a slip of the tab key replaced the warehouse with the report or the export,
+    # exit 0; every raw event and rollup was gone.
+    db = _built_warehouse(tmp_path)
+    before = table_rows(db, "daily_totals")
+    assert main([str(db) if arg == "DB" else arg for arg in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("analytics: error: ")
+    assert "is the database" in err
+    assert table_rows(db, "daily_totals") == before
