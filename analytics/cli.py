@@ -203,9 +203,7 @@ def _spark_rollup(args: argparse.Namespace) -> int:
 
     if args.output is None:
         raise UsageError("--engine spark needs --output DIR")
-    counts = spark_rollup(
-        args.spool, args.output, master=args.master, timezone=args.timezone or "UTC"
-    )
+    counts = spark_rollup(args.spool, args.output, master=args.master, timezone=args.timezone)
     if args.db is not None:
         load_spark_rollups(args.output, args.db)
     print("spark rollup: " + ", ".join(f"{table} {rows} rows" for table, rows in counts.items()))
