@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -15,6 +16,8 @@ from cookiewall.policy import Policy
 SALT = "cookiewall.consent.v1"
 MAX_COOKIE_CHARS = 4096  # browsers cap a cookie at ~4 KiB; anything longer is not ours
 CACHE_SIZE = 4096
+# itsdangerous' default signature (HMAC-SHA1, URL-safe base64 without padding): 27 chars.
+_SIGNATURE = re.compile(r"[A-Za-z0-9_-]{27}")
 _CLOCK_SKEW = 300  # seconds a decision time may lie in the future (clock drift across hosts)
 
 
@@ -78,6 +81,7 @@ class ConsentCodec:
         self._newest = URLSafeSerializer(raw[0], salt=SALT)
         # itsdangerous wants the newest key last; ours come newest first.
         self._older = URLSafeSerializer(raw[:0:-1], salt=SALT) if raw[1:] else None
+        self._signers = [URLSafeSerializer(k, salt=SALT).make_signer() for k in raw]
         self._cache: dict[str, Decision] = {}
         self.verifications = 0  # signature checks done from scratch (the cache's misses)
         self.cache_hits = 0
@@ -173,6 +177,21 @@ class ConsentCodec:
         self.cache_hits += 1
         consent = decision.consents[gpc]
         return consent if consent is not None else self.decided(decision, gpc)
+
+    def foreign(self, value: str) -> bool:
+        """A well-formed consent token that none of our keys signed: another app's.
+
+        Under a mount the browser also sends the consent cookie of an app at the host's root
+        (Path=/), signed with that app's key: not ours to reject or clear. Garbage, or a
+        token of ours that is expired or outdated, is not foreign.
+        """
+        payload, dot, signature = value.rpartition(".")
+        if (
+            not (payload and dot and _SIGNATURE.fullmatch(signature))
+            or len(value) > MAX_COOKIE_CHARS
+        ):
+            return False
+        return not any(signer.validate(value) for signer in self._signers)
 
     def remaining_age(self, decision: Decision, now: float | None = None) -> int:
         if now is None:

@@ -180,7 +180,9 @@ class ConsentMiddleware:
                 if decision is not None and (best is None or decision.decided_at > best.decided_at):
                     best = decision
         if best is None:
-            if values:
+            # Under a mount, a value none of our keys signed is most likely the consent cookie
+            # of an app at the host's root (sent here too): not ours to count or clear.
+            if values and not (site.root and all(map(self.codec.foreign, values))):
                 self.stats["bad_cookies"] += 1
                 extra.append(site.clear[secure])
             return self.codec.undecided(gpc)
