@@ -473,20 +473,29 @@ def _breakdown(con: duckdb.DuckDBPyConnection, window: Window, spec: Breakdown) 
         kept = kept[: query.top]
 
     rows = [dict(current[key]) for key in kept]
+    other_hidden = False
     if folded:
         rows.append(_other_row(spec, [current[key] for key in folded]))
+        before = _sum_metrics(previous[key] for key in folded if key in previous)
+        if query.compare:
+            rows[-1].update(change_columns(rows[-1], before))
+        # (other) is a count too: below K (in either period) it would publish what folding
+        # hides, e.g. the one small referrer's exact numbers. It keeps its row, not its numbers.
+        other_hidden = too_small_totals(rows[-1], before if query.compare else None, threshold)
+        if other_hidden:
+            rows[-1].update(
+                {c: None for c in rows[-1] if c not in spec.keys and c != "referrer_medium"}
+            )
     if query.compare:
         for row, key in zip(rows, kept, strict=False):
             row.update(change_columns(row, previous.get(key, {})))
-        if folded:
-            before = _sum_metrics(previous[key] for key in folded if key in previous)
-            rows[-1].update(change_columns(rows[-1], before))
 
     columns = (*_columns_of(spec), *(COMPARE_COLUMNS if query.compare else ()))
     buckets = periods(window.start, window.end, query.grain)
     slots = {period: index for index, period in enumerate(buckets)}
     wanted = [(key, index) for index, key in enumerate(kept)]
-    wanted += [(key, len(kept)) for key in folded]
+    if not other_hidden:  # a hidden (other) draws no sparkline either
+        wanted += [(key, len(kept)) for key in folded]
     sparklines = _series_for_keys(con, window, spec, wanted, slots)
     report_rows = [{column: row.get(column) for column in columns} for row in rows]
     series = _chart_series(report_rows, sparklines, spec.keys)
@@ -502,6 +511,12 @@ def _breakdown(con: duckdb.DuckDBPyConnection, window: Window, spec: Breakdown) 
             + (" in either period" if query.compare else "")
             + f" are folded into {OTHER} ({len(folded)} folded)."
         )
+        if other_hidden:
+            notes.append(
+                f"{OTHER} itself has fewer than {threshold} visitors"
+                + (" in one period" if query.compare else "")
+                + ": its numbers are not shown."
+            )
     if cut:
         notes.append(f"{cut} more rows not shown (top {query.top}).")
     return Report(
@@ -520,6 +535,18 @@ def _breakdown(con: duckdb.DuckDBPyConnection, window: Window, spec: Breakdown) 
         previous=window.previous if query.compare else None,
         notes=(*notes, *_compare_notes(window)),
     )
+
+
+def too_small_totals(
+    current: Mapping[str, Cell], previous: Mapping[str, Cell] | None, threshold: int | None
+) -> bool:
+    """True when a row of folded counts stands for fewer than `threshold` visitors (now, or
+    in the previous period when comparing), so that showing it would defeat the folding."""
+    if threshold is None:
+        return False
+    now = _int(current.get("visitors"))
+    before = _int(previous.get("visitors")) if previous is not None else 0
+    return now < threshold or 0 < before < threshold
 
 
 def _columns_of(spec: Breakdown) -> tuple[str, ...]:

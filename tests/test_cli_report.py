@@ -88,8 +88,15 @@ def test_min_visitors_folds_small_rows(db: Path, capsys: pytest.CaptureFixture[s
     base = ["report", "pages", "--db", str(db), *RANGE, "--format", "json"]
     assert main(base) == 0
     plain = json.loads(capsys.readouterr().out)
+    # A threshold with enough small rows that (other) reaches it: (other) is their sum.
+    visitors = sorted(r["visitors"] for r in plain)
+    k = next(v for v in visitors if sum(x for x in visitors if x < v) >= v)
+    assert main([*base, "--min-visitors", str(k)]) == 0
+    folded = json.loads(capsys.readouterr().out)
+    assert folded[-1]["path"] == "(other)"
+    assert all(r["visitors"] >= k for r in folded)
+    assert sum(r["pageviews"] for r in folded) == sum(r["pageviews"] for r in plain)
+    # Everything folded, and (other) itself below K: the row stays, its numbers do not.
     assert main([*base, "--min-visitors", "100000"]) == 0
     folded = json.loads(capsys.readouterr().out)
-    assert len(folded) == 1
-    assert "(other)" in folded[0].values()
-    assert sum(r["pageviews"] for r in folded) == sum(r["pageviews"] for r in plain)
+    assert folded == [{"path": "(other)", "pageviews": None, "visitors": None}]

@@ -4,6 +4,7 @@ SQL over the rollup tables, small-count suppression, and the rollup running whil
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 import time
@@ -239,14 +240,20 @@ def test_min_visitors_folds_small_rows_into_other(db: Path, kind: str, min_visit
     other = [row for row in body["rows"] if OTHER in row.values()]
     assert all(row["visitors"] >= min_visitors for row in shown)
     small = [row for row in plain if row["visitors"] < min_visitors]
-    if small:
+    if not small:
+        assert other == []
+    elif sum(row["visitors"] for row in small) >= min_visitors:
         assert len(other) == 1
         assert other[0]["pageviews"] == sum(row["pageviews"] for row in small)
         assert other[0]["visitors"] == sum(row["visitors"] for row in small)
+        # Nothing is lost: the table's total is unchanged by folding.
+        assert sum(r["pageviews"] for r in body["rows"]) == sum(r["pageviews"] for r in plain)
     else:
-        assert other == []
-    # Nothing is lost: the table's total is unchanged by folding.
-    assert sum(r["pageviews"] for r in body["rows"]) == sum(r["pageviews"] for r in plain)
+        # (other) would itself stand for fewer than K visitors: its numbers are withheld.
+        assert len(other) == 1
+        assert other[0]["pageviews"] is None
+        assert other[0]["visitors"] is None
+        assert any("not shown" in note for note in body["notes"])
     assert body["min_visitors"] == min_visitors
 
 
@@ -484,3 +491,22 @@ def test_rollup_runs_while_the_dashboard_is_read(copied_db: Path, tmp_path: Path
             break
         time.sleep(0.2)
     assert body["totals"]["pageviews"] == expected[0]
+
+
+@pytest.mark.parametrize("kind", ["referrers", "sources", "pages"])
+def test_an_other_row_below_k_withholds_its_numbers(db: Path, kind: str) -> None:
+    # The tiny site's whole month is 3 visitors: every row folds, and an (other) of 3 would
+    # publish the very total the cards suppress.
+    params = {**APRIL, "site": TINY_SITE}
+    plain = get(app_for(db), f"/api/{kind}", params).json()["rows"]
+    assert plain
+    assert sum(r["visitors"] for r in plain) < 5
+    body = get(app_for(db, min_visitors=5), f"/api/{kind}", params).json()
+    assert [r for r in body["rows"] if OTHER not in r.values()] == []
+    [other] = body["rows"]
+    assert (other["pageviews"], other["visitors"]) == (None, None)
+    # The overview's tables show the row with dashes, like the suppressed cards.
+    page = get(app_for(db, min_visitors=5), "/", params).text
+    rows = re.findall(r"<tr><td class=\"key\">\(other\)</td>(.*?)</tr>", page)
+    assert rows
+    assert all(re.fullmatch(r'(<td( class="num")?>—</td>)+', cells) for cells in rows)

@@ -29,6 +29,7 @@ from analytics.reports import (
     build_report,
     check,
     periods,
+    too_small_totals,
 )
 
 BREAKDOWN_KINDS = ("referrers", "sources", "pages", "campaigns")
@@ -261,14 +262,19 @@ def pages_of_referrer(
         small = too_small(int(row["pageviews"]), int(row["visitors"]), min_visitors)
         (folded if small else kept).append(row)
     rows: list[dict[str, Cell]] = [dict(row) for row in kept[: params.limit]]
+    other_hidden = False
     if folded:
-        rows.append(
-            {
-                "path": OTHER,
-                "pageviews": sum(int(row["pageviews"]) for row in folded),
-                "visitors": sum(int(row["visitors"]) for row in folded),
-            }
-        )
+        other: dict[str, Cell] = {
+            "path": OTHER,
+            "pageviews": sum(int(row["pageviews"]) for row in folded),
+            "visitors": sum(int(row["visitors"]) for row in folded),
+        }
+        # Below K itself, (other) would publish what folding hides: the row stays, not its
+        # numbers (the same rule as the reports').
+        other_hidden = too_small_totals(other, None, min_visitors)
+        if other_hidden:
+            other.update(pageviews=None, visitors=None)
+        rows.append(other)
     notes = [
         f"From raw events of {covered[0]} … {covered[1]}: the rollups do not keep pages per "
         "referrer, and raw events are kept only for the warehouse's raw retention."
@@ -280,6 +286,10 @@ def pages_of_referrer(
             f"Pages with fewer than {min_visitors} visitors are folded into {OTHER} "
             f"({len(folded)} folded)."
         )
+        if other_hidden:
+            notes.append(
+                f"{OTHER} itself has fewer than {min_visitors} visitors: its numbers are not shown."
+            )
     if len(kept) > params.limit:
         notes.append(f"{len(kept) - params.limit} more pages not shown (limit {params.limit}).")
     return PagesOfReferrer(rows=rows, covered=covered, folded=len(folded), notes=notes)
