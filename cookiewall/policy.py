@@ -330,6 +330,12 @@ def _check_rules(rules: tuple[CookieRule, ...], category_names: frozenset[str]) 
             raise ValueError(f"cookie rule {rule.pattern!r}: bad domain {rule.domain!r}")
         if not isinstance(rule.path, str) or not rule.path.startswith("/") or _bad_attr(rule.path):
             raise ValueError(f"cookie rule {rule.pattern!r}: path must start with '/'")
+        if rule.pattern.lower().startswith("__host-") and (rule.domain or rule.path != "/"):
+            # Browsers store a __Host- cookie only with Path=/ and no Domain (RFC 6265bis):
+            # a rule saying otherwise describes a cookie that cannot exist.
+            raise ValueError(
+                f"cookie rule {rule.pattern!r}: a __Host- cookie has path '/' and no domain"
+            )
 
 
 def _bad_attr(value: str) -> bool:

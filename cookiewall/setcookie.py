@@ -158,6 +158,18 @@ def build(
 def deletion(
     name: str, *, path: str = "/", domain: str | None = None, secure: bool = False
 ) -> bytes:
+    """An expiring Set-Cookie for `name`, in the form a browser will accept.
+
+    Browsers refuse a `__Secure-` cookie without Secure, and a `__Host-` one unless it is
+    also Path=/ with no Domain (RFC 6265bis, cookie prefixes; matched without regard to
+    case). The deletion is such a Set-Cookie too, so it takes those attributes whatever the
+    request's scheme says (behind a TLS proxy the app may see http).
+    """
+    lowered = name.lower()
+    if lowered.startswith(("__secure-", "__host-")):
+        secure = True
+    if lowered.startswith("__host-"):
+        path, domain = "/", None
     return build(
         name,
         "",

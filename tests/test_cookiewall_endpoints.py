@@ -499,3 +499,32 @@ def test_receipts_written_for_every_decision(tmp_path) -> None:  # type: ignore[
     text = (tmp_path / "receipts.jsonl").read_text()
     assert "203.0.113.7" not in text
     assert value not in text
+
+
+def test_withdrawal_deletes_prefixed_cookies_in_a_form_browsers_accept() -> None:
+    # __Secure- needs Secure, __Host- also Path=/ and no Domain, or the browser ignores the
+    # deletion and the cookie stays. The app sees plain http here (a TLS proxy in front).
+    policy = make_policy(
+        cookies=[
+            CookieRule("__Secure-ads", "marketing", domain=".example.com"),
+            CookieRule("__Host-prefs", "preferences"),
+            CookieRule("__host-lower", "preferences"),
+        ]
+    )
+    app = make_app(policy=policy)
+    value = decide(app, "accept_all")
+    cookie = f"cookiewall={value}; __Secure-ads=1; __Host-prefs=2; __host-lower=3"
+    sent = call(app, "DELETE", "/consent", headers={"cookie": cookie}).headers.get_list(
+        "set-cookie"
+    )
+    ads = [h for h in sent if h.startswith("__Secure-ads=")]
+    assert len(ads) == 2  # the registered domain, and host-only
+    assert all("; Secure" in h for h in ads)
+    for name in ("__Host-prefs", "__host-lower"):
+        [host] = [h for h in sent if h.startswith(f"{name}=")]
+        assert "; Secure" in host
+        assert "Path=/" in host
+        assert "Domain" not in host
+    # An ordinary name keeps the request's scheme: no Secure over http.
+    [consent] = [h for h in sent if h.startswith("cookiewall=")]
+    assert "Secure" not in consent

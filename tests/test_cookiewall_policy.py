@@ -95,6 +95,8 @@ def test_no_required_category_is_allowed() -> None:
         ({"cookies": [CookieRule("x", "analytics", path="/a;b")]}, "path"),
         ({"cookies": [CookieRule("x", "analytics", domain="a.com; Secure")]}, "domain"),
         ({"cookies": [CookieRule("x", "analytics", domain="")]}, "domain"),
+        ({"cookies": [CookieRule("__Host-x", "analytics", path="/shop")]}, "__Host- cookie"),
+        ({"cookies": [CookieRule("__host-x", "analytics", domain=".a.com")]}, "__Host- cookie"),
         ({"cookies": ["x"]}, "CookieRule objects"),
         ({"consent_max_age": timedelta(days=396)}, "395"),
         ({"consent_max_age": timedelta(days=1000)}, "395"),
