@@ -160,6 +160,13 @@ def _date_list(days: Iterable[date]) -> str:
     return ", ".join(f"DATE '{day.isoformat()}'" for day in days)
 
 
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchall()
+    return bool(found[0][0])
+
+
 def _quote_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
@@ -382,6 +389,11 @@ class Warehouse:
             con.close()
 
     def _setup(self, con: duckdb.DuckDBPyConnection) -> None:
+        if not self.create and not _has_table(con, "warehouse_meta"):
+            # `prune` on some other DuckDB file must not plant the warehouse's tables in it.
+            raise WarehouseError(
+                f"{str(self.path)!r} is not a cookiewall warehouse (no warehouse_meta table)"
+            )
         con.execute(read_sql("schema.sql"))
         rows = con.execute("SELECT value FROM warehouse_meta WHERE key = 'timezone'").fetchall()
         stored: str | None = rows[0][0] if rows else None

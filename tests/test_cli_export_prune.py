@@ -167,3 +167,20 @@ def test_csv_export_defuses_formulas_and_parquet_keeps_values_exact(tmp_path: Pa
     assert main([*args, "--output", str(out)]) == 0
     exact = {row["utm_source"] for row in pq.read_table(out).to_pylist()}
     assert HOSTILE["utm_source"] in exact
+
+
+def test_prune_refuses_a_duckdb_file_that_is_not_a_warehouse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import duckdb
+
+    other = tmp_path / "someone-elses.duckdb"
+    with duckdb.connect(str(other)) as con:
+        con.execute("CREATE TABLE orders AS SELECT 1 AS id")
+    assert main(["prune", "--db", str(other), "--raw-days", "30"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "not a cookiewall warehouse" in err
+    with duckdb.connect(str(other), read_only=True) as con:
+        tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+    assert tables == {"orders"}  # nothing planted in it
