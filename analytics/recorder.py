@@ -130,8 +130,13 @@ class Recorder:
         # After fork, the child must not flush the parent's buffered events a second time,
         # and needs a flusher thread of its own (threads do not survive fork).
         ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _call(ref, Recorder._reset_state))
+        os.register_at_fork(after_in_child=lambda: _call(ref, Recorder._after_fork))
         atexit.register(_call, ref, Recorder.close)
+
+    def _after_fork(self) -> None:
+        self._reset_state()
+        if self._hasher is not None:
+            self._hasher.after_fork()
 
     def _reset_state(self) -> None:
         self._lock = threading.Lock()

@@ -215,6 +215,11 @@ class VisitorHasher:
                 self._salts.delete_expired(day)
             return state
 
+    def after_fork(self) -> None:
+        """In a forked child: a fresh lock (the parent's flusher may have held it at the fork,
+        and no thread of the child would ever release it)."""
+        self._lock = threading.Lock()
+
     def forget(self) -> None:
         """Drop the in-memory keys (on close), so nothing outlives the salt files."""
         with self._lock:

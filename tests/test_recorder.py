@@ -334,3 +334,37 @@ def _late_capture() -> Capture:
     return Capture(
         time.time(), "/late", "GET", 200, b"", None, b"Mozilla/5.0", None, None, "all", False
     )
+
+
+def test_a_fork_while_the_parent_hashes_does_not_deadlock_the_child(tmp_path: Path) -> None:
+    import multiprocessing
+
+    recorder = Recorder(spool_dir=tmp_path / "spool", site="example.com")
+    hasher = recorder._hasher
+    assert hasher is not None
+    try:
+        # The parent's flusher is inside the hasher's lock (making the day's salt) right
+        # when a worker forks; in the child no thread will ever release that copy.
+        with hasher._lock:
+            child = multiprocessing.get_context("fork").Process(
+                target=_hash_one_and_flush, args=(recorder,)
+            )
+            child.start()
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+            child.join()
+            pytest.fail("the child hung on the lock it inherited")
+        assert child.exitcode == 0
+        [segment] = list_segments(tmp_path / "spool")
+        assert read_segment(segment.path).num_rows == 1
+    finally:
+        recorder.close()
+
+
+def _hash_one_and_flush(recorder: Recorder) -> None:
+    capture = Capture(
+        time.time(), "/", "GET", 200, b"", None, b"Mozilla/5.0", "203.0.113.9", None, "all", True
+    )
+    recorder.add(capture)
+    assert recorder.flush() == 1
