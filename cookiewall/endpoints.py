@@ -416,14 +416,14 @@ class ConsentEndpoints:
         output = request.query().get("format", "json")
         headers = [(b"cache-control", b"no-cache")]
         if output == "json":
-            body = json.dumps(self.declaration_data()).encode()
+            body = json.dumps(self.declaration_data(request.site)).encode()
             return Reply(200, body, "application/json", headers)
         if output == "html":
-            body = self.declaration_html().encode()
+            body = self.declaration_html(request.site).encode()
             return Reply(200, body, "text/html; charset=utf-8", headers)
         return error(400, "format must be json or html")
 
-    def declaration_data(self) -> dict[str, Any]:
+    def declaration_data(self, site: Site | None = None) -> dict[str, Any]:
         days = self.policy.consent_max_age.days
         categories = []
         for category in self.policy.categories:
@@ -448,20 +448,25 @@ class ConsentEndpoints:
                 "name": self.cookie_name,
                 "purpose": "stores your consent choice (strictly necessary)",
                 "max_age_days": days,
+                # Under a mount the cookie lives below it (see Site.cookie_path).
+                "path": (site or self.root_site).cookie_path,
             },
             "categories": categories,
             "undeclared": sorted(self.undeclared),
         }
 
-    def declaration_html(self) -> str:
-        data = self.declaration_data()
+    def declaration_html(self, site: Site | None = None) -> str:
+        data = self.declaration_data(site)
+        # The consent cookie needs no consent: it belongs with the required category, if the
+        # policy has one (the name is the site's own choice), else it says what it is.
+        required = [c.name for c in self.policy.categories if c.required]
         rows = [
             _row(
-                "necessary",
+                required[0] if required else "strictly necessary",
                 data["consent_cookie"]["name"],
                 data["consent_cookie"]["purpose"],
                 "",
-                "/",
+                data["consent_cookie"]["path"],
             )
         ]
         for category in data["categories"]:

@@ -349,3 +349,25 @@ def test_real_uvicorn_with_root_path() -> None:
         assert posted.headers["location"] == "/shop/page"
         assert "; Path=/shop;" in set_cookies(posted)["cookiewall"]
         assert client.get("/consent/static/banner.js").status_code == 200
+
+
+def test_the_cookie_declaration_gives_the_consent_cookie_path_under_the_mount() -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from cookiewall import Category
+    from tests.test_cookiewall_support import call, make_app, make_policy
+
+    # A policy without a category named "necessary": the row uses its own required one.
+    policy = make_policy(
+        categories=[Category("essential", required=True), Category("analytics")], cookies=[]
+    )
+    outer = Starlette(routes=[Mount("/shop", app=make_app(policy=policy))])
+    data = call(outer, "GET", "/shop/consent/cookies").json()
+    assert data["consent_cookie"]["path"] == "/shop"
+    html = call(outer, "GET", "/shop/consent/cookies?format=html").text
+    assert "<td>essential</td><td>cookiewall</td>" in html
+    assert "<td>/shop</td>" in html
+    assert "<td>necessary</td>" not in html
+    root = call(make_app(policy=policy), "GET", "/consent/cookies").json()
+    assert root["consent_cookie"]["path"] == "/"
