@@ -244,7 +244,18 @@ def _as_unprivileged(argv: list[str]) -> list[str]:
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         pytest.skip("running as root without setpriv: cannot make a folder unreadable")
-    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *argv]
+    command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    # That user must be able to run the package at all: a checkout in a private folder
+    # (a CI clone under a 0700 temporary folder) is out of its reach.
+    probe = subprocess.run(
+        [*command, sys.executable, "-c", "import analytics.cli"],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    if probe.returncode != 0:
+        pytest.skip("the unprivileged user cannot import this checkout (a private folder)")
+    return [*command, *argv]
 
 
 @pytest.fixture
@@ -281,6 +292,35 @@ def test_an_unreadable_spool_folder_is_a_one_line_error(open_dir: Path, unreadab
     assert result.stderr.count("\n") == 1
     assert "cannot read" in result.stderr
     assert str(target) in result.stderr
+
+
+@pytest.mark.parametrize("unreadable", ["spool", "day folder"])
+def test_an_unreadable_spool_folder_is_a_one_line_error_in_process(
+    tmp_path: Path,
+    unreadable: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The same as above wherever another user cannot be used: the folder refuses listing
+    # the way the kernel does for a user without read permission.
+    spool = tmp_path / "spool"
+    write_events(spool, events_for_days(random.Random(15), [DAY], per_day=20))
+    target = spool if unreadable == "spool" else next(spool.glob("day=*"))
+    real_iterdir = Path.iterdir
+
+    def iterdir(self: Path) -> Iterator[Path]:
+        if self == target:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    db = tmp_path / "w.duckdb"
+    assert main(["rollup", "--spool", str(spool), "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("analytics: error: ")
+    assert err.count("\n") == 1
+    assert "cannot read" in err
+    assert str(target) in err
 
 
 @pytest.mark.parametrize(
