@@ -314,8 +314,8 @@ class Warehouse:
         try:
             self._setup(con)
             fresh = self._not_ingested(con, segments)
-            footers = self._check_footers(spool, fresh, progress=progress)
-            quarantined = {seg.name for seg in fresh if seg.name not in footers}
+            footers, unreadable = self._check_footers(spool, fresh, progress=progress)
+            quarantined = {seg.name for seg in fresh if seg.name not in footers} - unreadable
             fresh = [seg for seg in fresh if seg.name in footers]
             for attempt in (1, 2):
                 con.execute("BEGIN TRANSACTION")
@@ -443,18 +443,29 @@ class Warehouse:
 
     def _check_footers(
         self, spool: Path, segments: Sequence[Segment], *, progress: bool
-    ) -> dict[str, _Footer]:
+    ) -> tuple[dict[str, _Footer], set[str]]:
         """Read every segment's footer; quarantine those that are wrong (truncated, garbage,
-        missing columns). Returns the footers of the good ones by segment name."""
+        missing columns). Returns the footers of the good ones by segment name, and the names
+        of those this user may not read (left in place: nothing is wrong with the file)."""
         footers: dict[str, _Footer] = {}
+        unreadable: set[str] = set()
         for seg in tqdm(
             segments, desc="checking segments", unit="seg", disable=not progress, leave=False
         ):
             try:
                 footers[seg.name] = _read_footer(seg.path)
+            except PermissionError as exc:
+                # Written by another user (the web server's) with a mode cron cannot read:
+                # a deployment problem to fix, not a damaged file to move aside.
+                unreadable.add(seg.name)
+                logger.warning(
+                    "cannot read segment %s (%s): left in place, the next run tries again",
+                    seg.name,
+                    exc.strerror or "permission denied",
+                )
             except Exception as exc:  # pyarrow raises several types for damaged files
                 self._quarantine(spool, seg, _first_line(exc))
-        return footers
+        return footers, unreadable
 
     def _check_contents(self, spool: Path, segments: Sequence[Segment]) -> set[str]:
         bad: set[str] = set()

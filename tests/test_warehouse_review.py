@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -343,3 +344,36 @@ def test_output_onto_the_database_itself_is_refused(
     assert err.startswith("analytics: error: ")
     assert "is the database" in err
     assert table_rows(db, "daily_totals") == before
+
+
+def test_a_segment_this_user_may_not_read_is_left_in_place_not_quarantined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The web server's user wrote it 0600; cron runs as another user. Nothing is wrong with
+    # the file: moving it to quarantine (and calling it corrupt) would hide it for good.
+    import analytics.warehouse as warehouse_module
+
+    spool = tmp_path / "spool"
+    write_events(spool, events_for_days(random.Random(16), [DAY], per_day=40), per_segment=20)
+    first, second = sorted(spool.glob("day=*/*.parquet"))
+    real = warehouse_module._read_footer
+
+    def refuse_one(path: Path) -> Any:
+        if path == first:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(warehouse_module, "_read_footer", refuse_one)
+    db = tmp_path / "w.duckdb"
+    with caplog.at_level("WARNING", logger="analytics"):
+        result = Warehouse(db, clock=fixed_clock(datetime(2026, 11, 3, tzinfo=UTC))).run(spool)
+    assert result.ingest.segments == 1
+    assert result.ingest.quarantined == ()
+    assert first.exists()
+    assert not (spool / "quarantine").exists()
+    assert any("left in place" in r.getMessage() for r in caplog.records)
+
+    monkeypatch.setattr(warehouse_module, "_read_footer", real)  # permissions fixed
+    again = Warehouse(db, clock=fixed_clock(datetime(2026, 11, 3, tzinfo=UTC))).run(spool)
+    assert again.ingest.segments == 1
+    assert second.exists()
