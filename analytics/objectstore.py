@@ -58,6 +58,17 @@ def is_remote(spool: str) -> bool:
 def parse_spool_url(spool_url: str) -> tuple[str, str]:
     """``s3://bucket/some/prefix`` -> ("bucket", "some/prefix"); the prefix may be empty."""
     parts = urlsplit(spool_url)
+    if "@" in parts.netloc:
+        # Not echoed: the URL is logged on every failed pass, and this part is a secret.
+        raise ValueError(
+            "spool_url must not carry credentials (user:secret@); boto3 reads them from "
+            "the environment, ~/.aws/ or the instance role"
+        )
+    if ":" in parts.netloc:
+        raise ValueError(
+            f"spool_url {spool_url!r} names a port; give the server as endpoint_url= "
+            "(or AWS_ENDPOINT_URL_S3) and the bucket alone in the URL"
+        )
     if parts.scheme != "s3" or not parts.netloc:
         raise ValueError(f"spool_url must look like s3://bucket/prefix, not {spool_url!r}")
     if parts.query or parts.fragment:
