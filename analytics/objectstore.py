@@ -101,9 +101,12 @@ def make_client(
 
 
 def _error_types() -> tuple[type[BaseException], ...]:
+    from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
-    return (BotoCoreError, ClientError, ObjectStoreError, OSError)
+    # Boto3Error: download_file's own failures (RetriesExceededError when a body is cut off
+    # mid-transfer, S3TransferFailedError) are not botocore's.
+    return (Boto3Error, BotoCoreError, ClientError, ObjectStoreError, OSError)
 
 
 def _is_not_found(error: BaseException) -> bool:
@@ -503,8 +506,10 @@ def _download_one(client: Any, segment: RemoteSegment, final: Path) -> None:
             temp.unlink()
         if isinstance(error, ObjectStoreError):
             raise
+        cause = getattr(error, "last_exception", None)  # what the retries ended on
+        detail = f"{error} ({cause})" if cause is not None else str(error)
         raise ObjectStoreError(
-            f"cannot download s3://{segment.bucket}/{segment.key}: {error}"
+            f"cannot download s3://{segment.bucket}/{segment.key}: {detail}"
         ) from error
     except BaseException:
         with contextlib.suppress(OSError):

@@ -87,7 +87,7 @@ def test_a_recorder_given_credentials_in_its_spool_url_never_logs_them(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="credentials") as info:
         Recorder(tmp_path / "spool", site="example.com", spool_url=f"s3://AKIA:{SECRET}@b/p")
     assert SECRET not in str(info.value)
     assert SECRET not in caplog.text
@@ -106,7 +106,7 @@ class _TruncatingS3(BaseHTTPRequestHandler):
     KEY = "p/day=2026-11-20/1-host-1-1-abc.parquet"
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _common(self, length: int) -> None:
@@ -181,7 +181,8 @@ def test_rollup_from_a_store_that_cuts_downloads_off_is_a_one_line_error(
     code = main(["rollup", "--spool", "s3://b/p", "--db", str(tmp_path / "w.duckdb")])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.count("\n") == 1 and err.startswith("analytics: error: cannot download")
+    assert err.count("\n") == 1
+    assert err.startswith("analytics: error: cannot download")
     assert "Traceback" not in err
     assert list_segments(tmp_path / "w.duckdb.staging") == []
 
@@ -208,7 +209,8 @@ def test_a_recorder_closed_after_segments_were_sealed_ships_them_all(
         recorder.close()
         assert list_segments(spool) == []
         remote = _remote(client, bucket, "s")
-        assert len(remote) == 1 and all(name.startswith("day=2026-11-20/") for name in remote)
+        assert len(remote) == 1
+        assert all(name.startswith("day=2026-11-20/") for name in remote)
     finally:
         server.stop()
 
