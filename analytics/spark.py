@@ -122,8 +122,14 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def _is_local(location: str) -> bool:
-    return "://" not in location or location.startswith("file://")
+def _local_folder(location: str) -> str | None:
+    """The local path a spool or output location names, None for a remote one: a plain
+    path, ``file:///abs`` or Hadoop's own spelling ``file:/abs``."""
+    if location.startswith("file://"):
+        return location.removeprefix("file://")
+    if location.startswith("file:"):
+        return location.removeprefix("file:")
+    return None if "://" in location else location
 
 
 def read_spool(
@@ -139,10 +145,9 @@ def read_spool(
     from pyspark.sql import functions as F
 
     validate_timezone(timezone)
-    if _is_local(spool):
-        root = spool.removeprefix("file://")
-        if not list_segments(root):  # SpoolError if the folder is missing
-            return _with_day(spark.createDataFrame([], event_struct()), timezone)
+    root = _local_folder(spool)
+    if root is not None and not list_segments(root):  # SpoolError if the folder is missing
+        return _with_day(spark.createDataFrame([], event_struct()), timezone)
     # Globbing the day folders (not the root) keeps `salts/`, `quarantine/` and other
     # siblings out of partition discovery; hidden and temporary files are skipped by Spark.
     base = spool.rstrip("/")
@@ -336,7 +341,8 @@ def _spool_days(spark: Any, spool: str) -> dict[date, tuple[int, str]]:
 
     Listed by Spark, so an object store works like a folder; hidden and temporary files are
     not data files to Spark, and not counted."""
-    if _is_local(spool) and not list_segments(spool.removeprefix("file://")):
+    root = _local_folder(spool)
+    if root is not None and not list_segments(root):
         return {}  # SpoolError if the folder is missing; no day folder yet is no data yet
     files = (
         spark.read.schema(event_struct())
@@ -451,7 +457,12 @@ def load_spark_rollups(
     one that ingests a spool would have its rollups overwritten, so it is refused.
     One transaction: readers see the old tables or the new ones. Returns rows per table.
     """
-    output = Path(output_dir)
+    local = _local_folder(str(output_dir))
+    if local is None:
+        raise SparkRollupError(
+            f"Spark output {str(output_dir)!r} is not a local folder: copy it here to load it"
+        )
+    output = Path(local)
     if not output.is_dir():
         raise SparkRollupError(f"Spark output {str(output)!r} does not exist or is not a folder")
     manifest = _read_manifest(output)

@@ -4,7 +4,10 @@ where a failure moto cannot produce (a body cut off mid-download) is the point."
 
 from __future__ import annotations
 
+import json
 import logging
+import random
+import shutil
 import threading
 import uuid
 from collections.abc import Iterator
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import duckdb
 import pytest
 
 from analytics.cli import main
@@ -236,3 +240,161 @@ def test_a_segment_written_after_the_uploader_stopped_is_shipped_by_the_next_one
         assert len(_remote(client, bucket, "s")) == 1
     finally:
         server.stop()
+
+
+# --- Spark: incremental runs against the warehouse ----------------------------------------
+
+SPARK_FIRST_DAY = date(2026, 10, 20)
+SPARK_DAYS = 5
+
+
+def _spark_events(seed: int, day: date, count: int = 40) -> list[Event]:
+    """Events of one UTC day, many near midnight (a site time zone moves them to a
+    neighbouring local day)."""
+    rng = random.Random(seed)
+    events = []
+    for i in range(count):
+        hour = rng.choice((0, 1, 22, 23)) if rng.random() < 0.5 else rng.randrange(24)
+        ts = datetime.combine(day, datetime.min.time(), UTC) + timedelta(
+            hours=hour, seconds=rng.randrange(3600)
+        )
+        event = _events(1, day)[0]
+        events.append(
+            event._replace(
+                ts=ts, path=f"/p{rng.randrange(4)}", visitor_id=rng.randrange(25) + i % 2
+            )
+        )
+    return events
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install pyspark)")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java 17+ on PATH")
+    from analytics.spark import spark_session
+
+    with spark_session("local[2]") as session:
+        yield session
+
+
+def _spark_spool(root: Path) -> Path:
+    for offset in range(SPARK_DAYS):
+        day = SPARK_FIRST_DAY + timedelta(days=offset)
+        for part in range(2):
+            write_segment(root, day, to_table(_spark_events(offset * 10 + part, day)))
+    return root
+
+
+def _table_rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    from analytics.warehouse import ROLLUP_TABLES
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ROLLUP_TABLES}
+
+
+def _warehouse_of(spool: Path, db: Path, timezone: str) -> dict[str, list[tuple[Any, ...]]]:
+    from analytics.warehouse import Warehouse
+
+    Warehouse(db, timezone=timezone, clock=lambda: datetime(2026, 11, 1, tzinfo=UTC)).run(spool)
+    return _table_rows(db)
+
+
+def _spark_rows(output: Path, db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    from analytics.spark import load_spark_rollups
+
+    load_spark_rollups(output, db)
+    return _table_rows(db)
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_rollup_takes_file_uris_for_spool_and_output_and_loads_them(
+    spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: the rollup ran, then loading '--output file:///…' into --db failed with
+    # "Spark output 'file:/…' does not exist or is not a folder" (exit 2).
+    spool = _spark_spool(tmp_path / "spool")
+    code = main(
+        [
+            "rollup",
+            "--engine",
+            "spark",
+            "--spool",
+            spool.as_uri(),
+            "--output",
+            (tmp_path / "out").as_uri(),
+            "--db",
+            str(tmp_path / "spark.duckdb"),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    expected = _warehouse_of(spool, tmp_path / "w.duckdb", "UTC")
+    assert _table_rows(tmp_path / "spark.duckdb") == expected
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_rollup_takes_hadoop_style_file_uris(spark: Any, tmp_path: Path) -> None:
+    # 'file:/abs/path' is how Hadoop and Spark print a local path. Before: "spool folder
+    # 'file:/…' does not exist or is not a folder".
+    from analytics.spark import spark_rollup
+
+    spool = _spark_spool(tmp_path / "spool")
+    counts = spark_rollup(f"file:{spool}", f"file:{tmp_path / 'out'}")
+    assert counts["daily_totals"] > 0
+    expected = _warehouse_of(spool, tmp_path / "w.duckdb", "UTC")
+    assert _spark_rows(tmp_path / "out", tmp_path / "s.duckdb") == expected
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_a_run_interrupted_while_renaming_the_manifest_keeps_the_time_zone(
+    spark: Any, tmp_path: Path
+) -> None:
+    # The manifest is written beside, the old one deleted, then the new one renamed into
+    # place: a job killed between the two leaves only the complete temporary file. Before:
+    # the next run found no manifest, took UTC, and rewrote the new days' partitions in UTC
+    # beside the Berlin ones.
+    from analytics.spark import MANIFEST, spark_rollup
+
+    spool = _spark_spool(tmp_path / "spool")
+    output = tmp_path / "out"
+    spark_rollup(str(spool), str(output), timezone="Europe/Berlin")
+    (output / MANIFEST).rename(output / f".{MANIFEST}.tmp")
+    new_day = SPARK_FIRST_DAY + timedelta(days=SPARK_DAYS)
+    write_segment(spool, new_day, to_table(_spark_events(99, new_day)))
+
+    spark_rollup(str(spool), str(output))
+
+    manifest = json.loads((output / MANIFEST).read_text())
+    assert manifest["timezone"] == "Europe/Berlin"
+    assert manifest["recomputed_days"] == 2  # the new UTC day reaches two Berlin days
+    expected = _warehouse_of(spool, tmp_path / "w.duckdb", "Europe/Berlin")
+    assert _spark_rows(output, tmp_path / "s.duckdb") == expected
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_an_output_from_before_incremental_runs_keeps_the_rollups_of_pruned_days(
+    spark: Any, tmp_path: Path
+) -> None:
+    # An output written by the version before incremental runs has a manifest without
+    # `spool_days`: the first run after the upgrade is a full one. With a site time zone,
+    # the local day next to a spool day pruned since was recomputed from the one spool day
+    # left of the two it overlaps, and its rollups silently lost those hours.
+    from analytics.spark import MANIFEST, spark_rollup
+
+    spool = _spark_spool(tmp_path / "spool")
+    output = tmp_path / "out"
+    spark_rollup(str(spool), str(output), timezone="Europe/Berlin")
+    expected = _warehouse_of(spool, tmp_path / "w.duckdb", "Europe/Berlin")
+    old = json.loads((output / MANIFEST).read_text())
+    (output / MANIFEST).write_text(
+        json.dumps({k: old[k] for k in ("timezone", "event_schema_version", "tables")})
+    )
+    shutil.rmtree(spool / f"day={SPARK_FIRST_DAY}")  # a lifecycle rule, since
+
+    spark_rollup(str(spool), str(output))
+
+    assert _spark_rows(output, tmp_path / "s.duckdb") == expected
