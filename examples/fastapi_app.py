@@ -3,7 +3,8 @@ only when the visitor allowed them.
 
 Run it::
 
-    uvicorn examples.fastapi_app:app --host 127.0.0.1 --port 8000
+    uvicorn examples.fastapi_app:app --host 127.0.0.1 --port 8000 \\
+        --log-config examples/uvicorn-log.json   # access log without addresses or queries
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Run it::
 
-    uvicorn examples.starlette_app:app --host 127.0.0.1 --port 8000
+    uvicorn examples.starlette_app:app --host 127.0.0.1 --port 8000 \\
+        --log-config examples/uvicorn-log.json   # access log without addresses or queries
 
 Settings come from the environment, with embedded defaults that need nothing else:
 
