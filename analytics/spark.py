@@ -122,6 +122,14 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def _java_first_line(error: Any) -> str:
+    # str() of a Py4JJavaError starts with "An error occurred while calling o204.open.";
+    # the Java exception's own toString() says what went wrong.
+    with contextlib.suppress(Exception):
+        return _first_line(RuntimeError(str(error.java_exception.toString())))
+    return _first_line(error)
+
+
 def _local_folder(location: str) -> str | None:
     """The local path a spool or output location names, None for a remote one: a plain
     path, ``file:///abs`` or Hadoop's own spelling ``file:/abs``."""
@@ -189,6 +197,7 @@ def spark_rollup(
         validate_timezone(timezone)
     output = output_dir.rstrip("/")
     with spark_session(master, conf=conf) as spark:
+        from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]
         from pyspark.errors import PySparkException
 
         try:
@@ -226,6 +235,8 @@ def spark_rollup(
             )
         except PySparkException as error:
             raise SparkRollupError(f"Spark rollup failed: {_first_line(error)}") from None
+        except Py4JJavaError as error:  # Hadoop FileSystem calls made directly (the manifest)
+            raise SparkRollupError(f"Spark rollup failed: {_java_first_line(error)}") from None
     return counts
 
 
@@ -404,16 +415,28 @@ def _rows_in(spark: Any, target: str) -> int:
     return int(spark.read.parquet(target).count())
 
 
-def _hadoop_path(spark: Any, uri: str) -> tuple[Any, Any]:
+def _hadoop_path(spark: Any, uri: str, *, raw: bool = False) -> tuple[Any, Any]:
     # Hadoop's FileSystem: the same calls reach a local folder, HDFS or s3a://.
     path = spark._jvm.org.apache.hadoop.fs.Path(uri)
-    return path, path.getFileSystem(spark._jsc.hadoopConfiguration())
+    fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
+    if raw:
+        # The local FileSystem keeps a hidden .crc beside each file it writes and refuses to
+        # read the file once anything else changed it (the older version's manifest writer,
+        # an edit by hand): the manifest is JSON, checked as such, so it skips that layer.
+        checksummed = spark._jvm.java.lang.Class.forName("org.apache.hadoop.fs.ChecksumFileSystem")
+        if checksummed.isInstance(fs):
+            fs = fs.getRawFileSystem()
+    return path, fs
 
 
 def _read_manifest_via(spark: Any, uri: str) -> dict[str, Any]:
-    path, fs = _hadoop_path(spark, uri)
+    path, fs = _hadoop_path(spark, uri, raw=True)
     if not fs.exists(path):
-        return {}
+        # A job stopped between deleting the old manifest and renaming the new one into
+        # place leaves the new one, complete, under its temporary name.
+        path = _manifest_temp(spark, uri)
+        if not fs.exists(path):
+            return {}
     stream = fs.open(path)
     try:
         raw = bytes(stream.readAllBytes())  # Java 9+; Spark itself needs 17
@@ -428,8 +451,8 @@ def _read_manifest_via(spark: Any, uri: str) -> dict[str, Any]:
 
 def _write_manifest_via(spark: Any, uri: str, manifest: Mapping[str, Any]) -> None:
     """Written beside, then renamed over the old one: a reader sees one or the other."""
-    path, fs = _hadoop_path(spark, uri)
-    temp = spark._jvm.org.apache.hadoop.fs.Path(f"{uri.rpartition('/')[0]}/.{MANIFEST}.tmp")
+    path, fs = _hadoop_path(spark, uri, raw=True)
+    temp = _manifest_temp(spark, uri)
     stream = fs.create(temp, True)
     try:
         stream.write(bytearray((json.dumps(manifest, indent=2) + "\n").encode()))
@@ -438,6 +461,10 @@ def _write_manifest_via(spark: Any, uri: str, manifest: Mapping[str, Any]) -> No
     fs.delete(path, False)
     if not fs.rename(temp, path):
         raise SparkRollupError(f"cannot write {MANIFEST} at {uri!r}")
+
+
+def _manifest_temp(spark: Any, uri: str) -> Any:
+    return spark._jvm.org.apache.hadoop.fs.Path(f"{uri.rpartition('/')[0]}/.{MANIFEST}.tmp")
 
 
 def _has_rows(spark: Any, target: str) -> bool:

@@ -398,3 +398,35 @@ def test_an_output_from_before_incremental_runs_keeps_the_rollups_of_pruned_days
     spark_rollup(str(spool), str(output))
 
     assert _spark_rows(output, tmp_path / "s.duckdb") == expected
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_a_manifest_changed_by_another_writer_is_read_not_a_java_traceback(
+    spark: Any, tmp_path: Path
+) -> None:
+    # Hadoop's local FileSystem wrote a hidden ._cookiewall.json.crc; once anything else
+    # rewrote the manifest (the older version's writer, an edit by hand), every later run died
+    # with a Py4JJavaError traceback (ChecksumException), not even a one-line error.
+    from analytics.spark import MANIFEST, spark_rollup
+
+    spool = _spark_spool(tmp_path / "spool")
+    output = tmp_path / "out"
+    spark_rollup(str(spool), str(output), timezone="Europe/Berlin")
+    manifest = json.loads((output / MANIFEST).read_text())
+    (output / MANIFEST).write_text(json.dumps(manifest, indent=4))
+
+    spark_rollup(str(spool), str(output))
+    assert json.loads((output / MANIFEST).read_text())["timezone"] == "Europe/Berlin"
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_an_output_the_job_may_not_read_is_a_one_line_error(spark: Any, tmp_path: Path) -> None:
+    from analytics.spark import MANIFEST, SparkRollupError, spark_rollup
+
+    output = tmp_path / "out"
+    (output / MANIFEST).mkdir(parents=True)  # a folder where the manifest should be
+    with pytest.raises(SparkRollupError) as info:
+        spark_rollup(str(_spark_spool(tmp_path / "spool")), str(output))
+    assert "\n" not in str(info.value)
