@@ -203,8 +203,11 @@ def spark_rollup(
         try:
             manifest = _read_manifest_via(spark, f"{output}/{MANIFEST}")
             timezone = _settled_timezone(manifest, timezone, output)
-            previous = _previous_days(manifest, timezone)
-            plan = plan_days(_spool_days(spark, spool), previous, timezone)
+            present = _spool_days(spark, spool)
+            previous = _previous_days(manifest, timezone) or _unrecorded_prunes(
+                spark, output, present, timezone
+            )
+            plan = plan_days(present, previous, timezone)
             for day in plan.late:
                 logger.warning(
                     "spark rollup: new segments in spool day %s, which was pruned: not"
@@ -407,6 +410,30 @@ def _previous_days(manifest: Mapping[str, Any], timezone: str) -> dict[date, Map
         except (TypeError, ValueError):
             continue
     return previous
+
+
+def _unrecorded_prunes(
+    spark: Any, output: str, present: Mapping[date, tuple[int, str]], timezone: str
+) -> dict[date, Mapping[str, Any]]:
+    """For an output that has rollups but no record of the spool (made by the version before
+    incremental runs): the spool days its local days overlap that are gone now, older than
+    the newest day left. They are taken as pruned, so that no local day with rollups is
+    recomputed from part of its events; newer ones are days still to come."""
+    if not present:
+        return {}
+    pattern, fs = _hadoop_path(spark, f"{output}/*/{DAY_PREFIX}*")
+    found = fs.globStatus(pattern) or []
+    zone, newest = ZoneInfo(timezone), max(present)
+    pruned: dict[date, Mapping[str, Any]] = {}
+    for status in found:
+        try:
+            local = date.fromisoformat(str(status.getPath().getName()).removeprefix(DAY_PREFIX))
+        except ValueError:
+            continue
+        for day in _utc_days_of(local, zone):
+            if day not in present and day < newest:
+                pruned[day] = {"pruned": True, "count": 0}
+    return pruned
 
 
 def _rows_in(spark: Any, target: str) -> int:
