@@ -430,3 +430,30 @@ def test_an_output_the_job_may_not_read_is_a_one_line_error(spark: Any, tmp_path
     with pytest.raises(SparkRollupError) as info:
         spark_rollup(str(_spark_spool(tmp_path / "spool")), str(output))
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="not fixed: the manifest keeps a count and a digest per spool day, which cannot tell"
+    " 'grew' from 'lost some and gained more'; telling them apart needs the names themselves",
+)
+def test_a_spool_day_that_lost_segments_and_gained_more_keeps_the_lost_ones(
+    spark: Any, tmp_path: Path
+) -> None:
+    from analytics.spark import spark_rollup
+
+    spool = _spark_spool(tmp_path / "spool")
+    output = tmp_path / "out"
+    spark_rollup(str(spool), str(output))
+    day = SPARK_FIRST_DAY + timedelta(days=2)
+    for seed in (70, 71):  # a host's backlog arrives late...
+        write_segment(spool, day, to_table(_spark_events(seed, day)))
+    expected = _warehouse_of(spool, tmp_path / "w.duckdb", "UTC")
+    oldest = sorted((spool / f"day={day}").glob("*.parquet"))[0]
+    oldest.unlink()  # ...while a lifecycle rule expires the day's oldest segment
+
+    spark_rollup(str(spool), str(output))
+
+    assert _spark_rows(output, tmp_path / "s.duckdb") == expected
