@@ -290,6 +290,11 @@ def plan_days(
     """
     zone = ZoneInfo(timezone)
     state: dict[str, Any] = {day.isoformat(): dict(entry) for day, entry in previous.items()}
+    if not present:
+        # An empty listing of a spool that had data is far likelier an unmounted share or a
+        # wrong prefix than every day pruned at once: marking them all pruned for good would
+        # drop every segment that shows up later. Nothing to do, and nothing forgotten.
+        return DayPlan(frozenset(), frozenset(), (), (), state)
     pruned = {day for day, entry in previous.items() if entry.get("pruned")}
     newly_pruned: set[date] = set()
     changed: set[date] = set()

@@ -126,3 +126,14 @@ def test_daylight_saving_days_overlap_the_right_utc_days() -> None:
     assert plan.local_days == {spring, spring + timedelta(days=1)}
     plan = plan_days({spring - timedelta(days=1): (1, "x")}, {}, "Europe/Berlin")
     assert plan.local_days == {spring - timedelta(days=1), spring}
+
+
+def test_an_empty_listing_is_not_every_day_pruned() -> None:
+    # An unmounted share or a wrong prefix lists nothing: no day may be marked pruned for
+    # good, or every segment that shows up afterwards would be dropped.
+    plan = plan_days({}, seen(SPOOL), "UTC")
+    assert plan.local_days == set()
+    assert plan.state == {d.isoformat(): {"count": c, "digest": h} for d, (c, h) in SPOOL.items()}
+    later = {**SPOOL, D + timedelta(days=2): (5, "grown")}
+    after = plan_days(later, {date.fromisoformat(k): v for k, v in plan.state.items()}, "UTC")
+    assert after.local_days == days(2)
