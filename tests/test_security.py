@@ -24,6 +24,7 @@ import base64
 import hmac
 import json
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -261,7 +262,12 @@ def genuine_payload(
 
 def edited(value: str, change: Callable[[dict[str, Any]], None]) -> str:
     payload_b64, _, signature = value.rpartition(".")
-    payload = json.loads(base64.urlsafe_b64decode(payload_b64 + "=" * (-len(payload_b64) % 4)))
+    # itsdangerous zlib-compresses a payload when that makes it shorter, and marks it with a
+    # leading '.': whether it does depends on the timestamp inside, so handle both forms.
+    compressed = payload_b64.startswith(".")
+    payload_b64 = payload_b64.lstrip(".")
+    raw = base64.urlsafe_b64decode(payload_b64 + "=" * (-len(payload_b64) % 4))
+    payload = json.loads(zlib.decompress(raw) if compressed else raw)
     change(payload)
     raw = json.dumps(payload, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode() + "." + signature
