@@ -402,13 +402,19 @@ class ConsentEndpoints:
         language = self.banner.language_for(request.headers.get("accept-language"))
         markup = request.site.banner
         next_path = safe_next(request.query().get("next"), request.site.root)
-        body = markup.fragment(language, next_path).encode()
+        fragment = markup.fragment(language, next_path)
+        if _navigated_to(request):
+            # A browser opening the URL itself (a "change your choice" link) gets a page:
+            # a language, a title and a main landmark, as any page must have.
+            title = str(self.banner.texts[language]["title"])
+            head = f'<link rel="stylesheet" href="{escape(markup.css_url)}">'
+            fragment = _page(language, title, fragment, head=head)
         headers = [
             (b"cache-control", b"private, no-store"),
-            (b"vary", b"Cookie, Accept-Language"),
+            (b"vary", b"Cookie, Accept-Language, Sec-Fetch-Dest"),
             (b"content-language", language.encode()),
         ]
-        return Reply(200, body, "text/html; charset=utf-8", headers)
+        return Reply(200, fragment.encode(), "text/html; charset=utf-8", headers)
 
     async def declaration(self, request: Request) -> Reply:
         if request.method not in ("GET", "HEAD"):
@@ -419,8 +425,12 @@ class ConsentEndpoints:
             body = json.dumps(self.declaration_data(request.site)).encode()
             return Reply(200, body, "application/json", headers)
         if output == "html":
-            body = self.declaration_html(request.site).encode()
-            return Reply(200, body, "text/html; charset=utf-8", headers)
+            table = self.declaration_html(request.site)
+            if _navigated_to(request):  # the banner's "Cookie details" link lands here
+                title = f"Cookies (policy version {self.policy.version})"
+                table = _page("en", title, table)
+            headers.append((b"vary", b"Sec-Fetch-Dest"))
+            return Reply(200, table.encode(), "text/html; charset=utf-8", headers)
         return error(400, "format must be json or html")
 
     def declaration_data(self, site: Site | None = None) -> dict[str, Any]:
@@ -533,6 +543,23 @@ def _path_matches(cookie_path: str, request_path: str) -> bool:
         len(request_path) == len(cookie_path)
         or cookie_path.endswith("/")
         or request_path[len(cookie_path)] == "/"
+    )
+
+
+def _navigated_to(request: Request) -> bool:
+    """True for a browser's top-level navigation (Fetch Metadata `Sec-Fetch-Dest: document`):
+    then an HTML endpoint answers a whole page; anything else (a server-side include, an
+    app's own fetch) keeps getting the fragment it embeds."""
+    return request.headers.get("sec-fetch-dest", "").strip().lower() == "document"
+
+
+def _page(language: str, title: str, body: str, *, head: str = "") -> str:
+    """A minimal accessible page around an endpoint's fragment (`title` is escaped here)."""
+    return (
+        f'<!doctype html><html lang="{escape(language)}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title>{head}</head>"
+        f"<body><main><h1>{escape(title)}</h1>{body}</main></body></html>"
     )
 
 

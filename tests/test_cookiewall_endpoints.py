@@ -528,3 +528,25 @@ def test_withdrawal_deletes_prefixed_cookies_in_a_form_browsers_accept() -> None
     # An ordinary name keeps the request's scheme: no Secure over http.
     [consent] = [h for h in sent if h.startswith("cookiewall=")]
     assert "Secure" not in consent
+
+
+@pytest.mark.parametrize(
+    ("url", "title"),
+    [
+        ("/consent/banner?next=/pricing", "Cookies on this site"),
+        ("/consent/cookies?format=html", f"Cookies (policy version {VERSION})"),
+    ],
+)
+def test_a_browser_opening_an_html_endpoint_gets_a_whole_page(url: str, title: str) -> None:
+    app = make_app()
+    fragment = call(app, "GET", url)
+    page = call(app, "GET", url, headers={"sec-fetch-dest": "document"})
+    # Included by a server or fetched by a script: the bare fragment, as before.
+    assert not fragment.text.startswith("<!doctype html>")
+    # Opened by a browser (a link to it): a page with a language, a title and a main landmark.
+    assert page.text.startswith('<!doctype html><html lang="en">')
+    assert f"<title>{title}</title>" in page.text
+    assert f"<main><h1>{title}</h1>" in page.text
+    assert fragment.text in page.text
+    for response in (fragment, page):
+        assert "Sec-Fetch-Dest" in response.headers["vary"]

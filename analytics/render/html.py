@@ -94,11 +94,11 @@ def render_html(report: Report) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{escape(CSP)}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
-        f"<title>{escape(title)}</title><style>{CSS}</style></head>\n<body>"
+        f"<title>{escape(title)}</title><style>{CSS}</style></head>\n<body><main>"
         f"<h1>{escape(report.title)}</h1>"
         f'<p class="meta">{escape(describe(report))}</p>'
         f"<figure>{chart}</figure>\n"
         f"{_table(report)}\n"
         f'<ul class="notes">{notes}</ul>'
-        "</body></html>\n"
+        "</main></body></html>\n"
     )

@@ -1,0 +1,126 @@
+"""Accessibility, checked by axe-core (the engine behind Lighthouse and Deque's tools) in Debian's
+Chromium: every page a visitor or an analyst sees has no WCAG violation axe can detect.
+
+Covers the example site with and without the banner, the endpoints a visitor can open
+(the banner page, the cookie list), the dashboard and the HTML report. axe cannot judge
+everything (meaningful texts, focus order beyond the keyboard test in test_browser_banner.py),
+but what it finds is always a real defect.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from analytics.cli import main as analytics_main
+from tests.dashboard_support import PASSWORD, USER, build_warehouse
+from tests.support import uvicorn_server
+from tests.warehouse_support import events_for_days, write_events
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+pytestmark = pytest.mark.browser
+
+
+def _violations(page: Page) -> list[tuple[str, str, list[str]]]:
+    """axe's violations on the loaded page: (rule, impact, the offending elements)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found: list[dict[str, Any]] = Axe().run(page).response["violations"]
+    return [(v["id"], v["impact"], [n["html"][:120] for n in v["nodes"]]) for v in found]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    var = tmp_path_factory.mktemp("a11y-var")
+    env = {"COOKIEWALL_VAR": str(var), "COOKIEWALL_SECRET": "a11y-test-secret-key-0123"}
+    with uvicorn_server("examples.starlette_app:app", env=env) as (base_url, _):
+        yield base_url
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",  # with the banner: an undecided visitor
+        "/preferences",
+        "/privacy",
+        "/consent/banner?next=/pricing",  # "change your choice", opened as a page
+        "/consent/cookies?format=html",  # the banner's "Cookie details" link
+    ],
+)
+def test_what_a_visitor_sees_has_no_violation(site: str, browser: Browser, path: str) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(site + path)
+        assert _violations(page) == []
+        # The banner opened as a page is a whole page, not a bare fragment.
+        if path.startswith("/consent/"):
+            assert page.evaluate("document.documentElement.lang") in ("en", "de", "fr")
+            assert page.title()
+    finally:
+        context.close()
+
+
+def test_the_site_after_a_decision_has_no_violation(site: str, browser: Browser) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(site + "/")
+        page.get_by_role("button", name="Reject all").first.click()
+        page.goto(site + "/blog/hello-world")
+        assert _violations(page) == []
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def dashboard_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    warehouse = build_warehouse(tmp_path_factory.mktemp("a11y-dashboard"), per_day=40)
+    env = {"DASHBOARD_DB": str(warehouse), "DASHBOARD_USER": USER, "DASHBOARD_PASSWORD": PASSWORD}
+    with uvicorn_server("tests.apps.dashboard_app:create_app", env=env, factory=True) as (
+        base_url,
+        _,
+    ):
+        yield base_url
+
+
+def test_the_dashboard_has_no_violation(dashboard_site: str, browser: Browser) -> None:
+    context = browser.new_context(http_credentials={"username": USER, "password": PASSWORD})
+    try:
+        page = context.new_page()
+        page.goto(dashboard_site + "/analytics/?from=2026-03-01&to=2026-04-30")
+        assert _violations(page) == []
+        referrer = page.locator("a[href*='referrer=']").first
+        assert referrer.count() == 1
+        referrer.click()
+        page.wait_for_load_state()
+        assert "referrer=" in page.url
+        assert _violations(page) == []
+    finally:
+        context.close()
+
+
+def test_the_html_report_has_no_violation(tmp_path: Path, browser: Browser) -> None:
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    days = [yesterday - timedelta(days=offset) for offset in range(27, -1, -1)]
+    spool = tmp_path / "spool"
+    write_events(spool, events_for_days(random.Random(9), days, per_day=40))
+    db = tmp_path / "analytics.duckdb"
+    assert analytics_main(["rollup", "--spool", str(spool), "--db", str(db)]) == 0
+    report = tmp_path / "report.html"
+    args = ["report", "referrers", "--db", str(db), "--from", str(days[0]), "--to", str(yesterday)]
+    assert analytics_main([*args, "--compare", "--format", "html", "--output", str(report)]) == 0
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(report.as_uri())
+        assert _violations(page) == []
+    finally:
+        context.close()
