@@ -69,6 +69,29 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
+# Labels for the category names policies commonly use, so that a German or French banner
+# does not show "Necessary" or "Analytics"; a policy's `labels` override them.
+DEFAULT_LABELS: dict[str, dict[str, str]] = {
+    "de": {
+        "necessary": "Notwendig",
+        "functional": "Funktional",
+        "preferences": "Präferenzen",
+        "analytics": "Statistik",
+        "statistics": "Statistik",
+        "marketing": "Marketing",
+        "advertising": "Werbung",
+    },
+    "fr": {
+        "necessary": "Strictement nécessaires",
+        "functional": "Fonctionnels",
+        "preferences": "Préférences",
+        "analytics": "Mesure d'audience",
+        "statistics": "Statistiques",
+        "marketing": "Marketing",
+        "advertising": "Publicité",
+    },
+}
+
 
 def _resource(name: str) -> str:
     return (files("cookiewall") / name).read_text(encoding="utf-8")
@@ -167,6 +190,7 @@ class Banner:
             entry: dict[str, Any] = dict(DEFAULT_TEXTS[DEFAULT_LANGUAGE])
             entry.update(DEFAULT_TEXTS.get(primary, {}))
             entry.update(DEFAULT_TEXTS.get(lang, {}))
+            entry["labels"] = {**DEFAULT_LABELS.get(primary, {}), **DEFAULT_LABELS.get(lang, {})}
             for source in (policy.texts.get(primary, {}), policy.texts.get(lang, {})):
                 for key, value in source.items():
                     if isinstance(value, dict):
