@@ -210,17 +210,22 @@ class Banner:
         for tag in parse_accept_language(accept_language[:512]):
             if tag == "*":
                 break
-            if tag in self.texts:
-                chosen = tag
-                break
-            primary = tag.split("-", 1)[0]
-            if primary in self.texts:
-                chosen = primary
+            found = self._lookup(tag)
+            if found is not None:
+                chosen = found
                 break
         if len(self._language_cache) >= _LANGUAGE_CACHE_SIZE:
             self._language_cache.clear()
         self._language_cache[accept_language] = chosen
         return chosen
+
+    def _lookup(self, tag: str) -> str | None:
+        """RFC 4647 lookup: `zh-hant-tw` tries `zh-hant` then `zh`; `de-ch-1996`, `de-ch`."""
+        while tag:
+            if tag in self.texts:
+                return tag
+            tag = tag.rpartition("-")[0]
+        return None
 
     def fragment(self, language: str, next_path: str) -> str:
         return self.default.fragment(language, next_path)
