@@ -458,12 +458,7 @@ def _breakdown(con: duckdb.DuckDBPyConnection, window: Window, spec: Breakdown) 
     threshold = query.min_visitors
 
     def too_small(key: tuple[Cell, ...]) -> bool:
-        if threshold is None:
-            return False
-        before = previous.get(key)
-        return _int(current[key]["visitors"]) < threshold or (
-            before is not None and 0 < _int(before["visitors"]) < threshold
-        )
+        return too_small_totals(current[key], previous.get(key), threshold)
 
     kept = [key for key in current if not too_small(key)]
     folded = [key for key in current if too_small(key)]
@@ -540,8 +535,8 @@ def _breakdown(con: duckdb.DuckDBPyConnection, window: Window, spec: Breakdown) 
 def too_small_totals(
     current: Mapping[str, Cell], previous: Mapping[str, Cell] | None, threshold: int | None
 ) -> bool:
-    """True when a row of folded counts stands for fewer than `threshold` visitors (now, or
-    in the previous period when comparing), so that showing it would defeat the folding."""
+    """True when a row stands for fewer than `threshold` visitors now, or for 1 to K-1 in the
+    previous period when comparing: a row to fold, or an `(other)` whose numbers to withhold."""
     if threshold is None:
         return False
     now = _int(current.get("visitors"))

@@ -773,9 +773,10 @@ class Warehouse:
                 logger.warning("could not archive ingested segment %s: %s", seg.name, exc)
 
 
-# What makes a spreadsheet read a cell as a formula (CSV injection, OWASP); the same list as
-# analytics.render.csvfmt.FORMULA_STARTS, written for DuckDB.
-_FORMULA_STARTS_SQL = "('=', '+', '-', '@', chr(9), chr(13))"
+# What makes a spreadsheet read a cell as a formula (CSV injection, OWASP): the one list that
+# CSV exports here and CSV reports (analytics.render.csvfmt) both defuse.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS_SQL = "(" + ", ".join(f"chr({ord(c)})" for c in FORMULA_STARTS) + ")"
 
 
 def _spreadsheet_safe(con: duckdb.DuckDBPyConnection, table: str) -> str:

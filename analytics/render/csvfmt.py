@@ -13,8 +13,7 @@ import io
 from datetime import date
 
 from analytics.reports import Cell, Report
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from analytics.warehouse import FORMULA_STARTS
 
 
 def csv_cell(value: Cell) -> str | int | float:
