@@ -217,10 +217,9 @@ class ConsentMiddleware:
             kind = message["type"]
             if kind == "http.response.start":
                 headers = message.get("headers") or []
-                changed = False
-                if _has_set_cookie(headers):
-                    headers = self._filter(headers, consent)
-                    changed = True
+                gated = self._gated(headers, consent)  # `headers` itself when all allowed
+                changed = gated is not headers
+                headers = gated
                 if extra:
                     # The gate's own Set-Cookie belongs to this visitor alone: a shared cache
                     # keeping it with a public response would hand it to everyone after.
@@ -425,13 +424,6 @@ def _single_value(cookie_header: bytes, name: bytes) -> str | None:
 def start_headers(message: Message) -> list[tuple[bytes, bytes]]:
     headers: list[tuple[bytes, bytes]] = message.get("headers") or []
     return headers
-
-
-def _has_set_cookie(headers: Sequence[tuple[bytes, bytes]]) -> bool:
-    for key, _ in headers:
-        if key == b"set-cookie" or (len(key) == 10 and key.lower() == b"set-cookie"):
-            return True
-    return False
 
 
 def _find(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes | None:
