@@ -151,6 +151,8 @@ class ConsentMiddleware:
         if handler is not None:
             await self._serve(handler, scope, receive, send, consent, secure, site, extra)
             return
+        if self.inject_banner and not consent.decided:
+            _unconditional_navigation(scope)
         if not extra and not self.inject_banner:
             await self.app(scope, receive, self._filter_only(send, consent))
         else:
@@ -419,6 +421,30 @@ def _single_value(cookie_header: bytes, name: bytes) -> str | None:
     else:
         return None
     return raw.strip(b" \t").strip(b'"').decode("latin-1")
+
+
+_CONDITIONS = frozenset({b"if-none-match", b"if-modified-since"})
+
+
+def _unconditional_navigation(scope: Scope) -> None:
+    """Drop the validators of an undecided visitor's page navigation, so the app sends the page.
+
+    Pages with the banner carry no validators (see `_send_injected`), so a conditional page
+    request from an undecided visitor names a copy cached while they had decided: before
+    they withdrew, or under an older policy version. A 304 would show that copy, banner-less,
+    and the new version would never ask. Images, scripts and other fetches keep their 304s.
+    """
+    headers = scope["headers"]
+    if not any(key in _CONDITIONS for key, _ in headers):
+        return
+    destination = _find(headers, b"sec-fetch-dest")
+    if destination is None:  # a browser without Fetch Metadata: a page asks for HTML first
+        accept = _find(headers, b"accept") or b""
+        navigation = accept.lstrip().lower().startswith(b"text/html")
+    else:
+        navigation = destination.strip().lower() in (b"document", b"iframe")
+    if navigation and scope["method"] == "GET":
+        scope["headers"] = [(k, v) for k, v in headers if k not in _CONDITIONS]
 
 
 def start_headers(message: Message) -> list[tuple[bytes, bytes]]:
