@@ -50,5 +50,22 @@
     });
   }
 
-  document.querySelectorAll("[data-cookiewall]").forEach(enhance);
+  // Injection puts the banner before </body> (it works there without this file), so Tab
+  // would reach it only after every control of the page. It is position: fixed, so moving it
+  // to the start of <body> changes the focus and reading order, not the look. Focus stays
+  // where it is: nothing is focused for the visitor.
+  function lead(banner) {
+    var body = document.body;
+    if (!body || body.firstElementChild === banner) {
+      return;
+    }
+    var focused = banner.contains(document.activeElement) ? document.activeElement : null;
+    body.insertBefore(banner, body.firstChild);
+    if (focused) { focused.focus(); } // a move blurs; a visitor already in the banner stays
+  }
+
+  document.querySelectorAll("[data-cookiewall]").forEach(function (banner) {
+    lead(banner);
+    enhance(banner);
+  });
 })();
