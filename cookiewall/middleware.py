@@ -423,6 +423,8 @@ def _single_value(cookie_header: bytes, name: bytes) -> str | None:
     return raw.strip(b" \t").strip(b'"').decode("latin-1")
 
 
+# Cache-Control directives by which the app decides how long a copy stays fresh.
+_FRESHNESS = (b"max-age", b"no-cache", b"no-store")
 _CONDITIONS = frozenset({b"if-none-match", b"if-modified-since"})
 
 
@@ -483,10 +485,15 @@ def _private(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
 
     Cache-Control loses `public` and `s-maxage`; fields addressed to CDNs alone
     (CDN-Cache-Control, Cloudflare-CDN-Cache-Control, Surrogate-Control) are dropped.
+    Without a freshness the app chose (max-age, Expires), `no-cache` is added: a browser
+    would otherwise keep the page fresh by heuristic (a tenth of its Last-Modified age, days
+    for a static page) and show it without asking, banner-less after the visitor withdraws
+    or the policy changes. Validators stay, so revalidation is one cheap 304.
     """
     result: list[tuple[bytes, bytes]] = []
     vary_done = False
-    cache_done = False
+    cache_at: int | None = None  # where Cache-Control sits in `result`
+    explicit_freshness = False
     for key, value in headers:
         lowered = key.lower()
         if lowered == b"vary":
@@ -503,16 +510,24 @@ def _private(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
             ]
             if not any(d.lower() in (b"private", b"no-store") for d in kept):
                 kept.insert(0, b"private")
+            if any(d.lower().startswith(_FRESHNESS) for d in kept):
+                explicit_freshness = True
             value = b", ".join(kept)
-            cache_done = True
+            cache_at = len(result)
+        elif lowered == b"expires":
+            explicit_freshness = True
         elif lowered == b"surrogate-control" or lowered.endswith(b"cdn-cache-control"):
             # RFC 9213 and vendor fields: a CDN obeys these *instead of* Cache-Control.
             continue
         result.append((key, value))
     if not vary_done:
         result.append((b"vary", b"Cookie"))
-    if not cache_done:
+    if cache_at is None:
+        cache_at = len(result)
         result.append((b"cache-control", b"private"))
+    if not explicit_freshness:
+        key, value = result[cache_at]
+        result[cache_at] = (key, value + b", no-cache")
     return result
 
 

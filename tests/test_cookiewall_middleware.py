@@ -528,9 +528,20 @@ def test_head_is_not_injected() -> None:
 @pytest.mark.parametrize(
     ("app_headers", "vary", "cache_control"),
     [
-        ([], b"Cookie", b"private"),
-        ([(b"vary", b"Accept-Encoding")], b"Accept-Encoding, Cookie", b"private"),
-        ([(b"vary", b"cookie")], b"cookie", b"private"),
+        # No freshness of the app's: no-cache, or a browser keeps the page by heuristic and
+        # shows it banner-less after a withdrawal (validators stay: revalidating is a 304).
+        ([], b"Cookie", b"private, no-cache"),
+        ([(b"vary", b"Accept-Encoding")], b"Accept-Encoding, Cookie", b"private, no-cache"),
+        ([(b"vary", b"cookie")], b"cookie", b"private, no-cache"),
+        ([(b"cache-control", b"public")], b"Cookie", b"private, no-cache"),
+        (
+            [(b"cache-control", b"must-revalidate")],
+            b"Cookie",
+            b"private, must-revalidate, no-cache",
+        ),
+        # The app chose a freshness: kept.
+        ([(b"expires", b"Thu, 01 Jan 2026 00:00:00 GMT")], b"Cookie", b"private"),
+        ([(b"cache-control", b"no-cache")], b"Cookie", b"private, no-cache"),
         (
             [(b"cache-control", b"public, max-age=600, s-maxage=3600")],
             b"Cookie",
