@@ -133,6 +133,7 @@ class UploadStats:
     uploaded: int = 0  # segments confirmed remote and deleted locally
     uploaded_bytes: int = 0
     already_remote: int = 0  # found intact remotely (an earlier try got through): not re-put
+    unreadable: int = 0  # local segments that could not be read: skipped, each retried later
     failed_passes: int = 0
     consecutive_failures: int = 0
     last_error: str | None = None
@@ -144,6 +145,12 @@ class _Pass:
     uploaded: int = 0
     uploaded_bytes: int = 0
     already_remote: int = 0
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    failures: int
+    retry_at: float  # time.monotonic() before which the segment is not read again
 
 
 class SegmentUploader:
@@ -205,6 +212,9 @@ class SegmentUploader:
         self._stats_lock = threading.Lock()
         self._stats = UploadStats()
         self._retry_at = 0.0  # time.monotonic() before which the thread does not try
+        # Local segments whose read failed, by name: each waits out a backoff of its own, so
+        # one bad file neither fails every pass nor holds back the segments listed after it.
+        self._unreadable: dict[str, _Unreadable] = {}
         self._final_flush = True
         self._thread: threading.Thread | None = None
 
@@ -274,8 +284,10 @@ class SegmentUploader:
     def upload_pending(self) -> int:
         """Ship every sealed local segment now; return how many left the local spool.
 
-        Raises the first error (after recording it and scheduling the backoff); segments
-        shipped before it are deleted locally and counted in `stats`.
+        A segment that cannot be read (a folder or a broken link in its place, an I/O error)
+        is skipped: counted in `stats.unreadable`, logged once, and read again only after a
+        backoff of its own. Raises the first error of object storage (after recording it and
+        scheduling the backoff); segments shipped before it are deleted locally and counted.
         """
         with self._pass_lock:
             done = _Pass()
@@ -295,18 +307,31 @@ class SegmentUploader:
         # Listing again after a pass picks up segments sealed while it ran.
         seen: set[str] = set()
         while True:
-            fresh = [s for s in _list_local(self.spool_dir) if s.name not in seen]
+            listed = _list_local(self.spool_dir)
+            fresh = [s for s in listed if s.name not in seen]
             if not fresh:
-                return
+                break
+            now = time.monotonic()
             for segment in fresh:
                 seen.add(segment.name)
-                self._ship(segment, done)
+                skipped = self._unreadable.get(segment.name)
+                if skipped is None or skipped.retry_at <= now:
+                    self._ship(segment, done)
+        # A file that left the spool (removed, or shipped by another uploader) is forgotten.
+        names = {segment.name for segment in listed}
+        for name in [name for name in self._unreadable if name not in names]:
+            del self._unreadable[name]
 
     def _ship(self, segment: Segment, done: _Pass) -> None:
         try:
             body = segment.path.read_bytes()
         except FileNotFoundError:
+            self._unreadable.pop(segment.name, None)
             return  # shipped by another uploader after our listing
+        except OSError as error:
+            self._skip_unreadable(segment, error)
+            return
+        self._unreadable.pop(segment.name, None)
         digest = hashlib.md5(body, usedforsecurity=False)
         key = _key(self.prefix, segment.name)
         if self._matches_remote(key, len(body), digest.hexdigest()):
@@ -329,6 +354,22 @@ class SegmentUploader:
         with contextlib.suppress(FileNotFoundError):
             segment.path.unlink()
 
+    def _skip_unreadable(self, segment: Segment, error: OSError) -> None:
+        earlier = self._unreadable.get(segment.name)
+        failures = 1 if earlier is None else earlier.failures + 1
+        delay = backoff_delay(
+            failures, base=self._initial_backoff, cap=self._max_backoff, rng=self._rng
+        )
+        self._unreadable[segment.name] = _Unreadable(failures, time.monotonic() + delay)
+        if earlier is None:
+            # Once per file, not once per pass; strerror, not str(error), which spells out
+            # the local path.
+            logger.warning(
+                "cannot read sealed segment %s (%s): skipped, the uploader tries it again later",
+                segment.name,
+                error.strerror or type(error).__name__,
+            )
+
     def _matches_remote(self, key: str, size: int, md5_hex: str) -> bool:
         try:
             head = self._client.head_object(Bucket=self.bucket, Key=key)
@@ -350,6 +391,7 @@ class SegmentUploader:
                 uploaded=self._stats.uploaded + done.uploaded,
                 uploaded_bytes=self._stats.uploaded_bytes + done.uploaded_bytes,
                 already_remote=self._stats.already_remote + done.already_remote,
+                unreadable=len(self._unreadable),
             )
 
     def _record_failure(self, message: str) -> None:
