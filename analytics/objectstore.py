@@ -572,7 +572,10 @@ def stage_remote_spool(
 
     `skip_names` is the warehouse's ledger; staged files it already lists are removed, so the
     staging folder does not grow run after run and the ordinary local ingest (same ledger,
-    same names) takes each segment exactly once. Returns `staging_dir`, created if missing.
+    same names) takes each segment exactly once. A segment the warehouse quarantined as
+    corrupt (moved to ``<staging_dir>/quarantine/``) is not downloaded again while the remote
+    object keeps the quarantined copy's size; deleting the copy makes the next run retry it.
+    Returns `staging_dir`, created if missing.
     """
     client = client if client is not None else make_client(endpoint_url=endpoint_url)
     root = Path(staging_dir)
@@ -580,9 +583,30 @@ def stage_remote_spool(
     for staged in list_segments(root):
         if staged.name in skip_names:
             staged.path.unlink(missing_ok=True)
-    wanted = [s for s in list_remote_segments(spool_url, client=client) if s.name not in skip_names]
+    quarantined = _quarantined_sizes(root)
+    wanted = []
+    for segment in list_remote_segments(spool_url, client=client):
+        if segment.name in skip_names:
+            continue
+        if quarantined.get(segment.name) == segment.size:
+            continue  # the same corrupt bytes would only be quarantined again
+        wanted.append(segment)
     download_segments(wanted, root, client=client, progress=progress)
     return root
+
+
+def _quarantined_sizes(staging: Path) -> dict[str, int]:
+    """Name -> size of the segments the warehouse moved aside from `staging` as corrupt."""
+    from analytics.warehouse import QUARANTINE_FOLDER
+
+    folder = staging / QUARANTINE_FOLDER
+    if not folder.is_dir():
+        return {}
+    sizes = {}
+    for segment in list_segments(folder):
+        with contextlib.suppress(OSError):
+            sizes[segment.name] = segment.path.stat().st_size
+    return sizes
 
 
 def ingested_names(db_path: str | os.PathLike[str], *, lock_timeout: float = 10.0) -> set[str]:

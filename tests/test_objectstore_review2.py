@@ -15,11 +15,14 @@ from typing import Any
 
 import pytest
 
+from analytics.cli import main
 from analytics.event import to_table
 from analytics.objectstore import (
     SegmentUploader,
+    stage_for_warehouse,
 )
 from analytics.spool import list_segments, write_segment
+from analytics.warehouse import QUARANTINE_FOLDER, Warehouse
 from tests.test_objectstore import (  # noqa: F401 - aws_env is autouse: dummy credentials
     S3Server,
     _events,
@@ -158,3 +161,79 @@ def test_the_upload_thread_ships_past_an_unreadable_segment(
         uploader.stop()
     assert _remote(client, bucket, "p") == good
     assert uploader.stats.failed_passes == 0
+
+
+# --- 2. a remote segment quarantined as corrupt is not downloaded again ----------------------
+
+
+def _put_garbage(client: Any, bucket: str, prefix: str, day: date = DAY) -> str:
+    name = f"day={day}/0000000000001-host-1-000001-deadbeef.parquet"
+    client.put_object(Bucket=bucket, Key=f"{prefix}/{name}", Body=b"PAR1 not a parquet file")
+    return name
+
+
+def test_a_quarantined_remote_segment_is_not_downloaded_on_every_run(
+    tmp_path: Path, client: Any, bucket: str, gets: Counter[str]
+) -> None:
+    url = f"s3://{bucket}/site"
+    spool, db = tmp_path / "spool", tmp_path / "analytics.duckdb"
+    warehouse = Warehouse(db, clock=lambda: CLOCK)
+    bad = _put_garbage(client, bucket, "site")
+    good = _seal(spool, 1)
+    SegmentUploader(spool, url, client=client).upload_pending()
+
+    first = warehouse.run(stage_for_warehouse(url, db, client=client)).ingest
+    assert (first.segments, first.quarantined) == (1, (bad,))
+    assert gets[f"site/{bad}"] == 1
+
+    # Before: the ledger only knows ingested names, so every run fetched the corrupt
+    # object again (and quarantined it again): bandwidth that grows with every run.
+    for _ in range(2):
+        again = warehouse.run(stage_for_warehouse(url, db, client=client)).ingest
+        assert (again.segments, again.quarantined) == (0, ())
+    assert gets[f"site/{bad}"] == 1
+
+    # A genuinely new segment still comes down, and only it.
+    newer = _seal(spool, 1)
+    SegmentUploader(spool, url, client=client).upload_pending()
+    third = warehouse.run(stage_for_warehouse(url, db, client=client)).ingest
+    assert (third.segments, third.quarantined) == (1, ())
+    assert sum(gets.values()) == 3
+    assert {k.removeprefix("site/") for k in gets} == {bad, *good, *newer}
+
+
+def test_a_quarantined_segment_replaced_remotely_is_downloaded_and_ingested(
+    tmp_path: Path, client: Any, bucket: str
+) -> None:
+    url = f"s3://{bucket}/site"
+    db = tmp_path / "analytics.duckdb"
+    warehouse = Warehouse(db, clock=lambda: CLOCK)
+    bad = _put_garbage(client, bucket, "site")
+    assert warehouse.run(stage_for_warehouse(url, db, client=client)).ingest.quarantined == (bad,)
+
+    # The operator re-uploads the object from a backup: other bytes under the same name.
+    repaired = write_segment(tmp_path / "backup", DAY, to_table(_events(6)))
+    client.put_object(Bucket=bucket, Key=f"site/{bad}", Body=repaired.read_bytes())
+    result = warehouse.run(stage_for_warehouse(url, db, client=client)).ingest
+    assert (result.segments, result.events, result.quarantined) == (1, 6, ())
+
+
+def test_rollup_reports_a_corrupt_remote_segment_once_not_on_every_run(
+    tmp_path: Path,
+    server: S3Server,
+    client: Any,
+    bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", server.url)
+    _put_garbage(client, bucket, "site")
+    argv = ["rollup", "--spool", f"s3://{bucket}/site", "--db", str(tmp_path / "a.duckdb")]
+    assert main(argv) == 0
+    assert "quarantined corrupt segment" in capsys.readouterr().err
+    # Before: downloaded, quarantined and warned about again on every cron run.
+    assert main(argv) == 0
+    assert capsys.readouterr() == ("nothing to do: no new segments\n", "")
+    staging = tmp_path / "a.duckdb.staging"
+    assert len(list_segments(staging / QUARANTINE_FOLDER)) == 1
+    assert list_segments(staging) == []
