@@ -517,22 +517,24 @@ def download_segments(
 
     Each file is written under a dot-prefixed temporary name and renamed once its size is
     checked, so a crash mid-download never leaves half a segment for the warehouse to ingest.
-    A segment already staged with the right size is not downloaded again.
+    A segment already staged with the right size is not downloaded again. A segment deleted
+    from object storage since it was listed is skipped with a warning (it is not returned).
     """
     client = client if client is not None else make_client(endpoint_url=endpoint_url)
     root = Path(staging_dir)
     paths: list[Path] = []
     for segment in remote:
         final = root / segment.name
-        if not (final.is_file() and final.stat().st_size == segment.size):
-            _download_one(client, segment, final)
-        paths.append(final)
+        staged = final.is_file() and final.stat().st_size == segment.size
+        if staged or _download_one(client, segment, final):
+            paths.append(final)
         if progress is not None:
             progress(segment)
     return paths
 
 
-def _download_one(client: Any, segment: RemoteSegment, final: Path) -> None:
+def _download_one(client: Any, segment: RemoteSegment, final: Path) -> bool:
+    """Download one segment; False if it no longer exists remotely."""
     final.parent.mkdir(parents=True, exist_ok=True)
     temp = final.with_name(f"{TEMP_PREFIX}{final.name}")
     try:
@@ -548,6 +550,11 @@ def _download_one(client: Any, segment: RemoteSegment, final: Path) -> None:
             temp.unlink()
         if isinstance(error, ObjectStoreError):
             raise
+        if _is_not_found(error):
+            # Deleted between listing and download (a lifecycle rule, an operator): there is
+            # nothing left to ingest, and failing would hold back every other segment.
+            logger.warning("segment %s was deleted remotely before download: skipped", segment.name)
+            return False
         cause = getattr(error, "last_exception", None)  # what the retries ended on
         detail = f"{error} ({cause})" if cause is not None else str(error)
         raise ObjectStoreError(
@@ -557,6 +564,7 @@ def _download_one(client: Any, segment: RemoteSegment, final: Path) -> None:
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
+    return True
 
 
 def stage_remote_spool(

@@ -18,8 +18,10 @@ import pytest
 from analytics.cli import main
 from analytics.event import to_table
 from analytics.objectstore import (
+    RemoteSegment,
     SegmentUploader,
     stage_for_warehouse,
+    stage_remote_spool,
 )
 from analytics.spool import list_segments, write_segment
 from analytics.warehouse import QUARANTINE_FOLDER, Warehouse
@@ -237,3 +239,27 @@ def test_rollup_reports_a_corrupt_remote_segment_once_not_on_every_run(
     staging = tmp_path / "a.duckdb.staging"
     assert len(list_segments(staging / QUARANTINE_FOLDER)) == 1
     assert list_segments(staging) == []
+
+
+# --- 3. other failure modes on the path ------------------------------------------------------
+
+
+def test_a_segment_deleted_between_listing_and_download_is_skipped_not_fatal(
+    tmp_path: Path, client: Any, bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A lifecycle rule or an operator removes an object while a rollup is staging.
+    url = f"s3://{bucket}/p"
+    spool, staging = tmp_path / "spool", tmp_path / "staging"
+    shipped = _seal(spool, 3)
+    SegmentUploader(spool, url, client=client).upload_pending()
+    first, doomed, last = sorted(shipped)
+
+    def delete_the_next_one(segment: RemoteSegment) -> None:
+        if segment.name == first:
+            client.delete_object(Bucket=bucket, Key=f"p/{doomed}")
+
+    # Before: ObjectStoreError "cannot download ... Not Found", and the whole rollup failed.
+    stage_remote_spool(url, staging, set(), client=client, progress=delete_the_next_one)
+    assert {s.name for s in list_segments(staging)} == {first, last}
+    assert [p for p in staging.rglob(".*") if p.is_file()] == []
+    assert any(doomed in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
