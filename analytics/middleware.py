@@ -75,12 +75,12 @@ def _consent_of(scope: Scope) -> tuple[str, bool]:
     if consent is None:
         return "undecided", True
     try:
-        summary = consent.summary if consent.decided else "undecided"
-        declined = (
-            bool(consent.decided)
-            and "analytics" in consent.categories
-            and not consent.allows("analytics")
-        )
+        if not consent.decided:
+            return "undecided", not consent.gpc
+        summary = consent.summary
+        if summary == "all":  # every category granted: analytics cannot have been refused
+            return "all", not consent.gpc
+        declined = "analytics" in consent.categories and not consent.allows("analytics")
         hash_allowed = not declined and not consent.gpc
     except Exception:  # a foreign object in scope: count the request, link nothing
         return "undecided", False

@@ -196,6 +196,13 @@ def test_what_is_recorded(tmp_path: Path, url: str, record: str, recorded: bool)
             True,
         ),
         (FakeConsent(False, gpc=True), {}, "undecided", False),
+        # GPC in the consent object itself, on the "all" shortcut too
+        (
+            FakeConsent(True, frozenset({"necessary", "analytics"}), summary="all", gpc=True),
+            {},
+            "all",
+            False,
+        ),
         (None, {"sec-gpc": "1"}, "undecided", False),
         (None, {"dnt": "1"}, "undecided", False),
         (None, {"sec-gpc": "0"}, "undecided", True),  # only the exact value 1 counts
