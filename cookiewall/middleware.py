@@ -305,7 +305,12 @@ class ConsentMiddleware:
     def _category_of(self, name_part: bytes, value: bytes) -> str | None:
         # Everything before the first '=' decides the stored name (setcookie.cookie_name),
         # so the category found for one value holds for every value with the same prefix.
-        rule = self.policy.rule_for(setcookie.cookie_name(value))
+        name = setcookie.cookie_name(value)
+        if not name or name == self.cookie_name:
+            # Nameless (it may be sent back as the consent cookie) or the consent cookie
+            # itself: `_filter` decides, whatever a rule says; not cached, both stay rare.
+            return None
+        rule = self.policy.rule_for(name)
         if rule is None:
             return None  # undeclared: `_filter` remembers it; not cached, it stays rare
         cache = self._category_by_name
@@ -347,7 +352,9 @@ class ConsentMiddleware:
     def _filter(
         self, headers: list[tuple[bytes, bytes]], consent: Consent
     ) -> list[tuple[bytes, bytes]]:
-        kept, removed, undeclared = setcookie.filter_headers(headers, consent.granted, self.policy)
+        kept, removed, undeclared = setcookie.filter_headers(
+            headers, consent.granted, self.policy, reserved=self.cookie_name
+        )
         for name in undeclared:
             if (
                 name not in self.undeclared
@@ -363,7 +370,14 @@ class ConsentMiddleware:
                 self.removed_by_name[name] = count + 1
             elif len(self.removed_by_name) < _REMEMBERED_NAMES:
                 self.removed_by_name[name] = 1
-                logger.info("cookiewall: removed Set-Cookie %r (no consent for it)", name)
+                if name == self.cookie_name:
+                    logger.warning(
+                        "cookiewall: removed the app's Set-Cookie for the consent cookie %r"
+                        " (only the consent endpoints set it)",
+                        name,
+                    )
+                else:
+                    logger.info("cookiewall: removed Set-Cookie %r (no consent for it)", name)
         return kept
 
     async def _serve(

@@ -33,6 +33,22 @@ def cookie_name(value: bytes) -> str:
     return name.strip(b" \t").decode("latin-1")
 
 
+def sent_back_as(value: bytes, name: str) -> bool:
+    """True when a browser would send this Set-Cookie back as `name=...`.
+
+    That is the cookie named `name`, or a nameless one (`=name=...`: RFC 6265bis stores the
+    name "" and the value `name=...`, and browsers send a nameless cookie as its value alone).
+    """
+    pair = value.split(b";", 1)[0]
+    key, eq, rest = pair.partition(b"=")
+    if not eq:
+        return False
+    stored = key.strip(b" \t")
+    if stored:
+        return stored == name.encode("latin-1")
+    return rest.lstrip(b" \t").startswith(name.encode("latin-1") + b"=")
+
+
 def is_deletion(value: bytes, now: float | None = None) -> bool:
     """True when the header expires the cookie (Max-Age <= 0, or Expires in the past).
 
@@ -202,9 +218,17 @@ def request_cookie_names(header: str) -> set[str]:
 
 
 def filter_headers(
-    headers: list[tuple[bytes, bytes]], allowed: frozenset[str], policy: Policy
+    headers: list[tuple[bytes, bytes]],
+    allowed: frozenset[str],
+    policy: Policy,
+    *,
+    reserved: str | None = None,
 ) -> tuple[list[tuple[bytes, bytes]], list[str], list[str]]:
     """Drop the Set-Cookie headers the visitor has not allowed.
+
+    `reserved` is the consent cookie's name: only the gate sets it (a decision has a receipt
+    and comes through the endpoints), so the app's Set-Cookie for it is removed whatever the
+    rules or unknown_cookies say; its deletion passes like any other.
 
     Returns the kept headers, the names removed, and the names no rule declares (whether
     they were removed or, with unknown_cookies="allow", let through).
@@ -219,6 +243,12 @@ def filter_headers(
             kept.append(header)
             continue
         name = cookie_name(value)
+        if reserved is not None and sent_back_as(value, reserved):
+            if is_deletion(value):
+                kept.append(header)
+            else:
+                removed.append(reserved)
+            continue
         rule = policy.rule_for(name)
         if rule is None:
             undeclared.append(name)
