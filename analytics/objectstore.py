@@ -26,6 +26,7 @@ import hashlib
 import logging
 import os
 import random
+import re
 import threading
 import time
 import weakref
@@ -44,6 +45,9 @@ logger = logging.getLogger("analytics.objectstore")
 # Not a segment folder and dot-prefixed: Hive readers and `list_segments` both skip it.
 _UPLOAD_LOCK = ".uploader.lock"
 _MD5_METADATA = "cookiewall-md5"
+# The user:password@ of any URL: botocore spells out the endpoint URL in its connection
+# errors, and MinIO set-ups often carry credentials in it (AWS_ENDPOINT_URL_S3).
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s\"'<>]*@")
 
 
 class ObjectStoreError(AnalyticsError):
@@ -107,6 +111,11 @@ def _error_types() -> tuple[type[BaseException], ...]:
     # Boto3Error: download_file's own failures (RetriesExceededError when a body is cut off
     # mid-transfer, S3TransferFailedError) are not botocore's.
     return (Boto3Error, BotoCoreError, ClientError, ObjectStoreError, OSError)
+
+
+def _describe(error: BaseException) -> str:
+    """`str(error)` fit for a log line or a message: credentials in URLs are masked."""
+    return _URL_USERINFO.sub(r"\g<scheme>***@", str(error))
 
 
 def _is_not_found(error: BaseException) -> bool:
@@ -276,7 +285,7 @@ class SegmentUploader:
             self.upload_pending()
         except _error_types() as error:
             # upload_pending has recorded the failure and scheduled the retry
-            logger.warning("uploading the spool to %s failed: %s", self.spool_url, error)
+            logger.warning("uploading the spool to %s failed: %s", self.spool_url, _describe(error))
         except Exception:  # a bug must not kill the thread and strand every later segment
             logger.exception("unexpected error while uploading the spool")
             self._record_failure("unexpected error (see log)")
@@ -297,7 +306,7 @@ class SegmentUploader:
                         self._ship_until_empty(done)
             except _error_types() as error:
                 self._add(done)
-                self._record_failure(f"{type(error).__name__}: {error}")
+                self._record_failure(f"{type(error).__name__}: {_describe(error)}")
                 raise
             self._add(done)
             self._record_success()
@@ -501,7 +510,7 @@ def list_remote_segments(
                     name, day = parsed
                     found.append(RemoteSegment(name, item["Key"], day, int(item["Size"]), bucket))
     except _error_types() as error:
-        raise ObjectStoreError(f"cannot list {spool_url}: {error}") from error
+        raise ObjectStoreError(f"cannot list {spool_url}: {_describe(error)}") from error
     return sorted(found)
 
 
@@ -556,7 +565,9 @@ def _download_one(client: Any, segment: RemoteSegment, final: Path) -> bool:
             logger.warning("segment %s was deleted remotely before download: skipped", segment.name)
             return False
         cause = getattr(error, "last_exception", None)  # what the retries ended on
-        detail = f"{error} ({cause})" if cause is not None else str(error)
+        detail = _describe(error)
+        if cause is not None:
+            detail += f" ({_describe(cause)})"
         raise ObjectStoreError(
             f"cannot download s3://{segment.bucket}/{segment.key}: {detail}"
         ) from error

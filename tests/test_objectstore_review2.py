@@ -18,13 +18,18 @@ import pytest
 from analytics.cli import main
 from analytics.event import to_table
 from analytics.objectstore import (
+    ObjectStoreError,
     RemoteSegment,
     SegmentUploader,
+    _describe,
+    download_segments,
+    list_remote_segments,
     stage_for_warehouse,
     stage_remote_spool,
 )
 from analytics.spool import list_segments, write_segment
 from analytics.warehouse import QUARANTINE_FOLDER, Warehouse
+from tests.support import free_port
 from tests.test_objectstore import (  # noqa: F401 - aws_env is autouse: dummy credentials
     S3Server,
     _events,
@@ -263,3 +268,72 @@ def test_a_segment_deleted_between_listing_and_download_is_skipped_not_fatal(
     assert {s.name for s in list_segments(staging)} == {first, last}
     assert [p for p in staging.rglob(".*") if p.is_file()] == []
     assert any(doomed in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        (
+            f'Could not connect to the endpoint URL: "http://minio:{SECRET}@10.0.0.5:9000/b"',
+            'Could not connect to the endpoint URL: "http://***@10.0.0.5:9000/b"',
+        ),
+        (
+            f"Connect timeout on endpoint URL: https://AKIA:{SECRET}@s3.example.com/b?x=1",
+            "Connect timeout on endpoint URL: https://***@s3.example.com/b?x=1",
+        ),
+        (f"http://{SECRET}@host/", "http://***@host/"),
+        (f"http://user:p%40{SECRET}@host", "http://***@host"),
+        (f"http://user:p@{SECRET}@host/k", "http://***@host/k"),  # an unescaped @ in it
+        # not userinfo: an @ in a key or after the host stays, so the message stays useful
+        ("cannot download s3://b/p/day=2026-11-28/a@b.parquet", None),
+        ('endpoint URL: "http://127.0.0.1:9000/b/k@v"', None),
+        ("An error occurred (404) when calling the HeadObject operation: Not Found", None),
+    ],
+)
+def test_error_text_masks_the_userinfo_of_any_url(message: str, shown: str | None) -> None:
+    assert _describe(OSError(message)) == (message if shown is None else shown)
+
+
+def _secret_endpoint() -> str:
+    # MinIO's docs and many .env files spell the endpoint with user:password@ in it.
+    return f"http://minio:{SECRET}@127.0.0.1:{free_port()}"  # nothing listens: refused
+
+
+def test_credentials_in_the_endpoint_never_reach_an_error_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", _secret_endpoint())
+    with pytest.raises(ObjectStoreError, match="cannot list s3://b/p") as listing:
+        list_remote_segments("s3://b/p")
+    segment = RemoteSegment(f"day={DAY}/1-a.parquet", f"p/day={DAY}/1-a.parquet", DAY, 9, "b")
+    with pytest.raises(ObjectStoreError, match="cannot download s3://b/p/") as download:
+        download_segments([segment], tmp_path / "staging")
+    for info in (listing, download):
+        assert SECRET not in str(info.value)
+        assert "127.0.0.1" in str(info.value)  # still says where it tried
+
+
+def test_credentials_in_the_endpoint_never_reach_a_log_line_or_the_stats(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="analytics")
+    spool = tmp_path / "spool"
+    _seal(spool, 1)
+    uploader = SegmentUploader(spool, "s3://b/p", endpoint_url=_secret_endpoint(), interval=0.05)
+    uploader.start().notify()
+    _wait_for(lambda: uploader.stats.failed_passes >= 1)
+    uploader.stop(flush=False)
+    assert "failed" in caplog.text
+    assert SECRET not in caplog.text
+    assert SECRET not in (uploader.stats.last_error or "")
+
+
+def test_rollup_with_credentials_in_the_endpoint_prints_one_line_without_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", _secret_endpoint())
+    assert main(["rollup", "--spool", "s3://b/p", "--db", str(tmp_path / "a.duckdb")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("analytics: error: cannot list s3://b/p")
+    assert err.count("\n") == 1
+    assert SECRET not in err
