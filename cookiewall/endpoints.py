@@ -244,7 +244,8 @@ class ConsentEndpoints:
             root=root,
             routes=routes,
             banner=self.banner.markup(public_prefix),
-            cookie_path=root,
+            # A __Host- cookie exists only at Path=/ (see setcookie.build): say so.
+            cookie_path="/" if setcookie.host_only(self.cookie_name) else root,
             clear=(
                 setcookie.deletion(self.cookie_name, path=root, secure=False),
                 setcookie.deletion(self.cookie_name, path=root, secure=True),
@@ -303,7 +304,7 @@ class ConsentEndpoints:
         site = request.site
         reply = self._answer(self.codec.undecided(request.consent.gpc), is_form, next_path, site)
         reply.headers.append((b"set-cookie", site.clear[request.secure]))
-        if site.root:
+        if site.cookie_path != "/":
             # A decision made before cookiewall honoured root_path lives at Path=/: a
             # withdrawal must not leave it behind to be read again.
             clear_root = self.root_site.clear[request.secure]

@@ -71,12 +71,20 @@ class ConsentMiddleware:
             raise ValueError("same_site must be 'lax', 'strict' or 'none'")
         if same_site.lower() == "none" and secure is False:
             raise ValueError("same_site='none' needs Secure cookies (secure=None or True)")
+        prefixed = setcookie.needs_secure(cookie_name)
+        if prefixed and secure is False:
+            raise ValueError(
+                f"cookie_name {cookie_name!r}: browsers store a __Secure-/__Host- cookie"
+                " only with Secure (secure=None or True)"
+            )
         self.app = app
         self.policy = policy
         self.cookie_name = cookie_name
-        # Browsers refuse SameSite=None without Secure. Behind a TLS proxy the app may see
-        # http, so "Secure when https" would make the consent cookie impossible to store.
-        self.secure = True if secure is None and same_site.lower() == "none" else secure
+        # Browsers refuse SameSite=None (or a __Secure-/__Host- name) without Secure. Behind
+        # a TLS proxy the app may see http, so "Secure when https" would make the consent
+        # cookie impossible to store.
+        always_secure = same_site.lower() == "none" or prefixed
+        self.secure = True if secure is None and always_secure else secure
         self.same_site = _SAME_SITE[same_site.lower()]
         self.honor_dnt = honor_dnt
         self.inject_banner = inject_banner

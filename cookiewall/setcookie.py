@@ -15,7 +15,18 @@ from cookiewall.policy import Policy
 
 EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
 MAX_ATTRIBUTE_VALUE = 1024  # RFC 6265bis 5.6: octets; a longer attribute value is ignored
+_PREFIXES = ("__secure-", "__host-")  # lower case: browsers match them without regard to case
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}")
+
+
+def needs_secure(name: str) -> bool:
+    """A `__Secure-` or `__Host-` name: browsers store the cookie only with Secure."""
+    return name.lower().startswith(_PREFIXES)
+
+
+def host_only(name: str) -> bool:
+    """A `__Host-` name: browsers store the cookie only with Path=/ and no Domain."""
+    return name.lower().startswith("__host-")
 
 
 def cookie_name_ok(name: str) -> bool:
@@ -156,6 +167,17 @@ def build(
     same_site: str | None = "Lax",
     http_only: bool = True,
 ) -> bytes:
+    """A Set-Cookie value, in the form a browser will accept for `name`.
+
+    Browsers refuse a `__Secure-` cookie without Secure, and a `__Host-` one unless it is
+    also Path=/ with no Domain (RFC 6265bis, cookie prefixes; matched without regard to
+    case): such a name takes those attributes whatever the request's scheme says (behind a
+    TLS proxy the app may see http).
+    """
+    if needs_secure(name):
+        secure = True
+    if host_only(name):
+        path, domain = "/", None
     parts = [f"{name}={value}", f"Max-Age={max_age}"]
     if max_age <= 0:
         parts.append(f"Expires={EXPIRED}")
@@ -174,18 +196,7 @@ def build(
 def deletion(
     name: str, *, path: str = "/", domain: str | None = None, secure: bool = False
 ) -> bytes:
-    """An expiring Set-Cookie for `name`, in the form a browser will accept.
-
-    Browsers refuse a `__Secure-` cookie without Secure, and a `__Host-` one unless it is
-    also Path=/ with no Domain (RFC 6265bis, cookie prefixes; matched without regard to
-    case). The deletion is such a Set-Cookie too, so it takes those attributes whatever the
-    request's scheme says (behind a TLS proxy the app may see http).
-    """
-    lowered = name.lower()
-    if lowered.startswith(("__secure-", "__host-")):
-        secure = True
-    if lowered.startswith("__host-"):
-        path, domain = "/", None
+    """An expiring Set-Cookie for `name` (prefixed names: see `build`)."""
     return build(
         name,
         "",

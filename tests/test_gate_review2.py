@@ -11,13 +11,14 @@ import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from cookiewall import ConsentMiddleware, CookieRule
 from tests.test_cookiewall_support import (
     SECRET,
     call,
     decide,
+    make_app,
     make_policy,
     set_cookies,
 )
@@ -120,3 +121,71 @@ def test_other_cookies_of_the_app_are_unaffected() -> None:
     )
     sent = {h.split("=", 1)[0] for h in call(gate, "GET", "/").headers.get_list("set-cookie")}
     assert sent == {"cookiewall_ab", "xcookiewall", "session"}
+
+
+# -- a __Host-/__Secure- consent cookie name gives a cookie browsers store ----------------------
+
+OLD_SECRET = "an-older-secret-key-0123456789ab"
+
+
+def _attributes(header: str) -> dict[str, str]:
+    parts = [p.strip() for p in header.split(";")[1:]]
+    return {k.strip().lower(): v.strip() for k, _, v in (p.partition("=") for p in parts)}
+
+
+def _prefixed(name: str, **options: Any) -> Starlette:
+    gate = make_app(cookie_name=name, **options)
+    return Starlette(routes=[Mount("/shop", app=gate), Mount("/", app=gate)])
+
+
+@pytest.mark.parametrize("name", ["__Host-consent", "__Secure-consent", "__host-consent"])
+@pytest.mark.parametrize("where", ["", "/shop"])
+@pytest.mark.parametrize("base_url", ["http://testserver", "https://testserver"])
+def test_prefixed_consent_cookie_is_one_browsers_store(
+    name: str, where: str, base_url: str
+) -> None:
+    """RFC 6265bis cookie prefixes: a browser drops a `__Secure-` cookie without Secure and a
+    `__Host-` one unless it also has Path=/ and no Domain. Over http (the app behind a TLS
+    proxy) the consent cookie had no Secure, and under a mount it had Path=/shop: the
+    visitor's decision was never stored and the banner came back on every page."""
+    host = _prefixed(name)
+    response = call(
+        host, "POST", f"{where}/consent", json={"action": "accept_all"}, base_url=base_url
+    )
+    assert response.status_code == 200
+    attributes = _attributes(set_cookies(response)[name])
+    assert "secure" in attributes
+    if name.lower().startswith("__host-"):
+        assert attributes["path"] == "/"
+        assert "domain" not in attributes
+    else:
+        assert attributes["path"] == (where or "/")
+    # The decision is read back where the browser sends it.
+    value = set_cookies(response)[name].split(";", 1)[0].split("=", 1)[1]
+    state = call(host, "GET", f"{where}/consent", headers={"cookie": f"{name}={value}"})
+    assert state.json()["decided"] is True
+
+
+@pytest.mark.parametrize("name", ["__Host-consent", "__Secure-consent"])
+def test_prefixed_consent_cookie_is_secure_when_re_signed_and_cleared(name: str) -> None:
+    old = make_app(cookie_name=name, secret_key=OLD_SECRET)
+    value = set_cookies(call(old, "POST", "/consent", json={"action": "reject_all"}))[name]
+    value = value.split(";", 1)[0].split("=", 1)[1]
+    rotated = make_app(cookie_name=name, secret_key=[SECRET, OLD_SECRET])
+    resigned = call(rotated, "GET", "/state", headers={"cookie": f"{name}={value}"})
+    assert "secure" in _attributes(set_cookies(resigned)[name])
+    cleared = call(rotated, "GET", "/state", headers={"cookie": f"{name}=tampered"})
+    assert "secure" in _attributes(set_cookies(cleared)[name])
+
+
+@pytest.mark.parametrize("name", ["__Host-consent", "__Secure-consent", "__SECURE-x"])
+def test_prefixed_consent_cookie_name_with_secure_false_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="Secure"):
+        make_app(cookie_name=name, secure=False)
+
+
+def test_withdrawal_under_a_mount_clears_a_host_cookie_once() -> None:
+    response = call(_prefixed("__Host-consent"), "DELETE", "/shop/consent")
+    cleared = [h for h in response.headers.get_list("set-cookie") if h.startswith("__Host-")]
+    assert len(cleared) == 1
+    assert _attributes(cleared[0])["path"] == "/"
