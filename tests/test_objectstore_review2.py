@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from analytics.cli import main
@@ -337,3 +339,81 @@ def test_rollup_with_credentials_in_the_endpoint_prints_one_line_without_them(
     assert err.startswith("analytics: error: cannot list s3://b/p")
     assert err.count("\n") == 1
     assert SECRET not in err
+
+
+@pytest.mark.parametrize(
+    ("ship_to", "roll_up_from"),
+    [
+        ("s3://{b}/site/spool", "s3://{b}/site/spool/"),
+        ("s3://{b}/site/spool/", "s3://{b}/site/spool"),
+        ("s3://{b}/", "s3://{b}"),
+        ("s3://{b}", "s3://{b}/"),
+    ],
+)
+def test_a_trailing_slash_on_the_prefix_names_the_same_spool(
+    tmp_path: Path, client: Any, bucket: str, ship_to: str, roll_up_from: str
+) -> None:
+    spool, db = tmp_path / "spool", tmp_path / "analytics.duckdb"
+    shipped = _seal(spool, 2)
+    assert SegmentUploader(spool, ship_to.format(b=bucket), client=client).upload_pending() == 2
+    staged = stage_for_warehouse(roll_up_from.format(b=bucket), db, client=client)
+    assert {s.name for s in list_segments(staged)} == set(shipped)
+    assert Warehouse(db, clock=lambda: CLOCK).run(staged).ingest.segments == 2
+
+
+def test_an_outage_mid_listing_stages_nothing_and_the_next_run_takes_everything(
+    tmp_path: Path, bucket: str
+) -> None:
+    fragile = S3Server()
+    fragile.start()
+    try:
+        client = make_client(endpoint_url=fragile.url, connect_timeout=2, read_timeout=5)
+        client.create_bucket(Bucket=bucket)
+        for i in range(1001):  # two ListObjectsV2 pages
+            client.put_object(Bucket=bucket, Key=f"p/day={DAY}/{i:05d}.parquet", Body=b"x")
+        pages: list[int] = []
+
+        def go_down_after_the_first_page(**_: Any) -> None:
+            pages.append(1)
+            if len(pages) == 1:
+                fragile.stop()
+
+        client.meta.events.register("after-call.s3.ListObjectsV2", go_down_after_the_first_page)
+        staging = tmp_path / "staging"
+        with pytest.raises(ObjectStoreError, match="cannot list") as info:
+            stage_remote_spool(f"s3://{bucket}/p", staging, set(), client=client)
+        assert "\n" not in str(info.value)
+        assert [p for p in staging.rglob("*") if p.is_file()] == []
+        fragile.start()
+        listed = list_remote_segments(f"s3://{bucket}/p", client=client)
+        assert len(listed) == 1001
+        ledger = {segment.name for segment in listed[:-2]}  # downloading 1001 is slow
+        stage_remote_spool(f"s3://{bucket}/p", staging, ledger, client=client)
+        assert [s.name for s in list_segments(staging)] == [s.name for s in listed[-2:]]
+    finally:
+        fragile.stop()
+
+
+def test_a_run_killed_mid_download_leaves_nothing_the_next_run_trips_on(
+    tmp_path: Path, client: Any, bucket: str
+) -> None:
+    url = f"s3://{bucket}/site"
+    spool, db = tmp_path / "spool", tmp_path / "analytics.duckdb"
+    shipped = _seal(spool, 2)
+    SegmentUploader(spool, url, client=client).upload_pending()
+    name = sorted(shipped)[0]
+    # What a SIGKILL mid-download leaves: our temporary, and s3transfer's own under it.
+    staging = tmp_path / "analytics.duckdb.staging"
+    folder = (staging / name).parent
+    folder.mkdir(parents=True)
+    leftovers = [folder / f".tmp-{Path(name).name}", folder / f".tmp-{Path(name).name}.3fA9c0De"]
+    for leftover in leftovers:
+        leftover.write_bytes(shipped[name][:7])
+        hours_ago = time.time() - 2 * 3600
+        os.utime(leftover, (hours_ago, hours_ago))
+
+    result = Warehouse(db, clock=lambda: CLOCK).run(stage_for_warehouse(url, db, client=client))
+    assert (result.ingest.segments, result.ingest.events, result.ingest.quarantined) == (2, 11, ())
+    assert [p.name for p in staging.rglob(".*")] == []
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT COUNT(*) FROM events").fetchall() == [(11,)]
