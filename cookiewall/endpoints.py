@@ -391,7 +391,14 @@ class ConsentEndpoints:
         if request.headers.get("sec-fetch-site", "").strip().lower() == "cross-site":
             return error(403, "cross-site request refused")
         origin = request.headers.get("origin")
-        if origin is not None and _normal_origin(origin) != _own_origin(request):
+        if origin is None:
+            # No Origin (an older browser, a privacy tool that strips it): the Referer, when
+            # there is one, must name this origin (OWASP CSRF prevention, Referer check).
+            referer = request.headers.get("referer")
+            if referer is None:
+                return None
+            origin = _referer_origin(referer)
+        if origin is None or _normal_origin(origin) != _own_origin(request):
             return error(403, "cross-site request refused")
         return None
 
@@ -598,6 +605,17 @@ def _normal_origin(origin: str) -> str:
     if colon and "]" not in port and _DEFAULT_PORTS.get(scheme) == port:
         host = name
     return f"{scheme}://{host}"
+
+
+def _referer_origin(referer: str) -> str | None:
+    """The origin of an http(s) Referer, or None for anything a browser would not send."""
+    try:
+        parts = urlsplit(referer.strip())
+    except ValueError:  # an unbalanced '[' in the host
+        return None
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.netloc or "@" in parts.netloc:
+        return None  # browsers strip credentials from a Referer: one with them is forged
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _own_origin(request: Request) -> str:
