@@ -367,7 +367,8 @@ class ConsentEndpoints:
         except OSError as exc:
             # The visitor's choice still takes effect; the operator must see the gap.
             self.stats["receipts_failed"] += 1
-            logger.error("cookiewall: could not write consent receipt: %s", exc.strerror)
+            reason = exc.strerror or type(exc).__name__
+            logger.error("cookiewall: could not write consent receipt: %s", reason)
 
     def state(self, consent: Consent) -> dict[str, Any]:
         state: dict[str, Any] = {

@@ -8,6 +8,8 @@ however often one client clicks.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -68,9 +70,7 @@ class ReceiptLog:
                     fd = -1
                     self._rotate()
                     fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-                written = os.write(fd, line)
-                if written != len(line):
-                    raise OSError(f"short write to {self.path}: {written} of {len(line)} bytes")
+                _write_whole(fd, line)
             finally:
                 if fd >= 0:
                     os.close(fd)
@@ -95,3 +95,25 @@ class ReceiptLog:
         """The log and its backups, newest first."""
         candidates = [self.path, *(self._backup(i) for i in range(1, self.backups + 1))]
         return [p for p in candidates if p.exists()]
+
+
+def _write_whole(fd: int, line: bytes) -> None:
+    """Append `line` whole, or not at all: a cut-off write (a full disk) is taken back.
+
+    Left in place, the fragment would have no newline and the next receipt would be
+    appended to it, breaking both lines. The caller holds the lock: nobody appends between.
+    """
+    start = os.fstat(fd).st_size
+    try:
+        written = os.write(fd, line)
+    except OSError:
+        _truncate(fd, start)
+        raise
+    if written != len(line):
+        _truncate(fd, start)
+        raise OSError(errno.ENOSPC, f"short write ({written} of {len(line)} bytes)")
+
+
+def _truncate(fd: int, size: int) -> None:
+    with contextlib.suppress(OSError):  # the write's own error is the one to report
+        os.ftruncate(fd, size)
