@@ -27,6 +27,7 @@ import logging
 import os
 import random
 import re
+import secrets
 import threading
 import time
 import weakref
@@ -525,8 +526,8 @@ def download_segments(
     """Download `remote` into `staging_dir`, laid out like a spool; return the local paths.
 
     Each file is written under a dot-prefixed temporary name and renamed once its size is
-    checked, so a crash mid-download never leaves half a segment for the warehouse to ingest.
-    A segment already staged with the right size is not downloaded again. A segment deleted
+    checked, so a crash mid-download never leaves half a segment for the warehouse to ingest
+    (the warehouse removes such a temporary once it is an hour old). A segment already staged with the right size is not downloaded again. A segment deleted
     from object storage since it was listed is skipped with a warning (it is not returned).
     """
     client = client if client is not None else make_client(endpoint_url=endpoint_url)
@@ -545,7 +546,9 @@ def download_segments(
 def _download_one(client: Any, segment: RemoteSegment, final: Path) -> bool:
     """Download one segment; False if it no longer exists remotely."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    temp = final.with_name(f"{TEMP_PREFIX}{final.name}")
+    # A name of this download's own: two rollups staging into one folder at once (cron
+    # starting the next before the last is done) must not rename each other's file away.
+    temp = final.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{final.name}")
     try:
         client.download_file(segment.bucket, segment.key, str(temp))
         size = temp.stat().st_size

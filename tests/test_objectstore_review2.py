@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import uuid
 from collections import Counter
@@ -417,3 +418,33 @@ def test_a_run_killed_mid_download_leaves_nothing_the_next_run_trips_on(
     assert [p.name for p in staging.rglob(".*")] == []
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT COUNT(*) FROM events").fetchall() == [(11,)]
+
+
+def test_two_rollups_staging_at_once_both_succeed(
+    tmp_path: Path, server: S3Server, client: Any, bucket: str
+) -> None:
+    # Cron starts the next `rollup --spool s3://…` while the last one is still downloading.
+    # Before: both wrote the same .tmp- file; the one renamed second found it gone and failed
+    # with "cannot download …: No such file or directory" (every one of 5 tries here).
+    url = f"s3://{bucket}/p"
+    spool = tmp_path / "spool"
+    shipped = _seal(spool, 30)
+    SegmentUploader(spool, url, client=client).upload_pending()
+    for trial in range(3):
+        staging = tmp_path / f"staging-{trial}"
+        failures: list[BaseException] = []
+
+        def stage(staging: Path = staging, failures: list[BaseException] = failures) -> None:
+            try:
+                stage_remote_spool(url, staging, set(), endpoint_url=server.url)
+            except BaseException as error:  # collected: the assertion below names it
+                failures.append(error)
+
+        runs = [threading.Thread(target=stage) for _ in range(2)]
+        for run in runs:
+            run.start()
+        for run in runs:
+            run.join(60)
+        assert failures == []
+        assert {s.name: s.path.read_bytes() for s in list_segments(staging)} == shipped
+        assert [p.name for p in staging.rglob(".*")] == []
