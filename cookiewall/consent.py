@@ -158,7 +158,9 @@ class ConsentCodec:
         else:
             self.cache_hits += 1
         age = now - decision.decided_at
-        if age > self.max_age or age < -_CLOCK_SKEW:
+        # The cookie's Max-Age runs out at decided_at + max_age, and a browser drops it at
+        # that very moment (expired when now >= expiry): so does the decision.
+        if age >= self.max_age or age < -_CLOCK_SKEW:
             return None
         return decision
 
@@ -172,7 +174,7 @@ class ConsentCodec:
         if decision is None or decision.needs_resign:
             return None
         age = time.time() - decision.decided_at
-        if age > self.max_age or age < -_CLOCK_SKEW:
+        if age >= self.max_age or age < -_CLOCK_SKEW:
             return None
         self.cache_hits += 1
         consent = decision.consents[gpc]

@@ -317,3 +317,25 @@ def test_a_short_receipt_write_leaves_no_partial_line(tmp_path: Path, how: str) 
         assert done.stdout.count("status 200") == 3  # the decisions all took effect
         assert "could not write consent receipt" in done.stdout
         assert "receipt: None" not in done.stdout
+
+
+# -- consent ends when the browser drops the cookie ---------------------------------------------
+
+
+@pytest.mark.parametrize(("offset", "decided"), [(-1, True), (0, False), (1, False)])
+@pytest.mark.parametrize("cached", [True, False])
+def test_consent_is_over_at_exactly_its_max_age(
+    monkeypatch: pytest.MonkeyPatch, offset: int, decided: bool, cached: bool
+) -> None:
+    """The cookie has Max-Age = consent_max_age, and a browser drops it once that moment is
+    reached (RFC 6265 5.3: expiry-time = now + delta; Chromium: expired when now >= expiry).
+    The gate still took it as a decision for that last second (age > max_age, not >=)."""
+    start = 1_900_000_000.0
+    monkeypatch.setattr("cookiewall.consent.time.time", lambda: start)
+    app = make_app()
+    value = decide(app, "accept_all")
+    later = start + app.codec.max_age + offset
+    monkeypatch.setattr("cookiewall.consent.time.time", lambda: later)
+    reader = app if cached else make_app()
+    state = call(reader, "GET", "/state", headers={"cookie": f"cookiewall={value}"}).json()
+    assert state["decided"] is decided
