@@ -149,8 +149,9 @@ class Policy:
 
         if not isinstance(consent_max_age, timedelta):
             raise ValueError("consent_max_age must be a datetime.timedelta")
-        if consent_max_age <= timedelta(0):
-            raise ValueError("consent_max_age must be positive")
+        if consent_max_age < timedelta(seconds=1):
+            # The cookie's Max-Age is whole seconds: below one it would be 0, a deletion.
+            raise ValueError("consent_max_age must be positive: at least one second")
         if consent_max_age > MAX_CONSENT_AGE:
             raise ValueError(
                 f"consent_max_age {consent_max_age.days} days is above the 395-day ceiling"

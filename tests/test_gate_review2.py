@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +340,19 @@ def test_consent_is_over_at_exactly_its_max_age(
     reader = app if cached else make_app()
     state = call(reader, "GET", "/state", headers={"cookie": f"cookiewall={value}"}).json()
     assert state["decided"] is decided
+
+
+@pytest.mark.parametrize(
+    "max_age", [timedelta(milliseconds=500), timedelta(microseconds=1), timedelta(seconds=0.999)]
+)
+def test_a_consent_lifetime_under_a_second_is_refused(max_age: timedelta) -> None:
+    """Max-Age is whole seconds: timedelta(milliseconds=500) became 'Max-Age=0', so every
+    consent cookie the gate set was a deletion and no visitor could ever decide."""
+    with pytest.raises(ValueError, match="consent_max_age"):
+        make_policy(consent_max_age=max_age)
+
+
+def test_a_one_second_consent_lifetime_still_sets_a_cookie() -> None:
+    app = make_app(policy=make_policy(consent_max_age=timedelta(seconds=1)))
+    response = call(app, "POST", "/consent", json={"action": "accept_all"})
+    assert "Max-Age=1;" in set_cookies(response)["cookiewall"]
