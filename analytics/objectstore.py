@@ -527,8 +527,9 @@ def download_segments(
 
     Each file is written under a dot-prefixed temporary name and renamed once its size is
     checked, so a crash mid-download never leaves half a segment for the warehouse to ingest
-    (the warehouse removes such a temporary once it is an hour old). A segment already staged with the right size is not downloaded again. A segment deleted
-    from object storage since it was listed is skipped with a warning (it is not returned).
+    (the warehouse removes such a temporary once it is an hour old). A segment already staged
+    with the right size is not downloaded again. A segment deleted from object storage since
+    it was listed is skipped with a warning (it is not returned).
     """
     client = client if client is not None else make_client(endpoint_url=endpoint_url)
     root = Path(staging_dir)
