@@ -32,6 +32,8 @@ logger = logging.getLogger("cookiewall")
 MAX_INJECT_BUFFER = 1024 * 1024  # bodies with a known, small Content-Length may be buffered
 _REMEMBERED_NAMES = 1024  # bounds on names kept for logging once and for the declaration
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")
+# A WebSocket handshake's answer: the upgrade, or an HTTP response instead (Denial Response).
+_HANDSHAKE_ANSWERS = frozenset({"websocket.accept", "websocket.http.response.start"})
 _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
 # Response fields that name the exact bytes the app sent; untrue once the banner is injected.
 _ABOUT_THE_APPS_BODY = frozenset(
@@ -117,6 +119,8 @@ class ConsentMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                send = self._handshake_gate(scope, send)
             await self.app(scope, receive, send)
             return
 
@@ -165,6 +169,40 @@ class ConsentMiddleware:
             await self.app(scope, receive, self._filter_only(send, consent))
         else:
             await self.app(scope, receive, self._gate(scope, send, consent, site, extra))
+
+    def _handshake_gate(self, scope: Scope, send: Send) -> Send:
+        """Gate the Set-Cookie headers of a WebSocket handshake's answer; the rest passes.
+
+        Browsers store the cookies of the handshake response (RFC 6455 4.1), and ASGI lets
+        the app send headers with `websocket.accept` or a denial response. The scope stays
+        untouched; the visitor's consent is read only when such a header is there.
+        """
+
+        async def send_gated(message: Message) -> None:
+            if message["type"] in _HANDSHAKE_ANSWERS:
+                headers = message.get("headers")
+                if headers and any(key.lower() == b"set-cookie" for key, _ in headers):
+                    message["headers"] = self._gated(list(headers), self._handshake_consent(scope))
+            await send(message)
+
+        return send_gated
+
+    def _handshake_consent(self, scope: Scope) -> Consent:
+        """The visitor's consent for a websocket scope: the newest valid decision, or none."""
+        cookies: list[bytes] = []
+        gpc = False
+        for key, value in scope.get("headers") or ():
+            if key == b"cookie":
+                cookies.append(value)
+            elif key == b"sec-gpc" or (key == b"dnt" and self.honor_dnt):
+                gpc = gpc or value.strip() == b"1"
+        best = None
+        cookie_header = b"; ".join(cookies).decode("latin-1")
+        for value in setcookie.request_cookie_values(cookie_header, self.cookie_name):
+            decision = self.codec.verify(value)
+            if decision is not None and (best is None or decision.decided_at > best.decided_at):
+                best = decision
+        return self.codec.undecided(gpc) if best is None else self.codec.decided(best, gpc)
 
     def _consent_from(
         self,

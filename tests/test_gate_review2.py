@@ -5,6 +5,7 @@ Every test here failed before the fix named in its docstring (see `git log` for 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -356,3 +357,84 @@ def test_a_one_second_consent_lifetime_still_sets_a_cookie() -> None:
     app = make_app(policy=make_policy(consent_max_age=timedelta(seconds=1)))
     response = call(app, "POST", "/consent", json={"action": "accept_all"})
     assert "Max-Age=1;" in set_cookies(response)["cookiewall"]
+
+
+# -- a websocket handshake is a response too: its Set-Cookie goes through the gate ---------------
+
+
+def _websocket_scope(cookie: str = "") -> dict[str, Any]:
+    headers = [(b"host", b"testserver")]
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    return {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "scheme": "ws",
+        "path": "/ws",
+        "raw_path": b"/ws",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("203.0.113.7", 50000),
+        "server": ("testserver", 80),
+        "subprotocols": [],
+        "extensions": {"websocket.http.response": {}},
+    }
+
+
+async def _handshake(gate: ConsentMiddleware, scope: dict[str, Any]) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await gate(scope, receive, send)
+    return sent
+
+
+def _handshake_app(kind: str) -> Any:
+    headers = [(b"set-cookie", b"_ga=GA1.2.3"), (b"set-cookie", b"session=s"), (b"x-a", b"1")]
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        if kind == "accept":
+            await send({"type": "websocket.accept", "headers": list(headers)})
+            await send({"type": "websocket.send", "text": "hello"})
+            await send({"type": "websocket.close", "code": 1000})
+        else:  # the Denial Response extension: an HTTP answer instead of the upgrade
+            await send({"type": "websocket.http.response.start", "status": 403, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": b"no"})
+
+    return app
+
+
+@pytest.mark.parametrize("kind", ["accept", "denial"])
+@pytest.mark.parametrize(
+    ("decision", "passed"),
+    [(None, {"session"}), ("reject_all", {"session"}), ("accept_all", {"_ga", "session"})],
+)
+def test_websocket_handshake_cookies_are_gated(
+    kind: str, decision: str | None, passed: set[str]
+) -> None:
+    """Browsers store the cookies of a WebSocket handshake's response (RFC 6455 4.1, Fetch),
+    and ASGI lets the app send headers with `websocket.accept` (or a denial response). The
+    gate passed websocket scopes through without a look: an app could set an analytics or
+    marketing cookie, without consent, by opening a socket."""
+    gate = ConsentMiddleware(_handshake_app(kind), policy=make_policy(), secret_key=SECRET)
+    cookie = f"cookiewall={decide(gate, decision)}" if decision else ""
+    scope = _websocket_scope(cookie)
+    untouched = dict(scope)
+    sent = asyncio.run(_handshake(gate, scope))
+    headers = sent[0]["headers"]
+    assert {v.split(b"=", 1)[0].decode() for k, v in headers if k == b"set-cookie"} == passed
+    assert (b"x-a", b"1") in headers
+    assert [m["type"] for m in sent[1:]] == (
+        ["websocket.send", "websocket.close"]
+        if kind == "accept"
+        else ["websocket.http.response.body"]
+    )
+    assert scope == untouched  # the scope itself still passes untouched
