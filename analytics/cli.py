@@ -191,7 +191,8 @@ def _rollup(args: argparse.Namespace) -> int:
         lock_timeout=args.wait,
     )
     result = warehouse.run(spool, progress=sys.stderr.isatty())
-    if result.ingest.segments == 0 and not result.rolled_up and not result.pruned_events:
+    ingest = result.ingest
+    if not (ingest.segments or ingest.quarantined or result.rolled_up or result.pruned_events):
         print("nothing to do: no new segments")
     else:
         print(result.summary())

@@ -145,6 +145,30 @@ def test_quarantine_warning_is_one_line_on_stderr(tmp_path: Path) -> None:
     assert "quarantined 1 corrupt segments" in result.stdout
 
 
+def test_a_run_that_only_quarantines_does_not_say_nothing_to_do(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    write_events(spool, events_for_days(random.Random(3), [DAY], per_day=100))
+    segments = sorted(spool.rglob("*.parquet"))
+    for segment in segments:
+        segment.write_bytes(b"garbage")
+    command = [
+        sys.executable,
+        "-m",
+        "analytics",
+        "rollup",
+        "--spool",
+        str(spool),
+        "--db",
+        str(tmp_path / "w.duckdb"),
+    ]
+    first = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    assert first.returncode == 0
+    assert "nothing to do" not in first.stdout  # cron's mail must show the data problem
+    assert f"quarantined {len(segments)} corrupt segments" in first.stdout
+    second = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    assert second.stdout == "nothing to do: no new segments\n"  # moved away: not again
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_ending_with_an_example(
     command: str, capsys: pytest.CaptureFixture[str]
