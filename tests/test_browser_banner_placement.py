@@ -191,3 +191,184 @@ def test_without_javascript_the_banner_stays_last_and_still_works(
     assert page.url == f"{site}/page/links"  # 303 back to where the visitor was
     assert page.locator("#cookiewall").count() == 0
     assert _decided(page, site)
+
+
+# -- 2. small screens: the banner never hides the control that has focus ----------------------
+
+_GEOMETRY = """() => {
+  const banner = document.getElementById('cookiewall').getBoundingClientRect();
+  const focused = document.activeElement.getBoundingClientRect();
+  return {viewport: window.innerHeight, bannerTop: banner.top, bannerHeight: banner.height,
+          focusedTop: focused.top, focusedBottom: focused.bottom,
+          focusedId: document.activeElement.id};
+}"""
+
+
+def _phone(
+    browser: Browser, javascript: bool, text_size: str, url: str
+) -> tuple[BrowserContext, Page]:
+    context = browser.new_context(viewport=PHONE, java_script_enabled=javascript)
+    page = context.new_page()
+    page.goto(url)
+    # Root font size scaled as Chrome's text size setting does (rem-based): a CSSOM change
+    # from the test (page.evaluate runs even where the page's own scripts may not).
+    page.evaluate(f"document.documentElement.style.fontSize = '{text_size}'")
+    return context, page
+
+
+def _tab_to(page: Page, element_id: str, presses: int = 30) -> None:
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == element_id:
+            return
+    pytest.fail(f"Tab never reached #{element_id}")
+
+
+SMALL_SCREEN_CASES = [
+    pytest.param(javascript, text, id=f"{'js' if javascript else 'no-js'}-{text}")
+    for javascript in (True, False)
+    for text in ("100%", "200%")
+]
+
+
+@pytest.mark.parametrize(("javascript", "text_size"), SMALL_SCREEN_CASES)
+@pytest.mark.parametrize("unfolded", [False, True], ids=["folded", "categories-open"])
+def test_on_a_phone_the_banner_takes_at_most_half_the_screen(
+    site: str, browser: Browser, javascript: bool, text_size: str, unfolded: bool
+) -> None:
+    # It took 86 % of a 320x568 screen (80vh cap, text at 100 %).
+    context, page = _phone(browser, javascript, text_size, f"{site}/page/form")
+    try:
+        if unfolded:
+            page.locator(".cookiewall-choices > summary").click()
+        geometry = page.evaluate(_GEOMETRY)
+        assert geometry["bannerHeight"] <= geometry["viewport"] / 2 + 0.5, geometry
+        assert geometry["bannerTop"] + geometry["bannerHeight"] == pytest.approx(
+            geometry["viewport"], abs=1
+        )
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("javascript", "text_size"), SMALL_SCREEN_CASES)
+@pytest.mark.parametrize("name", ["form", "long"])
+def test_on_a_phone_a_focused_page_control_is_not_under_the_banner(
+    site: str, browser: Browser, javascript: bool, text_size: str, name: str
+) -> None:
+    # WCAG 2.2 SC 2.4.11 Focus Not Obscured: the page's last control, reached by Tab, is
+    # scrolled clear of the banner, on a short page as on a long one.
+    context, page = _phone(browser, javascript, text_size, f"{site}/page/{name}")
+    try:
+        _tab_to(page, "last")
+        geometry = page.evaluate(_GEOMETRY)
+        assert geometry["focusedTop"] >= 0, geometry
+        assert geometry["focusedBottom"] <= geometry["bannerTop"] + 0.5, geometry
+        # Still there for the next Tab, and its buttons unchanged.
+        assert page.locator("#cookiewall").is_visible()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("javascript", "text_size"), SMALL_SCREEN_CASES)
+@pytest.mark.parametrize("action", ["reject_all", "save"])
+def test_on_a_phone_every_banner_button_can_be_reached_and_clicked(
+    site: str, browser: Browser, javascript: bool, text_size: str, action: str
+) -> None:
+    # The banner scrolls inside its capped height: its last button is clickable (Playwright
+    # clicks only what is on top at the point it clicks), by pointer and then by keyboard.
+    context, page = _phone(browser, javascript, text_size, f"{site}/page/form")
+    try:
+        banner = page.locator("#cookiewall")
+        banner.locator(".cookiewall-choices > summary").click()
+        button = banner.locator(f'button[value="{action}"]')
+        button.scroll_into_view_if_needed()
+        box, frame = button.bounding_box(), banner.bounding_box()
+        assert box is not None
+        assert frame is not None
+        assert frame["y"] - 0.5 <= box["y"]
+        assert box["y"] + box["height"] <= frame["y"] + frame["height"] + 0.5
+        if javascript:
+            button.click()
+            banner.wait_for(state="detached")
+        else:
+            with page.expect_navigation():
+                button.click()
+        assert page.locator("#cookiewall").count() == 0
+        assert _decided(page, site)
+    finally:
+        context.close()
+
+
+# Whether an element is on top over its whole box (its centre and, 5 px in, its corners), or
+# for a paragraph in its first line, rather than covered by something or outside the window.
+_UNCOVERED = """([selector, firstLine]) => {
+  const element = document.querySelector(selector);
+  const box = element.getBoundingClientRect();
+  const middle = box.left + box.width / 2;
+  const points = firstLine
+    ? [[middle, box.top + parseFloat(getComputedStyle(element).lineHeight) / 2]]
+    : [[middle, box.top + box.height / 2],
+       [box.left + 5, box.top + 5], [box.right - 5, box.top + 5],
+       [box.left + 5, box.bottom - 5], [box.right - 5, box.bottom - 5]];
+  return points.every(([x, y]) => {
+    const hit = document.elementFromPoint(x, y);
+    return !!hit && (hit === element || element.contains(hit));
+  });
+}"""
+
+
+def _uncovered(page: Page, selector: str, *, first_line: bool = False) -> bool:
+    return bool(page.evaluate(_UNCOVERED, [selector, first_line]))
+
+
+PHONES = [
+    pytest.param({"width": 320, "height": 568}, id="320x568"),
+    pytest.param({"width": 360, "height": 640}, id="360x640"),
+    pytest.param({"width": 375, "height": 667}, id="375x667"),
+]
+
+
+@pytest.mark.parametrize("viewport", PHONES)
+@pytest.mark.parametrize("language", ["en", "de", "fr"])
+def test_on_a_phone_accept_and_reject_are_both_in_view_at_first_sight(
+    site: str, browser: Browser, language: str, viewport: dict[str, int]
+) -> None:
+    # With the banner capped at half the screen, the longer German and French intros pushed
+    # "Reject all" (on 320x568 in German, "Accept all" too) below the banner's fold: refusing
+    # took a scroll that accepting did not. The choice now stays at the banner's bottom edge.
+    context = browser.new_context(
+        viewport=viewport, locale=language, extra_http_headers={"Accept-Language": language}
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{site}/page/form")
+        assert page.locator("#cookiewall").get_attribute("lang") == language
+        for action in ("accept_all", "reject_all"):
+            assert _uncovered(page, f'#cookiewall button[value="{action}"]'), action
+        assert _uncovered(page, "#cookiewall-title")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("text_size", ["100%", "125%", "150%", "200%"])
+@pytest.mark.parametrize("language", ["en", "de", "fr"])
+def test_on_a_phone_the_buttons_never_cover_the_title_at_any_text_size(
+    site: str, browser: Browser, language: str, text_size: str
+) -> None:
+    # Kept in view at any size, the two buttons at 200 % text were taller than the banner:
+    # they hid its title and intro for good. Large text scrolls the banner as one instead.
+    context = browser.new_context(
+        viewport=PHONE, locale=language, extra_http_headers={"Accept-Language": language}
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{site}/page/form")
+        page.evaluate(f"document.documentElement.style.fontSize = '{text_size}'")
+        assert _uncovered(page, "#cookiewall-title")
+        assert _uncovered(page, "#cookiewall .cookiewall-intro", first_line=True)
+        # Scrolled to its end, the banner shows both buttons, uncovered.
+        page.evaluate("document.getElementById('cookiewall').scrollTop = 1e6")
+        page.locator('#cookiewall button[value="reject_all"]').scroll_into_view_if_needed()
+        assert _uncovered(page, '#cookiewall button[value="reject_all"]')
+    finally:
+        context.close()
