@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from html import escape
 from importlib.resources import files
 from string import Template
@@ -93,6 +94,57 @@ DEFAULT_LABELS: dict[str, dict[str, str]] = {
 }
 
 
+# The words around the cookie list (`/consent/cookies?format=html`), which the banner's
+# "Cookie details" link opens: its rows are the policy's own, as written.
+COOKIE_LIST_TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "caption": "Cookies (policy version {version})",
+        "category": "Category",
+        "cookie": "Cookie",
+        "purpose": "Purpose",
+        "domain": "Domain",
+        "path": "Path",
+        "consent_cookie": "stores your consent choice (strictly necessary)",
+        "strictly_necessary": "strictly necessary",
+        "undeclared": "(undeclared)",
+        "undeclared_purpose": "seen on this site, not in the policy",
+    },
+    "de": {
+        "caption": "Cookies (Richtlinienversion {version})",
+        "category": "Kategorie",
+        "cookie": "Cookie",
+        "purpose": "Zweck",
+        "domain": "Domain",
+        "path": "Pfad",
+        "consent_cookie": "speichert Ihre Einwilligungsentscheidung (unbedingt erforderlich)",
+        "strictly_necessary": "unbedingt erforderlich",
+        "undeclared": "(nicht deklariert)",
+        "undeclared_purpose": "auf dieser Website gesehen, nicht in der Richtlinie",
+    },
+    "fr": {
+        "caption": "Cookies (version de la politique {version})",
+        "category": "Catégorie",
+        "cookie": "Cookie",
+        "purpose": "Finalité",
+        "domain": "Domaine",
+        "path": "Chemin",
+        "consent_cookie": "enregistre votre choix de consentement (strictement nécessaire)",
+        "strictly_necessary": "strictement nécessaire",
+        "undeclared": "(non déclaré)",
+        "undeclared_purpose": "vu sur ce site, absent de la politique",
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CookieListTexts:
+    """The cookie list's words in one language, with the category labels of that language."""
+
+    language: str  # what the words are in: the page's `lang` and Content-Language
+    words: dict[str, str]
+    labels: dict[str, str]
+
+
 def _resource(name: str) -> str:
     return (files("cookiewall") / name).read_text(encoding="utf-8")
 
@@ -166,6 +218,7 @@ class Banner:
         self.texts = self._merge_texts(policy)
         self._marker = f"cookiewall-next-{secrets.token_hex(8)}"
         self._language_cache: dict[str, str] = {}
+        self._cookie_lists = {lang: self._cookie_list(lang) for lang in self.texts}
         self.default = self.markup(path_prefix)
         self.action_url = self.default.action_url
         self.css_url = self.default.css_url
@@ -218,6 +271,18 @@ class Banner:
             self._language_cache.clear()
         self._language_cache[accept_language] = chosen
         return chosen
+
+    def cookie_list_texts(self, language: str) -> CookieListTexts:
+        """The cookie list for a visitor whose banner is in `language` (from `language_for`)."""
+        return self._cookie_lists.get(language) or self._cookie_lists[DEFAULT_LANGUAGE]
+
+    def _cookie_list(self, language: str) -> CookieListTexts:
+        # A language the policy added without list texts (`it`) gets the English list, marked
+        # as English; a regional one (`de-ch`) the list of its language.
+        primary = language.split("-", 1)[0]
+        found = primary if primary in COOKIE_LIST_TEXTS else DEFAULT_LANGUAGE
+        labels: dict[str, str] = self.texts[found].get("labels", {})
+        return CookieListTexts(found, COOKIE_LIST_TEXTS[found], labels)
 
     def _lookup(self, tag: str) -> str | None:
         """RFC 4647 lookup: `zh-hant-tw` tries `zh-hant` then `zh`; `de-ch-1996`, `de-ch`."""

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from cookiewall import setcookie
-from cookiewall.banner import Banner, BannerMarkup
+from cookiewall.banner import DEFAULT_LANGUAGE, Banner, BannerMarkup, CookieListTexts
 from cookiewall.consent import Consent, ConsentCodec
 from cookiewall.consentmode import consent_mode, default_script
 from cookiewall.policy import Policy
@@ -434,11 +434,15 @@ class ConsentEndpoints:
             body = json.dumps(self.declaration_data(request.site)).encode()
             return Reply(200, body, "application/json", headers)
         if output == "html":
-            table = self.declaration_html(request.site)
+            # In the language of the banner whose "Cookie details" link leads here.
+            language = self.banner.language_for(request.headers.get("accept-language"))
+            texts = self.banner.cookie_list_texts(language)
+            table = self.declaration_html(request.site, texts)
             if _navigated_to(request):  # the banner's "Cookie details" link lands here
-                title = f"Cookies (policy version {self.policy.version})"
-                table = _page("en", title, table)
-            headers.append((b"vary", b"Sec-Fetch-Dest"))
+                title = texts.words["caption"].format(version=self.policy.version)
+                table = _page(texts.language, title, table)
+            headers.append((b"vary", b"Accept-Language, Sec-Fetch-Dest"))
+            headers.append((b"content-language", texts.language.encode()))
             return Reply(200, table.encode(), "text/html; charset=utf-8", headers)
         return error(400, "format must be json or html")
 
@@ -474,16 +478,21 @@ class ConsentEndpoints:
             "undeclared": sorted(self.undeclared),
         }
 
-    def declaration_html(self, site: Site | None = None) -> str:
+    def declaration_html(
+        self, site: Site | None = None, texts: CookieListTexts | None = None
+    ) -> str:
+        """The declaration as a table, its words in `texts`' language (default English)."""
         data = self.declaration_data(site)
+        texts = texts or self.banner.cookie_list_texts(DEFAULT_LANGUAGE)
+        words, labels = texts.words, texts.labels
         # The consent cookie needs no consent: it belongs with the required category, if the
         # policy has one (the name is the site's own choice), else it says what it is.
         required = [c.name for c in self.policy.categories if c.required]
         rows = [
             _row(
-                required[0] if required else "strictly necessary",
+                labels.get(required[0], required[0]) if required else words["strictly_necessary"],
                 data["consent_cookie"]["name"],
-                data["consent_cookie"]["purpose"],
+                words["consent_cookie"],
                 "",
                 data["consent_cookie"]["path"],
             )
@@ -492,7 +501,7 @@ class ConsentEndpoints:
             for cookie in category["cookies"]:
                 rows.append(
                     _row(
-                        category["name"],
+                        labels.get(category["name"], category["name"]),
                         cookie["name"],
                         cookie["purpose"],
                         cookie["domain"] or "",
@@ -500,14 +509,14 @@ class ConsentEndpoints:
                     )
                 )
         for name in data["undeclared"]:
-            rows.append(_row("(undeclared)", name, "seen on this site, not in the policy", "", ""))
+            rows.append(_row(words["undeclared"], name, words["undeclared_purpose"], "", ""))
+        caption = words["caption"].format(version=self.policy.version)
+        columns = (words[key] for key in ("category", "cookie", "purpose", "domain", "path"))
         return (
-            '<table class="cookiewall-declaration">'
-            f"<caption>Cookies (policy version {escape(self.policy.version)})</caption>"
-            '<thead><tr><th scope="col">Category</th><th scope="col">Cookie</th>'
-            '<th scope="col">Purpose</th><th scope="col">Domain</th>'
-            '<th scope="col">Path</th></tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table>"
+            f'<table class="cookiewall-declaration" lang="{escape(texts.language)}">'
+            f"<caption>{escape(caption)}</caption><thead><tr>"
+            + "".join(f'<th scope="col">{escape(column)}</th>' for column in columns)
+            + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         )
 
     async def static_css(self, request: Request) -> Reply:
