@@ -372,3 +372,32 @@ def test_on_a_phone_the_buttons_never_cover_the_title_at_any_text_size(
         assert _uncovered(page, '#cookiewall button[value="reject_all"]')
     finally:
         context.close()
+
+
+# -- 3. the banner's "Cookie details" link opens the list in the banner's language ------------
+
+
+@pytest.mark.parametrize(
+    ("language", "link", "page_language", "title"),
+    [
+        ("de-CH", "Details zu Cookies", "de", "Cookies (Richtlinienversion placement-1)"),
+        ("fr", "Détails des cookies", "fr", "Cookies (version de la politique placement-1)"),
+        ("it", "Cookie details", "en", "Cookies (policy version placement-1)"),
+    ],
+)
+def test_cookie_details_opens_in_the_banners_language(
+    site: str, browser: Browser, language: str, link: str, page_language: str, title: str
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    context = browser.new_context(locale=language, extra_http_headers={"Accept-Language": language})
+    try:
+        page = context.new_page()
+        page.goto(f"{site}/page/links")
+        page.get_by_role("link", name=link).click()
+        page.wait_for_url("**/consent/cookies?format=html")
+        assert page.title() == title
+        assert page.evaluate("document.documentElement.lang") == page_language
+        assert Axe().run(page).response["violations"] == []
+    finally:
+        context.close()
