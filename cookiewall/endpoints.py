@@ -178,6 +178,8 @@ class ConsentEndpoints:
         self.codec = codec
         self.banner = banner
         self.receipts = receipts
+        if receipts is not None and receipts.keep_for is None:
+            receipts.keep_for = policy.consent_max_age  # what a receipt may have to prove
         self.cookie_name = cookie_name
         self.same_site = same_site
         self.undeclared = undeclared

@@ -3,7 +3,9 @@
 Several worker processes may append at once: each line is one `write()` on an `O_APPEND`
 descriptor, under an exclusive `flock` on a side lock file that also serialises rotation.
 The log is rotated at `max_bytes` and keeps `backups` old files, so its disk use is bounded
-however often one client clicks.
+however often one client clicks. The price of that bound is that the oldest receipts go first:
+when a rotation deletes receipts still within `keep_for` (the consent lifetime, which the
+middleware fills in), proofs of consents still in force are gone, so it says so loudly.
 """
 
 from __future__ import annotations
@@ -12,25 +14,40 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
 import os
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+logger = logging.getLogger("cookiewall")
+_TAIL = 4096  # bytes read from a file's end to find its newest receipt (a line is ~150)
 
 ACTIONS = frozenset({"accept_all", "reject_all", "save", "withdraw"})
 
 
 class ReceiptLog:
     def __init__(
-        self, path: str | os.PathLike[str], *, max_bytes: int = 10 * 2**20, backups: int = 5
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_bytes: int = 10 * 2**20,
+        backups: int = 5,
+        keep_for: timedelta | None = None,
     ) -> None:
         if max_bytes < 1024:
             raise ValueError("ReceiptLog max_bytes must be at least 1024")
         if backups < 0:
             raise ValueError("ReceiptLog backups must be 0 or more")
+        if keep_for is not None and keep_for <= timedelta(0):
+            raise ValueError("ReceiptLog keep_for must be a positive timedelta")
         self.path = Path(path)
         self.max_bytes = max_bytes
         self.backups = backups
+        # Receipts younger than this may prove a consent still in force. None: the
+        # ConsentMiddleware given this log sets it to the policy's consent_max_age.
+        self.keep_for = keep_for
+        self.deleted_early = 0  # rotations (in this process) that deleted such receipts
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -78,6 +95,7 @@ class ReceiptLog:
             os.close(lock_fd)  # closing releases the flock
 
     def _rotate(self) -> None:
+        self._check_retention(self._backup(self.backups) if self.backups else self.path)
         if self.backups == 0:
             self.path.unlink(missing_ok=True)
             return
@@ -88,6 +106,22 @@ class ReceiptLog:
         if self.path.exists():
             os.replace(self.path, self._backup(1))
 
+    def _check_retention(self, doomed: Path) -> None:
+        """Warn when the file a rotation is about to delete holds receipts within `keep_for`."""
+        if self.keep_for is None:
+            return
+        newest = _newest_time(doomed)
+        if newest is None or datetime.now(UTC) - newest >= self.keep_for:
+            return
+        self.deleted_early += 1
+        logger.warning(
+            "cookiewall: the receipts log rotation deletes proofs of consent given as recently "
+            "as %s, within the consent lifetime (%d days); raise ReceiptLog max_bytes or "
+            "backups (or a client is flooding the consent endpoint)",
+            newest.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            self.keep_for.days,
+        )
+
     def _backup(self, index: int) -> Path:
         return self.path.with_name(f"{self.path.name}.{index}")
 
@@ -95,6 +129,24 @@ class ReceiptLog:
         """The log and its backups, newest first."""
         candidates = [self.path, *(self._backup(i) for i in range(1, self.backups + 1))]
         return [p for p in candidates if p.exists()]
+
+
+def _newest_time(path: Path) -> datetime | None:
+    """The time of the last whole receipt in `path`, or None (no file, nothing readable)."""
+    try:
+        with path.open("rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            file.seek(max(0, size - _TAIL))
+            tail = file.read()
+    except OSError:
+        return None
+    for line in reversed(tail.splitlines()):
+        try:
+            moment = datetime.fromisoformat(json.loads(line)["time"].replace("Z", "+00:00"))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # a cut line at the window's start, or not a receipt
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
 
 
 def _write_whole(fd: int, line: bytes) -> None:
