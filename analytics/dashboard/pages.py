@@ -22,6 +22,7 @@ from analytics.dashboard.params import ParamError, Params
 from analytics.dashboard.snapshot import Snapshot, WarehouseUnavailable
 from analytics.dashboard.style import CSS_BYTES, CSS_ETAG
 from analytics.render.svg import line_chart
+from analytics.reports import OTHER
 
 SECTION_TITLES = {
     "referrers": "Top referrers",
@@ -29,6 +30,15 @@ SECTION_TITLES = {
     "pages": "Pages",
     "campaigns": "Campaigns",
 }
+
+
+def about_the_rows(note: str) -> bool:
+    """A report note the overview keeps under its table: what its rows fold, withhold or cut.
+    The range, visitors and bots notes would only repeat under every table."""
+    return (
+        note.startswith(("Rows with", "External", f"{OTHER} itself"))
+        or "more rows not shown" in note
+    )
 
 
 def html(body: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -103,16 +113,7 @@ def overview_body(snapshot: Snapshot, params: Params, ctx: Context, root: str) -
             key_link=f"{root}/referrer" if kind == "referrers" else None,
             link_query=link_query,
         )
-        notes = [
-            n
-            for n in report.notes
-            if n.startswith(
-                (
-                    "Rows with",
-                    "External",
-                )
-            )
-        ]
+        notes = [note for note in report.notes if about_the_rows(note)]
         sections.append(
             f'<section id="{kind}"><h2>{SECTION_TITLES[kind]}</h2>{table}'
             f"{templates.notes_list(notes)}</section>"
