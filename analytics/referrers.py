@@ -67,19 +67,6 @@ _WEB_TABLE = _table(WEB_SOURCES)
 _ANDROID_TABLE = _table(ANDROID_APPS)
 
 
-def _load_spam_hosts() -> frozenset[str]:
-    text = resources.files("analytics.data").joinpath("referrer-spam-hosts.txt").read_text()
-    hosts = set()
-    for line in text.splitlines():
-        host = line.strip().lower().rstrip(".")
-        if host and not host.startswith("#"):
-            hosts.add(host.removeprefix("www."))
-    return frozenset(hosts)
-
-
-SPAM_HOSTS = _load_spam_hosts()
-
-
 def _decode_label(label: str) -> str | None:
     if label.startswith("xn--"):
         try:
@@ -118,6 +105,25 @@ def normalise_host(raw_host: str) -> str | None:
             return None
         labels.append(decoded)
     return ".".join(labels).removeprefix("www.") or None
+
+
+def _load_spam_hosts() -> frozenset[str]:
+    text = resources.files("analytics.data").joinpath("referrer-spam-hosts.txt").read_text()
+    hosts = set()
+    for line in text.splitlines():
+        host = line.strip().lower().rstrip(".")
+        if host and not host.startswith("#"):
+            hosts.add(host.removeprefix("www."))
+            # The list writes IDN hosts in Punycode, referrer hosts are compared decoded: a
+            # spam bot writes its header itself and may well send the Unicode form.
+            if "xn--" in host:
+                decoded = normalise_host(host)
+                if decoded is not None and decoded != IP_LITERAL:
+                    hosts.add(decoded)
+    return frozenset(hosts)
+
+
+SPAM_HOSTS = _load_spam_hosts()
 
 
 def _suffixes(host: str, stop: str) -> Iterable[str]:
