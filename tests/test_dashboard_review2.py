@@ -78,3 +78,48 @@ def test_a_table_cut_at_the_limit_says_so(db: Path, kind: str) -> None:
 def test_the_overview_still_leaves_out_the_general_notes(db: Path, kind: str) -> None:
     notes = section_notes(get(app_for(db), "/", APRIL).text, kind)
     assert not any(note.startswith(("Range ", "Visitors are sums")) for note in notes)
+
+
+# -- Basic credentials in another Unicode normal form --------------------------------------------
+# The challenge says charset="UTF-8", which per RFC 7617 §2.1 tells browsers to send the user
+# and password in Normalization Form C. A password configured in NFD (as macOS file names and
+# some keyboards produce "é") was compared byte for byte, so a standards-following browser
+# typing the right password was refused with 401 forever.
+
+NFC_USER, NFD_USER = "ren\u00e9e", "rene\u0301e"
+NFC_PASSWORD, NFD_PASSWORD = "caf\u00e9 \u00e0 la cr\u00e8me", "cafe\u0301 a\u0300 la cre\u0300me"
+
+
+@pytest.mark.parametrize(
+    ("configured", "sent"),
+    [
+        ((NFD_USER, NFD_PASSWORD), (NFC_USER, NFC_PASSWORD)),
+        ((NFC_USER, NFC_PASSWORD), (NFD_USER, NFD_PASSWORD)),
+        ((NFC_USER, NFD_PASSWORD), (NFD_USER, NFC_PASSWORD)),
+        ((NFC_USER, NFC_PASSWORD), (NFC_USER, NFC_PASSWORD)),
+        (
+            ("\u212bngstr\u00f6m", "pw-\u00c5-\u00f6-long"),
+            ("\u00c5ngstr\u00f6m", "pw-A\u030a-o\u0308-long"),
+        ),
+    ],
+)
+def test_basic_credentials_match_in_any_normal_form(
+    db: Path, configured: tuple[str, str], sent: tuple[str, str]
+) -> None:
+    app = dashboard(db, basic=configured)
+    assert get(app, "/api/sites", auth=sent).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        (NFC_USER, NFC_PASSWORD + "x"),
+        ("renee", NFC_PASSWORD),
+        (NFC_USER, "cafe a la creme"),  # accents are not folded away, only composed
+    ],
+)
+def test_a_different_password_in_nfc_is_still_refused(db: Path, sent: tuple[str, str]) -> None:
+    app = dashboard(db, basic=(NFD_USER, NFD_PASSWORD))
+    response = get(app, "/api/sites", auth=sent)
+    assert response.status_code == 401
+    assert response.text == "Authentication required.\n"

@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import inspect
 import logging
+import unicodedata
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
@@ -50,15 +51,22 @@ def check_bearer(header: bytes, expected: bytes) -> bool:
     return hmac.compare_digest(_digest(token or b""), expected) and token is not None
 
 
+def nfc(text: str) -> bytes:
+    """`text` in Unicode Normalization Form C, as UTF-8: the form RFC 7617 §2.1 asks clients
+    to send Basic credentials in when the challenge says charset="UTF-8". Both the configured
+    and the received credentials are composed, so an "é" typed as e + U+0301 still matches."""
+    return unicodedata.normalize("NFC", text).encode()
+
+
 def check_basic(header: bytes, user: bytes, password: bytes) -> bool:
-    """True if the header carries the user and password whose digests are given."""
+    """True if the header carries the user and password whose digests (of their `nfc`
+    forms) are given."""
     encoded = _credential(header, b"basic")
     given_user = given_password = b""
     well_formed = False
     if encoded is not None:
         try:
-            decoded = base64.b64decode(encoded, validate=True)
-            decoded.decode("utf-8")
+            decoded = nfc(base64.b64decode(encoded, validate=True).decode("utf-8"))
         except (binascii.Error, ValueError):
             decoded = b""
         else:
@@ -88,9 +96,7 @@ class Authentication:
     ) -> None:
         self.app = app
         self.token_digest = _digest(token.encode()) if token is not None else None
-        self.basic_digests = (
-            (_digest(basic[0].encode()), _digest(basic[1].encode())) if basic else None
-        )
+        self.basic_digests = (_digest(nfc(basic[0])), _digest(nfc(basic[1]))) if basic else None
         self.authorize = authorize
         challenges = []
         if basic is not None:
