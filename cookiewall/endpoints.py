@@ -335,12 +335,19 @@ class ConsentEndpoints:
             rule = self.policy.rule_for(name)
             if rule is None or rule.category in self.policy.required_names:
                 continue
-            headers.append(
-                setcookie.deletion(name, path=rule.path, domain=rule.domain, secure=secure)
-            )
-            if rule.domain:
-                # A cookie set without Domain is host-only: a Domain= deletion misses it.
-                headers.append(setcookie.deletion(name, path=rule.path, secure=secure))
+            # A cookie set without Domain is host-only: a Domain= deletion misses it. A
+            # partitioned one lives in its own jar: the plain deletion misses that too.
+            for domain in (rule.domain, None) if rule.domain else (None,):
+                for partitioned in (False, True) if rule.partitioned else (False,):
+                    headers.append(
+                        setcookie.deletion(
+                            name,
+                            path=rule.path,
+                            domain=domain,
+                            secure=secure,
+                            partitioned=partitioned,
+                        )
+                    )
         return headers
 
     def _answer(self, consent: Consent, is_form: bool, next_path: str, site: Site) -> Reply:

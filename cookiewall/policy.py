@@ -84,6 +84,9 @@ class CookieRule:
     purpose: str = ""
     domain: str | None = None
     path: str = "/"
+    # Set with the Partitioned attribute (CHIPS): a browser keeps it in a separate jar, and
+    # only a deletion that says Partitioned too reaches it there.
+    partitioned: bool = False
 
     @property
     def is_pattern(self) -> bool:
@@ -331,6 +334,8 @@ def _check_rules(rules: tuple[CookieRule, ...], category_names: frozenset[str]) 
             raise ValueError(f"cookie rule {rule.pattern!r}: bad domain {rule.domain!r}")
         if not isinstance(rule.path, str) or not rule.path.startswith("/") or _bad_attr(rule.path):
             raise ValueError(f"cookie rule {rule.pattern!r}: path must start with '/'")
+        if not isinstance(rule.partitioned, bool):
+            raise ValueError(f"cookie rule {rule.pattern!r}: partitioned must be true or false")
         if rule.pattern.lower().startswith("__host-") and (rule.domain or rule.path != "/"):
             # Browsers store a __Host- cookie only with Path=/ and no Domain (RFC 6265bis):
             # a rule saying otherwise describes a cookie that cannot exist.

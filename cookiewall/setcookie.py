@@ -166,6 +166,7 @@ def build(
     secure: bool = False,
     same_site: str | None = "Lax",
     http_only: bool = True,
+    partitioned: bool = False,
 ) -> bytes:
     """A Set-Cookie value, in the form a browser will accept for `name`.
 
@@ -174,7 +175,7 @@ def build(
     case): such a name takes those attributes whatever the request's scheme says (behind a
     TLS proxy the app may see http).
     """
-    if needs_secure(name):
+    if needs_secure(name) or partitioned:  # browsers refuse Partitioned without Secure
         secure = True
     if host_only(name):
         path, domain = "/", None
@@ -190,13 +191,21 @@ def build(
         parts.append("Secure")
     if http_only:
         parts.append("HttpOnly")
+    if partitioned:
+        parts.append("Partitioned")
     return "; ".join(parts).encode("latin-1")
 
 
 def deletion(
-    name: str, *, path: str = "/", domain: str | None = None, secure: bool = False
+    name: str,
+    *,
+    path: str = "/",
+    domain: str | None = None,
+    secure: bool = False,
+    partitioned: bool = False,
 ) -> bytes:
-    """An expiring Set-Cookie for `name` (prefixed names: see `build`)."""
+    """An expiring Set-Cookie for `name` (prefixed names: see `build`); `partitioned` for
+    the partitioned (CHIPS) jar, which an ordinary deletion does not reach."""
     return build(
         name,
         "",
@@ -206,6 +215,7 @@ def deletion(
         secure=secure,
         same_site=None,
         http_only=False,
+        partitioned=partitioned,
     )
 
 
