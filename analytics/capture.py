@@ -131,6 +131,8 @@ def _status_of(status: int) -> int:
 def _text_of(value: str) -> str:
     if type(value) is not str:
         raise TypeError("not a string")
+    if not value.isascii():
+        value.encode("utf-8")  # a lone surrogate raises here, not later for the whole batch
     return value
 
 

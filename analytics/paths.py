@@ -30,6 +30,7 @@ _B64_RUN = re.compile(r"[A-Za-z0-9+=_-]{24,}")
 _UPPER = re.compile(r"[A-Z]")
 _LOWER = re.compile(r"[a-z]")
 _DIGIT = re.compile(r"[0-9]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _is_b64_token(run: str) -> bool:
@@ -67,6 +68,11 @@ def redact_path(path: str) -> str:
         # cut at a segment boundary, so that no half-token or half-marker is stored
         cut = redacted.rfind("/", 0, MAX_PATH_LENGTH)
         redacted = redacted[: max(cut, 1)] + "/…"
+    if not redacted.isascii():
+        # A lone surrogate (a server or middleware that decoded with "surrogateescape") is
+        # not text Parquet or a log can hold: each becomes U+FFFD, as a UTF-8 decoder's
+        # errors="replace" does.
+        redacted = _SURROGATE.sub("\ufffd", redacted)
     return redacted
 
 

@@ -82,3 +82,41 @@ def test_an_idn_spam_referrer_in_unicode_is_counted_not_recorded(recorder: Recor
     assert [row["path"] for row in spooled(recorder)] == ["/fine"]
     assert recorder.stats.spam == 1
     assert referrer_parser(SITE)(spam).spam
+
+
+# --- a string Arrow cannot store (a lone surrogate) must drop alone, not the batch -----------
+
+
+@pytest.mark.parametrize(
+    ("odd", "kept"),
+    [
+        # scope["path"] as a decoder with errors="surrogateescape" leaves it (\xff in raw_path)
+        ({"path": "/caf\udce9"}, "/caf\ufffd"),
+        ({"path": "/u/\udcff" + "a" * 30}, "/u/:redacted"),
+        ({"method": "G\udcffT"}, None),
+    ],
+)
+def test_a_surrogate_in_a_capture_drops_alone(
+    recorder: Recorder, odd: dict[str, str], kept: str | None
+) -> None:
+    recorder.add(capture("/converted-earlier"))
+    recorder.convert()
+    recorder.add(capture("/before"))
+    recorder.add(capture(**{"path": "/odd", **odd}))
+    recorder.add(capture("/after"))
+    recorder.flush()  # raised UnicodeEncodeError: the batch and earlier events were lost
+    paths = [row["path"] for row in spooled(recorder)]
+    expected = ["/converted-earlier", "/before", "/after"]
+    if kept is not None:
+        expected.insert(2, kept)
+    assert paths == expected
+    assert recorder.stats.errors == (0 if kept is not None else 1)
+    assert recorder.stats.buffered == 0
+
+
+def test_redacted_paths_are_always_storable_text() -> None:
+    from analytics.paths import redact_path
+
+    for path in ("/caf\udce9", "/\ud83d\ude00", "/ok/\u00e9t\u00e9"):
+        redact_path(path).encode("utf-8")  # what Arrow and the access log need
+    assert redact_path("/ok/\u00e9t\u00e9") == "/ok/\u00e9t\u00e9"
