@@ -8,7 +8,9 @@ missing files, corrupt data), 1 when the database is busy (try again later).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -21,6 +23,8 @@ from analytics.spool import SpoolError
 PROG = "analytics"
 EXIT_USAGE = 2
 EXIT_BUSY = 1
+# Like Python's own advice for a closed pipe: exit 1, quietly (a shell says 141 for SIGPIPE).
+EXIT_PIPE_CLOSED = 1
 KINDS = ("referrers", "sources", "pages", "campaigns", "summary", "trends")
 REPORT_FORMATS = ("table", "csv", "json", "html")
 
@@ -282,12 +286,26 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _stdout_to_devnull() -> None:
+    # The interpreter flushes stdout once more at exit; into a closed pipe that flush would
+    # print "Exception ignored ... BrokenPipeError" after all.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging()
     try:
         args = build_parser().parse_args(argv)
         handler: Callable[[argparse.Namespace], int] = args.handler
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
+        return code
+    except BrokenPipeError:
+        # `analytics report ... | head`: the reader has what it wanted. No traceback.
+        _stdout_to_devnull()
+        return EXIT_PIPE_CLOSED
     except UsageError as exc:
         return _fail(str(exc), EXIT_USAGE)
     except WarehouseLockedError as exc:
