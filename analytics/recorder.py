@@ -181,12 +181,17 @@ class Recorder:
     def visitor_id(
         self, day: date, peer: str | None, forwarded_for: bytes | None, user_agent: bytes
     ) -> int | None:
-        """The visitor hash, or None when hashing is off or the salt folder fails."""
+        """The visitor hash; None when hashing is off, no client address is known, or the salt
+        folder fails."""
         if self._hasher is None:
             return None
         trusted = self.trusted_proxies
         # Without trusted proxies the peer is the client: no need to look at the header.
         address = client_address(peer, forwarded_for, trusted) if trusted else peer or ""
+        if not address:
+            # No client address (a Unix socket without proxy headers): hashing the user agent
+            # alone would make everyone with the same browser one visitor.
+            return None
         try:
             return self._hasher.visitor_id(day, address, user_agent)
         except OSError as exc:

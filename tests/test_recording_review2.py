@@ -5,6 +5,7 @@ Real Recorders with a temporary spool and real Parquet segments; every Recorder 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from analytics import Recorder
+from analytics import Recorder, TrafficMiddleware
+from analytics.middleware import Message, Receive, Scope, Send
 from analytics.recorder import Capture
 from analytics.referrers import SPAM_HOSTS, parse_referrer, referrer_parser
 from analytics.spool import list_segments, read_segment
@@ -120,3 +122,62 @@ def test_redacted_paths_are_always_storable_text() -> None:
     for path in ("/caf\udce9", "/\ud83d\ude00", "/ok/\u00e9t\u00e9"):
         redact_path(path).encode("utf-8")  # what Arrow and the access log need
     assert redact_path("/ok/\u00e9t\u00e9") == "/ok/\u00e9t\u00e9"
+
+
+# --- no client address (a Unix socket: ASGI `client` is None or missing) ---------------------
+
+
+async def html_app(scope: Scope, receive: Receive, send: Send) -> None:
+    headers = [(b"content-type", b"text/html; charset=utf-8")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"<p>hi</p>"})
+
+
+def _scope(path: str, client: Any, forwarded: bytes | None = None) -> Scope:
+    headers = [(b"user-agent", FIREFOX)]
+    if forwarded is not None:
+        headers.append((b"x-forwarded-for", forwarded))
+    scope: Scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                    "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
+                    "query_string": b"", "root_path": "", "headers": headers,
+                    "server": None}  # fmt: skip
+    if client != "missing":
+        scope["client"] = client
+    return scope
+
+
+async def _request(app: Any, scope: Scope) -> None:
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        pass
+
+    await app(scope, receive, send)
+
+
+@pytest.mark.parametrize("client", [None, "missing"])
+@pytest.mark.parametrize("trusted", [(), ("10.0.0.0/8",)])
+def test_requests_without_a_client_address_get_no_visitor_id(
+    tmp_path: Path, client: Any, trusted: tuple[str, ...]
+) -> None:
+    recorder = Recorder(tmp_path / "spool", SITE, trusted_proxies=trusted)
+    app = TrafficMiddleware(html_app, recorder=recorder)
+
+    async def go() -> None:
+        # uvicorn --uds: no peer address; without proxy headers every visitor looks alike
+        await _request(app, _scope("/a", client, b"203.0.113.7"))
+        await _request(app, _scope("/b", client, b"198.51.100.9"))
+        await _request(app, _scope("/c", ("203.0.113.7", 5000)))
+
+    try:
+        asyncio.run(go())
+        rows = spooled(recorder)
+    finally:
+        recorder.close()
+    # Hashing "" + user agent made every visitor with the same browser one visitor.
+    assert [(row["path"], row["visitor_id"] is None) for row in rows] == [
+        ("/a", True),
+        ("/b", True),
+        ("/c", False),
+    ]
