@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ import httpx
 import pytest
 
 from analytics.dashboard import dashboard
+from analytics.dashboard.snapshot import FIRST_LOAD_WAIT
 from analytics.reports import OTHER
 from tests.dashboard_support import PASSWORD, TINY_SITE, USER, build_warehouse, client
 
@@ -123,3 +127,49 @@ def test_a_different_password_in_nfc_is_still_refused(db: Path, sent: tuple[str,
     response = get(app, "/api/sites", auth=sent)
     assert response.status_code == 401
     assert response.text == "Authentication required.\n"
+
+
+# -- the first requests while the rollup holds the warehouse -------------------------------------
+# Before the first copy exists, a request waits up to FIRST_LOAD_WAIT for the rollup to let go,
+# then answers 503. Requests arriving together queued on the refresh lock and each then waited
+# its own FIRST_LOAD_WAIT in turn: the eighth 503 came after ~12 s instead of ~1.5 s.
+
+HOLDER = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])  # a writer, as a running rollup is
+print("holding", flush=True)
+sys.stdin.readline()
+con.close()
+"""
+
+
+def test_requests_arriving_together_share_one_wait_for_the_rollup(db: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "analytics.duckdb"
+    copy.write_bytes(db.read_bytes())
+    app = app_for(copy)
+
+    async def together() -> list[tuple[int, float]]:
+        async with client(app) as http:
+
+            async def one() -> tuple[int, float]:
+                started = time.monotonic()
+                response = await http.get("/api/sites")
+                return response.status_code, time.monotonic() - started
+
+            return await asyncio.gather(*(one() for _ in range(6)))
+
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(copy)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "holding\n"
+        answers = asyncio.run(together())
+        assert holder.stdin is not None
+        holder.stdin.close()
+    assert [status for status, _ in answers] == [503] * 6
+    assert max(seconds for _, seconds in answers) < FIRST_LOAD_WAIT + 1.5, answers
+    # Once the rollup lets go, the very next request loads the copy.
+    assert get(app, "/api/sites").status_code == 200

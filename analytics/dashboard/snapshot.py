@@ -157,6 +157,8 @@ class SnapshotStore:
         self._current: Snapshot | None = None
         self._lock = threading.Lock()
         self._next_attempt = 0.0
+        # When the last first load gave up, and its message and Retry-After.
+        self._first_load_failure: tuple[float, str, int | None] | None = None
 
     async def get(self) -> Snapshot:
         current = self._current
@@ -165,42 +167,56 @@ class SnapshotStore:
         return await to_thread.run_sync(self._refresh)
 
     def _refresh(self) -> Snapshot:
+        arrived = time.monotonic()
         with self._lock:
             current = self._current
             if current is not None and (
                 current.signature == signature(self.path) or time.monotonic() < self._next_attempt
             ):
                 return current  # another thread refreshed, or the file is still locked
-            deadline = time.monotonic() + (FIRST_LOAD_WAIT if current is None else 0.0)
-            while True:
-                try:
-                    fresh = load(self.path)
-                except duckdb.Error as error:
-                    if not _is_lock_error(error):
-                        if current is not None:
-                            logger.warning("dashboard keeps its old copy: %s", _first_line(error))
-                            self._next_attempt = time.monotonic() + RETRY_PAUSE
-                            return current
-                        raise WarehouseUnavailable(
-                            f"the warehouse cannot be read: {_first_line(error)}"
-                        ) from None
+            failure = self._first_load_failure
+            if current is None and failure is not None and failure[0] >= arrived:
+                # A first load failed while this request waited for the lock: that is its
+                # answer too. Trying again would add one more FIRST_LOAD_WAIT per request queued.
+                raise WarehouseUnavailable(failure[1], retry_after=failure[2])
+            try:
+                return self._load(current)
+            except WarehouseUnavailable as error:
+                self._first_load_failure = (time.monotonic(), str(error), error.retry_after)
+                raise
+
+    def _load(self, current: Snapshot | None) -> Snapshot:
+        """A fresh copy, or `current` while the file cannot be read (called under the lock)."""
+        deadline = time.monotonic() + (FIRST_LOAD_WAIT if current is None else 0.0)
+        while True:
+            try:
+                fresh = load(self.path)
+            except duckdb.Error as error:
+                if not _is_lock_error(error):
                     if current is not None:
-                        # The rollup is writing: serve the copy we have, try again shortly.
+                        logger.warning("dashboard keeps its old copy: %s", _first_line(error))
                         self._next_attempt = time.monotonic() + RETRY_PAUSE
                         return current
-                    if time.monotonic() >= deadline:
-                        raise WarehouseUnavailable(
-                            "the warehouse is being updated; try again in a moment"
-                        ) from None
-                    time.sleep(0.1)
-                    continue
-                except WarehouseUnavailable as error:
-                    if current is None:
-                        raise
-                    logger.warning("dashboard keeps its old copy: %s", error)
+                    raise WarehouseUnavailable(
+                        f"the warehouse cannot be read: {_first_line(error)}"
+                    ) from None
+                if current is not None:
+                    # The rollup is writing: serve the copy we have, try again shortly.
                     self._next_attempt = time.monotonic() + RETRY_PAUSE
                     return current
-                # Requests still reading the old copy keep their cursors; GC closes it after.
-                self._current = fresh
-                logger.info("dashboard copied the warehouse in %.3f s", fresh.load_seconds)
-                return fresh
+                if time.monotonic() >= deadline:
+                    raise WarehouseUnavailable(
+                        "the warehouse is being updated; try again in a moment"
+                    ) from None
+                time.sleep(0.1)
+                continue
+            except WarehouseUnavailable as error:
+                if current is None:
+                    raise
+                logger.warning("dashboard keeps its old copy: %s", error)
+                self._next_attempt = time.monotonic() + RETRY_PAUSE
+                return current
+            # Requests still reading the old copy keep their cursors; GC closes it after.
+            self._current = fresh
+            logger.info("dashboard copied the warehouse in %.3f s", fresh.load_seconds)
+            return fresh
