@@ -5,6 +5,7 @@ before its fix."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from itsdangerous import URLSafeTimedSerializer
+from starlette.requests import Request
 
 from analytics.dashboard import dashboard
 from analytics.dashboard.snapshot import FIRST_LOAD_WAIT
@@ -173,3 +176,57 @@ def test_requests_arriving_together_share_one_wait_for_the_rollup(db: Path, tmp_
     assert max(seconds for _, seconds in answers) < FIRST_LOAD_WAIT + 1.5, answers
     # Once the rollup lets go, the very next request loads the copy.
     assert get(app, "/api/sites").status_code == 200
+
+
+# -- what is logged when the site's own authorize() raises --------------------------------------
+# The refusal was logged with logger.exception: the exception's message and traceback went to
+# the log. A site checking its session cookie with itsdangerous gets BadSignature("Signature
+# b'<the cookie's signature>' does not match"), so a stranger's forged cookie value, or a
+# staff member's expired one, reached a log line (cookiewall's rule: no cookie value in logs).
+
+SIGNED = URLSafeTimedSerializer("the site's secret").dumps({"staff": 1})
+FORGED_SIGNATURE = "cookievaluesignaturethatmustnotbelogged"
+FORGED = SIGNED.rsplit(".", 1)[0] + "." + FORGED_SIGNATURE
+
+
+def _check_session(request: Request) -> bool:
+    session = URLSafeTimedSerializer("the site's secret").loads(
+        request.cookies.get("session", ""), max_age=-1
+    )
+    return bool(session["staff"])
+
+
+def _bearer_in_message(request: Request) -> bool:
+    raise ValueError(f"unknown credentials {request.headers['authorization']}")
+
+
+@pytest.mark.parametrize(
+    ("authorize", "headers", "secret"),
+    [
+        (
+            _check_session,
+            {"Cookie": f"session={FORGED}"},
+            "cookievaluesignaturethatmustnotbelogged",
+        ),
+        (_check_session, {"Cookie": f"session={SIGNED}"}, SIGNED.rsplit(".", 1)[1]),
+        (_bearer_in_message, {"Authorization": "Bearer do-not-log-me-1234"}, "do-not-log-me"),
+    ],
+)
+def test_a_failing_authorize_is_logged_without_what_the_request_carried(
+    db: Path,
+    caplog: pytest.LogCaptureFixture,
+    authorize: Any,
+    headers: dict[str, str],
+    secret: str,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="analytics")
+    response = get(dashboard(db, authorize=authorize), "/api/sites", headers=headers, auth=None)
+    assert response.status_code == 403
+    records = [r for r in caplog.records if r.name.startswith("analytics.dashboard")]
+    assert records
+    logged = "\n".join(logging.Formatter().format(record) for record in records)
+    assert secret not in logged
+    assert "authorize() raised" in logged
+    # What an operator needs to find the fault is still there: the type and where it was raised.
+    assert re.search(r"(BadSignature|BadTimeSignature|SignatureExpired|ValueError)", logged)
+    assert "test_dashboard_review2.py" in logged or "itsdangerous" in logged

@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import inspect
 import logging
+import traceback
 import unicodedata
 from collections.abc import Awaitable, Callable
 
@@ -76,6 +77,17 @@ def check_basic(header: bytes, user: bytes, password: bytes) -> bool:
     user_ok = hmac.compare_digest(_digest(given_user), user)
     password_ok = hmac.compare_digest(_digest(given_password), password)
     return well_formed & user_ok & password_ok
+
+
+def _raised_at(error: BaseException) -> str:
+    """`file:line in function` where `error` was raised: enough to find the fault, without
+    the message or traceback text, which may quote the request's cookie or credentials
+    (itsdangerous's BadSignature quotes the signature it refused)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "an unknown place"
+    last = frames[-1]
+    return f"{last.filename}:{last.lineno} in {last.name}"
 
 
 class Authentication:
@@ -134,9 +146,13 @@ class Authentication:
                 verdict = self.authorize(Request(scope, receive))
                 if inspect.isawaitable(verdict):
                     verdict = await verdict
-            except Exception:
+            except Exception as error:
                 # Fail closed: a broken login check must never open the dashboard.
-                logger.exception("dashboard authorize() raised; request refused")
+                logger.error(
+                    "dashboard authorize() raised %s at %s; request refused",
+                    type(error).__name__,
+                    _raised_at(error),
+                )
                 return False
             return verdict is True
         return False
