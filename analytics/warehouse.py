@@ -167,6 +167,11 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(found[0][0])
 
 
+def _has_any_table(con: duckdb.DuckDBPyConnection) -> bool:
+    found = con.execute("SELECT count(*) FROM information_schema.tables").fetchall()
+    return bool(found[0][0])
+
+
 def _quote_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
@@ -394,8 +399,9 @@ class Warehouse:
             con.close()
 
     def _setup(self, con: duckdb.DuckDBPyConnection) -> None:
-        if not self.create and not _has_table(con, "warehouse_meta"):
-            # `prune` on some other DuckDB file must not plant the warehouse's tables in it.
+        if not _has_table(con, "warehouse_meta") and (not self.create or _has_any_table(con)):
+            # Some other DuckDB file (a mistyped --db): neither `prune` nor `rollup` may plant
+            # the warehouse's tables in it. A new or empty file becomes a warehouse.
             raise WarehouseError(
                 f"{str(self.path)!r} is not a cookiewall warehouse (no warehouse_meta table)"
             )
