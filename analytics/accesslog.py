@@ -2,8 +2,9 @@
 
 uvicorn's access log writes every request's client address and full URL, query string
 included, to stdout: on most hosts that lands in a log store next to the analytics that
-promise never to link an address to a visit. `PrivateAccessLog` is a `logging.Filter` for the
-`uvicorn.access` logger that keeps what operators read access logs for (method, path,
+promise never to link an address to a visit; its WebSocket handshake lines (on
+`uvicorn.error`) carry both as well. `PrivateAccessLog` is a `logging.Filter` for uvicorn's
+handlers that keeps what operators read access logs for (method, path,
 status, timing of the line) and drops the rest: the client address becomes `-`, the query
 string is cut, and the path is redacted exactly as events store it (ids, e-mail addresses
 and tokens become `:id`/`:redacted`, see `analytics.paths.redact_path`).
@@ -25,21 +26,34 @@ from analytics.paths import redact_path
 
 # uvicorn calls access_logger.info('%s - "%s %s HTTP/%s" %d', client, method, path, version,
 # status) from both of its HTTP implementations; AccessFormatter unpacks the same five args.
+_ACCESS_FORMAT = '%s - "%s %s HTTP/%s" %d'
 _ACCESS_ARGS = 5
+_ACCESS_LOGGER = "uvicorn.access"
+# Its WebSocket implementations log each handshake on `uvicorn.error` (the default handler) as
+# '%s - "WebSocket %s" [accepted]' (or 403, or a status): client and path with query again.
+_WEBSOCKET_PREFIX = '%s - "WebSocket %s"'
+
+
+def _private_path(full_path: object) -> str:
+    path = str(full_path).split("?", 1)[0]
+    # uvicorn logs the path percent-encoded (so no CR/LF reaches the log); redaction reads the
+    # decoded path, and the result is encoded again for the same reason.
+    return quote(redact_path(unquote(path)), safe="/:@!$&'()*+,;=-._~")
 
 
 class PrivateAccessLog(logging.Filter):
-    """Rewrites uvicorn access records in place; other records pass unchanged."""
+    """Rewrites uvicorn's access and WebSocket records in place; other records pass unchanged."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if isinstance(args, tuple) and len(args) == _ACCESS_ARGS:
+        if not isinstance(args, tuple):
+            return True
+        msg = record.msg
+        if len(args) == _ACCESS_ARGS and (msg == _ACCESS_FORMAT or record.name == _ACCESS_LOGGER):
             _client, method, full_path, http_version, status = args
-            path = str(full_path).split("?", 1)[0]
-            # uvicorn logs the path percent-encoded (so no CR/LF reaches the log); redaction
-            # reads the decoded path, and the result is encoded again for the same reason.
-            private = quote(redact_path(unquote(path)), safe="/:@!$&'()*+,;=-._~")
-            record.args = ("-", method, private, http_version, status)
+            record.args = ("-", method, _private_path(full_path), http_version, status)
+        elif len(args) >= 2 and isinstance(msg, str) and msg.startswith(_WEBSOCKET_PREFIX):
+            record.args = ("-", _private_path(args[1]), *args[2:])
         return True
 
 
@@ -65,6 +79,7 @@ LOG_CONFIG: dict[str, Any] = {
             "formatter": "default",
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stderr",
+            "filters": ["private"],
         },
         "access": {
             "formatter": "access",

@@ -6,6 +6,10 @@ Real Recorders with a temporary spool and real Parquet segments; every Recorder 
 from __future__ import annotations
 
 import asyncio
+import copy
+import io
+import logging
+import logging.config
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +18,7 @@ from typing import Any
 import pytest
 
 from analytics import Recorder, TrafficMiddleware
+from analytics.accesslog import LOG_CONFIG, PrivateAccessLog
 from analytics.middleware import Message, Receive, Scope, Send
 from analytics.recorder import Capture
 from analytics.referrers import SPAM_HOSTS, parse_referrer, referrer_parser
@@ -181,3 +186,71 @@ def test_requests_without_a_client_address_get_no_visitor_id(
         ("/b", True),
         ("/c", False),
     ]
+
+
+# --- the private log config: uvicorn's WebSocket lines carry the address and the query too ---
+
+# uvicorn's three WebSocket handshake lines (websockets, websockets-sansio and wsproto
+# implementations alike), logged on `uvicorn.error` through the `default` handler.
+WEBSOCKET_LINES = [
+    ('%s - "WebSocket %s" [accepted]', ()),
+    ('%s - "WebSocket %s" 403', ()),
+    ('%s - "WebSocket %s" %d', (401,)),
+]
+WS_PATH = "/live/jane.doe@example.com?token=s3cret&utm_source=x"
+
+
+@pytest.mark.parametrize(("msg", "rest"), WEBSOCKET_LINES)
+def test_a_websocket_line_loses_the_address_and_the_query(msg: str, rest: tuple[int, ...]) -> None:
+    record = logging.LogRecord(
+        "uvicorn.error", logging.INFO, __file__, 1, msg, ("203.0.113.7:51234", WS_PATH, *rest), None
+    )
+    assert PrivateAccessLog().filter(record) is True
+    line = record.getMessage()
+    assert line.startswith('- - "WebSocket /live/:redacted"')
+    for secret in ("203.0.113.7", "51234", "jane", "token", "s3cret", "utm_source", "?"):
+        assert secret not in line
+
+
+def test_a_five_argument_line_of_another_logger_is_left_alone() -> None:
+    # The filter now sits on the default handler too: only uvicorn's own lines change.
+    record = logging.LogRecord(
+        "app", logging.INFO, __file__, 1, "%s %s %s %s %s", ("a", "b", "c", "d", "e"), None
+    )
+    assert PrivateAccessLog().filter(record) is True
+    assert record.getMessage() == "a b c d e"
+
+
+@pytest.fixture
+def uvicorn_loggers() -> Iterator[None]:
+    names = ("uvicorn", "uvicorn.error", "uvicorn.access")
+    saved = [(logging.getLogger(n), logging.getLogger(n).__dict__.copy()) for n in names]
+    try:
+        yield
+    finally:
+        for logger, state in saved:
+            for handler in logger.handlers:
+                if handler not in state["handlers"]:
+                    handler.close()
+            logger.__dict__.clear()
+            logger.__dict__.update(state)
+
+
+@pytest.mark.parametrize(("msg", "rest"), WEBSOCKET_LINES)
+def test_the_private_log_config_keeps_websocket_lines_private(
+    uvicorn_loggers: None, msg: str, rest: tuple[int, ...]
+) -> None:
+    config = copy.deepcopy(LOG_CONFIG)
+    stream = io.StringIO()
+    for handler in config["handlers"].values():
+        handler["stream"] = stream
+    logging.config.dictConfig(config)
+    logging.getLogger("uvicorn.error").info(msg, "203.0.113.7:51234", WS_PATH, *rest)
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "203.0.113.7:51234", "GET", WS_PATH, "1.1", 200
+    )
+    written = stream.getvalue()
+    assert '"WebSocket /live/:redacted"' in written
+    assert '"GET /live/:redacted HTTP/1.1" 200' in written
+    for secret in ("203.0.113.7", "jane", "s3cret", "utm_source"):
+        assert secret not in written
