@@ -230,3 +230,39 @@ def test_a_failing_authorize_is_logged_without_what_the_request_carried(
     # What an operator needs to find the fault is still there: the type and where it was raised.
     assert re.search(r"(BadSignature|BadTimeSignature|SignatureExpired|ValueError)", logged)
     assert "test_dashboard_review2.py" in logged or "itsdangerous" in logged
+
+
+# -- revalidating the stylesheet through a proxy -------------------------------------------------
+# If-None-Match was compared as one exact string. RFC 9110 §13.1.2 compares it weakly and
+# allows a list or "*": behind nginx with gzip (which turns the ETag into W/"...") or a cache
+# that sends several tags, the stylesheet was sent in full on every revalidation.
+
+
+def css_etag(db: Path) -> str:
+    etag = get(app_for(db), "/static/dashboard.css").headers["etag"]
+    assert etag.startswith('"')
+    return etag
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{etag}", "W/{etag}", '"older", {etag}', 'W/"older",W/{etag}', "*", " {etag} "],
+)
+def test_the_stylesheet_revalidates_with_any_matching_tag(db: Path, template: str) -> None:
+    header = template.format(etag=css_etag(db))
+    response = get(app_for(db), "/static/dashboard.css", headers={"If-None-Match": header})
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response.headers["etag"] == css_etag(db)
+    assert response.headers["cache-control"] == "private, max-age=3600"
+
+
+@pytest.mark.parametrize(
+    "template", ['"older"', 'W/"older", "other"', "{bare}", "W/{bare}", '"{bare}x"', ""]
+)
+def test_the_stylesheet_is_sent_for_any_other_tag(db: Path, template: str) -> None:
+    header = template.format(bare=css_etag(db).strip('"'))
+    response = get(app_for(db), "/static/dashboard.css", headers={"If-None-Match": header})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/css")
+    assert b"body" in response.content

@@ -186,9 +186,18 @@ def _problem(ctx: Context, root: str, heading: str, text: str) -> str:
     return templates.layout(ctx.title, heading, root, templates.message("error", text) + back)
 
 
+def none_match(header: str | None, etag: str) -> bool:
+    """True if an If-None-Match header names `etag`: a list of tags, compared weakly (a W/
+    prefix ignored, as a gzipping proxy adds it), or "*" (RFC 9110 §13.1.2, §8.8.3.2)."""
+    if header is None:
+        return False
+    tags = [tag.strip() for tag in header.split(",")]
+    return "*" in tags or etag in (tag.removeprefix("W/") for tag in tags)
+
+
 async def stylesheet(request: Request) -> Response:
     headers = {"ETag": CSS_ETAG, "Cache-Control": "private, max-age=3600"}
-    if request.headers.get("if-none-match") == CSS_ETAG:
+    if none_match(request.headers.get("if-none-match"), CSS_ETAG):
         return Response(status_code=304, headers=headers)
     return Response(CSS_BYTES, media_type="text/css", headers=headers)
 
