@@ -266,3 +266,35 @@ def test_the_stylesheet_is_sent_for_any_other_tag(db: Path, template: str) -> No
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/css")
     assert b"body" in response.content
+
+
+# -- tokens no client can send ------------------------------------------------------------------
+# The token was only checked for length and control characters. One with a space at either end
+# can never match (servers trim header values, and so does the bearer parser), and one with
+# non-ASCII characters matches only clients that send UTF-8 bytes (curl), not those that send
+# Latin-1 (Python's http.client, requests) or refuse (browsers' fetch). Both locked scripts out
+# with a 401 and no hint; they are configuration errors now.
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        (" " + "t" * 20, "must not start or end with whitespace"),
+        ("t" * 20 + " ", "must not start or end with whitespace"),
+        ("\u00a0" + "t" * 20, "must not start or end with whitespace"),
+        ("token-with-\u00df-is-long", "printable ASCII"),
+        ("t" * 20 + "\u200b", "printable ASCII"),
+    ],
+)
+def test_a_token_no_client_can_send_is_a_value_error(
+    tmp_path: Path, token: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        dashboard(tmp_path / "analytics.duckdb", token=token)
+
+
+@pytest.mark.parametrize("token", ["t" * 16, "with inner spaces is fine!", "A-Za-z0-9._~+/=" * 2])
+def test_a_token_of_printable_ascii_reads_the_api(db: Path, token: str) -> None:
+    app = dashboard(db, token=token)
+    response = get(app, "/api/sites", headers={"Authorization": f"Bearer {token}"}, auth=None)
+    assert response.status_code == 200

@@ -82,6 +82,16 @@ def _check_config(
         _check_text(token, "token")
         if len(token) < MIN_TOKEN_LENGTH:
             raise ValueError(f"token must be at least {MIN_TOKEN_LENGTH} characters long")
+        # Either would be a token no request can carry: a 401 for the right token, no hint why.
+        if token != token.strip():
+            raise ValueError(
+                "token must not start or end with whitespace (header values are trimmed)"
+            )
+        if not (token.isascii() and token.isprintable()):
+            raise ValueError(
+                "token must be printable ASCII: clients send other characters in different "
+                "encodings (curl UTF-8, Python Latin-1, browsers not at all)"
+            )
     if basic is not None:
         if not isinstance(basic, tuple | list) or len(basic) != 2:
             raise ValueError("basic must be a (user, password) pair")
