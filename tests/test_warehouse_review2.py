@@ -4,8 +4,10 @@ fixed (the comment says what happened before), on real DuckDB files and real sub
 from __future__ import annotations
 
 import random
+import re
 import subprocess
 import sys
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +16,9 @@ import pytest
 
 from analytics.cli import main
 from analytics.errors import WarehouseError
+from analytics.render import render
+from analytics.render.table import MAX_CELL
+from analytics.reports import ReportQuery, run_report
 from analytics.warehouse import Warehouse
 from tests.support import ROOT
 from tests.warehouse_support import events_for_days, fixed_clock, write_events
@@ -109,3 +114,85 @@ def test_an_empty_duckdb_file_still_becomes_a_warehouse(tmp_path: Path) -> None:
     duckdb.connect(str(empty)).close()
     assert main(["rollup", "--spool", str(spool), "--db", str(empty)]) == 0
     assert {"events", "daily_totals", "warehouse_meta"} <= _tables(empty)
+
+
+# -- Unicode in the terminal table -----------------------------------------------------------
+
+WIDE_REFERRERS = ("例え.jp", "😀.ws", "müller.de", "bücher.example", "мир.рф", "مثال.مصر")
+
+
+def _columns_on_screen(text: str) -> int:
+    """How many terminal columns `text` takes (East Asian wide: 2, combining marks: 0)."""
+    return sum(
+        0
+        if unicodedata.combining(char)
+        else 2
+        if unicodedata.east_asian_width(char) in ("W", "F")
+        else 1
+        for char in text
+    )
+
+
+def _pageviews_end(line: str) -> int:
+    """The screen column where the pageviews cell ends: its header, or the row's first number
+    (keys here hold no digits; numbers are right-aligned under their header)."""
+    found = re.search("pageviews", line) or re.search(r"\d[\d,]*", line)
+    assert found is not None
+    return _columns_on_screen(line[: found.end()])
+
+
+@pytest.fixture(scope="module")
+def unicode_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("unicode")
+    rng = random.Random(24)
+    events = []
+    for rank, domain in enumerate(WIDE_REFERRERS):
+        for event in events_for_days(rng, [FIRST], per_day=len(WIDE_REFERRERS) - rank + 1):
+            events.append(
+                event._replace(
+                    referrer_host=domain,
+                    referrer_domain=domain,
+                    referrer_medium="referral",
+                    referrer_source=domain,
+                    is_bot=False,
+                    path="/" + domain,
+                )
+            )
+    # "bücher" written with a combining diaeresis (as some keyboards and macOS file names do).
+    events = [
+        e._replace(path=e.path.replace("ü", "u\u0308")) if "bücher" in e.path else e for e in events
+    ]
+    write_events(root / "spool", events)
+    path = root / "w.duckdb"
+    Warehouse(path, clock=fixed_clock(NOW)).run(root / "spool")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["referrers", "pages", "trends"])
+def test_table_columns_line_up_with_wide_and_combining_characters(
+    unicode_db: Path, kind: str
+) -> None:
+    # Before: cells were padded by len(), so a CJK or emoji domain (two columns on screen
+    # per character) pushed its row's numbers out of line, and a combining mark pulled them in.
+    query = ReportQuery(kind=kind, start=FIRST, end=FIRST, today=NOW.date(), compare=True)
+    text = render(run_report(unicode_db, query), "table")
+    header, _rule, *rows = text.split("\n\n")[1].splitlines()
+    assert len(rows) == len(WIDE_REFERRERS)
+    assert {_pageviews_end(row) for row in rows} == {_pageviews_end(header)}
+
+
+def test_a_long_wide_cell_is_cut_to_the_same_screen_width(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    base = events_for_days(random.Random(25), [FIRST], per_day=4)
+    long_paths = ["/" + "長" * 80, "/" + "a" * 80]
+    write_events(
+        spool,
+        [e._replace(path=long_paths[i % 2], is_bot=False) for i, e in enumerate(base)],
+    )
+    db = tmp_path / "w.duckdb"
+    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    query = ReportQuery(kind="pages", start=FIRST, end=FIRST, today=NOW.date())
+    header, _rule, *rows = render(run_report(db, query), "table").split("\n\n")[1].splitlines()
+    assert len(rows) == 2
+    assert {_pageviews_end(row) for row in rows} == {_pageviews_end(header)}
+    assert all(_columns_on_screen(row.split("  ")[0]) <= MAX_CELL for row in rows)

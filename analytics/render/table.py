@@ -1,7 +1,9 @@
 """Plain-text table for a terminal: a title line, aligned columns, then the report's notes.
 
 Cells are visitor-controlled text (paths, referrers, campaign tags): control characters are
-shown as escapes, so a crafted path cannot move the cursor or recolour the terminal.
+shown as escapes, so a crafted path cannot move the cursor or recolour the terminal. Widths
+are counted in terminal columns, not characters: an IDN domain in CJK or an emoji takes two
+columns per character, a combining accent none.
 """
 
 from __future__ import annotations
@@ -32,6 +34,37 @@ def safe_text(text: str) -> str:
     )
 
 
+def screen_width(text: str) -> int:
+    """How many terminal columns `text` takes (East Asian wide and full-width: 2 each,
+    combining marks: 0), as wcwidth counts them for the characters that reach a cell."""
+    return sum(_char_width(char) for char in text)
+
+
+def _char_width(char: str) -> int:
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def _clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` terminal columns, ending in "…" when cut."""
+    if screen_width(text) <= limit:
+        return text
+    kept, used = [], 0
+    for char in text:
+        width = _char_width(char)
+        if used + width > limit - 1:
+            break
+        kept.append(char)
+        used += width
+    return "".join(kept) + "…"
+
+
+def _pad(text: str, width: int, *, right: bool) -> str:
+    fill = " " * max(0, width - screen_width(text))
+    return fill + text if right else text + fill
+
+
 def table_cell(value: Cell) -> str:
     if value is None:
         return ""
@@ -41,8 +74,7 @@ def table_cell(value: Cell) -> str:
         return f"{value:+.1f}%"
     if isinstance(value, int):
         return f"{value:,}"
-    text = safe_text(value)
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+    return _clip(safe_text(value), MAX_CELL)
 
 
 def render_table(report: Report) -> str:
@@ -53,11 +85,14 @@ def render_table(report: Report) -> str:
         and column not in report.key_columns
         for column in report.columns
     ]
-    widths = [max([len(h), *(len(line[i]) for line in body)]) for i, h in enumerate(header)]
+    widths = [
+        max([screen_width(h), *(screen_width(line[i]) for line in body)])
+        for i, h in enumerate(header)
+    ]
 
     def line(cells: list[str]) -> str:
         return "  ".join(
-            cell.rjust(width) if right else cell.ljust(width)
+            _pad(cell, width, right=right)
             for cell, width, right in zip(cells, widths, numeric, strict=True)
         ).rstrip()
 
