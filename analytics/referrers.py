@@ -40,6 +40,7 @@ CACHE_SIZE = 8192
 _WEB_SCHEMES = frozenset({"http", "https"})
 _ANDROID_SCHEME = "android-app"
 _MARKS = frozenset({"Mn", "Mc"})  # combining marks, part of many scripts' IDN labels
+_FULL_STOPS = re.compile("[\u3002\uff0e\uff61]")  # label separators besides "." (RFC 3490 3.1)
 
 
 class Referrer(NamedTuple):
@@ -88,7 +89,13 @@ def _decode_label(label: str) -> str | None:
 
 def normalise_host(raw_host: str) -> str | None:
     """Canonical Unicode form of a host name, `(ip)` for an IP literal, None if it is not one."""
-    host = unquote(raw_host).strip().lower().rstrip(".")
+    host = unquote(raw_host).strip().lower()
+    if not host.isascii():
+        # IDNA mapping (UTS #46), what a browser applies before it sends a host: full-width
+        # and other compatibility forms become plain ones, and the ideographic full stops
+        # separate labels. Lower case, not case folding: IDNA 2008 keeps "ß".
+        host = _FULL_STOPS.sub(".", unicodedata.normalize("NFKC", host)).lower()
+    host = host.rstrip(".")
     if not host or len(host) > 253:
         return None
     if ":" in host or (host.isascii() and host.replace(".", "").isdigit()):

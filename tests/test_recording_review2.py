@@ -254,3 +254,29 @@ def test_the_private_log_config_keeps_websocket_lines_private(
     assert '"GET /live/:redacted HTTP/1.1" 200' in written
     for secret in ("203.0.113.7", "jane", "s3cret", "utm_source"):
         assert secret not in written
+
+
+# --- IDNA mapping of a Unicode host: the other full stops, full-width forms ------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "host", "medium"),
+    [
+        # U+3002, U+FF0E, U+FF61 separate labels like "." (IDNA, UTS #46): was `direct`
+        ("https://www.google\u3002com/", "google.com", "search"),
+        ("https://b\u00fccher\uff0ede/", "b\u00fccher.de", "referral"),
+        ("https://B\u00dcCHER\uff61DE\u3002/", "b\u00fccher.de", "referral"),
+        ("https://blog\u3002example\u3002com/", "blog.example.com", "internal"),
+        # full-width letters map to ASCII: a browser sends the same host as "google.com"
+        ("https://\uff47\uff4f\uff4f\uff47\uff4c\uff45.com/", "google.com", "search"),
+        ("https://news.\uff59combinator.com/", "news.ycombinator.com", "social"),
+        # unchanged: IDNA 2008 keeps sharp s (no case folding to "ss"), ASCII is left alone
+        ("https://fa\u00df.de/", "fa\u00df.de", "referral"),
+        ("https://b\u00fccher.de/", "b\u00fccher.de", "referral"),
+        ("https://xn--bcher-kva.de/", "b\u00fccher.de", "referral"),
+    ],
+)
+def test_a_unicode_host_is_mapped_as_idna_does(raw: str, host: str, medium: str) -> None:
+    referrer = parse_referrer(raw.encode(), SITE)
+    assert (referrer.host, referrer.medium) == (host, medium)
+    assert referrer_parser(SITE)(raw.encode()).host == host
