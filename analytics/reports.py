@@ -8,7 +8,8 @@ and column names come from the fixed `BREAKDOWNS` table below, never from the ca
 Semantics an analyst relies on (also in README.md, "Reports"):
 
 * The range is inclusive, in whole days; by default the last 28 complete days (ending
-  yesterday). `--compare` uses the period of equal length just before it.
+  yesterday in the warehouse's time zone). `--compare` uses the period of equal length
+  just before it.
 * Ranked rows are totals over the whole range; `grain` (day, ISO week from Monday, month)
   shapes the time series (charts, sparklines) and the rows of `summary`.
 * `visitors` over more than one day is the SUM of daily unique visitors: visitor hashes use a
@@ -20,13 +21,15 @@ Semantics an analyst relies on (also in README.md, "Reports"):
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
@@ -73,7 +76,7 @@ class ReportQuery:
     top: int | None = DEFAULT_TOP
     compare: bool = False
     min_visitors: int | None = None
-    today: date | None = None  # "now" for the default range; UTC today when None
+    today: date | None = None  # "now" for the default range; None: today in the warehouse's zone
     min_volume: int | None = None  # trends only; None = max(5, 0.1 % of pageviews)
 
 
@@ -321,9 +324,26 @@ def run_report(
     except WarehouseError as error:
         raise ReportError(str(error)) from None
     try:
+        if query.today is None:
+            # "Yesterday" where the warehouse's days begin (as the dashboard does): in UTC,
+            # a zone behind it would get the local day still under way as its last day.
+            window = check(replace(query, today=warehouse_today(con)))
         return build_report(con, window)
     finally:
         con.close()
+
+
+def warehouse_today(con: duckdb.DuckDBPyConnection) -> date:
+    """Today in the warehouse's time zone (`warehouse_meta`; UTC when it names none)."""
+    zone = "UTC"
+    with contextlib.suppress(duckdb.Error):  # no warehouse_meta: a rollups-only file
+        rows = con.execute("SELECT value FROM warehouse_meta WHERE key = 'timezone'").fetchall()
+        zone = str(rows[0][0]) if rows else zone
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    return datetime.now(UTC).astimezone(tz).date()
 
 
 def build_report(con: duckdb.DuckDBPyConnection, window: Window) -> Report:

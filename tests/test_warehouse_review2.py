@@ -10,6 +10,7 @@ import sys
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
@@ -196,3 +197,34 @@ def test_a_long_wide_cell_is_cut_to_the_same_screen_width(tmp_path: Path) -> Non
     assert len(rows) == 2
     assert {_pageviews_end(row) for row in rows} == {_pageviews_end(header)}
     assert all(_columns_on_screen(row.split("  ")[0]) <= MAX_CELL for row in rows)
+
+
+# -- the default range ends yesterday where the warehouse's days begin -----------------------
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_the_default_range_ends_yesterday_in_the_warehouse_time_zone(
+    tmp_path: Path, zone: str
+) -> None:
+    # UTC+14 and UTC-11: at any hour one of them is on another date than UTC. Before, the
+    # default range ended yesterday in UTC, so in Pago Pago (from 11:00 UTC on) it took in
+    # the local day still under way, and in Kiritimati it left out a complete day; the
+    # dashboard already used the warehouse's zone.
+    spool = tmp_path / "spool"
+    write_events(spool, events_for_days(random.Random(26), [FIRST], per_day=5))
+    db = tmp_path / "w.duckdb"
+    Warehouse(db, timezone=zone).run(spool)
+    before = datetime.now(ZoneInfo(zone)).date() - timedelta(days=1)
+    report = run_report(db, ReportQuery(kind="summary"))
+    after = datetime.now(ZoneInfo(zone)).date() - timedelta(days=1)
+    assert report.end in {before, after}
+    assert report.end - report.start == timedelta(days=27)
+
+
+def test_an_explicit_today_still_wins(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    write_events(spool, events_for_days(random.Random(27), [FIRST], per_day=5))
+    db = tmp_path / "w.duckdb"
+    Warehouse(db, timezone="Pacific/Kiritimati").run(spool)
+    report = run_report(db, ReportQuery(kind="summary", today=date(2026, 10, 29)))
+    assert (report.start, report.end) == (FIRST, date(2026, 10, 28))
