@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from starlette.requests import Request
 from analytics.dashboard import dashboard
 from analytics.dashboard.snapshot import FIRST_LOAD_WAIT
 from analytics.reports import OTHER
-from tests.dashboard_support import PASSWORD, TINY_SITE, USER, build_warehouse, client
+from analytics.warehouse import Warehouse
+from tests.dashboard_support import CLOCK, PASSWORD, TINY_SITE, USER, build_warehouse, client
+from tests.warehouse_support import fixed_clock
 
 APRIL = {"from": "2026-04-01", "to": "2026-04-30"}
 
@@ -298,3 +301,37 @@ def test_a_token_of_printable_ascii_reads_the_api(db: Path, token: str) -> None:
     app = dashboard(db, token=token)
     response = get(app, "/api/sites", headers={"Authorization": f"Bearer {token}"}, auth=None)
     assert response.status_code == 200
+
+
+# -- how old the data is -------------------------------------------------------------------------
+# Every page said "Data as of <when this process copied the file>": a dashboard restarted today
+# over a warehouse whose cron stopped a month ago claimed today's data. The time that tells how
+# current the numbers are is the last ingest (ingested_segments.ingested_at, the rollup's clock).
+
+
+def freshness(page: str) -> str:
+    found = re.search(r'<p class="muted">(Data as of.*?|No events.*?)</p>', page)
+    assert found, page[-600:]
+    return found.group(1)
+
+
+@pytest.mark.parametrize("path", ["/", "/referrer"])
+def test_the_pages_date_the_data_by_the_last_ingest(db: Path, path: str) -> None:
+    line = freshness(get(app_for(db), path, {**APRIL, "referrer": "google.com"}).text)
+    # build_warehouse rolls up with its clock at 2026-05-01 06:00 UTC; the copy is made now.
+    assert line.startswith("Data as of 2026-05-01 06:00:00 UTC"), line
+    assert f"{datetime.now(UTC):%Y-%m-%d} " in line  # when the copy was made, said as such
+
+
+def test_the_api_gives_the_last_ingest(db: Path) -> None:
+    body = get(app_for(db), "/api/sites").json()
+    assert body["last_ingest"] == "2026-05-01T06:00:00+00:00"
+    assert body["data_as_of"].startswith(f"{datetime.now(UTC):%Y-%m-%d}T")
+
+
+def test_a_warehouse_without_events_says_so(tmp_path: Path) -> None:
+    (tmp_path / "spool").mkdir()
+    Warehouse(tmp_path / "analytics.duckdb", clock=fixed_clock(CLOCK)).run(tmp_path / "spool")
+    app = app_for(tmp_path / "analytics.duckdb")
+    assert freshness(get(app, "/").text).startswith("No events ingested yet")
+    assert get(app, "/api/sites").json()["last_ingest"] is None

@@ -9,6 +9,7 @@ Retry-After.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any
 
 from anyio import to_thread
@@ -117,6 +118,11 @@ def sites_data(snapshot: Snapshot) -> dict[str, Any]:
         "sites": list(snapshot.sites),
         "timezone": snapshot.timezone,
         "data_as_of": snapshot.loaded_at.isoformat(timespec="seconds"),
+        "last_ingest": (
+            snapshot.last_ingest.astimezone(UTC).isoformat(timespec="seconds")
+            if snapshot.last_ingest is not None
+            else None
+        ),
         "raw_events": {"from": raw[0], "to": raw[1]} if raw is not None else None,
     }
 

@@ -8,6 +8,7 @@ with the mount's `root_path`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 from html import escape
 from typing import Any
 
@@ -87,9 +88,17 @@ def _cards(found: queries.Series, params: Params) -> str:
 
 
 def _freshness(snapshot: Snapshot) -> str:
+    ingest = snapshot.last_ingest
+    data = (
+        f"Data as of {ingest.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC (the last rollup that "
+        "brought events)"
+        if ingest is not None
+        else "No events ingested yet"
+    )
     return (
-        f"Data as of {snapshot.loaded_at:%Y-%m-%d %H:%M:%S} UTC (a read-only copy of the "
-        f"warehouse, refreshed after each rollup); days are {snapshot.timezone} days."
+        f"{data}; read from a copy of the warehouse made at "
+        f"{snapshot.loaded_at:%Y-%m-%d %H:%M:%S} UTC, refreshed after each rollup; "
+        f"days are {snapshot.timezone} days."
     )
 
 

@@ -66,6 +66,9 @@ class Snapshot:
     timezone: str
     sites: tuple[str, ...]
     raw_days: tuple[date, date] | None  # first and last day of kept raw events
+    # When the newest events were ingested (the rollup's clock): how current the numbers are.
+    # `loaded_at` is only when this copy was made.
+    last_ingest: datetime | None
     load_seconds: float
     _cursor_lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
@@ -121,6 +124,9 @@ def load(path: Path) -> Snapshot:
                 "SELECT value FROM wh.main.warehouse_meta WHERE key = 'timezone'"
             ).fetchall()
             raw = con.execute("SELECT min(day), max(day) FROM wh.main.events").fetchall()
+            ingested = con.execute(
+                "SELECT max(ingested_at) FROM wh.main.ingested_segments"
+            ).fetchall()
         finally:
             con.execute("DETACH wh")
         sites = con.execute("SELECT DISTINCT site FROM daily_totals ORDER BY site").fetchall()
@@ -141,6 +147,7 @@ def load(path: Path) -> Snapshot:
         timezone=zone[0][0] if zone else "UTC",
         sites=tuple(row[0] for row in sites),
         raw_days=(first, last) if first is not None and last is not None else None,
+        last_ingest=ingested[0][0] if ingested else None,
         load_seconds=time.perf_counter() - started,
     )
 
