@@ -240,13 +240,26 @@ def _report(args: argparse.Namespace) -> int:
         min_visitors=args.min_visitors,
     )
     text = render(run_report(args.db, query), args.format)
-    _write_output(text, args.output)
+    _write_output(text, args.output, terminal=args.format == "table")
     return 0
 
 
-def _write_output(text: str, output: Path | None) -> None:
+def _write_stdout(text: str, *, terminal: bool) -> None:
+    """Write to stdout: csv/json/html as the same UTF-8 bytes `--output` writes (the HTML
+    says charset=utf-8; `> file` must not depend on the locale); a table in the terminal's
+    own encoding, with what it cannot show escaped (`\u4f8b`) rather than a crash."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text-only stream (an embedding program's StringIO)
+        sys.stdout.write(text)
+        return
+    encoding = (sys.stdout.encoding or "utf-8") if terminal else "utf-8"
+    sys.stdout.flush()
+    buffer.write(text.encode(encoding, errors="backslashreplace"))
+
+
+def _write_output(text: str, output: Path | None, *, terminal: bool = False) -> None:
     if output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        _write_stdout(text if text.endswith("\n") else text + "\n", terminal=terminal)
         return
     try:
         output.write_text(text, encoding="utf-8")

@@ -3,6 +3,7 @@ fixed (the comment says what happened before), on real DuckDB files and real sub
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import subprocess
@@ -228,3 +229,47 @@ def test_an_explicit_today_still_wins(tmp_path: Path) -> None:
     Warehouse(db, timezone="Pacific/Kiritimati").run(spool)
     report = run_report(db, ReportQuery(kind="summary", today=date(2026, 10, 29)))
     assert (report.start, report.end) == (FIRST, date(2026, 10, 28))
+
+
+# -- standard output in a locale that is not UTF-8 -------------------------------------------
+
+
+def _report_under(encoding: str, db: Path, *argv: str) -> subprocess.CompletedProcess[bytes]:
+    # PYTHONIOENCODING stands in for a Latin-1 locale or a Windows console (cp1252).
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    return subprocess.run(
+        _cli("report", "referrers", "--db", str(db), "--from", "2026-10-01", "--to", "2026-10-01")
+        + list(argv),
+        capture_output=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252", "ascii"])
+@pytest.mark.parametrize("fmt", ["csv", "json", "html"])
+def test_a_report_on_stdout_is_the_same_utf8_as_its_output_file(
+    unicode_db: Path, tmp_path: Path, fmt: str, encoding: str
+) -> None:
+    # Before: `report --format html > r.html` failed with "'latin-1' codec can't encode ..."
+    # as soon as a domain was not Latin-1 (the table even on its "…"), and where it did not
+    # fail, the bytes contradicted the page's own <meta charset="utf-8">.
+    written = tmp_path / f"r.{fmt}"
+    to_file = _report_under(encoding, unicode_db, "--format", fmt, "--output", str(written))
+    assert to_file.returncode == 0, to_file.stderr
+    piped = _report_under(encoding, unicode_db, "--format", fmt)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout == written.read_bytes()
+    assert "例え.jp" in piped.stdout.decode("utf-8")
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "ascii"])
+def test_a_table_on_a_narrow_terminal_escapes_what_it_cannot_show(
+    unicode_db: Path, encoding: str
+) -> None:
+    result = _report_under(encoding, unicode_db)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout.decode(encoding)
+    assert "\\u4f8b\\u3048.jp" in text  # 例え.jp, escaped rather than a crash
+    assert text.startswith("Referrers")
