@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from analytics.dashboard.snapshot import FIRST_LOAD_WAIT
 from analytics.reports import OTHER
 from analytics.warehouse import Warehouse
 from tests.dashboard_support import CLOCK, PASSWORD, TINY_SITE, USER, build_warehouse, client
-from tests.warehouse_support import fixed_clock
+from tests.warehouse_support import events_for_days, fixed_clock, write_events
 
 APRIL = {"from": "2026-04-01", "to": "2026-04-30"}
 
@@ -335,3 +336,66 @@ def test_a_warehouse_without_events_says_so(tmp_path: Path) -> None:
     app = app_for(tmp_path / "analytics.duckdb")
     assert freshness(get(app, "/").text).startswith("No events ingested yet")
     assert get(app, "/api/sites").json()["last_ingest"] is None
+
+
+# -- a referrer written the way a URL bar or a script writes it ----------------------------------
+# The warehouse keys referrers by the canonical host `normalise_host` gives the Referer header
+# (Unicode NFC, lower case, no "www.", no trailing dot). The `referrer` parameter was only
+# lower-cased, so the Punycode form, a decomposed accent, "www." or a trailing dot found
+# nothing: a 200 with zero pageviews, as if the referrer had never sent anyone.
+
+IDN = "b\u00fccher.example"
+
+
+@pytest.fixture(scope="module")
+def idn_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("dashboard-review2-idn")
+    rng = random.Random(5)
+    days = [date(2026, 4, 10), date(2026, 4, 11)]
+    events = [
+        event._replace(
+            referrer_host=IDN,
+            referrer_domain=IDN,
+            referrer_medium="referral",
+            referrer_source=IDN,
+            is_bot=False,
+        )
+        for event in events_for_days(rng, days, 30, site="example.com")
+    ]
+    events += events_for_days(rng, days, 30, site="example.com")
+    write_events(folder / "spool", events)
+    db = folder / "analytics.duckdb"
+    Warehouse(db, clock=fixed_clock(CLOCK), raw_retention_days=60).run(folder / "spool")
+    return db
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        IDN,
+        "xn--bcher-kva.example",
+        "B\u00dcCHER.example",
+        "bu\u0308cher.example",
+        "www.b\u00fccher.example",
+        "b\u00fccher.example.",
+        "XN--BCHER-KVA.EXAMPLE.",
+    ],
+)
+def test_a_referrer_is_found_however_its_host_is_written(idn_db: Path, written: str) -> None:
+    app = app_for(idn_db)
+    series = get(app, "/api/timeseries", {**APRIL, "referrer": written}).json()
+    assert series["referrer"] == IDN
+    assert series["totals"]["pageviews"] == 60
+    pages = get(app, "/api/referrer-pages", {**APRIL, "referrer": written}).json()
+    assert sum(int(row["pageviews"]) for row in pages["rows"]) == 60
+    page = get(app, "/referrer", {**APRIL, "referrer": written}).text
+    assert f"<h2>Referrer: {IDN}</h2>" in page
+    assert '<div>Pageviews</div><div class="value">60</div>' in page
+
+
+@pytest.mark.parametrize(("written", "key"), [("(other)", "(other)"), ("203.0.113.9", "(ip)")])
+def test_a_referrer_that_is_no_host_name_is_kept_as_written(
+    idn_db: Path, written: str, key: str
+) -> None:
+    body = get(app_for(idn_db), "/api/timeseries", {**APRIL, "referrer": written}).json()
+    assert body["referrer"] == key

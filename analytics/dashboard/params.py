@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from analytics.referrers import normalise_host
 from analytics.reports import DEFAULT_DAYS, GRAINS, bucket
 
 DEFAULT_LIMIT = 10
@@ -91,6 +92,15 @@ def _name(raw: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+def referrer_key(value: str) -> str:
+    """The referrer as the warehouse keys it: `normalise_host` gives the Referer's host its
+    canonical form (Unicode NFC from Punycode, lower case, no "www." or trailing dot), so
+    the same function must read the parameter. Keys that are no host name, such as "(ip)"
+    or "(other)", stay as written (lower case)."""
+    host = normalise_host(value)
+    return host if host is not None else value.lower()
+
+
 def bucket_count(start: date, end: date, grain: str) -> int:
     """len(periods(start, end, grain)), counted without listing millions of days."""
     if grain == "month":
@@ -106,7 +116,8 @@ def parse(
 
     `from`/`to`: inclusive ISO dates; `grain`: day, week or month; `compare`: 1/0, true/false,
     yes/no, on/off; `site`: a site name (unknown sites simply have no data); `limit`: rows
-    per table, 1 to MAX_LIMIT; `referrer`: a referring domain (referrer views only).
+    per table, 1 to MAX_LIMIT; `referrer`: a referring domain (referrer views only), in any
+    form its host may be written (see `referrer_key`).
     """
     end = _day(raw, "to")
     start = _day(raw, "from")
@@ -168,5 +179,5 @@ def parse(
         compare=compare,
         site=_name(raw, "site"),
         limit=limit,
-        referrer=referrer.lower() if referrer is not None else None,
+        referrer=referrer_key(referrer) if referrer is not None else None,
     )
