@@ -11,6 +11,7 @@ import sys
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -24,6 +25,9 @@ from analytics.reports import ReportQuery, run_report
 from analytics.warehouse import Warehouse
 from tests.support import ROOT
 from tests.warehouse_support import events_for_days, fixed_clock, write_events
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 FIRST = date(2026, 10, 1)
 NOW = datetime(2026, 10, 30, tzinfo=UTC)
@@ -273,3 +277,30 @@ def test_a_table_on_a_narrow_terminal_escapes_what_it_cannot_show(
     text = result.stdout.decode(encoding)
     assert "\\u4f8b\\u3048.jp" in text  # 例え.jp, escaped rather than a crash
     assert text.startswith("Referrers")
+
+
+# -- the HTML report on a narrow screen ------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_a_wide_html_table_scrolls_in_its_box_not_the_whole_page(
+    db: Path, tmp_path: Path, browser: Browser
+) -> None:
+    # Before: the `.scroll` style existed but nothing used it, so on a phone the 11 columns
+    # of a --compare table made the whole page (title, chart, notes) scroll sideways
+    # (WCAG 1.4.10, reflow at 320 CSS pixels).
+    page_file = tmp_path / "r.html"
+    argv = ["report", "referrers", "--db", str(db), *RANGE, "--compare", "--format", "html"]
+    assert main([*argv, "--output", str(page_file)]) == 0
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 320, "height": 640})
+    try:
+        page = context.new_page()
+        page.goto(page_file.as_uri())
+        page_width = page.evaluate("document.documentElement.scrollWidth")
+        assert page_width <= 320
+        table_box = page.locator("table").evaluate(
+            "t => [t.parentElement.clientWidth, t.parentElement.scrollWidth]"
+        )
+        assert table_box[0] <= 320 < table_box[1]  # the table is wider and scrolls in its box
+    finally:
+        context.close()

@@ -80,7 +80,12 @@ def _table(report: Report) -> str:
     if not body:
         span = len(report.columns) + int(with_sparklines)
         body.append(f'<tr><td colspan="{span}">No rows in this range.</td></tr>')
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    # In its own scrolling box: a --compare table is wider than a phone, and the page
+    # around it (title, chart, notes) must not scroll sideways with it.
+    return (
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def render_html(report: Report) -> str:
