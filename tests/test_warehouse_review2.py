@@ -304,3 +304,19 @@ def test_a_wide_html_table_scrolls_in_its_box_not_the_whole_page(
         assert table_box[0] <= 320 < table_box[1]  # the table is wider and scrolls in its box
     finally:
         context.close()
+
+
+def test_the_html_report_shows_long_paths_whole(tmp_path: Path) -> None:
+    # Before: HTML cells went through the terminal table's 60-column cut, so two long paths
+    # that differ only at the end both read "/docs/guides/…" and could not be told apart.
+    prefix = "/docs/guides/" + "configuring-the-consent-banner-for-a-multilingual-site/" * 2
+    paths = [prefix + "german", prefix + "french"]
+    base = events_for_days(random.Random(28), [FIRST], per_day=6)
+    spool = tmp_path / "spool"
+    write_events(spool, [e._replace(path=paths[i % 2], is_bot=False) for i, e in enumerate(base)])
+    db = tmp_path / "w.duckdb"
+    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    query = ReportQuery(kind="pages", start=FIRST, end=FIRST, today=NOW.date())
+    page = render(run_report(db, query), "html")
+    for path in paths:
+        assert f'<td class="key">{path}</td>' in page

@@ -72,7 +72,9 @@ def _table(report: Report) -> str:
         for column in report.columns:
             css = "num" if column in numeric else "key" if column in report.key_columns else ""
             attr = f' class="{css}"' if css else ""
-            cells.append(f"<td{attr}>{escape(table_cell(row.get(column)))}</td>")
+            # Whole text: the page wraps long paths; a cut would make two of them look alike.
+            text = table_cell(row.get(column), max_width=None)
+            cells.append(f"<td{attr}>{escape(text)}</td>")
         if with_sparklines:
             values = report.sparklines[index] if index < len(report.sparklines) else []
             cells.append(f"<td>{sparkline(values)}</td>")

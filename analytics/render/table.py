@@ -65,7 +65,9 @@ def _pad(text: str, width: int, *, right: bool) -> str:
     return fill + text if right else text + fill
 
 
-def table_cell(value: Cell) -> str:
+def table_cell(value: Cell, *, max_width: int | None = MAX_CELL) -> str:
+    """`value` as shown in a table: control characters escaped, numbers grouped, per cent
+    signed; text cut to `max_width` terminal columns (None: whole, for the HTML page)."""
     if value is None:
         return ""
     if isinstance(value, date):
@@ -74,7 +76,8 @@ def table_cell(value: Cell) -> str:
         return f"{value:+.1f}%"
     if isinstance(value, int):
         return f"{value:,}"
-    return _clip(safe_text(value), MAX_CELL)
+    text = safe_text(value)
+    return text if max_width is None else _clip(text, max_width)
 
 
 def render_table(report: Report) -> str:
