@@ -42,6 +42,10 @@ _DNT = b"dnt"
 _OPT_OUT = frozenset({_GPC, _DNT})  # only the exact value "1" counts (GPC spec)
 _CONTENT_TYPE = b"content-type"
 _HTML = b"text/html"
+_NOT_MODIFIED = 304
+_FETCH_DEST = b"sec-fetch-dest"
+_ACCEPT = b"accept"
+_PAGE_DESTINATIONS = frozenset({b"document", b"iframe", b"frame"})
 _new_capture = tuple.__new__
 
 
@@ -51,6 +55,18 @@ def _is_html(headers: Iterable[tuple[bytes, bytes]]) -> bool:
         if name == _CONTENT_TYPE or (len(name) == 12 and name.lower() == _CONTENT_TYPE):
             return value[:9].lower() == _HTML
     return False
+
+
+def _asks_for_a_page(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether the request is a browser loading a page (so a 304 answer is a page view)."""
+    accept = b""
+    for name, value in headers:
+        if name == _FETCH_DEST:
+            return value.strip().lower() in _PAGE_DESTINATIONS
+        if name == _ACCEPT:
+            accept = value
+    # Without Fetch Metadata (older browsers, HTTP/1.0 proxies) a navigation asks for HTML.
+    return _HTML in accept.lower()
 
 
 def _mounted_paths(path: str, root_path: str) -> tuple[str, str]:
@@ -135,7 +151,13 @@ class TrafficMiddleware:
 
     def _record(self, scope: Scope, path: str, message: Message) -> None:
         recorder = self.recorder
-        if not recorder.record_all and not _is_html(message.get("headers") or ()):
+        # A 304 has no Content-Type (RFC 9110 15.4.5): a page the browser revalidated (a
+        # reload, `Cache-Control: no-cache`) is known by the request instead.
+        if not (
+            recorder.record_all
+            or _is_html(message.get("headers") or ())
+            or (message["status"] == _NOT_MODIFIED and _asks_for_a_page(scope["headers"]))
+        ):
             return
         referer = user_agent = forwarded_for = None
         opted_out = False

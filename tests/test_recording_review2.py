@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from analytics import Recorder, TrafficMiddleware
@@ -280,3 +281,67 @@ def test_a_unicode_host_is_mapped_as_idna_does(raw: str, host: str, medium: str)
     referrer = parse_referrer(raw.encode(), SITE)
     assert (referrer.host, referrer.medium) == (host, medium)
     assert referrer_parser(SITE)(raw.encode()).host == host
+
+
+# --- record="pages": a page revalidated with 304 Not Modified is still a page view -----------
+
+BROWSER_NAVIGATION = {
+    "user-agent": FIREFOX.decode(),
+    "accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "sec-fetch-dest": "document",
+    "sec-fetch-mode": "navigate",
+}
+OLD_BROWSER_NAVIGATION = {"user-agent": FIREFOX.decode(), "accept": "text/html,*/*;q=0.8"}
+STYLESHEET = {"user-agent": FIREFOX.decode(), "accept": "text/css,*/*;q=0.1",
+              "sec-fetch-dest": "style"}  # fmt: skip
+SCRIPT_FETCH = {"user-agent": FIREFOX.decode(), "accept": "*/*", "sec-fetch-dest": "empty"}
+
+
+def _static_site(root: Path) -> Path:
+    site = root / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<!doctype html><title>Home</title><p>home")
+    (site / "post.html").write_text("<!doctype html><title>Post</title><p>post")
+    (site / "style.css").write_text("p { color: teal }")
+    return site
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "pages"),
+    [
+        ("/post.html", BROWSER_NAVIGATION, ["/post.html", "/post.html"]),
+        ("/", BROWSER_NAVIGATION, ["/", "/"]),
+        ("/post.html", OLD_BROWSER_NAVIGATION, ["/post.html", "/post.html"]),
+        # not page views, revalidated or not: only the HTML 200 of the same URL counts
+        ("/style.css", STYLESHEET, []),
+        ("/post.html", SCRIPT_FETCH, ["/post.html"]),
+    ],
+)
+def test_a_page_revalidated_with_304_is_recorded(
+    tmp_path: Path, url: str, headers: dict[str, str], pages: list[str]
+) -> None:
+    from starlette.staticfiles import StaticFiles
+
+    recorder = Recorder(tmp_path / "spool", SITE)
+    app = TrafficMiddleware(StaticFiles(directory=_static_site(tmp_path), html=True),
+                            recorder=recorder)  # fmt: skip
+
+    async def go() -> list[int]:
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 51234))
+        async with httpx.AsyncClient(transport=transport, base_url="http://example.com") as c:
+            first = await c.get(url, headers=headers)
+            etag = first.headers["etag"]
+            again = await c.get(url, headers={**headers, "if-none-match": etag})
+            return [first.status_code, again.status_code]
+
+    try:
+        assert asyncio.run(go()) == [200, 304]
+        rows = spooled(recorder)
+    finally:
+        recorder.close()
+    # A browser revalidates a page it has cached (reload, Cache-Control: no-cache): the 304
+    # carries no Content-Type, and every repeat view of a static page was lost.
+    assert [row["path"] for row in rows] == pages
+    assert [row["status"] for row in rows] == [200, 304][: len(pages)]
+    if len(rows) == 2:
+        assert rows[0]["visitor_id"] == rows[1]["visitor_id"] is not None
