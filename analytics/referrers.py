@@ -32,9 +32,10 @@ from analytics.data.referrer_sources import (
 )
 
 IP_LITERAL = "(ip)"
-# Real referrers are short (browsers trim them to the origin cross-site by default); anything
-# this long is a crafted header and only costs parsing time.
-MAX_REFERRER_LENGTH = 2048
+# Chrome and Firefox send at most 4 096 bytes of Referer (a longer URL is cut down to its
+# origin); same-site referrers are full URLs, so long ones are real. Anything longer is a
+# crafted header and only costs parsing time.
+MAX_REFERRER_LENGTH = 4096
 CACHE_SIZE = 8192
 
 _WEB_SCHEMES = frozenset({"http", "https"})

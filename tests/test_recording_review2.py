@@ -345,3 +345,30 @@ def test_a_page_revalidated_with_304_is_recorded(
     assert [row["status"] for row in rows] == [200, 304][: len(pages)]
     if len(rows) == 2:
         assert rows[0]["visitor_id"] == rows[1]["visitor_id"] is not None
+
+
+# --- a long same-site referrer: browsers send full URLs up to 4 096 bytes -------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "medium"),
+    [
+        # same origin: the full URL, query included (strict-origin-when-cross-origin)
+        (b"https://example.com/search?" + b"facet=colour%3Ablue&" * 150, "internal"),
+        (b"https://www.example.com/landing?utm_source=x&gclid=" + b"A1b2" * 700, "internal"),
+        # a site with Referrer-Policy: unsafe-url
+        (b"https://www.google.com/url?q=" + b"x" * 3500, "search"),
+        # over the browsers' cap they send only the origin: a longer header is crafted
+        (b"https://example.com/?" + b"x" * 4100, "direct"),
+    ],
+)
+def test_a_referrer_up_to_the_browser_cap_is_classified(
+    recorder: Recorder, raw: bytes, medium: str
+) -> None:
+    # Chrome and Firefox cut a Referer over 4 096 bytes down to the origin; up to that it is
+    # a real navigation, and one from a long URL of the site itself was counted as `direct`.
+    assert 2048 < len(raw) <= 4096 or medium == "direct"
+    assert parse_referrer(raw, SITE).medium == medium
+    assert referrer_parser(SITE)(raw).medium == medium
+    recorder.add(capture("/next", referer=raw))
+    assert [row["referrer_medium"] for row in spooled(recorder)] == [medium]
