@@ -731,7 +731,10 @@ class Warehouse:
         return self.clock().astimezone(ZoneInfo(self.timezone or "UTC")).date()
 
     def _prune(self, con: duckdb.DuckDBPyConnection, raw_days: int) -> int:
-        cutoff = self.today() - timedelta(days=raw_days)
+        today = self.today()
+        if raw_days > (today - date.min).days:
+            return 0  # a retention reaching back before year 1 ("keep for good"): nothing
+        cutoff = today - timedelta(days=raw_days)
         count = _scalar(con, "SELECT COUNT(*) FROM events WHERE day < $cutoff", {"cutoff": cutoff})
         if count:
             con.execute("DELETE FROM events WHERE day < $cutoff", {"cutoff": cutoff})

@@ -24,7 +24,7 @@ from analytics.render.table import MAX_CELL
 from analytics.reports import ReportQuery, run_report
 from analytics.warehouse import Warehouse
 from tests.support import ROOT
-from tests.warehouse_support import events_for_days, fixed_clock, write_events
+from tests.warehouse_support import events_for_days, fixed_clock, table_rows, write_events
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -320,3 +320,24 @@ def test_the_html_report_shows_long_paths_whole(tmp_path: Path) -> None:
     page = render(run_report(db, query), "html")
     for path in paths:
         assert f'<td class="key">{path}</td>' in page
+
+
+# -- retention longer than the calendar ------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw_days", ["1000000", "99999999"])
+def test_a_retention_that_reaches_before_year_1_keeps_everything(
+    tmp_path: Path, raw_days: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "Keep raw events for good": before, any --raw-days past today's distance from year 1
+    # died with an OverflowError traceback (exit 1) in rollup and in prune.
+    spool = tmp_path / "spool"
+    events = events_for_days(random.Random(29), [FIRST], per_day=20)
+    write_events(spool, events)
+    db = tmp_path / "w.duckdb"
+    assert main(["rollup", "--spool", str(spool), "--db", str(db), "--raw-days", raw_days]) == 0
+    assert main(["prune", "--db", str(db), "--raw-days", raw_days]) == 0
+    out = capsys.readouterr().out
+    assert "pruned 0 raw events" in out
+    assert len(table_rows(db, "events")) == len(events)
+    assert Warehouse(db, raw_retention_days=int(raw_days)).prune() == 0
