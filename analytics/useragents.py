@@ -83,6 +83,20 @@ BOT = Device("bot", True)
 _crawlers = CrawlerDetect()
 
 
+def _without_device_model(lowered: str, model: str | None) -> str:
+    """`lowered` without the device item of its platform comment, the `CUBOT NOTE 20 PRO` of
+    `(Linux; Android 11; CUBOT NOTE 20 PRO)`: a model or brand name may hold a bot token
+    (Cubot phones, a "Monitor" tablet), a bot's own name is elsewhere."""
+    start = lowered.find("(")
+    end = lowered.find(")", start)
+    if not model or start < 0 or end < 0:
+        return lowered
+    model = model.lower()
+    items = lowered[start + 1 : end].split(";")
+    kept = ";".join(item for item in items if model not in item)
+    return f"{lowered[:start]}({kept}{lowered[end:]}"
+
+
 def _is_bot(ua: str, lowered: str, device_family: str | None) -> bool:
     if device_family == "Spider":
         return True
@@ -115,8 +129,10 @@ def classify_user_agent(raw: bytes) -> Device:
         return BOT
     lowered = ua.lower()
     result = parse(ua)
-    device_family = result.device.family if result.device else None
-    if _is_bot(ua, lowered, device_family):
+    device = result.device
+    device_family = device.family if device else None
+    tokens_in = _without_device_model(lowered, device.model) if device else lowered
+    if _is_bot(ua, tokens_in, device_family):
         return BOT
     os_family = result.os.family if result.os else None
     return Device(_device_class(lowered, os_family, device_family), False)
