@@ -97,8 +97,7 @@ class Recorder:
             raise ValueError(f"max_buffer must be a positive integer, got {max_buffer!r}")
         if clock is not None and not callable(clock):
             raise ValueError("clock must be a callable returning an aware UTC datetime")
-        if isinstance(exclude_paths, str):
-            exclude_paths = (exclude_paths,)
+        exclude_paths = _exclude_patterns(exclude_paths)
         self.spool_dir = Path(spool_dir)
         self.site = site.strip()
         self.clock: Callable[[], datetime] = clock or _utc_now
@@ -106,7 +105,7 @@ class Recorder:
         # into a datetime at conversion; a configured clock is called as it is.
         self.capture_clock: Callable[[], datetime | float] = clock or time.time
         self.record_all = record == "all"
-        self.exclude_paths: tuple[str, ...] = ALWAYS_EXCLUDED + tuple(exclude_paths)
+        self.exclude_paths: tuple[str, ...] = ALWAYS_EXCLUDED + exclude_paths
         self.trusted_proxies = parse_proxies(trusted_proxies)
         self.referrer: Callable[[bytes], Referrer] = referrer_parser(self.site)
         self.salts = SaltStore(Path(salt_dir) if salt_dir is not None else self.spool_dir / "salts")
@@ -381,6 +380,21 @@ class Recorder:
                 errors=self._errors,
                 buffered=buffered,
             )
+
+
+def _exclude_patterns(patterns: Iterable[str]) -> tuple[str, ...]:
+    """`exclude_paths` checked now: a bad pattern would otherwise fail inside every request."""
+    if isinstance(patterns, str):
+        patterns = (patterns,)
+    checked = tuple(patterns)
+    for pattern in checked:
+        # A request path starts with "/": any other pattern could never match (unless it
+        # starts with a wildcard, "*.css").
+        if not isinstance(pattern, str) or not pattern.startswith(("/", "*", "?", "[")):
+            raise ValueError(
+                f"exclude_paths: {pattern!r} is not a path pattern such as '/admin/*' or '*.css'"
+            )
+    return checked
 
 
 def _call(ref: weakref.ref[Recorder], method: Callable[[Recorder], None]) -> None:

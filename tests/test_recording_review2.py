@@ -412,3 +412,29 @@ def test_a_bot_token_in_the_device_model_is_not_a_bot(ua: bytes, device: str, is
     from analytics.useragents import classify_user_agent
 
     assert tuple(classify_user_agent(ua)) == (device, is_bot)
+
+
+# --- exclude_paths: a pattern that cannot work is a ValueError, never a failed request ------
+
+
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        [b"/admin/*"],  # bytes: fnmatch raised TypeError inside every request (a 500)
+        ["/ok", 42],
+        ["admin/*"],  # paths start with "/": this never matched anything
+        [""],
+    ],
+)
+def test_an_unusable_exclude_pattern_is_a_value_error(tmp_path: Path, patterns: list[Any]) -> None:
+    with pytest.raises(ValueError, match="exclude_paths"):
+        Recorder(tmp_path / "spool", SITE, exclude_paths=patterns)
+
+
+@pytest.mark.parametrize("patterns", [["/admin/*"], ["*.css", "/healthz"], ["?ealthz"], ()])
+def test_usable_exclude_patterns_are_taken(tmp_path: Path, patterns: list[str]) -> None:
+    from analytics.recorder import ALWAYS_EXCLUDED
+
+    recorder = Recorder(tmp_path / "spool", SITE, exclude_paths=patterns)
+    recorder.close()
+    assert recorder.exclude_paths == ALWAYS_EXCLUDED + tuple(patterns)
