@@ -355,12 +355,25 @@ def build_report(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
             return _trends(con, window)
         return _breakdown(con, window, BREAKDOWNS[window.query.kind])
     except duckdb.CatalogException as error:
+        if _holds_tables(con):
+            # Some other DuckDB file (a mistyped --db): `analytics rollup` would refuse it.
+            raise ReportError(
+                f"the database is not a cookiewall warehouse ({_first_line(error)}); check --db"
+            ) from None
         raise ReportError(
             f"the database has no rollup tables yet ({_first_line(error)}); "
             "run `analytics rollup` first"
         ) from None
     except duckdb.Error as error:
         raise ReportError(f"report query failed: {_first_line(error)}") from None
+
+
+def _holds_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    try:
+        rows = con.execute("SELECT count(*) FROM information_schema.tables").fetchall()
+    except duckdb.Error:
+        return False
+    return bool(rows[0][0])
 
 
 def _first_line(error: BaseException) -> str:

@@ -21,7 +21,7 @@ from analytics.cli import main
 from analytics.errors import WarehouseError
 from analytics.render import render
 from analytics.render.table import MAX_CELL
-from analytics.reports import ReportQuery, run_report
+from analytics.reports import ReportError, ReportQuery, run_report
 from analytics.warehouse import Warehouse
 from tests.support import ROOT
 from tests.warehouse_support import events_for_days, fixed_clock, table_rows, write_events
@@ -341,3 +341,13 @@ def test_a_retention_that_reaches_before_year_1_keeps_everything(
     assert "pruned 0 raw events" in out
     assert len(table_rows(db, "events")) == len(events)
     assert Warehouse(db, raw_retention_days=int(raw_days)).prune() == 0
+
+
+def test_a_report_on_a_duckdb_file_that_is_not_a_warehouse_says_so(tmp_path: Path) -> None:
+    # Before: "the database has no rollup tables yet; run `analytics rollup` first", advice
+    # that planted the warehouse in the app's own file (rollup now refuses it).
+    other = _foreign_duckdb(tmp_path / "app.duckdb")
+    with pytest.raises(ReportError, match="not a cookiewall warehouse") as caught:
+        run_report(other, ReportQuery(kind="referrers", today=NOW.date()))
+    assert "analytics rollup" not in str(caught.value)
+    assert _tables(other) == {"orders"}
