@@ -67,7 +67,7 @@ def redact_path(path: str) -> str:
     if len(redacted) > MAX_PATH_LENGTH:
         # cut at a segment boundary, so that no half-token or half-marker is stored
         cut = redacted.rfind("/", 0, MAX_PATH_LENGTH)
-        redacted = redacted[: max(cut, 1)] + "/…"
+        redacted = redacted[:cut] + "/…"  # cut is 0 for one long segment: "/…"
     if not redacted.isascii():
         # A lone surrogate (a server or middleware that decoded with "surrogateescape") is
         # not text Parquet or a log can hold: each becomes U+FFFD, as a UTF-8 decoder's

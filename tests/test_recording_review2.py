@@ -438,3 +438,21 @@ def test_usable_exclude_patterns_are_taken(tmp_path: Path, patterns: list[str]) 
     recorder = Recorder(tmp_path / "spool", SITE, exclude_paths=patterns)
     recorder.close()
     assert recorder.exclude_paths == ALWAYS_EXCLUDED + tuple(patterns)
+
+
+# --- a path cut at 512 characters keeps one leading slash -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "stored"),
+    [
+        ("/" + "word-" * 120, "/…"),  # one long segment: was "//…", a path with an empty segment
+        ("/" + "word-" * 120 + "/tail", "/…"),
+        ("/a/" + "word-" * 120, "/a/…"),
+        ("/a/b/" + "word-" * 120 + "/c", "/a/b/…"),
+    ],
+)
+def test_a_long_path_is_cut_on_a_segment_boundary(path: str, stored: str) -> None:
+    from analytics.paths import redact_path
+
+    assert redact_path(path) == stored
