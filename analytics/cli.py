@@ -196,7 +196,8 @@ def _rollup(args: argparse.Namespace) -> int:
     )
     result = warehouse.run(spool, progress=sys.stderr.isatty())
     ingest = result.ingest
-    if not (ingest.segments or ingest.quarantined or result.rolled_up or result.pruned_events):
+    done = ingest.segments or ingest.quarantined or result.rolled_up or result.pruned_events
+    if not (done or ingest.unreadable):
         print("nothing to do: no new segments")
     else:
         print(result.summary())

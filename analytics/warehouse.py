@@ -80,6 +80,8 @@ class IngestResult:
     events: int
     days: tuple[date, ...]  # days (in the warehouse's time zone) that received events
     quarantined: tuple[str, ...]  # segment names moved to <spool>/quarantine/
+    # Segments this user may not read (another user's 0600 file): left in place, tried again.
+    unreadable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ class RunResult:
         )
         if ing.quarantined:
             text += f"; quarantined {len(ing.quarantined)} corrupt segments"
+        if ing.unreadable:
+            text += f"; {len(ing.unreadable)} unreadable segments left in place (permissions)"
         return text
 
 
@@ -364,6 +368,7 @@ class Warehouse:
             events=ingested[0],
             days=ingested[1],
             quarantined=tuple(sorted(quarantined)),
+            unreadable=tuple(sorted(unreadable)),
         )
         return RunResult(ingest=result, rolled_up=rolled_up, pruned_events=pruned)
 

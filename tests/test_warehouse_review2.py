@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -351,3 +353,44 @@ def test_a_report_on_a_duckdb_file_that_is_not_a_warehouse_says_so(tmp_path: Pat
         run_report(other, ReportQuery(kind="referrers", today=NOW.date()))
     assert "analytics rollup" not in str(caught.value)
     assert _tables(other) == {"orders"}
+
+
+# -- a segment the rollup's user may not read ------------------------------------------------
+
+
+def _as_nobody(argv: list[str]) -> list[str]:
+    """`argv` run as user 65534, to whom file permissions apply (root reads everything)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to another user")
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv is missing")
+    command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    probe = subprocess.run(
+        [*command, sys.executable, "-c", "import analytics.cli"], capture_output=True, cwd=ROOT
+    )
+    if probe.returncode != 0:
+        pytest.skip("user 65534 cannot import this checkout (a private folder)")
+    return [*command, *argv]
+
+
+def test_a_run_that_only_met_unreadable_segments_does_not_say_nothing_to_do() -> None:
+    # The web server's user wrote the segment 0600, cron runs as another user. Before: the
+    # warning said "left in place" and stdout said "nothing to do: no new segments".
+    folder = Path(tempfile.mkdtemp(prefix="cw-review2-"))
+    try:
+        folder.chmod(0o777)
+        spool = folder / "spool"
+        write_events(spool, events_for_days(random.Random(30), [FIRST], per_day=10))
+        for path in spool.rglob("*"):
+            path.chmod(0o777 if path.is_dir() else 0o600)
+        argv = _cli("rollup", "--spool", str(spool), "--db", str(folder / "w.duckdb"))
+        result = subprocess.run(
+            _as_nobody(argv), capture_output=True, text=True, cwd=ROOT, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        assert "left in place" in result.stderr
+        assert "nothing to do" not in result.stdout
+        assert "1 unreadable segments left in place" in result.stdout
+    finally:
+        shutil.rmtree(folder)
