@@ -46,6 +46,7 @@ _NOT_MODIFIED = 304
 _FETCH_DEST = b"sec-fetch-dest"
 _ACCEPT = b"accept"
 _PAGE_DESTINATIONS = frozenset({b"document", b"iframe", b"frame"})
+_SERVER_ERROR: Message = {"type": "http.response.start", "status": 500, "headers": []}
 _new_capture = tuple.__new__
 
 
@@ -120,6 +121,7 @@ class TrafficMiddleware:
         self._excluded = excluded
         self._hashing = recorder.hashing
         self._trusts_proxies = bool(recorder.trusted_proxies)
+        self._record_all = recorder.record_all
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -139,15 +141,32 @@ class TrafficMiddleware:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def send_wrapper(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                try:
-                    self._record(scope, path, message)
-                except Exception:  # recording must never break a response
-                    logger.exception("analytics: could not record a request")
+                started = True
+                self._record_safely(scope, path, message)
             await send(message)
 
-        await self.app(scope, receive, send_wrapper)
+        if not self._record_all:
+            await self.app(scope, receive, send_wrapper)
+            return
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            if not started:
+                # The server answers an app that raised before responding with a 500
+                # (uvicorn, hypercorn, daphne): with record="all" that response counts too.
+                self._record_safely(scope, path, _SERVER_ERROR)
+            raise
+
+    def _record_safely(self, scope: Scope, path: str, message: Message) -> None:
+        try:
+            self._record(scope, path, message)
+        except Exception:  # recording must never break a response
+            logger.exception("analytics: could not record a request")
 
     def _record(self, scope: Scope, path: str, message: Message) -> None:
         recorder = self.recorder

@@ -456,3 +456,47 @@ def test_a_long_path_is_cut_on_a_segment_boundary(path: str, stored: str) -> Non
     from analytics.paths import redact_path
 
     assert redact_path(path) == stored
+
+
+# --- record="all": an app that crashes before answering still gets its 500 recorded ---------
+
+
+async def crashing_app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["path"] == "/late":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise RuntimeError("crashed mid-body")
+    raise RuntimeError("crashed before answering")
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        ("all", [("/early", 500), ("/late", 200)]),  # the server answers 500 for /early
+        ("pages", []),  # a 500 the server writes is no page
+    ],
+)
+def test_an_app_that_raises_before_answering_is_recorded_as_500(
+    tmp_path: Path, record: str, expected: list[tuple[str, int]]
+) -> None:
+    recorder = Recorder(tmp_path / "spool", SITE, record=record)
+    app = TrafficMiddleware(crashing_app, recorder=recorder)
+
+    async def go() -> list[int]:
+        transport = httpx.ASGITransport(
+            app=app, raise_app_exceptions=False, client=("203.0.113.7", 1)
+        )
+        async with httpx.AsyncClient(transport=transport, base_url="http://example.com") as c:
+            return [(await c.get(path)).status_code for path in ("/early", "/late")]
+
+    async def raises() -> None:
+        with pytest.raises(RuntimeError, match="before answering"):  # still the server's to see
+            await _request(app, _scope("/early", ("203.0.113.7", 1)))
+
+    try:
+        assert asyncio.run(go()) == [500, 200]
+        asyncio.run(raises())
+        rows = spooled(recorder)
+    finally:
+        recorder.close()
+    got = [(row["path"], row["status"]) for row in rows]
+    assert got == ([*expected, ("/early", 500)] if expected else [])
