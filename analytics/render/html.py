@@ -83,9 +83,11 @@ def _table(report: Report) -> str:
         span = len(report.columns) + int(with_sparklines)
         body.append(f'<tr><td colspan="{span}">No rows in this range.</td></tr>')
     # In its own scrolling box: a --compare table is wider than a phone, and the page
-    # around it (title, chart, notes) must not scroll sideways with it.
+    # around it (title, chart, notes) must not scroll sideways with it. A scrolling box
+    # must be reachable by keyboard (tabindex) and named for screen readers (WCAG 2.1.1).
     return (
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        '<div class="scroll" tabindex="0" role="region" aria-label="Report table">'
+        f"<table><thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table></div>"
     )
 
