@@ -65,6 +65,8 @@ DEFAULT_LOCK_TIMEOUT = 10.0
 # The writer's DuckDB memory cap (beyond it, big aggregations spill to <db>.tmp): keeps a
 # rollup's peak RSS near 1 GiB whatever the batch. 10M events fit without spilling.
 WRITER_MEMORY_LIMIT = "1GB"
+# On a terminal, new rows are read in about this many statements so that a bar can move.
+PROGRESS_STEPS = 50
 
 Archive = Literal["delete"] | str | os.PathLike[str] | None
 
@@ -156,6 +158,25 @@ def _read_footer(path: Path) -> _Footer:
         highs.append(stats.max)
     ts_range = (min(lows), max(highs)) if lows else None
     return _Footer(rows=meta.num_rows, ts_range=ts_range)
+
+
+def _batches(
+    segments: Sequence[Segment], footers: dict[str, _Footer], steps: int
+) -> list[Sequence[Segment]]:
+    """`segments` in listed order, cut into about `steps` runs of similar row counts."""
+    if steps <= 1:
+        return [segments]
+    share = max(1, sum(footers[seg.name].rows for seg in segments) // steps)
+    batches: list[Sequence[Segment]] = []
+    start = rows = 0
+    for index, seg in enumerate(segments):
+        rows += footers[seg.name].rows
+        if rows >= share:
+            batches.append(segments[start : index + 1])
+            start, rows = index + 1, 0
+    if start < len(segments):
+        batches.append(segments[start:])
+    return batches
 
 
 def _date_list(days: Iterable[date]) -> str:
@@ -334,7 +355,7 @@ class Warehouse:
             for attempt in (1, 2):
                 con.execute("BEGIN TRANSACTION")
                 try:
-                    ingested = self._ingest(con, fresh, footers)
+                    ingested = self._ingest(con, fresh, footers, progress=progress)
                     rolled_up = self._rollup(con) if rollup else ()
                     pruned = self._prune(con, self.raw_retention_days) if prune else 0
                     con.execute("COMMIT")
@@ -508,6 +529,8 @@ class Warehouse:
         con: duckdb.DuckDBPyConnection,
         segments: Sequence[Segment],
         footers: dict[str, _Footer],
+        *,
+        progress: bool = False,
     ) -> tuple[int, tuple[date, ...]]:
         """Insert the segments' events and ledger rows; mark or merge their days."""
         if not segments:
@@ -515,17 +538,26 @@ class Warehouse:
         expected = sum(footers[seg.name].rows for seg in segments)
         columns = ", ".join(EVENTS_COLUMNS)
         fields = ", ".join(EVENT_FIELDS)
+        insert = (
+            f"INSERT INTO events ({columns}) "
+            f"SELECT {fields}, {self._day_of('ts')} FROM read_parquet($files)"
+        )
+        # Reading the rows is the long part of a run. On a terminal it goes in about
+        # PROGRESS_STEPS statements, so that a bar can count the events; otherwise in one.
+        batches = _batches(segments, footers, PROGRESS_STEPS if progress else 1)
+        inserted = 0
         try:
             # The one read of the new segments' rows (no staging copy: materialising rows is
             # the dominant cost). Segments are listed in day-folder order, so events land
             # nearly sorted by day and row-group min/max let `WHERE day IN (...)` skip the
             # rest of the table. Per-segment counts and days come from the footers.
-            inserted = _scalar(
-                con,
-                f"INSERT INTO events ({columns}) "
-                f"SELECT {fields}, {self._day_of('ts')} FROM read_parquet($files)",
-                {"files": [str(seg.path) for seg in segments], **self._tz_param()},
-            )
+            with tqdm(
+                total=expected, desc="ingesting", unit="event", disable=not progress, leave=False
+            ) as bar:
+                for batch in batches:
+                    files = [str(seg.path) for seg in batch]
+                    inserted += _scalar(con, insert, {"files": files, **self._tz_param()})
+                    bar.update(sum(footers[seg.name].rows for seg in batch))
             days = self._touched_days(con, segments, footers)
         except duckdb.Error as exc:
             # A failure here is about the files (a damaged page, a wrong type); the caller
