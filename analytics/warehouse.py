@@ -65,8 +65,10 @@ DEFAULT_LOCK_TIMEOUT = 10.0
 # The writer's DuckDB memory cap (beyond it, big aggregations spill to <db>.tmp): keeps a
 # rollup's peak RSS near 1 GiB whatever the batch. 10M events fit without spilling.
 WRITER_MEMORY_LIMIT = "1GB"
-# On a terminal, new rows are read in about this many statements so that a bar can move.
+# On a terminal, new rows are read in about this many statements so that a bar can move,
+# each of at least PROGRESS_MIN_ROWS rows (a statement costs a few ms of its own).
 PROGRESS_STEPS = 50
+PROGRESS_MIN_ROWS = 200_000
 
 Archive = Literal["delete"] | str | os.PathLike[str] | None
 
@@ -163,10 +165,11 @@ def _read_footer(path: Path) -> _Footer:
 def _batches(
     segments: Sequence[Segment], footers: dict[str, _Footer], steps: int
 ) -> list[Sequence[Segment]]:
-    """`segments` in listed order, cut into about `steps` runs of similar row counts."""
+    """`segments` in listed order, cut into at most about `steps` runs of similar row counts
+    (of at least PROGRESS_MIN_ROWS rows each)."""
     if steps <= 1:
         return [segments]
-    share = max(1, sum(footers[seg.name].rows for seg in segments) // steps)
+    share = max(PROGRESS_MIN_ROWS, sum(footers[seg.name].rows for seg in segments) // steps)
     batches: list[Sequence[Segment]] = []
     start = rows = 0
     for index, seg in enumerate(segments):

@@ -466,8 +466,10 @@ def test_without_a_terminal_there_is_no_bar(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])
 def test_the_batched_read_on_a_terminal_counts_exactly_what_the_single_read_does(
-    tmp_path: Path, zone: str
+    tmp_path: Path, zone: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Small batches, so that these 2000 events are read in many statements.
+    monkeypatch.setattr("analytics.warehouse.PROGRESS_MIN_ROWS", 50)
     rng = random.Random(33)
     days = [FIRST + timedelta(days=i) for i in range(5)]
     events = events_for_days(rng, days, per_day=400)
