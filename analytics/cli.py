@@ -57,6 +57,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _not_empty(text: str) -> str:
+    # Path("") is "." (the current folder): an unset shell variable must not mean that.
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty folder name")
+    return text
+
+
+def _folder(text: str) -> Path:
+    return Path(_not_empty(text))
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -93,7 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
         "analytics rollup --spool var/spool --db var/analytics.duckdb --archive var/archive",
     )
     rollup.add_argument(
-        "--spool", required=True, help="the spool folder, or s3://bucket/prefix (object storage)"
+        "--spool",
+        required=True,
+        type=_not_empty,
+        help="the spool folder, or s3://bucket/prefix (object storage)",
     )
     rollup.add_argument(
         "--db", type=Path, help="the DuckDB file (created); with --engine spark: load the output"
@@ -111,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     disposal = rollup.add_mutually_exclusive_group()
     disposal.add_argument(
-        "--archive", type=Path, metavar="DIR", help="move ingested segments to DIR"
+        "--archive", type=_folder, metavar="DIR", help="move ingested segments to DIR"
     )
     disposal.add_argument("--delete-ingested", action="store_true", help="delete ingested segments")
     rollup.add_argument(

@@ -307,6 +307,9 @@ class Warehouse:
         self.archive: Path | Literal["delete"] | None
         if archive is None or archive == "delete":
             self.archive = "delete" if archive else None
+        elif not os.fspath(archive).strip():
+            # Path("") is ".": an unset variable would move every segment to the cwd.
+            raise ValueError("archive must be None, 'delete' or a folder, not an empty string")
         else:
             self.archive = Path(archive)
         self.create = create

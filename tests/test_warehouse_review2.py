@@ -488,3 +488,33 @@ def test_the_batched_read_on_a_terminal_counts_exactly_what_the_single_read_does
         assert len(result.ingest.quarantined) == 1
         totals[progress] = {table: table_rows(db, table) for table in ("events", "daily_pages")}
     assert totals[True] == totals[False]
+
+
+# -- an empty archive setting ----------------------------------------------------------------
+
+
+def test_an_empty_archive_folder_is_refused_not_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `--archive "$ARCHIVE_DIR"` with the variable unset: before, Path("") is ".", so every
+    # ingested segment was moved out of the spool into whatever folder cron ran in.
+    monkeypatch.chdir(tmp_path)
+    spool = tmp_path / "spool"
+    write_events(spool, events_for_days(random.Random(34), [FIRST], per_day=10))
+    segments = sorted(spool.rglob("*.parquet"))
+    db = tmp_path / "w.duckdb"
+    assert main(["rollup", "--spool", str(spool), "--db", str(db), "--archive", ""]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("analytics: error: argument --archive")
+    assert err.count("\n") == 1
+    assert sorted(spool.rglob("*.parquet")) == segments
+    assert not list(tmp_path.glob("day=*"))
+    # The same unset variable as --spool: before, the current folder was read as the spool
+    # and every run said "nothing to do" while the real spool filled up.
+    assert main(["rollup", "--spool", "", "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("analytics: error: argument --spool")
+    assert err.count("\n") == 1
+    for empty in ("", "  "):
+        with pytest.raises(ValueError, match="archive"):
+            Warehouse(db, archive=empty)
