@@ -24,6 +24,7 @@ from typing import Any
 
 from analytics.capture import Capture
 from analytics.event import CONSENT_STATES
+from analytics.paths import MAX_CACHED_PATH_LENGTH
 from analytics.recorder import Recorder
 
 Scope = MutableMapping[str, Any]
@@ -114,11 +115,11 @@ class TrafficMiddleware:
         self.recorder = recorder
         patterns = recorder.exclude_paths
 
-        @lru_cache(maxsize=4096)
-        def excluded(path: str) -> bool:
+        def matches(path: str) -> bool:
             return any(fnmatchcase(path, pattern) for pattern in patterns)
 
-        self._excluded = excluded
+        self._matches = matches
+        self._cached_matches = lru_cache(maxsize=4096)(matches)
         self._hashing = recorder.hashing
         self._trusts_proxies = bool(recorder.trusted_proxies)
         self._record_all = recorder.record_all
@@ -136,7 +137,11 @@ class TrafficMiddleware:
             excluded = self._excluded(app_path) or self._excluded(path)
         else:
             path = scope["path"]
-            excluded = self._excluded(path)
+            # inlined `_excluded`: this runs on every request
+            if len(path) <= MAX_CACHED_PATH_LENGTH:
+                excluded = self._cached_matches(path)
+            else:
+                excluded = self._matches(path)
         if excluded:
             await self.app(scope, receive, send)
             return
@@ -161,6 +166,13 @@ class TrafficMiddleware:
                 # (uvicorn, hypercorn, daphne): with record="all" that response counts too.
                 self._record_safely(scope, path, _SERVER_ERROR)
             raise
+
+    def _excluded(self, path: str) -> bool:
+        # A long path is matched each time, never kept as a cache key (a client can send a new
+        # one of several kB on every request; 4 096 of them would stay in memory for good).
+        if len(path) <= MAX_CACHED_PATH_LENGTH:
+            return self._cached_matches(path)
+        return self._matches(path)
 
     def _record_safely(self, scope: Scope, path: str, message: Message) -> None:
         try:

@@ -18,6 +18,7 @@ REDACTED = ":redacted"
 MAX_PATH_LENGTH = 512
 MAX_TAG_LENGTH = 100
 CACHE_SIZE = 8192
+MAX_CACHED_PATH_LENGTH = 1024  # longer paths are redacted each time, never kept as cache keys
 
 # Only searched for, never matched in full: one character before the `@` finds the same
 # addresses as `[^@\s/]+@`, which retried every start of a long run (quadratic: seconds of
@@ -58,9 +59,7 @@ def _redact_segment(segment: str) -> str:
     return segment
 
 
-@lru_cache(maxsize=CACHE_SIZE)
-def redact_path(path: str) -> str:
-    """The storable form of a decoded request path (ASGI `scope["path"]`)."""
+def _redact(path: str) -> str:
     if not path.startswith("/"):
         path = "/" + path
     redacted = "/".join(_redact_segment(segment) for segment in path.split("/"))
@@ -74,6 +73,28 @@ def redact_path(path: str) -> str:
         # errors="replace" does.
         redacted = _SURROGATE.sub("\ufffd", redacted)
     return redacted
+
+
+class _PathRedactor:
+    """`redact_path`: cached per path, except paths too long for a cache entry.
+
+    A client may send a new long path on every request (a 16 kB request head passes uvicorn):
+    cached, 8 192 of them would stay in memory for good. Real paths are far shorter.
+    """
+
+    def __init__(self) -> None:
+        self._cached = lru_cache(maxsize=CACHE_SIZE)(_redact)
+        self.cache_clear = self._cached.cache_clear
+        self.cache_info = self._cached.cache_info
+
+    def __call__(self, path: str) -> str:
+        """The storable form of a decoded request path (ASGI `scope["path"]`)."""
+        if len(path) > MAX_CACHED_PATH_LENGTH:
+            return _redact(path)
+        return self._cached(path)
+
+
+redact_path = _PathRedactor()
 
 
 _TAG_KEYS = {"utm_source": 0, "utm_medium": 1, "utm_campaign": 2}

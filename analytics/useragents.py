@@ -22,7 +22,12 @@ from crawlerdetect import CrawlerDetect
 from ua_parser import parse
 
 CACHE_SIZE = 4096
-MAX_USER_AGENT_LENGTH = 1024
+# Real user agents stay under about 400 characters; the parsers read no more than this.
+MAX_USER_AGENT_LENGTH = 512
+# crawlerdetect's pattern takes time quadratic in the length of some inputs (about 60 ms for
+# 1 kB of one letter, with the GIL held, so every request of the worker waits): it reads this
+# much, where bots name themselves ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://...)").
+CRAWLER_SCAN_LENGTH = 256
 
 # Automated clients that neither uap-core nor crawlerdetect always catch (lower-case).
 BOT_TOKENS = (
@@ -102,7 +107,7 @@ def _is_bot(ua: str, lowered: str, device_family: str | None) -> bool:
         return True
     if any(token in lowered for token in BOT_TOKENS):
         return True
-    return bool(_crawlers.isCrawler(ua))
+    return bool(_crawlers.isCrawler(ua[:CRAWLER_SCAN_LENGTH]))
 
 
 def _device_class(lowered: str, os_family: str | None, device_family: str | None) -> str:
@@ -121,9 +126,7 @@ def _device_class(lowered: str, os_family: str | None, device_family: str | None
     return "other"
 
 
-@lru_cache(maxsize=CACHE_SIZE)
-def classify_user_agent(raw: bytes) -> Device:
-    """`(device, is_bot)` for a raw `User-Agent` header value (bytes, as ASGI gives them)."""
+def _classify(raw: bytes) -> Device:
     ua = raw.decode("latin-1").strip()[:MAX_USER_AGENT_LENGTH]
     if not ua:
         return BOT
@@ -136,3 +139,21 @@ def classify_user_agent(raw: bytes) -> Device:
         return BOT
     os_family = result.os.family if result.os else None
     return Device(_device_class(lowered, os_family, device_family), False)
+
+
+class _UserAgentClassifier:
+    """`classify_user_agent`, cached on the part of the header it reads: a client sending a
+    new 16 kB user agent on every request cannot make the cache hold 4 096 of them."""
+
+    def __init__(self) -> None:
+        self._cached = lru_cache(maxsize=CACHE_SIZE)(_classify)
+        self.cache_clear = self._cached.cache_clear
+        self.cache_info = self._cached.cache_info
+
+    def __call__(self, raw: bytes) -> Device:
+        """`(device, is_bot)` for a raw `User-Agent` header value (bytes, as ASGI gives them)."""
+        # The part `_classify` reads is the key (servers strip the leading whitespace already).
+        return self._cached(raw.lstrip()[:MAX_USER_AGENT_LENGTH])
+
+
+classify_user_agent = _UserAgentClassifier()
