@@ -48,6 +48,18 @@ _FETCH_DEST = b"sec-fetch-dest"
 _ACCEPT = b"accept"
 _PAGE_DESTINATIONS = frozenset({b"document", b"iframe", b"frame"})
 _SERVER_ERROR: Message = {"type": "http.response.start", "status": 500, "headers": []}
+# A browser navigating to one of these sends the headers of a page navigation: a 304 for it
+# is no page view (its 200 is not text/html either).
+# fmt: off
+_NOT_PAGE_EXTENSIONS = frozenset({
+    "pdf", "png", "jpg", "jpeg", "gif", "webp", "avif", "svg", "ico", "bmp", "tif", "tiff",
+    "heic", "txt", "csv", "json", "xml", "rss", "atom", "zip", "gz", "tgz", "bz2", "xz", "7z",
+    "rar", "tar", "mp3", "mp4", "m4a", "m4v", "mov", "webm", "ogg", "oga", "ogv", "wav", "flac",
+    "css", "js", "mjs", "map", "wasm", "woff", "woff2", "ttf", "otf", "eot", "doc", "docx",
+    "xls", "xlsx", "ppt", "pptx", "odt", "ods", "odp", "epub", "apk", "dmg", "exe", "msi",
+    "iso", "ics", "vcf",
+})
+# fmt: on
 _new_capture = tuple.__new__
 
 
@@ -69,6 +81,12 @@ def _asks_for_a_page(headers: Iterable[tuple[bytes, bytes]]) -> bool:
             accept = value
     # Without Fetch Metadata (older browsers, HTTP/1.0 proxies) a navigation asks for HTML.
     return _HTML in accept.lower()
+
+
+def _names_another_file_type(path: str) -> bool:
+    """Whether the path ends in the extension of a file that is no page (`report.pdf`)."""
+    name = path.rpartition("/")[2]
+    return "." in name and name.rpartition(".")[2].lower() in _NOT_PAGE_EXTENSIONS
 
 
 def _mounted_paths(path: str, root_path: str) -> tuple[str, str]:
@@ -187,7 +205,11 @@ class TrafficMiddleware:
         if not (
             recorder.record_all
             or _is_html(message.get("headers") or ())
-            or (message["status"] == _NOT_MODIFIED and _asks_for_a_page(scope["headers"]))
+            or (
+                message["status"] == _NOT_MODIFIED
+                and _asks_for_a_page(scope["headers"])
+                and not _names_another_file_type(path)
+            )
         ):
             return
         referer = user_agent = forwarded_for = None

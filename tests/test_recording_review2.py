@@ -303,6 +303,8 @@ def _static_site(root: Path) -> Path:
     (site / "index.html").write_text("<!doctype html><title>Home</title><p>home")
     (site / "post.html").write_text("<!doctype html><title>Post</title><p>post")
     (site / "style.css").write_text("p { color: teal }")
+    (site / "report.pdf").write_bytes(b"%PDF-1.4 a report")
+    (site / "Photo.JPG").write_bytes(b"\xff\xd8\xff a photo")
     return site
 
 
@@ -315,6 +317,9 @@ def _static_site(root: Path) -> Path:
         # not page views, revalidated or not: only the HTML 200 of the same URL counts
         ("/style.css", STYLESHEET, []),
         ("/post.html", SCRIPT_FETCH, ["/post.html"]),
+        # a browser navigating to a PDF or an image sends the same headers as for a page
+        ("/report.pdf", BROWSER_NAVIGATION, []),
+        ("/Photo.JPG", BROWSER_NAVIGATION, []),
     ],
 )
 def test_a_page_revalidated_with_304_is_recorded(
