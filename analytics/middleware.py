@@ -170,7 +170,10 @@ class TrafficMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                self._record_safely(scope, path, message)
+                try:  # `_record_safely` inlined: this runs on every response
+                    self._record(scope, path, message)
+                except Exception:  # recording must never break a response
+                    logger.exception("analytics: could not record a request")
             await send(message)
 
         if not self._record_all:
