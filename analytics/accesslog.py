@@ -4,10 +4,10 @@ uvicorn's access log writes every request's client address and full URL, query s
 included, to stdout: on most hosts that lands in a log store next to the analytics that
 promise never to link an address to a visit; its WebSocket handshake lines (on
 `uvicorn.error`) carry both as well. `PrivateAccessLog` is a `logging.Filter` for uvicorn's
-handlers that keeps what operators read access logs for (method, path,
-status, timing of the line) and drops the rest: the client address becomes `-`, the query
-string is cut, and the path is redacted exactly as events store it (ids, e-mail addresses
-and tokens become `:id`/`:redacted`, see `analytics.paths.redact_path`).
+handlers that keeps what operators read access logs for (method, path, status, timing of
+the line) and drops the rest: the client address becomes `-`, the query string is cut, and
+the path is redacted exactly as events store it (ids, e-mail addresses and tokens become
+`:id`/`:redacted`, see `analytics.paths.redact_path`).
 
     uvicorn app:app --log-config examples/uvicorn-log.json
     uvicorn.run(app, log_config=analytics.accesslog.LOG_CONFIG)
