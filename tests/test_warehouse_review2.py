@@ -518,3 +518,24 @@ def test_an_empty_archive_folder_is_refused_not_the_current_folder(
     for empty in ("", "  "):
         with pytest.raises(ValueError, match="archive"):
             Warehouse(db, archive=empty)
+
+
+def test_the_terminal_table_keeps_two_long_paths_apart(tmp_path: Path) -> None:
+    # Before: a long cell kept its first 59 columns, so two pages that differ only in their
+    # last segment (the usual case: a slug) showed as two identical rows.
+    prefix = "/docs/guides/" + "configuring-the-consent-banner-for-a-multilingual-site/" * 2
+    paths = [prefix + "german", prefix + "french"]
+    base = events_for_days(random.Random(35), [FIRST], per_day=6)
+    spool = tmp_path / "spool"
+    write_events(spool, [e._replace(path=paths[i % 2], is_bot=False) for i, e in enumerate(base)])
+    db = tmp_path / "w.duckdb"
+    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    query = ReportQuery(kind="pages", start=FIRST, end=FIRST, today=NOW.date())
+    _header, _rule, *rows = render(run_report(db, query), "table").split("\n\n")[1].splitlines()
+    keys = [row.split("  ")[0] for row in rows]
+    assert len(set(keys)) == 2
+    for key in keys:
+        assert _columns_on_screen(key) <= MAX_CELL
+        assert key.startswith("/docs/guides/configuring")
+        assert key.endswith(("/german", "/french"))
+        assert "…" in key

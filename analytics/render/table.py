@@ -47,17 +47,25 @@ def _char_width(char: str) -> int:
 
 
 def _clip(text: str, limit: int) -> str:
-    """`text` cut to at most `limit` terminal columns, ending in "…" when cut."""
+    """`text` cut to at most `limit` terminal columns with "…" in the middle: long paths
+    mostly differ in their last segment (a slug), so the end is kept as well as the start."""
     if screen_width(text) <= limit:
         return text
+    head = _fit(text, (limit - 1) // 2)
+    tail = _fit(text[::-1], limit - 1 - screen_width(head))[::-1]
+    # A combining accent whose letter was cut off would land on the "…".
+    return head + "…" + tail.lstrip("".join(c for c in tail if unicodedata.combining(c)))
+
+
+def _fit(text: str, columns: int) -> str:
+    """The longest start of `text` that takes at most `columns` terminal columns."""
     kept, used = [], 0
     for char in text:
-        width = _char_width(char)
-        if used + width > limit - 1:
+        used += _char_width(char)
+        if used > columns:
             break
         kept.append(char)
-        used += width
-    return "".join(kept) + "…"
+    return "".join(kept)
 
 
 def _pad(text: str, width: int, *, right: bool) -> str:
