@@ -539,3 +539,44 @@ def test_the_terminal_table_keeps_two_long_paths_apart(tmp_path: Path) -> None:
         assert key.startswith("/docs/guides/configuring")
         assert key.endswith(("/german", "/french"))
         assert "…" in key
+
+
+@pytest.mark.browser
+def test_long_legend_labels_stay_in_their_own_half_of_the_chart(
+    tmp_path: Path, browser: Browser
+) -> None:
+    # Before: a legend entry was the whole path, so a long one ran over its neighbour in
+    # the other half of the row and out of the chart.
+    prefix = "/docs/guides/" + "configuring-the-consent-banner-for-a-multilingual-site/" * 2
+    paths = [prefix + lang for lang in ("german", "french", "dutch", "polish")]
+    base = events_for_days(random.Random(36), [FIRST], per_day=40)
+    spool = tmp_path / "spool"
+    write_events(spool, [e._replace(path=paths[i % 4], is_bot=False) for i, e in enumerate(base)])
+    db = tmp_path / "w.duckdb"
+    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    page_file = tmp_path / "r.html"
+    query = ReportQuery(kind="pages", start=FIRST, end=FIRST, today=NOW.date())
+    page_file.write_text(render(run_report(db, query), "html"), encoding="utf-8")
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 1100, "height": 900}
+    )
+    try:
+        page = context.new_page()
+        page.goto(page_file.as_uri())
+        chart = page.locator("svg.cw-chart")
+        boxes = chart.locator("rect + text").evaluate_all(
+            "texts => texts.map(t => { const b = t.getBBox(); return [b.x, b.x + b.width]; })"
+        )
+        width = float(chart.get_attribute("width") or 0)
+        assert len(boxes) == 4
+        for left, right in boxes:
+            half_end = width / 2 if left < width / 2 else width
+            assert right <= half_end, (left, right, half_end)
+        titles = chart.locator("rect + text title").all_text_contents()
+        assert sorted(titles) == sorted(paths)  # the whole name is still there, as a tooltip
+        shown = chart.locator("rect + text").all_text_contents()
+        assert (
+            len({text.removeprefix(title) for text, title in zip(shown, titles, strict=True)}) == 4
+        )
+    finally:
+        context.close()

@@ -95,7 +95,7 @@ def _table(report: Report) -> str:
 def render_html(report: Report) -> str:
     title = f"{report.title} · {report.site or 'all sites'} · {report.start} … {report.end}"
     labels = [period.isoformat() for period in report.periods]
-    chart = line_chart(report.series, labels, title=chart_title(report))
+    chart = line_chart(report.series, labels, title=chart_title(report), fit_legend=True)
     notes = "".join(f"<li>{escape(note)}</li>" for note in report.notes)
     return (
         "<!doctype html>\n"

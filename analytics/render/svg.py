@@ -12,6 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 
+from analytics.render.table import clip
+
+# A legend entry at font-size 11 gets at most this many pixels per character (wide
+# characters count twice), so that it stays in its half of the legend row.
+LEGEND_CHAR_PX = 7
+
 # Colour-blind-safe palette (Okabe–Ito), in the order lines are assigned.
 PALETTE = ("#0072b2", "#e69f00", "#009e73", "#d55e00", "#cc79a7", "#56b4e9", "#f0e442", "#000")
 
@@ -73,8 +79,12 @@ def line_chart(
     title: str = "",
     width: int = 720,
     height: int = 260,
+    fit_legend: bool = False,
 ) -> str:
     """A line per series over shared x `labels`, with a y axis from 0 and a legend.
+
+    `fit_legend`: cut a long legend entry in the middle so that it stays in its half of the
+    legend row (its whole name becomes the entry's tooltip); for names from visitors (paths).
 
     Series longer or shorter than `labels` are drawn as they are; an empty mapping gives a
     chart frame with the words "no data", so a page never breaks on an empty range.
@@ -138,9 +148,14 @@ def line_chart(
         # Legend below the axis, two entries per row.
         lx = left + (index % 2) * (plot_w / 2)
         ly = top_pad + plot_h + 32 + (index // 2) * 14
+        text = escape(name)
+        if fit_legend:
+            shown = clip(name, max(8, int((plot_w / 2 - 20) // LEGEND_CHAR_PX)))
+            if shown != name:
+                text = f"<title>{escape(name)}</title>{escape(shown)}"
         parts.append(
             f'<rect x="{_num(lx)}" y="{_num(ly - 9)}" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{_num(lx + 14)}" y="{_num(ly)}" font-size="11">{escape(name)}</text>'
+            f'<text x="{_num(lx + 14)}" y="{_num(ly)}" font-size="11">{text}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -46,7 +46,7 @@ def _char_width(char: str) -> int:
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     """`text` cut to at most `limit` terminal columns with "…" in the middle: long paths
     mostly differ in their last segment (a slug), so the end is kept as well as the start."""
     if screen_width(text) <= limit:
@@ -85,7 +85,7 @@ def table_cell(value: Cell, *, max_width: int | None = MAX_CELL) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     text = safe_text(value)
-    return text if max_width is None else _clip(text, max_width)
+    return text if max_width is None else clip(text, max_width)
 
 
 def render_table(report: Report) -> str:
