@@ -313,7 +313,11 @@ def run_report(
     A rollup holds the file while it writes: wait up to `lock_timeout` s for it to finish,
     then raise ReportBusyError (the CLI exits 1, "try again", rather than 2, "bad input").
     """
-    window = check(query)
+    # Bad arguments fail before the file is touched. Without `today`, the range is checked
+    # against the latest "today" of any zone (UTC + 14 h is at most a date ahead), then
+    # exactly once the warehouse's zone is known.
+    latest = datetime.now(UTC).date() + timedelta(days=1)
+    window = check(query if query.today is not None else replace(query, today=latest))
     path = Path(db_path)
     if not path.is_file():
         raise ReportError(f"database {str(path)!r} does not exist (run `analytics rollup` first)")

@@ -580,3 +580,19 @@ def test_long_legend_labels_stay_in_their_own_half_of_the_chart(
         )
     finally:
         context.close()
+
+
+def test_from_the_warehouse_yesterday_alone_is_a_one_day_range(tmp_path: Path) -> None:
+    # `--from` = yesterday in Kiritimati (UTC+14), no `--to`: one day. Before, the range was
+    # first checked against yesterday in UTC, a day earlier from 10:00 UTC on, and refused as
+    # "start … is after end …" before the warehouse's zone was known. (From 00:00 to 10:00
+    # UTC both zones share a date and this passed either way.)
+    spool = tmp_path / "spool"
+    write_events(spool, events_for_days(random.Random(37), [FIRST], per_day=5))
+    db = tmp_path / "w.duckdb"
+    zone = ZoneInfo("Pacific/Kiritimati")
+    Warehouse(db, timezone="Pacific/Kiritimati").run(spool)
+    yesterday = datetime.now(zone).date() - timedelta(days=1)
+    report = run_report(db, ReportQuery(kind="summary", start=yesterday))
+    if datetime.now(zone).date() - timedelta(days=1) == yesterday:  # not across midnight
+        assert (report.start, report.end) == (yesterday, yesterday)
