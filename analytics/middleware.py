@@ -204,14 +204,17 @@ class TrafficMiddleware:
     def _record(self, scope: Scope, path: str, message: Message) -> None:
         recorder = self.recorder
         # A 304 has no Content-Type (RFC 9110 15.4.5): a page the browser revalidated (a
-        # reload, `Cache-Control: no-cache`) is known by the request instead.
-        if not (
-            recorder.record_all
-            or _is_html(message.get("headers") or ())
-            or (
-                message["status"] == _NOT_MODIFIED
-                and _asks_for_a_page(scope["headers"])
-                and not _names_another_file_type(path)
+        # reload, `Cache-Control: no-cache`) is known by the request instead. A HEAD shows
+        # nobody a page (uptime monitors, link checkers): not a page view.
+        if not recorder.record_all and (
+            scope["method"] == "HEAD"
+            or not (
+                _is_html(message.get("headers") or ())
+                or (
+                    message["status"] == _NOT_MODIFIED
+                    and _asks_for_a_page(scope["headers"])
+                    and not _names_another_file_type(path)
+                )
             )
         ):
             return

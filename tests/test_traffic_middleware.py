@@ -164,6 +164,23 @@ def test_what_is_recorded(tmp_path: Path, url: str, record: str, recorded: bool)
     assert len(events(recorder)) == (1 if recorded else 0)
 
 
+@pytest.mark.parametrize(("record", "recorded"), [("pages", False), ("all", True)])
+def test_a_head_request_is_not_a_page_view(tmp_path: Path, record: str, recorded: bool) -> None:
+    # Uptime monitors and link checkers HEAD pages with browser-like user agents: nobody saw
+    # a page. "all" records every response, HEAD included.
+    recorder = Recorder(tmp_path, "example.com", record=record)
+    app = TrafficMiddleware(starlette_app(), recorder=recorder)
+
+    async def head() -> httpx.Response:
+        async with client(app) as c:
+            return await c.head("/", headers={"user-agent": FIREFOX, "accept": "text/html"})
+
+    response = asyncio.run(head())
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert [e.method for e in events(recorder)] == (["HEAD"] if recorded else [])
+
+
 @pytest.mark.parametrize(
     ("consent", "headers", "state", "hashed"),
     [
