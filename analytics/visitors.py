@@ -17,12 +17,14 @@ References:
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import ipaddress
 import os
 import re
 import secrets
 import threading
+import time
 from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
@@ -30,6 +32,9 @@ from pathlib import Path
 SALT_BYTES = 16
 DIGEST_BYTES = 8
 SALT_SUFFIX = ".salt"
+# link() on a filesystem without hard links: vfat says EPERM, SMB and FUSE mounts the others.
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
+_SHORT_READ_RETRIES = 20  # x 10 ms for a creator to finish its 16-byte write
 _SALT_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.salt$")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -126,16 +131,41 @@ class SaltStore:
                 os.fsync(handle.fileno())
             # link() fails if the name exists: of two racing processes one wins, and the
             # loser reads the winner's salt. The final name never holds a half-written file.
-            with contextlib.suppress(FileExistsError):
+            try:
                 os.link(temp, path)
+            except FileExistsError:
+                pass
+            except OSError as error:
+                if error.errno not in _NO_HARD_LINKS:
+                    raise
+                self._create_in_place(path)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
         return self._read(path)
 
     @staticmethod
+    def _create_in_place(path: Path) -> None:
+        """For filesystems without hard links (vfat, some SMB and FUSE mounts): O_EXCL on the
+        final name still lets exactly one process create it; a reader that comes between the
+        create and the write sees a short file and waits for it (`_read`)."""
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(SALT_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    @staticmethod
     def _read(path: Path) -> bytes:
         data = path.read_bytes()
+        for _ in range(_SHORT_READ_RETRIES):
+            if len(data) == SALT_BYTES:
+                break
+            time.sleep(0.01)  # the flusher thread, never a request: a creator mid-write
+            data = path.read_bytes()
         if len(data) != SALT_BYTES:
             raise OSError(f"salt file {path.name} is damaged ({len(data)} bytes)")
         return data
