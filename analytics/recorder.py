@@ -150,6 +150,7 @@ class Recorder:
         self._closed = False
         self._failing = False
         self._salt_failing = False
+        self._salts_expired_on: date | None = None  # the UTC day `_expire_salts` last ran
         self._convert_failing = False
         # No `recorded` counter: the request path would need the lock to keep it exact, and it
         # is always flushed + buffered + in flight (events leave the buffer only that way).
@@ -234,8 +235,28 @@ class Recorder:
                     self.flush()
                 else:
                     self.convert()
+                self._expire_salts()
             except Exception:  # never let the flusher die: the next interval retries
                 logger.exception("analytics: unexpected error while flushing")
+
+    def _expire_salts(self) -> None:
+        """Once per UTC day, even with no traffic: delete salt files older than yesterday's
+        and drop their keys from memory, so that neither outlives 48 hours on an idle site.
+        (Events delete them too, on the first of a day; this is the timer for quiet days.)"""
+        try:
+            today = self.clock().astimezone(UTC).date()
+        except Exception:  # an odd test or backfill clock: conversion reports those events
+            return
+        if today == self._salts_expired_on:
+            return
+        self._salts_expired_on = today
+        if self._hasher is None:
+            return
+        self._hasher.expire(today)
+        try:
+            self.salts.delete_expired(today)
+        except OSError as exc:
+            logger.warning("analytics: cannot delete expired salts: %s", exc)
 
     def convert(self) -> None:
         """Turn buffered captures into events now, kept in memory; nothing is written."""

@@ -250,6 +250,16 @@ class VisitorHasher:
         and no thread of the child would ever release it)."""
         self._lock = threading.Lock()
 
+    def expire(self, today: date) -> None:
+        """Drop in-memory keys of days before yesterday, as their salt files are deleted: an
+        idle worker must not hold a key that the files no longer do."""
+        keep_from = today - timedelta(days=1)
+        with self._lock:
+            if self._previous is not None and self._previous[0] < keep_from:
+                self._previous = None
+            if self._day is not None and self._day < keep_from:
+                self._day = self._state = None
+
     def forget(self) -> None:
         """Drop the in-memory keys (on close), so nothing outlives the salt files."""
         with self._lock:
