@@ -120,25 +120,24 @@ def test_subprocess_error_is_one_line_without_traceback(tmp_path: Path) -> None:
     assert not (tmp_path / "w.duckdb").exists()
 
 
-def test_quarantine_warning_is_one_line_on_stderr(tmp_path: Path) -> None:
+def _rollup_cli(spool: Path, db: Path) -> subprocess.CompletedProcess[str]:
+    command = ["-m", "analytics", "rollup", "--spool", str(spool), "--db", str(db)]
+    return subprocess.run([sys.executable, *command], capture_output=True, text=True, cwd=ROOT)
+
+
+def _spool_with_garbage(tmp_path: Path, *, all_of_it: bool) -> tuple[Path, int]:
     spool = tmp_path / "spool"
     write_events(spool, events_for_days(random.Random(3), [DAY], per_day=100))
-    sorted(spool.rglob("*.parquet"))[0].write_bytes(b"garbage")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analytics",
-            "rollup",
-            "--spool",
-            str(spool),
-            "--db",
-            str(tmp_path / "w.duckdb"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    segments = sorted(spool.rglob("*.parquet"))
+    spoiled = segments if all_of_it else segments[:1]
+    for segment in spoiled:
+        segment.write_bytes(b"garbage")
+    return spool, len(spoiled)
+
+
+def test_quarantine_warning_is_one_line_on_stderr(tmp_path: Path) -> None:
+    spool, _ = _spool_with_garbage(tmp_path, all_of_it=False)
+    result = _rollup_cli(spool, tmp_path / "w.duckdb")
     assert result.returncode == 0
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("analytics: WARNING: quarantined corrupt segment day=")
@@ -146,26 +145,12 @@ def test_quarantine_warning_is_one_line_on_stderr(tmp_path: Path) -> None:
 
 
 def test_a_run_that_only_quarantines_does_not_say_nothing_to_do(tmp_path: Path) -> None:
-    spool = tmp_path / "spool"
-    write_events(spool, events_for_days(random.Random(3), [DAY], per_day=100))
-    segments = sorted(spool.rglob("*.parquet"))
-    for segment in segments:
-        segment.write_bytes(b"garbage")
-    command = [
-        sys.executable,
-        "-m",
-        "analytics",
-        "rollup",
-        "--spool",
-        str(spool),
-        "--db",
-        str(tmp_path / "w.duckdb"),
-    ]
-    first = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    spool, spoiled = _spool_with_garbage(tmp_path, all_of_it=True)
+    first = _rollup_cli(spool, tmp_path / "w.duckdb")
     assert first.returncode == 0
     assert "nothing to do" not in first.stdout  # cron's mail must show the data problem
-    assert f"quarantined {len(segments)} corrupt segments" in first.stdout
-    second = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    assert f"quarantined {spoiled} corrupt segments" in first.stdout
+    second = _rollup_cli(spool, tmp_path / "w.duckdb")
     assert second.stdout == "nothing to do: no new segments\n"  # moved away: not again
 
 
