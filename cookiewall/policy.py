@@ -331,9 +331,15 @@ def _check_rules(rules: tuple[CookieRule, ...], category_names: frozenset[str]) 
         if rule.domain is not None and (
             not isinstance(rule.domain, str) or not rule.domain or _bad_attr(rule.domain)
         ):
-            raise ValueError(f"cookie rule {rule.pattern!r}: bad domain {rule.domain!r}")
+            raise ValueError(
+                f"cookie rule {rule.pattern!r}: bad domain {rule.domain!r} (ASCII without"
+                " spaces, ';' or ','; an international name in its xn-- form)"
+            )
         if not isinstance(rule.path, str) or not rule.path.startswith("/") or _bad_attr(rule.path):
-            raise ValueError(f"cookie rule {rule.pattern!r}: path must start with '/'")
+            raise ValueError(
+                f"cookie rule {rule.pattern!r}: path {rule.path!r} must start with '/' and be"
+                " ASCII without spaces, ';' or ',' (percent-encode other characters)"
+            )
         if not isinstance(rule.partitioned, bool):
             raise ValueError(f"cookie rule {rule.pattern!r}: partitioned must be true or false")
         if rule.pattern.lower().startswith("__host-") and (rule.domain or rule.path != "/"):
@@ -345,8 +351,11 @@ def _check_rules(rules: tuple[CookieRule, ...], category_names: frozenset[str]) 
 
 
 def _bad_attr(value: str) -> bool:
-    # Domain and path are written into Set-Cookie headers on withdrawal.
-    return any(ch in value for ch in ";,") or not value.isprintable() or " " in value
+    # Domain and path are written into Set-Cookie headers on withdrawal: printable ASCII
+    # only. Anything else is no header value (a Cyrillic path made every withdrawal a 500)
+    # and matches nothing a browser stores: it compares the percent-encoded request path,
+    # and a domain's A-label (xn--...).
+    return any(ch in value for ch in ";,") or not ("!" <= min(value) and max(value) <= "~")
 
 
 def _check_texts(texts: Texts, category_names: frozenset[str]) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,184 @@
+"""Second security review, from an attacker's side: what answers HTTP or renders input.
+
+Each test failed before its fix (see the commit that names it). The first review's ground
+(CSRF refusals, open redirects of the consent form, forged cookies, escaping of paths and
+policy texts) is in tests/test_security.py, tests/test_hostile_input.py and the *_review*
+modules; this one adds what they left out:
+
+* a cookie rule whose Path or Domain a Set-Cookie header cannot carry is a configuration
+  error, not a 500 on every withdrawal;
+* a page with the injected banner says it varies with Accept-Language;
+* Accept-Language headers of any length cost the language cache no more than it reads;
+* the dashboard's trailing-slash redirect never sends the browser to the Host it was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from analytics.dashboard import dashboard
+from cookiewall import ConsentMiddleware, Policy
+from cookiewall.banner import Banner
+from cookiewall.policy import Category, CookieRule
+from tests.dashboard_support import PASSWORD, USER
+
+SECRET = "a-secret-key-for-the-second-review"
+PAGE = b"<!doctype html><html><head><title>t</title></head><body><p>hi</p></body></html>"
+
+
+def policy(*rules: CookieRule) -> Policy:
+    return Policy(
+        "2026-11-28",
+        [Category("necessary", required=True), Category("analytics", description="Counting.")],
+        rules or [CookieRule("_ga*", "analytics")],
+    )
+
+
+async def html_page(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    headers = [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", b"%d" % len(PAGE)),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": PAGE})
+
+
+def call(app: Any, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=("192.0.2.9", 41000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://shop.example") as http:
+            return await http.request(method, url, **kwargs)
+
+    return asyncio.run(go())
+
+
+# --- cookie rules a Set-Cookie header cannot carry --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"path": "/шop"},  # not latin-1: the withdrawal's header could not be written (500)
+        {"path": "/café"},  # browsers match the percent-encoded path: this one never matches
+        {"domain": "bücher.example"},  # an IDN is written in its A-label (xn--...) form
+        {"domain": "\u0455hop.example"},  # a Cyrillic "s": a homograph of shop.example
+    ],
+    ids=["cyrillic-path", "latin1-path", "idn-domain", "homograph-domain"],
+)
+def test_a_cookie_rule_outside_ascii_is_refused_when_the_policy_is_made(
+    rule: dict[str, str],
+) -> None:
+    with pytest.raises(ValueError, match="_ga"):
+        policy(CookieRule("_ga", "analytics", **rule))
+
+
+def test_a_withdrawal_expires_a_cookie_of_a_percent_encoded_path() -> None:
+    app = ConsentMiddleware(
+        html_page,
+        policy=policy(CookieRule("_ga", "analytics", path="/caf%C3%A9")),
+        secret_key=SECRET,
+    )
+    response = call(app, "DELETE", "/consent", headers={"cookie": "_ga=1"})
+    assert response.status_code == 200
+    assert any(
+        value.startswith("_ga=;") and "Path=/caf%C3%A9" in value
+        for value in response.headers.get_list("set-cookie")
+    )
+
+
+# --- Vary of the injected banner ------------------------------------------------------------
+
+
+def test_an_injected_banner_varies_with_accept_language() -> None:
+    app = ConsentMiddleware(html_page, policy=policy(), secret_key=SECRET, inject_banner=True)
+    german = call(app, "GET", "/", headers={"accept-language": "de"})
+    english = call(app, "GET", "/", headers={"accept-language": "en"})
+    assert "Alle akzeptieren" in german.text and "Accept all" in english.text
+    for response in (german, english):
+        vary = {token.strip().lower() for token in response.headers["vary"].split(",")}
+        assert {"cookie", "accept-language"} <= vary
+
+
+# --- the language cache and long Accept-Language headers --------------------------------------
+
+
+def test_long_accept_language_headers_are_not_kept_whole_in_the_cache() -> None:
+    banner = Banner(policy(), "/consent")
+    tracemalloc.start()
+    try:
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        for index in range(300):
+            # Distinct, 64 kB each (httptools sets no header size limit): what a bot can send.
+            header = f"de;q=0.{index % 9 + 1}, " + "x" * 65_536 + str(index)
+            assert banner.language_for(header) == "de"
+            del header
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 1_000_000, f"{held} bytes kept for 300 Accept-Language headers"
+
+
+def test_the_cache_still_answers_each_header_by_what_it_reads() -> None:
+    banner = Banner(policy(), "/consent")
+    assert banner.language_for("fr, de") == "fr"
+    assert banner.language_for("de, fr") == "de"
+    padded = "en;q=0.1, " + " " * 600 + ", de"  # what lies past the read length is not read
+    assert banner.language_for(padded) == "en"
+    assert banner.language_for(padded + "x") == "en"
+
+
+# --- the dashboard's trailing-slash redirect ----------------------------------------------------
+
+
+def dashboard_get(app: Any, path: str, host: str) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://dashboard.test", auth=(USER, PASSWORD)
+        ) as http:
+            return await http.get(path, headers={"host": host})
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    ("mount", "asked", "expected"),
+    [
+        ("", "/referrer/", "/referrer"),
+        ("", "/referrer/?referrer=a.example&grain=week", "/referrer?referrer=a.example&grain=week"),
+        ("", "/api/sites/", "/api/sites"),
+        ("", "/static/dashboard.css//", "/static/dashboard.css"),
+        ("", "/referrer//", "/referrer"),
+        ("/analytics", "/analytics/referrer/", "/analytics/referrer"),
+        ("/analytics", "/analytics/api/timeseries/?site=x", "/analytics/api/timeseries?site=x"),
+    ],
+)
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8443", "dashboard.test"])
+def test_a_trailing_slash_redirect_stays_on_the_site_whatever_the_host_header(
+    tmp_path: Path, mount: str, asked: str, expected: str, host: str
+) -> None:
+    inner = dashboard(tmp_path / "analytics.duckdb", basic=(USER, PASSWORD))
+    app = Starlette(routes=[Mount(mount, app=inner)]) if mount else inner
+    response = dashboard_get(app, asked, host)
+    assert response.status_code in (307, 308)
+    assert response.headers["location"] == expected
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("path", ["/nothing-here/", "/nothing-here", "/api/"])
+def test_a_path_no_route_answers_is_still_a_404(tmp_path: Path, path: str) -> None:
+    app = dashboard(tmp_path / "analytics.duckdb", basic=(USER, PASSWORD))
+    response = dashboard_get(app, path, "evil.example")
+    assert response.status_code == 404
+    assert "location" not in response.headers
