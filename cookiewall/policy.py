@@ -355,7 +355,7 @@ def _bad_attr(value: str) -> bool:
     # only. Anything else is no header value (a Cyrillic path made every withdrawal a 500)
     # and matches nothing a browser stores: it compares the percent-encoded request path,
     # and a domain's A-label (xn--...).
-    return any(ch in value for ch in ";,") or not ("!" <= min(value) and max(value) <= "~")
+    return any(ch in value for ch in ";,") or not (min(value) >= "!" and max(value) <= "~")
 
 
 def _check_texts(texts: Texts, category_names: frozenset[str]) -> dict[str, dict[str, Any]]:
