@@ -188,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _rollup(args: argparse.Namespace) -> int:
     from analytics.objectstore import is_remote, stage_for_warehouse
+    from analytics.spool import misplaced_spool
     from analytics.warehouse import Warehouse
 
     if args.engine == "spark":
@@ -199,6 +200,10 @@ def _rollup(args: argparse.Namespace) -> int:
         spool = stage_for_warehouse(
             spool, args.db, lock_timeout=args.wait, progress=sys.stderr.isatty()
         )
+    else:
+        mistake = misplaced_spool(spool)
+        if mistake is not None:
+            raise UsageError(mistake)
 
     archive = "delete" if args.delete_ingested else args.archive
     warehouse = Warehouse(

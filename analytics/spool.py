@@ -36,6 +36,8 @@ from analytics.event import EVENT_SCHEMA
 SEGMENT_SUFFIX = ".parquet"
 TEMP_PREFIX = ".tmp-"
 DAY_PREFIX = "day="
+# Folders that live inside a spool without being the spool's days.
+_SPOOL_SIBLINGS = frozenset({"salts", "quarantine", "archive"})
 # A temporary segment this old has no live writer (a flush takes seconds): a crash left it.
 STALE_TEMP_SECONDS = 3600.0
 
@@ -123,6 +125,47 @@ def list_segments(spool_dir: str | os.PathLike[str]) -> list[Segment]:
         raise SpoolError(
             f"cannot read spool folder {str(where)!r}: {exc.strerror or exc}"
         ) from None
+
+
+def misplaced_spool(spool_dir: str | os.PathLike[str]) -> str | None:
+    """Why `spool_dir` looks like the wrong folder for a spool, or None.
+
+    An empty spool is fine ("nothing to do"), so a mistyped path that exists would pass
+    silently: a day folder, the folder above the spool, or a folder of loose segments.
+    """
+    root = Path(spool_dir)
+    try:
+        children = [child for child in root.iterdir() if not child.name.startswith(".")]
+    except OSError:
+        return None  # list_segments says what is wrong with it
+    if any(c.name.startswith(DAY_PREFIX) and c.is_dir() for c in children):
+        return None
+    name = root.resolve().name
+    if name.startswith(DAY_PREFIX) and _is_day(name[len(DAY_PREFIX) :]):
+        return f"{str(root)!r} is one day folder of a spool: give the spool, {str(root.parent)!r}"
+    if any(c.name.endswith(SEGMENT_SUFFIX) and c.is_file() for c in children):
+        return (
+            f"{str(root)!r} holds segments directly: a spool keeps them in "
+            f"{DAY_PREFIX}YYYY-MM-DD folders"
+        )
+    for child in sorted(children):
+        if child.name in _SPOOL_SIBLINGS or not child.is_dir():
+            continue
+        with contextlib.suppress(OSError):
+            if any(g.name.startswith(DAY_PREFIX) and g.is_dir() for g in child.iterdir()):
+                return (
+                    f"no day folders in {str(root)!r}, but {str(child)!r} has them:"
+                    " is that the spool?"
+                )
+    return None
+
+
+def _is_day(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _iter_segments(root: Path) -> Iterator[Segment]:

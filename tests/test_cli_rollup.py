@@ -179,3 +179,40 @@ def test_console_script_and_module_agree() -> None:
     )
     assert result.returncode == 0
     assert all(command in result.stdout for command in COMMANDS)
+
+
+@pytest.mark.parametrize(
+    ("pointed_at", "message"),
+    [
+        ("a day folder", "is one day folder of a spool: give the spool"),
+        (".", "but '{root}/spool' has them: is that the spool?"),
+        ("loose", "holds segments directly"),
+    ],
+)
+def test_a_mistyped_spool_is_a_one_line_error_not_nothing_to_do(
+    tmp_path: Path, pointed_at: str, message: str
+) -> None:
+    # An empty spool is fine, so a wrong folder that exists used to pass as "nothing to do".
+    spool = tmp_path / "spool"
+    write_events(spool, events_for_days(random.Random(5), [DAY], per_day=20))
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    for segment in spool.rglob("*.parquet"):
+        (loose / segment.name).write_bytes(segment.read_bytes())
+    if pointed_at == "a day folder":
+        pointed_at = str(next(spool.glob("day=*")).relative_to(tmp_path))
+    result = _rollup_cli(tmp_path / pointed_at, tmp_path / "w.duckdb")
+    assert result.returncode == 2
+    assert result.stderr.startswith("analytics: error: ")
+    assert result.stderr.count("\n") == 1
+    assert message.format(root=tmp_path) in result.stderr
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_an_empty_spool_with_its_own_folders_is_still_nothing_to_do(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    for folder in ("salts", "quarantine", "archive"):
+        (spool / folder / "day=2026-11-20").mkdir(parents=True)
+    result = _rollup_cli(spool, tmp_path / "w.duckdb")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "nothing to do: no new segments\n"
