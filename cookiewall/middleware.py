@@ -387,11 +387,19 @@ class ConsentMiddleware:
             length = str(len(body)).encode()
             # The app's validators and digests describe the page without the banner: kept,
             # a revalidation after the visitor decides would get 304 and show the banner again.
-            start["headers"] = [
-                (k, length) if k.lower() == b"content-length" else (k, v)
-                for k, v in headers
-                if k.lower() not in _ABOUT_THE_APPS_BODY
-            ]
+            rewritten: list[tuple[bytes, bytes]] = []
+            for key, value in headers:
+                lowered = key.lower()
+                if lowered in _ABOUT_THE_APPS_BODY:
+                    continue
+                if lowered == b"content-length":
+                    value = length
+                elif lowered == b"vary":  # there is one: the page went through `_private`
+                    # The banner is in the visitor's language: a cache keyed on Cookie alone
+                    # would show it in the language of whoever asked first.
+                    value = _with_vary(value, b"Accept-Language")
+                rewritten.append((key, value))
+            start["headers"] = rewritten
         await send(start)
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
@@ -589,6 +597,14 @@ def _private(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
         key, value = result[cache_at]
         result[cache_at] = (key, value + b", no-cache")
     return result
+
+
+def _with_vary(value: bytes, field: bytes) -> bytes:
+    """A Vary value that also names `field` (unchanged if it does, or is `*`)."""
+    tokens = [t.strip().lower() for t in value.split(b",")]
+    if field.lower() in tokens or b"*" in tokens:
+        return value
+    return value + b", " + field if value.strip() else field
 
 
 async def _release(send: Send, start: Message, buffered: list[bytes]) -> None:

@@ -559,7 +559,8 @@ def test_html_marked_private(
     headers = [(b"content-type", b"text/html"), *app_headers]
     out = asyncio.run(_through_gate([_start(headers), _body(PAGE)], inject_banner=True))
     sent = {k.lower(): v for k, v in out[0]["headers"]}
-    assert sent[b"vary"] == vary
+    # The page got the banner, in the visitor's language: it varies with that too.
+    assert sent[b"vary"] == vary + b", Accept-Language"
     assert sent[b"cache-control"] == cache_control
 
 
