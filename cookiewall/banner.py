@@ -18,6 +18,7 @@ from cookiewall.policy import Policy
 
 DEFAULT_LANGUAGE = "en"
 _LANGUAGE_CACHE_SIZE = 256
+_ACCEPT_LANGUAGE_READ = 512  # characters; real headers are under 100
 
 # Embedded defaults; a policy's `texts` override them key by key, per language.
 DEFAULT_TEXTS: dict[str, dict[str, str]] = {
@@ -256,11 +257,14 @@ class Banner:
     def language_for(self, accept_language: str | None) -> str:
         if not accept_language:
             return DEFAULT_LANGUAGE
+        # Keyed by what is read: a whole header as key kept up to 256 of any length (a bot's
+        # 64 kB headers held 16 MB) and made every padded variant a miss.
+        accept_language = accept_language[:_ACCEPT_LANGUAGE_READ]
         cached = self._language_cache.get(accept_language)
         if cached is not None:
             return cached
         chosen = DEFAULT_LANGUAGE
-        for tag in parse_accept_language(accept_language[:512]):
+        for tag in parse_accept_language(accept_language):
             if tag == "*":
                 break
             found = self._lookup(tag)
