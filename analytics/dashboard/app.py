@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 
-from starlette.routing import Router
+from starlette.responses import PlainTextResponse, RedirectResponse
+from starlette.routing import BaseRoute, Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from analytics.dashboard import api, pages
@@ -57,6 +59,32 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+
+class SlashRedirect:
+    """Pure ASGI, the router's fallback: `/referrer/` redirects to `/referrer`, else 404.
+
+    Starlette's own slash redirect writes an absolute URL from the Host header, so a request
+    sent with a forged Host (through a proxy that passes it on, or to poison a cache) got a
+    Location on that host. This one is a path: the browser stays on the host it asked.
+    """
+
+    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            stripped = "/" + path.strip("/")  # one leading slash: never `//host`
+            if stripped != path and any(
+                route.matches({**scope, "path": stripped})[0] is not Match.NONE
+                for route in self.routes
+            ):
+                query = scope.get("query_string", b"").decode("latin-1")
+                location = stripped + (f"?{query}" if query else "")
+                await RedirectResponse(location, status_code=307)(scope, receive, send)
+                return
+        await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
 
 
 def _check_text(value: object, what: str) -> str:
@@ -138,7 +166,8 @@ def dashboard(
         min_visitors=min_visitors,
         timezone=timezone,
     )
-    router = Router(routes=[*pages.routes(ctx), *api.routes(ctx)])
+    routes = [*pages.routes(ctx), *api.routes(ctx)]
+    router = Router(routes=routes, redirect_slashes=False, default=SlashRedirect(routes))
     realm = "".join(c for c in title if c.isprintable() and c not in '"\\')[:64] or "analytics"
     return SecurityHeaders(
         Authentication(
