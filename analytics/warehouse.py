@@ -381,11 +381,14 @@ class Warehouse:
                     with contextlib.suppress(duckdb.Error):
                         con.execute("ROLLBACK")
                     raise
+            # Asked on this connection, before it closes: reopening the file just to ask
+            # could wait on another process's lock and fail a run that has committed.
+            disposable = self._in_ledger(con, segments, quarantined)
         except duckdb.Error as exc:
             raise WarehouseError(f"warehouse {str(self.path)!r}: {_first_line(exc)}") from None
         finally:
             con.close()
-        self._dispose(spool, segments, quarantined)
+        self._dispose(disposable)
         # Temporary segments of writers killed mid-flush: never listed, but clutter forever.
         stale = remove_stale_temps(spool)
         if stale:
@@ -790,17 +793,18 @@ class Warehouse:
 
     # -- after commit ----------------------------------------------------------------------
 
-    def _dispose(self, spool: Path, segments: Sequence[Segment], skipped: set[str]) -> None:
-        """Delete or archive every listed segment that the ledger holds (after COMMIT)."""
+    def _in_ledger(
+        self, con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], skipped: set[str]
+    ) -> list[Segment]:
+        """The listed segments (quarantined ones aside) that the ledger holds, to archive or
+        delete after COMMIT; none when segments stay in the spool."""
         if self.archive is None:
-            return
+            return []
         candidates = [seg for seg in segments if seg.name not in skipped and seg.path.exists()]
         if not candidates:
-            return
-        con = self._open()
+            return []
+        con.register("listed_segments", pa.table({"name": [seg.name for seg in candidates]}))
         try:
-            names = pa.table({"name": [seg.name for seg in candidates]})
-            con.register("listed_segments", names)
             done = {
                 row[0]
                 for row in con.execute(
@@ -809,10 +813,14 @@ class Warehouse:
                 ).fetchall()
             }
         finally:
-            con.close()
-        for seg in candidates:
-            if seg.name not in done:
-                continue
+            con.unregister("listed_segments")
+        return [seg for seg in candidates if seg.name in done]
+
+    def _dispose(self, segments: Sequence[Segment]) -> None:
+        """Delete or archive segments the ledger holds (after COMMIT)."""
+        if self.archive is None:
+            return
+        for seg in segments:
             try:
                 if self.archive == "delete":
                     seg.path.unlink()

@@ -596,3 +596,31 @@ def test_from_the_warehouse_yesterday_alone_is_a_one_day_range(tmp_path: Path) -
     report = run_report(db, ReportQuery(kind="summary", start=yesterday))
     if datetime.now(zone).date() - timedelta(days=1) == yesterday:  # not across midnight
         assert (report.start, report.end) == (yesterday, yesterday)
+
+
+@pytest.mark.parametrize("archive", ["delete", "folder"])
+def test_a_run_opens_the_database_once_even_when_it_archives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, archive: str
+) -> None:
+    # After COMMIT the run used to reopen the file only to ask the ledger which segments to
+    # archive: another process taking the lock in between (a report, the dashboard) made a
+    # run that had committed exit 1 "in use", with its segments left in the spool.
+    import analytics.warehouse as warehouse_module
+
+    opened: list[object] = []
+    real_connect = warehouse_module.connect
+
+    def counting_connect(*args: object, **kwargs: object) -> duckdb.DuckDBPyConnection:
+        opened.append(args[0])
+        return real_connect(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(warehouse_module, "connect", counting_connect)
+    spool = tmp_path / "spool"
+    write_events(spool, events_for_days(random.Random(11), [date(2026, 11, 20)], per_day=50))
+    target = "delete" if archive == "delete" else tmp_path / "archive"
+    result = Warehouse(tmp_path / "w.duckdb", archive=target).run(spool)
+    assert result.ingest.events == 50
+    assert len(opened) == 1
+    assert not list(spool.rglob("*.parquet"))  # archived or deleted all the same
+    if archive == "folder":
+        assert len(list((tmp_path / "archive").rglob("*.parquet"))) == result.ingest.segments
