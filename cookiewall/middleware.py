@@ -182,7 +182,8 @@ class ConsentMiddleware:
             if message["type"] in _HANDSHAKE_ANSWERS:
                 headers = message.get("headers")
                 if headers and any(key.lower() == b"set-cookie" for key, _ in headers):
-                    message["headers"] = self._gated(list(headers), self._handshake_consent(scope))
+                    consent = self._handshake_consent(scope)
+                    message["headers"] = self._gated(list(headers), consent, http=False)
             await send(message)
 
         return send_gated
@@ -324,29 +325,35 @@ class ConsentMiddleware:
         return send_filtered
 
     def _gated(
-        self, headers: list[tuple[bytes, bytes]], consent: Consent
+        self, headers: list[tuple[bytes, bytes]], consent: Consent, *, http: bool = True
     ) -> list[tuple[bytes, bytes]]:
         """`headers` itself when every Set-Cookie in it is declared and allowed, else `_filter`.
 
         The fast answer covers what a consenting visitor's responses carry; anything else
         (a cookie to remove, an undeclared name to remember and log) takes `_filter`, so the
-        outcome is the same either way.
+        outcome is the same either way. An HTTP response that sets a cookie of an optional
+        category depends on the visitor's consent: it is made private (see `_private`).
         """
         granted = consent.granted
+        required = self.policy.required_names
         categories = self._category_by_name
+        optional = False
         for key, value in headers:
             if key != b"set-cookie" and (len(key) != 10 or key.lower() != b"set-cookie"):
                 continue
             name_part, eq, _ = value.partition(b"=")
             if not eq or b";" in name_part:
                 # No name=value pair: a browser stores a nameless cookie, not `name_part`.
-                return self._filter(headers, consent)
+                return self._filter(headers, consent, http=http)
             category = categories.get(name_part)
             if category is None:
                 category = self._category_of(name_part, value)
             if category is None or category not in granted:
-                return self._filter(headers, consent)
-        return headers
+                return self._filter(headers, consent, http=http)
+            # Private even when it is a deletion (which passes for everyone): not worth
+            # parsing its attributes on the consenting visitor's path to tell.
+            optional = optional or category not in required
+        return _private(headers) if optional and http else headers
 
     def _category_of(self, name_part: bytes, value: bytes) -> str | None:
         # Everything before the first '=' decides the stored name (setcookie.cookie_name),
@@ -404,7 +411,7 @@ class ConsentMiddleware:
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
     def _filter(
-        self, headers: list[tuple[bytes, bytes]], consent: Consent
+        self, headers: list[tuple[bytes, bytes]], consent: Consent, *, http: bool = True
     ) -> list[tuple[bytes, bytes]]:
         kept, removed, undeclared = setcookie.filter_headers(
             headers, consent.granted, self.policy, reserved=self.cookie_name
@@ -432,7 +439,26 @@ class ConsentMiddleware:
                     )
                 else:
                     logger.info("cookiewall: removed Set-Cookie %r (no consent for it)", name)
+        if http and self._consent_decides(headers):
+            # Kept for one visitor, removed for another: a shared copy would set a tracking
+            # cookie for visitors who refused it, or withhold it from those who agreed.
+            return _private(kept)
         return kept
+
+    def _consent_decides(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        """True when a Set-Cookie in `headers` passes for some visitors and not for others:
+        a cookie of an optional category, other than a deletion (which always passes)."""
+        optional = self.policy.optional_names
+        for key, value in headers:
+            if key.lower() != b"set-cookie":
+                continue
+            name = setcookie.cookie_name(value)
+            if not name or name == self.cookie_name:
+                continue  # the consent cookie: the app's Set-Cookie for it never passes
+            rule = self.policy.rule_for(name)
+            if rule is not None and rule.category in optional and not setcookie.is_deletion(value):
+                return True
+        return False
 
     async def _serve(
         self,

@@ -183,3 +183,60 @@ def test_a_path_no_route_answers_is_still_a_404(tmp_path: Path, path: str) -> No
     response = dashboard_get(app, path, "evil.example")
     assert response.status_code == 404
     assert "location" not in response.headers
+
+
+# --- a Set-Cookie that consent let through is no response to share ------------------------------
+
+
+def asset_app(cookie: bytes) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = [
+            (b"content-type", b"text/css"),
+            (b"cache-control", b"public, max-age=600, s-maxage=3600"),
+            (b"set-cookie", cookie),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"p{}"})
+
+    return app
+
+
+def decided(app: ConsentMiddleware, action: str) -> str:
+    response = call(app, "POST", "/consent", json={"action": action})
+    assert response.status_code == 200
+    return response.headers["set-cookie"].split(";", 1)[0]
+
+
+@pytest.mark.parametrize("action", ["accept_all", "reject_all", None])
+@pytest.mark.parametrize(
+    "cookie", [b"_ga=GA1.2.3; Max-Age=3600; Path=/", b"_ga_4F2=x; Path=/; Secure"]
+)
+@pytest.mark.parametrize("inject_banner", [False, True])
+def test_a_response_whose_cookies_depend_on_consent_is_never_shared(
+    action: str | None, cookie: bytes, inject_banner: bool
+) -> None:
+    """A shared cache keeping a consenting visitor's response would set the tracking cookie
+    for every later visitor, consent or not; one keeping the refused visitor's copy would
+    withhold it from those who agreed."""
+    app = ConsentMiddleware(
+        asset_app(cookie), policy=policy(), secret_key=SECRET, inject_banner=inject_banner
+    )
+    headers = {"cookie": decided(app, action)} if action else {}
+    response = call(app, "GET", "/site.css", headers=headers)
+    assert ("_g" in response.headers.get("set-cookie", "")) == (action == "accept_all")
+    directives = {d.strip().lower() for d in response.headers["cache-control"].split(",")}
+    assert "public" not in directives
+    assert not any(d.startswith("s-maxage") for d in directives)
+    assert directives & {"private", "no-store"}
+    assert "cookie" in response.headers.get("vary", "").lower()
+
+
+@pytest.mark.parametrize("cookie", [b"session=abc; Path=/; HttpOnly", b"_ga=; Max-Age=0; Path=/"])
+def test_a_required_cookie_or_a_deletion_keeps_the_apps_caching(cookie: bytes) -> None:
+    policy_with_session = policy(
+        CookieRule("session", "necessary"), CookieRule("_ga*", "analytics")
+    )
+    app = ConsentMiddleware(asset_app(cookie), policy=policy_with_session, secret_key=SECRET)
+    response = call(app, "GET", "/site.css")
+    assert response.headers.get_list("set-cookie") == [cookie.decode()]
+    assert response.headers["cache-control"] == "public, max-age=600, s-maxage=3600"
