@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
+from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.routing import BaseRoute, Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -59,6 +60,25 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+
+class RoutingErrors:
+    """Pure ASGI: answers the router's own refusals (405) inside the dashboard.
+
+    Mounted in a Starlette app (`scope["app"]` set), Starlette's routes raise HTTPException
+    instead of answering, and the host app answered it outside SecurityHeaders: no `no-store`,
+    no `DENY`.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except HTTPException as exc:  # raised by routing, before any response started
+            response = PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers)
+            await response(scope, receive, send)
 
 
 class SlashRedirect:
@@ -171,7 +191,7 @@ def dashboard(
     realm = "".join(c for c in title if c.isprintable() and c not in '"\\')[:64] or "analytics"
     return SecurityHeaders(
         Authentication(
-            router,
+            RoutingErrors(router),
             token=token,
             basic=(basic[0], basic[1]) if basic is not None else None,
             authorize=authorize,
