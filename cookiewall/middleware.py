@@ -31,6 +31,9 @@ logger = logging.getLogger("cookiewall")
 
 MAX_INJECT_BUFFER = 1024 * 1024  # bodies with a known, small Content-Length may be buffered
 _REMEMBERED_NAMES = 1024  # bounds on names kept for logging once and for the declaration
+# Browsers send the consent cookie once per path and domain holding it: a handful. Each value
+# costs a signature check, so a crafted header with thousands is read no further than this.
+MAX_CONSENT_VALUES = 16
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")
 # A WebSocket handshake's answer: the upgrade, or an HTTP response instead (Denial Response).
 _HANDSHAKE_ANSWERS = frozenset({"websocket.accept", "websocket.http.response.start"})
@@ -199,7 +202,8 @@ class ConsentMiddleware:
                 gpc = gpc or value.strip() == b"1"
         best = None
         cookie_header = b"; ".join(cookies).decode("latin-1")
-        for value in setcookie.request_cookie_values(cookie_header, self.cookie_name):
+        values = setcookie.request_cookie_values(cookie_header, self.cookie_name)
+        for value in values[:MAX_CONSENT_VALUES]:
             decision = self.codec.verify(value)
             if decision is not None and (best is None or decision.decided_at > best.decided_at):
                 best = decision
@@ -223,7 +227,7 @@ class ConsentMiddleware:
         else:
             values = setcookie.request_cookie_values(
                 cookie_header.decode("latin-1"), self.cookie_name
-            )
+            )[:MAX_CONSENT_VALUES]
             for value in values:
                 decision = self.codec.verify(value)
                 if decision is not None and (best is None or decision.decided_at > best.decided_at):
