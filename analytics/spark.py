@@ -16,6 +16,14 @@ Runs are incremental, like the warehouse's: the manifest remembers each spool da
 or grown spool day touches, replacing just those day partitions. Rollups survive pruning: a
 spool day that is gone (an object-store lifecycle rule, say) or has lost segments keeps its
 rollups, and no local day that overlaps it is ever recomputed from what is left.
+
+Late segments in a pruned spool day are added, as the warehouse adds them: the manifest
+keeps the names of the segments a pruned day has had counted (few: a pruned day has few or
+none left), the rollups of the new ones alone are summed into the existing rows of the local
+days they touch (pageviews exact, visitors possibly counting someone twice), and their names
+are recorded. The summed partitions are staged under ``_late_rollups/`` and the manifest
+records them as pending BEFORE they replace the live ones, so a run stopped in between
+re-applies the same staged rows next time instead of adding the segments again.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,9 +45,11 @@ import pyarrow as pa
 from analytics.errors import AnalyticsError, WarehouseError
 from analytics.event import EVENT_SCHEMA, SCHEMA_VERSION
 from analytics.spool import DAY_PREFIX, SEGMENT_SUFFIX, list_segments
-from analytics.warehouse import ROLLUP_TABLES, connect, read_sql, validate_timezone
+from analytics.warehouse import MEASURES, ROLLUP_TABLES, connect, read_sql, validate_timezone
 
 MANIFEST = "_cookiewall.json"
+# Summed partitions waiting to replace the live ones (underscore: Hive readers skip it).
+LATE_STAGING = "_late_rollups"
 DEFAULT_MASTER = "local[2]"
 # The manifest's record of the spool: bumped when its meaning changes (then a full run).
 STATE_VERSION = 1
@@ -203,17 +213,31 @@ def spark_rollup(
         try:
             manifest = _read_manifest_via(spark, f"{output}/{MANIFEST}")
             timezone = _settled_timezone(manifest, timezone, output)
-            present = _spool_days(spark, spool)
+            # A run stopped after recording late sums and before they replaced the live
+            # partitions: the staged rows are final, so applying them again is exact.
+            if manifest.get("pending_late"):
+                _apply_late_staging(spark, output)
+            _remove_late_staging(spark, output)
+            segments = _spool_segments(spark, spool)
+            present = {day: _fingerprint(names) for day, names in segments.items()}
             previous = _previous_days(manifest, timezone) or _unrecorded_prunes(
                 spark, output, present, timezone
             )
-            plan = plan_days(present, previous, timezone)
+            plan = plan_days(present, previous, timezone, names=segments)
             for day in plan.late:
-                logger.warning(
-                    "spark rollup: new segments in spool day %s, which was pruned: not"
-                    " counted (its rollups stay as they were)",
-                    day,
-                )
+                if day in plan.late_segments:
+                    logger.info(
+                        "spark rollup: adding %d late segments of spool day %s, which was"
+                        " pruned, to its rollups (visitors may count someone twice)",
+                        len(plan.late_segments[day]),
+                        day,
+                    )
+                else:
+                    logger.warning(
+                        "spark rollup: new segments in spool day %s, which was pruned: not"
+                        " counted (its rollups stay as they were)",
+                        day,
+                    )
             for day in plan.skipped:
                 logger.warning(
                     "spark rollup: local day %s not recomputed: a spool day it overlaps was"
@@ -222,25 +246,38 @@ def spark_rollup(
                 )
             if plan.local_days:
                 _roll_up_days(spark, spool, output, plan, timezone)
+            record: dict[str, Any] = {
+                "timezone": timezone,
+                "event_schema_version": SCHEMA_VERSION,
+                "tables": manifest.get("tables", {}),
+                "recomputed_days": len(plan.local_days),
+                "late_segments": sum(len(names) for names in plan.late_segments.values()),
+                "state_version": STATE_VERSION,
+                "spool_days": plan.state,
+            }
+            if plan.late_segments and _stage_late_sums(
+                spark, spool, output, plan.late_segments, timezone
+            ):
+                # The new state (these names counted) and the staged sums, recorded
+                # together before the live partitions change: see the module docstring.
+                _write_manifest_via(
+                    spark, f"{output}/{MANIFEST}", {**record, "pending_late": True, **_now()}
+                )
+                _apply_late_staging(spark, output)
             counts = {table: _rows_in(spark, f"{output}/{table}") for table in ROLLUP_TABLES}
             _write_manifest_via(
-                spark,
-                f"{output}/{MANIFEST}",
-                {
-                    "timezone": timezone,
-                    "event_schema_version": SCHEMA_VERSION,
-                    "tables": counts,
-                    "recomputed_days": len(plan.local_days),
-                    "state_version": STATE_VERSION,
-                    "spool_days": plan.state,
-                    "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                },
+                spark, f"{output}/{MANIFEST}", {**record, "tables": counts, **_now()}
             )
+            _remove_late_staging(spark, output)
         except PySparkException as error:
             raise SparkRollupError(f"Spark rollup failed: {_first_line(error)}") from None
         except Py4JJavaError as error:  # Hadoop FileSystem calls made directly (the manifest)
             raise SparkRollupError(f"Spark rollup failed: {_java_first_line(error)}") from None
     return counts
+
+
+def _now() -> dict[str, str]:
+    return {"written_at": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
 def _roll_up_days(spark: Any, spool: str, output: str, plan: DayPlan, timezone: str) -> None:
@@ -265,6 +302,87 @@ def _roll_up_days(spark: Any, spool: str, output: str, plan: DayPlan, timezone: 
         events.unpersist()
 
 
+def _stage_late_sums(
+    spark: Any,
+    spool: str,
+    output: str,
+    late: Mapping[date, tuple[str, ...]],
+    timezone: str,
+) -> bool:
+    """Write, under ``<output>/_late_rollups/<table>``, the local days that the late segments
+    touch as they must become: their rows now plus the rollups of those segments alone,
+    summed per key. False when the segments hold no events (nothing to add)."""
+    from pyspark.sql import functions as F
+
+    base = spool.rstrip("/")
+    files = [f"{base}/{DAY_PREFIX}{day.isoformat()}/{name}" for day in late for name in late[day]]
+    frame = spark.read.schema(event_struct()).option("basePath", spool).parquet(*files)
+    events = _with_day(frame.select(*[F.col(f.name) for f in EVENT_SCHEMA]), timezone).cache()
+    try:
+        touched = sorted(row[0] for row in events.select("day").distinct().collect())
+        if not touched:
+            return False
+        events.createOrReplaceTempView("scoped_events")
+        for table in ROLLUP_TABLES:
+            added = spark.sql(read_sql(f"rollup_{table}.sql"))
+            columns = list(added.columns)
+            keys = [c for c in columns if c not in MEASURES]
+            sums = [F.sum(c).alias(c) for c in columns if c in MEASURES]
+            target = f"{output}/{table}"
+            both = added
+            if _has_rows(spark, target):
+                current = spark.read.parquet(target).filter(F.col("day").isin(touched))
+                both = current.select(*columns).unionByName(added)
+            summed = both.groupBy(*keys).agg(*sums).select(*columns)
+            summed.write.mode("overwrite").partitionBy("day").parquet(
+                f"{output}/{LATE_STAGING}/{table}"
+            )
+    finally:
+        spark.catalog.dropTempView("scoped_events")
+        events.unpersist()
+    return True
+
+
+def _apply_late_staging(spark: Any, output: str) -> None:
+    """Replace the live partitions with the staged ones: the same rows however often it
+    runs, which is what makes a rerun after a stop exact."""
+    from pyspark.sql import functions as F
+
+    for table in ROLLUP_TABLES:
+        staged = f"{output}/{LATE_STAGING}/{table}"
+        if not _has_rows(spark, staged):
+            continue
+        # Spark reads every Parquet column back as nullable; the rollup's own schema says
+        # which measures are never NULL (COUNTs), and their files must say so as the other
+        # partitions' do: a sum over rows is never NULL, so the COALESCE changes no value.
+        frame = spark.read.parquet(staged)
+        columns = [
+            F.coalesce(F.col(f.name), F.lit(0).cast(f.dataType)).alias(f.name)
+            if not f.nullable and f.name in MEASURES
+            else F.col(f.name)
+            for f in _rollup_schema(spark, table).fields
+        ]
+        frame.select(*columns).write.mode("overwrite").option(
+            "partitionOverwriteMode", "dynamic"
+        ).partitionBy("day").parquet(f"{output}/{table}")
+
+
+def _rollup_schema(spark: Any, table: str) -> Any:
+    """The StructType that ``rollup_<table>.sql`` gives (analysed over no events, not run)."""
+    empty = _with_day(spark.createDataFrame([], event_struct()), "UTC")
+    empty.createOrReplaceTempView("scoped_events")
+    try:
+        return spark.sql(read_sql(f"rollup_{table}.sql")).schema
+    finally:
+        spark.catalog.dropTempView("scoped_events")
+
+
+def _remove_late_staging(spark: Any, output: str) -> None:
+    path, fs = _hadoop_path(spark, f"{output}/{LATE_STAGING}")
+    if fs.exists(path):
+        fs.delete(path, True)
+
+
 @dataclass(frozen=True)
 class DayPlan:
     """What one run does: the local days it recomputes and the spool (UTC) days it reads."""
@@ -272,14 +390,19 @@ class DayPlan:
     local_days: frozenset[date]
     read_days: frozenset[date]
     skipped: tuple[date, ...]  # touched by new segments, but overlapping a pruned spool day
-    late: tuple[date, ...]  # pruned spool days that got segments since: not counted
+    late: tuple[date, ...]  # pruned spool days that got segments since the last run
     state: dict[str, Any]  # the spool as the manifest will remember it
+    # Of `late`, the segments to add to the rollups, by name; a late day missing here cannot
+    # be told apart from what was counted (no names known) and is only reported.
+    late_segments: Mapping[date, tuple[str, ...]] = field(default_factory=dict)
 
 
 def plan_days(
     present: Mapping[date, tuple[int, str]],
     previous: Mapping[date, Mapping[str, Any]],
     timezone: str,
+    *,
+    names: Mapping[date, Iterable[str]] | None = None,
 ) -> DayPlan:
     """Which local days to recompute, from the spool days now (`present`: day -> (segment
     count, digest of their names)) and as the last run saw them (`previous`).
@@ -287,6 +410,12 @@ def plan_days(
     A spool day is new, grown (late segments: recompute what it touches), unchanged, or
     pruned (gone, or fewer or other segments than before: it stays pruned for good, so that
     a late segment landing in it later cannot make a partial day look whole).
+
+    With `names` (each present day's segment names), a pruned day remembers the names it
+    has had counted (``counted``), and segments found in it later under other names are
+    late: listed in `late_segments`, to be added to the rollups, and counted from then on.
+    A pruned day recorded without names (an older manifest) takes the names it has now as
+    counted, and a rise in its count is only reported, as before.
     """
     zone = ZoneInfo(timezone)
     state: dict[str, Any] = {day.isoformat(): dict(entry) for day, entry in previous.items()}
@@ -299,6 +428,7 @@ def plan_days(
     newly_pruned: set[date] = set()
     changed: set[date] = set()
     late: list[date] = []
+    late_segments: dict[date, tuple[str, ...]] = {}
     for day, entry in previous.items():
         if day not in present and not entry.get("pruned"):
             newly_pruned.add(day)
@@ -311,8 +441,20 @@ def plan_days(
         if before is None:
             changed.add(day)
         elif before.get("pruned"):
+            counted = before.get("counted")
+            if names is not None and isinstance(counted, list):
+                here = set(names.get(day, ()))
+                new = tuple(sorted(here - set(counted)))
+                if new:
+                    late.append(day)  # added to the rollups, never recomputed
+                    late_segments[day] = new
+                    state[day.isoformat()] = _pruned_entry(count, here | set(counted))
+                continue
             if count > int(before.get("count", 0)):
-                late.append(day)  # segments arrived in a day whose rollups are final
+                late.append(day)  # which of its segments are new is unknown: reported only
+            if names is not None:  # an older record: what is here now counts as counted
+                state[day.isoformat()] = _pruned_entry(count, names.get(day, ()))
+            elif count > int(before.get("count", 0)):
                 state[day.isoformat()] = {"pruned": True, "count": count}
             continue
         elif unchanged:
@@ -324,8 +466,13 @@ def plan_days(
             continue
         state[day.isoformat()] = {"count": count, "digest": digest}
     for day in newly_pruned:
-        # The count left now: a later rise means late segments, which are reported.
-        state[day.isoformat()] = {"pruned": True, "count": present.get(day, (0, ""))[0]}
+        # What is left now was counted; a segment under another name later is late.
+        left = present.get(day, (0, ""))[0]
+        state[day.isoformat()] = (
+            {"pruned": True, "count": left}
+            if names is None
+            else _pruned_entry(left, names.get(day, ()))
+        )
     pruned |= newly_pruned
 
     local_days: set[date] = set()
@@ -338,7 +485,18 @@ def plan_days(
             continue
         local_days.add(local)
         read_days |= overlapped & set(present)
-    return DayPlan(frozenset(local_days), frozenset(read_days), tuple(skipped), tuple(late), state)
+    return DayPlan(
+        frozenset(local_days),
+        frozenset(read_days),
+        tuple(skipped),
+        tuple(late),
+        state,
+        late_segments,
+    )
+
+
+def _pruned_entry(count: int, counted: Iterable[str]) -> dict[str, Any]:
+    return {"pruned": True, "count": count, "counted": sorted(counted)}
 
 
 def _local_days_of(utc_day: date, zone: ZoneInfo) -> set[date]:
@@ -355,11 +513,11 @@ def _utc_days_of(local_day: date, zone: ZoneInfo) -> set[date]:
     return {start.astimezone(UTC).date(), last.astimezone(UTC).date()}
 
 
-def _spool_days(spark: Any, spool: str) -> dict[date, tuple[int, str]]:
-    """Each spool day folder's sealed segments: (count, digest of their sorted names).
+def _spool_segments(spark: Any, spool: str) -> dict[date, tuple[str, ...]]:
+    """Each spool day folder's sealed segments, by name.
 
     Listed by Spark, so an object store works like a folder; hidden and temporary files are
-    not data files to Spark, and not counted."""
+    not data files to Spark, and not listed."""
     root = _local_folder(spool)
     if root is not None and not list_segments(root):
         return {}  # SpoolError if the folder is missing; no day folder yet is no data yet
@@ -380,7 +538,7 @@ def _spool_days(spark: Any, spool: str) -> dict[date, tuple[int, str]]:
         except ValueError:
             continue  # not a folder the recorder writes
         names.setdefault(day, []).append(name)
-    return {day: _fingerprint(found) for day, found in names.items()}
+    return {day: tuple(sorted(found)) for day, found in names.items()}
 
 
 def _fingerprint(names: Iterable[str]) -> tuple[int, str]:
@@ -437,7 +595,8 @@ def _unrecorded_prunes(
             continue
         for day in _utc_days_of(local, zone):
             if day not in present and day < newest:
-                pruned[day] = {"pruned": True, "count": 0}
+                # Gone before any record: whatever shows up in it later is late.
+                pruned[day] = _pruned_entry(0, ())
     return pruned
 
 
