@@ -128,14 +128,23 @@ class ConsentMiddleware:
             return
 
         cookie_header = b""
+        crumbs: list[bytes] | None = None  # a second Cookie field and more
         gpc = False
         for key, value in scope["headers"]:
             if key == b"cookie":
-                # HTTP/2 may split Cookie into several fields: they join with "; ".
-                cookie_header = value if not cookie_header else cookie_header + b"; " + value
+                # HTTP/2 may split Cookie into several fields: they join with "; ", once at
+                # the end (joining as they come was quadratic in their number).
+                if not cookie_header:
+                    cookie_header = value
+                elif crumbs is None:
+                    crumbs = [cookie_header, value]
+                else:
+                    crumbs.append(value)
             elif key == b"sec-gpc" or (key == b"dnt" and self.honor_dnt):
                 # Only the exact value 1 is a signal (GPC spec 3.1).
                 gpc = gpc or value.strip() == b"1"
+        if crumbs is not None:
+            cookie_header = b"; ".join(crumbs)
 
         root_path = scope.get("root_path")
         if root_path:  # served under a sub-path: the only extra work, and only then
@@ -476,12 +485,15 @@ class ConsentMiddleware:
         extra: list[bytes],
     ) -> None:
         headers: dict[str, str] = {}
+        cookies: list[str] = []
         for key, value in scope["headers"]:
             name = key.decode("latin-1").lower()
-            text = value.decode("latin-1")
-            headers[name] = (
-                f"{headers[name]}; {text}" if name == "cookie" and name in headers else text
-            )
+            if name == "cookie":
+                cookies.append(value.decode("latin-1"))
+            else:
+                headers[name] = value.decode("latin-1")
+        if cookies:
+            headers["cookie"] = "; ".join(cookies)  # joined once: see `__call__`
         request = Request(dict(scope), receive, consent, secure, site, headers)
         reply = await handler(request)
         response_headers = list(reply.headers)
