@@ -44,6 +44,9 @@ _PRIVATE = [(b"cache-control", b"private, no-store"), (b"vary", b"Cookie")]
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 MAX_SITES = 64  # root paths come from the server or the app's mounts: a handful, but bounded
 MAX_ROOT_PATH = 1024
+# Browsers keep at most 180 cookies per domain (Chromium; Firefox 150): a withdrawal expires
+# no more of those the Cookie header names, or crafted names make it answer megabytes.
+MAX_EXPIRED_COOKIES = 180
 # RFC 3986 pchar without ';' and ',': a root path quoted with these is safe in a URL, in
 # HTML once escaped, and as a cookie Path (RFC 6265 forbids ';' there; ',' is where some
 # proxies fold Set-Cookie headers).
@@ -329,12 +332,16 @@ class ConsentEndpoints:
             if not rule.is_pattern and not _path_matches(rule.path, request_path)
         )
         headers: list[bytes] = []
+        expired = 0
         for name in sorted(names):
             if name == self.cookie_name or not setcookie.cookie_name_ok(name):
                 continue
             rule = self.policy.rule_for(name)
             if rule is None or rule.category in self.policy.required_names:
                 continue
+            expired += 1
+            if expired > MAX_EXPIRED_COOKIES:
+                break
             # A cookie set without Domain is host-only: a Domain= deletion misses it. A
             # partitioned one lives in its own jar: the plain deletion misses that too.
             for domain in (rule.domain, None) if rule.domain else (None,):

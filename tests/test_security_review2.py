@@ -312,3 +312,24 @@ def test_many_cookie_fields_are_joined_in_linear_time(path: str) -> None:
     elapsed = time.perf_counter() - started
     assert sent[0]["status"] == 200
     assert elapsed < 0.5, f"{elapsed:.2f} s for 100,000 Cookie fields"
+
+
+def test_a_withdrawal_expires_no_more_cookies_than_a_browser_keeps() -> None:
+    """Each cookie name in the Cookie header that an optional rule matches gets a deletion
+    (up to four: with and without Domain, partitioned or not). 100,000 crafted names (1.2 MB)
+    made a 17 MB answer and 450 ms of work; browsers keep at most 180 cookies per domain."""
+    gate = ConsentMiddleware(plain, policy=policy(), secret_key=SECRET)
+    header = "; ".join(f"_ga{i}=1" for i in range(100_000))
+    response = call(gate, "DELETE", "/consent", headers={"cookie": header})
+    assert response.status_code == 200
+    expired = [v for v in response.headers.get_list("set-cookie") if v.startswith("_ga")]
+    assert len(expired) == 180
+
+
+def test_a_withdrawal_still_expires_every_optional_cookie_a_real_jar_holds() -> None:
+    gate = ConsentMiddleware(plain, policy=policy(), secret_key=SECRET)
+    names = [f"_ga_{i:03}" for i in range(150)]
+    header = "; ".join(f"{name}=1" for name in ["session", *names, "stray"])
+    response = call(gate, "DELETE", "/consent", headers={"cookie": header})
+    expired = {v.split("=", 1)[0] for v in response.headers.get_list("set-cookie")}
+    assert expired == {*names, "cookiewall"}
