@@ -15,6 +15,7 @@ modules; this one adds what they left out:
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
 import time
 import tracemalloc
@@ -424,3 +425,33 @@ def test_hostile_text_never_runs_in_a_browser(browser: Any, what: str) -> None:
         assert PAYLOADS[3] in text
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("root", ["/a\r\nSet-Cookie: x=1", "/a\x00b", "/a b/%0d%0a"])
+def test_a_root_path_with_controls_never_reaches_a_header_raw(tmp_path: Path, root: str) -> None:
+    app = dashboard(tmp_path / "analytics.duckdb", basic=(USER, PASSWORD))
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": f"{root}/referrer/",
+        "raw_path": b"",
+        "root_path": root,
+        "query_string": b"x=%0d%0a",
+        "headers": [
+            (b"authorization", b"Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()))
+        ],
+        "scheme": "http",
+        "server": ("dashboard.test", 80),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 307
+    for _, value in sent[0]["headers"]:
+        assert not any(byte < 0x21 or byte > 0x7E for byte in value.replace(b" ", b"")), value
