@@ -3,9 +3,6 @@ defaults, limits, cache sizes, endpoint answers, CLI flags and exit codes, table
 paths, section links) is checked against the code, so that the two cannot drift apart.
 
 The README's Python snippets are run by `test_docs_review.py`; this module checks its facts.
-A test marked `xfail(strict=True)` pins a README sentence that is wrong today: it asserts the
-corrected wording proposed in `docs/readme/walkthrough.md` (item number in the reason), so it
-starts passing, and the marker must go, as soon as the README is corrected.
 """
 
 from __future__ import annotations
@@ -209,7 +206,7 @@ SIGNATURES: list[tuple[str, Any]] = [
     ("ReceiptLog(path, max_bytes=10 MiB, backups=5, keep_for=None)", ReceiptLog),
     (
         "analytics.Warehouse(path, *, timezone=None, raw_retention_days=90, clock=None, "
-        "archive=None)",
+        "archive=None, lock_timeout=10.0)",
         Warehouse,
     ),
     ("run_report(db, query, lock_timeout=10)", run_report),
@@ -892,12 +889,10 @@ def _collected(*paths: str) -> int:
     return int(found.group(1))
 
 
-# --- README sentences that are wrong today (docs/readme/walkthrough.md) -------------------------
-# Each asserts the corrected wording and the behaviour behind it; strict xfail until the README
-# is corrected, then an XPASS fails the run: remove the marker.
+# --- README sentences the walkthrough found wrong, now corrected --------------------------------
+# Each asserts the corrected wording and the behaviour behind it.
 
 
-@pytest.mark.xfail(strict=True, reason="walkthrough.md item 1: the README says 'before year 1'")
 def test_the_cli_error_list_states_the_real_date_bounds(
     warehouse: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -916,7 +911,6 @@ def test_the_cli_error_list_states_the_real_date_bounds(
     assert "9000" in errors
 
 
-@pytest.mark.xfail(strict=True, reason="walkthrough.md item 2: the README says '≈ 1 500 tests'")
 def test_the_development_section_states_the_suites_size() -> None:
     stated = re.search(r"\(≈ ([\d ]+) tests", FLAT)
     assert stated
@@ -924,7 +918,6 @@ def test_the_development_section_states_the_suites_size() -> None:
     assert abs(_collected() - count) <= 0.15 * count
 
 
-@pytest.mark.xfail(strict=True, reason="walkthrough.md item 3: `report`/`export` have no --wait")
 def test_the_one_writer_bullet_does_not_promise_report_and_export_a_wait_flag() -> None:
     assert "--wait" not in _parser_flags("report")
     assert "--wait" not in _parser_flags("export")
@@ -935,7 +928,6 @@ def test_the_one_writer_bullet_does_not_promise_report_and_export_a_wait_flag() 
     assert "and so do `report` and `export`" not in bullet
 
 
-@pytest.mark.xfail(strict=True, reason="walkthrough.md item 4: the soak uses 32 connections")
 def test_the_load_section_states_each_runs_connections() -> None:
     from tests.test_load import BOUNDED, SOAK
 
@@ -944,7 +936,6 @@ def test_the_load_section_states_each_runs_connections() -> None:
     assert stated == {BOUNDED.concurrency, SOAK.concurrency}
 
 
-@pytest.mark.xfail(strict=True, reason="walkthrough.md item 5: line 2 reuses the UTC database")
 def test_the_cli_block_runs_top_to_bottom_on_a_fresh_site(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
