@@ -288,7 +288,7 @@ class ConsentMiddleware:
                     headers = _private([*headers, *((b"set-cookie", v) for v in extra)])
                     changed = True
                 if html_varies and _is_html(headers):
-                    headers = _private(headers)
+                    headers = _private(headers, revalidate=True)
                     changed = True
                     if inject_for and _injectable(message, headers):
                         message["headers"] = headers
@@ -366,7 +366,9 @@ class ConsentMiddleware:
             # Private even when it is a deletion (which passes for everyone): not worth
             # parsing its attributes on the consenting visitor's path to tell.
             optional = optional or category not in required
-        return _private(headers) if optional and http else headers
+        if optional and http and _shared_cacheable(headers):
+            return _private(headers)
+        return headers
 
     def _category_of(self, name_part: bytes, value: bytes) -> str | None:
         # Everything before the first '=' decides the stored name (setcookie.cookie_name),
@@ -452,7 +454,7 @@ class ConsentMiddleware:
                     )
                 else:
                     logger.info("cookiewall: removed Set-Cookie %r (no consent for it)", name)
-        if http and self._consent_decides(headers):
+        if http and _shared_cacheable(headers) and self._consent_decides(headers):
             # Kept for one visitor, removed for another: a shared copy would set a tracking
             # cookie for visitors who refused it, or withhold it from those who agreed.
             return _private(kept)
@@ -590,15 +592,37 @@ def _content_length(headers: Sequence[tuple[bytes, bytes]]) -> int | None:
     return int(value)
 
 
-def _private(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def _shared_cacheable(headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    """Whether the app invites shared caches to store the response: `public` or `s-maxage`,
+    or a field addressed to CDNs alone.
+
+    Without one of these, shared caches do not store a response that sets a cookie (Varnish,
+    nginx, Cloudflare and Fastly by default), so a consenting visitor's Set-Cookie needs no
+    rewrite: the common case stays free.
+    """
+    for key, value in headers:
+        lowered = key.lower()
+        if lowered == b"cache-control":
+            directives = value.lower()
+            if b"public" in directives or b"s-maxage" in directives:
+                return True
+        elif lowered == b"surrogate-control" or lowered.endswith(b"cdn-cache-control"):
+            return True
+    return False
+
+
+def _private(
+    headers: list[tuple[bytes, bytes]], *, revalidate: bool = False
+) -> list[tuple[bytes, bytes]]:
     """Mark a consent-dependent response: Vary: Cookie, and no shared cache may keep it.
 
     Cache-Control loses `public` and `s-maxage`; fields addressed to CDNs alone
     (CDN-Cache-Control, Cloudflare-CDN-Cache-Control, Surrogate-Control) are dropped.
-    Without a freshness the app chose (max-age, Expires), `no-cache` is added: a browser
-    would otherwise keep the page fresh by heuristic (a tenth of its Last-Modified age, days
-    for a static page) and show it without asking, banner-less after the visitor withdraws
-    or the policy changes. Validators stay, so revalidation is one cheap 304.
+    With `revalidate` (a page that shows the banner or not), `no-cache` is added when the
+    app chose no freshness (max-age, Expires): a browser would otherwise keep the page
+    fresh by heuristic (a tenth of its Last-Modified age, days for a static page) and show
+    it without asking, banner-less after the visitor withdraws or the policy changes.
+    Validators stay, so revalidation is one cheap 304.
     """
     result: list[tuple[bytes, bytes]] = []
     vary_done = False
@@ -635,7 +659,7 @@ def _private(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     if cache_at is None:
         cache_at = len(result)
         result.append((b"cache-control", b"private"))
-    if not explicit_freshness:
+    if revalidate and not explicit_freshness:
         key, value = result[cache_at]
         result[cache_at] = (key, value + b", no-cache")
     return result

@@ -244,6 +244,41 @@ def test_a_required_cookie_or_a_deletion_keeps_the_apps_caching(cookie: bytes) -
     assert response.headers["cache-control"] == "public, max-age=600, s-maxage=3600"
 
 
+@pytest.mark.parametrize(
+    ("cache_control", "rewritten"),
+    [
+        (None, False),  # shared caches do not store a response that sets a cookie unasked
+        (b"max-age=600", False),
+        (b"private, max-age=600", False),
+        (b"public", True),
+        (b"max-age=60, s-maxage=600", True),
+    ],
+)
+def test_only_a_response_offered_to_shared_caches_is_rewritten(
+    cache_control: bytes | None, rewritten: bool
+) -> None:
+    # The consenting visitor's common path stays free: no header rewrite unless the app
+    # invites a shared cache to keep the response.
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/css"), (b"set-cookie", b"_ga=GA1.2.3; Path=/")]
+        if cache_control is not None:
+            headers.append((b"cache-control", cache_control))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"p{}"})
+
+    gate = ConsentMiddleware(app, policy=policy(), secret_key=SECRET)
+    response = call(gate, "GET", "/site.css", headers={"cookie": decided(gate, "accept_all")})
+    assert response.headers.get("set-cookie", "").startswith("_ga=")
+    sent = response.headers.get("cache-control")
+    if rewritten:
+        assert sent is not None
+        assert "private" in sent
+        assert "cookie" in response.headers["vary"].lower()
+    else:
+        assert sent == (None if cache_control is None else cache_control.decode())
+        assert "vary" not in response.headers
+
+
 # --- many consent cookies in one request ----------------------------------------------------------
 
 
