@@ -350,9 +350,18 @@ class ConsentMiddleware:
         granted = consent.granted
         required = self.policy.required_names
         categories = self._category_by_name
-        optional = False
+        optional = shared = False
         for key, value in headers:
             if key != b"set-cookie" and (len(key) != 10 or key.lower() != b"set-cookie"):
+                # The same pass notes whether the app offers the response to shared caches
+                # (every field that can is 13+ characters long: most are skipped by length).
+                if len(key) > 12 and not shared:
+                    lowered = key.lower()
+                    if lowered == b"cache-control":
+                        directives = value.lower()
+                        shared = b"public" in directives or b"s-maxage" in directives
+                    else:
+                        shared = lowered.endswith((b"cdn-cache-control", b"surrogate-control"))
                 continue
             name_part, eq, _ = value.partition(b"=")
             if not eq or b";" in name_part:
@@ -366,7 +375,7 @@ class ConsentMiddleware:
             # Private even when it is a deletion (which passes for everyone): not worth
             # parsing its attributes on the consenting visitor's path to tell.
             optional = optional or category not in required
-        if optional and http and _shared_cacheable(headers):
+        if optional and shared and http:
             return _private(headers)
         return headers
 
@@ -600,15 +609,16 @@ def _shared_cacheable(headers: Sequence[tuple[bytes, bytes]]) -> bool:
     nginx, Cloudflare and Fastly by default), so a consenting visitor's Set-Cookie needs no
     rewrite: the common case stays free.
     """
-    for key, value in headers:
-        lowered = key.lower()
-        if lowered == b"cache-control":
-            directives = value.lower()
-            if b"public" in directives or b"s-maxage" in directives:
-                return True
-        elif lowered == b"surrogate-control" or lowered.endswith(b"cdn-cache-control"):
-            return True
-    return False
+    return any(_offers_to_shared_caches(key, value) for key, value in headers if len(key) > 12)
+
+
+def _offers_to_shared_caches(key: bytes, value: bytes) -> bool:
+    """One field of `_shared_cacheable` (inlined in `ConsentMiddleware._gated`)."""
+    lowered = key.lower()
+    if lowered == b"cache-control":
+        directives = value.lower()
+        return b"public" in directives or b"s-maxage" in directives
+    return lowered.endswith((b"cdn-cache-control", b"surrogate-control"))
 
 
 def _private(
