@@ -23,7 +23,7 @@ from analytics.accesslog import LOG_CONFIG, PrivateAccessLog
 from analytics.middleware import Message, Receive, Scope, Send
 from analytics.recorder import Capture
 from analytics.referrers import SPAM_HOSTS, parse_referrer, referrer_parser
-from analytics.spool import list_segments, read_segment
+from tests.test_recording_review import spooled
 
 FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 SITE = "example.com"
@@ -36,15 +36,6 @@ def recorder(tmp_path: Path) -> Iterator[Recorder]:
         yield recorder
     finally:
         recorder.close()
-
-
-def spooled(recorder: Recorder) -> list[dict[str, Any]]:
-    recorder.flush()
-    return [
-        row
-        for segment in list_segments(recorder.spool_dir)
-        for row in read_segment(segment.path).to_pylist()
-    ]
 
 
 def capture(path: str = "/", **changes: Any) -> Capture:
