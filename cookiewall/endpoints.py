@@ -25,7 +25,13 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from cookiewall import setcookie
-from cookiewall.banner import DEFAULT_LANGUAGE, Banner, BannerMarkup, CookieListTexts
+from cookiewall.banner import (
+    COOKIE_LIST_TEXTS,
+    DEFAULT_LANGUAGE,
+    Banner,
+    BannerMarkup,
+    CookieListTexts,
+)
 from cookiewall.consent import Consent, ConsentCodec
 from cookiewall.consentmode import consent_mode, default_script
 from cookiewall.policy import Policy
@@ -485,7 +491,7 @@ class ConsentEndpoints:
             "policy_version": self.policy.version,
             "consent_cookie": {
                 "name": self.cookie_name,
-                "purpose": "stores your consent choice (strictly necessary)",
+                "purpose": COOKIE_LIST_TEXTS[DEFAULT_LANGUAGE]["consent_cookie"],
                 "max_age_days": days,
                 # Under a mount the cookie lives below it (see Site.cookie_path).
                 "path": (site or self.root_site).cookie_path,

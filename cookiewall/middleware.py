@@ -16,7 +16,7 @@ from typing import Any
 
 from cookiewall import setcookie
 from cookiewall.banner import Banner, inject
-from cookiewall.consent import Consent, ConsentCodec
+from cookiewall.consent import Consent, ConsentCodec, Decision
 from cookiewall.endpoints import ConsentEndpoints, Reply, Request, Site, route_path, safe_next
 from cookiewall.policy import Policy
 from cookiewall.receipts import ReceiptLog
@@ -209,14 +209,21 @@ class ConsentMiddleware:
                 cookies.append(value)
             elif key == b"sec-gpc" or (key == b"dnt" and self.honor_dnt):
                 gpc = gpc or value.strip() == b"1"
+        _, best = self._newest_decision(b"; ".join(cookies))
+        return self.codec.undecided(gpc) if best is None else self.codec.decided(best, gpc)
+
+    def _newest_decision(self, cookie_header: bytes) -> tuple[list[str], Decision | None]:
+        """Every consent cookie value of the header (the first MAX_CONSENT_VALUES), and the
+        newest decision among those that verify."""
+        values = setcookie.request_cookie_values(cookie_header.decode("latin-1"), self.cookie_name)[
+            :MAX_CONSENT_VALUES
+        ]
         best = None
-        cookie_header = b"; ".join(cookies).decode("latin-1")
-        values = setcookie.request_cookie_values(cookie_header, self.cookie_name)
-        for value in values[:MAX_CONSENT_VALUES]:
+        for value in values:
             decision = self.codec.verify(value)
             if decision is not None and (best is None or decision.decided_at > best.decided_at):
                 best = decision
-        return self.codec.undecided(gpc) if best is None else self.codec.decided(best, gpc)
+        return values, best
 
     def _consent_from(
         self,
@@ -234,13 +241,7 @@ class ConsentMiddleware:
             if best is not None and not best.needs_resign:
                 return self.codec.decided(best, gpc)  # the returning visitor: done
         else:
-            values = setcookie.request_cookie_values(
-                cookie_header.decode("latin-1"), self.cookie_name
-            )[:MAX_CONSENT_VALUES]
-            for value in values:
-                decision = self.codec.verify(value)
-                if decision is not None and (best is None or decision.decided_at > best.decided_at):
-                    best = decision
+            values, best = self._newest_decision(cookie_header)
         if best is None:
             # Under a mount, a value none of our keys signed is most likely the consent cookie
             # of an app at the host's root (sent here too): not ours to count or clear.
@@ -356,12 +357,7 @@ class ConsentMiddleware:
                 # The same pass notes whether the app offers the response to shared caches
                 # (every field that can is 13+ characters long: most are skipped by length).
                 if len(key) > 12 and not shared:
-                    lowered = key.lower()
-                    if lowered == b"cache-control":
-                        directives = value.lower()
-                        shared = b"public" in directives or b"s-maxage" in directives
-                    else:
-                        shared = lowered.endswith((b"cdn-cache-control", b"surrogate-control"))
+                    shared = _offers_to_shared_caches(key, value)
                 continue
             name_part, eq, _ = value.partition(b"=")
             if not eq or b";" in name_part:
@@ -613,7 +609,7 @@ def _shared_cacheable(headers: Sequence[tuple[bytes, bytes]]) -> bool:
 
 
 def _offers_to_shared_caches(key: bytes, value: bytes) -> bool:
-    """One field of `_shared_cacheable` (inlined in `ConsentMiddleware._gated`)."""
+    """Whether this one field offers the response to shared caches (see `_shared_cacheable`)."""
     lowered = key.lower()
     if lowered == b"cache-control":
         directives = value.lower()
