@@ -14,7 +14,7 @@ from importlib.resources import files
 from string import Template
 from typing import Any
 
-from cookiewall.policy import Policy
+from cookiewall.policy import COOKIE_LIST_TABLE, Policy
 
 DEFAULT_LANGUAGE = "en"
 _LANGUAGE_CACHE_SIZE = 256
@@ -281,12 +281,23 @@ class Banner:
         return self._cookie_lists.get(language) or self._cookie_lists[DEFAULT_LANGUAGE]
 
     def _cookie_list(self, language: str) -> CookieListTexts:
-        # A language the policy added without list texts (`it`) gets the English list, marked
-        # as English; a regional one (`de-ch`) the list of its language.
+        # Built-in words, then the policy's (`texts.<lang>.cookie_list`), key by key, the
+        # language's before its region's. The list is marked with the most specific tag that
+        # wrote some of its words: a language the policy added without list words (`it`)
+        # gets the English list, marked as English; a regional one (`de-ch`), its language's.
         primary = language.split("-", 1)[0]
-        found = primary if primary in COOKIE_LIST_TEXTS else DEFAULT_LANGUAGE
-        labels: dict[str, str] = self.texts[found].get("labels", {})
-        return CookieListTexts(found, COOKIE_LIST_TEXTS[found], labels)
+        tag = DEFAULT_LANGUAGE
+        words = dict(COOKIE_LIST_TEXTS[DEFAULT_LANGUAGE])
+        if primary in COOKIE_LIST_TEXTS:
+            tag = primary
+            words.update(COOKIE_LIST_TEXTS[primary])
+        for source in dict.fromkeys((primary, language)):
+            own = self.policy.texts.get(source, {}).get(COOKIE_LIST_TABLE)
+            if own:
+                tag = source
+                words.update(own)
+        labels: dict[str, str] = self.texts[tag].get("labels", {})
+        return CookieListTexts(tag, words, labels)
 
     def _lookup(self, tag: str) -> str | None:
         """RFC 4647 lookup: `zh-hant-tw` tries `zh-hant` then `zh`; `de-ch-1996`, `de-ch`."""

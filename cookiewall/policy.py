@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import string
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -36,6 +37,23 @@ TEXT_KEYS = frozenset(
 )
 # Per-language mappings keyed by category name (labels and descriptions in that language).
 TEXT_TABLES = frozenset({"labels", "descriptions"})
+# The words around the cookie list (`texts.<lang>.cookie_list`), which the banner's "Cookie
+# details" link opens; `caption` may name the policy version as `{version}`.
+COOKIE_LIST_TABLE = "cookie_list"
+COOKIE_LIST_KEYS = frozenset(
+    {
+        "caption",
+        "category",
+        "cookie",
+        "purpose",
+        "domain",
+        "path",
+        "consent_cookie",
+        "strictly_necessary",
+        "undeclared",
+        "undeclared_purpose",
+    }
+)
 
 
 # Google Consent Mode v2 signals (https://developers.google.com/tag-platform/security/concepts/consent-mode):
@@ -368,15 +386,18 @@ def _check_texts(texts: Texts, category_names: frozenset[str]) -> dict[str, dict
             raise ValueError(f"texts: {language!r} is not a language tag such as 'en' or 'de-ch'")
         if not isinstance(table, Mapping):
             raise ValueError(f"texts.{language} must be a table")
-        unknown = set(table) - TEXT_KEYS - TEXT_TABLES
+        known = TEXT_KEYS | TEXT_TABLES | {COOKIE_LIST_TABLE}
+        unknown = set(table) - known
         if unknown:
             raise ValueError(
                 f"texts.{language}: unknown keys {', '.join(sorted(unknown))}"
-                f" (known: {', '.join(sorted(TEXT_KEYS | TEXT_TABLES))})"
+                f" (known: {', '.join(sorted(known))})"
             )
         entry: dict[str, Any] = {}
         for key, value in table.items():
-            if key in TEXT_TABLES:
+            if key == COOKIE_LIST_TABLE:
+                entry[key] = _check_cookie_list(value, f"texts.{language}.{key}")
+            elif key in TEXT_TABLES:
                 if not isinstance(value, Mapping) or not all(
                     isinstance(v, str) for v in value.values()
                 ):
@@ -393,6 +414,37 @@ def _check_texts(texts: Texts, category_names: frozenset[str]) -> dict[str, dict
                 entry[key] = value
         checked[tag] = entry
     return checked
+
+
+def _check_cookie_list(table: Any, where: str) -> dict[str, str]:
+    if not isinstance(table, Mapping):
+        raise ValueError(f"{where} must be a table")
+    unknown = set(table) - COOKIE_LIST_KEYS
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown keys {', '.join(sorted(map(str, unknown)))}"
+            f" (known: {', '.join(sorted(COOKIE_LIST_KEYS))})"
+        )
+    for key, value in table.items():
+        if not isinstance(value, str):
+            raise ValueError(f"{where}.{key} must be a string")
+    if "caption" in table:
+        _check_caption(table["caption"], f"{where}.caption")
+    return dict(table)
+
+
+def _check_caption(caption: str, where: str) -> None:
+    # The caption is str.format()ted with the version on every visit to the list: any other
+    # placeholder would be an error there, on every request, rather than here, once.
+    problem = f"{where} may hold {{version}} and no other placeholder (write {{{{ for {{)"
+    try:
+        parts = list(string.Formatter().parse(caption))
+    except ValueError as exc:
+        raise ValueError(f"{problem}: {exc}") from None
+    for _, field, spec, conversion in parts:
+        if field is not None and (field != "version" or spec or conversion):
+            shown = field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            raise ValueError(f"{problem}, not {{{shown}}}")
 
 
 def _date_or_none(text: str) -> date | None:
