@@ -411,7 +411,14 @@ class ConsentEndpoints:
         return Reply(200, body, "application/json", list(_PRIVATE))
 
     def _cross_site(self, request: Request) -> Reply | None:
-        if request.headers.get("sec-fetch-site", "").strip().lower() == "cross-site":
+        fetch_site = request.headers.get("sec-fetch-site", "").strip().lower()
+        if fetch_site == "same-origin":
+            # Only a browser sets Sec-Fetch-* (scripts cannot: a forbidden header name), and it
+            # says same-origin only when every URL in the chain had the target's origin. That
+            # holds behind a proxy that rewrites Host, where the Origin check below cannot
+            # match. X-Forwarded-Host and Forwarded are not read: any client may send them.
+            return None
+        if fetch_site == "cross-site":
             return error(403, "cross-site request refused")
         origin = request.headers.get("origin")
         if origin is None:
