@@ -35,7 +35,7 @@ from cookiewall.banner import (
 from cookiewall.consent import Consent, ConsentCodec
 from cookiewall.consentmode import consent_mode, default_script
 from cookiewall.policy import Policy
-from cookiewall.receipts import ReceiptLog
+from cookiewall.receipts import ReceiptLog, is_receipt_id
 
 logger = logging.getLogger("cookiewall")
 
@@ -311,7 +311,18 @@ class ConsentEndpoints:
 
     def _withdraw(self, request: Request, *, is_form: bool, next_path: str) -> Reply:
         receipt_id = secrets.token_urlsafe(12)
-        self._receipt(receipt_id, "withdraw", self.policy.required_names, request.consent.gpc)
+        consent = request.consent
+        self._receipt(
+            receipt_id,
+            "withdraw",
+            self.policy.required_names,
+            consent.gpc,
+            # The decision in force (the newest valid consent cookie): its receipt is what
+            # this one ends. Its id comes from a signed cookie; checked anyway, never a 500.
+            withdraws=consent.receipt_id
+            if consent.receipt_id and is_receipt_id(consent.receipt_id)
+            else None,
+        )
         site = request.site
         reply = self._answer(self.codec.undecided(request.consent.gpc), is_form, next_path, site)
         reply.headers.append((b"set-cookie", site.clear[request.secure]))
@@ -375,7 +386,15 @@ class ConsentEndpoints:
         reply.sets_consent_cookie = True
         return reply
 
-    def _receipt(self, receipt_id: str, action: str, granted: frozenset[str], gpc: bool) -> None:
+    def _receipt(
+        self,
+        receipt_id: str,
+        action: str,
+        granted: frozenset[str],
+        gpc: bool,
+        *,
+        withdraws: str | None = None,
+    ) -> None:
         if self.receipts is None:
             return
         try:
@@ -385,6 +404,7 @@ class ConsentEndpoints:
                 policy_version=self.policy.version,
                 granted=granted,
                 gpc=gpc,
+                withdraws=withdraws,
             )
         except OSError as exc:
             # The visitor's choice still takes effect; the operator must see the gap.

@@ -16,6 +16,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,13 @@ logger = logging.getLogger("cookiewall")
 _TAIL = 4096  # bytes read from a file's end to find its newest receipt (a line is ~150)
 
 ACTIONS = frozenset({"accept_all", "reject_all", "save", "withdraw"})
+# A receipt id as the gate makes them (`secrets.token_urlsafe`): URL-safe base64, nothing else,
+# so a field that takes one can never carry an address, a user agent or other free text.
+_RECEIPT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def is_receipt_id(value: str) -> bool:
+    return _RECEIPT_ID.fullmatch(value) is not None
 
 
 class ReceiptLog:
@@ -60,9 +68,14 @@ class ReceiptLog:
         granted: Iterable[str],
         gpc: bool,
         when: datetime | None = None,
+        withdraws: str | None = None,
     ) -> None:
+        """Append one receipt; `withdraws` (withdrawals only) is the id of the receipt of the
+        decision the withdrawal ends, so an auditor can pair them."""
         if action not in ACTIONS:
             raise ValueError(f"unknown consent action {action!r}")
+        if withdraws is not None and (action != "withdraw" or not is_receipt_id(withdraws)):
+            raise ValueError("withdraws takes the receipt id of a decision, on a withdrawal only")
         moment = (when or datetime.now(UTC)).astimezone(UTC)
         entry = {
             "id": receipt_id,
@@ -72,6 +85,8 @@ class ReceiptLog:
             "action": action,
             "gpc": gpc,
         }
+        if withdraws is not None:
+            entry["withdraws"] = withdraws
         line = (json.dumps(entry, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
         self._append(line)
 
