@@ -493,8 +493,11 @@ def test_receipts_written_for_every_decision(tmp_path) -> None:  # type: ignore[
     # The receipt id is in the cookie, so a visitor's cookie matches its receipt.
     state = call(app, "GET", "/consent", headers={"cookie": f"cookiewall={value}"}).json()
     assert state["receipt_id"] == lines[0]["id"]
+    # The withdrawal names the receipt of the decision it ended (the cookie it was sent).
+    assert lines[3]["withdraws"] == lines[0]["id"]
     for entry in lines:
-        assert set(entry) == {"id", "time", "policy_version", "granted", "action", "gpc"}
+        linked = {"withdraws"} if entry["action"] == "withdraw" else set()
+        assert set(entry) == {"id", "time", "policy_version", "granted", "action", "gpc"} | linked
         assert entry["time"].endswith("Z")
     text = (tmp_path / "receipts.jsonl").read_text()
     assert "203.0.113.7" not in text
