@@ -54,9 +54,14 @@ def _root(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")
 
 
-def series_chart(found: queries.Series, params: Params, heading: str) -> str:
+def series_chart(
+    found: queries.Series, params: Params, heading: str, min_visitors: int | None
+) -> str:
     """The chart twice, wide and narrow: CSS shows the one that fits (no JavaScript), so a
-    phone gets legible text instead of a desktop chart scaled down to a third."""
+    phone gets legible text instead of a desktop chart scaled down to a third.
+
+    Suppressed buckets are drawn as 0: when they were all the data there is, the empty chart
+    says so instead of "no data", which would tell the reader nothing happened."""
     lines: dict[str, list[float]] = {
         "pageviews": [p.pageviews or 0 for p in found.points],
         "visitors": [p.visitors or 0 for p in found.points],
@@ -66,10 +71,14 @@ def series_chart(found: queries.Series, params: Params, heading: str) -> str:
         lines["visitors (previous period)"] = [p.visitors_previous or 0 for p in found.points]
     labels = [p.period.isoformat() for p in found.points]
     title = f"{heading} per {params.grain}"
+    empty = "no data"
+    if found.suppressed_buckets and min_visitors is not None:
+        empty = f"suppressed: fewer than {min_visitors} visitors"
     return (
-        f'<div class="chart-wide">{line_chart(lines, labels, title=title)}</div>'
-        '<div class="chart-narrow">'
-        f"{line_chart(lines, labels, title=title, width=360, height=300)}</div>"
+        f'<div class="chart-wide">{line_chart(lines, labels, title=title, empty_label=empty)}'
+        '</div><div class="chart-narrow">'
+        f"{line_chart(lines, labels, title=title, width=360, height=300, empty_label=empty)}"
+        "</div>"
     )
 
 
@@ -109,7 +118,7 @@ def overview_body(snapshot: Snapshot, params: Params, ctx: Context, root: str) -
     parts.append(
         templates.chart_section(
             "Pageviews and visitors",
-            series_chart(found, params, "Pageviews and visitors"),
+            series_chart(found, params, "Pageviews and visitors", ctx.min_visitors),
             found.notes,
         )
     )
@@ -155,7 +164,9 @@ def referrer_body(snapshot: Snapshot, params: Params, ctx: Context, root: str) -
     parts.append(
         templates.chart_section(
             "Pageviews and visitors from this referrer",
-            series_chart(found, params, "From this referrer: pageviews and visitors"),
+            series_chart(
+                found, params, "From this referrer: pageviews and visitors", ctx.min_visitors
+            ),
             found.notes,
         )
     )

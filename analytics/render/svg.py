@@ -80,6 +80,7 @@ def line_chart(
     width: int = 720,
     height: int = 260,
     fit_legend: bool = False,
+    empty_label: str = "no data",
 ) -> str:
     """A line per series over shared x `labels`, with a y axis from 0 and a legend.
 
@@ -88,6 +89,8 @@ def line_chart(
 
     Series longer or shorter than `labels` are drawn as they are; an empty mapping gives a
     chart frame with the words "no data", so a page never breaks on an empty range.
+    `empty_label`: those words, for a caller that knows better why nothing is drawn (a
+    dashboard whose every bucket is suppressed has data, withheld).
     """
     left, right = 48, 12
     top_pad = 28 if title else 12
@@ -128,7 +131,7 @@ def line_chart(
     if peak <= 0:
         parts.append(
             f'<text x="{left + plot_w / 2}" y="{top_pad + plot_h / 2}" font-size="13" '
-            'text-anchor="middle" fill="#777">no data</text>'
+            f'text-anchor="middle" fill="#777">{escape(empty_label)}</text>'
         )
     for index, (name, values) in enumerate(series.items()):
         colour = PALETTE[index % len(PALETTE)]
