@@ -328,7 +328,41 @@ def batch_to_table(
     parse_referrer: Callable[[bytes], Referrer],
     visitor_id_of: VisitorIdOf,
 ) -> Converted:
-    """Captures converted and events added as they are, in the batch's order, as one table."""
+    """Captures converted and events added as they are, in the batch's order, as one table.
+
+    Never raises for what the batch holds. A failure the per-value guards cannot pin on one
+    value (a parser returning the wrong type, an unhashable clock value, a MemoryError) would
+    otherwise lose the whole batch: the batch is split in halves until the items that fail
+    alone are found, and only those are dropped (counted in `failed`). A bug that breaks every
+    conversion costs about two conversions per item, and only while it lasts.
+    """
+    try:
+        return _batch_to_table(
+            batch, site=site, parse_referrer=parse_referrer, visitor_id_of=visitor_id_of
+        )
+    except Exception as exc:
+        if len(batch) <= 1:
+            return Converted(EVENT_SCHEMA.empty_table(), 0, len(batch), type(exc).__name__)
+    middle = len(batch) // 2
+    halves = [
+        batch_to_table(half, site=site, parse_referrer=parse_referrer, visitor_id_of=visitor_id_of)
+        for half in (batch[:middle], batch[middle:])
+    ]
+    return Converted(
+        pa.concat_tables([half.table for half in halves]),
+        sum(half.spam for half in halves),
+        sum(half.failed for half in halves),
+        next((half.failure for half in halves if half.failure), ""),
+    )
+
+
+def _batch_to_table(
+    batch: Sequence[Event | Capture],
+    *,
+    site: str,
+    parse_referrer: Callable[[bytes], Referrer],
+    visitor_id_of: VisitorIdOf,
+) -> Converted:
     if set(map(type, batch)) == {Capture}:
         return convert_captures(
             batch,  # type: ignore[arg-type]  # all captures, checked just above

@@ -31,8 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analytics.capture import Capture as Capture  # re-exported: tests and callers import it here
-from analytics.capture import batch_to_table
-from analytics.event import Event
+from analytics.capture import Converted, batch_to_table
+from analytics.event import EVENT_SCHEMA, Event
 from analytics.referrers import Referrer, referrer_parser
 from analytics.spool import write_segment
 from analytics.visitors import SaltStore, VisitorHasher, client_address, parse_proxies
@@ -50,6 +50,8 @@ EARLY_FLUSH_EVENTS = 10_000
 # Captures hold a client address and a user agent: the flusher turns them into events at least
 # this often (seconds), whatever `flush_interval` is, so raw identifiers do not linger in memory.
 CONVERT_INTERVAL = 1.0
+# A failure that recurs (one bad client's header, a bug) is logged at most this often (seconds).
+LOG_EVERY = 600.0
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,10 @@ class Recorder:
         self._failing = False
         self._salt_failing = False
         self._salts_expired_on: date | None = None  # the UTC day `_expire_salts` last ran
-        self._convert_failing = False
+        # Unexpected failures (a conversion bug, a non-disk write error): kind -> when it was
+        # last logged and how many since, so a recurring one is logged once per LOG_EVERY.
+        self._logged_at: dict[str, float] = {}
+        self._unlogged: dict[str, int] = {}
         # No `recorded` counter: the request path would need the lock to keep it exact, and it
         # is always flushed + buffered + in flight (events leave the buffer only that way).
         self._flushed = self._dropped = self._spam = self._errors = 0
@@ -236,8 +241,10 @@ class Recorder:
                 else:
                     self.convert()
                 self._expire_salts()
-            except Exception:  # never let the flusher die: the next interval retries
-                logger.exception("analytics: unexpected error while flushing")
+            except Exception as exc:  # never let the flusher die: the next interval retries
+                with self._lock:
+                    self._errors += 1
+                self._log_failure("unexpected error(s) in the flusher", _where(exc), 1, "retrying")
 
     def _expire_salts(self) -> None:
         """Once per UTC day, even with no traffic: delete salt files older than yesterday's
@@ -263,9 +270,9 @@ class Recorder:
         with self._flush_lock:
             with self._lock:
                 batch = self._take()
-            table = self._convert(batch) if batch else None
+            table = self._convert(batch)
             with self._lock:
-                if table is not None and table.num_rows:
+                if table is not None:
                     self._converted.append(table)
                     self._converted_rows += table.num_rows
                 self._in_flight = 0
@@ -279,21 +286,28 @@ class Recorder:
         with self._flush_lock:
             with self._lock:
                 batch = self._take()
-                tables, self._converted = self._converted, []
-                self._in_flight += self._converted_rows
-                self._converted_rows = 0
             # Converted before any disk I/O: what a failed write keeps is events, never captures.
-            if batch:
-                tables.append(self._convert(batch))
-            table = pa.concat_tables(tables) if tables else None
+            # And before the converted tables leave `_converted`: nothing that happens to the
+            # batch can take events converted earlier with it.
+            fresh = self._convert(batch)
+            with self._lock:
+                tables, self._converted = self._converted, []
+                if fresh is not None:
+                    tables.append(fresh)
+                self._in_flight = sum(table.num_rows for table in tables)
+                self._converted_rows = 0
             written = 0
-            failure: OSError | None = None
+            failure: Exception | None = None
             kept: list[pa.Table] = []
-            for day, events in _by_utc_day(table):  # one bad folder blocks no other day
+            try:
+                by_day = _by_utc_day(pa.concat_tables(tables) if tables else None)
+            except Exception as exc:  # a bug: keep the tables as they are, for the next try
+                by_day, failure, kept = [], exc, tables
+            for day, events in by_day:  # one bad folder blocks no other day
                 try:
                     write_segment(self.spool_dir, day, events)
                     written += events.num_rows
-                except OSError as exc:
+                except Exception as exc:  # OSError mostly; anything else is kept just the same
                     failure = exc
                     kept.append(events)
             with self._lock:
@@ -309,30 +323,51 @@ class Recorder:
                 self._uploader.notify()
             return written
 
-    def _convert(self, batch: list[Event | Capture]) -> pa.Table:
-        """`batch` as one table of events; spam and captures that fail to convert dropped.
+    def _convert(self, batch: list[Event | Capture]) -> pa.Table | None:
+        """`batch` as one table of events (None if no event is left); spam and captures that
+        fail to convert dropped. Never raises: a bug here must not stop a flush.
 
-        A capture that fails is counted in `errors` and logged (once per streak) by the
-        exception's type only: its message could quote a header value.
+        A capture that fails is counted in `errors` and logged by the exception's type only
+        (its message could quote a header value), at most once per `LOG_EVERY` per type.
         """
-        converted = batch_to_table(
-            batch,
-            site=self.site,
-            parse_referrer=self.referrer,
-            visitor_id_of=self.visitor_id,
-        )
+        if not batch:
+            return None
+        try:
+            converted = batch_to_table(
+                batch,
+                site=self.site,
+                parse_referrer=self.referrer,
+                visitor_id_of=self.visitor_id,
+            )
+        except Exception as exc:  # batch_to_table guards each item: this is a last resort
+            converted = Converted(EVENT_SCHEMA.empty_table(), 0, len(batch), type(exc).__name__)
         if converted.spam or converted.failed:
             with self._lock:
                 self._spam += converted.spam
                 self._errors += converted.failed
-        if converted.failed and not self._convert_failing:
-            logger.error(
-                "analytics: %d request(s) could not be turned into events (%s); dropped",
-                converted.failed,
+        if converted.failed:
+            self._log_failure(
+                "request(s) could not be turned into events",
                 converted.failure,
+                converted.failed,
+                "dropped",
             )
-        self._convert_failing = converted.failed > 0
-        return converted.table
+        return converted.table if converted.table.num_rows else None
+
+    def _log_failure(self, what: str, kind: str, count: int, outcome: str) -> None:
+        """One error line per kind of failure, then at most one per `LOG_EVERY` seconds with
+        the count since: a recurring bug must neither flood the log nor go unseen. `kind`
+        names the exception's type and place, never its message (it may quote input)."""
+        now = time.monotonic()
+        with self._lock:
+            unlogged = self._unlogged.get(kind, 0) + count
+            last = self._logged_at.get(kind)
+            if last is not None and now - last < LOG_EVERY:
+                self._unlogged[kind] = unlogged
+                return
+            self._logged_at[kind] = now
+            self._unlogged[kind] = 0
+        logger.error("analytics: %d %s (%s); %s", unlogged, what, kind, outcome)
 
     def pending_events(self) -> list[Event]:
         """The converted events not yet written, oldest first (for tests and debugging)."""
@@ -358,13 +393,16 @@ class Recorder:
         self._in_flight = count
         return batch
 
-    def _report(self, failure: OSError | None) -> None:
+    def _report(self, failure: Exception | None) -> None:
         # One log line per failure streak, one when it recovers: a dead disk must not flood logs.
         if failure is not None and not self._failing:
             self._failing = True
+            # An OSError names the file and the errno; another exception only its type and
+            # place (a bug's message may quote a value).
+            reason = failure if isinstance(failure, OSError) else _where(failure)
             logger.error(
                 "analytics: cannot write to the spool (%s); keeping events in memory and retrying",
-                failure,
+                reason,
             )
         elif failure is None and self._failing:
             self._failing = False
@@ -416,6 +454,16 @@ def _exclude_patterns(patterns: Iterable[str]) -> tuple[str, ...]:
                 f"exclude_paths: {pattern!r} is not a path pattern such as '/admin/*' or '*.css'"
             )
     return checked
+
+
+def _where(exc: BaseException) -> str:
+    """The exception's type and the line that raised it, never its message."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return type(exc).__name__
+    return f"{type(exc).__name__} at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"
 
 
 def _call(ref: weakref.ref[Recorder], method: Callable[[Recorder], None]) -> None:
