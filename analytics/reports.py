@@ -350,14 +350,19 @@ def warehouse_today(con: duckdb.DuckDBPyConnection) -> date:
     return datetime.now(UTC).astimezone(tz).date()
 
 
-def build_report(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
-    """Run a checked query on an open connection (the dashboard keeps its own)."""
+def build_report(
+    con: duckdb.DuckDBPyConnection, window: Window, *, row_series: bool = True
+) -> Report:
+    """Run a checked query on an open connection (the dashboard keeps its own).
+
+    `row_series=False`: a breakdown without its per-row series (`sparklines` and `series`
+    empty), one query fewer for a caller that shows only the rows (the dashboard)."""
     try:
         if window.query.kind == "summary":
             return _summary(con, window)
         if window.query.kind == "trends":
             return _trends(con, window)
-        return _breakdown(con, window, BREAKDOWNS[window.query.kind])
+        return _breakdown(con, window, BREAKDOWNS[window.query.kind], row_series)
     except duckdb.CatalogException as error:
         if _holds_tables(con):
             # Some other DuckDB file (a mistyped --db): `analytics rollup` would refuse it.
@@ -488,7 +493,9 @@ def _rank_key(row: Mapping[str, Cell], keys: Sequence[str]) -> tuple[Any, ...]:
     return (-_int(row["pageviews"]), -_int(row["visitors"]), [str(row[k]) for k in keys])
 
 
-def _breakdown(con: duckdb.DuckDBPyConnection, window: Window, spec: Breakdown) -> Report:
+def _breakdown(
+    con: duckdb.DuckDBPyConnection, window: Window, spec: Breakdown, row_series: bool = True
+) -> Report:
     query = window.query
     current = _aggregate(con, spec, window.params())
     previous = _aggregate(con, spec, window.params(previous=True)) if query.compare else {}
@@ -528,7 +535,7 @@ def _breakdown(con: duckdb.DuckDBPyConnection, window: Window, spec: Breakdown) 
     wanted = [(key, index) for index, key in enumerate(kept)]
     if not other_hidden:  # a hidden (other) draws no sparkline either
         wanted += [(key, len(kept)) for key in folded]
-    sparklines = _series_for_keys(con, window, spec, wanted, slots)
+    sparklines = _series_for_keys(con, window, spec, wanted, slots) if row_series else []
     report_rows = [{column: row.get(column) for column in columns} for row in rows]
     series = _chart_series(report_rows, sparklines, spec.keys)
 

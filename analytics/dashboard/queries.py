@@ -186,7 +186,8 @@ def breakdown(
     min_visitors: int | None,
     today: date,
 ) -> Report:
-    """The report of `kind` over the range: the same rows `analytics report` prints."""
+    """The report of `kind` over the range: the same rows `analytics report` prints, without
+    the per-row series no page or answer of the dashboard shows (a query per breakdown)."""
     query = ReportQuery(
         kind=kind,
         site=params.site,
@@ -198,7 +199,7 @@ def breakdown(
         min_visitors=min_visitors,
         today=today,
     )
-    return build_report(con, check(query))
+    return build_report(con, check(query), row_series=False)
 
 
 def referrer_total(con: duckdb.DuckDBPyConnection, params: Params) -> tuple[int, int, int, int]:
