@@ -64,8 +64,36 @@
     if (focused) { focused.focus(); } // a move blurs; a visitor already in the banner stays
   }
 
+  // The stylesheet keeps 50vh (the banner's cap) at the bottom of the page for the banner;
+  // its real height is mostly far less. Measured, and again whenever it changes (categories
+  // unfolded, a rotated phone, larger text), so the page keeps exactly that much room.
+  // A CSSOM custom property: allowed under a CSP without 'unsafe-inline'.
+  function room(banner) {
+    var root = document.documentElement;
+    function measure() {
+      if (banner.isConnected && !banner.hidden) {
+        // Rounded up: a fraction of a pixel short would leave the page's last line under it.
+        var height = Math.ceil(banner.getBoundingClientRect().height);
+        root.style.setProperty("--cookiewall-height", height + "px");
+      } else {
+        root.style.removeProperty("--cookiewall-height");
+        if (!root.getAttribute("style")) { root.removeAttribute("style"); }
+      }
+    }
+    measure();
+    if (window.ResizeObserver) {
+      var observer = new ResizeObserver(measure);
+      observer.observe(banner);
+      document.addEventListener("cookiewall:decided", function () {
+        observer.disconnect();
+        measure();
+      });
+    }
+  }
+
   document.querySelectorAll("[data-cookiewall]").forEach(function (banner) {
     lead(banner);
     enhance(banner);
+    room(banner);
   });
 })();

@@ -1,0 +1,181 @@
+"""The third banner review in Debian's Chromium: the room the page keeps for the banner, and
+the banner on pages that are not the example's (strict CSP throughout).
+
+The pages are served by uvicorn from this module behind the gate with the banner injected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cookiewall import Category, ConsentMiddleware, Policy
+from tests.support import uvicorn_server
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 320, "height": 568}
+DESKTOP = {"width": 1280, "height": 800}
+ZOOMED = {"width": 640, "height": 400}  # that desktop at 200 % browser zoom, in CSS pixels
+
+POLICY = Policy(
+    version="review3-1",
+    categories=[
+        Category("necessary", required=True, description="Sign-in and your choice."),
+        Category("preferences", description="Theme and language."),
+        Category("analytics", description="Visit counts."),
+    ],
+)
+
+PAGES = {
+    "short": "<main><h1>Short</h1><p id='last'>The end of a short page.</p></main>",
+    "long": (
+        "<main><h1>Long</h1>"
+        + "<p>A paragraph of words to fill the screen.</p>" * 60
+        + "<p id='last'>The end of a long page.</p></main>"
+    ),
+}
+
+
+async def _page(request: Request) -> HTMLResponse:
+    body = PAGES[request.path_params["name"]]
+    return HTMLResponse(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Review</title></head><body>{body}</body></html>"
+    )
+
+
+class _StrictCSP:
+    """`default-src 'self'`: whatever the banner does, it does without inline code."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_csp(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                csp = (b"content-security-policy", b"default-src 'self'")
+                message["headers"] = [*message.get("headers", []), csp]
+            await send(message)
+
+        await self.app(scope, receive, send_with_csp if scope["type"] == "http" else send)
+
+
+# Served by uvicorn from this module (tests/support.py:uvicorn_server imports it by name).
+app = _StrictCSP(
+    ConsentMiddleware(
+        Starlette(routes=[Route("/page/{name}", _page)]),
+        policy=POLICY,
+        secret_key="review3-test-secret-key-0123",
+        inject_banner=True,
+    )
+)
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[str]:
+    with uvicorn_server("tests.test_browser_banner_review3:app") as (base_url, _):
+        yield base_url
+
+
+def _open(browser: Browser, url: str, **options: Any) -> tuple[BrowserContext, Page]:
+    context = browser.new_context(**options)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(url)
+    page.wait_for_load_state("load")
+    return context, page
+
+
+# The page scrolled to its very end: where its last element ends, where the banner begins.
+_AT_THE_END = """() => {
+  window.scrollTo(0, document.documentElement.scrollHeight);
+  const banner = document.getElementById('cookiewall');
+  const last = document.getElementById('last').getBoundingClientRect();
+  return {bannerTop: banner.getBoundingClientRect().top,
+          bannerHeight: banner.getBoundingClientRect().height,
+          lastBottom: last.bottom, viewport: window.innerHeight,
+          padding: parseFloat(getComputedStyle(document.documentElement).paddingBottom)};
+}"""
+
+
+def _settled(page: Page) -> dict[str, float]:
+    # Two frames: ResizeObserver callbacks run before the next paint.
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    return dict(page.evaluate(_AT_THE_END))
+
+
+# -- 2. the room kept for the banner is the banner's height --------------------------------
+
+ROOM_CASES = [
+    pytest.param(viewport, name, unfolded, id=f"{label}-{name}-{'open' if unfolded else 'folded'}")
+    for label, viewport in (("desktop", DESKTOP), ("phone", PHONE), ("zoom200", ZOOMED))
+    for name in ("short", "long")
+    for unfolded in (False, True)
+]
+
+
+@pytest.mark.parametrize(("viewport", "name", "unfolded"), ROOM_CASES)
+def test_the_page_keeps_room_for_the_banner_and_no_more(
+    site: str, browser: Browser, viewport: dict[str, int], name: str, unfolded: bool
+) -> None:
+    # A 50vh padding left 400 px of nothing under a 1280x800 page whose banner is 200 px.
+    scale = 2 if viewport is ZOOMED else 1
+    context, page = _open(
+        browser, f"{site}/page/{name}", viewport=viewport, device_scale_factor=scale
+    )
+    try:
+        if unfolded:
+            page.locator(".cookiewall-choices > summary").click()
+        geometry = _settled(page)
+        # Nothing of the page is behind the banner at the end of the page...
+        assert geometry["lastBottom"] <= geometry["bannerTop"] + 0.5, geometry
+        # ...and the room below it is the banner's height: on a long page, what lies between
+        # its end and the banner is the page's own margins, not half a screen.
+        assert geometry["padding"] == pytest.approx(geometry["bannerHeight"], abs=1), geometry
+        if name == "long":
+            assert geometry["bannerTop"] - geometry["lastBottom"] < 40, geometry
+    finally:
+        context.close()
+
+
+def test_the_room_goes_with_the_banner(site: str, browser: Browser) -> None:
+    context, page = _open(browser, f"{site}/page/long", viewport=DESKTOP)
+    try:
+        page.locator('button[value="reject_all"]').click()
+        page.locator("#cookiewall").wait_for(state="detached")
+        html = page.evaluate(
+            "() => [getComputedStyle(document.documentElement).paddingBottom,"
+            " document.documentElement.getAttribute('style') || '']"
+        )
+        assert html == ["0px", ""]
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_without_javascript_nothing_of_the_page_is_behind_the_banner(
+    site: str, browser: Browser, viewport: dict[str, int]
+) -> None:
+    # No script to measure: the CSS keeps the banner's cap, so the end still clears it.
+    context, page = _open(
+        browser, f"{site}/page/long", viewport=viewport, java_script_enabled=False
+    )
+    try:
+        page.locator(".cookiewall-choices > summary").click()
+        geometry = page.evaluate(_AT_THE_END)
+        assert geometry["lastBottom"] <= geometry["bannerTop"] + 0.5, geometry
+    finally:
+        context.close()
