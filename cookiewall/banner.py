@@ -137,6 +137,24 @@ COOKIE_LIST_TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+# Languages written right to left, and the scripts (ISO 15924) that are: a tag's script
+# subtag decides where it has one (`az-arab` is, `ug-latn` is not), else its language.
+_RTL_LANGUAGES = frozenset(
+    {"ar", "arc", "azb", "ckb", "dv", "fa", "he", "iw", "ji", "ks", "lrc", "mzn", "nqo", "pnb"}
+    | {"ps", "sd", "syr", "ug", "ur", "yi"}
+)
+_RTL_SCRIPTS = frozenset({"adlm", "arab", "hebr", "mand", "nkoo", "rohg", "samr", "syrc", "thaa"})
+
+
+def direction(language: str) -> str:
+    """`rtl` or `ltr`: the `dir` of text in `language` (a lower-case BCP 47 tag)."""
+    primary, *rest = language.split("-")
+    for subtag in rest:
+        if len(subtag) == 4 and subtag.isalpha():
+            return "rtl" if subtag in _RTL_SCRIPTS else "ltr"
+    return "rtl" if primary in _RTL_LANGUAGES else "ltr"
+
+
 @dataclass(frozen=True, slots=True)
 class CookieListTexts:
     """The cookie list's words in one language, with the category labels of that language."""
@@ -334,6 +352,8 @@ class Banner:
         return self._page.substitute(
             values,
             lang=escape(lang),
+            # Always said, ltr too: an English banner on a right-to-left page stays English.
+            dir=direction(lang),
             action=escape(url_prefix),
             next=self._marker,
             categories="\n".join(rows),
