@@ -136,17 +136,30 @@ def _text_of(value: str) -> str:
     return value
 
 
+def as_utc(moment: datetime) -> datetime:
+    """`moment` in UTC; a naive one is taken to be UTC already.
+
+    A naive datetime from `clock=` or in an added Event is read as UTC, not as the host's
+    local time (what `datetime.astimezone` does): `ts` is UTC by contract, `datetime.utcnow()`
+    and most log timestamps are naive UTC, and workers on hosts with different time zone
+    settings must file one instant under one day.
+    """
+    if moment.tzinfo is UTC:
+        return moment
+    if moment.utcoffset() is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
 def _ts_column(stamps: Sequence[datetime | float]) -> pa.Array:
-    """The `ts` column (UTC microseconds) from Unix seconds or aware datetimes."""
+    """The `ts` column (UTC microseconds) from Unix seconds or datetimes (naive ones are UTC)."""
     if set(map(type, stamps)) == {float}:
         # Rounded to the nearest microsecond like datetime.fromtimestamp, in C.
         micros = pc.round(pc.multiply(pa.array(stamps, pa.float64()), 1_000_000))
         return pc.cast(pc.cast(micros, pa.int64()), EVENT_SCHEMA.field("ts").type)
     return pa.array(
         [
-            datetime.fromtimestamp(stamp, UTC)
-            if isinstance(stamp, (int, float))
-            else stamp.astimezone(UTC)
+            datetime.fromtimestamp(stamp, UTC) if isinstance(stamp, (int, float)) else as_utc(stamp)
             for stamp in stamps
         ],
         EVENT_SCHEMA.field("ts").type,
@@ -439,10 +452,10 @@ def _runs(batch: Sequence[Event | Capture]) -> list[list[Event | Capture]]:
 
 
 def _in_utc(event: Event) -> Event:
-    # An Event added as it is may carry another zone (or none: read as local time, as
-    # datetime.astimezone does); the spool stores UTC.
+    # An Event added as it is may carry another zone, or none (UTC, as for a clock's value);
+    # the spool stores UTC.
     ts = event.ts
-    return event if ts.tzinfo is UTC else event._replace(ts=ts.astimezone(UTC))
+    return event if ts.tzinfo is UTC else event._replace(ts=as_utc(ts))
 
 
-__all__ = ["Capture", "Converted", "batch_to_table", "convert_captures"]
+__all__ = ["Capture", "Converted", "as_utc", "batch_to_table", "convert_captures"]

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analytics.capture import Capture as Capture  # re-exported: tests and callers import it here
-from analytics.capture import Converted, batch_to_table
+from analytics.capture import Converted, as_utc, batch_to_table
 from analytics.event import EVENT_SCHEMA, Event
 from analytics.referrers import Referrer, referrer_parser
 from analytics.spool import write_segment
@@ -251,7 +251,7 @@ class Recorder:
         and drop their keys from memory, so that neither outlives 48 hours on an idle site.
         (Events delete them too, on the first of a day; this is the timer for quiet days.)"""
         try:
-            today = self.clock().astimezone(UTC).date()
+            today = as_utc(self.clock()).date()
         except Exception:  # an odd test or backfill clock: conversion reports those events
             return
         if today == self._salts_expired_on:
@@ -421,7 +421,7 @@ class Recorder:
             self._uploader.stop(flush=True)
         self._closed = False  # a recorder closed by lifespan can still take late events
         try:
-            self.salts.delete_expired(self.clock().astimezone(UTC).date())
+            self.salts.delete_expired(as_utc(self.clock()).date())
         except OSError as exc:
             logger.warning("analytics: cannot delete expired salts: %s", exc)
         if self._hasher is not None:

@@ -8,19 +8,23 @@ bug, a salt folder that breaks, a fork.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyarrow as pa
 import pytest
 
-from analytics import Recorder
+from analytics import Recorder, TrafficMiddleware
 from analytics.capture import batch_to_table
+from analytics.event import Event
+from analytics.middleware import Receive, Scope, Send
 from analytics.recorder import Capture
 from analytics.referrers import Referrer, referrer_parser
 from analytics.spool import list_segments, read_segment
@@ -45,6 +49,11 @@ def capture(path: str = "/", **changes: Any) -> Capture:
     return Capture(
         time.time(), path, "GET", 200, b"", None, FIREFOX, ADDRESS, None, "undecided", True
     )._replace(**changes)
+
+
+def event(ts: datetime, path: str = "/") -> Event:
+    return Event(ts, SITE, path, "GET", 200, None, None, "direct", None, None, None, None, None,
+                 "desktop", False, "undecided")  # fmt: skip
 
 
 def spooled(recorder: Recorder) -> list[dict[str, Any]]:
@@ -196,3 +205,84 @@ def test_a_write_that_fails_with_a_non_disk_error_keeps_its_events(
     assert recorder.stats.flushed == 2
     assert "ArrowInvalid" in caplog.text
     assert ADDRESS not in caplog.text
+
+
+# --- 2. a naive datetime from `clock=` is UTC, whatever the host's time zone -----------------
+
+LATE_EVENING = datetime(2026, 11, 28, 23, 30)  # naive: 04:30 the next day, read as New York
+
+
+@pytest.fixture
+def new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The host's local time zone is UTC-5 (the container's default is UTC, hiding the bug)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        yield
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+async def _html_page(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [HTML]})
+    await send({"type": "http.response.body", "body": b"<p>ok</p>"})
+
+
+HTML = (b"content-type", b"text/html; charset=utf-8")
+
+
+@pytest.mark.usefixtures("new_york")
+@pytest.mark.parametrize(
+    ("clock_value", "stored"),
+    [
+        (LATE_EVENING, datetime(2026, 11, 28, 23, 30, tzinfo=UTC)),
+        (LATE_EVENING.replace(tzinfo=UTC), datetime(2026, 11, 28, 23, 30, tzinfo=UTC)),
+        (
+            LATE_EVENING.replace(tzinfo=timezone(timedelta(hours=-5))),
+            datetime(2026, 11, 29, 4, 30, tzinfo=UTC),
+        ),
+    ],
+    ids=["naive", "utc", "minus-five"],
+)
+def test_a_clock_value_is_read_the_same_on_every_host(
+    tmp_path: Path, clock_value: datetime, stored: datetime
+) -> None:
+    recorder = Recorder(tmp_path / "spool", SITE, clock=lambda: clock_value, flush_interval=3600)
+    app = TrafficMiddleware(_html_page, recorder=recorder)
+
+    async def visit() -> None:
+        transport = httpx.ASGITransport(app=app, client=(ADDRESS, 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://example.com") as c:
+            assert (
+                await c.get("/page", headers={"user-agent": FIREFOX.decode()})
+            ).status_code == 200
+
+    try:
+        asyncio.run(visit())
+        [row] = spooled(recorder)
+        assert row["ts"] == stored  # naive was read as New York time: 2026-11-29 04:30 UTC
+        assert [s.day for s in list_segments(recorder.spool_dir)] == [stored.date()]
+        assert recorder.salts.days() == [stored.date()]  # the visitor hash used that day's salt
+    finally:
+        recorder.close()
+
+
+@pytest.mark.usefixtures("new_york")
+def test_a_naive_event_timestamp_is_utc_too(recorder: Recorder) -> None:
+    recorder.add(event(LATE_EVENING))
+    [row] = spooled(recorder)
+    assert row["ts"] == LATE_EVENING.replace(tzinfo=UTC)
+
+
+@pytest.mark.usefixtures("new_york")
+def test_close_expires_salts_by_the_naive_clocks_utc_day(tmp_path: Path) -> None:
+    day = LATE_EVENING.date()
+    salts = tmp_path / "salts"
+    salts.mkdir()
+    for offset in (2, 1, 0):  # the day before yesterday, yesterday, today (UTC)
+        (salts / f"{day - timedelta(days=offset)}.salt").write_bytes(b"0" * 16)
+    recorder = Recorder(tmp_path / "spool", SITE, clock=lambda: LATE_EVENING, salt_dir=salts)
+    recorder.close()
+    # Read as New York time, "today" was the 29th: yesterday's salt (the 27th) went a day early.
+    assert recorder.salts.days() == [day - timedelta(days=1), day]
