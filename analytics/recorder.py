@@ -424,8 +424,11 @@ class Recorder:
             self.salts.delete_expired(as_utc(self.clock()).date())
         except OSError as exc:
             logger.warning("analytics: cannot delete expired salts: %s", exc)
-        if self._hasher is not None:
-            self._hasher.forget()
+        except Exception as exc:  # a clock that fails (a backfill's ran out): keys go anyway
+            self._log_failure("clock failure(s) at close", _where(exc), 1, "salts kept")
+        finally:
+            if self._hasher is not None:
+                self._hasher.forget()
 
     @property
     def stats(self) -> RecorderStats:

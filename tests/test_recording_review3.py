@@ -286,3 +286,27 @@ def test_close_expires_salts_by_the_naive_clocks_utc_day(tmp_path: Path) -> None
     recorder.close()
     # Read as New York time, "today" was the 29th: yesterday's salt (the 27th) went a day early.
     assert recorder.salts.days() == [day - timedelta(days=1), day]
+
+
+def test_a_clock_that_fails_at_close_still_drops_the_keys(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    now: list[datetime | None] = [LATE_EVENING.replace(tzinfo=UTC)]
+
+    def backfill_clock() -> datetime:
+        if now[0] is None:
+            raise LookupError(f"no more timestamps after {ADDRESS}")
+        return now[0]
+
+    recorder = Recorder(tmp_path / "spool", SITE, clock=backfill_clock, flush_interval=3600)
+    recorder.add(capture("/", ts=LATE_EVENING.replace(tzinfo=UTC)))
+    recorder.flush()
+    hasher = recorder._hasher
+    assert hasher is not None
+    assert hasher._state is not None  # the day's key, in memory
+    now[0] = None
+    with caplog.at_level(logging.DEBUG, logger="analytics"):
+        recorder.close()  # raised LookupError, the key stayed in memory
+    assert hasher._state is None
+    assert "LookupError" in caplog.text
+    assert ADDRESS not in caplog.text
