@@ -644,9 +644,19 @@ def _static(request: Request, content: bytes, content_type: str) -> Reply:
         (b"etag", etag),
         (b"x-content-type-options", b"nosniff"),
     ]
-    if request.headers.get("if-none-match", "").encode() == etag:
+    if _none_match(request.headers.get("if-none-match"), etag.decode()):
         return Reply(304, b"", None, headers)
     return Reply(200, content, content_type, headers)
+
+
+def _none_match(header: str | None, etag: str) -> bool:
+    """True if an If-None-Match header names `etag` (RFC 9110 13.1.2): a list of tags compared
+    weakly (a gzipping proxy passes ours on as `W/"…"`, and the browser sends that back), or
+    `*`."""
+    if not header:
+        return False
+    tags = [tag.strip() for tag in header.split(",")]
+    return "*" in tags or etag in (tag.removeprefix("W/") for tag in tags)
 
 
 def _not_allowed(allow: str) -> Reply:
