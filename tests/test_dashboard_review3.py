@@ -133,3 +133,43 @@ def test_the_dashboard_asks_for_rows_without_series(
     )
     assert full.sparklines  # the report itself still draws them
     assert (report.columns, report.rows, report.notes) == (full.columns, full.rows, full.notes)
+
+
+# -- 3. dates in forms the README does not document ----------------------------------------------
+# `date.fromisoformat` (Python 3.11+) also reads ISO week dates and basic forms; the length
+# check let through the 10-character ones: `2026-W05-3` was read as 2026-01-28. The README
+# documents `YYYY-MM-DD` only, so everything else is a 400 that shows the form.
+
+NOT_DATES = [
+    "2026-W05-3",  # ISO week date: Wednesday of week 5
+    "2026W053",
+    "2026-W05",
+    "20260131",
+    "2026-01-31T00",
+    "2026-1-31 ",
+    "2026-001",  # ordinal
+    "+2026-01-31",
+    "2026-01-3１",  # a full-width digit
+    "2026-01-31Z",
+    "2026/01/31",
+]
+
+
+@pytest.mark.parametrize("written", NOT_DATES)
+@pytest.mark.parametrize("name", ["from", "to"])
+@pytest.mark.parametrize("path", ["/api/timeseries", "/api/referrers", "/", "/referrer"])
+def test_only_yyyy_mm_dd_is_a_date(db: Path, path: str, name: str, written: str) -> None:
+    params = {**APRIL, name: written, "referrer": "google.com"}
+    response = get(app_for(db), path, params)
+    assert response.status_code == 400, response.text[:300]
+    if path.startswith("/api/"):
+        error = response.json()["error"]
+    else:
+        error = response.text.replace("&#x27;", "'")
+    assert f"{name} must be a date written YYYY-MM-DD" in error
+
+
+@pytest.mark.parametrize("written", ["2026-04-01", " 2026-04-01 ", "2026-04-01\t"])
+def test_yyyy_mm_dd_is_still_read(db: Path, written: str) -> None:
+    body = get(app_for(db), "/api/timeseries", {"from": written, "to": "2026-04-02"}).json()
+    assert (body["from"], body["to"]) == ("2026-04-01", "2026-04-02")

@@ -7,6 +7,7 @@ malformed one costs nothing.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ MAX_LIMIT = 500
 # A day-grain chart of ~2.7 years is the most a page or a JSON answer needs to carry.
 MAX_BUCKETS = 1000
 MAX_TEXT = 253  # the longest DNS name; also plenty for a site name
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # [0-9]: \d matches other scripts' digits
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
@@ -72,12 +74,19 @@ def _day(raw: Mapping[str, str], name: str) -> date | None:
     value = _text(raw, name)
     if value is None:
         return None
+    # Checked before fromisoformat, which (Python 3.11+) also reads week dates such as
+    # 2026-W05-3, ordinals and basic forms: only the documented form is a date here.
+    malformed = ParamError(
+        f"{name} must be a date written YYYY-MM-DD, like 2026-01-31, not {value[:40]!r}"
+    )
+    if ISO_DAY.fullmatch(value) is None:
+        raise malformed
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise ParamError(f"{name} must be a date like 2026-01-31, not {value[:40]!r}") from None
-    if len(value) != 10 or not 1900 <= day.year <= 9000:
-        raise ParamError(f"{name} must be a date like 2026-01-31 between 1900 and 9000")
+        raise malformed from None
+    if not 1900 <= day.year <= 9000:
+        raise ParamError(f"{name} must be a date between 1900 and 9000, not {value!r}")
     return day
 
 
