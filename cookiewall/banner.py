@@ -19,6 +19,7 @@ from cookiewall.policy import COOKIE_LIST_TABLE, Policy
 DEFAULT_LANGUAGE = "en"
 _LANGUAGE_CACHE_SIZE = 256
 _ACCEPT_LANGUAGE_READ = 512  # characters; real headers are under 100
+_DOCUMENT_START_READ = 4096  # bytes: where a page says it is a whole document
 
 # Embedded defaults; a policy's `texts` override them key by key, per language.
 DEFAULT_TEXTS: dict[str, dict[str, str]] = {
@@ -362,13 +363,33 @@ class Banner:
 
 
 def inject(body: bytes, snippet: bytes) -> bytes | None:
-    """Insert `snippet` before the last </body>; None when the page has no </body>."""
+    """Insert `snippet` before the last </body>; None when it cannot go into the page.
+
+    A whole document may leave </body> out (HTML makes the end tags optional): the snippet
+    then goes before </html>, or at the very end. A fragment (htmx, fetch) is left alone.
+    """
     at = body.rfind(b"</body>")
     if at < 0:
-        at = body.lower().rfind(b"</body>")
+        lowered = body.lower()
+        at = lowered.rfind(b"</body>")
         if at < 0:
-            return None
+            if not _is_document(lowered):
+                return None
+            at = lowered.rfind(b"</html>")
+            if at < 0:
+                at = len(body)
     return body[:at] + snippet + body[at:]
+
+
+def _is_document(lowered: bytes) -> bool:
+    """Whether a lower-cased body starts as a whole HTML document (after BOM and comments)."""
+    head = lowered[:_DOCUMENT_START_READ].removeprefix(b"\xef\xbb\xbf").lstrip()
+    while head.startswith(b"<!--"):
+        end = head.find(b"-->")
+        if end < 0:
+            return False
+        head = head[end + 3 :].lstrip()
+    return head.startswith((b"<!doctype html", b"<html"))
 
 
 def _digest(data: bytes) -> str:

@@ -252,3 +252,60 @@ def test_the_banner_says_which_way_its_language_is_written(language: str, direct
     tag = _banner_tag(policy, language)
     assert f'lang="{language}"' in tag
     assert f'dir="{direction}"' in tag
+
+
+def _gate_serving(page: bytes) -> Any:
+    from cookiewall import ConsentMiddleware
+
+    async def site(scope: Any, receive: Any, send: Any) -> None:
+        headers = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"content-length", str(len(page)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": page})
+
+    return ConsentMiddleware(
+        site, policy=make_policy(), secret_key="review3-secret-key-0123456789", inject_banner=True
+    )
+
+
+WHOLE_PAGES_WITHOUT_BODY_END = [
+    # HTML lets a page leave out </body> and </html> (the parser closes them): such a page,
+    # served as a whole document, had no banner at all, so its visitor could not decide.
+    (b"<!doctype html><html><head><title>t</title></head><p>Hello", b"<p>Hello", b""),
+    (
+        b"<!DOCTYPE html>\n<title>t</title>\n<p>Hello</p>\n</html>\n",
+        b"<p>Hello</p>\n",
+        b"</html>\n",
+    ),
+    (b"<html lang=en><p>Hello", b"<p>Hello", b""),
+    (b"<!-- built 2026 -->\n<!doctype html><p>Hello", b"<p>Hello", b""),
+    (b"\xef\xbb\xbf<!doctype html><p>Hello", b"<p>Hello", b""),
+]
+
+
+@pytest.mark.parametrize(("page", "before", "after"), WHOLE_PAGES_WITHOUT_BODY_END)
+def test_a_whole_page_without_body_end_gets_the_banner_at_its_end(
+    page: bytes, before: bytes, after: bytes
+) -> None:
+    response = call(_gate_serving(page), "GET", "/")
+    body = response.content
+    assert b'id="cookiewall"' in body
+    banner_at = body.index(b"<link rel=")
+    assert body[:banner_at].endswith(before)
+    assert body[body.index(b"</script>") + len(b"</script>") :] == after
+    assert response.headers["content-length"] == str(len(body))
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        b"<p>fragment without body end</p>",
+        b"<tr><td>a row for htmx</td></tr>",
+        b"<div>" + b"x" * 2000 + b"<html></div>",  # a late '<html' is no document start
+    ],
+)
+def test_a_fragment_without_body_end_stays_as_it_is(fragment: bytes) -> None:
+    # Partial pages (htmx, fetch) are put into a page that has its own banner.
+    assert call(_gate_serving(fragment), "GET", "/").content == fragment
