@@ -17,8 +17,25 @@ from cookiewall import ReceiptLog
 from tests.support import uvicorn_server
 from tests.test_cookiewall_support import call, consent_cookie, decide, make_app, set_cookies
 
-# uvicorn imports this (tests.test_gate_review3:served) in its own process.
+# uvicorn imports these (tests.test_gate_review3:served, :proxied) in its own process.
 served = make_app()
+
+
+class _HostRewritingProxy:
+    """What the app sees behind nginx `proxy_pass http://app:8000;` without
+    `proxy_set_header Host $host;`: every request's Host is the upstream's name."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = [(k, b"app:8000" if k == b"host" else v) for k, v in scope["headers"]]
+            scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
+
+
+proxied = _HostRewritingProxy(make_app(inject_banner=True))
 
 # -- behind a TLS proxy that rewrites Host -------------------------------------------------------
 #
@@ -137,6 +154,40 @@ def test_real_uvicorn_behind_a_host_rewriting_proxy() -> None:
             headers={**headers, "sec-fetch-site": "cross-site"},
         )
         assert refused.status_code == 403
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+@pytest.mark.parametrize("button", ["Accept all", "Reject all"])
+def test_real_browser_decides_behind_a_host_rewriting_proxy(
+    browser: Any, javascript: bool, button: str
+) -> None:
+    """Chromium on the banner of a site whose proxy rewrites Host: both the plain form (no
+    JavaScript) and banner.js's JSON post are answered, and the choice holds on the next page.
+    Before the fix the form got a 403 page and the JSON post fell back to it."""
+    with uvicorn_server("tests.test_gate_review3:proxied") as (base, _):
+        context = browser.new_context(java_script_enabled=javascript)
+        try:
+            page = context.new_page()
+            posts: list[Any] = []
+            page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+            page.goto(base + "/")
+            page.get_by_role("button", name=button).click()
+            page.wait_for_load_state()
+            if javascript:
+                page.wait_for_function("!document.querySelector('[data-cookiewall]')")
+            names = {cookie["name"] for cookie in context.cookies()}
+            assert "cookiewall" in names
+            summary = "all" if button == "Accept all" else "none"
+            page.goto(base + "/")
+            assert page.locator("#s").inner_text() == summary
+            assert page.locator("[data-cookiewall]").count() == 0
+            # The browser said so itself (and the app saw Host: app:8000).
+            assert posts
+            for post in posts:
+                assert post.all_headers().get("sec-fetch-site") == "same-origin"
+        finally:
+            context.close()
 
 
 # -- a withdrawal's receipt names the receipt it withdraws -------------------------------------
