@@ -32,6 +32,12 @@ _ACCESS_LOGGER = "uvicorn.access"
 # Its WebSocket implementations log each handshake on `uvicorn.error` (the default handler) as
 # '%s - "WebSocket %s" [accepted]' (or 403, or a status): client and path with query again.
 _WEBSOCKET_PREFIX = '%s - "WebSocket %s"'
+# At --log-level trace: connection lines on `uvicorn.error` ("%sHTTP connection made" with
+# "<client>:<port> - " as the argument), and on `uvicorn.asgi` every ASGI message, prefixed
+# "<client>:<port> - ASGI", the scope among them (client, path, raw_path, query string).
+_TRACE_LEVEL = 5
+_ASGI_LOGGER = "uvicorn.asgi"
+_CLIENT_SEPARATOR = " - "
 
 
 def _private_path(full_path: object) -> str:
@@ -54,7 +60,26 @@ class PrivateAccessLog(logging.Filter):
             record.args = ("-", method, _private_path(full_path), http_version, status)
         elif len(args) >= 2 and isinstance(msg, str) and msg.startswith(_WEBSOCKET_PREFIX):
             record.args = ("-", _private_path(args[1]), *args[2:])
+        elif record.levelno <= _TRACE_LEVEL and isinstance(msg, str) and msg.startswith("%s"):
+            record.args = tuple(_private_trace_arg(arg) for arg in args)
         return True
+
+
+def _private_trace_arg(arg: object) -> object:
+    """A trace record's argument without the client or the URL's identifying parts."""
+    if isinstance(arg, str) and _CLIENT_SEPARATOR in arg:
+        # "<client>:<port> - " or "<client>:<port> - ASGI": only what follows the client
+        return arg.rpartition(_CLIENT_SEPARATOR)[2]
+    if isinstance(arg, dict) and "client" in arg:  # an ASGI scope, headers already "<...>"
+        scope = {**arg, "client": "-"}
+        if "path" in scope:
+            scope["path"] = _private_path(scope["path"])
+        if "raw_path" in scope:
+            scope["raw_path"] = "<...>"
+        if "query_string" in scope:
+            scope["query_string"] = "<...>"
+        return scope
+    return arg
 
 
 # uvicorn's own default configuration (uvicorn.config.LOGGING_CONFIG, 0.30+) with the filter

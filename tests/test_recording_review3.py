@@ -11,6 +11,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -28,6 +33,7 @@ from analytics.middleware import Receive, Scope, Send
 from analytics.recorder import Capture
 from analytics.referrers import Referrer, referrer_parser
 from analytics.spool import list_segments, read_segment
+from tests.support import ROOT, free_port, wait_for_port
 
 FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 SITE = "example.com"
@@ -310,3 +316,42 @@ def test_a_clock_that_fails_at_close_still_drops_the_keys(
     assert hasher._state is None
     assert "LookupError" in caplog.text
     assert ADDRESS not in caplog.text
+
+
+# --- 3a. uvicorn --log-level trace with the private log config ------------------------------
+
+SECRET_QUERY = "token=qs-secret-axolotl"
+SECRET_COOKIE = "session=cookie-secret-pangolin"
+SECRET_AGENT = "ZebraFinch-Probe/9.9"
+
+
+def test_trace_level_logs_stay_private_under_a_real_uvicorn(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "uvicorn.log"
+    cmd = [
+        sys.executable, "-m", "uvicorn", "--factory", "tests.apps.recording_app:create_app",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "trace",
+        "--log-config", "examples/uvicorn-log.json",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RECORDING_SPOOL": str(tmp_path / "spool")}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=out)
+        try:
+            wait_for_port(port)
+            response = httpx.get(
+                f"http://127.0.0.1:{port}/page/jane.doe@example.org?{SECRET_QUERY}",
+                headers={"user-agent": SECRET_AGENT, "cookie": SECRET_COOKIE},
+            )
+            assert response.status_code == 200
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    written = log.read_text()
+    assert "HTTP connection made" in written  # trace lines were written: the check is real
+    assert '"GET /page/:redacted HTTP/1.1" 200' in written
+    # The client's address came in the trace lines' prefix ("127.0.0.1:PORT - HTTP
+    # connection made") and in the ASGI message dumps, with every header and the query.
+    clients = set(re.findall(r"127\.0\.0\.1:(\d+)", written)) - {str(port)}
+    assert not clients, written
+    for secret in ("axolotl", "pangolin", "ZebraFinch", "jane.doe"):
+        assert secret not in written, written
