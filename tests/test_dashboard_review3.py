@@ -6,11 +6,13 @@ failed before its fix."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import pytest
 
@@ -173,3 +175,58 @@ def test_only_yyyy_mm_dd_is_a_date(db: Path, path: str, name: str, written: str)
 def test_yyyy_mm_dd_is_still_read(db: Path, written: str) -> None:
     body = get(app_for(db), "/api/timeseries", {"from": written, "to": "2026-04-02"}).json()
     assert (body["from"], body["to"]) == ("2026-04-01", "2026-04-02")
+
+
+# -- 4. a 503 showed the server's path to the warehouse -------------------------------------------
+# DuckDB's error text names the file ('IO Error: The file "/srv/…/analytics.duckdb" exists, but
+# it is not a valid DuckDB database file!'), and the 503 passed its first line on to whoever
+# asked. The visitor learns what kind of problem it is; the path and DuckDB's words go to the
+# server's log, once per distinct problem.
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"not a database " * 400)
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _folder(path: Path) -> None:
+    path.mkdir()
+
+
+def _other_tables(path: Path) -> None:
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE private_customer_list (name VARCHAR)")
+    con.close()
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (_garbage, "cannot be read"),
+        (_empty, "cannot be read"),
+        (_folder, "cannot be read"),  # made a folder after the dashboard was set up
+        (_other_tables, "not a cookiewall warehouse"),
+    ],
+)
+def test_a_503_never_shows_the_warehouse_path(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, make: Any, kind: str
+) -> None:
+    folder = tmp_path / "srv-private-location"
+    folder.mkdir()
+    path = folder / "site-analytics.duckdb"
+    app = app_for(path)
+    make(path)
+    with caplog.at_level(logging.WARNING, logger="analytics.dashboard"):
+        for url in ["/api/sites", "/api/timeseries", "/", "/referrer?referrer=a.org"] * 2:
+            response = get(app, url)
+            assert response.status_code == 503
+            assert response.headers["retry-after"]
+            for secret in ("srv-private-location", "site-analytics", str(tmp_path), "private_"):
+                assert secret not in response.text, (url, response.text[:300])
+            assert kind in response.text
+    said = [r.getMessage() for r in caplog.records if r.name == "analytics.dashboard"]
+    assert len(said) == 1, said  # once, not per request
+    assert str(path) in said[0]  # the operator learns which file and why

@@ -51,11 +51,18 @@ Signature = tuple[tuple[int, int, int] | None, ...]
 
 
 class WarehouseUnavailable(Exception):
-    """No copy of the warehouse can be served yet (missing, locked or not a warehouse)."""
+    """No copy of the warehouse can be served yet (missing, locked or not a warehouse).
 
-    def __init__(self, message: str, *, retry_after: int | None = RETRY_AFTER) -> None:
+    The message is for whoever asked, so it never quotes DuckDB: its errors name the file's
+    path. `detail` (DuckDB's words) is for the server's log only.
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: int | None = RETRY_AFTER, detail: str | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -133,8 +140,8 @@ def load(path: Path) -> Snapshot:
     except duckdb.CatalogException as error:
         con.close()
         raise WarehouseUnavailable(
-            f"the file is not a cookiewall warehouse yet ({_first_line(error)}); "
-            "run `analytics rollup` first"
+            "the file is not a cookiewall warehouse yet: run `analytics rollup` first",
+            detail=_first_line(error),
         ) from None
     except BaseException:
         con.close()
@@ -166,6 +173,7 @@ class SnapshotStore:
         self._next_attempt = 0.0
         # When the last first load gave up, and its message and Retry-After.
         self._first_load_failure: tuple[float, str, int | None] | None = None
+        self._logged_detail: str | None = None  # the last problem logged (once, not per request)
 
     async def get(self) -> Snapshot:
         current = self._current
@@ -190,6 +198,9 @@ class SnapshotStore:
                 return self._load(current)
             except WarehouseUnavailable as error:
                 self._first_load_failure = (time.monotonic(), str(error), error.retry_after)
+                if error.detail is not None and error.detail != self._logged_detail:
+                    logger.warning("dashboard cannot use %s: %s", self.path, error.detail)
+                self._logged_detail = error.detail
                 raise
 
     def _load(self, current: Snapshot | None) -> Snapshot:
@@ -205,7 +216,8 @@ class SnapshotStore:
                         self._next_attempt = time.monotonic() + RETRY_PAUSE
                         return current
                     raise WarehouseUnavailable(
-                        f"the warehouse cannot be read: {_first_line(error)}"
+                        "the warehouse cannot be read (the server's log says why)",
+                        detail=_first_line(error),
                     ) from None
                 if current is not None:
                     # The rollup is writing: serve the copy we have, try again shortly.
