@@ -243,7 +243,10 @@ def simulate(base_url: str, *, weeks: int, visitors: int, seed: int) -> int:
 def analytics_cli(*args: str) -> None:
     command = [sys.executable, "-m", "analytics", *args]
     print("$ python -m analytics " + " ".join(args), flush=True)
-    subprocess.run(command, cwd=ROOT, check=True)
+    code = subprocess.run(command, cwd=ROOT, check=False).returncode
+    if code != 0:
+        # The CLI has printed its own one-line reason; a traceback here would only bury it.
+        raise SystemExit(f"demo: `python -m analytics {args[0]}` failed (exit {code}); see above")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -697,3 +697,13 @@ def test_the_fastapi_example_with_the_toml_policy_sets_theme_and_lang_once_allow
         return {value.split("=", 1)[0] for value in answer.headers.get_list("set-cookie")}
 
     assert asyncio.run(scenario()) == {"theme", "lang"}
+
+
+def test_a_failing_analytics_step_of_the_demo_is_one_line_not_a_traceback() -> None:
+    from examples import demo
+
+    with pytest.raises(SystemExit) as stopped:
+        demo.analytics_cli("rollup", "--no-such-option")
+    assert stopped.value.code != 0
+    assert str(stopped.value.code).startswith("demo: `python -m analytics rollup")
+    assert "\n" not in str(stopped.value.code)
