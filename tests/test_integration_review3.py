@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -707,3 +709,60 @@ def test_a_failing_analytics_step_of_the_demo_is_one_line_not_a_traceback() -> N
     assert stopped.value.code != 0
     assert str(stopped.value.code).startswith("demo: `python -m analytics rollup")
     assert "\n" not in str(stopped.value.code)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="policy.py: Category.consent_mode is annotated `tuple[str, ...]`, so the README's"
+    ' `Category("analytics", consent_mode=["analytics_storage"])` (and examples/'
+    "starlette_app.py) fails mypy --strict in a user's project (cookiewall ships py.typed)."
+    " Fix: annotate the field `Sequence[str]` (or `tuple[str, ...] | list[str]`); __post_init__"
+    " already turns it into a tuple",
+)
+def test_the_readmes_consent_mode_lists_type_check(tmp_path: Path) -> None:
+    user_code = tmp_path / "user_policy.py"
+    user_code.write_text(
+        "from cookiewall import Category\n\n"
+        "CATEGORIES = [\n"
+        '    Category("necessary", required=True, consent_mode=["security_storage"]),\n'
+        '    Category("analytics", consent_mode=["analytics_storage"]),\n'
+        "]\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(user_code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="endpoints.py: a decision that takes back categories granted before (reject_all or"
+    " save after accept_all, from the banner's 'change your choice' link) leaves their cookies"
+    " in the browser: only `withdraw` expires them, so _ga (2 years) and theme stay and are"
+    " sent on every request. Fix: in the POST decision path, append `self._deletions(...)`"
+    " limited to the categories not in `chosen` (the same Set-Cookie deletions withdraw sends)",
+)
+@pytest.mark.parametrize(
+    "narrowing", [REJECT_ALL, {"action": "save", "categories": ["preferences"]}]
+)
+def test_taking_consent_back_expires_the_cookies_it_had_allowed(
+    server: str, narrowing: dict[str, Any]
+) -> None:
+    with visitor(server, ACCEPT_ALL) as client:
+        client.get("/api/items")  # the browser now holds _ga and session (and ad_id)
+        client.post("/theme")  # and theme
+        assert {"_ga", "theme", "session"} <= set(client.cookies.keys())
+        answer = client.post("/consent", json=narrowing)
+    expired = {
+        value.split("=", 1)[0]
+        for value in answer.headers.get_list("set-cookie")
+        if "max-age=0" in value.lower()
+    }
+    taken_back = {"_ga", "ad_id"} | ({"theme"} if narrowing is REJECT_ALL else set())
+    assert expired >= taken_back
+    assert "session" not in expired
