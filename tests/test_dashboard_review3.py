@@ -230,3 +230,28 @@ def test_a_503_never_shows_the_warehouse_path(
     said = [r.getMessage() for r in caplog.records if r.name == "analytics.dashboard"]
     assert len(said) == 1, said  # once, not per request
     assert str(path) in said[0]  # the operator learns which file and why
+
+
+# -- 5. review: parameters a page read that it does not offer -------------------------------------
+# The overview parsed `referrer` like the referrer page and drew its cards and chart from
+# `daily_referrers`: `/?referrer=google.com` (a link edited by hand, a bookmark of the referrer
+# page with its path cut) showed one referrer's numbers under "Pageviews" and "Visitors" of the
+# whole site, beside tables of the whole site. The overview has no referrer: it ignores it.
+
+
+def cards_and_chart(page: str) -> str:
+    found = re.search(r'<div class="cards">.*?</figure>', page, re.S)
+    assert found
+    return found.group(0)
+
+
+@pytest.mark.parametrize("referrer", ["google.com", TINY_REFERRER, "unknown.example", "a\x00b"])
+@pytest.mark.parametrize("compare", ["0", "1"])
+def test_the_overview_shows_the_whole_site_whatever_referrer_says(
+    db: Path, referrer: str, compare: str
+) -> None:
+    app = app_for(db, min_visitors=2)
+    plain = get(app, "/", {**APRIL, "compare": compare})
+    asked = get(app, "/", {**APRIL, "compare": compare, "referrer": referrer})
+    assert asked.status_code == 200
+    assert cards_and_chart(asked.text) == cards_and_chart(plain.text)

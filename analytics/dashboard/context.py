@@ -34,9 +34,13 @@ class Context:
         *,
         compare_default: bool,
         need_referrer: bool = False,
+        ignore: tuple[str, ...] = (),
     ) -> Params:
+        """`ignore`: parameters this page does not offer, left unread (the overview has no
+        referrer; reading one would narrow its cards and chart but not its tables)."""
+        raw = {key: value for key, value in _single(query).items() if key not in ignore}
         return parse(
-            _single(query),
+            raw,
             today=self.today(snapshot),
             compare_default=compare_default,
             need_referrer=need_referrer,

@@ -183,13 +183,17 @@ Body = Callable[[Snapshot, Params, Context, str], str]
 
 
 def _page(ctx: Context, body: Body, *, need_referrer: bool = False) -> Callable[[Request], Any]:
+    # A page without a referrer never reads one (see Context.parse).
+    ignore = () if need_referrer else ("referrer",)
+
     async def page(request: Request) -> Response:
         root = _root(request)
+        query = request.query_params
         try:
-            ctx.parse(request.query_params, None, compare_default=True, need_referrer=need_referrer)
+            ctx.parse(query, None, compare_default=True, need_referrer=need_referrer, ignore=ignore)
             snapshot = await ctx.store.get()
             params = ctx.parse(
-                request.query_params, snapshot, compare_default=True, need_referrer=need_referrer
+                query, snapshot, compare_default=True, need_referrer=need_referrer, ignore=ignore
             )
         except ParamError as error:
             return html(_problem(ctx, root, "Bad request", str(error)), 400)
