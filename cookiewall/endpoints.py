@@ -749,9 +749,31 @@ def _parse_form(body: bytes) -> tuple[str, frozenset[str], str]:
     return action, categories, nexts[0] if nexts else "/"
 
 
+class _RepeatedKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key[:64]  # echoed in the error: bounded
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose names are unique. Python keeps the last of a repeated name, other
+    readers (a log, a WAF, the site's own client code) the first: a decision must not mean
+    one thing to them and another to the receipt, as a form with two `action`s cannot."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return data
+
+
 def _parse_json(body: bytes) -> tuple[str, frozenset[str], str]:
     try:
-        data = json.loads(body)
+        data = json.loads(body, object_pairs_hook=_unique_keys)
+    except _RepeatedKey as exc:
+        raise ClientError(400, f"repeated field in the JSON body: {exc.key}") from exc
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise ClientError(400, "malformed JSON") from exc
     if not isinstance(data, dict):

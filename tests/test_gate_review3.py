@@ -340,3 +340,32 @@ def test_static_files_answer_if_none_match_as_rfc_9110_says(
     if status == 304:
         assert response.content == b""
         assert "content-length" not in response.headers
+
+
+# -- a JSON body that names a field twice is as ambiguous as a form that does ------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"action": "accept_all", "action": "reject_all"}',
+        b'{"action": "reject_all", "action": "accept_all"}',
+        b'{"action": "save", "categories": [], "categories": ["marketing"]}',
+        b'{"action": "accept_all", "next": "/a", "next": "/b"}',
+        b'{"action": "reject_all", "\\u0061ction": "accept_all"}',  # the same key, escaped
+    ],
+)
+def test_json_with_a_repeated_field_is_refused(tmp_path: Path, body: bytes) -> None:
+    """Fixed in "endpoints: a JSON decision naming a field twice gets 400": the last one won
+    silently, so `{"action": "reject_all", "action": "accept_all"}` recorded consent to
+    everything while a log, a WAF or the site's own client code reading the first saw a
+    refusal. The form already refused a second `action` or `next`; JSON now does too."""
+    path = tmp_path / "receipts.jsonl"
+    app = make_app(receipts=ReceiptLog(path))
+    response = call(
+        app, "POST", "/consent", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert "repeated" in response.json()["error"]
+    assert "set-cookie" not in response.headers
+    assert not path.exists() or path.read_text() == ""
