@@ -23,7 +23,8 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, WebSocket
+from fastapi import Depends, FastAPI, Request, WebSocket
+from fastapi.responses import JSONResponse
 
 from analytics.spool import list_segments, read_segment
 from cookiewall import Category, Consent, ConsentMiddleware, Policy, consent_mode
@@ -766,3 +767,46 @@ def test_taking_consent_back_expires_the_cookies_it_had_allowed(
     taken_back = {"_ga", "ad_id"} | ({"theme"} if narrowing is REJECT_ALL else set())
     assert expired >= taken_back
     assert "session" not in expired
+
+
+# --- a handler for Exception / 500 runs outside every add_middleware middleware ----------------
+
+
+def failing_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> JSONResponse:
+        answer = JSONResponse({"error": "sorry"}, status_code=500)
+        answer.set_cookie("ad_id", "from-the-500-handler")
+        return answer
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    return app
+
+
+@pytest.mark.parametrize(("wrapped", "gated"), [(False, False), (True, True)])
+def test_the_500_handlers_cookies_are_gated_only_when_the_gate_wraps_the_app(
+    wrapped: bool, gated: bool
+) -> None:
+    # Starlette runs an Exception/500 handler in ServerErrorMiddleware, outside every
+    # add_middleware middleware: only `ConsentMiddleware(app, ...)` is outside it (README).
+    policy = Policy.from_toml(EXAMPLE_TOML)
+    app: Any = failing_app()
+    if wrapped:
+        app = ConsentMiddleware(app, policy=policy, secret_key=KEY)
+    else:
+        app.add_middleware(ConsentMiddleware, policy=policy, secret_key=KEY)
+
+    async def fetch() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            return await c.get("/boom")
+
+    answer = asyncio.run(fetch())
+    assert answer.status_code == 500
+    assert answer.json() == {"error": "sorry"}
+    assert ("ad_id" not in cookie_names(answer)) is gated
