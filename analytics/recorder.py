@@ -198,7 +198,7 @@ class Recorder:
             # alone would make everyone with the same browser one visitor.
             return None
         try:
-            return self._hasher.visitor_id(day, address, user_agent)
+            visitor = self._hasher.visitor_id(day, address, user_agent)
         except OSError as exc:
             with self._lock:
                 self._errors += 1
@@ -207,6 +207,10 @@ class Recorder:
             if first:
                 logger.warning("analytics: cannot read or create the day's salt: %s", exc)
             return None
+        if self._salt_failing:  # one line per streak: the next failure is news again
+            self._salt_failing = False
+            logger.warning("analytics: salt folder works again; visitor ids are back")
+        return visitor
 
     # --- flushing ------------------------------------------------------------------------
 

@@ -355,3 +355,33 @@ def test_trace_level_logs_stay_private_under_a_real_uvicorn(tmp_path: Path) -> N
     assert not clients, written
     for secret in ("axolotl", "pangolin", "ZebraFinch", "jane.doe"):
         assert secret not in written, written
+
+
+# --- 3b. a salt folder that breaks, recovers and breaks again is reported each time ----------
+
+DAY = date(2026, 11, 28)
+
+
+def test_every_salt_failure_streak_is_logged_and_recovery_too(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    salts = tmp_path / "salts"
+    recorder = Recorder(tmp_path / "spool", SITE, salt_dir=salts, flush_interval=3600)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="analytics"):
+            salts.write_text("a file where the folder should be (a bad deploy)")
+            for _ in range(3):  # one streak: one line
+                assert recorder.visitor_id(DAY, ADDRESS, None, FIREFOX) is None
+            salts.unlink()
+            assert recorder.visitor_id(DAY, ADDRESS, None, FIREFOX) is not None
+            salts.rename(tmp_path / "moved")  # the next day: broken again
+            salts.write_text("broken again")
+            assert recorder.visitor_id(DAY + timedelta(days=1), ADDRESS, None, FIREFOX) is None
+    finally:
+        recorder.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "analytics"]
+    failures = [line for line in lines if "cannot read or create the day's salt" in line]
+    assert len(failures) == 2, lines  # the second streak went unreported
+    assert any("salt folder works again" in line for line in lines), lines
+    assert recorder.stats.errors == 4
+    assert ADDRESS not in caplog.text
