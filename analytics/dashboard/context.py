@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.datastructures import QueryParams
 
@@ -25,7 +25,7 @@ class Context:
     def today(self, snapshot: Snapshot | None) -> date:
         """Today where the warehouse's days begin (the default range ends yesterday)."""
         zone = self.timezone or (snapshot.timezone if snapshot is not None else "UTC")
-        return datetime.now(UTC).astimezone(ZoneInfo(zone)).date()
+        return datetime.now(UTC).astimezone(_zone(zone)).date()
 
     def parse(
         self,
@@ -45,6 +45,16 @@ class Context:
             compare_default=compare_default,
             need_referrer=need_referrer,
         )
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        # The rollup may run on a host whose tz database knows a zone this one lacks (a newer
+        # tzdata). Its days are already cut; only "today" of the default range is asked here,
+        # and UTC is what `analytics report` falls back to as well (never a 500 per request).
+        return ZoneInfo("UTC")
 
 
 def _single(query: QueryParams) -> Mapping[str, str]:
