@@ -37,6 +37,27 @@ class _HostRewritingProxy:
 
 proxied = _HostRewritingProxy(make_app(inject_banner=True))
 
+
+class _NoReferrer:
+    """A site that sends `Referrer-Policy: no-referrer` on every answer, as privacy-minded
+    sites do: browsers then send `Origin: null` on its own POSTs (Fetch, "serializing a
+    request origin")."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def send_with_policy(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"referrer-policy", b"no-referrer")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_policy)
+
+
+no_referrer = _NoReferrer(make_app(inject_banner=True))
+
 # -- behind a TLS proxy that rewrites Host -------------------------------------------------------
 #
 # nginx `proxy_pass http://app:8000;` without `proxy_set_header Host $host;`: the browser is on
@@ -159,13 +180,22 @@ def test_real_uvicorn_behind_a_host_rewriting_proxy() -> None:
 @pytest.mark.browser
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
 @pytest.mark.parametrize("button", ["Accept all", "Reject all"])
-def test_real_browser_decides_behind_a_host_rewriting_proxy(
-    browser: Any, javascript: bool, button: str
+@pytest.mark.parametrize(
+    ("site", "origin"),
+    [
+        ("proxied", "http://127.0.0.1"),  # Host: app:8000 does not match it
+        ("no_referrer", "null"),  # Referrer-Policy: no-referrer, on the form's post
+    ],
+)
+def test_real_browser_decides_on_the_banner(
+    browser: Any, javascript: bool, button: str, site: str, origin: str
 ) -> None:
-    """Chromium on the banner of a site whose proxy rewrites Host: both the plain form (no
-    JavaScript) and banner.js's JSON post are answered, and the choice holds on the next page.
-    Before the fix the form got a 403 page and the JSON post fell back to it."""
-    with uvicorn_server("tests.test_gate_review3:proxied") as (base, _):
+    """Chromium on the banner of a site whose proxy rewrites Host, and of a site that sends
+    `Referrer-Policy: no-referrer` (Chromium's POSTs then carry `Origin: null`): both the plain
+    form (no JavaScript) and banner.js's JSON post are answered, and the choice holds on the
+    next page. Before the fix both sites answered every decision 403 (the JSON post fell back
+    to the form, which got a 403 page)."""
+    with uvicorn_server(f"tests.test_gate_review3:{site}") as (base, _):
         context = browser.new_context(java_script_enabled=javascript)
         try:
             page = context.new_page()
@@ -185,7 +215,11 @@ def test_real_browser_decides_behind_a_host_rewriting_proxy(
             # The browser said so itself (and the app saw Host: app:8000).
             assert posts
             for post in posts:
-                assert post.all_headers().get("sec-fetch-site") == "same-origin"
+                headers = post.all_headers()
+                assert headers.get("sec-fetch-site") == "same-origin"
+                # (banner.js's fetch() is in CORS mode: it sends the real origin either way)
+                sent = origin if not javascript else "http://127.0.0.1"
+                assert headers.get("origin", "").startswith(sent)
         finally:
             context.close()
 
