@@ -448,10 +448,14 @@ class Recorder:
             )
 
 
-def _exclude_patterns(patterns: Iterable[str]) -> tuple[str, ...]:
+def _exclude_patterns(patterns: Iterable[str] | None) -> tuple[str, ...]:
     """`exclude_paths` checked now: a bad pattern would otherwise fail inside every request."""
+    if patterns is None:  # an unset setting, as os.environ.get gives it: no pattern
+        return ()
     if isinstance(patterns, str):
         patterns = (patterns,)
+    elif not isinstance(patterns, Iterable):
+        raise ValueError(f"exclude_paths: {patterns!r} is not a list of path patterns")
     checked = tuple(patterns)
     for pattern in checked:
         # A request path starts with "/": any other pattern could never match (unless it

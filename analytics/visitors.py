@@ -42,14 +42,37 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
-def parse_proxies(proxies: Iterable[str]) -> tuple[Network, ...]:
-    """`trusted_proxies` as networks; a bad entry raises ValueError naming it."""
+ProxySpec = str | Network | Address
+_IP_OBJECTS = (
+    ipaddress.IPv4Network,
+    ipaddress.IPv6Network,
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+)
+
+
+def parse_proxies(proxies: Iterable[ProxySpec] | str | None) -> tuple[Network, ...]:
+    """`trusted_proxies` as networks; a bad entry raises ValueError naming it.
+
+    Takes what deployments hand over: addresses and networks as text or `ipaddress` objects,
+    a list of them, or one comma-separated string (uvicorn's `FORWARDED_ALLOW_IPS` form, read
+    from the environment); None (an unset variable) is no proxy.
+    """
+    if proxies is None:
+        return ()
     if isinstance(proxies, str):
-        proxies = [proxies]
+        # "10.0.0.0/8," or "" (a variable set empty): nothing between the commas is no proxy
+        proxies = [piece for piece in proxies.split(",") if piece.strip()]
+    elif not isinstance(proxies, Iterable):
+        raise ValueError(f"trusted_proxies: {proxies!r} is not a list of addresses or networks")
     networks = []
     for proxy in proxies:
+        if isinstance(proxy, str):
+            proxy = proxy.strip()
+        if not isinstance(proxy, (str, *_IP_OBJECTS)):
+            raise ValueError(f"trusted_proxies: {proxy!r} is not an IP address or network")
         try:
-            network = ipaddress.ip_network(proxy.strip(), strict=False)
+            network = ipaddress.ip_network(proxy, strict=False)
         except ValueError as exc:
             raise ValueError(
                 f"trusted_proxies: {proxy!r} is not an IP address or network ({exc})"

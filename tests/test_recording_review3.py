@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import logging
 import os
 import re
@@ -385,3 +386,54 @@ def test_every_salt_failure_streak_is_logged_and_recovery_too(
     assert any("salt folder works again" in line for line in lines), lines
     assert recorder.stats.errors == 4
     assert ADDRESS not in caplog.text
+
+
+# --- 3c. trusted_proxies and exclude_paths in the forms a deployment hands them --------------
+
+
+@pytest.mark.parametrize(
+    "proxies",
+    [
+        [ipaddress.ip_network("10.0.0.0/8")],  # AttributeError: no .strip()
+        [ipaddress.ip_address("10.1.2.3")],
+        "10.0.0.0/8, 192.168.0.0/16",  # uvicorn's FORWARDED_ALLOW_IPS form, from the env
+        "10.0.0.0/8,192.168.0.0/16",
+        ["10.0.0.0/8", "192.168.0.0/16"],
+    ],
+    ids=["network-object", "address-object", "comma-space", "comma", "list"],
+)
+def test_trusted_proxies_in_every_usual_form(tmp_path: Path, proxies: Any) -> None:
+    recorder = Recorder(tmp_path / "spool", SITE, trusted_proxies=proxies)
+    try:
+        behind_proxy = recorder.visitor_id(DAY, "10.1.2.3", ADDRESS.encode(), FIREFOX)
+        assert behind_proxy == recorder.visitor_id(DAY, ADDRESS, None, FIREFOX)
+    finally:
+        recorder.close()
+
+
+@pytest.mark.parametrize("option", ["trusted_proxies", "exclude_paths"])
+def test_none_means_no_entries(tmp_path: Path, option: str) -> None:
+    # os.environ.get(...) of an unset variable: was a TypeError from deep inside
+    unset: dict[str, Any] = {option: None}
+    recorder = Recorder(tmp_path / "spool", SITE, **unset)
+    try:
+        assert recorder.trusted_proxies == ()
+        assert "/admin" not in recorder.exclude_paths
+    finally:
+        recorder.close()
+
+
+@pytest.mark.parametrize(
+    ("proxies", "named"),
+    [
+        (["10.0.0.0/8", 5], "5"),
+        (["10.0.0.0/8", None], "None"),
+        (["not-an-ip"], "'not-an-ip'"),
+        (7, "7"),
+    ],
+)
+def test_a_bad_trusted_proxy_is_a_value_error_naming_it(
+    tmp_path: Path, proxies: Any, named: str
+) -> None:
+    with pytest.raises(ValueError, match=f"trusted_proxies: .*{re.escape(named)}"):
+        Recorder(tmp_path / "spool", SITE, trusted_proxies=proxies)
