@@ -44,6 +44,16 @@ PAGES = {
         + "<p>A paragraph of words to fill the screen.</p>" * 60
         + "<p id='last'>The end of a long page.</p></main>"
     ),
+    # A page whose own markup uses the banner's ids and classes: an older consent widget,
+    # or its own settings form.
+    "clash": (
+        "<main><h1>Clash</h1>"
+        '<div id="cookiewall" class="cookiewall"><p class="cookiewall-intro">Ours.</p></div>'
+        '<form><input type="checkbox" id="cookiewall-category-analytics">'
+        '<label for="cookiewall-category-analytics">Our own analytics box</label>'
+        '<button type="button" class="cookiewall-button" id="own">Our button</button></form>'
+        "<p id='last'>The end.</p></main>"
+    ),
 }
 
 
@@ -92,8 +102,7 @@ def site() -> Iterator[str]:
 def _open(browser: Browser, url: str, **options: Any) -> tuple[BrowserContext, Page]:
     context = browser.new_context(**options)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.set_default_timeout(5000)
     page.goto(url)
     page.wait_for_load_state("load")
     return context, page
@@ -177,5 +186,59 @@ def test_without_javascript_nothing_of_the_page_is_behind_the_banner(
         page.locator(".cookiewall-choices > summary").click()
         geometry = page.evaluate(_AT_THE_END)
         assert geometry["lastBottom"] <= geometry["bannerTop"] + 0.5, geometry
+    finally:
+        context.close()
+
+
+# -- 3. a page that already uses the banner's names ------------------------------------------
+
+_BOXES = """() => ({
+  banner: document.querySelector('[data-cookiewall] input[value="analytics"]').checked,
+  page: document.querySelector('main input[type="checkbox"]').checked})"""
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_each_label_ticks_its_own_box_when_the_page_uses_the_banners_ids(
+    site: str, browser: Browser, javascript: bool
+) -> None:
+    # label for="cookiewall-category-analytics" ticked whichever element of that id came
+    # first: the page's box (the banner's stayed empty and "Save" saved nothing), or, once
+    # banner.js moved the banner first, the banner's box from the page's own label.
+    context, page = _open(
+        browser, f"{site}/page/clash", viewport=DESKTOP, java_script_enabled=javascript
+    )
+    try:
+        banner = page.locator("[data-cookiewall]")
+        banner.locator(".cookiewall-choices > summary").click()
+        banner.get_by_text("Analytics").click()
+        assert page.evaluate(_BOXES) == {"banner": True, "page": False}
+        page.get_by_text("Our own analytics box").click()
+        assert page.evaluate(_BOXES) == {"banner": True, "page": True}
+        banner.get_by_role("checkbox", name="Analytics").click()
+        assert page.evaluate(_BOXES) == {"banner": False, "page": True}
+    finally:
+        context.close()
+
+
+def test_the_stylesheet_leaves_the_pages_own_elements_of_those_names_alone(
+    site: str, browser: Browser
+) -> None:
+    context, page = _open(browser, f"{site}/page/clash", viewport=DESKTOP)
+    try:
+        styles = """() => {
+          const own = getComputedStyle(document.querySelector('main .cookiewall'));
+          const button = getComputedStyle(document.getElementById('own'));
+          return {position: own.position, border: own.borderTopWidth,
+                  buttonWidth: button.minWidth,
+                  padding: getComputedStyle(document.documentElement).paddingBottom};
+        }"""
+        before = page.evaluate(styles)
+        assert before["position"] == "static"
+        assert before["border"] == "0px"
+        assert before["buttonWidth"] in ("auto", "0px")
+        page.locator('[data-cookiewall] button[value="reject_all"]').click()
+        page.locator("[data-cookiewall]").wait_for(state="detached")
+        # The page's own #cookiewall does not keep the banner's room once it has gone.
+        assert page.evaluate(styles)["padding"] == "0px"
     finally:
         context.close()
