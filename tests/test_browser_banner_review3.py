@@ -33,7 +33,13 @@ POLICY = Policy(
     categories=[
         Category("necessary", required=True, description="Sign-in and your choice."),
         Category("preferences", description="Theme and language."),
-        Category("analytics", description="Visit counts."),
+        # A long description with a long unbroken address: it wraps and scrolls in the banner.
+        Category(
+            "analytics",
+            description="Visit counts, kept for a year and never shared. " * 30
+            + "https://example.com/"
+            + "a-very-long-path-segment-" * 12,
+        ),
     ],
 )
 
@@ -46,6 +52,8 @@ PAGES = {
     ),
     # A page whose own markup uses the banner's ids and classes: an older consent widget,
     # or its own settings form.
+    # HTML lets a page leave out </body> and </html>.
+    "unclosed": "<main><h1>Unclosed</h1><p id='last'>The end, never closed.</p></main>",
     "clash": (
         "<main><h1>Clash</h1>"
         '<div id="cookiewall" class="cookiewall"><p class="cookiewall-intro">Ours.</p></div>'
@@ -58,11 +66,12 @@ PAGES = {
 
 
 async def _page(request: Request) -> HTMLResponse:
-    body = PAGES[request.path_params["name"]]
+    name = request.path_params["name"]
+    end = "" if name == "unclosed" else "</body></html>"
     return HTMLResponse(
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Review</title></head><body>{body}</body></html>"
+        f"<title>Review</title></head><body>{PAGES[name]}{end}"
     )
 
 
@@ -156,6 +165,8 @@ def test_the_page_keeps_room_for_the_banner_and_no_more(
         assert geometry["padding"] == pytest.approx(geometry["bannerHeight"], abs=1), geometry
         if name == "long":
             assert geometry["bannerTop"] - geometry["lastBottom"] < 40, geometry
+        # The long description wraps: nothing is wider than the screen.
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     finally:
         context.close()
 
@@ -240,5 +251,32 @@ def test_the_stylesheet_leaves_the_pages_own_elements_of_those_names_alone(
         page.locator("[data-cookiewall]").wait_for(state="detached")
         # The page's own #cookiewall does not keep the banner's room once it has gone.
         assert page.evaluate(styles)["padding"] == "0px"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_a_page_without_body_end_shows_a_banner_that_works(
+    site: str, browser: Browser, javascript: bool
+) -> None:
+    context, page = _open(
+        browser, f"{site}/page/unclosed", viewport=PHONE, java_script_enabled=javascript
+    )
+    try:
+        banner = page.locator("[data-cookiewall]")
+        assert banner.is_visible()
+        parent = "document.querySelector('[data-cookiewall]').parentElement.tagName"
+        assert page.evaluate(parent) == "BODY"
+        box = banner.bounding_box()
+        assert box is not None
+        assert page.evaluate(_AT_THE_END)["lastBottom"] <= box["y"] + 0.5
+        if javascript:
+            banner.get_by_role("button", name="Reject all").click()
+            banner.wait_for(state="detached")
+        else:
+            with page.expect_navigation():
+                banner.get_by_role("button", name="Reject all").click()
+        assert page.locator("[data-cookiewall]").count() == 0
+        assert page.request.get(site + "/consent").json()["decided"]
     finally:
         context.close()
