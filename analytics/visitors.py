@@ -36,6 +36,9 @@ SALT_SUFFIX = ".salt"
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
 _SHORT_READ_RETRIES = 20  # x 10 ms for a creator to finish its 16-byte write
 _SALT_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.salt$")
+_TEMP_PREFIX = ".tmp-"
+# A salt is written and linked in milliseconds: a temporary file this old lost its process.
+STALE_TEMP_SECONDS = 60.0
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -145,7 +148,7 @@ class SaltStore:
         with contextlib.suppress(FileNotFoundError):
             return self._read(path)
         self.salt_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temp = self.salt_dir / f".tmp-{os.getpid()}-{secrets.token_hex(8)}"
+        temp = self.salt_dir / f"{_TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -194,14 +197,23 @@ class SaltStore:
         return data
 
     def delete_expired(self, today: date) -> list[date]:
-        """Delete salts older than yesterday's (yesterday's stays: a visit across midnight)."""
+        """Delete salts older than yesterday's (yesterday's stays: a visit across midnight),
+        and temporary files that a process killed while making a salt left behind."""
         keep_from = today - timedelta(days=1)
         deleted: list[date] = []
         try:
             entries = list(self.salt_dir.iterdir())
         except FileNotFoundError:
             return deleted
+        stale = time.time() - STALE_TEMP_SECONDS
         for entry in entries:
+            if entry.name.startswith(_TEMP_PREFIX):
+                # Killed between link() and unlink(), the temporary name is a second link to
+                # the day's salt: deleting the salt's own name would not delete the salt.
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_mtime < stale:
+                        entry.unlink()
+                continue
             match = _SALT_NAME.match(entry.name)
             if match is None:
                 continue

@@ -34,6 +34,7 @@ from analytics.middleware import Receive, Scope, Send
 from analytics.recorder import Capture
 from analytics.referrers import Referrer, referrer_parser
 from analytics.spool import list_segments, read_segment
+from analytics.visitors import SaltStore
 from tests.support import ROOT, free_port, wait_for_port
 
 FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -437,3 +438,37 @@ def test_a_bad_trusted_proxy_is_a_value_error_naming_it(
 ) -> None:
     with pytest.raises(ValueError, match=f"trusted_proxies: .*{re.escape(named)}"):
         Recorder(tmp_path / "spool", SITE, trusted_proxies=proxies)
+
+
+# --- 3d. a worker killed while it made a salt must not keep that salt alive ----------------
+
+
+@pytest.mark.parametrize("linked", [True, False], ids=["after-link", "before-link"])
+def test_a_salt_left_by_a_killed_worker_is_deleted_with_its_day(
+    tmp_path: Path, linked: bool
+) -> None:
+    store = SaltStore(tmp_path / "salts")
+    salt = store.salt(DAY)
+    # What SIGKILL between write and link (or between link and unlink) leaves in the folder:
+    # the temporary name, holding the day's salt (the same file, after link).
+    debris = store.salt_dir / ".tmp-4242-0123456789abcdef"
+    if linked:
+        os.link(store.path(DAY), debris)
+    else:
+        debris.write_bytes(os.urandom(16))  # never became a salt: litter only
+    an_hour_ago = time.time() - 3600
+    os.utime(debris, (an_hour_ago, an_hour_ago))
+    store.delete_expired(DAY + timedelta(days=2))
+    assert store.days() == []
+    left = [path.read_bytes() for path in store.salt_dir.iterdir()]
+    assert salt not in left  # the salt outlived its day through the temporary name
+    assert not debris.exists()
+
+
+def test_a_fresh_temporary_salt_is_left_to_its_writer(tmp_path: Path) -> None:
+    store = SaltStore(tmp_path / "salts")
+    store.salt(DAY)
+    writing = store.salt_dir / ".tmp-4242-fedcba9876543210"  # another worker, mid-create
+    writing.write_bytes(b"x" * 16)
+    store.delete_expired(DAY + timedelta(days=2))
+    assert writing.exists()
