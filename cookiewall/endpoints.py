@@ -31,6 +31,7 @@ from cookiewall.banner import (
     Banner,
     BannerMarkup,
     CookieListTexts,
+    direction,
 )
 from cookiewall.consent import Consent, ConsentCodec
 from cookiewall.consentmode import consent_mode, default_script
@@ -562,7 +563,8 @@ class ConsentEndpoints:
         caption = words["caption"].format(version=self.policy.version)
         columns = (words[key] for key in ("category", "cookie", "purpose", "domain", "path"))
         return (
-            f'<table class="cookiewall-declaration" lang="{escape(texts.language)}">'
+            f'<table class="cookiewall-declaration" lang="{escape(texts.language)}"'
+            f"{_rtl(texts.language)}>"
             f"<caption>{escape(caption)}</caption><thead><tr>"
             + "".join(f'<th scope="col">{escape(column)}</th>' for column in columns)
             + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -623,11 +625,17 @@ def _navigated_to(request: Request) -> bool:
 def _page(language: str, title: str, body: str, *, head: str = "") -> str:
     """A minimal accessible page around an endpoint's fragment (`title` is escaped here)."""
     return (
-        f'<!doctype html><html lang="{escape(language)}"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{escape(language)}"{_rtl(language)}><head>'
+        '<meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title>{head}</head>"
         f"<body><main><h1>{escape(title)}</h1>{body}</main></body></html>"
     )
+
+
+def _rtl(language: str) -> str:
+    # Said only where it changes something: right-to-left words (an Arabic cookie list).
+    return ' dir="rtl"' if direction(language) == "rtl" else ""
 
 
 def _row(*cells: str) -> str:

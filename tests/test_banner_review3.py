@@ -309,3 +309,26 @@ def test_a_whole_page_without_body_end_gets_the_banner_at_its_end(
 def test_a_fragment_without_body_end_stays_as_it_is(fragment: bytes) -> None:
     # Partial pages (htmx, fetch) are put into a page that has its own banner.
     assert call(_gate_serving(fragment), "GET", "/").content == fragment
+
+
+ARABIC_LIST = {"caption": "ملفات تعريف الارتباط (الإصدار {version})", "purpose": "الغرض"}
+
+
+@pytest.mark.parametrize("navigated", [True, False], ids=["page", "fragment"])
+def test_a_right_to_left_cookie_list_says_so(navigated: bool) -> None:
+    # A policy can now word the list in Arabic: laid out left to right, its columns ran the
+    # wrong way and its punctuation sat on the wrong side.
+    policy = _policy({"ar": {"title": "ملفات تعريف الارتباط", "cookie_list": ARABIC_LIST}})
+    text = _list(policy, "ar", **(PAGE if navigated else {})).text
+    assert '<table class="cookiewall-declaration" lang="ar" dir="rtl">' in text
+    if navigated:
+        assert text.startswith('<!doctype html><html lang="ar" dir="rtl">')
+
+
+@pytest.mark.parametrize("accept_language", ["en", "de", "ar"])
+def test_a_left_to_right_cookie_list_stays_as_it_was(accept_language: str) -> None:
+    # No Arabic list words: the list is English (marked so), whatever the banner's language.
+    policy = _policy({"ar": {"title": "ملفات تعريف الارتباط"}})
+    text = _list(policy, accept_language, **PAGE).text
+    assert 'dir="rtl"' not in text
+    assert text.startswith("<!doctype html><html lang=")
