@@ -308,6 +308,11 @@ class ConsentEndpoints:
         )
         reply = self._answer(consent, is_form, next_path, request.site)
         reply.headers.append((b"set-cookie", cookie))
+        # What this decision does not allow (a category taken back, or refused by GPC) must
+        # not stay in the browser to be sent on every request: expired as a withdrawal does.
+        if consent.granted != self.policy.category_names:
+            for header in self._deletions(request, keep=consent.granted):
+                reply.headers.append((b"set-cookie", header))
         return reply
 
     def _withdraw(self, request: Request, *, is_form: bool, next_path: str) -> Reply:
@@ -332,15 +337,15 @@ class ConsentEndpoints:
             # withdrawal must not leave it behind to be read again.
             clear_root = self.root_site.clear[request.secure]
             reply.headers.append((b"set-cookie", clear_root))
-        deletions = self._deletions(
-            request.headers.get("cookie", ""), request.secure, _browser_path(request)
-        )
-        for header in deletions:
+        for header in self._deletions(request, keep=self.policy.required_names):
             reply.headers.append((b"set-cookie", header))
         return reply
 
-    def _deletions(self, cookie_header: str, secure: bool, request_path: str) -> list[bytes]:
-        names = setcookie.request_cookie_names(cookie_header)
+    def _deletions(self, request: Request, *, keep: frozenset[str]) -> list[bytes]:
+        """Expiring Set-Cookies for the registered cookies of every category not in `keep`."""
+        names = setcookie.request_cookie_names(request.headers.get("cookie", ""))
+        request_path = _browser_path(request)
+        secure = request.secure
         # A cookie registered at a path this endpoint is not under (`path="/shop"`) never
         # reaches it, so the Cookie header cannot say whether the browser has it: expire it
         # anyway (harmless if absent). Patterns cannot be expanded into names that way.
@@ -355,7 +360,7 @@ class ConsentEndpoints:
             if name == self.cookie_name or not setcookie.cookie_name_ok(name):
                 continue
             rule = self.policy.rule_for(name)
-            if rule is None or rule.category in self.policy.required_names:
+            if rule is None or rule.category in keep:
                 continue
             expired += 1
             if expired > MAX_EXPIRED_COOKIES:

@@ -740,14 +740,6 @@ def test_the_readmes_consent_mode_lists_type_check(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="endpoints.py: a decision that takes back categories granted before (reject_all or"
-    " save after accept_all, from the banner's 'change your choice' link) leaves their cookies"
-    " in the browser: only `withdraw` expires them, so _ga (2 years) and theme stay and are"
-    " sent on every request. Fix: in the POST decision path, append `self._deletions(...)`"
-    " limited to the categories not in `chosen` (the same Set-Cookie deletions withdraw sends)",
-)
 @pytest.mark.parametrize(
     "narrowing", [REJECT_ALL, {"action": "save", "categories": ["preferences"]}]
 )
