@@ -17,7 +17,7 @@ from cookiewall import ReceiptLog
 from tests.support import uvicorn_server
 from tests.test_cookiewall_support import call, consent_cookie, decide, make_app, set_cookies
 
-# uvicorn imports these (tests.test_gate_review3:served, :proxied) in its own process.
+# uvicorn imports these (tests.test_gate_review3:served, :proxied, :no_referrer) itself.
 served = make_app()
 
 
