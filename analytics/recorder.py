@@ -6,7 +6,8 @@ A daemon thread turns captures into events at least every `CONVERT_INTERVAL` sec
 (referrer, device, path redaction, UTM tags, visitor hash, spam filter; a whole batch at once,
 column by column, see `analytics.capture`), keeps them as Arrow tables, and writes them to
 the spool (one sealed segment per UTC day) every `flush_interval` seconds or sooner when the
-buffer fills. The request path never waits for a disk, and does none of the work that can wait.
+buffer fills, from a writer thread of its own: a stalled disk never delays the conversion of
+raw captures. The request path never waits for a disk, and does none of the work that can wait.
 A failed flush keeps its events (never raw captures) for the next try, bounded by `max_buffer`,
 beyond which new events are dropped and counted.
 """
@@ -141,13 +142,19 @@ class Recorder:
 
     def _reset_state(self) -> None:
         self._lock = threading.Lock()
-        self._flush_lock = threading.Lock()
+        # Two locks, so that a write stalled on a slow disk never holds up conversion: raw
+        # captures are turned into events every second even while a segment is being written.
+        self._convert_lock = threading.Lock()  # taking captures and converting them (brief)
+        self._write_lock = threading.Lock()  # writing segments (as long as the disk takes)
+        self._writer: threading.Thread | None = None  # the flusher's write under way, if any
         self._wake = threading.Event()
         self._buffer: list[Event | Capture] = []  # what requests added, oldest first
         # Converted batches waiting for the next write (older than anything in _buffer).
         self._converted: list[pa.Table] = []
         self._converted_rows = 0
-        self._in_flight = 0  # taken from the buffer by a conversion or flush under way
+        # Taken from the buffer by a conversion under way, and events taken by a write under
+        # way; `_in_flight` is their sum (what `add` counts against `max_buffer`).
+        self._converting = self._writing = self._in_flight = 0
         self._thread: threading.Thread | None = None
         self._closed = False
         self._failing = False
@@ -241,14 +248,32 @@ class Recorder:
             try:
                 if woken or time.monotonic() >= next_flush:
                     next_flush = time.monotonic() + interval
-                    self.flush()
-                else:
-                    self.convert()
+                    self._start_write()
+                self.convert()
                 self._expire_salts()
             except Exception as exc:  # never let the flusher die: the next interval retries
                 with self._lock:
                     self._errors += 1
                 self._log_failure("unexpected error(s) in the flusher", _where(exc), 1, "retrying")
+
+    def _start_write(self) -> None:
+        """Flush in a thread of its own, unless the last one is still writing: the flusher
+        goes on converting captures every second however long the disk takes."""
+        writer = self._writer
+        if writer is not None and writer.is_alive():
+            return  # a stalled write: its next flush starts once it is done
+        self._writer = threading.Thread(
+            target=self._write_in_background, name="analytics-writer", daemon=True
+        )
+        self._writer.start()
+
+    def _write_in_background(self) -> None:
+        try:
+            self.flush()
+        except Exception as exc:  # flush guards itself; this is the last resort
+            with self._lock:
+                self._errors += 1
+            self._log_failure("unexpected error(s) in the flusher", _where(exc), 1, "retrying")
 
     def _expire_salts(self) -> None:
         """Once per UTC day, even with no traffic: delete salt files older than yesterday's
@@ -271,7 +296,7 @@ class Recorder:
 
     def convert(self) -> None:
         """Turn buffered captures into events now, kept in memory; nothing is written."""
-        with self._flush_lock:
+        with self._convert_lock:
             with self._lock:
                 batch = self._take()
             table = self._convert(batch)
@@ -279,7 +304,8 @@ class Recorder:
                 if table is not None:
                     self._converted.append(table)
                     self._converted_rows += table.num_rows
-                self._in_flight = 0
+                self._converting = 0
+                self._in_flight = self._writing
             _release_arrow_memory()
 
     def flush(self) -> int:
@@ -287,18 +313,15 @@ class Recorder:
 
         On a disk error the unwritten events stay in memory for the next flush.
         """
-        with self._flush_lock:
-            with self._lock:
-                batch = self._take()
+        with self._write_lock:
             # Converted before any disk I/O: what a failed write keeps is events, never captures.
             # And before the converted tables leave `_converted`: nothing that happens to the
             # batch can take events converted earlier with it.
-            fresh = self._convert(batch)
+            self.convert()
             with self._lock:
                 tables, self._converted = self._converted, []
-                if fresh is not None:
-                    tables.append(fresh)
-                self._in_flight = sum(table.num_rows for table in tables)
+                self._writing = self._converted_rows
+                self._in_flight = self._converting + self._writing
                 self._converted_rows = 0
             written = 0
             failure: Exception | None = None
@@ -315,9 +338,11 @@ class Recorder:
                     failure = exc
                     kept.append(events)
             with self._lock:
-                self._converted[:0] = kept  # kept events go first: they are the oldest
+                # Kept events go first: they are older than anything converted meanwhile.
+                self._converted[:0] = kept
                 self._converted_rows += sum(events.num_rows for events in kept)
-                self._in_flight = 0
+                self._writing = 0
+                self._in_flight = self._converting
                 self._flushed += written
                 if failure is not None:
                     self._errors += 1
@@ -394,7 +419,8 @@ class Recorder:
         count = len(buffer)
         batch = buffer[:count]
         del buffer[:count]
-        self._in_flight = count
+        self._converting = count
+        self._in_flight = count + self._writing
         return batch
 
     def _report(self, failure: Exception | None) -> None:
@@ -420,6 +446,9 @@ class Recorder:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=30)
         self._thread = None
+        writer = self._writer  # started by the flusher before it stopped: let it finish
+        if writer is not None and writer is not threading.current_thread():
+            writer.join(timeout=30)
         self.flush()
         if self._uploader is not None:
             self._uploader.stop(flush=True)

@@ -31,7 +31,7 @@ from analytics import Recorder, TrafficMiddleware
 from analytics.capture import batch_to_table
 from analytics.event import Event
 from analytics.middleware import Receive, Scope, Send
-from analytics.recorder import Capture
+from analytics.recorder import CONVERT_INTERVAL, Capture
 from analytics.referrers import Referrer, referrer_parser
 from analytics.spool import list_segments, read_segment
 from analytics.visitors import SaltStore
@@ -472,3 +472,43 @@ def test_a_fresh_temporary_salt_is_left_to_its_writer(tmp_path: Path) -> None:
     writing.write_bytes(b"x" * 16)
     store.delete_expired(DAY + timedelta(days=2))
     assert writing.exists()
+
+
+# --- 3e. a stalled disk must not keep raw captures in memory ---------------------------------
+
+
+def test_captures_are_converted_while_a_write_stalls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import analytics.recorder as recorder_module
+    from analytics.spool import write_segment as real_write
+
+    stalled = threading.Event()
+    release = threading.Event()
+
+    def stalling_write(spool_dir: Path, day: date, table: pa.Table) -> Path:
+        stalled.set()
+        release.wait(30)  # an NFS server that stopped answering, a disk at 100 % busy
+        return real_write(spool_dir, day, table)
+
+    monkeypatch.setattr(recorder_module, "write_segment", stalling_write)
+    recorder = Recorder(tmp_path / "spool", SITE, flush_interval=0.2)
+    try:
+        recorder.add(capture("/first"))
+        assert stalled.wait(10)  # the background flush is stuck in its write
+        for i in range(5):
+            recorder.add(capture(f"/during-{i}", referer=POISON_REFERER))
+        deadline = time.monotonic() + CONVERT_INTERVAL + 3
+        # The raw captures (address, user agent, referrer) waited for the disk.
+        while recorder._buffer or len(recorder.pending_events()) < 5:
+            assert time.monotonic() < deadline, "captures stayed raw while the disk stalled"
+            time.sleep(0.05)
+        assert recorder.stats.buffered == 6  # one being written, five converted
+    finally:
+        release.set()
+        recorder.close()
+    assert spooled_paths(recorder) == ["/during-0", "/during-1", "/during-2", "/during-3",
+                                       "/during-4", "/first"]  # fmt: skip
+    assert (recorder.stats.flushed, recorder.stats.buffered, recorder.stats.errors) == (6, 0, 0)
