@@ -11,7 +11,9 @@ Layout (Hive-style, so DuckDB, Spark, Trino or ClickHouse read it as a partition
 * Names carry time, a hash of the host name, the pid, a per-process counter and randomness, so
   no two processes or hosts collide, and a lexical sort is roughly chronological.
 * Each file has the columns of `analytics.event.EVENT_SCHEMA` and the key-value metadata
-  `cookiewall.schema_version`.
+  `cookiewall.schema_version` and `cookiewall.segment` (the name it was sealed under: two
+  segments of equal events differ in their footers, a copy of one under another name does
+  not, which is how the warehouse knows a copy).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import pyarrow.parquet as pq
 from analytics.event import EVENT_SCHEMA
 
 SEGMENT_SUFFIX = ".parquet"
+SEGMENT_NAME_KEY = b"cookiewall.segment"
 TEMP_PREFIX = ".tmp-"
 DAY_PREFIX = "day="
 # Folders that live inside a spool without being the spool's days.
@@ -80,6 +83,8 @@ def write_segment(spool_dir: str | os.PathLike[str], day: date, table: pa.Table)
     folder = day_folder(Path(spool_dir), day)
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / _segment_filename()
+    metadata = {**(table.schema.metadata or {}), SEGMENT_NAME_KEY: final.name.encode()}
+    table = table.replace_schema_metadata(metadata)
     temp = folder / f"{TEMP_PREFIX}{final.name}"
     try:
         with open(temp, "wb") as handle:

@@ -20,6 +20,7 @@ named `scoped_events`; the DDL is `analytics/sql/schema.sql`.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
@@ -86,6 +87,9 @@ class IngestResult:
     quarantined: tuple[str, ...]  # segment names moved to <spool>/quarantine/
     # Segments this user may not read (another user's 0600 file): left in place, tried again.
     unreadable: tuple[str, ...] = ()
+    # Segments whose content was ingested before under another name (a copy, a restored
+    # backup): recorded in the ledger as such, their events not counted again.
+    duplicates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,11 @@ class RunResult:
             text += f"; quarantined {len(ing.quarantined)} corrupt segments"
         if ing.unreadable:
             text += f"; {len(ing.unreadable)} unreadable segments left in place (permissions)"
+        if ing.duplicates:
+            text += (
+                f"; skipped {len(ing.duplicates)} segments with the same content as "
+                "ingested ones (copies under another name)"
+            )
         return text
 
 
@@ -118,6 +127,8 @@ class _Footer:
     rows: int
     # min and max of `ts` over every row group; None when a row group has no statistics.
     ts_range: tuple[datetime, datetime] | None
+    # What the segment holds, whatever its name (see `_content_id`).
+    content_id: str = ""
 
 
 def _same_kind(actual: pa.DataType, expected: pa.DataType) -> bool:
@@ -133,10 +144,30 @@ def _same_kind(actual: pa.DataType, expected: pa.DataType) -> bool:
     return bool(actual == expected)
 
 
+def _content_id(path: Path) -> str:
+    """A digest of `path`'s size and raw Parquet footer: the segment's identity by content.
+
+    The footer holds every row group's row count, each column chunk's byte sizes and offsets
+    and its min/max (`ts` to the microsecond, visitor ids, paths), and the name the segment
+    was sealed under (`cookiewall.segment`, see `write_segment`): two segments never share
+    one, even of equal events, while a byte-for-byte copy does. Two small reads at the end
+    of a file whose footer was just parsed: no pass over the rows.
+    """
+    with open(path, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - 8))
+        length = int.from_bytes(handle.read(4), "little")
+        handle.seek(max(0, size - 8 - length))
+        digest = hashlib.blake2b(handle.read(), digest_size=16)
+    digest.update(size.to_bytes(8, "little"))
+    return digest.hexdigest()
+
+
 def _read_footer(path: Path) -> _Footer:
     """Read `path`'s footer; raise ValueError when required columns are missing or of a
     foreign type (Arrow would cast ISO text or integers to `ts`, DuckDB does not)."""
     meta = pq.read_metadata(path)
+    content_id = _content_id(path)
     schema = meta.schema.to_arrow_schema()
     missing = set(EVENT_FIELDS) - set(schema.names)
     if missing:
@@ -155,11 +186,11 @@ def _read_footer(path: Path) -> _Footer:
             continue
         stats = group.column(ts_index).statistics
         if stats is None or not stats.has_min_max or not isinstance(stats.min, datetime):
-            return _Footer(rows=meta.num_rows, ts_range=None)
+            return _Footer(rows=meta.num_rows, ts_range=None, content_id=content_id)
         lows.append(stats.min)
         highs.append(stats.max)
     ts_range = (min(lows), max(highs)) if lows else None
-    return _Footer(rows=meta.num_rows, ts_range=ts_range)
+    return _Footer(rows=meta.num_rows, ts_range=ts_range, content_id=content_id)
 
 
 def _batches(
@@ -358,10 +389,11 @@ class Warehouse:
             footers, unreadable = self._check_footers(spool, fresh, progress=progress)
             quarantined = {seg.name for seg in fresh if seg.name not in footers} - unreadable
             fresh = [seg for seg in fresh if seg.name in footers]
+            fresh, copies = self._split_copies(con, fresh, footers)
             for attempt in (1, 2):
                 con.execute("BEGIN TRANSACTION")
                 try:
-                    ingested = self._ingest(con, fresh, footers, progress=progress)
+                    ingested = self._ingest(con, fresh, footers, copies, progress=progress)
                     rolled_up = self._rollup(con) if rollup else ()
                     pruned = self._prune(con, self.raw_retention_days) if prune else 0
                     con.execute("COMMIT")
@@ -375,6 +407,12 @@ class Warehouse:
                     # Rare: a footer that reads fine over damaged pages. Find the culprits
                     # by reading each segment in full, then try again without them.
                     bad = self._check_contents(spool, fresh)
+                    # A copy of a damaged segment is as damaged: it goes too, unread.
+                    for copy, (original, _) in list(copies.items()):
+                        if original in bad:
+                            self._quarantine(spool, copy, "a copy of a corrupt segment")
+                            quarantined.add(copy.name)
+                            del copies[copy]
                     quarantined |= bad
                     fresh = [seg for seg in fresh if seg.name not in bad]
                 except BaseException:
@@ -399,6 +437,7 @@ class Warehouse:
             days=ingested[1],
             quarantined=tuple(sorted(quarantined)),
             unreadable=tuple(sorted(unreadable)),
+            duplicates=tuple(sorted(seg.name for seg in copies)),
         )
         return RunResult(ingest=result, rolled_up=rolled_up, pruned_events=pruned)
 
@@ -487,6 +526,46 @@ class Warehouse:
         fresh = {row[0] for row in rows}
         return [seg for seg in segments if seg.name in fresh]
 
+    def _split_copies(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        segments: Sequence[Segment],
+        footers: dict[str, _Footer],
+    ) -> tuple[list[Segment], dict[Segment, tuple[str, str]]]:
+        """`segments` without those whose content is in the ledger or earlier in this list
+        (a sealed segment copied or renamed by hand), and those copies, each with the name of
+        the segment it repeats and its content id."""
+        if not segments:
+            return [], {}
+        ids = pa.table({"content_id": list({footers[seg.name].content_id for seg in segments})})
+        con.register("listed_contents", ids)
+        try:
+            known = dict(
+                con.execute(
+                    "SELECT content_id, min(name) FROM ingested_segments "
+                    "WHERE content_id IN (SELECT content_id FROM listed_contents) "
+                    "AND duplicate_of IS NULL GROUP BY content_id"
+                ).fetchall()
+            )
+        finally:
+            con.unregister("listed_contents")
+        unique: list[Segment] = []
+        copies: dict[Segment, tuple[str, str]] = {}
+        for seg in segments:
+            content_id = footers[seg.name].content_id
+            original = known.get(content_id)
+            if original is None:
+                known[content_id] = seg.name
+                unique.append(seg)
+                continue
+            copies[seg] = (original, content_id)
+            logger.warning(
+                "segment %s holds the same events as %s, already ingested: not counted again",
+                seg.name,
+                original,
+            )
+        return unique, copies
+
     def _check_footers(
         self, spool: Path, segments: Sequence[Segment], *, progress: bool
     ) -> tuple[dict[str, _Footer], set[str]]:
@@ -538,10 +617,13 @@ class Warehouse:
         con: duckdb.DuckDBPyConnection,
         segments: Sequence[Segment],
         footers: dict[str, _Footer],
+        copies: dict[Segment, tuple[str, str]],
         *,
         progress: bool = False,
     ) -> tuple[int, tuple[date, ...]]:
-        """Insert the segments' events and ledger rows; mark or merge their days."""
+        """Insert the segments' events and ledger rows (and the copies', with no events);
+        mark or merge their days."""
+        self._record_copies(con, copies)
         if not segments:
             return 0, ()
         expected = sum(footers[seg.name].rows for seg in segments)
@@ -576,13 +658,49 @@ class Warehouse:
         if inserted != expected:
             logger.debug("read %d rows where the footers promise %d", inserted, expected)
             raise _CorruptBatch
+        self._record(
+            con,
+            segments,
+            [footers[seg.name].rows for seg in segments],
+            [footers[seg.name].content_id for seg in segments],
+            [None] * len(segments),
+        )
+        if days:
+            self._mark_days(con, days)
+        return inserted, days
+
+    def _record_copies(
+        self, con: duckdb.DuckDBPyConnection, copies: dict[Segment, tuple[str, str]]
+    ) -> None:
+        # In the ledger, so that they are archived or deleted like the segment they repeat,
+        # and never read or reported again.
+        if copies:
+            pairs = list(copies.values())
+            self._record(
+                con,
+                list(copies),
+                [0] * len(copies),
+                [content_id for _, content_id in pairs],
+                [original for original, _ in pairs],
+            )
+
+    def _record(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        segments: Sequence[Segment],
+        events: Sequence[int],
+        content_ids: Sequence[str],
+        duplicate_of: Sequence[str | None],
+    ) -> None:
         now = self.clock()
         ledger = pa.table(
             {
                 "name": [seg.name for seg in segments],
                 "day": [seg.day for seg in segments],
-                "events": [footers[seg.name].rows for seg in segments],
+                "events": events,
                 "ingested_at": [now] * len(segments),
+                "content_id": content_ids,
+                "duplicate_of": duplicate_of,
             },
             schema=pa.schema(
                 [
@@ -590,17 +708,19 @@ class Warehouse:
                     ("day", pa.date32()),
                     ("events", pa.int64()),
                     ("ingested_at", pa.timestamp("us", tz="UTC")),
+                    ("content_id", pa.string()),
+                    ("duplicate_of", pa.string()),
                 ]
             ),
         )
+        columns = ", ".join(ledger.column_names)
         con.register("new_segments", ledger)
         try:
-            con.execute("INSERT INTO ingested_segments SELECT * FROM new_segments")
+            con.execute(
+                f"INSERT INTO ingested_segments ({columns}) SELECT {columns} FROM new_segments"
+            )
         finally:
             con.unregister("new_segments")
-        if days:
-            self._mark_days(con, days)
-        return inserted, days
 
     def _day_of(self, column: str) -> str:
         """SQL for the warehouse-zone date of TIMESTAMPTZ `column` (binds `$tz` unless UTC)."""

@@ -76,6 +76,12 @@ CREATE TABLE IF NOT EXISTS ingested_segments (
     events BIGINT NOT NULL,
     ingested_at TIMESTAMPTZ NOT NULL
 );
+-- Added later (a database from before gets them here, NULL in its old rows). `content_id`:
+-- a digest of the segment's Parquet footer and size, so that a segment copied or renamed
+-- by hand (a backup restored under another name) is known by what it holds, not its name.
+-- `duplicate_of`: for such a copy, the segment whose events it repeats (its `events` is 0).
+ALTER TABLE ingested_segments ADD COLUMN IF NOT EXISTS content_id VARCHAR;
+ALTER TABLE ingested_segments ADD COLUMN IF NOT EXISTS duplicate_of VARCHAR;
 
 -- One row per day that has rollups. `dirty`: raw events arrived since the last rollup.
 -- `raw_pruned`: the day's raw events are gone, so its rollups are final and a late segment
