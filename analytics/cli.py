@@ -315,6 +315,11 @@ def _setup_logging() -> None:
 def _fail(message: str, code: int) -> int:
     # One line, whatever the message holds (DuckDB errors can span several).
     line = " ".join(message.split())
+    if "@" in line:
+        # An S3 endpoint's user:password@, wherever a library's message quotes it.
+        from analytics.objectstore import mask_credentials
+
+        line = mask_credentials(line)
     print(f"{PROG}: error: {line}", file=sys.stderr)
     return code
 

@@ -30,6 +30,7 @@ import re
 import secrets
 import threading
 import time
+import traceback
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -49,6 +50,9 @@ _MD5_METADATA = "cookiewall-md5"
 # The user:password@ of any URL: botocore spells out the endpoint URL in its connection
 # errors, and MinIO set-ups often carry credentials in it (AWS_ENDPOINT_URL_S3).
 _URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s\"'<>]*@")
+# The same without a scheme ("minio:secret@host:9000", which boto3 quotes whole when it
+# refuses the endpoint): a word with a colon before an @, no slash in between.
+_BARE_USERINFO = re.compile(r"(?<![^\s\"'(=,])[^\s/\"'<>@:]+:[^\s/\"'<>]*@")
 
 
 class ObjectStoreError(AnalyticsError):
@@ -102,7 +106,12 @@ def make_client(
         # Path-style works with every S3 look-alike and with an IP-literal endpoint.
         s3={"addressing_style": "path"} if endpoint_url else None,
     )
-    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+    refused: str | None = None
+    try:
+        return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+    except ValueError as error:  # "Invalid endpoint: <the endpoint as given>"
+        refused = _describe(error)
+    raise ValueError(refused)
 
 
 def _error_types() -> tuple[type[BaseException], ...]:
@@ -114,9 +123,30 @@ def _error_types() -> tuple[type[BaseException], ...]:
     return (Boto3Error, BotoCoreError, ClientError, ObjectStoreError, OSError)
 
 
+def mask_credentials(text: str) -> str:
+    """`text` with the user:password@ of every URL (with or without a scheme) as ``***@``."""
+    return _BARE_USERINFO.sub("***@", _URL_USERINFO.sub(r"\g<scheme>***@", text))
+
+
 def _describe(error: BaseException) -> str:
     """`str(error)` fit for a log line or a message: credentials in URLs are masked."""
-    return _URL_USERINFO.sub(r"\g<scheme>***@", str(error))
+    return mask_credentials(str(error))
+
+
+def describe_traceback(error: BaseException) -> str:
+    """The traceback Python would print for `error` (its chain included), masked.
+
+    For the catch-alls that log a bug: ``logger.exception`` prints every chained error's
+    text, and botocore's spell out the endpoint URL, credentials and all.
+    """
+    return mask_credentials("".join(traceback.format_exception(error)).rstrip())
+
+
+def _store_error(message: str) -> ObjectStoreError:
+    """An ObjectStoreError that is its own root: raised outside the `except` block that made
+    it, so neither `__cause__` nor `__context__` holds botocore's unmasked error (its text
+    is in `message`, masked)."""
+    return ObjectStoreError(message)
 
 
 def _is_not_found(error: BaseException) -> bool:
@@ -287,8 +317,10 @@ class SegmentUploader:
         except _error_types() as error:
             # upload_pending has recorded the failure and scheduled the retry
             logger.warning("uploading the spool to %s failed: %s", self.spool_url, _describe(error))
-        except Exception:  # a bug must not kill the thread and strand every later segment
-            logger.exception("unexpected error while uploading the spool")
+        except Exception as error:  # a bug must not kill the thread and strand every later segment
+            logger.error(
+                "unexpected error while uploading the spool:\n%s", describe_traceback(error)
+            )
             self._record_failure("unexpected error (see log)")
 
     def upload_pending(self) -> int:
@@ -297,18 +329,26 @@ class SegmentUploader:
         A segment that cannot be read (a folder or a broken link in its place, an I/O error)
         is skipped: counted in `stats.unreadable`, logged once, and read again only after a
         backoff of its own. Raises the first error of object storage (after recording it and
-        scheduling the backoff); segments shipped before it are deleted locally and counted.
+        scheduling the backoff) as an ObjectStoreError, credentials masked; segments shipped
+        before it are deleted locally and counted.
         """
         with self._pass_lock:
             done = _Pass()
+            failure: ObjectStoreError | None = None
             try:
                 with _spool_lock(self.spool_dir) as owned:
                     if owned:
                         self._ship_until_empty(done)
-            except _error_types() as error:
+            except ObjectStoreError as error:
                 self._add(done)
                 self._record_failure(f"{type(error).__name__}: {_describe(error)}")
                 raise
+            except _error_types() as error:
+                self._add(done)
+                self._record_failure(f"{type(error).__name__}: {_describe(error)}")
+                failure = _store_error(f"{type(error).__name__}: {_describe(error)}")
+            if failure is not None:
+                raise failure  # out here: botocore's unmasked error is not its __context__
             self._add(done)
             self._record_success()
             return done.uploaded + done.already_remote
@@ -502,6 +542,7 @@ def list_remote_segments(
     client = client if client is not None else make_client(endpoint_url=endpoint_url)
     base = f"{prefix}/" if prefix else ""
     found: list[RemoteSegment] = []
+    failure: ObjectStoreError | None = None
     try:
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base)
         for page in pages:
@@ -511,7 +552,9 @@ def list_remote_segments(
                     name, day = parsed
                     found.append(RemoteSegment(name, item["Key"], day, int(item["Size"]), bucket))
     except _error_types() as error:
-        raise ObjectStoreError(f"cannot list {spool_url}: {_describe(error)}") from error
+        failure = _store_error(f"cannot list {spool_url}: {_describe(error)}")
+    if failure is not None:
+        raise failure
     return sorted(found)
 
 
@@ -550,6 +593,7 @@ def _download_one(client: Any, segment: RemoteSegment, final: Path) -> bool:
     # A name of this download's own: two rollups staging into one folder at once (cron
     # starting the next before the last is done) must not rename each other's file away.
     temp = final.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{final.name}")
+    failure: ObjectStoreError | None = None
     try:
         client.download_file(segment.bucket, segment.key, str(temp))
         size = temp.stat().st_size
@@ -572,13 +616,13 @@ def _download_one(client: Any, segment: RemoteSegment, final: Path) -> bool:
         detail = _describe(error)
         if cause is not None:
             detail += f" ({_describe(cause)})"
-        raise ObjectStoreError(
-            f"cannot download s3://{segment.bucket}/{segment.key}: {detail}"
-        ) from error
+        failure = _store_error(f"cannot download s3://{segment.bucket}/{segment.key}: {detail}")
     except BaseException:
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
+    if failure is not None:
+        raise failure
     return True
 
 

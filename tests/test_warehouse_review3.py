@@ -176,3 +176,133 @@ def test_a_ledger_from_before_content_ids_keeps_working(tmp_path: Path) -> None:
     for table, rows in tally(events).items():
         assert table_rows(db, table) == rows, table
     assert main(["rollup", "--spool", str(spool), "--db", str(db)]) == 0
+
+
+# -- 3. credentials in the endpoint URL, through chained exceptions -------------------------
+
+SECRET = "wJalrXUtnFEMIbPxRfiCYEXAMPLEKEY"
+
+
+@pytest.fixture
+def s3_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """Dummy AWS settings, nothing from the machine; returns an endpoint with a password in
+    it (MinIO's docs spell it so) where nothing listens: every request is refused."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    return f"http://minio:{SECRET}@127.0.0.1:{free_port()}"
+
+
+def _everything_said(error: BaseException) -> str:
+    """The traceback Python or `logger.exception` prints, plus every chained error's text
+    (what Sentry-like tools walk through `__cause__` and `__context__`)."""
+    parts = ["".join(traceback.format_exception(error))]
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [error]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        parts.append(repr(current))
+        stack += [current.__cause__, current.__context__]
+    return "\n".join(parts)
+
+
+def _download(endpoint: str, tmp_path: Path) -> None:
+    day = date(2026, 11, 28)
+    segment = RemoteSegment(f"day={day}/1-a.parquet", f"p/day={day}/1-a.parquet", day, 9, "b")
+    download_segments([segment], tmp_path / "staging", endpoint_url=endpoint)
+
+
+def _upload(endpoint: str, tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    write_events(spool, events_for_days(random.Random(35), [FIRST], per_day=3))
+    SegmentUploader(spool, "s3://b/p", endpoint_url=endpoint).upload_pending()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda endpoint, _: list_remote_segments("s3://b/p", endpoint_url=endpoint),
+        _download,
+        lambda endpoint, tmp_path: stage_remote_spool(
+            "s3://b/p", tmp_path / "staging", set(), endpoint_url=endpoint
+        ),
+        _upload,
+        lambda endpoint, _: make_client(endpoint_url=endpoint.removeprefix("http://")),
+    ],
+    ids=["list", "download", "stage", "upload_pending", "schemeless endpoint"],
+)
+def test_no_chained_error_carries_the_endpoint_password(
+    s3_env: str, tmp_path: Path, call: Callable[[str, Path], object]
+) -> None:
+    # Before, the message was masked but the error was raised `from` botocore's, whose text
+    # spells out the endpoint: any traceback (cron mail, logger.exception in the app) showed
+    # the password. upload_pending re-raised botocore's error itself, and an endpoint
+    # without a scheme came back in boto3's "Invalid endpoint" ValueError as it was.
+    with pytest.raises((ObjectStoreError, ValueError)) as info:
+        call(s3_env, tmp_path)
+    said = _everything_said(info.value)
+    assert SECRET not in said
+    assert "***@127.0.0.1" in said  # still says where it tried
+
+
+def test_an_unexpected_error_in_the_upload_thread_is_logged_without_the_password(
+    s3_env: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A bug while handling a connection error (here: a wrapper around the client, as an
+    # instrumentation library installs) reaches the thread's catch-all, which logged the
+    # traceback with logger.exception: botocore's error, password and all, was in its chain.
+    real = make_client(endpoint_url=s3_env, connect_timeout=1)
+
+    class Instrumented:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        def head_object(self, **kwargs: object) -> object:
+            try:
+                return real.head_object(**kwargs)
+            except Exception:
+                raise RuntimeError("the instrumentation's own bug")  # noqa: B904 - chained
+
+    caplog.set_level(logging.DEBUG, logger="analytics")
+    spool = tmp_path / "spool"
+    write_events(spool, events_for_days(random.Random(36), [FIRST], per_day=3))
+    uploader = SegmentUploader(spool, "s3://b/p", client=Instrumented(), interval=0.05)
+    uploader.start().notify()
+    deadline = time.monotonic() + 20
+    while uploader.stats.failed_passes < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    uploader.stop(flush=False)
+    assert "unexpected error while uploading the spool" in caplog.text
+    assert "the instrumentation's own bug" in caplog.text  # the traceback is still there
+    assert "Traceback" in caplog.text
+    assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "minio:{secret}@127.0.0.1:9000",  # no scheme: boto3 refuses it, quoting it whole
+        "http://minio:{secret}@127.0.0.1:notaport",
+        "http://minio:{secret}@127.0.0.1:{port}",
+    ],
+)
+def test_rollup_from_s3_never_prints_the_endpoint_password(
+    s3_env: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    endpoint: str,
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint.format(secret=SECRET, port=free_port()))
+    assert main(["rollup", "--spool", "s3://b/p", "--db", str(tmp_path / "a.duckdb")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("analytics: error: ")
+    assert err.count("\n") == 1
+    assert SECRET not in err
