@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -235,6 +236,17 @@ def _quote_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+# What DuckDB's file readers take for glob syntax in a path; each is escaped as a one-letter
+# class ("[?]"), which DuckDB matches as that character alone.
+_GLOB_CHARACTERS = re.compile(r"[\[*?]")
+
+
+def _literal(path: Path) -> str:
+    """`path` for read_parquet, which reads every path as a glob: a spool in 'site?' (or the
+    staging folder of a database named 'stats?.duckdb') must not also match 'site1'."""
+    return _GLOB_CHARACTERS.sub(lambda found: f"[{found.group()}]", str(path))
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -274,10 +286,14 @@ def connect(
     db = Path(path)
     if not (create and not read_only) and not db.is_file():
         raise WarehouseMissingError(f"database {str(db)!r} does not exist")
+    # DuckDB gives some names a meaning of their own: ':memory:' (a database that vanishes,
+    # with the ingested segments deleted after it), 'md:' (MotherDuck, downloaded), any
+    # 'name:' (an extension to load). As './name' every one is the file it names.
+    target = str(db) if db.is_absolute() else os.path.join(os.curdir, db)
     deadline = time.monotonic() + lock_timeout
     while True:
         try:
-            con = duckdb.connect(str(db), read_only=read_only)
+            con = duckdb.connect(target, read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise WarehouseError(
@@ -646,7 +662,7 @@ class Warehouse:
                 total=expected, desc="ingesting", unit="event", disable=not progress, leave=False
             ) as bar:
                 for batch in batches:
-                    files = [str(seg.path) for seg in batch]
+                    files = [_literal(seg.path) for seg in batch]
                     inserted += _scalar(con, insert, {"files": files, **self._tz_param()})
                     bar.update(sum(footers[seg.name].rows for seg in batch))
             days = self._touched_days(con, segments, footers)
@@ -786,7 +802,7 @@ class Warehouse:
         if unknown:
             rows = con.execute(
                 f"SELECT DISTINCT {self._day_of('ts')} FROM read_parquet($files)",
-                {"files": [str(seg.path) for seg in unknown], **self._tz_param()},
+                {"files": [_literal(seg.path) for seg in unknown], **self._tz_param()},
             ).fetchall()
             days.update(row[0] for row in rows)
         return tuple(sorted(days))

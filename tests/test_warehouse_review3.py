@@ -306,3 +306,64 @@ def test_rollup_from_s3_never_prints_the_endpoint_password(
     assert err.startswith("analytics: error: ")
     assert err.count("\n") == 1
     assert SECRET not in err
+
+
+# -- 2. paths that DuckDB reads as something other than a file name -------------------------
+
+
+@pytest.mark.parametrize("name", ["site?", "site*", "site[1]", "stats?.duckdb.staging"])
+def test_a_spool_folder_named_with_glob_characters_is_read_as_named(
+    tmp_path: Path, name: str
+) -> None:
+    # DuckDB reads every path given to read_parquet as a glob: a spool in 'site?' (or the
+    # staging folder of `--db 'stats?.duckdb'`) also matched 'site1', whose copy of the same
+    # segments doubled the rows, and the run failed with "reading the new segments failed
+    # twice" whatever it was given.
+    spool, events = _spool(tmp_path, seed=37)
+    odd = tmp_path / name
+    spool.rename(odd)
+    sibling = tmp_path / name.replace("?", "1").replace("*", "x").replace("[1]", "1")
+    shutil.copytree(odd, sibling)  # what the pattern would match besides
+    db = tmp_path / "w.duckdb"
+    result = Warehouse(db, clock=fixed_clock(NOW)).run(odd)
+    assert result.ingest.events == len(events)
+    assert result.ingest.quarantined == ()
+    for table, rows in tally(events).items():
+        assert table_rows(db, table) == rows, table
+
+
+@pytest.mark.parametrize(
+    "name", [":memory:", ":memory:stats", "md:stats.duckdb", "file:stats.duckdb", "stats?.duckdb"]
+)
+def test_a_db_name_duckdb_would_read_as_a_special_target_is_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # `--db :memory:` rolled up into memory and said all was well: with --delete-ingested
+    # the segments were deleted and their events were nowhere. 'md:...' made DuckDB try to
+    # download the MotherDuck extension, 'file:...' to load an extension named "file".
+    _, events = _spool(tmp_path, seed=38)
+    monkeypatch.chdir(tmp_path)
+    assert main(["rollup", "--spool", "spool", "--db", name, "--delete-ingested"]) == 0
+    assert (tmp_path / name).is_file()
+    for table, rows in tally(events).items():
+        assert table_rows(tmp_path / name, table) == rows, table
+    assert main(["report", "summary", "--db", name, "--from", str(FIRST), "--to", str(FIRST)]) == 0
+    assert main(["prune", "--db", name, "--raw-days", "1"]) == 0
+    out = tmp_path / "out.csv"
+    assert (
+        main(
+            [
+                "export",
+                "--db",
+                name,
+                "--table",
+                "daily_totals",
+                "--format",
+                "csv",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert out.read_text().count("\n") == len(tally(events)["daily_totals"]) + 1
