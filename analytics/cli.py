@@ -27,6 +27,7 @@ EXIT_BUSY = 1
 EXIT_PIPE_CLOSED = 1
 KINDS = ("referrers", "sources", "pages", "campaigns", "summary", "trends")
 REPORT_FORMATS = ("table", "csv", "json", "html")
+STDOUT = "-"  # as an --output: standard output
 
 
 class UsageError(Exception):
@@ -172,7 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--db", required=True, type=Path, help="the DuckDB file")
     export.add_argument("--table", required=True, help="events or a daily_* table")
     export.add_argument("--format", required=True, help="parquet or csv")
-    export.add_argument("--output", required=True, type=Path, metavar="FILE")
+    export.add_argument(
+        "--output", required=True, type=Path, metavar="FILE", help="a file, or - for stdout"
+    )
     export.set_defaults(handler=_export)
 
     prune = command(
@@ -290,8 +293,14 @@ def _write_output(text: str, output: Path | None, *, terminal: bool = False) -> 
 def _export(args: argparse.Namespace) -> int:
     from analytics.warehouse import export_table
 
-    rows = export_table(args.db, args.table, args.format, args.output)
-    print(f"exported {rows} rows of {args.table} to {args.output}")
+    if str(args.output) != STDOUT:
+        rows = export_table(args.db, args.table, args.format, args.output)
+        print(f"exported {rows} rows of {args.table} to {args.output}")
+        return 0
+    # DuckDB writes to the descriptor itself: nothing of Python's buffer may come after.
+    sys.stdout.flush()
+    rows = export_table(args.db, args.table, args.format, f"/dev/fd/{sys.stdout.fileno()}")
+    print(f"exported {rows} rows of {args.table} to stdout", file=sys.stderr)
     return 0
 
 

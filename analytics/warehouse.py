@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -994,6 +995,18 @@ def _spreadsheet_safe(con: duckdb.DuckDBPyConnection, table: str) -> str:
     return ", ".join(selected)
 
 
+def is_stream(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` (through links) is something to write through, not a file to replace:
+    a named pipe, a terminal, anything under /dev (/dev/stdout redirected to a file too)."""
+    if os.fspath(path).startswith("/dev/"):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def is_same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
     """Whether `a` and `b` name one existing file (through links and relative paths)."""
     try:
@@ -1012,28 +1025,35 @@ def export_table(
 ) -> int:
     """Write one warehouse table to `output` as Parquet or CSV (with a header); return rows.
 
-    The file appears complete or not at all (written to a temporary name, then renamed).
-    CSV is what gets opened in a spreadsheet: a text cell that starts like a formula gets a
-    leading apostrophe, as in CSV reports (see `_spreadsheet_safe`). Parquet keeps every
-    value exactly.
+    The file appears complete or not at all (written to a temporary name, then renamed); a
+    named pipe or a device (/dev/stdout) is written through instead, and a reader that
+    closes it early raises BrokenPipeError. CSV is what gets opened in a spreadsheet: a text
+    cell that starts like a formula gets a leading apostrophe, as in CSV reports (see
+    `_spreadsheet_safe`). Parquet keeps every value exactly.
     """
     if table not in EXPORT_TABLES:
         raise ExportError(f"unknown table {table!r}; choose one of: {', '.join(EXPORT_TABLES)}")
     if fmt not in EXPORT_FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of: {', '.join(EXPORT_FORMATS)}")
     target = Path(output)
+    stream = is_stream(target)
     if target.is_dir():
         raise ExportError(f"output {str(target)!r} is a folder")
     if is_same_file(target, db_path):
         raise ExportError(f"output {str(target)!r} is the database itself; choose another file")
     folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir() or not os.access(folder, os.W_OK):
+    if not stream and (not folder.is_dir() or not os.access(folder, os.W_OK)):
         raise ExportError(f"cannot write {str(target)!r}: folder missing or not writable")
     con = connect(db_path, read_only=True, lock_timeout=lock_timeout)
-    temp = folder / f".tmp-export-{os.getpid()}-{target.name}"
+    # Renaming a finished file over a pipe or a device would replace it (as root, even
+    # /dev/stdout itself) and its reader would get nothing.
+    temp = target if stream else folder / f".tmp-export-{os.getpid()}-{target.name}"
     try:
         order = "ts" if table == "events" else "ALL"
         options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
+        if stream:
+            # DuckDB's own temporary-then-rename, which a redirected /dev/fd/1 cannot take.
+            options += ", USE_TMP_FILE false"
         try:
             # `table` is one of EXPORT_TABLES (checked above); the path is quoted.
             columns = "*" if fmt == "parquet" else _spreadsheet_safe(con, table)
@@ -1047,7 +1067,11 @@ def export_table(
                 f"{str(db_path)!r} has no table {table!r}: is it a cookiewall warehouse?"
             ) from None
         except duckdb.Error as exc:
+            if stream and "broken pipe" in str(exc).lower():
+                raise BrokenPipeError(f"{str(target)!r}: the reader closed it") from None
             raise ExportError(f"cannot write {str(target)!r}: {_first_line(exc)}") from None
+        if stream:
+            return rows
         try:
             os.replace(temp, target)
         except OSError as exc:
@@ -1055,5 +1079,6 @@ def export_table(
         return rows
     finally:
         con.close()
-        with contextlib.suppress(OSError):
-            temp.unlink()
+        if not stream:
+            with contextlib.suppress(OSError):
+                temp.unlink()

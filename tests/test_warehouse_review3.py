@@ -367,3 +367,159 @@ def test_a_db_name_duckdb_would_read_as_a_special_target_is_a_file(
         == 0
     )
     assert out.read_text().count("\n") == len(tally(events)["daily_totals"]) + 1
+
+
+# -- 4. the CLI as an analyst and cron use it ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("review3")
+    spool, _ = _spool(root, seed=40, days=3)
+    db = root / "w.duckdb"
+    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    return db
+
+
+def _cli(*argv: str) -> list[str]:
+    return [sys.executable, "-m", "analytics", *argv]
+
+
+def _daily_totals_csv(db: Path) -> str:
+    out = db.parent / f"expected-{os.getpid()}.csv"
+    assert (
+        main(
+            [
+                "export",
+                "--db",
+                str(db),
+                "--table",
+                "daily_totals",
+                "--format",
+                "csv",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    return out.read_text()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export_to_stdout_with_a_dash(warehouse: Path, tmp_path: Path, fmt: str) -> None:
+    # `analytics export ... --output - | gzip`: before, a file named '-' appeared in the
+    # current folder and stdout carried only the "exported" line.
+    proc = subprocess.run(
+        _cli(
+            "export",
+            "--db",
+            str(warehouse),
+            "--table",
+            "daily_totals",
+            "--format",
+            fmt,
+            "--output",
+            "-",
+        ),
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "-").exists()
+    assert proc.stderr.decode().startswith("exported 6 rows of daily_totals to stdout")
+    if fmt == "csv":
+        assert proc.stdout.decode() == _daily_totals_csv(warehouse)
+    else:
+        assert proc.stdout.startswith(b"PAR1")
+        assert proc.stdout.endswith(b"PAR1")
+
+
+def test_export_to_stdout_redirected_to_a_file(warehouse: Path, tmp_path: Path) -> None:
+    # `analytics export ... --output - > totals.csv`
+    out = tmp_path / "totals.csv"
+    with out.open("wb") as handle:
+        proc = subprocess.run(
+            _cli(
+                "export",
+                "--db",
+                str(warehouse),
+                "--table",
+                "daily_totals",
+                "--format",
+                "csv",
+                "--output",
+                "-",
+            ),
+            stdout=handle,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text() == _daily_totals_csv(warehouse)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["totals.csv"]
+
+
+def test_export_into_a_closed_pipe_is_quiet(warehouse: Path) -> None:
+    proc = subprocess.Popen(
+        _cli(
+            "export",
+            "--db",
+            str(warehouse),
+            "--table",
+            "events",
+            "--format",
+            "csv",
+            "--output",
+            "-",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert err == ""
+
+
+@pytest.mark.parametrize("through_link", [False, True])
+def test_export_into_a_named_pipe_writes_through_it(
+    warehouse: Path, tmp_path: Path, through_link: bool
+) -> None:
+    # `--output /dev/stdout` or a FIFO: before, the export wrote a temporary file next to it
+    # and renamed it over the FIFO (or, run as root, over /dev/stdout itself): the reader got
+    # nothing and the device was gone.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    target = fifo
+    if through_link:
+        target = tmp_path / "stdout-like"
+        target.symlink_to(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code = main(
+        [
+            "export",
+            "--db",
+            str(warehouse),
+            "--table",
+            "daily_totals",
+            "--format",
+            "csv",
+            "--output",
+            str(target),
+        ]
+    )
+    reader.join(timeout=30)
+    assert code == 0
+    assert received == [_daily_totals_csv(warehouse).encode()]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert target.is_symlink() == through_link
