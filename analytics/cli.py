@@ -161,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="fold rows with fewer than K visitors into one '(other)' row",
     )
     report.add_argument("--format", default="table", help=f"one of: {', '.join(REPORT_FORMATS)}")
-    report.add_argument("--output", type=Path, metavar="FILE", help="write here, not stdout")
+    report.add_argument(
+        "--output", type=Path, metavar="FILE", help="write here, not stdout (- is stdout)"
+    )
     report.set_defaults(handler=_report)
 
     export = command(
@@ -250,6 +252,8 @@ def _report(args: argparse.Namespace) -> int:
         raise UsageError(
             f"unknown format {args.format!r}; choose one of: {', '.join(REPORT_FORMATS)}"
         )
+    if args.output is not None and str(args.output) == STDOUT:
+        args.output = None
     if args.output is not None and is_same_file(args.output, args.db):
         raise UsageError(f"output {str(args.output)!r} is the database itself; choose another file")
     query = ReportQuery(

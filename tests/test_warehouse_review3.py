@@ -523,3 +523,30 @@ def test_export_into_a_named_pipe_writes_through_it(
     assert received == [_daily_totals_csv(warehouse).encode()]
     assert stat.S_ISFIFO(fifo.stat().st_mode)
     assert target.is_symlink() == through_link
+
+
+def test_report_output_dash_is_stdout(warehouse: Path, tmp_path: Path) -> None:
+    # Before, `--output -` wrote a file named '-' (export and report now agree on '-').
+    proc = subprocess.run(
+        _cli(
+            "report",
+            "summary",
+            "--db",
+            str(warehouse),
+            "--from",
+            str(FIRST),
+            "--to",
+            str(FIRST + timedelta(days=2)),
+            "--format",
+            "csv",
+            "--output",
+            "-",
+        ),
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode().startswith("period,")
+    assert list(tmp_path.iterdir()) == []
