@@ -164,21 +164,33 @@ class TrafficMiddleware:
             await self.app(scope, receive, send)
             return
 
+        if self._record_all:
+            await self._call_recording_all(scope, receive, send, path)
+            return
+        record = self._record
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                try:  # `_record_safely` inlined: this runs on every response
+                    record(scope, path, message)
+                except Exception:  # recording must never break a response
+                    logger.exception("analytics: could not record a request")
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+    async def _call_recording_all(
+        self, scope: Scope, receive: Receive, send: Send, path: str
+    ) -> None:
         started = False
 
         async def send_wrapper(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                try:  # `_record_safely` inlined: this runs on every response
-                    self._record(scope, path, message)
-                except Exception:  # recording must never break a response
-                    logger.exception("analytics: could not record a request")
+                self._record_safely(scope, path, message)
             await send(message)
 
-        if not self._record_all:
-            await self.app(scope, receive, send_wrapper)
-            return
         try:
             await self.app(scope, receive, send_wrapper)
         except Exception:
@@ -203,21 +215,23 @@ class TrafficMiddleware:
 
     def _record(self, scope: Scope, path: str, message: Message) -> None:
         recorder = self.recorder
-        # A 304 has no Content-Type (RFC 9110 15.4.5): a page the browser revalidated (a
-        # reload, `Cache-Control: no-cache`) is known by the request instead. A HEAD shows
-        # nobody a page (uptime monitors, link checkers): not a page view.
-        if not recorder.record_all and (
-            scope["method"] == "HEAD"
-            or not (
-                _is_html(message.get("headers") or ())
-                or (
-                    message["status"] == _NOT_MODIFIED
-                    and _asks_for_a_page(scope["headers"])
-                    and not _names_another_file_type(path)
-                )
-            )
-        ):
-            return
+        if not self._record_all:
+            # Only pages. A HEAD shows nobody a page (uptime monitors, link checkers).
+            if scope["method"] == "HEAD":
+                return
+            html = False
+            for name, value in message.get("headers") or ():  # `_is_html`, inlined
+                if name == _CONTENT_TYPE or (len(name) == 12 and name.lower() == _CONTENT_TYPE):
+                    html = value[:9].lower() == _HTML
+                    break
+            # A 304 has no Content-Type (RFC 9110 15.4.5): a page the browser revalidated (a
+            # reload, `Cache-Control: no-cache`) is known by the request instead.
+            if not html and not (
+                message["status"] == _NOT_MODIFIED
+                and _asks_for_a_page(scope["headers"])
+                and not _names_another_file_type(path)
+            ):
+                return
         referer = user_agent = forwarded_for = None
         opted_out = False
         for name, value in scope["headers"]:

@@ -34,10 +34,16 @@ _REMEMBERED_NAMES = 1024  # bounds on names kept for logging once and for the de
 # Browsers send the consent cookie once per path and domain holding it: a handful. Each value
 # costs a signature check, so a crafted header with thousands is read no further than this.
 MAX_CONSENT_VALUES = 16
+# Cookie headers whose consent value is kept (see `__call__`): at most this many, this long.
+# A header that changes on every request (a cookie a script rewrites per page view) is found
+# each time instead, at the cost of one more dict lookup.
+_KEPT_HEADERS = 4096
+_MAX_KEPT_HEADER = 1024
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")
 # A WebSocket handshake's answer: the upgrade, or an HTTP response instead (Denial Response).
 _HANDSHAKE_ANSWERS = frozenset({"websocket.accept", "websocket.http.response.start"})
 _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
+_L_OR_UPPER_L = (ord("l"), ord("L"))  # how every field `_offers_to_shared_caches` takes ends
 # Response fields that name the exact bytes the app sent; untrue once the banner is injected.
 _ABOUT_THE_APPS_BODY = frozenset(
     {b"etag", b"last-modified", b"content-md5", b"content-digest", b"repr-digest", b"digest"}
@@ -115,6 +121,8 @@ class ConsentMiddleware:
         # Set-Cookie name (the bytes before the first '=') -> its rule's category; None for
         # names that no rule declares or that need the careful path (see `_gated`).
         self._category_by_name: dict[bytes, str | None] = {}
+        # Cookie header -> the consent cookie's value in it (see `__call__`); bounded.
+        self._value_by_header: dict[bytes, str] = {}
 
     @property
     def verifications(self) -> int:
@@ -158,9 +166,18 @@ class ConsentMiddleware:
         extra: list[bytes] = []
         consent = None
         if cookie_header:
-            single = _single_value(cookie_header, self._cookie_name_bytes)
-            if single is not None:
-                consent = self.codec.cached_consent(single, gpc)  # a returning visitor
+            # A returning visitor's browser sends the same Cookie header page after page: its
+            # consent value, found once, is kept by the whole header (a str keeps its hash,
+            # so the codec's lookup is then cheap too). Expiry is still checked every time.
+            single = self._value_by_header.get(cookie_header)
+            if single is None:
+                single = _single_value(cookie_header, self._cookie_name_bytes)
+                if single is not None:
+                    consent = self.codec.cached_consent(single, gpc)
+                    if consent is not None and len(cookie_header) <= _MAX_KEPT_HEADER:
+                        self._keep_header(cookie_header, single)
+            else:
+                consent = self.codec.cached_consent(single, gpc)
             if consent is None and self._cookie_marker in cookie_header:
                 consent = self._consent_from(cookie_header, single, gpc, secure, site, extra)
         if consent is None:
@@ -181,6 +198,12 @@ class ConsentMiddleware:
             await self.app(scope, receive, self._filter_only(send, consent))
         else:
             await self.app(scope, receive, self._gate(scope, send, consent, site, extra))
+
+    def _keep_header(self, cookie_header: bytes, value: str) -> None:
+        kept = self._value_by_header
+        if len(kept) >= _KEPT_HEADERS:
+            kept.pop(next(iter(kept)))  # oldest first, as the codec's cache
+        kept[cookie_header] = value
 
     def _handshake_gate(self, scope: Scope, send: Send) -> Send:
         """Gate the Set-Cookie headers of a WebSocket handshake's answer; the rest passes.
@@ -354,13 +377,15 @@ class ConsentMiddleware:
         optional = shared = False
         for key, value in headers:
             if key != b"set-cookie" and (len(key) != 10 or key.lower() != b"set-cookie"):
-                # The same pass notes whether the app offers the response to shared caches
-                # (every field that can is 13+ characters long: most are skipped by length).
-                if len(key) > 12 and not shared:
+                # The same pass notes whether the app offers the response to shared caches.
+                # Every field that can is 13+ characters long and ends in "control": most
+                # fields are skipped by their length or last letter, without a call.
+                if len(key) > 12 and key[-1] in _L_OR_UPPER_L and not shared:
                     shared = _offers_to_shared_caches(key, value)
                 continue
-            name_part, eq, _ = value.partition(b"=")
-            if not eq or b";" in name_part:
+            equals = value.find(b"=")
+            name_part = value[:equals]
+            if equals < 0 or b";" in name_part:
                 # No name=value pair: a browser stores a nameless cookie, not `name_part`.
                 return self._filter(headers, consent, http=http)
             category = categories.get(name_part)
