@@ -28,6 +28,7 @@ EXIT_PIPE_CLOSED = 1
 KINDS = ("referrers", "sources", "pages", "campaigns", "summary", "trends")
 REPORT_FORMATS = ("table", "csv", "json", "html")
 STDOUT = "-"  # as an --output: standard output
+DUCKDB_INTERRUPTED = "Query interrupted"
 
 
 class UsageError(Exception):
@@ -364,6 +365,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (AnalyticsError, SpoolError, ValueError) as exc:
         return _fail(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except RuntimeError as exc:
+        # Ctrl-C while DuckDB runs a query comes out as this, not as KeyboardInterrupt (the
+        # run's transaction is rolled back on the way).
+        if str(exc) != DUCKDB_INTERRUPTED:
+            raise
         return _fail("interrupted", 130)
 
 
