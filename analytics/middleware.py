@@ -173,8 +173,8 @@ class TrafficMiddleware:
             if message["type"] == "http.response.start":
                 try:  # `_record_safely` inlined: this runs on every response
                     record(scope, path, message)
-                except Exception:  # recording must never break a response
-                    logger.exception("analytics: could not record a request")
+                except Exception as exc:  # recording must never break a response
+                    self.recorder.recording_failed(exc)
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
@@ -210,8 +210,8 @@ class TrafficMiddleware:
     def _record_safely(self, scope: Scope, path: str, message: Message) -> None:
         try:
             self._record(scope, path, message)
-        except Exception:  # recording must never break a response
-            logger.exception("analytics: could not record a request")
+        except Exception as exc:  # recording must never break a response
+            self.recorder.recording_failed(exc)
 
     def _record(self, scope: Scope, path: str, message: Message) -> None:
         recorder = self.recorder

@@ -186,6 +186,14 @@ class Recorder:
         if len(buffer) >= self._early_flush:
             self._wake.set()
 
+    def recording_failed(self, exc: BaseException) -> None:
+        """A request the middleware could not record (a bug): counted in `errors`, logged by
+        the exception's type and place only, as the flusher's failures are (its message may
+        quote the request's path, headers or address)."""
+        with self._lock:
+            self._errors += 1
+        self._log_failure("request(s) not recorded", _where(exc), 1, "their responses were sent")
+
     def count_spam(self) -> None:
         with self._lock:
             self._spam += 1
