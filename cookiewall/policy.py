@@ -339,6 +339,12 @@ def _check_rules(rules: tuple[CookieRule, ...], category_names: frozenset[str]) 
         if rule.pattern in seen:
             raise ValueError(f"duplicate cookie rule {rule.pattern!r}")
         seen.add(rule.pattern)
+        if not isinstance(rule.category, str):
+            # Checked before the lookup below, which would hash a TOML list or table: TypeError.
+            raise ValueError(
+                f"cookie rule {rule.pattern!r}: category must be a category name,"
+                f" not {rule.category!r}"
+            )
         if rule.category not in category_names:
             raise ValueError(
                 f"cookie rule {rule.pattern!r} names unknown category {rule.category!r}"
