@@ -8,7 +8,7 @@ import string
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +185,13 @@ class Policy:
         self.texts = _check_texts(texts or {}, self.category_names)
         if gpc_last_update is None:
             gpc_last_update = _date_or_none(version)
+        elif not isinstance(gpc_last_update, date) or isinstance(gpc_last_update, datetime):
+            # gpc.json's lastUpdate is a day (YYYY-MM-DD, GPC spec section 4): a datetime, a
+            # date subclass, would put a time there; a string would fail on the first fetch.
+            raise ValueError(
+                "gpc_last_update must be a date without a time (YYYY-MM-DD, unquoted in TOML),"
+                f" not {gpc_last_update!r}"
+            )
         self.gpc_last_update = gpc_last_update
 
         self._exact = {r.pattern: r for r in self.cookies if not r.is_pattern}
@@ -259,9 +266,7 @@ class Policy:
             raise ValueError(
                 f"consent_max_age_days must be between 1 and {MAX_CONSENT_AGE.days}, not {days}"
             )
-        gpc_last_update = data.get("gpc_last_update")
-        if gpc_last_update is not None and not isinstance(gpc_last_update, date):
-            raise ValueError("gpc_last_update must be a date (YYYY-MM-DD, unquoted)")
+        gpc_last_update = data.get("gpc_last_update")  # checked by __init__
         return cls(
             version=version,
             categories=[
