@@ -6,7 +6,7 @@ import fnmatch
 import re
 import string
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -69,7 +69,7 @@ CONSENT_MODE_SIGNALS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Category:
     name: str
     description: str = ""
@@ -78,21 +78,35 @@ class Category:
     # The Google Consent Mode signals this category stands for (see `cookiewall.consentmode`).
     consent_mode: tuple[str, ...] = ()
 
-    def __post_init__(self) -> None:
-        signals = self.consent_mode
-        if isinstance(signals, str) or not isinstance(signals, (tuple, list)):
+    # Written out, not generated: a generated __init__ would take only what the field holds,
+    # a tuple, and the README's `consent_mode=["analytics_storage"]` would fail a user's
+    # `mypy --strict`. Any sequence of names is taken; a tuple is kept, so a category stays
+    # immutable and hashable.
+    def __init__(
+        self,
+        name: str,
+        description: str = "",
+        required: bool = False,
+        gpc_opt_out: bool = False,
+        consent_mode: Sequence[str] = (),
+    ) -> None:
+        if isinstance(consent_mode, str) or not isinstance(consent_mode, Sequence):
             raise ValueError(
-                f"category {self.name!r}: consent_mode must be a list of signal names,"
-                f" such as ['analytics_storage'], not {signals!r}"
+                f"category {name!r}: consent_mode must be a list of signal names,"
+                f" such as ['analytics_storage'], not {consent_mode!r}"
             )
-        unknown = [s for s in signals if s not in CONSENT_MODE_SIGNALS]
+        unknown = [s for s in consent_mode if s not in CONSENT_MODE_SIGNALS]
         if unknown:
             raise ValueError(
-                f"category {self.name!r}: unknown consent_mode signal {unknown[0]!r}"
+                f"category {name!r}: unknown consent_mode signal {unknown[0]!r}"
                 f" (known: {', '.join(CONSENT_MODE_SIGNALS)})"
             )
-        # A list from TOML becomes a tuple: the category stays immutable and hashable.
-        object.__setattr__(self, "consent_mode", tuple(dict.fromkeys(signals)))
+        # Frozen: object.__setattr__ is the sanctioned way in, as in a generated __init__.
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "description", description)
+        object.__setattr__(self, "required", required)
+        object.__setattr__(self, "gpc_opt_out", gpc_opt_out)
+        object.__setattr__(self, "consent_mode", tuple(dict.fromkeys(consent_mode)))
 
 
 @dataclass(frozen=True, slots=True)

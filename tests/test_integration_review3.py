@@ -698,14 +698,6 @@ def test_a_failing_analytics_step_of_the_demo_is_one_line_not_a_traceback() -> N
     assert "\n" not in str(stopped.value.code)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="policy.py: Category.consent_mode is annotated `tuple[str, ...]`, so the README's"
-    ' `Category("analytics", consent_mode=["analytics_storage"])` (and examples/'
-    "starlette_app.py) fails mypy --strict in a user's project (cookiewall ships py.typed)."
-    " Fix: annotate the field `Sequence[str]` (or `tuple[str, ...] | list[str]`); __post_init__"
-    " already turns it into a tuple",
-)
 def test_the_readmes_consent_mode_lists_type_check(tmp_path: Path) -> None:
     user_code = tmp_path / "user_policy.py"
     user_code.write_text(
