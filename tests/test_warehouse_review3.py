@@ -161,6 +161,28 @@ def test_segments_sealed_apart_with_equal_events_are_both_counted(tmp_path: Path
     }
 
 
+def test_a_copy_of_a_segment_with_damaged_pages_goes_to_quarantine_with_it(tmp_path: Path) -> None:
+    # The footer reads fine, the pages do not: the run finds the culprit by reading each
+    # segment in full. Its copy (set aside unread as a copy) is as damaged: it must not be
+    # recorded as "ingested" under the name of a segment that never was.
+    spool, events = _spool(tmp_path, seed=39, days=1)
+    victim = sorted(spool.rglob("*.parquet"))[0]
+    data = bytearray(victim.read_bytes())
+    for i in range(200, 900):
+        data[i] = (data[i] * 7 + 13) % 256
+    victim.write_bytes(bytes(data))
+    copy = _copy_renamed(victim, name="zz-copy.parquet")
+    db = tmp_path / "w.duckdb"
+    result = Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    quarantined = {f"{victim.parent.name}/{victim.name}", f"{copy.parent.name}/{copy.name}"}
+    assert set(result.ingest.quarantined) == quarantined
+    assert result.ingest.duplicates == ()
+    assert {name for name, _, _ in _ledger(db)}.isdisjoint(quarantined)
+    assert not copy.exists()
+    assert (spool / "quarantine" / copy.parent.name / copy.name).is_file()
+    assert result.ingest.events == len(events) - 20
+
+
 def test_a_ledger_from_before_content_ids_keeps_working(tmp_path: Path) -> None:
     # A database written by the previous version has no content columns: the run adds them
     # and carries on; its old segments are still skipped by name.
