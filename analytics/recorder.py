@@ -36,7 +36,13 @@ from analytics.capture import Converted, as_utc, batch_to_table
 from analytics.event import EVENT_SCHEMA, Event
 from analytics.referrers import Referrer, referrer_parser
 from analytics.spool import write_segment
-from analytics.visitors import SaltStore, VisitorHasher, client_address, parse_proxies
+from analytics.visitors import (
+    ProxySpec,
+    SaltStore,
+    VisitorHasher,
+    client_address,
+    parse_proxies,
+)
 
 if TYPE_CHECKING:
     from analytics.objectstore import SegmentUploader
@@ -84,8 +90,8 @@ class Recorder:
         visitor_hashing: bool = True,
         salt_dir: str | os.PathLike[str] | None = None,
         record: str = "pages",
-        exclude_paths: Iterable[str] = (),
-        trusted_proxies: Iterable[str] = (),
+        exclude_paths: Iterable[str] | None = (),
+        trusted_proxies: Iterable[ProxySpec] | str | None = (),
         flush_interval: float = 10.0,
         max_buffer: int = 100_000,
         spool_url: str | None = None,
@@ -101,7 +107,9 @@ class Recorder:
         if clock is not None and not callable(clock):
             raise ValueError("clock must be a callable returning an aware UTC datetime")
         exclude_paths = _exclude_patterns(exclude_paths)
-        self.spool_dir = Path(spool_dir)
+        # Absolute now: a worker that changes its working directory later (a daemonising
+        # server, a task runner) keeps writing where it was told, not somewhere new.
+        self.spool_dir = Path(spool_dir).absolute()
         self.site = site.strip()
         self.clock: Callable[[], datetime] = clock or _utc_now
         # The request path's clock: by default Unix seconds (a C call, no object built), turned
@@ -111,7 +119,9 @@ class Recorder:
         self.exclude_paths: tuple[str, ...] = ALWAYS_EXCLUDED + exclude_paths
         self.trusted_proxies = parse_proxies(trusted_proxies)
         self.referrer: Callable[[bytes], Referrer] = referrer_parser(self.site)
-        self.salts = SaltStore(Path(salt_dir) if salt_dir is not None else self.spool_dir / "salts")
+        self.salts = SaltStore(
+            Path(salt_dir).absolute() if salt_dir is not None else self.spool_dir / "salts"
+        )
         self._hasher = VisitorHasher(self.site, self.salts) if visitor_hashing else None
         self._flush_interval = float(flush_interval)
         self._max_buffer = max_buffer

@@ -64,3 +64,27 @@ def test_a_failed_recording_is_counted_and_logged_without_the_request(
     text = "".join(f"{r.getMessage()} {r.exc_info} {r.exc_text}" for r in ours)
     for private in (SECRET_AGENT, "SecretAgent", ADDRESS, "someone@example.org", "email="):
         assert private not in text
+
+
+def test_a_relative_spool_stays_where_it_was_named_when_the_worker_changes_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemonising server or a task runner may chdir after the app is built: the recorder
+    keeps writing segments and salts where it was told, not below the new directory."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "site")
+    recorder = Recorder(spool_dir="var/spool", site="example.com", salt_dir="var/salts")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    app = TrafficMiddleware(Starlette(routes=[Route("/p", _page)]), recorder=recorder)
+
+    async def go() -> int:
+        transport = httpx.ASGITransport(app=app, client=(ADDRESS, 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://example.com") as c:
+            return (await c.get("/p")).status_code
+
+    assert asyncio.run(go()) == 200
+    recorder.close()
+    assert list((tmp_path / "site" / "var" / "spool").glob("day=*/*.parquet"))
+    assert list((tmp_path / "site" / "var" / "salts").iterdir())
+    assert not list((tmp_path / "elsewhere").iterdir())
