@@ -426,6 +426,13 @@ def test_every_cli_flag_the_readme_names_exists() -> None:
     # flags of other programs the README names: uvicorn
     others = {"--proxy-headers", "--forwarded-allow-ips", "--root-path", "--log-config"}
     others |= {"--packages", "--strict"}  # spark-submit, mypy
+    # CSS custom properties the README names: each must be one the banner's files use
+    css_properties = {"--cookiewall-height"}
+    static = ROOT / "cookiewall" / "static"
+    for prop in css_properties:
+        assert prop in (static / "banner.css").read_text(), prop
+        assert prop in (static / "banner.js").read_text(), prop
+    others |= css_properties
     named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", README))
     assert named - known - others == set()
 
