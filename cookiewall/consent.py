@@ -49,7 +49,19 @@ class Consent:
         object.__setattr__(self, "summary", summary)  # frozen: the one sanctioned way in
 
     def allows(self, name: str) -> bool:
-        return name in self.granted
+        """Whether category `name` is allowed now; ValueError if the policy has no such category.
+
+        A name the policy lacks is a typo (`"preference"`) or a stale category: answering False
+        would silently keep the feature it guards off, and the developer would never learn.
+        """
+        if name in self.granted:
+            return True
+        if name in self.categories:
+            return False
+        raise ValueError(
+            f"{name!r} is not a category of this policy"
+            f" (its categories: {', '.join(sorted(self.categories))})"
+        )
 
 
 @dataclass(slots=True)
