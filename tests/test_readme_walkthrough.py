@@ -211,7 +211,7 @@ SIGNATURES: list[tuple[str, Any]] = [
     ),
     ("run_report(db, query, lock_timeout=10)", run_report),
     ("analytics.spark.spark_rollup(spool, output_dir, master=…, timezone=…)", "spark_rollup"),
-    ("line_chart(series, labels, title=…)", line_chart),
+    ('line_chart(series, labels, title=…, empty_label="no data")', line_chart),
     ("sparkline(values)", sparkline),
     ("analytics.warehouse.export_table(db, table, fmt, output)", export_table),
     ("`prune(raw_days=None)`", Warehouse.prune),
