@@ -425,6 +425,7 @@ def test_every_cli_flag_the_readme_names_exists() -> None:
         known |= set(_parser_flags(command))
     # flags of other programs the README names: uvicorn
     others = {"--proxy-headers", "--forwarded-allow-ips", "--root-path", "--log-config"}
+    others |= {"--log-level"}  # uvicorn too
     others |= {"--packages", "--strict"}  # spark-submit, mypy
     # CSS custom properties the README names: each must be one the banner's files use
     css_properties = {"--cookiewall-height"}
