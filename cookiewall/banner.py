@@ -14,7 +14,8 @@ from importlib.resources import files
 from string import Template
 from typing import Any
 
-from cookiewall.policy import COOKIE_LIST_TABLE, Policy
+from cookiewall.consent import Consent
+from cookiewall.policy import COOKIE_LIST_TABLE, Category, Policy
 
 DEFAULT_LANGUAGE = "en"
 _LANGUAGE_CACHE_SIZE = 256
@@ -37,6 +38,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "always_on": "always on",
         "details": "Cookie details",
         "categories_legend": "Cookie categories",
+        "gpc_refused": "off while your browser sends Global Privacy Control",
     },
     "de": {
         "title": "Cookies auf dieser Website",
@@ -53,6 +55,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "always_on": "immer aktiv",
         "details": "Details zu Cookies",
         "categories_legend": "Cookie-Kategorien",
+        "gpc_refused": "aus, solange Ihr Browser Global Privacy Control sendet",
     },
     "fr": {
         "title": "Les cookies sur ce site",
@@ -69,6 +72,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "always_on": "toujours actif",
         "details": "Détails des cookies",
         "categories_legend": "Catégories de cookies",
+        "gpc_refused": "désactivé tant que votre navigateur envoie Global Privacy Control",
     },
 }
 
@@ -165,6 +169,24 @@ class CookieListTexts:
     labels: dict[str, str]
 
 
+@dataclass(frozen=True, slots=True)
+class CategoryRow:
+    """One category's checkbox in one language, rendered in every state it can show."""
+
+    name: str
+    gpc_opt_out: bool
+    unticked: str  # not granted; every optional category of an undecided visitor's banner
+    ticked: str  # granted (a required category is always this: ticked and fixed)
+    refused: str  # refused by the visitor's GPC signal: unticked, fixed, and saying why
+
+    def showing(self, consent: Consent) -> str:
+        if self.name in consent.granted:
+            return self.ticked
+        if consent.gpc and self.gpc_opt_out:
+            return self.refused
+        return self.unticked
+
+
 def _resource(name: str) -> str:
     return (files("cookiewall") / name).read_text(encoding="utf-8")
 
@@ -197,20 +219,42 @@ class BannerMarkup:
 
     A site served under a sub-path (ASGI `root_path`) gets its own markup, so that its forms
     post to, and its assets load from, URLs the browser can reach.
+
+    The markup is shared by every visitor: what belongs to one (where to return, the choice
+    already made) is put together per request, never stored here.
     """
 
-    __slots__ = ("_parts", "action_url", "css_url", "js_url")
+    __slots__ = ("_frames", "_parts", "_rows", "action_url", "css_url", "js_url")
 
     def __init__(
-        self, action_url: str, css_url: str, js_url: str, parts: dict[str, list[str]]
+        self,
+        action_url: str,
+        css_url: str,
+        js_url: str,
+        parts: dict[str, list[str]],
+        frames: dict[str, tuple[list[str], list[str]]],
+        rows: dict[str, tuple[CategoryRow, ...]],
     ) -> None:
         self.action_url = action_url
         self.css_url = css_url
         self.js_url = js_url
-        self._parts = parts
+        self._parts = parts  # the undecided visitor's banner, split where `next` goes
+        self._frames = frames  # the banner before and after its category boxes, split alike
+        self._rows = rows
 
-    def fragment(self, language: str, next_path: str) -> str:
-        return escape(next_path).join(self._parts[language])
+    def fragment(self, language: str, next_path: str, consent: Consent | None = None) -> str:
+        """The banner; given a visitor's `consent`, its boxes show that consent.
+
+        A visitor who reopens the banner to change a decision sees what they allowed ticked:
+        all boxes empty, saving it to take back one category took back every other one too.
+        Under GPC, the categories it refuses are shown off and fixed, with the reason.
+        """
+        escaped = escape(next_path)
+        if consent is None or not (consent.decided or consent.gpc):
+            return escaped.join(self._parts[language])
+        head, tail = self._frames[language]
+        rows = "\n".join(row.showing(consent) for row in self._rows[language])
+        return escaped.join(head) + rows + escaped.join(tail)
 
     def snippet(self, language: str, next_path: str) -> str:
         """What injection inserts before </body>: stylesheet, banner, enhancement script."""
@@ -236,7 +280,10 @@ class Banner:
         self._page = Template(_resource("templates/banner.html"))
         self._category = Template(_resource("templates/category.html"))
         self.texts = self._merge_texts(policy)
-        self._marker = f"cookiewall-next-{secrets.token_hex(8)}"
+        token = secrets.token_hex(8)
+        self._marker = f"cookiewall-next-{token}"
+        self._rows_marker = f"cookiewall-categories-{token}"
+        self._rows = {lang: self._category_rows(lang) for lang in self.texts}
         self._language_cache: dict[str, str] = {}
         self._cookie_lists = {lang: self._cookie_list(lang) for lang in self.texts}
         self.default = self.markup(path_prefix)
@@ -247,12 +294,22 @@ class Banner:
     def markup(self, url_prefix: str) -> BannerMarkup:
         """Render every language for endpoints reached at `url_prefix` (already URL-safe)."""
         css_version, js_version = self._versions
-        parts = {lang: self._render(lang, url_prefix).split(self._marker) for lang in self.texts}
+        parts: dict[str, list[str]] = {}
+        frames: dict[str, tuple[list[str], list[str]]] = {}
+        for lang in self.texts:
+            page = self._render(lang, url_prefix)
+            # Required categories ticked and fixed; the others never pre-ticked.
+            undecided = "\n".join(row.unticked for row in self._rows[lang])
+            parts[lang] = page.replace(self._rows_marker, undecided).split(self._marker)
+            head, tail = page.split(self._rows_marker)
+            frames[lang] = (head.split(self._marker), tail.split(self._marker))
         return BannerMarkup(
             action_url=url_prefix,
             css_url=f"{url_prefix}/static/banner.css?v={css_version}",
             js_url=f"{url_prefix}/static/banner.js?v={js_version}",
             parts=parts,
+            frames=frames,
+            rows=self._rows,
         )
 
     @staticmethod
@@ -326,29 +383,46 @@ class Banner:
             tag = tag.rpartition("-")[0]
         return None
 
-    def fragment(self, language: str, next_path: str) -> str:
-        return self.default.fragment(language, next_path)
+    def fragment(self, language: str, next_path: str, consent: Consent | None = None) -> str:
+        return self.default.fragment(language, next_path, consent)
 
     def snippet(self, language: str, next_path: str) -> str:
         return self.default.snippet(language, next_path)
 
-    def _render(self, lang: str, url_prefix: str) -> str:
+    def _category_rows(self, lang: str) -> tuple[CategoryRow, ...]:
+        texts = self.texts[lang]
+        rows = []
+        for category in self.policy.categories:
+            if category.required:
+                fixed = self._category_row(category, lang, " checked disabled", texts["always_on"])
+                rows.append(CategoryRow(category.name, False, fixed, fixed, fixed))
+                continue
+            rows.append(
+                CategoryRow(
+                    category.name,
+                    category.gpc_opt_out,
+                    unticked=self._category_row(category, lang, "", ""),
+                    ticked=self._category_row(category, lang, " checked", ""),
+                    refused=self._category_row(category, lang, " disabled", texts["gpc_refused"]),
+                )
+            )
+        return tuple(rows)
+
+    def _category_row(self, category: Category, lang: str, state: str, status: str) -> str:
         texts = self.texts[lang]
         labels: dict[str, str] = texts.get("labels", {})
         descriptions: dict[str, str] = texts.get("descriptions", {})
-        rows = []
-        for category in self.policy.categories:
-            always_on = f" ({texts['always_on']})" if category.required else ""
-            rows.append(
-                self._category.substitute(
-                    name=escape(category.name),
-                    # Required categories are shown ticked and fixed; others never pre-ticked.
-                    state=" checked disabled" if category.required else "",
-                    label=escape(labels.get(category.name, category.name.capitalize())),
-                    always_on=escape(always_on),
-                    description=escape(descriptions.get(category.name, category.description)),
-                ).strip()
-            )
+        return self._category.substitute(
+            name=escape(category.name),
+            state=state,
+            label=escape(labels.get(category.name, category.name.capitalize())),
+            status=escape(f" ({status})" if status else ""),
+            description=escape(descriptions.get(category.name, category.description)),
+        ).strip()
+
+    def _render(self, lang: str, url_prefix: str) -> str:
+        """The banner for `lang`, with markers where `next` and the category boxes go."""
+        texts = self.texts[lang]
         values = {key: escape(texts[key]) for key in DEFAULT_TEXTS[DEFAULT_LANGUAGE]}
         return self._page.substitute(
             values,
@@ -357,7 +431,7 @@ class Banner:
             dir=direction(lang),
             action=escape(url_prefix),
             next=self._marker,
-            categories="\n".join(rows),
+            categories=self._rows_marker,
             details_url=escape(f"{url_prefix}/cookies?format=html"),
         ).strip()
 

@@ -466,7 +466,8 @@ class ConsentEndpoints:
         language = self.banner.language_for(request.headers.get("accept-language"))
         markup = request.site.banner
         next_path = safe_next(request.query().get("next"), request.site.root)
-        fragment = markup.fragment(language, next_path)
+        # A decided visitor reopening it ("change your choice") sees that choice ticked.
+        fragment = markup.fragment(language, next_path, request.consent)
         if _navigated_to(request):
             # A browser opening the URL itself (a "change your choice" link) gets a page:
             # a language, a title and a main landmark, as any page must have.
@@ -475,7 +476,7 @@ class ConsentEndpoints:
             fragment = _page(language, title, fragment, head=head)
         headers = [
             (b"cache-control", b"private, no-store"),
-            (b"vary", b"Cookie, Accept-Language, Sec-Fetch-Dest"),
+            (b"vary", b"Cookie, Accept-Language, Sec-Fetch-Dest, Sec-GPC, DNT"),
             (b"content-language", language.encode()),
         ]
         return Reply(200, fragment.encode(), "text/html; charset=utf-8", headers)

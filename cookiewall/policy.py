@@ -33,6 +33,7 @@ TEXT_KEYS = frozenset(
         "always_on",
         "details",
         "categories_legend",
+        "gpc_refused",
     }
 )
 # Per-language mappings keyed by category name (labels and descriptions in that language).
