@@ -29,6 +29,10 @@ KINDS = ("referrers", "sources", "pages", "campaigns", "summary", "trends")
 REPORT_FORMATS = ("table", "csv", "json", "html")
 STDOUT = "-"  # as an --output: standard output
 DUCKDB_INTERRUPTED = "Query interrupted"
+# rollup's defaults (whether an option was given at all matters too: see _NoteGiven).
+DEFAULT_RAW_DAYS = 90
+DEFAULT_WAIT = 10.0
+DEFAULT_MASTER = "local[2]"
 
 
 class UsageError(Exception):
@@ -80,6 +84,21 @@ def _seconds(text: str) -> float:
     return value
 
 
+class _NoteGiven(argparse.Action):
+    """Store the value and add the option's dest to `given`: an option that only one engine
+    uses is an error when given to the other, even with its default value."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[object] | None,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.given = frozenset({*getattr(namespace, "given", ()), self.dest})
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -116,14 +135,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rollup.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
     rollup.add_argument("--output", metavar="DIR", help="spark: where the rollup Parquet goes")
-    rollup.add_argument("--master", default="local[2]", help="spark: master URL (local[2])")
+    rollup.add_argument(
+        "--master", default=DEFAULT_MASTER, help=f"spark: master URL ({DEFAULT_MASTER})"
+    )
     rollup.add_argument(
         "--timezone",
         default=None,
         help="IANA time zone of the day boundaries (default: the database's, UTC when new)",
     )
     rollup.add_argument(
-        "--raw-days", type=_positive_int, default=90, help="days of raw events to keep (90)"
+        "--raw-days",
+        type=_positive_int,
+        default=DEFAULT_RAW_DAYS,
+        action=_NoteGiven,
+        help=f"days of raw events to keep ({DEFAULT_RAW_DAYS})",
     )
     disposal = rollup.add_mutually_exclusive_group()
     disposal.add_argument(
@@ -133,11 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     rollup.add_argument(
         "--wait",
         type=_seconds,
-        default=10.0,
+        default=DEFAULT_WAIT,
+        action=_NoteGiven,
         metavar="SECONDS",
-        help="how long to wait for another run holding the database (10)",
+        help=f"how long to wait for another run holding the database ({DEFAULT_WAIT:g})",
     )
-    rollup.set_defaults(handler=_rollup)
+    rollup.set_defaults(handler=_rollup, given=frozenset())
 
     report = command(
         "report",
@@ -192,11 +218,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _ignored_by_engine(args: argparse.Namespace) -> str | None:
+    """Why an option given to `rollup` would do nothing with the chosen engine, or None."""
+    if args.engine == "spark":
+        duckdb_only = {
+            "--delete-ingested": (args.delete_ingested, "Spark leaves the spool's segments"),
+            "--archive": (args.archive is not None, "Spark leaves the spool's segments"),
+            "--raw-days": ("raw_days" in args.given, "Spark keeps no raw events"),
+            "--wait": ("wait" in args.given, "Spark takes no lock on a database"),
+        }
+        for flag, (given, why) in duckdb_only.items():
+            if given:
+                return f"{flag} is for --engine duckdb: {why}"
+        return None
+    if args.output is not None:
+        return "--output is for --engine spark: the DuckDB rollup writes --db"
+    if args.master != DEFAULT_MASTER:
+        return "--master is for --engine spark"
+    return None
+
+
 def _rollup(args: argparse.Namespace) -> int:
     from analytics.objectstore import is_remote, stage_for_warehouse
     from analytics.spool import misplaced_spool
     from analytics.warehouse import Warehouse
 
+    # An option the engine ignores would pass in silence: `--engine spark
+    # --delete-ingested` in cron, and the spool grows for good.
+    ignored = _ignored_by_engine(args)
+    if ignored is not None:
+        raise UsageError(ignored)
     if args.engine == "spark":
         return _spark_rollup(args)
     if args.db is None:

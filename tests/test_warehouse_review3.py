@@ -632,3 +632,33 @@ def test_ctrl_c_during_a_rollup_is_one_line_and_leaves_nothing_half_done(
         if interrupted == 2:
             break
     assert interrupted
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--engine", "spark", "--output", "OUT", "--delete-ingested"], "--delete-ingested"),
+        (["--engine", "spark", "--output", "OUT", "--archive", "ARCHIVE"], "--archive"),
+        (["--engine", "spark", "--output", "OUT", "--raw-days", "30"], "--raw-days"),
+        (["--engine", "spark", "--output", "OUT", "--wait", "60"], "--wait"),
+        (["--db", "DB", "--output", "OUT"], "--output"),
+        (["--db", "DB", "--master", "spark://h:7077"], "--master"),
+    ],
+)
+def test_a_rollup_option_the_engine_ignores_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], named: str
+) -> None:
+    # Before, `--engine spark --delete-ingested` rolled up and left every segment in the
+    # spool (Spark never disposes of them): cron's spool grew without a word. Likewise
+    # --raw-days, --wait and --archive with Spark, --output and --master without it.
+    spool, _ = _spool(tmp_path, seed=42, days=1)
+    names = {"OUT": tmp_path / "out", "ARCHIVE": tmp_path / "archive", "DB": tmp_path / "w.db"}
+    argv = [str(names.get(arg, arg)) for arg in extra]
+    before = sorted(spool.rglob("*.parquet"))
+    assert main(["rollup", "--spool", str(spool), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"analytics: error: {named} ")
+    assert err.count("\n") == 1
+    assert sorted(spool.rglob("*.parquet")) == before
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "w.db").exists()
