@@ -47,7 +47,7 @@ from analytics.errors import (
     WarehouseMissingError,
 )
 from analytics.event import EVENT_FIELDS, EVENT_SCHEMA
-from analytics.spool import Segment, list_segments, remove_stale_temps
+from analytics.spool import Segment, SpoolError, list_segments, remove_stale_temps
 
 logger = logging.getLogger("analytics")
 
@@ -248,6 +248,15 @@ def _literal(path: Path) -> str:
     return _GLOB_CHARACTERS.sub(lambda found: f"[{found.group()}]", str(path))
 
 
+def _is_utf8(text: str) -> bool:
+    # A name of bytes that are not UTF-8 reaches Python as lone surrogates (surrogateescape).
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -399,12 +408,25 @@ class Warehouse:
     ) -> RunResult:
         spool = Path(spool_dir)
         segments = list_segments(spool)  # SpoolError if the folder is missing
+        if not _is_utf8(str(spool.resolve())):
+            # Every segment's path would fail, each taken for a damaged file.
+            raise SpoolError(
+                f"spool folder {str(spool)!r} has a path that is not UTF-8, which DuckDB "
+                "cannot open: rename it"
+            )
         con = self._open()
         try:
             self._setup(con)
+            misnamed = [seg for seg in segments if not _is_utf8(seg.name)]
+            for seg in misnamed:
+                self._quarantine(
+                    spool, seg, "a file name that is not UTF-8 (DuckDB cannot open it)"
+                )
+            segments = [seg for seg in segments if _is_utf8(seg.name)]
             fresh = self._not_ingested(con, segments)
             footers, unreadable = self._check_footers(spool, fresh, progress=progress)
             quarantined = {seg.name for seg in fresh if seg.name not in footers} - unreadable
+            quarantined |= {seg.name for seg in misnamed}
             fresh = [seg for seg in fresh if seg.name in footers]
             fresh, copies = self._split_copies(con, fresh, footers)
             for attempt in (1, 2):
