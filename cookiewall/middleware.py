@@ -162,7 +162,6 @@ class ConsentMiddleware:
             site = self._root_site
             path = scope["path"]
 
-        secure = self.secure if self.secure is not None else scope.get("scheme") == "https"
         extra: list[bytes] = []
         consent = None
         if cookie_header:
@@ -179,7 +178,7 @@ class ConsentMiddleware:
             else:
                 consent = self.codec.cached_consent(single, gpc)
             if consent is None and self._cookie_marker in cookie_header:
-                consent = self._consent_from(cookie_header, single, gpc, secure, site, extra)
+                consent = self._consent_from(cookie_header, single, gpc, scope, site, extra)
         if consent is None:
             consent = self.codec.undecided(gpc)
 
@@ -190,14 +189,31 @@ class ConsentMiddleware:
 
         handler = site.routes.get(path)
         if handler is not None:
+            secure = self._is_secure(scope)
             await self._serve(handler, scope, receive, send, consent, secure, site, extra)
             return
         if self.inject_banner and not consent.decided:
             _unconditional_navigation(scope)
         if not extra and not self.inject_banner:
-            await self.app(scope, receive, self._filter_only(send, consent))
+            # The common case: nothing to add, nothing to inject; only Set-Cookie may need a
+            # look. (Made here, not by a method: one call fewer on every request.)
+            gated = self._gated
+
+            async def send_filtered(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    headers = message.get("headers")
+                    if headers:
+                        message["headers"] = gated(headers, consent)
+                await send(message)
+
+            await self.app(scope, receive, send_filtered)
         else:
             await self.app(scope, receive, self._gate(scope, send, consent, site, extra))
+
+    def _is_secure(self, scope: Scope) -> bool:
+        """Whether the gate's own cookies get Secure: as configured, else when served by https.
+        Asked only when the gate sets a cookie, never on a returning visitor's plain page."""
+        return self.secure if self.secure is not None else scope.get("scheme") == "https"
 
     def _keep_header(self, cookie_header: bytes, value: str) -> None:
         kept = self._value_by_header
@@ -253,7 +269,7 @@ class ConsentMiddleware:
         cookie_header: bytes,
         single: str | None,
         gpc: bool,
-        secure: bool,
+        scope: Scope,
         site: Site,
         extra: list[bytes],
     ) -> Consent:
@@ -270,7 +286,7 @@ class ConsentMiddleware:
             # of an app at the host's root (sent here too): not ours to count or clear.
             if values and not (site.root and all(map(self.codec.foreign, values))):
                 self.stats["bad_cookies"] += 1
-                extra.append(site.clear[secure])
+                extra.append(site.clear[self._is_secure(scope)])
             return self.codec.undecided(gpc)
         if best.needs_resign:
             resigned = self.codec.sign(best.granted, best.decided_at, best.receipt_id)
@@ -280,7 +296,7 @@ class ConsentMiddleware:
                     resigned,
                     max_age=self.codec.remaining_age(best),
                     path=site.cookie_path,
-                    secure=secure,
+                    secure=self._is_secure(scope),
                     same_site=self.same_site,
                 )
             )
@@ -349,17 +365,6 @@ class ConsentMiddleware:
             await send(message)
 
         return send_gated
-
-    def _filter_only(self, send: Send, consent: Consent) -> Send:
-        # The common case: nothing to add, nothing to inject; only Set-Cookie may need a look.
-        async def send_filtered(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = message.get("headers")
-                if headers:
-                    message["headers"] = self._gated(headers, consent)
-            await send(message)
-
-        return send_filtered
 
     def _gated(
         self, headers: list[tuple[bytes, bytes]], consent: Consent, *, http: bool = True
