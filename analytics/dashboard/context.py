@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,11 +21,16 @@ class Context:
     title: str
     min_visitors: int | None
     timezone: str | None  # None: the warehouse's own time zone
+    # What "now" is: the default range ends the day before it (fixed in tests).
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def today(self, snapshot: Snapshot | None) -> date:
         """Today where the warehouse's days begin (the default range ends yesterday)."""
         zone = self.timezone or (snapshot.timezone if snapshot is not None else "UTC")
-        return datetime.now(UTC).astimezone(_zone(zone)).date()
+        now = self.clock()
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)  # naive is UTC, as for the Warehouse's clock
+        return now.astimezone(_zone(zone)).date()
 
     def parse(
         self,
