@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import logging
 import os
+import secrets
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -28,6 +29,8 @@ EXIT_PIPE_CLOSED = 1
 KINDS = ("referrers", "sources", "pages", "campaigns", "summary", "trends")
 REPORT_FORMATS = ("table", "csv", "json", "html")
 STDOUT = "-"  # as an --output: standard output
+# A report being written (dot-prefixed: hidden, and skipped by web servers' listings).
+TEMP_REPORT_PREFIX = ".tmp-report-"
 DUCKDB_INTERRUPTED = "Query interrupted"
 # rollup's defaults (whether an option was given at all matters too: see _NoteGiven).
 DEFAULT_RAW_DAYS = 90
@@ -341,9 +344,43 @@ def _write_output(text: str, output: Path | None, *, terminal: bool = False) -> 
         _write_stdout(text if text.endswith("\n") else text + "\n", terminal=terminal)
         return
     try:
-        output.write_text(text, encoding="utf-8")
+        _replace_file(output, text.encode("utf-8"))
+    except BrokenPipeError:
+        raise  # a named pipe whose reader left: quiet, like stdout
     except OSError as exc:
         raise UsageError(f"cannot write {str(output)!r}: {exc.strerror or exc}") from None
+
+
+def _replace_file(output: Path, data: bytes) -> None:
+    """Write `data` to `output` whole or not at all, as `export` does.
+
+    Cron rewrites published reports: written in place, a full disk or a kill halfway would
+    leave a torso where last night's good report was. So a file is written to a temporary
+    name in its own folder, synced, and renamed over it; through a symbolic link, the file
+    it points at is replaced and the link stays. A named pipe or a device is written
+    through: renaming over it would replace it, and its reader would get nothing.
+    """
+    from analytics.warehouse import is_stream
+
+    if is_stream(output):
+        with open(output, "wb") as stream:
+            stream.write(data)
+        return
+    target = Path(os.path.realpath(output))
+    # Short and unique: a long report name plus a prefix could pass the name length limit.
+    temp = target.parent / f"{TEMP_REPORT_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+    # 0o666 and the umask: the mode a file written in place gets (mkstemp's 0600 would hide
+    # a published report from the web server).
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with open(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    finally:
+        with contextlib.suppress(OSError):
+            temp.unlink()
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -1,0 +1,123 @@
+"""Follow-ups of the warehouse review, on the CLI: each test pins a bug that was found and
+fixed (the comment says what happened before), with real DuckDB files, real subprocesses,
+real pipes and real named pipes."""
+
+from __future__ import annotations
+
+import os
+import random
+import stat
+import subprocess
+import sys
+import threading
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from analytics.cli import main
+from analytics.warehouse import Warehouse
+from tests.support import ROOT
+from tests.warehouse_support import events_for_days, fixed_clock, table_rows, write_events
+
+FIRST = date(2026, 10, 1)
+DAYS = [FIRST + timedelta(days=i) for i in range(5)]
+RANGE = ["--from", "2026-10-01", "--to", "2026-10-05"]
+PER_DAY = 30
+
+
+def _cli(*argv: str) -> list[str]:
+    return [sys.executable, "-m", "analytics", *argv]
+
+
+def _spool(root: Path) -> Path:
+    spool = root / "spool"
+    write_events(spool, events_for_days(random.Random(7), DAYS, per_day=PER_DAY))
+    return spool
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("followups")
+    path = root / "w.duckdb"
+    Warehouse(path, clock=fixed_clock(datetime(2026, 10, 7, tzinfo=UTC))).run(_spool(root))
+    return path
+
+
+def _events(db: Path) -> int:
+    return len(table_rows(db, "events"))
+
+
+# -- 1. report --output replaces the file whole, or leaves the previous one ------------------
+
+PREVIOUS = "<!doctype html><title>last night's good report</title>\n"
+
+
+def test_a_report_that_cannot_be_written_in_full_keeps_the_previous_file(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    # Cron rewrites a published report; the disk fills up halfway (here: a file size limit
+    # of 4 KiB). Before, the report was written straight into the file: it was truncated
+    # at once, and a 4 KiB torso of the new HTML replaced last night's good report.
+    published = tmp_path / "report.html"
+    published.write_text(PREVIOUS)
+    limited = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+        "from analytics.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    argv = ["report", "pages", "--db", str(warehouse), *RANGE, "--format", "html"]
+    proc = subprocess.run(
+        [sys.executable, "-c", limited, *argv, "--output", str(published)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"analytics: error: cannot write {str(published)!r}")
+    assert proc.stderr.count("\n") == 1
+    assert published.read_text() == PREVIOUS
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]  # no temporary left
+
+
+@pytest.mark.parametrize("through_link", [False, True])
+def test_a_report_replaces_the_previous_file_whole(
+    warehouse: Path, tmp_path: Path, through_link: bool
+) -> None:
+    published = tmp_path / "site" / "report.csv"
+    published.parent.mkdir()
+    published.write_text(PREVIOUS)
+    target = published
+    if through_link:  # the web root links to the file cron writes: the link stays a link
+        target = tmp_path / "current.csv"
+        target.symlink_to(published)
+    argv = ["report", "summary", "--db", str(warehouse), *RANGE, "--format", "csv"]
+    assert main([*argv, "--output", str(target)]) == 0
+    lines = published.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "period,pageviews,visitors,bot_hits"
+    assert len(lines) == 1 + len(DAYS)
+    assert target.is_symlink() == through_link
+    assert sorted(p.name for p in published.parent.iterdir()) == ["report.csv"]
+    # Readable as a file written in place would be (the umask's mode, not a private 0600).
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(published.stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_report_into_a_named_pipe_writes_through_it(warehouse: Path, tmp_path: Path) -> None:
+    # Renaming a finished file over the FIFO would replace it, and its reader would get
+    # nothing: a named pipe is written through, as `export` does.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    argv = ["report", "summary", "--db", str(warehouse), *RANGE, "--format", "json"]
+    assert main([*argv, "--output", str(fifo)]) == 0
+    reader.join(timeout=30)
+    assert len(received) == 1
+    assert received[0].lstrip().startswith(b"[")
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
