@@ -297,7 +297,14 @@ class ConsentEndpoints:
             chosen = categories | self.policy.required_names
         value, decision = self.codec.new_decision(chosen)
         consent = self.codec.decided(decision, request.consent.gpc)
-        self._receipt(decision.receipt_id, action, chosen, consent.gpc)
+        # The decision this one changes, if one was in force: its receipt is paired with this.
+        self._receipt(
+            decision.receipt_id,
+            action,
+            chosen,
+            consent.gpc,
+            replaces=_receipt_in_force(request.consent),
+        )
         cookie = setcookie.build(
             self.cookie_name,
             value,
@@ -323,11 +330,7 @@ class ConsentEndpoints:
             "withdraw",
             self.policy.required_names,
             consent.gpc,
-            # The decision in force (the newest valid consent cookie): its receipt is what
-            # this one ends. Its id comes from a signed cookie; checked anyway, never a 500.
-            withdraws=consent.receipt_id
-            if consent.receipt_id and is_receipt_id(consent.receipt_id)
-            else None,
+            withdraws=_receipt_in_force(consent),  # the decision this one ends
         )
         site = request.site
         reply = self._answer(self.codec.undecided(request.consent.gpc), is_form, next_path, site)
@@ -400,6 +403,7 @@ class ConsentEndpoints:
         gpc: bool,
         *,
         withdraws: str | None = None,
+        replaces: str | None = None,
     ) -> None:
         if self.receipts is None:
             return
@@ -411,6 +415,7 @@ class ConsentEndpoints:
                 granted=granted,
                 gpc=gpc,
                 withdraws=withdraws,
+                replaces=replaces,
             )
         except OSError as exc:
             # The visitor's choice still takes effect; the operator must see the gap.
@@ -599,6 +604,18 @@ class ConsentEndpoints:
             return _not_allowed("GET, HEAD")
         headers = [(b"cache-control", b"public, max-age=86400")]
         return Reply(200, self._gpc_json, "application/json", headers)
+
+
+def _receipt_in_force(consent: Consent) -> str | None:
+    """The receipt id of the decision in force (the newest valid consent cookie), or None.
+
+    It comes from a signed cookie, so it is one the gate made; checked anyway: the receipt
+    log refuses anything else, and a refusal there must not become a 500.
+    """
+    receipt_id = consent.receipt_id
+    if consent.decided and receipt_id and is_receipt_id(receipt_id):
+        return receipt_id
+    return None
 
 
 def _browser_path(request: Request) -> str:

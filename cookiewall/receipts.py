@@ -69,13 +69,20 @@ class ReceiptLog:
         gpc: bool,
         when: datetime | None = None,
         withdraws: str | None = None,
+        replaces: str | None = None,
     ) -> None:
-        """Append one receipt; `withdraws` (withdrawals only) is the id of the receipt of the
-        decision the withdrawal ends, so an auditor can pair them."""
+        """Append one receipt. Each link is the id of the receipt of the decision in force
+        before, so an auditor can pair them: `withdraws` on a withdrawal (the decision it
+        ends), `replaces` on a decision (the one it changes: "accept all", later "reject all")."""
         if action not in ACTIONS:
             raise ValueError(f"unknown consent action {action!r}")
         if withdraws is not None and (action != "withdraw" or not is_receipt_id(withdraws)):
             raise ValueError("withdraws takes the receipt id of a decision, on a withdrawal only")
+        if replaces is not None and (action == "withdraw" or not is_receipt_id(replaces)):
+            raise ValueError(
+                "replaces takes the receipt id of a decision, on a decision only"
+                " (a withdrawal names it in withdraws)"
+            )
         moment = (when or datetime.now(UTC)).astimezone(UTC)
         entry = {
             "id": receipt_id,
@@ -87,6 +94,8 @@ class ReceiptLog:
         }
         if withdraws is not None:
             entry["withdraws"] = withdraws
+        if replaces is not None:
+            entry["replaces"] = replaces
         line = (json.dumps(entry, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
         self._append(line)
 
