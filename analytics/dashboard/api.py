@@ -1,6 +1,7 @@
 """The JSON API (`<mount>/api/...`): the same numbers as the pages, for scripts and notebooks.
 
 Every endpoint takes `from`, `to`, `grain`, `compare`, `site` and `limit` (see `params`);
+`timeseries` and `referrer-pages` also `referrer`, which the breakdowns refuse (400);
 the shapes are documented in README.md, "Live dashboard and JSON API". Bad parameters
 answer 400 with `{"error": "..."}`; a warehouse that cannot be read yet answers 503 with
 Retry-After.
@@ -130,15 +131,38 @@ def sites_data(snapshot: Snapshot) -> dict[str, Any]:
 Builder = Callable[[Snapshot, Params, Context], dict[str, Any]]
 
 
+def no_referrer_here(kind: str, referrer: str) -> str:
+    """Why a breakdown refuses `referrer`, and where that referrer's numbers are.
+
+    The breakdowns are the report's rows for the whole site: answering them unnarrowed made a
+    script believe it had one referrer's numbers."""
+    if kind == "pages":
+        return (
+            f"referrer does not narrow /api/pages: the pages one referrer sent people to are "
+            f"/api/referrer-pages?referrer={referrer}"
+        )
+    return (
+        f"referrer does not narrow /api/{kind} ({kind} are not kept per referrer): one "
+        f"referrer's pageviews and visitors are /api/timeseries?referrer={referrer}, its pages "
+        f"/api/referrer-pages?referrer={referrer}"
+    )
+
+
 def _endpoint(
-    ctx: Context, build: Builder, *, need_referrer: bool = False
+    ctx: Context,
+    build: Builder,
+    *,
+    need_referrer: bool = False,
+    refuse_referrer: Callable[[str], str] | None = None,
 ) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         try:
             # Checked before the warehouse is touched: a bad request costs nothing.
-            ctx.parse(
+            asked = ctx.parse(
                 request.query_params, None, compare_default=False, need_referrer=need_referrer
             )
+            if refuse_referrer is not None and asked.referrer is not None:
+                raise ParamError(refuse_referrer(asked.referrer))
             snapshot = await ctx.store.get()
             params = ctx.parse(
                 request.query_params, snapshot, compare_default=False, need_referrer=need_referrer
@@ -160,6 +184,10 @@ def _breakdown_builder(kind: str) -> Builder:
     return build
 
 
+def _breakdown_refusal(kind: str) -> Callable[[str], str]:
+    return lambda referrer: no_referrer_here(kind, referrer)
+
+
 def routes(ctx: Context) -> list[Route]:
     async def sites(request: Request) -> Response:
         try:
@@ -179,6 +207,10 @@ def routes(ctx: Context) -> list[Route]:
     ]
     for kind in queries.BREAKDOWN_KINDS:
         found.append(
-            Route(f"/api/{kind}", _endpoint(ctx, _breakdown_builder(kind)), methods=["GET"])
+            Route(
+                f"/api/{kind}",
+                _endpoint(ctx, _breakdown_builder(kind), refuse_referrer=_breakdown_refusal(kind)),
+                methods=["GET"],
+            )
         )
     return found

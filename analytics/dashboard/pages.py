@@ -11,15 +11,17 @@ from collections.abc import Callable
 from datetime import UTC
 from html import escape
 from typing import Any
+from urllib.parse import urlencode
 
 from anyio import to_thread
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from analytics.dashboard import queries, templates
 from analytics.dashboard.context import Context
-from analytics.dashboard.params import ParamError, Params
+from analytics.dashboard.params import ParamError, Params, read_referrer
 from analytics.dashboard.snapshot import Snapshot, WarehouseUnavailable
 from analytics.dashboard.style import CSS_BYTES, CSS_ETAG
 from analytics.render.svg import line_chart
@@ -111,10 +113,44 @@ def _freshness(snapshot: Snapshot) -> str:
     )
 
 
-def overview_body(snapshot: Snapshot, params: Params, ctx: Context, root: str) -> str:
+def ignored_referrer(query: QueryParams) -> str | None:
+    """The referrer the overview's address names although the overview does not apply it: its
+    key, "" if it cannot be read as one, None if there is none."""
+    values = query.getlist("referrer")
+    if not values:
+        return None
+    try:
+        return read_referrer({"referrer": values[-1]})  # the last, as Context.parse reads
+    except ParamError:
+        return ""
+
+
+def referrer_notice(referrer: str | None, params: Params, root: str) -> str:
+    """Says that the overview is the whole site's, with a link to the referrer's own page.
+
+    A `referrer=` here comes from a link edited by hand or a referrer page's address with its
+    path cut: ignoring it without a word showed the whole site's numbers as if narrowed."""
+    if referrer is None:
+        return ""
+    text = escape(
+        "This overview covers the whole site: the referrer in its address is not applied."
+    )
+    if referrer:
+        query = urlencode(params.query_string(referrer=referrer))
+        text += (
+            f' <a href="{escape(root)}/referrer?{escape(query)}">'
+            f"{escape(referrer)}: its own page</a>"
+        )
+    return f'<p class="notice" role="status">{text}</p>'
+
+
+def overview_body(
+    snapshot: Snapshot, params: Params, ctx: Context, root: str, notice: str = ""
+) -> str:
+    """`notice`: HTML shown above the picker (see `referrer_notice`)."""
     con = snapshot.cursor()
     found = queries.series(con, params, ctx.min_visitors)
-    parts = [templates.picker(f"{root}/", params, snapshot.sites), _cards(found, params)]
+    parts = [notice, templates.picker(f"{root}/", params, snapshot.sites), _cards(found, params)]
     parts.append(
         templates.chart_section(
             "Pageviews and visitors",
@@ -141,12 +177,15 @@ def overview_body(snapshot: Snapshot, params: Params, ctx: Context, root: str) -
     return templates.layout(ctx.title, "Overview", root, "".join(parts))
 
 
-def referrer_body(snapshot: Snapshot, params: Params, ctx: Context, root: str) -> str:
+def referrer_body(
+    snapshot: Snapshot, params: Params, ctx: Context, root: str, notice: str = ""
+) -> str:
     con = snapshot.cursor()
     referrer = params.referrer or ""
     crumbs = f" › {escape(referrer)}"
     hidden = {"referrer": referrer}
     parts = [
+        notice,
         f"<h2>Referrer: {escape(referrer)}</h2>",
         templates.picker(f"{root}/referrer", params, snapshot.sites, hidden),
     ]
@@ -179,11 +218,11 @@ def referrer_body(snapshot: Snapshot, params: Params, ctx: Context, root: str) -
     return templates.layout(ctx.title, referrer, root, "".join(parts), crumbs)
 
 
-Body = Callable[[Snapshot, Params, Context, str], str]
+Body = Callable[[Snapshot, Params, Context, str, str], str]  # ..., root, notice -> the page
 
 
 def _page(ctx: Context, body: Body, *, need_referrer: bool = False) -> Callable[[Request], Any]:
-    # A page without a referrer never reads one (see Context.parse).
+    # A page without a referrer never applies one (see Context.parse), but says so.
     ignore = () if need_referrer else ("referrer",)
 
     async def page(request: Request) -> Response:
@@ -200,7 +239,8 @@ def _page(ctx: Context, body: Body, *, need_referrer: bool = False) -> Callable[
         except WarehouseUnavailable as error:
             headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
             return html(_problem(ctx, root, "Not available yet", str(error)), 503, headers)
-        return html(await to_thread.run_sync(body, snapshot, params, ctx, root))
+        notice = "" if need_referrer else referrer_notice(ignored_referrer(query), params, root)
+        return html(await to_thread.run_sync(body, snapshot, params, ctx, root, notice))
 
     return page
 

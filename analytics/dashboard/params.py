@@ -110,6 +110,12 @@ def referrer_key(value: str) -> str:
     return host if host is not None else value.lower()
 
 
+def read_referrer(raw: Mapping[str, str]) -> str | None:
+    """The `referrer` parameter as the warehouse keys it, None if absent or empty."""
+    referrer = _name(raw, "referrer")
+    return referrer_key(referrer) if referrer is not None else None
+
+
 def bucket_count(start: date, end: date, grain: str) -> int:
     """len(periods(start, end, grain)), counted without listing millions of days."""
     if grain == "month":
@@ -178,7 +184,7 @@ def parse(
             shown = digits if len(digits) <= 20 else digits[:20] + "…"
             raise ParamError(f"limit must be between 1 and {MAX_LIMIT}, not {shown}")
 
-    referrer = _name(raw, "referrer")
+    referrer = read_referrer(raw)
     if need_referrer and referrer is None:
         raise ParamError("referrer is required: a referring domain such as example.org")
     return Params(
@@ -188,5 +194,5 @@ def parse(
         compare=compare,
         site=_name(raw, "site"),
         limit=limit,
-        referrer=referrer_key(referrer) if referrer is not None else None,
+        referrer=referrer,
     )

@@ -49,6 +49,8 @@ td.key { overflow-wrap: anywhere; }
 .error { background: #fdecea; border: 1px solid #f5c2bd; color: #7a1c12; padding: .75rem;
          border-radius: 6px; margin-bottom: 1rem; }
 .muted { color: #666; }
+.notice { background: #fff8e1; border: 1px solid #f0d98c; padding: .75rem; border-radius: 6px;
+          margin-bottom: 1rem; }
 @media (max-width: 40rem) {
   main { padding: .5rem; }
   form.picker label, form.picker button { flex: 1 1 45%; }
