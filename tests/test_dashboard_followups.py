@@ -105,3 +105,76 @@ def test_the_overview_names_an_unreadable_referrer_without_a_link(db: Path, refe
 def test_the_overview_without_a_referrer_has_no_notice(db: Path) -> None:
     for params in (APRIL, {**APRIL, "referrer": ""}):
         assert 'class="notice"' not in get(app_for(db), "/", params).text
+
+
+# -- 2. a pasted address as `referrer=` ------------------------------------------------------------
+# The warehouse keys a referrer by its registrable domain (`parse_referrer(...).domain`):
+# news.ycombinator.com is stored as ycombinator.com. An address copied from the browser's bar
+# was read as a host name, matched nothing, and answered zeros as if that referrer had sent no
+# one. It is now read as the recorder reads a Referer header.
+
+PASTED = [
+    ("https://news.ycombinator.com/item?id=1", "ycombinator.com"),
+    ("HTTP://WWW.Example.com/", "example.com"),
+    ("https://blog.friend.org/2026/04/a-post#comments", "friend.org"),
+    ("news.ycombinator.com/item?id=1", "ycombinator.com"),  # the bar shows no scheme
+    ("https://www.google.com/search?q=" + "cookieless+analytics+" * 30, "google.com"),
+    ("https://user:secret@mail.google.com:8443/mail/u/0/", "google.com"),
+    ("android-app://com.google.android.gm/", "com.google.android.gm"),
+    ("http://192.0.2.1/page", "(ip)"),
+]
+
+
+@pytest.mark.parametrize(("written", "key"), PASTED)
+def test_a_pasted_address_is_read_as_its_referrer(db: Path, written: str, key: str) -> None:
+    app = app_for(db)
+    pasted = get(app, "/api/timeseries", {**APRIL, "referrer": written})
+    assert pasted.status_code == 200, pasted.text[:300]
+    assert pasted.json()["referrer"] == key
+    by_key = get(app, "/api/timeseries", {**APRIL, "referrer": key}).json()
+    assert pasted.json()["totals"] == by_key["totals"]
+    # Neither the path nor the query of the pasted address is echoed back.
+    assert "item?id" not in pasted.text
+    assert "secret" not in pasted.text
+
+
+@pytest.mark.parametrize("path", ["/api/timeseries", "/api/referrer-pages", "/referrer"])
+def test_a_pasted_address_finds_the_referrers_numbers(db: Path, path: str) -> None:
+    app = app_for(db)
+    pasted = get(app, path, {**APRIL, "referrer": "https://news.ycombinator.com/item?id=1"})
+    by_key = get(app, path, {**APRIL, "referrer": "ycombinator.com"})
+    assert pasted.status_code == by_key.status_code == 200
+    assert pasted.text == by_key.text
+    if path == "/api/timeseries":
+        assert pasted.json()["totals"]["pageviews"] > 0
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["ftp://files.example.org/", "https:///no-host", "file:///etc/passwd", "https://[::1"],
+)
+def test_an_address_without_a_readable_host_is_a_400(db: Path, written: str) -> None:
+    response = get(app_for(db), "/api/timeseries", {**APRIL, "referrer": written})
+    assert response.status_code == 400, response.text[:300]
+    assert "referrer must be" in response.json()["error"]
+
+
+def test_an_overlong_address_is_still_a_400(db: Path) -> None:
+    written = "https://example.org/" + "a" * 5000
+    response = get(app_for(db), "/api/timeseries", {**APRIL, "referrer": written})
+    assert response.status_code == 400
+    assert "referrer is too long" in response.json()["error"]
+
+
+def test_the_overview_notice_links_the_pasted_referrers_page(db: Path) -> None:
+    page = get(app_for(db), "/", {**APRIL, "referrer": "https://news.ycombinator.com/item?id=1"})
+    notice = page.text.split('class="notice"', 1)[1].split("</p>", 1)[0]
+    assert "referrer=ycombinator.com" in notice
+    assert "id=1" not in page.text
+
+
+def test_a_breakdown_refusal_names_the_pasted_referrers_key(db: Path) -> None:
+    response = get(
+        app_for(db), "/api/pages", {"referrer": "https://news.ycombinator.com/item?id=1"}
+    )
+    assert "/api/referrer-pages?referrer=ycombinator.com" in response.json()["error"]

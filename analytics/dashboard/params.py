@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from analytics.referrers import normalise_host
+from analytics.referrers import MAX_REFERRER_LENGTH, normalise_host, parse_referrer
 from analytics.reports import DEFAULT_DAYS, GRAINS, bucket
 
 DEFAULT_LIMIT = 10
@@ -90,29 +90,58 @@ def _day(raw: Mapping[str, str], name: str) -> date | None:
     return day
 
 
-def _name(raw: Mapping[str, str], name: str) -> str | None:
+def _name(raw: Mapping[str, str], name: str, longest: int = MAX_TEXT) -> str | None:
     value = _text(raw, name)
     if value is None:
         return None
-    if len(value) > MAX_TEXT:
-        raise ParamError(f"{name} is too long (at most {MAX_TEXT} characters)")
+    if len(value) > longest:
+        raise ParamError(f"{name} is too long (at most {longest} characters)")
     if any(unicodedata.category(char) in ("Cc", "Cf") for char in value):
         raise ParamError(f"{name} must not contain control characters")
     return value
 
 
+def looks_like_address(value: str) -> bool:
+    """True for an address (`scheme://…`, or `host/path` as a browser's bar shows it) rather
+    than a domain: referrer keys never hold a "/" or "?"."""
+    return "://" in value or "/" in value or "?" in value
+
+
 def referrer_key(value: str) -> str:
-    """The referrer as the warehouse keys it: `normalise_host` gives the Referer's host its
-    canonical form (Unicode NFC from Punycode, lower case, no "www." or trailing dot), so
-    the same function must read the parameter. Keys that are no host name, such as "(ip)"
-    or "(other)", stay as written (lower case)."""
-    host = normalise_host(value)
-    return host if host is not None else value.lower()
+    """The referrer as the warehouse keys it.
+
+    A domain: `normalise_host` gives the Referer's host its canonical form (Unicode NFC from
+    Punycode, lower case, no "www." or trailing dot), so the same function must read the
+    parameter. Keys that are no host name, such as "(ip)" or "(other)", stay as written
+    (lower case). An address (pasted from a browser) is read as the recorder reads a Referer
+    header: `parse_referrer` reduces it to the domain the warehouse stores (the registrable
+    one: news.ycombinator.com is ycombinator.com), and its path and query are dropped."""
+    if not looks_like_address(value):
+        host = normalise_host(value)
+        return host if host is not None else value.lower()
+    address = value if "://" in value else "https://" + value
+    # No site: nothing is "internal" here; only the domain is read.
+    found = parse_referrer(address.encode("utf-8", "replace"), "")
+    if found.domain is None:
+        if found.host is not None:  # a referrer-spam host: the warehouse drops those
+            return found.host
+        raise ParamError(
+            "referrer must be a referring domain such as example.org, or an http(s) address "
+            "with a host name"
+        )
+    return found.domain
 
 
 def read_referrer(raw: Mapping[str, str]) -> str | None:
     """The `referrer` parameter as the warehouse keys it, None if absent or empty."""
-    referrer = _name(raw, "referrer")
+    value = _text(raw, "referrer")
+    if value is None:
+        return None
+    # A pasted address may be much longer than a host name (a search's query): as long as
+    # the recorder reads a Referer header.
+    referrer = _name(
+        raw, "referrer", MAX_REFERRER_LENGTH if looks_like_address(value) else MAX_TEXT
+    )
     return referrer_key(referrer) if referrer is not None else None
 
 
