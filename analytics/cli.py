@@ -31,6 +31,7 @@ REPORT_FORMATS = ("table", "csv", "json", "html")
 STDOUT = "-"  # as an --output: standard output
 # A report being written (dot-prefixed: hidden, and skipped by web servers' listings).
 TEMP_REPORT_PREFIX = ".tmp-report-"
+STDOUT_CLOSED = "standard output is closed; give --output FILE"
 DUCKDB_INTERRUPTED = "Query interrupted"
 # rollup's defaults (whether an option was given at all matters too: see _NoteGiven).
 DEFAULT_RAW_DAYS = 90
@@ -277,9 +278,9 @@ def _rollup(args: argparse.Namespace) -> int:
     ingest = result.ingest
     done = ingest.segments or ingest.quarantined or result.rolled_up or result.pruned_events
     if not (done or ingest.unreadable):
-        print("nothing to do: no new segments")
+        _say_done("nothing to do: no new segments")
     else:
-        print(result.summary())
+        _say_done(result.summary())
     return 0
 
 
@@ -291,7 +292,9 @@ def _spark_rollup(args: argparse.Namespace) -> int:
     counts = spark_rollup(args.spool, args.output, master=args.master, timezone=args.timezone)
     if args.db is not None:
         load_spark_rollups(args.output, args.db)
-    print("spark rollup: " + ", ".join(f"{table} {rows} rows" for table, rows in counts.items()))
+    _say_done(
+        "spark rollup: " + ", ".join(f"{table} {rows} rows" for table, rows in counts.items())
+    )
     return 0
 
 
@@ -309,6 +312,8 @@ def _report(args: argparse.Namespace) -> int:
         )
     if args.output is not None and str(args.output) == STDOUT:
         args.output = None
+    if args.output is None and args.stdout_closed:
+        raise UsageError(STDOUT_CLOSED)
     if args.output is not None and is_same_file(args.output, args.db):
         raise UsageError(f"output {str(args.output)!r} is the database itself; choose another file")
     query = ReportQuery(
@@ -335,8 +340,13 @@ def _write_stdout(text: str, *, terminal: bool) -> None:
         sys.stdout.write(text)
         return
     encoding = (sys.stdout.encoding or "utf-8") if terminal else "utf-8"
-    sys.stdout.flush()
-    buffer.write(text.encode(encoding, errors="backslashreplace"))
+    try:
+        sys.stdout.flush()
+        buffer.write(text.encode(encoding, errors="backslashreplace"))
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise _stdout_failed(exc) from None
 
 
 def _write_output(text: str, output: Path | None, *, terminal: bool = False) -> None:
@@ -388,8 +398,10 @@ def _export(args: argparse.Namespace) -> int:
 
     if str(args.output) != STDOUT:
         rows = export_table(args.db, args.table, args.format, args.output)
-        print(f"exported {rows} rows of {args.table} to {args.output}")
+        _say_done(f"exported {rows} rows of {args.table} to {args.output}")
         return 0
+    if args.stdout_closed:
+        raise UsageError(STDOUT_CLOSED)
     # DuckDB writes to the descriptor itself: nothing of Python's buffer may come after.
     sys.stdout.flush()
     rows = export_table(args.db, args.table, args.format, f"/dev/fd/{sys.stdout.fileno()}")
@@ -401,8 +413,28 @@ def _prune(args: argparse.Namespace) -> int:
     from analytics.warehouse import Warehouse
 
     deleted = Warehouse(args.db, create=False).prune(args.raw_days)
-    print(f"pruned {deleted} raw events older than {args.raw_days} days")
+    _say_done(f"pruned {deleted} raw events older than {args.raw_days} days")
     return 0
+
+
+def _say_done(line: str) -> None:
+    """Print the summary of work that is already durable (committed, renamed into place).
+
+    A reader that left (`| head -0`, a dead log shipper) or a full log disk cannot undo the
+    work: exiting 1 would have cron report a failure for a run that succeeded, and its
+    retry find nothing to do. So the line is dropped: quietly for a closed pipe, with one
+    line on stderr otherwise.
+    """
+    try:
+        print(line)
+        sys.stdout.flush()
+    except OSError as exc:
+        _stdout_to_devnull()
+        if not isinstance(exc, BrokenPipeError):
+            logging.getLogger("analytics").warning(
+                "the work is done, but its summary could not be printed: %s",
+                exc.strerror or exc,
+            )
 
 
 def _setup_logging() -> None:
@@ -426,6 +458,13 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _stdout_failed(exc: OSError) -> UsageError:
+    """`report ... > /dev/full`: what was meant for stdout is lost; say so in one line (and
+    leave nothing for the interpreter's own flush at exit to fail on)."""
+    _stdout_to_devnull()
+    return UsageError(f"cannot write to standard output: {exc.strerror or exc}")
+
+
 def _stdout_to_devnull() -> None:
     # The interpreter flushes stdout once more at exit; into a closed pipe that flush would
     # print "Exception ignored ... BrokenPipeError" after all.
@@ -434,13 +473,47 @@ def _stdout_to_devnull() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
+def _open_closed_standard_streams() -> bool:
+    """Point closed standard descriptors at /dev/null; return whether stdout was closed.
+
+    Cron or a supervisor may start the job with stdout or stderr closed. Then the next file
+    opened (the database, a segment) would get descriptor 1 or 2, and a line meant for the
+    log would land in it; and Python sets sys.stdout or sys.stderr to None, which no print,
+    flush or isatty() here expects.
+    """
+    closed = set()
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.add(fd)
+            devnull = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+    stdout_closed = 1 in closed or sys.stdout is None
+    # Open for the life of the process, as the standard streams are.
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    return stdout_closed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    stdout_closed = _open_closed_standard_streams()
     _setup_logging()
     try:
         args = build_parser().parse_args(argv)
+        args.stdout_closed = stdout_closed
         handler: Callable[[argparse.Namespace], int] = args.handler
         code = handler(args)
-        sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
+        try:
+            sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _stdout_failed(exc) from None
         return code
     except BrokenPipeError:
         # `analytics report ... | head`: the reader has what it wanted. No traceback.

@@ -13,12 +13,13 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from analytics.cli import main
 from analytics.warehouse import Warehouse
 from tests.support import ROOT
-from tests.warehouse_support import events_for_days, fixed_clock, table_rows, write_events
+from tests.warehouse_support import events_for_days, fixed_clock, write_events
 
 FIRST = date(2026, 10, 1)
 DAYS = [FIRST + timedelta(days=i) for i in range(5)]
@@ -45,7 +46,11 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _events(db: Path) -> int:
-    return len(table_rows(db, "events"))
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])
+    finally:
+        con.close()
 
 
 # -- 1. report --output replaces the file whole, or leaves the previous one ------------------
@@ -121,3 +126,135 @@ def test_a_report_into_a_named_pipe_writes_through_it(warehouse: Path, tmp_path:
     assert len(received) == 1
     assert received[0].lstrip().startswith(b"[")
     assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+# -- 2. a run that committed succeeds, whatever happens to its summary line ------------------
+
+
+def _done_commands(root: Path, db: Path) -> dict[str, list[str]]:
+    return {
+        "rollup": ["rollup", "--spool", str(_spool(root)), "--db", str(db)],
+        "prune": ["prune", "--db", str(db), "--raw-days", "30"],
+        "export": [
+            "export",
+            "--db",
+            str(db),
+            "--table",
+            "daily_totals",
+            "--format",
+            "csv",
+            "--output",
+            str(root / "totals.csv"),
+        ],
+    }
+
+
+def _fresh_warehouse(root: Path) -> Path:
+    db = root / "w.duckdb"
+    Warehouse(db).run(_spool(root / "first"))
+    return db
+
+
+@pytest.mark.parametrize("command", ["rollup", "prune", "export"])
+def test_a_closed_pipe_after_the_work_is_done_is_still_success(
+    tmp_path: Path, command: str
+) -> None:
+    # `analytics rollup ... | head -0`, or a log reader that died: before, the summary line
+    # met the closed pipe after COMMIT and the run exited 1, so cron reported a failure for
+    # a run whose data was committed (and a retry found nothing to do).
+    db = _fresh_warehouse(tmp_path)
+    argv = _done_commands(tmp_path, db)[command]
+    proc = subprocess.Popen(_cli(*argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the summary is written
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    assert err == ""
+    if command == "rollup":
+        assert _events(db) == 2 * PER_DAY * len(DAYS)
+    if command == "export":
+        assert (tmp_path / "totals.csv").read_text().startswith("day,site,")
+
+
+@pytest.mark.parametrize("closed", [">&-", "2>&-", ">&- 2>&-"])
+def test_a_rollup_with_closed_standard_streams_commits_and_exits_0(
+    tmp_path: Path, closed: str
+) -> None:
+    # Cron (or a supervisor) may start the job with stdout or stderr closed. Before, Python
+    # set sys.stdout to None and the run died after COMMIT on `None.flush()` (a traceback,
+    # exit 1); with stderr closed, on `None.isatty()` before doing anything.
+    db = tmp_path / "w.duckdb"
+    argv = " ".join(_cli("rollup", "--spool", str(_spool(tmp_path)), "--db", str(db)))
+    proc = subprocess.run(
+        ["sh", "-c", f"exec {argv} {closed}"], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert proc.returncode == 0
+    assert "Traceback" not in proc.stderr
+    assert _events(db) == PER_DAY * len(DAYS)
+
+
+def test_a_rollup_whose_log_disk_is_full_still_commits_and_exits_0(tmp_path: Path) -> None:
+    # `>> var/rollup.log` on a full disk (/dev/full: every write is ENOSPC). Before, the
+    # flush after COMMIT raised OSError out of main: a traceback and exit 1.
+    db = tmp_path / "w.duckdb"
+    argv = " ".join(_cli("rollup", "--spool", str(_spool(tmp_path)), "--db", str(db)))
+    proc = subprocess.run(
+        ["sh", "-c", f"exec {argv} > /dev/full"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 0
+    assert proc.stderr == (
+        "analytics: WARNING: the work is done, but its summary could not be printed: "
+        "No space left on device\n"
+    )
+    assert _events(db) == PER_DAY * len(DAYS)
+
+
+@pytest.mark.parametrize(
+    ("redirect", "message"),
+    [
+        (">&-", "standard output is closed; give --output FILE"),
+        ("> /dev/full", "cannot write to standard output: No space left on device"),
+    ],
+)
+def test_a_report_stdout_that_cannot_take_it_is_one_line(
+    warehouse: Path, redirect: str, message: str
+) -> None:
+    # Before: AttributeError: 'NoneType' object has no attribute 'write' (closed), or the
+    # OSError of the final flush (full): a traceback either way.
+    argv = " ".join(_cli("report", "summary", "--db", str(warehouse), *RANGE))
+    proc = subprocess.run(
+        ["sh", "-c", f"exec {argv} {redirect}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == f"analytics: error: {message}\n"
+
+
+def test_an_export_to_a_closed_stdout_is_one_line(warehouse: Path) -> None:
+    argv = " ".join(
+        _cli(
+            "export",
+            "--db",
+            str(warehouse),
+            "--table",
+            "daily_totals",
+            "--format",
+            "csv",
+            "--output",
+            "-",
+        )
+    )
+    proc = subprocess.run(
+        ["sh", "-c", f"exec {argv} >&-"], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == "analytics: error: standard output is closed; give --output FILE\n"
