@@ -15,10 +15,12 @@ References:
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
+import re
 import secrets
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
@@ -59,6 +61,7 @@ MAX_EXPIRED_COOKIES = 180
 # proxies fold Set-Cookie headers).
 _ROOT_SAFE = "/-._~!$&'()*+=:@"
 _DOT_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
+_HOST_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")  # urlsplit lower-cases
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +186,15 @@ class ConsentEndpoints:
         same_site: str,
         undeclared: dict[str, None],
         stats: dict[str, int],
+        trusted_origins: Iterable[str] = (),
     ) -> None:
+        if isinstance(trusted_origins, str):
+            raise ValueError(
+                f"trusted_origins must be a list of origins, not one string ({trusted_origins!r})"
+            )
+        # Origins the browser uses that the Host the app sees cannot name (a proxy that
+        # rewrites Host): accepted as the request's own, as written by `_normal_origin`.
+        self.trusted_origins = frozenset(_trusted_origin(o) for o in trusted_origins)
         self.policy = policy
         self.codec = codec
         self.banner = banner
@@ -450,6 +461,10 @@ class ConsentEndpoints:
             # match. X-Forwarded-Host and Forwarded are not read: any client may send them.
             return None
         if fetch_site == "cross-site":
+            # Even from a trusted origin: the browser worked this out from the page and the
+            # URL it posted to, so that page is not this site at the address used (the app
+            # reached under another name, or an origin listed by mistake). Its word outranks
+            # the operator's list as it outranks the Host check.
             return error(403, "cross-site request refused")
         origin = request.headers.get("origin")
         if origin is None:
@@ -459,7 +474,11 @@ class ConsentEndpoints:
             if referer is None:
                 return None
             origin = _referer_origin(referer)
-        if origin is None or _normal_origin(origin) != _own_origin(request):
+        if origin is None:
+            return error(403, "cross-site request refused")
+        origin = _normal_origin(origin)
+        # The operator's `trusted_origins` name what a Host rewritten by a proxy cannot.
+        if origin != _own_origin(request) and origin not in self.trusted_origins:
             return error(403, "cross-site request refused")
         return None
 
@@ -705,6 +724,64 @@ def _normal_origin(origin: str) -> str:
     if colon and "]" not in port and _DEFAULT_PORTS.get(scheme) == port:
         host = name
     return f"{scheme}://{host}"
+
+
+def _trusted_origin(value: object) -> str:
+    """A `trusted_origins` entry checked and written as `_normal_origin` writes a browser's
+    Origin (lower case, no default port), or ValueError naming it.
+
+    Only `scheme://host[:port]` with http or https: a browser's Origin never has a path,
+    query, fragment or credentials, so an entry with any of them could never match and is a
+    mistake to report, not to keep silently.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"trusted_origins: {value!r} is not a string")
+    shape = "must be scheme://host[:port] (http or https), e.g. 'https://example.com'"
+    if not value.isascii():
+        raise ValueError(
+            f"trusted_origins: {value!r} {shape}: it has non-ASCII characters"
+            " (write an internationalised name in its xn-- form)"
+        )
+    if not value.isprintable() or " " in value:
+        raise ValueError(f"trusted_origins: {value!r} {shape}: it has spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:  # an unbalanced '[', a port that is not a number in range
+        raise ValueError(f"trusted_origins: {value!r} {shape}: {exc}") from None
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    problem: str | None = None
+    if scheme not in _DEFAULT_PORTS or not value.lower().startswith(f"{scheme}://"):
+        problem = "does not start with http:// or https://"
+    elif "@" in parts.netloc:
+        problem = "has credentials"
+    elif parts.path or parts.query or parts.fragment or value.endswith(("?", "#")):
+        problem = "has a path, query or fragment (not even a trailing '/')"
+    elif port == 0 or parts.netloc.endswith(":"):
+        problem = "has an empty or zero port"
+    elif not _host_ok(host):
+        problem = "has no valid host"
+    if problem is not None:
+        raise ValueError(f"trusted_origins: {value!r} {shape}: it {problem}")
+    if ":" in host:  # IPv6, as browsers write it: compressed, in brackets
+        host = f"[{ipaddress.IPv6Address(host).compressed}]"
+    if port is not None and str(port) != _DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}"
+
+
+def _host_ok(host: str) -> bool:
+    if ":" in host:
+        if "%" in host:  # a zone id (fe80::1%eth0): no browser puts one in an Origin
+            return False
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return False
+        return True
+    labels = host.removesuffix(".").split(".")
+    return all(_HOST_LABEL.fullmatch(label) for label in labels)
 
 
 def _referer_origin(referer: str) -> str | None:

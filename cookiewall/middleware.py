@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 
 from cookiewall import setcookie
@@ -66,6 +66,7 @@ class ConsentMiddleware:
         honor_dnt: bool = False,
         inject_banner: bool = False,
         receipts: ReceiptLog | None = None,
+        trusted_origins: Iterable[str] = (),
     ) -> None:
         if not isinstance(policy, Policy):
             raise ValueError("policy must be a cookiewall.Policy")
@@ -114,6 +115,8 @@ class ConsentMiddleware:
             same_site=self.same_site,
             undeclared=self.undeclared,
             stats=self.stats,
+            # Checked there (a ValueError naming a bad entry), used only by its CSRF check.
+            trusted_origins=trusted_origins,
         )
         self._root_site = self.endpoints.root_site
         self._cookie_marker = f"{cookie_name}=".encode()
