@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from analytics.dashboard import dashboard
+from analytics.dashboard import dashboard, queries
 from tests.dashboard_support import PASSWORD, USER, build_warehouse, client
 
 APRIL = {"from": "2026-04-01", "to": "2026-04-30"}
@@ -178,3 +178,91 @@ def test_a_breakdown_refusal_names_the_pasted_referrers_key(db: Path) -> None:
         app_for(db), "/api/pages", {"referrer": "https://news.ycombinator.com/item?id=1"}
     )
     assert "/api/referrer-pages?referrer=ycombinator.com" in response.json()["error"]
+
+
+# -- 3. HEAD built the whole page ------------------------------------------------------------------
+# Starlette answers HEAD through the GET endpoint, so a HEAD (a link checker, an uptime probe)
+# ran every query and rendered every chart only for the body to be dropped. It now answers
+# with the same status and headers, minus Content-Length (RFC 9110 §9.3.2 allows leaving out
+# what only generating the content determines), and asks the warehouse nothing.
+
+HEAD_URLS = [
+    ("/", APRIL),
+    ("/referrer", {**APRIL, "referrer": "google.com"}),
+    ("/api/timeseries", {**APRIL, "compare": "1"}),
+    ("/api/referrers", APRIL),
+    ("/api/pages", APRIL),
+    ("/api/referrer-pages", {**APRIL, "referrer": "google.com"}),
+]
+QUERIES = ["series", "breakdown", "referrer_hidden", "pages_of_referrer", "referrer_total"]
+
+
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records every dashboard query run (the real ones still run)."""
+    calls: list[str] = []
+    for name in QUERIES:
+        real = getattr(queries, name)
+
+        def spy(*args: Any, _real: Any = real, _name: str = name) -> Any:
+            calls.append(_name)
+            return _real(*args)
+
+        monkeypatch.setattr(queries, name, spy)
+    return calls
+
+
+def comparable(headers: httpx.Headers) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k not in ("content-length", "date")}
+
+
+@pytest.mark.parametrize(("path", "params"), HEAD_URLS)
+def test_head_answers_like_get_without_running_the_queries(
+    db: Path, asked: list[str], path: str, params: dict[str, str]
+) -> None:
+    app = app_for(db, min_visitors=2)
+    full = get(app, path, params)
+    assert full.status_code == 200
+    assert asked  # the spies see GET's queries
+    asked.clear()
+    head = call(app, "HEAD", path, params)
+    assert head.status_code == 200
+    assert head.content == b""
+    assert comparable(head.headers) == comparable(full.headers)
+    assert asked == []
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        ("/", {"grain": "hour"}, 400),
+        ("/referrer", {}, 400),
+        ("/api/timeseries", {"from": "2026-13-01"}, 400),
+        ("/api/pages", {"referrer": "google.com"}, 400),
+    ],
+)
+def test_head_of_a_bad_request_is_the_same_refusal(
+    db: Path, path: str, params: dict[str, str], status: int
+) -> None:
+    app = app_for(db)
+    full = get(app, path, params)
+    head = call(app, "HEAD", path, params)
+    assert full.status_code == head.status_code == status
+    assert head.content == b""
+    assert head.headers["content-type"] == full.headers["content-type"]
+
+
+@pytest.mark.parametrize("path", ["/", "/api/timeseries"])
+def test_head_before_the_first_rollup_is_a_503(tmp_path: Path, path: str) -> None:
+    head = call(app_for(tmp_path / "not-yet.duckdb"), "HEAD", path)
+    assert head.status_code == 503
+    assert head.headers["retry-after"]
+
+
+def test_head_without_credentials_is_refused(db: Path) -> None:
+    async def run() -> httpx.Response:
+        async with client(app_for(db), auth=None) as http:
+            response: httpx.Response = await http.head("/")
+            return response
+
+    assert asyncio.run(run()).status_code == 401

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from analytics.dashboard import queries
 from analytics.dashboard.context import Context, to_json
+from analytics.dashboard.head import header_only, is_head
 from analytics.dashboard.params import ParamError, Params
 from analytics.dashboard.snapshot import Snapshot, WarehouseUnavailable
 
@@ -171,6 +172,8 @@ def _endpoint(
             return json_error(str(error), 400)
         except WarehouseUnavailable as error:
             return json_error(str(error), 503, error.retry_after)
+        if is_head(request):
+            return header_only(json_response(None))
         data = await to_thread.run_sync(build, snapshot, params, ctx)
         return json_response(data)
 

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from analytics.dashboard import queries, templates
 from analytics.dashboard.context import Context
+from analytics.dashboard.head import header_only, is_head
 from analytics.dashboard.params import ParamError, Params, read_referrer
 from analytics.dashboard.snapshot import Snapshot, WarehouseUnavailable
 from analytics.dashboard.style import CSS_BYTES, CSS_ETAG
@@ -239,6 +240,8 @@ def _page(ctx: Context, body: Body, *, need_referrer: bool = False) -> Callable[
         except WarehouseUnavailable as error:
             headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
             return html(_problem(ctx, root, "Not available yet", str(error)), 503, headers)
+        if is_head(request):
+            return header_only(html(""))
         notice = "" if need_referrer else referrer_notice(ignored_referrer(query), params, root)
         return html(await to_thread.run_sync(body, snapshot, params, ctx, root, notice))
 
