@@ -5,14 +5,24 @@ pre-check of `from`-only ranges. Each test failed before its fix."""
 from __future__ import annotations
 
 import asyncio
+import random
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from starlette.datastructures import QueryParams
+from starlette.routing import Router
 
-from analytics.dashboard import dashboard, queries
+from analytics.dashboard import api, dashboard, pages, queries
+from analytics.dashboard.context import Context
+from analytics.dashboard.params import MAX_BUCKETS, ParamError
+from analytics.dashboard.snapshot import SnapshotStore
+from analytics.warehouse import Warehouse
 from tests.dashboard_support import PASSWORD, USER, build_warehouse, client
+from tests.warehouse_support import events_for_days, fixed_clock, write_events
 
 APRIL = {"from": "2026-04-01", "to": "2026-04-30"}
 BREAKDOWNS = ["referrers", "sources", "pages", "campaigns"]
@@ -266,3 +276,104 @@ def test_head_without_credentials_is_refused(db: Path) -> None:
             return response
 
     assert asyncio.run(run()).status_code == 401
+
+
+# -- 4. the pre-check of a `from`-only range used UTC's today ------------------------------------
+# Before the warehouse is read, a request is checked with no time zone known: "today" was UTC's.
+# With `from` alone, `to` is yesterday; in a zone behind UTC, between UTC midnight and local
+# midnight, UTC's yesterday is a day later than the warehouse's, so a range of exactly
+# MAX_BUCKETS days got a 400 ("1001 days") that the real check would not give. The pre-check
+# now takes the earliest date any zone can have (UTC's minus one day) when none is configured.
+
+LOS_ANGELES = "America/Los_Angeles"
+# 03:00 UTC on 1 May is 20:00 on 30 April in Los Angeles: its yesterday is 29 April.
+AFTER_UTC_MIDNIGHT = datetime(2026, 5, 1, 3, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def la_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("dashboard-los-angeles")
+    rng = random.Random(4)
+    days = [date(2026, 4, 27) + timedelta(days=i) for i in range(4)]
+    write_events(folder / "spool", events_for_days(rng, days, 5))
+    db = folder / "analytics.duckdb"
+    Warehouse(db, timezone=LOS_ANGELES, clock=fixed_clock(AFTER_UTC_MIDNIGHT)).run(folder / "spool")
+    return db
+
+
+def app_at(db: Path, now: datetime, timezone: str | None = None) -> Any:
+    """The dashboard's routes with a fixed clock (no authentication: not what is tested)."""
+    ctx = Context(
+        store=SnapshotStore(db), title="t", min_visitors=None, timezone=timezone, clock=lambda: now
+    )
+    return Router(routes=[*pages.routes(ctx), *api.routes(ctx)])
+
+
+def local_yesterday(now: datetime, zone: str) -> date:
+    return now.astimezone(ZoneInfo(zone)).date() - timedelta(days=1)
+
+
+@pytest.mark.parametrize("path", ["/api/timeseries", "/api/referrers", "/"])
+@pytest.mark.parametrize("timezone", [None, LOS_ANGELES])
+def test_a_from_only_range_of_the_most_buckets_is_served(
+    la_db: Path, path: str, timezone: str | None
+) -> None:
+    end = local_yesterday(AFTER_UTC_MIDNIGHT, LOS_ANGELES)
+    start = end - timedelta(days=MAX_BUCKETS - 1)
+    response = get(app_at(la_db, AFTER_UTC_MIDNIGHT, timezone), path, {"from": start.isoformat()})
+    assert response.status_code == 200, response.text[:300]
+    if path.startswith("/api/"):
+        assert (response.json()["from"], response.json()["to"]) == (str(start), str(end))
+
+
+@pytest.mark.parametrize("path", ["/api/timeseries", "/"])
+def test_one_bucket_more_is_still_refused(la_db: Path, path: str) -> None:
+    end = local_yesterday(AFTER_UTC_MIDNIGHT, LOS_ANGELES)
+    start = end - timedelta(days=MAX_BUCKETS)
+    response = get(app_at(la_db, AFTER_UTC_MIDNIGHT), path, {"from": start.isoformat()})
+    assert response.status_code == 400
+    assert f"has {MAX_BUCKETS + 1} days" in response.text
+
+
+ZONES = ["Etc/GMT+12", "Pacific/Pago_Pago", LOS_ANGELES, "UTC", "Asia/Tokyo", "Pacific/Kiritimati"]
+CLOCKS = [
+    datetime(2026, 5, 1, hour, minute, tzinfo=UTC)
+    for hour, minute in [(0, 0), (3, 0), (11, 59), (12, 0), (23, 59)]
+]
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize("now", CLOCKS)
+def test_the_pre_check_never_refuses_what_the_warehouse_zone_allows(
+    zone: str, now: datetime
+) -> None:
+    """The check without a snapshot accepts every range the check in the warehouse's zone
+    accepts, whichever zone that turns out to be."""
+    ctx = Context(
+        store=SnapshotStore(Path("unused")),
+        title="t",
+        min_visitors=None,
+        timezone=None,
+        clock=lambda: now,
+    )
+    end = local_yesterday(now, zone)
+    for grain, start in [
+        ("day", end - timedelta(days=MAX_BUCKETS - 1)),
+        ("week", end - timedelta(weeks=MAX_BUCKETS - 1)),
+    ]:
+        query = QueryParams({"from": start.isoformat(), "grain": grain})
+        ctx.parse(query, None, compare_default=False)  # no ParamError
+
+
+def test_the_pre_check_with_a_configured_zone_uses_it() -> None:
+    ctx = Context(
+        store=SnapshotStore(Path("unused")),
+        title="t",
+        min_visitors=None,
+        timezone="Pacific/Kiritimati",
+        clock=lambda: AFTER_UTC_MIDNIGHT,
+    )
+    end = local_yesterday(AFTER_UTC_MIDNIGHT, "Pacific/Kiritimati")  # 1 May, a day ahead of UTC
+    too_many = QueryParams({"from": (end - timedelta(days=MAX_BUCKETS)).isoformat()})
+    with pytest.raises(ParamError, match=f"has {MAX_BUCKETS + 1} days"):
+        ctx.parse(too_many, None, compare_default=False)

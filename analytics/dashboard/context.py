@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -44,9 +44,18 @@ class Context:
         """`ignore`: parameters this page does not offer, left unread (the overview has no
         referrer; reading one would narrow its cards and chart but not its tables)."""
         raw = {key: value for key, value in _single(query).items() if key not in ignore}
+        if snapshot is None and self.timezone is None:
+            # The pre-check, before the warehouse is read: its zone is not known yet. UTC's
+            # today ran a day ahead of a zone behind UTC (after UTC midnight), so a `from`-only
+            # range of exactly MAX_BUCKETS got a 400 the real check would not give. No zone's
+            # date is before UTC's minus one day: the shortest range any zone can make is
+            # checked here, and the check with the snapshot decides the rest.
+            today = self.today(None) - timedelta(days=1)
+        else:
+            today = self.today(snapshot)
         return parse(
             raw,
-            today=self.today(snapshot),
+            today=today,
             compare_default=compare_default,
             need_referrer=need_referrer,
         )
