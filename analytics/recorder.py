@@ -105,7 +105,7 @@ class Recorder:
         if not isinstance(max_buffer, int) or max_buffer < 1:
             raise ValueError(f"max_buffer must be a positive integer, got {max_buffer!r}")
         if clock is not None and not callable(clock):
-            raise ValueError("clock must be a callable returning an aware UTC datetime")
+            raise ValueError("clock must be a callable returning a datetime (naive means UTC)")
         exclude_paths = _exclude_patterns(exclude_paths)
         # Absolute now: a worker that changes its working directory later (a daemonising
         # server, a task runner) keeps writing where it was told, not somewhere new.
