@@ -21,9 +21,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import logging
 import os
 import secrets
 import socket
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +45,8 @@ DAY_PREFIX = "day="
 _SPOOL_SIBLINGS = frozenset({"salts", "quarantine", "archive"})
 # A temporary segment this old has no live writer (a flush takes seconds): a crash left it.
 STALE_TEMP_SECONDS = 3600.0
+
+logger = logging.getLogger("analytics")
 
 _HOST = hashlib.blake2b(socket.gethostname().encode(), digest_size=4).hexdigest()
 _counter = itertools.count()
@@ -184,7 +188,34 @@ def _iter_segments(root: Path) -> Iterator[Segment]:
         for entry in folder.iterdir():
             if entry.name.startswith((".", "_")) or not entry.name.endswith(SEGMENT_SUFFIX):
                 continue
-            yield Segment(name=f"{folder.name}/{entry.name}", path=entry, day=day)
+            name = f"{folder.name}/{entry.name}"
+            # A named pipe would block the first read for ever (and every cron run after
+            # it); nothing but a regular file can be a sealed segment. Left alone, not
+            # quarantined: it may be someone's live pipe.
+            if not entry.is_file():  # a stat through links: nothing is opened
+                kind = _kind_of(entry)
+                if kind is not None:  # None: gone since the listing, nothing to say
+                    logger.warning(
+                        "skipped %s: not a regular file (%s), so not a segment", name, kind
+                    )
+                continue
+            yield Segment(name=name, path=entry, day=day)
+
+
+def _kind_of(path: Path) -> str | None:
+    """What `path` is, in words, when it is not a regular file; None when it is gone."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "a link to nothing" if path.is_symlink() else None
+    kinds = (
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+    )
+    return next((kind for test, kind in kinds if test(mode)), "a special file")
 
 
 def remove_stale_temps(

@@ -258,3 +258,49 @@ def test_an_export_to_a_closed_stdout_is_one_line(warehouse: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr == "analytics: error: standard output is closed; give --output FILE\n"
+
+
+# -- 3. a spool entry named *.parquet that is not a file never blocks the rollup -------------
+
+
+def _plant(folder: Path, kind: str) -> Path:
+    odd = folder / f"0000000000000-odd-{kind}.parquet"
+    if kind == "fifo":
+        os.mkfifo(odd)
+    elif kind == "link-to-fifo":
+        fifo = folder.parent / "a-fifo"
+        os.mkfifo(fifo)
+        odd.symlink_to(fifo)
+    elif kind == "folder":
+        odd.mkdir()
+    elif kind == "dangling-link":
+        odd.symlink_to(folder / "gone.parquet")
+    else:
+        raise AssertionError(kind)
+    return odd
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link-to-fifo", "folder", "dangling-link"])
+def test_a_spool_entry_that_is_not_a_file_is_skipped_with_one_line(
+    tmp_path: Path, kind: str
+) -> None:
+    # A named pipe called *.parquet in a day folder (a tool streaming into the spool, or a
+    # mistake): before, the footer read opened it and blocked for ever, and so did every
+    # cron run after it, each holding the database lock. A folder or a dangling link was
+    # "quarantined" as a corrupt segment.
+    spool = _spool(tmp_path)
+    day = spool / f"day={DAYS[0].isoformat()}"
+    odd = _plant(day, kind)
+    db = tmp_path / "w.duckdb"
+    argv = _cli("rollup", "--spool", str(spool), "--db", str(db))
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("ingested ")
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("analytics: WARNING: skipped ")
+    assert f"{day.name}/{odd.name}" in lines[0]
+    assert "not a regular file" in lines[0]
+    assert _events(db) == PER_DAY * len(DAYS)
+    assert odd.is_symlink() or odd.exists()  # left alone: not ours to move or delete
+    assert not (spool / "quarantine").exists()
