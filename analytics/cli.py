@@ -128,23 +128,38 @@ def build_parser() -> argparse.ArgumentParser:
         "(one transaction; run it from cron).",
         "analytics rollup --spool var/spool --db var/analytics.duckdb --archive var/archive",
     )
+    # Metavars as README writes them (N, DIR, FILE): --help and README must read alike.
     rollup.add_argument(
         "--spool",
         required=True,
         type=_not_empty,
+        metavar="DIR",
         help="the spool folder, or s3://bucket/prefix (object storage)",
     )
     rollup.add_argument(
-        "--db", type=Path, help="the DuckDB file (created); with --engine spark: load the output"
+        "--db",
+        type=Path,
+        metavar="FILE",
+        help="the DuckDB file (created); with --engine spark: load the output",
     )
-    rollup.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
+    rollup.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="where the rollup runs (duckdb)",
+    )
     rollup.add_argument("--output", metavar="DIR", help="spark: where the rollup Parquet goes")
     rollup.add_argument(
-        "--master", default=DEFAULT_MASTER, help=f"spark: master URL ({DEFAULT_MASTER})"
+        "--master",
+        default=DEFAULT_MASTER,
+        action=_NoteGiven,
+        metavar="URL",
+        help=f"spark: master URL ({DEFAULT_MASTER})",
     )
     rollup.add_argument(
         "--timezone",
         default=None,
+        metavar="ZONE",
         help="IANA time zone of the day boundaries (default: the database's, UTC when new)",
     )
     rollup.add_argument(
@@ -152,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=DEFAULT_RAW_DAYS,
         action=_NoteGiven,
+        metavar="N",
         help=f"days of raw events to keep ({DEFAULT_RAW_DAYS})",
     )
     disposal = rollup.add_mutually_exclusive_group()
@@ -176,12 +192,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--to 2026-11-28 --grain week --compare --format html --output referrers.html",
     )
     report.add_argument("kind", metavar="KIND", help=f"one of: {', '.join(KINDS)}")
-    report.add_argument("--db", required=True, type=Path, help="the DuckDB file")
-    report.add_argument("--site", help="only this site")
-    report.add_argument("--from", dest="start", type=_iso_date, help="first day (YYYY-MM-DD)")
-    report.add_argument("--to", dest="end", type=_iso_date, help="last day (YYYY-MM-DD)")
-    report.add_argument("--grain", choices=("day", "week", "month"), default="day")
-    report.add_argument("--top", type=_positive_int, default=10, help="rows to show (10)")
+    report.add_argument("--db", required=True, type=Path, metavar="FILE", help="the DuckDB file")
+    report.add_argument("--site", metavar="S", help="only this site (default: all, added up)")
+    report.add_argument(
+        "--from", dest="start", type=_iso_date, metavar="DATE", help="first day (YYYY-MM-DD)"
+    )
+    report.add_argument(
+        "--to", dest="end", type=_iso_date, metavar="DATE", help="last day (YYYY-MM-DD)"
+    )
+    report.add_argument(
+        "--grain",
+        choices=("day", "week", "month"),
+        default="day",
+        help="size of the time buckets (day)",
+    )
+    report.add_argument(
+        "--top", type=_positive_int, default=10, metavar="N", help="rows to show (10)"
+    )
     report.add_argument(
         "--compare", action="store_true", help="add the previous period and the change"
     )
@@ -191,7 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="fold rows with fewer than K visitors into one '(other)' row",
     )
-    report.add_argument("--format", default="table", help=f"one of: {', '.join(REPORT_FORMATS)}")
+    report.add_argument(
+        "--format",
+        default="table",
+        metavar="{" + ",".join(REPORT_FORMATS) + "}",
+        help="how to write it (table)",
+    )
     report.add_argument(
         "--output", type=Path, metavar="FILE", help="write here, not stdout (- is stdout)"
     )
@@ -203,9 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
         "analytics export --db var/analytics.duckdb --table daily_referrers "
         "--format parquet --output referrers.parquet",
     )
-    export.add_argument("--db", required=True, type=Path, help="the DuckDB file")
-    export.add_argument("--table", required=True, help="events or a daily_* table")
-    export.add_argument("--format", required=True, help="parquet or csv")
+    export.add_argument("--db", required=True, type=Path, metavar="FILE", help="the DuckDB file")
+    export.add_argument("--table", required=True, metavar="TABLE", help="events or a daily_* table")
+    export.add_argument("--format", required=True, metavar="{parquet,csv}", help="the file format")
     export.add_argument(
         "--output", required=True, type=Path, metavar="FILE", help="a file, or - for stdout"
     )
@@ -216,8 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
         "Delete raw events older than N days (rollups stay).",
         "analytics prune --db var/analytics.duckdb --raw-days 30",
     )
-    prune.add_argument("--db", required=True, type=Path, help="the DuckDB file")
-    prune.add_argument("--raw-days", required=True, type=_positive_int, metavar="N")
+    prune.add_argument("--db", required=True, type=Path, metavar="FILE", help="the DuckDB file")
+    prune.add_argument(
+        "--raw-days",
+        required=True,
+        type=_positive_int,
+        metavar="N",
+        help="keep the raw events of the last N days",
+    )
     prune.set_defaults(handler=_prune)
     return parser
 
@@ -237,7 +275,7 @@ def _ignored_by_engine(args: argparse.Namespace) -> str | None:
         return None
     if args.output is not None:
         return "--output is for --engine spark: the DuckDB rollup writes --db"
-    if args.master != DEFAULT_MASTER:
+    if "master" in args.given:
         return "--master is for --engine spark"
     return None
 

@@ -304,3 +304,69 @@ def test_a_spool_entry_that_is_not_a_file_is_skipped_with_one_line(
     assert _events(db) == PER_DAY * len(DAYS)
     assert odd.is_symlink() or odd.exists()  # left alone: not ours to move or delete
     assert not (spool / "quarantine").exists()
+
+
+# -- 4. the CLI as README documents it -------------------------------------------------------
+
+
+def test_master_given_to_the_duckdb_rollup_is_an_error_even_with_its_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # README: "An option the chosen engine would ignore is an error, not silence: ...
+    # `--output` and `--master` for `--engine spark`". Before, `--master local[2]` (the
+    # default's value) passed in silence, unlike `--raw-days 90` or `--wait 10`.
+    db = tmp_path / "w.duckdb"
+    argv = ["rollup", "--spool", str(_spool(tmp_path)), "--db", str(db), "--master", "local[2]"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == "analytics: error: --master is for --engine spark\n"
+    assert not db.exists()
+
+
+# What README's CLI and Reports sections write for each option's value.
+README_USAGE = {
+    "rollup": [
+        "--spool DIR",
+        "--db FILE",
+        "--timezone ZONE",
+        "--raw-days N",
+        "--archive DIR",
+        "--delete-ingested",
+        "--wait SECONDS",
+        "--engine {duckdb,spark}",
+        "--output DIR",
+        "--master URL",
+    ],
+    "report": [
+        "KIND",
+        "--db FILE",
+        "--site S",
+        "--from DATE",
+        "--to DATE",
+        "--grain {day,week,month}",
+        "--top N",
+        "--compare",
+        "--min-visitors K",
+        "--format {table,csv,json,html}",
+        "--output FILE",
+    ],
+    "export": ["--db FILE", "--table TABLE", "--format {parquet,csv}", "--output FILE"],
+    "prune": ["--db FILE", "--raw-days N"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(README_USAGE))
+def test_help_names_every_option_the_way_readme_does(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before, --help said `--top TOP`, `--from START`, `--raw-days RAW_DAYS`, `--db DB`,
+    # `--format FORMAT` where README (the contract users read) says N, DATE, FILE and the
+    # formats.
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for option in README_USAGE[command]:
+        assert option in text, option
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for option in README_USAGE[command]:
+        assert option.split()[0] in readme, option
