@@ -1057,15 +1057,17 @@ def export_table(
         raise ExportError(f"unknown table {table!r}; choose one of: {', '.join(EXPORT_TABLES)}")
     if fmt not in EXPORT_FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of: {', '.join(EXPORT_FORMATS)}")
-    target = Path(output)
-    stream = is_stream(target)
-    if target.is_dir():
-        raise ExportError(f"output {str(target)!r} is a folder")
-    if is_same_file(target, db_path):
-        raise ExportError(f"output {str(target)!r} is the database itself; choose another file")
-    folder = target.parent if str(target.parent) else Path(".")
+    named = Path(output)
+    stream = is_stream(named)
+    if named.is_dir():
+        raise ExportError(f"output {str(named)!r} is a folder")
+    if is_same_file(named, db_path):
+        raise ExportError(f"output {str(named)!r} is the database itself; choose another file")
+    # Through a link, the file it points at is replaced and the link stays a link.
+    target = named if stream else Path(os.path.realpath(named))
+    folder = target.parent
     if not stream and (not folder.is_dir() or not os.access(folder, os.W_OK)):
-        raise ExportError(f"cannot write {str(target)!r}: folder missing or not writable")
+        raise ExportError(f"cannot write {str(named)!r}: folder missing or not writable")
     con = connect(db_path, read_only=True, lock_timeout=lock_timeout)
     # Renaming a finished file over a pipe or a device would replace it (as root, even
     # /dev/stdout itself) and its reader would get nothing.
@@ -1090,14 +1092,14 @@ def export_table(
             ) from None
         except duckdb.Error as exc:
             if stream and "broken pipe" in str(exc).lower():
-                raise BrokenPipeError(f"{str(target)!r}: the reader closed it") from None
-            raise ExportError(f"cannot write {str(target)!r}: {_first_line(exc)}") from None
+                raise BrokenPipeError(f"{str(named)!r}: the reader closed it") from None
+            raise ExportError(f"cannot write {str(named)!r}: {_first_line(exc)}") from None
         if stream:
             return rows
         try:
             os.replace(temp, target)
         except OSError as exc:
-            raise ExportError(f"cannot write {str(target)!r}: {exc.strerror}") from None
+            raise ExportError(f"cannot write {str(named)!r}: {exc.strerror}") from None
         return rows
     finally:
         con.close()

@@ -370,3 +370,21 @@ def test_help_names_every_option_the_way_readme_does(
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for option in README_USAGE[command]:
         assert option.split()[0] in readme, option
+
+
+def test_an_export_through_a_link_replaces_the_linked_file_and_keeps_the_link(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    # As `report --output` now does. Before, the finished export was renamed over the link
+    # itself: `current.csv -> exports/2026-10.csv` became a plain file, and the file it
+    # pointed at kept last month's data.
+    published = tmp_path / "exports" / "totals.csv"
+    published.parent.mkdir()
+    published.write_text("stale\n")
+    link = tmp_path / "current.csv"
+    link.symlink_to(published)
+    argv = ["export", "--db", str(warehouse), "--table", "daily_totals", "--format", "csv"]
+    assert main([*argv, "--output", str(link)]) == 0
+    assert link.is_symlink()
+    assert published.read_text().startswith("day,site,pageviews,visitors,bot_hits\n")
+    assert sorted(p.name for p in published.parent.iterdir()) == ["totals.csv"]
