@@ -90,28 +90,51 @@ def _one_segment(spool: Path, day: date = DAY, events: int = 4) -> str:
 # --- 1. one unreadable local segment must not hold back the others ---------------------------
 
 
-def _make_unreadable(path: Path, kind: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if kind == "a folder in its place":
-        (path / "inner").mkdir(parents=True)
-    elif kind == "a symlink loop":
-        os.symlink(path.name, path)  # points at itself: open() fails with ELOOP
-    else:
-        raise AssertionError(kind)
+class _Unreadable:
+    """Regular segment files the uploader cannot read (EACCES). Root reads a 0o000 file all
+    the same, so under root the read itself is refused for these paths: the uploader's
+    handling of the error is what is tested. (A folder or a symlink loop in a segment's place
+    is no segment at all: `list_segments` skips it, see the test after these.)"""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.paths: set[Path] = set()
+        original = Path.read_bytes
+
+        def read_bytes(path: Path) -> bytes:
+            if path in self.paths:
+                raise PermissionError(13, "Permission denied", str(path))
+            return original(path)
+
+        monkeypatch.setattr(Path, "read_bytes", read_bytes)
+
+    def make(self, path: Path, body: bytes = b"PAR1 garbage PAR1") -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+        path.chmod(0)
+        self.paths.add(path)
+
+    def repair(self, path: Path) -> None:
+        path.chmod(0o644)
+        self.paths.discard(path)
 
 
-UNREADABLE_KINDS = ["a folder in its place", "a symlink loop"]
+@pytest.fixture
+def unreadable(monkeypatch: pytest.MonkeyPatch) -> _Unreadable:
+    return _Unreadable(monkeypatch)
 
 
-@pytest.mark.parametrize("kind", UNREADABLE_KINDS)
 def test_an_unreadable_segment_is_skipped_and_the_others_are_shipped(
-    tmp_path: Path, client: Any, bucket: str, kind: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    client: Any,
+    bucket: str,
+    unreadable: _Unreadable,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Before: read_bytes() raised, the whole pass failed and backed off, and the next pass
     # met the same segment first (listing is sorted): nothing after it ever shipped.
     spool = tmp_path / "spool"
     bad_name = f"day={DAY - timedelta(days=1)}/0000000000000-bad-1-000001-00000000.parquet"
-    _make_unreadable(spool / bad_name, kind)
+    unreadable.make(spool / bad_name)
     good = _seal(spool, 3)
     uploader = SegmentUploader(spool, f"s3://{bucket}/p", client=client, initial_backoff=60)
     caplog.set_level(logging.DEBUG, logger="analytics.objectstore")
@@ -130,22 +153,39 @@ def test_an_unreadable_segment_is_skipped_and_the_others_are_shipped(
     assert str(tmp_path) not in warnings[0].getMessage()  # the name, not a local path
 
 
+@pytest.mark.parametrize("kind", ["a folder in its place", "a symlink loop"])
+def test_an_entry_that_is_no_file_is_not_a_segment_and_the_others_are_shipped(
+    tmp_path: Path, client: Any, bucket: str, kind: str
+) -> None:
+    spool = tmp_path / "spool"
+    bad = spool / f"day={DAY - timedelta(days=1)}/0000000000000-bad-1-000001-00000000.parquet"
+    bad.parent.mkdir(parents=True)
+    if kind == "a folder in its place":
+        (bad / "inner").mkdir(parents=True)
+    else:
+        os.symlink(bad.name, bad)  # points at itself: open() would fail with ELOOP
+    good = _seal(spool, 3)
+    uploader = SegmentUploader(spool, f"s3://{bucket}/p", client=client, initial_backoff=60)
+    assert uploader.upload_pending() == 3
+    assert _remote(client, bucket, "p") == good
+    assert list_segments(spool) == []  # never listed, so never read or shipped
+    assert os.path.lexists(bad)  # and left where it is
+    assert (uploader.stats.unreadable, uploader.stats.consecutive_failures) == (0, 0)
+
+
 def test_an_unreadable_segment_is_tried_again_after_its_backoff(
-    tmp_path: Path, client: Any, bucket: str
+    tmp_path: Path, client: Any, bucket: str, unreadable: _Unreadable
 ) -> None:
     spool = tmp_path / "spool"
     name = _one_segment(spool)
     body = (spool / name).read_bytes()
-    (spool / name).unlink()
-    _make_unreadable(spool / name, "a folder in its place")
+    unreadable.make(spool / name, body)
     uploader = SegmentUploader(spool, f"s3://{bucket}/p", client=client, initial_backoff=2.0)
     assert uploader.upload_pending() == 0
     assert uploader.stats.unreadable == 1
 
-    # Repaired (say, an operator restored the file): not before the backoff is over ...
-    (spool / name / "inner").rmdir()
-    (spool / name).rmdir()
-    (spool / name).write_bytes(body)
+    # Repaired (say, an operator fixed the file's mode): not before the backoff is over ...
+    unreadable.repair(spool / name)
     assert uploader.upload_pending() == 0
     assert _remote(client, bucket, "p") == {}
 
@@ -156,10 +196,10 @@ def test_an_unreadable_segment_is_tried_again_after_its_backoff(
 
 
 def test_the_upload_thread_ships_past_an_unreadable_segment(
-    tmp_path: Path, client: Any, bucket: str
+    tmp_path: Path, client: Any, bucket: str, unreadable: _Unreadable
 ) -> None:
     spool = tmp_path / "spool"
-    _make_unreadable(spool / f"day={DAY}/0000000000000-bad.parquet", "a folder in its place")
+    unreadable.make(spool / f"day={DAY}/0000000000000-bad.parquet")
     uploader = SegmentUploader(
         spool, f"s3://{bucket}/p", client=client, interval=0.05, initial_backoff=0.05
     ).start()
