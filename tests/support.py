@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -77,3 +79,20 @@ def uvicorn_server(
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+class StrictCSP:
+    """Serves `app` under `Content-Security-Policy: default-src 'self'`: whatever the banner
+    does in a browser test, it must do without inline code."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_csp(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                csp = (b"content-security-policy", b"default-src 'self'")
+                message["headers"] = [*message.get("headers", []), csp]
+            await send(message)
+
+        await self.app(scope, receive, send_with_csp if scope["type"] == "http" else send)

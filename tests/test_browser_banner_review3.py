@@ -14,10 +14,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cookiewall import Category, ConsentMiddleware, Policy
-from tests.support import uvicorn_server
+from tests.support import StrictCSP, uvicorn_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -75,24 +74,8 @@ async def _page(request: Request) -> HTMLResponse:
     )
 
 
-class _StrictCSP:
-    """`default-src 'self'`: whatever the banner does, it does without inline code."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_csp(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                csp = (b"content-security-policy", b"default-src 'self'")
-                message["headers"] = [*message.get("headers", []), csp]
-            await send(message)
-
-        await self.app(scope, receive, send_with_csp if scope["type"] == "http" else send)
-
-
 # Served by uvicorn from this module (tests/support.py:uvicorn_server imports it by name).
-app = _StrictCSP(
+app = StrictCSP(
     ConsentMiddleware(
         Starlette(routes=[Route("/page/{name}", _page)]),
         policy=POLICY,
