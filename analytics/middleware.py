@@ -63,14 +63,6 @@ _NOT_PAGE_EXTENSIONS = frozenset({
 _new_capture = tuple.__new__
 
 
-def _is_html(headers: Iterable[tuple[bytes, bytes]]) -> bool:
-    for name, value in headers:
-        # ASGI servers and frameworks send lower-case names: compare first, lower() rarely.
-        if name == _CONTENT_TYPE or (len(name) == 12 and name.lower() == _CONTENT_TYPE):
-            return value[:9].lower() == _HTML
-    return False
-
-
 def _asks_for_a_page(headers: Iterable[tuple[bytes, bytes]]) -> bool:
     """Whether the request is a browser loading a page (so a 304 answer is a page view)."""
     accept = b""
@@ -220,7 +212,7 @@ class TrafficMiddleware:
             if scope["method"] == "HEAD":
                 return
             html = False
-            for name, value in message.get("headers") or ():  # `_is_html`, inlined
+            for name, value in message.get("headers") or ():  # is the answer HTML?
                 if name == _CONTENT_TYPE or (len(name) == 12 and name.lower() == _CONTENT_TYPE):
                     html = value[:9].lower() == _HTML
                     break
