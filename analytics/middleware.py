@@ -72,7 +72,7 @@ def _asks_for_a_page(headers: Iterable[tuple[bytes, bytes]]) -> bool:
         if name == _ACCEPT:
             accept = value
     # Without Fetch Metadata (older browsers, HTTP/1.0 proxies) a navigation asks for HTML.
-    return _HTML in accept.lower()
+    return accept.lower().find(_HTML) >= 0  # not `in`: see cookiewall's `_gated`
 
 
 def _names_another_file_type(path: str) -> bool:
