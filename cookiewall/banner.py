@@ -256,11 +256,15 @@ class BannerMarkup:
         rows = "\n".join(row.showing(consent) for row in self._rows[language])
         return escaped.join(head) + rows + escaped.join(tail)
 
-    def snippet(self, language: str, next_path: str) -> str:
-        """What injection inserts before </body>: stylesheet, banner, enhancement script."""
+    def snippet(self, language: str, next_path: str, consent: Consent | None = None) -> str:
+        """What injection inserts before </body>: stylesheet, banner, enhancement script.
+
+        Given the visitor's `consent`, the banner is the one `/consent/banner` shows them:
+        under GPC, the categories it refuses are off and fixed, and say why.
+        """
         return (
             f'<link rel="stylesheet" href="{escape(self.css_url)}">'
-            f"{self.fragment(language, next_path)}"
+            f"{self.fragment(language, next_path, consent)}"
             f'<script src="{escape(self.js_url)}" defer></script>'
         )
 
@@ -386,8 +390,8 @@ class Banner:
     def fragment(self, language: str, next_path: str, consent: Consent | None = None) -> str:
         return self.default.fragment(language, next_path, consent)
 
-    def snippet(self, language: str, next_path: str) -> str:
-        return self.default.snippet(language, next_path)
+    def snippet(self, language: str, next_path: str, consent: Consent | None = None) -> str:
+        return self.default.snippet(language, next_path, consent)
 
     def _category_rows(self, lang: str) -> tuple[CategoryRow, ...]:
         texts = self.texts[lang]
