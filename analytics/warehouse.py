@@ -428,10 +428,12 @@ class Warehouse:
             quarantined = {seg.name for seg in fresh if seg.name not in footers} - unreadable
             quarantined |= {seg.name for seg in misnamed}
             fresh = [seg for seg in fresh if seg.name in footers]
-            fresh, copies = self._split_copies(con, fresh, footers)
+            old_ids = self._old_content_ids(con, segments, fresh, footers)
+            fresh, copies = self._split_copies(con, fresh, footers, old_ids)
             for attempt in (1, 2):
                 con.execute("BEGIN TRANSACTION")
                 try:
+                    self._fill_content_ids(con, old_ids)
                     ingested = self._ingest(con, fresh, footers, copies, progress=progress)
                     rolled_up = self._rollup(con) if rollup else ()
                     pruned = self._prune(con, self.raw_retention_days) if prune else 0
@@ -565,15 +567,79 @@ class Warehouse:
         fresh = {row[0] for row in rows}
         return [seg for seg in segments if seg.name in fresh]
 
+    def _old_content_ids(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        listed: Sequence[Segment],
+        fresh: Sequence[Segment],
+        footers: dict[str, _Footer],
+    ) -> dict[str, str]:
+        """Content ids for ledger rows written before content ids existed, by segment name.
+
+        Such a row (content_id NULL) knows its segment by name only, so a copy of it under
+        another name would be counted again. Its file is looked for where it still is (in
+        the spool, or in the archive folder) and its id computed, only for rows as long as
+        some new segment (a copy has its original's row count), and only when the file
+        still holds as many rows as the ledger says it had. The caller stores them in the
+        run's transaction, so each old row is read once.
+        """
+        counts = sorted({footers[seg.name].rows for seg in fresh})
+        if not counts:
+            return {}
+        rows = con.execute(
+            "SELECT name, events FROM ingested_segments "
+            "WHERE content_id IS NULL AND duplicate_of IS NULL AND list_contains($counts, events) "
+            "ORDER BY name",
+            {"counts": counts},
+        ).fetchall()
+        if not rows:
+            return {}
+        in_spool = {seg.name: seg.path for seg in listed}
+        found: dict[str, str] = {}
+        for name, events in rows:
+            path = in_spool.get(name)
+            if path is None and isinstance(self.archive, Path):
+                path = self.archive / name
+            try:
+                # Never opened unless a regular file: a named pipe would block the run.
+                if path is None or not path.is_file():
+                    continue
+                if pq.read_metadata(path).num_rows != events:
+                    continue  # not the file that was ingested under this name
+                found[name] = _content_id(path)
+            except Exception as exc:  # gone, unreadable or damaged: known by name only
+                logger.debug("no content id for ingested segment %s: %s", name, _first_line(exc))
+        return found
+
+    @staticmethod
+    def _fill_content_ids(con: duckdb.DuckDBPyConnection, ids: dict[str, str]) -> None:
+        if not ids:
+            return
+        filled = pa.table(
+            {"name": list(ids), "content_id": list(ids.values())},
+            schema=pa.schema([("name", pa.string()), ("content_id", pa.string())]),
+        )
+        con.register("old_content_ids", filled)
+        try:
+            con.execute(
+                "UPDATE ingested_segments SET content_id = old_content_ids.content_id "
+                "FROM old_content_ids WHERE ingested_segments.name = old_content_ids.name "
+                "AND ingested_segments.content_id IS NULL"
+            )
+        finally:
+            con.unregister("old_content_ids")
+
     def _split_copies(
         self,
         con: duckdb.DuckDBPyConnection,
         segments: Sequence[Segment],
         footers: dict[str, _Footer],
+        old_ids: dict[str, str],
     ) -> tuple[list[Segment], dict[Segment, tuple[str, str]]]:
-        """`segments` without those whose content is in the ledger or earlier in this list
-        (a sealed segment copied or renamed by hand), and those copies, each with the name of
-        the segment it repeats and its content id."""
+        """`segments` without those whose content is in the ledger (`old_ids`: ids of old
+        ledger rows, stored in this run) or earlier in this list (a sealed segment copied or
+        renamed by hand), and those copies, each with the name of the segment it repeats and
+        its content id."""
         if not segments:
             return [], {}
         ids = pa.table({"content_id": list({footers[seg.name].content_id for seg in segments})})
@@ -588,6 +654,8 @@ class Warehouse:
             )
         finally:
             con.unregister("listed_contents")
+        for name, content_id in old_ids.items():
+            known[content_id] = min(name, known.get(content_id, name))
         unique: list[Segment] = []
         copies: dict[Segment, tuple[str, str]] = {}
         for seg in segments:
