@@ -151,7 +151,12 @@ def _local_folder(location: str) -> str | None:
 
 
 def read_spool(
-    spark: Any, spool: str, *, timezone: str = "UTC", days: Iterable[date] | None = None
+    spark: Any,
+    spool: str,
+    *,
+    timezone: str = "UTC",
+    days: Iterable[date] | None = None,
+    listing: SpoolListing | None = None,
 ) -> Any:
     """The spool as a DataFrame of the event columns plus `day`, the local date of `ts` in
     `timezone` — the warehouse's ``CAST(timezone(tz, ts) AS DATE)``.
@@ -159,24 +164,18 @@ def read_spool(
     The ``day=`` folder is where a segment was filed, by the recorder's UTC clock; it is
     read (Hive partition discovery) but replaced, so a site time zone moves day boundaries
     exactly as it does in the warehouse. `days` limits the read to those day folders.
+    Only the segments `listing` names are read (listed now when not given).
     """
     from pyspark.sql import functions as F
 
     validate_timezone(timezone)
-    root = _local_folder(spool)
-    if root is not None and not list_segments(root):  # SpoolError if the folder is missing
+    if listing is None:
+        listing = list_spool(spark, spool)
+    wanted = listing.segments if days is None else set(days) & set(listing.segments)
+    paths = listing.paths(spool, wanted)
+    if not paths:
         return _with_day(spark.createDataFrame([], event_struct()), timezone)
-    # Globbing the day folders (not the root) keeps `salts/`, `quarantine/` and other
-    # siblings out of partition discovery; hidden and temporary files are skipped by Spark.
-    base = spool.rstrip("/")
-    folders = (
-        [f"{base}/{DAY_PREFIX}*"]
-        if days is None
-        else [f"{base}/{DAY_PREFIX}{day.isoformat()}" for day in sorted(days)]
-    )
-    if not folders:
-        return _with_day(spark.createDataFrame([], event_struct()), timezone)
-    frame = spark.read.schema(event_struct()).option("basePath", spool).parquet(*folders)
+    frame = spark.read.schema(event_struct()).option("basePath", spool).parquet(*paths)
     columns = [F.col(f.name) for f in EVENT_SCHEMA]
     return _with_day(frame.select(*columns), timezone)
 
@@ -218,7 +217,8 @@ def spark_rollup(
             if manifest.get("pending_late"):
                 _apply_late_staging(spark, output)
             _remove_late_staging(spark, output)
-            segments = _spool_segments(spark, spool)
+            listing = list_spool(spark, spool)
+            segments = listing.segments
             present = {day: _fingerprint(names) for day, names in segments.items()}
             previous = _previous_days(manifest, timezone) or _unrecorded_prunes(
                 spark, output, present, timezone
@@ -245,7 +245,7 @@ def spark_rollup(
                     day,
                 )
             if plan.local_days:
-                _roll_up_days(spark, spool, output, plan, timezone)
+                _roll_up_days(spark, spool, output, plan, timezone, listing)
             record: dict[str, Any] = {
                 "timezone": timezone,
                 "event_schema_version": SCHEMA_VERSION,
@@ -280,10 +280,12 @@ def _now() -> dict[str, str]:
     return {"written_at": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
-def _roll_up_days(spark: Any, spool: str, output: str, plan: DayPlan, timezone: str) -> None:
+def _roll_up_days(
+    spark: Any, spool: str, output: str, plan: DayPlan, timezone: str, listing: SpoolListing
+) -> None:
     from pyspark.sql import functions as F
 
-    events = read_spool(spark, spool, timezone=timezone, days=plan.read_days)
+    events = read_spool(spark, spool, timezone=timezone, days=plan.read_days, listing=listing)
     wanted = [d.isoformat() for d in sorted(plan.local_days)]
     # Five rollups read the same events: cached once (spilling to disk when large)
     # instead of scanning the spool five times.
@@ -513,32 +515,87 @@ def _utc_days_of(local_day: date, zone: ZoneInfo) -> set[date]:
     return {start.astimezone(UTC).date(), last.astimezone(UTC).date()}
 
 
-def _spool_segments(spark: Any, spool: str) -> dict[date, tuple[str, ...]]:
-    """Each spool day folder's sealed segments, by name.
+@dataclass(frozen=True)
+class SpoolListing:
+    """The sealed segments of each spool day, by name, and the days whose folder holds
+    nothing else Spark would read (those are read as a folder, the others file by file)."""
 
-    Listed by Spark, so an object store works like a folder; hidden and temporary files are
-    not data files to Spark, and not listed."""
+    segments: Mapping[date, tuple[str, ...]]
+    clean: frozenset[date] = frozenset()
+
+    def paths(self, spool: str, days: Iterable[date]) -> list[str]:
+        base = spool.rstrip("/")
+        paths: list[str] = []
+        for day in sorted(days):
+            folder = f"{base}/{DAY_PREFIX}{day.isoformat()}"
+            if day in self.clean:
+                paths.append(folder)  # one path a day: Spark lists it on the driver
+            else:
+                paths.extend(f"{folder}/{name}" for name in self.segments.get(day, ()))
+        return paths
+
+
+def list_spool(spark: Any, spool: str) -> SpoolListing:
+    """Each spool day folder's sealed segments: regular files named ``*.parquet``, neither
+    hidden nor temporary.
+
+    A local spool is listed as the DuckDB engine lists it (`analytics.spool.list_segments`:
+    a named pipe, a folder or a link to nothing named like a segment is skipped with a
+    warning, never opened; SpoolError if the spool folder is missing). Any other spool
+    (``s3a://``, ``hdfs://``) is listed through Hadoop's FileSystem, which has no pipes.
+    Spark is then given only these files: a globbed folder would hand it everything else
+    the folder holds (and count it as a segment in the manifest).
+    """
     root = _local_folder(spool)
-    if root is not None and not list_segments(root):
-        return {}  # SpoolError if the folder is missing; no day folder yet is no data yet
-    files = (
-        spark.read.schema(event_struct())
-        .option("basePath", spool)
-        .parquet(f"{spool.rstrip('/')}/{DAY_PREFIX}*")
-        .inputFiles()
+    if root is None:
+        return _list_remote(spark, spool)
+    found: dict[date, list[str]] = {}
+    for segment in list_segments(root):
+        found.setdefault(segment.day, []).append(segment.path.name)
+    segments = {day: tuple(sorted(names)) for day, names in found.items()}
+    clean = frozenset(
+        day
+        for day, names in segments.items()
+        if _visible_entries(Path(root) / f"{DAY_PREFIX}{day.isoformat()}") == set(names)
     )
-    names: dict[date, list[str]] = {}
-    for uri in files:
-        folder, _, name = uri.rstrip("/").rpartition("/")
-        day_name = folder.rpartition("/")[2]
-        if not day_name.startswith(DAY_PREFIX):
-            continue
+    return SpoolListing(segments, clean)
+
+
+def _visible_entries(folder: Path) -> set[str] | None:
+    # What Spark would read of the folder: every name but hidden and temporary ones.
+    try:
+        with os.scandir(folder) as entries:
+            return {e.name for e in entries if not e.name.startswith((".", "_"))}
+    except OSError:
+        return None  # read file by file, then
+
+
+def _list_remote(spark: Any, spool: str) -> SpoolListing:
+    pattern, fs = _hadoop_path(spark, f"{spool.rstrip('/')}/{DAY_PREFIX}*/*")
+    found: dict[date, list[str]] = {}
+    odd: set[date] = set()
+    for status in fs.globStatus(pattern) or []:
+        path = status.getPath()
+        name, day_name = str(path.getName()), str(path.getParent().getName())
         try:
             day = date.fromisoformat(day_name.removeprefix(DAY_PREFIX))
         except ValueError:
             continue  # not a folder the recorder writes
-        names.setdefault(day, []).append(name)
-    return {day: tuple(sorted(found)) for day, found in names.items()}
+        if name.startswith((".", "_")):
+            continue
+        if not status.isFile() or not name.endswith(SEGMENT_SUFFIX):
+            odd.add(day)
+            if name.endswith(SEGMENT_SUFFIX):
+                logger.warning(
+                    "skipped %s%s/%s: not a regular file (a folder), so not a segment",
+                    DAY_PREFIX,
+                    day.isoformat(),
+                    name,
+                )
+            continue
+        found.setdefault(day, []).append(name)
+    segments = {day: tuple(sorted(names)) for day, names in found.items()}
+    return SpoolListing(segments, frozenset(segments) - odd)
 
 
 def _fingerprint(names: Iterable[str]) -> tuple[int, str]:

@@ -1,0 +1,191 @@
+"""The Spark rollup's spool listing and manifest, session 6: what it reads, and what it knows.
+
+* Spark reads only the regular sealed segments the listing found: an entry named ``*.parquet``
+  that is not a regular file (a named pipe, a folder) is skipped with the DuckDB engine's
+  warning, never opened (a FIFO used to block the rollup for ever).
+* A spool day that both lost segments and gained others between two runs is told apart from
+  one that only grew: the manifest keeps each day's names beside it (one small file a day,
+  named by the digest it matches), so that day is marked pruned and only the new segments
+  are added, never recomputed from what is left.
+* An ``s3a://`` spool with no segments is nothing to do (exit 0), as an empty local spool is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+import analytics.spark as spark_module
+from analytics.event import Event, to_table
+from analytics.spool import write_segment
+from analytics.warehouse import ROLLUP_TABLES, Warehouse
+
+D = date(2026, 10, 20)
+ROOT = Path(__file__).resolve().parents[1]
+# A JVM start, a rollup and a load: well under this on 2 busy cores; a hang is far over it.
+RUN_TIMEOUT = 240
+
+
+def day(offset: int) -> date:
+    return D + timedelta(days=offset)
+
+
+def _events(seed: int, utc_day: date, count: int = 40) -> list[Event]:
+    rng = random.Random(seed)
+    start = datetime.combine(utc_day, datetime.min.time(), UTC)
+    events = []
+    for _ in range(count):
+        hour = rng.choice((0, 23)) if rng.random() < 0.4 else rng.randrange(24)
+        is_bot = rng.random() < 0.1
+        events.append(
+            Event(
+                ts=start + timedelta(hours=hour, seconds=rng.randrange(3600)),
+                site="example.com",
+                path=f"/p{rng.randrange(4)}",
+                method="GET",
+                status=200,
+                referrer_host=None,
+                referrer_domain=None,
+                referrer_medium="direct",
+                referrer_source=None,
+                utm_source=None,
+                utm_medium=None,
+                utm_campaign=None,
+                visitor_id=rng.randrange(30),  # a small pool: visitors meet across segments
+                device="bot" if is_bot else "desktop",
+                is_bot=is_bot,
+                consent="all",
+            )
+        )
+    return sorted(events)
+
+
+def _spool(root: Path, days: int = 3, parts: int = 2) -> Path:
+    for offset in range(days):
+        for part in range(parts):
+            write_segment(root, day(offset), to_table(_events(offset * 10 + part, day(offset))))
+    return root
+
+
+def _rows(db: Path, table: str, drop: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        kept = ", ".join(
+            f'"{row[0]}"'
+            for row in con.execute(f"DESCRIBE {table}").fetchall()
+            if row[0] not in drop
+        )
+        return con.execute(f"SELECT {kept} FROM {table} ORDER BY ALL").fetchall()
+
+
+def _warehouse(spool: Path, db: Path, timezone: str = "UTC") -> Path:
+    Warehouse(db, timezone=timezone, clock=lambda: datetime(2026, 11, 1, tzinfo=UTC)).run(spool)
+    return db
+
+
+def _cli(*args: str, timeout: float = RUN_TIMEOUT, env: dict[str, str] | None = None) -> Any:
+    """`python -m analytics ARGS` in a process group of its own (the JVM with it), killed
+    whole if it outlives `timeout`: a hang is a failure, not a stuck suite."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "analytics", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail(f"analytics {' '.join(args)} still running after {timeout} s: it hangs")
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def _needs_spark() -> None:
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install pyspark)")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java 17+ on PATH")
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    _needs_spark()
+    with spark_module.spark_session("local[2]") as session:
+        yield session
+
+
+# -- 1. entries named *.parquet that are not segments ----------------------------------------
+
+
+def _spark_cli(spool: Path, output: Path, db: Path) -> Any:
+    return _cli(
+        "rollup",
+        "--engine",
+        "spark",
+        "--spool",
+        str(spool),
+        "--output",
+        str(output),
+        "--db",
+        str(db),
+    )
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_a_named_pipe_in_the_spool_is_skipped_with_a_warning_and_never_counted(
+    tmp_path: Path,
+) -> None:
+    # Before: Spark globbed the day folders. It did not open the pipe (Spark 4 skips files of
+    # length 0), but the listing counted it as a segment of its day, so once the pipe was
+    # gone the day looked pruned for good: a new segment in it was summed in instead of the
+    # day being recomputed, and visitors came out wrong. The warning came twice.
+    _needs_spark()
+    spool, output = _spool(tmp_path / "spool"), tmp_path / "out"
+    pipe = spool / f"day={day(1)}" / "0000000000000-pipe.parquet"
+    os.mkfifo(pipe)
+    (spool / f"day={day(2)}" / "folder.parquet").mkdir()  # Spark would descend into it
+    (spool / f"day={day(2)}" / "folder.parquet" / "x.parquet").write_bytes(b"PAR1 not one")
+
+    done = _spark_cli(spool, output, tmp_path / "s.duckdb")
+
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "not a regular file" in line]
+    assert sorted(warnings) == [
+        f"analytics: WARNING: skipped day={day(1)}/0000000000000-pipe.parquet: not a regular"
+        " file (a named pipe), so not a segment",
+        f"analytics: WARNING: skipped day={day(2)}/folder.parquet: not a regular file"
+        " (a folder), so not a segment",
+    ]
+    manifest = json.loads((output / spark_module.MANIFEST).read_text())
+    assert [entry["count"] for _, entry in sorted(manifest["spool_days"].items())] == [2, 2, 2]
+    expected = _warehouse(spool, tmp_path / "w.duckdb")
+    for table in ROLLUP_TABLES:
+        assert _rows(tmp_path / "s.duckdb", table) == _rows(expected, table), table
+
+    # The pipe goes, a late segment comes: the day grew, and is recomputed exactly.
+    pipe.unlink()
+    write_segment(spool, day(1), to_table(_events(77, day(1))))
+    done = _spark_cli(spool, output, tmp_path / "s.duckdb")
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((output / spark_module.MANIFEST).read_text())
+    assert manifest["spool_days"][day(1).isoformat()]["count"] == 3
+    assert manifest["recomputed_days"] == 1
+    expected = _warehouse(spool, tmp_path / "w.duckdb")
+    for table in ROLLUP_TABLES:
+        assert _rows(tmp_path / "s.duckdb", table) == _rows(expected, table), table
