@@ -446,17 +446,38 @@ def inject(body: bytes, snippet: bytes) -> bytes | None:
     A whole document may leave </body> out (HTML makes the end tags optional): the snippet
     then goes before </html>, or at the very end. A fragment (htmx, fetch) is left alone.
     """
-    at = body.rfind(b"</body>")
+    at = _body_end(body)
     if at < 0:
-        lowered = body.lower()
-        at = lowered.rfind(b"</body>")
+        if not _is_document(body[:_DOCUMENT_START_READ].lower()):
+            return None
+        at = body.lower().rfind(b"</html>")
         if at < 0:
-            if not _is_document(lowered):
-                return None
-            at = lowered.rfind(b"</html>")
-            if at < 0:
-                at = len(body)
+            at = len(body)
     return body[:at] + snippet + body[at:]
+
+
+def _body_end(body: bytes) -> int:
+    """Where the page's last </body>, in any case and outside a comment, starts; else -1.
+
+    Any case: a page written `</BODY>` may hold a lower-case `</body>` in a script's string
+    before it, and the banner's `</script>` there would end the page's script. Outside a
+    comment: a `</body>` in a note after the page would hide the banner in the comment.
+    """
+    exact = body.rfind(b"</body>")
+    # Another spelling can only follow the last exact one: mostly just </html> to lower-case.
+    tail = body[exact + 1 :].lower()
+    later = tail.rfind(b"</body>")
+    at = exact + 1 + later if later >= 0 else exact
+    while at >= 0:
+        if body.find(b"-->", at) < 0:
+            return at  # no comment ends after it (the usual page): none holds it
+        # In a comment when the last "<!--" before it is not closed before it ("<!-->" is
+        # closed: an empty comment).
+        opened = body.rfind(b"<!--", 0, at)
+        if opened < 0 or body.find(b"-->", opened + 2, at) >= 0:
+            return at
+        at = body[:opened].lower().rfind(b"</body>")
+    return -1
 
 
 def _is_document(lowered: bytes) -> bool:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from starlette.types import Receive, Scope, Send
 
-from cookiewall.banner import Banner
+from cookiewall import ConsentMiddleware
+from cookiewall.banner import Banner, inject
 from cookiewall.consent import ConsentCodec
 from tests.test_cookiewall_support import SECRET, call, make_app, make_policy
 
@@ -102,3 +104,101 @@ def test_a_page_whose_banner_depends_on_gpc_varies_on_it() -> None:
     page = call(app, "GET", "/?set=session", headers={"sec-gpc": "1"})
     vary = {token.strip().lower() for token in page.headers["vary"].split(",")}
     assert {"cookie", "accept-language", "sec-gpc"} <= vary
+
+
+# -- 3a. where the banner goes in pages with unusual markup ------------------------------------
+# The banner went before the last `</body>` spelled in lower case, or failing that any case.
+# A page written in upper case (`</BODY>`) with a lower-case `</body>` in a script's string got
+# the banner inside that string: the banner's own `</script>` ended the page's script early
+# (the page broke, the banner never showed). A `</body>` in a comment after the page (a build
+# note, an old template's leftovers) got it inside the comment: no banner, no way to decide.
+
+SNIPPET = b"<BANNER>"
+UNUSUAL_PAGES = [
+    pytest.param(
+        b'<!DOCTYPE html><HTML><BODY><SCRIPT>var end = "</body>";</SCRIPT><P>x</P></BODY></HTML>',
+        b"<P>x</P>",
+        b"</BODY></HTML>",
+        id="upper-case-page-lower-case-in-script",
+    ),
+    pytest.param(
+        b"<!doctype html><html><body><p>x</p></Body></html>",
+        b"<p>x</p>",
+        b"</Body></html>",
+        id="mixed-case",
+    ),
+    pytest.param(
+        b"<!doctype html><body><p>x</p></body></html>\n<!-- old layout: </body> -->\n",
+        b"<p>x</p>",
+        b"</body></html>\n<!-- old layout: </body> -->\n",
+        id="comment-after-page",
+    ),
+    pytest.param(
+        b"<!doctype html><body><p>x</p><!-- </BODY> --></body></html>",
+        b"<!-- </BODY> -->",
+        b"</body></html>",
+        id="comment-before-end",
+    ),
+    pytest.param(
+        b"<!doctype html><body><p>x</p></body></html><!-- </body><!-- </body> -->",
+        b"<p>x</p>",
+        b"</body></html><!-- </body><!-- </body> -->",
+        id="comment-with-nested-opener",
+    ),
+    pytest.param(
+        b"<!doctype html><p>x</p><!-- </body> -->",
+        b"<!-- </body> -->",
+        b"",
+        id="only-in-a-comment",
+    ),
+    # What already worked stays so.
+    pytest.param(
+        b"<!doctype html><body><!-- nav --><p>x</p></body></html>",
+        b"<p>x</p>",
+        b"</body></html>",
+        id="plain",
+    ),
+    pytest.param(
+        b'<!doctype html><body><script>var end = "</body>";</script><p>x</p></body></html>',
+        b"<p>x</p>",
+        b"</body></html>",
+        id="lower-case-in-script",
+    ),
+    pytest.param(
+        b"<!DOCTYPE html><HTML><BODY><P>x</P></BODY></HTML>",
+        b"<P>x</P>",
+        b"</BODY></HTML>",
+        id="upper-case",
+    ),
+]
+
+
+@pytest.mark.parametrize(("page", "before", "after"), UNUSUAL_PAGES)
+def test_the_banner_goes_before_the_pages_real_body_end(
+    page: bytes, before: bytes, after: bytes
+) -> None:
+    injected = inject(page, SNIPPET)
+    assert injected is not None
+    at = injected.index(SNIPPET)
+    assert injected[:at].endswith(before)
+    assert injected[at + len(SNIPPET) :] == after
+
+
+def _gate_serving(page: bytes) -> ConsentMiddleware:
+    async def site(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"content-length", str(len(page)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": page})
+
+    return ConsentMiddleware(site, policy=make_policy(), secret_key=SECRET, inject_banner=True)
+
+
+def test_an_upper_case_page_keeps_its_script_whole_through_the_gate() -> None:
+    page = b'<!DOCTYPE html><HTML><BODY><SCRIPT>var end = "</body>";</SCRIPT><P>x</P></BODY></HTML>'
+    body = call(_gate_serving(page), "GET", "/").content
+    assert b'<SCRIPT>var end = "</body>";</SCRIPT>' in body
+    assert body.index(b'id="cookiewall"') > body.index(b"<P>x</P>")
+    assert body.endswith(b"</BODY></HTML>")
