@@ -36,6 +36,7 @@ from analytics.capture import Converted, as_utc, batch_to_table
 from analytics.event import EVENT_SCHEMA, Event
 from analytics.referrers import Referrer, referrer_parser
 from analytics.spool import write_segment
+from analytics.useragents import load_parser
 from analytics.visitors import (
     ProxySpec,
     SaltStore,
@@ -119,6 +120,9 @@ class Recorder:
         self.exclude_paths: tuple[str, ...] = ALWAYS_EXCLUDED + exclude_paths
         self.trusted_proxies = parse_proxies(trusted_proxies)
         self.referrer: Callable[[bytes], Referrer] = referrer_parser(self.site)
+        # Now, in the thread that builds the app, not in the flusher's first conversion: a
+        # fork while a thread loads it would leave the child a held lock (see load_parser).
+        load_parser()
         self.salts = SaltStore(
             Path(salt_dir).absolute() if salt_dir is not None else self.spool_dir / "salts"
         )

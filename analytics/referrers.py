@@ -13,6 +13,7 @@ References:
 
 from __future__ import annotations
 
+import codecs
 import ipaddress
 import re
 import unicodedata
@@ -67,6 +68,9 @@ def _table(rows: Iterable[SourceRow]) -> dict[str, tuple[str, str]]:
 
 _WEB_TABLE = _table(WEB_SOURCES)
 _ANDROID_TABLE = _table(ANDROID_APPS)
+# Looked up now: the first decode("punycode") would otherwise import the codec from the
+# flusher thread, and a fork during that import leaves the child a held import lock.
+codecs.lookup("punycode")
 
 
 def _decode_label(label: str) -> str | None:

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from crawlerdetect import CrawlerDetect
-from ua_parser import parse
+from ua_parser import BasicResolver, Domain, Resolver, Result, load_builtins
 
 CACHE_SIZE = 4096
 # Real user agents stay under about 400 characters; the parsers read no more than this.
@@ -86,6 +86,29 @@ class Device(NamedTuple):
 BOT = Device("bot", True)
 
 _crawlers = CrawlerDetect()
+_resolver: Resolver | None = None
+
+
+def load_parser() -> Resolver:
+    """ua-parser's resolver with its regexes compiled (about 0.2 s, once per process).
+
+    Ours, not `ua_parser.parse`'s global one: that one is built lazily under a module lock,
+    sits behind a cache with a lock of its own, and its lazy regexes compile under
+    `functools.cached_property`'s lock (Python 3.11). A process that forks while the flusher
+    holds any of them (a worker using multiprocessing, a pre-fork server) leaves the child
+    stuck on the first user agent it classifies. Eager regexes and no cache (ours is the LRU
+    below) take no lock. The Recorder loads it when it is made, before its flusher thread
+    exists, so no thread imports the regexes while a fork could copy a held import lock.
+    """
+    global _resolver
+    if _resolver is None:  # two threads racing both build one; either is right
+        _resolver = BasicResolver(load_builtins())
+    return _resolver
+
+
+def parse(ua: str) -> Result:
+    """What `ua_parser.parse` says of `ua`, from the resolver above."""
+    return (_resolver or load_parser())(ua, Domain.ALL).complete()
 
 
 def _without_device_model(lowered: str, model: str | None) -> str:
