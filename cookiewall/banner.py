@@ -446,8 +446,12 @@ def inject(body: bytes, snippet: bytes) -> bytes | None:
     A whole document may leave </body> out (HTML makes the end tags optional): the snippet
     then goes before </html>, or at the very end. A fragment (htmx, fetch) is left alone.
     """
-    at = _body_end(body)
+    at, tagged = _body_end(body)
     if at < 0:
+        if tagged:
+            # Every </body> looked commented out (a "<!--" in a script's string looks like an
+            # opener): the very end, after any comment, is still parsed into the body.
+            return body + snippet
         if not _is_document(body[:_DOCUMENT_START_READ].lower()):
             return None
         at = body.lower().rfind(b"</html>")
@@ -456,8 +460,9 @@ def inject(body: bytes, snippet: bytes) -> bytes | None:
     return body[:at] + snippet + body[at:]
 
 
-def _body_end(body: bytes) -> int:
-    """Where the page's last </body>, in any case and outside a comment, starts; else -1.
+def _body_end(body: bytes) -> tuple[int, bool]:
+    """Where the page's last </body>, in any case and outside a comment, starts (else -1),
+    and whether the page has a </body> at all.
 
     Any case: a page written `</BODY>` may hold a lower-case `</body>` in a script's string
     before it, and the banner's `</script>` there would end the page's script. Outside a
@@ -468,16 +473,17 @@ def _body_end(body: bytes) -> int:
     tail = body[exact + 1 :].lower()
     later = tail.rfind(b"</body>")
     at = exact + 1 + later if later >= 0 else exact
+    tagged = at >= 0
     while at >= 0:
         if body.find(b"-->", at) < 0:
-            return at  # no comment ends after it (the usual page): none holds it
+            return at, tagged  # no comment ends after it (the usual page): none holds it
         # In a comment when the last "<!--" before it is not closed before it ("<!-->" is
         # closed: an empty comment).
         opened = body.rfind(b"<!--", 0, at)
         if opened < 0 or body.find(b"-->", opened + 2, at) >= 0:
-            return at
+            return at, tagged
         at = body[:opened].lower().rfind(b"</body>")
-    return -1
+    return -1, tagged
 
 
 def _is_document(lowered: bytes) -> bool:

@@ -151,6 +151,13 @@ UNUSUAL_PAGES = [
         b"",
         id="only-in-a-comment",
     ),
+    # A "<!--" in a script's string looks like an open comment: never a lost banner for it.
+    pytest.param(
+        b'<head><script>var a = "<!--";</script></head><body><p>x</p></body><!-- built -->',
+        b"<!-- built -->",
+        b"",
+        id="comment-opener-in-a-script",
+    ),
     # What already worked stays so.
     pytest.param(
         b"<!doctype html><body><!-- nav --><p>x</p></body></html>",
