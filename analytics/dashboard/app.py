@@ -176,7 +176,14 @@ def dashboard(
     _check_config(token, basic, authorize, min_visitors)
     _check_text(title, "title")
     if timezone is not None:
+        # zoneinfo's own answer to a number is a TypeError naming neither option nor remedy.
+        if not isinstance(timezone, str):
+            raise ValueError(
+                f"timezone must be an IANA time zone name such as 'Europe/Berlin', not {timezone!r}"
+            )
         validate_timezone(timezone)
+    if not isinstance(db_path, str | os.PathLike):
+        raise ValueError(f"db_path must be a file path (a str or a Path), not {db_path!r}")
     path = Path(db_path)
     if path.is_dir():
         raise ValueError(f"db_path {str(path)!r} is a folder, not a DuckDB file")
