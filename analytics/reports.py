@@ -33,7 +33,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
-from analytics.errors import AnalyticsError, WarehouseError, WarehouseLockedError
+from analytics.errors import (
+    AnalyticsError,
+    WarehouseError,
+    WarehouseLockedError,
+    WarehouseMissingError,
+)
 from analytics.warehouse import DEFAULT_LOCK_TIMEOUT, connect
 
 KINDS = ("referrers", "sources", "pages", "campaigns", "summary", "trends")
@@ -319,10 +324,12 @@ def run_report(
     latest = datetime.now(UTC).date() + timedelta(days=1)
     window = check(query if query.today is not None else replace(query, today=latest))
     path = Path(db_path)
-    if not path.is_file():
-        raise ReportError(f"database {str(path)!r} does not exist (run `analytics rollup` first)")
     try:
         con = connect(path, read_only=True, create=False, lock_timeout=lock_timeout)
+    except WarehouseMissingError:
+        raise ReportError(
+            f"database {str(path)!r} does not exist (run `analytics rollup` first)"
+        ) from None
     except WarehouseLockedError as error:
         raise ReportBusyError(str(error)) from None
     except WarehouseError as error:

@@ -281,6 +281,39 @@ def validate_timezone(name: str) -> str:
     return name
 
 
+def _file_mode(db: Path) -> int | None:
+    """`db`'s st_mode, None when there is nothing there; WarehouseError when this user may not
+    even look (a folder on the way it may not enter)."""
+    try:
+        return os.stat(db).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise WarehouseError(f"cannot open database {str(db)!r}: {exc.strerror or exc}") from None
+
+
+def _check_writable(db: Path, *, exists: bool) -> None:
+    """Refuse, before any work, a database this user could open but never commit to."""
+    if exists and not _may(db, os.W_OK):
+        raise WarehouseError(
+            f"database {str(db)!r} is read-only for this user "
+            "(reading it, as reports and exports do, still works)"
+        )
+    # DuckDB writes its journal, <db>.wal, beside the file and deletes it at each checkpoint:
+    # without a writable folder, a run fails at COMMIT, after all its work, and a run with
+    # nothing to store succeeds, so cron would not hear of it until data arrives.
+    folder = db.parent
+    if not _may(folder, os.W_OK | os.X_OK):
+        raise WarehouseError(
+            f"cannot write in {str(folder)!r}, the database's folder: DuckDB keeps its "
+            f"journal ({db.name}.wal) beside the database"
+        )
+
+
+def _may(path: Path, mode: int) -> bool:
+    return os.access(path, mode, effective_ids=os.access in os.supports_effective_ids)
+
+
 def connect(
     path: str | os.PathLike[str],
     *,
@@ -294,8 +327,11 @@ def connect(
     locked after the wait) or WarehouseError (not a DuckDB file, unreadable).
     """
     db = Path(path)
-    if not (create and not read_only) and not db.is_file():
+    mode = _file_mode(db)
+    if not (create and not read_only) and (mode is None or not stat.S_ISREG(mode)):
         raise WarehouseMissingError(f"database {str(db)!r} does not exist")
+    if not read_only:
+        _check_writable(db, exists=mode is not None)
     # DuckDB gives some names a meaning of their own: ':memory:' (a database that vanishes,
     # with the ingested segments deleted after it), 'md:' (MotherDuck, downloaded), any
     # 'name:' (an extension to load). As './name' every one is the file it names.
@@ -485,7 +521,8 @@ class Warehouse:
     # -- connection and schema -------------------------------------------------------------
 
     def _open(self) -> duckdb.DuckDBPyConnection:
-        if self.path.is_dir():
+        mode = _file_mode(self.path)
+        if mode is not None and stat.S_ISDIR(mode):
             raise WarehouseError(f"database {str(self.path)!r} is a folder")
         con = connect(self.path, create=self.create, lock_timeout=self.lock_timeout)
         # Lets the bulk insert append from both threads at once (a third of its cost); every

@@ -3,8 +3,15 @@
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +21,7 @@ import pytest
 from analytics.event import Event, to_table
 from analytics.spool import list_segments, write_segment
 from analytics.warehouse import Warehouse
+from tests.support import ROOT
 from tests.warehouse_support import (
     events_for_days,
     fixed_clock,
@@ -154,3 +162,229 @@ def test_an_old_row_whose_file_now_holds_other_events_is_not_trusted(tmp_path: P
     assert result.ingest.events == len(other)
     assert result.ingest.duplicates == ()
     assert _ledger(db)[original.name][1] is None
+
+
+# -- 2. a warehouse this user may not write, or may not even reach ----------------------------
+
+NOBODY = 65534
+
+
+def _become_nobody() -> None:
+    # Runs in the child between fork and exec: root ignores file permissions, this user not.
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+
+
+def _pythons() -> list[str]:
+    """Interpreters to try as user 65534: this one, else the system's of the same version (a
+    virtualenv's interpreter may be a link into a folder private to root)."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    system = shutil.which(version, path="/usr/local/bin:/usr/bin:/bin")
+    return [sys.executable, *([system] if system else [])]
+
+
+@pytest.fixture
+def nobody() -> Iterator[Nobody]:
+    """A scratch folder anyone may enter, holding a copy of the package that user 65534 can
+    import (a checkout may sit in a folder private to root), and a Python it may run."""
+    if os.geteuid() != 0:
+        pytest.skip(
+            "needs root: only root can run the CLI as user 65534, to whom permissions apply"
+        )
+    path = Path(tempfile.mkdtemp(prefix="cw-session6-"))
+    try:
+        path.chmod(0o755)
+        shutil.copytree(
+            ROOT / "analytics",
+            path / "code" / "analytics",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        for entry in (path / "code").rglob("*"):
+            entry.chmod(0o755 if entry.is_dir() else 0o644)
+        (path / "code").chmod(0o755)
+        for python in _pythons():
+            try:
+                probe = Nobody(path, python).run("-c", "import analytics.cli, analytics.render")
+            except OSError:
+                continue  # this user may not even execute it
+            if probe.returncode == 0:
+                yield Nobody(path, python)
+                return
+        pytest.skip(f"user {NOBODY} can run no Python that imports the package and its deps")
+    finally:
+        for folder in path.rglob("*"):
+            if folder.is_dir() and not folder.is_symlink():
+                folder.chmod(0o755)
+        shutil.rmtree(path)
+
+
+@dataclass(frozen=True)
+class Nobody:
+    """Runs Python as user 65534 in `root`, with `root`/code (the package) importable."""
+
+    root: Path
+    python: str
+
+    def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        # The package copy first, then this environment's packages (duckdb, pyarrow, tqdm).
+        packages = sysconfig.get_paths()["purelib"]
+        env = {
+            **os.environ,
+            "PYTHONPATH": f"{self.root / 'code'}:{packages}",
+            "HOME": str(self.root),
+        }
+        return subprocess.run(
+            [self.python, *argv],
+            capture_output=True,
+            text=True,
+            cwd=self.root,
+            env=env,
+            preexec_fn=_become_nobody,
+            timeout=60,
+        )
+
+    def cli(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        return self.run("-m", "analytics", *argv)
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("analytics: error: "), result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    return result.stderr
+
+
+def _fingerprint(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _warehouse_with_news(root: Path) -> tuple[Path, Path, Path]:
+    """A warehouse of two days in `root`/wh, and a spool holding those plus an unread day."""
+    spool = root / "spool"
+    write_events(spool, events_for_days(random.Random(66), [FIRST, FIRST + timedelta(days=1)], 20))
+    folder = root / "wh"
+    folder.mkdir()
+    db = folder / "w.duckdb"
+    Warehouse(db).run(spool)
+    write_events(spool, events_for_days(random.Random(67), [FIRST + timedelta(days=2)], 20))
+    for entry in root.rglob("*"):
+        if not entry.is_relative_to(root / "code"):
+            entry.chmod(0o755 if entry.is_dir() else 0o644)
+    out = root / "out"
+    out.mkdir(mode=0o777)
+    out.chmod(0o777)
+    return spool, db, out
+
+
+WRITERS: list[tuple[str, ...]] = [
+    ("rollup", "--spool", "{spool}", "--db", "{db}"),
+    ("rollup", "--spool", "{spool}", "--db", "{db}", "--delete-ingested"),
+    ("prune", "--db", "{db}", "--raw-days", "1"),
+]
+
+
+def _command_id(argv: tuple[str, ...]) -> str:
+    return " ".join(arg for arg in argv if not arg.startswith("{"))
+
+
+def _fill(argv: tuple[str, ...], **paths: Path) -> list[str]:
+    return [arg.format(**{k: str(v) for k, v in paths.items()}) for arg in argv]
+
+
+@pytest.mark.parametrize("file_mode", [0o444, 0o666], ids=["read-only file", "read-only folder"])
+@pytest.mark.parametrize("argv", WRITERS, ids=_command_id)
+def test_a_writer_on_a_warehouse_it_may_not_write_fails_in_one_line_and_changes_nothing(
+    nobody: Nobody, file_mode: int, argv: tuple[str, ...]
+) -> None:
+    # Before: a writable file in a folder this user may not write (DuckDB keeps its journal,
+    # <db>.wal, beside the file) did the whole ingest, then failed at COMMIT; with nothing
+    # new to ingest or prune, cron was told "nothing to do" (exit 0) run after run, while
+    # no run could ever store a thing. Now both fail at once, before any work, saying why.
+    spool, db, _ = _warehouse_with_news(nobody.root)
+    db.chmod(file_mode)
+    before = _fingerprint(nobody.root)
+    err = _one_line_error(nobody.cli(*_fill(argv, spool=spool, db=db)))
+    if file_mode == 0o444:
+        assert f"database {str(db)!r} is read-only for this user" in err
+    else:
+        assert f"cannot write in {str(db.parent)!r}, the database's folder" in err
+    assert _fingerprint(nobody.root) == before
+
+
+def test_a_rollup_with_nothing_to_do_on_a_read_only_folder_is_an_error(nobody: Nobody) -> None:
+    spool, db, _ = _warehouse_with_news(nobody.root)
+    Warehouse(db).run(spool)  # nothing left to do
+    db.chmod(0o666)
+    for argv in WRITERS:
+        err = _one_line_error(nobody.cli(*_fill(argv, spool=spool, db=db)))
+        assert "the database's folder" in err
+
+
+def test_a_new_database_in_a_folder_it_may_not_write_is_a_one_line_error(nobody: Nobody) -> None:
+    spool, db, _ = _warehouse_with_news(nobody.root)
+    new = db.with_name("new.duckdb")
+    err = _one_line_error(nobody.cli("rollup", "--spool", str(spool), "--db", str(new)))
+    assert "the database's folder" in err
+    assert not new.exists()
+
+
+@pytest.mark.parametrize("file_mode", [0o444, 0o644], ids=["read-only file", "someone else's file"])
+def test_reports_and_exports_of_a_read_only_warehouse_still_work(
+    nobody: Nobody, file_mode: int
+) -> None:
+    # Readers open the file read-only: a warehouse published read-only to the analysts'
+    # user is what they are for.
+    _, db, out = _warehouse_with_news(nobody.root)
+    db.chmod(file_mode)
+    report = nobody.cli(
+        "report",
+        "summary",
+        "--db",
+        str(db),
+        "--from",
+        str(FIRST),
+        "--to",
+        str(FIRST + timedelta(days=1)),
+        "--format",
+        "csv",
+    )
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.splitlines()[0] == "period,pageviews,visitors,bot_hits"
+    assert len(report.stdout.splitlines()) == 3
+    target = out / "totals.csv"
+    export = nobody.cli(
+        "export",
+        "--db",
+        str(db),
+        "--table",
+        "daily_totals",
+        "--format",
+        "csv",
+        "--output",
+        str(target),
+    )
+    assert export.returncode == 0, export.stderr
+    assert target.read_text().startswith("day,site,pageviews,visitors,bot_hits\n")
+
+
+READERS_AND_WRITERS: list[tuple[str, ...]] = [
+    *WRITERS,
+    ("report", "summary", "--db", "{db}"),
+    ("export", "--db", "{db}", "--table", "events", "--format", "csv", "--output", "{out}/e.csv"),
+]
+
+
+@pytest.mark.parametrize("argv", READERS_AND_WRITERS, ids=_command_id)
+def test_a_warehouse_in_a_folder_this_user_may_not_enter_is_a_one_line_error(
+    nobody: Nobody, argv: tuple[str, ...]
+) -> None:
+    # Before: Python's own check whether --db is a file or a folder raised PermissionError,
+    # and every command died with a traceback (exit 1).
+    spool, db, out = _warehouse_with_news(nobody.root)
+    db.parent.chmod(0o700)
+    err = _one_line_error(nobody.cli(*_fill(argv, spool=spool, db=db, out=out)))
+    assert str(db) in err
+    assert "Permission denied" in err
+    assert not (out / "e.csv").exists()
