@@ -29,6 +29,7 @@ re-applies the same staged rows next time instead of adding the segments again.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import json
 import logging
@@ -50,6 +51,8 @@ from analytics.warehouse import MEASURES, ROLLUP_TABLES, connect, read_sql, vali
 MANIFEST = "_cookiewall.json"
 # Summed partitions waiting to replace the live ones (underscore: Hive readers skip it).
 LATE_STAGING = "_late_rollups"
+# Each unpruned spool day's segment names as last counted, one file a day (see plan_days).
+NAMES_FOLDER = "_spool_names"
 DEFAULT_MASTER = "local[2]"
 # The manifest's record of the spool: bumped when its meaning changes (then a full run).
 STATE_VERSION = 1
@@ -223,7 +226,8 @@ def spark_rollup(
             previous = _previous_days(manifest, timezone) or _unrecorded_prunes(
                 spark, output, present, timezone
             )
-            plan = plan_days(present, previous, timezone, names=segments)
+            known = _known_names(spark, output, previous, present)
+            plan = plan_days(present, previous, timezone, names=segments, known=known)
             for day in plan.late:
                 if day in plan.late_segments:
                     logger.info(
@@ -265,10 +269,12 @@ def spark_rollup(
                 )
                 _apply_late_staging(spark, output)
             counts = {table: _rows_in(spark, f"{output}/{table}") for table in ROLLUP_TABLES}
+            kept = _write_known_names(spark, output, plan.state, segments)
             _write_manifest_via(
                 spark, f"{output}/{MANIFEST}", {**record, "tables": counts, **_now()}
             )
             _remove_late_staging(spark, output)
+            _remove_stale_names(spark, output, kept)
         except PySparkException as error:
             raise SparkRollupError(f"Spark rollup failed: {_first_line(error)}") from None
         except Py4JJavaError as error:  # Hadoop FileSystem calls made directly (the manifest)
@@ -405,6 +411,7 @@ def plan_days(
     timezone: str,
     *,
     names: Mapping[date, Iterable[str]] | None = None,
+    known: Mapping[date, Iterable[str]] | None = None,
 ) -> DayPlan:
     """Which local days to recompute, from the spool days now (`present`: day -> (segment
     count, digest of their names)) and as the last run saw them (`previous`).
@@ -418,6 +425,11 @@ def plan_days(
     late: listed in `late_segments`, to be added to the rollups, and counted from then on.
     A pruned day recorded without names (an older manifest) takes the names it has now as
     counted, and a rise in its count is only reported, as before.
+
+    With `known` too (the names an unpruned day had when the last run counted it), a day
+    whose segments changed is told apart: one that only gained is grown (recomputed); one
+    that lost any is pruned from now on, and the segments it gained are late (added, never
+    recomputed from what is left). Without its names, a higher count reads as grown.
     """
     zone = ZoneInfo(timezone)
     state: dict[str, Any] = {day.isoformat(): dict(entry) for day, entry in previous.items()}
@@ -461,6 +473,17 @@ def plan_days(
             continue
         elif unchanged:
             continue
+        elif names is not None and known is not None and day in known:
+            here, had = set(names.get(day, ())), set(known[day])
+            if had - here:
+                # Lost some (a lifecycle rule) and perhaps gained others (a late host):
+                # what is left is part of the day; what is new is added to its rollups.
+                newly_pruned.add(day)
+                if here - had:
+                    late.append(day)
+                    late_segments[day] = tuple(sorted(here - had))
+                continue
+            changed.add(day)  # only gained: late arrivals, the day is whole
         elif count > int(before.get("count", 0)):
             changed.add(day)  # more segments than before: late arrivals (names never repeat)
         else:
@@ -601,6 +624,90 @@ def _list_remote(spark: Any, spool: str) -> SpoolListing:
 def _fingerprint(names: Iterable[str]) -> tuple[int, str]:
     ordered = sorted(names)
     return len(ordered), hashlib.sha256("\n".join(ordered).encode()).hexdigest()[:32]
+
+
+def _names_file(output: str, day: date, digest: str) -> str:
+    # Named by the digest it must match: a file written by a run that stopped before its
+    # manifest is never taken for the day's names, and is removed by the next full run.
+    return f"{output}/{NAMES_FOLDER}/{day.isoformat()}-{digest}.txt.gz"
+
+
+def _known_names(
+    spark: Any,
+    output: str,
+    previous: Mapping[date, Mapping[str, Any]],
+    present: Mapping[date, tuple[int, str]],
+) -> dict[date, tuple[str, ...]]:
+    """The names each unpruned spool day had at the last run, for the days whose segments
+    changed since (read from beside the manifest; a day without its file is not here)."""
+    known: dict[date, tuple[str, ...]] = {}
+    for day, entry in previous.items():
+        recorded = (entry.get("count"), entry.get("digest"))
+        if entry.get("pruned") or day not in present or present[day] == recorded:
+            continue
+        path, fs = _hadoop_path(spark, _names_file(output, day, str(entry.get("digest"))), raw=True)
+        if not fs.exists(path):
+            continue  # an output from before names were kept: the count decides
+        stream = fs.open(path)
+        try:
+            raw = bytes(stream.readAllBytes())
+        finally:
+            stream.close()
+        try:
+            names = tuple(gzip.decompress(raw).decode().split("\n"))
+        except (OSError, EOFError, UnicodeDecodeError):
+            continue  # damaged: as if absent
+        if _fingerprint(names) == recorded:
+            known[day] = names
+    return known
+
+
+def _write_known_names(
+    spark: Any,
+    output: str,
+    state: Mapping[str, Any],
+    segments: Mapping[date, tuple[str, ...]],
+) -> set[str]:
+    """Keep beside the manifest the names of each unpruned spool day as this run counted
+    them (a file a day, written only when new); return the file names the state refers to.
+
+    Many thousands of names a day on a busy site: too many for the manifest, which is read
+    whole by every run, while a day's file is read only when that day's segments change."""
+    folder, fs = _hadoop_path(spark, f"{output}/{NAMES_FOLDER}", raw=True)
+    present = {
+        str(s.getPath().getName()) for s in (fs.globStatus(_child(spark, folder, "*")) or [])
+    }
+    kept: set[str] = set()
+    for key, entry in state.items():
+        if not isinstance(entry, dict) or entry.get("pruned"):
+            continue  # a pruned day keeps its counted names in the manifest
+        day, digest = date.fromisoformat(key), str(entry.get("digest"))
+        name = _names_file(output, day, digest).rpartition("/")[2]
+        kept.add(name)
+        names = segments.get(day, ())
+        if name in present or _fingerprint(names) != (entry.get("count"), digest):
+            continue
+        data = gzip.compress("\n".join(names).encode(), mtime=0)
+        temp, final = _child(spark, folder, f".{name}.tmp"), _child(spark, folder, name)
+        stream = fs.create(temp, True)
+        try:
+            stream.write(bytearray(data))
+        finally:
+            stream.close()
+        if not fs.rename(temp, final):
+            raise SparkRollupError(f"cannot write {final.toString()!r}")
+    return kept
+
+
+def _remove_stale_names(spark: Any, output: str, kept: set[str]) -> None:
+    folder, fs = _hadoop_path(spark, f"{output}/{NAMES_FOLDER}", raw=True)
+    for status in fs.globStatus(_child(spark, folder, "*")) or []:
+        if str(status.getPath().getName()) not in kept:
+            fs.delete(status.getPath(), False)
+
+
+def _child(spark: Any, folder: Any, name: str) -> Any:
+    return spark._jvm.org.apache.hadoop.fs.Path(folder, name)
 
 
 def _settled_timezone(manifest: Mapping[str, Any], asked: str | None, output: str) -> str:

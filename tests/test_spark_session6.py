@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import random
@@ -189,3 +190,104 @@ def test_a_named_pipe_in_the_spool_is_skipped_with_a_warning_and_never_counted(
     expected = _warehouse(spool, tmp_path / "w.duckdb")
     for table in ROLLUP_TABLES:
         assert _rows(tmp_path / "s.duckdb", table) == _rows(expected, table), table
+
+
+# -- 2. a spool day that lost segments and gained others ------------------------------------
+
+BEFORE = {day(i): tuple(f"{i}-{n}.parquet" for n in range(3)) for i in range(3)}
+
+
+def _fingerprints(names: dict[date, tuple[str, ...]]) -> dict[date, tuple[int, str]]:
+    return {d: spark_module._fingerprint(found) for d, found in names.items()}
+
+
+@pytest.mark.parametrize(
+    ("now", "recomputed", "pruned", "late"),
+    [
+        # gained only: the day is whole, recomputed
+        (("1-0.parquet", "1-1.parquet", "1-2.parquet", "1-9.parquet"), True, False, ()),
+        # lost one, gained two (more than before: a count alone reads it as grown)
+        (("1-1.parquet", "1-2.parquet", "a.parquet", "b.parquet"), False, True, ("a", "b")),
+        # lost one, gained one (as many as before)
+        (("1-1.parquet", "1-2.parquet", "a.parquet"), False, True, ("a",)),
+        # lost two, gained one (fewer)
+        (("1-2.parquet", "a.parquet"), False, True, ("a",)),
+        # lost one, gained none
+        (("1-0.parquet", "1-2.parquet"), False, True, ()),
+        # every old one gone, a new one in their place
+        (("a.parquet",), False, True, ("a",)),
+    ],
+)
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin", "America/Los_Angeles"])
+def test_the_names_last_counted_tell_lost_and_gained_from_grown(
+    now: tuple[str, ...], recomputed: bool, pruned: bool, late: tuple[str, ...], tz: str
+) -> None:
+    first = spark_module.plan_days(_fingerprints(BEFORE), {}, tz, names=BEFORE)
+    previous = {date.fromisoformat(k): v for k, v in first.state.items()}
+    spool = {**BEFORE, day(1): now}
+    plan = spark_module.plan_days(
+        _fingerprints(spool), previous, tz, names=spool, known={day(1): BEFORE[day(1)]}
+    )
+    late_names = tuple(f"{name}.parquet" for name in late)
+    assert plan.late_segments == ({day(1): late_names} if late else {})
+    assert plan.late == ((day(1),) if late else ())
+    assert bool(plan.state[day(1).isoformat()].get("pruned")) is pruned
+    if pruned:
+        # What is there now counts as counted: the next run adds nothing again.
+        assert plan.state[day(1).isoformat()]["counted"] == sorted(now)
+        assert plan.local_days == set()  # never recomputed from what is left
+        again = spark_module.plan_days(
+            _fingerprints(spool),
+            {date.fromisoformat(k): v for k, v in plan.state.items()},
+            tz,
+            names=spool,
+        )
+        assert again.late_segments == {}
+    else:
+        assert day(1) in plan.local_days
+        assert plan.read_days >= {day(1)}
+
+
+def test_without_the_names_last_counted_a_higher_count_still_reads_as_grown() -> None:
+    # An output from before names were kept (no file beside the manifest): as before.
+    first = spark_module.plan_days(_fingerprints(BEFORE), {}, "UTC", names=BEFORE)
+    previous = {date.fromisoformat(k): v for k, v in first.state.items()}
+    spool = {**BEFORE, day(1): ("1-1.parquet", "1-2.parquet", "a.parquet", "b.parquet")}
+    plan = spark_module.plan_days(_fingerprints(spool), previous, "UTC", names=spool, known={})
+    assert plan.local_days == {day(1)}
+    assert plan.late_segments == {}
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_each_days_names_are_kept_beside_the_manifest_and_replaced_when_it_changes(
+    spark: Any, tmp_path: Path
+) -> None:
+    spool, output = _spool(tmp_path / "spool"), tmp_path / "out"
+    spark_module.spark_rollup(str(spool), str(output))
+    folder = output / spark_module.NAMES_FOLDER
+    manifest = json.loads((output / spark_module.MANIFEST).read_text())
+    expected = {f"{key}-{entry['digest']}.txt.gz" for key, entry in manifest["spool_days"].items()}
+    assert {p.name for p in folder.iterdir()} == expected
+    write_segment(spool, day(1), to_table(_events(55, day(1))))
+    expected_db = _warehouse(spool, tmp_path / "w.duckdb")
+    shutil.rmtree(spool / f"day={day(0)}")
+
+    spark_module.spark_rollup(str(spool), str(output))
+
+    manifest = json.loads((output / spark_module.MANIFEST).read_text())
+    assert manifest["spool_days"][day(0).isoformat()]["pruned"] is True
+    assert manifest["recomputed_days"] == 1  # day 1 only gained: recomputed
+    assert {p.name for p in folder.iterdir()} == {
+        f"{key}-{entry['digest']}.txt.gz"
+        for key, entry in manifest["spool_days"].items()
+        if not entry.get("pruned")
+    }
+    for key, entry in manifest["spool_days"].items():
+        if not entry.get("pruned"):
+            names = (folder / f"{key}-{entry['digest']}.txt.gz").read_bytes()
+            listed = sorted(p.name for p in (spool / f"day={key}").glob("*.parquet"))
+            assert gzip.decompress(names).decode().split("\n") == listed
+    spark_module.load_spark_rollups(output, tmp_path / "s.duckdb")
+    for table in ROLLUP_TABLES:  # day 0 from its rollups, day 1 recomputed whole
+        assert _rows(tmp_path / "s.duckdb", table) == _rows(expected_db, table), table
