@@ -24,7 +24,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,6 +77,9 @@ class RecorderStats:
 # A partial, not a def: called once per recorded request, and a C-level partial skips the
 # Python frame a wrapper function would cost.
 _utc_now: Callable[[], datetime] = functools.partial(datetime.now, UTC)
+# Real time elapsed, for salt expiry under a configured clock (a name of its own so that
+# tests can let days pass).
+_monotonic: Callable[[], float] = time.monotonic
 
 
 class Recorder:
@@ -113,6 +116,9 @@ class Recorder:
         self.spool_dir = Path(spool_dir).absolute()
         self.site = site.strip()
         self.clock: Callable[[], datetime] = clock or _utc_now
+        # Only requests call a configured clock: a backfill's clock hands out the replayed
+        # traffic's timestamps one call at a time, and any other call would skip one.
+        self._own_clock = clock is None
         # The request path's clock: by default Unix seconds (a C call, no object built), turned
         # into a datetime at conversion; a configured clock is called as it is.
         self.capture_clock: Callable[[], datetime | float] = clock or time.time
@@ -174,6 +180,9 @@ class Recorder:
         self._failing = False
         self._salt_failing = False
         self._salts_expired_on: date | None = None  # the UTC day `_expire_salts` last ran
+        # The newest event time converted, and time.monotonic() then: with a configured
+        # clock, "now" for salt expiry is that time moved on by the time since (`_today`).
+        self._newest_seen: tuple[datetime, float] | None = None
         # Unexpected failures (a conversion bug, a non-disk write error): kind -> when it was
         # last logged and how many since, so a recurring one is logged once per LOG_EVERY.
         self._logged_at: dict[str, float] = {}
@@ -301,11 +310,8 @@ class Recorder:
         """Once per UTC day, even with no traffic: delete salt files older than yesterday's
         and drop their keys from memory, so that neither outlives 48 hours on an idle site.
         (Events delete them too, on the first of a day; this is the timer for quiet days.)"""
-        try:
-            today = as_utc(self.clock()).date()
-        except Exception:  # an odd test or backfill clock: conversion reports those events
-            return
-        if today == self._salts_expired_on:
+        today = self._today()
+        if today is None or today == self._salts_expired_on:
             return
         self._salts_expired_on = today
         if self._hasher is None:
@@ -316,12 +322,36 @@ class Recorder:
         except OSError as exc:
             logger.warning("analytics: cannot delete expired salts: %s", exc)
 
+    def _today(self) -> date | None:
+        """Today's UTC date for the flusher's salt expiry, without calling a configured clock:
+        the newest event's time, moved on by the real time since it was converted (so a
+        quiet site still expires its salts, and a replay expires them as its traffic's days
+        pass). None when a configured clock has given no event yet."""
+        if self._own_clock:
+            return _utc_now().date()
+        newest = self._newest_seen
+        if newest is None:
+            return None
+        seen, at = newest
+        return (seen + timedelta(seconds=_monotonic() - at)).date()
+
+    def _note_newest(self, table: pa.Table) -> None:
+        if self._own_clock:
+            return
+        newest = pc.max(table.column("ts")).as_py()
+        if newest is not None and (
+            self._newest_seen is None or as_utc(newest) > self._newest_seen[0]
+        ):
+            self._newest_seen = (as_utc(newest), _monotonic())
+
     def convert(self) -> None:
         """Turn buffered captures into events now, kept in memory; nothing is written."""
         with self._convert_lock:
             with self._lock:
                 batch = self._take()
             table = self._convert(batch)
+            if table is not None:
+                self._note_newest(table)
             with self._lock:
                 if table is not None:
                     self._converted.append(table)
@@ -475,6 +505,8 @@ class Recorder:
         if self._uploader is not None:
             self._uploader.stop(flush=True)
         self._closed = False  # a recorder closed by lifespan can still take late events
+        # The one call of a configured clock outside requests: once, after the last of them
+        # (a replay is over by then), so the salts that expired by its time go now.
         try:
             self.salts.delete_expired(as_utc(self.clock()).date())
         except OSError as exc:

@@ -8,6 +8,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+import analytics.recorder as recorder_module
 from analytics import Recorder
 from analytics.event import Event
 
@@ -30,8 +33,14 @@ def _wait_for(condition: object, timeout: float = 5.0) -> bool:
     return False
 
 
-def test_an_idle_recorder_deletes_expired_salts_and_forgets_their_keys(tmp_path: Path) -> None:
+def test_an_idle_recorder_deletes_expired_salts_and_forgets_their_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The flusher never calls a configured clock (a replay's would skip a timestamp): its
+    # "now" is the newest event's time moved on by the real time since, which this moves.
     now = [START]
+    later = [0.0]
+    monkeypatch.setattr(recorder_module, "_monotonic", lambda: time.monotonic() + later[0])
     recorder = Recorder(
         tmp_path / "spool", "example.com", clock=lambda: now[0], flush_interval=3600
     )
@@ -43,12 +52,13 @@ def test_an_idle_recorder_deletes_expired_salts_and_forgets_their_keys(tmp_path:
         assert hasher is not None
         assert hasher._state is not None  # the day's key, in memory
 
-        now[0] = START + timedelta(days=1)  # yesterday's salt stays (a visit across midnight)
+        recorder.convert()  # the event's time is the recorder's latest
+        later[0] = timedelta(days=1).total_seconds()  # yesterday's salt stays (across midnight)
         time.sleep(1.5)  # more than one conversion tick
         assert recorder.salts.days() == [START.date()]
         assert hasher._state is not None
 
-        now[0] = START + timedelta(days=2)  # no event at all that day
+        later[0] = timedelta(days=2).total_seconds()  # no event at all that day
         assert _wait_for(lambda: recorder.salts.days() == [])
         assert _wait_for(lambda: hasher._state is None and hasher._previous is None)
     finally:
