@@ -226,6 +226,12 @@ def spark_rollup(
             previous = _previous_days(manifest, timezone) or _unrecorded_prunes(
                 spark, output, present, timezone
             )
+            if not present and any(not e.get("pruned") for e in previous.values()):
+                logger.warning(
+                    "spark rollup: no segments in %s, which had some at the last run:"
+                    " nothing changed (a wrong prefix, or a share not mounted?)",
+                    spool,
+                )
             known = _known_names(spark, output, previous, present)
             plan = plan_days(present, previous, timezone, names=segments, known=known)
             for day in plan.late:

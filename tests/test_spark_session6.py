@@ -291,3 +291,117 @@ def test_each_days_names_are_kept_beside_the_manifest_and_replaced_when_it_chang
     spark_module.load_spark_rollups(output, tmp_path / "s.duckdb")
     for table in ROLLUP_TABLES:  # day 0 from its rollups, day 1 recomputed whole
         assert _rows(tmp_path / "s.duckdb", table) == _rows(expected_db, table), table
+
+
+# -- 3. an object-store spool with no segments ------------------------------------------------
+
+
+def _has_s3a_connector() -> bool:
+    import pyspark
+
+    folders = [Path(pyspark.__file__).parent / "jars"]
+    if os.environ.get("SPARK_HOME"):
+        folders.append(Path(os.environ["SPARK_HOME"]) / "jars")
+    return any(any(f.glob("hadoop-aws-*.jar")) for f in folders if f.is_dir())
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_an_empty_s3a_spool_is_nothing_to_do_not_a_java_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: Spark globbed s3a://bucket/prefix/day=* and, finding nothing, failed with
+    # PATH_NOT_FOUND (exit 2), where the DuckDB engine says there is nothing to do (exit 0).
+    _needs_spark()
+    if not _has_s3a_connector():
+        pytest.skip(
+            "the s3a connector (hadoop-aws and the AWS SDK bundle jars) is not installed"
+            " beside pyspark's jars, and tests do not download it"
+        )
+    from tests.test_objectstore import S3Server, make_client
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    server = S3Server()
+    server.start()
+    try:
+        make_client(endpoint_url=server.url).create_bucket(Bucket="empty-spool")
+        submit = " ".join(
+            f"--conf spark.hadoop.fs.s3a.{key}={value}"
+            for key, value in {
+                "endpoint": server.url,
+                "path.style.access": "true",
+                "connection.ssl.enabled": "false",
+                "endpoint.region": "us-east-1",
+            }.items()
+        )
+        done = _cli(
+            "rollup",
+            "--engine",
+            "spark",
+            "--spool",
+            "s3a://empty-spool/site/spool",
+            "--output",
+            str(tmp_path / "out"),
+            env={"PYSPARK_SUBMIT_ARGS": f"{submit} pyspark-shell"},
+        )
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Exception" not in done.stderr
+    assert done.stdout.startswith("spark rollup: daily_totals 0 rows")
+    manifest = json.loads((tmp_path / "out" / spark_module.MANIFEST).read_text())
+    assert manifest["spool_days"] == {}
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_the_listing_an_object_store_gets_skips_what_is_not_a_segment(
+    spark: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # s3a:// and hdfs:// are listed through Hadoop's FileSystem: here that very code, on a
+    # local folder given by URI (no connector needed). An empty or missing prefix is no data.
+    listing = spark_module._list_remote(spark, (tmp_path / "nothing").as_uri())
+    assert listing == spark_module.SpoolListing({}, frozenset())
+    spool = _spool(tmp_path / "spool", days=3, parts=1)
+    (spool / f"day={day(1)}" / "folder.parquet").mkdir()
+    (spool / f"day={day(2)}" / "notes.txt").write_text("not a segment")
+    (spool / f"day={day(2)}" / ".tmp-x.parquet").write_text("half a segment")
+    (spool / "day=garbage").mkdir()
+    (spool / "day=garbage" / "x.parquet").write_text("not a day")
+    with caplog.at_level("WARNING", logger="analytics"):
+        listing = spark_module._list_remote(spark, spool.as_uri())
+    assert {d: len(names) for d, names in listing.segments.items()} == {
+        day(0): 1,
+        day(1): 1,
+        day(2): 1,
+    }
+    assert listing.clean == {day(0)}  # the others are read file by file
+    assert [r.getMessage() for r in caplog.records] == [
+        f"skipped day={day(1)}/folder.parquet: not a regular file (a folder), so not a segment"
+    ]
+    assert spark_module.list_spool(spark, str(spool)) == listing
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_a_spool_that_lists_empty_after_a_run_is_warned_about_and_changes_nothing(
+    spark: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool, output = _spool(tmp_path / "spool"), tmp_path / "out"
+    first = spark_module.spark_rollup(str(spool), str(output))
+    before = json.loads((output / spark_module.MANIFEST).read_text())["spool_days"]
+    for folder in spool.glob("day=*"):
+        shutil.rmtree(folder)
+    with caplog.at_level("WARNING", logger="analytics"):
+        assert spark_module.spark_rollup(str(spool), str(output)) == first
+    assert json.loads((output / spark_module.MANIFEST).read_text())["spool_days"] == before
+    assert [r.getMessage() for r in caplog.records] == [
+        f"spark rollup: no segments in {spool}, which had some at the last run: nothing"
+        " changed (a wrong prefix, or a share not mounted?)"
+    ]
