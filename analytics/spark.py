@@ -12,10 +12,12 @@ small ``_cookiewall.json`` manifest beside them (underscore-prefixed: Hive reade
 analyst's SQL work on them unchanged.
 
 Runs are incremental, like the warehouse's: the manifest remembers each spool day's segments
-(a count and a digest of their names), and a run recomputes only the local days that a new
-or grown spool day touches, replacing just those day partitions. Rollups survive pruning: a
-spool day that is gone (an object-store lifecycle rule, say) or has lost segments keeps its
-rollups, and no local day that overlaps it is ever recomputed from what is left.
+(a count and a digest of their names; the names themselves in one small file a day under
+``_spool_names/``, read only when that day changes), and a run recomputes only the local days
+that a new or grown spool day touches, replacing just those day partitions. Rollups survive
+pruning: a spool day that is gone (an object-store lifecycle rule, say) or has lost segments,
+even while gaining others, keeps its rollups, and no local day that overlaps it is ever
+recomputed from what is left. Only regular sealed segment files are read (`list_spool`).
 
 Late segments in a pruned spool day are added, as the warehouse adds them: the manifest
 keeps the names of the segments a pruned day has had counted (few: a pruned day has few or
