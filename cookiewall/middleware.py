@@ -356,7 +356,7 @@ class ConsentMiddleware:
             if not more:
                 buffered.append(body)
                 start, held = held, None
-                await self._send_injected(scope, send, start, site, b"".join(buffered))
+                await self._send_injected(scope, send, start, site, b"".join(buffered), consent)
                 return
             limit = _content_length(start_headers(held))
             if limit is not None and limit <= MAX_INJECT_BUFFER:
@@ -428,7 +428,7 @@ class ConsentMiddleware:
         return rule.category
 
     async def _send_injected(
-        self, scope: Scope, send: Send, start: Message, site: Site, body: bytes
+        self, scope: Scope, send: Send, start: Message, site: Site, body: bytes, consent: Consent
     ) -> None:
         headers = start_headers(start)
         language = self.banner.language_for(_header(scope, b"accept-language"))
@@ -437,7 +437,8 @@ class ConsentMiddleware:
         charset = _charset(headers)
         if charset is not None:  # else a page the snippet cannot be written into: as it is
             try:
-                snippet = site.banner.snippet(language, next_path).encode(
+                # The consent: a category GPC refuses is shown so, as /consent/banner does.
+                snippet = site.banner.snippet(language, next_path, consent).encode(
                     charset, "xmlcharrefreplace"
                 )
             except UnicodeError:  # a codec without that error handler (idna)
@@ -457,9 +458,12 @@ class ConsentMiddleware:
                 if lowered == b"content-length":
                     value = length
                 elif lowered == b"vary":  # there is one: the page went through `_private`
-                    # The banner is in the visitor's language: a cache keyed on Cookie alone
-                    # would show it in the language of whoever asked first.
+                    # The banner is in the visitor's language and notes their GPC signal: a
+                    # cache keyed on Cookie alone would show whoever asked first's banner.
                     value = _with_vary(value, b"Accept-Language")
+                    value = _with_vary(value, b"Sec-GPC")
+                    if self.honor_dnt:
+                        value = _with_vary(value, b"DNT")
                 rewritten.append((key, value))
             start["headers"] = rewritten
         await send(start)

@@ -22,14 +22,6 @@ GPC_NOTE = {
 MARKETING_REFUSED = '<input type="checkbox" name="categories" value="marketing" disabled>'
 MARKETING_OPEN = '<input type="checkbox" name="categories" value="marketing">'
 
-# The middleware hands the snippet the visitor's consent only once the lead's change to
-# cookiewall/middleware.py `_send_injected` is in (see the session 6 banner report): strict,
-# so these start failing as "XPASS" the moment it lands and the marker is to be removed.
-NEEDS_MIDDLEWARE = pytest.mark.xfail(
-    strict=True,
-    reason="cookiewall/middleware.py _send_injected must pass `consent` to banner.snippet",
-)
-
 
 def _section(page: str) -> str:
     """The banner's <section> out of a page or a fragment."""
@@ -72,9 +64,9 @@ def test_the_snippet_without_a_consent_is_still_the_undecided_banner() -> None:
 @pytest.mark.parametrize(
     ("headers", "honor_dnt", "refused"),
     [
-        pytest.param({"sec-gpc": "1"}, False, True, id="gpc", marks=NEEDS_MIDDLEWARE),
-        pytest.param({"sec-gpc": " 1 "}, False, True, id="gpc-spaces", marks=NEEDS_MIDDLEWARE),
-        pytest.param({"dnt": "1"}, True, True, id="dnt-honored", marks=NEEDS_MIDDLEWARE),
+        pytest.param({"sec-gpc": "1"}, False, True, id="gpc"),
+        pytest.param({"sec-gpc": " 1 "}, False, True, id="gpc-spaces"),
+        pytest.param({"dnt": "1"}, True, True, id="dnt-honored"),
         pytest.param({"sec-gpc": "0"}, False, False, id="gpc-0"),
         pytest.param({"sec-gpc": "yes"}, False, False, id="gpc-yes"),
         pytest.param({"dnt": "1"}, False, False, id="dnt-ignored"),
@@ -96,7 +88,6 @@ def test_the_injected_banner_shows_what_gpc_refuses_like_the_endpoint(
     assert 'value="analytics">' in injected
 
 
-@NEEDS_MIDDLEWARE
 def test_a_page_whose_banner_depends_on_gpc_varies_on_it() -> None:
     # A browser cache keyed on Cookie and Accept-Language alone would show the banner of a
     # visit with GPC on after it is switched off, or the other way round.

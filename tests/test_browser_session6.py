@@ -58,10 +58,6 @@ def site() -> Iterator[str]:
         yield base_url
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cookiewall/middleware.py _send_injected must pass `consent` to banner.snippet",
-)
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
 def test_the_injected_banner_under_gpc_names_the_reason_and_saves_without_marketing(
     site: str, browser: Browser, javascript: bool

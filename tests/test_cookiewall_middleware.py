@@ -561,8 +561,9 @@ def test_html_marked_private(
     headers = [(b"content-type", b"text/html"), *app_headers]
     out = asyncio.run(_through_gate([_start(headers), _body(PAGE)], inject_banner=True))
     sent = {k.lower(): v for k, v in out[0]["headers"]}
-    # The page got the banner, in the visitor's language: it varies with that too.
-    assert sent[b"vary"] == vary + b", Accept-Language"
+    # The page got the banner, in the visitor's language and with their GPC signal noted:
+    # it varies with those too.
+    assert sent[b"vary"] == vary + b", Accept-Language, Sec-GPC"
     assert sent[b"cache-control"] == cache_control
 
 
