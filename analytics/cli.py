@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -33,6 +34,7 @@ STDOUT = "-"  # as an --output: standard output
 TEMP_REPORT_PREFIX = ".tmp-report-"
 STDOUT_CLOSED = "standard output is closed; give --output FILE"
 DUCKDB_INTERRUPTED = "Query interrupted"
+RELAY_CHUNK = 1 << 20  # bytes per read when copying an export to stdout
 # rollup's defaults (whether an option was given at all matters too: see _NoteGiven).
 DEFAULT_RAW_DAYS = 90
 DEFAULT_WAIT = 10.0
@@ -440,11 +442,55 @@ def _export(args: argparse.Namespace) -> int:
         return 0
     if args.stdout_closed:
         raise UsageError(STDOUT_CLOSED)
-    # DuckDB writes to the descriptor itself: nothing of Python's buffer may come after.
+    # Nothing of Python's buffer may come after what DuckDB writes.
     sys.stdout.flush()
-    rows = export_table(args.db, args.table, args.format, f"/dev/fd/{sys.stdout.fileno()}")
+    with _StdoutRelay(sys.stdout.fileno()) as relay:
+        rows = export_table(args.db, args.table, args.format, relay.path)
     print(f"exported {rows} rows of {args.table} to stdout", file=sys.stderr)
     return 0
+
+
+class _StdoutRelay:
+    """A pipe that DuckDB writes into (by `path`) and a thread that copies it to `fd`.
+
+    DuckDB writes to a path only. Handed /dev/fd/1 itself, it opened stdout anew: a file
+    (`>> all.csv`, `{ echo; export; } > f`) was truncated and written from its start, and a
+    socket (a systemd service's journal, ssh) cannot be opened at all. Through the pipe, the
+    bytes go to stdout as it is, at its offset, whatever it is.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._read_end, self._write_end = os.pipe()
+        self.path = f"/dev/fd/{self._write_end}"
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._copy, name="stdout-relay", daemon=True)
+
+    def __enter__(self) -> _StdoutRelay:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        os.close(self._write_end)  # DuckDB has closed its own: the thread sees the end
+        self._thread.join()
+        # The cause, ahead of DuckDB's own error about the pipe it then could not write.
+        if isinstance(self._error, BrokenPipeError):
+            raise self._error
+        if self._error is not None:
+            raise _stdout_failed(self._error) from None
+
+    def _copy(self) -> None:
+        try:
+            while chunk := os.read(self._read_end, RELAY_CHUNK):
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(self._fd, view) :]
+        except OSError as exc:
+            # The reader left or the disk is full: DuckDB's next write into the pipe fails
+            # (EPIPE) instead of blocking on a pipe nobody empties.
+            self._error = exc
+        finally:
+            os.close(self._read_end)
 
 
 def _prune(args: argparse.Namespace) -> int:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import socket
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -388,3 +390,103 @@ def test_a_warehouse_in_a_folder_this_user_may_not_enter_is_a_one_line_error(
     assert str(db) in err
     assert "Permission denied" in err
     assert not (out / "e.csv").exists()
+
+
+# -- 3. `export --output -` writes where stdout is, not over it --------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("small")
+    spool = root / "spool"
+    write_events(spool, events_for_days(random.Random(68), [FIRST, FIRST + timedelta(days=1)], 400))
+    db = root / "w.duckdb"
+    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    return db
+
+
+def _export_argv(db: Path, fmt: str, output: str, table: str = "daily_totals") -> list[str]:
+    return [sys.executable, "-m", "analytics", "export", "--db", str(db), "--table", table,
+            "--format", fmt, "--output", output]  # fmt: skip
+
+
+def _exported_to_file(db: Path, fmt: str, folder: Path, table: str = "daily_totals") -> bytes:
+    target = folder / f"reference.{fmt}"
+    argv = _export_argv(db, fmt, str(target), table=table)
+    subprocess.run(argv, check=True, capture_output=True, cwd=ROOT)
+    return target.read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("shell_form", ["export >> file", "{ echo; export; echo; } > file"])
+def test_an_export_to_stdout_redirected_to_a_file_keeps_what_the_file_holds(
+    small_warehouse: Path, tmp_path: Path, fmt: str, shell_form: str
+) -> None:
+    # Before: DuckDB reopened /dev/fd/1 as a new file, truncated and from offset 0: `export
+    # --output - >> all.csv` wiped what all.csv held, and in `{ echo header; export; } > f`
+    # the export overwrote the header and what came after it overwrote the export.
+    expected = _exported_to_file(small_warehouse, fmt, tmp_path)
+    out = tmp_path / "out"
+    out.write_bytes(b"earlier line\n")
+    with out.open("ab" if shell_form.endswith(">> file") else "r+b") as handle:
+        handle.seek(0, os.SEEK_END)
+        handle.flush()
+        proc = subprocess.run(
+            _export_argv(small_warehouse, fmt, "-"),
+            stdout=handle,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            timeout=60,
+        )
+        handle.write(b"later line\n")
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == b"earlier line\n" + expected + b"later line\n"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_export_to_stdout_that_is_a_socket_arrives(
+    small_warehouse: Path, tmp_path: Path, fmt: str
+) -> None:
+    # A systemd service's stdout (journald), `ssh host analytics export ... --output -`: a
+    # socket, which /dev/fd/1 cannot reopen. Before: "Cannot open file "/dev/fd/1"", exit 2.
+    expected = _exported_to_file(small_warehouse, fmt, tmp_path)
+    ours, theirs = socket.socketpair()
+    received = bytearray()
+
+    def receive() -> None:
+        while chunk := ours.recv(65536):
+            received.extend(chunk)
+
+    reader = threading.Thread(target=receive, daemon=True)
+    reader.start()
+    with ours, theirs:
+        proc = subprocess.run(
+            _export_argv(small_warehouse, fmt, "-"),
+            stdout=theirs.fileno(),
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            timeout=60,
+        )
+        theirs.shutdown(socket.SHUT_WR)
+        reader.join(timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert bytes(received) == expected
+
+
+def test_an_export_of_many_rows_to_stdout_arrives_whole(
+    small_warehouse: Path, tmp_path: Path
+) -> None:
+    # More than a pipe's buffer (64 KiB), into a regular file.
+    expected = _exported_to_file(small_warehouse, "csv", tmp_path, table="events")
+    assert len(expected) > 65536
+    out = tmp_path / "events.csv"
+    with out.open("wb") as handle:
+        proc = subprocess.run(
+            _export_argv(small_warehouse, "csv", "-", table="events"),
+            stdout=handle,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            timeout=60,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == expected
