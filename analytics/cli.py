@@ -30,6 +30,9 @@ EXIT_PIPE_CLOSED = 1
 KINDS = ("referrers", "sources", "pages", "campaigns", "summary", "trends")
 REPORT_FORMATS = ("table", "csv", "json", "html")
 STDOUT = "-"  # as an --output: standard output
+# Names of this process's stdout that --output takes as "-": opened anew, a file that stdout
+# was redirected to (`>> log`) would be truncated and written from its start.
+STDOUT_NAMES = frozenset({STDOUT, "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"})
 # A report being written (dot-prefixed: hidden, and skipped by web servers' listings).
 TEMP_REPORT_PREFIX = ".tmp-report-"
 STDOUT_CLOSED = "standard output is closed; give --output FILE"
@@ -350,7 +353,7 @@ def _report(args: argparse.Namespace) -> int:
         raise UsageError(
             f"unknown format {args.format!r}; choose one of: {', '.join(REPORT_FORMATS)}"
         )
-    if args.output is not None and str(args.output) == STDOUT:
+    if args.output is not None and str(args.output) in STDOUT_NAMES:
         args.output = None
     if args.output is None and args.stdout_closed:
         raise UsageError(STDOUT_CLOSED)
@@ -436,7 +439,7 @@ def _replace_file(output: Path, data: bytes) -> None:
 def _export(args: argparse.Namespace) -> int:
     from analytics.warehouse import export_table
 
-    if str(args.output) != STDOUT:
+    if str(args.output) not in STDOUT_NAMES:
         rows = export_table(args.db, args.table, args.format, args.output)
         _say_done(f"exported {rows} rows of {args.table} to {args.output}")
         return 0

@@ -490,3 +490,29 @@ def test_an_export_of_many_rows_to_stdout_arrives_whole(
         )
     assert proc.returncode == 0, proc.stderr
     assert out.read_bytes() == expected
+
+
+@pytest.mark.parametrize("name", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"])
+@pytest.mark.parametrize("command", ["report", "export"])
+def test_output_dev_stdout_appends_as_dash_does(
+    small_warehouse: Path, tmp_path: Path, name: str, command: str
+) -> None:
+    # Before: `--output /dev/stdout >> log` opened stdout anew, truncating the log.
+    if command == "report":
+        argv = [sys.executable, "-m", "analytics", "report", "summary", "--db",
+                str(small_warehouse), "--from", str(FIRST), "--format", "csv"]  # fmt: skip
+    else:
+        argv = _export_argv(small_warehouse, "csv", "-")[:-2]
+    out = tmp_path / "log"
+    outputs = []
+    for output in ("-", name):
+        out.write_bytes(b"earlier line\n")
+        with out.open("ab") as handle:
+            proc = subprocess.run(
+                [*argv, "--output", output], stdout=handle, stderr=subprocess.PIPE, cwd=ROOT
+            )
+        assert proc.returncode == 0, proc.stderr
+        outputs.append(out.read_bytes())
+    assert outputs[0].startswith(b"earlier line\n")
+    assert len(outputs[0]) > len(b"earlier line\n") + 20
+    assert outputs[1] == outputs[0]
