@@ -124,9 +124,9 @@ def list_segments(spool_dir: str | os.PathLike[str]) -> list[Segment]:
     folder cannot be listed (permissions); an empty spool is fine.
     """
     root = Path(spool_dir)
-    if not root.is_dir():
-        raise SpoolError(f"spool folder {str(root)!r} does not exist or is not a folder")
     try:
+        if not root.is_dir():
+            raise SpoolError(f"spool folder {str(root)!r} does not exist or is not a folder")
         return sorted(_iter_segments(root))
     except OSError as exc:
         # Typically a day folder created by the web server's user, read by cron as another.

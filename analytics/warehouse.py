@@ -1134,6 +1134,14 @@ def is_stream(path: str | os.PathLike[str]) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
+def _is_folder(path: Path) -> bool:
+    # Path.is_dir() raises PermissionError in a folder this user may not enter.
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def is_same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
     """Whether `a` and `b` name one existing file (through links and relative paths)."""
     try:
@@ -1164,14 +1172,14 @@ def export_table(
         raise ExportError(f"unknown format {fmt!r}; choose one of: {', '.join(EXPORT_FORMATS)}")
     named = Path(output)
     stream = is_stream(named)
-    if named.is_dir():
+    if _is_folder(named):
         raise ExportError(f"output {str(named)!r} is a folder")
     if is_same_file(named, db_path):
         raise ExportError(f"output {str(named)!r} is the database itself; choose another file")
     # Through a link, the file it points at is replaced and the link stays a link.
     target = named if stream else Path(os.path.realpath(named))
     folder = target.parent
-    if not stream and (not folder.is_dir() or not os.access(folder, os.W_OK)):
+    if not stream and (not _is_folder(folder) or not os.access(folder, os.W_OK)):
         raise ExportError(f"cannot write {str(named)!r}: folder missing or not writable")
     con = connect(db_path, read_only=True, lock_timeout=lock_timeout)
     # Renaming a finished file over a pipe or a device would replace it (as root, even

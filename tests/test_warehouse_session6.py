@@ -516,3 +516,30 @@ def test_output_dev_stdout_appends_as_dash_does(
     assert outputs[0].startswith(b"earlier line\n")
     assert len(outputs[0]) > len(b"earlier line\n") + 20
     assert outputs[1] == outputs[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (("export", "--db", "{db}", "--table", "events", "--format", "csv",
+          "--output", "{private}/e.csv"), "{private}/e.csv"),
+        (("export", "--db", "{db}", "--table", "events", "--format", "parquet",
+          "--output", "{private}/sub/e.parquet"), "{private}/sub/e.parquet"),
+        (("report", "summary", "--db", "{db}", "--output", "{private}/r.txt"), "{private}/r.txt"),
+        (("rollup", "--spool", "{private}/spool", "--db", "{db}"), "{private}/spool"),
+    ],
+    ids=["export into it", "export below it", "report into it", "rollup of a spool in it"],
+)  # fmt: skip
+def test_a_path_in_a_folder_this_user_may_not_enter_is_a_one_line_error(
+    nobody: Nobody, argv: tuple[str, ...], named: str
+) -> None:
+    # Before: `export --output` and `rollup --spool` into or under a folder private to
+    # another user died with a PermissionError traceback (Python's is_dir() raises it).
+    _, db, _ = _warehouse_with_news(nobody.root)
+    db.chmod(0o666)
+    db.parent.chmod(0o777)
+    private = nobody.root / "private"
+    (private / "spool").mkdir(parents=True)
+    private.chmod(0o700)
+    err = _one_line_error(nobody.cli(*_fill(argv, db=db, private=private)))
+    assert repr(named.format(private=private)) in err
