@@ -288,7 +288,7 @@ def _ignored_by_engine(args: argparse.Namespace) -> str | None:
 def _rollup(args: argparse.Namespace) -> int:
     from analytics.objectstore import is_remote, stage_for_warehouse
     from analytics.spool import misplaced_spool
-    from analytics.warehouse import Warehouse
+    from analytics.warehouse import Warehouse, check_writable
 
     # An option the engine ignores would pass in silence: `--engine spark
     # --delete-ingested` in cron, and the spool grows for good.
@@ -301,6 +301,8 @@ def _rollup(args: argparse.Namespace) -> int:
         raise UsageError("rollup needs --db FILE (or --engine spark --output DIR)")
     spool = args.spool
     if is_remote(spool):
+        # Before downloading anything beside it (<db>.staging/), for nothing.
+        check_writable(args.db)
         spool = stage_for_warehouse(
             spool, args.db, lock_timeout=args.wait, progress=sys.stderr.isatty()
         )

@@ -292,6 +292,13 @@ def _file_mode(db: Path) -> int | None:
         raise WarehouseError(f"cannot open database {str(db)!r}: {exc.strerror or exc}") from None
 
 
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Raise WarehouseError unless this user may write the database file `path` (or create
+    it) and its folder: what a writer checks before doing any work."""
+    db = Path(path)
+    _check_writable(db, exists=_file_mode(db) is not None)
+
+
 def _check_writable(db: Path, *, exists: bool) -> None:
     """Refuse, before any work, a database this user could open but never commit to."""
     if exists and not _may(db, os.W_OK):

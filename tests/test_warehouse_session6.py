@@ -228,11 +228,12 @@ class Nobody:
     root: Path
     python: str
 
-    def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
+    def run(self, *argv: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
         # The package copy first, then this environment's packages (duckdb, pyarrow, tqdm).
         packages = sysconfig.get_paths()["purelib"]
         env = {
             **os.environ,
+            **env_vars,
             "PYTHONPATH": f"{self.root / 'code'}:{packages}",
             "HOME": str(self.root),
         }
@@ -246,8 +247,8 @@ class Nobody:
             timeout=60,
         )
 
-    def cli(self, *argv: str) -> subprocess.CompletedProcess[str]:
-        return self.run("-m", "analytics", *argv)
+    def cli(self, *argv: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
+        return self.run("-m", "analytics", *argv, **env_vars)
 
 
 def _one_line_error(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
@@ -543,3 +544,41 @@ def test_a_path_in_a_folder_this_user_may_not_enter_is_a_one_line_error(
     private.chmod(0o700)
     err = _one_line_error(nobody.cli(*_fill(argv, db=db, private=private)))
     assert repr(named.format(private=private)) in err
+
+
+@pytest.mark.parametrize("folder_mode", [0o755, 0o700], ids=["read-only", "not enterable"])
+def test_a_rollup_from_object_storage_into_a_folder_it_may_not_write_is_one_line(
+    nobody: Nobody, monkeypatch: pytest.MonkeyPatch, folder_mode: int
+) -> None:
+    # Before: the segments were staged beside the database (<db>.staging/) before anything
+    # asked whether the folder was writable: a PermissionError traceback.
+    pytest.importorskip("moto.server", reason="moto[server] is not installed")
+    from analytics.objectstore import SegmentUploader, make_client
+    from tests.test_objectstore import S3Server
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(nobody.root / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(nobody.root / "no-aws-credentials"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    server = S3Server()
+    server.start()
+    try:
+        spool, db, _ = _warehouse_with_news(nobody.root)
+        url = "s3://spool-session6/site"
+        make_client(endpoint_url=server.url).create_bucket(Bucket="spool-session6")
+        assert SegmentUploader(spool, url, endpoint_url=server.url).upload_pending() == 3
+        db.chmod(0o666)
+        db.parent.chmod(folder_mode)
+        result = nobody.cli(
+            "rollup", "--spool", url, "--db", str(db), AWS_ENDPOINT_URL_S3=server.url
+        )
+    finally:
+        server.stop()
+    err = _one_line_error(result)
+    assert str(db) in err or str(db.parent) in err
+    db.parent.chmod(0o755)
+    assert sorted(p.name for p in db.parent.iterdir()) == ["w.duckdb"]
