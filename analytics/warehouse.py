@@ -335,6 +335,8 @@ def connect(
     """
     db = Path(path)
     mode = _file_mode(db)
+    if mode is not None and stat.S_ISDIR(mode):
+        raise WarehouseError(f"database {str(db)!r} is a folder")
     if not (create and not read_only) and (mode is None or not stat.S_ISREG(mode)):
         raise WarehouseMissingError(f"database {str(db)!r} does not exist")
     if not read_only:
@@ -528,9 +530,6 @@ class Warehouse:
     # -- connection and schema -------------------------------------------------------------
 
     def _open(self) -> duckdb.DuckDBPyConnection:
-        mode = _file_mode(self.path)
-        if mode is not None and stat.S_ISDIR(mode):
-            raise WarehouseError(f"database {str(self.path)!r} is a folder")
         con = connect(self.path, create=self.create, lock_timeout=self.lock_timeout)
         # Lets the bulk insert append from both threads at once (a third of its cost); every
         # query that needs an order says ORDER BY, and events stay clustered by day because

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from analytics.cli import main
 from analytics.event import Event, to_table
 from analytics.spool import list_segments, write_segment
 from analytics.warehouse import Warehouse
@@ -582,3 +583,27 @@ def test_a_rollup_from_object_storage_into_a_folder_it_may_not_write_is_one_line
     assert str(db) in err or str(db.parent) in err
     db.parent.chmod(0o755)
     assert sorted(p.name for p in db.parent.iterdir()) == ["w.duckdb"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("report", "summary", "--db", "{db}"),
+        ("export", "--db", "{db}", "--table", "events", "--format", "csv", "--output", "{out}"),
+        ("prune", "--db", "{db}", "--raw-days", "3"),
+        ("rollup", "--spool", "{spool}", "--db", "{db}"),
+    ],
+    ids=_command_id,
+)
+def test_a_db_that_is_a_folder_is_called_a_folder_by_every_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    # Before: `report` said the folder "does not exist (run `analytics rollup` first)", and
+    # `export` that it does not exist, where rollup and prune said what it is.
+    folder = tmp_path / "analytics.duckdb"
+    folder.mkdir()
+    (tmp_path / "spool").mkdir()
+    filled = _fill(argv, db=folder, out=tmp_path / "e.csv", spool=tmp_path / "spool")
+    assert main(filled) == 2
+    err = capsys.readouterr().err
+    assert err == f"analytics: error: database {str(folder)!r} is a folder\n"
