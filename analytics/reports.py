@@ -290,6 +290,7 @@ def check(query: ReportQuery) -> Window:
     today = query.today or datetime.now(UTC).date()
     start = _parse_day(query.start, "start")
     end = _parse_day(query.end, "end")
+    default_end = end is None
     if end is None:
         end = today - timedelta(days=1)
     if end.year < 1900:  # before the default start is counted back from it
@@ -297,7 +298,8 @@ def check(query: ReportQuery) -> Window:
     if start is None:
         start = end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
-        raise ReportError(f"start {start} is after end {end}")
+        given = " (no end given: yesterday, the last complete day)" if default_end else ""
+        raise ReportError(f"start {start} is after end {end}{given}")
     if start.year < 1900 or end.year > 9000:
         raise ReportError(f"date range {start} … {end} is out of bounds")
     window = Window(query, start, end)

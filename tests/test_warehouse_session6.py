@@ -607,3 +607,16 @@ def test_a_db_that_is_a_folder_is_called_a_folder_by_every_command(
     assert main(filled) == 2
     err = capsys.readouterr().err
     assert err == f"analytics: error: database {str(folder)!r} is a folder\n"
+
+
+def test_a_start_after_the_default_end_says_the_end_was_the_default(
+    small_warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `report summary --from <today>` (an analyst wanting today's numbers): before, "start
+    # 2026-11-28 is after end 2026-11-27", an end nobody had given.
+    today = datetime.now(UTC).date() + timedelta(days=1)  # today in every zone, or after it
+    assert main(["report", "summary", "--db", str(small_warehouse), "--from", str(today)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "is after end" in err
+    assert "(no end given: yesterday, the last complete day)" in err
