@@ -200,10 +200,18 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--db", required=True, type=Path, metavar="FILE", help="the DuckDB file")
     report.add_argument("--site", metavar="S", help="only this site (default: all, added up)")
     report.add_argument(
-        "--from", dest="start", type=_iso_date, metavar="DATE", help="first day (YYYY-MM-DD)"
+        "--from",
+        dest="start",
+        type=_iso_date,
+        metavar="DATE",
+        help="first day, YYYY-MM-DD (default: 28 days ending with --to)",
     )
     report.add_argument(
-        "--to", dest="end", type=_iso_date, metavar="DATE", help="last day (YYYY-MM-DD)"
+        "--to",
+        dest="end",
+        type=_iso_date,
+        metavar="DATE",
+        help="last day, YYYY-MM-DD (default: yesterday, the last complete day)",
     )
     report.add_argument(
         "--grain",

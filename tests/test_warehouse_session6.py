@@ -620,3 +620,16 @@ def test_a_start_after_the_default_end_says_the_end_was_the_default(
     assert err.count("\n") == 1
     assert "is after end" in err
     assert "(no end given: yesterday, the last complete day)" in err
+
+
+def test_report_help_says_what_the_range_is_without_from_and_to(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Before: "--from DATE  first day (YYYY-MM-DD)", and nothing said which days a report
+    # without them covers (the last 28 complete days).
+    with pytest.raises(SystemExit) as done:
+        main(["report", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--from DATE first day, YYYY-MM-DD (default: 28 days ending with --to)" in text
+    assert "--to DATE last day, YYYY-MM-DD (default: yesterday, the last complete day)" in text
