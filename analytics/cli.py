@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import secrets
+import select
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -497,7 +498,11 @@ class _StdoutRelay:
             while chunk := os.read(self._read_end, RELAY_CHUNK):
                 view = memoryview(chunk)
                 while view:
-                    view = view[os.write(self._fd, view) :]
+                    try:
+                        view = view[os.write(self._fd, view) :]
+                    except BlockingIOError:
+                        # A stdout its parent made non-blocking, and full: wait for room.
+                        select.select([], [self._fd], [])
         except OSError as exc:
             # The reader left or the disk is full: DuckDB's next write into the pipe fails
             # (EPIPE) instead of blocking on a pipe nobody empties.

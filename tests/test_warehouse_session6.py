@@ -12,6 +12,7 @@ import sys
 import sysconfig
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -633,3 +634,30 @@ def test_report_help_says_what_the_range_is_without_from_and_to(
     text = " ".join(capsys.readouterr().out.split())
     assert "--from DATE first day, YYYY-MM-DD (default: 28 days ending with --to)" in text
     assert "--to DATE last day, YYYY-MM-DD (default: yesterday, the last complete day)" in text
+
+
+def test_an_export_to_a_non_blocking_stdout_waits_for_the_reader(
+    small_warehouse: Path, tmp_path: Path
+) -> None:
+    # A parent may hand over a pipe in non-blocking mode (O_NONBLOCK belongs to the open pipe,
+    # shared with the child): a full pipe must mean "wait", not "cannot write to stdout".
+    expected = _exported_to_file(small_warehouse, "csv", tmp_path, table="events")
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    proc = subprocess.Popen(
+        _export_argv(small_warehouse, "csv", "-", table="events"),
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    os.close(write_end)
+    time.sleep(1.0)  # the pipe fills (64 KiB) long before the reader starts
+    received = bytearray()
+    with os.fdopen(read_end, "rb") as reader:
+        while chunk := reader.read(65536):
+            received.extend(chunk)
+    assert proc.stderr is not None
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert bytes(received) == expected
