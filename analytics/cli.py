@@ -394,13 +394,31 @@ def _write_stdout(text: str, *, terminal: bool) -> None:
         sys.stdout.write(text)
         return
     encoding = (sys.stdout.encoding or "utf-8") if terminal else "utf-8"
+    data = text.encode(encoding, errors="backslashreplace")
     try:
         sys.stdout.flush()
-        buffer.write(text.encode(encoding, errors="backslashreplace"))
+        try:
+            fd = sys.stdout.fileno()
+        except (OSError, ValueError):  # a stream without a descriptor (a test's capture)
+            buffer.write(data)
+        else:
+            # Past Python's buffer, which on a non-blocking stdout drops what does not fit.
+            _write_all(fd, data)
     except BrokenPipeError:
         raise
     except OSError as exc:
         raise _stdout_failed(exc) from None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of `data` to `fd`; on a stdout its parent made non-blocking, a full pipe or
+    socket means waiting for room, not an error."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            select.select([], [fd], [])
 
 
 def _write_output(text: str, output: Path | None, *, terminal: bool = False) -> None:
@@ -496,13 +514,7 @@ class _StdoutRelay:
     def _copy(self) -> None:
         try:
             while chunk := os.read(self._read_end, RELAY_CHUNK):
-                view = memoryview(chunk)
-                while view:
-                    try:
-                        view = view[os.write(self._fd, view) :]
-                    except BlockingIOError:
-                        # A stdout its parent made non-blocking, and full: wait for room.
-                        select.select([], [self._fd], [])
+                _write_all(self._fd, chunk)
         except OSError as exc:
             # The reader left or the disk is full: DuckDB's next write into the pipe fails
             # (EPIPE) instead of blocking on a pipe nobody empties.

@@ -661,3 +661,33 @@ def test_an_export_to_a_non_blocking_stdout_waits_for_the_reader(
         err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0, err
     assert bytes(received) == expected
+
+
+def test_a_report_to_a_non_blocking_stdout_waits_for_the_reader(tmp_path: Path) -> None:
+    # As for export: a report bigger than the pipe, into a non-blocking stdout that is full,
+    # used to end in "cannot write to standard output: Resource temporarily unavailable".
+    events = [
+        event._replace(path=f"/page/{i:05d}/{'x' * 40}", is_bot=False)
+        for i, event in enumerate(events_for_days(random.Random(69), [FIRST], per_day=2000))
+    ]
+    spool = tmp_path / "spool"
+    write_events(spool, events, per_segment=1000)
+    db = tmp_path / "w.duckdb"
+    Warehouse(db).run(spool)
+    day = str(FIRST)
+    argv = [sys.executable, "-m", "analytics", "report", "pages", "--db", str(db),
+            "--from", day, "--to", day, "--top", "5000", "--format", "csv"]  # fmt: skip
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    proc = subprocess.Popen(argv, stdout=write_end, stderr=subprocess.PIPE, cwd=ROOT)
+    os.close(write_end)
+    time.sleep(1.0)  # the pipe fills (64 KiB) long before the reader starts
+    with os.fdopen(read_end, "rb") as reader:
+        received = reader.read()
+    assert proc.stderr is not None
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert len(received) > 65536
+    assert received.decode().splitlines()[0].startswith("path,")
+    assert len(received.decode().splitlines()) == 2001
