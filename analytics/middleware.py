@@ -141,35 +141,68 @@ class TrafficMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
+        path = self.observed_path(scope)
+        if path is None:
+            await self._call_unobserved(scope, receive, send)
+            return
+        observe = self.observe_response
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                observe(scope, path, message)
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+    def observed_path(self, scope: Scope) -> str | None:
+        """The path under which this HTTP request is recorded, by `observe_response` at the
+        response's start; None when this middleware must be called as usual instead (a path
+        it does not record, an app under a mount, `record="all"`, which also sees the app's
+        exceptions).
+
+        An outer middleware that wraps `send` anyway (cookiewall's ConsentMiddleware) asks
+        this, calls `observe_response` from its own wrapper and then `self.app` itself: the
+        same event, one layer and one coroutine per response message fewer on every request.
+        """
+        if self._record_all or scope.get("root_path"):
+            return None
+        path: str = scope["path"]
+        # inlined `_excluded`: this runs on every request
+        if len(path) <= MAX_CACHED_PATH_LENGTH:
+            excluded = self._cached_matches(path)
+        else:
+            excluded = self._matches(path)
+        return None if excluded else path
+
+    def observe_response(self, scope: Scope, path: str, message: Message) -> None:
+        """Record the response `message` starts (see `observed_path`); never raises."""
+        try:
+            self._record(scope, path, message)
+        except Exception as exc:  # recording must never break a response
+            self.recorder.recording_failed(exc)
+
+    async def _call_unobserved(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The requests `observed_path` leaves: mounted apps, excluded paths, "all"."""
         root_path = scope.get("root_path")
         if root_path:
             path, app_path = _mounted_paths(scope["path"], root_path)
             excluded = self._excluded(app_path) or self._excluded(path)
         else:
             path = scope["path"]
-            # inlined `_excluded`: this runs on every request
-            if len(path) <= MAX_CACHED_PATH_LENGTH:
-                excluded = self._cached_matches(path)
-            else:
-                excluded = self._matches(path)
+            excluded = self._excluded(path)
         if excluded:
             await self.app(scope, receive, send)
-            return
-
-        if self._record_all:
+        elif self._record_all:
             await self._call_recording_all(scope, receive, send, path)
-            return
-        record = self._record
+        else:  # under a mount
+            observe = self.observe_response
 
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                try:  # `_record_safely` inlined: this runs on every response
-                    record(scope, path, message)
-                except Exception as exc:  # recording must never break a response
-                    self.recorder.recording_failed(exc)
-            await send(message)
+            async def send_wrapper(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    observe(scope, path, message)
+                await send(message)
 
-        await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive, send_wrapper)
 
     async def _call_recording_all(
         self, scope: Scope, receive: Receive, send: Send, path: str
