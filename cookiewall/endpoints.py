@@ -60,6 +60,7 @@ MAX_EXPIRED_COOKIES = 180
 # HTML once escaped, and as a cookie Path (RFC 6265 forbids ';' there; ',' is where some
 # proxies fold Set-Cookie headers).
 _ROOT_SAFE = "/-._~!$&'()*+=:@"
+_PATH_SAFE = "/!$&'()*+,;=:@~"  # RFC 3986 pchar and '/', left as they are in a URL path
 _DOT_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
 _HOST_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")  # urlsplit lower-cases
 
@@ -639,7 +640,10 @@ def _receipt_in_force(consent: Consent) -> str | None:
 
 def _browser_path(request: Request) -> str:
     """The request's URL path as the browser sent it (root path included, no query)."""
-    path: str = request.scope.get("raw_path", b"").decode("latin-1") or request.scope["path"]
+    # raw_path is optional in ASGI, and None from some servers (Mangum): then the decoded
+    # path, encoded again as a browser sends it.
+    raw = request.scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else quote(request.scope["path"], safe=_PATH_SAFE)
     root = request.site.root
     if root and not (path == root or path.startswith(f"{root}/")):
         path = root + path  # a server that strips the root path from raw_path too
