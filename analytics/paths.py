@@ -5,11 +5,13 @@ addresses); only `utm_source`, `utm_medium`, `utm_campaign` are taken from it, w
 `source` standing in for `utm_source` (the convention of Plausible and many newsletters).
 
 References:
-    RFC 3986 §3.3 (path segments), RFC 4122 (UUID), RFC 4648 §4-5 (base64, base64url)
+    RFC 3986 §3.3 (path segments), RFC 4122 (UUID), RFC 4648 §4-5 (base64, base64url),
+    RFC 4291 §2.2 (IPv6 text forms), RFC 6874 (IPv6 zone ids in URIs)
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, unquote
@@ -33,6 +35,19 @@ _LOWER = re.compile(r"[a-z]")
 _DIGIT = re.compile(r"[0-9]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
+# Internet addresses. IPv4: a dotted quad of 0-255 values (zero-padded too), not part of a
+# longer dotted number, so versions (`1.2.3`, `1.2.3.4.5`) and dates (`2026.11.28`) stay.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|[01]?[0-9]?[0-9])"
+_IPV4 = re.compile(rf"(?<![0-9.])(?:{_OCTET}\.){{3}}{_OCTET}(?!\.?[0-9])")
+# IPv6 candidates: colon-separated hex groups (an IPv4 tail allowed), confirmed by ipaddress
+# (so times `12:30:45` and MAC addresses stay). Not glued to letters: `std::vec::Vec` and
+# `ec2::` inside a code path are names. A match starts only where a run of hex, `:` and `.`
+# starts, so a long run costs one pass, not one per position.
+_IPV6 = re.compile(
+    r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}"
+    r"(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3}|[0-9A-Fa-f]{0,4})(?![0-9A-Za-z:])"
+)
+
 
 _LETTER_DIGIT_SWITCH = re.compile(r"[A-Za-z](?=[0-9])|[0-9](?=[A-Za-z])")
 
@@ -53,18 +68,47 @@ def _is_b64_token(run: str) -> bool:
     return separators * 8 < len(run)
 
 
+def _has_ip_address(text: str) -> bool:
+    if text.count(".") >= 3 and _IPV4.search(text):
+        return True
+    if text.count(":") < 2:
+        return False
+    for match in _IPV6.finditer(text):
+        candidate = match.group()
+        if candidate.strip(":"):  # `::` alone is no one's address
+            try:
+                ipaddress.IPv6Address(candidate)
+            except ValueError:
+                continue
+            return True
+    return False
+
+
 def _identifies(segment: str) -> bool:
     if _EMAIL.search(segment) or _UUID.search(segment) or _HEX_RUN.search(segment):
+        return True
+    if _has_ip_address(segment):
         return True
     return any(_is_b64_token(run) for run in _B64_RUN.findall(segment))
 
 
+def _identifies_even_encoded(text: str) -> bool:
+    # A doubly-encoded value (`john%40example.com`, `2001%3Adb8%3A%3A1`) is checked decoded
+    # too, so that encoding cannot smuggle it past.
+    return _identifies(text) or ("%" in text and _identifies(unquote(text)))
+
+
 def _redact_segment(segment: str) -> str:
-    if len(segment) < 24 and "@" not in segment and "%" not in segment:
-        return segment  # too short for a token or a UUID (the common case: fast)
-    # scope["path"] is already percent-decoded once; a doubly-encoded segment
-    # (`john%40example.com`) is checked decoded too, so encoding cannot smuggle it past.
-    if _identifies(segment) or ("%" in segment and _identifies(unquote(segment))):
+    if (
+        len(segment) < 24
+        and "@" not in segment
+        and "%" not in segment
+        and ":" not in segment
+        and segment.count(".") < 3
+    ):
+        return segment  # too short for a token, a UUID or an address (the common case: fast)
+    # scope["path"] is already percent-decoded once: what is left encoded was encoded twice.
+    if _identifies_even_encoded(segment):
         return REDACTED
     return segment
 
@@ -120,7 +164,7 @@ def _clean_tag(value: str) -> str | None:
     # a campaign link may carry the subscriber's address or an id: never store those. The
     # whole value is checked, not only what is kept: the cap can cut an address or a token
     # down to a prefix that no longer looks like one ("john.doe@exa").
-    return REDACTED if _identifies(value) or _identifies(kept) else kept
+    return REDACTED if _identifies_even_encoded(value) or _identifies(kept) else kept
 
 
 def extract_utm(query_string: bytes) -> tuple[str | None, str | None, str | None]:
