@@ -56,6 +56,10 @@ class Referrer(NamedTuple):
 DIRECT = Referrer(None, None, "direct", None)
 
 _psl = PublicSuffixList()
+# `google.*` in the table stands for Google under any country's suffix (google.co.uk), which
+# the ICANN section lists; the private section's suffixes (github.io, blogspot.com,
+# netlify.app) are platforms where anyone may name a site "google".
+_icann_psl = PublicSuffixList(only_icann=True)
 
 
 def _table(rows: Iterable[SourceRow]) -> dict[str, tuple[str, str]]:
@@ -149,7 +153,7 @@ def _suffixes(host: str, stop: str) -> Iterable[str]:
 
 
 def _lookup_web(host: str, domain: str) -> tuple[str, str] | None:
-    public = _psl.publicsuffix(host) or ""
+    public = _icann_psl.publicsuffix(host) or ""
     for candidate in _suffixes(host, domain):
         found = _WEB_TABLE.get(candidate)
         if found is None and public and candidate.endswith("." + public):

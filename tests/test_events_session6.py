@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from analytics.paths import REDACTED, extract_utm, redact_path
+from analytics.referrers import parse_referrer
 
 R = REDACTED
 
@@ -104,3 +105,39 @@ def test_internet_addresses_in_utm_tags_are_redacted(
     query: bytes, expected: tuple[str | None, ...]
 ) -> None:
     assert extract_utm(query) == expected
+
+
+SITE = "example.com"
+
+
+@pytest.mark.parametrize(
+    ("referer", "host", "medium", "source"),
+    [
+        # `google.*` stands for Google under a country's suffix, not for a site someone
+        # hosts under a platform's private suffix (google.github.io is Google's open-source
+        # documentation, linked from everywhere: not a search).
+        (b"https://google.github.io/styleguide/", "google.github.io", "referral", None),
+        (b"https://google.blogspot.com/", "google.blogspot.com", "referral", None),
+        (b"https://yahoo.netlify.app/", "yahoo.netlify.app", "referral", None),
+        (b"https://yandex.pages.dev/", "yandex.pages.dev", "referral", None),
+        (b"https://pinterest.vercel.app/", "pinterest.vercel.app", "referral", None),
+        (b"https://google.herokuapp.com/", "google.herokuapp.com", "referral", None),
+        (b"https://mail.google.github.io/", "mail.google.github.io", "referral", None),
+        (b"https://google.s3.amazonaws.com/x", "google.s3.amazonaws.com", "referral", None),
+        # the real ones, under ICANN suffixes, stay what they are
+        (b"https://www.google.co.uk/", "google.co.uk", "search", "Google"),
+        (b"https://www.google.com.au/", "google.com.au", "search", "Google"),
+        (b"https://google.de/", "google.de", "search", "Google"),
+        (b"https://mail.google.com/", "mail.google.com", "email", "Gmail"),
+        (b"https://search.yahoo.co.jp/", "search.yahoo.co.jp", "search", "Yahoo!"),
+        (b"https://yandex.com.tr/", "yandex.com.tr", "search", "Yandex"),
+        (b"https://www.pinterest.co.uk/", "pinterest.co.uk", "social", "Pinterest"),
+        (b"https://scholar.google.com.br/", "scholar.google.com.br", "search", "Google Scholar"),
+    ],
+)
+def test_wildcard_sources_match_public_suffixes_not_private_ones(
+    referer: bytes, host: str, medium: str, source: str | None
+) -> None:
+    found = parse_referrer(referer, SITE)
+    assert (found.host, found.medium) == (host, medium)
+    assert found.source == (source or found.domain)

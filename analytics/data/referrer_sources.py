@@ -3,7 +3,8 @@
 Each row is ``(medium, human name, hosts)``. A host matches itself and every subdomain, on
 whole labels (``en.m.wikipedia.org`` is Wikipedia, ``notwikipedia.org`` is not); the most
 specific host wins (``gemini.google.com`` is AI although ``google.*`` is search). A trailing
-``.*`` stands for any public suffix: ``google.*`` matches google.com, google.co.uk, google.de…
+``.*`` stands for any public suffix of the PSL's ICANN section: ``google.*`` matches google.com,
+google.co.uk, google.de…, not google.github.io (a private-section platform, anyone's site).
 ``medium`` is one of analytics.event.MEDIUMS (``referral`` for a named site that is neither).
 
 Hosts are written lower-case, without ``www.`` (referrer hosts are normalised the same way).
