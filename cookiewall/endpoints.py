@@ -18,13 +18,18 @@ import hashlib
 import ipaddress
 import json
 import logging
+import math
 import re
 import secrets
+import time
+import zlib
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
+
+from itsdangerous.encoding import base64_decode
 
 from cookiewall import setcookie
 from cookiewall.banner import (
@@ -56,6 +61,7 @@ MAX_ROOT_PATH = 1024
 # Browsers keep at most 180 cookies per domain (Chromium; Firefox 150): a withdrawal expires
 # no more of those the Cookie header names, or crafted names make it answer megabytes.
 MAX_EXPIRED_COOKIES = 180
+MAX_COOKIE_BYTES = 4096  # a cookie's name and value, as browsers keep them (RFC 6265bis 5.6)
 # RFC 3986 pchar without ';' and ',': a root path quoted with these is safe in a URL, in
 # HTML once escaped, and as a cookie Path (RFC 6265 forbids ';' there; ',' is where some
 # proxies fold Set-Cookie headers).
@@ -203,6 +209,7 @@ class ConsentEndpoints:
         if receipts is not None and receipts.keep_for is None:
             receipts.keep_for = policy.consent_max_age  # what a receipt may have to prove
         self.cookie_name = cookie_name
+        _check_cookie_fits(codec, policy, cookie_name)
         self.same_site = same_site
         self.undeclared = undeclared
         self.stats = stats
@@ -624,6 +631,30 @@ class ConsentEndpoints:
             return _not_allowed("GET, HEAD")
         headers = [(b"cache-control", b"public, max-age=86400")]
         return Reply(200, self._gpc_json, "application/json", headers)
+
+
+def _check_cookie_fits(codec: ConsentCodec, policy: Policy, cookie_name: str) -> None:
+    """ValueError unless every consent cookie this policy makes is one browsers keep.
+
+    They drop a cookie whose name and value exceed 4096 bytes, without a word: no decision
+    would ever hold, and the banner would come back on every page. The policy version and
+    the granted categories travel in it; "accept all" grants the most. The signer compresses
+    a payload when that helps, which a random receipt id may or may not: the bound is the
+    payload uncompressed, so no choice can be the one that does not fit.
+    """
+    value = codec.sign(policy.optional_names, int(time.time()), secrets.token_urlsafe(12))
+    payload, _, signature = value.rpartition(".")
+    if payload.startswith("."):  # compressed: measure what it would be without
+        size = len(zlib.decompress(base64_decode(payload[1:])))
+        payload = "x" * math.ceil(size * 4 / 3)  # unpadded base64
+    longest = len(cookie_name) + len("=") + len(payload) + len(".") + len(signature)
+    if longest > MAX_COOKIE_BYTES:
+        raise ValueError(
+            f"the consent cookie could be {longest} bytes, above the {MAX_COOKIE_BYTES} that"
+            " browsers keep for a cookie's name and value (they would drop it, and ask again"
+            f" on every page): shorten the policy version ({len(policy.version)} characters)"
+            f" or the category names, or use fewer categories"
+        )
 
 
 def _receipt_in_force(consent: Consent) -> str | None:
