@@ -250,6 +250,11 @@ class Policy:
                 data = tomllib.load(fh)
             except tomllib.TOMLDecodeError as exc:
                 raise ValueError(f"{path}: not valid TOML: {exc}") from exc
+            except UnicodeDecodeError as exc:  # tomllib decodes the bytes itself, first
+                raise ValueError(
+                    f"{path}: not UTF-8 (TOML files are UTF-8): byte {exc.object[exc.start]:#04x}"
+                    f" at offset {exc.start}"
+                ) from exc
         try:
             return cls.from_mapping(data)
         except ValueError as exc:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cookiewall import Category
+from cookiewall import Category, Policy
 from tests.test_cookiewall_support import (
     call,
     decide,
@@ -143,3 +144,24 @@ def test_guard_a_policy_that_fits_keeps_every_decision(overrides: dict[str, Any]
     state = call(app, "GET", "/consent", headers={"cookie": f"cookiewall={value}"}).json()
     assert state["decided"] is True
     assert state["summary"] == "all"
+
+
+# -- 3. a policy from TOML: mistakes are one-line ValueErrors naming the file -------------------
+
+
+def _toml(tmp_path: Path, text: bytes) -> Path:
+    path = tmp_path / "cookiewall.toml"
+    path.write_bytes(text)
+    return path
+
+
+CATEGORY = b'[[categories]]\nname = "necessary"\nrequired = true\n'
+
+
+def test_a_toml_file_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    """A Windows editor's Latin-1 umlaut gave "'utf-8' codec can't decode byte 0xfc in
+    position 40", with no file named (tomllib reads bytes, then decodes them itself)."""
+    path = _toml(tmp_path, b'version = "1"\n# F\xfcr die Datenschutzseite\n' + CATEGORY)
+    with pytest.raises(ValueError, match="UTF-8") as raised:
+        Policy.from_toml(path)
+    assert str(path) in str(raised.value)
