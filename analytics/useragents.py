@@ -42,6 +42,8 @@ BOT_TOKENS = (
     "python-httpx",
     "aiohttp",
     "go-http-client",
+    "deno/",
+    "bun/",
     "okhttp",
     "java/",
     "libwww-perl",
@@ -54,7 +56,12 @@ BOT_TOKENS = (
     "uptime",
     "monitor",
     "preview",
+    "perplexity-user",  # fetches a page for an assistant's user (ChatGPT-User, Claude-User too)
+    "cardyb",  # Bluesky's link-card fetcher
 )
+# Whole user agents of automated clients, too short to be searched for inside others (the
+# fetch() of Node.js sends just "node").
+BOT_NAMES = frozenset({"node"})
 
 _DESKTOP_OS = frozenset(
     {
@@ -128,7 +135,7 @@ def _without_device_model(lowered: str, model: str | None) -> str:
 def _is_bot(ua: str, lowered: str, device_family: str | None) -> bool:
     if device_family == "Spider":
         return True
-    if any(token in lowered for token in BOT_TOKENS):
+    if lowered in BOT_NAMES or any(token in lowered for token in BOT_TOKENS):
         return True
     return bool(_crawlers.isCrawler(ua[:CRAWLER_SCAN_LENGTH]))
 
