@@ -197,7 +197,8 @@ class Policy:
         if unknown_cookies not in ("block", "allow"):
             raise ValueError(f"unknown_cookies must be 'block' or 'allow', not {unknown_cookies!r}")
         self.unknown_cookies = unknown_cookies
-        self.texts = _check_texts(texts or {}, self.category_names)
+        # Only None means "no texts": an empty string or list is a mistake to report.
+        self.texts = _check_texts({} if texts is None else texts, self.category_names)
         if gpc_last_update is None:
             gpc_last_update = _date_or_none(version)
         elif not isinstance(gpc_last_update, date) or isinstance(gpc_last_update, datetime):
