@@ -43,12 +43,18 @@ class ReceiptLog:
         backups: int = 5,
         keep_for: timedelta | None = None,
     ) -> None:
-        if max_bytes < 1024:
-            raise ValueError("ReceiptLog max_bytes must be at least 1024")
-        if backups < 0:
-            raise ValueError("ReceiptLog backups must be 0 or more")
-        if keep_for is not None and keep_for <= timedelta(0):
-            raise ValueError("ReceiptLog keep_for must be a positive timedelta")
+        # Checked here, types included: a float `backups` would otherwise fail the first
+        # rotation, much later, as a 500 on a visitor's decision that leaves no receipt.
+        if not _is_int(max_bytes) or max_bytes < 1024:
+            raise ValueError(
+                f"ReceiptLog max_bytes must be an int of at least 1024, not {max_bytes!r}"
+            )
+        if not _is_int(backups) or backups < 0:
+            raise ValueError(f"ReceiptLog backups must be an int, 0 or more, not {backups!r}")
+        if keep_for is not None and (
+            not isinstance(keep_for, timedelta) or keep_for <= timedelta(0)
+        ):
+            raise ValueError(f"ReceiptLog keep_for must be a positive timedelta, not {keep_for!r}")
         self.path = Path(path)
         self.max_bytes = max_bytes
         self.backups = backups
@@ -153,6 +159,10 @@ class ReceiptLog:
         """The log and its backups, newest first."""
         candidates = [self.path, *(self._backup(i) for i in range(1, self.backups + 1))]
         return [p for p in candidates if p.exists()]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _newest_time(path: Path) -> datetime | None:

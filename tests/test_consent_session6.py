@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cookiewall import Category, Policy
+from cookiewall import Category, Policy, ReceiptLog
 from tests.test_cookiewall_support import (
     call,
     decide,
@@ -190,3 +190,40 @@ def test_texts_that_are_not_a_mapping_are_refused_in_code(texts: Any) -> None:
 def test_guard_no_texts_is_still_no_texts() -> None:
     assert make_policy(texts=None).texts == {}
     assert make_policy().texts == {}
+
+
+# -- 4. ReceiptLog options: a wrong type is refused when the log is made ------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "names"),
+    [
+        ({"backups": 2.0}, "backups"),  # constructed, then every rotation was a TypeError
+        ({"backups": "5"}, "backups"),  # from an environment variable
+        ({"backups": True}, "backups"),
+        ({"max_bytes": "1048576"}, "max_bytes"),
+        ({"max_bytes": 2.5e6}, "max_bytes"),
+        ({"max_bytes": None}, "max_bytes"),
+        ({"keep_for": 180}, "keep_for"),  # days, meant as a timedelta
+        ({"keep_for": "180d"}, "keep_for"),
+    ],
+)
+def test_receipt_log_options_of_the_wrong_type_are_a_value_error(
+    tmp_path: Path, options: dict[str, Any], names: str
+) -> None:
+    with pytest.raises(ValueError, match=names):
+        ReceiptLog(tmp_path / "receipts.jsonl", **options)
+
+
+def decide_status(app: Any) -> int:
+    return call(app, "POST", "/consent", json={"action": "accept_all"}).status_code
+
+
+@pytest.mark.parametrize("options", [{}, {"max_bytes": 1024, "backups": 0}, {"keep_for": None}])
+def test_guard_receipt_log_options_of_the_right_type_still_work(
+    tmp_path: Path, options: dict[str, Any]
+) -> None:
+    log = ReceiptLog(tmp_path / "receipts.jsonl", **options)
+    app = make_app(receipts=log)
+    assert {decide_status(app) for _ in range(12)} == {200}
+    assert log.files()
