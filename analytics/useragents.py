@@ -15,6 +15,7 @@ References:
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -83,6 +84,12 @@ _MOBILE_OS = frozenset(
     {"Windows Phone", "BlackBerry OS", "Symbian OS", "KaiOS", "Firefox OS", "HarmonyOS"}
 )
 _TABLET_WORDS = ("ipad", "tablet", "kindle", "silk/", "playbook", "sm-t", "tab ")
+# Screens nobody holds: TVs and streaming sticks (Android ones do not say "Mobile", so they
+# would pass for tablets), consoles, VR headsets (lower-case UA; Fire TV models are AFTxx).
+_NOT_HANDHELD = re.compile(
+    r"\btv\b|smart-?tv|googletv|bravia|chromecast|xbox|playstation|nintendo|oculus|\bquest \d"
+)
+_FIRE_TV_MODEL = re.compile(r"\bAFT[A-Z0-9]{1,6}\b")
 
 
 class Device(NamedTuple):
@@ -140,8 +147,10 @@ def _is_bot(ua: str, lowered: str, device_family: str | None) -> bool:
     return bool(_crawlers.isCrawler(ua[:CRAWLER_SCAN_LENGTH]))
 
 
-def _device_class(lowered: str, os_family: str | None, device_family: str | None) -> str:
+def _device_class(ua: str, lowered: str, os_family: str | None, device_family: str | None) -> str:
     family = (device_family or "").lower()
+    if "mobile" not in lowered and (_NOT_HANDHELD.search(lowered) or _FIRE_TV_MODEL.search(ua)):
+        return "other"
     if any(word in lowered for word in _TABLET_WORDS) or "tablet" in family:
         return "tablet"
     if os_family == "iOS":
@@ -168,7 +177,7 @@ def _classify(raw: bytes) -> Device:
     if _is_bot(ua, tokens_in, device_family):
         return BOT
     os_family = result.os.family if result.os else None
-    return Device(_device_class(lowered, os_family, device_family), False)
+    return Device(_device_class(ua, lowered, os_family, device_family), False)
 
 
 class _UserAgentClassifier:

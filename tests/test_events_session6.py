@@ -269,3 +269,31 @@ def test_current_browsers_are_people_on_the_expected_device(user_agent: str, dev
 )
 def test_automated_clients_are_bots(user_agent: str) -> None:
     assert classify_user_agent(user_agent.encode()) == ("bot", True)
+
+
+# Android says "Mobile" on phones and nothing on tablets, so a TV, a streaming stick or a
+# headset running Android looked like a tablet; like PlayStation, Switch and webOS TVs (and
+# an Xbox, which says Windows), they are neither phone, tablet nor desktop: `other`.
+@pytest.mark.parametrize(
+    "user_agent",
+    [
+        "Mozilla/5.0 (Linux; Android 9; SHIELD Android TV Build/PPR1.180610.011) "
+        f"{_CHROME} Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 9; AFTMM Build/PS7233; wv) AppleWebKit/537.36 (KHTML, "
+        "like Gecko) Version/4.0 Chrome/130.0.6723.102 Safari/537.36",  # Fire TV Stick 4K
+        "Mozilla/5.0 (Linux; Android 10; BRAVIA 4K VH2 Build/QTG3.200305.006.S292; wv) "
+        "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/126.0.6478.134 Safari/537.36",
+        f"Mozilla/5.0 (Linux; Android 13; Chromecast) {_CHROME} Safari/537.36",
+        f"Mozilla/5.0 (Linux; Android 11; Smart TV Build/RP1A.201005.006) {_CHROME} Safari/537.36",
+        "Mozilla/5.0 (X11; Linux x86_64; Quest 3) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "OculusBrowser/35.0 Chrome/128.0.0.0 VR Safari/537.36",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; Xbox; Xbox Series X) "
+        f"{_CHROME} Safari/537.36 Edge/20.02",
+        "Mozilla/5.0 (PlayStation; PlayStation 5/6.00) AppleWebKit/605.1.15 (KHTML, like "
+        "Gecko) Version/15.4 Safari/605.1.15",
+        "Mozilla/5.0 (Web0S; Linux/SmartTV) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/94.0.4606.128 Safari/537.36 WebAppManager",
+    ],
+)
+def test_tvs_consoles_and_headsets_are_other_devices(user_agent: str) -> None:
+    assert classify_user_agent(user_agent.encode()) == ("other", False)
