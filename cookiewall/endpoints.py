@@ -61,6 +61,9 @@ MAX_ROOT_PATH = 1024
 # Browsers keep at most 180 cookies per domain (Chromium; Firefox 150): a withdrawal expires
 # no more of those the Cookie header names, or crafted names make it answer megabytes.
 MAX_EXPIRED_COOKIES = 180
+# Nor does one send a host more than those 180: names past the first 1,000 of a Cookie header
+# are crafted, and each would cost a rule lookup (and evict the policy's cached matches).
+MAX_REQUEST_COOKIES = 1000
 MAX_COOKIE_BYTES = 4096  # a cookie's name and value, as browsers keep them (RFC 6265bis 5.6)
 # RFC 3986 pchar without ';' and ',': a root path quoted with these is safe in a URL, in
 # HTML once escaped, and as a cookie Path (RFC 6265 forbids ';' there; ',' is where some
@@ -365,7 +368,8 @@ class ConsentEndpoints:
 
     def _deletions(self, request: Request, *, keep: frozenset[str]) -> list[bytes]:
         """Expiring Set-Cookies for the registered cookies of every category not in `keep`."""
-        names = setcookie.request_cookie_names(request.headers.get("cookie", ""))
+        header = request.headers.get("cookie", "")
+        names = setcookie.request_cookie_names(header, limit=MAX_REQUEST_COOKIES)
         request_path = _browser_path(request)
         secure = request.secure
         # A cookie registered at a path this endpoint is not under (`path="/shop"`) never

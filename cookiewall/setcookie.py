@@ -229,9 +229,12 @@ def request_cookie_values(header: str, name: str) -> list[str]:
     return values
 
 
-def request_cookie_names(header: str) -> set[str]:
+def request_cookie_names(header: str, limit: int | None = None) -> set[str]:
+    """The names in a Cookie header; only its first `limit` cookies when given (the rest of
+    a longer header is not even split)."""
     names = set()
-    for piece in header.split(";"):
+    pieces = header.split(";") if limit is None else header.split(";", limit)[:limit]
+    for piece in pieces:
         key, eq, _ = piece.partition("=")
         if eq:
             names.add(key.strip(" \t"))
