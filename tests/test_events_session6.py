@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from analytics.paths import REDACTED, extract_utm, redact_path
-from analytics.referrers import parse_referrer
+from analytics.referrers import parse_referrer, referrer_parser
 from analytics.useragents import classify_user_agent
 
 R = REDACTED
@@ -297,3 +297,90 @@ def test_automated_clients_are_bots(user_agent: str) -> None:
 )
 def test_tvs_consoles_and_headsets_are_other_devices(user_agent: str) -> None:
     assert classify_user_agent(user_agent.encode()) == ("other", False)
+
+
+# Reviewed and right already; kept so that they stay so.
+@pytest.mark.parametrize(
+    ("site", "referer", "expected"),
+    [
+        ("example.com", b"https://www.example.com/a", ("example.com", "example.com", "internal")),
+        ("www.example.com", b"https://example.com/", ("example.com", "example.com", "internal")),
+        (
+            "example.com",
+            b"https://blog.example.com/",
+            ("blog.example.com", "example.com", "internal"),
+        ),
+        (
+            "example.com",
+            b"HTTPS://U:P@WWW.EXAMPLE.COM.:8443/x",
+            ("example.com", "example.com", "internal"),
+        ),
+        (
+            "example.com",
+            b"https://example.com.evil.org/",
+            ("example.com.evil.org", "evil.org", "referral"),
+        ),
+        (
+            "example.com",
+            b"https://notexample.com/",
+            ("notexample.com", "notexample.com", "referral"),
+        ),
+        ("bücher.de", b"https://www.xn--bcher-kva.de/", ("bücher.de", "bücher.de", "internal")),
+        (
+            "xn--bcher-kva.de",
+            b"https://shop.b\xc3\xbccher.de/",
+            ("shop.bücher.de", "bücher.de", "internal"),
+        ),
+        (
+            "foo.github.io",
+            b"https://bar.github.io/",
+            ("bar.github.io", "bar.github.io", "referral"),
+        ),
+        (
+            "example.com",
+            b"https://user:pw@www.google.com:443/",
+            ("google.com", "google.com", "search"),
+        ),
+        ("example.com", b"https://WWW.GOOGLE.DE./search?q=x", ("google.de", "google.de", "search")),
+        (
+            "example.com",
+            b"https://lm.facebook.com/l.php?u=x",
+            ("lm.facebook.com", "facebook.com", "social"),
+        ),
+        (
+            "example.com",
+            b"android-app://com.google.android.gm/",
+            ("com.google.android.gm", "com.google.android.gm", "email"),
+        ),
+        (
+            "example.com",
+            b"android-app://COM.Reddit.Frontpage",
+            ("com.reddit.frontpage", "com.reddit.frontpage", "social"),
+        ),
+        ("example.com", b"android-app://1bad.package/", (None, None, "direct")),
+        ("example.com", b"https://xn--zz-invalid.com/", (None, None, "direct")),
+    ],
+)
+def test_referrer_normalisation_and_self_referrals(
+    site: str, referer: bytes, expected: tuple[str | None, str | None, str]
+) -> None:
+    found = referrer_parser(site)(referer)
+    assert (found.host, found.domain, found.medium) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (b"utm_source=&utm_source=b", ("b", None, None)),  # a blank first value does not win
+        (b"utm_source=%20&utm_source=b", ("b", None, None)),
+        (b"utm_source=a&utm_source=b", ("a", None, None)),
+        (b"utm_source=a+b%20c", ("a b c", None, None)),
+        (b"utm_source=1%2B1", ("1+1", None, None)),
+        (b"utm_source=caf\xe9", ("caf\ufffd", None, None)),  # Latin-1, not UTF-8
+        (b"utm_source=%C2%A0news%C2%A0", ("news", None, None)),
+        (b"utm_source=x;utm_medium=y", ("x;utm_medium=y", None, None)),  # `&` only separates
+        (b"utm_source=" + b"a" * 98 + b"+198.51.100.7", (R, None, None)),  # cut, checked whole
+    ],
+)
+def test_utm_edge_cases(query: bytes, expected: tuple[str | None, ...]) -> None:
+    assert extract_utm(query) == expected
