@@ -384,3 +384,25 @@ def test_referrer_normalisation_and_self_referrals(
 )
 def test_utm_edge_cases(query: bytes, expected: tuple[str | None, ...]) -> None:
     assert extract_utm(query) == expected
+
+
+# Google's products that link out are not a Google search: a link in a shared Google Doc or a
+# Google Group, the return from "Sign in with Google", a place's website on Maps.
+@pytest.mark.parametrize(
+    ("referer", "source"),
+    [
+        (b"https://docs.google.com/document/d/x/edit", "Google Docs"),
+        (b"https://sites.google.com/view/x", "Google Sites"),
+        (b"https://groups.google.com/g/x", "Google Groups"),
+        (b"https://accounts.google.com/", "Google Accounts"),
+        (b"https://maps.google.com/", "Google Maps"),
+        (b"https://www.google.com/maps/place/x", "Google"),  # Maps under www: not told apart
+        (b"https://play.google.com/store/apps/details?id=x", "Google Play"),
+        (b"https://classroom.google.com/", "Google Classroom"),
+        (b"https://drive.google.com/", "Google Drive"),
+        (b"https://docs.google.co.uk/", "Google Docs"),
+    ],
+)
+def test_google_products_are_referrals_not_searches(referer: bytes, source: str) -> None:
+    found = parse_referrer(referer, SITE)
+    assert (found.medium, found.source) == ("search" if source == "Google" else "referral", source)

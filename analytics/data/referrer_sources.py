@@ -141,6 +141,15 @@ WEB_SOURCES: tuple[SourceRow, ...] = (
     ("referral", "GitHub", ("github.com",)),
     ("referral", "Stack Overflow", ("stackoverflow.com",)),
     ("referral", "Google News", ("news.google.*",)),
+    # Google's products that link out, under `google.*` but not a search
+    ("referral", "Google Docs", ("docs.google.*",)),
+    ("referral", "Google Drive", ("drive.google.*",)),
+    ("referral", "Google Sites", ("sites.google.*",)),
+    ("referral", "Google Groups", ("groups.google.*",)),
+    ("referral", "Google Accounts", ("accounts.google.*",)),  # "Sign in with Google" returns
+    ("referral", "Google Maps", ("maps.google.*",)),
+    ("referral", "Google Play", ("play.google.*",)),
+    ("referral", "Google Classroom", ("classroom.google.*",)),
     ("referral", "Medium", ("medium.com",)),
     ("referral", "Substack", ("substack.com",)),
     ("referral", "Product Hunt", ("producthunt.com",)),
