@@ -69,7 +69,7 @@ MAX_COOKIE_BYTES = 4096  # a cookie's name and value, as browsers keep them (RFC
 # HTML once escaped, and as a cookie Path (RFC 6265 forbids ';' there; ',' is where some
 # proxies fold Set-Cookie headers).
 _ROOT_SAFE = "/-._~!$&'()*+=:@"
-_PATH_SAFE = "/!$&'()*+,;=:@~"  # RFC 3986 pchar and '/', left as they are in a URL path
+PATH_SAFE = "/!$&'()*+,;=:@~"  # RFC 3986 pchar and '/', left as they are in a URL path
 _DOT_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
 _HOST_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")  # urlsplit lower-cases
 
@@ -678,7 +678,7 @@ def _browser_path(request: Request) -> str:
     # raw_path is optional in ASGI, and None from some servers (Mangum): then the decoded
     # path, encoded again as a browser sends it.
     raw = request.scope.get("raw_path")
-    path = raw.decode("latin-1") if raw else quote(request.scope["path"], safe=_PATH_SAFE)
+    path = raw.decode("latin-1") if raw else quote(request.scope["path"], safe=PATH_SAFE)
     root = request.site.root
     if root and not (path == root or path.startswith(f"{root}/")):
         path = root + path  # a server that strips the root path from raw_path too

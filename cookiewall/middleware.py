@@ -13,11 +13,20 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from cookiewall import setcookie
 from cookiewall.banner import Banner, inject
 from cookiewall.consent import Consent, ConsentCodec, Decision
-from cookiewall.endpoints import ConsentEndpoints, Reply, Request, Site, route_path, safe_next
+from cookiewall.endpoints import (
+    PATH_SAFE,
+    ConsentEndpoints,
+    Reply,
+    Request,
+    Site,
+    route_path,
+    safe_next,
+)
 from cookiewall.policy import Policy
 from cookiewall.receipts import ReceiptLog
 
@@ -780,7 +789,10 @@ def _charset(headers: Sequence[tuple[bytes, bytes]]) -> str | None:
 
 def _current_path(scope: Scope, root: str) -> str:
     """The page's URL path as the browser asked for it, root path included."""
-    path: str = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
+    # raw_path is optional in ASGI, and None from some servers (Mangum): then the decoded
+    # path, encoded again as a browser sends it (as the endpoints do).
+    raw = scope.get("raw_path")
+    path: str = raw.decode("latin-1") if raw else quote(scope["path"], safe=PATH_SAFE)
     if root and not (path == root or path.startswith(f"{root}/")):
         path = root + path  # a server that strips the root path from raw_path too
     query = scope.get("query_string", b"")
