@@ -144,7 +144,7 @@ def _wrk_counts(
     return float(match.group(1)), int(total.group(1))
 
 
-def run(seconds: int = 5, rounds: int = 3) -> list[Figure]:
+def run(seconds: int = 5, rounds: int = 5) -> list[Figure]:
     if shutil.which("wrk") is None:
         return [
             Figure(
