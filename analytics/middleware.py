@@ -141,7 +141,7 @@ class TrafficMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        path = self.observed_path(scope)
+        path = self.observed_path(scope) or self._path_under_mount(scope)
         if path is None:
             await self._call_unobserved(scope, receive, send)
             return
@@ -181,8 +181,17 @@ class TrafficMiddleware:
         except Exception as exc:  # recording must never break a response
             self.recorder.recording_failed(exc)
 
+    def _path_under_mount(self, scope: Scope) -> str | None:
+        """The path to record for an app under a mount (`root_path`); None when there is no
+        mount, the path is excluded, or `record="all"` (see `_call_unobserved`)."""
+        root_path = scope.get("root_path")
+        if not root_path or self._record_all:
+            return None
+        path, app_path = _mounted_paths(scope["path"], root_path)
+        return None if self._excluded(app_path) or self._excluded(path) else path
+
     async def _call_unobserved(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The requests `observed_path` leaves: mounted apps, excluded paths, "all"."""
+        """An excluded path (passed through) or `record="all"` (see `_call_recording_all`)."""
         root_path = scope.get("root_path")
         if root_path:
             path, app_path = _mounted_paths(scope["path"], root_path)
@@ -192,17 +201,8 @@ class TrafficMiddleware:
             excluded = self._excluded(path)
         if excluded:
             await self.app(scope, receive, send)
-        elif self._record_all:
+        else:
             await self._call_recording_all(scope, receive, send, path)
-        else:  # under a mount
-            observe = self.observe_response
-
-            async def send_wrapper(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    observe(scope, path, message)
-                await send(message)
-
-            await self.app(scope, receive, send_wrapper)
 
     async def _call_recording_all(
         self, scope: Scope, receive: Receive, send: Send, path: str

@@ -23,11 +23,10 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 
 from analytics import Recorder, TrafficMiddleware
-from analytics.event import Event
 from analytics.middleware import Message, Receive, Scope, Send
-from analytics.spool import list_segments, read_segment
 from cookiewall import ConsentMiddleware
 from tests.test_cookiewall_support import SECRET, consent_cookie, make_policy
+from tests.test_traffic_middleware import events
 
 NOON = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -59,14 +58,6 @@ def recorder_at(tmp_path: Path, name: str, **options: Any) -> Recorder:
     return Recorder(
         tmp_path / name, "example.com", clock=lambda: NOON, flush_interval=3600, **options
     )
-
-
-def events(recorder: Recorder) -> list[Event]:
-    recorder.flush()
-    rows: list[Event] = []
-    for segment in list_segments(recorder.spool_dir):
-        rows.extend(Event(**row) for row in read_segment(segment.path).to_pylist())
-    return rows
 
 
 def stack(recorder: Recorder, *, fused: bool = True, **gate_options: Any) -> ConsentMiddleware:
