@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cookiewall import Category, Policy
-from tests.test_cookiewall_support import call, make_app, make_policy
+from tests.test_cookiewall_support import call, gate_serving, make_app, make_policy
 
 URL = "/consent/cookies?format=html"
 PAGE = {"sec-fetch-dest": "document"}  # a browser following the "Cookie details" link
@@ -254,22 +254,6 @@ def test_the_banner_says_which_way_its_language_is_written(language: str, direct
     assert f'dir="{direction}"' in tag
 
 
-def _gate_serving(page: bytes) -> Any:
-    from cookiewall import ConsentMiddleware
-
-    async def site(scope: Any, receive: Any, send: Any) -> None:
-        headers = [
-            (b"content-type", b"text/html; charset=utf-8"),
-            (b"content-length", str(len(page)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": page})
-
-    return ConsentMiddleware(
-        site, policy=make_policy(), secret_key="review3-secret-key-0123456789", inject_banner=True
-    )
-
-
 WHOLE_PAGES_WITHOUT_BODY_END = [
     # HTML lets a page leave out </body> and </html> (the parser closes them): such a page,
     # served as a whole document, had no banner at all, so its visitor could not decide.
@@ -289,7 +273,7 @@ WHOLE_PAGES_WITHOUT_BODY_END = [
 def test_a_whole_page_without_body_end_gets_the_banner_at_its_end(
     page: bytes, before: bytes, after: bytes
 ) -> None:
-    response = call(_gate_serving(page), "GET", "/")
+    response = call(gate_serving(page), "GET", "/")
     body = response.content
     assert b'id="cookiewall"' in body
     banner_at = body.index(b"<link rel=")
@@ -308,7 +292,7 @@ def test_a_whole_page_without_body_end_gets_the_banner_at_its_end(
 )
 def test_a_fragment_without_body_end_stays_as_it_is(fragment: bytes) -> None:
     # Partial pages (htmx, fetch) are put into a page that has its own banner.
-    assert call(_gate_serving(fragment), "GET", "/").content == fragment
+    assert call(gate_serving(fragment), "GET", "/").content == fragment
 
 
 ARABIC_LIST = {"caption": "ملفات تعريف الارتباط (الإصدار {version})", "purpose": "الغرض"}

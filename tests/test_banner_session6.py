@@ -7,12 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from starlette.types import Receive, Scope, Send
 
-from cookiewall import ConsentMiddleware
 from cookiewall.banner import Banner, inject
 from cookiewall.consent import ConsentCodec
-from tests.test_cookiewall_support import SECRET, call, make_app, make_policy
+from tests.test_cookiewall_support import SECRET, call, gate_serving, make_app, make_policy
 
 GPC_NOTE = {
     "en": "(off while your browser sends Global Privacy Control)",
@@ -182,21 +180,9 @@ def test_the_banner_goes_before_the_pages_real_body_end(
     assert injected[at + len(SNIPPET) :] == after
 
 
-def _gate_serving(page: bytes) -> ConsentMiddleware:
-    async def site(scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [
-            (b"content-type", b"text/html; charset=utf-8"),
-            (b"content-length", str(len(page)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": page})
-
-    return ConsentMiddleware(site, policy=make_policy(), secret_key=SECRET, inject_banner=True)
-
-
 def test_an_upper_case_page_keeps_its_script_whole_through_the_gate() -> None:
     page = b'<!DOCTYPE html><HTML><BODY><SCRIPT>var end = "</body>";</SCRIPT><P>x</P></BODY></HTML>'
-    body = call(_gate_serving(page), "GET", "/").content
+    body = call(gate_serving(page), "GET", "/").content
     assert b'<SCRIPT>var end = "</body>";</SCRIPT>' in body
     assert body.index(b'id="cookiewall"') > body.index(b"<P>x</P>")
     assert body.endswith(b"</BODY></HTML>")

@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from cookiewall import Category, ConsentMiddleware, CookieRule, Policy
 
@@ -80,6 +81,21 @@ def make_app(**options: Any) -> ConsentMiddleware:
     options.setdefault("policy", make_policy())
     options.setdefault("secret_key", SECRET)
     return ConsentMiddleware(inner, **options)
+
+
+def gate_serving(page: bytes) -> ConsentMiddleware:
+    """The gate, banner injected, in front of a site that answers every request with `page`
+    as it is (text/html with its content-length): for pages a Starlette route would not make."""
+
+    async def site(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"content-length", str(len(page)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": page})
+
+    return ConsentMiddleware(site, policy=make_policy(), secret_key=SECRET, inject_banner=True)
 
 
 def call(
