@@ -23,7 +23,7 @@ import duckdb
 import pytest
 
 from analytics.cli import main
-from analytics.event import Event, to_table
+from analytics.event import to_table
 from analytics.objectstore import (
     ObjectStoreError,
     RemoteSegment,
@@ -40,6 +40,7 @@ from tests.support import ROOT, free_port
 from tests.warehouse_support import (
     events_for_days,
     fixed_clock,
+    seeded_spool,
     table_rows,
     tally,
     write_events,
@@ -47,15 +48,6 @@ from tests.warehouse_support import (
 
 FIRST = date(2026, 10, 1)
 NOW = datetime(2026, 10, 30, tzinfo=UTC)
-
-
-def _spool(root: Path, seed: int, days: int = 2, per_day: int = 30) -> tuple[Path, list[Event]]:
-    spool = root / "spool"
-    events = events_for_days(
-        random.Random(seed), [FIRST + timedelta(days=i) for i in range(days)], per_day
-    )
-    write_events(spool, events, per_segment=20)
-    return spool, events
 
 
 def _ledger(db: Path) -> list[tuple[str, int, str | None]]:
@@ -98,7 +90,7 @@ def test_a_segment_under_another_name_is_not_counted_twice(
     # Before, the ledger knew segments by file name only: an operator restoring a backup of a
     # sealed segment under another name (or moving it to another day folder) had its events
     # ingested a second time, doubling that day's pageviews.
-    spool, events = _spool(tmp_path, seed=31)
+    spool, events = seeded_spool(tmp_path, FIRST, seed=31)
     db = tmp_path / "w.duckdb"
     keep = tmp_path / "backup"
     shutil.copytree(spool, keep)
@@ -131,7 +123,7 @@ def test_a_segment_under_another_name_is_not_counted_twice(
 
 
 def test_two_copies_arriving_in_the_same_run_count_once(tmp_path: Path) -> None:
-    spool, events = _spool(tmp_path, seed=32, days=1)
+    spool, events = seeded_spool(tmp_path, FIRST, seed=32, days=1)
     first = sorted(spool.rglob("*.parquet"))[0]
     _copy_renamed(first, name="zz-copy-1.parquet")
     _copy_renamed(first, spool / "day=2026-10-09", name="zz-copy-2.parquet")
@@ -165,7 +157,7 @@ def test_a_copy_of_a_segment_with_damaged_pages_goes_to_quarantine_with_it(tmp_p
     # The footer reads fine, the pages do not: the run finds the culprit by reading each
     # segment in full. Its copy (set aside unread as a copy) is as damaged: it must not be
     # recorded as "ingested" under the name of a segment that never was.
-    spool, events = _spool(tmp_path, seed=39, days=1)
+    spool, events = seeded_spool(tmp_path, FIRST, seed=39, days=1)
     victim = sorted(spool.rglob("*.parquet"))[0]
     data = bytearray(victim.read_bytes())
     for i in range(200, 900):
@@ -186,7 +178,7 @@ def test_a_copy_of_a_segment_with_damaged_pages_goes_to_quarantine_with_it(tmp_p
 def test_a_ledger_from_before_content_ids_keeps_working(tmp_path: Path) -> None:
     # A database written by the previous version has no content columns: the run adds them
     # and carries on; its old segments are still skipped by name.
-    spool, events = _spool(tmp_path, seed=34, days=1)
+    spool, events = seeded_spool(tmp_path, FIRST, seed=34, days=1)
     db = tmp_path / "w.duckdb"
     Warehouse(db, clock=fixed_clock(NOW)).run(spool)
     con = duckdb.connect(str(db))
@@ -343,7 +335,7 @@ def test_a_spool_folder_named_with_glob_characters_is_read_as_named(
     # staging folder of `--db 'stats?.duckdb'`) also matched 'site1', whose copy of the same
     # segments doubled the rows, and the run failed with "reading the new segments failed
     # twice" whatever it was given.
-    spool, events = _spool(tmp_path, seed=37)
+    spool, events = seeded_spool(tmp_path, FIRST, seed=37)
     odd = tmp_path / name
     spool.rename(odd)
     sibling = tmp_path / name.replace("?", "1").replace("*", "x").replace("[1]", "1")
@@ -365,7 +357,7 @@ def test_a_db_name_duckdb_would_read_as_a_special_target_is_a_file(
     # `--db :memory:` rolled up into memory and said all was well: with --delete-ingested
     # the segments were deleted and their events were nowhere. 'md:...' made DuckDB try to
     # download the MotherDuck extension, 'file:...' to load an extension named "file".
-    _, events = _spool(tmp_path, seed=38)
+    _, events = seeded_spool(tmp_path, FIRST, seed=38)
     monkeypatch.chdir(tmp_path)
     assert main(["rollup", "--spool", "spool", "--db", name, "--delete-ingested"]) == 0
     assert (tmp_path / name).is_file()
@@ -399,7 +391,7 @@ def test_a_db_name_duckdb_would_read_as_a_special_target_is_a_file(
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("review3")
-    spool, _ = _spool(root, seed=40, days=3)
+    spool, _ = seeded_spool(root, FIRST, seed=40, days=3)
     db = root / "w.duckdb"
     Warehouse(db, clock=fixed_clock(NOW)).run(spool)
     return db
@@ -651,7 +643,7 @@ def test_a_rollup_option_the_engine_ignores_is_an_error(
     # Before, `--engine spark --delete-ingested` rolled up and left every segment in the
     # spool (Spark never disposes of them): cron's spool grew without a word. Likewise
     # --raw-days, --wait and --archive with Spark, --output and --master without it.
-    spool, _ = _spool(tmp_path, seed=42, days=1)
+    spool, _ = seeded_spool(tmp_path, FIRST, seed=42, days=1)
     names = {"OUT": tmp_path / "out", "ARCHIVE": tmp_path / "archive", "DB": tmp_path / "w.db"}
     argv = [str(names.get(arg, arg)) for arg in extra]
     before = sorted(spool.rglob("*.parquet"))
@@ -668,7 +660,7 @@ def test_a_segment_whose_name_is_not_utf8_does_not_block_every_run(tmp_path: Pat
     # DuckDB takes UTF-8 paths only: before, one such file (copied in by hand) failed the
     # bulk read, no culprit was found, and every run ended "reading the new segments failed
     # twice" for good. It is now set aside like a damaged segment, with the reason.
-    spool, events = _spool(tmp_path, seed=43, days=1)
+    spool, events = seeded_spool(tmp_path, FIRST, seed=43, days=1)
     folder = sorted(spool.glob("day=*"))[0]
     odd = os.fsencode(folder) + b"/caf\xe9.parquet"
     write_segment(tmp_path / "other", FIRST, to_table(events[:5]))
@@ -683,7 +675,7 @@ def test_a_segment_whose_name_is_not_utf8_does_not_block_every_run(tmp_path: Pat
 def test_a_spool_folder_whose_name_is_not_utf8_is_a_one_line_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spool, _ = _spool(tmp_path, seed=44, days=1)
+    spool, _ = seeded_spool(tmp_path, FIRST, seed=44, days=1)
     odd = os.fsencode(tmp_path) + b"/sp\xe9ol"
     os.rename(spool, odd)
     before = sorted(Path(os.fsdecode(odd)).rglob("*.parquet"))

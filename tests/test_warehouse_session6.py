@@ -22,13 +22,14 @@ import duckdb
 import pytest
 
 from analytics.cli import main
-from analytics.event import Event, to_table
+from analytics.event import to_table
 from analytics.spool import list_segments, write_segment
 from analytics.warehouse import Warehouse
 from tests.support import ROOT
 from tests.warehouse_support import (
     events_for_days,
     fixed_clock,
+    seeded_spool,
     table_rows,
     tally,
     write_events,
@@ -36,15 +37,6 @@ from tests.warehouse_support import (
 
 FIRST = date(2026, 10, 1)
 NOW = datetime(2026, 10, 30, tzinfo=UTC)
-
-
-def _spool(root: Path, seed: int, days: int = 2, per_day: int = 30) -> tuple[Path, list[Event]]:
-    spool = root / "spool"
-    events = events_for_days(
-        random.Random(seed), [FIRST + timedelta(days=i) for i in range(days)], per_day
-    )
-    write_events(spool, events, per_segment=20)
-    return spool, events
 
 
 def _ledger(db: Path) -> dict[str, tuple[int, str | None, str | None]]:
@@ -92,7 +84,7 @@ def test_a_copy_of_a_segment_ingested_by_an_older_version_is_not_counted_twice(
     # Before: ledger rows from before content ids had none, so a copy of such a segment
     # (still in the spool, or in the archive folder) under another name matched nothing and
     # its events were counted a second time.
-    spool, events = _spool(tmp_path, seed=61)
+    spool, events = seeded_spool(tmp_path, FIRST, seed=61)
     db = tmp_path / "w.duckdb"
     disposal = tmp_path / "archive" if archive == "folder" else None
     Warehouse(db, clock=fixed_clock(NOW), archive=disposal).run(spool)
@@ -119,7 +111,7 @@ def test_a_copy_of_a_segment_ingested_by_an_older_version_is_not_counted_twice(
 
 
 def test_an_old_ledger_row_is_filled_in_with_the_id_a_fresh_ingest_records(tmp_path: Path) -> None:
-    spool, _ = _spool(tmp_path, seed=62, days=1)
+    spool, _ = seeded_spool(tmp_path, FIRST, seed=62, days=1)
     db = tmp_path / "w.duckdb"
     Warehouse(db, clock=fixed_clock(NOW)).run(spool)
     fresh_ids = {name: row[1] for name, row in _ledger(db).items()}
@@ -151,7 +143,7 @@ def test_an_old_row_whose_file_now_holds_other_events_is_not_trusted(tmp_path: P
     # The file under an old ledger name is trusted as what was ingested only if it still
     # holds as many rows as the ledger says: a file replaced under that name must not make a
     # copy of it (never counted) pass for a duplicate.
-    spool, _ = _spool(tmp_path, seed=64, days=1)
+    spool, _ = seeded_spool(tmp_path, FIRST, seed=64, days=1)
     db = tmp_path / "w.duckdb"
     Warehouse(db, clock=fixed_clock(NOW)).run(spool)
     _make_ledger_old(db, "content ids null")

@@ -89,6 +89,19 @@ def write_events(spool: Path, events: Sequence[Event], per_segment: int = 50) ->
     return count
 
 
+def seeded_spool(
+    root: Path, first: date, *, seed: int, days: int = 2, per_day: int = 30
+) -> tuple[Path, list[Event]]:
+    """`root/spool` holding `per_day` events a day for `days` days from `first` (20 to a
+    segment, so each day has several), drawn from `seed`; with the events written."""
+    spool = root / "spool"
+    events = events_for_days(
+        random.Random(seed), [first + timedelta(days=i) for i in range(days)], per_day
+    )
+    write_events(spool, events, per_segment=20)
+    return spool, events
+
+
 Row = tuple[Any, ...]
 
 
