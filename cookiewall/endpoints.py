@@ -25,6 +25,7 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -317,7 +318,9 @@ class ConsentEndpoints:
             chosen = self.policy.required_names
         else:
             chosen = categories | self.policy.required_names
-        value, decision = self.codec.new_decision(chosen)
+        # One clock read for the cookie and the receipt: an auditor pairing them by receipt
+        # id expects the same second in both, which two reads straddling a second would break.
+        value, decision = self.codec.new_decision(chosen, now=int(time.time()))
         consent = self.codec.decided(decision, request.consent.gpc)
         # The decision this one changes, if one was in force: its receipt is paired with this.
         self._receipt(
@@ -325,6 +328,7 @@ class ConsentEndpoints:
             action,
             chosen,
             consent.gpc,
+            when=datetime.fromtimestamp(decision.decided_at, UTC),
             replaces=_receipt_in_force(request.consent),
         )
         cookie = setcookie.build(
@@ -425,6 +429,7 @@ class ConsentEndpoints:
         granted: frozenset[str],
         gpc: bool,
         *,
+        when: datetime | None = None,
         withdraws: str | None = None,
         replaces: str | None = None,
     ) -> None:
@@ -437,6 +442,7 @@ class ConsentEndpoints:
                 policy_version=self.policy.version,
                 granted=granted,
                 gpc=gpc,
+                when=when,
                 withdraws=withdraws,
                 replaces=replaces,
             )
