@@ -412,10 +412,19 @@ def _check_texts(texts: Texts, category_names: frozenset[str]) -> dict[str, dict
     if not isinstance(texts, Mapping):
         raise ValueError("texts must map a language tag to a table of texts")
     checked: dict[str, dict[str, Any]] = {}
+    keys: dict[str, str] = {}  # lower-cased tag -> the key it was written as
     for language, table in texts.items():
         tag = language.lower() if isinstance(language, str) else ""
         if not _LANGUAGE.fullmatch(tag):
             raise ValueError(f"texts: {language!r} is not a language tag such as 'en' or 'de-ch'")
+        if tag in keys:
+            # Language tags are case-insensitive (BCP 47, 2.1.1): 'de' and 'DE' are one
+            # language, and one table would silently replace the other.
+            raise ValueError(
+                f"texts: {keys[tag]!r} and {language!r} are the same language tag"
+                " (tags are case-insensitive): keep one"
+            )
+        keys[tag] = language
         if not isinstance(table, Mapping):
             raise ValueError(f"texts.{language} must be a table")
         known = TEXT_KEYS | TEXT_TABLES | {COOKIE_LIST_TABLE}
