@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow.parquet as pq
 import pytest
 
@@ -26,6 +25,7 @@ from analytics.event import Event, to_table
 from analytics.spark import plan_days
 from analytics.spool import write_segment
 from analytics.warehouse import ROLLUP_TABLES, Warehouse
+from tests.warehouse_support import sorted_rows
 
 D = date(2026, 10, 20)
 
@@ -208,21 +208,6 @@ def spark() -> Iterator[Any]:
         yield session
 
 
-def _rows(db: Path, table: str) -> list[tuple[Any, ...]]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        return con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
-
-
-def _measures(db: Path, table: str, drop: tuple[str, ...]) -> list[tuple[Any, ...]]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        kept = ", ".join(
-            f'"{row[0]}"'
-            for row in con.execute(f"DESCRIBE {table}").fetchall()
-            if row[0] not in drop
-        )
-        return con.execute(f"SELECT {kept} FROM {table} ORDER BY ALL").fetchall()
-
-
 def _partition_files(output: Path) -> dict[str, set[str]]:
     return {
         f"{p.parent.name}/{p.name}": {f.name for f in p.glob("*.parquet")}
@@ -319,23 +304,23 @@ def test_a_late_segment_in_a_pruned_day_matches_the_warehouse_and_is_added_once(
     loaded = tmp_path / "loaded.duckdb"
     spark_module.load_spark_rollups(output, loaded)
     wh = tmp_path / "w.duckdb"
-    totals = _rows(loaded, "daily_totals")
+    totals = sorted_rows(loaded, "daily_totals")
     assert sum(r[2] for r in totals) == sum(1 for e in _all_events() + late if not e.is_bot)
     for table in ROLLUP_TABLES:
         if timezone == "UTC":  # the late rows are added to pruned days in both engines
-            assert _rows(loaded, table) == _rows(wh, table), table
+            assert sorted_rows(loaded, table) == sorted_rows(wh, table), table
         else:
             # The warehouse recomputes local day 2 from its raw events, Spark adds to it
             # (its first hour is in pruned spool day 1): pageviews agree, visitors may not.
             drop = ("visitors",)
-            assert _measures(loaded, table, drop) == _measures(wh, table, drop), table
+            assert sorted_rows(loaded, table, drop) == sorted_rows(wh, table, drop), table
 
     # A second run adds nothing and rewrites nothing.
     spark_module.spark_rollup(str(spool), str(output))
     assert _partition_files(output) == after
     again = tmp_path / "again.duckdb"
     spark_module.load_spark_rollups(output, again)
-    assert _rows(again, "daily_totals") == totals
+    assert sorted_rows(again, "daily_totals") == totals
 
 
 def _all_events() -> list[Event]:

@@ -25,13 +25,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 import analytics.spark as spark_module
 from analytics.event import Event, to_table
 from analytics.spool import write_segment
 from analytics.warehouse import ROLLUP_TABLES, Warehouse
+from tests.warehouse_support import sorted_rows
 
 D = date(2026, 10, 20)
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,16 +78,6 @@ def _spool(root: Path, days: int = 3, parts: int = 2) -> Path:
         for part in range(parts):
             write_segment(root, day(offset), to_table(_events(offset * 10 + part, day(offset))))
     return root
-
-
-def _rows(db: Path, table: str, drop: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        kept = ", ".join(
-            f'"{row[0]}"'
-            for row in con.execute(f"DESCRIBE {table}").fetchall()
-            if row[0] not in drop
-        )
-        return con.execute(f"SELECT {kept} FROM {table} ORDER BY ALL").fetchall()
 
 
 def _warehouse(spool: Path, db: Path, timezone: str = "UTC") -> Path:
@@ -177,7 +167,7 @@ def test_a_named_pipe_in_the_spool_is_skipped_with_a_warning_and_never_counted(
     assert [entry["count"] for _, entry in sorted(manifest["spool_days"].items())] == [2, 2, 2]
     expected = _warehouse(spool, tmp_path / "w.duckdb")
     for table in ROLLUP_TABLES:
-        assert _rows(tmp_path / "s.duckdb", table) == _rows(expected, table), table
+        assert sorted_rows(tmp_path / "s.duckdb", table) == sorted_rows(expected, table), table
 
     # The pipe goes, a late segment comes: the day grew, and is recomputed exactly.
     pipe.unlink()
@@ -189,7 +179,7 @@ def test_a_named_pipe_in_the_spool_is_skipped_with_a_warning_and_never_counted(
     assert manifest["recomputed_days"] == 1
     expected = _warehouse(spool, tmp_path / "w.duckdb")
     for table in ROLLUP_TABLES:
-        assert _rows(tmp_path / "s.duckdb", table) == _rows(expected, table), table
+        assert sorted_rows(tmp_path / "s.duckdb", table) == sorted_rows(expected, table), table
 
 
 # -- 2. a spool day that lost segments and gained others ------------------------------------
@@ -290,7 +280,7 @@ def test_each_days_names_are_kept_beside_the_manifest_and_replaced_when_it_chang
             assert gzip.decompress(names).decode().split("\n") == listed
     spark_module.load_spark_rollups(output, tmp_path / "s.duckdb")
     for table in ROLLUP_TABLES:  # day 0 from its rollups, day 1 recomputed whole
-        assert _rows(tmp_path / "s.duckdb", table) == _rows(expected_db, table), table
+        assert sorted_rows(tmp_path / "s.duckdb", table) == sorted_rows(expected_db, table), table
 
 
 # -- 3. an object-store spool with no segments ------------------------------------------------

@@ -163,6 +163,18 @@ def table_rows(db: Path, table: str) -> set[Row]:
     return as_set
 
 
+def sorted_rows(db: Path, table: str, drop: tuple[str, ...] = ()) -> list[Row]:
+    """Every row of `table` in `db`, sorted, without the columns named in `drop`: for
+    comparing two engines' tables row for row (a duplicate row counts, unlike table_rows)."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        kept = ", ".join(
+            f'"{row[0]}"'
+            for row in con.execute(f"DESCRIBE {table}").fetchall()
+            if row[0] not in drop
+        )
+        return con.execute(f"SELECT {kept} FROM {table} ORDER BY ALL").fetchall()
+
+
 def snapshot(db: Path, tables: Sequence[str] = ("events", *ROLLUP_TABLES)) -> dict[str, Any]:
     """Full, order-independent contents of the data tables (missing file -> empty)."""
     if not db.exists():
