@@ -65,6 +65,7 @@ MAX_EXPIRED_COOKIES = 180
 # Nor does one send a host more than those 180: names past the first 1,000 of a Cookie header
 # are crafted, and each would cost a rule lookup (and evict the policy's cached matches).
 MAX_REQUEST_COOKIES = 1000
+SECONDS_PER_DAY = 86_400
 MAX_COOKIE_BYTES = 4096  # a cookie's name and value, as browsers keep them (RFC 6265bis 5.6)
 # RFC 3986 pchar without ';' and ',': a root path quoted with these is safe in a URL, in
 # HTML once escaped, and as a cookie Path (RFC 6265 forbids ';' there; ',' is where some
@@ -545,7 +546,7 @@ class ConsentEndpoints:
         return error(400, "format must be json or html")
 
     def declaration_data(self, site: Site | None = None) -> dict[str, Any]:
-        days = self.policy.consent_max_age.days
+        seconds = self.codec.max_age  # the cookie's Max-Age, exactly
         categories = []
         for category in self.policy.categories:
             cookies = [
@@ -568,7 +569,8 @@ class ConsentEndpoints:
             "consent_cookie": {
                 "name": self.cookie_name,
                 "purpose": COOKIE_LIST_TEXTS[DEFAULT_LANGUAGE]["consent_cookie"],
-                "max_age_days": days,
+                "max_age_days": _days(seconds),
+                "max_age_seconds": seconds,
                 # Under a mount the cookie lives below it (see Site.cookie_path).
                 "path": (site or self.root_site).cookie_path,
             },
@@ -665,6 +667,19 @@ def _check_cookie_fits(codec: ConsentCodec, policy: Policy, cookie_name: str) ->
             f" on every page): shorten the policy version ({len(policy.version)} characters)"
             f" or the category names, or use fewer categories"
         )
+
+
+def _days(seconds: int) -> int | float:
+    """A lifetime in days as the declaration states it: whole days as an int (what readers
+    of `max_age_days` have always got), anything else rounded up to a hundredth of a day.
+
+    Rounded up, never down: a lifetime under a day was declared as 0 days, as if the cookie
+    were not kept at all, and a declaration must not understate how long a cookie stays.
+    """
+    whole, rest = divmod(seconds, SECONDS_PER_DAY)
+    if not rest:
+        return whole
+    return -(-seconds * 100 // SECONDS_PER_DAY) / 100
 
 
 def _receipt_in_force(consent: Consent) -> str | None:

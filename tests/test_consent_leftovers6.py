@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cookiewall import Policy, ReceiptLog
+from cookiewall import Category, Policy, ReceiptLog
 from tests.test_cookiewall_support import call, consent_cookie, make_app, make_policy
 
 # -- 1. one instant for the receipt and the cookie ------------------------------------------
@@ -111,3 +111,46 @@ def test_a_toml_policy_with_one_language_twice_names_the_file_and_both_keys(
     with pytest.raises(ValueError, match=r"'de'.*'DE'") as caught:
         Policy.from_toml(path)
     assert str(path) in str(caught.value)
+
+
+# -- 3. the declaration's lifetime under a day -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "days", "seconds"),
+    [
+        (timedelta(days=180), 180, 15_552_000),
+        (timedelta(days=395), 395, 34_128_000),
+        (timedelta(days=1), 1, 86_400),
+        (timedelta(hours=12), 0.5, 43_200),
+        (timedelta(hours=1), 0.05, 3_600),  # 0.0417 days, rounded up: never understated
+        (timedelta(minutes=30), 0.03, 1_800),
+        (timedelta(seconds=1), 0.01, 1),
+        (timedelta(days=1, hours=12), 1.5, 129_600),
+        (timedelta(days=30, seconds=1), 30.01, 2_592_001),
+    ],
+)
+def test_the_declaration_states_the_consent_lifetime_truthfully(
+    lifetime: timedelta, days: float, seconds: int
+) -> None:
+    app = make_app(policy=make_policy(consent_max_age=lifetime))
+    declared = call(app, "GET", "/consent/cookies").json()["consent_cookie"]
+    assert declared["max_age_days"] == days
+    assert declared["max_age_days"] > 0
+    assert declared["max_age_seconds"] == seconds
+    # What the declaration says is what the browser is told.
+    decision = call(app, "POST", "/consent", json=_ACCEPT)
+    assert f"Max-Age={seconds};" in decision.headers["set-cookie"] + ";"
+
+
+def test_whole_days_stay_an_integer_for_existing_readers() -> None:
+    body = call(make_app(), "GET", "/consent/cookies").text
+    assert '"max_age_days": 180,' in body
+
+
+def test_a_declaration_without_a_required_category_still_states_the_lifetime() -> None:
+    policy = make_policy(
+        categories=[Category("analytics")], cookies=[], consent_max_age=timedelta(hours=6)
+    )
+    declared = call(make_app(policy=policy), "GET", "/consent/cookies").json()["consent_cookie"]
+    assert (declared["max_age_days"], declared["max_age_seconds"]) == (0.25, 21_600)
