@@ -31,7 +31,7 @@ import analytics.spark as spark_module
 from analytics.event import Event, to_table
 from analytics.spool import write_segment
 from analytics.warehouse import ROLLUP_TABLES, Warehouse
-from tests.warehouse_support import sorted_rows
+from tests.warehouse_support import DIRECT_VISIT, sorted_rows
 
 D = date(2026, 10, 20)
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,19 +51,9 @@ def _events(seed: int, utc_day: date, count: int = 40) -> list[Event]:
         hour = rng.choice((0, 23)) if rng.random() < 0.4 else rng.randrange(24)
         is_bot = rng.random() < 0.1
         events.append(
-            Event(
+            DIRECT_VISIT._replace(
                 ts=start + timedelta(hours=hour, seconds=rng.randrange(3600)),
-                site="example.com",
                 path=f"/p{rng.randrange(4)}",
-                method="GET",
-                status=200,
-                referrer_host=None,
-                referrer_domain=None,
-                referrer_medium="direct",
-                referrer_source=None,
-                utm_source=None,
-                utm_medium=None,
-                utm_campaign=None,
                 visitor_id=rng.randrange(30),  # a small pool: visitors meet across segments
                 device="bot" if is_bot else "desktop",
                 is_bot=is_bot,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -9,27 +9,11 @@ import pytest
 
 from analytics.event import EVENT_FIELDS, SCHEMA_VERSION, SCHEMA_VERSION_KEY, Event, to_table
 from analytics.spool import SpoolError, list_segments, read_segment, write_segment
+from tests.warehouse_support import DIRECT_VISIT
 
 
 def _event(path: str = "/", visitor_id: int | None = 1) -> Event:
-    return Event(
-        ts=datetime(2026, 11, 28, 12, 0, tzinfo=UTC),
-        site="example.com",
-        path=path,
-        method="GET",
-        status=200,
-        referrer_host=None,
-        referrer_domain=None,
-        referrer_medium="direct",
-        referrer_source=None,
-        utm_source=None,
-        utm_medium=None,
-        utm_campaign=None,
-        visitor_id=visitor_id,
-        device="desktop",
-        is_bot=False,
-        consent="undecided",
-    )
+    return DIRECT_VISIT._replace(path=path, visitor_id=visitor_id)
 
 
 def test_segment_round_trips_every_field_and_carries_the_schema_version(tmp_path: Path) -> None:

@@ -37,6 +37,27 @@ UTMS: tuple[tuple[str | None, str | None, str | None], ...] = (
 )
 
 
+# One pageview with no referrer and no campaign: a test `_replace`s only what it varies.
+DIRECT_VISIT = Event(
+    ts=datetime(2026, 11, 28, 12, 0, tzinfo=UTC),
+    site="example.com",
+    path="/",
+    method="GET",
+    status=200,
+    referrer_host=None,
+    referrer_domain=None,
+    referrer_medium="direct",
+    referrer_source=None,
+    utm_source=None,
+    utm_medium=None,
+    utm_campaign=None,
+    visitor_id=1,
+    device="desktop",
+    is_bot=False,
+    consent="undecided",
+)
+
+
 def make_event(
     rng: random.Random, ts: datetime, *, site: str | None = None, visitors: int = 40
 ) -> Event:
