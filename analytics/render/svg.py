@@ -56,6 +56,18 @@ def nice_ceiling(value: float) -> float:
     return 10 * magnitude
 
 
+def nice_count_ceiling(value: float) -> int:
+    """The smallest of 1, 2, 2.5, 4, 5 × 10^k at or above `value` whose half is a whole number
+    too: the top of a count axis, whose three ticks (0, half, top) must all be integers."""
+    magnitude = 1
+    while True:
+        for tenths in (10, 20, 25, 40, 50):
+            top, rest = divmod(tenths * magnitude, 10)
+            if rest == 0 and top % 2 == 0 and top >= value:
+                return top
+        magnitude *= 10
+
+
 def sparkline(values: Sequence[float], *, width: int = 100, height: int = 20) -> str:
     """A tiny line of `values` (no axes), scaled to its own maximum; empty series -> ''."""
     if not values:
@@ -82,7 +94,9 @@ def line_chart(
     fit_legend: bool = False,
     empty_label: str = "no data",
 ) -> str:
-    """A line per series over shared x `labels`, with a y axis from 0 and a legend.
+    """A line per series of counts over shared x `labels`, with a y axis from 0 and a legend.
+
+    The axis ticks (0, half, top) are whole numbers: a count of 0.5 visitors reads as a bug.
 
     `fit_legend`: cut a long legend entry in the middle so that it stays in its half of the
     legend row (its whole name becomes the entry's tooltip); for names from visitors (paths).
@@ -98,7 +112,7 @@ def line_chart(
     plot_w = width - left - right
     plot_h = height - top_pad - bottom
     peak = max((max(values) for values in series.values() if values), default=0.0)
-    y_max = nice_ceiling(peak)
+    y_max = nice_count_ceiling(peak)
     parts = [
         f'<svg class="cw-chart" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title or "chart")}">',
