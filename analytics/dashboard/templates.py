@@ -12,6 +12,7 @@ from html import escape
 from urllib.parse import urlencode
 
 from analytics.dashboard.params import MAX_LIMIT, Params
+from analytics.render.labels import column_label, key_label
 from analytics.reports import GRAINS, OTHER, Cell, Report, row_label
 
 CSP = (
@@ -114,7 +115,8 @@ def notes_list(notes: Sequence[str]) -> str:
 
 
 SHOWN_COLUMNS = ("pageviews", "visitors", "pageviews_change_pct")
-COLUMN_TITLES = {"pageviews_change_pct": "change", "referrer_medium": "medium"}
+# The dashboard's tables show one change (of pageviews): "Change" says enough there.
+COLUMN_TITLES = {"pageviews_change_pct": "Change"}
 
 
 def report_table(
@@ -126,10 +128,10 @@ def report_table(
         for c in report.columns
         if c not in report.key_columns and (c == "referrer_medium" or c in SHOWN_COLUMNS)
     ]
-    head = '<th scope="col">' + escape(" / ".join(report.key_columns)) + "</th>"
+    head = '<th scope="col">' + escape(key_label(report.key_columns)) + "</th>"
     head += "".join(
         f'<th scope="col"{"" if c == "referrer_medium" else " class=num"}>'
-        f"{escape(COLUMN_TITLES.get(c, c))}</th>"
+        f"{escape(COLUMN_TITLES.get(c) or column_label(c))}</th>"
         for c in columns
     )
     body = []
@@ -153,8 +155,9 @@ def report_table(
 
 def rows_table(key: str, rows: Sequence[Mapping[str, Cell]]) -> str:
     head = (
-        f'<th scope="col">{escape(key)}</th><th scope="col" class="num">pageviews</th>'
-        '<th scope="col" class="num">visitors</th>'
+        f'<th scope="col">{escape(column_label(key))}</th>'
+        f'<th scope="col" class="num">{column_label("pageviews")}</th>'
+        f'<th scope="col" class="num">{column_label("visitors")}</th>'
     )
     body = [
         f'<tr><td class="key">{escape(str(row[key]))}</td>'

@@ -12,6 +12,7 @@ import base64
 import hashlib
 from html import escape
 
+from analytics.render.labels import column_label
 from analytics.render.svg import line_chart, sparkline
 from analytics.render.table import describe, table_cell
 from analytics.reports import Report
@@ -61,11 +62,12 @@ def _table(report: Report) -> str:
     }
     with_sparklines = bool(report.sparklines)
     head = "".join(
-        f'<th scope="col"{" class=num" if column in numeric else ""}>{escape(column)}</th>'
+        f'<th scope="col"{" class=num" if column in numeric else ""}>'
+        f"{escape(column_label(column))}</th>"
         for column in report.columns
     )
     if with_sparklines:
-        head += f'<th scope="col">pageviews per {escape(report.grain)}</th>'
+        head += f'<th scope="col">Pageviews per {escape(report.grain)}</th>'
     body = []
     for index, row in enumerate(report.rows):
         cells = []
