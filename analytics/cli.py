@@ -26,6 +26,10 @@ from analytics.spool import SpoolError
 PROG = "analytics"
 EXIT_USAGE = 2
 EXIT_BUSY = 1
+# The run committed, but --archive/--delete-ingested could not dispose of some ingested
+# segments: not 0, or cron never learns that the spool now grows; not 1 or 2, which mean
+# nothing was committed.
+EXIT_NOT_DISPOSED = 3
 # Like Python's own advice for a closed pipe: exit 1, quietly (a shell says 141 for SIGPIPE).
 EXIT_PIPE_CLOSED = 1
 KINDS = ("referrers", "sources", "pages", "campaigns", "summary", "trends")
@@ -331,11 +335,11 @@ def _rollup(args: argparse.Namespace) -> int:
     result = warehouse.run(spool, progress=sys.stderr.isatty())
     ingest = result.ingest
     done = ingest.segments or ingest.quarantined or result.rolled_up or result.pruned_events
-    if not (done or ingest.unreadable):
+    if not (done or ingest.unreadable or ingest.undisposed):
         _say_done("nothing to do: no new segments")
     else:
         _say_done(result.summary())
-    return 0
+    return EXIT_NOT_DISPOSED if ingest.undisposed else 0
 
 
 def _spark_rollup(args: argparse.Namespace) -> int:

@@ -92,6 +92,9 @@ class IngestResult:
     # Segments whose content was ingested before under another name (a copy, a restored
     # backup): recorded in the ledger as such, their events not counted again.
     duplicates: tuple[str, ...] = ()
+    # Ingested segments that `archive` could not move or delete after COMMIT: still in the
+    # spool (the ledger skips them), tried again on the next run.
+    undisposed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,11 @@ class RunResult:
             text += (
                 f"; skipped {len(ing.duplicates)} segments with the same content as "
                 "ingested ones (copies under another name)"
+            )
+        if ing.undisposed:
+            text += (
+                f"; {len(ing.undisposed)} ingested segments could not be archived or deleted "
+                "(left in the spool)"
             )
         return text
 
@@ -540,7 +548,7 @@ class Warehouse:
             raise WarehouseError(f"warehouse {str(self.path)!r}: {_first_line(exc)}") from None
         finally:
             con.close()
-        self._dispose(disposable)
+        undisposed = self._dispose(disposable)
         # Temporary segments of writers killed mid-flush: never listed, but clutter forever.
         stale = remove_stale_temps(spool)
         if stale:
@@ -552,6 +560,7 @@ class Warehouse:
             quarantined=tuple(sorted(quarantined)),
             unreadable=tuple(sorted(unreadable)),
             duplicates=tuple(sorted(seg.name for seg in copies)),
+            undisposed=undisposed,
         )
         return RunResult(ingest=result, rolled_up=rolled_up, pruned_events=pruned)
 
@@ -1114,10 +1123,12 @@ class Warehouse:
             con.unregister("listed_segments")
         return [seg for seg in candidates if seg.name in done]
 
-    def _dispose(self, segments: Sequence[Segment]) -> None:
-        """Delete or archive segments the ledger holds (after COMMIT)."""
+    def _dispose(self, segments: Sequence[Segment]) -> tuple[str, ...]:
+        """Delete or archive segments the ledger holds (after COMMIT); the names that failed."""
         if self.archive is None:
-            return
+            return ()
+        failed: list[str] = []
+        first_error = ""
         for seg in segments:
             try:
                 if self.archive == "delete":
@@ -1127,8 +1138,21 @@ class Warehouse:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.move(seg.path, target)
             except OSError as exc:
-                # The run committed; the ledger skips this segment, so it is only clutter.
-                logger.warning("could not archive ingested segment %s: %s", seg.name, exc)
+                # The run committed; the ledger skips this segment, so it is only clutter,
+                # but clutter that grows every run: the caller hears of it (the CLI's exit 3).
+                failed.append(seg.name)
+                first_error = first_error or f"{seg.name}: {exc.strerror or exc}"
+        if failed:
+            # One line, not one per segment: an unwritable archive fails every segment.
+            where = "delete" if self.archive == "delete" else f"move to {str(self.archive)!r}"
+            logger.warning(
+                "could not %s %d ingested segments (first: %s); they stay in the spool and "
+                "are tried again on the next run",
+                where,
+                len(failed),
+                first_error,
+            )
+        return tuple(sorted(failed))
 
 
 # What makes a spreadsheet read a cell as a formula (CSV injection, OWASP): the one list that

@@ -7,9 +7,12 @@ import asyncio
 import csv
 import io
 import json
+import os
+import random
 import re
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +27,7 @@ from analytics.warehouse import Warehouse, validate_timezone
 from tests.dashboard_support import PASSWORD, TOKEN, USER, build_warehouse, client
 from tests.support import ROOT
 from tests.test_reports import FIXTURE, SITE, TODAY, build_rollup_db
+from tests.warehouse_support import events_for_days, table_rows, write_events
 
 
 def _python_knows(zone: str) -> bool:
@@ -231,3 +235,80 @@ def test_dashboard_referrer_page_headers_are_words(warehouse: Path) -> None:
     page = _get(warehouse, "/referrer", {**APRIL, "referrer": referrer})
     assert page.status_code == 200
     assert _headers(page.text)[:3] == ["Page", "Pageviews", "Visitors"]
+
+
+# -- 4. an --archive that fails is a distinct exit code, after the commit ----------------------
+
+ARCHIVE_DAYS = [date(2026, 11, 1), date(2026, 11, 2)]
+
+
+def _spool(tmp_path: Path) -> Path:
+    spool = tmp_path / "spool"
+    events = events_for_days(random.Random(6), ARCHIVE_DAYS, per_day=40)
+    write_events(spool, events, per_segment=20)
+    return spool
+
+
+def _segments(spool: Path) -> list[Path]:
+    return sorted(spool.glob("day=*/*.parquet"))
+
+
+def _blocked_archive(tmp_path: Path, how: str) -> Path:
+    archive = tmp_path / "archive"
+    if how == "a file in its place":
+        archive.write_text("not a folder")
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes in a read-only folder")
+        archive.mkdir()
+        archive.chmod(0o500)
+    return archive
+
+
+@pytest.mark.parametrize("how", ["a file in its place", "a read-only folder"])
+def test_rollup_with_an_archive_it_cannot_write_commits_and_exits_3(
+    tmp_path: Path, how: str
+) -> None:
+    spool = _spool(tmp_path)
+    segments = _segments(spool)
+    db = tmp_path / "analytics.duckdb"
+    archive = _blocked_archive(tmp_path, how)
+    args = ("rollup", "--spool", str(spool), "--db", str(db), "--archive", str(archive))
+    try:
+        first = _cli(*args)
+        # Committed: the rollups hold both days, the summary line says what was done.
+        assert first.returncode == 3, first.stderr
+        assert {row[0] for row in table_rows(db, "daily_totals")} == set(ARCHIVE_DAYS)
+        assert first.stdout.startswith(f"ingested {len(segments)} segments")
+        assert f"{len(segments)} ingested segments could not be archived" in first.stdout
+        # One warning line for the lot, not one per segment, and no traceback.
+        warnings = first.stderr.splitlines()
+        assert len(warnings) == 1, warnings
+        assert warnings[0].startswith(
+            f"analytics: WARNING: could not move to {str(archive)!r} {len(segments)} ingested"
+        )
+        assert _segments(spool) == segments
+        # Every later run says so again (cron keeps hearing it) without counting anything twice.
+        again = _cli(*args)
+        assert again.returncode == 3
+        assert again.stdout.startswith("ingested 0 segments")
+        assert {row[0] for row in table_rows(db, "daily_totals")} == set(ARCHIVE_DAYS)
+    finally:
+        if archive.is_dir():
+            archive.chmod(0o700)
+    # Once the archive works, the segments move and the exit code is 0 again.
+    if archive.is_file():
+        archive.unlink()
+    fixed = _cli(*args)
+    assert fixed.returncode == 0, fixed.stderr
+    assert fixed.stderr == ""
+    assert _segments(spool) == []
+    assert len(list(archive.glob("day=*/*.parquet"))) == len(segments)
+
+
+def test_rollup_whose_archive_works_exits_0(tmp_path: Path) -> None:
+    spool = _spool(tmp_path)
+    db = tmp_path / "analytics.duckdb"
+    done = _cli("rollup", "--spool", str(spool), "--db", str(db), "--archive", str(tmp_path / "a"))
+    assert done.returncode == 0, done.stderr
+    assert "could not" not in done.stdout + done.stderr
