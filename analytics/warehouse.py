@@ -1144,12 +1144,14 @@ class Warehouse:
                 first_error = first_error or f"{seg.name}: {exc.strerror or exc}"
         if failed:
             # One line, not one per segment: an unwritable archive fails every segment.
-            where = "delete" if self.archive == "delete" else f"move to {str(self.archive)!r}"
+            verb = "delete" if self.archive == "delete" else "move"
+            where = "" if self.archive == "delete" else f" to {str(self.archive)!r}"
             logger.warning(
-                "could not %s %d ingested segments (first: %s); they stay in the spool and "
+                "could not %s %d ingested segments%s (first: %s); they stay in the spool and "
                 "are tried again on the next run",
-                where,
+                verb,
                 len(failed),
+                where,
                 first_error,
             )
         return tuple(sorted(failed))

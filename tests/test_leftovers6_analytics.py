@@ -285,7 +285,8 @@ def test_rollup_with_an_archive_it_cannot_write_commits_and_exits_3(
         warnings = first.stderr.splitlines()
         assert len(warnings) == 1, warnings
         assert warnings[0].startswith(
-            f"analytics: WARNING: could not move to {str(archive)!r} {len(segments)} ingested"
+            f"analytics: WARNING: could not move {len(segments)} ingested segments to "
+            f"{str(archive)!r} (first: day="
         )
         assert _segments(spool) == segments
         # Every later run says so again (cron keeps hearing it) without counting anything twice.
