@@ -96,3 +96,139 @@ class StrictCSP:
             await send(message)
 
         await self.app(scope, receive, send_with_csp if scope["type"] == "http" else send)
+
+
+# -- running the CLI as a user to whom file permissions apply -----------------------------------
+
+NOBODY = 65534
+_AS_NOBODY = ("--reuid=65534", "--regid=65534", "--clear-groups")
+_nobody_python: tuple[str, str] | bool | None = False  # False: not worked out yet
+
+
+def become_nobody() -> None:
+    """For `preexec_fn`: the child runs as user 65534, to whom file permissions apply."""
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+
+
+def _can_import(python: str, pythonpath: str) -> bool:
+    try:
+        probe = subprocess.run(
+            [python, "-c", "import analytics.cli, analytics.render"],
+            capture_output=True,
+            cwd="/",
+            env={**os.environ, "PYTHONPATH": pythonpath},
+            preexec_fn=become_nobody,
+            timeout=60,
+        )
+    except OSError:  # this user may not even reach the interpreter
+        return False
+    return probe.returncode == 0
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """`source` at `target`, hard-linked where it can be (fast, no space), else copied."""
+    if source.is_dir():
+        import shutil
+
+        def link(src: str, dst: str) -> None:
+            try:
+                os.link(src, dst)
+            except OSError:  # another file system, or links refused
+                shutil.copy2(src, dst)
+
+        shutil.copytree(source, target, copy_function=link, symlinks=True)
+    else:
+        try:
+            os.link(source, target)
+        except OSError:
+            import shutil
+
+            shutil.copy2(source, target)
+
+
+def nobody_python() -> tuple[str, str] | None:
+    """`(python, PYTHONPATH)` with which user 65534 (run through `setpriv`) imports this
+    checkout's packages and their dependencies; None when that cannot be arranged (not
+    root, no setpriv). Root ignores file permissions, so tests of a warehouse or spool a user
+    may not read or write run the CLI as that user.
+
+    A checkout and its virtualenv often sit in folders private to root (a CI clone under a
+    0700 temporary folder, a pyenv under /root): then the packages the CLI imports are linked
+    once per test session into a folder anyone may read, and run by the system's Python of
+    the same version.
+    """
+    global _nobody_python
+    if _nobody_python is not False:
+        return _nobody_python  # type: ignore[return-value]
+    _nobody_python = None
+    import atexit
+    import shutil
+    import sysconfig
+    import tempfile
+
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        return None
+    site = sysconfig.get_paths()["purelib"]
+    if _can_import(sys.executable, f"{ROOT}:{site}"):
+        _nobody_python = (sys.executable, f"{ROOT}:{site}")
+        return _nobody_python
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    system = shutil.which(version, path="/usr/local/bin:/usr/bin:/bin")
+    if system is None:
+        return None
+    # The site-packages entries the CLI loads (and their bundled libraries), linked beside a
+    # copy of the two packages, in a folder anyone may read.
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, analytics.cli, analytics.render\n"
+            "print('\\n'.join(sorted({m.__file__ for m in list(sys.modules.values())"
+            " if getattr(m, '__file__', None)})))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    ).stdout.split()
+    base = Path(site)
+    entries = {
+        Path(path).relative_to(base).parts[0] for path in loaded if Path(path).is_relative_to(base)
+    }
+    # Wheels' bundled libraries, and every package's metadata (importlib.metadata reads it).
+    entries |= {entry.name for entry in [*base.glob("*.libs"), *base.glob("*.dist-info")]}
+    folder = Path(tempfile.mkdtemp(prefix="cw-nobody-python-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    folder.chmod(0o755)
+    for name in sorted(entries):
+        _link_or_copy(base / name, folder / name)
+    for package in ("analytics", "cookiewall"):
+        shutil.copytree(
+            ROOT / package, folder / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod((path.stat().st_mode & 0o7777) | (0o755 if path.is_dir() else 0o444))
+    if _can_import(system, str(folder)):
+        _nobody_python = (system, str(folder))
+    return _nobody_python  # type: ignore[return-value]
+
+
+def as_nobody(argv: list[str]) -> tuple[list[str], dict[str, str]]:
+    """`argv` (`[sys.executable, ...]`) as a command and environment that run it as user
+    65534 with `nobody_python()`; skips the calling test when that cannot be arranged."""
+    import shutil
+
+    import pytest
+
+    found = nobody_python()
+    setpriv = shutil.which("setpriv")
+    if found is None or setpriv is None:
+        pytest.skip(f"user {NOBODY} cannot be given a Python that imports this checkout")
+    python, pythonpath = found
+    assert argv[0] == sys.executable, argv
+    return [setpriv, *_AS_NOBODY, python, *argv[1:]], {**os.environ, "PYTHONPATH": pythonpath}

@@ -25,7 +25,7 @@ from analytics.errors import WarehouseError, WarehouseLockedError
 from analytics.event import to_table
 from analytics.reports import ReportError, ReportQuery, run_report
 from analytics.warehouse import Warehouse
-from tests.support import ROOT
+from tests.support import ROOT, as_nobody
 from tests.warehouse_support import events_for_days, fixed_clock, table_rows, tally, write_events
 
 DAY = date(2026, 11, 1)
@@ -240,25 +240,11 @@ def test_dates_near_the_calendar_edge_are_a_one_line_error(
     assert "out of bounds" in err
 
 
-def _as_unprivileged(argv: list[str]) -> list[str]:
+def _as_unprivileged(argv: list[str]) -> tuple[list[str], dict[str, str]]:
     """`argv` run as a user that file permissions apply to (root reads everything)."""
     if os.geteuid() != 0:
-        return argv
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without setpriv: cannot make a folder unreadable")
-    command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-    # That user must be able to run the package at all: a checkout in a private folder
-    # (a CI clone under a 0700 temporary folder) is out of its reach.
-    probe = subprocess.run(
-        [*command, sys.executable, "-c", "import analytics.cli"],
-        capture_output=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-    if probe.returncode != 0:
-        pytest.skip("the unprivileged user cannot import this checkout (a private folder)")
-    return [*command, *argv]
+        return argv, dict(os.environ)
+    return as_nobody(argv)
 
 
 @pytest.fixture
@@ -286,9 +272,8 @@ def test_an_unreadable_spool_folder_is_a_one_line_error(open_dir: Path, unreadab
     target.chmod(0o300)  # enterable but not listable
     db = open_dir / "w.duckdb"
     argv = [sys.executable, "-m", "analytics", "rollup", "--spool", str(spool), "--db", str(db)]
-    result = subprocess.run(
-        _as_unprivileged(argv), capture_output=True, text=True, cwd=ROOT, timeout=60
-    )
+    command, env = _as_unprivileged(argv)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("analytics: error: ")

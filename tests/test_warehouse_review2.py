@@ -30,7 +30,7 @@ from analytics.render import render
 from analytics.render.table import MAX_CELL
 from analytics.reports import ReportError, ReportQuery, run_report
 from analytics.warehouse import Warehouse
-from tests.support import ROOT
+from tests.support import ROOT, as_nobody
 from tests.warehouse_support import (
     events_for_days,
     fixed_clock,
@@ -369,22 +369,6 @@ def test_a_report_on_a_duckdb_file_that_is_not_a_warehouse_says_so(tmp_path: Pat
 # -- a segment the rollup's user may not read ------------------------------------------------
 
 
-def _as_nobody(argv: list[str]) -> list[str]:
-    """`argv` run as user 65534, to whom file permissions apply (root reads everything)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to switch to another user")
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("setpriv is missing")
-    command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-    probe = subprocess.run(
-        [*command, sys.executable, "-c", "import analytics.cli"], capture_output=True, cwd=ROOT
-    )
-    if probe.returncode != 0:
-        pytest.skip("user 65534 cannot import this checkout (a private folder)")
-    return [*command, *argv]
-
-
 def test_a_run_that_only_met_unreadable_segments_does_not_say_nothing_to_do() -> None:
     # The web server's user wrote the segment 0600, cron runs as another user. Before: the
     # warning said "left in place" and stdout said "nothing to do: no new segments".
@@ -396,8 +380,9 @@ def test_a_run_that_only_met_unreadable_segments_does_not_say_nothing_to_do() ->
         for path in spool.rglob("*"):
             path.chmod(0o777 if path.is_dir() else 0o600)
         argv = _cli("rollup", "--spool", str(spool), "--db", str(folder / "w.duckdb"))
+        command, env = as_nobody(argv)  # file permissions apply to it (root reads all)
         result = subprocess.run(
-            _as_nobody(argv), capture_output=True, text=True, cwd=ROOT, timeout=60
+            command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=60
         )
         assert result.returncode == 0, result.stderr
         assert "left in place" in result.stderr

@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -25,7 +24,7 @@ from analytics.cli import main
 from analytics.event import to_table
 from analytics.spool import list_segments, write_segment
 from analytics.warehouse import Warehouse
-from tests.support import ROOT
+from tests.support import NOBODY, ROOT, become_nobody, nobody_python
 from tests.warehouse_support import (
     events_for_days,
     fixed_clock,
@@ -162,52 +161,22 @@ def test_an_old_row_whose_file_now_holds_other_events_is_not_trusted(tmp_path: P
 
 # -- 2. a warehouse this user may not write, or may not even reach ----------------------------
 
-NOBODY = 65534
-
-
-def _become_nobody() -> None:
-    # Runs in the child between fork and exec: root ignores file permissions, this user not.
-    os.setgroups([])
-    os.setgid(NOBODY)
-    os.setuid(NOBODY)
-
-
-def _pythons() -> list[str]:
-    """Interpreters to try as user 65534: this one, else the system's of the same version (a
-    virtualenv's interpreter may be a link into a folder private to root)."""
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    system = shutil.which(version, path="/usr/local/bin:/usr/bin:/bin")
-    return [sys.executable, *([system] if system else [])]
-
 
 @pytest.fixture
 def nobody() -> Iterator[Nobody]:
-    """A scratch folder anyone may enter, holding a copy of the package that user 65534 can
-    import (a checkout may sit in a folder private to root), and a Python it may run."""
+    """A scratch folder anyone may enter, and a Python with which user 65534 imports the
+    package and its dependencies (see `tests.support.nobody_python`)."""
     if os.geteuid() != 0:
         pytest.skip(
             "needs root: only root can run the CLI as user 65534, to whom permissions apply"
         )
+    found = nobody_python()
+    if found is None:
+        pytest.skip(f"user {NOBODY} can run no Python that imports the package and its deps")
     path = Path(tempfile.mkdtemp(prefix="cw-session6-"))
     try:
         path.chmod(0o755)
-        shutil.copytree(
-            ROOT / "analytics",
-            path / "code" / "analytics",
-            ignore=shutil.ignore_patterns("__pycache__"),
-        )
-        for entry in (path / "code").rglob("*"):
-            entry.chmod(0o755 if entry.is_dir() else 0o644)
-        (path / "code").chmod(0o755)
-        for python in _pythons():
-            try:
-                probe = Nobody(path, python).run("-c", "import analytics.cli, analytics.render")
-            except OSError:
-                continue  # this user may not even execute it
-            if probe.returncode == 0:
-                yield Nobody(path, python)
-                return
-        pytest.skip(f"user {NOBODY} can run no Python that imports the package and its deps")
+        yield Nobody(path, *found)
     finally:
         for folder in path.rglob("*"):
             if folder.is_dir() and not folder.is_symlink():
@@ -217,27 +186,21 @@ def nobody() -> Iterator[Nobody]:
 
 @dataclass(frozen=True)
 class Nobody:
-    """Runs Python as user 65534 in `root`, with `root`/code (the package) importable."""
+    """Runs Python as user 65534 in `root`, importing from `pythonpath`."""
 
     root: Path
     python: str
+    pythonpath: str
 
     def run(self, *argv: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
-        # The package copy first, then this environment's packages (duckdb, pyarrow, tqdm).
-        packages = sysconfig.get_paths()["purelib"]
-        env = {
-            **os.environ,
-            **env_vars,
-            "PYTHONPATH": f"{self.root / 'code'}:{packages}",
-            "HOME": str(self.root),
-        }
+        env = {**os.environ, **env_vars, "PYTHONPATH": self.pythonpath, "HOME": str(self.root)}
         return subprocess.run(
             [self.python, *argv],
             capture_output=True,
             text=True,
             cwd=self.root,
             env=env,
-            preexec_fn=_become_nobody,
+            preexec_fn=become_nobody,
             timeout=60,
         )
 
@@ -267,8 +230,7 @@ def _warehouse_with_news(root: Path) -> tuple[Path, Path, Path]:
     Warehouse(db).run(spool)
     write_events(spool, events_for_days(random.Random(67), [FIRST + timedelta(days=2)], 20))
     for entry in root.rglob("*"):
-        if not entry.is_relative_to(root / "code"):
-            entry.chmod(0o755 if entry.is_dir() else 0o644)
+        entry.chmod(0o755 if entry.is_dir() else 0o644)
     out = root / "out"
     out.mkdir(mode=0o777)
     out.chmod(0o777)
