@@ -128,24 +128,25 @@ def _can_import(python: str, pythonpath: str) -> bool:
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
-    """`source` at `target`, hard-linked where it can be (fast, no space), else copied."""
-    if source.is_dir():
-        import shutil
+    """`source` at `target`: files anyone may read hard-linked (fast, no space, and their mode
+    is never touched: a link shares it with the original), any other file copied."""
+    import shutil
+    import stat
 
-        def link(src: str, dst: str) -> None:
+    def link(src: str, dst: str) -> None:
+        if os.stat(src).st_mode & stat.S_IROTH:
             try:
                 os.link(src, dst)
+                return
             except OSError:  # another file system, or links refused
-                shutil.copy2(src, dst)
+                pass
+        shutil.copy2(src, dst)
+        os.chmod(dst, os.stat(dst).st_mode | 0o444)
 
+    if source.is_dir():
         shutil.copytree(source, target, copy_function=link, symlinks=True)
     else:
-        try:
-            os.link(source, target)
-        except OSError:
-            import shutil
-
-            shutil.copy2(source, target)
+        link(str(source), str(target))
 
 
 def nobody_python() -> tuple[str, str] | None:
@@ -211,8 +212,8 @@ def nobody_python() -> tuple[str, str] | None:
             ROOT / package, folder / package, ignore=shutil.ignore_patterns("__pycache__")
         )
     for path in [folder, *folder.rglob("*")]:
-        if not path.is_symlink():
-            path.chmod((path.stat().st_mode & 0o7777) | (0o755 if path.is_dir() else 0o444))
+        if path.is_dir() and not path.is_symlink():  # files: see `_link_or_copy`
+            path.chmod(0o755)
     if _can_import(system, str(folder)):
         _nobody_python = (system, str(folder))
     return _nobody_python  # type: ignore[return-value]
