@@ -10,8 +10,11 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ from analytics.render.svg import line_chart, nice_count_ceiling
 from analytics.reports import KINDS, ReportQuery, run_report
 from analytics.warehouse import Warehouse, validate_timezone
 from tests.dashboard_support import PASSWORD, TOKEN, USER, build_warehouse, client
-from tests.support import ROOT
+from tests.support import ROOT, as_nobody
 from tests.test_reports import FIXTURE, SITE, TODAY, build_rollup_db
 from tests.warehouse_support import events_for_days, table_rows, write_events
 
@@ -253,29 +256,55 @@ def _segments(spool: Path) -> list[Path]:
     return sorted(spool.glob("day=*/*.parquet"))
 
 
-def _blocked_archive(tmp_path: Path, how: str) -> Path:
-    archive = tmp_path / "archive"
+def _blocked_archive(base: Path, how: str) -> Path:
+    archive = base / "archive"
     if how == "a file in its place":
         archive.write_text("not a folder")
     else:
-        if os.geteuid() == 0:
-            pytest.skip("root writes in a read-only folder")
         archive.mkdir()
-        archive.chmod(0o500)
+        archive.chmod(0o555)  # for everyone: the CLI runs as user 65534 under root
     return archive
+
+
+@pytest.fixture
+def shared_base(tmp_path: Path) -> Iterator[Path]:
+    """A scratch folder user 65534 may write (tmp_path is private to root)."""
+    base = Path(tempfile.mkdtemp(prefix="cw-archive-"))
+    base.chmod(0o777)
+    try:
+        yield base
+    finally:
+        for folder in base.rglob("*"):
+            if folder.is_dir() and not folder.is_symlink():
+                folder.chmod(0o755)
+        shutil.rmtree(base)
 
 
 @pytest.mark.parametrize("how", ["a file in its place", "a read-only folder"])
 def test_rollup_with_an_archive_it_cannot_write_commits_and_exits_3(
-    tmp_path: Path, how: str
+    shared_base: Path, how: str
 ) -> None:
-    spool = _spool(tmp_path)
+    # Root writes in a read-only folder: as root, the CLI runs as user 65534 instead.
+    as_user = how == "a read-only folder" and os.geteuid() == 0
+    spool = _spool(shared_base)
+    for entry in spool.rglob("*"):  # that user moves the segments out of the spool
+        entry.chmod(0o777 if entry.is_dir() else 0o666)
+    spool.chmod(0o777)
     segments = _segments(spool)
-    db = tmp_path / "analytics.duckdb"
-    archive = _blocked_archive(tmp_path, how)
+    db = shared_base / "analytics.duckdb"
+    archive = _blocked_archive(shared_base, how)
     args = ("rollup", "--spool", str(spool), "--db", str(db), "--archive", str(archive))
+
+    def cli() -> subprocess.CompletedProcess[str]:
+        if not as_user:
+            return _cli(*args)
+        command, env = as_nobody([sys.executable, "-m", "analytics", *args])
+        return subprocess.run(
+            command, cwd=shared_base, env=env, capture_output=True, text=True, timeout=60
+        )
+
     try:
-        first = _cli(*args)
+        first = cli()
         # Committed: the rollups hold both days, the summary line says what was done.
         assert first.returncode == 3, first.stderr
         assert {row[0] for row in table_rows(db, "daily_totals")} == set(ARCHIVE_DAYS)
@@ -290,17 +319,17 @@ def test_rollup_with_an_archive_it_cannot_write_commits_and_exits_3(
         )
         assert _segments(spool) == segments
         # Every later run says so again (cron keeps hearing it) without counting anything twice.
-        again = _cli(*args)
+        again = cli()
         assert again.returncode == 3
         assert again.stdout.startswith("ingested 0 segments")
         assert {row[0] for row in table_rows(db, "daily_totals")} == set(ARCHIVE_DAYS)
     finally:
         if archive.is_dir():
-            archive.chmod(0o700)
+            archive.chmod(0o777)
     # Once the archive works, the segments move and the exit code is 0 again.
     if archive.is_file():
         archive.unlink()
-    fixed = _cli(*args)
+    fixed = cli()
     assert fixed.returncode == 0, fixed.stderr
     assert fixed.stderr == ""
     assert _segments(spool) == []
