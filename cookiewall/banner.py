@@ -39,6 +39,9 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "details": "Cookie details",
         "categories_legend": "Cookie categories",
         "gpc_refused": "off while your browser sends Global Privacy Control",
+        "gpc_dnt_refused": (
+            "off while your browser asks not to be tracked (Global Privacy Control or Do Not Track)"
+        ),
     },
     "de": {
         "title": "Cookies auf dieser Website",
@@ -56,6 +59,10 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "details": "Details zu Cookies",
         "categories_legend": "Cookie-Kategorien",
         "gpc_refused": "aus, solange Ihr Browser Global Privacy Control sendet",
+        "gpc_dnt_refused": (
+            "aus, solange Ihr Browser darum bittet, nicht verfolgt zu werden"
+            " (Global Privacy Control oder Do Not Track)"
+        ),
     },
     "fr": {
         "title": "Les cookies sur ce site",
@@ -73,6 +80,10 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "details": "Détails des cookies",
         "categories_legend": "Catégories de cookies",
         "gpc_refused": "désactivé tant que votre navigateur envoie Global Privacy Control",
+        "gpc_dnt_refused": (
+            "désactivé tant que votre navigateur demande à ne pas être suivi"
+            " (Global Privacy Control ou Do Not Track)"
+        ),
     },
 }
 
@@ -274,10 +285,16 @@ class Banner:
 
     `fragment`, `snippet` and the URLs below are those of `path_prefix` itself: a site at
     the root of its host.
+
+    `honor_dnt` is the gate's: `Consent.gpc` then also means `DNT: 1`, so the note on a
+    refused category names both signals (`gpc_dnt_refused`) rather than GPC alone.
     """
 
-    def __init__(self, policy: Policy, path_prefix: str) -> None:
+    def __init__(self, policy: Policy, path_prefix: str, honor_dnt: bool = False) -> None:
+        if not isinstance(honor_dnt, bool):
+            raise ValueError(f"honor_dnt must be True or False, not {honor_dnt!r}")
         self.policy = policy
+        self.honor_dnt = honor_dnt
         self.css = _resource("static/banner.css").encode()
         self.js = _resource("static/banner.js").encode()
         self._versions = (_digest(self.css), _digest(self.js))
@@ -395,6 +412,8 @@ class Banner:
 
     def _category_rows(self, lang: str) -> tuple[CategoryRow, ...]:
         texts = self.texts[lang]
+        # Consent.gpc is one flag for either signal: only the gate knows which it honours.
+        refused_note = texts["gpc_dnt_refused" if self.honor_dnt else "gpc_refused"]
         rows = []
         for category in self.policy.categories:
             if category.required:
@@ -407,7 +426,7 @@ class Banner:
                     category.gpc_opt_out,
                     unticked=self._category_row(category, lang, "", ""),
                     ticked=self._category_row(category, lang, " checked", ""),
-                    refused=self._category_row(category, lang, " disabled", texts["gpc_refused"]),
+                    refused=self._category_row(category, lang, " disabled", refused_note),
                 )
             )
         return tuple(rows)

@@ -34,6 +34,7 @@ TEXT_KEYS = frozenset(
         "details",
         "categories_legend",
         "gpc_refused",
+        "gpc_dnt_refused",
     }
 )
 # Per-language mappings keyed by category name (labels and descriptions in that language).
