@@ -161,8 +161,10 @@ def _lookup_web(host: str, domain: str) -> tuple[str, str] | None:
             found = _WEB_TABLE.get(candidate[: -len(public)] + "*")
         if found is not None:
             return found
-    if host.split(".", 1)[0] in WEBMAIL_LABELS:
-        return ("email", domain)
+        if candidate == host and host.split(".", 1)[0] in WEBMAIL_LABELS:
+            # A webmail label names the host itself: more specific than any parent's entry
+            # (webmail.seznam.cz is mail although seznam.cz is search).
+            return ("email", domain)
     return None
 
 

@@ -21,7 +21,9 @@ WEB_SOURCES: tuple[SourceRow, ...] = (
     ("search", "Google Scholar", ("scholar.google.*",)),
     ("search", "Bing", ("bing.com", "cn.bing.com")),
     ("search", "DuckDuckGo", ("duckduckgo.com", "html.duckduckgo.com", "lite.duckduckgo.com")),
-    ("search", "Yahoo!", ("yahoo.*", "search.yahoo.*")),
+    # Yahoo!'s results are on search.yahoo.* (r.search.yahoo.com redirects its links); the
+    # rest of yahoo.* is a portal, news and mail, where nobody searched (below).
+    ("search", "Yahoo!", ("search.yahoo.*",)),
     ("search", "Yandex", ("yandex.*", "ya.ru")),
     ("search", "Baidu", ("baidu.com", "m.baidu.com")),
     ("search", "Ecosia", ("ecosia.org",)),
@@ -135,12 +137,17 @@ WEB_SOURCES: tuple[SourceRow, ...] = (
     ("email", "QQ Mail", ("mail.qq.com",)),
     ("email", "163 Mail", ("mail.163.com",)),
     ("email", "Naver Mail", ("mail.naver.com",)),
-    ("email", "iCloud Mail", ("icloud.com",)),
     # --- well-known sites that are neither: a human name, medium "referral" ---
     ("referral", "Wikipedia", ("wikipedia.org",)),
     ("referral", "GitHub", ("github.com",)),
     ("referral", "Stack Overflow", ("stackoverflow.com",)),
     ("referral", "Google News", ("news.google.*",)),
+    ("referral", "Yahoo!", ("yahoo.*",)),  # the portal; its search and mail are listed above
+    ("referral", "Yahoo! News", ("news.yahoo.*",)),
+    ("referral", "Yahoo! Finance", ("finance.yahoo.*",)),
+    # iCloud Mail is www.icloud.com/mail, on the one host with Drive, Notes and shared photos:
+    # a referrer's host cannot tell them apart, so it is not counted as email.
+    ("referral", "iCloud", ("icloud.com",)),
     # Google's products that link out, under `google.*` but not a search
     ("referral", "Google Docs", ("docs.google.*",)),
     ("referral", "Google Drive", ("drive.google.*",)),
