@@ -146,10 +146,10 @@ class ReceiptLog:
         self.deleted_early += 1
         logger.warning(
             "cookiewall: the receipts log rotation deletes proofs of consent given as recently "
-            "as %s, within the consent lifetime (%d days); raise ReceiptLog max_bytes or "
+            "as %s, within the consent lifetime (%s); raise ReceiptLog max_bytes or "
             "backups (or a client is flooding the consent endpoint)",
             newest.isoformat(timespec="seconds").replace("+00:00", "Z"),
-            self.keep_for.days,
+            describe_duration(self.keep_for),
         )
 
     def _backup(self, index: int) -> Path:
@@ -159,6 +159,23 @@ class ReceiptLog:
         """The log and its backups, newest first."""
         candidates = [self.path, *(self._backup(i) for i in range(1, self.backups + 1))]
         return [p for p in candidates if p.exists()]
+
+
+_DURATION_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def describe_duration(span: timedelta) -> str:
+    """`span` in words, every unit that is not zero: "180 days", "1 day 12 hours", "12 hours".
+
+    Not `span.days`: a lifetime under a day was stated as "0 days", as if nothing were kept.
+    """
+    seconds = span.days * 86400 + span.seconds  # exact, microseconds dropped
+    parts = []
+    for unit, size in _DURATION_UNITS:
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}{'' if count == 1 else 's'}")
+    return " ".join(parts) or "under a second"
 
 
 def _is_int(value: object) -> bool:
