@@ -26,6 +26,11 @@ days they touch (pageviews exact, visitors possibly counting someone twice), and
 are recorded. The summed partitions are staged under ``_late_rollups/`` and the manifest
 records them as pending BEFORE they replace the live ones, so a run stopped in between
 re-applies the same staged rows next time instead of adding the segments again.
+
+With a site time zone, a local day overlapping a pruned spool day is never recomputed, yet a
+segment arriving in its OTHER (unpruned) spool day has events in it: the segments such a grown
+day gained, known by name, are summed into that local day the same way (`DayPlan.overlap_days`),
+while the other local days they reach are recomputed as usual.
 """
 
 from __future__ import annotations
@@ -250,7 +255,18 @@ def spark_rollup(
                         " counted (its rollups stay as they were)",
                         day,
                     )
-            for day in plan.skipped:
+            for day in sorted(plan.overlap_days):
+                logger.info(
+                    "spark rollup: adding the events of %d new segments to local day %s,"
+                    " which overlaps a pruned spool day (visitors may count someone twice)",
+                    sum(
+                        len(names)
+                        for utc_day, names in plan.overlap_segments.items()
+                        if day in _local_days_of(utc_day, ZoneInfo(timezone))
+                    ),
+                    day,
+                )
+            for day in plan.uncounted:
                 logger.warning(
                     "spark rollup: local day %s not recomputed: a spool day it overlaps was"
                     " pruned (its rollups stay as they were)",
@@ -264,11 +280,12 @@ def spark_rollup(
                 "tables": manifest.get("tables", {}),
                 "recomputed_days": len(plan.local_days),
                 "late_segments": sum(len(names) for names in plan.late_segments.values()),
+                "overlap_segments": sum(len(n) for n in plan.overlap_segments.values()),
                 "state_version": STATE_VERSION,
                 "spool_days": plan.state,
             }
-            if plan.late_segments and _stage_late_sums(
-                spark, spool, output, plan.late_segments, timezone
+            if (plan.late_segments or plan.overlap_segments) and _stage_late_sums(
+                spark, spool, output, plan, timezone
             ):
                 # The new state (these names counted) and the staged sums, recorded
                 # together before the live partitions change: see the module docstring.
@@ -318,22 +335,27 @@ def _roll_up_days(
         events.unpersist()
 
 
-def _stage_late_sums(
-    spark: Any,
-    spool: str,
-    output: str,
-    late: Mapping[date, tuple[str, ...]],
-    timezone: str,
-) -> bool:
+def _stage_late_sums(spark: Any, spool: str, output: str, plan: DayPlan, timezone: str) -> bool:
     """Write, under ``<output>/_late_rollups/<table>``, the local days that the late segments
     touch as they must become: their rows now plus the rollups of those segments alone,
-    summed per key. False when the segments hold no events (nothing to add)."""
+    summed per key. The overlap segments count only in the overlap days (their other local
+    days were recomputed with them). False when there are no such events (nothing to add)."""
     from pyspark.sql import functions as F
 
-    base = spool.rstrip("/")
-    files = [f"{base}/{DAY_PREFIX}{day.isoformat()}/{name}" for day in late for name in late[day]]
-    frame = spark.read.schema(event_struct()).option("basePath", spool).parquet(*files)
-    events = _with_day(frame.select(*[F.col(f.name) for f in EVENT_SCHEMA]), timezone).cache()
+    def events_of(segments: Mapping[date, tuple[str, ...]]) -> Any:
+        base = spool.rstrip("/")
+        files = [f"{base}/{DAY_PREFIX}{d.isoformat()}/{n}" for d in segments for n in segments[d]]
+        frame = spark.read.schema(event_struct()).option("basePath", spool).parquet(*files)
+        return _with_day(frame.select(*[F.col(f.name) for f in EVENT_SCHEMA]), timezone)
+
+    parts = []
+    if plan.late_segments:
+        parts.append(events_of(plan.late_segments))
+    if plan.overlap_segments:
+        wanted = [d.isoformat() for d in sorted(plan.overlap_days)]
+        parts.append(events_of(plan.overlap_segments).filter(F.col("day").isin(wanted)))
+    events = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
+    events = events.cache()
     try:
         touched = sorted(row[0] for row in events.select("day").distinct().collect())
         if not touched:
@@ -411,6 +433,14 @@ class DayPlan:
     # Of `late`, the segments to add to the rollups, by name; a late day missing here cannot
     # be told apart from what was counted (no names known) and is only reported.
     late_segments: Mapping[date, tuple[str, ...]] = field(default_factory=dict)
+    # The segments a grown (unpruned) spool day gained, by name, when they reach a local day
+    # in `skipped`: their events in `overlap_days` are added like late ones; the other local
+    # days they reach are recomputed.
+    overlap_segments: Mapping[date, tuple[str, ...]] = field(default_factory=dict)
+    overlap_days: frozenset[date] = frozenset()
+    # Of `skipped`, the local days that a changed spool day reaches without its new segments
+    # being known by name: those events are not counted (reported only).
+    uncounted: tuple[date, ...] = ()
 
 
 def plan_days(
@@ -438,6 +468,10 @@ def plan_days(
     whose segments changed is told apart: one that only gained is grown (recomputed); one
     that lost any is pruned from now on, and the segments it gained are late (added, never
     recomputed from what is left). Without its names, a higher count reads as grown.
+
+    A grown day's local days that overlap a pruned spool day are not recomputed either: with
+    its names known, the segments it gained are in `overlap_segments`, their events in those
+    local days (`overlap_days`) to be added like late ones.
     """
     zone = ZoneInfo(timezone)
     state: dict[str, Any] = {day.isoformat(): dict(entry) for day, entry in previous.items()}
@@ -451,6 +485,7 @@ def plan_days(
     changed: set[date] = set()
     late: list[date] = []
     late_segments: dict[date, tuple[str, ...]] = {}
+    gained: dict[date, tuple[str, ...]] = {}
     for day, entry in previous.items():
         if day not in present and not entry.get("pruned"):
             newly_pruned.add(day)
@@ -492,6 +527,7 @@ def plan_days(
                     late_segments[day] = tuple(sorted(here - had))
                 continue
             changed.add(day)  # only gained: late arrivals, the day is whole
+            gained[day] = tuple(sorted(here - had))
         elif count > int(before.get("count", 0)):
             changed.add(day)  # more segments than before: late arrivals (names never repeat)
         else:
@@ -511,10 +547,19 @@ def plan_days(
     local_days: set[date] = set()
     read_days: set[date] = set()
     skipped: list[date] = []
+    overlap_segments: dict[date, tuple[str, ...]] = {}
+    overlap_days: set[date] = set()
+    uncounted: list[date] = []
     for local in sorted({local for day in changed for local in _local_days_of(day, zone)}):
         overlapped = _utc_days_of(local, zone)
         if overlapped & pruned:
             skipped.append(local)
+            reaching = overlapped & changed
+            for day in reaching & gained.keys():
+                overlap_segments[day] = gained[day]
+                overlap_days.add(local)
+            if reaching - gained.keys():
+                uncounted.append(local)
             continue
         local_days.add(local)
         read_days |= overlapped & set(present)
@@ -525,6 +570,9 @@ def plan_days(
         tuple(late),
         state,
         late_segments,
+        overlap_segments,
+        frozenset(overlap_days),
+        tuple(uncounted),
     )
 
 
