@@ -110,7 +110,7 @@ class ConsentMiddleware:
         self.honor_dnt = honor_dnt
         self.inject_banner = inject_banner
         self.codec = ConsentCodec(policy, secret_key)
-        self.banner = Banner(policy, path_prefix)
+        self.banner = Banner(policy, path_prefix, honor_dnt=honor_dnt)
         self.stats: dict[str, int] = {"removed_cookies": 0, "bad_cookies": 0, "receipts_failed": 0}
         self.removed_by_name: dict[str, int] = {}
         self.undeclared: dict[str, None] = {}  # ordered set of names no rule declares

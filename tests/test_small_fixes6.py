@@ -82,11 +82,7 @@ def test_honor_dnt_must_be_a_boolean(honor_dnt: object) -> None:
         Banner(make_policy(), "/consent", honor_dnt=honor_dnt)  # type: ignore[arg-type]
 
 
-# The gate builds its Banner in cookiewall/middleware.py, which the lead owns: until it passes
-# `honor_dnt=honor_dnt` there, the gate's banners still name GPC alone under DNT.
-@pytest.mark.xfail(
-    strict=True, reason="middleware.py: Banner(policy, path_prefix, honor_dnt=honor_dnt)"
-)
+# The gate builds its Banner with its own honor_dnt.
 @pytest.mark.parametrize("where", ["/consent/banner?next=/", "/?set=session"])
 @pytest.mark.parametrize("language", ["en", "de", "fr"])
 def test_the_gates_banners_under_dnt_name_both_signals(where: str, language: str) -> None:
