@@ -10,6 +10,7 @@ name (``_spool_names/``), so they are added exactly once.
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 from collections.abc import Iterator
@@ -150,6 +151,10 @@ def spark() -> Iterator[Any]:
         yield session
 
 
+class Stop(Exception):
+    """Stands for the job being killed at one point of the run."""
+
+
 def _pageviews(db: Path, local_day: date) -> int:
     return sum(row[2] for row in sorted_rows(db, "daily_totals") if row[0] == local_day)
 
@@ -157,14 +162,27 @@ def _pageviews(db: Path, local_day: date) -> int:
 @pytest.mark.spark
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("timezone", "pruned_local"), [("Europe/Berlin", day(1)), ("America/Los_Angeles", day(0))]
+    ("timezone", "pruned_local", "stop_at", "late_in_pruned"),
+    [
+        ("Europe/Berlin", day(1), None, False),
+        ("America/Los_Angeles", day(0), None, False),
+        # Stopped after the sums and the new state are recorded, before the live partitions
+        # change: the next run applies the same staged rows, so the segment counts once.
+        ("Europe/Berlin", day(1), "_apply_late_staging", False),
+        # A late segment in pruned spool day 0 as well, in the same run: both are summed
+        # into local day 1 by one staging (neither overwrites the other's sums).
+        ("Europe/Berlin", day(1), None, True),
+    ],
 )
 def test_a_new_segment_overlapping_a_pruned_local_day_is_counted_like_the_warehouse(
     spark: Any,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     timezone: str,
     pruned_local: date,
+    stop_at: str | None,
+    late_in_pruned: bool,
 ) -> None:
     spool, output, wh = tmp_path / "spool", tmp_path / "out", tmp_path / "w.duckdb"
     for offset in range(4):
@@ -184,7 +202,20 @@ def test_a_new_segment_overlapping_a_pruned_local_day_is_counted_like_the_wareho
     late = _events(99, day(1), 150)
     assert any(e.ts.astimezone(ZoneInfo(timezone)).date() == pruned_local for e in late)
     write_segment(spool, day(1), to_table(late))
+    if late_in_pruned:
+        write_segment(spool, day(0), to_table(_events(98, day(0), 90)))
     warehouse.run(spool)
+    if stop_at is not None:
+        real = getattr(spark_module, stop_at)
+
+        def stop(*args: Any, **kwargs: Any) -> Any:
+            monkeypatch.setattr(spark_module, stop_at, real)
+            raise Stop(stop_at)
+
+        monkeypatch.setattr(spark_module, stop_at, stop)
+        with pytest.raises(Stop):
+            spark_module.spark_rollup(str(spool), str(output))
+        assert json.loads((output / "_cookiewall.json").read_text())["pending_late"] is True
     with caplog.at_level("INFO", logger="analytics"):
         spark_module.spark_rollup(str(spool), str(output))
 
@@ -196,9 +227,13 @@ def test_a_new_segment_overlapping_a_pruned_local_day_is_counted_like_the_wareho
         assert sorted_rows(loaded, table, drop) == sorted_rows(wh, table, drop), table
 
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
-    assert any("which overlaps a pruned spool day" in r.getMessage() for r in caplog.records), [
-        r.getMessage() for r in caplog.records
-    ]
+    if stop_at is None:
+        manifest = json.loads((output / "_cookiewall.json").read_text())
+        assert manifest["overlap_segments"] == 1
+        assert manifest["late_segments"] == int(late_in_pruned)
+    assert stop_at is not None or any(
+        "which overlaps a pruned spool day" in r.getMessage() for r in caplog.records
+    ), [r.getMessage() for r in caplog.records]
 
     # The next run adds nothing again.
     spark_module.spark_rollup(str(spool), str(output))
