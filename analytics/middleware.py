@@ -141,7 +141,9 @@ class TrafficMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        path = self.observed_path(scope) or self._path_under_mount(scope)
+        path = self.observed_path(scope)
+        if path is None:
+            path = self._path_under_mount(scope)
         if path is None:
             await self._call_unobserved(scope, receive, send)
             return
