@@ -6,7 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -66,3 +66,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_report_header(config: pytest.Config) -> str:
     found = shutil.which("chromium") or (CHROMIUM if os.path.exists(CHROMIUM) else None)
     return f"browser: {found or 'chromium missing: browser tests will skip'}"
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    """A local Spark session (2 cores) for one test module; skips without pyspark or Java."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install pyspark)")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java 17+ on PATH")
+    from analytics.spark import spark_session
+
+    with spark_session("local[2]") as session:
+        yield session

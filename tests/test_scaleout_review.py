@@ -267,17 +267,6 @@ def _spark_events(seed: int, day: date, count: int = 40) -> list[Event]:
     return events
 
 
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install pyspark)")
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs Java 17+ on PATH")
-    from analytics.spark import spark_session
-
-    with spark_session("local[2]") as session:
-        yield session
-
-
 def _spark_spool(root: Path) -> Path:
     for offset in range(SPARK_DAYS):
         day = SPARK_FIRST_DAY + timedelta(days=offset)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -197,15 +196,6 @@ def _events(seed: int, utc_day: date, count: int) -> list[Event]:
             )
         )
     return sorted(events)
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install pyspark)")
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs Java 17+ on PATH")
-    with spark_module.spark_session("local[2]") as session:
-        yield session
 
 
 def _partition_files(output: Path) -> dict[str, set[str]]:

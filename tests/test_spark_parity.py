@@ -14,7 +14,6 @@ import random
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,6 @@ if shutil.which("java") is None:
 from analytics.spark import (
     load_spark_rollups,
     spark_rollup,
-    spark_session,
 )
 
 # About 70 s on 2 cores (one Spark session, three time zones): CI runs it, `-m "not slow"` skips it.
@@ -126,12 +124,6 @@ def spool(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "salts" / "2026-10-29.salt").write_bytes(b"\x00" * 16)
     (root / ".uploader.lock").write_bytes(b"")
     return root
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    with spark_session("local[2]") as session:
-        yield session
 
 
 def _warehouse_db(spool: Path, folder: Path, timezone: str) -> Path:

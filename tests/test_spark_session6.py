@@ -20,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -100,13 +99,6 @@ def _needs_spark() -> None:
     pytest.importorskip("pyspark", reason="pyspark is not installed (pip install pyspark)")
     if shutil.which("java") is None:
         pytest.skip("Spark needs Java 17+ on PATH")
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    _needs_spark()
-    with spark_module.spark_session("local[2]") as session:
-        yield session
 
 
 # -- 1. entries named *.parquet that are not segments ----------------------------------------
