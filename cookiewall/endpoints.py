@@ -375,7 +375,7 @@ class ConsentEndpoints:
         """Expiring Set-Cookies for the registered cookies of every category not in `keep`."""
         header = request.headers.get("cookie", "")
         names = setcookie.request_cookie_names(header, limit=MAX_REQUEST_COOKIES)
-        request_path = _browser_path(request)
+        request_path = browser_path(request.scope, request.site.root)
         secure = request.secure
         # A cookie registered at a path this endpoint is not under (`path="/shop"`) never
         # reaches it, so the Cookie header cannot say whether the browser has it: expire it
@@ -694,13 +694,12 @@ def _receipt_in_force(consent: Consent) -> str | None:
     return None
 
 
-def _browser_path(request: Request) -> str:
+def browser_path(scope: MutableMapping[str, Any], root: str) -> str:
     """The request's URL path as the browser sent it (root path included, no query)."""
     # raw_path is optional in ASGI, and None from some servers (Mangum): then the decoded
     # path, encoded again as a browser sends it.
-    raw = request.scope.get("raw_path")
-    path = raw.decode("latin-1") if raw else quote(request.scope["path"], safe=PATH_SAFE)
-    root = request.site.root
+    raw = scope.get("raw_path")
+    path: str = raw.decode("latin-1") if raw else quote(scope["path"], safe=PATH_SAFE)
     if root and not (path == root or path.startswith(f"{root}/")):
         path = root + path  # a server that strips the root path from raw_path too
     return path

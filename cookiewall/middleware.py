@@ -13,17 +13,16 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
-from urllib.parse import quote
 
 from cookiewall import setcookie
 from cookiewall.banner import Banner, inject
 from cookiewall.consent import Consent, ConsentCodec, Decision
 from cookiewall.endpoints import (
-    PATH_SAFE,
     ConsentEndpoints,
     Reply,
     Request,
     Site,
+    browser_path,
     route_path,
     safe_next,
 )
@@ -788,13 +787,8 @@ def _charset(headers: Sequence[tuple[bytes, bytes]]) -> str | None:
 
 
 def _current_path(scope: Scope, root: str) -> str:
-    """The page's URL path as the browser asked for it, root path included."""
-    # raw_path is optional in ASGI, and None from some servers (Mangum): then the decoded
-    # path, encoded again as a browser sends it (as the endpoints do).
-    raw = scope.get("raw_path")
-    path: str = raw.decode("latin-1") if raw else quote(scope["path"], safe=PATH_SAFE)
-    if root and not (path == root or path.startswith(f"{root}/")):
-        path = root + path  # a server that strips the root path from raw_path too
+    """The page's URL path as the browser asked for it, root path and query included."""
+    path = browser_path(scope, root)
     query = scope.get("query_string", b"")
     if query:
         path = f"{path}?{query.decode('latin-1')}"
