@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analytics.event import EVENT_SCHEMA, Event, to_table
+from analytics.forkgate import python_section
 from analytics.paths import extract_utm, redact_path
 from analytics.referrers import DIRECT, Referrer
 from analytics.useragents import classify_user_agent
@@ -187,7 +188,8 @@ class _Columns:
         self, values: Sequence[K], convert: Callable[[K], Any], type_: pa.DataType | None = None
     ) -> _Lookup:
         distinct, codes = _factorize(values, type_)
-        results = _each(distinct, convert)
+        with python_section():  # a fork need not wait for this part (see analytics.forkgate)
+            results = _each(distinct, convert)
         failures = [isinstance(result, _Failed) for result in results]
         if any(failures):
             kind = next(result.kind for result in results if isinstance(result, _Failed))
@@ -317,16 +319,17 @@ def _visitor_ids(
     # The first row of each combination (read backwards, the earliest row is written last),
     # hashed in the order combinations first appear: the hasher sees days as requests came.
     first_rows = dict(zip(reversed(codes), range(n - 1, -1, -1), strict=True))
-    for code in dict.fromkeys(codes):
-        if code is None:
-            continue
-        row = first_rows[code]
-        try:
-            day = _EPOCH + timedelta(days=day_list[row])
-            ids[code] = visitor_id_of(day, peers[row], forwarded[row], agents[row])
-        except Exception as exc:
-            failure = failure or type(exc).__name__
-            ids[code] = _Failed(exc)
+    with python_section():  # hashing, and a salt file read or written: no Arrow here
+        for code in dict.fromkeys(codes):
+            if code is None:
+                continue
+            row = first_rows[code]
+            try:
+                day = _EPOCH + timedelta(days=day_list[row])
+                ids[code] = visitor_id_of(day, peers[row], forwarded[row], agents[row])
+            except Exception as exc:
+                failure = failure or type(exc).__name__
+                ids[code] = _Failed(exc)
     if failure:
         failed = pa.array([isinstance(found, _Failed) for found in ids], pa.bool_())
         columns.fail_rows(failed.take(combined).fill_null(False), failure)

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 from analytics.capture import Capture as Capture  # re-exported: tests and callers import it here
 from analytics.capture import Converted, as_utc, batch_to_table
 from analytics.event import EVENT_SCHEMA, Event
+from analytics.forkgate import arrow_section
 from analytics.referrers import Referrer, referrer_parser
 from analytics.spool import write_segment
 from analytics.useragents import load_parser
@@ -150,7 +151,8 @@ class Recorder:
             self._uploader = SegmentUploader(self.spool_dir, spool_url)
         self._reset_state()
         # After fork, the child must not flush the parent's buffered events a second time,
-        # and needs a flusher thread of its own (threads do not survive fork).
+        # and needs a flusher thread of its own (threads do not survive fork). What the
+        # threads held inside Arrow at the fork is analytics.forkgate's concern.
         ref = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: _call(ref, Recorder._after_fork))
         atexit.register(_call, ref, Recorder.close)
@@ -349,16 +351,17 @@ class Recorder:
         with self._convert_lock:
             with self._lock:
                 batch = self._take()
-            table = self._convert(batch)
-            if table is not None:
-                self._note_newest(table)
+            with arrow_section():
+                table = self._convert(batch)
+                if table is not None:
+                    self._note_newest(table)
+                _release_arrow_memory()
             with self._lock:
                 if table is not None:
                     self._converted.append(table)
                     self._converted_rows += table.num_rows
                 self._converting = 0
                 self._in_flight = self._writing
-            _release_arrow_memory()
 
     def flush(self) -> int:
         """Write what is buffered as sealed segments (one per UTC day); return the count written.
@@ -379,7 +382,8 @@ class Recorder:
             failure: Exception | None = None
             kept: list[pa.Table] = []
             try:
-                by_day = _by_utc_day(pa.concat_tables(tables) if tables else None)
+                with arrow_section():
+                    by_day = _by_utc_day(pa.concat_tables(tables) if tables else None)
             except Exception as exc:  # a bug: keep the tables as they are, for the next try
                 by_day, failure, kept = [], exc, tables
             for day, events in by_day:  # one bad folder blocks no other day
@@ -399,7 +403,8 @@ class Recorder:
                 if failure is not None:
                     self._errors += 1
             self._report(failure)
-            _release_arrow_memory()
+            with arrow_section():
+                _release_arrow_memory()
             if written and self._uploader is not None:
                 self._uploader.notify()
             return written

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analytics.event import EVENT_SCHEMA
+from analytics.forkgate import arrow_section
 
 SEGMENT_SUFFIX = ".parquet"
 SEGMENT_NAME_KEY = b"cookiewall.segment"
@@ -82,17 +83,22 @@ def write_segment(spool_dir: str | os.PathLike[str], day: date, table: pa.Table)
     Raises OSError (disk full, permissions, a file where the folder should be) with nothing
     sealed: the temporary file is removed, so the caller can keep its events and retry.
     """
-    if table.schema != EVENT_SCHEMA:
-        table = table.cast(EVENT_SCHEMA)
     folder = day_folder(Path(spool_dir), day)
-    folder.mkdir(parents=True, exist_ok=True)
     final = folder / _segment_filename()
-    metadata = {**(table.schema.metadata or {}), SEGMENT_NAME_KEY: final.name.encode()}
-    table = table.replace_schema_metadata(metadata)
+    # Encoded in memory, then written: a fork waits for Arrow's part (analytics.forkgate),
+    # never for the disk's.
+    with arrow_section():
+        if table.schema != EVENT_SCHEMA:
+            table = table.cast(EVENT_SCHEMA)
+        metadata = {**(table.schema.metadata or {}), SEGMENT_NAME_KEY: final.name.encode()}
+        sink = pa.BufferOutputStream()
+        pq.write_table(table.replace_schema_metadata(metadata), sink, compression="zstd")
+        encoded = sink.getvalue()
+    folder.mkdir(parents=True, exist_ok=True)
     temp = folder / f"{TEMP_PREFIX}{final.name}"
     try:
         with open(temp, "wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
+            handle.write(encoded)
             handle.flush()
             os.fsync(handle.fileno())
         os.rename(temp, final)
