@@ -8,6 +8,7 @@ flusher thread held at the fork, and that nobody in the child would release)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 import analytics.capture as capture_module
@@ -23,6 +25,7 @@ import analytics.spool as spool_module
 from analytics.event import EVENT_SCHEMA
 from analytics.forkgate import arrow_section, python_section
 from analytics.recorder import Capture, Recorder
+from analytics.useragents import classify_user_agent
 from tests.support import ROOT
 
 # Each case forks in a fresh interpreter: never in pytest's own process, whose threads a child
@@ -149,7 +152,7 @@ def test_a_conversion_holds_the_gate_for_arrow_and_opens_it_for_parsing(
 ) -> None:
     seen: dict[str, list[bool]] = {"factorize": [], "classify": [], "hash": []}
     real_factorize = capture_module._factorize
-    real_classify = capture_module.classify_user_agent
+    real_classify = classify_user_agent
 
     def factorize(*args, **kwargs):  # type: ignore[no-untyped-def]
         seen["factorize"].append(forkgate._gate.locked())
@@ -160,7 +163,7 @@ def test_a_conversion_holds_the_gate_for_arrow_and_opens_it_for_parsing(
         return real_classify(*args, **kwargs)
 
     monkeypatch.setattr(capture_module, "_factorize", factorize)
-    monkeypatch.setattr(capture_module, "classify_user_agent", classify)
+    monkeypatch.setattr("analytics.capture.classify_user_agent", classify)
     recorder = Recorder(tmp_path / "spool", "example.com", flush_interval=60)
     real_visitor_id = recorder.visitor_id
 
@@ -184,8 +187,8 @@ def test_a_segment_is_encoded_inside_the_gate_and_written_outside_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: dict[str, list[bool]] = {"encode": [], "fsync": []}
-    real_write_table = spool_module.pq.write_table
-    real_fsync = spool_module.os.fsync
+    real_write_table = pq.write_table
+    real_fsync = os.fsync
 
     def write_table(*args, **kwargs):  # type: ignore[no-untyped-def]
         seen["encode"].append(forkgate._gate.locked())
@@ -195,8 +198,8 @@ def test_a_segment_is_encoded_inside_the_gate_and_written_outside_it(
         seen["fsync"].append(forkgate._gate.locked())
         real_fsync(fd)
 
-    monkeypatch.setattr(spool_module.pq, "write_table", write_table)
-    monkeypatch.setattr(spool_module.os, "fsync", fsync)
+    monkeypatch.setattr(pq, "write_table", write_table)
+    monkeypatch.setattr(os, "fsync", fsync)
     table = EVENT_SCHEMA.empty_table()
     path = spool_module.write_segment(tmp_path, date(2026, 11, 28), table)
     assert seen == {"encode": [True], "fsync": [False, False]}  # the file, then its folder
