@@ -152,10 +152,9 @@ class Recorder:
         self._reset_state()
         # After fork, the child must not flush the parent's buffered events a second time,
         # and needs a flusher thread of its own (threads do not survive fork). What the
-        # threads held inside Arrow at the fork is analytics.forkgate's concern.
-        ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _call(ref, Recorder._after_fork))
-        atexit.register(_call, ref, Recorder.close)
+        # threads held inside Arrow at the fork is analytics.forkgate's concern. At exit,
+        # what is buffered is written.
+        _live_recorders.add(self)
 
     def _after_fork(self) -> None:
         self._reset_state()
@@ -565,10 +564,27 @@ def _where(exc: BaseException) -> str:
     return f"{type(exc).__name__} at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"
 
 
-def _call(ref: weakref.ref[Recorder], method: Callable[[Recorder], None]) -> None:
-    recorder = ref()
-    if recorder is not None:
-        method(recorder)
+# The recorders alive in this process, for one fork handler and one exit handler shared by all:
+# a handler per Recorder would stay registered after it is gone, and a process that makes many
+# (a test suite, an app factory called per test) would call them all at every fork.
+_live_recorders: weakref.WeakSet[Recorder] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for recorder in list(_live_recorders):
+        recorder._after_fork()
+
+
+def _close_at_exit() -> None:
+    for recorder in list(_live_recorders):
+        try:
+            recorder.close()
+        except Exception as exc:  # one recorder's failure must not leave the others unwritten
+            logger.error("analytics: closing a recorder at exit failed (%s)", _where(exc))
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_close_at_exit)
 
 
 def _release_arrow_memory() -> None:
