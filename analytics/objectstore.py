@@ -242,8 +242,7 @@ class SegmentUploader:
         # A pre-fork server (gunicorn) forks workers after the app is built: each child needs
         # a thread of its own (threads do not survive fork) and a client whose connection
         # pool it does not share with its parent.
-        ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _after_fork(ref))
+        _live_uploaders.add(self)
 
     def _reset_state(self) -> None:
         self._wake = threading.Event()
@@ -464,13 +463,19 @@ class SegmentUploader:
             self._retry_at = 0.0
 
 
-def _after_fork(ref: weakref.ReferenceType[SegmentUploader]) -> None:
-    uploader = ref()
-    if uploader is None:
-        return
-    uploader._reset_state()
-    if uploader._own_client:
-        uploader._client = make_client(endpoint_url=uploader._endpoint_url)
+# One fork handler for all live uploaders (as for recorders: a handler per instance would stay
+# registered after it is gone).
+_live_uploaders: weakref.WeakSet[SegmentUploader] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for uploader in list(_live_uploaders):
+        uploader._reset_state()
+        if uploader._own_client:
+            uploader._client = make_client(endpoint_url=uploader._endpoint_url)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _list_local(spool_dir: Path) -> list[Segment]:
