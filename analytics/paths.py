@@ -6,7 +6,8 @@ addresses); only `utm_source`, `utm_medium`, `utm_campaign` are taken from it, w
 
 References:
     RFC 3986 §3.3 (path segments), RFC 4122 (UUID), RFC 4648 §4-5 (base64, base64url),
-    RFC 4291 §2.2 (IPv6 text forms), RFC 6874 (IPv6 zone ids in URIs)
+    RFC 4291 §2.2 (IPv6 text forms), RFC 6874 (IPv6 zone ids in URIs),
+    IEEE 802 / RFC 7042 §2.1 (MAC address text forms)
 """
 
 from __future__ import annotations
@@ -47,6 +48,31 @@ _IPV6 = re.compile(
     r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}"
     r"(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3}|[0-9A-Fa-f]{0,4})(?![0-9A-Za-z:])"
 )
+# IPv4 written with dashes, as hostnames carry it: a reverse-DNS name
+# (`203-0-113-9.dsl.example.net`) or a cloud host (`ip-10-0-0-1`). Only there: four dashed
+# numbers alone are as often sizes or scores (`/sizes/38-39-40-41`) as an address.
+_DASHED_QUAD = rf"(?:{_OCTET}-){{3}}{_OCTET}"
+_IPV4_DASHED = re.compile(
+    rf"(?<![0-9])(?<![0-9]-){_DASHED_QUAD}(?=\.[A-Za-z])"
+    rf"|(?<![0-9A-Za-z])ip-{_DASHED_QUAD}(?![0-9]|-[0-9])",
+    re.IGNORECASE,
+)
+# MAC addresses (a device's hardware id, personal data like an Internet address): six hex
+# pairs joined by `:` or `-`, or Cisco's three dotted groups of four. Dashed and dotted forms
+# need a letter a-f among the digits: `10-12-14-16-18-20` is a list of sizes, not a device.
+_MAC = re.compile(
+    r"(?<![0-9A-Fa-f:-])[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}"
+    r"(?![0-9A-Fa-f]|[:-][0-9A-Fa-f])"
+    r"|(?<![0-9A-Fa-f.])(?:[0-9A-Fa-f]{4}\.){2}[0-9A-Fa-f]{4}(?![0-9A-Fa-f]|\.[0-9A-Fa-f])"
+)
+_HEX_LETTER = re.compile(r"[A-Fa-f]")
+
+
+def _has_mac_address(text: str) -> bool:
+    for match in _MAC.finditer(text):
+        if match.group(1) == ":" or _HEX_LETTER.search(match.group()):
+            return True
+    return False
 
 
 _LETTER_DIGIT_SWITCH = re.compile(r"[A-Za-z](?=[0-9])|[0-9](?=[A-Za-z])")
@@ -71,6 +97,8 @@ def _is_b64_token(run: str) -> bool:
 def _has_ip_address(text: str) -> bool:
     if text.count(".") >= 3 and _IPV4.search(text):
         return True
+    if text.count("-") >= 3 and _IPV4_DASHED.search(text):
+        return True
     if text.count(":") < 2:
         return False
     for match in _IPV6.finditer(text):
@@ -87,7 +115,7 @@ def _has_ip_address(text: str) -> bool:
 def _identifies(segment: str) -> bool:
     if _EMAIL.search(segment) or _UUID.search(segment) or _HEX_RUN.search(segment):
         return True
-    if _has_ip_address(segment):
+    if _has_ip_address(segment) or _has_mac_address(segment):
         return True
     return any(_is_b64_token(run) for run in _B64_RUN.findall(segment))
 
@@ -104,7 +132,8 @@ def _redact_segment(segment: str) -> str:
         and "@" not in segment
         and "%" not in segment
         and ":" not in segment
-        and segment.count(".") < 3
+        and segment.count(".") < 2
+        and segment.count("-") < 3
     ):
         return segment  # too short for a token, a UUID or an address (the common case: fast)
     # scope["path"] is already percent-decoded once: what is left encoded was encoded twice.

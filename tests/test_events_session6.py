@@ -68,7 +68,7 @@ IP_PATHS = [
     ("/docs/std::vec::Vec", "/docs/std::vec::Vec"),
     ("/pod/Data::Dumper", "/pod/Data::Dumper"),
     ("/ratio/16:9", "/ratio/16:9"),
-    ("/mac/aa:bb:cc:dd:ee:ff", "/mac/aa:bb:cc:dd:ee:ff"),  # not an IP (a MAC is out of scope)
+    ("/mac/aa:bb:cc:dd:ee:ff:00", "/mac/aa:bb:cc:dd:ee:ff:00"),  # seven pairs: no address
     ("/ns/urn:isbn:0451450523", "/ns/urn:isbn:0451450523"),
     ("/emoji/::", "/emoji/::"),  # the unspecified address is no one's
     ("/cpp/std::vec2::x", "/cpp/std::vec2::x"),  # `ec2::` glued to a name
