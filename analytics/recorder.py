@@ -18,6 +18,7 @@ import atexit
 import contextlib
 import functools
 import logging
+import math
 import os
 import threading
 import time
@@ -105,10 +106,20 @@ class Recorder:
             raise ValueError("site must be the site's host name, such as 'example.com'")
         if record not in RECORD_MODES:
             raise ValueError(f"record must be 'pages' or 'all', got {record!r}")
-        if not flush_interval > 0:
+        # Settings often come from the environment as text: "10" or "false" must be refused,
+        # not compared (a TypeError) or taken as true ("false" would turn hashing on).
+        if not _is_number(flush_interval) or not 0 < flush_interval < math.inf:
             raise ValueError(f"flush_interval must be a positive number, got {flush_interval!r}")
-        if not isinstance(max_buffer, int) or max_buffer < 1:
+        if isinstance(max_buffer, bool) or not isinstance(max_buffer, int) or max_buffer < 1:
             raise ValueError(f"max_buffer must be a positive integer, got {max_buffer!r}")
+        if not isinstance(visitor_hashing, bool):
+            raise ValueError(f"visitor_hashing must be True or False, got {visitor_hashing!r}")
+        if not os.fspath(spool_dir).strip():
+            # Path("") is the working directory: events (and salts) would land wherever the
+            # server happens to start.
+            raise ValueError("spool_dir must name a folder, such as 'var/spool'")
+        if salt_dir is not None and not os.fspath(salt_dir).strip():
+            salt_dir = None  # a variable set empty, as for trusted_proxies: the default
         if clock is not None and not callable(clock):
             raise ValueError("clock must be a callable returning a datetime (naive means UTC)")
         exclude_paths = _exclude_patterns(exclude_paths)
@@ -533,6 +544,10 @@ class Recorder:
                 errors=self._errors,
                 buffered=buffered,
             )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _exclude_patterns(patterns: Iterable[str] | None) -> tuple[str, ...]:
