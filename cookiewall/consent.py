@@ -79,6 +79,13 @@ class ConsentCodec:
     """Signs and verifies consent cookies; a verified value is cached, expiry still checked."""
 
     def __init__(self, policy: Policy, secret_key: str | bytes | Sequence[str | bytes]) -> None:
+        if not isinstance(secret_key, str | bytes | Sequence):
+            # None is most often `os.environ.get(...)` for a variable that is not set.
+            hint = " (is the environment variable that holds it set?)" if secret_key is None else ""
+            raise ValueError(
+                "secret_key must be a string (or a list of strings, newest first) of at least"
+                f" 16 characters, not {type(secret_key).__name__}{hint}"
+            )
         keys: list[str | bytes] = (
             [secret_key] if isinstance(secret_key, str | bytes) else list(secret_key)
         )

@@ -204,6 +204,8 @@ class ConsentEndpoints:
             raise ValueError(
                 f"trusted_origins must be a list of origins, not one string ({trusted_origins!r})"
             )
+        if not isinstance(trusted_origins, Iterable):
+            raise ValueError(f"trusted_origins must be a list of origins, not {trusted_origins!r}")
         # Origins the browser uses that the Host the app sees cannot name (a proxy that
         # rewrites Host): accepted as the request's own, as written by `_normal_origin`.
         self.trusted_origins = frozenset(_trusted_origin(o) for o in trusted_origins)

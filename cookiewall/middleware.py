@@ -78,6 +78,7 @@ class ConsentMiddleware:
     ) -> None:
         if not isinstance(policy, Policy):
             raise ValueError("policy must be a cookiewall.Policy")
+        _check_option_types(cookie_name, path_prefix, secure, same_site, inject_banner, receipts)
         if not _COOKIE_NAME.fullmatch(cookie_name):
             raise ValueError(f"cookie_name {cookie_name!r} is not a valid cookie name")
         if (
@@ -583,6 +584,39 @@ class ConsentMiddleware:
         )
         body = b"" if scope["method"] == "HEAD" else reply.body
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _check_option_types(
+    cookie_name: object,
+    path_prefix: object,
+    secure: object,
+    same_site: object,
+    inject_banner: object,
+    receipts: object,
+) -> None:
+    """ValueError for an option of the wrong type, before any check that would trip over it.
+
+    Values read from the environment arrive as strings or None: `secure="false"` was truthy
+    (every cookie Secure) and then a 500 on each request that cleared a bad consent cookie.
+    """
+    for option, value in (
+        ("cookie_name", cookie_name),
+        ("path_prefix", path_prefix),
+        ("same_site", same_site),
+    ):
+        if not isinstance(value, str):
+            raise ValueError(f"{option} must be a string, not {value!r}")
+    if secure is not None and not isinstance(secure, bool):
+        raise ValueError(
+            f"secure must be None (Secure when the request is https), True or False, not {secure!r}"
+        )
+    if not isinstance(inject_banner, bool):
+        raise ValueError(f"inject_banner must be True or False, not {inject_banner!r}")
+    if receipts is not None and not isinstance(receipts, ReceiptLog):
+        raise ValueError(
+            f"receipts must be a cookiewall.ReceiptLog, such as ReceiptLog(path), or None;"
+            f" not {receipts!r}"
+        )
 
 
 def _no_observer(scope: Scope, path: str, message: Message) -> None:

@@ -169,6 +169,10 @@ class Policy:
         if not isinstance(version, str) or not version.strip():
             raise ValueError("Policy version must be a non-empty string")
         self.version = version
+        for argument, given in (("categories", categories), ("cookies", cookies)):
+            # One string is iterable too: its letters would be reported as the entries.
+            if isinstance(given, str) or not isinstance(given, Iterable):
+                raise ValueError(f"{argument} must be a list, not {given!r}")
         self.categories = tuple(categories)
         self.cookies = tuple(cookies)
         _check_categories(self.categories)
