@@ -66,6 +66,12 @@ K = TypeVar("K", bound=Hashable)
 _EPOCH = date(1970, 1, 1)
 _NO_UTM: tuple[None, None, None] = (None, None, None)
 _INT32 = 2**31
+# The longest method in IANA's HTTP Method Registry has 17 characters ("UPDATEREDIRECTREF").
+# h11 (uvicorn without httptools, hypercorn) passes any token up to the request line's limit:
+# kept as sent, a client could store kilobytes per event (the path is capped for the same
+# reason) and give every request a method of its own.
+MAX_METHOD_LENGTH = 24
+OTHER_METHOD = "OTHER"
 
 
 _PYTHON_TYPES = {pa.string(): {str, type(None)}, pa.binary(): {bytes, type(None)}}
@@ -135,6 +141,11 @@ def _text_of(value: str) -> str:
     if not value.isascii():
         value.encode("utf-8")  # a lone surrogate raises here, not later for the whole batch
     return value
+
+
+def _method_of(value: str) -> str:
+    method = _text_of(value)
+    return method if len(method) <= MAX_METHOD_LENGTH else OTHER_METHOD
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -232,7 +243,7 @@ def convert_captures(
     device = columns.lookup(agents, classify_user_agent, raw)
     path = columns.lookup(paths, redact_path, text)
     utm = columns.lookup(queries, _utm_of, raw)
-    method = columns.lookup(methods, _text_of, text)
+    method = columns.lookup(methods, _method_of, text)
     consent = columns.lookup(consents, _text_of, text)
     status = columns.lookup(statuses, _status_of)
     try:
@@ -461,4 +472,12 @@ def _in_utc(event: Event) -> Event:
     return event if ts.tzinfo is UTC else event._replace(ts=as_utc(ts))
 
 
-__all__ = ["Capture", "Converted", "as_utc", "batch_to_table", "convert_captures"]
+__all__ = [
+    "MAX_METHOD_LENGTH",
+    "OTHER_METHOD",
+    "Capture",
+    "Converted",
+    "as_utc",
+    "batch_to_table",
+    "convert_captures",
+]

@@ -5,15 +5,19 @@ Each test here failed before the fix it comes with (see the commit that added it
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from analytics import Recorder
+from analytics import Recorder, TrafficMiddleware
+from analytics.capture import MAX_METHOD_LENGTH
 from analytics.event import Event
-from analytics.spool import list_segments
+from analytics.middleware import Message, Receive, Scope, Send
+from analytics.spool import list_segments, read_segment
 
 NOON = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -98,3 +102,40 @@ def test_an_empty_salt_dir_means_the_default_not_the_working_directory(
     assert recorder.flush() == 1
     assert len(list_segments(spool_dir)) == 1
     recorder.close()
+
+
+# --- event fields: `method` ---
+
+
+async def _html_page(scope: Scope, receive: Receive, send: Send) -> None:
+    headers = [(b"content-type", b"text/html; charset=utf-8")]
+    start: Message = {"type": "http.response.start", "status": 405, "headers": headers}
+    await send(start)
+    await send({"type": "http.response.body", "body": b"<p>Method not allowed</p>"})
+
+
+def _recorded_methods(tmp_path: Path, record: str, methods: list[str]) -> list[str]:
+    spool_dir = tmp_path / record
+    recorder = Recorder(spool_dir, "example.com", record=record, clock=lambda: NOON)
+    app = TrafficMiddleware(_html_page, recorder=recorder)
+
+    async def send_all() -> None:
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 1234))
+        async with httpx.AsyncClient(transport=transport, base_url="http://example.com") as c:
+            for method in methods:
+                assert (await c.request(method, "/page")).status_code == 405
+
+    asyncio.run(send_all())
+    recorder.close()
+    return [m for s in list_segments(spool_dir) for m in read_segment(s.path)["method"].to_pylist()]
+
+
+@pytest.mark.parametrize("record", ["pages", "all"])
+def test_a_method_is_stored_as_sent_unless_it_is_longer_than_any_real_one(
+    tmp_path: Path, record: str
+) -> None:
+    # h11 (uvicorn without httptools) passes any token as the method, up to the request
+    # line's 8 kB: the path is capped for that reason, the method must be too.
+    real = ["GET", "POST", "PROPFIND", "UPDATEREDIRECTREF", "M" * MAX_METHOD_LENGTH]
+    junk = ["X" * (MAX_METHOD_LENGTH + 1), "A" * 8000]
+    assert _recorded_methods(tmp_path, record, [*real, *junk]) == [*real, "OTHER", "OTHER"]
