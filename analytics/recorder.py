@@ -114,10 +114,12 @@ class Recorder:
             raise ValueError(f"max_buffer must be a positive integer, got {max_buffer!r}")
         if not isinstance(visitor_hashing, bool):
             raise ValueError(f"visitor_hashing must be True or False, got {visitor_hashing!r}")
-        if not os.fspath(spool_dir).strip():
+        if not isinstance(spool_dir, (str, os.PathLike)) or not os.fspath(spool_dir).strip():
             # Path("") is the working directory: events (and salts) would land wherever the
             # server happens to start.
             raise ValueError("spool_dir must name a folder, such as 'var/spool'")
+        if salt_dir is not None and not isinstance(salt_dir, (str, os.PathLike)):
+            raise ValueError(f"salt_dir must name a folder, got {salt_dir!r}")
         if salt_dir is not None and not os.fspath(salt_dir).strip():
             salt_dir = None  # a variable set empty, as for trusted_proxies: the default
         if clock is not None and not callable(clock):

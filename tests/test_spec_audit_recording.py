@@ -47,6 +47,7 @@ def _event(path: str = "/") -> Event:
         ("flush_interval", -1),
         ("max_buffer", True),
         ("max_buffer", "1000"),
+        ("salt_dir", 5),
     ],
 )
 def test_a_bad_option_value_is_a_value_error_naming_it(
@@ -73,13 +74,13 @@ def test_good_option_values_are_taken(
     assert recorder.hashing is hashing
 
 
-@pytest.mark.parametrize("spool_dir", ["", "   "])
+@pytest.mark.parametrize("spool_dir", ["", "   ", None])
 def test_an_empty_spool_dir_is_refused_not_the_working_directory(
-    spool_dir: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spool_dir: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match="spool_dir"):
-        Recorder(spool_dir, "example.com")
+        Recorder(spool_dir, "example.com")  # type: ignore[arg-type]  # None: an unset variable
     assert list(tmp_path.iterdir()) == []
 
 
