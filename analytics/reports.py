@@ -588,13 +588,24 @@ def _breakdown(
 def too_small_totals(
     current: Mapping[str, Cell], previous: Mapping[str, Cell] | None, threshold: int | None
 ) -> bool:
-    """True when a row stands for fewer than `threshold` visitors now, or for 1 to K-1 in the
-    previous period when comparing: a row to fold, or an `(other)` whose numbers to withhold."""
+    """True when a row stands for fewer than `threshold` visitors now, or has pageviews of
+    fewer in the previous period when comparing: a row to fold, or an `(other)` whose
+    numbers to withhold."""
     if threshold is None:
         return False
     now = _int(current.get("visitors"))
-    before = _int(previous.get("visitors")) if previous is not None else 0
-    return now < threshold or 0 < before < threshold
+    return now < threshold or (previous is not None and small_counts(previous, threshold))
+
+
+def small_counts(counts: Mapping[str, Cell], threshold: int | None) -> bool:
+    """Whether a period's `pageviews` stand for fewer than `threshold` visitors.
+
+    0 visitors with pageviews is small too: visitors who declined the hash (DNT, GPC, a
+    refused analytics category) are counted in pageviews only, and are no less a handful
+    of people. A period without pageviews reveals no one."""
+    if threshold is None:
+        return False
+    return _int(counts.get("pageviews")) > 0 and _int(counts.get("visitors")) < threshold
 
 
 def _columns_of(spec: Breakdown) -> tuple[str, ...]:
@@ -735,9 +746,14 @@ def _trends(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
     threshold = query.min_visitors
 
     def suppressed(row: Mapping[str, Any]) -> bool:
-        # A trend cannot be folded into (other): a row showing a small count is left out.
-        return threshold is not None and any(
-            0 < int(row[metric]) < threshold for metric in ("visitors", "visitors_previous")
+        # A trend cannot be folded into (other): a row showing a small count is left out,
+        # by the rule that folds a breakdown's rows (`small_counts`), in either period.
+        return any(
+            small_counts(
+                {"pageviews": row[f"pageviews{suffix}"], "visitors": row[f"visitors{suffix}"]},
+                threshold,
+            )
+            for suffix in ("", "_previous")
         )
 
     groups: dict[str, list[dict[str, Cell]]] = {trend: [] for trend in TRENDS}
@@ -783,8 +799,8 @@ def _trends(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
     ]
     if threshold is not None:
         notes.append(
-            f"Referrers with 1 to {threshold - 1} visitors in either period are left out "
-            f"({hidden} left out)."
+            f"Referrers with fewer than {threshold} visitors in a period they had pageviews "
+            f"in are left out ({hidden} left out)."
         )
     return Report(
         kind="trends",

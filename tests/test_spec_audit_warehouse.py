@@ -1,0 +1,107 @@
+"""SPEC 4.3/4.4 audit: reports and CLI behaviour that no earlier test pinned and was wrong.
+
+Each test builds a real DuckDB file holding the contract's rollup tables (the reports read
+nothing else) with hand-written rows, runs `analytics report` in process, and reads its JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from analytics.cli import main
+
+SITE = "example.com"
+ROLLUP_DDL = {
+    "daily_totals": "day DATE, site VARCHAR, pageviews BIGINT, visitors BIGINT, bot_hits BIGINT",
+    "daily_referrers": "day DATE, site VARCHAR, referrer_domain VARCHAR, "
+    "referrer_medium VARCHAR, pageviews BIGINT, visitors BIGINT",
+    "daily_sources": "day DATE, site VARCHAR, referrer_medium VARCHAR, pageviews BIGINT, "
+    "visitors BIGINT",
+    "daily_pages": "day DATE, site VARCHAR, path VARCHAR, pageviews BIGINT, visitors BIGINT",
+    "daily_campaigns": "day DATE, site VARCHAR, utm_source VARCHAR, utm_medium VARCHAR, "
+    "utm_campaign VARCHAR, pageviews BIGINT, visitors BIGINT",
+}
+# Current period 2026-02-08 … 02-14 (7 days); its previous period is 02-01 … 02-07.
+RANGE = ("--from", "2026-02-08", "--to", "2026-02-14")
+Row = tuple[Any, ...]
+
+
+def d(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def build_db(path: Path, tables: dict[str, list[Row]]) -> Path:
+    con = duckdb.connect(str(path))
+    try:
+        for table, ddl in ROLLUP_DDL.items():
+            con.execute(f"CREATE TABLE {table} ({ddl})")
+            for row in tables.get(table, []):
+                marks = ", ".join("?" for _ in row)
+                con.execute(f"INSERT INTO {table} VALUES ({marks})", list(row))
+    finally:
+        con.close()
+    return path
+
+
+def report_json(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict[str, Any]]:
+    capsys.readouterr()
+    code = main(["report", *argv, "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    records: list[dict[str, Any]] = json.loads(out)
+    return records
+
+
+# -- a period of visitors without a hash is a small count too ----------------------------------
+# Visitors who declined the hash (DNT, GPC, a refused analytics category) count 0 visitors:
+# their pageviews are no less a handful of people. Before: `referrers` folded such a row but
+# `trends` listed it, and a previous period of 0 visitors was published under --compare.
+
+
+@pytest.fixture
+def referrers_db(tmp_path: Path) -> Path:
+    rows: list[Row] = [
+        (d("2026-02-10"), SITE, "big.example", "referral", 60, 40),
+        (d("2026-02-03"), SITE, "big.example", "referral", 30, 20),
+        # New this week: three pageviews from one visitor who sent DNT.
+        (d("2026-02-11"), SITE, "private.example", "referral", 3, 0),
+        # Well visited now; the previous week, four pageviews of unhashed visitors.
+        (d("2026-02-12"), SITE, "wiki.example", "referral", 50, 30),
+        (d("2026-02-02"), SITE, "wiki.example", "referral", 4, 0),
+    ]
+    return build_db(tmp_path / "w.duckdb", {"daily_referrers": rows})
+
+
+def test_trends_min_visitors_leaves_out_rows_of_unhashed_visitors(
+    referrers_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("trends", "--db", str(referrers_db), *RANGE)
+    shown = {row["referrer_domain"] for row in report_json(capsys, *args)}
+    assert shown == {"big.example", "private.example", "wiki.example"}
+    suppressed = report_json(capsys, *args, "--min-visitors", "5")
+    assert {row["referrer_domain"] for row in suppressed} == {"big.example"}
+
+
+def test_referrers_and_trends_agree_on_what_min_visitors_hides(
+    referrers_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ("--db", str(referrers_db), *RANGE, "--min-visitors", "5")
+    ranked = report_json(capsys, "referrers", *base, "--compare")
+    assert [row["referrer_domain"] for row in ranked] == ["big.example", "(other)"]
+    trends = {row["referrer_domain"] for row in report_json(capsys, "trends", *base)}
+    assert trends == {"big.example"}
+
+
+def test_compare_previous_period_of_unhashed_visitors_is_not_published(
+    referrers_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ("--db", str(referrers_db), *RANGE, "--min-visitors", "5", "--compare")
+    rows = report_json(capsys, "referrers", *base)
+    assert all(row["pageviews_previous"] != 4 for row in rows)
+    assert "wiki.example" not in {row["referrer_domain"] for row in rows}
