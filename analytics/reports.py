@@ -16,7 +16,8 @@ Semantics an analyst relies on (also in README.md, "Reports"):
   salt that changes every day, so one person seen on three days counts three times.
 * `min_visitors` folds every row with fewer visitors (in either period, with compare) into
   one `(other)` row before `top` cuts the list; `(other)` comes last and is not counted in
-  `top`. The time series never shows a folded row on its own.
+  `top`. The time series never shows a folded row on its own. `summary` cannot fold a
+  period: one with pageviews of fewer than K visitors has its numbers withheld (empty).
 """
 
 from __future__ import annotations
@@ -686,18 +687,39 @@ def _summary(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
             }
         return values
 
+    threshold = query.min_visitors
     current = totals(previous=False)
     columns: tuple[str, ...] = ("period", "pageviews", "visitors", "bot_hits")
     rows: list[dict[str, Cell]] = [
         {"period": period, **values} for period, values in zip(buckets, current, strict=True)
     ]
-    series = {metric: [values[metric] for values in current] for metric in METRICS}
+    # A period of a few visitors is as telling as a referrer of a few: with --min-visitors
+    # its numbers are withheld (as the dashboard's time series does), drawn as 0.
+    small_now = [small_counts(values, threshold) for values in current]
+    hidden = sum(small_now)
+    series = {
+        metric: [
+            0 if small else values[metric] for values, small in zip(current, small_now, strict=True)
+        ]
+        for metric in METRICS
+    }
     if query.compare:
         columns += COMPARE_COLUMNS
         earlier = totals(previous=True)
-        for row, before in zip(rows, earlier, strict=True):
+        small_before = [small_counts(values, threshold) for values in earlier]
+        hidden += sum(small_before)
+        for row, before, was_small in zip(rows, earlier, small_before, strict=True):
             row.update(change_columns(row, dict(before)))
-        series["pageviews (previous period)"] = [values["pageviews"] for values in earlier]
+            if was_small:
+                row.update({column: None for column in COMPARE_COLUMNS})
+        series["pageviews (previous period)"] = [
+            0 if small else values["pageviews"]
+            for values, small in zip(earlier, small_before, strict=True)
+        ]
+    for row, small in zip(rows, small_now, strict=True):
+        if small:
+            withheld = ("pageviews", "visitors", "bot_hits", *COMPARE_COLUMNS)
+            row.update({column: None for column in withheld if not column.endswith("_previous")})
     notes = [
         _range_note(window, query.grain),
         VISITORS_NOTE,
@@ -705,6 +727,10 @@ def _summary(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
     ]
     if query.compare:
         notes.append("Each period is compared with the same days one range-length earlier.")
+    if threshold is not None:
+        notes.append(
+            f"Periods with fewer than {threshold} visitors are not shown ({hidden} hidden)."
+        )
     return Report(
         kind="summary",
         title="Summary",

@@ -7,7 +7,7 @@ nothing else) with hand-written rows, runs `analytics report` in process, and re
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,106 @@ def report_json(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict[str
     assert code == 0, err
     records: list[dict[str, Any]] = json.loads(out)
     return records
+
+
+# -- summary honours --min-visitors ----------------------------------------------------------
+# Before: `report summary --min-visitors K` ignored K in silence and published a day of two
+# visitors exactly (the dashboard's time series, the same numbers, suppresses such buckets).
+
+SMALL_DAY = d("2026-02-09")  # 2 visitors: below K = 5
+QUIET_PREVIOUS_DAY = d("2026-02-03")  # the previous period's twin of 02-10: 1 visitor
+
+
+@pytest.fixture
+def totals_db(tmp_path: Path) -> Path:
+    first = d("2026-02-01")
+    rows: list[Row] = []
+    for offset in range(14):
+        day = first + timedelta(days=offset)
+        if day == SMALL_DAY:
+            rows.append((day, SITE, 3, 2, 4))
+        elif day == QUIET_PREVIOUS_DAY:
+            rows.append((day, SITE, 2, 1, 0))
+        elif day == d("2026-02-12"):
+            continue  # no traffic at all: zeros reveal no one and stay
+        else:
+            rows.append((day, SITE, 40, 20, 1))
+    return build_db(tmp_path / "w.duckdb", {"daily_totals": rows})
+
+
+@pytest.mark.parametrize("grain", ["day", "week"])
+def test_summary_without_min_visitors_shows_every_period(
+    totals_db: Path, capsys: pytest.CaptureFixture[str], grain: str
+) -> None:
+    rows = report_json(capsys, "summary", "--db", str(totals_db), *RANGE, "--grain", grain)
+    assert all(row["pageviews"] is not None for row in rows)
+
+
+def test_summary_min_visitors_suppresses_small_periods(
+    totals_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("summary", "--db", str(totals_db), *RANGE, "--min-visitors", "5")
+    rows = {row["period"]: row for row in report_json(capsys, *args)}
+    assert rows[SMALL_DAY.isoformat()] == {
+        "period": "2026-02-09",
+        "pageviews": None,
+        "visitors": None,
+        "bot_hits": None,
+    }
+    assert rows["2026-02-12"] == {
+        "period": "2026-02-12",
+        "pageviews": 0,
+        "visitors": 0,
+        "bot_hits": 0,
+    }
+    assert rows["2026-02-10"] == {
+        "period": "2026-02-10",
+        "pageviews": 40,
+        "visitors": 20,
+        "bot_hits": 1,
+    }
+
+
+def test_summary_min_visitors_with_compare_hides_both_small_sides(
+    totals_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("summary", "--db", str(totals_db), *RANGE, "--min-visitors", "5", "--compare")
+    rows = {row["period"]: row for row in report_json(capsys, *args)}
+    small_now = rows[SMALL_DAY.isoformat()]
+    assert small_now["pageviews"] is None
+    assert small_now["visitors"] is None
+    # Its previous day (02-02) was large: shown, but no change against a hidden number.
+    assert small_now["pageviews_previous"] == 40
+    assert small_now["pageviews_change"] is None
+    assert small_now["visitors_change_pct"] is None
+    small_before = rows["2026-02-10"]  # previous day 02-03 had 1 visitor
+    assert small_before["pageviews"] == 40
+    assert small_before["pageviews_previous"] is None
+    assert small_before["visitors_previous"] is None
+    assert small_before["pageviews_change"] is None
+    assert small_before["pageviews_change_pct"] is None
+    plain = rows["2026-02-11"]
+    assert (plain["pageviews_previous"], plain["pageviews_change"]) == (40, 0)
+
+
+@pytest.mark.parametrize("grain", ["week", "month"])
+def test_summary_min_visitors_judges_the_whole_bucket(
+    totals_db: Path, capsys: pytest.CaptureFixture[str], grain: str
+) -> None:
+    # A week or month holding the small day is large as a whole: nothing to hide.
+    args = ("summary", "--db", str(totals_db), *RANGE, "--grain", grain, "--min-visitors", "5")
+    rows = report_json(capsys, *args)
+    assert all(row["visitors"] is not None and row["visitors"] >= 5 for row in rows)
+    assert sum(row["pageviews"] for row in rows) == 40 * 5 + 3
+
+
+def test_summary_min_visitors_says_so_in_the_table(
+    totals_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["report", "summary", "--db", str(totals_db), *RANGE, "--min-visitors", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "Periods with fewer than 5 visitors are not shown (1 hidden)" in out
 
 
 # -- a period of visitors without a hash is a small count too ----------------------------------
