@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from functools import lru_cache
+import threading
+from typing import NamedTuple
 from urllib.parse import parse_qsl, unquote
 
 REDACTED = ":redacted"
@@ -158,23 +159,53 @@ def _redact(path: str) -> str:
     return redacted
 
 
-class _PathRedactor:
-    """`redact_path`: cached per path, except paths too long for a cache entry.
+class CacheInfo(NamedTuple):
+    hits: int
+    misses: int
+    maxsize: int
+    currsize: int
 
-    A client may send a new long path on every request (a 16 kB request head passes uvicorn):
-    cached, 8 192 of them would stay in memory for good. Real paths are far shorter.
+
+class _PathRedactor:
+    """`redact_path`: cached only for paths stored as they came (nothing redacted or cut).
+
+    A path that held an identifier (a reset token, an e-mail address) is redacted each time
+    and never kept as a cache key: kept, the last 8 192 of them would stay in the process's
+    memory as raw text for as long as it runs, and such paths are unique, so they would never
+    be hit anyway. Nor are paths too long for a cache entry: a client may send a new long path
+    on every request (a 16 kB request head passes uvicorn). Real paths are far shorter.
     """
 
     def __init__(self) -> None:
-        self._cached = lru_cache(maxsize=CACHE_SIZE)(_redact)
-        self.cache_clear = self._cached.cache_clear
-        self.cache_info = self._cached.cache_info
+        self._kept: dict[str, None] = {}  # least recently used first
+        self._lock = threading.Lock()  # one redactor for every recorder's flusher thread
+        self._hits = self._misses = 0
 
     def __call__(self, path: str) -> str:
         """The storable form of a decoded request path (ASGI `scope["path"]`)."""
-        if len(path) > MAX_CACHED_PATH_LENGTH:
-            return _redact(path)
-        return self._cached(path)
+        with self._lock:
+            if path in self._kept:
+                self._hits += 1
+                del self._kept[path]  # to the most recently used end
+                self._kept[path] = None
+                return path
+            self._misses += 1
+        stored = _redact(path)
+        if stored == path and len(path) <= MAX_CACHED_PATH_LENGTH:
+            with self._lock:
+                if len(self._kept) >= CACHE_SIZE:
+                    del self._kept[next(iter(self._kept))]
+                self._kept[path] = None
+        return stored
+
+    def cache_info(self) -> CacheInfo:
+        with self._lock:
+            return CacheInfo(self._hits, self._misses, CACHE_SIZE, len(self._kept))
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+            self._hits = self._misses = 0
 
 
 redact_path = _PathRedactor()

@@ -53,3 +53,29 @@ def test_a_mac_address_in_a_campaign_tag_is_redacted() -> None:
         R,
     )
     assert extract_utm(b"utm_source=newsletter-2026-11") == ("newsletter-2026-11", None, None)
+
+
+def test_only_paths_stored_as_they_came_are_kept_in_the_cache() -> None:
+    # A path that held an identifier would otherwise stay in memory, raw, as a cache key.
+    redact_path.cache_clear()
+    token_path = "/reset/6f1c2d3e4a5b6c7d8e9f0a1b2c3d4e5f"
+    for _ in range(2):
+        assert redact_path(token_path) == f"/reset/{R}"
+        assert redact_path("/devices/aa:bb:cc:dd:ee:ff") == f"/devices/{R}"
+        assert redact_path("/blog/a-perfectly-normal-post-title") == (
+            "/blog/a-perfectly-normal-post-title"
+        )
+    info = redact_path.cache_info()
+    assert info.currsize == 1  # the blog post alone
+    assert info.hits == 1
+    assert info.misses == 5
+    assert token_path not in redact_path._kept
+
+
+def test_the_cache_keeps_the_most_recently_used_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("analytics.paths.CACHE_SIZE", 3)
+    redact_path.cache_clear()
+    for path in ("/a", "/b", "/c", "/a", "/d"):  # "/a" used again: "/b" is the oldest
+        redact_path(path)
+    assert list(redact_path._kept) == ["/c", "/a", "/d"]
+    redact_path.cache_clear()
