@@ -384,7 +384,11 @@ def _report(args: argparse.Namespace) -> int:
         compare=args.compare,
         min_visitors=args.min_visitors,
     )
-    text = render(run_report(args.db, query), args.format)
+    report = run_report(args.db, query)
+    for warning in report.warnings:
+        # Not through the logging handler: a warning about the command line, said once.
+        print(f"{PROG}: WARNING: {' '.join(warning.split())}", file=sys.stderr)
+    text = render(report, args.format)
     _write_output(text, args.output, terminal=args.format == "table")
     return 0
 

@@ -53,6 +53,7 @@ OTHER = "(other)"
 MIN_TREND_VOLUME = 5
 MIN_TREND_SHARE = 0.001
 CHART_SERIES = 6
+MAX_SITES_NAMED = 10  # in the warning about a --site the database does not hold
 
 VISITORS_NOTE = (
     "Visitors are sums of daily unique visitors: visitor hashes use a salt that changes "
@@ -104,6 +105,9 @@ class Report:
     sparklines: list[list[int]]  # pageviews per period, one list per row (empty: summary)
     previous: tuple[date, date] | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # What the reader may have got wrong (a --site the database has never seen): the CLI
+    # prints these on stderr, where a cron mail shows them; they are in `notes` too.
+    warnings: tuple[str, ...] = field(default_factory=tuple)
 
     def label(self, row: Mapping[str, Cell]) -> str:
         """The row's key as one readable string (campaigns join their three parts)."""
@@ -342,9 +346,33 @@ def run_report(
             # "Yesterday" where the warehouse's days begin (as the dashboard does): in UTC,
             # a zone behind it would get the local day still under way as its last day.
             window = check(replace(query, today=warehouse_today(con)))
-        return build_report(con, window)
+        report = build_report(con, window)
+        warning = None if query.site is None else unknown_site(con, query.site)
+        if warning is not None:
+            report = replace(report, notes=(*report.notes, warning), warnings=(warning,))
+        return report
     finally:
         con.close()
+
+
+def unknown_site(con: duckdb.DuckDBPyConnection, site: str) -> str | None:
+    """A warning when `site` has no data at all in the warehouse (a typo, the wrong case),
+    naming the sites it has; None when it has some, or when that cannot be told.
+
+    Every recorded event, bots' included, gives its site a `daily_totals` row."""
+    try:
+        rows = con.execute("SELECT DISTINCT site FROM daily_totals ORDER BY site").fetchall()
+    except duckdb.Error:  # a database without daily_totals: the report said what it could
+        return None
+    sites = [str(row[0]) for row in rows]
+    if site in sites:
+        return None
+    warning = f"no data for site {site!r} in this database"
+    if sites:
+        shown = ", ".join(repr(name) for name in sites[:MAX_SITES_NAMED])
+        more = f" and {len(sites) - MAX_SITES_NAMED} more" if len(sites) > MAX_SITES_NAMED else ""
+        warning += f"; its sites: {shown}{more}"
+    return warning
 
 
 def warehouse_today(con: duckdb.DuckDBPyConnection) -> date:

@@ -205,3 +205,45 @@ def test_compare_previous_period_of_unhashed_visitors_is_not_published(
     rows = report_json(capsys, "referrers", *base)
     assert all(row["pageviews_previous"] != 4 for row in rows)
     assert "wiki.example" not in {row["referrer_domain"] for row in rows}
+
+
+# -- a --site that the warehouse has never seen -----------------------------------------------
+# Before: `--site exmaple.com` (a typo, or the wrong case) printed a report of zeros and exited
+# 0, so a cron job mailed empty reports for months. Now stderr says so, with the sites there
+# are; the report itself is unchanged (an empty list in JSON) and the exit code stays 0.
+
+
+@pytest.fixture
+def two_sites_db(tmp_path: Path) -> Path:
+    totals: list[Row] = [
+        (d("2026-02-10"), SITE, 40, 20, 1),
+        (d("2026-01-10"), "shop.example", 10, 8, 0),  # outside the range: still a known site
+    ]
+    return build_db(tmp_path / "w.duckdb", {"daily_totals": totals})
+
+
+@pytest.mark.parametrize("kind", ["summary", "referrers", "trends"])
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_unknown_site_is_named_on_stderr(
+    two_sites_db: Path, capsys: pytest.CaptureFixture[str], kind: str, fmt: str
+) -> None:
+    capsys.readouterr()
+    argv = ["report", kind, "--db", str(two_sites_db), *RANGE, "--site", "exmaple.com"]
+    assert main([*argv, "--format", fmt]) == 0
+    out, err = capsys.readouterr()
+    assert err == (
+        "analytics: WARNING: no data for site 'exmaple.com' in this database; "
+        "its sites: 'example.com', 'shop.example'\n"
+    )
+    if fmt == "json":
+        assert "exmaple" not in out  # stdout stays the report alone, for scripts
+
+
+@pytest.mark.parametrize("site", [SITE, "shop.example", None])
+def test_a_known_site_or_all_sites_warns_of_nothing(
+    two_sites_db: Path, capsys: pytest.CaptureFixture[str], site: str | None
+) -> None:
+    capsys.readouterr()
+    argv = ["report", "summary", "--db", str(two_sites_db), *RANGE, "--format", "json"]
+    assert main([*argv, *(["--site", site] if site else [])]) == 0
+    assert capsys.readouterr().err == ""
