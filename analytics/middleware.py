@@ -17,14 +17,13 @@ References:
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from fnmatch import fnmatchcase
-from functools import lru_cache
+import re
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from fnmatch import fnmatchcase, translate
 from typing import Any
 
 from analytics.capture import Capture
 from analytics.event import CONSENT_STATES
-from analytics.paths import MAX_CACHED_PATH_LENGTH
 from analytics.recorder import Recorder
 
 Scope = MutableMapping[str, Any]
@@ -115,6 +114,38 @@ def _consent_of(scope: Scope) -> tuple[str, bool]:
     return (summary if summary in CONSENT_STATES else "custom"), hash_allowed
 
 
+def _exclusion_check(patterns: Sequence[str]) -> Callable[[str], bool]:
+    """Whether a path matches one of the fnmatch `patterns`, with no cache of paths.
+
+    A cache keyed on paths would keep the last few thousand raw request paths (reset tokens,
+    addresses) in memory. It is not needed: when every pattern starts with literal text (the
+    always-excluded `/consent` and `/.well-known/*` do), one `str.startswith` over those
+    prefixes (tens of nanoseconds) rules out nearly every path, and only a path under one of
+    them is matched in full. Otherwise (`*.css`) one regex of all the patterns decides.
+    """
+    prefixes = tuple(_literal_prefix(pattern) for pattern in patterns)
+    if all(prefixes):
+
+        def excluded(path: str) -> bool:
+            return path.startswith(prefixes) and any(
+                fnmatchcase(path, pattern) for pattern in patterns
+            )
+
+        return excluded
+    # fnmatch's own translation, so the regex means exactly what fnmatchcase does.
+    regex = re.compile("|".join(f"(?:{translate(pattern)})" for pattern in patterns))
+    match = regex.match
+    return lambda path: match(path) is not None
+
+
+def _literal_prefix(pattern: str) -> str:
+    """The text before the pattern's first wildcard (`*`, `?` or `[`)."""
+    for index, char in enumerate(pattern):
+        if char in "*?[":
+            return pattern[:index]
+    return pattern
+
+
 class TrafficMiddleware:
     """Records one privacy-safe event per HTTP response into `recorder` (see SPEC 4.1)."""
 
@@ -123,13 +154,7 @@ class TrafficMiddleware:
             raise ValueError("TrafficMiddleware needs recorder=Recorder(spool_dir, site)")
         self.app = app
         self.recorder = recorder
-        patterns = recorder.exclude_paths
-
-        def matches(path: str) -> bool:
-            return any(fnmatchcase(path, pattern) for pattern in patterns)
-
-        self._matches = matches
-        self._cached_matches = lru_cache(maxsize=4096)(matches)
+        self._excluded: Callable[[str], bool] = _exclusion_check(recorder.exclude_paths)
         self._hashing = recorder.hashing
         self._trusts_proxies = bool(recorder.trusted_proxies)
         self._record_all = recorder.record_all
@@ -169,12 +194,7 @@ class TrafficMiddleware:
         if self._record_all or scope.get("root_path"):
             return None
         path: str = scope["path"]
-        # inlined `_excluded`: this runs on every request
-        if len(path) <= MAX_CACHED_PATH_LENGTH:
-            excluded = self._cached_matches(path)
-        else:
-            excluded = self._matches(path)
-        return None if excluded else path
+        return None if self._excluded(path) else path
 
     def observe_response(self, scope: Scope, path: str, message: Message) -> None:
         """Record the response `message` starts (see `observed_path`); never raises."""
@@ -226,13 +246,6 @@ class TrafficMiddleware:
                 # (uvicorn, hypercorn, daphne): with record="all" that response counts too.
                 self._record_safely(scope, path, _SERVER_ERROR)
             raise
-
-    def _excluded(self, path: str) -> bool:
-        # A long path is matched each time, never kept as a cache key (a client can send a new
-        # one of several kB on every request; 4 096 of them would stay in memory for good).
-        if len(path) <= MAX_CACHED_PATH_LENGTH:
-            return self._cached_matches(path)
-        return self._matches(path)
 
     def _record_safely(self, scope: Scope, path: str, message: Message) -> None:
         try:
