@@ -229,7 +229,7 @@ class TrafficMiddleware:
     async def _call_recording_all(
         self, scope: Scope, receive: Receive, send: Send, path: str
     ) -> None:
-        started = False
+        started = disconnected = False
 
         async def send_wrapper(message: Message) -> None:
             nonlocal started
@@ -238,14 +238,24 @@ class TrafficMiddleware:
                 self._record_safely(scope, path, message)
             await send(message)
 
+        async def receive_wrapper() -> Message:
+            nonlocal disconnected
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                disconnected = True
+            return message
+
+        # The server answers an app that raised, or returned, before it started a response
+        # with a 500 (uvicorn, hypercorn): with record="all" that response counts too. Not
+        # when the app saw the client leave: then nobody is sent anything.
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive_wrapper, send_wrapper)
         except Exception:
-            if not started:
-                # The server answers an app that raised before responding with a 500
-                # (uvicorn, hypercorn, daphne): with record="all" that response counts too.
+            if not started and not disconnected:
                 self._record_safely(scope, path, _SERVER_ERROR)
             raise
+        if not started and not disconnected:
+            self._record_safely(scope, path, _SERVER_ERROR)
 
     def _record_safely(self, scope: Scope, path: str, message: Message) -> None:
         try:
