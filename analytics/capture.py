@@ -330,13 +330,17 @@ def _visitor_ids(
     # The first row of each combination (read backwards, the earliest row is written last),
     # hashed in the order combinations first appear: the hasher sees days as requests came.
     first_rows = dict(zip(reversed(codes), range(n - 1, -1, -1), strict=True))
+    day_of: dict[int, date] = {}
     with python_section():  # hashing, and a salt file read or written: no Arrow here
         for code in dict.fromkeys(codes):
             if code is None:
                 continue
             row = first_rows[code]
             try:
-                day = _EPOCH + timedelta(days=day_list[row])
+                number = day_list[row]
+                day = day_of.get(number)
+                if day is None:  # one date object per day, not one per visitor
+                    day = day_of[number] = _EPOCH + timedelta(days=number)
                 ids[code] = visitor_id_of(day, peers[row], forwarded[row], agents[row])
             except Exception as exc:
                 failure = failure or type(exc).__name__
