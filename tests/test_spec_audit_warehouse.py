@@ -15,18 +15,9 @@ import duckdb
 import pytest
 
 from analytics.cli import main
+from tests.test_reports import ROLLUP_DDL
 
 SITE = "example.com"
-ROLLUP_DDL = {
-    "daily_totals": "day DATE, site VARCHAR, pageviews BIGINT, visitors BIGINT, bot_hits BIGINT",
-    "daily_referrers": "day DATE, site VARCHAR, referrer_domain VARCHAR, "
-    "referrer_medium VARCHAR, pageviews BIGINT, visitors BIGINT",
-    "daily_sources": "day DATE, site VARCHAR, referrer_medium VARCHAR, pageviews BIGINT, "
-    "visitors BIGINT",
-    "daily_pages": "day DATE, site VARCHAR, path VARCHAR, pageviews BIGINT, visitors BIGINT",
-    "daily_campaigns": "day DATE, site VARCHAR, utm_source VARCHAR, utm_medium VARCHAR, "
-    "utm_campaign VARCHAR, pageviews BIGINT, visitors BIGINT",
-}
 # Current period 2026-02-08 … 02-14 (7 days); its previous period is 02-01 … 02-07.
 RANGE = ("--from", "2026-02-08", "--to", "2026-02-14")
 Row = tuple[Any, ...]
