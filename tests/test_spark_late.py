@@ -24,30 +24,14 @@ from analytics.event import Event, to_table
 from analytics.spark import plan_days
 from analytics.spool import write_segment
 from analytics.warehouse import ROLLUP_TABLES, Warehouse
+from tests.spark_support import PATHS, SITES, SPOOL, D, day, fingerprints, rerun, stop_once_at
 from tests.warehouse_support import sorted_rows
-
-D = date(2026, 10, 20)
-
-
-def day(offset: int) -> date:
-    return D + timedelta(days=offset)
-
-
-def fingerprints(names: dict[date, tuple[str, ...]]) -> dict[date, tuple[int, str]]:
-    return {d: (len(found), "|".join(sorted(found))) for d, found in names.items()}
-
-
-def rerun(plan_state: dict[str, Any]) -> dict[date, dict[str, Any]]:
-    return {date.fromisoformat(key): entry for key, entry in plan_state.items()}
 
 
 def plan(
     names: dict[date, tuple[str, ...]], previous: dict[date, dict[str, Any]], tz: str = "UTC"
 ) -> spark_module.DayPlan:
     return plan_days(fingerprints(names), previous, tz, names=names)
-
-
-SPOOL = {day(i): tuple(f"{i}-{n}.parquet" for n in range(3)) for i in range(4)}
 
 
 # -- the plan ------------------------------------------------------------------------------
@@ -151,8 +135,6 @@ def test_without_names_the_plan_keeps_counting_only() -> None:
 
 # -- on Spark, against the warehouse --------------------------------------------------------
 
-SITES = ("example.com", "blog.example.com")
-PATHS = ("/", "/pricing", "/blog/post")
 REFERRERS = (
     (None, None, "direct", None),
     ("google.com", "google.com", "search", "Google"),
@@ -205,10 +187,6 @@ def _partition_files(output: Path) -> dict[str, set[str]]:
     }
 
 
-class Stop(Exception):
-    """Stands for the job being killed at one point of the run."""
-
-
 @pytest.mark.spark
 @pytest.mark.slow
 @pytest.mark.parametrize(
@@ -250,17 +228,7 @@ def test_a_late_segment_in_a_pruned_day_matches_the_warehouse_and_is_added_once(
     write_segment(spool, day(1), to_table(late))
     warehouse.run(spool)
     before = _partition_files(output)
-    if stop_at is not None:
-        real = getattr(spark_module, stop_at)
-
-        def stop(*args: Any, **kwargs: Any) -> Any:
-            monkeypatch.setattr(spark_module, stop_at, real)
-            raise Stop(stop_at)
-
-        monkeypatch.setattr(spark_module, stop_at, stop)
-        with pytest.raises(Stop):
-            spark_module.spark_rollup(str(spool), str(output))
-        assert json.loads((output / "_cookiewall.json").read_text())["pending_late"] is True
+    stop_once_at(stop_at, spool, output, monkeypatch)
     with caplog.at_level("INFO", logger="analytics"):
         spark_module.spark_rollup(str(spool), str(output))
     manifest = json.loads((output / "_cookiewall.json").read_text())

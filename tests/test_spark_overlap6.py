@@ -25,25 +25,8 @@ from analytics.event import Event, to_table
 from analytics.spark import plan_days
 from analytics.spool import write_segment
 from analytics.warehouse import ROLLUP_TABLES, Warehouse
+from tests.spark_support import PATHS, SITES, SPOOL, day, fingerprints, rerun, stop_once_at
 from tests.warehouse_support import sorted_rows
-
-D = date(2026, 10, 20)  # Berlin is UTC+2 then, Los Angeles UTC-7
-
-
-def day(offset: int) -> date:
-    return D + timedelta(days=offset)
-
-
-def fingerprints(names: dict[date, tuple[str, ...]]) -> dict[date, tuple[int, str]]:
-    return {d: (len(found), "|".join(sorted(found))) for d, found in names.items()}
-
-
-def rerun(state: dict[str, Any]) -> dict[date, dict[str, Any]]:
-    return {date.fromisoformat(key): entry for key, entry in state.items()}
-
-
-SPOOL = {day(i): tuple(f"{i}-{n}.parquet" for n in range(3)) for i in range(4)}
-
 
 # -- the plan ------------------------------------------------------------------------------
 
@@ -105,8 +88,6 @@ def test_in_utc_no_local_day_overlaps_another_spool_day() -> None:
 
 # -- on Spark, against the warehouse --------------------------------------------------------
 
-SITES = ("example.com", "blog.example.com")
-PATHS = ("/", "/pricing", "/blog/post")
 CLOCK = datetime.combine(day(3), datetime.min.time(), UTC) + timedelta(hours=12)
 
 
@@ -139,10 +120,6 @@ def _events(seed: int, utc_day: date, count: int) -> list[Event]:
             )
         )
     return sorted(events)
-
-
-class Stop(Exception):
-    """Stands for the job being killed at one point of the run."""
 
 
 def _pageviews(db: Path, local_day: date) -> int:
@@ -195,17 +172,7 @@ def test_a_new_segment_overlapping_a_pruned_local_day_is_counted_like_the_wareho
     if late_in_pruned:
         write_segment(spool, day(0), to_table(_events(98, day(0), 90)))
     warehouse.run(spool)
-    if stop_at is not None:
-        real = getattr(spark_module, stop_at)
-
-        def stop(*args: Any, **kwargs: Any) -> Any:
-            monkeypatch.setattr(spark_module, stop_at, real)
-            raise Stop(stop_at)
-
-        monkeypatch.setattr(spark_module, stop_at, stop)
-        with pytest.raises(Stop):
-            spark_module.spark_rollup(str(spool), str(output))
-        assert json.loads((output / "_cookiewall.json").read_text())["pending_late"] is True
+    stop_once_at(stop_at, spool, output, monkeypatch)
     with caplog.at_level("INFO", logger="analytics"):
         spark_module.spark_rollup(str(spool), str(output))
 
