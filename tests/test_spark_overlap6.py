@@ -26,7 +26,7 @@ from analytics.spark import plan_days
 from analytics.spool import write_segment
 from analytics.warehouse import ROLLUP_TABLES, Warehouse
 from tests.spark_support import PATHS, SITES, SPOOL, day, fingerprints, rerun, stop_once_at
-from tests.warehouse_support import sorted_rows
+from tests.warehouse_support import DIRECT_VISIT, sorted_rows
 
 # -- the plan ------------------------------------------------------------------------------
 
@@ -100,19 +100,10 @@ def _events(seed: int, utc_day: date, count: int) -> list[Event]:
         hour = rng.choice((0, 3, 6, 22, 23)) if rng.random() < 0.5 else rng.randrange(24)
         is_bot = rng.random() < 0.1
         events.append(
-            Event(
+            DIRECT_VISIT._replace(
                 ts=start + timedelta(hours=hour, seconds=rng.randrange(3600)),
                 site=rng.choice(SITES),
                 path=rng.choice(PATHS),
-                method="GET",
-                status=200,
-                referrer_host=None,
-                referrer_domain=None,
-                referrer_medium="direct",
-                referrer_source=None,
-                utm_source=None,
-                utm_medium=None,
-                utm_campaign=None,
                 visitor_id=None if rng.random() < 0.15 else rng.randrange(40),
                 device="bot" if is_bot else "desktop",
                 is_bot=is_bot,
