@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -30,15 +29,7 @@ from analytics.warehouse import Warehouse, validate_timezone
 from tests.dashboard_support import PASSWORD, TOKEN, USER, build_warehouse, client
 from tests.support import ROOT, as_nobody
 from tests.test_reports import FIXTURE, SITE, TODAY, build_rollup_db
-from tests.warehouse_support import events_for_days, table_rows, write_events
-
-
-def _python_knows(zone: str) -> bool:
-    try:
-        ZoneInfo(zone)
-    except Exception:
-        return False
-    return True
+from tests.warehouse_support import events_for_days, python_knows, table_rows, write_events
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -68,7 +59,7 @@ NOT_CIVIL = [
 
 @pytest.mark.parametrize(("zone", "why"), NOT_CIVIL)
 def test_validate_timezone_refuses_host_files_with_the_reason(zone: str, why: str) -> None:
-    if not _python_knows(zone):
+    if not python_knows(zone):
         pytest.skip(f"this machine's zoneinfo has no {zone!r}")
     with pytest.raises(ValueError, match=f"unknown time zone {zone!r}") as caught:
         validate_timezone(zone)
@@ -85,7 +76,7 @@ def test_plain_iana_names_still_pass(zone: str) -> None:
 def test_cli_rollup_refuses_them_in_one_line_before_any_file(
     tmp_path: Path, zone: str, why: str
 ) -> None:
-    if not _python_knows(zone):
+    if not python_knows(zone):
         pytest.skip(f"this machine's zoneinfo has no {zone!r}")
     spool = tmp_path / "spool"
     spool.mkdir()
@@ -103,7 +94,7 @@ def test_cli_rollup_refuses_them_in_one_line_before_any_file(
 def test_dashboard_refuses_them_as_configuration(tmp_path: Path, zone: str, why: str) -> None:
     # The dashboard's zone is configuration (no request parameter takes one): a ValueError at
     # startup, as for an unknown name; before, 'localtime' and 'right/…' served silently.
-    if not _python_knows(zone):
+    if not python_knows(zone):
         pytest.skip(f"this machine's zoneinfo has no {zone!r}")
     with pytest.raises(ValueError, match=f"unknown time zone {zone!r}") as caught:
         dashboard(tmp_path / "analytics.duckdb", token=TOKEN, timezone=zone)
@@ -112,7 +103,7 @@ def test_dashboard_refuses_them_as_configuration(tmp_path: Path, zone: str, why:
 
 @pytest.mark.parametrize(("zone", "why"), NOT_CIVIL)
 def test_warehouse_refuses_them_as_configuration(tmp_path: Path, zone: str, why: str) -> None:
-    if not _python_knows(zone):
+    if not python_knows(zone):
         pytest.skip(f"this machine's zoneinfo has no {zone!r}")
     with pytest.raises(ValueError, match=why.replace("(", r"\(").replace(")", r"\)")):
         Warehouse(tmp_path / "w.duckdb", timezone=zone)

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -26,7 +25,14 @@ from analytics.event import to_table
 from analytics.reports import ReportError, ReportQuery, run_report
 from analytics.warehouse import Warehouse
 from tests.support import ROOT, as_nobody
-from tests.warehouse_support import events_for_days, fixed_clock, table_rows, tally, write_events
+from tests.warehouse_support import (
+    events_for_days,
+    fixed_clock,
+    python_knows,
+    table_rows,
+    tally,
+    write_events,
+)
 
 DAY = date(2026, 11, 1)
 NOW = datetime(2026, 11, 5, tzinfo=UTC)
@@ -97,14 +103,6 @@ def test_ts_statistics_come_from_the_ts_column_behind_a_nested_one(tmp_path: Pat
     assert table_rows(db, "daily_totals") == tally(events)["daily_totals"]
 
 
-def _python_knows(zone: str) -> bool:
-    try:
-        ZoneInfo(zone)
-    except Exception:
-        return False
-    return True
-
-
 @pytest.mark.parametrize("zone", ["localtime", "posixrules"])
 def test_a_zone_duckdb_does_not_know_is_refused_before_it_is_stored(
     tmp_path: Path, zone: str, capsys: pytest.CaptureFixture[str]
@@ -112,7 +110,7 @@ def test_a_zone_duckdb_does_not_know_is_refused_before_it_is_stored(
     # Python's zoneinfo reads these files from /usr/share/zoneinfo; DuckDB's ICU has no
     # such zone. Before: the name was stored for good, and every run failed with "reading
     # the new segments failed twice" (blaming the segments); only a new file helped.
-    if not _python_knows(zone):
+    if not python_knows(zone):
         pytest.skip(f"this machine's zoneinfo has no {zone!r}")
     spool = tmp_path / "spool"
     events = events_for_days(random.Random(13), [DAY], per_day=50)

@@ -215,3 +215,12 @@ def snapshot(db: Path, tables: Sequence[str] = ("events", *ROLLUP_TABLES)) -> di
 
 def fixed_clock(when: datetime) -> Callable[[], datetime]:
     return lambda: when
+
+
+def python_knows(zone: str) -> bool:
+    """Whether this Python's time-zone data has `zone` (a test of it skips otherwise)."""
+    try:
+        ZoneInfo(zone)
+    except Exception:
+        return False
+    return True
