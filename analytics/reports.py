@@ -40,7 +40,7 @@ from analytics.errors import (
     WarehouseLockedError,
     WarehouseMissingError,
 )
-from analytics.warehouse import DEFAULT_LOCK_TIMEOUT, connect
+from analytics.warehouse import DEFAULT_LOCK_TIMEOUT, REFERRER_DOMAINS_FALLBACK, connect
 
 KINDS = ("referrers", "sources", "pages", "campaigns", "summary", "trends")
 GRAINS = ("day", "week", "month")
@@ -129,22 +129,63 @@ def _where(table: str) -> str:
     )
 
 
-# A domain can arrive through several media (mail.google.com is email, google.com search);
-# its row shows the medium that brought it the most pageviews in the range.
-REFERRERS_SQL = f"""
-WITH by_medium AS (
-    SELECT referrer_domain, referrer_medium,
-           sum(pageviews) AS pageviews, sum(visitors) AS visitors
-    {_where("daily_referrers")}
-    GROUP BY referrer_domain, referrer_medium
-)
-SELECT referrer_domain,
-       first(referrer_medium ORDER BY pageviews DESC, referrer_medium) AS referrer_medium,
-       CAST(sum(pageviews) AS BIGINT) AS pageviews,
-       CAST(sum(visitors) AS BIGINT) AS visitors
-FROM by_medium
-GROUP BY referrer_domain
-"""
+# Per-domain figures come from `daily_referrer_domains`, whose visitors are distinct per day
+# and domain: summing daily_referrers' visitors over media would count a visitor who came
+# through two of them (mail.google.com is email, google.com search) twice. A domain's row
+# shows the medium that brought it the most pageviews in the range (from daily_referrers).
+# `DOMAIN_DAYS` stands for that table until `_domain_days_sql` puts in what the database holds.
+DOMAIN_DAYS = "__daily_referrer_domains__"
+
+
+def _referrer_totals(start: str, end: str, *, named_only: bool = False) -> str:
+    """One row per referring domain over `start`..`end` (parameter names): pageviews and
+    visitors, with the medium that brought it the most pageviews."""
+    named = "AND referrer_domain IS NOT NULL" if named_only else ""
+    scope = (
+        f"WHERE day BETWEEN {start} AND {end} {named} "
+        "AND (CAST($site AS VARCHAR) IS NULL OR site = $site)"
+    )
+    return f"""
+    WITH domains AS (
+        SELECT referrer_domain, sum(pageviews) AS pageviews, sum(visitors) AS visitors
+        FROM {DOMAIN_DAYS} {scope}
+        GROUP BY referrer_domain
+    ), by_medium AS (
+        SELECT referrer_domain, referrer_medium, sum(pageviews) AS pageviews
+        FROM daily_referrers {scope}
+        GROUP BY referrer_domain, referrer_medium
+    ), top_medium AS (
+        SELECT referrer_domain,
+               first(referrer_medium ORDER BY pageviews DESC, referrer_medium) AS referrer_medium
+        FROM by_medium
+        GROUP BY referrer_domain
+    )
+    SELECT domains.referrer_domain, top_medium.referrer_medium,
+           CAST(domains.pageviews AS BIGINT) AS pageviews,
+           CAST(domains.visitors AS BIGINT) AS visitors
+    FROM domains LEFT JOIN top_medium
+      ON domains.referrer_domain IS NOT DISTINCT FROM top_medium.referrer_domain"""
+
+
+REFERRERS_SQL = _referrer_totals("$start", "$end")
+
+
+def with_domain_days(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """`sql` with `DOMAIN_DAYS` replaced by daily_referrer_domains, or, in a database made
+    before that table existed and not rolled up since (reports never change a database),
+    by the sum of daily_referrers over media (visitors possibly counting someone twice)."""
+    if DOMAIN_DAYS not in sql:
+        return sql
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'daily_referrer_domains'"
+    ).fetchall()
+    relation = (
+        "daily_referrer_domains"
+        if found[0][0]
+        else f"({REFERRER_DOMAINS_FALLBACK}) AS daily_referrer_domains"
+    )
+    return sql.replace(DOMAIN_DAYS, relation)
+
 
 SOURCES_SQL = f"""
 SELECT referrer_medium,
@@ -179,27 +220,9 @@ GROUP BY period
 """
 
 
-def _referrer_totals(start: str, end: str) -> str:
-    """One row per referring domain over `start`..`end` (parameter names), with the medium that
-    brought it the most pageviews."""
-    return f"""
-    SELECT referrer_domain,
-           first(referrer_medium ORDER BY pageviews DESC, referrer_medium) AS referrer_medium,
-           sum(pageviews) AS pageviews, sum(visitors) AS visitors
-    FROM (
-        SELECT referrer_domain, referrer_medium,
-               sum(pageviews) AS pageviews, sum(visitors) AS visitors
-        FROM daily_referrers
-        WHERE day BETWEEN {start} AND {end} AND referrer_domain IS NOT NULL
-          AND (CAST($site AS VARCHAR) IS NULL OR site = $site)
-        GROUP BY ALL
-    )
-    GROUP BY referrer_domain"""
-
-
 TRENDS_SQL = f"""
-WITH current AS ({_referrer_totals("$start", "$end")}
-), previous AS ({_referrer_totals("$previous_start", "$previous_end")}
+WITH current AS ({_referrer_totals("$start", "$end", named_only=True)}
+), previous AS ({_referrer_totals("$previous_start", "$previous_end", named_only=True)}
 ), earlier AS (
     SELECT DISTINCT referrer_domain
     FROM daily_referrers
@@ -498,7 +521,7 @@ def _series_for_keys(
 def _aggregate(
     con: duckdb.DuckDBPyConnection, spec: Breakdown, params: dict[str, object]
 ) -> dict[tuple[Cell, ...], dict[str, Cell]]:
-    cursor = con.execute(spec.sql, params)
+    cursor = con.execute(with_domain_days(con, spec.sql), params)
     names = [column[0] for column in cursor.description or ()]
     rows: dict[tuple[Cell, ...], dict[str, Cell]] = {}
     for values in cursor.fetchall():
@@ -792,7 +815,7 @@ def _trends(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
         "previous_start": previous_start,
         "previous_end": previous_end,
     }
-    cursor = con.execute(TRENDS_SQL, params)
+    cursor = con.execute(with_domain_days(con, TRENDS_SQL), params)
     names = [column[0] for column in cursor.description or ()]
     candidates = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
     total = sum(int(row["pageviews"]) for row in candidates)

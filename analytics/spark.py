@@ -53,7 +53,14 @@ import pyarrow as pa
 from analytics.errors import AnalyticsError, WarehouseError
 from analytics.event import EVENT_SCHEMA, SCHEMA_VERSION
 from analytics.spool import DAY_PREFIX, SEGMENT_SUFFIX, list_segments
-from analytics.warehouse import MEASURES, ROLLUP_TABLES, connect, read_sql, validate_timezone
+from analytics.warehouse import (
+    MEASURES,
+    REFERRER_DOMAINS_FALLBACK,
+    ROLLUP_TABLES,
+    connect,
+    read_sql,
+    validate_timezone,
+)
 
 MANIFEST = "_cookiewall.json"
 # Summed partitions waiting to replace the live ones (underscore: Hive readers skip it).
@@ -272,6 +279,7 @@ def spark_rollup(
                     " pruned (its rollups stay as they were)",
                     day,
                 )
+            _add_referrer_domains(spark, spool, output, plan, timezone, listing)
             if plan.local_days:
                 _roll_up_days(spark, spool, output, plan, timezone, listing)
             record: dict[str, Any] = {
@@ -333,6 +341,64 @@ def _roll_up_days(
     finally:
         spark.catalog.dropTempView("scoped_events")
         events.unpersist()
+
+
+def _add_referrer_domains(
+    spark: Any, spool: str, output: str, plan: DayPlan, timezone: str, listing: SpoolListing
+) -> None:
+    """Write daily_referrer_domains for an output made before that table existed (it has
+    daily_referrers rows and no daily_referrer_domains rows), as the warehouse fills it: a
+    local day whose spool days are all still whole is computed from its segments, exactly;
+    any other day gets the sum over media of its daily_referrers rows (visitors possibly
+    counting someone twice). One write of the whole table, so a stopped run leaves it
+    absent (and this runs again) or complete. The days this run recomputes anyway are
+    overwritten by `_roll_up_days` right after."""
+    from pyspark.sql import functions as F
+
+    table = "daily_referrer_domains"
+    target = f"{output}/{table}"
+    if _has_rows(spark, target) or not _has_rows(spark, f"{output}/daily_referrers"):
+        return
+    zone = ZoneInfo(timezone)
+    whole = {
+        day
+        for key, entry in plan.state.items()
+        if isinstance(entry, dict)
+        and not entry.get("pruned")
+        and (day := date.fromisoformat(key)) in listing.segments
+    }
+    rebuilt = sorted(
+        local
+        for local in {local for day in whole for local in _local_days_of(day, zone)}
+        if _utc_days_of(local, zone) <= whole and local not in plan.local_days
+    )
+    schema = _rollup_schema(spark, table)
+    spark.read.parquet(f"{output}/daily_referrers").createOrReplaceTempView("daily_referrers")
+    try:
+        rows = spark.sql(REFERRER_DOMAINS_FALLBACK)
+        if rebuilt:
+            wanted = [day.isoformat() for day in rebuilt]
+            read = {utc for local in rebuilt for utc in _utc_days_of(local, zone)}
+            events = read_spool(spark, spool, timezone=timezone, days=read, listing=listing)
+            events.filter(F.col("day").isin(wanted)).createOrReplaceTempView("scoped_events")
+            fresh = spark.sql(read_sql(f"rollup_{table}.sql"))
+            rows = rows.filter(~F.col("day").isin(wanted)).unionByName(fresh)
+        # The measures' nullability as the rollup gives it (see _apply_late_staging).
+        columns = [
+            F.coalesce(F.col(f.name), F.lit(0).cast(f.dataType)).alias(f.name)
+            if not f.nullable and f.name in MEASURES
+            else F.col(f.name)
+            for f in schema.fields
+        ]
+        rows.select(*columns).write.mode("overwrite").partitionBy("day").parquet(target)
+    finally:
+        spark.catalog.dropTempView("daily_referrers")
+        spark.catalog.dropTempView("scoped_events")
+    logger.info(
+        "spark rollup: added daily_referrer_domains to an output made before it (%d local"
+        " days from the spool, the rest summed over media from daily_referrers)",
+        len(rebuilt),
+    )
 
 
 def _stage_late_sums(spark: Any, spool: str, output: str, plan: DayPlan, timezone: str) -> bool:
@@ -916,6 +982,7 @@ def load_spark_rollups(
         counts: dict[str, int] = {}
         con.execute("BEGIN TRANSACTION")
         try:
+            con.execute(read_sql("schema_daily_referrer_domains.sql"))
             for table in ROLLUP_TABLES:  # fixed names, never text from outside
                 files = sorted(str(p) for p in output.glob(f"{table}/{DAY_PREFIX}*/*.parquet"))
                 con.execute(f"DELETE FROM {table}")
@@ -925,6 +992,8 @@ def load_spark_rollups(
                         "hive_partitioning = true, hive_types = {'day': DATE})",
                         {"files": files},
                     )
+                if table == "daily_referrer_domains":
+                    _fill_referrer_domains(con)
                 counts[table] = int(con.execute(f"SELECT COUNT(*) FROM {table}").fetchall()[0][0])
             if "timezone" in manifest:
                 con.execute(
@@ -942,6 +1011,16 @@ def load_spark_rollups(
     finally:
         con.close()
     return counts
+
+
+def _fill_referrer_domains(con: Any) -> None:
+    """Days of daily_referrers without daily_referrer_domains rows (an output made before that
+    table, not rolled up since): their domains summed over media, as the warehouse does."""
+    con.execute(
+        "INSERT INTO daily_referrer_domains (day, site, referrer_domain, pageviews, visitors) "
+        f"SELECT * FROM ({REFERRER_DOMAINS_FALLBACK}) AS summed "
+        "WHERE day NOT IN (SELECT day FROM daily_referrer_domains)"
+    )
 
 
 def _read_manifest(output: Path) -> dict[str, Any]:

@@ -54,9 +54,19 @@ logger = logging.getLogger("analytics")
 ROLLUP_TABLES: tuple[str, ...] = (
     "daily_totals",
     "daily_referrers",
+    "daily_referrer_domains",
     "daily_sources",
     "daily_pages",
     "daily_campaigns",
+)
+# Each referring domain's day summed over its media from daily_referrers: what stands in for
+# daily_referrer_domains where a warehouse made before that table has no better figure (raw
+# events pruned, or not rolled up since). Pageviews are exact; visitors count someone who
+# came through two media that day twice.
+REFERRER_DOMAINS_FALLBACK = (
+    "SELECT day, site, referrer_domain, CAST(sum(pageviews) AS BIGINT) AS pageviews, "
+    "CAST(sum(visitors) AS BIGINT) AS visitors FROM daily_referrers "
+    "GROUP BY day, site, referrer_domain"
 )
 # The only tables `export_table` accepts: a table name is never pasted into SQL unchecked.
 EXPORT_TABLES: tuple[str, ...] = ("events", *ROLLUP_TABLES)
@@ -514,6 +524,7 @@ class Warehouse:
             for attempt in (1, 2):
                 con.execute("BEGIN TRANSACTION")
                 try:
+                    self._add_referrer_domains(con)
                     self._fill_content_ids(con, old_ids)
                     ingested = self._ingest(con, fresh, footers, copies, progress=progress)
                     rolled_up = self._rollup(con) if rollup else ()
@@ -582,6 +593,7 @@ class Warehouse:
             self._setup(con)
             con.execute("BEGIN TRANSACTION")
             try:
+                self._add_referrer_domains(con)
                 yield con
                 con.execute("COMMIT")
             except BaseException:
@@ -614,6 +626,49 @@ class Warehouse:
             raise WarehouseError(
                 f"database {str(self.path)!r} uses time zone {stored!r}, not "
                 f"{self.timezone!r}; use a new database file to change the time zone"
+            )
+
+    def _add_referrer_domains(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Create and fill daily_referrer_domains in a warehouse made before it existed.
+
+        In the run's transaction, before any ingest (a late segment for a pruned day is then
+        added to a complete row): the table exists exactly when every rolled-up day has its
+        rows. A day whose raw events are kept is computed from them, exactly; a pruned day
+        (or one without a `rollup_days` row) gets the sum over media of its daily_referrers
+        rows, the only figure left (visitors possibly counting someone twice).
+        """
+        if _has_table(con, "daily_referrer_domains"):
+            return
+        con.execute(read_sql("schema_daily_referrer_domains.sql"))
+        kept = [
+            row[0]
+            for row in con.execute(
+                "SELECT day FROM rollup_days WHERE NOT raw_pruned ORDER BY day"
+            ).fetchall()
+        ]
+        columns = "day, site, referrer_domain, pageviews, visitors"
+        if kept:
+            listed = _date_list(kept)
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW scoped_events AS "
+                f"SELECT {', '.join(EVENTS_COLUMNS)} FROM events WHERE day IN ({listed})"
+            )
+            con.execute(
+                f"INSERT INTO daily_referrer_domains ({columns}) SELECT {columns} "
+                f"FROM ({read_sql('rollup_daily_referrer_domains.sql')}) AS fresh"
+            )
+            con.execute("DROP VIEW scoped_events")
+        skip = f"WHERE day NOT IN ({_date_list(kept)})" if kept else ""
+        added = _scalar(
+            con,
+            f"INSERT INTO daily_referrer_domains ({columns}) SELECT {columns} "
+            f"FROM ({REFERRER_DOMAINS_FALLBACK}) AS summed {skip}",
+        )
+        if added:
+            logger.info(
+                "daily_referrer_domains: days whose raw events are pruned take their visitors "
+                "summed over media from daily_referrers (%d rows)",
+                added,
             )
 
     @staticmethod

@@ -95,7 +95,7 @@ def test_timeseries_equals_daily_totals(db: Path, site: str | None, grain: str) 
 
 
 BREAKDOWN_SQL = {
-    "referrers": ("daily_referrers", "referrer_domain"),
+    "referrers": ("daily_referrer_domains", "referrer_domain"),
     "sources": ("daily_sources", "referrer_medium"),
     "pages": ("daily_pages", "path"),
     "campaigns": ("daily_campaigns", "utm_source, utm_medium, utm_campaign"),

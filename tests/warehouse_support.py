@@ -146,6 +146,9 @@ def tally(events: Iterable[Event], timezone: str = "UTC") -> dict[str, set[Row]]
             "daily_referrers": (day, e.site, e.referrer_domain, e.referrer_medium)
             if e.referrer_medium not in ("direct", "internal")
             else None,
+            "daily_referrer_domains": (day, e.site, e.referrer_domain)
+            if e.referrer_medium not in ("direct", "internal")
+            else None,
             "daily_sources": (day, e.site, e.referrer_medium),
             "daily_pages": (day, e.site, e.path),
             "daily_campaigns": (day, e.site, e.utm_source, e.utm_medium, e.utm_campaign)

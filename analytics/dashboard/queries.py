@@ -21,6 +21,7 @@ import duckdb
 
 from analytics.dashboard.params import Params
 from analytics.reports import (
+    DOMAIN_DAYS,
     OTHER,
     VISITORS_NOTE,
     Cell,
@@ -30,6 +31,7 @@ from analytics.reports import (
     check,
     periods,
     too_small_totals,
+    with_domain_days,
 )
 
 BREAKDOWN_KINDS = ("referrers", "sources", "pages", "campaigns")
@@ -45,10 +47,12 @@ WHERE day BETWEEN $start AND $end AND (CAST($site AS VARCHAR) IS NULL OR site = 
 GROUP BY period
 """
 
-REFERRER_SQL = """
+# One domain's visitors per day are distinct over its media (daily_referrer_domains):
+# summing daily_referrers over media would count a visitor who came through two twice.
+REFERRER_SQL = f"""
 SELECT CAST(date_trunc($grain, day + $shift) AS DATE) AS period,
        CAST(sum(pageviews) AS BIGINT), CAST(sum(visitors) AS BIGINT), CAST(0 AS BIGINT)
-FROM daily_referrers
+FROM {DOMAIN_DAYS}
 WHERE day BETWEEN $start AND $end AND (CAST($site AS VARCHAR) IS NULL OR site = $site)
   AND referrer_domain = $referrer
 GROUP BY period
@@ -120,7 +124,9 @@ def _bucket_values(
     }
     if params.referrer is not None:
         bound["referrer"] = params.referrer
-    for period, pageviews, visitors, bots in con.execute(sql, bound).fetchall():
+    for period, pageviews, visitors, bots in con.execute(
+        with_domain_days(con, sql), bound
+    ).fetchall():
         if period in slots:
             values[slots[period]] = (int(pageviews), int(visitors), int(bots))
     return values
@@ -204,11 +210,12 @@ def breakdown(
 
 def referrer_total(con: duckdb.DuckDBPyConnection, params: Params) -> tuple[int, int, int, int]:
     """(pageviews, visitors) of the referrer in the range, then in the previous period."""
-    sql = (
+    sql = with_domain_days(
+        con,
         "SELECT CAST(coalesce(sum(pageviews), 0) AS BIGINT), "
-        "CAST(coalesce(sum(visitors), 0) AS BIGINT) FROM daily_referrers "
+        f"CAST(coalesce(sum(visitors), 0) AS BIGINT) FROM {DOMAIN_DAYS} "
         "WHERE day BETWEEN $start AND $end AND referrer_domain = $referrer "
-        "AND (CAST($site AS VARCHAR) IS NULL OR site = $site)"
+        "AND (CAST($site AS VARCHAR) IS NULL OR site = $site)",
     )
     result: list[int] = []
     for start, end in ((params.start, params.end), params.previous):

@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 from anyio import to_thread
 
-from analytics.warehouse import ROLLUP_TABLES
+from analytics.warehouse import REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES
 
 logger = logging.getLogger("analytics.dashboard")
 
@@ -124,7 +124,22 @@ def load(path: Path) -> Snapshot:
         quoted = "'" + str(path).replace("'", "''") + "'"
         con.execute(f"ATTACH {quoted} AS wh (READ_ONLY)")
         try:
+            held = {
+                row[0]
+                for row in con.execute(
+                    "SELECT table_name FROM information_schema.tables "
+                    "WHERE table_catalog = 'wh' AND table_schema = 'main'"
+                ).fetchall()
+            }
             for table in ROLLUP_TABLES:
+                if table == "daily_referrer_domains" and table not in held:
+                    # A warehouse made before this table, not rolled up since: the same
+                    # stand-in the reports use (visitors summed over media).
+                    source = REFERRER_DOMAINS_FALLBACK.replace(
+                        "FROM daily_referrers", "FROM wh.main.daily_referrers"
+                    )
+                    con.execute(f"CREATE TABLE {table} AS {source}")
+                    continue
                 con.execute(f"CREATE TABLE {table} AS SELECT * FROM wh.main.{table}")
             con.execute(REFERRER_PAGES_SQL)
             zone = con.execute(
