@@ -1,0 +1,494 @@
+"""The full stack under the servers people deploy with, as real processes on 127.0.0.1.
+
+Promises checked (SPEC 3.2, 4.1 "Never stored", 4.2, 5 "many concurrent workers — with nothing
+lost and nothing counted twice"), with the app of tests/apps/full_stack_app.py (consent gate ->
+recorder -> a page that sets one cookie of each category):
+
+* uvicorn with its C parts (``--http httptools --loop uvloop``): banner, form consent (303 and
+  the cookie), each returning visitor gets exactly the cookies it allowed; after SIGTERM the
+  spool holds exactly the page views, no temporary file, and no byte of the client's address,
+  user agent, query string or cookies.
+* gunicorn with two ``uvicorn.workers.UvicornWorker`` workers, with and without ``--preload``
+  (app and Recorder built in the master, then forked): both workers serve, SIGTERM to the
+  master flushes both, every request is in the spool and the warehouse exactly once. A worker
+  SIGKILLed under load is replaced; the spool holds no partial segment, and what is lost is at
+  most what that worker had not flushed yet.
+* hypercorn over HTTP/1.1 and cleartext HTTP/2 (prior knowledge): the gate reads the consent
+  cookie when the Cookie header comes in several fields, and lifespan shutdown flushes.
+
+Every answer names the process that served it (``x-served-by``, added by `create_app` here),
+so a test knows which worker answered which request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import duckdb
+import httpx
+import pyarrow.parquet as pq
+import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from analytics.spool import TEMP_PREFIX, list_segments, read_segment
+from analytics.warehouse import Warehouse
+from tests.apps import full_stack_app
+from tests.apps.load_client import BROWSER_UA
+from tests.support import ROOT, free_port, uvicorn_server, wait_for_port
+
+SERVED_BY = "x-served-by"
+ALL_PAGE_COOKIES = {"session", "theme", "_ga_T1", "ad_id"}  # "tracker" has no rule: never
+# What must never reach a byte of the spool: the client's address, user agent, query string
+# and cookie values (the consent cookie's own value is added per test).
+USER_AGENT = f"{BROWSER_UA} ProdProbe-okapi/7.1"
+QUERY_SECRET = "qs-secret-okapi-5521"
+NEVER_STORED = ["127.0.0.1", "ProdProbe-okapi", QUERY_SECRET, full_stack_app.COOKIE_VALUE_PREFIX]
+
+
+# -- the app served: the full stack, each answer naming its process -------------------------
+
+
+class ServedBy:
+    """Adds `x-served-by: <pid>` to every HTTP answer. The pid is read per answer: under
+    ``--preload`` the app is built in the master and runs in its forked workers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_pid(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                pid = (SERVED_BY.encode(), str(os.getpid()).encode())
+                message["headers"] = [*message.get("headers", []), pid]
+            await send(message)
+
+        await self.app(scope, receive, send_with_pid)
+
+
+def create_app() -> ServedBy:
+    """Served as ``tests.test_production_servers:create_app()`` (settings: FULLSTACK_*)."""
+    return ServedBy(full_stack_app.create_app())
+
+
+APP_FACTORY_CALL = "tests.test_production_servers:create_app()"
+
+
+# -- servers ----------------------------------------------------------------------------------
+
+
+def version_of(distribution: str) -> tuple[int, int]:
+    major, minor = metadata.version(distribution).split(".")[:2]
+    return int(major), int(minor)
+
+
+def needs(module: str, server: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{server} needs the {module!r} package: pip install {module}")
+
+
+@contextmanager
+def serve(
+    argv: Sequence[str], port: int, env: Mapping[str, str], stop_timeout: float = 60.0
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run `argv` (a server bound to 127.0.0.1:`port`); yield (base_url, process). A test
+    stops it itself (SIGTERM) to check how it stops; left running, it is stopped the same
+    way, and killed with its workers only if it does not stop within `stop_timeout`."""
+    proc = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        start_new_session=True,
+    )
+    try:
+        wait_for_port(port, timeout=30)
+        yield f"http://127.0.0.1:{port}", proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=stop_timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def gunicorn_server(
+    env: Mapping[str, str], *, preload: bool
+) -> AbstractContextManager[tuple[str, subprocess.Popen[bytes]]]:
+    needs("gunicorn", "gunicorn")
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-k",
+        "uvicorn.workers.UvicornWorker",
+        "-w",
+        "2",
+        "-b",
+        f"127.0.0.1:{port}",
+        "--graceful-timeout",
+        "20",
+        "--log-level",
+        "warning",
+        *(["--preload"] if preload else []),
+        # gunicorn >= 25.1 opens a control socket under $HOME unless told not to.
+        *(["--no-control-socket"] if version_of("gunicorn") >= (25, 1) else []),
+        APP_FACTORY_CALL,
+    ]
+    return serve(argv, port, env)
+
+
+def hypercorn_server(
+    env: Mapping[str, str],
+) -> AbstractContextManager[tuple[str, subprocess.Popen[bytes]]]:
+    needs("hypercorn", "hypercorn")
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "hypercorn",
+        "-b",
+        f"127.0.0.1:{port}",
+        "--graceful-timeout",
+        "20",
+        APP_FACTORY_CALL,
+    ]
+    return serve(argv, port, env)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    """SIGTERM, as a process manager stops a server; its exit status."""
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=60)
+
+
+# A single uvicorn process re-raises the signal it caught once its graceful shutdown is done
+# (uvicorn/server.py, `_captured_signals`), so that a process manager sees why it stopped.
+GRACEFUL_UVICORN_EXIT = -signal.SIGTERM
+
+
+def children(pid: int) -> set[int]:
+    return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout}s: {what}")
+        time.sleep(0.05)
+
+
+# -- load -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int | None  # None: the connection failed (a killed worker's requests in flight)
+    served_by: int | None
+
+
+async def send_pages(
+    base_url: str,
+    paths: Sequence[str],
+    *,
+    concurrency: int = 16,
+    after_each: Callable[[int], None] | None = None,
+) -> dict[str, Answer]:
+    """GET every path with bounded concurrency, each on a new connection so that the kernel
+    hands connections to every worker; `after_each(answered so far)` runs after each one."""
+    limit = asyncio.Semaphore(concurrency)
+    answers: dict[str, Answer] = {}
+
+    async def one(client: httpx.AsyncClient, path: str) -> None:
+        async with limit:
+            try:
+                response = await client.get(path, headers={"user-agent": USER_AGENT})
+                pid = response.headers.get(SERVED_BY)
+                answers[path] = Answer(response.status_code, int(pid) if pid else None)
+            except httpx.TransportError:
+                answers[path] = Answer(None, None)
+            if after_each is not None:
+                after_each(len(answers))
+
+    no_reuse = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=no_reuse) as client:
+        await asyncio.gather(*(one(client, path) for path in paths))
+    return answers
+
+
+# -- what the spool and the warehouse hold ----------------------------------------------------
+
+
+def spooled(spool: Path) -> Counter[tuple[str, str]]:
+    """(path, consent) of every event in a sealed segment, counted."""
+    return Counter(
+        (row["path"], row["consent"])
+        for segment in list_segments(spool)
+        for row in read_segment(segment.path).select(["path", "consent"]).to_pylist()
+    )
+
+
+def spooled_paths(spool: Path) -> Counter[str]:
+    return Counter(path for path, _ in spooled(spool).elements())
+
+
+def segment_pid(name: str) -> int:
+    """The writer's pid in a segment's file name (``<ms>-<host>-<pid>-<n>-<random>``)."""
+    return int(Path(name).name.removeprefix(TEMP_PREFIX).split("-")[2])
+
+
+def temp_files(spool: Path) -> list[Path]:
+    return sorted(spool.rglob(f"{TEMP_PREFIX}*"))
+
+
+def leaks_in(folder: Path, secrets: Sequence[str]) -> list[str]:
+    """Every secret found in the bytes of a file under `folder` (salts aside), or in the
+    decoded values and metadata of its Parquet files (compression hides plain bytes)."""
+    found = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if "salts" in path.relative_to(folder).parts:
+            continue
+        data = [path.read_bytes()]
+        if path.suffix == ".parquet":
+            table = pq.read_table(path)
+            data.append((repr(table.to_pylist()) + repr(table.schema.metadata)).encode())
+        found += [f"{s!r} in {path.name}" for s in secrets for d in data if s.encode() in d]
+    return found
+
+
+def ingest(spool: Path, db: Path) -> tuple[int, Counter[str]]:
+    """Run the warehouse over the spool: (events ingested, paths in `events` counted)."""
+    result = Warehouse(db).run(spool)
+    assert result.ingest.quarantined == ()
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT path, count(*) FROM events GROUP BY path").fetchall()
+    return result.ingest.events, Counter({path: count for path, count in rows})
+
+
+def cookie_names(response: httpx.Response) -> set[str]:
+    return {h.split("=", 1)[0] for h in response.headers.get_list("set-cookie")}
+
+
+def has_banner(response: httpx.Response) -> bool:
+    return 'id="cookiewall"' in response.text
+
+
+# -- 1. uvicorn with httptools and uvloop -----------------------------------------------------
+
+# (visitor, what it posts to /consent, the page cookies it then gets, its events' `consent`)
+CHOICES: list[tuple[str, dict[str, str | list[str]], set[str], str]] = [
+    ("accepts-all", {"action": "accept_all"}, ALL_PAGE_COOKIES, "all"),
+    ("rejects-all", {"action": "reject_all"}, {"session"}, "none"),
+    (
+        "keeps-preferences",
+        {"action": "save", "categories": ["preferences"]},
+        {"session", "theme"},
+        "custom",
+    ),
+    (
+        "allows-counting",
+        {"action": "save", "categories": ["analytics"]},
+        {"session", "_ga_T1"},
+        "custom",
+    ),
+    ("saves-nothing", {"action": "save"}, {"session"}, "none"),
+]
+
+
+async def visit_decide_return(base_url: str) -> tuple[dict[tuple[str, str], int], list[str]]:
+    """Each visitor: a first page (banner), the consent form, two pages as a returning visitor.
+    Returns the page views expected in the spool, and the consent cookie values given out."""
+    expected: dict[tuple[str, str], int] = {}
+    consent_values = []
+    for visitor, form, allowed, consent in CHOICES:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            client.headers["user-agent"] = USER_AGENT
+            first = await client.get(f"/{visitor}/first?utm_source=news&token={QUERY_SECRET}")
+            assert first.status_code == 200
+            assert has_banner(first), visitor
+            assert cookie_names(first) == {"session"}, visitor  # nothing else before consent
+            assert "cookie" in first.headers["vary"].lower()
+            expected[(f"/{visitor}/first", "undecided")] = 1
+
+            decided = await client.post(
+                "/consent", data={**form, "next": f"/{visitor}/welcome-back"}
+            )
+            assert decided.status_code == 303, (visitor, decided.text)
+            assert decided.headers["location"] == f"/{visitor}/welcome-back"
+            (set_consent,) = decided.headers.get_list("set-cookie")
+            assert set_consent.startswith("cookiewall=")
+            assert "HttpOnly" in set_consent
+            assert "SameSite=Lax" in set_consent
+            consent_values.append(client.cookies["cookiewall"])
+
+            for page in ("welcome-back", f"again?token={QUERY_SECRET}"):
+                returning = await client.get(f"/{visitor}/{page}")
+                assert returning.status_code == 200
+                assert not has_banner(returning), visitor
+                assert cookie_names(returning) == allowed, visitor
+                expected[(f"/{visitor}/{page.split('?')[0]}", consent)] = 1
+    return expected, consent_values
+
+
+def mapped_libraries(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.slow
+def test_uvicorn_httptools_uvloop_gate_records_and_flushes_on_sigterm(tmp_path: Path) -> None:
+    needs("uvloop", "uvicorn --loop uvloop")
+    needs("httptools", "uvicorn --http httptools")
+    var = tmp_path / "var"
+    env = {"FULLSTACK_VAR": str(var), "FULLSTACK_FLUSH_INTERVAL": "3600"}
+    with uvicorn_server(
+        APP_FACTORY_CALL.removesuffix("()"),
+        env=env,
+        factory=True,
+        extra_args=("--http", "httptools", "--loop", "uvloop"),
+    ) as (base_url, proc):
+        expected, consent_values = asyncio.run(visit_decide_return(base_url))
+        # The C parts really serve: their extension modules are loaded in the server.
+        libraries = mapped_libraries(proc.pid)
+        assert "/uvloop/loop." in libraries
+        assert "/httptools/parser/" in libraries
+        assert not list((var / "spool").rglob("*.parquet"))  # all still buffered...
+        assert stop(proc) == GRACEFUL_UVICORN_EXIT
+
+    spool = var / "spool"
+    assert spooled(spool) == expected  # ...and flushed by the graceful stop, each once
+    assert temp_files(spool) == []
+    assert leaks_in(var, [*NEVER_STORED, *consent_values]) == []
+
+
+# -- 2. gunicorn with two uvicorn workers ------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preload", [False, True], ids=["imported-per-worker", "preload-fork"])
+def test_gunicorn_two_workers_sigterm_every_request_once_in_spool_and_warehouse(
+    tmp_path: Path, preload: bool
+) -> None:
+    requests = 400
+    var = tmp_path / "var"
+    spool = var / "spool"
+    env = {"FULLSTACK_VAR": str(var), "FULLSTACK_FLUSH_INTERVAL": "3600"}
+    paths = [f"/gunicorn/{n}" for n in range(requests)]
+    with gunicorn_server(env, preload=preload) as (base_url, master):
+        answers = asyncio.run(send_pages(base_url, paths))
+        workers = children(master.pid)
+        assert not list(spool.rglob("*.parquet"))  # all still buffered in the workers
+        assert stop(master) == 0
+
+    assert {a.status for a in answers.values()} == {200}
+    assert len(workers) == 2
+    served = Counter(a.served_by for a in answers.values())
+    assert set(served) == workers, served  # both workers served, and only they
+    # SIGTERM to the master: each worker's lifespan shutdown flushed what it had, once.
+    assert spooled_paths(spool) == Counter(paths)
+    names = [segment.name for segment in list_segments(spool)]
+    assert len(set(names)) == len(names)
+    assert {segment_pid(name) for name in names} == workers  # each worker its own files
+    assert temp_files(spool) == []
+
+    events, ingested = ingest(spool, tmp_path / "analytics.duckdb")
+    assert events == requests
+    assert ingested == Counter(paths)
+    with duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True) as con:
+        pageviews, visitors = con.execute(
+            "SELECT (SELECT sum(pageviews) FROM daily_totals),"
+            " (SELECT count(DISTINCT visitor_id) FROM events)"
+        ).fetchall()[0]
+    assert pageviews == requests
+    # One client, one day: both workers (forked or not) hash it with the one shared salt.
+    assert visitors == 1
+
+
+async def served_by(base_url: str) -> int:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        return int((await client.get("/pid")).headers[SERVED_BY])  # not a page: not recorded
+
+
+def wait_for_worker(base_url: str, pid: int, timeout: float = 30.0) -> None:
+    """Until `pid` answers a request (each on a new connection, so any worker may take it)."""
+    deadline = time.monotonic() + timeout
+    while asyncio.run(served_by(base_url)) != pid:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"worker {pid} answered nothing within {timeout}s")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preload", [False, True], ids=["imported-per-worker", "preload-fork"])
+def test_gunicorn_worker_sigkilled_under_load_is_replaced_and_loses_only_its_own_buffer(
+    tmp_path: Path, preload: bool
+) -> None:
+    per_phase, kill_after = 500, 200
+    var = tmp_path / "var"
+    spool = var / "spool"
+    # Flushing often, so that the kill may land between, or inside, the victim's writes.
+    env = {"FULLSTACK_VAR": str(var), "FULLSTACK_FLUSH_INTERVAL": "0.2"}
+    before = [f"/killed/before-restart/{n}" for n in range(per_phase)]
+    after = [f"/killed/after-restart/{n}" for n in range(per_phase)]
+    with gunicorn_server(env, preload=preload) as (base_url, master):
+        wait_until(lambda: len(children(master.pid)) == 2, "gunicorn started two workers")
+        workers = children(master.pid)
+        victim = min(workers)
+
+        def kill_victim(answered: int) -> None:
+            if answered == kill_after:
+                os.kill(victim, signal.SIGKILL)
+
+        answers = asyncio.run(send_pages(base_url, before, after_each=kill_victim))
+        wait_until(
+            lambda: len(children(master.pid) - workers) == 1 and len(children(master.pid)) == 2,
+            "gunicorn replaced the killed worker",
+        )
+        (replacement,) = children(master.pid) - workers
+        wait_for_worker(base_url, replacement)
+        answers |= asyncio.run(send_pages(base_url, after))
+        assert stop(master) == 0
+
+    served = Counter(a.served_by for a in answers.values())
+    assert served[victim] > 0, served  # the kill landed mid-load
+    assert served[replacement] > 0, served
+    assert {answers[p].status for p in after} == {200}  # the replacement and the survivor
+    assert {a.status for a in answers.values()} <= {200, None}  # None: died with the victim
+    by_victim = {p for p, a in answers.items() if a.served_by == victim}
+    survived = {p for p, a in answers.items() if a.status == 200 and a.served_by != victim}
+
+    # No partial segment: every listed one reads in full; a temporary file can only be the
+    # victim's, and the warehouse skips it.
+    names = [segment.name for segment in list_segments(spool)]
+    assert len(set(names)) == len(names)
+    assert {segment_pid(name) for name in names} <= workers | {replacement}
+    assert {segment_pid(p.name) for p in temp_files(spool)} <= {victim}
+    assert sum(spooled_paths(spool).values()) >= len(survived)
+
+    events, ingested = ingest(spool, tmp_path / "analytics.duckdb")
+    assert set(ingested.values()) == {1}  # nothing twice
+    assert events == len(ingested) <= len(answers)
+    assert set(ingested) <= set(answers)
+    assert survived <= set(ingested)  # every request the other workers answered is there
+    lost = {p for p, a in answers.items() if a.status == 200} - set(ingested)
+    assert lost <= by_victim  # only what the killed worker had not flushed yet
+    print(
+        f"\ngunicorn preload={preload}: {len(answers)} sent, {served[victim]} answered by the "
+        f"killed worker, {len(lost)} of them lost, {events} ingested"
+    )
