@@ -9,7 +9,7 @@ Semantics an analyst relies on (also in README.md, "Reports"):
 
 * The range is inclusive, in whole days; by default the last 28 complete days (ending
   yesterday in the warehouse's time zone). `--compare` uses the period of equal length
-  just before it.
+  just before it, and keeps the rows that had traffic then and none now (0, -100 %).
 * Ranked rows are totals over the whole range; `grain` (day, ISO week from Monday, month)
   shapes the time series (charts, sparklines) and the rows of `summary`.
 * `visitors` over more than one day is the SUM of daily unique visitors: visitor hashes use a
@@ -560,6 +560,13 @@ def _breakdown(
     query = window.query
     current = _aggregate(con, spec, window.params())
     previous = _aggregate(con, spec, window.params(previous=True)) if query.compare else {}
+    for key, before in previous.items():
+        # A row that fell to nothing is what a comparison is asked for: it stays, with 0 now
+        # (-100 %), its key (and a referrer's medium) from the previous period. Ranked by
+        # current pageviews it comes last; with K set it has fewer than K visitors now, so it
+        # folds into (other), whose previous metrics then include it.
+        if key not in current:
+            current[key] = {**before, **dict.fromkeys(METRICS, 0)}
     threshold = query.min_visitors
 
     def too_small(key: tuple[Cell, ...]) -> bool:

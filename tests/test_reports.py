@@ -366,11 +366,12 @@ def test_min_visitors_with_compare_needs_both_periods(db: Path) -> None:
     assert "noisy.example" not in [row["referrer_domain"] for row in compared]
     other = compared[-1]
     assert other["referrer_domain"] == OTHER
-    # friend.org 4 (prev 40), tiny.example 1 (prev 2), noisy.example 4 (prev 1)
+    # friend.org 4 (prev 40), tiny.example 1 (prev 2), noisy.example 4 (prev 1), and
+    # gone.example 0 (prev 20): a row that fell to 0 has fewer than K visitors now
     assert (other["pageviews"], other["pageviews_previous"], other["pageviews_change"]) == (
         9,
-        43,
-        -34,
+        63,
+        -54,
     )
 
 
