@@ -49,20 +49,29 @@ from tests.apps.load_client import BROWSER_UA
 from tests.support import ROOT, free_port, uvicorn_server, wait_for_port
 
 SERVED_BY = "x-served-by"
+COOKIE_FIELDS = "x-cookie-fields"
 ALL_PAGE_COOKIES = {"session", "theme", "_ga_T1", "ad_id"}  # "tracker" has no rule: never
 # What must never reach a byte of the spool: the client's address, user agent, query string
 # and cookie values (the consent cookie's own value is added per test).
 USER_AGENT = f"{BROWSER_UA} ProdProbe-okapi/7.1"
 QUERY_SECRET = "qs-secret-okapi-5521"
-NEVER_STORED = ["127.0.0.1", "ProdProbe-okapi", QUERY_SECRET, full_stack_app.COOKIE_VALUE_PREFIX]
+NEVER_STORED = [
+    "127.0.0.1",
+    "ProdProbe-okapi",
+    "Chrome/126",
+    QUERY_SECRET,
+    full_stack_app.COOKIE_VALUE_PREFIX,
+]
 
 
 # -- the app served: the full stack, each answer naming its process -------------------------
 
 
 class ServedBy:
-    """Adds `x-served-by: <pid>` to every HTTP answer. The pid is read per answer: under
-    ``--preload`` the app is built in the master and runs in its forked workers."""
+    """Adds `x-served-by: <pid>` to every HTTP answer, and `x-cookie-fields: <n>`, the number
+    of Cookie fields the app was given (a server may join the fields a client split). The
+    pid is read per answer: under ``--preload`` the app is built in the master and runs in
+    its forked workers."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -71,11 +80,15 @@ class ServedBy:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        fields = sum(1 for name, _ in scope["headers"] if name == b"cookie")
 
         async def send_with_pid(message: Message) -> None:
             if message["type"] == "http.response.start":
-                pid = (SERVED_BY.encode(), str(os.getpid()).encode())
-                message["headers"] = [*message.get("headers", []), pid]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (SERVED_BY.encode(), str(os.getpid()).encode()),
+                    (COOKIE_FIELDS.encode(), str(fields).encode()),
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_pid)
@@ -352,7 +365,6 @@ def mapped_libraries(pid: int) -> str:
     return Path(f"/proc/{pid}/maps").read_text()
 
 
-@pytest.mark.slow
 def test_uvicorn_httptools_uvloop_gate_records_and_flushes_on_sigterm(tmp_path: Path) -> None:
     needs("uvloop", "uvicorn --loop uvloop")
     needs("httptools", "uvicorn --http httptools")
@@ -492,3 +504,97 @@ def test_gunicorn_worker_sigkilled_under_load_is_replaced_and_loses_only_its_own
         f"\ngunicorn preload={preload}: {len(answers)} sent, {served[victim]} answered by the "
         f"killed worker, {len(lost)} of them lost, {events} ingested"
     )
+
+
+# -- 3. hypercorn, HTTP/1.1 and cleartext HTTP/2 ------------------------------------------------
+
+# HTTP/2 lets a client send Cookie as several fields (RFC 9113 8.2.3); HTTP/1.1 clients and
+# proxies may too. (visitor, the Cookie fields, the page cookies then allowed, `consent`), where
+# {accepted}, {rejected}, {custom} are consent cookies given out by the server, {accepted}
+# decided after the other two.
+SPLIT_COOKIES: list[tuple[str, list[str], set[str], str]] = [
+    ("no-consent", ["session=s1", "theme=dark"], {"session"}, "undecided"),
+    (
+        "accepted-in-the-middle",
+        ["session=s1", "cookiewall={accepted}", "theme=dark"],
+        ALL_PAGE_COOKIES,
+        "all",
+    ),
+    ("rejected-in-the-first", ["cookiewall={rejected}", "theme=dark"], {"session"}, "none"),
+    (
+        "custom-in-the-last",
+        ["a=1", "b=2; c=3", "cookiewall={custom}"],
+        {"session", "theme"},
+        "custom",
+    ),
+    ("newest-first", ["cookiewall={accepted}", "cookiewall={rejected}"], ALL_PAGE_COOKIES, "all"),
+    (
+        "newest-last",
+        ["cookiewall={rejected}", "x=1", "cookiewall={accepted}"],
+        ALL_PAGE_COOKIES,
+        "all",
+    ),
+    (
+        "tampered-beside-valid",
+        ["cookiewall={accepted}x", "cookiewall={custom}"],
+        {"session", "theme"},
+        "custom",
+    ),
+]
+ACCEPTED_AT_LEAST_A_SECOND_LATER = 1.1  # decisions are dated to the second
+
+
+async def consent_cookie(client: httpx.AsyncClient, form: dict[str, str | list[str]]) -> str:
+    client.cookies.clear()
+    response = await client.post("/consent", data=form)
+    assert response.status_code == 303
+    value: str = response.cookies["cookiewall"]
+    return value
+
+
+async def split_cookie_visits(
+    base_url: str, http2: bool
+) -> tuple[dict[tuple[str, str], int], list[str]]:
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=30, http1=not http2, http2=http2
+    ) as client:
+        client.headers["user-agent"] = USER_AGENT
+        rejected = await consent_cookie(client, {"action": "reject_all"})
+        custom = await consent_cookie(client, {"action": "save", "categories": ["preferences"]})
+        await asyncio.sleep(ACCEPTED_AT_LEAST_A_SECOND_LATER)
+        accepted = await consent_cookie(client, {"action": "accept_all"})
+        values = {"accepted": accepted, "rejected": rejected, "custom": custom}
+        expected = {}
+        for visitor, fields, allowed, consent in SPLIT_COOKIES:
+            client.cookies.clear()  # only the fields below: no jar adds a Cookie of its own
+            headers = [("cookie", field.format(**values)) for field in fields]
+            response = await client.get(f"/{visitor}?token={QUERY_SECRET}", headers=headers)
+            assert response.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
+            assert response.status_code == 200
+            # Over HTTP/1.1 the app gets the fields as sent, so the gate itself joins them;
+            # over HTTP/2 the server may join them first (hypercorn's h2 does, RFC 9113 8.2.3).
+            received = int(response.headers[COOKIE_FIELDS])
+            assert received == len(fields) or (http2 and received == 1), (visitor, received)
+            assert cookie_names(response) == allowed, visitor
+            assert has_banner(response) == (consent == "undecided"), visitor
+            expected[(f"/{visitor}", consent)] = 1
+    return expected, list(values.values())
+
+
+@pytest.mark.parametrize("http2", [False, True], ids=["http1.1", "h2c-prior-knowledge"])
+def test_hypercorn_gate_reads_a_cookie_header_split_into_fields_and_shutdown_flushes(
+    tmp_path: Path, http2: bool
+) -> None:
+    if http2:
+        needs("h2", "HTTP/2 (hypercorn's server side and httpx's client side)")
+    var = tmp_path / "var"
+    env = {"FULLSTACK_VAR": str(var), "FULLSTACK_FLUSH_INTERVAL": "3600"}
+    with hypercorn_server(env) as (base_url, proc):
+        expected, consent_values = asyncio.run(split_cookie_visits(base_url, http2))
+        assert not list((var / "spool").rglob("*.parquet"))  # all still buffered...
+        assert stop(proc) == 0
+
+    spool = var / "spool"
+    assert spooled(spool) == expected  # ...and flushed by the lifespan shutdown, each once
+    assert temp_files(spool) == []
+    assert leaks_in(var, [*NEVER_STORED, *consent_values]) == []
