@@ -618,17 +618,14 @@ def test_the_analysts_table_lists_every_warehouse_table_and_column(warehouse: Pa
                     [table_name],
                 ).fetchall()
             ]
-            for table_name in (
-                "events",
-                "daily_totals",
-                "daily_referrers",
-                "daily_sources",
-                "daily_pages",
-                "daily_campaigns",
-            )
+            for (table_name,) in connection.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_name = 'events' OR table_name LIKE 'daily\\_%' ESCAPE '\\'"
+            ).fetchall()
         }
+    assert {"events", "daily_totals", "daily_referrer_domains"} <= set(actual)
     rows = table(section("The warehouse", "For analysts"))
-    assert [code_names(row[0])[0] for row in rows] == list(actual)
+    assert sorted(code_names(row[0])[0] for row in rows) == sorted(actual)
     for table_cell, grain_cell, columns_cell in rows:
         name = code_names(table_cell)[0]
         if name == "events":
