@@ -182,6 +182,10 @@ class Recorder:
         self._write_lock = threading.Lock()  # writing segments (as long as the disk takes)
         self._writer: threading.Thread | None = None  # the flusher's write under way, if any
         self._wake = threading.Event()
+        # Set by the `add` that finds the buffer full enough for an early flush, cleared when
+        # the flusher takes the buffer: one Event.set() per crossing, not one per request
+        # until then (a lock and a notify each, ~1 us, on every request of a busy worker).
+        self._wake_asked = False
         self._buffer: list[Event | Capture] = []  # what requests added, oldest first
         # Converted batches waiting for the next write (older than anything in _buffer).
         self._converted: list[pa.Table] = []
@@ -220,7 +224,8 @@ class Recorder:
                 self._dropped += 1
             return
         buffer.append(event)
-        if len(buffer) >= self._early_flush:
+        if len(buffer) >= self._early_flush and not self._wake_asked:
+            self._wake_asked = True
             self._wake.set()
 
     def recording_failed(self, exc: BaseException) -> None:
@@ -488,6 +493,7 @@ class Recorder:
         count = len(buffer)
         batch = buffer[:count]
         del buffer[:count]
+        self._wake_asked = False
         self._converting = count
         self._in_flight = count + self._writing
         return batch
