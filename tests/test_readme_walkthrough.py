@@ -404,9 +404,17 @@ def test_every_cli_flag_the_readme_names_exists() -> None:
     known = set()
     for command in ("rollup", "report", "export", "prune"):
         known |= set(_parser_flags(command))
-    # flags of other programs the README names: uvicorn
-    others = {"--proxy-headers", "--forwarded-allow-ips", "--root-path", "--log-config"}
-    others |= {"--log-level"}  # uvicorn too
+    # Flags of the servers the README runs it under, read from each one's own --help.
+    others = set()
+    for server in ("uvicorn", "hypercorn"):
+        shown = subprocess.run(
+            [sys.executable, "-m", server, "--help"], capture_output=True, text=True, check=True
+        ).stdout
+        others |= set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", shown))
+    from gunicorn.config import KNOWN_SETTINGS
+
+    others |= {flag for setting in KNOWN_SETTINGS for flag in setting.cli or () if "--" in flag}
+    assert {"--proxy-headers", "--timeout-graceful-shutdown", "--preload"} <= others
     others |= {"--packages", "--strict"}  # spark-submit, mypy
     # CSS custom properties the README names: each must be one the banner's files use
     css_properties = {"--cookiewall-height"}
