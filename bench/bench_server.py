@@ -1,5 +1,6 @@
 """2. Through a real server: uvicorn (1 worker) serving the bare app and the full stack, loaded
-by wrk from another process on 127.0.0.1, alternating A B A B; requests per second as a ratio.
+by wrk from another process on 127.0.0.1, alternating A B A B; requests per second as a ratio,
+for each of uvicorn's HTTP stacks (pure Python, and httptools + uvloop when installed).
 Also (6.) the worker's resident memory with the middleware loaded, after the load."""
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ def _cpu_split() -> tuple[list[str], list[str]]:
 SERVER_CPU, LOAD_CPU = _cpu_split()
 
 
-def _start(factory: str, spool: str) -> tuple[subprocess.Popen[bytes], int]:
+def _start(
+    factory: str, spool: str, server_args: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
     proc = subprocess.Popen(
         [
@@ -64,6 +67,7 @@ def _start(factory: str, spool: str) -> tuple[subprocess.Popen[bytes], int]:
             "--log-level",
             "warning",
             "--no-access-log",
+            *server_args,
         ],
         cwd=ROOT,
         env={**os.environ, "BENCH_SPOOL": spool, "PYTHONPATH": str(ROOT)},
@@ -97,20 +101,20 @@ def _rss_mib(pid: int, field: str = "VmRSS") -> float:
 
 
 def _thread_cpu(pid: int) -> tuple[float, float]:
-    """CPU seconds so far of the process's main thread (the event loop) and of all others."""
+    """CPU seconds so far of the process's main thread (the event loop) and of all others.
+
+    The others are the process's total less the main thread: the total counts threads that
+    have ended too (the recorder's writer is a new thread per flush, and on a busy worker it
+    also converts), which a sum over /proc/PID/task would miss.
+    """
     tick = os.sysconf("SC_CLK_TCK")
-    main = others = 0.0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # a thread that ended meanwhile
-        used = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-        if task.name == str(pid):
-            main += used
-        else:
-            others += used
-    return main, others
+
+    def used(stat: Path) -> float:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+    main = used(Path(f"/proc/{pid}/task/{pid}/stat"))
+    return main, used(Path(f"/proc/{pid}/stat")) - main
 
 
 class _Run:
@@ -161,6 +165,22 @@ def _wrk_counts(
     return float(match.group(1)), int(total.group(1))
 
 
+# uvicorn's two HTTP stacks, named explicitly: left to "auto", the one measured would depend on
+# what happens to be installed. The pure-Python one is what `pip install uvicorn` runs; the
+# C one (`pip install 'uvicorn[standard]'`) answers a request in about a third of the time,
+# so the same middleware is a larger share of it.
+SERVERS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("h11 + asyncio", ("--http", "h11", "--loop", "asyncio"), ("h11",)),
+    ("httptools + uvloop", ("--http", "httptools", "--loop", "uvloop"), ("httptools", "uvloop")),
+)
+
+
+def _installed(modules: tuple[str, ...]) -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(module) is not None for module in modules)
+
+
 def run(seconds: int = 5, rounds: int = 5) -> list[Figure]:
     if shutil.which("wrk") is None:
         return [
@@ -174,10 +194,39 @@ def run(seconds: int = 5, rounds: int = 5) -> list[Figure]:
         ]
     cookie = asyncio.run(consent_cookie(full_app(tempfile.mkdtemp())))
     session_cookie = asyncio.run(bench_session_cookie(session_app()))
+    figures: list[Figure] = []
+    for name, server_args, modules in SERVERS:
+        if not _installed(modules):
+            figures.append(
+                Figure(
+                    f"server req/s, full / bare ({name})",
+                    f"{' and '.join(modules)} not installed",
+                    "not measured",
+                    ">= 0.9",
+                    None,
+                )
+            )
+            continue
+        figures += _one_server(
+            name, server_args, cookie, session_cookie, seconds, rounds, memory=not figures
+        )
+    return figures
+
+
+def _one_server(
+    name: str,
+    server_args: tuple[str, ...],
+    cookie: str,
+    session_cookie: str,
+    seconds: int,
+    rounds: int,
+    *,
+    memory: bool,
+) -> list[Figure]:
     spool = tempfile.mkdtemp(prefix="bench-server-spool-")
-    bare_proc, bare_port = _start("bare_app", spool)
-    full_proc, full_port = _start("full_app", spool)
-    session_proc, session_port = _start("session_app", spool)
+    bare_proc, bare_port = _start("bare_app", spool, server_args)
+    full_proc, full_port = _start("full_app", spool, server_args)
+    session_proc, session_port = _start("session_app", spool, server_args)
     bare_rss = _rss_mib(bare_proc.pid)
     try:
         # Every app gets the same request, cookie included: only the middleware differs.
@@ -198,6 +247,7 @@ def run(seconds: int = 5, rounds: int = 5) -> list[Figure]:
         _stop(bare_proc)
         _stop(full_proc)
         _stop(session_proc)
+        shutil.rmtree(spool, ignore_errors=True)
     bare = [run.rps for run in bare_runs]
     full = [run.rps for run in full_runs]
     ratio = median(full) / median(bare)
@@ -209,10 +259,13 @@ def run(seconds: int = 5, rounds: int = 5) -> list[Figure]:
     )
     session_ratio = median(session) / median(bare)
     pinned = ", server and wrk on a CPU each" if SERVER_CPU else ""
-    how = f"uvicorn 1 worker, wrk -c16{pinned}, {rounds}x{seconds}s alternating, median req/s"
-    return [
+    how = (
+        f"uvicorn 1 worker ({name}), wrk -c16{pinned}, {rounds}x{seconds}s alternating,"
+        " median req/s"
+    )
+    figures = [
         Figure(
-            "server req/s, full / bare",
+            f"server req/s, full / bare ({name})",
             how,
             f"{ratio:.2f} ({median(full):.0f} vs {median(bare):.0f} req/s; each round against"
             f" its own bare run: median {paired:.2f})",
@@ -220,29 +273,34 @@ def run(seconds: int = 5, rounds: int = 5) -> list[Figure]:
             ratio >= 0.9,
         ),
         Figure(
-            "server CPU per request added by the full stack",
-            "per-thread CPU of the worker over the same runs (/proc), median",
+            f"server CPU per request added by the full stack ({name})",
+            "CPU of the worker over the same runs (/proc): its event loop, and the rest of"
+            " the process (the recorder's threads, ended ones included), median",
             f"event loop +{added_main:.1f} us, background threads +{added_others:.1f} us"
             f" (bare event loop {bare_main:.0f} us)",
             "stated",
             None,
         ),
         Figure(
-            "server req/s, SessionMiddleware / bare (anchor)",
+            f"server req/s, SessionMiddleware / bare (anchor, {name})",
             how,
             f"{session_ratio:.2f}",
             "stated",
             None,
         ),
-        Figure(
-            "worker RSS with the full stack",
-            "VmHWM (peak) over the load; VmRSS after it",
-            f"peak {full_peak:.0f} MiB, {full_rss:.0f} MiB after"
-            f" (bare app {bare_rss_after:.0f} MiB, at start {bare_rss:.0f})",
-            "stated",
-            None,
-        ),
     ]
+    if memory:
+        figures.append(
+            Figure(
+                "worker RSS with the full stack",
+                f"VmHWM (peak) over the load ({name}); VmRSS after it",
+                f"peak {full_peak:.0f} MiB, {full_rss:.0f} MiB after"
+                f" (bare app {bare_rss_after:.0f} MiB, at start {bare_rss:.0f})",
+                "stated",
+                None,
+            )
+        )
+    return figures
 
 
 if __name__ == "__main__":
