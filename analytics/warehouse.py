@@ -1219,7 +1219,8 @@ _FORMULA_STARTS_SQL = "(" + ", ".join(f"chr({ord(c)})" for c in FORMULA_STARTS) 
 
 
 def _spreadsheet_safe(con: duckdb.DuckDBPyConnection, table: str) -> str:
-    """The select list of `table` with every text column defused for spreadsheets.
+    """The select list of `table` (a table's name or a parenthesised query) with every text
+    column defused for spreadsheets.
 
     Paths, referrers and campaign tags come from visitors: `?utm_source==HYPERLINK(...)`
     must not become a live formula in the analyst's spreadsheet. Numbers and dates are kept.
@@ -1308,12 +1309,17 @@ def export_table(
             options += ", USE_TMP_FILE false"
         try:
             # `table` is one of EXPORT_TABLES (checked above); the path is quoted.
-            columns = "*" if fmt == "parquet" else _spreadsheet_safe(con, table)
+            source = table
+            if table == "daily_referrer_domains" and not _has_table(con, table):
+                # A warehouse made before that table, not rolled up since (an export never
+                # writes): what reports and the dashboard read from it too.
+                source = f"({REFERRER_DOMAINS_FALLBACK})"
+            columns = "*" if fmt == "parquet" else _spreadsheet_safe(con, source)
             con.execute(
-                f"COPY (SELECT {columns} FROM {table} ORDER BY {order})"
+                f"COPY (SELECT {columns} FROM {source} AS {table} ORDER BY {order})"
                 f" TO {_quote_path(temp)} ({options})"
             )
-            rows = _scalar(con, f"SELECT COUNT(*) FROM {table}")
+            rows = _scalar(con, f"SELECT COUNT(*) FROM {source} AS {table}")
         except duckdb.CatalogException:
             raise WarehouseError(
                 f"{str(db_path)!r} has no table {table!r}: is it a cookiewall warehouse?"

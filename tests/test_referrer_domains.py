@@ -306,3 +306,22 @@ def test_the_table_can_be_exported(tmp_path: Path, fmt: str) -> None:
             f"SELECT referrer_domain, pageviews, visitors FROM {reader}(?)", [str(output)]
         ).fetchall()
     assert rows == [("google.com", 3, 1)]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_old_warehouse_exports_the_table_as_reports_read_it_and_stays_unchanged(
+    tmp_path: Path, fmt: str
+) -> None:
+    db = _old_warehouse(tmp_path)
+    before = snapshot(db)
+    output = tmp_path / f"domains.{fmt}"
+    assert export_table(db, "daily_referrer_domains", fmt, output) == 2
+    reader = "read_csv" if fmt == "csv" else "read_parquet"
+    with duckdb.connect() as con:
+        rows = con.execute(
+            f"SELECT day, referrer_domain, pageviews, visitors FROM {reader}(?) ORDER BY day",
+            [str(output)],
+        ).fetchall()
+    # The sum over media: what reports and the dashboard read until the next run.
+    assert [row[1:] for row in rows] == [("google.com", 2, 2), ("google.com", 2, 2)]
+    assert snapshot(db) == before
