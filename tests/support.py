@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -66,8 +66,24 @@ def uvicorn_server(
         *(["--factory"] if factory else []),
         *extra_args,
     ]
-    proc_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=proc_env, start_new_session=True)
+    with serve_command(cmd, port, env or {}, stop_timeout) as served:
+        yield served
+
+
+@contextmanager
+def serve_command(
+    argv: Sequence[str], port: int, env: Mapping[str, str], stop_timeout: float = 30.0
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run `argv` (any server bound to 127.0.0.1:`port`, in a session of its own); yield
+    (base_url, process). A test may stop it itself to see how it stops; left running, it
+    gets SIGTERM (lifespan shutdown runs, recorders flush), and it and its workers SIGKILL
+    only if it does not stop within `stop_timeout`."""
+    proc = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        start_new_session=True,
+    )
     try:
         wait_for_port(port)
         yield f"http://127.0.0.1:{port}", proc

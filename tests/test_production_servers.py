@@ -30,8 +30,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -46,7 +46,7 @@ from analytics.spool import TEMP_PREFIX, list_segments, read_segment
 from analytics.warehouse import Warehouse
 from tests.apps import full_stack_app
 from tests.apps.load_client import BROWSER_UA
-from tests.support import ROOT, free_port, uvicorn_server, wait_for_port
+from tests.support import free_port, serve_command, uvicorn_server
 
 SERVED_BY = "x-served-by"
 COOKIE_FIELDS = "x-cookie-fields"
@@ -115,30 +115,10 @@ def needs(module: str, server: str) -> None:
         pytest.skip(f"{server} needs the {module!r} package: pip install {module}")
 
 
-@contextmanager
 def serve(
-    argv: Sequence[str], port: int, env: Mapping[str, str], stop_timeout: float = 60.0
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Run `argv` (a server bound to 127.0.0.1:`port`); yield (base_url, process). A test
-    stops it itself (SIGTERM) to check how it stops; left running, it is stopped the same
-    way, and killed with its workers only if it does not stop within `stop_timeout`."""
-    proc = subprocess.Popen(
-        argv,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-        start_new_session=True,
-    )
-    try:
-        wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}", proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=stop_timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+    argv: Sequence[str], port: int, env: Mapping[str, str]
+) -> AbstractContextManager[tuple[str, subprocess.Popen[bytes]]]:
+    return serve_command(argv, port, env, stop_timeout=60.0)
 
 
 def gunicorn_server(
