@@ -367,10 +367,17 @@ def _add_referrer_domains(
         and not entry.get("pruned")
         and (day := date.fromisoformat(key)) in listing.segments
     }
+    # A UTC day the state never had (no segment ever, none pruned) leaves nothing out of a
+    # local day it reaches: the first and last local days of a zone's data reach one.
+    recorded = {date.fromisoformat(key) for key in plan.state}
     rebuilt = sorted(
         local
         for local in {local for day in whole for local in _local_days_of(day, zone)}
-        if _utc_days_of(local, zone) <= whole and local not in plan.local_days
+        if all(
+            utc in whole or (utc not in recorded and utc not in listing.segments)
+            for utc in _utc_days_of(local, zone)
+        )
+        and local not in plan.local_days
     )
     schema = _rollup_schema(spark, table)
     spark.read.parquet(f"{output}/daily_referrers").createOrReplaceTempView("daily_referrers")
