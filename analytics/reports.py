@@ -588,7 +588,11 @@ def _breakdown(
             rows[-1].update(change_columns(rows[-1], before))
         # (other) is a count too: below K (in either period) it would publish what folding
         # hides, e.g. the one small referrer's exact numbers. It keeps its row, not its numbers.
-        other_hidden = too_small_totals(rows[-1], before if query.compare else None, threshold)
+        # Rows that fell to 0 alone make an (other) with no pageviews now, which reveals no
+        # one (`small_counts`): its previous period, which holds them, decides.
+        other_hidden = small_counts(rows[-1], threshold) or (
+            query.compare and small_counts(before, threshold)
+        )
         if other_hidden:
             rows[-1].update(
                 {c: None for c in rows[-1] if c not in spec.keys and c != "referrer_medium"}
