@@ -133,7 +133,7 @@ def _where(table: str) -> str:
 # and domain: summing daily_referrers' visitors over media would count a visitor who came
 # through two of them (mail.google.com is email, google.com search) twice. A domain's row
 # shows the medium that brought it the most pageviews in the range (from daily_referrers).
-# `DOMAIN_DAYS` stands for that table until `_domain_days_sql` puts in what the database holds.
+# `DOMAIN_DAYS` stands for that table until `with_domain_days` puts in what the database holds.
 DOMAIN_DAYS = "__daily_referrer_domains__"
 
 
