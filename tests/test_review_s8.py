@@ -13,6 +13,9 @@ import pytest
 from analytics.reports import OTHER, ReportQuery, run_report
 from analytics.spark import load_spark_rollups, spark_rollup
 from analytics.warehouse import Warehouse
+from tests.test_compare_dropped_rows import BEFORE, GONE, NOW, STAYING
+from tests.test_compare_dropped_rows import END as COMPARE_END
+from tests.test_compare_dropped_rows import START as COMPARE_START
 from tests.test_referrer_domains import GMAIL, SEARCH, at
 from tests.warehouse_support import python_knows, sorted_rows, write_events
 
@@ -61,18 +64,6 @@ def test_spark_upgrade_rebuilds_local_days_next_to_spool_days_that_never_existed
 
 # -- --compare: (other) made only of rows that fell to zero -----------------------------------
 
-COMPARE_START, COMPARE_END = date(2026, 11, 15), date(2026, 11, 28)  # previous: Nov 1 … 14
-BEFORE, NOW = date(2026, 11, 5), date(2026, 11, 20)
-GONE = SEARCH._replace(
-    referrer_host="www.gone.example",
-    referrer_domain="gone.example",
-    referrer_medium="social",
-    path="/old-post",
-    utm_source="spring-letter",
-    utm_medium="email",
-    utm_campaign="spring",
-)
-STAYING = SEARCH._replace(path="/")
 GONE_KEY = {
     "referrers": "gone.example",
     "pages": "/old-post",
