@@ -5,7 +5,10 @@ Each is a factory (for `uvicorn --factory` and for in-process loops)."""
 
 from __future__ import annotations
 
+import html
+import itertools
 import os
+import sqlite3
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -58,7 +61,37 @@ async def session_page(request: Request) -> Response:
     return response
 
 
-ROUTES = [Route("/page", page), Route("/session", session_page)]
+def _catalog_db() -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:", check_same_thread=False)
+    db.execute("CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT, kind INT, price REAL)")
+    db.executemany(
+        "INSERT INTO products (name, kind, price) VALUES (?, ?, ?)",
+        ((f"Product <{i}> & co", i % 50, (i * 37) % 1000 / 10) for i in range(5000)),
+    )
+    db.execute("CREATE INDEX by_kind ON products (kind, price)")
+    return db
+
+
+CATALOG = _catalog_db()
+_KINDS = itertools.cycle(range(50))
+
+
+async def catalog(request: Request) -> Response:
+    """A page that does some work, as real pages do: an indexed query and 20 escaped rows."""
+    rows = CATALOG.execute(
+        "SELECT id, name, price FROM products WHERE kind = ? ORDER BY price LIMIT 20",
+        (next(_KINDS),),
+    ).fetchall()
+    items = "".join(
+        f"<li><a href='/p/{id_}'>{html.escape(name)}</a> {price:.2f}</li>"
+        for id_, name, price in rows
+    )
+    response = HTMLResponse(f"<!doctype html><html><body><ul>{items}</ul></body></html>")
+    response.set_cookie("theme", "dark", max_age=3600)
+    return response
+
+
+ROUTES = [Route("/page", page), Route("/session", session_page), Route("/catalog", catalog)]
 
 
 def bare_app() -> Starlette:
