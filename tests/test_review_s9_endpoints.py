@@ -1,0 +1,508 @@
+"""Session 9 review of how POST /consent reads a request: body framing, media types, the
+multipart parser's cost, the cross-site check and `next`.
+
+Driven as raw ASGI calls (odd header sequences, chunking, disconnects), and through a real
+uvicorn where the transport decides what reaches the app (a long header line).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from cookiewall.endpoints import MAX_BODY
+from tests.test_cookiewall_support import call, consent_cookie, make_app
+
+JSON = (b"content-type", b"application/json")
+FORM = (b"content-type", b"application/x-www-form-urlencoded")
+MULTIPART = (b"content-type", b"multipart/form-data; boundary=B")
+ACCEPT_JSON = b'{"action": "accept_all"}'
+ALL = ["analytics", "marketing", "necessary", "preferences"]
+
+app = make_app()
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    receives: int  # how many times the endpoint asked for the body
+
+    def header(self, name: bytes) -> bytes | None:
+        return next((v for k, v in self.headers if k == name), None)
+
+    @property
+    def set_cookies(self) -> list[bytes]:
+        return [v for k, v in self.headers if k == b"set-cookie"]
+
+
+def post(
+    headers: list[tuple[bytes, bytes]],
+    chunks: list[bytes] | Callable[[int], dict[str, Any]],
+    *,
+    method: str = "POST",
+    path: str = "/consent",
+    host: bytes | None = b"testserver",
+    root_path: str = "",
+) -> Answer:
+    """One raw ASGI request to the gate. `chunks` are the body's `http.request` messages in
+    order (then `http.disconnect`), or a function of the receive count giving each message."""
+    full_path = root_path + path
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": full_path,
+        "raw_path": full_path.encode(),
+        "query_string": b"",
+        "root_path": root_path,
+        "headers": ([(b"host", host)] if host is not None else []) + headers,
+        "client": ("203.0.113.7", 50000),
+        "server": ("testserver", 80),
+    }
+    sent: list[dict[str, Any]] = []
+    receives = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal receives
+        receives += 1
+        if callable(chunks):
+            return chunks(receives)
+        if receives <= len(chunks):
+            more = receives < len(chunks)
+            return {"type": "http.request", "body": chunks[receives - 1], "more_body": more}
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))  # an exception here fails the test: never a 500
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return Answer(start["status"], start["headers"], body, receives)
+
+
+def granted(answer: Answer) -> list[str]:
+    """What the consent cookie an answer set grants, as GET /consent reads it back."""
+    cookie = next(c for c in answer.set_cookies if c.startswith(b"cookiewall="))
+    value = cookie.split(b";", 1)[0].split(b"=", 1)[1].decode()
+    state = call(app, "GET", "/consent", headers={"cookie": f"cookiewall={value}"})
+    result: list[str] = state.json()["granted"]
+    return result
+
+
+def assert_refused(answer: Answer, status: int) -> None:
+    assert answer.status == status, answer.body
+    assert answer.body.startswith(b'{"error": ')
+    assert answer.set_cookies == []  # changes nothing
+
+
+def part(value: bytes, name: bytes = b"action", disposition: bytes | None = None) -> bytes:
+    disposition = disposition or b'form-data; name="' + name + b'"'
+    return b"--B\r\nContent-Disposition: " + disposition + b"\r\n\r\n" + value + b"\r\n"
+
+
+END = b"--B--\r\n"
+
+
+# -- bugs found in this review ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("declared", "status"),
+    [
+        (b"9" * 5000, 413),  # int() refuses more than 4,300 digits: was a ValueError, a 500
+        (b"1" + b"0" * 4400, 413),
+        (b"0" * 5000 + b"24", 200),  # RFC 9110 1*DIGIT: leading zeros are still 24
+    ],
+)
+def test_a_content_length_of_thousands_of_digits_is_answered_not_a_500(
+    declared: bytes, status: int
+) -> None:
+    answer = post([JSON, (b"content-length", declared)], [ACCEPT_JSON])
+    assert answer.status == status, answer.body
+    if status == 413:
+        assert_refused(answer, 413)
+        assert answer.receives == 0  # refused on the header alone
+
+
+# -- body framing: what was fine ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "expected"),
+    [
+        (JSON, b'{"action": "save", "categories": ["analytics"]}', ["analytics", "necessary"]),
+        (FORM, b"action=save&categories=analytics&next=/back", ["analytics", "necessary"]),
+        (
+            MULTIPART,
+            part(b"save") + part(b"analytics", b"categories") + END,
+            ["analytics", "necessary"],
+        ),
+    ],
+    ids=["json", "form", "multipart"],
+)
+def test_a_body_split_at_every_byte_is_the_same_decision(
+    content_type: tuple[bytes, bytes], body: bytes, expected: list[str]
+) -> None:
+    whole = post([content_type], [body])
+    split = post([content_type], [body[i : i + 1] for i in range(len(body))] + [b""])
+    assert split.status == whole.status in (200, 303)
+    assert split.receives == len(body) + 1
+    assert granted(split) == granted(whole) == expected
+
+
+def test_an_endless_chunked_body_is_cut_off_at_the_cap() -> None:
+    """Chunked (no Content-Length): reading stops one chunk past the cap, not at the end."""
+
+    def endless(_: int) -> dict[str, Any]:
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": True}
+
+    answer = post([JSON], endless)
+    assert_refused(answer, 413)
+    assert answer.receives == MAX_BODY // 1024 + 1
+
+
+@pytest.mark.parametrize("after", [0, 1, 3])
+def test_a_client_gone_mid_body_changes_nothing(after: int) -> None:
+    body = [b'{"action": ', b'"accept_all"', b"}"]
+
+    def leaving(count: int) -> dict[str, Any]:
+        if count > after:
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": body[count - 1], "more_body": True}
+
+    assert_refused(post([JSON], leaving), 400)
+
+
+@pytest.mark.parametrize(
+    ("content_length", "status"),
+    [
+        (b"-1", 400),
+        (b"+24", 400),
+        (b"24, 24", 400),  # folded fields: the server's to reconcile, not ours to guess
+        (b"0x18", 400),
+        (b"\xb2", 400),  # superscript two: str.isdigit() says yes, int() says no
+        (b"", 400),
+        (b" 24 ", 200),
+        (b"3", 200),  # smaller or larger than the body: the server frames the body
+        (b"3000", 200),
+        (str(MAX_BODY + 1).encode(), 413),
+    ],
+)
+def test_content_length_values(content_length: bytes, status: int) -> None:
+    answer = post([JSON, (b"content-length", content_length)], [ACCEPT_JSON])
+    assert answer.status == status, answer.body
+    assert bool(answer.set_cookies) == (status == 200)
+
+
+@pytest.mark.parametrize("content_type", [JSON, FORM, MULTIPART])
+def test_an_empty_body_is_a_400(content_type: tuple[bytes, bytes]) -> None:
+    assert_refused(post([content_type], [b""]), 400)
+    assert_refused(post([content_type], []), 400)  # not even an http.request: a disconnect
+
+
+# -- media types ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status"),
+    [
+        (b"APPLICATION/JSON; CHARSET=UTF-8", ACCEPT_JSON, 200),
+        (b"application/json ; charset=utf-8", ACCEPT_JSON, 200),
+        # The JSON reader detects UTF-16/32 and a UTF-8 BOM (RFC 8259 8.1: may be accepted).
+        (b"application/json; charset=utf-16", ACCEPT_JSON.decode().encode("utf-16"), 200),
+        (b"application/json", b"\xef\xbb\xbf" + ACCEPT_JSON, 200),
+        (b"application/json", b'{"action": "save", "categories": ["caf\xe9"]}', 400),
+        (b"application/x-www-form-urlencoded; charset=utf-16", "action=save".encode("utf-16"), 400),
+        (b"application/x-www-form-urlencoded; charset=latin-1", b"action=save&next=/caf\xe9", 400),
+        (b"application/x-www-form-urlencoded; charset=latin-1", b"action=save&next=/caf%E9", 303),
+        (b"", ACCEPT_JSON, 415),
+        (b"json", ACCEPT_JSON, 415),
+        (b"application/merge-patch+json", ACCEPT_JSON, 415),
+        (b"multipart/mixed; boundary=B", part(b"accept_all") + END, 415),
+        (b"text/plain; x=application/json", ACCEPT_JSON, 415),
+    ],
+)
+def test_media_type_variants(content_type: bytes, body: bytes, status: int) -> None:
+    answer = post([(b"content-type", content_type)], [body])
+    assert answer.status == status, answer.body
+    assert bool(answer.set_cookies) == (status < 400)
+
+
+def test_no_content_type_at_all_is_a_415() -> None:
+    assert_refused(post([], [ACCEPT_JSON]), 415)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "expected"),
+    [
+        (b"action=save&categories=%zz", 400, None),  # a bad escape stays literal: unknown
+        (b"action=save&categories=%ff", 400, None),  # not UTF-8: U+FFFD, unknown
+        (b"action=accept+all", 400, None),  # '+' is a space
+        (b"action=reject_all&action=reject_all", 400, None),  # even the same value twice
+        (b"action=save;categories=analytics", 400, None),  # ';' no longer separates
+        (b"action=save&categories=analytics&categories=analytics", 303, ["analytics"]),
+        (b"action=save&categories=analytics&categories=marketing", 303, ["analytics", "marketing"]),
+        (b"action=reject_all&categories=analytics", 303, []),  # categories: only for save
+        (b"action=accept_all&next=%zz", 303, None),
+        (b"&&action=save&&", 303, []),
+        (b"action", 400, None),
+    ],
+)
+def test_urlencoded_field_variants(body: bytes, status: int, expected: list[str] | None) -> None:
+    answer = post([FORM], [body])
+    assert answer.status == status, answer.body
+    if status == 303 and expected is not None:
+        assert granted(answer) == sorted([*expected, "necessary"])
+    if status == 400:
+        assert answer.set_cookies == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b'{"action": "save", "x": NaN, "y": Infinity, "z": -Infinity}', 200),
+        (b'{"action": "save", "x": 1e999999}', 200),
+        (b'{"action": "save", "x": ' + b"1" * 5000 + b"}", 400),  # past int()'s digit limit
+        (b'{"action": "save", "categories": ["\\ud800"]}', 400),  # a lone surrogate: unknown
+        (b'{"action": "save", "categories": "analytics"}', 400),
+        (b'{"action": "save", "categories": [["analytics"]]}', 400),
+        (b'{"action": "save", "categories": null}', 400),
+        (b'{"action": "save", "next": 1}', 400),
+        (b'{"action": ["save"]}', 400),
+        (b'"accept_all"', 400),
+        (b"null", 400),
+        (b'{"action": "save"} {"action": "accept_all"}', 400),
+        (b'{"a": {"action": "x", "action": "y"}, "action": "save"}', 400),  # nested repeats too
+    ],
+)
+def test_json_variants(body: bytes, status: int) -> None:
+    answer = post([JSON], [body])
+    assert answer.status == status, answer.body
+    assert bool(answer.set_cookies) == (status == 200)
+    if status == 400:
+        assert b"Traceback" not in answer.body
+
+
+# -- multipart ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status"),
+    [
+        # Line ends: CRLF as browsers write, bare LF and bare CR as the MIME parser allows.
+        (MULTIPART[1], (part(b"accept_all") + END).replace(b"\r\n", b"\n"), 303),
+        (MULTIPART[1], (part(b"accept_all") + END).replace(b"\r\n", b"\r"), 303),
+        (MULTIPART[1], b"preamble\r\n" + part(b"accept_all") + END + b"epilogue", 303),
+        (MULTIPART[1], part(b"accept_all").replace(b"--B\r\n", b"--B \t\r\n") + END, 303),
+        # The boundary in a value without starting a line is data; on a line of its own, a part.
+        (MULTIPART[1], part(b"accept_all") + part(b"/a--B", b"next") + END, 303),
+        (MULTIPART[1], part(b"accept_all") + part(b"/a\r\n--B\r\nx", b"next") + END, 400),
+        (b"multipart/form-data; boundary=" + b"b" * 200, b"", 400),
+        (b'multipart/form-data; boundary=""', part(b"accept_all") + END, 400),
+        (b"MULTIPART/FORM-DATA; BOUNDARY=B", part(b"accept_all") + END, 303),
+        (b"multipart/form-data; boundary*=''B", part(b"accept_all") + END, 303),
+        # Folded, upper-case and unquoted Content-Disposition as RFC 2045/7578 allow.
+        (MULTIPART[1], part(b"accept_all", disposition=b'form-data;\r\n name="action"') + END, 303),
+        (MULTIPART[1], part(b"accept_all", disposition=b'FORM-DATA; NAME="action"') + END, 303),
+        (MULTIPART[1], part(b"accept_all", disposition=b"form-data; name=action") + END, 303),
+        # RFC 2231 names are not what browsers send (RFC 7578 4.2): no name, refused.
+        (
+            MULTIPART[1],
+            part(b"accept_all", disposition=b"form-data; name*=utf-8''action") + END,
+            400,
+        ),
+        (
+            MULTIPART[1],
+            part(b"accept_all", disposition=b'form-data; name="action"; filename=""') + END,
+            400,
+        ),
+        (
+            MULTIPART[1],
+            part(b"accept_all", disposition=b"form-data; name=\"action\"; filename*=utf-8''a")
+            + END,
+            400,
+        ),
+        (MULTIPART[1], part(b"accept_all", disposition=b'attachment; name="action"') + END, 400),
+        (
+            MULTIPART[1],
+            part(b"accept_all").replace(b"\r\n\r\n", b"\r\nX-\xff: 1\r\n\r\n") + END,
+            400,
+        ),
+        (
+            MULTIPART[1],
+            part(b"a: b\r\n\r\naccept_all").replace(
+                b"\r\n\r\n", b"\r\nContent-Type: message/rfc822\r\n\r\n", 1
+            )
+            + END,
+            400,
+        ),
+        (MULTIPART[1], part(b"accept_all\r\n") + END, 400),  # the value is what is between
+    ],
+)
+def test_multipart_shapes(content_type: bytes, body: bytes, status: int) -> None:
+    answer = post([(b"content-type", content_type)], [body])
+    assert answer.status == status, answer.body
+    if status == 303:
+        assert granted(answer) == ALL
+    else:
+        assert answer.set_cookies == []
+
+
+@pytest.mark.parametrize(
+    ("encoding", "value"),
+    [
+        (b"base64", base64.b64encode(b"accept_all")),
+        (b"quoted-printable", b"accept=5Fall"),
+    ],
+)
+def test_a_transfer_encoded_part_is_decoded_as_python_multipart_does(
+    encoding: bytes, value: bytes
+) -> None:
+    """RFC 7578 4.7 deprecates Content-Transfer-Encoding (senders MUST NOT); both readers of
+    multipart in this stack (the MIME parser here, python-multipart under Starlette) decode
+    base64 and quoted-printable, so the decision means the same to either."""
+    body = part(value).replace(
+        b"\r\n\r\n", b"\r\nContent-Transfer-Encoding: " + encoding + b"\r\n\r\n"
+    )
+    answer = post([MULTIPART], [body + END])
+    assert answer.status == 303
+    assert granted(answer) == ALL
+
+
+# -- the cross-site check -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "host", "status"),
+    [
+        ([(b"origin", b"null")], b"testserver", 403),
+        ([(b"origin", b"")], b"testserver", 403),
+        ([(b"origin", b"http://testserver/")], b"testserver", 403),
+        ([(b"origin", b"https://testserver")], b"testserver", 403),  # another scheme
+        ([(b"origin", b"http://testserver:8080")], b"testserver", 403),  # another port
+        ([(b"origin", b"http://testserver.evil")], b"testserver", 403),
+        ([(b"origin", b"HTTP://TESTSERVER:80")], b"testserver", 200),  # case, default port
+        ([(b"origin", b"http://testserver")], b"TestServer:80", 200),
+        ([(b"origin", b"http://[::1]:8000")], b"[::1]:8000", 200),
+        ([(b"origin", b"http://[::1]")], b"[::1]:80", 200),
+        ([(b"origin", b"http://[::1]:8000")], b"[::1]:8001", 403),
+        ([(b"origin", b"http://[::1]")], b"[::2]", 403),
+        # Only the Sec-Fetch-Site a browser sets counts; same-site is not same-origin.
+        (
+            [(b"sec-fetch-site", b"same-site"), (b"origin", b"http://a.testserver")],
+            b"testserver",
+            403,
+        ),
+        (
+            [(b"sec-fetch-site", b"same-site"), (b"origin", b"http://testserver")],
+            b"testserver",
+            200,
+        ),
+        (
+            [(b"sec-fetch-site", b"CROSS-SITE"), (b"origin", b"http://testserver")],
+            b"testserver",
+            403,
+        ),
+        ([(b"sec-fetch-site", b"none"), (b"origin", b"http://evil.example")], b"testserver", 403),
+        # Forwarding headers are anyone's to send: never an origin.
+        (
+            [(b"origin", b"http://proxy.example"), (b"x-forwarded-host", b"proxy.example")],
+            b"testserver",
+            403,
+        ),
+        ([(b"referer", b"")], b"testserver", 403),
+        ([(b"referer", b"http://testserver:80/page?x")], b"testserver", 200),
+        ([(b"referer", b"http://[::1/")], b"testserver", 403),
+    ],
+)
+def test_cross_site_check_variants(
+    headers: list[tuple[bytes, bytes]], host: bytes, status: int
+) -> None:
+    answer = post([JSON, *headers], [ACCEPT_JSON], host=host)
+    assert answer.status == status, answer.body
+    assert bool(answer.set_cookies) == (status == 200)
+
+
+def test_the_cross_site_check_under_a_root_path() -> None:
+    same = post(
+        [FORM, (b"origin", b"http://testserver")], [b"action=save&next=/shop/x"], root_path="/shop"
+    )
+    assert same.status == 303
+    assert same.header(b"location") == b"/shop/x"
+    cross = post([FORM, (b"origin", b"http://evil.example")], [b"action=save"], root_path="/shop")
+    assert_refused(cross, 403)
+
+
+def test_no_host_header_compares_with_the_servers_address() -> None:
+    assert post([JSON, (b"origin", b"http://testserver")], [ACCEPT_JSON], host=None).status == 200
+    assert_refused(post([JSON, (b"origin", b"http://evil")], [ACCEPT_JSON], host=None), 403)
+
+
+# -- next -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("next_value", "location"),
+    [
+        (b"//evil.example", b"/"),
+        (b"/%5Cevil.example", b"/"),  # '/\evil' once decoded
+        (b"%2F%2Fevil.example", b"/"),  # decoded once: '//evil.example'
+        (b"/%252F%252Fevil", b"/%2F%2Fevil"),  # decoded once it is a path on this site
+        (b"/%09/evil.example", b"/"),
+        (b"/%0d%0aLocation:%20http://evil", b"/"),
+        (b"https:evil.example", b"/"),
+        (b"http://testserver/ok", b"/"),  # absolute, even to this site
+        (b"/" + b"a" * 3000, b"/"),
+        (b"/.//evil.example", b"/.//evil.example"),  # resolves to //evil.example on this host
+        (b"/ok?x=1#f", b"/ok?x=1#f"),
+    ],
+)
+def test_next_variants(next_value: bytes, location: bytes) -> None:
+    answer = post([FORM], [b"action=reject_all&next=" + next_value])
+    assert answer.status == 303
+    assert answer.header(b"location") == location
+
+
+# -- methods and paths ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("HEAD", "/consent", 200),
+        ("OPTIONS", "/consent", 405),
+        ("PUT", "/consent", 405),
+        ("PATCH", "/consent", 405),
+        ("post", "/consent", 405),  # methods are case-sensitive (RFC 9110 9.1)
+        ("POST", "/consent/", 404),  # the app's, not the gate's
+        ("POST", "/consent//banner", 404),
+        ("POST", "/CONSENT", 404),
+        ("POST", "//consent", 404),
+    ],
+)
+def test_methods_and_paths_that_are_not_a_decision_change_nothing(
+    method: str, path: str, status: int
+) -> None:
+    answer = post([JSON], [ACCEPT_JSON], method=method, path=path)
+    assert answer.status == status
+    assert answer.set_cookies == []
+    if method == "HEAD":
+        assert answer.body == b""
+        assert int(answer.header(b"content-length") or b"0") > 0
+
+
+def test_a_json_decision_via_httpx_still_sets_the_cookie() -> None:
+    """The helpers above against the ordinary path: one decision through httpx."""
+    response = call(app, "POST", "/consent", json={"action": "accept_all"})
+    assert response.status_code == 200
+    assert consent_cookie(response)
