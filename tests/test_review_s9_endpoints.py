@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Callable
+import socket
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from cookiewall.endpoints import MAX_BODY
+from cookiewall.endpoints import (
+    MAX_BODY,
+    MAX_FIELDS,
+    MAX_MULTIPART_BODY,
+    MAX_MULTIPART_SEMICOLONS,
+)
+from tests.support import uvicorn_server
 from tests.test_cookiewall_support import call, consent_cookie, make_app
 
 JSON = (b"content-type", b"application/json")
@@ -24,7 +32,7 @@ MULTIPART = (b"content-type", b"multipart/form-data; boundary=B")
 ACCEPT_JSON = b'{"action": "accept_all"}'
 ALL = ["analytics", "marketing", "necessary", "preferences"]
 
-app = make_app()
+app = make_app()  # served by uvicorn in the transport test, and shared by the ASGI ones
 
 
 @dataclass
@@ -132,6 +140,154 @@ def test_a_content_length_of_thousands_of_digits_is_answered_not_a_500(
     if status == 413:
         assert_refused(answer, 413)
         assert answer.receives == 0  # refused on the header alone
+
+
+def _cost(request: Callable[[], Answer]) -> float:
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        request()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _benign_multipart() -> bytes:
+    """A valid decision with as many fields as allowed, as large as the cap allows: what any
+    multipart request may cost."""
+    fields = part(b"save") + part(b"analytics", b"categories") * (MAX_FIELDS - 2) + END
+    return part(b"/" + b"x" * (MAX_MULTIPART_BODY - len(fields) - 60), b"next") + fields
+
+
+QUOTED_SEMICOLONS = b";" * (MAX_MULTIPART_BODY - 100)
+
+
+@pytest.mark.parametrize(
+    "disposition",
+    [
+        b'form-data; name="' + QUOTED_SEMICOLONS,
+        b'form-data; name="action"; filename="' + QUOTED_SEMICOLONS,
+        b'form-data; name="' + b'\\";' * (len(QUOTED_SEMICOLONS) // 3),
+        b"form-data" + b"; a=b" * (len(QUOTED_SEMICOLONS) // 5),
+    ],
+    ids=["name", "filename", "escaped-quotes", "many-params"],
+)
+def test_a_multipart_body_of_hostile_parameters_costs_no_more_than_a_benign_one(
+    disposition: bytes,
+) -> None:
+    """The stdlib MIME parser reads a header's parameters in time quadratic in its ';'s (each
+    one rescans the header for quotes): 8 KiB of them in a quoted value held the event loop
+    for ~80 ms, thirty times a valid decision of the same size."""
+    hostile = part(b"accept_all", disposition=disposition) + END
+    assert len(hostile) <= MAX_MULTIPART_BODY
+    refused = post([MULTIPART], [hostile])
+    assert refused.status == 400, refused.body
+    assert refused.set_cookies == []
+    benign = _benign_multipart()
+    assert post([MULTIPART], [benign]).status == 303
+    ratio = _cost(lambda: post([MULTIPART], [hostile])) / _cost(lambda: post([MULTIPART], [benign]))
+    assert ratio < 5, f"a hostile body costs {ratio:.1f} times a benign one"
+
+
+def test_a_multipart_part_of_type_multipart_with_hostile_parameters_is_cheap() -> None:
+    """The parser looks for a boundary in a part whose type is multipart: the same cost."""
+    hostile = (
+        b'--B\r\nContent-Disposition: form-data; name="action"\r\n'
+        b'Content-Type: multipart/mixed; boundary="'
+        + QUOTED_SEMICOLONS[:-100]
+        + b"\r\n\r\nx\r\n"
+        + END
+    )
+    assert len(hostile) <= MAX_MULTIPART_BODY
+    benign = _benign_multipart()
+    assert post([MULTIPART], [hostile]).status == 400
+    ratio = _cost(lambda: post([MULTIPART], [hostile])) / _cost(lambda: post([MULTIPART], [benign]))
+    assert ratio < 5, f"a hostile body costs {ratio:.1f} times a benign one"
+
+
+@pytest.mark.parametrize("where", ["name", "filename", "next"])
+def test_a_body_with_as_many_semicolons_as_allowed_still_costs_little(where: str) -> None:
+    """At the cap, in the costliest place (the end of a quoted value as long as the body
+    allows): a few times a benign body, and a `next` with ';'s in it is still a decision."""
+
+    def body_with(semicolons: bytes) -> bytes:
+        if where == "next":
+            return part(b"accept_all") + part(b"/shop" + b"x" * 4000 + semicolons, b"next") + END
+        fill = b"x" * (MAX_MULTIPART_BODY - 200 - MAX_MULTIPART_SEMICOLONS)
+        disposition = b'form-data; %s="' % where.encode() + fill + semicolons
+        return part(b"accept_all", disposition=disposition) + END
+
+    others = body_with(b"").count(b";")
+    body = body_with(b";" * (MAX_MULTIPART_SEMICOLONS - others))
+    assert body.count(b";") == MAX_MULTIPART_SEMICOLONS
+    assert len(body) <= MAX_MULTIPART_BODY
+    assert post([MULTIPART], [body]).status == (303 if where == "next" else 400)
+    benign = _benign_multipart()
+    ratio = _cost(lambda: post([MULTIPART], [body])) / _cost(lambda: post([MULTIPART], [benign]))
+    assert ratio < 5, f"{ratio:.1f} times a benign body"
+
+
+def test_one_semicolon_past_the_cap_is_refused() -> None:
+    body = part(b"accept_all") + part(b"/" + b";" * MAX_MULTIPART_SEMICOLONS, b"next") + END
+    answer = post([MULTIPART], [body])
+    assert_refused(answer, 400)
+    assert b"';'" in answer.body
+
+
+HOSTILE_TYPE = b'multipart/form-data; boundary="' + b";" * 64_000
+
+
+def test_a_long_multipart_content_type_is_refused_before_it_is_parsed() -> None:
+    """The Content-Type header is not in the body's cap: 64 KB of quoted ';' took seconds."""
+    body = part(b"accept_all") + END
+    refused = post([(b"content-type", HOSTILE_TYPE)], [body])
+    assert_refused(refused, 400)
+    benign = _benign_multipart()
+    ratio = _cost(lambda: post([(b"content-type", HOSTILE_TYPE)], [body])) / _cost(
+        lambda: post([MULTIPART], [benign])
+    )
+    assert ratio < 5, f"a hostile Content-Type costs {ratio:.1f} times a benign body"
+    # A boundary may be 70 characters (RFC 2046 5.1.1), quoted, with a charset: still read.
+    boundary = b"b" * 70
+    longest = b'multipart/form-data; charset=utf-8; boundary="' + boundary + b'"'
+    answer = post([(b"content-type", longest)], [body.replace(b"--B", b"--" + boundary)])
+    assert answer.status == 303
+
+
+def _raw_request(base_url: str, request: bytes) -> tuple[bytes, float]:
+    host, port = base_url.removeprefix("http://").split(":")
+    started = time.perf_counter()
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        sock.sendall(request)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    return answer.split(b"\r\n", 1)[0], time.perf_counter() - started
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with uvicorn_server("tests.test_review_s9_endpoints:app") as (base_url, _):
+        yield base_url
+
+
+def test_real_uvicorn_passes_a_long_content_type_and_the_gate_answers_it_at_once(
+    server: str,
+) -> None:
+    """uvicorn (httptools) hands a 64 KB header line to the app: the cap is the gate's."""
+    body = part(b"accept_all") + END
+    head = b"POST /consent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n" % len(body)
+    benign_status, benign = _raw_request(
+        server, head + b"Content-Type: multipart/form-data; boundary=B\r\n\r\n" + body
+    )
+    assert benign_status == b"HTTP/1.1 303 See Other"
+    status, hostile = _raw_request(
+        server, head + b"Content-Type: " + HOSTILE_TYPE + b"\r\n\r\n" + body
+    )
+    assert status == b"HTTP/1.1 400 Bad Request"
+    assert hostile < max(0.5, 20 * benign), f"{hostile:.2f}s against {benign:.3f}s"
 
 
 # -- body framing: what was fine ------------------------------------------------------------------
