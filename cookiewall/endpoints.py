@@ -65,6 +65,7 @@ MAX_MULTIPART_BODY = 8 * 1024
 # has one ';' a field; its Content-Type a boundary of at most 70 characters (RFC 2046 5.1.1).
 MAX_MULTIPART_SEMICOLONS = 2 * MAX_FIELDS
 MAX_MULTIPART_TYPE = 256
+_IDENTITY_ENCODINGS = frozenset({"7bit", "8bit", "binary"})  # RFC 2045 6.1: no decoding
 MAX_NEXT = 2048
 ACTIONS = ("accept_all", "reject_all", "save", "withdraw")
 _PRIVATE = [(b"cache-control", b"private, no-store"), (b"vary", b"Cookie")]
@@ -932,8 +933,8 @@ def _parse_form(body: bytes) -> tuple[str, frozenset[str], str]:
 
 def _multipart_fields(content_type: str, body: bytes) -> list[tuple[str, str]]:
     """The (name, value) fields of a multipart/form-data body (RFC 7578), read by the standard
-    library's MIME parser; ClientError when the body is not one, holds a file or too many
-    fields.
+    library's MIME parser; ClientError when the body is not one, holds a file, an encoded
+    part or too many fields.
 
     The parser's compat32 policy: the default one parses headers about twenty times slower,
     which hostile headers would turn into a stalled event loop. Field names are compared as
@@ -968,6 +969,11 @@ def _multipart_fields(content_type: str, body: bytes) -> list[tuple[str, str]]:
             raise ClientError(400, "a multipart part without a name")
         if part.get_filename() is not None:
             raise ClientError(400, "a consent decision takes no files")
+        # The parser would decode base64, quoted-printable, even uuencode, which no browser
+        # sends (RFC 7578 4.7) and Starlette's form reader, a WAF or a log take as they are.
+        encoding = str(part.get("content-transfer-encoding", "7bit")).strip().lower()
+        if encoding not in _IDENTITY_ENCODINGS:
+            raise ClientError(400, "a multipart part with a Content-Transfer-Encoding")
         payload = part.get_payload(decode=True)
         try:
             value = payload.decode("utf-8") if isinstance(payload, bytes) else ""
