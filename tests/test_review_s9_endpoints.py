@@ -11,7 +11,7 @@ import asyncio
 import base64
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,7 +76,7 @@ def post(
         "client": ("203.0.113.7", 50000),
         "server": ("testserver", 80),
     }
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
     receives = 0
 
     async def receive() -> dict[str, Any]:
@@ -89,7 +89,7 @@ def post(
             return {"type": "http.request", "body": chunks[receives - 1], "more_body": more}
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     asyncio.run(app(scope, receive, send))  # an exception here fails the test: never a 500
