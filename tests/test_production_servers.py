@@ -19,8 +19,10 @@ recorder -> a page that sets one cookie of each category):
 * hypercorn's own workers (``-w 2``: processes started with multiprocessing's "spawn", each
   importing the app and building its own Recorder): both serve, hash with the one salt, and a
   stop writes nothing twice. hypercorn <= 0.18 may cut the slower worker's shutdown short
-  (and always does when a request is still in flight, or when every process gets SIGTERM):
-  that worker's buffered events are lost; the strict xfail cases pin it down.
+  (always when a request is still in flight on it), and its worker processes (``-w 1``, the
+  default, too) die at once on a SIGTERM of their own (systemd stops every process of a
+  service): their buffered events are lost. Strict xfails pin both down; ``-w 0`` (serving
+  in the process started) flushes whoever gets the SIGTERM.
 
 Every answer names the process that served it (``x-served-by``, added by `create_app` here),
 so a test knows which worker answered which request.
@@ -764,44 +766,22 @@ async def load_then_stop_during_a_slow_answer(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "to_group",
-    [
-        pytest.param(
-            False,
-            id="SIGTERM-to-the-parent",
-            marks=pytest.mark.xfail(
-                strict=True, raises=AssertionError, reason=HYPERCORN_CUTS_THE_SLOWER_WORKER
-            ),
-        ),
-        pytest.param(
-            True,
-            id="SIGTERM-to-every-process",
-            marks=pytest.mark.xfail(
-                strict=True, raises=AssertionError, reason=HYPERCORN_WORKERS_DIE_ON_SIGTERM
-            ),
-        ),
-    ],
-)
-def test_hypercorn_two_workers_stopped_with_an_answer_in_flight_lose_nothing(
-    tmp_path: Path, to_group: bool
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=HYPERCORN_CUTS_THE_SLOWER_WORKER)
+def test_hypercorn_two_workers_sigterm_with_an_answer_in_flight_loses_nothing(
+    tmp_path: Path,
 ) -> None:
     """What a deployment needs and hypercorn -w 2 does not give (strict xfail: when a
-    hypercorn release does, this fails and the README's warning can go)."""
+    hypercorn release does, this fails and the README's warning can go). The worker with the
+    answer in flight is the slower to stop, deterministically."""
     var = tmp_path / "var"
     spool = var / "spool"
     paths = [f"/in-flight/{n}" for n in range(200)]
     with hypercorn_server(hypercorn_workers_env(var), workers=2) as (base_url, parent):
         workers = wait_for_workers(base_url, 2)
-
-        def stop_server() -> None:
-            if to_group:
-                os.killpg(parent.pid, signal.SIGTERM)
-            else:
-                parent.send_signal(signal.SIGTERM)
-
         answers, slow_pid, whole = asyncio.run(
-            load_then_stop_during_a_slow_answer(base_url, paths, stop_server)
+            load_then_stop_during_a_slow_answer(
+                base_url, paths, lambda: parent.send_signal(signal.SIGTERM)
+            )
         )
         assert parent.wait(timeout=60) == 0  # hypercorn reports a clean stop either way
 
@@ -816,3 +796,42 @@ def test_hypercorn_two_workers_stopped_with_an_answer_in_flight_lose_nothing(
     )
     assert whole  # the answer in flight was finished within the graceful timeout
     assert temp_files(spool) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "workers",
+    [
+        pytest.param(0, id="w0-one-process"),
+        pytest.param(
+            1,
+            id="w1-the-default",
+            marks=pytest.mark.xfail(
+                strict=True, raises=AssertionError, reason=HYPERCORN_WORKERS_DIE_ON_SIGTERM
+            ),
+        ),
+        pytest.param(
+            2,
+            id="w2",
+            marks=pytest.mark.xfail(
+                strict=True, raises=AssertionError, reason=HYPERCORN_WORKERS_DIE_ON_SIGTERM
+            ),
+        ),
+    ],
+)
+def test_hypercorn_sigterm_to_every_process_loses_nothing(tmp_path: Path, workers: int) -> None:
+    """systemd stops a service with SIGTERM to every process of its cgroup (the default
+    KillMode=control-group), supervisord with `stopasgroup`. Even without ``-w`` hypercorn
+    serves from one spawned worker process (``--workers`` defaults to 1); only ``-w 0`` serves
+    in the process that was started, which handles SIGTERM itself."""
+    var = tmp_path / "var"
+    paths = [f"/every-process/{n}" for n in range(100)]
+    with hypercorn_server(hypercorn_workers_env(var), workers=workers) as (base_url, parent):
+        served = wait_for_workers(base_url, max(workers, 1))
+        assert (served == {parent.pid}) == (workers == 0)
+        answers = asyncio.run(send_pages(base_url, paths))
+        os.killpg(parent.pid, signal.SIGTERM)
+        assert parent.wait(timeout=60) == 0  # hypercorn reports a clean stop either way
+
+    assert {a.status for a in answers.values()} == {200}
+    assert spooled_paths(var / "spool") == Counter(paths)
