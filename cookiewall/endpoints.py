@@ -111,6 +111,7 @@ class Request:
     consent: Consent
     secure: bool
     site: Site
+    # Lower-case names; a field sent more than once is one value joined by ", " (RFC 9110 5.3).
     headers: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -487,14 +488,17 @@ class ConsentEndpoints:
         return Reply(200, body, "application/json", list(_PRIVATE))
 
     def _cross_site(self, request: Request) -> Reply | None:
-        fetch_site = request.headers.get("sec-fetch-site", "").strip().lower()
-        if fetch_site == "same-origin":
+        # A repeated field arrives joined (`Request.headers`): every copy must say same-origin.
+        fetch_sites = {
+            part.strip().lower() for part in request.headers.get("sec-fetch-site", "").split(",")
+        }
+        if fetch_sites == {"same-origin"}:
             # Only a browser sets Sec-Fetch-* (scripts cannot: a forbidden header name), and it
             # says same-origin only when every URL in the chain had the target's origin. That
             # holds behind a proxy that rewrites Host, where the Origin check below cannot
             # match. X-Forwarded-Host and Forwarded are not read: any client may send them.
             return None
-        if fetch_site == "cross-site":
+        if "cross-site" in fetch_sites:
             # Even from a trusted origin: the browser worked this out from the page and the
             # URL it posted to, so that page is not this site at the address used (the app
             # reached under another name, or an origin listed by mistake). Its word outranks

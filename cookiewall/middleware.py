@@ -565,6 +565,10 @@ class ConsentMiddleware:
             name = key.decode("latin-1").lower()
             if name == "cookie":
                 cookies.append(value.decode("latin-1"))
+            elif name in headers:
+                # A repeated field is one list (RFC 9110 5.3), never the last copy alone: a
+                # second Origin or Sec-Fetch-Site must not outvote the first.
+                headers[name] += ", " + value.decode("latin-1")
             else:
                 headers[name] = value.decode("latin-1")
         if cookies:
