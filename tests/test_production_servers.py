@@ -835,3 +835,103 @@ def test_hypercorn_sigterm_to_every_process_loses_nothing(tmp_path: Path, worker
 
     assert {a.status for a in answers.values()} == {200}
     assert spooled_paths(var / "spool") == Counter(paths)
+
+
+# -- 5. two workers stopped the way systemd stops them: uvicorn -w 2, gunicorn -w 2 ------------
+
+# uvicorn's own supervisor (uvicorn/supervisors/multiprocess.py, 0.54) binds the socket in the
+# parent and starts each worker with multiprocessing's "spawn" (uvicorn/_subprocess.py): a fresh
+# interpreter that imports the app, builds its own Recorder and runs `Server.run`, which
+# catches SIGINT and SIGTERM itself (`Server.capture_signals`) and shuts down gracefully, the
+# lifespan shutdown included. The parent's handlers only queue a signal; its loop looks at the
+# queue every 0.5 s and on SIGTERM or SIGINT sends SIGTERM to every worker, joins them and
+# returns from `uvicorn.main`: it exits 0. A worker re-raises the SIGTERM it caught once its
+# shutdown is done, so it dies by SIGTERM, which only its parent sees. A SIGTERM that reaches
+# every process at once (systemd's default KillMode=control-group) makes each worker shut down
+# on its own, and the parent's second SIGTERM a moment later only repeats the request (a second
+# SIGINT, not SIGTERM, would force the exit: `Server.handle_exit`).
+#
+# gunicorn's worker (uvicorn_worker.UvicornWorker) runs the same `Server.serve`, so a worker
+# that gets systemd's SIGTERM directly also shuts down gracefully; the master's own SIGTERM
+# (handled at once, `Arbiter.handle_term`) closes the listeners and passes SIGTERM on, which
+# the workers are already acting on. The master exits 0.
+UVICORN_SUPERVISOR_EXIT = 0
+
+
+def uvicorn_two_workers(
+    env: Mapping[str, str],
+) -> AbstractContextManager[tuple[str, subprocess.Popen[bytes]]]:
+    return uvicorn_server(
+        APP_FACTORY_CALL.removesuffix("()"), env=env, workers=2, factory=True, stop_timeout=60.0
+    )
+
+
+TWO_WORKER_SERVERS: dict[
+    str, Callable[[Mapping[str, str]], AbstractContextManager[tuple[str, subprocess.Popen[bytes]]]]
+] = {
+    "uvicorn-w2": uvicorn_two_workers,
+    "gunicorn-w2": lambda env: gunicorn_server(env, preload=False),
+    "gunicorn-w2-preload": lambda env: gunicorn_server(env, preload=True),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("server", "to_group", "exit_status"),
+    [
+        ("uvicorn-w2", False, UVICORN_SUPERVISOR_EXIT),
+        ("uvicorn-w2", True, UVICORN_SUPERVISOR_EXIT),
+        # gunicorn with SIGTERM to the master alone: test_gunicorn_two_workers_sigterm_...
+        ("gunicorn-w2", True, 0),
+        ("gunicorn-w2-preload", True, 0),
+    ],
+    ids=[
+        "uvicorn-w2-SIGTERM-to-the-parent",
+        "uvicorn-w2-SIGTERM-to-every-process",
+        "gunicorn-w2-SIGTERM-to-every-process",
+        "gunicorn-w2-preload-SIGTERM-to-every-process",
+    ],
+)
+def test_two_workers_sigterm_to_the_parent_or_to_every_process_loses_nothing(
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    server: str,
+    to_group: bool,
+    exit_status: int,
+) -> None:
+    """Each answered request in the spool exactly once, whichever process the SIGTERM reaches
+    (systemd's default KillMode=control-group, supervisord's `stopasgroup`: every process of
+    the service at once)."""
+    requests = 200
+    var = tmp_path / "var"
+    spool = var / "spool"
+    paths = [f"/{server}/{n}" for n in range(requests)]
+    with TWO_WORKER_SERVERS[server](hypercorn_workers_env(var)) as (base_url, parent):
+        workers = wait_for_workers(base_url, 2)
+        assert parent.pid not in workers
+        assert workers <= children(parent.pid)
+        # The server runs in a session of its own (serve_command), so the group signal below
+        # reaches the parent and its workers and nothing else, as systemd's does.
+        assert {os.getpgid(pid) for pid in workers} == {parent.pid}
+        answers = asyncio.run(send_pages(base_url, paths))
+        assert not list(spool.rglob("*.parquet"))  # all still buffered in the workers
+        if to_group:
+            os.killpg(parent.pid, signal.SIGTERM)
+        else:
+            parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=60) == exit_status
+
+    assert tracebacks(capfd.readouterr().err) == []
+    assert {a.status for a in answers.values()} == {200}
+    served = Counter(a.served_by for a in answers.values())
+    assert set(served) == workers, served  # both workers served, and only they
+    assert spooled_paths(spool) == Counter(paths)  # every answered request, once
+    names = [segment.name for segment in list_segments(spool)]
+    assert len(set(names)) == len(names)
+    assert {segment_pid(name) for name in names} == workers  # each worker its own files
+    assert temp_files(spool) == []
+    assert salt_temp_files(spool) == []
+
+    events, ingested = ingest(spool, tmp_path / "analytics.duckdb")
+    assert events == requests
+    assert ingested == Counter(paths)
