@@ -351,8 +351,19 @@ def run_report(
     # Bad arguments fail before the file is touched. Without `today`, the range is checked
     # against the latest "today" of any zone (UTC + 14 h is at most a date ahead), then
     # exactly once the warehouse's zone is known.
-    latest = datetime.now(UTC).date() + timedelta(days=1)
-    window = check(query if query.today is not None else replace(query, today=latest))
+    if query.today is not None:
+        window = check(query)
+    else:
+        utc_today = datetime.now(UTC).date()
+        try:
+            window = check(replace(query, today=utc_today + timedelta(days=1)))
+        except ReportError:
+            # A range refused for the zone furthest ahead is refused for every zone (an
+            # earlier "today" only moves the default end back), so say it with UTC's dates,
+            # the default warehouse's: the stand-in "today" would name as "yesterday" a day
+            # that is today.
+            check(replace(query, today=utc_today))
+            raise
     path = Path(db_path)
     try:
         con = connect(path, read_only=True, create=False, lock_timeout=lock_timeout)
