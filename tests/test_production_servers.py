@@ -23,6 +23,11 @@ recorder -> a page that sets one cookie of each category):
   default, too) die at once on a SIGTERM of their own (systemd stops every process of a
   service): their buffered events are lost. Strict xfails pin both down; ``-w 0`` (serving
   in the process started) flushes whoever gets the SIGTERM.
+* uvicorn's own workers (``--workers 2``, also spawned) and gunicorn's two uvicorn workers
+  (with and without ``--preload``), stopped by SIGTERM to every process at once as systemd
+  stops a service (uvicorn also by SIGTERM to its parent alone), with and without an answer
+  still in flight: both serve, every answered request is in the spool exactly once, no
+  temporary file, no traceback; uvicorn's parent and gunicorn's master exit 0.
 
 Every answer names the process that served it (``x-served-by``, added by `create_app` here),
 so a test knows which worker answered which request.
@@ -877,19 +882,23 @@ TWO_WORKER_SERVERS: dict[
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("server", "to_group", "exit_status"),
+    ("server", "to_group", "in_flight", "exit_status"),
     [
-        ("uvicorn-w2", False, UVICORN_SUPERVISOR_EXIT),
-        ("uvicorn-w2", True, UVICORN_SUPERVISOR_EXIT),
+        ("uvicorn-w2", False, False, UVICORN_SUPERVISOR_EXIT),
+        ("uvicorn-w2", True, False, UVICORN_SUPERVISOR_EXIT),
+        ("uvicorn-w2", True, True, UVICORN_SUPERVISOR_EXIT),
         # gunicorn with SIGTERM to the master alone: test_gunicorn_two_workers_sigterm_...
-        ("gunicorn-w2", True, 0),
-        ("gunicorn-w2-preload", True, 0),
+        ("gunicorn-w2", True, False, 0),
+        ("gunicorn-w2-preload", True, False, 0),
+        ("gunicorn-w2", True, True, 0),
     ],
     ids=[
         "uvicorn-w2-SIGTERM-to-the-parent",
         "uvicorn-w2-SIGTERM-to-every-process",
+        "uvicorn-w2-SIGTERM-to-every-process-answer-in-flight",
         "gunicorn-w2-SIGTERM-to-every-process",
         "gunicorn-w2-preload-SIGTERM-to-every-process",
+        "gunicorn-w2-SIGTERM-to-every-process-answer-in-flight",
     ],
 )
 def test_two_workers_sigterm_to_the_parent_or_to_every_process_loses_nothing(
@@ -897,11 +906,13 @@ def test_two_workers_sigterm_to_the_parent_or_to_every_process_loses_nothing(
     capfd: pytest.CaptureFixture[str],
     server: str,
     to_group: bool,
+    in_flight: bool,
     exit_status: int,
 ) -> None:
     """Each answered request in the spool exactly once, whichever process the SIGTERM reaches
     (systemd's default KillMode=control-group, supervisord's `stopasgroup`: every process of
-    the service at once)."""
+    the service at once). With an answer in flight (`SLOW_ANSWER`) one worker is still busy
+    when the other has exited: the case hypercorn's workers lose (see section 4)."""
     requests = 200
     var = tmp_path / "var"
     spool = var / "spool"
@@ -913,12 +924,23 @@ def test_two_workers_sigterm_to_the_parent_or_to_every_process_loses_nothing(
         # The server runs in a session of its own (serve_command), so the group signal below
         # reaches the parent and its workers and nothing else, as systemd's does.
         assert {os.getpgid(pid) for pid in workers} == {parent.pid}
-        answers = asyncio.run(send_pages(base_url, paths))
-        assert not list(spool.rglob("*.parquet"))  # all still buffered in the workers
-        if to_group:
-            os.killpg(parent.pid, signal.SIGTERM)
+
+        def stop_server() -> None:
+            if to_group:
+                os.killpg(parent.pid, signal.SIGTERM)
+            else:
+                parent.send_signal(signal.SIGTERM)
+
+        if in_flight:
+            answers, slow_pid, whole = asyncio.run(
+                load_then_stop_during_a_slow_answer(base_url, paths, stop_server)
+            )
+            assert slow_pid in workers
+            assert whole  # the answer in flight was finished before its worker stopped
         else:
-            parent.send_signal(signal.SIGTERM)
+            answers = asyncio.run(send_pages(base_url, paths))
+            assert not list(spool.rglob("*.parquet"))  # all still buffered in the workers
+            stop_server()
         assert parent.wait(timeout=60) == exit_status
 
     assert tracebacks(capfd.readouterr().err) == []
@@ -929,9 +951,21 @@ def test_two_workers_sigterm_to_the_parent_or_to_every_process_loses_nothing(
     names = [segment.name for segment in list_segments(spool)]
     assert len(set(names)) == len(names)
     assert {segment_pid(name) for name in names} == workers  # each worker its own files
+    if in_flight:
+        # The idle worker had written its buffer and exited while the other was still
+        # answering: the server let the busy one finish rather than cut it short.
+        (idle,) = workers - {slow_pid}
+        idle_done = max(segment_written_ms(n) for n in names if segment_pid(n) == idle)
+        busy_done = min(segment_written_ms(n) for n in names if segment_pid(n) == slow_pid)
+        assert busy_done - idle_done > SLOW_ANSWER_SECONDS * 1000 / 2
     assert temp_files(spool) == []
     assert salt_temp_files(spool) == []
 
     events, ingested = ingest(spool, tmp_path / "analytics.duckdb")
     assert events == requests
     assert ingested == Counter(paths)
+
+
+def segment_written_ms(name: str) -> int:
+    """When a segment was written, in ms since the epoch (the first field of its name)."""
+    return int(Path(name).name.split("-")[0])
