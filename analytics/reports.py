@@ -381,9 +381,16 @@ def run_report(
             # a zone behind it would get the local day still under way as its last day.
             window = check(replace(query, today=warehouse_today(con)))
         report = build_report(con, window)
-        warning = None if query.site is None else unknown_site(con, query.site)
-        if warning is not None:
-            report = replace(report, notes=(*report.notes, warning), warnings=(warning,))
+        warnings = [
+            warning
+            for warning in (
+                None if query.site is None else unknown_site(con, query.site),
+                None if query.end is not None else only_after_range(con, window),
+            )
+            if warning is not None
+        ]
+        if warnings:
+            report = replace(report, notes=(*report.notes, *warnings), warnings=tuple(warnings))
         return report
     finally:
         con.close()
@@ -407,6 +414,36 @@ def unknown_site(con: duckdb.DuckDBPyConnection, site: str) -> str | None:
         more = f" and {len(sites) - MAX_SITES_NAMED} more" if len(sites) > MAX_SITES_NAMED else ""
         warning += f"; its sites: {shown}{more}"
     return warning
+
+
+def only_after_range(con: duckdb.DuckDBPyConnection, window: Window) -> str | None:
+    """A warning when the default range (ending yesterday) holds no pageviews but the
+    warehouse has some after it: a first report on the day of the first rollup, which would
+    otherwise show an empty table with no hint why. None otherwise, or when that cannot be
+    told."""
+    try:
+        rows = con.execute(
+            "SELECT day > $end AS after, sum(pageviews) FROM daily_totals "
+            "WHERE day >= $start AND (CAST($site AS VARCHAR) IS NULL OR site = $site) "
+            "GROUP BY ALL",
+            window.params(),
+        ).fetchall()
+    except duckdb.Error:  # a database without daily_totals: the report said what it could
+        return None
+    pageviews = {bool(after): int(total or 0) for after, total in rows}
+    if pageviews.get(False) or not pageviews.get(True):
+        return None
+    last = con.execute(
+        "SELECT max(day) FROM daily_totals "
+        "WHERE day > $end AND (CAST($site AS VARCHAR) IS NULL OR site = $site)",
+        {"end": window.end, "site": window.query.site},
+    ).fetchone()
+    until = last[0] if last else None
+    return (
+        f"no pageviews from {window.start} to {window.end}; the range ends yesterday (the "
+        f"last complete day) and the warehouse's {pageviews[True]} pageviews are after it: "
+        f"--to {until} includes them"
+    )
 
 
 def warehouse_today(con: duckdb.DuckDBPyConnection) -> date:
