@@ -135,6 +135,8 @@ class ConsentMiddleware:
         self._category_by_name: dict[bytes, str | None] = {}
         # Cookie header -> the consent cookie's value in it (see `__call__`); bounded.
         self._value_by_header: dict[bytes, str] = {}
+        # Whether the warning about compressed pages (see `_gate`) was logged: once is enough.
+        self._warned_compressed = False
         # A wrapped middleware may offer `observed_path(scope)` and `observe_response(scope,
         # path, message)`: all it does for a request, as one call at `http.response.start`
         # (None from the first: call it as usual). The gate wraps `send` anyway, so it calls that
@@ -366,6 +368,8 @@ class ConsentMiddleware:
                         message["headers"] = headers
                         held = message  # until the body shows whether it can be rewritten
                         return
+                    if inject_for and not self._warned_compressed and message["status"] == 200:
+                        self._warn_if_compressed(headers)
                     if unknown_length and _injectable(message, headers):
                         headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
                 if changed:
@@ -397,6 +401,24 @@ class ConsentMiddleware:
             await send(message)
 
         return send_gated
+
+    def _warn_if_compressed(self, headers: Sequence[tuple[bytes, bytes]]) -> None:
+        """Say once that pages reach the gate compressed, so no visitor gets the banner.
+
+        A compressing middleware inside the gate (`add_middleware(GZipMiddleware)` before
+        `ConsentMiddleware`) compresses for every browser, while a test with curl (no
+        Accept-Encoding) shows the banner: without this line the mistake goes unseen.
+        """
+        encoding = _encoding(headers)
+        if encoding is None:
+            return
+        self._warned_compressed = True
+        logger.warning(
+            "cookiewall: an undecided visitor got an HTML page without the banner: it reached"
+            " the gate already compressed (Content-Encoding: %s); put the compressing"
+            " middleware outside ConsentMiddleware",
+            encoding.decode("latin-1"),
+        )
 
     def _gated(
         self, headers: list[tuple[bytes, bytes]], consent: Consent, *, http: bool = True
@@ -693,10 +715,15 @@ def _is_html(headers: Sequence[tuple[bytes, bytes]]) -> bool:
 
 
 def _injectable(message: Message, headers: Sequence[tuple[bytes, bytes]]) -> bool:
-    if message.get("status", 200) != 200:
-        return False
+    return message.get("status", 200) == 200 and _encoding(headers) is None
+
+
+def _encoding(headers: Sequence[tuple[bytes, bytes]]) -> bytes | None:
+    """The body's Content-Encoding; None when it is sent as it is (none, or identity)."""
     encoding = _find(headers, b"content-encoding")
-    return encoding is None or encoding.strip().lower() in (b"", b"identity")
+    if encoding is None or encoding.strip().lower() in (b"", b"identity"):
+        return None
+    return encoding.strip()
 
 
 def _content_length(headers: Sequence[tuple[bytes, bytes]]) -> int | None:
