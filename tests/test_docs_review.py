@@ -1,6 +1,7 @@
 """The README read as a newcomer would: every Python snippet runs, every example does what the
-README says of it. Snippets are fragments (`routes=[...]`, `secret_key="..."`), so each gets
-the smallest prelude that makes it runnable and an epilogue that checks what it promises."""
+README says of it. Snippets are fragments (`routes=[...]`, `keys = [current_key, ...]`), so
+each gets the smallest prelude that makes it runnable and an epilogue that checks what it
+promises."""
 
 from __future__ import annotations
 
@@ -59,19 +60,19 @@ RUNNABLE: dict[str, tuple[str, dict[str, str], str]] = {
         {
             "routes=[...]": "routes=[]",
             "current_key, previous_key": f'"{KEY}", "{KEY}-old"',
-            'secret_key="..."': f'secret_key="{KEY}"',
         },
         _APP_CHECK
         + "asyncio.run(_check(app))\n"
         + "prefs = asyncio.run(_check(api, '/prefs'))\n"
         + "assert prefs.json() == {'may_remember_theme': False}\n",
     ),
-    'shop = ConsentMiddleware(Starlette(routes=[...]), policy=policy, secret_key="...",': (
+    "shop = ConsentMiddleware(Starlette(routes=[...]), policy=policy, secret_key=keys,": (
         "from starlette.applications import Starlette\n"
         "from starlette.routing import Mount\n"
         "from cookiewall import ConsentMiddleware, Policy\n"
-        "policy = Policy.from_toml('cookiewall.toml')\n",
-        {"routes=[...]": "routes=[]", ", ...]": "]", 'secret_key="..."': f'secret_key="{KEY}"'},
+        "policy = Policy.from_toml('cookiewall.toml')\n"
+        f"keys = ['{KEY}']\n",
+        {"routes=[...]": "routes=[]", ", ...]": "]"},
         _APP_CHECK.replace('get("/consent")', 'get("/shop/consent")')
         + "banner = asyncio.run(_check(app, '/shop/consent/banner?next=/shop/x'))\n"
         + "assert 'action=\"/shop/consent\"' in banner.text\n",

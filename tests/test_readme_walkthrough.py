@@ -206,7 +206,7 @@ SIGNATURES: list[tuple[str, Any]] = [
     ("ReceiptLog(path, max_bytes=10 MiB, backups=5, keep_for=None)", ReceiptLog),
     (
         "analytics.Warehouse(path, *, timezone=None, raw_retention_days=90, clock=None, "
-        "archive=None, lock_timeout=10.0)",
+        "archive=None, create=True, lock_timeout=10.0)",
         Warehouse,
     ),
     ("run_report(db, query, lock_timeout=10)", run_report),
