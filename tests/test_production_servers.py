@@ -694,7 +694,8 @@ HYPERCORN_WORKERS_DIE_ON_SIGTERM = (
 )
 
 
-def hypercorn_workers_env(var: Path) -> dict[str, str]:
+def buffered_until_stop_env(var: Path) -> dict[str, str]:
+    """The app's settings for a stop test: no timed flush, so the stop writes everything."""
     return {"FULLSTACK_VAR": str(var), "FULLSTACK_FLUSH_INTERVAL": "3600"}
 
 
@@ -711,7 +712,7 @@ def test_hypercorn_two_spawned_workers_share_the_salt_and_a_stop_writes_nothing_
     var = tmp_path / "var"
     spool = var / "spool"
     paths = [f"/hypercorn-w/{n}" for n in range(requests)]
-    with hypercorn_server(hypercorn_workers_env(var), workers=2) as (base_url, parent):
+    with hypercorn_server(buffered_until_stop_env(var), workers=2) as (base_url, parent):
         workers = wait_for_workers(base_url, 2)
         assert parent.pid not in workers
         assert workers < children(parent.pid)  # and multiprocessing's resource tracker
@@ -781,7 +782,7 @@ def test_hypercorn_two_workers_sigterm_with_an_answer_in_flight_loses_nothing(
     var = tmp_path / "var"
     spool = var / "spool"
     paths = [f"/in-flight/{n}" for n in range(200)]
-    with hypercorn_server(hypercorn_workers_env(var), workers=2) as (base_url, parent):
+    with hypercorn_server(buffered_until_stop_env(var), workers=2) as (base_url, parent):
         workers = wait_for_workers(base_url, 2)
         answers, slow_pid, whole = asyncio.run(
             load_then_stop_during_a_slow_answer(
@@ -831,7 +832,7 @@ def test_hypercorn_sigterm_to_every_process_loses_nothing(tmp_path: Path, worker
     in the process that was started, which handles SIGTERM itself."""
     var = tmp_path / "var"
     paths = [f"/every-process/{n}" for n in range(100)]
-    with hypercorn_server(hypercorn_workers_env(var), workers=workers) as (base_url, parent):
+    with hypercorn_server(buffered_until_stop_env(var), workers=workers) as (base_url, parent):
         served = wait_for_workers(base_url, max(workers, 1))
         assert (served == {parent.pid}) == (workers == 0)
         answers = asyncio.run(send_pages(base_url, paths))
@@ -917,7 +918,7 @@ def test_two_workers_sigterm_to_the_parent_or_to_every_process_loses_nothing(
     var = tmp_path / "var"
     spool = var / "spool"
     paths = [f"/{server}/{n}" for n in range(requests)]
-    with TWO_WORKER_SERVERS[server](hypercorn_workers_env(var)) as (base_url, parent):
+    with TWO_WORKER_SERVERS[server](buffered_until_stop_env(var)) as (base_url, parent):
         workers = wait_for_workers(base_url, 2)
         assert parent.pid not in workers
         assert workers <= children(parent.pid)
