@@ -86,6 +86,7 @@ MAX_COOKIE_BYTES = 4096  # a cookie's name and value, as browsers keep them (RFC
 _ROOT_SAFE = "/-._~!$&'()*+=:@"
 PATH_SAFE = "/!$&'()*+,;=:@~"  # RFC 3986 pchar and '/', left as they are in a URL path
 _DOT_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
+_QUOTED_PAIR = re.compile(r"\\.", re.DOTALL)  # a quoted-pair (RFC 9110 5.6.4): `\"` ends no quote
 _HOST_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")  # urlsplit lower-cases
 
 
@@ -913,6 +914,10 @@ async def _read_body(request: Request) -> bytes:
 def _parse_decision(content_type: str, body: bytes) -> tuple[str, frozenset[str], str, bool]:
     """(action, categories, next, is_form) from a form or JSON body; ClientError if malformed."""
     media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type in _DECISION_TYPES and "," in content_type and _joined(content_type):
+        # Two Content-Type fields arrive joined (`Request.headers`): reading the first copy's
+        # media type would let the request pick the copy that suits it.
+        raise ClientError(400, "more than one Content-Type")
     if media_type == "application/json":
         return (*_parse_json(body), False)
     if media_type == "application/x-www-form-urlencoded":
@@ -924,6 +929,19 @@ def _parse_decision(content_type: str, body: bytes) -> tuple[str, frozenset[str]
     raise ClientError(
         415, "send application/x-www-form-urlencoded, multipart/form-data or application/json"
     )
+
+
+_DECISION_TYPES = frozenset(
+    {"application/json", "application/x-www-form-urlencoded", "multipart/form-data"}
+)
+
+
+def _joined(content_type: str) -> bool:
+    """True when a ',' outside a quoted string (or an unclosed quote) shows several fields
+    joined into one (RFC 9110 5.3): a parameter holds a ',' only quoted (a multipart boundary
+    may). Linear: quoted-pairs dropped first, then the text split at the quotes."""
+    segments = _QUOTED_PAIR.sub("", content_type).split('"')
+    return len(segments) % 2 == 0 or any("," in outside for outside in segments[::2])
 
 
 def _parse_form(body: bytes) -> tuple[str, frozenset[str], str]:
