@@ -865,8 +865,13 @@ def _host_ok(host: str) -> bool:
 
 def _referer_origin(referer: str) -> str | None:
     """The origin of an http(s) Referer, or None for anything a browser would not send."""
+    words = referer.split()
+    if len(words) != 1:
+        # A browser's Referer is one URL, its spaces escaped: whitespace inside is a repeated
+        # field joined (`Request.headers`), whose first copy alone urlsplit would read.
+        return None
     try:
-        parts = urlsplit(referer.strip())
+        parts = urlsplit(words[0])
     except ValueError:  # an unbalanced '[' in the host
         return None
     if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.netloc or "@" in parts.netloc:
