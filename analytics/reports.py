@@ -348,9 +348,10 @@ def run_report(
     A rollup holds the file while it writes: wait up to `lock_timeout` s for it to finish,
     then raise ReportBusyError (the CLI exits 1, "try again", rather than 2, "bad input").
     """
-    # Bad arguments fail before the file is touched. Without `today`, the range is checked
-    # against the latest "today" of any zone (UTC + 14 h is at most a date ahead), then
-    # exactly once the warehouse's zone is known.
+    # Bad arguments fail before the report is run (a refused range only reads the
+    # warehouse's zone, to word the refusal). Without `today`, the range is checked against
+    # the latest "today" of any zone (UTC + 14 h is at most a date ahead), then exactly once
+    # the warehouse's zone is known.
     if query.today is not None:
         window = check(query)
     else:
@@ -359,10 +360,10 @@ def run_report(
             window = check(replace(query, today=utc_today + timedelta(days=1)))
         except ReportError:
             # A range refused for the zone furthest ahead is refused for every zone (an
-            # earlier "today" only moves the default end back), so say it with UTC's dates,
-            # the default warehouse's: the stand-in "today" would name as "yesterday" a day
-            # that is today.
-            check(replace(query, today=utc_today))
+            # earlier "today" only moves the default end back), so say it with the dates of
+            # the warehouse's zone when it opens at once, else UTC's (the default zone's):
+            # the stand-in "today" would name as "yesterday" a day that is today.
+            check(replace(query, today=_today_where_stored(Path(db_path)) or utc_today))
             raise
     path = Path(db_path)
     try:
@@ -444,6 +445,19 @@ def only_after_range(con: duckdb.DuckDBPyConnection, window: Window) -> str | No
         f"last complete day) and the warehouse's {pageviews[True]} pageviews are after it: "
         f"--to {until} includes them"
     )
+
+
+def _today_where_stored(path: Path) -> date | None:
+    """Today in the zone of the warehouse at `path`; None when it does not open at once
+    (missing, locked by a rollup, not a DuckDB file): only a refusal's wording depends on it."""
+    try:
+        con = connect(path, read_only=True, create=False, lock_timeout=0)
+    except WarehouseError:
+        return None
+    try:
+        return warehouse_today(con)
+    finally:
+        con.close()
 
 
 def warehouse_today(con: duckdb.DuckDBPyConnection) -> date:

@@ -6,7 +6,7 @@ real DuckDB warehouse files for the reports.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 
 import pytest
@@ -122,9 +122,8 @@ class _Clock(datetime):
     """`datetime` whose now() is a fixed instant: the hours where the zones' dates differ."""
 
     @classmethod
-    def now(cls, tz: object = None) -> _Clock:  # type: ignore[override]
-        moment = AUCKLAND_EVENING_UTC
-        fixed = moment if tz is None else moment.astimezone(tz)  # type: ignore[arg-type]
+    def now(cls, tz: tzinfo | None = None) -> _Clock:
+        fixed = AUCKLAND_EVENING_UTC.astimezone(tz)
         return cls.fromtimestamp(fixed.timestamp(), fixed.tzinfo)
 
 
