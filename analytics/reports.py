@@ -442,7 +442,7 @@ def only_after_range(con: duckdb.DuckDBPyConnection, window: Window) -> str | No
     until = last[0] if last else None
     return (
         f"no pageviews from {window.start} to {window.end}; the range ends yesterday (the "
-        f"last complete day) and the warehouse's {pageviews[True]} pageviews are after it: "
+        f"last complete day) and {pageviews[True]} pageviews are after it: "
         f"--to {until} includes them"
     )
 
