@@ -235,6 +235,8 @@ def _one_server(
         _wrk(bare_port, cookie, 1)
         _wrk(full_port, cookie, 1)
         _wrk(session_port, session_cookie, 1, path="/session")
+        _wrk(bare_port, cookie, 1, path="/catalog")
+        _wrk(full_port, cookie, 1, path="/catalog")
         bare_runs, full_runs, session = [], [], []
         bare_work, full_work = [], []
         for _ in range(rounds):
