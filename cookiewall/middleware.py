@@ -368,7 +368,7 @@ class ConsentMiddleware:
                         message["headers"] = headers
                         held = message  # until the body shows whether it can be rewritten
                         return
-                    if inject_for and not self._warned_compressed and message["status"] == 200:
+                    if inject_for and not self._warned_compressed and message.get("status") == 200:
                         self._warn_if_compressed(headers)
                     if unknown_length and _injectable(message, headers):
                         headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
