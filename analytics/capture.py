@@ -18,6 +18,7 @@ import contextlib
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
+from urllib.parse import unquote_to_bytes, urlsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -256,10 +257,17 @@ def convert_captures(
     visitor_ids = _visitor_ids(
         columns, ts, peers, forwarded, agents, device.codes, hash_allowed, visitor_id_of
     )
+    medium = referrer.column(text, "medium")
     utm_source, utm_medium, utm_campaign = (
         pa.array([None if tags is None else tags[i] for tags in utm.results], text).take(utm.codes)
         for i in range(3)
     )
+    reloaded = _reloaded_tagged_pages(utm, medium, referers, paths, queries)
+    if reloaded is not None:
+        untagged = pa.scalar(None, text)
+        utm_source, utm_medium, utm_campaign = (
+            pc.if_else(reloaded, untagged, tags) for tags in (utm_source, utm_medium, utm_campaign)
+        )
     table = pa.Table.from_arrays(
         [
             ts,
@@ -269,7 +277,7 @@ def convert_captures(
             status.column(pa.int32()),
             referrer.column(text, "host"),
             referrer.column(text, "domain"),
-            referrer.column(text, "medium"),
+            medium,
             referrer.column(text, "source"),
             utm_source,
             utm_medium,
@@ -290,6 +298,50 @@ def convert_captures(
         # Dropped rows may hold nulls in required columns: they never reach a segment.
         table = table.filter(pc.invert(spam if failed is None else pc.or_(spam, failed)))
     return Converted(table, spam_count, failed_count, columns.failure)
+
+
+def _reloaded_tagged_pages(
+    utm: _Lookup,
+    medium: pa.Array,
+    referers: Sequence[bytes | None],
+    paths: Sequence[str],
+    queries: Sequence[bytes],
+) -> pa.Array | None:
+    """Rows whose campaign tags are a page's own, seen again: the Referer is the very URL
+    asked for (same path, same query string). None when there are none.
+
+    That is a page of the site posting a form back to itself (the consent banner without
+    JavaScript answers 303 to the page it was on, tags included; any post/redirect/get
+    form): a pageview, still counted, but not a new arrival from the campaign. Only rows
+    that have tags and an internal referrer are looked at, one by one (a few per batch).
+    """
+    tagged_codes = [code for code, tags in enumerate(utm.results) if tags not in (None, _NO_UTM)]
+    if not tagged_codes:
+        return None
+    candidates = pc.and_(
+        pc.is_in(utm.codes, value_set=pa.array(tagged_codes, utm.codes.type)),
+        pc.equal(medium, "internal"),
+    )
+    rows = pc.indices_nonzero(candidates.fill_null(False)).to_pylist()
+    if not rows:
+        return None
+    reloaded = [False] * len(paths)
+    with python_section():
+        for row in rows:
+            reloaded[row] = _names_itself(referers[row], paths[row], queries[row])
+    return pa.array(reloaded, pa.bool_()) if any(reloaded) else None
+
+
+def _names_itself(referer: bytes | None, path: str, query: bytes) -> bool:
+    """Whether `referer` is the URL of the request whose path and query these are."""
+    if not referer or not query:
+        return False
+    try:
+        parts = urlsplit(referer.decode("latin-1"))
+        own_path = unquote_to_bytes(parts.path or "/") == path.encode("utf-8", "surrogateescape")
+    except (ValueError, UnicodeError):
+        return False
+    return own_path and parts.query.encode("latin-1") == query
 
 
 def _visitor_ids(
