@@ -120,3 +120,12 @@ def test_a_no_javascript_consent_decision_credits_the_campaign_once(tmp_path: Pa
         pages = con.execute("SELECT pageviews FROM daily_pages WHERE path = '/landing'").fetchall()
     assert campaigns == [("news", "launch", 1, 1)]
     assert pages == [(2,)]  # both loads are pageviews
+
+
+def test_an_odd_path_fails_its_own_row_not_the_batch() -> None:
+    odd = _capture("/p", TAGS.encode(), b"http://example.com/p?" + TAGS.encode())
+    odd = odd._replace(path=b"/p")  # not text: the path lookup fails this row
+    arrival = _capture("/p", TAGS.encode(), b"https://www.google.com/")
+    converted = convert([arrival, odd])
+    assert converted.failed == 1
+    assert [row["utm_campaign"] for row in converted.table.to_pylist()] == ["launch"]
