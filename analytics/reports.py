@@ -423,27 +423,22 @@ def only_after_range(con: duckdb.DuckDBPyConnection, window: Window) -> str | No
     otherwise show an empty table with no hint why. None otherwise, or when that cannot be
     told."""
     try:
-        rows = con.execute(
-            "SELECT day > $end AS after, sum(pageviews) FROM daily_totals "
-            "WHERE day >= $start AND (CAST($site AS VARCHAR) IS NULL OR site = $site) "
-            "GROUP BY ALL",
+        row = con.execute(
+            "SELECT sum(pageviews) FILTER (WHERE day <= $end), "
+            "sum(pageviews) FILTER (WHERE day > $end), "
+            "max(day) FILTER (WHERE day > $end AND pageviews > 0) "
+            "FROM daily_totals "
+            "WHERE day >= $start AND (CAST($site AS VARCHAR) IS NULL OR site = $site)",
             window.params(),
-        ).fetchall()
+        ).fetchone()
     except duckdb.Error:  # a database without daily_totals: the report said what it could
         return None
-    pageviews = {bool(after): int(total or 0) for after, total in rows}
-    if pageviews.get(False) or not pageviews.get(True):
+    if row is None or row[0] or not row[1]:
         return None
-    last = con.execute(
-        "SELECT max(day) FROM daily_totals "
-        "WHERE day > $end AND (CAST($site AS VARCHAR) IS NULL OR site = $site)",
-        {"end": window.end, "site": window.query.site},
-    ).fetchone()
-    until = last[0] if last else None
+    after, until = int(row[1]), row[2]
     return (
         f"no pageviews from {window.start} to {window.end}; the range ends yesterday (the "
-        f"last complete day) and {pageviews[True]} pageviews are after it: "
-        f"--to {until} includes them"
+        f"last complete day) and {after} pageviews are after it: --to {until} includes them"
     )
 
 
