@@ -106,3 +106,21 @@ def test_redaction_is_cached() -> None:
 )
 def test_utm_extraction(query: bytes, expected: tuple[str | None, ...]) -> None:
     assert extract_utm(query) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (b"utm_source=&utm_source=b", ("b", None, None)),  # a blank first value does not win
+        (b"utm_source=%20&utm_source=b", ("b", None, None)),
+        (b"utm_source=a&utm_source=b", ("a", None, None)),
+        (b"utm_source=a+b%20c", ("a b c", None, None)),
+        (b"utm_source=1%2B1", ("1+1", None, None)),
+        (b"utm_source=caf\xe9", ("caf\ufffd", None, None)),  # Latin-1, not UTF-8
+        (b"utm_source=%C2%A0news%C2%A0", ("news", None, None)),
+        (b"utm_source=x;utm_medium=y", ("x;utm_medium=y", None, None)),  # `&` only separates
+        (b"utm_source=" + b"a" * 98 + b"+198.51.100.7", (R, None, None)),  # cut, checked whole
+    ],
+)
+def test_utm_edge_cases(query: bytes, expected: tuple[str | None, ...]) -> None:
+    assert extract_utm(query) == expected

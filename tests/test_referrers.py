@@ -307,3 +307,127 @@ def test_table_is_consistent() -> None:
             assert not host.startswith("www.")
             hosts.append(host)
     assert len(hosts) == len(set(hosts)), "a host is listed twice"
+
+
+@pytest.mark.parametrize(
+    ("referer", "host", "medium", "source"),
+    [
+        # `google.*` stands for Google under a country's suffix, not for a site someone
+        # hosts under a platform's private suffix (google.github.io is Google's open-source
+        # documentation, linked from everywhere: not a search).
+        (b"https://google.github.io/styleguide/", "google.github.io", "referral", None),
+        (b"https://google.blogspot.com/", "google.blogspot.com", "referral", None),
+        (b"https://yahoo.netlify.app/", "yahoo.netlify.app", "referral", None),
+        (b"https://yandex.pages.dev/", "yandex.pages.dev", "referral", None),
+        (b"https://pinterest.vercel.app/", "pinterest.vercel.app", "referral", None),
+        (b"https://google.herokuapp.com/", "google.herokuapp.com", "referral", None),
+        (b"https://mail.google.github.io/", "mail.google.github.io", "referral", None),
+        (b"https://google.s3.amazonaws.com/x", "google.s3.amazonaws.com", "referral", None),
+        # the real ones, under ICANN suffixes, stay what they are
+        (b"https://www.google.co.uk/", "google.co.uk", "search", "Google"),
+        (b"https://www.google.com.au/", "google.com.au", "search", "Google"),
+        (b"https://google.de/", "google.de", "search", "Google"),
+        (b"https://mail.google.com/", "mail.google.com", "email", "Gmail"),
+        (b"https://search.yahoo.co.jp/", "search.yahoo.co.jp", "search", "Yahoo!"),
+        (b"https://yandex.com.tr/", "yandex.com.tr", "search", "Yandex"),
+        (b"https://www.pinterest.co.uk/", "pinterest.co.uk", "social", "Pinterest"),
+        (b"https://scholar.google.com.br/", "scholar.google.com.br", "search", "Google Scholar"),
+    ],
+)
+def test_wildcard_sources_match_public_suffixes_not_private_ones(
+    referer: bytes, host: str, medium: str, source: str | None
+) -> None:
+    found = parse_referrer(referer, SITE)
+    assert (found.host, found.medium) == (host, medium)
+    assert found.source == (source or found.domain)
+
+
+# Reviewed and right already; kept so that they stay so.
+@pytest.mark.parametrize(
+    ("site", "referer", "expected"),
+    [
+        ("example.com", b"https://www.example.com/a", ("example.com", "example.com", "internal")),
+        ("www.example.com", b"https://example.com/", ("example.com", "example.com", "internal")),
+        (
+            "example.com",
+            b"https://blog.example.com/",
+            ("blog.example.com", "example.com", "internal"),
+        ),
+        (
+            "example.com",
+            b"HTTPS://U:P@WWW.EXAMPLE.COM.:8443/x",
+            ("example.com", "example.com", "internal"),
+        ),
+        (
+            "example.com",
+            b"https://example.com.evil.org/",
+            ("example.com.evil.org", "evil.org", "referral"),
+        ),
+        (
+            "example.com",
+            b"https://notexample.com/",
+            ("notexample.com", "notexample.com", "referral"),
+        ),
+        ("bücher.de", b"https://www.xn--bcher-kva.de/", ("bücher.de", "bücher.de", "internal")),
+        (
+            "xn--bcher-kva.de",
+            b"https://shop.b\xc3\xbccher.de/",
+            ("shop.bücher.de", "bücher.de", "internal"),
+        ),
+        (
+            "foo.github.io",
+            b"https://bar.github.io/",
+            ("bar.github.io", "bar.github.io", "referral"),
+        ),
+        (
+            "example.com",
+            b"https://user:pw@www.google.com:443/",
+            ("google.com", "google.com", "search"),
+        ),
+        ("example.com", b"https://WWW.GOOGLE.DE./search?q=x", ("google.de", "google.de", "search")),
+        (
+            "example.com",
+            b"https://lm.facebook.com/l.php?u=x",
+            ("lm.facebook.com", "facebook.com", "social"),
+        ),
+        (
+            "example.com",
+            b"android-app://com.google.android.gm/",
+            ("com.google.android.gm", "com.google.android.gm", "email"),
+        ),
+        (
+            "example.com",
+            b"android-app://COM.Reddit.Frontpage",
+            ("com.reddit.frontpage", "com.reddit.frontpage", "social"),
+        ),
+        ("example.com", b"android-app://1bad.package/", (None, None, "direct")),
+        ("example.com", b"https://xn--zz-invalid.com/", (None, None, "direct")),
+    ],
+)
+def test_referrer_normalisation_and_self_referrals(
+    site: str, referer: bytes, expected: tuple[str | None, str | None, str]
+) -> None:
+    found = referrer_parser(site)(referer)
+    assert (found.host, found.domain, found.medium) == expected
+
+
+# Google's products that link out are not a Google search: a link in a shared Google Doc or a
+# Google Group, the return from "Sign in with Google", a place's website on Maps.
+@pytest.mark.parametrize(
+    ("referer", "source"),
+    [
+        (b"https://docs.google.com/document/d/x/edit", "Google Docs"),
+        (b"https://sites.google.com/view/x", "Google Sites"),
+        (b"https://groups.google.com/g/x", "Google Groups"),
+        (b"https://accounts.google.com/", "Google Accounts"),
+        (b"https://maps.google.com/", "Google Maps"),
+        (b"https://www.google.com/maps/place/x", "Google"),  # Maps under www: not told apart
+        (b"https://play.google.com/store/apps/details?id=x", "Google Play"),
+        (b"https://classroom.google.com/", "Google Classroom"),
+        (b"https://drive.google.com/", "Google Drive"),
+        (b"https://docs.google.co.uk/", "Google Docs"),
+    ],
+)
+def test_google_products_are_referrals_not_searches(referer: bytes, source: str) -> None:
+    found = parse_referrer(referer, SITE)
+    assert (found.medium, found.source) == ("search" if source == "Google" else "referral", source)

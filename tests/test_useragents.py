@@ -130,3 +130,160 @@ def test_a_repeated_user_agent_is_not_parsed_again(monkeypatch: pytest.MonkeyPat
     for _ in range(100):
         assert classify_user_agent(ua) is first
     assert len(calls) == 1
+
+
+_CHROME = "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0"
+
+
+_WEBKIT = "AppleWebKit/605.1.15 (KHTML, like Gecko)"
+
+
+# Current browsers, desktop and mobile: never a bot, and the device an analyst expects.
+@pytest.mark.parametrize(
+    ("user_agent", "device"),
+    [
+        (f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_CHROME} Safari/537.36", "desktop"),
+        (f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) {_CHROME} Safari/537.36", "desktop"),
+        (f"Mozilla/5.0 (X11; Linux x86_64) {_CHROME} Safari/537.36", "desktop"),
+        (f"Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) {_CHROME} Safari/537.36", "desktop"),
+        (f"Mozilla/5.0 (Windows NT 10.0; ARM64) {_CHROME} Safari/537.36", "desktop"),
+        (f"Mozilla/5.0 (Linux; Android 10; K) {_CHROME} Mobile Safari/537.36", "mobile"),
+        (f"Mozilla/5.0 (Linux; Android 10; K) {_CHROME} Safari/537.36", "tablet"),
+        (f"Mozilla/5.0 (Linux; Android 15; Pixel 9 Pro) {_CHROME} Mobile Safari/537.36", "mobile"),
+        (f"Mozilla/5.0 (Linux; Android 13; SM-X200) {_CHROME} Safari/537.36", "tablet"),
+        (f"Mozilla/5.0 (Linux; Android 13; Lenovo TB-J716F) {_CHROME} Safari/537.36", "tablet"),
+        (
+            f"Mozilla/5.0 (iPhone; CPU iPhone OS 17_7 like Mac OS X) {_WEBKIT} "
+            "CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1",
+            "mobile",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            "desktop",
+        ),
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.7; rv:133.0) Gecko/20100101 Firefox/133.0",
+            "desktop",
+        ),
+        (
+            "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            "desktop",
+        ),
+        ("Mozilla/5.0 (Android 15; Mobile; rv:133.0) Gecko/133.0 Firefox/133.0", "mobile"),
+        ("Mozilla/5.0 (Android 14; Tablet; rv:133.0) Gecko/133.0 Firefox/133.0", "tablet"),
+        (
+            f"Mozilla/5.0 (iPhone; CPU iPhone OS 17_7 like Mac OS X) {_WEBKIT} FxiOS/133.0 "
+            "Mobile/15E148 Safari/605.1.15",
+            "mobile",
+        ),
+        (
+            f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) {_WEBKIT} Version/18.1 "
+            "Safari/605.1.15",
+            "desktop",  # also what iPadOS Safari sends by default: the UA cannot tell them apart
+        ),
+        (
+            f"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) {_WEBKIT} Version/18.1 "
+            "Mobile/15E148 Safari/604.1",
+            "mobile",
+        ),
+        (
+            f"Mozilla/5.0 (iPad; CPU OS 18_1 like Mac OS X) {_WEBKIT} Version/18.1 "
+            "Mobile/15E148 Safari/604.1",
+            "tablet",
+        ),
+        (
+            f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_CHROME} Safari/537.36 Edg/131.0.0.0",
+            "desktop",
+        ),
+        (
+            f"Mozilla/5.0 (Linux; Android 10; K) {_CHROME} Mobile Safari/537.36 EdgA/131.0.0.0",
+            "mobile",
+        ),
+        (
+            f"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) {_WEBKIT} Version/18.0 "
+            "EdgiOS/131.2903.68 Mobile/15E148 Safari/605.1.15",
+            "mobile",
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-X710) AppleWebKit/537.36 (KHTML, like "
+            "Gecko) SamsungBrowser/26.0 Chrome/122.0.0.0 Safari/537.36",
+            "tablet",
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 9; KFTRWI) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Silk/131.3.2 like Chrome/131.0.6778.200 Safari/537.36",
+            "tablet",
+        ),
+        (
+            f"Mozilla/5.0 (iPhone; CPU iPhone OS 17_7 like Mac OS X) {_WEBKIT} "
+            "GSA/343.0.695551749 Mobile/15E148 Safari/604.1",
+            "mobile",
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A.240905.003; wv) AppleWebKit/537.36"
+            " (KHTML, like Gecko) Version/4.0 Chrome/129.0.6668.100 Mobile Safari/537.36 "
+            "Instagram 352.0.0.38.100 Android (34/14; 420dpi; 1080x2400; Google/google; Pixel 8)",
+            "mobile",
+        ),
+    ],
+)
+def test_current_browsers_are_people_on_the_expected_device(user_agent: str, device: str) -> None:
+    assert classify_user_agent(user_agent.encode()) == (device, False)
+
+
+@pytest.mark.parametrize(
+    "user_agent",
+    [
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)",
+        "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+        "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; "
+        "+https://openai.com/gptbot)",
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; ChatGPT-User/1.0; "
+        "+https://openai.com/bot",
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; Claude-User/1.0; "
+        "+Claude-User@anthropic.com)",
+        "WhatsApp/2.23.20.0",
+        # missed before: an AI assistant fetching for its user, Bluesky's link-card fetcher,
+        # and the fetch() of the JavaScript runtimes (Node's sends just "node")
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; Perplexity-User/1.0; "
+        "+https://perplexity.ai/perplexity-user)",
+        "Mozilla/5.0 (compatible; Bluesky Cardyb/1.1; +mailto:support@bsky.app)",
+        "node",
+        "Node",
+        "Deno/2.0.0",
+        "Bun/1.1.30",
+    ],
+)
+def test_automated_clients_are_bots(user_agent: str) -> None:
+    assert classify_user_agent(user_agent.encode()) == ("bot", True)
+
+
+# Android says "Mobile" on phones and nothing on tablets, so a TV, a streaming stick or a
+# headset running Android looked like a tablet; like PlayStation, Switch and webOS TVs (and
+# an Xbox, which says Windows), they are neither phone, tablet nor desktop: `other`.
+@pytest.mark.parametrize(
+    "user_agent",
+    [
+        "Mozilla/5.0 (Linux; Android 9; SHIELD Android TV Build/PPR1.180610.011) "
+        f"{_CHROME} Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 9; AFTMM Build/PS7233; wv) AppleWebKit/537.36 (KHTML, "
+        "like Gecko) Version/4.0 Chrome/130.0.6723.102 Safari/537.36",  # Fire TV Stick 4K
+        "Mozilla/5.0 (Linux; Android 10; BRAVIA 4K VH2 Build/QTG3.200305.006.S292; wv) "
+        "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/126.0.6478.134 Safari/537.36",
+        f"Mozilla/5.0 (Linux; Android 13; Chromecast) {_CHROME} Safari/537.36",
+        f"Mozilla/5.0 (Linux; Android 11; Smart TV Build/RP1A.201005.006) {_CHROME} Safari/537.36",
+        "Mozilla/5.0 (X11; Linux x86_64; Quest 3) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "OculusBrowser/35.0 Chrome/128.0.0.0 VR Safari/537.36",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; Xbox; Xbox Series X) "
+        f"{_CHROME} Safari/537.36 Edge/20.02",
+        "Mozilla/5.0 (PlayStation; PlayStation 5/6.00) AppleWebKit/605.1.15 (KHTML, like "
+        "Gecko) Version/15.4 Safari/605.1.15",
+        "Mozilla/5.0 (Web0S; Linux/SmartTV) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/94.0.4606.128 Safari/537.36 WebAppManager",
+    ],
+)
+def test_tvs_consoles_and_headsets_are_other_devices(user_agent: str) -> None:
+    assert classify_user_agent(user_agent.encode()) == ("other", False)
