@@ -6,7 +6,7 @@ string and referrer query, on the error paths too: a 404, a HEAD, a page that ra
 malformed and oversized headers, undecodable bytes. Then every byte written is searched.
 
 The in-process audit (tests/test_privacy_warehouse.py) and the one-request trace-log check
-(test_recording_review3.py) cover the happy path without a server or without the rest."""
+(tests/test_accesslog.py) cover the happy path without a server or without the rest."""
 
 from __future__ import annotations
 
@@ -251,7 +251,7 @@ def test_no_marker_reaches_any_byte_written_under_a_real_uvicorn(
     log_config = tmp_path / "log.json"
     log_config.write_text(json.dumps(_log_config(log_file)))
     with uvicorn_server(
-        "tests.test_privacy_session6:create_app",
+        "tests.test_privacy_audit_under_uvicorn:create_app",
         env={"AUDIT_VAR": str(var)},
         factory=True,
         extra_args=("--log-config", str(log_config), "--log-level", "trace"),
