@@ -11,7 +11,7 @@ import pytest
 from cookiewall.banner import Banner, inject
 from cookiewall.consent import ConsentCodec
 from tests.test_cookiewall_support import SECRET, call, gate_serving, make_app, make_policy
-from tests.test_small_fixes6 import EITHER_SIGNAL
+from tests.test_gpc_banner_note import EITHER_SIGNAL
 
 GPC_NOTE = {
     "en": "(off while your browser sends Global Privacy Control)",

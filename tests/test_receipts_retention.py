@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from cookiewall import ConsentMiddleware, ReceiptLog
+from cookiewall.receipts import describe_duration
 from tests.test_cookiewall_support import SECRET, call, make_app, make_policy
 
 LIFETIME = timedelta(days=180)
@@ -123,3 +124,55 @@ def test_a_flooding_client_is_bounded_and_reported_without_personal_data(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     for secret in ("203.0.113.7", "FloodBot", "s3cr3t-value", SECRET):
         assert secret not in logged
+
+
+# --- 3. The rotation warning states the consent lifetime as it is, under a day too --------------
+
+
+@pytest.mark.parametrize(
+    ("keep_for", "said"),
+    [
+        (timedelta(days=180), "(180 days)"),
+        (timedelta(days=1), "(1 day)"),
+        (timedelta(days=1, hours=12), "(1 day 12 hours)"),
+        (timedelta(hours=12), "(12 hours)"),
+        (timedelta(hours=1), "(1 hour)"),
+        (timedelta(minutes=90), "(1 hour 30 minutes)"),
+        (timedelta(minutes=5), "(5 minutes)"),
+        (timedelta(seconds=45), "(45 seconds)"),
+        (timedelta(hours=2, seconds=1), "(2 hours 1 second)"),
+    ],
+)
+def test_the_rotation_warning_states_the_lifetime_as_it_is(
+    keep_for: timedelta, said: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = ReceiptLog(tmp_path / "r.jsonl", max_bytes=1024, backups=0, keep_for=keep_for)
+    caplog.set_level("WARNING", logger="cookiewall")
+    for index in range(12):  # ~6 receipts fill a file: one rotation at least, just now
+        log.record(
+            receipt_id=f"r{index:06d}",
+            action="accept_all",
+            policy_version="v1",
+            granted=["necessary"],
+            gpc=False,
+        )
+    warnings = [r.getMessage() for r in caplog.records if "receipts log rotation" in r.getMessage()]
+    assert warnings
+    assert all(f"within the consent lifetime {said};" in message for message in warnings)
+    assert "(0 days)" not in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("span", "words"),
+    [
+        (timedelta(milliseconds=1), "under a second"),
+        (timedelta(seconds=1, milliseconds=500), "1 second"),
+        (timedelta(days=400, seconds=5), "400 days 5 seconds"),
+        (timedelta(days=2, hours=1, minutes=1, seconds=1), "2 days 1 hour 1 minute 1 second"),
+        (timedelta(days=999_999_999), "999999999 days"),
+    ],
+)
+def test_durations_are_described_in_every_unit_that_is_not_zero(
+    span: timedelta, words: str
+) -> None:
+    assert describe_duration(span) == words
