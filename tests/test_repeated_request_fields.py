@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_review_s9_endpoints import ACCEPT_JSON, JSON, assert_refused, post
+from tests.test_consent_request_reading import ACCEPT_JSON, JSON, assert_refused, post
 
 OWN = (b"origin", b"http://testserver")
 EVIL = (b"origin", b"http://evil.example")

@@ -1,6 +1,6 @@
 """Session 9 review (b) of the session's changes: what a test showed wrong, each with its fix.
 
-Raw ASGI calls to the gate for the consent endpoints (as `tests/test_review_s9_endpoints.py`),
+Raw ASGI calls to the gate for the consent endpoints (as `tests/test_consent_request_reading.py`),
 real DuckDB warehouse files for the reports.
 """
 
@@ -14,7 +14,7 @@ import pytest
 import analytics.reports as reports
 from analytics.reports import ReportError, ReportQuery, run_report
 from analytics.warehouse import Warehouse
-from tests.test_review_s9_endpoints import (
+from tests.test_consent_request_reading import (
     ACCEPT_JSON,
     END,
     JSON,

@@ -1,4 +1,4 @@
-"""Session 9 review of how POST /consent reads a request: body framing, media types, the
+"""How POST /consent reads a request: body framing, media types, the
 multipart parser's cost, the cross-site check and `next`.
 
 Driven as raw ASGI calls (odd header sequences, chunking, disconnects), and through a real
@@ -121,7 +121,7 @@ def part(value: bytes, name: bytes = b"action", disposition: bytes | None = None
 END = b"--B--\r\n"
 
 
-# -- bugs found in this review ------------------------------------------------------------------
+# -- body framing and the multipart parser's cost ----------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -269,7 +269,7 @@ def _raw_request(base_url: str, request: bytes) -> tuple[bytes, float]:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    with uvicorn_server("tests.test_review_s9_endpoints:app") as (base_url, _):
+    with uvicorn_server("tests.test_consent_request_reading:app") as (base_url, _):
         yield base_url
 
 
