@@ -1,4 +1,4 @@
-"""The Spark rollup's spool listing and manifest, session 6: what it reads, and what it knows.
+"""The Spark rollup's spool listing and manifest: what it reads, and what it knows.
 
 * Spark reads only the regular sealed segments the listing found: an entry named ``*.parquet``
   that is not a regular file (a named pipe, a folder) is skipped with the DuckDB engine's
