@@ -1,4 +1,5 @@
-"""An adopter's first hour (session 9): what a new user ran into that the suite did not pin.
+"""A report range the warehouse cannot serve is refused with a message naming yesterday (the
+last day a report can cover) as its end, from `run_report` and from the CLI alike.
 
 Each test says what happened before its fix. Real DuckDB files and real CLI subprocesses.
 """
