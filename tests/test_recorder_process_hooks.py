@@ -1,15 +1,20 @@
 """One fork handler and one exit handler for all of a process's recorders: each live recorder
 is reset in a forked child and flushed at exit, and a recorder that is gone is neither kept
 alive nor called (a handler per Recorder stayed registered for ever, and every fork called
-all of those ever made)."""
+all of those ever made). A child forked while its parent's recorder writes or converts
+records on its own and writes nothing of the parent's twice."""
 
 from __future__ import annotations
 
 import gc
+import json
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
+
+import pytest
 
 import analytics.recorder as recorder_module
 from analytics.recorder import Capture, Recorder
@@ -84,3 +89,130 @@ def test_a_used_and_closed_recorder_is_collected(tmp_path: Path) -> None:
     del recorder
     gc.collect()
     assert len(recorder_module._live_recorders) == before - 1
+
+
+# Run in a fresh interpreter: the fork happens there, never in pytest's own process (whose
+# threads and plugins a forked child would inherit). A child that hangs dumps its stacks and
+# exits 1 after CHILD_TIMEOUT seconds instead of hanging the test.
+CHILD_TIMEOUT = 20
+
+
+FORK_SCRIPT = r"""
+import faulthandler, json, os, sys, threading, time
+from pathlib import Path
+
+import analytics.recorder as recorder_module
+from analytics.recorder import Capture, Recorder
+
+spool, mode, forks = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+parent = os.getpid()
+held = threading.Event()  # the parent's writer is inside its write
+release = threading.Event()
+
+if mode == "write":
+    real_write = recorder_module.write_segment
+
+    def stalled_write(*args, **kwargs):
+        if os.getpid() == parent and not release.is_set():
+            held.set()  # the write lock is held from here until the forks are done
+            release.wait(30)
+        return real_write(*args, **kwargs)
+
+    recorder_module.write_segment = stalled_write
+
+recorder = Recorder(spool, "example.com", flush_interval=0.05)
+
+
+def capture(path, n):
+    # A user agent never seen before: the flusher parses each one (no cache hit).
+    agent = f"Mozilla/5.0 (X11; Linux x86_64; rv:{n}.0) Gecko/20100101 Firefox/{n}.0"
+    return Capture(
+        time.time(), path, "GET", 200, b"https://news.ycombinator.com/", None,
+        agent.encode(), "203.0.113.9", None, "all", True,
+    )
+
+
+added = 0
+stop = threading.Event()
+
+
+def traffic():
+    global added
+    while not stop.is_set():
+        for _ in range(100):
+            recorder.add(capture(f"/parent/{added}", added))
+            added += 1
+        time.sleep(0.002)
+
+
+for n in range(50):  # buffered before any fork: the children must not write these again
+    recorder.add(capture(f"/parent/early-{n}", 100_000 + n))
+if mode == "write":
+    assert held.wait(10), "the writer never started"
+feeder = threading.Thread(target=traffic, daemon=True)
+feeder.start()
+
+children = []
+for k in range(forks):
+    time.sleep(0.02)
+    pid = os.fork()
+    if pid == 0:  # the child: records a few requests of its own, then shuts down
+        faulthandler.dump_traceback_later(CHILD_TIMEOUT, exit=True)
+        for i in range(3):
+            recorder.add(capture(f"/child/{k}/{i}", 200_000 + 10 * k + i))
+        recorder.close()
+        os._exit(0)
+    children.append(pid)
+release.set()
+statuses = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
+stop.set()
+feeder.join()
+recorder.close()
+print(json.dumps({"statuses": statuses, "parent_events": added + 50}))
+""".replace("CHILD_TIMEOUT", str(CHILD_TIMEOUT))
+
+
+def _recorded_paths(spool: Path) -> list[str]:
+    paths: list[str] = []
+    for segment in list_segments(spool):
+        paths.extend(read_segment(segment.path).column("path").to_pylist())
+    return paths
+
+
+@pytest.mark.parametrize(
+    ("mode", "forks"),
+    [
+        # The writer thread is stalled inside its write (write lock held) at every fork.
+        ("write", 6),
+        # Forks during the first conversions: the flusher is parsing user agents (the
+        # parser's first load, its cache) when the child is made.
+        ("convert", 12),
+    ],
+)
+def test_a_child_forked_mid_flush_records_on_its_own_and_writes_nothing_twice(
+    tmp_path: Path, mode: str, forks: int
+) -> None:
+    spool = tmp_path / "spool"
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT, str(spool), mode, str(forks)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.splitlines()[-1])
+    # A child stuck on a lock its parent's thread held at the fork exits 1 via faulthandler.
+    assert report["statuses"] == [0] * forks, done.stderr[-3000:]
+
+    paths = _recorded_paths(spool)
+    counts = Counter(paths)
+    assert [path for path, n in counts.items() if n > 1] == []  # nothing written twice
+    children = {path for path in paths if path.startswith("/child/")}
+    assert children == {f"/child/{k}/{i}" for k in range(forks) for i in range(3)}
+    parents = [path for path in paths if path.startswith("/parent/")]
+    assert len(parents) == report["parent_events"]  # the parent lost none of its own
+    names = [segment.path.name for segment in list_segments(spool)]
+    assert len(set(names)) == len(names)
+    pids = {name.split("-")[2] for name in names}
+    assert len(pids) == forks + 1  # every child sealed segments under a name of its own
