@@ -13,10 +13,12 @@ import socket
 import time
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cookiewall import ReceiptLog
 from cookiewall.endpoints import (
     MAX_BODY,
     MAX_FIELDS,
@@ -665,3 +667,32 @@ def test_methods_and_paths_that_are_not_a_decision_change_nothing(
     if method == "HEAD":
         assert answer.body == b""
         assert int(answer.header(b"content-length") or b"0") > 0
+
+
+# -- a JSON body that names a field twice is as ambiguous as a form that does ------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"action": "accept_all", "action": "reject_all"}',
+        b'{"action": "reject_all", "action": "accept_all"}',
+        b'{"action": "save", "categories": [], "categories": ["marketing"]}',
+        b'{"action": "accept_all", "next": "/a", "next": "/b"}',
+        b'{"action": "reject_all", "\\u0061ction": "accept_all"}',  # the same key, escaped
+    ],
+)
+def test_json_with_a_repeated_field_is_refused(tmp_path: Path, body: bytes) -> None:
+    """Fixed in "endpoints: a JSON decision naming a field twice gets 400": the last one won
+    silently, so `{"action": "reject_all", "action": "accept_all"}` recorded consent to
+    everything while a log, a WAF or the site's own client code reading the first saw a
+    refusal. The form already refused a second `action` or `next`; JSON now does too."""
+    path = tmp_path / "receipts.jsonl"
+    app = make_app(receipts=ReceiptLog(path))
+    response = call(
+        app, "POST", "/consent", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert "repeated" in response.json()["error"]
+    assert "set-cookie" not in response.headers
+    assert not path.exists() or path.read_text() == ""

@@ -553,3 +553,40 @@ def test_a_browser_opening_an_html_endpoint_gets_a_whole_page(url: str, title: s
     assert fragment.text in page.text
     for response in (fragment, page):
         assert "Sec-Fetch-Dest" in response.headers["vary"]
+
+
+# -- the banner's static files revalidate behind a gzipping proxy ------------------------------
+
+
+@pytest.mark.parametrize("path", ["/consent/static/banner.js", "/consent/static/banner.css"])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize(
+    ("if_none_match", "status"),
+    [
+        ("{etag}", 304),
+        ("W/{etag}", 304),  # nginx `gzip on` weakens the ETag it passes on
+        ('"other", {etag}', 304),  # a cache that holds several versions
+        ('W/"other",W/{etag}', 304),
+        ("*", 304),
+        ('"other"', 200),
+        ('W/"other"', 200),
+        ("", 200),
+        ("{etag}x", 200),
+    ],
+)
+def test_static_files_answer_if_none_match_as_rfc_9110_says(
+    path: str, method: str, if_none_match: str, status: int
+) -> None:
+    """Fixed in "endpoints: If-None-Match on the banner's static files is compared weakly":
+    only the exact strong tag got 304, so behind a gzipping proxy (which sends `W/"…"`) or a
+    cache asking with a list, every revalidation downloaded the whole file again. RFC 9110
+    13.1.2: If-None-Match uses the weak comparison and takes a list or `*`."""
+    app = make_app()
+    etag = call(app, "GET", path).headers["etag"]
+    header = if_none_match.format(etag=etag)
+    response = call(app, method, path, headers={"if-none-match": header})
+    assert response.status_code == status
+    assert response.headers["etag"] == etag
+    if status == 304:
+        assert response.content == b""
+        assert "content-length" not in response.headers

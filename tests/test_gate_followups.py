@@ -28,7 +28,7 @@ from tests.test_cookiewall_support import (
     make_policy,
     set_cookies,
 )
-from tests.test_gate_review3 import _HostRewritingProxy
+from tests.test_origin_checks import _HostRewritingProxy
 
 BASE_KEYS = {"id", "time", "policy_version", "granted", "action", "gpc"}
 RECEIPT_ID = "PGqCeQ6hKqMfSJOo"
