@@ -4,11 +4,13 @@ Host, and `trusted_origins` for browsers without Fetch Metadata behind one."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from cookiewall import ConsentMiddleware, ReceiptLog
 from tests.support import uvicorn_server
 from tests.test_cookiewall_support import call, make_app, set_cookies
 
@@ -221,3 +223,181 @@ def test_real_browser_decides_on_the_banner(
                 assert headers.get("origin", "").startswith(sent)
         finally:
             context.close()
+
+
+# -- trusted_origins: browsers without Fetch Metadata behind a Host-rewriting proxy -------------
+#
+# nginx `proxy_pass http://app:8000;` without `proxy_set_header Host $host;`: the browser is on
+# https://example.com, the app sees `Host: app:8000` over http. Safari before 16.4 sends no
+# Sec-Fetch-Site, only an Origin (or a Referer).
+
+PUBLIC = "https://example.com"
+
+
+_TRUSTED_DECISIONS: dict[str, dict[str, Any]] = {
+    "JSON post": {"method": "POST", "json": {"action": "accept_all"}},
+    "form post": {"method": "POST", "data": {"action": "save", "categories": "analytics"}},
+    "form withdrawal": {"method": "POST", "data": {"action": "withdraw", "next": "/page"}},
+    "DELETE": {"method": "DELETE"},
+}
+
+
+def _send_trusted(app: Any, decision: str, headers: dict[str, str], base_url: str = PROXIED) -> Any:
+    options = dict(_TRUSTED_DECISIONS[decision])
+    method = options.pop("method")
+    return call(app, method, "/consent", headers=headers, base_url=base_url, **options)
+
+
+@pytest.mark.parametrize("decision", list(_TRUSTED_DECISIONS))
+@pytest.mark.parametrize(
+    ("configured", "headers"),
+    [
+        ((PUBLIC,), {"origin": PUBLIC}),
+        ((PUBLIC,), {"referer": f"{PUBLIC}/page?q=1"}),  # no Origin: the Referer's origin
+        # Written as the operator likes, compared as the browser sends it.
+        (("HTTPS://Example.COM:443",), {"origin": PUBLIC}),
+        (("https://example.com",), {"origin": "https://EXAMPLE.com:443"}),
+        (("http://shop.example:8080",), {"origin": "http://shop.example:8080"}),
+        (("https://[0:0::1]:8443",), {"origin": "https://[::1]:8443"}),
+        # One of several public origins.
+        (("https://www.example.org", PUBLIC), {"origin": PUBLIC}),
+        # The browser says same-site (another origin of this site): the Origin decides.
+        ((PUBLIC,), {"origin": PUBLIC, "sec-fetch-site": "same-site"}),
+    ],
+)
+def test_a_trusted_origin_gets_through_behind_a_host_rewriting_proxy(
+    decision: str, configured: tuple[str, ...], headers: dict[str, str]
+) -> None:
+    """Browsers without Fetch Metadata got 403 on every decision behind a proxy that rewrites
+    Host: their Origin (https://example.com) is not the app's (http://app:8000), and
+    X-Forwarded-Host is rightly never read. The operator can now name the public origin."""
+    app = make_app(trusted_origins=configured)
+    response = _send_trusted(app, decision, headers)
+    assert response.status_code in (200, 303), response.text
+    assert "cookiewall" in set_cookies(response)
+
+
+@pytest.mark.parametrize("decision", list(_TRUSTED_DECISIONS))
+def test_without_trusted_origins_the_same_request_is_refused(decision: str) -> None:
+    """Guard: the option is what lets it through; the default trusts no other origin."""
+    response = _send_trusted(make_app(), decision, {"origin": PUBLIC})
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+
+
+@pytest.mark.parametrize("decision", list(_TRUSTED_DECISIONS))
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "https://evil.example"},
+        {"origin": "http://example.com"},  # the scheme is part of the origin
+        {"origin": "https://example.com:8443"},  # so is the port
+        {"origin": "https://www.example.com"},  # a subdomain is another origin
+        {"origin": "https://example.com.evil.example"},
+        {"origin": "null"},
+        {"origin": f"{PUBLIC}/"},  # not how a browser writes an origin
+        {"referer": "https://evil.example/page"},
+        {"referer": "https://user@example.com/page"},  # browsers strip credentials
+        # Fetch Metadata decides first: cross-site is refused whatever the Origin says.
+        {"origin": PUBLIC, "sec-fetch-site": "cross-site"},
+        {"referer": f"{PUBLIC}/", "sec-fetch-site": "cross-site"},
+        # Forwarding headers are still not believed: any client can send them.
+        {"origin": "https://evil.example", "x-forwarded-host": "evil.example"},
+        {"origin": "https://evil.example", "forwarded": "host=evil.example;proto=https"},
+    ],
+)
+def test_other_origins_are_still_refused_with_trusted_origins(
+    tmp_path: Path, decision: str, headers: dict[str, str]
+) -> None:
+    """Guard: a trusted origin is one more own origin, not a hole. `Sec-Fetch-Site:
+    cross-site` with a trusted Origin stays 403: the browser computed it from the page that
+    sent the request and the URL it posted to, so it means the page is not this site at the
+    address it used (the app reached through another host name, or an origin listed by
+    mistake). A browser's own word outranks the list, as it outranks the Host check."""
+    path = tmp_path / "receipts.jsonl"
+    app = make_app(trusted_origins=(PUBLIC,), receipts=ReceiptLog(path))
+    response = _send_trusted(app, decision, headers)
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+    assert not path.exists() or path.read_text() == ""
+
+
+@pytest.mark.parametrize("decision", list(_TRUSTED_DECISIONS))
+def test_the_hosts_own_origin_still_passes_with_trusted_origins(decision: str) -> None:
+    """Guard: the list adds to the Host-derived origin, it does not replace it."""
+    app = make_app(trusted_origins=(PUBLIC,))
+    response = _send_trusted(app, decision, {"origin": PROXIED})
+    assert response.status_code in (200, 303)
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        ("example.com", "http:// or https://"),
+        ("ftp://example.com", "http:// or https://"),
+        ("https:example.com", "http:// or https://"),
+        ("null", "http:// or https://"),
+        ("*", "http:// or https://"),
+        ("https://example.com/", "path"),
+        ("https://example.com/shop", "path"),
+        ("https://example.com?x=1", "query"),
+        ("https://example.com#top", "fragment"),
+        ("https://user:pw@example.com", "credentials"),
+        ("https://@example.com", "credentials"),
+        ("https://", "host"),
+        ("https://:443", "host"),
+        ("https://*.example.com", "host"),
+        ("https://-bad.example", "host"),
+        ("https://a..example", "host"),
+        ("https://[fe80::1%25eth0]", "host"),
+        ("https://example.com:", "port"),
+        ("https://example.com:0", "port"),
+        ("https://example.com:65536", "Port"),
+        ("https://example.com:+80", "Port"),
+        ("https://[::1", "IPv6"),
+        ("https://bücher.example", "xn--"),
+        (" https://example.com", "spaces"),
+        ("https://example.com\r\n", "control"),
+    ],
+)
+def test_a_bad_trusted_origin_is_a_value_error_naming_it(entry: str, says: str) -> None:
+    with pytest.raises(ValueError, match="trusted_origins") as raised:
+        make_app(trusted_origins=("https://fine.example", entry))
+    message = str(raised.value)
+    assert repr(entry) in message
+    assert says in message
+    assert "\n" not in message  # one line, whatever the entry holds
+
+
+@pytest.mark.parametrize("value", ["https://example.com", b"https://example.com", None])
+def test_trusted_origins_must_be_a_list_of_strings(value: Any) -> None:
+    """A bare string would be taken letter by letter; bytes or None are not origins."""
+    entries = value if isinstance(value, str) else [value]
+    with pytest.raises(ValueError, match="trusted_origins"):
+        make_app(trusted_origins=entries)
+
+
+def test_trusted_origins_accepts_any_iterable_once() -> None:
+    """A generator is read once, at construction, like the other options."""
+    app = make_app(trusted_origins=(o for o in [PUBLIC, "https://www.example.com"]))
+    assert isinstance(app, ConsentMiddleware)
+    for origin in (PUBLIC, "https://www.example.com"):
+        assert _send_trusted(app, "JSON post", {"origin": origin}).status_code == 200
+
+
+# uvicorn imports this (tests.test_origin_checks:proxied_trusted) itself.
+proxied_trusted = _HostRewritingProxy(make_app(trusted_origins=(PUBLIC,)))
+
+
+def test_trusted_origin_over_a_real_server() -> None:
+    """The whole path through uvicorn: an older browser's form post with only an Origin."""
+    with uvicorn_server("tests.test_origin_checks:proxied_trusted") as (base, _):
+        form = {"action": "accept_all", "next": "/page"}
+        with httpx.Client(base_url=base, follow_redirects=False) as client:
+            good = client.post("/consent", data=form, headers={"origin": PUBLIC})
+            bad = client.post("/consent", data=form, headers={"origin": "https://evil.example"})
+    assert good.status_code == 303
+    assert good.headers["location"] == "/page"
+    assert "cookiewall" in set_cookies(good)
+    assert bad.status_code == 403
+    assert "set-cookie" not in bad.headers

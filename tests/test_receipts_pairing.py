@@ -5,13 +5,22 @@ withdraws."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cookiewall import ReceiptLog
-from tests.test_cookiewall_support import call, consent_cookie, decide, make_app
+from cookiewall.consent import ConsentCodec
+from tests.test_cookiewall_support import (
+    SECRET,
+    call,
+    consent_cookie,
+    decide,
+    make_app,
+    make_policy,
+)
 
 # -- a withdrawal's receipt names the receipt it withdraws -------------------------------------
 
@@ -126,3 +135,195 @@ def test_record_takes_withdraws_only_for_a_withdrawal(tmp_path: Path) -> None:
             gpc=False,
             withdraws="PGqCeQ6hKqMfSJOo",
         )
+
+
+# -- a changed decision's receipt names the receipt it replaces ---------------------------------
+
+BASE_KEYS = {"id", "time", "policy_version", "granted", "action", "gpc"}
+
+
+RECEIPT_ID = "PGqCeQ6hKqMfSJOo"
+
+
+def _change(app: Any, action: str, cookie: str | None, how: str, **headers: str) -> Any:
+    if cookie is not None:
+        headers = {**headers, "cookie": f"cookiewall={cookie}"}
+    categories = ["analytics"] if action == "save" else []
+    if how == "form":
+        data = {"action": action, "categories": categories, "next": "/"}
+        return call(app, "POST", "/consent", data=data, headers=headers)
+    body = {"action": action, "categories": categories}
+    return call(app, "POST", "/consent", json=body, headers=headers)
+
+
+@pytest.mark.parametrize("first", ["accept_all", "reject_all", "save"])
+@pytest.mark.parametrize("then", ["accept_all", "reject_all", "save"])
+@pytest.mark.parametrize("how", ["JSON", "form"])
+@pytest.mark.parametrize("gpc", [False, True])
+def test_changed_decision_names_the_receipt_it_replaces(
+    tmp_path: Path, first: str, then: str, how: str, gpc: bool
+) -> None:
+    """A change of mind wrote a receipt nothing linked to the decision it replaced, so an
+    auditor could not pair "accept all" with the later "reject all". It now carries
+    `replaces`: the earlier receipt's (random) id, nothing about the visitor."""
+    path = tmp_path / "receipts.jsonl"
+    app = make_app(receipts=ReceiptLog(path))
+    extra = {"sec-gpc": "1"} if gpc else {}
+    cookie = decide(app, first, ("analytics",), **extra)
+    response = _change(app, then, cookie, how, **extra)
+    assert response.status_code in (200, 303), response.text
+    earlier, changed = _receipts(path)
+    assert changed["action"] == then
+    assert changed["replaces"] == earlier["id"] != changed["id"]
+    assert "replaces" not in earlier  # the first decision replaced nothing
+    assert set(changed) == BASE_KEYS | {"replaces"}
+    # The new cookie carries the new receipt, which the next change will name.
+    assert (
+        call(
+            app, "GET", "/consent", headers={"cookie": f"cookiewall={consent_cookie(response)}"}
+        ).json()["receipt_id"]
+        == changed["id"]
+    )
+
+
+def test_a_chain_of_changes_pairs_each_receipt_with_the_one_before(tmp_path: Path) -> None:
+    """accept all -> reject all -> save -> withdraw: every receipt names its predecessor, the
+    decisions in `replaces`, the withdrawal in `withdraws` (never both)."""
+    path = tmp_path / "receipts.jsonl"
+    app = make_app(receipts=ReceiptLog(path))
+    cookie = decide(app, "accept_all")
+    for action in ("reject_all", "save"):
+        cookie = consent_cookie(_change(app, action, cookie, "JSON"))
+    response = call(app, "DELETE", "/consent", headers={"cookie": f"cookiewall={cookie}"})
+    assert response.status_code == 200
+    accepted, rejected, saved, withdrawal = _receipts(path)
+    assert set(accepted) == BASE_KEYS
+    assert rejected["replaces"] == accepted["id"]
+    assert saved["replaces"] == rejected["id"]
+    assert withdrawal["withdraws"] == saved["id"]
+    assert set(withdrawal) == BASE_KEYS | {"withdraws"}
+
+
+def _expired_cookie() -> str:
+    codec = ConsentCodec(make_policy(), SECRET)
+    long_ago = int(time.time()) - int(make_policy().consent_max_age.total_seconds()) - 10
+    return codec.sign(frozenset({"analytics"}), long_ago, RECEIPT_ID)
+
+
+def _other_version_cookie() -> str:
+    codec = ConsentCodec(make_policy(version="an-older-policy"), SECRET)
+    return codec.sign(frozenset({"analytics"}), int(time.time()), RECEIPT_ID)
+
+
+def _other_key_cookie() -> str:
+    codec = ConsentCodec(make_policy(), "another-site-secret-0123456789")
+    return codec.sign(frozenset({"analytics"}), int(time.time()), RECEIPT_ID)
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        pytest.param(None, id="never decided"),
+        pytest.param("garbage", id="tampered"),
+        pytest.param(_expired_cookie(), id="expired"),
+        pytest.param(_other_version_cookie(), id="another policy version"),
+        pytest.param(_other_key_cookie(), id="signed with a key not ours"),
+    ],
+)
+def test_a_decision_with_nothing_in_force_replaces_nothing(
+    tmp_path: Path, cookie: str | None
+) -> None:
+    """Guard: only a valid consent cookie is a decision in force. An expired, outdated or
+    forged one names nothing, even though it carries a well-formed receipt id."""
+    path = tmp_path / "receipts.jsonl"
+    app = make_app(receipts=ReceiptLog(path))
+    response = _change(app, "accept_all", cookie, "JSON")
+    assert response.status_code == 200
+    (receipt,) = _receipts(path)
+    assert set(receipt) == BASE_KEYS
+    assert RECEIPT_ID not in path.read_text()
+
+
+def test_a_cookie_signed_with_an_older_key_still_names_its_receipt(tmp_path: Path) -> None:
+    """Key rotation does not end a decision: its cookie is re-signed, its receipt paired."""
+    old_key = "the-previous-secret-0123456789"
+    path = tmp_path / "receipts.jsonl"
+    before = make_app(secret_key=old_key, receipts=ReceiptLog(path))
+    cookie = decide(before, "accept_all")
+    after = make_app(secret_key=[SECRET, old_key], receipts=ReceiptLog(path))
+    assert _change(after, "reject_all", cookie, "form").status_code == 303
+    accepted, rejected = _receipts(path)
+    assert rejected["replaces"] == accepted["id"]
+
+
+def test_the_newest_of_several_consent_cookies_is_the_one_replaced(tmp_path: Path) -> None:
+    """With two consent cookies in one header (two paths), the newest valid decision is the
+    one in force, as everywhere else."""
+    path = tmp_path / "receipts.jsonl"
+    codec = ConsentCodec(make_policy(), SECRET)
+    now = int(time.time())
+    older = codec.sign(frozenset(), now - 100, "olderReceipt")
+    newer = codec.sign(frozenset({"analytics"}), now - 10, "newerReceipt")
+    app = make_app(receipts=ReceiptLog(path))
+    header = f"cookiewall={older}; cookiewall={newer}"
+    response = call(
+        app, "POST", "/consent", json={"action": "accept_all"}, headers={"cookie": header}
+    )
+    assert response.status_code == 200
+    (receipt,) = _receipts(path)
+    assert receipt["replaces"] == "newerReceipt"
+
+
+def test_replacing_receipt_holds_nothing_about_the_visitor(tmp_path: Path) -> None:
+    path = tmp_path / "receipts.jsonl"
+    app = make_app(receipts=ReceiptLog(path))
+    agent = "Mozilla/5.0 (X11; Linux x86_64) Firefox/999.0"
+    cookie = decide(app, "accept_all", **{"user-agent": agent})
+    response = _change(app, "reject_all", cookie, "JSON", **{"user-agent": agent})
+    text = path.read_text()
+    for private in ("203.0.113.7", agent, cookie, consent_cookie(response)):
+        assert private not in text
+
+
+@pytest.mark.parametrize(
+    "replaces",
+    ["", "a b", "x" * 65, "1.2.3.4", "abc\n{}", "Mozilla/5.0", 'a","granted":["all"]'],
+)
+def test_record_refuses_a_replaces_that_is_no_receipt_id(tmp_path: Path, replaces: str) -> None:
+    """`replaces` takes a receipt id (URL-safe base64), never free text that could carry an
+    address or a user agent into the log, or forge a field."""
+    log = ReceiptLog(tmp_path / "r.jsonl")
+    with pytest.raises(ValueError, match="replaces"):
+        log.record(
+            receipt_id="abc",
+            action="accept_all",
+            policy_version="v",
+            granted=[],
+            gpc=False,
+            replaces=replaces,
+        )
+    assert not log.path.exists() or log.path.read_text() == ""
+
+
+def test_record_takes_replaces_only_on_a_decision(tmp_path: Path) -> None:
+    """A withdrawal names the decision it ends in `withdraws`: one link, one meaning."""
+    log = ReceiptLog(tmp_path / "r.jsonl")
+    with pytest.raises(ValueError, match="replaces"):
+        log.record(
+            receipt_id="abc",
+            action="withdraw",
+            policy_version="v",
+            granted=[],
+            gpc=False,
+            replaces=RECEIPT_ID,
+        )
+    log.record(
+        receipt_id="abc",
+        action="save",
+        policy_version="v",
+        granted=["analytics"],
+        gpc=False,
+        replaces=RECEIPT_ID,
+    )
+    (entry,) = _receipts(log.path)
+    assert entry["replaces"] == RECEIPT_ID
