@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from tests.test_cookiewall_support import call, consent_cookie, decide, make_app, set_cookies
 
@@ -60,3 +62,20 @@ def test_taking_consent_back_expires_the_cookies_it_had_allowed(
     # (undeclared ones follow unknown_cookies, not a category).
     assert "max-age=0" not in set_cookies(response)["cookiewall"].lower()
     assert consent_cookie(response)
+
+
+def _attributes(header: str) -> dict[str, str]:
+    parts = [p.strip() for p in header.split(";")[1:]]
+    return {k.strip().lower(): v.strip() for k, _, v in (p.partition("=") for p in parts)}
+
+
+def _prefixed(name: str, **options: Any) -> Starlette:
+    gate = make_app(cookie_name=name, **options)
+    return Starlette(routes=[Mount("/shop", app=gate), Mount("/", app=gate)])
+
+
+def test_withdrawal_under_a_mount_clears_a_host_cookie_once() -> None:
+    response = call(_prefixed("__Host-consent"), "DELETE", "/shop/consent")
+    cleared = [h for h in response.headers.get_list("set-cookie") if h.startswith("__Host-")]
+    assert len(cleared) == 1
+    assert _attributes(cleared[0])["path"] == "/"

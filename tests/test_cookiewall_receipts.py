@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,74 @@ def test_unwritable_log_does_not_block_the_decision(tmp_path: Path) -> None:
     response = call(app, "POST", "/consent", json={"action": "reject_all"})
     assert response.status_code == 200
     assert app.stats["receipts_failed"] == 1
+
+
+# -- a receipt whose write fails leaves the log whole -------------------------------------------
+
+# Runs in its own process: RLIMIT_FSIZE makes the kernel cut a write short, as a full disk does.
+_SHORT_WRITE = r"""
+import asyncio, json, logging, os, resource, signal, sys
+import httpx
+from cookiewall import Category, ConsentMiddleware, Policy, ReceiptLog
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit: a short write, not a kill
+logging.basicConfig(stream=sys.stdout, format="%(message)s")
+path, how = sys.argv[1], sys.argv[2]
+log = ReceiptLog(path)
+policy = Policy("v1", [Category("necessary", required=True), Category("analytics")])
+
+async def ok(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+gate = ConsentMiddleware(ok, policy=policy, secret_key="k" * 32, receipts=log)
+
+def decide(receipt_id):
+    if how == "log":
+        log.record(receipt_id=receipt_id, action="save", policy_version="v1",
+                   granted=["analytics"], gpc=False)
+        return
+    async def post():
+        transport = httpx.ASGITransport(app=gate)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.post("/consent", json={"action": "accept_all"})
+    print("status", asyncio.run(post()).status_code)
+
+decide("first-receipt")
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (os.path.getsize(path) + 20, hard))
+try:
+    decide("second-receipt")
+except OSError as exc:
+    print("failed:", exc.strerror)
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+decide("third-receipt")
+"""
+
+
+@pytest.mark.parametrize("how", ["log", "endpoint"])
+def test_a_short_receipt_write_leaves_no_partial_line(tmp_path: Path, how: str) -> None:
+    """A disk that fills up mid-write (here: RLIMIT_FSIZE) left the first bytes of a receipt
+    without a newline; the next receipt was appended to that fragment, so both lines were
+    broken JSON. The error was also logged as 'could not write consent receipt: None'."""
+    path = tmp_path / "receipts.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-c", _SHORT_WRITE, str(path), how],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0, done.stderr
+    lines = path.read_bytes().split(b"\n")
+    assert lines[-1] == b""
+    entries = [json.loads(line) for line in lines[:-1]]  # every line whole
+    assert len(entries) == 2
+    if how == "log":
+        assert [e["id"] for e in entries] == ["first-receipt", "third-receipt"]
+        assert "failed: None" not in done.stdout
+        assert "failed: " in done.stdout
+    else:
+        assert done.stdout.count("status 200") == 3  # the decisions all took effect
+        assert "could not write consent receipt" in done.stdout
+        assert "receipt: None" not in done.stdout

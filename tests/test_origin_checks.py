@@ -401,3 +401,56 @@ def test_trusted_origin_over_a_real_server() -> None:
     assert "cookiewall" in set_cookies(good)
     assert bad.status_code == 403
     assert "set-cookie" not in bad.headers
+
+
+# -- with no Origin, a cross-site Referer is a cross-site request -------------------------------
+
+
+@pytest.mark.parametrize(
+    "referer",
+    [
+        "https://evil.example/page",
+        "http://testserver.evil.example/",
+        "http://evil.example/?http://testserver/",
+        "http://testserver:8080/",  # another port is another origin
+        "https://testserver/",  # another scheme too (as for Origin)
+        "http://testserver@evil.example/",
+        "//testserver/",  # not a URL a browser sends: not proof of anything
+        "garbage",
+    ],
+)
+@pytest.mark.parametrize(
+    ("method", "kwargs"),
+    [
+        ("POST", {"json": {"action": "accept_all"}}),
+        ("POST", {"data": {"action": "accept_all"}}),
+        ("DELETE", {}),
+    ],
+)
+def test_cross_site_referer_without_origin_is_refused(
+    referer: str, method: str, kwargs: dict[str, Any]
+) -> None:
+    """OWASP's CSRF check: the Origin, and where a client sent none (older browsers, some
+    privacy tools strip it), the Referer. A foreign Referer alone was accepted: a page
+    elsewhere could record 'accept all' for a visitor whose browser sends no Origin."""
+    app = make_app()
+    response = call(app, method, "/consent", headers={"referer": referer}, **kwargs)
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # neither: a non-browser client, or a strict Referrer-Policy
+        {"referer": "http://testserver/some/page?q=1"},
+        {"referer": "http://testserver:80/"},
+        {"referer": "HTTP://TESTSERVER/"},
+        # The Origin, when sent, is what counts.
+        {"origin": "http://testserver", "referer": "https://elsewhere.example/"},
+    ],
+)
+def test_same_origin_or_absent_referer_is_accepted(headers: dict[str, str]) -> None:
+    response = call(make_app(), "POST", "/consent", json={"action": "accept_all"}, headers=headers)
+    assert response.status_code == 200
+    assert "cookiewall" in set_cookies(response)

@@ -1,0 +1,112 @@
+"""The consent cookie's own attributes: a `__Host-`/`__Secure-` name gives a cookie browsers
+store, `SameSite=None` is always Secure, Max-Age is the consent lifetime to the second, and
+lifetimes or sizes browsers cannot keep are refused when the gate is made."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from tests.test_cookiewall_support import SECRET, call, decide, make_app, make_policy, set_cookies
+
+# -- a __Host-/__Secure- consent cookie name gives a cookie browsers store ----------------------
+
+OLD_SECRET = "an-older-secret-key-0123456789ab"
+
+
+def _attributes(header: str) -> dict[str, str]:
+    parts = [p.strip() for p in header.split(";")[1:]]
+    return {k.strip().lower(): v.strip() for k, _, v in (p.partition("=") for p in parts)}
+
+
+def _prefixed(name: str, **options: Any) -> Starlette:
+    gate = make_app(cookie_name=name, **options)
+    return Starlette(routes=[Mount("/shop", app=gate), Mount("/", app=gate)])
+
+
+@pytest.mark.parametrize("name", ["__Host-consent", "__Secure-consent", "__host-consent"])
+@pytest.mark.parametrize("where", ["", "/shop"])
+@pytest.mark.parametrize("base_url", ["http://testserver", "https://testserver"])
+def test_prefixed_consent_cookie_is_one_browsers_store(
+    name: str, where: str, base_url: str
+) -> None:
+    """RFC 6265bis cookie prefixes: a browser drops a `__Secure-` cookie without Secure and a
+    `__Host-` one unless it also has Path=/ and no Domain. Over http (the app behind a TLS
+    proxy) the consent cookie had no Secure, and under a mount it had Path=/shop: the
+    visitor's decision was never stored and the banner came back on every page."""
+    host = _prefixed(name)
+    response = call(
+        host, "POST", f"{where}/consent", json={"action": "accept_all"}, base_url=base_url
+    )
+    assert response.status_code == 200
+    attributes = _attributes(set_cookies(response)[name])
+    assert "secure" in attributes
+    if name.lower().startswith("__host-"):
+        assert attributes["path"] == "/"
+        assert "domain" not in attributes
+    else:
+        assert attributes["path"] == (where or "/")
+    # The decision is read back where the browser sends it.
+    value = set_cookies(response)[name].split(";", 1)[0].split("=", 1)[1]
+    state = call(host, "GET", f"{where}/consent", headers={"cookie": f"{name}={value}"})
+    assert state.json()["decided"] is True
+
+
+@pytest.mark.parametrize("name", ["__Host-consent", "__Secure-consent"])
+def test_prefixed_consent_cookie_is_secure_when_re_signed_and_cleared(name: str) -> None:
+    old = make_app(cookie_name=name, secret_key=OLD_SECRET)
+    value = set_cookies(call(old, "POST", "/consent", json={"action": "reject_all"}))[name]
+    value = value.split(";", 1)[0].split("=", 1)[1]
+    rotated = make_app(cookie_name=name, secret_key=[SECRET, OLD_SECRET])
+    resigned = call(rotated, "GET", "/state", headers={"cookie": f"{name}={value}"})
+    assert "secure" in _attributes(set_cookies(resigned)[name])
+    cleared = call(rotated, "GET", "/state", headers={"cookie": f"{name}=tampered"})
+    assert "secure" in _attributes(set_cookies(cleared)[name])
+
+
+@pytest.mark.parametrize("name", ["__Host-consent", "__Secure-consent", "__SECURE-x"])
+def test_prefixed_consent_cookie_name_with_secure_false_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="Secure"):
+        make_app(cookie_name=name, secure=False)
+
+
+# -- consent ends when the browser drops the cookie ---------------------------------------------
+
+
+@pytest.mark.parametrize(("offset", "decided"), [(-1, True), (0, False), (1, False)])
+@pytest.mark.parametrize("cached", [True, False])
+def test_consent_is_over_at_exactly_its_max_age(
+    monkeypatch: pytest.MonkeyPatch, offset: int, decided: bool, cached: bool
+) -> None:
+    """The cookie has Max-Age = consent_max_age, and a browser drops it once that moment is
+    reached (RFC 6265 5.3: expiry-time = now + delta; Chromium: expired when now >= expiry).
+    The gate still took it as a decision for that last second (age > max_age, not >=)."""
+    start = 1_900_000_000.0
+    monkeypatch.setattr("cookiewall.consent.time.time", lambda: start)
+    app = make_app()
+    value = decide(app, "accept_all")
+    later = start + app.codec.max_age + offset
+    monkeypatch.setattr("cookiewall.consent.time.time", lambda: later)
+    reader = app if cached else make_app()
+    state = call(reader, "GET", "/state", headers={"cookie": f"cookiewall={value}"}).json()
+    assert state["decided"] is decided
+
+
+@pytest.mark.parametrize(
+    "max_age", [timedelta(milliseconds=500), timedelta(microseconds=1), timedelta(seconds=0.999)]
+)
+def test_a_consent_lifetime_under_a_second_is_refused(max_age: timedelta) -> None:
+    """Max-Age is whole seconds: timedelta(milliseconds=500) became 'Max-Age=0', so every
+    consent cookie the gate set was a deletion and no visitor could ever decide."""
+    with pytest.raises(ValueError, match="consent_max_age"):
+        make_policy(consent_max_age=max_age)
+
+
+def test_a_one_second_consent_lifetime_still_sets_a_cookie() -> None:
+    app = make_app(policy=make_policy(consent_max_age=timedelta(seconds=1)))
+    response = call(app, "POST", "/consent", json={"action": "accept_all"})
+    assert "Max-Age=1;" in set_cookies(response)["cookiewall"]
