@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import hmac
+import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from itsdangerous import URLSafeTimedSerializer
 from starlette.requests import Request
 
 from analytics.dashboard import dashboard
@@ -281,3 +284,153 @@ def test_bad_configuration_is_a_value_error(
 def test_db_path_that_is_a_folder_is_a_value_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="is a folder"):
         dashboard(tmp_path, token=TOKEN)
+
+
+def get(
+    app: Any,
+    path: str,
+    params: dict[str, str] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    auth: httpx.Auth | tuple[str, str] | None = (USER, PASSWORD),
+) -> httpx.Response:
+    async def call() -> httpx.Response:
+        async with client(app, auth=auth) as http:
+            response: httpx.Response = await http.get(path, params=params, headers=headers)
+            return response
+
+    return asyncio.run(call())
+
+
+# -- Basic credentials in another Unicode normal form --------------------------------------------
+# The challenge says charset="UTF-8", which per RFC 7617 §2.1 tells browsers to send the user
+# and password in Normalization Form C. A password configured in NFD (as macOS file names and
+# some keyboards produce "é") was compared byte for byte, so a standards-following browser
+# typing the right password was refused with 401 forever.
+
+NFC_USER, NFD_USER = "ren\u00e9e", "rene\u0301e"
+
+NFC_PASSWORD, NFD_PASSWORD = "caf\u00e9 \u00e0 la cr\u00e8me", "cafe\u0301 a\u0300 la cre\u0300me"
+
+
+@pytest.mark.parametrize(
+    ("configured", "sent"),
+    [
+        ((NFD_USER, NFD_PASSWORD), (NFC_USER, NFC_PASSWORD)),
+        ((NFC_USER, NFC_PASSWORD), (NFD_USER, NFD_PASSWORD)),
+        ((NFC_USER, NFD_PASSWORD), (NFD_USER, NFC_PASSWORD)),
+        ((NFC_USER, NFC_PASSWORD), (NFC_USER, NFC_PASSWORD)),
+        (
+            ("\u212bngstr\u00f6m", "pw-\u00c5-\u00f6-long"),
+            ("\u00c5ngstr\u00f6m", "pw-A\u030a-o\u0308-long"),
+        ),
+    ],
+)
+def test_basic_credentials_match_in_any_normal_form(
+    db: Path, configured: tuple[str, str], sent: tuple[str, str]
+) -> None:
+    app = dashboard(db, basic=configured)
+    assert get(app, "/api/sites", auth=sent).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        (NFC_USER, NFC_PASSWORD + "x"),
+        ("renee", NFC_PASSWORD),
+        (NFC_USER, "cafe a la creme"),  # accents are not folded away, only composed
+    ],
+)
+def test_a_different_password_in_nfc_is_still_refused(db: Path, sent: tuple[str, str]) -> None:
+    app = dashboard(db, basic=(NFD_USER, NFD_PASSWORD))
+    response = get(app, "/api/sites", auth=sent)
+    assert response.status_code == 401
+    assert response.text == "Authentication required.\n"
+
+
+# -- what is logged when the site's own authorize() raises --------------------------------------
+# The refusal was logged with logger.exception: the exception's message and traceback went to
+# the log. A site checking its session cookie with itsdangerous gets BadSignature("Signature
+# b'<the cookie's signature>' does not match"), so a stranger's forged cookie value, or a
+# staff member's expired one, reached a log line (cookiewall's rule: no cookie value in logs).
+
+SIGNED = URLSafeTimedSerializer("the site's secret").dumps({"staff": 1})
+
+FORGED_SIGNATURE = "cookievaluesignaturethatmustnotbelogged"
+
+FORGED = SIGNED.rsplit(".", 1)[0] + "." + FORGED_SIGNATURE
+
+
+def _check_session(request: Request) -> bool:
+    session = URLSafeTimedSerializer("the site's secret").loads(
+        request.cookies.get("session", ""), max_age=-1
+    )
+    return bool(session["staff"])
+
+
+def _bearer_in_message(request: Request) -> bool:
+    raise ValueError(f"unknown credentials {request.headers['authorization']}")
+
+
+@pytest.mark.parametrize(
+    ("authorize", "headers", "secret"),
+    [
+        (
+            _check_session,
+            {"Cookie": f"session={FORGED}"},
+            "cookievaluesignaturethatmustnotbelogged",
+        ),
+        (_check_session, {"Cookie": f"session={SIGNED}"}, SIGNED.rsplit(".", 1)[1]),
+        (_bearer_in_message, {"Authorization": "Bearer do-not-log-me-1234"}, "do-not-log-me"),
+    ],
+)
+def test_a_failing_authorize_is_logged_without_what_the_request_carried(
+    db: Path,
+    caplog: pytest.LogCaptureFixture,
+    authorize: Any,
+    headers: dict[str, str],
+    secret: str,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="analytics")
+    response = get(dashboard(db, authorize=authorize), "/api/sites", headers=headers, auth=None)
+    assert response.status_code == 403
+    records = [r for r in caplog.records if r.name.startswith("analytics.dashboard")]
+    assert records
+    logged = "\n".join(logging.Formatter().format(record) for record in records)
+    assert secret not in logged
+    assert "authorize() raised" in logged
+    # What an operator needs to find the fault is still there: the type and where it was raised.
+    assert re.search(r"(BadSignature|BadTimeSignature|SignatureExpired|ValueError)", logged)
+    assert "test_dashboard_auth.py" in logged or "itsdangerous" in logged
+
+
+# -- tokens no client can send ------------------------------------------------------------------
+# The token was only checked for length and control characters. One with a space at either end
+# can never match (servers trim header values, and so does the bearer parser), and one with
+# non-ASCII characters matches only clients that send UTF-8 bytes (curl), not those that send
+# Latin-1 (Python's http.client, requests) or refuse (browsers' fetch). Both locked scripts out
+# with a 401 and no hint; they are configuration errors now.
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        (" " + "t" * 20, "must not start or end with whitespace"),
+        ("t" * 20 + " ", "must not start or end with whitespace"),
+        ("\u00a0" + "t" * 20, "must not start or end with whitespace"),
+        ("token-with-\u00df-is-long", "printable ASCII"),
+        ("t" * 20 + "\u200b", "printable ASCII"),
+    ],
+)
+def test_a_token_no_client_can_send_is_a_value_error(
+    tmp_path: Path, token: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        dashboard(tmp_path / "analytics.duckdb", token=token)
+
+
+@pytest.mark.parametrize("token", ["t" * 16, "with inner spaces is fine!", "A-Za-z0-9._~+/=" * 2])
+def test_a_token_of_printable_ascii_reads_the_api(db: Path, token: str) -> None:
+    app = dashboard(db, token=token)
+    response = get(app, "/api/sites", headers={"Authorization": f"Bearer {token}"}, auth=None)
+    assert response.status_code == 200
