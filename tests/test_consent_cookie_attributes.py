@@ -4,14 +4,27 @@ lifetimes or sizes browsers cannot keep are refused when the gate is made."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from itsdangerous import URLSafeSerializer
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from tests.test_cookiewall_support import SECRET, call, decide, make_app, make_policy, set_cookies
+from cookiewall import Policy
+from cookiewall.consent import SALT
+from tests.test_cookiewall_support import (
+    SECRET,
+    VERSION,
+    call,
+    decide,
+    make_app,
+    make_policy,
+    set_cookies,
+)
 
 # -- a __Host-/__Secure- consent cookie name gives a cookie browsers store ----------------------
 
@@ -110,3 +123,47 @@ def test_a_one_second_consent_lifetime_still_sets_a_cookie() -> None:
     app = make_app(policy=make_policy(consent_max_age=timedelta(seconds=1)))
     response = call(app, "POST", "/consent", json={"action": "accept_all"})
     assert "Max-Age=1;" in set_cookies(response)["cookiewall"]
+
+
+def _old_key_cookie() -> str:
+    """A valid decision signed with the older of two rotated keys (so it is re-signed)."""
+    payload = {"v": VERSION, "g": ["analytics"], "t": int(time.time()) - 60, "r": "receipt-1"}
+    value = URLSafeSerializer(OLD_SECRET.encode(), salt=SALT).dumps(payload)
+    assert isinstance(value, str)
+    return value
+
+
+# -- SameSite=None cookies are Secure whatever the scheme the app sees ---------------------------
+
+
+@pytest.mark.parametrize("base_url", ["http://testserver", "https://testserver"])
+def test_same_site_none_consent_cookie_is_always_secure(base_url: str) -> None:
+    """Browsers reject 'SameSite=None' without 'Secure'. Behind a TLS proxy the app sees
+    http, so with secure=None (the default) the consent cookie was refused by the browser and
+    the visitor was asked again on every page."""
+    app = make_app(same_site="none")
+    response = call(app, "POST", "/consent", json={"action": "accept_all"}, base_url=base_url)
+    header = set_cookies(response)["cookiewall"]
+    assert "SameSite=None" in header
+    assert "; Secure" in header
+    # The re-signed cookie after a key rotation too.
+    rotated = make_app(same_site="none", secret_key=[SECRET, OLD_SECRET])
+    again = call(rotated, "GET", "/state", headers={"cookie": f"cookiewall={_old_key_cookie()}"})
+    resigned = set_cookies(again)["cookiewall"]
+    assert "SameSite=None" in resigned
+    assert "; Secure" in resigned
+
+
+# -- configuration errors are ValueErrors -------------------------------------------------------
+
+
+@pytest.mark.parametrize("days", [10**9, 10**10, -(10**10), 2**63])
+def test_absurd_consent_max_age_days_is_a_value_error(days: int, tmp_path: Path) -> None:
+    """timedelta(days=10**10) raised OverflowError: a traceback instead of the clear message."""
+    toml = tmp_path / "cookiewall.toml"
+    toml.write_text(
+        f'version = "v1"\nconsent_max_age_days = {days}\n'
+        '[[categories]]\nname = "necessary"\nrequired = true\n'
+    )
+    with pytest.raises(ValueError, match="consent_max_age"):
+        Policy.from_toml(toml)

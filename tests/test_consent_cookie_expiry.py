@@ -79,3 +79,55 @@ def test_withdrawal_under_a_mount_clears_a_host_cookie_once() -> None:
     cleared = [h for h in response.headers.get_list("set-cookie") if h.startswith("__Host-")]
     assert len(cleared) == 1
     assert _attributes(cleared[0])["path"] == "/"
+
+
+# -- withdrawal reaches registered cookies the consent endpoint never sees ----------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "kwargs"),
+    [
+        ("DELETE", {}),
+        ("POST", {"json": {"action": "withdraw"}}),
+        ("POST", {"data": {"action": "withdraw", "next": "/shop/cart"}}),
+    ],
+)
+@pytest.mark.parametrize("carried", ["", "; theme=dark", "; theme=dark; _ga_1=x"])
+def test_withdraw_expires_a_registered_cookie_whose_path_the_endpoint_is_not_under(
+    method: str, kwargs: dict[str, Any], carried: str
+) -> None:
+    """`CookieRule("ad_id", "marketing", path="/shop")` (the README's own example): a browser
+    sends ad_id only to /shop/..., never to /consent, so a withdrawal that expired only the
+    cookies the request carried left ad_id in place for good."""
+    app = make_app()
+    value = decide(app, "accept_all")
+    response = call(
+        app, method, "/consent", headers={"cookie": f"cookiewall={value}{carried}"}, **kwargs
+    )
+    assert response.status_code in (200, 303)
+    sent = response.headers.get_list("set-cookie")
+    assert "ad_id=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/shop" in sent
+    names = {h.split("=", 1)[0] for h in sent}
+    assert "session" not in names  # necessary: kept
+    assert ("theme" in names) == ("theme" in carried)  # path "/": sent when the browser has it
+
+
+@pytest.mark.parametrize(("mount", "expired"), [("/blog", True), ("/shop", False)])
+def test_withdraw_under_a_mount_judges_the_path_the_browser_asked_for(
+    mount: str, expired: bool
+) -> None:
+    """Under Mount("/shop") the endpoint is /shop/consent, where the browser does send ad_id
+    (Path=/shop): expired only if carried. Under Mount("/blog") it never is: always expired."""
+    app = Starlette(routes=[Mount(mount, app=make_app())])
+    response = call(app, "DELETE", f"{mount}/consent", headers={"cookie": "theme=1"})
+    assert response.status_code == 200
+    sent = response.headers.get_list("set-cookie")
+    assert any(h.startswith("ad_id=") for h in sent) == expired
+
+
+def test_withdraw_sent_where_the_browser_does_send_the_cookie_relies_on_the_header() -> None:
+    """A rule whose path covers the endpoint is expired only when carried, as before."""
+    app = make_app(path_prefix="/shop/consent")
+    response = call(app, "DELETE", "/shop/consent", headers={"cookie": "theme=1"})
+    names = {h.split("=", 1)[0] for h in response.headers.get_list("set-cookie")}
+    assert names == {"cookiewall", "theme"}  # ad_id (Path=/shop) would have been carried

@@ -26,7 +26,7 @@ from cookiewall.endpoints import (
     MAX_MULTIPART_SEMICOLONS,
 )
 from tests.support import uvicorn_server
-from tests.test_cookiewall_support import call, make_app
+from tests.test_cookiewall_support import call, http_scope, make_app, run_asgi
 
 JSON = (b"content-type", b"application/json")
 FORM = (b"content-type", b"application/x-www-form-urlencoded")
@@ -696,3 +696,25 @@ def test_json_with_a_repeated_field_is_refused(tmp_path: Path, body: bytes) -> N
     assert "repeated" in response.json()["error"]
     assert "set-cookie" not in response.headers
     assert not path.exists() or path.read_text() == ""
+
+
+# -- hostile request headers on the endpoints ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "length", [b"\xb2", b"\xb9", b"\xb3", b"1\xb2", b" \xb9 ", b"+5", b"-1", b"0x10", b""]
+)
+def test_odd_content_length_on_post_is_a_400_not_a_500(length: bytes) -> None:
+    """'²' (latin-1 0xb2) passed str.isdigit() and then broke int(): a traceback and a 500."""
+    scope = http_scope(
+        "/consent",
+        "POST",
+        [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", length),
+        ],
+    )
+    messages = asyncio.run(run_asgi(make_app(), scope, b'{"action": "accept_all"}'))
+    assert messages[0]["status"] == 400
+    assert b"Content-Length" in messages[1]["body"]

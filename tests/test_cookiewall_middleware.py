@@ -689,3 +689,40 @@ def test_real_uvicorn_server_end_to_end() -> None:
         )
         assert decided.json()["summary"] == "all"
         assert client.get("/", headers={"sec-gpc": "1"}).text.count("custom") == 1
+
+
+TITLED_PAGE = b"<html><head><title>t</title></head><body><p>hello</p></body></html>"
+
+
+# -- injection into pages labelled with a charset the snippet cannot be written in --------------
+
+
+@pytest.mark.parametrize(
+    ("charset", "injected"),
+    [
+        (b"utf-8", True),
+        (b"UTF-8", True),
+        (b"iso-8859-1", True),
+        (b'"windows-1252"', True),
+        (b"no-such-charset", True),  # unknown: treated as UTF-8, as before
+        (b"idna", False),  # raised UnicodeError: a 500
+        (b"utf-8-sig", False),  # wrote a byte-order mark into the middle of the page
+        (b"utf-16", False),
+        (b"cp037", False),  # EBCDIC: the snippet would be unreadable bytes
+    ],
+)
+def test_injection_only_in_a_charset_the_snippet_can_be_written_in(
+    charset: bytes, injected: bool
+) -> None:
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/html; charset=" + charset)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": TITLED_PAGE})
+
+    app = ConsentMiddleware(inner, policy=make_policy(), secret_key=SECRET, inject_banner=True)
+    messages = asyncio.run(run_asgi(app, http_scope()))
+    assert messages[0]["status"] == 200
+    body = b"".join(m.get("body", b"") for m in messages[1:])
+    assert (b'<link rel="stylesheet"' in body) is injected
+    if not injected:
+        assert body == TITLED_PAGE

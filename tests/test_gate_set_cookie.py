@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from cookiewall import ConsentMiddleware, CookieRule
-from tests.test_cookiewall_support import SECRET, call, decide, make_policy, set_cookies
+from cookiewall import ConsentMiddleware, CookieRule, setcookie
+from tests.test_cookiewall_support import SECRET, call, decide, make_app, make_policy, set_cookies
 
 
 def _app_setting(*set_cookie: bytes, **options: Any) -> ConsentMiddleware:
@@ -195,3 +195,52 @@ def test_websocket_handshake_cookies_are_gated(
         else ["websocket.http.response.body"]
     )
     assert scope == untouched  # the scope itself still passes untouched
+
+
+# -- a "deletion" that a browser does not read as one must not pass the gate --------------------
+
+_LONG_ZERO = "0" * 1030
+
+
+_LONG_PAST = "Thu," + "," * 1024 + " 01 Jan 1970 00:00:00 GMT"
+
+
+@pytest.mark.parametrize(
+    ("attributes", "deletes"),
+    [
+        ("Max-Age=0", True),
+        ("Max-Age=-1", True),
+        ("Expires=Thu, 01 Jan 1970 00:00:00 GMT", True),
+        (f"Max-Age=-{'0' * 1021}1", True),  # 1024 octets: still read
+        (f"Max-Age=-{_LONG_ZERO}1", False),  # over 1024 octets: ignored, a session cookie
+        (f"Max-Age={_LONG_ZERO}", False),
+        (f"Expires={_LONG_PAST}", False),
+        (f"Max-Age=0; Max-Age={_LONG_ZERO}1", True),  # the ignored one does not override
+        (f"Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=-{_LONG_ZERO}1", True),
+        # Chromium: the last Max-Age/Expires counts, ignored if unparseable (session cookie).
+        ("Expires=Thu, 01 Jan 1970 00:00:00 GMT; Expires=soon", False),
+        ("Max-Age=0; Max-Age=soon", False),
+        ("Max-Age=0; Max-Age=", False),
+        ("Max-Age=-99999999999999999999", False),  # beyond 64 bits: ignored by Chromium
+        ("Max-Age=-9223372036854775808", True),
+        ("Max-Age=-9223372036854775809", False),
+        ("Max-Age=soon; Expires=Thu, 01 Jan 1970 00:00:00 GMT", True),
+        ("Max-Age=3600; Max-Age=0", True),
+    ],
+)
+def test_deletion_reads_attributes_as_browsers_do(attributes: str, deletes: bool) -> None:
+    """RFC 6265bis 5.6 (Chrome, Firefox): an attribute value over 1024 octets is ignored. The
+    gate took `Max-Age=-000…0001` for a deletion and let the cookie through; the browser
+    ignored the attribute and stored the refused cookie for the session."""
+    value = f"theme=dark; Path=/; {attributes}".encode()
+    assert setcookie.is_deletion(value) is deletes
+    app = make_app()
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/plain"), (b"set-cookie", value)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    app.app = inner
+    response = call(app, "GET", "/")  # undecided: preferences not allowed
+    assert ("theme" in set_cookies(response)) is deletes

@@ -6,24 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from typing import Any
 
 import httpx
 import pytest
+from itsdangerous import URLSafeSerializer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from cookiewall import ConsentMiddleware
+from cookiewall.consent import SALT
 from cookiewall.endpoints import MAX_SITES
 from tests.support import uvicorn_server
 from tests.test_cookiewall_support import (
     SECRET,
+    VERSION,
     call,
     consent_cookie,
+    decide,
     home,
     http_scope,
+    make_app,
     make_policy,
     run_asgi,
     set_cookies,
@@ -371,3 +377,69 @@ def test_the_cookie_declaration_gives_the_consent_cookie_path_under_the_mount() 
     assert "<td>necessary</td>" not in html
     root = call(make_app(policy=policy), "GET", "/consent/cookies").json()
     assert root["consent_cookie"]["path"] == "/"
+
+
+# -- two apps on one host: the mounted one leaves the root app's decision alone -----------------
+
+SHOP_SECRET = "another-secret-key-for-the-shop-0001"
+
+
+def _two_apps() -> tuple[Starlette, ConsentMiddleware, ConsentMiddleware]:
+    root = make_app()
+    shop = make_app(secret_key=SHOP_SECRET)
+    return Starlette(routes=[Mount("/shop", app=shop), Mount("/", app=root)]), root, shop
+
+
+def test_mounted_app_neither_rejects_nor_clears_the_root_apps_decision() -> None:
+    """The browser sends the root app's Path=/ consent cookie to /shop/... too. The shop app
+    took it for a bad cookie of its own: on every request a bad_cookies count and a clearing
+    Set-Cookie (which, being a Set-Cookie, also made each response private)."""
+    host, root, shop = _two_apps()
+    value = decide(root, "accept_all")
+    for _ in range(3):
+        response = call(host, "GET", "/shop/state", headers={"cookie": f"cookiewall={value}"})
+        assert response.json()["decided"] is False  # the shop asks on its own
+        assert "set-cookie" not in response.headers
+    assert shop.stats["bad_cookies"] == 0
+
+
+def test_mounted_app_still_reads_its_own_decision_beside_the_root_apps() -> None:
+    host, root, _ = _two_apps()
+    root_value = decide(root, "accept_all")
+    response = call(host, "POST", "/shop/consent", json={"action": "reject_all"})
+    shop_value = response.headers["set-cookie"].split(";", 1)[0].split("=", 1)[1]
+    # Browsers send the longer path first.
+    cookie = f"cookiewall={shop_value}; cookiewall={root_value}"
+    state = call(host, "GET", "/shop/state", headers={"cookie": cookie}).json()
+    assert state["summary"] == "none"
+    assert (
+        call(host, "GET", "/state", headers={"cookie": f"cookiewall={root_value}"}).json()[
+            "summary"
+        ]
+        == "all"
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "expired",  # signed with the shop's key, too old: the shop's own, cleared
+        "other-version",  # the shop's key, an older policy version: cleared
+        "forged",  # not a token at all (a token signed elsewhere is left alone, see above)
+    ],
+)
+def test_mounted_app_still_clears_a_bad_cookie_of_its_own(value: str) -> None:
+    host, _, shop = _two_apps()
+    payload = {
+        "v": VERSION if value == "expired" else "2000-01-01",
+        "g": [],
+        "t": int(time.time()) - (400 * 86400 if value == "expired" else 0),
+        "r": "r1",
+    }
+    signed = URLSafeSerializer(SHOP_SECRET.encode(), salt=SALT).dumps(payload)
+    if value == "forged":
+        signed = "forged"
+    response = call(host, "GET", "/shop/state", headers={"cookie": f"cookiewall={signed}"})
+    assert "Path=/shop" in response.headers["set-cookie"]
+    assert "Max-Age=0" in response.headers["set-cookie"]
+    assert shop.stats["bad_cookies"] == 1
