@@ -5,14 +5,20 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from analytics.cli import main
 from tests.support import ROOT
-from tests.warehouse_support import events_for_days, table_rows, tally, write_events
+from tests.warehouse_support import (
+    events_for_days,
+    seeded_spool,
+    table_rows,
+    tally,
+    write_events,
+)
 
 DAY = date(2026, 11, 1)
 COMMANDS = ("rollup", "report", "export", "prune")
@@ -216,3 +222,111 @@ def test_an_empty_spool_with_its_own_folders_is_still_nothing_to_do(tmp_path: Pa
     result = _rollup_cli(spool, tmp_path / "w.duckdb")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "nothing to do: no new segments\n"
+
+
+FIRST = date(2026, 10, 1)
+
+
+DAYS = [FIRST + timedelta(days=i) for i in range(5)]
+
+
+PER_DAY = 30
+
+
+def _spool(root: Path) -> Path:
+    spool = root / "spool"
+    write_events(spool, events_for_days(random.Random(7), DAYS, per_day=PER_DAY))
+    return spool
+
+
+def test_master_given_to_the_duckdb_rollup_is_an_error_even_with_its_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # README: "An option the chosen engine would ignore is an error, not silence: ...
+    # `--output` and `--master` for `--engine spark`". Before, `--master local[2]` (the
+    # default's value) passed in silence, unlike `--raw-days 90` or `--wait 10`.
+    db = tmp_path / "w.duckdb"
+    argv = ["rollup", "--spool", str(_spool(tmp_path)), "--db", str(db), "--master", "local[2]"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == "analytics: error: --master is for --engine spark\n"
+    assert not db.exists()
+
+
+# What README's CLI and Reports sections write for each option's value.
+README_USAGE = {
+    "rollup": [
+        "--spool DIR",
+        "--db FILE",
+        "--timezone ZONE",
+        "--raw-days N",
+        "--archive DIR",
+        "--delete-ingested",
+        "--wait SECONDS",
+        "--engine {duckdb,spark}",
+        "--output DIR",
+        "--master URL",
+    ],
+    "report": [
+        "KIND",
+        "--db FILE",
+        "--site S",
+        "--from DATE",
+        "--to DATE",
+        "--grain {day,week,month}",
+        "--top N",
+        "--compare",
+        "--min-visitors K",
+        "--format {table,csv,json,html}",
+        "--output FILE",
+    ],
+    "export": ["--db FILE", "--table TABLE", "--format {parquet,csv}", "--output FILE"],
+    "prune": ["--db FILE", "--raw-days N"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(README_USAGE))
+def test_help_names_every_option_the_way_readme_does(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before, --help said `--top TOP`, `--from START`, `--raw-days RAW_DAYS`, `--db DB`,
+    # `--format FORMAT` where README (the contract users read) says N, DATE, FILE and the
+    # formats.
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for option in README_USAGE[command]:
+        assert option in text, option
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for option in README_USAGE[command]:
+        assert option.split()[0] in readme, option
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--engine", "spark", "--output", "OUT", "--delete-ingested"], "--delete-ingested"),
+        (["--engine", "spark", "--output", "OUT", "--archive", "ARCHIVE"], "--archive"),
+        (["--engine", "spark", "--output", "OUT", "--raw-days", "30"], "--raw-days"),
+        (["--engine", "spark", "--output", "OUT", "--wait", "60"], "--wait"),
+        (["--db", "DB", "--output", "OUT"], "--output"),
+        (["--db", "DB", "--master", "spark://h:7077"], "--master"),
+    ],
+)
+def test_a_rollup_option_the_engine_ignores_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], named: str
+) -> None:
+    # Before, `--engine spark --delete-ingested` rolled up and left every segment in the
+    # spool (Spark never disposes of them): cron's spool grew without a word. Likewise
+    # --raw-days, --wait and --archive with Spark, --output and --master without it.
+    spool, _ = seeded_spool(tmp_path, FIRST, seed=42, days=1)
+    names = {"OUT": tmp_path / "out", "ARCHIVE": tmp_path / "archive", "DB": tmp_path / "w.db"}
+    argv = [str(names.get(arg, arg)) for arg in extra]
+    before = sorted(spool.rglob("*.parquet"))
+    assert main(["rollup", "--spool", str(spool), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"analytics: error: {named} ")
+    assert err.count("\n") == 1
+    assert sorted(spool.rglob("*.parquet")) == before
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "w.db").exists()

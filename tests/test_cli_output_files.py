@@ -1,0 +1,249 @@
+"""`--output FILE` of reports and exports: the previous file is replaced whole or kept, a
+symbolic link keeps pointing at the new file, a named pipe is written through, and the
+database itself is never an output.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import stat
+import subprocess
+import sys
+import threading
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from analytics.cli import main
+from analytics.warehouse import Warehouse
+from tests.support import ROOT
+from tests.warehouse_support import (
+    events_for_days,
+    fixed_clock,
+    seeded_spool,
+    table_rows,
+    write_events,
+)
+
+FIRST = date(2026, 10, 1)
+
+
+DAYS = [FIRST + timedelta(days=i) for i in range(5)]
+
+
+RANGE = ["--from", "2026-10-01", "--to", "2026-10-05"]
+
+
+PER_DAY = 30
+
+
+def _spool(root: Path) -> Path:
+    spool = root / "spool"
+    write_events(spool, events_for_days(random.Random(7), DAYS, per_day=PER_DAY))
+    return spool
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("followups")
+    path = root / "w.duckdb"
+    Warehouse(path, clock=fixed_clock(datetime(2026, 10, 7, tzinfo=UTC))).run(_spool(root))
+    return path
+
+
+PREVIOUS = "<!doctype html><title>last night's good report</title>\n"
+
+
+def test_a_report_that_cannot_be_written_in_full_keeps_the_previous_file(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    # Cron rewrites a published report; the disk fills up halfway (here: a file size limit
+    # of 4 KiB). Before, the report was written straight into the file: it was truncated
+    # at once, and a 4 KiB torso of the new HTML replaced last night's good report.
+    published = tmp_path / "report.html"
+    published.write_text(PREVIOUS)
+    limited = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+        "from analytics.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    argv = ["report", "pages", "--db", str(warehouse), *RANGE, "--format", "html"]
+    proc = subprocess.run(
+        [sys.executable, "-c", limited, *argv, "--output", str(published)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"analytics: error: cannot write {str(published)!r}")
+    assert proc.stderr.count("\n") == 1
+    assert published.read_text() == PREVIOUS
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]  # no temporary left
+
+
+@pytest.mark.parametrize("through_link", [False, True])
+def test_a_report_replaces_the_previous_file_whole(
+    warehouse: Path, tmp_path: Path, through_link: bool
+) -> None:
+    published = tmp_path / "site" / "report.csv"
+    published.parent.mkdir()
+    published.write_text(PREVIOUS)
+    target = published
+    if through_link:  # the web root links to the file cron writes: the link stays a link
+        target = tmp_path / "current.csv"
+        target.symlink_to(published)
+    argv = ["report", "summary", "--db", str(warehouse), *RANGE, "--format", "csv"]
+    assert main([*argv, "--output", str(target)]) == 0
+    lines = published.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "period,pageviews,visitors,bot_hits"
+    assert len(lines) == 1 + len(DAYS)
+    assert target.is_symlink() == through_link
+    assert sorted(p.name for p in published.parent.iterdir()) == ["report.csv"]
+    # Readable as a file written in place would be (the umask's mode, not a private 0600).
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(published.stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_report_into_a_named_pipe_writes_through_it(warehouse: Path, tmp_path: Path) -> None:
+    # Renaming a finished file over the FIFO would replace it, and its reader would get
+    # nothing: a named pipe is written through, as `export` does.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    argv = ["report", "summary", "--db", str(warehouse), *RANGE, "--format", "json"]
+    assert main([*argv, "--output", str(fifo)]) == 0
+    reader.join(timeout=30)
+    assert len(received) == 1
+    assert received[0].lstrip().startswith(b"[")
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_an_export_through_a_link_replaces_the_linked_file_and_keeps_the_link(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    # As `report --output` now does. Before, the finished export was renamed over the link
+    # itself: `current.csv -> exports/2026-10.csv` became a plain file, and the file it
+    # pointed at kept last month's data.
+    published = tmp_path / "exports" / "totals.csv"
+    published.parent.mkdir()
+    published.write_text("stale\n")
+    link = tmp_path / "current.csv"
+    link.symlink_to(published)
+    argv = ["export", "--db", str(warehouse), "--table", "daily_totals", "--format", "csv"]
+    assert main([*argv, "--output", str(link)]) == 0
+    assert link.is_symlink()
+    assert published.read_text().startswith("day,site,pageviews,visitors,bot_hits\n")
+    assert sorted(p.name for p in published.parent.iterdir()) == ["totals.csv"]
+
+
+NOW = datetime(2026, 10, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def three_day_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("review3")
+    spool, _ = seeded_spool(root, FIRST, seed=40, days=3)
+    db = root / "w.duckdb"
+    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    return db
+
+
+def _daily_totals_csv(db: Path) -> str:
+    out = db.parent / f"expected-{os.getpid()}.csv"
+    assert (
+        main(
+            [
+                "export",
+                "--db",
+                str(db),
+                "--table",
+                "daily_totals",
+                "--format",
+                "csv",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    return out.read_text()
+
+
+@pytest.mark.parametrize("through_link", [False, True])
+def test_export_into_a_named_pipe_writes_through_it(
+    three_day_warehouse: Path, tmp_path: Path, through_link: bool
+) -> None:
+    # `--output /dev/stdout` or a FIFO: before, the export wrote a temporary file next to it
+    # and renamed it over the FIFO (or, run as root, over /dev/stdout itself): the reader got
+    # nothing and the device was gone.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    target = fifo
+    if through_link:
+        target = tmp_path / "stdout-like"
+        target.symlink_to(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code = main(
+        [
+            "export",
+            "--db",
+            str(three_day_warehouse),
+            "--table",
+            "daily_totals",
+            "--format",
+            "csv",
+            "--output",
+            str(target),
+        ]
+    )
+    reader.join(timeout=30)
+    assert code == 0
+    assert received == [_daily_totals_csv(three_day_warehouse).encode()]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert target.is_symlink() == through_link
+
+
+DAY = date(2026, 11, 1)
+
+
+NOW_NOV_5 = datetime(2026, 11, 5, tzinfo=UTC)
+
+
+def _built_warehouse(tmp_path: Path) -> Path:
+    spool = tmp_path / "spool"
+    write_events(spool, events_for_days(random.Random(14), [DAY], per_day=50))
+    db = tmp_path / "w.duckdb"
+    Warehouse(db, clock=fixed_clock(NOW_NOV_5)).run(spool)
+    return db
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["report", "summary", "--db", "DB", "--output", "DB"],
+        ["export", "--db", "DB", "--table", "daily_totals", "--format", "csv", "--output", "DB"],
+        ["export", "--db", "DB", "--table", "events", "--format", "parquet", "--output", "DB"],
+    ],
+)
+def test_output_onto_the_database_itself_is_refused(
+    tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: a slip of the tab key replaced the warehouse with the report or the export,
+    # exit 0; every raw event and rollup was gone.
+    db = _built_warehouse(tmp_path)
+    before = table_rows(db, "daily_totals")
+    assert main([str(db) if arg == "DB" else arg for arg in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("analytics: error: ")
+    assert "is the database" in err
+    assert table_rows(db, "daily_totals") == before

@@ -1,0 +1,553 @@
+"""Reports and exports written to standard output: `--output -` and `/dev/stdout`, stdout
+redirected to a file, a pipe or a socket, a reader that stops early or is slow (non-blocking
+stdout), and closed or full standard streams after the work is done. Real DuckDB files, real
+subprocesses and real pipes.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from analytics.cli import main
+from analytics.warehouse import Warehouse
+from tests.support import ROOT
+from tests.warehouse_support import (
+    events_for_days,
+    fixed_clock,
+    seeded_spool,
+    write_events,
+)
+
+FIRST = date(2026, 10, 1)
+
+
+DAYS = [FIRST + timedelta(days=i) for i in range(5)]
+
+
+RANGE = ["--from", "2026-10-01", "--to", "2026-10-05"]
+
+
+PER_DAY = 30
+
+
+def _cli(*argv: str) -> list[str]:
+    return [sys.executable, "-m", "analytics", *argv]
+
+
+def _spool(root: Path) -> Path:
+    spool = root / "spool"
+    write_events(spool, events_for_days(random.Random(7), DAYS, per_day=PER_DAY))
+    return spool
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("followups")
+    path = root / "w.duckdb"
+    Warehouse(path, clock=fixed_clock(datetime(2026, 10, 7, tzinfo=UTC))).run(_spool(root))
+    return path
+
+
+def _events(db: Path) -> int:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])
+    finally:
+        con.close()
+
+
+def _done_commands(root: Path, db: Path) -> dict[str, list[str]]:
+    return {
+        "rollup": ["rollup", "--spool", str(_spool(root)), "--db", str(db)],
+        "prune": ["prune", "--db", str(db), "--raw-days", "30"],
+        "export": [
+            "export",
+            "--db",
+            str(db),
+            "--table",
+            "daily_totals",
+            "--format",
+            "csv",
+            "--output",
+            str(root / "totals.csv"),
+        ],
+    }
+
+
+def _fresh_warehouse(root: Path) -> Path:
+    db = root / "w.duckdb"
+    Warehouse(db).run(_spool(root / "first"))
+    return db
+
+
+@pytest.mark.parametrize("command", ["rollup", "prune", "export"])
+def test_a_closed_pipe_after_the_work_is_done_is_still_success(
+    tmp_path: Path, command: str
+) -> None:
+    # `analytics rollup ... | head -0`, or a log reader that died: before, the summary line
+    # met the closed pipe after COMMIT and the run exited 1, so cron reported a failure for
+    # a run whose data was committed (and a retry found nothing to do).
+    db = _fresh_warehouse(tmp_path)
+    argv = _done_commands(tmp_path, db)[command]
+    proc = subprocess.Popen(_cli(*argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the summary is written
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    assert err == ""
+    if command == "rollup":
+        assert _events(db) == 2 * PER_DAY * len(DAYS)
+    if command == "export":
+        assert (tmp_path / "totals.csv").read_text().startswith("day,site,")
+
+
+@pytest.mark.parametrize("closed", [">&-", "2>&-", ">&- 2>&-"])
+def test_a_rollup_with_closed_standard_streams_commits_and_exits_0(
+    tmp_path: Path, closed: str
+) -> None:
+    # Cron (or a supervisor) may start the job with stdout or stderr closed. Before, Python
+    # set sys.stdout to None and the run died after COMMIT on `None.flush()` (a traceback,
+    # exit 1); with stderr closed, on `None.isatty()` before doing anything.
+    db = tmp_path / "w.duckdb"
+    argv = " ".join(_cli("rollup", "--spool", str(_spool(tmp_path)), "--db", str(db)))
+    proc = subprocess.run(
+        ["sh", "-c", f"exec {argv} {closed}"], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert proc.returncode == 0
+    assert "Traceback" not in proc.stderr
+    assert _events(db) == PER_DAY * len(DAYS)
+
+
+def test_a_rollup_whose_log_disk_is_full_still_commits_and_exits_0(tmp_path: Path) -> None:
+    # `>> var/rollup.log` on a full disk (/dev/full: every write is ENOSPC). Before, the
+    # flush after COMMIT raised OSError out of main: a traceback and exit 1.
+    db = tmp_path / "w.duckdb"
+    argv = " ".join(_cli("rollup", "--spool", str(_spool(tmp_path)), "--db", str(db)))
+    proc = subprocess.run(
+        ["sh", "-c", f"exec {argv} > /dev/full"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 0
+    assert proc.stderr == (
+        "analytics: WARNING: the work is done, but its summary could not be printed: "
+        "No space left on device\n"
+    )
+    assert _events(db) == PER_DAY * len(DAYS)
+
+
+@pytest.mark.parametrize(
+    ("redirect", "message"),
+    [
+        (">&-", "standard output is closed; give --output FILE"),
+        ("> /dev/full", "cannot write to standard output: No space left on device"),
+    ],
+)
+def test_a_report_stdout_that_cannot_take_it_is_one_line(
+    warehouse: Path, redirect: str, message: str
+) -> None:
+    # Before: AttributeError: 'NoneType' object has no attribute 'write' (closed), or the
+    # OSError of the final flush (full): a traceback either way.
+    argv = " ".join(_cli("report", "summary", "--db", str(warehouse), *RANGE))
+    proc = subprocess.run(
+        ["sh", "-c", f"exec {argv} {redirect}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == f"analytics: error: {message}\n"
+
+
+def test_an_export_to_a_closed_stdout_is_one_line(warehouse: Path) -> None:
+    argv = " ".join(
+        _cli(
+            "export",
+            "--db",
+            str(warehouse),
+            "--table",
+            "daily_totals",
+            "--format",
+            "csv",
+            "--output",
+            "-",
+        )
+    )
+    proc = subprocess.run(
+        ["sh", "-c", f"exec {argv} >&-"], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == "analytics: error: standard output is closed; give --output FILE\n"
+
+
+NOW = datetime(2026, 10, 30, tzinfo=UTC)
+
+
+FOUR_WEEKS = ["--from", "2026-10-01", "--to", "2026-10-28"]
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("review2")
+    days = [FIRST + timedelta(days=i) for i in range(28)]
+    write_events(root / "spool", events_for_days(random.Random(21), days, per_day=40))
+    path = root / "w.duckdb"
+    Warehouse(path, clock=fixed_clock(NOW)).run(root / "spool")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_a_reader_that_stops_early_gets_no_traceback(db: Path, fmt: str) -> None:
+    # `analytics report pages ... | head -1`: before, the closed pipe raised BrokenPipeError
+    # out of the report (a traceback, exit 1) or, for a short report, out of the final
+    # flush ("Exception ignored ... BrokenPipeError", exit 120).
+    proc = subprocess.Popen(
+        _cli("report", "pages", "--db", str(db), *FOUR_WEEKS, "--format", fmt),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the report is written
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert err == ""
+    assert proc.returncode == 1
+
+
+@pytest.fixture(scope="module")
+def three_day_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("review3")
+    spool, _ = seeded_spool(root, FIRST, seed=40, days=3)
+    db = root / "w.duckdb"
+    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    return db
+
+
+def _daily_totals_csv(db: Path) -> str:
+    out = db.parent / f"expected-{os.getpid()}.csv"
+    assert (
+        main(
+            [
+                "export",
+                "--db",
+                str(db),
+                "--table",
+                "daily_totals",
+                "--format",
+                "csv",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    return out.read_text()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export_to_stdout_with_a_dash(three_day_warehouse: Path, tmp_path: Path, fmt: str) -> None:
+    # `analytics export ... --output - | gzip`: before, a file named '-' appeared in the
+    # current folder and stdout carried only the "exported" line.
+    proc = subprocess.run(
+        _cli(
+            "export",
+            "--db",
+            str(three_day_warehouse),
+            "--table",
+            "daily_totals",
+            "--format",
+            fmt,
+            "--output",
+            "-",
+        ),
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "-").exists()
+    assert proc.stderr.decode().startswith("exported 6 rows of daily_totals to stdout")
+    if fmt == "csv":
+        assert proc.stdout.decode() == _daily_totals_csv(three_day_warehouse)
+    else:
+        assert proc.stdout.startswith(b"PAR1")
+        assert proc.stdout.endswith(b"PAR1")
+
+
+def test_export_to_stdout_redirected_to_a_file(three_day_warehouse: Path, tmp_path: Path) -> None:
+    # `analytics export ... --output - > totals.csv`
+    out = tmp_path / "totals.csv"
+    with out.open("wb") as handle:
+        proc = subprocess.run(
+            _cli(
+                "export",
+                "--db",
+                str(three_day_warehouse),
+                "--table",
+                "daily_totals",
+                "--format",
+                "csv",
+                "--output",
+                "-",
+            ),
+            stdout=handle,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text() == _daily_totals_csv(three_day_warehouse)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["totals.csv"]
+
+
+def test_export_into_a_closed_pipe_is_quiet(three_day_warehouse: Path) -> None:
+    proc = subprocess.Popen(
+        _cli(
+            "export",
+            "--db",
+            str(three_day_warehouse),
+            "--table",
+            "events",
+            "--format",
+            "csv",
+            "--output",
+            "-",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert err == ""
+
+
+def test_report_output_dash_is_stdout(three_day_warehouse: Path, tmp_path: Path) -> None:
+    # Before, `--output -` wrote a file named '-' (export and report now agree on '-').
+    proc = subprocess.run(
+        _cli(
+            "report",
+            "summary",
+            "--db",
+            str(three_day_warehouse),
+            "--from",
+            str(FIRST),
+            "--to",
+            str(FIRST + timedelta(days=2)),
+            "--format",
+            "csv",
+            "--output",
+            "-",
+        ),
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode().startswith("period,")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def small_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("small")
+    spool = root / "spool"
+    write_events(spool, events_for_days(random.Random(68), [FIRST, FIRST + timedelta(days=1)], 400))
+    db = root / "w.duckdb"
+    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    return db
+
+
+def _export_argv(db: Path, fmt: str, output: str, table: str = "daily_totals") -> list[str]:
+    return [sys.executable, "-m", "analytics", "export", "--db", str(db), "--table", table,
+            "--format", fmt, "--output", output]  # fmt: skip
+
+
+def _exported_to_file(db: Path, fmt: str, folder: Path, table: str = "daily_totals") -> bytes:
+    target = folder / f"reference.{fmt}"
+    argv = _export_argv(db, fmt, str(target), table=table)
+    subprocess.run(argv, check=True, capture_output=True, cwd=ROOT)
+    return target.read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("shell_form", ["export >> file", "{ echo; export; echo; } > file"])
+def test_an_export_to_stdout_redirected_to_a_file_keeps_what_the_file_holds(
+    small_warehouse: Path, tmp_path: Path, fmt: str, shell_form: str
+) -> None:
+    # Before: DuckDB reopened /dev/fd/1 as a new file, truncated and from offset 0: `export
+    # --output - >> all.csv` wiped what all.csv held, and in `{ echo header; export; } > f`
+    # the export overwrote the header and what came after it overwrote the export.
+    expected = _exported_to_file(small_warehouse, fmt, tmp_path)
+    out = tmp_path / "out"
+    out.write_bytes(b"earlier line\n")
+    with out.open("ab" if shell_form.endswith(">> file") else "r+b") as handle:
+        handle.seek(0, os.SEEK_END)
+        handle.flush()
+        proc = subprocess.run(
+            _export_argv(small_warehouse, fmt, "-"),
+            stdout=handle,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            timeout=60,
+        )
+        handle.write(b"later line\n")
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == b"earlier line\n" + expected + b"later line\n"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_export_to_stdout_that_is_a_socket_arrives(
+    small_warehouse: Path, tmp_path: Path, fmt: str
+) -> None:
+    # A systemd service's stdout (journald), `ssh host analytics export ... --output -`: a
+    # socket, which /dev/fd/1 cannot reopen. Before: "Cannot open file "/dev/fd/1"", exit 2.
+    expected = _exported_to_file(small_warehouse, fmt, tmp_path)
+    ours, theirs = socket.socketpair()
+    received = bytearray()
+
+    def receive() -> None:
+        while chunk := ours.recv(65536):
+            received.extend(chunk)
+
+    reader = threading.Thread(target=receive, daemon=True)
+    reader.start()
+    with ours, theirs:
+        proc = subprocess.run(
+            _export_argv(small_warehouse, fmt, "-"),
+            stdout=theirs.fileno(),
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            timeout=60,
+        )
+        theirs.shutdown(socket.SHUT_WR)
+        reader.join(timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert bytes(received) == expected
+
+
+def test_an_export_of_many_rows_to_stdout_arrives_whole(
+    small_warehouse: Path, tmp_path: Path
+) -> None:
+    # More than a pipe's buffer (64 KiB), into a regular file.
+    expected = _exported_to_file(small_warehouse, "csv", tmp_path, table="events")
+    assert len(expected) > 65536
+    out = tmp_path / "events.csv"
+    with out.open("wb") as handle:
+        proc = subprocess.run(
+            _export_argv(small_warehouse, "csv", "-", table="events"),
+            stdout=handle,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            timeout=60,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == expected
+
+
+@pytest.mark.parametrize("name", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"])
+@pytest.mark.parametrize("command", ["report", "export"])
+def test_output_dev_stdout_appends_as_dash_does(
+    small_warehouse: Path, tmp_path: Path, name: str, command: str
+) -> None:
+    # Before: `--output /dev/stdout >> log` opened stdout anew, truncating the log.
+    if command == "report":
+        argv = [sys.executable, "-m", "analytics", "report", "summary", "--db",
+                str(small_warehouse), "--from", str(FIRST), "--format", "csv"]  # fmt: skip
+    else:
+        argv = _export_argv(small_warehouse, "csv", "-")[:-2]
+    out = tmp_path / "log"
+    outputs = []
+    for output in ("-", name):
+        out.write_bytes(b"earlier line\n")
+        with out.open("ab") as handle:
+            proc = subprocess.run(
+                [*argv, "--output", output], stdout=handle, stderr=subprocess.PIPE, cwd=ROOT
+            )
+        assert proc.returncode == 0, proc.stderr
+        outputs.append(out.read_bytes())
+    assert outputs[0].startswith(b"earlier line\n")
+    assert len(outputs[0]) > len(b"earlier line\n") + 20
+    assert outputs[1] == outputs[0]
+
+
+def test_an_export_to_a_non_blocking_stdout_waits_for_the_reader(
+    small_warehouse: Path, tmp_path: Path
+) -> None:
+    # A parent may hand over a pipe in non-blocking mode (O_NONBLOCK belongs to the open pipe,
+    # shared with the child): a full pipe must mean "wait", not "cannot write to stdout".
+    expected = _exported_to_file(small_warehouse, "csv", tmp_path, table="events")
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    proc = subprocess.Popen(
+        _export_argv(small_warehouse, "csv", "-", table="events"),
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    os.close(write_end)
+    time.sleep(1.0)  # the pipe fills (64 KiB) long before the reader starts
+    received = bytearray()
+    with os.fdopen(read_end, "rb") as reader:
+        while chunk := reader.read(65536):
+            received.extend(chunk)
+    assert proc.stderr is not None
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert bytes(received) == expected
+
+
+def test_a_report_to_a_non_blocking_stdout_waits_for_the_reader(tmp_path: Path) -> None:
+    # As for export: a report bigger than the pipe, into a non-blocking stdout that is full,
+    # used to end in "cannot write to standard output: Resource temporarily unavailable".
+    events = [
+        event._replace(path=f"/page/{i:05d}/{'x' * 40}", is_bot=False)
+        for i, event in enumerate(events_for_days(random.Random(69), [FIRST], per_day=2000))
+    ]
+    spool = tmp_path / "spool"
+    write_events(spool, events, per_segment=1000)
+    db = tmp_path / "w.duckdb"
+    Warehouse(db).run(spool)
+    day = str(FIRST)
+    argv = [sys.executable, "-m", "analytics", "report", "pages", "--db", str(db),
+            "--from", day, "--to", day, "--top", "5000", "--format", "csv"]  # fmt: skip
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    proc = subprocess.Popen(argv, stdout=write_end, stderr=subprocess.PIPE, cwd=ROOT)
+    os.close(write_end)
+    time.sleep(1.0)  # the pipe fills (64 KiB) long before the reader starts
+    with os.fdopen(read_end, "rb") as reader:
+        received = reader.read()
+    assert proc.stderr is not None
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert len(received) > 65536
+    assert received.decode().splitlines()[0].startswith("path,")
+    assert len(received.decode().splitlines()) == 2001
