@@ -23,8 +23,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from analytics.cli import main
 from analytics.errors import WarehouseLockedError
+from analytics.spool import write_segment
 from analytics.warehouse import Warehouse
+from bench.gen import day_table
 from tests.support import ROOT
 from tests.warehouse_support import (
     events_for_days,
@@ -263,3 +266,68 @@ def test_two_rollups_at_once_wait_for_each_other_and_count_once(tmp_path: Path) 
     finally:
         con.close()
     assert ledger == [(segments, len(events))]
+
+
+FIRST = date(2026, 10, 1)
+
+
+def _analytics_argv(*argv: str) -> list[str]:
+    return [sys.executable, "-m", "analytics", *argv]
+
+
+@pytest.fixture(scope="module")
+def big_spool(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """2M events in 10 segments: a rollup that takes a second or two, long enough to be
+    interrupted mid-query."""
+    spool = tmp_path_factory.mktemp("big") / "spool"
+    table = day_table(FIRST, 200_000, seed=41)
+    for i in range(10):
+        write_segment(spool, FIRST + timedelta(days=i), table)
+    return spool, 10 * table.num_rows
+
+
+def _events_and_ledger(db: Path) -> tuple[int, int]:
+    # A process of its own: DuckDB keeps one database instance per path and process.
+    code = (
+        "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+        "print(c.execute('SELECT (SELECT count(*) FROM events), "
+        "(SELECT count(*) FROM ingested_segments)').fetchall()[0])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(db)], capture_output=True, check=True, timeout=60
+    )
+    events, segments = out.stdout.decode().strip("()\n").split(",")
+    return int(events), int(segments)
+
+
+def test_ctrl_c_during_a_rollup_is_one_line_and_leaves_nothing_half_done(
+    big_spool: tuple[Path, int], tmp_path: Path
+) -> None:
+    # Ctrl-C while DuckDB runs a query surfaces as RuntimeError("Query interrupted"), not
+    # KeyboardInterrupt: before, a traceback and exit 1 (cron's "busy, try again").
+    spool, total = big_spool
+    interrupted = 0
+    for attempt, delay in enumerate((0.4, 0.8, 1.2, 0.2, 1.6)):
+        db = tmp_path / f"w{attempt}.duckdb"
+        proc = subprocess.Popen(
+            _analytics_argv("rollup", "--spool", str(spool), "--db", str(db)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
+        deadline = time.monotonic() + 30
+        while not db.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        if proc.returncode == 0:
+            continue  # finished before the signal came
+        interrupted += 1
+        assert (proc.returncode, err.decode(), out) == (130, "analytics: error: interrupted\n", b"")
+        assert _events_and_ledger(db) in {(0, 0), (total, 10)}  # all or nothing
+        assert main(["rollup", "--spool", str(spool), "--db", str(db)]) == 0
+        assert _events_and_ledger(db) == (total, 10)
+        if interrupted == 2:
+            break
+    assert interrupted

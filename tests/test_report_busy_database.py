@@ -1,0 +1,117 @@
+"""A report on a database another process is writing: it waits for a rollup to finish, and
+after a bounded wait is a busy error (one line and exit 1 on the CLI).
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from analytics.errors import WarehouseLockedError
+from analytics.reports import ReportError, ReportQuery, run_report
+from analytics.warehouse import Warehouse
+from tests.support import ROOT
+from tests.warehouse_support import (
+    events_for_days,
+    fixed_clock,
+    write_events,
+)
+
+DAY = date(2026, 11, 1)
+
+
+NOW = datetime(2026, 11, 5, tzinfo=UTC)
+
+
+@contextmanager
+def _writer_holding(db: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding `db` open for writing until its stdin is closed."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys\n"
+            f"con = duckdb.connect({str(db)!r})\n"
+            "print('locked', flush=True)\n"
+            "sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        yield holder
+    finally:
+        assert holder.stdin is not None
+        if not holder.stdin.closed:
+            holder.stdin.close()
+        holder.wait(timeout=20)
+        if holder.stdout is not None:
+            holder.stdout.close()
+
+
+def _built_warehouse(tmp_path: Path) -> Path:
+    spool = tmp_path / "spool"
+    write_events(spool, events_for_days(random.Random(14), [DAY], per_day=50))
+    db = tmp_path / "w.duckdb"
+    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    return db
+
+
+SUMMARY = ReportQuery(kind="summary", start=DAY, end=DAY)
+
+
+def test_a_report_on_a_busy_database_is_a_busy_error_after_a_bounded_wait(tmp_path: Path) -> None:
+    # Before: the report gave up at once with DuckDB's raw lock message as a plain
+    # ReportError, so `analytics report` exited 2 (bad input), not 1 (busy: try again).
+    db = _built_warehouse(tmp_path)
+    with _writer_holding(db):
+        started = time.monotonic()
+        with pytest.raises(ReportError, match="in use by another process") as caught:
+            run_report(db, SUMMARY, lock_timeout=0.5)
+        assert isinstance(caught.value, WarehouseLockedError)
+        assert 0.4 < time.monotonic() - started < 5
+
+
+def test_a_report_waits_for_a_rollup_to_finish(tmp_path: Path) -> None:
+    db = _built_warehouse(tmp_path)
+    with _writer_holding(db) as holder:
+        report = subprocess.Popen(
+            [sys.executable, "-m", "analytics", "report", "summary", "--db", str(db)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        time.sleep(1.5)  # the "rollup" holds the file while the report starts
+        assert holder.stdin is not None
+        holder.stdin.close()
+        out, err = report.communicate(timeout=30)
+    assert report.returncode == 0, err
+    assert out.startswith("Summary")
+
+
+@pytest.mark.slow
+def test_cli_report_on_a_busy_database_exits_1_with_one_line(tmp_path: Path) -> None:
+    db = _built_warehouse(tmp_path)
+    with _writer_holding(db):
+        result = subprocess.run(
+            [sys.executable, "-m", "analytics", "report", "summary", "--db", str(db)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stderr.startswith("analytics: error: database")
+    assert result.stderr.count("\n") == 1
