@@ -1,0 +1,261 @@
+"""The uploader ships every sealed segment: past segments it cannot read and entries that are no
+files (retried after their backoff), after a recorder closes, and when a segment was written
+after the previous uploader stopped. Object storage is moto's S3 server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analytics.event import Event, to_table
+from analytics.objectstore import (
+    SegmentUploader,
+)
+from analytics.recorder import Recorder
+from analytics.spool import list_segments, write_segment
+from tests.test_objectstore import (
+    S3Server,
+    _events,
+    _remote,
+    _seal,
+    _wait_for,
+    aws_env,  # noqa: F401 - autouse: dummy credentials
+    make_client,
+)
+
+pytest.importorskip("moto.server", reason="moto[server] is not installed")
+
+
+DAY = date(2026, 11, 28)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[S3Server]:
+    s3 = S3Server()
+    s3.start()
+    yield s3
+    s3.stop()
+
+
+@pytest.fixture
+def bucket() -> str:
+    return f"rev2-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def client(server: S3Server, bucket: str) -> Any:
+    s3 = make_client(endpoint_url=server.url, connect_timeout=2, read_timeout=5)
+    s3.create_bucket(Bucket=bucket)
+    return s3
+
+
+def _one_segment(spool: Path, day: date = DAY, events: int = 4) -> str:
+    path = write_segment(spool, day, to_table(_events(events, day)))
+    return f"{path.parent.name}/{path.name}"
+
+
+class _Unreadable:
+    """Regular segment files the uploader cannot read (EACCES). Root reads a 0o000 file all
+    the same, so under root the read itself is refused for these paths: the uploader's
+    handling of the error is what is tested. (A folder or a symlink loop in a segment's place
+    is no segment at all: `list_segments` skips it, see the test after these.)"""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.paths: set[Path] = set()
+        original = Path.read_bytes
+
+        def read_bytes(path: Path) -> bytes:
+            if path in self.paths:
+                raise PermissionError(13, "Permission denied", str(path))
+            return original(path)
+
+        monkeypatch.setattr(Path, "read_bytes", read_bytes)
+
+    def make(self, path: Path, body: bytes = b"PAR1 garbage PAR1") -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+        path.chmod(0)
+        self.paths.add(path)
+
+    def repair(self, path: Path) -> None:
+        path.chmod(0o644)
+        self.paths.discard(path)
+
+
+@pytest.fixture
+def unreadable(monkeypatch: pytest.MonkeyPatch) -> _Unreadable:
+    return _Unreadable(monkeypatch)
+
+
+def test_an_unreadable_segment_is_skipped_and_the_others_are_shipped(
+    tmp_path: Path,
+    client: Any,
+    bucket: str,
+    unreadable: _Unreadable,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Before: read_bytes() raised, the whole pass failed and backed off, and the next pass
+    # met the same segment first (listing is sorted): nothing after it ever shipped.
+    spool = tmp_path / "spool"
+    bad_name = f"day={DAY - timedelta(days=1)}/0000000000000-bad-1-000001-00000000.parquet"
+    unreadable.make(spool / bad_name)
+    good = _seal(spool, 3)
+    uploader = SegmentUploader(spool, f"s3://{bucket}/p", client=client, initial_backoff=60)
+    caplog.set_level(logging.DEBUG, logger="analytics.objectstore")
+
+    assert uploader.upload_pending() == 3
+    assert _remote(client, bucket, "p") == good
+    assert [s.name for s in list_segments(spool)] == [bad_name]  # left where it is
+    stats = uploader.stats
+    assert (stats.uploaded, stats.unreadable, stats.consecutive_failures) == (3, 1, 0)
+
+    # Within its backoff the bad one is not tried again, and not logged again.
+    assert uploader.upload_pending() == 0
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1
+    assert bad_name in warnings[0].getMessage()
+    assert str(tmp_path) not in warnings[0].getMessage()  # the name, not a local path
+
+
+@pytest.mark.parametrize("kind", ["a folder in its place", "a symlink loop"])
+def test_an_entry_that_is_no_file_is_not_a_segment_and_the_others_are_shipped(
+    tmp_path: Path, client: Any, bucket: str, kind: str
+) -> None:
+    spool = tmp_path / "spool"
+    bad = spool / f"day={DAY - timedelta(days=1)}/0000000000000-bad-1-000001-00000000.parquet"
+    bad.parent.mkdir(parents=True)
+    if kind == "a folder in its place":
+        (bad / "inner").mkdir(parents=True)
+    else:
+        os.symlink(bad.name, bad)  # points at itself: open() would fail with ELOOP
+    good = _seal(spool, 3)
+    uploader = SegmentUploader(spool, f"s3://{bucket}/p", client=client, initial_backoff=60)
+    assert uploader.upload_pending() == 3
+    assert _remote(client, bucket, "p") == good
+    assert list_segments(spool) == []  # never listed, so never read or shipped
+    assert os.path.lexists(bad)  # and left where it is
+    assert (uploader.stats.unreadable, uploader.stats.consecutive_failures) == (0, 0)
+
+
+def test_an_unreadable_segment_is_tried_again_after_its_backoff(
+    tmp_path: Path, client: Any, bucket: str, unreadable: _Unreadable
+) -> None:
+    spool = tmp_path / "spool"
+    name = _one_segment(spool)
+    body = (spool / name).read_bytes()
+    unreadable.make(spool / name, body)
+    uploader = SegmentUploader(spool, f"s3://{bucket}/p", client=client, initial_backoff=2.0)
+    assert uploader.upload_pending() == 0
+    assert uploader.stats.unreadable == 1
+
+    # Repaired (say, an operator fixed the file's mode): not before the backoff is over ...
+    unreadable.repair(spool / name)
+    assert uploader.upload_pending() == 0
+    assert _remote(client, bucket, "p") == {}
+
+    # ... but then, without anything else to wake it.
+    _wait_for(lambda: uploader.upload_pending() == 1, timeout=10)
+    assert _remote(client, bucket, "p") == {name: body}
+    assert uploader.stats.unreadable == 0
+
+
+def test_the_upload_thread_ships_past_an_unreadable_segment(
+    tmp_path: Path, client: Any, bucket: str, unreadable: _Unreadable
+) -> None:
+    spool = tmp_path / "spool"
+    unreadable.make(spool / f"day={DAY}/0000000000000-bad.parquet")
+    uploader = SegmentUploader(
+        spool, f"s3://{bucket}/p", client=client, interval=0.05, initial_backoff=0.05
+    ).start()
+    try:
+        good = _seal(spool, 2)
+        uploader.notify()
+        _wait_for(lambda: len(list_segments(spool)) == 1, timeout=10)
+    finally:
+        uploader.stop()
+    assert _remote(client, bucket, "p") == good
+    assert uploader.stats.failed_passes == 0
+
+
+SEGMENT_DAY = date(2026, 11, 20)
+
+
+def _events_on_day(n: int, day: date = SEGMENT_DAY) -> list[Event]:
+    start = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
+    return [
+        Event(
+            start + timedelta(seconds=i),
+            "example.com",
+            f"/p{i % 3}",
+            "GET",
+            200,
+            None,
+            None,
+            "direct",
+            None,
+            None,
+            None,
+            None,
+            i % 7,
+            "desktop",
+            False,
+            "undecided",
+        )
+        for i in range(n)
+    ]
+
+
+def test_a_recorder_closed_after_segments_were_sealed_ships_them_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_objectstore import S3Server, _remote, make_client
+
+    server = S3Server()
+    server.start()
+    try:
+        bucket = f"rev-{uuid.uuid4().hex[:10]}"
+        client = make_client(endpoint_url=server.url)
+        client.create_bucket(Bucket=bucket)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", server.url)
+        spool = tmp_path / "spool"
+        recorder = Recorder(spool, site="example.com", spool_url=f"s3://{bucket}/s")
+        for event in _events_on_day(30):
+            recorder.add(event)
+        recorder.close()
+        assert list_segments(spool) == []
+        remote = _remote(client, bucket, "s")
+        assert len(remote) == 1
+        assert all(name.startswith("day=2026-11-20/") for name in remote)
+    finally:
+        server.stop()
+
+
+def test_a_segment_written_after_the_uploader_stopped_is_shipped_by_the_next_one(
+    tmp_path: Path,
+) -> None:
+    from tests.test_objectstore import S3Server, _remote, make_client
+
+    server = S3Server()
+    server.start()
+    try:
+        bucket = f"rev-{uuid.uuid4().hex[:10]}"
+        client = make_client(endpoint_url=server.url)
+        client.create_bucket(Bucket=bucket)
+        spool = tmp_path / "spool"
+        write_segment(spool, SEGMENT_DAY, to_table(_events_on_day(3)))
+        first = SegmentUploader(spool, f"s3://{bucket}/s", client=client)
+        first.start()
+        first.stop(flush=False)
+        second = SegmentUploader(spool, f"s3://{bucket}/s", client=client)
+        assert second.upload_pending() == 1
+        assert len(_remote(client, bucket, "s")) == 1
+    finally:
+        server.stop()
