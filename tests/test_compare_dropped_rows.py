@@ -12,7 +12,7 @@ import io
 import json
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,10 @@ import pytest
 from analytics.dashboard import dashboard
 from analytics.event import Event
 from analytics.reports import OTHER, ReportQuery, run_report
+from analytics.warehouse import Warehouse
 from tests.dashboard_support import PASSWORD, USER, client
 from tests.test_referrer_domains import SEARCH, at, build
-from tests.warehouse_support import DIRECT_VISIT
+from tests.warehouse_support import DIRECT_VISIT, write_events
 
 START, END = date(2026, 11, 15), date(2026, 11, 28)  # previous period: Nov 1 … Nov 14
 BEFORE, NOW = date(2026, 11, 5), date(2026, 11, 20)
@@ -184,3 +185,61 @@ def test_the_dashboard_api_shows_the_row(db: Path) -> None:
         4,
         -100.0,
     )
+
+
+GONE_KEY = {
+    "referrers": "gone.example",
+    "pages": "/old-post",
+    "campaigns": "spring-letter",
+    "sources": "social",
+}
+
+
+@pytest.fixture(scope="module")
+def fell_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """gone.example: `visitors` visitors before, none now; google.com 5 visitors in each."""
+    folder = tmp_path_factory.mktemp("fell")
+    events = [
+        *(at(STAYING, BEFORE, hour, visitor=10 + hour) for hour in range(1, 6)),
+        *(at(STAYING, NOW, hour, visitor=20 + hour) for hour in range(1, 6)),
+        *(at(GONE, BEFORE, hour, visitor=hour) for hour in range(1, 6)),
+        at(GONE, BEFORE, 7, visitor=1),  # 6 pageviews of 5 visitors
+    ]
+    write_events(folder / "spool", events)
+    db = folder / "w.duckdb"
+    Warehouse(db, clock=lambda: datetime(2026, 11, 29, 6, tzinfo=UTC)).run(folder / "spool")
+    return db
+
+
+@pytest.mark.parametrize("kind", sorted(GONE_KEY))
+@pytest.mark.parametrize(
+    ("threshold", "shown"),
+    [
+        (2, True),  # 5 visitors before: (other) shows them (0 now reveals no one)
+        (5, True),
+        (6, False),  # fewer than K before: (other) keeps its row, not its numbers
+    ],
+)
+def test_other_of_rows_that_fell_to_zero_shows_their_previous_period(
+    fell_db: Path, kind: str, threshold: int, shown: bool
+) -> None:
+    query = ReportQuery(
+        kind=kind,
+        start=START,
+        end=END,
+        compare=True,
+        min_visitors=threshold,
+        top=None,
+    )
+    rows = run_report(fell_db, query).rows
+    assert GONE_KEY[kind] not in {row[next(iter(row))] for row in rows}  # folded
+    other = rows[-1]
+    assert other[next(iter(other))] == OTHER
+    numbers = (
+        other["pageviews"],
+        other["visitors"],
+        other["pageviews_previous"],
+        other["visitors_previous"],
+        other["visitors_change_pct"],
+    )
+    assert numbers == ((0, 0, 6, 5, -100.0) if shown else (None,) * 5)

@@ -1,40 +1,31 @@
-"""Review of the scale-out path: each test pins a bug found in review (and fixed, unless it is
-marked xfail). Object storage is a real HTTP server on 127.0.0.1: moto, or a small S3 stand-in
-where a failure moto cannot produce (a body cut off mid-download) is the point."""
+"""Where a Spark rollup reads and what it makes of an existing output: `file:` URIs for spool and
+output, a manifest another writer changed or whose rename was interrupted, outputs from before
+incremental runs or from an older version, an output it may not read, and a spool day that lost
+segments and gained more. Needs pyspark and Java (marked `spark` and `slow`).
+"""
 
 from __future__ import annotations
 
 import json
-import logging
 import random
 import shutil
-import threading
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 import duckdb
 import pytest
 
 from analytics.cli import main
 from analytics.event import Event, to_table
-from analytics.objectstore import (
-    ObjectStoreError,
-    RemoteSegment,
-    SegmentUploader,
-    download_segments,
-    parse_spool_url,
-)
-from analytics.recorder import Recorder
-from analytics.spool import list_segments, write_segment
+from analytics.spark import load_spark_rollups, spark_rollup
+from analytics.spool import write_segment
+from analytics.warehouse import Warehouse
 from tests.test_objectstore import aws_env  # noqa: F401 - autouse: dummy credentials
+from tests.test_referrer_domains import GMAIL, SEARCH, at
+from tests.warehouse_support import python_knows, sorted_rows, write_events
 
 DAY = date(2026, 11, 20)
-SECRET = "wJalrXUtnFEMIbPxRfiCYEXAMPLEKEY"
 
 
 def _events(n: int, day: date = DAY) -> list[Event]:
@@ -62,189 +53,9 @@ def _events(n: int, day: date = DAY) -> list[Event]:
     ]
 
 
-# --- credentials in the spool URL ---------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        f"s3://AKIAIOSFODNN7EXAMPLE:{SECRET}@bucket/prefix",
-        f"s3://{SECRET}@bucket/prefix",
-        f"s3://:{SECRET}@bucket",
-    ],
-)
-def test_a_spool_url_with_credentials_is_refused_without_repeating_them(url: str) -> None:
-    # Before: accepted, with "AKIA…:secret@bucket" as the bucket name; every failed pass then
-    # logged the URL and botocore's "Invalid bucket name" (secret included) at WARNING.
-    with pytest.raises(ValueError, match="credentials") as info:
-        parse_spool_url(url)
-    assert SECRET not in str(info.value)
-
-
-@pytest.mark.parametrize("url", ["s3://bucket:9000/prefix", "s3://bucket:/prefix"])
-def test_a_spool_url_with_a_port_is_refused(url: str) -> None:
-    with pytest.raises(ValueError, match="endpoint_url"):
-        parse_spool_url(url)
-
-
-def test_a_recorder_given_credentials_in_its_spool_url_never_logs_them(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    with pytest.raises(ValueError, match="credentials") as info:
-        Recorder(tmp_path / "spool", site="example.com", spool_url=f"s3://AKIA:{SECRET}@b/p")
-    assert SECRET not in str(info.value)
-    assert SECRET not in caplog.text
-
-
-# --- a download cut off mid-body ----------------------------------------------------------
-
-
-class _TruncatingS3(BaseHTTPRequestHandler):
-    """Lists one segment and answers HEAD truthfully, but every GET sends the headers of
-    the whole object and then hangs up after a few bytes (a proxy or NAT dropping the
-    connection mid-transfer). boto3's downloader retries that, then gives up with
-    boto3.exceptions.RetriesExceededError, which is not a botocore error."""
-
-    SIZE = 4096
-    KEY = "p/day=2026-11-20/1-host-1-1-abc.parquet"
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _common(self, length: int) -> None:
-        self.send_header("Content-Length", str(length))
-        self.send_header("Last-Modified", "Fri, 20 Nov 2026 09:00:00 GMT")
-        self.send_header("ETag", '"0123456789abcdef0123456789abcdef"')
-
-    def do_HEAD(self) -> None:
-        self.send_response(200)
-        self._common(self.SIZE)
-        self.end_headers()
-
-    def do_GET(self) -> None:
-        if "list-type=2" in self.path:
-            body = (
-                '<?xml version="1.0" encoding="UTF-8"?>'
-                '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-                "<Name>b</Name><Prefix>p/</Prefix><KeyCount>1</KeyCount>"
-                "<MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>"
-                f"<Contents><Key>{escape(self.KEY)}</Key>"
-                "<LastModified>2026-11-20T09:00:00.000Z</LastModified>"
-                f'<ETag>"x"</ETag><Size>{self.SIZE}</Size>'
-                "<StorageClass>STANDARD</StorageClass></Contents></ListBucketResult>"
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/xml")
-            self._common(len(body))
-            self.end_headers()
-            self.wfile.write(body)
-            return
-        self.send_response(200)
-        self._common(self.SIZE)
-        self.end_headers()
-        self.wfile.write(b"PAR1" + b"\0" * 60)
-        self.wfile.flush()
-        self.close_connection = True
-
-
-@pytest.fixture
-def truncating_s3() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _TruncatingS3)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-def test_a_download_cut_off_mid_body_is_an_object_store_error(
-    tmp_path: Path, truncating_s3: str
-) -> None:
-    segment = RemoteSegment(
-        "day=2026-11-20/1-host-1-1-abc.parquet",
-        _TruncatingS3.KEY,
-        DAY,
-        _TruncatingS3.SIZE,
-        "b",
-    )
-    with pytest.raises(ObjectStoreError, match="cannot download s3://b/p/day=2026-11-20/"):
-        download_segments([segment], tmp_path / "staging", endpoint_url=truncating_s3)
-    assert [p for p in (tmp_path / "staging").rglob("*") if p.is_file()] == []
-
-
-def test_rollup_from_a_store_that_cuts_downloads_off_is_a_one_line_error(
-    tmp_path: Path,
-    truncating_s3: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    # Before: boto3's RetriesExceededError escaped the CLI as a traceback.
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", truncating_s3)
-    code = main(["rollup", "--spool", "s3://b/p", "--db", str(tmp_path / "w.duckdb")])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1
-    assert err.startswith("analytics: error: cannot download")
-    assert "Traceback" not in err
-    assert list_segments(tmp_path / "w.duckdb.staging") == []
-
-
-# --- the uploader, end to end through a Recorder -------------------------------------------
-
-
-def test_a_recorder_closed_after_segments_were_sealed_ships_them_all(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from tests.test_objectstore import S3Server, _remote, make_client
-
-    server = S3Server()
-    server.start()
-    try:
-        bucket = f"rev-{uuid.uuid4().hex[:10]}"
-        client = make_client(endpoint_url=server.url)
-        client.create_bucket(Bucket=bucket)
-        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", server.url)
-        spool = tmp_path / "spool"
-        recorder = Recorder(spool, site="example.com", spool_url=f"s3://{bucket}/s")
-        for event in _events(30):
-            recorder.add(event)
-        recorder.close()
-        assert list_segments(spool) == []
-        remote = _remote(client, bucket, "s")
-        assert len(remote) == 1
-        assert all(name.startswith("day=2026-11-20/") for name in remote)
-    finally:
-        server.stop()
-
-
-def test_a_segment_written_after_the_uploader_stopped_is_shipped_by_the_next_one(
-    tmp_path: Path,
-) -> None:
-    from tests.test_objectstore import S3Server, _remote, make_client
-
-    server = S3Server()
-    server.start()
-    try:
-        bucket = f"rev-{uuid.uuid4().hex[:10]}"
-        client = make_client(endpoint_url=server.url)
-        client.create_bucket(Bucket=bucket)
-        spool = tmp_path / "spool"
-        write_segment(spool, DAY, to_table(_events(3)))
-        first = SegmentUploader(spool, f"s3://{bucket}/s", client=client)
-        first.start()
-        first.stop(flush=False)
-        second = SegmentUploader(spool, f"s3://{bucket}/s", client=client)
-        assert second.upload_pending() == 1
-        assert len(_remote(client, bucket, "s")) == 1
-    finally:
-        server.stop()
-
-
-# --- Spark: incremental runs against the warehouse ----------------------------------------
-
 SPARK_FIRST_DAY = date(2026, 10, 20)
+
+
 SPARK_DAYS = 5
 
 
@@ -473,3 +284,44 @@ def _rows_but_visitors(db: Path, table: str) -> list[tuple[Any, ...]]:
 def _visitors(db: Path, table: str) -> int:
     with duckdb.connect(str(db), read_only=True) as con:
         return int(con.execute(f"SELECT COALESCE(SUM(visitors), 0) FROM {table}").fetchall()[0][0])
+
+
+BERLIN_DAYS = [date(2026, 10, 20), date(2026, 10, 21)]
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.parametrize("timezone", ["Europe/Berlin", "America/New_York"])
+def test_spark_upgrade_rebuilds_local_days_next_to_spool_days_that_never_existed(
+    spark: Any, tmp_path: Path, timezone: str
+) -> None:
+    """A local day overlapping a UTC day that never had a segment is whole (nothing of it was
+    ever counted, nothing was pruned): the upgrade computes it from the spool, as the
+    warehouse does, instead of summing its visitors over media."""
+    if not python_knows(timezone):
+        pytest.skip(f"no time-zone data for {timezone}")
+    first, last = BERLIN_DAYS
+    # One visitor through two media in the middle of each UTC day: the first and the last
+    # local day of the data both reach a UTC day the spool never had.
+    events = [
+        *(at(GMAIL, day, 11) for day in BERLIN_DAYS),
+        *(at(SEARCH, day, 12) for day in BERLIN_DAYS),
+        at(SEARCH, first, 2, visitor=2),  # Berlin: first's local day; New York: the day before
+        at(GMAIL, last, 23, visitor=3),  # Berlin: the local day after last; New York: last
+    ]
+    spool = tmp_path / "spool"
+    write_events(spool, events)
+    output = tmp_path / "out"
+    spark_rollup(str(spool), str(output), timezone=timezone)
+    warehouse_db = tmp_path / "w.duckdb"
+    Warehouse(warehouse_db, timezone=timezone, clock=lambda: datetime(2026, 11, 1, tzinfo=UTC)).run(
+        spool
+    )
+    expected = sorted_rows(warehouse_db, "daily_referrer_domains")
+    assert {row[4] for row in expected if row[2] == "google.com"} == {1, 2}
+
+    shutil.rmtree(output / "daily_referrer_domains")  # as the version before wrote it
+    spark_rollup(str(spool), str(output))  # nothing new in the spool: only the upgrade
+    upgraded_db = tmp_path / "upgraded.duckdb"
+    load_spark_rollups(output, upgraded_db)
+    assert sorted_rows(upgraded_db, "daily_referrer_domains") == expected
