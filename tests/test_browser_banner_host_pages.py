@@ -1,5 +1,6 @@
-"""The third banner review in Debian's Chromium: the room the page keeps for the banner, and
-the banner on pages that are not the example's (strict CSP throughout).
+"""The banner on pages that are not the example's, in Debian's Chromium: the room the page keeps
+for the banner, pages that already use the banner's ids and class names, and a page without
+`</body>` (strict CSP throughout).
 
 The pages are served by uvicorn from this module behind the gate with the banner injected.
 """
@@ -87,7 +88,7 @@ app = StrictCSP(
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
-    with uvicorn_server("tests.test_browser_banner_review3:app") as (base_url, _):
+    with uvicorn_server("tests.test_browser_banner_host_pages:app") as (base_url, _):
         yield base_url
 
 
@@ -118,7 +119,7 @@ def _settled(page: Page) -> dict[str, float]:
     return dict(page.evaluate(_AT_THE_END))
 
 
-# -- 2. the room kept for the banner is the banner's height --------------------------------
+# -- the room kept for the banner is the banner's height --------------------------------
 
 ROOM_CASES = [
     pytest.param(viewport, name, unfolded, id=f"{label}-{name}-{'open' if unfolded else 'folded'}")
@@ -184,7 +185,7 @@ def test_without_javascript_nothing_of_the_page_is_behind_the_banner(
         context.close()
 
 
-# -- 3. a page that already uses the banner's names ------------------------------------------
+# -- a page that already uses the banner's names ------------------------------------------
 
 _BOXES = """() => ({
   banner: document.querySelector('[data-cookiewall] input[value="analytics"]').checked,

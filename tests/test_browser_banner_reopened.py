@@ -55,7 +55,7 @@ app = StrictCSP(
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
-    with uvicorn_server("tests.test_browser_followups:app") as (base_url, _):
+    with uvicorn_server("tests.test_browser_banner_reopened:app") as (base_url, _):
         yield base_url
 
 

@@ -54,7 +54,7 @@ app = StrictCSP(
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
-    with uvicorn_server("tests.test_browser_session6:app") as (base_url, _):
+    with uvicorn_server("tests.test_browser_banner_gpc:app") as (base_url, _):
         yield base_url
 
 
