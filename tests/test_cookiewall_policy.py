@@ -167,3 +167,31 @@ def test_toml_bare_date_version(tmp_path: Path) -> None:
     path = tmp_path / "policy.toml"
     path.write_text('version = 2027-01-05\n[[categories]]\nname = "a"\n')
     assert Policy.from_toml(path).version == "2027-01-05"
+
+
+def policy(*rules: CookieRule) -> Policy:
+    return Policy(
+        "2026-11-28",
+        [Category("necessary", required=True), Category("analytics", description="Counting.")],
+        rules or [CookieRule("_ga*", "analytics")],
+    )
+
+
+# --- cookie rules a Set-Cookie header cannot carry --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"path": "/шop"},  # not latin-1: the withdrawal's header could not be written (500)
+        {"path": "/café"},  # browsers match the percent-encoded path: this one never matches
+        {"domain": "bücher.example"},  # an IDN is written in its A-label (xn--...) form
+        {"domain": "\u0455hop.example"},  # a Cyrillic "s": a homograph of shop.example
+    ],
+    ids=["cyrillic-path", "latin1-path", "idn-domain", "homograph-domain"],
+)
+def test_a_cookie_rule_outside_ascii_is_refused_when_the_policy_is_made(
+    rule: dict[str, str],
+) -> None:
+    with pytest.raises(ValueError, match="_ga"):
+        policy(CookieRule("_ga", "analytics", **rule))

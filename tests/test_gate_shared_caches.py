@@ -4,14 +4,17 @@ without such a cookie keep the app's caching."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
+import httpx
 import pytest
 from itsdangerous import URLSafeSerializer
 
-from cookiewall import ConsentMiddleware
+from cookiewall import ConsentMiddleware, Policy
 from cookiewall.consent import SALT
+from cookiewall.policy import Category, CookieRule
 from tests.test_cookiewall_support import (
     SECRET,
     VERSION,
@@ -144,3 +147,120 @@ def test_consent_dependent_html_keeps_no_cdn_caching_directive(field: bytes, dec
     assert "private" in response.headers["cache-control"]
     targeted = response.headers.get(field.decode())
     assert targeted is None or ("public" not in targeted and "max-age" not in targeted)
+
+
+SHOP_EXAMPLE_SECRET = "a-secret-key-for-the-second-review"
+
+
+def policy(*rules: CookieRule) -> Policy:
+    return Policy(
+        "2026-11-28",
+        [Category("necessary", required=True), Category("analytics", description="Counting.")],
+        rules or [CookieRule("_ga*", "analytics")],
+    )
+
+
+def call_shop(app: Any, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=("192.0.2.9", 41000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://shop.example") as http:
+            return await http.request(method, url, **kwargs)
+
+    return asyncio.run(go())
+
+
+# --- a Set-Cookie that consent let through is no response to share ------------------------------
+
+
+def asset_app(cookie: bytes) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = [
+            (b"content-type", b"text/css"),
+            (b"cache-control", b"public, max-age=600, s-maxage=3600"),
+            (b"set-cookie", cookie),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"p{}"})
+
+    return app
+
+
+def decided(app: ConsentMiddleware, action: str) -> str:
+    response = call_shop(app, "POST", "/consent", json={"action": action})
+    assert response.status_code == 200
+    return response.headers["set-cookie"].split(";", 1)[0]
+
+
+@pytest.mark.parametrize("action", ["accept_all", "reject_all", None])
+@pytest.mark.parametrize(
+    "cookie", [b"_ga=GA1.2.3; Max-Age=3600; Path=/", b"_ga_4F2=x; Path=/; Secure"]
+)
+@pytest.mark.parametrize("inject_banner", [False, True])
+def test_a_response_whose_cookies_depend_on_consent_is_never_shared(
+    action: str | None, cookie: bytes, inject_banner: bool
+) -> None:
+    """A shared cache keeping a consenting visitor's response would set the tracking cookie
+    for every later visitor, consent or not; one keeping the refused visitor's copy would
+    withhold it from those who agreed."""
+    app = ConsentMiddleware(
+        asset_app(cookie),
+        policy=policy(),
+        secret_key=SHOP_EXAMPLE_SECRET,
+        inject_banner=inject_banner,
+    )
+    headers = {"cookie": decided(app, action)} if action else {}
+    response = call_shop(app, "GET", "/site.css", headers=headers)
+    assert ("_g" in response.headers.get("set-cookie", "")) == (action == "accept_all")
+    directives = {d.strip().lower() for d in response.headers["cache-control"].split(",")}
+    assert "public" not in directives
+    assert not any(d.startswith("s-maxage") for d in directives)
+    assert directives & {"private", "no-store"}
+    assert "cookie" in response.headers.get("vary", "").lower()
+
+
+@pytest.mark.parametrize("cookie", [b"session=abc; Path=/; HttpOnly", b"_ga=; Max-Age=0; Path=/"])
+def test_a_required_cookie_or_a_deletion_keeps_the_apps_caching(cookie: bytes) -> None:
+    policy_with_session = policy(
+        CookieRule("session", "necessary"), CookieRule("_ga*", "analytics")
+    )
+    app = ConsentMiddleware(
+        asset_app(cookie), policy=policy_with_session, secret_key=SHOP_EXAMPLE_SECRET
+    )
+    response = call_shop(app, "GET", "/site.css")
+    assert response.headers.get_list("set-cookie") == [cookie.decode()]
+    assert response.headers["cache-control"] == "public, max-age=600, s-maxage=3600"
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "rewritten"),
+    [
+        (None, False),  # shared caches do not store a response that sets a cookie unasked
+        (b"max-age=600", False),
+        (b"private, max-age=600", False),
+        (b"public", True),
+        (b"max-age=60, s-maxage=600", True),
+    ],
+)
+def test_only_a_response_offered_to_shared_caches_is_rewritten(
+    cache_control: bytes | None, rewritten: bool
+) -> None:
+    # The consenting visitor's common path stays free: no header rewrite unless the app
+    # invites a shared cache to keep the response.
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/css"), (b"set-cookie", b"_ga=GA1.2.3; Path=/")]
+        if cache_control is not None:
+            headers.append((b"cache-control", cache_control))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"p{}"})
+
+    gate = ConsentMiddleware(app, policy=policy(), secret_key=SHOP_EXAMPLE_SECRET)
+    response = call_shop(gate, "GET", "/site.css", headers={"cookie": decided(gate, "accept_all")})
+    assert response.headers.get("set-cookie", "").startswith("_ga=")
+    sent = response.headers.get("cache-control")
+    if rewritten:
+        assert sent is not None
+        assert "private" in sent
+        assert "cookie" in response.headers["vary"].lower()
+    else:
+        assert sent == (None if cache_control is None else cache_control.decode())
+        assert "vary" not in response.headers

@@ -33,7 +33,10 @@ import httpx
 import pytest
 from itsdangerous import URLSafeSerializer
 
+from cookiewall import Policy
+from cookiewall.banner import Banner
 from cookiewall.consent import SALT, ConsentCodec
+from cookiewall.policy import TEXT_KEYS, Category, CookieRule
 from tests.apps.full_stack_app import SECRETS, create_app, make_policy
 
 NEW_KEY, OLD_KEY = SECRETS
@@ -412,3 +415,94 @@ def test_one_client_cannot_grow_the_receipts_log_without_bound(tmp_path: Path) -
     lines = [json.loads(line) for p in files for line in p.read_text().splitlines()]
     assert lines
     assert {entry["action"] for entry in lines} == set(actions)
+
+
+# --- hostile text in a real browser ---------------------------------------------------------------
+
+# Each sets window.__pwned if the markup around it lets it run (no CSP here: the escaping
+# alone must hold).
+PAYLOADS = (
+    "<img src=x onerror=window.__pwned=1>",
+    '"><svg onload=window.__pwned=2>',
+    "'><script>window.__pwned=3</script>",
+    "</title></style></textarea><script>window.__pwned=4</script>",
+    "</svg><img src=x onerror=window.__pwned=5>",
+    "javascript:window.__pwned=6",
+)
+
+
+def hostile_report() -> Any:
+    from datetime import date
+
+    from analytics.reports import Report
+
+    rows: list[dict[str, Any]] = [
+        {"utm_source": p, "utm_medium": p, "utm_campaign": p, "pageviews": 3, "visitors": 2}
+        for p in PAYLOADS
+    ]
+    return Report(
+        kind="campaigns",
+        title=PAYLOADS[3],
+        site=PAYLOADS[1],
+        start=date(2026, 4, 1),
+        end=date(2026, 4, 3),
+        grain="day",
+        columns=("utm_source", "utm_medium", "utm_campaign", "pageviews", "visitors"),
+        key_columns=("utm_source", "utm_medium", "utm_campaign"),
+        rows=rows,
+        periods=[date(2026, 4, 1), date(2026, 4, 2), date(2026, 4, 3)],
+        series={p * 3: [1, 2, 3] for p in PAYLOADS},  # long names: cut, whole as tooltip
+        sparklines=[[1, 2, 3] for _ in PAYLOADS],
+        notes=PAYLOADS,
+    )
+
+
+def hostile_banner_page() -> str:
+    texts = {key: PAYLOADS[i % len(PAYLOADS)] for i, key in enumerate(sorted(TEXT_KEYS))}
+    hostile = Policy(
+        "2026-11-28",
+        [
+            Category("necessary", required=True, description=PAYLOADS[0]),
+            Category("analytics", description=PAYLOADS[1]),
+        ],
+        [CookieRule("_ga*", "analytics", purpose=PAYLOADS[2])],
+        texts={
+            "en": {
+                **texts,
+                "labels": {"analytics": PAYLOADS[4]},
+                "descriptions": {"analytics": PAYLOADS[5]},
+            }
+        },
+    )
+    banner = Banner(hostile, "/consent")
+    snippet = banner.snippet("en", "/?q=" + PAYLOADS[1].replace(" ", "%20"))
+    return f"<!doctype html><html><head><title>t</title></head><body>{snippet}</body></html>"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("what", ["report", "banner"])
+def test_hostile_text_never_runs_in_a_browser(browser: Any, what: str) -> None:
+    from analytics.render.html import render_html
+
+    if what == "report":
+        # Without its Content-Security-Policy: escaping alone must keep the payloads inert.
+        markup = render_html(hostile_report()).replace("Content-Security-Policy", "x-no-csp")
+    else:
+        markup = hostile_banner_page()
+    context = browser.new_context(java_script_enabled=True)
+    try:
+        page = context.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.route("**/*", lambda route: route.abort())
+        page.set_content(markup, wait_until="load")
+        page.wait_for_timeout(200)
+        assert page.evaluate("window.__pwned") is None
+        assert dialogs == []
+        injected = 'script:not([src^="/consent/static/banner.js"]), img, [onerror], [onload]'
+        assert page.locator(injected).count() == 0
+        text = page.locator("body").inner_text()
+        assert PAYLOADS[0] in text
+        assert PAYLOADS[3] in text
+    finally:
+        context.close()
