@@ -4,6 +4,7 @@ lifetimes or sizes browsers cannot keep are refused when the gate is made."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from itsdangerous import URLSafeSerializer
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from cookiewall import Policy
+from cookiewall import Category, Policy
 from cookiewall.consent import SALT
 from tests.test_cookiewall_support import (
     SECRET,
@@ -167,3 +168,56 @@ def test_absurd_consent_max_age_days_is_a_value_error(days: int, tmp_path: Path)
     )
     with pytest.raises(ValueError, match="consent_max_age"):
         Policy.from_toml(toml)
+
+
+# -- 2. a policy whose consent cookie browsers would not keep -----------------------------------
+
+# Browsers keep a cookie only while its name and value stay within 4096 bytes (RFC 6265bis
+# 5.6; Chromium, Firefox): a longer consent cookie is dropped without a word, so the visitor
+# is asked again on every page and no decision ever holds. The policy version and the
+# category names travel in it.
+
+
+def _categories(count: int, length: int) -> list[Category]:
+    names = [f"c{i:03d}{secrets.token_hex(length)}"[:length] for i in range(count)]
+    return [Category("necessary", required=True), *(Category(n) for n in names)]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"version": secrets.token_urlsafe(3200)},  # e.g. the privacy page's text as its version
+        {"version": "v" * 3100},  # fits today only because it compresses: not every choice will
+        {"categories": _categories(60, 64)},
+    ],
+    ids=["long-random-version", "long-compressible-version", "sixty-long-categories"],
+)
+def test_a_policy_whose_consent_cookie_is_too_long_is_refused(overrides: dict[str, Any]) -> None:
+    policy = make_policy(**overrides, cookies=[])
+    with pytest.raises(ValueError, match="4096") as raised:
+        make_app(policy=policy)
+    assert "version" in str(raised.value)
+    assert "category names" in str(raised.value)
+
+
+def test_the_cookie_name_counts_towards_the_limit() -> None:
+    policy = make_policy(version="v" * 2920)
+    make_app(policy=policy)  # fits
+    with pytest.raises(ValueError, match="4096"):
+        make_app(policy=policy, cookie_name="c" * 64)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"version": secrets.token_urlsafe(1500)}, {"categories": _categories(20, 64)}],
+    ids=["usual", "long-version", "twenty-long-categories"],
+)
+def test_guard_a_policy_that_fits_keeps_every_decision(overrides: dict[str, Any]) -> None:
+    """What construction lets through, browsers keep: accept all (the longest) is under 4096
+    and is read back as decided."""
+    app = make_app(policy=make_policy(**overrides, cookies=[]))
+    value = decide(app, "accept_all")
+    assert len("cookiewall=" + value) <= 4096
+    state = call(app, "GET", "/consent", headers={"cookie": f"cookiewall={value}"}).json()
+    assert state["decided"] is True
+    assert state["summary"] == "all"

@@ -726,3 +726,66 @@ def test_injection_only_in_a_charset_the_snippet_can_be_written_in(
     assert (b'<link rel="stylesheet"' in body) is injected
     if not injected:
         assert body == TITLED_PAGE
+
+
+# -- 1. a server that sends no raw_path (ASGI: optional, may be None) --------------------------
+
+# The ASGI spec lets `raw_path` be missing or None; Mangum (AWS Lambda) sends None. The
+# withdrawal and every decision that expires cookies read it to match cookie paths.
+
+
+def _headers(messages: list[dict[str, Any]]) -> list[tuple[bytes, bytes]]:
+    start = next(m for m in messages if m["type"] == "http.response.start")
+    headers: list[tuple[bytes, bytes]] = start["headers"]
+    return headers
+
+
+def _without_raw_path(
+    path: str, method: str, headers: list[tuple[bytes, bytes]], body: bytes = b""
+) -> tuple[int, list[bytes]]:
+    scope = http_scope(path, method, [(b"host", b"testserver"), *headers])
+    scope["raw_path"] = None
+    messages = asyncio.run(run_asgi(make_app(), scope, body))
+    status: int = messages[0]["status"]
+    return status, [v for k, v in _headers(messages) if k == b"set-cookie"]
+
+
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [
+        ("DELETE", b""),
+        ("POST", b'{"action": "withdraw"}'),
+        ("POST", b'{"action": "reject_all"}'),
+        ("POST", b'{"action": "save", "categories": ["analytics"]}'),
+    ],
+    ids=["DELETE", "withdraw", "reject_all", "save"],
+)
+def test_a_decision_that_expires_cookies_works_without_raw_path(method: str, body: bytes) -> None:
+    """`raw_path: None` was an AttributeError, a 500 for every withdrawal and reject."""
+    headers = [(b"cookie", b"theme=dark; ad_id=1")]
+    if body:
+        headers.append((b"content-type", b"application/json"))
+    status, cookies = _without_raw_path("/consent", method, headers, body)
+    assert status == 200
+    # theme (preferences) is carried and not kept; ad_id lives at /shop, which /consent is
+    # not under: expired anyway. Paths are read from `path` in place of raw_path.
+    assert any(c.startswith(b"theme=;") and b"Path=/;" in c + b";" for c in cookies), cookies
+    assert any(c.startswith(b"ad_id=;") and b"Path=/shop" in c for c in cookies), cookies
+
+
+def test_guard_accept_all_without_raw_path_sets_the_consent_cookie() -> None:
+    status, cookies = _without_raw_path(
+        "/consent",
+        "POST",
+        [(b"content-type", b"application/json")],
+        b'{"action": "accept_all"}',
+    )
+    assert status == 200
+    assert [c for c in cookies if c.startswith(b"cookiewall=")]
+
+
+def test_an_injected_page_works_without_raw_path() -> None:
+    scope = http_scope("/")
+    scope["raw_path"] = None
+    messages = asyncio.run(run_asgi(make_app(inject_banner=True), scope))
+    assert messages[0]["status"] == 200

@@ -195,3 +195,49 @@ def test_a_cookie_rule_outside_ascii_is_refused_when_the_policy_is_made(
 ) -> None:
     with pytest.raises(ValueError, match="_ga"):
         policy(CookieRule("_ga", "analytics", **rule))
+
+
+# -- 3. a policy from TOML: mistakes are one-line ValueErrors naming the file -------------------
+
+
+def _toml(tmp_path: Path, text: bytes) -> Path:
+    path = tmp_path / "cookiewall.toml"
+    path.write_bytes(text)
+    return path
+
+
+CATEGORY = b'[[categories]]\nname = "necessary"\nrequired = true\n'
+
+
+def test_a_toml_file_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    """A Windows editor's Latin-1 umlaut gave "'utf-8' codec can't decode byte 0xfc in
+    position 40", with no file named (tomllib reads bytes, then decodes them itself)."""
+    path = _toml(tmp_path, b'version = "1"\n# F\xfcr die Datenschutzseite\n' + CATEGORY)
+    with pytest.raises(ValueError, match="UTF-8") as raised:
+        Policy.from_toml(path)
+    assert str(path) in str(raised.value)
+
+
+@pytest.mark.parametrize("value", ['""', "[]", "false", "0", "{}"])
+def test_texts_that_are_not_a_table_are_refused(tmp_path: Path, value: str) -> None:
+    """`texts = ""` or `texts = []` was taken as no texts at all (an empty value was read as
+    'not given'), while `texts = "de"` was refused: the mistake went unnoticed, and the banner
+    stayed in English."""
+    path = _toml(tmp_path, b'version = "1"\ntexts = ' + value.encode() + b"\n" + CATEGORY)
+    if value == "{}":  # an empty table is a table: nothing translated, nothing wrong
+        assert Policy.from_toml(path).texts == {}
+        return
+    with pytest.raises(ValueError, match="texts must map a language tag") as raised:
+        Policy.from_toml(path)
+    assert str(path) in str(raised.value)
+
+
+@pytest.mark.parametrize("texts", ["", [], 0, False])
+def test_texts_that_are_not_a_mapping_are_refused_in_code(texts: Any) -> None:
+    with pytest.raises(ValueError, match="texts must map a language tag"):
+        make_policy(texts=texts)
+
+
+def test_guard_no_texts_is_still_no_texts() -> None:
+    assert make_policy(texts=None).texts == {}
+    assert make_policy().texts == {}

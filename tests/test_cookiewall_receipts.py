@@ -7,10 +7,12 @@ import multiprocessing
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cookiewall import ReceiptLog
+from tests.test_cookiewall_support import call, make_app
 
 WRITERS = 4
 PER_WRITER = 250
@@ -198,3 +200,40 @@ def test_a_short_receipt_write_leaves_no_partial_line(tmp_path: Path, how: str) 
         assert done.stdout.count("status 200") == 3  # the decisions all took effect
         assert "could not write consent receipt" in done.stdout
         assert "receipt: None" not in done.stdout
+
+
+# -- 4. ReceiptLog options: a wrong type is refused when the log is made ------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "names"),
+    [
+        ({"backups": 2.0}, "backups"),  # constructed, then every rotation was a TypeError
+        ({"backups": "5"}, "backups"),  # from an environment variable
+        ({"backups": True}, "backups"),
+        ({"max_bytes": "1048576"}, "max_bytes"),
+        ({"max_bytes": 2.5e6}, "max_bytes"),
+        ({"max_bytes": None}, "max_bytes"),
+        ({"keep_for": 180}, "keep_for"),  # days, meant as a timedelta
+        ({"keep_for": "180d"}, "keep_for"),
+    ],
+)
+def test_receipt_log_options_of_the_wrong_type_are_a_value_error(
+    tmp_path: Path, options: dict[str, Any], names: str
+) -> None:
+    with pytest.raises(ValueError, match=names):
+        ReceiptLog(tmp_path / "receipts.jsonl", **options)
+
+
+def decide_status(app: Any) -> int:
+    return call(app, "POST", "/consent", json={"action": "accept_all"}).status_code
+
+
+@pytest.mark.parametrize("options", [{}, {"max_bytes": 1024, "backups": 0}, {"keep_for": None}])
+def test_guard_receipt_log_options_of_the_right_type_still_work(
+    tmp_path: Path, options: dict[str, Any]
+) -> None:
+    log = ReceiptLog(tmp_path / "receipts.jsonl", **options)
+    app = make_app(receipts=log)
+    assert {decide_status(app) for _ in range(12)} == {200}
+    assert log.files()
