@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from cookiewall import CookieRule, ReceiptLog
+from cookiewall import Category, CookieRule, ReceiptLog
 from tests.test_cookiewall_support import (
     VERSION,
     call,
@@ -590,3 +592,49 @@ def test_static_files_answer_if_none_match_as_rfc_9110_says(
     if status == 304:
         assert response.content == b""
         assert "content-length" not in response.headers
+
+
+_ACCEPT: dict[str, Any] = {"action": "accept_all"}
+
+
+# -- 3. the declaration's lifetime under a day -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "days", "seconds"),
+    [
+        (timedelta(days=180), 180, 15_552_000),
+        (timedelta(days=395), 395, 34_128_000),
+        (timedelta(days=1), 1, 86_400),
+        (timedelta(hours=12), 0.5, 43_200),
+        (timedelta(hours=1), 0.05, 3_600),  # 0.0417 days, rounded up: never understated
+        (timedelta(minutes=30), 0.03, 1_800),
+        (timedelta(seconds=1), 0.01, 1),
+        (timedelta(days=1, hours=12), 1.5, 129_600),
+        (timedelta(days=30, seconds=1), 30.01, 2_592_001),
+    ],
+)
+def test_the_declaration_states_the_consent_lifetime_truthfully(
+    lifetime: timedelta, days: float, seconds: int
+) -> None:
+    app = make_app(policy=make_policy(consent_max_age=lifetime))
+    declared = call(app, "GET", "/consent/cookies").json()["consent_cookie"]
+    assert declared["max_age_days"] == days
+    assert declared["max_age_days"] > 0
+    assert declared["max_age_seconds"] == seconds
+    # What the declaration says is what the browser is told.
+    decision = call(app, "POST", "/consent", json=_ACCEPT)
+    assert f"Max-Age={seconds};" in decision.headers["set-cookie"] + ";"
+
+
+def test_whole_days_stay_an_integer_for_existing_readers() -> None:
+    body = call(make_app(), "GET", "/consent/cookies").text
+    assert '"max_age_days": 180,' in body
+
+
+def test_a_declaration_without_a_required_category_still_states_the_lifetime() -> None:
+    policy = make_policy(
+        categories=[Category("analytics")], cookies=[], consent_max_age=timedelta(hours=6)
+    )
+    declared = call(make_app(policy=policy), "GET", "/consent/cookies").json()["consent_cookie"]
+    assert (declared["max_age_days"], declared["max_age_seconds"]) == (0.25, 21_600)

@@ -241,3 +241,49 @@ def test_texts_that_are_not_a_mapping_are_refused_in_code(texts: Any) -> None:
 def test_guard_no_texts_is_still_no_texts() -> None:
     assert make_policy(texts=None).texts == {}
     assert make_policy().texts == {}
+
+
+# -- 2. language tags are case-insensitive ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("de", "DE"),
+        ("DE", "de"),
+        ("pt-BR", "pt-br"),
+        ("pt-br", "PT-BR"),
+        ("zh-Hant-TW", "zh-hant-tw"),
+        ("En", "en"),
+    ],
+)
+def test_texts_for_one_language_in_two_cases_are_a_value_error(first: str, second: str) -> None:
+    texts = {first: {"title": "Eins"}, second: {"title": "Zwei"}}
+    with pytest.raises(ValueError, match="case") as caught:
+        make_policy(texts=texts)
+    assert repr(first) in str(caught.value)
+    assert repr(second) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "languages",
+    [("de", "de-ch"), ("pt", "pt-BR", "pt-PT"), ("DE",), ("zh-Hant", "zh-Hans"), ("en", "fr")],
+)
+def test_distinct_languages_are_still_taken(languages: tuple[str, ...]) -> None:
+    policy = make_policy(texts={language: {"title": language} for language in languages})
+    assert sorted(policy.texts) == sorted(language.lower() for language in languages)
+    for language in languages:
+        assert policy.texts[language.lower()]["title"] == language
+
+
+def test_a_toml_policy_with_one_language_twice_names_the_file_and_both_keys(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cookiewall.toml"
+    path.write_text(
+        'version = "1"\n[[categories]]\nname = "necessary"\nrequired = true\n'
+        '[texts.de]\ntitle = "Cookies"\n[texts.DE]\ntitle = "Kekse"\n'
+    )
+    with pytest.raises(ValueError, match=r"'de'.*'DE'") as caught:
+        Policy.from_toml(path)
+    assert str(path) in str(caught.value)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -327,3 +329,54 @@ def test_record_takes_replaces_only_on_a_decision(tmp_path: Path) -> None:
     )
     (entry,) = _receipts(log.path)
     assert entry["replaces"] == RECEIPT_ID
+
+
+# -- 1. one instant for the receipt and the cookie ------------------------------------------
+
+
+def _ticking_clock(start: float) -> Iterator[float]:
+    """A clock that moves a whole second between reads: two reads can never agree."""
+    moment = start
+    while True:
+        yield moment
+        moment += 1.0
+
+
+@pytest.mark.parametrize("start", [1_900_000_000.0, 1_900_000_000.999, 1_800_000_059.5])
+@pytest.mark.parametrize(
+    ("action", "categories"),
+    [("accept_all", []), ("reject_all", []), ("save", ["analytics"]), ("save", [])],
+)
+def test_a_receipt_has_the_decision_time_signed_into_its_cookie(
+    start: float,
+    action: str,
+    categories: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An auditor pairs a cookie with its receipt by id and expects the same time in both."""
+    log_path = tmp_path / "receipts.jsonl"
+    app = make_app(receipts=ReceiptLog(log_path))
+    clock = _ticking_clock(start)
+    monkeypatch.setattr(time, "time", lambda: next(clock))
+    response = call(app, "POST", "/consent", json={"action": action, "categories": categories})
+    monkeypatch.undo()
+    assert response.status_code == 200, response.text
+    [receipt] = [json.loads(line) for line in log_path.read_text().splitlines()]
+    receipt_time = datetime.fromisoformat(receipt["time"].replace("Z", "+00:00"))
+    decision = app.codec.verify(consent_cookie(response), now=start + 60)
+    assert decision is not None
+    assert decision.receipt_id == receipt["id"]
+    assert receipt_time == datetime.fromtimestamp(decision.decided_at, UTC)
+
+
+def test_a_receipt_time_without_a_patched_clock_is_now() -> None:
+    """The shared instant is the real clock's when nothing patches it (no fixed time left in)."""
+    app = make_app()
+    before = int(time.time())
+    decision = app.codec.verify(consent_cookie(call(app, "POST", "/consent", json=_ACCEPT)))
+    assert decision is not None
+    assert before <= decision.decided_at <= int(time.time())
+
+
+_ACCEPT: dict[str, Any] = {"action": "accept_all"}
