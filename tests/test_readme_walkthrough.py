@@ -2,7 +2,7 @@
 defaults, limits, cache sizes, endpoint answers, CLI flags and exit codes, table columns, file
 paths, section links) is checked against the code, so that the two cannot drift apart.
 
-The README's Python snippets are run by `test_docs_review.py`; this module checks its facts.
+The README's Python snippets are run by `test_readme_snippets.py`; this module checks its facts.
 """
 
 from __future__ import annotations
