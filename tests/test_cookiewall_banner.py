@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cookiewall import Category
+from cookiewall import Category, Policy
 from cookiewall.banner import Banner, parse_accept_language
 from tests.test_cookiewall_support import call, decide, make_app, make_policy
 
@@ -224,3 +224,51 @@ def test_same_fragment_for_every_call() -> None:
     first: Any = banner.fragment("en", "/a")
     assert first == banner.fragment("en", "/a")
     assert 'value="/b"' in banner.fragment("en", "/b")
+
+
+def _policy(texts: dict[str, Any]) -> Policy:
+    return make_policy(texts=texts)
+
+
+# --- 3. a visitor's review ------------------------------------------------------------------
+
+
+def _banner_tag(policy: Policy, accept_language: str) -> str:
+    response = call(
+        make_app(policy=policy),
+        "GET",
+        "/consent/banner",
+        headers={"accept-language": accept_language},
+    )
+    assert response.status_code == 200
+    start = response.text.index("<section")
+    return response.text[start : response.text.index(">", start) + 1]
+
+
+DIRECTIONS = [
+    ("ar", "rtl"),
+    ("he", "rtl"),
+    ("fa", "rtl"),
+    ("ur", "rtl"),
+    ("yi", "rtl"),
+    ("ar-eg", "rtl"),
+    ("az-arab", "rtl"),  # Azerbaijani in Arabic script
+    ("pa-arab", "rtl"),
+    ("ku-arab", "rtl"),
+    ("ug-latn", "ltr"),  # Uyghur in Latin script
+    ("az", "ltr"),
+    ("en", "ltr"),
+    ("de", "ltr"),
+    ("it", "ltr"),
+]
+
+
+@pytest.mark.parametrize(("language", "direction"), DIRECTIONS)
+def test_the_banner_says_which_way_its_language_is_written(language: str, direction: str) -> None:
+    # An Arabic or Hebrew banner was laid out left to right (its punctuation on the wrong
+    # side, its checkboxes on the wrong edge); an English banner on a right-to-left page
+    # inherited the page's rtl. Its own `dir` settles both.
+    policy = _policy({language: {"title": "T"}})
+    tag = _banner_tag(policy, language)
+    assert f'lang="{language}"' in tag
+    assert f'dir="{direction}"' in tag
