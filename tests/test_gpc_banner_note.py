@@ -1,7 +1,10 @@
 """The banner's note on a category a visitor's browser signal refuses: Global Privacy Control
-always, Do Not Track as well when the gate honours it, in every shipped language."""
+always, Do Not Track as well when the gate honours it, in every shipped language. The banner
+injected into a page shows it as `/consent/banner` does, and the page varies on the signal."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -87,3 +90,92 @@ def test_the_gates_banners_under_dnt_name_both_signals(where: str, language: str
     markup = call(app, "GET", where, headers=headers).text
     assert f"({EITHER_SIGNAL[language]})" in markup
     assert GPC_ONLY[language] not in markup
+
+
+GPC_NOTE = {
+    "en": "(off while your browser sends Global Privacy Control)",
+    "de": "(aus, solange Ihr Browser Global Privacy Control sendet)",
+    "fr": "(désactivé tant que votre navigateur envoie Global Privacy Control)",
+}
+
+
+MARKETING_REFUSED = '<input type="checkbox" name="categories" value="marketing" disabled>'
+
+
+MARKETING_OPEN = '<input type="checkbox" name="categories" value="marketing">'
+
+
+def _section(page: str) -> str:
+    """The banner's <section> out of a page or a fragment."""
+    found = re.search(r'<section class="cookiewall".*?</section>', page, re.S)
+    assert found is not None, page
+    return found.group(0)
+
+
+# -- 1. the injected banner under Global Privacy Control ---------------------------------------
+
+
+@pytest.mark.parametrize("language", ["en", "de", "fr"])
+@pytest.mark.parametrize("gpc", [True, False], ids=["gpc", "no-gpc"])
+def test_the_snippet_given_a_consent_is_the_banner_endpoints_fragment(
+    language: str, gpc: bool
+) -> None:
+    policy = make_policy()
+    banner = Banner(policy, "/consent")
+    consent = ConsentCodec(policy, SECRET).undecided(gpc)
+    snippet = banner.snippet(language, "/shop?x=1", consent)
+    headers = {"accept-language": language, **({"sec-gpc": "1"} if gpc else {})}
+    endpoint = call(
+        make_app(policy=policy), "GET", "/consent/banner?next=/shop%3Fx%3D1", headers=headers
+    )
+    assert endpoint.status_code == 200
+    assert _section(snippet) == _section(endpoint.text)
+    assert (GPC_NOTE[language] in snippet) is gpc
+    assert (MARKETING_REFUSED in snippet) is gpc
+    assert (MARKETING_OPEN in snippet) is not gpc
+
+
+def test_the_snippet_without_a_consent_is_still_the_undecided_banner() -> None:
+    # The old call (no consent) keeps working: nothing fixed, nothing explained.
+    policy = make_policy()
+    snippet = Banner(policy, "/consent").snippet("en", "/")
+    assert MARKETING_OPEN in snippet
+    assert GPC_NOTE["en"] not in snippet
+
+
+@pytest.mark.parametrize(
+    ("headers", "honor_dnt", "refused"),
+    [
+        pytest.param({"sec-gpc": "1"}, False, True, id="gpc"),
+        pytest.param({"sec-gpc": " 1 "}, False, True, id="gpc-spaces"),
+        pytest.param({"dnt": "1"}, True, True, id="dnt-honored"),
+        pytest.param({"sec-gpc": "0"}, False, False, id="gpc-0"),
+        pytest.param({"sec-gpc": "yes"}, False, False, id="gpc-yes"),
+        pytest.param({"dnt": "1"}, False, False, id="dnt-ignored"),
+        pytest.param({}, False, False, id="none"),
+    ],
+)
+def test_the_injected_banner_shows_what_gpc_refuses_like_the_endpoint(
+    headers: dict[str, str], honor_dnt: bool, refused: bool
+) -> None:
+    app = make_app(inject_banner=True, honor_dnt=honor_dnt)
+    page = call(app, "GET", "/?set=session", headers=headers)
+    endpoint = call(app, "GET", "/consent/banner?next=/%3Fset%3Dsession", headers=headers)
+    assert page.status_code == endpoint.status_code == 200
+    injected = _section(page.text)
+    assert injected == _section(endpoint.text)
+    # Under honor_dnt the note names both signals (DNT may be the one that was sent).
+    note = GPC_NOTE["en"] if not honor_dnt else f"({EITHER_SIGNAL['en']})"
+    assert (note in injected) is refused
+    assert (MARKETING_REFUSED in injected) is refused
+    # The no-JS form still posts every other optional category.
+    assert 'value="analytics">' in injected
+
+
+def test_a_page_whose_banner_depends_on_gpc_varies_on_it() -> None:
+    # A browser cache keyed on Cookie and Accept-Language alone would show the banner of a
+    # visit with GPC on after it is switched off, or the other way round.
+    app = make_app(inject_banner=True)
+    page = call(app, "GET", "/?set=session", headers={"sec-gpc": "1"})
+    vary = {token.strip().lower() for token in page.headers["vary"].split(",")}
+    assert {"cookie", "accept-language", "sec-gpc"} <= vary
