@@ -50,7 +50,7 @@ def test_a_fragment_without_body_end_stays_as_it_is(fragment: bytes) -> None:
     assert call(gate_serving(fragment), "GET", "/").content == fragment
 
 
-# -- 3a. where the banner goes in pages with unusual markup ------------------------------------
+# -- where the banner goes in pages with unusual markup ------------------------------------
 # The banner went before the last `</body>` spelled in lower case, or failing that any case.
 # A page written in upper case (`</BODY>`) with a lower-case `</body>` in a script's string got
 # the banner inside that string: the banner's own `</script>` ended the page's script early

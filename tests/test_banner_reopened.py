@@ -1,7 +1,7 @@
 """The "change your choice" banner shows the visitor's choice in force, in every language and
 under Global Privacy Control; saving it unchanged keeps the choice, and one visitor's choice
 never reaches another visitor's banner (without a browser; Chromium checks are in
-tests/test_browser_followups.py)."""
+tests/test_browser_banner_reopened.py)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ GPC = {"sec-gpc": "1"}
 PAGE = {"sec-fetch-dest": "document"}  # a browser following a "change your choice" link
 
 
-# --- 2. the "change your choice" banner shows the choice in force ------------------------------
+# --- the "change your choice" banner shows the choice in force ------------------------------
 
 GPC_NOTE = "off while your browser sends Global Privacy Control"
 

@@ -11,7 +11,7 @@ from cookiewall import Category, Consent, Policy
 from cookiewall.consent import ConsentCodec
 from tests.test_cookiewall_support import SECRET, call
 
-# --- 3. Consent.allows: a name the policy does not have is a mistake, said at once ----------
+# --- Consent.allows: a name the policy does not have is a mistake, said at once ----------
 
 
 def _consents(policy: Policy) -> dict[str, Consent]:

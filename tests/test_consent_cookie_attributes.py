@@ -170,7 +170,7 @@ def test_absurd_consent_max_age_days_is_a_value_error(days: int, tmp_path: Path)
         Policy.from_toml(toml)
 
 
-# -- 2. a policy whose consent cookie browsers would not keep -----------------------------------
+# -- a policy whose consent cookie browsers would not keep -----------------------------------
 
 # Browsers keep a cookie only while its name and value stay within 4096 bytes (RFC 6265bis
 # 5.6; Chromium, Firefox): a longer consent cookie is dropped without a word, so the visitor

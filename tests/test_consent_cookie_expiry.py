@@ -213,7 +213,7 @@ def test_a_withdrawal_still_expires_every_optional_cookie_a_real_jar_holds() -> 
     assert expired == {*names, "cookiewall"}
 
 
-# -- 5. a withdrawal with a crafted Cookie header ---------------------------------------------
+# -- a withdrawal with a crafted Cookie header ---------------------------------------------
 
 # Browsers send one host at most 180 cookies (Chromium and Firefox keep no more per domain).
 # The earlier bound (db7fcd7) capped the deletions a header of registered names could ask

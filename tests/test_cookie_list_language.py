@@ -200,7 +200,7 @@ def _list(policy: Policy, accept_language: str, **headers: str) -> Any:
     return call(app, "GET", URL, headers={"accept-language": accept_language, **headers})
 
 
-# --- 1. the cookie list's words come from the policy, like the banner's ---------------------
+# --- the cookie list's words come from the policy, like the banner's ---------------------
 
 
 def test_a_site_in_an_unshipped_language_translates_the_whole_cookie_list() -> None:

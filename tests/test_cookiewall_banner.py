@@ -230,7 +230,7 @@ def _policy(texts: dict[str, Any]) -> Policy:
     return make_policy(texts=texts)
 
 
-# --- 3. a visitor's review ------------------------------------------------------------------
+# --- the banner says which way its language is written -------------------------------------
 
 
 def _banner_tag(policy: Policy, accept_language: str) -> str:

@@ -597,7 +597,7 @@ def test_static_files_answer_if_none_match_as_rfc_9110_says(
 _ACCEPT: dict[str, Any] = {"action": "accept_all"}
 
 
-# -- 3. the declaration's lifetime under a day -----------------------------------------------
+# -- the declaration's lifetime under a day -----------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -405,7 +405,7 @@ def test_websocket_and_lifespan_untouched(kind: str) -> None:
     scope = {"type": kind, "path": "/consent", "headers": [(b"cookie", b"cookiewall=bad")]}
     asyncio.run(gate(dict(scope), receive, send))
     assert [(s, r) for s, r, _ in seen] == [(scope, receive)]
-    # A websocket's send is wrapped only to gate the handshake's Set-Cookie (test_gate_review2).
+    # A websocket's send is wrapped only to gate the handshake's Set-Cookie (test_gate_set_cookie).
     assert (seen[0][2] is send) == (kind == "lifespan")
 
 
@@ -439,7 +439,7 @@ def test_no_banner_after_a_decision_but_still_private() -> None:
 
 def test_no_banner_without_inject_option() -> None:
     # Only a required cookie: one of an optional category makes the page private (it depends
-    # on consent, see test_security_review2.py).
+    # on consent, see test_gate_shared_caches.py).
     response = call(make_app(), "GET", "/?set=session")
     assert "cookiewall-title" not in response.text
     assert "vary" not in response.headers
@@ -728,7 +728,7 @@ def test_injection_only_in_a_charset_the_snippet_can_be_written_in(
         assert body == TITLED_PAGE
 
 
-# -- 1. a server that sends no raw_path (ASGI: optional, may be None) --------------------------
+# -- a server that sends no raw_path (ASGI: optional, may be None) --------------------------
 
 # The ASGI spec lets `raw_path` be missing or None; Mangum (AWS Lambda) sends None. The
 # withdrawal and every decision that expires cookies read it to match cookie paths.

@@ -197,7 +197,7 @@ def test_a_cookie_rule_outside_ascii_is_refused_when_the_policy_is_made(
         policy(CookieRule("_ga", "analytics", **rule))
 
 
-# -- 3. a policy from TOML: mistakes are one-line ValueErrors naming the file -------------------
+# -- a policy from TOML: mistakes are one-line ValueErrors naming the file -------------------
 
 
 def _toml(tmp_path: Path, text: bytes) -> Path:
@@ -243,7 +243,7 @@ def test_guard_no_texts_is_still_no_texts() -> None:
     assert make_policy().texts == {}
 
 
-# -- 2. language tags are case-insensitive ---------------------------------------------------
+# -- language tags are case-insensitive ---------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -202,7 +202,7 @@ def test_a_short_receipt_write_leaves_no_partial_line(tmp_path: Path, how: str) 
         assert "receipt: None" not in done.stdout
 
 
-# -- 4. ReceiptLog options: a wrong type is refused when the log is made ------------------------
+# -- ReceiptLog options: a wrong type is refused when the log is made ------------------------
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from cookiewall.banner import Banner
 from cookiewall.consent import ConsentCodec
 from tests.test_cookiewall_support import SECRET, call, make_app, make_policy
 
-# --- 1. Under honor_dnt, the note on a refused category names both signals ----------------
+# --- Under honor_dnt, the note on a refused category names both signals ----------------
 
 GPC_ONLY = {
     "en": "off while your browser sends Global Privacy Control",
@@ -112,7 +112,7 @@ def _section(page: str) -> str:
     return found.group(0)
 
 
-# -- 1. the injected banner under Global Privacy Control ---------------------------------------
+# -- the injected banner under Global Privacy Control ---------------------------------------
 
 
 @pytest.mark.parametrize("language", ["en", "de", "fr"])

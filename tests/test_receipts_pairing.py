@@ -331,7 +331,7 @@ def test_record_takes_replaces_only_on_a_decision(tmp_path: Path) -> None:
     assert entry["replaces"] == RECEIPT_ID
 
 
-# -- 1. one instant for the receipt and the cookie ------------------------------------------
+# -- one instant for the receipt and the cookie ------------------------------------------
 
 
 def _ticking_clock(start: float) -> Iterator[float]:

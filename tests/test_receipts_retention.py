@@ -126,7 +126,7 @@ def test_a_flooding_client_is_bounded_and_reported_without_personal_data(
         assert secret not in logged
 
 
-# --- 3. The rotation warning states the consent lifetime as it is, under a day too --------------
+# --- The rotation warning states the consent lifetime as it is, under a day too --------------
 
 
 @pytest.mark.parametrize(

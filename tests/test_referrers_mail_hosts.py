@@ -7,7 +7,7 @@ import pytest
 
 from analytics.referrers import parse_referrer
 
-# --- 2. Yahoo!'s search is search.yahoo.*, its webmail email, its portal a referral;
+# --- Yahoo!'s search is search.yahoo.*, its webmail email, its portal a referral;
 # iCloud's one host serves mail, Drive, Notes and shared photos alike ---------------------------
 
 

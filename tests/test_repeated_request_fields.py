@@ -82,7 +82,7 @@ def test_a_repeated_accept_language_is_read_as_one_list() -> None:
     assert b'lang="de"' in answer.body or b"lang=de" in answer.body
 
 
-# -- 1. a repeated Content-Type is refused, whichever copy comes first -----------------------
+# -- a repeated Content-Type is refused, whichever copy comes first -----------------------
 #
 # The gate joins a repeated field with ", " (RFC 9110 5.3) and the README says a repeated
 # Content-Type is refused. It was only when the joined value named no media type the endpoint
@@ -131,7 +131,7 @@ def test_one_content_type_is_still_read(content_type: bytes, body: bytes, status
     assert answer.status == status, answer.body
 
 
-# -- 2. a repeated Referer: every copy must name this origin ---------------------------------
+# -- a repeated Referer: every copy must name this origin ---------------------------------
 #
 # Without Origin and Sec-Fetch-Site the Referer decides. Joined, `http://testserver/a` then
 # `http://evil.example/b` is one string whose origin urlsplit reads from the first copy: the

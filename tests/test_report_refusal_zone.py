@@ -12,9 +12,9 @@ import analytics.reports as reports
 from analytics.reports import ReportError, ReportQuery, run_report
 from analytics.warehouse import Warehouse
 
-# -- 3. a refused range names the warehouse's yesterday, also in a zone ahead of UTC --------
+# -- a refused range names the warehouse's yesterday, also in a zone ahead of UTC --------
 #
-# The session's fix words a refusal with UTC's dates. For a warehouse rolled up in a zone
+# A refusal worded with UTC's dates is wrong there. For a warehouse rolled up in a zone
 # ahead of UTC whose date is already tomorrow's (Auckland from 11:00 UTC), that names the day
 # before the warehouse's yesterday: `--from <Auckland's today>` was "after end <two days ago>
 # (no end given: yesterday ...)", while `--from <Auckland's yesterday>` is served.
