@@ -3,11 +3,17 @@ paths redacted as events store them. Checked on a real uvicorn by searching the 
 
 from __future__ import annotations
 
+import copy
+import io
 import json
 import logging
+import logging.config
 import os
+import re
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -110,3 +116,118 @@ def test_a_real_uvicorn_with_the_config_logs_no_address_query_or_token(tmp_path:
     assert "198.51.100.23" not in private
     for secret in SECRETS:
         assert secret not in private
+
+
+# --- uvicorn's WebSocket lines carry the address and the query too ------------------------
+
+
+# uvicorn's three WebSocket handshake lines (websockets, websockets-sansio and wsproto
+# implementations alike), logged on `uvicorn.error` through the `default` handler.
+WEBSOCKET_LINES = [
+    ('%s - "WebSocket %s" [accepted]', ()),
+    ('%s - "WebSocket %s" 403', ()),
+    ('%s - "WebSocket %s" %d', (401,)),
+]
+
+
+WS_PATH = "/live/jane.doe@example.com?token=s3cret&utm_source=x"
+
+
+@pytest.mark.parametrize(("msg", "rest"), WEBSOCKET_LINES)
+def test_a_websocket_line_loses_the_address_and_the_query(msg: str, rest: tuple[int, ...]) -> None:
+    record = logging.LogRecord(
+        "uvicorn.error", logging.INFO, __file__, 1, msg, ("203.0.113.7:51234", WS_PATH, *rest), None
+    )
+    assert PrivateAccessLog().filter(record) is True
+    line = record.getMessage()
+    assert line.startswith('- - "WebSocket /live/:redacted"')
+    for secret in ("203.0.113.7", "51234", "jane", "token", "s3cret", "utm_source", "?"):
+        assert secret not in line
+
+
+def test_a_five_argument_line_of_another_logger_is_left_alone() -> None:
+    # The filter now sits on the default handler too: only uvicorn's own lines change.
+    record = logging.LogRecord(
+        "app", logging.INFO, __file__, 1, "%s %s %s %s %s", ("a", "b", "c", "d", "e"), None
+    )
+    assert PrivateAccessLog().filter(record) is True
+    assert record.getMessage() == "a b c d e"
+
+
+@pytest.fixture
+def uvicorn_loggers() -> Iterator[None]:
+    names = ("uvicorn", "uvicorn.error", "uvicorn.access")
+    saved = [(logging.getLogger(n), logging.getLogger(n).__dict__.copy()) for n in names]
+    try:
+        yield
+    finally:
+        for logger, state in saved:
+            for handler in logger.handlers:
+                if handler not in state["handlers"]:
+                    handler.close()
+            logger.__dict__.clear()
+            logger.__dict__.update(state)
+
+
+@pytest.mark.parametrize(("msg", "rest"), WEBSOCKET_LINES)
+def test_the_private_log_config_keeps_websocket_lines_private(
+    uvicorn_loggers: None, msg: str, rest: tuple[int, ...]
+) -> None:
+    config = copy.deepcopy(LOG_CONFIG)
+    stream = io.StringIO()
+    for handler in config["handlers"].values():
+        handler["stream"] = stream
+    logging.config.dictConfig(config)
+    logging.getLogger("uvicorn.error").info(msg, "203.0.113.7:51234", WS_PATH, *rest)
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "203.0.113.7:51234", "GET", WS_PATH, "1.1", 200
+    )
+    written = stream.getvalue()
+    assert '"WebSocket /live/:redacted"' in written
+    assert '"GET /live/:redacted HTTP/1.1" 200' in written
+    for secret in ("203.0.113.7", "jane", "s3cret", "utm_source"):
+        assert secret not in written
+
+
+# --- uvicorn --log-level trace with the private log config --------------------------------
+
+
+SECRET_QUERY = "token=qs-secret-axolotl"
+
+
+SECRET_COOKIE = "session=cookie-secret-pangolin"
+
+
+SECRET_AGENT = "ZebraFinch-Probe/9.9"
+
+
+def test_trace_level_logs_stay_private_under_a_real_uvicorn(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "uvicorn.log"
+    cmd = [
+        sys.executable, "-m", "uvicorn", "--factory", "tests.apps.recording_app:create_app",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "trace",
+        "--log-config", "examples/uvicorn-log.json",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RECORDING_SPOOL": str(tmp_path / "spool")}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=out)
+        try:
+            wait_for_port(port)
+            response = httpx.get(
+                f"http://127.0.0.1:{port}/page/jane.doe@example.org?{SECRET_QUERY}",
+                headers={"user-agent": SECRET_AGENT, "cookie": SECRET_COOKIE},
+            )
+            assert response.status_code == 200
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    written = log.read_text()
+    assert "HTTP connection made" in written  # trace lines were written: the check is real
+    assert '"GET /page/:redacted HTTP/1.1" 200' in written
+    # The client's address came in the trace lines' prefix ("127.0.0.1:PORT - HTTP
+    # connection made") and in the ASGI message dumps, with every header and the query.
+    clients = set(re.findall(r"127\.0\.0\.1:(\d+)", written)) - {str(port)}
+    assert not clients, written
+    for secret in ("axolotl", "pangolin", "ZebraFinch", "jane.doe"):
+        assert secret not in written, written

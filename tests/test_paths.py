@@ -124,3 +124,65 @@ def test_utm_extraction(query: bytes, expected: tuple[str | None, ...]) -> None:
 )
 def test_utm_edge_cases(query: bytes, expected: tuple[str | None, ...]) -> None:
     assert extract_utm(query) == expected
+
+
+@pytest.mark.parametrize(
+    ("segment", "redacted"),
+    [
+        ("john.doe@example.com", True),
+        ("a@b.co", True),
+        ("contact-us-at-jane+news@mail.example.org-now", True),
+        ("john%40example.com", True),
+        ("@handle", False),
+        ("user@localhost", False),
+        ("name@domain.", False),
+        ("a-perfectly-normal-post-title", False),
+        ("x" * 30 + "@" + "y" * 30 + ".de", True),
+    ],
+)
+def test_email_segments_are_still_redacted(segment: str, redacted: bool) -> None:
+    from analytics.paths import REDACTED, redact_path
+
+    assert (redact_path(f"/u/{segment}/edit") == f"/u/{REDACTED}/edit") is redacted
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        # The address starts before the 100-character cap: cut first, "john.doe@exa" was kept.
+        b"utm_campaign=" + b"spring+sale+" * 7 + b"john.doe@example.com",
+        b"utm_source=" + b"newsletter+" * 8 + b"jane@example.org",
+        b"ref=" + b"a+" * 45 + b"0123456789abcdef0123456789abcdef",
+        b"utm_medium=" + b"x+" * 48 + b"AbCdEfGhIjKlMnOpQrStUvWxYz012345",
+    ],
+)
+def test_utm_value_with_an_identifier_past_the_cap_is_redacted(query: bytes) -> None:
+    from analytics.paths import REDACTED, extract_utm
+
+    tags = extract_utm(query)
+    assert REDACTED in tags
+    for tag in tags:
+        assert tag is None or ("@" not in tag and "0123456789" not in tag and "AbCd" not in tag)
+
+
+def test_redacted_paths_are_always_storable_text() -> None:
+    from analytics.paths import redact_path
+
+    for path in ("/caf\udce9", "/\ud83d\ude00", "/ok/\u00e9t\u00e9"):
+        redact_path(path).encode("utf-8")  # what Arrow and the access log need
+    assert redact_path("/ok/\u00e9t\u00e9") == "/ok/\u00e9t\u00e9"
+
+
+@pytest.mark.parametrize(
+    ("path", "stored"),
+    [
+        ("/" + "word-" * 120, "/…"),  # one long segment: was "//…", a path with an empty segment
+        ("/" + "word-" * 120 + "/tail", "/…"),
+        ("/a/" + "word-" * 120, "/a/…"),
+        ("/a/b/" + "word-" * 120 + "/c", "/a/b/…"),
+    ],
+)
+def test_a_long_path_is_cut_on_a_segment_boundary(path: str, stored: str) -> None:
+    from analytics.paths import redact_path
+
+    assert redact_path(path) == stored

@@ -6,12 +6,13 @@ import asyncio
 import gc
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import httpx
+import pyarrow as pa
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,6 +28,9 @@ IPV4 = "198.51.100.77"
 IPV6 = "2001:db8:abcd:12::77"
 FORWARDED = "192.0.2.201"
 PROXY = "10.9.8.7"
+SITE = "example.com"
+ADDRESS = "198.51.100.77"
+FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) ZebraFinch-Privacy-Probe/9.9.9"
 REFERRER_USER, REFERRER_PASSWORD = "refuser-quokka", "refpass-narwhal"
 QUERY_SECRET = "qs-secret-axolotl-7731"
@@ -276,3 +280,69 @@ def test_without_a_hash_the_address_is_not_kept_even_for_a_second(
     assert FORWARDED not in found
     recorder.close()
     assert recorder.stats.flushed == 1
+
+
+# --- a stalled disk must not keep raw captures in memory ----------------------------------
+
+
+# Raw values that must never reach a log line.
+POISON_HOST = b"poison-quokka.example"
+
+
+POISON_REFERER = b"https://" + POISON_HOST + b"/from?session=raw-secret-narwhal"
+
+
+def spooled(recorder: Recorder) -> list[dict[str, Any]]:
+    recorder.flush()
+    return [
+        row
+        for segment in list_segments(recorder.spool_dir)
+        for row in read_segment(segment.path).to_pylist()
+    ]
+
+
+def spooled_paths(recorder: Recorder) -> list[str]:
+    return sorted(row["path"] for row in spooled(recorder))
+
+
+def capture(path: str = "/", **changes: Any) -> Capture:
+    return Capture(
+        time.time(), path, "GET", 200, b"", None, FIREFOX, ADDRESS, None, "undecided", True
+    )._replace(**changes)
+
+
+def test_captures_are_converted_while_a_write_stalls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import analytics.recorder as recorder_module
+    from analytics.spool import write_segment as real_write
+
+    stalled = threading.Event()
+    release = threading.Event()
+
+    def stalling_write(spool_dir: Path, day: date, table: pa.Table) -> Path:
+        stalled.set()
+        release.wait(30)  # an NFS server that stopped answering, a disk at 100 % busy
+        return real_write(spool_dir, day, table)
+
+    monkeypatch.setattr(recorder_module, "write_segment", stalling_write)
+    recorder = Recorder(tmp_path / "spool", SITE, flush_interval=0.2)
+    try:
+        recorder.add(capture("/first"))
+        assert stalled.wait(10)  # the background flush is stuck in its write
+        for i in range(5):
+            recorder.add(capture(f"/during-{i}", referer=POISON_REFERER))
+        deadline = time.monotonic() + CONVERT_INTERVAL + 3
+        # The raw captures (address, user agent, referrer) waited for the disk.
+        while recorder._buffer or len(recorder.pending_events()) < 5:
+            assert time.monotonic() < deadline, "captures stayed raw while the disk stalled"
+            time.sleep(0.05)
+        assert recorder.stats.buffered == 6  # one being written, five converted
+    finally:
+        release.set()
+        recorder.close()
+    assert spooled_paths(recorder) == ["/during-0", "/during-1", "/during-2", "/during-3",
+                                       "/during-4", "/first"]  # fmt: skip
+    assert (recorder.stats.flushed, recorder.stats.buffered, recorder.stats.errors) == (6, 0, 0)

@@ -18,6 +18,7 @@ from analytics.spool import list_segments, read_segment
 from tests.support import uvicorn_server
 
 SITE = "example.com"
+FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 
 
 async def app_without_answers(scope: Scope, receive: Receive, send: Send) -> None:
@@ -47,6 +48,15 @@ def _recorded(spool: Path) -> list[tuple[str, int]]:
         paths, statuses = table.column("path").to_pylist(), table.column("status").to_pylist()
         rows.extend(zip(paths, statuses, strict=True))
     return sorted(rows)
+
+
+def spooled(recorder: Recorder) -> list[dict[str, Any]]:
+    recorder.flush()
+    return [
+        row
+        for segment in list_segments(recorder.spool_dir)
+        for row in read_segment(segment.path).to_pylist()
+    ]
 
 
 async def _call(app: Any, path: str, *, leaves: bool) -> None:
@@ -111,3 +121,70 @@ def test_uvicorn_sends_the_500_that_is_recorded(tmp_path: Path) -> None:
         statuses = [httpx.get(f"{base_url}{path}").status_code for path in ("/silent", "/raises")]
     assert statuses == [500, 500]
     assert _recorded(spool) == [("/raises", 500), ("/silent", 500)]
+
+
+# --- an app that crashes before answering still gets its 500 recorded ---------------------
+
+
+def _scope(path: str, client: Any, forwarded: bytes | None = None) -> Scope:
+    headers = [(b"user-agent", FIREFOX)]
+    if forwarded is not None:
+        headers.append((b"x-forwarded-for", forwarded))
+    scope: Scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                    "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
+                    "query_string": b"", "root_path": "", "headers": headers,
+                    "server": None}  # fmt: skip
+    if client != "missing":
+        scope["client"] = client
+    return scope
+
+
+async def _request(app: Any, scope: Scope) -> None:
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        pass
+
+    await app(scope, receive, send)
+
+
+async def crashing_app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["path"] == "/late":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise RuntimeError("crashed mid-body")
+    raise RuntimeError("crashed before answering")
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        ("all", [("/early", 500), ("/late", 200)]),  # the server answers 500 for /early
+        ("pages", []),  # a 500 the server writes is no page
+    ],
+)
+def test_an_app_that_raises_before_answering_is_recorded_as_500(
+    tmp_path: Path, record: str, expected: list[tuple[str, int]]
+) -> None:
+    recorder = Recorder(tmp_path / "spool", SITE, record=record)
+    app = TrafficMiddleware(crashing_app, recorder=recorder)
+
+    async def go() -> list[int]:
+        transport = httpx.ASGITransport(
+            app=app, raise_app_exceptions=False, client=("203.0.113.7", 1)
+        )
+        async with httpx.AsyncClient(transport=transport, base_url="http://example.com") as c:
+            return [(await c.get(path)).status_code for path in ("/early", "/late")]
+
+    async def raises() -> None:
+        with pytest.raises(RuntimeError, match="before answering"):  # still the server's to see
+            await _request(app, _scope("/early", ("203.0.113.7", 1)))
+
+    try:
+        assert asyncio.run(go()) == [500, 200]
+        asyncio.run(raises())
+        rows = spooled(recorder)
+    finally:
+        recorder.close()
+    got = [(row["path"], row["status"]) for row in rows]
+    assert got == ([*expected, ("/early", 500)] if expected else [])

@@ -4,7 +4,7 @@ import errno
 import logging
 import threading
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,10 @@ from analytics.recorder import Capture
 from analytics.spool import list_segments, read_segment
 
 NOON = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+SITE = "example.com"
+ADDRESS = "198.51.100.77"
+DAY = date(2026, 11, 28)
+FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 
 
 def _event(path: str = "/", ts: datetime = NOON) -> Event:
@@ -368,3 +372,57 @@ def _hash_one_and_flush(recorder: Recorder) -> None:
     )
     recorder.add(capture)
     assert recorder.flush() == 1
+
+
+# --- exclude_paths: a pattern that cannot work is a ValueError, never a failed request ----
+
+
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        [b"/admin/*"],  # bytes: fnmatch raised TypeError inside every request (a 500)
+        ["/ok", 42],
+        ["admin/*"],  # paths start with "/": this never matched anything
+        [""],
+    ],
+)
+def test_an_unusable_exclude_pattern_is_a_value_error(tmp_path: Path, patterns: list[Any]) -> None:
+    with pytest.raises(ValueError, match="exclude_paths"):
+        Recorder(tmp_path / "spool", SITE, exclude_paths=patterns)
+
+
+@pytest.mark.parametrize("patterns", [["/admin/*"], ["*.css", "/healthz"], ["?ealthz"], ()])
+def test_usable_exclude_patterns_are_taken(tmp_path: Path, patterns: list[str]) -> None:
+    from analytics.recorder import ALWAYS_EXCLUDED
+
+    recorder = Recorder(tmp_path / "spool", SITE, exclude_paths=patterns)
+    recorder.close()
+    assert recorder.exclude_paths == ALWAYS_EXCLUDED + tuple(patterns)
+
+
+# --- a salt folder that breaks, recovers and breaks again is reported each time -----------
+
+
+def test_every_salt_failure_streak_is_logged_and_recovery_too(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    salts = tmp_path / "salts"
+    recorder = Recorder(tmp_path / "spool", SITE, salt_dir=salts, flush_interval=3600)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="analytics"):
+            salts.write_text("a file where the folder should be (a bad deploy)")
+            for _ in range(3):  # one streak: one line
+                assert recorder.visitor_id(DAY, ADDRESS, None, FIREFOX) is None
+            salts.unlink()
+            assert recorder.visitor_id(DAY, ADDRESS, None, FIREFOX) is not None
+            salts.rename(tmp_path / "moved")  # the next day: broken again
+            salts.write_text("broken again")
+            assert recorder.visitor_id(DAY + timedelta(days=1), ADDRESS, None, FIREFOX) is None
+    finally:
+        recorder.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "analytics"]
+    failures = [line for line in lines if "cannot read or create the day's salt" in line]
+    assert len(failures) == 2, lines  # the second streak went unreported
+    assert any("salt folder works again" in line for line in lines), lines
+    assert recorder.stats.errors == 4
+    assert ADDRESS not in caplog.text

@@ -5,20 +5,26 @@ a clock that fails at close() still lets the day's key go."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 import analytics.recorder as recorder_module
 from analytics import Recorder, TrafficMiddleware
+from analytics.event import Event
 from analytics.middleware import Receive, Scope, Send
-from analytics.recorder import CONVERT_INTERVAL
+from analytics.recorder import CONVERT_INTERVAL, Capture
 from analytics.spool import list_segments, read_segment
 
 FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+SITE = "example.com"
+ADDRESS = "198.51.100.77"
 
 # --- a configured clock is called by requests only ----------------------------------------
 
@@ -125,3 +131,138 @@ def test_with_a_configured_clock_a_quiet_site_still_expires_salts_as_real_time_p
     finally:
         recorder.close()
     assert len(calls) == 2  # and close(), once
+
+
+# --- a naive datetime from `clock=` is UTC, whatever the host's time zone -----------------
+
+
+@pytest.fixture
+def recorder(tmp_path: Path) -> Iterator[Recorder]:
+    recorder = Recorder(tmp_path / "spool", SITE, flush_interval=3600)
+    try:
+        yield recorder
+    finally:
+        recorder.close()
+
+
+def spooled(recorder: Recorder) -> list[dict[str, Any]]:
+    recorder.flush()
+    return [
+        row
+        for segment in list_segments(recorder.spool_dir)
+        for row in read_segment(segment.path).to_pylist()
+    ]
+
+
+def capture(path: str = "/", **changes: Any) -> Capture:
+    return Capture(
+        time.time(), path, "GET", 200, b"", None, FIREFOX, ADDRESS, None, "undecided", True
+    )._replace(**changes)
+
+
+def event(ts: datetime, path: str = "/") -> Event:
+    return Event(ts, SITE, path, "GET", 200, None, None, "direct", None, None, None, None, None,
+                 "desktop", False, "undecided")  # fmt: skip
+
+
+LATE_EVENING = datetime(2026, 11, 28, 23, 30)  # naive: 04:30 the next day, read as New York
+
+
+@pytest.fixture
+def new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The host's local time zone is UTC-5 (the container's default is UTC, hiding the bug)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        yield
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+async def _html_page(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [HTML]})
+    await send({"type": "http.response.body", "body": b"<p>ok</p>"})
+
+
+HTML = (b"content-type", b"text/html; charset=utf-8")
+
+
+@pytest.mark.usefixtures("new_york")
+@pytest.mark.parametrize(
+    ("clock_value", "stored"),
+    [
+        (LATE_EVENING, datetime(2026, 11, 28, 23, 30, tzinfo=UTC)),
+        (LATE_EVENING.replace(tzinfo=UTC), datetime(2026, 11, 28, 23, 30, tzinfo=UTC)),
+        (
+            LATE_EVENING.replace(tzinfo=timezone(timedelta(hours=-5))),
+            datetime(2026, 11, 29, 4, 30, tzinfo=UTC),
+        ),
+    ],
+    ids=["naive", "utc", "minus-five"],
+)
+def test_a_clock_value_is_read_the_same_on_every_host(
+    tmp_path: Path, clock_value: datetime, stored: datetime
+) -> None:
+    recorder = Recorder(tmp_path / "spool", SITE, clock=lambda: clock_value, flush_interval=3600)
+    app = TrafficMiddleware(_html_page, recorder=recorder)
+
+    async def visit() -> None:
+        transport = httpx.ASGITransport(app=app, client=(ADDRESS, 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://example.com") as c:
+            assert (
+                await c.get("/page", headers={"user-agent": FIREFOX.decode()})
+            ).status_code == 200
+
+    try:
+        asyncio.run(visit())
+        [row] = spooled(recorder)
+        assert row["ts"] == stored  # naive was read as New York time: 2026-11-29 04:30 UTC
+        assert [s.day for s in list_segments(recorder.spool_dir)] == [stored.date()]
+        assert recorder.salts.days() == [stored.date()]  # the visitor hash used that day's salt
+    finally:
+        recorder.close()
+
+
+@pytest.mark.usefixtures("new_york")
+def test_a_naive_event_timestamp_is_utc_too(recorder: Recorder) -> None:
+    recorder.add(event(LATE_EVENING))
+    [row] = spooled(recorder)
+    assert row["ts"] == LATE_EVENING.replace(tzinfo=UTC)
+
+
+@pytest.mark.usefixtures("new_york")
+def test_close_expires_salts_by_the_naive_clocks_utc_day(tmp_path: Path) -> None:
+    day = LATE_EVENING.date()
+    salts = tmp_path / "salts"
+    salts.mkdir()
+    for offset in (2, 1, 0):  # the day before yesterday, yesterday, today (UTC)
+        (salts / f"{day - timedelta(days=offset)}.salt").write_bytes(b"0" * 16)
+    recorder = Recorder(tmp_path / "spool", SITE, clock=lambda: LATE_EVENING, salt_dir=salts)
+    recorder.close()
+    # Read as New York time, "today" was the 29th: yesterday's salt (the 27th) went a day early.
+    assert recorder.salts.days() == [day - timedelta(days=1), day]
+
+
+def test_a_clock_that_fails_at_close_still_drops_the_keys(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    now: list[datetime | None] = [LATE_EVENING.replace(tzinfo=UTC)]
+
+    def backfill_clock() -> datetime:
+        if now[0] is None:
+            raise LookupError(f"no more timestamps after {ADDRESS}")
+        return now[0]
+
+    recorder = Recorder(tmp_path / "spool", SITE, clock=backfill_clock, flush_interval=3600)
+    recorder.add(capture("/", ts=LATE_EVENING.replace(tzinfo=UTC)))
+    recorder.flush()
+    hasher = recorder._hasher
+    assert hasher is not None
+    assert hasher._state is not None  # the day's key, in memory
+    now[0] = None
+    with caplog.at_level(logging.DEBUG, logger="analytics"):
+        recorder.close()  # raised LookupError, the key stayed in memory
+    assert hasher._state is None
+    assert "LookupError" in caplog.text
+    assert ADDRESS not in caplog.text

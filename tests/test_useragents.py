@@ -287,3 +287,46 @@ def test_automated_clients_are_bots(user_agent: str) -> None:
 )
 def test_tvs_consoles_and_headsets_are_other_devices(user_agent: str) -> None:
     assert classify_user_agent(user_agent.encode()) == ("other", False)
+
+
+# --- a phone whose model name holds a bot token is a phone --------------------------------
+
+
+ANDROID = "Mozilla/5.0 (Linux; Android {v}; {model}) AppleWebKit/537.36 (KHTML, like Gecko) "
+
+
+CHROME = "Chrome/131.0.0.0 {mobile}Safari/537.36"
+
+
+def _android(model: str, version: str = "13", mobile: bool = True) -> bytes:
+    tail = CHROME.format(mobile="Mobile " if mobile else "")
+    return (ANDROID.format(v=version, model=model) + tail).encode()
+
+
+@pytest.mark.parametrize(
+    ("ua", "device", "is_bot"),
+    [
+        # Cubot sells millions of Android phones; "bot" in the brand made every one a bot
+        (_android("CUBOT NOTE 20 PRO", "11"), "mobile", False),
+        (_android("CUBOT_X30", "10"), "mobile", False),
+        (_android("CUBOT KINGKONG 9"), "mobile", False),
+        (_android("Monitor Pro", "10", mobile=False), "tablet", False),
+        # still bots: the token is in the product or the comment, not the device model
+        (b"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "bot", True),
+        (
+            _android("Nexus 5X Build/MMB29P", "6.0.1")
+            + b" (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            "bot",
+            True,
+        ),
+        (b"Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", "bot", True),
+        (b"Mozilla/5.0 (compatible; MyCustomBot/1.0)", "bot", True),
+        (_android("K", "10") + b" ExampleScraperBot/1.0", "bot", True),
+        (b"UptimeRobot/2.0 (+http://www.uptimerobot.com/)", "bot", True),
+        (b"curl/8.5.0", "bot", True),
+    ],
+)
+def test_a_bot_token_in_the_device_model_is_not_a_bot(ua: bytes, device: str, is_bot: bool) -> None:
+    from analytics.useragents import classify_user_agent
+
+    assert tuple(classify_user_agent(ua)) == (device, is_bot)

@@ -4,6 +4,7 @@ import hashlib
 import multiprocessing
 import os
 import stat
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -175,3 +176,37 @@ def test_the_id_is_the_documented_keyed_hash(tmp_path: Path) -> None:
     ).digest()
     got = VisitorHasher("example.com", store).visitor_id(DAY, "203.0.113.7", UA)
     assert got == int.from_bytes(expected, "big", signed=True)
+
+
+# --- a worker killed while it made a salt must not keep that salt alive -------------------
+
+
+@pytest.mark.parametrize("linked", [True, False], ids=["after-link", "before-link"])
+def test_a_salt_left_by_a_killed_worker_is_deleted_with_its_day(
+    tmp_path: Path, linked: bool
+) -> None:
+    store = SaltStore(tmp_path / "salts")
+    salt = store.salt(DAY)
+    # What SIGKILL between write and link (or between link and unlink) leaves in the folder:
+    # the temporary name, holding the day's salt (the same file, after link).
+    debris = store.salt_dir / ".tmp-4242-0123456789abcdef"
+    if linked:
+        os.link(store.path(DAY), debris)
+    else:
+        debris.write_bytes(os.urandom(16))  # never became a salt: litter only
+    an_hour_ago = time.time() - 3600
+    os.utime(debris, (an_hour_ago, an_hour_ago))
+    store.delete_expired(DAY + timedelta(days=2))
+    assert store.days() == []
+    left = [path.read_bytes() for path in store.salt_dir.iterdir()]
+    assert salt not in left  # the salt outlived its day through the temporary name
+    assert not debris.exists()
+
+
+def test_a_fresh_temporary_salt_is_left_to_its_writer(tmp_path: Path) -> None:
+    store = SaltStore(tmp_path / "salts")
+    store.salt(DAY)
+    writing = store.salt_dir / ".tmp-4242-fedcba9876543210"  # another worker, mid-create
+    writing.write_bytes(b"x" * 16)
+    store.delete_expired(DAY + timedelta(days=2))
+    assert writing.exists()
