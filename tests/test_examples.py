@@ -10,7 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from cookiewall import ConsentMiddleware, Policy
 from tests.support import ROOT
 
 ORIGIN = "http://testserver"
@@ -112,3 +114,54 @@ def test_public_imports_are_the_documented_ones() -> None:
         "from cookiewall import Policy, Category, CookieRule, ConsentMiddleware, ReceiptLog"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
+
+
+EXAMPLE_TOML = ROOT / "examples" / "cookiewall.toml"
+
+KEY = "integration-review-3-key-0123456789"
+
+# --- the examples the README points to -------------------------------------------------------
+
+
+def test_the_example_toml_is_the_example_apps_policy() -> None:
+    # The README offers examples/cookiewall.toml as the policy for code like the examples':
+    # every cookie the example apps set must be declared there, in the same category.
+    from examples.starlette_app import POLICY
+
+    toml = Policy.from_toml(EXAMPLE_TOML)
+    assert {r.pattern: r.category for r in toml.cookies} == {
+        r.pattern: r.category for r in POLICY.cookies
+    }
+    assert [(c.name, c.required, c.gpc_opt_out, c.consent_mode) for c in toml.categories] == [
+        (c.name, c.required, c.gpc_opt_out, c.consent_mode) for c in POLICY.categories
+    ]
+    assert toml.consent_max_age == POLICY.consent_max_age
+    assert toml.version == POLICY.version
+    assert set(toml.texts) == {"en", "de"}
+
+
+def test_the_fastapi_example_with_the_toml_policy_sets_theme_and_lang_once_allowed() -> None:
+    from examples import fastapi_app
+
+    async def scenario() -> set[str]:
+        # The example's routes, behind a gate that reads the example TOML.
+        app = FastAPI()
+        app.include_router(fastapi_app.app.router)
+        app.add_middleware(ConsentMiddleware, policy=Policy.from_toml(EXAMPLE_TOML), secret_key=KEY)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            await c.post("/consent", json={"action": "save", "categories": ["preferences"]})
+            answer = await c.post("/preferences", data={"theme": "dark", "lang": "de"})
+        return {value.split("=", 1)[0] for value in answer.headers.get_list("set-cookie")}
+
+    assert asyncio.run(scenario()) == {"theme", "lang"}
+
+
+def test_a_failing_analytics_step_of_the_demo_is_one_line_not_a_traceback() -> None:
+    from examples import demo
+
+    with pytest.raises(SystemExit) as stopped:
+        demo.analytics_cli("rollup", "--no-such-option")
+    assert stopped.value.code != 0
+    assert str(stopped.value.code).startswith("demo: `python -m analytics rollup")
+    assert "\n" not in str(stopped.value.code)

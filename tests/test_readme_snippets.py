@@ -190,3 +190,23 @@ def test_readme_python_snippet_runs(first_line: str, site_dir: Path) -> None:
         code = code.replace(placeholder, value)
     result = _run(prelude + code + epilogue, site_dir)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_the_readmes_consent_mode_lists_type_check(tmp_path: Path) -> None:
+    user_code = tmp_path / "user_policy.py"
+    user_code.write_text(
+        "from cookiewall import Category\n\n"
+        "CATEGORIES = [\n"
+        '    Category("necessary", required=True, consent_mode=["security_storage"]),\n'
+        '    Category("analytics", consent_mode=["analytics_storage"]),\n'
+        "]\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(user_code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
