@@ -28,14 +28,8 @@ from tests.warehouse_support import (
 )
 
 FIRST = date(2026, 10, 1)
-
-
 DAYS = [FIRST + timedelta(days=i) for i in range(5)]
-
-
 RANGE = ["--from", "2026-10-01", "--to", "2026-10-05"]
-
-
 PER_DAY = 30
 
 
@@ -47,7 +41,7 @@ def _spool(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("followups")
+    root = tmp_path_factory.mktemp("five-days")
     path = root / "w.duckdb"
     Warehouse(path, clock=fixed_clock(datetime(2026, 10, 7, tzinfo=UTC))).run(_spool(root))
     return path
@@ -149,7 +143,7 @@ NOW = datetime(2026, 10, 30, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def three_day_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("review3")
+    root = tmp_path_factory.mktemp("three-days")
     spool, _ = seeded_spool(root, FIRST, seed=40, days=3)
     db = root / "w.duckdb"
     Warehouse(db, clock=fixed_clock(NOW)).run(spool)
@@ -214,8 +208,6 @@ def test_export_into_a_named_pipe_writes_through_it(
 
 
 DAY = date(2026, 11, 1)
-
-
 NOW_NOV_5 = datetime(2026, 11, 5, tzinfo=UTC)
 
 

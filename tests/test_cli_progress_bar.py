@@ -23,19 +23,7 @@ from tests.support import ROOT
 from tests.warehouse_support import events_for_days, fixed_clock, table_rows, tally, write_events
 
 FIRST = date(2026, 10, 1)
-
-
 NOW = datetime(2026, 10, 30, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("review2")
-    days = [FIRST + timedelta(days=i) for i in range(28)]
-    write_events(root / "spool", events_for_days(random.Random(21), days, per_day=40))
-    path = root / "w.duckdb"
-    Warehouse(path, clock=fixed_clock(NOW)).run(root / "spool")
-    return path
 
 
 def _cli(*argv: str) -> list[str]:

@@ -225,11 +225,7 @@ def test_an_empty_spool_with_its_own_folders_is_still_nothing_to_do(tmp_path: Pa
 
 
 FIRST = date(2026, 10, 1)
-
-
 DAYS = [FIRST + timedelta(days=i) for i in range(5)]
-
-
 PER_DAY = 30
 
 

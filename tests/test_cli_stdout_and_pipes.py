@@ -30,14 +30,8 @@ from tests.warehouse_support import (
 )
 
 FIRST = date(2026, 10, 1)
-
-
 DAYS = [FIRST + timedelta(days=i) for i in range(5)]
-
-
 RANGE = ["--from", "2026-10-01", "--to", "2026-10-05"]
-
-
 PER_DAY = 30
 
 
@@ -53,7 +47,7 @@ def _spool(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("followups")
+    root = tmp_path_factory.mktemp("five-days")
     path = root / "w.duckdb"
     Warehouse(path, clock=fixed_clock(datetime(2026, 10, 7, tzinfo=UTC))).run(_spool(root))
     return path
@@ -197,14 +191,12 @@ def test_an_export_to_a_closed_stdout_is_one_line(warehouse: Path) -> None:
 
 
 NOW = datetime(2026, 10, 30, tzinfo=UTC)
-
-
 FOUR_WEEKS = ["--from", "2026-10-01", "--to", "2026-10-28"]
 
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("review2")
+    root = tmp_path_factory.mktemp("four-weeks")
     days = [FIRST + timedelta(days=i) for i in range(28)]
     write_events(root / "spool", events_for_days(random.Random(21), days, per_day=40))
     path = root / "w.duckdb"
@@ -235,7 +227,7 @@ def test_a_reader_that_stops_early_gets_no_traceback(db: Path, fmt: str) -> None
 
 @pytest.fixture(scope="module")
 def three_day_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("review3")
+    root = tmp_path_factory.mktemp("three-days")
     spool, _ = seeded_spool(root, FIRST, seed=40, days=3)
     db = root / "w.duckdb"
     Warehouse(db, clock=fixed_clock(NOW)).run(spool)

@@ -26,8 +26,6 @@ from tests.warehouse_support import (
 )
 
 FIRST = date(2026, 10, 1)
-
-
 NOW = datetime(2026, 10, 30, tzinfo=UTC)
 
 
@@ -170,15 +168,6 @@ def test_a_ledger_from_before_content_ids_keeps_working(tmp_path: Path) -> None:
     for table, rows in tally(events).items():
         assert table_rows(db, table) == rows, table
     assert main(["rollup", "--spool", str(spool), "--db", str(db)]) == 0
-
-
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("review3")
-    spool, _ = seeded_spool(root, FIRST, seed=40, days=3)
-    db = root / "w.duckdb"
-    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
-    return db
 
 
 def _ledger_by_name(db: Path) -> dict[str, tuple[int, str | None, str | None]]:

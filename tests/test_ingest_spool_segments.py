@@ -1,6 +1,6 @@
 """What a rollup makes of a local spool's entries: entries that are not regular files, folder and
 segment names with glob characters or bytes that are not UTF-8, segments with foreign column
-types, the archive folder, and how often the database is opened.
+types or a nested column before `ts`, the archive folder, and how often the database is opened.
 """
 
 from __future__ import annotations
@@ -34,11 +34,7 @@ from tests.warehouse_support import (
 )
 
 FIRST = date(2026, 10, 1)
-
-
 DAYS = [FIRST + timedelta(days=i) for i in range(5)]
-
-
 PER_DAY = 30
 
 
@@ -104,8 +100,6 @@ def test_a_spool_entry_that_is_not_a_file_is_skipped_with_one_line(
 
 
 DAY = date(2026, 11, 1)
-
-
 NOW = datetime(2026, 11, 5, tzinfo=UTC)
 
 
@@ -179,7 +173,7 @@ NOW_OCT_30 = datetime(2026, 10, 30, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("review2")
+    root = tmp_path_factory.mktemp("four-weeks")
     days = [FIRST + timedelta(days=i) for i in range(28)]
     write_events(root / "spool", events_for_days(random.Random(21), days, per_day=40))
     path = root / "w.duckdb"

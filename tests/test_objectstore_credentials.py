@@ -44,8 +44,6 @@ pytest.importorskip("moto.server", reason="moto[server] is not installed")
 
 
 DAY = date(2026, 11, 28)
-
-
 SECRET = "wJalrXUtnFEMIbPxRfiCYEXAMPLEKEY"
 
 

@@ -47,8 +47,6 @@ pytest.importorskip("moto.server", reason="moto[server] is not installed")
 
 
 DAY = date(2026, 11, 28)
-
-
 CLOCK = datetime(2026, 12, 1, tzinfo=UTC)
 
 

@@ -26,8 +26,6 @@ from tests.warehouse_support import (
 )
 
 DAY = date(2026, 11, 1)
-
-
 NOW = datetime(2026, 11, 5, tzinfo=UTC)
 
 

@@ -23,8 +23,6 @@ from tests.warehouse_support import (
 )
 
 DAY = date(2026, 11, 1)
-
-
 NOW = datetime(2026, 11, 5, tzinfo=UTC)
 
 
@@ -59,19 +57,7 @@ def test_dates_near_the_calendar_edge_are_a_one_line_error(
 
 
 FIRST = date(2026, 10, 1)
-
-
 NOW_OCT_30 = datetime(2026, 10, 30, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("review2")
-    days = [FIRST + timedelta(days=i) for i in range(28)]
-    write_events(root / "spool", events_for_days(random.Random(21), days, per_day=40))
-    path = root / "w.duckdb"
-    Warehouse(path, clock=fixed_clock(NOW_OCT_30)).run(root / "spool")
-    return path
 
 
 @pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])

@@ -22,17 +22,13 @@ if TYPE_CHECKING:
 
 
 FIRST = date(2026, 10, 1)
-
-
 NOW = datetime(2026, 10, 30, tzinfo=UTC)
-
-
 RANGE = ["--from", "2026-10-01", "--to", "2026-10-28"]
 
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("review2")
+    root = tmp_path_factory.mktemp("four-weeks")
     days = [FIRST + timedelta(days=i) for i in range(28)]
     write_events(root / "spool", events_for_days(random.Random(21), days, per_day=40))
     path = root / "w.duckdb"

@@ -26,7 +26,7 @@ def _utc_today() -> date:
 @pytest.fixture(scope="module")
 def empty_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real warehouse in UTC (the default), made by a run over an empty spool."""
-    root = tmp_path_factory.mktemp("adopter")
+    root = tmp_path_factory.mktemp("empty-utc")
     (root / "spool").mkdir()
     path = root / "w.duckdb"
     Warehouse(path).run(root / "spool")

@@ -1,6 +1,6 @@
 """Rollup under faults: damaged segments are quarantined and the rest ingested; a rollup
-killed with SIGKILL at any moment leaves the warehouse as before or as after a complete run;
-two rollups at once never corrupt anything."""
+killed with SIGKILL at any moment leaves the warehouse as before or as after a complete run,
+and one stopped with Ctrl-C says so in one line; two rollups at once never corrupt anything."""
 
 from __future__ import annotations
 

@@ -54,8 +54,6 @@ def _events(n: int, day: date = DAY) -> list[Event]:
 
 
 SPARK_FIRST_DAY = date(2026, 10, 20)
-
-
 SPARK_DAYS = 5
 
 

@@ -25,8 +25,6 @@ from tests.warehouse_support import (
 )
 
 FIRST = date(2026, 10, 1)
-
-
 NOW = datetime(2026, 10, 30, tzinfo=UTC)
 
 

@@ -41,7 +41,7 @@ def _as_unprivileged(argv: list[str]) -> tuple[list[str], dict[str, str]]:
 @pytest.fixture
 def open_dir() -> Iterator[Path]:
     """A scratch folder anyone may enter (tmp_path is private to the test's user)."""
-    path = Path(tempfile.mkdtemp(prefix="cw-review-"))
+    path = Path(tempfile.mkdtemp(prefix="cw-open-"))
     path.chmod(0o777)
     try:
         yield path
@@ -176,7 +176,7 @@ def nobody() -> Iterator[Nobody]:
     found = nobody_python()
     if found is None:
         pytest.skip(f"user {NOBODY} can run no Python that imports the package and its deps")
-    path = Path(tempfile.mkdtemp(prefix="cw-session6-"))
+    path = Path(tempfile.mkdtemp(prefix="cw-nobody-"))
     try:
         path.chmod(0o755)
         yield Nobody(path, *found)

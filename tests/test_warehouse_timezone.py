@@ -126,8 +126,6 @@ def test_prune_counts_days_back_from_the_local_today(tmp_path: Path) -> None:
 
 
 DAY = date(2026, 11, 1)
-
-
 NOW_NOV_5 = datetime(2026, 11, 5, tzinfo=UTC)
 
 
