@@ -299,9 +299,10 @@ def _ignored_by_engine(args: argparse.Namespace) -> str | None:
 
 
 def _rollup(args: argparse.Namespace) -> int:
+    from analytics.database import check_writable
     from analytics.objectstore import is_remote, stage_for_warehouse
     from analytics.spool import misplaced_spool
-    from analytics.warehouse import Warehouse, check_writable
+    from analytics.warehouse import Warehouse
 
     # An option the engine ignores would pass in silence: `--engine spark
     # --delete-ingested` in cron, and the spool grows for good.
@@ -358,9 +359,9 @@ def _spark_rollup(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     # Imported here so that rollup/export/prune never pay for (or depend on) the renderers.
+    from analytics.export import is_same_file
     from analytics.render import render
     from analytics.reports import ReportQuery, run_report
-    from analytics.warehouse import is_same_file
 
     if args.kind not in KINDS:
         raise UsageError(f"unknown report kind {args.kind!r}; choose one of: {', '.join(KINDS)}")
@@ -450,7 +451,7 @@ def _replace_file(output: Path, data: bytes) -> None:
     it points at is replaced and the link stays. A named pipe or a device is written
     through: renaming over it would replace it, and its reader would get nothing.
     """
-    from analytics.warehouse import is_stream
+    from analytics.export import is_stream
 
     if is_stream(output):
         with open(output, "wb") as stream:
@@ -474,7 +475,7 @@ def _replace_file(output: Path, data: bytes) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from analytics.warehouse import export_table
+    from analytics.export import export_table
 
     if str(args.output) not in STDOUT_NAMES:
         rows = export_table(args.db, args.table, args.format, args.output)

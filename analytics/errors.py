@@ -25,3 +25,9 @@ class WarehouseMissingError(WarehouseError):
 
 class ExportError(AnalyticsError):
     """An export cannot be written (unknown table or format, unwritable output)."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of `error`'s message (DuckDB's run to many), or its type's name."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -685,7 +685,7 @@ def ingested_names(db_path: str | os.PathLike[str], *, lock_timeout: float = 10.
     """The segment names in a warehouse's ledger; empty for a database not made yet."""
     import duckdb
 
-    from analytics.warehouse import connect
+    from analytics.database import connect
 
     if not Path(db_path).is_file():
         return set()

@@ -34,13 +34,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
+from analytics.database import DEFAULT_LOCK_TIMEOUT, connect
 from analytics.errors import (
     AnalyticsError,
     WarehouseError,
     WarehouseLockedError,
     WarehouseMissingError,
+    first_line,
 )
-from analytics.warehouse import DEFAULT_LOCK_TIMEOUT, REFERRER_DOMAINS_FALLBACK, connect
+from analytics.tables import REFERRER_DOMAINS_FALLBACK
 
 KINDS = ("referrers", "sources", "pages", "campaigns", "summary", "trends")
 GRAINS = ("day", "week", "month")
@@ -485,14 +487,14 @@ def build_report(
         if _holds_tables(con):
             # Some other DuckDB file (a mistyped --db): `analytics rollup` would refuse it.
             raise ReportError(
-                f"the database is not a cookiewall warehouse ({_first_line(error)}); check --db"
+                f"the database is not a cookiewall warehouse ({first_line(error)}); check --db"
             ) from None
         raise ReportError(
-            f"the database has no rollup tables yet ({_first_line(error)}); "
+            f"the database has no rollup tables yet ({first_line(error)}); "
             "run `analytics rollup` first"
         ) from None
     except duckdb.Error as error:
-        raise ReportError(f"report query failed: {_first_line(error)}") from None
+        raise ReportError(f"report query failed: {first_line(error)}") from None
 
 
 def _holds_tables(con: duckdb.DuckDBPyConnection) -> bool:
@@ -501,10 +503,6 @@ def _holds_tables(con: duckdb.DuckDBPyConnection) -> bool:
     except duckdb.Error:
         return False
     return bool(rows[0][0])
-
-
-def _first_line(error: BaseException) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 # -- periods and series ----------------------------------------------------------------------

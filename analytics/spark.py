@@ -50,17 +50,12 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from analytics.errors import AnalyticsError, WarehouseError
+from analytics.database import connect
+from analytics.errors import AnalyticsError, WarehouseError, first_line
 from analytics.event import EVENT_SCHEMA, SCHEMA_VERSION
 from analytics.spool import DAY_PREFIX, SEGMENT_SUFFIX, list_segments
-from analytics.warehouse import (
-    MEASURES,
-    REFERRER_DOMAINS_FALLBACK,
-    ROLLUP_TABLES,
-    connect,
-    read_sql,
-    validate_timezone,
-)
+from analytics.tables import MEASURES, REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES, read_sql
+from analytics.timezones import validate_timezone
 
 MANIFEST = "_cookiewall.json"
 # Summed partitions waiting to replace the live ones (underscore: Hive readers skip it).
@@ -136,7 +131,7 @@ def spark_session(
     try:
         session = builder.getOrCreate()
     except Exception as error:  # no Java, a bad master URL: pyspark raises several types
-        raise SparkRollupError(f"cannot start Spark ({master}): {_first_line(error)}") from None
+        raise SparkRollupError(f"cannot start Spark ({master}): {first_line(error)}") from None
     session.sparkContext.setLogLevel("ERROR")  # WARN chatter (e.g. globbed paths) is noise
     try:
         yield session
@@ -144,17 +139,12 @@ def spark_session(
         session.stop()
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def _java_first_line(error: Any) -> str:
     # str() of a Py4JJavaError starts with "An error occurred while calling o204.open.";
     # the Java exception's own toString() says what went wrong.
     with contextlib.suppress(Exception):
-        return _first_line(RuntimeError(str(error.java_exception.toString())))
-    return _first_line(error)
+        return first_line(RuntimeError(str(error.java_exception.toString())))
+    return first_line(error)
 
 
 def _local_folder(location: str) -> str | None:
@@ -309,7 +299,7 @@ def spark_rollup(
             _remove_late_staging(spark, output)
             _remove_stale_names(spark, output, kept)
         except PySparkException as error:
-            raise SparkRollupError(f"Spark rollup failed: {_first_line(error)}") from None
+            raise SparkRollupError(f"Spark rollup failed: {first_line(error)}") from None
         except Py4JJavaError as error:  # Hadoop FileSystem calls made directly (the manifest)
             raise SparkRollupError(f"Spark rollup failed: {_java_first_line(error)}") from None
     return counts
@@ -1014,7 +1004,7 @@ def load_spark_rollups(
     except WarehouseError:
         raise
     except Exception as error:  # duckdb.Error and friends: one line for the CLI
-        raise WarehouseError(f"cannot load Spark rollups: {_first_line(error)}") from None
+        raise WarehouseError(f"cannot load Spark rollups: {first_line(error)}") from None
     finally:
         con.close()
     return counts

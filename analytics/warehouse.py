@@ -20,61 +20,39 @@ named `scoped_events`; the DDL is `analytics/sql/schema.sql`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import re
 import shutil
-import stat
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from analytics.errors import (
-    ExportError,
-    WarehouseError,
-    WarehouseLockedError,
-    WarehouseMissingError,
-)
+from analytics.database import DEFAULT_LOCK_TIMEOUT, connect, has_table, scalar
+from analytics.errors import WarehouseError, first_line
 from analytics.event import EVENT_FIELDS, EVENT_SCHEMA
+from analytics.footers import Footer, content_id_of, read_footer
 from analytics.spool import Segment, SpoolError, list_segments, remove_stale_temps
+from analytics.tables import (
+    EVENTS_COLUMNS,
+    MEASURES,
+    REFERRER_DOMAINS_FALLBACK,
+    ROLLUP_TABLES,
+    read_sql,
+)
+from analytics.timezones import validate_timezone
 
 logger = logging.getLogger("analytics")
 
-ROLLUP_TABLES: tuple[str, ...] = (
-    "daily_totals",
-    "daily_referrers",
-    "daily_referrer_domains",
-    "daily_sources",
-    "daily_pages",
-    "daily_campaigns",
-)
-# Each referring domain's day summed over its media from daily_referrers: what stands in for
-# daily_referrer_domains where a warehouse made before that table has no better figure (raw
-# events pruned, or not rolled up since). Pageviews are exact; visitors count someone who
-# came through two media that day twice.
-REFERRER_DOMAINS_FALLBACK = (
-    "SELECT day, site, referrer_domain, CAST(sum(pageviews) AS BIGINT) AS pageviews, "
-    "CAST(sum(visitors) AS BIGINT) AS visitors FROM daily_referrers "
-    "GROUP BY day, site, referrer_domain"
-)
-# The only tables `export_table` accepts: a table name is never pasted into SQL unchecked.
-EXPORT_TABLES: tuple[str, ...] = ("events", *ROLLUP_TABLES)
-EXPORT_FORMATS: tuple[str, ...] = ("parquet", "csv")
-EVENTS_COLUMNS: tuple[str, ...] = (*EVENT_FIELDS, "day")
-MEASURES: tuple[str, ...] = ("pageviews", "visitors", "bot_hits")
 QUARANTINE_FOLDER = "quarantine"
-DEFAULT_LOCK_TIMEOUT = 10.0
 # The writer's DuckDB memory cap (beyond it, big aggregations spill to <db>.tmp): keeps a
 # rollup's peak RSS near 1 GiB whatever the batch. 10M events fit without spilling.
 WRITER_MEMORY_LIMIT = "1GB"
@@ -84,11 +62,6 @@ PROGRESS_STEPS = 50
 PROGRESS_MIN_ROWS = 200_000
 
 Archive = Literal["delete"] | str | os.PathLike[str] | None
-
-
-def read_sql(name: str) -> str:
-    """The text of `analytics/sql/<name>` (shipped as package data)."""
-    return resources.files("analytics").joinpath("sql", name).read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -140,81 +113,8 @@ class _CorruptBatch(Exception):
     """The bulk read failed: some segment is damaged beyond what its footer shows."""
 
 
-@dataclass(frozen=True)
-class _Footer:
-    """What a segment's Parquet footer says, so that ingest never reads the rows twice."""
-
-    rows: int
-    # min and max of `ts` over every row group; None when a row group has no statistics.
-    ts_range: tuple[datetime, datetime] | None
-    # What the segment holds, whatever its name (see `_content_id`).
-    content_id: str = ""
-
-
-def _same_kind(actual: pa.DataType, expected: pa.DataType) -> bool:
-    """Whether DuckDB reads a column of type `actual` as the events column of `expected`."""
-    if pa.types.is_dictionary(actual):
-        actual = actual.value_type
-    if pa.types.is_timestamp(expected):
-        return bool(pa.types.is_timestamp(actual))
-    if pa.types.is_string(expected):
-        return bool(pa.types.is_string(actual) or pa.types.is_large_string(actual))
-    if pa.types.is_integer(expected):
-        return bool(pa.types.is_integer(actual))
-    return bool(actual == expected)
-
-
-def _content_id(path: Path) -> str:
-    """A digest of `path`'s size and raw Parquet footer: the segment's identity by content.
-
-    The footer holds every row group's row count, each column chunk's byte sizes and offsets
-    and its min/max (`ts` to the microsecond, visitor ids, paths), and the name the segment
-    was sealed under (`cookiewall.segment`, see `write_segment`): two segments never share
-    one, even of equal events, while a byte-for-byte copy does. Two small reads at the end
-    of a file whose footer was just parsed: no pass over the rows.
-    """
-    with open(path, "rb") as handle:
-        size = handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, size - 8))
-        length = int.from_bytes(handle.read(4), "little")
-        handle.seek(max(0, size - 8 - length))
-        digest = hashlib.blake2b(handle.read(), digest_size=16)
-    digest.update(size.to_bytes(8, "little"))
-    return digest.hexdigest()
-
-
-def _read_footer(path: Path) -> _Footer:
-    """Read `path`'s footer; raise ValueError when required columns are missing or of a
-    foreign type (Arrow would cast ISO text or integers to `ts`, DuckDB does not)."""
-    meta = pq.read_metadata(path)
-    content_id = _content_id(path)
-    schema = meta.schema.to_arrow_schema()
-    missing = set(EVENT_FIELDS) - set(schema.names)
-    if missing:
-        raise ValueError(f"missing columns: {', '.join(sorted(missing))}")
-    for expected in EVENT_SCHEMA:
-        actual = schema.field(expected.name).type
-        if not _same_kind(actual, expected.type):
-            raise ValueError(f"column {expected.name} is {actual}, not {expected.type}")
-    # The Parquet leaf column (an Arrow field index differs once a nested column comes first).
-    ts_index = next(i for i in range(meta.num_columns) if meta.schema.column(i).path == "ts")
-    lows: list[datetime] = []
-    highs: list[datetime] = []
-    for index in range(meta.num_row_groups):
-        group = meta.row_group(index)
-        if group.num_rows == 0:
-            continue
-        stats = group.column(ts_index).statistics
-        if stats is None or not stats.has_min_max or not isinstance(stats.min, datetime):
-            return _Footer(rows=meta.num_rows, ts_range=None, content_id=content_id)
-        lows.append(stats.min)
-        highs.append(stats.max)
-    ts_range = (min(lows), max(highs)) if lows else None
-    return _Footer(rows=meta.num_rows, ts_range=ts_range, content_id=content_id)
-
-
 def _batches(
-    segments: Sequence[Segment], footers: dict[str, _Footer], steps: int
+    segments: Sequence[Segment], footers: dict[str, Footer], steps: int
 ) -> list[Sequence[Segment]]:
     """`segments` in listed order, cut into at most about `steps` runs of similar row counts
     (of at least PROGRESS_MIN_ROWS rows each)."""
@@ -239,20 +139,9 @@ def _date_list(days: Iterable[date]) -> str:
     return ", ".join(f"DATE '{day.isoformat()}'" for day in days)
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    found = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-    ).fetchall()
-    return bool(found[0][0])
-
-
 def _has_any_table(con: duckdb.DuckDBPyConnection) -> bool:
     found = con.execute("SELECT count(*) FROM information_schema.tables").fetchall()
     return bool(found[0][0])
-
-
-def _quote_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 # What DuckDB's file readers take for glob syntax in a path; each is escaped as a one-letter
@@ -273,147 +162,6 @@ def _is_utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _scalar(
-    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object] | None = None
-) -> int:
-    # fetchall, not fetchone: DuckDB 2 refuses new work while a result is half-fetched.
-    rows = con.execute(sql, params or {}).fetchall()
-    return int(rows[0][0]) if rows else 0
-
-
-def validate_timezone(name: str) -> str:
-    """Return `name` if it is an IANA time zone name; raise ValueError otherwise.
-
-    Files Python finds under /usr/share/zoneinfo that are not a civil zone of their own are
-    refused with the reason, even though zoneinfo opens them: see `_not_a_civil_zone`.
-    """
-    reason = _not_a_civil_zone(name)
-    if reason is not None:
-        raise ValueError(f"unknown time zone {name!r}: {reason}")
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {name!r}: use an IANA name such as 'UTC' or 'Europe/Berlin'"
-        ) from None
-    return name
-
-
-def _not_a_civil_zone(name: str) -> str | None:
-    """Why `name` names a tz database file that must not cut a warehouse's days, or None."""
-    if name in ("localtime", "posixrules"):
-        # A link to whatever this host is set to: two machines would cut the same warehouse's
-        # days differently (and DuckDB's ICU knows neither name).
-        return (
-            "it is this host's own setting, not a zone, and differs between machines; "
-            "use the IANA name of the zone you mean, such as 'Europe/Berlin'"
-        )
-    head, _, rest = name.partition("/")
-    if head == "right" and rest:
-        # right/ zones count the 27 leap seconds since 1972: their midnight is ~27 s away
-        # from civil midnight, so every day would gain or lose the events of those seconds.
-        return f"right/ zones count leap seconds, so their days are not civil days; use {rest!r}"
-    if head == "posix" and rest:
-        # The same rules as the plain name; refused rather than renamed so that a stored
-        # zone is always the name given (and DuckDB's ICU does not know posix/ names).
-        return f"posix/ zones are copies of the plain IANA names; use {rest!r}"
-    return None
-
-
-def _file_mode(db: Path) -> int | None:
-    """`db`'s st_mode, None when there is nothing there; WarehouseError when this user may not
-    even look (a folder on the way it may not enter)."""
-    try:
-        return os.stat(db).st_mode
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as exc:
-        raise WarehouseError(f"cannot open database {str(db)!r}: {exc.strerror or exc}") from None
-
-
-def check_writable(path: str | os.PathLike[str]) -> None:
-    """Raise WarehouseError unless this user may write the database file `path` (or create
-    it) and its folder: what a writer checks before doing any work."""
-    db = Path(path)
-    _check_writable(db, exists=_file_mode(db) is not None)
-
-
-def _check_writable(db: Path, *, exists: bool) -> None:
-    """Refuse, before any work, a database this user could open but never commit to."""
-    if exists and not _may(db, os.W_OK):
-        raise WarehouseError(
-            f"database {str(db)!r} is read-only for this user "
-            "(reading it, as reports and exports do, still works)"
-        )
-    # DuckDB writes its journal, <db>.wal, beside the file and deletes it at each checkpoint:
-    # without a writable folder, a run fails at COMMIT, after all its work, and a run with
-    # nothing to store succeeds, so cron would not hear of it until data arrives.
-    folder = db.parent
-    if not _may(folder, os.W_OK | os.X_OK):
-        raise WarehouseError(
-            f"cannot write in {str(folder)!r}, the database's folder: DuckDB keeps its "
-            f"journal ({db.name}.wal) beside the database"
-        )
-
-
-def _may(path: Path, mode: int) -> bool:
-    return os.access(path, mode, effective_ids=os.access in os.supports_effective_ids)
-
-
-def connect(
-    path: str | os.PathLike[str],
-    *,
-    read_only: bool = False,
-    create: bool = True,
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse file, waiting up to `lock_timeout` s for another process's lock.
-
-    Raises WarehouseMissingError (no file and not `create`), WarehouseLockedError (still
-    locked after the wait) or WarehouseError (not a DuckDB file, unreadable).
-    """
-    db = Path(path)
-    mode = _file_mode(db)
-    if mode is not None and stat.S_ISDIR(mode):
-        raise WarehouseError(f"database {str(db)!r} is a folder")
-    if not (create and not read_only) and (mode is None or not stat.S_ISREG(mode)):
-        raise WarehouseMissingError(f"database {str(db)!r} does not exist")
-    if not read_only:
-        _check_writable(db, exists=mode is not None)
-    # DuckDB gives some names a meaning of their own: ':memory:' (a database that vanishes,
-    # with the ingested segments deleted after it), 'md:' (MotherDuck, downloaded), any
-    # 'name:' (an extension to load). As './name' every one is the file it names.
-    target = str(db) if db.is_absolute() else os.path.join(os.curdir, db)
-    deadline = time.monotonic() + lock_timeout
-    while True:
-        try:
-            con = duckdb.connect(target, read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise WarehouseError(
-                    f"cannot open database {str(db)!r}: {_first_line(exc)}"
-                ) from None
-            if time.monotonic() >= deadline:
-                raise WarehouseLockedError(
-                    f"database {str(db)!r} is in use by another process "
-                    f"(waited {lock_timeout:g} s); try again when it has finished"
-                ) from None
-            time.sleep(0.1)
-        except duckdb.Error as exc:
-            raise WarehouseError(f"cannot open database {str(db)!r}: {_first_line(exc)}") from None
-        else:
-            # `ts` is shown and exported in UTC whatever the machine's zone. DuckDB's own
-            # progress bar would print to stderr even when it is not a terminal.
-            con.execute("SET TimeZone = 'UTC'")
-            con.execute("SET enable_progress_bar = false")
-            return con
 
 
 class Warehouse:
@@ -556,7 +304,7 @@ class Warehouse:
             # could wait on another process's lock and fail a run that has committed.
             disposable = self._in_ledger(con, segments, quarantined)
         except duckdb.Error as exc:
-            raise WarehouseError(f"warehouse {str(self.path)!r}: {_first_line(exc)}") from None
+            raise WarehouseError(f"warehouse {str(self.path)!r}: {first_line(exc)}") from None
         finally:
             con.close()
         undisposed = self._dispose(disposable)
@@ -601,12 +349,12 @@ class Warehouse:
                     con.execute("ROLLBACK")
                 raise
         except duckdb.Error as exc:
-            raise WarehouseError(f"warehouse {str(self.path)!r}: {_first_line(exc)}") from None
+            raise WarehouseError(f"warehouse {str(self.path)!r}: {first_line(exc)}") from None
         finally:
             con.close()
 
     def _setup(self, con: duckdb.DuckDBPyConnection) -> None:
-        if not _has_table(con, "warehouse_meta") and (not self.create or _has_any_table(con)):
+        if not has_table(con, "warehouse_meta") and (not self.create or _has_any_table(con)):
             # Some other DuckDB file (a mistyped --db): neither `prune` nor `rollup` may plant
             # the warehouse's tables in it. A new or empty file becomes a warehouse.
             raise WarehouseError(
@@ -637,7 +385,7 @@ class Warehouse:
         (or one without a `rollup_days` row) gets the sum over media of its daily_referrers
         rows, the only figure left (visitors possibly counting someone twice).
         """
-        if _has_table(con, "daily_referrer_domains"):
+        if has_table(con, "daily_referrer_domains"):
             return
         con.execute(read_sql("schema_daily_referrer_domains.sql"))
         kept = [
@@ -659,7 +407,7 @@ class Warehouse:
             )
             con.execute("DROP VIEW scoped_events")
         skip = f"WHERE day NOT IN ({_date_list(kept)})" if kept else ""
-        added = _scalar(
+        added = scalar(
             con,
             f"INSERT INTO daily_referrer_domains ({columns}) SELECT {columns} "
             f"FROM ({REFERRER_DOMAINS_FALLBACK}) AS summed {skip}",
@@ -707,7 +455,7 @@ class Warehouse:
         con: duckdb.DuckDBPyConnection,
         listed: Sequence[Segment],
         fresh: Sequence[Segment],
-        footers: dict[str, _Footer],
+        footers: dict[str, Footer],
     ) -> dict[str, str]:
         """Content ids for ledger rows written before content ids existed, by segment name.
 
@@ -741,9 +489,9 @@ class Warehouse:
                     continue
                 if pq.read_metadata(path).num_rows != events:
                     continue  # not the file that was ingested under this name
-                found[name] = _content_id(path)
+                found[name] = content_id_of(path)
             except Exception as exc:  # gone, unreadable or damaged: known by name only
-                logger.debug("no content id for ingested segment %s: %s", name, _first_line(exc))
+                logger.debug("no content id for ingested segment %s: %s", name, first_line(exc))
         return found
 
     @staticmethod
@@ -768,7 +516,7 @@ class Warehouse:
         self,
         con: duckdb.DuckDBPyConnection,
         segments: Sequence[Segment],
-        footers: dict[str, _Footer],
+        footers: dict[str, Footer],
         old_ids: dict[str, str],
     ) -> tuple[list[Segment], dict[Segment, tuple[str, str]]]:
         """`segments` without those whose content is in the ledger (`old_ids`: ids of old
@@ -810,17 +558,17 @@ class Warehouse:
 
     def _check_footers(
         self, spool: Path, segments: Sequence[Segment], *, progress: bool
-    ) -> tuple[dict[str, _Footer], set[str]]:
+    ) -> tuple[dict[str, Footer], set[str]]:
         """Read every segment's footer; quarantine those that are wrong (truncated, garbage,
         missing columns). Returns the footers of the good ones by segment name, and the names
         of those this user may not read (left in place: nothing is wrong with the file)."""
-        footers: dict[str, _Footer] = {}
+        footers: dict[str, Footer] = {}
         unreadable: set[str] = set()
         for seg in tqdm(
             segments, desc="checking segments", unit="seg", disable=not progress, leave=False
         ):
             try:
-                footers[seg.name] = _read_footer(seg.path)
+                footers[seg.name] = read_footer(seg.path)
             except PermissionError as exc:
                 # Written by another user (the web server's) with a mode cron cannot read:
                 # a deployment problem to fix, not a damaged file to move aside.
@@ -831,7 +579,7 @@ class Warehouse:
                     exc.strerror or "permission denied",
                 )
             except Exception as exc:  # pyarrow raises several types for damaged files
-                self._quarantine(spool, seg, _first_line(exc))
+                self._quarantine(spool, seg, first_line(exc))
         return footers, unreadable
 
     def _check_contents(self, spool: Path, segments: Sequence[Segment]) -> set[str]:
@@ -840,7 +588,7 @@ class Warehouse:
             try:
                 pq.read_table(seg.path, columns=list(EVENT_FIELDS)).cast(EVENT_SCHEMA)
             except Exception as exc:
-                self._quarantine(spool, seg, _first_line(exc))
+                self._quarantine(spool, seg, first_line(exc))
                 bad.add(seg.name)
         return bad
 
@@ -858,7 +606,7 @@ class Warehouse:
         self,
         con: duckdb.DuckDBPyConnection,
         segments: Sequence[Segment],
-        footers: dict[str, _Footer],
+        footers: dict[str, Footer],
         copies: dict[Segment, tuple[str, str]],
         *,
         progress: bool = False,
@@ -889,13 +637,13 @@ class Warehouse:
             ) as bar:
                 for batch in batches:
                     files = [_literal(seg.path) for seg in batch]
-                    inserted += _scalar(con, insert, {"files": files, **self._tz_param()})
+                    inserted += scalar(con, insert, {"files": files, **self._tz_param()})
                     bar.update(sum(footers[seg.name].rows for seg in batch))
             days = self._touched_days(con, segments, footers)
         except duckdb.Error as exc:
             # A failure here is about the files (a damaged page, a wrong type); the caller
             # finds and quarantines the culprits, then tries again.
-            logger.debug("bulk read failed: %s", _first_line(exc))
+            logger.debug("bulk read failed: %s", first_line(exc))
             raise _CorruptBatch from None
         if inserted != expected:
             logger.debug("read %d rows where the footers promise %d", inserted, expected)
@@ -979,7 +727,7 @@ class Warehouse:
         self,
         con: duckdb.DuckDBPyConnection,
         segments: Sequence[Segment],
-        footers: dict[str, _Footer],
+        footers: dict[str, Footer],
     ) -> tuple[date, ...]:
         """The days that received events, from the footers' `ts` min/max where they tell.
 
@@ -1143,7 +891,7 @@ class Warehouse:
         if raw_days > (today - date.min).days:
             return 0  # a retention reaching back before year 1 ("keep for good"): nothing
         cutoff = today - timedelta(days=raw_days)
-        count = _scalar(con, "SELECT COUNT(*) FROM events WHERE day < $cutoff", {"cutoff": cutoff})
+        count = scalar(con, "SELECT COUNT(*) FROM events WHERE day < $cutoff", {"cutoff": cutoff})
         if count:
             con.execute("DELETE FROM events WHERE day < $cutoff", {"cutoff": cutoff})
         con.execute(
@@ -1210,133 +958,3 @@ class Warehouse:
                 first_error,
             )
         return tuple(sorted(failed))
-
-
-# What makes a spreadsheet read a cell as a formula (CSV injection, OWASP): the one list that
-# CSV exports here and CSV reports (analytics.render.csvfmt) both defuse.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_STARTS_SQL = "(" + ", ".join(f"chr({ord(c)})" for c in FORMULA_STARTS) + ")"
-
-
-def _spreadsheet_safe(con: duckdb.DuckDBPyConnection, table: str) -> str:
-    """The select list of `table` (a table's name or a parenthesised query) with every text
-    column defused for spreadsheets.
-
-    Paths, referrers and campaign tags come from visitors: `?utm_source==HYPERLINK(...)`
-    must not become a live formula in the analyst's spreadsheet. Numbers and dates are kept.
-    """
-    selected = []
-    for name, type_, *_ in con.execute(f"DESCRIBE {table}").fetchall():
-        column = '"' + name.replace('"', '""') + '"'
-        if type_ == "VARCHAR":
-            selected.append(
-                f"CASE WHEN left({column}, 1) IN {_FORMULA_STARTS_SQL}"
-                f" THEN chr(39) || {column} ELSE {column} END AS {column}"
-            )
-        else:
-            selected.append(column)
-    return ", ".join(selected)
-
-
-def is_stream(path: str | os.PathLike[str]) -> bool:
-    """Whether `path` (through links) is something to write through, not a file to replace:
-    a named pipe, a terminal, anything under /dev (/dev/stdout redirected to a file too)."""
-    if os.fspath(path).startswith("/dev/"):
-        return True
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
-
-
-def _is_folder(path: Path) -> bool:
-    # Path.is_dir() raises PermissionError in a folder this user may not enter.
-    try:
-        return stat.S_ISDIR(os.stat(path).st_mode)
-    except OSError:
-        return False
-
-
-def is_same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
-    """Whether `a` and `b` name one existing file (through links and relative paths)."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def export_table(
-    db_path: str | os.PathLike[str],
-    table: str,
-    fmt: str,
-    output: str | os.PathLike[str],
-    *,
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-) -> int:
-    """Write one warehouse table to `output` as Parquet or CSV (with a header); return rows.
-
-    The file appears complete or not at all (written to a temporary name, then renamed); a
-    named pipe or a device (/dev/stdout) is written through instead, and a reader that
-    closes it early raises BrokenPipeError. CSV is what gets opened in a spreadsheet: a text
-    cell that starts like a formula gets a leading apostrophe, as in CSV reports (see
-    `_spreadsheet_safe`). Parquet keeps every value exactly.
-    """
-    if table not in EXPORT_TABLES:
-        raise ExportError(f"unknown table {table!r}; choose one of: {', '.join(EXPORT_TABLES)}")
-    if fmt not in EXPORT_FORMATS:
-        raise ExportError(f"unknown format {fmt!r}; choose one of: {', '.join(EXPORT_FORMATS)}")
-    named = Path(output)
-    stream = is_stream(named)
-    if _is_folder(named):
-        raise ExportError(f"output {str(named)!r} is a folder")
-    if is_same_file(named, db_path):
-        raise ExportError(f"output {str(named)!r} is the database itself; choose another file")
-    # Through a link, the file it points at is replaced and the link stays a link.
-    target = named if stream else Path(os.path.realpath(named))
-    folder = target.parent
-    if not stream and (not _is_folder(folder) or not os.access(folder, os.W_OK)):
-        raise ExportError(f"cannot write {str(named)!r}: folder missing or not writable")
-    con = connect(db_path, read_only=True, lock_timeout=lock_timeout)
-    # Renaming a finished file over a pipe or a device would replace it (as root, even
-    # /dev/stdout itself) and its reader would get nothing.
-    temp = target if stream else folder / f".tmp-export-{os.getpid()}-{target.name}"
-    try:
-        order = "ts" if table == "events" else "ALL"
-        options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
-        if stream:
-            # DuckDB's own temporary-then-rename, which a redirected /dev/fd/1 cannot take.
-            options += ", USE_TMP_FILE false"
-        try:
-            # `table` is one of EXPORT_TABLES (checked above); the path is quoted.
-            source = table
-            if table == "daily_referrer_domains" and not _has_table(con, table):
-                # A warehouse made before that table, not rolled up since (an export never
-                # writes): what reports and the dashboard read from it too.
-                source = f"({REFERRER_DOMAINS_FALLBACK})"
-            columns = "*" if fmt == "parquet" else _spreadsheet_safe(con, source)
-            con.execute(
-                f"COPY (SELECT {columns} FROM {source} AS {table} ORDER BY {order})"
-                f" TO {_quote_path(temp)} ({options})"
-            )
-            rows = _scalar(con, f"SELECT COUNT(*) FROM {source} AS {table}")
-        except duckdb.CatalogException:
-            raise WarehouseError(
-                f"{str(db_path)!r} has no table {table!r}: is it a cookiewall warehouse?"
-            ) from None
-        except duckdb.Error as exc:
-            if stream and "broken pipe" in str(exc).lower():
-                raise BrokenPipeError(f"{str(named)!r}: the reader closed it") from None
-            raise ExportError(f"cannot write {str(named)!r}: {_first_line(exc)}") from None
-        if stream:
-            return rows
-        try:
-            os.replace(temp, target)
-        except OSError as exc:
-            raise ExportError(f"cannot write {str(named)!r}: {exc.strerror}") from None
-        return rows
-    finally:
-        con.close()
-        if not stream:
-            with contextlib.suppress(OSError):
-                temp.unlink()

@@ -22,7 +22,8 @@ import duckdb
 
 from analytics.spark import load_spark_rollups, spark_rollup, spark_session
 from analytics.spool import list_segments
-from analytics.warehouse import ROLLUP_TABLES, Warehouse
+from analytics.tables import ROLLUP_TABLES
+from analytics.warehouse import Warehouse
 
 # Enough for a 10M-event spool on local[2] (COUNT DISTINCT spills beyond that).
 SPARK_CONF = {"spark.driver.memory": "2g", "spark.sql.shuffle.partitions": "4"}

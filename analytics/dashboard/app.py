@@ -26,7 +26,7 @@ from analytics.dashboard import api, pages
 from analytics.dashboard.auth import Authentication, Authorize
 from analytics.dashboard.context import Context
 from analytics.dashboard.snapshot import SnapshotStore
-from analytics.warehouse import validate_timezone
+from analytics.timezones import validate_timezone
 
 MIN_TOKEN_LENGTH = 16
 

@@ -26,7 +26,8 @@ from pathlib import Path
 import duckdb
 from anyio import to_thread
 
-from analytics.warehouse import REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES
+from analytics.errors import first_line
+from analytics.tables import REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES
 
 logger = logging.getLogger("analytics.dashboard")
 
@@ -105,11 +106,6 @@ def _is_lock_error(error: duckdb.Error) -> bool:
     return "lock" in str(error).lower()
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def load(path: Path) -> Snapshot:
     """Copy the rollups of `path` into memory; the file is open only during the copy."""
     before = signature(path)
@@ -156,7 +152,7 @@ def load(path: Path) -> Snapshot:
         con.close()
         raise WarehouseUnavailable(
             "the file is not a cookiewall warehouse yet: run `analytics rollup` first",
-            detail=_first_line(error),
+            detail=first_line(error),
         ) from None
     except BaseException:
         con.close()
@@ -227,12 +223,12 @@ class SnapshotStore:
             except duckdb.Error as error:
                 if not _is_lock_error(error):
                     if current is not None:
-                        logger.warning("dashboard keeps its old copy: %s", _first_line(error))
+                        logger.warning("dashboard keeps its old copy: %s", first_line(error))
                         self._next_attempt = time.monotonic() + RETRY_PAUSE
                         return current
                     raise WarehouseUnavailable(
                         "the warehouse cannot be read (the server's log says why)",
-                        detail=_first_line(error),
+                        detail=first_line(error),
                     ) from None
                 if current is not None:
                     # The rollup is writing: serve the copy we have, try again shortly.

@@ -12,8 +12,8 @@ import csv
 import io
 from datetime import date
 
+from analytics.export import FORMULA_STARTS
 from analytics.reports import Cell, Report
-from analytics.warehouse import FORMULA_STARTS
 
 
 def csv_cell(value: Cell) -> str | int | float:

@@ -1,0 +1,130 @@
+"""Opening the warehouse's DuckDB file, and the few SQL helpers every reader and writer uses.
+
+DuckDB lets one process write a file (or several read it): `connect` waits a while for
+another process's lock, then says which process to wait for, and refuses before any work a
+file this user could open but never commit to.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+
+import duckdb
+
+from analytics.errors import WarehouseError, WarehouseLockedError, WarehouseMissingError, first_line
+
+DEFAULT_LOCK_TIMEOUT = 10.0
+
+
+def quote_path(path: Path) -> str:
+    """`path` as an SQL string literal (COPY ... TO takes no parameter)."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the database has a table (or view) called `name`."""
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchall()
+    return bool(found[0][0])
+
+
+def scalar(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object] | None = None
+) -> int:
+    """The first column of the first row of `sql`, as an int (0 when no row)."""
+    # fetchall, not fetchone: DuckDB 2 refuses new work while a result is half-fetched.
+    rows = con.execute(sql, params or {}).fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+def _file_mode(db: Path) -> int | None:
+    """`db`'s st_mode, None when there is nothing there; WarehouseError when this user may not
+    even look (a folder on the way it may not enter)."""
+    try:
+        return os.stat(db).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise WarehouseError(f"cannot open database {str(db)!r}: {exc.strerror or exc}") from None
+
+
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Raise WarehouseError unless this user may write the database file `path` (or create
+    it) and its folder: what a writer checks before doing any work."""
+    db = Path(path)
+    _check_writable(db, exists=_file_mode(db) is not None)
+
+
+def _check_writable(db: Path, *, exists: bool) -> None:
+    """Refuse, before any work, a database this user could open but never commit to."""
+    if exists and not _may(db, os.W_OK):
+        raise WarehouseError(
+            f"database {str(db)!r} is read-only for this user "
+            "(reading it, as reports and exports do, still works)"
+        )
+    # DuckDB writes its journal, <db>.wal, beside the file and deletes it at each checkpoint:
+    # without a writable folder, a run fails at COMMIT, after all its work, and a run with
+    # nothing to store succeeds, so cron would not hear of it until data arrives.
+    folder = db.parent
+    if not _may(folder, os.W_OK | os.X_OK):
+        raise WarehouseError(
+            f"cannot write in {str(folder)!r}, the database's folder: DuckDB keeps its "
+            f"journal ({db.name}.wal) beside the database"
+        )
+
+
+def _may(path: Path, mode: int) -> bool:
+    return os.access(path, mode, effective_ids=os.access in os.supports_effective_ids)
+
+
+def connect(
+    path: str | os.PathLike[str],
+    *,
+    read_only: bool = False,
+    create: bool = True,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file, waiting up to `lock_timeout` s for another process's lock.
+
+    Raises WarehouseMissingError (no file and not `create`), WarehouseLockedError (still
+    locked after the wait) or WarehouseError (not a DuckDB file, unreadable).
+    """
+    db = Path(path)
+    mode = _file_mode(db)
+    if mode is not None and stat.S_ISDIR(mode):
+        raise WarehouseError(f"database {str(db)!r} is a folder")
+    if not (create and not read_only) and (mode is None or not stat.S_ISREG(mode)):
+        raise WarehouseMissingError(f"database {str(db)!r} does not exist")
+    if not read_only:
+        _check_writable(db, exists=mode is not None)
+    # DuckDB gives some names a meaning of their own: ':memory:' (a database that vanishes,
+    # with the ingested segments deleted after it), 'md:' (MotherDuck, downloaded), any
+    # 'name:' (an extension to load). As './name' every one is the file it names.
+    target = str(db) if db.is_absolute() else os.path.join(os.curdir, db)
+    deadline = time.monotonic() + lock_timeout
+    while True:
+        try:
+            con = duckdb.connect(target, read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise WarehouseError(
+                    f"cannot open database {str(db)!r}: {first_line(exc)}"
+                ) from None
+            if time.monotonic() >= deadline:
+                raise WarehouseLockedError(
+                    f"database {str(db)!r} is in use by another process "
+                    f"(waited {lock_timeout:g} s); try again when it has finished"
+                ) from None
+            time.sleep(0.1)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot open database {str(db)!r}: {first_line(exc)}") from None
+        else:
+            # `ts` is shown and exported in UTC whatever the machine's zone. DuckDB's own
+            # progress bar would print to stderr even when it is not a terminal.
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET enable_progress_bar = false")
+            return con

@@ -1,0 +1,150 @@
+"""`python -m analytics export`: one warehouse table to a Parquet or CSV file, safely.
+
+The file appears complete or not at all, a pipe or device is written through, and a CSV's
+text cells never become live spreadsheet formulas.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from pathlib import Path
+
+import duckdb
+
+from analytics.database import DEFAULT_LOCK_TIMEOUT, connect, has_table, quote_path, scalar
+from analytics.errors import ExportError, WarehouseError, first_line
+from analytics.tables import REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES
+
+# The only tables `export_table` accepts: a table name is never pasted into SQL unchecked.
+EXPORT_TABLES: tuple[str, ...] = ("events", *ROLLUP_TABLES)
+EXPORT_FORMATS: tuple[str, ...] = ("parquet", "csv")
+# What makes a spreadsheet read a cell as a formula (CSV injection, OWASP): the one list that
+# CSV exports here and CSV reports (analytics.render.csvfmt) both defuse.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS_SQL = "(" + ", ".join(f"chr({ord(c)})" for c in FORMULA_STARTS) + ")"
+
+
+def _spreadsheet_safe(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """The select list of `table` (a table's name or a parenthesised query) with every text
+    column defused for spreadsheets.
+
+    Paths, referrers and campaign tags come from visitors: `?utm_source==HYPERLINK(...)`
+    must not become a live formula in the analyst's spreadsheet. Numbers and dates are kept.
+    """
+    selected = []
+    for name, type_, *_ in con.execute(f"DESCRIBE {table}").fetchall():
+        column = '"' + name.replace('"', '""') + '"'
+        if type_ == "VARCHAR":
+            selected.append(
+                f"CASE WHEN left({column}, 1) IN {_FORMULA_STARTS_SQL}"
+                f" THEN chr(39) || {column} ELSE {column} END AS {column}"
+            )
+        else:
+            selected.append(column)
+    return ", ".join(selected)
+
+
+def is_stream(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` (through links) is something to write through, not a file to replace:
+    a named pipe, a terminal, anything under /dev (/dev/stdout redirected to a file too)."""
+    if os.fspath(path).startswith("/dev/"):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _is_folder(path: Path) -> bool:
+    # Path.is_dir() raises PermissionError in a folder this user may not enter.
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def is_same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether `a` and `b` name one existing file (through links and relative paths)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def export_table(
+    db_path: str | os.PathLike[str],
+    table: str,
+    fmt: str,
+    output: str | os.PathLike[str],
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> int:
+    """Write one warehouse table to `output` as Parquet or CSV (with a header); return rows.
+
+    The file appears complete or not at all (written to a temporary name, then renamed); a
+    named pipe or a device (/dev/stdout) is written through instead, and a reader that
+    closes it early raises BrokenPipeError. CSV is what gets opened in a spreadsheet: a text
+    cell that starts like a formula gets a leading apostrophe, as in CSV reports (see
+    `_spreadsheet_safe`). Parquet keeps every value exactly.
+    """
+    if table not in EXPORT_TABLES:
+        raise ExportError(f"unknown table {table!r}; choose one of: {', '.join(EXPORT_TABLES)}")
+    if fmt not in EXPORT_FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; choose one of: {', '.join(EXPORT_FORMATS)}")
+    named = Path(output)
+    stream = is_stream(named)
+    if _is_folder(named):
+        raise ExportError(f"output {str(named)!r} is a folder")
+    if is_same_file(named, db_path):
+        raise ExportError(f"output {str(named)!r} is the database itself; choose another file")
+    # Through a link, the file it points at is replaced and the link stays a link.
+    target = named if stream else Path(os.path.realpath(named))
+    folder = target.parent
+    if not stream and (not _is_folder(folder) or not os.access(folder, os.W_OK)):
+        raise ExportError(f"cannot write {str(named)!r}: folder missing or not writable")
+    con = connect(db_path, read_only=True, lock_timeout=lock_timeout)
+    # Renaming a finished file over a pipe or a device would replace it (as root, even
+    # /dev/stdout itself) and its reader would get nothing.
+    temp = target if stream else folder / f".tmp-export-{os.getpid()}-{target.name}"
+    try:
+        order = "ts" if table == "events" else "ALL"
+        options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
+        if stream:
+            # DuckDB's own temporary-then-rename, which a redirected /dev/fd/1 cannot take.
+            options += ", USE_TMP_FILE false"
+        try:
+            # `table` is one of EXPORT_TABLES (checked above); the path is quoted.
+            source = table
+            if table == "daily_referrer_domains" and not has_table(con, table):
+                # A warehouse made before that table, not rolled up since (an export never
+                # writes): what reports and the dashboard read from it too.
+                source = f"({REFERRER_DOMAINS_FALLBACK})"
+            columns = "*" if fmt == "parquet" else _spreadsheet_safe(con, source)
+            con.execute(
+                f"COPY (SELECT {columns} FROM {source} AS {table} ORDER BY {order})"
+                f" TO {quote_path(temp)} ({options})"
+            )
+            rows = scalar(con, f"SELECT COUNT(*) FROM {source} AS {table}")
+        except duckdb.CatalogException:
+            raise WarehouseError(
+                f"{str(db_path)!r} has no table {table!r}: is it a cookiewall warehouse?"
+            ) from None
+        except duckdb.Error as exc:
+            if stream and "broken pipe" in str(exc).lower():
+                raise BrokenPipeError(f"{str(named)!r}: the reader closed it") from None
+            raise ExportError(f"cannot write {str(named)!r}: {first_line(exc)}") from None
+        if stream:
+            return rows
+        try:
+            os.replace(temp, target)
+        except OSError as exc:
+            raise ExportError(f"cannot write {str(named)!r}: {exc.strerror}") from None
+        return rows
+    finally:
+        con.close()
+        if not stream:
+            with contextlib.suppress(OSError):
+                temp.unlink()
