@@ -14,24 +14,18 @@ References:
 
 from __future__ import annotations
 
-import email.policy
 import hashlib
-import ipaddress
 import json
 import logging
 import math
-import re
 import secrets
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import Message
-from email.parser import BytesParser
 from html import escape
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from itsdangerous.encoding import base64_decode
 
@@ -40,36 +34,21 @@ from cookiewall.banner import (
     COOKIE_LIST_TEXTS,
     DEFAULT_LANGUAGE,
     Banner,
-    BannerMarkup,
     CookieListTexts,
     direction,
 )
 from cookiewall.consent import Consent, ConsentCodec
 from cookiewall.consentmode import consent_mode, default_script
+from cookiewall.decisions import parse_decision, read_body
+from cookiewall.messages import ClientError, Reply, Request, Site, error
+from cookiewall.origins import normal_origin, own_origin, referer_origin, trusted_origin
 from cookiewall.policy import Policy
 from cookiewall.receipts import ReceiptLog, is_receipt_id
 
 logger = logging.getLogger("cookiewall")
 
-Headers = list[tuple[bytes, bytes]]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-
-MAX_BODY = 64 * 1024  # a consent decision is a few hundred bytes
-MAX_FIELDS = 64
-# A multipart decision with every category is well under 2 KiB. The MIME parser costs about
-# 1 ms per KiB of hostile headers: the cap keeps one request to a few ms of the event loop.
-MAX_MULTIPART_BODY = 8 * 1024
-# The parser reads a header's parameters in time proportional to its ';'s times its length
-# (each ';' in a quoted value rescans the header for quotes): 8 KiB of ';' took ~80 ms, and
-# the Content-Type, outside the body's cap, 3 s for 64 KB under uvicorn. A browser's decision
-# has one ';' a field; its Content-Type a boundary of at most 70 characters (RFC 2046 5.1.1).
-MAX_MULTIPART_SEMICOLONS = 2 * MAX_FIELDS
-MAX_MULTIPART_TYPE = 256
-_IDENTITY_ENCODINGS = frozenset({"7bit", "8bit", "binary"})  # RFC 2045 6.1: no decoding
 MAX_NEXT = 2048
-ACTIONS = ("accept_all", "reject_all", "save", "withdraw")
 _PRIVATE = [(b"cache-control", b"private, no-store"), (b"vary", b"Cookie")]
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
 MAX_SITES = 64  # root paths come from the server or the app's mounts: a handful, but bounded
 MAX_ROOT_PATH = 1024
 # Browsers keep at most 180 cookies per domain (Chromium; Firefox 150): a withdrawal expires
@@ -86,67 +65,6 @@ MAX_COOKIE_BYTES = 4096  # a cookie's name and value, as browsers keep them (RFC
 _ROOT_SAFE = "/-._~!$&'()*+=:@"
 PATH_SAFE = "/!$&'()*+,;=:@~"  # RFC 3986 pchar and '/', left as they are in a URL path
 _DOT_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
-_QUOTED_PAIR = re.compile(r"\\.", re.DOTALL)  # a quoted-pair (RFC 9110 5.6.4): `\"` ends no quote
-_HOST_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")  # urlsplit lower-cases
-
-
-@dataclass(frozen=True, slots=True)
-class Site:
-    """What one root path makes of the endpoints' URLs, their routes and the consent cookie.
-
-    `root` is the public, percent-encoded root path without a trailing slash ("" at the
-    host's root); `routes` are matched against the request path with the root stripped.
-    """
-
-    root: str
-    routes: dict[str, Callable[[Request], Awaitable[Reply]]]
-    banner: BannerMarkup
-    cookie_path: str
-    clear: tuple[bytes, bytes]  # deleting the consent cookie: over http, over https
-
-
-@dataclass(slots=True)
-class Request:
-    scope: dict[str, Any]
-    receive: Receive
-    consent: Consent
-    secure: bool
-    site: Site
-    # Lower-case names; a field sent more than once is one value joined by ", " (RFC 9110 5.3).
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def method(self) -> str:
-        method: str = self.scope["method"]
-        return method
-
-    def query(self) -> dict[str, str]:
-        raw = self.scope.get("query_string", b"").decode("latin-1")
-        try:
-            return dict(parse_qsl(raw, max_num_fields=MAX_FIELDS))
-        except ValueError:
-            return {}
-
-
-@dataclass(slots=True)
-class Reply:
-    status: int
-    body: bytes = b""
-    content_type: str | None = None
-    headers: Headers = field(default_factory=list)
-    sets_consent_cookie: bool = False  # then the middleware adds no clearing/re-signing header
-
-
-class ClientError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def error(status: int, message: str) -> Reply:
-    body = json.dumps({"error": message}).encode()
-    return Reply(status, body, "application/json", [(b"cache-control", b"no-store")])
 
 
 def safe_next(value: str | None, root: str = "") -> str:
@@ -222,8 +140,8 @@ class ConsentEndpoints:
         if not isinstance(trusted_origins, Iterable):
             raise ValueError(f"trusted_origins must be a list of origins, not {trusted_origins!r}")
         # Origins the browser uses that the Host the app sees cannot name (a proxy that
-        # rewrites Host): accepted as the request's own, as written by `_normal_origin`.
-        self.trusted_origins = frozenset(_trusted_origin(o) for o in trusted_origins)
+        # rewrites Host): accepted as the request's own, as written by `normal_origin`.
+        self.trusted_origins = frozenset(trusted_origin(o) for o in trusted_origins)
         self.policy = policy
         self.codec = codec
         self.banner = banner
@@ -319,8 +237,8 @@ class ConsentEndpoints:
         try:
             if method == "DELETE":
                 return self._withdraw(request, is_form=False, next_path="/")
-            body = await _read_body(request)
-            action, categories, next_path, is_form = _parse_decision(
+            body = await read_body(request)
+            action, categories, next_path, is_form = parse_decision(
                 request.headers.get("content-type", ""), body
             )
             unknown = categories - self.policy.category_names
@@ -512,12 +430,12 @@ class ConsentEndpoints:
             referer = request.headers.get("referer")
             if referer is None:
                 return None
-            origin = _referer_origin(referer)
+            origin = referer_origin(referer)
         if origin is None:
             return error(403, "cross-site request refused")
-        origin = _normal_origin(origin)
+        origin = normal_origin(origin)
         # The operator's `trusted_origins` name what a Host rewritten by a proxy cannot.
-        if origin != _own_origin(request) and origin not in self.trusted_origins:
+        if origin != own_origin(request) and origin not in self.trusted_origins:
             return error(403, "cross-site request refused")
         return None
 
@@ -792,273 +710,3 @@ def _not_allowed(allow: str) -> Reply:
     reply = error(405, "method not allowed")
     reply.headers.append((b"allow", allow.encode()))
     return reply
-
-
-def _normal_origin(origin: str) -> str:
-    origin = origin.strip().lower()
-    scheme, sep, host = origin.partition("://")
-    if not sep:
-        return origin  # "null" and other opaque origins never match
-    name, colon, port = host.rpartition(":")
-    if colon and "]" not in port and _DEFAULT_PORTS.get(scheme) == port:
-        host = name
-    return f"{scheme}://{host}"
-
-
-def _trusted_origin(value: object) -> str:
-    """A `trusted_origins` entry checked and written as `_normal_origin` writes a browser's
-    Origin (lower case, no default port), or ValueError naming it.
-
-    Only `scheme://host[:port]` with http or https: a browser's Origin never has a path,
-    query, fragment or credentials, so an entry with any of them could never match and is a
-    mistake to report, not to keep silently.
-    """
-    if not isinstance(value, str):
-        raise ValueError(f"trusted_origins: {value!r} is not a string")
-    shape = "must be scheme://host[:port] (http or https), e.g. 'https://example.com'"
-    if not value.isascii():
-        raise ValueError(
-            f"trusted_origins: {value!r} {shape}: it has non-ASCII characters"
-            " (write an internationalised name in its xn-- form)"
-        )
-    if not value.isprintable() or " " in value:
-        raise ValueError(f"trusted_origins: {value!r} {shape}: it has spaces or control characters")
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError as exc:  # an unbalanced '[', a port that is not a number in range
-        raise ValueError(f"trusted_origins: {value!r} {shape}: {exc}") from None
-    scheme = parts.scheme.lower()
-    host = parts.hostname or ""
-    problem: str | None = None
-    if scheme not in _DEFAULT_PORTS or not value.lower().startswith(f"{scheme}://"):
-        problem = "does not start with http:// or https://"
-    elif "@" in parts.netloc:
-        problem = "has credentials"
-    elif parts.path or parts.query or parts.fragment or value.endswith(("?", "#")):
-        problem = "has a path, query or fragment (not even a trailing '/')"
-    elif port == 0 or parts.netloc.endswith(":"):
-        problem = "has an empty or zero port"
-    elif not _host_ok(host):
-        problem = "has no valid host"
-    if problem is not None:
-        raise ValueError(f"trusted_origins: {value!r} {shape}: it {problem}")
-    if ":" in host:  # IPv6, as browsers write it: compressed, in brackets
-        host = f"[{ipaddress.IPv6Address(host).compressed}]"
-    if port is not None and str(port) != _DEFAULT_PORTS[scheme]:
-        host = f"{host}:{port}"
-    return f"{scheme}://{host}"
-
-
-def _host_ok(host: str) -> bool:
-    if ":" in host:
-        if "%" in host:  # a zone id (fe80::1%eth0): no browser puts one in an Origin
-            return False
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            return False
-        return True
-    labels = host.removesuffix(".").split(".")
-    return all(_HOST_LABEL.fullmatch(label) for label in labels)
-
-
-def _referer_origin(referer: str) -> str | None:
-    """The origin of an http(s) Referer, or None for anything a browser would not send."""
-    words = referer.split()
-    if len(words) != 1:
-        # A browser's Referer is one URL, its spaces escaped: whitespace inside is a repeated
-        # field joined (`Request.headers`), whose first copy alone urlsplit would read.
-        return None
-    try:
-        parts = urlsplit(words[0])
-    except ValueError:  # an unbalanced '[' in the host
-        return None
-    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.netloc or "@" in parts.netloc:
-        return None  # browsers strip credentials from a Referer: one with them is forged
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _own_origin(request: Request) -> str:
-    scheme = "https" if request.scope.get("scheme") in ("https", "wss") else "http"
-    host = request.headers.get("host")
-    if not host:
-        server = request.scope.get("server")
-        if not server:
-            return ""
-        host = f"{server[0]}:{server[1]}"
-    return _normal_origin(f"{scheme}://{host}")
-
-
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        declared = declared.strip()
-        # ASCII digits only: str.isdigit() also takes '²' (a latin-1 byte), which int() refuses.
-        if not (declared.isascii() and declared.isdigit()):
-            raise ClientError(400, "bad Content-Length")
-        # Compared by length first: int() refuses more than 4,300 digits (a ValueError).
-        digits = declared.lstrip("0")
-        if len(digits) > len(str(MAX_BODY)) or int(digits or "0") > MAX_BODY:
-            raise ClientError(413, f"body larger than {MAX_BODY} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            raise ClientError(400, "client disconnected")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise ClientError(413, f"body larger than {MAX_BODY} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _parse_decision(content_type: str, body: bytes) -> tuple[str, frozenset[str], str, bool]:
-    """(action, categories, next, is_form) from a form or JSON body; ClientError if malformed."""
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type in _DECISION_TYPES and "," in content_type and _joined(content_type):
-        # Two Content-Type fields arrive joined (`Request.headers`): reading the first copy's
-        # media type would let the request pick the copy that suits it.
-        raise ClientError(400, "more than one Content-Type")
-    if media_type == "application/json":
-        return (*_parse_json(body), False)
-    if media_type == "application/x-www-form-urlencoded":
-        return (*_parse_form(body), True)
-    if media_type == "multipart/form-data":
-        # What `fetch(url, {method: "POST", body: new FormData(form)})` sends: answered as the
-        # same form posted without script would be.
-        return (*_decision_of(_multipart_fields(content_type, body)), True)
-    raise ClientError(
-        415, "send application/x-www-form-urlencoded, multipart/form-data or application/json"
-    )
-
-
-_DECISION_TYPES = frozenset(
-    {"application/json", "application/x-www-form-urlencoded", "multipart/form-data"}
-)
-
-
-def _joined(content_type: str) -> bool:
-    """True when a ',' outside a quoted string (or an unclosed quote) shows several fields
-    joined into one (RFC 9110 5.3): a parameter holds a ',' only quoted (a multipart boundary
-    may). Linear: quoted-pairs dropped first, then the text split at the quotes."""
-    segments = _QUOTED_PAIR.sub("", content_type).split('"')
-    return len(segments) % 2 == 0 or any("," in outside for outside in segments[::2])
-
-
-def _parse_form(body: bytes) -> tuple[str, frozenset[str], str]:
-    try:
-        text = body.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ClientError(400, "malformed form body") from exc
-    return _decision_of(pairs)
-
-
-def _multipart_fields(content_type: str, body: bytes) -> list[tuple[str, str]]:
-    """The (name, value) fields of a multipart/form-data body (RFC 7578), read by the standard
-    library's MIME parser; ClientError when the body is not one, holds a file, an encoded
-    part or too many fields.
-
-    The parser's compat32 policy: the default one parses headers about twenty times slower,
-    which hostile headers would turn into a stalled event loop. Field names are compared as
-    ASCII, values decoded as UTF-8 (what browsers send for a UTF-8 page).
-    """
-    if len(body) > MAX_MULTIPART_BODY:
-        raise ClientError(413, f"multipart body larger than {MAX_MULTIPART_BODY} bytes")
-    if "\r" in content_type or "\n" in content_type:  # would end the header early
-        raise ClientError(400, "malformed Content-Type")
-    if len(content_type) > MAX_MULTIPART_TYPE:
-        raise ClientError(400, f"a multipart Content-Type longer than {MAX_MULTIPART_TYPE}")
-    if body.count(b";") > MAX_MULTIPART_SEMICOLONS:
-        raise ClientError(400, f"more than {MAX_MULTIPART_SEMICOLONS} ';' in a multipart body")
-    try:
-        head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
-        message = BytesParser(policy=email.policy.compat32).parsebytes(head + body)
-    except (UnicodeEncodeError, ValueError, TypeError) as exc:  # a header that is no text
-        raise ClientError(400, "malformed multipart body") from exc
-    parts = message.get_payload() if message.is_multipart() else None
-    if message.defects or not isinstance(parts, list) or not parts:
-        raise ClientError(400, "malformed multipart body")
-    if len(parts) > MAX_FIELDS:
-        raise ClientError(400, f"more than {MAX_FIELDS} fields")
-    fields: list[tuple[str, str]] = []
-    for part in parts:
-        if not isinstance(part, Message) or part.is_multipart() or part.defects:
-            raise ClientError(400, "malformed multipart body")
-        if part.get_content_disposition() != "form-data":
-            raise ClientError(400, "a multipart part without Content-Disposition: form-data")
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            raise ClientError(400, "a multipart part without a name")
-        if part.get_filename() is not None:
-            raise ClientError(400, "a consent decision takes no files")
-        # The parser would decode base64, quoted-printable, even uuencode, which no browser
-        # sends (RFC 7578 4.7) and Starlette's form reader, a WAF or a log take as they are.
-        encoding = str(part.get("content-transfer-encoding", "7bit")).strip().lower()
-        if encoding not in _IDENTITY_ENCODINGS:
-            raise ClientError(400, "a multipart part with a Content-Transfer-Encoding")
-        payload = part.get_payload(decode=True)
-        try:
-            value = payload.decode("utf-8") if isinstance(payload, bytes) else ""
-        except UnicodeDecodeError as exc:
-            raise ClientError(400, "malformed multipart body") from exc
-        fields.append((name, value))
-    return fields
-
-
-def _decision_of(pairs: list[tuple[str, str]]) -> tuple[str, frozenset[str], str]:
-    """(action, categories, next) from a form's fields."""
-    actions = [v for k, v in pairs if k == "action"]
-    nexts = [v for k, v in pairs if k == "next"]
-    if len(actions) != 1 or len(nexts) > 1:
-        raise ClientError(400, "the form needs exactly one action and at most one next")
-    action = actions[0]
-    if action not in ACTIONS:
-        raise ClientError(400, f"unknown action (known: {', '.join(ACTIONS)})")
-    categories = frozenset(v for k, v in pairs if k == "categories")
-    return action, categories, nexts[0] if nexts else "/"
-
-
-class _RepeatedKey(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key[:64]  # echoed in the error: bounded
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object whose names are unique. Python keeps the last of a repeated name, other
-    readers (a log, a WAF, the site's own client code) the first: a decision must not mean
-    one thing to them and another to the receipt, as a form with two `action`s cannot."""
-    data = dict(pairs)
-    if len(data) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _RepeatedKey(key)
-            seen.add(key)
-    return data
-
-
-def _parse_json(body: bytes) -> tuple[str, frozenset[str], str]:
-    try:
-        data = json.loads(body, object_pairs_hook=_unique_keys)
-    except _RepeatedKey as exc:
-        raise ClientError(400, f"repeated field in the JSON body: {exc.key}") from exc
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        raise ClientError(400, "malformed JSON") from exc
-    if not isinstance(data, dict):
-        raise ClientError(400, "the JSON body must be an object")
-    action = data.get("action")
-    if not isinstance(action, str) or action not in ACTIONS:
-        raise ClientError(400, f"action must be one of {', '.join(ACTIONS)}")
-    categories = data.get("categories", [])
-    if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
-        raise ClientError(400, "categories must be a list of strings")
-    next_path = data.get("next", "/")
-    if not isinstance(next_path, str):
-        raise ClientError(400, "next must be a string")
-    return action, frozenset(categories), next_path

@@ -4,7 +4,7 @@ References:
 * ASGI HTTP connection scope and response messages: https://asgi.readthedocs.io/
 * RFC 6265 (cookies), RFC 9111 section 5.2.2.7 (Cache-Control: private)
 * Global Privacy Control (Sec-GPC: 1): https://privacycg.github.io/gpc-spec/
-* ASGI `root_path` (an app served under a sub-path): see `cookiewall.endpoints.Site`
+* ASGI `root_path` (an app served under a sub-path): see `cookiewall.messages.Site`
 """
 
 from __future__ import annotations
@@ -17,15 +17,8 @@ from typing import Any
 from cookiewall import setcookie
 from cookiewall.banner import Banner, inject
 from cookiewall.consent import Consent, ConsentCodec, Decision
-from cookiewall.endpoints import (
-    ConsentEndpoints,
-    Reply,
-    Request,
-    Site,
-    browser_path,
-    route_path,
-    safe_next,
-)
+from cookiewall.endpoints import ConsentEndpoints, browser_path, route_path, safe_next
+from cookiewall.messages import Reply, Request, Site
 from cookiewall.policy import Policy
 from cookiewall.receipts import ReceiptLog
 
