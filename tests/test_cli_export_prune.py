@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from analytics.cli import main
-from analytics.warehouse import EXPORT_TABLES, Warehouse
+from analytics.export import EXPORT_TABLES
+from analytics.warehouse import Warehouse
 from tests.warehouse_support import events_for_days, fixed_clock, table_rows, write_events
 
 DAY = date(2026, 11, 1)

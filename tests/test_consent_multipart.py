@@ -19,7 +19,8 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from cookiewall import ConsentMiddleware
-from cookiewall.endpoints import MAX_FIELDS, MAX_MULTIPART_BODY
+from cookiewall.decisions import MAX_MULTIPART_BODY
+from cookiewall.messages import MAX_FIELDS
 from tests.support import uvicorn_server
 from tests.test_cookiewall_support import (
     call,

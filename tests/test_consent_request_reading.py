@@ -19,12 +19,8 @@ from typing import Any
 import pytest
 
 from cookiewall import ReceiptLog
-from cookiewall.endpoints import (
-    MAX_BODY,
-    MAX_FIELDS,
-    MAX_MULTIPART_BODY,
-    MAX_MULTIPART_SEMICOLONS,
-)
+from cookiewall.decisions import MAX_BODY, MAX_MULTIPART_BODY, MAX_MULTIPART_SEMICOLONS
+from cookiewall.messages import MAX_FIELDS
 from tests.support import uvicorn_server
 from tests.test_cookiewall_support import call, http_scope, make_app, run_asgi
 

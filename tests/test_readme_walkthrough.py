@@ -27,9 +27,9 @@ from starlette.routing import Mount
 from analytics import Recorder, Warehouse
 from analytics.dashboard import dashboard
 from analytics.dashboard.app import SECURITY_HEADERS
+from analytics.export import export_table
 from analytics.render.svg import line_chart, sparkline
 from analytics.reports import run_report
-from analytics.warehouse import export_table
 from cookiewall import ConsentMiddleware, ReceiptLog
 from tests.dashboard_support import TOKEN, build_warehouse
 from tests.support import ROOT
@@ -213,7 +213,7 @@ SIGNATURES: list[tuple[str, Any]] = [
     ("analytics.spark.spark_rollup(spool, output_dir, master=…, timezone=…)", "spark_rollup"),
     ('line_chart(series, labels, title=…, empty_label="no data")', line_chart),
     ("sparkline(values)", sparkline),
-    ("analytics.warehouse.export_table(db, table, fmt, output)", export_table),
+    ("analytics.export.export_table(db, table, fmt, output)", export_table),
     ("`prune(raw_days=None)`", Warehouse.prune),
 ]
 
@@ -264,14 +264,14 @@ def _stated_numbers() -> list[tuple[str, Any]]:
     from analytics.dashboard import params, snapshot
     from analytics.event import SCHEMA_VERSION
     from analytics.objectstore import SegmentUploader
-    from cookiewall import consent, endpoints, policy
+    from cookiewall import consent, decisions, endpoints, policy
 
     uploader = inspect.signature(SegmentUploader).parameters
     return [
         # the consent gate
         ("Verified cookies are cached (4096 entries", lambda: consent.CACHE_SIZE == 4096),
         ("kept (at most 64 root paths)", lambda: endpoints.MAX_SITES == 64),
-        ("Bodies are capped at 64 KiB (413)", lambda: endpoints.MAX_BODY == 64 * 1024),
+        ("Bodies are capped at 64 KiB (413)", lambda: decisions.MAX_BODY == 64 * 1024),
         (
             "default 180, at most 395",
             lambda: (policy.DEFAULT_CONSENT_AGE.days, policy.MAX_CONSENT_AGE.days) == (180, 395),
@@ -853,7 +853,7 @@ def _named_paths() -> set[str]:
 
 @pytest.mark.parametrize("path", sorted(_named_paths()))
 def test_every_file_and_folder_the_readme_names_exists(path: str) -> None:
-    from analytics.warehouse import ROLLUP_TABLES
+    from analytics.tables import ROLLUP_TABLES
 
     if "<table>" in path:
         for name in ROLLUP_TABLES:

@@ -19,9 +19,11 @@ import duckdb
 import pytest
 
 from analytics.dashboard import dashboard
+from analytics.errors import WarehouseError
 from analytics.event import Event
+from analytics.export import export_table
 from analytics.reports import ReportQuery, run_report
-from analytics.warehouse import Warehouse, WarehouseError, export_table
+from analytics.warehouse import Warehouse
 from tests.dashboard_support import PASSWORD, USER, client
 from tests.warehouse_support import (
     DIRECT_VISIT,

@@ -24,7 +24,8 @@ import analytics.spark as spark_module
 from analytics.event import Event, to_table
 from analytics.spark import plan_days
 from analytics.spool import write_segment
-from analytics.warehouse import ROLLUP_TABLES, Warehouse
+from analytics.tables import ROLLUP_TABLES
+from analytics.warehouse import Warehouse
 from tests.spark_support import PATHS, SITES, SPOOL, day, fingerprints, rerun, stop_once_at
 from tests.warehouse_support import DIRECT_VISIT, sorted_rows
 

@@ -85,7 +85,7 @@ def _spark_spool(root: Path) -> Path:
 
 
 def _table_rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
-    from analytics.warehouse import ROLLUP_TABLES
+    from analytics.tables import ROLLUP_TABLES
 
     with duckdb.connect(str(db), read_only=True) as con:
         return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ROLLUP_TABLES}
@@ -261,7 +261,7 @@ def test_a_spool_day_that_lost_segments_and_gained_more_keeps_the_lost_ones(
     assert manifest["spool_days"][day.isoformat()]["pruned"] is True
     actual_db = tmp_path / "s.duckdb"
     _spark_rows(output, actual_db)
-    from analytics.warehouse import ROLLUP_TABLES
+    from analytics.tables import ROLLUP_TABLES
 
     for table in ROLLUP_TABLES:
         assert _rows_but_visitors(actual_db, table) == _rows_but_visitors(expected_db, table)

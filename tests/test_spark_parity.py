@@ -26,7 +26,8 @@ from analytics.errors import WarehouseError
 from analytics.event import Event, to_table
 from analytics.reports import ReportQuery, run_report
 from analytics.spool import write_segment
-from analytics.warehouse import ROLLUP_TABLES, Warehouse
+from analytics.tables import ROLLUP_TABLES
+from analytics.warehouse import Warehouse
 
 pytest.importorskip("pyspark", reason="pyspark is not installed (pip install pyspark)")
 if shutil.which("java") is None:

@@ -16,7 +16,8 @@ import pytest
 
 from analytics.reports import ReportQuery, run_report
 from analytics.spark import load_spark_rollups, spark_rollup
-from analytics.warehouse import REFERRER_DOMAINS_FALLBACK, Warehouse
+from analytics.tables import REFERRER_DOMAINS_FALLBACK
+from analytics.warehouse import Warehouse
 from tests.test_referrer_domains import GMAIL, SEARCH, at
 from tests.warehouse_support import events_for_days, python_knows, sorted_rows, write_events
 

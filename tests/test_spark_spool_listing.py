@@ -29,7 +29,8 @@ import pytest
 import analytics.spark as spark_module
 from analytics.event import Event, to_table
 from analytics.spool import write_segment
-from analytics.warehouse import ROLLUP_TABLES, Warehouse
+from analytics.tables import ROLLUP_TABLES
+from analytics.warehouse import Warehouse
 from tests.warehouse_support import DIRECT_VISIT, sorted_rows
 
 D = date(2026, 10, 20)

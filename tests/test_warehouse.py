@@ -15,7 +15,8 @@ import pytest
 
 from analytics.errors import WarehouseError, WarehouseMissingError
 from analytics.event import EVENT_FIELDS, Event
-from analytics.warehouse import ROLLUP_TABLES, Warehouse, read_sql
+from analytics.tables import ROLLUP_TABLES, read_sql
+from analytics.warehouse import Warehouse
 from tests.warehouse_support import (
     events_for_days,
     fixed_clock,

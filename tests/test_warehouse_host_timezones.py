@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from analytics.dashboard import dashboard
-from analytics.warehouse import Warehouse, validate_timezone
+from analytics.timezones import validate_timezone
+from analytics.warehouse import Warehouse
 from tests.dashboard_support import TOKEN
 from tests.support import ROOT
 from tests.warehouse_support import python_knows

@@ -112,14 +112,14 @@ def test_a_segment_this_user_may_not_read_is_left_in_place_not_quarantined(
     spool = tmp_path / "spool"
     write_events(spool, events_for_days(random.Random(16), [DAY], per_day=40), per_segment=20)
     first, second = sorted(spool.glob("day=*/*.parquet"))
-    real = warehouse_module._read_footer
+    real = warehouse_module.read_footer
 
     def refuse_one(path: Path) -> Any:
         if path == first:
             raise PermissionError(13, "Permission denied", str(path))
         return real(path)
 
-    monkeypatch.setattr(warehouse_module, "_read_footer", refuse_one)
+    monkeypatch.setattr(warehouse_module, "read_footer", refuse_one)
     db = tmp_path / "w.duckdb"
     with caplog.at_level("WARNING", logger="analytics"):
         result = Warehouse(db, clock=fixed_clock(datetime(2026, 11, 3, tzinfo=UTC))).run(spool)
@@ -129,7 +129,7 @@ def test_a_segment_this_user_may_not_read_is_left_in_place_not_quarantined(
     assert not (spool / "quarantine").exists()
     assert any("left in place" in r.getMessage() for r in caplog.records)
 
-    monkeypatch.setattr(warehouse_module, "_read_footer", real)  # permissions fixed
+    monkeypatch.setattr(warehouse_module, "read_footer", real)  # permissions fixed
     again = Warehouse(db, clock=fixed_clock(datetime(2026, 11, 3, tzinfo=UTC))).run(spool)
     assert again.ingest.segments == 1
     assert second.exists()

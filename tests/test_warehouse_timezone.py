@@ -12,7 +12,8 @@ import pytest
 
 from analytics.cli import main
 from analytics.errors import WarehouseError
-from analytics.warehouse import ROLLUP_TABLES, Warehouse
+from analytics.tables import ROLLUP_TABLES
+from analytics.warehouse import Warehouse
 from tests.warehouse_support import (
     events_for_days,
     fixed_clock,

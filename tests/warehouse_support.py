@@ -15,7 +15,7 @@ import duckdb
 
 from analytics.event import Event, to_table
 from analytics.spool import write_segment
-from analytics.warehouse import ROLLUP_TABLES
+from analytics.tables import ROLLUP_TABLES
 
 SITES = ("example.com", "shop.example")
 PATHS = ("/", "/pricing", "/blog/a-perfectly-normal-post-title", "/about", "/docs/:redacted")
