@@ -202,7 +202,7 @@ def nobody_python() -> tuple[str, str] | None:
         [
             sys.executable,
             "-c",
-            "import sys, analytics.cli, analytics.render\n"
+            "import sys, analytics.cli, analytics.render, analytics.warehouse\n"
             "print('\\n'.join(sorted({m.__file__ for m in list(sys.modules.values())"
             " if getattr(m, '__file__', None)})))",
         ],

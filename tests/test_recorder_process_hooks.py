@@ -70,6 +70,7 @@ def test_exit_writes_every_live_recorders_events_even_when_one_fails(tmp_path: P
 
 
 def test_a_recorder_that_is_gone_is_not_kept_for_the_handlers(tmp_path: Path) -> None:
+    gc.collect()  # earlier tests' recorders in reference cycles: not counted in `before`
     before = len(recorder_module._live_recorders)
     recorders = [Recorder(tmp_path / f"spool{n}", "example.com") for n in range(20)]
     assert len(recorder_module._live_recorders) == before + 20
@@ -85,6 +86,7 @@ def test_a_used_and_closed_recorder_is_collected(tmp_path: Path) -> None:
     )
     recorder.close()
     assert _paths(tmp_path / "spool") == ["/"]
+    gc.collect()  # only this recorder may leave the set below
     before = len(recorder_module._live_recorders)
     del recorder
     gc.collect()
