@@ -11,7 +11,7 @@ from cookiewall.policy import Category, CookieRule, Policy
 from cookiewall.receipts import ReceiptLog
 
 if TYPE_CHECKING:
-    from cookiewall.dependencies import get_consent
+    from cookiewall.dependencies import get_consent, get_gate
 
 __all__ = [
     "Category",
@@ -22,13 +22,14 @@ __all__ = [
     "ReceiptLog",
     "consent_mode",
     "get_consent",
+    "get_gate",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    # get_consent needs Starlette's HTTPConnection: import it only when someone asks.
-    if name == "get_consent":
-        from cookiewall.dependencies import get_consent
+    # get_consent and get_gate need Starlette's HTTPConnection: imported only when asked for.
+    if name in ("get_consent", "get_gate"):
+        from cookiewall import dependencies
 
-        return get_consent
+        return getattr(dependencies, name)
     raise AttributeError(f"module 'cookiewall' has no attribute {name!r}")

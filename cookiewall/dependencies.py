@@ -1,4 +1,5 @@
-"""`get_consent`: the visitor's Consent for a FastAPI (or Starlette) endpoint.
+"""`get_consent` and `get_gate`: the visitor's Consent, and the gate that served the request,
+for a FastAPI (or Starlette) endpoint.
 
 Imported lazily by `cookiewall.get_consent`, so cookiewall itself needs neither Starlette nor
 FastAPI; FastAPI injects the connection because of the `HTTPConnection` annotation.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from starlette.requests import HTTPConnection
 
 from cookiewall.consent import Consent
+from cookiewall.middleware import GATE_STATE_KEY, ConsentMiddleware
 
 
 def get_consent(request: HTTPConnection) -> Consent:
@@ -20,3 +22,16 @@ def get_consent(request: HTTPConnection) -> Consent:
             " (websocket scopes pass through it untouched and carry none)"
         )
     return consent
+
+
+def get_gate(request: HTTPConnection) -> ConsentMiddleware:
+    """The `ConsentMiddleware` that served this request: `Depends(get_gate)` in a health or
+    metrics route reads its counters (`gate.statistics()`), also when the app added the
+    middleware with `app.add_middleware` and never held the instance."""
+    gate = request.scope.get("state", {}).get(GATE_STATE_KEY)
+    if not isinstance(gate, ConsentMiddleware):
+        raise RuntimeError(
+            "no consent gate on this request: add cookiewall.ConsentMiddleware to the app"
+            " (websocket scopes pass through it untouched and carry none)"
+        )
+    return gate

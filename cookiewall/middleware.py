@@ -30,6 +30,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 logger = logging.getLogger("cookiewall")
 
+# The request state entry naming the gate that served the request (see `get_gate`).
+GATE_STATE_KEY = "cookiewall.gate"
+
 MAX_INJECT_BUFFER = 1024 * 1024  # bodies with a known, small Content-Length may be buffered
 _REMEMBERED_NAMES = 1024  # bounds on names kept for logging once and for the declaration
 # Browsers send the consent cookie once per path and domain holding it: a handful. Each value
@@ -146,6 +149,16 @@ class ConsentMiddleware:
     def verifications(self) -> int:
         return self.codec.verifications
 
+    def statistics(self) -> dict[str, Any]:
+        """A snapshot of the counters, for a health or metrics route (`get_gate`): plain
+        values, safe to serialise as JSON. Cookie names only, never values."""
+        return {
+            **self.stats,
+            "removed_by_name": dict(self.removed_by_name),
+            "verifications": self.codec.verifications,
+            "cache_hits": self.codec.cache_hits,
+        }
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             if scope["type"] == "websocket":
@@ -204,6 +217,9 @@ class ConsentMiddleware:
         if state is None:
             scope["state"] = state = {}
         state["consent"] = consent
+        # What `get_gate` hands a route: with `app.add_middleware`, Starlette builds this
+        # instance itself and the app has no other handle on it (or on its counters).
+        state[GATE_STATE_KEY] = self
 
         handler = site.routes.get(path)
         if handler is not None:

@@ -77,6 +77,23 @@ RUNNABLE: dict[str, tuple[str, dict[str, str], str]] = {
         + "banner = asyncio.run(_check(app, '/shop/consent/banner?next=/shop/x'))\n"
         + "assert 'action=\"/shop/consent\"' in banner.text\n",
     ),
+    "from fastapi import Depends": (
+        "from fastapi import FastAPI, Response\n"
+        "from cookiewall import ConsentMiddleware, Policy\n"
+        "app = FastAPI()\n"
+        "app.add_middleware(ConsentMiddleware, policy=Policy.from_toml('cookiewall.toml'),\n"
+        f"                   secret_key='{KEY}')\n"
+        "@app.get('/')\n"
+        "def home(response: Response) -> dict:\n"
+        "    response.set_cookie('_ga_X1', 'never-in-the-stats')\n"
+        "    return {}\n",
+        {},
+        _APP_CHECK
+        + "asyncio.run(_check(app))\n"
+        + "stats = asyncio.run(_check(app, '/internal/consent-stats')).json()\n"
+        + "assert stats['removed_by_name'] == {'_ga_X1': 1}, stats\n"
+        + "assert 'never-in-the-stats' not in str(stats)\n",
+    ),
     "from datetime import timedelta": (
         "",
         {},
