@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from cookiewall import Category, Policy
-from cookiewall.banner import Banner
 from tests.support import uvicorn_server
 
 if TYPE_CHECKING:
@@ -147,24 +145,3 @@ def test_the_site_answers_in_the_language_the_visitor_prefers(
     assert response.status_code == 200
     assert response.headers["content-language"] == expected
     assert f'<html lang="{expected}">' in response.text
-
-
-@pytest.mark.parametrize(
-    ("accept_language", "expected"),
-    [
-        ("de-CH", "de-ch"),
-        ("de-CH-1996", "de-ch"),  # a variant falls back to its region, then its language
-        ("de-AT", "de"),
-        ("zh-Hant-TW", "zh-hant"),  # script subtag: the policy's zh-hant, not English
-        ("zh-Hant", "zh-hant"),
-        ("zh-CN", "en"),
-        ("gsw, de-ch;q=0.8", "de-ch"),
-    ],
-)
-def test_languages_a_policy_adds_are_found_by_lookup(accept_language: str, expected: str) -> None:
-    policy = Policy(
-        version="1",
-        categories=[Category("necessary", required=True)],
-        texts={"de-CH": {"title": "Cookies auf dieser Webseite"}, "zh-Hant": {"title": "Cookie"}},
-    )
-    assert Banner(policy, "/consent").language_for(accept_language) == expected

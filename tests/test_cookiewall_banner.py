@@ -272,3 +272,25 @@ def test_the_banner_says_which_way_its_language_is_written(language: str, direct
     tag = _banner_tag(policy, language)
     assert f'lang="{language}"' in tag
     assert f'dir="{direction}"' in tag
+
+
+# A policy's own languages, found by the same lookup (no browser needed).
+@pytest.mark.parametrize(
+    ("accept_language", "expected"),
+    [
+        ("de-CH", "de-ch"),
+        ("de-CH-1996", "de-ch"),  # a variant falls back to its region, then its language
+        ("de-AT", "de"),
+        ("zh-Hant-TW", "zh-hant"),  # script subtag: the policy's zh-hant, not English
+        ("zh-Hant", "zh-hant"),
+        ("zh-CN", "en"),
+        ("gsw, de-ch;q=0.8", "de-ch"),
+    ],
+)
+def test_languages_a_policy_adds_are_found_by_lookup(accept_language: str, expected: str) -> None:
+    policy = Policy(
+        version="1",
+        categories=[Category("necessary", required=True)],
+        texts={"de-CH": {"title": "Cookies auf dieser Webseite"}, "zh-Hant": {"title": "Cookie"}},
+    )
+    assert Banner(policy, "/consent").language_for(accept_language) == expected
