@@ -23,14 +23,12 @@ from analytics import Recorder, TrafficMiddleware
 from analytics.event import Event
 from analytics.recorder import CONVERT_INTERVAL, Capture
 from analytics.spool import list_segments, read_segment
+from tests.recording_support import SITE, capture, spooled
 
 IPV4 = "198.51.100.77"
 IPV6 = "2001:db8:abcd:12::77"
 FORWARDED = "192.0.2.201"
 PROXY = "10.9.8.7"
-SITE = "example.com"
-ADDRESS = "198.51.100.77"
-FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) ZebraFinch-Privacy-Probe/9.9.9"
 REFERRER_USER, REFERRER_PASSWORD = "refuser-quokka", "refpass-narwhal"
 QUERY_SECRET = "qs-secret-axolotl-7731"
@@ -292,23 +290,8 @@ POISON_HOST = b"poison-quokka.example"
 POISON_REFERER = b"https://" + POISON_HOST + b"/from?session=raw-secret-narwhal"
 
 
-def spooled(recorder: Recorder) -> list[dict[str, Any]]:
-    recorder.flush()
-    return [
-        row
-        for segment in list_segments(recorder.spool_dir)
-        for row in read_segment(segment.path).to_pylist()
-    ]
-
-
 def spooled_paths(recorder: Recorder) -> list[str]:
     return sorted(row["path"] for row in spooled(recorder))
-
-
-def capture(path: str = "/", **changes: Any) -> Capture:
-    return Capture(
-        time.time(), path, "GET", 200, b"", None, FIREFOX, ADDRESS, None, "undecided", True
-    )._replace(**changes)
 
 
 def test_captures_are_converted_while_a_write_stalls(

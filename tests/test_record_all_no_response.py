@@ -15,10 +15,8 @@ import pytest
 from analytics import Recorder, TrafficMiddleware
 from analytics.middleware import Message, Receive, Scope, Send
 from analytics.spool import list_segments, read_segment
+from tests.recording_support import FIREFOX, SITE, spooled
 from tests.support import uvicorn_server
-
-SITE = "example.com"
-FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 
 
 async def app_without_answers(scope: Scope, receive: Receive, send: Send) -> None:
@@ -48,15 +46,6 @@ def _recorded(spool: Path) -> list[tuple[str, int]]:
         paths, statuses = table.column("path").to_pylist(), table.column("status").to_pylist()
         rows.extend(zip(paths, statuses, strict=True))
     return sorted(rows)
-
-
-def spooled(recorder: Recorder) -> list[dict[str, Any]]:
-    recorder.flush()
-    return [
-        row
-        for segment in list_segments(recorder.spool_dir)
-        for row in read_segment(segment.path).to_pylist()
-    ]
 
 
 async def _call(app: Any, path: str, *, leaves: bool) -> None:

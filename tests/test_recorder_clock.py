@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -19,12 +18,9 @@ import analytics.recorder as recorder_module
 from analytics import Recorder, TrafficMiddleware
 from analytics.event import Event
 from analytics.middleware import Receive, Scope, Send
-from analytics.recorder import CONVERT_INTERVAL, Capture
+from analytics.recorder import CONVERT_INTERVAL
 from analytics.spool import list_segments, read_segment
-
-FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
-SITE = "example.com"
-ADDRESS = "198.51.100.77"
+from tests.recording_support import ADDRESS, FIREFOX, SITE, capture, spooled
 
 # --- a configured clock is called by requests only ----------------------------------------
 
@@ -143,21 +139,6 @@ def recorder(tmp_path: Path) -> Iterator[Recorder]:
         yield recorder
     finally:
         recorder.close()
-
-
-def spooled(recorder: Recorder) -> list[dict[str, Any]]:
-    recorder.flush()
-    return [
-        row
-        for segment in list_segments(recorder.spool_dir)
-        for row in read_segment(segment.path).to_pylist()
-    ]
-
-
-def capture(path: str = "/", **changes: Any) -> Capture:
-    return Capture(
-        time.time(), path, "GET", 200, b"", None, FIREFOX, ADDRESS, None, "undecided", True
-    )._replace(**changes)
 
 
 def event(ts: datetime, path: str = "/") -> Event:

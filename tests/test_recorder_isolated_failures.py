@@ -23,14 +23,10 @@ import pytest
 from analytics import Recorder
 from analytics.capture import batch_to_table
 from analytics.event import Event
-from analytics.recorder import Capture
 from analytics.referrers import Referrer, referrer_parser
-from analytics.spool import list_segments, read_segment
+from tests.recording_support import ADDRESS, SITE, capture, spooled
 
-FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
-SITE = "example.com"
 NOON = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-ADDRESS = "198.51.100.77"
 # Raw values that must never reach a log line.
 POISON_HOST = b"poison-quokka.example"
 
@@ -44,23 +40,8 @@ def recorder(tmp_path: Path) -> Iterator[Recorder]:
         recorder.close()
 
 
-def spooled(recorder: Recorder) -> list[dict[str, Any]]:
-    recorder.flush()
-    return [
-        row
-        for segment in list_segments(recorder.spool_dir)
-        for row in read_segment(segment.path).to_pylist()
-    ]
-
-
 def spooled_paths(recorder: Recorder) -> list[str]:
     return sorted(row["path"] for row in spooled(recorder))
-
-
-def capture(path: str = "/", **changes: Any) -> Capture:
-    return Capture(
-        time.time(), path, "GET", 200, b"", None, FIREFOX, ADDRESS, None, "undecided", True
-    )._replace(**changes)
 
 
 def event(path: str = "/", **changes: Any) -> Event:

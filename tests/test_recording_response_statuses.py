@@ -11,17 +11,13 @@ import asyncio
 import http
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from analytics import Recorder, TrafficMiddleware
 from analytics.middleware import Receive, Scope, Send
-from analytics.spool import list_segments, read_segment
-
-FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
-SITE = "example.com"
+from tests.recording_support import FIREFOX, SITE, spooled
 
 
 @pytest.fixture
@@ -31,15 +27,6 @@ def recorder(tmp_path: Path) -> Iterator[Recorder]:
         yield recorder
     finally:
         recorder.close()
-
-
-def spooled(recorder: Recorder) -> list[dict[str, Any]]:
-    recorder.flush()
-    return [
-        row
-        for segment in list_segments(recorder.spool_dir)
-        for row in read_segment(segment.path).to_pylist()
-    ]
 
 
 # --- record="pages": a page revalidated with 304 Not Modified is still a page view --------

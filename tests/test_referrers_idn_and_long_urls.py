@@ -4,20 +4,14 @@ classified as a browser sends them, parsed alone and through a real Recorder."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from analytics import Recorder
-from analytics.recorder import Capture
 from analytics.referrers import SPAM_HOSTS, parse_referrer, referrer_parser
-from analytics.spool import list_segments, read_segment
-
-FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
-SITE = "example.com"
+from tests.recording_support import SITE, capture, spooled
 
 
 @pytest.fixture
@@ -27,21 +21,6 @@ def recorder(tmp_path: Path) -> Iterator[Recorder]:
         yield recorder
     finally:
         recorder.close()
-
-
-def spooled(recorder: Recorder) -> list[dict[str, Any]]:
-    recorder.flush()
-    return [
-        row
-        for segment in list_segments(recorder.spool_dir)
-        for row in read_segment(segment.path).to_pylist()
-    ]
-
-
-def capture(path: str = "/", **changes: Any) -> Capture:
-    return Capture(
-        time.time(), path, "GET", 200, b"", None, FIREFOX, "203.0.113.7", None, "undecided", True
-    )._replace(**changes)
 
 
 # --- the spam list holds IDN hosts in Punycode; referrer hosts are compared in Unicode ----

@@ -20,21 +20,9 @@ import pytest
 from analytics import Recorder, TrafficMiddleware
 from analytics.middleware import Message, Receive, Scope, Send
 from analytics.recorder import Capture
-from analytics.spool import list_segments, read_segment
+from tests.recording_support import ADDRESS, FIREFOX, SITE, spooled
 
-FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
-SITE = "example.com"
-ADDRESS = "198.51.100.77"
 DAY = date(2026, 11, 28)
-
-
-def spooled(recorder: Recorder) -> list[dict[str, Any]]:
-    recorder.flush()
-    return [
-        row
-        for segment in list_segments(recorder.spool_dir)
-        for row in read_segment(segment.path).to_pylist()
-    ]
 
 
 def capture(path: str = "/", *, status: Any = 200, peer: str = "203.0.113.7") -> Capture:
