@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from analytics.middleware import Message, Receive, Scope, Send
 from analytics.recorder import Capture, Recorder
 from analytics.spool import list_segments, read_segment
 
@@ -29,3 +30,36 @@ def capture(path: str = "/", **changes: Any) -> Capture:
     return Capture(
         time.time(), path, "GET", 200, b"", None, FIREFOX, ADDRESS, None, "undecided", True
     )._replace(**changes)
+
+
+async def html_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """An app that answers every request with a small HTML page."""
+    headers = [(b"content-type", b"text/html; charset=utf-8")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"<p>hi</p>"})
+
+
+def raw_scope(path: str, client: Any, forwarded: bytes | None = None) -> Scope:
+    """A Firefox GET of `path` from `client` ("missing": no client key at all)."""
+    headers = [(b"user-agent", FIREFOX)]
+    if forwarded is not None:
+        headers.append((b"x-forwarded-for", forwarded))
+    scope: Scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                    "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
+                    "query_string": b"", "root_path": "", "headers": headers,
+                    "server": None}  # fmt: skip
+    if client != "missing":
+        scope["client"] = client
+    return scope
+
+
+async def run_request(app: Any, scope: Scope) -> None:
+    """Drive `app` through one request with an empty body, dropping what it sends."""
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        pass
+
+    await app(scope, receive, send)

@@ -15,7 +15,7 @@ import pytest
 from analytics import Recorder, TrafficMiddleware
 from analytics.middleware import Message, Receive, Scope, Send
 from analytics.spool import list_segments, read_segment
-from tests.recording_support import FIREFOX, SITE, spooled
+from tests.recording_support import SITE, raw_scope, run_request, spooled
 from tests.support import uvicorn_server
 
 
@@ -115,29 +115,6 @@ def test_uvicorn_sends_the_500_that_is_recorded(tmp_path: Path) -> None:
 # --- an app that crashes before answering still gets its 500 recorded ---------------------
 
 
-def _scope(path: str, client: Any, forwarded: bytes | None = None) -> Scope:
-    headers = [(b"user-agent", FIREFOX)]
-    if forwarded is not None:
-        headers.append((b"x-forwarded-for", forwarded))
-    scope: Scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-                    "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
-                    "query_string": b"", "root_path": "", "headers": headers,
-                    "server": None}  # fmt: skip
-    if client != "missing":
-        scope["client"] = client
-    return scope
-
-
-async def _request(app: Any, scope: Scope) -> None:
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        pass
-
-    await app(scope, receive, send)
-
-
 async def crashing_app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["path"] == "/late":
         await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -167,7 +144,7 @@ def test_an_app_that_raises_before_answering_is_recorded_as_500(
 
     async def raises() -> None:
         with pytest.raises(RuntimeError, match="before answering"):  # still the server's to see
-            await _request(app, _scope("/early", ("203.0.113.7", 1)))
+            await run_request(app, raw_scope("/early", ("203.0.113.7", 1)))
 
     try:
         assert asyncio.run(go()) == [500, 200]

@@ -7,44 +7,11 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from analytics import Recorder, TrafficMiddleware
-from analytics.middleware import Message, Receive, Scope, Send
-
-FIREFOX = b"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
-SITE = "example.com"
-
-
-async def html_app(scope: Scope, receive: Receive, send: Send) -> None:
-    headers = [(b"content-type", b"text/html; charset=utf-8")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": b"<p>hi</p>"})
-
-
-def _scope(path: str, client: Any, forwarded: bytes | None = None) -> Scope:
-    headers = [(b"user-agent", FIREFOX)]
-    if forwarded is not None:
-        headers.append((b"x-forwarded-for", forwarded))
-    scope: Scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-                    "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
-                    "query_string": b"", "root_path": "", "headers": headers,
-                    "server": None}  # fmt: skip
-    if client != "missing":
-        scope["client"] = client
-    return scope
-
-
-async def _request(app: Any, scope: Scope) -> None:
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        pass
-
-    await app(scope, receive, send)
+from tests.recording_support import SITE, html_app, raw_scope, run_request
 
 
 @pytest.mark.parametrize(
@@ -81,11 +48,11 @@ def test_long_paths_and_user_agents_are_not_pinned_in_the_caches(tmp_path: Path)
 
     async def go() -> None:
         for i in range(requests):
-            scope = _scope(f"/p/{i}-{filler}", ("203.0.113.7", 1))
+            scope = raw_scope(f"/p/{i}-{filler}", ("203.0.113.7", 1))
             scope["headers"] = [(b"user-agent", f"Mozilla/5.0 ({i}) {filler}".encode())]
-            await _request(app, scope)
+            await run_request(app, scope)
 
-    asyncio.run(_request(app, _scope("/warm-up", ("203.0.113.7", 1))))
+    asyncio.run(run_request(app, raw_scope("/warm-up", ("203.0.113.7", 1))))
     recorder.flush()  # the parsers' one-time set-up is not what is measured
     tracemalloc.start()
     try:

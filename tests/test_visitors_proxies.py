@@ -18,9 +18,16 @@ from typing import Any
 import pytest
 
 from analytics import Recorder, TrafficMiddleware
-from analytics.middleware import Message, Receive, Scope, Send
 from analytics.recorder import Capture
-from tests.recording_support import ADDRESS, FIREFOX, SITE, spooled
+from tests.recording_support import (
+    ADDRESS,
+    FIREFOX,
+    SITE,
+    html_app,
+    raw_scope,
+    run_request,
+    spooled,
+)
 
 DAY = date(2026, 11, 28)
 
@@ -94,35 +101,6 @@ def test_an_ipv4_proxy_is_trusted_in_either_spelling(trusted: tuple[str], peer: 
 # --- no client address (a Unix socket: ASGI `client` is None or missing) ------------------
 
 
-async def html_app(scope: Scope, receive: Receive, send: Send) -> None:
-    headers = [(b"content-type", b"text/html; charset=utf-8")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": b"<p>hi</p>"})
-
-
-def _scope(path: str, client: Any, forwarded: bytes | None = None) -> Scope:
-    headers = [(b"user-agent", FIREFOX)]
-    if forwarded is not None:
-        headers.append((b"x-forwarded-for", forwarded))
-    scope: Scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-                    "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
-                    "query_string": b"", "root_path": "", "headers": headers,
-                    "server": None}  # fmt: skip
-    if client != "missing":
-        scope["client"] = client
-    return scope
-
-
-async def _request(app: Any, scope: Scope) -> None:
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        pass
-
-    await app(scope, receive, send)
-
-
 @pytest.mark.parametrize("client", [None, "missing"])
 @pytest.mark.parametrize("trusted", [(), ("10.0.0.0/8",)])
 def test_requests_without_a_client_address_get_no_visitor_id(
@@ -133,9 +111,9 @@ def test_requests_without_a_client_address_get_no_visitor_id(
 
     async def go() -> None:
         # uvicorn --uds: no peer address; without proxy headers every visitor looks alike
-        await _request(app, _scope("/a", client, b"203.0.113.7"))
-        await _request(app, _scope("/b", client, b"198.51.100.9"))
-        await _request(app, _scope("/c", ("203.0.113.7", 5000)))
+        await run_request(app, raw_scope("/a", client, b"203.0.113.7"))
+        await run_request(app, raw_scope("/b", client, b"198.51.100.9"))
+        await run_request(app, raw_scope("/c", ("203.0.113.7", 5000)))
 
     try:
         asyncio.run(go())
