@@ -20,6 +20,7 @@ from analytics.cli import main
 from analytics.warehouse import Warehouse
 from tests.support import ROOT
 from tests.warehouse_support import (
+    daily_totals_csv,
     events_for_days,
     fixed_clock,
     seeded_spool,
@@ -150,27 +151,6 @@ def three_day_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-def _daily_totals_csv(db: Path) -> str:
-    out = db.parent / f"expected-{os.getpid()}.csv"
-    assert (
-        main(
-            [
-                "export",
-                "--db",
-                str(db),
-                "--table",
-                "daily_totals",
-                "--format",
-                "csv",
-                "--output",
-                str(out),
-            ]
-        )
-        == 0
-    )
-    return out.read_text()
-
-
 @pytest.mark.parametrize("through_link", [False, True])
 def test_export_into_a_named_pipe_writes_through_it(
     three_day_warehouse: Path, tmp_path: Path, through_link: bool
@@ -202,7 +182,7 @@ def test_export_into_a_named_pipe_writes_through_it(
     )
     reader.join(timeout=30)
     assert code == 0
-    assert received == [_daily_totals_csv(three_day_warehouse).encode()]
+    assert received == [daily_totals_csv(three_day_warehouse).encode()]
     assert stat.S_ISFIFO(fifo.stat().st_mode)
     assert target.is_symlink() == through_link
 

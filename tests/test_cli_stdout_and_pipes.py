@@ -19,10 +19,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from analytics.cli import main
 from analytics.warehouse import Warehouse
 from tests.support import ROOT
 from tests.warehouse_support import (
+    daily_totals_csv,
     events_for_days,
     fixed_clock,
     seeded_spool,
@@ -234,27 +234,6 @@ def three_day_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-def _daily_totals_csv(db: Path) -> str:
-    out = db.parent / f"expected-{os.getpid()}.csv"
-    assert (
-        main(
-            [
-                "export",
-                "--db",
-                str(db),
-                "--table",
-                "daily_totals",
-                "--format",
-                "csv",
-                "--output",
-                str(out),
-            ]
-        )
-        == 0
-    )
-    return out.read_text()
-
-
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_export_to_stdout_with_a_dash(three_day_warehouse: Path, tmp_path: Path, fmt: str) -> None:
     # `analytics export ... --output - | gzip`: before, a file named '-' appeared in the
@@ -280,7 +259,7 @@ def test_export_to_stdout_with_a_dash(three_day_warehouse: Path, tmp_path: Path,
     assert not (tmp_path / "-").exists()
     assert proc.stderr.decode().startswith("exported 6 rows of daily_totals to stdout")
     if fmt == "csv":
-        assert proc.stdout.decode() == _daily_totals_csv(three_day_warehouse)
+        assert proc.stdout.decode() == daily_totals_csv(three_day_warehouse)
     else:
         assert proc.stdout.startswith(b"PAR1")
         assert proc.stdout.endswith(b"PAR1")
@@ -309,7 +288,7 @@ def test_export_to_stdout_redirected_to_a_file(three_day_warehouse: Path, tmp_pa
             check=False,
         )
     assert proc.returncode == 0, proc.stderr
-    assert out.read_text() == _daily_totals_csv(three_day_warehouse)
+    assert out.read_text() == daily_totals_csv(three_day_warehouse)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["totals.csv"]
 
 

@@ -3,6 +3,7 @@ and a brute-force tally (plain Python counting) of what every rollup table must 
 
 from __future__ import annotations
 
+import os
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -227,3 +228,13 @@ def python_knows(zone: str) -> bool:
     except Exception:
         return False
     return True
+
+
+def daily_totals_csv(db: Path) -> str:
+    """`daily_totals` of `db` as `analytics export --format csv` writes it to a file."""
+    from analytics.cli import main
+
+    out = db.parent / f"expected-{os.getpid()}.csv"
+    argv = ["export", "--db", str(db), "--table", "daily_totals", "--format", "csv"]
+    assert main([*argv, "--output", str(out)]) == 0
+    return out.read_text()
