@@ -67,6 +67,13 @@ _MAC = re.compile(
     r"|(?<![0-9A-Fa-f.])(?:[0-9A-Fa-f]{4}\.){2}[0-9A-Fa-f]{4}(?![0-9A-Fa-f]|\.[0-9A-Fa-f])"
 )
 _HEX_LETTER = re.compile(r"[A-Fa-f]")
+# A session id written into the URL for a visitor without cookies (a cookie's value, then):
+# a servlet container's `;jsessionid=`, PHP's `;PHPSESSID=` (matrix parameters), ASP.NET's
+# cookieless `(S(...))` segment, also with other tickets (`(X(1)S(...))`, `(A(...)F(...))`).
+# Their names say what they hold, however short or orderly the value looks: ASP.NET's 24
+# lower-case base32 characters passed the token rule about one time in five.
+_SESSION_PARAMETER = re.compile(r";(?:[^;=/]*sess[^;=/]*|sid)=", re.IGNORECASE)
+_COOKIELESS_SESSION = re.compile(r"\((?:[A-Z]\([^()/]*\))+\)")
 
 
 def _has_mac_address(text: str) -> bool:
@@ -113,8 +120,16 @@ def _has_ip_address(text: str) -> bool:
     return False
 
 
+def _names_a_session(segment: str) -> bool:
+    return (";" in segment and _SESSION_PARAMETER.search(segment) is not None) or (
+        "(" in segment and _COOKIELESS_SESSION.search(segment) is not None
+    )
+
+
 def _identifies(segment: str) -> bool:
     if _EMAIL.search(segment) or _UUID.search(segment) or _HEX_RUN.search(segment):
+        return True
+    if _names_a_session(segment):
         return True
     if _has_ip_address(segment) or _has_mac_address(segment):
         return True
@@ -133,10 +148,12 @@ def _redact_segment(segment: str) -> str:
         and "@" not in segment
         and "%" not in segment
         and ":" not in segment
+        and ";" not in segment
+        and "(" not in segment
         and segment.count(".") < 2
         and segment.count("-") < 3
     ):
-        return segment  # too short for a token, a UUID or an address (the common case: fast)
+        return segment  # too short for a token, an address or a session (the common case: fast)
     # scope["path"] is already percent-decoded once: what is left encoded was encoded twice.
     if _identifies_even_encoded(segment):
         return REDACTED
