@@ -74,6 +74,11 @@ _HEX_LETTER = re.compile(r"[A-Fa-f]")
 # lower-case base32 characters passed the token rule about one time in five.
 _SESSION_PARAMETER = re.compile(r";(?:[^;=/]*sess[^;=/]*|sid)=", re.IGNORECASE)
 _COOKIELESS_SESSION = re.compile(r"\((?:[A-Z]\([^()/]*\))+\)")
+# A JSON Web Token (RFC 7519): base64url parts joined by dots, the first a JSON header, so
+# `eyJ` (`{"`). `.` ends a base64 run, so a JWT whose parts are each shorter than 24
+# characters (unsigned, `alg: none`, or a short payload such as `{"u":1}`) passed the token
+# rule, payload and all.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{2,}\.")
 
 
 def _has_mac_address(text: str) -> bool:
@@ -129,7 +134,7 @@ def _names_a_session(segment: str) -> bool:
 def _identifies(segment: str) -> bool:
     if _EMAIL.search(segment) or _UUID.search(segment) or _HEX_RUN.search(segment):
         return True
-    if _names_a_session(segment):
+    if _names_a_session(segment) or ("eyJ" in segment and _JWT.search(segment)):
         return True
     if _has_ip_address(segment) or _has_mac_address(segment):
         return True
