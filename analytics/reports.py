@@ -317,6 +317,10 @@ def check(query: ReportQuery) -> Window:
             raise ReportError(f"{name} must be at least 1, not {value}")
     if query.site is not None and not isinstance(query.site, str):
         raise ReportError(f"site must be text, not {query.site!r}")
+    if query.site is not None and not query.site.strip():
+        # `--site "$SITE"` with SITE unset: counted as the site named "", it gave a report
+        # of zeros titled "all sites".
+        raise ReportError("site must not be empty (leave it out to add up all sites)")
     today = query.today or datetime.now(UTC).date()
     start = _parse_day(query.start, "start")
     end = _parse_day(query.end, "end")
