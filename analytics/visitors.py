@@ -43,6 +43,7 @@ STALE_TEMP_SECONDS = 60.0
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+_UNKNOWN_HOP = "unknown"
 
 
 ProxySpec = str | Network | Address
@@ -97,6 +98,7 @@ def client_address(
     left part of the header), so the list is read from the right, skipping trusted proxies.
     A hop is read as an address without its port (`1.2.3.4:5678`, `[2001:db8::1]:443`, as some
     load balancers append) and in one spelling, so a visitor keeps one id across connections.
+    "" when the hop that would decide is `unknown`: no address to hash.
     """
     if not trusted or not forwarded_for or peer is None or not _is_trusted(_ip(peer), trusted):
         return peer or ""
@@ -106,7 +108,11 @@ def client_address(
             continue
         ip = _ip(hop)
         if ip is None:
-            return hop  # an obfuscated identifier ("unknown", RFC 7239 "_hidden"): as sent
+            # RFC 7239 §6: "unknown" is what a proxy writes for every client it cannot
+            # tell, so it names nobody (hashed, all visitors with one browser would be
+            # one): no address, as for a Unix socket. An obfuscated identifier ("_hidden",
+            # "_a1b2") may be the proxy's token for one client: as sent.
+            return "" if hop.lower() == _UNKNOWN_HOP else hop
         if not _is_trusted(ip, trusted):
             return str(ip)
     first = _ip(hops[0]) if hops[0] else None
