@@ -840,8 +840,11 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def _charset(headers: Sequence[tuple[bytes, bytes]]) -> str | None:
-    """The page's charset for the snippet: UTF-8 if none or unknown; None if unusable.
+    """The page's charset for the snippet: ASCII if none or unknown; None if unusable.
 
+    None or unknown: the browser decides (a `<meta charset>`, else its locale's default), so
+    the snippet is ASCII with character references, which every ASCII-compatible encoding
+    reads alike (as UTF-8, "wählen" showed as "wÃ¤hlen" in a windows-1252 page).
     Unusable: a charset that does not write ASCII as ASCII, or adds a byte-order mark
     (utf-16, utf-8-sig, EBCDIC): the snippet would be garbage in the middle of the page.
     """
@@ -857,7 +860,7 @@ def _charset(headers: Sequence[tuple[bytes, bytes]]) -> str | None:
             except UnicodeError:
                 return None
             return charset if ascii_compatible else None
-    return "utf-8"
+    return "ascii"
 
 
 def _current_path(scope: Scope, root: str) -> str:
