@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -55,6 +56,7 @@ OTHER = "(other)"
 MIN_TREND_VOLUME = 5
 MIN_TREND_SHARE = 0.001
 CHART_SERIES = 6
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # [0-9]: \d matches other scripts' digits
 MAX_SITES_NAMED = 10  # in the warning about a --site the database does not hold
 
 VISITORS_NOTE = (
@@ -292,7 +294,9 @@ class Window:
 def _parse_day(value: date | str | None, name: str) -> date | None:
     if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
         return value
-    if isinstance(value, str):
+    # Only YYYY-MM-DD: fromisoformat (3.11+) also reads week dates, where `2026-W08` is the
+    # Monday of week 8, so an end written as a week silently dropped its other six days.
+    if isinstance(value, str) and ISO_DAY.fullmatch(value.strip()):
         try:
             return date.fromisoformat(value.strip())
         except ValueError:
