@@ -23,6 +23,7 @@ MAX_PATH_LENGTH = 512
 MAX_TAG_LENGTH = 100
 CACHE_SIZE = 8192
 MAX_CACHED_PATH_LENGTH = 1024  # longer paths are redacted each time, never kept as cache keys
+_MAX_DECODINGS = 4  # percent-decodings tried on what is left encoded (each one a level deeper)
 
 # Only searched for, never matched in full: one character before the `@` finds the same
 # addresses as `[^@\s/]+@`, which retried every start of a long run (quadratic: seconds of
@@ -143,8 +144,20 @@ def _identifies(segment: str) -> bool:
 
 def _identifies_even_encoded(text: str) -> bool:
     # A doubly-encoded value (`john%40example.com`, `2001%3Adb8%3A%3A1`) is checked decoded
-    # too, so that encoding cannot smuggle it past.
-    return _identifies(text) or ("%" in text and _identifies(unquote(text)))
+    # too, so that encoding cannot smuggle it past; and so is one encoded again at every hop
+    # of a redirect chain (`john%252540example.com`), a few levels deep.
+    if _identifies(text):
+        return True
+    for _ in range(_MAX_DECODINGS):
+        if "%" not in text:
+            return False
+        decoded = unquote(text)
+        if decoded == text:
+            return False
+        text = decoded
+        if _identifies(text):
+            return True
+    return False
 
 
 def _redact_segment(segment: str) -> str:
