@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 
-from analytics.render.table import clip
+from analytics.render.table import clip, safe_text
 
 # A legend entry at font-size 11 gets at most this many pixels per character (wide
 # characters count twice), so that it stays in its half of the legend row.
@@ -147,7 +147,11 @@ def line_chart(
             f'<text x="{left + plot_w / 2}" y="{top_pad + plot_h / 2}" font-size="13" '
             f'text-anchor="middle" fill="#777">{escape(empty_label)}</text>'
         )
-    for index, (name, values) in enumerate(series.items()):
+    for index, (raw_name, values) in enumerate(series.items()):
+        # Names come from visitors (paths, campaign tags): a bidi override or an escape
+        # character would reorder or garble the legend, so they are shown as escapes, as
+        # in the report's table.
+        name = safe_text(raw_name)
         colour = PALETTE[index % len(PALETTE)]
         points = _points(values, plot_w, plot_h, y_max)
         if len(points) == 1:
