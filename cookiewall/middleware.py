@@ -571,7 +571,8 @@ class ConsentMiddleware:
         for key, value in headers:
             if key.lower() != b"set-cookie":
                 continue
-            name = setcookie.cookie_name(value)
+            # A nameless cookie counts as the one it is sent back as (`=ad_id=1` as ad_id).
+            name = setcookie.cookie_name(value) or setcookie.nameless_alias(value)
             if not name or name == self.cookie_name:
                 continue  # the consent cookie: the app's Set-Cookie for it never passes
             rule = self.policy.rule_for(name)

@@ -44,6 +44,20 @@ def cookie_name(value: bytes) -> str:
     return name.strip(b" \t").decode("latin-1")
 
 
+def nameless_alias(value: bytes) -> str:
+    """For a nameless cookie (`=ad_id=123`), the name a browser sends it back under; else "".
+
+    RFC 6265bis stores the name "" and the value `ad_id=123`, and browsers send a nameless
+    cookie as its value alone: `Cookie: ad_id=123`, which every server reads as `ad_id`.
+    """
+    pair = value.split(b";", 1)[0]
+    key, eq, rest = pair.partition(b"=")
+    if not eq or key.strip(b" \t"):
+        return ""
+    alias, eq, _ = rest.partition(b"=")
+    return alias.strip(b" \t").decode("latin-1") if eq else ""
+
+
 def sent_back_as(value: bytes, name: str) -> bool:
     """True when a browser would send this Set-Cookie back as `name=...`.
 
@@ -279,8 +293,14 @@ def filter_headers(
             permitted = allow_unknown
         else:
             permitted = rule.category in allowed
+        alias = "" if name else nameless_alias(value)
+        if permitted and alias:
+            # Sent back as `alias=...`: it must also pass as the cookie it poses as, or
+            # `=ad_id=123` would set a marketing cookie as an "unknown" one.
+            alias_rule = policy.rule_for(alias)
+            permitted = alias_rule is None or alias_rule.category in allowed
         if permitted or is_deletion(value):
             kept.append(header)
         else:
-            removed.append(name)
+            removed.append(alias or name)
     return kept, removed, undeclared
