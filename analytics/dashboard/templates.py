@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from analytics.dashboard.params import MAX_LIMIT, Params
 from analytics.render.labels import column_label, key_label
+from analytics.render.table import safe_text
 from analytics.reports import GRAINS, OTHER, Cell, Report, row_label
 
 CSP = (
@@ -137,7 +138,9 @@ def report_table(
     body = []
     for row in report.rows:
         label = row_label(row, report.key_columns)
-        key = escape(label)
+        # Shown with control and bidi characters as escapes (a path holding U+202E would
+        # read reversed); the link keeps the key itself.
+        key = escape(safe_text(label))
         if key_link is not None and label != OTHER and link_query is not None:
             query = {**link_query, "referrer": label}
             key = f'<a href="{escape(key_link)}?{escape(urlencode(query))}">{key}</a>'
@@ -160,7 +163,7 @@ def rows_table(key: str, rows: Sequence[Mapping[str, Cell]]) -> str:
         f'<th scope="col" class="num">{column_label("visitors")}</th>'
     )
     body = [
-        f'<tr><td class="key">{escape(str(row[key]))}</td>'
+        f'<tr><td class="key">{escape(safe_text(str(row[key])))}</td>'
         f'<td class="num">{number(row["pageviews"])}</td>'
         f'<td class="num">{number(row["visitors"])}</td></tr>'
         for row in rows
