@@ -13,14 +13,16 @@ import logging
 import os
 import secrets
 import select
+import signal
+import socket
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import NoReturn
 
-from analytics.errors import AnalyticsError, WarehouseLockedError
+from analytics.errors import AnalyticsError, Interrupted, WarehouseLockedError
 from analytics.spool import SpoolError
 
 PROG = "analytics"
@@ -32,6 +34,7 @@ EXIT_BUSY = 1
 EXIT_NOT_DISPOSED = 3
 # Like Python's own advice for a closed pipe: exit 1, quietly (a shell says 141 for SIGPIPE).
 EXIT_PIPE_CLOSED = 1
+EXIT_INTERRUPTED = 130  # what a shell reports for a command that SIGINT ended
 KINDS = ("referrers", "sources", "pages", "campaigns", "summary", "trends")
 REPORT_FORMATS = ("table", "csv", "json", "html")
 STDOUT = "-"  # as an --output: standard output
@@ -623,14 +626,56 @@ def _open_closed_standard_streams() -> bool:
     return stdout_closed
 
 
+@contextlib.contextmanager
+def _ctrl_c_stops_queries(pressed: threading.Event) -> Iterator[None]:
+    """While the command runs, Ctrl-C stops DuckDB's query at once, and `pressed` is set.
+
+    Python runs its SIGINT handler only when the main thread gets back to Python code, and
+    DuckDB looks for one only between tasks: a bulk insert ran to its end before noticing
+    (a second or more, and a Ctrl-C during the ingest used to be taken for a damaged
+    segment and the run tried again). The signal's number also goes to a wakeup socket at
+    once, whatever the main thread is doing; a thread reading it tells every open
+    connection to stop. Python's own KeyboardInterrupt still follows as usual."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # set_wakeup_fd belongs to the main thread (main() called from a worker)
+        return
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)  # the C signal handler must never block on it
+    previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    watcher = threading.Thread(
+        target=_watch_ctrl_c, args=(reader, pressed), name="ctrl-c", daemon=True
+    )
+    watcher.start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
+        writer.close()  # the watcher reads the end of the stream and returns
+        watcher.join()
+        reader.close()
+
+
+def _watch_ctrl_c(reader: socket.socket, pressed: threading.Event) -> None:
+    while data := reader.recv(64):  # one byte per signal that has a Python handler
+        if signal.SIGINT not in data:
+            continue
+        pressed.set()
+        # Loaded only by commands that opened a database: none open otherwise.
+        database = sys.modules.get("analytics.database")
+        if database is not None:
+            database.interrupt_all()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     stdout_closed = _open_closed_standard_streams()
     _setup_logging()
+    ctrl_c = threading.Event()
     try:
         args = build_parser().parse_args(argv)
         args.stdout_closed = stdout_closed
         handler: Callable[[argparse.Namespace], int] = args.handler
-        code = handler(args)
+        with _ctrl_c_stops_queries(ctrl_c):
+            code = handler(args)
         try:
             sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
         except BrokenPipeError:
@@ -642,20 +687,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `analytics report ... | head`: the reader has what it wanted. No traceback.
         _stdout_to_devnull()
         return EXIT_PIPE_CLOSED
-    except UsageError as exc:
+    except (KeyboardInterrupt, Interrupted):
+        return _fail("interrupted", EXIT_INTERRUPTED)
+    except (UsageError, AnalyticsError, SpoolError, ValueError, RuntimeError) as exc:
+        if ctrl_c.is_set() or (type(exc) is RuntimeError and str(exc) == DUCKDB_INTERRUPTED):
+            # The query Ctrl-C stopped, whatever the code around it made of that (an export
+            # "cannot write", a report "query failed"); Ctrl-C while DuckDB runs a query may
+            # also come out as DuckDB's RuntimeError. Transactions are rolled back by now.
+            return _fail("interrupted", EXIT_INTERRUPTED)
+        if isinstance(exc, WarehouseLockedError):
+            return _fail(str(exc), EXIT_BUSY)
+        if not isinstance(exc, (UsageError, AnalyticsError, SpoolError, ValueError)):
+            raise  # any other RuntimeError is a bug: its traceback is what helps
         return _fail(str(exc), EXIT_USAGE)
-    except WarehouseLockedError as exc:
-        return _fail(str(exc), EXIT_BUSY)
-    except (AnalyticsError, SpoolError, ValueError) as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130)
-    except RuntimeError as exc:
-        # Ctrl-C while DuckDB runs a query comes out as this, not as KeyboardInterrupt (the
-        # run's transaction is rolled back on the way).
-        if str(exc) != DUCKDB_INTERRUPTED:
-            raise
-        return _fail("interrupted", 130)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,9 +7,12 @@ file this user could open but never commit to.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import threading
 import time
+import weakref
 from pathlib import Path
 
 import duckdb
@@ -17,6 +20,35 @@ import duckdb
 from analytics.errors import WarehouseError, WarehouseLockedError, WarehouseMissingError, first_line
 
 DEFAULT_LOCK_TIMEOUT = 10.0
+# What DuckDB's Python client raises when it notices a signal between two of its tasks.
+SIGNAL_INTERRUPTED = "Query interrupted"
+
+# Every connection `connect` opened that is still alive, so that a Ctrl-C watcher (the CLI's)
+# can stop the query each one runs: DuckDB itself notices a signal only between tasks, and a
+# bulk insert can run for seconds without one.
+_live_connections: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
+_live_lock = threading.Lock()
+
+
+def interrupt_all() -> int:
+    """Stop the query that each open warehouse connection of this process runs; the number of
+    connections told. Safe from any thread. The interrupted call raises
+    `duckdb.InterruptException` (the Warehouse turns it into `analytics.errors.Interrupted`)
+    and its transaction is rolled back; a connection that runs nothing is not affected."""
+    with _live_lock:
+        connections = list(_live_connections)
+    for con in connections:
+        with contextlib.suppress(duckdb.Error):  # closed meanwhile: nothing to stop
+            con.interrupt()
+    return len(connections)
+
+
+def is_interruption(error: BaseException) -> bool:
+    """Whether `error` is DuckDB saying that its query was stopped: by `interrupt_all` (or
+    any `interrupt()`), or by a signal that DuckDB noticed itself."""
+    if isinstance(error, duckdb.InterruptException):
+        return True
+    return type(error) is RuntimeError and str(error) == SIGNAL_INTERRUPTED
 
 
 def quote_path(path: Path) -> str:
@@ -127,4 +159,6 @@ def connect(
             # progress bar would print to stderr even when it is not a terminal.
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET enable_progress_bar = false")
+            with _live_lock:
+                _live_connections.add(con)
             return con

@@ -23,6 +23,12 @@ class WarehouseMissingError(WarehouseError):
     """The database file does not exist (readers and exports never create one)."""
 
 
+class Interrupted(AnalyticsError):
+    """A run was stopped part-way (Ctrl-C under the CLI, or
+    `analytics.database.interrupt_all()`); its transaction was rolled back, so the warehouse
+    is as it was before the run."""
+
+
 class ExportError(AnalyticsError):
     """An export cannot be written (unknown table or format, unwritable output)."""
 

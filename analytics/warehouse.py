@@ -36,8 +36,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from analytics.database import DEFAULT_LOCK_TIMEOUT, connect, has_table, scalar
-from analytics.errors import WarehouseError, first_line
+from analytics.database import (
+    DEFAULT_LOCK_TIMEOUT,
+    connect,
+    has_table,
+    is_interruption,
+    scalar,
+)
+from analytics.errors import AnalyticsError, Interrupted, WarehouseError, first_line
 from analytics.event import EVENT_FIELDS, EVENT_SCHEMA
 from analytics.footers import Footer, content_id_of, read_footer
 from analytics.spool import Segment, SpoolError, list_segments, remove_stale_temps
@@ -153,6 +159,16 @@ def _literal(path: Path) -> str:
     """`path` for read_parquet, which reads every path as a glob: a spool in 'site?' (or the
     staging folder of a database named 'stats?.duckdb') must not also match 'site1'."""
     return _GLOB_CHARACTERS.sub(lambda found: f"[{found.group()}]", str(path))
+
+
+def _warehouse_error(path: Path, error: duckdb.Error) -> AnalyticsError:
+    """What a failed run raises: `Interrupted` when it was stopped on purpose (the rollback
+    has happened by then), else what went wrong, in one line."""
+    if is_interruption(error):
+        return Interrupted(
+            f"warehouse {str(path)!r}: interrupted; nothing of this run was committed"
+        )
+    return WarehouseError(f"warehouse {str(path)!r}: {first_line(error)}")
 
 
 def _is_utf8(text: str) -> bool:
@@ -304,7 +320,7 @@ class Warehouse:
             # could wait on another process's lock and fail a run that has committed.
             disposable = self._in_ledger(con, segments, quarantined)
         except duckdb.Error as exc:
-            raise WarehouseError(f"warehouse {str(self.path)!r}: {first_line(exc)}") from None
+            raise _warehouse_error(self.path, exc) from None
         finally:
             con.close()
         undisposed = self._dispose(disposable)
@@ -349,7 +365,7 @@ class Warehouse:
                     con.execute("ROLLBACK")
                 raise
         except duckdb.Error as exc:
-            raise WarehouseError(f"warehouse {str(self.path)!r}: {first_line(exc)}") from None
+            raise _warehouse_error(self.path, exc) from None
         finally:
             con.close()
 
@@ -641,6 +657,8 @@ class Warehouse:
                     bar.update(sum(footers[seg.name].rows for seg in batch))
             days = self._touched_days(con, segments, footers)
         except duckdb.Error as exc:
+            if is_interruption(exc):
+                raise  # stopped on purpose: not a damaged file, and no second attempt
             # A failure here is about the files (a damaged page, a wrong type); the caller
             # finds and quarantines the culprits, then tries again.
             logger.debug("bulk read failed: %s", first_line(exc))

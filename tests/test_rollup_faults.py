@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,9 +25,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from analytics.cli import main
-from analytics.errors import WarehouseLockedError
+from analytics.database import interrupt_all
+from analytics.errors import Interrupted, WarehouseLockedError
 from analytics.spool import write_segment
-from analytics.warehouse import Warehouse
+from analytics.warehouse import QUARANTINE_FOLDER, Warehouse
 from bench.gen import day_table
 from tests.support import ROOT
 from tests.warehouse_support import (
@@ -300,34 +302,79 @@ def _events_and_ledger(db: Path) -> tuple[int, int]:
     return int(events), int(segments)
 
 
-def test_ctrl_c_during_a_rollup_is_one_line_and_leaves_nothing_half_done(
+def _rollup_until(db: Path, spool: Path, *, signal_after: float | None) -> tuple[int, float, str]:
+    """Run the CLI's rollup; `signal_after` seconds after it created the database (the run
+    proper begins), send SIGINT. Returns the exit code, the seconds from the database's
+    creation (or from the signal) to the exit, and stderr."""
+    proc = subprocess.Popen(
+        _analytics_argv("rollup", "--spool", str(spool), "--db", str(db)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 30
+    while not db.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    started = time.monotonic()
+    if signal_after is not None:
+        time.sleep(signal_after)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode != 0:
+        assert out == b""  # no summary of a run that did not happen
+    return proc.returncode, time.monotonic() - started, err.decode()
+
+
+def test_ctrl_c_during_a_rollup_stops_it_at_once_and_leaves_nothing_half_done(
     big_spool: tuple[Path, int], tmp_path: Path
 ) -> None:
-    # Ctrl-C while DuckDB runs a query surfaces as RuntimeError("Query interrupted"), not
-    # KeyboardInterrupt: before, a traceback and exit 1 (cron's "busy, try again").
+    # DuckDB looks for a signal only between its tasks, and a bulk insert has few: Ctrl-C
+    # used to act when the insert was over (about a whole run's time later), and one that
+    # came during the ingest could be taken for a damaged segment and the run tried again.
     spool, total = big_spool
-    interrupted = 0
-    for attempt, delay in enumerate((0.4, 0.8, 1.2, 0.2, 1.6)):
-        db = tmp_path / f"w{attempt}.duckdb"
-        proc = subprocess.Popen(
-            _analytics_argv("rollup", "--spool", str(spool), "--db", str(db)),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=ROOT,
+    baseline = []
+    for attempt in range(2):  # the run's length on this machine now, uninterrupted
+        code, seconds, err = _rollup_until(
+            tmp_path / f"b{attempt}.duckdb", spool, signal_after=None
         )
-        deadline = time.monotonic() + 30
-        while not db.exists() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.01)
-        time.sleep(delay)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-        if proc.returncode == 0:
-            continue  # finished before the signal came
-        interrupted += 1
-        assert (proc.returncode, err.decode(), out) == (130, "analytics: error: interrupted\n", b"")
-        assert _events_and_ledger(db) in {(0, 0), (total, 10)}  # all or nothing
+        assert (code, err) == (0, "")
+        baseline.append(seconds)
+    run = min(baseline)
+    for attempt, share in enumerate((0.15, 0.4)):  # during the ingest; later in the run
+        db = tmp_path / f"w{attempt}.duckdb"
+        code, seconds, err = _rollup_until(db, spool, signal_after=share * run)
+        assert (code, err) == (130, "analytics: error: interrupted\n"), (
+            f"{share:.0%} of {run:.2f} s"
+        )
+        # A fresh interpreter's exit is part of it: "at once" is well under half a run.
+        assert seconds < 0.5 * run, f"{seconds:.2f} s to stop a {run:.2f} s run"
+        assert _events_and_ledger(db) == (0, 0)  # nothing committed, nothing half done
+        assert not (spool / QUARANTINE_FOLDER).exists()  # no segment blamed for the signal
         assert main(["rollup", "--spool", str(spool), "--db", str(db)]) == 0
         assert _events_and_ledger(db) == (total, 10)
-        if interrupted == 2:
-            break
-    assert interrupted
+
+
+def test_interrupt_all_stops_a_run_in_its_ingest_and_nothing_is_committed(
+    big_spool: tuple[Path, int], tmp_path: Path
+) -> None:
+    # The library's side of Ctrl-C: another thread (a shutdown hook, the CLI's signal
+    # watcher) stops a run. Before, an interrupted bulk insert was taken for a damaged
+    # segment: every segment was read once more, and the run went on to commit.
+    spool, total = big_spool
+    began = time.monotonic()
+    Warehouse(tmp_path / "baseline.duckdb").run(spool)
+    run = time.monotonic() - began
+    db = tmp_path / "w.duckdb"
+    timer = threading.Timer(0.25 * run, interrupt_all)  # the ingest is most of a run
+    timer.start()
+    try:
+        with pytest.raises(Interrupted, match="interrupted; nothing of this run was committed"):
+            Warehouse(db).run(spool)
+    finally:
+        timer.cancel()
+    assert _events_and_ledger(db) == (0, 0)
+    assert not (spool / QUARANTINE_FOLDER).exists()
+    result = Warehouse(db).run(spool)
+    assert (result.ingest.segments, result.ingest.events) == (10, total)
+    assert interrupt_all() == 0  # a run closes its connection: none is left to stop
