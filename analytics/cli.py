@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import logging
 import os
+import re
 import secrets
 import select
 import signal
@@ -45,6 +46,8 @@ STDOUT_NAMES = frozenset({STDOUT, "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"}
 TEMP_REPORT_PREFIX = ".tmp-report-"
 STDOUT_CLOSED = "standard output is closed; give --output FILE"
 DUCKDB_INTERRUPTED = "Query interrupted"
+# As analytics.reports.ISO_DAY, which loads DuckDB; [0-9]: \d matches other scripts' digits.
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 RELAY_CHUNK = 1 << 20  # bytes per read when copying an export to stdout
 # rollup's defaults (whether an option was given at all matters too: see _NoteGiven).
 DEFAULT_RAW_DAYS = 90
@@ -64,7 +67,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _iso_date(text: str) -> date:
+    # fromisoformat alone also reads '2026-W08' (that week's Monday: a range in weeks would
+    # lose the last six days of its last week) and '20260222'.
     try:
+        if not ISO_DAY.fullmatch(text):
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"bad date {text!r}: use YYYY-MM-DD") from None

@@ -44,12 +44,7 @@ def test_the_documented_form_still_reads(db: Path, written: str | date) -> None:
     assert [row["pageviews"] for row in report.rows if row["pageviews"]] == [1, 1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="analytics/cli.py:_iso_date reads every form date.fromisoformat knows; the fix "
-    "(a [0-9]{4}-[0-9]{2}-[0-9]{2} fullmatch first, as analytics.reports.ISO_DAY) is the lead's",
-)
-@pytest.mark.parametrize("written", OTHER_ISO_FORMS[:4])
+@pytest.mark.parametrize("written", OTHER_ISO_FORMS)
 def test_cli_refuses_other_iso_forms(
     db: Path, written: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
