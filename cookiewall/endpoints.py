@@ -65,6 +65,8 @@ MAX_COOKIE_BYTES = 4096  # a cookie's name and value, as browsers keep them (RFC
 _ROOT_SAFE = "/-._~!$&'()*+=:@"
 PATH_SAFE = "/!$&'()*+,;=:@~"  # RFC 3986 pchar and '/', left as they are in a URL path
 _DOT_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
+# Printable ASCII but the space: what `safe_next` leaves as it is when it percent-encodes.
+_NEXT_SAFE = "".join(chr(code) for code in range(0x21, 0x7F))
 
 
 def safe_next(value: str | None, root: str = "") -> str:
@@ -76,10 +78,21 @@ def safe_next(value: str | None, root: str = "") -> str:
     home = f"{root}/"
     if not value or len(value) > MAX_NEXT:
         return home
-    # One leading slash, printable ASCII only: no //host, /\host, CR/LF, spaces or controls.
-    if value[0] != "/" or value[1:2] in ("/", "\\") or "\\" in value:
+    # No controls: browsers drop tabs and newlines from a URL (`/\t/host` is `//host`), and
+    # CR/LF would end the Location header.
+    if any(ch < " " or ch == "\x7f" for ch in value):
         return home
-    if not all("!" <= ch <= "~" for ch in value):
+    if not value.isascii() or " " in value:
+        # A page's path as Starlette's `request.url.path` gives it, decoded (`/café`, `/a b`):
+        # encoded as the browser sent it, rather than losing the visitor's place.
+        try:
+            value = quote(value, safe=_NEXT_SAFE)
+        except UnicodeEncodeError:  # a lone surrogate, from a JSON "\ud800"
+            return home
+        if len(value) > MAX_NEXT:
+            return home
+    # One leading slash, printable ASCII only: no //host, /\host.
+    if value[0] != "/" or value[1:2] in ("/", "\\") or "\\" in value:
         return home
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:

@@ -205,7 +205,7 @@ def test_the_unmounted_cookie_stays_at_the_root() -> None:
         ("shop/page", "/shop/"),
         ("/shop/page\r\nSet-Cookie: evil=1", "/shop/"),
         ("/shop/page\nLocation: https://evil.example", "/shop/"),
-        ("/shop/caf\u00e9", "/shop/"),
+        ("/shop/caf\u00e9", "/shop/caf%C3%A9"),  # a decoded path: encoded, kept
         ("/shop/" + "a" * 3000, "/shop/"),
     ],
 )
