@@ -9,49 +9,28 @@ warehouse built by the real Warehouse from real spool segments.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from analytics.render import render
 from analytics.reports import ReportQuery, run_report
-from analytics.warehouse import Warehouse
-from tests.warehouse_support import DIRECT_VISIT, fixed_clock, write_events
+from tests.warehouse_support import HOSTILE_TEXTS, hostile_text_warehouse
 
 DAY = date(2026, 3, 2)
-HOSTILE = {
-    "rlo": "\u202egpj.exe",
-    "escape": "\x1b[31mred",
-    "line-separator": "a\u2028b",
-    "zero-width": "x\u200by",
-}
 
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("legend")
-    events = [
-        DIRECT_VISIT._replace(
-            ts=datetime(2026, 3, 2, 12, index, visitor, tzinfo=UTC),
-            visitor_id=visitor,
-            path="/" + text,
-            utm_source=text,
-        )
-        for index, text in enumerate(HOSTILE.values())
-        for visitor in range(2)
-    ]
-    write_events(root / "spool", events)
-    path = root / "w.duckdb"
-    Warehouse(path, clock=fixed_clock(datetime(2026, 3, 10, tzinfo=UTC))).run(root / "spool")
-    return path
+    return hostile_text_warehouse(tmp_path_factory.mktemp("legend"), "utm_source")
 
 
 @pytest.mark.parametrize("kind", ["pages", "campaigns"])
-@pytest.mark.parametrize("name", list(HOSTILE))
+@pytest.mark.parametrize("name", list(HOSTILE_TEXTS))
 def test_chart_legend_escapes_what_the_table_escapes(db: Path, kind: str, name: str) -> None:
     page = render(run_report(db, ReportQuery(kind=kind, start=DAY, end=DAY)), "html")
-    raw = HOSTILE[name]
+    raw = HOSTILE_TEXTS[name]
     escaped = raw.encode("unicode_escape").decode("ascii")
     chart = page[page.index('<svg class="cw-chart"') : page.index("</figure>")]
     assert raw not in page

@@ -17,6 +17,7 @@ import duckdb
 from analytics.event import Event, to_table
 from analytics.spool import write_segment
 from analytics.tables import ROLLUP_TABLES
+from analytics.warehouse import Warehouse
 
 SITES = ("example.com", "shop.example")
 PATHS = ("/", "/pricing", "/blog/a-perfectly-normal-post-title", "/about", "/docs/:redacted")
@@ -238,3 +239,28 @@ def daily_totals_csv(db: Path) -> str:
     argv = ["export", "--db", str(db), "--table", "daily_totals", "--format", "csv"]
     assert main([*argv, "--output", str(out)]) == 0
     return out.read_text()
+
+
+# Visitor-supplied text that must be shown escaped, not acted on: a right-to-left override
+# (`/gpj.exe` reads as `/exe.jpg`), a terminal escape, a line separator, a zero-width space.
+HOSTILE_TEXTS = {
+    "rlo": "\u202egpj.exe",
+    "escape": "\x1b[31mred",
+    "line-separator": "a\u2028b",
+    "zero-width": "x\u200by",
+}
+
+
+def hostile_text_warehouse(root: Path, also_in: str, **fields: str) -> Path:
+    """A warehouse of 2026-03-02 where each of HOSTILE_TEXTS is a path and the `also_in`
+    field (a utm tag), two visitors each, other `fields` as given; rolled up on 2026-03-10."""
+    events = []
+    for index, text in enumerate(HOSTILE_TEXTS.values()):
+        changes: dict[str, Any] = {also_in: text, "path": "/" + text, **fields}
+        for visitor in range(2):
+            when = datetime(2026, 3, 2, 12, index, visitor, tzinfo=UTC)
+            events.append(DIRECT_VISIT._replace(ts=when, visitor_id=visitor, **changes))
+    write_events(root / "spool", events)
+    path = root / "w.duckdb"
+    Warehouse(path, clock=fixed_clock(datetime(2026, 3, 10, tzinfo=UTC))).run(root / "spool")
+    return path
