@@ -49,7 +49,15 @@ _UPLOAD_LOCK = ".uploader.lock"
 _MD5_METADATA = "cookiewall-md5"
 # The user:password@ of any URL: botocore spells out the endpoint URL in its connection
 # errors, and MinIO set-ups often carry credentials in it (AWS_ENDPOINT_URL_S3).
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s\"'<>]*@")
+# "scheme:/" too: a local path collapses the "//" ("s3a:/key:secret@bucket" in a "no such
+# folder" message).
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*:/{1,3})[^/\s\"'<>]*@")
+# A password holding '/' (AWS secret keys often do): user:pass/word@. After the colon, digits
+# and then a slash or the end are a port ("host:9000/b/k@v" is a key, not userinfo).
+_SLASHED_PASSWORD = re.compile(
+    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*:/{1,3})[^/\s\"'<>@:]*:"
+    r"(?![0-9]*(?:[/\s\"'<>?#]|$))[^\s\"'<>@]*@"
+)
 # The same without a scheme ("minio:secret@host:9000", which boto3 quotes whole when it
 # refuses the endpoint): a word with a colon before an @, no slash in between.
 _BARE_USERINFO = re.compile(r"(?<![^\s\"'(=,])[^\s/\"'<>@:]+:[^\s/\"'<>]*@")
@@ -67,7 +75,9 @@ def is_remote(spool: str) -> bool:
 def parse_spool_url(spool_url: str) -> tuple[str, str]:
     """``s3://bucket/some/prefix`` -> ("bucket", "some/prefix"); the prefix may be empty."""
     parts = urlsplit(spool_url)
-    if "@" in parts.netloc:
+    # A secret key may hold '/', '?' or '#', which end the host part early ("s3://id:se/cret@b"
+    # has the host "id:se"): a colon there with an '@' anywhere after it is credentials too.
+    if "@" in parts.netloc or (":" in parts.netloc and "@" in spool_url):
         # Not echoed: the URL is logged on every failed pass, and this part is a secret.
         raise ValueError(
             "spool_url must not carry credentials (user:secret@); boto3 reads them from "
@@ -125,6 +135,7 @@ def _error_types() -> tuple[type[BaseException], ...]:
 
 def mask_credentials(text: str) -> str:
     """`text` with the user:password@ of every URL (with or without a scheme) as ``***@``."""
+    text = _SLASHED_PASSWORD.sub(r"\g<scheme>***@", text)
     return _BARE_USERINFO.sub("***@", _URL_USERINFO.sub(r"\g<scheme>***@", text))
 
 
