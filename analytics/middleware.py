@@ -319,6 +319,7 @@ class TrafficMiddleware:
                     forwarded_for,
                     consent,
                     hash_allowed,
+                    scope.get("raw_path"),  # only kept: judged in the flusher
                 ),
             )
         )

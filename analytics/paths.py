@@ -142,11 +142,19 @@ def _identifies(segment: str) -> bool:
     return any(_is_b64_token(run) for run in _B64_RUN.findall(segment))
 
 
-def _identifies_even_encoded(text: str) -> bool:
+def _identifies_in_segment(segment: str) -> bool:
+    # A `/` inside one segment was sent encoded (`%2F`, or `%252F` decoded twice): standard
+    # base64 (RFC 4648 §4) has it among its 64 characters, so a token holding a few must not
+    # be judged as the short pieces between them. Read as `+`, another base64 character.
+    return _identifies(segment) or ("/" in segment and _identifies(segment.replace("/", "+")))
+
+
+def _identifies_even_encoded(text: str, *, is_segment: bool = False) -> bool:
     # A doubly-encoded value (`john%40example.com`, `2001%3Adb8%3A%3A1`) is checked decoded
     # too, so that encoding cannot smuggle it past; and so is one encoded again at every hop
     # of a redirect chain (`john%252540example.com`), a few levels deep.
-    if _identifies(text):
+    identifies = _identifies_in_segment if is_segment else _identifies
+    if identifies(text):
         return True
     for _ in range(_MAX_DECODINGS):
         if "%" not in text:
@@ -155,7 +163,7 @@ def _identifies_even_encoded(text: str) -> bool:
         if decoded == text:
             return False
         text = decoded
-        if _identifies(text):
+        if identifies(text):
             return True
     return False
 
@@ -173,15 +181,19 @@ def _redact_segment(segment: str) -> str:
     ):
         return segment  # too short for a token, an address or a session (the common case: fast)
     # scope["path"] is already percent-decoded once: what is left encoded was encoded twice.
-    if _identifies_even_encoded(segment):
+    if _identifies_even_encoded(segment, is_segment=True):
         return REDACTED
     return segment
 
 
 def _redact(path: str) -> str:
-    if not path.startswith("/"):
-        path = "/" + path
-    redacted = "/".join(_redact_segment(segment) for segment in path.split("/"))
+    return _storable("/".join(_redact_segment(segment) for segment in path.split("/")))
+
+
+def _storable(redacted: str) -> str:
+    """A redacted path as stored: from `/`, at most MAX_PATH_LENGTH, no lone surrogates."""
+    if not redacted.startswith("/"):
+        redacted = "/" + redacted
     if len(redacted) > MAX_PATH_LENGTH:
         # cut at a segment boundary, so that no half-token or half-marker is stored
         cut = redacted.rfind("/", 0, MAX_PATH_LENGTH)
@@ -244,6 +256,44 @@ class _PathRedactor:
 
 
 redact_path = _PathRedactor()
+
+
+def redact_sent_path(path: str, raw_path: bytes | None) -> str:
+    """The storable form of a request path, its segments judged as the client sent them.
+
+    Servers decode `%2F` in `scope["path"]` like any other escape, so a standard base64 token
+    sent as `/reset/q3Vt8LmZ%2FpR4xK9w%2F…` reaches `path` as several segments too short to
+    look like a token. `raw_path` (ASGI: the request target as received, no query) keeps the
+    client's segments: each is decoded and judged whole, `/` counted as a base64 character,
+    and an encoded slash in a segment that stays is stored encoded (`/files/a%2Fb`, so that it
+    is told from `/files/a/b`). `raw_path` is used when `path` ends with it decoded: the same
+    request, or one whose root path a server (or a proxy) left out of `raw_path`; that root is
+    judged as `path` has it. Without an encoded slash, or with a `raw_path` that does not
+    match (None, a middleware that rewrote `path`), this is `redact_path(path)`.
+    """
+    if not isinstance(raw_path, bytes) or (b"%2F" not in raw_path and b"%2f" not in raw_path):
+        return redact_path(path)
+    sent = raw_path.decode("latin-1").partition("?")[0]
+    # Decoded as uvicorn and hypercorn do (UTF-8, errors replaced), or as a server that
+    # keeps undecodable bytes as surrogates.
+    for errors in ("replace", "surrogateescape"):
+        decoded = unquote(sent, errors=errors)
+        if path.endswith(decoded):
+            break
+    else:
+        return redact_path(path)
+    root = path[: len(path) - len(decoded)]
+    if root and (not decoded.startswith("/") or root.endswith("/")):
+        return redact_path(path)  # not a root path before the sent one: no agreement
+    judged_root = "/".join(_redact_segment(segment) for segment in root.split("/"))
+    judged = "/".join(_redact_sent_segment(segment, errors) for segment in sent.split("/"))
+    return _storable(judged_root + judged)
+
+
+def _redact_sent_segment(segment: str, errors: str) -> str:
+    decoded = unquote(segment, errors=errors)
+    redacted = _redact_segment(decoded)
+    return redacted if redacted == REDACTED else decoded.replace("/", "%2F")
 
 
 _TAG_KEYS = {"utm_source": 0, "utm_medium": 1, "utm_campaign": 2}
