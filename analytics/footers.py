@@ -10,13 +10,20 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analytics.event import EVENT_FIELDS, EVENT_SCHEMA
+
+# The `ts` a segment may hold. A local day lies within about 16 hours of the UTC one, so
+# between these instants every time zone's day is a date of the years 1 to 9999; outside
+# them none can be named (Python's dates end there) and no request was ever made. A segment
+# reaching beyond is damaged (epoch nanoseconds stored as microseconds, say): quarantined.
+EARLIEST_TS = datetime(1, 1, 2, tzinfo=UTC)
+LATEST_TS = datetime(9999, 12, 31, tzinfo=UTC)  # excluded
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,19 @@ def _same_kind(actual: pa.DataType, expected: pa.DataType) -> bool:
     return bool(actual == expected)
 
 
+def check_ts_range(low: datetime, high: datetime) -> None:
+    """Raise ValueError unless every `ts` from `low` to `high` lies in [EARLIEST_TS, LATEST_TS).
+
+    Naive values are UTC (a `ts` column written without a time zone, read by DuckDB as UTC).
+    """
+    low, high = (when if when.tzinfo else when.replace(tzinfo=UTC) for when in (low, high))
+    if low < EARLIEST_TS or high >= LATEST_TS:
+        raise ValueError(
+            f"ts from {low.isoformat()} to {high.isoformat()} reaches outside "
+            f"{EARLIEST_TS.date()} to {LATEST_TS.date()}, where no day can be named"
+        )
+
+
 def content_id_of(path: Path) -> str:
     """A digest of `path`'s size and raw Parquet footer: the segment's identity by content.
 
@@ -64,7 +84,8 @@ def content_id_of(path: Path) -> str:
 
 def read_footer(path: Path) -> Footer:
     """Read `path`'s footer; raise ValueError when required columns are missing or of a
-    foreign type (Arrow would cast ISO text or integers to `ts`, DuckDB does not)."""
+    foreign type (Arrow would cast ISO text or integers to `ts`, DuckDB does not), or when
+    its statistics put `ts` where no day can be named (see `check_ts_range`)."""
     meta = pq.read_metadata(path)
     content_id = content_id_of(path)
     schema = meta.schema.to_arrow_schema()
@@ -89,4 +110,6 @@ def read_footer(path: Path) -> Footer:
         lows.append(stats.min)
         highs.append(stats.max)
     ts_range = (min(lows), max(highs)) if lows else None
+    if ts_range is not None:
+        check_ts_range(*ts_range)
     return Footer(rows=meta.num_rows, ts_range=ts_range, content_id=content_id)

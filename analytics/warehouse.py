@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
@@ -45,7 +46,7 @@ from analytics.database import (
 )
 from analytics.errors import AnalyticsError, Interrupted, WarehouseError, first_line
 from analytics.event import EVENT_FIELDS, EVENT_SCHEMA
-from analytics.footers import Footer, content_id_of, read_footer
+from analytics.footers import Footer, check_ts_range, content_id_of, read_footer
 from analytics.spool import Segment, SpoolError, list_segments, remove_stale_temps
 from analytics.tables import (
     EVENTS_COLUMNS,
@@ -602,7 +603,11 @@ class Warehouse:
         bad: set[str] = set()
         for seg in segments:
             try:
-                pq.read_table(seg.path, columns=list(EVENT_FIELDS)).cast(EVENT_SCHEMA)
+                table = pq.read_table(seg.path, columns=list(EVENT_FIELDS)).cast(EVENT_SCHEMA)
+                # What the footer could not tell without statistics.
+                low, high = pc.min_max(table["ts"]).values()
+                if table.num_rows:
+                    check_ts_range(low.as_py(), high.as_py())
             except Exception as exc:
                 self._quarantine(spool, seg, first_line(exc))
                 bad.add(seg.name)
@@ -796,6 +801,10 @@ class Warehouse:
                 f"SELECT DISTINCT {self._day_of('ts')} FROM read_parquet($files)",
                 {"files": [_literal(seg.path) for seg in unknown], **self._tz_param()},
             ).fetchall()
+            # DuckDB hands back a date Python cannot hold (year 0, 10000) as text: a segment
+            # without statistics holds a `ts` beyond check_ts_range's. The caller finds it.
+            if not all(isinstance(row[0], date) for row in rows):
+                raise _CorruptBatch
             days.update(row[0] for row in rows)
         return tuple(sorted(days))
 
