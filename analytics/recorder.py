@@ -264,7 +264,9 @@ class Recorder:
             if first:
                 logger.warning("analytics: cannot read or create the day's salt: %s", exc)
             return None
-        if self._salt_failing:  # one line per streak: the next failure is news again
+        # One line per streak: the next failure is news again. Not for a day over by more
+        # than the retention (None, maybe without reading the folder at all).
+        if visitor is not None and self._salt_failing:
             self._salt_failing = False
             logger.warning("analytics: salt folder works again; visitor ids are back")
         return visitor

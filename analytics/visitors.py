@@ -20,6 +20,7 @@ import contextlib
 import errno
 import hashlib
 import ipaddress
+import logging
 import os
 import re
 import secrets
@@ -39,6 +40,8 @@ _SALT_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.salt$")
 _TEMP_PREFIX = ".tmp-"
 # A salt is written and linked in milliseconds: a temporary file this old lost its process.
 STALE_TEMP_SECONDS = 60.0
+
+logger = logging.getLogger("analytics")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -144,15 +147,27 @@ class SaltStore:
 
     def __init__(self, salt_dir: str | os.PathLike[str]) -> None:
         self.salt_dir = Path(salt_dir)
+        # Days before this one are over by more than the retention: their salts were deleted
+        # (or are due to be) by `delete_expired`, and are never made again.
+        self._expired_before: date | None = None
 
     def path(self, day: date) -> Path:
         return self.salt_dir / f"{day.isoformat()}{SALT_SUFFIX}"
 
-    def salt(self, day: date) -> bytes:
-        """The salt of `day`, creating it atomically if no process has yet."""
+    def salt(self, day: date) -> bytes | None:
+        """The salt of `day`, creating it atomically if no process has yet; None for a day
+        that is over by more than the retention (SPEC 4.1: a deleted salt is never linkable
+        again), so an event that comes after its day's salt was deleted (a clock that went
+        back, a backfill in the live salt folder, a worker suspended for days) is never
+        hashed with a new salt: that would count its visitors twice, and the salt would
+        outlive its day."""
+        if self._expired_before is not None and day < self._expired_before:
+            return None
         path = self.path(day)
         with contextlib.suppress(FileNotFoundError):
             return self._read(path)
+        if self._is_over(day):
+            return None
         self.salt_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         temp = self.salt_dir / f"{_TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -175,6 +190,23 @@ class SaltStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
         return self._read(path)
+
+    def _is_over(self, day: date) -> bool:
+        """Whether the folder holds the salt of a day after `day`'s next: then `day`'s salt was
+        deleted (by whichever process made that one), or would have been."""
+        try:
+            names = os.listdir(self.salt_dir)
+        except FileNotFoundError:
+            return False
+        newest = max((found for found in map(_day_of, names) if found is not None), default=None)
+        if newest is None or day >= newest - timedelta(days=1):
+            return False
+        self._expire_before(newest - timedelta(days=1))
+        return True
+
+    def _expire_before(self, keep_from: date) -> None:
+        if self._expired_before is None or keep_from > self._expired_before:
+            self._expired_before = keep_from
 
     @staticmethod
     def _create_in_place(path: Path) -> None:
@@ -206,6 +238,7 @@ class SaltStore:
         """Delete salts older than yesterday's (yesterday's stays: a visit across midnight),
         and temporary files that a process killed while making a salt left behind."""
         keep_from = today - timedelta(days=1)
+        self._expire_before(keep_from)
         deleted: list[date] = []
         try:
             entries = list(self.salt_dir.iterdir())
@@ -244,6 +277,16 @@ class SaltStore:
         )
 
 
+def _day_of(name: str) -> date | None:
+    match = _SALT_NAME.match(name)
+    if match is None:
+        return None
+    try:
+        return date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+
+
 class VisitorHasher:
     """Keyed hash of site + client address + user agent with the salt of the event's day.
 
@@ -260,31 +303,54 @@ class VisitorHasher:
         self._day: date | None = None
         self._state: hashlib.blake2b | None = None
         self._previous: tuple[date, hashlib.blake2b] | None = None
+        self._last_refused: date | None = None
 
-    def visitor_id(self, day: date, address: str, user_agent: bytes) -> int:
+    def visitor_id(self, day: date, address: str, user_agent: bytes) -> int | None:
+        """The id of a visitor on `day`; None when the day is over by more than the
+        retention (see `SaltStore.salt`)."""
         state = self._state
         if day != self._day or state is None:
             state = self._state_for(day)
+            if state is None:
+                return None
         hasher = state.copy()
         hasher.update(b"%b\x00%b" % (address.encode(), user_agent))  # one call: same digest
         return int.from_bytes(hasher.digest(), "big", signed=True)
 
-    def _state_for(self, day: date) -> hashlib.blake2b:
+    def _state_for(self, day: date) -> hashlib.blake2b | None:
         with self._lock:
             if day == self._day and self._state is not None:
                 return self._state
             if self._previous is not None and self._previous[0] == day:
                 return self._previous[1]  # a late event of yesterday, after midnight
-            state = hashlib.blake2b(key=self._salts.salt(day), digest_size=DIGEST_BYTES)
+            yesterday = None if self._day is None else self._day - timedelta(days=1)
+            salt = None if yesterday is not None and day < yesterday else self._salts.salt(day)
+            if salt is None:
+                self._refused(day)
+                return None
+            state = hashlib.blake2b(key=salt, digest_size=DIGEST_BYTES)
             state.update(self._site)
             state.update(b"\x00")
             if self._day is None or day > self._day:
-                # first event of a new day: switch, and delete what has expired
-                if self._day is not None and self._state is not None:
+                # first event of a new day: switch, and delete what has expired. The key
+                # kept for late events is yesterday's only: an older one's salt goes now.
+                self._previous = None
+                if self._day == day - timedelta(days=1) and self._state is not None:
                     self._previous = (self._day, self._state)
                 self._day, self._state = day, state
                 self._salts.delete_expired(day)
+            elif day == yesterday:
+                self._previous = (day, state)  # yesterday's, first seen after today's
             return state
+
+    def _refused(self, day: date) -> None:
+        if day != self._last_refused:  # a line per day, not per event (hold `_lock`)
+            self._last_refused = day
+            logger.warning(
+                "analytics: events of %s came after its salt was deleted; counted without "
+                "visitor ids (a backfill that wants them needs a salt_dir of its own)",
+                day.isoformat(),
+            )
 
     def after_fork(self) -> None:
         """In a forked child: a fresh lock (the parent's flusher may have held it at the fork,
