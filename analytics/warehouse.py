@@ -272,6 +272,7 @@ class Warehouse:
             )
         con = self._open()
         try:
+            self._refuse_loaded_rollups(con)  # before _setup stores anything in it
             self._setup(con)
             misnamed = [seg for seg in segments if not _is_utf8(seg.name)]
             for seg in misnamed:
@@ -391,6 +392,26 @@ class Warehouse:
             raise WarehouseError(
                 f"database {str(self.path)!r} uses time zone {stored!r}, not "
                 f"{self.timezone!r}; use a new database file to change the time zone"
+            )
+
+    def _refuse_loaded_rollups(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Refuse to ingest into rollups that no ingest here made (Spark's, loaded by
+        `load_spark_rollups`): rows in the rollup tables, none in `rollup_days`.
+
+        Every day this class rolls up keeps its `rollup_days` row for good (pruned or not).
+        A day without one counts as never rolled up, so a segment for it would be recomputed
+        from its own events alone, replacing the loaded day's rows.
+        """
+        if not (has_table(con, "daily_totals") and has_table(con, "rollup_days")):
+            return  # a new file, or one _setup refuses as no warehouse at all
+        loaded = con.execute(
+            "SELECT EXISTS (SELECT 1 FROM daily_totals) AND NOT EXISTS (SELECT 1 FROM rollup_days)"
+        ).fetchall()[0][0]
+        if loaded:
+            raise WarehouseError(
+                f"{str(self.path)!r} holds rollups loaded from Spark output (rollup --engine "
+                "spark --db), which a DuckDB rollup would overwrite day by day with the new "
+                "segments' events alone; give the DuckDB rollup a database file of its own"
             )
 
     def _add_referrer_domains(self, con: duckdb.DuckDBPyConnection) -> None:
