@@ -227,9 +227,26 @@ def spark_rollup(
             listing = list_spool(spark, spool)
             segments = listing.segments
             present = {day: _fingerprint(names) for day, names in segments.items()}
-            previous = _previous_days(manifest, timezone) or _unrecorded_prunes(
-                spark, output, present, timezone
-            )
+            previous = _previous_days(manifest, timezone)
+            if previous is None:
+                previous = _unrecorded_prunes(spark, output, present, timezone)
+            if not manifest and not _holds_rollups(spark, output):
+                # A new output: the run is recorded as begun (no spool day counted yet)
+                # before any table is written, so that a run stopped part-way is not taken
+                # next time for an output from before incremental runs, whose local days
+                # next to a gap in the spool it would keep as they are, tables missing.
+                _write_manifest_via(
+                    spark,
+                    f"{output}/{MANIFEST}",
+                    {
+                        "timezone": timezone,
+                        "event_schema_version": SCHEMA_VERSION,
+                        "tables": {},
+                        "state_version": STATE_VERSION,
+                        "spool_days": {},
+                        **_now(),
+                    },
+                )
             if not present and any(not e.get("pruned") for e in previous.values()):
                 logger.warning(
                     "spark rollup: no segments in %s, which had some at the last run:"
@@ -841,14 +858,16 @@ def _settled_timezone(manifest: Mapping[str, Any], asked: str | None, output: st
     return asked
 
 
-def _previous_days(manifest: Mapping[str, Any], timezone: str) -> dict[date, Mapping[str, Any]]:
-    """What the last run saw of the spool; empty (a full run) for an output without that
-    record: new, or made by an older version."""
+def _previous_days(
+    manifest: Mapping[str, Any], timezone: str
+) -> dict[date, Mapping[str, Any]] | None:
+    """What the last run saw of the spool (empty for a new output's first run, begun or
+    not); None for an output without that record: made by an older version, or new."""
     days = manifest.get("spool_days")
     if manifest.get("state_version") != STATE_VERSION or not isinstance(days, dict):
-        return {}
+        return None
     if manifest.get("event_schema_version") != SCHEMA_VERSION:
-        return {}
+        return None
     previous: dict[date, Mapping[str, Any]] = {}
     for key, entry in days.items():
         try:
@@ -867,8 +886,7 @@ def _unrecorded_prunes(
     recomputed from part of its events; newer ones are days still to come."""
     if not present:
         return {}
-    pattern, fs = _hadoop_path(spark, f"{output}/*/{DAY_PREFIX}*")
-    found = fs.globStatus(pattern) or []
+    found = _day_partitions(spark, output)
     zone, newest = ZoneInfo(timezone), max(present)
     pruned: dict[date, Mapping[str, Any]] = {}
     for status in found:
@@ -881,6 +899,16 @@ def _unrecorded_prunes(
                 # Gone before any record: whatever shows up in it later is late.
                 pruned[day] = _pruned_entry(0, ())
     return pruned
+
+
+def _day_partitions(spark: Any, output: str) -> list[Any]:
+    """The FileStatus of every rollup table's day partition in `output`."""
+    pattern, fs = _hadoop_path(spark, f"{output}/*/{DAY_PREFIX}*")
+    return list(fs.globStatus(pattern) or [])
+
+
+def _holds_rollups(spark: Any, output: str) -> bool:
+    return bool(_day_partitions(spark, output))
 
 
 def _rows_in(spark: Any, target: str) -> int:
