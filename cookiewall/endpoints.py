@@ -20,6 +20,7 @@ import logging
 import math
 import secrets
 import time
+import unicodedata
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from datetime import UTC, datetime
@@ -67,6 +68,9 @@ PATH_SAFE = "/!$&'()*+,;=:@~"  # RFC 3986 pchar and '/', left as they are in a U
 _DOT_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
 # Printable ASCII but the space: what `safe_next` leaves as it is when it percent-encodes.
 _NEXT_SAFE = "".join(chr(code) for code in range(0x21, 0x7F))
+_URL_SYNTAX = frozenset("/\\.:@?#")
+_IDNA_DOTS = frozenset("\u3002\uff0e\uff61")  # full stops that IDNA reads as "."
+_JOINERS = frozenset("\u200c\u200d")  # ZWNJ, ZWJ: part of Persian or Indic words
 
 
 def safe_next(value: str | None, root: str = "") -> str:
@@ -83,6 +87,8 @@ def safe_next(value: str | None, root: str = "") -> str:
     if any(ch < " " or ch == "\x7f" for ch in value):
         return home
     if not value.isascii() or " " in value:
+        if any(_looks_like_url_syntax(ch) for ch in value if not ch.isascii()):
+            return home  # `/∕evil.example`, `/\u202e/moc.elgoog`: made to be misread
         # A page's path as Starlette's `request.url.path` gives it, decoded (`/café`, `/a b`):
         # encoded as the browser sent it, rather than losing the visitor's place.
         try:
@@ -104,6 +110,20 @@ def safe_next(value: str | None, root: str = "") -> str:
         if any(segment.lower() in _DOT_DOT for segment in parts.path.split("/")):
             return home
     return value
+
+
+def _looks_like_url_syntax(ch: str) -> bool:
+    """A character that reads as a slash, backslash, dot, colon, @, ? or # (the fullwidth
+    solidus, the division slash, IDNA's ideographic full stop...), or an invisible format
+    character (bidi overrides and marks, zero-width spaces; the joiners some scripts spell
+    words with aside): no page's path needs one, and a phishing link does."""
+    if unicodedata.category(ch) == "Cf":
+        return ch not in _JOINERS
+    return (
+        ch in _IDNA_DOTS
+        or any(part in _URL_SYNTAX for part in unicodedata.normalize("NFKC", ch))
+        or unicodedata.name(ch, "").endswith(("SOLIDUS", "SLASH"))
+    )
 
 
 def public_root(root_path: str) -> str | None:
