@@ -72,13 +72,9 @@ def test_the_newest_of_a_few_consent_values_still_counts() -> None:
     assert consent.receipt_id == "newer"
 
 
-@pytest.mark.parametrize("path", ["/", "/consent", "/consent/banner"])
-def test_many_cookie_fields_are_joined_in_linear_time(path: str) -> None:
-    """HTTP/2 sends each cookie as a field of its own, and HTTP/1.1 clients may repeat
-    Cookie: the fields were joined by repeated concatenation, O(n^2). 40,000 of them (480 kB,
-    under an h11 limit raised to 1 MB) took 2.5 s of the event loop; they now take ~50 ms."""
-    gate = ConsentMiddleware(plain, policy=policy(), secret_key=SECRET)
-    headers = [(b"host", b"shop.example"), *((b"cookie", b"c%d=v" % i) for i in range(100_000))]
+def _cpu_seconds_of_request(gate: ConsentMiddleware, path: str, headers: list[Any]) -> float:
+    """CPU time of this thread for one request: other processes on a loaded machine do not
+    count."""
     scope = {
         "type": "http",
         "method": "GET",
@@ -97,8 +93,32 @@ def test_many_cookie_fields_are_joined_in_linear_time(path: str) -> None:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    started = time.perf_counter()
+    started = time.thread_time()
     asyncio.run(gate(scope, receive, send))
-    elapsed = time.perf_counter() - started
+    elapsed = time.thread_time() - started
     assert sent[0]["status"] == 200
-    assert elapsed < 0.5, f"{elapsed:.2f} s for 100,000 Cookie fields"
+    return elapsed
+
+
+@pytest.mark.parametrize("path", ["/", "/consent", "/consent/banner"])
+def test_many_cookie_fields_are_joined_in_linear_time(path: str) -> None:
+    """HTTP/2 sends each cookie as a field of its own, and HTTP/1.1 clients may repeat
+    Cookie: the fields were joined by repeated concatenation, O(n^2). 40,000 of them (480 kB,
+    under an h11 limit raised to 1 MB) took 2.5 s of the event loop; they now take ~50 ms.
+
+    Compared with as many fields of other names (each its own, so nothing is joined), the
+    best CPU time of five measured in turn: healthy 0.6-1.4x; with the joins of 41087e2's
+    parent, 67-763x."""
+    gate = ConsentMiddleware(plain, policy=policy(), secret_key=SECRET)
+    crumbs = [b"c%d=v" % i for i in range(100_000)]
+    cookies = [(b"host", b"shop.example"), *((b"cookie", crumb) for crumb in crumbs)]
+    others = [(b"host", b"shop.example"), *((b"x-c%d" % i, v) for i, v in enumerate(crumbs))]
+    cookies_cost = others_cost = float("inf")
+    for _ in range(5):
+        cookies_cost = min(cookies_cost, _cpu_seconds_of_request(gate, path, cookies))
+        others_cost = min(others_cost, _cpu_seconds_of_request(gate, path, others))
+    ratio = cookies_cost / others_cost
+    assert ratio < 10, (
+        f"100,000 Cookie fields cost {cookies_cost * 1e3:.0f} ms of CPU,"
+        f" {ratio:.1f}x {others_cost * 1e3:.0f} ms for as many fields of other names"
+    )
