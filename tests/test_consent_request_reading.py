@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import socket
 import time
 from collections.abc import Callable, Iterator, MutableMapping
@@ -140,13 +141,30 @@ def test_a_content_length_of_thousands_of_digits_is_answered_not_a_500(
         assert answer.receives == 0  # refused on the header alone
 
 
-def _cost(request: Callable[[], Answer]) -> float:
-    best = float("inf")
+def _cpu_seconds(request: Callable[[], Answer]) -> float:
+    """CPU time of this thread (the event loop's): other processes on a loaded machine do
+    not count."""
+    started = time.thread_time()
+    request()
+    return time.thread_time() - started
+
+
+def _cost_ratio(
+    hostile: Callable[[], Answer], benign: Callable[[], Answer], limit: float = 2
+) -> str | None:
+    """None when `hostile` costs less than `limit` times `benign`, else what they cost. Each
+    is the best of five, measured in turn: noise only adds, and load slows both alike.
+    Refused before the MIME parser reads it, a hostile body costs ~0.1x a benign one; read
+    by it (the caps of 4bf39a3 lifted), 16-40x, and the long Content-Type ~1,100x."""
+    hostile_best = benign_best = float("inf")
     for _ in range(5):
-        started = time.perf_counter()
-        request()
-        best = min(best, time.perf_counter() - started)
-    return best
+        hostile_best = min(hostile_best, _cpu_seconds(hostile))
+        benign_best = min(benign_best, _cpu_seconds(benign))
+    ratio = hostile_best / benign_best
+    if ratio < limit:
+        return None
+    hostile_ms, benign_ms = hostile_best * 1e3, benign_best * 1e3
+    return f"{hostile_ms:.1f} ms of CPU, {ratio:.1f}x a benign body's {benign_ms:.1f} ms"
 
 
 def _benign_multipart() -> bytes:
@@ -182,8 +200,8 @@ def test_a_multipart_body_of_hostile_parameters_costs_no_more_than_a_benign_one(
     assert refused.set_cookies == []
     benign = _benign_multipart()
     assert post([MULTIPART], [benign]).status == 303
-    ratio = _cost(lambda: post([MULTIPART], [hostile])) / _cost(lambda: post([MULTIPART], [benign]))
-    assert ratio < 5, f"a hostile body costs {ratio:.1f} times a benign one"
+    excess = _cost_ratio(lambda: post([MULTIPART], [hostile]), lambda: post([MULTIPART], [benign]))
+    assert excess is None, f"a hostile body: {excess}"
 
 
 def test_a_multipart_part_of_type_multipart_with_hostile_parameters_is_cheap() -> None:
@@ -198,8 +216,8 @@ def test_a_multipart_part_of_type_multipart_with_hostile_parameters_is_cheap() -
     assert len(hostile) <= MAX_MULTIPART_BODY
     benign = _benign_multipart()
     assert post([MULTIPART], [hostile]).status == 400
-    ratio = _cost(lambda: post([MULTIPART], [hostile])) / _cost(lambda: post([MULTIPART], [benign]))
-    assert ratio < 5, f"a hostile body costs {ratio:.1f} times a benign one"
+    excess = _cost_ratio(lambda: post([MULTIPART], [hostile]), lambda: post([MULTIPART], [benign]))
+    assert excess is None, f"a hostile body: {excess}"
 
 
 @pytest.mark.parametrize("where", ["name", "filename", "next"])
@@ -220,8 +238,12 @@ def test_a_body_with_as_many_semicolons_as_allowed_still_costs_little(where: str
     assert len(body) <= MAX_MULTIPART_BODY
     assert post([MULTIPART], [body]).status == (303 if where == "next" else 400)
     benign = _benign_multipart()
-    ratio = _cost(lambda: post([MULTIPART], [body])) / _cost(lambda: post([MULTIPART], [benign]))
-    assert ratio < 5, f"{ratio:.1f} times a benign body"
+    # Read by the parser, at the cap: 0.2-1.6x a benign body; with a cap 8 times higher, a
+    # quoted name costs 8.7x (filename 4.9x; `next` is a value, not scanned: 0.2x).
+    excess = _cost_ratio(
+        lambda: post([MULTIPART], [body]), lambda: post([MULTIPART], [benign]), limit=5
+    )
+    assert excess is None, f"a body at the cap: {excess}"
 
 
 def test_one_semicolon_past_the_cap_is_refused() -> None:
@@ -240,10 +262,10 @@ def test_a_long_multipart_content_type_is_refused_before_it_is_parsed() -> None:
     refused = post([(b"content-type", HOSTILE_TYPE)], [body])
     assert_refused(refused, 400)
     benign = _benign_multipart()
-    ratio = _cost(lambda: post([(b"content-type", HOSTILE_TYPE)], [body])) / _cost(
-        lambda: post([MULTIPART], [benign])
+    excess = _cost_ratio(
+        lambda: post([(b"content-type", HOSTILE_TYPE)], [body]), lambda: post([MULTIPART], [benign])
     )
-    assert ratio < 5, f"a hostile Content-Type costs {ratio:.1f} times a benign body"
+    assert excess is None, f"a hostile Content-Type: {excess}"
     # A boundary may be 70 characters (RFC 2046 5.1.1), quoted, with a charset: still read.
     boundary = b"b" * 70
     longest = b'multipart/form-data; charset=utf-8; boundary="' + boundary + b'"'
@@ -251,9 +273,9 @@ def test_a_long_multipart_content_type_is_refused_before_it_is_parsed() -> None:
     assert answer.status == 303
 
 
-def _raw_request(base_url: str, request: bytes) -> tuple[bytes, float]:
+def _raw_request(base_url: str, request: bytes) -> bytes:
+    """The status line of the answer to `request`, sent as it is."""
     host, port = base_url.removeprefix("http://").split(":")
-    started = time.perf_counter()
     with socket.create_connection((host, int(port)), timeout=60) as sock:
         sock.sendall(request)
         answer = b""
@@ -262,30 +284,43 @@ def _raw_request(base_url: str, request: bytes) -> tuple[bytes, float]:
             if not data:
                 break
             answer += data
-    return answer.split(b"\r\n", 1)[0], time.perf_counter() - started
+    return answer.split(b"\r\n", 1)[0]
+
+
+def _cpu_seconds_of_process(pid: int) -> float:
+    """User and system CPU time of process `pid`, all its threads (proc(5): fields 14-15, in
+    clock ticks): what the server spent, whatever else runs on the machine."""
+    with open(f"/proc/{pid}/stat") as stat:
+        # Fields counted after the command name, which is in parentheses and may hold spaces.
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with uvicorn_server("tests.test_consent_request_reading:app") as (base_url, _):
-        yield base_url
+def server() -> Iterator[tuple[str, int]]:
+    with uvicorn_server("tests.test_consent_request_reading:app") as (base_url, process):
+        yield base_url, process.pid
 
 
 def test_real_uvicorn_passes_a_long_content_type_and_the_gate_answers_it_at_once(
-    server: str,
+    server: tuple[str, int],
 ) -> None:
-    """uvicorn (httptools) hands a 64 KB header line to the app: the cap is the gate's."""
+    """uvicorn (httptools) hands a 64 KB header line to the app: the cap is the gate's.
+
+    Measured as the server process's CPU time (a loaded machine stretches the wall clock,
+    not that): three hostile requests cost 0-10 ms in all (a clock tick at most);
+    with the Content-Type cap of 4bf39a3 lifted, ~2 s each, held on the event loop."""
+    base_url, pid = server
     body = part(b"accept_all") + END
     head = b"POST /consent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n" % len(body)
-    benign_status, benign = _raw_request(
-        server, head + b"Content-Type: multipart/form-data; boundary=B\r\n\r\n" + body
-    )
-    assert benign_status == b"HTTP/1.1 303 See Other"
-    status, hostile = _raw_request(
-        server, head + b"Content-Type: " + HOSTILE_TYPE + b"\r\n\r\n" + body
-    )
-    assert status == b"HTTP/1.1 400 Bad Request"
-    assert hostile < max(0.5, 20 * benign), f"{hostile:.2f}s against {benign:.3f}s"
+    benign = head + b"Content-Type: multipart/form-data; boundary=B\r\n\r\n" + body
+    assert _raw_request(base_url, benign) == b"HTTP/1.1 303 See Other"
+    hostile = head + b"Content-Type: " + HOSTILE_TYPE + b"\r\n\r\n" + body
+    before = _cpu_seconds_of_process(pid)
+    for _ in range(3):
+        assert _raw_request(base_url, hostile) == b"HTTP/1.1 400 Bad Request"
+    spent = _cpu_seconds_of_process(pid) - before
+    assert spent < 0.3, f"the server spent {spent:.2f} s of CPU on three hostile requests"
 
 
 # -- body framing: what was fine ------------------------------------------------------------------
