@@ -181,6 +181,12 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
+def _log_gone(seg: Segment) -> None:
+    # Removed since the listing (quarantined by a run that held the lock while this one
+    # waited, or by hand): nothing to read, and nothing damaged to move aside.
+    logger.info("segment %s is gone since the spool was listed: skipped", seg.name)
+
+
 class Warehouse:
     """A DuckDB file holding raw `events` and the daily rollups (SPEC 4.3).
 
@@ -281,8 +287,9 @@ class Warehouse:
                 )
             segments = [seg for seg in segments if _is_utf8(seg.name)]
             fresh = self._not_ingested(con, segments)
-            footers, unreadable = self._check_footers(spool, fresh, progress=progress)
-            quarantined = {seg.name for seg in fresh if seg.name not in footers} - unreadable
+            footers, unreadable, gone = self._check_footers(spool, fresh, progress=progress)
+            quarantined = {seg.name for seg in fresh if seg.name not in footers}
+            quarantined -= unreadable | gone
             quarantined |= {seg.name for seg in misnamed}
             fresh = [seg for seg in fresh if seg.name in footers]
             old_ids = self._old_content_ids(con, segments, fresh, footers)
@@ -305,7 +312,14 @@ class Warehouse:
                         ) from None
                     # Rare: a footer that reads fine over damaged pages. Find the culprits
                     # by reading each segment in full, then try again without them.
-                    bad = self._check_contents(spool, fresh)
+                    bad, gone = self._check_contents(spool, fresh)
+                    fresh = [seg for seg in fresh if seg.name not in gone]
+                    if any(original in gone for original, _ in copies.values()):
+                        # A copy of a segment gone since its footer was read holds events
+                        # never counted: the first copy is ingested in its place.
+                        fresh, copies = self._split_copies(
+                            con, sorted([*fresh, *copies]), footers, old_ids
+                        )
                     # A copy of a damaged segment is as damaged: it goes too, unread.
                     for copy, (original, _) in list(copies.items()):
                         if original in bad:
@@ -596,17 +610,22 @@ class Warehouse:
 
     def _check_footers(
         self, spool: Path, segments: Sequence[Segment], *, progress: bool
-    ) -> tuple[dict[str, Footer], set[str]]:
+    ) -> tuple[dict[str, Footer], set[str], set[str]]:
         """Read every segment's footer; quarantine those that are wrong (truncated, garbage,
-        missing columns). Returns the footers of the good ones by segment name, and the names
-        of those this user may not read (left in place: nothing is wrong with the file)."""
+        missing columns). Returns the footers of the good ones by segment name, the names
+        of those this user may not read (left in place: nothing is wrong with the file), and
+        those gone since the listing."""
         footers: dict[str, Footer] = {}
         unreadable: set[str] = set()
+        gone: set[str] = set()
         for seg in tqdm(
             segments, desc="checking segments", unit="seg", disable=not progress, leave=False
         ):
             try:
                 footers[seg.name] = read_footer(seg.path)
+            except FileNotFoundError:
+                gone.add(seg.name)
+                _log_gone(seg)
             except PermissionError as exc:
                 # Written by another user (the web server's) with a mode cron cannot read:
                 # a deployment problem to fix, not a damaged file to move aside.
@@ -618,10 +637,15 @@ class Warehouse:
                 )
             except Exception as exc:  # pyarrow raises several types for damaged files
                 self._quarantine(spool, seg, first_line(exc))
-        return footers, unreadable
+        return footers, unreadable, gone
 
-    def _check_contents(self, spool: Path, segments: Sequence[Segment]) -> set[str]:
+    def _check_contents(
+        self, spool: Path, segments: Sequence[Segment]
+    ) -> tuple[set[str], set[str]]:
+        """Read every segment in full; quarantine the damaged ones. Returns their names, and
+        those of the segments gone since the listing."""
         bad: set[str] = set()
+        gone: set[str] = set()
         for seg in segments:
             try:
                 table = pq.read_table(seg.path, columns=list(EVENT_FIELDS)).cast(EVENT_SCHEMA)
@@ -629,10 +653,13 @@ class Warehouse:
                 low, high = pc.min_max(table["ts"]).values()
                 if table.num_rows:
                     check_ts_range(low.as_py(), high.as_py())
+            except FileNotFoundError:
+                gone.add(seg.name)
+                _log_gone(seg)
             except Exception as exc:
                 self._quarantine(spool, seg, first_line(exc))
                 bad.add(seg.name)
-        return bad
+        return bad, gone
 
     def _quarantine(self, spool: Path, seg: Segment, reason: str) -> None:
         target = spool / QUARANTINE_FOLDER / seg.name
