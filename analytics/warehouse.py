@@ -1016,6 +1016,10 @@ class Warehouse:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.move(seg.path, target)
             except OSError as exc:
+                if isinstance(exc, FileNotFoundError) and not seg.path.exists():
+                    # Disposed of by another run meanwhile (one that committed before this
+                    # one, still moving its segments after its commit): done, not failed.
+                    continue
                 # The run committed; the ledger skips this segment, so it is only clutter,
                 # but clutter that grows every run: the caller hears of it (the CLI's exit 3).
                 failed.append(seg.name)
