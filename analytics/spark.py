@@ -300,7 +300,7 @@ def spark_rollup(
                 "spool_days": plan.state,
             }
             if (plan.late_segments or plan.overlap_segments) and _stage_late_sums(
-                spark, spool, output, plan, timezone
+                spark, spool, output, plan, timezone, listing
             ):
                 # The new state (these names counted) and the staged sums, recorded
                 # together before the live partitions change: see the module docstring.
@@ -415,7 +415,9 @@ def _add_referrer_domains(
     )
 
 
-def _stage_late_sums(spark: Any, spool: str, output: str, plan: DayPlan, timezone: str) -> bool:
+def _stage_late_sums(
+    spark: Any, spool: str, output: str, plan: DayPlan, timezone: str, listing: SpoolListing
+) -> bool:
     """Write, under ``<output>/_late_rollups/<table>``, the local days that the late segments
     touch as they must become: their rows now plus the rollups of those segments alone,
     summed per key. The overlap segments count only in the overlap days (their other local
@@ -424,7 +426,7 @@ def _stage_late_sums(spark: Any, spool: str, output: str, plan: DayPlan, timezon
 
     def events_of(segments: Mapping[date, tuple[str, ...]]) -> Any:
         base = spool.rstrip("/")
-        files = [f"{base}/{DAY_PREFIX}{d.isoformat()}/{n}" for d in segments for n in segments[d]]
+        files = [f"{base}/{listing.folder_of(d, n)}/{n}" for d in segments for n in segments[d]]
         frame = spark.read.schema(event_struct()).option("basePath", spool).parquet(*files)
         return _with_day(frame.select(*[F.col(f.name) for f in EVENT_SCHEMA]), timezone)
 
@@ -681,16 +683,27 @@ class SpoolListing:
 
     segments: Mapping[date, tuple[str, ...]]
     clean: frozenset[date] = frozenset()
+    # (day, name) -> the folder of a segment filed under another spelling of its day than
+    # day=YYYY-MM-DD ("day=20261021": Python's date.fromisoformat reads it as that day, and
+    # so does the DuckDB engine's listing). Such a day is never clean.
+    folders: Mapping[tuple[date, str], str] = field(default_factory=dict)
+
+    def folder_of(self, day: date, name: str) -> str:
+        """The day folder segment `name` of `day` was found in."""
+        return self.folders.get((day, name), f"{DAY_PREFIX}{day.isoformat()}")
 
     def paths(self, spool: str, days: Iterable[date]) -> list[str]:
         base = spool.rstrip("/")
         paths: list[str] = []
         for day in sorted(days):
-            folder = f"{base}/{DAY_PREFIX}{day.isoformat()}"
             if day in self.clean:
-                paths.append(folder)  # one path a day: Spark lists it on the driver
+                # one path a day: Spark lists it on the driver
+                paths.append(f"{base}/{DAY_PREFIX}{day.isoformat()}")
             else:
-                paths.extend(f"{folder}/{name}" for name in self.segments.get(day, ()))
+                paths.extend(
+                    f"{base}/{self.folder_of(day, name)}/{name}"
+                    for name in self.segments.get(day, ())
+                )
         return paths
 
 
@@ -709,15 +722,18 @@ def list_spool(spark: Any, spool: str) -> SpoolListing:
     if root is None:
         return _list_remote(spark, spool)
     found: dict[date, list[str]] = {}
+    folders: dict[tuple[date, str], str] = {}
     for segment in list_segments(root):
         found.setdefault(segment.day, []).append(segment.path.name)
+        if segment.path.parent.name != f"{DAY_PREFIX}{segment.day.isoformat()}":
+            folders[(segment.day, segment.path.name)] = segment.path.parent.name
     segments = {day: tuple(sorted(names)) for day, names in found.items()}
     clean = frozenset(
         day
         for day, names in segments.items()
         if _visible_entries(Path(root) / f"{DAY_PREFIX}{day.isoformat()}") == set(names)
     )
-    return SpoolListing(segments, clean)
+    return SpoolListing(segments, clean, folders)
 
 
 def _visible_entries(folder: Path) -> set[str] | None:
@@ -733,6 +749,7 @@ def _list_remote(spark: Any, spool: str) -> SpoolListing:
     pattern, fs = _hadoop_path(spark, f"{spool.rstrip('/')}/{DAY_PREFIX}*/*")
     found: dict[date, list[str]] = {}
     odd: set[date] = set()
+    folders: dict[tuple[date, str], str] = {}
     for status in fs.globStatus(pattern) or []:
         path = status.getPath()
         name, day_name = str(path.getName()), str(path.getParent().getName())
@@ -753,8 +770,11 @@ def _list_remote(spark: Any, spool: str) -> SpoolListing:
                 )
             continue
         found.setdefault(day, []).append(name)
+        if day_name != f"{DAY_PREFIX}{day.isoformat()}":
+            folders[(day, name)] = day_name
+            odd.add(day)
     segments = {day: tuple(sorted(names)) for day, names in found.items()}
-    return SpoolListing(segments, frozenset(segments) - odd)
+    return SpoolListing(segments, frozenset(segments) - odd, folders)
 
 
 def _fingerprint(names: Iterable[str]) -> tuple[int, str]:
