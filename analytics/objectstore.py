@@ -40,7 +40,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from analytics.errors import AnalyticsError
-from analytics.spool import DAY_PREFIX, SEGMENT_SUFFIX, TEMP_PREFIX, Segment, list_segments
+from analytics.spool import (
+    DAY_PREFIX,
+    SEGMENT_SUFFIX,
+    TEMP_PREFIX,
+    Segment,
+    SpoolError,
+    list_segments,
+)
 
 logger = logging.getLogger("analytics.objectstore")
 
@@ -322,9 +329,10 @@ class SegmentUploader:
             self._attempt()
 
     def _attempt(self) -> None:
+        expected: tuple[type[BaseException], ...] = (*_error_types(), SpoolError)
         try:
             self.upload_pending()
-        except _error_types() as error:
+        except expected as error:
             # upload_pending has recorded the failure and scheduled the retry
             logger.warning("uploading the spool to %s failed: %s", self.spool_url, _describe(error))
         except Exception as error:  # a bug must not kill the thread and strand every later segment
@@ -340,7 +348,8 @@ class SegmentUploader:
         is skipped: counted in `stats.unreadable`, logged once, and read again only after a
         backoff of its own. Raises the first error of object storage (after recording it and
         scheduling the backoff) as an ObjectStoreError, credentials masked; segments shipped
-        before it are deleted locally and counted.
+        before it are deleted locally and counted. A spool folder that cannot be listed
+        raises SpoolError, recorded and backed off the same way.
         """
         with self._pass_lock:
             done = _Pass()
@@ -349,7 +358,9 @@ class SegmentUploader:
                 with _spool_lock(self.spool_dir) as owned:
                     if owned:
                         self._ship_until_empty(done)
-            except ObjectStoreError as error:
+            except (ObjectStoreError, SpoolError) as error:
+                # SpoolError: a day folder this process may not list (another user's, 0700);
+                # the warehouse's own listing refuses it the same way.
                 self._add(done)
                 self._record_failure(f"{type(error).__name__}: {_describe(error)}")
                 raise
