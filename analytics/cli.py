@@ -346,7 +346,8 @@ def _rollup(args: argparse.Namespace) -> int:
     result = warehouse.run(spool, progress=sys.stderr.isatty())
     ingest = result.ingest
     done = ingest.segments or ingest.quarantined or result.rolled_up or result.pruned_events
-    if not (done or ingest.unreadable or ingest.undisposed):
+    # Copies skipped are news too: recorded in the ledger (and archived), each said once.
+    if not (done or ingest.unreadable or ingest.undisposed or ingest.duplicates):
         _say_done("nothing to do: no new segments")
     else:
         _say_done(result.summary())
