@@ -122,3 +122,23 @@ def test_many_cookie_fields_are_joined_in_linear_time(path: str) -> None:
         f"100,000 Cookie fields cost {cookies_cost * 1e3:.0f} ms of CPU,"
         f" {ratio:.1f}x {others_cost * 1e3:.0f} ms for as many fields of other names"
     )
+
+
+@pytest.mark.parametrize("path", ["/consent", "/consent/banner"])
+def test_a_repeated_header_field_is_joined_in_linear_time(path: str) -> None:
+    """A repeated field is one list (RFC 9110 5.3): the endpoints joined the copies by
+    repeated concatenation, O(n^2) as the Cookie fields were. 100,000 copies of one field
+    took 692 ms of CPU against 25 ms for as many fields of other names."""
+    gate = ConsentMiddleware(plain, policy=policy(), secret_key=SECRET)
+    values = [b"v%d" % i for i in range(100_000)]
+    repeated = [(b"host", b"shop.example"), *((b"x-repeated", value) for value in values)]
+    others = [(b"host", b"shop.example"), *((b"x-r%d" % i, v) for i, v in enumerate(values))]
+    repeated_cost = others_cost = float("inf")
+    for _ in range(5):
+        repeated_cost = min(repeated_cost, _cpu_seconds_of_request(gate, path, repeated))
+        others_cost = min(others_cost, _cpu_seconds_of_request(gate, path, others))
+    ratio = repeated_cost / others_cost
+    assert ratio < 5, (
+        f"100,000 copies of one field cost {repeated_cost * 1e3:.0f} ms of CPU,"
+        f" {ratio:.1f}x {others_cost * 1e3:.0f} ms for as many fields of other names"
+    )
