@@ -249,3 +249,12 @@ def as_nobody(argv: list[str]) -> tuple[list[str], dict[str, str]]:
     python, pythonpath = found
     assert argv[0] == sys.executable, argv
     return [setpriv, *_AS_NOBODY, python, *argv[1:]], {**os.environ, "PYTHONPATH": pythonpath}
+
+
+def cpu_seconds_of_process(pid: int) -> float:
+    """User and system CPU time of process `pid`, all its threads (proc(5): fields 14-15, in
+    clock ticks): what the server spent, whatever else runs on the machine."""
+    with open(f"/proc/{pid}/stat") as stat:
+        # Fields counted after the command name, which is in parentheses and may hold spaces.
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import socket
 import time
 from collections.abc import Callable, Iterator, MutableMapping
@@ -22,7 +21,7 @@ import pytest
 from cookiewall import ReceiptLog
 from cookiewall.decisions import MAX_BODY, MAX_MULTIPART_BODY, MAX_MULTIPART_SEMICOLONS
 from cookiewall.messages import MAX_FIELDS
-from tests.support import uvicorn_server
+from tests.support import cpu_seconds_of_process, uvicorn_server
 from tests.test_cookiewall_support import call, http_scope, make_app, run_asgi
 
 JSON = (b"content-type", b"application/json")
@@ -287,15 +286,6 @@ def _raw_request(base_url: str, request: bytes) -> bytes:
     return answer.split(b"\r\n", 1)[0]
 
 
-def _cpu_seconds_of_process(pid: int) -> float:
-    """User and system CPU time of process `pid`, all its threads (proc(5): fields 14-15, in
-    clock ticks): what the server spent, whatever else runs on the machine."""
-    with open(f"/proc/{pid}/stat") as stat:
-        # Fields counted after the command name, which is in parentheses and may hold spaces.
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, int]]:
     with uvicorn_server("tests.test_consent_request_reading:app") as (base_url, process):
@@ -316,10 +306,10 @@ def test_real_uvicorn_passes_a_long_content_type_and_the_gate_answers_it_at_once
     benign = head + b"Content-Type: multipart/form-data; boundary=B\r\n\r\n" + body
     assert _raw_request(base_url, benign) == b"HTTP/1.1 303 See Other"
     hostile = head + b"Content-Type: " + HOSTILE_TYPE + b"\r\n\r\n" + body
-    before = _cpu_seconds_of_process(pid)
+    before = cpu_seconds_of_process(pid)
     for _ in range(3):
         assert _raw_request(base_url, hostile) == b"HTTP/1.1 400 Bad Request"
-    spent = _cpu_seconds_of_process(pid) - before
+    spent = cpu_seconds_of_process(pid) - before
     assert spent < 0.3, f"the server spent {spent:.2f} s of CPU on three hostile requests"
 
 

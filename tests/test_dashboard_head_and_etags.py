@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 
 from analytics.dashboard import dashboard, queries
 from tests.dashboard_support import PASSWORD, USER, build_warehouse, client
-from tests.support import uvicorn_server
+from tests.support import cpu_seconds_of_process, uvicorn_server
 
 APRIL = {"from": "2026-04-01", "to": "2026-04-30"}
 
@@ -306,15 +305,6 @@ def test_head_of_a_refusal_has_gets_exact_length(server: int, target: str, statu
     assert _content_headers(head) == _content_headers(got)
 
 
-def _cpu_seconds_of_process(pid: int) -> float:
-    """User and system CPU time of process `pid`, all its threads (proc(5): fields 14-15, in
-    clock ticks): what the server spent, whatever else runs on the machine."""
-    with open(f"/proc/{pid}/stat") as stat:
-        # Fields counted after the command name, which is in parentheses and may hold spaces.
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _fetch_whole(port: int, method: str, target: str) -> int:
     """The status of `method target`, read to the end of the connection: the server has
     done all the work the request costs once this returns."""
@@ -337,10 +327,10 @@ def test_head_costs_less_than_get(served: tuple[int, int]) -> None:
     target = f"/?{APRIL_QUERY}&compare=1"
 
     def cpu_of_ten(method: str) -> float:
-        before = _cpu_seconds_of_process(pid)
+        before = cpu_seconds_of_process(pid)
         for _ in range(10):
             assert _fetch_whole(port, method, target) == 200
-        return _cpu_seconds_of_process(pid) - before
+        return cpu_seconds_of_process(pid) - before
 
     cpu_of_ten("GET")  # the snapshot copied once, for both
     get_cpu = head_cpu = float("inf")
