@@ -776,7 +776,8 @@ def _chart_series(
 
 
 def _range_note(window: Window, grain: str) -> str:
-    note = f"Range {window.start} … {window.end} ({window.days} days), grain {grain}."
+    length = "1 day" if window.days == 1 else f"{window.days} days"
+    note = f"Range {window.start} … {window.end} ({length}), grain {grain}."
     if grain != "day":
         note += " The first and last buckets hold only the days inside the range."
     return note

@@ -565,3 +565,10 @@ def test_end_to_end_with_the_warehouse(tmp_path: Path) -> None:
     summary = run_report(db_path, ReportQuery(kind="summary", today=TODAY, start="2026-02-26"))
     assert [row["pageviews"] for row in summary.rows] == [60, 60, 60]
     assert [row["visitors"] for row in summary.rows] == [7, 7, 7]
+
+
+@pytest.mark.parametrize(("days", "said"), [(1, "(1 day)"), (2, "(2 days)"), (28, "(28 days)")])
+def test_the_range_note_counts_its_days_in_words_that_read(db: Path, days: int, said: str) -> None:
+    end = date(2026, 11, 20)
+    notes = report(db, "summary", start=end - timedelta(days=days - 1), end=end).notes
+    assert notes[0] == f"Range {end - timedelta(days=days - 1)} … {end} {said}, grain day."
