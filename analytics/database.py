@@ -20,6 +20,9 @@ import duckdb
 from analytics.errors import WarehouseError, WarehouseLockedError, WarehouseMissingError, first_line
 
 DEFAULT_LOCK_TIMEOUT = 10.0
+# What DuckDB says, opening read-only a Parquet, CSV or JSON file given as the database: it
+# opens such a file as an in-memory database holding a view of it, which cannot be read-only.
+DATA_FILE_READ_ONLY = "Cannot launch in-memory database in read-only mode"
 # What DuckDB's Python client raises when it notices a signal between two of its tasks.
 SIGNAL_INTERRUPTED = "Query interrupted"
 
@@ -153,6 +156,11 @@ def connect(
                 ) from None
             time.sleep(0.1)
         except duckdb.Error as exc:
+            if DATA_FILE_READ_ONLY in str(exc):
+                raise WarehouseError(
+                    f"{str(db)!r} is not a DuckDB database but a data file (Parquet, CSV or "
+                    "JSON), which DuckDB would only show as a view; check --db"
+                ) from None
             raise WarehouseError(f"cannot open database {str(db)!r}: {first_line(exc)}") from None
         else:
             # `ts` is shown and exported in UTC whatever the machine's zone. DuckDB's own
