@@ -4,6 +4,7 @@ the dashboard's numbers with."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import duckdb
 import httpx
 
+from analytics.dashboard import dashboard
 from analytics.event import Event
 from analytics.warehouse import Warehouse
 from tests.warehouse_support import events_for_days, fixed_clock, write_events
@@ -78,3 +80,42 @@ def client(app: Any, *, auth: httpx.Auth | tuple[str, str] | None = (USER, PASSW
         base_url="http://dashboard.test",
         auth=auth,
     )
+
+
+def app_for(db: Path, **options: Any) -> Any:
+    """The dashboard of `db` behind Basic auth as USER/PASSWORD, with `options` passed on."""
+    return dashboard(db, basic=(USER, PASSWORD), **options)
+
+
+def call(
+    app: Any,
+    method: str,
+    path: str,
+    params: dict[str, str] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    auth: httpx.Auth | tuple[str, str] | None = (USER, PASSWORD),
+) -> httpx.Response:
+    """One `method` request to `app` through ASGI (as USER/PASSWORD unless `auth` says
+    otherwise), run to completion: the response, body read."""
+
+    async def run() -> httpx.Response:
+        async with client(app, auth=auth) as http:
+            response: httpx.Response = await http.request(
+                method, path, params=params, headers=headers
+            )
+            return response
+
+    return asyncio.run(run())
+
+
+def get(
+    app: Any,
+    path: str,
+    params: dict[str, str] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    auth: httpx.Auth | tuple[str, str] | None = (USER, PASSWORD),
+) -> httpx.Response:
+    """A GET of `path` on `app`, as `call` makes it."""
+    return call(app, "GET", path, params, headers=headers, auth=auth)

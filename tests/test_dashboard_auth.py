@@ -19,7 +19,7 @@ from starlette.requests import Request
 
 from analytics.dashboard import dashboard
 from analytics.dashboard.auth import check_basic, check_bearer
-from tests.dashboard_support import PASSWORD, TOKEN, USER, build_warehouse, client
+from tests.dashboard_support import PASSWORD, TOKEN, USER, build_warehouse, get
 
 PATHS = [
     "/",
@@ -43,12 +43,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def request(app: Any, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
-    async def call() -> httpx.Response:
-        async with client(app, auth=None) as http:
-            response: httpx.Response = await http.get(path, headers=headers)
-            return response
-
-    return asyncio.run(call())
+    return get(app, path, headers=headers, auth=None)
 
 
 def basic_header(user: str | bytes, password: str | bytes) -> dict[str, str]:
@@ -284,22 +279,6 @@ def test_bad_configuration_is_a_value_error(
 def test_db_path_that_is_a_folder_is_a_value_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="is a folder"):
         dashboard(tmp_path, token=TOKEN)
-
-
-def get(
-    app: Any,
-    path: str,
-    params: dict[str, str] | None = None,
-    *,
-    headers: dict[str, str] | None = None,
-    auth: httpx.Auth | tuple[str, str] | None = (USER, PASSWORD),
-) -> httpx.Response:
-    async def call() -> httpx.Response:
-        async with client(app, auth=auth) as http:
-            response: httpx.Response = await http.get(path, params=params, headers=headers)
-            return response
-
-    return asyncio.run(call())
 
 
 # -- Basic credentials in another Unicode normal form --------------------------------------------

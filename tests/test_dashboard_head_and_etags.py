@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from analytics.dashboard import dashboard, queries
-from tests.dashboard_support import PASSWORD, USER, build_warehouse, client
+from analytics.dashboard import queries
+from tests.dashboard_support import PASSWORD, USER, app_for, build_warehouse, call, client, get
 from tests.support import cpu_seconds_of_process, uvicorn_server
 
 APRIL = {"from": "2026-04-01", "to": "2026-04-30"}
@@ -24,23 +24,6 @@ APRIL = {"from": "2026-04-01", "to": "2026-04-30"}
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_warehouse(tmp_path_factory.mktemp("dashboard-head"), per_day=20)
-
-
-def app_for(db: Path, **options: Any) -> Any:
-    return dashboard(db, basic=(USER, PASSWORD), **options)
-
-
-def call(app: Any, method: str, path: str, params: dict[str, str] | None = None) -> httpx.Response:
-    async def run() -> httpx.Response:
-        async with client(app) as http:
-            response: httpx.Response = await http.request(method, path, params=params)
-            return response
-
-    return asyncio.run(run())
-
-
-def get(app: Any, path: str, params: dict[str, str] | None = None) -> httpx.Response:
-    return call(app, "GET", path, params)
 
 
 # -- HEAD built the whole page ------------------------------------------------------------------
@@ -132,22 +115,6 @@ def test_head_without_credentials_is_refused(db: Path) -> None:
     assert asyncio.run(run()).status_code == 401
 
 
-def get_with_headers(
-    app: Any,
-    path: str,
-    params: dict[str, str] | None = None,
-    *,
-    headers: dict[str, str] | None = None,
-    auth: httpx.Auth | tuple[str, str] | None = (USER, PASSWORD),
-) -> httpx.Response:
-    async def call() -> httpx.Response:
-        async with client(app, auth=auth) as http:
-            response: httpx.Response = await http.get(path, params=params, headers=headers)
-            return response
-
-    return asyncio.run(call())
-
-
 # -- revalidating the stylesheet through a proxy -------------------------------------------------
 # If-None-Match was compared as one exact string. RFC 9110 §13.1.2 compares it weakly and
 # allows a list or "*": behind nginx with gzip (which turns the ETag into W/"...") or a cache
@@ -155,7 +122,7 @@ def get_with_headers(
 
 
 def css_etag(db: Path) -> str:
-    etag = get_with_headers(app_for(db), "/static/dashboard.css").headers["etag"]
+    etag = get(app_for(db), "/static/dashboard.css").headers["etag"]
     assert etag.startswith('"')
     return etag
 
@@ -166,9 +133,7 @@ def css_etag(db: Path) -> str:
 )
 def test_the_stylesheet_revalidates_with_any_matching_tag(db: Path, template: str) -> None:
     header = template.format(etag=css_etag(db))
-    response = get_with_headers(
-        app_for(db), "/static/dashboard.css", headers={"If-None-Match": header}
-    )
+    response = get(app_for(db), "/static/dashboard.css", headers={"If-None-Match": header})
     assert response.status_code == 304
     assert response.content == b""
     assert response.headers["etag"] == css_etag(db)
@@ -180,9 +145,7 @@ def test_the_stylesheet_revalidates_with_any_matching_tag(db: Path, template: st
 )
 def test_the_stylesheet_is_sent_for_any_other_tag(db: Path, template: str) -> None:
     header = template.format(bare=css_etag(db).strip('"'))
-    response = get_with_headers(
-        app_for(db), "/static/dashboard.css", headers={"If-None-Match": header}
-    )
+    response = get(app_for(db), "/static/dashboard.css", headers={"If-None-Match": header})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/css")
     assert b"body" in response.content

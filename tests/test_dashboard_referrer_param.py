@@ -4,25 +4,20 @@ host written any way finds that referrer's numbers."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 from datetime import date
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from analytics.dashboard import dashboard
 from analytics.warehouse import Warehouse
 from tests.dashboard_support import (
     CLOCK,
-    PASSWORD,
     TINY_REFERRER,
-    USER,
+    app_for,
     build_warehouse,
-    client,
+    get,
 )
 from tests.warehouse_support import events_for_days, fixed_clock, write_events
 
@@ -34,23 +29,6 @@ BREAKDOWNS = ["referrers", "sources", "pages", "campaigns"]
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_warehouse(tmp_path_factory.mktemp("dashboard-referrer-param"), per_day=20)
-
-
-def app_for(db: Path, **options: Any) -> Any:
-    return dashboard(db, basic=(USER, PASSWORD), **options)
-
-
-def call(app: Any, method: str, path: str, params: dict[str, str] | None = None) -> httpx.Response:
-    async def run() -> httpx.Response:
-        async with client(app) as http:
-            response: httpx.Response = await http.request(method, path, params=params)
-            return response
-
-    return asyncio.run(run())
-
-
-def get(app: Any, path: str, params: dict[str, str] | None = None) -> httpx.Response:
-    return call(app, "GET", path, params)
 
 
 # -- `referrer=` on a breakdown was accepted and dropped --------------------------------------

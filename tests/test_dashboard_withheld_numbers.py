@@ -4,23 +4,18 @@ suppressed says so instead of "no data"."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from analytics.dashboard import dashboard
 from analytics.reports import OTHER
 from tests.dashboard_support import (
-    PASSWORD,
     TINY_REFERRER,
     TINY_SITE,
-    USER,
+    app_for,
     build_warehouse,
-    client,
+    get,
 )
 
 APRIL = {"from": "2026-04-01", "to": "2026-04-30"}
@@ -29,26 +24,6 @@ APRIL = {"from": "2026-04-01", "to": "2026-04-30"}
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_warehouse(tmp_path_factory.mktemp("dashboard-withheld"), per_day=20)
-
-
-def app_for(db: Path, **options: Any) -> Any:
-    return dashboard(db, basic=(USER, PASSWORD), **options)
-
-
-def get(
-    app: Any,
-    path: str,
-    params: dict[str, str] | None = None,
-    *,
-    headers: dict[str, str] | None = None,
-    auth: httpx.Auth | tuple[str, str] | None = (USER, PASSWORD),
-) -> httpx.Response:
-    async def call() -> httpx.Response:
-        async with client(app, auth=auth) as http:
-            response: httpx.Response = await http.get(path, params=params, headers=headers)
-            return response
-
-    return asyncio.run(call())
 
 
 def section_notes(page: str, kind: str) -> list[str]:
