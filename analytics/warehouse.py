@@ -649,6 +649,9 @@ class Warehouse:
         for seg in segments:
             try:
                 table = pq.read_table(seg.path, columns=list(EVENT_FIELDS)).cast(EVENT_SCHEMA)
+                # Text that is not UTF-8 (a writer that does not check, a flipped bit in an
+                # uncompressed page): Arrow reads it as it is, DuckDB refuses the whole read.
+                table.validate(full=True)
                 # What the footer could not tell without statistics.
                 low, high = pc.min_max(table["ts"]).values()
                 if table.num_rows:
