@@ -41,6 +41,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -63,6 +64,8 @@ LATE_STAGING = "_late_rollups"
 # Each unpruned spool day's segment names as last counted, one file a day (see plan_days).
 NAMES_FOLDER = "_spool_names"
 DEFAULT_MASTER = "local[2]"
+# What Hadoop's GlobPattern reads as pattern syntax (a backslash escapes the next character).
+_GLOB_SPECIAL = re.compile(r"[\\{}\[\]*?]")
 # The manifest's record of the spool: bumped when its meaning changes (then a full run).
 STATE_VERSION = 1
 
@@ -182,7 +185,11 @@ def read_spool(
     paths = listing.paths(spool, wanted)
     if not paths:
         return _with_day(spark.createDataFrame([], event_struct()), timezone)
-    frame = spark.read.schema(event_struct()).option("basePath", spool).parquet(*paths)
+    frame = (
+        spark.read.schema(event_struct())
+        .option("basePath", spool)
+        .parquet(*[_literal(path) for path in paths])
+    )
     columns = [F.col(f.name) for f in EVENT_SCHEMA]
     return _with_day(frame.select(*columns), timezone)
 
@@ -387,7 +394,9 @@ def _add_referrer_domains(
         and local not in plan.local_days
     )
     schema = _rollup_schema(spark, table)
-    spark.read.parquet(f"{output}/daily_referrers").createOrReplaceTempView("daily_referrers")
+    spark.read.parquet(_literal(f"{output}/daily_referrers")).createOrReplaceTempView(
+        "daily_referrers"
+    )
     try:
         rows = spark.sql(REFERRER_DOMAINS_FALLBACK)
         if rebuilt:
@@ -426,7 +435,9 @@ def _stage_late_sums(
 
     def events_of(segments: Mapping[date, tuple[str, ...]]) -> Any:
         base = spool.rstrip("/")
-        files = [f"{base}/{listing.folder_of(d, n)}/{n}" for d in segments for n in segments[d]]
+        files = [
+            _literal(f"{base}/{listing.folder_of(d, n)}/{n}") for d in segments for n in segments[d]
+        ]
         frame = spark.read.schema(event_struct()).option("basePath", spool).parquet(*files)
         return _with_day(frame.select(*[F.col(f.name) for f in EVENT_SCHEMA]), timezone)
 
@@ -451,7 +462,7 @@ def _stage_late_sums(
             target = f"{output}/{table}"
             both = added
             if _has_rows(spark, target):
-                current = spark.read.parquet(target).filter(F.col("day").isin(touched))
+                current = spark.read.parquet(_literal(target)).filter(F.col("day").isin(touched))
                 both = current.select(*columns).unionByName(added)
             summed = both.groupBy(*keys).agg(*sums).select(*columns)
             summed.write.mode("overwrite").partitionBy("day").parquet(
@@ -475,7 +486,7 @@ def _apply_late_staging(spark: Any, output: str) -> None:
         # Spark reads every Parquet column back as nullable; the rollup's own schema says
         # which measures are never NULL (COUNTs), and their files must say so as the other
         # partitions' do: a sum over rows is never NULL, so the COALESCE changes no value.
-        frame = spark.read.parquet(staged)
+        frame = spark.read.parquet(_literal(staged))
         columns = [
             F.coalesce(F.col(f.name), F.lit(0).cast(f.dataType)).alias(f.name)
             if not f.nullable and f.name in MEASURES
@@ -746,7 +757,7 @@ def _visible_entries(folder: Path) -> set[str] | None:
 
 
 def _list_remote(spark: Any, spool: str) -> SpoolListing:
-    pattern, fs = _hadoop_path(spark, f"{spool.rstrip('/')}/{DAY_PREFIX}*/*")
+    pattern, fs = _hadoop_path(spark, f"{_literal(spool.rstrip('/'))}/{DAY_PREFIX}*/*")
     found: dict[date, list[str]] = {}
     odd: set[date] = set()
     folders: dict[tuple[date, str], str] = {}
@@ -830,9 +841,7 @@ def _write_known_names(
     Many thousands of names a day on a busy site: too many for the manifest, which is read
     whole by every run, while a day's file is read only when that day's segments change."""
     folder, fs = _hadoop_path(spark, f"{output}/{NAMES_FOLDER}", raw=True)
-    present = {
-        str(s.getPath().getName()) for s in (fs.globStatus(_child(spark, folder, "*")) or [])
-    }
+    present = {str(s.getPath().getName()) for s in _entries(folder, fs)}
     kept: set[str] = set()
     for key, entry in state.items():
         if not isinstance(entry, dict) or entry.get("pruned"):
@@ -857,9 +866,20 @@ def _write_known_names(
 
 def _remove_stale_names(spark: Any, output: str, kept: set[str]) -> None:
     folder, fs = _hadoop_path(spark, f"{output}/{NAMES_FOLDER}", raw=True)
-    for status in fs.globStatus(_child(spark, folder, "*")) or []:
+    for status in _entries(folder, fs):
         if str(status.getPath().getName()) not in kept:
             fs.delete(status.getPath(), False)
+
+
+def _entries(folder: Any, fs: Any) -> list[Any]:
+    # listStatus, not a glob of "<folder>/*": the output's own path is no pattern.
+    return list(fs.listStatus(folder)) if fs.exists(folder) else []
+
+
+def _literal(path: str) -> str:
+    """`path` for an API that takes a Hadoop glob (spark.read, globStatus): its pattern
+    characters escaped, so a folder named "site [prod]" or "{a,b}" means itself."""
+    return _GLOB_SPECIAL.sub(r"\\\g<0>", path)
 
 
 def _child(spark: Any, folder: Any, name: str) -> Any:
@@ -923,7 +943,7 @@ def _unrecorded_prunes(
 
 def _day_partitions(spark: Any, output: str) -> list[Any]:
     """The FileStatus of every rollup table's day partition in `output`."""
-    pattern, fs = _hadoop_path(spark, f"{output}/*/{DAY_PREFIX}*")
+    pattern, fs = _hadoop_path(spark, f"{_literal(output)}/*/{DAY_PREFIX}*")
     return list(fs.globStatus(pattern) or [])
 
 
@@ -934,7 +954,7 @@ def _holds_rollups(spark: Any, output: str) -> bool:
 def _rows_in(spark: Any, target: str) -> int:
     if not _has_rows(spark, target):
         return 0
-    return int(spark.read.parquet(target).count())
+    return int(spark.read.parquet(_literal(target)).count())
 
 
 def _hadoop_path(spark: Any, uri: str, *, raw: bool = False) -> tuple[Any, Any]:
@@ -991,7 +1011,7 @@ def _manifest_temp(spark: Any, uri: str) -> Any:
 
 def _has_rows(spark: Any, target: str) -> bool:
     # An empty rollup is a folder holding only _SUCCESS, or no folder: nothing to read back.
-    pattern, fs = _hadoop_path(spark, f"{target}/{DAY_PREFIX}*/*{SEGMENT_SUFFIX}")
+    pattern, fs = _hadoop_path(spark, f"{_literal(target)}/{DAY_PREFIX}*/*{SEGMENT_SUFFIX}")
     found = fs.globStatus(pattern)
     return found is not None and len(found) > 0
 
