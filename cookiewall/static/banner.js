@@ -13,6 +13,10 @@
   }
 
   function enhance(banner) {
+    // One decision per banner: a double click, a held-down Enter or another button pressed
+    // while the first choice is on its way would each send one more (another receipt, another
+    // "cookiewall:decided" on which the page loads its scripts), in any order of arrival.
+    var deciding = false;
     banner.addEventListener("submit", function (event) {
       var form = event.target;
       var button = event.submitter;
@@ -20,6 +24,10 @@
         return;
       }
       event.preventDefault();
+      if (deciding) {
+        return;
+      }
+      deciding = true;
       var categories = [];
       form.querySelectorAll('input[name="categories"]:checked:not(:disabled)').forEach(
         function (box) { categories.push(box.value); }
