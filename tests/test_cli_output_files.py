@@ -6,46 +6,33 @@ database itself is never an output.
 from __future__ import annotations
 
 import os
-import random
 import stat
 import subprocess
 import sys
 import threading
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from analytics.cli import main
-from analytics.warehouse import Warehouse
+from tests.cli_support import (
+    DAYS,
+    build_five_day_warehouse,
+    build_one_day_warehouse,
+    build_three_day_warehouse,
+)
 from tests.support import ROOT
 from tests.warehouse_support import (
     daily_totals_csv,
-    events_for_days,
-    fixed_clock,
-    seeded_spool,
     table_rows,
-    write_events,
 )
 
-FIRST = date(2026, 10, 1)
-DAYS = [FIRST + timedelta(days=i) for i in range(5)]
 RANGE = ["--from", "2026-10-01", "--to", "2026-10-05"]
-PER_DAY = 30
-
-
-def _spool(root: Path) -> Path:
-    spool = root / "spool"
-    write_events(spool, events_for_days(random.Random(7), DAYS, per_day=PER_DAY))
-    return spool
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("five-days")
-    path = root / "w.duckdb"
-    Warehouse(path, clock=fixed_clock(datetime(2026, 10, 7, tzinfo=UTC))).run(_spool(root))
-    return path
+    return build_five_day_warehouse(tmp_path_factory.mktemp("five-days"))
 
 
 PREVIOUS = "<!doctype html><title>last night's good report</title>\n"
@@ -139,16 +126,9 @@ def test_an_export_through_a_link_replaces_the_linked_file_and_keeps_the_link(
     assert sorted(p.name for p in published.parent.iterdir()) == ["totals.csv"]
 
 
-NOW = datetime(2026, 10, 30, tzinfo=UTC)
-
-
 @pytest.fixture(scope="module")
 def three_day_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("three-days")
-    spool, _ = seeded_spool(root, FIRST, seed=40, days=3)
-    db = root / "w.duckdb"
-    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
-    return db
+    return build_three_day_warehouse(tmp_path_factory.mktemp("three-days"))
 
 
 @pytest.mark.parametrize("through_link", [False, True])
@@ -187,18 +167,6 @@ def test_export_into_a_named_pipe_writes_through_it(
     assert target.is_symlink() == through_link
 
 
-DAY = date(2026, 11, 1)
-NOW_NOV_5 = datetime(2026, 11, 5, tzinfo=UTC)
-
-
-def _built_warehouse(tmp_path: Path) -> Path:
-    spool = tmp_path / "spool"
-    write_events(spool, events_for_days(random.Random(14), [DAY], per_day=50))
-    db = tmp_path / "w.duckdb"
-    Warehouse(db, clock=fixed_clock(NOW_NOV_5)).run(spool)
-    return db
-
-
 @pytest.mark.parametrize(
     "argv",
     [
@@ -212,7 +180,7 @@ def test_output_onto_the_database_itself_is_refused(
 ) -> None:
     # Before: a slip of the tab key replaced the warehouse with the report or the export,
     # exit 0; every raw event and rollup was gone.
-    db = _built_warehouse(tmp_path)
+    db = build_one_day_warehouse(tmp_path)
     before = table_rows(db, "daily_totals")
     assert main([str(db) if arg == "DB" else arg for arg in argv]) == 2
     err = capsys.readouterr().err

@@ -13,57 +13,42 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from analytics.warehouse import Warehouse
+from tests.cli_support import (
+    DAYS,
+    FIRST,
+    PER_DAY,
+    build_five_day_warehouse,
+    build_four_week_warehouse,
+    build_three_day_warehouse,
+    build_two_busy_days_warehouse,
+    cli,
+    event_count,
+    five_day_spool,
+)
 from tests.support import ROOT
 from tests.warehouse_support import (
     daily_totals_csv,
     events_for_days,
-    fixed_clock,
-    seeded_spool,
     write_events,
 )
 
-FIRST = date(2026, 10, 1)
-DAYS = [FIRST + timedelta(days=i) for i in range(5)]
 RANGE = ["--from", "2026-10-01", "--to", "2026-10-05"]
-PER_DAY = 30
-
-
-def _cli(*argv: str) -> list[str]:
-    return [sys.executable, "-m", "analytics", *argv]
-
-
-def _spool(root: Path) -> Path:
-    spool = root / "spool"
-    write_events(spool, events_for_days(random.Random(7), DAYS, per_day=PER_DAY))
-    return spool
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("five-days")
-    path = root / "w.duckdb"
-    Warehouse(path, clock=fixed_clock(datetime(2026, 10, 7, tzinfo=UTC))).run(_spool(root))
-    return path
-
-
-def _events(db: Path) -> int:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])
-    finally:
-        con.close()
+    return build_five_day_warehouse(tmp_path_factory.mktemp("five-days"))
 
 
 def _done_commands(root: Path, db: Path) -> dict[str, list[str]]:
     return {
-        "rollup": ["rollup", "--spool", str(_spool(root)), "--db", str(db)],
+        "rollup": ["rollup", "--spool", str(five_day_spool(root)), "--db", str(db)],
         "prune": ["prune", "--db", str(db), "--raw-days", "30"],
         "export": [
             "export",
@@ -81,7 +66,7 @@ def _done_commands(root: Path, db: Path) -> dict[str, list[str]]:
 
 def _fresh_warehouse(root: Path) -> Path:
     db = root / "w.duckdb"
-    Warehouse(db).run(_spool(root / "first"))
+    Warehouse(db).run(five_day_spool(root / "first"))
     return db
 
 
@@ -94,7 +79,7 @@ def test_a_closed_pipe_after_the_work_is_done_is_still_success(
     # a run whose data was committed (and a retry found nothing to do).
     db = _fresh_warehouse(tmp_path)
     argv = _done_commands(tmp_path, db)[command]
-    proc = subprocess.Popen(_cli(*argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(cli(*argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     assert proc.stdout is not None
     assert proc.stderr is not None
     proc.stdout.close()  # the reader is gone before the summary is written
@@ -103,7 +88,7 @@ def test_a_closed_pipe_after_the_work_is_done_is_still_success(
     assert proc.wait(timeout=60) == 0
     assert err == ""
     if command == "rollup":
-        assert _events(db) == 2 * PER_DAY * len(DAYS)
+        assert event_count(db) == 2 * PER_DAY * len(DAYS)
     if command == "export":
         assert (tmp_path / "totals.csv").read_text().startswith("day,site,")
 
@@ -116,20 +101,20 @@ def test_a_rollup_with_closed_standard_streams_commits_and_exits_0(
     # set sys.stdout to None and the run died after COMMIT on `None.flush()` (a traceback,
     # exit 1); with stderr closed, on `None.isatty()` before doing anything.
     db = tmp_path / "w.duckdb"
-    argv = " ".join(_cli("rollup", "--spool", str(_spool(tmp_path)), "--db", str(db)))
+    argv = " ".join(cli("rollup", "--spool", str(five_day_spool(tmp_path)), "--db", str(db)))
     proc = subprocess.run(
         ["sh", "-c", f"exec {argv} {closed}"], capture_output=True, text=True, cwd=ROOT, timeout=60
     )
     assert proc.returncode == 0
     assert "Traceback" not in proc.stderr
-    assert _events(db) == PER_DAY * len(DAYS)
+    assert event_count(db) == PER_DAY * len(DAYS)
 
 
 def test_a_rollup_whose_log_disk_is_full_still_commits_and_exits_0(tmp_path: Path) -> None:
     # `>> var/rollup.log` on a full disk (/dev/full: every write is ENOSPC). Before, the
     # flush after COMMIT raised OSError out of main: a traceback and exit 1.
     db = tmp_path / "w.duckdb"
-    argv = " ".join(_cli("rollup", "--spool", str(_spool(tmp_path)), "--db", str(db)))
+    argv = " ".join(cli("rollup", "--spool", str(five_day_spool(tmp_path)), "--db", str(db)))
     proc = subprocess.run(
         ["sh", "-c", f"exec {argv} > /dev/full"],
         capture_output=True,
@@ -142,7 +127,7 @@ def test_a_rollup_whose_log_disk_is_full_still_commits_and_exits_0(tmp_path: Pat
         "analytics: WARNING: the work is done, but its summary could not be printed: "
         "No space left on device\n"
     )
-    assert _events(db) == PER_DAY * len(DAYS)
+    assert event_count(db) == PER_DAY * len(DAYS)
 
 
 @pytest.mark.parametrize(
@@ -157,7 +142,7 @@ def test_a_report_stdout_that_cannot_take_it_is_one_line(
 ) -> None:
     # Before: AttributeError: 'NoneType' object has no attribute 'write' (closed), or the
     # OSError of the final flush (full): a traceback either way.
-    argv = " ".join(_cli("report", "summary", "--db", str(warehouse), *RANGE))
+    argv = " ".join(cli("report", "summary", "--db", str(warehouse), *RANGE))
     proc = subprocess.run(
         ["sh", "-c", f"exec {argv} {redirect}"],
         capture_output=True,
@@ -171,7 +156,7 @@ def test_a_report_stdout_that_cannot_take_it_is_one_line(
 
 def test_an_export_to_a_closed_stdout_is_one_line(warehouse: Path) -> None:
     argv = " ".join(
-        _cli(
+        cli(
             "export",
             "--db",
             str(warehouse),
@@ -190,18 +175,12 @@ def test_an_export_to_a_closed_stdout_is_one_line(warehouse: Path) -> None:
     assert proc.stderr == "analytics: error: standard output is closed; give --output FILE\n"
 
 
-NOW = datetime(2026, 10, 30, tzinfo=UTC)
 FOUR_WEEKS = ["--from", "2026-10-01", "--to", "2026-10-28"]
 
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("four-weeks")
-    days = [FIRST + timedelta(days=i) for i in range(28)]
-    write_events(root / "spool", events_for_days(random.Random(21), days, per_day=40))
-    path = root / "w.duckdb"
-    Warehouse(path, clock=fixed_clock(NOW)).run(root / "spool")
-    return path
+    return build_four_week_warehouse(tmp_path_factory.mktemp("four-weeks"))
 
 
 @pytest.mark.parametrize("fmt", ["table", "json"])
@@ -210,7 +189,7 @@ def test_a_reader_that_stops_early_gets_no_traceback(db: Path, fmt: str) -> None
     # out of the report (a traceback, exit 1) or, for a short report, out of the final
     # flush ("Exception ignored ... BrokenPipeError", exit 120).
     proc = subprocess.Popen(
-        _cli("report", "pages", "--db", str(db), *FOUR_WEEKS, "--format", fmt),
+        cli("report", "pages", "--db", str(db), *FOUR_WEEKS, "--format", fmt),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
@@ -227,11 +206,7 @@ def test_a_reader_that_stops_early_gets_no_traceback(db: Path, fmt: str) -> None
 
 @pytest.fixture(scope="module")
 def three_day_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("three-days")
-    spool, _ = seeded_spool(root, FIRST, seed=40, days=3)
-    db = root / "w.duckdb"
-    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
-    return db
+    return build_three_day_warehouse(tmp_path_factory.mktemp("three-days"))
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
@@ -239,7 +214,7 @@ def test_export_to_stdout_with_a_dash(three_day_warehouse: Path, tmp_path: Path,
     # `analytics export ... --output - | gzip`: before, a file named '-' appeared in the
     # current folder and stdout carried only the "exported" line.
     proc = subprocess.run(
-        _cli(
+        cli(
             "export",
             "--db",
             str(three_day_warehouse),
@@ -270,7 +245,7 @@ def test_export_to_stdout_redirected_to_a_file(three_day_warehouse: Path, tmp_pa
     out = tmp_path / "totals.csv"
     with out.open("wb") as handle:
         proc = subprocess.run(
-            _cli(
+            cli(
                 "export",
                 "--db",
                 str(three_day_warehouse),
@@ -294,7 +269,7 @@ def test_export_to_stdout_redirected_to_a_file(three_day_warehouse: Path, tmp_pa
 
 def test_export_into_a_closed_pipe_is_quiet(three_day_warehouse: Path) -> None:
     proc = subprocess.Popen(
-        _cli(
+        cli(
             "export",
             "--db",
             str(three_day_warehouse),
@@ -320,7 +295,7 @@ def test_export_into_a_closed_pipe_is_quiet(three_day_warehouse: Path) -> None:
 def test_report_output_dash_is_stdout(three_day_warehouse: Path, tmp_path: Path) -> None:
     # Before, `--output -` wrote a file named '-' (export and report now agree on '-').
     proc = subprocess.run(
-        _cli(
+        cli(
             "report",
             "summary",
             "--db",
@@ -346,12 +321,7 @@ def test_report_output_dash_is_stdout(three_day_warehouse: Path, tmp_path: Path)
 
 @pytest.fixture(scope="module")
 def small_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("small")
-    spool = root / "spool"
-    write_events(spool, events_for_days(random.Random(68), [FIRST, FIRST + timedelta(days=1)], 400))
-    db = root / "w.duckdb"
-    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
-    return db
+    return build_two_busy_days_warehouse(tmp_path_factory.mktemp("small"))
 
 
 def _export_argv(db: Path, fmt: str, output: str, table: str = "daily_totals") -> list[str]:

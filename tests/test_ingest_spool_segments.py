@@ -9,9 +9,8 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -23,6 +22,15 @@ from analytics.cli import main
 from analytics.event import to_table
 from analytics.spool import write_segment
 from analytics.warehouse import Warehouse
+from tests.cli_support import (
+    DAYS,
+    FIRST,
+    PER_DAY,
+    build_four_week_warehouse,
+    cli,
+    event_count,
+    five_day_spool,
+)
 from tests.support import ROOT
 from tests.warehouse_support import (
     events_for_days,
@@ -32,28 +40,6 @@ from tests.warehouse_support import (
     tally,
     write_events,
 )
-
-FIRST = date(2026, 10, 1)
-DAYS = [FIRST + timedelta(days=i) for i in range(5)]
-PER_DAY = 30
-
-
-def _cli(*argv: str) -> list[str]:
-    return [sys.executable, "-m", "analytics", *argv]
-
-
-def _spool(root: Path) -> Path:
-    spool = root / "spool"
-    write_events(spool, events_for_days(random.Random(7), DAYS, per_day=PER_DAY))
-    return spool
-
-
-def _events(db: Path) -> int:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])
-    finally:
-        con.close()
 
 
 def _plant(folder: Path, kind: str) -> Path:
@@ -81,11 +67,11 @@ def test_a_spool_entry_that_is_not_a_file_is_skipped_with_one_line(
     # mistake): before, the footer read opened it and blocked for ever, and so did every
     # cron run after it, each holding the database lock. A folder or a dangling link was
     # "quarantined" as a corrupt segment.
-    spool = _spool(tmp_path)
+    spool = five_day_spool(tmp_path)
     day = spool / f"day={DAYS[0].isoformat()}"
     odd = _plant(day, kind)
     db = tmp_path / "w.duckdb"
-    argv = _cli("rollup", "--spool", str(spool), "--db", str(db))
+    argv = cli("rollup", "--spool", str(spool), "--db", str(db))
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("ingested ")
@@ -94,7 +80,7 @@ def test_a_spool_entry_that_is_not_a_file_is_skipped_with_one_line(
     assert lines[0].startswith("analytics: WARNING: skipped ")
     assert f"{day.name}/{odd.name}" in lines[0]
     assert "not a regular file" in lines[0]
-    assert _events(db) == PER_DAY * len(DAYS)
+    assert event_count(db) == PER_DAY * len(DAYS)
     assert odd.is_symlink() or odd.exists()  # left alone: not ours to move or delete
     assert not (spool / "quarantine").exists()
 
@@ -173,12 +159,7 @@ NOW_OCT_30 = datetime(2026, 10, 30, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("four-weeks")
-    days = [FIRST + timedelta(days=i) for i in range(28)]
-    write_events(root / "spool", events_for_days(random.Random(21), days, per_day=40))
-    path = root / "w.duckdb"
-    Warehouse(path, clock=fixed_clock(NOW_OCT_30)).run(root / "spool")
-    return path
+    return build_four_week_warehouse(tmp_path_factory.mktemp("four-weeks"))
 
 
 def test_an_empty_archive_folder_is_refused_not_the_current_folder(

@@ -4,29 +4,19 @@ after a bounded wait is a busy error (one line and exit 1 on the CLI).
 
 from __future__ import annotations
 
-import random
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
 from analytics.errors import WarehouseLockedError
 from analytics.reports import ReportError, ReportQuery, run_report
-from analytics.warehouse import Warehouse
+from tests.cli_support import ONE_DAY, build_one_day_warehouse
 from tests.support import ROOT
-from tests.warehouse_support import (
-    events_for_days,
-    fixed_clock,
-    write_events,
-)
-
-DAY = date(2026, 11, 1)
-NOW = datetime(2026, 11, 5, tzinfo=UTC)
 
 
 @contextmanager
@@ -58,21 +48,13 @@ def _writer_holding(db: Path) -> Iterator[subprocess.Popen[str]]:
             holder.stdout.close()
 
 
-def _built_warehouse(tmp_path: Path) -> Path:
-    spool = tmp_path / "spool"
-    write_events(spool, events_for_days(random.Random(14), [DAY], per_day=50))
-    db = tmp_path / "w.duckdb"
-    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
-    return db
-
-
-SUMMARY = ReportQuery(kind="summary", start=DAY, end=DAY)
+SUMMARY = ReportQuery(kind="summary", start=ONE_DAY, end=ONE_DAY)
 
 
 def test_a_report_on_a_busy_database_is_a_busy_error_after_a_bounded_wait(tmp_path: Path) -> None:
     # Before: the report gave up at once with DuckDB's raw lock message as a plain
     # ReportError, so `analytics report` exited 2 (bad input), not 1 (busy: try again).
-    db = _built_warehouse(tmp_path)
+    db = build_one_day_warehouse(tmp_path)
     with _writer_holding(db):
         started = time.monotonic()
         with pytest.raises(ReportError, match="in use by another process") as caught:
@@ -82,7 +64,7 @@ def test_a_report_on_a_busy_database_is_a_busy_error_after_a_bounded_wait(tmp_pa
 
 
 def test_a_report_waits_for_a_rollup_to_finish(tmp_path: Path) -> None:
-    db = _built_warehouse(tmp_path)
+    db = build_one_day_warehouse(tmp_path)
     with _writer_holding(db) as holder:
         report = subprocess.Popen(
             [sys.executable, "-m", "analytics", "report", "summary", "--db", str(db)],
@@ -101,7 +83,7 @@ def test_a_report_waits_for_a_rollup_to_finish(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_cli_report_on_a_busy_database_exits_1_with_one_line(tmp_path: Path) -> None:
-    db = _built_warehouse(tmp_path)
+    db = build_one_day_warehouse(tmp_path)
     with _writer_holding(db):
         result = subprocess.run(
             [sys.executable, "-m", "analytics", "report", "summary", "--db", str(db)],

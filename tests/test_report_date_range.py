@@ -15,23 +15,12 @@ import pytest
 from analytics.cli import main
 from analytics.reports import ReportQuery, run_report
 from analytics.warehouse import Warehouse
+from tests.cli_support import FIRST, build_one_day_warehouse, build_two_busy_days_warehouse
 from tests.warehouse_support import (
     events_for_days,
-    fixed_clock,
     table_rows,
     write_events,
 )
-
-DAY = date(2026, 11, 1)
-NOW = datetime(2026, 11, 5, tzinfo=UTC)
-
-
-def _built_warehouse(tmp_path: Path) -> Path:
-    spool = tmp_path / "spool"
-    write_events(spool, events_for_days(random.Random(14), [DAY], per_day=50))
-    db = tmp_path / "w.duckdb"
-    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
-    return db
 
 
 @pytest.mark.parametrize(
@@ -48,16 +37,12 @@ def test_dates_near_the_calendar_edge_are_a_one_line_error(
 ) -> None:
     # Before: the default start (28 days before --to) or the previous period fell before
     # year 1, and the report died with an OverflowError traceback and exit 1.
-    db = _built_warehouse(tmp_path)
+    db = build_one_day_warehouse(tmp_path)
     assert main(["report", *argv, "--db", str(db)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("analytics: error: ")
     assert err.count("\n") == 1
     assert "out of bounds" in err
-
-
-FIRST = date(2026, 10, 1)
-NOW_OCT_30 = datetime(2026, 10, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])
@@ -124,12 +109,7 @@ def test_from_the_warehouse_yesterday_alone_is_a_one_day_range(tmp_path: Path) -
 
 @pytest.fixture(scope="module")
 def small_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("small")
-    spool = root / "spool"
-    write_events(spool, events_for_days(random.Random(68), [FIRST, FIRST + timedelta(days=1)], 400))
-    db = root / "w.duckdb"
-    Warehouse(db, clock=fixed_clock(NOW_OCT_30)).run(spool)
-    return db
+    return build_two_busy_days_warehouse(tmp_path_factory.mktemp("small"))
 
 
 def test_a_start_after_the_default_end_says_the_end_was_the_default(

@@ -5,7 +5,7 @@ long legend labels stay in their half of the chart (the browser tests run in chr
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,25 +15,20 @@ from analytics.cli import main
 from analytics.render import render
 from analytics.reports import ReportQuery, run_report
 from analytics.warehouse import Warehouse
+from tests.cli_support import FIRST, build_four_week_warehouse
 from tests.warehouse_support import events_for_days, fixed_clock, write_events
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 
-FIRST = date(2026, 10, 1)
 NOW = datetime(2026, 10, 30, tzinfo=UTC)
 RANGE = ["--from", "2026-10-01", "--to", "2026-10-28"]
 
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("four-weeks")
-    days = [FIRST + timedelta(days=i) for i in range(28)]
-    write_events(root / "spool", events_for_days(random.Random(21), days, per_day=40))
-    path = root / "w.duckdb"
-    Warehouse(path, clock=fixed_clock(NOW)).run(root / "spool")
-    return path
+    return build_four_week_warehouse(tmp_path_factory.mktemp("four-weeks"))
 
 
 @pytest.mark.browser

@@ -9,9 +9,8 @@ import os
 import random
 import re
 import subprocess
-import sys
 import unicodedata
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,25 +19,16 @@ from analytics.render import render
 from analytics.render.table import MAX_CELL
 from analytics.reports import ReportQuery, run_report
 from analytics.warehouse import Warehouse
+from tests.cli_support import FIRST, build_four_week_warehouse, cli
 from tests.support import ROOT
 from tests.warehouse_support import events_for_days, fixed_clock, write_events
 
-FIRST = date(2026, 10, 1)
 NOW = datetime(2026, 10, 30, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("four-weeks")
-    days = [FIRST + timedelta(days=i) for i in range(28)]
-    write_events(root / "spool", events_for_days(random.Random(21), days, per_day=40))
-    path = root / "w.duckdb"
-    Warehouse(path, clock=fixed_clock(NOW)).run(root / "spool")
-    return path
-
-
-def _cli(*argv: str) -> list[str]:
-    return [sys.executable, "-m", "analytics", *argv]
+    return build_four_week_warehouse(tmp_path_factory.mktemp("four-weeks"))
 
 
 WIDE_REFERRERS = ("例え.jp", "😀.ws", "müller.de", "bücher.example", "мир.рф", "مثال.مصر")
@@ -125,7 +115,7 @@ def _report_under(encoding: str, db: Path, *argv: str) -> subprocess.CompletedPr
     # PYTHONIOENCODING stands in for a Latin-1 locale or a Windows console (cp1252).
     env = {**os.environ, "PYTHONIOENCODING": encoding}
     return subprocess.run(
-        _cli("report", "referrers", "--db", str(db), "--from", "2026-10-01", "--to", "2026-10-01")
+        cli("report", "referrers", "--db", str(db), "--from", "2026-10-01", "--to", "2026-10-01")
         + list(argv),
         capture_output=True,
         cwd=ROOT,
