@@ -304,6 +304,10 @@ class Banner:
         token = secrets.token_hex(8)
         self._marker = f"cookiewall-next-{token}"
         self._rows_marker = f"cookiewall-categories-{token}"
+        # aria-labelledby names the region after the first element of that id in the page: a
+        # fixed "cookiewall-title" that the page's own markup also uses named the banner after
+        # the page's heading (or, once banner.js moved it first, the page's region after it).
+        self._title_id = f"cookiewall-title-{secrets.token_hex(4)}"
         self._rows = {lang: self._category_rows(lang) for lang in self.texts}
         self._language_cache: dict[str, str] = {}
         self._cookie_lists = {lang: self._cookie_list(lang) for lang in self.texts}
@@ -450,6 +454,7 @@ class Banner:
         return self._page.substitute(
             values,
             lang=escape(lang),
+            title_id=self._title_id,
             # Always said, ltr too: an English banner on a right-to-left page stays English.
             dir=direction(lang),
             action=escape(url_prefix),

@@ -328,7 +328,7 @@ def test_on_a_phone_accept_and_reject_are_both_in_view_at_first_sight(
         assert page.locator("#cookiewall").get_attribute("lang") == language
         for action in ("accept_all", "reject_all"):
             assert _uncovered(page, f'#cookiewall button[value="{action}"]'), action
-        assert _uncovered(page, "#cookiewall-title")
+        assert _uncovered(page, "#cookiewall .cookiewall-title")
     finally:
         context.close()
 
@@ -347,7 +347,7 @@ def test_on_a_phone_the_buttons_never_cover_the_title_at_any_text_size(
         page = context.new_page()
         page.goto(f"{site}/page/form")
         page.evaluate(f"document.documentElement.style.fontSize = '{text_size}'")
-        assert _uncovered(page, "#cookiewall-title")
+        assert _uncovered(page, "#cookiewall .cookiewall-title")
         assert _uncovered(page, "#cookiewall .cookiewall-intro", first_line=True)
         # Scrolled to its end, the banner shows both buttons, uncovered.
         page.evaluate("document.getElementById('cookiewall').scrollTop = 1e6")
