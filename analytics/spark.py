@@ -973,7 +973,8 @@ def _hadoop_path(spark: Any, uri: str, *, raw: bool = False) -> tuple[Any, Any]:
 
 def _read_manifest_via(spark: Any, uri: str) -> dict[str, Any]:
     path, fs = _hadoop_path(spark, uri, raw=True)
-    if not fs.exists(path):
+    temporary = not fs.exists(path)
+    if temporary:
         # A job stopped between deleting the old manifest and renaming the new one into
         # place leaves the new one, complete, under its temporary name.
         path = _manifest_temp(spark, uri)
@@ -987,6 +988,10 @@ def _read_manifest_via(spark: Any, uri: str) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except ValueError as error:
+        if temporary:
+            # Cut off while written (a crash during the first run's, empty after a power
+            # loss): never renamed into place, so there is no manifest yet.
+            return {}
         raise SparkRollupError(f"unreadable {MANIFEST} at {uri!r}: {error}") from None
     return data if isinstance(data, dict) else {}
 

@@ -74,3 +74,23 @@ def test_a_first_run_stopped_between_tables_is_completed_by_the_next(
     manifest = json.loads((output / MANIFEST).read_text())
     assert manifest["timezone"] == timezone
     assert not [key for key, entry in manifest["spool_days"].items() if entry.get("pruned")]
+
+
+@pytest.mark.parametrize("cut_at", [0, 25])
+def test_a_first_manifest_cut_off_while_written_is_no_manifest(
+    spark: Any, tmp_path: Path, cut_at: int
+) -> None:
+    # Before: with no manifest, the temporary one (left complete by a stop between deleting
+    # the old and renaming the new) was read, and a cut-off one (a crash while the first was
+    # written, empty after a power loss) failed every later run as an unreadable manifest.
+    spool = tmp_path / "spool"
+    write_events(spool, [at(GMAIL, FIRST, 11), at(SEARCH, LAST, 12, visitor=2)])
+    output = tmp_path / "out"
+    output.mkdir()
+    whole = json.dumps({"timezone": "UTC", "state_version": 1, "spool_days": {}, "tables": {}})
+    (output / f".{MANIFEST}.tmp").write_text(whole[:cut_at])
+
+    counts = spark_rollup(str(spool), str(output))
+
+    assert counts["daily_totals"] == 2
+    assert json.loads((output / MANIFEST).read_text())["tables"] == counts
