@@ -1,18 +1,21 @@
 """Warehouses and command lines for the CLI and report tests. Each builder writes generated
 traffic through the real spool writer under `root/spool` and rolls it up with the real
 `Warehouse` into `root/w.duckdb` at a fixed clock, so that the numbers a test reads do not
-depend on today's date. A test wraps the one it needs in a fixture of its own (module-scoped
-where the warehouse is only read), rather than importing fixtures across modules."""
+depend on today's date; `pages_report` goes on to run the report. A test wraps the warehouse
+it needs in a fixture of its own (module-scoped where it is only read), rather than importing
+fixtures across modules."""
 
 from __future__ import annotations
 
 import random
 import sys
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
+from analytics.reports import Report, ReportQuery, run_report
 from analytics.warehouse import Warehouse
 from tests.warehouse_support import events_for_days, fixed_clock, seeded_spool, write_events
 
@@ -80,3 +83,16 @@ def build_one_day_warehouse(root: Path) -> Path:
     spool = root / "spool"
     write_events(spool, events_for_days(random.Random(14), [ONE_DAY], per_day=50))
     return _rolled_up(root, spool, datetime(2026, 11, 5, tzinfo=UTC))
+
+
+def pages_report(root: Path, paths: Sequence[str], *, seed: int, per_day: int) -> Report:
+    """The `pages` report of 2026-10-01 from a warehouse in `root` (rolled up on 2026-10-30)
+    whose `per_day` visits that day, none by a bot, go to `paths` in turn (seed `seed`)."""
+    base = events_for_days(random.Random(seed), [FIRST], per_day=per_day)
+    spool = root / "spool"
+    visits = [e._replace(path=paths[i % len(paths)], is_bot=False) for i, e in enumerate(base)]
+    write_events(spool, visits)
+    db = _rolled_up(root, spool, OCTOBER_30)
+    return run_report(
+        db, ReportQuery(kind="pages", start=FIRST, end=FIRST, today=OCTOBER_30.date())
+    )

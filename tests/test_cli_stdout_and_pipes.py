@@ -10,7 +10,6 @@ import os
 import random
 import socket
 import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
@@ -209,22 +208,16 @@ def three_day_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_three_day_warehouse(tmp_path_factory.mktemp("three-days"))
 
 
+def _export_argv(db: Path, fmt: str, output: str, table: str = "daily_totals") -> list[str]:
+    return cli("export", "--db", str(db), "--table", table, "--format", fmt, "--output", output)
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_export_to_stdout_with_a_dash(three_day_warehouse: Path, tmp_path: Path, fmt: str) -> None:
     # `analytics export ... --output - | gzip`: before, a file named '-' appeared in the
     # current folder and stdout carried only the "exported" line.
     proc = subprocess.run(
-        cli(
-            "export",
-            "--db",
-            str(three_day_warehouse),
-            "--table",
-            "daily_totals",
-            "--format",
-            fmt,
-            "--output",
-            "-",
-        ),
+        _export_argv(three_day_warehouse, fmt, "-"),
         capture_output=True,
         cwd=tmp_path,
         timeout=60,
@@ -245,17 +238,7 @@ def test_export_to_stdout_redirected_to_a_file(three_day_warehouse: Path, tmp_pa
     out = tmp_path / "totals.csv"
     with out.open("wb") as handle:
         proc = subprocess.run(
-            cli(
-                "export",
-                "--db",
-                str(three_day_warehouse),
-                "--table",
-                "daily_totals",
-                "--format",
-                "csv",
-                "--output",
-                "-",
-            ),
+            _export_argv(three_day_warehouse, "csv", "-"),
             stdout=handle,
             stderr=subprocess.PIPE,
             cwd=tmp_path,
@@ -269,17 +252,7 @@ def test_export_to_stdout_redirected_to_a_file(three_day_warehouse: Path, tmp_pa
 
 def test_export_into_a_closed_pipe_is_quiet(three_day_warehouse: Path) -> None:
     proc = subprocess.Popen(
-        cli(
-            "export",
-            "--db",
-            str(three_day_warehouse),
-            "--table",
-            "events",
-            "--format",
-            "csv",
-            "--output",
-            "-",
-        ),
+        _export_argv(three_day_warehouse, "csv", "-", table="events"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -322,11 +295,6 @@ def test_report_output_dash_is_stdout(three_day_warehouse: Path, tmp_path: Path)
 @pytest.fixture(scope="module")
 def small_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_two_busy_days_warehouse(tmp_path_factory.mktemp("small"))
-
-
-def _export_argv(db: Path, fmt: str, output: str, table: str = "daily_totals") -> list[str]:
-    return [sys.executable, "-m", "analytics", "export", "--db", str(db), "--table", table,
-            "--format", fmt, "--output", output]  # fmt: skip
 
 
 def _exported_to_file(db: Path, fmt: str, folder: Path, table: str = "daily_totals") -> bytes:
@@ -418,8 +386,8 @@ def test_output_dev_stdout_appends_as_dash_does(
 ) -> None:
     # Before: `--output /dev/stdout >> log` opened stdout anew, truncating the log.
     if command == "report":
-        argv = [sys.executable, "-m", "analytics", "report", "summary", "--db",
-                str(small_warehouse), "--from", str(FIRST), "--format", "csv"]  # fmt: skip
+        argv = cli("report", "summary", "--db", str(small_warehouse), "--from", str(FIRST),
+                   "--format", "csv")  # fmt: skip
     else:
         argv = _export_argv(small_warehouse, "csv", "-")[:-2]
     out = tmp_path / "log"
@@ -476,8 +444,8 @@ def test_a_report_to_a_non_blocking_stdout_waits_for_the_reader(tmp_path: Path) 
     db = tmp_path / "w.duckdb"
     Warehouse(db).run(spool)
     day = str(FIRST)
-    argv = [sys.executable, "-m", "analytics", "report", "pages", "--db", str(db),
-            "--from", day, "--to", day, "--top", "5000", "--format", "csv"]  # fmt: skip
+    argv = cli("report", "pages", "--db", str(db), "--from", day, "--to", day, "--top", "5000",
+               "--format", "csv")  # fmt: skip
     read_end, write_end = os.pipe()
     os.set_blocking(write_end, False)
     proc = subprocess.Popen(argv, stdout=write_end, stderr=subprocess.PIPE, cwd=ROOT)

@@ -4,8 +4,6 @@ long legend labels stay in their half of the chart (the browser tests run in chr
 
 from __future__ import annotations
 
-import random
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,16 +11,12 @@ import pytest
 
 from analytics.cli import main
 from analytics.render import render
-from analytics.reports import ReportQuery, run_report
-from analytics.warehouse import Warehouse
-from tests.cli_support import FIRST, build_four_week_warehouse
-from tests.warehouse_support import events_for_days, fixed_clock, write_events
+from tests.cli_support import build_four_week_warehouse, pages_report
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 
-NOW = datetime(2026, 10, 30, tzinfo=UTC)
 RANGE = ["--from", "2026-10-01", "--to", "2026-10-28"]
 
 
@@ -60,13 +54,7 @@ def test_the_html_report_shows_long_paths_whole(tmp_path: Path) -> None:
     # that differ only at the end both read "/docs/guides/…" and could not be told apart.
     prefix = "/docs/guides/" + "configuring-the-consent-banner-for-a-multilingual-site/" * 2
     paths = [prefix + "german", prefix + "french"]
-    base = events_for_days(random.Random(28), [FIRST], per_day=6)
-    spool = tmp_path / "spool"
-    write_events(spool, [e._replace(path=paths[i % 2], is_bot=False) for i, e in enumerate(base)])
-    db = tmp_path / "w.duckdb"
-    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
-    query = ReportQuery(kind="pages", start=FIRST, end=FIRST, today=NOW.date())
-    page = render(run_report(db, query), "html")
+    page = render(pages_report(tmp_path, paths, seed=28, per_day=6), "html")
     for path in paths:
         assert f'<td class="key">{path}</td>' in page
 
@@ -79,14 +67,9 @@ def test_long_legend_labels_stay_in_their_own_half_of_the_chart(
     # the other half of the row and out of the chart.
     prefix = "/docs/guides/" + "configuring-the-consent-banner-for-a-multilingual-site/" * 2
     paths = [prefix + lang for lang in ("german", "french", "dutch", "polish")]
-    base = events_for_days(random.Random(36), [FIRST], per_day=40)
-    spool = tmp_path / "spool"
-    write_events(spool, [e._replace(path=paths[i % 4], is_bot=False) for i, e in enumerate(base)])
-    db = tmp_path / "w.duckdb"
-    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
     page_file = tmp_path / "r.html"
-    query = ReportQuery(kind="pages", start=FIRST, end=FIRST, today=NOW.date())
-    page_file.write_text(render(run_report(db, query), "html"), encoding="utf-8")
+    report = pages_report(tmp_path, paths, seed=36, per_day=40)
+    page_file.write_text(render(report, "html"), encoding="utf-8")
     context = browser.new_context(
         java_script_enabled=False, viewport={"width": 1100, "height": 900}
     )

@@ -19,7 +19,7 @@ from analytics.render import render
 from analytics.render.table import MAX_CELL
 from analytics.reports import ReportQuery, run_report
 from analytics.warehouse import Warehouse
-from tests.cli_support import FIRST, build_four_week_warehouse, cli
+from tests.cli_support import FIRST, build_four_week_warehouse, cli, pages_report
 from tests.support import ROOT
 from tests.warehouse_support import events_for_days, fixed_clock, write_events
 
@@ -95,17 +95,9 @@ def test_table_columns_line_up_with_wide_and_combining_characters(
 
 
 def test_a_long_wide_cell_is_cut_to_the_same_screen_width(tmp_path: Path) -> None:
-    spool = tmp_path / "spool"
-    base = events_for_days(random.Random(25), [FIRST], per_day=4)
     long_paths = ["/" + "長" * 80, "/" + "a" * 80]
-    write_events(
-        spool,
-        [e._replace(path=long_paths[i % 2], is_bot=False) for i, e in enumerate(base)],
-    )
-    db = tmp_path / "w.duckdb"
-    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
-    query = ReportQuery(kind="pages", start=FIRST, end=FIRST, today=NOW.date())
-    header, _rule, *rows = render(run_report(db, query), "table").split("\n\n")[1].splitlines()
+    report = pages_report(tmp_path, long_paths, seed=25, per_day=4)
+    header, _rule, *rows = render(report, "table").split("\n\n")[1].splitlines()
     assert len(rows) == 2
     assert {_pageviews_end(row) for row in rows} == {_pageviews_end(header)}
     assert all(_columns_on_screen(row.split("  ")[0]) <= MAX_CELL for row in rows)
@@ -157,13 +149,8 @@ def test_the_terminal_table_keeps_two_long_paths_apart(tmp_path: Path) -> None:
     # last segment (the usual case: a slug) showed as two identical rows.
     prefix = "/docs/guides/" + "configuring-the-consent-banner-for-a-multilingual-site/" * 2
     paths = [prefix + "german", prefix + "french"]
-    base = events_for_days(random.Random(35), [FIRST], per_day=6)
-    spool = tmp_path / "spool"
-    write_events(spool, [e._replace(path=paths[i % 2], is_bot=False) for i, e in enumerate(base)])
-    db = tmp_path / "w.duckdb"
-    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
-    query = ReportQuery(kind="pages", start=FIRST, end=FIRST, today=NOW.date())
-    _header, _rule, *rows = render(run_report(db, query), "table").split("\n\n")[1].splitlines()
+    report = pages_report(tmp_path, paths, seed=35, per_day=6)
+    _header, _rule, *rows = render(report, "table").split("\n\n")[1].splitlines()
     keys = [row.split("  ")[0] for row in rows]
     assert len(set(keys)) == 2
     for key in keys:
