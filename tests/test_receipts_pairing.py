@@ -31,6 +31,27 @@ def _receipts(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def _record(
+    log: ReceiptLog,
+    action: str,
+    granted: list[str] | None = None,
+    *,
+    withdraws: str | None = None,
+    replaces: str | None = None,
+) -> None:
+    """One receipt written straight through `log.record` (id "abc", policy "v", no GPC):
+    only the action, the granted categories and the links vary between these tests."""
+    log.record(
+        receipt_id="abc",
+        action=action,
+        policy_version="v",
+        granted=granted or [],
+        gpc=False,
+        withdraws=withdraws,
+        replaces=replaces,
+    )
+
+
 def _withdraw(app: Any, how: str, cookie: str, **headers: str) -> Any:
     headers = {**headers, "cookie": f"cookiewall={cookie}"}
     if how == "DELETE":
@@ -115,28 +136,14 @@ def test_record_refuses_a_withdraws_that_is_no_receipt_id(tmp_path: Path, withdr
     address or a user agent into the log."""
     log = ReceiptLog(tmp_path / "r.jsonl")
     with pytest.raises(ValueError, match="withdraws"):
-        log.record(
-            receipt_id="abc",
-            action="withdraw",
-            policy_version="v",
-            granted=[],
-            gpc=False,
-            withdraws=withdraws,
-        )
+        _record(log, "withdraw", withdraws=withdraws)
     assert not log.path.exists() or log.path.read_text() == ""
 
 
 def test_record_takes_withdraws_only_for_a_withdrawal(tmp_path: Path) -> None:
     log = ReceiptLog(tmp_path / "r.jsonl")
     with pytest.raises(ValueError, match="withdraws"):
-        log.record(
-            receipt_id="abc",
-            action="accept_all",
-            policy_version="v",
-            granted=[],
-            gpc=False,
-            withdraws="PGqCeQ6hKqMfSJOo",
-        )
+        _record(log, "accept_all", withdraws="PGqCeQ6hKqMfSJOo")
 
 
 # -- a changed decision's receipt names the receipt it replaces ---------------------------------
@@ -296,14 +303,7 @@ def test_record_refuses_a_replaces_that_is_no_receipt_id(tmp_path: Path, replace
     address or a user agent into the log, or forge a field."""
     log = ReceiptLog(tmp_path / "r.jsonl")
     with pytest.raises(ValueError, match="replaces"):
-        log.record(
-            receipt_id="abc",
-            action="accept_all",
-            policy_version="v",
-            granted=[],
-            gpc=False,
-            replaces=replaces,
-        )
+        _record(log, "accept_all", replaces=replaces)
     assert not log.path.exists() or log.path.read_text() == ""
 
 
@@ -311,22 +311,8 @@ def test_record_takes_replaces_only_on_a_decision(tmp_path: Path) -> None:
     """A withdrawal names the decision it ends in `withdraws`: one link, one meaning."""
     log = ReceiptLog(tmp_path / "r.jsonl")
     with pytest.raises(ValueError, match="replaces"):
-        log.record(
-            receipt_id="abc",
-            action="withdraw",
-            policy_version="v",
-            granted=[],
-            gpc=False,
-            replaces=RECEIPT_ID,
-        )
-    log.record(
-        receipt_id="abc",
-        action="save",
-        policy_version="v",
-        granted=["analytics"],
-        gpc=False,
-        replaces=RECEIPT_ID,
-    )
+        _record(log, "withdraw", replaces=RECEIPT_ID)
+    _record(log, "save", ["analytics"], replaces=RECEIPT_ID)
     (entry,) = _receipts(log.path)
     assert entry["replaces"] == RECEIPT_ID
 
