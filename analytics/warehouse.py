@@ -151,6 +151,12 @@ def _has_any_table(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(found[0][0])
 
 
+# The segments `$files`, as they are. Without hive_partitioning = false, DuckDB takes every
+# `key=value` folder on a file's path for a partition and, where the key names a column, puts
+# the folder's value in it: a spool under /srv/site=example.com/ gave every event that site,
+# one under is_bot=true/ made every visit a bot's.
+_READ_SEGMENTS = "read_parquet($files, hive_partitioning = false)"
+
 # What DuckDB's file readers take for glob syntax in a path; each is escaped as a one-letter
 # class ("[?]"), which DuckDB matches as that character alone.
 _GLOB_CHARACTERS = re.compile(r"[\[*?]")
@@ -643,7 +649,7 @@ class Warehouse:
         """The statement that reads segments (`$files`) into `events`."""
         return (
             f"INSERT INTO events ({', '.join(EVENTS_COLUMNS)}) "
-            f"SELECT {', '.join(EVENT_FIELDS)}, {self._day_of('ts')} FROM read_parquet($files)"
+            f"SELECT {', '.join(EVENT_FIELDS)}, {self._day_of('ts')} FROM {_READ_SEGMENTS}"
         )
 
     def _check_contents(
@@ -878,7 +884,7 @@ class Warehouse:
                     unknown.append(seg)
         if unknown:
             rows = con.execute(
-                f"SELECT DISTINCT {self._day_of('ts')} FROM read_parquet($files)",
+                f"SELECT DISTINCT {self._day_of('ts')} FROM {_READ_SEGMENTS}",
                 {"files": [_literal(seg.path) for seg in unknown], **self._tz_param()},
             ).fetchall()
             # DuckDB hands back a date Python cannot hold (year 0, 10000) as text: a segment
