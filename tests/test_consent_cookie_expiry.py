@@ -4,17 +4,16 @@ and no more deletions than a browser's jar could need."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from cookiewall import ConsentMiddleware, Policy
 from cookiewall.endpoints import MAX_REQUEST_COOKIES
-from cookiewall.policy import Category, CookieRule
+from cookiewall.policy import CookieRule
+from tests.shop_support import SHOP_SECRET, call_shop, shop_page, shop_policy
 from tests.test_cookiewall_support import (
     call,
     consent_cookie,
@@ -145,43 +144,11 @@ def test_withdraw_sent_where_the_browser_does_send_the_cookie_relies_on_the_head
     assert names == {"cookiewall", "theme"}  # ad_id (Path=/shop) would have been carried
 
 
-SHOP_EXAMPLE_SECRET = "a-secret-key-for-the-second-review"
-
-
-PAGE = b"<!doctype html><html><head><title>t</title></head><body><p>hi</p></body></html>"
-
-
-def policy(*rules: CookieRule) -> Policy:
-    return Policy(
-        "2026-11-28",
-        [Category("necessary", required=True), Category("analytics", description="Counting.")],
-        rules or [CookieRule("_ga*", "analytics")],
-    )
-
-
-async def html_page(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    headers = [
-        (b"content-type", b"text/html; charset=utf-8"),
-        (b"content-length", b"%d" % len(PAGE)),
-    ]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": PAGE})
-
-
-def call_shop(app: Any, method: str, url: str, **kwargs: Any) -> httpx.Response:
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app, client=("192.0.2.9", 41000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://shop.example") as http:
-            return await http.request(method, url, **kwargs)
-
-    return asyncio.run(go())
-
-
 def test_a_withdrawal_expires_a_cookie_of_a_percent_encoded_path() -> None:
     app = ConsentMiddleware(
-        html_page,
-        policy=policy(CookieRule("_ga", "analytics", path="/caf%C3%A9")),
-        secret_key=SHOP_EXAMPLE_SECRET,
+        shop_page,
+        policy=shop_policy(CookieRule("_ga", "analytics", path="/caf%C3%A9")),
+        secret_key=SHOP_SECRET,
     )
     response = call_shop(app, "DELETE", "/consent", headers={"cookie": "_ga=1"})
     assert response.status_code == 200
@@ -203,7 +170,7 @@ def test_a_withdrawal_expires_no_more_cookies_than_a_browser_keeps() -> None:
     """Each cookie name in the Cookie header that an optional rule matches gets a deletion
     (up to four: with and without Domain, partitioned or not). 100,000 crafted names (1.2 MB)
     made a 17 MB answer and 450 ms of work; browsers keep at most 180 cookies per domain."""
-    gate = ConsentMiddleware(plain, policy=policy(), secret_key=SHOP_EXAMPLE_SECRET)
+    gate = ConsentMiddleware(plain, policy=shop_policy(), secret_key=SHOP_SECRET)
     header = "; ".join(f"_ga{i}=1" for i in range(100_000))
     response = call_shop(gate, "DELETE", "/consent", headers={"cookie": header})
     assert response.status_code == 200
@@ -212,7 +179,7 @@ def test_a_withdrawal_expires_no_more_cookies_than_a_browser_keeps() -> None:
 
 
 def test_a_withdrawal_still_expires_every_optional_cookie_a_real_jar_holds() -> None:
-    gate = ConsentMiddleware(plain, policy=policy(), secret_key=SHOP_EXAMPLE_SECRET)
+    gate = ConsentMiddleware(plain, policy=shop_policy(), secret_key=SHOP_SECRET)
     names = [f"_ga_{i:03}" for i in range(150)]
     header = "; ".join(f"{name}=1" for name in ["session", *names, "stray"])
     response = call_shop(gate, "DELETE", "/consent", headers={"cookie": header})
