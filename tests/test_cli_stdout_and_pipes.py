@@ -92,6 +92,21 @@ def test_a_closed_pipe_after_the_work_is_done_is_still_success(
         assert (tmp_path / "totals.csv").read_text().startswith("day,site,")
 
 
+def _export_argv(db: Path, fmt: str, output: str, table: str = "daily_totals") -> list[str]:
+    return cli("export", "--db", str(db), "--table", table, "--format", fmt, "--output", output)
+
+
+def _run_redirected(argv: list[str], redirect: str) -> subprocess.CompletedProcess[str]:
+    """`argv` run from ROOT by sh with `redirect` (`>&-`, `> /dev/full`, ...) applied to it."""
+    return subprocess.run(
+        ["sh", "-c", f"exec {' '.join(argv)} {redirect}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
 @pytest.mark.parametrize("closed", [">&-", "2>&-", ">&- 2>&-"])
 def test_a_rollup_with_closed_standard_streams_commits_and_exits_0(
     tmp_path: Path, closed: str
@@ -100,10 +115,8 @@ def test_a_rollup_with_closed_standard_streams_commits_and_exits_0(
     # set sys.stdout to None and the run died after COMMIT on `None.flush()` (a traceback,
     # exit 1); with stderr closed, on `None.isatty()` before doing anything.
     db = tmp_path / "w.duckdb"
-    argv = " ".join(cli("rollup", "--spool", str(five_day_spool(tmp_path)), "--db", str(db)))
-    proc = subprocess.run(
-        ["sh", "-c", f"exec {argv} {closed}"], capture_output=True, text=True, cwd=ROOT, timeout=60
-    )
+    argv = cli("rollup", "--spool", str(five_day_spool(tmp_path)), "--db", str(db))
+    proc = _run_redirected(argv, closed)
     assert proc.returncode == 0
     assert "Traceback" not in proc.stderr
     assert event_count(db) == PER_DAY * len(DAYS)
@@ -113,14 +126,8 @@ def test_a_rollup_whose_log_disk_is_full_still_commits_and_exits_0(tmp_path: Pat
     # `>> var/rollup.log` on a full disk (/dev/full: every write is ENOSPC). Before, the
     # flush after COMMIT raised OSError out of main: a traceback and exit 1.
     db = tmp_path / "w.duckdb"
-    argv = " ".join(cli("rollup", "--spool", str(five_day_spool(tmp_path)), "--db", str(db)))
-    proc = subprocess.run(
-        ["sh", "-c", f"exec {argv} > /dev/full"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
+    argv = cli("rollup", "--spool", str(five_day_spool(tmp_path)), "--db", str(db))
+    proc = _run_redirected(argv, "> /dev/full")
     assert proc.returncode == 0
     assert proc.stderr == (
         "analytics: WARNING: the work is done, but its summary could not be printed: "
@@ -141,35 +148,13 @@ def test_a_report_stdout_that_cannot_take_it_is_one_line(
 ) -> None:
     # Before: AttributeError: 'NoneType' object has no attribute 'write' (closed), or the
     # OSError of the final flush (full): a traceback either way.
-    argv = " ".join(cli("report", "summary", "--db", str(warehouse), *RANGE))
-    proc = subprocess.run(
-        ["sh", "-c", f"exec {argv} {redirect}"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
+    proc = _run_redirected(cli("report", "summary", "--db", str(warehouse), *RANGE), redirect)
     assert proc.returncode == 2
     assert proc.stderr == f"analytics: error: {message}\n"
 
 
 def test_an_export_to_a_closed_stdout_is_one_line(warehouse: Path) -> None:
-    argv = " ".join(
-        cli(
-            "export",
-            "--db",
-            str(warehouse),
-            "--table",
-            "daily_totals",
-            "--format",
-            "csv",
-            "--output",
-            "-",
-        )
-    )
-    proc = subprocess.run(
-        ["sh", "-c", f"exec {argv} >&-"], capture_output=True, text=True, cwd=ROOT, timeout=60
-    )
+    proc = _run_redirected(_export_argv(warehouse, "csv", "-"), ">&-")
     assert proc.returncode == 2
     assert proc.stderr == "analytics: error: standard output is closed; give --output FILE\n"
 
@@ -206,10 +191,6 @@ def test_a_reader_that_stops_early_gets_no_traceback(db: Path, fmt: str) -> None
 @pytest.fixture(scope="module")
 def three_day_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_three_day_warehouse(tmp_path_factory.mktemp("three-days"))
-
-
-def _export_argv(db: Path, fmt: str, output: str, table: str = "daily_totals") -> list[str]:
-    return cli("export", "--db", str(db), "--table", table, "--format", fmt, "--output", output)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
