@@ -3,7 +3,6 @@ and under a real uvicorn), and the stylesheet revalidates with any matching ETag
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import socket
@@ -15,7 +14,7 @@ import httpx
 import pytest
 
 from analytics.dashboard import queries
-from tests.dashboard_support import PASSWORD, USER, app_for, build_warehouse, call, client, get
+from tests.dashboard_support import PASSWORD, USER, app_for, build_warehouse, call, get
 from tests.support import cpu_seconds_of_process, uvicorn_server
 
 APRIL = {"from": "2026-04-01", "to": "2026-04-30"}
@@ -107,12 +106,7 @@ def test_head_before_the_first_rollup_is_a_503(tmp_path: Path, path: str) -> Non
 
 
 def test_head_without_credentials_is_refused(db: Path) -> None:
-    async def run() -> httpx.Response:
-        async with client(app_for(db), auth=None) as http:
-            response: httpx.Response = await http.head("/")
-            return response
-
-    assert asyncio.run(run()).status_code == 401
+    assert call(app_for(db), "HEAD", "/", auth=None).status_code == 401
 
 
 # -- revalidating the stylesheet through a proxy -------------------------------------------------
