@@ -448,7 +448,13 @@ class Banner:
         ).strip()
 
     def _render(self, lang: str, url_prefix: str) -> str:
-        """The banner for `lang`, with markers where `next` and the category boxes go."""
+        """The banner for `lang`, with markers where `next` and the category boxes go.
+
+        The category form's first submit button is a hidden one of `formmethod="dialog"`,
+        which outside a <dialog> submits nothing: Enter on a checkbox (HTML's implicit
+        submission, which clicks the form's first enabled submit button) saved the boxes as
+        they stood, a choice the visitor never made with "Save choices".
+        """
         texts = self.texts[lang]
         values = {key: escape(texts[key]) for key in DEFAULT_TEXTS[DEFAULT_LANGUAGE]}
         return self._page.substitute(
