@@ -7,8 +7,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,36 +15,7 @@ from analytics.errors import WarehouseLockedError
 from analytics.reports import ReportError, ReportQuery, run_report
 from tests.cli_support import ONE_DAY, build_one_day_warehouse
 from tests.support import ROOT
-
-
-@contextmanager
-def _writer_holding(db: Path) -> Iterator[subprocess.Popen[str]]:
-    """Another process holding `db` open for writing until its stdin is closed."""
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys\n"
-            f"con = duckdb.connect({str(db)!r})\n"
-            "print('locked', flush=True)\n"
-            "sys.stdin.read()\n",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "locked"
-        yield holder
-    finally:
-        assert holder.stdin is not None
-        if not holder.stdin.closed:
-            holder.stdin.close()
-        holder.wait(timeout=20)
-        if holder.stdout is not None:
-            holder.stdout.close()
-
+from tests.warehouse_support import writer_holding
 
 SUMMARY = ReportQuery(kind="summary", start=ONE_DAY, end=ONE_DAY)
 
@@ -55,7 +24,7 @@ def test_a_report_on_a_busy_database_is_a_busy_error_after_a_bounded_wait(tmp_pa
     # Before: the report gave up at once with DuckDB's raw lock message as a plain
     # ReportError, so `analytics report` exited 2 (bad input), not 1 (busy: try again).
     db = build_one_day_warehouse(tmp_path)
-    with _writer_holding(db):
+    with writer_holding(db):
         started = time.monotonic()
         with pytest.raises(ReportError, match="in use by another process") as caught:
             run_report(db, SUMMARY, lock_timeout=0.5)
@@ -65,7 +34,7 @@ def test_a_report_on_a_busy_database_is_a_busy_error_after_a_bounded_wait(tmp_pa
 
 def test_a_report_waits_for_a_rollup_to_finish(tmp_path: Path) -> None:
     db = build_one_day_warehouse(tmp_path)
-    with _writer_holding(db) as holder:
+    with writer_holding(db) as holder:
         report = subprocess.Popen(
             [sys.executable, "-m", "analytics", "report", "summary", "--db", str(db)],
             stdout=subprocess.PIPE,
@@ -84,7 +53,7 @@ def test_a_report_waits_for_a_rollup_to_finish(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_cli_report_on_a_busy_database_exits_1_with_one_line(tmp_path: Path) -> None:
     db = build_one_day_warehouse(tmp_path)
-    with _writer_holding(db):
+    with writer_holding(db):
         result = subprocess.run(
             [sys.executable, "-m", "analytics", "report", "summary", "--db", str(db)],
             capture_output=True,

@@ -13,8 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from tests.warehouse_support import (
     table_rows,
     tally,
     write_events,
+    writer_holding,
 )
 
 DAY = date(2026, 11, 1)
@@ -193,38 +193,11 @@ def test_rollup_killed_at_random_moments_leaves_before_or_after(tmp_path: Path) 
     assert "before" in outcomes, outcomes  # some kills really landed mid-run
 
 
-@contextmanager
-def _lock_held_by_another_process(db: Path) -> Iterator[None]:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time\n"
-            f"con = duckdb.connect({str(db)!r})\n"
-            "print('locked', flush=True)\n"
-            "sys.stdin.read()\n",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "locked"
-        yield
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(timeout=20)
-        if holder.stdout is not None:
-            holder.stdout.close()
-
-
 def test_a_locked_database_gives_a_clear_error_after_a_bounded_wait(tmp_path: Path) -> None:
     spool = tmp_path / "spool"
     write_events(spool, events_for_days(random.Random(3), [DAY], per_day=50))
     db = tmp_path / "w.duckdb"
-    with _lock_held_by_another_process(db):
+    with writer_holding(db):
         started = time.monotonic()
         with pytest.raises(WarehouseLockedError, match="in use by another process"):
             Warehouse(db, lock_timeout=0.5, clock=fixed_clock(NOW)).run(spool)

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -264,3 +267,32 @@ def hostile_text_warehouse(root: Path, also_in: str, **fields: str) -> Path:
     path = root / "w.duckdb"
     Warehouse(path, clock=fixed_clock(datetime(2026, 3, 10, tzinfo=UTC))).run(root / "spool")
     return path
+
+
+@contextmanager
+def writer_holding(db: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding `db` open for writing until its stdin is closed."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys\n"
+            f"con = duckdb.connect({str(db)!r})\n"
+            "print('locked', flush=True)\n"
+            "sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        yield holder
+    finally:
+        assert holder.stdin is not None
+        if not holder.stdin.closed:
+            holder.stdin.close()
+        holder.wait(timeout=20)
+        if holder.stdout is not None:
+            holder.stdout.close()
