@@ -5,7 +5,8 @@ the form's first submit button): a keyboard user pressing Enter to tick a catego
 boxes as they stood, a decision with a receipt that they never made with "Save choices". The
 boxes answer Space (tick, untick); only the Save button saves.
 
-The page is served by uvicorn from this module behind the gate (banner injected, strict CSP).
+The page is served by uvicorn from this module behind the gate (banner injected, strict CSP),
+with a stylesheet that, as many do, gives every button a `display` of its own.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from cookiewall import Category, ConsentMiddleware, Policy
@@ -40,16 +41,22 @@ CHANGE = "/consent/banner?next=/page"
 
 async def _page(request: Request) -> HTMLResponse:
     return HTMLResponse(
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title></head>'
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title>'
+        '<link rel="stylesheet" href="/site.css"></head>'
         f'<body><main><h1>Shop</h1><a id="change" href="{CHANGE}">Change your cookie choice</a>'
         "</main></body></html>"
     )
 
 
+async def _stylesheet(request: Request) -> Response:
+    # An author rule beats the browser's own `[hidden] { display: none }`.
+    return Response("button { display: inline-block; }", media_type="text/css")
+
+
 # Served by uvicorn from this module (tests/support.py:uvicorn_server imports it by name).
 app = StrictCSP(
     ConsentMiddleware(
-        Starlette(routes=[Route("/page", _page)]),
+        Starlette(routes=[Route("/page", _page), Route("/site.css", _stylesheet)]),
         policy=POLICY,
         secret_key="checkbox-keys-test-secret-key-01",
         inject_banner=True,
@@ -92,6 +99,11 @@ def test_enter_on_a_category_box_saves_nothing_and_save_still_saves(
         page.goto(site + url)
         page.wait_for_load_state("load")
         _focus_box(page, "preferences")
+        # The unfolded categories show one button, "Save choices": the one that takes Enter
+        # on a box is neither seen, nor in the accessibility tree, nor a Tab stop.
+        choices = page.locator("[data-cookiewall] .cookiewall-choices")
+        assert choices.get_by_role("button").all_inner_texts() == ["Save choices"]
+        assert choices.locator("button:not([value])").is_hidden()
         page.keyboard.press("Space")
         page.keyboard.press("Tab")
         page.keyboard.press("Enter")  # on the analytics box: meant to tick it
