@@ -59,6 +59,14 @@ from analytics.tables import MEASURES, REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES,
 from analytics.timezones import validate_timezone
 
 MANIFEST = "_cookiewall.json"
+# The files of one table, `day` taken from each file's own `day=` folder (Spark writes the
+# column as the folder). Not hive_partitioning: DuckDB would also take any `key=value` folder
+# above the output for a column (`/srv/site=other/rollups` gave every row site "other").
+_READ_DAY_PARTITIONS = (
+    "SELECT * EXCLUDE (filename), CAST(regexp_extract(filename, "
+    "'[/\\\\]day=([0-9]{4}-[0-9]{2}-[0-9]{2})[/\\\\][^/\\\\]*$', 1) AS DATE) AS day "
+    "FROM read_parquet($files, hive_partitioning = false, filename = true)"
+)
 # Summed partitions waiting to replace the live ones (underscore: Hive readers skip it).
 LATE_STAGING = "_late_rollups"
 # Each unpruned spool day's segment names as last counted, one file a day (see plan_days).
@@ -1058,9 +1066,7 @@ def load_spark_rollups(
                 con.execute(f"DELETE FROM {table}")
                 if files:
                     con.execute(
-                        f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet($files, "
-                        "hive_partitioning = true, hive_types = {'day': DATE})",
-                        {"files": files},
+                        f"INSERT INTO {table} BY NAME {_READ_DAY_PARTITIONS}", {"files": files}
                     )
                 if table == "daily_referrer_domains":
                     _fill_referrer_domains(con)
