@@ -19,6 +19,11 @@ DEFAULT_CONSENT_AGE = timedelta(days=180)  # CNIL: keep a choice about six month
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 # RFC 6265 cookie-name token characters, plus the fnmatch wildcards.
 _COOKIE_PATTERN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z?\[\]]{1,128}")
+# A Set-Cookie Domain: a host name (an optional leading dot, which browsers ignore), DNS
+# labels of at most 63 characters. A browser ignores a cookie whose Domain does not
+# domain-match the page's host, so a URL, a port or a wildcard would make withdrawal's
+# deletion miss the cookie it is meant to delete.
+_DOMAIN = re.compile(r"\.?[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*")
 _LANGUAGE = re.compile(r"[a-z]{2,8}(-[a-z0-9]{1,8})*")
 _MATCH_CACHE_SIZE = 4096
 
@@ -384,11 +389,12 @@ def _check_rules(rules: tuple[CookieRule, ...], category_names: frozenset[str]) 
         if not isinstance(rule.purpose, str):
             raise ValueError(f"cookie rule {rule.pattern!r}: purpose must be a string")
         if rule.domain is not None and (
-            not isinstance(rule.domain, str) or not rule.domain or _bad_attr(rule.domain)
+            not isinstance(rule.domain, str) or not _DOMAIN.fullmatch(rule.domain)
         ):
             raise ValueError(
-                f"cookie rule {rule.pattern!r}: bad domain {rule.domain!r} (ASCII without"
-                " spaces, ';' or ','; an international name in its xn-- form)"
+                f"cookie rule {rule.pattern!r}: bad domain {rule.domain!r} (a host name such"
+                " as 'example.com' or '.example.com': no scheme, port, path or wildcard;"
+                " an international name in its xn-- form)"
             )
         if not isinstance(rule.path, str) or not rule.path.startswith("/") or _bad_attr(rule.path):
             raise ValueError(
