@@ -457,7 +457,8 @@ def _check_texts(texts: Texts, category_names: frozenset[str]) -> dict[str, dict
                 strays = set(value) - category_names
                 if strays:
                     raise ValueError(
-                        f"texts.{language}.{key}: unknown categories {', '.join(sorted(strays))}"
+                        f"texts.{language}.{key}: unknown categories"
+                        f" {', '.join(sorted(map(str, strays)))}"
                     )
                 entry[key] = dict(value)
             elif not isinstance(value, str):
