@@ -7,7 +7,9 @@ style, so the banner works under `Content-Security-Policy: default-src 'self'`.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
 from importlib.resources import files
@@ -267,16 +269,24 @@ class BannerMarkup:
         rows = "\n".join(row.showing(consent) for row in self._rows[language])
         return escaped.join(head) + rows + escaped.join(tail)
 
-    def snippet(self, language: str, next_path: str, consent: Consent | None = None) -> str:
+    def snippet(
+        self,
+        language: str,
+        next_path: str,
+        consent: Consent | None = None,
+        nonces: Nonces = (None, None),
+    ) -> str:
         """What injection inserts before </body>: stylesheet, banner, enhancement script.
 
         Given the visitor's `consent`, the banner is the one `/consent/banner` shows them:
-        under GPC, the categories it refuses are off and fixed, and say why.
+        under GPC, the categories it refuses are off and fixed, and say why. `nonces` (from
+        `csp_nonces`) are the page's own, for the script and the stylesheet link.
         """
+        script_nonce, style_nonce = nonces
         return (
-            f'<link rel="stylesheet" href="{escape(self.css_url)}">'
+            f'<link rel="stylesheet" href="{escape(self.css_url)}"{_nonce_attribute(style_nonce)}>'
             f"{self.fragment(language, next_path, consent)}"
-            f'<script src="{escape(self.js_url)}" defer></script>'
+            f'<script src="{escape(self.js_url)}" defer{_nonce_attribute(script_nonce)}></script>'
         )
 
 
@@ -411,8 +421,14 @@ class Banner:
     def fragment(self, language: str, next_path: str, consent: Consent | None = None) -> str:
         return self.default.fragment(language, next_path, consent)
 
-    def snippet(self, language: str, next_path: str, consent: Consent | None = None) -> str:
-        return self.default.snippet(language, next_path, consent)
+    def snippet(
+        self,
+        language: str,
+        next_path: str,
+        consent: Consent | None = None,
+        nonces: Nonces = (None, None),
+    ) -> str:
+        return self.default.snippet(language, next_path, consent, nonces)
 
     def _category_rows(self, lang: str) -> tuple[CategoryRow, ...]:
         texts = self.texts[lang]
@@ -468,6 +484,68 @@ class Banner:
             categories=self._rows_marker,
             details_url=escape(f"{url_prefix}/cookies?format=html"),
         ).strip()
+
+
+# -- a page's CSP nonces, for the injected script and stylesheet ------------------------------
+
+Nonces = tuple[str | None, str | None]  # (for the script, for the stylesheet link)
+
+# CSP3 base64-value: a nonce is only ever these characters, so it cannot end the attribute.
+_NONCE_VALUE = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
+_NONCE_PREFIX = "'nonce-"
+# Which directive governs a <script src> and a <link rel=stylesheet>: the first one present.
+_SCRIPT_DIRECTIVES = ("script-src-elem", "script-src", "default-src")
+_STYLE_DIRECTIVES = ("style-src-elem", "style-src", "default-src")
+
+
+def csp_nonces(enforced: Iterable[bytes], report_only: Iterable[bytes] = ()) -> Nonces:
+    """The nonces a page's CSP header values give its scripts and its stylesheets.
+
+    Under a nonce-based CSP (Google's strict `script-src 'nonce-…' 'strict-dynamic'`) the
+    injected `<script src>` without the page's nonce was blocked, and the banner never moved
+    to the start of the page. Only a nonce the page's own policy names is used, never one
+    made up, and only one made of base64 characters (a header cannot add markup). Enforced
+    policies come first; failing those, a report-only one, whose nonce keeps the banner's
+    script out of the site's violation reports (a nonce blocks nothing where none is needed).
+    """
+    script = style = None
+    for values in (enforced, report_only):
+        for value in values:
+            for policy in value.decode("latin-1").split(","):
+                directives = _directives(policy)
+                script = script or _nonce_in(directives, _SCRIPT_DIRECTIVES)
+                style = style or _nonce_in(directives, _STYLE_DIRECTIVES)
+        if script or style:
+            break
+    return script, style
+
+
+def _directives(policy: str) -> dict[str, list[str]]:
+    """A serialized policy's directives by lower-cased name; a repeated one is ignored (CSP3)."""
+    found: dict[str, list[str]] = {}
+    for directive in policy.split(";"):
+        tokens = directive.split()
+        if tokens and tokens[0].lower() not in found:
+            found[tokens[0].lower()] = tokens[1:]
+    return found
+
+
+def _nonce_in(directives: dict[str, list[str]], governing: tuple[str, ...]) -> str | None:
+    for name in governing:
+        sources = directives.get(name)
+        if sources is None:
+            continue
+        for source in sources:
+            if source[: len(_NONCE_PREFIX)].lower() == _NONCE_PREFIX and source.endswith("'"):
+                value = source[len(_NONCE_PREFIX) : -1]
+                if _NONCE_VALUE.fullmatch(value):
+                    return value
+        return None  # the governing directive has no usable nonce: the next does not apply
+    return None
+
+
+def _nonce_attribute(nonce: str | None) -> str:
+    return f' nonce="{escape(nonce)}"' if nonce else ""
 
 
 def inject(body: bytes, snippet: bytes) -> bytes | None:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Seque
 from typing import Any
 
 from cookiewall import setcookie
-from cookiewall.banner import Banner, inject
+from cookiewall.banner import Banner, Nonces, csp_nonces, inject
 from cookiewall.consent import Consent, ConsentCodec, Decision
 from cookiewall.endpoints import ConsentEndpoints, browser_path, route_path, safe_next
 from cookiewall.messages import Reply, Request, Site
@@ -498,9 +498,10 @@ class ConsentMiddleware:
         if charset is not None:  # else a page the snippet cannot be written into: as it is
             try:
                 # The consent: a category GPC refuses is shown so, as /consent/banner does.
-                snippet = site.banner.snippet(language, next_path, consent).encode(
-                    charset, "xmlcharrefreplace"
-                )
+                # The page's CSP nonces: a strict CSP blocks a script or stylesheet without.
+                snippet = site.banner.snippet(
+                    language, next_path, consent, _csp_nonces(headers)
+                ).encode(charset, "xmlcharrefreplace")
             except UnicodeError:  # a codec without that error handler (idna)
                 pass
             else:
@@ -701,6 +702,19 @@ def _unconditional_navigation(scope: Scope) -> None:
         navigation = destination.strip().lower() in (b"document", b"iframe")
     if navigation and scope["method"] == "GET":
         scope["headers"] = [(k, v) for k, v in headers if k not in _CONDITIONS]
+
+
+def _csp_nonces(headers: Sequence[tuple[bytes, bytes]]) -> Nonces:
+    """The nonces of the page's CSP (`banner.csp_nonces`), read only for a page being injected."""
+    enforced: list[bytes] = []
+    report_only: list[bytes] = []
+    for key, value in headers:
+        lowered = key.lower()
+        if lowered == b"content-security-policy":
+            enforced.append(value)
+        elif lowered == b"content-security-policy-report-only":
+            report_only.append(value)
+    return csp_nonces(enforced, report_only)
 
 
 def start_headers(message: Message) -> list[tuple[bytes, bytes]]:
