@@ -30,8 +30,8 @@ ACTIONS = frozenset({"accept_all", "reject_all", "save", "withdraw"})
 _RECEIPT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def is_receipt_id(value: str) -> bool:
-    return _RECEIPT_ID.fullmatch(value) is not None
+def is_receipt_id(value: object) -> bool:
+    return isinstance(value, str) and _RECEIPT_ID.fullmatch(value) is not None
 
 
 class ReceiptLog:
@@ -82,6 +82,23 @@ class ReceiptLog:
         ends), `replaces` on a decision (the one it changes: "accept all", later "reject all")."""
         if action not in ACTIONS:
             raise ValueError(f"unknown consent action {action!r}")
+        # Only what a receipt is may reach the log: the id as the gate makes them (free text
+        # there could carry an address or a user agent), category names, a flag, a UTC time.
+        if not is_receipt_id(receipt_id):
+            raise ValueError(
+                f"receipt_id must be URL-safe base64 of at most 64 characters, not {receipt_id!r}"
+            )
+        if not isinstance(policy_version, str):
+            raise ValueError(f"policy_version must be a string, not {policy_version!r}")
+        names = _names(granted)
+        if names is None:
+            raise ValueError(f"granted must be category names (a set or list), not {granted!r}")
+        if not isinstance(gpc, bool):
+            raise ValueError(f"gpc must be True or False, not {gpc!r}")
+        if when is not None and (not isinstance(when, datetime) or when.utcoffset() is None):
+            # A naive datetime would be read as the host's local time: the receipt's UTC time
+            # would depend on the server's TZ.
+            raise ValueError(f"when must be a timezone-aware datetime, not {when!r}")
         if withdraws is not None and (action != "withdraw" or not is_receipt_id(withdraws)):
             raise ValueError("withdraws takes the receipt id of a decision, on a withdrawal only")
         if replaces is not None and (action == "withdraw" or not is_receipt_id(replaces)):
@@ -94,7 +111,7 @@ class ReceiptLog:
             "id": receipt_id,
             "time": moment.isoformat(timespec="seconds").replace("+00:00", "Z"),
             "policy_version": policy_version,
-            "granted": sorted(granted),
+            "granted": sorted(names),
             "action": action,
             "gpc": gpc,
         }
@@ -180,6 +197,17 @@ def describe_duration(span: timedelta) -> str:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _names(granted: object) -> list[str] | None:
+    """`granted` as a list of names, or None when it is not a collection of strings.
+
+    A string is iterable too: "analytics" would be recorded as its letters.
+    """
+    if isinstance(granted, str) or not isinstance(granted, Iterable):
+        return None
+    names = list(granted)
+    return names if all(isinstance(name, str) for name in names) else None
 
 
 def _newest_time(path: Path) -> datetime | None:
