@@ -5,6 +5,9 @@ Run it::
 
     uvicorn examples.fastapi_app:app --host 127.0.0.1 --port 8000 \\
         --log-config examples/uvicorn-log.json   # access log without addresses or queries
+
+It reads ``COOKIEWALL_VAR`` and ``COOKIEWALL_SECRET`` (comma-separated keys, newest first) as
+``examples/starlette_app.py`` does, and shares its policy and development key.
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ from cookiewall import Consent, ConsentMiddleware, ReceiptLog, get_consent
 from examples.starlette_app import DEV_SECRET, POLICY
 
 VAR = Path(os.environ.get("COOKIEWALL_VAR", "var"))
+# Comma-separated, newest first, as the Starlette example reads it: passed on whole, "new,old"
+# would be one key that no cookie signed with either verifies against. (Importing the
+# Starlette example above already warned if the variable is not set.)
+SECRET_KEYS = [
+    key.strip() for key in os.environ.get("COOKIEWALL_SECRET", "").split(",") if key.strip()
+] or [DEV_SECRET]
 
 app = FastAPI(title="cookiewall FastAPI example")
 # add_middleware puts the last one added outermost: the recorder first, then the gate, so the
@@ -32,7 +41,7 @@ app.add_middleware(
 app.add_middleware(
     ConsentMiddleware,
     policy=POLICY,
-    secret_key=os.environ.get("COOKIEWALL_SECRET", DEV_SECRET),
+    secret_key=SECRET_KEYS,
     inject_banner=True,
     receipts=ReceiptLog(VAR / "receipts.jsonl"),
 )
