@@ -102,8 +102,17 @@ def signature(path: Path) -> Signature:
     return (_stat(path), _stat(path.with_name(path.name + ".wal")))
 
 
-def _is_lock_error(error: duckdb.Error) -> bool:
-    return "lock" in str(error).lower()
+# DuckDB's words when another process (the rollup) holds the file: 'IO Error: Could not set
+# lock on file "<path>": Conflicting lock is held in ...'. Matching "lock" anywhere also took
+# a damaged file ("checksum ... in block at location N") or any error about a path holding
+# "lock" (/srv/clockwork/) for the rollup: a wait and "being updated" forever, nothing logged.
+LOCK_CONFLICT = "could not set lock on file"
+
+
+def _is_lock_error(error: duckdb.Error, path: Path) -> bool:
+    # Without the path: the message quotes it, and a path may hold any words.
+    words = str(error).replace(str(path), "").lower()
+    return isinstance(error, duckdb.IOException) and LOCK_CONFLICT in words
 
 
 def load(path: Path) -> Snapshot:
@@ -221,7 +230,7 @@ class SnapshotStore:
             try:
                 fresh = load(self.path)
             except duckdb.Error as error:
-                if not _is_lock_error(error):
+                if not _is_lock_error(error, self.path):
                     if current is not None:
                         logger.warning("dashboard keeps its old copy: %s", first_line(error))
                         self._next_attempt = time.monotonic() + RETRY_PAUSE
