@@ -63,7 +63,20 @@ class ReceiptLog:
         self.keep_for = keep_for
         self.deleted_early = 0  # rotations (in this process) that deleted such receipts
         self._lock_path = self.path.with_name(self.path.name + ".lock")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Refused here, not at the first decision: every receipt would fail to be written,
+        # and the site would run with no proof of consent until someone read the error log.
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(
+                f"ReceiptLog: cannot make the folder {self.path.parent} for {self.path}:"
+                f" {exc.strerror or exc}"
+            ) from None
+        if self.path.is_dir():
+            raise ValueError(
+                f"ReceiptLog path {self.path} is a folder: give the log file's path,"
+                f" such as {self.path / 'receipts.jsonl'}"
+            )
 
     def record(
         self,
