@@ -100,6 +100,12 @@
   }
 
   document.querySelectorAll("[data-cookiewall]").forEach(function (banner) {
+    // Once per banner: a site that adds this file itself gets it twice on the pages the gate
+    // injects into, and two sets of listeners sent two decisions per press.
+    if (banner.hasAttribute("data-cookiewall-enhanced")) {
+      return;
+    }
+    banner.setAttribute("data-cookiewall-enhanced", "");
     lead(banner);
     enhance(banner);
     room(banner);
