@@ -232,9 +232,7 @@ class SnapshotStore:
             except duckdb.Error as error:
                 if not _is_lock_error(error, self.path):
                     if current is not None:
-                        logger.warning("dashboard keeps its old copy: %s", first_line(error))
-                        self._next_attempt = time.monotonic() + RETRY_PAUSE
-                        return current
+                        return self._keep(current, first_line(error))
                     raise WarehouseUnavailable(
                         "the warehouse cannot be read (the server's log says why)",
                         detail=first_line(error),
@@ -252,10 +250,19 @@ class SnapshotStore:
             except WarehouseUnavailable as error:
                 if current is None:
                     raise
-                logger.warning("dashboard keeps its old copy: %s", error)
-                self._next_attempt = time.monotonic() + RETRY_PAUSE
-                return current
+                return self._keep(current, error.detail or str(error))
             # Requests still reading the old copy keep their cursors; GC closes it after.
             self._current = fresh
+            self._logged_detail = None  # read again: the next problem is news
             logger.info("dashboard copied the warehouse in %.3f s", fresh.load_seconds)
             return fresh
+
+    def _keep(self, current: Snapshot, problem: str) -> Snapshot:
+        """Serve `current` while the file cannot be read; try again after RETRY_PAUSE.
+
+        Warned once per problem, not at every retry: steady traffic made it once a second."""
+        if problem != self._logged_detail:
+            logger.warning("dashboard keeps its old copy: %s", problem)
+        self._logged_detail = problem
+        self._next_attempt = time.monotonic() + RETRY_PAUSE
+        return current
