@@ -26,6 +26,7 @@ _COOKIE_PATTERN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z?\[\]]{1,128}")
 _DOMAIN = re.compile(r"\.?[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*")
 _LANGUAGE = re.compile(r"[a-z]{2,8}(-[a-z0-9]{1,8})*")
 _MATCH_CACHE_SIZE = 4096
+_BOM = b"\xef\xbb\xbf"  # what editors' "UTF-8 with BOM" puts first
 
 TEXT_KEYS = frozenset(
     {
@@ -257,6 +258,14 @@ class Policy:
     def from_toml(cls, path: str | Path) -> Policy:
         """Read a policy from a TOML file (see examples/cookiewall.toml)."""
         with open(path, "rb") as fh:
+            if fh.read(len(_BOM)) == _BOM:
+                # tomllib's own message, "Invalid statement (at line 1, column 1)", points at
+                # a line that looks fine in the editor that wrote the invisible mark.
+                raise ValueError(
+                    f"{path}: starts with a UTF-8 byte-order mark, which TOML does not allow:"
+                    " save the file as UTF-8 without BOM"
+                )
+            fh.seek(0)
             try:
                 data = tomllib.load(fh)
             except tomllib.TOMLDecodeError as exc:
