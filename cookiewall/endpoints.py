@@ -485,9 +485,14 @@ class ConsentEndpoints:
         if _navigated_to(request):
             # A browser opening the URL itself (a "change your choice" link) gets a page:
             # a language, a title and a main landmark, as any page must have.
+            # `data-cookiewall-page`: the stylesheet lays the banner out in the page's flow
+            # under the page's h1 (fixed at the foot of a blank page, half the screen high on
+            # a phone, with its title twice, it was the in-page overlay with nothing to cover).
             title = str(self.banner.texts[language]["title"])
             head = f'<link rel="stylesheet" href="{escape(markup.css_url)}">'
-            fragment = _page(language, title, fragment, head=head)
+            fragment = _page(
+                language, title, fragment, head=head, body_attrs=" data-cookiewall-page"
+            )
         headers = [
             (b"cache-control", b"private, no-store"),
             (b"vary", b"Cookie, Accept-Language, Sec-Fetch-Dest, Sec-GPC, DNT"),
@@ -694,14 +699,14 @@ def _navigated_to(request: Request) -> bool:
     return request.headers.get("sec-fetch-dest", "").strip().lower() == "document"
 
 
-def _page(language: str, title: str, body: str, *, head: str = "") -> str:
+def _page(language: str, title: str, body: str, *, head: str = "", body_attrs: str = "") -> str:
     """A minimal accessible page around an endpoint's fragment (`title` is escaped here)."""
     return (
         f'<!doctype html><html lang="{escape(language)}"{_rtl(language)}><head>'
         '<meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title>{head}</head>"
-        f"<body><main><h1>{escape(title)}</h1>{body}</main></body></html>"
+        f"<body{body_attrs}><main><h1>{escape(title)}</h1>{body}</main></body></html>"
     )
 
 
