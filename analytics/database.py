@@ -23,6 +23,8 @@ DEFAULT_LOCK_TIMEOUT = 10.0
 # What DuckDB says, opening read-only a Parquet, CSV or JSON file given as the database: it
 # opens such a file as an in-memory database holding a view of it, which cannot be read-only.
 DATA_FILE_READ_ONLY = "Cannot launch in-memory database in read-only mode"
+# DuckDB's words when another process holds the file (see `is_lock_conflict`).
+LOCK_CONFLICT = "could not set lock on file"
 # What DuckDB's Python client raises when it notices a signal between two of its tasks.
 SIGNAL_INTERRUPTED = "Query interrupted"
 
@@ -44,6 +46,19 @@ def interrupt_all() -> int:
         with contextlib.suppress(duckdb.Error):  # closed meanwhile: nothing to stop
             con.interrupt()
     return len(connections)
+
+
+def is_lock_conflict(error: duckdb.Error, path: str | os.PathLike[str]) -> bool:
+    """Whether `error` is DuckDB saying that another process holds `path` ('IO Error: Could
+    not set lock on file "<path>": Conflicting lock is held in ...').
+
+    The path is taken out first: DuckDB's messages quote it, and matching "lock" anywhere took
+    a damaged file under /srv/clockwork/ (or one whose error says "block") for another
+    process's lock, waited the whole timeout and then said "in use by another process"."""
+    words = str(error)
+    for spelled in (os.path.realpath(path), os.path.abspath(path), os.fspath(path)):
+        words = words.replace(str(spelled), "")  # DuckDB quotes it absolute
+    return isinstance(error, duckdb.IOException) and LOCK_CONFLICT in words.lower()
 
 
 def is_interruption(error: BaseException) -> bool:
@@ -145,7 +160,7 @@ def connect(
         try:
             con = duckdb.connect(target, read_only=read_only)
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
+            if not is_lock_conflict(exc, db):
                 raise WarehouseError(
                     f"cannot open database {str(db)!r}: {first_line(exc)}"
                 ) from None

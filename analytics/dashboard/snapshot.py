@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 from anyio import to_thread
 
+from analytics.database import is_lock_conflict
 from analytics.errors import first_line
 from analytics.tables import REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES
 
@@ -100,19 +101,6 @@ def _stat(path: Path) -> tuple[int, int, int] | None:
 def signature(path: Path) -> Signature:
     # The WAL holds commits not yet checkpointed into the main file.
     return (_stat(path), _stat(path.with_name(path.name + ".wal")))
-
-
-# DuckDB's words when another process (the rollup) holds the file: 'IO Error: Could not set
-# lock on file "<path>": Conflicting lock is held in ...'. Matching "lock" anywhere also took
-# a damaged file ("checksum ... in block at location N") or any error about a path holding
-# "lock" (/srv/clockwork/) for the rollup: a wait and "being updated" forever, nothing logged.
-LOCK_CONFLICT = "could not set lock on file"
-
-
-def _is_lock_error(error: duckdb.Error, path: Path) -> bool:
-    # Without the path: the message quotes it, and a path may hold any words.
-    words = str(error).replace(str(path), "").lower()
-    return isinstance(error, duckdb.IOException) and LOCK_CONFLICT in words
 
 
 def load(path: Path) -> Snapshot:
@@ -230,7 +218,7 @@ class SnapshotStore:
             try:
                 fresh = load(self.path)
             except duckdb.Error as error:
-                if not _is_lock_error(error, self.path):
+                if not is_lock_conflict(error, self.path):
                     if current is not None:
                         return self._keep(current, first_line(error))
                     raise WarehouseUnavailable(
