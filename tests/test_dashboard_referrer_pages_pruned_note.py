@@ -41,11 +41,6 @@ def test_the_young_site_has_its_raw_events_and_rollups_for_the_same_days(young_s
     assert raw == rolled == (FIRST, LAST)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="analytics/dashboard/queries.py pages_of_referrer says 'the rest is pruned' "
-    "whenever raw events cover less than the range, also where the warehouse never had events",
-)
 @pytest.mark.parametrize(
     ("start", "end"),
     [
@@ -66,4 +61,28 @@ def test_a_range_beyond_the_sites_events_is_not_called_pruned(
     body = answer.json()
     assert body["covered"] == {"from": max(start, str(FIRST)), "to": min(end, str(LAST))}
     assert body["rows"], "google.com sent visitors on these days"
-    assert not [note for note in body["notes"] if "pruned" in note and "retention" not in note]
+    assert not [note for note in body["notes"] if "pruned" in note]
+    assert body["notes"][1] == (
+        f"The range asked for is {start} … {end}; the warehouse holds no events for the rest of it."
+    )
+
+
+def test_a_range_reaching_back_past_the_raw_retention_is_called_pruned(
+    tmp_path: Path,
+) -> None:
+    days = [FIRST + timedelta(days=n) for n in range((LAST - FIRST).days + 1)]
+    write_events(tmp_path / "spool", events_for_days(random.Random(3), days, 40))
+    db = tmp_path / "analytics.duckdb"
+    clock = fixed_clock(datetime(2026, 4, 21, 6, tzinfo=UTC))
+    Warehouse(db, clock=clock, raw_retention_days=5).run(tmp_path / "spool")
+    kept_from = sql(db, "SELECT min(day) FROM events")[0][0]
+    assert FIRST < kept_from <= LAST
+    answer = get(
+        app_for(db),
+        "/api/referrer-pages",
+        {"from": "2026-04-01", "to": str(LAST), "referrer": "google.com"},
+    )
+    assert answer.json()["notes"][1] == (
+        f"The range asked for is 2026-04-01 … {LAST}; "
+        f"raw events before {kept_from} are pruned (the raw retention)."
+    )

@@ -235,6 +235,22 @@ def referrer_hidden(
     )
 
 
+def _uncovered_note(
+    con: duckdb.DuckDBPyConnection, params: Params, covered: tuple[date, date]
+) -> str:
+    """Why raw events cover only part of the range: days before them are pruned only where
+    the rollups hold days they no longer do; before the first event and after the last, the
+    warehouse never had any (calling those "pruned" sent analysts looking for lost data)."""
+    asked = f"The range asked for is {params.start} … {params.end}"
+    first_rolled = con.execute(
+        "SELECT min(day) FROM daily_totals WHERE CAST($site AS VARCHAR) IS NULL OR site = $site",
+        {"site": params.site},
+    ).fetchall()[0][0]
+    if covered[0] > params.start and first_rolled is not None and first_rolled < covered[0]:
+        return f"{asked}; raw events before {covered[0]} are pruned (the raw retention)."
+    return f"{asked}; the warehouse holds no events for the rest of it."
+
+
 def pages_of_referrer(
     con: duckdb.DuckDBPyConnection,
     params: Params,
@@ -288,7 +304,7 @@ def pages_of_referrer(
         "referrer, and raw events are kept only for the warehouse's raw retention."
     ]
     if covered != (params.start, params.end):
-        notes.append(f"The range asked for is {params.start} … {params.end}; the rest is pruned.")
+        notes.append(_uncovered_note(con, params, covered))
     if min_visitors is not None:
         notes.append(
             f"Pages with fewer than {min_visitors} visitors are folded into {OTHER} "
