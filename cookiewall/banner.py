@@ -227,6 +227,12 @@ def parse_accept_language(header: str) -> list[str]:
     return [tag for _, _, tag in ranked]
 
 
+# aria-labelledby names the region after the first element of that id in the page: a fixed
+# "cookiewall-title" that the page's own markup also uses named the banner after the page's
+# heading (or, once banner.js moved it first, the page's region after it). One per process,
+# so that every banner of a process (the injected one, /consent/banner) is the same markup.
+TITLE_ID = f"cookiewall-title-{secrets.token_hex(4)}"
+
 class BannerMarkup:
     """The banner rendered for one URL prefix, once per language; `next` is filled per request.
 
@@ -314,10 +320,7 @@ class Banner:
         token = secrets.token_hex(8)
         self._marker = f"cookiewall-next-{token}"
         self._rows_marker = f"cookiewall-categories-{token}"
-        # aria-labelledby names the region after the first element of that id in the page: a
-        # fixed "cookiewall-title" that the page's own markup also uses named the banner after
-        # the page's heading (or, once banner.js moved it first, the page's region after it).
-        self._title_id = f"cookiewall-title-{secrets.token_hex(4)}"
+        self._title_id = TITLE_ID
         self._rows = {lang: self._category_rows(lang) for lang in self.texts}
         self._language_cache: dict[str, str] = {}
         self._cookie_lists = {lang: self._cookie_list(lang) for lang in self.texts}
