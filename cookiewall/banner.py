@@ -233,6 +233,7 @@ def parse_accept_language(header: str) -> list[str]:
 # so that every banner of a process (the injected one, /consent/banner) is the same markup.
 TITLE_ID = f"cookiewall-title-{secrets.token_hex(4)}"
 
+
 class BannerMarkup:
     """The banner rendered for one URL prefix, once per language; `next` is filled per request.
 
