@@ -83,6 +83,9 @@ _DESKTOP_OS = frozenset(
 _MOBILE_OS = frozenset(
     {"Windows Phone", "BlackBerry OS", "Symbian OS", "KaiOS", "Firefox OS", "HarmonyOS"}
 )
+# Phone browsers that say neither "Mobile" nor a phone model: Opera Mini (still common on
+# cheap Android phones) and the old Presto Opera Mobile (its tablet build says "Opera Tablet").
+_PHONE_BROWSERS = ("opera mini", "opera mobi")
 _TABLET_WORDS = ("ipad", "tablet", "kindle", "silk/", "playbook", "sm-t", "tab ")
 # Screens nobody holds: TVs and streaming sticks (Android ones do not say "Mobile", so they
 # would pass for tablets), consoles, VR headsets (lower-case UA; Fire TV models are AFTxx).
@@ -157,7 +160,9 @@ def _device_class(ua: str, lowered: str, os_family: str | None, device_family: s
         return "tablet" if family.startswith("ipad") else "mobile"
     if os_family == "Android":
         # Android phones say "Mobile"; Android tablets do not (Chrome's and Google's convention)
-        return "mobile" if "mobile" in lowered else "tablet"
+        if "mobile" in lowered or any(name in lowered for name in _PHONE_BROWSERS):
+            return "mobile"
+        return "tablet"
     if os_family in _MOBILE_OS or "mobile" in lowered:
         return "mobile"
     if os_family in _DESKTOP_OS or (os_family or "").startswith("Windows"):
