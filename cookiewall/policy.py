@@ -371,8 +371,38 @@ def _check_categories(categories: tuple[Category, ...]) -> None:
             signals[signal] = category.name
 
 
+def _check_reachable(rule: CookieRule, prefixes: list[tuple[str, CookieRule]]) -> None:
+    """Refuse a pattern that an earlier `prefix*` pattern shadows whole, where that matters.
+
+    Patterns are tried in the order given, so `_ga*` before `_ga_ABC*` answers for every name
+    the second could match: the second's category would never apply (a cookie the site meant
+    to declare as marketing would pass as analytics), nor its domain and path (withdrawal
+    would delete it where it does not live). One that differs only in its purpose is
+    harmless and allowed. Exact names are looked up first, so an exact rule is never
+    shadowed."""
+    if not rule.is_pattern:
+        return
+    for prefix, earlier in prefixes:
+        same_effect = (earlier.category, earlier.domain, earlier.path, earlier.partitioned) == (
+            rule.category,
+            rule.domain,
+            rule.path,
+            rule.partitioned,
+        )
+        if rule.pattern.startswith(prefix) and not same_effect:
+            raise ValueError(
+                f"cookie rule {rule.pattern!r} can never match: the earlier pattern"
+                f" {earlier.pattern!r} matches every name it could (patterns are tried in"
+                " order: put the more specific one first)"
+            )
+    head, star, rest = rule.pattern.partition("*")
+    if star and not rest.strip("*") and not any(ch in head for ch in "?["):
+        prefixes.append((head, rule))
+
+
 def _check_rules(rules: tuple[CookieRule, ...], category_names: frozenset[str]) -> None:
     seen: set[str] = set()
+    prefixes: list[tuple[str, CookieRule]] = []  # earlier `prefix*` patterns
     for rule in rules:
         if not isinstance(rule, CookieRule):
             raise ValueError(f"cookies must be CookieRule objects, not {rule!r}")
@@ -418,6 +448,7 @@ def _check_rules(rules: tuple[CookieRule, ...], category_names: frozenset[str]) 
             raise ValueError(
                 f"cookie rule {rule.pattern!r}: a __Host- cookie has path '/' and no domain"
             )
+        _check_reachable(rule, prefixes)
 
 
 def _bad_attr(value: str) -> bool:

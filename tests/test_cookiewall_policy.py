@@ -39,12 +39,15 @@ def test_exact_rule_wins_over_pattern_and_first_pattern_wins() -> None:
     policy = make_policy(
         cookies=[
             CookieRule("pref_*", "preferences"),
-            CookieRule("pref_a*", "analytics"),
+            CookieRule("*_abc", "analytics"),  # overlaps, but not shadowed whole (see below)
             CookieRule("pref_ads", "marketing"),
         ]
     )
     assert policy.rule_for("pref_ads").category == "marketing"  # type: ignore[union-attr]
     assert policy.rule_for("pref_abc").category == "preferences"  # type: ignore[union-attr]
+    assert policy.rule_for("x_abc").category == "analytics"  # type: ignore[union-attr]
+    # A pattern the first shadows whole (pref_a*) is refused:
+    # tests/test_policy_shadowed_patterns.py.
     assert policy.rule_for("pref_[x]") is not None
 
 
