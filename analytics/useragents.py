@@ -93,6 +93,9 @@ _NOT_HANDHELD = re.compile(
     r"\btv\b|smart-?tv|googletv|bravia|chromecast|xbox|playstation|nintendo|oculus|\bquest \d"
 )
 _FIRE_TV_MODEL = re.compile(r"\bAFT[A-Z0-9]{1,6}\b")
+# Names only a headset or a TV carries, which outweigh "Mobile" (the Quest browser says
+# "Mobile VR"); an Android TV set with HbbTV (broadcast TV apps) names no TV otherwise.
+_NEVER_HANDHELD = re.compile(r"oculusbrowser|hbbtv")
 
 
 class Device(NamedTuple):
@@ -152,7 +155,9 @@ def _is_bot(ua: str, lowered: str, device_family: str | None) -> bool:
 
 def _device_class(ua: str, lowered: str, os_family: str | None, device_family: str | None) -> str:
     family = (device_family or "").lower()
-    if "mobile" not in lowered and (_NOT_HANDHELD.search(lowered) or _FIRE_TV_MODEL.search(ua)):
+    if _NEVER_HANDHELD.search(lowered) or _FIRE_TV_MODEL.search(ua):
+        return "other"  # Fire TV apps use the phone WebView too ("Mobile Safari")
+    if "mobile" not in lowered and _NOT_HANDHELD.search(lowered):
         return "other"
     if any(word in lowered for word in _TABLET_WORDS) or "tablet" in family:
         return "tablet"

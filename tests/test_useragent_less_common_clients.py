@@ -40,3 +40,47 @@ def test_opera_mini_and_opera_mobile_on_android_are_phones(user_agent: str) -> N
 )
 def test_other_android_browsers_keep_their_class(user_agent: str, device: str) -> None:
     assert classify_user_agent(user_agent.encode()) == (device, False)
+
+
+# A headset's or a TV's own name outweighs "Mobile": the Quest browser says "Mobile VR", apps
+# on a Fire TV stick (model AFTxx) use Android's phone WebView, and Android TVs that carry the
+# HbbTV (broadcast TV) token say nothing but "Android". They were counted as phones or tablets.
+@pytest.mark.parametrize(
+    "user_agent",
+    [
+        "Mozilla/5.0 (Linux; Android 10; Quest 2) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "OculusBrowser/16.6.0.1.52.314146309 SamsungBrowser/4.0 Chrome/91.0.4472.164 Mobile VR "
+        "Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 12; Quest 3) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "OculusBrowser/33.0.0 SamsungBrowser/4.0 Chrome/124.0 Mobile VR Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 7.1.2; AFTMM Build/NS6265; wv) AppleWebKit/537.36 (KHTML, "
+        "like Gecko) Version/4.0 Chrome/70.0.3538.110 Mobile Safari/537.36",
+        "Mozilla/5.0 (Linux; U; Android 9; en-us; M7332 Build/PPR1.180610.011) AppleWebKit/537.36"
+        " (KHTML, like Gecko) Version/4.0 Chrome/68.0.3440.70 Safari/537.36 HbbTV/1.4.1 "
+        "(+DRM;Philips;TPM191E;TPM191E_R.101.001.227.000;_TV_MT5806;) FVC/4.0 (Philips;TPM191E;)",
+        "HbbTV/1.5.1 (+DRM; Panasonic; SmartTV2020mid; 3.216; 1.0; ; ) FVC/5.0 (Panasonic; "
+        "SmartTV2020mid)",
+    ],
+)
+def test_headsets_and_tvs_that_say_mobile_are_other_devices(user_agent: str) -> None:
+    assert classify_user_agent(user_agent.encode()) == ("other", False)
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "device"),
+    [
+        # a Samsung phone in a Gear VR headset is still that phone
+        (
+            "Mozilla/5.0 (Linux; Android 10; SM-G970F) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile VR Safari/537.36",
+            "mobile",
+        ),
+        # "TV" inside a phone's UA does not move it (the TikTok, Twitch or TV-guide apps)
+        (
+            f"Mozilla/5.0 (Linux; Android 14; Pixel 8) {_CHROME} Mobile Safari/537.36 TV Guide",
+            "mobile",
+        ),
+    ],
+)
+def test_phones_near_tv_and_vr_words_stay_phones(user_agent: str, device: str) -> None:
+    assert classify_user_agent(user_agent.encode()) == (device, False)
