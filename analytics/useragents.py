@@ -59,6 +59,21 @@ BOT_TOKENS = (
     "preview",
     "perplexity-user",  # fetches a page for an assistant's user (ChatGPT-User, Claude-User too)
     "cardyb",  # Bluesky's link-card fetcher
+    "java-http-client",
+    "insomnia/",
+    "cypress/",  # end-to-end tests append it to the browser's user agent
+    "synthetics",  # Datadog's API checks
+    "checkly/",
+    "health check",  # Consul
+    "blackbox exporter",  # Prometheus's prober
+    "prometheus/",
+    "google-cloud-scheduler",
+    # fediverse servers fetch a link's preview as a post reaches them (Mastodon and Pleroma
+    # are in crawlerdetect)
+    "misskey/",
+    "akkoma ",
+    "gotosocial/",
+    "lemmy/",
 )
 # Whole user agents of automated clients, too short to be searched for inside others (the
 # fetch() of Node.js sends just "node").

@@ -84,3 +84,30 @@ def test_headsets_and_tvs_that_say_mobile_are_other_devices(user_agent: str) -> 
 )
 def test_phones_near_tv_and_vr_words_stay_phones(user_agent: str, device: str) -> None:
     assert classify_user_agent(user_agent.encode()) == (device, False)
+
+
+# Automated clients with no bot token that neither uap-core nor crawlerdetect knows: they were
+# counted as people ("other" or, for Cypress and Checkly's browser checks, "desktop").
+@pytest.mark.parametrize(
+    "user_agent",
+    [
+        "Java-http-client/17.0.9",  # java.net.http.HttpClient's default
+        "insomnia/8.4.5",
+        "Datadog/Synthetics",
+        f"Mozilla/5.0 (X11; Linux x86_64) {_CHROME} Safari/537.36 Checkly/1.0 "
+        "(https://www.checklyhq.com)",
+        f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_CHROME} Safari/537.36 Cypress/13.6.0",
+        "Consul Health Check",
+        "Blackbox Exporter/0.24.0",
+        "Prometheus/2.45.0",
+        "Mozilla/5.0 (compatible; Google-Cloud-Scheduler)",
+        # fediverse servers fetching a link preview, each as a post spreads (Mastodon's
+        # "http.rb/5.1.1 (Mastodon/4.2.0; ...)" and Pleroma's were already bots)
+        "Misskey/2023.11.0 (https://misskey.io)",
+        "Akkoma 3.10.0; https://example.org <admin@example.org>",
+        "GoToSocial/0.13.0 (+https://gts.example.org)",
+        "Lemmy/0.19.3; +https://lemmy.world",
+    ],
+)
+def test_monitors_api_clients_and_preview_fetchers_are_bots(user_agent: str) -> None:
+    assert classify_user_agent(user_agent.encode()) == ("bot", True)
