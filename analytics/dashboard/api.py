@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from analytics.dashboard import queries
-from analytics.dashboard.context import Context, to_json
+from analytics.dashboard.context import Context, mount_root, to_json
 from analytics.dashboard.head import header_only, is_head
 from analytics.dashboard.params import ParamError, Params
 from analytics.dashboard.snapshot import Snapshot, WarehouseUnavailable
@@ -132,20 +132,22 @@ def sites_data(snapshot: Snapshot) -> dict[str, Any]:
 Builder = Callable[[Snapshot, Params, Context], dict[str, Any]]
 
 
-def no_referrer_here(kind: str, referrer: str) -> str:
+def no_referrer_here(kind: str, referrer: str, root: str = "") -> str:
     """Why a breakdown refuses `referrer`, and where that referrer's numbers are.
 
     The breakdowns are the report's rows for the whole site: answering them unnarrowed made a
-    script believe it had one referrer's numbers."""
+    script believe it had one referrer's numbers. The addresses start with the mount's `root`:
+    under `/analytics` a script that followed `/api/timeseries` reached the host site's 404."""
+    api = f"{root}/api"
     if kind == "pages":
         return (
-            f"referrer does not narrow /api/pages: the pages one referrer sent people to are "
-            f"/api/referrer-pages?referrer={referrer}"
+            f"referrer does not narrow {api}/pages: the pages one referrer sent people to are "
+            f"{api}/referrer-pages?referrer={referrer}"
         )
     return (
-        f"referrer does not narrow /api/{kind} ({kind} are not kept per referrer): one "
-        f"referrer's pageviews and visitors are /api/timeseries?referrer={referrer}, its pages "
-        f"/api/referrer-pages?referrer={referrer}"
+        f"referrer does not narrow {api}/{kind} ({kind} are not kept per referrer): one "
+        f"referrer's pageviews and visitors are {api}/timeseries?referrer={referrer}, its pages "
+        f"{api}/referrer-pages?referrer={referrer}"
     )
 
 
@@ -154,7 +156,7 @@ def _endpoint(
     build: Builder,
     *,
     need_referrer: bool = False,
-    refuse_referrer: Callable[[str], str] | None = None,
+    refuse_referrer: Callable[[str, str], str] | None = None,
 ) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         try:
@@ -163,7 +165,7 @@ def _endpoint(
                 request.query_params, None, compare_default=False, need_referrer=need_referrer
             )
             if refuse_referrer is not None and asked.referrer is not None:
-                raise ParamError(refuse_referrer(asked.referrer))
+                raise ParamError(refuse_referrer(asked.referrer, mount_root(request)))
             snapshot = await ctx.store.get()
             params = ctx.parse(
                 request.query_params, snapshot, compare_default=False, need_referrer=need_referrer
@@ -187,8 +189,8 @@ def _breakdown_builder(kind: str) -> Builder:
     return build
 
 
-def _breakdown_refusal(kind: str) -> Callable[[str], str]:
-    return lambda referrer: no_referrer_here(kind, referrer)
+def _breakdown_refusal(kind: str) -> Callable[[str, str], str]:
+    return lambda referrer, root: no_referrer_here(kind, referrer, root)
 
 
 def routes(ctx: Context) -> list[Route]:

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.datastructures import QueryParams
+from starlette.requests import Request
 
 from analytics.dashboard.params import Params, parse
 from analytics.dashboard.snapshot import Snapshot, SnapshotStore
@@ -59,6 +60,12 @@ class Context:
             compare_default=compare_default,
             need_referrer=need_referrer,
         )
+
+
+def mount_root(request: Request) -> str:
+    """The prefix the dashboard is mounted under (`Mount`, `uvicorn --root-path`), without a
+    trailing slash: every address a page or an answer names starts with it."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from analytics.dashboard import queries, templates
-from analytics.dashboard.context import Context
+from analytics.dashboard.context import Context, mount_root
 from analytics.dashboard.head import header_only, is_head
 from analytics.dashboard.params import ParamError, Params, read_referrer
 from analytics.dashboard.snapshot import Snapshot, WarehouseUnavailable
@@ -51,10 +51,6 @@ def html(body: str, status: int = 200, headers: dict[str, str] | None = None) ->
         status_code=status,
         headers={"Content-Security-Policy": templates.CSP, **(headers or {})},
     )
-
-
-def _root(request: Request) -> str:
-    return str(request.scope.get("root_path", "")).rstrip("/")
 
 
 def series_chart(
@@ -227,7 +223,7 @@ def _page(ctx: Context, body: Body, *, need_referrer: bool = False) -> Callable[
     ignore = () if need_referrer else ("referrer",)
 
     async def page(request: Request) -> Response:
-        root = _root(request)
+        root = mount_root(request)
         query = request.query_params
         try:
             ctx.parse(query, None, compare_default=True, need_referrer=need_referrer, ignore=ignore)
