@@ -75,9 +75,10 @@ BOT_TOKENS = (
     "gotosocial/",
     "lemmy/",
 )
-# Whole user agents of automated clients, too short to be searched for inside others (the
-# fetch() of Node.js sends just "node").
-BOT_NAMES = frozenset({"node"})
+# Whole user agents of automated clients, too short to be searched for inside others: the
+# fetch() of Node.js sends just "node"; scanners send the bare product token or the dash that
+# access logs print for "none" (no browser sends either).
+BOT_NAMES = frozenset({"node", "mozilla", "mozilla/5.0", "mozilla/4.0", "-"})
 
 _DESKTOP_OS = frozenset(
     {

@@ -111,3 +111,24 @@ def test_phones_near_tv_and_vr_words_stay_phones(user_agent: str, device: str) -
 )
 def test_monitors_api_clients_and_preview_fetchers_are_bots(user_agent: str) -> None:
     assert classify_user_agent(user_agent.encode()) == ("bot", True)
+
+
+# Whole user agents no browser sends: scanners and scripts that fill the header with the bare
+# product token, or with the dash access logs print for "none". They counted as `other` people.
+@pytest.mark.parametrize(
+    "user_agent", ["Mozilla/5.0", "Mozilla/4.0", "mozilla/5.0", "Mozilla", "-"]
+)
+def test_placeholder_user_agents_are_bots(user_agent: str) -> None:
+    assert classify_user_agent(user_agent.encode()) == ("bot", True)
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "device"),
+    [
+        # the bare token starts real user agents, and a lone word is not a placeholder
+        ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", "desktop"),
+        ("SomethingNobodyKnows/1.0", "other"),
+    ],
+)
+def test_user_agents_that_start_like_placeholders_are_people(user_agent: str, device: str) -> None:
+    assert classify_user_agent(user_agent.encode()) == (device, False)
