@@ -102,6 +102,10 @@ _MOBILE_OS = frozenset(
 # Phone browsers that say neither "Mobile" nor a phone model: Opera Mini (still common on
 # cheap Android phones) and the old Presto Opera Mobile (its tablet build says "Opera Tablet").
 _PHONE_BROWSERS = ("opera mini", "opera mobi")
+# Phone makers with a bot token in their name. Facebook's and Instagram's in-app browsers
+# repeat the maker after the platform comment ("FBMF/CUBOT;", "Android (30/11; ...; CUBOT;"),
+# where the device-model check below does not reach.
+_MAKERS_WITH_BOT_TOKENS = ("cubot",)
 _TABLET_WORDS = ("ipad", "tablet", "kindle", "silk/", "playbook", "sm-t", "tab ")
 # Screens nobody holds: TVs and streaming sticks (Android ones do not say "Mobile", so they
 # would pass for tablets), consoles, VR headsets (lower-case UA; Fire TV models are AFTxx).
@@ -200,6 +204,8 @@ def _classify(raw: bytes) -> Device:
     device = result.device
     device_family = device.family if device else None
     tokens_in = _without_device_model(lowered, device.model) if device else lowered
+    for maker in _MAKERS_WITH_BOT_TOKENS:
+        tokens_in = tokens_in.replace(maker, " ")
     if _is_bot(ua, tokens_in, device_family):
         return BOT
     os_family = result.os.family if result.os else None

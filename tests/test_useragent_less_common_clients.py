@@ -132,3 +132,44 @@ def test_placeholder_user_agents_are_bots(user_agent: str) -> None:
 )
 def test_user_agents_that_start_like_placeholders_are_people(user_agent: str, device: str) -> None:
     assert classify_user_agent(user_agent.encode()) == (device, False)
+
+
+# Facebook's and Instagram's in-app browsers repeat the phone's maker after the platform
+# comment ("FBMF/CUBOT;FBBD/CUBOT", "Android (30/11; ...; CUBOT; ...)"), where the "bot" in
+# Cubot's name made every Cubot phone in those apps a bot.
+_FB_ANDROID = (
+    "Mozilla/5.0 (Linux; Android 12; KINGKONG 9 Build/SP1A.210812.016; wv) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Version/4.0 Chrome/120.0.6099.230 Mobile Safari/537.36 "
+    "[FB_IAB/FB4A;FBAV/442.0.0.33.113;FBBV/541123456;FBDM/{density=2.0,width=720,height=1600};"
+    "FBLC/en_US;FBRV/0;FBCR/;FBMF/CUBOT;FBBD/CUBOT;FBPN/com.facebook.katana;FBDV/KINGKONG 9;"
+    "FBSV/12;FBOP/1;FBCA/arm64-v8a:;]"
+)
+_INSTAGRAM_ANDROID = (
+    "Mozilla/5.0 (Linux; Android 11; {model} Build/RP1A.200720.011; wv) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Version/4.0 Chrome/129.0.6668.100 Mobile Safari/537.36 Instagram "
+    "352.0.0.38.100 Android (30/11; 320dpi; 720x1600; CUBOT; NOTE 20 PRO; NOTE_20_PRO; mt6762; "
+    "en_US; 645617843)"
+)
+
+
+@pytest.mark.parametrize(
+    "user_agent",
+    [
+        _FB_ANDROID,
+        _INSTAGRAM_ANDROID.format(model="CUBOT NOTE 20 PRO"),
+        _INSTAGRAM_ANDROID.format(model="NOTE 20 PRO"),
+    ],
+)
+def test_cubot_phones_in_in_app_browsers_are_people(user_agent: str) -> None:
+    assert classify_user_agent(user_agent.encode()) == ("mobile", False)
+
+
+@pytest.mark.parametrize(
+    "user_agent",
+    [
+        "Mozilla/5.0 (compatible; CubotCrawlerBot/1.0)",
+        _INSTAGRAM_ANDROID.format(model="NOTE 20 PRO") + " ExampleBot/2.0",
+    ],
+)
+def test_a_bot_naming_itself_next_to_cubot_is_still_a_bot(user_agent: str) -> None:
+    assert classify_user_agent(user_agent.encode()) == ("bot", True)
