@@ -9,13 +9,13 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from analytics.event import Event, to_table
+from analytics.event import to_table
 from analytics.objectstore import (
     SegmentUploader,
 )
@@ -30,6 +30,7 @@ from tests.test_objectstore import (
     aws_env,  # noqa: F401 - autouse: dummy credentials
     make_client,
 )
+from tests.warehouse_support import numbered_events
 
 pytest.importorskip("moto.server", reason="moto[server] is not installed")
 
@@ -188,31 +189,6 @@ def test_the_upload_thread_ships_past_an_unreadable_segment(
 SEGMENT_DAY = date(2026, 11, 20)
 
 
-def _events_on_day(n: int, day: date = SEGMENT_DAY) -> list[Event]:
-    start = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
-    return [
-        Event(
-            start + timedelta(seconds=i),
-            "example.com",
-            f"/p{i % 3}",
-            "GET",
-            200,
-            None,
-            None,
-            "direct",
-            None,
-            None,
-            None,
-            None,
-            i % 7,
-            "desktop",
-            False,
-            "undecided",
-        )
-        for i in range(n)
-    ]
-
-
 def test_a_recorder_closed_after_segments_were_sealed_ships_them_all(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -227,7 +203,7 @@ def test_a_recorder_closed_after_segments_were_sealed_ships_them_all(
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", server.url)
         spool = tmp_path / "spool"
         recorder = Recorder(spool, site="example.com", spool_url=f"s3://{bucket}/s")
-        for event in _events_on_day(30):
+        for event in numbered_events(30, SEGMENT_DAY):
             recorder.add(event)
         recorder.close()
         assert list_segments(spool) == []
@@ -250,7 +226,7 @@ def test_a_segment_written_after_the_uploader_stopped_is_shipped_by_the_next_one
         client = make_client(endpoint_url=server.url)
         client.create_bucket(Bucket=bucket)
         spool = tmp_path / "spool"
-        write_segment(spool, SEGMENT_DAY, to_table(_events_on_day(3)))
+        write_segment(spool, SEGMENT_DAY, to_table(numbered_events(3, SEGMENT_DAY)))
         first = SegmentUploader(spool, f"s3://{bucket}/s", client=client)
         first.start()
         first.stop(flush=False)

@@ -23,34 +23,9 @@ from analytics.spool import write_segment
 from analytics.warehouse import Warehouse
 from tests.test_objectstore import aws_env  # noqa: F401 - autouse: dummy credentials
 from tests.test_referrer_domains import GMAIL, SEARCH, at
-from tests.warehouse_support import python_knows, sorted_rows, write_events
+from tests.warehouse_support import numbered_events, python_knows, sorted_rows, write_events
 
 DAY = date(2026, 11, 20)
-
-
-def _events(n: int, day: date = DAY) -> list[Event]:
-    start = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
-    return [
-        Event(
-            start + timedelta(seconds=i),
-            "example.com",
-            f"/p{i % 3}",
-            "GET",
-            200,
-            None,
-            None,
-            "direct",
-            None,
-            None,
-            None,
-            None,
-            i % 7,
-            "desktop",
-            False,
-            "undecided",
-        )
-        for i in range(n)
-    ]
 
 
 SPARK_FIRST_DAY = date(2026, 10, 20)
@@ -67,7 +42,7 @@ def _spark_events(seed: int, day: date, count: int = 40) -> list[Event]:
         ts = datetime.combine(day, datetime.min.time(), UTC) + timedelta(
             hours=hour, seconds=rng.randrange(3600)
         )
-        event = _events(1, day)[0]
+        event = numbered_events(1, day)[0]
         events.append(
             event._replace(
                 ts=ts, path=f"/p{rng.randrange(4)}", visitor_id=rng.randrange(25) + i % 2

@@ -296,3 +296,13 @@ def writer_holding(db: Path) -> Iterator[subprocess.Popen[str]]:
         holder.wait(timeout=20)
         if holder.stdout is not None:
             holder.stdout.close()
+
+
+def numbered_events(n: int, day: date) -> list[Event]:
+    """`n` direct desktop pageviews of example.com on `day` from 09:00, one a second, on
+    paths /p0 /p1 /p2 in turn and visitors 0-6 in turn."""
+    start = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
+    return [
+        DIRECT_VISIT._replace(ts=start + timedelta(seconds=i), path=f"/p{i % 3}", visitor_id=i % 7)
+        for i in range(n)
+    ]
