@@ -341,7 +341,7 @@ def _build(kind: type[Any], item: Mapping[str, Any], where: str) -> Any:
 def _check_categories(categories: tuple[Category, ...]) -> None:
     if not categories:
         raise ValueError("a policy needs at least one category")
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # lower-cased name -> the name as written
     signals: dict[str, str] = {}  # consent_mode signal -> the category that lists it
     for category in categories:
         if not isinstance(category, Category):
@@ -350,9 +350,17 @@ def _check_categories(categories: tuple[Category, ...]) -> None:
             raise ValueError(
                 f"category name {category.name!r} must be 1-64 letters, digits, '_', '-' or '.'"
             )
-        if category.name in seen:
-            raise ValueError(f"duplicate category name {category.name!r}")
-        seen.add(category.name)
+        folded = category.name.lower()
+        if folded in seen:
+            if seen[folded] == category.name:
+                raise ValueError(f"duplicate category name {category.name!r}")
+            # Matching stays exact, but a visitor reads both boxes as one category, and a
+            # rule, label or allows() spelled the other way would name the other silently.
+            raise ValueError(
+                f"category names {seen[folded]!r} and {category.name!r} differ only in case:"
+                " rename or merge one"
+            )
+        seen[folded] = category.name
         if not isinstance(category.description, str):
             raise ValueError(f"category {category.name!r}: description must be a string")
         if not isinstance(category.required, bool) or not isinstance(category.gpc_opt_out, bool):
