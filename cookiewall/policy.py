@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 import string
 import tomllib
@@ -41,6 +42,10 @@ TEXT_KEYS = frozenset(
         "categories_legend",
         "gpc_refused",
         "gpc_dnt_refused",
+        # What a screen reader says once banner.js has saved the choice (banner.py).
+        "saved_accept_all",
+        "saved_reject_all",
+        "saved_choices",
     }
 )
 # Per-language mappings keyed by category name (labels and descriptions in that language).
@@ -379,38 +384,115 @@ def _check_categories(categories: tuple[Category, ...]) -> None:
             signals[signal] = category.name
 
 
-def _check_reachable(rule: CookieRule, prefixes: list[tuple[str, CookieRule]]) -> None:
-    """Refuse a pattern that an earlier `prefix*` pattern shadows whole, where that matters.
+def _check_reachable(rule: CookieRule, earlier_patterns: list[CookieRule]) -> None:
+    """Refuse a pattern that an earlier pattern covers whole, where that matters.
 
-    Patterns are tried in the order given, so `_ga*` before `_ga_ABC*` answers for every name
-    the second could match: the second's category would never apply (a cookie the site meant
-    to declare as marketing would pass as analytics), nor its domain and path (withdrawal
-    would delete it where it does not live). One that differs only in its purpose is
-    harmless and allowed. Exact names are looked up first, so an exact rule is never
-    shadowed."""
+    Patterns are tried in the order given, so `_ga*` before `_ga_ABC*` (or `*_id` before
+    `ad_*_id`, `_g?*` before `_ga_*`) answers for every name the second could match: the
+    second's category would never apply (a cookie the site meant to declare as marketing
+    would pass as analytics), nor its domain and path (withdrawal would delete it where it
+    does not live). One that differs only in its purpose is harmless and allowed. Exact
+    names are looked up first, so an exact rule is never shadowed."""
     if not rule.is_pattern:
         return
-    for prefix, earlier in prefixes:
-        same_effect = (earlier.category, earlier.domain, earlier.path, earlier.partitioned) == (
-            rule.category,
-            rule.domain,
-            rule.path,
-            rule.partitioned,
-        )
-        if rule.pattern.startswith(prefix) and not same_effect:
+    effect = (rule.category, rule.domain, rule.path, rule.partitioned)
+    for earlier in earlier_patterns:
+        earlier_effect = (earlier.category, earlier.domain, earlier.path, earlier.partitioned)
+        if earlier_effect != effect and covers(earlier.pattern, rule.pattern):
             raise ValueError(
                 f"cookie rule {rule.pattern!r} can never match: the earlier pattern"
                 f" {earlier.pattern!r} matches every name it could (patterns are tried in"
                 " order: put the more specific one first)"
             )
-    head, star, rest = rule.pattern.partition("*")
-    if star and not rest.strip("*") and not any(ch in head for ch in "?["):
-        prefixes.append((head, rule))
+    earlier_patterns.append(rule)
+
+
+# One character position of a pattern: (negated, chars). Not negated: one of `chars`;
+# negated: any character but those (`?` is (True, {})). Patterns are ASCII, so `chars` is too.
+_Position = tuple[bool, frozenset[str]]
+_STAR = None  # `*`: any run of characters
+_ASCII = tuple(map(chr, range(128)))
+
+
+@functools.lru_cache(maxsize=1024)  # each pattern is compared with every earlier one
+def _positions(pattern: str) -> tuple[_Position | None, ...]:
+    """`pattern` read as fnmatch reads it: `*`, `?`, `[...]` (`[!...]` negated; a `[` that
+    is never closed is a literal) and literal characters. A class's characters are found by
+    asking fnmatch itself, so ranges and its corner cases mean what they mean when matching."""
+    out: list[_Position | None] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        i += 1
+        if ch == "*":
+            if out and out[-1] is _STAR:  # `**` is `*`
+                continue
+            out.append(_STAR)
+        elif ch == "?":
+            out.append((True, frozenset()))
+        elif ch == "[":
+            j = i  # the closing `]`, found as fnmatch.translate finds it
+            if j < n and pattern[j] == "!":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 1
+            if j >= n:
+                out.append((False, frozenset("[")))
+                continue
+            match = re.compile(fnmatch.translate(pattern[i - 1 : j + 1])).match
+            negated = match("\u00e9") is not None  # only a negated class matches non-ASCII
+            out.append((negated, frozenset(c for c in _ASCII if (match(c) is None) == negated)))
+            i = j + 1
+        else:
+            out.append((False, frozenset(ch)))
+    return tuple(out)
+
+
+def _within(narrow: _Position, wide: _Position) -> bool:
+    """Whether every character `narrow` takes, `wide` takes too."""
+    narrow_negated, narrow_chars = narrow
+    wide_negated, wide_chars = wide
+    if narrow_negated:
+        return wide_negated and wide_chars <= narrow_chars
+    return narrow_chars.isdisjoint(wide_chars) if wide_negated else narrow_chars <= wide_chars
+
+
+def covers(wide: str, narrow: str) -> bool:
+    """Whether the fnmatch pattern `wide` matches every name `narrow` can match.
+
+    Pattern against pattern: each position of `narrow` must be taken by one of `wide` (a
+    `*` of `wide` takes any run of them, `*` included; a `*` of `narrow` only by a `*`).
+    Never True when some name of `narrow` escapes `wide`; it may say False for a cover
+    found only by reasoning across positions (`*?` covers `?*`), which no policy needs.
+    """
+    w, v = _positions(wide), _positions(narrow)
+    last = w[-1] if w else _STAR
+    if last is not _STAR and (not v or (end := v[-1]) is _STAR or not _within(end, last)):
+        return False  # the common answer, found without the walk below: the ends differ
+    memo: dict[tuple[int, int], bool] = {}
+
+    def rest(i: int, j: int) -> bool:  # wide[i:] covers narrow[j:]
+        known = memo.get((i, j))
+        if known is not None:
+            return known
+        if i == len(w):
+            result = j == len(v)
+        elif (wide_at := w[i]) is _STAR:
+            result = rest(i + 1, j) or (j < len(v) and rest(i, j + 1))
+        else:
+            here = v[j] if j < len(v) else _STAR
+            result = here is not _STAR and _within(here, wide_at) and rest(i + 1, j + 1)
+        memo[(i, j)] = result
+        return result
+
+    return rest(0, 0)
 
 
 def _check_rules(rules: tuple[CookieRule, ...], category_names: frozenset[str]) -> None:
     seen: set[str] = set()
-    prefixes: list[tuple[str, CookieRule]] = []  # earlier `prefix*` patterns
+    earlier_patterns: list[CookieRule] = []
     for rule in rules:
         if not isinstance(rule, CookieRule):
             raise ValueError(f"cookies must be CookieRule objects, not {rule!r}")
@@ -456,7 +538,7 @@ def _check_rules(rules: tuple[CookieRule, ...], category_names: frozenset[str]) 
             raise ValueError(
                 f"cookie rule {rule.pattern!r}: a __Host- cookie has path '/' and no domain"
             )
-        _check_reachable(rule, prefixes)
+        _check_reachable(rule, earlier_patterns)
 
 
 def _bad_attr(value: str) -> bool:
