@@ -614,7 +614,13 @@ def _int(value: Cell) -> int:
 
 
 def _rank_key(row: Mapping[str, Cell], keys: Sequence[str]) -> tuple[Any, ...]:
-    return (-_int(row["pageviews"]), -_int(row["visitors"]), [str(row[k]) for k in keys])
+    # Ties go by key: a missing (null) tag after every value, then values in code-point order
+    # (as DuckDB orders text). `str(None)` sorted a campaign without a source as "None".
+    return (
+        -_int(row["pageviews"]),
+        -_int(row["visitors"]),
+        [(row[k] is None, "" if row[k] is None else str(row[k])) for k in keys],
+    )
 
 
 def _breakdown(
