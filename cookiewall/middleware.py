@@ -9,7 +9,10 @@ References:
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+import os
 import re
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
@@ -389,10 +392,15 @@ class ConsentMiddleware:
                 await send(message)
                 return
             if kind != "http.response.body":
-                await _release(send, held, buffered)
-                held = None
-                await send(message)
-                return
+                # A page the server is to send from a file (pathsend, zerocopy) is read here
+                # when it is small enough to hold, so the banner goes in; else as it came.
+                read = await _file_body(message, held, buffered) if kind in _FILE_SENDS else None
+                if read is None:
+                    await _release(send, held, buffered)
+                    held = None
+                    await send(message)
+                    return
+                message = read
             body = message.get("body", b"")
             more = message.get("more_body", False)
             if not more:
@@ -833,6 +841,72 @@ def _with_vary(value: bytes, field: bytes) -> bytes:
     if field.lower() in tokens or b"*" in tokens:
         return value
     return value + b", " + field if value.strip() else field
+
+
+# ASGI extensions by which an app has the server send the body from a file.
+_FILE_SENDS = frozenset({"http.response.pathsend", "http.response.zerocopy"})
+
+
+async def _file_body(message: Message, start: Message, buffered: list[bytes]) -> Message | None:
+    """The `http.response.body` message a pathsend or zerocopy `message` of a held page stands
+    for, when the page's Content-Length says it can be held (see MAX_INJECT_BUFFER); None when
+    the server must send it as it is: a larger page, or a file that cannot be read (the server
+    then reports that, as it would without the gate).
+
+    Starlette's FileResponse and StaticFiles use pathsend whenever the server offers it
+    (granian does): passed on, no page served from a file got the banner.
+    """
+    length = _content_length(start_headers(start))
+    if length is None or length > MAX_INJECT_BUFFER:
+        return None
+    room = MAX_INJECT_BUFFER - sum(map(len, buffered))
+    if message["type"] == "http.response.pathsend":
+        read = functools.partial(_read_path, message.get("path"), room)
+    else:
+        read = functools.partial(_read_zerocopy, message, room)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # another event loop (trio): at most MAX_INJECT_BUFFER, read at once
+        body = read()
+    else:
+        body = await loop.run_in_executor(None, read)
+    if body is None:
+        return None
+    more = message["type"] == "http.response.zerocopy" and bool(message.get("more_body"))
+    return {"type": "http.response.body", "body": body, "more_body": more}
+
+
+def _read_path(path: object, room: int) -> bytes | None:
+    """The whole file at `path` (pathsend), or None when it is larger than `room` or unreadable."""
+    if not isinstance(path, str):
+        return None
+    try:
+        with open(path, "rb") as file:
+            body = file.read(room + 1)
+    except OSError:
+        return None
+    return body if len(body) <= room else None
+
+
+def _read_zerocopy(message: Message, room: int) -> bytes | None:
+    """The bytes a zerocopy `message` sends (`count` from `offset`, else from the file's
+    position, which then moves past them as the server's send would move it), or None when
+    they are more than `room` or cannot be read; then nothing moved."""
+    try:
+        fd = message["file"].fileno()
+        offset = message.get("offset")
+        position = os.lseek(fd, 0, os.SEEK_CUR) if offset is None else offset
+        count = message.get("count")
+        if count is None:
+            count = os.fstat(fd).st_size - position
+        if not 0 <= count <= room:
+            return None
+        body = os.pread(fd, count, position)
+        if offset is None:
+            os.lseek(fd, position + len(body), os.SEEK_SET)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None  # not a file this process can read: the server's to report
+    return body
 
 
 async def _release(send: Send, start: Message, buffered: list[bytes]) -> None:
