@@ -44,6 +44,11 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "gpc_dnt_refused": (
             "off while your browser asks not to be tracked (Global Privacy Control or Do Not Track)"
         ),
+        # Said by a screen reader (banner.js's live region) once a choice is saved without
+        # leaving the page: the banner is gone, and nothing else tells the visitor.
+        "saved_accept_all": "Your choice is saved: all cookies accepted.",
+        "saved_reject_all": "Your choice is saved: optional cookies rejected.",
+        "saved_choices": "Your choice of cookie categories is saved.",
     },
     "de": {
         "title": "Cookies auf dieser Website",
@@ -65,6 +70,9 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
             "aus, solange Ihr Browser darum bittet, nicht verfolgt zu werden"
             " (Global Privacy Control oder Do Not Track)"
         ),
+        "saved_accept_all": "Ihre Wahl ist gespeichert: alle Cookies akzeptiert.",
+        "saved_reject_all": "Ihre Wahl ist gespeichert: optionale Cookies abgelehnt.",
+        "saved_choices": "Ihre Auswahl der Cookie-Kategorien ist gespeichert.",
     },
     "fr": {
         "title": "Les cookies sur ce site",
@@ -86,6 +94,9 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
             "désactivé tant que votre navigateur demande à ne pas être suivi"
             " (Global Privacy Control ou Do Not Track)"
         ),
+        "saved_accept_all": "Votre choix est enregistré : tous les cookies sont acceptés.",
+        "saved_reject_all": "Votre choix est enregistré : les cookies facultatifs sont refusés.",
+        "saved_choices": "Votre choix de catégories de cookies est enregistré.",
     },
 }
 

@@ -12,7 +12,76 @@
     form.submit(); // does not fire "submit" again
   }
 
+  // A polite live region, outside the banner (which goes once the choice is saved), in the
+  // banner's language. Added empty now: a region added with its text already in it is often
+  // not read at all.
+  function statusRegion(banner) {
+    if (!document.body) {
+      return null;
+    }
+    var status = document.createElement("p");
+    status.className = "cookiewall-status";
+    status.setAttribute("data-cookiewall-status", "");
+    status.setAttribute("role", "status");
+    status.setAttribute("lang", banner.getAttribute("lang") || "");
+    status.setAttribute("dir", banner.getAttribute("dir") || "auto");
+    document.body.appendChild(status);
+    return status;
+  }
+
+  // Where focus goes once the banner is gone (left in it, focus fell to <body>, and a screen
+  // reader started again from the top): back where it was before it entered the banner, else
+  // to the page's main heading, else the start of the page. Tab then goes on from there.
+  var LANDINGS = ["main h1", "[role=main] h1", "h1", "main", "[role=main]"];
+
+  function focusOn(element) {
+    if (!element || !element.isConnected || element === document.body) {
+      return false;
+    }
+    element.focus();
+    return document.activeElement === element;
+  }
+
+  // A heading is not focusable: tabindex="-1" makes it so for a script (not for Tab), and
+  // only until it loses focus, so that the page is left as it was.
+  function focusLanding(element) {
+    if (!element || element.hasAttribute("tabindex")) {
+      return focusOn(element);
+    }
+    element.setAttribute("tabindex", "-1");
+    if (!focusOn(element)) { // hidden, say
+      element.removeAttribute("tabindex");
+      return false;
+    }
+    element.addEventListener("blur", function () {
+      element.removeAttribute("tabindex");
+    }, { once: true });
+    return true;
+  }
+
+  function focusPage() {
+    for (var i = 0; i < LANDINGS.length; i++) {
+      var landing = document.querySelector(LANDINGS[i]);
+      if (landing && !landing.closest("[data-cookiewall]") && focusLanding(landing)) {
+        return;
+      }
+    }
+    var first = document.body && document.body.firstElementChild;
+    while (first && (first.hasAttribute("data-cookiewall") || first.tagName === "SCRIPT")) {
+      first = first.nextElementSibling;
+    }
+    focusLanding(first);
+  }
+
   function enhance(banner) {
+    var status = statusRegion(banner);
+    var before = null; // focused before focus entered the banner
+    banner.addEventListener("focusin", function (event) {
+      var from = event.relatedTarget;
+      if (!from || !banner.contains(from)) {
+        before = from;
+      }
+    });
     // One decision per banner: a double click, a held-down Enter or another button pressed
     // while the first choice is on its way would each send one more (another receipt, another
     // "cookiewall:decided" on which the page loads its scripts), in any order of arrival.
@@ -45,8 +114,17 @@
           return response.json();
         })
         .then(function (state) {
+          // Only a visitor still in the banner is moved: one who went on while the choice
+          // was on its way keeps their place.
+          var focusWasIn = banner.contains(document.activeElement);
           banner.hidden = true;
           banner.remove();
+          if (status) {
+            status.textContent = button.getAttribute("data-cookiewall-saved") || "";
+          }
+          if (focusWasIn && !focusOn(before)) {
+            focusPage();
+          }
           // Google Consent Mode: the policy maps signals, the page loaded consent-mode.js.
           if (state.consent_mode && typeof window.gtag === "function") {
             window.gtag("consent", "update", state.consent_mode);
