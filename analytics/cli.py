@@ -559,8 +559,13 @@ def _say_done(line: str) -> None:
     retry find nothing to do. So the line is dropped: quietly for a closed pipe, with one
     line on stderr otherwise.
     """
+    # A file name or visitor text the stream's encoding lacks (PYTHONIOENCODING=ascii, a
+    # Latin-1 terminal) is escaped: a UnicodeEncodeError here turned an export that was in
+    # place into `analytics: error: 'ascii' codec can't encode…`, exit 2.
+    encoding = sys.stdout.encoding or "utf-8"
+    shown = line.encode(encoding, errors="backslashreplace").decode(encoding, errors="replace")
     try:
-        print(line)
+        print(shown)
         sys.stdout.flush()
     except OSError as exc:
         _stdout_to_devnull()
