@@ -50,7 +50,11 @@ GRAINS = ("day", "week", "month")
 TRENDS = ("rising", "falling", "new")
 DEFAULT_DAYS = 28
 DEFAULT_TOP = 10
+# Labels the reports write themselves: the row of folded small rows, and (in the dashboard's
+# "source / medium / campaign") a missing tag. Stored keys never show as either: see shown_key.
 OTHER = "(other)"
+NONE_LABEL = "(none)"
+_RESERVED_LOOKALIKE = re.compile(r"\\*\((?:other|none)\)")
 # trends: a referrer must reach this many pageviews in one of the two periods to rank as
 # rising or falling, or 0.1 % of the period's external pageviews if that is more.
 MIN_TREND_VOLUME = 5
@@ -648,7 +652,7 @@ def _breakdown(
     if cut:
         kept = kept[: query.top]
 
-    rows = [dict(current[key]) for key in kept]
+    rows = [_shown_keys(current[key], spec.keys) for key in kept]
     other_hidden = False
     if folded:
         rows.append(_other_row(spec, [current[key] for key in folded]))
@@ -764,7 +768,31 @@ def row_label(row: Mapping[str, Cell], keys: Sequence[str]) -> str:
     parts = [row.get(key) for key in keys]
     if len(parts) > 1 and parts[0] == OTHER:
         return OTHER
-    return " / ".join("(none)" if part is None else str(part) for part in parts)
+    return " / ".join(NONE_LABEL if part is None else str(part) for part in parts)
+
+
+def shown_key(value: Cell) -> Cell:
+    """A stored key as every report format and the dashboard show it.
+
+    Keys are visitors' text (`?utm_source=(other)`): one equal to a label the reports write
+    themselves, `(other)` or `(none)`, would read as the folded row or a missing tag. Such a
+    text, and one that is such a label behind backslashes, gets one more backslash in front
+    (`\\(other)`, `\\\\(other)`): no stored value then reads as a reserved label, and distinct
+    values stay distinct (`stored_key` undoes it). Anything else is shown as stored."""
+    if isinstance(value, str) and _RESERVED_LOOKALIKE.fullmatch(value):
+        return "\\" + value
+    return value
+
+
+def stored_key(shown: str) -> str:
+    """The stored key a shown one stands for (the inverse of `shown_key`)."""
+    if shown.startswith("\\") and _RESERVED_LOOKALIKE.fullmatch(shown):
+        return shown[1:]
+    return shown
+
+
+def _shown_keys(row: Mapping[str, Cell], keys: Sequence[str]) -> dict[str, Cell]:
+    return {column: shown_key(value) if column in keys else value for column, value in row.items()}
 
 
 def _chart_series(
@@ -938,16 +966,17 @@ def _trends(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
                 "change_pct": percent(now - before, before),
             }
         )
-    rows: list[dict[str, Cell]] = []
+    stored: list[dict[str, Cell]] = []
     for trend in TRENDS:
         ranked = sorted(groups[trend], key=partial(_trend_rank, trend=trend))
-        rows += ranked[: query.top] if query.top is not None else ranked
+        stored += ranked[: query.top] if query.top is not None else ranked
 
     buckets = periods(window.start, window.end, query.grain)
     slots = {period: index for index, period in enumerate(buckets)}
     spec = BREAKDOWNS["referrers"]
-    wanted = [((row["referrer_domain"],), index) for index, row in enumerate(rows)]
+    wanted = [((row["referrer_domain"],), index) for index, row in enumerate(stored)]
     sparklines = _series_for_keys(con, window, spec, wanted, slots)
+    rows = [_shown_keys(row, spec.keys) for row in stored]
     notes = [
         _range_note(window, query.grain),
         f"Compared with {previous_start} … {previous_end}.",

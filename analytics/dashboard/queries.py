@@ -30,6 +30,7 @@ from analytics.reports import (
     build_report,
     check,
     periods,
+    shown_key,
     too_small_totals,
     with_domain_days,
 )
@@ -276,8 +277,9 @@ def pages_of_referrer(
         "site": params.site,
         "referrer": params.referrer,
     }
+    # A stored path "(other)" is shown as "\\(other)", apart from the folded row (shown_key).
     found: list[dict[str, int | str]] = [
-        {"path": path, "pageviews": int(pageviews), "visitors": int(visitors)}
+        {"path": str(shown_key(path)), "pageviews": int(pageviews), "visitors": int(visitors)}
         for path, pageviews, visitors in con.execute(REFERRER_PAGES_SQL, bound).fetchall()
     ]
     kept: list[dict[str, int | str]] = []

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from analytics.dashboard.params import MAX_LIMIT, Params
 from analytics.render.labels import column_label, key_label
 from analytics.render.table import safe_text
-from analytics.reports import GRAINS, OTHER, Cell, Report, row_label
+from analytics.reports import GRAINS, OTHER, Cell, Report, row_label, stored_key
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -142,7 +142,9 @@ def report_table(
         # read reversed); the link keeps the key itself.
         key = escape(safe_text(label))
         if key_link is not None and label != OTHER and link_query is not None:
-            query = {**link_query, "referrer": label}
+            # Only the folded row reads (other): a stored "(other)" shows as "\\(other)"
+            # and links to its own page under its stored name.
+            query = {**link_query, "referrer": stored_key(label)}
             key = f'<a href="{escape(key_link)}?{escape(urlencode(query))}">{key}</a>'
         cells = [f'<td class="key">{key}</td>']
         for column in columns:
