@@ -266,8 +266,10 @@ class TrafficMiddleware:
     def _record(self, scope: Scope, path: str, message: Message) -> None:
         recorder = self.recorder
         if not self._record_all:
-            # Only pages. A HEAD shows nobody a page (uptime monitors, link checkers).
-            if scope["method"] == "HEAD":
+            # Only pages. A HEAD shows nobody a page (uptime monitors, link checkers), nor does
+            # an OPTIONS: Flask and Django answer one (a CORS preflight too) with empty HTML.
+            method = scope["method"]
+            if method == "HEAD" or method == "OPTIONS":
                 return
             html = False
             for name, value in message.get("headers") or ():  # is the answer HTML?
