@@ -462,7 +462,7 @@ def _replace_file(output: Path, data: bytes) -> None:
     it points at is replaced and the link stays. A named pipe or a device is written
     through: renaming over it would replace it, and its reader would get nothing.
     """
-    from analytics.export import is_stream
+    from analytics.export import is_stream, keep_permissions
 
     if is_stream(output):
         with open(output, "wb") as stream:
@@ -471,14 +471,15 @@ def _replace_file(output: Path, data: bytes) -> None:
     target = Path(os.path.realpath(output))
     # Short and unique: a long report name plus a prefix could pass the name length limit.
     temp = target.parent / f"{TEMP_REPORT_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
-    # 0o666 and the umask: the mode a file written in place gets (mkstemp's 0600 would hide
-    # a published report from the web server).
+    # 0o666 and the umask: the mode a new file written in place gets (mkstemp's 0600 would
+    # hide a published report from the web server); a file replaced keeps its own.
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with open(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        keep_permissions(target, temp)
         os.replace(temp, target)
     finally:
         with contextlib.suppress(OSError):

@@ -66,6 +66,26 @@ def _is_folder(path: Path) -> bool:
         return False
 
 
+def keep_permissions(replaced: str | os.PathLike[str], new: str | os.PathLike[str]) -> None:
+    """Give `new` the mode, group and (as root) owner of `replaced`, the file it is about to
+    be renamed over; nothing when there is none yet (a new file keeps the umask's mode).
+
+    Written in place, a file keeps its permissions; a temporary file renamed over it would
+    take a new file's: under cron's umask 077, a report published 0644 for the web server
+    became 0600, and the dashboard's group lost an export it read every night.
+    """
+    try:
+        old = os.stat(replaced)
+    except OSError:
+        return
+    if not stat.S_ISREG(old.st_mode):
+        return
+    # The group first: a chown by a user who is not root clears the set-id bits.
+    with contextlib.suppress(OSError):
+        os.chown(new, old.st_uid if os.geteuid() == 0 else -1, old.st_gid)
+    os.chmod(new, stat.S_IMODE(old.st_mode))
+
+
 def is_same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
     """Whether `a` and `b` name one existing file (through links and relative paths)."""
     try:
@@ -139,6 +159,7 @@ def export_table(
         if stream:
             return rows
         try:
+            keep_permissions(target, temp)
             os.replace(temp, target)
         except OSError as exc:
             raise ExportError(f"cannot write {str(named)!r}: {exc.strerror}") from None
