@@ -1,4 +1,8 @@
-"""Fixtures shared across modules: the real browser (Debian's Chromium through Playwright)."""
+"""Fixtures shared across modules: the real browser (Debian's Chromium through Playwright),
+moto's S3 server with a bucket and a client on it, and a local Spark session.
+
+A module's own fixture of the same name (several modules have a `server` of their own) takes
+precedence over these, as pytest's fixture lookup goes from the module outwards."""
 
 from __future__ import annotations
 
@@ -9,6 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from tests.objectstore_support import (
+    S3Server,
+    client_with_bucket,
+    new_bucket_name,
+    running_s3_server,
+    use_dummy_aws_settings,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -78,3 +90,31 @@ def spark() -> Iterator[Any]:
 
     with spark_session("local[2]") as session:
         yield session
+
+
+# -- object storage (helpers in tests/objectstore_support.py) -----------------------------------
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Dummy AWS credentials and nothing from the machine's own set-up. Not autouse here: each
+    object-store module asks for it with `pytestmark = pytest.mark.usefixtures("aws_env")`."""
+    use_dummy_aws_settings(monkeypatch, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[S3Server]:
+    """moto's S3 on 127.0.0.1, one per test module."""
+    with running_s3_server() as s3:
+        yield s3
+
+
+@pytest.fixture
+def bucket() -> str:
+    return new_bucket_name()
+
+
+@pytest.fixture
+def client(aws_env: None, server: S3Server, bucket: str) -> Any:
+    """A boto3 client for `server`, `bucket` created on it."""
+    return client_with_bucket(server, bucket)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,27 +13,20 @@ import pytest
 
 from analytics.cli import main
 from analytics.event import Event, to_table
-from analytics.objectstore import SegmentUploader, make_client
+from analytics.objectstore import SegmentUploader
 from analytics.spool import write_segment
-from tests.test_objectstore import S3Server, aws_env  # noqa: F401 - autouse: dummy credentials
+from tests.objectstore_support import MOTO_MISSING, S3Server, client_with_bucket, new_bucket_name
 
-pytest.importorskip("moto.server", reason="moto[server] is not installed")
+pytest.importorskip("moto.server", reason=MOTO_MISSING)
+pytestmark = pytest.mark.usefixtures("aws_env")
 
 DAY = date(2026, 11, 20)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[S3Server]:
-    s3 = S3Server()
-    s3.start()
-    yield s3
-    s3.stop()
-
-
 @pytest.fixture
-def bucket(server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
-    name = f"cli-{uuid.uuid4().hex[:12]}"
-    make_client(endpoint_url=server.url).create_bucket(Bucket=name)
+def bucket(aws_env: None, server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    name = new_bucket_name()
+    client_with_bucket(server, name)
     # The CLI finds the endpoint the standard way, as boto3 does.
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", server.url)
     return name

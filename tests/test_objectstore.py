@@ -1,9 +1,7 @@
 """The spool on object storage, against a real S3-compatible server (moto) on 127.0.0.1.
 
-The server is moto's ThreadedMotoServer: a real HTTP server in a thread of the test process,
-which boto3 talks to over TCP exactly as it talks to S3. Stopping it and starting a new one on
-the same port is an outage (moto keeps its objects in process memory, as S3 keeps them
-through an outage of the network between it and a host).
+The server, its bucket and client are tests/conftest.py's (helpers in
+tests/objectstore_support.py); a test that stops and restarts its server has one of its own.
 """
 
 from __future__ import annotations
@@ -14,10 +12,9 @@ import signal
 import socket
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +22,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from analytics.event import SCHEMA_VERSION, SCHEMA_VERSION_KEY, Event, to_table
+from analytics.event import SCHEMA_VERSION, SCHEMA_VERSION_KEY, to_table
 from analytics.objectstore import (
     ObjectStoreError,
     SegmentUploader,
@@ -41,159 +38,43 @@ from analytics.objectstore import (
 )
 from analytics.spool import list_segments, write_segment
 from analytics.warehouse import Warehouse
-from tests.support import free_port
+from tests.objectstore_support import (
+    DAY,
+    MOTO_MISSING,
+    S3Server,
+    client_with_bucket,
+    count_puts,
+    events_from_hacker_news,
+    remote_objects,
+    running_s3_server,
+    seal_segments,
+    wait_for,
+)
 
-moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed")
-
-DAY = date(2026, 11, 28)
-
-
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # Dummy credentials, and nothing from the machine's own AWS set-up leaks in.
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-
-
-class S3Server:
-    """moto's S3 on a fixed 127.0.0.1 port that can go down and come back."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._server: Any = None
-
-    def start(self) -> None:
-        self._server = moto_server.ThreadedMotoServer(
-            ip_address="127.0.0.1", port=self.port, verbose=False
-        )
-        self._server.start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()  # closes the listening socket: connections are refused
-            self._server = None
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[S3Server]:
-    s3 = S3Server()
-    s3.start()
-    yield s3
-    s3.stop()
+pytest.importorskip("moto.server", reason=MOTO_MISSING)
+pytestmark = pytest.mark.usefixtures("aws_env")
 
 
 @pytest.fixture
 def fragile_server() -> Iterator[S3Server]:
     """A server of the test's own, which the test may stop and start again."""
-    s3 = S3Server()
-    s3.start()
-    yield s3
-    s3.stop()
-
-
-@pytest.fixture
-def bucket() -> str:
-    # moto's objects live in process memory across servers: a bucket per test isolates them.
-    return f"spool-{uuid.uuid4().hex[:12]}"
-
-
-def _client(server: S3Server, bucket: str) -> Any:
-    s3 = make_client(endpoint_url=server.url, connect_timeout=2, read_timeout=5)
-    s3.create_bucket(Bucket=bucket)
-    return s3
-
-
-@pytest.fixture
-def client(server: S3Server, bucket: str) -> Any:
-    return _client(server, bucket)
+    with running_s3_server() as s3:
+        yield s3
 
 
 @pytest.fixture
 def fragile_client(fragile_server: S3Server, bucket: str) -> Any:
-    return _client(fragile_server, bucket)
+    return client_with_bucket(fragile_server, bucket)
 
 
 @pytest.fixture
 def puts(client: Any) -> Counter[str]:
-    return _count_puts(client)
+    return count_puts(client)
 
 
 @pytest.fixture
 def fragile_puts(fragile_client: Any) -> Counter[str]:
-    return _count_puts(fragile_client)
-
-
-def _count_puts(client: Any) -> Counter[str]:
-    """Every key that S3 accepted a PUT for, counted: the proof nothing is uploaded twice."""
-    counted: Counter[str] = Counter()
-
-    def remember_key(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["test_key"] = params["Key"]
-
-    def count_accepted(http_response: Any, context: dict[str, Any], **_: Any) -> None:
-        if http_response.status_code == 200:
-            counted[context["test_key"]] += 1
-
-    client.meta.events.register("before-parameter-build.s3.PutObject", remember_key)
-    client.meta.events.register("after-call.s3.PutObject", count_accepted)
-    return counted
-
-
-def _events(n: int, day: date = DAY) -> list[Event]:
-    start = datetime(day.year, day.month, day.day, 8, tzinfo=UTC)
-    return [
-        Event(
-            ts=start + timedelta(seconds=i),
-            site="example.com",
-            path=f"/post/{i % 7}",
-            method="GET",
-            status=200,
-            referrer_host="news.ycombinator.com",
-            referrer_domain="ycombinator.com",
-            referrer_medium="social",
-            referrer_source="Hacker News",
-            utm_source=None,
-            utm_medium=None,
-            utm_campaign=None,
-            visitor_id=i % 5,
-            device="desktop",
-            is_bot=False,
-            consent="undecided",
-        )
-        for i in range(n)
-    ]
-
-
-def _seal(spool: Path, count: int, day: date = DAY) -> dict[str, bytes]:
-    """Write `count` segments; return their names and bytes (what the remote must hold)."""
-    sealed = {}
-    for i in range(count):
-        path = write_segment(spool, day + timedelta(days=i % 2), to_table(_events(5 + i, day)))
-        sealed[f"{path.parent.name}/{path.name}"] = path.read_bytes()
-    return sealed
-
-
-def _remote(client: Any, bucket: str, prefix: str) -> dict[str, bytes]:
-    names = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for item in page.get("Contents", []):
-            body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-            names[item["Key"].removeprefix(f"{prefix}/")] = body
-    return names
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
+    return count_puts(fragile_client)
 
 
 # --- configuration ------------------------------------------------------------------------
@@ -268,12 +149,12 @@ def test_upload_ships_each_segment_to_its_own_key_then_deletes_it_locally(
     tmp_path: Path, client: Any, bucket: str, puts: Counter[str]
 ) -> None:
     spool = tmp_path / "spool"
-    sealed = _seal(spool, 4)
+    sealed = seal_segments(spool, 4)
     uploader = SegmentUploader(spool, f"s3://{bucket}/site/spool", client=client)
 
     assert uploader.upload_pending() == 4
 
-    assert _remote(client, bucket, "site/spool") == sealed  # same names, byte for byte
+    assert remote_objects(client, bucket, "site/spool") == sealed  # same names, byte for byte
     assert list_segments(spool) == []
     assert set(puts) == {f"site/spool/{name}" for name in sealed}
     assert set(puts.values()) == {1}
@@ -286,7 +167,7 @@ def test_a_shipped_segment_stays_a_readable_parquet_file_with_its_schema_version
     tmp_path: Path, client: Any, bucket: str
 ) -> None:
     spool = tmp_path / "spool"
-    _seal(spool, 1)
+    seal_segments(spool, 1)
     SegmentUploader(spool, f"s3://{bucket}/p", client=client).upload_pending()
     [remote] = list_remote_segments(f"s3://{bucket}/p", client=client)
     local = tmp_path / "copy.parquet"
@@ -301,7 +182,7 @@ def test_the_prefix_may_be_empty_or_nested(
     tmp_path: Path, client: Any, bucket: str, prefix: str
 ) -> None:
     spool = tmp_path / "spool"
-    sealed = _seal(spool, 2)
+    sealed = seal_segments(spool, 2)
     url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
     SegmentUploader(spool, url, client=client).upload_pending()
     assert {s.name for s in list_remote_segments(url, client=client)} == set(sealed)
@@ -311,7 +192,7 @@ def test_temporary_and_foreign_files_are_neither_shipped_nor_deleted(
     tmp_path: Path, client: Any, bucket: str
 ) -> None:
     spool = tmp_path / "spool"
-    _seal(spool, 1)
+    seal_segments(spool, 1)
     half_written = spool / f"day={DAY}" / ".tmp-1-2-3.parquet"
     half_written.write_bytes(b"PAR1 not yet")
     notes = spool / "salts" / "2026-11-28.salt"
@@ -322,7 +203,7 @@ def test_temporary_and_foreign_files_are_neither_shipped_nor_deleted(
 
     assert half_written.exists()
     assert notes.exists()
-    assert len(_remote(client, bucket, "p")) == 1
+    assert len(remote_objects(client, bucket, "p")) == 1
 
 
 @pytest.mark.parametrize("spool_exists", [True, False])
@@ -361,7 +242,7 @@ def test_refused_uploads_keep_every_local_segment_and_ship_each_once_when_back(
     spool = tmp_path / "spool"
     uploader = SegmentUploader(spool, f"s3://{bucket}/p", client=fragile_client)
     restore = _break(kind, fragile_server, fragile_client, bucket)
-    late = _seal(spool, 3)
+    late = seal_segments(spool, 3)
     for _ in range(2):
         with pytest.raises(Exception):  # noqa: B017, PT011 - whatever boto3 raises
             uploader.upload_pending()
@@ -372,7 +253,7 @@ def test_refused_uploads_keep_every_local_segment_and_ship_each_once_when_back(
     restore()
     assert uploader.upload_pending() == 3
 
-    assert _remote(fragile_client, bucket, "p") == late  # nothing lost
+    assert remote_objects(fragile_client, bucket, "p") == late  # nothing lost
     assert list_segments(spool) == []
     assert set(fragile_puts.values()) == {1}  # nothing uploaded twice
     assert uploader.stats.consecutive_failures == 0
@@ -386,7 +267,7 @@ def test_an_upload_that_cannot_be_confirmed_keeps_the_file_and_is_not_sent_again
     # read-after-write hiccup): the local file must stay until a later check succeeds, and
     # that later pass must find the object intact instead of sending it again.
     spool = tmp_path / "spool"
-    sealed = _seal(spool, 1)
+    sealed = seal_segments(spool, 1)
 
     def lie_about_size(parsed: dict[str, Any], **_: Any) -> None:
         parsed["ContentLength"] = 1
@@ -408,10 +289,10 @@ def test_an_object_with_other_content_under_the_key_is_replaced_not_trusted(
     tmp_path: Path, client: Any, bucket: str
 ) -> None:
     spool = tmp_path / "spool"
-    [(name, body)] = _seal(spool, 1).items()
+    [(name, body)] = seal_segments(spool, 1).items()
     client.put_object(Bucket=bucket, Key=f"p/{name}", Body=b"something else")
     SegmentUploader(spool, f"s3://{bucket}/p", client=client).upload_pending()
-    assert _remote(client, bucket, "p") == {name: body}
+    assert remote_objects(client, bucket, "p") == {name: body}
 
 
 # --- the background thread ----------------------------------------------------------------
@@ -423,10 +304,10 @@ def test_the_thread_ships_a_segment_soon_after_notify(
     spool = tmp_path / "spool"
     uploader = SegmentUploader(spool, f"s3://{bucket}/p", client=client, interval=60).start()
     try:
-        sealed = _seal(spool, 2)
+        sealed = seal_segments(spool, 2)
         uploader.notify()
-        _wait_for(lambda: not list_segments(spool))
-        assert _remote(client, bucket, "p") == sealed
+        wait_for(lambda: not list_segments(spool))
+        assert remote_objects(client, bucket, "p") == sealed
     finally:
         uploader.stop()
 
@@ -434,9 +315,9 @@ def test_the_thread_ships_a_segment_soon_after_notify(
 def test_stop_with_flush_ships_what_is_left(tmp_path: Path, client: Any, bucket: str) -> None:
     spool = tmp_path / "spool"
     uploader = SegmentUploader(spool, f"s3://{bucket}/p", client=client, interval=60).start()
-    sealed = _seal(spool, 3)  # no notify: only the final flush can ship these
+    sealed = seal_segments(spool, 3)  # no notify: only the final flush can ship these
     uploader.stop(flush=True)
-    assert _remote(client, bucket, "p") == sealed
+    assert remote_objects(client, bucket, "p") == sealed
     assert list_segments(spool) == []
 
 
@@ -445,7 +326,7 @@ def test_stop_without_flush_leaves_segments_for_the_next_uploader(
 ) -> None:
     spool = tmp_path / "spool"
     uploader = SegmentUploader(spool, f"s3://{bucket}/p", client=client, interval=60).start()
-    sealed = _seal(spool, 2)
+    sealed = seal_segments(spool, 2)
     uploader.stop(flush=False)
     assert {s.name for s in list_segments(spool)} == set(sealed)
     assert SegmentUploader(spool, f"s3://{bucket}/p", client=client).upload_pending() == 2
@@ -471,17 +352,17 @@ def test_the_thread_backs_off_through_an_outage_and_catches_up_when_it_ends(
         fragile_server.stop()
         sealed: dict[str, bytes] = {}
         for _ in range(3):
-            sealed |= _seal(spool, 1)
+            sealed |= seal_segments(spool, 1)
             uploader.notify()
-        _wait_for(lambda: uploader.stats.consecutive_failures >= 4)
+        wait_for(lambda: uploader.stats.consecutive_failures >= 4)
         assert uploader.stats.next_attempt_in <= 0.2  # capped by max_backoff
         assert {s.name for s in list_segments(spool)} == set(sealed)
 
         fragile_server.start()
-        _wait_for(lambda: not list_segments(spool))
-        assert _remote(fragile_client, bucket, "p") == sealed
+        wait_for(lambda: not list_segments(spool))
+        assert remote_objects(fragile_client, bucket, "p") == sealed
         assert set(fragile_puts.values()) == {1}
-        _wait_for(lambda: uploader.stats.consecutive_failures == 0)
+        wait_for(lambda: uploader.stats.consecutive_failures == 0)
     finally:
         uploader.stop()
 
@@ -508,7 +389,7 @@ def test_a_hanging_object_store_never_blocks_the_request_path(
     thread = uploader._thread
     assert thread is not None
     assert thread.daemon
-    _seal(spool, 1)
+    seal_segments(spool, 1)
     uploader.notify()
     time.sleep(0.2)  # the upload thread is now stuck waiting for an answer
 
@@ -516,7 +397,7 @@ def test_a_hanging_object_store_never_blocks_the_request_path(
     for _ in range(100):  # what a recorder does per flush: seal a segment, notify
         # Sealing is the recorder's own disk work (two fsyncs: the disk's pace, not the
         # uploader's); notifying is what must not wait for object storage.
-        write_segment(spool, DAY, to_table(_events(1)))
+        write_segment(spool, DAY, to_table(events_from_hacker_news(1)))
         started = time.perf_counter()
         uploader.notify()
         slowest = max(slowest, time.perf_counter() - started)
@@ -541,7 +422,7 @@ def test_uploaders_sharing_one_spool_never_ship_a_segment_twice(
     uploaders = [SegmentUploader(spool, f"s3://{bucket}/p", client=client) for _ in range(4)]
     sealed: dict[str, bytes] = {}
     for _ in range(5):
-        sealed |= _seal(spool, 4)
+        sealed |= seal_segments(spool, 4)
         threads = [threading.Thread(target=u.upload_pending) for u in uploaders]
         for t in threads:
             t.start()
@@ -550,7 +431,7 @@ def test_uploaders_sharing_one_spool_never_ship_a_segment_twice(
     for u in uploaders:  # a pass that found the lock taken leaves its share for later
         u.upload_pending()
 
-    assert _remote(client, bucket, "p") == sealed
+    assert remote_objects(client, bucket, "p") == sealed
     assert list_segments(spool) == []
     assert set(puts.values()) == {1}
     assert sum(u.stats.uploaded for u in uploaders) == len(sealed)
@@ -606,14 +487,14 @@ def test_staging_takes_each_remote_segment_exactly_once(
 ) -> None:
     url = f"s3://{bucket}/p"
     spool, staging = tmp_path / "spool", tmp_path / "staging"
-    first = _seal(spool, 3)
+    first = seal_segments(spool, 3)
     SegmentUploader(spool, url, client=client).upload_pending()
 
     stage_remote_spool(url, staging, skip_names=set(), client=client)
     assert {s.name: s.path.read_bytes() for s in list_segments(staging)} == first
 
     ledger = set(first)  # what the warehouse ingested from the first staging
-    second = _seal(spool, 2)
+    second = seal_segments(spool, 2)
     SegmentUploader(spool, url, client=client).upload_pending()
     assert stage_remote_spool(url, staging, skip_names=ledger, client=client) == staging
     # already-ingested files are cleaned out; only the new ones wait for ingest
@@ -629,7 +510,7 @@ def test_download_replaces_a_half_staged_file_and_leaves_no_temporary(
 ) -> None:
     url = f"s3://{bucket}/p"
     spool, staging = tmp_path / "spool", tmp_path / "staging"
-    [(name, body)] = _seal(spool, 1).items()
+    [(name, body)] = seal_segments(spool, 1).items()
     SegmentUploader(spool, url, client=client).upload_pending()
     truncated = staging / name
     truncated.parent.mkdir(parents=True)
@@ -647,7 +528,7 @@ def test_a_download_that_fails_leaves_nothing_staged(
 ) -> None:
     url = f"s3://{bucket}/p"
     spool, staging = tmp_path / "spool", tmp_path / "staging"
-    _seal(spool, 1)
+    seal_segments(spool, 1)
     SegmentUploader(spool, url, client=fragile_client).upload_pending()
     remote = list_remote_segments(url, client=fragile_client)
     fragile_server.stop()
@@ -680,13 +561,13 @@ def test_rollup_from_object_storage_ingests_each_segment_exactly_once(
     assert ingested_names(db) == set()
     assert cron_run() == 0  # an empty bucket is nothing to do, not an error
 
-    first = _seal(spool, 3)  # 5 + 6 + 7 events
+    first = seal_segments(spool, 3)  # 5 + 6 + 7 events
     SegmentUploader(spool, url, client=client).upload_pending()
     assert cron_run() == 3
     assert _events_in(db) == 18
     assert ingested_names(db) == set(first)
 
-    second = _seal(spool, 2)  # 5 + 6 more
+    second = seal_segments(spool, 2)  # 5 + 6 more
     SegmentUploader(spool, url, client=client).upload_pending()
     assert cron_run() == 2
     assert cron_run() == 0  # nothing new: nothing downloaded, nothing counted again
@@ -704,7 +585,7 @@ def test_staging_survives_a_run_that_died_before_ingest(
 ) -> None:
     url = f"s3://{bucket}/site"
     spool, db = tmp_path / "spool", tmp_path / "analytics.duckdb"
-    _seal(spool, 2)
+    seal_segments(spool, 2)
     SegmentUploader(spool, url, client=client).upload_pending()
     stage_for_warehouse(url, db, client=client)  # ... and the run dies here
 
@@ -727,9 +608,9 @@ def test_a_forked_worker_ships_with_a_thread_and_client_of_its_own(
     if pid == 0:  # the worker: no thread survived the fork, start() must make one
         code = 1
         try:
-            _seal(spool, 2)
+            seal_segments(spool, 2)
             uploader.start().notify()
-            _wait_for(lambda: not list_segments(spool), timeout=20)
+            wait_for(lambda: not list_segments(spool), timeout=20)
             uploader.stop()
             code = 0
         finally:
@@ -743,4 +624,4 @@ def test_a_forked_worker_ships_with_a_thread_and_client_of_its_own(
     uploader.stop()
     assert done[0] == pid
     assert os.waitstatus_to_exitcode(done[1]) == 0
-    assert len(_remote(client, bucket, "p")) == 2
+    assert len(remote_objects(client, bucket, "p")) == 2

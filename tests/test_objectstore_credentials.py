@@ -29,18 +29,20 @@ from analytics.objectstore import (
     stage_remote_spool,
 )
 from analytics.recorder import Recorder
-from tests.support import free_port
-from tests.test_objectstore import (
-    _seal,
-    _wait_for,
-    aws_env,  # noqa: F401 - autouse: dummy credentials
+from tests.objectstore_support import (
+    MOTO_MISSING,
+    seal_segments,
+    use_dummy_aws_settings,
+    wait_for,
 )
+from tests.support import free_port
 from tests.warehouse_support import (
     events_for_days,
     write_events,
 )
 
-pytest.importorskip("moto.server", reason="moto[server] is not installed")
+pytest.importorskip("moto.server", reason=MOTO_MISSING)
+pytestmark = pytest.mark.usefixtures("aws_env")
 
 
 DAY = date(2026, 11, 28)
@@ -95,10 +97,10 @@ def test_credentials_in_the_endpoint_never_reach_a_log_line_or_the_stats(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="analytics")
     spool = tmp_path / "spool"
-    _seal(spool, 1)
+    seal_segments(spool, 1)
     uploader = SegmentUploader(spool, "s3://b/p", endpoint_url=_secret_endpoint(), interval=0.05)
     uploader.start().notify()
-    _wait_for(lambda: uploader.stats.failed_passes >= 1)
+    wait_for(lambda: uploader.stats.failed_passes >= 1)
     uploader.stop(flush=False)
     assert "failed" in caplog.text
     assert SECRET not in caplog.text
@@ -123,13 +125,7 @@ FIRST = date(2026, 10, 1)
 def s3_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     """Dummy AWS settings, nothing from the machine; returns an endpoint with a password in
     it (MinIO's docs spell it so) where nothing listens: every request is refused."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
+    use_dummy_aws_settings(monkeypatch, tmp_path)
     return f"http://minio:{SECRET}@127.0.0.1:{free_port()}"
 
 

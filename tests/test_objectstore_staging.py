@@ -10,7 +10,6 @@ import logging
 import os
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -35,39 +34,21 @@ from analytics.objectstore import (
 )
 from analytics.spool import list_segments, write_segment
 from analytics.warehouse import QUARANTINE_FOLDER, Warehouse
-from tests.test_objectstore import (
+from tests.objectstore_support import (
+    MOTO_MISSING,
     S3Server,
-    _events,
-    _seal,
-    aws_env,  # noqa: F401 - autouse: dummy credentials
-    make_client,
+    client_with_bucket,
+    events_from_hacker_news,
+    running_s3_server,
+    seal_segments,
 )
 
-pytest.importorskip("moto.server", reason="moto[server] is not installed")
+pytest.importorskip("moto.server", reason=MOTO_MISSING)
+pytestmark = pytest.mark.usefixtures("aws_env")
 
 
 DAY = date(2026, 11, 28)
 CLOCK = datetime(2026, 12, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[S3Server]:
-    s3 = S3Server()
-    s3.start()
-    yield s3
-    s3.stop()
-
-
-@pytest.fixture
-def bucket() -> str:
-    return f"rev2-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def client(server: S3Server, bucket: str) -> Any:
-    s3 = make_client(endpoint_url=server.url, connect_timeout=2, read_timeout=5)
-    s3.create_bucket(Bucket=bucket)
-    return s3
 
 
 @pytest.fixture
@@ -95,7 +76,7 @@ def test_a_quarantined_remote_segment_is_not_downloaded_on_every_run(
     spool, db = tmp_path / "spool", tmp_path / "analytics.duckdb"
     warehouse = Warehouse(db, clock=lambda: CLOCK)
     bad = _put_garbage(client, bucket, "site")
-    good = _seal(spool, 1)
+    good = seal_segments(spool, 1)
     SegmentUploader(spool, url, client=client).upload_pending()
 
     first = warehouse.run(stage_for_warehouse(url, db, client=client)).ingest
@@ -110,7 +91,7 @@ def test_a_quarantined_remote_segment_is_not_downloaded_on_every_run(
     assert gets[f"site/{bad}"] == 1
 
     # A genuinely new segment still comes down, and only it.
-    newer = _seal(spool, 1)
+    newer = seal_segments(spool, 1)
     SegmentUploader(spool, url, client=client).upload_pending()
     third = warehouse.run(stage_for_warehouse(url, db, client=client)).ingest
     assert (third.segments, third.quarantined) == (1, ())
@@ -128,7 +109,7 @@ def test_a_quarantined_segment_replaced_remotely_is_downloaded_and_ingested(
     assert warehouse.run(stage_for_warehouse(url, db, client=client)).ingest.quarantined == (bad,)
 
     # The operator re-uploads the object from a backup: other bytes under the same name.
-    repaired = write_segment(tmp_path / "backup", DAY, to_table(_events(6)))
+    repaired = write_segment(tmp_path / "backup", DAY, to_table(events_from_hacker_news(6)))
     client.put_object(Bucket=bucket, Key=f"site/{bad}", Body=repaired.read_bytes())
     result = warehouse.run(stage_for_warehouse(url, db, client=client)).ingest
     assert (result.segments, result.events, result.quarantined) == (1, 6, ())
@@ -161,7 +142,7 @@ def test_a_segment_deleted_between_listing_and_download_is_skipped_not_fatal(
     # A lifecycle rule or an operator removes an object while a rollup is staging.
     url = f"s3://{bucket}/p"
     spool, staging = tmp_path / "spool", tmp_path / "staging"
-    shipped = _seal(spool, 3)
+    shipped = seal_segments(spool, 3)
     SegmentUploader(spool, url, client=client).upload_pending()
     first, doomed, last = sorted(shipped)
 
@@ -189,7 +170,7 @@ def test_a_trailing_slash_on_the_prefix_names_the_same_spool(
     tmp_path: Path, client: Any, bucket: str, ship_to: str, roll_up_from: str
 ) -> None:
     spool, db = tmp_path / "spool", tmp_path / "analytics.duckdb"
-    shipped = _seal(spool, 2)
+    shipped = seal_segments(spool, 2)
     assert SegmentUploader(spool, ship_to.format(b=bucket), client=client).upload_pending() == 2
     staged = stage_for_warehouse(roll_up_from.format(b=bucket), db, client=client)
     assert {s.name for s in list_segments(staged)} == set(shipped)
@@ -199,11 +180,8 @@ def test_a_trailing_slash_on_the_prefix_names_the_same_spool(
 def test_an_outage_mid_listing_stages_nothing_and_the_next_run_takes_everything(
     tmp_path: Path, bucket: str
 ) -> None:
-    fragile = S3Server()
-    fragile.start()
-    try:
-        client = make_client(endpoint_url=fragile.url, connect_timeout=2, read_timeout=5)
-        client.create_bucket(Bucket=bucket)
+    with running_s3_server() as fragile:
+        client = client_with_bucket(fragile, bucket)
         for i in range(1001):  # two ListObjectsV2 pages
             client.put_object(Bucket=bucket, Key=f"p/day={DAY}/{i:05d}.parquet", Body=b"x")
         pages: list[int] = []
@@ -225,8 +203,6 @@ def test_an_outage_mid_listing_stages_nothing_and_the_next_run_takes_everything(
         ledger = {segment.name for segment in listed[:-2]}  # downloading 1001 is slow
         stage_remote_spool(f"s3://{bucket}/p", staging, ledger, client=client)
         assert [s.name for s in list_segments(staging)] == [s.name for s in listed[-2:]]
-    finally:
-        fragile.stop()
 
 
 def test_a_run_killed_mid_download_leaves_nothing_the_next_run_trips_on(
@@ -234,7 +210,7 @@ def test_a_run_killed_mid_download_leaves_nothing_the_next_run_trips_on(
 ) -> None:
     url = f"s3://{bucket}/site"
     spool, db = tmp_path / "spool", tmp_path / "analytics.duckdb"
-    shipped = _seal(spool, 2)
+    shipped = seal_segments(spool, 2)
     SegmentUploader(spool, url, client=client).upload_pending()
     name = sorted(shipped)[0]
     # What a SIGKILL mid-download leaves: our temporary, and s3transfer's own under it.
@@ -262,7 +238,7 @@ def test_two_rollups_staging_at_once_both_succeed(
     # with "cannot download …: No such file or directory" (every one of 5 tries here).
     url = f"s3://{bucket}/p"
     spool = tmp_path / "spool"
-    shipped = _seal(spool, 30)
+    shipped = seal_segments(spool, 30)
     SegmentUploader(spool, url, client=client).upload_pending()
     for trial in range(3):
         staging = tmp_path / f"staging-{trial}"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,37 +17,12 @@ import pytest
 
 from analytics.objectstore import SegmentUploader
 from analytics.spool import SpoolError
-from tests.test_objectstore import (
-    S3Server,
-    _remote,
-    _seal,
-    aws_env,  # noqa: F401 - autouse: dummy credentials
-    make_client,
-)
+from tests.objectstore_support import MOTO_MISSING, remote_objects, seal_segments
 
-pytest.importorskip("moto.server", reason="moto[server] is not installed")
+pytest.importorskip("moto.server", reason=MOTO_MISSING)
+pytestmark = pytest.mark.usefixtures("aws_env")
 
 DAY = date(2026, 11, 28)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[S3Server]:
-    s3 = S3Server()
-    s3.start()
-    yield s3
-    s3.stop()
-
-
-@pytest.fixture
-def bucket() -> str:
-    return f"unlisted-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def client(server: S3Server, bucket: str) -> Any:
-    s3 = make_client(endpoint_url=server.url, connect_timeout=2, read_timeout=5)
-    s3.create_bucket(Bucket=bucket)
-    return s3
 
 
 class _Unlistable:
@@ -83,7 +57,7 @@ def test_an_unlistable_day_folder_is_one_warning_line_and_a_backoff(
     # thread logged it at ERROR as "unexpected error while uploading the spool" with a full
     # traceback, on every pass, and stats.last_error said only "unexpected error (see log)".
     spool = tmp_path / "spool"
-    sealed = _seal(spool, 2)
+    sealed = seal_segments(spool, 2)
     folder = spool / f"day={DAY - timedelta(days=3)}"
     folder.mkdir()
     unlistable.folders.add(folder)
@@ -113,5 +87,5 @@ def test_an_unlistable_day_folder_is_one_warning_line_and_a_backoff(
         uploader.upload_pending()
     unlistable.folders.clear()
     assert uploader.upload_pending() == 2
-    assert _remote(client, bucket, "p") == sealed
+    assert remote_objects(client, bucket, "p") == sealed
     assert uploader.stats.consecutive_failures == 0

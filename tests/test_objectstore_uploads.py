@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,50 +14,30 @@ from typing import Any
 import pytest
 
 from analytics.event import to_table
-from analytics.objectstore import (
-    SegmentUploader,
-)
+from analytics.objectstore import SegmentUploader
 from analytics.recorder import Recorder
 from analytics.spool import list_segments, write_segment
-from tests.test_objectstore import (
-    S3Server,
-    _events,
-    _remote,
-    _seal,
-    _wait_for,
-    aws_env,  # noqa: F401 - autouse: dummy credentials
-    make_client,
+from tests.objectstore_support import (
+    MOTO_MISSING,
+    client_with_bucket,
+    events_from_hacker_news,
+    new_bucket_name,
+    remote_objects,
+    running_s3_server,
+    seal_segments,
+    wait_for,
 )
 from tests.warehouse_support import numbered_events
 
-pytest.importorskip("moto.server", reason="moto[server] is not installed")
+pytest.importorskip("moto.server", reason=MOTO_MISSING)
+pytestmark = pytest.mark.usefixtures("aws_env")
 
 
 DAY = date(2026, 11, 28)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[S3Server]:
-    s3 = S3Server()
-    s3.start()
-    yield s3
-    s3.stop()
-
-
-@pytest.fixture
-def bucket() -> str:
-    return f"rev2-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def client(server: S3Server, bucket: str) -> Any:
-    s3 = make_client(endpoint_url=server.url, connect_timeout=2, read_timeout=5)
-    s3.create_bucket(Bucket=bucket)
-    return s3
-
-
 def _one_segment(spool: Path, day: date = DAY, events: int = 4) -> str:
-    path = write_segment(spool, day, to_table(_events(events, day)))
+    path = write_segment(spool, day, to_table(events_from_hacker_news(events, day)))
     return f"{path.parent.name}/{path.name}"
 
 
@@ -108,12 +86,12 @@ def test_an_unreadable_segment_is_skipped_and_the_others_are_shipped(
     spool = tmp_path / "spool"
     bad_name = f"day={DAY - timedelta(days=1)}/0000000000000-bad-1-000001-00000000.parquet"
     unreadable.make(spool / bad_name)
-    good = _seal(spool, 3)
+    good = seal_segments(spool, 3)
     uploader = SegmentUploader(spool, f"s3://{bucket}/p", client=client, initial_backoff=60)
     caplog.set_level(logging.DEBUG, logger="analytics.objectstore")
 
     assert uploader.upload_pending() == 3
-    assert _remote(client, bucket, "p") == good
+    assert remote_objects(client, bucket, "p") == good
     assert [s.name for s in list_segments(spool)] == [bad_name]  # left where it is
     stats = uploader.stats
     assert (stats.uploaded, stats.unreadable, stats.consecutive_failures) == (3, 1, 0)
@@ -137,10 +115,10 @@ def test_an_entry_that_is_no_file_is_not_a_segment_and_the_others_are_shipped(
         (bad / "inner").mkdir(parents=True)
     else:
         os.symlink(bad.name, bad)  # points at itself: open() would fail with ELOOP
-    good = _seal(spool, 3)
+    good = seal_segments(spool, 3)
     uploader = SegmentUploader(spool, f"s3://{bucket}/p", client=client, initial_backoff=60)
     assert uploader.upload_pending() == 3
-    assert _remote(client, bucket, "p") == good
+    assert remote_objects(client, bucket, "p") == good
     assert list_segments(spool) == []  # never listed, so never read or shipped
     assert os.path.lexists(bad)  # and left where it is
     assert (uploader.stats.unreadable, uploader.stats.consecutive_failures) == (0, 0)
@@ -160,11 +138,11 @@ def test_an_unreadable_segment_is_tried_again_after_its_backoff(
     # Repaired (say, an operator fixed the file's mode): not before the backoff is over ...
     unreadable.repair(spool / name)
     assert uploader.upload_pending() == 0
-    assert _remote(client, bucket, "p") == {}
+    assert remote_objects(client, bucket, "p") == {}
 
     # ... but then, without anything else to wake it.
-    _wait_for(lambda: uploader.upload_pending() == 1, timeout=10)
-    assert _remote(client, bucket, "p") == {name: body}
+    wait_for(lambda: uploader.upload_pending() == 1, timeout=10)
+    assert remote_objects(client, bucket, "p") == {name: body}
     assert uploader.stats.unreadable == 0
 
 
@@ -177,12 +155,12 @@ def test_the_upload_thread_ships_past_an_unreadable_segment(
         spool, f"s3://{bucket}/p", client=client, interval=0.05, initial_backoff=0.05
     ).start()
     try:
-        good = _seal(spool, 2)
+        good = seal_segments(spool, 2)
         uploader.notify()
-        _wait_for(lambda: len(list_segments(spool)) == 1, timeout=10)
+        wait_for(lambda: len(list_segments(spool)) == 1, timeout=10)
     finally:
         uploader.stop()
-    assert _remote(client, bucket, "p") == good
+    assert remote_objects(client, bucket, "p") == good
     assert uploader.stats.failed_passes == 0
 
 
@@ -192,14 +170,9 @@ SEGMENT_DAY = date(2026, 11, 20)
 def test_a_recorder_closed_after_segments_were_sealed_ships_them_all(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.test_objectstore import S3Server, _remote, make_client
-
-    server = S3Server()
-    server.start()
-    try:
-        bucket = f"rev-{uuid.uuid4().hex[:10]}"
-        client = make_client(endpoint_url=server.url)
-        client.create_bucket(Bucket=bucket)
+    with running_s3_server() as server:
+        bucket = new_bucket_name()
+        client = client_with_bucket(server, bucket)
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", server.url)
         spool = tmp_path / "spool"
         recorder = Recorder(spool, site="example.com", spool_url=f"s3://{bucket}/s")
@@ -207,24 +180,17 @@ def test_a_recorder_closed_after_segments_were_sealed_ships_them_all(
             recorder.add(event)
         recorder.close()
         assert list_segments(spool) == []
-        remote = _remote(client, bucket, "s")
+        remote = remote_objects(client, bucket, "s")
         assert len(remote) == 1
         assert all(name.startswith("day=2026-11-20/") for name in remote)
-    finally:
-        server.stop()
 
 
 def test_a_segment_written_after_the_uploader_stopped_is_shipped_by_the_next_one(
     tmp_path: Path,
 ) -> None:
-    from tests.test_objectstore import S3Server, _remote, make_client
-
-    server = S3Server()
-    server.start()
-    try:
-        bucket = f"rev-{uuid.uuid4().hex[:10]}"
-        client = make_client(endpoint_url=server.url)
-        client.create_bucket(Bucket=bucket)
+    with running_s3_server() as server:
+        bucket = new_bucket_name()
+        client = client_with_bucket(server, bucket)
         spool = tmp_path / "spool"
         write_segment(spool, SEGMENT_DAY, to_table(numbered_events(3, SEGMENT_DAY)))
         first = SegmentUploader(spool, f"s3://{bucket}/s", client=client)
@@ -232,6 +198,4 @@ def test_a_segment_written_after_the_uploader_stopped_is_shipped_by_the_next_one
         first.stop(flush=False)
         second = SegmentUploader(spool, f"s3://{bucket}/s", client=client)
         assert second.upload_pending() == 1
-        assert len(_remote(client, bucket, "s")) == 1
-    finally:
-        server.stop()
+        assert len(remote_objects(client, bucket, "s")) == 1

@@ -21,9 +21,10 @@ from analytics.event import Event, to_table
 from analytics.spark import load_spark_rollups, spark_rollup
 from analytics.spool import write_segment
 from analytics.warehouse import Warehouse
-from tests.test_objectstore import aws_env  # noqa: F401 - autouse: dummy credentials
 from tests.test_referrer_domains import GMAIL, SEARCH, at
 from tests.warehouse_support import numbered_events, python_knows, sorted_rows, write_events
+
+pytestmark = pytest.mark.usefixtures("aws_env")  # dummy credentials, none of the machine's
 
 DAY = date(2026, 11, 20)
 

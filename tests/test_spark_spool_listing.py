@@ -291,7 +291,8 @@ def test_an_empty_s3a_spool_is_nothing_to_do_not_a_java_error(
             "the s3a connector (hadoop-aws and the AWS SDK bundle jars) is not installed"
             " beside pyspark's jars, and tests do not download it"
         )
-    from tests.test_objectstore import S3Server, make_client
+    from analytics.objectstore import make_client
+    from tests.objectstore_support import S3Server
 
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",

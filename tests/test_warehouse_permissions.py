@@ -21,6 +21,12 @@ import pytest
 
 from analytics.cli import main
 from analytics.warehouse import Warehouse
+from tests.objectstore_support import (
+    MOTO_MISSING,
+    client_with_bucket,
+    running_s3_server,
+    use_dummy_aws_settings,
+)
 from tests.support import NOBODY, ROOT, as_nobody, become_nobody, nobody_python
 from tests.warehouse_support import (
     events_for_days,
@@ -385,32 +391,20 @@ def test_a_rollup_from_object_storage_into_a_folder_it_may_not_write_is_one_line
 ) -> None:
     # Before: the segments were staged beside the database (<db>.staging/) before anything
     # asked whether the folder was writable: a PermissionError traceback.
-    pytest.importorskip("moto.server", reason="moto[server] is not installed")
-    from analytics.objectstore import SegmentUploader, make_client
-    from tests.test_objectstore import S3Server
+    pytest.importorskip("moto.server", reason=MOTO_MISSING)
+    from analytics.objectstore import SegmentUploader
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(nobody.root / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(nobody.root / "no-aws-credentials"),
-    }.items():
-        monkeypatch.setenv(name, value)
-    server = S3Server()
-    server.start()
-    try:
+    use_dummy_aws_settings(monkeypatch, nobody.root)
+    with running_s3_server() as server:
         spool, db, _ = _warehouse_with_news(nobody.root)
         url = "s3://spool-session6/site"
-        make_client(endpoint_url=server.url).create_bucket(Bucket="spool-session6")
+        client_with_bucket(server, "spool-session6")
         assert SegmentUploader(spool, url, endpoint_url=server.url).upload_pending() == 3
         db.chmod(0o666)
         db.parent.chmod(folder_mode)
         result = nobody.cli(
             "rollup", "--spool", url, "--db", str(db), AWS_ENDPOINT_URL_S3=server.url
         )
-    finally:
-        server.stop()
     err = _one_line_error(result)
     assert str(db) in err or str(db.parent) in err
     db.parent.chmod(0o755)
