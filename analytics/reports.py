@@ -31,7 +31,6 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
@@ -44,6 +43,7 @@ from analytics.errors import (
     first_line,
 )
 from analytics.tables import REFERRER_DOMAINS_FALLBACK
+from analytics.timezones import local_date
 
 KINDS = ("referrers", "sources", "pages", "campaigns", "summary", "trends")
 GRAINS = ("day", "week", "month")
@@ -469,17 +469,19 @@ def _today_where_stored(path: Path) -> date | None:
         con.close()
 
 
-def warehouse_today(con: duckdb.DuckDBPyConnection) -> date:
-    """Today in the warehouse's time zone (`warehouse_meta`; UTC when it names none)."""
+def warehouse_today(con: duckdb.DuckDBPyConnection, *, now: datetime | None = None) -> date:
+    """Today (at `now`, default the present) in the warehouse's time zone (`warehouse_meta`;
+    UTC when it names none): the day the warehouse files an event of that moment under,
+    by DuckDB's time-zone data, which cut its days (`local_date`)."""
     zone = "UTC"
     with contextlib.suppress(duckdb.Error):  # no warehouse_meta: a rollups-only file
         rows = con.execute("SELECT value FROM warehouse_meta WHERE key = 'timezone'").fetchall()
         zone = str(rows[0][0]) if rows else zone
+    moment = now or datetime.now(UTC)
     try:
-        tz = ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = ZoneInfo("UTC")
-    return datetime.now(UTC).astimezone(tz).date()
+        return local_date(moment, zone, con)
+    except ValueError:  # a zone this duckdb does not know (stored by a newer one)
+        return local_date(moment, "UTC")
 
 
 def build_report(

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
@@ -55,7 +54,7 @@ from analytics.tables import (
     ROLLUP_TABLES,
     read_sql,
 )
-from analytics.timezones import validate_timezone
+from analytics.timezones import local_date, validate_timezone
 
 logger = logging.getLogger("analytics")
 
@@ -995,12 +994,13 @@ class Warehouse:
 
     # -- prune -----------------------------------------------------------------------------
 
-    def today(self) -> date:
-        """Today in the warehouse's time zone, by its clock."""
-        return self.clock().astimezone(ZoneInfo(self.timezone or "UTC")).date()
+    def today(self, con: duckdb.DuckDBPyConnection | None = None) -> date:
+        """Today in the warehouse's time zone, by its clock: the day an event of this moment
+        is filed under, so by DuckDB's time-zone data, as `day` is (`local_date`)."""
+        return local_date(self.clock(), self.timezone or "UTC", con)
 
     def _prune(self, con: duckdb.DuckDBPyConnection, raw_days: int) -> int:
-        today = self.today()
+        today = self.today(con)
         if raw_days > (today - date.min).days:
             return 0  # a retention reaching back before year 1 ("keep for good"): nothing
         cutoff = today - timedelta(days=raw_days)

@@ -7,13 +7,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from analytics.dashboard.params import Params, parse
 from analytics.dashboard.snapshot import Snapshot, SnapshotStore
+from analytics.timezones import local_date
 
 
 @dataclass(frozen=True)
@@ -26,12 +26,17 @@ class Context:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def today(self, snapshot: Snapshot | None) -> date:
-        """Today where the warehouse's days begin (the default range ends yesterday)."""
+        """Today where the warehouse's days begin (the default range ends yesterday): by
+        DuckDB's time-zone data, which cut those days (`local_date`; naive "now" is UTC)."""
         zone = self.timezone or (snapshot.timezone if snapshot is not None else "UTC")
         now = self.clock()
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=UTC)  # naive is UTC, as for the Warehouse's clock
-        return now.astimezone(_zone(zone)).date()
+        try:
+            return local_date(now, zone)
+        except ValueError:
+            # The rollup may run with a duckdb whose tz data knows a zone this one lacks.
+            # Its days are already cut; only "today" of the default range is asked here,
+            # and UTC is what `analytics report` falls back to as well (never a 500).
+            return local_date(now, "UTC")
 
     def parse(
         self,
@@ -66,16 +71,6 @@ def mount_root(request: Request) -> str:
     """The prefix the dashboard is mounted under (`Mount`, `uvicorn --root-path`), without a
     trailing slash: every address a page or an answer names starts with it."""
     return str(request.scope.get("root_path", "")).rstrip("/")
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        # The rollup may run on a host whose tz database knows a zone this one lacks (a newer
-        # tzdata). Its days are already cut; only "today" of the default range is asked here,
-        # and UTC is what `analytics report` falls back to as well (never a 500 per request).
-        return ZoneInfo("UTC")
 
 
 def _single(query: QueryParams) -> Mapping[str, str]:
