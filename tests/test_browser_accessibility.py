@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from analytics.cli import main as analytics_main
+from tests.browser_support import example_site_serving
 from tests.dashboard_support import PASSWORD, USER, build_warehouse
 from tests.support import uvicorn_server
 from tests.warehouse_support import events_for_days, write_events
@@ -36,12 +37,7 @@ def _violations(page: Page) -> list[tuple[str, str, list[str]]]:
     return [(v["id"], v["impact"], [n["html"][:120] for n in v["nodes"]]) for v in found]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    var = tmp_path_factory.mktemp("a11y-var")
-    env = {"COOKIEWALL_VAR": str(var), "COOKIEWALL_SECRET": "a11y-test-secret-key-0123"}
-    with uvicorn_server("examples.starlette_app:app", env=env) as (base_url, _):
-        yield base_url
+site = example_site_serving("a11y-test-secret-key-0123")
 
 
 @pytest.mark.parametrize(

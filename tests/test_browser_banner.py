@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support import uvicorn_server
+from tests.browser_support import example_site_serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -30,12 +30,7 @@ ACCEPT = re.compile(r"accept all", re.IGNORECASE)
 REJECT = re.compile(r"reject all", re.IGNORECASE)
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    var = tmp_path_factory.mktemp("browser-var")
-    env = {"COOKIEWALL_VAR": str(var), "COOKIEWALL_SECRET": "browser-test-secret-key"}
-    with uvicorn_server("examples.starlette_app:app", env=env) as (base_url, _):
-        yield base_url
+site = example_site_serving("browser-test-secret-key")
 
 
 @pytest.fixture(params=[True, False], ids=["js", "no-js"])

@@ -11,17 +11,15 @@ Served by uvicorn from this module behind the gate (strict CSP).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from cookiewall import Category, ConsentMiddleware, Policy
-from tests.support import StrictCSP, uvicorn_server
+from cookiewall import Category, Policy
+from tests.browser_support import gated_pages, site_serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ViewportSize
@@ -49,13 +47,8 @@ async def _page(request: Request) -> HTMLResponse:
 
 
 # Served by uvicorn from this module (tests/support.py:uvicorn_server imports it by name).
-app = StrictCSP(
-    ConsentMiddleware(
-        Starlette(routes=[Route("/page", _page)]),
-        policy=POLICY,
-        secret_key="as-a-page-test-secret-key-0123",
-        inject_banner=True,
-    )
+app = gated_pages(
+    [Route("/page", _page)], policy=POLICY, secret_key="as-a-page-test-secret-key-0123"
 )
 
 LAYOUT = """() => {
@@ -80,10 +73,7 @@ LAYOUT = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    with uvicorn_server("tests.test_browser_banner_as_a_page:app") as (base_url, _):
-        yield base_url
+site = site_serving("tests.test_browser_banner_as_a_page:app")
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

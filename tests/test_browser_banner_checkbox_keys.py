@@ -11,17 +11,15 @@ with a stylesheet that, as many do, gives every button a `display` of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from cookiewall import Category, ConsentMiddleware, Policy
-from tests.support import StrictCSP, uvicorn_server
+from cookiewall import Category, Policy
+from tests.browser_support import gated_pages, site_serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -54,20 +52,14 @@ async def _stylesheet(request: Request) -> Response:
 
 
 # Served by uvicorn from this module (tests/support.py:uvicorn_server imports it by name).
-app = StrictCSP(
-    ConsentMiddleware(
-        Starlette(routes=[Route("/page", _page), Route("/site.css", _stylesheet)]),
-        policy=POLICY,
-        secret_key="checkbox-keys-test-secret-key-01",
-        inject_banner=True,
-    )
+app = gated_pages(
+    [Route("/page", _page), Route("/site.css", _stylesheet)],
+    policy=POLICY,
+    secret_key="checkbox-keys-test-secret-key-01",
 )
 
 
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    with uvicorn_server("tests.test_browser_banner_checkbox_keys:app") as (base_url, _):
-        yield base_url
+site = site_serving("tests.test_browser_banner_checkbox_keys:app")
 
 
 _BOXES = """() => Object.fromEntries(

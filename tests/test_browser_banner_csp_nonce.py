@@ -12,7 +12,6 @@ answers with the CSP named by its path, the page's own inline script carrying th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -22,7 +21,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from cookiewall import Category, ConsentMiddleware, Policy
-from tests.support import uvicorn_server
+from tests.browser_support import site_serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -70,10 +69,7 @@ app = ConsentMiddleware(
 )
 
 
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    with uvicorn_server("tests.test_browser_banner_csp_nonce:app") as (base_url, _):
-        yield base_url
+site = site_serving("tests.test_browser_banner_csp_nonce:app")
 
 
 @pytest.mark.parametrize("policy", sorted(POLICIES))

@@ -12,18 +12,16 @@ always comes while the first is on its way.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cookiewall import Category, ConsentMiddleware, Policy
-from tests.support import StrictCSP, uvicorn_server
+from cookiewall import Category, Policy
+from tests.browser_support import gated_pages, site_serving, watch_decisions
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -63,21 +61,13 @@ class SlowDecisions:
 
 # Served by uvicorn from this module (tests/support.py:uvicorn_server imports it by name).
 app = SlowDecisions(
-    StrictCSP(
-        ConsentMiddleware(
-            Starlette(routes=[Route("/page", _page)]),
-            policy=POLICY,
-            secret_key="decides-once-test-secret-key-01",
-            inject_banner=True,
-        )
+    gated_pages(
+        [Route("/page", _page)], policy=POLICY, secret_key="decides-once-test-secret-key-01"
     )
 )
 
 
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    with uvicorn_server("tests.test_browser_banner_decides_once:app") as (base_url, _):
-        yield base_url
+site = site_serving("tests.test_browser_banner_decides_once:app")
 
 
 def _double_click(page: Page, first: str, second: str) -> None:
@@ -125,13 +115,7 @@ def test_a_second_press_while_the_choice_is_saved_sends_nothing_more(
     context = browser.new_context()
     try:
         page = context.new_page()
-        page.add_init_script(
-            "window.__decided = [];"
-            "document.addEventListener('cookiewall:decided',"
-            " e => window.__decided.push(e.detail.granted.join(' ')));"
-        )
-        posts: list[str] = []
-        page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+        posts = watch_decisions(page)
         page.goto(f"{site}/page")
         page.wait_for_load_state("load")  # banner.js is deferred: it has run by now
         if first == "save":

@@ -4,13 +4,12 @@ on a 320 px phone with text at 200 %, checked by axe-core and by measuring the l
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
-from tests.support import uvicorn_server
+from tests.browser_support import example_site_serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -22,12 +21,7 @@ DESKTOP = {"width": 1024, "height": 700}
 LANGUAGES = ["en", "de", "fr"]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    var = tmp_path_factory.mktemp("banner-review-var")
-    env = {"COOKIEWALL_VAR": str(var), "COOKIEWALL_SECRET": "a-test-secret-of-16+chars"}
-    with uvicorn_server("examples.starlette_app:app", env=env) as (base_url, _):
-        yield base_url
+site = example_site_serving("a-test-secret-of-16+chars")
 
 
 def _context(browser: Browser, language: str, **options: Any) -> BrowserContext:

@@ -10,17 +10,15 @@ The pages are served by uvicorn from this module behind the gate (banner injecte
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from cookiewall import Category, ConsentMiddleware, Policy
-from tests.support import StrictCSP, uvicorn_server
+from cookiewall import Category, Policy
+from tests.browser_support import gated_pages, site_serving, watch_decisions
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -55,20 +53,12 @@ async def _page(request: Request) -> HTMLResponse:
 
 
 # Served by uvicorn from this module (tests/support.py:uvicorn_server imports it by name).
-app = StrictCSP(
-    ConsentMiddleware(
-        Starlette(routes=[Route("/page/{name}", _page)]),
-        policy=POLICY,
-        secret_key="script-twice-test-secret-key-01",
-        inject_banner=True,
-    )
+app = gated_pages(
+    [Route("/page/{name}", _page)], policy=POLICY, secret_key="script-twice-test-secret-key-01"
 )
 
 
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    with uvicorn_server("tests.test_browser_banner_script_twice:app") as (base_url, _):
-        yield base_url
+site = site_serving("tests.test_browser_banner_script_twice:app")
 
 
 @pytest.mark.parametrize("name", sorted(OWN_SCRIPTS))
@@ -81,13 +71,7 @@ def test_a_press_sends_one_decision_however_often_the_script_is_on_the_page(
     context = browser.new_context()
     try:
         page = context.new_page()
-        page.add_init_script(
-            "window.__decided = [];"
-            "document.addEventListener('cookiewall:decided',"
-            " e => window.__decided.push(e.detail.granted.join(' ')));"
-        )
-        posts: list[str] = []
-        page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+        posts = watch_decisions(page)
         page.goto(f"{site}/page/{name}")
         page.wait_for_load_state("load")  # every deferred copy has run by now
         assert page.evaluate(

@@ -1,0 +1,82 @@
+"""What the browser tests (tests/test_browser_*.py) share: the gate around a module's own pages,
+the `site` fixture that serves them (or the example site) with uvicorn on 127.0.0.1, and a
+watch on the decisions a page sends. The browser itself is tests/conftest.py's `browser`
+fixture, which skips (or fails, under COOKIEWALL_REQUIRE_BROWSER=1) without Chromium.
+
+A module keeps its own policy, pages and secret key; it names its `site` with
+
+    site = site_serving("tests.test_browser_banner_gpc:app")
+
+Assigned, not imported: a fixture imported into a module and then used as a test's argument
+is a redefinition to ruff (F811).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
+
+from cookiewall import ConsentMiddleware, Policy
+from tests.support import StrictCSP, uvicorn_server
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+EXAMPLE_APP = "examples.starlette_app:app"
+
+
+def gated_pages(routes: Sequence[BaseRoute], *, policy: Policy, secret_key: str) -> ASGIApp:
+    """`routes` behind the gate with the banner injected, under a strict CSP (`default-src
+    'self'`): whatever the banner does in the browser, it must do without inline code."""
+    return StrictCSP(
+        ConsentMiddleware(
+            Starlette(routes=list(routes)),
+            policy=policy,
+            secret_key=secret_key,
+            inject_banner=True,
+        )
+    )
+
+
+def site_serving(app: str) -> Callable[[], Iterator[str]]:
+    """A module-scoped `site` fixture: the base URL of uvicorn serving `app` ("module:name";
+    uvicorn imports the test module by that name, in a process of its own)."""
+
+    @pytest.fixture(scope="module", name="site")
+    def site() -> Iterator[str]:
+        with uvicorn_server(app) as (base_url, _):
+            yield base_url
+
+    return site
+
+
+def example_site_serving(secret_key: str) -> Callable[[pytest.TempPathFactory], Iterator[str]]:
+    """A module-scoped `site` fixture: the example site (examples/starlette_app.py, strict CSP)
+    under uvicorn, with `secret_key` and a var folder of its own."""
+
+    @pytest.fixture(scope="module", name="site")
+    def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+        var = tmp_path_factory.mktemp("example-var")
+        env = {"COOKIEWALL_VAR": str(var), "COOKIEWALL_SECRET": secret_key}
+        with uvicorn_server(EXAMPLE_APP, env=env) as (base_url, _):
+            yield base_url
+
+    return site
+
+
+def watch_decisions(page: Page) -> list[str]:
+    """Before the page is opened: collect in `window.__decided` the categories granted by each
+    `cookiewall:decided` event; return the URLs of the POSTs the page sends, as they come."""
+    page.add_init_script(
+        "window.__decided = [];"
+        "document.addEventListener('cookiewall:decided',"
+        " e => window.__decided.push(e.detail.granted.join(' ')));"
+    )
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    return posts
