@@ -254,7 +254,12 @@ class ConsentMiddleware:
 
             await app(scope, receive, send_filtered)
         else:
-            await self.app(scope, receive, self._gate(scope, send, consent, site, extra))
+            send_gated, unfinished = self._gate(scope, send, consent, site, extra)
+            await self.app(scope, receive, send_gated)
+            if unfinished is not None:
+                ending = unfinished()
+                if ending is not None:
+                    await ending
 
     def _is_secure(self, scope: Scope) -> bool:
         """Whether the gate's own cookies get Secure: as configured, else when served by https.
@@ -350,7 +355,10 @@ class ConsentMiddleware:
 
     def _gate(
         self, scope: Scope, send: Send, consent: Consent, site: Site, extra: list[bytes]
-    ) -> Send:
+    ) -> tuple[Send, Callable[[], Awaitable[None] | None] | None]:
+        """The app's `send` on this path, and for a response it may hold (an undecided
+        visitor's page) a function that says what to await once the app has returned: None
+        when nothing is held any more, as is usual."""
         is_head = scope["method"] == "HEAD"
         inject_for = not consent.decided and not is_head
         # HEAD gets no body to inject into, but GET would get the banner: the app's length is
@@ -417,7 +425,29 @@ class ConsentMiddleware:
             held = None
             await send(message)
 
-        return send_gated
+        if not (inject_for and html_varies):
+            return send_gated, None  # nothing is ever held: no more functions to make
+
+        def unfinished() -> Awaitable[None] | None:
+            return None if held is None else finish()
+
+        async def finish() -> None:
+            # The app returned without its last `more_body=False`, which every server takes
+            # as the end of the response: without the gate, a page sent whole reaches the
+            # client whole. Held, it reached nobody and the server answered 500. A page
+            # complete by its Content-Length gets the banner; a shorter one goes as far as it
+            # came, cut off as it would be without the gate.
+            nonlocal held
+            start, held = held, None
+            if start is None:
+                return
+            length = _content_length(start_headers(start))
+            if length is not None and sum(map(len, buffered)) == length:
+                await self._send_injected(scope, send, start, site, b"".join(buffered), consent)
+            else:
+                await _release(send, start, buffered)
+
+        return send_gated, unfinished
 
     def _warn_if_compressed(self, headers: Sequence[tuple[bytes, bytes]]) -> None:
         """Say once that pages reach the gate compressed, so no visitor gets the banner.
