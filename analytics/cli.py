@@ -640,24 +640,75 @@ def _open_closed_standard_streams() -> bool:
     return stdout_closed
 
 
-@contextlib.contextmanager
-def _ctrl_c_stops_queries(pressed: threading.Event) -> Iterator[None]:
-    """While the command runs, Ctrl-C stops DuckDB's query at once, and `pressed` is set.
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread as Ctrl-C's KeyboardInterrupt is, so that
+    the same rollbacks and clean-ups run."""
 
-    Python runs its SIGINT handler only when the main thread gets back to Python code, and
-    DuckDB looks for one only between tasks: a bulk insert ran to its end before noticing
-    (a second or more, and a Ctrl-C during the ingest used to be taken for a damaged
-    segment and the run tried again). The signal's number also goes to a wakeup socket at
-    once, whatever the main thread is doing; a thread reading it tells every open
-    connection to stop. Python's own KeyboardInterrupt still follows as usual."""
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+# Signals that stop a command as Ctrl-C does: cron's `timeout` and `systemctl stop` send
+# SIGTERM, a closed terminal or ssh session SIGHUP. Left to their default action, they killed
+# the process on the spot: no line said why, and an export left its temporary file behind.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class _Stops:
+    """The signals that asked the running command to stop, first one first."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+
+    def note(self, signum: int) -> None:
+        self.received.append(signum)  # list.append is atomic: the watcher thread calls it
+
+    @property
+    def first(self) -> int | None:
+        return self.received[0] if self.received else None
+
+
+def _raise_stopped_once() -> Callable[[int, object], None]:
+    raised = False
+
+    def handler(signum: int, frame: object) -> None:
+        # Only the first: a second SIGTERM (systemd repeats none, but a user might) must not
+        # interrupt the clean-up the first one started.
+        nonlocal raised
+        if not raised:
+            raised = True
+            raise _Stopped(signum)
+
+    return handler
+
+
+@contextlib.contextmanager
+def _signals_stop_queries(stops: _Stops) -> Iterator[None]:
+    """While the command runs, Ctrl-C, SIGTERM and SIGHUP stop DuckDB's query at once and
+    are noted in `stops`.
+
+    Python runs its signal handlers only when the main thread gets back to Python code, and
+    DuckDB looks for a signal only between tasks: a bulk insert ran to its end before
+    noticing (a second or more, and a Ctrl-C during the ingest used to be taken for a
+    damaged segment and the run tried again). The signal's number also goes to a wakeup
+    socket at once, whatever the main thread is doing; a thread reading it tells every open
+    connection to stop. Python's own KeyboardInterrupt (or `_Stopped`) still follows. A
+    signal whose handler is not the default (`nohup` ignores SIGHUP) keeps its handler."""
     if threading.current_thread() is not threading.main_thread():
-        yield  # set_wakeup_fd belongs to the main thread (main() called from a worker)
+        yield  # signal handlers belong to the main thread (main() called from a worker)
         return
+    handler = _raise_stopped_once()
+    replaced = {}
+    for signum in STOP_SIGNALS:
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            replaced[signum] = signal.signal(signum, handler)
     reader, writer = socket.socketpair()
     writer.setblocking(False)  # the C signal handler must never block on it
     previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    watched = frozenset({signal.SIGINT, *replaced})
     watcher = threading.Thread(
-        target=_watch_ctrl_c, args=(reader, pressed), name="ctrl-c", daemon=True
+        target=_watch_signals, args=(reader, watched, stops), name="stop-signals", daemon=True
     )
     watcher.start()
     try:
@@ -667,28 +718,40 @@ def _ctrl_c_stops_queries(pressed: threading.Event) -> Iterator[None]:
         writer.close()  # the watcher reads the end of the stream and returns
         watcher.join()
         reader.close()
+        for signum, before in replaced.items():
+            signal.signal(signum, before)
 
 
-def _watch_ctrl_c(reader: socket.socket, pressed: threading.Event) -> None:
+def _watch_signals(reader: socket.socket, watched: frozenset[int], stops: _Stops) -> None:
     while data := reader.recv(64):  # one byte per signal that has a Python handler
-        if signal.SIGINT not in data:
+        for signum in data:
+            if signum in watched:
+                stops.note(signum)
+        if not stops.received:
             continue
-        pressed.set()
         # Loaded only by commands that opened a database: none open otherwise.
         database = sys.modules.get("analytics.database")
         if database is not None:
             database.interrupt_all()
 
 
+def _stopped(signum: int | None) -> int:
+    """The one line and exit code of a command a signal stopped (128 + its number, as a
+    shell reports)."""
+    if signum is None or signum == signal.SIGINT:
+        return _fail("interrupted", EXIT_INTERRUPTED)
+    return _fail(f"stopped by {signal.Signals(signum).name}", 128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     stdout_closed = _open_closed_standard_streams()
     _setup_logging()
-    ctrl_c = threading.Event()
+    stops = _Stops()
     try:
         args = build_parser().parse_args(argv)
         args.stdout_closed = stdout_closed
         handler: Callable[[argparse.Namespace], int] = args.handler
-        with _ctrl_c_stops_queries(ctrl_c):
+        with _signals_stop_queries(stops):
             code = handler(args)
         try:
             sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
@@ -701,14 +764,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `analytics report ... | head`: the reader has what it wanted. No traceback.
         _stdout_to_devnull()
         return EXIT_PIPE_CLOSED
+    except _Stopped as exc:
+        return _stopped(exc.signum)
     except (KeyboardInterrupt, Interrupted):
-        return _fail("interrupted", EXIT_INTERRUPTED)
+        return _stopped(stops.first)
     except (UsageError, AnalyticsError, SpoolError, ValueError, RuntimeError) as exc:
-        if ctrl_c.is_set() or (type(exc) is RuntimeError and str(exc) == DUCKDB_INTERRUPTED):
-            # The query Ctrl-C stopped, whatever the code around it made of that (an export
-            # "cannot write", a report "query failed"); Ctrl-C while DuckDB runs a query may
-            # also come out as DuckDB's RuntimeError. Transactions are rolled back by now.
-            return _fail("interrupted", EXIT_INTERRUPTED)
+        if stops.first is not None or (
+            type(exc) is RuntimeError and str(exc) == DUCKDB_INTERRUPTED
+        ):
+            # The query a signal stopped, whatever the code around it made of that (an
+            # export "cannot write", a report "query failed"); Ctrl-C while DuckDB runs a
+            # query may also come out as DuckDB's RuntimeError. Transactions are rolled back.
+            return _stopped(stops.first)
         if isinstance(exc, WarehouseLockedError):
             return _fail(str(exc), EXIT_BUSY)
         if not isinstance(exc, (UsageError, AnalyticsError, SpoolError, ValueError)):
