@@ -18,16 +18,17 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import flask
 import httpx
 import pyarrow.parquet as pq
 import pytest
-from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from analytics import Recorder, TrafficMiddleware
 from analytics.spool import list_segments
 from cookiewall import ConsentMiddleware
 from tests.test_cookiewall_support import SECRET, make_policy
+
+flask = pytest.importorskip("flask", reason="pip install flask")
+werkzeug_test = pytest.importorskip("werkzeug.test")
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 PREFLIGHT = {
@@ -59,13 +60,13 @@ def as_asgi(wsgi_app: Any) -> Any:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         assert scope["type"] == "http"
         request = await receive()
-        environ = EnvironBuilder(
+        environ = werkzeug_test.EnvironBuilder(
             path=scope["path"],
             method=scope["method"],
             headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
             data=request.get("body", b""),
         ).get_environ()
-        body, status, headers = run_wsgi_app(wsgi_app, environ, buffered=True)
+        body, status, headers = werkzeug_test.run_wsgi_app(wsgi_app, environ, buffered=True)
         raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         await send({"type": "http.response.start", "status": int(status[:3]), "headers": raw})
         await send({"type": "http.response.body", "body": b"".join(body)})
