@@ -118,8 +118,9 @@ def _check_writable(db: Path, *, exists: bool) -> None:
         )
     # DuckDB writes its journal, <db>.wal, beside the file and deletes it at each checkpoint:
     # without a writable folder, a run fails at COMMIT, after all its work, and a run with
-    # nothing to store succeeds, so cron would not hear of it until data arrives.
-    folder = db.parent
+    # nothing to store succeeds, so cron would not hear of it until data arrives. Through a
+    # symbolic link, DuckDB writes it beside the file the link points at, not beside the link.
+    folder = (Path(os.path.realpath(db)) if os.path.islink(db) else db).parent
     if not _may(folder, os.W_OK | os.X_OK):
         raise WarehouseError(
             f"cannot write in {str(folder)!r}, the database's folder: DuckDB keeps its "
