@@ -564,49 +564,120 @@ def _nonce_attribute(nonce: str | None) -> str:
 
 
 def inject(body: bytes, snippet: bytes) -> bytes | None:
-    """Insert `snippet` before the last </body>; None when it cannot go into the page.
+    """Insert `snippet` before the page's last real </body>; None when it cannot go in.
+
+    Real: in any case (`</BODY>` too), and not text of a script, a style, a comment or any
+    other element whose content the browser reads as text, nor inside a <template> (whose
+    content is never shown). A `</body>` in a script's string got the banner inside the
+    string (its own `</script>` then ended the page's script); in a comment after the page,
+    inside the comment.
 
     A whole document may leave </body> out (HTML makes the end tags optional): the snippet
-    then goes before </html>, or at the very end. A fragment (htmx, fetch) is left alone.
+    then goes before its real </html>, or at its end (before a comment or text element the
+    page leaves open, which would take it in). So does a page whose every </body> is in a
+    comment. A fragment (htmx, fetch) is left alone.
     """
-    at, tagged = _body_end(body)
+    at = _plain_body_end(body)
     if at < 0:
-        if tagged:
-            # Every </body> looked commented out (a "<!--" in a script's string looks like an
-            # opener): the very end, after any comment, is still parsed into the body.
-            return body + snippet
-        if not _is_document(body[:_DOCUMENT_START_READ].lower()):
-            return None
-        at = body.lower().rfind(b"</html>")
+        found = _markup_ends(body)
+        at = found.body_end
         if at < 0:
-            at = len(body)
+            if not (found.commented_body_end or _is_document(body[:_DOCUMENT_START_READ].lower())):
+                return None
+            ends = (found.html_end, found.left_open)
+            at = next((end for end in ends if end >= 0), len(body))
     return body[:at] + snippet + body[at:]
 
 
-def _body_end(body: bytes) -> tuple[int, bool]:
-    """Where the page's last </body>, in any case and outside a comment, starts (else -1),
-    and whether the page has a </body> at all.
+# After a page's real </body>: at most its </html>, and white space (HTML's).
+_PLAIN_PAGE_END = re.compile(rb"[ \t\n\f\r]*(?:</html>[ \t\n\f\r]*)?", re.IGNORECASE)
 
-    Any case: a page written `</BODY>` may hold a lower-case `</body>` in a script's string
-    before it, and the banner's `</script>` there would end the page's script. Outside a
-    comment: a `</body>` in a note after the page would hide the banner in the comment.
+
+def _plain_body_end(body: bytes) -> int:
+    """Where the last </body> starts, for the usual page that ends `</body></html>`; else -1.
+
+    Found from the end: such a </body> is no script's or comment's text (which would be
+    closed after it), so the page need not be read through. The one page this misjudges
+    leaves a comment or text element open to its very end, after a </body></html> in it.
     """
     exact = body.rfind(b"</body>")
     # Another spelling can only follow the last exact one: mostly just </html> to lower-case.
-    tail = body[exact + 1 :].lower()
-    later = tail.rfind(b"</body>")
+    later = body[exact + 1 :].lower().rfind(b"</body>")
     at = exact + 1 + later if later >= 0 else exact
-    tagged = at >= 0
-    while at >= 0:
-        if body.find(b"-->", at) < 0:
-            return at, tagged  # no comment ends after it (the usual page): none holds it
-        # In a comment when the last "<!--" before it is not closed before it ("<!-->" is
-        # closed: an empty comment).
-        opened = body.rfind(b"<!--", 0, at)
-        if opened < 0 or body.find(b"-->", opened + 2, at) >= 0:
-            return at, tagged
-        at = body[:opened].lower().rfind(b"</body>")
-    return -1, tagged
+    if at >= 0 and _PLAIN_PAGE_END.fullmatch(body, at + len(b"</body>")):
+        return at
+    return -1
+
+
+@dataclass(frozen=True, slots=True)
+class _MarkupEnds:
+    body_end: int  # where the last real </body> starts, else -1
+    html_end: int  # where the last real </html> starts, else -1
+    left_open: int  # where a comment or text element the page never closes starts, else -1
+    commented_body_end: bool  # some </body> is in a comment
+
+
+# Elements whose content HTML's tokenizer reads as text up to their own end tag (raw text and
+# RCDATA; <noscript> too, in a browser that runs scripts): a `</body>` in them is text.
+_TEXT_ELEMENTS: tuple[bytes, ...] = (b"script", b"style", b"textarea", b"title", b"xmp")
+_TEXT_ELEMENTS += (b"iframe", b"noembed", b"noframes", b"noscript")
+_TAG_NAME_END = rb"[\t\n\f\r />]"
+# Only what changes where the page's end can be; one pass over the page, whatever its size.
+_MARKUP = re.compile(
+    rb"<(?:(!--)|/(body|html)>|(/?template)"
+    + _TAG_NAME_END
+    + rb"|("
+    + b"|".join(_TEXT_ELEMENTS)
+    + rb"|plaintext)"
+    + _TAG_NAME_END
+    + rb")"
+)
+_COMMENT_END = re.compile(rb"--!?>")  # "<!-->" and "<!--->" are whole (empty) comments
+_TEXT_END = {name: re.compile(rb"</" + name + _TAG_NAME_END) for name in _TEXT_ELEMENTS}
+
+
+def _markup_ends(body: bytes) -> _MarkupEnds:
+    """Where the page's real </body> and </html> are, read as HTML's tokenizer reads them.
+
+    Linear: one regular-expression pass over the page, which skips the content of a comment
+    or text element by searching on from its start for its end. Attributes are not parsed: a
+    `<script` written inside an attribute's value is taken for a tag, which no real page
+    does. A `<script>` that writes `<!--<script>` into itself (HTML's "double-escaped" script
+    data) is read as ending at its first `</script>`.
+    """
+    lowered = body.lower()
+    body_end = html_end = left_open = -1
+    commented = False
+    templates = 0  # how deep in <template>: content there is parsed but never shown
+    at = 0
+    while (tag := _MARKUP.search(lowered, at)) is not None:
+        comment, end_tag, template, text = tag.groups()
+        at = tag.end()
+        if end_tag is not None:
+            if templates:
+                continue
+            if end_tag == b"body":
+                body_end = tag.start()
+            else:
+                html_end = tag.start()
+            continue
+        if template is not None:
+            templates = templates + 1 if template == b"template" else max(templates - 1, 0)
+            continue
+        if comment is not None:
+            closed = _COMMENT_END.search(lowered, tag.start() + 2)
+        elif text != b"plaintext":
+            closed = _TEXT_END[text].search(lowered, at)
+        else:
+            closed = None  # everything after <plaintext> is text
+        if closed is None:
+            left_open = tag.start()
+            commented = commented or (comment is not None and b"</body>" in lowered[at:])
+            break
+        if comment is not None and not commented:
+            commented = lowered.find(b"</body>", at, closed.start()) >= 0
+        at = closed.end()
+    return _MarkupEnds(body_end, html_end, left_open, commented)
 
 
 def _is_document(lowered: bytes) -> bool:
