@@ -98,6 +98,28 @@ def _folder(text: str) -> Path:
     return Path(_not_empty(text))
 
 
+def _duckdb_file(text: str) -> Path:
+    """A --db: a path DuckDB can be handed. It takes UTF-8 names only, and crashed on any
+    other (`RuntimeError: std::bad_cast`, a traceback from every command)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A name arrives with lone surrogates when its bytes do not decode in Python's file
+        # system encoding: not UTF-8 at all, or UTF-8 read as ASCII (LC_ALL=C, PYTHONUTF8=0).
+        encoding = sys.getfilesystemencoding()
+        try:
+            os.fsencode(text).decode("utf-8")
+        except UnicodeDecodeError:
+            reason = "is not UTF-8, and DuckDB opens UTF-8 paths only: rename it"
+        else:
+            reason = (
+                f"cannot be handed to DuckDB: this Python reads file names as {encoding} "
+                "(a C or POSIX locale with PYTHONUTF8=0); set LANG=C.UTF-8 or PYTHONUTF8=1"
+            )
+        raise argparse.ArgumentTypeError(f"{text!r} {reason}") from None
+    return Path(text)
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -158,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rollup.add_argument(
         "--db",
-        type=Path,
+        type=_duckdb_file,
         metavar="FILE",
         help="the DuckDB file (created); with --engine spark: load the output",
     )
@@ -212,7 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--to 2026-11-28 --grain week --compare --format html --output referrers.html",
     )
     report.add_argument("kind", metavar="KIND", help=f"one of: {', '.join(KINDS)}")
-    report.add_argument("--db", required=True, type=Path, metavar="FILE", help="the DuckDB file")
+    report.add_argument(
+        "--db", required=True, type=_duckdb_file, metavar="FILE", help="the DuckDB file"
+    )
     report.add_argument("--site", metavar="S", help="only this site (default: all, added up)")
     report.add_argument(
         "--from",
@@ -263,7 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
         "analytics export --db var/analytics.duckdb --table daily_referrers "
         "--format parquet --output referrers.parquet",
     )
-    export.add_argument("--db", required=True, type=Path, metavar="FILE", help="the DuckDB file")
+    export.add_argument(
+        "--db", required=True, type=_duckdb_file, metavar="FILE", help="the DuckDB file"
+    )
     export.add_argument("--table", required=True, metavar="TABLE", help="events or a daily_* table")
     export.add_argument("--format", required=True, metavar="{parquet,csv}", help="the file format")
     export.add_argument(
@@ -276,7 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Delete raw events older than N days (rollups stay).",
         "analytics prune --db var/analytics.duckdb --raw-days 30",
     )
-    prune.add_argument("--db", required=True, type=Path, metavar="FILE", help="the DuckDB file")
+    prune.add_argument(
+        "--db", required=True, type=_duckdb_file, metavar="FILE", help="the DuckDB file"
+    )
     prune.add_argument(
         "--raw-days",
         required=True,
