@@ -552,7 +552,7 @@ class ConsentMiddleware:
             rewritten: list[tuple[bytes, bytes]] = []
             for key, value in headers:
                 lowered = key.lower()
-                if lowered in _ABOUT_THE_APPS_BODY:
+                if lowered in _ABOUT_THE_APPS_BODY or lowered == b"accept-ranges":
                     continue
                 if lowered == b"content-length":
                     value = length
@@ -564,6 +564,10 @@ class ConsentMiddleware:
                     if self.honor_dnt:
                         value = _with_vary(value, b"DNT")
                 rewritten.append((key, value))
+            # A byte range would be the app's page: a client resuming this one (`wget -c`, a
+            # download manager; no If-Range, as the page has no validators) would join the two
+            # pages' bytes. Absence says nothing (RFC 9110 14.3); `none` advises against it.
+            rewritten.append((b"accept-ranges", b"none"))
             start["headers"] = rewritten
         await send(start)
         await send({"type": "http.response.body", "body": body, "more_body": False})
