@@ -361,8 +361,8 @@ class ConsentMiddleware:
         when nothing is held any more, as is usual."""
         is_head = scope["method"] == "HEAD"
         inject_for = not consent.decided and not is_head
-        # HEAD gets no body to inject into, but GET would get the banner: the app's length is
-        # not the GET body's, and RFC 9110 8.6 then allows none at all.
+        # HEAD gets no body to inject into, but GET would get the banner: the headers say what
+        # GET's would (`_banner_page_headers`), with no length, as the app's is not GET's.
         unknown_length = not consent.decided and is_head
         html_varies = self.inject_banner
         held: Message | None = None
@@ -391,7 +391,7 @@ class ConsentMiddleware:
                     if inject_for and not self._warned_compressed and message.get("status") == 200:
                         self._warn_if_compressed(headers)
                     if unknown_length and _injectable(message, headers):
-                        headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+                        headers = self._banner_page_headers(headers, None)
                 if changed:
                     message["headers"] = headers
                 await send(message)
@@ -546,31 +546,43 @@ class ConsentMiddleware:
                 new_body = inject(body, snippet)
         if new_body is not None:
             body = new_body
-            length = str(len(body)).encode()
-            # The app's validators and digests describe the page without the banner: kept,
-            # a revalidation after the visitor decides would get 304 and show the banner again.
-            rewritten: list[tuple[bytes, bytes]] = []
-            for key, value in headers:
-                lowered = key.lower()
-                if lowered in _ABOUT_THE_APPS_BODY or lowered == b"accept-ranges":
-                    continue
-                if lowered == b"content-length":
-                    value = length
-                elif lowered == b"vary":  # there is one: the page went through `_private`
-                    # The banner is in the visitor's language and notes their GPC signal: a
-                    # cache keyed on Cookie alone would show whoever asked first's banner.
-                    value = _with_vary(value, b"Accept-Language")
-                    value = _with_vary(value, b"Sec-GPC")
-                    if self.honor_dnt:
-                        value = _with_vary(value, b"DNT")
-                rewritten.append((key, value))
-            # A byte range would be the app's page: a client resuming this one (`wget -c`, a
-            # download manager; no If-Range, as the page has no validators) would join the two
-            # pages' bytes. Absence says nothing (RFC 9110 14.3); `none` advises against it.
-            rewritten.append((b"accept-ranges", b"none"))
-            start["headers"] = rewritten
+            start["headers"] = self._banner_page_headers(headers, str(len(body)).encode())
         await send(start)
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    def _banner_page_headers(
+        self, headers: Sequence[tuple[bytes, bytes]], length: bytes | None
+    ) -> list[tuple[bytes, bytes]]:
+        """The app's start `headers` made true of the page with the banner, whose length is
+        `length`; None for a HEAD, which does not know it (RFC 9110 8.6: then none at all).
+
+        HEAD gets the same as GET (RFC 9110 9.3.2): with the app's validators, a HEAD-then-GET
+        client (a link checker, a cache) would take the page with the banner for the app's.
+        """
+        # The app's validators and digests describe the page without the banner: kept,
+        # a revalidation after the visitor decides would get 304 and show the banner again.
+        rewritten: list[tuple[bytes, bytes]] = []
+        for key, value in headers:
+            lowered = key.lower()
+            if lowered in _ABOUT_THE_APPS_BODY or lowered == b"accept-ranges":
+                continue
+            if lowered == b"content-length":
+                if length is None:
+                    continue
+                value = length
+            elif lowered == b"vary":  # there is one: the page went through `_private`
+                # The banner is in the visitor's language and notes their GPC signal: a
+                # cache keyed on Cookie alone would show whoever asked first's banner.
+                value = _with_vary(value, b"Accept-Language")
+                value = _with_vary(value, b"Sec-GPC")
+                if self.honor_dnt:
+                    value = _with_vary(value, b"DNT")
+            rewritten.append((key, value))
+        # A byte range would be the app's page: a client resuming this one (`wget -c`, a
+        # download manager; no If-Range, as the page has no validators) would join the two
+        # pages' bytes. Absence says nothing (RFC 9110 14.3); `none` advises against it.
+        rewritten.append((b"accept-ranges", b"none"))
+        return rewritten
 
     def _filter(
         self, headers: list[tuple[bytes, bytes]], consent: Consent, *, http: bool = True
