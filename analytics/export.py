@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -86,6 +87,16 @@ def keep_permissions(replaced: str | os.PathLike[str], new: str | os.PathLike[st
     os.chmod(new, stat.S_IMODE(old.st_mode))
 
 
+def _is_utf8(text: str) -> bool:
+    # A name whose bytes Python's file system encoding could not decode holds lone
+    # surrogates (surrogateescape), which DuckDB cannot be handed.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def is_same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
     """Whether `a` and `b` name one existing file (through links and relative paths)."""
     try:
@@ -125,10 +136,17 @@ def export_table(
     folder = target.parent
     if not stream and (not _is_folder(folder) or not os.access(folder, os.W_OK)):
         raise ExportError(f"cannot write {str(named)!r}: folder missing or not writable")
-    con = connect(db_path, read_only=True, lock_timeout=lock_timeout)
     # Renaming a finished file over a pipe or a device would replace it (as root, even
     # /dev/stdout itself) and its reader would get nothing.
-    temp = target if stream else folder / f".tmp-export-{os.getpid()}-{target.name}"
+    # An ASCII temporary name: DuckDB writes UTF-8 paths only, and Python renames it to any
+    # name, so an output name that is not UTF-8 (the folder's name aside) works too.
+    temp = target if stream else folder / f".tmp-export-{os.getpid()}-{secrets.token_hex(4)}"
+    if not _is_utf8(str(temp)):
+        raise ExportError(
+            f"cannot write {str(named)!r}: DuckDB writes UTF-8 paths only, and this one is "
+            "not UTF-8 (or Python reads file names as ASCII here: LC_ALL=C with PYTHONUTF8=0)"
+        )
+    con = connect(db_path, read_only=True, lock_timeout=lock_timeout)
     try:
         order = "ts" if table == "events" else "ALL"
         options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"

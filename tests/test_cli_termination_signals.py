@@ -78,7 +78,7 @@ def test_a_signal_during_an_export_removes_its_temporary_file(
     big: tuple[Path, Path], tmp_path: Path, signum: int, name: str, code: int
 ) -> None:
     # Before: the default action killed the process on the spot, with no line, and left
-    # `.tmp-export-<pid>-events.csv` (up to the size of the events table) for every run a
+    # a `.tmp-export-…` file (up to the size of the events table) for every run a
     # timeout stopped.
     _, db = big
     out = tmp_path / "events.csv"
