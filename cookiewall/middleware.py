@@ -10,6 +10,7 @@ References:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -255,11 +256,24 @@ class ConsentMiddleware:
             await app(scope, receive, send_filtered)
         else:
             send_gated, unfinished = self._gate(scope, send, consent, site, extra)
-            await self.app(scope, receive, send_gated)
-            if unfinished is not None:
+            if unfinished is None:
+                await self.app(scope, receive, send_gated)
+                return
+            try:
+                await self.app(scope, receive, send_gated)
+            except Exception:
+                # Raised after starting a page the gate holds: without the gate, the client
+                # has the app's start and a cut-off body (the server closes the connection);
+                # held, the server sent 500 instead, to this visitor alone, while a recorder
+                # inside the gate had counted the 200. What was held goes out first.
                 ending = unfinished()
                 if ending is not None:
-                    await ending
+                    with contextlib.suppress(Exception):  # the app's exception is the one to tell
+                        await ending
+                raise
+            ending = unfinished()
+            if ending is not None:
+                await ending
 
     def _is_secure(self, scope: Scope) -> bool:
         """Whether the gate's own cookies get Secure: as configured, else when served by https.
