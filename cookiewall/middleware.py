@@ -413,6 +413,11 @@ class ConsentMiddleware:
             if held is None:
                 await send(message)
                 return
+            if kind == "http.response.push":
+                # Another response promised (HTTP/2 server push, RFC 9113 8.4): it says nothing
+                # of this page's body and may precede its start. Passed on, the page stays held.
+                await send(message)
+                return
             if kind != "http.response.body":
                 # A page the server is to send from a file (pathsend, zerocopy) is read here
                 # when it is small enough to hold, so the banner goes in; else as it came.
