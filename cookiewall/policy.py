@@ -304,6 +304,12 @@ class Policy:
         version = data["version"]
         if isinstance(version, date):  # TOML turns a bare 2026-11-28 into a date
             version = version.isoformat()
+        elif isinstance(version, (bool, int, float)):  # `version = 3`: a TOML number
+            written = str(version).lower() if isinstance(version, bool) else str(version)
+            raise ValueError(
+                f"version = {written} is a number, but the version must be a non-empty string:"
+                f' quote it (version = "{written}")'
+            )
         days = data.get("consent_max_age_days", DEFAULT_CONSENT_AGE.days)
         if not isinstance(days, int) or isinstance(days, bool):
             raise ValueError("consent_max_age_days must be an integer")
