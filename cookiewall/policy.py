@@ -305,10 +305,11 @@ class Policy:
         if isinstance(version, date):  # TOML turns a bare 2026-11-28 into a date
             version = version.isoformat()
         elif isinstance(version, (bool, int, float)):  # `version = 3`: a TOML number
-            written = str(version).lower() if isinstance(version, bool) else str(version)
+            boolean = isinstance(version, bool)
+            written = str(version).lower() if boolean else str(version)
             raise ValueError(
-                f"version = {written} is a number, but the version must be a non-empty string:"
-                f' quote it (version = "{written}")'
+                f"version = {written} is {'true/false' if boolean else 'a number'}, but the"
+                f' version must be a non-empty string: quote it (version = "{written}")'
             )
         days = data.get("consent_max_age_days", DEFAULT_CONSENT_AGE.days)
         if not isinstance(days, int) or isinstance(days, bool):

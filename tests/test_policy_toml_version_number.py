@@ -24,7 +24,7 @@ CATEGORIES = '\n[[categories]]\nname = "necessary"\nrequired = true\n'
         ("12", 'quote it (version = "12")'),
         ("3.1", 'quote it (version = "3.1")'),
         ("0", 'quote it (version = "0")'),
-        ("true", 'quote it (version = "true")'),
+        ("true", "version = true is true/false, but the version must be a non-empty string"),
     ],
 )
 def test_a_number_for_the_version_says_to_quote_it(
