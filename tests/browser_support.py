@@ -1,7 +1,8 @@
 """What the browser tests (tests/test_browser_*.py) share: the gate around a module's own pages,
-the `site` fixture that serves them (or the example site) with uvicorn on 127.0.0.1, and a
-watch on the decisions a page sends. The browser itself is tests/conftest.py's `browser`
-fixture, which skips (or fails, under COOKIEWALL_REQUIRE_BROWSER=1) without Chromium.
+the `site` fixture that serves them (or the example site) with uvicorn on 127.0.0.1, a watch
+on the decisions a page sends, and the visitor's own text size setting. The browser itself is
+tests/conftest.py's `browser` fixture, which skips (or fails, under
+COOKIEWALL_REQUIRE_BROWSER=1) without Chromium.
 
 A module keeps its own policy, pages and secret key; it names its `site` with
 
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 EXAMPLE_APP = "examples.starlette_app:app"
+
+# Chromium's default text size ("standard" font size): what `font-size: medium` is.
+DEFAULT_TEXT_PX = 16
 
 
 def gated_pages(routes: Sequence[BaseRoute], *, policy: Policy, secret_key: str) -> ASGIApp:
@@ -80,3 +84,24 @@ def watch_decisions(page: Page) -> list[str]:
     posts: list[str] = []
     page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
     return posts
+
+
+def set_text_size(page: Page, percent: int) -> int:
+    """Before the page is opened: the visitor's text size setting (Chromium's Settings >
+    Appearance > Font size) at `percent` of the default, through CDP `Page.setFontSizes`;
+    return it in px. This is what large text means for the banner: it is sized in em from its
+    own `font-size: medium`, so a page's root font size (`html.style.fontSize`) leaves it as
+    it is. The setting lasts for the page, across its navigations."""
+    size = round(DEFAULT_TEXT_PX * percent / 100)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Page.enable")
+    cdp.send("Page.setFontSizes", {"fontSizes": {"standard": size}})
+    return size
+
+
+def banner_text_size(page: Page) -> str:
+    """The computed font size of the banner's root, e.g. "32px": whether a text size setting
+    reached the banner at all."""
+    return str(
+        page.evaluate("getComputedStyle(document.querySelector('[data-cookiewall]')).fontSize")
+    )
