@@ -23,7 +23,6 @@ import contextlib
 import logging
 import os
 import re
-import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -46,6 +45,7 @@ from analytics.database import (
 from analytics.errors import AnalyticsError, Interrupted, WarehouseError, first_line
 from analytics.event import EVENT_FIELDS, EVENT_SCHEMA
 from analytics.footers import Footer, check_ts_range, content_id_of, read_footer
+from analytics.segment_moves import move_without_replacing
 from analytics.spool import Segment, SpoolError, list_segments, remove_stale_temps
 from analytics.tables import (
     EVENTS_COLUMNS,
@@ -84,6 +84,13 @@ class IngestResult:
     # Ingested segments that `archive` could not move or delete after COMMIT: still in the
     # spool (the ledger skips them), tried again on the next run.
     undisposed: tuple[str, ...] = ()
+    # Segments under a name the ledger holds whose content differs from what was ingested
+    # under it (rewritten, or re-sealed under that name): never read, moved to quarantine
+    # (so also in `quarantined`).
+    reused_names: tuple[str, ...] = ()
+    # Ingested segments archived under another name than their own (`<stem>.2.parquet`)
+    # because the archive held another file of that name, which is kept: archive-relative.
+    archived_renamed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,8 +105,14 @@ class RunResult:
             f"ingested {ing.segments} segments ({ing.events} events, {len(ing.days)} days); "
             f"rolled up {len(self.rolled_up)} days; pruned {self.pruned_events} raw events"
         )
-        if ing.quarantined:
-            text += f"; quarantined {len(ing.quarantined)} corrupt segments"
+        corrupt = len(ing.quarantined) - len(ing.reused_names)
+        if corrupt:
+            text += f"; quarantined {corrupt} corrupt segments"
+        if ing.reused_names:
+            text += (
+                f"; quarantined {len(ing.reused_names)} segments whose name was ingested "
+                "before with other content"
+            )
         if ing.unreadable:
             text += f"; {len(ing.unreadable)} unreadable segments left in place (permissions)"
         if ing.duplicates:
@@ -111,6 +124,11 @@ class RunResult:
             text += (
                 f"; {len(ing.undisposed)} ingested segments could not be archived or deleted "
                 "(left in the spool)"
+            )
+        if ing.archived_renamed:
+            text += (
+                f"; {len(ing.archived_renamed)} ingested segments archived under another name "
+                "(the archive held another file of theirs)"
             )
         return text
 
@@ -292,10 +310,11 @@ class Warehouse:
                 )
             segments = [seg for seg in segments if _is_utf8(seg.name)]
             fresh = self._not_ingested(con, segments)
+            reused = self._quarantine_reused_names(con, spool, segments, fresh)
             footers, unreadable, gone = self._check_footers(spool, fresh, progress=progress)
             quarantined = {seg.name for seg in fresh if seg.name not in footers}
             quarantined -= unreadable | gone
-            quarantined |= {seg.name for seg in misnamed}
+            quarantined |= {seg.name for seg in misnamed} | reused
             fresh = [seg for seg in fresh if seg.name in footers]
             old_ids = self._old_content_ids(con, segments, fresh, footers)
             fresh, copies = self._split_copies(con, fresh, footers, old_ids)
@@ -344,7 +363,7 @@ class Warehouse:
             raise _warehouse_error(self.path, exc) from None
         finally:
             con.close()
-        undisposed = self._dispose(disposable)
+        undisposed, archived_renamed = self._dispose(disposable)
         # Temporary segments of writers killed mid-flush: never listed, but clutter forever.
         stale = remove_stale_temps(spool)
         if stale:
@@ -357,6 +376,8 @@ class Warehouse:
             unreadable=tuple(sorted(unreadable)),
             duplicates=tuple(sorted(seg.name for seg in copies)),
             undisposed=undisposed,
+            reused_names=tuple(sorted(reused)),
+            archived_renamed=archived_renamed,
         )
         return RunResult(ingest=result, rolled_up=rolled_up, pruned_events=pruned)
 
@@ -506,6 +527,63 @@ class Warehouse:
             con.unregister("listed_segments")
         fresh = {row[0] for row in rows}
         return [seg for seg in segments if seg.name in fresh]
+
+    def _quarantine_reused_names(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        spool: Path,
+        listed: Sequence[Segment],
+        fresh: Sequence[Segment],
+    ) -> set[str]:
+        """Quarantine the listed segments whose name the ledger holds but whose content id
+        differs from the one ingested under it; their names.
+
+        Such a file is never read (the ledger knows its name), and archiving or deleting it
+        as the ingested segment would lose its events, or, archived over the original, the
+        only copy of the ingested ones. The content id is two small reads at the end of each
+        file (about 15 us): every listed segment the ledger holds, each run, since segments
+        left in the spool (no --archive) stay listed. Ledger rows without a content id (from
+        before content ids) are known by name only and not checked.
+        """
+        fresh_names = {seg.name for seg in fresh}
+        known = [seg for seg in listed if seg.name not in fresh_names and _is_utf8(seg.name)]
+        if not known:
+            return set()
+        ids: dict[str, str] = {}
+        for seg in known:
+            try:
+                ids[seg.name] = content_id_of(seg.path)
+            except OSError:
+                continue  # gone or unreadable: nothing to move now, looked at again next run
+        if not ids:
+            return set()
+        con.register(
+            "listed_contents",
+            pa.table({"name": list(ids), "content_id": list(ids.values())}),
+        )
+        try:
+            differing = {
+                row[0]
+                for row in con.execute(
+                    "SELECT listed.name FROM listed_contents AS listed "
+                    "JOIN ingested_segments AS ledger ON ledger.name = listed.name "
+                    "WHERE ledger.content_id IS NOT NULL "
+                    "AND ledger.content_id <> listed.content_id"
+                ).fetchall()
+            }
+        finally:
+            con.unregister("listed_contents")
+        for seg in known:
+            if seg.name in differing:
+                self._quarantine(
+                    spool,
+                    seg,
+                    "a segment of that name was ingested before with other content "
+                    "(rewritten, or sealed again under its name); its events are not counted "
+                    "under that name: give it a new name to ingest them",
+                    what="segment",
+                )
+        return differing
 
     def _old_content_ids(
         self,
@@ -703,15 +781,18 @@ class Warehouse:
         if inserted != rows:
             raise ValueError(f"{inserted} rows where its footer promises {rows}")
 
-    def _quarantine(self, spool: Path, seg: Segment, reason: str) -> None:
+    def _quarantine(
+        self, spool: Path, seg: Segment, reason: str, *, what: str = "corrupt segment"
+    ) -> None:
+        # Never over an earlier quarantined file of that name: it may be the only copy.
         target = spool / QUARANTINE_FOLDER / seg.name
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(seg.path, target)
+            moved = move_without_replacing(seg.path, target)
         except OSError as exc:
-            logger.warning("corrupt segment %s not moved (%s): %s", seg.name, exc, reason)
+            logger.warning("%s %s not moved (%s): %s", what, seg.name, exc, reason)
             return
-        logger.warning("quarantined corrupt segment %s: %s", seg.name, reason)
+        where = f" (as {moved.path.name})" if moved.renamed else ""
+        logger.warning("quarantined %s %s%s: %s", what, seg.name, where, reason)
 
     def _ingest(
         self,
@@ -1039,20 +1120,30 @@ class Warehouse:
             con.unregister("listed_segments")
         return [seg for seg in candidates if seg.name in done]
 
-    def _dispose(self, segments: Sequence[Segment]) -> tuple[str, ...]:
-        """Delete or archive segments the ledger holds (after COMMIT); the names that failed."""
+    def _dispose(self, segments: Sequence[Segment]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Delete or archive segments the ledger holds (after COMMIT). Returns the names that
+        failed, and the archive-relative names of those archived beside another file."""
         if self.archive is None:
-            return ()
+            return (), ()
         failed: list[str] = []
+        renamed: list[str] = []
         first_error = ""
         for seg in segments:
             try:
                 if self.archive == "delete":
                     seg.path.unlink()
                 else:
-                    target = self.archive / seg.name
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.move(seg.path, target)
+                    # Never over a file already there: it may be the only copy of events
+                    # ingested long ago (the same name, sealed again).
+                    moved = move_without_replacing(seg.path, self.archive / seg.name)
+                    if moved.renamed and not moved.already_there:
+                        renamed.append(moved.path.relative_to(self.archive).as_posix())
+                        logger.warning(
+                            "the archive holds another file named %s, kept: ingested segment "
+                            "archived as %s",
+                            seg.name,
+                            moved.path.name,
+                        )
             except OSError as exc:
                 if isinstance(exc, FileNotFoundError) and not seg.path.exists():
                     # Disposed of by another run meanwhile (one that committed before this
@@ -1074,4 +1165,4 @@ class Warehouse:
                 where,
                 first_error,
             )
-        return tuple(sorted(failed))
+        return tuple(sorted(failed)), tuple(sorted(renamed))

@@ -1,0 +1,90 @@
+"""Moving a segment out of the spool (to the archive, to quarantine) without ever replacing a
+file already there: that file may be the only copy of events ingested long ago.
+
+A plain rename replaces its target. Here the segment is hard-linked to its new name, which
+fails when the name is taken, and only then unlinked from the spool. A name that is taken by
+a byte-for-byte equal file needs no second copy (another run moved this very segment, or a
+backup restored it): the spool's copy is removed. Taken by another file, the segment goes to
+the first free name `<stem>.2.parquet`, `<stem>.3.parquet`, ... beside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import filecmp
+import itertools
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Moved:
+    """Where a segment went: `path`, and whether that is another name than the one asked
+    for (`renamed`), or nowhere, because an equal file was there already (`already_there`)."""
+
+    path: Path
+    renamed: bool = False
+    already_there: bool = False
+
+
+def _candidates(target: Path) -> itertools.chain[Path]:
+    numbered = (target.with_name(f"{target.stem}.{n}{target.suffix}") for n in itertools.count(2))
+    return itertools.chain((target,), numbered)
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    try:
+        return filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
+
+
+def move_without_replacing(source: Path, target: Path) -> Moved:
+    """Move `source` to `target`, or beside it under a free name (see the module); raise
+    OSError when it cannot be moved (FileNotFoundError: `source` is gone)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for candidate in _candidates(target):
+        if os.path.lexists(candidate):
+            if _same_bytes(source, candidate):
+                source.unlink()
+                return Moved(candidate, renamed=candidate != target, already_there=True)
+            continue
+        try:
+            os.link(source, candidate)
+        except FileExistsError:
+            # Taken since the check (another run archiving at the same time): look again.
+            if _same_bytes(source, candidate):
+                source.unlink()
+                return Moved(candidate, renamed=candidate != target, already_there=True)
+            continue
+        except FileNotFoundError:
+            raise
+        except OSError:
+            # Another filesystem (EXDEV), or one without hard links: copy under a temporary
+            # name beside the free one, then claim that name as above.
+            _copy_then_claim(source, candidate)
+            return Moved(candidate, renamed=candidate != target)
+        source.unlink()
+        return Moved(candidate, renamed=candidate != target)
+    raise AssertionError("unreachable: the candidates never end")
+
+
+def _copy_then_claim(source: Path, candidate: Path) -> None:
+    temporary = candidate.with_name(f".tmp-move-{os.getpid()}-{candidate.name}")
+    try:
+        shutil.copy2(source, temporary)
+        try:
+            os.link(temporary, candidate)
+        except FileExistsError:
+            raise
+        except OSError:
+            # No hard links on the target's filesystem at all: the name was free a moment
+            # ago; only a run archiving the same segment at this instant could take it, and
+            # that run's file is this one's bytes.
+            os.replace(temporary, candidate)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+    source.unlink()
