@@ -13,18 +13,16 @@ CSP: the live region and the focus move must work without inline code).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from cookiewall import Category, ConsentMiddleware, Policy
+from cookiewall import Category, Policy
 from cookiewall.banner import DEFAULT_TEXTS
-from tests.support import StrictCSP, uvicorn_server
+from tests.browser_support import gated_pages, site_serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -62,26 +60,17 @@ async def _page(request: Request) -> HTMLResponse:
 
 
 # Served by uvicorn from this module (tests/support.py:uvicorn_server imports it by name).
-app = StrictCSP(
-    ConsentMiddleware(
-        Starlette(routes=[Route("/{name}", _page)]),
-        policy=POLICY,
-        secret_key="announced-test-secret-key-000001",
-        inject_banner=True,
-    )
+app = gated_pages(
+    [Route("/{name}", _page)], policy=POLICY, secret_key="announced-test-secret-key-000001"
 )
+
+site = site_serving("tests.test_browser_banner_choice_announced:app")
 
 _STATUS = "[role=status]"
 _FOCUSED = """() => {
   const e = document.activeElement;
   return e === document.body ? "BODY" : e ? (e.id || e.tagName) : null;
 }"""
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    with uvicorn_server("tests.test_browser_banner_choice_announced:app") as (base_url, _):
-        yield base_url
 
 
 def _choose(page: Page, action: str) -> None:

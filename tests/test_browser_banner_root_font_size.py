@@ -12,17 +12,15 @@ the reset comes from a stylesheet of the site's own, as it would).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from cookiewall import Category, ConsentMiddleware, Policy
-from tests.support import StrictCSP, uvicorn_server
+from cookiewall import Category, Policy
+from tests.browser_support import gated_pages, set_text_size, site_serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -58,14 +56,13 @@ async def _stylesheet(request: Request) -> Response:
 
 
 # Served by uvicorn from this module (tests/support.py:uvicorn_server imports it by name).
-app = StrictCSP(
-    ConsentMiddleware(
-        Starlette(routes=[Route("/site/{name}.css", _stylesheet), Route("/page/{name}", _page)]),
-        policy=POLICY,
-        secret_key="root-font-test-secret-key-000001",
-        inject_banner=True,
-    )
+app = gated_pages(
+    [Route("/site/{name}.css", _stylesheet), Route("/page/{name}", _page)],
+    policy=POLICY,
+    secret_key="root-font-test-secret-key-000001",
 )
+
+site = site_serving("tests.test_browser_banner_root_font_size:app")
 
 # The sizes a visitor sees: text, and the spacing and widths set with it.
 _SIZES = """() => {
@@ -91,21 +88,13 @@ _SIZES = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    with uvicorn_server("tests.test_browser_banner_root_font_size:app") as (base_url, _):
-        yield base_url
-
-
-def _sizes(browser: Browser, url: str, default_size: int | None = None) -> dict[str, Any]:
+def _sizes(browser: Browser, url: str, text_size: int | None = None) -> dict[str, Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     try:
         page = context.new_page()
-        if default_size is not None:
+        if text_size is not None:
             # The visitor's browser setting ("Font size" in Chromium's appearance settings).
-            cdp = context.new_cdp_session(page)
-            cdp.send("Page.enable")
-            cdp.send("Page.setFontSizes", {"fontSizes": {"standard": default_size}})
+            set_text_size(page, text_size)
         page.goto(url)
         page.wait_for_load_state("load")
         sizes: dict[str, Any] = page.evaluate(_SIZES)
@@ -129,7 +118,7 @@ def test_the_visitors_own_font_size_setting_is_honoured(
     site: str, browser: Browser, name: str
 ) -> None:
     default = _sizes(browser, f"{site}/page/{name}")
-    larger = _sizes(browser, f"{site}/page/{name}", default_size=24)
+    larger = _sizes(browser, f"{site}/page/{name}", text_size=150)  # 24px
     assert larger["intro"] == larger["button"] == larger["banner"] == "24px"
     for key, value in default.items():
         assert float(larger[key].removesuffix("px")) == pytest.approx(
@@ -161,9 +150,7 @@ def test_at_twice_the_default_text_size_on_a_phone_the_banner_still_fits(
     context = browser.new_context(viewport={"width": 320, "height": 568})
     try:
         page = context.new_page()
-        cdp = context.new_cdp_session(page)
-        cdp.send("Page.enable")
-        cdp.send("Page.setFontSizes", {"fontSizes": {"standard": 32}})
+        set_text_size(page, 200)  # 32px
         page.goto(f"{site}/page/{name}")
         page.wait_for_load_state("load")
         page.locator("[data-cookiewall] summary").click()
