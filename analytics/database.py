@@ -91,6 +91,16 @@ def scalar(
     return int(rows[0][0]) if rows else 0
 
 
+def stored_timezone(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The time zone a warehouse was built with (`warehouse_meta`), None when it names none
+    (a new file, or one without the table)."""
+    try:
+        rows = con.execute("SELECT value FROM warehouse_meta WHERE key = 'timezone'").fetchall()
+    except duckdb.CatalogException:
+        return None
+    return str(rows[0][0]) if rows else None
+
+
 def _file_mode(db: Path) -> int | None:
     """`db`'s st_mode, None when there is nothing there; WarehouseError when this user may not
     even look (a folder on the way it may not enter)."""

@@ -41,8 +41,15 @@ from analytics.database import (
     has_table,
     is_interruption,
     scalar,
+    stored_timezone,
 )
-from analytics.errors import AnalyticsError, Interrupted, WarehouseError, first_line
+from analytics.errors import (
+    AnalyticsError,
+    Interrupted,
+    WarehouseError,
+    WarehouseMissingError,
+    first_line,
+)
 from analytics.event import EVENT_FIELDS, EVENT_SCHEMA
 from analytics.footers import Footer, check_ts_range, content_id_of, read_footer
 from analytics.segment_moves import move_without_replacing
@@ -419,8 +426,7 @@ class Warehouse:
                 f"{str(self.path)!r} is not a cookiewall warehouse (no warehouse_meta table)"
             )
         con.execute(read_sql("schema.sql"))
-        rows = con.execute("SELECT value FROM warehouse_meta WHERE key = 'timezone'").fetchall()
-        stored: str | None = rows[0][0] if rows else None
+        stored = stored_timezone(con)
         if stored is None:
             self.timezone = self.timezone or "UTC"
             self._check_duckdb_knows(con, self.timezone)
@@ -1077,8 +1083,29 @@ class Warehouse:
 
     def today(self, con: duckdb.DuckDBPyConnection | None = None) -> date:
         """Today in the warehouse's time zone, by its clock: the day an event of this moment
-        is filed under, so by DuckDB's time-zone data, as `day` is (`local_date`)."""
-        return local_date(self.clock(), self.timezone or "UTC", con)
+        is filed under, so by DuckDB's time-zone data, as `day` is (`local_date`).
+
+        Without `timezone=`, the zone is the one stored in the database (opened read-only,
+        waiting up to `lock_timeout` for a writer), UTC when there is no database yet: the
+        zone is read by a run only, and before one "today" was UTC's."""
+        zone = self.timezone
+        if zone is None:
+            zone = self._stored_timezone(con) or "UTC"
+        return local_date(self.clock(), zone, con)
+
+    def _stored_timezone(self, con: duckdb.DuckDBPyConnection | None) -> str | None:
+        if con is not None:
+            return stored_timezone(con)
+        try:
+            reader = connect(
+                self.path, read_only=True, create=False, lock_timeout=self.lock_timeout
+            )
+        except WarehouseMissingError:
+            return None  # a new database gets UTC
+        try:
+            return stored_timezone(reader)
+        finally:
+            reader.close()
 
     def _prune(self, con: duckdb.DuckDBPyConnection, raw_days: int) -> int:
         today = self.today(con)
