@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from html import escape
+from html import escape, unescape
 from importlib.resources import files
 from string import Template
 from typing import Any
@@ -530,6 +530,10 @@ def csp_nonces(enforced: Iterable[bytes], report_only: Iterable[bytes] = ()) -> 
                 directives = _directives(policy)
                 script = script or _nonce_in(directives, _SCRIPT_DIRECTIVES)
                 style = style or _nonce_in(directives, _STYLE_DIRECTIVES)
+            if script and style:
+                # Both found: `enforced` may be lazy (the page's <meta> policies after the
+                # headers), and what follows is then never read.
+                return script, style
         if script or style:
             break
     return script, style
@@ -689,6 +693,82 @@ def _is_document(lowered: bytes) -> bool:
             return False
         head = head[end + 3 :].lstrip()
     return head.startswith((b"<!doctype html", b"<html"))
+
+
+# -- a page's own <meta http-equiv="Content-Security-Policy"> ---------------------------------
+
+# Only a <meta> that is a child of <head> is a policy (HTML 4.2.5.3): the reading stops at the
+# first element that cannot be in the head (<body>, or a <p> or <div> that starts the body
+# where <body> is left out), so a page's length does not matter. A <meta> in a comment, in a
+# script's or style's text, a <noscript> (text, where scripts run) or a <template> is none.
+_HEAD_SKIPPED = (b"script", b"style", b"title", b"noscript", b"template", b"noframes")
+_HEAD_ELEMENTS = frozenset({b"html", b"head", b"meta", b"link", b"base", b"basefont", b"bgsound"})
+_HEAD_MARKUP = re.compile(rb"<(?:(!--)|([a-z][^\t\n\f\r />]*))", re.IGNORECASE)
+_HEAD_SKIPPED_END = {
+    name: re.compile(rb"</" + name + _TAG_NAME_END, re.IGNORECASE) for name in _HEAD_SKIPPED
+}
+# One attribute as HTML's tokenizer reads it: a name (which may start with "="), then maybe
+# "=" and a value in double quotes, single quotes or none, in any order and case.
+_ATTRIBUTE = re.compile(
+    rb"[\t\n\f\r /]*([^\t\n\f\r />][^\t\n\f\r /=>]*)"
+    rb"(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:\"([^\"]*)\"|'([^']*)'|([^\t\n\f\r >]*)))?"
+)
+_CSP = "content-security-policy"  # the http-equiv
+# Tags and comments read before giving up: real heads have tens (a large one some hundreds),
+# and a page made of <meta>s or comments alone would be read whole (1 MB: 150 ms).
+_HEAD_TAGS_READ = 1000
+
+
+def meta_policies(body: bytes) -> Iterator[bytes]:
+    """The policies a page sets in its head with `<meta http-equiv="Content-Security-Policy">`.
+
+    Static sites and many CMSs set their CSP so, where the gate sees no header: a nonce there
+    is as binding on the injected script as a header's. Read lazily, from the page's start to
+    the end of its head, skipping comments and the text of scripts and styles whole; the
+    `content` comes out as the browser reads it (`&#39;nonce-…&#39;` is `'nonce-…'`).
+    `-Report-Only` in a <meta> is ignored by browsers, and here.
+    """
+    at = 0
+    for _ in range(_HEAD_TAGS_READ):
+        if (tag := _HEAD_MARKUP.search(body, at)) is None:
+            return
+        comment, name = tag.groups()
+        at = tag.end()
+        if comment is not None:
+            closed = _COMMENT_END.search(body, tag.start() + 2)
+        elif (name := name.lower()) in _HEAD_SKIPPED_END:
+            closed = _HEAD_SKIPPED_END[name].search(body, at)
+        elif name in _HEAD_ELEMENTS:
+            # Read whole, so that a "<" in a quoted value is not taken for a tag.
+            attributes, at = _attributes(body, at)
+            if name == b"meta":
+                equiv = attributes.get(b"http-equiv")
+                content = attributes.get(b"content")
+                if equiv is not None and content is not None and _text(equiv).lower() == _CSP:
+                    yield _text(content).encode("utf-8")
+            continue
+        else:
+            return  # the head is over
+        if closed is None:
+            return
+        at = closed.end()
+
+
+def _attributes(body: bytes, at: int) -> tuple[dict[bytes, bytes], int]:
+    """A start tag's attributes from `at` (just after its name) by lower-cased name, and
+    where they end; the first of a repeated name counts, as in HTML."""
+    found: dict[bytes, bytes] = {}
+    while (attribute := _ATTRIBUTE.match(body, at)) is not None:
+        name, *values = attribute.groups()
+        found.setdefault(name.lower(), next((v for v in values if v is not None), b""))
+        at = attribute.end()
+    return found, at
+
+
+def _text(value: bytes) -> str:
+    # Character references resolved as HTML does; a nonce is ASCII, so the page's own charset
+    # does not matter to what is read here.
+    return unescape(value.decode("latin-1"))
 
 
 def _digest(data: bytes) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import logging
 import os
 import re
@@ -19,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Seque
 from typing import Any
 
 from cookiewall import setcookie
-from cookiewall.banner import Banner, Nonces, csp_nonces, inject
+from cookiewall.banner import Banner, Nonces, csp_nonces, inject, meta_policies
 from cookiewall.consent import Consent, ConsentCodec, Decision
 from cookiewall.endpoints import ConsentEndpoints, browser_path, route_path, safe_next
 from cookiewall.messages import Reply, Request, Site
@@ -557,7 +558,7 @@ class ConsentMiddleware:
                 # The consent: a category GPC refuses is shown so, as /consent/banner does.
                 # The page's CSP nonces: a strict CSP blocks a script or stylesheet without.
                 snippet = site.banner.snippet(
-                    language, next_path, consent, _csp_nonces(headers)
+                    language, next_path, consent, _csp_nonces(headers, body)
                 ).encode(charset, "xmlcharrefreplace")
             except UnicodeError:  # a codec without that error handler (idna)
                 pass
@@ -777,8 +778,9 @@ def _unconditional_navigation(scope: Scope) -> None:
         scope["headers"] = [(k, v) for k, v in headers if k not in _CONDITIONS]
 
 
-def _csp_nonces(headers: Sequence[tuple[bytes, bytes]]) -> Nonces:
-    """The nonces of the page's CSP (`banner.csp_nonces`), read only for a page being injected."""
+def _csp_nonces(headers: Sequence[tuple[bytes, bytes]], body: bytes) -> Nonces:
+    """The nonces of the page's CSP (`banner.csp_nonces`), read only for a page being injected:
+    its headers' first, then its own `<meta http-equiv>` policies (read only if still needed)."""
     enforced: list[bytes] = []
     report_only: list[bytes] = []
     for key, value in headers:
@@ -787,7 +789,7 @@ def _csp_nonces(headers: Sequence[tuple[bytes, bytes]]) -> Nonces:
             enforced.append(value)
         elif lowered == b"content-security-policy-report-only":
             report_only.append(value)
-    return csp_nonces(enforced, report_only)
+    return csp_nonces(itertools.chain(enforced, meta_policies(body)), report_only)
 
 
 def start_headers(message: Message) -> list[tuple[bytes, bytes]]:

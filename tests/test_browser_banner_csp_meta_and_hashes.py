@@ -1,0 +1,125 @@
+"""The injected banner under a page's own `<meta http-equiv="Content-Security-Policy">` nonce
+policy, in Debian's Chromium.
+
+A static site or a CMS sets its CSP in the page, where the gate sees no header: the
+injected `<script src=…/banner.js>` without the meta policy's nonce was blocked, so the
+banner stayed at the end of the page (Tab reached it after every control of the page) and
+the page kept half the screen free for it. The gate now reads the nonce from the page's
+head as it does from a header.
+
+The pages are served by uvicorn from this module behind the gate (banner injected); each
+sets the policy named by its path, the page's own inline script allowed by that policy.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from cookiewall import Category, ConsentMiddleware, Policy
+from tests.browser_support import site_serving
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+pytestmark = pytest.mark.browser
+
+NONCE = "m3ta+N/once_-=="
+OWN_SCRIPT = "window.ownScriptRan = true;"
+POLICY = Policy(
+    version="csp-meta-1",
+    categories=[
+        Category("necessary", required=True, description="Sign-in and your choice."),
+        Category("analytics", description="Visit counts."),
+    ],
+)
+STRICT = f"script-src 'nonce-{NONCE}' 'strict-dynamic'; object-src 'none'; base-uri 'none'"
+
+
+def _meta(content: str) -> str:
+    # As a CMS writes it: the policy's own quotes as character references.
+    escaped = content.replace("'", "&#39;")
+    return f'<meta http-equiv="Content-Security-Policy" content="{escaped}">'
+
+
+# (the page's <meta>s, its response headers)
+PAGES: dict[str, tuple[str, dict[str, str]]] = {
+    "meta-strict-dynamic": (_meta(STRICT), {}),
+    "meta-strict-styles-too": (_meta(f"{STRICT}; style-src 'nonce-{NONCE}'"), {}),
+    "meta-default-src": (_meta(f"default-src 'nonce-{NONCE}'"), {}),
+    "meta-single-quoted-upper-case": (
+        f"<META CONTENT='SCRIPT-SRC &#39;NONCE-{NONCE}&#39;' HTTP-EQUIV=CONTENT-SECURITY-POLICY>",
+        {},
+    ),
+    "meta-after-a-header-without-nonce": (
+        _meta(STRICT),
+        {"content-security-policy": "object-src 'none'"},
+    ),
+}
+
+
+async def _page(request: Request) -> HTMLResponse:
+    meta, headers = PAGES[request.path_params["name"]]
+    return HTMLResponse(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"{meta}<title>Shop</title>"
+        f'<script nonce="{NONCE}">{OWN_SCRIPT}</script></head>'
+        '<body><nav><a href="/">Home</a> <a href="/shop">Shop</a></nav>'
+        "<main><h1>Shop</h1><p>Welcome.</p></main></body></html>",
+        headers=headers,
+    )
+
+
+# Served by uvicorn from this module (tests/support.py:uvicorn_server imports it by name).
+app = ConsentMiddleware(
+    Starlette(routes=[Route("/page/{name}", _page)]),
+    policy=POLICY,
+    secret_key="csp-meta-test-secret-key-000001",
+    inject_banner=True,
+)
+
+
+site = site_serving("tests.test_browser_banner_csp_meta_and_hashes:app")
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_the_banner_script_and_stylesheet_run_under_the_pages_own_policy(
+    site: str, browser: Browser, name: str
+) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        violations: list[str] = []
+        page.on(
+            "console",
+            lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+        )
+        page.goto(f"{site}/page/{name}")
+        page.wait_for_load_state("load")  # banner.js is deferred: it has run by now
+        assert page.evaluate("window.ownScriptRan") is True  # the page's policy is in force
+        state = page.evaluate(
+            """() => {
+              const banner = document.querySelector("[data-cookiewall]");
+              return {
+                first: document.body.firstElementChild === banner,
+                room: document.documentElement.style.getPropertyValue("--cookiewall-height"),
+                position: getComputedStyle(banner).position,
+              };
+            }"""
+        )
+        # banner.js ran: the banner leads the page for Tab and the room kept is measured.
+        assert state["first"] is True
+        assert state["room"].endswith("px")
+        assert state["position"] == "fixed"  # the stylesheet applied
+        assert violations == []
+        page.locator("[data-cookiewall] button[value=reject_all]").click()
+        page.locator("[data-cookiewall]").wait_for(state="detached")
+        assert page.url == f"{site}/page/{name}"  # decided by fetch, without leaving
+        assert context.request.get(f"{site}/consent").json()["granted"] == ["necessary"]
+    finally:
+        context.close()
