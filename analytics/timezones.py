@@ -44,6 +44,7 @@ class _ScratchConnection:
 _scratch = _ScratchConnection()
 os.register_at_fork(after_in_child=_scratch.reset)
 LOCAL_DATE_SQL = "SELECT CAST(timezone($zone, $instant) AS DATE)"
+KNOWN_ZONE_SQL = "SELECT timezone($zone, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
 
 
 def local_date(instant: datetime, zone: str, con: duckdb.DuckDBPyConnection | None = None) -> date:
@@ -69,7 +70,8 @@ def local_date(instant: datetime, zone: str, con: duckdb.DuckDBPyConnection | No
 
 
 def validate_timezone(name: str) -> str:
-    """Return `name` if it is an IANA time zone name; raise ValueError otherwise.
+    """Return `name` if it is an IANA time zone name that DuckDB's time-zone data knows too;
+    raise ValueError otherwise.
 
     Files Python finds under /usr/share/zoneinfo that are not a civil zone of their own are
     refused with the reason, even though zoneinfo opens them: see `_not_a_civil_zone`.
@@ -80,10 +82,29 @@ def validate_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
+        # Also ICU's own names, which DuckDB knows and tzdata does not: three-letter aliases
+        # that read as something else (BST is Dhaka, IST Kolkata, CST Chicago) and
+        # withdrawn ones (SystemV/…, US/Pacific-New).
         raise ValueError(
             f"unknown time zone {name!r}: use an IANA name such as 'UTC' or 'Europe/Berlin'"
         ) from None
+    if not _duckdb_knows(name):
+        # A zone added to the host's tz database after the installed duckdb's ICU data was
+        # made: DuckDB cannot cut days by it, nor name the date of "today" in it.
+        raise ValueError(
+            f"unknown time zone {name!r} to the installed duckdb {duckdb.__version__}, whose "
+            "time-zone data cuts the warehouse's days (this host's tz database is newer): "
+            "upgrade duckdb, or use the zone's older name"
+        )
     return name
+
+
+def _duckdb_knows(name: str) -> bool:
+    try:
+        _scratch.fetch(KNOWN_ZONE_SQL, {"zone": name})
+    except duckdb.Error:
+        return False
+    return True
 
 
 def _not_a_civil_zone(name: str) -> str | None:

@@ -241,12 +241,8 @@ class Warehouse:
     ) -> None:
         self.path = Path(path)
         # None: the time zone the database was built with (UTC for a new one).
+        # A zone Python knows and DuckDB does not is refused too, before any file exists.
         self.timezone = None if timezone is None else validate_timezone(timezone)
-        if self.timezone is not None:
-            # Asked of an in-memory DuckDB, so that a zone Python knows and DuckDB does not
-            # ('posixrules') is refused before any database file exists.
-            with duckdb.connect() as scratch:
-                self._check_duckdb_knows(scratch, self.timezone)
         if isinstance(raw_retention_days, bool) or not isinstance(raw_retention_days, int):
             raise ValueError("raw_retention_days must be an int")
         if raw_retention_days < 1:
