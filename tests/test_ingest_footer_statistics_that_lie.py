@@ -22,6 +22,7 @@ import pytest
 from analytics.event import to_table
 from analytics.spool import write_segment
 from analytics.tables import ROLLUP_TABLES
+from analytics.timezones import local_date
 from analytics.warehouse import Warehouse
 from tests.warehouse_support import DIRECT_VISIT, fixed_clock, table_rows
 
@@ -94,8 +95,6 @@ def test_every_day_of_the_rows_is_rolled_up(
 
 def _footer_days(zone: str, segment: Path) -> set[date]:
     """The days the damaged footer names (the two ends of its range, in `zone`)."""
-    from analytics.timezones import local_date
-
     stats = pq.read_metadata(segment).row_group(0).column(0).statistics
     return {local_date(stats.min, zone), local_date(stats.max, zone)}
 
