@@ -335,9 +335,46 @@ class ConsentEndpoints:
             # withdrawal must not leave it behind to be read again.
             clear_root = self.root_site.clear[request.secure]
             reply.headers.append((b"set-cookie", clear_root))
+        for header in self._consent_cookie_copies(request):
+            reply.headers.append((b"set-cookie", header))
         for header in self._deletions(request, keep=self.policy.required_names):
             reply.headers.append((b"set-cookie", header))
         return reply
+
+    def _consent_cookie_copies(self, request: Request) -> list[bytes]:
+        """Expiring Set-Cookies for the consent cookie everywhere else a browser could hold
+        one that reaches this endpoint: each enclosing domain, each enclosing path.
+
+        The gate sets its cookie host-only at the site's path, and a withdrawal expires that.
+        But a sibling subdomain can plant one with `Domain=<parent>` or `Path=/consent` (a
+        genuine "accept all" it minted for itself); the browser sends it here beside the
+        visitor's own, and once the visitor's copy is gone it would be the decision in force:
+        a withdrawal that left it would leave the visitor counted as accepting everything.
+        Sent only when the request carries the consent cookie; never for a `__Host-` name,
+        which browsers keep only host-only at Path=/ (no other copy can exist).
+        """
+        name = self.cookie_name
+        header = request.headers.get("cookie", "")
+        if setcookie.host_only(name) or not setcookie.request_cookie_values(header, name):
+            return []
+        secure = request.secure
+        own = {request.site.cookie_path, "/"}  # host-only there: `Site.clear` and clear_root
+        paths = setcookie.enclosing_paths(browser_path(request.scope, request.site.root))
+        domains = setcookie.enclosing_domains(request.headers.get("host", ""))
+        headers: list[bytes] = []
+        for domain in (None, *domains):
+            for path in paths:
+                if domain is not None or path not in own:
+                    headers.append(
+                        setcookie.deletion(name, path=path, domain=domain, secure=secure)
+                    )
+                if secure:  # a partitioned (CHIPS) copy lives in a jar of its own
+                    headers.append(
+                        setcookie.deletion(
+                            name, path=path, domain=domain, secure=True, partitioned=True
+                        )
+                    )
+        return headers
 
     def _deletions(self, request: Request, *, keep: frozenset[str]) -> list[bytes]:
         """Expiring Set-Cookies for the registered cookies of every category not in `keep`."""
@@ -724,8 +761,10 @@ def _static(request: Request, content: bytes, content_type: str) -> Reply:
         return _not_allowed("GET, HEAD")
     etag = f'"{hashlib.sha256(content).hexdigest()[:16]}"'.encode()
     headers = [
-        # URLs carry ?v=<digest>, so a year of caching is safe.
-        (b"cache-control", b"public, max-age=31536000, immutable"),
+        # URLs carry ?v=<digest>, so a year of caching is safe. no-transform (RFC 9111
+        # 5.2.2.6): a proxy that minified banner.js would make it fail the injected script's
+        # integrity, and every browser would refuse it.
+        (b"cache-control", b"public, max-age=31536000, immutable, no-transform"),
         (b"etag", etag),
         (b"x-content-type-options", b"nosniff"),
     ]

@@ -304,3 +304,49 @@ def filter_headers(
         else:
             removed.append(alias or name)
     return kept, removed, undeclared
+
+
+# Where else a cookie sent to a request could live. Hosts and paths are bounded: a sibling
+# planting a cookie uses the registrable domain or a parent of it, and an endpoint's path has
+# a few segments; a crafted Host or root path must not make a withdrawal answer kilobytes.
+MAX_ENCLOSING_DOMAINS = 6
+MAX_ENCLOSING_PATHS = 8
+_DOMAIN_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")
+_IPV4 = re.compile(r"[0-9.]+")
+# A Path attribute is written into the header as it is: no ';' (a new attribute), no ','
+# (where proxies fold Set-Cookie headers), nothing but printable ASCII.
+_PATH_ATTRIBUTE = re.compile(r"/[!-+\--:<-~]*")
+
+
+def enclosing_domains(host: str) -> list[str]:
+    """The values a `Domain` attribute could have had for a cookie sent to `host` (a Host
+    header, port and all): the host itself and each parent of two labels or more, parents
+    first; none for an IP address, a single label or anything that is not a hostname."""
+    name = host.strip().lower()
+    if name.startswith("["):
+        return []  # an IPv6 literal: only host-only cookies
+    name = name.rsplit(":", 1)[0] if ":" in name else name
+    name = name.removesuffix(".")
+    labels = name.split(".")
+    if len(labels) < 2 or _IPV4.fullmatch(name):
+        return []
+    if not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
+        return []  # never written into a header: `evil;Domain=x` is no hostname
+    parents = [".".join(labels[i:]) for i in range(len(labels) - 2, -1, -1)]
+    return parents[:MAX_ENCLOSING_DOMAINS]
+
+
+def enclosing_paths(request_path: str) -> list[str]:
+    """The `Path` values of the cookies a browser sends to `request_path` (RFC 6265 5.1.4):
+    "/", each leading run of segments with and without its trailing '/', and the path itself;
+    shortest first, the path itself always kept, only those safe to write as an attribute."""
+    candidates = ["/"]
+    for index, char in enumerate(request_path):
+        if char == "/" and index:
+            candidates += [request_path[:index], request_path[: index + 1]]
+    if request_path != "/":
+        candidates.append(request_path)
+    safe = [p for p in dict.fromkeys(candidates) if _PATH_ATTRIBUTE.fullmatch(p)]
+    if len(safe) > MAX_ENCLOSING_PATHS:
+        safe = safe[: MAX_ENCLOSING_PATHS - 1] + safe[-1:]
+    return safe
