@@ -6,6 +6,7 @@ style, so the banner works under `Content-Security-Policy: default-src 'self'`.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import secrets
@@ -215,6 +216,22 @@ def _resource(name: str) -> str:
     return (files("cookiewall") / name).read_text(encoding="utf-8")
 
 
+# The shipped assets, read once: the static endpoints serve these very bytes, the hash below
+# is of them, and their URLs carry a digest of them (so a copy cached under a URL is of them).
+BANNER_CSS = (files("cookiewall") / "static/banner.css").read_bytes()
+BANNER_JS = (files("cookiewall") / "static/banner.js").read_bytes()
+
+# The injected <script src=…/banner.js> carries `integrity="<SCRIPT_INTEGRITY>"`. A page whose
+# CSP allows scripts by hash alone (no nonce, no 'self') allows it by adding one source,
+# SCRIPT_HASH_SOURCE, to `script-src` (CSP3: a hash source matches an external script whose
+# integrity lists that hash; Chromium, Firefox 116+, Safari 15.6+). SHA-384, as SRI advises:
+# the algorithms of the integrity and of the source must be the same. It changes with
+# banner.js, that is with cookiewall's version: build the CSP from it rather than copy it.
+# Stylesheets cannot be allowed so (CSP3 covers scripts only): `style-src 'self'` does.
+SCRIPT_INTEGRITY = "sha384-" + base64.b64encode(hashlib.sha384(BANNER_JS).digest()).decode()
+SCRIPT_HASH_SOURCE = f"'{SCRIPT_INTEGRITY}'"
+
+
 def parse_accept_language(header: str) -> list[str]:
     """Language tags by preference (RFC 9110 section 12.5.4), q=0 dropped, lower-cased."""
     ranked: list[tuple[float, int, str]] = []
@@ -298,13 +315,16 @@ class BannerMarkup:
 
         Given the visitor's `consent`, the banner is the one `/consent/banner` shows them:
         under GPC, the categories it refuses are off and fixed, and say why. `nonces` (from
-        `csp_nonces`) are the page's own, for the script and the stylesheet link.
+        `csp_nonces`) are the page's own, for the script and the stylesheet link. The script
+        always carries `SCRIPT_INTEGRITY`, for a page whose CSP lists `SCRIPT_HASH_SOURCE`: a
+        CSP the gate does not see (a proxy's, a CDN's) may be such a one.
         """
         script_nonce, style_nonce = nonces
         return (
             f'<link rel="stylesheet" href="{escape(self.css_url)}"{_nonce_attribute(style_nonce)}>'
             f"{self.fragment(language, next_path, consent)}"
-            f'<script src="{escape(self.js_url)}" defer{_nonce_attribute(script_nonce)}></script>'
+            f'<script src="{escape(self.js_url)}" defer integrity="{SCRIPT_INTEGRITY}"'
+            f"{_nonce_attribute(script_nonce)}></script>"
         )
 
 
@@ -323,8 +343,8 @@ class Banner:
             raise ValueError(f"honor_dnt must be True or False, not {honor_dnt!r}")
         self.policy = policy
         self.honor_dnt = honor_dnt
-        self.css = _resource("static/banner.css").encode()
-        self.js = _resource("static/banner.js").encode()
+        self.css = BANNER_CSS
+        self.js = BANNER_JS
         self._versions = (_digest(self.css), _digest(self.js))
         self._page = Template(_resource("templates/banner.html"))
         self._category = Template(_resource("templates/category.html"))

@@ -1,5 +1,5 @@
 """The injected banner under a page's own `<meta http-equiv="Content-Security-Policy">` nonce
-policy, in Debian's Chromium.
+policy, and under policies that allow scripts by hash alone, in Debian's Chromium.
 
 A static site or a CMS sets its CSP in the page, where the gate sees no header: the
 injected `<script src=…/banner.js>` without the meta policy's nonce was blocked, so the
@@ -7,12 +7,21 @@ banner stayed at the end of the page (Tab reached it after every control of the 
 the page kept half the screen free for it. The gate now reads the nonce from the page's
 head as it does from a header.
 
+A policy of hashes (`script-src 'sha256-…'`, no nonce, no 'self') blocked banner.js too, and
+no source a site could add named it but 'self' or its URL. The injected script now carries
+`integrity="sha384-…"`, which such a policy allows by listing that hash
+(`cookiewall.banner.SCRIPT_HASH_SOURCE`; CSP3). Here it is computed from the shipped file.
+Hash sources never allow a stylesheet, so those policies allow it by 'self'.
+
 The pages are served by uvicorn from this module behind the gate (banner injected); each
 sets the policy named by its path, the page's own inline script allowed by that policy.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from importlib.resources import files
 from typing import TYPE_CHECKING
 
 import pytest
@@ -47,6 +56,15 @@ def _meta(content: str) -> str:
     return f'<meta http-equiv="Content-Security-Policy" content="{escaped}">'
 
 
+def _hash_source(data: bytes, algorithm: str) -> str:
+    return f"'{algorithm}-{base64.b64encode(hashlib.new(algorithm, data).digest()).decode()}'"
+
+
+BANNER_JS = _hash_source((files("cookiewall") / "static/banner.js").read_bytes(), "sha384")
+OWN = _hash_source(OWN_SCRIPT.encode(), "sha256")  # the page's inline script, by its hash
+# banner.js posts the choice with fetch(): a default-src of hashes needs connect-src 'self'.
+HASHES = f"script-src {OWN} {BANNER_JS}; style-src 'self'; object-src 'none'; base-uri 'none'"
+
 # (the page's <meta>s, its response headers)
 PAGES: dict[str, tuple[str, dict[str, str]]] = {
     "meta-strict-dynamic": (_meta(STRICT), {}),
@@ -60,6 +78,24 @@ PAGES: dict[str, tuple[str, dict[str, str]]] = {
         _meta(STRICT),
         {"content-security-policy": "object-src 'none'"},
     ),
+    "hashes": ("", {"content-security-policy": HASHES}),
+    "hashes-strict-dynamic": (
+        "",
+        {"content-security-policy": f"script-src {OWN} {BANNER_JS} 'strict-dynamic'"},
+    ),
+    "hashes-script-src-elem": (
+        "",
+        {"content-security-policy": f"script-src-elem {OWN} {BANNER_JS}; style-src 'self'"},
+    ),
+    "hashes-default-src": (
+        "",
+        {
+            "content-security-policy": (
+                f"default-src {OWN} {BANNER_JS}; style-src 'self'; connect-src 'self'"
+            )
+        },
+    ),
+    "hashes-in-meta": (_meta(HASHES), {}),
 }
 
 
