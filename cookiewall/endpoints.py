@@ -50,6 +50,14 @@ logger = logging.getLogger("cookiewall")
 
 MAX_NEXT = 2048
 _PRIVATE = [(b"cache-control", b"private, no-store"), (b"vary", b"Cookie")]
+# The gate's HTML holds the decision forms: another site must not frame them and lure a click
+# onto "Accept all" (clickjacking; the click is same-origin inside the frame, so it passes
+# the CSRF check, and leaves a receipt). The site may still frame its own banner.
+# `frame-ancestors` for current browsers, X-Frame-Options for those without CSP level 2.
+_NOT_FRAMED_ELSEWHERE = [
+    (b"content-security-policy", b"frame-ancestors 'self'"),
+    (b"x-frame-options", b"SAMEORIGIN"),
+]
 MAX_SITES = 64  # root paths come from the server or the app's mounts: a handful, but bounded
 MAX_ROOT_PATH = 1024
 # Browsers keep at most 180 cookies per domain (Chromium; Firefox 150): a withdrawal expires
@@ -534,6 +542,7 @@ class ConsentEndpoints:
             (b"cache-control", b"private, no-store"),
             (b"vary", b"Cookie, Accept-Language, Sec-Fetch-Dest, Sec-GPC, DNT"),
             (b"content-language", language.encode()),
+            *_NOT_FRAMED_ELSEWHERE,
         ]
         return Reply(200, fragment.encode(), "text/html; charset=utf-8", headers)
 
@@ -555,6 +564,7 @@ class ConsentEndpoints:
                 table = _page(texts.language, title, table)
             headers.append((b"vary", b"Accept-Language, Sec-Fetch-Dest"))
             headers.append((b"content-language", texts.language.encode()))
+            headers.extend(_NOT_FRAMED_ELSEWHERE)
             return Reply(200, table.encode(), "text/html; charset=utf-8", headers)
         return error(400, "format must be json or html")
 
