@@ -163,6 +163,9 @@ class Script:
 
 
 HISTORY = date(2026, 10, 10)
+# The server is stopped and the spool rolled up here, then the rest is served and rolled up
+# again (cron): inside Berlin's 30 October, while UTC still says the 29th.
+SPLIT = datetime(2026, 10, 30, 0, 40, tzinfo=BERLIN)
 PREVIOUS = (date(2026, 10, 21), date(2026, 10, 27))
 RANGE = (date(2026, 10, 28), date(2026, 11, 3))
 GOOGLE = "https://www.google.com/search?q=caf%C3%A9"
@@ -318,6 +321,7 @@ def scenario() -> Script:
     s.at(d(2026, 10, 29), "00:01", late, "/menu", referer=INTERNAL)  # 23:01 UTC, the 28th
     cross = crowd(61, ANDROID)
     s.at(d(2026, 10, 30), "00:30", cross, "/")  # 23:30 UTC, the 29th
+    s.at(d(2026, 10, 30), "00:50", cross, "/about")  # 23:50 UTC, the 29th: after SPLIT
     s.at(d(2026, 10, 30), "01:30", cross, "/menu", referer=INTERNAL)  # 00:30 UTC, the 30th
     month = crowd(62, IPHONE)
     s.at(d(2026, 10, 31), "23:30", month, "/")  # 22:30 UTC on 10-31
