@@ -62,8 +62,9 @@ def move_without_replacing(source: Path, target: Path) -> Moved:
         except FileNotFoundError:
             raise
         except OSError:
-            # Another filesystem (EXDEV), or one without hard links: copy under a temporary
-            # name beside the free one, then claim that name as above.
+            # Another filesystem (EXDEV), one without hard links, or a segment of another
+            # user (the web server's) that fs.protected_hardlinks forbids linking: copy under
+            # a temporary name beside the free one, then claim that name as above.
             _copy_then_claim(source, candidate)
             return Moved(candidate, renamed=candidate != target)
         source.unlink()
