@@ -374,8 +374,10 @@ def _rollup(args: argparse.Namespace) -> int:
     result = warehouse.run(spool, progress=sys.stderr.isatty())
     ingest = result.ingest
     done = ingest.segments or ingest.quarantined or result.rolled_up or result.pruned_events
-    # Copies skipped are news too: recorded in the ledger (and archived), each said once.
-    if not (done or ingest.unreadable or ingest.undisposed or ingest.duplicates):
+    # Copies skipped are news too: recorded in the ledger (and archived), each said once; so
+    # is a segment archived beside another file of its name (a warning names it).
+    news = ingest.unreadable or ingest.undisposed or ingest.duplicates or ingest.archived_renamed
+    if not (done or news):
         _say_done("nothing to do: no new segments")
     else:
         _say_done(result.summary())
