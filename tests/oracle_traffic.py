@@ -275,6 +275,15 @@ def scenario() -> Script:
     s.at(d(2026, 10, 31), "08:00", crowd(55), "/account?token=9f8e7d6c5b4a39281706f5e4d3c2b1a0"
          "&utm_campaign=Winter", utm=(None, None, "Winter"))  # fmt: skip
     s.at(d(2026, 10, 31), "08:05", crowd(56), "/?UTM_SOURCE=shouting")  # keys are case-sensitive
+    # Anyone can send the label the reports give folded rows: it is shown as \(other).
+    for n in (65, 66, 67, 68):
+        s.at(
+            d(2026, 11, 2),
+            f"17:{n - 50}",
+            crowd(n),
+            "/?utm_source=(other)",
+            utm=("(other)", None, None),
+        )
 
     # A tagged landing page that posts a form back to itself: one arrival, not two.
     landing = "/?utm_source=Newsletter&utm_medium=email&utm_campaign=Autumn"
