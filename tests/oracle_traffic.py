@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 BERLIN = ZoneInfo("Europe/Berlin")
 ZONE = "Europe/Berlin"
 SITE = "café.example"
+SHOP = "shop.example"  # the second site: the same server answers it by its Host header
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 CHROME = (
@@ -84,6 +85,13 @@ REFERRERS: dict[str | None, tuple[str | None, str] | None] = {
 }
 
 
+# For the second site, what differs: its own pages are internal, the first site's a referral.
+ON_SHOP: dict[str | None, tuple[str | None, str]] = {
+    "https://shop.example/cart": ("shop.example", "internal"),
+    "https://café.example/menu": ("café.example", "referral"),
+}
+
+
 @dataclass(frozen=True)
 class Visitor:
     address: str | None  # the client address the hash is made of; None: no visitor id
@@ -117,9 +125,12 @@ class Hit:
     path: str | None = None  # the stored path; None: not recorded (not a page, excluded)
     recorded_status: int | None = None  # the stored status, when it differs from `status`
     utm: tuple[str | None, str | None, str | None] = (None, None, None)
+    site: str = SITE
 
     @property
     def classified(self) -> tuple[str | None, str] | None:
+        if self.site == SHOP and self.referer in ON_SHOP:
+            return ON_SHOP[self.referer]
         return REFERRERS[self.referer]
 
     @property
@@ -131,11 +142,12 @@ class Hit:
         return self.when.astimezone(BERLIN).date()
 
     @property
-    def visitor_key(self) -> tuple[date, str, str] | None:
+    def visitor_key(self) -> tuple[date, str, str, str] | None:
         """Who the hash names: site + address + user agent under the salt of the UTC day."""
         if not self.visitor.hashed or self.visitor.address is None:
             return None
-        return (self.when.astimezone(UTC).date(), self.visitor.address, self.visitor.user_agent)
+        utc_day = self.when.astimezone(UTC).date()
+        return (utc_day, self.site, self.visitor.address, self.visitor.user_agent)
 
 
 @dataclass
@@ -397,5 +409,24 @@ def scenario() -> Script:
     for n, (ua, bot_referer) in enumerate(bots):
         bot = Visitor(f"192.0.2.{n + 10}", f"192.0.2.{n + 10}", ua, bot=True)
         s.at(d(2026, 10, 28) + timedelta(days=n % 5), "05:00", bot, "/menu", referer=bot_referer)
+    # The second site: the same person is a visitor of each; a link between the sites is a
+    # referral for the one it brings people to.
+    same_person = crowd(20)  # also on café.example's google.com row on 10-28
+    s.at(d(2026, 10, 28), "10:40", same_person, "/", site=SHOP)
+    s.at(
+        d(2026, 10, 28),
+        "10:45",
+        same_person,
+        "/cart",
+        site=SHOP,
+        referer="https://shop.example/cart",
+    )
+    s.at(d(2026, 10, 29), "12:00", crowd(80), "/", site=SHOP, referer=INTERNAL)
+    s.at(d(2026, 10, 29), "12:05", crowd(81), "/", site=SHOP, referer=GOOGLE)
+    s.at(d(2026, 10, 29), "12:10", crowd(82), "/?utm_source=Newsletter&utm_medium=email"
+         "&utm_campaign=Autumn", site=SHOP, utm=NEWSLETTER)  # fmt: skip
+    s.at(d(2026, 10, 24), "12:00", crowd(83), "/", site=SHOP, referer=GOOGLE)
+    shop_bot = Visitor("192.0.2.30", "192.0.2.30", GOOGLEBOT, bot=True)
+    s.at(d(2026, 10, 29), "05:30", shop_bot, "/", site=SHOP)
     s.hits.sort(key=lambda hit: hit.when)  # as a server receives them: a clock never goes back
     return s

@@ -16,7 +16,7 @@ import re
 import shutil
 import subprocess
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -35,6 +35,7 @@ from tests.oracle_traffic import (
     HISTORY,
     PREVIOUS,
     RANGE,
+    SHOP,
     SITE,
     SPLIT,
     ZONE,
@@ -62,6 +63,8 @@ def _consent_cookie(http: httpx.Client, action: str) -> str:
 
 def _send(http: httpx.Client, hit: Hit, cookies: dict[str, str]) -> None:
     headers = {"user-agent": hit.visitor.user_agent, "x-oracle-time": hit.when.isoformat()}
+    if hit.site == SHOP:
+        headers["host"] = SHOP
     if hit.visitor.forwarded_for is not None:
         headers["x-forwarded-for"] = hit.visitor.forwarded_for
     if hit.referer is not None:
@@ -176,20 +179,20 @@ def expected_daily(hits: list[Hit]) -> dict[str, dict[tuple[Any, ...], tuple[int
     humans = [hit for hit in recorded if not hit.visitor.bot]
     external = [hit for hit in humans if _external(hit)]
     tables = {
-        "daily_referrers": _tally(external, lambda h: (SITE, _domain(h), _medium(h))),
-        "daily_referrer_domains": _tally(external, lambda h: (SITE, _domain(h))),
-        "daily_sources": _tally(humans, lambda h: (SITE, _medium(h))),
-        "daily_pages": _tally(humans, lambda h: (SITE, h.path)),
+        "daily_referrers": _tally(external, lambda h: (h.site, _domain(h), _medium(h))),
+        "daily_referrer_domains": _tally(external, lambda h: (h.site, _domain(h))),
+        "daily_sources": _tally(humans, lambda h: (h.site, _medium(h))),
+        "daily_pages": _tally(humans, lambda h: (h.site, h.path)),
         "daily_campaigns": _tally(
             (h for h in humans if any(tag is not None for tag in h.utm)),
-            lambda h: (SITE, *_utm(h)),
+            lambda h: (h.site, *_utm(h)),
         ),
     }
-    bot_hits = Counter(hit.day for hit in recorded if hit.visitor.bot)
-    human_totals = _tally(humans, lambda h: (SITE,))
+    bot_hits = Counter((hit.day, hit.site) for hit in recorded if hit.visitor.bot)
+    human_totals = _tally(humans, lambda h: (h.site,))
     tables["daily_totals"] = {
-        (day, SITE): (*human_totals.get((day, SITE), (0, 0)), bot_hits[day])
-        for day in {hit.day for hit in recorded}
+        group: (*human_totals.get(group, (0, 0)), bot_hits[group])
+        for group in {(hit.day, hit.site) for hit in recorded}
     }
     return tables
 
@@ -210,7 +213,7 @@ def test_the_script_covers_what_it_claims() -> None:
     and of the end of summer time, every medium, spam, bots, and visitors without an id."""
     assert {_medium(h) for h in HUMANS} == set(MEDIA)
     assert any(hit.classified is None for hit in SCRIPT.hits)  # spam
-    assert sum(hit.visitor.bot for hit in RECORDED) == 7
+    assert sum(hit.visitor.bot for hit in RECORDED) == 8
     assert sum(hit.visitor_key is None for hit in HUMANS) == 6
     assert len({hit.when for hit in SCRIPT.hits}) == len(SCRIPT.hits)
 
@@ -231,7 +234,7 @@ def test_every_event_is_the_request_it_came_from(warehouse: Warehouse) -> None:
         assert row is not None, f"not recorded: {hit}"
         got = (*row[1:11], row[12], row[13])
         want = (
-            hit.day, SITE, hit.path, hit.method, hit.recorded_status or hit.status,
+            hit.day, hit.site, hit.path, hit.method, hit.recorded_status or hit.status,
             _domain(hit), _medium(hit), *hit.utm, hit.visitor.bot, hit.visitor.consent,
         )  # fmt: skip
         assert got == want, hit
@@ -273,12 +276,23 @@ def _previous(start: date, end: date) -> tuple[date, date]:
     return start - timedelta(days=length), start - timedelta(days=1)
 
 
+# The site the oracle's report functions tally (None: all sites added up, as reports do
+# without --site); test_one_site_report sets it for the length of one test.
+SITE_FILTER: list[str | None] = [None]
+
+
 def _sum(
     table: str, start: date, end: date, key: Callable[[tuple[Any, ...]], Any]
 ) -> dict[Any, list[int]]:
+    return _sum_of_site(SITE_FILTER[0], table, start, end, key)
+
+
+def _sum_of_site(
+    site: str | None, table: str, start: date, end: date, key: Callable[[tuple[Any, ...]], Any]
+) -> dict[Any, list[int]]:
     totals: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
     for group, (views, visitors, *_) in EXPECTED_DAILY[table].items():
-        if start <= group[0] <= end:
+        if start <= group[0] <= end and site in (None, group[1]):
             totals[key(group)][0] += views
             totals[key(group)][1] += visitors
     return totals
@@ -403,7 +417,7 @@ def _fold(kind: str, rows: list[dict[str, Any]], k: int, compare: bool) -> list[
 
 
 _OPTIONS = {"--from": "start", "--to": "end", "--grain": "grain", "--top": "top",
-            "--min-visitors": "min_visitors"}  # fmt: skip
+            "--min-visitors": "min_visitors", "--site": "site"}  # fmt: skip
 
 
 def report(warehouse: Warehouse, kind: str, *args: str, fmt: str = "json") -> str:
@@ -502,8 +516,14 @@ def _buckets(start: date, end: date, grain: str) -> dict[date, list[date]]:
 
 
 def _totals(day: date) -> tuple[int, int, int]:
-    got = EXPECTED_DAILY["daily_totals"].get((day, SITE), (0, 0, 0))
-    return (got[0], got[1], got[2])
+    return _totals_of_site(SITE_FILTER[0], day)
+
+
+def _totals_of_site(site: str | None, day: date) -> tuple[int, int, int]:
+    rows = [
+        v for (d, s), v in EXPECTED_DAILY["daily_totals"].items() if d == day and site in (None, s)
+    ]
+    return (sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows))
 
 
 def _summary(start: date, end: date, grain: str) -> list[dict[str, Any]]:
@@ -673,11 +693,10 @@ def test_dashboard_referrer_timeseries(warehouse: Warehouse, referrer: str) -> N
     query = _query(*RANGE) + "&" + urlencode({"referrer": referrer})
     body = _api(warehouse.db, f"/api/timeseries?{query}")
     assert body["referrer"] == domain
-    per_day = {
-        group[0]: numbers
-        for group, numbers in EXPECTED_DAILY["daily_referrer_domains"].items()
-        if group[2] == domain
-    }
+    per_day: dict[date, tuple[int, int]] = defaultdict(lambda: (0, 0))
+    for group, (views, visitors) in EXPECTED_DAILY["daily_referrer_domains"].items():
+        if group[2] == domain:  # both sites added up
+            per_day[group[0]] = (per_day[group[0]][0] + views, per_day[group[0]][1] + visitors)
     assert [(p["period"], p["pageviews"], p["visitors"]) for p in body["points"]] == [
         (day.isoformat(), *per_day.get(day, (0, 0))) for day in _days(*RANGE)
     ]
@@ -780,3 +799,37 @@ def test_export_is_the_table(warehouse: Warehouse, table: str) -> None:
         key = (date.fromisoformat(values[0]), *(value or None for value in values[1:width]))
         got[key] = tuple(int(value) for value in values[width:])
     assert got == EXPECTED_DAILY[table]
+
+
+@pytest.fixture
+def one_site(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The oracle tallies the parametrized site only, for the length of the test."""
+    site: str = request.param
+    SITE_FILTER[0] = site
+    try:
+        yield site
+    finally:
+        SITE_FILTER[0] = None
+
+
+@pytest.mark.parametrize("one_site", [SITE, SHOP], indirect=True)
+@pytest.mark.parametrize("kind", [*BREAKDOWNS, "summary"])
+def test_one_site_report(warehouse: Warehouse, one_site: str, kind: str) -> None:
+    """`--site S` is S's traffic alone; without it (every other test) both sites add up."""
+    args = (*_range_args(*RANGE), "--site", one_site, "--compare")
+    got = json.loads(report(warehouse, kind, *args, "--top", "100"))
+    if kind == "summary":
+        assert got == _summary_compared(*RANGE, "day")
+    else:
+        assert got == _ranked(_with_compare(kind, *RANGE), _key_columns(kind))
+
+
+@pytest.mark.parametrize("one_site", [SHOP], indirect=True)
+@pytest.mark.parametrize("kind", BREAKDOWNS)
+def test_dashboard_one_site(warehouse: Warehouse, one_site: str, kind: str) -> None:
+    body = _api(warehouse.db, f"/api/{kind}?{_query(*RANGE, limit='100', site=one_site)}")
+    assert body["rows"] == _ranked(_breakdown(kind, *RANGE), _key_columns(kind))
+    series = _api(warehouse.db, f"/api/timeseries?{_query(*RANGE, site=one_site)}")
+    assert [(p["pageviews"], p["visitors"]) for p in series["points"]] == [
+        (r["pageviews"], r["visitors"]) for r in _summary(*RANGE, "day")
+    ]

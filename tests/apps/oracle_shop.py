@@ -1,5 +1,6 @@
-"""The shop the end-to-end numbers test drives: ConsentMiddleware -> TrafficMiddleware -> pages,
-with the recorder's clock set by each request (so one real uvicorn serves traffic of several
+"""The two shops the end-to-end numbers test drives (café.example, and shop.example for
+requests whose Host header names it), each ConsentMiddleware -> TrafficMiddleware -> pages,
+with the recorders' clock set by each request (so one real uvicorn serves traffic of several
 days) and the peer, 127.0.0.1, as a trusted proxy (so each visitor is an X-Forwarded-For
 address).
 
@@ -8,10 +9,10 @@ reads ``X-Forwarded-For``::
 
     uvicorn --factory --no-proxy-headers tests.apps.oracle_shop:create_app
 
-* ``ORACLE_SPOOL`` — the spool folder (required)
+* ``ORACLE_SPOOL`` — the spool folder (required); salts go beside it, one folder per site
 
 The header ``X-Oracle-Time`` (an ISO datetime with its offset) is "now" for that request; the
-recorder's clock answers the last one given, which is what ``close()`` reads after the last
+recorders' clock answers the last one given, which is what ``close()`` reads after the last
 request.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -32,6 +34,7 @@ from cookiewall import ConsentMiddleware
 from tests.shop_support import SHOP_SECRET, shop_policy
 
 SITE = "café.example"
+SHOP = "shop.example"  # served to requests whose Host header names it
 TRUSTED_PROXIES = "127.0.0.1, 10.0.0.0/8"
 EXCLUDED = ("/admin/*",)
 ETAG = '"page-v1"'
@@ -88,10 +91,39 @@ async def data(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
-def create_app() -> ASGIApp:
+class BySite:
+    """Outermost: requests for `Host: shop.example` go to the second site's stack, the rest
+    to the first; lifespan is this object's own, and its shutdown closes both recorders."""
+
+    def __init__(self, sites: dict[bytes, ASGIApp], default: ASGIApp, recorders: list[Recorder]):
+        self.sites = sites
+        self.default = default
+        self.recorders = recorders
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    for recorder in self.recorders:
+                        recorder.close()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        host = dict(scope.get("headers", ())).get(b"host", b"")
+        await self.sites.get(host, self.default)(scope, receive, send)
+
+
+def _site(site: str) -> tuple[ASGIApp, Recorder]:
+    spool = Path(os.environ["ORACLE_SPOOL"])
     recorder = Recorder(
-        spool_dir=os.environ["ORACLE_SPOOL"],
-        site=SITE,
+        spool_dir=spool,
+        site=site,
+        # A replayed clock needs salts of its own per recorder (README, "Visitors and the
+        # daily salt"): two recorders converting a second's captures in turn would otherwise
+        # see the other's newer days first and leave the older day's events without ids.
+        salt_dir=spool.parent / f"salts-{site}",
         clock=oracle_clock,
         exclude_paths=EXCLUDED,
         trusted_proxies=TRUSTED_PROXIES,
@@ -106,7 +138,6 @@ def create_app() -> ASGIApp:
             Route("/{rest:path}", page, methods=["GET", "HEAD", "POST", "OPTIONS"]),
         ],
         middleware=[
-            Middleware(SetsTheClock),
             Middleware(
                 ConsentMiddleware,
                 policy=shop_policy(),
@@ -116,4 +147,10 @@ def create_app() -> ASGIApp:
             Middleware(TrafficMiddleware, recorder=recorder),
         ],
     )
-    return app
+    return app, recorder
+
+
+def create_app() -> ASGIApp:
+    cafe, cafe_recorder = _site(SITE)
+    shop, shop_recorder = _site(SHOP)
+    return SetsTheClock(BySite({SHOP.encode(): shop}, cafe, [cafe_recorder, shop_recorder]))
