@@ -48,6 +48,8 @@ MAX_CONSENT_VALUES = 16
 # each time instead, at the cost of one more dict lookup.
 _KEPT_HEADERS = 4096
 _MAX_KEPT_HEADER = 1024
+# Bad consent cookie values already cleared (see `_clear_bad`): at most this many, by hash.
+MAX_CLEARED_VALUES = 4096
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")
 # A WebSocket handshake's answer: the upgrade, or an HTTP response instead (Denial Response).
 _HANDSHAKE_ANSWERS = frozenset({"websocket.accept", "websocket.http.response.start"})
@@ -136,6 +138,8 @@ class ConsentMiddleware:
         self._category_by_name: dict[bytes, str | None] = {}
         # Cookie header -> the consent cookie's value in it (see `__call__`); bounded.
         self._value_by_header: dict[bytes, str] = {}
+        # Hashes of the bad consent values cleared once (`_clear_bad`), oldest first; bounded.
+        self._cleared: dict[int, None] = {}
         # Whether the warning about compressed pages (see `_gate`) was logged: once is enough.
         self._warned_compressed = False
         # A wrapped middleware may offer `observed_path(scope)` and `observe_response(scope,
@@ -352,7 +356,7 @@ class ConsentMiddleware:
             # of an app at the host's root (sent here too): not ours to count or clear.
             if values and not (site.root and all(map(self.codec.foreign, values))):
                 self.stats["bad_cookies"] += 1
-                extra.append(site.clear[self._is_secure(scope)])
+                self._clear_bad(values, scope, site, extra)
             return self.codec.undecided(gpc)
         if best.needs_resign:
             resigned = self.codec.sign(best.granted, best.decided_at, best.receipt_id)
@@ -367,6 +371,57 @@ class ConsentMiddleware:
                 )
             )
         return self.codec.decided(best, gpc)
+
+    def _clear_bad(self, values: list[str], scope: Scope, site: Site, extra: list[bytes]) -> None:
+        """Expire the bad consent cookie, once for each value.
+
+        The gate writes its cookie host-only at the site's path, and clears it there. A sibling
+        subdomain can plant a bad one with `Domain=<parent>` at any path above a page: cleared
+        there alone, it came back, and the clear went out again on every response for as long
+        as it lived, each page made private by it (uncacheable for shared caches, at a
+        subdomain's will). So the first clear also expires the `Domain=` copies (see
+        `_domain_copies`), and a value cleared before gets none: the copy that came back is one
+        this host's clear cannot reach. Host-only copies at other paths stay: one below the
+        site's path may be the decision of an app mounted there. Values are remembered by
+        hash: a collision only spares a clear, and a long value costs no memory.
+        """
+        cleared = self._cleared
+        fresh = False
+        for value in values:
+            key = hash(value)
+            if key not in cleared:
+                fresh = True
+                if len(cleared) >= MAX_CLEARED_VALUES:
+                    cleared.pop(next(iter(cleared)))  # oldest first, as the other caches
+                cleared[key] = None
+        if not fresh:
+            return
+        secure = self._is_secure(scope)
+        extra.append(site.clear[secure])
+        if not setcookie.host_only(self.cookie_name):  # a __Host- cookie has no other copies
+            extra.extend(self._domain_copies(scope, site, secure))
+
+    def _domain_copies(self, scope: Scope, site: Site, secure: bool) -> list[bytes]:
+        """Expiring Set-Cookies for the consent cookie at each domain enclosing the request's
+        host and each path enclosing its path (bounded: `setcookie.enclosing_domains` and
+        `enclosing_paths`); over https also in the partitioned jar. No cookiewall sets a
+        `Domain=` consent cookie, so none of these is another app's decision."""
+        domains = setcookie.enclosing_domains(_header(scope, b"host") or "")
+        if not domains:
+            return []
+        paths = setcookie.enclosing_paths(browser_path(scope, site.root))
+        name = self.cookie_name
+        headers: list[bytes] = []
+        for domain in domains:
+            for path in paths:
+                headers.append(setcookie.deletion(name, path=path, domain=domain, secure=secure))
+                if secure:
+                    headers.append(
+                        setcookie.deletion(
+                            name, path=path, domain=domain, secure=True, partitioned=True
+                        )
+                    )
+        return headers
 
     def _gate(
         self, scope: Scope, send: Send, consent: Consent, site: Site, extra: list[bytes]
