@@ -54,6 +54,7 @@ _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")
 # A WebSocket handshake's answer: the upgrade, or an HTTP response instead (Denial Response).
 _HANDSHAKE_ANSWERS = frozenset({"websocket.accept", "websocket.http.response.start"})
 _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
 _L_OR_UPPER_L = (ord("l"), ord("L"))  # how every field `_offers_to_shared_caches` takes ends
 # Response fields that name the exact bytes the app sent; untrue once the banner is injected.
 _ABOUT_THE_APPS_BODY = frozenset(
@@ -736,6 +737,10 @@ class ConsentMiddleware:
         response_headers = list(reply.headers)
         if reply.content_type is not None:
             response_headers.append((b"content-type", reply.content_type.encode()))
+            # Said by the type alone: a JSON answer (the state, an error, the declaration)
+            # is never run as a script or stylesheet from another page, nor sniffed as HTML.
+            if not any(key == _NOSNIFF[0] for key, _ in response_headers):
+                response_headers.append(_NOSNIFF)
         if reply.status != 304:  # a 304's Content-Length would have to be the 200's (RFC 9110)
             response_headers.append((b"content-length", str(len(reply.body)).encode()))
         if extra and not reply.sets_consent_cookie:
