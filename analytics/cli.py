@@ -607,10 +607,22 @@ def _say_done(line: str) -> None:
             )
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The CLI's one line per warning, on whatever `sys.stderr` is when it is written.
+
+    Bound to the stream of the first call, `main()` called again in one process (a wrapper
+    that redirects stderr, a test suite) wrote every later warning into that first stream,
+    which may be closed by then, while its error lines (printed) arrived."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr  # called with the handler's lock held
+        super().emit(record)
+
+
 def _setup_logging() -> None:
     log = logging.getLogger("analytics")
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+    if not log.handlers:  # a program that set up handlers of its own keeps them alone
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.WARNING)
