@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -121,11 +122,10 @@ _AS_NOBODY = ("--reuid=65534", "--regid=65534", "--clear-groups")
 _nobody_python: tuple[str, str] | bool | None = False  # False: not worked out yet
 
 
-def become_nobody() -> None:
-    """For `preexec_fn`: the child runs as user 65534, to whom file permissions apply."""
-    os.setgroups([])
-    os.setgid(NOBODY)
-    os.setuid(NOBODY)
+# Popen arguments that run the child as user 65534, to whom file permissions apply. Not a
+# `preexec_fn`: Python code between fork and exec can crash or hang the child when the test
+# process has threads (servers, recorders of earlier tests), as the docs warn.
+AS_NOBODY_USER: dict[str, Any] = {"user": NOBODY, "group": NOBODY, "extra_groups": []}
 
 
 def _can_import(python: str, pythonpath: str) -> bool:
@@ -135,7 +135,7 @@ def _can_import(python: str, pythonpath: str) -> bool:
             capture_output=True,
             cwd="/",
             env={**os.environ, "PYTHONPATH": pythonpath},
-            preexec_fn=become_nobody,
+            **AS_NOBODY_USER,
             timeout=60,
         )
     except OSError:  # this user may not even reach the interpreter

@@ -42,7 +42,7 @@ def _run_with_umask(umask: int, argv: list[str]) -> None:
         cli(*argv),
         capture_output=True,
         cwd=ROOT,
-        preexec_fn=lambda: os.umask(umask) and None,
+        umask=umask,  # not a preexec_fn: unsafe in a process with threads
         timeout=60,
     )
     assert (result.returncode, result.stderr) == (0, b""), result.stderr

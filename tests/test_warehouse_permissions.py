@@ -27,7 +27,7 @@ from tests.objectstore_support import (
     running_s3_server,
     use_dummy_aws_settings,
 )
-from tests.support import NOBODY, ROOT, as_nobody, become_nobody, nobody_python
+from tests.support import AS_NOBODY_USER, NOBODY, ROOT, as_nobody, nobody_python
 from tests.warehouse_support import (
     events_for_days,
     fixed_clock,
@@ -209,7 +209,7 @@ class Nobody:
             text=True,
             cwd=self.root,
             env=env,
-            preexec_fn=become_nobody,
+            **AS_NOBODY_USER,
             timeout=60,
         )
 
