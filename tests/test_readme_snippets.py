@@ -143,6 +143,14 @@ RUNNABLE: dict[str, tuple[str, dict[str, str], str]] = {
         "        assert sites.json()['sites'] == ['example.com']\n"
         "asyncio.run(_go())\n",
     ),
+    "from cookiewall.banner import SCRIPT_HASH_SOURCE": (
+        "",
+        {"<your inline script>": "AAAA"},
+        "import base64, hashlib\n"
+        "from cookiewall.banner import BANNER_JS\n"
+        "digest = base64.b64encode(hashlib.sha384(BANNER_JS).digest()).decode()\n"
+        "assert f\"'sha384-{digest}'\" in CSP, CSP\n",
+    ),
 }
 # Blocks that need more than this machine offers, and why.
 NOT_RUN = {
