@@ -173,6 +173,16 @@ def _is_bot(ua: str, lowered: str, device_family: str | None) -> bool:
     return bool(_crawlers.isCrawler(ua[:CRAWLER_SCAN_LENGTH]))
 
 
+def _is_feature_phone(lowered: str, family: str) -> bool:
+    """A phone whose UA names no OS ua-parser knows: J2ME (`MIDP`) handsets and Opera Mini
+    or Opera Mobile on them, which say neither "Mobile" nor an OS."""
+    return (
+        "midp" in lowered
+        or "feature phone" in family
+        or any(name in lowered for name in _PHONE_BROWSERS)
+    )
+
+
 def _device_class(ua: str, lowered: str, os_family: str | None, device_family: str | None) -> str:
     family = (device_family or "").lower()
     if _NEVER_HANDHELD.search(lowered) or _FIRE_TV_MODEL.search(ua):
@@ -188,7 +198,7 @@ def _device_class(ua: str, lowered: str, os_family: str | None, device_family: s
         if "mobile" in lowered or any(name in lowered for name in _PHONE_BROWSERS):
             return "mobile"
         return "tablet"
-    if os_family in _MOBILE_OS or "mobile" in lowered:
+    if os_family in _MOBILE_OS or "mobile" in lowered or _is_feature_phone(lowered, family):
         return "mobile"
     if os_family in _DESKTOP_OS or (os_family or "").startswith("Windows"):
         return "desktop"
