@@ -416,6 +416,8 @@ def _report(args: argparse.Namespace) -> int:
         raise UsageError(STDOUT_CLOSED)
     if args.output is not None and is_same_file(args.output, args.db):
         raise UsageError(f"output {str(args.output)!r} is the database itself; choose another file")
+    if args.output is not None:
+        _check_output_folder(args.output)
     query = ReportQuery(
         kind=args.kind,
         site=args.site,
@@ -483,6 +485,20 @@ def _write_output(text: str, output: Path | None, *, terminal: bool = False) -> 
         raise UsageError(f"cannot write {str(output)!r}: {exc.strerror or exc}") from None
 
 
+def _check_output_folder(output: Path) -> None:
+    """Refuse, before any work, an --output whose folder is missing, naming that folder: the
+    OS's own words were "No such file or directory" (about the file, which is to be made)
+    and export's "folder missing or not writable" (which of the two?). Folders are not made:
+    a typo would publish the report where nobody looks."""
+    from analytics.database import folder_problem
+
+    # Through a symbolic link, the file it points at is written (see _replace_file).
+    target = Path(os.path.realpath(output)) if os.path.islink(output) else output
+    problem = folder_problem(target.parent)
+    if problem is not None:
+        raise UsageError(f"cannot write {str(output)!r}: {problem}")
+
+
 def _replace_file(output: Path, data: bytes) -> None:
     """Write `data` to `output` whole or not at all, as `export` does.
 
@@ -520,6 +536,7 @@ def _export(args: argparse.Namespace) -> int:
     from analytics.export import export_table
 
     if str(args.output) not in STDOUT_NAMES:
+        _check_output_folder(args.output)
         rows = export_table(args.db, args.table, args.format, args.output)
         _say_done(f"exported {rows} rows of {args.table} to {args.output}")
         return 0

@@ -131,11 +131,40 @@ def _check_writable(db: Path, *, exists: bool) -> None:
     # nothing to store succeeds, so cron would not hear of it until data arrives. Through a
     # symbolic link, DuckDB writes it beside the file the link points at, not beside the link.
     folder = (Path(os.path.realpath(db)) if os.path.islink(db) else db).parent
+    # The folder is not created: a typo in cron's --db (/srv/analytcs/) would otherwise
+    # start a second, empty warehouse that no report or dashboard reads.
+    problem = folder_problem(folder)
+    if problem is not None:
+        raise WarehouseError(f"cannot create database {str(db)!r}: {problem}")
     if not _may(folder, os.W_OK | os.X_OK):
         raise WarehouseError(
             f"cannot write in {str(folder)!r}, the database's folder: DuckDB keeps its "
             f"journal ({db.name}.wal) beside the database"
         )
+
+
+def folder_problem(folder: str | os.PathLike[str]) -> str | None:
+    """Why a file cannot be made in `folder`, named plainly ("folder 'var' does not exist",
+    "'w.duckdb' is a file, not a folder"), or None when it is a folder (whether this user may
+    write in it is the caller's own question).
+
+    Said this way, not as the OS's "No such file or directory" about a file that was never
+    expected to exist, nor as "cannot write in 'var'" (a permission) about a missing folder.
+    """
+    path = Path(folder)
+    for candidate in (path, *path.parents):
+        try:
+            mode = os.stat(candidate).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError:
+            return None  # may not look (EACCES on the way): the access check says so
+        if stat.S_ISDIR(mode):
+            break
+        return f"{str(candidate)!r} is a file, not a folder"
+    else:
+        return None  # not even the root answered: nothing plainer to say
+    return None if candidate == path else f"folder {str(path)!r} does not exist"
 
 
 def _may(path: Path, mode: int) -> bool:

@@ -63,7 +63,7 @@ def test_csv_export_has_a_header_and_every_row(db: Path, tmp_path: Path, table: 
         ("ingested_segments", "csv", "OUT", "unknown table 'ingested_segments'"),
         ("events; DROP TABLE events", "csv", "OUT", "unknown table"),
         ("daily_totals", "xlsx", "OUT", "unknown format 'xlsx'"),
-        ("daily_totals", "csv", "NOFOLDER", "folder missing or not writable"),
+        ("daily_totals", "csv", "NOFOLDER", "/no' does not exist"),
         ("daily_totals", "csv", "FOLDER", "is a folder"),
     ],
 )
