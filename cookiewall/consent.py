@@ -199,6 +199,11 @@ class ConsentCodec:
         consent = decision.consents[gpc]
         return consent if consent is not None else self.decided(decision, gpc)
 
+    def needs_check(self, value: str) -> bool:
+        """Whether `verify` would check this value's signature: a value it has not verified
+        before, and that could be a token (see `_verify_fresh`). The rest costs a lookup."""
+        return value not in self._cache and _could_be_token(value)
+
     def foreign(self, value: str) -> bool:
         """A well-formed consent token that none of our keys signed: another app's.
 
@@ -226,7 +231,7 @@ class ConsentCodec:
         cache[value] = decision
 
     def _verify_fresh(self, value: str) -> Decision | None:
-        if len(value) > MAX_COOKIE_CHARS or not value.isascii():
+        if not _could_be_token(value):
             return None
         self.verifications += 1
         payload = _loads(self._newest, value)
@@ -266,6 +271,12 @@ class ConsentCodec:
 
 
 _BAD = object()
+
+
+def _could_be_token(value: str) -> bool:
+    """False for a value no signer of ours can have made, told without the HMAC: too long,
+    not ASCII, or without the '.' before a signature (garbage a subdomain planted, say)."""
+    return len(value) <= MAX_COOKIE_CHARS and value.isascii() and "." in value
 
 
 def _loads(serializer: URLSafeSerializer, value: str) -> Any:

@@ -40,8 +40,9 @@ GATE_STATE_KEY = "cookiewall.gate"
 
 MAX_INJECT_BUFFER = 1024 * 1024  # bodies with a known, small Content-Length may be buffered
 _REMEMBERED_NAMES = 1024  # bounds on names kept for logging once and for the declaration
-# Browsers send the consent cookie once per path and domain holding it: a handful. Each value
-# costs a signature check, so a crafted header with thousands is read no further than this.
+# Browsers send the consent cookie once per path and domain holding it: a handful, unless a
+# subdomain planted copies. A value not seen before costs a signature check, so a request
+# gets at most this many (see `_newest_decision`); known values cost a lookup, as many as sent.
 MAX_CONSENT_VALUES = 16
 # Cookie headers whose consent value is kept (see `__call__`): at most this many, this long.
 # A header that changes on every request (a cookie a script rewrites per page view) is found
@@ -323,17 +324,37 @@ class ConsentMiddleware:
         return self.codec.undecided(gpc) if best is None else self.codec.decided(best, gpc)
 
     def _newest_decision(self, cookie_header: bytes) -> tuple[list[str], Decision | None]:
-        """Every consent cookie value of the header (the first MAX_CONSENT_VALUES), and the
-        newest decision among those that verify."""
-        values = setcookie.request_cookie_values(cookie_header.decode("latin-1"), self.cookie_name)[
-            :MAX_CONSENT_VALUES
-        ]
+        """The consent cookie values of the header that were read, and the newest decision
+        among those that verify.
+
+        Browsers send the longest paths first, and the gate's own copy sits at the site's
+        path, the shortest: read in the header's order, at most MAX_CONSENT_VALUES of them, a
+        subdomain's copies planted at longer paths (or with `Domain=` at the same path, older)
+        were all that was read, and the visitor's own decision never counted. So values are
+        read from the end, each distinct value once; only those that cost a signature check
+        count towards the bound (values verified before, or cleared before as bad, and values
+        that cannot be a token cost a lookup). Values left unread are not reported: they are
+        neither bad nor cleared, and a later request reads them.
+        """
+        values = setcookie.request_cookie_values(cookie_header.decode("latin-1"), self.cookie_name)
+        codec = self.codec
+        cleared = self._cleared
+        read: list[str] = []
         best = None
-        for value in values:
-            decision = self.codec.verify(value)
+        checks = 0
+        for value in dict.fromkeys(reversed(values)):
+            if codec.needs_check(value):
+                if hash(value) in cleared:
+                    read.append(value)  # bad before, and bad again: no signature check
+                    continue
+                if checks == MAX_CONSENT_VALUES:
+                    continue
+                checks += 1
+            read.append(value)
+            decision = codec.verify(value)
             if decision is not None and (best is None or decision.decided_at > best.decided_at):
                 best = decision
-        return values, best
+        return read, best
 
     def _consent_from(
         self,
@@ -355,7 +376,9 @@ class ConsentMiddleware:
         if best is None:
             # Under a mount, a value none of our keys signed is most likely the consent cookie
             # of an app at the host's root (sent here too): not ours to count or clear.
-            if values and not (site.root and all(map(self.codec.foreign, values))):
+            foreign = self.codec.foreign
+            # At most MAX_CONSENT_VALUES looked at: each costs a signature check per key.
+            if values and not (site.root and all(map(foreign, values[:MAX_CONSENT_VALUES]))):
                 self.stats["bad_cookies"] += 1
                 self._clear_bad(values, scope, site, extra)
             return self.codec.undecided(gpc)
