@@ -432,7 +432,10 @@ def _report(args: argparse.Namespace) -> int:
     for warning in report.warnings:
         # Not through the logging handler: a warning about the command line, said once.
         print(f"{PROG}: WARNING: {' '.join(warning.split())}", file=sys.stderr)
-    text = render(report, args.format)
+    # A table on stdout is escaped for the terminal's encoding as it is rendered, so that
+    # its columns are measured on what is printed; a file is UTF-8.
+    shown_in = (sys.stdout.encoding or "utf-8") if args.output is None else None
+    text = render(report, args.format, terminal_encoding=shown_in)
     _write_output(text, args.output, terminal=args.format == "table")
     return 0
 

@@ -25,12 +25,18 @@ _RENDERERS: dict[str, Callable[[Report], str]] = {
 }
 
 
-def render(report: Report, fmt: str) -> str:
-    """The report as text in format `fmt` (one of FORMATS); ReportError for another name."""
+def render(report: Report, fmt: str, *, terminal_encoding: str | None = None) -> str:
+    """The report as text in format `fmt` (one of FORMATS); ReportError for another name.
+
+    `terminal_encoding`: the encoding of the terminal a table is printed on, which escapes
+    what it cannot show before the columns are measured (None: UTF-8). The other formats
+    are UTF-8 files whatever the terminal, and ignore it."""
     try:
         renderer = _RENDERERS[fmt]
     except KeyError:
         raise ReportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
+    if fmt == "table":
+        return render_table(report, encoding=terminal_encoding)
     return renderer(report)
 
 

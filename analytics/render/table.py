@@ -3,17 +3,23 @@
 Cells are visitor-controlled text (paths, referrers, campaign tags): control characters are
 shown as escapes, so a crafted path cannot move the cursor or recolour the terminal. Widths
 are counted in terminal columns, not characters: an IDN domain in CJK or an emoji takes two
-columns per character, a combining accent none.
+columns per character, a combining accent none. A terminal whose encoding lacks a character
+(`PYTHONIOENCODING=ascii`, a Latin-1 locale) is given Python's escape for it (`/caf\\xe9`),
+and the columns are measured on what is printed, escapes included.
 """
 
 from __future__ import annotations
 
+import codecs
 import unicodedata
 from datetime import date
 
 from analytics.reports import Cell, Report
 
 MAX_CELL = 60
+ELLIPSIS = "…"
+# For a terminal whose encoding has no "…" (ASCII): its escape would take six columns.
+ASCII_ELLIPSIS = "..."
 
 
 def describe(report: Report) -> str:
@@ -25,13 +31,37 @@ def describe(report: Report) -> str:
     return " · ".join(parts)
 
 
-def safe_text(text: str) -> str:
-    return "".join(
-        char.encode("unicode_escape").decode("ascii")
-        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")
-        else char
-        for char in text
-    )
+def safe_text(text: str, encoding: str | None = None) -> str:
+    """`text` as a terminal is given it: control and format characters escaped (`\\x1b`,
+    `\\u202e`), and so is any character `encoding` lacks (None: any is shown)."""
+    return "".join(_shown(text, encoding))
+
+
+def _shown(text: str, encoding: str | None) -> list[str]:
+    """What the terminal is given for each character of `text`: the character itself, or its
+    escape, which is cut or kept whole, never halved."""
+    return [_shown_char(char, encoding) for char in text]
+
+
+def _shown_char(char: str, encoding: str | None) -> str:
+    if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+        return char.encode("unicode_escape").decode("ascii")
+    if encoding is not None:
+        try:
+            char.encode(encoding)
+        except UnicodeEncodeError:
+            # As `str.encode(encoding, "backslashreplace")` would print it, one by one.
+            return char.encode("ascii", "backslashreplace").decode("ascii")
+    return char
+
+
+def terminal_encoding(encoding: str | None) -> str | None:
+    """`encoding` as `render_table` takes it: None for a UTF encoding, which shows every
+    character (and checking each one would be wasted); LookupError for an unknown name."""
+    if encoding is None:
+        return None
+    name = codecs.lookup(encoding).name
+    return None if name in ("utf-8", "utf-16", "utf-32") else name
 
 
 def screen_width(text: str) -> int:
@@ -49,23 +79,32 @@ def _char_width(char: str) -> int:
 def clip(text: str, limit: int) -> str:
     """`text` cut to at most `limit` terminal columns with "…" in the middle: long paths
     mostly differ in their last segment (a slug), so the end is kept as well as the start."""
-    if screen_width(text) <= limit:
-        return text
-    head = _fit(text, (limit - 1) // 2)
-    tail = _fit(text[::-1], limit - 1 - screen_width(head))[::-1]
-    # A combining accent whose letter was cut off would land on the "…".
-    return head + "…" + tail.lstrip("".join(c for c in tail if unicodedata.combining(c)))
+    return _clip(list(text), limit, ELLIPSIS)
 
 
-def _fit(text: str, columns: int) -> str:
-    """The longest start of `text` that takes at most `columns` terminal columns."""
+def _clip(shown: list[str], limit: int, ellipsis: str) -> str:
+    """The pieces `shown` (characters or their escapes) cut to `limit` columns around
+    `ellipsis`; an escape is kept whole or left out."""
+    if sum(map(screen_width, shown)) <= limit:
+        return "".join(shown)
+    room = limit - screen_width(ellipsis)
+    head = _fit(shown, room // 2)
+    tail = _fit(shown[::-1], room - screen_width("".join(head)))[::-1]
+    # A combining accent whose letter was cut off would land on the ellipsis.
+    while tail and screen_width(tail[0]) == 0:
+        tail.pop(0)
+    return "".join(head) + ellipsis + "".join(tail)
+
+
+def _fit(shown: list[str], columns: int) -> list[str]:
+    """The longest start of `shown` that takes at most `columns` terminal columns."""
     kept, used = [], 0
-    for char in text:
-        used += _char_width(char)
+    for piece in shown:
+        used += screen_width(piece)
         if used > columns:
             break
-        kept.append(char)
-    return "".join(kept)
+        kept.append(piece)
+    return kept
 
 
 def _pad(text: str, width: int, *, right: bool) -> str:
@@ -73,9 +112,12 @@ def _pad(text: str, width: int, *, right: bool) -> str:
     return fill + text if right else text + fill
 
 
-def table_cell(value: Cell, *, max_width: int | None = MAX_CELL) -> str:
+def table_cell(
+    value: Cell, *, max_width: int | None = MAX_CELL, encoding: str | None = None
+) -> str:
     """`value` as shown in a table: control characters escaped, numbers grouped, per cent
-    signed; text cut to `max_width` terminal columns (None: whole, for the HTML page)."""
+    signed; text cut to `max_width` terminal columns (None: whole, for the HTML page). With
+    an `encoding` (see `terminal_encoding`), what it lacks is escaped before it is cut."""
     if value is None:
         return ""
     if isinstance(value, date):
@@ -84,13 +126,30 @@ def table_cell(value: Cell, *, max_width: int | None = MAX_CELL) -> str:
         return f"{value:+.1f}%"
     if isinstance(value, int):
         return f"{value:,}"
-    text = safe_text(value)
-    return text if max_width is None else clip(text, max_width)
+    shown = _shown(value, encoding)
+    if max_width is None:
+        return "".join(shown)
+    return _clip(shown, max_width, _ellipsis(encoding))
 
 
-def render_table(report: Report) -> str:
-    header = list(report.columns)
-    body = [[table_cell(row.get(column)) for column in report.columns] for row in report.rows]
+def _ellipsis(encoding: str | None) -> str:
+    try:
+        ELLIPSIS.encode(encoding or "utf-8")
+    except UnicodeEncodeError:
+        return ASCII_ELLIPSIS
+    return ELLIPSIS
+
+
+def render_table(report: Report, *, encoding: str | None = None) -> str:
+    """The report as a terminal table. `encoding`: the terminal's (None: UTF-8, or a file);
+    what it cannot show is escaped here, before the columns are measured, so that they line
+    up as printed (escaped afterwards, `/caf\\xe9` stuck out 3 columns past `/café`)."""
+    encoding = terminal_encoding(encoding)
+    header = [safe_text(column, encoding) for column in report.columns]
+    body = [
+        [table_cell(row.get(column), encoding=encoding) for column in report.columns]
+        for row in report.rows
+    ]
     numeric = [
         all(isinstance(row.get(column), int | float | type(None)) for row in report.rows)
         and column not in report.key_columns
@@ -107,8 +166,8 @@ def render_table(report: Report) -> str:
             for cell, width, right in zip(cells, widths, numeric, strict=True)
         ).rstrip()
 
-    out = [safe_text(describe(report)), "", line(header), line(["-" * w for w in widths])]
+    out = [safe_text(describe(report), encoding), "", line(header), line(["-" * w for w in widths])]
     out += [line(cells) for cells in body] or ["(no rows)"]
     out.append("")
-    out += [f"* {safe_text(note)}" for note in report.notes]
+    out += [f"* {safe_text(note, encoding)}" for note in report.notes]
     return "\n".join(out) + "\n"
