@@ -587,16 +587,86 @@ def _series_for_keys(
 # -- breakdowns ------------------------------------------------------------------------------
 
 
-def _aggregate(
-    con: duckdb.DuckDBPyConnection, spec: Breakdown, params: dict[str, object]
-) -> dict[tuple[Cell, ...], dict[str, Cell]]:
-    cursor = con.execute(with_domain_days(con, spec.sql), params)
-    names = [column[0] for column in cursor.description or ()]
-    rows: dict[tuple[Cell, ...], dict[str, Cell]] = {}
-    for values in cursor.fetchall():
-        row: dict[str, Cell] = dict(zip(names, values, strict=True))
-        rows[tuple(row[key] for key in spec.keys)] = row
-    return rows
+_PERIOD_BOUNDS = re.compile(r"\$(start|end)\b")
+
+
+def _classified(spec: Breakdown, *, compare: bool, threshold: int | None) -> str:
+    """A `WITH` clause whose `classified` relation has one row per key of the range (and,
+    comparing, of the previous period): the key columns (a referrer's medium too),
+    `pageviews`, `visitors`, `pageviews_previous`, `visitors_previous` (0 when absent) and
+    `small` (a row to fold into `(other)`, as `too_small_totals` decides it).
+
+    Ranking and folding run in DuckDB: a flood of distinct paths (a scanner's 404 pages)
+    would otherwise become one Python dict per path in every report and dashboard request."""
+    shown = _columns_of(spec)[: -len(METRICS)]
+    previous_sql = _PERIOD_BOUNDS.sub(r"$previous_\1", spec.sql)
+    pick = ", ".join(f"CASE WHEN cur.present THEN cur.{c} ELSE prev.{c} END AS {c}" for c in shown)
+    joins = " AND ".join(f"cur.{k} IS NOT DISTINCT FROM prev.{k}" for k in spec.keys)
+    if compare:
+        joined = f"""
+    prev AS (SELECT *, TRUE AS present FROM ({previous_sql}) AS q),
+    joined AS (
+        SELECT {pick},
+               coalesce(cur.pageviews, 0) AS pageviews, coalesce(cur.visitors, 0) AS visitors,
+               coalesce(prev.pageviews, 0) AS pageviews_previous,
+               coalesce(prev.visitors, 0) AS visitors_previous
+        FROM cur FULL OUTER JOIN prev ON {joins}
+    ),"""
+    else:
+        joined = f"""
+    joined AS (
+        SELECT {", ".join(shown)}, pageviews, visitors,
+               0 AS pageviews_previous, 0 AS visitors_previous
+        FROM cur
+    ),"""
+    if threshold is None:
+        small = "FALSE"
+    else:
+        k = int(threshold)
+        # `small_counts` of the previous period: pageviews of fewer than K visitors
+        small = f"(visitors < {k} OR (pageviews_previous > 0 AND visitors_previous < {k}))"
+    return f"""
+WITH cur AS (SELECT *, TRUE AS present FROM ({spec.sql}) AS q),{joined}
+    classified AS (SELECT *, {small} AS small FROM joined)
+"""
+
+
+def _order_by(spec: Breakdown) -> str:
+    # As `_rank_key`: ties by key, a missing tag after every value, then code-point order
+    # (DuckDB compares text by its UTF-8 bytes, which orders code points alike).
+    keys = ", ".join(f"{k} ASC NULLS LAST" for k in spec.keys)
+    return f"ORDER BY pageviews DESC, visitors DESC, {keys}"
+
+
+def _query_params(window: Window, compare: bool) -> dict[str, object]:
+    params = window.params()
+    if compare:
+        start, end = window.previous
+        params.update(previous_start=start, previous_end=end)
+    return params
+
+
+def _folded_series(
+    con: duckdb.DuckDBPyConnection,
+    window: Window,
+    spec: Breakdown,
+    classified: str,
+    slots: Mapping[date, int],
+) -> list[int]:
+    """Pageviews per period summed over the folded rows: the `(other)` sparkline."""
+    joins = " AND ".join(f"t.{k} IS NOT DISTINCT FROM c.{k}" for k in spec.keys)
+    sql = f"""{classified}
+        SELECT CAST(date_trunc($grain, t.day) AS DATE) AS period, CAST(sum(t.pageviews) AS BIGINT)
+        FROM {spec.table} t JOIN classified c ON {joins} AND c.small
+        WHERE t.day BETWEEN $start AND $end
+          AND (CAST($site AS VARCHAR) IS NULL OR t.site = $site)
+        GROUP BY period
+    """
+    params = {**_query_params(window, window.query.compare), "grain": window.query.grain}
+    series = [0] * len(slots)
+    for period, pageviews in con.execute(with_domain_days(con, sql), params).fetchall():
+        series[slots[period]] = int(pageviews)
+    return series
 
 
 def change_columns(current: Mapping[str, Cell], previous: Mapping[str, Cell]) -> dict[str, Cell]:
@@ -633,32 +703,44 @@ def _breakdown(
     con: duckdb.DuckDBPyConnection, window: Window, spec: Breakdown, row_series: bool = True
 ) -> Report:
     query = window.query
-    current = _aggregate(con, spec, window.params())
-    previous = _aggregate(con, spec, window.params(previous=True)) if query.compare else {}
-    for key, before in previous.items():
-        # A row that fell to nothing is what a comparison is asked for: it stays, with 0 now
-        # (-100 %), its key (and a referrer's medium) from the previous period. Ranked by
-        # current pageviews it comes last; with K set it has fewer than K visitors now, so it
-        # folds into (other), whose previous metrics then include it.
-        if key not in current:
-            current[key] = {**before, **dict.fromkeys(METRICS, 0)}
     threshold = query.min_visitors
+    classified = _classified(spec, compare=query.compare, threshold=threshold)
+    params = _query_params(window, query.compare)
+    names = (*_columns_of(spec), "pageviews_previous", "visitors_previous")
+    limit = f"LIMIT {int(query.top)}" if query.top is not None else ""
+    cursor = con.execute(
+        with_domain_days(
+            con,
+            f"{classified} SELECT {', '.join(names)} FROM classified WHERE NOT small "
+            f"{_order_by(spec)} {limit}",
+        ),
+        params,
+    )
+    shown_rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    tally_sql = f"""{classified}
+        SELECT count(*) FILTER (WHERE NOT small), count(*) FILTER (WHERE small),
+               coalesce(sum(pageviews) FILTER (WHERE small), 0),
+               coalesce(sum(visitors) FILTER (WHERE small), 0),
+               coalesce(sum(pageviews_previous) FILTER (WHERE small), 0),
+               coalesce(sum(visitors_previous) FILTER (WHERE small), 0)
+        FROM classified"""
+    kept_count, folded_count, *folded_sums = con.execute(
+        with_domain_days(con, tally_sql), params
+    ).fetchall()[0]
+    kept = [tuple(row[k] for k in spec.keys) for row in shown_rows]
+    cut = kept_count - len(kept)
+    previous = {
+        key: {m: row.pop(f"{m}_previous") for m in METRICS}
+        for key, row in zip(kept, shown_rows, strict=True)
+    }
 
-    def too_small(key: tuple[Cell, ...]) -> bool:
-        return too_small_totals(current[key], previous.get(key), threshold)
-
-    kept = [key for key in current if not too_small(key)]
-    folded = [key for key in current if too_small(key)]
-    kept.sort(key=lambda key: _rank_key(current[key], spec.keys))
-    cut = len(kept) - query.top if query.top is not None and len(kept) > query.top else 0
-    if cut:
-        kept = kept[: query.top]
-
-    rows = [_shown_keys(current[key], spec.keys) for key in kept]
+    rows = [_shown_keys(row, spec.keys) for row in shown_rows]
     other_hidden = False
-    if folded:
-        rows.append(_other_row(spec, [current[key] for key in folded]))
-        before = _sum_metrics(previous[key] for key in folded if key in previous)
+    if folded_count:
+        other = _other_row(spec, [])
+        other.update(zip(METRICS, (int(v) for v in folded_sums[:2]), strict=True))
+        rows.append(other)
+        before: dict[str, Cell] = dict(zip(METRICS, (int(v) for v in folded_sums[2:]), strict=True))
         if query.compare:
             rows[-1].update(change_columns(rows[-1], before))
         # (other) is a count too: below K (in either period) it would publish what folding
@@ -674,15 +756,17 @@ def _breakdown(
             )
     if query.compare:
         for row, key in zip(rows, kept, strict=False):
-            row.update(change_columns(row, previous.get(key, {})))
+            row.update(change_columns(row, previous[key]))
 
     columns = (*_columns_of(spec), *(COMPARE_COLUMNS if query.compare else ()))
     buckets = periods(window.start, window.end, query.grain)
     slots = {period: index for index, period in enumerate(buckets)}
-    wanted = [(key, index) for index, key in enumerate(kept)]
-    if not other_hidden:  # a hidden (other) draws no sparkline either
-        wanted += [(key, len(kept)) for key in folded]
-    sparklines = _series_for_keys(con, window, spec, wanted, slots) if row_series else []
+    sparklines: list[list[int]] = []
+    if row_series:
+        wanted = [(key, index) for index, key in enumerate(kept)]
+        sparklines = _series_for_keys(con, window, spec, wanted, slots)
+        if folded_count and not other_hidden:  # a hidden (other) draws no sparkline either
+            sparklines.append(_folded_series(con, window, spec, classified, slots))
     report_rows = [{column: row.get(column) for column in columns} for row in rows]
     series = _chart_series(report_rows, sparklines, spec.keys)
 
@@ -695,7 +779,7 @@ def _breakdown(
         notes.append(
             f"Rows with fewer than {threshold} visitors"
             + (" in either period" if query.compare else "")
-            + f" are folded into {OTHER} ({len(folded)} folded)."
+            + f" are folded into {OTHER} ({folded_count} folded)."
         )
         if other_hidden:
             notes.append(
