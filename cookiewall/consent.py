@@ -102,6 +102,11 @@ class ConsentCodec:
         self._older = URLSafeSerializer(raw[:0:-1], salt=SALT) if raw[1:] else None
         self._signers = [URLSafeSerializer(k, salt=SALT).make_signer() for k in raw]
         self._cache: dict[str, Decision] = {}
+        # Hashes of values whose signature or payload is bad, oldest first; bounded as the
+        # cache. Bad under these keys and this policy is bad for good, and a subdomain can
+        # plant many such values beside the visitor's own: each is checked once, not per page.
+        # A hash collision with a valid value needs that value, which an attacker lacks.
+        self._rejected: dict[int, None] = {}
         self.verifications = 0  # signature checks done from scratch (the cache's misses)
         self.cache_hits = 0
         self._undecided = [
@@ -202,7 +207,11 @@ class ConsentCodec:
     def needs_check(self, value: str) -> bool:
         """Whether `verify` would check this value's signature: a value it has not verified
         before, and that could be a token (see `_verify_fresh`). The rest costs a lookup."""
-        return value not in self._cache and _could_be_token(value)
+        return (
+            value not in self._cache
+            and hash(value) not in self._rejected
+            and _could_be_token(value)
+        )
 
     def foreign(self, value: str) -> bool:
         """A well-formed consent token that none of our keys signed: another app's.
@@ -233,15 +242,22 @@ class ConsentCodec:
     def _verify_fresh(self, value: str) -> Decision | None:
         if not _could_be_token(value):
             return None
+        key = hash(value)
+        rejected = self._rejected
+        if key in rejected:
+            return None
         self.verifications += 1
         payload = _loads(self._newest, value)
         needs_resign = False
         if payload is _BAD and self._older is not None:
             payload = _loads(self._older, value)
             needs_resign = True
-        if payload is _BAD:
-            return None
-        return self._decode(payload, needs_resign)
+        decision = None if payload is _BAD else self._decode(payload, needs_resign)
+        if decision is None:
+            if len(rejected) >= CACHE_SIZE:
+                rejected.pop(next(iter(rejected)))  # oldest first, as the cache
+            rejected[key] = None
+        return decision
 
     def _decode(self, payload: Any, needs_resign: bool) -> Decision | None:
         if not isinstance(payload, dict):

@@ -332,21 +332,17 @@ class ConsentMiddleware:
         subdomain's copies planted at longer paths (or with `Domain=` at the same path, older)
         were all that was read, and the visitor's own decision never counted. So values are
         read from the end, each distinct value once; only those that cost a signature check
-        count towards the bound (values verified before, or cleared before as bad, and values
-        that cannot be a token cost a lookup). Values left unread are not reported: they are
+        count towards the bound (values the codec verified or rejected before, and values that
+        cannot be a token, cost a lookup). Values left unread are not reported: they are
         neither bad nor cleared, and a later request reads them.
         """
         values = setcookie.request_cookie_values(cookie_header.decode("latin-1"), self.cookie_name)
         codec = self.codec
-        cleared = self._cleared
         read: list[str] = []
         best = None
         checks = 0
         for value in dict.fromkeys(reversed(values)):
             if codec.needs_check(value):
-                if hash(value) in cleared:
-                    read.append(value)  # bad before, and bad again: no signature check
-                    continue
                 if checks == MAX_CONSENT_VALUES:
                     continue
                 checks += 1

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from cookiewall import ConsentMiddleware, middleware
+from cookiewall import ConsentMiddleware, consent, middleware
 from cookiewall.consent import ConsentCodec
 from tests.apps.full_stack_app import SECRETS, make_policy
 
@@ -202,3 +202,44 @@ def test_forged_values_alone_are_read_a_bound_at_a_time_then_never_cleared_again
         checks.append(gate.verifications - before)
     assert cleared == [True] * rounds + [False] * 3
     assert checks == [16] * (rounds - 1) + [180 - 16 * (rounds - 1), 0, 0, 0]
+
+
+@pytest.mark.parametrize("planted", [1, 17, 180])
+def test_planted_values_beside_a_valid_decision_are_checked_once(planted: int) -> None:
+    """Beside the visitor's valid decision nothing is cleared, so the gate's memory of cleared
+    values never learnt the planted ones: each page checked 16 of them again (~300 us for 180
+    forged tokens, on every page of that visitor). A value whose signature or payload is bad
+    stays bad under the same keys and policy: the codec remembers it (by hash, bounded)."""
+    gate = _gate()
+    own, _ = ConsentCodec(make_policy(), SECRETS[0]).new_decision(frozenset({"analytics"}))
+    cookie = "; ".join([*(f"{NAME}={_forged(own, n)}" for n in range(planted)), f"{NAME}={own}"])
+    checks = []
+    for _ in range(-(-planted // middleware.MAX_CONSENT_VALUES) + 3):
+        before = gate.verifications
+        summary, sent = _call(gate, cookie)
+        assert summary == "custom"
+        assert _clears(sent) == 0
+        checks.append(gate.verifications - before)
+    assert sum(checks) == planted + 1  # each value checked once, the visitor's own included
+    assert checks[-3:] == [0, 0, 0]
+
+
+def test_a_single_bad_value_is_checked_once() -> None:
+    gate = _gate()
+    own, _ = ConsentCodec(make_policy(), SECRETS[0]).new_decision(frozenset())
+    for _ in range(5):
+        summary, _ = _call(gate, f"{NAME}={_forged(own, 7)}")
+        assert summary == "undecided"
+    assert gate.verifications == 1
+
+
+def test_the_memory_of_rejected_values_is_bounded() -> None:
+    codec = ConsentCodec(make_policy(), SECRETS[0])
+    own, _ = codec.new_decision(frozenset())
+    for number in range(consent.CACHE_SIZE + 10):
+        assert codec.verify(_forged(own, number)) is None
+    assert len(codec._rejected) == consent.CACHE_SIZE
+    before = codec.verifications
+    assert codec.verify(_forged(own, 0)) is None  # forgotten first: checked again
+    assert codec.verify(_forged(own, consent.CACHE_SIZE + 9)) is None  # remembered
+    assert codec.verifications == before + 1
