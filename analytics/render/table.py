@@ -65,13 +65,21 @@ def terminal_encoding(encoding: str | None) -> str | None:
 
 
 def screen_width(text: str) -> int:
-    """How many terminal columns `text` takes (East Asian wide and full-width: 2 each,
-    combining marks: 0), as wcwidth counts them for the characters that reach a cell."""
+    """How many terminal columns `text` takes (East Asian wide and full-width: 2 each, marks
+    drawn on the character before: 0), as the C library's wcwidth counts them, and tmux and
+    xterm draw them, for the characters that reach a cell."""
     return sum(_char_width(char) for char in text)
 
 
 def _char_width(char: str) -> int:
-    if unicodedata.combining(char):
+    # Every nonspacing and enclosing mark, not only those with a combining class: Thai
+    # vowels and tones above a consonant (ที่), variation selectors and enclosing circles
+    # have class 0, and each counted one column pushed its row's numbers to the right.
+    # Hangul medial vowels and final consonants (a syllable spelled in jamo, as NFD file
+    # names are) join the wide initial before them.
+    if unicodedata.category(char) in ("Mn", "Me"):
+        return 0
+    if "\u1160" <= char <= "\u11ff" or "\ud7b0" <= char <= "\ud7ff":
         return 0
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
