@@ -103,3 +103,57 @@ def test_the_dashboard_pages_api_stays_bounded(flooded: Path) -> None:
     assert rows[-1]["pageviews"] >= FLOOD
     # the dashboard's in-memory copy is DuckDB's memory; Python holds only the answer
     assert peak < PYTHON_PEAK_LIMIT, f"{peak / 2**20:.0f} MB of Python objects"
+
+
+@pytest.fixture(scope="module")
+def flooded_from_one_referrer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Raw events: 100 000 distinct paths, each once, all from one referring domain."""
+    root = tmp_path_factory.mktemp("referrer-flood")
+    spool = root / "spool"
+    write_events(spool, events_for_days(random.Random(5), DAYS, 30))
+    db = root / "w.duckdb"
+    Warehouse(db, clock=fixed_clock(datetime(2026, 11, 30, tzinfo=UTC))).run(spool)
+    con = duckdb.connect(str(db))
+    try:
+        # a copy of a real event, varied in path, day and visitor: as the rollup stored them
+        con.execute(
+            "INSERT INTO events SELECT e.* REPLACE ("
+            " '/scan/' || md5(CAST(i AS VARCHAR)) AS path,"
+            " 'spam-free.example' AS referrer_domain, 'spam-free.example' AS referrer_host,"
+            " 'referral' AS referrer_medium, i AS visitor_id, FALSE AS is_bot,"
+            " $first + CAST(i % 28 AS INTEGER) AS day)"
+            " FROM (SELECT * FROM events LIMIT 1) AS e, range($n) AS t(i)",
+            {"first": FIRST, "n": 100_000},
+        )
+    finally:
+        con.close()
+    return db
+
+
+@pytest.mark.parametrize("min_visitors", [None, 5])
+def test_a_referrers_pages_stay_bounded(
+    flooded_from_one_referrer: Path, min_visitors: int | None
+) -> None:
+    app = app_for(flooded_from_one_referrer, min_visitors=min_visitors)
+    params = {
+        "from": DAYS[0].isoformat(),
+        "to": DAYS[-1].isoformat(),
+        "referrer": "spam-free.example",
+        "limit": "10",
+    }
+    get(app, "/api/sites")  # the dashboard's copy of the warehouse, made before measuring
+    tracemalloc.start()
+    try:
+        response = get(app, "/api/referrer-pages", params)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 200
+    body = response.json()
+    if min_visitors is None:
+        assert len(body["rows"]) == 10
+        assert any("99990 more pages not shown" in note for note in body["notes"])
+    else:
+        assert body["rows"] == [{"path": OTHER, "pageviews": 100_000, "visitors": 100_000}]
+        assert any("(100000 folded)" in note for note in body["notes"])
+    assert peak < PYTHON_PEAK_LIMIT // 4, f"{peak / 2**20:.0f} MB of Python objects"

@@ -59,15 +59,38 @@ WHERE day BETWEEN $start AND $end AND (CAST($site AS VARCHAR) IS NULL OR site = 
 GROUP BY period
 """
 
-REFERRER_PAGES_SQL = """
-SELECT path, CAST(sum(pageviews) AS BIGINT) AS pageviews,
-       CAST(sum(visitors) AS BIGINT) AS visitors
-FROM referrer_pages
-WHERE day BETWEEN $start AND $end AND (CAST($site AS VARCHAR) IS NULL OR site = $site)
-  AND referrer_domain = $referrer
-GROUP BY path
-ORDER BY pageviews DESC, visitors DESC, path
+# The referrer's pages, each marked `small` (fewer than $min_visitors visitors: folded into
+# "(other)", as `too_small` decides). Ranked, cut and summed in DuckDB: a referrer whose
+# bot sent a flood of distinct paths would otherwise be one Python dict per path.
+_REFERRER_PAGES = """
+WITH found AS (
+    SELECT path, CAST(sum(pageviews) AS BIGINT) AS pageviews,
+           CAST(sum(visitors) AS BIGINT) AS visitors
+    FROM referrer_pages
+    WHERE day BETWEEN $start AND $end AND (CAST($site AS VARCHAR) IS NULL OR site = $site)
+      AND referrer_domain = $referrer
+    GROUP BY path
+), classified AS (
+    SELECT *, CAST($min_visitors AS BIGINT) IS NOT NULL AND pageviews > 0
+              AND visitors < CAST($min_visitors AS BIGINT) AS small
+    FROM found
+)
 """
+REFERRER_PAGES_SQL = (
+    _REFERRER_PAGES
+    + """SELECT path, pageviews, visitors FROM classified WHERE NOT small
+ORDER BY pageviews DESC, visitors DESC, path
+LIMIT $limit
+"""
+)
+REFERRER_PAGES_TALLY_SQL = (
+    _REFERRER_PAGES
+    + """SELECT count(*) FILTER (WHERE NOT small), count(*) FILTER (WHERE small),
+       coalesce(sum(pageviews) FILTER (WHERE small), 0),
+       coalesce(sum(visitors) FILTER (WHERE small), 0)
+FROM classified
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -277,23 +300,21 @@ def pages_of_referrer(
         "site": params.site,
         "referrer": params.referrer,
     }
+    bound = {**bound, "min_visitors": min_visitors, "limit": params.limit}
     # A stored path "(other)" is shown as "\\(other)", apart from the folded row (shown_key).
-    found: list[dict[str, int | str]] = [
+    rows: list[dict[str, Cell]] = [
         {"path": str(shown_key(path)), "pageviews": int(pageviews), "visitors": int(visitors)}
         for path, pageviews, visitors in con.execute(REFERRER_PAGES_SQL, bound).fetchall()
     ]
-    kept: list[dict[str, int | str]] = []
-    folded: list[dict[str, int | str]] = []
-    for row in found:
-        small = too_small(int(row["pageviews"]), int(row["visitors"]), min_visitors)
-        (folded if small else kept).append(row)
-    rows: list[dict[str, Cell]] = [dict(row) for row in kept[: params.limit]]
+    kept, folded, folded_pageviews, folded_visitors = con.execute(
+        REFERRER_PAGES_TALLY_SQL, {k: v for k, v in bound.items() if k != "limit"}
+    ).fetchall()[0]
     other_hidden = False
     if folded:
         other: dict[str, Cell] = {
             "path": OTHER,
-            "pageviews": sum(int(row["pageviews"]) for row in folded),
-            "visitors": sum(int(row["visitors"]) for row in folded),
+            "pageviews": int(folded_pageviews),
+            "visitors": int(folded_visitors),
         }
         # Below K itself, (other) would publish what folding hides: the row stays, not its
         # numbers (the same rule as the reports').
@@ -310,12 +331,12 @@ def pages_of_referrer(
     if min_visitors is not None:
         notes.append(
             f"Pages with fewer than {min_visitors} visitors are folded into {OTHER} "
-            f"({len(folded)} folded)."
+            f"({folded} folded)."
         )
         if other_hidden:
             notes.append(
                 f"{OTHER} itself has fewer than {min_visitors} visitors: its numbers are not shown."
             )
-    if len(kept) > params.limit:
-        notes.append(f"{len(kept) - params.limit} more pages not shown (limit {params.limit}).")
-    return PagesOfReferrer(rows=rows, covered=covered, folded=len(folded), notes=notes)
+    if kept > params.limit:
+        notes.append(f"{kept - params.limit} more pages not shown (limit {params.limit}).")
+    return PagesOfReferrer(rows=rows, covered=covered, folded=int(folded), notes=notes)
