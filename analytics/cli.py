@@ -101,9 +101,9 @@ def _folder(text: str) -> Path:
 def _duckdb_file(text: str) -> Path:
     """A --db: a path DuckDB can be handed. It takes UTF-8 names only, and crashed on any
     other (`RuntimeError: std::bad_cast`, a traceback from every command)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
+    from analytics.database import is_utf8_name
+
+    if not is_utf8_name(text):
         # A name arrives with lone surrogates when its bytes do not decode in Python's file
         # system encoding: not UTF-8 at all, or UTF-8 read as ASCII (LC_ALL=C, PYTHONUTF8=0).
         encoding = sys.getfilesystemencoding()

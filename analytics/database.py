@@ -69,6 +69,17 @@ def is_interruption(error: BaseException) -> bool:
     return type(error) is RuntimeError and str(error) == SIGNAL_INTERRUPTED
 
 
+def is_utf8_name(name: str) -> bool:
+    """Whether DuckDB can be handed this path or file name: it takes UTF-8 only. A name whose
+    bytes Python's file system encoding could not decode holds lone surrogates
+    (surrogateescape), which do not encode."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def quote_path(path: Path) -> str:
     """`path` as an SQL string literal (COPY ... TO takes no parameter)."""
     return "'" + str(path).replace("'", "''") + "'"

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import duckdb
 
-from analytics.database import DEFAULT_LOCK_TIMEOUT, connect, has_table, quote_path, scalar
+from analytics.database import (
+    DEFAULT_LOCK_TIMEOUT,
+    connect,
+    has_table,
+    is_utf8_name,
+    quote_path,
+    scalar,
+)
 from analytics.errors import ExportError, WarehouseError, first_line
 from analytics.tables import REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES
 
@@ -87,16 +94,6 @@ def keep_permissions(replaced: str | os.PathLike[str], new: str | os.PathLike[st
     os.chmod(new, stat.S_IMODE(old.st_mode))
 
 
-def _is_utf8(text: str) -> bool:
-    # A name whose bytes Python's file system encoding could not decode holds lone
-    # surrogates (surrogateescape), which DuckDB cannot be handed.
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def is_same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
     """Whether `a` and `b` name one existing file (through links and relative paths)."""
     try:
@@ -141,7 +138,7 @@ def export_table(
     # An ASCII temporary name: DuckDB writes UTF-8 paths only, and Python renames it to any
     # name, so an output name that is not UTF-8 (the folder's name aside) works too.
     temp = target if stream else folder / f".tmp-export-{os.getpid()}-{secrets.token_hex(4)}"
-    if not _is_utf8(str(temp)):
+    if not is_utf8_name(str(temp)):
         raise ExportError(
             f"cannot write {str(named)!r}: DuckDB writes UTF-8 paths only, and this one is "
             "not UTF-8 (or Python reads file names as ASCII here: LC_ALL=C with PYTHONUTF8=0)"

@@ -40,6 +40,7 @@ from analytics.database import (
     connect,
     has_table,
     is_interruption,
+    is_utf8_name,
     scalar,
     stored_timezone,
 )
@@ -202,15 +203,6 @@ def _warehouse_error(path: Path, error: duckdb.Error) -> AnalyticsError:
     return WarehouseError(f"warehouse {str(path)!r}: {first_line(error)}")
 
 
-def _is_utf8(text: str) -> bool:
-    # A name of bytes that are not UTF-8 reaches Python as lone surrogates (surrogateescape).
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _log_gone(seg: Segment) -> None:
     # Removed since the listing (quarantined by a run that held the lock while this one
     # waited, or by hand): nothing to read, and nothing damaged to move aside.
@@ -296,7 +288,7 @@ class Warehouse:
     ) -> RunResult:
         spool = Path(spool_dir)
         segments = list_segments(spool)  # SpoolError if the folder is missing
-        if not _is_utf8(str(spool.resolve())):
+        if not is_utf8_name(str(spool.resolve())):
             # Every segment's path would fail, each taken for a damaged file.
             raise SpoolError(
                 f"spool folder {str(spool)!r} has a path that is not UTF-8, which DuckDB "
@@ -306,12 +298,12 @@ class Warehouse:
         try:
             self._refuse_loaded_rollups(con)  # before _setup stores anything in it
             self._setup(con)
-            misnamed = [seg for seg in segments if not _is_utf8(seg.name)]
+            misnamed = [seg for seg in segments if not is_utf8_name(seg.name)]
             for seg in misnamed:
                 self._quarantine(
                     spool, seg, "a file name that is not UTF-8 (DuckDB cannot open it)"
                 )
-            segments = [seg for seg in segments if _is_utf8(seg.name)]
+            segments = [seg for seg in segments if is_utf8_name(seg.name)]
             fresh = self._not_ingested(con, segments)
             reused = self._quarantine_reused_names(con, spool, segments, fresh)
             footers, unreadable, gone = self._check_footers(spool, fresh, progress=progress)
@@ -548,7 +540,7 @@ class Warehouse:
         before content ids) are known by name only and not checked.
         """
         fresh_names = {seg.name for seg in fresh}
-        known = [seg for seg in listed if seg.name not in fresh_names and _is_utf8(seg.name)]
+        known = [seg for seg in listed if seg.name not in fresh_names and is_utf8_name(seg.name)]
         if not known:
             return set()
         ids: dict[str, str] = {}
