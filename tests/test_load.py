@@ -104,6 +104,10 @@ def run_load(tmp_path: Path, run: LoadRun) -> None:
     for half in (first, second):
         assert half["statuses"] == {"200": run.requests_per_half}, half
         assert half["violations"] == [], half["violations"]
+        # The half's tampered consent cookie (one value, sent again and again) is cleared
+        # once by each worker that sees it, never on every page (a page with a Set-Cookie is
+        # made private, uncacheable).
+        assert 1 <= int(str(half["consent_clears"])) <= run.workers, half["consent_clears"]
 
     growth = {pid: rss_after[pid] - rss_before[pid] for pid in workers}
     print(
