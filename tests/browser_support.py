@@ -26,7 +26,7 @@ from cookiewall import ConsentMiddleware, Policy
 from tests.support import StrictCSP, uvicorn_server
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
 EXAMPLE_APP = "examples.starlette_app:app"
 
@@ -105,3 +105,42 @@ def banner_text_size(page: Page) -> str:
     return str(
         page.evaluate("getComputedStyle(document.querySelector('[data-cookiewall]')).fontSize")
     )
+
+
+def assert_banner_runs_under_the_pages_policy(browser: Browser, site: str, path: str) -> None:
+    """The page at `path` (whose own inline script sets `window.ownScriptRan`, allowed by its
+    CSP) gets the banner, and banner.js and banner.css run under that CSP: no violation is
+    reported, banner.js moved the banner first and measured the room it keeps, the stylesheet
+    applied, and "Reject all" decides by fetch without leaving the page."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        violations: list[str] = []
+        page.on(
+            "console",
+            lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+        )
+        page.goto(f"{site}{path}")
+        page.wait_for_load_state("load")  # banner.js is deferred: it has run by now
+        assert page.evaluate("window.ownScriptRan") is True  # the page's policy is in force
+        state = page.evaluate(
+            """() => {
+              const banner = document.querySelector("[data-cookiewall]");
+              return {
+                first: document.body.firstElementChild === banner,
+                room: document.documentElement.style.getPropertyValue("--cookiewall-height"),
+                position: getComputedStyle(banner).position,
+              };
+            }"""
+        )
+        # banner.js ran: the banner leads the page for Tab and the room kept is measured.
+        assert state["first"] is True
+        assert state["room"].endswith("px")
+        assert state["position"] == "fixed"  # the stylesheet applied
+        assert violations == []
+        page.locator("[data-cookiewall] button[value=reject_all]").click()
+        page.locator("[data-cookiewall]").wait_for(state="detached")
+        assert page.url == f"{site}{path}"  # decided by fetch, without leaving
+        assert context.request.get(f"{site}/consent").json()["granted"] == ["necessary"]
+    finally:
+        context.close()

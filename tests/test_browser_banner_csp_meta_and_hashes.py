@@ -31,7 +31,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from cookiewall import Category, ConsentMiddleware, Policy
-from tests.browser_support import site_serving
+from tests.browser_support import assert_banner_runs_under_the_pages_policy, site_serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -127,35 +127,4 @@ site = site_serving("tests.test_browser_banner_csp_meta_and_hashes:app")
 def test_the_banner_script_and_stylesheet_run_under_the_pages_own_policy(
     site: str, browser: Browser, name: str
 ) -> None:
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        violations: list[str] = []
-        page.on(
-            "console",
-            lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
-        )
-        page.goto(f"{site}/page/{name}")
-        page.wait_for_load_state("load")  # banner.js is deferred: it has run by now
-        assert page.evaluate("window.ownScriptRan") is True  # the page's policy is in force
-        state = page.evaluate(
-            """() => {
-              const banner = document.querySelector("[data-cookiewall]");
-              return {
-                first: document.body.firstElementChild === banner,
-                room: document.documentElement.style.getPropertyValue("--cookiewall-height"),
-                position: getComputedStyle(banner).position,
-              };
-            }"""
-        )
-        # banner.js ran: the banner leads the page for Tab and the room kept is measured.
-        assert state["first"] is True
-        assert state["room"].endswith("px")
-        assert state["position"] == "fixed"  # the stylesheet applied
-        assert violations == []
-        page.locator("[data-cookiewall] button[value=reject_all]").click()
-        page.locator("[data-cookiewall]").wait_for(state="detached")
-        assert page.url == f"{site}/page/{name}"  # decided by fetch, without leaving
-        assert context.request.get(f"{site}/consent").json()["granted"] == ["necessary"]
-    finally:
-        context.close()
+    assert_banner_runs_under_the_pages_policy(browser, site, f"/page/{name}")
