@@ -27,7 +27,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
-import duckdb
 import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -48,6 +47,7 @@ from analytics.warehouse import Warehouse
 from cookiewall import Category, ConsentMiddleware, CookieRule, Policy, ReceiptLog
 from tests.recording_support import capture
 from tests.support import ROOT, free_port, serve_command
+from tests.warehouse_support import stored_paths, text_columns
 
 RUN = uuid.uuid4().hex
 ADDRESS = "203.0.113.77"
@@ -401,18 +401,10 @@ def test_no_marker_reaches_any_byte_the_new_surfaces_write(
             columns = [c.cast(pa.binary()) if c.type == pa.string() else c for c in table.columns]
             decoded = repr([c.to_pylist() for c in columns]) + repr(table.schema.metadata)
             leaks += _find(f"{name} (decoded)", decoded.encode())
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        columns = con.execute(
-            "SELECT table_name, column_name FROM information_schema.columns"
-            " WHERE data_type = 'VARCHAR'"
-        ).fetchall()
-        for table_name, column in columns:
-            values = con.execute(f'SELECT DISTINCT "{column}" FROM "{table_name}"').fetchall()
-            leaks += _find(f"warehouse {table_name}.{column}", repr(values).encode())
-        paths = {path for (path,) in con.execute("SELECT DISTINCT path FROM events").fetchall()}
-    finally:
-        con.close()
+    columns = text_columns(db)
+    for (table_name, column), values in columns.items():
+        leaks += _find(f"warehouse {table_name}.{column}", values)
+    paths = stored_paths(db)
     # What the requests left is there (both servers), and no stored path holds a query.
     assert paths >= STORED, sorted(STORED - paths)
     assert not [path for path in paths if "?" in path or "email" in path], sorted(paths)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import duckdb
 import httpx
 import pyarrow.parquet as pq
 import pytest
@@ -35,6 +34,7 @@ from analytics.cli import main as analytics_main
 from analytics.dashboard import dashboard
 from cookiewall import Category, ConsentMiddleware, CookieRule, Policy, ReceiptLog
 from tests.support import uvicorn_server
+from tests.warehouse_support import stored_paths, text_columns
 
 ADDRESS = "198.51.100.163"
 ADDRESS6 = "2001:db8:feed:1::63"
@@ -302,19 +302,11 @@ def test_no_marker_reaches_any_byte_written_under_a_real_uvicorn(
             table = pq.read_table(var / name)
             decoded = repr(table.to_pylist()) + repr(table.schema.metadata)
             leaks += _find(f"{name} (decoded)", decoded.encode())
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        columns = con.execute(
-            "SELECT table_name, column_name FROM information_schema.columns"
-            " WHERE data_type = 'VARCHAR'"
-        ).fetchall()
-        assert ("events", "path") in columns
-        for table_name, column in columns:
-            values = con.execute(f'SELECT DISTINCT "{column}" FROM "{table_name}"').fetchall()
-            leaks += _find(f"warehouse {table_name}.{column}", repr(values).encode())
-        paths = {path for (path,) in con.execute("SELECT DISTINCT path FROM events").fetchall()}
-    finally:
-        con.close()
+    columns = text_columns(db)
+    assert ("events", "path") in columns
+    for (table_name, column), values in columns.items():
+        leaks += _find(f"warehouse {table_name}.{column}", values)
+    paths = stored_paths(db)
     # What the requests left is there: the checks above searched real data.
     assert {"/page/first", "/page/head", "/missing/page", "/boom", "/page/:redacted"} <= paths
     leaks += _find("the server's log", server_log)

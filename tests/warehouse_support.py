@@ -306,3 +306,31 @@ def numbered_events(n: int, day: date) -> list[Event]:
         DIRECT_VISIT._replace(ts=start + timedelta(seconds=i), path=f"/p{i % 3}", visitor_id=i % 7)
         for i in range(n)
     ]
+
+
+def text_columns(db: Path) -> dict[tuple[str, str], bytes]:
+    """Every text column of every table in `db`, as the repr of its distinct values in bytes:
+    what a privacy audit searches for markers (Parquet and DuckDB compress plain bytes)."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        columns = con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE data_type = 'VARCHAR'"
+        ).fetchall()
+        return {
+            (table, column): repr(
+                con.execute(f'SELECT DISTINCT "{column}" FROM "{table}"').fetchall()
+            ).encode()
+            for table, column in columns
+        }
+    finally:
+        con.close()
+
+
+def stored_paths(db: Path) -> set[str]:
+    """The distinct paths of the raw `events` table."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {path for (path,) in con.execute("SELECT DISTINCT path FROM events").fetchall()}
+    finally:
+        con.close()
