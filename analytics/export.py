@@ -17,6 +17,7 @@ import duckdb
 from analytics.database import (
     DEFAULT_LOCK_TIMEOUT,
     connect,
+    folder_problem,
     has_table,
     is_utf8_name,
     quote_path,
@@ -102,6 +103,27 @@ def is_same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
         return False
 
 
+def output_folder_problem(output: str | os.PathLike[str]) -> str | None:
+    """Why no file `output` can be written, naming its folder ("folder 'out' does not
+    exist", "'w.duckdb' is a file, not a folder", "folder 'out' is not writable for this
+    user"), or None when it can.
+
+    The one check behind `export_table` and the CLI's --output: "folder missing or not
+    writable" left the operator to find out which of the two. Folders are not made: a typo
+    would publish the file where nobody looks.
+    """
+    # Through a symbolic link, the file it points at is written: its folder is the one that
+    # matters. Otherwise the folder keeps the spelling it was given, to be recognised.
+    target = Path(os.path.realpath(output)) if os.path.islink(output) else Path(output)
+    folder = target.parent
+    problem = folder_problem(folder)
+    if problem is not None:
+        return problem
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"folder {str(folder)!r} is not writable for this user"
+    return None
+
+
 def export_table(
     db_path: str | os.PathLike[str],
     table: str,
@@ -131,8 +153,9 @@ def export_table(
     # Through a link, the file it points at is replaced and the link stays a link.
     target = named if stream else Path(os.path.realpath(named))
     folder = target.parent
-    if not stream and (not _is_folder(folder) or not os.access(folder, os.W_OK)):
-        raise ExportError(f"cannot write {str(named)!r}: folder missing or not writable")
+    problem = None if stream else output_folder_problem(named)
+    if problem is not None:
+        raise ExportError(f"cannot write {str(named)!r}: {problem}")
     # Renaming a finished file over a pipe or a device would replace it (as root, even
     # /dev/stdout itself) and its reader would get nothing.
     # An ASCII temporary name: DuckDB writes UTF-8 paths only, and Python renames it to any
