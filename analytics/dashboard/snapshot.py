@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 from anyio import to_thread
 
-from analytics.database import is_lock_conflict
+from analytics.database import folder_problem, is_lock_conflict
 from analytics.errors import first_line
 from analytics.tables import REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES
 
@@ -107,8 +107,19 @@ def load(path: Path) -> Snapshot:
     """Copy the rollups of `path` into memory; the file is open only during the copy."""
     before = signature(path)
     if before[0] is None:
+        # A typo in db_path looks like "no data yet" forever: the log names what is missing
+        # (the folder, if that is it; no command creates one), the client only which kind.
+        problem = folder_problem(path.parent)
+        if problem is not None:
+            raise WarehouseUnavailable(
+                "the warehouse's folder does not exist: check the dashboard's db_path "
+                "(the server's log names it)",
+                detail=problem,
+            )
         raise WarehouseUnavailable(
-            "no analytics data yet: the warehouse file does not exist (run `analytics rollup`)"
+            "no analytics data yet: the warehouse file does not exist (run `analytics rollup`, "
+            "or check the dashboard's db_path)",
+            detail="the file does not exist",
         )
     started = time.perf_counter()
     con = duckdb.connect(":memory:")
@@ -167,6 +178,13 @@ def load(path: Path) -> Snapshot:
     )
 
 
+def named(path: Path) -> str:
+    """`path` as the log names it: as given (what the operator typed in db_path), and where
+    that is when it is relative (the server's working folder is often not the one assumed)."""
+    given = repr(str(path))
+    return given if path.is_absolute() else f"{given} (= {os.path.abspath(path)})"
+
+
 class SnapshotStore:
     """Hands out the newest copy of the warehouse; makes a new one when the file changed.
 
@@ -176,6 +194,7 @@ class SnapshotStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._named = named(path)
         self._current: Snapshot | None = None
         self._lock = threading.Lock()
         self._next_attempt = 0.0
@@ -207,7 +226,7 @@ class SnapshotStore:
             except WarehouseUnavailable as error:
                 self._first_load_failure = (time.monotonic(), str(error), error.retry_after)
                 if error.detail is not None and error.detail != self._logged_detail:
-                    logger.warning("dashboard cannot use %s: %s", self.path, error.detail)
+                    logger.warning("dashboard cannot use %s: %s", self._named, error.detail)
                 self._logged_detail = error.detail
                 raise
 
@@ -250,7 +269,7 @@ class SnapshotStore:
 
         Warned once per problem, not at every retry: steady traffic made it once a second."""
         if problem != self._logged_detail:
-            logger.warning("dashboard keeps its old copy: %s", problem)
+            logger.warning("dashboard keeps its old copy of %s: %s", self._named, problem)
         self._logged_detail = problem
         self._next_attempt = time.monotonic() + RETRY_PAUSE
         return current
