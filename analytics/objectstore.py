@@ -99,7 +99,23 @@ def parse_spool_url(spool_url: str) -> tuple[str, str]:
         raise ValueError(f"spool_url must look like s3://bucket/prefix, not {spool_url!r}")
     if parts.query or parts.fragment:
         raise ValueError(f"spool_url {spool_url!r} must not carry a query or a fragment")
-    return parts.netloc, parts.path.strip("/")
+    # Slashes at either end mean nothing (s3://b/x/ is s3://b/x), but inside the prefix an
+    # object store takes every character literally: keys shipped under x//site or x/./site
+    # are not found by a rollup given x/site, nor the other way round.
+    prefix = parts.path.strip("/")
+    segments = prefix.split("/")
+    if prefix and any(segment in ("", ".", "..") for segment in segments):
+        # Where only slashes were doubled, the plain spelling is certain; a '..' is not.
+        hint = (
+            ""
+            if "." in segments or ".." in segments
+            else (f": s3://{parts.netloc}/{'/'.join(s for s in segments if s)}")
+        )
+        raise ValueError(
+            f"spool_url {spool_url!r} has an empty, '.' or '..' segment in its prefix, and "
+            f"object stores take keys literally; spell the prefix plainly{hint}"
+        )
+    return parts.netloc, prefix
 
 
 def _key(prefix: str, name: str) -> str:
@@ -738,6 +754,7 @@ def stage_for_warehouse(
     """
     from tqdm import tqdm
 
+    parse_spool_url(spool_url)  # a URL to refuse is refused before the ledger is read
     db = Path(db_path)
     staging = Path(staging_dir) if staging_dir is not None else db.with_name(f"{db.name}.staging")
     skip = ingested_names(db, lock_timeout=lock_timeout)
