@@ -715,6 +715,273 @@ def _is_document(lowered: bytes) -> bool:
     return head.startswith((b"<!doctype html", b"<html"))
 
 
+def document_start(first: bytes, complete: bool) -> bool | None:
+    """Whether a page whose first bytes are `first` starts as a whole document (`inject`'s
+    rule, on the same first bytes); None while more bytes could still change the answer.
+
+    `complete`: there are no more bytes. A stream is told from a fragment by this, as soon as
+    its first bytes can tell, so that its start (which then loses its validators and length)
+    goes out without waiting for the rest.
+    """
+    lowered = first[:_DOCUMENT_START_READ].lower()
+    if complete or len(lowered) == _DOCUMENT_START_READ:
+        return _is_document(lowered)
+    if len(lowered) < len(_BOM) and _BOM.startswith(lowered):
+        return None  # a byte-order mark, or the start of one
+    head = lowered.removeprefix(_BOM).lstrip()
+    while head.startswith(b"<!--"):
+        end = head.find(b"-->")
+        if end < 0:
+            return None  # a leading comment, not yet closed
+        head = head[end + 3 :].lstrip()
+    if head.startswith(_DOCUMENT_STARTS):
+        return True
+    if any(start.startswith(head) for start in (*_DOCUMENT_STARTS, b"<!--")):
+        return None  # white space, or a start that more bytes may complete
+    return False
+
+
+_BOM = b"\xef\xbb\xbf"
+_DOCUMENT_STARTS = (b"<!doctype html", b"<html")
+_BODY_END_TAG = b"</body>"
+_HTML_END_TAG = b"</html>"
+_HTML_WHITE_SPACE = re.compile(rb"[ \t\n\f\r]*")
+# What the searches below look for, less the byte after a tag's name (a match has it): the
+# end of what has come, from one of these starts on, may be a match cut in two.
+_MARKUP_STARTS: tuple[bytes, ...] = (
+    b"<!--",
+    _BODY_END_TAG,
+    b"</html>",
+    b"<template",
+    b"</template",
+    b"<plaintext",
+)
+_MARKUP_STARTS += tuple(b"<" + name for name in _TEXT_ELEMENTS)
+_COMMENT_ENDS: tuple[bytes, ...] = (b"-->", b"--!>")
+_TEXT_ENDS = {name: (b"</" + name,) for name in _TEXT_ELEMENTS}
+# Where `BodyEndScanner` is in the page: in markup, or in text that only its end tag ends.
+_IN_MARKUP, _IN_COMMENT, _IN_TEXT, _IN_PLAINTEXT = range(4)
+# What follows the last </body> so far, read as `_PLAIN_PAGE_END`: white space (0), `k`
+# bytes of </html> (1 + k), then white space after it (_AFTER_HTML_END); _NOT_PLAIN: more.
+_AFTER_HTML_END = 1 + len(_HTML_END_TAG)
+_NOT_PLAIN = -1
+
+
+class BodyEndScanner:
+    """Where `inject` puts the banner in a whole document that comes in pieces (a streamed
+    page), read piece by piece: most of the page goes on as it comes.
+
+    `feed` takes each piece and gives back what can go on: everything before the first
+    byte that may still be where the banner goes. That is the page's last real </body> so far
+    (a later one releases it), or, while there is none, its last real </html>, or the start
+    of a comment or text element not yet closed (`inject`'s fallbacks), or the last </body>
+    of any kind followed by nothing but white space and </html> (`inject`'s quick reading);
+    and the last few bytes, which may be the start of a tag split between pieces. `finish`
+    gives back the rest with the snippet in, where `inject` would put it in the whole page;
+    `insert_now` puts it before the last real </body> so far (see the middleware's bound).
+
+    The reading is `_markup_ends`' own, resumed where each piece ended: linear in the page.
+    """
+
+    __slots__ = (
+        "_base",
+        "_body_end",
+        "_held",
+        "_html_end",
+        "_lowered",
+        "_mode",
+        "_open_at",
+        "_plain",
+        "_plain_at",
+        "_plain_read",
+        "_plain_search",
+        "_read",
+        "_templates",
+        "_text_end",
+        "_text_ends",
+    )
+
+    def __init__(self) -> None:
+        self._held = bytearray()  # the page from `_base` on: not passed on yet
+        self._lowered = bytearray()  # the same, lower-cased: what is searched
+        self._base = 0  # where `_held` starts in the page
+        self._read = 0  # where the reading resumes (a position in the page, as all below)
+        self._mode = _IN_MARKUP
+        self._text_end = _COMMENT_END  # what ends the text being read (not in markup)
+        self._text_ends = _MARKUP_STARTS  # what the search of the moment looks for
+        self._open_at = -1  # where that comment or text element starts
+        self._templates = 0
+        self._body_end = -1
+        self._html_end = -1
+        self._plain_at = -1  # the last </body> of any kind, and how what follows it reads
+        self._plain = _NOT_PLAIN
+        self._plain_read = 0  # what `_plain` has read up to
+        self._plain_search = 0  # where the search for a later </body> resumes
+
+    @property
+    def held(self) -> int:
+        """How many bytes are held back."""
+        return len(self._held)
+
+    @property
+    def has_body_end(self) -> bool:
+        """Whether a real </body> has come: `insert_now` can put the snippet before it."""
+        return self._body_end >= 0
+
+    def feed(self, piece: bytes) -> bytes:
+        """Take the page's next piece; give back the bytes that can go on now."""
+        self._held += piece
+        self._lowered += piece.lower()
+        self._read_markup()
+        self._read_plain_end()
+        keep = min(self._insertion_points(), self._read, self._plain_search)
+        return self._release(keep - self._base)
+
+    def finish(self, snippet: bytes) -> bytes:
+        """The page's end: what is held, with `snippet` where `inject` puts it in the page."""
+        at = self._plain_at if self._plain in (0, _AFTER_HTML_END) else -1
+        if at < 0:
+            at = self._body_end
+        if at < 0:
+            open_at = self._open_at if self._mode != _IN_MARKUP else -1
+            at = next((end for end in (self._html_end, open_at) if end >= 0), self._end)
+        return self._insert(at, snippet)
+
+    def insert_now(self, snippet: bytes) -> bytes:
+        """What is held, with `snippet` before the last real </body> so far (`has_body_end`)."""
+        return self._insert(self._body_end, snippet)
+
+    def release(self) -> bytes:
+        """What is held, as it came: the page goes on without the banner."""
+        return self._release(len(self._held))
+
+    @property
+    def _end(self) -> int:
+        return self._base + len(self._held)
+
+    def _insert(self, at: int, snippet: bytes) -> bytes:
+        at -= self._base
+        rest = bytes(self._held[:at]) + snippet + bytes(self._held[at:])
+        self._release(len(self._held))
+        return rest
+
+    def _release(self, count: int) -> bytes:
+        if count <= 0:
+            return b""
+        released = bytes(self._held[:count])
+        del self._held[:count]
+        del self._lowered[:count]
+        self._base += count
+        return released
+
+    def _insertion_points(self) -> int:
+        """The first byte that may still be where the banner goes, else the end."""
+        points = [self._end]
+        if self._plain != _NOT_PLAIN:
+            points.append(self._plain_at)
+        if self._body_end >= 0:
+            points.append(self._body_end)
+        elif self._html_end >= 0:
+            points.append(self._html_end)
+        elif self._mode != _IN_MARKUP:
+            points.append(self._open_at)
+        return min(points)
+
+    def _read_markup(self) -> None:
+        """`_markup_ends`' loop over what has come, from where it stopped."""
+        lowered = self._lowered
+        base = self._base
+        while self._mode != _IN_PLAINTEXT:
+            if self._mode != _IN_MARKUP:
+                closed = self._text_end.search(lowered, self._read - base)
+                if closed is None:
+                    self._read = max(self._read, _unread(lowered, base, self._text_ends))
+                    return
+                self._read = base + closed.end()
+                self._mode = _IN_MARKUP
+                self._text_ends = _MARKUP_STARTS
+                self._open_at = -1
+                continue
+            tag = _MARKUP.search(lowered, self._read - base)
+            if tag is None:
+                self._read = max(self._read, _unread(lowered, base, _MARKUP_STARTS))
+                return
+            comment, end_tag, template, text = tag.groups()
+            self._read = base + tag.end()
+            if end_tag is not None:
+                if not self._templates:
+                    if end_tag == b"body":
+                        self._body_end = base + tag.start()
+                    else:
+                        self._html_end = base + tag.start()
+            elif template is not None:
+                depth = self._templates
+                self._templates = depth + 1 if template == b"template" else max(depth - 1, 0)
+            else:
+                self._open_at = base + tag.start()
+                if comment is not None:
+                    self._mode, self._text_end = _IN_COMMENT, _COMMENT_END
+                    self._text_ends = _COMMENT_ENDS
+                    self._read = self._open_at + 2  # "<!-->" is a whole comment
+                elif text != b"plaintext":
+                    self._mode, self._text_end = _IN_TEXT, _TEXT_END[text]
+                    self._text_ends = _TEXT_ENDS[text]
+                else:
+                    self._mode = _IN_PLAINTEXT  # everything after <plaintext> is text
+
+    def _read_plain_end(self) -> None:
+        """`_plain_body_end`'s reading, kept up to date: the last </body> of any kind, and
+        whether all after it is white space and at most one </html>."""
+        lowered = self._lowered
+        base = self._base
+        start = self._plain_read - base
+        found = lowered.rfind(_BODY_END_TAG, self._plain_search - base)
+        if found >= 0:
+            self._plain_at = base + found
+            self._plain = 0
+            start = found + len(_BODY_END_TAG)
+        if self._plain != _NOT_PLAIN:
+            self._plain = _plain_state(self._plain, lowered, start)
+        self._plain_read = self._end
+        # A </body> may end in the next piece: the search resumes where it may start.
+        self._plain_search = max(self._plain_search, _unread(lowered, base, (_BODY_END_TAG,)))
+
+
+def _unread(lowered: bytearray, base: int, starts: tuple[bytes, ...]) -> int:
+    """Where the first of the last bytes that may begin one of `starts`, cut off by the end
+    of what has come, is (all `starts` begin with the same byte); the end when none."""
+    end = len(lowered)
+    first = starts[0][:1]
+    at = lowered.find(first, max(end - max(map(len, starts)), 0))
+    while at >= 0:
+        cut = bytes(lowered[at:])
+        if any(start.startswith(cut) for start in starts):
+            return base + at
+        at = lowered.find(first, at + 1)
+    return base + end
+
+
+def _plain_state(state: int, lowered: bytearray, at: int) -> int:
+    """The state (see `_AFTER_HTML_END`) after reading `lowered` from `at` in `state`."""
+    end = len(lowered)
+    while at < end:
+        if state in (0, _AFTER_HTML_END):
+            spaces = _HTML_WHITE_SPACE.match(lowered, at)
+            at = spaces.end() if spaces is not None else at  # always matches: `*`
+            if at == end:
+                break
+            if state == _AFTER_HTML_END:
+                return _NOT_PLAIN
+            state = 1
+        wanted = _HTML_END_TAG[state - 1 :]
+        got = lowered[at : at + len(wanted)]
+        if not wanted.startswith(got):
+            return _NOT_PLAIN
+        state += len(got)
+        at += len(got)
+    return state
+
+
 # -- a page's own <meta http-equiv="Content-Security-Policy"> ---------------------------------
 
 # Only a <meta> that is a child of <head> is a policy (HTML 4.2.5.3): the reading stops at the

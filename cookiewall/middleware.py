@@ -20,7 +20,15 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Seque
 from typing import Any
 
 from cookiewall import setcookie
-from cookiewall.banner import Banner, Nonces, csp_nonces, inject, meta_policies
+from cookiewall.banner import (
+    Banner,
+    BodyEndScanner,
+    Nonces,
+    csp_nonces,
+    document_start,
+    inject,
+    meta_policies,
+)
 from cookiewall.consent import Consent, ConsentCodec, Decision
 from cookiewall.endpoints import ConsentEndpoints, browser_path, route_path, safe_next
 from cookiewall.messages import Reply, Request, Site
@@ -39,6 +47,8 @@ logger = logging.getLogger("cookiewall")
 GATE_STATE_KEY = "cookiewall.gate"
 
 MAX_INJECT_BUFFER = 1024 * 1024  # bodies with a known, small Content-Length may be buffered
+# A streamed page's first bytes kept for its <meta> CSP nonces: a head is a few KiB.
+_STREAMED_HEAD_KEPT = 64 * 1024
 _REMEMBERED_NAMES = 1024  # bounds on names kept for logging once and for the declaration
 # Browsers send the consent cookie once per path and domain holding it: a handful, unless a
 # subdomain planted copies. A value not seen before costs a signature check, so a request
@@ -457,9 +467,10 @@ class ConsentMiddleware:
         html_varies = self.inject_banner
         held: Message | None = None
         buffered: list[bytes] = []
+        streamed: _StreamedPage | None = None  # a held page passed on as it comes
 
         async def send_gated(message: Message) -> None:
-            nonlocal held
+            nonlocal held, streamed
             kind = message["type"]
             if kind == "http.response.start":
                 headers = message.get("headers") or []
@@ -494,6 +505,18 @@ class ConsentMiddleware:
                 # of this page's body and may precede its start. Passed on, the page stays held.
                 await send(message)
                 return
+            if streamed is not None:
+                if kind == "http.response.body":
+                    if await streamed.body(
+                        message.get("body", b""), message.get("more_body", False)
+                    ):
+                        held = streamed = None  # the rest passes as it comes
+                    return
+                # A file send or trailers after the page's start: it goes on as it came.
+                await streamed.release()
+                held = streamed = None
+                await send(message)
+                return
             if kind != "http.response.body":
                 # A page the server is to send from a file (pathsend, zerocopy) is read here
                 # when it is small enough to hold, so the banner goes in; else as it came.
@@ -515,10 +538,11 @@ class ConsentMiddleware:
             if limit is not None and limit <= MAX_INJECT_BUFFER:
                 buffered.append(body)
                 return
-            # Streamed with no small known length: never hold a stream back.
-            await _release(send, held, buffered)
-            held = None
-            await send(message)
+            # Streamed, with no small known length: never held back, the banner goes in on
+            # the way. A Content-Length above the bound is dropped (see `_StreamedPage`).
+            streamed = _StreamedPage(self, scope, send, held, site, consent)
+            if await streamed.body(body, more):
+                held = streamed = None
 
         if not (inject_for and html_varies):
             return send_gated, None  # nothing is ever held: no more functions to make
@@ -532,9 +556,13 @@ class ConsentMiddleware:
             # client whole. Held, it reached nobody and the server answered 500. A page
             # complete by its Content-Length gets the banner; a shorter one goes as far as it
             # came, cut off as it would be without the gate.
-            nonlocal held
+            nonlocal held, streamed
             start, held = held, None
             if start is None:
+                return
+            if streamed is not None:
+                page, streamed = streamed, None
+                await page.release()  # as far as it came, as a stream is without the gate
                 return
             length = _content_length(start_headers(start))
             if length is not None and sum(map(len, buffered)) == length:
@@ -624,26 +652,37 @@ class ConsentMiddleware:
         self, scope: Scope, send: Send, start: Message, site: Site, body: bytes, consent: Consent
     ) -> None:
         headers = start_headers(start)
-        language = self.banner.language_for(_header(scope, b"accept-language"))
-        next_path = safe_next(_current_path(scope, site.root), site.root)
-        new_body = None
-        charset = _charset(headers)
-        if charset is not None:  # else a page the snippet cannot be written into: as it is
-            try:
-                # The consent: a category GPC refuses is shown so, as /consent/banner does.
-                # The page's CSP nonces: a strict CSP blocks a script or stylesheet without.
-                snippet = site.banner.snippet(
-                    language, next_path, consent, _csp_nonces(headers, body)
-                ).encode(charset, "xmlcharrefreplace")
-            except UnicodeError:  # a codec without that error handler (idna)
-                pass
-            else:
-                new_body = inject(body, snippet)
+        snippet = self._page_snippet(scope, site, headers, body, consent)
+        new_body = None if snippet is None else inject(body, snippet)
         if new_body is not None:
             body = new_body
             start["headers"] = self._banner_page_headers(headers, str(len(body)).encode())
         await send(start)
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    def _page_snippet(
+        self,
+        scope: Scope,
+        site: Site,
+        headers: Sequence[tuple[bytes, bytes]],
+        page_start: bytes,
+        consent: Consent,
+    ) -> bytes | None:
+        """The banner, as bytes of the page (whose start, for its `<meta>` CSP, is
+        `page_start`); None when the page's charset cannot carry it: the page stays as it is."""
+        charset = _charset(headers)
+        if charset is None:
+            return None
+        language = self.banner.language_for(_header(scope, b"accept-language"))
+        next_path = safe_next(_current_path(scope, site.root), site.root)
+        try:
+            # The consent: a category GPC refuses is shown so, as /consent/banner does.
+            # The page's CSP nonces: a strict CSP blocks a script or stylesheet without.
+            return site.banner.snippet(
+                language, next_path, consent, _csp_nonces(headers, page_start)
+            ).encode(charset, "xmlcharrefreplace")
+        except UnicodeError:  # a codec without that error handler (idna)
+            return None
 
     def _banner_page_headers(
         self, headers: Sequence[tuple[bytes, bytes]], length: bytes | None
@@ -770,6 +809,136 @@ class ConsentMiddleware:
         )
         body = b"" if scope["method"] == "HEAD" else reply.body
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+class _StreamedPage:
+    """An undecided visitor's HTML page in several body messages without a small known
+    Content-Length (a template's `generate()`, a `StreamingResponse`, a page that flushes its
+    head early): passed on as it comes, with the banner put in on the way.
+
+    Its first bytes tell a whole document from a fragment (`document_start`, the rule a held
+    page follows); a fragment, or a page whose charset cannot carry the banner, goes on as it
+    came. A document's start goes on at once, made true of the page with the banner as a held
+    page's is (no Content-Length, validators or digests; `Accept-Ranges: none`; `Vary`), and
+    each piece goes on as it comes, less what `BodyEndScanner` holds back: from where the
+    banner may still go (the last real </body> so far, in the usual page) to the end. The
+    page's end puts the banner where `inject` puts it in the whole page.
+
+    What is held is bounded by MAX_INJECT_BUFFER, as a held page is: a page that goes on for
+    that long after its last real </body> (a "forever frame" that pushes scripts for as long
+    as the visitor stays) gets the banner before that </body> at once and the rest passes,
+    so its visitor still can decide; one that holds that much with no real </body> yet (an
+    unclosed comment or script) goes on without the banner, which had nowhere certain to go.
+    A Content-Length above the bound, which a held page keeps (and so passed with no banner),
+    is dropped: the visitor can decide on large pages too, at the cost of a length the client
+    could show progress by. A page that ends early (the app returns or raises without its
+    last message) goes on as far as it came, as it would without the gate.
+    """
+
+    __slots__ = (
+        "_consent",
+        "_first",
+        "_gate",
+        "_head",
+        "_scanner",
+        "_scope",
+        "_send",
+        "_site",
+        "_start",
+    )
+
+    def __init__(
+        self,
+        gate: ConsentMiddleware,
+        scope: Scope,
+        send: Send,
+        start: Message,
+        site: Site,
+        consent: Consent,
+    ) -> None:
+        self._gate = gate
+        self._scope = scope
+        self._send = send
+        self._start = start  # not sent until the first bytes tell what the page is
+        self._site = site
+        self._consent = consent
+        self._first = b""  # the page until then
+        self._head = b""  # its first bytes, for the nonces of its <meta> CSP
+        self._scanner: BodyEndScanner | None = None
+
+    async def body(self, body: bytes, more: bool) -> bool:
+        """Pass on one body message's bytes; True once the rest can pass as it comes."""
+        scanner = self._scanner
+        if scanner is None:
+            return await self._begin(body, more)
+        if len(self._head) < _STREAMED_HEAD_KEPT:
+            self._head += body[: _STREAMED_HEAD_KEPT - len(self._head)]
+        ready = scanner.feed(body)
+        if not more:
+            snippet = self._snippet()
+            ready += scanner.release() if snippet is None else scanner.finish(snippet)
+            await self._send_body(ready, more=False)
+            return True
+        if scanner.held > MAX_INJECT_BUFFER:
+            snippet = self._snippet() if scanner.has_body_end else None
+            ready += scanner.release() if snippet is None else scanner.insert_now(snippet)
+            await self._send_body(ready, more=True)
+            return True
+        if ready:
+            await self._send_body(ready, more=True)
+        return False
+
+    async def release(self) -> None:
+        """The app is done without ending the page: what is held goes on as it came."""
+        if self._scanner is None:
+            await _release(self._send, self._start, [self._first] if self._first else [])
+            return
+        held = self._scanner.release()
+        if held:
+            await self._send_body(held, more=True)
+
+    async def _begin(self, body: bytes, more: bool) -> bool:
+        first = self._first = self._first + body
+        is_document = document_start(first, complete=not more)
+        if is_document is None:
+            return False  # hold on: the start and a few bytes, at most 4 KiB
+        start = self._start
+        headers = start_headers(start)
+        if not is_document or not _can_carry_snippet(headers):
+            await self._send(start)  # as a held page's: Vary and private, nothing else
+            await self._send_body(first, more=more)
+            return True
+        gate = self._gate
+        if not more:  # all of it came before the first bytes could tell: a held page
+            await gate._send_injected(
+                self._scope, self._send, start, self._site, first, self._consent
+            )
+            return True
+        start["headers"] = gate._banner_page_headers(headers, None)
+        await self._send(start)
+        self._scanner = BodyEndScanner()
+        self._first = b""
+        return await self.body(first, more=True)
+
+    def _snippet(self) -> bytes | None:
+        headers = start_headers(self._start)
+        return self._gate._page_snippet(self._scope, self._site, headers, self._head, self._consent)
+
+    async def _send_body(self, body: bytes, *, more: bool) -> None:
+        await self._send({"type": "http.response.body", "body": body, "more_body": more})
+
+
+def _can_carry_snippet(headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    """Whether the page's charset can carry the banner (`_charset`, and the error handler
+    the snippet is encoded with): a streamed page's start goes on before the banner is made."""
+    charset = _charset(headers)
+    if charset is None:
+        return False
+    try:
+        "\u00e9".encode(charset, "xmlcharrefreplace")
+    except UnicodeError:  # a codec without that error handler (idna)
+        return False
+    return True
 
 
 def _check_option_types(
