@@ -177,6 +177,21 @@
     }
   }
 
+  // position: fixed is fixed to the screen only while no ancestor has a transform, filter,
+  // contain or will-change: on a page whose <body> has one (a "GPU layer" hack, a page-wide
+  // filter) the banner sat at the foot of the body, out of sight at the end of a long page.
+  // And a page's own fixed footer or chat bar at the highest z-index, later in the document
+  // than the banner led to the start of <body>, covered its buttons. Shown as a manual popover
+  // (no light dismiss, no Escape), it is in the top layer: fixed to the screen and above the
+  // page whatever the page does. Not the banner opened as a page of its own: it is in flow.
+  function raise(banner) {
+    if (typeof banner.showPopover !== "function" || banner.closest("[data-cookiewall-page]")) {
+      return;
+    }
+    banner.setAttribute("popover", "manual");
+    banner.showPopover();
+  }
+
   document.querySelectorAll("[data-cookiewall]").forEach(function (banner) {
     // Once per banner: a site that adds this file itself gets it twice on the pages the gate
     // injects into, and two sets of listeners sent two decisions per press.
@@ -185,6 +200,7 @@
     }
     banner.setAttribute("data-cookiewall-enhanced", "");
     lead(banner);
+    raise(banner);
     enhance(banner);
     room(banner);
   });
