@@ -2,7 +2,8 @@
 
 Each command opens, makes one library call, and turns the library's own exception into one
 line on stderr (`analytics: error: ...`) and a non-zero exit: 2 for bad input (arguments,
-missing files, corrupt data), 1 when the database is busy (try again later).
+missing files, corrupt data, a warehouse of a newer cookiewall), 1 when the database is busy
+(try again later). A rollup that committed exits 0, or 3 or 4 when it left work undone.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ EXIT_BUSY = 1
 # segments: not 0, or cron never learns that the spool now grows; not 1 or 2, which mean
 # nothing was committed.
 EXIT_NOT_DISPOSED = 3
+# The run committed, but left segments of a newer event schema in the spool (a rolling deploy
+# whose web workers run a newer cookiewall than cron): they wait, unread, for an upgraded
+# rollup. Not 0, or the spool grows unseen; 3 wins when both happened.
+EXIT_NEWER_SEGMENTS = 4
 # Like Python's own advice for a closed pipe: exit 1, quietly (a shell says 141 for SIGPIPE).
 EXIT_PIPE_CLOSED = 1
 EXIT_INTERRUPTED = 130  # what a shell reports for a command that SIGINT ended
@@ -376,12 +381,20 @@ def _rollup(args: argparse.Namespace) -> int:
     done = ingest.segments or ingest.quarantined or result.rolled_up or result.pruned_events
     # Copies skipped are news too: recorded in the ledger (and archived), each said once; so
     # is a segment archived beside another file of its name (a warning names it).
-    news = ingest.unreadable or ingest.undisposed or ingest.duplicates or ingest.archived_renamed
+    news = (
+        ingest.unreadable
+        or ingest.undisposed
+        or ingest.duplicates
+        or ingest.archived_renamed
+        or ingest.newer_schema
+    )
     if not (done or news):
         _say_done("nothing to do: no new segments")
     else:
         _say_done(result.summary())
-    return EXIT_NOT_DISPOSED if ingest.undisposed else 0
+    if ingest.undisposed:
+        return EXIT_NOT_DISPOSED
+    return EXIT_NEWER_SEGMENTS if ingest.newer_schema else 0
 
 
 def _spark_rollup(args: argparse.Namespace) -> int:

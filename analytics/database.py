@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import threading
 import time
@@ -17,9 +18,23 @@ from pathlib import Path
 
 import duckdb
 
-from analytics.errors import WarehouseError, WarehouseLockedError, WarehouseMissingError, first_line
+from analytics.errors import (
+    WarehouseError,
+    WarehouseLockedError,
+    WarehouseMissingError,
+    WarehouseSchemaError,
+    first_line,
+)
 
 DEFAULT_LOCK_TIMEOUT = 10.0
+# The version of the warehouse's tables (analytics/sql/schema.sql and what their rows mean),
+# stored in `warehouse_meta` under SCHEMA_VERSION_META_KEY. A release that changes them so
+# that an older one would misread the file bumps it and adds the step from the previous
+# version to `analytics.warehouse.MIGRATIONS`. A file without the row was made before
+# versions were stored, by releases that all wrote schema 1.
+WAREHOUSE_SCHEMA_VERSION = 1
+SCHEMA_VERSION_META_KEY = "schema_version"
+_VERSION_NUMBER = re.compile(r"[1-9][0-9]{0,8}")
 # What DuckDB says, opening read-only a Parquet, CSV or JSON file given as the database: it
 # opens such a file as an in-memory database holding a view of it, which cannot be read-only.
 DATA_FILE_READ_ONLY = "Cannot launch in-memory database in read-only mode"
@@ -112,6 +127,42 @@ def stored_timezone(con: duckdb.DuckDBPyConnection) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
+def check_schema_version(
+    con: duckdb.DuckDBPyConnection,
+    path: str | os.PathLike[str],
+    *,
+    meta_table: str = "warehouse_meta",
+) -> int | None:
+    """The warehouse schema version `con`'s file stores in `meta_table` (a fixed name, such
+    as an attached file's "wh.main.warehouse_meta"), None when it stores none (schema 1, or
+    no warehouse at all). Raises WarehouseSchemaError for a newer version than this
+    cookiewall's WAREHOUSE_SCHEMA_VERSION, or a value that is no version number: every
+    command refuses such a file, readers too, since its tables may mean something else."""
+    try:
+        rows = con.execute(
+            f"SELECT value FROM {meta_table} WHERE key = ?", [SCHEMA_VERSION_META_KEY]
+        ).fetchall()
+    except (duckdb.CatalogException, duckdb.BinderException):
+        return None  # no warehouse_meta (a new file, or not a warehouse: said elsewhere)
+    if not rows:
+        return None
+    text = str(rows[0][0])
+    found = int(text) if _VERSION_NUMBER.fullmatch(text) else None
+    if found is not None and found <= WAREHOUSE_SCHEMA_VERSION:
+        return found
+    if found is None:
+        what = f"schema version {text!r}, which this cookiewall (schema "
+        what += f"{WAREHOUSE_SCHEMA_VERSION}) does not know"
+    else:
+        what = f"schema {found}, written by a newer cookiewall than this one (schema "
+        what += f"{WAREHOUSE_SCHEMA_VERSION})"
+    raise WarehouseSchemaError(
+        f"database {str(path)!r} has warehouse {what}: upgrade cookiewall to use it",
+        found=found,
+        supported=WAREHOUSE_SCHEMA_VERSION,
+    )
+
+
 def _file_mode(db: Path) -> int | None:
     """`db`'s st_mode, None when there is nothing there; WarehouseError when this user may not
     even look (a folder on the way it may not enter)."""
@@ -192,7 +243,8 @@ def connect(
     """Open the warehouse file, waiting up to `lock_timeout` s for another process's lock.
 
     Raises WarehouseMissingError (no file and not `create`), WarehouseLockedError (still
-    locked after the wait) or WarehouseError (not a DuckDB file, unreadable).
+    locked after the wait), WarehouseSchemaError (written by a newer cookiewall) or
+    WarehouseError (not a DuckDB file, unreadable).
     """
     db = Path(path)
     mode = _file_mode(db)
@@ -233,6 +285,13 @@ def connect(
             # progress bar would print to stderr even when it is not a terminal.
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET enable_progress_bar = false")
+            # Here, so that no command (a reader, an export, a writer) ever reads a newer
+            # release's tables as if they were this one's.
+            try:
+                check_schema_version(con, db)
+            except WarehouseSchemaError:
+                con.close()
+                raise
             with _live_lock:
                 _live_connections.add(con)
             return con

@@ -23,6 +23,17 @@ class WarehouseMissingError(WarehouseError):
     """The database file does not exist (readers and exports never create one)."""
 
 
+class WarehouseSchemaError(WarehouseError):
+    """The warehouse was written by a newer cookiewall, in a schema this one does not know
+    (`found`, newer than `supported`); nothing reads or writes it until cookiewall is
+    upgraded. `found` is None when the stored version is not a version number at all."""
+
+    def __init__(self, message: str, *, found: int | None, supported: int) -> None:
+        super().__init__(message)
+        self.found = found
+        self.supported = supported
+
+
 class Interrupted(AnalyticsError):
     """A run was stopped part-way (Ctrl-C under the CLI, or
     `analytics.database.interrupt_all()`); its transaction was rolled back, so the warehouse

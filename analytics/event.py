@@ -15,6 +15,8 @@ import pyarrow as pa
 
 # Bumped when a field is added, removed or changes type; written into every segment's
 # Parquet key-value metadata as `cookiewall.schema_version`, so other engines can tell.
+# Ingest leaves a segment of a newer version in the spool, unread, for a newer cookiewall,
+# and reads one without the key as version 1 (see `analytics.footers.check_schema_version`).
 SCHEMA_VERSION = "1"
 SCHEMA_VERSION_KEY = b"cookiewall.schema_version"
 

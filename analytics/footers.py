@@ -1,14 +1,17 @@
-"""What a spool segment's Parquet footer says: rows, time range, columns, identity by content.
+"""What a spool segment's Parquet footer says: schema version, rows, time range, columns,
+identity by content.
 
-Ingest checks every segment's footer before reading any row: a segment with missing or foreign
-columns is quarantined alone instead of failing the bulk read of its neighbours, and a copy of
-an ingested segment under another name is known by its content id.
+Ingest checks every segment's footer before reading any row: a segment of a newer event schema
+than this cookiewall's is left for a newer one (`NewerSegmentSchema`), a segment with missing
+or foreign columns is quarantined alone instead of failing the bulk read of its neighbours,
+and a copy of an ingested segment under another name is known by its content id.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analytics.event import EVENT_FIELDS, EVENT_SCHEMA
+from analytics.event import EVENT_FIELDS, EVENT_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 
 # The `ts` a segment may hold. A local day lies within about 16 hours of the UTC one, so
 # between these instants every time zone's day is a date of the years 1 to 9999; outside
@@ -24,6 +27,32 @@ from analytics.event import EVENT_FIELDS, EVENT_SCHEMA
 # reaching beyond is damaged (epoch nanoseconds stored as microseconds, say): quarantined.
 EARLIEST_TS = datetime(1, 1, 2, tzinfo=UTC)
 LATEST_TS = datetime(9999, 12, 31, tzinfo=UTC)  # excluded
+_VERSION_NUMBER = re.compile(rb"[1-9][0-9]{0,8}")
+
+
+class NewerSegmentSchema(Exception):
+    """The segment was written by a newer cookiewall, in event schema `version`: this one
+    must neither read it (its columns may mean something else) nor quarantine it (a newer
+    rollup reads it fine), so ingest leaves it in the spool as it is."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(f"event schema {version}, newer than this cookiewall's {SCHEMA_VERSION}")
+        self.version = version
+
+
+def check_schema_version(metadata: dict[bytes, bytes] | None) -> None:
+    """Raise NewerSegmentSchema for a segment whose Parquet key-value `metadata` names a
+    newer event schema than SCHEMA_VERSION, ValueError for a value that is no version
+    number. A segment without the key (written by hand, or by another engine) is read as
+    schema 1: its columns are checked as any segment's are."""
+    text = (metadata or {}).get(SCHEMA_VERSION_KEY)
+    if text is None:
+        return
+    if not _VERSION_NUMBER.fullmatch(text):
+        shown = text.decode("utf-8", errors="backslashreplace")
+        raise ValueError(f"{SCHEMA_VERSION_KEY.decode()} {shown!r} is no schema version")
+    if int(text) > int(SCHEMA_VERSION):
+        raise NewerSegmentSchema(int(text))
 
 
 @dataclass(frozen=True)
@@ -83,10 +112,12 @@ def content_id_of(path: Path) -> str:
 
 
 def read_footer(path: Path) -> Footer:
-    """Read `path`'s footer; raise ValueError when required columns are missing or of a
-    foreign type (Arrow would cast ISO text or integers to `ts`, DuckDB does not), or when
+    """Read `path`'s footer; raise NewerSegmentSchema for a segment of a newer event schema
+    (before its columns are looked at), ValueError when required columns are missing or of
+    a foreign type (Arrow would cast ISO text or integers to `ts`, DuckDB does not), or when
     its statistics put `ts` where no day can be named (see `check_ts_range`)."""
     meta = pq.read_metadata(path)
+    check_schema_version(meta.metadata)
     content_id = content_id_of(path)
     schema = meta.schema.to_arrow_schema()
     missing = set(EVENT_FIELDS) - set(schema.names)

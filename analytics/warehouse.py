@@ -37,6 +37,9 @@ from tqdm import tqdm
 
 from analytics.database import (
     DEFAULT_LOCK_TIMEOUT,
+    SCHEMA_VERSION_META_KEY,
+    WAREHOUSE_SCHEMA_VERSION,
+    check_schema_version,
     connect,
     has_table,
     is_interruption,
@@ -51,8 +54,14 @@ from analytics.errors import (
     WarehouseMissingError,
     first_line,
 )
-from analytics.event import EVENT_FIELDS, EVENT_SCHEMA
-from analytics.footers import Footer, check_ts_range, content_id_of, read_footer
+from analytics.event import EVENT_FIELDS, EVENT_SCHEMA, SCHEMA_VERSION
+from analytics.footers import (
+    Footer,
+    NewerSegmentSchema,
+    check_ts_range,
+    content_id_of,
+    read_footer,
+)
 from analytics.segment_moves import move_without_replacing
 from analytics.spool import Segment, SpoolError, list_segments, remove_stale_temps
 from analytics.tables import (
@@ -77,6 +86,18 @@ PROGRESS_MIN_ROWS = 200_000
 
 Archive = Literal["delete"] | str | os.PathLike[str] | None
 
+# A step that brings a warehouse's tables from one schema version to the next.
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+# The steps from schema N to N+1, by N. A release that bumps WAREHOUSE_SCHEMA_VERSION (see
+# analytics.database) adds its step here; a writing run then takes every step from the
+# stored version up, and stamps the new version, in its own transaction before any ingest
+# (a crash leaves the file at the old version; the next run takes the steps again). Empty
+# while 1, the first stored version, is the current one. Readers never migrate: they read
+# what they know (older or equal versions) and refuse newer ones.
+MIGRATIONS: dict[int, Migration] = {}
+
+assert set(MIGRATIONS) == set(range(1, WAREHOUSE_SCHEMA_VERSION))  # import-time: no gap
+
 
 @dataclass(frozen=True)
 class IngestResult:
@@ -99,6 +120,9 @@ class IngestResult:
     # Ingested segments archived under another name than their own (`<stem>.2.parquet`)
     # because the archive held another file of that name, which is kept: archive-relative.
     archived_renamed: tuple[str, ...] = ()
+    # Segments of a newer event schema than this cookiewall's (a rolling deploy's newer web
+    # workers): neither read nor moved, left in the spool for a newer rollup to ingest.
+    newer_schema: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,6 +161,11 @@ class RunResult:
             text += (
                 f"; {len(ing.archived_renamed)} ingested segments archived under another name "
                 "(the archive held another file of theirs)"
+            )
+        if ing.newer_schema:
+            text += (
+                f"; left {len(ing.newer_schema)} segments of a newer event schema in the spool "
+                "(upgrade cookiewall to ingest them)"
             )
         return text
 
@@ -306,9 +335,9 @@ class Warehouse:
             segments = [seg for seg in segments if is_utf8_name(seg.name)]
             fresh = self._not_ingested(con, segments)
             reused = self._quarantine_reused_names(con, spool, segments, fresh)
-            footers, unreadable, gone = self._check_footers(spool, fresh, progress=progress)
+            footers, unreadable, gone, newer = self._check_footers(spool, fresh, progress=progress)
             quarantined = {seg.name for seg in fresh if seg.name not in footers}
-            quarantined -= unreadable | gone
+            quarantined -= unreadable | gone | newer
             quarantined |= {seg.name for seg in misnamed} | reused
             fresh = [seg for seg in fresh if seg.name in footers]
             old_ids = self._old_content_ids(con, segments, fresh, footers)
@@ -316,6 +345,7 @@ class Warehouse:
             for attempt in (1, 2):
                 con.execute("BEGIN TRANSACTION")
                 try:
+                    self._migrate(con)
                     self._add_referrer_domains(con)
                     self._fill_content_ids(con, old_ids)
                     ingested = self._ingest(con, fresh, footers, copies, progress=progress)
@@ -373,6 +403,7 @@ class Warehouse:
             undisposed=undisposed,
             reused_names=tuple(sorted(reused)),
             archived_renamed=archived_renamed,
+            newer_schema=tuple(sorted(newer)),
         )
         return RunResult(ingest=result, rolled_up=rolled_up, pruned_events=pruned)
 
@@ -394,6 +425,7 @@ class Warehouse:
             self._setup(con)
             con.execute("BEGIN TRANSACTION")
             try:
+                self._migrate(con)
                 self._add_referrer_domains(con)
                 yield con
                 con.execute("COMMIT")
@@ -426,6 +458,20 @@ class Warehouse:
             raise WarehouseError(
                 f"database {str(self.path)!r} uses time zone {stored!r}, not "
                 f"{self.timezone!r}; use a new database file to change the time zone"
+            )
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Bring the warehouse to WAREHOUSE_SCHEMA_VERSION (see MIGRATIONS) and stamp it, in
+        the caller's transaction: a file without a version (every release before versions
+        were stored) is schema 1 and gets its stamp with this run's commit."""
+        stored = check_schema_version(con, self.path)  # connect refused a newer one
+        for version in range(stored or 1, WAREHOUSE_SCHEMA_VERSION):
+            logger.info("warehouse schema %d -> %d", version, version + 1)
+            MIGRATIONS[version](con)
+        if stored != WAREHOUSE_SCHEMA_VERSION:
+            con.execute(
+                "INSERT OR REPLACE INTO warehouse_meta VALUES (?, ?)",
+                [SCHEMA_VERSION_META_KEY, str(WAREHOUSE_SCHEMA_VERSION)],
             )
 
     def _refuse_loaded_rollups(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -687,19 +733,23 @@ class Warehouse:
 
     def _check_footers(
         self, spool: Path, segments: Sequence[Segment], *, progress: bool
-    ) -> tuple[dict[str, Footer], set[str], set[str]]:
+    ) -> tuple[dict[str, Footer], set[str], set[str], set[str]]:
         """Read every segment's footer; quarantine those that are wrong (truncated, garbage,
         missing columns). Returns the footers of the good ones by segment name, the names
-        of those this user may not read (left in place: nothing is wrong with the file), and
-        those gone since the listing."""
+        of those this user may not read (left in place: nothing is wrong with the file),
+        those gone since the listing, and those of a newer event schema (left in place for
+        a newer cookiewall, said in one line)."""
         footers: dict[str, Footer] = {}
         unreadable: set[str] = set()
         gone: set[str] = set()
+        newer: dict[str, int] = {}
         for seg in tqdm(
             segments, desc="checking segments", unit="seg", disable=not progress, leave=False
         ):
             try:
                 footers[seg.name] = read_footer(seg.path)
+            except NewerSegmentSchema as exc:
+                newer[seg.name] = exc.version
             except FileNotFoundError:
                 gone.add(seg.name)
                 _log_gone(seg)
@@ -714,7 +764,17 @@ class Warehouse:
                 )
             except Exception as exc:  # pyarrow raises several types for damaged files
                 self._quarantine(spool, seg, first_line(exc))
-        return footers, unreadable, gone
+        if newer:
+            # One line a run, not one per segment: during a rolling deploy every flush of
+            # the upgraded workers adds one, and each run until cron is upgraded finds them.
+            logger.warning(
+                "left %d segments of event schema %s in the spool, untouched: written by a "
+                "newer cookiewall than this one (schema %s); upgrade it to ingest them",
+                len(newer),
+                ", ".join(str(v) for v in sorted(set(newer.values()))),
+                SCHEMA_VERSION,
+            )
+        return footers, unreadable, gone, set(newer)
 
     def _insert_sql(self) -> str:
         """The statement that reads segments (`$files`) into `events`."""
