@@ -863,7 +863,7 @@ class _StreamedPage:
         self._site = site
         self._consent = consent
         self._first = b""  # the page until then
-        self._head = b""  # its first bytes, for the nonces of its <meta> CSP
+        self._head = bytearray()  # its first bytes, for the nonces of its <meta> CSP
         self._scanner: BodyEndScanner | None = None
 
     async def body(self, body: bytes, more: bool) -> bool:
@@ -922,7 +922,9 @@ class _StreamedPage:
 
     def _snippet(self) -> bytes | None:
         headers = start_headers(self._start)
-        return self._gate._page_snippet(self._scope, self._site, headers, self._head, self._consent)
+        return self._gate._page_snippet(
+            self._scope, self._site, headers, bytes(self._head), self._consent
+        )
 
     async def _send_body(self, body: bytes, *, more: bool) -> None:
         await self._send({"type": "http.response.body", "body": body, "more_body": more})
