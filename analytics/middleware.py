@@ -24,6 +24,7 @@ from typing import Any
 
 from analytics.capture import Capture
 from analytics.event import CONSENT_STATES
+from analytics.navigation import Navigation
 from analytics.recorder import Recorder
 
 Scope = MutableMapping[str, Any]
@@ -47,6 +48,12 @@ _FETCH_DEST = b"sec-fetch-dest"
 _ACCEPT = b"accept"
 _PAGE_DESTINATIONS = frozenset({b"document", b"iframe", b"frame"})
 _SERVER_ERROR: Message = {"type": "http.response.start", "status": 500, "headers": []}
+# What a client-side navigation stands for: the page now shown (see analytics.navigation).
+_PAGE_SHOWN: Message = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [(b"content-type", b"text/html; charset=utf-8")],
+}
 # A browser navigating to one of these sends the headers of a page navigation: a 304 for it
 # is no page view (its 200 is not text/html either).
 # fmt: off
@@ -147,14 +154,29 @@ def _literal_prefix(pattern: str) -> str:
 
 
 class TrafficMiddleware:
-    """Records one privacy-safe event per HTTP response into `recorder` (see SPEC 4.1)."""
+    """Records one privacy-safe event per HTTP response into `recorder` (see SPEC 4.1).
 
-    def __init__(self, app: ASGIApp, *, recorder: Recorder) -> None:
+    `navigation_beacon="/_navigation"` also counts a single-page app's client-side
+    navigations: the middleware serves a script at that path + `.js` and records one page
+    view per beacon it posts to the path (see analytics.navigation). Off by default.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, recorder: Recorder, navigation_beacon: str | None = None
+    ) -> None:
         if not isinstance(recorder, Recorder):
             raise ValueError("TrafficMiddleware needs recorder=Recorder(spool_dir, site)")
         self.app = app
         self.recorder = recorder
-        self._excluded: Callable[[str], bool] = _exclusion_check(recorder.exclude_paths)
+        patterns = recorder.exclude_paths
+        self._navigation: Navigation | None = None
+        if navigation_beacon is not None:
+            self._navigation = Navigation(navigation_beacon, self._record_navigation)
+            # Excluded, so no request to them is observed as a page: they reach
+            # `_call_unobserved`, off the path of the requests that are (one more prefix in
+            # the exclusion check is all the option costs them).
+            patterns = (*patterns, *self._navigation.paths)
+        self._excluded: Callable[[str], bool] = _exclusion_check(patterns)
         self._hashing = recorder.hashing
         self._trusts_proxies = bool(recorder.trusted_proxies)
         self._record_all = recorder.record_all
@@ -219,10 +241,14 @@ class TrafficMiddleware:
             path, app_path = _mounted_paths(scope["path"], root_path)
             excluded = self._excluded(app_path) or self._excluded(path)
         else:
-            path = scope["path"]
+            path = app_path = scope["path"]
             excluded = self._excluded(path)
         if excluded:
-            await self.app(scope, receive, send)
+            navigation = self._navigation
+            if navigation is not None and app_path in navigation.paths:
+                await navigation(scope, receive, send, app_path)
+            else:
+                await self.app(scope, receive, send)
         else:
             await self._call_recording_all(scope, receive, send, path)
 
@@ -262,6 +288,19 @@ class TrafficMiddleware:
             self._record(scope, path, message)
         except Exception as exc:  # recording must never break a response
             self.recorder.recording_failed(exc)
+
+    def _record_navigation(self, scope: Scope, page: Scope) -> None:
+        """Record the page a client-side navigation showed: `page` is the request a browser
+        would have sent for it (see `navigation.page_scope`), recorded as its 200 would be,
+        unless its path is excluded as that request's would be."""
+        root_path = scope.get("root_path")
+        path = page["path"]
+        if root_path:
+            path, app_path = _mounted_paths(path, root_path)
+            if self._excluded(app_path):
+                return
+        if not self._excluded(path):
+            self._record_safely(page, path, _PAGE_SHOWN)
 
     def _record(self, scope: Scope, path: str, message: Message) -> None:
         recorder = self.recorder

@@ -1,0 +1,313 @@
+"""Client-side navigations of a single-page app, counted as page views (opt-in).
+
+A single-page app loads one HTML page, then changes pages with `history.pushState`: the
+server sees API calls, never another page. With `TrafficMiddleware(..., navigation_beacon=
+"/_navigation")` the middleware serves a small script at `/_navigation.js` (same origin, so a
+strict CSP's `script-src 'self'` allows it) that posts one beacon per change of the path or
+query string, and answers `POST /_navigation` itself with 204: one page view event for the
+page navigated to, built from a request the recorder already knows how to read (see
+`page_scope`), so the same redaction, UTM, consent, GPC/DNT, bot and visitor-hash rules apply.
+
+The event carries `method="GET"` and `status=200`: it stands for the page the visitor now
+sees, as if the server had sent it, so every report counts it as it counts a server-seen page
+(nothing in the warehouse reads method or status to tell pages apart, and no new column is
+added to tell them apart).
+
+Refused, recording nothing: another method (405), a beacon from another origin (403: a
+cross-site page could otherwise inject page views into this site's numbers with a form or a
+fetch), another content type (415), a body over `MAX_BODY` bytes (413, read no further), and
+a body that is not `{"path": "/absolute?query", "from": "/absolute"}` (400).
+
+Not bounded per visitor: that would mean keeping client addresses in memory. A flood of
+beacons records what a flood of page requests records (each one event, into the recorder's
+bounded buffer: past `max_buffer` events are dropped and counted, requests never wait).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from importlib import resources
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+NAVIGATION_JS = resources.files("analytics").joinpath("static/navigation.js").read_bytes()
+# For `<script src=… integrity=…>`, as cookiewall.banner.SCRIPT_INTEGRITY (SHA-384, as SRI
+# advises). It changes with the script: take it from here, not copied into a template.
+SCRIPT_INTEGRITY = "sha384-" + base64.b64encode(hashlib.sha384(NAVIGATION_JS).digest()).decode()
+SCRIPT_VERSION = hashlib.sha256(NAVIGATION_JS).hexdigest()[:16]
+# A path and the one navigated from, each up to about 1.5 KB as a browser writes them.
+MAX_BODY = 4096
+# Plain segments only: the path is also an exclusion pattern, where `*?[` are wildcards.
+_BEACON_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+_BODY_TYPES = frozenset({"text/plain", "application/json"})  # sendBeacon(url, string): the first
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+_ETAG = f'"{SCRIPT_VERSION}"'.encode()
+
+
+class Reply:
+    """A whole response: status, headers, body (empty for 204/304 and HEAD)."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+    async def send(self, send: Send, *, head: bool = False) -> None:
+        headers = [*self.headers, (b"content-length", str(len(self.body)).encode())]
+        if self.status in (204, 304):
+            headers.pop()  # RFC 9110 8.6: no Content-Length on either
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else self.body})
+
+
+_RECORDED = Reply(204, [(b"cache-control", b"no-store")])
+
+
+def _error(status: int, message: str, *extra: tuple[bytes, bytes]) -> Reply:
+    body = json.dumps({"error": message}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"cache-control", b"no-store"),
+        (b"x-content-type-options", b"nosniff"),
+        *extra,
+    ]
+    return Reply(status, headers, body)
+
+
+def beacon_path(value: object) -> str:
+    """The `navigation_beacon` option checked: a plain absolute path, or ValueError."""
+    if not isinstance(value, str) or not _BEACON_PATH.fullmatch(value):
+        raise ValueError(
+            f"navigation_beacon must be a plain absolute path such as '/_navigation'"
+            f" (letters, digits, '._~-' and '/' only), got {value!r}"
+        )
+    if value.endswith(".js"):
+        raise ValueError(
+            f"navigation_beacon: {value!r} ends in '.js': the script is served at the beacon"
+            " path + '.js', so give the path without it"
+        )
+    return value
+
+
+def script_tag(beacon: str) -> str:
+    """The one tag a page adds: `<script src="<beacon>.js?v=…" defer integrity="…">` (the
+    version lets the script be cached for a year; the integrity lets a CSP list its hash)."""
+    return (
+        f'<script src="{beacon_path(beacon)}.js?v={SCRIPT_VERSION}" defer'
+        f' integrity="{SCRIPT_INTEGRITY}"></script>'
+    )
+
+
+class Navigation:
+    """The beacon endpoint and its script: `__call__` answers a request for either path.
+
+    `record(scope, page)` is given the beacon's scope and the scope of the page navigated to
+    (see `page_scope`), and records that page as the middleware records a response.
+    """
+
+    def __init__(self, beacon: object, record: Callable[[Scope, Scope], None]) -> None:
+        self.beacon = beacon_path(beacon)
+        self.script = self.beacon + ".js"
+        self.paths = (self.beacon, self.script)
+        self._record = record
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, app_path: str) -> None:
+        head = scope["method"] == "HEAD"
+        if app_path == self.script:
+            await _script_reply(scope).send(send, head=head)
+            return
+        reply = await self._beacon(scope, receive)
+        if reply is not None:
+            await reply.send(send, head=head)
+
+    async def _beacon(self, scope: Scope, receive: Receive) -> Reply | None:
+        """The reply to a beacon (None when the client left while it was read)."""
+        if scope["method"] != "POST":
+            return _error(405, "method not allowed", (b"allow", b"POST"))
+        headers = _headers(scope)
+        origin = _same_origin(scope, headers)
+        if origin is None:
+            return _error(403, "cross-site request refused")
+        media_type = headers.get(b"content-type", b"").partition(b";")[0].strip().lower()
+        if media_type.decode("latin-1") not in _BODY_TYPES:
+            return _error(415, "the body must be text/plain or application/json")
+        length = headers.get(b"content-length")
+        if length is not None and not (length.isdigit() and len(length) < 10):
+            return _error(400, "bad Content-Length")
+        if length is not None and int(length) > MAX_BODY:
+            return _error(413, f"the body is over {MAX_BODY} bytes")
+        body = await _read_bounded(receive)
+        if body is None:
+            return None
+        if len(body) > MAX_BODY:
+            return _error(413, f"the body is over {MAX_BODY} bytes")
+        shown = _navigation_of(body)
+        if shown is None:
+            return _error(400, 'the body must be {"path": "/…", "from": "/…"}, absolute paths')
+        to, came_from = shown
+        self._record(scope, page_scope(scope, to, origin + came_from))
+        return _RECORDED
+
+
+def page_scope(scope: Scope, to: str, referer: str) -> Scope:
+    """The request a browser would have made for page `to` (its path and query as sent),
+    linked from `referer`: the beacon's own scope (address, user agent, GPC/DNT, consent in
+    `state`) with the page's method, path, query string and Referer."""
+    raw_path, _, query = to.partition("?")
+    headers = [(name, value) for name, value in scope["headers"] if name != b"referer"]
+    headers.append((b"referer", referer.encode("ascii")))
+    return {
+        **scope,
+        "method": "GET",
+        # As ASGI servers decode it (uvicorn: unquote, errors replaced); raw_path as sent.
+        "path": unquote(raw_path),
+        "raw_path": raw_path.encode("ascii"),
+        "query_string": query.encode("ascii"),
+        "headers": headers,
+    }
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    # A repeated field joined with "," (RFC 9110 5.3): a second Origin cannot hide behind one.
+    joined: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        joined[name] = joined[name] + b"," + value if name in joined else value
+    return joined
+
+
+def _same_origin(scope: Scope, headers: dict[bytes, bytes]) -> str | None:
+    """The page's origin when the beacon comes from this site, else None.
+
+    As cookiewall's consent endpoints judge a POST: the browser's Fetch Metadata first (only
+    a browser sets it, and `same-origin` holds behind a proxy that rewrites Host), then the
+    `Origin`, then the `Referer`. A client that sends none of them is no browser, so no page
+    can make it post: it is let through, as a client asking for pages is.
+    """
+    own = _own_origin(scope, headers)
+    site = headers.get(b"sec-fetch-site")
+    if site is not None:
+        if {part.strip().lower() for part in site.split(b",")} != {b"same-origin"}:
+            return None
+        sent = headers.get(b"origin") or headers.get(b"referer")
+        origin = _origin_of(sent.decode("latin-1")) if sent else None
+        return origin or own
+    origin_header = headers.get(b"origin")
+    if origin_header is not None:
+        origin = _origin_of(origin_header.decode("latin-1"))
+    elif (referer := headers.get(b"referer")) is not None:
+        origin = _origin_of(referer.decode("latin-1"))
+    else:
+        return own
+    return origin if origin == own else None
+
+
+def _own_origin(scope: Scope, headers: dict[bytes, bytes]) -> str:
+    scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+    host = headers.get(b"host", b"").decode("latin-1")
+    if not host:
+        server = scope.get("server")
+        host = f"{server[0]}:{server[1]}" if server else ""
+    return _normal(scheme, host.strip().lower())
+
+
+def _origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL or Origin, as a browser writes an origin."""
+    if len(url.split()) != 1:
+        return None  # a repeated field, or not one URL
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.netloc or "@" in parts.netloc:
+        return None
+    return _normal(scheme, parts.netloc.lower())
+
+
+def _normal(scheme: str, host: str) -> str:
+    name, colon, port = host.rpartition(":")
+    if colon and "]" not in port and _DEFAULT_PORTS[scheme] == port:
+        host = name
+    return f"{scheme}://{host}"
+
+
+async def _read_bounded(receive: Receive) -> bytes | None:
+    """The request body, read no further than one byte past MAX_BODY; None if the client
+    left before it was all sent."""
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk: bytes = message.get("body", b"")
+        body += chunk
+        if len(body) > MAX_BODY or not message.get("more_body", False):
+            return body
+
+
+def _navigation_of(body: bytes) -> tuple[str, str] | None:
+    """`(path?query navigated to, path?query navigated from)` from a beacon's body, or None
+    for anything the script does not send."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, nested beyond the stack
+        return None
+    if not isinstance(data, dict):
+        return None
+    to, came_from = data.get("path"), data.get("from", "/")
+    if not (_is_absolute(to) and _is_absolute(came_from)) or to == came_from:
+        return None
+    return to, came_from  # type: ignore[return-value]  # both checked by _is_absolute
+
+
+def _is_absolute(value: object) -> bool:
+    """An absolute path with an optional query, as `location.pathname + location.search`
+    writes it: printable ASCII, escapes for the rest, no fragment, not `//host`."""
+    return (
+        isinstance(value, str)
+        and value.startswith("/")
+        and not value.startswith("//")
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+        and "#" not in value
+        and "\\" not in value
+    )
+
+
+def _script_reply(scope: Scope) -> Reply:
+    if scope["method"] not in ("GET", "HEAD"):
+        return _error(405, "method not allowed", (b"allow", b"GET, HEAD"))
+    # With ?v=<this version> (`script_tag`) the URL changes with the script: a year is safe.
+    # Without, a day: an upgraded script must not be held back long by a cache, where a page's
+    # integrity attribute names the new one.
+    versioned = f"v={SCRIPT_VERSION}".encode() in (scope.get("query_string") or b"").split(b"&")
+    cache = b"public, max-age=31536000, immutable" if versioned else b"public, max-age=86400"
+    headers = [
+        # no-transform (RFC 9111 5.2.2.6): a minifying proxy would break the integrity.
+        (b"cache-control", cache + b", no-transform"),
+        (b"etag", _ETAG),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    for name, value in scope["headers"]:
+        if name == b"if-none-match" and _names_etag(value):
+            return Reply(304, headers)
+    headers.append((b"content-type", b"text/javascript; charset=utf-8"))
+    return Reply(200, headers, NAVIGATION_JS)
+
+
+def _names_etag(header: bytes) -> bool:
+    tags = [tag.strip() for tag in header.split(b",")]
+    return b"*" in tags or _ETAG in (tag.removeprefix(b"W/") for tag in tags)
+
+
+__all__ = ["MAX_BODY", "NAVIGATION_JS", "SCRIPT_INTEGRITY", "Navigation", "script_tag"]

@@ -1,0 +1,57 @@
+/* Counts a single-page app's client-side navigations as page views (analytics'
+ * TrafficMiddleware, option navigation_beacon). Added with one tag, the beacon path + ".js":
+ *   <script src="/_navigation.js" defer></script>
+ * It sends nothing for the page it loads with (the server saw that one), then one beacon,
+ * to the same URL without ".js", each time pushState, replaceState or popstate changes the
+ * path or query string; a hash change, or a replaceState that keeps both, sends nothing.
+ * The beacon carries the new path and query and the one navigated from: no cookie, no id.
+ */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  // Loaded twice (a layout and a page both add it): the first copy counts, alone.
+  if (!script || !script.src || !window.history || window.__analyticsNavigation) return;
+  window.__analyticsNavigation = true;
+
+  var endpoint = new URL(script.src);
+  endpoint.pathname = endpoint.pathname.replace(/\.js$/, "");
+  endpoint.search = "";
+  endpoint.hash = "";
+  endpoint = endpoint.href;
+  var shown = location.pathname + location.search;
+
+  function send(body) {
+    // sendBeacon survives the page being left; a string goes as text/plain, which needs no
+    // CORS preflight. Where it is missing or refuses (a full beacon queue), a keepalive fetch.
+    try {
+      if (navigator.sendBeacon && navigator.sendBeacon(endpoint, body)) return;
+    } catch (ignored) {}
+    if (!window.fetch) return;
+    fetch(endpoint, {
+      method: "POST",
+      body: body,
+      keepalive: true,
+      credentials: "same-origin",
+      headers: { "Content-Type": "text/plain;charset=UTF-8" }
+    }).catch(function () {});
+  }
+
+  function navigated() {
+    var now = location.pathname + location.search;
+    if (now === shown) return;
+    var body = JSON.stringify({ path: now, from: shown });
+    shown = now;
+    send(body);
+  }
+
+  ["pushState", "replaceState"].forEach(function (name) {
+    var original = history[name];
+    if (typeof original !== "function") return;
+    history[name] = function () {
+      var result = original.apply(this, arguments);
+      navigated();
+      return result;
+    };
+  });
+  window.addEventListener("popstate", navigated);
+})();
