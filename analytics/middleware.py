@@ -20,12 +20,14 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from fnmatch import fnmatchcase, translate
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analytics.capture import Capture
 from analytics.event import CONSENT_STATES
-from analytics.navigation import Navigation
 from analytics.recorder import Recorder
+
+if TYPE_CHECKING:
+    from analytics.navigation import Navigation
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -171,6 +173,9 @@ class TrafficMiddleware:
         patterns = recorder.exclude_paths
         self._navigation: Navigation | None = None
         if navigation_beacon is not None:
+            # Imported only here: a site without the option never loads the script file.
+            from analytics.navigation import Navigation
+
             self._navigation = Navigation(navigation_beacon, self._record_navigation)
             # Excluded, so no request to them is observed as a page: they reach
             # `_call_unobserved`, off the path of the requests that are (one more prefix in
