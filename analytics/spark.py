@@ -50,11 +50,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from analytics.database import connect
+from analytics.database import SCHEMA_VERSION_META_KEY, WAREHOUSE_SCHEMA_VERSION, connect
 from analytics.errors import AnalyticsError, WarehouseError, first_line
 from analytics.event import EVENT_SCHEMA, SCHEMA_VERSION
-from analytics.spool import DAY_PREFIX, SEGMENT_SUFFIX, list_segments
+from analytics.footers import NewerSegmentSchema, check_schema_version
+from analytics.spool import DAY_PREFIX, SEGMENT_SUFFIX, Segment, list_segments
 from analytics.tables import MEASURES, REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES, read_sql
 from analytics.timezones import validate_timezone
 
@@ -239,10 +241,19 @@ def spark_rollup(
             if manifest.get("pending_late"):
                 _apply_late_staging(spark, output)
             _remove_late_staging(spark, output)
-            listing = list_spool(spark, spool)
+            previous = _previous_days(manifest, timezone)
+            listing = list_spool(spark, spool, counted=previous)
+            if listing.newer:
+                logger.warning(
+                    "spark rollup: left %d segments of event schema %s in the spool, unread: "
+                    "written by a newer cookiewall than this one (schema %s); upgrade it to "
+                    "count them",
+                    len(listing.newer),
+                    ", ".join(str(v) for v in sorted(set(listing.newer.values()))),
+                    SCHEMA_VERSION,
+                )
             segments = listing.segments
             present = {day: _fingerprint(names) for day, names in segments.items()}
-            previous = _previous_days(manifest, timezone)
             if previous is None:
                 previous = _unrecorded_prunes(spark, output, present, timezone)
             if not manifest and not _holds_rollups(spark, output):
@@ -706,6 +717,9 @@ class SpoolListing:
     # day=YYYY-MM-DD ("day=20261021": Python's date.fromisoformat reads it as that day, and
     # so does the DuckDB engine's listing). Such a day is never clean.
     folders: Mapping[tuple[date, str], str] = field(default_factory=dict)
+    # Segments of a newer event schema (`day=…/name` -> version), left out of `segments`: a
+    # newer cookiewall's rollup counts them (see `list_spool`).
+    newer: Mapping[str, int] = field(default_factory=dict)
 
     def folder_of(self, day: date, name: str) -> str:
         """The day folder segment `name` of `day` was found in."""
@@ -726,9 +740,17 @@ class SpoolListing:
         return paths
 
 
-def list_spool(spark: Any, spool: str) -> SpoolListing:
+def list_spool(
+    spark: Any, spool: str, *, counted: Mapping[date, Mapping[str, Any]] | None = None
+) -> SpoolListing:
     """Each spool day folder's sealed segments: regular files named ``*.parquet``, neither
     hidden nor temporary.
+
+    In a local spool, as in the DuckDB ingest, a segment of a newer event schema than this
+    cookiewall's is left out (`SpoolListing.newer`): Spark would read it with this schema's
+    columns. Its footer is read only in days whose names differ from those the last run
+    counted (`counted`: the manifest's spool days), so an unchanged day costs nothing; left
+    out of the day's names, such a segment makes its day grow once a newer rollup reads it.
 
     A local spool is listed as the DuckDB engine lists it (`analytics.spool.list_segments`:
     a named pipe, a folder or a link to nothing named like a segment is skipped with a
@@ -742,7 +764,11 @@ def list_spool(spark: Any, spool: str) -> SpoolListing:
         return _list_remote(spark, spool)
     found: dict[date, list[str]] = {}
     folders: dict[tuple[date, str], str] = {}
-    for segment in list_segments(root):
+    listed = list_segments(root)
+    newer = _newer_schema_segments(listed, counted or {})
+    for segment in listed:
+        if segment.name in newer:
+            continue
         found.setdefault(segment.day, []).append(segment.path.name)
         if segment.path.parent.name != f"{DAY_PREFIX}{segment.day.isoformat()}":
             folders[(segment.day, segment.path.name)] = segment.path.parent.name
@@ -752,7 +778,31 @@ def list_spool(spark: Any, spool: str) -> SpoolListing:
         for day, names in segments.items()
         if _visible_entries(Path(root) / f"{DAY_PREFIX}{day.isoformat()}") == set(names)
     )
-    return SpoolListing(segments, clean, folders)
+    return SpoolListing(segments, clean, folders, newer)
+
+
+def _newer_schema_segments(
+    listed: Iterable[Segment], counted: Mapping[date, Mapping[str, Any]]
+) -> dict[str, int]:
+    """The segments of `listed` of a newer event schema, by name, with their version; only
+    days whose names are not those the last run counted are looked at (a footer read each,
+    about 0.1 ms). A footer that cannot be read is Spark's to report, as before."""
+    by_day: dict[date, list[Segment]] = {}
+    for segment in listed:
+        by_day.setdefault(segment.day, []).append(segment)
+    newer: dict[str, int] = {}
+    for day, segments in by_day.items():
+        entry = counted.get(day, {})
+        if (entry.get("count"), entry.get("digest")) == _fingerprint(s.path.name for s in segments):
+            continue
+        for segment in segments:
+            try:
+                check_schema_version(pq.read_metadata(segment.path).metadata)
+            except NewerSegmentSchema as found:
+                newer[segment.name] = found.version
+            except Exception:  # noqa: S112 - damaged or gone: Spark's own error says so
+                continue
+    return newer
 
 
 def _visible_entries(folder: Path) -> set[str] | None:
@@ -1076,6 +1126,11 @@ def load_spark_rollups(
                     "INSERT OR REPLACE INTO warehouse_meta VALUES ('timezone', ?)",
                     [str(manifest["timezone"])],
                 )
+            # The warehouse's own tables, so its schema (`connect` refused a newer one).
+            con.execute(
+                "INSERT OR REPLACE INTO warehouse_meta VALUES (?, ?)",
+                [SCHEMA_VERSION_META_KEY, str(WAREHOUSE_SCHEMA_VERSION)],
+            )
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
