@@ -301,3 +301,11 @@ def _columns(db: Path, table: str) -> set[str]:
     finally:
         con.close()
     return {row[0] for row in rows}
+
+
+def test_loading_spark_rollups_stamps_the_schema(tmp_path: Path) -> None:
+    output = tmp_path / "spark-output"
+    output.mkdir()
+    db = tmp_path / "spark.duckdb"
+    load_spark_rollups(output, db)
+    assert _version(db) == "1"
