@@ -26,8 +26,8 @@ from pathlib import Path
 import duckdb
 from anyio import to_thread
 
-from analytics.database import folder_problem, is_lock_conflict
-from analytics.errors import first_line
+from analytics.database import check_schema_version, folder_problem, is_lock_conflict
+from analytics.errors import WarehouseSchemaError, first_line
 from analytics.tables import REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES
 
 logger = logging.getLogger("analytics.dashboard")
@@ -128,6 +128,16 @@ def load(path: Path) -> Snapshot:
         quoted = "'" + str(path).replace("'", "''") + "'"
         con.execute(f"ATTACH {quoted} AS wh (READ_ONLY)")
         try:
+            try:
+                # A newer cookiewall's tables may mean something else: never shown as ours.
+                check_schema_version(con, path, meta_table="wh.main.warehouse_meta")
+            except WarehouseSchemaError as error:
+                raise WarehouseUnavailable(
+                    "the warehouse was written by a newer cookiewall, in a schema this "
+                    f"dashboard does not read (it reads schema {error.supported}): upgrade "
+                    "cookiewall",
+                    detail=str(error),
+                ) from None
             held = {
                 row[0]
                 for row in con.execute(
