@@ -705,14 +705,8 @@ def _markup_ends(body: bytes) -> _MarkupEnds:
 
 
 def _is_document(lowered: bytes) -> bool:
-    """Whether a lower-cased body starts as a whole HTML document (after BOM and comments)."""
-    head = lowered[:_DOCUMENT_START_READ].removeprefix(b"\xef\xbb\xbf").lstrip()
-    while head.startswith(b"<!--"):
-        end = head.find(b"-->")
-        if end < 0:
-            return False
-        head = head[end + 3 :].lstrip()
-    return head.startswith((b"<!doctype html", b"<html"))
+    """Whether a lower-cased body starts as a whole HTML document (see `_document_verdict`)."""
+    return _document_verdict(lowered[:_DOCUMENT_START_READ], complete=True) is True
 
 
 def document_start(first: bytes, complete: bool) -> bool | None:
@@ -724,25 +718,38 @@ def document_start(first: bytes, complete: bool) -> bool | None:
     goes out without waiting for the rest.
     """
     lowered = first[:_DOCUMENT_START_READ].lower()
-    if complete or len(lowered) == _DOCUMENT_START_READ:
-        return _is_document(lowered)
-    if len(lowered) < len(_BOM) and _BOM.startswith(lowered):
+    return _document_verdict(lowered, complete or len(lowered) == _DOCUMENT_START_READ)
+
+
+def _document_verdict(lowered: bytes, complete: bool) -> bool | None:
+    """`document_start` on lower-cased first bytes: as HTML's tokenizer reads a page's start,
+    a byte-order mark, white space, comments and an XML declaration (`<?xml ...?>`, which it
+    reads as a comment: XHTML served as text/html opens so) come before the doctype, whose
+    name may follow any white space (`<!DOCTYPE\nhtml PUBLIC ...>`)."""
+    if not complete and len(lowered) < len(_BOM) and _BOM.startswith(lowered):
         return None  # a byte-order mark, or the start of one
     head = lowered.removeprefix(_BOM).lstrip()
-    while head.startswith(b"<!--"):
-        end = head.find(b"-->")
+    while head.startswith((b"<!--", b"<?")):
+        comment = head.startswith(b"<!--")
+        end = head.find(b"-->") if comment else head.find(b">")
         if end < 0:
-            return None  # a leading comment, not yet closed
-        head = head[end + 3 :].lstrip()
-    if head.startswith(_DOCUMENT_STARTS):
+            return None if not complete else False  # not yet closed
+        head = head[end + (3 if comment else 1) :].lstrip()
+    if _DOCUMENT_START.match(head):
         return True
-    if any(start.startswith(head) for start in (*_DOCUMENT_STARTS, b"<!--")):
+    if complete:
+        return False
+    if any(start.startswith(head) for start in (b"<!doctype", b"<html", b"<!--", b"<?")):
         return None  # white space, or a start that more bytes may complete
-    return False
+    # "<!doctype" and white space, then maybe the start of "html": more bytes may tell.
+    name = head.removeprefix(b"<!doctype")
+    spaced = len(name) < len(head) and name[:1] in _DOCTYPE_SPACES
+    return None if spaced and b"html".startswith(name.lstrip(b"\t\n\f\r ")) else False
 
 
 _BOM = b"\xef\xbb\xbf"
-_DOCUMENT_STARTS = (b"<!doctype html", b"<html")
+_DOCUMENT_START = re.compile(rb"<!doctype[\t\n\f\r ]+html|<html")
+_DOCTYPE_SPACES = (b"\t", b"\n", b"\f", b"\r", b" ")
 _BODY_END_TAG = b"</body>"
 _HTML_END_TAG = b"</html>"
 _HTML_WHITE_SPACE = re.compile(rb"[ \t\n\f\r]*")
