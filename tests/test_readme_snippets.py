@@ -151,6 +151,17 @@ RUNNABLE: dict[str, tuple[str, dict[str, str], str]] = {
         "digest = base64.b64encode(hashlib.sha384(BANNER_JS).digest()).decode()\n"
         "assert f\"'sha384-{digest}'\" in CSP, CSP\n",
     ),
+    "from analytics.navigation import script_tag": (
+        "from analytics import Recorder, TrafficMiddleware\n"
+        "async def app(scope, receive, send):\n"
+        "    pass\n"
+        "recorder = Recorder('spool', site='example.com')\n",
+        {},
+        "tag = script_tag('/_navigation')\n"
+        "assert tag.startswith('<script src=\"/_navigation.js?v='), tag\n"
+        "assert 'integrity=\"sha384-' in tag, tag\n"
+        "recorder.close()\n",
+    ),
 }
 # Blocks that need more than this machine offers, and why.
 NOT_RUN = {
