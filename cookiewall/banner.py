@@ -1022,12 +1022,35 @@ def meta_policies(body: bytes) -> Iterator[bytes]:
     `content` comes out as the browser reads it (`&#39;nonce-…&#39;` is `'nonce-…'`).
     `-Report-Only` in a <meta> is ignored by browsers, and here.
     """
+    for found in _read_head(body):
+        if isinstance(found, bytes):
+            yield found
+
+
+def meta_head_end(start: bytes) -> int:
+    """Where `meta_policies` stops reading a page that begins with `start`: the end of its
+    head (or of the tags it reads at most), so that `start[:end]` has every policy the whole
+    page has. -1 when `start` ends first (in a comment, a style, a tag): a streamed page's
+    start is kept until this says its head has come."""
+    for found in _read_head(start):
+        if isinstance(found, int):
+            return found
+    return -1  # never reached: `_read_head` ends with where it stopped
+
+
+def _read_head(body: bytes) -> Iterator[bytes | int]:
+    """`meta_policies`' reading: each policy, then where the reading stopped (-1 when `body`
+    ended before the head did)."""
     at = 0
     for _ in range(_HEAD_TAGS_READ):
         if (tag := _HEAD_MARKUP.search(body, at)) is None:
+            yield -1
             return
         comment, name = tag.groups()
         at = tag.end()
+        if at == len(body):
+            yield -1  # a comment's or tag's start, cut: what it is is still to come
+            return
         if comment is not None:
             closed = _COMMENT_END.search(body, tag.start() + 2)
         elif (name := name.lower()) in _HEAD_SKIPPED_END:
@@ -1035,6 +1058,9 @@ def meta_policies(body: bytes) -> Iterator[bytes]:
         elif name in _HEAD_ELEMENTS:
             # Read whole, so that a "<" in a quoted value is not taken for a tag.
             attributes, at = _attributes(body, at)
+            if at == len(body):
+                yield -1  # the tag goes on: a value read so far may be cut
+                return
             if name == b"meta":
                 equiv = attributes.get(b"http-equiv")
                 content = attributes.get(b"content")
@@ -1042,10 +1068,13 @@ def meta_policies(body: bytes) -> Iterator[bytes]:
                     yield _text(content).encode("utf-8")
             continue
         else:
-            return  # the head is over
+            yield tag.start()  # the head is over
+            return
         if closed is None:
+            yield -1
             return
         at = closed.end()
+    yield at
 
 
 def _attributes(body: bytes, at: int) -> tuple[dict[bytes, bytes], int]:

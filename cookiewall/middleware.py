@@ -27,6 +27,7 @@ from cookiewall.banner import (
     csp_nonces,
     document_start,
     inject,
+    meta_head_end,
     meta_policies,
 )
 from cookiewall.consent import Consent, ConsentCodec, Decision
@@ -47,7 +48,8 @@ logger = logging.getLogger("cookiewall")
 GATE_STATE_KEY = "cookiewall.gate"
 
 MAX_INJECT_BUFFER = 1024 * 1024  # bodies with a known, small Content-Length may be buffered
-# A streamed page's first bytes kept for its <meta> CSP nonces: a head is a few KiB.
+# A streamed page's first bytes kept for its <meta> CSP nonces: a head is a few KiB. Kept on,
+# past this, until its end has come (see `_StreamedPage._keep_head`).
 _STREAMED_HEAD_KEPT = 64 * 1024
 _REMEMBERED_NAMES = 1024  # bounds on names kept for logging once and for the declaration
 # Browsers send the consent cookie once per path and domain holding it: a handful, unless a
@@ -840,6 +842,7 @@ class _StreamedPage:
         "_first",
         "_gate",
         "_head",
+        "_head_check",
         "_scanner",
         "_scope",
         "_send",
@@ -864,6 +867,7 @@ class _StreamedPage:
         self._consent = consent
         self._first = b""  # the page until then
         self._head = bytearray()  # its first bytes, for the nonces of its <meta> CSP
+        self._head_check = _STREAMED_HEAD_KEPT  # kept up to this, then to its end; 0: done
         self._scanner: BodyEndScanner | None = None
 
     async def body(self, body: bytes, more: bool) -> bool:
@@ -871,8 +875,8 @@ class _StreamedPage:
         scanner = self._scanner
         if scanner is None:
             return await self._begin(body, more)
-        if len(self._head) < _STREAMED_HEAD_KEPT:
-            self._head += body[: _STREAMED_HEAD_KEPT - len(self._head)]
+        if self._head_check:
+            self._keep_head(body)
         ready = scanner.feed(body)
         if not more:
             snippet = self._snippet()
@@ -919,6 +923,23 @@ class _StreamedPage:
         self._scanner = BodyEndScanner()
         self._first = b""
         return await self.body(first, more=True)
+
+    def _keep_head(self, body: bytes) -> None:
+        """Keep the page's start up to its head's end: a <meta> policy after a long inline
+        style or script would be missed, or read cut (another nonce), and the page's CSP
+        would block the banner. Read again each time the kept bytes double: linear, however
+        the page is cut. At most MAX_INJECT_BUFFER: a head that long stays unread past it."""
+        head = self._head
+        head += body[: MAX_INJECT_BUFFER - len(head)]
+        if len(head) < self._head_check:
+            return
+        end = meta_head_end(bytes(head))
+        if end >= 0 or len(head) >= MAX_INJECT_BUFFER:
+            if end >= 0:
+                del head[end:]  # the page's body: no policy there
+            self._head_check = 0
+        else:
+            self._head_check = 2 * len(head)
 
     def _snippet(self) -> bytes | None:
         headers = start_headers(self._start)
