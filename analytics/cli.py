@@ -502,15 +502,11 @@ def _write_output(text: str, output: Path | None, *, terminal: bool = False) -> 
 
 
 def _check_output_folder(output: Path) -> None:
-    """Refuse, before any work, an --output whose folder is missing, naming that folder: the
-    OS's own words were "No such file or directory" (about the file, which is to be made)
-    and export's "folder missing or not writable" (which of the two?). Folders are not made:
-    a typo would publish the report where nobody looks."""
-    from analytics.database import folder_problem
+    """Refuse, before any work, an --output no file can be written to, naming its folder and
+    why (`analytics.export.output_folder_problem`, the check `export_table` makes too)."""
+    from analytics.export import output_folder_problem
 
-    # Through a symbolic link, the file it points at is written (see _replace_file).
-    target = Path(os.path.realpath(output)) if os.path.islink(output) else output
-    problem = folder_problem(target.parent)
+    problem = output_folder_problem(output)
     if problem is not None:
         raise UsageError(f"cannot write {str(output)!r}: {problem}")
 

@@ -117,3 +117,38 @@ def test_a_folder_this_user_may_not_write_is_named_as_such(open_dir: Path) -> No
         "cannot write 'locked/x.csv': folder 'locked' is not writable for this user\n"
     )
     assert list((open_dir / "locked").iterdir()) == []
+
+
+LOCKED = "locked/x.txt"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["report", "summary", "--db", "w.duckdb", "--output", "locked/x.txt"],
+        ["export", "--db", "w.duckdb", "--table", "events", "--format", "csv", "--output", LOCKED],
+    ],
+    ids=["report", "export"],
+)
+def test_the_cli_names_a_folder_this_user_may_not_write_before_any_work(
+    open_dir: Path, argv: list[str]
+) -> None:
+    # The CLI's --output check is the same function as export_table's: "Permission denied"
+    # after the report was made said less, and later.
+    (open_dir / "spool").mkdir()
+    Warehouse(open_dir / "w.duckdb").run(open_dir / "spool")
+    (open_dir / "w.duckdb").chmod(0o644)
+    (open_dir / "locked").mkdir(mode=0o755)
+    command = [sys.executable, "-m", "analytics", *argv]
+    env = dict(os.environ)
+    if os.geteuid() == 0:
+        command, env = as_nobody(command)
+    done = subprocess.run(
+        command, capture_output=True, text=True, cwd=open_dir, env=env, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "analytics: error: cannot write 'locked/x.txt': folder 'locked' is not writable for "
+        "this user\n"
+    )
+    assert list((open_dir / "locked").iterdir()) == []
