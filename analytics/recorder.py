@@ -150,18 +150,19 @@ class Recorder:
         self._flush_interval = float(flush_interval)
         self._max_buffer = max_buffer
         self._early_flush = max(1, min(EARLY_FLUSH_EVENTS, max_buffer // 2))
-        # Made now so that a rollup before the first event finds an empty spool, not an error;
-        # a disk problem here must not stop the app from starting (flushes retry and count).
-        with contextlib.suppress(OSError):
-            self.spool_dir.mkdir(parents=True, exist_ok=True)
-        self.hashing = visitor_hashing
         # Ships sealed segments to object storage from a thread of its own; imported only when
         # asked for, so recording needs no boto3 (see analytics.objectstore).
+        # Before the spool is made: a refused spool_url leaves no empty folder behind.
         self._uploader: SegmentUploader | None = None
         if spool_url:
             from analytics.objectstore import SegmentUploader
 
             self._uploader = SegmentUploader(self.spool_dir, spool_url)
+        # Made now so that a rollup before the first event finds an empty spool, not an error;
+        # a disk problem here must not stop the app from starting (flushes retry and count).
+        with contextlib.suppress(OSError):
+            self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self.hashing = visitor_hashing
         self._reset_state()
         # After fork, the child must not flush the parent's buffered events a second time,
         # and needs a flusher thread of its own (threads do not survive fork). What the

@@ -112,3 +112,14 @@ def test_rollup_refuses_it_in_one_line(tmp_path: Path, client: Any, bucket: str)
         f" and object stores take keys literally; spell the prefix plainly: s3://{bucket}/x/site\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("url", ["s3://bucket/x//site", "s3://user:secret@bucket/p"])
+def test_a_recorder_refusing_its_spool_url_leaves_no_spool_folder_behind(
+    tmp_path: Path, url: str
+) -> None:
+    from analytics import Recorder
+
+    with pytest.raises(ValueError, match="spool_url"):
+        Recorder(tmp_path / "var" / "spool", site="example.com", spool_url=url)
+    assert list(tmp_path.iterdir()) == []
