@@ -190,8 +190,15 @@ def _same_origin(scope: Scope, headers: dict[bytes, bytes]) -> str | None:
     As cookiewall's consent endpoints judge a POST: the browser's Fetch Metadata first (only
     a browser sets it, and `same-origin` holds behind a proxy that rewrites Host), then the
     `Origin`, then the `Referer`. A client that sends none of them is no browser, so no page
-    can make it post: it is let through, as a client asking for pages is.
+    can make it post: it is let through, as a client asking for pages is. An origin that is
+    not ASCII is refused: browsers write a host in punycode, and the origin becomes the
+    event's Referer, which is ASCII.
     """
+    origin = _judged_origin(scope, headers)
+    return origin if origin is not None and origin.isascii() else None
+
+
+def _judged_origin(scope: Scope, headers: dict[bytes, bytes]) -> str | None:
     own = _own_origin(scope, headers)
     site = headers.get(b"sec-fetch-site")
     if site is not None:
