@@ -793,6 +793,8 @@ class BodyEndScanner:
     __slots__ = (
         "_base",
         "_body_end",
+        "_floor",
+        "_forgone",
         "_held",
         "_html_end",
         "_lowered",
@@ -824,6 +826,8 @@ class BodyEndScanner:
         self._plain = _NOT_PLAIN
         self._plain_read = 0  # what `_plain` has read up to
         self._plain_search = 0  # where the search for a later </body> resumes
+        self._floor = 0  # where the banner can still go: not before (see `forgo_held`)
+        self._forgone = False  # and, once it is above 0, only before a </body>
 
     @property
     def held(self) -> int:
@@ -849,9 +853,11 @@ class BodyEndScanner:
         at = self._plain_at if self._plain in (0, _AFTER_HTML_END) else -1
         if at < 0:
             at = self._body_end
-        if at < 0:
+        if at < 0 and not self._forgone:
             open_at = self._open_at if self._mode != _IN_MARKUP else -1
             at = next((end for end in (self._html_end, open_at) if end >= 0), self._end)
+        if at < self._floor:
+            return self.release()  # no </body> after what went on (`forgo_held`)
         return self._insert(at, snippet)
 
     def insert_now(self, snippet: bytes) -> bytes:
@@ -861,6 +867,21 @@ class BodyEndScanner:
     def release(self) -> bytes:
         """What is held, as it came: the page goes on without the banner."""
         return self._release(len(self._held))
+
+    def forgo_held(self) -> bytes:
+        """What is held, as it came, while there is no real </body> yet (`has_body_end`):
+        the reading goes on, and the banner goes before a later </body> where `inject` puts
+        it before one; a page that has none after this ends without the banner (`inject`'s
+        fallbacks, its </html> or an element left open, may have gone on already).
+
+        For the middleware's bound: a page holds that much with no real </body> only while a
+        long text element (a <textarea>, a <script> of data) or comment is open, or after its
+        </html>, where the banner would go only if the page had no </body> at all.
+        """
+        # Less a tag's start cut by the end of what has come: the reading resumes there.
+        self._floor = min(self._read, self._plain_search)
+        self._forgone = True
+        return self._release(self._floor - self._base)
 
     @property
     def _end(self) -> int:
@@ -888,11 +909,14 @@ class BodyEndScanner:
             points.append(self._plain_at)
         if self._body_end >= 0:
             points.append(self._body_end)
+        elif self._forgone:
+            pass  # the fallbacks below are given up (`forgo_held`): nothing to hold for them
         elif self._html_end >= 0:
             points.append(self._html_end)
         elif self._mode != _IN_MARKUP:
             points.append(self._open_at)
-        return min(points)
+        floor = self._floor
+        return min(point for point in points if point >= floor)
 
     def _read_markup(self) -> None:
         """`_markup_ends`' loop over what has come, from where it stopped."""

@@ -829,8 +829,9 @@ class _StreamedPage:
     What is held is bounded by MAX_INJECT_BUFFER, as a held page is: a page that goes on for
     that long after its last real </body> (a "forever frame" that pushes scripts for as long
     as the visitor stays) gets the banner before that </body> at once and the rest passes,
-    so its visitor still can decide; one that holds that much with no real </body> yet (an
-    unclosed comment or script) goes on without the banner, which had nowhere certain to go.
+    so its visitor still can decide; one that holds that much with no real </body> yet (a
+    long <textarea>, <script> of data, or comment, still open) lets it go on and reads on:
+    the banner goes at a later real </body> (`BodyEndScanner.forgo_held`).
     A Content-Length above the bound, which a held page keeps (and so passed with no banner),
     is dropped: the visitor can decide on large pages too, at the cost of a length the client
     could show progress by. A page that ends early (the app returns or raises without its
@@ -884,7 +885,12 @@ class _StreamedPage:
             await self._send_body(ready, more=False)
             return True
         if scanner.held > MAX_INJECT_BUFFER:
-            snippet = self._snippet() if scanner.has_body_end else None
+            if not scanner.has_body_end:
+                # A long text element (a <textarea>, a <script> of data) is open: it goes
+                # on, and the banner goes at a later real </body>.
+                await self._send_body(ready + scanner.forgo_held(), more=True)
+                return False
+            snippet = self._snippet()
             ready += scanner.release() if snippet is None else scanner.insert_now(snippet)
             await self._send_body(ready, more=True)
             return True
