@@ -16,7 +16,8 @@ added to tell them apart).
 Refused, recording nothing: another method (405), a beacon from another origin (403: a
 cross-site page could otherwise inject page views into this site's numbers with a form or a
 fetch), another content type (415), a body over `MAX_BODY` bytes (413, read no further), and
-a body that is not `{"path": "/absolute?query", "from": "/absolute"}` (400).
+a body that is not `{"path": "/absolute?query", "from": "/absolute"}` (400), and, for an
+app under a mount (`root_path`), a path outside it (400: another app's page, or none).
 
 Not bounded per visitor: that would mean keeping client addresses in memory. A flood of
 beacons records what a flood of page requests records (each one event, into the recorder's
@@ -154,6 +155,10 @@ class Navigation:
         if shown is None:
             return _error(400, 'the body must be {"path": "/…", "from": "/…"}, absolute paths')
         to, came_from = shown
+        root = (scope.get("root_path") or "").rstrip("/")
+        if root and not _is_under(to, root):
+            # Another app's page (or none): a request for it would never reach this app.
+            return _error(400, f"the path is not under this app's root path {root!r}")
         self._record(scope, page_scope(scope, to, origin + came_from))
         return _RECORDED
 
@@ -274,6 +279,13 @@ def _navigation_of(body: bytes) -> tuple[str, str] | None:
     if not (_is_absolute(to) and _is_absolute(came_from)) or to == came_from:
         return None
     return to, came_from  # type: ignore[return-value]  # both checked by _is_absolute
+
+
+def _is_under(to: str, root: str) -> bool:
+    """Whether the page `to` (path?query, as the browser shows it) is under the mount `root`
+    (decoded, as ASGI's `root_path`): a whole leading segment, `/shopping` is not in `/shop`."""
+    path = unquote(to.partition("?")[0])
+    return path.startswith(root) and path[len(root) : len(root) + 1] in ("/", "")
 
 
 def _is_absolute(value: object) -> bool:
