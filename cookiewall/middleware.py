@@ -469,10 +469,11 @@ class ConsentMiddleware:
         html_varies = self.inject_banner
         held: Message | None = None
         buffered: list[bytes] = []
+        buffered_size = 0  # what `buffered` holds, in bytes, while held by Content-Length
         streamed: _StreamedPage | None = None  # a held page passed on as it comes
 
         async def send_gated(message: Message) -> None:
-            nonlocal held, streamed
+            nonlocal held, streamed, buffered_size
             kind = message["type"]
             if kind == "http.response.start":
                 headers = message.get("headers") or []
@@ -538,10 +539,16 @@ class ConsentMiddleware:
                 return
             limit = _content_length(start_headers(held))
             if limit is not None and limit <= MAX_INJECT_BUFFER:
-                buffered.append(body)
-                return
-            # Streamed, with no small known length: never held back, the banner goes in on
-            # the way. A Content-Length above the bound is dropped (see `_StreamedPage`).
+                buffered_size += len(body)
+                if buffered_size <= limit:
+                    buffered.append(body)
+                    return
+                # Longer than its Content-Length said (a body rewritten inside the gate, its
+                # length not): that length bounded what is held, so it is streamed from here.
+                body = b"".join([*buffered, body])
+                buffered.clear()
+            # Streamed, with no small known length (or past it): never held back, the banner
+            # goes in on the way. The Content-Length is dropped (see `_StreamedPage`).
             streamed = _StreamedPage(self, scope, send, held, site, consent)
             if await streamed.body(body, more):
                 held = streamed = None
