@@ -4,7 +4,8 @@ A single-page app loads one HTML page, then changes pages with `history.pushStat
 server sees API calls, never another page. With `TrafficMiddleware(..., navigation_beacon=
 "/_navigation")` the middleware serves a small script at `/_navigation.js` (same origin, so a
 strict CSP's `script-src 'self'` allows it) that posts one beacon per change of the path or
-query string, and answers `POST /_navigation` itself with 204: one page view event for the
+query string by `pushState` or the back and forward buttons (not `replaceState`, which adds
+no page), and answers `POST /_navigation` itself with 204: one page view event for the
 page navigated to, built from a request the recorder already knows how to read (see
 `page_scope`), so the same redaction, UTM, consent, GPC/DNT, bot and visitor-hash rules apply.
 

@@ -2,8 +2,10 @@
  * TrafficMiddleware, option navigation_beacon). Added with one tag, the beacon path + ".js":
  *   <script src="/_navigation.js" defer></script>
  * It sends nothing for the page it loads with (the server saw that one), then one beacon,
- * to the same URL without ".js", each time pushState, replaceState or popstate changes the
- * path or query string; a hash change, or a replaceState that keeps both, sends nothing.
+ * to the same URL without ".js", each time pushState or popstate changes the path or query
+ * string; a hash change sends nothing. Nor does replaceState: it rewrites the entry shown,
+ * adding no page (routers call it for query state on every keystroke, for redirects and URL
+ * clean-ups), so it only changes what the next beacon names as the page navigated from.
  * The beacon carries the new path and query and the one navigated from: no cookie, no id.
  */
 (function () {
@@ -44,12 +46,16 @@
     send(body);
   }
 
-  ["pushState", "replaceState"].forEach(function (name) {
-    var original = history[name];
+  function replaced() {
+    shown = location.pathname + location.search;
+  }
+
+  [["pushState", navigated], ["replaceState", replaced]].forEach(function (hook) {
+    var original = history[hook[0]];
     if (typeof original !== "function") return;
-    history[name] = function () {
+    history[hook[0]] = function () {
       var result = original.apply(this, arguments);
-      navigated();
+      hook[1]();
       return result;
     };
   });
