@@ -53,6 +53,9 @@ _BEACON_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 _BODY_TYPES = frozenset({"text/plain", "application/json"})  # sendBeacon(url, string): the first
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _ETAG = f'"{SCRIPT_VERSION}"'.encode()
+# CSP3 base64-value (as cookiewall.banner's): only these characters, so it cannot end the
+# attribute it is written into.
+_NONCE_VALUE = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
 
 
 class Reply:
@@ -100,12 +103,23 @@ def beacon_path(value: object) -> str:
     return value
 
 
-def script_tag(beacon: str) -> str:
+def script_tag(beacon: str, *, nonce: str | None = None) -> str:
     """The one tag a page adds: `<script src="<beacon>.js?v=…" defer integrity="…">` (the
-    version lets the script be cached for a year; the integrity lets a CSP list its hash)."""
+    version lets the script be cached for a year; the integrity lets a CSP list its hash).
+
+    `nonce`: the page's CSP nonce, for a nonce-based policy (`script-src 'nonce-…'
+    'strict-dynamic'` ignores 'self', so the script runs only with it)."""
+    attribute = ""
+    if nonce:
+        if not isinstance(nonce, str) or not _NONCE_VALUE.fullmatch(nonce):
+            raise ValueError(
+                f"script_tag: nonce must be a CSP nonce (base64: letters, digits, '+/_-',"
+                f" up to two '=' at the end), got {nonce!r}"
+            )
+        attribute = f' nonce="{nonce}"'
     return (
         f'<script src="{beacon_path(beacon)}.js?v={SCRIPT_VERSION}" defer'
-        f' integrity="{SCRIPT_INTEGRITY}"></script>'
+        f' integrity="{SCRIPT_INTEGRITY}"{attribute}></script>'
     )
 
 
