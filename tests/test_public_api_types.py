@@ -1,0 +1,233 @@
+"""The public Python API as a careful user meets it: mypy --strict, dir(), help(), repr().
+
+`tests/apps/typed_user_program.py` is a site written against every name the README shows,
+as the README writes it. It must type-check under the user's `mypy --strict` (imported
+packages' own errors silenced, as for an installed package) and run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+import analytics
+import analytics.errors
+from analytics.objectstore import ObjectStoreError
+from analytics.reports import ReportBusyError, ReportError
+from analytics.spark import SparkRollupError
+from analytics.spool import SpoolError
+from cookiewall import Category, Consent, ConsentMiddleware, CookieRule, Policy, ReceiptLog
+from cookiewall.dependencies import get_consent
+
+ROOT = Path(__file__).resolve().parents[1]
+USER_PROGRAM = ROOT / "tests" / "apps" / "typed_user_program.py"
+SECRET = "a-secret-key-never-printed-0123"
+
+
+def _mypy(path: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            # As for an installed package: errors inside cookiewall's own modules are not
+            # the user's to see (our own mypy run checks those); the API they export is.
+            "--follow-imports=silent",
+            "--cache-dir",
+            str(cache),
+            "--no-error-summary",
+            "--show-error-codes",
+            str(path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # One cache for the module's two runs: the second then reads Starlette's and ours.
+    return tmp_path_factory.mktemp("mypy-cache")
+
+
+def test_the_readme_user_program_passes_mypy_strict(mypy_cache: Path) -> None:
+    result = _mypy(USER_PROGRAM, mypy_cache)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_readme_user_program_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, str(USER_PROGRAM)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ingested 1 segments" in result.stdout
+
+
+# Each line misuses the API; mypy must flag exactly those lines, which it can only do when
+# the public signatures are precise (an `Any` return or a `**kwargs` would let them pass).
+MISUSES = """\
+from __future__ import annotations
+from datetime import timedelta
+from analytics import Recorder, TrafficMiddleware, Warehouse
+from analytics.dashboard import dashboard
+from analytics.export import export_table
+from analytics.navigation import script_tag
+from analytics.render import render
+from analytics.reports import ReportQuery, run_report
+from cookiewall import Category, Consent, ConsentMiddleware, CookieRule, Policy, ReceiptLog
+from cookiewall import consent_mode, get_consent, get_gate
+from starlette.requests import Request
+
+def checks(request: Request, consent: Consent, policy: Policy) -> None:
+    Recorder("var/spool", "example.com", sitee="x")  # error
+    Recorder("var/spool", "example.com", flush_interval="10")  # error
+    ConsentMiddleware(None, policy=policy, secret_key=keys)  # error
+    ConsentMiddleware(request, policy=policy, secret_key=3)  # error
+    Policy(version=1, categories=[])  # error
+    Policy("1", [Category("a")], consent_max_age=180)  # error
+    Category("a", consent_mode="ad_storage", requird=True)  # error
+    CookieRule("_ga*")  # error
+    ReceiptLog("r.jsonl", max_bytes="10MB")  # error
+    Warehouse("a.duckdb", timezone=timedelta(hours=1))  # error
+    n: str = consent.allows("analytics")  # error
+    s: str = get_consent(request).granted  # error
+    g: int = get_gate(request)  # error
+    m: list[str] = consent_mode(policy, consent)  # error
+    w: int = Warehouse("a.duckdb").today()  # error
+    r: str = run_report("a.duckdb", ReportQuery(kind="pages"))  # error
+    ReportQuery(knd="pages")  # error
+    t: bytes = render(run_report("a.duckdb", ReportQuery()), "table")  # error
+    e: str = export_table("a.duckdb", "events", "csv", "out.csv")  # error
+    dashboard("a.duckdb", tokn="x" * 16)  # error
+    script_tag(5)  # error
+    TrafficMiddleware(request, recorder="var/spool")  # error
+
+keys = ["k" * 16]
+"""
+
+
+def test_mypy_catches_each_misuse_of_the_api(tmp_path: Path, mypy_cache: Path) -> None:
+    program = tmp_path / "misuses.py"
+    program.write_text(MISUSES)
+    expected = {
+        number
+        for number, line in enumerate(MISUSES.splitlines(), start=1)
+        if line.endswith("# error")
+    }
+    result = _mypy(program, mypy_cache)
+    flagged = {
+        int(found)
+        for found in re.findall(rf"^{re.escape(str(program))}:(\d+): error", result.stdout, re.M)
+    }
+    assert flagged == expected, result.stdout
+
+
+README_IMPORTS = [
+    ("cookiewall", "Category"),
+    ("cookiewall", "Consent"),
+    ("cookiewall", "ConsentMiddleware"),
+    ("cookiewall", "CookieRule"),
+    ("cookiewall", "Policy"),
+    ("cookiewall", "ReceiptLog"),
+    ("cookiewall", "consent_mode"),
+    ("cookiewall", "get_consent"),
+    ("cookiewall", "get_gate"),
+    ("analytics", "Recorder"),
+    ("analytics", "RecorderStats"),
+    ("analytics", "TrafficMiddleware"),
+    ("analytics", "Warehouse"),
+    ("analytics.dashboard", "dashboard"),
+    ("analytics.render", "render"),
+    ("analytics.navigation", "script_tag"),
+    ("analytics.navigation", "SCRIPT_INTEGRITY"),
+]
+
+
+@pytest.mark.parametrize(("module", "name"), README_IMPORTS)
+def test_each_name_the_readme_imports_is_in_its_module_all(module: str, name: str) -> None:
+    exported = importlib.import_module(module).__all__
+    assert name in exported
+
+
+@pytest.mark.parametrize("module", ["cookiewall", "analytics"])
+def test_all_lists_no_private_name_and_only_names_that_exist(module: str) -> None:
+    loaded = importlib.import_module(module)
+    for name in loaded.__all__:
+        assert not name.startswith("_"), name
+        assert getattr(loaded, name) is not None
+
+
+@pytest.mark.parametrize("module", ["cookiewall", "analytics"])
+def test_star_import_gives_exactly_all(module: str) -> None:
+    script = f"from {module} import *\nprint(sorted(n for n in dir() if not n.startswith('_')))"
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr(sorted(importlib.import_module(module).__all__))
+
+
+def _policy() -> Policy:
+    return Policy(
+        version="2026-11-28",
+        categories=[
+            Category("necessary", required=True),
+            Category("analytics", consent_mode=["analytics_storage"]),
+        ],
+        cookies=[CookieRule("session", "necessary"), CookieRule("_ga*", "analytics")],
+        consent_max_age=timedelta(days=30),
+        texts={"de": {"title": "Cookies"}},
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (Category("marketing", gpc_opt_out=True), "Category(name='marketing'"),
+        (CookieRule("_ga*", "analytics", domain=".example.com"), "domain='.example.com'"),
+    ],
+)
+def test_category_and_cookie_rule_reprs_show_their_fields(value: object, shown: str) -> None:
+    assert shown in repr(value)
+
+
+async def _app(scope: object, receive: object, send: object) -> None:
+    raise AssertionError("not called")
+
+
+@pytest.mark.parametrize("key", [SECRET, [SECRET, "an-older-key-0123456789"], SECRET.encode()])
+def test_a_gate_repr_never_prints_its_secret_key(key: str | bytes | list[str]) -> None:
+    gate = ConsentMiddleware(_app, policy=_policy(), secret_key=key)
+    for shown in (repr(gate), str(gate), repr(gate.codec), repr(vars(gate).get("policy"))):
+        assert "a-secret-key" not in shown
+        assert "an-older-key" not in shown
+
+
+def test_a_recorder_repr_prints_no_salt(tmp_path: Path) -> None:
+    recorder = analytics.Recorder(tmp_path / "spool", site="example.com")
+    try:
+        recorder.flush()
+        salts = [p.read_bytes() for p in (tmp_path / "spool" / "salts").glob("*") if p.is_file()]
+        for shown in (repr(recorder), repr(recorder.stats)):
+            for salt in salts:
+                assert salt.hex() not in shown
+                assert repr(salt) not in shown
+    finally:
+        recorder.close()
