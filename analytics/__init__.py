@@ -20,3 +20,8 @@ def __getattr__(name: str) -> Any:
 
         return Warehouse
     raise AttributeError(f"module 'analytics' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # Warehouse is public too: dir() and IDE completion list it before the first use.
+    return sorted(set(globals()) | set(__all__))

@@ -33,3 +33,9 @@ def __getattr__(name: str) -> Any:
 
         return getattr(dependencies, name)
     raise AttributeError(f"module 'cookiewall' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # The lazily imported names are public too: dir() and IDE completion list them before
+    # the first use, as they list the others.
+    return sorted(set(globals()) | set(__all__))

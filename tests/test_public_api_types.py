@@ -175,6 +175,22 @@ def test_all_lists_no_private_name_and_only_names_that_exist(module: str) -> Non
 
 
 @pytest.mark.parametrize("module", ["cookiewall", "analytics"])
+def test_dir_lists_every_public_name_before_its_first_use(module: str) -> None:
+    # A fresh interpreter: the lazily imported names (get_consent, Warehouse) not yet loaded.
+    script = (
+        f"import {module}, sys\n"
+        f"missing = sorted(set({module}.__all__) - set(dir({module})))\n"
+        "assert 'duckdb' not in sys.modules, 'dir() must not load the warehouse'\n"
+        "print(missing)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("module", ["cookiewall", "analytics"])
 def test_star_import_gives_exactly_all(module: str) -> None:
     script = f"from {module} import *\nprint(sorted(n for n in dir() if not n.startswith('_')))"
     result = subprocess.run(
