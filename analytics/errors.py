@@ -1,10 +1,26 @@
 """The analytics package's exceptions: one flat family, messages a user can act on.
 
-The CLI turns any `AnalyticsError` into one line on stderr and a non-zero exit code.
-`analytics.spool.SpoolError` (an unreadable spool folder) lives beside the spool it describes.
+The CLI turns any `AnalyticsError` into one line on stderr and a non-zero exit code. A
+program catches `AnalyticsError` for all of them, or one of these. Some live beside what
+they describe: `analytics.reports.ReportError` (a report cannot be made as asked) and its
+`ReportBusyError` (also a `WarehouseLockedError`), `analytics.objectstore.ObjectStoreError`,
+`analytics.spark.SparkRollupError`, and `analytics.spool.SpoolError` (an unreadable spool
+folder). A wrong option given to a constructor (`Recorder`, `Warehouse`, `dashboard`, ...)
+is a `ValueError` instead: a mistake in the calling program, found when it starts.
 """
 
 from __future__ import annotations
+
+__all__ = [
+    "AnalyticsError",
+    "ExportError",
+    "Interrupted",
+    "WarehouseError",
+    "WarehouseLockedError",
+    "WarehouseMissingError",
+    "WarehouseSchemaError",
+    "first_line",
+]
 
 
 class AnalyticsError(Exception):
