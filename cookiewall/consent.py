@@ -23,7 +23,15 @@ _CLOCK_SKEW = 300  # seconds a decision time may lie in the future (clock drift 
 
 @dataclass(frozen=True, slots=True)
 class Consent:
-    """What the visitor allows, as seen by the application (`request.state.consent`)."""
+    """What the visitor allows, as seen by the application (`request.state.consent`).
+
+    `decided`: the visitor has made a choice for this policy version (False: the banner is
+    due, and only required categories are allowed). `granted`: the categories allowed now,
+    after GPC/DNT; ask with `allows(name)`. `gpc`: the request sent `Sec-GPC: 1` (or
+    `DNT: 1` under `honor_dnt=True`).
+    `receipt_id` and `decided_at` (Unix seconds) name the decision's receipt; the repr
+    leaves both out, so a logged consent cannot be matched to its receipt.
+    """
 
     decided: bool
     granted: frozenset[str]  # after GPC/DNT: what is allowed now
@@ -31,8 +39,10 @@ class Consent:
     required: frozenset[str] = field(default=frozenset(), repr=False)
     policy_version: str | None = None  # the version consented to; None while undecided
     gpc: bool = False
-    receipt_id: str | None = None
-    decided_at: int | None = None  # Unix seconds
+    # The id the visitor's cookie and the receipt log share: a log line holding a repr must
+    # not be the key that joins the two.
+    receipt_id: str | None = field(default=None, repr=False)
+    decided_at: int | None = field(default=None, repr=False)  # Unix seconds; the receipt's time
     # `undecided`, `all` (every category), `none` (only required ones) or `custom`. Worked
     # out once here: the object is immutable and read on every request (analytics records it).
     summary: str = field(init=False, repr=False, compare=False)

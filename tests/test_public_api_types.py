@@ -231,6 +231,32 @@ def test_category_and_cookie_rule_reprs_show_their_fields(value: object, shown: 
     assert shown in repr(value)
 
 
+def test_a_consent_repr_leaves_out_what_joins_it_to_its_receipt() -> None:
+    consent = Consent(
+        decided=True,
+        granted=frozenset({"necessary"}),
+        categories=frozenset({"necessary", "analytics"}),
+        policy_version="2026-11-28",
+        receipt_id="Zm9vYmFyYmF6cXV4cXV1eA",
+        decided_at=1_795_000_000,
+    )
+    shown = repr(consent)
+    assert "Zm9vYmFyYmF6cXV4cXV1eA" not in shown
+    assert "1795000000" not in shown
+    assert "decided=True" in shown
+    assert "policy_version='2026-11-28'" in shown
+    # Left out of the repr only: still there, and still compared.
+    assert consent.receipt_id == "Zm9vYmFyYmF6cXV4cXV1eA"
+    assert consent != Consent(
+        decided=True,
+        granted=frozenset({"necessary"}),
+        categories=frozenset({"necessary", "analytics"}),
+        policy_version="2026-11-28",
+        receipt_id="b3RoZXI",
+        decided_at=1_795_000_000,
+    )
+
+
 async def _app(scope: object, receive: object, send: object) -> None:
     raise AssertionError("not called")
 
