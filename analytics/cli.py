@@ -9,6 +9,7 @@ missing files, corrupt data, a warehouse of a newer cookiewall), 1 when the data
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import logging
 import os
@@ -17,6 +18,7 @@ import secrets
 import select
 import signal
 import socket
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -444,19 +446,43 @@ def _report(args: argparse.Namespace) -> int:
     report = run_report(args.db, query)
     for warning in report.warnings:
         # Not through the logging handler: a warning about the command line, said once.
-        print(f"{PROG}: WARNING: {' '.join(warning.split())}", file=sys.stderr)
+        print(f"{PROG}: WARNING: {_printable(' '.join(warning.split()))}", file=sys.stderr)
     # A table on stdout is escaped for the terminal's encoding as it is rendered, so that
     # its columns are measured on what is printed; a file is UTF-8.
     shown_in = (sys.stdout.encoding or "utf-8") if args.output is None else None
-    text = render(report, args.format, terminal_encoding=shown_in)
-    _write_output(text, args.output, terminal=args.format == "table")
+    # On a terminal, visitor text must not drive it (`/%1B]0;pwned%07`): every format is
+    # escaped there, as `ls` does; a file or a pipe gets the exact text.
+    on_terminal = _is_terminal(args.output)
+    text = render(report, args.format, terminal_encoding=shown_in, terminal=on_terminal)
+    _write_output(text, args.output, terminal=args.format == "table" or on_terminal)
     return 0
+
+
+def _is_terminal(output: Path | None) -> bool:
+    """Whether a report or export goes to a terminal: stdout (None) that is one, or an
+    --output naming one (`/dev/tty`, `/dev/pts/3`)."""
+    if output is None:
+        try:
+            return sys.stdout.isatty()
+        except (OSError, ValueError):  # a closed or detached stdout
+            return False
+    try:
+        if not stat.S_ISCHR(os.stat(output).st_mode):
+            return False  # a file, a folder, a named pipe (whose open would wait for a reader)
+        fd = os.open(output, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_stdout(text: str, *, terminal: bool) -> None:
     """Write to stdout: csv/json/html as the same UTF-8 bytes `--output` writes (the HTML
-    says charset=utf-8; `> file` must not depend on the locale); a table in the terminal's
-    own encoding, with what it cannot show escaped (`\u4f8b`) rather than a crash."""
+    says charset=utf-8; `> file` must not depend on the locale); a table, or anything on a
+    terminal, in the terminal's own encoding, with what it cannot show escaped (`\u4f8b`)
+    rather than a crash."""
     buffer = getattr(sys.stdout, "buffer", None)
     if buffer is None:  # a text-only stream (an embedding program's StringIO)
         sys.stdout.write(text)
@@ -547,19 +573,66 @@ def _replace_file(output: Path, data: bytes) -> None:
 def _export(args: argparse.Namespace) -> int:
     from analytics.export import export_table
 
-    if str(args.output) not in STDOUT_NAMES:
+    to_stdout = str(args.output) in STDOUT_NAMES
+    on_terminal = _is_terminal(None if to_stdout else args.output)
+    if not to_stdout and not on_terminal:
         _check_output_folder(args.output)
         rows = export_table(args.db, args.table, args.format, args.output)
         _say_done(f"exported {rows} rows of {args.table} to {args.output}")
         return 0
-    if args.stdout_closed:
+    if to_stdout and args.stdout_closed:
         raise UsageError(STDOUT_CLOSED)
-    # Nothing of Python's buffer may come after what DuckDB writes.
-    sys.stdout.flush()
-    with _StdoutRelay(sys.stdout.fileno()) as relay:
-        rows = export_table(args.db, args.table, args.format, relay.path)
-    print(f"exported {rows} rows of {args.table} to stdout", file=sys.stderr)
+    if on_terminal and args.format == "parquet":
+        # As gzip does: binary on a terminal is noise at best, and Parquet keeps visitor
+        # text as it is, escape sequences included.
+        raise UsageError(
+            f"{args.format} is binary and not written to a terminal; give --output FILE, or pipe it"
+        )
+    # On a terminal, visitor text in the CSV is escaped as a report's is: see _TerminalCsv.
+    encoding = (sys.stdout.encoding or "utf-8") if to_stdout else None
+    shown = _TerminalCsv(encoding) if on_terminal else None
+    with contextlib.ExitStack() as stack:
+        if to_stdout:
+            # Nothing of Python's buffer may come after what DuckDB writes.
+            sys.stdout.flush()
+            fd = sys.stdout.fileno()
+        else:
+            fd = os.open(args.output, os.O_WRONLY | os.O_NOCTTY)
+            stack.callback(os.close, fd)
+        with _StdoutRelay(fd, shown) as relay:
+            rows = export_table(args.db, args.table, args.format, relay.path)
+    where = "stdout" if to_stdout else args.output
+    print(f"exported {rows} rows of {args.table} to {where}", file=sys.stderr)
     return 0
+
+
+class _TerminalCsv:
+    """DuckDB's CSV on its way to a terminal, piece by piece: the control and format
+    characters of its fields escaped as a CSV report's are on a terminal (`\\x1b`, and a
+    newline inside a quoted field as `\\n`, not a line that passes for another row), and
+    the newlines that end its rows kept. A field is quoted by `"`, and a quote inside one
+    doubled, so counting quotes tells inside from outside."""
+
+    def __init__(self, encoding: str | None) -> None:
+        from analytics.render.table import terminal_encoding
+        from analytics.render.terminal import escapes
+
+        self._encoding = encoding or "utf-8"
+        lacking = terminal_encoding(encoding)
+        self._outside = escapes(lacking, keep="\n")
+        self._inside = escapes(lacking)
+        self._quoted = False
+        # Bytes of a character split between two reads wait for the rest.
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def feed(self, data: bytes, *, final: bool = False) -> bytes:
+        pieces = []
+        for index, piece in enumerate(self._decoder.decode(data, final).split('"')):
+            if index:
+                self._quoted = not self._quoted
+                pieces.append('"')
+            pieces.append(piece.translate(self._inside if self._quoted else self._outside))
+        return "".join(pieces).encode(self._encoding, errors="backslashreplace")
 
 
 class _StdoutRelay:
@@ -571,8 +644,9 @@ class _StdoutRelay:
     bytes go to stdout as it is, at its offset, whatever it is.
     """
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, shown: _TerminalCsv | None = None) -> None:
         self._fd = fd
+        self._shown = shown  # for a terminal: what it is given instead of the bytes
         self._read_end, self._write_end = os.pipe()
         self.path = f"/dev/fd/{self._write_end}"
         self._error: OSError | None = None
@@ -594,7 +668,9 @@ class _StdoutRelay:
     def _copy(self) -> None:
         try:
             while chunk := os.read(self._read_end, RELAY_CHUNK):
-                _write_all(self._fd, chunk)
+                _write_all(self._fd, chunk if self._shown is None else self._shown.feed(chunk))
+            if self._shown is not None:
+                _write_all(self._fd, self._shown.feed(b"", final=True))
         except OSError as exc:
             # The reader left or the disk is full: DuckDB's next write into the pipe fails
             # (EPIPE) instead of blocking on a pipe nobody empties.
@@ -623,7 +699,8 @@ def _say_done(line: str) -> None:
     # Latin-1 terminal) is escaped: a UnicodeEncodeError here turned an export that was in
     # place into `analytics: error: 'ascii' codec can't encode…`, exit 2.
     encoding = sys.stdout.encoding or "utf-8"
-    shown = line.encode(encoding, errors="backslashreplace").decode(encoding, errors="replace")
+    encoded = _printable(line).encode(encoding, errors="backslashreplace")
+    shown = encoded.decode(encoding, errors="replace")
     try:
         print(shown)
         sys.stdout.flush()
@@ -648,11 +725,31 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
+class _PrintableFormatter(logging.Formatter):
+    """Warnings as `_printable` lines: they name segments and quote DuckDB's messages."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return _printable(super().formatMessage(record))
+
+
+def _printable(line: str) -> str:
+    """`line` with its control and format characters escaped (`\\x1b`, `\\u202e`).
+
+    Error lines, warnings and summaries quote file names from the spool, paths and library
+    messages that may hold visitor text, and they are read on terminals, in cron mail and
+    with `less`: an escape sequence there would act on the reader's terminal."""
+    if line.isprintable():  # nearly always: no need to load the escaping
+        return line
+    from analytics.render.terminal import safe_text
+
+    return safe_text(line)
+
+
 def _setup_logging() -> None:
     log = logging.getLogger("analytics")
     if not log.handlers:  # a program that set up handlers of its own keeps them alone
         handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+        handler.setFormatter(_PrintableFormatter(f"{PROG}: %(levelname)s: %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.WARNING)
 
@@ -665,7 +762,7 @@ def _fail(message: str, code: int) -> int:
         from analytics.objectstore import mask_credentials
 
         line = mask_credentials(line)
-    print(f"{PROG}: error: {line}", file=sys.stderr)
+    print(f"{PROG}: error: {_printable(line)}", file=sys.stderr)
     return code
 
 

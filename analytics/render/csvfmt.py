@@ -4,6 +4,9 @@ Referrer domains, paths and campaign tags come from visitors. A text cell that s
 `=`, `+`, `-`, `@`, tab or carriage return would run as a formula in Excel, LibreOffice or
 Sheets (CSV injection, OWASP), so it gets a leading apostrophe. Numbers stay numbers: a
 negative change is written as `-12`, unquoted, and is not a formula.
+
+Printed on a terminal, a text cell's control and format characters are escaped (`\\x1b`,
+`\\u202e`, see `analytics.render.terminal`): in a file or a pipe they stay as they are.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import io
 from datetime import date
 
 from analytics.export import FORMULA_STARTS
+from analytics.render.terminal import safe_text
 from analytics.reports import Cell, Report
 
 
@@ -26,10 +30,16 @@ def csv_cell(value: Cell) -> str | int | float:
     return value
 
 
-def render_csv(report: Report) -> str:
+def render_csv(report: Report, *, terminal: bool = False, encoding: str | None = None) -> str:
+    """The report as CSV. `terminal`: for a terminal of `encoding` (None: UTF-8), with each
+    text cell escaped before it is quoted, so that a newline in a path cannot pass for the
+    start of another row either."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(report.columns)
     for row in report.rows:
-        writer.writerow([csv_cell(row.get(column)) for column in report.columns])
+        cells = [csv_cell(row.get(column)) for column in report.columns]
+        if terminal:
+            cells = [safe_text(cell, encoding) if isinstance(cell, str) else cell for cell in cells]
+        writer.writerow(cells)
     return out.getvalue()

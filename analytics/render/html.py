@@ -3,7 +3,8 @@
 No external asset, no JavaScript, no `style=` attribute: the page carries its own
 Content-Security-Policy (`default-src 'none'` plus the hash of its one `<style>` block), so
 even a browser that opens it from a mail attachment loads nothing from anywhere. Every piece
-of text is escaped: referrer domains, paths and campaign tags come from visitors.
+of text is escaped: referrer domains, paths and campaign tags come from visitors. Printed on
+a terminal, the page holds no control or format character either (`analytics.render.terminal`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from html import escape
 from analytics.render.labels import column_label
 from analytics.render.svg import line_chart, sparkline
 from analytics.render.table import describe, table_cell
+from analytics.render.terminal import html_for_terminal
 from analytics.reports import Report
 
 CSS = """
@@ -94,7 +96,13 @@ def _table(report: Report) -> str:
     )
 
 
-def render_html(report: Report) -> str:
+def render_html(report: Report, *, terminal: bool = False, encoding: str | None = None) -> str:
+    """The report as one HTML page. `terminal`: for a terminal of `encoding` (None: UTF-8)."""
+    page = _page(report)
+    return html_for_terminal(page, encoding) if terminal else page
+
+
+def _page(report: Report) -> str:
     title = f"{report.title} · {report.site or 'all sites'} · {report.start} … {report.end}"
     labels = [period.isoformat() for period in report.periods]
     chart = line_chart(report.series, labels, title=chart_title(report), fit_legend=True)

@@ -1,10 +1,15 @@
-"""JSON: a list of objects keyed by the report's column names, one per row."""
+"""JSON: a list of objects keyed by the report's column names, one per row.
+
+Printed on a terminal, control and format characters in its strings are JSON escapes
+(`\\u202e`, see `analytics.render.terminal`): the same JSON, nothing a terminal acts on.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import date
 
+from analytics.render.terminal import json_for_terminal
 from analytics.reports import Cell, Report
 
 
@@ -19,6 +24,9 @@ def report_records(report: Report) -> list[dict[str, str | int | float | None]]:
     ]
 
 
-def render_json(report: Report) -> str:
-    # Unicode stays readable (IDN referrers); json escapes every control character itself.
-    return json.dumps(report_records(report), ensure_ascii=False, indent=2) + "\n"
+def render_json(report: Report, *, terminal: bool = False, encoding: str | None = None) -> str:
+    """The report as JSON. `terminal`: for a terminal of `encoding` (None: UTF-8)."""
+    # Unicode stays readable (IDN referrers). json escapes C0 controls itself, but not DEL,
+    # C1 controls or format characters (U+202E), which a terminal acts on.
+    text = json.dumps(report_records(report), ensure_ascii=False, indent=2) + "\n"
+    return json_for_terminal(text, encoding) if terminal else text

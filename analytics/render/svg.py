@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 
-from analytics.render.table import clip, safe_text
+from analytics.render.table import clip
+from analytics.render.terminal import safe_text
 
 # A legend entry at font-size 11 gets at most this many pixels per character (wide
 # characters count twice), so that it stays in its half of the legend row.

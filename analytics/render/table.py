@@ -14,6 +14,9 @@ import codecs
 import unicodedata
 from datetime import date
 
+# safe_text is re-exported: the dashboard's templates import it from here.
+from analytics.render.terminal import safe_text as safe_text
+from analytics.render.terminal import shown_char
 from analytics.reports import Cell, Report
 
 MAX_CELL = 60
@@ -31,28 +34,10 @@ def describe(report: Report) -> str:
     return " · ".join(parts)
 
 
-def safe_text(text: str, encoding: str | None = None) -> str:
-    """`text` as a terminal is given it: control and format characters escaped (`\\x1b`,
-    `\\u202e`), and so is any character `encoding` lacks (None: any is shown)."""
-    return "".join(_shown(text, encoding))
-
-
 def _shown(text: str, encoding: str | None) -> list[str]:
     """What the terminal is given for each character of `text`: the character itself, or its
     escape, which is cut or kept whole, never halved."""
-    return [_shown_char(char, encoding) for char in text]
-
-
-def _shown_char(char: str, encoding: str | None) -> str:
-    if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
-        return char.encode("unicode_escape").decode("ascii")
-    if encoding is not None:
-        try:
-            char.encode(encoding)
-        except UnicodeEncodeError:
-            # As `str.encode(encoding, "backslashreplace")` would print it, one by one.
-            return char.encode("ascii", "backslashreplace").decode("ascii")
-    return char
+    return [shown_char(char, encoding) for char in text]
 
 
 def terminal_encoding(encoding: str | None) -> str | None:
