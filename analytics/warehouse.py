@@ -239,14 +239,22 @@ def _log_gone(seg: Segment) -> None:
 
 
 class Warehouse:
-    """A DuckDB file holding raw `events` and the daily rollups (SPEC 4.3).
+    """A DuckDB file holding raw `events` and the daily rollups; the CLI's `rollup` in Python.
 
-    `timezone` sets the day boundaries of `day` and every rollup (fixed for a database's
-    life; None: the one it was built with, UTC for a new database). `raw_retention_days`:
-    how long raw events are kept, counted back from `clock`'s today. `archive`: what happens
-    to ingested segments after a successful commit: None keeps them in place (the ledger
-    skips them), "delete" deletes them, a folder receives them
-    (same `day=` layout).
+    `run(spool)` is the cron job: `ingest(spool)` + `rollup()` + `prune()` in one
+    transaction; each is also a method of its own. `path`: the DuckDB file (made on first
+    use, in a folder that must exist, unless `create=False`); nothing is opened until then.
+
+    `timezone`: an IANA name that sets the day boundaries of `day` and every rollup (fixed
+    for a database's life; None: the one it was built with, UTC for a new database).
+    `raw_retention_days` (90): how long raw events are kept, counted back from `clock`'s
+    today (`clock`: returns the current datetime; default: now, in UTC). `archive`: what
+    happens to ingested segments after a successful commit: None keeps them in place (the
+    ledger skips them), "delete" deletes them, a folder receives them (same `day=` layout).
+    `create` (True): False makes a missing database file an error instead of a new
+    warehouse. `lock_timeout` (10.0): seconds to wait for another process that holds the
+    file, then `analytics.errors.WarehouseLockedError`. A wrong option is a `ValueError`;
+    a database that cannot be used is an `analytics.errors.WarehouseError`.
     """
 
     def __init__(

@@ -14,7 +14,13 @@ from cookiewall.middleware import GATE_STATE_KEY, ConsentMiddleware
 
 
 def get_consent(request: HTTPConnection) -> Consent:
-    """`def view(consent: Consent = Depends(get_consent))`."""
+    """The visitor's `Consent` for this request, as `ConsentMiddleware` put it in the scope.
+
+    As a FastAPI dependency: `def view(consent: Consent = Depends(get_consent))`, then
+    `consent.allows("preferences")`. Starlette routes may call it with the request. A
+    request the gate did not serve (no middleware, or a websocket, which passes through it)
+    has no consent: a RuntimeError saying so.
+    """
     consent = request.scope.get("state", {}).get("consent")
     if not isinstance(consent, Consent):
         raise RuntimeError(

@@ -84,6 +84,16 @@ CONSENT_MODE_SIGNALS = (
 
 @dataclass(frozen=True, slots=True, init=False)
 class Category:
+    """One purpose the visitor can allow or refuse, such as `"analytics"`.
+
+    `name`: a plain token (letters, digits, `_.-`; at most 64), unique in the policy
+    regardless of case. `description`: the banner's line about it. `required`: always on
+    (strictly necessary); the banner shows it as such, and GPC cannot turn it off.
+    `gpc_opt_out`: a visitor whose browser sends `Sec-GPC: 1` has it refused, whatever
+    they chose. `consent_mode`: the Google Consent Mode v2 signals it stands for
+    (`"analytics_storage"`, `"ad_storage"`, ...), any sequence of their names.
+    """
+
     name: str
     description: str = ""
     required: bool = False
@@ -124,6 +134,15 @@ class Category:
 
 @dataclass(frozen=True, slots=True)
 class CookieRule:
+    """Declares which category a cookie belongs to, so the gate knows when it may be set.
+
+    `pattern`: a cookie name, or an fnmatch pattern (`"_ga*"`), case-sensitive. `category`:
+    the name of one of the policy's categories. `purpose`: shown in the banner's cookie
+    list. `domain` and `path`: where the cookie lives, as the app sets it (default: the
+    request's host, `/`), so a withdrawal's deletion reaches it. `partitioned`: the app sets
+    it `Partitioned` (CHIPS), so its deletion says so too.
+    """
+
     pattern: str
     category: str
     purpose: str = ""
@@ -142,10 +161,19 @@ Texts = Mapping[str, Mapping[str, Any]]
 
 
 class Policy:
-    """What the site asks consent for; immutable after construction.
+    """What the site asks consent for; not to be changed after construction.
 
-    A change of `version` re-asks every visitor. Rules are matched first by exact cookie name,
-    then by fnmatch pattern (case-sensitive, like cookie names) in declaration order.
+    `version`: a non-empty string (a date such as `"2026-11-28"` reads well); a change
+    re-asks every visitor. `categories`: the `Category` list (at least one). `cookies`: the
+    `CookieRule` list. `consent_max_age`: how long a decision lasts (default 180 days, at
+    most 395). `unknown_cookies`: `"block"` (default) removes a cookie no rule declares,
+    `"allow"` lets it through. `texts`: banner wording per language, `{"de": {"title": ...,
+    "labels": {category: ...}, "descriptions": {...}}}`. `gpc_last_update`: the day
+    `/.well-known/gpc.json` names (default: `version`, when it is a date). Every mistake is a
+    `ValueError` naming it. `Policy.from_toml(path)` reads the same from a TOML file.
+
+    Rules are matched first by exact cookie name, then by fnmatch pattern (case-sensitive,
+    like cookie names) in declaration order.
     """
 
     __slots__ = (
@@ -234,6 +262,19 @@ class Policy:
         )
         self._match_cache: dict[str, CookieRule | None] = {}
 
+    def __repr__(self) -> str:
+        # What a developer checks in a shell or a log: which policy this is and what it
+        # declares; the texts only by language (they can run to pages).
+        return (
+            f"<Policy version={self.version!r}"
+            f" categories={[c.name for c in self.categories]!r}"
+            f" required={sorted(self.required_names)!r}"
+            f" cookies={[r.pattern for r in self.cookies]!r}"
+            f" unknown_cookies={self.unknown_cookies!r}"
+            f" consent_max_age={self.consent_max_age!r}"
+            f" texts={sorted(self.texts)!r}>"
+        )
+
     def rule_for(self, cookie_name: str) -> CookieRule | None:
         """The rule that declares `cookie_name`, or None when the policy forgets it."""
         rule = self._exact.get(cookie_name)
@@ -254,6 +295,7 @@ class Policy:
         return found
 
     def category(self, name: str) -> Category:
+        """The category called `name`; KeyError if the policy has none."""
         for category in self.categories:
             if category.name == name:
                 return category
@@ -287,6 +329,12 @@ class Policy:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Policy:
+        """Build a policy from parsed TOML (or JSON): the keys of examples/cookiewall.toml.
+
+        `version`, `consent_max_age_days`, `unknown_cookies`, `gpc_last_update`, `texts`,
+        and `categories` and `cookies` as lists of tables with `Category`'s and
+        `CookieRule`'s fields. An unknown key or a wrong value is a `ValueError` naming it.
+        """
         known = {
             "version",
             "consent_max_age_days",

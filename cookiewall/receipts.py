@@ -35,6 +35,18 @@ def is_receipt_id(value: object) -> bool:
 
 
 class ReceiptLog:
+    """Proof of consent: one JSON line per decision, appended to `path` (POSIX only).
+
+    Each line is `{"id", "time", "policy_version", "granted", "action", "gpc"}`, plus
+    `withdraws` or `replaces` (the id of the receipt it ends or changes): no IP, user agent
+    or cookie value. The log rotates at `max_bytes` (an int, at least 1024; default 10 MiB)
+    and keeps `backups` older files (default 5). `keep_for`: how long a receipt may prove a
+    consent still in force (default None: the `ConsentMiddleware` given this log sets it to
+    the policy's `consent_max_age`); a rotation that deletes such receipts logs a WARNING
+    and counts it in `deleted_early`. A wrong option, or a `path` that is a folder, is a
+    `ValueError`. Several processes may write one log at once.
+    """
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -77,6 +89,12 @@ class ReceiptLog:
                 f"ReceiptLog path {self.path} is a folder: give the log file's path,"
                 f" such as {self.path / 'receipts.jsonl'}"
             )
+
+    def __repr__(self) -> str:
+        return (
+            f"<ReceiptLog path={str(self.path)!r} max_bytes={self.max_bytes}"
+            f" backups={self.backups} keep_for={self.keep_for!r}>"
+        )
 
     def record(
         self,

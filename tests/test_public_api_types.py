@@ -220,6 +220,20 @@ def _policy() -> Policy:
     )
 
 
+def test_a_policy_repr_says_what_it_declares() -> None:
+    shown = repr(_policy())
+    for part in (
+        "version='2026-11-28'",
+        "categories=['necessary', 'analytics']",
+        "required=['necessary']",
+        "cookies=['session', '_ga*']",
+        "unknown_cookies='block'",
+        "consent_max_age=datetime.timedelta(days=30)",
+        "texts=['de']",
+    ):
+        assert part in shown, shown
+
+
 @pytest.mark.parametrize(
     ("value", "shown"),
     [
@@ -229,6 +243,14 @@ def _policy() -> Policy:
 )
 def test_category_and_cookie_rule_reprs_show_their_fields(value: object, shown: str) -> None:
     assert shown in repr(value)
+
+
+def test_a_receipt_log_repr_names_its_file_and_limits(tmp_path: Path) -> None:
+    log = ReceiptLog(tmp_path / "receipts.jsonl", max_bytes=4096, backups=2)
+    assert repr(log) == (
+        f"<ReceiptLog path={str(tmp_path / 'receipts.jsonl')!r} max_bytes=4096 backups=2"
+        " keep_for=None>"
+    )
 
 
 def test_a_consent_repr_leaves_out_what_joins_it_to_its_receipt() -> None:
@@ -280,6 +302,56 @@ def test_a_recorder_repr_prints_no_salt(tmp_path: Path) -> None:
                 assert repr(salt) not in shown
     finally:
         recorder.close()
+
+
+def _options(function: Callable[..., object]) -> tuple[str, ...]:
+    skipped = {"self", "app", "cls"}
+    return tuple(name for name in inspect.signature(function).parameters if name not in skipped)
+
+
+DOCUMENTED = [
+    pytest.param(Policy, _options(Policy.__init__), id="Policy"),
+    pytest.param(Category, _options(Category.__init__), id="Category"),
+    pytest.param(CookieRule, _options(CookieRule), id="CookieRule"),
+    pytest.param(ReceiptLog, _options(ReceiptLog.__init__), id="ReceiptLog"),
+    pytest.param(analytics.Warehouse, _options(analytics.Warehouse.__init__), id="Warehouse"),
+    pytest.param(Consent, ("decided", "granted", "gpc", "receipt_id", "decided_at"), id="Consent"),
+    pytest.param(get_consent, (), id="get_consent"),
+    pytest.param(Policy.from_mapping, ("version", "categories", "cookies"), id="from_mapping"),
+    # Owned by other helpers this session; the change is described in this session's report.
+    pytest.param(
+        ConsentMiddleware,
+        _options(ConsentMiddleware.__init__),
+        id="ConsentMiddleware",
+        marks=pytest.mark.xfail(strict=True, reason="cookiewall/middleware.py's docstring"),
+    ),
+    pytest.param(
+        analytics.Recorder,
+        _options(analytics.Recorder.__init__),
+        id="Recorder",
+        marks=pytest.mark.xfail(strict=True, reason="analytics/recorder.py's docstring"),
+    ),
+    pytest.param(
+        analytics.TrafficMiddleware,
+        _options(analytics.TrafficMiddleware.__init__),
+        id="TrafficMiddleware",
+        marks=pytest.mark.xfail(strict=True, reason="analytics/middleware.py's docstring"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("documented", "options"), DOCUMENTED)
+def test_help_names_every_option_without_pointing_at_the_spec(
+    documented: Callable[..., object], options: tuple[str, ...]
+) -> None:
+    # help() is what a user has: the SPEC is not shipped, and a dataclass's generated
+    # docstring is only its signature again.
+    doc = inspect.getdoc(documented) or ""
+    assert doc, f"{documented.__qualname__} has no docstring"
+    assert "SPEC" not in doc
+    assert not doc.startswith(f"{documented.__name__}("), doc
+    missing = [option for option in options if f"`{option}`" not in doc]
+    assert missing == [], f"{documented.__qualname__}'s docstring does not explain {missing}"
 
 
 PUBLIC_ERRORS = [
