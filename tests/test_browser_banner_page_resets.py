@@ -218,11 +218,14 @@ def _tab_to(page: Page, tag: str, value: str = "") -> dict[str, Any]:
     raise AssertionError(f"Tab never reached the banner's {tag} {value}")
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("reset", list(RESETS))
-def test_the_banner_is_readable_on_the_page(site: str, browser: Browser, reset: str) -> None:
+def test_the_banner_is_readable_on_the_page(
+    site: str, browser: Browser, reset: str, scheme: str
+) -> None:
     # A dark site's `h2 { color: #fff }` and `a { color: #6ea8fe }` reached the banner's
     # title and link, on the banner's own white.
-    context, page = _open(browser, f"{site}/page/{reset}")
+    context, page = _open(browser, f"{site}/page/{reset}", color_scheme=scheme)
     try:
         page.locator("[data-cookiewall] summary").click()
         assert _axe(page, ["color-contrast", "link-in-text-block"]) == []
