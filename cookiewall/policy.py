@@ -161,7 +161,7 @@ Texts = Mapping[str, Mapping[str, Any]]
 
 
 class Policy:
-    """What the site asks consent for; not to be changed after construction.
+    """What the site asks consent for; immutable after construction.
 
     `version`: a non-empty string (a date such as `"2026-11-28"` reads well); a change
     re-asks every visitor. `categories`: the `Category` list (at least one). `cookies`: the
@@ -261,6 +261,24 @@ class Policy:
             if r.is_pattern
         )
         self._match_cache: dict[str, CookieRule | None] = {}
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # The gate works out what it needs from the policy once, when it is built: a field
+        # changed later would be half seen (a new version on some paths, the old on others).
+        if hasattr(self, "_match_cache"):  # the last slot __init__ fills
+            raise AttributeError(
+                f"Policy is immutable: cannot set {name!r}; build a new Policy (and middleware)"
+            )
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Policy is immutable: cannot delete {name!r}")
+
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
+        # copy, deepcopy and pickle (a spawned worker gets the app pickled) fill the slots
+        # here, not through __setattr__; the state is what object.__getstate__ gave.
+        for name, value in state[1].items():
+            object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
         # What a developer checks in a shell or a log: which policy this is and what it

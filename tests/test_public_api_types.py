@@ -7,9 +7,11 @@ packages' own errors silenced, as for an installed package) and run.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -383,3 +385,44 @@ def test_every_error_a_user_catches_is_an_analytics_error_with_a_docstring(
     assert error.__name__ in (analytics.errors.__doc__ or "") or error.__module__ == (
         "analytics.errors"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("version", "2026-12-01"),
+        ("unknown_cookies", "allow"),
+        ("consent_max_age", timedelta(days=1)),
+        ("categories", ()),
+        ("cookies", ()),
+        ("texts", {}),
+        ("required_names", frozenset()),
+        ("_match_cache", {}),
+    ],
+)
+def test_a_policy_is_immutable_as_its_docstring_says(name: str, value: object) -> None:
+    policy = _policy()
+    before = repr(policy)
+    with pytest.raises(AttributeError, match=f"Policy is immutable: cannot set '{name}'"):
+        setattr(policy, name, value)
+    with pytest.raises(AttributeError, match=f"Policy is immutable: cannot delete '{name}'"):
+        delattr(policy, name)
+    assert repr(policy) == before
+    assert policy.rule_for("_ga_1") == CookieRule("_ga*", "analytics")
+
+
+@pytest.mark.parametrize(
+    "duplicate",
+    [copy.copy, copy.deepcopy, lambda policy: pickle.loads(pickle.dumps(policy))],  # noqa: S301
+    ids=["copy", "deepcopy", "pickle"],
+)
+def test_an_immutable_policy_still_copies_and_pickles(
+    duplicate: Callable[[Policy], Policy],
+) -> None:
+    # A spawned worker process gets the app, and its policy, pickled.
+    policy = _policy()
+    twin = duplicate(policy)
+    assert repr(twin) == repr(policy)
+    assert twin.rule_for("_ga_1") == CookieRule("_ga*", "analytics")
+    with pytest.raises(AttributeError, match="Policy is immutable"):
+        twin.version = "2"
