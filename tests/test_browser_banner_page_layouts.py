@@ -291,3 +291,21 @@ def test_an_app_shell_scrolls_its_last_control_clear_of_the_banner(
         page.locator("#last").click()  # a pointer reaches it: nothing over it
     finally:
         context.close()
+
+
+def test_only_a_choice_closes_the_banner_shown_in_the_top_layer(
+    site: str, browser: Browser
+) -> None:
+    # A popover that Escape or a click outside closed would leave an undecided visitor with
+    # no banner until the next page.
+    context, page = _open(browser, f"{site}/page/transform", viewport=DESKTOP)
+    try:
+        banner = page.locator("[data-cookiewall]")
+        assert banner.evaluate("b => b.matches(':popover-open')") is True
+        banner.get_by_role("button", name="Accept all").focus()
+        page.keyboard.press("Escape")
+        page.mouse.click(500, 50)  # the page, outside the banner
+        assert banner.evaluate("b => b.matches(':popover-open')") is True
+        assert banner.is_visible()
+    finally:
+        context.close()
