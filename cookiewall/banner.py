@@ -16,6 +16,7 @@ from html import escape, unescape
 from importlib.resources import files
 from string import Template
 from typing import Any
+from urllib.parse import quote
 
 from cookiewall.consent import Consent
 from cookiewall.policy import COOKIE_LIST_TABLE, Category, Policy
@@ -23,6 +24,9 @@ from cookiewall.policy import COOKIE_LIST_TABLE, Category, Policy
 DEFAULT_LANGUAGE = "en"
 _LANGUAGE_CACHE_SIZE = 256
 _ACCEPT_LANGUAGE_READ = 512  # characters; real headers are under 100
+# A page's or link's own language tag longer than this names none the policy has: BCP 47
+# tags in use are under 20 characters (`zh-Hant-TW`, `sr-Latn-RS`, `de-CH-1996`).
+_LANGUAGE_TAG_READ = 64
 _DOCUMENT_START_READ = 4096  # bytes: where a page says it is a whole document
 
 # Embedded defaults; a policy's `texts` override them key by key, per language.
@@ -336,13 +340,25 @@ class Banner:
 
     `honor_dnt` is the gate's: `Consent.gpc` then also means `DNT: 1`, so the note on a
     refused category names both signals (`gpc_dnt_refused`) rather than GPC alone.
+
+    `language_in_links`: the banner's "Cookie details" link names the banner's language
+    (`&lang=fr`), for a banner whose language is not the visitor's `Accept-Language` (the
+    gate's `banner_language="page"`): the cookie list it opens then speaks the banner's.
     """
 
-    def __init__(self, policy: Policy, path_prefix: str, honor_dnt: bool = False) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        path_prefix: str,
+        honor_dnt: bool = False,
+        *,
+        language_in_links: bool = False,
+    ) -> None:
         if not isinstance(honor_dnt, bool):
             raise ValueError(f"honor_dnt must be True or False, not {honor_dnt!r}")
         self.policy = policy
         self.honor_dnt = honor_dnt
+        self.language_in_links = language_in_links
         self.css = BANNER_CSS
         self.js = BANNER_JS
         self._versions = (_digest(self.css), _digest(self.js))
@@ -421,6 +437,14 @@ class Banner:
             self._language_cache.clear()
         self._language_cache[accept_language] = chosen
         return chosen
+
+    def language_named(self, tag: str | None) -> str | None:
+        """The language of the texts for a language tag a page or a link names (`fr-CH`
+        finds `fr`, subtag by subtag as `language_for` looks up `Accept-Language`'s); None
+        when it names none the policy has texts for (nor `""`, an unknown language)."""
+        if not tag or len(tag) > _LANGUAGE_TAG_READ:
+            return None
+        return self._lookup(tag.strip(" \t\n\f\r").lower())
 
     def cookie_list_texts(self, language: str) -> CookieListTexts:
         """The cookie list for a visitor whose banner is in `language` (from `language_for`)."""
@@ -517,8 +541,13 @@ class Banner:
             action=escape(url_prefix),
             next=self._marker,
             categories=self._rows_marker,
-            details_url=escape(f"{url_prefix}/cookies?format=html"),
+            details_url=escape(f"{url_prefix}/cookies?format=html{self._details_language(lang)}"),
         ).strip()
+
+    def _details_language(self, lang: str) -> str:
+        # Only where the banner's language may not be the visitor's: the link stays as it
+        # was for a banner that follows Accept-Language, as the cookie list does.
+        return f"&lang={quote(lang)}" if self.language_in_links else ""
 
 
 # -- a page's CSP nonces, for the injected script and stylesheet ------------------------------
@@ -1047,8 +1076,61 @@ def meta_policies(body: bytes) -> Iterator[bytes]:
     `-Report-Only` in a <meta> is ignored by browsers, and here.
     """
     for found in _read_head(body):
-        if isinstance(found, bytes):
-            yield found
+        if isinstance(found, tuple) and found[0] == b"meta":
+            policy = _meta_policy(found[1])
+            if policy is not None:
+                yield policy
+
+
+def page_language(start: bytes) -> str | None:
+    """The language a page that begins with `start` names on its `<html>` start tag (its
+    `lang`, lower-cased; "" for `lang=""`, which says the language is unknown), or None.
+
+    Read as the browser reads it, as far as `meta_policies` reads: comments and the text of
+    scripts and styles are skipped (a `lang` there is none), and where the first `<html>` tag
+    has no `lang`, a later one in the head gives it (HTML's parser adds a repeated `<html>`'s
+    attributes the first lacks). Only `lang` counts: `xml:lang` has no effect in an HTML
+    document, and a `<body lang>` is the body's, not the page's. Mostly the doctype and one tag.
+    """
+    for found in _read_head(start):
+        if isinstance(found, int):
+            return None
+        if found[0] == b"html" and (lang := _html_language(found[1])) is not None:
+            return lang
+    return None  # never reached: `_read_head` ends with where it stopped
+
+
+def head_policies_and_language(start: bytes) -> tuple[list[bytes], str | None]:
+    """`meta_policies` and `page_language` of a page that begins with `start`, in one reading
+    of its head: a banner in the page's language needs both, and a head with no `lang` (or a
+    long one after it) would otherwise be read twice."""
+    policies: list[bytes] = []
+    language = None
+    for found in _read_head(start):
+        if isinstance(found, int):
+            break
+        name, attributes = found
+        if name == b"meta":
+            policy = _meta_policy(attributes)
+            if policy is not None:
+                policies.append(policy)
+        elif name == b"html" and language is None:
+            language = _html_language(attributes)
+    return policies, language
+
+
+def _meta_policy(attributes: dict[bytes, bytes]) -> bytes | None:
+    """The policy a `<meta>` with these attributes sets, if it sets one."""
+    equiv = attributes.get(b"http-equiv")
+    content = attributes.get(b"content")
+    if equiv is not None and content is not None and _text(equiv).lower() == _CSP:
+        return _text(content).encode("utf-8")
+    return None
+
+
+def _html_language(attributes: dict[bytes, bytes]) -> str | None:
+    lang = attributes.get(b"lang")
+    return None if lang is None else _text(lang).strip(" \t\n\f\r").lower()
 
 
 def meta_head_end(start: bytes) -> int:
@@ -1062,9 +1144,10 @@ def meta_head_end(start: bytes) -> int:
     return -1  # never reached: `_read_head` ends with where it stopped
 
 
-def _read_head(body: bytes) -> Iterator[bytes | int]:
-    """`meta_policies`' reading: each policy, then where the reading stopped (-1 when `body`
-    ended before the head did)."""
+def _read_head(body: bytes) -> Iterator[tuple[bytes, dict[bytes, bytes]] | int]:
+    """`meta_policies`' reading: each start tag of the head's elements (lower-cased name and
+    attributes, `<html>` and `<meta>` among them), then where the reading stopped (-1 when
+    `body` ended before the head did)."""
     at = 0
     for _ in range(_HEAD_TAGS_READ):
         if (tag := _HEAD_MARKUP.search(body, at)) is None:
@@ -1085,11 +1168,7 @@ def _read_head(body: bytes) -> Iterator[bytes | int]:
             if at == len(body):
                 yield -1  # the tag goes on: a value read so far may be cut
                 return
-            if name == b"meta":
-                equiv = attributes.get(b"http-equiv")
-                content = attributes.get(b"content")
-                if equiv is not None and content is not None and _text(equiv).lower() == _CSP:
-                    yield _text(content).encode("utf-8")
+            yield name, attributes
             continue
         else:
             yield tag.start()  # the head is over

@@ -522,9 +522,10 @@ class ConsentEndpoints:
     async def banner_fragment(self, request: Request) -> Reply:
         if request.method not in ("GET", "HEAD"):
             return _not_allowed("GET, HEAD")
-        language = self.banner.language_for(request.headers.get("accept-language"))
+        query = request.query()
+        language = self._language(request, query)
         markup = request.site.banner
-        next_path = safe_next(request.query().get("next"), request.site.root)
+        next_path = safe_next(query.get("next"), request.site.root)
         # A decided visitor reopening it ("change your choice") sees that choice ticked.
         fragment = markup.fragment(language, next_path, request.consent)
         if _navigated_to(request):
@@ -549,14 +550,15 @@ class ConsentEndpoints:
     async def declaration(self, request: Request) -> Reply:
         if request.method not in ("GET", "HEAD"):
             return _not_allowed("GET, HEAD")
-        output = request.query().get("format", "json")
+        query = request.query()
+        output = query.get("format", "json")
         headers = [(b"cache-control", b"no-cache")]
         if output == "json":
             body = json.dumps(self.declaration_data(request.site)).encode()
             return Reply(200, body, "application/json", headers)
         if output == "html":
             # In the language of the banner whose "Cookie details" link leads here.
-            language = self.banner.language_for(request.headers.get("accept-language"))
+            language = self._language(request, query)
             texts = self.banner.cookie_list_texts(language)
             table = self.declaration_html(request.site, texts)
             if _navigated_to(request):  # the banner's "Cookie details" link lands here
@@ -567,6 +569,15 @@ class ConsentEndpoints:
             headers.extend(_NOT_FRAMED_ELSEWHERE)
             return Reply(200, table.encode(), "text/html; charset=utf-8", headers)
         return error(400, "format must be json or html")
+
+    def _language(self, request: Request, query: dict[str, str]) -> str:
+        """An HTML endpoint's language: the one its URL names (`?lang=fr`, as the banner's
+        links do when it speaks the page's language) if the policy has texts for it, else
+        the visitor's Accept-Language. The URL is a cache's key, and Vary names the rest."""
+        named = self.banner.language_named(query.get("lang"))
+        if named is not None:
+            return named
+        return self.banner.language_for(request.headers.get("accept-language"))
 
     def declaration_data(self, site: Site | None = None) -> dict[str, Any]:
         seconds = self.codec.max_age  # the cookie's Max-Age, exactly

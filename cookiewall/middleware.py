@@ -26,6 +26,7 @@ from cookiewall.banner import (
     Nonces,
     csp_nonces,
     document_start,
+    head_policies_and_language,
     inject,
     meta_head_end,
     meta_policies,
@@ -67,6 +68,8 @@ _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")
 # A WebSocket handshake's answer: the upgrade, or an HTTP response instead (Denial Response).
 _HANDSHAKE_ANSWERS = frozenset({"websocket.accept", "websocket.http.response.start"})
 _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
+# Whose language an injected banner speaks (see `_banner_language`).
+_BANNER_LANGUAGES = ("visitor", "page")
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 _L_OR_UPPER_L = (ord("l"), ord("L"))  # how every field `_offers_to_shared_caches` takes ends
 # Response fields that name the exact bytes the app sent; untrue once the banner is injected.
@@ -92,10 +95,16 @@ class ConsentMiddleware:
         inject_banner: bool = False,
         receipts: ReceiptLog | None = None,
         trusted_origins: Iterable[str] = (),
+        banner_language: str = "visitor",
     ) -> None:
         if not isinstance(policy, Policy):
             raise ValueError("policy must be a cookiewall.Policy")
         _check_option_types(cookie_name, path_prefix, secure, same_site, inject_banner, receipts)
+        if banner_language not in _BANNER_LANGUAGES:
+            raise ValueError(
+                "banner_language must be 'visitor' (the visitor's Accept-Language) or 'page'"
+                f" (the page's <html lang>, else the visitor's), not {banner_language!r}"
+            )
         if not _COOKIE_NAME.fullmatch(cookie_name):
             raise ValueError(f"cookie_name {cookie_name!r} is not a valid cookie name")
         if (
@@ -127,7 +136,14 @@ class ConsentMiddleware:
         self.honor_dnt = honor_dnt
         self.inject_banner = inject_banner
         self.codec = ConsentCodec(policy, secret_key)
-        self.banner = Banner(policy, path_prefix, honor_dnt=honor_dnt)
+        # A multilingual site's page names its language (`<html lang="fr">`, the French
+        # version a visitor with an English browser chose): its banner speaks it, and so
+        # does the cookie list it links to, which would otherwise follow Accept-Language.
+        self.banner_language = banner_language
+        self._page_language = banner_language == "page"
+        self.banner = Banner(
+            policy, path_prefix, honor_dnt=honor_dnt, language_in_links=self._page_language
+        )
         self.stats: dict[str, int] = {"removed_cookies": 0, "bad_cookies": 0, "receipts_failed": 0}
         self.removed_by_name: dict[str, int] = {}
         self.undeclared: dict[str, None] = {}  # ordered set of names no rule declares
@@ -682,16 +698,36 @@ class ConsentMiddleware:
         charset = _charset(headers)
         if charset is None:
             return None
-        language = self.banner.language_for(_header(scope, b"accept-language"))
+        if self._page_language:
+            # The page's <meta> policies and its <html lang>, in one reading of its head.
+            policies, named = head_policies_and_language(page_start)
+            language = self._banner_language(scope, named)
+            nonces = _csp_nonces(headers, policies)
+        else:  # the <meta> policies read only if the headers leave a nonce to find
+            language = self.banner.language_for(_header(scope, b"accept-language"))
+            nonces = _csp_nonces(headers, meta_policies(page_start))
         next_path = safe_next(_current_path(scope, site.root), site.root)
         try:
             # The consent: a category GPC refuses is shown so, as /consent/banner does.
             # The page's CSP nonces: a strict CSP blocks a script or stylesheet without.
-            return site.banner.snippet(
-                language, next_path, consent, _csp_nonces(headers, page_start)
-            ).encode(charset, "xmlcharrefreplace")
+            return site.banner.snippet(language, next_path, consent, nonces).encode(
+                charset, "xmlcharrefreplace"
+            )
         except UnicodeError:  # a codec without that error handler (idna)
             return None
+
+    def _banner_language(self, scope: Scope, page_language: str | None) -> str:
+        """With `banner_language="page"`, the injected banner's language: the page's own
+        (its <html lang>, read from the start kept for its <meta> CSP) when the policy has
+        texts for it, else the visitor's Accept-Language.
+
+        Caches need nothing more: the page is the same for every visitor of its URL (or
+        varies as the app says), and the fallback is Accept-Language, which the page's Vary
+        already names (`_banner_page_headers`)."""
+        named = self.banner.language_named(page_language)
+        if named is not None:
+            return named
+        return self.banner.language_for(_header(scope, b"accept-language"))
 
     def _banner_page_headers(
         self, headers: Sequence[tuple[bytes, bytes]], length: bytes | None
@@ -1062,9 +1098,10 @@ def _unconditional_navigation(scope: Scope) -> None:
         scope["headers"] = [(k, v) for k, v in headers if k not in _CONDITIONS]
 
 
-def _csp_nonces(headers: Sequence[tuple[bytes, bytes]], body: bytes) -> Nonces:
+def _csp_nonces(headers: Sequence[tuple[bytes, bytes]], meta: Iterable[bytes]) -> Nonces:
     """The nonces of the page's CSP (`banner.csp_nonces`), read only for a page being injected:
-    its headers' first, then its own `<meta http-equiv>` policies (read only if still needed)."""
+    its headers' first, then its own `<meta http-equiv>` policies, `meta` (if lazy, read only
+    if still needed)."""
     enforced: list[bytes] = []
     report_only: list[bytes] = []
     for key, value in headers:
@@ -1073,7 +1110,7 @@ def _csp_nonces(headers: Sequence[tuple[bytes, bytes]], body: bytes) -> Nonces:
             enforced.append(value)
         elif lowered == b"content-security-policy-report-only":
             report_only.append(value)
-    return csp_nonces(itertools.chain(enforced, meta_policies(body)), report_only)
+    return csp_nonces(itertools.chain(enforced, meta), report_only)
 
 
 def start_headers(message: Message) -> list[tuple[bytes, bytes]]:
