@@ -41,6 +41,7 @@ HOSTILE = {
     "c1-csi": "\x9b31mred",
     "c1-osc": "\x9d0;title\x9c",
     "del-and-backspace": "ab\x7f\x08\x08cd",
+    "carriage-return": "real\rfake",
     "newline": "a\nb,9999",
     "bidi-override": "\u202egpj.exe",
     "bidi-isolates": "\u2066x\u2069\u2067y\u2068z\u2069\u200e\u200f",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import date
 
 from analytics.export import FORMULA_STARTS
@@ -34,12 +35,21 @@ def render_csv(report: Report, *, terminal: bool = False, encoding: str | None =
     """The report as CSV. `terminal`: for a terminal of `encoding` (None: UTF-8), with each
     text cell escaped before it is quoted, so that a newline in a path cannot pass for the
     start of another row either."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(report.columns)
+    lines = [_csv_line(report.columns)]
     for row in report.rows:
         cells = [csv_cell(row.get(column)) for column in report.columns]
         if terminal:
             cells = [safe_text(cell, encoding) if isinstance(cell, str) else cell for cell in cells]
-        writer.writerow(cells)
-    return out.getvalue()
+        lines.append(_csv_line(cells))
+    return "".join(lines)
+
+
+def _csv_line(cells: Sequence[str | int | float]) -> str:
+    """One CSV row ending in "\\n", with every cell that holds a "\\r" or a "\\n" quoted.
+
+    Python's writer quotes a cell that holds a character of its line terminator: with "\\n",
+    a bare carriage return went out unquoted (`/real\\rfake`), and every CSV reader took it
+    for the end of a row. So the row is written with "\\r\\n" and its end made "\\n"."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(cells)
+    return out.getvalue()[:-2] + "\n"
