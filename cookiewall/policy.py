@@ -265,14 +265,17 @@ class Policy:
     def __setattr__(self, name: str, value: object) -> None:
         # The gate works out what it needs from the policy once, when it is built: a field
         # changed later would be half seen (a new version on some paths, the old on others).
-        if hasattr(self, "_match_cache"):  # the last slot __init__ fills
+        # A subclass's own attributes (a test's lookup counter) stay its business.
+        if name in Policy.__slots__ and hasattr(self, "_match_cache"):  # filled last
             raise AttributeError(
                 f"Policy is immutable: cannot set {name!r}; build a new Policy (and middleware)"
             )
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"Policy is immutable: cannot delete {name!r}")
+        if name in Policy.__slots__:
+            raise AttributeError(f"Policy is immutable: cannot delete {name!r}")
+        object.__delattr__(self, name)
 
     def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
         # copy, deepcopy and pickle (a spawned worker gets the app pickled) fill the slots

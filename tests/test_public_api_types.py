@@ -426,3 +426,25 @@ def test_an_immutable_policy_still_copies_and_pickles(
     assert twin.rule_for("_ga_1") == CookieRule("_ga*", "analytics")
     with pytest.raises(AttributeError, match="Policy is immutable"):
         twin.version = "2"
+
+
+class _CountingPolicy(Policy):
+    __slots__ = ("lookups",)
+
+    def __init__(self) -> None:
+        template = _policy()
+        super().__init__(template.version, template.categories, template.cookies)
+        self.lookups = 0
+
+    def rule_for(self, cookie_name: str) -> CookieRule | None:
+        self.lookups += 1
+        return super().rule_for(cookie_name)
+
+
+def test_a_policy_subclass_keeps_its_own_attributes_settable() -> None:
+    counting = _CountingPolicy()
+    assert counting.rule_for("session") == CookieRule("session", "necessary")
+    assert counting.lookups == 1
+    del counting.lookups
+    with pytest.raises(AttributeError, match="Policy is immutable: cannot set 'version'"):
+        counting.version = "2"
