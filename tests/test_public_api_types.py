@@ -95,6 +95,8 @@ from analytics.render import render
 from analytics.reports import ReportQuery, run_report
 from cookiewall import Category, Consent, ConsentMiddleware, CookieRule, Policy, ReceiptLog
 from cookiewall import consent_mode, get_consent, get_gate
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 
 def checks(request: Request, consent: Consent, policy: Policy) -> None:
@@ -120,6 +122,12 @@ def checks(request: Request, consent: Consent, policy: Policy) -> None:
     dashboard("a.duckdb", tokn="x" * 16)  # error
     script_tag(5)  # error
     TrafficMiddleware(request, recorder="var/spool")  # error
+    Middleware(ConsentMiddleware, policy=policy, secret_key=keys, inject_baner=True)  # error
+    Middleware(TrafficMiddleware, recorder=Recorder("s", "x"), navigation_becon="/n")  # error
+    Starlette().add_middleware(ConsentMiddleware, policy=policy, secret_key=[], honor_dt=1)  # error
+    Starlette().add_middleware(TrafficMiddleware, recorder="var/spool")  # error
+    Middleware(ConsentMiddleware, policy=policy, secret_key=keys, inject_banner=True)
+    Starlette().add_middleware(TrafficMiddleware, recorder=Recorder("s", "x"))
 
 keys = ["k" * 16]
 """
