@@ -571,12 +571,16 @@ class ConsentEndpoints:
         return error(400, "format must be json or html")
 
     def _language(self, request: Request, query: dict[str, str]) -> str:
-        """An HTML endpoint's language: the one its URL names (`?lang=fr`, as the banner's
-        links do when it speaks the page's language) if the policy has texts for it, else
-        the visitor's Accept-Language. The URL is a cache's key, and Vary names the rest."""
-        named = self.banner.language_named(query.get("lang"))
-        if named is not None:
-            return named
+        """An HTML endpoint's language: the visitor's Accept-Language; for a banner in the
+        page's language (whose links name it), the one the URL names (`?lang=fr`) first, if
+        the policy has texts for it. The URL is a cache's key, and Vary names the rest.
+
+        Only then: a banner that follows Accept-Language links to the list without `lang`,
+        and a `/consent/banner?lang=fr` would link from a French banner to another list."""
+        if self.banner.language_in_links:
+            named = self.banner.language_named(query.get("lang"))
+            if named is not None:
+                return named
         return self.banner.language_for(request.headers.get("accept-language"))
 
     def declaration_data(self, site: Site | None = None) -> dict[str, Any]:
