@@ -226,9 +226,12 @@ def main() -> None:
         gate = ConsentMiddleware(api, policy=POLICY, secret_key=KEYS)
         assert isinstance(gate, cookiewall.ConsentMiddleware)
         analyse(var, recorder)
+        # Never started: there is no object storage here (the README chains .start()).
         uploader = SegmentUploader(var / "spool", "s3://analytics-bucket/example.com/spool")
         uploader.notify()
         uploader.stop()
+        uploaded: int = uploader.stats.uploaded
+        assert uploaded == 0
         print(SCRIPT_INTEGRITY[:7], CSP[:10], date.today() > date(2000, 1, 1))
         the_other_names()
 
