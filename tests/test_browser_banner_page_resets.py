@@ -158,7 +158,8 @@ site = site_serving("tests.test_browser_banner_page_resets:app")
 
 
 def _open(browser: Browser, url: str, **options: Any) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(viewport=VIEWPORT, **options)
+    options.setdefault("viewport", VIEWPORT)
+    context = browser.new_context(**options)
     page = context.new_page()
     page.set_default_timeout(5000)
     page.goto(url)
