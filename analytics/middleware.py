@@ -156,11 +156,14 @@ def _literal_prefix(pattern: str) -> str:
 
 
 class TrafficMiddleware:
-    """Records one privacy-safe event per HTTP response into `recorder` (see SPEC 4.1).
+    """Records one privacy-safe event per HTTP response of `app` into `recorder` (an
+    `analytics.Recorder`, whose options say which responses count and how). Pure ASGI: the
+    response passes through untouched, and the request path only captures a few raw values
+    for the recorder's background thread. Lifespan shutdown closes the recorder.
 
-    `navigation_beacon="/_navigation"` also counts a single-page app's client-side
-    navigations: the middleware serves a script at that path + `.js` and records one page
-    view per beacon it posts to the path (see analytics.navigation). Off by default.
+    `navigation_beacon` (None: off), a path such as "/_navigation", also counts a single-page
+    app's client-side navigations: the middleware serves a script at that path + `.js` and
+    records one page view per beacon it posts to the path (see analytics.navigation).
     """
 
     def __init__(

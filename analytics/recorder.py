@@ -66,6 +66,11 @@ LOG_EVERY = 600.0
 
 @dataclass(frozen=True)
 class RecorderStats:
+    """Counts since the recorder started (`Recorder.stats`): events `recorded` into the
+    buffer, `flushed` to sealed segments, `dropped` on a full buffer, referrer `spam`
+    counted but not recorded, `errors` (failed flushes, salt reads or writes, captures that
+    failed to convert), and `buffered`, waiting now."""
+
     # A request's capture counts as recorded and buffered from the start; at conversion (within
     # about a second) referrer spam and captures that fail to convert leave it for spam/errors.
     recorded: int  # events accepted into the buffer
@@ -85,7 +90,31 @@ _monotonic: Callable[[], float] = time.monotonic
 
 
 class Recorder:
-    """Buffers events and writes them to `spool_dir`; see SPEC 4.1 for the options."""
+    """Buffers one event per recorded response and writes them, off the request path, as
+    sealed Parquet segments under `spool_dir/day=YYYY-MM-DD/`.
+
+    `spool_dir`: the spool folder (made if missing; shared by every worker of the site).
+    `site`: the site's name stored in every event, such as "example.com".
+    `clock` (None: the system's UTC clock): a callable returning a datetime (naive is taken
+    as UTC), for tests and backfills; it decides `ts` and the day of the visitor salt.
+    `visitor_hashing` (True): store a keyed hash of site + client address + user agent
+    (daily random salt) as `visitor_id`; False stores none.
+    `salt_dir` (None: `<spool_dir>/salts`): where the day's salt lives, shared by all
+    processes; salts older than their day are deleted.
+    `record` ("pages"): "pages" records `text/html` responses, "all" every HTTP response.
+    `exclude_paths` (()): fnmatch patterns of paths never recorded (`"/admin/*"`); the
+    consent endpoints and `/.well-known/` are always excluded.
+    `trusted_proxies` (()): addresses or networks whose `X-Forwarded-For` is believed, used
+    only for the visitor hash.
+    `flush_interval` (10.0): seconds between background flushes.
+    `max_buffer` (100000): events held at most; past it events are dropped and counted in
+    `stats`, never waited for.
+    `spool_url` (None): `s3://bucket/prefix` to ship sealed segments to object storage
+    (needs boto3).
+
+    The client address, user agent, cookies and query string are never stored. `flush()`
+    writes what is buffered now; `close()` (or the ASGI lifespan shutdown) flushes and stops.
+    """
 
     def __init__(
         self,

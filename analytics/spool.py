@@ -35,6 +35,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analytics.errors import AnalyticsError
 from analytics.event import EVENT_SCHEMA
 from analytics.forkgate import arrow_section
 
@@ -53,7 +54,7 @@ _HOST = hashlib.blake2b(socket.gethostname().encode(), digest_size=4).hexdigest(
 _counter = itertools.count()
 
 
-class SpoolError(Exception):
+class SpoolError(AnalyticsError):
     """The spool folder cannot be read or written."""
 
 

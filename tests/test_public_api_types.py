@@ -339,13 +339,11 @@ DOCUMENTED = [
         analytics.Recorder,
         _options(analytics.Recorder.__init__),
         id="Recorder",
-        marks=pytest.mark.xfail(strict=True, reason="analytics/recorder.py's docstring"),
     ),
     pytest.param(
         analytics.TrafficMiddleware,
         _options(analytics.TrafficMiddleware.__init__),
         id="TrafficMiddleware",
-        marks=pytest.mark.xfail(strict=True, reason="analytics/middleware.py's docstring"),
     ),
 ]
 
@@ -376,10 +374,7 @@ PUBLIC_ERRORS = [
     ReportBusyError,
     ObjectStoreError,
     SparkRollupError,
-    pytest.param(
-        SpoolError,
-        marks=pytest.mark.xfail(strict=True, reason="analytics/spool.py: not an AnalyticsError"),
-    ),
+    SpoolError,
 ]
 
 
