@@ -48,6 +48,7 @@ HOSTILE = {
     "zero-width": "x\u200by\u200c\u200d\u2060\ufeffz",
     "separators": "a\u2028b\u2029c",
     "tag-characters": "\U000e0041\U000e007f",
+    "not-in-every-encoding": "caf\u00e9/\u4f8b\u3048",  # printable, but not in ASCII
 }
 KINDS = ("pages", "campaigns")
 
@@ -89,16 +90,24 @@ def _report(db: Path, kind: str) -> Report:
     return run_report(db, ReportQuery(kind=kind, start=DAY, end=DAY, top=50))
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "TERM": "xterm-256color", "PYTHONIOENCODING": "utf-8"}
+def _env(encoding: str = "utf-8") -> dict[str, str]:
+    return {**os.environ, "TERM": "xterm-256color", "PYTHONIOENCODING": encoding}
 
 
-def _on_a_terminal(argv: list[str]) -> tuple[int, str, str]:
-    """Run `argv` with stdout on a pseudo-terminal; return its exit code, what the terminal
+def _on_a_terminal(
+    argv: list[str], *, encoding: str = "utf-8", as_output: bool = False
+) -> tuple[int, str, str]:
+    """Run `argv` with stdout on a pseudo-terminal (or, `as_output`, with the terminal's
+    device as `--output` and stdout a pipe); return its exit code, what the terminal
     received (its CR LF line ends back to LF) and stderr."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen(argv, stdout=slave, stderr=subprocess.PIPE, cwd=ROOT, env=_env())
-    os.close(slave)
+    if as_output:
+        argv = [*argv, "--output", os.ttyname(slave)]
+    stdout = subprocess.DEVNULL if as_output else slave
+    env = _env(encoding)
+    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+    if not as_output:
+        os.close(slave)  # else kept open: a terminal nobody holds open drops its output
     received = b""
     try:
         while True:
@@ -118,7 +127,9 @@ def _on_a_terminal(argv: list[str]) -> tuple[int, str, str]:
         code = proc.wait(timeout=60)
     finally:
         os.close(master)
-    return code, received.decode("utf-8").replace("\r\n", "\n"), err
+        if as_output:
+            os.close(slave)
+    return code, received.decode(encoding).replace("\r\n", "\n"), err
 
 
 def _through_a_pipe(argv: list[str]) -> tuple[int, bytes, str]:
@@ -152,8 +163,13 @@ def _same_on_screen(fmt: str, shown: str, raw: str) -> None:
         assert shown == raw
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("fmt", FORMATS)
+# Both kinds for the formats that keep raw text in a file; one for those that never do.
+CASES = [(kind, fmt) for kind in KINDS for fmt in ("csv", "json")] + [
+    ("pages", fmt) for fmt in FORMATS if fmt not in ("csv", "json")
+]
+
+
+@pytest.mark.parametrize(("kind", "fmt"), CASES)
 def test_on_a_terminal_no_control_or_format_character_is_printed_raw(
     db: Path, kind: str, fmt: str
 ) -> None:
@@ -163,14 +179,39 @@ def test_on_a_terminal_no_control_or_format_character_is_printed_raw(
     _same_on_screen(fmt, shown, render(_report(db, kind), fmt))
 
 
-# Both kinds for the formats that keep raw text in a file; one for those that never do.
-PIPE_AND_FILE = [(kind, fmt) for kind in KINDS for fmt in ("csv", "json")] + [
-    ("pages", "table"),
-    ("pages", "html"),
-]
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_a_terminal_named_by_output_is_a_terminal(db: Path, fmt: str) -> None:
+    # `--output /dev/tty` (here the pseudo-terminal's /dev/pts/N) is as stdout on one.
+    code, shown, err = _on_a_terminal(_report_argv(db, "pages", fmt), as_output=True)
+    assert (code, err) == (0, "")
+    assert _hidden(shown) == set()
+    _same_on_screen(fmt, shown, render(_report(db, "pages"), fmt))
 
 
-@pytest.mark.parametrize(("kind", "fmt"), PIPE_AND_FILE)
+@pytest.mark.parametrize("fmt", ["csv", "json", "html"])
+def test_an_ascii_terminal_gets_escapes_for_what_it_lacks(db: Path, fmt: str) -> None:
+    # UTF-8 bytes on an 8-bit terminal are other characters, some of them C1 controls.
+    code, shown, err = _on_a_terminal(_report_argv(db, "pages", fmt), encoding="ascii")
+    assert (code, err) == (0, "")
+    assert shown.isascii()
+    assert _hidden(shown) == set()
+    if fmt == "json":
+        assert json.loads(shown) == json.loads(render(_report(db, "pages"), "json"))
+    else:
+        assert (
+            "caf\\xe9/\\u4f8b\\u3048" if fmt == "csv" else "caf&#233;/&#20363;&#12360;"
+        ) in shown
+
+
+def test_export_csv_to_a_terminal_named_by_output_is_escaped(db: Path) -> None:
+    argv = cli("export", "--db", str(db), "--table", "daily_pages", "--format", "csv")
+    code, shown, err = _on_a_terminal(argv, as_output=True)
+    assert code == 0, err
+    assert _hidden(shown) == set()
+    assert "\\x1b]0;pwned\\x07" in shown
+
+
+@pytest.mark.parametrize(("kind", "fmt"), CASES)
 def test_a_pipe_and_a_file_get_the_exact_text(
     db: Path, tmp_path: Path, kind: str, fmt: str
 ) -> None:
