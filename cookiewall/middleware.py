@@ -79,7 +79,27 @@ _ABOUT_THE_APPS_BODY = frozenset(
 
 
 class ConsentMiddleware:
-    """Pure-ASGI consent gate: see SPEC section 3.2."""
+    """Pure-ASGI consent gate. On every HTTP request it reads the signed consent cookie, puts
+    the visitor's `Consent` in `scope["state"]["consent"]` (`request.state.consent`), serves
+    the consent endpoints, and removes every `Set-Cookie` of a category the visitor has not
+    allowed before the response leaves the server.
+
+    `policy`: the `Policy` (version, categories, cookie rules).
+    `secret_key`: a key of 16+ characters, or a list of them newest first (older ones still
+    verify; their cookies are re-signed with the newest).
+    `cookie_name` ("cookiewall"): the consent cookie; `__Secure-`/`__Host-` names work.
+    `path_prefix` ("/consent"): where the endpoints live.
+    `secure` (None: when the request is https): the consent cookie's Secure attribute.
+    `same_site` ("lax"): "lax", "strict" or "none" (needs Secure).
+    `honor_dnt` (False): treat `DNT: 1` like `Sec-GPC: 1`.
+    `inject_banner` (False): put the banner into undecided visitors' HTML pages.
+    `receipts` (None): a `ReceiptLog` for proof of consent.
+    `trusted_origins` (()): the site's public origins when a proxy in front rewrites `Host`.
+    `banner_language` ("visitor"): an injected banner's language from the visitor's
+    `Accept-Language`, or "page": the page's `<html lang>` where the policy has texts for it.
+
+    A wrong option is a `ValueError` naming it, raised when the middleware is built.
+    """
 
     def __init__(
         self,

@@ -333,7 +333,6 @@ DOCUMENTED = [
         ConsentMiddleware,
         _options(ConsentMiddleware.__init__),
         id="ConsentMiddleware",
-        marks=pytest.mark.xfail(strict=True, reason="cookiewall/middleware.py's docstring"),
     ),
     pytest.param(
         analytics.Recorder,
