@@ -77,7 +77,7 @@ RUNNABLE: dict[str, tuple[str, dict[str, str], str]] = {
         + "banner = asyncio.run(_check(app, '/shop/consent/banner?next=/shop/x'))\n"
         + "assert 'action=\"/shop/consent\"' in banner.text\n",
     ),
-    "from fastapi import Depends": (
+    "from typing import Any": (
         "from fastapi import FastAPI, Response\n"
         "from cookiewall import ConsentMiddleware, Policy\n"
         "app = FastAPI()\n"

@@ -415,7 +415,7 @@ def test_every_cli_flag_the_readme_names_exists() -> None:
 
     others |= {flag for setting in KNOWN_SETTINGS for flag in setting.cli or () if "--" in flag}
     assert {"--proxy-headers", "--timeout-graceful-shutdown", "--preload"} <= others
-    others |= {"--packages", "--strict"}  # spark-submit, mypy
+    others |= {"--packages", "--strict", "--config-settings"}  # spark-submit, mypy, pip
     # CSS custom properties the README names: each must be one the banner's files use
     css_properties = {"--cookiewall-height"}
     static = ROOT / "cookiewall" / "static"
