@@ -164,22 +164,41 @@ class TrafficMiddleware:
     `navigation_beacon` (None: off), a path such as "/_navigation", also counts a single-page
     app's client-side navigations: the middleware serves a script at that path + `.js` and
     records one page view per beacon it posts to the path (see analytics.navigation).
+
+    `navigation_paths` (None: any path), with `navigation_beacon`: the app's client-side
+    routes, so a beacon for any other path is refused (400) and records nothing. Either
+    fnmatch patterns as `exclude_paths` takes (`["/app/*", "/products/*"]`), or a callable
+    `path -> bool` (a router's route table). Matched on the path below the mount, decoded,
+    without the query and before redaction.
     """
 
     def __init__(
-        self, app: ASGIApp, *, recorder: Recorder, navigation_beacon: str | None = None
+        self,
+        app: ASGIApp,
+        *,
+        recorder: Recorder,
+        navigation_beacon: str | None = None,
+        navigation_paths: Iterable[str] | Callable[[str], bool] | None = None,
     ) -> None:
         if not isinstance(recorder, Recorder):
             raise ValueError("TrafficMiddleware needs recorder=Recorder(spool_dir, site)")
+        if navigation_paths is not None and navigation_beacon is None:
+            raise ValueError(
+                "navigation_paths lists the routes navigation beacons may name: it needs"
+                " navigation_beacon='/_navigation' too"
+            )
         self.app = app
         self.recorder = recorder
         patterns = recorder.exclude_paths
         self._navigation: Navigation | None = None
         if navigation_beacon is not None:
             # Imported only here: a site without the option never loads the script file.
-            from analytics.navigation import Navigation
+            from analytics.navigation import Navigation, route_check
 
-            self._navigation = Navigation(navigation_beacon, self._record_navigation)
+            is_route = None
+            if navigation_paths is not None:
+                is_route = route_check(navigation_paths, recorder.recording_failed)
+            self._navigation = Navigation(navigation_beacon, self._record_navigation, is_route)
             # Excluded, so no request to them is observed as a page: they reach
             # `_call_unobserved`, off the path of the requests that are (one more prefix in
             # the exclusion check is all the option costs them).

@@ -17,8 +17,18 @@ added to tell them apart).
 Refused, recording nothing: another method (405), a beacon from another origin (403: a
 cross-site page could otherwise inject page views into this site's numbers with a form or a
 fetch), another content type (415), a body over `MAX_BODY` bytes (413, read no further), and
-a body that is not `{"path": "/absolute?query", "from": "/absolute"}` (400), and, for an
-app under a mount (`root_path`), a path outside it (400: another app's page, or none).
+a body that is not `{"path": "/absolute?query", "from": "/absolute"}` (400), for an
+app under a mount (`root_path`), a path outside it (400: another app's page, or none), and,
+when the site lists its client-side routes (`navigation_paths`), a path not among them (400).
+
+`navigation_paths` is what keeps arbitrary paths out of the reports: a beacon's page is a 200
+whatever the path, so a client can name any path, and answering unknown paths with a 404
+(which keeps a scanner's paths out) does not apply. The default is no restriction: a default
+drawn from the request (the page the script was served with, the `from` path, the Referer)
+would be written by the same client it is meant to bound, so only the site's own list of
+routes can bound it. The list is matched on the path as the browser shows it, decoded as
+ASGI's `path` and before redaction (the route `/users/*` matches `/users/alice@example.com`,
+stored as `/users/:redacted`), below the mount as `exclude_paths` are.
 
 Not bounded per visitor: that would mean keeping client addresses in memory. A flood of
 beacons records what a flood of page requests records (each one event, into the recorder's
@@ -31,10 +41,13 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from importlib import resources
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from analytics.middleware import _exclusion_check
+from analytics.recorder import _exclude_patterns
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -123,18 +136,58 @@ def script_tag(beacon: str, *, nonce: str | None = None) -> str:
     )
 
 
+def route_check(
+    routes: Iterable[str] | Callable[[str], bool], failed: Callable[[BaseException], None]
+) -> Callable[[str], bool]:
+    """The `navigation_paths` option checked, as a test of a path below the mount: fnmatch
+    patterns checked as `exclude_paths` are (ValueError naming a bad one), or the site's own
+    `path -> bool`. An exception from that callable refuses the beacon and goes to `failed`
+    (the recorder's count and log of the type and place only: its message may quote the path).
+    """
+    if callable(routes):
+        is_route = routes
+
+        def allowed(path: str) -> bool:
+            try:
+                return bool(is_route(path))
+            except Exception as exc:
+                failed(exc)
+                return False
+
+        return allowed
+    try:
+        patterns = _exclude_patterns(routes)
+    except ValueError as error:  # its message names exclude_paths: this option is another
+        raise ValueError(str(error).replace("exclude_paths", "navigation_paths", 1)) from None
+    if not patterns:
+        # Every beacon would be refused: most likely a setting read empty. None is "any path".
+        raise ValueError(
+            "navigation_paths is empty, so every navigation would be refused: give the"
+            " app's client-side routes ('/app/*') or None for any path"
+        )
+    return _exclusion_check(patterns)
+
+
 class Navigation:
     """The beacon endpoint and its script: `__call__` answers a request for either path.
 
     `record(scope, page)` is given the beacon's scope and the scope of the page navigated to
     (see `page_scope`), and records that page as the middleware records a response.
+    `is_route` (None: any path) is given the page's path below the mount (see `route_check`)
+    and decides whether it is one of the app's pages.
     """
 
-    def __init__(self, beacon: object, record: Callable[[Scope, Scope], None]) -> None:
+    def __init__(
+        self,
+        beacon: object,
+        record: Callable[[Scope, Scope], None],
+        is_route: Callable[[str], bool] | None = None,
+    ) -> None:
         self.beacon = beacon_path(beacon)
         self.script = self.beacon + ".js"
         self.paths = (self.beacon, self.script)
         self._record = record
+        self._is_route = is_route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, app_path: str) -> None:
         head = scope["method"] == "HEAD"
@@ -174,6 +227,8 @@ class Navigation:
         if root and not _is_under(to, root):
             # Another app's page (or none): a request for it would never reach this app.
             return _error(400, f"the path is not under this app's root path {root!r}")
+        if self._is_route is not None and not self._is_route(_below(to, root)):
+            return _error(400, "the path is not one of this app's pages (navigation_paths)")
         self._record(scope, page_scope(scope, to, origin + came_from))
         return _RECORDED
 
@@ -301,6 +356,13 @@ def _is_under(to: str, root: str) -> bool:
     (decoded, as ASGI's `root_path`): a whole leading segment, `/shopping` is not in `/shop`."""
     path = unquote(to.partition("?")[0])
     return path.startswith(root) and path[len(root) : len(root) + 1] in ("/", "")
+
+
+def _below(to: str, root: str) -> str:
+    """The path of page `to` below the mount `root`, decoded as the page's request would be
+    (see `page_scope`), as the app's routes and `exclude_paths` see it."""
+    path = unquote(to.partition("?")[0])
+    return path[len(root) :] or "/"
 
 
 def _is_absolute(value: object) -> bool:
