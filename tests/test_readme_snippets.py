@@ -162,6 +162,18 @@ RUNNABLE: dict[str, tuple[str, dict[str, str], str]] = {
         "assert 'integrity=\"sha384-' in tag, tag\n"
         "recorder.close()\n",
     ),
+    "app = TrafficMiddleware(": (
+        "from analytics import Recorder, TrafficMiddleware\n"
+        "async def app(scope, receive, send):\n"
+        "    pass\n"
+        "recorder = Recorder('spool', site='example.com')\n",
+        {},
+        "import pytest\n"
+        "with pytest.raises(ValueError, match='navigation_paths'):\n"
+        "    TrafficMiddleware(app, recorder=recorder, navigation_beacon='/_n',\n"
+        "                      navigation_paths=['app/*'])\n"
+        "recorder.close()\n",
+    ),
 }
 # Blocks that need more than this machine offers, and why.
 NOT_RUN = {
