@@ -47,7 +47,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from analytics.middleware import _exclusion_check
-from analytics.recorder import _exclude_patterns
+from analytics.recorder import checked_path_patterns
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -155,10 +155,7 @@ def route_check(
                 return False
 
         return allowed
-    try:
-        patterns = _exclude_patterns(routes)
-    except ValueError as error:  # its message names exclude_paths: this option is another
-        raise ValueError(str(error).replace("exclude_paths", "navigation_paths", 1)) from None
+    patterns = checked_path_patterns(routes, "navigation_paths")
     if not patterns:
         # Every beacon would be refused: most likely a setting read empty. None is "any path".
         raise ValueError(

@@ -153,7 +153,7 @@ class Recorder:
             salt_dir = None  # a variable set empty, as for trusted_proxies: the default
         if clock is not None and not callable(clock):
             raise ValueError("clock must be a callable returning a datetime (naive means UTC)")
-        exclude_paths = _exclude_patterns(exclude_paths)
+        exclude_paths = checked_path_patterns(exclude_paths)
         # Absolute now: a worker that changes its working directory later (a daemonising
         # server, a task runner) keeps writing where it was told, not somewhere new.
         self.spool_dir = Path(spool_dir).absolute()
@@ -590,21 +590,24 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _exclude_patterns(patterns: Iterable[str] | None) -> tuple[str, ...]:
-    """`exclude_paths` checked now: a bad pattern would otherwise fail inside every request."""
+def checked_path_patterns(
+    patterns: Iterable[str] | None, option: str = "exclude_paths"
+) -> tuple[str, ...]:
+    """Path patterns (`exclude_paths`, or the `option` named) checked now: a bad pattern would
+    otherwise fail inside every request. Errors name `option`."""
     if patterns is None:  # an unset setting, as os.environ.get gives it: no pattern
         return ()
     if isinstance(patterns, str):
         patterns = (patterns,)
     elif not isinstance(patterns, Iterable):
-        raise ValueError(f"exclude_paths: {patterns!r} is not a list of path patterns")
+        raise ValueError(f"{option}: {patterns!r} is not a list of path patterns")
     checked = tuple(patterns)
     for pattern in checked:
         # A request path starts with "/": any other pattern could never match (unless it
         # starts with a wildcard, "*.css").
         if not isinstance(pattern, str) or not pattern.startswith(("/", "*", "?", "[")):
             raise ValueError(
-                f"exclude_paths: {pattern!r} is not a path pattern such as '/admin/*' or '*.css'"
+                f"{option}: {pattern!r} is not a path pattern such as '/admin/*' or '*.css'"
             )
     return checked
 
