@@ -407,10 +407,15 @@ def _spark_rollup(args: argparse.Namespace) -> int:
     counts = spark_rollup(args.spool, args.output, master=args.master, timezone=args.timezone)
     if args.db is not None:
         load_spark_rollups(args.output, args.db)
-    _say_done(
-        "spark rollup: " + ", ".join(f"{table} {rows} rows" for table, rows in counts.items())
-    )
-    return 0
+    summary = "spark rollup: " + ", ".join(f"{table} {rows} rows" for table, rows in counts.items())
+    if counts.newer_schema:
+        # As the DuckDB rollup says it: committed, but the spool keeps what it could not read.
+        summary += (
+            f"; left {len(counts.newer_schema)} segments of a newer event schema in the spool "
+            "(upgrade cookiewall to count them)"
+        )
+    _say_done(summary)
+    return EXIT_NEWER_SEGMENTS if counts.newer_schema else 0
 
 
 def _report(args: argparse.Namespace) -> int:

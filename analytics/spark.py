@@ -97,6 +97,17 @@ class SparkRollupError(AnalyticsError):
     """Spark is missing, cannot start, or cannot read the spool or write the output."""
 
 
+class SparkRollupCounts(dict[str, int]):
+    """What `spark_rollup` returns: the rows of each rollup table (a dict of them, as always),
+    and `newer_schema`, the names (``day=…/file``) of the segments of a newer event schema it
+    left unread in a local spool, so that a caller can say so as the DuckDB rollup does (the
+    CLI exits 4)."""
+
+    def __init__(self, rows: Mapping[str, int], *, newer_schema: Iterable[str] = ()) -> None:
+        super().__init__(rows)
+        self.newer_schema: tuple[str, ...] = tuple(sorted(newer_schema))
+
+
 def _spark_type(arrow_type: pa.DataType) -> Any:
     from pyspark.sql import types as T
 
@@ -218,8 +229,9 @@ def spark_rollup(
     master: str = DEFAULT_MASTER,
     timezone: str | None = None,
     conf: Mapping[str, str] | None = None,
-) -> dict[str, int]:
-    """Roll up what is new in the spool on Spark; return the rows of each rollup table.
+) -> SparkRollupCounts:
+    """Roll up what is new in the spool on Spark; return the rows of each rollup table, and
+    the segments of a newer event schema left unread (`SparkRollupCounts.newer_schema`).
 
     The first run computes every day; later runs recompute only the local days that new
     segments touch and replace just those day partitions (see the module's docstring).
@@ -345,7 +357,7 @@ def spark_rollup(
             raise SparkRollupError(f"Spark rollup failed: {first_line(error)}") from None
         except Py4JJavaError as error:  # Hadoop FileSystem calls made directly (the manifest)
             raise SparkRollupError(f"Spark rollup failed: {_java_first_line(error)}") from None
-    return counts
+    return SparkRollupCounts(counts, newer_schema=listing.newer)
 
 
 def _now() -> dict[str, str]:
