@@ -160,8 +160,10 @@ def load(path: Path) -> Snapshot:
                 "SELECT value FROM wh.main.warehouse_meta WHERE key = 'timezone'"
             ).fetchall()
             raw = con.execute("SELECT min(day), max(day) FROM wh.main.events").fetchall()
+            # A UTC TIMESTAMP, not the TIMESTAMPTZ: duckdb before 2.0.1 hands a TIMESTAMPTZ
+            # to Python only through pytz, which cookiewall does not depend on.
             ingested = con.execute(
-                "SELECT max(ingested_at) FROM wh.main.ingested_segments"
+                "SELECT timezone('UTC', max(ingested_at)) FROM wh.main.ingested_segments"
             ).fetchall()
         finally:
             con.execute("DETACH wh")
@@ -183,7 +185,9 @@ def load(path: Path) -> Snapshot:
         timezone=zone[0][0] if zone else "UTC",
         sites=tuple(row[0] for row in sites),
         raw_days=(first, last) if first is not None and last is not None else None,
-        last_ingest=ingested[0][0] if ingested else None,
+        last_ingest=(
+            ingested[0][0].replace(tzinfo=UTC) if ingested and ingested[0][0] is not None else None
+        ),
         load_seconds=time.perf_counter() - started,
     )
 
