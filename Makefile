@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv test lint demo bench soak clean
+.PHONY: help venv test test-floors lint demo bench soak clean
 
 help:
 	@echo "make demo    run the example app with simulated traffic, a rollup and a report"
@@ -14,6 +14,7 @@ help:
 	@echo "make lint    ruff + mypy --strict"
 	@echo "make bench   benchmarks (ratios measured in one run)"
 	@echo "make soak    the long load test"
+	@echo "make test-floors  the fast tests against the lowest dependency versions allowed"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +43,10 @@ bench: venv
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
 		|| echo "bench: wrk is missing; the through-a-server figure will be skipped"
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Not part of `make test` or CI: its own venv of the lowest versions pyproject.toml allows.
+test-floors:
+	bash tools/test-floors.sh $(PYTEST_ARGS)
 
 soak: venv
 	$(BIN)/python -m pytest -m slow tests/test_load.py $(PYTEST_ARGS)
