@@ -179,7 +179,9 @@ def test_a_dialog_the_page_opens_before_the_banner_stays_above_it(site: str, pag
     page.locator("#close").click()
     assert page.evaluate("document.getElementById('dialog').open") is False
     # Then the banner, above the page as ever (the dialog's "close" event comes as a task).
-    page.wait_for_function("document.querySelector('[data-cookiewall]').matches(':popover-open')")
+    page.wait_for_function(
+        "() => document.querySelector('[data-cookiewall]').matches(':popover-open')"
+    )
     _assert_banner_usable_at_the_bottom(page)
     _reject_in_place(page, url)
 
@@ -229,10 +231,10 @@ def test_a_fullscreen_element_covers_the_banner_until_it_leaves_fullscreen(
     url = f"{site}/page/fullscreen"
     _open(page, url)
     page.locator("#open").click()
-    page.wait_for_function("document.fullscreenElement !== null")
+    page.wait_for_function("() => document.fullscreenElement !== null")
     assert page.evaluate(_BANNER)["usable"] is False  # the video is over it
     page.evaluate("document.exitFullscreen()")
-    page.wait_for_function("document.fullscreenElement === null")
+    page.wait_for_function("() => document.fullscreenElement === null")
     _assert_banner_usable_at_the_bottom(page)
     _reject_in_place(page, url)
 

@@ -188,8 +188,31 @@
     if (typeof banner.showPopover !== "function" || banner.closest("[data-cookiewall-page]")) {
       return;
     }
+    // A modal dialog the page opened first (a newsletter or age prompt) makes the rest of the
+    // page inert: the banner shown above it could not be used, and hid the dialog's own
+    // buttons. It waits under the dialog, fixed as it is without the top layer, until it closes.
+    var modal = openModal();
+    if (modal) {
+      modal.addEventListener("close", function () { raise(banner); }, { once: true });
+      return;
+    }
+    if (!banner.isConnected || banner.hidden) { // decided meanwhile
+      return;
+    }
     banner.setAttribute("popover", "manual");
-    banner.showPopover();
+    try {
+      banner.showPopover();
+    } catch (error) { // already shown, or in a page that moved it: left as without the API
+      banner.removeAttribute("popover");
+    }
+  }
+
+  function openModal() {
+    try {
+      return document.querySelector("dialog:modal");
+    } catch (error) { // :modal unknown: a browser older than the Popover API
+      return null;
+    }
   }
 
   document.querySelectorAll("[data-cookiewall]").forEach(function (banner) {
