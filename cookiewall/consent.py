@@ -239,9 +239,15 @@ class ConsentCodec:
         return not any(signer.validate(value) for signer in self._signers)
 
     def remaining_age(self, decision: Decision, now: float | None = None) -> int:
+        """The Max-Age of a re-signed cookie: what is left of the decision's lifetime.
+
+        At most the whole lifetime: a decision signed by a host whose clock is ahead (up to
+        `_CLOCK_SKEW`) looks younger than brand new here, and its cookie would outlive
+        `consent_max_age` by the skew.
+        """
         if now is None:
             now = time.time()
-        return max(1, int(decision.decided_at + self.max_age - now))
+        return max(1, min(self.max_age, int(decision.decided_at + self.max_age - now)))
 
     def _remember(self, value: str, decision: Decision) -> None:
         cache = self._cache
