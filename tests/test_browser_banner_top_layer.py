@@ -60,6 +60,7 @@ SCRIPTS = {
 # The page's own look for popovers, which the banner, shown as one, now matches too.
 STYLES = {
     "plain": "#video { background: #000; color: #fff; height: 5em; }",
+    "backdrop": "::backdrop { background: rgb(0 0 0 / 60%); backdrop-filter: blur(4px); }",
     "popover-look": "[popover] { top: 50%; left: 50%; transform: translate(-50%, -50%);"
     " max-width: 20rem; border-radius: 1rem; padding: 2rem; }"
     " [popover]:popover-open { display: flex; gap: 1rem; }",
@@ -213,6 +214,19 @@ def test_the_sites_own_popover_and_popover_look_leave_the_banner_as_it_is(
     assert not page.evaluate("document.getElementById('menu').matches(':popover-open')")
     _assert_banner_usable_at_the_bottom(page)
     _reject_in_place(page, url)
+
+
+def test_the_sites_backdrop_for_its_dialogs_does_not_dim_the_page_behind_the_banner(
+    site: str, page: Page
+) -> None:
+    # `::backdrop` styles every top-layer element's backdrop, popovers' too: the page dimmed
+    # and blurred behind the banner until the visitor chose, a wall the banner is not.
+    url = f"{site}/page/plain?style=backdrop"
+    _open(page, url)
+    heading = page.locator("h1")
+    with_banner = heading.screenshot(animations="disabled")
+    _reject_in_place(page, url)
+    assert heading.screenshot(animations="disabled") == with_banner
 
 
 def test_a_script_closing_every_open_popover_leaves_the_banner(site: str, page: Page) -> None:
