@@ -19,6 +19,11 @@ CACHE_SIZE = 4096
 # itsdangerous' default signature (HMAC-SHA1, URL-safe base64 without padding): 27 chars.
 _SIGNATURE = re.compile(r"[A-Za-z0-9_-]{27}")
 _CLOCK_SKEW = 300  # seconds a decision time may lie in the future (clock drift across hosts)
+# A decision dated further ahead is not counted, but up to this far ahead it is not cleared
+# either: a host of the site whose clock is ahead signed it (see `ConsentCodec.ahead`). A clock
+# hours off is no drift, and such a host fails elsewhere too (S3 refuses requests 15 minutes
+# off): its values are cleared as any other bad value.
+_KEPT_AHEAD = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +218,21 @@ class ConsentCodec:
         self.cache_hits += 1
         consent = decision.consents[gpc]
         return consent if consent is not None else self.decided(decision, gpc)
+
+    def ahead(self, value: str, now: float | None = None) -> float | None:
+        """How many seconds ahead of this host's clock the decision time of `value` lies,
+        for a value `verify` refused for that alone (more than `_CLOCK_SKEW`, at most
+        `_KEPT_AHEAD`); else None.
+
+        Only a host of ours can sign a decision: one dated that far ahead comes from a host
+        whose clock is ahead, or this one is behind. Not counted here, but not bad either:
+        cleared, the visitor's decision would be gone from every server.
+        """
+        decision = self._cache.get(value)  # `verify` keeps every value it has verified
+        if decision is None:
+            return None
+        seconds = decision.decided_at - (time.time() if now is None else now)
+        return seconds if _CLOCK_SKEW < seconds <= _KEPT_AHEAD else None
 
     def needs_check(self, value: str) -> bool:
         """Whether `verify` would check this value's signature: a value it has not verified

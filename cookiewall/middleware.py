@@ -192,6 +192,9 @@ class ConsentMiddleware:
         self._cleared: dict[int, None] = {}
         # Whether the warning about compressed pages (see `_gate`) was logged: once is enough.
         self._warned_compressed = False
+        # Whether a decision from a clock further ahead than tolerated was logged (see
+        # `_from_a_clock_ahead`): once is enough.
+        self._warned_clock = False
         # A wrapped middleware may offer `observed_path(scope)` and `observe_response(scope,
         # path, message)`: all it does for a request, as one call at `http.response.start`
         # (None from the first: call it as usual). The gate wraps `send` anyway, so it calls that
@@ -418,6 +421,8 @@ class ConsentMiddleware:
         else:
             values, best = self._newest_decision(cookie_header)
         if best is None:
+            if self._from_a_clock_ahead(values):
+                return self.codec.undecided(gpc)  # not counted here, kept for the other hosts
             # Under a mount, a value none of our keys signed is most likely the consent cookie
             # of an app at the host's root (sent here too): not ours to count or clear.
             foreign = self.codec.foreign
@@ -439,6 +444,29 @@ class ConsentMiddleware:
                 )
             )
         return self.codec.decided(best, gpc)
+
+    def _from_a_clock_ahead(self, values: list[str]) -> bool:
+        """Whether a value refused only for a decision time too far ahead is among `values`:
+        a host of the site whose clock is ahead signed it (or this host's clock is behind).
+
+        Cleared, the visitor's decision would be lost on every host, the one that made it
+        too; kept, it counts wherever the clocks agree. Said once: a clock is wrong.
+        """
+        ahead = self.codec.ahead
+        for value in values[:MAX_CONSENT_VALUES]:
+            seconds = ahead(value)
+            if seconds is not None:
+                if not self._warned_clock:
+                    self._warned_clock = True
+                    logger.warning(
+                        "cookiewall: a consent cookie's decision time is %d s ahead of this"
+                        " host's clock, more than the 300 s tolerated: the visitor is asked"
+                        " again on this host, the cookie is kept for the others; check the"
+                        " app servers' clocks (NTP)",
+                        seconds,
+                    )
+                return True
+        return False
 
     def _clear_bad(self, values: list[str], scope: Scope, site: Site, extra: list[bytes]) -> None:
         """Expire the bad consent cookie, once for each value.
