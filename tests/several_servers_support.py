@@ -37,7 +37,8 @@ _MAX_AGE = re.compile(r"max-age=(\d+)", re.IGNORECASE)
 def make_app() -> ConsentMiddleware:
     """`uvicorn --factory tests.several_servers_support:make_app`, configured by environment:
     SERVER_KEYS ("new,old": names of KEYS, newest first), SERVER_CLOCK_OFFSET (seconds this
-    host's clock is ahead; negative: behind), SERVER_POLICY_VERSION, SERVER_RECEIPTS (path)."""
+    host's clock is ahead; negative: behind), SERVER_POLICY_VERSION, SERVER_RECEIPTS (path),
+    SERVER_RECEIPTS_MAX_BYTES (its rotation size; 50 backups)."""
     offset = float(os.environ.get("SERVER_CLOCK_OFFSET", "0"))
     if offset:
         # The whole process runs on the skewed clock, as on a host whose clock is wrong: the
@@ -46,13 +47,14 @@ def make_app() -> ConsentMiddleware:
         time.time = lambda: real_time() + offset
     keys = [KEYS[name] for name in os.environ["SERVER_KEYS"].split(",")]
     receipts = os.environ.get("SERVER_RECEIPTS")
+    max_bytes = int(os.environ.get("SERVER_RECEIPTS_MAX_BYTES", str(10 * 2**20)))
     inner = Starlette(routes=[Route("/", page), Route("/state", state)])
     return ConsentMiddleware(
         inner,
         policy=make_policy(version=os.environ.get("SERVER_POLICY_VERSION", VERSION)),
         secret_key=keys,
         inject_banner=True,
-        receipts=ReceiptLog(receipts) if receipts else None,
+        receipts=ReceiptLog(receipts, max_bytes=max_bytes, backups=50) if receipts else None,
     )
 
 
@@ -94,6 +96,8 @@ def fleet(*servers: dict[str, Any]) -> Iterator[list[Server]]:
                 env["SERVER_POLICY_VERSION"] = options["version"]
             if "receipts" in options:
                 env["SERVER_RECEIPTS"] = str(options["receipts"])
+            if "receipts_max_bytes" in options:
+                env["SERVER_RECEIPTS_MAX_BYTES"] = str(options["receipts_max_bytes"])
             url, _ = stack.enter_context(
                 uvicorn_server("tests.several_servers_support:make_app", env=env, factory=True)
             )
