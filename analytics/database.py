@@ -38,6 +38,8 @@ _VERSION_NUMBER = re.compile(r"[1-9][0-9]{0,8}")
 # What DuckDB says, opening read-only a Parquet, CSV or JSON file given as the database: it
 # opens such a file as an in-memory database holding a view of it, which cannot be read-only.
 DATA_FILE_READ_ONLY = "Cannot launch in-memory database in read-only mode"
+# DuckDB before 1.3 opens no data file: it refuses one (any file not a database) so.
+NOT_A_DATABASE = "exists, but it is not a valid DuckDB database file"
 # DuckDB's words when another process holds the file (see `is_lock_conflict`).
 LOCK_CONFLICT = "could not set lock on file"
 # What DuckDB's Python client raises when it notices a signal between two of its tasks.
@@ -229,6 +231,21 @@ def folder_problem(folder: str | os.PathLike[str]) -> str | None:
     return None if candidate == path else f"folder {str(path)!r} does not exist"
 
 
+def _is_parquet(path: Path) -> bool:
+    try:
+        with open(path, "rb") as file:
+            return file.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
+def _data_file_message(db: Path) -> str:
+    return (
+        f"{str(db)!r} is not a DuckDB database but a data file (Parquet, CSV or "
+        "JSON), which DuckDB would only show as a view; check --db"
+    )
+
+
 def _may(path: Path, mode: int) -> bool:
     return os.access(path, mode, effective_ids=os.access in os.supports_effective_ids)
 
@@ -258,11 +275,18 @@ def connect(
     # with the ingested segments deleted after it), 'md:' (MotherDuck, downloaded), any
     # 'name:' (an extension to load). As './name' every one is the file it names.
     target = str(db) if db.is_absolute() else os.path.join(os.curdir, db)
+    if os.path.islink(db):
+        # DuckDB before 1.5 writes the journal beside the link, not beside the file it
+        # points at (as `_check_writable` expects): opened by the file's own name, every
+        # release writes it there.
+        target = os.path.realpath(db)
     deadline = time.monotonic() + lock_timeout
     while True:
         try:
             con = duckdb.connect(target, read_only=read_only)
         except duckdb.IOException as exc:
+            if NOT_A_DATABASE in str(exc) and _is_parquet(db):
+                raise WarehouseError(_data_file_message(db)) from None
             if not is_lock_conflict(exc, db):
                 raise WarehouseError(
                     f"cannot open database {str(db)!r}: {first_line(exc)}"
@@ -275,10 +299,7 @@ def connect(
             time.sleep(0.1)
         except duckdb.Error as exc:
             if DATA_FILE_READ_ONLY in str(exc):
-                raise WarehouseError(
-                    f"{str(db)!r} is not a DuckDB database but a data file (Parquet, CSV or "
-                    "JSON), which DuckDB would only show as a view; check --db"
-                ) from None
+                raise WarehouseError(_data_file_message(db)) from None
             raise WarehouseError(f"cannot open database {str(db)!r}: {first_line(exc)}") from None
         else:
             # `ts` is shown and exported in UTC whatever the machine's zone. DuckDB's own

@@ -1063,7 +1063,10 @@ class Warehouse:
         segment whose footer's `ts` range is not its rows'. Their events are good: ingested."""
         by_path = {str(seg.path): seg for seg in segments}
         rows = con.execute(
-            f"SELECT filename, min(ts), max(ts), list(DISTINCT {self._day_of('ts')}) "
+            # UTC TIMESTAMPs, not TIMESTAMPTZ: duckdb before 2.0.1 hands a TIMESTAMPTZ to
+            # Python only through pytz, which cookiewall does not depend on.
+            f"SELECT filename, timezone('UTC', min(ts)), timezone('UTC', max(ts)), "
+            f"list(DISTINCT {self._day_of('ts')}) "
             f"FROM read_parquet($files, hive_partitioning = false, filename = true) "
             f"GROUP BY filename ORDER BY filename",
             {"files": [_literal(seg.path) for seg in segments], **self._tz_param()},
@@ -1072,6 +1075,7 @@ class Warehouse:
         for filename, low, high, file_days in rows:
             if not all(isinstance(day, date) for day in file_days):
                 raise _CorruptBatch  # a `ts` where no day can be named (see _touched_days)
+            low, high = low.replace(tzinfo=UTC), high.replace(tzinfo=UTC)
             days.update(file_days)
             seg = by_path.get(filename)
             told = footers[seg.name].ts_range if seg is not None else None

@@ -30,14 +30,6 @@ from tests.warehouse_support import fixed_clock
 # The cases whose damaged footer leaves a day out, so that the days are read from the rows.
 LYING = CASES[:4]
 PYTZ_NEEDED = tuple(int(part) for part in duckdb.__version__.split(".")[:3]) < (2, 0, 1)
-# Until analytics/dashboard/snapshot.py (load) and analytics/warehouse.py (_days_of_rows) fetch
-# these columns as UTC TIMESTAMPs: the copy then fails (503) and the ingest gives up ("reading
-# the new segments failed twice"). Strict, so that the fix shows as an XPASS: drop the marker.
-OLD_DUCKDB = pytest.mark.xfail(
-    PYTZ_NEEDED,
-    reason="duckdb < 2.0.1 needs pytz to fetch a TIMESTAMPTZ; our queries still fetch one",
-    strict=True,
-)
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +97,6 @@ print(json.dumps({
 """
 
 
-@OLD_DUCKDB
 def test_the_dashboard_reads_the_last_ingest(db: Path) -> None:
     seen = json.loads(without_pytz(DASHBOARD, str(db)))
     assert seen["statuses"] == {"/api/sites": 200, "/api/timeseries": 200, "/": 200}
@@ -131,7 +122,6 @@ print(json.dumps({
 """
 
 
-@OLD_DUCKDB
 @pytest.mark.parametrize(("zone", "first", "which"), LYING)
 def test_a_lying_footers_days_are_read_from_the_rows(
     tmp_path: Path, zone: str, first: datetime, which: str
