@@ -89,6 +89,15 @@ def day_filed(db: Path, now: datetime) -> date:
     return value
 
 
+def days_filed(db: Path) -> list[date]:
+    """The day each event is filed under (DuckDB's date of its ts in the warehouse's zone)."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return [row[0] for row in con.execute("SELECT day FROM events").fetchall()]
+    finally:
+        con.close()
+
+
 @pytest.mark.parametrize(("zone", "now"), DISAGREEING)
 def test_python_disagrees_at_these_moments(zone: str, now: datetime) -> None:
     # Not a property of the product: whether this machine's two copies of the tz data still
@@ -165,4 +174,9 @@ def test_the_default_report_range_ends_on_the_day_before_the_day_of_now(
     rows = json.loads(render(report, "json"))
     # The visit of this moment is today's: the default range (ending yesterday) leaves it out.
     assert rows[-1]["period"] == (day_filed(db, now) - timedelta(days=1)).isoformat()
-    assert sum(row["pageviews"] for row in rows) == 4
+    # The visits at noon UTC of the four days before: 4, or 3 where this DuckDB's tz data
+    # files the last of them under today (duckdb 1.1 has Vancouver on UTC-8 after November 1,
+    # as tzdata does: 07:30 UTC is 23:30 of the day whose noon UTC was 04:00 there).
+    in_range = [day for day in days_filed(db) if window.start <= day <= window.end]
+    assert len(in_range) >= 3
+    assert sum(row["pageviews"] for row in rows) == len(in_range)
