@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 import pyarrow.parquet as pq
 import pytest
+import starlette
+from packaging.version import Version
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -43,6 +45,12 @@ NAVIGATE = [(b"accept", b"text/html,application/xhtml+xml"), (b"sec-fetch-dest",
 NAVIGATE_TEXT = [(key.decode(), value.decode()) for key, value in NAVIGATE]
 PATHSEND = "http.response.pathsend"
 ZEROCOPY = "http.response.zerocopy"
+# Starlette's FileResponse (and so StaticFiles) sends pathsend when it is offered from 0.47 on;
+# 0.40 to 0.46 send body messages, into which the gate injects as into any page.
+SENDS_PATHSEND = pytest.mark.skipif(
+    Version(starlette.__version__) < Version("0.47"),
+    reason=f"starlette {starlette.__version__}'s FileResponse sends no pathsend (0.47 does)",
+)
 
 
 @pytest.fixture
@@ -174,6 +182,7 @@ def test_an_undecided_visitor_gets_the_banner_in_a_page_sent_from_a_file(
     assert b"no-cache" in fields[b"cache-control"]
 
 
+@SENDS_PATHSEND
 def test_a_decided_visitor_page_is_still_sent_from_the_file(site: Path) -> None:
     app = gated(site)
     cookie = decide(app, "reject_all")
@@ -188,8 +197,10 @@ def test_a_decided_visitor_page_is_still_sent_from_the_file(site: Path) -> None:
 @pytest.mark.parametrize(
     ("path", "method", "sent_as"),
     [
-        ("/style.css", "GET", [PATHSEND]),  # no page: nothing to inject, nothing read
-        ("/big.html", "GET", [PATHSEND]),  # too large to hold: as it is, as streamed pages are
+        # no page: nothing to inject, nothing read
+        pytest.param("/style.css", "GET", [PATHSEND], marks=SENDS_PATHSEND),
+        # too large to hold: as it is, as streamed pages are
+        pytest.param("/big.html", "GET", [PATHSEND], marks=SENDS_PATHSEND),
         ("/index.html", "HEAD", ["http.response.body"]),  # HEAD: headers only, as always
     ],
 )
