@@ -14,6 +14,7 @@ is a redefinition to ruff (F811).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,19 @@ EXAMPLE_APP = "examples.starlette_app:app"
 
 # Chromium's default text size ("standard" font size): what `font-size: medium` is.
 DEFAULT_TEXT_PX = 16
+
+
+def wait_until(page: Page, expression: str, timeout: float = 10.0) -> None:
+    """Wait for the JavaScript `expression` to hold in `page`, polled from the test.
+
+    Playwright's `wait_for_function` with a string polls by evaluating it inside the page,
+    which a strict CSP (no 'unsafe-eval') or Trusted Types refuse as soon as the first check
+    is false: such a wait failed at random, depending on whether the page was already there.
+    `page.evaluate` runs through the debugger protocol, which no page policy governs."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout} s: {expression}"
+        page.wait_for_timeout(50)
 
 
 def gated_pages(routes: Sequence[BaseRoute], *, policy: Policy, secret_key: str) -> ASGIApp:

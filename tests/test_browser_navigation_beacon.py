@@ -21,6 +21,7 @@ from analytics import Recorder, TrafficMiddleware
 from analytics.navigation import script_tag
 from analytics.spool import list_segments, read_segment
 from cookiewall import Category, ConsentMiddleware, Policy
+from tests.browser_support import wait_until
 from tests.support import StrictCSP, uvicorn_server
 
 if TYPE_CHECKING:
@@ -134,17 +135,17 @@ def test_spa_navigations_are_counted_once_each(browser: Browser, tmp_path: Path)
                 ),
             )
             page.goto(base + "/")
-            page.wait_for_function("window.__analyticsNavigation === true")
+            wait_until(page, "window.__analyticsNavigation === true")
             page.click("text=A")
             page.click("text=B")
             page.click("text=section")  # a fragment: the same page
             page.click("#same")  # replaceState keeping the URL: the same page
             page.click("text=C")
             page.go_back()  # popstate: to B (its #section entry)
-            page.wait_for_function(
-                "document.getElementById('where').textContent === '/b?utm_source=news'"
+            wait_until(
+                page, "document.getElementById('where').textContent === '/b?utm_source=news'"
             )
-            page.wait_for_function(f"performance.getEntriesByName('{base}{BEACON}').length >= 4")
+            wait_until(page, f"performance.getEntriesByName('{base}{BEACON}').length >= 4")
             page.wait_for_timeout(500)  # any stray fifth beacon arrives meanwhile
             cookies = context.cookies()
             other = context.new_page()
@@ -156,7 +157,7 @@ def test_spa_navigations_are_counted_once_each(browser: Browser, tmp_path: Path)
             )
             elsewhere = base.replace("127.0.0.1", "localhost")
             other.goto(f"{elsewhere}/evil?target={base}{BEACON}")
-            other.wait_for_function(f"performance.getEntriesByName('{base}{BEACON}').length >= 2")
+            wait_until(other, f"performance.getEntriesByName('{base}{BEACON}').length >= 2")
             other.wait_for_timeout(300)
         finally:
             context.close()

@@ -8,7 +8,6 @@ internal."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +20,11 @@ from starlette.routing import Route
 from analytics import Recorder, TrafficMiddleware
 from analytics.navigation import script_tag
 from analytics.spool import list_segments, read_segment
+from tests.browser_support import wait_until
 from tests.support import uvicorn_server
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser
 
 pytestmark = pytest.mark.browser
 
@@ -55,15 +55,6 @@ async def shell(request: Request) -> Response:
 
 async def app_js(request: Request) -> Response:
     return Response(APP_JS, media_type="text/javascript", headers=STRICT)
-
-
-def _until(page: Page, expression: str) -> None:
-    """Wait for `expression` to hold, polled from the test: Playwright's wait_for_function
-    polls with a string evaluated in the page, which this page's Trusted Types forbid."""
-    deadline = time.monotonic() + 10
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"still false after 10 s: {expression}"
-        page.wait_for_timeout(50)
 
 
 def make_app() -> Any:
@@ -97,10 +88,10 @@ def test_navigations_count_under_no_referrer_and_trusted_types(
                 ),
             )
             page.goto(base + "/")
-            _until(page, "window.__analyticsNavigation === true")
+            wait_until(page, "window.__analyticsNavigation === true")
             page.click("text=A")
             page.click("text=B")
-            _until(page, f"performance.getEntriesByName('{base}{BEACON}').length >= 2")
+            wait_until(page, f"performance.getEntriesByName('{base}{BEACON}').length >= 2")
             page.wait_for_timeout(300)
         finally:
             context.close()

@@ -20,6 +20,7 @@ from starlette.routing import Route
 from analytics import Recorder, TrafficMiddleware
 from analytics.navigation import script_tag
 from analytics.spool import list_segments, read_segment
+from tests.browser_support import wait_until
 from tests.support import StrictCSP, uvicorn_server
 
 if TYPE_CHECKING:
@@ -91,15 +92,15 @@ def test_replace_state_sends_no_beacon(browser: Browser, tmp_path: Path) -> None
                 ),
             )
             page.goto(base + "/search")
-            page.wait_for_function("window.__analyticsNavigation === true")
+            wait_until(page, "window.__analyticsNavigation === true")
             page.locator("#q").press_sequentially(
                 "shoes"
             )  # five replaceStates: /search?q=s … ?q=shoes
             page.click("text=A")  # pushState: a page
             page.click("#tidy")  # replaceState to /a/: the same page, tidied
             page.go_back()  # popstate: back to the search, as it was left
-            page.wait_for_function("location.search === '?q=shoes'")
-            page.wait_for_function(f"performance.getEntriesByName('{base}{BEACON}').length >= 2")
+            wait_until(page, "location.search === '?q=shoes'")
+            wait_until(page, f"performance.getEntriesByName('{base}{BEACON}').length >= 2")
             page.wait_for_timeout(500)  # any stray beacon arrives meanwhile
         finally:
             context.close()

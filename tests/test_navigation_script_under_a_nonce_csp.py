@@ -19,6 +19,7 @@ from starlette.routing import Route
 from analytics import Recorder, TrafficMiddleware
 from analytics.navigation import SCRIPT_INTEGRITY, script_tag
 from analytics.spool import list_segments, read_segment
+from tests.browser_support import wait_until
 from tests.support import uvicorn_server
 
 if TYPE_CHECKING:
@@ -82,9 +83,9 @@ def test_with_the_nonce_the_script_runs_and_counts(browser: Browser, tmp_path: P
             assert page.evaluate("window.__analyticsNavigation === undefined")
             assert any("Content Security Policy" in text for text in blocked), blocked
             page.goto(base + "/")
-            page.wait_for_function("window.__analyticsNavigation === true")
+            wait_until(page, "window.__analyticsNavigation === true")
             page.click("p")
-            page.wait_for_function(f"performance.getEntriesByName('{base}{BEACON}').length >= 1")
+            wait_until(page, f"performance.getEntriesByName('{base}{BEACON}').length >= 1")
             page.wait_for_timeout(300)
         finally:
             context.close()

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from cookiewall import ConsentMiddleware, ReceiptLog
+from tests.browser_support import wait_until
 from tests.support import uvicorn_server
 from tests.test_cookiewall_support import call, make_app, set_cookies
 
@@ -206,7 +207,7 @@ def test_real_browser_decides_on_the_banner(
             page.get_by_role("button", name=button).click()
             page.wait_for_load_state()
             if javascript:
-                page.wait_for_function("!document.querySelector('[data-cookiewall]')")
+                wait_until(page, "!document.querySelector('[data-cookiewall]')")
             names = {cookie["name"] for cookie in context.cookies()}
             assert "cookiewall" in names
             summary = "all" if button == "Accept all" else "none"
