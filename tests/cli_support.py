@@ -7,7 +7,10 @@ fixtures across modules."""
 
 from __future__ import annotations
 
+import os
 import random
+import select
+import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -29,6 +32,24 @@ OCTOBER_30 = datetime(2026, 10, 30, tzinfo=UTC)
 def cli(*argv: str) -> list[str]:
     """The command line that runs `analytics argv...` in a fresh Python process."""
     return [sys.executable, "-m", "analytics", *argv]
+
+
+def read_terminal(master: int, proc: subprocess.Popen[bytes]) -> bytes:
+    """Everything a pseudo-terminal (its `master` end) received from `proc` until the other
+    end closed or `proc` ended: read as it comes, since a full terminal would block it."""
+    received = b""
+    while True:
+        if select.select([master], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the terminal's other end is closed: all is read
+                break
+            if not chunk:
+                break
+            received += chunk
+        elif proc.poll() is not None:
+            break
+    return received
 
 
 def event_count(db: Path) -> int:

@@ -9,13 +9,14 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -174,6 +175,19 @@ class Visitor:
         return [
             cookie.value or "" for cookie in self.client.cookies.jar if cookie.name == "cookiewall"
         ]
+
+
+def visitor_fixture() -> Callable[[], Iterator[Visitor]]:
+    """A module's `visitor` fixture (`visitor = visitor_fixture()`): one cookie jar per test,
+    closed after it."""
+
+    @pytest.fixture
+    def visitor() -> Iterator[Visitor]:
+        visitor = Visitor()
+        yield visitor
+        visitor.close()
+
+    return visitor
 
 
 def max_age_of(header: str) -> int:

@@ -8,7 +8,6 @@ import fcntl
 import os
 import pty
 import random
-import select
 import struct
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from analytics.warehouse import Warehouse
+from tests.cli_support import read_terminal
 from tests.support import ROOT
 from tests.warehouse_support import events_for_days, fixed_clock, table_rows, tally, write_events
 
@@ -37,19 +37,8 @@ def _stderr_on_a_terminal(argv: list[str]) -> tuple[int, str, bytes]:
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=slave, cwd=ROOT)
     os.close(slave)
-    received = b""
     try:
-        while True:
-            if select.select([master], [], [], 0.2)[0]:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # the terminal's other end is closed: all is read
-                    break
-                if not chunk:
-                    break
-                received += chunk
-            elif proc.poll() is not None:
-                break
+        received = read_terminal(master, proc)
         assert proc.stdout is not None
         with proc.stdout:
             out = proc.stdout.read().decode()

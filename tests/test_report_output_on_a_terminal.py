@@ -14,7 +14,6 @@ import io
 import json
 import os
 import pty
-import select
 import subprocess
 import unicodedata
 from dataclasses import replace
@@ -28,7 +27,7 @@ from analytics.render import FORMATS, render
 from analytics.render.terminal import safe_text
 from analytics.reports import Report, ReportQuery, run_report
 from analytics.warehouse import Warehouse
-from tests.cli_support import cli
+from tests.cli_support import cli, read_terminal
 from tests.support import ROOT
 from tests.warehouse_support import DIRECT_VISIT, fixed_clock, write_events
 
@@ -108,19 +107,8 @@ def _on_a_terminal(
     proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, cwd=ROOT, env=env)
     if not as_output:
         os.close(slave)  # else kept open: a terminal nobody holds open drops its output
-    received = b""
     try:
-        while True:
-            if select.select([master], [], [], 0.2)[0]:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # the terminal's other end is closed: all is read
-                    break
-                if not chunk:
-                    break
-                received += chunk
-            elif proc.poll() is not None:
-                break
+        received = read_terminal(master, proc)
         assert proc.stderr is not None
         with proc.stderr:
             err = proc.stderr.read().decode()

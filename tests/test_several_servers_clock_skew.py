@@ -20,6 +20,7 @@ from tests.several_servers_support import (
     fleet,
     max_age_of,
     read_receipts,
+    visitor_fixture,
 )
 
 # Name -> (keys, clock offset in seconds). "rotating" re-signs cookies of the old key.
@@ -49,11 +50,7 @@ def servers(receipts: dict[str, Path]) -> Iterator[dict[str, Server]]:
         yield dict(zip(HOSTS, started, strict=True))
 
 
-@pytest.fixture
-def visitor() -> Iterator[Visitor]:
-    visitor = Visitor()
-    yield visitor
-    visitor.close()
+visitor = visitor_fixture()
 
 
 # Where the decision is made, and the server that reads it: within 5 minutes of each other.

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from cookiewall.consent import ConsentCodec
-from tests.several_servers_support import Server, Visitor, fleet
+from tests.several_servers_support import Server, Visitor, fleet, visitor_fixture
 from tests.test_cookiewall_support import SECRET, call, make_app, make_policy
 
 HOSTS = {
@@ -30,11 +30,7 @@ def servers() -> Iterator[dict[str, Server]]:
         yield dict(zip(HOSTS, started, strict=True))
 
 
-@pytest.fixture
-def visitor() -> Iterator[Visitor]:
-    visitor = Visitor()
-    yield visitor
-    visitor.close()
+visitor = visitor_fixture()
 
 
 # Where the decision is made, and a server more than 5 minutes behind that host's clock.

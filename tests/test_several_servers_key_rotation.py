@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.several_servers_support import Server, Visitor, fleet
+from tests.several_servers_support import Server, Visitor, fleet, visitor_fixture
 
 # Each configuration the rollout passes through, one server each.
 CONFIGS = {"before": "old", "phase 1": "old,new", "phase 2": "new,old", "phase 3": "new"}
@@ -32,11 +32,7 @@ def servers() -> Iterator[dict[str, Server]]:
         yield dict(zip(CONFIGS, started, strict=True))
 
 
-@pytest.fixture
-def visitor() -> Iterator[Visitor]:
-    visitor = Visitor()
-    yield visitor
-    visitor.close()
+visitor = visitor_fixture()
 
 
 # A mixed fleet: the servers already changed and those not yet; where the visitor decides;

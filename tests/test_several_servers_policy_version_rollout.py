@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.several_servers_support import Server, Visitor, fleet, read_receipts
+from tests.several_servers_support import Server, Visitor, fleet, read_receipts, visitor_fixture
 
 OLD, NEW = "2026-11-28", "2026-12-24"
 
@@ -29,11 +29,7 @@ def servers(logs: dict[str, Path]) -> Iterator[dict[str, Server]]:
         yield dict(zip(logs, started, strict=True))
 
 
-@pytest.fixture
-def visitor() -> Iterator[Visitor]:
-    visitor = Visitor()
-    yield visitor
-    visitor.close()
+visitor = visitor_fixture()
 
 
 @pytest.mark.parametrize(("decided_on", "then"), [(NEW, OLD), (OLD, NEW)])
