@@ -141,6 +141,22 @@ def decide(app: Any, action: str, categories: tuple[str, ...] = (), **headers: s
     return consent_cookie(response)
 
 
+async def served_streamed(pieces: list[bytes]) -> bytes:
+    """The body a client gets from the gate (banner injected) in front of an app that streams
+    `pieces` as one text/html page, no Content-Length (the last piece ends it)."""
+
+    async def site(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"text/html; charset=utf-8")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for index, piece in enumerate(pieces):
+            more = index < len(pieces) - 1
+            await send({"type": "http.response.body", "body": piece, "more_body": more})
+
+    gate = ConsentMiddleware(site, policy=make_policy(), secret_key=SECRET, inject_banner=True)
+    sent = await run_asgi(gate, http_scope())
+    return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
 async def run_asgi(app: Any, scope: dict[str, Any], body: bytes = b"") -> list[dict[str, Any]]:
     """Drive an ASGI app directly and return every message it sent."""
     sent: list[dict[str, Any]] = []

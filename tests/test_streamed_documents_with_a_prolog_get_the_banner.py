@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 
-from cookiewall import ConsentMiddleware
 from cookiewall.banner import document_start, inject
-from tests.test_cookiewall_support import SECRET, http_scope, make_policy
+from tests.test_cookiewall_support import served_streamed
 
 Message = dict[str, Any]
 HTML = (b"content-type", b"text/html; charset=utf-8")
@@ -41,36 +40,15 @@ DOCUMENTS = [
 ]
 
 
-async def _served(pieces: list[bytes]) -> bytes:
-    """The page the client gets when the app sends `pieces` (the last one ends it)."""
-    out: list[bytes] = []
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": [HTML]})
-        for index, piece in enumerate(pieces):
-            more = index < len(pieces) - 1
-            await send({"type": "http.response.body", "body": piece, "more_body": more})
-
-    async def client(message: Message) -> None:
-        out.append(message.get("body", b""))
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    gate = ConsentMiddleware(app, policy=make_policy(), secret_key=SECRET, inject_banner=True)
-    await gate(http_scope(), receive, client)
-    return b"".join(out)
-
-
 @pytest.mark.parametrize("size", [1, 5, 64, 4096])
 @pytest.mark.parametrize("page", DOCUMENTS)
 def test_a_streamed_document_with_a_prolog_gets_the_banner_as_sent_whole(
     page: bytes, size: int
 ) -> None:
-    whole = asyncio.run(_served([page]))
+    whole = asyncio.run(served_streamed([page]))
     assert BANNER in whole
     pieces = [page[at : at + size] for at in range(0, len(page), size)]
-    assert asyncio.run(_served([*pieces, b""])) == whole
+    assert asyncio.run(served_streamed([*pieces, b""])) == whole
 
 
 @pytest.mark.parametrize("page", DOCUMENTS)

@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 
-from cookiewall import ConsentMiddleware
 from cookiewall.banner import meta_head_end, meta_policies
 from cookiewall.middleware import MAX_INJECT_BUFFER
-from tests.test_cookiewall_support import SECRET, http_scope, make_policy
+from tests.test_cookiewall_support import served_streamed
 
 Message = dict[str, Any]
 HTML = (b"content-type", b"text/html; charset=utf-8")
@@ -37,27 +36,6 @@ def _page(before_meta: bytes) -> bytes:
 
 def _style(size: int) -> bytes:
     return b"<style>" + b"a{}" * (size // 3) + b"</style>"
-
-
-async def _served(pieces: list[bytes]) -> bytes:
-    """The page the client gets when the app sends `pieces` (the last one ends it)."""
-    out: list[bytes] = []
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": [HTML]})
-        for index, piece in enumerate(pieces):
-            more = index < len(pieces) - 1
-            await send({"type": "http.response.body", "body": piece, "more_body": more})
-
-    async def client(message: Message) -> None:
-        out.append(message.get("body", b""))
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    gate = ConsentMiddleware(app, policy=make_policy(), secret_key=SECRET, inject_banner=True)
-    await gate(http_scope(), receive, client)
-    return b"".join(out)
 
 
 # The meta at 64 KiB exactly cuts it in two where the gate used to stop keeping the head.
@@ -80,10 +58,10 @@ def test_the_banner_carries_the_nonce_of_a_meta_policy_after_a_long_head(
     before_meta: bytes, size: int
 ) -> None:
     page = _page(before_meta)
-    whole = asyncio.run(_served([page]))
+    whole = asyncio.run(served_streamed([page]))
     assert b'nonce="' + NONCE + b'"' in whole
     pieces = [page[at : at + size] for at in range(0, len(page), size)]
-    assert asyncio.run(_served([*pieces, b""])) == whole
+    assert asyncio.run(served_streamed([*pieces, b""])) == whole
 
 
 def test_a_head_longer_than_the_bound_is_not_kept_whole_and_the_page_still_gets_the_banner() -> (
@@ -91,7 +69,7 @@ def test_a_head_longer_than_the_bound_is_not_kept_whole_and_the_page_still_gets_
 ):
     page = _page(_style(40_000) * (MAX_INJECT_BUFFER // 40_000 + 2))
     pieces = [page[at : at + 65536] for at in range(0, len(page), 65536)]
-    streamed = asyncio.run(_served([*pieces, b""]))
+    streamed = asyncio.run(served_streamed([*pieces, b""]))
     assert b'id="cookiewall"' in streamed
     assert streamed.index(b'id="cookiewall"') > streamed.index(META)
 
