@@ -93,7 +93,12 @@ Migration = Callable[[duckdb.DuckDBPyConnection], None]
 # stored version up, and stamps the new version, in its own transaction before any ingest
 # (a crash leaves the file at the old version; the next run takes the steps again). Empty
 # while 1, the first stored version, is the current one. Readers never migrate: they read
-# what they know (older or equal versions) and refuse newer ones.
+# what they know (older or equal versions) and refuse newer ones. A new file never takes a
+# step: it is made from this release's schema.sql and stamped in one transaction
+# (`_create_tables`). Mind, in a step: an existing file has had this release's schema.sql
+# (IF NOT EXISTS statements) run on it before the step, and the run reads the ledger
+# (`ingested_segments` name, content_id) before its transaction, so a step that changes
+# those must come with a change of that order.
 MIGRATIONS: dict[int, Migration] = {}
 
 assert set(MIGRATIONS) == set(range(1, WAREHOUSE_SCHEMA_VERSION))  # import-time: no gap
@@ -453,6 +458,12 @@ class Warehouse:
             raise WarehouseError(
                 f"{str(self.path)!r} is not a cookiewall warehouse (no warehouse_meta table)"
             )
+        if not has_table(con, "warehouse_meta"):
+            self._create_tables(con)
+            return
+        # An existing warehouse: adds the tables and columns of releases from before schema
+        # versions were stored (every statement is IF NOT EXISTS). Runs before MIGRATIONS'
+        # steps, outside the run's transaction (see MIGRATIONS).
         con.execute(read_sql("schema.sql"))
         stored = stored_timezone(con)
         if stored is None:
@@ -467,6 +478,30 @@ class Warehouse:
                 f"database {str(self.path)!r} uses time zone {stored!r}, not "
                 f"{self.timezone!r}; use a new database file to change the time zone"
             )
+
+    def _create_tables(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Make a new (or empty) file a warehouse of this release's schema: its tables, its
+        time zone and its schema version, in one transaction.
+
+        The stamp goes with the tables: schema.sql is this release's, so none of MIGRATIONS'
+        steps may ever run on them, and a file with tables but no version is taken for one
+        made before versions were stored (schema 1). Stamped by the run's transaction
+        instead, a first run that failed or was killed left exactly such a file behind.
+        """
+        self.timezone = self.timezone or "UTC"
+        con.execute("BEGIN TRANSACTION")
+        try:
+            self._check_duckdb_knows(con, self.timezone)
+            con.execute(read_sql("schema.sql"))
+            con.execute(
+                "INSERT INTO warehouse_meta VALUES ('timezone', ?), (?, ?)",
+                [self.timezone, SCHEMA_VERSION_META_KEY, str(WAREHOUSE_SCHEMA_VERSION)],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
         """Bring the warehouse to WAREHOUSE_SCHEMA_VERSION (see MIGRATIONS) and stamp it, in

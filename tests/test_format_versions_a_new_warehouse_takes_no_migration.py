@@ -1,0 +1,179 @@
+"""A warehouse made by a release is made at that release's schema: its tables come from
+analytics/sql/schema.sql as that release wrote it, so none of `MIGRATIONS`' steps (which
+bring an OLDER file up) may run on them. The file is stamped with the current version in the
+same transaction that creates its tables, so a first run that fails (or is killed) afterwards
+leaves a file that is still known to be of the current schema, never one that looks made
+before versions were stored (schema 1) and would be "migrated" next time.
+
+The release simulated here is the one the mechanism is for: WAREHOUSE_SCHEMA_VERSION 2,
+schema.sql creating daily_totals with a new column, and the step 1 -> 2 that adds that column
+to a file of schema 1.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import analytics.warehouse
+from analytics.errors import WarehouseError
+from analytics.event import Event
+from analytics.tables import read_sql
+from analytics.warehouse import Warehouse
+from tests.warehouse_support import events_for_days, fixed_clock, table_rows, tally, write_events
+
+NOW = datetime(2026, 11, 5, tzinfo=UTC)
+DAY = NOW.date()
+
+
+def _schema_2_sql(name: str) -> str:
+    """analytics/sql/<name> as the release of schema 2 ships it (its rollup fills the new
+    column too)."""
+    text = read_sql(name)
+    if name == "schema.sql":
+        text = text.replace(
+            "    bot_hits BIGINT NOT NULL\n",
+            "    bot_hits BIGINT NOT NULL,\n    sessions BIGINT NOT NULL DEFAULT 0\n",
+        )
+        assert "sessions" in text
+    elif name == "rollup_daily_totals.sql":
+        text = text.replace(
+            "    SUM(bot_hits) AS bot_hits\n", "    SUM(bot_hits) AS bot_hits,\n    0 AS sessions\n"
+        )
+        assert "sessions" in text
+    return text
+
+
+@pytest.fixture
+def steps(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every migration step taken, while this process runs the release of schema 2."""
+    taken: list[str] = []
+
+    def to_schema_2(con: duckdb.DuckDBPyConnection) -> None:
+        taken.append("1->2")
+        con.execute("ALTER TABLE daily_totals ADD COLUMN sessions BIGINT NOT NULL DEFAULT 0")
+
+    monkeypatch.setattr("analytics.database.WAREHOUSE_SCHEMA_VERSION", 2)
+    monkeypatch.setattr("analytics.warehouse.WAREHOUSE_SCHEMA_VERSION", 2)
+    monkeypatch.setattr("analytics.warehouse.MIGRATIONS", {1: to_schema_2})
+    monkeypatch.setattr("analytics.warehouse.read_sql", _schema_2_sql)
+    return taken
+
+
+def _version(db: Path) -> str | None:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT value FROM warehouse_meta WHERE key = 'schema_version'"
+        ).fetchall()
+    finally:
+        con.close()
+    return str(rows[0][0]) if rows else None
+
+
+def _spool(root: Path) -> tuple[Path, list[Event]]:
+    spool = root / "spool"
+    events = list(events_for_days(random.Random(5), [DAY], per_day=40))
+    write_events(spool, events, per_segment=10)
+    return spool, events
+
+
+def _totals_at_schema_2(events: list[Event]) -> set[tuple[object, ...]]:
+    """daily_totals as schema 2 holds `events`: schema 1's rows and sessions 0."""
+    return {(*row, 0) for row in tally(events)["daily_totals"]}
+
+
+@pytest.mark.parametrize("first", ["run", "ingest", "rollup", "prune"])
+def test_a_new_warehouse_is_made_at_the_current_schema_and_takes_no_step(
+    tmp_path: Path, steps: list[str], first: str
+) -> None:
+    spool, events = _spool(tmp_path)
+    db = tmp_path / "new.duckdb"
+    warehouse = Warehouse(db, clock=fixed_clock(NOW))
+    calls = {
+        "run": lambda: warehouse.run(spool),
+        "ingest": lambda: warehouse.ingest(spool),
+        "rollup": warehouse.rollup,
+        "prune": warehouse.prune,
+    }
+    calls[first]()  # before the fix: the step ran on the new tables ("sessions" exists)
+    assert steps == []
+    assert _version(db) == "2"
+    warehouse.run(spool)
+    assert steps == []
+    assert _version(db) == "2"
+    assert table_rows(db, "daily_totals") == _totals_at_schema_2(events)
+
+
+def test_a_first_run_that_fails_leaves_a_file_of_the_current_schema(
+    tmp_path: Path, steps: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The new file's tables stay (as before), and they are schema 2's: its stamp stays too,
+    # or the next run would take the step 1 -> 2 on them.
+    spool, events = _spool(tmp_path)
+    db = tmp_path / "new.duckdb"
+
+    def fail(*args: object) -> int:
+        raise duckdb.IOException("disk full")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Warehouse, "_prune", fail)
+        with pytest.raises(WarehouseError, match="disk full"):
+            Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    assert _version(db) == "2"
+    assert table_rows(db, "events") == set()  # the run itself was rolled back
+    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    assert steps == []
+    assert table_rows(db, "daily_totals") == _totals_at_schema_2(events)
+
+
+def test_an_unknown_time_zone_leaves_no_half_made_warehouse(
+    tmp_path: Path, steps: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Refused before anything is stored: the file holds no tables (so no unstamped ones that
+    # a later run would take for schema 1), and a later run makes it whole.
+    spool, events = _spool(tmp_path)
+    db = tmp_path / "new.duckdb"
+
+    def refuse(con: duckdb.DuckDBPyConnection, zone: str) -> None:
+        raise WarehouseError(f"unknown time zone {zone!r}")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Warehouse, "_check_duckdb_knows", staticmethod(refuse))
+        with pytest.raises(WarehouseError, match="unknown time zone"):
+            Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM information_schema.tables").fetchall() == [(0,)]
+    finally:
+        con.close()
+    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    assert steps == []
+    assert _version(db) == "2"
+    assert len(table_rows(db, "daily_totals")) == len(tally(events)["daily_totals"])
+
+
+def test_an_old_file_still_takes_its_step_once(tmp_path: Path, steps: list[str]) -> None:
+    # The control: a file of schema 1 (made by the release before, stamped "1").
+    spool, events = _spool(tmp_path)
+    db = tmp_path / "old.duckdb"
+    with pytest.MonkeyPatch.context() as old_release:
+        old_release.setattr("analytics.database.WAREHOUSE_SCHEMA_VERSION", 1)
+        old_release.setattr("analytics.warehouse.WAREHOUSE_SCHEMA_VERSION", 1)
+        old_release.setattr("analytics.warehouse.MIGRATIONS", {})
+        old_release.setattr("analytics.warehouse.read_sql", read_sql)
+        Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    assert _version(db) == "1"
+    assert steps == []
+    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    assert steps == ["1->2"]
+    assert _version(db) == "2"
+    assert table_rows(db, "daily_totals") == _totals_at_schema_2(events)
+
+
+assert analytics.warehouse.MIGRATIONS == {}  # this release: schema 1, no step yet
