@@ -280,6 +280,12 @@ def connect(
         # points at (as `_check_writable` expects): opened by the file's own name, every
         # release writes it there.
         target = os.path.realpath(db)
+    if not read_only and mode is not None and os.path.exists(f"{os.path.realpath(db)}.wal"):
+        # A journal left by a process that died (a newer cookiewall's, maybe): opening to
+        # write replays it into the file before any version can be read, so a newer file
+        # would be changed by the very command that refuses it. Read-only, DuckDB replays
+        # it in memory: the check first, then the writer's own open.
+        connect(path, read_only=True, create=False, lock_timeout=lock_timeout).close()
     deadline = time.monotonic() + lock_timeout
     while True:
         try:
