@@ -27,6 +27,8 @@ _COOKIE_PATTERN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z?\[\]]{1,128}")
 _DOMAIN = re.compile(r"\.?[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*")
 _LANGUAGE = re.compile(r"[a-z]{2,8}(-[a-z0-9]{1,8})*")
 _MATCH_CACHE_SIZE = 4096
+# Other versions a policy may honour (`accepts_versions`): those of a rolling deploy, a few.
+MAX_ACCEPTED_VERSIONS = 16
 _BOM = b"\xef\xbb\xbf"  # what editors' "UTF-8 with BOM" puts first
 
 TEXT_KEYS = frozenset(
@@ -169,8 +171,11 @@ class Policy:
     most 395). `unknown_cookies`: `"block"` (default) removes a cookie no rule declares,
     `"allow"` lets it through. `texts`: banner wording per language, `{"de": {"title": ...,
     "labels": {category: ...}, "descriptions": {...}}}`. `gpc_last_update`: the day
-    `/.well-known/gpc.json` names (default: `version`, when it is a date). Every mistake is a
-    `ValueError` naming it. `Policy.from_toml(path)` reads the same from a TOML file.
+    `/.well-known/gpc.json` names (default: `version`, when it is a date). `accepts_versions`:
+    other versions whose decisions count as decisions here (a rolling deploy of a new
+    version; see the README), each granting only the categories it names that this policy
+    has. Every mistake is a `ValueError` naming it. `Policy.from_toml(path)` reads the same
+    from a TOML file.
 
     Rules are matched first by exact cookie name, then by fnmatch pattern (case-sensitive,
     like cookie names) in declaration order.
@@ -180,6 +185,7 @@ class Policy:
         "_exact",
         "_match_cache",
         "_patterns",
+        "accepts_versions",
         "categories",
         "category_names",
         "consent_max_age",
@@ -204,10 +210,12 @@ class Policy:
         unknown_cookies: str = "block",
         texts: Texts | None = None,
         gpc_last_update: date | None = None,
+        accepts_versions: Iterable[str] = (),
     ) -> None:
         if not isinstance(version, str) or not version.strip():
             raise ValueError("Policy version must be a non-empty string")
         self.version = version
+        self.accepts_versions = _check_accepted_versions(accepts_versions, version)
         for argument, given in (("categories", categories), ("cookies", cookies)):
             # One string is iterable too: its letters would be reported as the entries.
             if isinstance(given, str) or not isinstance(given, Iterable):
@@ -284,6 +292,9 @@ class Policy:
             object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
+        accepted = self.accepts_versions
+        # Only when set: a rollout's setting; the repr of every other policy is unchanged.
+        accepts = f" accepts_versions={list(accepted)!r}" if accepted else ""
         # What a developer checks in a shell or a log: which policy this is and what it
         # declares; the texts only by language (they can run to pages).
         return (
@@ -293,7 +304,7 @@ class Policy:
             f" cookies={[r.pattern for r in self.cookies]!r}"
             f" unknown_cookies={self.unknown_cookies!r}"
             f" consent_max_age={self.consent_max_age!r}"
-            f" texts={sorted(self.texts)!r}>"
+            f" texts={sorted(self.texts)!r}{accepts}>"
         )
 
     def rule_for(self, cookie_name: str) -> CookieRule | None:
@@ -352,9 +363,10 @@ class Policy:
     def from_mapping(cls, data: Mapping[str, Any]) -> Policy:
         """Build a policy from parsed TOML (or JSON): the keys of examples/cookiewall.toml.
 
-        `version`, `consent_max_age_days`, `unknown_cookies`, `gpc_last_update`, `texts`,
-        and `categories` and `cookies` as lists of tables with `Category`'s and
-        `CookieRule`'s fields. An unknown key or a wrong value is a `ValueError` naming it.
+        `version`, `accepts_versions`, `consent_max_age_days`, `unknown_cookies`,
+        `gpc_last_update`, `texts`, and `categories` and `cookies` as lists of tables with
+        `Category`'s and `CookieRule`'s fields. An unknown key or a wrong value is a
+        `ValueError` naming it.
         """
         known = {
             "version",
@@ -364,6 +376,7 @@ class Policy:
             "cookies",
             "texts",
             "gpc_last_update",
+            "accepts_versions",
         }
         unknown = set(data) - known
         if unknown:
@@ -388,6 +401,12 @@ class Policy:
                 f"consent_max_age_days must be between 1 and {MAX_CONSENT_AGE.days}, not {days}"
             )
         gpc_last_update = data.get("gpc_last_update")  # checked by __init__
+        accepts_versions = data.get("accepts_versions", [])
+        if not isinstance(accepts_versions, list):
+            raise ValueError(
+                f"accepts_versions must be a list of versions, such as"
+                f' ["2026-12-24"], not {accepts_versions!r}'
+            )
         return cls(
             version=version,
             categories=[
@@ -398,6 +417,10 @@ class Policy:
             unknown_cookies=data.get("unknown_cookies", "block"),
             texts=data.get("texts"),
             gpc_last_update=gpc_last_update,
+            # A bare date in the list is a TOML date, as `version` can be: its ISO text.
+            accepts_versions=[
+                v.isoformat() if isinstance(v, date) else v for v in accepts_versions
+            ],
         )
 
 
@@ -417,6 +440,31 @@ def _build(kind: type[Any], item: Mapping[str, Any], where: str) -> Any:
         return kind(**item)
     except TypeError as exc:
         raise ValueError(f"[[{where}]]: {exc}") from exc
+
+
+def _check_accepted_versions(versions: Iterable[str], own: str) -> tuple[str, ...]:
+    """The other policy versions whose decisions count here, checked; in the order given."""
+    if isinstance(versions, str) or not isinstance(versions, Iterable):
+        # One string is iterable too: its letters would be taken as versions.
+        raise ValueError(f"accepts_versions must be a list of versions, not {versions!r}")
+    accepted: dict[str, None] = {}
+    for version in versions:
+        if not isinstance(version, str) or not version.strip():
+            raise ValueError(f"accepts_versions: {version!r} is not a version (a non-empty string)")
+        if version == own:
+            raise ValueError(
+                f"accepts_versions names the policy's own version {own!r}: list only other"
+                " versions (decisions for this one always count)"
+            )
+        if version in accepted:
+            raise ValueError(f"accepts_versions names {version!r} twice")
+        accepted[version] = None
+        if len(accepted) > MAX_ACCEPTED_VERSIONS:
+            raise ValueError(
+                f"accepts_versions lists more than {MAX_ACCEPTED_VERSIONS} versions: name only"
+                " those a rolling deploy has in service at once"
+            )
+    return tuple(accepted)
 
 
 def _check_categories(categories: tuple[Category, ...]) -> None:
