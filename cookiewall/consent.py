@@ -24,16 +24,19 @@ _CLOCK_SKEW = 300  # seconds a decision time may lie in the future (clock drift 
 # hours off is no drift, and such a host fails elsewhere too (S3 refuses requests 15 minutes
 # off): its values are cleared as any other bad value.
 _KEPT_AHEAD = 3600
+# Categories a cookie of another policy version may name: its categories are not this
+# policy's to check them against, and only a host of ours can sign one, so this is a bound.
+_MAX_FOREIGN_CATEGORIES = 256
 
 
 @dataclass(frozen=True, slots=True)
 class Consent:
     """What the visitor allows, as seen by the application (`request.state.consent`).
 
-    `decided`: the visitor has made a choice for this policy version (False: the banner is
-    due, and only required categories are allowed). `granted`: the categories allowed now,
-    after GPC/DNT; ask with `allows(name)`. `gpc`: the request sent `Sec-GPC: 1` (or
-    `DNT: 1` under `honor_dnt=True`).
+    `decided`: the visitor has made a choice for this policy version, or for one it
+    `accepts_versions` (False: the banner is due, and only required categories are
+    allowed). `granted`: the categories allowed now, after GPC/DNT; ask with `allows(name)`.
+    `gpc`: the request sent `Sec-GPC: 1` (or `DNT: 1` under `honor_dnt=True`).
     `receipt_id` and `decided_at` (Unix seconds) name the decision's receipt; the repr
     leaves both out, so a logged consent cannot be matched to its receipt.
     """
@@ -42,7 +45,9 @@ class Consent:
     granted: frozenset[str]  # after GPC/DNT: what is allowed now
     categories: frozenset[str]  # every category of the policy
     required: frozenset[str] = field(default=frozenset(), repr=False)
-    policy_version: str | None = None  # the version consented to; None while undecided
+    # The version consented to (the cookie's: this policy's or one it accepts); None while
+    # undecided.
+    policy_version: str | None = None
     gpc: bool = False
     # The id the visitor's cookie and the receipt log share: a log line holding a repr must
     # not be the key that joins the two.
@@ -81,13 +86,24 @@ class Consent:
 
 @dataclass(slots=True)
 class Decision:
-    """A verified cookie payload, plus the Consent objects built from it (GPC off/on)."""
+    """A verified cookie payload, plus the Consent objects built from it (GPC off/on).
 
-    granted: frozenset[str]
+    `counts`: whether this host takes it as the visitor's decision: made for this policy
+    version or one it accepts. One made for another version is undecided here but is no bad
+    cookie: it is the visitor's decision for the hosts of that version (a rolling deploy),
+    kept, and its `consents` are the undecided ones, so a returning visitor costs a lookup.
+    """
+
+    granted: frozenset[str]  # optional categories of this policy it grants
     decided_at: int
     receipt_id: str
     needs_resign: bool  # verified with an older key: re-sign with the newest
     consents: list[Consent | None]
+    # The payload's version and categories as signed: a re-signed cookie (key rotation) is
+    # the same decision, whichever version's host re-signs it.
+    version: str = ""
+    signed: frozenset[str] = frozenset()
+    counts: bool = True
 
 
 class ConsentCodec:
@@ -136,7 +152,12 @@ class ConsentCodec:
         consent = decision.consents[gpc]
         if consent is None:
             consent = self._consent(
-                decision.granted, True, decision.receipt_id, decision.decided_at, gpc
+                decision.granted,
+                True,
+                decision.receipt_id,
+                decision.decided_at,
+                gpc,
+                decision.version or self.policy.version,
             )
             decision.consents[gpc] = consent
         return consent
@@ -148,6 +169,7 @@ class ConsentCodec:
         receipt_id: str | None,
         decided_at: int | None,
         gpc: bool,
+        version: str | None = None,
     ) -> Consent:
         policy = self.policy
         granted = chosen | policy.required_names
@@ -158,15 +180,17 @@ class ConsentCodec:
             granted=granted,
             categories=policy.category_names,
             required=policy.required_names,
-            policy_version=policy.version if decided else None,
+            policy_version=version if decided else None,
             gpc=gpc,
             receipt_id=receipt_id,
             decided_at=decided_at,
         )
 
-    def sign(self, granted: frozenset[str], decided_at: int, receipt_id: str) -> str:
+    def sign(
+        self, granted: frozenset[str], decided_at: int, receipt_id: str, version: str | None = None
+    ) -> str:
         payload = {
-            "v": self.policy.version,
+            "v": self.policy.version if version is None else version,
             "g": sorted(granted),
             "t": decided_at,
             "r": receipt_id,
@@ -175,17 +199,27 @@ class ConsentCodec:
         assert isinstance(value, str)
         return value
 
+    def resign(self, decision: Decision) -> str:
+        """The value of `decision` signed with the newest key: the same payload, its version
+        and categories as they were signed (a host of another version re-signs it too)."""
+        return self.sign(
+            decision.signed, decision.decided_at, decision.receipt_id, decision.version
+        )
+
     def new_decision(self, granted: frozenset[str], now: int | None = None) -> tuple[str, Decision]:
         decided_at = int(time.time()) if now is None else now
         receipt_id = secrets.token_urlsafe(12)
         chosen = frozenset(granted) - self.policy.required_names
         value = self.sign(chosen, decided_at, receipt_id)
-        decision = Decision(chosen, decided_at, receipt_id, False, [None, None])
+        decision = Decision(
+            chosen, decided_at, receipt_id, False, [None, None], self.policy.version, chosen
+        )
         self._remember(value, decision)
         return value, decision
 
     def verify(self, value: str, now: float | None = None) -> Decision | None:
-        """The decision a cookie value holds, or None when it is bad, expired or outdated."""
+        """The decision a cookie value holds, or None when it is bad, expired, or one this
+        host does not count (another policy version: see `kept`)."""
         if now is None:
             now = time.time()
         decision = self._cache.get(value)
@@ -199,7 +233,7 @@ class ConsentCodec:
         age = now - decision.decided_at
         # The cookie's Max-Age runs out at decided_at + max_age, and a browser drops it at
         # that very moment (expired when now >= expiry): so does the decision.
-        if age >= self.max_age or age < -_CLOCK_SKEW:
+        if age >= self.max_age or age < -_CLOCK_SKEW or not decision.counts:
             return None
         return decision
 
@@ -216,7 +250,7 @@ class ConsentCodec:
         if age >= self.max_age or age < -_CLOCK_SKEW:
             return None
         self.cache_hits += 1
-        consent = decision.consents[gpc]
+        consent = decision.consents[gpc]  # undecided ones for another version's decision
         return consent if consent is not None else self.decided(decision, gpc)
 
     def ahead(self, value: str, now: float | None = None) -> float | None:
@@ -233,6 +267,23 @@ class ConsentCodec:
             return None
         seconds = decision.decided_at - (time.time() if now is None else now)
         return seconds if _CLOCK_SKEW < seconds <= _KEPT_AHEAD else None
+
+    def kept(self, value: str, now: float | None = None) -> Decision | None:
+        """The decision of a value `verify` refused although no bad cookie: made for another
+        policy version (one this policy does not accept), or dated ahead of this host's
+        clock by more than the skew tolerated and at most `_KEPT_AHEAD`. Else None.
+
+        Neither counts here, and neither is cleared: it is the visitor's decision on the
+        hosts of that version or clock. Only a value verified before is looked at (`verify`
+        keeps every value it verified), so this costs a lookup.
+        """
+        decision = self._cache.get(value)
+        if decision is None:
+            return None
+        age = (time.time() if now is None else now) - decision.decided_at
+        if age >= self.max_age or age < -_KEPT_AHEAD:
+            return None  # expired, or from a clock too far off to be drift: bad
+        return decision if not decision.counts or age < -_CLOCK_SKEW else None
 
     def needs_check(self, value: str) -> bool:
         """Whether `verify` would check this value's signature: a value it has not verified
@@ -302,23 +353,41 @@ class ConsentCodec:
         granted = payload.get("g")
         decided_at = payload.get("t")
         receipt_id = payload.get("r")
-        if version != self.policy.version:
-            return None  # consent is given to one version of the policy: ask again
+        if not isinstance(version, str) or not version:
+            return None
+        policy = self.policy
+        own = version == policy.version
+        # Another version's categories are not this policy's: bounded, not checked by name.
+        most = len(policy.categories) if own else _MAX_FOREIGN_CATEGORIES
         if (
             not isinstance(granted, list)
-            or len(granted) > len(self.policy.categories)
+            or len(granted) > most
             or not all(isinstance(g, str) for g in granted)
         ):
             return None
-        chosen = frozenset(granted)
-        if not chosen <= self.policy.category_names:
+        signed = frozenset(granted)
+        if own and not signed <= policy.category_names:
             return None
         if not isinstance(decided_at, int) or isinstance(decided_at, bool):
             return None
         if not isinstance(receipt_id, str) or not 0 < len(receipt_id) <= 64:
             return None
+        # Consent is given to one version of the policy: another version asks again, unless
+        # this policy accepts that version's decisions. Then it grants what it names and
+        # this policy has: a category the visitor was never asked about stays refused.
+        counts = own or version in policy.accepts_versions
+        consents: list[Consent | None] = (
+            [None, None] if counts else [self._undecided[0], self._undecided[1]]
+        )
         return Decision(
-            chosen - self.policy.required_names, decided_at, receipt_id, needs_resign, [None, None]
+            signed & policy.optional_names,
+            decided_at,
+            receipt_id,
+            needs_resign,
+            consents,
+            version,
+            signed,
+            counts,
         )
 
 

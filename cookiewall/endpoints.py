@@ -66,6 +66,9 @@ MAX_EXPIRED_COOKIES = 180
 # Nor does one send a host more than those 180: names past the first 1,000 of a Cookie header
 # are crafted, and each would cost a rule lookup (and evict the policy's cached matches).
 MAX_REQUEST_COOKIES = 1000
+# Consent cookie values looked up for the receipt a decision pairs with: each a dict lookup
+# (the gate verified them), bounded all the same: the gate reads 16 that need a check.
+_MAX_PAIRED_VALUES = 64
 SECONDS_PER_DAY = 86_400
 MAX_COOKIE_BYTES = 4096  # a cookie's name and value, as browsers keep them (RFC 6265bis 5.6)
 # RFC 3986 pchar without ';' and ',': a root path quoted with these is safe in a URL, in
@@ -306,7 +309,7 @@ class ConsentEndpoints:
             chosen,
             consent.gpc,
             when=datetime.fromtimestamp(decision.decided_at, UTC),
-            replaces=_receipt_in_force(request.consent),
+            replaces=self._receipt_to_pair(request),
         )
         cookie = setcookie.build(
             self.cookie_name,
@@ -333,7 +336,7 @@ class ConsentEndpoints:
             "withdraw",
             self.policy.required_names,
             consent.gpc,
-            withdraws=_receipt_in_force(consent),  # the decision this one ends
+            withdraws=self._receipt_to_pair(request),  # the decision this one ends
         )
         site = request.site
         reply = self._answer(self.codec.undecided(request.consent.gpc), is_form, next_path, site)
@@ -348,6 +351,30 @@ class ConsentEndpoints:
         for header in self._deletions(request, keep=self.policy.required_names):
             reply.headers.append((b"set-cookie", header))
         return reply
+
+    def _receipt_to_pair(self, request: Request) -> str | None:
+        """The receipt id a new decision or a withdrawal names (`replaces`, `withdraws`): the
+        decision in force, else the newest the visitor's cookie holds that this host does not
+        count (another policy version, a clock ahead: `ConsentCodec.kept`), which the new
+        cookie or the withdrawal's clear ends on every host all the same. An audit pairs
+        the two across hosts.
+
+        The gate verified the cookie values of this request just before: looked up, not
+        checked again; as many as the gate reads, from the end (see `_newest_decision`).
+        """
+        in_force = _receipt_in_force(request.consent)
+        if in_force is not None:
+            return in_force
+        header = request.headers.get("cookie", "")
+        values = setcookie.request_cookie_values(header, self.cookie_name)
+        newest = None
+        for value in list(dict.fromkeys(reversed(values)))[:_MAX_PAIRED_VALUES]:
+            decision = self.codec.kept(value)
+            if decision is not None and (newest is None or decision.decided_at > newest.decided_at):
+                newest = decision
+        if newest is None or not is_receipt_id(newest.receipt_id):
+            return None
+        return newest.receipt_id
 
     def _consent_cookie_copies(self, request: Request) -> list[bytes]:
         """Expiring Set-Cookies for the consent cookie everywhere else a browser could hold

@@ -193,7 +193,7 @@ class ConsentMiddleware:
         # Whether the warning about compressed pages (see `_gate`) was logged: once is enough.
         self._warned_compressed = False
         # Whether a decision from a clock further ahead than tolerated was logged (see
-        # `_from_a_clock_ahead`): once is enough.
+        # `_kept_for_other_hosts`): once is enough.
         self._warned_clock = False
         # A wrapped middleware may offer `observed_path(scope)` and `observe_response(scope,
         # path, message)`: all it does for a request, as one call at `http.response.start`
@@ -421,8 +421,13 @@ class ConsentMiddleware:
         else:
             values, best = self._newest_decision(cookie_header)
         if best is None:
-            if self._from_a_clock_ahead(values):
-                return self.codec.undecided(gpc)  # not counted here, kept for the other hosts
+            kept = self._kept_for_other_hosts(values)
+            if kept is not None:
+                # Not counted here, but the visitor's decision on the hosts of its version or
+                # clock: not cleared; re-signed under a rotated key as any decision is.
+                if kept.needs_resign:
+                    extra.append(self._resigned(kept, scope, site))
+                return self.codec.undecided(gpc)
             # Under a mount, a value none of our keys signed is most likely the consent cookie
             # of an app at the host's root (sent here too): not ours to count or clear.
             foreign = self.codec.foreign
@@ -432,41 +437,49 @@ class ConsentMiddleware:
                 self._clear_bad(values, scope, site, extra)
             return self.codec.undecided(gpc)
         if best.needs_resign:
-            resigned = self.codec.sign(best.granted, best.decided_at, best.receipt_id)
-            extra.append(
-                setcookie.build(
-                    self.cookie_name,
-                    resigned,
-                    max_age=self.codec.remaining_age(best),
-                    path=site.cookie_path,
-                    secure=self._is_secure(scope),
-                    same_site=self.same_site,
-                )
-            )
+            extra.append(self._resigned(best, scope, site))
         return self.codec.decided(best, gpc)
 
-    def _from_a_clock_ahead(self, values: list[str]) -> bool:
-        """Whether a value refused only for a decision time too far ahead is among `values`:
-        a host of the site whose clock is ahead signed it (or this host's clock is behind).
+    def _resigned(self, decision: Decision, scope: Scope, site: Site) -> bytes:
+        """The Set-Cookie of `decision` signed with the newest key, for what is left of its
+        lifetime: the payload unchanged, its policy version too."""
+        return setcookie.build(
+            self.cookie_name,
+            self.codec.resign(decision),
+            max_age=self.codec.remaining_age(decision),
+            path=site.cookie_path,
+            secure=self._is_secure(scope),
+            same_site=self.same_site,
+        )
+
+    def _kept_for_other_hosts(self, values: list[str]) -> Decision | None:
+        """The newest of `values` that verified but does not count here (`ConsentCodec.kept`):
+        made for another policy version (a rolling deploy), or dated ahead of this host's
+        clock by more than tolerated (its clock is behind, or the signer's ahead). Else None.
 
         Cleared, the visitor's decision would be lost on every host, the one that made it
-        too; kept, it counts wherever the clocks agree. Said once: a clock is wrong.
+        too; kept, it counts wherever the version and the clocks agree. A clock is wrong:
+        said once.
         """
-        ahead = self.codec.ahead
+        codec = self.codec
+        newest = None
         for value in values[:MAX_CONSENT_VALUES]:
-            seconds = ahead(value)
-            if seconds is not None:
-                if not self._warned_clock:
-                    self._warned_clock = True
-                    logger.warning(
-                        "cookiewall: a consent cookie's decision time is %d s ahead of this"
-                        " host's clock, more than the 300 s tolerated: the visitor is asked"
-                        " again on this host, the cookie is kept for the others; check the"
-                        " app servers' clocks (NTP)",
-                        seconds,
-                    )
-                return True
-        return False
+            decision = codec.kept(value)
+            if decision is None:
+                continue
+            if newest is None or decision.decided_at > newest.decided_at:
+                newest = decision
+            seconds = codec.ahead(value)
+            if seconds is not None and not self._warned_clock:
+                self._warned_clock = True
+                logger.warning(
+                    "cookiewall: a consent cookie's decision time is %d s ahead of this"
+                    " host's clock, more than the 300 s tolerated: the visitor is asked"
+                    " again on this host, the cookie is kept for the others; check the"
+                    " app servers' clocks (NTP)",
+                    seconds,
+                )
+        return newest
 
     def _clear_bad(self, values: list[str], scope: Scope, site: Site, extra: list[bytes]) -> None:
         """Expire the bad consent cookie, once for each value.

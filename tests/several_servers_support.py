@@ -207,3 +207,46 @@ def read_receipts(paths: Sequence[Path]) -> list[dict[str, Any]]:
         if path.exists():
             receipts.extend(json.loads(line) for line in path.read_text().splitlines())
     return receipts
+
+
+def make_rollout_app() -> ConsentMiddleware:
+    """`uvicorn --factory tests.several_servers_support:make_rollout_app`: a server of a policy
+    rollout. SERVER_POLICY_VERSION, SERVER_KEYS and SERVER_RECEIPTS as for `make_app`;
+    SERVER_ACCEPTS_VERSIONS ("v2,v3", or unset) lists the other versions it accepts."""
+    keys = [KEYS[name] for name in os.environ["SERVER_KEYS"].split(",")]
+    receipts = os.environ.get("SERVER_RECEIPTS")
+    accepted = [v for v in os.environ.get("SERVER_ACCEPTS_VERSIONS", "").split(",") if v]
+    inner = Starlette(routes=[Route("/", page), Route("/state", state)])
+    policy = make_policy(version=os.environ["SERVER_POLICY_VERSION"], accepts_versions=accepted)
+    return ConsentMiddleware(
+        inner,
+        policy=policy,
+        secret_key=keys,
+        inject_banner=True,
+        receipts=ReceiptLog(receipts) if receipts else None,
+    )
+
+
+@contextmanager
+def rollout_fleet(*servers: dict[str, Any]) -> Iterator[list[Server]]:
+    """Start one `make_rollout_app` process per `servers` entry (version, accepts_versions: a
+    list, keys, receipts); yield them, in order, once all listen."""
+    with ExitStack() as stack:
+        started = []
+        for options in servers:
+            env = {
+                "SERVER_KEYS": options.get("keys", "old"),
+                "SERVER_POLICY_VERSION": options.get("version", VERSION),
+                "SERVER_ACCEPTS_VERSIONS": ",".join(options.get("accepts_versions", ())),
+            }
+            if "receipts" in options:
+                env["SERVER_RECEIPTS"] = str(options["receipts"])
+            url, _ = stack.enter_context(
+                uvicorn_server(
+                    "tests.several_servers_support:make_rollout_app", env=env, factory=True
+                )
+            )
+            started.append(
+                Server(url, keys=env["SERVER_KEYS"], version=env["SERVER_POLICY_VERSION"])
+            )
+        yield started
