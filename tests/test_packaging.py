@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import textwrap
 import zipfile
 from pathlib import Path
@@ -181,3 +182,65 @@ def test_the_unpacked_wheel_runs_the_gate_the_recorder_and_the_rollup(
     )
     assert cli.returncode == 0, cli.stderr
     assert "pageviews" in cli.stdout.lower()
+
+
+def test_the_sdist_carries_the_whole_project_and_its_tests_run_from_it(tmp_path: Path) -> None:
+    """An sdist is what distributions (Debian, conda-forge) build and test from. Without
+    MANIFEST.in setuptools put tests/test_*.py in it but not conftest.py, tests/support.py,
+    tests/apps or examples/, so not one test could import."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs the git checkout to know which files the project tracks")
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    source = tmp_path / "source"
+    for name in tracked:
+        target = source / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target)
+    out = tmp_path / "sdist"
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from setuptools import build_meta; build_meta.build_sdist(sys.argv[1])",
+            str(out),
+        ],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    (sdist,) = out.glob("cookiewall-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
+        archive.extractall(tmp_path / "unpacked", filter="data")
+    # Everything git tracks, except the CI script and git's own file, is in it.
+    missing = sorted(set(tracked) - names - {".gitignore", ".ci/run"})
+    assert not missing, f"not in the sdist: {missing}"
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    (root,) = (tmp_path / "unpacked").iterdir()
+    # A test that needs conftest.py, tests/support.py and examples/: it runs from the sdist,
+    # importing the sdist's own packages (cwd first on sys.path), not this checkout.
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "tests/test_examples.py", "-k", "toml or starlette_example"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "3 passed" in run.stdout, run.stdout[-3000:]
+    where = subprocess.run(
+        [sys.executable, "-c", "import cookiewall, analytics; print(cookiewall.__file__); "
+         "print(analytics.__file__)"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert all(Path(w).resolve().is_relative_to(root.resolve()) for w in where), where
