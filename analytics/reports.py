@@ -436,24 +436,50 @@ def only_after_range(con: duckdb.DuckDBPyConnection, window: Window) -> str | No
     warehouse has some after it: a first report on the day of the first rollup, which would
     otherwise show an empty table with no hint why. None otherwise, or when that cannot be
     told."""
+    found = pageviews_after_range(con, window.start, window.end, window.query.site)
+    if found is None:
+        return None
+    after, until = found
+    return (
+        f"no pageviews from {window.start} to {window.end}; the range ends yesterday (the "
+        f"last complete day) and {after} pageviews are after it: --to {until} includes them"
+    )
+
+
+def pageviews_after_range(
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    site: str | None,
+    referrer: str | None = None,
+) -> tuple[int, date] | None:
+    """(pageviews after `end`, the last day with any) when `start`..`end` holds no pageviews
+    but later days do; None otherwise, or when that cannot be told. One query over the days
+    from `start` on (of `referrer` alone when given): the report's and the dashboard's check
+    for a range that ends before the only data there is (the day of the first rollup)."""
+    source, narrow = "daily_totals", ""
+    if referrer is not None:
+        source, narrow = DOMAIN_DAYS, "AND referrer_domain = $referrer"
+    bound: dict[str, object] = {"start": start, "end": end, "site": site}
+    if referrer is not None:
+        bound["referrer"] = referrer
     try:
         row = con.execute(
-            "SELECT sum(pageviews) FILTER (WHERE day <= $end), "
-            "sum(pageviews) FILTER (WHERE day > $end), "
-            "max(day) FILTER (WHERE day > $end AND pageviews > 0) "
-            "FROM daily_totals "
-            "WHERE day >= $start AND (CAST($site AS VARCHAR) IS NULL OR site = $site)",
-            window.params(),
+            with_domain_days(
+                con,
+                "SELECT sum(pageviews) FILTER (WHERE day <= $end), "
+                "sum(pageviews) FILTER (WHERE day > $end), "
+                "max(day) FILTER (WHERE day > $end AND pageviews > 0) "
+                f"FROM {source} WHERE day >= $start "
+                f"AND (CAST($site AS VARCHAR) IS NULL OR site = $site) {narrow}",
+            ),
+            bound,
         ).fetchone()
     except duckdb.Error:  # a database without daily_totals: the report said what it could
         return None
     if row is None or row[0] or not row[1]:
         return None
-    after, until = int(row[1]), row[2]
-    return (
-        f"no pageviews from {window.start} to {window.end}; the range ends yesterday (the "
-        f"last complete day) and {after} pageviews are after it: --to {until} includes them"
-    )
+    return int(row[1]), row[2]
 
 
 def _today_where_stored(path: Path) -> date | None:

@@ -51,6 +51,18 @@ def _frame(params: Params, ctx: Context) -> dict[str, Any]:
     }
 
 
+def after_range_notes(snapshot: Snapshot, params: Params, ctx: Context, empty: bool) -> list[str]:
+    """The note that the range ends before the pageviews there are (`queries.only_after_range`),
+    asked only when the answer is `empty`: on the day of the first rollup the default range
+    (ending yesterday) gave rows of nothing, with no hint why."""
+    if not empty:
+        return []
+    found = queries.only_after_range(
+        snapshot.cursor(), params, ctx.min_visitors, ctx.today(snapshot)
+    )
+    return [] if found is None else [found.note()]
+
+
 def timeseries_data(snapshot: Snapshot, params: Params, ctx: Context) -> dict[str, Any]:
     con = snapshot.cursor()
     data = {**_frame(params, ctx), "referrer": params.referrer, "suppressed": False}
@@ -77,7 +89,10 @@ def timeseries_data(snapshot: Snapshot, params: Params, ctx: Context) -> dict[st
         totals=found.totals,
         previous_totals=found.previous_totals,
         points=points,
-        notes=found.notes,
+        notes=[
+            *found.notes,
+            *after_range_notes(snapshot, params, ctx, found.totals["pageviews"] == 0),
+        ],
     )
     return data
 
@@ -92,7 +107,7 @@ def breakdown_data(snapshot: Snapshot, params: Params, ctx: Context, kind: str) 
         "limit": params.limit,
         "columns": list(report.columns),
         "rows": report.rows,
-        "notes": list(report.notes),
+        "notes": list(report.notes) + after_range_notes(snapshot, params, ctx, not report.rows),
     }
 
 
@@ -109,7 +124,7 @@ def referrer_pages_data(snapshot: Snapshot, params: Params, ctx: Context) -> dic
         suppressed=False,
         covered={"from": covered[0], "to": covered[1]} if covered is not None else None,
         rows=found.rows,
-        notes=found.notes,
+        notes=found.notes + after_range_notes(snapshot, params, ctx, not found.rows),
     )
     return data
 

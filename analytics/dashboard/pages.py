@@ -141,6 +141,28 @@ def referrer_notice(referrer: str | None, params: Params, root: str) -> str:
     return f'<p class="notice" role="status">{text}</p>'
 
 
+def after_range_notice(
+    snapshot: Snapshot, params: Params, ctx: Context, root: str, path: str
+) -> str:
+    """Says that the range ends before the pageviews there are, with a link to the same page
+    (every picker choice kept) with the range extended to include them. Call it only for a
+    range found empty: on the day of the first rollup the default range (ending yesterday)
+    showed a page of zeros, as if nothing had been recorded."""
+    found = queries.only_after_range(
+        snapshot.cursor(), params, ctx.min_visitors, ctx.today(snapshot)
+    )
+    if found is None:
+        return ""
+    changes = {"to": found.until.isoformat()}
+    if params.referrer is not None:
+        changes["referrer"] = params.referrer
+    href = templates.link(root, path, params.query_string(**changes))
+    return (
+        f'<p class="notice" role="status">{escape(found.text())}. '
+        f'<a href="{href}">Show {found.start} … {found.until}</a></p>'
+    )
+
+
 def overview_body(
     snapshot: Snapshot, params: Params, ctx: Context, root: str, notice: str = ""
 ) -> str:
@@ -148,6 +170,8 @@ def overview_body(
     con = snapshot.cursor()
     found = queries.series(con, params, ctx.min_visitors)
     parts = [notice, templates.picker(f"{root}/", params, snapshot.sites), _cards(found, params)]
+    if found.totals["pageviews"] == 0:
+        parts.insert(1, after_range_notice(snapshot, params, ctx, root, "/"))
     parts.append(
         templates.chart_section(
             "Pageviews and visitors",
@@ -196,6 +220,8 @@ def referrer_body(
         )
         return templates.layout(ctx.title, referrer, root, "".join(parts), crumbs)
     found = queries.series(con, params, ctx.min_visitors)
+    if found.totals["pageviews"] == 0:
+        parts.insert(1, after_range_notice(snapshot, params, ctx, root, "/referrer"))
     parts.append(_cards(found, params))
     parts.append(
         templates.chart_section(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 
@@ -29,6 +29,7 @@ from analytics.reports import (
     ReportQuery,
     build_report,
     check,
+    pageviews_after_range,
     periods,
     shown_key,
     too_small_totals,
@@ -340,3 +341,48 @@ def pages_of_referrer(
     if kept > params.limit:
         notes.append(f"{kept - params.limit} more pages not shown (limit {params.limit}).")
     return PagesOfReferrer(rows=rows, covered=covered, folded=int(folded), notes=notes)
+
+
+@dataclass(frozen=True)
+class AfterRange:
+    """Pageviews the range misses only because it ends yesterday: on the day of the first
+    rollup every pageview is today's, and the default range showed none without a word."""
+
+    start: date
+    end: date
+    until: date  # the last day with pageviews: a range to it includes them
+    pageviews: int | None  # None: withheld (small-count suppression is on)
+
+    def note(self) -> str:
+        """The API's note (the page links the range instead of naming the parameter)."""
+        return f"{self.text()}: to={self.until} includes them"
+
+    def text(self) -> str:
+        counted = "pageviews are" if self.pageviews is None else f"{self.pageviews} pageviews are"
+        return (
+            f"No pageviews from {self.start} to {self.end}, which ends yesterday (the last "
+            f"complete day); {counted} after it"
+        )
+
+
+def only_after_range(
+    con: duckdb.DuckDBPyConnection, params: Params, min_visitors: int | None, today: date
+) -> AfterRange | None:
+    """What a range ending yesterday misses, when it holds no pageviews and later days do
+    (of the referrer alone on its views). Call it only for a range found empty: one query.
+
+    A range ending earlier was chosen, its later data is no surprise; one ending today or
+    later has nothing after it to name. With `min_visitors` the count is withheld: it may
+    stand for fewer visitors (the same rule as every number the dashboard shows)."""
+    if params.end != today - timedelta(days=1):
+        return None
+    found = pageviews_after_range(con, params.start, params.end, params.site, params.referrer)
+    if found is None:
+        return None
+    pageviews, until = found
+    return AfterRange(
+        start=params.start,
+        end=params.end,
+        until=until,
+        pageviews=pageviews if min_visitors is None else None,
+    )
