@@ -52,13 +52,19 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analytics.database import SCHEMA_VERSION_META_KEY, WAREHOUSE_SCHEMA_VERSION, connect
+from analytics.database import (
+    SCHEMA_VERSION_META_KEY,
+    WAREHOUSE_SCHEMA_VERSION,
+    connect,
+    has_table,
+)
 from analytics.errors import AnalyticsError, WarehouseError, first_line
 from analytics.event import EVENT_SCHEMA, SCHEMA_VERSION
 from analytics.footers import NewerSegmentSchema, check_schema_version
 from analytics.spool import DAY_PREFIX, SEGMENT_SUFFIX, Segment, list_segments
 from analytics.tables import MEASURES, REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES, read_sql
 from analytics.timezones import validate_timezone
+from analytics.warehouse import has_any_table, migrate_schema
 
 MANIFEST = "_cookiewall.json"
 # The files of one table, `day` taken from each file's own `day=` folder (Spark writes the
@@ -1112,16 +1118,28 @@ def load_spark_rollups(
     manifest = _read_manifest(output)
     con = connect(db_path)
     try:
-        con.execute(read_sql("schema.sql"))
-        ingested = con.execute("SELECT COUNT(*) FROM ingested_segments").fetchall()[0][0]
-        if ingested:
-            raise WarehouseError(
-                f"{str(db_path)!r} is a warehouse fed from a spool; "
-                "load Spark rollups into a DuckDB file of their own"
-            )
         counts: dict[str, int] = {}
+        # The tables, the migration steps and the stamp in one transaction with the rows: a
+        # load killed before its commit leaves the file as it was, never tables without a
+        # version (which would later be taken for schema 1 and "migrated" again).
         con.execute("BEGIN TRANSACTION")
         try:
+            if not has_table(con, "warehouse_meta"):
+                if has_any_table(con):  # some other DuckDB file (a mistyped --db)
+                    raise WarehouseError(
+                        f"{str(db_path)!r} is not a cookiewall warehouse (no warehouse_meta "
+                        "table); load Spark rollups into a new file or one they were loaded into"
+                    )
+                con.execute(read_sql("schema.sql"))  # stamped below, with this commit
+            else:
+                con.execute(read_sql("schema.sql"))  # files from before schema versions
+                migrate_schema(con, db_path)
+            ingested = con.execute("SELECT COUNT(*) FROM ingested_segments").fetchall()[0][0]
+            if ingested:
+                raise WarehouseError(
+                    f"{str(db_path)!r} is a warehouse fed from a spool; "
+                    "load Spark rollups into a DuckDB file of their own"
+                )
             con.execute(read_sql("schema_daily_referrer_domains.sql"))
             for table in ROLLUP_TABLES:  # fixed names, never text from outside
                 files = sorted(str(p) for p in output.glob(f"{table}/{DAY_PREFIX}*/*.parquet"))
@@ -1145,7 +1163,8 @@ def load_spark_rollups(
             )
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(Exception):
+                con.execute("ROLLBACK")
             raise
     except WarehouseError:
         raise

@@ -205,7 +205,24 @@ def _date_list(days: Iterable[date]) -> str:
     return ", ".join(f"DATE '{day.isoformat()}'" for day in days)
 
 
-def _has_any_table(con: duckdb.DuckDBPyConnection) -> bool:
+def migrate_schema(con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str]) -> None:
+    """Bring an existing warehouse to WAREHOUSE_SCHEMA_VERSION (see MIGRATIONS) and stamp
+    it, in the caller's transaction: a file without a version (every release before
+    versions were stored) is schema 1 and gets its stamp with the caller's commit. Every
+    writer of an existing file calls it (the rollup, `load_spark_rollups`), so no file is
+    stamped with a version whose steps it never took."""
+    stored = check_schema_version(con, path)  # connect refused a newer one
+    for version in range(stored or 1, WAREHOUSE_SCHEMA_VERSION):
+        logger.info("warehouse schema %d -> %d", version, version + 1)
+        MIGRATIONS[version](con)
+    if stored != WAREHOUSE_SCHEMA_VERSION:
+        con.execute(
+            "INSERT OR REPLACE INTO warehouse_meta VALUES (?, ?)",
+            [SCHEMA_VERSION_META_KEY, str(WAREHOUSE_SCHEMA_VERSION)],
+        )
+
+
+def has_any_table(con: duckdb.DuckDBPyConnection) -> bool:
     found = con.execute("SELECT count(*) FROM information_schema.tables").fetchall()
     return bool(found[0][0])
 
@@ -452,7 +469,7 @@ class Warehouse:
             con.close()
 
     def _setup(self, con: duckdb.DuckDBPyConnection) -> None:
-        if not has_table(con, "warehouse_meta") and (not self.create or _has_any_table(con)):
+        if not has_table(con, "warehouse_meta") and (not self.create or has_any_table(con)):
             # Some other DuckDB file (a mistyped --db): neither `prune` nor `rollup` may plant
             # the warehouse's tables in it. A new or empty file becomes a warehouse.
             raise WarehouseError(
@@ -504,18 +521,7 @@ class Warehouse:
             raise
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Bring the warehouse to WAREHOUSE_SCHEMA_VERSION (see MIGRATIONS) and stamp it, in
-        the caller's transaction: a file without a version (every release before versions
-        were stored) is schema 1 and gets its stamp with this run's commit."""
-        stored = check_schema_version(con, self.path)  # connect refused a newer one
-        for version in range(stored or 1, WAREHOUSE_SCHEMA_VERSION):
-            logger.info("warehouse schema %d -> %d", version, version + 1)
-            MIGRATIONS[version](con)
-        if stored != WAREHOUSE_SCHEMA_VERSION:
-            con.execute(
-                "INSERT OR REPLACE INTO warehouse_meta VALUES (?, ?)",
-                [SCHEMA_VERSION_META_KEY, str(WAREHOUSE_SCHEMA_VERSION)],
-            )
+        migrate_schema(con, self.path)
 
     def _refuse_loaded_rollups(self, con: duckdb.DuckDBPyConnection) -> None:
         """Refuse to ingest into rollups that no ingest here made (Spark's, loaded by

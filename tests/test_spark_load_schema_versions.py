@@ -1,0 +1,112 @@
+"""`load_spark_rollups` writes a warehouse file as the DuckDB rollup does: its tables, the
+schema's migration steps and the version stamp go in the one transaction that loads the
+rows.
+
+Before, it created the tables outside its transaction and stamped only at the end: a load
+that failed in between left tables without a version, which every later writer takes for a
+file made before versions were stored (schema 1), so a release's first migration step would
+run on tables that already have its change. And it stamped an older file with the current
+version without taking the steps in between. It also planted its tables in any DuckDB file,
+a mistyped --db included.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from analytics.errors import WarehouseError
+from analytics.spark import load_spark_rollups
+from analytics.tables import ROLLUP_TABLES
+from analytics.warehouse import Warehouse
+from tests.warehouse_support import events_for_days, fixed_clock, table_rows, tally, write_events
+
+DAYS = [date(2026, 11, 27), date(2026, 11, 28)]
+NOW = datetime(2026, 11, 29, tzinfo=UTC)
+
+
+def _spark_output(root: Path) -> tuple[Path, dict[str, object]]:
+    """An output folder laid out as Spark writes it, holding the exact rollups of a spool."""
+    spool = root / "spool"
+    events = events_for_days(random.Random(3), DAYS, per_day=40)
+    write_events(spool, events)
+    scratch = root / "scratch.duckdb"
+    Warehouse(scratch, clock=fixed_clock(NOW)).run(spool)
+    output = root / "spark-output"
+    output.mkdir()
+    with duckdb.connect(str(scratch), read_only=True) as con:
+        for table in ROLLUP_TABLES:
+            con.execute(
+                f"COPY (SELECT * FROM {table}) TO '{output / table}' "
+                "(FORMAT parquet, PARTITION_BY (day))"
+            )
+    return output, tally(events)
+
+
+def _tables(db: Path) -> set[str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        return {row[0] for row in rows}
+
+
+def test_a_load_that_fails_leaves_a_new_file_without_tables(tmp_path: Path) -> None:
+    output, _ = _spark_output(tmp_path)
+    # One day of one table is damaged: the load fails after the tables would have been made.
+    (damaged,) = sorted((output / "daily_pages").glob("day=*"))[-1:]
+    for part in damaged.glob("*.parquet"):
+        part.write_bytes(b"not parquet at all")
+    db = tmp_path / "spark.duckdb"
+    with pytest.raises(WarehouseError, match="cannot load Spark rollups"):
+        load_spark_rollups(output, db)
+    # Nothing committed: no table at all, so no file that looks made before versions.
+    assert _tables(db) == set()
+
+
+def test_the_file_is_stamped_with_the_version_its_tables_have(tmp_path: Path) -> None:
+    output, expected = _spark_output(tmp_path)
+    db = tmp_path / "spark.duckdb"
+    load_spark_rollups(output, db)
+    assert table_rows(db, "daily_totals") == expected["daily_totals"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        (version,) = con.execute(
+            "SELECT value FROM warehouse_meta WHERE key = 'schema_version'"
+        ).fetchall()[0]
+    assert version == "1"
+
+
+def test_an_older_file_takes_the_migration_steps_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output, expected = _spark_output(tmp_path)
+    db = tmp_path / "spark.duckdb"
+    load_spark_rollups(output, db)  # a file of schema 1
+    taken: list[str] = []
+
+    def to_schema_2(con: duckdb.DuckDBPyConnection) -> None:
+        taken.append("1->2")
+        con.execute("CREATE TABLE schema_2_marker (x INTEGER)")
+
+    # The release of schema 2, with its step 1 -> 2.
+    monkeypatch.setattr("analytics.database.WAREHOUSE_SCHEMA_VERSION", 2)
+    monkeypatch.setattr("analytics.warehouse.WAREHOUSE_SCHEMA_VERSION", 2)
+    monkeypatch.setattr("analytics.spark.WAREHOUSE_SCHEMA_VERSION", 2)
+    monkeypatch.setattr("analytics.warehouse.MIGRATIONS", {1: to_schema_2})
+    load_spark_rollups(output, db)
+    load_spark_rollups(output, db)  # stamped 2 now: no step again
+    assert taken == ["1->2"]
+    assert "schema_2_marker" in _tables(db)
+    assert table_rows(db, "daily_totals") == expected["daily_totals"]
+
+
+def test_another_duckdb_file_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    output, _ = _spark_output(tmp_path)
+    db = tmp_path / "orders.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE orders AS SELECT 1 AS id")
+    with pytest.raises(WarehouseError, match="not a cookiewall warehouse"):
+        load_spark_rollups(output, db)
+    assert _tables(db) == {"orders"}
