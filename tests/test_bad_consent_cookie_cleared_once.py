@@ -1,7 +1,7 @@
 """A bad consent cookie is cleared once, not on every response.
 
 A sibling subdomain can plant a consent cookie that does not verify (garbage, a forged
-signature, another app's token, a decision of ours under another policy version) with
+signature, another app's token) with
 `Domain=<parent>`, at `Path=/` or any path above a page. The gate's clear for a bad cookie
 named only its own copy (host-only, at the site's path), so it never reached the planted
 one: the browser sent it back, and the gate sent the useless clear again, on every response
@@ -45,14 +45,12 @@ def _planted_values() -> dict[str, str]:
     other_key, _ = ConsentCodec(make_policy(), "a-key-this-site-never-had").new_decision(
         frozenset({"analytics"})
     )
-    outdated, _ = ConsentCodec(make_policy("2020-01-01"), SECRETS[0]).new_decision(frozenset())
     payload, _, signature = own_value.rpartition(".")
     forged = f"{payload}.{'A' * len(signature)}"
     return {
         "garbage": "not-a-token",
         "forged signature": forged,
         "another key": other_key,
-        "another policy version": outdated,
     }
 
 
