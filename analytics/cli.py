@@ -23,11 +23,12 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
+from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
 from analytics.errors import AnalyticsError, Interrupted, WarehouseLockedError
-from analytics.spool import SpoolError
+from analytics.extras import missing_extra_module, missing_modules, needs_extra
 
 PROG = "analytics"
 EXIT_USAGE = 2
@@ -158,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Cookieless traffic analytics: ingest the spool, roll up, report, export.",
         epilog="example:\n  analytics rollup --spool var/spool --db var/analytics.duckdb",
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"{PROG} (cookiewall) {cookiewall_version()}"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
@@ -916,12 +920,27 @@ def _stopped(signum: int | None) -> int:
     return _fail(f"stopped by {signal.Signals(signum).name}", 128 + signum)
 
 
+def cookiewall_version() -> str:
+    """The installed distribution's version (a source tree that was never installed has none)."""
+    try:
+        return metadata.version("cookiewall")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     stdout_closed = _open_closed_standard_streams()
     _setup_logging()
+    given = list(sys.argv[1:] if argv is None else argv)
+    # A gate-only install (`pip install cookiewall`) has this script but not the extra's
+    # modules: one line naming the extra, before any command (or --help) runs into an
+    # ImportError. --version needs none of them.
+    missing = missing_modules()
+    if missing and given[:1] != ["--version"]:
+        return _fail(needs_extra(PROG, missing), EXIT_USAGE)
     stops = _Stops()
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(given)
         args.stdout_closed = stdout_closed
         handler: Callable[[argparse.Namespace], int] = args.handler
         with _signals_stop_queries(stops):
@@ -941,7 +960,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _stopped(exc.signum)
     except (KeyboardInterrupt, Interrupted):
         return _stopped(stops.first)
-    except (UsageError, AnalyticsError, SpoolError, ValueError, RuntimeError) as exc:
+    except ModuleNotFoundError as exc:
+        # A module of the extra that the check at the start did not see missing (removed
+        # since, or broken): the same one line. Any other missing module is a bug.
+        module = missing_extra_module(exc)
+        if module is None:
+            raise
+        return _fail(needs_extra(PROG, [module]), EXIT_USAGE)
+    except (UsageError, AnalyticsError, ValueError, RuntimeError) as exc:
         if stops.first is not None or (
             type(exc) is RuntimeError and str(exc) == DUCKDB_INTERRUPTED
         ):
@@ -951,7 +977,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _stopped(stops.first)
         if isinstance(exc, WarehouseLockedError):
             return _fail(str(exc), EXIT_BUSY)
-        if not isinstance(exc, (UsageError, AnalyticsError, SpoolError, ValueError)):
+        if not isinstance(exc, (UsageError, AnalyticsError, ValueError)):
             raise  # any other RuntimeError is a bug: its traceback is what helps
         return _fail(str(exc), EXIT_USAGE)
 
