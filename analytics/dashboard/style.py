@@ -44,7 +44,7 @@ table { border-collapse: collapse; width: 100%; }
 th, td { padding: .3rem .5rem; border-bottom: 1px solid #eceef1; text-align: left;
          vertical-align: top; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.key { overflow-wrap: anywhere; }
+td.key { overflow-wrap: break-word; }
 .notes { color: #555; font-size: .85rem; padding-left: 1.2rem; }
 .error { background: #fdecea; border: 1px solid #f5c2bd; color: #7a1c12; padding: .75rem;
          border-radius: 6px; margin-bottom: 1rem; }

@@ -12,6 +12,7 @@ from html import escape
 from urllib.parse import urlencode
 
 from analytics.dashboard.params import MAX_LIMIT, Params
+from analytics.render.html import breakable
 from analytics.render.labels import column_label, key_label
 from analytics.render.table import safe_text
 from analytics.reports import GRAINS, OTHER, Cell, Report, row_label, stored_key
@@ -140,7 +141,7 @@ def report_table(
         label = row_label(row, report.key_columns)
         # Shown with control and bidi characters as escapes (a path holding U+202E would
         # read reversed); the link keeps the key itself.
-        key = escape(safe_text(label))
+        key = breakable(safe_text(label))  # a domain stays whole: see `breakable`
         if key_link is not None and label != OTHER and link_query is not None:
             # Only the folded row reads (other): a stored "(other)" shows as "\\(other)"
             # and links to its own page under its stored name.
@@ -165,7 +166,7 @@ def rows_table(key: str, rows: Sequence[Mapping[str, Cell]]) -> str:
         f'<th scope="col" class="num">{column_label("visitors")}</th>'
     )
     body = [
-        f'<tr><td class="key">{escape(safe_text(str(row[key])))}</td>'
+        f'<tr><td class="key">{breakable(safe_text(str(row[key])))}</td>'
         f'<td class="num">{number(row["pageviews"])}</td>'
         f'<td class="num">{number(row["visitors"])}</td></tr>'
         for row in rows

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from html import escape
 
 from analytics.render.labels import column_label
@@ -29,10 +30,16 @@ svg text { fill: #333; }
 table { border-collapse: collapse; }
 th, td { padding: .25rem .6rem; border-bottom: 1px solid #e3e3e3; text-align: left; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.key { max-width: 32rem; overflow-wrap: anywhere; }
+td.key { overflow-wrap: break-word; }
 .scroll { overflow-x: auto; }
 .notes { color: #555; font-size: .9rem; }
 """.strip()
+
+# A run of more characters with no space, "/" or "-" (where browsers break a line) gets a
+# break opportunity every this many: a slug, a token, a very long domain. Every usual domain
+# is shorter, and never breaks.
+LONGEST_UNBROKEN = 24
+_NATURAL_BREAK = re.compile(r"(?<=[/\s-])")
 
 CSP = (
     "default-src 'none'; "
@@ -53,6 +60,23 @@ CHART_TITLES = {
 def chart_title(report: Report) -> str:
     template = CHART_TITLES.get(report.kind, "Pageviews per {grain}: top rows")
     return template.format(grain=report.grain)
+
+
+def breakable(text: str) -> str:
+    """`text` escaped, with a line break allowed (`<wbr>`) inside runs longer than
+    LONGEST_UNBROKEN characters that browsers would not break (no space, "/" or "-").
+
+    The key cells' `overflow-wrap: anywhere` let a table squeeze its key column to a letter's
+    width (every letter counts as a break there), so beside the number columns `chatgpt.com`
+    read "chatgpt.co|m" on a page with room to spare. With `break-word`, a key's narrowest
+    width is its longest unbroken piece: a path wraps at "/" and "-", a domain stays whole,
+    and these breaks keep a 500-character path without either inside the page. `<wbr>` adds
+    no character: copied text is the key itself."""
+    shown = []
+    for part in _NATURAL_BREAK.split(text):
+        runs = [part[i : i + LONGEST_UNBROKEN] for i in range(0, len(part), LONGEST_UNBROKEN)]
+        shown.append("<wbr>".join(escape(run) for run in runs))
+    return "".join(shown)
 
 
 def _table(report: Report) -> str:
@@ -78,7 +102,8 @@ def _table(report: Report) -> str:
             attr = f' class="{css}"' if css else ""
             # Whole text: the page wraps long paths; a cut would make two of them look alike.
             text = table_cell(row.get(column), max_width=None)
-            cells.append(f"<td{attr}>{escape(text)}</td>")
+            shown = breakable(text) if css == "key" else escape(text)
+            cells.append(f"<td{attr}>{shown}</td>")
         if with_sparklines:
             values = report.sparklines[index] if index < len(report.sparklines) else []
             cells.append(f"<td>{sparkline(values)}</td>")
