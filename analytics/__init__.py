@@ -2,26 +2,49 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from analytics.middleware import TrafficMiddleware
-from analytics.recorder import Recorder, RecorderStats
+from analytics.extras import missing_extra_module, needs_extra
 
 if TYPE_CHECKING:
+    from analytics.middleware import TrafficMiddleware
+    from analytics.recorder import Recorder, RecorderStats
     from analytics.warehouse import Warehouse
 
 __all__ = ["Recorder", "RecorderStats", "TrafficMiddleware", "Warehouse"]
 
+# Each public name is imported on its first use. The package itself needs only the standard
+# library, so in a gate-only install (`pip install cookiewall`, no `analytics` extra) the
+# `analytics` script can say which extra to install, and `from analytics import Recorder`
+# names it instead of ending in "No module named 'pyarrow'". Web workers that only record
+# never load DuckDB (tens of MB): only Warehouse does.
+_MODULES = {
+    "Recorder": "analytics.recorder",
+    "RecorderStats": "analytics.recorder",
+    "TrafficMiddleware": "analytics.middleware",
+    "Warehouse": "analytics.warehouse",
+}
+
 
 def __getattr__(name: str) -> Any:
-    # The warehouse pulls in DuckDB (tens of MB): web workers that only record never load it.
-    if name == "Warehouse":
-        from analytics.warehouse import Warehouse
-
-        return Warehouse
-    raise AttributeError(f"module 'analytics' has no attribute {name!r}")
+    home = _MODULES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'analytics' has no attribute {name!r}")
+    try:
+        module = import_module(home)
+    except ModuleNotFoundError as error:
+        missing = missing_extra_module(error)
+        if missing is None:
+            raise
+        raise ModuleNotFoundError(
+            needs_extra(f"analytics.{name}", [missing]), name=error.name
+        ) from None
+    value = getattr(module, name)
+    globals()[name] = value  # later uses skip __getattr__
+    return value
 
 
 def __dir__() -> list[str]:
-    # Warehouse is public too: dir() and IDE completion list it before the first use.
+    # The lazy names are public too: dir() and IDE completion list them before the first use.
     return sorted(set(globals()) | set(__all__))

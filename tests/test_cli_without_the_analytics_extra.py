@@ -97,10 +97,6 @@ def test_one_found_missing_during_a_command_is_named_too(tmp_path: Path) -> None
     _assert_names_the_extra(result, "duckdb")
 
 
-@pytest.mark.xfail(
-    reason="analytics/__init__.py imports the recorder (pyarrow) eagerly: the package import "
-    "fails before the script's code runs; needs its names imported on first use"
-)
 def test_a_gate_only_install_is_told_which_extra_to_install(tmp_path: Path) -> None:
     _assert_names_the_extra(_run(tmp_path, EXTRA, ["--help"]), ", ".join(EXTRA))
 
