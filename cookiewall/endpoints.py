@@ -69,6 +69,9 @@ MAX_REQUEST_COOKIES = 1000
 # Consent cookie values looked up for the receipt a decision pairs with: each a dict lookup
 # (the gate verified them), bounded all the same: the gate reads 16 that need a check.
 _MAX_PAIRED_VALUES = 64
+# An unknown category a decision names is echoed in the 400 answer up to this many characters:
+# the longest a category name can be (policy._NAME), not a client's 64 KiB of them.
+_MAX_SHOWN_NAME = 64
 SECONDS_PER_DAY = 86_400
 MAX_COOKIE_BYTES = 4096  # a cookie's name and value, as browsers keep them (RFC 6265bis 5.6)
 # RFC 3986 pchar without ';' and ',': a root path quoted with these is safe in a URL, in
@@ -287,7 +290,7 @@ class ConsentEndpoints:
             )
             unknown = categories - self.policy.category_names
             if unknown:
-                raise ClientError(400, f"unknown category: {sorted(unknown)[0]}")
+                raise ClientError(400, self._unknown_category(sorted(unknown)[0]))
         except ClientError as exc:
             return error(exc.status, exc.message)
         if action == "withdraw":
@@ -327,6 +330,14 @@ class ConsentEndpoints:
             for header in self._deletions(request, keep=consent.granted):
                 reply.headers.append((b"set-cookie", header))
         return reply
+
+    def _unknown_category(self, name: str) -> str:
+        """The 400 message for a decision naming a category the policy lacks: with the ones it
+        has, as `Consent.allows` says, since a client's typo (`preference`) is the usual cause.
+        The name is the client's own text: cut to the longest a category name can be."""
+        shown = name if len(name) <= _MAX_SHOWN_NAME else name[:_MAX_SHOWN_NAME] + "..."
+        known = ", ".join(sorted(self.policy.category_names))
+        return f"unknown category: {shown} (this policy's categories: {known})"
 
     def _withdraw(self, request: Request, *, is_form: bool, next_path: str) -> Reply:
         receipt_id = secrets.token_urlsafe(12)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import functools
 import re
@@ -29,6 +30,17 @@ _LANGUAGE = re.compile(r"[a-z]{2,8}(-[a-z0-9]{1,8})*")
 _MATCH_CACHE_SIZE = 4096
 # Other versions a policy may honour (`accepts_versions`): those of a rolling deploy, a few.
 MAX_ACCEPTED_VERSIONS = 16
+# The top-level keys of a TOML policy, in the order the documentation gives them.
+POLICY_KEYS = (
+    "version",
+    "accepts_versions",
+    "consent_max_age_days",
+    "unknown_cookies",
+    "gpc_last_update",
+    "texts",
+    "categories",
+    "cookies",
+)
 _BOM = b"\xef\xbb\xbf"  # what editors' "UTF-8 with BOM" puts first
 
 TEXT_KEYS = frozenset(
@@ -368,19 +380,9 @@ class Policy:
         `Category`'s and `CookieRule`'s fields. An unknown key or a wrong value is a
         `ValueError` naming it.
         """
-        known = {
-            "version",
-            "consent_max_age_days",
-            "unknown_cookies",
-            "categories",
-            "cookies",
-            "texts",
-            "gpc_last_update",
-            "accepts_versions",
-        }
-        unknown = set(data) - known
+        unknown = set(data) - set(POLICY_KEYS)
         if unknown:
-            raise ValueError(f"unknown policy keys: {', '.join(sorted(unknown))}")
+            raise ValueError(f"unknown policy keys: {_unknown_keys(unknown, POLICY_KEYS)}")
         if "version" not in data:
             raise ValueError("the policy needs a version")
         version = data["version"]
@@ -432,14 +434,33 @@ def _tables(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
 
 
 def _build(kind: type[Any], item: Mapping[str, Any], where: str) -> Any:
-    fields = set(kind.__dataclass_fields__)
-    unknown = set(item) - fields
+    fields = tuple(kind.__dataclass_fields__)  # in declaration order: as documented
+    unknown = set(item) - set(fields)
     if unknown:
-        raise ValueError(f"[[{where}]] has unknown keys: {', '.join(sorted(unknown))}")
+        raise ValueError(f"[[{where}]] has unknown keys: {_unknown_keys(unknown, fields)}")
     try:
         return kind(**item)
     except TypeError as exc:
         raise ValueError(f"[[{where}]]: {exc}") from exc
+
+
+def _unknown_keys(unknown: set[str], allowed: Sequence[str]) -> str:
+    """The unknown keys, the allowed ones, and the allowed key each unknown one most likely
+    misspells (`consent_max_age` for `consent_max_age_days`, `gpc_optout`): what a reader
+    needs to fix the file without opening the documentation."""
+    names = sorted(map(str, unknown))  # str: a TOML key always is, a Python mapping's may not be
+    text = f"{', '.join(names)} (allowed: {', '.join(allowed)})"
+    guesses = {
+        name: close[0]
+        for name in names
+        if (close := difflib.get_close_matches(name, allowed, n=1, cutoff=0.75))
+    }
+    if len(names) == 1 and guesses:
+        return f"{text}; did you mean {guesses[names[0]]}?"
+    if guesses:
+        pairs = ", ".join(f"{guess} for {name}" for name, guess in guesses.items())
+        return f"{text}; did you mean {pairs}?"
+    return text
 
 
 def _check_accepted_versions(versions: Iterable[str], own: str) -> tuple[str, ...]:

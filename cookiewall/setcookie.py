@@ -269,7 +269,10 @@ def filter_headers(
     rules or unknown_cookies say; its deletion passes like any other.
 
     Returns the kept headers, the names removed, and the names no rule declares (whether
-    they were removed or, with unknown_cookies="allow", let through).
+    they were removed or, with unknown_cookies="allow", let through). A deletion of such a
+    name passes and is not among them: it sets nothing, so it is no cookie the site uses
+    (the declaration lists these names, and an app that cleans up a retired cookie with
+    `delete_cookie` would have it listed there for good).
     """
     kept: list[tuple[bytes, bytes]] = []
     removed: list[str] = []
@@ -289,6 +292,9 @@ def filter_headers(
             continue
         rule = policy.rule_for(name)
         if rule is None:
+            if is_deletion(value):
+                kept.append(header)
+                continue
             undeclared.append(name)
             permitted = allow_unknown
         else:
@@ -299,7 +305,8 @@ def filter_headers(
             # `=ad_id=123` would set a marketing cookie as an "unknown" one.
             alias_rule = policy.rule_for(alias)
             permitted = alias_rule is None or alias_rule.category in allowed
-        if permitted or is_deletion(value):
+        # An undeclared name's deletion passed above: not asked twice.
+        if permitted or (rule is not None and is_deletion(value)):
             kept.append(header)
         else:
             removed.append(alias or name)
