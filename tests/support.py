@@ -202,7 +202,10 @@ def nobody_python() -> tuple[str, str] | None:
         [
             sys.executable,
             "-c",
+            # Every module of the analytics extra: the CLI checks for them all before it runs.
             "import sys, analytics.cli, analytics.render, analytics.warehouse\n"
+            "from analytics.extras import EXTRA_MODULES\n"
+            "import importlib; [importlib.import_module(m) for m in EXTRA_MODULES]\n"
             "print('\\n'.join(sorted({m.__file__ for m in list(sys.modules.values())"
             " if getattr(m, '__file__', None)})))",
         ],
