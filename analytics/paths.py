@@ -36,6 +36,7 @@ _B64_RUN = re.compile(r"[A-Za-z0-9+=_-]{24,}")
 _UPPER = re.compile(r"[A-Z]")
 _LOWER = re.compile(r"[a-z]")
 _DIGIT = re.compile(r"[0-9]")
+_LETTER = re.compile(r"[A-Za-z]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Internet addresses. IPv4: a dotted quad of 0-255 values (zero-padded too), not part of a
@@ -90,22 +91,141 @@ def _has_mac_address(text: str) -> bool:
 
 
 _LETTER_DIGIT_SWITCH = re.compile(r"[A-Za-z](?=[0-9])|[0-9](?=[A-Za-z])")
+_GROUP_SEPARATOR = re.compile(r"[-_]+")
+_LETTER_OR_DIGIT_RUN = re.compile(r"[A-Za-z]+|[0-9]+")
+# Where a group of a title-like run stops being a word or a number in one case (or
+# Capitalized); `+` and `=` may stand between a group's letters and digits.
+_MIXED_INSIDE_A_WORD = re.compile(r"[A-Za-z][0-9]|[0-9][A-Za-z]|[a-z][A-Z]|[A-Z]{2}[a-z]|[+=]")
+_CLASS_CHANGE = re.compile(r"[A-Z](?=[a-z0-9])|[a-z](?=[A-Z0-9])|[0-9](?=[A-Za-z])")
+# How titles write a word with a number: letters then the number (`python3`, `RTX4090`,
+# `Windows10`, `iPhone15`) or the number then letters (`4k`, `1440p`, `256GB`), the letters
+# in one case, Capitalized or iCapitalized; a numeronym (`k8s`, `i18n`, `a11y`, `A7IV`); a
+# size (`2x4`, `1920x1080`); an episode (`S01E02`).
+_WORD_CASED = r"(?:[a-z]+|[A-Z]+|[A-Z][a-z]+|[a-z][A-Z][a-z]+)"
+_WORD_WITH_NUMBER = re.compile(
+    rf"{_WORD_CASED}[0-9]+|[0-9]+{_WORD_CASED}|[A-Za-z][0-9]+[a-z]+|[A-Z][0-9]+[A-Z]+"
+    r"|[0-9]+x[0-9]+|[Ss][0-9]+[Ee][0-9]+"
+)
+# Letters as words have them: one case, Capitalized, camelCase whose parts have two
+# lower-case letters or more (`iPhone`, `GitHub`), an acronym inside (`macOS`, `OAuth`).
+_CASED_AS_A_WORD = r"[A-Z]?[a-z]*(?:[A-Z]+[a-z]{2,})*[A-Z]*"
+_MIXED_CASE_WORD = re.compile(_CASED_AS_A_WORD)
+# A group a reader can read: a number, a word, a word with a number, or a model name
+# (`rx7900xtx`, `log4j`, `7950x3d`).
+_READABLE_GROUP = re.compile(
+    rf"[0-9]+|{_CASED_AS_A_WORD}|{_WORD_WITH_NUMBER.pattern}"
+    rf"|{_WORD_CASED}[0-9]+[a-z]+|[A-Z]+[0-9]+[A-Z]+|[0-9]+[a-z][0-9]+[a-z]*"
+)
 
 
 def _is_b64_token(run: str) -> bool:
+    """Whether a run of base64url characters (24 or more) is a token, not words.
+
+    A run without `-` or `_` is a token when it mixes upper case, lower case and digits, or,
+    in one case, switches between letters and digits 5 times or more. A run with them is
+    judged by its groups (see `_is_grouped_code`), or is such a token whose groups are, for
+    at least half of its characters, not readable (`_READABLE_GROUP`): a title's groups are.
+    """
     if not _DIGIT.search(run):
         return False
+    if "-" not in run and "_" not in run:
+        return _mixes_like_a_token(run)
+    if not _MIXED_INSIDE_A_WORD.search(run):
+        return False  # words, numbers and Capitals only (most slugs): nothing below can hold
+    groups = [group for group in _GROUP_SEPARATOR.split(run) if group]
+    if _is_grouped_code(groups):
+        return True
+    if not _mixes_like_a_token(run):
+        return False
+    unreadable = sum(len(group) for group in groups if not _READABLE_GROUP.fullmatch(group))
+    return unreadable * 2 >= sum(len(group) for group in groups)
+
+
+def _mixes_like_a_token(run: str) -> bool:
+    if _UPPER.search(run) and _LOWER.search(run):
+        return True
     # One case only: base32/base36 tokens (invites, reset links, short ids) look like this
     # too. Random ones switch between letters and digits every few characters; a word with
     # a year in it ("pythonprogramming2024tutorial") switches twice, a product name
     # ("iphone15promax256gbblacktitanium") four times.
-    mixed_case = _UPPER.search(run) and _LOWER.search(run)
-    if not mixed_case and len(_LETTER_DIGIT_SWITCH.findall(run)) < 5:
+    return len(_LETTER_DIGIT_SWITCH.findall(run)) >= 5
+
+
+def _is_grouped_code(groups: list[str]) -> bool:
+    """An invite, activation or licence code in groups (`X7kP-m2Qa-9ZtR-b4Lw-E8nY`).
+
+    A title's groups are words, numbers and words with a number; a code's are random. Any
+    of: (1) at least 3 groups, and half of them or more, are code groups (`_is_code_group`);
+    (2) inside the groups (words with a number aside), upper case, lower case and digits
+    take turns at 6 places or more, and at half the places or more where they could;
+    (3) the groups have one length (`_is_evenly_grouped_code`).
+    """
+    if len(groups) < 3:
         return False
-    # A slug puts a separator every few characters ("How-To-Fix-Error-404-In-2024"); in random
-    # base64url about one character in 32 is `-` or `_`. Fewer than one per 8 means a token.
-    separators = run.count("-") + run.count("_")
-    return separators * 8 < len(run)
+    code_groups = sum(1 for group in groups if _is_code_group(group))
+    if code_groups >= 3 and code_groups * 2 >= len(groups):
+        return True
+    # Random base64url that happens to hold `-` and `_`: two neighbours in three differ in
+    # class there; in a title only a camelCase word or a model name has any such change.
+    changes = sum(
+        _class_changes(group) for group in groups if not _WORD_WITH_NUMBER.fullmatch(group)
+    )
+    if changes >= 6 and changes * 2 >= sum(len(group) - 1 for group in groups):
+        return True
+    return _is_evenly_grouped_code(groups, code_groups)
+
+
+def _is_code_group(group: str) -> bool:
+    """Letters and digits mixed as no word with a number mixes them (`X7kP`, `9ZTR`)."""
+    return (
+        _DIGIT.search(group) is not None
+        and _LETTER.search(group) is not None
+        and not _WORD_WITH_NUMBER.fullmatch(group)
+    )
+
+
+def _class_changes(group: str) -> int:
+    """How often upper case, lower case and digits take turns in a group (a Capital aside)."""
+    changes = len(_CLASS_CHANGE.findall(group))
+    return changes - 1 if group[:1].isupper() and group[1:2].islower() else changes
+
+
+def _has_random_case(group: str) -> bool:
+    letters = "".join(_LETTER.findall(group))
+    return (
+        _UPPER.search(letters) is not None
+        and _LOWER.search(letters) is not None
+        and not _MIXED_CASE_WORD.fullmatch(letters)
+    )
+
+
+def _is_evenly_grouped_code(groups: list[str], code_groups: int) -> bool:
+    """Groups of one length, as generated codes have: then fewer random groups tell.
+
+    All groups have one length, 4 to 8 characters (at least 3 groups) or 3 (at least 5
+    groups); all are ASCII letters and digits; and one is a code group, or three mix
+    letters and digits, not all in one order (`AB12`, `7XKQ`), or two mix cases as words
+    do not. All, not all but one: four-letter words and a `python3` make a title too.
+    """
+    length = len(groups[0])
+    if any(len(group) != length for group in groups) or not 3 <= length <= 8:
+        return False
+    if len(groups) < (5 if length == 3 else 3):
+        return False
+    if not all(group.isascii() and group.isalnum() for group in groups):
+        return False
+    if code_groups:
+        return True
+    # Random groups of four often read as a word with a number, but not all in one order
+    # as a list of models does (`gtx1080-rtx2080-rtx3080-rtx4080`).
+    orders = [
+        "".join("9" if part[0].isdigit() else "a" for part in _LETTER_OR_DIGIT_RUN.findall(group))
+        for group in groups
+        if _DIGIT.search(group) and _LETTER.search(group)
+    ]
+    if len(orders) >= 3 and len(set(orders)) >= 2:
+        return True
+    return sum(1 for group in groups if _has_random_case(group)) >= 2
 
 
 def _has_ip_address(text: str) -> bool:
