@@ -11,7 +11,7 @@ from typing import Any
 
 from itsdangerous import BadData, URLSafeSerializer
 
-from cookiewall.policy import Policy
+from cookiewall.policy import MAX_CONSENT_AGE, Policy
 
 SALT = "cookiewall.consent.v1"
 MAX_COOKIE_CHARS = 4096  # browsers cap a cookie at ~4 KiB; anything longer is not ours
@@ -27,6 +27,11 @@ _KEPT_AHEAD = 3600
 # Categories a cookie of another policy version may name: its categories are not this
 # policy's to check them against, and only a host of ours can sign one, so this is a bound.
 _MAX_FOREIGN_CATEGORIES = 256
+# How long a decision of another policy version may live: that version's consent_max_age is
+# not this policy's to know (a new version may shorten it), and no policy allows more than
+# this. Judged by this policy's lifetime, a decision still valid on its own version's hosts
+# was cleared here as expired, and lost on those hosts too.
+_LONGEST_LIFETIME = int(MAX_CONSENT_AGE.total_seconds())
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,9 +286,17 @@ class ConsentCodec:
         if decision is None:
             return None
         age = (time.time() if now is None else now) - decision.decided_at
-        if age >= self.max_age or age < -_KEPT_AHEAD:
+        if age >= self._lifetime(decision) or age < -_KEPT_AHEAD:
             return None  # expired, or from a clock too far off to be drift: bad
-        return decision if not decision.counts or age < -_CLOCK_SKEW else None
+        # Refused by `verify`: another version (or one accepted, but past this policy's
+        # lifetime), or a clock ahead.
+        counted = decision.counts and age < self.max_age and age >= -_CLOCK_SKEW
+        return None if counted else decision
+
+    def _lifetime(self, decision: Decision) -> int:
+        """Seconds a decision lives in the browser: this policy's lifetime for its own, the
+        longest any policy allows for another version's (see `_LONGEST_LIFETIME`)."""
+        return self.max_age if decision.version == self.policy.version else _LONGEST_LIFETIME
 
     def needs_check(self, value: str) -> bool:
         """Whether `verify` would check this value's signature: a value it has not verified
@@ -318,7 +331,13 @@ class ConsentCodec:
         """
         if now is None:
             now = time.time()
-        return max(1, min(self.max_age, int(decision.decided_at + self.max_age - now)))
+        lifetime = self.max_age
+        if decision.decided_at + lifetime <= now:
+            # Another version's decision past this policy's lifetime, kept for the hosts of
+            # its version: cut to this lifetime it was re-signed to expire at once. What is
+            # left of the longest lifetime, then (its own is not known here).
+            lifetime = self._lifetime(decision)
+        return max(1, min(lifetime, int(decision.decided_at + lifetime - now)))
 
     def _remember(self, value: str, decision: Decision) -> None:
         cache = self._cache

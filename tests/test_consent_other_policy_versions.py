@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,9 @@ def test_get_consent_answers_undecided_and_keeps_the_cookie() -> None:
         _signed(_payload(t="yesterday")),  # no decision time
         _signed(_payload(r="")),  # no receipt id
         _signed(_payload(v=3)),  # no version string
-        _signed(_payload(t=int(time.time()) - 200 * 86400)),  # expired
+        # Expired: older than any policy's lifetime (395 days). One older than this policy's
+        # alone may be valid on its own version's hosts: see the test after the next.
+        _signed(_payload(t=int(time.time()) - 400 * 86400)),
     ],
     ids=["key", "signature", "categories", "time", "receipt", "version", "expired"],
 )
@@ -206,6 +208,78 @@ def test_a_receipt_names_the_decision_the_cookie_holds_though_not_counted_here(
     (receipt,) = _receipts(log)
     link = "withdraws" if action == "withdraw" else "replaces"
     assert receipt.get(link) == (cookie["r"] if linked else None)
+
+
+# -- another version's lifetime is not this policy's --------------------------------------------
+
+DAY = 86_400
+SHORT = timedelta(days=30)  # this server's lifetime: a new version that shortened it, say
+
+
+@pytest.mark.parametrize("accepting", [False, True])
+def test_another_versions_decision_past_this_policys_lifetime_is_kept(accepting: bool) -> None:
+    """60 days old: expired by this policy's 30 days, valid on the servers of its version
+    (their 180). Not counted here, even when accepted (this policy says 30 days), but not
+    cleared: cleared, that decision was lost on its own servers too."""
+    policy = make_policy(consent_max_age=SHORT, accepts_versions=[NEW] if accepting else [])
+    app = make_app(policy=policy)
+    cookie = _signed(_payload(t=int(time.time()) - 60 * DAY))
+    for _ in range(2):  # verified, then from the cache: the same answer
+        response = call(app, "GET", "/", headers={"cookie": f"cookiewall={cookie}"})
+        assert not _consent_set_cookies(response)
+        assert _state(app, cookie)["decided"] is False
+    assert app.stats["bad_cookies"] == 0
+
+
+def test_this_versions_decision_past_its_lifetime_is_still_cleared() -> None:
+    app = make_app(policy=make_policy(consent_max_age=SHORT))
+    cookie = _signed(_payload(VERSION, t=int(time.time()) - 60 * DAY))
+    response = call(app, "GET", "/", headers={"cookie": f"cookiewall={cookie}"})
+    assert any("max-age=0" in h.lower() for h in _consent_set_cookies(response))
+    assert app.stats["bad_cookies"] == 1
+
+
+def test_resigning_another_versions_decision_past_this_lifetime_keeps_it_alive() -> None:
+    """Key rotation: re-signed with what is left of the longest lifetime (its own is not known
+    here), not with this policy's, which has run out (Max-Age=1: gone at once)."""
+    decided_at = int(time.time()) - 60 * DAY
+    payload = _payload(t=decided_at)
+    app = make_app(policy=make_policy(consent_max_age=SHORT), secret_key=[SECRET, OLDER_KEY])
+    response = call(
+        app, "GET", "/", headers={"cookie": f"cookiewall={_signed(payload, OLDER_KEY)}"}
+    )
+    (header,) = _consent_set_cookies(response)
+    value = header.split(";", 1)[0].split("=", 1)[1]
+    assert URLSafeSerializer(SECRET, salt=SALT).loads(value) == payload
+    max_age = int(header.lower().split("max-age=", 1)[1].split(";", 1)[0])
+    assert abs(max_age - (395 - 60) * DAY) <= 5
+
+
+def test_resigning_within_this_lifetime_is_cut_to_it() -> None:
+    """Control: within this policy's lifetime a re-signed cookie keeps what is left of it."""
+    payload = _payload(t=int(time.time()) - 10 * DAY)
+    app = make_app(
+        policy=make_policy(consent_max_age=SHORT, accepts_versions=[NEW]),
+        secret_key=[SECRET, OLDER_KEY],
+    )
+    response = call(
+        app, "GET", "/", headers={"cookie": f"cookiewall={_signed(payload, OLDER_KEY)}"}
+    )
+    (header,) = _consent_set_cookies(response)
+    max_age = int(header.lower().split("max-age=", 1)[1].split(";", 1)[0])
+    assert abs(max_age - 20 * DAY) <= 5
+
+
+def test_a_receipt_names_another_versions_decision_past_this_lifetime(tmp_path: Path) -> None:
+    log = tmp_path / "receipts.jsonl"
+    app = make_app(policy=make_policy(consent_max_age=SHORT), receipts=ReceiptLog(log))
+    cookie = _signed(_payload(t=int(time.time()) - 60 * DAY, r="sixtyDaysOld"))
+    headers = {"cookie": f"cookiewall={cookie}", "origin": "http://testserver"}
+    assert _state(app, cookie)["decided"] is False
+    response = call(app, "POST", "/consent", json={"action": "accept_all"}, headers=headers)
+    assert response.status_code == 200
+    (receipt,) = _receipts(log)
+    assert receipt["replaces"] == "sixtyDaysOld"
 
 
 # -- the option ------------------------------------------------------------------------------------
