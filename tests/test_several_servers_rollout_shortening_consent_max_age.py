@@ -68,7 +68,9 @@ def _decided_on_an_old_server(visitor: Visitor, server: Server, days_ago: int) -
     """The cookie an old server set `days_ago` (as it signs it: no waiting 60 days)."""
     payload = {"v": OLD, "g": ["analytics"], "t": int(time.time()) - days_ago * DAY, "r": "old"}
     value = URLSafeSerializer(OLD_KEY, salt=SALT).dumps(payload)
-    visitor.client.cookies.set("cookiewall", value, domain=urlsplit(server.url).hostname, path="/")
+    host = urlsplit(server.url).hostname
+    assert host is not None
+    visitor.client.cookies.set("cookiewall", value, domain=host, path="/")
 
 
 def test_a_decision_too_old_for_the_new_version_is_kept_for_the_old_servers(
