@@ -275,8 +275,10 @@ class ConsentCodec:
 
     def kept(self, value: str, now: float | None = None) -> Decision | None:
         """The decision of a value `verify` refused although no bad cookie: made for another
-        policy version (one this policy does not accept), or dated ahead of this host's
-        clock by more than the skew tolerated and at most `_KEPT_AHEAD`. Else None.
+        policy version (one this policy does not accept, or one it accepts that is older
+        than this policy's lifetime but not than `_LONGEST_LIFETIME`), or dated ahead of
+        this host's clock by more than the skew tolerated and at most `_KEPT_AHEAD`. Else
+        None.
 
         Neither counts here, and neither is cleared: it is the visitor's decision on the
         hosts of that version or clock. Only a value verified before is looked at (`verify`
