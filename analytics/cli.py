@@ -4,6 +4,8 @@ Each command opens, makes one library call, and turns the library's own exceptio
 line on stderr (`analytics: error: ...`) and a non-zero exit: 2 for bad input (arguments,
 missing files, corrupt data, a warehouse of a newer cookiewall), 1 when the database is busy
 (try again later). A rollup that committed exits 0, or 3 or 4 when it left work undone.
+The writing commands print one summary line, or nothing with --quiet (cron mails any
+output); warnings and errors reach stderr either way.
 """
 
 from __future__ import annotations
@@ -236,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"how long to wait for another run holding the database ({DEFAULT_WAIT:g})",
     )
+    _quiet_option(rollup)
     rollup.set_defaults(handler=_rollup, given=frozenset())
 
     report = command(
@@ -306,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--output", required=True, type=Path, metavar="FILE", help="a file, or - for stdout"
     )
+    _quiet_option(export)
     export.set_defaults(handler=_export)
 
     prune = command(
@@ -323,8 +327,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="keep the raw events of the last N days",
     )
+    _quiet_option(prune)
     prune.set_defaults(handler=_prune)
     return parser
+
+
+def _quiet_option(command: argparse.ArgumentParser) -> None:
+    # Cron mails whatever a job prints: a rollup every ten minutes without a `>> log` made
+    # 144 mails a day of "ingested …". Warnings and errors are not silenced: a run that
+    # needs attention (exit 1-4, a quarantined segment) still says why on stderr.
+    command.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print no summary line and no progress bar (for cron); "
+        "warnings and errors still go to stderr",
+    )
 
 
 def _ignored_by_engine(args: argparse.Namespace) -> str | None:
@@ -367,7 +385,7 @@ def _rollup(args: argparse.Namespace) -> int:
         # Before downloading anything beside it (<db>.staging/), for nothing.
         check_writable(args.db)
         spool = stage_for_warehouse(
-            spool, args.db, lock_timeout=args.wait, progress=sys.stderr.isatty()
+            spool, args.db, lock_timeout=args.wait, progress=_progress(args)
         )
     else:
         mistake = misplaced_spool(spool)
@@ -382,7 +400,7 @@ def _rollup(args: argparse.Namespace) -> int:
         archive=archive,
         lock_timeout=args.wait,
     )
-    result = warehouse.run(spool, progress=sys.stderr.isatty())
+    result = warehouse.run(spool, progress=_progress(args))
     ingest = result.ingest
     done = ingest.segments or ingest.quarantined or result.rolled_up or result.pruned_events
     # Copies skipped are news too: recorded in the ledger (and archived), each said once; so
@@ -395,9 +413,9 @@ def _rollup(args: argparse.Namespace) -> int:
         or ingest.newer_schema
     )
     if not (done or news):
-        _say_done("nothing to do: no new segments")
+        _say_done("nothing to do: no new segments", quiet=args.quiet)
     else:
-        _say_done(result.summary())
+        _say_done(result.summary(), quiet=args.quiet)
     if ingest.undisposed:
         return EXIT_NOT_DISPOSED
     return EXIT_NEWER_SEGMENTS if ingest.newer_schema else 0
@@ -418,7 +436,7 @@ def _spark_rollup(args: argparse.Namespace) -> int:
             f"; left {len(counts.newer_schema)} segments of a newer event schema in the spool "
             "(upgrade cookiewall to count them)"
         )
-    _say_done(summary)
+    _say_done(summary, quiet=args.quiet)
     return EXIT_NEWER_SEGMENTS if counts.newer_schema else 0
 
 
@@ -587,7 +605,7 @@ def _export(args: argparse.Namespace) -> int:
     if not to_stdout and not on_terminal:
         _check_output_folder(args.output)
         rows = export_table(args.db, args.table, args.format, args.output)
-        _say_done(f"exported {rows} rows of {args.table} to {args.output}")
+        _say_done(f"exported {rows} rows of {args.table} to {args.output}", quiet=args.quiet)
         return 0
     if to_stdout and args.stdout_closed:
         raise UsageError(STDOUT_CLOSED)
@@ -610,8 +628,9 @@ def _export(args: argparse.Namespace) -> int:
             stack.callback(os.close, fd)
         with _StdoutRelay(fd, shown) as relay:
             rows = export_table(args.db, args.table, args.format, relay.path)
-    where = "stdout" if to_stdout else args.output
-    print(f"exported {rows} rows of {args.table} to {where}", file=sys.stderr)
+    if not args.quiet:
+        where = "stdout" if to_stdout else args.output
+        print(f"exported {rows} rows of {args.table} to {where}", file=sys.stderr)
     return 0
 
 
@@ -692,18 +711,25 @@ def _prune(args: argparse.Namespace) -> int:
     from analytics.warehouse import Warehouse
 
     deleted = Warehouse(args.db, create=False).prune(args.raw_days)
-    _say_done(f"pruned {deleted} raw events older than {args.raw_days} days")
+    _say_done(f"pruned {deleted} raw events older than {args.raw_days} days", quiet=args.quiet)
     return 0
 
 
-def _say_done(line: str) -> None:
+def _progress(args: argparse.Namespace) -> bool:
+    """Whether to draw progress bars: on a terminal (stderr), unless --quiet."""
+    return not args.quiet and sys.stderr.isatty()
+
+
+def _say_done(line: str, *, quiet: bool = False) -> None:
     """Print the summary of work that is already durable (committed, renamed into place).
 
     A reader that left (`| head -0`, a dead log shipper) or a full log disk cannot undo the
     work: exiting 1 would have cron report a failure for a run that succeeded, and its
     retry find nothing to do. So the line is dropped: quietly for a closed pipe, with one
-    line on stderr otherwise.
+    line on stderr otherwise. With `quiet` (--quiet) it is not printed at all.
     """
+    if quiet:
+        return
     # A file name or visitor text the stream's encoding lacks (PYTHONIOENCODING=ascii, a
     # Latin-1 terminal) is escaped: a UnicodeEncodeError here turned an export that was in
     # place into `analytics: error: 'ascii' codec can't encode…`, exit 2.
