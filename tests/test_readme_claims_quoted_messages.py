@@ -256,8 +256,16 @@ POLICY_LINES: list[tuple[str, str, Callable[[], object]]] = [
     ),
     (
         "unknown-key",
-        "cookiewall.toml: [[categories]] has unknown keys: gpc_optout",
+        "cookiewall.toml: [[categories]] has unknown keys: gpc_optout (allowed: name,"
+        " description, required, gpc_opt_out, consent_mode); did you mean gpc_opt_out?",
         _toml(_CATEGORIES + b'[[categories]]\nname = "marketing"\ngpc_optout = true\n'),
+    ),
+    (
+        "unknown-top-level-key",
+        "cookiewall.toml: unknown policy keys: consent_max_age (allowed: version,"
+        " accepts_versions, consent_max_age_days, unknown_cookies, gpc_last_update, texts,"
+        " categories, cookies); did you mean consent_max_age_days?",
+        _toml(b"consent_max_age = 30\n" + _CATEGORIES),
     ),
     (
         "not-utf8",
