@@ -43,10 +43,10 @@ from analytics.errors import AnalyticsError
 from analytics.spool import (
     DAY_PREFIX,
     SEGMENT_SUFFIX,
-    TEMP_PREFIX,
     Segment,
     SpoolError,
     list_segments,
+    temporary_name,
 )
 
 logger = logging.getLogger("analytics.objectstore")
@@ -611,11 +611,12 @@ def download_segments(
 ) -> list[Path]:
     """Download `remote` into `staging_dir`, laid out like a spool; return the local paths.
 
-    Each file is written under a dot-prefixed temporary name and renamed once its size is
-    checked, so a crash mid-download never leaves half a segment for the warehouse to ingest
-    (the warehouse removes such a temporary once it is an hour old). A segment already staged
-    with the right size is not downloaded again. A segment deleted from object storage since
-    it was listed is skipped with a warning (it is not returned).
+    Each file is written under a dot-prefixed temporary name ending in `.partial` (no
+    `*.parquet` glob takes it) and renamed once its size is checked, so a crash mid-download
+    never leaves half a segment for the warehouse to ingest (the warehouse removes such a
+    temporary once it is an hour old). A segment already staged with the right size is not
+    downloaded again. A segment deleted from object storage since it was listed is skipped
+    with a warning (it is not returned).
     """
     client = client if client is not None else make_client(endpoint_url=endpoint_url)
     root = Path(staging_dir)
@@ -635,7 +636,7 @@ def _download_one(client: Any, segment: RemoteSegment, final: Path) -> bool:
     final.parent.mkdir(parents=True, exist_ok=True)
     # A name of this download's own: two rollups staging into one folder at once (cron
     # starting the next before the last is done) must not rename each other's file away.
-    temp = final.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{final.name}")
+    temp = final.with_name(temporary_name(final.name, tag=f"{secrets.token_hex(6)}-"))
     failure: ObjectStoreError | None = None
     try:
         client.download_file(segment.bucket, segment.key, str(temp))

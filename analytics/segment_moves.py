@@ -18,6 +18,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from analytics.spool import temporary_name
+
 
 @dataclass(frozen=True)
 class Moved:
@@ -73,7 +75,8 @@ def move_without_replacing(source: Path, target: Path) -> Moved:
 
 
 def _copy_then_claim(source: Path, candidate: Path) -> None:
-    temporary = candidate.with_name(f".tmp-move-{os.getpid()}-{candidate.name}")
+    # Not `*.parquet` while incomplete: a reader's glob of the archive must not take it.
+    temporary = candidate.with_name(temporary_name(candidate.name, tag=f"move-{os.getpid()}-"))
     try:
         shutil.copy2(source, temporary)
         try:

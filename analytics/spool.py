@@ -4,10 +4,11 @@ Layout (Hive-style, so DuckDB, Spark, Trino or ClickHouse read it as a partition
 
     <spool_dir>/day=YYYY-MM-DD/<unix_ms>-<host>-<pid>-<seq>-<random>.parquet
 
-* A segment is written to a dot-prefixed temporary name in the same folder, fsynced, then
-  renamed (atomic on POSIX within one filesystem), so a reader never sees half a segment —
-  provided it skips dot-files: Spark and Hive do; DuckDB's glob does not, so read a live
-  spool with ``day=*/[!.]*.parquet``.
+* A segment is written to a temporary name in the same folder (``.tmp-<name>.partial``),
+  fsynced, then renamed (atomic on POSIX within one filesystem), so a reader never sees half
+  a segment: the temporary name is hidden from readers that skip dot-files (Spark, Hive) and
+  does not end in ``.parquet`` for those that do not (DuckDB's ``day=*/*.parquet``). Writers
+  before this named it ``.tmp-<name>.parquet``; cleanup takes both.
 * Names carry time, a hash of the host name, the pid, a per-process counter and randomness, so
   no two processes or hosts collide, and a lexical sort is roughly chronological.
 * Each file has the columns of `analytics.event.EVENT_SCHEMA` and the key-value metadata
@@ -42,6 +43,9 @@ from analytics.forkgate import arrow_section
 SEGMENT_SUFFIX = ".parquet"
 SEGMENT_NAME_KEY = b"cookiewall.segment"
 TEMP_PREFIX = ".tmp-"
+# Ends every temporary name, so that no `*.parquet` glob (DuckDB's matches dot-files) picks
+# up a half-written file. Older writers left `.tmp-<name>.parquet`: TEMP_PREFIX finds both.
+TEMP_SUFFIX = ".partial"
 DAY_PREFIX = "day="
 # Folders that live inside a spool without being the spool's days.
 _SPOOL_SIBLINGS = frozenset({"salts", "quarantine", "archive"})
@@ -74,6 +78,12 @@ def _segment_filename() -> str:
     )
 
 
+def temporary_name(name: str, *, tag: str = "") -> str:
+    """The name a file called `name` is written under until it is complete (`tag`: what
+    keeps two writers of one name apart, such as ``move-<pid>-``)."""
+    return f"{TEMP_PREFIX}{tag}{name}{TEMP_SUFFIX}"
+
+
 def day_folder(spool_dir: Path, day: date) -> Path:
     return spool_dir / f"{DAY_PREFIX}{day.isoformat()}"
 
@@ -96,7 +106,7 @@ def write_segment(spool_dir: str | os.PathLike[str], day: date, table: pa.Table)
         pq.write_table(table.replace_schema_metadata(metadata), sink, compression="zstd")
         encoded = sink.getvalue()
     folder.mkdir(parents=True, exist_ok=True)
-    temp = folder / f"{TEMP_PREFIX}{final.name}"
+    temp = folder / temporary_name(final.name)
     try:
         with open(temp, "wb") as handle:
             handle.write(encoded)
@@ -233,8 +243,10 @@ def remove_stale_temps(
 ) -> int:
     """Delete temporary segments left by killed writers (mtime older than `older_than` s).
 
-    Never touches a younger one: it may be a segment being written right now. Returns the
-    count removed; files that vanish or resist deletion are skipped.
+    Never touches a younger one: it may be a segment being written right now. Both forms are
+    temporary: ``.tmp-<name>.partial`` and the ``.tmp-<name>.parquet`` of older writers (an
+    upgrade may find them). Returns the count removed; files that vanish or resist deletion
+    are skipped.
     """
     cutoff = (time.time() if now is None else now) - older_than
     removed = 0
