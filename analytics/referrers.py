@@ -1,8 +1,11 @@
 """Referrer normalisation and classification: raw `Referer` header -> host, domain, medium, source.
 
 The host is lower-case, IDNA-decoded to Unicode, without port, credentials, trailing dot or a
-leading ``www.``; the domain is its registrable domain (eTLD+1) per the Public Suffix List,
-private section included. The medium and the human name come from our own curated table
+leading ``www.`` (kept when the rest is a public suffix: ``www.com`` is a site, ``com`` none);
+the domain is its registrable domain (eTLD+1) per the Public Suffix List, private section
+included. A host that is itself a suffix of the ICANN section (``com``, ``co.uk``) is no site
+and counts as direct; one of the private section (``github.io``) is the platform's own site,
+its own domain. The medium and the human name come from our own curated table
 (analytics/data/referrer_sources.py). Parsing is cached per raw header value, since the same
 few referrers repeat on most requests.
 
@@ -120,7 +123,13 @@ def normalise_host(raw_host: str) -> str | None:
         if decoded is None:
             return None
         labels.append(decoded)
-    return ".".join(labels).removeprefix("www.") or None
+    host = ".".join(labels)
+    # `www.` names the same site as the rest, unless the rest is a public suffix: then `www`
+    # is the registered name itself (`www.com`, `www.github.io`), and dropping it would count
+    # that site under a suffix, as if `com` had linked.
+    if host.startswith("www.") and not _psl.is_public(host[4:]):
+        host = host[4:]
+    return host or None
 
 
 def _load_spam_hosts() -> frozenset[str]:
@@ -204,8 +213,17 @@ def parse_referrer(raw: bytes, site: str) -> Referrer:
     if host == IP_LITERAL:
         medium = "internal" if raw_host.strip("[]") == site else "referral"
         return Referrer(IP_LITERAL, IP_LITERAL, medium, IP_LITERAL)
+    if _icann_psl.is_public(host, accept_unknown=False):
+        # `https://com/`, `https://co.uk/`: a suffix of the ICANN section itself, which no one
+        # registers, so no page there linked (accept_unknown=False: `localhost`, `intranet`,
+        # names no rule lists, stay intranet sites). A forged header, as garbage is: direct,
+        # not a referrer "com" in the tables.
+        return DIRECT
     if _is_spam(host) or _is_spam(raw_host.lower().rstrip(".")):
         return Referrer(host, None, "referral", None, spam=True)
+    # None for a host that is a suffix of the private section (github.io, s3.amazonaws.com:
+    # the platform's own site, as the WebExtensions public-suffix API counts it) or a name
+    # the list does not know (localhost): the host is its own domain.
     domain = _psl.privatesuffix(host) or host
     if _is_internal(host, domain, site):
         return Referrer(host, domain, "internal", domain)

@@ -125,9 +125,10 @@ def referrer_key(value: str) -> str:
     if found.domain is None:
         if found.host is not None:  # a referrer-spam host: the warehouse drops those
             return found.host
+        # `https://com/` too: the recorder counts a public suffix's own name as direct.
         raise ParamError(
             "referrer must be a referring domain such as example.org, or an http(s) address "
-            "with a host name"
+            "with a site's host name (not a public suffix such as com or co.uk)"
         )
     return found.domain
 
