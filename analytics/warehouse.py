@@ -420,7 +420,10 @@ class Warehouse:
             con.close()
         undisposed, archived_renamed = self._dispose(disposable)
         # Temporary segments of writers killed mid-flush: never listed, but clutter forever.
+        # Likewise the archive's copies of a run killed mid-copy (across filesystems).
         stale = remove_stale_temps(spool)
+        if isinstance(self.archive, Path):
+            stale += remove_stale_temps(self.archive)
         if stale:
             logger.info("removed %d stale temporary segments left by crashed writers", stale)
         result = IngestResult(
