@@ -153,13 +153,13 @@ def after_range_notice(
     )
     if found is None:
         return ""
-    changes = {"to": found.until.isoformat()}
+    changes = {"from": found.shown_from.isoformat(), "to": found.until.isoformat()}
     if params.referrer is not None:
         changes["referrer"] = params.referrer
     href = templates.link(root, path, params.query_string(**changes))
     return (
         f'<p class="notice" role="status">{escape(found.text())}. '
-        f'<a href="{href}">Show {found.start} … {found.until}</a></p>'
+        f'<a href="{href}">Show {found.shown_from} … {found.until}</a></p>'
     )
 
 

@@ -146,6 +146,16 @@ def read_referrer(raw: Mapping[str, str]) -> str | None:
     return referrer_key(referrer) if referrer is not None else None
 
 
+def earliest_start(end: date, grain: str) -> date:
+    """The first day of the longest range ending `end` that fits a chart: the start of the
+    bucket of `grain` MAX_BUCKETS - 1 before the one holding `end`."""
+    last = bucket(end, grain)
+    if grain == "month":
+        months = last.year * 12 + last.month - 1 - (MAX_BUCKETS - 1)
+        return date(months // 12, months % 12 + 1, 1)
+    return last - timedelta(days=(MAX_BUCKETS - 1) * (7 if grain == "week" else 1))
+
+
 def bucket_count(start: date, end: date, grain: str) -> int:
     """len(periods(start, end, grain)), counted without listing millions of days."""
     if grain == "month":

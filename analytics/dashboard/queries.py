@@ -19,7 +19,7 @@ from datetime import date, timedelta
 
 import duckdb
 
-from analytics.dashboard.params import Params
+from analytics.dashboard.params import MAX_BUCKETS, Params, bucket_count, earliest_start
 from analytics.reports import (
     DOMAIN_DAYS,
     OTHER,
@@ -352,10 +352,15 @@ class AfterRange:
     end: date
     until: date  # the last day with pageviews: a range to it includes them
     pageviews: int | None  # None: withheld (small-count suppression is on)
+    # The first day of the range that includes them: `start`, unless a range from `start` to
+    # `until` has more buckets than a chart takes (see `only_after_range`).
+    shown_from: date
 
     def note(self) -> str:
         """The API's note (the page links the range instead of naming the parameter)."""
-        return f"{self.text()}: to={self.until} includes them"
+        if self.shown_from == self.start:
+            return f"{self.text()}: to={self.until} includes them"
+        return f"{self.text()}: from={self.shown_from}&to={self.until} includes them"
 
     def text(self) -> str:
         counted = "pageviews are" if self.pageviews is None else f"{self.pageviews} pageviews are"
@@ -380,9 +385,16 @@ def only_after_range(
     if found is None:
         return None
     pageviews, until = found
+    shown_from = params.start
+    if bucket_count(params.start, until, params.grain) > MAX_BUCKETS:
+        # A range already near the limit, extended to `until`, is one the page refuses (a
+        # 400 behind the link). Its first days hold no pageviews (that is why it is shown),
+        # so `from` moves instead, keeping the grain chosen and hiding nothing.
+        shown_from = earliest_start(until, params.grain)
     return AfterRange(
         start=params.start,
         end=params.end,
         until=until,
         pageviews=pageviews if min_visitors is None else None,
+        shown_from=shown_from,
     )
