@@ -110,11 +110,20 @@ _WORD_WITH_NUMBER = re.compile(
 # lower-case letters or more (`iPhone`, `GitHub`), an acronym inside (`macOS`, `OAuth`).
 _CASED_AS_A_WORD = r"[A-Z]?[a-z]*(?:[A-Z]+[a-z]{2,})*[A-Z]*"
 _MIXED_CASE_WORD = re.compile(_CASED_AS_A_WORD)
-# A group a reader can read: a number, a word, a word with a number, or a model name
-# (`rx7900xtx`, `log4j`, `7950x3d`).
+# A route or function name in camelCase: one Capital to a word, words of two letters too
+# (`listOrdersByCustomerId`, `isUserInGroupOrRole`), then perhaps an acronym and a version
+# (`GetBalanceByIBAN`, `ListObjectsV2`). Stricter than `_CASED_AS_A_WORD` (no run of
+# capitals before a word) and only here, not in `_has_random_case`: random groups read so
+# (`xByQ`) would be taken for words there, and loosely cased ones (`uOSEzsY1`) here.
+_TWO_LETTER_WORD = r"(?:By|Id|Of|To|At|On|In|Is|Or|As|An|If|Up|No|Do|My|Be|Go|So|It|We|Us)"
+_CAMEL_CASE_NAME = rf"[A-Z]?[a-z]+(?:[A-Z][a-z]{{2,}}|{_TWO_LETTER_WORD})+[A-Z]{{0,4}}[0-9]*"
+# A group a reader can read: a number, a word, a word with a number, a model name
+# (`rx7900xtx`, `log4j`, `7950x3d`, `7800X3D`), or a time in ISO 8601's basic format
+# (`20241128T143200Z`, as build and backup names carry it).
 _READABLE_GROUP = re.compile(
-    rf"[0-9]+|{_CASED_AS_A_WORD}|{_WORD_WITH_NUMBER.pattern}"
+    rf"[0-9]+|{_CASED_AS_A_WORD}|{_CAMEL_CASE_NAME}|{_WORD_WITH_NUMBER.pattern}"
     rf"|{_WORD_CASED}[0-9]+[a-z]+|[A-Z]+[0-9]+[A-Z]+|[0-9]+[a-z][0-9]+[a-z]*"
+    r"|[0-9]+[A-Z][0-9]+[A-Z]+|[0-9]{8}T[0-9]{4,6}Z?"
 )
 
 
@@ -122,9 +131,10 @@ def _is_b64_token(run: str) -> bool:
     """Whether a run of base64url characters (24 or more) is a token, not words.
 
     A run without `-` or `_` is a token when it mixes upper case, lower case and digits, or,
-    in one case, switches between letters and digits 5 times or more. A run with them is
-    judged by its groups (see `_is_grouped_code`), or is such a token whose groups are, for
-    at least half of its characters, not readable (`_READABLE_GROUP`): a title's groups are.
+    in one case, switches between letters and digits 5 times or more. A run with them is a
+    token when one of its groups is such a token by itself, or as judged by its groups (see
+    `_is_grouped_code`), or when it is such a token whose groups are, for at least half of
+    its characters, not readable (`_READABLE_GROUP`): a title's groups are.
     """
     if not _DIGIT.search(run):
         return False
@@ -133,6 +143,10 @@ def _is_b64_token(run: str) -> bool:
     if not _MIXED_INSIDE_A_WORD.search(run):
         return False  # words, numbers and Capitals only (most slugs): nothing below can hold
     groups = [group for group in _GROUP_SEPARATOR.split(run) if group]
+    # A group that is a token by itself stays one beside numbers and words: readable groups
+    # (`xoxb-2934567890123-4567890123456-<24 random>`, a Slack token) must not outweigh it.
+    if any(len(group) >= 24 and _is_b64_token(group) for group in groups):
+        return True
     if _is_grouped_code(groups):
         return True
     if not _mixes_like_a_token(run):
