@@ -46,6 +46,9 @@ TEMP_PREFIX = ".tmp-"
 # Ends every temporary name, so that no `*.parquet` glob (DuckDB's matches dot-files) picks
 # up a half-written file. Older writers left `.tmp-<name>.parquet`: TEMP_PREFIX finds both.
 TEMP_SUFFIX = ".partial"
+# A file name's longest (255 bytes on ext4, xfs, tmpfs), less room for a temporary of a
+# temporary: boto3's download_file writes `<name>.<8 hex digits>` before its own rename.
+_TEMP_NAME_MAX = 255 - 16
 DAY_PREFIX = "day="
 # Folders that live inside a spool without being the spool's days.
 _SPOOL_SIBLINGS = frozenset({"salts", "quarantine", "archive"})
@@ -80,8 +83,16 @@ def _segment_filename() -> str:
 
 def temporary_name(name: str, *, tag: str = "") -> str:
     """The name a file called `name` is written under until it is complete (`tag`: what
-    keeps two writers of one name apart, such as ``move-<pid>-``)."""
-    return f"{TEMP_PREFIX}{tag}{name}{TEMP_SUFFIX}"
+    keeps two writers of one name apart, such as ``move-<pid>-``).
+
+    It is longer than `name`: where that passes the longest name a temporary may have, a
+    digest of `name` stands in for it, so a file whose own name fits (a segment named near
+    the 255 bytes of ext4, xfs or tmpfs) can still be written, copied or downloaded."""
+    temporary = f"{TEMP_PREFIX}{tag}{name}{TEMP_SUFFIX}"
+    if len(os.fsencode(temporary)) <= _TEMP_NAME_MAX:
+        return temporary
+    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:32]
+    return f"{TEMP_PREFIX}{tag}{digest}{TEMP_SUFFIX}"
 
 
 def day_folder(spool_dir: Path, day: date) -> Path:
