@@ -5,7 +5,8 @@ untouched. The request path only captures the raw values (a `Capture`: time, pat
 headers it needs, consent); the recorder's background thread turns them into events within
 about a second (referrer, device, redaction, UTM, visitor hash), off the request path.
 The visitor's consent is read by duck typing from `scope["state"]["consent"]`
-(cookiewall's ConsentMiddleware puts it there), so analytics works with or without cookiewall.
+(cookiewall's ConsentMiddleware puts it there), so analytics works with or without cookiewall;
+a request the gate answered itself (its endpoints) is never recorded, whatever the order.
 Lifespan shutdown closes the recorder (flushing its buffer), also for apps that do not
 implement the lifespan protocol themselves.
 
@@ -69,6 +70,11 @@ _NOT_PAGE_EXTENSIONS = frozenset({
 })
 # fmt: on
 _new_capture = tuple.__new__
+# Set in the request state by cookiewall's ConsentMiddleware when it answered the request
+# itself (its endpoints under any `path_prefix`, gpc.json): never recorded. Private to the two
+# packages (the same literal as cookiewall.middleware.ANSWERED_STATE_KEY: not imported, as
+# analytics works without cookiewall). Only seen here when this middleware is outside the gate.
+_ANSWERED_BY_THE_GATE = "cookiewall.answered"
 
 
 def _asks_for_a_page(headers: Iterable[tuple[bytes, bytes]]) -> bool:
@@ -107,7 +113,11 @@ def _mounted_paths(path: str, root_path: str) -> tuple[str, str]:
 def _consent_of(scope: Scope) -> tuple[str, bool]:
     """`(consent summary, hash allowed)` from the consent object cookiewall leaves in scope."""
     state = scope.get("state")
-    consent = state.get("consent") if isinstance(state, dict) else None
+    return _summary_of(state.get("consent") if isinstance(state, dict) else None)
+
+
+def _summary_of(consent: Any) -> tuple[str, bool]:
+    """`(consent summary, hash allowed)` from cookiewall's consent object (or None)."""
     if consent is None:
         return "undecided", True
     try:
@@ -207,6 +217,7 @@ class TrafficMiddleware:
         self._hashing = recorder.hashing
         self._trusts_proxies = bool(recorder.trusted_proxies)
         self._record_all = recorder.record_all
+        self._warned_outside_the_gate = False  # see `_warn_outside_the_gate`
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -316,6 +327,19 @@ class TrafficMiddleware:
         except Exception as exc:  # recording must never break a response
             self.recorder.recording_failed(exc)
 
+    def _warn_outside_the_gate(self) -> None:
+        """Say once that this middleware wraps cookiewall's gate (it saw a request the gate
+        answered, which never reaches a middleware inside it): events are right either way,
+        but inside, the gate runs it within its own send wrapper (`observed_path`)."""
+        if self._warned_outside_the_gate:
+            return
+        self._warned_outside_the_gate = True
+        logger.warning(
+            "analytics: TrafficMiddleware wraps cookiewall's ConsentMiddleware; its consent"
+            " endpoints are not recorded, but the documented order is ConsentMiddleware"
+            " outermost, TrafficMiddleware inside it (one middleware layer fewer per request)"
+        )
+
     def _record_navigation(self, scope: Scope, page: Scope) -> None:
         """Record the page a client-side navigation showed: `page` is the request a browser
         would have sent for it (see `navigation.page_scope`), recorded as its 200 would be,
@@ -350,6 +374,14 @@ class TrafficMiddleware:
                 and not _names_another_file_type(path)
             ):
                 return
+        state = scope.get("state")
+        if isinstance(state, dict):
+            if _ANSWERED_BY_THE_GATE in state:  # the gate's own answer (this is outside it)
+                self._warn_outside_the_gate()
+                return
+            consent_object = state.get("consent")
+        else:
+            consent_object = None
         referer = user_agent = forwarded_for = None
         opted_out = False
         for name, value in scope["headers"]:
@@ -361,7 +393,7 @@ class TrafficMiddleware:
                 forwarded_for = value if forwarded_for is None else forwarded_for + b"," + value
             elif name in _OPT_OUT and value.strip() == b"1":
                 opted_out = True
-        consent, hash_allowed = _consent_of(scope)
+        consent, hash_allowed = _summary_of(consent_object)
         peer = None
         if hash_allowed and not opted_out and self._hashing:
             client = scope.get("client")

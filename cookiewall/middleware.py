@@ -47,6 +47,11 @@ logger = logging.getLogger("cookiewall")
 
 # The request state entry naming the gate that served the request (see `get_gate`).
 GATE_STATE_KEY = "cookiewall.gate"
+# Private: set (True) in the request state only when the gate answers the request itself (an
+# endpoint, gpc.json, any of their errors), so that analytics' TrafficMiddleware, if put
+# outside the gate, records none of them whatever `path_prefix` is. The same literal is in
+# analytics.middleware, which works without cookiewall and so cannot import it.
+ANSWERED_STATE_KEY = "cookiewall.answered"
 
 MAX_INJECT_BUFFER = 1024 * 1024  # bodies with a known, small Content-Length may be buffered
 # A streamed page's first bytes kept for its <meta> CSP nonces: a head is a few KiB. Kept on,
@@ -285,6 +290,7 @@ class ConsentMiddleware:
 
         handler = site.routes.get(path)
         if handler is not None:
+            state[ANSWERED_STATE_KEY] = True  # only here: no cost to the app's requests
             secure = self._is_secure(scope)
             await self._serve(handler, scope, receive, send, consent, secure, site, extra)
             return
