@@ -126,8 +126,10 @@ def normalise_host(raw_host: str) -> str | None:
     host = ".".join(labels)
     # `www.` names the same site as the rest, unless the rest is a public suffix: then `www`
     # is the registered name itself (`www.com`, `www.github.io`), and dropping it would count
-    # that site under a suffix, as if `com` had linked.
-    if host.startswith("www.") and not _psl.is_public(host[4:]):
+    # that site under a suffix, as if `com` had linked. A name no rule lists (`localhost`,
+    # `intranet`) is a site, as `parse_referrer` counts it (accept_unknown=False): the list's
+    # default takes it for a suffix, and `www.localhost` would be a second referrer.
+    if host.startswith("www.") and not _psl.is_public(host[4:], accept_unknown=False):
         host = host[4:]
     return host or None
 
@@ -213,14 +215,16 @@ def parse_referrer(raw: bytes, site: str) -> Referrer:
     if host == IP_LITERAL:
         medium = "internal" if raw_host.strip("[]") == site else "referral"
         return Referrer(IP_LITERAL, IP_LITERAL, medium, IP_LITERAL)
+    # Spam first: the list names a few public suffixes itself (`kharkov.ua`), and a header
+    # the list names is a bot's, dropped with the request, not a direct visit counted.
+    if _is_spam(host) or _is_spam(raw_host.lower().rstrip(".")):
+        return Referrer(host, None, "referral", None, spam=True)
     if _icann_psl.is_public(host, accept_unknown=False):
         # `https://com/`, `https://co.uk/`: a suffix of the ICANN section itself, which no one
         # registers, so no page there linked (accept_unknown=False: `localhost`, `intranet`,
         # names no rule lists, stay intranet sites). A forged header, as garbage is: direct,
         # not a referrer "com" in the tables.
         return DIRECT
-    if _is_spam(host) or _is_spam(raw_host.lower().rstrip(".")):
-        return Referrer(host, None, "referral", None, spam=True)
     # None for a host that is a suffix of the private section (github.io, s3.amazonaws.com:
     # the platform's own site, as the WebExtensions public-suffix API counts it) or a name
     # the list does not know (localhost): the host is its own domain.
