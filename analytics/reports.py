@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 
@@ -439,11 +439,19 @@ def only_after_range(con: duckdb.DuckDBPyConnection, window: Window) -> str | No
     found = pageviews_after_range(con, window.start, window.end, window.query.site)
     if found is None:
         return None
-    after, until = found
+    after, until = found.pageviews, found.last
     return (
         f"no pageviews from {window.start} to {window.end}; the range ends yesterday (the "
         f"last complete day) and {after} pageviews are after it: --to {until} includes them"
     )
+
+
+class DaysAfter(NamedTuple):
+    """The pageviews after a range that holds none (`pageviews_after_range`)."""
+
+    pageviews: int
+    first: date  # the first day after the range with pageviews
+    last: date  # the last such day: a range to it includes them all
 
 
 def pageviews_after_range(
@@ -452,9 +460,10 @@ def pageviews_after_range(
     end: date,
     site: str | None,
     referrer: str | None = None,
-) -> tuple[int, date] | None:
-    """(pageviews after `end`, the last day with any) when `start`..`end` holds no pageviews
-    but later days do; None otherwise, or when that cannot be told. One query over the days
+) -> DaysAfter | None:
+    """The pageviews after `end` and the first and last day with any, when `start`..`end`
+    holds no pageviews but later days do; None otherwise, or when that cannot be told. One
+    query over the days
     from `start` on (of `referrer` alone when given): the report's and the dashboard's check
     for a range that ends before the only data there is (the day of the first rollup)."""
     source, narrow = "daily_totals", ""
@@ -469,7 +478,8 @@ def pageviews_after_range(
                 con,
                 "SELECT sum(pageviews) FILTER (WHERE day <= $end), "
                 "sum(pageviews) FILTER (WHERE day > $end), "
-                "max(day) FILTER (WHERE day > $end AND pageviews > 0) "
+                "max(day) FILTER (WHERE day > $end AND pageviews > 0), "
+                "min(day) FILTER (WHERE day > $end AND pageviews > 0) "
                 f"FROM {source} WHERE day >= $start "
                 f"AND (CAST($site AS VARCHAR) IS NULL OR site = $site) {narrow}",
             ),
@@ -479,7 +489,7 @@ def pageviews_after_range(
         return None
     if row is None or row[0] or not row[1]:
         return None
-    return int(row[1]), row[2]
+    return DaysAfter(pageviews=int(row[1]), first=row[3], last=row[2])
 
 
 def _today_where_stored(path: Path) -> date | None:

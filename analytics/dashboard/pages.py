@@ -153,13 +153,14 @@ def after_range_notice(
     )
     if found is None:
         return ""
-    changes = {"from": found.shown_from.isoformat(), "to": found.until.isoformat()}
+    changes = {"from": found.shown_from.isoformat(), **found.changes()}
     if params.referrer is not None:
         changes["referrer"] = params.referrer
     href = templates.link(root, path, params.query_string(**changes))
+    by = f" by {found.grain}" if found.grain != params.grain else ""
     return (
         f'<p class="notice" role="status">{escape(found.text())}. '
-        f'<a href="{href}">Show {found.shown_from} … {found.until}</a></p>'
+        f'<a href="{href}">Show {found.shown_from} … {found.until}{by}</a></p>'
     )
 
 

@@ -21,7 +21,9 @@ import duckdb
 
 from analytics.dashboard.params import MAX_BUCKETS, Params, bucket_count, earliest_start
 from analytics.reports import (
+    DEFAULT_DAYS,
     DOMAIN_DAYS,
+    GRAINS,
     OTHER,
     VISITORS_NOTE,
     Cell,
@@ -350,17 +352,32 @@ class AfterRange:
 
     start: date
     end: date
+    first: date  # the first day after `end` with pageviews
     until: date  # the last day with pageviews: a range to it includes them
     pageviews: int | None  # None: withheld (small-count suppression is on)
     # The first day of the range that includes them: `start`, unless a range from `start` to
     # `until` has more buckets than a chart takes (see `only_after_range`).
     shown_from: date
+    # The grain of a chart that includes them: the one chosen, unless no range of it could.
+    grain: str
+    chosen_grain: str
+
+    def changes(self) -> dict[str, str]:
+        """The parameters that make the range include them."""
+        changes = {"to": self.until.isoformat()}
+        # `to` alone keeps a `from` that was given; one that was not is DEFAULT_DAYS before
+        # `to`, and past the first of them when they span more days (a clock ahead wrote some).
+        alone_from = self.until - timedelta(days=DEFAULT_DAYS - 1)
+        if self.shown_from != self.start or alone_from > self.first:
+            changes = {"from": self.shown_from.isoformat(), **changes}
+        if self.grain != self.chosen_grain:
+            changes["grain"] = self.grain
+        return changes
 
     def note(self) -> str:
         """The API's note (the page links the range instead of naming the parameter)."""
-        if self.shown_from == self.start:
-            return f"{self.text()}: to={self.until} includes them"
-        return f"{self.text()}: from={self.shown_from}&to={self.until} includes them"
+        named = "&".join(f"{key}={value}" for key, value in self.changes().items())
+        return f"{self.text()}: {named} includes them"
 
     def text(self) -> str:
         counted = "pageviews are" if self.pageviews is None else f"{self.pageviews} pageviews are"
@@ -384,17 +401,26 @@ def only_after_range(
     found = pageviews_after_range(con, params.start, params.end, params.site, params.referrer)
     if found is None:
         return None
-    pageviews, until = found
-    shown_from = params.start
-    if bucket_count(params.start, until, params.grain) > MAX_BUCKETS:
+    until = found.last
+    for grain in GRAINS[GRAINS.index(params.grain) :]:
+        if bucket_count(params.start, until, grain) <= MAX_BUCKETS:
+            shown_from = params.start
+            break
         # A range already near the limit, extended to `until`, is one the page refuses (a
         # 400 behind the link). Its first days hold no pageviews (that is why it is shown),
-        # so `from` moves instead, keeping the grain chosen and hiding nothing.
-        shown_from = earliest_start(until, params.grain)
+        # so `from` moves instead, keeping the grain chosen and hiding nothing...
+        shown_from = earliest_start(until, grain)
+        if shown_from <= found.first:
+            break
+        # ... unless the pageviews after it span more than a chart of this grain (a clock
+        # years ahead wrote some): the next longer grain shows all of them.
     return AfterRange(
         start=params.start,
         end=params.end,
+        first=found.first,
         until=until,
-        pageviews=pageviews if min_visitors is None else None,
+        pageviews=found.pageviews if min_visitors is None else None,
         shown_from=shown_from,
+        grain=grain,
+        chosen_grain=params.grain,
     )
