@@ -427,7 +427,6 @@ def test_mounted_app_still_reads_its_own_decision_beside_the_root_apps() -> None
     "value",
     [
         "expired",  # signed with the shop's key, too old: the shop's own, cleared
-        "other-version",  # the shop's key, an older policy version: cleared
         "forged",  # not a token at all (a token signed elsewhere is left alone, see above)
     ],
 )
@@ -446,3 +445,15 @@ def test_mounted_app_still_clears_a_bad_cookie_of_its_own(value: str) -> None:
     assert "Path=/shop" in response.headers["set-cookie"]
     assert "Max-Age=0" in response.headers["set-cookie"]
     assert shop.stats["bad_cookies"] == 1
+
+
+def test_mounted_app_keeps_its_own_decision_of_another_policy_version() -> None:
+    """The shop's key, an older policy version: undecided here, but no bad cookie (the
+    decision of the shop's servers still on that version), so not cleared."""
+    host, _, shop = _two_apps()
+    payload = {"v": "2000-01-01", "g": [], "t": int(time.time()), "r": "r1"}
+    signed = URLSafeSerializer(SHOP_SECRET.encode(), salt=SALT).dumps(payload)
+    response = call(host, "GET", "/shop/state", headers={"cookie": f"cookiewall={signed}"})
+    assert response.json()["decided"] is False
+    assert "set-cookie" not in response.headers
+    assert shop.stats["bad_cookies"] == 0
