@@ -24,7 +24,14 @@ from analytics.errors import WarehouseError
 from analytics.event import Event
 from analytics.tables import read_sql
 from analytics.warehouse import Warehouse
-from tests.warehouse_support import events_for_days, fixed_clock, table_rows, tally, write_events
+from tests.warehouse_support import (
+    events_for_days,
+    fixed_clock,
+    stored_schema_version,
+    table_rows,
+    tally,
+    write_events,
+)
 
 NOW = datetime(2026, 11, 5, tzinfo=UTC)
 DAY = NOW.date()
@@ -64,17 +71,6 @@ def steps(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return taken
 
 
-def _version(db: Path) -> str | None:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = con.execute(
-            "SELECT value FROM warehouse_meta WHERE key = 'schema_version'"
-        ).fetchall()
-    finally:
-        con.close()
-    return str(rows[0][0]) if rows else None
-
-
 def _spool(root: Path) -> tuple[Path, list[Event]]:
     spool = root / "spool"
     events = list(events_for_days(random.Random(5), [DAY], per_day=40))
@@ -102,10 +98,10 @@ def test_a_new_warehouse_is_made_at_the_current_schema_and_takes_no_step(
     }
     calls[first]()  # before the fix: the step ran on the new tables ("sessions" exists)
     assert steps == []
-    assert _version(db) == "2"
+    assert stored_schema_version(db) == "2"
     warehouse.run(spool)
     assert steps == []
-    assert _version(db) == "2"
+    assert stored_schema_version(db) == "2"
     assert table_rows(db, "daily_totals") == _totals_at_schema_2(events)
 
 
@@ -124,7 +120,7 @@ def test_a_first_run_that_fails_leaves_a_file_of_the_current_schema(
         patched.setattr(Warehouse, "_prune", fail)
         with pytest.raises(WarehouseError, match="disk full"):
             Warehouse(db, clock=fixed_clock(NOW)).run(spool)
-    assert _version(db) == "2"
+    assert stored_schema_version(db) == "2"
     assert table_rows(db, "events") == set()  # the run itself was rolled back
     Warehouse(db, clock=fixed_clock(NOW)).run(spool)
     assert steps == []
@@ -153,7 +149,7 @@ def test_an_unknown_time_zone_leaves_no_half_made_warehouse(
         con.close()
     Warehouse(db, clock=fixed_clock(NOW)).run(spool)
     assert steps == []
-    assert _version(db) == "2"
+    assert stored_schema_version(db) == "2"
     assert len(table_rows(db, "daily_totals")) == len(tally(events)["daily_totals"])
 
 
@@ -167,12 +163,12 @@ def test_an_old_file_still_takes_its_step_once(tmp_path: Path, steps: list[str])
         old_release.setattr("analytics.warehouse.MIGRATIONS", {})
         old_release.setattr("analytics.warehouse.read_sql", read_sql)
         Warehouse(db, clock=fixed_clock(NOW)).run(spool)
-    assert _version(db) == "1"
+    assert stored_schema_version(db) == "1"
     assert steps == []
     Warehouse(db, clock=fixed_clock(NOW)).run(spool)
     Warehouse(db, clock=fixed_clock(NOW)).run(spool)
     assert steps == ["1->2"]
-    assert _version(db) == "2"
+    assert stored_schema_version(db) == "2"
     assert table_rows(db, "daily_totals") == _totals_at_schema_2(events)
 
 

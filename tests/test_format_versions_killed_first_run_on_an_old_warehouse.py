@@ -22,7 +22,13 @@ from analytics.spool import write_segment
 from analytics.warehouse import Warehouse
 from tests.cli_support import ONE_DAY, build_one_day_warehouse, cli, event_count
 from tests.support import ROOT
-from tests.warehouse_support import events_for_days, table_rows, tally, write_events
+from tests.warehouse_support import (
+    events_for_days,
+    stored_schema_version,
+    table_rows,
+    tally,
+    write_events,
+)
 
 # Kills this process after the run's ingest and rollup, before its COMMIT.
 KILLED_ROLLUP = """
@@ -36,17 +42,6 @@ def killed(self, con):
 Warehouse._rollup = killed
 sys.exit(main(sys.argv[1:]))
 """
-
-
-def _version(db: Path) -> str | None:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = con.execute(
-            "SELECT value FROM warehouse_meta WHERE key = 'schema_version'"
-        ).fetchall()
-    finally:
-        con.close()
-    return str(rows[0][0]) if rows else None
 
 
 def _unstamp(db: Path) -> None:
@@ -93,7 +88,7 @@ def test_a_killed_first_run_counts_nothing_twice(
         timeout=120,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert _version(db) is None
+    assert stored_schema_version(db) is None
     assert event_count(db) == 50
     assert table_rows(db, "daily_totals") == totals_before
     assert _files(spool) == spool_before
@@ -102,7 +97,7 @@ def test_a_killed_first_run_counts_nothing_twice(
     again = subprocess.run(cli(*rollup), capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert again.returncode == 4, again.stderr
     assert "left 1 segments of event schema 2" in again.stderr
-    assert _version(db) == "1"
+    assert stored_schema_version(db) == "1"
     assert event_count(db) == 50 + 60
     assert table_rows(db, "daily_totals") == tally(old + good)["daily_totals"]
     assert newer_path.read_bytes() == spool_before[newer_path.relative_to(spool).as_posix()]

@@ -21,30 +21,21 @@ import pytest
 
 from analytics.errors import WarehouseError
 from analytics.spark import load_spark_rollups
-from analytics.tables import ROLLUP_TABLES
-from analytics.warehouse import Warehouse
-from tests.warehouse_support import events_for_days, fixed_clock, table_rows, tally, write_events
+from tests.warehouse_support import (
+    events_for_days,
+    spark_style_output,
+    stored_schema_version,
+    table_rows,
+    tally,
+)
 
 DAYS = [date(2026, 11, 27), date(2026, 11, 28)]
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 
 
 def _spark_output(root: Path) -> tuple[Path, dict[str, object]]:
-    """An output folder laid out as Spark writes it, holding the exact rollups of a spool."""
-    spool = root / "spool"
     events = events_for_days(random.Random(3), DAYS, per_day=40)
-    write_events(spool, events)
-    scratch = root / "scratch.duckdb"
-    Warehouse(scratch, clock=fixed_clock(NOW)).run(spool)
-    output = root / "spark-output"
-    output.mkdir()
-    with duckdb.connect(str(scratch), read_only=True) as con:
-        for table in ROLLUP_TABLES:
-            con.execute(
-                f"COPY (SELECT * FROM {table}) TO '{output / table}' "
-                "(FORMAT parquet, PARTITION_BY (day))"
-            )
-    return output, tally(events)
+    return spark_style_output(root, events, NOW), tally(events)
 
 
 def _tables(db: Path) -> set[str]:
@@ -71,11 +62,7 @@ def test_the_file_is_stamped_with_the_version_its_tables_have(tmp_path: Path) ->
     db = tmp_path / "spark.duckdb"
     load_spark_rollups(output, db)
     assert table_rows(db, "daily_totals") == expected["daily_totals"]
-    with duckdb.connect(str(db), read_only=True) as con:
-        (version,) = con.execute(
-            "SELECT value FROM warehouse_meta WHERE key = 'schema_version'"
-        ).fetchall()[0]
-    assert version == "1"
+    assert stored_schema_version(db) == "1"
 
 
 def test_an_older_file_takes_the_migration_steps_once(

@@ -34,30 +34,15 @@ from analytics.spool import (
     remove_stale_temps,
     write_segment,
 )
+from tests.warehouse_support import DIRECT_VISIT
 
 DAY = date(2026, 11, 29)
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _event(path: str) -> Event:
-    return Event(
-        ts=datetime(2026, 11, 29, 12, tzinfo=UTC),
-        site="example.com",
-        path=path,
-        method="GET",
-        status=200,
-        referrer_host=None,
-        referrer_domain=None,
-        referrer_medium="direct",
-        referrer_source=None,
-        utm_source=None,
-        utm_medium=None,
-        utm_campaign=None,
-        visitor_id=None,
-        device="desktop",
-        is_bot=False,
-        consent="undecided",
-    )
+    when = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    return DIRECT_VISIT._replace(ts=when, path=path, visitor_id=None)
 
 
 def _events(n: int, path: str = "/a") -> list[Event]:

@@ -19,6 +19,7 @@ import pytest
 from analytics import segment_moves
 from analytics.event import Event, to_table
 from analytics.spool import TEMP_PREFIX, TEMP_SUFFIX, list_segments, temporary_name, write_segment
+from tests.warehouse_support import DIRECT_VISIT
 
 DAY = date(2026, 11, 29)
 NAME_MAX = 255
@@ -32,27 +33,8 @@ def _long_name(length: int, filler: str = "a") -> str:
 
 
 def _events(count: int) -> list[Event]:
-    return [
-        Event(
-            ts=datetime(2026, 11, 29, 12, tzinfo=UTC),
-            site="example.com",
-            path=f"/p{i}",
-            method="GET",
-            status=200,
-            referrer_host=None,
-            referrer_domain=None,
-            referrer_medium="direct",
-            referrer_source=None,
-            utm_source=None,
-            utm_medium=None,
-            utm_campaign=None,
-            visitor_id=None,
-            device="desktop",
-            is_bot=False,
-            consent="undecided",
-        )
-        for i in range(count)
-    ]
+    when = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    return [DIRECT_VISIT._replace(ts=when, path=f"/p{i}", visitor_id=None) for i in range(count)]
 
 
 @pytest.mark.parametrize("length", [230, 240, 255])

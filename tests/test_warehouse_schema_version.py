@@ -26,7 +26,13 @@ from analytics.spark import load_spark_rollups
 from analytics.warehouse import Warehouse
 from tests.cli_support import ONE_DAY, build_one_day_warehouse, cli
 from tests.support import ROOT
-from tests.warehouse_support import events_for_days, fixed_clock, table_rows, write_events
+from tests.warehouse_support import (
+    events_for_days,
+    fixed_clock,
+    stored_schema_version,
+    table_rows,
+    write_events,
+)
 
 NOW = datetime(2026, 11, 5, tzinfo=UTC)
 
@@ -42,17 +48,6 @@ def _set_version(db: Path, value: str | None) -> None:
         con.close()
 
 
-def _version(db: Path) -> str | None:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = con.execute(
-            "SELECT value FROM warehouse_meta WHERE key = 'schema_version'"
-        ).fetchall()
-    finally:
-        con.close()
-    return str(rows[0][0]) if rows else None
-
-
 def _digest(db: Path) -> str:
     return hashlib.sha256(db.read_bytes()).hexdigest()
 
@@ -66,7 +61,7 @@ def unversioned(tmp_path: Path) -> Path:
 
 
 def test_a_new_warehouse_is_stamped_with_the_current_schema(tmp_path: Path) -> None:
-    assert _version(build_one_day_warehouse(tmp_path)) == "1"
+    assert stored_schema_version(build_one_day_warehouse(tmp_path)) == "1"
 
 
 READERS = [
@@ -86,7 +81,7 @@ def test_readers_never_stamp_an_unversioned_warehouse(
     args = [a.format(out=tmp_path / "out") for a in argv]
     assert main([*args, "--db", str(unversioned)]) == 0
     assert capsys.readouterr().err == ""
-    assert _version(unversioned) is None
+    assert stored_schema_version(unversioned) is None
     assert _digest(unversioned) == before
 
 
@@ -114,7 +109,7 @@ def test_a_writing_run_stamps_an_unversioned_warehouse(
 ) -> None:
     totals = table_rows(unversioned, "daily_totals")
     write(unversioned)
-    assert _version(unversioned) == "1"
+    assert stored_schema_version(unversioned) == "1"
     assert table_rows(unversioned, "daily_totals") == totals  # schema 1 it was: read as such
 
 
@@ -132,7 +127,7 @@ def test_a_run_that_fails_commits_no_stamp(
     monkeypatch.setattr(Warehouse, "_prune", fail)
     with pytest.raises(WarehouseError, match="disk full"):
         Warehouse(unversioned, clock=fixed_clock(NOW)).run(unversioned.parent / "spool")
-    assert _version(unversioned) is None
+    assert stored_schema_version(unversioned) is None
 
 
 NEWER = ["2", "999999999"]
@@ -268,7 +263,7 @@ def test_a_migration_runs_once_in_the_writing_run(
     warehouse.run(unversioned.parent / "spool")
     warehouse.run(unversioned.parent / "spool")
     assert steps == ["1->2"]
-    assert _version(unversioned) == "2"
+    assert stored_schema_version(unversioned) == "2"
     con = duckdb.connect(str(unversioned), read_only=True)
     try:
         assert con.execute("SELECT DISTINCT sessions FROM daily_totals").fetchall() == [(0,)]
@@ -288,7 +283,7 @@ def test_a_failed_migration_leaves_the_old_schema(
     monkeypatch.setattr("analytics.warehouse.MIGRATIONS", {1: broken})
     with pytest.raises(WarehouseError, match="no_such_table"):
         Warehouse(unversioned, clock=fixed_clock(NOW)).prune()
-    assert _version(unversioned) is None
+    assert stored_schema_version(unversioned) is None
     assert "sessions" not in _columns(unversioned, "daily_totals")
 
 
@@ -308,4 +303,4 @@ def test_loading_spark_rollups_stamps_the_schema(tmp_path: Path) -> None:
     output.mkdir()
     db = tmp_path / "spark.duckdb"
     load_spark_rollups(output, db)
-    assert _version(db) == "1"
+    assert stored_schema_version(db) == "1"

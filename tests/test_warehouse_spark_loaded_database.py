@@ -12,7 +12,6 @@ import random
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from analytics.cli import main
@@ -24,6 +23,7 @@ from tests.warehouse_support import (
     events_for_days,
     fixed_clock,
     snapshot,
+    spark_style_output,
     table_rows,
     tally,
     write_events,
@@ -38,19 +38,8 @@ KEPT = ("events", "ingested_segments", "rollup_days", "warehouse_meta", *ROLLUP_
 def _spark_loaded_database(root: Path) -> tuple[Path, list[object]]:
     """A database filled by `load_spark_rollups` from an output folder laid out as Spark
     writes it (`<table>/day=YYYY-MM-DD/*.parquet`), holding the exact rollups of a spool."""
-    spool = root / "spark-spool"
     events = events_for_days(random.Random(11), DAYS, per_day=50)
-    write_events(spool, events)
-    scratch = root / "scratch.duckdb"
-    Warehouse(scratch, clock=fixed_clock(NOW)).run(spool)
-    output = root / "spark-output"
-    output.mkdir()
-    with duckdb.connect(str(scratch), read_only=True) as con:
-        for table in ROLLUP_TABLES:
-            con.execute(
-                f"COPY (SELECT * FROM {table}) TO '{output / table}' "
-                "(FORMAT parquet, PARTITION_BY (day))"
-            )
+    output = spark_style_output(root, events, NOW)
     db = root / "spark.duckdb"
     load_spark_rollups(output, db)
     assert table_rows(db, "daily_totals") == tally(events)["daily_totals"]

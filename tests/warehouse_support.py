@@ -192,6 +192,37 @@ def table_rows(db: Path, table: str) -> set[Row]:
     return as_set
 
 
+def spark_style_output(root: Path, events: Sequence[Event], now: datetime) -> Path:
+    """An output folder laid out as the Spark rollup writes it (`<table>/day=YYYY-MM-DD/
+    *.parquet`), holding the exact rollups of `events` (made by the DuckDB rollup), for
+    `load_spark_rollups` without a Spark run."""
+    spool = root / "spark-spool"
+    write_events(spool, events)
+    scratch = root / "scratch.duckdb"
+    Warehouse(scratch, clock=fixed_clock(now)).run(spool)
+    output = root / "spark-output"
+    output.mkdir()
+    with duckdb.connect(str(scratch), read_only=True) as con:
+        for table in ROLLUP_TABLES:
+            con.execute(
+                f"COPY (SELECT * FROM {table}) TO '{output / table}' "
+                "(FORMAT parquet, PARTITION_BY (day))"
+            )
+    return output
+
+
+def stored_schema_version(db: Path) -> str | None:
+    """The `schema_version` a warehouse file holds in warehouse_meta, or None (unstamped)."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT value FROM warehouse_meta WHERE key = 'schema_version'"
+        ).fetchall()
+    finally:
+        con.close()
+    return str(rows[0][0]) if rows else None
+
+
 def sorted_rows(db: Path, table: str, drop: tuple[str, ...] = ()) -> list[Row]:
     """Every row of `table` in `db`, sorted, without the columns named in `drop`: for
     comparing two engines' tables row for row (a duplicate row counts, unlike table_rows)."""
