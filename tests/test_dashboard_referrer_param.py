@@ -129,6 +129,34 @@ def test_a_pasted_address_is_read_as_its_referrer(db: Path, written: str, key: s
     assert "secret" not in pasted.text
 
 
+# A host typed as the browser shows it (news.ycombinator.com, mail.google.com) is reduced the
+# same way: before, only an address was, and the bare host answered zeros.
+BARE_HOSTS = [
+    ("news.ycombinator.com", "ycombinator.com"),
+    ("NEWS.ycombinator.com.", "ycombinator.com"),
+    ("www.news.ycombinator.com", "ycombinator.com"),
+    ("mail.google.com", "google.com"),
+    ("blog.friend.org", "friend.org"),
+    ("foo.github.io", "foo.github.io"),  # the Public Suffix List's private section
+    ("google.com", "google.com"),
+]
+
+
+@pytest.mark.parametrize(("written", "key"), BARE_HOSTS)
+def test_a_host_name_is_read_as_its_registrable_domain(db: Path, written: str, key: str) -> None:
+    app = app_for(db)
+    typed = get(app, "/api/timeseries", {**APRIL, "referrer": written})
+    assert typed.status_code == 200, typed.text[:300]
+    assert typed.json()["referrer"] == key
+    by_key = get(app, "/api/timeseries", {**APRIL, "referrer": key}).json()
+    assert typed.json()["totals"] == by_key["totals"]
+
+
+def test_a_typed_subdomain_finds_the_referrers_numbers(db: Path) -> None:
+    typed = get(app_for(db), "/api/timeseries", {**APRIL, "referrer": "news.ycombinator.com"})
+    assert typed.json()["totals"]["pageviews"] > 0
+
+
 @pytest.mark.parametrize("path", ["/api/timeseries", "/api/referrer-pages", "/referrer"])
 def test_a_pasted_address_finds_the_referrers_numbers(db: Path, path: str) -> None:
     app = app_for(db)

@@ -110,15 +110,22 @@ def looks_like_address(value: str) -> bool:
 def referrer_key(value: str) -> str:
     """The referrer as the warehouse keys it.
 
-    A domain: `normalise_host` gives the Referer's host its canonical form (Unicode NFC from
-    Punycode, lower case, no "www." or trailing dot), so the same function must read the
-    parameter. Keys that are no host name, such as "(ip)" or "(other)", stay as written
+    A host name: `normalise_host` gives the Referer's host its canonical form (Unicode NFC
+    from Punycode, lower case, no "www." or trailing dot), so the same function must read the
+    parameter, and it is then reduced to its registrable domain as an address is. Keys that
+    are no host name, such as "(ip)" or "(other)", stay as written
     (lower case). An address (pasted from a browser) is read as the recorder reads a Referer
     header: `parse_referrer` reduces it to the domain the warehouse stores (the registrable
     one: news.ycombinator.com is ycombinator.com), and its path and query are dropped."""
     if not looks_like_address(value):
         host = normalise_host(value)
-        return host if host is not None else value.lower()
+        if host is None:
+            return value.lower()
+        # A host name typed as it appears in the browser (news.ycombinator.com) is reduced
+        # as the recorder reduces a Referer's host: to the registrable domain the warehouse
+        # stores. Before, only an address was, so the bare host found no rows at all.
+        found = parse_referrer(b"https://" + host.encode("utf-8"), "")
+        return found.domain if found.domain is not None else host
     address = value if "://" in value else "https://" + value
     # No site: nothing is "internal" here; only the domain is read.
     found = parse_referrer(address.encode("utf-8", "replace"), "")
