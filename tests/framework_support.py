@@ -1,0 +1,77 @@
+"""Helpers shared by the Django and Flask integration tests (tests/test_django_integration.py,
+tests/test_flask_integration.py): the cookies an answer sets, the banner's no-JavaScript forms,
+the rollup of a spool, and what of a visitor a spool holds."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+import httpx
+import pyarrow.parquet as pq
+
+from analytics.warehouse import Warehouse
+
+# Two real browsers' user agents, each with a word of its own that must never reach the spool.
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0 uamark-3f9e"
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36 uamark-8b21"
+)
+BANNER = 'id="cookiewall"'
+
+_BANNER_FORM = re.compile(
+    r'<form class="cookiewall-form" method="post" action="([^"]+)">'
+    r'<input type="hidden" name="next" value="([^"]*)">'
+    r'<button class="cookiewall-button" type="submit" name="action" value="([a-z_]+)"'
+)
+
+
+def cookie_names(response: httpx.Response) -> set[str]:
+    return {h.split("=", 1)[0] for h in response.headers.get_list("set-cookie")}
+
+
+def banner_forms(page: str) -> dict[str, tuple[str, str]]:
+    """The injected banner's one-button forms, as a browser without JavaScript submits them:
+    {action: (the form's address, its hidden `next`)}."""
+    return {
+        action: (html.unescape(target), html.unescape(next_path))
+        for target, next_path, action in _BANNER_FORM.findall(page)
+    }
+
+
+def daily_pages(spool: Path, db: Path) -> dict[str, tuple[int, int]]:
+    """Ingest and roll up `spool` into the warehouse `db`: {path: (pageviews, visitors)}."""
+    result = Warehouse(db).run(spool)
+    assert result.ingest.quarantined == ()
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "SELECT path, sum(pageviews), sum(visitors) FROM daily_pages GROUP BY path"
+        ).fetchall()
+    return {path: (int(views), int(visitors)) for path, views, visitors in rows}
+
+
+def spooled_consents(spool: Path) -> list[tuple[str, str]]:
+    """(path, consent) of every spooled event, in the order the segments hold them."""
+    rows: list[tuple[str, str]] = []
+    for path in sorted(spool.rglob("*.parquet")):
+        rows += [(r["path"], r["consent"]) for r in pq.read_table(path).to_pylist()]
+    return rows
+
+
+def leaks_in(spool: Path, secrets: Iterable[str]) -> list[str]:
+    """Every secret found in a spool file's bytes, or in the decoded values and metadata of a
+    Parquet file (compression hides plain bytes). The daily salts are left aside."""
+    found: list[str] = []
+    for path in sorted(p for p in spool.rglob("*") if p.is_file()):
+        if "salts" in path.relative_to(spool).parts:
+            continue
+        data = [path.read_bytes()]
+        if path.suffix == ".parquet":
+            table = pq.read_table(path)
+            data.append((repr(table.to_pylist()) + repr(table.schema.metadata)).encode())
+        found += [f"{s!r} in {path.name}" for s in secrets for d in data if s.encode() in d]
+    return found

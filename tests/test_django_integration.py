@@ -1,0 +1,205 @@
+"""A real Django project behind cookiewall under a real uvicorn: the README's Django recipe.
+
+`ConsentMiddleware(TrafficMiddleware(get_asgi_application(), recorder=...), ...)` around a
+Django project (tests/django_support.py) with Django's own SessionMiddleware,
+CsrfViewMiddleware and MessageMiddleware active. Shown over HTTP:
+
+* an undecided visitor gets Django's `csrftoken`, `sessionid` and `messages` (declared
+  necessary) and not the `theme` preference; after accepting, `theme` passes too;
+* the banner is injected in Django's pages, its `StreamingHttpResponse` page included;
+* the consent endpoints (JSON and the banner's no-JavaScript forms, which carry no Django CSRF
+  token) work beside Django's CSRF check, which still guards Django's own forms: the gate
+  answers `/consent` itself, before Django sees it;
+* a view reads the visitor's consent as `request.scope["state"]["consent"]`;
+* page views reach the spool and roll up into `daily_pages`, with no address, user agent,
+  cookie value or query string in the spool.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.django_support import THEME
+from tests.framework_support import (
+    BANNER,
+    CHROME,
+    FIREFOX,
+    banner_forms,
+    cookie_names,
+    daily_pages,
+    leaks_in,
+    spooled_consents,
+)
+from tests.support import uvicorn_server
+
+pytest.importorskip("django", reason="pip install django (the dev extra has it)")
+
+APP = "tests.django_support:create_app"
+DJANGO_COOKIES = {"csrftoken", "sessionid", "messages"}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    spool = tmp_path_factory.mktemp("django-spool")
+    with uvicorn_server(APP, factory=True, env={"DJANGO_SPOOL": str(spool)}) as (base, _):
+        yield base
+
+
+def visitor(base: str, user_agent: str = FIREFOX) -> httpx.Client:
+    """A browser: its own cookie jar, its user agent, same-site requests."""
+    return httpx.Client(
+        base_url=base,
+        headers={"User-Agent": user_agent, "Accept": "text/html", "Origin": base},
+        timeout=10,
+    )
+
+
+def consent_shown(page: str) -> str:
+    found = re.search(r'<p id="consent">([a-z]+)</p>', page)
+    assert found, page[:300]
+    return found.group(1)
+
+
+def test_undecided_visitor_gets_djangos_necessary_cookies_but_no_preference(site: str) -> None:
+    with visitor(site) as browser:
+        page = browser.get("/")
+    assert page.status_code == 200
+    assert cookie_names(page) == DJANGO_COOKIES  # `theme` removed, Django's own passed
+    assert consent_shown(page.text) == "undecided"
+    assert BANNER in page.text
+    assert page.text.index(BANNER) < page.text.index("</body>")
+
+
+def test_accepting_by_json_lets_the_preference_through(site: str) -> None:
+    with visitor(site) as browser:
+        assert browser.get("/prefs").json() == {
+            "decided": False,
+            "summary": "undecided",
+            "may_remember_theme": False,
+        }
+        # No Django CSRF token: the gate answers /consent before Django's CsrfViewMiddleware.
+        answer = browser.post("/consent", json={"action": "accept_all"})
+        assert answer.status_code == 200
+        assert answer.json()["decided"] is True
+        assert "cookiewall" in cookie_names(answer)
+
+        page = browser.get("/")
+        assert cookie_names(page) == {*DJANGO_COOKIES, "theme"}
+        assert page.cookies["theme"] == THEME
+        assert consent_shown(page.text) == "all"
+        assert BANNER not in page.text
+        assert browser.get("/prefs").json() == {
+            "decided": True,
+            "summary": "all",
+            "may_remember_theme": True,
+        }
+
+
+def test_saving_a_choice_by_json_is_what_the_view_reads(site: str) -> None:
+    with visitor(site) as browser:
+        answer = browser.post("/consent", json={"action": "save", "categories": ["analytics"]})
+        assert answer.status_code == 200
+        page = browser.get("/")
+        assert cookie_names(page) == DJANGO_COOKIES  # preferences not chosen: no theme
+        assert browser.get("/prefs").json() == {
+            "decided": True,
+            "summary": "custom",
+            "may_remember_theme": False,
+        }
+
+
+@pytest.mark.parametrize(
+    ("action", "summary", "page_cookies"),
+    [
+        ("accept_all", "all", {*DJANGO_COOKIES, "theme"}),
+        ("reject_all", "none", DJANGO_COOKIES),
+    ],
+)
+def test_banner_forms_work_without_javascript_beside_djangos_csrf(
+    site: str, action: str, summary: str, page_cookies: set[str]
+) -> None:
+    with visitor(site) as browser:
+        page = browser.get("/stream")
+        target, next_path = banner_forms(page.text)[action]
+        assert (target, next_path) == ("/consent", "/stream")
+        # Exactly what the browser posts: the banner's fields, no csrfmiddlewaretoken.
+        answer = browser.post(target, data={"next": next_path, "action": action})
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/stream"
+
+        again = browser.get(answer.headers["location"])
+        assert BANNER not in again.text
+        assert cookie_names(browser.get("/")) == page_cookies
+        assert browser.get("/prefs").json()["summary"] == summary
+
+
+def test_djangos_csrf_check_still_guards_djangos_own_forms(site: str) -> None:
+    with visitor(site) as browser:
+        page = browser.get("/")
+        assert browser.post("/form", data={"x": "1"}).status_code == 403  # Django's answer
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert token
+        sent = browser.post("/form", data={"csrfmiddlewaretoken": token.group(1)})
+        assert sent.status_code == 200
+        assert "<p>sent</p>" in sent.text
+
+
+def test_streamed_page_gets_the_banner_and_loses_the_preference_cookie(site: str) -> None:
+    with visitor(site) as browser:
+        page = browser.get("/stream")
+        assert page.status_code == 200
+        assert "theme" not in cookie_names(page)
+        text = page.text
+        assert "<p>one</p><p>two</p><p>three</p>" in text
+        assert text.index("<p>three</p>") < text.index(BANNER) < text.index("</body>")
+
+        browser.post("/consent", json={"action": "accept_all"})
+        accepted = browser.get("/stream")
+        assert "theme" in cookie_names(accepted)
+        assert BANNER not in accepted.text
+        assert "<p>one</p><p>two</p><p>three</p></body></html>" in accepted.text
+
+
+def test_page_views_recorded_rolled_up_and_nothing_of_the_visitor_kept(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    jars: list[dict[str, str]] = []
+    with uvicorn_server(APP, factory=True, env={"DJANGO_SPOOL": str(spool)}) as (base, _):
+        with visitor(base, FIREFOX) as first:
+            first.get("/?q=querymark-51c7")
+            first.get("/stream")
+            first.get("/prefs")  # JSON: not a page view
+            first.post("/consent", json={"action": "accept_all"})  # the gate's: not one
+            first.get("/")
+            jars.append({c.name: c.value or "" for c in first.cookies.jar})
+        with visitor(base, CHROME) as second:
+            second.get("/")
+            second.get("/consent/banner")
+            jars.append({c.name: c.value or "" for c in second.cookies.jar})
+    # The server stopped with SIGTERM: lifespan shutdown flushed the recorder (Django itself
+    # answers no lifespan; TrafficMiddleware does it for the app).
+
+    assert daily_pages(spool, tmp_path / "w.duckdb") == {"/": (3, 2), "/stream": (1, 1)}
+    assert spooled_consents(spool) == [
+        ("/", "undecided"),
+        ("/stream", "undecided"),
+        ("/", "all"),
+        ("/", "undecided"),
+    ]
+    assert set(jars[0]) == {*DJANGO_COOKIES, "theme", "cookiewall"}
+    assert set(jars[1]) == DJANGO_COOKIES
+    secrets = [
+        "127.0.0.1",
+        "querymark-51c7",
+        "uamark-3f9e",
+        "uamark-8b21",
+        "Firefox",
+        "Chrome",
+        THEME,
+        *(value for jar in jars for value in jar.values()),
+    ]
+    assert leaks_in(spool, secrets) == []
