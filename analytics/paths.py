@@ -27,8 +27,14 @@ _MAX_DECODINGS = 4  # percent-decodings tried on what is left encoded (each one 
 
 # Only searched for, never matched in full: one character before the `@` finds the same
 # addresses as `[^@\s/]+@`, which retried every start of a long run (quadratic: seconds of
-# flusher time, holding the GIL, for one 40 kB path segment).
-_EMAIL = re.compile(r"[^@\s/]@[^@\s/]+\.[^@\s/.]+")
+# flusher time, holding the GIL, for one 40 kB path segment). The domain (what follows the
+# `@` up to a character no host name holds) is an address's when a label after one of its
+# dots starts with a letter: a top-level domain is letters (or `xn--`), never a number, so
+# `svelte@5.2.7` and `lodash@4.17.21` (a package at a version, as npm, unpkg and jsDelivr
+# write it) are not addresses. Any such label, not only the last: `john@example.com.2024`
+# holds one. `user@localhost` has no dot and stays, as `pkg@latest` does.
+_EMAIL = re.compile(r"(?<=[^@\s/])@([\w.-]+)")
+_LABEL_STARTING_WITH_A_LETTER = re.compile(r"\.[^\W\d_]")
 _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
 _HEX_RUN = re.compile(r"[0-9a-fA-F]{24,}")
 # base64 and base64url characters; `.` and `~` separate the parts of JWTs and similar tokens
@@ -43,6 +49,23 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # longer dotted number, so versions (`1.2.3`, `1.2.3.4.5`) and dates (`2026.11.28`) stay.
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|[01]?[0-9]?[0-9])"
 _IPV4 = re.compile(rf"(?<![0-9.])(?:{_OCTET}\.){{3}}{_OCTET}(?!\.?[0-9])")
+# A dotted quad that is a release's version, not an address: after a `v` that starts a word
+# (`/releases/v4.2.1.0`, `app-v10.0.0.1`), or after `<name>-` or `<name>_` in the name of
+# a package or an installer, as its first dotted part (`numpy-1.26.4.0-cp311-….whl`,
+# `mysql-installer-community-8.0.40.0.msi`). Any other file name keeps the quad an address
+# (`host-198.51.100.7.log`, `scan-10.0.0.1.xml`), and so do a name that says it is one
+# (`ip-10.0.0.1.zip`) and a quad after a version (`app-v1.2.3.4-from-198.51.100.7.zip`):
+# visitors' addresses end up in logs and reports, not in installers.
+_PACKAGE_FILE = re.compile(
+    r"\.(?:whl|egg|exe|msi|msix|appx|nupkg|jar|war|zip|7z|tgz|tar\.(?:gz|xz|bz2|zst)"
+    r"|dmg|pkg|deb|rpm|apk|appimage|gem|crate)\Z",
+    re.IGNORECASE,
+)
+_NAME_PART_BEFORE = re.compile(r"([A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*)[-_]\Z")
+_NAMES_AN_ADDRESS = frozenset(
+    {"ip", "ipv4", "ipaddr", "addr", "address", "host", "hostname", "client", "server"}
+    | {"peer", "remote", "node", "from", "src", "dst", "source", "target", "visitor", "user"}
+)
 # IPv6 candidates: colon-separated hex groups (an IPv4 tail allowed), confirmed by ipaddress
 # (so times `12:30:45` and MAC addresses stay). Not glued to letters: `std::vec::Vec` and
 # `ec2::` inside a code path are names. A match starts only where a run of hex, `:` and `.`
@@ -90,6 +113,12 @@ def _has_mac_address(text: str) -> bool:
     return False
 
 
+# Codes below the token length: 3 groups or more of letters and digits, one `-` or `_`
+# between them (see `_is_short_grouped_code`); GitHub's advisory ids have this shape too.
+_SHORT_GROUPED_RUN = re.compile(
+    r"(?<![A-Za-z0-9_-])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+){2,}(?![A-Za-z0-9_-])"
+)
+_GITHUB_ADVISORY = re.compile(r"GHSA(?:-[23456789cfghjmpqrvwx]{4}){3}")
 _LETTER_DIGIT_SWITCH = re.compile(r"[A-Za-z](?=[0-9])|[0-9](?=[A-Za-z])")
 _GROUP_SEPARATOR = re.compile(r"[-_]+")
 _LETTER_OR_DIGIT_RUN = re.compile(r"[A-Za-z]+|[0-9]+")
@@ -155,6 +184,22 @@ def _is_b64_token(run: str) -> bool:
     return unreadable * 2 >= sum(len(group) for group in groups)
 
 
+def _is_short_grouped_code(run: str) -> bool:
+    """A code of 3 groups or more, shorter than a token (`X7KQ-M2QA-9ZTR`, `AB1CD-EF2GH-IJ3KL`).
+
+    Gift-card, voucher, game and activation codes are 12 to 20 letters and digits, below
+    the 24 characters of `_is_b64_token`, so they are judged by the same group tests
+    (`_is_grouped_code`) when they hold at least 12 letters and digits. A GitHub security
+    advisory id (`GHSA-jfh8-c2jp-5v3q`) is a public page's name and stays.
+    """
+    if len(run) >= 24 or not _DIGIT.search(run) or not _MIXED_INSIDE_A_WORD.search(run):
+        return False  # a longer run is judged as a token; words and numbers alone are no code
+    groups = _GROUP_SEPARATOR.split(run)
+    if len(run) - (len(groups) - 1) < 12 or _GITHUB_ADVISORY.fullmatch(run):
+        return False
+    return _is_grouped_code(groups)
+
+
 def _mixes_like_a_token(run: str) -> bool:
     if _UPPER.search(run) and _LOWER.search(run):
         return True
@@ -218,8 +263,9 @@ def _is_evenly_grouped_code(groups: list[str], code_groups: int) -> bool:
 
     All groups have one length, 4 to 8 characters (at least 3 groups) or 3 (at least 5
     groups); all are ASCII letters and digits; and one is a code group, or three mix
-    letters and digits, not all in one order (`AB12`, `7XKQ`), or two mix cases as words
-    do not. All, not all but one: four-letter words and a `python3` make a title too.
+    letters and digits (two of three groups), not all in one order (`AB12`, `7XKQ`), or two
+    mix cases as words do not. All, not all but one: four-letter words and a `python3` make
+    a title too.
     """
     length = len(groups[0])
     if any(len(group) != length for group in groups) or not 3 <= length <= 8:
@@ -231,19 +277,35 @@ def _is_evenly_grouped_code(groups: list[str], code_groups: int) -> bool:
     if code_groups:
         return True
     # Random groups of four often read as a word with a number, but not all in one order
-    # as a list of models does (`gtx1080-rtx2080-rtx3080-rtx4080`).
+    # as a list of models does (`gtx1080-rtx2080-rtx3080-rtx4080`). Of three groups, two
+    # such (`N63H-XKKJ-SPM8`): a gift card's 12 characters rarely hold three.
     orders = [
         "".join("9" if part[0].isdigit() else "a" for part in _LETTER_OR_DIGIT_RUN.findall(group))
         for group in groups
         if _DIGIT.search(group) and _LETTER.search(group)
     ]
-    if len(orders) >= 3 and len(set(orders)) >= 2:
+    if len(orders) >= min(3, len(groups) - 1) and len(set(orders)) >= 2:
         return True
     return sum(1 for group in groups if _has_random_case(group)) >= 2
 
 
+def _is_version_number(text: str, start: int) -> bool:
+    """Whether the dotted quad at `start` of `text` is a version (see `_PACKAGE_FILE`)."""
+    if start and text[start - 1] in "vV":
+        return start == 1 or not text[start - 2].isalnum()
+    if text.find(".", 0, start) != -1 or not _PACKAGE_FILE.search(text):
+        return False
+    # Only the few characters before the quad: a long segment must not cost a pass per quad.
+    name = _NAME_PART_BEFORE.search(text, max(0, start - 40), start)
+    return name is not None and name.group(1).lower() not in _NAMES_AN_ADDRESS
+
+
+def _has_ipv4_address(text: str) -> bool:
+    return any(not _is_version_number(text, match.start()) for match in _IPV4.finditer(text))
+
+
 def _has_ip_address(text: str) -> bool:
-    if text.count(".") >= 3 and _IPV4.search(text):
+    if text.count(".") >= 3 and _has_ipv4_address(text):
         return True
     if text.count("-") >= 3 and _IPV4_DASHED.search(text):
         return True
@@ -266,14 +328,22 @@ def _names_a_session(segment: str) -> bool:
     )
 
 
+def _has_email_address(text: str) -> bool:
+    return "@" in text and any(
+        _LABEL_STARTING_WITH_A_LETTER.search(match.group(1)) for match in _EMAIL.finditer(text)
+    )
+
+
 def _identifies(segment: str) -> bool:
-    if _EMAIL.search(segment) or _UUID.search(segment) or _HEX_RUN.search(segment):
+    if _has_email_address(segment) or _UUID.search(segment) or _HEX_RUN.search(segment):
         return True
     if _names_a_session(segment) or ("eyJ" in segment and _JWT.search(segment)):
         return True
     if _has_ip_address(segment) or _has_mac_address(segment):
         return True
-    return any(_is_b64_token(run) for run in _B64_RUN.findall(segment))
+    if any(_is_b64_token(run) for run in _B64_RUN.findall(segment)):
+        return True
+    return any(_is_short_grouped_code(run) for run in _SHORT_GROUPED_RUN.findall(segment))
 
 
 def _identifies_in_segment(segment: str) -> bool:
@@ -312,6 +382,8 @@ def _redact_segment(segment: str) -> str:
         and "(" not in segment
         and segment.count(".") < 2
         and segment.count("-") < 3
+        # a code in 3 groups holds 12 letters and digits and 2 separators or more
+        and (len(segment) < 14 or segment.count("-") + segment.count("_") < 2)
     ):
         return segment  # too short for a token, an address or a session (the common case: fast)
     # scope["path"] is already percent-decoded once: what is left encoded was encoded twice.
