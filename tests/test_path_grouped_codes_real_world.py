@@ -351,6 +351,38 @@ DATES_TIMES_AND_FILES = [
     "/x/WhatsApp-Image-2024-11-28-at-14.32.11",
 ]
 
+# Shorter than 24 characters, in 3 groups or more (judged by the short-code rule), or a
+# package at a version (once read as an e-mail or an Internet address).
+SHORT_IDS_AND_PACKAGE_VERSIONS = [
+    "/advisories/GHSA-jfh8-c2jp-5v3q",
+    "/advisories/GHSA-8489-44mv-ggj8",
+    "/nvd/vuln/detail/CVE-2024-3094",
+    "/vuln/PYSEC-2021-123",
+    "/advisories/RUSTSEC-2021-0001",
+    "/errata/RHSA-2024-1234",
+    "/isbn/978-3-16-148410-0",
+    "/sizes/38-39-40-41",
+    "/p/WH-1000XM5-BLK",
+    "/gpu/RTX-4090-OC-24G",
+    "/ram/DDR5-6000-CL30",
+    "/board/Z790-DDR5-WIFI",
+    "/codecs/H264-H265-VP9-AV1",
+    "/laptops/T480-T490-T14",
+    "/chipsets/B650-X670-X870",
+    "/reports/FY24-Q3-results",
+    "/x/qwen2-7b-q4-k-m",
+    "/package/svelte@5.2.7",
+    "/package/@sveltejs/kit@2.9.0",
+    "/npm/lodash@4.17.21/lodash.min.js",
+    "/npm/vue@3.5.0-beta.1/dist/vue.global.js",
+    "/gh/twbs/bootstrap@5.3.3/dist/css/bootstrap.min.css",
+    "/releases/v4.2.1.0",
+    "/x/opencv_python-4.10.0.84-cp37-abi3-win_amd64.whl",
+    "/x/nvidia_cublas_cu12-12.4.5.8-py3-none-manylinux2014_x86_64.whl",
+    "/x/opencv-python-4.10.0.84.tar.gz",
+    "/x/mysql-installer-community-8.0.40.0.msi",
+]
+
 PAGE_NAMES = {
     "model names": MODEL_NAMES,
     "news, docs and other pages": NEWS_DOCS_AND_OTHER_PAGES,
@@ -361,6 +393,7 @@ PAGE_NAMES = {
     "vehicles and transport": VEHICLES_AND_TRANSPORT,
     "Wikipedia titles": WIKIPEDIA_TITLES,
     "dates, times and files": DATES_TIMES_AND_FILES,
+    "short ids and package versions": SHORT_IDS_AND_PACKAGE_VERSIONS,
 }
 
 
