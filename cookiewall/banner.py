@@ -10,6 +10,7 @@ import base64
 import hashlib
 import re
 import secrets
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from html import escape, unescape
@@ -639,7 +640,9 @@ def inject(body: bytes, snippet: bytes) -> bytes | None:
                 return None
             ends = (found.html_end, found.left_open)
             at = next((end for end in ends if end >= 0), len(body))
-    return body[:at] + snippet + body[at:]
+    # One copy: slicing the page first copied it twice (up to 1 MiB held, so 4 MiB at once).
+    page = memoryview(body)
+    return b"".join((page[:at], snippet, page[at:]))
 
 
 # After a page's real </body>: at most its </html>, and white space (HTML's).
@@ -801,6 +804,11 @@ _IN_MARKUP, _IN_COMMENT, _IN_TEXT, _IN_PLAINTEXT = range(4)
 # bytes of </html> (1 + k), then white space after it (_AFTER_HTML_END); _NOT_PLAIN: more.
 _AFTER_HTML_END = 1 + len(_HTML_END_TAG)
 _NOT_PLAIN = -1
+# Lower-cased bytes kept before the end of what has come, at least: more than any of the
+# starts above, which `_unread` looks for there. The reading resumes no further back. Those
+# read are let go once there are this many: not at each piece, which costs a copy each.
+_LOWERED_KEPT = 16
+_LOWERED_READ_KEPT = 32 * 1024
 
 
 class BodyEndScanner:
@@ -817,6 +825,10 @@ class BodyEndScanner:
     `insert_now` puts it before the last real </body> so far (see the middleware's bound).
 
     The reading is `_markup_ends`' own, resumed where each piece ended: linear in the page.
+    What is held is the app's own pieces (the first maybe cut), not a copy: bytes go on in one
+    copy, or none when a piece goes on whole; only the bytes from where the reading resumes
+    (and up to 32 KiB read before) are kept lower-cased. So the memory a page takes here is
+    what it holds, and once more as that goes on (the middleware bounds what is held).
     """
 
     __slots__ = (
@@ -825,7 +837,9 @@ class BodyEndScanner:
         "_floor",
         "_forgone",
         "_held",
+        "_held_size",
         "_html_end",
+        "_lbase",
         "_lowered",
         "_mode",
         "_open_at",
@@ -840,9 +854,11 @@ class BodyEndScanner:
     )
 
     def __init__(self) -> None:
-        self._held = bytearray()  # the page from `_base` on: not passed on yet
-        self._lowered = bytearray()  # the same, lower-cased: what is searched
+        self._held: deque[bytes | memoryview] = deque()  # the page from `_base` on, in pieces
+        self._held_size = 0
         self._base = 0  # where `_held` starts in the page
+        self._lowered = bytearray()  # the page from `_lbase` on, lower-cased: what is searched
+        self._lbase = 0  # before where the readings resume, by at most `_LOWERED_READ_KEPT`
         self._read = 0  # where the reading resumes (a position in the page, as all below)
         self._mode = _IN_MARKUP
         self._text_end = _COMMENT_END  # what ends the text being read (not in markup)
@@ -861,7 +877,7 @@ class BodyEndScanner:
     @property
     def held(self) -> int:
         """How many bytes are held back."""
-        return len(self._held)
+        return self._held_size
 
     @property
     def has_body_end(self) -> bool:
@@ -869,13 +885,22 @@ class BodyEndScanner:
         return self._body_end >= 0
 
     def feed(self, piece: bytes) -> bytes:
-        """Take the page's next piece; give back the bytes that can go on now."""
-        self._held += piece
-        self._lowered += piece.lower()
+        """Take the page's next piece; give back the bytes that can go on now.
+
+        `piece` is held as it is, not copied: bytes, not a buffer its sender fills again."""
+        if piece:
+            self._held.append(piece)
+            self._held_size += len(piece)
+            self._lowered += piece.lower()
         self._read_markup()
         self._read_plain_end()
-        keep = min(self._insertion_points(), self._read, self._plain_search)
-        return self._release(keep - self._base)
+        # Both readings resume at or after `_read` and `_plain_search`, a few bytes back.
+        keep = min(self._read, self._plain_search)
+        if keep - self._lbase > _LOWERED_READ_KEPT:
+            start = min(keep, self._lbase + len(self._lowered) - _LOWERED_KEPT)
+            del self._lowered[: start - self._lbase]
+            self._lbase = start
+        return self._release(min(self._insertion_points(), keep) - self._base)
 
     def finish(self, snippet: bytes) -> bytes:
         """The page's end: what is held, with `snippet` where `inject` puts it in the page."""
@@ -895,7 +920,7 @@ class BodyEndScanner:
 
     def release(self) -> bytes:
         """What is held, as it came: the page goes on without the banner."""
-        return self._release(len(self._held))
+        return self._release(self._held_size)
 
     def forgo_held(self) -> bytes:
         """What is held, as it came, while there is no real </body> yet (`has_body_end`):
@@ -914,22 +939,41 @@ class BodyEndScanner:
 
     @property
     def _end(self) -> int:
-        return self._base + len(self._held)
+        return self._base + self._held_size
 
     def _insert(self, at: int, snippet: bytes) -> bytes:
-        at -= self._base
-        rest = bytes(self._held[:at]) + snippet + bytes(self._held[at:])
-        self._release(len(self._held))
-        return rest
+        before = self._take(at - self._base)
+        return b"".join((*before, snippet, *self._take(self._held_size)))
 
     def _release(self, count: int) -> bytes:
         if count <= 0:
             return b""
-        released = bytes(self._held[:count])
-        del self._held[:count]
-        del self._lowered[:count]
+        held = self._held
+        if count == self._held_size and len(held) == 1 and type(piece := held[0]) is bytes:
+            # The usual page's piece, all of it: it goes on as the app sent it, not copied.
+            held.clear()
+            self._held_size = 0
+            self._base += count
+            return piece
+        return b"".join(self._take(count))
+
+    def _take(self, count: int) -> list[bytes | memoryview]:
+        """The first `count` bytes held, as pieces (the last maybe cut), no longer held."""
+        held = self._held
+        taken: list[bytes | memoryview] = []
+        self._held_size -= count
         self._base += count
-        return released
+        while count > 0:
+            piece = held[0]
+            if len(piece) <= count:
+                taken.append(held.popleft())
+                count -= len(piece)
+            else:
+                view = memoryview(piece)
+                taken.append(view[:count])
+                held[0] = view[count:]
+                count = 0
+        return taken
 
     def _insertion_points(self) -> int:
         """The first byte that may still be where the banner goes, else the end."""
@@ -950,7 +994,7 @@ class BodyEndScanner:
     def _read_markup(self) -> None:
         """`_markup_ends`' loop over what has come, from where it stopped."""
         lowered = self._lowered
-        base = self._base
+        base = self._lbase
         while self._mode != _IN_PLAINTEXT:
             if self._mode != _IN_MARKUP:
                 closed = self._text_end.search(lowered, self._read - base)
@@ -988,12 +1032,15 @@ class BodyEndScanner:
                     self._text_ends = _TEXT_ENDS[text]
                 else:
                     self._mode = _IN_PLAINTEXT  # everything after <plaintext> is text
+        # Nothing more to read: the reading holds nothing back (it held all after the tag, so
+        # a page that went on past the bound was held whole; `forgo_held` released nothing).
+        self._read = self._lbase + len(lowered)
 
     def _read_plain_end(self) -> None:
         """`_plain_body_end`'s reading, kept up to date: the last </body> of any kind, and
         whether all after it is white space and at most one </html>."""
         lowered = self._lowered
-        base = self._base
+        base = self._lbase
         start = self._plain_read - base
         found = lowered.rfind(_BODY_END_TAG, self._plain_search - base)
         if found >= 0:

@@ -618,7 +618,9 @@ class ConsentMiddleware:
             if not more:
                 buffered.append(body)
                 start, held = held, None
-                await self._send_injected(scope, send, start, site, b"".join(buffered), consent)
+                page = b"".join(buffered)
+                buffered.clear()  # the pieces: else held beside the page and its banner copy
+                await self._send_injected(scope, send, start, site, page, consent)
                 return
             limit = _content_length(start_headers(held))
             if limit is not None and limit <= MAX_INJECT_BUFFER:
@@ -954,6 +956,7 @@ class _StreamedPage:
         "_gate",
         "_head",
         "_head_check",
+        "_head_size",
         "_scanner",
         "_scope",
         "_send",
@@ -977,12 +980,17 @@ class _StreamedPage:
         self._site = site
         self._consent = consent
         self._first = b""  # the page until then
-        self._head = bytearray()  # its first bytes, for the nonces of its <meta> CSP
+        # Its first bytes, for the nonces of its <meta> CSP: the app's pieces, which the
+        # scanner may hold too (a long inline style), not a copy of them.
+        self._head: list[bytes | memoryview] = []
+        self._head_size = 0
         self._head_check = _STREAMED_HEAD_KEPT  # kept up to this, then to its end; 0: done
         self._scanner: BodyEndScanner | None = None
 
     async def body(self, body: bytes, more: bool) -> bool:
         """Pass on one body message's bytes; True once the rest can pass as it comes."""
+        if type(body) is not bytes:
+            body = bytes(body)  # a bytearray the app may fill again: kept here, so copied
         scanner = self._scanner
         if scanner is None:
             return await self._begin(body, more)
@@ -1045,14 +1053,16 @@ class _StreamedPage:
         style or script would be missed, or read cut (another nonce), and the page's CSP
         would block the banner. Read again each time the kept bytes double: linear, however
         the page is cut. At most MAX_INJECT_BUFFER: a head that long stays unread past it."""
-        head = self._head
-        head += body[: MAX_INJECT_BUFFER - len(head)]
-        if len(head) < self._head_check:
+        room = MAX_INJECT_BUFFER - self._head_size
+        self._head.append(body if len(body) <= room else memoryview(body)[:room])
+        self._head_size += min(len(body), room)
+        if self._head_size < self._head_check:
             return
-        end = meta_head_end(bytes(head))
+        head = b"".join(self._head)  # for this reading only: the pieces stay as they are
+        end = meta_head_end(head)
         if end >= 0 or len(head) >= MAX_INJECT_BUFFER:
-            if end >= 0:
-                del head[end:]  # the page's body: no policy there
+            self._head = []  # the pieces go before the head is cut from them: never twice
+            self._head = [head[:end] if 0 <= end < len(head) else head]  # the body has no policy
             self._head_check = 0
         else:
             self._head_check = 2 * len(head)
@@ -1060,7 +1070,7 @@ class _StreamedPage:
     def _snippet(self) -> bytes | None:
         headers = start_headers(self._start)
         return self._gate._page_snippet(
-            self._scope, self._site, headers, bytes(self._head), self._consent
+            self._scope, self._site, headers, b"".join(self._head), self._consent
         )
 
     async def _send_body(self, body: bytes, *, more: bool) -> None:
