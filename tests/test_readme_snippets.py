@@ -35,6 +35,25 @@ async def _check(app, path="/"):
         assert page.status_code == 200, page.text
         return page
 """
+# Django, configured in code for the Django snippets: one page that sets a preference cookie
+# and Django's CSRF cookie (the README's `mysite.settings` stands for this).
+_DJANGO_SETTINGS = """
+from django.conf import settings
+from django.http import HttpResponse
+from django.middleware.csrf import get_token
+def _home(request):
+    get_token(request)
+    response = HttpResponse('<!doctype html><html><body><p>Django</p></body></html>')
+    response.set_cookie('theme', 'dark')
+    return response
+from django.urls import path as _path
+urlpatterns = [_path('', _home)]
+settings.configure(
+    ROOT_URLCONF='__main__', SECRET_KEY='readme-django-secret-key-' * 2, DEBUG=False,
+    ALLOWED_HOSTS=['testserver'],
+    MIDDLEWARE=['django.middleware.csrf.CsrfViewMiddleware'],
+)
+"""
 RUNNABLE: dict[str, tuple[str, dict[str, str], str]] = {
     "from starlette.applications import Starlette": (
         "from starlette.routing import Route\n"
@@ -172,6 +191,35 @@ RUNNABLE: dict[str, tuple[str, dict[str, str], str]] = {
         "with pytest.raises(ValueError, match='navigation_paths'):\n"
         "    TrafficMiddleware(app, recorder=recorder, navigation_beacon='/_n',\n"
         "                      navigation_paths=['app/*'])\n"
+        "recorder.close()\n",
+    ),
+    "# mysite/asgi.py": (
+        _DJANGO_SETTINGS + _APP_CHECK,
+        {"secret_key=keys": f"secret_key=[{KEY!r}]"},
+        "page = asyncio.run(_check(application))\n"
+        "assert '<p>Django</p>' in page.text and 'data-cookiewall' in page.text, page.text\n"
+        "assert 'theme' not in page.cookies, page.headers\n"
+        # Undeclared in this policy: removed until the visitor decides, as the README warns.
+        "assert 'csrftoken' not in page.cookies, page.headers\n"
+        "recorder.close()\n",
+    ),
+    "from django.http import JsonResponse": (
+        _DJANGO_SETTINGS + _APP_CHECK,
+        {},
+        "from django.core.asgi import get_asgi_application\n"
+        "from django.urls import path\n"
+        "from cookiewall import ConsentMiddleware, Policy\n"
+        "urlpatterns.append(path('prefs', prefs))\n"
+        "app = ConsentMiddleware(get_asgi_application(), policy=Policy.from_toml("
+        "'cookiewall.toml'), secret_key=[" + repr(KEY) + "])\n"
+        "page = asyncio.run(_check(app, '/prefs'))\n"
+        "assert page.json() == {'may_remember_theme': False}, page.text\n",
+    ),
+    "from a2wsgi import WSGIMiddleware": (
+        _APP_CHECK,
+        {"secret_key=keys": f"secret_key=[{KEY!r}]"},
+        "page = asyncio.run(_check(application, '/prefs'))\n"
+        "assert page.json() == {'may_remember_theme': False}, page.text\n"
         "recorder.close()\n",
     ),
 }
