@@ -809,6 +809,7 @@ _NOT_PLAIN = -1
 # read are let go once there are this many: not at each piece, which costs a copy each.
 _LOWERED_KEPT = 16
 _LOWERED_READ_KEPT = 32 * 1024
+_SMALL_REST = 256  # bytes of a piece held after the rest went on: copied, not viewed
 
 
 class BodyEndScanner:
@@ -969,9 +970,11 @@ class BodyEndScanner:
                 taken.append(held.popleft())
                 count -= len(piece)
             else:
-                view = memoryview(piece)
-                taken.append(view[:count])
-                held[0] = view[count:]
+                # Mostly a tag's start cut at a piece's end: a few bytes, copied (cheaper than
+                # a view); else a view, so that the piece is not held twice.
+                rest = len(piece) - count
+                taken.append(memoryview(piece)[:count])
+                held[0] = piece[count:] if rest <= _SMALL_REST else memoryview(piece)[count:]
                 count = 0
         return taken
 
