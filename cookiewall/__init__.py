@@ -9,6 +9,7 @@ from cookiewall.consentmode import consent_mode
 from cookiewall.middleware import ConsentMiddleware
 from cookiewall.policy import Category, CookieRule, Policy
 from cookiewall.receipts import ReceiptLog
+from cookiewall.scoped import consent_from_scope
 
 if TYPE_CHECKING:
     from cookiewall.dependencies import get_consent, get_gate
@@ -20,6 +21,7 @@ __all__ = [
     "CookieRule",
     "Policy",
     "ReceiptLog",
+    "consent_from_scope",
     "consent_mode",
     "get_consent",
     "get_gate",

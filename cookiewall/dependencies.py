@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 
 from cookiewall.consent import Consent
 from cookiewall.middleware import GATE_STATE_KEY, ConsentMiddleware
+from cookiewall.scoped import consent_from_scope
 
 
 def get_consent(request: HTTPConnection) -> Consent:
@@ -21,13 +22,7 @@ def get_consent(request: HTTPConnection) -> Consent:
     request the gate did not serve (no middleware, or a websocket, which passes through it)
     has no consent: a RuntimeError saying so.
     """
-    consent = request.scope.get("state", {}).get("consent")
-    if not isinstance(consent, Consent):
-        raise RuntimeError(
-            "no consent on this request: add cookiewall.ConsentMiddleware to the app"
-            " (websocket scopes pass through it untouched and carry none)"
-        )
-    return consent
+    return consent_from_scope(request.scope)
 
 
 def get_gate(request: HTTPConnection) -> ConsentMiddleware:

@@ -26,7 +26,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from analytics import Recorder, TrafficMiddleware
-from cookiewall import Category, Consent, ConsentMiddleware, CookieRule, Policy
+from cookiewall import (
+    Category,
+    Consent,
+    ConsentMiddleware,
+    CookieRule,
+    Policy,
+    consent_from_scope,
+)
 
 SECRET = "django-test-consent-key-0123456789"
 SITE = "example.com"
@@ -52,8 +59,7 @@ POLICY = Policy(
 def consent_of(request: Any) -> Consent:
     """The visitor's Consent as the gate put it in the ASGI scope (Django's ASGIRequest
     keeps the scope as `request.scope`)."""
-    consent: Consent = request.scope["state"]["consent"]
-    return consent
+    return consent_from_scope(request.scope)
 
 
 def home(request: Any) -> Any:

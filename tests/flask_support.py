@@ -28,7 +28,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from analytics import Recorder, TrafficMiddleware
-from cookiewall import Category, Consent, ConsentMiddleware, CookieRule, Policy
+from cookiewall import (
+    Category,
+    Consent,
+    ConsentMiddleware,
+    CookieRule,
+    Policy,
+    consent_from_scope,
+)
 
 SECRET = "flask-test-consent-key-0123456789"
 SITE = "example.com"
@@ -51,9 +58,8 @@ POLICY = Policy(
 
 def consent_of(environ: dict[str, Any]) -> Consent:
     """The visitor's Consent as the gate put it in the ASGI scope, which a2wsgi hands on
-    as `environ["asgi.scope"]`."""
-    consent: Consent = environ["asgi.scope"]["state"]["consent"]
-    return consent
+    as `environ["asgi.scope"]` (the README's recipe: `consent_from_scope(request.environ)`)."""
+    return consent_from_scope(environ)
 
 
 def flask_app() -> Any:

@@ -196,6 +196,7 @@ README_IMPORTS = [
     ("cookiewall", "CookieRule"),
     ("cookiewall", "Policy"),
     ("cookiewall", "ReceiptLog"),
+    ("cookiewall", "consent_from_scope"),
     ("cookiewall", "consent_mode"),
     ("cookiewall", "get_consent"),
     ("cookiewall", "get_gate"),
