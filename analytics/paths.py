@@ -32,8 +32,11 @@ _MAX_DECODINGS = 4  # percent-decodings tried on what is left encoded (each one 
 # dots starts with a letter: a top-level domain is letters (or `xn--`), never a number, so
 # `svelte@5.2.7` and `lodash@4.17.21` (a package at a version, as npm, unpkg and jsDelivr
 # write it) are not addresses. Any such label, not only the last: `john@example.com.2024`
-# holds one. `user@localhost` has no dot and stays, as `pkg@latest` does.
-_EMAIL = re.compile(r"(?<=[^@\s/])@([\w.-]+)")
+# holds one. `user@localhost` has no dot and stays, as `pkg@latest` does. A domain holds any
+# character but whitespace and ASCII punctuation other than `.`, `-` and `_`: not only `\w`,
+# whose letters leave out the combining vowel signs and the joiners of Hindi, Thai, Tamil or
+# Persian names (`user@डाटामेल.भारत` would end at its first vowel sign, before any dot).
+_EMAIL = re.compile(r"(?<=[^@\s/])@([^\x00-\x2c/:-@\[-^`{-\x7f\s]+)")
 _LABEL_STARTING_WITH_A_LETTER = re.compile(r"\.[^\W\d_]")
 _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
 _HEX_RUN = re.compile(r"[0-9a-fA-F]{24,}")
@@ -46,16 +49,23 @@ _LETTER = re.compile(r"[A-Za-z]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Internet addresses. IPv4: a dotted quad of 0-255 values (zero-padded too), not part of a
-# longer dotted number, so versions (`1.2.3`, `1.2.3.4.5`) and dates (`2026.11.28`) stay.
+# longer dotted number, so versions (`1.2.3`, `1.2.3.4.5`) and dates (`2026.11.28`) stay. An
+# extension that starts with a digit is no fifth number: `logs-203.0.113.9.7z` holds one.
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|[01]?[0-9]?[0-9])"
-_IPV4 = re.compile(rf"(?<![0-9.])(?:{_OCTET}\.){{3}}{_OCTET}(?!\.?[0-9])")
+_IPV4 = re.compile(rf"(?<![0-9.])(?:{_OCTET}\.){{3}}{_OCTET}(?![0-9]|\.[0-9]+(?![A-Za-z0-9]))")
 # A dotted quad that is a release's version, not an address: after a `v` that starts a word
 # (`/releases/v4.2.1.0`, `app-v10.0.0.1`), or after `<name>-` or `<name>_` in the name of
-# a package or an installer, as its first dotted part (`numpy-1.26.4.0-cp311-….whl`,
-# `mysql-installer-community-8.0.40.0.msi`). Any other file name keeps the quad an address
+# a package or an installer, as its first dotted part, when a release's tag follows it
+# (`numpy-1.26.4.0-cp311-….whl`, `MinGit-2.47.0.2-64-bit.zip`) or, with none, when it
+# starts with a number below 30 other than 10 (`mysql-installer-community-8.0.40.0.msi`,
+# `opencv-python-4.10.0.84.tar.gz`). A `.zip` or `.tar.gz` is as often a backup, an export
+# or a device's configuration, named for its machine (`backup-192.168.1.20.tar.gz`,
+# `router-config-10.0.0.1.zip`, `export-203.0.113.9.zip`): a version's first number is
+# small, while private networks' addresses start with 10, 172 or 192 and 87 % of the public
+# address space with 30 or more. Any other file name keeps the quad an address
 # (`host-198.51.100.7.log`, `scan-10.0.0.1.xml`), and so do a name that says it is one
-# (`ip-10.0.0.1.zip`) and a quad after a version (`app-v1.2.3.4-from-198.51.100.7.zip`):
-# visitors' addresses end up in logs and reports, not in installers.
+# (`ip-10.0.0.1.zip`, `backup-24.1.2.3.tar.gz`) and a quad after a version
+# (`app-v1.2.3.4-from-198.51.100.7.zip`).
 _PACKAGE_FILE = re.compile(
     r"\.(?:whl|egg|exe|msi|msix|appx|nupkg|jar|war|zip|7z|tgz|tar\.(?:gz|xz|bz2|zst)"
     r"|dmg|pkg|deb|rpm|apk|appimage|gem|crate)\Z",
@@ -65,6 +75,20 @@ _NAME_PART_BEFORE = re.compile(r"([A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*)[-_]\Z")
 _NAMES_AN_ADDRESS = frozenset(
     {"ip", "ipv4", "ipaddr", "addr", "address", "host", "hostname", "client", "server"}
     | {"peer", "remote", "node", "from", "src", "dst", "source", "target", "visitor", "user"}
+    # a copy of a machine's state or traffic, named for the machine
+    | {"backup", "config", "conf", "cfg", "export", "dump", "log", "logs", "report", "session"}
+    | {"capture", "pcap", "snapshot", "diag", "support", "bundle", "profile", "vpn", "wg"}
+    | {"router", "gateway", "gw", "camera", "cam", "nas", "device", "proxy", "myip", "wan"}
+)
+# What follows a version in a release's file name: a build number, then a Python tag, a
+# platform, an architecture or the kind of file (`-cp311`, `-py3`, `_win_amd64`, `-x64`,
+# `-linux`, `-64-bit`, `-setup`, `-src`, `-rc1`). Not words a backup's name takes (`-full`).
+_RELEASE_TAG = re.compile(
+    r"(?:[-_.+][0-9]+)?[-_.+](?:(?:py|cp|pp|ip|jy|graalpy)[0-9]+|abi3|win(?:32|64)?|windows"
+    r"|x64|x86(?:_64)?|amd64|arm64|aarch64|i[36]86|(?:many|musl)?linux|macosx?|osx|darwin"
+    r"|universal|noarch|setup|installer|install|portable|bin|src|sources?|alpha|beta|rc[0-9]*"
+    r"|[0-9]+-?bit)(?![A-Za-z])",
+    re.IGNORECASE,
 )
 # IPv6 candidates: colon-separated hex groups (an IPv4 tail allowed), confirmed by ipaddress
 # (so times `12:30:45` and MAC addresses stay). Not glued to letters: `std::vec::Vec` and
@@ -119,6 +143,15 @@ _SHORT_GROUPED_RUN = re.compile(
     r"(?<![A-Za-z0-9_-])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+){2,}(?![A-Za-z0-9_-])"
 )
 _GITHUB_ADVISORY = re.compile(r"GHSA(?:-[23456789cfghjmpqrvwx]{4}){3}")
+# Siemens order numbers (MLFB), a catalogue's page names: `6ES7214-1AG40-0XB0`.
+_SIEMENS_ORDER_NUMBER = re.compile(
+    r"[0-9][A-Z]{2}[0-9]-?[0-9]{3}-[0-9][A-Z]{2}[0-9]{2}-[0-9][A-Z0-9]{3}"
+)
+# What `git describe` adds to a tag: commits since it and `g` with the commit's short hash
+# (`v6.8-rc3-55-g1a2b3c4`, `myapp-7.16.14-87-g1c8dedc`): a build's public name.
+_GIT_DESCRIBE_SUFFIX = re.compile(r"[-_][0-9]+-g[0-9a-f]{7,40}\Z")
+# Colours as a palette site writes them (`/palette/264653-2a9d8f-e9c46a`).
+_HEX_COLOURS = re.compile(r"[0-9A-Fa-f]{6}(?:-[0-9A-Fa-f]{6})+")
 _LETTER_DIGIT_SWITCH = re.compile(r"[A-Za-z](?=[0-9])|[0-9](?=[A-Za-z])")
 _GROUP_SEPARATOR = re.compile(r"[-_]+")
 _LETTER_OR_DIGIT_RUN = re.compile(r"[A-Za-z]+|[0-9]+")
@@ -189,13 +222,19 @@ def _is_short_grouped_code(run: str) -> bool:
 
     Gift-card, voucher, game and activation codes are 12 to 20 letters and digits, below
     the 24 characters of `_is_b64_token`, so they are judged by the same group tests
-    (`_is_grouped_code`) when they hold at least 12 letters and digits. A GitHub security
-    advisory id (`GHSA-jfh8-c2jp-5v3q`) is a public page's name and stays.
+    (`_is_grouped_code`) when they hold at least 12 letters and digits. Public pages' names
+    of this shape stay: a GitHub security advisory id (`GHSA-jfh8-c2jp-5v3q`), a Siemens
+    order number (`6ES7214-1AG40-0XB0`), a build named by `git describe`
+    (`v6.8-rc3-55-g1a2b3c4`) and a palette of colours (`264653-2a9d8f-e9c46a`).
     """
     if len(run) >= 24 or not _DIGIT.search(run) or not _MIXED_INSIDE_A_WORD.search(run):
         return False  # a longer run is judged as a token; words and numbers alone are no code
     groups = _GROUP_SEPARATOR.split(run)
     if len(run) - (len(groups) - 1) < 12 or _GITHUB_ADVISORY.fullmatch(run):
+        return False
+    if _SIEMENS_ORDER_NUMBER.fullmatch(run):
+        return False
+    if _GIT_DESCRIBE_SUFFIX.search(run) or _HEX_COLOURS.fullmatch(run):
         return False
     return _is_grouped_code(groups)
 
@@ -289,19 +328,26 @@ def _is_evenly_grouped_code(groups: list[str], code_groups: int) -> bool:
     return sum(1 for group in groups if _has_random_case(group)) >= 2
 
 
-def _is_version_number(text: str, start: int) -> bool:
-    """Whether the dotted quad at `start` of `text` is a version (see `_PACKAGE_FILE`)."""
+def _is_version_number(text: str, start: int, end: int) -> bool:
+    """Whether the dotted quad `text[start:end]` is a version (see `_PACKAGE_FILE`)."""
     if start and text[start - 1] in "vV":
         return start == 1 or not text[start - 2].isalnum()
     if text.find(".", 0, start) != -1 or not _PACKAGE_FILE.search(text):
         return False
     # Only the few characters before the quad: a long segment must not cost a pass per quad.
     name = _NAME_PART_BEFORE.search(text, max(0, start - 40), start)
-    return name is not None and name.group(1).lower() not in _NAMES_AN_ADDRESS
+    if name is None or name.group(1).lower() in _NAMES_AN_ADDRESS:
+        return False
+    if _RELEASE_TAG.match(text, end):
+        return True
+    first = int(text[start : text.index(".", start)])
+    return first < 30 and first != 10
 
 
 def _has_ipv4_address(text: str) -> bool:
-    return any(not _is_version_number(text, match.start()) for match in _IPV4.finditer(text))
+    return any(
+        not _is_version_number(text, match.start(), match.end()) for match in _IPV4.finditer(text)
+    )
 
 
 def _has_ip_address(text: str) -> bool:
