@@ -56,13 +56,16 @@ _IPV4 = re.compile(rf"(?<![0-9.])(?:{_OCTET}\.){{3}}{_OCTET}(?![0-9]|\.[0-9]+(?!
 # A dotted quad that is a release's version, not an address: after a `v` that starts a word
 # (`/releases/v4.2.1.0`, `app-v10.0.0.1`), or after `<name>-` or `<name>_` in the name of
 # a package or an installer, as its first dotted part, when a release's tag follows it
-# (`numpy-1.26.4.0-cp311-….whl`, `MinGit-2.47.0.2-64-bit.zip`) or, with none, when it
-# starts with a number below 30 other than 10 (`mysql-installer-community-8.0.40.0.msi`,
-# `opencv-python-4.10.0.84.tar.gz`). A `.zip` or `.tar.gz` is as often a backup, an export
-# or a device's configuration, named for its machine (`backup-192.168.1.20.tar.gz`,
-# `router-config-10.0.0.1.zip`, `export-203.0.113.9.zip`): a version's first number is
-# small, while private networks' addresses start with 10, 172 or 192 and 87 % of the public
-# address space with 30 or more. Any other file name keeps the quad an address
+# (`numpy-1.26.4.0-cp311-….whl`, `MinGit-2.47.0.2-64-bit.zip`) or, with none, in a
+# package or an installer (not an archive) when it starts with a number below 30 other than
+# 10 (`mysql-installer-community-8.0.40.0.msi`, `Docker-Desktop-4.35.1.0.dmg`). A `.zip`,
+# `.7z` or `.tar.gz` is as often a backup, an export or a device's configuration, named for
+# its machine (`backup-192.168.1.20.tar.gz`, `router-config-10.0.0.1.zip`,
+# `john-203.0.113.9.zip`): without a release's tag its quad is an address, so an untagged
+# source archive's (`opencv-python-4.10.0.84.tar.gz`) is redacted too; privacy wins. In an
+# installer, a version's first number is small, while private networks' addresses start
+# with 10, 172 or 192 and 87 % of the public address space with 30 or more. Any other file
+# name keeps the quad an address
 # (`host-198.51.100.7.log`, `scan-10.0.0.1.xml`), and so do a name that says it is one
 # (`ip-10.0.0.1.zip`, `backup-24.1.2.3.tar.gz`) and a quad after a version
 # (`app-v1.2.3.4-from-198.51.100.7.zip`).
@@ -71,6 +74,7 @@ _PACKAGE_FILE = re.compile(
     r"|dmg|pkg|deb|rpm|apk|appimage|gem|crate)\Z",
     re.IGNORECASE,
 )
+_ARCHIVE_FILE = re.compile(r"\.(?:zip|7z|tgz|tar\.(?:gz|xz|bz2|zst))\Z", re.IGNORECASE)
 _NAME_PART_BEFORE = re.compile(r"([A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*)[-_]\Z")
 _NAMES_AN_ADDRESS = frozenset(
     {"ip", "ipv4", "ipaddr", "addr", "address", "host", "hostname", "client", "server"}
@@ -340,6 +344,8 @@ def _is_version_number(text: str, start: int, end: int) -> bool:
         return False
     if _RELEASE_TAG.match(text, end):
         return True
+    if _ARCHIVE_FILE.search(text):
+        return False
     first = int(text[start : text.index(".", start)])
     return first < 30 and first != 10
 

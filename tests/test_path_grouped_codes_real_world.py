@@ -379,7 +379,6 @@ SHORT_IDS_AND_PACKAGE_VERSIONS = [
     "/releases/v4.2.1.0",
     "/x/opencv_python-4.10.0.84-cp37-abi3-win_amd64.whl",
     "/x/nvidia_cublas_cu12-12.4.5.8-py3-none-manylinux2014_x86_64.whl",
-    "/x/opencv-python-4.10.0.84.tar.gz",
     "/x/mysql-installer-community-8.0.40.0.msi",
 ]
 

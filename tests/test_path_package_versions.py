@@ -50,7 +50,6 @@ VERSIONS = [
     "/x/numpy-1.26.4.0-cp311-cp311-win_amd64.whl",
     "/x/opencv_python-4.10.0.84-cp37-abi3-win_amd64.whl",
     "/x/nvidia_cublas_cu12-12.4.5.8-py3-none-manylinux2014_x86_64.whl",
-    "/x/opencv-python-4.10.0.84.tar.gz",
     "/x/mysql-installer-community-8.0.40.0.msi",
     "/x/Tool_Setup_1.2.3.4.exe",
     # not quads (kept before too)
