@@ -69,6 +69,8 @@ _KEPT_HEADERS = 4096
 _MAX_KEPT_HEADER = 1024
 # Bad consent cookie values already cleared (see `_clear_bad`): at most this many, by hash.
 MAX_CLEARED_VALUES = 4096
+# The request headers `__call__` reads (DNT only with `honor_dnt`).
+_GATE_READS = frozenset({b"cookie", b"sec-gpc", b"dnt"})
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")
 # A WebSocket handshake's answer: the upgrade, or an HTTP response instead (Denial Response).
 _HANDSHAKE_ANSWERS = frozenset({"websocket.accept", "websocket.http.response.start"})
@@ -237,6 +239,8 @@ class ConsentMiddleware:
         crumbs: list[bytes] | None = None  # a second Cookie field and more
         gpc = False
         for key, value in scope["headers"]:
+            if key not in _GATE_READS:
+                continue  # most of a browser's dozen: one set lookup, not a comparison each
             if key == b"cookie":
                 # HTTP/2 may split Cookie into several fields: they join with "; ", once at
                 # the end (joining as they come was quadratic in their number).
@@ -246,7 +250,7 @@ class ConsentMiddleware:
                     crumbs = [cookie_header, value]
                 else:
                     crumbs.append(value)
-            elif key == b"sec-gpc" or (key == b"dnt" and self.honor_dnt):
+            elif key == b"sec-gpc" or self.honor_dnt:  # Sec-GPC, or DNT when it counts
                 # Only the exact value 1 is a signal (GPC spec 3.1).
                 gpc = gpc or value.strip() == b"1"
         if crumbs is not None:
