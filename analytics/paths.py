@@ -134,6 +134,97 @@ _COOKIELESS_SESSION = re.compile(r"\((?:[A-Z]\([^()/]*\))+\)")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{2,}\.")
 
 
+# Payment card numbers (ISO/IEC 7812 primary account numbers; PCI DSS forbids storing them
+# in the clear): 14 to 19 digits that pass the Luhn check and start with a prefix a card
+# network issues, at a length it issues there (`_CARD_RANGES`). Written in one run
+# (`4111111111111111`) or grouped by one `-` or ` ` as cards print them: 4-4-4-4, Amex's
+# 4-6-5, Diners' 4-6-4, 4-4-4-4-3; a grouped card may have a date before it or a security
+# code after it. The length and the prefix are what keep ids: Luhn alone passes one number
+# in ten. 13 digits are never taken for a card: Visa no longer issues its 13-digit cards,
+# and 13 digits are EAN-13 barcodes (German ones start with 40-44, and Luhn passes one in
+# ten of them), phone numbers and times in milliseconds. 17 and 18 digits are taken only
+# where a network issues them (Discover, JCB, UnionPay, Maestro, Diners, Mir), and no
+# number starting with 1 is a card here: snowflake ids (X, Discord) and times in micro- or
+# nanoseconds start with 1.
+_DIGIT_GROUPS = re.compile(r"(?<![0-9])(?<![0-9][- ])[0-9]+(?:[- ][0-9]+)*")
+_DIGIT_GROUP_SEPARATOR = re.compile(r"[- ]")
+_EIGHT_DIGITS = re.compile(r"[0-9]{4}[- ]?[0-9]{4}")
+_CARD_GROUPINGS = ((4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4))
+_SIXTEEN_TO_NINETEEN = frozenset({16, 17, 18, 19})
+# (first prefix, last prefix, lengths issued), prefixes of one length compared as numbers;
+# no two ranges overlap. After the IIN table of Wikipedia's "Payment card number" (2024).
+_CARD_RANGES: tuple[tuple[str, str, frozenset[int]], ...] = (
+    ("4", "4", frozenset({16, 19})),  # Visa (13-digit cards retired)
+    ("51", "55", frozenset({16})),  # Mastercard
+    ("2221", "2720", frozenset({16})),  # Mastercard's 2-series
+    ("2200", "2205", _SIXTEEN_TO_NINETEEN),  # Mir, BORICA
+    ("34", "34", frozenset({15})),  # American Express
+    ("37", "37", frozenset({15})),
+    ("300", "305", frozenset(range(14, 20))),  # Diners Club International
+    ("3095", "3095", frozenset(range(14, 20))),
+    ("36", "36", frozenset(range(14, 20))),
+    ("38", "39", _SIXTEEN_TO_NINETEEN),
+    ("3528", "3589", _SIXTEEN_TO_NINETEEN),  # JCB (RuPay's 353 and 356 among them)
+    ("50", "50", _SIXTEEN_TO_NINETEEN),  # Maestro, Verve, RuPay, Elo
+    ("56", "69", _SIXTEEN_TO_NINETEEN),  # Maestro, Discover, UnionPay, RuPay, Troy, Elo
+    ("81", "81", _SIXTEEN_TO_NINETEEN),  # UnionPay, RuPay
+    ("82", "82", frozenset({16})),  # RuPay
+    ("8600", "8600", frozenset({16})),  # UzCard
+    ("9792", "9792", frozenset({16})),  # Troy
+    ("9860", "9860", frozenset({16})),  # Humo
+)
+
+
+def _passes_luhn(digits: str) -> bool:
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        value = ord(digit) - 48
+        if position % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _is_card_number(digits: str) -> bool:
+    if not 14 <= len(digits) <= 19:
+        return False
+    for first, last, lengths in _CARD_RANGES:
+        if len(digits) in lengths and first <= digits[: len(first)] <= last:
+            return _passes_luhn(digits)
+    return False
+
+
+def _has_card_number(text: str) -> bool:
+    if not _EIGHT_DIGITS.search(text):
+        return False  # every form of a card number holds 8 digits with at most one separator
+    for run in _DIGIT_GROUPS.finditer(text):
+        groups = _DIGIT_GROUP_SEPARATOR.split(run.group())
+        if any(_is_card_number(group) for group in groups):
+            return True
+        if len(groups) >= 3 and _has_grouped_card_number(run.group(), groups):
+            return True
+    return False
+
+
+def _has_grouped_card_number(run: str, groups: list[str]) -> bool:
+    """Whether a run of digit groups starts or ends with a card number as cards print it."""
+    separators = _DIGIT_GROUP_SEPARATOR.findall(run)
+    lengths = tuple(len(group) for group in groups)
+    for grouping in _CARD_GROUPINGS:
+        count = len(grouping)
+        if len(groups) < count:
+            continue
+        for start in (0, len(groups) - count):
+            if (
+                lengths[start : start + count] == grouping
+                # one separator throughout, as a card's print has
+                and len(set(separators[start : start + count - 1])) == 1
+                and _is_card_number("".join(groups[start : start + count]))
+            ):
+                return True
+    return False
+
+
 def _has_mac_address(text: str) -> bool:
     for match in _MAC.finditer(text):
         if match.group(1) == ":" or _HEX_LETTER.search(match.group()):
@@ -391,7 +482,7 @@ def _identifies(segment: str) -> bool:
         return True
     if _names_a_session(segment) or ("eyJ" in segment and _JWT.search(segment)):
         return True
-    if _has_ip_address(segment) or _has_mac_address(segment):
+    if _has_ip_address(segment) or _has_mac_address(segment) or _has_card_number(segment):
         return True
     if any(_is_b64_token(run) for run in _B64_RUN.findall(segment)):
         return True
@@ -437,7 +528,9 @@ def _redact_segment(segment: str) -> str:
         # a code in 3 groups holds 12 letters and digits and 2 separators or more
         and (len(segment) < 14 or segment.count("-") + segment.count("_") < 2)
     ):
-        return segment  # too short for a token, an address or a session (the common case: fast)
+        # too short for a token, an address or a session (the common case: fast), not for a
+        # payment card's number (`4111111111111111`, `4111 1111 1111 1111`)
+        return REDACTED if len(segment) >= 14 and _has_card_number(segment) else segment
     # scope["path"] is already percent-decoded once: what is left encoded was encoded twice.
     if _identifies_even_encoded(segment, is_segment=True):
         return REDACTED
