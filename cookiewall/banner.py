@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from html import escape, unescape
 from importlib.resources import files
 from string import Template
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from cookiewall.consent import Consent
@@ -971,10 +971,16 @@ class BodyEndScanner:
                 count -= len(piece)
             else:
                 # Mostly a tag's start cut at a piece's end: a few bytes, copied (cheaper than
-                # a view); else a view, so that the piece is not held twice.
+                # a view). A view keeps the app's whole piece: taken only for at least half
+                # of it, so that a piece of MiBs is not kept for the bytes held after its
+                # </body>; else a copy, which costs no more than those bytes.
                 rest = len(piece) - count
+                whole = len(cast(bytes, piece.obj)) if type(piece) is memoryview else len(piece)
                 taken.append(memoryview(piece)[:count])
-                held[0] = piece[count:] if rest <= _SMALL_REST else memoryview(piece)[count:]
+                if rest <= _SMALL_REST or 2 * rest < whole:
+                    held[0] = bytes(piece[count:])
+                else:
+                    held[0] = memoryview(piece)[count:]
                 count = 0
         return taken
 
