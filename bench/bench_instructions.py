@@ -26,8 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.apps import REFERRER, USER_AGENT, bare_app, full_app
-from bench.bench_middleware import call, consent_cookie, loop_only, make_scope
+from bench.apps import bare_app, full_app
+from bench.bench_middleware import (
+    BROWSER_HEADERS,
+    call,
+    consent_cookie,
+    loop_only,
+    make_scope,
+    rewritten_cookies,
+)
 from bench.common import Figure
 
 SKIPPED = "skipped: valgrind not installed (apt-get install valgrind)"
@@ -37,14 +44,7 @@ SKIPPED = "skipped: valgrind not installed (apt-get install valgrind)"
 VARIANTS = ("loop", "bare", "full", "converted", "rewritten")
 _ROOT = Path(__file__).resolve().parent.parent
 
-# A returning visitor's browser, as in bench_middleware.run (there a local of `run`).
-BROWSER = [
-    (b"host", b"127.0.0.1:8000"),
-    (b"user-agent", USER_AGENT.encode()),
-    (b"referer", REFERRER.encode()),
-    (b"accept", b"text/html"),
-    (b"accept-language", b"en-US,en;q=0.9"),
-]
+BROWSER = BROWSER_HEADERS
 
 
 @dataclass(frozen=True)
@@ -221,14 +221,7 @@ def _main(folder: str, fewer: int, more: int) -> int:
     consent = asyncio.new_event_loop().run_until_complete(consent_cookie(apps["full"]))
     cookies = {
         "same": [(b"cookie", consent.encode())] * more,
-        # As bench_middleware's "rewritten": Google Analytics' _ga_<id> holds the hit's time.
-        "rewritten": [
-            (
-                b"cookie",
-                f"{consent}; _ga=GA1.1.42.1700000000; _ga_B3NCH=GS1.1.{i}.1.1.{i}.0".encode(),
-            )
-            for i in range(1_700_000_000, 1_700_000_000 + more)
-        ],
+        "rewritten": rewritten_cookies(consent, more),
     }
     manifest = []
     for variant in VARIANTS:

@@ -37,6 +37,25 @@ def make_scope(path: str, headers: list[tuple[bytes, bytes]], method: str = "GET
     }
 
 
+# A returning visitor's browser: the request headers of every in-process figure.
+BROWSER_HEADERS = [
+    (b"host", b"127.0.0.1:8000"),
+    (b"user-agent", USER_AGENT.encode()),
+    (b"referer", REFERRER.encode()),
+    (b"accept", b"text/html"),
+    (b"accept-language", b"en-US,en;q=0.9"),
+]
+
+
+def rewritten_cookies(consent: str, n: int) -> list[tuple[bytes, bytes]]:
+    """`n` Cookie fields of a site whose script rewrites a cookie on every page view (Google
+    Analytics' `_ga_<id>` holds the time of the last hit): the gate's header memo never hits."""
+    return [
+        (b"cookie", f"{consent}; _ga=GA1.1.42.1700000000; _ga_B3NCH=GS1.1.{i}.1.1.{i}.0".encode())
+        for i in range(1_700_000_000, 1_700_000_000 + n)
+    ]
+
+
 async def call(app: Any, scope: Scope, body: bytes = b"") -> tuple[int, list[tuple[bytes, bytes]]]:
     status = 0
     response_headers: list[tuple[bytes, bytes]] = []
@@ -132,22 +151,13 @@ def run(requests: int = 40_000, rounds: int = 10) -> list[Figure]:
     bare, full, session = bare_app(), full_app(spool), session_app()
     consent = loop.run_until_complete(consent_cookie(full))
     session_value = loop.run_until_complete(session_cookie(session))
-    browser = [
-        (b"host", b"127.0.0.1:8000"),
-        (b"user-agent", USER_AGENT.encode()),
-        (b"referer", REFERRER.encode()),
-        (b"accept", b"text/html"),
-        (b"accept-language", b"en-US,en;q=0.9"),
-    ]
+    browser = BROWSER_HEADERS
     per_round = max(1, requests // rounds)
     # The returning visitor's browser sends the same Cookie header page after page, which the
     # gate remembers; a site whose script rewrites a cookie on every page view (Google
     # Analytics' `_ga_<id>` holds the time of the last hit) sends a new one each time.
     same_consent = [(b"cookie", consent.encode())] * per_round
-    rewritten = [
-        (b"cookie", f"{consent}; _ga=GA1.1.42.1700000000; _ga_B3NCH=GS1.1.{i}.1.1.{i}.0".encode())
-        for i in range(1_700_000_000, 1_700_000_000 + per_round)
-    ]
+    rewritten = rewritten_cookies(consent, per_round)
     same_session = [(b"cookie", session_value.encode())] * per_round
     process: dict[str, list[float]] = {
         name: [] for name in ("loop", "bare", "full", "rewritten", "session")

@@ -411,6 +411,15 @@ def test_every_cli_flag_the_readme_names_exists() -> None:
             [sys.executable, "-m", server, "--help"], capture_output=True, text=True, check=True
         ).stdout
         others |= set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", shown))
+    # ... and of the benchmarks (`python -m bench --only instructions`), from its --help
+    shown = subprocess.run(
+        [sys.executable, "-m", "bench", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    others |= set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", shown))
     from gunicorn.config import KNOWN_SETTINGS
 
     others |= {flag for setting in KNOWN_SETTINGS for flag in setting.cli or () if "--" in flag}
