@@ -630,7 +630,8 @@ class ConsentMiddleware:
             if limit is not None and limit <= MAX_INJECT_BUFFER:
                 buffered_size += len(body)
                 if buffered_size <= limit:
-                    buffered.append(body)
+                    # Copied unless bytes: an app may refill its bytearray once `send` returns.
+                    buffered.append(body if type(body) is bytes else bytes(body))
                     return
                 # Longer than its Content-Length said (a body rewritten inside the gate, its
                 # length not): that length bounded what is held, so it is streamed from here.
