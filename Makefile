@@ -42,6 +42,8 @@ demo: venv
 bench: venv
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
 		|| echo "bench: wrk is missing; the through-a-server figure will be skipped"
+	@command -v valgrind >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq valgrind >/dev/null; } \
+		|| echo "bench: valgrind is missing; the instruction-count figure will be skipped"
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Not part of `make test` or CI: its own venv of the lowest versions pyproject.toml allows.
