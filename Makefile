@@ -40,10 +40,7 @@ demo: venv
 	$(BIN)/python -m examples.demo $(if $(SERVE),--serve,)
 
 bench: venv
-	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
-		|| echo "bench: wrk is missing; the through-a-server figure will be skipped"
-	@command -v valgrind >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq valgrind >/dev/null; } \
-		|| echo "bench: valgrind is missing; the instruction-count figure will be skipped"
+	@bash scripts/ensure-bench-tools
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Not part of `make test` or CI: its own venv of the lowest versions pyproject.toml allows.
