@@ -14,6 +14,7 @@ import httpx
 import pyarrow.parquet as pq
 
 from analytics.warehouse import Warehouse
+from tests.support import uvicorn_server
 
 # Two real browsers' user agents, each with a word of its own that must never reach the spool.
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0 uamark-3f9e"
@@ -28,6 +29,22 @@ _BANNER_FORM = re.compile(
     r'<input type="hidden" name="next" value="([^"]*)">'
     r'<button class="cookiewall-button" type="submit" name="action" value="([a-z_]+)"'
 )
+
+
+def visitor(base: str, user_agent: str = FIREFOX) -> httpx.Client:
+    """A browser: its own cookie jar, its user agent, same-site requests."""
+    return httpx.Client(
+        base_url=base,
+        headers={"User-Agent": user_agent, "Accept": "text/html", "Origin": base},
+        timeout=10,
+    )
+
+
+def consent_shown(page: str) -> str:
+    """The consent summary the test apps' pages print (`<p id="consent">…</p>`)."""
+    found = re.search(r'<p id="consent">([a-z]+)</p>', page)
+    assert found, page[:300]
+    return found.group(1)
 
 
 def cookie_names(response: httpx.Response) -> set[str]:
@@ -75,3 +92,50 @@ def leaks_in(spool: Path, secrets: Iterable[str]) -> list[str]:
             data.append((repr(table.to_pylist()) + repr(table.schema.metadata)).encode())
         found += [f"{s!r} in {path.name}" for s in secrets for d in data if s.encode() in d]
     return found
+
+
+def two_visitors_then_stop(app: str, env: dict[str, str]) -> list[dict[str, str]]:
+    """Serve the `app` factory under a real uvicorn and send it two visitors: Firefox (a page
+    with a query string, the streamed page, JSON, "accept all", the page again) and Chrome (a
+    page, the banner endpoint). Then stop the server with SIGTERM, so lifespan shutdown
+    flushes the recorder. Returns each visitor's cookie jar (name -> value)."""
+    jars: list[dict[str, str]] = []
+    with uvicorn_server(app, factory=True, env=env) as (base, _):
+        with visitor(base, FIREFOX) as first:
+            first.get("/?q=querymark-51c7")
+            first.get("/stream")
+            first.get("/prefs")  # JSON: not a page view
+            first.post("/consent", json={"action": "accept_all"})  # the gate's: not one
+            first.get("/")
+            jars.append({c.name: c.value or "" for c in first.cookies.jar})
+        with visitor(base, CHROME) as second:
+            second.get("/")
+            second.get("/consent/banner")
+            jars.append({c.name: c.value or "" for c in second.cookies.jar})
+    return jars
+
+
+def assert_two_visitors_recorded_and_nothing_of_them_kept(
+    spool: Path, db: Path, jars: list[dict[str, str]], preference_value: str
+) -> None:
+    """What `two_visitors_then_stop` must leave: three views of `/` by two visitors and one
+    of `/stream`, their consent as it was at each, and no address, query string, user agent
+    or cookie value anywhere in the spool."""
+    assert daily_pages(spool, db) == {"/": (3, 2), "/stream": (1, 1)}
+    assert spooled_consents(spool) == [
+        ("/", "undecided"),
+        ("/stream", "undecided"),
+        ("/", "all"),
+        ("/", "undecided"),
+    ]
+    secrets = [
+        "127.0.0.1",
+        "querymark-51c7",
+        "uamark-3f9e",
+        "uamark-8b21",
+        "Firefox",
+        "Chrome",
+        preference_value,
+        *(value for jar in jars for value in jar.values()),
+    ]
+    assert leaks_in(spool, secrets) == []

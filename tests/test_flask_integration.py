@@ -15,23 +15,20 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.flask_support import THEME
 from tests.framework_support import (
     BANNER,
-    CHROME,
-    FIREFOX,
+    assert_two_visitors_recorded_and_nothing_of_them_kept,
     banner_forms,
+    consent_shown,
     cookie_names,
-    daily_pages,
-    leaks_in,
-    spooled_consents,
+    two_visitors_then_stop,
+    visitor,
 )
 from tests.support import uvicorn_server
 
@@ -46,21 +43,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     spool = tmp_path_factory.mktemp("flask-spool")
     with uvicorn_server(APP, factory=True, env={"FLASK_SPOOL": str(spool)}) as (base, _):
         yield base
-
-
-def visitor(base: str, user_agent: str = FIREFOX) -> httpx.Client:
-    """A browser: its own cookie jar, its user agent, same-site requests."""
-    return httpx.Client(
-        base_url=base,
-        headers={"User-Agent": user_agent, "Accept": "text/html", "Origin": base},
-        timeout=10,
-    )
-
-
-def consent_shown(page: str) -> str:
-    found = re.search(r'<p id="consent">([a-z]+)</p>', page)
-    assert found, page[:300]
-    return found.group(1)
 
 
 def test_undecided_visitor_gets_flasks_session_but_no_preference(site: str) -> None:
@@ -135,38 +117,7 @@ def test_a_view_reads_the_visitors_consent_from_the_environ(site: str) -> None:
 
 def test_page_views_recorded_rolled_up_and_nothing_of_the_visitor_kept(tmp_path: Path) -> None:
     spool = tmp_path / "spool"
-    jars: list[dict[str, str]] = []
-    with uvicorn_server(APP, factory=True, env={"FLASK_SPOOL": str(spool)}) as (base, _):
-        with visitor(base, FIREFOX) as first:
-            first.get("/?q=querymark-51c7")
-            first.get("/stream")
-            first.get("/prefs")  # JSON: not a page view
-            first.post("/consent", json={"action": "accept_all"})  # the gate's: not one
-            first.get("/")
-            jars.append({c.name: c.value or "" for c in first.cookies.jar})
-        with visitor(base, CHROME) as second:
-            second.get("/")
-            second.get("/consent/banner")
-            jars.append({c.name: c.value or "" for c in second.cookies.jar})
-    # The server stopped with SIGTERM: lifespan shutdown flushed the recorder.
-
-    assert daily_pages(spool, tmp_path / "w.duckdb") == {"/": (3, 2), "/stream": (1, 1)}
-    assert spooled_consents(spool) == [
-        ("/", "undecided"),
-        ("/stream", "undecided"),
-        ("/", "all"),
-        ("/", "undecided"),
-    ]
+    jars = two_visitors_then_stop(APP, {"FLASK_SPOOL": str(spool)})
+    assert_two_visitors_recorded_and_nothing_of_them_kept(spool, tmp_path / "w.duckdb", jars, THEME)
     assert set(jars[0]) == {"session", "theme", "cookiewall"}
     assert set(jars[1]) == {"session"}
-    secrets = [
-        "127.0.0.1",
-        "querymark-51c7",
-        "uamark-3f9e",
-        "uamark-8b21",
-        "Firefox",
-        "Chrome",
-        THEME,
-        *(value for jar in jars for value in jar.values()),
-    ]
-    assert leaks_in(spool, secrets) == []
