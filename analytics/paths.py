@@ -138,17 +138,20 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{2,}\.")
 # in the clear): 14 to 19 digits that pass the Luhn check and start with a prefix a card
 # network issues, at a length it issues there (`_CARD_RANGES`). Written in one run
 # (`4111111111111111`) or grouped by one `-` or ` ` as cards print them: 4-4-4-4, Amex's
-# 4-6-5, Diners' 4-6-4, 4-4-4-4-3; a grouped card may have a date before it or a security
-# code after it. The length and the prefix are what keep ids: Luhn alone passes one number
-# in ten. 13 digits are never taken for a card: Visa no longer issues its 13-digit cards,
-# and 13 digits are EAN-13 barcodes (German ones start with 40-44, and Luhn passes one in
-# ten of them), phone numbers and times in milliseconds. 17 and 18 digits are taken only
-# where a network issues them (Discover, JCB, UnionPay, Maestro, Diners, Mir), and no
-# number starting with 1 is a card here: snowflake ids (X, Discord) and times in micro- or
-# nanoseconds start with 1.
-_DIGIT_GROUPS = re.compile(r"(?<![0-9])(?<![0-9][- ])[0-9]+(?:[- ][0-9]+)*")
-_DIGIT_GROUP_SEPARATOR = re.compile(r"[- ]")
-_EIGHT_DIGITS = re.compile(r"[0-9]{4}[- ]?[0-9]{4}")
+# 4-6-5, Diners' 4-6-4, 4-4-4-4-3; a grouped card may have a date before it, a security
+# code after it, or both. `+` and `_` group it too: a space form-encoded into a path
+# (`quote_plus`, a `%2B` in a UTM value encoded twice) or replaced by a file name's
+# sanitiser (werkzeug's `secure_filename` writes `4111_1111_1111_1111.pdf`). The length
+# and the prefix are what keep ids: Luhn alone passes one number in ten. 13 digits are
+# never taken for a card: Visa no longer issues its 13-digit cards, and 13 digits are
+# EAN-13 barcodes (German ones start with 40-44, and Luhn passes one in ten of them), phone
+# numbers and times in milliseconds. 17 and 18 digits are taken only where a network
+# issues them (Discover, JCB, UnionPay, Maestro, Diners, Mir), and no number starting with
+# 1 is a card here: snowflake ids (X, Discord) and times in micro- or nanoseconds start
+# with 1.
+_DIGIT_GROUPS = re.compile(r"(?<![0-9])(?<![0-9][-_+ ])[0-9]+(?:[-_+ ][0-9]+)*")
+_DIGIT_GROUP_SEPARATOR = re.compile(r"[-_+ ]")
+_EIGHT_DIGITS = re.compile(r"[0-9]{4}[-_+ ]?[0-9]{4}")
 _CARD_GROUPINGS = ((4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4))
 _SIXTEEN_TO_NINETEEN = frozenset({16, 17, 18, 19})
 # (first prefix, last prefix, lengths issued), prefixes of one length compared as numbers;
@@ -207,14 +210,17 @@ def _has_card_number(text: str) -> bool:
 
 
 def _has_grouped_card_number(run: str, groups: list[str]) -> bool:
-    """Whether a run of digit groups starts or ends with a card number as cards print it."""
+    """Whether a run of digit groups holds a card number as cards print it, anywhere in it.
+
+    Anywhere, not only at its start or end: a date before it and a security code after it
+    (`2024-11-28-4111-1111-1111-1111-123`) left it in the middle. Each window is a few
+    comparisons of lengths first, so a long run costs a pass, not a pass per group.
+    """
     separators = _DIGIT_GROUP_SEPARATOR.findall(run)
     lengths = tuple(len(group) for group in groups)
     for grouping in _CARD_GROUPINGS:
         count = len(grouping)
-        if len(groups) < count:
-            continue
-        for start in (0, len(groups) - count):
+        for start in range(len(groups) - count + 1):
             if (
                 lengths[start : start + count] == grouping
                 # one separator throughout, as a card's print has

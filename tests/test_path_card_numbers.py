@@ -70,9 +70,10 @@ def test_a_card_number_in_one_run_is_redacted(card: str) -> None:
 
 
 @pytest.mark.parametrize("card", CARDS)
-@pytest.mark.parametrize("separator", ["-", " ", "%20"])
+@pytest.mark.parametrize("separator", ["-", " ", "%20", "+", "_", "%2B"])
 def test_a_card_number_grouped_as_printed_is_redacted(card: str, separator: str) -> None:
-    # `%20` is a space encoded twice (scope["path"] is decoded once)
+    # `%20` is a space encoded twice (scope["path"] is decoded once); `+` a space
+    # form-encoded (`quote_plus`), `_` one a file name's sanitiser replaced
     assert redact_path(f"/pay/{_grouped(card, separator)}/x") == f"/pay/{REDACTED}/x"
 
 
@@ -85,6 +86,11 @@ def test_a_card_number_grouped_as_printed_is_redacted(card: str, separator: str)
         "order-2024-11-28-4111-1111-1111-1111",  # a date before a grouped card
         "4111 1111 1111 1111 123",  # its security code after it
         "3782-822463-10005-0426",  # Amex, then the expiry date
+        # a date before it and a security code after it: the card is in the middle
+        "2024-11-28-4111-1111-1111-1111-123",
+        "12 27 5555 5555 5555 4444 737",
+        "4111_1111_1111_1111.pdf",  # werkzeug's secure_filename("4111 1111 1111 1111.pdf")
+        "receipt-4111+1111+1111+1111",
     ],
 )
 def test_a_card_number_inside_a_segment_is_redacted(segment: str) -> None:
@@ -103,6 +109,9 @@ def test_a_card_number_sent_with_an_encoded_slash_is_redacted() -> None:
         b"utm_campaign=4111+1111+1111+1111",
         b"utm_campaign=card-4111-1111-1111-1111",
         b"utm_campaign=4111%25201111%25201111%25201111",  # encoded twice
+        b"utm_campaign=4111%2B1111%2B1111%2B1111",  # form-encoded twice: `+` is left
+        b"utm_campaign=card_4111_1111_1111_1111",
+        b"utm_campaign=2024-11-28-4111-1111-1111-1111-123",
     ],
 )
 def test_a_card_number_in_a_utm_value_is_redacted(query: bytes) -> None:
@@ -131,6 +140,9 @@ def test_a_card_number_in_a_utm_value_is_redacted(query: bytes) -> None:
         "/pay/4111111111111112",  # Luhn fails
         "/pay/1111111111111111",  # no card network's prefix
         "/pay/4111-1111 1111-1111",  # not grouped as a card prints it
+        "/pay/4111_1111+1111_1111",
+        "/p/76561197960287930",  # a Steam id (17 digits, 7656119...)
+        "/p/2024_1128_1432_0012",  # a camera's file name
         "/pay/378282246310005000",  # Amex's prefix at another length
         "/pay/41111111111111111111",  # 20 digits: longer than any card
     ],
@@ -189,6 +201,9 @@ def test_a_long_segment_of_digits_and_separators_costs_little() -> None:
     crafted = {
         "groups": ("4111-1111-1111-1112x" * 900)[:16384],
         "spaced": ("7111 " * 3300)[:16384],
+        "underscored": ("4111_1111_1111_1112_" * 900)[:16384],
+        "plussed": ("4111+1111+1111+1112+" * 900)[:16384],
+        "amex": ("3782-822463-10006-" * 1000)[:16384],
         "runs": ("4111111111111112x" * 1000)[:16384],
     }
     for segment in crafted.values():
