@@ -7,7 +7,8 @@ addresses); only `utm_source`, `utm_medium`, `utm_campaign` are taken from it, w
 References:
     RFC 3986 §3.3 (path segments), RFC 4122 (UUID), RFC 4648 §4-5 (base64, base64url),
     RFC 4291 §2.2 (IPv6 text forms), RFC 6874 (IPv6 zone ids in URIs),
-    IEEE 802 / RFC 7042 §2.1 (MAC address text forms)
+    IEEE 802 / RFC 7042 §2.1 (MAC address text forms), ISO/IEC 7812 (card numbers),
+    3GPP TS 23.003 §6.2 and GSMA TS.06 (IMEI), ITU-T E.118 (ICCID)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import threading
+from collections.abc import Callable
 from typing import NamedTuple
 from urllib.parse import parse_qsl, unquote
 
@@ -197,20 +199,67 @@ def _is_card_number(digits: str) -> bool:
     return False
 
 
-def _has_card_number(text: str) -> bool:
+# A mobile device's and a SIM's numbers name one person's phone as firmly as an address:
+# device-management, carrier and support pages put them in paths (`/devices/<IMEI>`,
+# `/sim/<ICCID>/activate`). An IMEI (3GPP TS 23.003 §6.2) is 15 digits, a Luhn check digit
+# last, its first 8 the model's type allocation code, whose first 2 name the reporting body
+# that allocated it: the bodies that allocate today (GSMA TS.06 v25.0, 2024, Appendix A)
+# are 01 (CTIA/PTCRB), 35 (BABT), 86 (TAF) and 99 (GHA); those that stopped before 2004
+# (10, 30, 33, 44, 45, 49-54, 91) are left out, each would cost 0.1 % of random 15-digit
+# ids for phones twenty years old. No card is 15 digits with those prefixes (Amex is 34
+# and 37). An ICCID (ITU-T E.118, a SIM's number) is 19 or 20 digits starting with 89, the
+# telecom industry's identifier, a Luhn check digit last. Printed grouped too: an IMEI as
+# `35-693803-564380-9` (reporting body, model, serial, check) or `35693803-564380-9` (type
+# code, serial, check), an ICCID in fours. An IMEISV (the 14 digits, then a 2-digit
+# software version instead of the check digit) has no check to tell it from a 16-digit id,
+# so only its grouped form is taken (`35-693803-564380-01`); and an IMEI without its check
+# digit (14 digits, as networks transmit it) only after `imei` (`imei-35693803564380`).
+_IMEI_REPORTING_BODIES = frozenset({"01", "35", "86", "99"})
+_NAMED_IMEI = re.compile(r"(?<![A-Za-z])imei(?:sv)?[-_=:. ]?[0-9]{14,16}(?![0-9])", re.I)
+
+
+def _is_imei(digits: str) -> bool:
+    return len(digits) == 15 and digits[:2] in _IMEI_REPORTING_BODIES and _passes_luhn(digits)
+
+
+def _is_imeisv(digits: str) -> bool:
+    return len(digits) == 16 and digits[:2] in _IMEI_REPORTING_BODIES
+
+
+def _is_iccid(digits: str) -> bool:
+    return 19 <= len(digits) <= 20 and digits.startswith("89") and _passes_luhn(digits)
+
+
+def _is_card_or_device_number(digits: str) -> bool:
+    return _is_card_number(digits) or _is_imei(digits) or _is_iccid(digits)
+
+
+# How each is printed in groups, and the number it must then be.
+_GROUPINGS: tuple[tuple[tuple[int, ...], Callable[[str], bool]], ...] = (
+    *((grouping, _is_card_number) for grouping in _CARD_GROUPINGS),
+    ((4, 4, 4, 4, 3), _is_iccid),
+    ((4, 4, 4, 4, 4), _is_iccid),
+    ((2, 6, 6, 1), _is_imei),
+    ((8, 6, 1), _is_imei),
+    ((2, 6, 6, 2), _is_imeisv),
+    ((8, 6, 2), _is_imeisv),
+)
+
+
+def _has_card_or_device_number(text: str) -> bool:
     if not _EIGHT_DIGITS.search(text):
-        return False  # every form of a card number holds 8 digits with at most one separator
+        return False  # every form of these numbers holds 8 digits with at most one separator
     for run in _DIGIT_GROUPS.finditer(text):
         groups = _DIGIT_GROUP_SEPARATOR.split(run.group())
-        if any(_is_card_number(group) for group in groups):
+        if any(_is_card_or_device_number(group) for group in groups):
             return True
-        if len(groups) >= 3 and _has_grouped_card_number(run.group(), groups):
+        if len(groups) >= 3 and _has_grouped_number(run.group(), groups):
             return True
-    return False
+    return _NAMED_IMEI.search(text) is not None
 
 
-def _has_grouped_card_number(run: str, groups: list[str]) -> bool:
-    """Whether a run of digit groups holds a card number as cards print it, anywhere in it.
+def _has_grouped_number(run: str, groups: list[str]) -> bool:
+    """Whether a run of digit groups holds a card's or a device's number as printed, anywhere.
 
     Anywhere, not only at its start or end: a date before it and a security code after it
     (`2024-11-28-4111-1111-1111-1111-123`) left it in the middle. Each window is a few
@@ -218,14 +267,14 @@ def _has_grouped_card_number(run: str, groups: list[str]) -> bool:
     """
     separators = _DIGIT_GROUP_SEPARATOR.findall(run)
     lengths = tuple(len(group) for group in groups)
-    for grouping in _CARD_GROUPINGS:
+    for grouping, is_such_number in _GROUPINGS:
         count = len(grouping)
         for start in range(len(groups) - count + 1):
             if (
                 lengths[start : start + count] == grouping
                 # one separator throughout, as a card's print has
                 and len(set(separators[start : start + count - 1])) == 1
-                and _is_card_number("".join(groups[start : start + count]))
+                and is_such_number("".join(groups[start : start + count]))
             ):
                 return True
     return False
@@ -488,7 +537,9 @@ def _identifies(segment: str) -> bool:
         return True
     if _names_a_session(segment) or ("eyJ" in segment and _JWT.search(segment)):
         return True
-    if _has_ip_address(segment) or _has_mac_address(segment) or _has_card_number(segment):
+    if _has_ip_address(segment) or _has_mac_address(segment):
+        return True
+    if _has_card_or_device_number(segment):
         return True
     if any(_is_b64_token(run) for run in _B64_RUN.findall(segment)):
         return True
@@ -535,8 +586,9 @@ def _redact_segment(segment: str) -> str:
         and (len(segment) < 14 or segment.count("-") + segment.count("_") < 2)
     ):
         # too short for a token, an address or a session (the common case: fast), not for a
-        # payment card's number (`4111111111111111`, `4111 1111 1111 1111`)
-        return REDACTED if len(segment) >= 14 and _has_card_number(segment) else segment
+        # payment card's number (`4111111111111111`, `4111 1111 1111 1111`), an IMEI or a
+        # SIM's number
+        return REDACTED if len(segment) >= 14 and _has_card_or_device_number(segment) else segment
     # scope["path"] is already percent-decoded once: what is left encoded was encoded twice.
     if _identifies_even_encoded(segment, is_segment=True):
         return REDACTED
