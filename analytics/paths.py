@@ -213,9 +213,21 @@ def _is_card_number(digits: str) -> bool:
 # code, serial, check), an ICCID in fours. An IMEISV (the 14 digits, then a 2-digit
 # software version instead of the check digit) has no check to tell it from a 16-digit id,
 # so only its grouped form is taken (`35-693803-564380-01`); and an IMEI without its check
-# digit (14 digits, as networks transmit it) only after `imei` (`imei-35693803564380`).
+# digit (14 digits, as networks transmit it) only after its label: `imei-35693803564380`,
+# `imei+…` (a space form-encoded), `deviceImei=…`, or a segment of its own under one named
+# so, `/imei/35693803564380` (`_IMEI_UNDER_ITS_LABEL`). Not after `imei` inside a word
+# (`primeira-…`).
 _IMEI_REPORTING_BODIES = frozenset({"01", "35", "86", "99"})
-_NAMED_IMEI = re.compile(r"(?<![A-Za-z])imei(?:sv)?[-_=:. ]?[0-9]{14,16}(?![0-9])", re.I)
+_IMEI_LABEL = r"(?:(?<![A-Za-z])[Ii][Mm][Ee][Ii]|(?<=[a-z])I(?:mei|MEI))(?:[Ss][Vv])?"
+_NAMED_IMEI = re.compile(rf"{_IMEI_LABEL}[-_=:.+/ ]?[0-9]{{14,16}}(?![0-9])")
+_IMEI_UNDER_ITS_LABEL = re.compile(rf"({_IMEI_LABEL}/)[0-9]{{14,16}}(?![^/])")
+# A date (1 January, or the 1st of a month, day or month first) and a time, as file names
+# write them (`01152024-093000-01.jpg`), are printed as an IMEI's type allocation code,
+# serial and check digit or software version are; the type codes of body 01 read as such a
+# date about one time in a thousand, such names far more often.
+_DATE_AND_TIME = re.compile(
+    r"01(?:0[1-9]|[12][0-9]|3[01])(?:19|20)[0-9]{2}(?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]"
+)
 
 
 def _is_imei(digits: str) -> bool:
@@ -224,6 +236,14 @@ def _is_imei(digits: str) -> bool:
 
 def _is_imeisv(digits: str) -> bool:
     return len(digits) == 16 and digits[:2] in _IMEI_REPORTING_BODIES
+
+
+def _is_imei_by_type_code(digits: str) -> bool:
+    return _is_imei(digits) and not _DATE_AND_TIME.match(digits)
+
+
+def _is_imeisv_by_type_code(digits: str) -> bool:
+    return _is_imeisv(digits) and not _DATE_AND_TIME.match(digits)
 
 
 def _is_iccid(digits: str) -> bool:
@@ -240,9 +260,9 @@ _GROUPINGS: tuple[tuple[tuple[int, ...], Callable[[str], bool]], ...] = (
     ((4, 4, 4, 4, 3), _is_iccid),
     ((4, 4, 4, 4, 4), _is_iccid),
     ((2, 6, 6, 1), _is_imei),
-    ((8, 6, 1), _is_imei),
+    ((8, 6, 1), _is_imei_by_type_code),
     ((2, 6, 6, 2), _is_imeisv),
-    ((8, 6, 2), _is_imeisv),
+    ((8, 6, 2), _is_imeisv_by_type_code),
 )
 
 
@@ -596,7 +616,15 @@ def _redact_segment(segment: str) -> str:
 
 
 def _redact(path: str) -> str:
-    return _storable("/".join(_redact_segment(segment) for segment in path.split("/")))
+    redacted = "/".join(_redact_segment(segment) for segment in path.split("/"))
+    return _storable(_with_imeis_under_their_label_redacted(path, redacted))
+
+
+def _with_imeis_under_their_label_redacted(path: str, redacted: str) -> str:
+    """`/imei/35693803564380` as `/imei/:redacted`: its label is in the segment before."""
+    if "mei" not in path.lower():
+        return redacted  # the common case: no label, no regex
+    return _IMEI_UNDER_ITS_LABEL.sub(rf"\1{REDACTED}", redacted)
 
 
 def _storable(redacted: str) -> str:
@@ -696,7 +724,7 @@ def redact_sent_path(path: str, raw_path: bytes | None) -> str:
         return redact_path(path)  # not a root path before the sent one: no agreement
     judged_root = "/".join(_redact_segment(segment) for segment in root.split("/"))
     judged = "/".join(_redact_sent_segment(segment, errors) for segment in sent.split("/"))
-    return _storable(judged_root + judged)
+    return _storable(_with_imeis_under_their_label_redacted(path, judged_root + judged))
 
 
 def _redact_sent_segment(segment: str, errors: str) -> str:
