@@ -223,8 +223,8 @@ _NAMED_IMEI = re.compile(rf"{_IMEI_LABEL}[-_=:.+/ ]?[0-9]{{14,16}}(?![0-9])")
 _IMEI_UNDER_ITS_LABEL = re.compile(rf"({_IMEI_LABEL}/)[0-9]{{14,16}}(?![^/])")
 # A date (1 January, or the 1st of a month, day or month first) and a time, as file names
 # write them (`01152024-093000-01.jpg`), are printed as an IMEI's type allocation code,
-# serial and check digit or software version are; the type codes of body 01 read as such a
-# date about one time in a thousand, such names far more often.
+# serial and check digit or software version are. Such names are often written; 6 in 1 000
+# type codes of body 01 read as such a date, and one in 12 of their serials as a time.
 _DATE_AND_TIME = re.compile(
     r"01(?:0[1-9]|[12][0-9]|3[01])(?:19|20)[0-9]{2}(?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]"
 )
