@@ -711,15 +711,18 @@ class ConsentMiddleware:
                 if len(key) > 12 and key[-1] in _L_OR_UPPER_L and not shared:
                     shared = _offers_to_shared_caches(key, value)
                 continue
-            equals = value.find(b"=")
-            name_part = value[:equals]
-            # `find`, not `in`: `bytes in bytes` first tries the operand as an int and
-            # raises and clears a TypeError inside CPython, ten times the instructions.
-            if equals < 0 or name_part.find(b";") >= 0:
-                # No name=value pair: a browser stores a nameless cookie, not `name_part`.
-                return self._filter(headers, consent, http=http)
-            category = categories.get(name_part)
+            # `partition` takes one argument without parsing a signature: half the time of
+            # `find` and a slice (`bytes.find` parses its optional start and end).
+            name_part, equals, _ = value.partition(b"=")
+            # A remembered name has an '=' after it and no ';' in it (`_category_of` is asked
+            # only then): found, it needs neither test.
+            category = categories.get(name_part) if equals else None
             if category is None:
+                # `find`, not `in`: `bytes in bytes` first tries the operand as an int and
+                # raises and clears a TypeError inside CPython, ten times the instructions.
+                if not equals or name_part.find(b";") >= 0:
+                    # No name=value pair: a browser stores a nameless cookie, not `name_part`.
+                    return self._filter(headers, consent, http=http)
                 category = self._category_of(name_part, value)
             if category is None or category not in granted:
                 return self._filter(headers, consent, http=http)
