@@ -17,6 +17,7 @@ from urllib.parse import quote
 import pytest
 
 from analytics.paths import REDACTED, extract_utm, redact_path, redact_sent_path
+from tests.check_digits_support import gs1_completed, luhn_completed
 
 # Test numbers the card networks publish for their sandboxes (valid Luhn, real prefixes).
 CARDS = [
@@ -36,22 +37,6 @@ CARDS = [
     "6759649826438453",  # Maestro
     "2200000000000004",  # Mir
 ]
-
-
-def _luhn_completed(body: str) -> str:
-    total = 0
-    for position, digit in enumerate(reversed(body)):
-        value = int(digit)
-        if position % 2 == 0:  # doubled: the check digit to come is position 0
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return body + str(-total % 10)
-
-
-def _gs1_completed(body: str) -> str:
-    """An EAN/GTIN with its own check digit (weights 3 and 1 from the right)."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return body + str(-total % 10)
 
 
 def _grouped(number: str, separator: str) -> str:
@@ -177,7 +162,7 @@ def test_random_valid_card_numbers_of_every_brand_are_all_redacted() -> None:
         for _ in range(300):
             start = rng.choice(prefixes)
             body = start + "".join(rng.choice("0123456789") for _ in range(length - len(start) - 1))
-            numbers.append(_luhn_completed(body))
+            numbers.append(luhn_completed(body))
         assert _share_redacted(numbers) == 1.0, (prefixes[0], length)
 
 
@@ -185,7 +170,7 @@ def test_few_random_numeric_ids_are_taken_for_cards() -> None:
     rng = random.Random(137)
 
     def ean13(prefix: int) -> str:
-        return _gs1_completed(f"{prefix}{rng.randrange(10**9):09d}")
+        return gs1_completed(f"{prefix}{rng.randrange(10**9):09d}")
 
     # 13 digits are never taken for a card: barcodes, milliseconds, phone numbers
     assert _share_redacted([ean13(rng.randrange(400, 441)) for _ in range(2000)]) == 0

@@ -17,6 +17,7 @@ from urllib.parse import quote
 import pytest
 
 from analytics.paths import REDACTED, extract_utm, redact_path, redact_sent_path
+from tests.check_digits_support import gs1_completed, luhn_completed
 
 IMEIS = [
     "356938035643809",  # 35: BABT
@@ -32,22 +33,6 @@ ICCIDS = [
     "8944501234567890124",  # 19 digits
     "8910042348144559361",
 ]
-
-
-def _luhn_completed(body: str) -> str:
-    total = 0
-    for position, digit in enumerate(reversed(body)):
-        value = int(digit)
-        if position % 2 == 0:  # doubled: the check digit to come is position 0
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return body + str(-total % 10)
-
-
-def _gs1_completed(body: str) -> str:
-    """A number with GS1's check digit (weights 3 and 1 from the right): GTINs, FedEx's."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return body + str(-total % 10)
 
 
 def _iban(country: str, bban: str) -> str:
@@ -166,15 +151,13 @@ def test_random_valid_imeis_and_iccids_are_all_redacted() -> None:
     def digits(count: int) -> str:
         return "".join(rng.choice("0123456789") for _ in range(count))
 
-    imeis = [
-        _luhn_completed(rng.choice(["01", "35", "86", "99"]) + digits(12)) for _ in range(1000)
-    ]
+    imeis = [luhn_completed(rng.choice(["01", "35", "86", "99"]) + digits(12)) for _ in range(1000)]
     assert _share_redacted(imeis) == 1.0
     assert _share_redacted([_grouped_imei(imei, "-") for imei in imeis]) == 1.0
     assert _share_redacted([_grouped_imei(imei, " ") for imei in imeis]) == 1.0
     assert _share_redacted([f"imei-{imei[:14]}" for imei in imeis]) == 1.0
     for length in (19, 20):
-        iccids = [_luhn_completed("89" + digits(length - 3)) for _ in range(1000)]
+        iccids = [luhn_completed("89" + digits(length - 3)) for _ in range(1000)]
         assert _share_redacted(iccids) == 1.0
         assert _share_redacted([_in_fours(iccid) for iccid in iccids]) == 1.0
 
@@ -194,7 +177,7 @@ def test_few_numeric_ids_are_taken_for_device_numbers() -> None:
         return [str(rng.randrange(low, high)) for _ in range(count)]
 
     assert _share_redacted(between(10**14, 10**15)) < 0.012  # random 15-digit ids
-    assert _share_redacted([_gs1_completed(digits(14)) for _ in range(3000)]) < 0.012  # FedEx
+    assert _share_redacted([gs1_completed(digits(14)) for _ in range(3000)]) < 0.012  # FedEx
     assert _share_redacted(["1000" + digits(11) for _ in range(1000)]) == 0  # Facebook
     assert _share_redacted(between(10**18, 10**19)) < 0.05  # 19 digits (cards: 3.3 %)
     assert _share_redacted(between(10**19, 10**20)) < 0.004  # 20 digits: ICCIDs only
@@ -204,7 +187,7 @@ def test_few_numeric_ids_are_taken_for_device_numbers() -> None:
     assert _share_redacted(between(10**15, 2 * 10**15)) == 0  # microseconds
     assert _share_redacted(between(10**18, 2 * 10**18)) < 0.015  # nanoseconds (and snowflakes)
     assert _share_redacted(between(1_600 * 10**15, 1_800 * 10**15)) == 0  # ns since 2020
-    assert _share_redacted([_gs1_completed(digits(13)) for _ in range(2000)]) < 0.005  # GTIN
+    assert _share_redacted([gs1_completed(digits(13)) for _ in range(2000)]) < 0.005  # GTIN
     ibans = [_iban("DE", digits(18)) for _ in range(2000)]
     assert _share_redacted(ibans) < 0.004
     assert _share_redacted([_in_fours(iban) for iban in ibans]) < 0.06
