@@ -51,7 +51,6 @@ from pathlib import Path
 
 import duckdb
 import httpx
-import pyarrow.parquet as pq
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -59,6 +58,7 @@ from analytics.spool import TEMP_PREFIX, list_segments, read_segment
 from analytics.warehouse import Warehouse
 from tests.apps import full_stack_app
 from tests.apps.load_client import BROWSER_UA
+from tests.framework_support import leaks_in
 from tests.support import free_port, serve_command, uvicorn_server
 
 SERVED_BY = "x-served-by"
@@ -312,21 +312,6 @@ def salt_temp_pid(path: Path) -> int:
 
 def tracebacks(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("Traceback")]
-
-
-def leaks_in(folder: Path, secrets: Sequence[str]) -> list[str]:
-    """Every secret found in the bytes of a file under `folder` (salts aside), or in the
-    decoded values and metadata of its Parquet files (compression hides plain bytes)."""
-    found = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if "salts" in path.relative_to(folder).parts:
-            continue
-        data = [path.read_bytes()]
-        if path.suffix == ".parquet":
-            table = pq.read_table(path)
-            data.append((repr(table.to_pylist()) + repr(table.schema.metadata)).encode())
-        found += [f"{s!r} in {path.name}" for s in secrets for d in data if s.encode() in d]
-    return found
 
 
 def ingest(spool: Path, db: Path) -> tuple[int, Counter[str]]:
