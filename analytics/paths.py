@@ -140,10 +140,12 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{2,}\.")
 # in the clear): 14 to 19 digits that pass the Luhn check and start with a prefix a card
 # network issues, at a length it issues there (`_CARD_RANGES`). Written in one run
 # (`4111111111111111`) or grouped by one `-` or ` ` as cards print them: 4-4-4-4, Amex's
-# 4-6-5, Diners' 4-6-4, 4-4-4-4-3; a grouped card may have a date before it, a security
-# code after it, or both. `+` and `_` group it too: a space form-encoded into a path
-# (`quote_plus`, a `%2B` in a UTM value encoded twice) or replaced by a file name's
-# sanitiser (werkzeug's `secure_filename` writes `4111_1111_1111_1111.pdf`). The length
+# 4-6-5, Diners' 4-6-4, 4-4-4-4-3, or two groups of eight; a grouped card may have a date
+# before it, a security code after it, or both. `+` and `_` group it too: a space
+# form-encoded into a path (`quote_plus`, a `%2B` in a UTM value encoded twice) or replaced
+# by a file name's sanitiser (werkzeug's `secure_filename` writes
+# `4111_1111_1111_1111.pdf`); so do `.` (receipts and forms print `4111.1111.1111.1111`)
+# and a tab (`%09` decoded: a number pasted from a table). The length
 # and the prefix are what keep ids: Luhn alone passes one number in ten. 13 digits are
 # never taken for a card: Visa no longer issues its 13-digit cards, and 13 digits are
 # EAN-13 barcodes (German ones start with 40-44, and Luhn passes one in ten of them), phone
@@ -151,10 +153,19 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{2,}\.")
 # issues them (Discover, JCB, UnionPay, Maestro, Diners, Mir), and no number starting with
 # 1 is a card here: snowflake ids (X, Discord) and times in micro- or nanoseconds start
 # with 1.
-_DIGIT_GROUPS = re.compile(r"(?<![0-9])(?<![0-9][-_+ ])[0-9]+(?:[-_+ ][0-9]+)*")
-_DIGIT_GROUP_SEPARATOR = re.compile(r"[-_+ ]")
-_EIGHT_DIGITS = re.compile(r"[0-9]{4}[-_+ ]?[0-9]{4}")
+_DIGIT_GROUPS = re.compile(r"(?<![0-9])(?<![0-9][-_+ .\t])[0-9]+(?:[-_+ .\t][0-9]+)*")
+_DIGIT_GROUP_SEPARATOR = re.compile(r"[-_+ .\t]")
+_EIGHT_DIGITS = re.compile(r"[0-9]{4}[-_+ .\t]?[0-9]{4}")
 _CARD_GROUPINGS = ((4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4))
+# Two groups of eight are as often a range of dates (`20241101-20241130`, never a card's
+# prefix; `25122024-31122024`, day first, reads as Mastercard's 2-series one time in ten):
+# a pair whose halves both read as dates is a range, not a card.
+_EIGHT_AND_EIGHT = (8, 8)
+_EIGHT_DIGIT_DATE = re.compile(
+    r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"  # year first
+    r"|(?:0[1-9]|[12][0-9]|3[01])(?:0[1-9]|1[0-2])(?:19|20)[0-9]{2}"  # day first
+    r"|(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?:19|20)[0-9]{2}"  # month first
+)
 _SIXTEEN_TO_NINETEEN = frozenset({16, 17, 18, 19})
 # (first prefix, last prefix, lengths issued), prefixes of one length compared as numbers;
 # no two ranges overlap. After the IIN table of Wikipedia's "Payment card number" (2024).
@@ -188,6 +199,11 @@ def _passes_luhn(digits: str) -> bool:
             value = value * 2 - 9 if value > 4 else value * 2
         total += value
     return total % 10 == 0
+
+
+def _is_card_in_two_groups_of_eight(digits: str) -> bool:
+    dates = _EIGHT_DIGIT_DATE.fullmatch(digits[:8]) and _EIGHT_DIGIT_DATE.fullmatch(digits[8:])
+    return not dates and _is_card_number(digits)
 
 
 def _is_card_number(digits: str) -> bool:
@@ -257,6 +273,7 @@ def _is_card_or_device_number(digits: str) -> bool:
 # How each is printed in groups, and the number it must then be.
 _GROUPINGS: tuple[tuple[tuple[int, ...], Callable[[str], bool]], ...] = (
     *((grouping, _is_card_number) for grouping in _CARD_GROUPINGS),
+    (_EIGHT_AND_EIGHT, _is_card_in_two_groups_of_eight),
     ((4, 4, 4, 4, 3), _is_iccid),
     ((4, 4, 4, 4, 4), _is_iccid),
     ((2, 6, 6, 1), _is_imei),
@@ -273,7 +290,7 @@ def _has_card_or_device_number(text: str) -> bool:
         groups = _DIGIT_GROUP_SEPARATOR.split(run.group())
         if any(_is_card_or_device_number(group) for group in groups):
             return True
-        if len(groups) >= 3 and _has_grouped_number(run.group(), groups):
+        if len(groups) >= 2 and _has_grouped_number(run.group(), groups):
             return True
     return _NAMED_IMEI.search(text) is not None
 
