@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import threading
+import unicodedata
 from collections.abc import Callable
 from typing import NamedTuple
 from urllib.parse import parse_qsl, unquote
@@ -236,7 +237,9 @@ def _is_card_number(digits: str) -> bool:
 _IMEI_REPORTING_BODIES = frozenset({"01", "35", "86", "99"})
 _IMEI_LABEL = r"(?:(?<![A-Za-z])[Ii][Mm][Ee][Ii]|(?<=[a-z])I(?:mei|MEI))(?:[Ss][Vv])?"
 _NAMED_IMEI = re.compile(rf"{_IMEI_LABEL}[-_=:.+/ ]?[0-9]{{14,16}}(?![0-9])")
-_IMEI_UNDER_ITS_LABEL = re.compile(rf"({_IMEI_LABEL}/)[0-9]{{14,16}}(?![^/])")
+# `\d`, not `[0-9]`: the label's segment is matched in the stored path, whose digits may be
+# any script's (`/imei/３５６９…`, see `_with_ascii_digits`).
+_IMEI_UNDER_ITS_LABEL = re.compile(rf"({_IMEI_LABEL}/)\d{{14,16}}(?![^/])")
 # A date (1 January, or the 1st of a month, day or month first) and a time, as file names
 # write them (`01152024-093000-01.jpg`), are printed as an IMEI's type allocation code,
 # serial and check digit or software version are. Such names are often written; 6 in 1 000
@@ -569,7 +572,52 @@ def _has_email_address(text: str) -> bool:
     )
 
 
-def _identifies(segment: str) -> bool:
+# Numbers typed in other digits than ASCII's: full-width ones, as Japanese, Chinese and
+# Korean input methods write them (`４１１１－１１１１－…`, `１９２．１６８．１．１`, with their
+# full-width punctuation), or a script's own (Arabic-Indic `٤١١١…`, Persian, Devanagari,
+# Thai). Every rule above reads ASCII digits, so a text holding others is also judged with
+# them read as ASCII (any Unicode decimal digit, category Nd, by its value), full-width
+# ASCII as ASCII, and the spaces a pasted number carries (no-break, narrow no-break,
+# ideographic) as spaces. One character for one, so a crafted segment costs one pass of its
+# own length (NFKC would also do it, but expands some characters eighteenfold, and leaves
+# Arabic-Indic digits as they are). A title in another script keeps its words: only what
+# reads as a number, an address or a token is redacted, as in ASCII. Superscripts and
+# circled numbers are not decimal digits.
+_FULL_WIDTH_AND_SPACES = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {
+    code: 0x20 for code in (0x3000, 0x00A0, 0x202F, *range(0x2000, 0x200B))
+}
+_OTHER_DIGITS = re.compile(r"(?:(?![0-9])\d)+")
+
+
+class _DigitValues(dict[int, int]):
+    """ASCII digits for other decimal digits, each looked up once (at most Unicode's 650 or so)."""
+
+    def __missing__(self, code: int) -> int:
+        self[code] = value = 48 + unicodedata.decimal(chr(code))
+        return value
+
+
+_DIGIT_VALUES = _DigitValues()
+
+
+def _with_ascii_digits(text: str) -> str:
+    """`text` with its digits, full-width characters and wide spaces read as ASCII."""
+    if text.isascii():
+        return text
+    text = text.translate(_FULL_WIDTH_AND_SPACES)
+    if text.isascii():
+        return text
+    return _OTHER_DIGITS.sub(lambda run: run.group().translate(_DIGIT_VALUES), text)
+
+
+def _identifies(text: str) -> bool:
+    if _identifies_as_written(text):
+        return True
+    as_ascii = _with_ascii_digits(text)
+    return as_ascii != text and _identifies_as_written(as_ascii)
+
+
+def _identifies_as_written(segment: str) -> bool:
     if _has_email_address(segment) or _UUID.search(segment) or _HEX_RUN.search(segment):
         return True
     if _names_a_session(segment) or ("eyJ" in segment and _JWT.search(segment)):
@@ -621,6 +669,8 @@ def _redact_segment(segment: str) -> str:
         and segment.count("-") < 3
         # a code in 3 groups holds 12 letters and digits and 2 separators or more
         and (len(segment) < 14 or segment.count("-") + segment.count("_") < 2)
+        # other digits than ASCII's are judged read as ASCII too, by `_identifies`
+        and (segment.isascii() or _with_ascii_digits(segment) == segment)
     ):
         # too short for a token, an address or a session (the common case: fast), not for a
         # payment card's number (`4111111111111111`, `4111 1111 1111 1111`), an IMEI or a

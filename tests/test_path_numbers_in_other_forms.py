@@ -5,16 +5,20 @@ Each rule read them only as ASCII digits grouped by `-`, ` `, `+` or `_`, so the
 stored as sent:
 * a card grouped by dots (`4111.1111.1111.1111`, as some receipts and forms print it) or by
   a tab (`%09`, decoded), or in two groups of eight (`41111111-11111111`);
+* any of them written in other digits than ASCII's: full-width ones, as a Japanese, Chinese
+  or Korean input method types them (`４１１１－１１１１－…`, `１９２．１６８．１．１`), or
+  Arabic-Indic, Persian or Devanagari digits (`٤١١١…`, `۳۵۶۹…`);
 """
 
 from __future__ import annotations
 
 import random
 import time
+from urllib.parse import quote
 
 import pytest
 
-from analytics.paths import REDACTED, extract_utm, redact_path
+from analytics.paths import REDACTED, extract_utm, redact_path, redact_sent_path
 from tests.check_digits_support import luhn_completed
 from tests.test_path_grouped_codes_real_world import PAGE_NAMES
 
@@ -113,3 +117,110 @@ def test_a_long_crafted_segment_costs_one_pass(unit: str) -> None:
         redact_path(f"/x/{segment}")
         redact_path.cache_clear()
         assert time.perf_counter() - started < 0.25 * size / 16384
+
+
+_FULL_WIDTH = str.maketrans({chr(code): chr(code + 0xFEE0) for code in range(0x21, 0x7F)})
+_ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+_PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+_DEVANAGARI = str.maketrans("0123456789", "०१२३४५६७८९")
+
+IDENTIFYING_SEGMENTS = [
+    "4111111111111111",
+    "4111-1111-1111-1111",
+    "4111 1111 1111 1111",
+    "card-4111.1111.1111.1111",
+    "378282246310005",
+    "356938035643809",  # an IMEI
+    "35-693803-564380-9",
+    "imei-35693803564380",  # an IMEI without its check digit, after its label
+    "89014103211118510720",  # a SIM's number
+    "198.51.100.7",
+    "host-203.0.113.9.log",
+    "2001:db8::1",
+]
+
+
+@pytest.mark.parametrize("segment", IDENTIFYING_SEGMENTS)
+@pytest.mark.parametrize("digits", ["full-width", "arabic-indic", "persian", "devanagari"])
+def test_numbers_in_other_digits_are_redacted(segment: str, digits: str) -> None:
+    table = {
+        "full-width": _FULL_WIDTH,
+        "arabic-indic": _ARABIC_INDIC,
+        "persian": _PERSIAN,
+        "devanagari": _DEVANAGARI,
+    }[digits]
+    written = segment.translate(table)
+    assert redact_path(f"/p/{written}/x") == f"/p/{REDACTED}/x"
+    assert extract_utm(f"utm_campaign={quote(written)}".encode())[2] == REDACTED
+    # sent with an encoded slash, or percent-encoded twice (left encoded in `path`)
+    sent = redact_sent_path(f"/p/{written}/a/b", f"/p/{quote(written)}/a%2Fb".encode())
+    assert sent == f"/p/{REDACTED}/a%2Fb"
+    assert redact_path(f"/p/{quote(written)}") == f"/p/{REDACTED}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/p/4111\u00a01111\u00a01111\u00a01111",  # no-break spaces, as a web page prints it
+        "/p/4111\u202f1111\u202f1111\u202f1111",  # narrow no-break spaces (French)
+        "/p/４１１１\u3000１１１１\u3000１１１１\u3000１１１１",  # ideographic spaces
+        "/p/4111１１１１1111１１１１",  # digits of both kinds
+    ],
+)
+def test_cards_spaced_or_mixed_as_pasted_text_has_them_are_redacted(path: str) -> None:
+    assert redact_path(path) == "/p/" + REDACTED
+
+
+def test_an_imei_in_other_digits_under_its_label_is_redacted() -> None:
+    assert redact_path("/devices/imei/３５６９３８０３５６４３８０") == f"/devices/imei/{REDACTED}"
+    assert redact_path("/devices/imei/٣٥٦٩٣٨٠٣٥٦٤٣٨٠/x") == f"/devices/imei/{REDACTED}/x"
+
+
+NON_ASCII_PAGES_THAT_STAY = [
+    "/ja/記事/２０２４年１１月２８日",
+    "/ja/ニュース/第１２３回-芥川賞",
+    "/ja/商品/ｉＰｈｏｎｅ１５-Ｐｒｏ-２５６ＧＢ",
+    "/ja/店舗/東京都港区六本木１－２－３",
+    "/ja/電話/０３－１２３４－５６７８",  # a business's telephone number (no rule for phones)
+    "/zh/新闻/２０２４-１１-２８-天气",
+    "/zh/产品/型号-ＡＢＣ１２３４５",
+    "/ko/뉴스/２０２４년-１１월",
+    "/fa/مقاله/۱۴۰۳-۰۹-۰۸",
+    "/fa/اخبار/قیمت-دلار-امروز-۱۴۰۳",
+    "/ar/مقالات/٢٠٢٤-١١-٢٨-الطقس",
+    "/ar/سورة/٢-آية-٢٥٥",
+    "/hi/समाचार/२०२४-११-२८",
+    "/th/ข่าว/๒๕๖๗-๑๑-๒๘",
+    "/ja/版/１.２.３.４.５",
+    "/ja/版/Ｖ１.２.３.４",
+    "/x/café-n°-12",
+    "/x/x²-y²",  # superscripts are no decimal digits
+    "/x/①②③",
+    "/ja/ｔｅｌ/＋８１－３－１２３４－５６７８",
+]
+
+
+@pytest.mark.parametrize("path", NON_ASCII_PAGES_THAT_STAY)
+def test_pages_in_other_scripts_with_their_digits_stay(path: str) -> None:
+    assert redact_path(path) == path
+
+
+@pytest.mark.parametrize(
+    "unit", ["４１１１－１１１１－１１１１－１１１２ｘ", "٤١١١١١١١١١١١١١١٢x", "१९२.१६८.१.१.", "ﷺ"]
+)
+def test_a_long_segment_of_other_digits_costs_one_pass(unit: str) -> None:
+    for size in (16384, 65536):
+        segment = (unit * (size // len(unit) + 1))[:size]
+        started = time.perf_counter()
+        redact_path(f"/x/{segment}")
+        redact_path.cache_clear()
+        assert time.perf_counter() - started < 0.25 * size / 16384
+
+
+@pytest.mark.parametrize("digits", ["full-width", "arabic-indic"])
+def test_the_real_world_corpus_in_other_digits_still_stays(digits: str) -> None:
+    # read as ASCII, each is a page name the ASCII rules keep: so must its other writing
+    table = _FULL_WIDTH if digits == "full-width" else _ARABIC_INDIC
+    paths = [path for paths in PAGE_NAMES.values() for path in paths]
+    written = ["/" + path.lstrip("/").translate(table) for path in paths]
+    assert [path for path in written if redact_path(path) != path] == []
