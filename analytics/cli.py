@@ -104,10 +104,6 @@ def _not_empty(text: str) -> str:
     return text
 
 
-def _folder(text: str) -> Path:
-    return Path(_not_empty(text))
-
-
 def _duckdb_file(text: str) -> Path:
     """A --db: a path DuckDB can be handed. It takes UTF-8 names only, and crashed on any
     other (`RuntimeError: std::bad_cast`, a traceback from every command)."""
@@ -227,7 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     disposal = rollup.add_mutually_exclusive_group()
     disposal.add_argument(
-        "--archive", type=_folder, metavar="DIR", help="move ingested segments to DIR"
+        # Text, not a Path: a URL (refused) keeps its spelling, "s3://", for the message.
+        "--archive",
+        type=_not_empty,
+        metavar="DIR",
+        help="move ingested segments to DIR",
     )
     disposal.add_argument("--delete-ingested", action="store_true", help="delete ingested segments")
     rollup.add_argument(
@@ -369,7 +369,7 @@ def _rollup(args: argparse.Namespace) -> int:
     from analytics.database import check_writable
     from analytics.objectstore import is_remote, stage_for_warehouse
     from analytics.spool import misplaced_spool
-    from analytics.warehouse import Warehouse
+    from analytics.warehouse import Warehouse, archive_problem
 
     # An option the engine ignores would pass in silence: `--engine spark
     # --delete-ingested` in cron, and the spool grows for good.
@@ -381,16 +381,22 @@ def _rollup(args: argparse.Namespace) -> int:
     if args.db is None:
         raise UsageError("rollup needs --db FILE (or --engine spark --output DIR)")
     spool = args.spool
-    if is_remote(spool):
-        # Before downloading anything beside it (<db>.staging/), for nothing.
-        check_writable(args.db)
-        spool = stage_for_warehouse(
-            spool, args.db, lock_timeout=args.wait, progress=_progress(args)
-        )
-    else:
+    remote = is_remote(spool)
+    if not remote:
         mistake = misplaced_spool(spool)
         if mistake is not None:
             raise UsageError(mistake)
+    if args.archive is not None:
+        _check_archive(args.archive, None if remote else spool)
+        if remote:
+            # stage_for_warehouse's default staging folder, whose staged files are removed
+            # once in the ledger: an archive there would be emptied by the next run.
+            staging = args.db.with_name(f"{args.db.name}.staging")
+            if archive_problem(args.archive, staging) is not None:
+                raise UsageError(
+                    f"--archive {args.archive!r} is the staging folder of the remote "
+                    "spool: staged segments are removed once ingested; give another folder"
+                )
 
     archive = "delete" if args.delete_ingested else args.archive
     warehouse = Warehouse(
@@ -400,6 +406,12 @@ def _rollup(args: argparse.Namespace) -> int:
         archive=archive,
         lock_timeout=args.wait,
     )
+    if remote:
+        # Before downloading anything beside it (<db>.staging/), for nothing.
+        check_writable(args.db)
+        spool = stage_for_warehouse(
+            spool, args.db, lock_timeout=args.wait, progress=_progress(args)
+        )
     result = warehouse.run(spool, progress=_progress(args))
     ingest = result.ingest
     done = ingest.segments or ingest.quarantined or result.rolled_up or result.pruned_events
@@ -419,6 +431,16 @@ def _rollup(args: argparse.Namespace) -> int:
     if ingest.undisposed:
         return EXIT_NOT_DISPOSED
     return EXIT_NEWER_SEGMENTS if ingest.newer_schema else 0
+
+
+def _check_archive(archive: str, spool: str | None) -> None:
+    """Refuse, before any work, an --archive that cannot take the ingested segments (a URL,
+    the spool itself): `Warehouse.run` would refuse it too, in the library's words."""
+    from analytics.warehouse import archive_problem
+
+    problem = archive_problem(archive, spool)
+    if problem is not None:
+        raise UsageError(f"--archive {problem}")
 
 
 def _spark_rollup(args: argparse.Namespace) -> int:

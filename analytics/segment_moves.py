@@ -6,11 +6,18 @@ fails when the name is taken, and only then unlinked from the spool. A name that
 a byte-for-byte equal file needs no second copy (another run moved this very segment, or a
 backup restored it): the spool's copy is removed. Taken by another file, the segment goes to
 the first free name `<stem>.2.parquet`, `<stem>.3.parquet`, ... beside it.
+
+A name that is the segment's own directory entry, spelled another way (an archive that is the
+spool itself, or reaches it through a symbolic link, a bind mount, `..`), or a link to it, is
+no second copy, however equal its bytes: removing "the spool's copy" would remove the only
+one. Such a move is refused (OSError) and the segment stays where it is. A hard link under
+another name is a real second entry and counts as a copy.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import filecmp
 import itertools
 import os
@@ -43,13 +50,38 @@ def _same_bytes(a: Path, b: Path) -> bool:
         return False
 
 
+def _same_entry(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` end at one directory entry (through links, `..`, bind mounts):
+    one file under one name, not two names of it."""
+    real_a, real_b = Path(os.path.realpath(a)), Path(os.path.realpath(b))
+    if real_a.name != real_b.name:
+        return False
+    try:
+        return os.path.samefile(real_a.parent, real_b.parent)
+    except OSError:
+        return False
+
+
+def _already_there(source: Path, candidate: Path) -> bool:
+    """Whether `candidate` holds a copy of `source`, so that `source` may go. Raises OSError
+    when it is `source` itself: nothing was moved, and nothing may be removed."""
+    if not _same_bytes(source, candidate):
+        return False
+    if _same_entry(source, candidate):
+        raise OSError(
+            errno.EINVAL, f"{str(candidate)!r} is the segment itself (the same folder), not a copy"
+        )
+    return True
+
+
 def move_without_replacing(source: Path, target: Path) -> Moved:
     """Move `source` to `target`, or beside it under a free name (see the module); raise
-    OSError when it cannot be moved (FileNotFoundError: `source` is gone)."""
+    OSError when it cannot be moved (FileNotFoundError: `source` is gone; EINVAL: `target`
+    is `source` itself, reached another way)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     for candidate in _candidates(target):
         if os.path.lexists(candidate):
-            if _same_bytes(source, candidate):
+            if _already_there(source, candidate):
                 source.unlink()
                 return Moved(candidate, renamed=candidate != target, already_there=True)
             continue
@@ -57,7 +89,7 @@ def move_without_replacing(source: Path, target: Path) -> Moved:
             os.link(source, candidate)
         except FileExistsError:
             # Taken since the check (another run archiving at the same time): look again.
-            if _same_bytes(source, candidate):
+            if _already_there(source, candidate):
                 source.unlink()
                 return Moved(candidate, renamed=candidate != target, already_there=True)
             continue

@@ -254,6 +254,39 @@ def _warehouse_error(path: Path, error: duckdb.Error) -> AnalyticsError:
     return WarehouseError(f"warehouse {str(path)!r}: {first_line(error)}")
 
 
+# A URL's scheme ("s3://", "file:///", Hadoop's "file:/"): as a Path, a relative folder.
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|file:")
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        # One of them is not made yet: the same folder if it would be made at the other.
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def archive_problem(
+    archive: str | os.PathLike[str], spool: str | os.PathLike[str] | None = None
+) -> str | None:
+    """Why `archive` cannot receive the ingested segments of `spool` (None: not known yet),
+    in words that follow the archive's quoted name, or None when it can.
+
+    A URL names no local folder (``s3://b/p`` as a Path is the folder ``s3:/b/p`` of the
+    current one). The spool itself, however spelled (a symbolic link, ``.``, ``..``), would
+    have each segment moved onto its own name: `move_without_replacing` refuses that, so
+    nothing is lost, but every segment would stay and every run fail to archive it."""
+    shown = repr(os.fspath(archive))
+    if _URL_SCHEME.match(os.fspath(archive)):
+        return f"{shown} is a URL, and the archive is a local folder: give its path"
+    if spool is not None and _same_folder(Path(archive), Path(spool)):
+        return (
+            f"{shown} is the spool folder itself: ingested segments would be moved onto "
+            "their own names; give another folder"
+        )
+    return None
+
+
 def _log_gone(seg: Segment) -> None:
     # Removed since the listing (quarantined by a run that held the lock while this one
     # waited, or by hand): nothing to read, and nothing damaged to move aside.
@@ -272,7 +305,8 @@ class Warehouse:
     `raw_retention_days` (90): how long raw events are kept, counted back from `clock`'s
     today (`clock`: returns the current datetime; default: now, in UTC). `archive`: what
     happens to ingested segments after a successful commit: None keeps them in place (the
-    ledger skips them), "delete" deletes them, a folder receives them (same `day=` layout).
+    ledger skips them), "delete" deletes them, a folder receives them (same `day=` layout;
+    a URL, or the spool itself however spelled, is a `ValueError`, the latter from `run`).
     `create` (True): False makes a missing database file an error instead of a new
     warehouse. `lock_timeout` (10.0): seconds to wait for another process that holds the
     file, then `analytics.errors.WarehouseLockedError`. A wrong option is a `ValueError`;
@@ -307,6 +341,9 @@ class Warehouse:
             # Path("") is ".": an unset variable would move every segment to the cwd.
             raise ValueError("archive must be None, 'delete' or a folder, not an empty string")
         else:
+            problem = archive_problem(archive)
+            if problem is not None:
+                raise ValueError(f"archive {problem}")
             self.archive = Path(archive)
         self.create = create
         if lock_timeout < 0:
@@ -347,6 +384,10 @@ class Warehouse:
     ) -> RunResult:
         spool = Path(spool_dir)
         segments = list_segments(spool)  # SpoolError if the folder is missing
+        if isinstance(self.archive, Path):
+            problem = archive_problem(self.archive, spool)
+            if problem is not None:
+                raise ValueError(f"archive {problem}")
         if not is_utf8_name(str(spool.resolve())):
             # Every segment's path would fail, each taken for a damaged file.
             raise SpoolError(
