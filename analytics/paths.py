@@ -236,10 +236,15 @@ def _is_card_number(digits: str) -> bool:
 # (`primeira-…`).
 _IMEI_REPORTING_BODIES = frozenset({"01", "35", "86", "99"})
 _IMEI_LABEL = r"(?:(?<![A-Za-z])[Ii][Mm][Ee][Ii]|(?<=[a-z])I(?:mei|MEI))(?:[Ss][Vv])?"
-_NAMED_IMEI = re.compile(rf"{_IMEI_LABEL}[-_=:.+/ ]?[0-9]{{14,16}}(?![0-9])")
+# A word that names the number may follow the label (`imei-no-…`, `imei_number=…`,
+# `IMEI-Nr.-…`, `IMEI No.: …`), and so may a dual-SIM phone's 1 or 2 (`imei2-…`).
+_IMEI_LABEL_WORD = r"(?:[-_.+ ]?(?i:no|nr|num(?:ber)?|numero|nummer|code|id|[12])(?![A-Za-z])\.?)?"
+_NAMED_IMEI = re.compile(
+    rf"{_IMEI_LABEL}{_IMEI_LABEL_WORD}[-_=:.+/ #]{{0,2}}[0-9]{{14,16}}(?![0-9])"
+)
 # `\d`, not `[0-9]`: the label's segment is matched in the stored path, whose digits may be
 # any script's (`/imei/３５６９…`, see `_with_ascii_digits`).
-_IMEI_UNDER_ITS_LABEL = re.compile(rf"({_IMEI_LABEL}/)\d{{14,16}}(?![^/])")
+_IMEI_UNDER_ITS_LABEL = re.compile(rf"({_IMEI_LABEL}{_IMEI_LABEL_WORD}/)\d{{14,16}}(?![^/])")
 # A date (1 January, or the 1st of a month, day or month first) and a time, as file names
 # write them (`01152024-093000-01.jpg`), are printed as an IMEI's type allocation code,
 # serial and check digit or software version are. Such names are often written; 6 in 1 000

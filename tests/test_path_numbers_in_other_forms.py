@@ -8,6 +8,9 @@ stored as sent:
 * any of them written in other digits than ASCII's: full-width ones, as a Japanese, Chinese
   or Korean input method types them (`４１１１－１１１１－…`, `１９２．１６８．１．１`), or
   Arabic-Indic, Persian or Devanagari digits (`٤١١١…`, `۳۵۶۹…`);
+* an IMEI without its check digit, or from a body that no longer allocates, after a label
+  that names the number (`imei-no-35693803564380`, `imei_number=…`, `IMEI-Nr.-…`, `imei2-…`
+  for a dual-SIM phone's second one), or in a segment under one so named (`/imei-no/…`).
 """
 
 from __future__ import annotations
@@ -107,7 +110,15 @@ def test_random_valid_cards_in_every_new_form_are_all_redacted() -> None:
 
 @pytest.mark.parametrize(
     "unit",
-    ["4111.1111.1111.1112x", "4111\t1111\t1111\t1112x", "41111111-11111112-", "4111.1111."],
+    [
+        "4111.1111.1111.1112x",
+        "4111\t1111\t1111\t1112x",
+        "41111111-11111112-",
+        "4111.1111.",
+        "imei-no-3569380356438x-",
+        "imei_number=: ",
+        "imei-no/3569380356438/",
+    ],
 )
 def test_a_long_crafted_segment_costs_one_pass(unit: str) -> None:
     # judged in the flusher, once per distinct path: linear, whatever the size
@@ -224,3 +235,51 @@ def test_the_real_world_corpus_in_other_digits_still_stays(digits: str) -> None:
     paths = [path for paths in PAGE_NAMES.values() for path in paths]
     written = ["/" + path.lstrip("/").translate(table) for path in paths]
     assert [path for path in written if redact_path(path) != path] == []
+
+
+# 14 digits (an IMEI without its check digit, as networks transmit it) and a 15-digit IMEI
+# of a body that stopped allocating (49): only their label tells them from an id
+LABELLED_IMEIS = [
+    "imei-no-35693803564380",
+    "imei_no_35693803564380",
+    "IMEI-Nr.-35693803564380",
+    "imei_number=35693803564380",
+    "imei-number-490154203237518",
+    "imeiNo=35693803564380",
+    "imeiNumber:35693803564380",
+    "IMEI No.: 35693803564380",
+    "imei-num-35693803564380",
+    "imei1-35693803564380",
+    "imei_2=490154203237518",
+    "device-imei-id-35693803564380",
+    "imeisv-no-3569380356438001",
+    "imei#35693803564380",
+]
+
+
+@pytest.mark.parametrize("segment", LABELLED_IMEIS)
+def test_an_imei_after_a_label_that_names_the_number_is_redacted(segment: str) -> None:
+    assert redact_path(f"/d/{segment}/x") == f"/d/{REDACTED}/x"
+    assert extract_utm(f"utm_campaign={quote(segment)}".encode())[2] == REDACTED
+
+
+@pytest.mark.parametrize("label", ["imei-no", "imei_number", "IMEI-Nr", "imei2", "imeiNo"])
+def test_an_imei_under_a_label_that_names_the_number_is_redacted(label: str) -> None:
+    assert redact_path(f"/d/{label}/35693803564380") == f"/d/{label}/{REDACTED}"
+    assert redact_path(f"/d/{label}/35693803564380/x") == f"/d/{label}/{REDACTED}/x"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/d/primeira-no-35693803564380",  # `imei` inside a word
+        "/d/imei-notes/2024-11-28",
+        "/d/imei-no-123456",  # too short for an IMEI
+        "/d/imei-number-check",
+        "/d/no-35693803564380",  # no IMEI label
+        "/d/imei-checker/app-20241128143200",
+        "/d/imei-nos/35693803564380",  # `nos` is no label word
+    ],
+)
+def test_digits_not_after_an_imei_label_stay(path: str) -> None:
+    assert redact_path(path) == path
