@@ -29,6 +29,10 @@ from analytics.tables import REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES
 # The only tables `export_table` accepts: a table name is never pasted into SQL unchecked.
 EXPORT_TABLES: tuple[str, ...] = ("events", *ROLLUP_TABLES)
 EXPORT_FORMATS: tuple[str, ...] = ("parquet", "csv")
+# The Parquet key-value metadata naming the table a Parquet export holds. An export of
+# `events` has the columns of a spool segment: saved into the spool, the rollup would count
+# its events a second time; it reads this key (and the `day` column) to quarantine it.
+EXPORT_TABLE_KEY = b"cookiewall.export"
 # What makes a spreadsheet read a cell as a formula (CSV injection, OWASP): the one list that
 # CSV exports here and CSV reports (analytics.render.csvfmt) both defuse.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -169,7 +173,13 @@ def export_table(
     con = connect(db_path, read_only=True, lock_timeout=lock_timeout)
     try:
         order = "ts" if table == "events" else "ALL"
-        options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
+        if fmt == "parquet":
+            # The table's name (one of EXPORT_TABLES: plain, safe in quotes) in the footer,
+            # so that a rollup knows this file for an export if it lands in the spool.
+            mark = f"{{'{EXPORT_TABLE_KEY.decode()}': '{table}'}}"
+            options = f"FORMAT parquet, COMPRESSION zstd, KV_METADATA {mark}"
+        else:
+            options = "FORMAT csv, HEADER"
         if stream:
             # DuckDB's own temporary-then-rename, which a redirected /dev/fd/1 cannot take.
             options += ", USE_TMP_FILE false"

@@ -55,6 +55,7 @@ from analytics.errors import (
     first_line,
 )
 from analytics.event import EVENT_FIELDS, EVENT_SCHEMA, SCHEMA_VERSION
+from analytics.export import EXPORT_TABLE_KEY
 from analytics.footers import (
     Footer,
     NewerSegmentSchema,
@@ -128,6 +129,9 @@ class IngestResult:
     # Segments of a newer event schema than this cookiewall's (a rolling deploy's newer web
     # workers): neither read nor moved, left in the spool for a newer rollup to ingest.
     newer_schema: tuple[str, ...] = ()
+    # Files of the spool that are warehouse exports, not segments (an export of `events`
+    # saved into a day folder): never read, moved to quarantine (so also in `quarantined`).
+    not_segments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,9 +146,14 @@ class RunResult:
             f"ingested {ing.segments} segments ({ing.events} events, {len(ing.days)} days); "
             f"rolled up {len(self.rolled_up)} days; pruned {self.pruned_events} raw events"
         )
-        corrupt = len(ing.quarantined) - len(ing.reused_names)
+        corrupt = len(ing.quarantined) - len(ing.reused_names) - len(ing.not_segments)
         if corrupt:
             text += f"; quarantined {corrupt} corrupt segments"
+        if ing.not_segments:
+            text += (
+                f"; quarantined {len(ing.not_segments)} files that are not segments "
+                "(warehouse exports)"
+            )
         if ing.reused_names:
             text += (
                 f"; quarantined {len(ing.reused_names)} segments whose name was ingested "
@@ -287,6 +296,24 @@ def archive_problem(
     return None
 
 
+def export_mark(path: Path) -> str | None:
+    """Why `path`, a file of the spool, is an export of the warehouse and not a segment, or
+    None. An export names its table (`EXPORT_TABLE_KEY`); one made before it did, or by
+    DuckDB's own `COPY events TO`, has the `day` column of `events`, which no segment has:
+    a segment's day is its folder (a Hive partition), whoever wrote it."""
+    meta = pq.read_metadata(path)
+    table = (meta.metadata or {}).get(EXPORT_TABLE_KEY)
+    if table is not None:
+        shown = table.decode("utf-8", errors="backslashreplace")
+        return f"an export of the warehouse's {shown} table, not a spool segment"
+    if "day" in meta.schema.names:
+        return (
+            "a day column, which no spool segment has: an export of the warehouse's events "
+            "table, not a segment"
+        )
+    return None
+
+
 def _log_gone(seg: Segment) -> None:
     # Removed since the listing (quarantined by a run that held the lock while this one
     # waited, or by hand): nothing to read, and nothing damaged to move aside.
@@ -406,7 +433,9 @@ class Warehouse:
             segments = [seg for seg in segments if is_utf8_name(seg.name)]
             fresh = self._not_ingested(con, segments)
             reused = self._quarantine_reused_names(con, spool, segments, fresh)
-            footers, unreadable, gone, newer = self._check_footers(spool, fresh, progress=progress)
+            footers, unreadable, gone, newer, exports = self._check_footers(
+                spool, fresh, progress=progress
+            )
             quarantined = {seg.name for seg in fresh if seg.name not in footers}
             quarantined -= unreadable | gone | newer
             quarantined |= {seg.name for seg in misnamed} | reused
@@ -478,6 +507,7 @@ class Warehouse:
             reused_names=tuple(sorted(reused)),
             archived_renamed=archived_renamed,
             newer_schema=tuple(sorted(newer)),
+            not_segments=tuple(sorted(exports)),
         )
         return RunResult(ingest=result, rolled_up=rolled_up, pruned_events=pruned)
 
@@ -826,21 +856,25 @@ class Warehouse:
 
     def _check_footers(
         self, spool: Path, segments: Sequence[Segment], *, progress: bool
-    ) -> tuple[dict[str, Footer], set[str], set[str], set[str]]:
+    ) -> tuple[dict[str, Footer], set[str], set[str], set[str], set[str]]:
         """Read every segment's footer; quarantine those that are wrong (truncated, garbage,
-        missing columns). Returns the footers of the good ones by segment name, the names
-        of those this user may not read (left in place: nothing is wrong with the file),
-        those gone since the listing, and those of a newer event schema (left in place for
-        a newer cookiewall, said in one line)."""
+        missing columns) and the warehouse exports among them (see `export_mark`). Returns
+        the footers of the good ones by segment name, the names of those this user may not
+        read (left in place: nothing is wrong with the file), those gone since the listing,
+        those of a newer event schema (left in place for a newer cookiewall, said in one
+        line), and the exports."""
         footers: dict[str, Footer] = {}
         unreadable: set[str] = set()
         gone: set[str] = set()
         newer: dict[str, int] = {}
+        exports: set[str] = set()
         for seg in tqdm(
             segments, desc="checking segments", unit="seg", disable=not progress, leave=False
         ):
             try:
-                footers[seg.name] = read_footer(seg.path)
+                footer = read_footer(seg.path)
+                # Its events were counted from the segments it was made of: read, twice.
+                export = export_mark(seg.path)
             except NewerSegmentSchema as exc:
                 newer[seg.name] = exc.version
             except FileNotFoundError:
@@ -857,6 +891,12 @@ class Warehouse:
                 )
             except Exception as exc:  # pyarrow raises several types for damaged files
                 self._quarantine(spool, seg, first_line(exc))
+            else:
+                if export is None:
+                    footers[seg.name] = footer
+                else:
+                    self._quarantine(spool, seg, export, what="file")
+                    exports.add(seg.name)
         if newer:
             # One line a run, not one per segment: during a rolling deploy every flush of
             # the upgraded workers adds one, and each run until cron is upgraded finds them.
@@ -867,7 +907,7 @@ class Warehouse:
                 ", ".join(str(v) for v in sorted(set(newer.values()))),
                 SCHEMA_VERSION,
             )
-        return footers, unreadable, gone, set(newer)
+        return footers, unreadable, gone, set(newer), exports
 
     def _insert_sql(self) -> str:
         """The statement that reads segments (`$files`) into `events`."""
