@@ -65,6 +65,11 @@ class Converted(NamedTuple):
 
 # Turns (day, client address or None, X-Forwarded-For or None, user agent) into a visitor id.
 VisitorIdOf = Callable[[date, str | None, bytes | None, bytes], int | None]
+# The same for many rows of one day at once (`Recorder.visitor_ids`): a list as long as its
+# arguments. May raise for an odd value: then each row is asked alone (`VisitorIdOf`).
+VisitorIdsOf = Callable[
+    [date, Sequence[str | None], Sequence[bytes | None], Sequence[bytes]], list[int | None]
+]
 
 K = TypeVar("K", bound=Hashable)
 _EPOCH = date(1970, 1, 1)
@@ -231,6 +236,7 @@ def convert_captures(
     site: str,
     parse_referrer: Callable[[bytes], Referrer],
     visitor_id_of: VisitorIdOf,
+    visitor_ids_of: VisitorIdsOf | None = None,
 ) -> Converted:
     """The events of `captures`, in order; spam and captures that fail to convert left out."""
     n = len(captures)
@@ -258,7 +264,12 @@ def convert_captures(
             EVENT_SCHEMA.field("ts").type
         )
     visitor_ids = _visitor_ids(
-        columns, ts, peers, forwarded, agents, device.codes, hash_allowed, visitor_id_of
+        columns,
+        ts,
+        (peers, forwarded, agents),
+        device.codes,
+        hash_allowed,
+        (visitor_id_of, visitor_ids_of),
     )
     medium = referrer.column(text, "medium")
     utm_source, utm_medium, utm_campaign = (
@@ -380,61 +391,93 @@ def _names_itself(referer: bytes | None, path: str, query: bytes) -> bool:
 def _visitor_ids(
     columns: _Columns,
     ts: pa.Array,
-    peers: Sequence[str | None],
-    forwarded: Sequence[bytes | None],
-    agents: Sequence[bytes],
+    parts: tuple[Sequence[str | None], Sequence[bytes | None], Sequence[bytes]],
     agent_codes: pa.Array,
     hash_allowed: Sequence[bool],
-    visitor_id_of: VisitorIdOf,
+    hashers: tuple[VisitorIdOf, VisitorIdsOf | None],
 ) -> pa.Array:
     """One hash per distinct (day, address, forwarded-for, user agent) in the batch.
 
     Rows are grouped in Arrow, not in Python: each part becomes a dense integer code, and
     the parts are folded pairwise into one code per combination (re-encoded after each step,
-    so no product of sizes can overflow). Only one row per combination reaches Python.
+    so no product of sizes can overflow). Only one row per combination reaches Python, and
+    the combinations of a day are hashed in one call.
     """
     n = columns.rows
     allowed = pa.array(hash_allowed, pa.bool_())
     if not pc.any(allowed).as_py():
         return pa.nulls(n, pa.int64())
+    peers, forwarded, agents = parts
     days = _day_numbers(ts)
-    combined = pc.cast(pc.subtract(days, pc.min(days)), pa.int64())
+    # Rows that may not be hashed (and rows whose time failed) join no combination: no call.
+    combined = pc.if_else(
+        allowed, pc.cast(pc.subtract(days, pc.min(days)), pa.int64()), pa.scalar(None, pa.int64())
+    )
     peer_codes = _factorize(peers, pa.string())[1]
     forwarded_codes = _factorize(forwarded, pa.binary())[1]
     for part in (peer_codes, forwarded_codes, agent_codes):
         width = (pc.max(part).as_py() or 0) + 1
         folded = pc.add(pc.multiply(combined, width), pc.cast(part, pa.int64()))
-        combined = pc.cast(folded.dictionary_encode().indices, pa.int64())
-    # Rows that may not be hashed (and rows whose time failed) join the null group: no call.
-    combined = pc.if_else(allowed, combined, pa.scalar(None, pa.int64()))
-    slots = (pc.max(combined).as_py() or 0) + 1
-    ids: list[Any] = [None] * slots
+        encoded = folded.dictionary_encode()  # codes in first-seen order; null rows stay null
+        combined = pc.cast(encoded.indices, pa.int64())
+    # A row of each combination, in code order (any row of it holds the same four values).
+    rows = pc.index_in(encoded.dictionary, value_set=folded)
+    if not len(rows):
+        return pa.nulls(n, pa.int64())
+    row_list = rows.to_pylist()
+    ids: list[Any] = [None] * len(row_list)
+    by_day: dict[int, list[int]] = {}  # combination codes per day number, days as first seen
+    day_numbers = days.take(rows)
+    if pc.min(day_numbers).as_py() == pc.max(day_numbers).as_py():
+        by_day[day_numbers[0].as_py()] = list(range(len(row_list)))
+    else:
+        for code, number in enumerate(day_numbers.to_pylist()):
+            by_day.setdefault(number, []).append(code)
     failure = ""
-    day_list = days.to_pylist()
-    codes = combined.to_pylist()
-    # The first row of each combination (read backwards, the earliest row is written last),
-    # hashed in the order combinations first appear: the hasher sees days as requests came.
-    first_rows = dict(zip(reversed(codes), range(n - 1, -1, -1), strict=True))
-    day_of: dict[int, date] = {}
     with python_section():  # hashing, and a salt file read or written: no Arrow here
-        for code in dict.fromkeys(codes):
-            if code is None:
-                continue
-            row = first_rows[code]
-            try:
-                number = day_list[row]
-                day = day_of.get(number)
-                if day is None:  # one date object per day, not one per visitor
-                    day = day_of[number] = _EPOCH + timedelta(days=number)
-                ids[code] = visitor_id_of(day, peers[row], forwarded[row], agents[row])
-            except Exception as exc:
-                failure = failure or type(exc).__name__
-                ids[code] = _Failed(exc)
+        for number, codes in by_day.items():
+            day = _EPOCH + timedelta(days=number)
+            chosen = [row_list[code] for code in codes]
+            found = _hash_day(
+                day,
+                [peers[row] for row in chosen],
+                [forwarded[row] for row in chosen],
+                [agents[row] for row in chosen],
+                hashers,
+            )
+            for code, visitor in zip(codes, found, strict=True):
+                ids[code] = visitor
+                if not failure and isinstance(visitor, _Failed):
+                    failure = visitor.kind
     if failure:
         failed = pa.array([isinstance(found, _Failed) for found in ids], pa.bool_())
         columns.fail_rows(failed.take(combined).fill_null(False), failure)
         ids = [None if isinstance(found, _Failed) else found for found in ids]
     return pa.array(ids, pa.int64()).take(combined)
+
+
+def _hash_day(
+    day: date,
+    peers: list[str | None],
+    forwarded: list[bytes | None],
+    agents: list[bytes],
+    hashers: tuple[VisitorIdOf, VisitorIdsOf | None],
+) -> list[Any]:
+    """The ids of one day's combinations: in one call if the recorder offers it, else (or if
+    that raised: an odd value) one call each, a `_Failed` for each that raised."""
+    visitor_id_of, visitor_ids_of = hashers
+    if visitor_ids_of is not None:
+        with contextlib.suppress(Exception):
+            ids = visitor_ids_of(day, peers, forwarded, agents)
+            if len(ids) == len(peers):
+                return ids
+    found: list[Any] = []
+    for peer, forwarded_for, agent in zip(peers, forwarded, agents, strict=True):
+        try:
+            found.append(visitor_id_of(day, peer, forwarded_for, agent))
+        except Exception as exc:
+            found.append(_Failed(exc))
+    return found
 
 
 def batch_to_table(
@@ -443,6 +486,7 @@ def batch_to_table(
     site: str,
     parse_referrer: Callable[[bytes], Referrer],
     visitor_id_of: VisitorIdOf,
+    visitor_ids_of: VisitorIdsOf | None = None,
 ) -> Converted:
     """Captures converted and events added as they are, in the batch's order, as one table.
 
@@ -454,14 +498,24 @@ def batch_to_table(
     """
     try:
         return _batch_to_table(
-            batch, site=site, parse_referrer=parse_referrer, visitor_id_of=visitor_id_of
+            batch,
+            site=site,
+            parse_referrer=parse_referrer,
+            visitor_id_of=visitor_id_of,
+            visitor_ids_of=visitor_ids_of,
         )
     except Exception as exc:
         if len(batch) <= 1:
             return Converted(EVENT_SCHEMA.empty_table(), 0, len(batch), type(exc).__name__)
     middle = len(batch) // 2
     halves = [
-        batch_to_table(half, site=site, parse_referrer=parse_referrer, visitor_id_of=visitor_id_of)
+        batch_to_table(
+            half,
+            site=site,
+            parse_referrer=parse_referrer,
+            visitor_id_of=visitor_id_of,
+            visitor_ids_of=visitor_ids_of,
+        )
         for half in (batch[:middle], batch[middle:])
     ]
     return Converted(
@@ -478,6 +532,7 @@ def _batch_to_table(
     site: str,
     parse_referrer: Callable[[bytes], Referrer],
     visitor_id_of: VisitorIdOf,
+    visitor_ids_of: VisitorIdsOf | None,
 ) -> Converted:
     if set(map(type, batch)) == {Capture}:
         return convert_captures(
@@ -485,6 +540,7 @@ def _batch_to_table(
             site=site,
             parse_referrer=parse_referrer,
             visitor_id_of=visitor_id_of,
+            visitor_ids_of=visitor_ids_of,
         )
     tables: list[pa.Table] = []
     spam = failed = 0
@@ -496,6 +552,7 @@ def _batch_to_table(
                 site=site,
                 parse_referrer=parse_referrer,
                 visitor_id_of=visitor_id_of,
+                visitor_ids_of=visitor_ids_of,
             )
             tables.append(converted.table)
             spam += converted.spam

@@ -23,7 +23,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -297,9 +297,45 @@ class Recorder:
         # One line per streak: the next failure is news again. Not for a day over by more
         # than the retention (None, maybe without reading the folder at all).
         if visitor is not None and self._salt_failing:
-            self._salt_failing = False
-            logger.warning("analytics: salt folder works again; visitor ids are back")
+            self._salt_works_again()
         return visitor
+
+    def visitor_ids(
+        self,
+        day: date,
+        peers: Sequence[str | None],
+        forwarded_for: Sequence[bytes | None],
+        user_agents: Sequence[bytes],
+    ) -> list[int | None]:
+        """`visitor_id` of each row, all of one day: the same ids, counts and log lines, in
+        one call per batch (the flusher hashes thousands of visitors a second).
+
+        Raises what a row's `visitor_id` would raise (a value of the wrong type): the caller
+        then asks row by row, so that only that row fails.
+        """
+        hasher = self._hasher
+        if hasher is None:
+            return [None] * len(peers)
+        trusted = self.trusted_proxies
+        if trusted:
+            addresses = [
+                client_address(peer, forwarded, trusted)
+                for peer, forwarded in zip(peers, forwarded_for, strict=True)
+            ]
+        else:
+            addresses = [peer or "" for peer in peers]
+        try:
+            ids = hasher.visitor_ids(day, addresses, user_agents)
+        except OSError:
+            # The salt folder failed: row by row, as `visitor_id` retries, counts and logs it.
+            return list(map(self.visitor_id, [day] * len(peers), peers, forwarded_for, user_agents))
+        if self._salt_failing and any(visitor is not None for visitor in ids):
+            self._salt_works_again()
+        return ids
+
+    def _salt_works_again(self) -> None:
+        self._salt_failing = False
+        logger.warning("analytics: salt folder works again; visitor ids are back")
 
     # --- flushing ------------------------------------------------------------------------
 
@@ -473,6 +509,7 @@ class Recorder:
                 site=self.site,
                 parse_referrer=self.referrer,
                 visitor_id_of=self.visitor_id,
+                visitor_ids_of=self.visitor_ids,
             )
         except Exception as exc:  # batch_to_table guards each item: this is a last resort
             converted = Converted(EVENT_SCHEMA.empty_table(), 0, len(batch), type(exc).__name__)

@@ -26,7 +26,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -316,6 +316,33 @@ class VisitorHasher:
         hasher = state.copy()
         hasher.update(b"%b\x00%b" % (address.encode(), user_agent))  # one call: same digest
         return int.from_bytes(hasher.digest(), "big", signed=True)
+
+    def visitor_ids(
+        self, day: date, addresses: Sequence[str], user_agents: Sequence[bytes]
+    ) -> list[int | None]:
+        """`visitor_id` of each (address, user agent) pair of one day; None where the address
+        is empty (no client address to hash) or the day is over (see `visitor_id`).
+
+        The flusher's way: one state lookup per batch, and a loop that costs about half of
+        one call per pair (a batch holds thousands of visitors, each hashed once).
+        """
+        state = self._state
+        if day != self._day or state is None:
+            state = self._state_for(day)
+            if state is None:
+                return [None] * len(addresses)
+        fresh = state.copy
+        number = int.from_bytes
+        ids: list[int | None] = []
+        append = ids.append
+        for address, user_agent in zip(addresses, user_agents, strict=True):
+            if not address:
+                append(None)
+                continue
+            hasher = fresh()
+            hasher.update(b"%b\x00%b" % (address.encode(), user_agent))
+            append(number(hasher.digest(), "big", signed=True))
+        return ids
 
     def _state_for(self, day: date) -> hashlib.blake2b | None:
         with self._lock:

@@ -179,13 +179,13 @@ def test_a_conversion_holds_the_gate_for_arrow_and_opens_it_for_parsing(
     monkeypatch.setattr(capture_module, "_factorize", factorize)
     monkeypatch.setattr("analytics.capture.classify_user_agent", classify)
     recorder = Recorder(tmp_path / "spool", "example.com", flush_interval=60)
-    real_visitor_id = recorder.visitor_id
+    real_visitor_ids = recorder.visitor_ids
 
-    def visitor_id(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def visitor_ids(*args, **kwargs):  # type: ignore[no-untyped-def]
         seen["hash"].append(forkgate._gate.locked())
-        return real_visitor_id(*args, **kwargs)
+        return real_visitor_ids(*args, **kwargs)
 
-    monkeypatch.setattr(recorder, "visitor_id", visitor_id)
+    monkeypatch.setattr(recorder, "visitor_ids", visitor_ids)
     recorder.add(_capture("203.0.113.9", hash_allowed=True))
     recorder.convert()
     assert not forkgate._gate.locked()  # released once the conversion is over
