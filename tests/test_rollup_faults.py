@@ -4,6 +4,7 @@ and one stopped with Ctrl-C says so in one line; two rollups at once never corru
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -13,7 +14,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from analytics.errors import Interrupted, WarehouseLockedError
 from analytics.spool import write_segment
 from analytics.warehouse import QUARANTINE_FOLDER, Warehouse
 from bench.gen import day_table
-from tests.support import ROOT
+from tests.support import ROOT, cpu_seconds_of_process
 from tests.warehouse_support import (
     events_for_days,
     fixed_clock,
@@ -140,6 +142,33 @@ def _state(db: Path) -> dict[str, Any]:
     return state
 
 
+def _exited(pid: int) -> bool:
+    # WNOWAIT: the child stays a zombie, so that os.wait4 still gets its resource usage.
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+def _wait_for_work(pid: int, seconds: float, deadline: float) -> float | None:
+    """Wait until child `pid` has spent `seconds` CPU seconds (all its threads, from its
+    start), a point in its work that a loaded machine moves little; its CPU seconds then.
+    None when it exited first, or the monotonic `deadline` came."""
+    while not _exited(pid) and time.monotonic() < deadline:
+        spent = cpu_seconds_of_process(pid)
+        if spent >= seconds:
+            return spent
+        time.sleep(0.002)
+    return None
+
+
+def _work_of(argv: list[str]) -> float:
+    """Run `argv` (it must succeed): the CPU seconds it spent, all its threads."""
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    _, err = proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return usage.ru_utime + usage.ru_stime
+
+
 def _reset(db: Path, saved: Path) -> None:
     for leftover in (db, db.with_name(db.name + ".wal")):
         leftover.unlink(missing_ok=True)
@@ -164,14 +193,9 @@ def test_rollup_killed_at_random_moments_leaves_before_or_after(tmp_path: Path) 
     write_events(spool, events_for_days(rng, more_days, per_day=1500), per_segment=20)
     reference_db = tmp_path / "reference.duckdb"
     shutil.copy(saved, reference_db)
-    started = time.monotonic()
-    subprocess.run(
-        _cli("rollup", "--spool", str(spool), "--db", str(reference_db), "--raw-days", KEEP_ALL),
-        check=True,
-        capture_output=True,
-        cwd=ROOT,
+    full_work = _work_of(
+        _cli("rollup", "--spool", str(spool), "--db", str(reference_db), "--raw-days", KEEP_ALL)
     )
-    full_run = time.monotonic() - started
     after = _state(reference_db)
     assert after != before
 
@@ -181,7 +205,9 @@ def test_rollup_killed_at_random_moments_leaves_before_or_after(tmp_path: Path) 
         process = subprocess.Popen(
             run, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        time.sleep(rng.uniform(0.05, full_run * 1.1))
+        # A moment in the run's work (CPU seconds), not in wall time: under a load that
+        # swings, kills timed by a run measured earlier could all land after the end.
+        _wait_for_work(process.pid, rng.uniform(0.05, full_work * 1.1), time.monotonic() + 120)
         process.send_signal(signal.SIGKILL)
         process.wait()
         state = _state(db)
@@ -275,28 +301,75 @@ def _events_and_ledger(db: Path) -> tuple[int, int]:
     return int(events), int(segments)
 
 
-def _rollup_until(db: Path, spool: Path, *, signal_after: float | None) -> tuple[int, float, str]:
-    """Run the CLI's rollup; `signal_after` seconds after it created the database (the run
-    proper begins), send SIGINT. Returns the exit code, the seconds from the database's
-    creation (or from the signal) to the exit, and stderr."""
+@dataclass(frozen=True)
+class _Rollup:
+    """How one CLI rollup ended. Its work is counted in CPU seconds (all its threads): a loaded
+    machine adds some to them (up to half as much again at a load average of 15), where the
+    same run's wall time swings tenfold with every other process."""
+
+    code: int
+    out: bytes
+    err: str
+    work: float  # CPU seconds from the database's creation (the run proper) to the exit
+    after_signal: float | None  # CPU seconds from the SIGINT to the exit; None: none sent
+    wall_after_signal: float | None
+    segments_open_at_signal: int  # spool files the process had open: its ingest reads them
+
+
+def _open_files_under(pid: int, folder: Path) -> int:
+    found = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):  # closed meanwhile
+            found += os.readlink(f"/proc/{pid}/fd/{fd}").startswith(f"{folder.resolve()}/")
+    return found
+
+
+def _rollup(db: Path, spool: Path, *, signal_after_work: float | None) -> _Rollup:
+    """Run the CLI's rollup; send SIGINT once it has spent `signal_after_work` CPU seconds
+    since it created the database, unless it is over before that. A point in the run's work,
+    not in wall time: at a load average of 11, a share of the wall time of a run measured
+    moments earlier once landed after the run's end."""
     proc = subprocess.Popen(
         _analytics_argv("rollup", "--spool", str(spool), "--db", str(db)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
     )
-    deadline = time.monotonic() + 30
-    while not db.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.005)
-    started = time.monotonic()
-    if signal_after is not None:
-        time.sleep(signal_after)
-        started = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    deadline = time.monotonic() + 120
+    while not db.exists() and time.monotonic() < deadline and not _exited(proc.pid):
+        time.sleep(0.002)
+    begun = cpu_seconds_of_process(proc.pid)
+    signalled: tuple[float, float] | None = None  # the process's CPU seconds, monotonic time
+    segments_open = 0
+    if signal_after_work is not None:
+        spent = _wait_for_work(proc.pid, begun + signal_after_work, deadline)
+        if spent is not None:
+            segments_open = _open_files_under(proc.pid, spool)
+            signalled = spent, time.monotonic()
+            # os.kill, not send_signal: that polls, and could reap the child (and its
+            # resource usage) had it just exited.
+            os.kill(proc.pid, signal.SIGINT)
+    while not _exited(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not _exited(proc.pid):
+        proc.kill()
+        pytest.fail("the rollup did not end within 120 s")
+    _, status, usage = os.wait4(proc.pid, 0)
+    ended = time.monotonic()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out, err = proc.communicate(timeout=10)
     if proc.returncode != 0:
         assert out == b""  # no summary of a run that did not happen
-    return proc.returncode, time.monotonic() - started, err.decode()
+    total = usage.ru_utime + usage.ru_stime
+    return _Rollup(
+        code=proc.returncode,
+        out=out,
+        err=err.decode(),
+        work=total - begun,
+        after_signal=None if signalled is None else total - signalled[0],
+        wall_after_signal=None if signalled is None else ended - signalled[1],
+        segments_open_at_signal=segments_open,
+    )
 
 
 def test_ctrl_c_during_a_rollup_stops_it_at_once_and_leaves_nothing_half_done(
@@ -307,25 +380,71 @@ def test_ctrl_c_during_a_rollup_stops_it_at_once_and_leaves_nothing_half_done(
     # came during the ingest could be taken for a damaged segment and the run tried again.
     spool, total = big_spool
     baseline = []
-    for attempt in range(2):  # the run's length on this machine now, uninterrupted
-        code, seconds, err = _rollup_until(
-            tmp_path / f"b{attempt}.duckdb", spool, signal_after=None
+    for attempt in range(2):  # the run's work on this machine, uninterrupted
+        run = _rollup(tmp_path / f"b{attempt}.duckdb", spool, signal_after_work=None)
+        assert (run.code, run.err) == (0, "")
+        baseline.append(run.work)
+    work = min(baseline)
+    # The ingest is most of a run (from about 5% to 75% of its work): both signals land in
+    # its one bulk insert, one early, one when much of the table is written.
+    for share in (0.15, 0.4):
+        for attempt in range(3):
+            db = tmp_path / f"w{share}-{attempt}.duckdb"
+            run = _rollup(db, spool, signal_after_work=share * work)
+            if run.after_signal is not None:
+                break
+            # Over before it had done that share of a baseline's work (which ran slower):
+            # a complete run, no signal sent. Again, on a fresh database.
+            assert (run.code, run.err) == (0, ""), run
+            assert run.out.startswith(b"ingested 10 segments"), run
+            assert _events_and_ledger(db) == (total, 10)
+        else:
+            pytest.fail(f"3 runs were over before {share:.0%} of {work:.2f} CPU s of work")
+        # In the bulk insert, where DuckDB reads the segments: timed by wall clock, a 15%
+        # signal on a loaded machine once came before the run had even made its tables.
+        assert run.segments_open_at_signal > 0, f"{share:.0%}: not during the ingest"
+        assert (run.code, run.err) == (130, "analytics: error: interrupted\n"), (
+            f"{share:.0%} of {work:.2f} CPU s"
         )
-        assert (code, err) == (0, "")
-        baseline.append(seconds)
-    run = min(baseline)
-    for attempt, share in enumerate((0.15, 0.4)):  # during the ingest; later in the run
-        db = tmp_path / f"w{attempt}.duckdb"
-        code, seconds, err = _rollup_until(db, spool, signal_after=share * run)
-        assert (code, err) == (130, "analytics: error: interrupted\n"), (
-            f"{share:.0%} of {run:.2f} s"
+        # "At once": the rest of the ingest is not done, nor any of it again. What is left
+        # is the rollback, a fresh interpreter's exit and DuckDB's pace of noticing: up to
+        # 0.15 of a run's work (0.5 when the insert ran on to its end after a 15% signal).
+        assert run.after_signal < 0.3 * work, (
+            f"{run.after_signal:.2f} CPU s ({run.wall_after_signal:.2f} s) to stop a run "
+            f"of {work:.2f} CPU s"
         )
-        # A fresh interpreter's exit is part of it: "at once" is well under half a run.
-        assert seconds < 0.5 * run, f"{seconds:.2f} s to stop a {run:.2f} s run"
         assert _events_and_ledger(db) == (0, 0)  # nothing committed, nothing half done
         assert not (spool / QUARANTINE_FOLDER).exists()  # no segment blamed for the signal
         assert main(["rollup", "--spool", str(spool), "--db", str(db)]) == 0
         assert _events_and_ledger(db) == (total, 10)
+
+
+@contextlib.contextmanager
+def _interrupt_all_after_work(seconds: float) -> Iterator[threading.Event]:
+    """Call `interrupt_all` from another thread once this process has spent `seconds` more CPU
+    time (all its threads: the run's are DuckDB's), unless the block is over first. Yields
+    the Event that says the call was made."""
+    due = time.process_time() + seconds
+    fired, over = threading.Event(), threading.Event()
+    lock = threading.Lock()  # the call is made before the block ends, or not at all
+
+    def watch() -> None:
+        while not over.wait(0.002):
+            if time.process_time() >= due:
+                with lock:
+                    if not over.is_set():
+                        interrupt_all()
+                        fired.set()
+                return
+
+    watcher = threading.Thread(target=watch, name="interrupt-after-work", daemon=True)
+    watcher.start()
+    try:
+        yield fired
+    finally:
+        with lock:
+            over.set()
+        watcher.join()
 
 
 def test_interrupt_all_stops_a_run_in_its_ingest_and_nothing_is_committed(
@@ -335,17 +454,26 @@ def test_interrupt_all_stops_a_run_in_its_ingest_and_nothing_is_committed(
     # watcher) stops a run. Before, an interrupted bulk insert was taken for a damaged
     # segment: every segment was read once more, and the run went on to commit.
     spool, total = big_spool
-    began = time.monotonic()
+    began = time.process_time()
     Warehouse(tmp_path / "baseline.duckdb").run(spool)
-    run = time.monotonic() - began
-    db = tmp_path / "w.duckdb"
-    timer = threading.Timer(0.25 * run, interrupt_all)  # the ingest is most of a run
-    timer.start()
-    try:
-        with pytest.raises(Interrupted, match="interrupted; nothing of this run was committed"):
-            Warehouse(db).run(spool)
-    finally:
-        timer.cancel()
+    work = time.process_time() - began
+    for attempt in range(3):
+        db = tmp_path / f"w{attempt}.duckdb"
+        stopped = None  # the message only: the exception's traceback holds the connection
+        with _interrupt_all_after_work(0.25 * work) as fired:  # the ingest is most of a run
+            try:
+                result = Warehouse(db).run(spool)
+            except Interrupted as exc:
+                stopped = str(exc)
+        if fired.is_set():
+            break
+        # Over before a quarter of the baseline's work: complete, and nothing was stopped.
+        assert stopped is None
+        assert (result.ingest.segments, result.ingest.events) == (10, total)
+    else:
+        pytest.fail(f"3 runs were over before 25% of {work:.2f} CPU s of work")
+    assert stopped is not None, "the run went on to commit after interrupt_all"
+    assert "interrupted; nothing of this run was committed" in stopped
     assert _events_and_ledger(db) == (0, 0)
     assert not (spool / QUARANTINE_FOLDER).exists()
     result = Warehouse(db).run(spool)
