@@ -12,6 +12,11 @@ spool itself, or reaches it through a symbolic link, a bind mount, `..`), or a l
 no second copy, however equal its bytes: removing "the spool's copy" would remove the only
 one. Such a move is refused (OSError) and the segment stays where it is. A hard link under
 another name is a real second entry and counts as a copy.
+
+Some views of a folder give its files other identities (a FUSE passthrough such as bindfs, an
+NFS share mounted twice with other options): there `samefile` cannot tell, so the spool's
+copy is first set aside under a hidden name, and removed only if the equal file is still
+there without it; else it is put back, and the move refused as above.
 """
 
 from __future__ import annotations
@@ -74,6 +79,36 @@ def _already_there(source: Path, candidate: Path) -> bool:
     return True
 
 
+def _set_aside_name(source: Path) -> Path:
+    # Hidden, and no `*.parquet` (DuckDB's glob takes dot-files): never listed as a segment.
+    # Not a temporary's name either: if a crash left it, it may be the only copy, and
+    # `remove_stale_temps` would delete it.
+    return source.with_name(f".set-aside-{source.name}.partial")
+
+
+def _remove_copied(source: Path, candidate: Path) -> None:
+    """Remove `source`, whose bytes `candidate` holds, unless `candidate` is `source` itself
+    seen through a view that gives it another identity (see the module): then OSError, and
+    `source` stays."""
+    aside = _set_aside_name(source)
+    if os.path.lexists(aside):
+        raise FileExistsError(errno.EEXIST, f"{str(aside)!r} is in the way", str(aside))
+    os.rename(source, aside)
+    try:
+        # Opened, not just looked up: a cached entry of the other view may outlive the name.
+        still_there = _same_bytes(aside, candidate)
+    except BaseException:
+        os.rename(aside, source)
+        raise
+    if not still_there:
+        os.rename(aside, source)
+        raise OSError(
+            errno.EINVAL,
+            f"{str(candidate)!r} is the segment itself (another view of its folder), not a copy",
+        )
+    aside.unlink()
+
+
 def move_without_replacing(source: Path, target: Path) -> Moved:
     """Move `source` to `target`, or beside it under a free name (see the module); raise
     OSError when it cannot be moved (FileNotFoundError: `source` is gone; EINVAL: `target`
@@ -82,7 +117,7 @@ def move_without_replacing(source: Path, target: Path) -> Moved:
     for candidate in _candidates(target):
         if os.path.lexists(candidate):
             if _already_there(source, candidate):
-                source.unlink()
+                _remove_copied(source, candidate)
                 return Moved(candidate, renamed=candidate != target, already_there=True)
             continue
         try:
@@ -90,7 +125,7 @@ def move_without_replacing(source: Path, target: Path) -> Moved:
         except FileExistsError:
             # Taken since the check (another run archiving at the same time): look again.
             if _already_there(source, candidate):
-                source.unlink()
+                _remove_copied(source, candidate)
                 return Moved(candidate, renamed=candidate != target, already_there=True)
             continue
         except FileNotFoundError:

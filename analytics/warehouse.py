@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -64,7 +65,14 @@ from analytics.footers import (
     read_footer,
 )
 from analytics.segment_moves import move_without_replacing
-from analytics.spool import Segment, SpoolError, list_segments, remove_stale_temps
+from analytics.spool import (
+    TEMP_PREFIX,
+    TEMP_SUFFIX,
+    Segment,
+    SpoolError,
+    list_segments,
+    remove_stale_temps,
+)
 from analytics.tables import (
     EVENTS_COLUMNS,
     MEASURES,
@@ -267,12 +275,32 @@ def _warehouse_error(path: Path, error: duckdb.Error) -> AnalyticsError:
 _URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|file:")
 
 
-def _same_folder(a: Path, b: Path) -> bool:
+def _same_folder(archive: Path, spool: Path) -> bool:
     try:
-        return os.path.samefile(a, b)
+        return os.path.samefile(archive, spool) or _seen_through(archive, spool)
     except OSError:
         # One of them is not made yet: the same folder if it would be made at the other.
-        return os.path.realpath(a) == os.path.realpath(b)
+        return os.path.realpath(archive) == os.path.realpath(spool)
+
+
+def _seen_through(archive: Path, spool: Path) -> bool:
+    """Whether a file made in `archive` shows in `spool`: one folder seen through a view that
+    gives its files other identities (a FUSE passthrough such as bindfs, an NFS share
+    mounted twice with other options), where `samefile` says no. False when it cannot be
+    told (an archive this user may not write: then every move fails anyway, and the move's
+    own check keeps each segment where it is)."""
+    try:
+        handle, marker = tempfile.mkstemp(
+            prefix=f"{TEMP_PREFIX}archive-probe-", suffix=TEMP_SUFFIX, dir=archive
+        )
+    except OSError:
+        return False
+    os.close(handle)
+    try:
+        return os.path.lexists(spool / os.path.basename(marker))
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(marker)
 
 
 def archive_problem(
@@ -282,7 +310,8 @@ def archive_problem(
     in words that follow the archive's quoted name, or None when it can.
 
     A URL names no local folder (``s3://b/p`` as a Path is the folder ``s3:/b/p`` of the
-    current one). The spool itself, however spelled (a symbolic link, ``.``, ``..``), would
+    current one). The spool itself, however spelled (a symbolic link, ``.``, ``..``, a bind
+    mount, a FUSE view of it: a hidden file is made in the archive to see), would
     have each segment moved onto its own name: `move_without_replacing` refuses that, so
     nothing is lost, but every segment would stay and every run fail to archive it."""
     shown = repr(os.fspath(archive))
