@@ -47,6 +47,7 @@ _OPT_OUT = frozenset({_GPC, _DNT})  # only the exact value "1" counts (GPC spec)
 # Every request header `_record` reads: a browser sends a dozen others (Host, Accept, Cookie,
 # Sec-Fetch-*), each passed with one set lookup instead of a comparison with every name.
 _READ_HEADERS = frozenset({_REFERER, _USER_AGENT, _FORWARDED_FOR, *_OPT_OUT})
+_BYTES_LIKE = (bytes, bytearray, memoryview)
 _CONTENT_TYPE = b"content-type"
 _HTML = b"text/html"
 _NOT_MODIFIED = 304
@@ -387,17 +388,27 @@ class TrafficMiddleware:
             consent_object = None
         referer = user_agent = forwarded_for = None
         opted_out = False
-        for name, value in scope["headers"]:
-            if name not in _READ_HEADERS:
-                continue
-            if name == _REFERER:
-                referer = value
-            elif name == _USER_AGENT:
-                user_agent = value
-            elif name == _FORWARDED_FOR:
-                forwarded_for = value if forwarded_for is None else forwarded_for + b"," + value
-            elif value.strip() == b"1":  # Sec-GPC or DNT, the rest of `_READ_HEADERS`
-                opted_out = True
+        headers = scope["headers"]
+        try:
+            for name, value in headers:
+                if name not in _READ_HEADERS:
+                    continue
+                if name == _REFERER:
+                    referer = value
+                elif name == _USER_AGENT:
+                    user_agent = value
+                elif name == _FORWARDED_FOR:
+                    forwarded_for = value if forwarded_for is None else forwarded_for + b"," + value
+                elif value.strip() == b"1":  # Sec-GPC or DNT, the rest of `_READ_HEADERS`
+                    opted_out = True
+        except TypeError:
+            # A name the set cannot hash: a server that sends bytearray (ASGI says bytes). Read
+            # as bytes, the request is recorded as usual; the scope stays untouched.
+            if not all(isinstance(name, _BYTES_LIKE) for name, _ in headers):
+                raise
+            readable = [(bytes(name), value) for name, value in headers]
+            self._record({**scope, "headers": readable}, path, message)
+            return
         consent, hash_allowed = _summary_of(consent_object)
         peer = None
         if hash_allowed and not opted_out and self._hashing:

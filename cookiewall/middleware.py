@@ -238,21 +238,32 @@ class ConsentMiddleware:
         cookie_header = b""
         crumbs: list[bytes] | None = None  # a second Cookie field and more
         gpc = False
-        for key, value in scope["headers"]:
-            if key not in _GATE_READS:
-                continue  # most of a browser's dozen: one set lookup, not a comparison each
-            if key == b"cookie":
-                # HTTP/2 may split Cookie into several fields: they join with "; ", once at
-                # the end (joining as they come was quadratic in their number).
-                if not cookie_header:
-                    cookie_header = value
-                elif crumbs is None:
-                    crumbs = [cookie_header, value]
-                else:
-                    crumbs.append(value)
-            elif key == b"sec-gpc" or self.honor_dnt:  # Sec-GPC, or DNT when it counts
-                # Only the exact value 1 is a signal (GPC spec 3.1).
-                gpc = gpc or value.strip() == b"1"
+        try:
+            for key, value in scope["headers"]:
+                if key not in _GATE_READS:
+                    continue  # most of a browser's dozen: one set lookup, not a comparison each
+                if key == b"cookie":
+                    # HTTP/2 may split Cookie into several fields: they join with "; ", once
+                    # at the end (joining as they come was quadratic in their number).
+                    if not cookie_header:
+                        cookie_header = value
+                    elif crumbs is None:
+                        crumbs = [cookie_header, value]
+                    else:
+                        crumbs.append(value)
+                elif key == b"sec-gpc" or self.honor_dnt:  # Sec-GPC, or DNT when it counts
+                    # Only the exact value 1 is a signal (GPC spec 3.1).
+                    gpc = gpc or value.strip() == b"1"
+        except TypeError:
+            # A name the set cannot hash: a server that sends bytearray (ASGI says bytes). Given
+            # as bytes, the gate and everything behind it work as usual, instead of a 500. (A
+            # `try` costs nothing on the common path: Python 3.11's exceptions are zero-cost.)
+            conformant = _bytes_headers(scope["headers"])
+            if conformant is None:
+                raise
+            scope["headers"] = conformant
+            await self(scope, receive, send)
+            return
         if crumbs is not None:
             cookie_header = b"; ".join(crumbs)
 
@@ -1133,6 +1144,23 @@ def _check_option_types(
 
 def _no_observer(scope: Scope, path: str, message: Message) -> None:
     raise AssertionError("observe_response without observed_path")  # never called: see __init__
+
+
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+
+
+def _bytes_headers(headers: Iterable[Any]) -> list[tuple[bytes, bytes]] | None:
+    """The request headers with bytes-like names and values (bytearray) as bytes; None when
+    one is not a (name, value) pair of bytes-like objects."""
+    conformant: list[tuple[bytes, bytes]] = []
+    for pair in headers:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            return None
+        name, value = pair
+        if not isinstance(name, _BYTES_LIKE) or not isinstance(value, _BYTES_LIKE):
+            return None
+        conformant.append((bytes(name), bytes(value)))
+    return conformant
 
 
 def _single_value(cookie_header: bytes, name: bytes) -> str | None:
