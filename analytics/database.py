@@ -8,9 +8,12 @@ file this user could open but never commit to.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
 import os
 import re
 import stat
+import tempfile
 import threading
 import time
 import weakref
@@ -231,6 +234,81 @@ def folder_problem(folder: str | os.PathLike[str]) -> str | None:
     return None if candidate == path else f"folder {str(path)!r} does not exist"
 
 
+def os_reason(error: duckdb.Error) -> str:
+    """What the operating system said, when `error` is DuckDB passing on a failed system call
+    ("No space left on device"); else `error`'s first line.
+
+    DuckDB 1.4 and later put a write's failure in JSON after its own words ('IO Error: Async
+    write failed for range [offset=0, size=160]: {"exception_type":"IO", ...,"errno":"28"}'):
+    an export to a full disk said that, where a report said "No space left on device".
+    """
+    line = first_line(error)
+    start = line.find("{")
+    if start < 0:
+        return line
+    try:
+        details = json.loads(line[start:])
+    except ValueError:
+        return line
+    if not isinstance(details, dict):
+        return line
+    number = str(details.get("errno", ""))
+    if number.isdigit() and int(number) > 0:
+        return os.strerror(int(number))
+    message = details.get("exception_message")
+    return message if isinstance(message, str) and message else line
+
+
+def _is_empty_file(db: Path) -> bool:
+    try:
+        info = os.stat(db)
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size == 0
+
+
+def _empty_file_message(db: Path) -> str:
+    return (
+        f"database {str(db)!r} is an empty file (0 bytes), not a warehouse yet: "
+        "`analytics rollup` makes it one"
+    )
+
+
+def _new_database_in_place(db: Path) -> None:
+    """Make the empty file `db` a new, empty DuckDB database, in place.
+
+    DuckDB refuses a 0-byte file ("exists, but it is not a valid DuckDB database file"),
+    and `touch`, `mktemp` or an install script that sets its owner and mode make one. It is
+    written where it is, not replaced, so that its owner, group, mode and links stay: the
+    reason it was made first. Under an exclusive lock and only while still empty, so that
+    two first runs at once never write over what the other has begun; nothing but an empty
+    file is ever written to.
+    """
+    with tempfile.TemporaryDirectory(prefix="cookiewall-new-db-") as scratch:
+        fresh = os.path.join(scratch, "new.duckdb")
+        duckdb.connect(fresh).close()
+        with open(fresh, "rb") as source:
+            data = source.read()
+    fd = os.open(os.path.realpath(db), os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != 0:
+            return  # another run made it a database meanwhile: open that one
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError:
+            # A full disk halfway: empty again, as it was, not a torso DuckDB cannot open.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            raise
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def _is_parquet(path: Path) -> bool:
     try:
         with open(path, "rb") as file:
@@ -259,9 +337,13 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file, waiting up to `lock_timeout` s for another process's lock.
 
+    An empty file (0 bytes, as `touch` or `mktemp` leave it) is a new database to a writer
+    that may `create` one: it becomes one in place, keeping its owner and mode. A reader is
+    told it is empty.
+
     Raises WarehouseMissingError (no file and not `create`), WarehouseLockedError (still
     locked after the wait), WarehouseSchemaError (written by a newer cookiewall) or
-    WarehouseError (not a DuckDB file, unreadable).
+    WarehouseError (not a DuckDB file, an empty file to a reader, unreadable).
     """
     db = Path(path)
     mode = _file_mode(db)
@@ -271,6 +353,19 @@ def connect(
         raise WarehouseMissingError(f"database {str(db)!r} does not exist")
     if not read_only:
         _check_writable(db, exists=mode is not None)
+    if _is_empty_file(db):
+        if read_only or not create:
+            raise WarehouseError(_empty_file_message(db))
+        try:
+            _new_database_in_place(db)
+        except OSError as exc:
+            raise WarehouseError(
+                f"cannot make the empty file {str(db)!r} a database: {exc.strerror or exc}"
+            ) from None
+        except duckdb.Error as exc:
+            raise WarehouseError(
+                f"cannot make the empty file {str(db)!r} a database: {os_reason(exc)}"
+            ) from None
     # DuckDB gives some names a meaning of their own: ':memory:' (a database that vanishes,
     # with the ingested segments deleted after it), 'md:' (MotherDuck, downloaded), any
     # 'name:' (an extension to load). As './name' every one is the file it names.

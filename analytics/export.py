@@ -20,10 +20,11 @@ from analytics.database import (
     folder_problem,
     has_table,
     is_utf8_name,
+    os_reason,
     quote_path,
     scalar,
 )
-from analytics.errors import ExportError, WarehouseError, first_line
+from analytics.errors import ExportError, WarehouseError
 from analytics.tables import REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES
 
 # The only tables `export_table` accepts: a table name is never pasted into SQL unchecked.
@@ -71,6 +72,12 @@ def is_stream(path: str | os.PathLike[str]) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
+# What an --output that names a folder gets, from `export` and `report` alike: they said it in
+# two ways ("output 'out' is a folder", "cannot write 'out': Is a directory"), the report's
+# only after it had run and warned.
+IS_A_FOLDER = "it is a folder, not a file"
+
+
 def _is_folder(path: Path) -> bool:
     # Path.is_dir() raises PermissionError in a folder this user may not enter.
     try:
@@ -110,7 +117,7 @@ def is_same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
 def output_folder_problem(output: str | os.PathLike[str]) -> str | None:
     """Why no file `output` can be written, naming its folder ("folder 'out' does not
     exist", "'w.duckdb' is a file, not a folder", "folder 'out' is not writable for this
-    user"), or None when it can.
+    user") or saying that `output` is a folder itself, or None when it can.
 
     The one check behind `export_table` and the CLI's --output: "folder missing or not
     writable" left the operator to find out which of the two. Folders are not made: a typo
@@ -119,6 +126,8 @@ def output_folder_problem(output: str | os.PathLike[str]) -> str | None:
     # Through a symbolic link, the file it points at is written: its folder is the one that
     # matters. Otherwise the folder keeps the spelling it was given, to be recognised.
     target = Path(os.path.realpath(output)) if os.path.islink(output) else Path(output)
+    if _is_folder(target):
+        return IS_A_FOLDER
     folder = target.parent
     problem = folder_problem(folder)
     if problem is not None:
@@ -151,7 +160,8 @@ def export_table(
     named = Path(output)
     stream = is_stream(named)
     if _is_folder(named):
-        raise ExportError(f"output {str(named)!r} is a folder")
+        # Even under /dev (/dev/shm), where `is_stream` sees a device.
+        raise ExportError(f"cannot write {str(named)!r}: {IS_A_FOLDER}")
     if is_same_file(named, db_path):
         raise ExportError(f"output {str(named)!r} is the database itself; choose another file")
     # Through a link, the file it points at is replaced and the link stays a link.
@@ -203,7 +213,7 @@ def export_table(
         except duckdb.Error as exc:
             if stream and "broken pipe" in str(exc).lower():
                 raise BrokenPipeError(f"{str(named)!r}: the reader closed it") from None
-            raise ExportError(f"cannot write {str(named)!r}: {first_line(exc)}") from None
+            raise ExportError(f"cannot write {str(named)!r}: {os_reason(exc)}") from None
         if stream:
             return rows
         try:
