@@ -34,6 +34,23 @@ def is_receipt_id(value: object) -> bool:
     return isinstance(value, str) and _RECEIPT_ID.fullmatch(value) is not None
 
 
+def _file_on_the_way(folder: Path) -> str | None:
+    """Says "<path> is a file, not a folder" when `folder`, or a folder above it, is a file.
+
+    mkdir says only "File exists" (or "Not a directory" further down), which reads as if
+    the folder were already there.
+    """
+    for candidate in (folder, *folder.parents):
+        try:
+            if candidate.is_dir():
+                return None
+            if candidate.exists():
+                return f"{candidate} is a file, not a folder"
+        except OSError:
+            return None
+    return None
+
+
 class ReceiptLog:
     """Proof of consent: one JSON line per decision, appended to `path` (POSIX only).
 
@@ -80,9 +97,9 @@ class ReceiptLog:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
+            reason = _file_on_the_way(self.path.parent) or exc.strerror or str(exc)
             raise ValueError(
-                f"ReceiptLog: cannot make the folder {self.path.parent} for {self.path}:"
-                f" {exc.strerror or exc}"
+                f"ReceiptLog: cannot make the folder {self.path.parent} for {self.path}: {reason}"
             ) from None
         if self.path.is_dir():
             raise ValueError(
