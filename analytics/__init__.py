@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from analytics.extras import missing_extra_module, needs_extra
+from analytics.extras import missing_extra_module, missing_modules, needs_extra
 
 if TYPE_CHECKING:
     from analytics.middleware import TrafficMiddleware
@@ -25,6 +25,14 @@ _MODULES = {
     "TrafficMiddleware": "analytics.middleware",
     "Warehouse": "analytics.warehouse",
 }
+# The extra's modules each home imports (tests/test_lazy_names_list_every_missing_module.py
+# checks them against a real import), so that a missing one is named with all the others
+# that name needs: naming only the first sent the user back once per module.
+_NEEDS = {
+    "analytics.recorder": ("pyarrow", "publicsuffixlist", "ua_parser", "crawlerdetect"),
+    "analytics.middleware": ("pyarrow", "publicsuffixlist", "ua_parser", "crawlerdetect"),
+    "analytics.warehouse": ("duckdb", "pyarrow", "tqdm"),
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -34,11 +42,15 @@ def __getattr__(name: str) -> Any:
     try:
         module = import_module(home)
     except ModuleNotFoundError as error:
-        missing = missing_extra_module(error)
-        if missing is None:
+        first = missing_extra_module(error)
+        if first is None:
             raise
+        needed = _NEEDS.get(home, ())
+        missing = [module for module in missing_modules() if module in needed or module == first]
+        if first not in missing:  # found, yet it failed to import: still the one to name
+            missing.append(first)
         raise ModuleNotFoundError(
-            needs_extra(f"analytics.{name}", [missing]), name=error.name
+            needs_extra(f"analytics.{name}", missing), name=error.name
         ) from None
     value = getattr(module, name)
     globals()[name] = value  # later uses skip __getattr__

@@ -31,8 +31,17 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # get_consent and get_gate need Starlette's HTTPConnection: imported only when asked for.
     if name in ("get_consent", "get_gate"):
-        from cookiewall import dependencies
-
+        try:
+            from cookiewall import dependencies
+        except ModuleNotFoundError as error:
+            if (error.name or "").partition(".")[0] != "starlette":
+                raise
+            # A bare "No module named 'starlette'" named neither the function nor the cure.
+            raise ModuleNotFoundError(
+                f"cookiewall.{name} needs Starlette (FastAPI brings it; the rest of"
+                " cookiewall does not): pip install starlette",
+                name=error.name,
+            ) from None
         return getattr(dependencies, name)
     raise AttributeError(f"module 'cookiewall' has no attribute {name!r}")
 
