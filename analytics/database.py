@@ -238,7 +238,7 @@ def os_reason(error: duckdb.Error) -> str:
     """What the operating system said, when `error` is DuckDB passing on a failed system call
     ("No space left on device"); else `error`'s first line.
 
-    DuckDB 1.4 and later put a write's failure in JSON after its own words ('IO Error: Async
+    DuckDB (2.0 at least) puts a write's failure in JSON after its own words ('IO Error: Async
     write failed for range [offset=0, size=160]: {"exception_type":"IO", ...,"errno":"28"}'):
     an export to a full disk said that, where a report said "No space left on device".
     """
