@@ -4,7 +4,8 @@ identity by content.
 Ingest checks every segment's footer before reading any row: a segment of a newer event schema
 than this cookiewall's is left for a newer one (`NewerSegmentSchema`), a segment with missing
 or foreign columns is quarantined alone instead of failing the bulk read of its neighbours,
-and a copy of an ingested segment under another name is known by its content id.
+a copy of an ingested segment under another name is known by its content id, and a warehouse
+export saved into the spool is known for one (`NotASegment`), never counted a second time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analytics.event import EVENT_FIELDS, EVENT_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
+from analytics.export import EXPORT_TABLE_KEY
 
 # The `ts` a segment may hold. A local day lies within about 16 hours of the UTC one, so
 # between these instants every time zone's day is a date of the years 1 to 9999; outside
@@ -53,6 +55,35 @@ def check_schema_version(metadata: dict[bytes, bytes] | None) -> None:
         raise ValueError(f"{SCHEMA_VERSION_KEY.decode()} {shown!r} is no schema version")
     if int(text) > int(SCHEMA_VERSION):
         raise NewerSegmentSchema(int(text))
+
+
+class NotASegment(Exception):
+    """The file is an export of the warehouse, not a segment (see `export_mark`): its rows
+    were counted from the segments it was made of, so ingest moves it aside unread."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def export_mark(meta: pq.FileMetaData) -> str | None:
+    """Why the Parquet file of footer `meta`, found in the spool, is an export of the
+    warehouse and not a segment, or None.
+
+    An export names its table (`EXPORT_TABLE_KEY`); one made before it did, or by DuckDB's
+    own `COPY events TO`, has the `day` column of `events`, which no segment has: a
+    segment's day is its folder (a Hive partition), whoever wrote it (Spark, DuckDB and
+    Arrow leave a partition column out of the files)."""
+    table = (meta.metadata or {}).get(EXPORT_TABLE_KEY)
+    if table is not None:
+        shown = table.decode("utf-8", errors="backslashreplace")
+        return f"an export of the warehouse's {shown} table, not a spool segment"
+    if any(meta.schema.column(i).path == "day" for i in range(meta.num_columns)):
+        return (
+            "a day column, which no spool segment has: an export of the warehouse's events "
+            "table, not a segment"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -113,11 +144,16 @@ def content_id_of(path: Path) -> str:
 
 def read_footer(path: Path) -> Footer:
     """Read `path`'s footer; raise NewerSegmentSchema for a segment of a newer event schema
-    (before its columns are looked at), ValueError when required columns are missing or of
-    a foreign type (Arrow would cast ISO text or integers to `ts`, DuckDB does not), or when
-    its statistics put `ts` where no day can be named (see `check_ts_range`)."""
+    (before its columns are looked at), NotASegment for a warehouse export (whatever table,
+    so an export of a rollup is not taken for a damaged segment), ValueError when required
+    columns are missing or of a foreign type (Arrow would cast ISO text or integers to `ts`,
+    DuckDB does not), or when its statistics put `ts` where no day can be named (see
+    `check_ts_range`). The footer is read once for all of it."""
     meta = pq.read_metadata(path)
     check_schema_version(meta.metadata)
+    export = export_mark(meta)
+    if export is not None:
+        raise NotASegment(export)
     content_id = content_id_of(path)
     schema = meta.schema.to_arrow_schema()
     missing = set(EVENT_FIELDS) - set(schema.names)

@@ -56,10 +56,10 @@ from analytics.errors import (
     first_line,
 )
 from analytics.event import EVENT_FIELDS, EVENT_SCHEMA, SCHEMA_VERSION
-from analytics.export import EXPORT_TABLE_KEY
 from analytics.footers import (
     Footer,
     NewerSegmentSchema,
+    NotASegment,
     check_ts_range,
     content_id_of,
     read_footer,
@@ -321,24 +321,6 @@ def archive_problem(
         return (
             f"{shown} is the spool folder itself: ingested segments would be moved onto "
             "their own names; give another folder"
-        )
-    return None
-
-
-def export_mark(path: Path) -> str | None:
-    """Why `path`, a file of the spool, is an export of the warehouse and not a segment, or
-    None. An export names its table (`EXPORT_TABLE_KEY`); one made before it did, or by
-    DuckDB's own `COPY events TO`, has the `day` column of `events`, which no segment has:
-    a segment's day is its folder (a Hive partition), whoever wrote it."""
-    meta = pq.read_metadata(path)
-    table = (meta.metadata or {}).get(EXPORT_TABLE_KEY)
-    if table is not None:
-        shown = table.decode("utf-8", errors="backslashreplace")
-        return f"an export of the warehouse's {shown} table, not a spool segment"
-    if "day" in meta.schema.names:
-        return (
-            "a day column, which no spool segment has: an export of the warehouse's events "
-            "table, not a segment"
         )
     return None
 
@@ -887,7 +869,7 @@ class Warehouse:
         self, spool: Path, segments: Sequence[Segment], *, progress: bool
     ) -> tuple[dict[str, Footer], set[str], set[str], set[str], set[str]]:
         """Read every segment's footer; quarantine those that are wrong (truncated, garbage,
-        missing columns) and the warehouse exports among them (see `export_mark`). Returns
+        missing columns) and the warehouse exports among them (see `NotASegment`). Returns
         the footers of the good ones by segment name, the names of those this user may not
         read (left in place: nothing is wrong with the file), those gone since the listing,
         those of a newer event schema (left in place for a newer cookiewall, said in one
@@ -901,11 +883,13 @@ class Warehouse:
             segments, desc="checking segments", unit="seg", disable=not progress, leave=False
         ):
             try:
-                footer = read_footer(seg.path)
-                # Its events were counted from the segments it was made of: read, twice.
-                export = export_mark(seg.path)
+                footers[seg.name] = read_footer(seg.path)
             except NewerSegmentSchema as exc:
                 newer[seg.name] = exc.version
+            except NotASegment as exc:
+                # Its events were counted from the segments it was made of: read, twice.
+                self._quarantine(spool, seg, exc.reason, what="file")
+                exports.add(seg.name)
             except FileNotFoundError:
                 gone.add(seg.name)
                 _log_gone(seg)
@@ -920,12 +904,6 @@ class Warehouse:
                 )
             except Exception as exc:  # pyarrow raises several types for damaged files
                 self._quarantine(spool, seg, first_line(exc))
-            else:
-                if export is None:
-                    footers[seg.name] = footer
-                else:
-                    self._quarantine(spool, seg, export, what="file")
-                    exports.add(seg.name)
         if newer:
             # One line a run, not one per segment: during a rolling deploy every flush of
             # the upgraded workers adds one, and each run until cron is upgraded finds them.
