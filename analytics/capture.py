@@ -401,7 +401,11 @@ def _visitor_ids(
     Rows are grouped in Arrow, not in Python: each part becomes a dense integer code, and
     the parts are folded pairwise into one code per combination (re-encoded after each step,
     so no product of sizes can overflow). Only one row per combination reaches Python, and
-    the combinations of a day are hashed in one call.
+    the combinations of a day are hashed in one call, days in the order they first appear.
+    For today and yesterday (a batch over midnight) that gives what one call per visitor in
+    request order gives. A day already over (a clock jump, a replay into the live salt
+    folder) is hashed for all of its rows or for none, where calls in request order could
+    hash its first rows and refuse the rest once a later day had expired its salt.
     """
     n = columns.rows
     allowed = pa.array(hash_allowed, pa.bool_())
@@ -433,12 +437,12 @@ def _visitor_ids(
     else:
         for code, number in enumerate(day_numbers.to_pylist()):
             by_day.setdefault(number, []).append(code)
-    failure = ""
+    any_failed = False
     with python_section():  # hashing, and a salt file read or written: no Arrow here
         for number, codes in by_day.items():
             day = _EPOCH + timedelta(days=number)
             chosen = [row_list[code] for code in codes]
-            found = _hash_day(
+            found, failed_here = _hash_day(
                 day,
                 [peers[row] for row in chosen],
                 [forwarded[row] for row in chosen],
@@ -447,9 +451,10 @@ def _visitor_ids(
             )
             for code, visitor in zip(codes, found, strict=True):
                 ids[code] = visitor
-                if not failure and isinstance(visitor, _Failed):
-                    failure = visitor.kind
-    if failure:
+            any_failed = any_failed or failed_here
+    if any_failed:
+        # The batch's first failure, not the first day's: codes are in the rows' order.
+        failure = next(found.kind for found in ids if isinstance(found, _Failed))
         failed = pa.array([isinstance(found, _Failed) for found in ids], pa.bool_())
         columns.fail_rows(failed.take(combined).fill_null(False), failure)
         ids = [None if isinstance(found, _Failed) else found for found in ids]
@@ -462,22 +467,25 @@ def _hash_day(
     forwarded: list[bytes | None],
     agents: list[bytes],
     hashers: tuple[VisitorIdOf, VisitorIdsOf | None],
-) -> list[Any]:
+) -> tuple[list[Any], bool]:
     """The ids of one day's combinations: in one call if the recorder offers it, else (or if
-    that raised: an odd value) one call each, a `_Failed` for each that raised."""
+    that raised: an odd value) one call each, a `_Failed` for each that raised; and whether
+    any did."""
     visitor_id_of, visitor_ids_of = hashers
     if visitor_ids_of is not None:
         with contextlib.suppress(Exception):
             ids = visitor_ids_of(day, peers, forwarded, agents)
             if len(ids) == len(peers):
-                return ids
+                return ids, False
     found: list[Any] = []
+    any_failed = False
     for peer, forwarded_for, agent in zip(peers, forwarded, agents, strict=True):
         try:
             found.append(visitor_id_of(day, peer, forwarded_for, agent))
         except Exception as exc:
             found.append(_Failed(exc))
-    return found
+            any_failed = True
+    return found, any_failed
 
 
 def batch_to_table(

@@ -311,7 +311,9 @@ class Recorder:
         one call per batch (the flusher hashes thousands of visitors a second).
 
         Raises what a row's `visitor_id` would raise (a value of the wrong type): the caller
-        then asks row by row, so that only that row fails.
+        then asks row by row, so that only that row fails. A salt folder that fails is asked
+        again row by row, each failure counted and logged as `visitor_id` does; one that
+        failed only once (for the whole call) costs no id and no count.
         """
         hasher = self._hasher
         if hasher is None:

@@ -326,6 +326,10 @@ class VisitorHasher:
         The flusher's way: one state lookup per batch, and a loop that costs about half of
         one call per pair (a batch holds thousands of visitors, each hashed once).
         """
+        if not any(addresses):
+            # No address to hash (a Unix socket, an `unknown` hop): as in `visitor_id`, the
+            # salt folder is not touched (no salt made, no day switched, no refusal logged).
+            return [None] * len(addresses)
         state = self._state
         if day != self._day or state is None:
             state = self._state_for(day)
