@@ -240,13 +240,24 @@ _IMEI_REPORTING_BODIES = frozenset({"01", "35", "86", "99"})
 _IMEI_LABEL = r"(?:(?<![A-Za-z])[Ii][Mm][Ee][Ii]|(?<=[a-z])I(?:mei|MEI))(?:[Ss][Vv])?"
 # A word that names the number may follow the label (`imei-no-…`, `imei_number=…`,
 # `IMEI-Nr.-…`, `IMEI No.: …`), and so may a dual-SIM phone's 1 or 2 (`imei2-…`).
-_IMEI_LABEL_WORD = r"(?:[-_.+ ]?(?i:no|nr|num(?:ber)?|numero|nummer|code|id|[12])(?![A-Za-z])\.?)?"
-_NAMED_IMEI = re.compile(
-    rf"{_IMEI_LABEL}{_IMEI_LABEL_WORD}[-_=:.+/ #]{{0,2}}[0-9]{{14,16}}(?![0-9])"
+# Spanish, Portuguese and French write the word with its accent (`imei-número-…`).
+_IMEI_LABEL_WORD = (
+    r"(?:[-_.+ ]?(?i:no|nr|num(?:ber)?|n[uú]mero|num[eé]ro|nummer|code|id|[12])"
+    r"(?![A-Za-z])\.?)?"
 )
-# `\d`, not `[0-9]`: the label's segment is matched in the stored path, whose digits may be
-# any script's (`/imei/３５６９…`, see `_with_ascii_digits`).
-_IMEI_UNDER_ITS_LABEL = re.compile(rf"({_IMEI_LABEL}{_IMEI_LABEL_WORD}/)\d{{14,16}}(?![^/])")
+_IMEI_LABEL_END = r"[-_=:.+ #]{0,2}"
+# After its label an IMEI's 14 digits (15 with the check digit, 16 with a software
+# version) may be printed grouped as without it (`imei-35-693803-564380`, `35693803-564380`).
+_LABELLED_IMEI_DIGITS = r"[0-9]{2}[-_.+ ]?[0-9]{6}[-_.+ ]?[0-9]{6}(?:[-_.+ ]?[0-9]{1,2})?(?![0-9])"
+_NAMED_IMEI = re.compile(
+    rf"{_IMEI_LABEL}{_IMEI_LABEL_WORD}[-_=:.+/ #]{{0,2}}{_LABELLED_IMEI_DIGITS}"
+)
+# Matched in the stored path read as ASCII (`/ＩＭＥＩ/３５６９…`, see `_with_ascii_digits`); the
+# label segment may end with its separator (`/imei-no-/…`), and the number's segment is
+# redacted whole when its digits end it or a mark follows them (`/imei/35693803564380.json`).
+_IMEI_UNDER_ITS_LABEL = re.compile(
+    rf"({_IMEI_LABEL}{_IMEI_LABEL_WORD}{_IMEI_LABEL_END}/)[0-9]{{14,16}}(?![0-9A-Za-z])[^/]*"
+)
 # A date (1 January, or the 1st of a month, day or month first) and a time, as file names
 # write them (`01152024-093000-01.jpg`), are printed as an IMEI's type allocation code,
 # serial and check digit or software version are. Such names are often written; 6 in 1 000
@@ -597,9 +608,14 @@ def _has_email_address(text: str) -> bool:
 # Arabic-Indic digits as they are). A title in another script keeps its words: only what
 # reads as a number, an address or a token is redacted, as in ASCII. Superscripts and
 # circled numbers are not decimal digits.
-_FULL_WIDTH_AND_SPACES = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {
-    code: 0x20 for code in (0x3000, 0x00A0, 0x202F, *range(0x2000, 0x200B))
-}
+# Dashes other than `-` group a number too: the hyphens a word processor or a PDF prints
+# (U+2010, no-break U+2011, the figure dash U+2012 made for grouping digits, U+2013), a minus
+# sign, a small one, and the long-vowel mark `ー` a Japanese input method types for `-`.
+_FULL_WIDTH_AND_SPACES = (
+    {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+    | {code: 0x20 for code in (0x3000, 0x00A0, 0x202F, *range(0x2000, 0x200B))}
+    | {code: 0x2D for code in (*range(0x2010, 0x2014), 0x2212, 0xFE63, 0x30FC, 0xFF70)}
+)
 _OTHER_DIGITS = re.compile(r"(?:(?![0-9])\d)+")
 
 
@@ -615,7 +631,7 @@ _DIGIT_VALUES = _DigitValues()
 
 
 def _with_ascii_digits(text: str) -> str:
-    """`text` with its digits, full-width characters and wide spaces read as ASCII."""
+    """`text` with its digits, full-width characters, wide spaces and dashes read as ASCII."""
     if text.isascii():
         return text
     text = text.translate(_FULL_WIDTH_AND_SPACES)
@@ -672,24 +688,30 @@ def _identifies_even_encoded(text: str, *, is_segment: bool = False) -> bool:
 
 
 def _redact_segment(segment: str) -> str:
+    # Other digits than ASCII's, full-width forms, wide spaces and dashes are judged read as
+    # ASCII too: one character for one, so the same length, and only more of the marks below.
+    as_ascii = segment if segment.isascii() else _with_ascii_digits(segment)
     if (
         len(segment) < 24
-        and "@" not in segment
-        and "%" not in segment
-        and ":" not in segment
-        and ";" not in segment
-        and "(" not in segment
-        and segment.count(".") < 2
-        and segment.count("-") < 3
+        and "@" not in as_ascii
+        and "%" not in as_ascii
+        and ":" not in as_ascii
+        and ";" not in as_ascii
+        and "(" not in as_ascii
+        and as_ascii.count(".") < 2
+        and as_ascii.count("-") < 3
         # a code in 3 groups holds 12 letters and digits and 2 separators or more
-        and (len(segment) < 14 or segment.count("-") + segment.count("_") < 2)
-        # other digits than ASCII's are judged read as ASCII too, by `_identifies`
-        and (segment.isascii() or _with_ascii_digits(segment) == segment)
+        and (len(segment) < 14 or as_ascii.count("-") + as_ascii.count("_") < 2)
     ):
         # too short for a token, an address or a session (the common case: fast), not for a
         # payment card's number (`4111111111111111`, `4111 1111 1111 1111`), an IMEI or a
-        # SIM's number
-        return REDACTED if len(segment) >= 14 and _has_card_or_device_number(segment) else segment
+        # SIM's number, as written or read as ASCII (`4111111111111111５` holds a card)
+        if len(segment) >= 14 and (
+            _has_card_or_device_number(segment)
+            or (as_ascii != segment and _has_card_or_device_number(as_ascii))
+        ):
+            return REDACTED
+        return segment
     # scope["path"] is already percent-decoded once: what is left encoded was encoded twice.
     if _identifies_even_encoded(segment, is_segment=True):
         return REDACTED
@@ -703,9 +725,16 @@ def _redact(path: str) -> str:
 
 def _with_imeis_under_their_label_redacted(path: str, redacted: str) -> str:
     """`/imei/35693803564380` as `/imei/:redacted`: its label is in the segment before."""
-    if "mei" not in path.lower():
+    if path.isascii() and "mei" not in path.lower():
         return redacted  # the common case: no label, no regex
-    return _IMEI_UNDER_ITS_LABEL.sub(rf"\1{REDACTED}", redacted)
+    # read as ASCII one character for one, so a match's place is its place in `redacted`
+    as_ascii = _with_ascii_digits(redacted)
+    pieces: list[str] = []
+    copied = 0
+    for imei in _IMEI_UNDER_ITS_LABEL.finditer(as_ascii):
+        pieces += (redacted[copied : imei.end(1)], REDACTED)
+        copied = imei.end()
+    return "".join(pieces) + redacted[copied:] if pieces else redacted
 
 
 def _storable(redacted: str) -> str:
