@@ -60,7 +60,7 @@ from analytics.database import (
 )
 from analytics.errors import AnalyticsError, WarehouseError, first_line
 from analytics.event import EVENT_SCHEMA, SCHEMA_VERSION
-from analytics.footers import NewerSegmentSchema, check_schema_version
+from analytics.footers import NewerSegmentSchema, check_schema_version, export_mark
 from analytics.spool import DAY_PREFIX, SEGMENT_SUFFIX, Segment, list_segments
 from analytics.tables import MEASURES, REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES, read_sql
 from analytics.timezones import validate_timezone
@@ -107,11 +107,19 @@ class SparkRollupCounts(dict[str, int]):
     """What `spark_rollup` returns: the rows of each rollup table (a dict of them, as always),
     and `newer_schema`, the names (``day=…/file``) of the segments of a newer event schema it
     left unread in a local spool, so that a caller can say so as the DuckDB rollup does (the
-    CLI exits 4)."""
+    CLI exits 4); `not_segments`, those of the warehouse exports it found there and did not
+    count (the DuckDB rollup quarantines them; Spark leaves the spool as it is)."""
 
-    def __init__(self, rows: Mapping[str, int], *, newer_schema: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        rows: Mapping[str, int],
+        *,
+        newer_schema: Iterable[str] = (),
+        not_segments: Iterable[str] = (),
+    ) -> None:
         super().__init__(rows)
         self.newer_schema: tuple[str, ...] = tuple(sorted(newer_schema))
+        self.not_segments: tuple[str, ...] = tuple(sorted(not_segments))
 
 
 def _spark_type(arrow_type: pa.DataType) -> Any:
@@ -270,6 +278,14 @@ def spark_rollup(
                     ", ".join(str(v) for v in sorted(set(listing.newer.values()))),
                     SCHEMA_VERSION,
                 )
+            if listing.exports:
+                # Their rows were counted from the segments they were made of: never twice.
+                logger.warning(
+                    "spark rollup: left %d files in the spool unread: exports of the warehouse,"
+                    " not segments (first: %s); move them out of the spool",
+                    len(listing.exports),
+                    min(listing.exports),
+                )
             segments = listing.segments
             present = {day: _fingerprint(names) for day, names in segments.items()}
             if previous is None:
@@ -363,7 +379,7 @@ def spark_rollup(
             raise SparkRollupError(f"Spark rollup failed: {first_line(error)}") from None
         except Py4JJavaError as error:  # Hadoop FileSystem calls made directly (the manifest)
             raise SparkRollupError(f"Spark rollup failed: {_java_first_line(error)}") from None
-    return SparkRollupCounts(counts, newer_schema=listing.newer)
+    return SparkRollupCounts(counts, newer_schema=listing.newer, not_segments=listing.exports)
 
 
 def _now() -> dict[str, str]:
@@ -738,6 +754,9 @@ class SpoolListing:
     # Segments of a newer event schema (`day=…/name` -> version), left out of `segments`: a
     # newer cookiewall's rollup counts them (see `list_spool`).
     newer: Mapping[str, int] = field(default_factory=dict)
+    # Warehouse exports saved into the spool (`day=…/name`), left out of `segments`: their
+    # rows were counted from the segments they were made of (see `footers.export_mark`).
+    exports: frozenset[str] = frozenset()
 
     def folder_of(self, day: date, name: str) -> str:
         """The day folder segment `name` of `day` was found in."""
@@ -769,6 +788,8 @@ def list_spool(
     columns. Its footer is read only in days whose names differ from those the last run
     counted (`counted`: the manifest's spool days), so an unchanged day costs nothing; left
     out of the day's names, such a segment makes its day grow once a newer rollup reads it.
+    A warehouse export saved into a local spool is left out the same way, found by the same
+    footer read (`SpoolListing.exports`): the DuckDB ingest quarantines it, never counts it.
 
     A local spool is listed as the DuckDB engine lists it (`analytics.spool.list_segments`:
     a named pipe, a folder or a link to nothing named like a segment is skipped with a
@@ -783,9 +804,9 @@ def list_spool(
     found: dict[date, list[str]] = {}
     folders: dict[tuple[date, str], str] = {}
     listed = list_segments(root)
-    newer = _newer_schema_segments(listed, counted or {})
+    newer, exports = _segments_not_to_read(listed, counted or {})
     for segment in listed:
-        if segment.name in newer:
+        if segment.name in newer or segment.name in exports:
             continue
         found.setdefault(segment.day, []).append(segment.path.name)
         if segment.path.parent.name != f"{DAY_PREFIX}{segment.day.isoformat()}":
@@ -796,31 +817,37 @@ def list_spool(
         for day, names in segments.items()
         if _visible_entries(Path(root) / f"{DAY_PREFIX}{day.isoformat()}") == set(names)
     )
-    return SpoolListing(segments, clean, folders, newer)
+    return SpoolListing(segments, clean, folders, newer, frozenset(exports))
 
 
-def _newer_schema_segments(
+def _segments_not_to_read(
     listed: Iterable[Segment], counted: Mapping[date, Mapping[str, Any]]
-) -> dict[str, int]:
-    """The segments of `listed` of a newer event schema, by name, with their version; only
-    days whose names are not those the last run counted are looked at (a footer read each,
-    about 0.1 ms). A footer that cannot be read is Spark's to report, as before."""
+) -> tuple[dict[str, int], set[str]]:
+    """The segments of `listed` of a newer event schema, by name, with their version, and
+    the names of the warehouse exports among them; only days whose names are not those the
+    last run counted are looked at (a footer read each, about 0.1 ms). A footer that cannot
+    be read is Spark's to report, as before."""
     by_day: dict[date, list[Segment]] = {}
     for segment in listed:
         by_day.setdefault(segment.day, []).append(segment)
     newer: dict[str, int] = {}
+    exports: set[str] = set()
     for day, segments in by_day.items():
         entry = counted.get(day, {})
         if (entry.get("count"), entry.get("digest")) == _fingerprint(s.path.name for s in segments):
             continue
         for segment in segments:
             try:
-                check_schema_version(pq.read_metadata(segment.path).metadata)
+                meta = pq.read_metadata(segment.path)
+                check_schema_version(meta.metadata)
             except NewerSegmentSchema as found:
                 newer[segment.name] = found.version
+                continue
             except Exception:  # noqa: S112 - damaged or gone: Spark's own error says so
                 continue
-    return newer
+            if export_mark(meta) is not None:
+                exports.add(segment.name)
+    return newer, exports
 
 
 def _visible_entries(folder: Path) -> set[str] | None:
