@@ -552,8 +552,8 @@ def _is_version_number(text: str, start: int, end: int) -> bool:
         return False
     numbers = text[start:end].split(".")
     first, second, third = int(numbers[0]), int(numbers[1]), int(numbers[2])
-    if first >= 30 or first == 10:
-        return False
+    if first >= 30 or first == 10 or (numbers[0].startswith("0") and len(numbers[0]) > 1):
+        return False  # no version pads its first number; an address written for sorting does
     # A version's minor and patch numbers are small (`8.0.40.0`, `2.24.24.76`), or one of
     # its numbers is 0 or zero-padded (`8.133.0.202`, `1.21.44.01`); of public addresses
     # starting below 30, 7 % read so, against all of them before (0.8 % of the public space,

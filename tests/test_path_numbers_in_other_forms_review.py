@@ -181,3 +181,22 @@ def test_the_readmes_redacted_examples_are_redacted(path: str) -> None:
 @pytest.mark.parametrize("path", README_EXAMPLES_KEPT)
 def test_the_readmes_kept_examples_are_kept(path: str) -> None:
     assert redact_path(path) == path
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["app-024.001.002.003.exe", "john-024.1.200.3.msi", "Setup_09.9.9.9.exe", "tool 01.2.3.4.apk"],
+)
+def test_an_address_with_a_zero_padded_first_number_in_an_installers_name_is_redacted(
+    name: str,
+) -> None:
+    # No version pads its major number (none of the 117 real ones of the other test); an
+    # address written for sorting pads every number (`024.001.002.003`).
+    assert redact_path(f"/dl/{name}") == f"/dl/{REDACTED}"
+
+
+@pytest.mark.parametrize(
+    "name", ["Minecraft-1.21.44.01.apk", "app-0.9.1.2.exe", "Skype-8.133.0.202.exe"]
+)
+def test_versions_zero_padded_after_their_first_number_stay(name: str) -> None:
+    assert redact_path(f"/dl/{name}") == f"/dl/{name}"
