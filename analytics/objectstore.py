@@ -737,6 +737,15 @@ def ingested_names(db_path: str | os.PathLike[str], *, lock_timeout: float = 10.
         con.close()
 
 
+def default_staging_folder(db_path: str | os.PathLike[str]) -> Path:
+    """Where `stage_for_warehouse` stages a remote spool for the warehouse `db_path` when not
+    told otherwise: ``<db>.staging`` beside it (``var/analytics.duckdb.staging``). Its staged
+    files are removed once in the ledger, so nothing else may be kept there (an archive,
+    say): the one definition of the folder, for whoever must keep out of it."""
+    db = Path(db_path)
+    return db.with_name(f"{db.name}.staging")
+
+
 def stage_for_warehouse(
     spool_url: str,
     db_path: str | os.PathLike[str],
@@ -749,15 +758,15 @@ def stage_for_warehouse(
 ) -> Path:
     """Stage what `db_path`'s ledger lacks from `spool_url`; return the folder to ingest.
 
-    The default staging folder sits beside the database (``<db>.staging/``), so a run that
-    dies after downloading does not download again. ``Warehouse.run(<returned folder>)``
+    The default staging folder sits beside the database (`default_staging_folder`), so a
+    run that dies after downloading does not download again. ``Warehouse.run(<returned folder>)``
     then ingests each segment exactly once, by the same ledger names as a local spool.
     """
     from tqdm import tqdm
 
     parse_spool_url(spool_url)  # a URL to refuse is refused before the ledger is read
     db = Path(db_path)
-    staging = Path(staging_dir) if staging_dir is not None else db.with_name(f"{db.name}.staging")
+    staging = Path(staging_dir) if staging_dir is not None else default_staging_folder(db)
     skip = ingested_names(db, lock_timeout=lock_timeout)
     with tqdm(desc="downloading segments", unit="seg", disable=not progress, leave=False) as bar:
         return stage_remote_spool(
