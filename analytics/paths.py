@@ -240,10 +240,11 @@ _IMEI_REPORTING_BODIES = frozenset({"01", "35", "86", "99"})
 _IMEI_LABEL = r"(?:(?<![A-Za-z])[Ii][Mm][Ee][Ii]|(?<=[a-z])I(?:mei|MEI))(?:[Ss][Vv])?"
 # A word that names the number may follow the label (`imei-no-…`, `imei_number=…`,
 # `IMEI-Nr.-…`, `IMEI No.: …`), and so may a dual-SIM phone's 1 or 2 (`imei2-…`).
-# Spanish, Portuguese and French write the word with its accent (`imei-número-…`).
+# Spanish, Portuguese and French write the word with its accent (`imei-número-…`), and
+# Japanese, Chinese and Korean pages their own (`IMEI番号`, `IMEI号码`, `IMEI번호`).
 _IMEI_LABEL_WORD = (
-    r"(?:[-_.+ ]?(?i:no|nr|num(?:ber)?|n[uú]mero|num[eé]ro|nummer|code|id|[12])"
-    r"(?![A-Za-z])\.?)?"
+    r"(?:[-_.+ ]?(?i:no|nr|num(?:ber)?|n[uú]mero|num[eé]ro|nummer|code|id|[12]"
+    r"|番号|号码|號碼|码|碼|号|號|번호)(?![A-Za-z])\.?)?"
 )
 _IMEI_LABEL_END = r"[-_=:.+ #]{0,2}"
 # After its label an IMEI's 14 digits (15 with the check digit, 16 with a software

@@ -200,3 +200,25 @@ def test_an_address_with_a_zero_padded_first_number_in_an_installers_name_is_red
 )
 def test_versions_zero_padded_after_their_first_number_stay(name: str) -> None:
     assert redact_path(f"/dl/{name}") == f"/dl/{name}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/d/IMEI番号-{IMEI_14}",  # Japanese: IMEI number
+        f"/d/imei番号：{IMEI_14.translate(_FULL_WIDTH)}",
+        f"/d/IMEI号码{IMEI_14}",  # Chinese
+        f"/d/IMEI码:{IMEI_14}",
+        f"/d/IMEI號碼-{IMEI_14}",
+        f"/d/IMEI번호-{IMEI_14}",  # Korean
+        f"/d/IMEI%E7%95%AA%E5%8F%B7-{IMEI_14}",  # 番号 encoded twice
+    ],
+)
+def test_an_imei_after_its_label_and_a_cjk_word_for_number_is_redacted(path: str) -> None:
+    assert redact_path(path) == f"/d/{REDACTED}"
+
+
+def test_an_imei_under_a_label_with_a_cjk_word_for_number_is_redacted() -> None:
+    assert redact_path(f"/IMEI番号/{IMEI_14}") == f"/IMEI番号/{REDACTED}"
+    assert redact_path(f"/端末/IMEI番号/{IMEI_14}") == f"/端末/IMEI番号/{REDACTED}"
+    assert redact_path("/ja/IMEI番号とは/２０２４") == "/ja/IMEI番号とは/２０２４"
