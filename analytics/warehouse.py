@@ -462,6 +462,12 @@ class Warehouse:
                     ingested = self._ingest(con, fresh, footers, copies, progress=progress)
                     rolled_up = self._rollup(con) if rollup else ()
                     pruned = self._prune(con, self.raw_retention_days) if prune else 0
+                    # Asked in the run's own transaction, before COMMIT: a stop request that
+                    # lands here rolls the run back, as the message then says; after COMMIT
+                    # it would say "nothing committed" of a committed run. On this
+                    # connection: reopening the file just to ask could wait on another
+                    # process's lock.
+                    disposable = self._in_ledger(con, segments, quarantined)
                     con.execute("COMMIT")
                     break
                 except _CorruptBatch:
@@ -492,9 +498,6 @@ class Warehouse:
                     with contextlib.suppress(duckdb.Error):
                         con.execute("ROLLBACK")
                     raise
-            # Asked on this connection, before it closes: reopening the file just to ask
-            # could wait on another process's lock and fail a run that has committed.
-            disposable = self._in_ledger(con, segments, quarantined)
         except duckdb.Error as exc:
             raise _warehouse_error(self.path, exc) from None
         finally:
