@@ -367,7 +367,7 @@ def _ignored_by_engine(args: argparse.Namespace) -> str | None:
 
 def _rollup(args: argparse.Namespace) -> int:
     from analytics.database import check_writable
-    from analytics.objectstore import is_remote, stage_for_warehouse
+    from analytics.objectstore import default_staging_folder, is_remote, stage_for_warehouse
     from analytics.spool import misplaced_spool
     from analytics.warehouse import Warehouse, archive_problem
 
@@ -391,7 +391,7 @@ def _rollup(args: argparse.Namespace) -> int:
         if remote:
             # stage_for_warehouse's default staging folder, whose staged files are removed
             # once in the ledger: an archive there would be emptied by the next run.
-            staging = args.db.with_name(f"{args.db.name}.staging")
+            staging = default_staging_folder(args.db)
             if archive_problem(args.archive, staging) is not None:
                 raise UsageError(
                     f"--archive {args.archive!r} is the staging folder of the remote "
@@ -457,6 +457,11 @@ def _spark_rollup(args: argparse.Namespace) -> int:
         summary += (
             f"; left {len(counts.newer_schema)} segments of a newer event schema in the spool "
             "(upgrade cookiewall to count them)"
+        )
+    if counts.not_segments:
+        summary += (
+            f"; left {len(counts.not_segments)} files that are not segments (warehouse exports) "
+            "in the spool, unread"
         )
     _say_done(summary, quiet=args.quiet)
     return EXIT_NEWER_SEGMENTS if counts.newer_schema else 0
