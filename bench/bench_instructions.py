@@ -29,6 +29,7 @@ from typing import Any
 from bench.apps import bare_app, full_app
 from bench.bench_middleware import (
     BROWSER_HEADERS,
+    CHROME_NAVIGATION_HEADERS,
     call,
     consent_cookie,
     loop_only,
@@ -40,8 +41,9 @@ from bench.common import Figure
 SKIPPED = "skipped: valgrind not installed (apt-get install valgrind)"
 # The variants, each run at both request counts: the loop alone (an app that only answers),
 # the bare app, the full stack (request thread only), the full stack with the conversion of
-# its captures, and the full stack with a Cookie header new on every request.
-VARIANTS = ("loop", "bare", "full", "converted", "rewritten")
+# its captures, the full stack with a Cookie header new on every request, and the bare app and
+# the full stack asked with all the headers of a real browser's navigation.
+VARIANTS = ("loop", "bare", "full", "converted", "rewritten", "bare-chrome", "full-chrome")
 _ROOT = Path(__file__).resolve().parent.parent
 
 BROWSER = BROWSER_HEADERS
@@ -105,6 +107,7 @@ def figures(delta: dict[str, Counts], requests: int) -> list[Figure]:
         return delta[variant] - loop
 
     bare, full, rewritten = net("bare"), net("full"), net("rewritten")
+    bare_chrome, full_chrome = net("bare-chrome"), net("full-chrome")
     conversion = delta["converted"] - delta["full"]
     bare_ir, bare_i1, bare_d1 = bare.per(requests)
     full_ir, full_i1, full_d1 = full.per(requests)
@@ -135,6 +138,17 @@ def figures(delta: dict[str, Counts], requests: int) -> list[Figure]:
             "as above; a cookie a script rewrites per page view beside the consent cookie",
             f"{rewritten.instructions / bare.instructions:.2f}x "
             f"({rewritten.per(requests)[0] / 1e3:.1f} k)",
+            "stated",
+            None,
+        ),
+        Figure(
+            "the same, a real browser's navigation (15 headers and the Cookie)",
+            "as above; Chrome's headers for a followed link, where the rows above send the "
+            "5 the middlewares read",
+            f"{full_chrome.instructions / bare_chrome.instructions:.2f}x "
+            f"(bare {bare_chrome.per(requests)[0] / 1e3:.1f} k, "
+            f"full {full_chrome.per(requests)[0] / 1e3:.1f} k; the middlewares "
+            f"{(full_chrome.instructions - bare_chrome.instructions) / requests / 1e3:.1f} k)",
             "stated",
             None,
         ),
@@ -182,10 +196,12 @@ def run(requests: int = 2000) -> list[Figure]:
 # --- inside cachegrind ------------------------------------------------------------------------
 
 
-def _requests(app: Any, cookies: list[tuple[bytes, bytes]], n: int) -> None:
+def _requests(
+    app: Any, cookies: list[tuple[bytes, bytes]], n: int, headers: list[tuple[bytes, bytes]]
+) -> None:
     async def many() -> None:
         for index in range(n):
-            status, _ = await call(app, make_scope("/page", [*BROWSER, cookies[index]]))
+            status, _ = await call(app, make_scope("/page", [*headers, cookies[index]]))
             if status != 200:
                 raise RuntimeError(f"/page answered {status}")
 
@@ -201,9 +217,13 @@ def _child(variant: str, n: int, apps: dict[str, Any], cookies: dict[str, Any]) 
         # No flusher thread: `add` starts one only while `_thread` is None (the fork just made
         # it None), so the captures stay in the buffer and the count is the request's work.
         recorder._thread = threading.current_thread()
-        app = {"loop": loop_only, "bare": apps["bare"]}.get(variant, full)
-        _requests(app, cookies["rewritten" if variant == "rewritten" else "same"], n)
-        if variant in ("full", "converted", "rewritten") and len(recorder._buffer) != n:
+        app = {"loop": loop_only, "bare": apps["bare"], "bare-chrome": apps["bare"]}.get(
+            variant, full
+        )
+        headers = CHROME_NAVIGATION_HEADERS if variant.endswith("-chrome") else BROWSER
+        _requests(app, cookies["rewritten" if variant == "rewritten" else "same"], n, headers)
+        recorded = ("full", "converted", "rewritten", "full-chrome")
+        if variant in recorded and len(recorder._buffer) != n:
             raise RuntimeError(f"{len(recorder._buffer)} captures buffered, not {n}")
         if variant == "converted":
             recorder.convert()
