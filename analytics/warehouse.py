@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -259,6 +260,15 @@ def _literal(path: Path) -> str:
     """`path` for read_parquet, which reads every path as a glob: a spool in 'site?' (or the
     staging folder of a database named 'stats?.duckdb') must not also match 'site1'."""
     return _GLOB_CHARACTERS.sub(lambda found: f"[{found.group()}]", str(path))
+
+
+def _is_empty_file(path: Path) -> bool:
+    """Whether `path` is a regular file of 0 bytes (a database not made yet)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size == 0
 
 
 def _warehouse_error(path: Path, error: duckdb.Error) -> AnalyticsError:
@@ -1343,6 +1353,11 @@ class Warehouse:
     def _stored_timezone(self, con: duckdb.DuckDBPyConnection | None) -> str | None:
         if con is not None:
             return stored_timezone(con)
+        if _is_empty_file(self.path):
+            # `touch`ed or `mktemp`ed ahead of the first run (which makes it a database in
+            # place): no zone stored yet, as for no file at all. A reader's connect refuses
+            # such a file, and today() raised where it counts in UTC for a missing one.
+            return None
         try:
             reader = connect(
                 self.path, read_only=True, create=False, lock_timeout=self.lock_timeout
