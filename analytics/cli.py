@@ -498,9 +498,6 @@ def _report(args: argparse.Namespace) -> int:
         min_visitors=args.min_visitors,
     )
     report = run_report(args.db, query)
-    for warning in report.warnings:
-        # Not through the logging handler: a warning about the command line, said once.
-        print(f"{PROG}: WARNING: {_printable(' '.join(warning.split()))}", file=sys.stderr)
     # A table on stdout is escaped for the terminal's encoding as it is rendered, so that
     # its columns are measured on what is printed; a file is UTF-8.
     shown_in = (sys.stdout.encoding or "utf-8") if args.output is None else None
@@ -509,6 +506,13 @@ def _report(args: argparse.Namespace) -> int:
     on_terminal = _is_terminal(args.output)
     text = render(report, args.format, terminal_encoding=shown_in, terminal=on_terminal)
     _write_output(text, args.output, terminal=args.format == "table" or on_terminal)
+    # After the report is written, not before: a report that could not be written ends in
+    # its one error line alone (a warning about rows nobody got would come first and read
+    # as the failure), and on a terminal the warning is the last line above the prompt
+    # instead of scrolled away above a long table. The written report holds it as a note.
+    for warning in report.warnings:
+        # Not through the logging handler: a warning about the command line, said once.
+        print(f"{PROG}: WARNING: {_printable(' '.join(warning.split()))}", file=sys.stderr)
     return 0
 
 
@@ -584,11 +588,18 @@ def _write_output(text: str, output: Path | None, *, terminal: bool = False) -> 
 def _check_output_folder(output: Path) -> None:
     """Refuse, before any work, an --output no file can be written to, naming its folder and
     why (`analytics.export.output_folder_problem`, the check `export_table` makes too)."""
-    from analytics.export import output_folder_problem
+    from analytics.export import IS_A_FOLDER, is_stream, output_folder_problem
 
     problem = output_folder_problem(output)
-    if problem is not None:
-        raise UsageError(f"cannot write {str(output)!r}: {problem}")
+    if problem is None:
+        return
+    # A device or a named pipe that exists (/dev/null, /dev/stderr, a FIFO) is written
+    # through, not replaced: its folder's permissions do not matter (a user may not write
+    # in /dev), as `export_table` knows too. Refused here, every such --output failed for
+    # all but root. A name under /dev that does not exist still gets its folder's reason.
+    if problem != IS_A_FOLDER and os.path.exists(output) and is_stream(output):
+        return
+    raise UsageError(f"cannot write {str(output)!r}: {problem}")
 
 
 def _replace_file(output: Path, data: bytes) -> None:
