@@ -148,7 +148,8 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{2,}\.")
 # form-encoded into a path (`quote_plus`, a `%2B` in a UTM value encoded twice) or replaced
 # by a file name's sanitiser (werkzeug's `secure_filename` writes
 # `4111_1111_1111_1111.pdf`); so do `.` (receipts and forms print `4111.1111.1111.1111`)
-# and a tab (`%09` decoded: a number pasted from a table). The length
+# and a tab (`%09` decoded: a number pasted from a table), and a comma when it groups the
+# whole run (`4111,1111,1111,1111`; see `_has_grouped_number`). The length
 # and the prefix are what keep ids: Luhn alone passes one number in ten. 13 digits are
 # never taken for a card: Visa no longer issues its 13-digit cards, and 13 digits are
 # EAN-13 barcodes (German ones start with 40-44, and Luhn passes one in ten of them), phone
@@ -156,9 +157,9 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{2,}\.")
 # issues them (Discover, JCB, UnionPay, Maestro, Diners, Mir), and no number starting with
 # 1 is a card here: snowflake ids (X, Discord) and times in micro- or nanoseconds start
 # with 1.
-_DIGIT_GROUPS = re.compile(r"(?<![0-9])(?<![0-9][-_+ .\t])[0-9]+(?:[-_+ .\t][0-9]+)*")
-_DIGIT_GROUP_SEPARATOR = re.compile(r"[-_+ .\t]")
-_EIGHT_DIGITS = re.compile(r"[0-9]{4}[-_+ .\t]?[0-9]{4}")
+_DIGIT_GROUPS = re.compile(r"(?<![0-9])(?<![0-9][-_+ .\t,])[0-9]+(?:[-_+ .\t,][0-9]+)*")
+_DIGIT_GROUP_SEPARATOR = re.compile(r"[-_+ .\t,]")
+_EIGHT_DIGITS = re.compile(r"[0-9]{4}[-_+ .\t,]?[0-9]{4}")
 _CARD_GROUPINGS = ((4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4))
 # Two groups of eight are as often a range of dates (`20241101-20241130`, never a card's
 # prefix; `25122024-31122024`, day first, reads as Mastercard's 2-series one time in ten):
@@ -241,10 +242,12 @@ _IMEI_LABEL = r"(?:(?<![A-Za-z])[Ii][Mm][Ee][Ii]|(?<=[a-z])I(?:mei|MEI))(?:[Ss][
 # A word that names the number may follow the label (`imei-no-…`, `imei_number=…`,
 # `IMEI-Nr.-…`, `IMEI No.: …`), and so may a dual-SIM phone's 1 or 2 (`imei2-…`).
 # Spanish, Portuguese and French write the word with its accent (`imei-número-…`), and
-# Japanese, Chinese and Korean pages their own (`IMEI番号`, `IMEI号码`, `IMEI번호`).
+# Japanese, Chinese and Korean pages their own (`IMEI番号`, `IMEI号码`, `IMEI번호`). A route
+# may give the word a segment of its own (`/imei/no/…`, `/imei/number/…`), and a sentence
+# made a slug says what follows (`imei-number-is-…`, `imei-is-…`).
 _IMEI_LABEL_WORD = (
-    r"(?:[-_.+ ]?(?i:no|nr|num(?:ber)?|n[uú]mero|num[eé]ro|nummer|code|id|[12]"
-    r"|番号|号码|號碼|码|碼|号|號|번호)(?![A-Za-z])\.?)?"
+    r"(?:[-_.+ /]?(?i:no|nr|num(?:ber)?|n[uú]mero|num[eé]ro|nummer|code|id|[12]"
+    r"|番号|号码|號碼|码|碼|号|號|번호)(?![A-Za-z])\.?)?(?:[-_.+ /](?i:is)(?![A-Za-z]))?"
 )
 _IMEI_LABEL_END = r"[-_=:.+ #]{0,2}"
 # After its label an IMEI's 14 digits (15 with the check digit, 16 with a software
@@ -253,7 +256,7 @@ _LABELLED_IMEI_DIGITS = r"[0-9]{2}[-_.+ ]?[0-9]{6}[-_.+ ]?[0-9]{6}(?:[-_.+ ]?[0-
 _NAMED_IMEI = re.compile(
     rf"{_IMEI_LABEL}{_IMEI_LABEL_WORD}[-_=:.+/ #]{{0,2}}{_LABELLED_IMEI_DIGITS}"
 )
-# Matched in the stored path read as ASCII (`/ＩＭＥＩ/３５６９…`, see `_with_ascii_digits`); the
+# Matched in the stored path read as ASCII (`/ＩＭＥＩ/３５６９…`, see `_as_read`); the
 # label segment may end with its separator (`/imei-no-/…`), and the number's segment is
 # redacted whole when its digits end it or a mark follows them (`/imei/35693803564380.json`).
 _IMEI_UNDER_ITS_LABEL = re.compile(
@@ -295,7 +298,7 @@ def _is_card_or_device_number(digits: str) -> bool:
 # How each is printed in groups, and the number it must then be.
 _GROUPINGS: tuple[tuple[tuple[int, ...], Callable[[str], bool]], ...] = (
     *((grouping, _is_card_number) for grouping in _CARD_GROUPINGS),
-    (_EIGHT_AND_EIGHT, _is_card_in_two_groups_of_eight),
+    (_EIGHT_AND_EIGHT, _is_card_in_two_groups_of_eight),  # one separator, so the same
     ((4, 4, 4, 4, 3), _is_iccid),
     ((4, 4, 4, 4, 4), _is_iccid),
     ((2, 6, 6, 1), _is_imei),
@@ -329,12 +332,22 @@ def _has_grouped_number(run: str, groups: list[str]) -> bool:
     for grouping, is_such_number in _GROUPINGS:
         count = len(grouping)
         for start in range(len(groups) - count + 1):
-            if (
-                lengths[start : start + count] == grouping
-                # one separator throughout, as a card's print has
-                and len(set(separators[start : start + count - 1])) == 1
-                and is_such_number("".join(groups[start : start + count]))
-            ):
+            if lengths[start : start + count] != grouping:
+                continue
+            between = set(separators[start : start + count - 1])
+            # A device's number is copied as printed, one separator throughout; a card's is
+            # typed by hand too, into a checkout's or a search's field, and a hand mixes them
+            # (`4111-1111 1111 1111`). Random 16-digit ids read as a card one time in 23
+            # with mixed separators as with one: no id is taken for a card that one
+            # separator would not have been.
+            if len(between) > 1 and is_such_number is not _is_card_number:
+                continue
+            # A comma separates a list's items before it groups a card's digits
+            # (`/compare/4090,4080,3090,3080,…`): it groups a number only as the whole run.
+            # Ten random 4-digit ids in dashes hold a card in 3 lists in 10; in commas, none.
+            if "," in between and count != len(groups):
+                continue
+            if is_such_number("".join(groups[start : start + count])):
                 return True
     return False
 
@@ -604,17 +617,21 @@ def _has_email_address(text: str) -> bool:
 # Thai). Every rule above reads ASCII digits, so a text holding others is also judged with
 # them read as ASCII (any Unicode decimal digit, category Nd, by its value), full-width
 # ASCII as ASCII, and the spaces a pasted number carries (no-break, narrow no-break,
-# ideographic) as spaces. One character for one, so a crafted segment costs one pass of its
-# own length (NFKC would also do it, but expands some characters eighteenfold, and leaves
-# Arabic-Indic digits as they are). A title in another script keeps its words: only what
-# reads as a number, an address or a token is redacted, as in ASCII. Superscripts and
-# circled numbers are not decimal digits.
+# ideographic) as spaces. One character for one (or none: see `_as_read`), so a crafted
+# segment costs one pass of its own length (NFKC would also do it, but expands some
+# characters eighteenfold, and leaves Arabic-Indic digits as they are). A title in another
+# script keeps its words: only what reads as a number, an address or a token is redacted,
+# as in ASCII. Superscripts and circled numbers are not decimal digits.
 # Dashes other than `-` group a number too: the hyphens a word processor or a PDF prints
 # (U+2010, no-break U+2011, the figure dash U+2012 made for grouping digits, U+2013), a minus
 # sign, a small one, and the long-vowel mark `ー` a Japanese input method types for `-`.
+# A middle dot separates words as a space does (`·`, and Japanese `・` between the words
+# of a foreign name): read as a space, it groups a number as one does (`4111·1111·…`).
+# Read as `.`, Japanese lists of four numbers (`第1・2・3・4話`) would be Internet addresses.
 _FULL_WIDTH_AND_SPACES = (
     {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
     | {code: 0x20 for code in (0x3000, 0x00A0, 0x202F, *range(0x2000, 0x200B))}
+    | {code: 0x20 for code in (0x00B7, 0x30FB, 0xFF65)}
     | {code: 0x2D for code in (*range(0x2010, 0x2014), 0x2212, 0xFE63, 0x30FC, 0xFF70)}
 )
 _OTHER_DIGITS = re.compile(r"(?:(?![0-9])\d)+")
@@ -631,8 +648,31 @@ class _DigitValues(dict[int, int]):
 _DIGIT_VALUES = _DigitValues()
 
 
-def _with_ascii_digits(text: str) -> str:
-    """`text` with its digits, full-width characters, wide spaces and dashes read as ASCII."""
+# Characters no one sees: zero-width space, non-joiner and joiner, word joiner, byte order
+# mark, soft hyphen. Text copied from a web page or a chat carries them, and a reader sees
+# the digits on either side as one number: `4111<U+200B>1111<U+200B>…` is read without them,
+# wherever they stand between two digits. Only there: dropped between words, they would
+# join a slug's words into a run the token rule takes for a token
+# (`Mistral<U+200B>Small<U+200B>24B<U+200B>Instruct`).
+_INVISIBLE = "[\u00ad\u200b-\u200d\u2060\ufeff]"
+_INVISIBLE_BETWEEN_DIGITS = re.compile(f"(?<=[0-9]){_INVISIBLE}+(?=[0-9])")
+_ANY_INVISIBLE = re.compile(_INVISIBLE)  # a scan this fast, before the lookarounds'
+
+
+def _as_read(text: str) -> str:
+    """`text` as a reader sees it: read as ASCII (`_in_place`), and without the invisible
+    characters between its digits (so it may be shorter)."""
+    if text.isascii():
+        return text
+    text = _in_place(text)
+    if text.isascii() or not _ANY_INVISIBLE.search(text):
+        return text
+    return _INVISIBLE_BETWEEN_DIGITS.sub("", text)
+
+
+def _in_place(text: str) -> str:
+    """`text` with its digits, full-width characters, wide spaces, middle dots and dashes read
+    as ASCII, one character for one."""
     if text.isascii():
         return text
     text = text.translate(_FULL_WIDTH_AND_SPACES)
@@ -644,8 +684,8 @@ def _with_ascii_digits(text: str) -> str:
 def _identifies(text: str) -> bool:
     if _identifies_as_written(text):
         return True
-    as_ascii = _with_ascii_digits(text)
-    return as_ascii != text and _identifies_as_written(as_ascii)
+    as_read = _as_read(text)
+    return as_read != text and _identifies_as_written(as_read)
 
 
 def _identifies_as_written(segment: str) -> bool:
@@ -690,8 +730,8 @@ def _identifies_even_encoded(text: str, *, is_segment: bool = False) -> bool:
 
 def _redact_segment(segment: str) -> str:
     # Other digits than ASCII's, full-width forms, wide spaces and dashes are judged read as
-    # ASCII too: one character for one, so the same length, and only more of the marks below.
-    as_ascii = segment if segment.isascii() else _with_ascii_digits(segment)
+    # ASCII too, and without invisible characters: never longer, only more of the marks below.
+    as_ascii = segment if segment.isascii() else _as_read(segment)
     if (
         len(segment) < 24
         and "@" not in as_ascii
@@ -728,13 +768,23 @@ def _with_imeis_under_their_label_redacted(path: str, redacted: str) -> str:
     """`/imei/35693803564380` as `/imei/:redacted`: its label is in the segment before."""
     if path.isascii() and "mei" not in path.lower():
         return redacted  # the common case: no label, no regex
-    # read as ASCII one character for one, so a match's place is its place in `redacted`
-    as_ascii = _with_ascii_digits(redacted)
+    # Read as ASCII one character for one, then the invisible characters between digits
+    # dropped: each place in what is read is that of a kept character (the last: the end).
+    in_place = as_read = _in_place(redacted)
+    kept: list[int] | range = range(len(redacted) + 1)
+    if not in_place.isascii() and _ANY_INVISIBLE.search(in_place):
+        as_read = _INVISIBLE_BETWEEN_DIGITS.sub("", in_place)
+    if len(as_read) != len(redacted):
+        dropped = {
+            at for run in _INVISIBLE_BETWEEN_DIGITS.finditer(in_place) for at in range(*run.span())
+        }
+        kept = [at for at in range(len(redacted) + 1) if at not in dropped]
     pieces: list[str] = []
     copied = 0
-    for imei in _IMEI_UNDER_ITS_LABEL.finditer(as_ascii):
-        pieces += (redacted[copied : imei.end(1)], REDACTED)
-        copied = imei.end()
+    for imei in _IMEI_UNDER_ITS_LABEL.finditer(as_read):
+        label_end = kept[imei.end(1) - 1] + 1  # just after the label's `/`
+        pieces += (redacted[copied:label_end], REDACTED)
+        copied = kept[imei.end()]
     return "".join(pieces) + redacted[copied:] if pieces else redacted
 
 

@@ -124,8 +124,9 @@ def test_a_card_number_in_a_utm_value_is_redacted(query: bytes) -> None:
         "/track/9400 1000 0000 0000 0000 00",  # a USPS tracking number
         "/pay/4111111111111112",  # Luhn fails
         "/pay/1111111111111111",  # no card network's prefix
-        "/pay/4111-1111 1111-1111",  # not grouped as a card prints it
-        "/pay/4111_1111+1111_1111",
+        # Mixed separators (`4111-1111 1111-1111`) were pinned here as no card's print; a
+        # hand typing a card mixes them, and random ids read as a card no more often so than
+        # with one: redacted now (tests/test_path_numbers_separated_otherwise.py).
         "/p/76561197960287930",  # a Steam id (17 digits, 7656119...)
         "/p/2024_1128_1432_0012",  # a camera's file name
         "/pay/378282246310005000",  # Amex's prefix at another length
