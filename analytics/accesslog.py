@@ -83,7 +83,8 @@ def _private_trace_arg(arg: object) -> object:
 
 
 # uvicorn's own default configuration (uvicorn.config.LOGGING_CONFIG, 0.30+) with the filter
-# on the access handler; written out so that importing this module needs no uvicorn.
+# on the access handler, plus the cookiewall and analytics loggers; written out so that
+# importing this module needs no uvicorn.
 LOG_CONFIG: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -117,6 +118,11 @@ LOG_CONFIG: dict[str, Any] = {
         "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
         "uvicorn.error": {"level": "INFO"},
         "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        # Without these, the gate's and the recorder's own lines had no handler: warnings
+        # reached stderr through Python's last resort (no level), and the gate's INFO line for
+        # a removed cookie (once per name) was never shown. Names only, never values.
+        "cookiewall": {"handlers": ["default"], "level": "INFO", "propagate": False},
+        "analytics": {"handlers": ["default"], "level": "INFO", "propagate": False},
     },
 }
 
