@@ -16,7 +16,7 @@ import json
 import re
 from email.message import Message
 from email.parser import BytesParser
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from cookiewall.messages import MAX_FIELDS, ClientError, Request
@@ -34,6 +34,22 @@ MAX_MULTIPART_TYPE = 256
 _IDENTITY_ENCODINGS = frozenset({"7bit", "8bit", "binary"})  # RFC 2045 6.1: no decoding
 ACTIONS = ("accept_all", "reject_all", "save", "withdraw")
 _QUOTED_PAIR = re.compile(r"\\.", re.DOTALL)  # a quoted-pair (RFC 9110 5.6.4): `\"` ends no quote
+# The longest policy version a decision can name: a version travels in the consent cookie,
+# which the gate refuses to make above 4096 bytes (endpoints.MAX_COOKIE_BYTES).
+MAX_POLICY_VERSION = 4096
+
+
+class PostedDecision(NamedTuple):
+    """A decision as the client sent it: well-formed, not yet checked against the policy."""
+
+    action: str
+    categories: frozenset[str]
+    next_path: str
+    is_form: bool
+    # The policy version the banner was shown under (its `policy_version` field); None when
+    # not sent (an API client, a banner from before the field). A form that repeats the
+    # field gets "": no policy has an empty version, so it names none (a stale banner).
+    policy_version: str | None = None
 
 
 async def read_body(request: Request) -> bytes:
@@ -62,21 +78,21 @@ async def read_body(request: Request) -> bytes:
             return b"".join(chunks)
 
 
-def parse_decision(content_type: str, body: bytes) -> tuple[str, frozenset[str], str, bool]:
-    """(action, categories, next, is_form) from a form or JSON body; ClientError if malformed."""
+def parse_decision(content_type: str, body: bytes) -> PostedDecision:
+    """The decision of a form or JSON body; ClientError if malformed."""
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type in _DECISION_TYPES and "," in content_type and _joined(content_type):
         # Two Content-Type fields arrive joined (`Request.headers`): reading the first copy's
         # media type would let the request pick the copy that suits it.
         raise ClientError(400, "more than one Content-Type")
     if media_type == "application/json":
-        return (*_parse_json(body), False)
+        return _parse_json(body)
     if media_type == "application/x-www-form-urlencoded":
-        return (*_parse_form(body), True)
+        return _parse_form(body)
     if media_type == "multipart/form-data":
         # What `fetch(url, {method: "POST", body: new FormData(form)})` sends: answered as the
         # same form posted without script would be.
-        return (*_decision_of(_multipart_fields(content_type, body)), True)
+        return _decision_of(_multipart_fields(content_type, body))
     raise ClientError(
         415, "send application/x-www-form-urlencoded, multipart/form-data or application/json"
     )
@@ -95,7 +111,7 @@ def _joined(content_type: str) -> bool:
     return len(segments) % 2 == 0 or any("," in outside for outside in segments[::2])
 
 
-def _parse_form(body: bytes) -> tuple[str, frozenset[str], str]:
+def _parse_form(body: bytes) -> PostedDecision:
     try:
         text = body.decode("utf-8")
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
@@ -156,8 +172,8 @@ def _multipart_fields(content_type: str, body: bytes) -> list[tuple[str, str]]:
     return fields
 
 
-def _decision_of(pairs: list[tuple[str, str]]) -> tuple[str, frozenset[str], str]:
-    """(action, categories, next) from a form's fields."""
+def _decision_of(pairs: list[tuple[str, str]]) -> PostedDecision:
+    """The decision of a form's fields."""
     actions = [v for k, v in pairs if k == "action"]
     nexts = [v for k, v in pairs if k == "next"]
     if len(actions) != 1 or len(nexts) > 1:
@@ -166,7 +182,9 @@ def _decision_of(pairs: list[tuple[str, str]]) -> tuple[str, frozenset[str], str
     if action not in ACTIONS:
         raise ClientError(400, f"unknown action (known: {', '.join(ACTIONS)})")
     categories = frozenset(v for k, v in pairs if k == "categories")
-    return action, categories, nexts[0] if nexts else "/"
+    versions = [v for k, v in pairs if k == "policy_version"]
+    version = (versions[0] if len(versions) == 1 else "") if versions else None
+    return PostedDecision(action, categories, nexts[0] if nexts else "/", True, version)
 
 
 class _RepeatedKey(Exception):
@@ -189,7 +207,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return data
 
 
-def _parse_json(body: bytes) -> tuple[str, frozenset[str], str]:
+def _parse_json(body: bytes) -> PostedDecision:
     try:
         data = json.loads(body, object_pairs_hook=_unique_keys)
     except _RepeatedKey as exc:
@@ -207,4 +225,17 @@ def _parse_json(body: bytes) -> tuple[str, frozenset[str], str]:
     next_path = data.get("next", "/")
     if not isinstance(next_path, str):
         raise ClientError(400, "next must be a string")
-    return action, frozenset(categories), next_path
+    version = data.get("policy_version")  # absent: None
+    if "policy_version" in data and not isinstance(version, str):
+        raise ClientError(400, "policy_version must be a string")
+    return PostedDecision(action, frozenset(categories), next_path, False, version)
+
+
+def well_formed_version(version: str) -> bool:
+    """Whether `version` could be a policy's version: not empty, not longer than a consent
+    cookie can carry, no control characters (nothing a banner's hidden field holds)."""
+    return (
+        len(version) <= MAX_POLICY_VERSION
+        and bool(version.strip())
+        and not any(ch < " " or ch == "\x7f" for ch in version)
+    )

@@ -40,7 +40,13 @@ from cookiewall.banner import (
 )
 from cookiewall.consent import Consent, ConsentCodec
 from cookiewall.consentmode import consent_mode, default_script
-from cookiewall.decisions import parse_decision, read_body
+from cookiewall.decisions import (
+    MAX_POLICY_VERSION,
+    PostedDecision,
+    parse_decision,
+    read_body,
+    well_formed_version,
+)
 from cookiewall.messages import ClientError, Reply, Request, Site, error
 from cookiewall.origins import normal_origin, own_origin, referer_origin, trusted_origin
 from cookiewall.policy import Policy
@@ -72,6 +78,10 @@ _MAX_PAIRED_VALUES = 64
 # An unknown category a decision names is echoed in the 400 answer up to this many characters:
 # the longest a category name can be (policy._NAME), not a client's 64 KiB of them.
 _MAX_SHOWN_NAME = 64
+_MALFORMED_VERSION = (
+    "policy_version must be a policy version: at most"
+    f" {MAX_POLICY_VERSION} characters, none of them a control character"
+)
 SECONDS_PER_DAY = 86_400
 MAX_COOKIE_BYTES = 4096  # a cookie's name and value, as browsers keep them (RFC 6265bis 5.6)
 # RFC 3986 pchar without ';' and ',': a root path quoted with these is safe in a URL, in
@@ -204,6 +214,8 @@ class ConsentEndpoints:
             {"name": c.name, "description": c.description, "required": c.required}
             for c in policy.categories
         ]
+        # The versions a banner may have been shown under for its choice to count here.
+        self._honoured = frozenset((policy.version, *policy.accepts_versions))
         gpc: dict[str, Any] = {"gpc": True}
         if policy.gpc_last_update is not None:
             gpc["lastUpdate"] = policy.gpc_last_update.isoformat()
@@ -285,11 +297,22 @@ class ConsentEndpoints:
             if method == "DELETE":
                 return self._withdraw(request, is_form=False, next_path="/")
             body = await read_body(request)
-            action, categories, next_path, is_form = parse_decision(
-                request.headers.get("content-type", ""), body
-            )
+            posted = parse_decision(request.headers.get("content-type", ""), body)
+            action, categories, next_path, is_form, version = posted
+            # A choice made on a banner shown under a version this host does not honour (a
+            # deploy since; its text may have changed) is no consent to this one. Taking
+            # consent back is never refused, whatever banner it came from (and a form's
+            # categories mean nothing to it).
+            if action != "withdraw" and version is not None and version not in self._honoured:
+                if not is_form and not well_formed_version(version):
+                    raise ClientError(400, _MALFORMED_VERSION)
+                return self._ask_again(request, posted)
             unknown = categories - self.policy.category_names
-            if unknown:
+            if unknown and not (is_form and action == "withdraw"):
+                if is_form:
+                    # A banner from before a deploy that dropped or renamed a category: the
+                    # visitor did nothing wrong, and a raw JSON error page would strand them.
+                    return self._ask_again(request, posted)
                 raise ClientError(400, self._unknown_category(sorted(unknown)[0]))
         except ClientError as exc:
             return error(exc.status, exc.message)
@@ -330,6 +353,19 @@ class ConsentEndpoints:
             for header in self._deletions(request, keep=consent.granted):
                 reply.headers.append((b"set-cookie", header))
         return reply
+
+    def _ask_again(self, request: Request, posted: PostedDecision) -> Reply:
+        """The answer to a decision made on a banner that is not this policy's (another
+        version, or a category it lacks): nothing decided, no receipt. A form goes back to
+        its page, which shows the current banner; JSON gets 409 and the state in force."""
+        if posted.is_form:
+            return _back_to(posted.next_path, request.site)
+        state = self.state(request.consent)
+        state["error"] = (
+            f"the policy changed (it is now version {self.policy.version}): nothing was"
+            " decided; show the visitor the current banner"
+        )
+        return Reply(409, json.dumps(state).encode(), "application/json", list(_PRIVATE))
 
     def _unknown_category(self, name: str) -> str:
         """The 400 message for a decision naming a category the policy lacks: with the ones it
@@ -463,14 +499,7 @@ class ConsentEndpoints:
         return headers
 
     def _answer(self, consent: Consent, is_form: bool, next_path: str, site: Site) -> Reply:
-        if is_form:
-            location = safe_next(next_path, site.root).encode("ascii")
-            return Reply(
-                303,
-                headers=[(b"location", location), (b"cache-control", b"no-store")],
-                sets_consent_cookie=True,
-            )
-        reply = self._state_reply(consent)
+        reply = _back_to(next_path, site) if is_form else self._state_reply(consent)
         reply.sets_consent_cookie = True
         return reply
 
@@ -719,6 +748,12 @@ class ConsentEndpoints:
             return _not_allowed("GET, HEAD")
         headers = [(b"cache-control", b"public, max-age=86400")]
         return Reply(200, self._gpc_json, "application/json", headers)
+
+
+def _back_to(next_path: str, site: Site) -> Reply:
+    """303 to the page a form came from (`next`, made safe)."""
+    location = safe_next(next_path, site.root).encode("ascii")
+    return Reply(303, headers=[(b"location", location), (b"cache-control", b"no-store")])
 
 
 def _check_cookie_fits(codec: ConsentCodec, policy: Policy, cookie_name: str) -> None:
