@@ -324,6 +324,12 @@ class ConsentEndpoints:
             chosen = self.policy.required_names
         else:
             chosen = categories | self.policy.required_names
+        if request.consent.gpc:
+            # The banner shows the categories GPC refuses disabled, never as a choice: an
+            # "accept all" or a "save" made then does not grant them. Stored, they would take
+            # effect the day the signal is off (another browser profile, an extension off),
+            # a consent the visitor was never asked for.
+            chosen -= self.policy.gpc_opt_out_names
         # One clock read for the cookie and the receipt: an auditor pairing them by receipt
         # id expects the same second in both, which two reads straddling a second would break.
         value, decision = self.codec.new_decision(chosen, now=int(time.time()))
