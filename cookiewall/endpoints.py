@@ -701,7 +701,7 @@ class ConsentEndpoints:
         required = [c.name for c in self.policy.categories if c.required]
         rows = [
             _row(
-                labels.get(required[0], required[0]) if required else words["strictly_necessary"],
+                _label(labels, required[0]) if required else words["strictly_necessary"],
                 data["consent_cookie"]["name"],
                 words["consent_cookie"],
                 "",
@@ -712,7 +712,7 @@ class ConsentEndpoints:
             for cookie in category["cookies"]:
                 rows.append(
                     _row(
-                        labels.get(category["name"], category["name"]),
+                        _label(labels, category["name"]),
                         cookie["name"],
                         cookie["purpose"],
                         cookie["domain"] or "",
@@ -854,6 +854,11 @@ def _page(language: str, title: str, body: str, *, head: str = "", body_attrs: s
 def _rtl(language: str) -> str:
     # Said only where it changes something: right-to-left words (an Arabic cookie list).
     return ' dir="rtl"' if direction(language) == "rtl" else ""
+
+
+def _label(labels: dict[str, str], category: str) -> str:
+    """A category's name as the banner shows it: the language's label, else capitalised."""
+    return labels.get(category, category.capitalize())
 
 
 def _row(*cells: str) -> str:
