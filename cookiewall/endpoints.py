@@ -82,6 +82,8 @@ _MALFORMED_VERSION = (
     "policy_version must be a policy version: at most"
     f" {MAX_POLICY_VERSION} characters, none of them a control character"
 )
+# Decisions honoured whatever policy version the banner they came from was shown under.
+_REFUSALS = frozenset({"withdraw", "reject_all"})
 SECONDS_PER_DAY = 86_400
 MAX_COOKIE_BYTES = 4096  # a cookie's name and value, as browsers keep them (RFC 6265bis 5.6)
 # RFC 3986 pchar without ';' and ',': a root path quoted with these is safe in a URL, in
@@ -300,15 +302,18 @@ class ConsentEndpoints:
             posted = parse_decision(request.headers.get("content-type", ""), body)
             action, categories, next_path, is_form, version = posted
             # A choice made on a banner shown under a version this host does not honour (a
-            # deploy since; its text may have changed) is no consent to this one. Taking
-            # consent back is never refused, whatever banner it came from (and a form's
-            # categories mean nothing to it).
-            if action != "withdraw" and version is not None and version not in self._honoured:
+            # deploy since; its text may have changed) is no consent to this one. Refusing is
+            # never refused, whatever banner it came from: a withdrawal, and a "reject all",
+            # which grants only what is required under any version (sending the visitor back
+            # to a banner to refuse again would make refusing harder than accepting). A form's
+            # categories mean nothing to either.
+            refusal = action in _REFUSALS
+            if not refusal and version is not None and version not in self._honoured:
                 if not is_form and not well_formed_version(version):
                     raise ClientError(400, _MALFORMED_VERSION)
                 return self._ask_again(request, posted)
             unknown = categories - self.policy.category_names
-            if unknown and not (is_form and action == "withdraw"):
+            if unknown and not (is_form and refusal):
                 if is_form:
                     # A banner from before a deploy that dropped or renamed a category: the
                     # visitor did nothing wrong, and a raw JSON error page would strand them.

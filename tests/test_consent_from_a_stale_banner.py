@@ -6,7 +6,8 @@ and the click, or a rolling deploy where the page came from an old server) is no
 this version: a form goes back to `next` (the page shows the current banner), JSON gets 409
 with the state in force. No cookie, no receipt. A version the policy `accepts_versions`, or
 no `policy_version` at all (API clients, banners from before the field), decides as always.
-A withdrawal is honoured whatever version it names.
+A refusal (a withdrawal, a "reject all") is honoured whatever version it names: refusing must
+never be harder than accepting, and a refusal grants only what is required under any version.
 
 A form naming a category this policy does not have (the banner from before a deploy that
 dropped or renamed it) also goes back to `next`, deciding nothing: before, the visitor got a
@@ -29,7 +30,6 @@ OLD = "2026-10-01"  # a version this host no longer honours
 ACCEPTED = "2026-11-01"  # one it `accepts_versions` (a rolling deploy)
 ACTIONS = [
     {"action": "accept_all"},
-    {"action": "reject_all"},
     {"action": "save", "categories": ["analytics"]},
 ]
 
@@ -123,12 +123,39 @@ def test_a_decided_visitors_choice_stays_in_force(tmp_path: Path) -> None:
     app, receipts = _app(tmp_path)
     first = _post(app, "json", {"action": "accept_all"})
     cookie = _consent_set_cookies(first)[0].split(";", 1)[0]
-    stale = {"action": "reject_all", "policy_version": OLD}
+    stale = {"action": "save", "categories": [], "policy_version": OLD}
     response = _post(app, "json", stale, cookie=cookie)
     assert response.status_code == 409
     assert response.json()["summary"] == "all"
     assert not _consent_set_cookies(response)
     assert [r["action"] for r in _receipts(receipts)] == ["accept_all"]
+
+
+@pytest.mark.parametrize("how", HOWS)
+@pytest.mark.parametrize("decided", [False, True], ids=["undecided", "accepted-before"])
+def test_a_reject_all_on_a_banner_of_another_version_is_honoured(
+    tmp_path: Path, how: str, decided: bool
+) -> None:
+    """Refusing is never refused: a visitor who clicks "Reject all" on a stale banner (even one
+    naming a category this policy lacks) has refused, under this version too; sending them back
+    to a banner to refuse again would make refusing harder than accepting."""
+    app, receipts = _app(tmp_path)
+    headers: dict[str, str] = {}
+    if decided:
+        first = _post(app, "json", {"action": "accept_all"})
+        headers["cookie"] = _consent_set_cookies(first)[0].split(";", 1)[0]
+    fields: dict[str, Any] = {"action": "reject_all", "next": "/page", "policy_version": OLD}
+    if how != "json":
+        fields["categories"] = ["marketing-from-an-old-banner"]
+    response = _post(app, how, fields, **headers)
+    assert response.status_code == (200 if how == "json" else 303), response.text
+    assert _consent_set_cookies(response)
+    receipt = _receipts(receipts)[-1]
+    assert receipt["action"] == "reject_all"
+    assert receipt["granted"] == ["necessary"]
+    assert receipt["policy_version"] == VERSION
+    if how == "json":
+        assert response.json()["summary"] == "none"
 
 
 @pytest.mark.parametrize("how", HOWS)
@@ -215,7 +242,6 @@ def test_a_form_naming_a_category_the_policy_lacks_goes_back_to_the_page(
     [
         b"action=save&categories=spying",
         b"action=accept_all&categories=",
-        b"action=reject_all&categories=Analytics",
     ],
 )
 def test_a_hand_made_form_with_an_unknown_category_goes_home_deciding_nothing(
