@@ -23,7 +23,7 @@ WORDS = {
         "headers": ["Category", "Cookie", "Purpose", "Domain", "Path"],
         "consent": "stores your consent choice (strictly necessary)",
         "undeclared": ["(undeclared)", "stray", "seen on this site, not in the policy"],
-        "necessary": "necessary",
+        "necessary": "Necessary",
     },
     "de": {
         "caption": f"Cookies (Richtlinienversion {VERSION})",
@@ -172,7 +172,7 @@ def test_category_labels_given_by_the_policy_name_the_rows() -> None:
     response = call(make_app(policy=policy), "GET", URL, headers={"accept-language": "de"})
     assert _cells("Einstellungen", "theme", "colour scheme", "", "/") in response.text
     english = call(make_app(policy=policy), "GET", URL, headers={"accept-language": "en"})
-    assert _cells("preferences", "theme", "colour scheme", "", "/") in english.text
+    assert _cells("Preferences", "theme", "colour scheme", "", "/") in english.text
 
 
 # A whole Italian cookie list, as a site in a language cookiewall does not ship writes it.

@@ -375,9 +375,9 @@ def test_the_cookie_declaration_gives_the_consent_cookie_path_under_the_mount() 
     data = call(outer, "GET", "/shop/consent/cookies").json()
     assert data["consent_cookie"]["path"] == "/shop"
     html = call(outer, "GET", "/shop/consent/cookies?format=html").text
-    assert "<td>essential</td><td>cookiewall</td>" in html
+    assert "<td>Essential</td><td>cookiewall</td>" in html
     assert "<td>/shop</td>" in html
-    assert "<td>necessary</td>" not in html
+    assert "<td>Necessary</td>" not in html
     root = call(make_app(policy=policy), "GET", "/consent/cookies").json()
     assert root["consent_cookie"]["path"] == "/"
 
