@@ -307,13 +307,13 @@ class ConsentEndpoints:
             # which grants only what is required under any version (sending the visitor back
             # to a banner to refuse again would make refusing harder than accepting). A form's
             # categories mean nothing to either.
-            refusal = action in _REFUSALS
-            if not refusal and version is not None and version not in self._honoured:
+            refusing = action in _REFUSALS
+            if not refusing and version is not None and version not in self._honoured:
                 if not is_form and not well_formed_version(version):
                     raise ClientError(400, _MALFORMED_VERSION)
                 return self._ask_again(request, posted)
             unknown = categories - self.policy.category_names
-            if unknown and not (is_form and refusal):
+            if unknown and not (is_form and refusing):
                 if is_form:
                     # A banner from before a deploy that dropped or renamed a category: the
                     # visitor did nothing wrong, and a raw JSON error page would strand them.
