@@ -267,6 +267,12 @@ def parse_accept_language(header: str) -> list[str]:
 TITLE_ID = f"cookiewall-title-{secrets.token_hex(4)}"
 
 
+# The end of the banner's start tag (templates/banner.html): its marker attribute, which the
+# stylesheet and banner.js select, and, for a visitor yet to decide, one more.
+_BANNER_TAG_END = " data-cookiewall>"
+_UNDECIDED_TAG_END = " data-cookiewall data-cookiewall-undecided>"
+
+
 class BannerMarkup:
     """The banner rendered for one URL prefix, once per language; `next` is filled per request.
 
@@ -285,14 +291,16 @@ class BannerMarkup:
         css_url: str,
         js_url: str,
         parts: dict[str, list[str]],
-        frames: dict[str, tuple[list[str], list[str]]],
+        frames: dict[str, tuple[list[str], list[str], list[str]]],
         rows: dict[str, tuple[CategoryRow, ...]],
     ) -> None:
         self.action_url = action_url
         self.css_url = css_url
         self.js_url = js_url
         self._parts = parts  # the undecided visitor's banner, split where `next` goes
-        self._frames = frames  # the banner before and after its category boxes, split alike
+        # The banner before its category boxes (for an undecided visitor, for a decided
+        # one) and after them, split alike.
+        self._frames = frames
         self._rows = rows
 
     def fragment(self, language: str, next_path: str, consent: Consent | None = None) -> str:
@@ -305,7 +313,8 @@ class BannerMarkup:
         escaped = escape(next_path)
         if consent is None or not (consent.decided or consent.gpc):
             return escaped.join(self._parts[language])
-        head, tail = self._frames[language]
+        undecided_head, decided_head, tail = self._frames[language]
+        head = decided_head if consent.decided else undecided_head
         rows = "\n".join(row.showing(consent) for row in self._rows[language])
         return escaped.join(head) + rows + escaped.join(tail)
 
@@ -366,6 +375,7 @@ class Banner:
         self._page = Template(_resource("templates/banner.html"))
         self._category = Template(_resource("templates/category.html"))
         self.texts = self._merge_texts(policy)
+        self._text_languages = {lang: self._languages_of_texts(lang) for lang in self.texts}
         token = secrets.token_hex(8)
         self._marker = f"cookiewall-next-{token}"
         self._rows_marker = f"cookiewall-categories-{token}"
@@ -382,14 +392,22 @@ class Banner:
         """Render every language for endpoints reached at `url_prefix` (already URL-safe)."""
         css_version, js_version = self._versions
         parts: dict[str, list[str]] = {}
-        frames: dict[str, tuple[list[str], list[str]]] = {}
+        frames: dict[str, tuple[list[str], list[str], list[str]]] = {}
         for lang in self.texts:
             page = self._render(lang, url_prefix)
+            # What banner.js needs to know to take the banner away once the visitor decided
+            # in another tab: it was shown because they had not (not reopened to change it).
+            asking = page.replace(_BANNER_TAG_END, _UNDECIDED_TAG_END, 1)
             # Required categories ticked and fixed; the others never pre-ticked.
             undecided = "\n".join(row.unticked for row in self._rows[lang])
-            parts[lang] = page.replace(self._rows_marker, undecided).split(self._marker)
+            parts[lang] = asking.replace(self._rows_marker, undecided).split(self._marker)
             head, tail = page.split(self._rows_marker)
-            frames[lang] = (head.split(self._marker), tail.split(self._marker))
+            asking_head = asking.split(self._rows_marker)[0]
+            frames[lang] = (
+                asking_head.split(self._marker),
+                head.split(self._marker),
+                tail.split(self._marker),
+            )
         return BannerMarkup(
             action_url=url_prefix,
             css_url=f"{url_prefix}/static/banner.css?v={css_version}",
@@ -416,6 +434,34 @@ class Banner:
                         entry[key] = value
             merged[lang] = entry
         return merged
+
+    def _languages_of_texts(self, lang: str) -> dict[str, str]:
+        """The language each of `lang`'s texts (title, intro, …) is written in: the tag of
+        the table it came from, in `_merge_texts`'s order. A language the policy translates
+        in part (`texts.ar.title` alone) gets the rest in English.
+
+        Not the category labels and descriptions: where no table words them, the policy's
+        own name and description are shown, in whatever language the site wrote them."""
+        written: dict[str, str] = {}
+        tags = dict.fromkeys((lang.split("-", 1)[0], lang))
+        tables = [(DEFAULT_LANGUAGE, DEFAULT_TEXTS[DEFAULT_LANGUAGE])]
+        tables += [(tag, DEFAULT_TEXTS.get(tag, {})) for tag in tags]
+        tables += [(tag, self.policy.texts.get(tag, {})) for tag in tags]
+        for tag, table in tables:
+            written.update({key: tag for key, value in table.items() if isinstance(value, str)})
+        return written
+
+    def _marked(self, lang: str, key: str, attributes: tuple[str, str] = ("lang", "dir")) -> str:
+        """The attributes that mark text `key` of banner `lang` written in another language
+        (English where the policy left it untranslated); "" for text in the banner's own.
+
+        Unmarked, English words in an `ar` banner were laid out right to left (the full stop
+        at their start) and read by screen readers with an Arabic voice."""
+        written = self._text_languages[lang].get(key, DEFAULT_LANGUAGE)
+        if written.split("-", 1)[0] == lang.split("-", 1)[0]:
+            return ""
+        name, direction_name = attributes
+        return f' {name}="{escape(written)}" {direction_name}="{direction(written)}"'
 
     def language_for(self, accept_language: str | None) -> str:
         if not accept_language:
@@ -491,27 +537,28 @@ class Banner:
         return self.default.snippet(language, next_path, consent, nonces)
 
     def _category_rows(self, lang: str) -> tuple[CategoryRow, ...]:
-        texts = self.texts[lang]
         # Consent.gpc is one flag for either signal: only the gate knows which it honours.
-        refused_note = texts["gpc_dnt_refused" if self.honor_dnt else "gpc_refused"]
+        refused_key = "gpc_dnt_refused" if self.honor_dnt else "gpc_refused"
         rows = []
         for category in self.policy.categories:
             if category.required:
-                fixed = self._category_row(category, lang, " checked disabled", texts["always_on"])
+                fixed = self._category_row(category, lang, " checked disabled", "always_on")
                 rows.append(CategoryRow(category.name, False, fixed, fixed, fixed))
                 continue
             rows.append(
                 CategoryRow(
                     category.name,
                     category.gpc_opt_out,
-                    unticked=self._category_row(category, lang, "", ""),
-                    ticked=self._category_row(category, lang, " checked", ""),
-                    refused=self._category_row(category, lang, " disabled", refused_note),
+                    unticked=self._category_row(category, lang, "", None),
+                    ticked=self._category_row(category, lang, " checked", None),
+                    refused=self._category_row(category, lang, " disabled", refused_key),
                 )
             )
         return tuple(rows)
 
-    def _category_row(self, category: Category, lang: str, state: str, status: str) -> str:
+    def _category_row(
+        self, category: Category, lang: str, state: str, status_key: str | None
+    ) -> str:
         texts = self.texts[lang]
         labels: dict[str, str] = texts.get("labels", {})
         descriptions: dict[str, str] = texts.get("descriptions", {})
@@ -519,9 +566,17 @@ class Banner:
             name=escape(category.name),
             state=state,
             label=escape(labels.get(category.name, category.name.capitalize())),
-            status=escape(f" ({status})" if status else ""),
+            status=self._status(lang, status_key, texts),
             description=escape(descriptions.get(category.name, category.description)),
         ).strip()
+
+    def _status(self, lang: str, key: str | None, texts: dict[str, Any]) -> str:
+        """A box's note (" (always on)"), in a span of its own language when not the banner's."""
+        if key is None:
+            return ""
+        note = escape(f" ({texts[key]})")
+        marked = self._marked(lang, key)
+        return f"<span{marked}>{note}</span>" if marked else note
 
     def _render(self, lang: str, url_prefix: str) -> str:
         """The banner for `lang`, with markers where `next` and the category boxes go.
@@ -533,8 +588,15 @@ class Banner:
         """
         texts = self.texts[lang]
         values = {key: escape(texts[key]) for key in DEFAULT_TEXTS[DEFAULT_LANGUAGE]}
+        for key in DEFAULT_TEXTS[DEFAULT_LANGUAGE]:
+            if key.startswith("saved_"):  # said later by banner.js's live region: carried as data
+                saved_language = ("data-cookiewall-saved-lang", "data-cookiewall-saved-dir")
+                values[f"{key}_lang"] = self._marked(lang, key, saved_language)
+            else:
+                values[f"{key}_lang"] = self._marked(lang, key)
         return self._page.substitute(
             values,
+            policy_version=escape(self.policy.version),
             lang=escape(lang),
             title_id=self._title_id,
             # Always said, ltr too: an English banner on a right-to-left page stays English.

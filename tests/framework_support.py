@@ -22,7 +22,7 @@ CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36 uamark-8b21"
 )
-BANNER = 'id="cookiewall"'
+BANNER = "data-cookiewall"
 
 _BANNER_FORM = re.compile(
     r'<form class="cookiewall-form" method="post" action="([^"]+)">'

@@ -162,7 +162,7 @@ class Visitor:
             for header in reply.headers.get_list("set-cookie")
             if header.startswith("cookiewall=")
         ]
-        banner = 'id="cookiewall"' in reply.text
+        banner = "data-cookiewall" in reply.text
         return Visit(server, not banner, consent_cookies)
 
     def state(self, server: Server) -> dict[str, Any]:

@@ -76,11 +76,11 @@ _FOCUSED = """() => {
 def _choose(page: Page, action: str) -> None:
     """Press the banner's `action` button by keyboard, the way a screen-reader user does."""
     if action == "save":
-        page.locator("#cookiewall summary").focus()
+        page.locator("[data-cookiewall] summary").focus()
         page.keyboard.press("Enter")  # unfolds the categories
-    page.locator(f'#cookiewall button[value="{action}"]').focus()
+    page.locator(f'[data-cookiewall] button[value="{action}"]').focus()
     page.keyboard.press("Enter")
-    page.locator("#cookiewall").wait_for(state="detached")
+    page.locator("[data-cookiewall]").wait_for(state="detached")
 
 
 EXPECTED_KEY = {"accept_all": "saved_accept_all", "reject_all": "saved_reject_all"}
@@ -146,7 +146,7 @@ def test_focus_returns_to_the_page_not_to_body(
         else:
             page.keyboard.press("Tab")  # from the top of the page: the banner comes first
             assert page.evaluate("document.activeElement.closest('[data-cookiewall]') !== null")
-        page.locator('#cookiewall button[value="accept_all"]').focus()
+        page.locator('[data-cookiewall] button[value="accept_all"]').focus()
         if focused_before == "home-link":
             page.locator("#home-link").evaluate("a => a.remove()")
         _choose(page, action)
@@ -169,11 +169,11 @@ def test_a_choice_made_by_mouse_elsewhere_does_not_take_focus(site: str, browser
         page.wait_for_load_state("load")
         page.evaluate(
             """() => {
-              document.querySelector('#cookiewall button[value="reject_all"]').click();
+              document.querySelector('[data-cookiewall] button[value="reject_all"]').click();
               document.getElementById('home').focus();
             }"""
         )
-        page.locator("#cookiewall").wait_for(state="detached")
+        page.locator("[data-cookiewall]").wait_for(state="detached")
         assert page.evaluate(_FOCUSED) == "home"
         assert page.locator(_STATUS).text_content() == DEFAULT_TEXTS["en"]["saved_reject_all"]
     finally:

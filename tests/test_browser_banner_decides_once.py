@@ -71,11 +71,11 @@ site = site_serving("tests.test_browser_banner_decides_once:app")
 
 
 def _double_click(page: Page, first: str, second: str) -> None:
-    page.locator(f'#cookiewall button[value="{first}"]').dblclick()
+    page.locator(f'[data-cookiewall] button[value="{first}"]').dblclick()
 
 
 def _hold_enter(page: Page, first: str, second: str) -> None:
-    page.locator(f'#cookiewall button[value="{first}"]').focus()
+    page.locator(f'[data-cookiewall] button[value="{first}"]').focus()
     page.keyboard.down("Enter")
     page.keyboard.down("Enter")  # the key repeats while held
     page.keyboard.up("Enter")
@@ -85,8 +85,8 @@ def _press_another(page: Page, first: str, second: str) -> None:
     # Both in one task: the second press certainly comes before the first is answered.
     page.evaluate(
         """([first, second]) => {
-          document.querySelector(`#cookiewall button[value="${first}"]`).click();
-          document.querySelector(`#cookiewall button[value="${second}"]`).click();
+          document.querySelector(`[data-cookiewall] button[value="${first}"]`).click();
+          document.querySelector(`[data-cookiewall] button[value="${second}"]`).click();
         }""",
         [first, second],
     )
@@ -119,9 +119,9 @@ def test_a_second_press_while_the_choice_is_saved_sends_nothing_more(
         page.goto(f"{site}/page")
         page.wait_for_load_state("load")  # banner.js is deferred: it has run by now
         if first == "save":
-            page.locator("#cookiewall summary").click()
+            page.locator("[data-cookiewall] summary").click()
         PRESSES[press](page, first, second)
-        page.locator("#cookiewall").wait_for(state="detached")
+        page.locator("[data-cookiewall]").wait_for(state="detached")
         page.wait_for_timeout(HELD_FOR * 2500)  # a second decision would have come back
         assert posts == [f"{site}/consent"]
         assert page.evaluate("window.__decided") == [granted]

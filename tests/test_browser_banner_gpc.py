@@ -70,7 +70,7 @@ def test_the_injected_banner_under_gpc_names_the_reason_and_saves_without_market
         page.get_by_role("checkbox", name="Analytics").check()
         page.get_by_role("button", name="Save choices").click()
         if javascript:
-            page.locator("#cookiewall").wait_for(state="detached")
+            page.locator("[data-cookiewall]").wait_for(state="detached")
         else:
             page.wait_for_url(f"{site}/page")  # the form's 303 back to the page
         state = context.request.get(f"{site}/consent").json()

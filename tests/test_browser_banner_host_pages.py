@@ -94,7 +94,7 @@ def _open(browser: Browser, url: str, **options: Any) -> tuple[BrowserContext, P
 # The page scrolled to its very end: where its last element ends, where the banner begins.
 _AT_THE_END = """() => {
   window.scrollTo(0, document.documentElement.scrollHeight);
-  const banner = document.getElementById('cookiewall');
+  const banner = document.querySelector('[data-cookiewall]');
   const last = document.getElementById('last').getBoundingClientRect();
   return {bannerTop: banner.getBoundingClientRect().top,
           bannerHeight: banner.getBoundingClientRect().height,
@@ -149,7 +149,7 @@ def test_the_room_goes_with_the_banner(site: str, browser: Browser) -> None:
     context, page = _open(browser, f"{site}/page/long", viewport=DESKTOP)
     try:
         page.locator('button[value="reject_all"]').click()
-        page.locator("#cookiewall").wait_for(state="detached")
+        page.locator("[data-cookiewall]").wait_for(state="detached")
         html = page.evaluate(
             "() => [getComputedStyle(document.documentElement).paddingBottom,"
             " document.documentElement.getAttribute('style') || '']"
@@ -223,7 +223,7 @@ def test_the_stylesheet_leaves_the_pages_own_elements_of_those_names_alone(
         assert before["buttonWidth"] in ("auto", "0px")
         page.locator('[data-cookiewall] button[value="reject_all"]').click()
         page.locator("[data-cookiewall]").wait_for(state="detached")
-        # The page's own #cookiewall does not keep the banner's room once it has gone.
+        # The page's own [data-cookiewall] does not keep the banner's room once it has gone.
         assert page.evaluate(styles)["padding"] == "0px"
     finally:
         context.close()

@@ -90,7 +90,7 @@ def _focused(page: Page) -> dict[str, Any]:
         page.evaluate(
             """() => {
               const e = document.activeElement;
-              return {inBanner: !!(e && e.closest('#cookiewall')),
+              return {inBanner: !!(e && e.closest('[data-cookiewall]')),
                       tag: e ? e.tagName : null,
                       text: e ? (e.textContent || '').trim() : null};
             }"""
@@ -115,8 +115,8 @@ def test_with_javascript_the_first_tab_lands_on_accept_all(
     # Loading the page moves nothing into focus: the visitor's place is theirs.
     assert _focused(page)["tag"] == "BODY"
     # The banner is the body's first element, and looks as it did (fixed at the bottom).
-    assert page.evaluate("document.body.firstElementChild.id") == "cookiewall"
-    box = page.locator("#cookiewall").bounding_box()
+    assert page.evaluate("document.body.firstElementChild.hasAttribute('data-cookiewall')")
+    box = page.locator("[data-cookiewall]").bounding_box()
     assert box is not None
     viewport = page.viewport_size
     assert viewport is not None
@@ -134,7 +134,7 @@ def test_after_deciding_by_keyboard_tab_goes_on_to_the_page(
     page.goto(f"{site}/page/links")
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")  # "Accept all", saved by fetch without leaving the page
-    page.locator("#cookiewall").wait_for(state="detached")
+    page.locator("[data-cookiewall]").wait_for(state="detached")
     assert _decided(page, site)
     # The next Tab continues where the banner was: the page's first link, not the address bar.
     page.keyboard.press("Tab")
@@ -149,9 +149,8 @@ def test_without_javascript_the_banner_stays_last_and_still_works(
     page.goto(f"{site}/page/links")
     # Where injection put it: after the page's own content (its stylesheet link before it).
     assert page.evaluate("document.body.firstElementChild.tagName") == "NAV"
-    assert page.evaluate("document.getElementById('cookiewall').nextElementSibling.tagName") == (
-        "SCRIPT"
-    )
+    after_banner = "document.querySelector('[data-cookiewall]').nextElementSibling.tagName"
+    assert page.evaluate(after_banner) == "SCRIPT"
     # Six links first, then the banner: reachable by keyboard, and the plain form posts.
     for _ in range(6):
         page.keyboard.press("Tab")
@@ -163,14 +162,14 @@ def test_without_javascript_the_banner_stays_last_and_still_works(
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.url == f"{site}/page/links"  # 303 back to where the visitor was
-    assert page.locator("#cookiewall").count() == 0
+    assert page.locator("[data-cookiewall]").count() == 0
     assert _decided(page, site)
 
 
 # -- 2. small screens: the banner never hides the control that has focus ----------------------
 
 _GEOMETRY = """() => {
-  const banner = document.getElementById('cookiewall').getBoundingClientRect();
+  const banner = document.querySelector('[data-cookiewall]').getBoundingClientRect();
   const focused = document.activeElement.getBoundingClientRect();
   return {viewport: window.innerHeight, bannerTop: banner.top, bannerHeight: banner.height,
           focusedTop: focused.top, focusedBottom: focused.bottom,
@@ -239,7 +238,7 @@ def test_on_a_phone_a_focused_page_control_is_not_under_the_banner(
         assert geometry["focusedTop"] >= 0, geometry
         assert geometry["focusedBottom"] <= geometry["bannerTop"] + 0.5, geometry
         # Still there for the next Tab, and its buttons unchanged.
-        assert page.locator("#cookiewall").is_visible()
+        assert page.locator("[data-cookiewall]").is_visible()
     finally:
         context.close()
 
@@ -253,7 +252,7 @@ def test_on_a_phone_every_banner_button_can_be_reached_and_clicked(
     # clicks only what is on top at the point it clicks), by pointer and then by keyboard.
     context, page = _phone(browser, javascript, text_size, f"{site}/page/form")
     try:
-        banner = page.locator("#cookiewall")
+        banner = page.locator("[data-cookiewall]")
         banner.locator(".cookiewall-choices > summary").click()
         button = banner.locator(f'button[value="{action}"]')
         button.scroll_into_view_if_needed()
@@ -268,7 +267,7 @@ def test_on_a_phone_every_banner_button_can_be_reached_and_clicked(
         else:
             with page.expect_navigation():
                 button.click()
-        assert page.locator("#cookiewall").count() == 0
+        assert page.locator("[data-cookiewall]").count() == 0
         assert _decided(page, site)
     finally:
         context.close()
@@ -317,10 +316,10 @@ def test_on_a_phone_accept_and_reject_are_both_in_view_at_first_sight(
     try:
         page = context.new_page()
         page.goto(f"{site}/page/form")
-        assert page.locator("#cookiewall").get_attribute("lang") == language
+        assert page.locator("[data-cookiewall]").get_attribute("lang") == language
         for action in ("accept_all", "reject_all"):
-            assert _uncovered(page, f'#cookiewall button[value="{action}"]'), action
-        assert _uncovered(page, "#cookiewall .cookiewall-title")
+            assert _uncovered(page, f'[data-cookiewall] button[value="{action}"]'), action
+        assert _uncovered(page, "[data-cookiewall] .cookiewall-title")
     finally:
         context.close()
 
@@ -340,12 +339,12 @@ def test_on_a_phone_the_buttons_never_cover_the_title_at_any_text_size(
         size = set_text_size(page, text_size)
         page.goto(f"{site}/page/form")
         assert banner_text_size(page) == f"{size}px"
-        assert _uncovered(page, "#cookiewall .cookiewall-title")
-        assert _uncovered(page, "#cookiewall .cookiewall-intro", first_line=True)
+        assert _uncovered(page, "[data-cookiewall] .cookiewall-title")
+        assert _uncovered(page, "[data-cookiewall] .cookiewall-intro", first_line=True)
         # Scrolled to its end, the banner shows both buttons, uncovered.
-        page.evaluate("document.getElementById('cookiewall').scrollTop = 1e6")
-        page.locator('#cookiewall button[value="reject_all"]').scroll_into_view_if_needed()
-        assert _uncovered(page, '#cookiewall button[value="reject_all"]')
+        page.evaluate("document.querySelector('[data-cookiewall]').scrollTop = 1e6")
+        page.locator('[data-cookiewall] button[value="reject_all"]').scroll_into_view_if_needed()
+        assert _uncovered(page, '[data-cookiewall] button[value="reject_all"]')
     finally:
         context.close()
 

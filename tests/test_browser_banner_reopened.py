@@ -50,7 +50,7 @@ site = site_serving("tests.test_browser_banner_reopened:app")
 
 
 _BOXES = """() => Object.fromEntries(
-  [...document.querySelectorAll('#cookiewall input[name="categories"]')]
+  [...document.querySelectorAll('[data-cookiewall] input[name="categories"]')]
     .map(box => [box.value, [box.checked, box.disabled]]))"""
 
 
@@ -61,9 +61,9 @@ def _boxes(page: Page) -> dict[str, list[bool]]:
 def _accept_analytics_only(page: Page, site: str) -> None:
     page.goto(f"{site}/page")
     page.locator(".cookiewall-choices > summary").click()
-    page.locator('#cookiewall input[value="analytics"]').check()
-    page.locator('#cookiewall button[value="save"]').click()
-    page.locator("#cookiewall").wait_for(state="detached")  # banner.js saved it in place
+    page.locator('[data-cookiewall] input[value="analytics"]').check()
+    page.locator('[data-cookiewall] button[value="save"]').click()
+    page.locator("[data-cookiewall]").wait_for(state="detached")  # banner.js saved it in place
 
 
 def test_the_reopened_banner_shows_analytics_ticked_and_saving_keeps_it(
@@ -82,11 +82,11 @@ def test_the_reopened_banner_shows_analytics_ticked_and_saving_keeps_it(
             "analytics": [True, False],  # was shown unticked: saving took it back
             "marketing": [False, False],
         }
-        assert page.locator('#cookiewall input[value="analytics"]').is_checked()
+        assert page.locator('[data-cookiewall] input[value="analytics"]').is_checked()
         # Add preferences; analytics, untouched, stays (a plain form post: 303 to the page).
         page.locator(".cookiewall-choices > summary").click()
-        page.locator('#cookiewall input[value="preferences"]').check()
-        page.locator('#cookiewall button[value="save"]').click()
+        page.locator('[data-cookiewall] input[value="preferences"]').check()
+        page.locator('[data-cookiewall] button[value="save"]').click()
         page.wait_for_url(f"{site}/page")
         state = context.request.get(f"{site}/consent").json()
         assert state["granted"] == ["analytics", "necessary", "preferences"]
@@ -105,8 +105,8 @@ def test_under_gpc_the_reopened_banner_says_why_marketing_is_off(
     page.set_default_timeout(5000)
     try:
         page.goto(f"{site}/page")
-        page.locator('#cookiewall button[value="accept_all"]').click()
-        page.locator("#cookiewall").wait_for(state="detached")
+        page.locator('[data-cookiewall] button[value="accept_all"]').click()
+        page.locator("[data-cookiewall]").wait_for(state="detached")
         page.goto(f"{site}{CHANGE}")
         assert _boxes(page) == {
             "necessary": [True, True],
@@ -115,7 +115,9 @@ def test_under_gpc_the_reopened_banner_says_why_marketing_is_off(
             "marketing": [False, True],
         }
         page.locator(".cookiewall-choices > summary").click()
-        label = page.locator("#cookiewall label", has=page.locator('input[value="marketing"]'))
+        label = page.locator(
+            "[data-cookiewall] label", has=page.locator('input[value="marketing"]')
+        )
         assert "off while your browser sends Global Privacy Control" in label.inner_text()
         assert label.is_visible()
     finally:

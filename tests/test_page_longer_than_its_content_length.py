@@ -26,7 +26,7 @@ HTML = (b"content-type", b"text/html; charset=utf-8")
 DOC = b"<!doctype html><html><head><title>t</title></head><body>"
 END = b"</body></html>\n"
 PIECE = 64 * 1024
-BANNER = b'id="cookiewall"'
+BANNER = b"data-cookiewall"
 
 
 async def _served(

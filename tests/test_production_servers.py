@@ -328,7 +328,7 @@ def cookie_names(response: httpx.Response) -> set[str]:
 
 
 def has_banner(response: httpx.Response) -> bool:
-    return 'id="cookiewall"' in response.text
+    return "data-cookiewall" in response.text
 
 
 # -- 1. uvicorn with httptools and uvloop -----------------------------------------------------

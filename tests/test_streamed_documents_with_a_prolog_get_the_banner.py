@@ -21,7 +21,7 @@ from tests.test_cookiewall_support import served_streamed
 
 Message = dict[str, Any]
 HTML = (b"content-type", b"text/html; charset=utf-8")
-BANNER = b'id="cookiewall"'
+BANNER = b"data-cookiewall"
 XML_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>\n'
 XHTML_DOCTYPE = (
     b'<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN"'

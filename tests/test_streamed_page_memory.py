@@ -28,7 +28,7 @@ from tests.test_cookiewall_support import SECRET, http_scope, make_policy
 Message = dict[str, Any]
 HTML = (b"content-type", b"text/html; charset=utf-8")
 DOC = b"<!doctype html><html><head><title>t</title></head><body>"
-BANNER = b'id="cookiewall"'
+BANNER = b"data-cookiewall"
 MiB = 1024 * 1024
 # What is held (1 MiB, and the piece that crosses it) and once more as it goes on, with the
 # pieces' own overhead (1 KB pieces: some 5%). It was 4.0x to 5.5x (12x for <plaintext>).

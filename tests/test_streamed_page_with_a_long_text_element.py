@@ -28,7 +28,7 @@ from tests.test_cookiewall_support import SECRET, http_scope, make_policy
 Message = dict[str, Any]
 HTML = (b"content-type", b"text/html; charset=utf-8")
 DOC = b"<!doctype html><html><head><title>t</title></head><body>"
-BANNER = b'id="cookiewall"'
+BANNER = b"data-cookiewall"
 PIECE = 64 * 1024
 LONG = MAX_INJECT_BUFFER + 300_000
 
