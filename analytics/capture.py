@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import unquote_to_bytes, urlsplit
 
@@ -52,6 +53,34 @@ class Capture(NamedTuple):
     # ASGI scope["raw_path"] (the path as sent, escapes kept), or None: only looked at when it
     # holds an encoded slash (see paths.redact_sent_path)
     raw_path: bytes | None = None
+
+
+# A capture as the request path can make it: a plain tuple of `Capture`'s twelve fields, in
+# its order. Both forms are captures everywhere. Why a plain one: CPython's collector untracks
+# exact tuples of untracked values (numbers, text, bytes, None) at their first collection, and
+# never a subclass such as a NamedTuple. A second of `Capture`s waiting in the buffer is
+# promoted to the oldest generation, and every full collection, which that promotion brings
+# on every few seconds, reads all of them again; plain tuples are never promoted at all.
+CaptureRow = tuple[
+    datetime | float,  # ts
+    str,  # path
+    str,  # method
+    int,  # status
+    bytes,  # query
+    bytes | None,  # referer
+    bytes,  # user_agent
+    str | None,  # peer
+    bytes | None,  # forwarded_for
+    str,  # consent
+    bool,  # hash_allowed
+    bytes | None,  # raw_path
+]
+
+
+def is_capture(item: object) -> bool:
+    """Whether a buffered item is a capture (a `Capture` or a plain `CaptureRow` tuple), not
+    an `Event` added as it is."""
+    return type(item) is tuple or isinstance(item, Capture)
 
 
 class Converted(NamedTuple):
@@ -95,11 +124,15 @@ class _Failed:
         self.kind = type(exc).__name__
 
 
-def _factorize(values: Sequence[K], type_: pa.DataType | None = None) -> tuple[list[K], pa.Array]:
+def _factorize(
+    values: Sequence[K], type_: pa.DataType | None = None, *, distinct: bool = True
+) -> tuple[list[K], pa.Array]:
     """`(distinct values in first-seen order, an int32 code per row into them)`.
 
     With `type_`, Arrow does it in C (about twice as fast); a value of another type sends
-    the column to the plain Python way, which takes anything hashable.
+    the column to the plain Python way, which takes anything hashable. `distinct=False`
+    when only the codes are wanted: with Arrow, no Python object is made per distinct value
+    (thousands for a batch's addresses), and the list may be empty.
     """
     # Arrow would also take bytes for a string column (and the reverse): only exact types go.
     if type_ is not None and set(map(type, values)) <= _PYTHON_TYPES[type_]:
@@ -108,7 +141,7 @@ def _factorize(values: Sequence[K], type_: pa.DataType | None = None) -> tuple[l
         except (pa.ArrowException, TypeError, ValueError, OverflowError):
             pass
         else:
-            return encoded.dictionary.to_pylist(), encoded.indices
+            return (encoded.dictionary.to_pylist() if distinct else []), encoded.indices
     index: dict[K, Any] = dict.fromkeys(values)
     for code, value in enumerate(index):
         index[value] = code
@@ -230,8 +263,12 @@ class _Lookup(NamedTuple):
         return pa.array(values, type_).take(self.codes)
 
 
+_FIELDS = tuple(map(itemgetter, range(len(Capture._fields))))
+_CAPTURE_LENGTH = {len(Capture._fields)}
+
+
 def convert_captures(
-    captures: Sequence[Capture],
+    captures: Sequence[Capture | CaptureRow],
     *,
     site: str,
     parse_referrer: Callable[[bytes], Referrer],
@@ -242,8 +279,12 @@ def convert_captures(
     n = len(captures)
     if not n:
         return Converted(EVENT_SCHEMA.empty_table(), 0, 0, "")
+    if set(map(len, captures)) != _CAPTURE_LENGTH:
+        raise ValueError("a capture of another length")  # as zip(strict=True) raised here
+    # Column by column, not zip(*captures): that makes an iterator per capture (a tracked
+    # object, thousands per batch) which the collector promotes while the batch converts.
     (stamps, paths, methods, statuses, queries, referers, agents, peers, forwarded, consents,
-     hash_allowed, raw_paths) = zip(*captures, strict=True)  # fmt: skip
+     hash_allowed, raw_paths) = [list(map(field, captures)) for field in _FIELDS]  # fmt: skip
     columns = _Columns(n)
 
     text, raw = pa.string(), pa.binary()
@@ -417,8 +458,8 @@ def _visitor_ids(
     combined = pc.if_else(
         allowed, pc.cast(pc.subtract(days, pc.min(days)), pa.int64()), pa.scalar(None, pa.int64())
     )
-    peer_codes = _factorize(peers, pa.string())[1]
-    forwarded_codes = _factorize(forwarded, pa.binary())[1]
+    peer_codes = _factorize(peers, pa.string(), distinct=False)[1]
+    forwarded_codes = _factorize(forwarded, pa.binary(), distinct=False)[1]
     for part in (peer_codes, forwarded_codes, agent_codes):
         width = (pc.max(part).as_py() or 0) + 1
         folded = pc.add(pc.multiply(combined, width), pc.cast(part, pa.int64()))
@@ -441,16 +482,21 @@ def _visitor_ids(
     with python_section():  # hashing, and a salt file read or written: no Arrow here
         for number, codes in by_day.items():
             day = _EPOCH + timedelta(days=number)
-            chosen = [row_list[code] for code in codes]
+            # One day (the common batch): its codes are all of them, in order.
+            one_day = len(codes) == len(row_list)
+            chosen = row_list if one_day else list(map(row_list.__getitem__, codes))
             found, failed_here = _hash_day(
                 day,
-                [peers[row] for row in chosen],
-                [forwarded[row] for row in chosen],
-                [agents[row] for row in chosen],
+                list(map(peers.__getitem__, chosen)),
+                list(map(forwarded.__getitem__, chosen)),
+                list(map(agents.__getitem__, chosen)),
                 hashers,
             )
-            for code, visitor in zip(codes, found, strict=True):
-                ids[code] = visitor
+            if one_day:
+                ids = found
+            else:
+                for code, visitor in zip(codes, found, strict=True):
+                    ids[code] = visitor
             any_failed = any_failed or failed_here
     if any_failed:
         # The batch's first failure, not the first day's: codes are in the rows' order.
@@ -489,7 +535,7 @@ def _hash_day(
 
 
 def batch_to_table(
-    batch: Sequence[Event | Capture],
+    batch: Sequence[Event | Capture | CaptureRow],
     *,
     site: str,
     parse_referrer: Callable[[bytes], Referrer],
@@ -535,14 +581,14 @@ def batch_to_table(
 
 
 def _batch_to_table(
-    batch: Sequence[Event | Capture],
+    batch: Sequence[Event | Capture | CaptureRow],
     *,
     site: str,
     parse_referrer: Callable[[bytes], Referrer],
     visitor_id_of: VisitorIdOf,
     visitor_ids_of: VisitorIdsOf | None,
 ) -> Converted:
-    if set(map(type, batch)) == {Capture}:
+    if set(map(type, batch)) <= _CAPTURE_TYPES:
         return convert_captures(
             batch,  # type: ignore[arg-type]  # all captures, checked just above
             site=site,
@@ -554,7 +600,7 @@ def _batch_to_table(
     spam = failed = 0
     failure = ""
     for run in _runs(batch):
-        if isinstance(run[0], Capture):
+        if is_capture(run[0]):
             converted = convert_captures(
                 run,  # type: ignore[arg-type]  # a run holds one kind
                 site=site,
@@ -574,6 +620,7 @@ def _batch_to_table(
     return Converted(pa.concat_tables(tables), spam, failed, failure)
 
 
+_CAPTURE_TYPES = frozenset({Capture, tuple})
 _REQUIRED = tuple(field.name for field in EVENT_SCHEMA if not field.nullable)
 
 
@@ -608,11 +655,13 @@ def _fits(table: pa.Table) -> bool:
     return not any(table.column(name).null_count for name in _REQUIRED)
 
 
-def _runs(batch: Sequence[Event | Capture]) -> list[list[Event | Capture]]:
+def _runs(
+    batch: Sequence[Event | Capture | CaptureRow],
+) -> list[list[Event | Capture | CaptureRow]]:
     """The batch cut where it switches between captures and events, order kept."""
-    runs: list[list[Event | Capture]] = []
+    runs: list[list[Event | Capture | CaptureRow]] = []
     for item in batch:
-        if runs and isinstance(item, Capture) == isinstance(runs[-1][0], Capture):
+        if runs and is_capture(item) == is_capture(runs[-1][0]):
             runs[-1].append(item)
         else:
             runs.append([item])
@@ -630,8 +679,10 @@ __all__ = [
     "MAX_METHOD_LENGTH",
     "OTHER_METHOD",
     "Capture",
+    "CaptureRow",
     "Converted",
     "as_utc",
     "batch_to_table",
     "convert_captures",
+    "is_capture",
 ]

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analytics.capture import Capture as Capture  # re-exported: tests and callers import it here
-from analytics.capture import Converted, as_utc, batch_to_table
+from analytics.capture import CaptureRow, Converted, as_utc, batch_to_table
 from analytics.event import EVENT_SCHEMA, Event
 from analytics.forkgate import arrow_section
 from analytics.referrers import Referrer, referrer_parser
@@ -216,7 +216,9 @@ class Recorder:
         # the flusher takes the buffer: one Event.set() per crossing, not one per request
         # until then (a lock and a notify each, ~1 us, on every request of a busy worker).
         self._wake_asked = False
-        self._buffer: list[Event | Capture] = []  # what requests added, oldest first
+        # What requests added, oldest first: captures and events, kept as they come (a plain
+        # `CaptureRow` tuple stays one, so that the collector can untrack it: see there).
+        self._buffer: list[Event | Capture | CaptureRow] = []
         # Converted batches waiting for the next write (older than anything in _buffer).
         self._converted: list[pa.Table] = []
         self._converted_rows = 0
@@ -241,7 +243,7 @@ class Recorder:
 
     # --- the request path -------------------------------------------------------------
 
-    def add(self, event: Event | Capture) -> None:
+    def add(self, event: Event | Capture | CaptureRow) -> None:
         """Buffer one event, or one request's capture; never blocks, never raises when full."""
         if self._thread is None:
             self._start_flusher()
@@ -496,7 +498,7 @@ class Recorder:
                 self._uploader.notify()
             return written
 
-    def _convert(self, batch: list[Event | Capture]) -> pa.Table | None:
+    def _convert(self, batch: list[Event | Capture | CaptureRow]) -> pa.Table | None:
         """`batch` as one table of events (None if no event is left); spam and captures that
         fail to convert dropped. Never raises: a bug here must not stop a flush.
 
@@ -554,7 +556,7 @@ class Recorder:
             for row in table.to_pylist()
         ]
 
-    def _take(self) -> list[Event | Capture]:
+    def _take(self) -> list[Event | Capture | CaptureRow]:
         """Remove and return what is buffered (hold `_lock`); safe against concurrent `add`.
 
         A prefix is copied then deleted, each one atomic step: an event appended meanwhile
