@@ -3,13 +3,53 @@
 (function () {
   "use strict";
 
-  function fallback(form, action) {
-    var input = document.createElement("input");
-    input.type = "hidden";
-    input.name = "action";
-    input.value = action;
-    form.appendChild(input);
-    form.submit(); // does not fire "submit" again
+  // The choice posted as a plain form (the page is left, and comes back with a 303): what
+  // the banner does without this file. A form of its own, not the button's: a page that left
+  // a <form> of its own open before the banner owns the banner's first button, and once the
+  // banner is moved that button has no form at all.
+  function fallback(banner, button) {
+    var form = document.createElement("form");
+    form.setAttribute("method", "post");
+    form.setAttribute("action", decisionUrl(banner, button));
+    form.hidden = true;
+    var fields = [["action", button.value]];
+    banner.querySelectorAll('input[type="hidden"][name="next"], input[name="policy_version"]')
+      .forEach(function (input) { fields.push([input.name, input.value]); });
+    checkedCategories(banner, button).forEach(function (name) {
+      fields.push(["categories", name]);
+    });
+    var seen = {};
+    fields.forEach(function (field) {
+      if (field[0] !== "categories" && seen[field[0]]) { return; } // each form carries them
+      seen[field[0]] = true;
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = field[0];
+      input.value = field[1];
+      form.appendChild(input);
+    });
+    document.body.appendChild(form);
+    form.submit(); // does not fire "submit"
+  }
+
+  // getAttribute, not form.action: the buttons are named "action", and a named control
+  // shadows the form's own property (form.action would be the button element).
+  function decisionUrl(banner, button) {
+    var form = banner.querySelector("form.cookiewall-form");
+    return button.getAttribute("formaction") || (form && form.getAttribute("action"));
+  }
+
+  // The boxes ticked, for "Save choices" only: "Accept all" and "Reject all" send none, as
+  // their forms (which hold no boxes) do.
+  function checkedCategories(banner, button) {
+    var categories = [];
+    if (button.value !== "save") {
+      return categories;
+    }
+    banner.querySelectorAll('input[name="categories"]:checked:not(:disabled)').forEach(
+      function (box) { categories.push(box.value); }
+    );
+    return categories;
   }
 
   // A polite live region, outside the banner (which goes once the choice is saved), in the
@@ -85,55 +125,138 @@
     // One decision per banner: a double click, a held-down Enter or another button pressed
     // while the first choice is on its way would each send one more (another receipt, another
     // "cookiewall:decided" on which the page loads its scripts), in any order of arrival.
+    // A decision made in another tab, found here, counts as this banner's one.
     var deciding = false;
-    banner.addEventListener("submit", function (event) {
-      var form = event.target;
-      var button = event.submitter;
-      if (!form || !button || button.name !== "action" || !window.fetch) {
-        return;
+
+    // The banner goes, the live region says what was saved, the page hears of it once.
+    // `pressed`: the button of this banner the choice was made with (none: in another tab).
+    function settle(state, pressed) {
+      // Only a visitor still in the banner is moved: one who went on while the choice
+      // was on its way keeps their place.
+      var focusWasIn = banner.contains(document.activeElement);
+      banner.hidden = true;
+      banner.remove();
+      if (status) {
+        // What the button says, unless the answer says otherwise: "Accept all" under Global
+        // Privacy Control grants less than all, and a screen reader must not say "all".
+        var claims = { accept_all: "all", reject_all: "none" };
+        var said = pressed ? pressed.value
+          : { all: "accept_all", none: "reject_all" }[state.summary];
+        if (!said || (claims[said] && claims[said] !== state.summary)) {
+          said = "save";
+        }
+        var source = banner.querySelector('button[name="action"][value="' + said + '"]');
+        if (source) {
+          status.setAttribute("lang", source.getAttribute("data-cookiewall-saved-lang") ||
+            banner.getAttribute("lang") || "");
+          status.setAttribute("dir", source.getAttribute("data-cookiewall-saved-dir") ||
+            banner.getAttribute("dir") || "auto");
+          status.textContent = source.getAttribute("data-cookiewall-saved") || "";
+        }
       }
-      event.preventDefault();
+      if (focusWasIn && !focusOn(before)) {
+        focusPage();
+      }
+      // Google Consent Mode: the policy maps signals, the page loaded consent-mode.js.
+      if (state.consent_mode && typeof window.gtag === "function") {
+        window.gtag("consent", "update", state.consent_mode);
+      }
+      // Pages gate their own scripts on this (a server cannot see cookies set by scripts).
+      document.dispatchEvent(new CustomEvent("cookiewall:decided", { detail: state }));
+    }
+
+    function decide(button) {
       if (deciding) {
         return;
       }
       deciding = true;
-      var categories = [];
-      form.querySelectorAll('input[name="categories"]:checked:not(:disabled)').forEach(
-        function (box) { categories.push(box.value); }
-      );
-      // getAttribute, not form.action: the buttons are named "action", and a named control
-      // shadows the form's own property (form.action would be the button element).
-      fetch(form.getAttribute("action"), {
+      var version = banner.querySelector('input[name="policy_version"]');
+      var decision = { action: button.value, categories: checkedCategories(banner, button) };
+      if (version) {
+        // The policy this banner was shown under: a choice on an older one decides nothing.
+        decision.policy_version = version.value;
+      }
+      fetch(decisionUrl(banner, button), {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "Accept": "application/json" },
-        body: JSON.stringify({ action: button.value, categories: categories })
+        body: JSON.stringify(decision)
       })
         .then(function (response) {
+          if (response.status === 409 || response.status === 400) {
+            // Refused as sent (a policy deployed since this page: 409 for another version,
+            // 400 for a category it no longer has): the form would get the same answer, as
+            // the visitor's page. The page again shows the banner of the policy in force.
+            window.location.reload();
+            return;
+          }
           if (!response.ok) { throw new Error("consent not saved: " + response.status); }
-          return response.json();
+          return response.json().then(function (state) { settle(state, button); });
         })
-        .then(function (state) {
-          // Only a visitor still in the banner is moved: one who went on while the choice
-          // was on its way keeps their place.
-          var focusWasIn = banner.contains(document.activeElement);
-          banner.hidden = true;
-          banner.remove();
-          if (status) {
-            status.textContent = button.getAttribute("data-cookiewall-saved") || "";
-          }
-          if (focusWasIn && !focusOn(before)) {
-            focusPage();
-          }
-          // Google Consent Mode: the policy maps signals, the page loaded consent-mode.js.
-          if (state.consent_mode && typeof window.gtag === "function") {
-            window.gtag("consent", "update", state.consent_mode);
-          }
-          // Pages gate their own scripts on this (a server cannot see cookies set by scripts).
-          document.dispatchEvent(new CustomEvent("cookiewall:decided", { detail: state }));
-        })
-        .catch(function () { fallback(form, button.value); });
+        .catch(function () { fallback(banner, button); });
+    }
+
+    banner.addEventListener("submit", function (event) {
+      var button = event.submitter;
+      if (!button || button.name !== "action" || !window.fetch) {
+        return;
+      }
+      event.preventDefault();
+      decide(button);
     });
+
+    // A button whose form is not the banner's: a page that leaves its own <form> open before
+    // the banner takes the banner's first one (HTML ignores a <form> inside a form), and once
+    // the banner is moved that button has no form. A click on it submitted nothing, or the
+    // page's form (the decision's fields in the page's search URL).
+    banner.addEventListener("click", function (event) {
+      var target = event.target;
+      var button = target && target.closest ? target.closest('button[name="action"]') : null;
+      if (!button || !banner.contains(button) || (button.form && banner.contains(button.form))) {
+        return;
+      }
+      event.preventDefault();
+      if (window.fetch) {
+        decide(button);
+      } else if (!deciding) {
+        deciding = true;
+        fallback(banner, button);
+      }
+    });
+
+    // A banner left open in another tab: once the visitor has decided elsewhere it goes when
+    // this tab is seen again, or a press here would replace that choice (another receipt).
+    // Only a banner shown because the visitor had not decided: one reopened to change a
+    // choice stays.
+    if (banner.hasAttribute("data-cookiewall-undecided") && window.fetch) {
+      var checking = false;
+      var recheck = function () {
+        if (deciding || checking || document.visibilityState !== "visible" ||
+            !banner.isConnected) {
+          return;
+        }
+        checking = true;
+        var button = banner.querySelector('button[name="action"]');
+        fetch(decisionUrl(banner, button), {
+          credentials: "same-origin",
+          headers: { "Accept": "application/json" },
+          cache: "no-store"
+        })
+          .then(function (response) { return response.ok ? response.json() : null; })
+          .then(function (state) {
+            checking = false;
+            if (state && state.decided && !deciding && banner.isConnected) {
+              deciding = true;
+              settle(state, null);
+            }
+          })
+          .catch(function () { checking = false; }); // offline: the banner stays, as it was
+      };
+      document.addEventListener("visibilitychange", recheck);
+      window.addEventListener("pageshow", function (event) {
+        if (event.persisted) { recheck(); } // back from the back-forward cache
+      });
+    }
   }
 
   // Injection puts the banner before </body> (it works there without this file), so Tab
