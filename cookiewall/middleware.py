@@ -281,7 +281,18 @@ class ConsentMiddleware:
             # A returning visitor's browser sends the same Cookie header page after page: its
             # consent value, found once, is kept by the whole header (a str keeps its hash,
             # so the codec's lookup is then cheap too). Expiry is still checked every time.
-            single = self._value_by_header.get(cookie_header)
+            try:
+                single = self._value_by_header.get(cookie_header)
+            except TypeError:
+                # A Cookie value the dict cannot hash: given as bytearray (ASGI says bytes).
+                # As bytes, with every other header, it is served (and recorded) as usual,
+                # instead of a 500; nothing was done for this request yet. Zero-cost `try`.
+                conformant = _bytes_headers(scope["headers"])
+                if conformant is None:
+                    raise
+                scope["headers"] = conformant
+                await self(scope, receive, send)
+                return
             if single is None:
                 single = _single_value(cookie_header, self._cookie_name_bytes)
                 if single is not None:
