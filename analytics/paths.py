@@ -622,14 +622,24 @@ def _has_email_address(text: str) -> bool:
 # Dashes other than `-` group a number too: the hyphens a word processor or a PDF prints
 # (U+2010, no-break U+2011, the figure dash U+2012 made for grouping digits, U+2013), a minus
 # sign, a small one, and the long-vowel mark `ー` a Japanese input method types for `-`.
+# So do the other dashes Unicode names (its Dash property): the em dash a Mac types for
+# `--`, the horizontal bar, two- and three-em dashes, small and vertical forms, Armenian,
+# Hebrew and Mongolian hyphens, the double hyphens, super- and subscript minus, and the
+# modifier minus a keyboard's dead key types. Not the wave dashes (`〜`), which write a range.
 # A middle dot separates words as a space does (`·`, and Japanese `・` between the words
-# of a foreign name): read as a space, it groups a number as one does (`4111·1111·…`).
+# of a foreign name): read as a space, it groups a number as one does (`4111·1111·…`), and
+# so do the dots that look like it: the Greek ano teleia (NFC makes it `·`), the bullet, the
+# hyphenation point, the bullet and dot operators, the runic and the word-separator dots.
 # Read as `.`, Japanese lists of four numbers (`第1・2・3・4話`) would be Internet addresses.
 _FULL_WIDTH_AND_SPACES = (
     {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
     | {code: 0x20 for code in (0x3000, 0x00A0, 0x202F, *range(0x2000, 0x200B))}
-    | {code: 0x20 for code in (0x00B7, 0x30FB, 0xFF65)}
-    | {code: 0x2D for code in (*range(0x2010, 0x2014), 0x2212, 0xFE63, 0x30FC, 0xFF70)}
+    | {code: 0x20 for code in (0x00B7, 0x30FB, 0xFF65, 0x0387, 0x2022, 0x2027, 0x2219, 0x22C5)}
+    | {code: 0x20 for code in (0x16EB, 0x2E31, 0x205F, 0x1680)}
+    | {code: 0x2D for code in (*range(0x2010, 0x2016), 0x2212, 0xFE63, 0x30FC, 0xFF70)}
+    | {code: 0x2D for code in (0x058A, 0x05BE, 0x1400, 0x1806, 0x2E17, 0x2E1A, 0x2E3A, 0x2E3B)}
+    | {code: 0x2D for code in (0x2E40, 0x2E5D, 0x30A0, 0xFE31, 0xFE32, 0xFE58, 0x207B, 0x208B)}
+    | {0x02D7: 0x2D}
 )
 _OTHER_DIGITS = re.compile(r"(?:(?![0-9])\d)+")
 
@@ -645,26 +655,41 @@ class _DigitValues(dict[int, int]):
 _DIGIT_VALUES = _DigitValues()
 
 
-# Characters no one sees: zero-width space, non-joiner and joiner, word joiner, byte order
-# mark, soft hyphen. Text copied from a web page or a chat carries them, and a reader sees
-# the digits on either side as one number: `4111<U+200B>1111<U+200B>…` is read without them,
-# wherever they stand between two digits. Only there: dropped between words, they would
-# join a slug's words into a run the token rule takes for a token
-# (`Mistral<U+200B>Small<U+200B>24B<U+200B>Instruct`).
-_INVISIBLE = "[\u00ad\u200b-\u200d\u2060\ufeff]"
-_INVISIBLE_BETWEEN_DIGITS = re.compile(f"(?<=[0-9]){_INVISIBLE}+(?=[0-9])")
+# Characters no one sees (Unicode's default-ignorable code points): zero-width space,
+# non-joiner and joiner, word joiner, byte order mark, soft hyphen, the bidirectional marks,
+# embeddings and isolates (U+200E-U+200F, U+202A-U+202E, U+2066-U+2069, U+061C), the
+# invisible operators (U+2061-U+2064), variation selectors, the combining grapheme joiner,
+# Mongolian's free variation selectors and vowel separator, Hangul's fillers and the tag
+# characters. Text copied from a web page, a chat or a right-to-left page carries them, and
+# a reader sees the digits on either side as one number: `4111<U+200B>1111<U+200B>…` is read
+# without them, and so is `4111-<U+200E>1111…`, `imei<U+200B>-…` or `/imei/<U+2066>3569…`.
+# Kept between two letters, or a letter and a digit: dropped there, they would join a
+# slug's words into a run the token rule takes for a token
+# (`AMD<U+200B>Ryzen<U+200B>7<U+200B>9800X3D`), so `imei<U+200B>3569…` stays as sent.
+_INVISIBLE = (
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+# A run of them, whole, unless a letter stands on one side and a letter or a digit on the
+# other (each alternative starts only where a run starts: one pass).
+_INVISIBLE_READ_AS_NOTHING = re.compile(
+    f"(?<![A-Za-z0-9])(?<!{_INVISIBLE}){_INVISIBLE}+"
+    f"|(?<=[0-9]){_INVISIBLE}+(?![A-Za-z]|{_INVISIBLE})"
+    f"|(?<=[A-Za-z]){_INVISIBLE}+(?![A-Za-z0-9]|{_INVISIBLE})"
+)
 _ANY_INVISIBLE = re.compile(_INVISIBLE)  # a scan this fast, before the lookarounds'
 
 
 def _as_read(text: str) -> str:
     """`text` as a reader sees it: read as ASCII (`_in_place`), and without the invisible
-    characters between its digits (so it may be shorter)."""
+    characters a reader reads as nothing (so it may be shorter)."""
     if text.isascii():
         return text
     text = _in_place(text)
     if text.isascii() or not _ANY_INVISIBLE.search(text):
         return text
-    return _INVISIBLE_BETWEEN_DIGITS.sub("", text)
+    return _INVISIBLE_READ_AS_NOTHING.sub("", text)
 
 
 def _in_place(text: str) -> str:
@@ -765,15 +790,15 @@ def _with_imeis_under_their_label_redacted(path: str, redacted: str) -> str:
     """`/imei/35693803564380` as `/imei/:redacted`: its label is in the segment before."""
     if path.isascii() and "mei" not in path.lower():
         return redacted  # the common case: no label, no regex
-    # Read as ASCII one character for one, then the invisible characters between digits
+    # Read as ASCII one character for one, then the invisible characters read as nothing
     # dropped: each place in what is read is that of a kept character (the last: the end).
     in_place = as_read = _in_place(redacted)
     kept: list[int] | range = range(len(redacted) + 1)
     if not in_place.isascii() and _ANY_INVISIBLE.search(in_place):
-        as_read = _INVISIBLE_BETWEEN_DIGITS.sub("", in_place)
+        as_read = _INVISIBLE_READ_AS_NOTHING.sub("", in_place)
     if len(as_read) != len(redacted):
         dropped = {
-            at for run in _INVISIBLE_BETWEEN_DIGITS.finditer(in_place) for at in range(*run.span())
+            at for run in _INVISIBLE_READ_AS_NOTHING.finditer(in_place) for at in range(*run.span())
         }
         kept = [at for at in range(len(redacted) + 1) if at not in dropped]
     pieces: list[str] = []
