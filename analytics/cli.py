@@ -412,7 +412,14 @@ def _rollup(args: argparse.Namespace) -> int:
         spool = stage_for_warehouse(
             spool, args.db, lock_timeout=args.wait, progress=_progress(args)
         )
-    result = warehouse.run(spool, progress=_progress(args))
+    stops: _Stops = args.stops
+    result = warehouse.run(spool, progress=_progress(args), before_commit=stops.commit_begins)
+    if stops.first is not None:
+        # Before COMMIT it would have stopped the run (nothing committed, exit 128 + N).
+        logging.getLogger("analytics").warning(
+            "%s came after the run was committed: the run was finished, not rolled back",
+            signal.Signals(stops.first).name,
+        )
     ingest = result.ingest
     done = ingest.segments or ingest.quarantined or result.rolled_up or result.pruned_events
     # Copies skipped are news too: recorded in the ledger (and archived), each said once; so
@@ -901,25 +908,45 @@ class _Stops:
 
     def __init__(self) -> None:
         self.received: list[int] = []
+        # Set just before a rollup's COMMIT is sent: from then on a stop signal no longer
+        # raises (nor stops DuckDB's query), and the run finishes. Raised after COMMIT, it
+        # said "stopped by SIGTERM" (exit 143) of a committed run, whose ingested segments
+        # then stayed in the spool, and a wrapper under `set -e` skipped what follows.
+        # Landing between this and COMMIT, a signal lets the run commit: what it says then
+        # is true, and what the README promises (committed: exit 0, 3 or 4).
+        self.committing = False
 
     def note(self, signum: int) -> None:
         self.received.append(signum)  # list.append is atomic: the watcher thread calls it
+
+    def commit_begins(self) -> None:
+        self.committing = True
 
     @property
     def first(self) -> int | None:
         return self.received[0] if self.received else None
 
 
-def _raise_stopped_once() -> Callable[[int, object], None]:
+def _raise_stopped_once(stops: _Stops) -> Callable[[int, object], None]:
     raised = False
 
     def handler(signum: int, frame: object) -> None:
         # Only the first: a second SIGTERM (systemd repeats none, but a user might) must not
         # interrupt the clean-up the first one started.
         nonlocal raised
-        if not raised:
+        if not raised and not stops.committing:
             raised = True
             raise _Stopped(signum)
+
+    return handler
+
+
+def _interrupt_unless_committing(stops: _Stops) -> Callable[[int, object], None]:
+    def handler(signum: int, frame: object) -> None:
+        # Ctrl-C as Python's own handler takes it (every press raises), but not once the
+        # rollup's COMMIT is under way: the run is then finished instead (see _Stops).
+        if not stops.committing:
+            raise KeyboardInterrupt
 
     return handler
 
@@ -939,11 +966,13 @@ def _signals_stop_queries(stops: _Stops) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers belong to the main thread (main() called from a worker)
         return
-    handler = _raise_stopped_once()
+    handler = _raise_stopped_once(stops)
     replaced = {}
     for signum in STOP_SIGNALS:
         if signal.getsignal(signum) is signal.SIG_DFL:
             replaced[signum] = signal.signal(signum, handler)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        replaced[signal.SIGINT] = signal.signal(signal.SIGINT, _interrupt_unless_committing(stops))
     reader, writer = socket.socketpair()
     writer.setblocking(False)  # the C signal handler must never block on it
     previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
@@ -968,8 +997,8 @@ def _watch_signals(reader: socket.socket, watched: frozenset[int], stops: _Stops
         for signum in data:
             if signum in watched:
                 stops.note(signum)
-        if not stops.received:
-            continue
+        if not stops.received or stops.committing:
+            continue  # after COMMIT, nothing is left to stop: the run finishes
         # Loaded only by commands that opened a database: none open otherwise.
         database = sys.modules.get("analytics.database")
         if database is not None:
@@ -1006,6 +1035,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(given)
         args.stdout_closed = stdout_closed
+        args.stops = stops
         handler: Callable[[argparse.Namespace], int] = args.handler
         with _signals_stop_queries(stops):
             code = handler(args)

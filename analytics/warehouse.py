@@ -421,14 +421,31 @@ class Warehouse:
             self._rollup(con)
             return self._prune(con, days)
 
-    def run(self, spool_dir: str | os.PathLike[str], *, progress: bool = False) -> RunResult:
-        """Ingest + rollup + prune in one transaction: the cron job."""
-        return self._run(spool_dir, progress=progress, rollup=True, prune=True)
+    def run(
+        self,
+        spool_dir: str | os.PathLike[str],
+        *,
+        progress: bool = False,
+        before_commit: Callable[[], None] | None = None,
+    ) -> RunResult:
+        """Ingest + rollup + prune in one transaction: the cron job.
+
+        `before_commit` is called just before COMMIT is sent (the CLI stops taking a signal
+        as a reason to roll back from then on: the run is committed, unless COMMIT fails)."""
+        return self._run(
+            spool_dir, progress=progress, rollup=True, prune=True, before_commit=before_commit
+        )
 
     # -- the run ---------------------------------------------------------------------------
 
     def _run(
-        self, spool_dir: str | os.PathLike[str], *, progress: bool, rollup: bool, prune: bool
+        self,
+        spool_dir: str | os.PathLike[str],
+        *,
+        progress: bool,
+        rollup: bool,
+        prune: bool,
+        before_commit: Callable[[], None] | None = None,
     ) -> RunResult:
         spool = Path(spool_dir)
         segments = list_segments(spool)  # SpoolError if the folder is missing
@@ -478,6 +495,8 @@ class Warehouse:
                     # connection: reopening the file just to ask could wait on another
                     # process's lock.
                     disposable = self._in_ledger(con, segments, quarantined)
+                    if before_commit is not None:
+                        before_commit()
                     con.execute("COMMIT")
                     break
                 except _CorruptBatch:
