@@ -219,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_RAW_DAYS,
         action=_NoteGiven,
         metavar="N",
-        help=f"days of raw events to keep ({DEFAULT_RAW_DAYS})",
+        help="delete raw events older than N days (today and the N days before are kept; "
+        f"default {DEFAULT_RAW_DAYS})",
     )
     disposal = rollup.add_mutually_exclusive_group()
     disposal.add_argument(
@@ -325,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         type=_positive_int,
         metavar="N",
-        help="keep the raw events of the last N days",
+        help="delete raw events older than N days (today and the N days before are kept)",
     )
     _quiet_option(prune)
     prune.set_defaults(handler=_prune)
