@@ -11,6 +11,8 @@
     var form = document.createElement("form");
     form.setAttribute("method", "post");
     form.setAttribute("action", decisionUrl(banner, button));
+    // In UTF-8 whatever the page's charset, as the gate reads it (and as the banner's forms say).
+    form.setAttribute("accept-charset", "utf-8");
     form.hidden = true;
     var fields = [["action", button.value]];
     banner.querySelectorAll('input[type="hidden"][name="next"], input[name="policy_version"]')
