@@ -443,10 +443,12 @@ def _rollup(args: argparse.Namespace) -> int:
 
 def _check_archive(archive: str, spool: str | None) -> None:
     """Refuse, before any work, an --archive that cannot take the ingested segments (a URL,
-    the spool itself): `Warehouse.run` would refuse it too, in the library's words."""
-    from analytics.warehouse import archive_problem
+    the spool itself): `Warehouse.run` would refuse it too, in the library's words. Nor one
+    this user cannot write (read-only, a file in its path): the run would commit and then
+    leave every ingested segment in the spool (exit 3) on every run."""
+    from analytics.warehouse import archive_problem, archive_write_problem
 
-    problem = archive_problem(archive, spool)
+    problem = archive_problem(archive, spool) or archive_write_problem(archive)
     if problem is not None:
         raise UsageError(f"--archive {problem}")
 

@@ -335,6 +335,35 @@ def archive_problem(
     return None
 
 
+def archive_write_problem(archive: str | os.PathLike[str]) -> str | None:
+    """Why this user cannot move segments into the folder `archive` (made with its parents
+    when missing), in words that follow the archive's quoted name, or None when it can (or
+    when it cannot be told: a folder on the way this user may not look into).
+
+    For a check before any work: found by the moves, after COMMIT, a read-only archive or a
+    file in its path meant a run that did everything and then left every segment behind."""
+    path = Path(archive)
+    shown = repr(os.fspath(archive))
+    for folder in (path, *path.parents):
+        try:
+            mode = os.stat(folder).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # not made yet (or a file on the way, which the loop reaches)
+        except OSError:
+            return None
+        if not stat.S_ISDIR(mode):
+            if folder == path:
+                return f"{shown} is a file, not a folder"
+            return f"{shown} cannot be made: {str(folder)!r} is a file, not a folder"
+        effective = os.access in os.supports_effective_ids
+        if os.access(folder, os.W_OK | os.X_OK, effective_ids=effective):
+            return None
+        if folder == path:
+            return f"{shown} is not writable for this user"
+        return f"{shown} cannot be made: folder {str(folder)!r} is not writable for this user"
+    return None
+
+
 def _log_gone(seg: Segment) -> None:
     # Removed since the listing (quarantined by a run that held the lock while this one
     # waited, or by hand): nothing to read, and nothing damaged to move aside.
