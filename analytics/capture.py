@@ -113,6 +113,8 @@ OTHER_METHOD = "OTHER"
 
 
 _PYTHON_TYPES = {pa.string(): {str, type(None)}, pa.binary(): {bytes, type(None)}}
+# Header values a server or a middleware gave as a mutable or borrowed buffer (ASGI says bytes).
+_BYTE_VIEWS = frozenset({bytearray, memoryview})
 
 
 class _Failed:
@@ -134,8 +136,15 @@ def _factorize(
     when only the codes are wanted: with Arrow, no Python object is made per distinct value
     (thousands for a batch's addresses), and the list may be empty.
     """
+    types = set(map(type, values))
+    if not types.isdisjoint(_BYTE_VIEWS):
+        # A bytearray or memoryview header value (ASGI says bytes, but some servers and
+        # middlewares build them so) cannot be a dict key: read as the bytes it holds, here in
+        # the flusher rather than on every request. Unhashable, it lost its request's event.
+        values = list(map(_bytes_of_view, values))
+        types = set(map(type, values))
     # Arrow would also take bytes for a string column (and the reverse): only exact types go.
-    if type_ is not None and set(map(type, values)) <= _PYTHON_TYPES[type_]:
+    if type_ is not None and types <= _PYTHON_TYPES[type_]:
         try:
             encoded = pa.array(values, type_).dictionary_encode(null_encoding="encode")
         except (pa.ArrowException, TypeError, ValueError, OverflowError):
@@ -146,6 +155,10 @@ def _factorize(
     for code, value in enumerate(index):
         index[value] = code
     return list(index), pa.array(list(map(index.__getitem__, values)), pa.int32())
+
+
+def _bytes_of_view(value: Any) -> Any:
+    return bytes(value) if type(value) in _BYTE_VIEWS else value
 
 
 def _each(values: Sequence[K], convert: Callable[[K], Any]) -> list[Any]:

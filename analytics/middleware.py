@@ -1,9 +1,10 @@
 """TrafficMiddleware: one event per recorded HTTP response, captured at `http.response.start`.
 
 Pure ASGI. Reads the request headers once, never the body; the response passes through
-untouched. The request path only captures the raw values (a `Capture`: time, path, status,
-headers it needs, consent); the recorder's background thread turns them into events within
-about a second (referrer, device, redaction, UTM, visitor hash), off the request path.
+untouched. The request path only captures the raw values (a plain tuple of a `Capture`'s
+fields: time, path, status, headers it needs, consent); the recorder's background thread
+turns them into events within about a second (referrer, device, redaction, UTM, visitor
+hash), off the request path.
 The visitor's consent is read by duck typing from `scope["state"]["consent"]`
 (cookiewall's ConsentMiddleware puts it there), so analytics works with or without cookiewall;
 a request the gate answered itself (its endpoints) is never recorded, whatever the order.
@@ -23,7 +24,6 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Seque
 from fnmatch import fnmatchcase, translate
 from typing import TYPE_CHECKING, Any
 
-from analytics.capture import Capture
 from analytics.event import CONSENT_STATES
 from analytics.recorder import Recorder
 
@@ -73,7 +73,6 @@ _NOT_PAGE_EXTENSIONS = frozenset({
     "iso", "ics", "vcf",
 })
 # fmt: on
-_new_capture = tuple.__new__
 # Set in the request state by cookiewall's ConsentMiddleware when it answered the request
 # itself (its endpoints under any `path_prefix`, gpc.json): never recorded. Private to the two
 # packages (the same literal as cookiewall.middleware.ANSWERED_STATE_KEY: not imported, as
@@ -415,13 +414,6 @@ class TrafficMiddleware:
             readable = [(bytes(name), value) for name, value in headers]
             self._record({**scope, "headers": readable}, path, message)
             return
-        if user_agent.__class__ is bytearray:
-            # Values given as bytearray (ASGI says bytes; some servers and middlewares build
-            # them so) are kept as bytes: the recorder's thread looks values up in dicts,
-            # where an unhashable one lost the event. One test, on the User-Agent that
-            # every browser sends (a server that builds one value so builds them all): it
-            # costs about 0.12 k instructions; two (the Referer too) 0.24 k, over budget.
-            referer, user_agent = _as_bytes(referer), _as_bytes(user_agent)
         consent, hash_allowed = _summary_of(consent_object)
         peer = None
         if hash_allowed and not opted_out and self._hashing:
@@ -432,24 +424,25 @@ class TrafficMiddleware:
         else:
             hash_allowed = False
             forwarded_for = None  # no hash: the address is not kept even for a second
-        # tuple.__new__ skips the NamedTuple's Python-level __new__: the same Capture, cheaper.
+        # A plain tuple of Capture's fields (a CaptureRow), not a Capture: the collector
+        # untracks an exact tuple of text, bytes and numbers at its first collection, where a
+        # Capture (a tuple subclass) would be promoted while it waits and read by every full
+        # collection. Header values given as bytearray are read as bytes in the flusher
+        # (analytics.capture._factorize), not here on every request.
         recorder.add(
-            _new_capture(
-                Capture,
-                (
-                    recorder.capture_clock(),
-                    path,
-                    scope["method"],
-                    message["status"],
-                    scope.get("query_string") or b"",
-                    referer,
-                    user_agent or b"",
-                    peer,
-                    forwarded_for,
-                    consent,
-                    hash_allowed,
-                    scope.get("raw_path"),  # only kept: judged in the flusher
-                ),
+            (
+                recorder.capture_clock(),
+                path,
+                scope["method"],
+                message["status"],
+                scope.get("query_string") or b"",
+                referer,
+                user_agent or b"",
+                peer,
+                forwarded_for,
+                consent,
+                hash_allowed,
+                scope.get("raw_path"),  # only kept: judged in the flusher
             )
         )
 

@@ -92,6 +92,8 @@ def _every(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, Any]]:
 CHANGES = {
     "cookie": _only(b"cookie"),
     "user-agent": _only(b"user-agent"),
+    # The Referer alone (beside a bytes User-Agent): read as bytes in the flusher too.
+    "referer": _only(b"referer"),
     "sec-gpc": _only(b"sec-gpc"),
     "every value": _every,
 }

@@ -174,3 +174,28 @@ def test_a_conversion_promotes_no_object_per_capture() -> None:
     # A few dozen objects of the conversion's own (lists, Arrow wrappers) may be promoted;
     # one per capture (zip(*captures) made an iterator for each) would be thousands.
     assert promoted_most[0] < 500, promoted_most[0]
+
+
+def test_the_request_path_appends_captures_the_collector_can_untrack(tmp_path: Path) -> None:
+    """TrafficMiddleware appends plain tuples (a `Capture` would be promoted while it waits),
+    and they are converted into the same events a `Capture` gives."""
+    import asyncio
+
+    from analytics import TrafficMiddleware
+    from tests.recording_support import html_app, raw_scope, run_request, spooled
+
+    recorder = Recorder(tmp_path / "spool", "example.com", flush_interval=3600)
+    recorder._start_flusher = lambda: None  # type: ignore[method-assign]
+    app = TrafficMiddleware(html_app, recorder=recorder)
+    for i in range(3):
+        asyncio.run(run_request(app, raw_scope(f"/p{i}", ("203.0.113.9", 5000))))
+    waiting = list(recorder._buffer)
+    gc.collect()
+    assert len(waiting) == 3
+    assert all(type(capture) is tuple for capture in waiting)
+    assert not any(gc.is_tracked(capture) for capture in waiting)
+    recorder.convert()
+    recorder.flush()
+    recorder.close()
+    paths = sorted(row["path"] for row in spooled(recorder))
+    assert paths == ["/p0", "/p1", "/p2"]

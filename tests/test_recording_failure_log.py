@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from analytics import Recorder, TrafficMiddleware
-from analytics.capture import Capture
+from analytics.capture import Capture, CaptureRow
 
 SECRET_AGENT = "Mozilla/5.0 SecretAgent/4.2"
 ADDRESS = "198.51.100.77"
@@ -37,8 +37,10 @@ def test_a_failed_recording_is_counted_and_logged_without_the_request(
 ) -> None:
     recorder = Recorder(spool_dir=tmp_path / "spool", site="example.com", record=record)
 
-    def failing_add(capture: Capture) -> None:
-        raise QuotingBug(f"cannot take {capture.user_agent!r} from {capture.peer}: {capture}")
+    def failing_add(capture: CaptureRow) -> None:
+        # The request path appends a plain tuple of Capture's fields (see analytics.capture).
+        user_agent, peer = Capture(*capture).user_agent, Capture(*capture).peer
+        raise QuotingBug(f"cannot take {user_agent!r} from {peer}: {capture}")
 
     monkeypatch.setattr(recorder, "add", failing_add)
     app = TrafficMiddleware(Starlette(routes=[Route("/p", _page)]), recorder=recorder)
