@@ -113,7 +113,10 @@ def test_a_quiet_rollup_that_left_newer_segments_warns_and_exits_4(tmp_path: Pat
 def test_a_quiet_rollup_that_could_not_archive_warns_and_exits_3(tmp_path: Path) -> None:
     _spool(tmp_path)
     db = tmp_path / "w.duckdb"
-    (tmp_path / "archive").write_text("a file where the archive folder should be")
+    archive = tmp_path / "archive"
+    archive.mkdir()  # a file in its place is refused before any work (exit 2)
+    for day in DAYS:  # a file where each day's folder goes: every move fails after COMMIT
+        (archive / f"day={day.isoformat()}").write_text("a file where a day folder should be")
     argv = ("rollup", "--spool", "spool", "--db", str(db), "--archive", "archive", "-q")
     for run in range(2):
         proc = _run(*argv, cwd=tmp_path)

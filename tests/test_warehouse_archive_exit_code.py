@@ -46,12 +46,19 @@ def _segments(spool: Path) -> list[Path]:
 
 
 def _blocked_archive(base: Path, how: str) -> Path:
+    # An archive that is itself a file or read-only is refused before any work (exit 2,
+    # tests/test_cli_archive_refused_up_front.py): here its day folders are, so the moves
+    # fail after COMMIT.
     archive = base / "archive"
-    if how == "a file in its place":
-        archive.write_text("not a folder")
-    else:
-        archive.mkdir()
-        archive.chmod(0o555)  # for everyone: the CLI runs as user 65534 under root
+    archive.mkdir()
+    archive.chmod(0o777)  # the CLI runs as user 65534 under root
+    for day in ARCHIVE_DAYS:
+        folder = archive / f"day={day.isoformat()}"
+        if how == "a file in its place":
+            folder.write_text("not a folder")
+        else:
+            folder.mkdir()
+            folder.chmod(0o555)  # for everyone: the CLI runs as user 65534 under root
     return archive
 
 
@@ -113,11 +120,13 @@ def test_rollup_with_an_archive_it_cannot_write_commits_and_exits_3(
         assert again.stdout.startswith("ingested 0 segments")
         assert {row[0] for row in table_rows(db, "daily_totals")} == set(ARCHIVE_DAYS)
     finally:
-        if archive.is_dir():
-            archive.chmod(0o777)
+        for folder in archive.iterdir():
+            if folder.is_dir():
+                folder.chmod(0o777)
     # Once the archive works, the segments move and the exit code is 0 again.
-    if archive.is_file():
-        archive.unlink()
+    for entry in archive.iterdir():
+        if entry.is_file():
+            entry.unlink()
     fixed = cli()
     assert fixed.returncode == 0, fixed.stderr
     assert fixed.stderr == ""
