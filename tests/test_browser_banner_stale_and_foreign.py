@@ -59,7 +59,24 @@ async def _search(request: Request) -> HTMLResponse:
     return HTMLResponse("<!doctype html><title>Search</title><p>Results</p>")
 
 
-ROUTES = [Route("/search", _search), Route("/{name}", _page)]
+_orders = {"placed": 0}
+
+
+async def _order(request: Request) -> HTMLResponse:
+    """A page that answers a POST (an order placed), which must never be posted twice."""
+    if request.method == "POST":
+        _orders["placed"] += 1
+    return HTMLResponse(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Order</title></head>'
+        "<body><main><h1>Thank you for your order</h1></main></body></html>"
+    )
+
+
+ROUTES = [
+    Route("/search", _search),
+    Route("/order", _order, methods=["GET", "POST"]),
+    Route("/{name}", _page),
+]
 GATES = {
     "old": gated_pages(ROUTES, policy=OLD, secret_key=SECRET_KEY),
     "new": gated_pages(ROUTES, policy=NEW, secret_key=SECRET_KEY),
@@ -73,6 +90,9 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "http" and path.startswith("/deploy/"):
         _live["gate"] = path.rsplit("/", 1)[1]
         await PlainTextResponse(_live["gate"])(scope, receive, send)
+        return
+    if scope["type"] == "http" and path == "/orders-placed":
+        await PlainTextResponse(str(_orders["placed"]))(scope, receive, send)
         return
     await GATES[_live["gate"]](scope, receive, send)
 
@@ -241,5 +261,37 @@ def test_a_banner_left_in_another_tab_goes_once_the_visitor_decided(
         assert second.evaluate("window.decidedEvents") == 1
         # Nothing decided again: the choice made in the first tab stands.
         assert context.request.get(f"{site}/consent").json()["receipt_id"] == receipt
+    finally:
+        context.close()
+
+
+def test_a_choice_refused_as_stale_never_posts_the_page_again(site: str, browser: Browser) -> None:
+    """The page came from a POST (an order placed); a choice on its banner from before a deploy
+    is refused (409). Loading the banner in force must not post the order again, as
+    `location.reload()` of that page did (Chromium resent the POST without a word)."""
+    context, page = _open(browser, site)
+    try:
+        placed = int(context.request.get(f"{site}/orders-placed").text())
+        page.goto(f"{site}/page")
+        page.evaluate(
+            "() => { const f = document.createElement('form'); f.method = 'post';"
+            " f.action = '/order'; document.body.appendChild(f); f.submit(); }"
+        )
+        page.wait_for_url(f"{site}/order")
+        page.wait_for_load_state("load")
+        assert int(context.request.get(f"{site}/orders-placed").text()) == placed + 1
+        assert context.request.post(f"{site}/deploy/new").text() == "new"
+        with page.expect_navigation():
+            page.get_by_role("button", name="Accept all").click()
+        page.wait_for_load_state("load")
+        assert int(context.request.get(f"{site}/orders-placed").text()) == placed + 1
+        # The page again, with the banner in force, nothing decided.
+        assert (
+            page.locator('[data-cookiewall] input[name="policy_version"]').first.get_attribute(
+                "value"
+            )
+            == "stale-2"
+        )
+        assert context.request.get(f"{site}/consent").json()["decided"] is False
     finally:
         context.close()

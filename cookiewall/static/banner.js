@@ -188,8 +188,10 @@
           if (response.status === 409 || response.status === 400) {
             // Refused as sent (a policy deployed since this page: 409 for another version,
             // 400 for a category it no longer has): the form would get the same answer, as
-            // the visitor's page. The page again shows the banner of the policy in force.
-            window.location.reload();
+            // the visitor's page. The page again shows the banner of the policy in force:
+            // fetched with a GET, not reload(), which posts a page that answered a POST (an
+            // order placed) again. Without its #fragment, which alone would load nothing.
+            window.location.replace(window.location.href.split("#")[0]);
             return;
           }
           if (!response.ok) { throw new Error("consent not saved: " + response.status); }
