@@ -228,6 +228,10 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._failing = False
+        # `_dropped` when the flusher last said so: a full buffer is logged once when events
+        # start being dropped and once when they stop, with the count (see `_report_drops`).
+        self._dropped_logged = 0
+        self._dropping_since: int | None = None  # `_dropped` when the streak began
         self._salt_failing = False
         self._salts_expired_on: date | None = None  # the UTC day `_expire_salts` last ran
         # The newest event time converted, and time.monotonic() then: with a configured
@@ -492,6 +496,7 @@ class Recorder:
                 if failure is not None:
                     self._errors += 1
             self._report(failure)
+            self._report_drops()
             with arrow_section():
                 _release_arrow_memory()
             if written and self._uploader is not None:
@@ -585,6 +590,30 @@ class Recorder:
         elif failure is None and self._failing:
             self._failing = False
             logger.warning("analytics: spool writable again; buffered events written")
+
+    def _report_drops(self) -> None:
+        # Dropped events were counted in `stats.dropped` only, which a server shows nowhere:
+        # an operator read "keeping events in memory", then "written", and believed nothing
+        # was lost. One line when drops begin, one with the count when a flush finds none new.
+        dropped = self._dropped
+        if dropped == self._dropped_logged:
+            if self._dropping_since is not None:
+                logger.warning(
+                    "analytics: recording again: %d events were dropped while the buffer was"
+                    " full (max_buffer=%d)",
+                    dropped - self._dropping_since,
+                    self._max_buffer,
+                )
+                self._dropping_since = None
+            return
+        if self._dropping_since is None:
+            self._dropping_since = self._dropped_logged
+            logger.error(
+                "analytics: the buffer is full (max_buffer=%d): new events are dropped, not"
+                " recorded, until the spool takes the buffered ones",
+                self._max_buffer,
+            )
+        self._dropped_logged = dropped
 
     def close(self) -> None:
         """Stop the flusher, flush everything, delete expired salts. Safe to call twice."""
