@@ -226,6 +226,10 @@ class Policy:
     ) -> None:
         if not isinstance(version, str) or not version.strip():
             raise ValueError("Policy version must be a non-empty string")
+        if any(ch < " " or ch == "\x7f" for ch in version):
+            # The banner's forms send the version back in a hidden field, where a browser
+            # turns a line break into CRLF: every decision would count as from a stale banner.
+            raise ValueError(f"Policy version must not hold control characters: {version!r}")
         self.version = version
         self.accepts_versions = _check_accepted_versions(accepts_versions, version)
         for argument, given in (("categories", categories), ("cookies", cookies)):

@@ -25,8 +25,9 @@ CHROME = (
 BANNER = "data-cookiewall"
 
 _BANNER_FORM = re.compile(
-    r'<form class="cookiewall-form" method="post" action="([^"]+)">'
+    r'<form class="cookiewall-form" method="post" action="([^"]+)"[^>]*>'
     r'<input type="hidden" name="next" value="([^"]*)">'
+    r'(?:<input type="hidden" name="policy_version" value="[^"]*">)?'
     r'<button class="cookiewall-button" type="submit" name="action" value="([a-z_]+)"'
 )
 

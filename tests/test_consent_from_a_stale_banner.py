@@ -254,3 +254,11 @@ def test_a_hand_made_form_with_an_unknown_category_goes_home_deciding_nothing(
     assert response.headers["location"] == "/"
     assert "set-cookie" not in response.headers
     assert _receipts(receipts) == []
+
+
+@pytest.mark.parametrize("version", ["v1\n", "2026\r11", "v\x7f"])
+def test_a_policy_version_with_control_characters_is_refused_at_start(version: str) -> None:
+    """A browser sends a hidden field's line break back as CRLF: with such a version every
+    decision made on the banner would count as from a stale banner, for ever."""
+    with pytest.raises(ValueError, match="control characters"):
+        make_policy(version=version)
