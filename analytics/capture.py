@@ -426,7 +426,9 @@ def _reloaded_tagged_pages(
     reloaded = [False] * len(paths)
     with python_section():
         for row in rows:
-            reloaded[row] = _names_itself(referers[row], paths[row], queries[row])
+            # A memoryview Referer (read as bytes in `_factorize` only) has no `decode`.
+            referer = _bytes_of_view(referers[row])
+            reloaded[row] = _names_itself(referer, paths[row], queries[row])
     return pa.array(reloaded, pa.bool_()) if any(reloaded) else None
 
 
