@@ -591,20 +591,23 @@ class Recorder:
             self._failing = False
             logger.warning("analytics: spool writable again; buffered events written")
 
-    def _report_drops(self) -> None:
+    def _report_drops(self, *, closing: bool = False) -> None:
         # Dropped events were counted in `stats.dropped` only, which a server shows nowhere:
         # an operator read "keeping events in memory", then "written", and believed nothing
-        # was lost. One line when drops begin, one with the count when a flush finds none new.
+        # was lost. One line when drops begin, one with the count when a flush finds none new
+        # (or the recorder closes: `closing`, called after the flush that may begin one).
         dropped = self._dropped
+        if self._dropping_since is not None and (closing or dropped == self._dropped_logged):
+            logger.warning(
+                "analytics: %s: %d events were dropped while the buffer was full (max_buffer=%d)",
+                "closing" if closing else "recording again",
+                dropped - self._dropping_since,
+                self._max_buffer,
+            )
+            self._dropping_since = None
+            self._dropped_logged = dropped
+            return
         if dropped == self._dropped_logged:
-            if self._dropping_since is not None:
-                logger.warning(
-                    "analytics: recording again: %d events were dropped while the buffer was"
-                    " full (max_buffer=%d)",
-                    dropped - self._dropping_since,
-                    self._max_buffer,
-                )
-                self._dropping_since = None
             return
         if self._dropping_since is None:
             self._dropping_since = self._dropped_logged
@@ -627,6 +630,10 @@ class Recorder:
         if writer is not None and writer is not threading.current_thread():
             writer.join(timeout=30)
         self.flush()
+        with self._write_lock:
+            # A streak still running (a worker stopped while its buffer was full) gets its
+            # count now: the flush that would find no new drop and say it never comes.
+            self._report_drops(closing=True)
         if self._uploader is not None:
             self._uploader.stop(flush=True)
         self._closed = False  # a recorder closed by lifespan can still take late events
