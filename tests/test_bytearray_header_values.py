@@ -3,10 +3,10 @@ some servers and middlewares build them so) must never turn a request into a 500
 gate, nor into a lost event in the recorder: the page is served and recorded, and a consent
 POST decided, exactly as with bytes.
 
-Header names as bytearray: tests/test_bytearray_header_names.py. The recorder tests the
-User-Agent's type alone (the cost budget of the request path): a Referer alone as bytearray,
-beside a bytes User-Agent, is not covered here: the recorder's conversion
-(analytics.capture) would have to take bytes-like values for that.
+Header names as bytearray: tests/test_bytearray_header_names.py. The recorder's request path
+keeps header values as given; its conversion (analytics.capture) reads bytearray and
+memoryview values as bytes, so any one of them alone (a Referer beside a bytes User-Agent)
+is recorded too.
 """
 
 from __future__ import annotations
