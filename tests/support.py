@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -261,3 +262,24 @@ def cpu_seconds_of_process(pid: int) -> float:
         # Fields counted after the command name, which is in parentheses and may hold spaces.
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def loggers_restored(*names: str) -> Iterator[None]:
+    """Put the named loggers back as they were after a test that runs `dictConfig`: their
+    handlers (a copy of the list: dictConfig empties and refills the one the logger holds),
+    level and propagation. Left configured, a handler on a test's stream with propagation off
+    swallowed the CLI's warnings in later tests."""
+    saved = [
+        (logger, {**logger.__dict__, "handlers": list(logger.handlers)})
+        for logger in map(logging.getLogger, names)
+    ]
+    try:
+        yield
+    finally:
+        for logger, state in saved:
+            for handler in logger.handlers:
+                if handler not in state["handlers"]:
+                    handler.close()
+            logger.__dict__.clear()
+            logger.__dict__.update(state)

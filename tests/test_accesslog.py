@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from analytics.accesslog import LOG_CONFIG, PrivateAccessLog
-from tests.support import ROOT, free_port, wait_for_port
+from tests.support import ROOT, free_port, loggers_restored, wait_for_port
 
 LOG_JSON = ROOT / "examples" / "uvicorn-log.json"
 SECRETS = (
@@ -156,17 +156,9 @@ def test_a_five_argument_line_of_another_logger_is_left_alone() -> None:
 
 @pytest.fixture
 def uvicorn_loggers() -> Iterator[None]:
-    names = ("uvicorn", "uvicorn.error", "uvicorn.access")
-    saved = [(logging.getLogger(n), logging.getLogger(n).__dict__.copy()) for n in names]
-    try:
+    # LOG_CONFIG configures the gate's and the recorder's loggers too.
+    with loggers_restored("uvicorn", "uvicorn.error", "uvicorn.access", "cookiewall", "analytics"):
         yield
-    finally:
-        for logger, state in saved:
-            for handler in logger.handlers:
-                if handler not in state["handlers"]:
-                    handler.close()
-            logger.__dict__.clear()
-            logger.__dict__.update(state)
 
 
 @pytest.mark.parametrize(("msg", "rest"), WEBSOCKET_LINES)

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from analytics.accesslog import LOG_CONFIG
-from tests.support import ROOT, free_port, wait_for_port
+from tests.support import ROOT, free_port, loggers_restored, wait_for_port
 
 SECRET_QUERY = "token=qs-secret-okapi"
 SECRET_AGENT = "Quokka-Probe/3.1"
@@ -30,18 +30,8 @@ SECRETS = ("okapi", "Quokka", "tapir", "cookie-value-secret-")
 
 @pytest.fixture
 def gate_loggers() -> Iterator[None]:
-    """dictConfig changes process-wide loggers: put them back as they were."""
-    names = ["cookiewall", "analytics", "uvicorn", "uvicorn.error", "uvicorn.access"]
-    saved = [(logging.getLogger(n), logging.getLogger(n).__dict__.copy()) for n in names]
-    try:
+    with loggers_restored("cookiewall", "analytics", "uvicorn", "uvicorn.error", "uvicorn.access"):
         yield
-    finally:
-        for logger, state in saved:
-            for handler in logger.handlers:
-                if handler not in state["handlers"]:
-                    handler.close()
-            logger.__dict__.clear()
-            logger.__dict__.update(state)
 
 
 def test_the_log_config_shows_the_gate_and_recorder_lines_with_their_level(
