@@ -165,7 +165,10 @@ def test_the_rollup_exits_4_with_one_warning_line(
 
 def test_segments_not_disposed_of_win_over_newer_ones(tmp_path: Path) -> None:
     spool, _ = _spool_with_newer(tmp_path, [b"2"], "same")
-    (tmp_path / "archive").write_text("a file where the archive folder should be")
+    # A file where the day's archive folder should be (an unwritable archive itself is now
+    # refused before any work): the run commits and cannot move its segments.
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "archive" / f"day={DAY.isoformat()}").write_text("a file, not a folder")
     db = tmp_path / "w.duckdb"
     argv = cli("rollup", "--spool", str(spool), "--db", str(db), "--archive", "archive")
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=60)
