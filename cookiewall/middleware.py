@@ -258,11 +258,8 @@ class ConsentMiddleware:
             # A name the set cannot hash: a server that sends bytearray (ASGI says bytes). Given
             # as bytes, the gate and everything behind it work as usual, instead of a 500. (A
             # `try` costs nothing on the common path: Python 3.11's exceptions are zero-cost.)
-            conformant = _bytes_headers(scope["headers"])
-            if conformant is None:
+            if not await self._again_with_bytes_headers(scope, receive, send):
                 raise
-            scope["headers"] = conformant
-            await self(scope, receive, send)
             return
         if crumbs is not None:
             cookie_header = b"; ".join(crumbs)
@@ -287,11 +284,8 @@ class ConsentMiddleware:
                 # A Cookie value the dict cannot hash: given as bytearray (ASGI says bytes).
                 # As bytes, with every other header, it is served (and recorded) as usual,
                 # instead of a 500; nothing was done for this request yet. Zero-cost `try`.
-                conformant = _bytes_headers(scope["headers"])
-                if conformant is None:
+                if not await self._again_with_bytes_headers(scope, receive, send):
                     raise
-                scope["headers"] = conformant
-                await self(scope, receive, send)
                 return
             if single is None:
                 single = _single_value(cookie_header, self._cookie_name_bytes)
@@ -896,6 +890,16 @@ class ConsentMiddleware:
             # cookie for visitors who refused it, or withhold it from those who agreed.
             return _private(kept)
         return kept
+
+    async def _again_with_bytes_headers(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Serve the request again with its headers as bytes, if they were bytes-like (a server
+        that builds names or values as bytearray; ASGI says bytes); False if they were not."""
+        conformant = _bytes_headers(scope["headers"])
+        if conformant is None:
+            return False
+        scope["headers"] = conformant
+        await self(scope, receive, send)
+        return True
 
     def _consent_decides(self, headers: list[tuple[bytes, bytes]]) -> bool:
         """True when a Set-Cookie in `headers` passes for some visitors and not for others:
