@@ -42,6 +42,11 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# Any ASGI callable, for the wrapped app: the scope, receive and send types are left open
+# (Any), because a framework that types its own __call__ with TypedDict scopes (a2wsgi,
+# Litestar) is not assignable to a callable taking a MutableMapping (parameters are
+# contravariant). The gate's own `__call__` keeps the precise types.
+AnyASGIApp = Callable[[Any, Any, Any], Awaitable[Any]]
 
 logger = logging.getLogger("cookiewall")
 
@@ -110,7 +115,7 @@ class ConsentMiddleware:
 
     def __init__(
         self,
-        app: ASGIApp,
+        app: AnyASGIApp,
         *,
         policy: Policy,
         secret_key: str | bytes | Sequence[str | bytes],
