@@ -27,10 +27,13 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from importlib import metadata
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from analytics.errors import AnalyticsError, Interrupted, WarehouseLockedError
 from analytics.extras import missing_extra_module, missing_modules, needs_extra
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 PROG = "analytics"
 EXIT_USAGE = 2
@@ -74,6 +77,27 @@ class _Parser(argparse.ArgumentParser):
     # mail and log scrapers, and `--help` is one flag away.
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        # What --help, --version and a usage line print. argparse drops a failed write in
+        # silence: `analytics --help > /dev/full` exited 0 with nothing written. Flushed
+        # here, so that stdout's failure is said (one line, exit 2) as a report's is, and
+        # a closed pipe exits 1 quietly, as `report ... | head` does.
+        if not message:
+            return
+        stream = file or sys.stderr
+        try:
+            stream.write(message)
+            flush = getattr(stream, "flush", None)
+            if flush is not None:
+                flush()
+        except BrokenPipeError:
+            if stream is sys.stdout:
+                raise
+        except OSError as exc:
+            if stream is sys.stdout:
+                raise _stdout_failed(exc) from None
+            # A stderr that cannot be written has no one to tell.
 
 
 def _iso_date(text: str) -> date:
