@@ -215,6 +215,38 @@ RUNNABLE: dict[str, tuple[str, dict[str, str], str]] = {
         "page = asyncio.run(_check(app, '/prefs'))\n"
         "assert page.json() == {'may_remember_theme': False}, page.text\n",
     ),
+    # The dashboard beside a Django app: Django's page gets the banner, the dashboard answers
+    # its token, and a view of the dashboard is not recorded as a page view of the site.
+    "site = Starlette(routes=[": (
+        _DJANGO_SETTINGS
+        + _APP_CHECK
+        + "import os\n"
+        f"os.environ['ANALYTICS_TOKEN'] = '{KEY}'\n"
+        "from django.core.asgi import get_asgi_application\n"
+        "from starlette.applications import Starlette\n"
+        "from starlette.routing import Mount\n"
+        "from analytics import Recorder, TrafficMiddleware\n"
+        "from analytics.dashboard import dashboard\n"
+        "from cookiewall import ConsentMiddleware, Policy\n"
+        "policy = Policy.from_toml('cookiewall.toml')\n",
+        {"secret_key=keys": f"secret_key=[{KEY!r}]"},
+        "recorder = application.app.recorder\n"
+        "page = asyncio.run(_check(application))\n"
+        "assert '<p>Django</p>' in page.text and 'data-cookiewall' in page.text, page.text\n"
+        "async def _dashboard():\n"
+        "    transport = httpx.ASGITransport(app=application)\n"
+        "    async with httpx.AsyncClient(transport=transport, base_url='http://t') as c:\n"
+        f"        auth = {{'authorization': 'Bearer {KEY}'}}\n"
+        "        sites = await c.get('/analytics/api/sites', headers=auth)\n"
+        "        assert sites.status_code == 200, sites.text\n"
+        "        assert sites.json()['sites'] == ['example.com'], sites.text\n"
+        "        overview = await c.get('/analytics/', headers=auth)\n"
+        "        assert overview.status_code == 200, overview.text\n"
+        "        assert 'text/html' in overview.headers['content-type'], overview.headers\n"
+        "asyncio.run(_dashboard())\n"
+        "assert recorder.flush() == 1, 'the Django page alone is recorded'\n"
+        "recorder.close()\n",
+    ),
     "from a2wsgi import WSGIMiddleware": (
         _APP_CHECK,
         {"secret_key=keys": f"secret_key=[{KEY!r}]"},
