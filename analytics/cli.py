@@ -422,6 +422,7 @@ def _rollup(args: argparse.Namespace) -> int:
                     f"--archive {args.archive!r} is the staging folder of the remote "
                     "spool: staged segments are removed once ingested; give another folder"
                 )
+    _check_disposal(args, remote=remote)
 
     archive = "delete" if args.delete_ingested else args.archive
     warehouse = Warehouse(
@@ -467,14 +468,33 @@ def _rollup(args: argparse.Namespace) -> int:
 
 def _check_archive(archive: str, spool: str | None) -> None:
     """Refuse, before any work, an --archive that cannot take the ingested segments (a URL,
-    the spool itself): `Warehouse.run` would refuse it too, in the library's words. Nor one
-    this user cannot write (read-only, a file in its path): the run would commit and then
-    leave every ingested segment in the spool (exit 3) on every run."""
-    from analytics.warehouse import archive_problem, archive_write_problem
+    the spool itself): `Warehouse.run` would refuse it too, in the library's words."""
+    from analytics.warehouse import archive_problem
 
-    problem = archive_problem(archive, spool) or archive_write_problem(archive)
+    problem = archive_problem(archive, spool)
     if problem is not None:
         raise UsageError(f"--archive {problem}")
+
+
+def _check_disposal(args: argparse.Namespace, *, remote: bool) -> None:
+    """Refuse, before any work (and before a remote spool is downloaded), an --archive or
+    --delete-ingested this user cannot carry out: an archive it cannot write (read-only, a
+    file in its path), or a day folder of a local spool it may not remove segments from.
+    The run would commit and then leave every ingested segment in the spool (exit 3) on
+    every run. `Warehouse.run` makes the same check (`disposal_problem`) on its listing."""
+    from analytics.database import check_writable
+    from analytics.spool import list_segments
+    from analytics.warehouse import disposal_problem
+
+    archive = "delete" if args.delete_ingested else args.archive
+    if archive is None:
+        return
+    # A remote spool's segments are removed from its staging folder, beside --db.
+    segments = [] if remote else list_segments(args.spool)
+    problem = disposal_problem(archive, segments, archive_named="--archive")
+    if problem is not None:
+        check_writable(args.db)  # a database it may not write is said first, as ever
+        raise UsageError(problem)
 
 
 def _spark_rollup(args: argparse.Namespace) -> int:

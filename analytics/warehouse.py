@@ -42,6 +42,7 @@ from analytics.database import (
     SCHEMA_VERSION_META_KEY,
     WAREHOUSE_SCHEMA_VERSION,
     check_schema_version,
+    check_writable,
     connect,
     has_table,
     is_interruption,
@@ -355,13 +356,53 @@ def archive_write_problem(archive: str | os.PathLike[str]) -> str | None:
             if folder == path:
                 return f"{shown} is a file, not a folder"
             return f"{shown} cannot be made: {str(folder)!r} is a file, not a folder"
-        effective = os.access in os.supports_effective_ids
-        if os.access(folder, os.W_OK | os.X_OK, effective_ids=effective):
+        if _may_write_in(folder):
             return None
         if folder == path:
             return f"{shown} is not writable for this user"
         return f"{shown} cannot be made: folder {str(folder)!r} is not writable for this user"
     return None
+
+
+def disposal_problem(
+    archive: Archive, segments: Iterable[Segment], *, archive_named: str = "archive"
+) -> str | None:
+    """Why this user cannot dispose of the ingested segments among `segments` as `archive`
+    asks ("delete", or a folder to move them to; None keeps them: nothing to check), in one
+    sentence, or None when it can (or when it cannot be told).
+
+    The one check before any work, made by `Warehouse.run` and by the CLI (which makes it
+    before downloading a remote spool): found by the disposal, after COMMIT, an archive or
+    a day folder of the spool this user may not write meant a run that did everything and
+    then left every segment behind, on every run (the CLI's exit 3). A segment is deleted,
+    or moved out, from its day folder: that folder must be writable as well as the archive.
+    `archive_named` is what the message calls the archive ("--archive" for the CLI)."""
+    if archive is None:
+        return None
+    if archive != "delete":
+        problem = archive_write_problem(archive)
+        if problem is not None:
+            return f"{archive_named} {problem}"
+    for folder in sorted({seg.path.parent for seg in segments}):
+        try:
+            os.stat(folder)
+        except OSError:
+            continue  # gone since the listing (or not to be looked at): the run says so
+        if not _may_write_in(folder):
+            what = (
+                "delete ingested segments from"
+                if archive == "delete"
+                else "move ingested segments out of"
+            )
+            return f"cannot {what} spool folder {str(folder)!r}: it is not writable for this user"
+    return None
+
+
+def _may_write_in(folder: Path) -> bool:
+    """Whether this user (its effective ids, as the moves run) may add and remove names in
+    `folder`."""
+    effective = os.access in os.supports_effective_ids
+    return os.access(folder, os.W_OK | os.X_OK, effective_ids=effective)
 
 
 def _log_gone(seg: Segment) -> None:
@@ -383,7 +424,9 @@ class Warehouse:
     today (`clock`: returns the current datetime; default: now, in UTC). `archive`: what
     happens to ingested segments after a successful commit: None keeps them in place (the
     ledger skips them), "delete" deletes them, a folder receives them (same `day=` layout;
-    a URL, or the spool itself however spelled, is a `ValueError`, the latter from `run`).
+    a URL, or the spool itself however spelled, is a `ValueError`, the latter from `run`;
+    an archive, or a day folder of the spool, this user cannot write is a `WarehouseError`
+    from `run`, before any work: see `disposal_problem`).
     `create` (True): False makes a missing database file an error instead of a new
     warehouse. `lock_timeout` (10.0): seconds to wait for another process that holds the
     file, then `analytics.errors.WarehouseLockedError`. A wrong option is a `ValueError`;
@@ -482,6 +525,11 @@ class Warehouse:
             problem = archive_problem(self.archive, spool)
             if problem is not None:
                 raise ValueError(f"archive {problem}")
+        # Before any work: found by the disposal, after COMMIT, it left every segment behind.
+        problem = disposal_problem(self.archive, segments)
+        if problem is not None:
+            check_writable(self.path)  # a database it may not write is said first
+            raise WarehouseError(problem)
         if not is_utf8_name(str(spool.resolve())):
             # Every segment's path would fail, each taken for a damaged file.
             raise SpoolError(
