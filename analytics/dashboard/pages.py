@@ -22,7 +22,7 @@ from starlette.routing import Route
 from analytics.dashboard import queries, templates
 from analytics.dashboard.context import Context, mount_root
 from analytics.dashboard.head import header_only, is_head
-from analytics.dashboard.params import ParamError, Params, read_referrer
+from analytics.dashboard.params import ParamError, Params, read_referrer, referrer_param
 from analytics.dashboard.snapshot import Snapshot, WarehouseUnavailable
 from analytics.dashboard.style import CSS_BYTES, CSS_ETAG
 from analytics.render.svg import line_chart
@@ -133,7 +133,7 @@ def referrer_notice(referrer: str | None, params: Params, root: str) -> str:
         "This overview covers the whole site: the referrer in its address is not applied."
     )
     if referrer:
-        query = urlencode(params.query_string(referrer=referrer))
+        query = urlencode(params.query_string(referrer=referrer_param(referrer)))
         text += (
             f' <a href="{escape(root)}/referrer?{escape(query)}">'
             f"{escape(referrer)}: its own page</a>"
@@ -155,7 +155,7 @@ def after_range_notice(
         return ""
     changes = {"from": found.shown_from.isoformat(), **found.changes()}
     if params.referrer is not None:
-        changes["referrer"] = params.referrer
+        changes["referrer"] = referrer_param(params.referrer)
     href = templates.link(root, path, params.query_string(**changes))
     by = f" by {found.grain}" if found.grain != params.grain else ""
     return (
@@ -205,7 +205,8 @@ def referrer_body(
     con = snapshot.cursor()
     referrer = params.referrer or ""
     crumbs = f" › {escape(referrer)}"
-    hidden = {"referrer": referrer}
+    # Written so that the form reads it back as this key: see `referrer_param`.
+    hidden = {"referrer": referrer_param(referrer)}
     parts = [
         notice,
         f"<h2>Referrer: {escape(referrer)}</h2>",

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from analytics.data.referrer_sources import ANDROID_APPS
 from analytics.referrers import MAX_REFERRER_LENGTH, normalise_host, parse_referrer
 from analytics.reports import DEFAULT_DAYS, GRAINS, bucket
 
@@ -24,6 +25,10 @@ MAX_TEXT = 253  # the longest DNS name; also plenty for a site name
 ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # [0-9]: \d matches other scripts' digits
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+# The Android apps the referrer table names: their package is their key (`com.google.android.gm`).
+KNOWN_APP_PACKAGES = frozenset(
+    package.lower() for _, _, packages in ANDROID_APPS for package in packages
+)
 
 
 class ParamError(ValueError):
@@ -112,12 +117,20 @@ def referrer_key(value: str) -> str:
 
     A host name: `normalise_host` gives the Referer's host its canonical form (Unicode NFC
     from Punycode, lower case, no "www." or trailing dot), so the same function must read the
-    parameter, and it is then reduced to its registrable domain as an address is. Keys that
-    are no host name, such as "(ip)" or "(other)", stay as written
-    (lower case). An address (pasted from a browser) is read as the recorder reads a Referer
-    header: `parse_referrer` reduces it to the domain the warehouse stores (the registrable
-    one: news.ycombinator.com is ycombinator.com), and its path and query are dropped."""
+    parameter, and it is then reduced to its registrable domain as an address is; the
+    package of an Android app the referrer table names is that app's key, as stored. Keys
+    that are no host name, such as "(ip)" or "(other)", stay as written (lower case). Any
+    other app's package is read as a host name: `referrer_param` writes it as its
+    `android-app://` address instead. An address (pasted from a browser) is read as the
+    recorder reads a Referer header: `parse_referrer` reduces it to the domain the warehouse
+    stores (the registrable one: news.ycombinator.com is ycombinator.com), and its path and
+    query are dropped."""
     if not looks_like_address(value):
+        if value.lower() in KNOWN_APP_PACKAGES:
+            # An app's package is written like a host name, but read as one it would be
+            # reduced to another key (com.google.android.gm to android.gm, the Gambia's):
+            # the package of an app the table names is that app's key, as stored.
+            return value.lower()
         host = normalise_host(value)
         if host is None:
             return value.lower()
@@ -138,6 +151,27 @@ def referrer_key(value: str) -> str:
             "with a site's host name (not a public suffix such as com or co.uk)"
         )
     return found.domain
+
+
+def referrer_param(key: str) -> str:
+    """The `referrer` value a link, a form or a message writes for the stored key `key`: one
+    `referrer_key` reads back as that key.
+
+    A web domain, `(ip)` and the package of an app the table names are written as stored.
+    Any other app's package (`com.example.reader`) is written as the address it came from
+    (`android-app://com.example.reader`): bare, it would be read as a host name and reduced
+    to its registrable domain (`example.reader`), and the link opened a page of zeros."""
+    if _reads_back(key, key):
+        return key
+    address = f"android-app://{key}"
+    return address if _reads_back(address, key) else key
+
+
+def _reads_back(value: str, key: str) -> bool:
+    try:
+        return referrer_key(value) == key
+    except ParamError:
+        return False
 
 
 def read_referrer(raw: Mapping[str, str]) -> str | None:
