@@ -408,6 +408,7 @@ def _rollup(args: argparse.Namespace) -> int:
     spool = args.spool
     remote = is_remote(spool)
     if not remote:
+        _check_spool_found(spool)
         mistake = misplaced_spool(spool)
         if mistake is not None:
             raise UsageError(mistake)
@@ -464,6 +465,17 @@ def _rollup(args: argparse.Namespace) -> int:
     if ingest.undisposed:
         return EXIT_NOT_DISPOSED
     return EXIT_NEWER_SEGMENTS if ingest.newer_schema else 0
+
+
+def _check_spool_found(spool: str) -> None:
+    """Refuse a local --spool that is a file, or has a file where a folder of its path should
+    be, naming that file: the library's "does not exist or is not a folder" left the user
+    to find out which."""
+    if os.path.isfile(spool):
+        raise UsageError(f"spool folder {spool!r} is a file, not a folder")
+    blocker = _file_on_the_way(spool)
+    if blocker is not None:
+        raise UsageError(f"cannot open spool folder {spool!r}: {blocker}")
 
 
 def _check_archive(archive: str, spool: str | None) -> None:
@@ -533,6 +545,7 @@ def _report(args: argparse.Namespace) -> int:
         raise UsageError(
             f"unknown format {args.format!r}; choose one of: {', '.join(REPORT_FORMATS)}"
         )
+    _check_database_found(args.db)
     if args.output is not None and str(args.output) in STDOUT_NAMES:
         args.output = None
     if args.output is None and args.stdout_closed:
@@ -656,6 +669,30 @@ def _check_output_folder(output: Path) -> None:
     raise UsageError(f"cannot write {str(output)!r}: {problem}")
 
 
+def _check_database_found(db: Path) -> None:
+    """Refuse a --db that cannot exist because a file stands where a folder of its path
+    should be (`afile/w.duckdb`), naming that file: the library's "does not exist" sent the
+    user looking for a missing file. A missing file or folder is the library's to say."""
+    blocker = _file_on_the_way(db)
+    if blocker is not None:
+        raise UsageError(f"cannot open database {str(db)!r}: {blocker}")
+
+
+def _file_on_the_way(path: Path | str) -> str | None:
+    """Why `path` cannot exist when a file stands where a folder of its path should be
+    ("'afile' is a file, not a folder"), else None (it exists, is missing, or cannot be
+    looked at)."""
+    from analytics.database import folder_problem
+
+    try:
+        os.stat(path)
+    except NotADirectoryError:  # ENOTDIR: a file on the way, which folder_problem names
+        return folder_problem(Path(path).parent)
+    except OSError:
+        return None
+    return None
+
+
 def _replace_file(output: Path, data: bytes) -> None:
     """Write `data` to `output` whole or not at all, as `export` does.
 
@@ -692,6 +729,7 @@ def _replace_file(output: Path, data: bytes) -> None:
 def _export(args: argparse.Namespace) -> int:
     from analytics.export import export_table
 
+    _check_database_found(args.db)
     to_stdout = str(args.output) in STDOUT_NAMES
     on_terminal = _is_terminal(None if to_stdout else args.output)
     if not to_stdout and not on_terminal:
@@ -802,6 +840,7 @@ class _StdoutRelay:
 def _prune(args: argparse.Namespace) -> int:
     from analytics.warehouse import Warehouse
 
+    _check_database_found(args.db)
     deleted = Warehouse(args.db, create=False).prune(args.raw_days)
     _say_done(f"pruned {deleted} raw events older than {args.raw_days} days", quiet=args.quiet)
     return 0
