@@ -374,9 +374,15 @@ class TrafficMiddleware:
                 if name == _CONTENT_TYPE or (len(name) == 12 and name.lower() == _CONTENT_TYPE):
                     html = value[:9].lower() == _HTML
                     break
+            if html:
+                # A redirect shows no page, whatever its body: Django's and Flask's come as
+                # text/html ("Redirecting..."), and its target is the page view.
+                status = message["status"]
+                if 300 <= status < 400 and status != _NOT_MODIFIED:
+                    return
             # A 304 has no Content-Type (RFC 9110 15.4.5): a page the browser revalidated (a
             # reload, `Cache-Control: no-cache`) is known by the request instead.
-            if not html and not (
+            elif not (
                 message["status"] == _NOT_MODIFIED
                 and _asks_for_a_page(scope["headers"])
                 and not _names_another_file_type(path)

@@ -33,6 +33,7 @@ from tests.framework_support import (
     two_visitors_then_stop,
     visitor,
 )
+from tests.redirect_support import redirects_followed_then_stop
 from tests.support import uvicorn_server
 
 pytest.importorskip("django", reason="pip install django (the dev extra has it)")
@@ -155,3 +156,13 @@ def test_page_views_recorded_rolled_up_and_nothing_of_the_visitor_kept(tmp_path:
     assert_two_visitors_recorded_and_nothing_of_them_kept(spool, tmp_path / "w.duckdb", jars, THEME)
     assert set(jars[0]) == {*DJANGO_COOKIES, "theme", "cookiewall"}
     assert set(jars[1]) == DJANGO_COOKIES
+
+
+def test_a_redirect_then_its_target_is_one_page_view(tmp_path: Path) -> None:
+    # Django's redirects (HttpResponseRedirect, APPEND_SLASH's, login_required's) carry a
+    # text/html body: still no page anyone sees.
+    spool = tmp_path / "spool"
+    rows = redirects_followed_then_stop(
+        "tests.redirect_support:create_django_app", {"DJANGO_SPOOL": str(spool)}, spool
+    )
+    assert rows == [("/", 200), ("/", 200)]

@@ -30,6 +30,7 @@ from tests.framework_support import (
     two_visitors_then_stop,
     visitor,
 )
+from tests.redirect_support import redirects_followed_then_stop
 from tests.support import uvicorn_server
 
 pytest.importorskip("flask", reason="pip install flask (the dev extra has it)")
@@ -121,3 +122,12 @@ def test_page_views_recorded_rolled_up_and_nothing_of_the_visitor_kept(tmp_path:
     assert_two_visitors_recorded_and_nothing_of_them_kept(spool, tmp_path / "w.duckdb", jars, THEME)
     assert set(jars[0]) == {"session", "theme", "cookiewall"}
     assert set(jars[1]) == {"session"}
+
+
+def test_a_redirect_then_its_target_is_one_page_view(tmp_path: Path) -> None:
+    # Flask's redirects carry a text/html "Redirecting..." body: still no page anyone sees.
+    spool = tmp_path / "spool"
+    rows = redirects_followed_then_stop(
+        "tests.redirect_support:create_flask_app", {"FLASK_SPOOL": str(spool)}, spool
+    )
+    assert rows == [("/", 200), ("/", 200)]

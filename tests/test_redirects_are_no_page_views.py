@@ -1,0 +1,110 @@
+"""With record="pages", a redirect (a 3xx other than 304) is no page view whatever its
+Content-Type: Django's and Flask's redirects carry a text/html "Redirecting..." body, and
+counting them made one navigation two page views (the redirect's path and its target).
+A 304 keeps its own rule (a revalidated page navigation counts), other statuses theirs;
+record="all" still records every redirect. Real Recorder and spool, a Starlette app through
+httpx's ASGI transport, behind the gate as the README stacks it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from analytics import Recorder, TrafficMiddleware
+from cookiewall import Category, ConsentMiddleware, Policy
+from tests.recording_support import SITE, spooled
+
+ORIGIN = f"https://{SITE}"
+NAVIGATION = {
+    "user-agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "accept": "text/html,application/xhtml+xml",
+    "sec-fetch-dest": "document",
+}
+POLICY = Policy(
+    version="v1",
+    categories=[Category("necessary", required=True, description="The site needs these.")],
+)
+HTML = "text/html; charset=utf-8"
+
+
+async def answer(request: Any) -> Response:
+    """`/s/<status>`: that status with an HTML body, as Django and Flask send redirects."""
+    status = int(request.path_params["status"])
+    headers = {"location": "/page"} if 300 <= status < 400 else {}
+    if status == 304:
+        return Response(status_code=304, headers={"etag": '"v1"'})  # no Content-Type
+    body = "<!doctype html><title>Redirecting...</title><p>Redirecting to /page</p>"
+    return Response(body, status_code=status, headers=headers, media_type="text/html")
+
+
+async def page(request: Any) -> HTMLResponse:
+    return HTMLResponse("<!doctype html><html><body><p>page</p></body></html>")
+
+
+def recorded(recorder: Recorder, *paths: str) -> list[tuple[str, int]]:
+    app = ConsentMiddleware(
+        TrafficMiddleware(
+            Starlette(routes=[Route("/s/{status}", answer), Route("/page", page)]),
+            recorder=recorder,
+        ),
+        policy=POLICY,
+        secret_key=["redirect-key-0123456789abcdef012345"],
+    )
+
+    async def go() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=ORIGIN, headers=NAVIGATION
+        ) as client:
+            for path in paths:
+                await client.get(path, follow_redirects=True)
+
+    asyncio.run(go())
+    return [(row["path"], row["status"]) for row in spooled(recorder)]
+
+
+@pytest.fixture
+def pages(tmp_path: Path) -> Iterator[Recorder]:
+    recorder = Recorder(tmp_path / "spool", SITE)
+    yield recorder
+    recorder.close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_an_html_redirect_then_its_target_is_one_page_view(pages: Recorder, status: int) -> None:
+    assert recorded(pages, f"/s/{status}") == [("/page", 200)]
+
+
+def test_a_300_multiple_choices_is_no_page_view_either(pages: Recorder) -> None:
+    # (httpx does not follow a 300: only the 300 itself was requested.)
+    assert recorded(pages, "/s/300") == []
+
+
+def test_the_other_statuses_keep_their_rules(pages: Recorder) -> None:
+    # An HTML 200 and 404 are pages; a 304 to a page navigation is a revalidated page.
+    assert recorded(pages, "/s/200", "/s/404", "/s/304") == [
+        ("/s/200", 200),
+        ("/s/404", 404),
+        ("/s/304", 304),
+    ]
+
+
+def test_record_all_still_records_every_redirect(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path / "spool", SITE, record="all")
+    try:
+        assert recorded(recorder, "/s/302", "/s/301") == [
+            ("/s/302", 302),
+            ("/page", 200),
+            ("/s/301", 301),
+            ("/page", 200),
+        ]
+    finally:
+        recorder.close()
