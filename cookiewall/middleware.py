@@ -57,6 +57,10 @@ GATE_STATE_KEY = "cookiewall.gate"
 # outside the gate, records none of them whatever `path_prefix` is. The same literal is in
 # analytics.middleware, which works without cookiewall and so cannot import it.
 ANSWERED_STATE_KEY = "cookiewall.answered"
+# Private: a gate that runs inside another (a mounted app's own gate under the site's) leaves
+# here an `_InnerGateReport` of what it sent (see `_reporting_to_outer_gate`), so that the
+# gate around it leaves those cookies and that page alone (see `_gated_beside`).
+INNER_GATE_STATE_KEY = "cookiewall.inner_gate"
 
 MAX_INJECT_BUFFER = 1024 * 1024  # bodies with a known, small Content-Length may be buffered
 # A streamed page's first bytes kept for its <meta> CSP nonces: a head is a few KiB. Kept on,
@@ -204,6 +208,8 @@ class ConsentMiddleware:
         self._cleared: dict[int, None] = {}
         # Whether the warning about compressed pages (see `_gate`) was logged: once is enough.
         self._warned_compressed = False
+        # Whether a gate inside this one was found to share its consent cookie: said once.
+        self._warned_shared_cookie = False
         # Whether a decision from a clock further ahead than tolerated was logged (see
         # `_kept_for_other_hosts`): once is enough.
         self._warned_clock = False
@@ -308,10 +314,15 @@ class ConsentMiddleware:
         state = scope.get("state")
         if state is None:
             scope["state"] = state = {}
+        outer = state.get(GATE_STATE_KEY)
         state["consent"] = consent
         # What `get_gate` hands a route: with `app.add_middleware`, Starlette builds this
         # instance itself and the app has no other handle on it (or on its counters).
         state[GATE_STATE_KEY] = self
+        if outer is not None and outer is not self and isinstance(outer, ConsentMiddleware):
+            # Another gate around this one: the site's, around a mount that has its own. This
+            # one's policy governs the request (inside, the app sees this gate's consent).
+            send = self._reporting_to_outer_gate(state, site, send)
 
         handler = site.routes.get(path)
         if handler is not None:
@@ -339,7 +350,12 @@ class ConsentMiddleware:
                         observe(scope, observed, message)  # first, as its own wrapper would
                     headers = message.get("headers")
                     if headers:
-                        message["headers"] = gated(headers, consent)
+                        inner = state.get(INNER_GATE_STATE_KEY)
+                        if inner is None:
+                            message["headers"] = gated(headers, consent)
+                        else:
+                            answered = self._inner_gate_answered(inner, site)
+                            message["headers"] = self._gated_beside(headers, consent, answered)
                 await send(message)
 
             await app(scope, receive, send_filtered)
@@ -368,6 +384,87 @@ class ConsentMiddleware:
         """Whether the gate's own cookies get Secure: as configured, else when served by https.
         Asked only when the gate sets a cookie, never on a returning visitor's plain page."""
         return self.secure if self.secure is not None else scope.get("scheme") == "https"
+
+    def _reporting_to_outer_gate(self, state: dict[str, Any], site: Site, send: Send) -> Send:
+        """`send`, reporting to the gate around this one what this gate sent (see
+        `_gated_beside`): the report is made here and only here, so an app cannot make one."""
+        report = _InnerGateReport(self, site.cookie_path)
+        state[INNER_GATE_STATE_KEY] = report
+
+        async def send_reported(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                report.set_cookies = [
+                    value
+                    for key, value in message.get("headers") or ()
+                    if key.lower() == b"set-cookie"
+                ]
+                # Put back: a gate inside this one left its own report, on which this one
+                # acted; the gate outside acts on what this one sent.
+                state[INNER_GATE_STATE_KEY] = report
+            await send(message)
+
+        return send_reported
+
+    def _inner_gate_answered(self, report: object, site: Site) -> _InnerGateReport | None:
+        """The report of the gate inside this one when it sent the response (a mount's own
+        gate), else None: the request never reached one, or its app's error went to a
+        handler outside it, whose page is this gate's to gate."""
+        if type(report) is not _InnerGateReport or report.set_cookies is None:
+            return None  # `type`, not isinstance: only this module makes one
+        inner = report.gate
+        if inner is self:
+            return None
+        if (
+            inner.cookie_name == self.cookie_name
+            and report.cookie_path == site.cookie_path
+            and not self._warned_shared_cookie
+        ):
+            self._warned_shared_cookie = True
+            logger.warning(
+                "cookiewall: two consent gates on one request store their decisions in one"
+                " cookie (%r, Path=%s): each would take the other's for a bad one and clear"
+                " it; give the inner gate its own cookie_name",
+                self.cookie_name,
+                site.cookie_path,
+            )
+        return report
+
+    def _gated_beside(
+        self,
+        headers: list[tuple[bytes, bytes]],
+        consent: Consent,
+        answered: _InnerGateReport | None,
+    ) -> list[tuple[bytes, bytes]]:
+        """`_gated`, but the Set-Cookies a gate inside this one sent (a mounted app's own gate,
+        whose policy governs its pages) pass as they are: the shop's visitor decides with the
+        shop's gate. Any other Set-Cookie (one that a layer between the two gates added, or
+        that names this gate's consent cookie when the inner gate's is another) is gated here
+        as usual. `answered`: see `_inner_gate_answered`; None: `_gated` alone."""
+        if answered is None:
+            return self._gated(headers, consent)
+        unclaimed = list(answered.set_cookies or ())
+        # The inner gate removes its app's Set-Cookies for its own consent cookie; one named as
+        # this gate's, when the names differ, was the inner app's: never passed unseen.
+        same_name = answered.gate.cookie_name == self.cookie_name
+        passed: list[tuple[bytes, bytes]] = []
+        rest: list[tuple[bytes, bytes]] = []
+        for key, value in headers:
+            if (
+                unclaimed
+                and key.lower() == b"set-cookie"
+                and value in unclaimed
+                and (same_name or not setcookie.sent_back_as(value, self.cookie_name))
+            ):
+                unclaimed.remove(value)  # as many as it sent: a copy added outside is gated
+                passed.append((key, value))
+            else:
+                rest.append((key, value))
+        if not passed:
+            return self._gated(headers, consent)
+        gated = self._gated(rest, consent)
+        if gated is rest:
+            return headers  # nothing removed or added: in the order the app sent
+        return [*passed, *gated]
 
     def _keep_header(self, cookie_header: bytes, value: str) -> None:
         kept = self._value_by_header
@@ -570,6 +667,7 @@ class ConsentMiddleware:
         visitor's page) a function that says what to await once the app has returned: None
         when nothing is held any more, as is usual."""
         is_head = scope["method"] == "HEAD"
+        state = scope["state"]
         inject_for = not consent.decided and not is_head
         # HEAD gets no body to inject into, but GET would get the banner: the headers say what
         # GET's would (`_banner_page_headers`), with no length, as the app's is not GET's.
@@ -585,15 +683,28 @@ class ConsentMiddleware:
             kind = message["type"]
             if kind == "http.response.start":
                 headers = message.get("headers") or []
-                gated = self._gated(headers, consent)  # `headers` itself when all allowed
+                inner = state.get(INNER_GATE_STATE_KEY)
+                answered = None if inner is None else self._inner_gate_answered(inner, site)
+                own = extra
+                if answered is not None:
+                    # A mounted app's own gate sent this page: its banner, if any, is in.
+                    gated = self._gated_beside(headers, consent, answered)
+                    page_of_this_gate = False
+                    if answered.gate.cookie_name == self.cookie_name:
+                        # The consent value this gate could not verify is most likely the
+                        # mount's own decision (sent below the mount): not this gate's to clear.
+                        own = [value for value in extra if not setcookie.is_deletion(value)]
+                else:
+                    gated = self._gated(headers, consent)  # `headers` itself when all allowed
+                    page_of_this_gate = html_varies
                 changed = gated is not headers
                 headers = gated
-                if extra:
+                if own:
                     # The gate's own Set-Cookie belongs to this visitor alone: a shared cache
                     # keeping it with a public response would hand it to everyone after.
-                    headers = _private([*headers, *((b"set-cookie", v) for v in extra)])
+                    headers = _private([*headers, *((b"set-cookie", v) for v in own)])
                     changed = True
-                if html_varies and _is_html(headers):
+                if page_of_this_gate and _is_html(headers):
                     headers = _private(headers, revalidate=True)
                     changed = True
                     if inject_for and _injectable(message, headers):
@@ -962,6 +1073,19 @@ class ConsentMiddleware:
         )
         body = b"" if scope["method"] == "HEAD" else reply.body
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+class _InnerGateReport:
+    """What a gate inside another sent (see `ConsentMiddleware._reporting_to_outer_gate`): the
+    gate, its consent cookie's path for this request, and the Set-Cookie values of its
+    response start (None until it sends one)."""
+
+    __slots__ = ("cookie_path", "gate", "set_cookies")
+
+    def __init__(self, gate: ConsentMiddleware, cookie_path: str) -> None:
+        self.gate = gate
+        self.cookie_path = cookie_path
+        self.set_cookies: list[bytes] | None = None
 
 
 class _StreamedPage:
