@@ -1038,7 +1038,7 @@ def _interrupt_unless_committing(stops: _Stops) -> Callable[[int, object], None]
 
 
 @contextlib.contextmanager
-def _signals_stop_queries(stops: _Stops) -> Iterator[None]:
+def _signals_stop_queries(stops: _Stops, *, whole_process: bool = False) -> Iterator[None]:
     """While the command runs, Ctrl-C, SIGTERM and SIGHUP stop DuckDB's query at once and
     are noted in `stops`.
 
@@ -1048,7 +1048,12 @@ def _signals_stop_queries(stops: _Stops) -> Iterator[None]:
     damaged segment and the run tried again). The signal's number also goes to a wakeup
     socket at once, whatever the main thread is doing; a thread reading it tells every open
     connection to stop. Python's own KeyboardInterrupt (or `_Stopped`) still follows. A
-    signal whose handler is not the default (`nohup` ignores SIGHUP) keeps its handler."""
+    signal whose handler is not the default (`nohup` ignores SIGHUP) keeps its handler.
+
+    `whole_process`: the command is the process (`analytics ...`, not `main()` called by a
+    program), so once a rollup's COMMIT is under way the signals it took are ignored until
+    the process exits, not handed back to their default action: a SIGTERM while the summary
+    was printed, or the interpreter was exiting, killed it and said 143 of a committed run."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers belong to the main thread (main() called from a worker)
         return
@@ -1074,8 +1079,9 @@ def _signals_stop_queries(stops: _Stops) -> Iterator[None]:
         writer.close()  # the watcher reads the end of the stream and returns
         watcher.join()
         reader.close()
+        keep_ignoring = whole_process and stops.committing
         for signum, before in replaced.items():
-            signal.signal(signum, before)
+            signal.signal(signum, signal.SIG_IGN if keep_ignoring else before)
 
 
 def _watch_signals(reader: socket.socket, watched: frozenset[int], stops: _Stops) -> None:
@@ -1123,7 +1129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.stdout_closed = stdout_closed
         args.stops = stops
         handler: Callable[[argparse.Namespace], int] = args.handler
-        with _signals_stop_queries(stops):
+        # argv None: the command line is this process's own (the console script, -m).
+        with _signals_stop_queries(stops, whole_process=argv is None):
             code = handler(args)
         try:
             sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
