@@ -5,9 +5,10 @@ leading ``www.`` (kept when the rest is a public suffix: ``www.com`` is a site, 
 the domain is its registrable domain (eTLD+1) per the Public Suffix List, private section
 included. A host that is itself a suffix of the ICANN section (``com``, ``co.uk``) is no site
 and counts as direct; one of the private section (``github.io``) is the platform's own site,
-its own domain. The medium and the human name come from our own curated table
-(analytics/data/referrer_sources.py). Parsing is cached per raw header value, since the same
-few referrers repeat on most requests.
+its own domain. An IP literal is ``(ip)``, and so is a host that spells an address in its
+labels (``203-0-113-7.sslip.io``), its domain too where that holds the address. The medium and
+the human name come from our own curated table (analytics/data/referrer_sources.py). Parsing
+is cached per raw header value, since the same few referrers repeat on most requests.
 
 References:
     RFC 9110 §10.1.3 (Referer), RFC 3986 (URI syntax), RFC 5890/3492 (IDNA, Punycode),
@@ -151,6 +152,12 @@ def _load_spam_hosts() -> frozenset[str]:
 
 
 SPAM_HOSTS = _load_spam_hosts()
+# Entries that are public suffixes themselves (ICANN or private section; of the shipped list,
+# `kharkov.ua`, a city's second-level domain open to anyone): anyone registers a site under
+# such a name, so the entry names the host itself, never the sites below it. Matched on
+# subdomains, it would drop every real visitor who follows a link from any of them.
+SPAM_SUFFIX_HOSTS = frozenset(h for h in SPAM_HOSTS if _psl.is_public(h, accept_unknown=False))
+_SPAM_DOMAINS = SPAM_HOSTS - SPAM_SUFFIX_HOSTS  # these match their subdomains too
 
 
 def _suffixes(host: str, stop: str) -> Iterable[str]:
@@ -180,8 +187,100 @@ def _lookup_web(host: str, domain: str) -> tuple[str, str] | None:
 
 
 def _is_spam(host: str) -> bool:
+    # `www.` is the listed host itself, as the list's own entries are read (`www.` dropped).
+    if host in SPAM_SUFFIX_HOSTS or host.removeprefix("www.") in SPAM_SUFFIX_HOSTS:
+        return True
     labels = host.split(".")
-    return any(".".join(labels[i:]) in SPAM_HOSTS for i in range(len(labels)))
+    return any(".".join(labels[i:]) in _SPAM_DOMAINS for i in range(len(labels)))
+
+
+# An Internet address spelled in a host name: wildcard DNS (`203.0.113.7.nip.io`,
+# `203-0-113-7.sslip.io`, sslip.io's `2a01-4f8-c17-b8f--2`, `--` for `::`), cloud and ISP
+# reverse names (`ec2-203-0-113-7.compute-1.amazonaws.com`, `c-73-15-22-9.hsd1.ca.comcast.net`,
+# `ip68-1-2-3.ph.ph.cox.net`, `7.113.0.203.in-addr.arpa`). The path redactor's patterns
+# (analytics/paths.py) do not fit host labels: they refuse a dotted quad after a `.`
+# (`app.10.0.0.1.nip.io`), a dashed one after a digit and a dash (`ec2-203-…`) and an IPv6
+# address after a letter, each for a path's version numbers and code names.
+
+# The first number glued to a word (`ip68-`, `host86-`, `bb121-`), not to a version's `v`.
+_WORD_THEN_OCTET = re.compile(r"([a-z]+)([0-9]{1,3})")
+_VERSION_WORDS = frozenset({"v", "ver", "version", "rel", "release"})
+_SINGLE_DASH = re.compile(r"(?<!-)-(?!-)")
+# What every IPv4 spelling above holds (a quick test before the label-by-label one).
+_FOUR_NUMBERS = re.compile(r"(?:[0-9]{1,3}[.-]){3}[0-9]")
+_HEX_AND_DASHES = re.compile(r"[0-9a-f-]*")
+
+
+def _is_octet(text: str) -> bool:
+    return 0 < len(text) <= 3 and text.isascii() and text.isdigit() and int(text) <= 255
+
+
+def _spells_dashed_ipv4(label: str) -> bool:
+    """Four numbers of 0-255 joined by dashes, not part of a longer run of numbers and not a
+    version's (`v1-2-3-4`, `release-1-2-3-4`)."""
+    parts = label.split("-")
+    for start in range(len(parts) - 3):
+        first = parts[start]
+        if not _is_octet(first):
+            glued = _WORD_THEN_OCTET.fullmatch(first)
+            if glued is None or glued.group(1) in _VERSION_WORDS or int(glued.group(2)) > 255:
+                continue
+        elif start and (parts[start - 1].isdigit() or parts[start - 1] in _VERSION_WORDS):
+            continue
+        if not all(_is_octet(part) for part in parts[start + 1 : start + 4]):
+            continue
+        if start + 4 < len(parts) and parts[start + 4].isdigit():
+            continue
+        return True
+    return False
+
+
+def _spells_dashed_ipv6(label: str) -> bool:
+    """An IPv6 address with `-` for `:` (sslip.io's form; `--` is `::`), alone or between
+    single dashes; with a digit, so that hex words (`cafe--bead`) stay names."""
+    if "--" not in label and label.count("-") < 7:
+        return False
+    pieces = _SINGLE_DASH.split(label)
+    for start in range(len(pieces)):
+        for end in range(start + 1, min(len(pieces), start + 8) + 1):
+            if not _HEX_AND_DASHES.fullmatch(pieces[end - 1]):
+                break  # no address reaches across a piece that is not hex (`--mysite`)
+            candidate = "-".join(pieces[start:end]).replace("-", ":")
+            if candidate.count(":") < 2 or not any(ch.isdigit() for ch in candidate):
+                continue
+            try:
+                ipaddress.IPv6Address(candidate)
+            except ValueError:
+                continue
+            return True
+    return False
+
+
+def _address_labels(labels: list[str]) -> range | None:
+    """The labels of a host that spell an Internet address (the first such run), if any."""
+    for i in range(len(labels) - 3):
+        if all(_is_octet(label) for label in labels[i : i + 4]):
+            return range(i, i + 4)
+    for i, label in enumerate(labels):
+        if label.isascii() and (_spells_dashed_ipv4(label) or _spells_dashed_ipv6(label)):
+            return range(i, i + 1)
+    return None
+
+
+def _without_address(host: str, domain: str) -> tuple[str, str]:
+    """`(host, domain)` as stored: `(ip)` for each that holds an address spelled in labels.
+
+    The domain is kept when only labels below it hold the address: `nip.io` or `comcast.net`
+    names a service or a provider, no one's machine, and still tells where the visit came from.
+    """
+    if not _FOUR_NUMBERS.search(host) and "--" not in host and host.count("-") < 7:
+        return host, domain  # the common case: no four numbers in a row, no IPv6 spelling
+    labels = host.split(".")
+    found = _address_labels(labels)
+    if found is None:
+        return host, domain
+    first_domain_label = len(labels) - (domain.count(".") + 1)
+    return IP_LITERAL, IP_LITERAL if found[-1] >= first_domain_label else domain
 
 
 def _is_internal(host: str, domain: str, site: str) -> bool:
@@ -229,13 +328,14 @@ def parse_referrer(raw: bytes, site: str) -> Referrer:
     # the platform's own site, as the WebExtensions public-suffix API counts it) or a name
     # the list does not know (localhost): the host is its own domain.
     domain = _psl.privatesuffix(host) or host
+    stored_host, stored_domain = _without_address(host, domain)
     if _is_internal(host, domain, site):
-        return Referrer(host, domain, "internal", domain)
+        return Referrer(stored_host, stored_domain, "internal", stored_domain)
     found = _lookup_web(host, domain)
     if found is None:
-        return Referrer(host, domain, "referral", domain)
+        return Referrer(stored_host, stored_domain, "referral", stored_domain)
     medium, name = found
-    return Referrer(host, domain, medium, name)
+    return Referrer(stored_host, stored_domain, medium, name)
 
 
 def normalise_site(site: str) -> str:
