@@ -78,6 +78,12 @@ _NOT_PAGE_EXTENSIONS = frozenset({
 # packages (the same literal as cookiewall.middleware.ANSWERED_STATE_KEY: not imported, as
 # analytics works without cookiewall). Only seen here when this middleware is outside the gate.
 _ANSWERED_BY_THE_GATE = "cookiewall.answered"
+_GATE = "cookiewall.gate"  # the gate that served the request (cookiewall's GATE_STATE_KEY)
+# Set in the request state by the outermost TrafficMiddleware that records the request (the
+# value is that middleware): one under a mount with its own stack sees it and records nothing,
+# so a request is one row. `scope["state"]` is the dict Starlette's Mount, most routers and
+# apps that copy the scope share by reference with the scope they pass on.
+_RECORDED_BY = "analytics.recorded_by"
 
 
 def _as_bytes(value: Any) -> Any:
@@ -226,6 +232,7 @@ class TrafficMiddleware:
         self._trusts_proxies = bool(recorder.trusted_proxies)
         self._record_all = recorder.record_all
         self._warned_outside_the_gate = False  # see `_warn_outside_the_gate`
+        self._warned_recorded_outside = False  # see `_claim`
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -262,7 +269,7 @@ class TrafficMiddleware:
         if self._record_all or scope.get("root_path"):
             return None
         path: str = scope["path"]
-        return None if self._excluded(path) else path
+        return None if self._excluded(path) or not self._claim(scope) else path
 
     def observe_response(self, scope: Scope, path: str, message: Message) -> None:
         """Record the response `message` starts (see `observed_path`); never raises."""
@@ -278,10 +285,14 @@ class TrafficMiddleware:
         if not root_path or self._record_all:
             return None
         path, app_path = _mounted_paths(scope["path"], root_path)
-        return None if self._excluded(app_path) or self._excluded(path) else path
+        if self._excluded(app_path) or self._excluded(path) or not self._claim(scope):
+            return None
+        return path
 
     async def _call_unobserved(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """An excluded path (passed through) or `record="all"` (see `_call_recording_all`)."""
+        """An excluded path (passed through; this middleware's navigation script and beacon
+        served), `record="all"` (see `_call_recording_all`), or a request a TrafficMiddleware
+        around this one records (passed through)."""
         root_path = scope.get("root_path")
         if root_path:
             path, app_path = _mounted_paths(scope["path"], root_path)
@@ -295,8 +306,10 @@ class TrafficMiddleware:
                 await navigation(scope, receive, send, app_path)
             else:
                 await self.app(scope, receive, send)
-        else:
+        elif self._claim(scope):
             await self._call_recording_all(scope, receive, send, path)
+        else:
+            await self.app(scope, receive, send)
 
     async def _call_recording_all(
         self, scope: Scope, receive: Receive, send: Send, path: str
@@ -335,11 +348,46 @@ class TrafficMiddleware:
         except Exception as exc:  # recording must never break a response
             self.recorder.recording_failed(exc)
 
-    def _warn_outside_the_gate(self) -> None:
+    def _claim(self, scope: Scope) -> bool:
+        """Mark the request as recorded by this middleware, unless a TrafficMiddleware around
+        it (an app under a mount with its own stack, mounted in a site that has one) already
+        did: then False, and this one records nothing (one warning). Asked only for a request
+        this middleware would record (an excluded path is left to the one inside)."""
+        state = scope.get("state")
+        if state is None:  # a server without lifespan state, and no gate around
+            scope["state"] = state = {}
+        elif not isinstance(state, dict):  # not ASGI: nothing to share a mark with
+            return True
+        if state.setdefault(_RECORDED_BY, self) is self:
+            return True
+        if not self._warned_recorded_outside:
+            self._warned_recorded_outside = True
+            logger.warning(
+                "analytics: a TrafficMiddleware around this one (a site's, around the mount"
+                " of this app) already records its requests; this one records none of them,"
+                " so each request is one row (one TrafficMiddleware per request is enough)"
+            )
+        return False
+
+    def _warn_outside_the_gate(self, gate: Any) -> None:
         """Say once that this middleware wraps cookiewall's gate (it saw a request the gate
         answered, which never reaches a middleware inside it): events are right either way,
-        but inside, the gate runs it within its own send wrapper (`observed_path`)."""
+        but inside, the gate runs it within its own send wrapper (`observed_path`).
+
+        Not for the gate of an app mounted below (its endpoints under the mount): that one is
+        rightly inside. Told apart by the middleware chain: the gate wrapped by this one is
+        reached through the `app` attributes of the middlewares in between (Starlette's and
+        ours have one); a router or an app ends the chain."""
         if self._warned_outside_the_gate:
+            return
+        app: Any = self.app
+        for _ in range(64):
+            if app is gate:
+                break
+            app = getattr(app, "app", None)
+            if app is None:
+                return
+        else:
             return
         self._warned_outside_the_gate = True
         logger.warning(
@@ -390,8 +438,8 @@ class TrafficMiddleware:
                 return
         state = scope.get("state")
         if isinstance(state, dict):
-            if _ANSWERED_BY_THE_GATE in state:  # the gate's own answer (this is outside it)
-                self._warn_outside_the_gate()
+            if _ANSWERED_BY_THE_GATE in state:  # a gate's own answer (this is outside it)
+                self._warn_outside_the_gate(state.get(_GATE))
                 return
             consent_object = state.get("consent")
         else:
