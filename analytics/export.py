@@ -13,6 +13,8 @@ import stat
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from analytics.database import (
     DEFAULT_LOCK_TIMEOUT,
@@ -25,7 +27,7 @@ from analytics.database import (
     scalar,
 )
 from analytics.errors import ExportError, WarehouseError
-from analytics.tables import REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES
+from analytics.tables import REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES, read_sql
 
 # The only tables `export_table` accepts: a table name is never pasted into SQL unchecked.
 EXPORT_TABLES: tuple[str, ...] = ("events", *ROLLUP_TABLES)
@@ -38,6 +40,52 @@ EXPORT_TABLE_KEY = b"cookiewall.export"
 # CSV exports here and CSV reports (analytics.render.csvfmt) both defuse.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_STARTS_SQL = "(" + ", ".join(f"chr({ord(c)})" for c in FORMULA_STARTS) + ")"
+# Rows per Parquet row group, and per record batch read from DuckDB: DuckDB's own COPY
+# default, so a large table is streamed through in row groups of this size, never held whole.
+PARQUET_ROW_GROUP_ROWS = 122_880
+
+
+def declared_nullability(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, bool]:
+    """Whether each column of `table` may hold null, as the warehouse declares it.
+
+    A warehouse made before `daily_referrer_domains` is exported from a fallback query: its
+    columns are those the table is created with (schema_daily_referrer_domains.sql)."""
+    if table != "daily_referrer_domains" or has_table(con, table):
+        described = con.execute(f"DESCRIBE {table}").fetchall()  # CatalogException if none
+    else:
+        declared = duckdb.connect(":memory:")
+        try:
+            declared.execute(read_sql(f"schema_{table}.sql"))
+            described = declared.execute(f"DESCRIBE {table}").fetchall()
+        finally:
+            declared.close()
+    return {str(name): null == "YES" for name, _type, null, *_ in described}
+
+
+def _write_parquet(con: duckdb.DuckDBPyConnection, query: str, table: str, output: Path) -> None:
+    """Write the rows of `query` to `output` with the declared schema of `table`.
+
+    Not DuckDB's COPY: it takes each column's nullability from the data, so a nullable
+    column that happens to hold no null (utm_source on a day every campaign had one) was
+    written REQUIRED, and the next day's export OPTIONAL; a BigQuery load appending daily
+    exports, or a Spark schema merge over a folder of them, failed on the day the first null
+    came. Here the schema is the table's, whatever the rows: the rows are streamed from
+    DuckDB in record batches, one row group each, and never held in memory whole."""
+    nullable = declared_nullability(con, table)
+    reader = con.sql(query).to_arrow_reader(PARQUET_ROW_GROUP_ROWS)
+    # The table's name in the footer, so that a rollup knows this file for an export if it
+    # lands in the spool (`analytics.footers`).
+    schema = pa.schema(
+        [field.with_nullable(nullable.get(field.name, True)) for field in reader.schema],
+        metadata={EXPORT_TABLE_KEY: table.encode()},
+    )
+    # Written in order, never sought back: a pipe or a device is written through too.
+    with open(output, "wb") as sink, pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+        for batch in reader:
+            writer.write_batch(
+                pa.RecordBatch.from_arrays(batch.columns, schema=schema),
+                row_group_size=PARQUET_ROW_GROUP_ROWS,
+            )
 
 
 def _spreadsheet_safe(con: duckdb.DuckDBPyConnection, table: str) -> str:
@@ -183,13 +231,7 @@ def export_table(
     con = connect(db_path, read_only=True, lock_timeout=lock_timeout)
     try:
         order = "ts" if table == "events" else "ALL"
-        if fmt == "parquet":
-            # The table's name (one of EXPORT_TABLES: plain, safe in quotes) in the footer,
-            # so that a rollup knows this file for an export if it lands in the spool.
-            mark = f"{{'{EXPORT_TABLE_KEY.decode()}': '{table}'}}"
-            options = f"FORMAT parquet, COMPRESSION zstd, KV_METADATA {mark}"
-        else:
-            options = "FORMAT csv, HEADER"
+        options = "FORMAT csv, HEADER"
         if stream:
             # DuckDB's own temporary-then-rename, which a redirected /dev/fd/1 cannot take.
             options += ", USE_TMP_FILE false"
@@ -200,11 +242,15 @@ def export_table(
                 # A warehouse made before that table, not rolled up since (an export never
                 # writes): what reports and the dashboard read from it too.
                 source = f"({REFERRER_DOMAINS_FALLBACK})"
-            columns = "*" if fmt == "parquet" else _spreadsheet_safe(con, source)
-            con.execute(
-                f"COPY (SELECT {columns} FROM {source} AS {table} ORDER BY {order})"
-                f" TO {quote_path(temp)} ({options})"
-            )
+            if fmt == "parquet":
+                query = f"SELECT * FROM {source} AS {table} ORDER BY {order}"
+                _write_parquet(con, query, table, temp)
+            else:
+                columns = _spreadsheet_safe(con, source)
+                con.execute(
+                    f"COPY (SELECT {columns} FROM {source} AS {table} ORDER BY {order})"
+                    f" TO {quote_path(temp)} ({options})"
+                )
             rows = scalar(con, f"SELECT COUNT(*) FROM {source} AS {table}")
         except duckdb.CatalogException:
             raise WarehouseError(
@@ -214,6 +260,13 @@ def export_table(
             if stream and "broken pipe" in str(exc).lower():
                 raise BrokenPipeError(f"{str(named)!r}: the reader closed it") from None
             raise ExportError(f"cannot write {str(named)!r}: {os_reason(exc)}") from None
+        except BrokenPipeError:
+            raise BrokenPipeError(f"{str(named)!r}: the reader closed it") from None
+        except OSError as exc:  # a Parquet export's own write (a full disk, a closed device)
+            reason = exc.strerror or str(exc)
+            raise ExportError(f"cannot write {str(named)!r}: {reason}") from None
+        except pa.ArrowException as exc:
+            raise ExportError(f"cannot write {str(named)!r}: {exc}") from None
         if stream:
             return rows
         try:
