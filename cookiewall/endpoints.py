@@ -9,7 +9,9 @@ References:
 * Fetch Metadata (`Sec-Fetch-Site`): https://www.w3.org/TR/fetch-metadata/
 * RFC 6454 (the Origin of a request)
 * ASGI HTTP scope, `root_path`: https://asgi.readthedocs.io/en/latest/specs/www.html
-* WHATWG URL, double-dot path segments (`..`, `.%2e`, `%2e.`, `%2e%2e`)
+* WHATWG URL, single- and double-dot path segments (`.`, `%2e`, `..`, `.%2e`, `%2e.`, `%2e%2e`)
+* Fetch, CORS-safelisted requests (no preflight) and `Cross-Origin-Resource-Policy`:
+  https://fetch.spec.whatwg.org/
 """
 
 from __future__ import annotations
@@ -55,7 +57,14 @@ from cookiewall.receipts import ReceiptLog, is_receipt_id
 logger = logging.getLogger("cookiewall")
 
 MAX_NEXT = 2048
-_PRIVATE = [(b"cache-control", b"private, no-store"), (b"vary", b"Cookie")]
+# The answers that state the visitor's choice (and GPC) are for the site's own pages, which
+# load them from their own origin (under a mount too): no other origin may embed one. A page
+# on a sibling subdomain is same-site, so the Lax consent cookie goes with its
+# `<script src=".../consent-mode.js">`, and the script hands the choice to `window.dataLayer`,
+# where that page reads it. JSON and HTML are refused as scripts already (nosniff, ORB): the
+# header is there in case a browser ever reads them another way.
+_OWN_ORIGIN_ONLY = (b"cross-origin-resource-policy", b"same-origin")
+_PRIVATE = [(b"cache-control", b"private, no-store"), (b"vary", b"Cookie"), _OWN_ORIGIN_ONLY]
 # The gate's HTML holds the decision forms: another site must not frame them and lure a click
 # onto "Accept all" (clickjacking; the click is same-origin inside the frame, so it passes
 # the CSRF check, and leaves a receipt). The site may still frame its own banner.
@@ -82,6 +91,11 @@ _MALFORMED_VERSION = (
     "policy_version must be a policy version: at most"
     f" {MAX_POLICY_VERSION} characters, none of them a control character"
 )
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+_NO_SIGNAL = (
+    "cross-site request refused: a form must carry this site's Origin or Referer"
+    " (a client that is not a browser can post JSON)"
+)
 # Decisions honoured whatever policy version the banner they came from was shown under.
 _REFUSALS = frozenset({"withdraw", "reject_all"})
 SECONDS_PER_DAY = 86_400
@@ -91,7 +105,8 @@ MAX_COOKIE_BYTES = 4096  # a cookie's name and value, as browsers keep them (RFC
 # proxies fold Set-Cookie headers).
 _ROOT_SAFE = "/-._~!$&'()*+=:@"
 PATH_SAFE = "/!$&'()*+,;=:@~"  # RFC 3986 pchar and '/', left as they are in a URL path
-_DOT_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
+# `.` and `..` path segments as a browser reads them (WHATWG URL: `%2e` is a dot there too).
+_DOT_SEGMENTS = frozenset({".", "%2e", "..", ".%2e", "%2e.", "%2e%2e"})
 # Printable ASCII but the space: what `safe_next` leaves as it is when it percent-encodes.
 _NEXT_SAFE = "".join(chr(code) for code in range(0x21, 0x7F))
 _URL_SYNTAX = frozenset("/\\.:@?#")
@@ -103,7 +118,7 @@ def safe_next(value: str | None, root: str = "") -> str:
     """A same-site relative path to go back to; anything doubtful becomes `root + "/"`.
 
     Under a root path (`root`, public and without a trailing slash) the path must also stay
-    below it: the consent cookie is scoped there, and a `..` segment would climb out.
+    below it: the consent cookie is scoped there.
     """
     home = f"{root}/"
     if not value or len(value) > MAX_NEXT:
@@ -129,11 +144,17 @@ def safe_next(value: str | None, root: str = "") -> str:
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
         return home
+    # No `.` or `..` segment, in any spelling: the browser resolves them, so `/..//host` and
+    # `/%2e//host` lead to the path `//host` on this site, which any redirect that writes the
+    # path back as a relative Location (a trailing-slash redirect) turns into `//host`, another
+    # site; under a root path, `..` climbs out of it. No page's own URL has one (browsers
+    # resolve them before sending, and `location.pathname` never shows one), so only a link
+    # made by hand can, and its visitor goes home.
+    if any(segment.lower() in _DOT_SEGMENTS for segment in parts.path.split("/")):
+        return home
     if root:
         rest = value[len(root) :] if value.startswith(root) else None
         if rest is None or rest[:1] not in ("", "/", "?", "#"):
-            return home
-        if any(segment.lower() in _DOT_DOT for segment in parts.path.split("/")):
             return home
     return value
 
@@ -563,10 +584,7 @@ class ConsentEndpoints:
         return Reply(200, body, "application/json", list(_PRIVATE))
 
     def _cross_site(self, request: Request) -> Reply | None:
-        # A repeated field arrives joined (`Request.headers`): every copy must say same-origin.
-        fetch_sites = {
-            part.strip().lower() for part in request.headers.get("sec-fetch-site", "").split(",")
-        }
+        fetch_sites = _fetch_sites(request)
         if fetch_sites == {"same-origin"}:
             # Only a browser sets Sec-Fetch-* (scripts cannot: a forbidden header name), and it
             # says same-origin only when every URL in the chain had the target's origin. That
@@ -585,6 +603,12 @@ class ConsentEndpoints:
             # there is one, must name this origin (OWASP CSRF prevention, Referer check).
             referer = request.headers.get("referer")
             if referer is None:
+                if _sendable_from_any_page(request):
+                    # Not only a non-browser client: IE 11 and Firefox before 70 send no Origin
+                    # with a form, nor Fetch Metadata, and an attacker's page with
+                    # `Referrer-Policy: no-referrer` (or an extension) leaves out the Referer.
+                    # A script posting a form can send JSON, which a page cannot send here.
+                    return error(403, _NO_SIGNAL)
                 return None
             origin = referer_origin(referer)
         if origin is None:
@@ -622,6 +646,7 @@ class ConsentEndpoints:
             (b"vary", b"Cookie, Accept-Language, Sec-Fetch-Dest, Sec-GPC, DNT"),
             (b"content-language", language.encode()),
             *_NOT_FRAMED_ELSEWHERE,
+            _OWN_ORIGIN_ONLY,
         ]
         return Reply(200, fragment.encode(), "text/html; charset=utf-8", headers)
 
@@ -630,7 +655,8 @@ class ConsentEndpoints:
             return _not_allowed("GET, HEAD")
         query = request.query()
         output = query.get("format", "json")
-        headers = [(b"cache-control", b"no-cache")]
+        # No visitor's state here, but nothing another origin needs to embed either.
+        headers = [(b"cache-control", b"no-cache"), _OWN_ORIGIN_ONLY]
         if output == "json":
             body = json.dumps(self.declaration_data(request.site)).encode()
             return Reply(200, body, "application/json", headers)
@@ -748,10 +774,17 @@ class ConsentEndpoints:
         headers = [
             # Per visitor (the cookie, and GPC/DNT): no cache may keep or share it.
             (b"cache-control", b"private, no-store"),
-            (b"vary", b"Cookie, Sec-GPC, DNT"),
+            (b"vary", b"Cookie, Sec-GPC, DNT, Sec-Fetch-Site"),
             (b"x-content-type-options", b"nosniff"),
+            _OWN_ORIGIN_ONLY,
         ]
-        body = default_script(self.policy, request.consent)
+        consent = request.consent
+        if _fetch_sites(request) - {"same-origin", ""}:
+            # A page of another origin (a browser too old for the header above): it gets the
+            # defaults of a visitor who has not decided, never this visitor's choice. Without
+            # Fetch Metadata (no header at all) the choice is served, as to the site's pages.
+            consent = self.codec.undecided(consent.gpc)
+        body = default_script(self.policy, consent)
         return Reply(200, body, "text/javascript; charset=utf-8", headers)
 
     async def gpc(self, request: Request) -> Reply:
@@ -759,6 +792,24 @@ class ConsentEndpoints:
             return _not_allowed("GET, HEAD")
         headers = [(b"cache-control", b"public, max-age=86400")]
         return Reply(200, self._gpc_json, "application/json", headers)
+
+
+def _fetch_sites(request: Request) -> set[str]:
+    """The request's `Sec-Fetch-Site` values, lower case; {""} without one. A repeated field
+    arrives joined (`Request.headers`): a caller needs every copy to agree."""
+    header = request.headers.get("sec-fetch-site", "")
+    return {part.strip().lower() for part in header.split(",")}
+
+
+def _sendable_from_any_page(request: Request) -> bool:
+    """True for a decision any page of any site can make a browser send without a CORS
+    preflight: a POST of a form, urlencoded or multipart (read as `parse_decision` reads the
+    type). JSON and DELETE need a preflight, which the gate never grants, so no page of
+    another origin can send them; any other body type decides nothing (415)."""
+    if request.method != "POST":
+        return False
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media_type in _FORM_TYPES
 
 
 def _back_to(next_path: str, site: Site) -> Reply:

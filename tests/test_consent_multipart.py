@@ -62,7 +62,11 @@ def post(body: bytes, content_type: str = MULTIPART) -> httpx.Response:
 
 
 def _post_asgi(body: bytes, content_type: str) -> httpx.Response:
-    headers = [(b"host", b"testserver"), (b"content-type", content_type.encode("latin-1"))]
+    headers = [
+        (b"host", b"testserver"),
+        (b"origin", b"http://testserver"),  # as a browser posts a form
+        (b"content-type", content_type.encode("latin-1")),
+    ]
     scope = http_scope("/consent", "POST", headers)
     messages = asyncio.run(run_asgi(make_app(), scope, body))
     start = next(m for m in messages if m["type"] == "http.response.start")

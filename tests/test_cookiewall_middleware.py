@@ -685,7 +685,10 @@ def test_real_uvicorn_server_end_to_end() -> None:
         first = client.get("/")
         assert set(set_cookies(first)) == {"session"}
         decided = client.post(
-            "/consent", data={"action": "accept_all", "next": "/state"}, follow_redirects=True
+            "/consent",
+            data={"action": "accept_all", "next": "/state"},
+            headers={"origin": base},  # as a browser posts the site's form
+            follow_redirects=True,
         )
         assert decided.json()["summary"] == "all"
         assert client.get("/", headers={"sec-gpc": "1"}).text.count("custom") == 1

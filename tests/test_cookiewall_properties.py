@@ -106,7 +106,11 @@ def test_redirect_never_leaves_the_site(next_path: str) -> None:
 
     gate = gate_with([])
     body = urlencode({"action": "reject_all", "next": next_path}).encode()
-    headers = [(b"host", b"testserver"), (b"content-type", b"application/x-www-form-urlencoded")]
+    headers = [
+        (b"host", b"testserver"),
+        (b"origin", b"http://testserver"),  # as a browser posts the site's form
+        (b"content-type", b"application/x-www-form-urlencoded"),
+    ]
     messages = asyncio.run(run_asgi(gate, http_scope("/consent", "POST", headers), body))
     assert messages[0]["status"] == 303
     location = dict(messages[0]["headers"])[b"location"].decode("ascii")

@@ -443,7 +443,11 @@ def test_hostile_consent_bodies_get_4xx_or_a_decision_never_500(
         declared=st.sampled_from([None, b"correct", b"-1", b"abc", b"99999999999"]),
     )
     def check(content_type: bytes, body: bytes, chunked: bool, declared: bytes | None) -> None:
-        headers = [(b"content-type", content_type), (b"host", b"example.com")]
+        headers = [
+            (b"content-type", content_type),
+            (b"host", b"example.com"),
+            (b"origin", b"http://example.com"),  # a browser on the site: bodies are the test
+        ]
         if declared is not None:
             length = str(len(body)).encode() if declared == b"correct" else declared
             headers.append((b"content-length", length))

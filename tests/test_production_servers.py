@@ -369,7 +369,9 @@ async def visit_decide_return(base_url: str) -> tuple[dict[tuple[str, str], int]
             expected[(f"/{visitor}/first", "undecided")] = 1
 
             decided = await client.post(
-                "/consent", data={**form, "next": f"/{visitor}/welcome-back"}
+                "/consent",
+                data={**form, "next": f"/{visitor}/welcome-back"},
+                headers={"origin": base_url.rstrip("/")},  # as a browser posts the site's form
             )
             assert decided.status_code == 303, (visitor, decided.text)
             assert decided.headers["location"] == f"/{visitor}/welcome-back"
@@ -599,7 +601,8 @@ ACCEPTED_AT_LEAST_A_SECOND_LATER = 1.1  # decisions are dated to the second
 
 async def consent_cookie(client: httpx.AsyncClient, form: dict[str, str | list[str]]) -> str:
     client.cookies.clear()
-    response = await client.post("/consent", data=form)
+    origin = f"{client.base_url.scheme}://{client.base_url.netloc.decode()}"
+    response = await client.post("/consent", data=form, headers={"origin": origin})
     assert response.status_code == 303
     value: str = response.cookies["cookiewall"]
     return value

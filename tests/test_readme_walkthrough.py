@@ -694,6 +694,8 @@ def test_the_endpoints_table_is_what_the_gate_serves() -> None:
         "GET /.well-known/gpc.json",
     ]
 
+    from_page = {"origin": "http://testserver"}  # what a browser sends with the site's forms
+
     async def walk() -> dict[str, httpx.Response]:
         transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 1234))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
@@ -702,10 +704,12 @@ def test_the_endpoints_table_is_what_the_gate_serves() -> None:
             return {
                 "GET /consent": await http.get("/consent"),
                 "POST form": await http.post(
-                    "/consent", data={"action": "reject_all", "next": "/a"}
+                    "/consent", data={"action": "reject_all", "next": "/a"}, headers=from_page
                 ),
                 "POST form off-site": await http.post(
-                    "/consent", data={"action": "reject_all", "next": "//evil.example"}
+                    "/consent",
+                    data={"action": "reject_all", "next": "//evil.example"},
+                    headers=from_page,
                 ),
                 "POST json": await http.post("/consent", json={"action": "accept_all"}),
                 "DELETE /consent": await http.delete("/consent"),
@@ -747,7 +751,7 @@ def test_the_endpoints_table_is_what_the_gate_serves() -> None:
     assert 'gtag("consent", "default"' in script.text
     assert "private" in script.headers["cache-control"]
     assert "no-store" in script.headers["cache-control"]
-    assert script.headers["vary"] == "Cookie, Sec-GPC, DNT"
+    assert script.headers["vary"] == "Cookie, Sec-GPC, DNT, Sec-Fetch-Site"
     assert set(answers["gpc"].json()) == {"gpc", "lastUpdate"}
     assert answers["gpc"].json()["gpc"] is True
 
@@ -782,6 +786,7 @@ async def _html_app(scope: Any, receive: Any, send: Any) -> None:
             403,
         ),
         ("neither Origin nor Referer", {"json": {"action": "accept_all"}}, 200),
+        ("a form with neither", {"data": {"action": "accept_all"}}, 403),
         (
             "body over 64 KiB",
             {

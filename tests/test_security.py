@@ -43,6 +43,7 @@ from tests.apps.full_stack_app import SECRETS, create_app, make_policy
 NEW_KEY, OLD_KEY = SECRETS
 REMOVED_KEY = "a-key-that-was-retired-long-ago"
 HOST = "shop.example"
+PAGE = {"origin": f"http://{HOST}"}  # what a browser sends with a form from the site's page
 
 
 def run(app: Any, *requests: tuple[str, str, dict[str, Any]]) -> list[httpx.Response]:
@@ -175,7 +176,9 @@ def location_is_same_site(location: str) -> bool:
 def test_form_decisions_never_redirect_off_site_nor_inject_headers(
     app: Any, next_value: str
 ) -> None:
-    response = one(app, "POST", "/consent", data={"action": "reject_all", "next": next_value})
+    response = one(
+        app, "POST", "/consent", data={"action": "reject_all", "next": next_value}, headers=PAGE
+    )
     assert response.status_code == 303
     location = response.headers["location"]
     assert location_is_same_site(location), location
@@ -188,7 +191,9 @@ def test_form_decisions_never_redirect_off_site_nor_inject_headers(
     ["/%2F%2Fevil.example", "/%E2%88%95evil.example", "/a/b?c=%0d%0a", "/blog/post?x=1#frag"],
 )
 def test_encoded_next_stays_a_path_on_this_site(app: Any, next_value: str) -> None:
-    response = one(app, "POST", "/consent", data={"action": "reject_all", "next": next_value})
+    response = one(
+        app, "POST", "/consent", data={"action": "reject_all", "next": next_value}, headers=PAGE
+    )
     assert response.headers["location"] == next_value
     assert location_is_same_site(response.headers["location"])
 

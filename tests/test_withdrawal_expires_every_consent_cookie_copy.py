@@ -72,7 +72,9 @@ def _withdraw_with_a_tossed_copy(
                 answer = await client.delete("/consent")
                 assert answer.status_code == 200
             else:
-                answer = await client.post("/consent", data={"action": "withdraw"})
+                answer = await client.post(
+                    "/consent", data={"action": "withdraw"}, headers={"origin": f"http://{HOST}"}
+                )
                 assert answer.status_code == 303
             state = (await client.get("/consent")).json()
             return _consent_copies(client), state
