@@ -100,22 +100,7 @@ def test_the_warehouse_holds_every_kind_of_key(db: Path) -> None:
     }
 
 
-@pytest.mark.parametrize(
-    "key",
-    [
-        pytest.param(
-            key,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the overview's link is written by templates.report_table, which "
-                "writes the stored key bare; it needs referrer_param (see the report)",
-            ),
-        )
-        if key == "com.example.reader"
-        else key
-        for key in KEYS
-    ],
-)
+@pytest.mark.parametrize("key", list(KEYS))
 def test_the_overviews_link_opens_the_referrers_own_numbers(db: Path, key: str) -> None:
     pageviews = KEYS[key][1]
     query = overview_links(db)[key]
@@ -207,3 +192,21 @@ def test_a_typed_referrer_finds_its_numbers(db: Path, typed: str, key: str) -> N
 @pytest.mark.parametrize("key", list(KEYS))
 def test_the_link_form_reads_back_as_the_key(key: str) -> None:
     assert referrer_key(referrer_param(key)) == key
+
+
+@pytest.mark.parametrize("kind", ["pages", "referrers"])
+@pytest.mark.parametrize("key", list(KEYS))
+def test_a_breakdowns_refusal_names_addresses_that_open_the_referrer(
+    db: Path, kind: str, key: str
+) -> None:
+    """A breakdown asked for one referrer refuses (400) and names where that referrer's numbers
+    are: each address it names must answer that referrer's pageviews, not another key's."""
+    app = app_for(db)
+    refused = get(app, f"/api/{kind}", {**RANGE, "referrer": referrer_param(key)})
+    assert refused.status_code == 400, refused.text
+    addresses = re.findall(r"(/api/[a-z-]+\?referrer=[^\s,]+)", refused.json()["error"])
+    assert addresses, refused.text
+    for address in addresses:
+        path, _, query = address.partition("?")
+        answer = get(app, path, {**RANGE, **dict(parse_qsl(query))}).json()
+        assert answer["referrer"] == key, (address, answer.get("referrer"))

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from analytics.dashboard import queries
 from analytics.dashboard.context import Context, mount_root, to_json
 from analytics.dashboard.head import header_only, is_head
-from analytics.dashboard.params import ParamError, Params
+from analytics.dashboard.params import ParamError, Params, referrer_param
 from analytics.dashboard.snapshot import Snapshot, WarehouseUnavailable
 
 JSON = "application/json"
@@ -154,6 +154,7 @@ def no_referrer_here(kind: str, referrer: str, root: str = "") -> str:
     script believe it had one referrer's numbers. The addresses start with the mount's `root`:
     under `/analytics` a script that followed `/api/timeseries` reached the host site's 404."""
     api = f"{root}/api"
+    referrer = referrer_param(referrer)  # an app's package reads back as itself
     if kind == "pages":
         return (
             f"referrer does not narrow {api}/pages: the pages one referrer sent people to are "

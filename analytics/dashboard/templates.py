@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from urllib.parse import urlencode
 
-from analytics.dashboard.params import MAX_LIMIT, Params
+from analytics.dashboard.params import MAX_LIMIT, Params, referrer_param
 from analytics.render.html import breakable
 from analytics.render.labels import column_label, key_label
 from analytics.render.table import safe_text
@@ -145,7 +145,7 @@ def report_table(
         if key_link is not None and label != OTHER and link_query is not None:
             # Only the folded row reads (other): a stored "(other)" shows as "\\(other)"
             # and links to its own page under its stored name.
-            query = {**link_query, "referrer": stored_key(label)}
+            query = {**link_query, "referrer": referrer_param(stored_key(label))}
             key = f'<a href="{escape(key_link)}?{escape(urlencode(query))}">{key}</a>'
         cells = [f'<td class="key">{key}</td>']
         for column in columns:
