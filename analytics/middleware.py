@@ -35,6 +35,11 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# What `app` may be: any ASGI callable. Its scope, receive and send types are left open
+# because a framework that types its own `__call__` with TypedDict scopes (a2wsgi, Litestar)
+# is no `ASGIApp` (a callable's parameters are contravariant: it would have to accept every
+# MutableMapping). Our own `__call__` keeps the precise types.
+AnyASGIApp = Callable[[Any, Any, Any], Awaitable[Any]]
 
 logger = logging.getLogger("analytics")
 
@@ -198,7 +203,7 @@ class TrafficMiddleware:
 
     def __init__(
         self,
-        app: ASGIApp,
+        app: AnyASGIApp,
         *,
         recorder: Recorder,
         navigation_beacon: str | None = None,
