@@ -16,6 +16,7 @@ import itertools
 import logging
 import os
 import re
+import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 
@@ -315,14 +316,14 @@ class ConsentMiddleware:
         if state is None:
             scope["state"] = state = {}
         outer = state.get(GATE_STATE_KEY)
+        if outer is not None and outer is not self and isinstance(outer, ConsentMiddleware):
+            # Another gate around this one: the site's, around a mount that has its own. This
+            # one's policy governs the request (inside, the app sees this gate's consent).
+            send = self._reporting_to_outer_gate(state, site, send, outer)
         state["consent"] = consent
         # What `get_gate` hands a route: with `app.add_middleware`, Starlette builds this
         # instance itself and the app has no other handle on it (or on its counters).
         state[GATE_STATE_KEY] = self
-        if outer is not None and outer is not self and isinstance(outer, ConsentMiddleware):
-            # Another gate around this one: the site's, around a mount that has its own. This
-            # one's policy governs the request (inside, the app sees this gate's consent).
-            send = self._reporting_to_outer_gate(state, site, send)
 
         handler = site.routes.get(path)
         if handler is not None:
@@ -354,8 +355,10 @@ class ConsentMiddleware:
                         if inner is None:
                             message["headers"] = gated(headers, consent)
                         else:
-                            answered = self._inner_gate_answered(inner, site)
-                            message["headers"] = self._gated_beside(headers, consent, answered)
+                            answered = self._inner_gate_answered(inner, message)
+                            message["headers"] = self._gated_beside(
+                                headers, consent, answered, site
+                            )
                 await send(message)
 
             await app(scope, receive, send_filtered)
@@ -385,47 +388,70 @@ class ConsentMiddleware:
         Asked only when the gate sets a cookie, never on a returning visitor's plain page."""
         return self.secure if self.secure is not None else scope.get("scheme") == "https"
 
-    def _reporting_to_outer_gate(self, state: dict[str, Any], site: Site, send: Send) -> Send:
+    def _reporting_to_outer_gate(
+        self, state: dict[str, Any], site: Site, send: Send, outer: ConsentMiddleware
+    ) -> Send:
         """`send`, reporting to the gate around this one what this gate sent (see
-        `_gated_beside`): the report is made here and only here, so an app cannot make one."""
-        report = _InnerGateReport(self, site.cookie_path)
+        `_gated_beside`): the report is made here and only here, so an app cannot make one.
+
+        Called before this gate puts its own consent in `state`: the outer gate's is there."""
+        report = _InnerGateReport(self, site.root)
         state[INNER_GATE_STATE_KEY] = report
+        outer_consent = state.get("consent")
 
         async def send_reported(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                report.set_cookies = [
-                    value
-                    for key, value in message.get("headers") or ()
-                    if key.lower() == b"set-cookie"
-                ]
-                # Put back: a gate inside this one left its own report, on which this one
-                # acted; the gate outside acts on what this one sent.
-                state[INNER_GATE_STATE_KEY] = report
-            await send(message)
+            if message["type"] != "http.response.start":
+                await send(message)
+                return
+            headers = message.get("headers") or ()
+            report.set_cookies = [value for key, value in headers if key.lower() == b"set-cookie"]
+            # What tells this start from a page a layer between the gates sends in its place
+            # (an SPA fallback's shell for the mount's 404): see `_inner_gate_answered`.
+            report.status = message.get("status")
+            report.content_type = _find(headers, b"content-type")
+            # Put back: a gate inside this one left its own report, on which this one
+            # acted; the gate outside acts on what this one sent.
+            state[INNER_GATE_STATE_KEY] = report
+            # The layers outside this gate act for the site: the site's recorder (it reads
+            # `state["consent"]` at the response start) must count a visitor who declined the
+            # site's analytics as declined, whatever they chose in the mount. Its app goes on
+            # with this gate's consent once the start is sent.
+            inner_consent = state.get("consent")
+            inner_gate = state.get(GATE_STATE_KEY)
+            state["consent"] = outer_consent
+            state[GATE_STATE_KEY] = outer
+            try:
+                await send(message)
+            finally:
+                state["consent"] = inner_consent
+                state[GATE_STATE_KEY] = inner_gate
 
         return send_reported
 
-    def _inner_gate_answered(self, report: object, site: Site) -> _InnerGateReport | None:
-        """The report of the gate inside this one when it sent the response (a mount's own
-        gate), else None: the request never reached one, or its app's error went to a
-        handler outside it, whose page is this gate's to gate."""
+    def _inner_gate_answered(self, report: object, message: Message) -> _InnerGateReport | None:
+        """The report of the gate inside this one when it sent this response start (a mount's
+        own gate), else None: the request never reached one, its app's error went to a
+        handler outside it, or a layer between the gates sent a page of its own in place of
+        the inner gate's (another status or Content-Type): those pages are this gate's."""
         if type(report) is not _InnerGateReport or report.set_cookies is None:
             return None  # `type`, not isinstance: only this module makes one
         inner = report.gate
         if inner is self:
             return None
-        if (
-            inner.cookie_name == self.cookie_name
-            and report.cookie_path == site.cookie_path
-            and not self._warned_shared_cookie
+        # Not the identity of the headers list: a layer between that adds a header (CORS,
+        # security headers) builds a new one for the inner gate's own page.
+        if report.status != message.get("status") or report.content_type != _find(
+            message.get("headers") or (), b"content-type"
         ):
+            return None
+        if inner.cookie_name == self.cookie_name and not self._warned_shared_cookie:
             self._warned_shared_cookie = True
             logger.warning(
-                "cookiewall: two consent gates on one request store their decisions in one"
-                " cookie (%r, Path=%s): each would take the other's for a bad one and clear"
-                " it; give the inner gate its own cookie_name",
+                "cookiewall: two consent gates on one request store their decisions under one"
+                " cookie name (%r): below the inner gate's path each takes the other's decision"
+                " for a bad one, and a decision at Path=/ (the outer gate's) is not the inner"
+                " gate's to clear on withdrawal; give the inner gate its own cookie_name",
                 self.cookie_name,
-                site.cookie_path,
             )
         return report
 
@@ -434,35 +460,53 @@ class ConsentMiddleware:
         headers: list[tuple[bytes, bytes]],
         consent: Consent,
         answered: _InnerGateReport | None,
+        site: Site,
     ) -> list[tuple[bytes, bytes]]:
         """`_gated`, but the Set-Cookies a gate inside this one sent (a mounted app's own gate,
-        whose policy governs its pages) pass as they are: the shop's visitor decides with the
-        shop's gate. Any other Set-Cookie (one that a layer between the two gates added, or
-        that names this gate's consent cookie when the inner gate's is another) is gated here
-        as usual. `answered`: see `_inner_gate_answered`; None: `_gated` alone."""
-        if answered is None:
+        whose policy governs its pages) pass as they are when they live in the mount alone:
+        the shop's visitor decides with the shop's gate, for the shop. `answered`: see
+        `_inner_gate_answered`; None: `_gated` alone.
+
+        The inner gate's consent can speak only for the inner gate's part of the host: one of
+        its cookies that the browser would send to this gate's other pages (`Path=/`, which is
+        Starlette's default, a `Domain`, no `Path`) is gated here by this gate's policy, as is
+        any Set-Cookie a layer between the two gates added. The inner gate's own consent
+        cookie passes wherever it lives (its app cannot set it), unless it bears this gate's
+        name: outside the mount that is this gate's decision, which the inner gate's answers
+        (a withdrawal's clearing of a Path=/ decision) neither set nor clear."""
+        if answered is None or not answered.set_cookies:
             return self._gated(headers, consent)
-        unclaimed = list(answered.set_cookies or ())
-        # The inner gate removes its app's Set-Cookies for its own consent cookie; one named as
-        # this gate's, when the names differ, was the inner app's: never passed unseen.
-        same_name = answered.gate.cookie_name == self.cookie_name
+        unclaimed = list(answered.set_cookies)
+        inner_name = answered.gate.cookie_name
+        same_name = inner_name == self.cookie_name
+        # The mount's root: a gate on the same root as this one has no part of its own.
+        mount = answered.root if len(answered.root) > len(site.root) else None
         passed: list[tuple[bytes, bytes]] = []
         rest: list[tuple[bytes, bytes]] = []
+        dropped = False
         for key, value in headers:
-            if (
-                unclaimed
-                and key.lower() == b"set-cookie"
-                and value in unclaimed
-                and (same_name or not setcookie.sent_back_as(value, self.cookie_name))
-            ):
-                unclaimed.remove(value)  # as many as it sent: a copy added outside is gated
+            if not (unclaimed and key.lower() == b"set-cookie" and value in unclaimed):
+                rest.append((key, value))
+                continue
+            unclaimed.remove(value)  # as many as it sent: a copy added outside is gated
+            inside = mount is not None and _confined_below(value, mount)
+            if setcookie.sent_back_as(value, self.cookie_name):
+                if not same_name:
+                    # The inner gate removes its app's Set-Cookies for its own consent
+                    # cookie, not for this one's: the inner app's, gated here.
+                    rest.append((key, value))
+                elif inside:
+                    passed.append((key, value))  # the mount's decision, below the mount
+                else:
+                    dropped = True  # this gate's decision: not the mount's to set or clear
+            elif inside or setcookie.cookie_name(value) == inner_name:
                 passed.append((key, value))
             else:
                 rest.append((key, value))
-        if not passed:
+        if not passed and not dropped:
             return self._gated(headers, consent)
         gated = self._gated(rest, consent)
-        if gated is rest:
+        if gated is rest and not dropped:
             return headers  # nothing removed or added: in the order the app sent
         return [*passed, *gated]
 
@@ -684,11 +728,11 @@ class ConsentMiddleware:
             if kind == "http.response.start":
                 headers = message.get("headers") or []
                 inner = state.get(INNER_GATE_STATE_KEY)
-                answered = None if inner is None else self._inner_gate_answered(inner, site)
+                answered = None if inner is None else self._inner_gate_answered(inner, message)
                 own = extra
                 if answered is not None:
                     # A mounted app's own gate sent this page: its banner, if any, is in.
-                    gated = self._gated_beside(headers, consent, answered)
+                    gated = self._gated_beside(headers, consent, answered, site)
                     page_of_this_gate = False
                     if answered.gate.cookie_name == self.cookie_name:
                         # The consent value this gate could not verify is most likely the
@@ -1077,15 +1121,50 @@ class ConsentMiddleware:
 
 class _InnerGateReport:
     """What a gate inside another sent (see `ConsentMiddleware._reporting_to_outer_gate`): the
-    gate, its consent cookie's path for this request, and the Set-Cookie values of its
-    response start (None until it sends one)."""
+    gate, its root for this request (its mount's public path, "" at the host's root), and of
+    its response start (None until it sends one) the Set-Cookie values, status and
+    Content-Type."""
 
-    __slots__ = ("cookie_path", "gate", "set_cookies")
+    __slots__ = ("content_type", "gate", "root", "set_cookies", "status")
 
-    def __init__(self, gate: ConsentMiddleware, cookie_path: str) -> None:
+    def __init__(self, gate: ConsentMiddleware, root: str) -> None:
         self.gate = gate
-        self.cookie_path = cookie_path
+        self.root = root
         self.set_cookies: list[bytes] | None = None
+        self.status: object = None
+        self.content_type: bytes | None = None
+
+
+def _confined_below(value: bytes, mount: str) -> bool:
+    """Whether a browser keeps this Set-Cookie for paths at or below `mount` alone (whole
+    segments: `/shopping` is not below `/shop`), host-only: a `Path` at or below it, and no
+    `Domain`, which would send it to every subdomain.
+
+    Read as strictly as any browser could: every `Path` must be inside (RFC 6265 takes the
+    last, and browsers skip one over 1024 octets, falling back to an earlier one); none is
+    outside too, as the default path depends on the URL the browser asked for (a proxy may
+    have rewritten it; at `/shop` itself it is `/`). Paths are matched as browsers match
+    them, octet by octet: another case or percent-encoding of the mount (`/Shop`, `/%73hop`)
+    is outside, and so is one whose decoded segments step out of it (`/shop/%2e%2e/`)."""
+    below = mount.encode("latin-1")
+    found = False
+    for attribute in value.split(b";")[1:]:
+        key, _, raw = attribute.partition(b"=")
+        key = key.strip(b" \t").lower()
+        if key == b"domain":
+            return False
+        if key != b"path":
+            continue
+        path = raw.strip(b" \t")
+        if len(path) > setcookie.MAX_ATTRIBUTE_VALUE:
+            return False
+        if path != below and not path.startswith(below + b"/"):
+            return False
+        segments = urllib.parse.unquote_to_bytes(path[len(below) :]).split(b"/")
+        if b"." in segments or b".." in segments:
+            return False
+        found = True
+    return found
 
 
 class _StreamedPage:

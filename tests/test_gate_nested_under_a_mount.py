@@ -7,6 +7,12 @@ shop's "Accept" answered 200 and nothing was stored, and every shop page carried
 for good. Now the site's gate leaves alone what the shop's gate sent, and only that: cookies
 that a layer between the two gates adds, or that name the site's consent cookie, and any page
 the shop's gate did not answer, are the site's to gate as before.
+
+The shop's consent speaks for the shop's part of the host only: a shop cookie the browser
+would send to the site's other pages (`Path=/`, a `Domain`) is gated by the site's policy too,
+the shop's answers never set or clear the site's consent cookie outside the mount, a page a
+layer between the gates puts in place of the shop's answer is the site's, and the site's
+recorder counts shop pages with the site's decision.
 """
 
 from __future__ import annotations
@@ -60,6 +66,15 @@ async def _page(request: Request) -> Response:
     return response
 
 
+async def _shop_page(request: Request) -> Response:
+    """A shop's page that sets its cookies below the mount (`path=root_path`: `/shop`), as a
+    shop must for the shop's consent to be enough for them (see `_confined_below`)."""
+    response = HTMLResponse(PAGE)
+    response.set_cookie("theme", "dark", path=request.scope["root_path"])
+    response.set_cookie("ad_id", "42", path=request.scope["root_path"])
+    return response
+
+
 async def _whose(request: Request) -> Response:
     consent = get_consent(request)
     gate = get_gate(request)
@@ -87,7 +102,9 @@ class _AddsCookies:
 
 
 def _shop(**options: Any) -> ConsentMiddleware:
-    app = Starlette(routes=[Route("/p", _page), Route("/whose", _whose)])
+    app = Starlette(
+        routes=[Route("/p", _shop_page), Route("/site-wide", _page), Route("/whose", _whose)]
+    )
     options.setdefault("policy", _policy("shop-1"))
     return ConsentMiddleware(app, secret_key=[SHOP_KEY], inject_banner=True, **options)
 
@@ -233,7 +250,7 @@ def test_cookies_a_site_layer_adds_to_the_mounts_answers_stay_gated_by_the_site(
 
 def test_a_copy_of_the_mounts_cookie_added_outside_it_is_gated() -> None:
     """The site's gate passes as many of a Set-Cookie as the shop's gate sent, no more."""
-    shops_theme = b"theme=dark; Path=/; SameSite=lax"  # as Starlette's set_cookie writes it
+    shops_theme = b"theme=dark; Path=/shop; SameSite=lax"  # Starlette's, with path="/shop"
     layer = Middleware(_AddsCookies, cookies=(shops_theme,))
     app = _site(_shop(), layers=(layer,))
     token = set_cookies(_accept(app, "/shop/consent"))["cookiewall"].split(";")[0].split("=", 1)[1]
@@ -332,7 +349,7 @@ def test_two_gates_sharing_one_consent_cookie_are_told(caplog: pytest.LogCapture
     with caplog.at_level(logging.WARNING, logger="cookiewall"):
         call(outer, "GET", "/p")
         call(outer, "GET", "/p")
-    told = [r for r in caplog.records if "store their decisions in one cookie" in r.getMessage()]
+    told = [r for r in caplog.records if "under one cookie name" in r.getMessage()]
     assert len(told) == 1
     assert "cookie_name" in told[0].getMessage()
 
@@ -353,3 +370,275 @@ def test_three_gates_the_innermost_governs() -> None:
     page = call(app, "GET", "/shop/deep/p", headers={"cookie": f"deep={token}"})
     assert page.text.count('role="region"') == 0
     assert set(set_cookies(page)) == {"theme", "ad_id"}
+
+
+# -- the mount's consent speaks for the mount alone ---------------------------------------------
+
+
+def _token(response: Any, name: str = "cookiewall") -> str:
+    value: str = set_cookies(response)[name].split(";", 1)[0].split("=", 1)[1]
+    return value
+
+
+def _rejected_on_the_site_accepted_in_the_shop(app: Any) -> str:
+    """The Cookie header of a visitor who rejected all on the site and accepted all in the
+    shop, as a browser sends it to a shop page (the longer path first)."""
+    site = call(app, "POST", "/consent", json={"action": "reject_all"}, headers=ORIGIN)
+    site_token = _token(site)
+    shop = _accept(app, "/shop/consent", cookie=f"cookiewall={site_token}")
+    return f"cookiewall={_token(shop)}; cookiewall={site_token}"
+
+
+def _setting(*values: bytes) -> ASGIApp:
+    """A shop app answering every request with a page that sets `values` as they are."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"text/html; charset=utf-8")]
+        headers += [(b"set-cookie", value) for value in values]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": PAGE.encode()})
+
+    return app
+
+
+def test_a_shop_cookie_for_the_whole_site_is_gated_by_the_site() -> None:
+    """Starlette's `set_cookie` writes `Path=/`: the browser sends such a cookie to every page
+    of the site, where this visitor refused marketing. The shop's yes cannot speak for it."""
+    app = _site(_shop())
+    cookie = _rejected_on_the_site_accepted_in_the_shop(app)
+    page = call(app, "GET", "/shop/site-wide", headers={"cookie": cookie})
+    assert page.status_code == 200
+    assert "ad_id" not in set_cookies(page)
+    assert "theme" not in set_cookies(page)
+    # The same shop's cookies below the mount: its visitor's yes is enough.
+    below = call(app, "GET", "/shop/p", headers={"cookie": cookie})
+    assert {name: v.split(";")[0] for name, v in set_cookies(below).items()} == {
+        "theme": "theme=dark",
+        "ad_id": "ad_id=42",
+    }
+    assert all("Path=/shop" in v for v in set_cookies(below).values())
+
+
+OUTSIDE_THE_MOUNT = [
+    b"ad_id=1; Path=/",
+    b"ad_id=1",  # the default path: "/" for a page at /shop itself
+    b"ad_id=1; Path=/shop; Domain=testserver.example",  # every subdomain
+    b"ad_id=1; Domain=testserver.example; Path=/shop/cart",
+    b"ad_id=1; Path=/shop; Domain=",
+    b"ad_id=1; Path=/shopping",  # not below /shop: a segment is whole
+    b"ad_id=1; Path=/Shop",  # paths match case by case
+    b"ad_id=1; Path=/%73hop",  # the browser matches the spelling, not what it decodes to
+    b"ad_id=1; Path=/shop/%2e%2e/",
+    b"ad_id=1; Path=/shop/a/../../",
+    b"ad_id=1; Path=/shop; Path=/",  # the last one counts
+    b"ad_id=1; Path=/; Path=/shop",  # and a browser skipping the last would take the first
+    b"ad_id=1; Path=",
+    b"ad_id=1; Path=shop",
+    b"ad_id=1; Path=/shop/" + b"x" * 1100,  # ignored by browsers: the default path counts
+]
+INSIDE_THE_MOUNT = [
+    b"ad_id=1; Path=/shop",
+    b"ad_id=1; Path=/shop/",
+    b"ad_id=1; path=/shop/cart; SameSite=lax",
+    b"ad_id=1;Path = /shop ;Secure",
+    b"ad_id=1; Path=/shop/caf%C3%A9",
+]
+
+
+@pytest.mark.parametrize("value", OUTSIDE_THE_MOUNT, ids=lambda v: v.decode()[:40])
+def test_only_a_cookie_kept_for_the_mount_alone_passes_on_the_shops_word(value: bytes) -> None:
+    shop = ConsentMiddleware(_setting(value), policy=_policy("shop-1"), secret_key=[SHOP_KEY])
+    app = _site(shop)
+    page = call(
+        app, "GET", "/shop/p", headers={"cookie": _rejected_on_the_site_accepted_in_the_shop(app)}
+    )
+    assert page.status_code == 200
+    assert page.headers.get_list("set-cookie") == []
+
+
+@pytest.mark.parametrize("value", INSIDE_THE_MOUNT, ids=lambda v: v.decode())
+def test_a_cookie_kept_for_the_mount_alone_passes(value: bytes) -> None:
+    shop = ConsentMiddleware(_setting(value), policy=_policy("shop-1"), secret_key=[SHOP_KEY])
+    app = _site(shop)
+    page = call(
+        app, "GET", "/shop/p", headers={"cookie": _rejected_on_the_site_accepted_in_the_shop(app)}
+    )
+    assert page.headers.get_list("set-cookie") == [value.decode()]
+
+
+def test_a_shop_that_allows_unknown_cookies_cannot_set_them_for_the_site() -> None:
+    values = (b"zzz_track=1; Path=/", b"zzz_cart=2; Path=/shop")
+    shop = ConsentMiddleware(
+        _setting(*values),
+        policy=_policy("shop-1", unknown_cookies="allow"),
+        secret_key=[SHOP_KEY],
+    )
+    app = _site(shop)
+    page = call(
+        app, "GET", "/shop/p", headers={"cookie": _rejected_on_the_site_accepted_in_the_shop(app)}
+    )
+    assert page.headers.get_list("set-cookie") == ["zzz_cart=2; Path=/shop"]
+
+
+def test_a_mount_whose_consent_cookie_is_host_wide_still_stores_its_decision() -> None:
+    """A `__Host-` consent cookie lives at Path=/ (browsers keep it nowhere else): it is the
+    shop gate's own (its app cannot set it) and decides nothing for the site."""
+    app = _site(_shop(cookie_name="__Host-shop"), secure=True)
+    accepted = call(
+        app,
+        "POST",
+        "https://testserver/shop/consent",
+        json={"action": "accept_all"},
+        headers={"origin": "https://testserver"},
+    )
+    stored = set_cookies(accepted)["__Host-shop"]
+    assert "Path=/;" in stored + ";"
+    assert "Max-Age=0" not in stored
+
+
+# -- a page put in place of the shop's answer ---------------------------------------------------
+
+
+class _SpaFallback:
+    """A site layer between the gates that answers the app shell for any 404 (an SPA)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        replaced = False
+
+        async def send_or_replace(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 404:
+                replaced = True
+                headers = [(b"content-type", b"text/html; charset=utf-8")]
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": PAGE.encode()})
+            elif not replaced:
+                await send(message)
+
+        await self.app(scope, receive, send_or_replace)
+
+
+class _AddsHeader:
+    """A site layer between the gates that adds a header to every answer (a new list)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_more(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-frame-options", b"DENY")]
+            await send(message)
+
+        await self.app(scope, receive, send_more)
+
+
+def test_a_page_a_site_layer_puts_in_place_of_the_shops_answer_is_the_sites() -> None:
+    app = _site(_shop(), layers=(Middleware(_SpaFallback),))
+    outside = call(app, "GET", "/nowhere")
+    under = call(app, "GET", "/shop/nowhere")
+    for page in (outside, under):
+        assert page.status_code == 200
+        assert _banner_forms(page) == {"/consent"}
+        assert page.text.count('role="region"') == 1
+        assert page.headers["cache-control"] == "private, no-cache"
+
+
+def test_the_shops_page_with_a_header_a_site_layer_added_is_still_the_shops() -> None:
+    app = _site(_shop(), layers=(Middleware(_AddsHeader),))
+    page = call(app, "GET", "/shop/p")
+    assert page.headers["x-frame-options"] == "DENY"
+    assert _banner_forms(page) == {"/shop/consent"}
+    assert page.text.count('role="region"') == 1
+
+
+# -- one cookie name for both gates -------------------------------------------------------------
+
+
+def test_a_withdrawal_in_the_shop_leaves_the_sites_decision(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = _site(_shop())  # the README's shop keeps the default cookie name, like the site
+    with caplog.at_level(logging.WARNING, logger="cookiewall"):
+        site_token = _token(_accept(app, "/consent"))
+        shop_token = _token(_accept(app, "/shop/consent", cookie=f"cookiewall={site_token}"))
+        withdrawn = call(
+            app,
+            "DELETE",
+            "/shop/consent",
+            headers={**ORIGIN, "cookie": f"cookiewall={shop_token}; cookiewall={site_token}"},
+        )
+    assert withdrawn.status_code == 200
+    ends = [h for h in withdrawn.headers.get_list("set-cookie") if h.startswith("cookiewall=")]
+    assert ends  # the shop's own decision ends, below the mount
+    for header in ends:
+        assert "Max-Age=0" in header
+        assert re.search(r"; Path=/shop(/[^;]*)?(;|$)", header), header
+        assert "Domain=" not in header
+    told = [r for r in caplog.records if "under one cookie name" in r.getMessage()]
+    assert len(told) == 1  # the paths differ (/shop, /): said all the same, once
+
+
+def test_under_its_own_cookie_name_the_mount_is_not_told_anything(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = _site(_shop(cookie_name="shopconsent"))
+    with caplog.at_level(logging.WARNING, logger="cookiewall"):
+        _accept(app, "/shop/consent")
+        call(app, "GET", "/shop/p")
+    assert not [r for r in caplog.records if "under one cookie name" in r.getMessage()]
+
+
+# -- the site's recorder counts with the site's decision ----------------------------------------
+
+
+def test_the_sites_recorder_records_a_shop_page_with_the_sites_consent(tmp_path: Path) -> None:
+    from analytics import Recorder, TrafficMiddleware
+    from tests.recording_support import spooled
+
+    recorder = Recorder(tmp_path / "spool", "example.com")
+    try:
+        analytics = Category("analytics", description="Counting.")
+        site_policy = _policy("site-1", categories=[*_policy("x").categories, analytics])
+        app = _site(
+            _shop(),
+            layers=(Middleware(TrafficMiddleware, recorder=recorder),),
+            policy=site_policy,
+        )
+        cookie = _rejected_on_the_site_accepted_in_the_shop(app)
+        browser = {"accept": "text/html", "user-agent": "Mozilla/5.0 (X11; Linux) Firefox/133.0"}
+        assert call(app, "GET", "/shop/p", headers={**browser, "cookie": cookie}).status_code == 200
+        site_only = cookie.split("; ")[1]
+        assert call(app, "GET", "/p", headers={**browser, "cookie": site_only}).status_code == 200
+        rows = {row["path"]: (row["consent"], row["visitor_id"]) for row in spooled(recorder)}
+    finally:
+        recorder.close()
+    # Analytics declined on the site: no visitor hash, on the shop's pages too.
+    assert rows == {"/shop/p": ("none", None), "/p": ("none", None)}
+
+
+def test_the_shops_app_keeps_the_shops_consent_after_its_answer_starts() -> None:
+    """The site's decision is in the state only while the start passes the site's layers."""
+    seen: list[tuple[str, str]] = []
+
+    async def streaming(scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope["state"]
+        seen.append((state["consent"].policy_version, state["cookiewall.gate"].cookie_name))
+        headers = [(b"content-type", b"text/plain")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        seen.append((state["consent"].policy_version, state["cookiewall.gate"].cookie_name))
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    shop = ConsentMiddleware(
+        streaming, policy=_policy("shop-1"), secret_key=[SHOP_KEY], cookie_name="shopconsent"
+    )
+    app = _site(shop)
+    site_token = _token(_accept(app, "/consent"))
+    shop_token = _token(_accept(app, "/shop/consent"), "shopconsent")
+    cookie = f"shopconsent={shop_token}; cookiewall={site_token}"
+    seen.clear()
+    assert call(app, "GET", "/shop/x", headers={"cookie": cookie}).status_code == 200
+    assert seen == [("shop-1", "shopconsent"), ("shop-1", "shopconsent")]
