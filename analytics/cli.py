@@ -73,6 +73,10 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    # Set by main() for each command line: stdout was closed when the process started (it
+    # now points at /dev/null, see _open_closed_standard_streams).
+    stdout_closed = False
+
     # argparse prints the whole usage block before the message; one line is kinder to cron
     # mail and log scrapers, and `--help` is one flag away.
     def error(self, message: str) -> NoReturn:
@@ -86,6 +90,10 @@ class _Parser(argparse.ArgumentParser):
         if not message:
             return
         stream = file or sys.stderr
+        if stream is sys.stdout and _Parser.stdout_closed:
+            # --help or --version with stdout closed: said, as a report's closed stdout is,
+            # not written to /dev/null with exit 0.
+            raise UsageError("standard output is closed")
         try:
             stream.write(message)
             flush = getattr(stream, "flush", None)
@@ -1113,7 +1121,20 @@ def cookiewall_version() -> str:
         return "unknown (not installed)"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def console_main() -> int:
+    """The `analytics` command and `python -m analytics`: the process is the command.
+
+    Only then may the CLI leave SIGTERM, SIGHUP and SIGINT ignored after a committed rollup
+    until the process exits (a late signal would report a committed run as stopped). A
+    program that calls `main()` keeps its own signal handling."""
+    return main(whole_process=True)
+
+
+def main(argv: Sequence[str] | None = None, *, whole_process: bool = False) -> int:
+    """Run one command (`argv`, default `sys.argv[1:]`) and return its exit code.
+
+    `whole_process=True` (the console script, `-m`) says the command is the process: see
+    `console_main`. Called from a program, the signal handlers are handed back as they were."""
     stdout_closed = _open_closed_standard_streams()
     _setup_logging()
     given = list(sys.argv[1:] if argv is None else argv)
@@ -1124,13 +1145,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing and given[:1] != ["--version"]:
         return _fail(needs_extra(PROG, missing), EXIT_USAGE)
     stops = _Stops()
+    _Parser.stdout_closed = stdout_closed
     try:
         args = build_parser().parse_args(given)
         args.stdout_closed = stdout_closed
         args.stops = stops
         handler: Callable[[argparse.Namespace], int] = args.handler
-        # argv None: the command line is this process's own (the console script, -m).
-        with _signals_stop_queries(stops, whole_process=argv is None):
+        with _signals_stop_queries(stops, whole_process=whole_process):
             code = handler(args)
         try:
             sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit

@@ -51,3 +51,15 @@ def test_help_or_version_that_is_written_exits_0(ask: str) -> None:
     done = _run(ASKS[ask], subprocess.PIPE, buffered=True)
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.startswith("analytics (cookiewall) " if ask == "--version" else "usage: ")
+
+
+@pytest.mark.parametrize("ask", list(ASKS))
+def test_help_or_version_with_stdout_closed_is_one_error_line(ask: str) -> None:
+    # Started with stdout closed (cron, a supervisor: `>&-`), the help went to /dev/null and
+    # the command exited 0; a report in the same place says "standard output is closed".
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$@" >&-', "sh", *cli(*ASKS[ask])],
+        stderr=subprocess.PIPE, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (2, "analytics: error: standard output is closed\n")

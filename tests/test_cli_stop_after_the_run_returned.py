@@ -22,13 +22,23 @@ import pytest
 from tests.support import ROOT
 from tests.warehouse_support import events_for_days, write_events
 
-# main() reads the command line (sys.argv[1:], the arguments after -c's code), as the
-# console script does; `in_process` hands it its own argv, as a program calling it would.
+# console_main() is what the `analytics` script and `python -m analytics` run (the command
+# line is sys.argv[1:], the arguments after -c's code); `in_process` calls main() as a program
+# embedding the CLI would: with or without its argv, it keeps its own signal handling.
 SIGNAL_AFTER_MAIN = """
-import os, signal, sys
-from analytics.cli import main
-signum, in_process = int(os.environ["SIGNUM"]), os.environ["IN_PROCESS"] == "1"
-code = main(sys.argv[1:]) if in_process else main()
+import os, runpy, signal, sys
+from analytics.cli import console_main, main
+
+def as_python_dash_m():
+    try:
+        runpy.run_module("analytics", run_name="__main__")  # what `python -m analytics` runs
+    except SystemExit as exit:
+        return exit.code
+    raise AssertionError("python -m analytics did not exit")
+
+signum, how = int(os.environ["SIGNUM"]), os.environ["IN_PROCESS"]
+runs = {"0": console_main, "1": lambda: main(sys.argv[1:]), "2": main, "m": as_python_dash_m}
+code = runs[how]()
 os.kill(os.getpid(), signum)
 sys.exit(code)
 """
@@ -43,11 +53,12 @@ def _spool(tmp_path: Path) -> Path:
 
 
 def _rollup_then_signal(
-    tmp_path: Path, signum: int, *, in_process: bool, spool: str | None = None
+    tmp_path: Path, signum: int, *, in_process: bool | str, spool: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     argv = ["rollup", "--spool", spool or str(_spool(tmp_path))]
     argv += ["--db", str(tmp_path / "w.duckdb"), "--delete-ingested"]
-    env = {"SIGNUM": str(int(signum)), "IN_PROCESS": "1" if in_process else "0"}
+    how = in_process if isinstance(in_process, str) else ("1" if in_process else "0")
+    env = {"SIGNUM": str(int(signum)), "IN_PROCESS": how}
     return subprocess.run(
         [sys.executable, "-c", SIGNAL_AFTER_MAIN, *argv],
         cwd=ROOT,
@@ -74,6 +85,23 @@ def test_a_program_calling_main_gets_its_signals_back(tmp_path: Path) -> None:
     # back to their default action; SIGTERM then ends that program, as it would have.
     run = _rollup_then_signal(tmp_path, signal.SIGTERM, in_process=True)
     assert run.returncode == -signal.SIGTERM, run.stderr
+    assert run.stdout.startswith("ingested 2 segments")
+
+
+def test_a_program_calling_main_without_arguments_gets_its_signals_back(tmp_path: Path) -> None:
+    # main() with no argv reads sys.argv, as a wrapper that sets sys.argv and calls it does:
+    # it is still a program of its own, and must stay stoppable after the run (the signals
+    # were left ignored for good, and children it started later inherited that).
+    run = _rollup_then_signal(tmp_path, signal.SIGTERM, in_process="2")
+    assert run.returncode == -signal.SIGTERM, run.stderr
+    assert run.stdout.startswith("ingested 2 segments")
+
+
+def test_python_dash_m_analytics_is_the_whole_process(tmp_path: Path) -> None:
+    # `python -m analytics` (analytics/__main__.py) runs the command as the process, as the
+    # console script does: a late SIGTERM leaves the committed run's exit status.
+    run = _rollup_then_signal(tmp_path, signal.SIGTERM, in_process="m")
+    assert (run.returncode, run.stderr) == (0, "")
     assert run.stdout.startswith("ingested 2 segments")
 
 

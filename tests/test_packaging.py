@@ -98,7 +98,7 @@ def test_the_wheel_metadata_states_license_dependencies_and_the_cli(wheel: Path)
     # The gate alone needs only itsdangerous; everything else is behind an extra.
     assert [r for r in requires if "extra ==" not in r] == ["itsdangerous>=2.1"]
     assert {"analytics", "s3", "spark", "dev"} <= set(metadata.get_all("Provides-Extra") or [])
-    assert "analytics = analytics.cli:main" in entry_points
+    assert "analytics = analytics.cli:console_main" in entry_points
 
 
 # Runs from the unpacked wheel: reads the banner's template, stylesheet and script, serves the
