@@ -237,7 +237,10 @@ def _spells_dashed_ipv4(label: str) -> bool:
 
 def _spells_dashed_ipv6(label: str) -> bool:
     """An IPv6 address with `-` for `:` (sslip.io's form; `--` is `::`), alone or between
-    single dashes; with a digit, so that hex words (`cafe--bead`) stay names."""
+    single dashes; with a digit, so that hex words (`cafe--bead`) stay names, and with three
+    groups at least: two hex words around `--` are a registered name far more often
+    (`abc--123.com`, `cafe--1.example`) than an address, and a global one has three or more
+    (`2a01-4f8--2`)."""
     if "--" not in label and label.count("-") < 7:
         return False
     pieces = _SINGLE_DASH.split(label)
@@ -246,7 +249,8 @@ def _spells_dashed_ipv6(label: str) -> bool:
             if not _HEX_AND_DASHES.fullmatch(pieces[end - 1]):
                 break  # no address reaches across a piece that is not hex (`--mysite`)
             candidate = "-".join(pieces[start:end]).replace("-", ":")
-            if candidate.count(":") < 2 or not any(ch.isdigit() for ch in candidate):
+            groups = sum(1 for group in candidate.split(":") if group)
+            if groups < 3 or not any(ch.isdigit() for ch in candidate):
                 continue
             try:
                 ipaddress.IPv6Address(candidate)

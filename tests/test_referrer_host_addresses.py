@@ -40,7 +40,7 @@ from tests.recording_support import SITE, capture, spooled
         (b"https://203-0-113-7.sslip.io/", "sslip.io"),
         (b"https://www-192-168-0-1.sslip.io/", "sslip.io"),
         (b"https://2a01-4f8-c17-b8f--2.sslip.io/", "sslip.io"),  # IPv6, `--` for `::`
-        (b"https://--1.sslip.io/", "sslip.io"),  # ::1
+        (b"https://2001-db8--1.sslip.io/", "sslip.io"),  # 2001:db8::1, three groups
         (b"https://2001-db8-0-0-0-0-0-1.sslip.io/", "sslip.io"),  # all eight groups
         # ISP and cloud reverse names under the provider's domain
         (b"http://c-73-15-22-9.hsd1.ca.comcast.net/", "comcast.net"),
@@ -79,6 +79,11 @@ def test_an_address_spelled_in_the_host_is_stored_as_ip(raw: bytes, domain: str)
         "s3.dualstack.us-east-1.amazonaws.com",
         "deploy-preview-42--mysite.netlify.app",  # Netlify's `--`: no IPv6
         "cafe--bead.example.com",  # hex words, no digit
+        # two hex groups around `--`: registered names, not addresses (a global IPv6
+        # address has three groups or more; `::1` is no one's)
+        "abc--123.com",
+        "cafe--1.example",
+        "a--1.example",
         "911-1-2.example.com",
         "300-1-2-3.example.com",  # 300 is no octet
         "4chan.org",
