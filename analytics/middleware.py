@@ -56,6 +56,8 @@ _BYTES_LIKE = (bytes, bytearray, memoryview)
 _CONTENT_TYPE = b"content-type"
 _HTML = b"text/html"
 _NOT_MODIFIED = 304
+_LOCATION = b"location"
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})  # Fetch's "redirect status"
 _FETCH_DEST = b"sec-fetch-dest"
 _ACCEPT = b"accept"
 _PAGE_DESTINATIONS = frozenset({b"document", b"iframe", b"frame"})
@@ -106,6 +108,14 @@ def _asks_for_a_page(headers: Iterable[tuple[bytes, bytes]]) -> bool:
             accept = value
     # Without Fetch Metadata (older browsers, HTTP/1.0 proxies) a navigation asks for HTML.
     return accept.lower().find(_HTML) >= 0  # not `in`: see cookiewall's `_gated`
+
+
+def _has_location(message: Message) -> bool:
+    """Whether the response has a Location header (asked of a 3xx only: not on every page)."""
+    return any(
+        name == _LOCATION or (len(name) == 8 and name.lower() == _LOCATION)
+        for name, _ in message.get("headers") or ()
+    )
 
 
 def _names_another_file_type(path: str) -> bool:
@@ -429,9 +439,11 @@ class TrafficMiddleware:
                     break
             if html:
                 # A redirect shows no page, whatever its body: Django's and Flask's come as
-                # text/html ("Redirecting..."), and its target is the page view.
-                status = message["status"]
-                if 300 <= status < 400 and status != _NOT_MODIFIED:
+                # text/html ("Redirecting..."), and its target is the page view. Only what a
+                # browser follows is one (Fetch's redirect statuses, with a Location): it
+                # shows any other 3xx's body as the page (a 300 Multiple Choices, a 305, a
+                # 302 an app sent without Location), as Chromium does.
+                if message["status"] in _REDIRECTS and _has_location(message):
                     return
             # A 304 has no Content-Type (RFC 9110 15.4.5): a page the browser revalidated (a
             # reload, `Cache-Control: no-cache`) is known by the request instead.

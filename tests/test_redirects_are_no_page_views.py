@@ -1,9 +1,11 @@
-"""With record="pages", a redirect (a 3xx other than 304) is no page view whatever its
-Content-Type: Django's and Flask's redirects carry a text/html "Redirecting..." body, and
-counting them made one navigation two page views (the redirect's path and its target).
-A 304 keeps its own rule (a revalidated page navigation counts), other statuses theirs;
-record="all" still records every redirect. Real Recorder and spool, a Starlette app through
-httpx's ASGI transport, behind the gate as the README stacks it."""
+"""With record="pages", a redirect (301, 302, 303, 307 or 308 with a Location) is no page view
+whatever its Content-Type: Django's and Flask's redirects carry a text/html "Redirecting..."
+body, and counting them made one navigation two page views (the redirect's path and its
+target). Any other 3xx in HTML is a page view: a browser follows no 300 or 305 and no 3xx
+without a Location, it shows the body (tests/test_browser_3xx_shown_as_pages.py shows it in
+Chromium). A 304 keeps its own rule (a revalidated page navigation counts), other statuses
+theirs; record="all" still records every redirect. Real Recorder and spool, a Starlette app
+through httpx's ASGI transport, behind the gate as the README stacks it."""
 
 from __future__ import annotations
 
@@ -36,9 +38,11 @@ HTML = "text/html; charset=utf-8"
 
 
 async def answer(request: Any) -> Response:
-    """`/s/<status>`: that status with an HTML body, as Django and Flask send redirects."""
+    """`/s/<status>`: that status with an HTML body, as Django and Flask send redirects (with a
+    Location to /page, unless `?nolocation`)."""
     status = int(request.path_params["status"])
-    headers = {"location": "/page"} if 300 <= status < 400 else {}
+    sends_location = 300 <= status < 400 and "nolocation" not in request.query_params
+    headers = {"location": "/page"} if sends_location else {}
     if status == 304:
         return Response(status_code=304, headers={"etag": '"v1"'})  # no Content-Type
     body = "<!doctype html><title>Redirecting...</title><p>Redirecting to /page</p>"
@@ -83,9 +87,41 @@ def test_an_html_redirect_then_its_target_is_one_page_view(pages: Recorder, stat
     assert recorded(pages, f"/s/{status}") == [("/page", 200)]
 
 
-def test_a_300_multiple_choices_is_no_page_view_either(pages: Recorder) -> None:
-    # (httpx does not follow a 300: only the 300 itself was requested.)
-    assert recorded(pages, "/s/300") == []
+@pytest.mark.parametrize("status", [300, 305, 306, 399])
+def test_a_3xx_no_browser_follows_is_a_page_view_even_with_a_location(
+    pages: Recorder, status: int
+) -> None:
+    # Chromium shows a 300 Multiple Choices (its body lists the choices), a 305 or 306 as the
+    # page, Location or not (Fetch follows only 301, 302, 303, 307, 308); so does httpx.
+    assert recorded(pages, f"/s/{status}") == [(f"/s/{status}", status)]
+
+
+@pytest.mark.parametrize("status", [300, 301, 302, 303, 307, 308])
+def test_a_3xx_without_a_location_is_the_page_shown(pages: Recorder, status: int) -> None:
+    # No Location, nothing to follow: the browser shows the body where it is.
+    assert recorded(pages, f"/s/{status}?nolocation") == [(f"/s/{status}", status)]
+
+
+def test_a_location_header_in_capitals_is_still_a_redirect(tmp_path: Path) -> None:
+    # ASGI servers lowercase header names; an app's own raw ASGI answer may not.
+    async def raw(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"Content-Type", b"text/html"), (b"Location", b"https://example.org/")]
+        await send({"type": "http.response.start", "status": 302, "headers": headers})
+        await send({"type": "http.response.body", "body": b"Redirecting..."})
+
+    recorder = Recorder(tmp_path / "spool", SITE)
+    try:
+
+        async def go() -> None:
+            app = TrafficMiddleware(raw, recorder=recorder)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
+                await client.get("/old", headers=NAVIGATION)
+
+        asyncio.run(go())
+        assert spooled(recorder) == []
+    finally:
+        recorder.close()
 
 
 def test_the_other_statuses_keep_their_rules(pages: Recorder) -> None:
