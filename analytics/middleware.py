@@ -86,11 +86,16 @@ _NOT_PAGE_EXTENSIONS = frozenset({
 # analytics works without cookiewall). Only seen here when this middleware is outside the gate.
 _ANSWERED_BY_THE_GATE = "cookiewall.answered"
 _GATE = "cookiewall.gate"  # the gate that served the request (cookiewall's GATE_STATE_KEY)
-# Set in the request state by the outermost TrafficMiddleware that records the request (the
-# value is that middleware): one under a mount with its own stack sees it and records nothing,
-# so a request is one row. `scope["state"]` is the dict Starlette's Mount, most routers and
-# apps that copy the scope share by reference with the scope they pass on.
-_RECORDED_BY = "analytics.recorded_by"
+# Prefix of the request state key (one per site: `_RECORDED_BY + site`) whose value is the
+# TrafficMiddleware that records the request for that site: one under a mount with its own
+# stack sees it and records nothing, so a request is one row per site (see `_claim`).
+# `scope["state"]` is the dict Starlette's Mount, most routers and apps that copy the scope
+# share by reference with the scope they pass on.
+_RECORDED_BY = "analytics.recorded_by:"
+# Set by the TrafficMiddleware that serves its navigation script or beacon under a mount, to
+# the one around it that had claimed that request: the page a beacon stands for is recorded
+# where a full load of that page would be (see `_record_navigation`).
+_BEACON_CLAIMED_BY = "analytics.beacon_claimed_by"
 
 
 def _as_bytes(value: Any) -> Any:
@@ -248,6 +253,7 @@ class TrafficMiddleware:
         self._record_all = recorder.record_all
         self._warned_outside_the_gate = False  # see `_warn_outside_the_gate`
         self._warned_recorded_outside = False  # see `_claim`
+        self._claim_key = _RECORDED_BY + recorder.site
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -289,7 +295,8 @@ class TrafficMiddleware:
     def observe_response(self, scope: Scope, path: str, message: Message) -> None:
         """Record the response `message` starts (see `observed_path`); never raises."""
         try:
-            self._record(scope, path, message)
+            if self._recorded_here(scope):
+                self._record(scope, path, message)
         except Exception as exc:  # recording must never break a response
             self.recorder.recording_failed(exc)
 
@@ -318,6 +325,7 @@ class TrafficMiddleware:
         if excluded:
             navigation = self._navigation
             if navigation is not None and app_path in navigation.paths:
+                self._take_navigation_request(scope)
                 await navigation(scope, receive, send, app_path)
             else:
                 await self.app(scope, receive, send)
@@ -335,7 +343,8 @@ class TrafficMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                self._record_safely(scope, path, message)
+                if self._recorded_here(scope):
+                    self._record_safely(scope, path, message)
             await send(message)
 
         async def receive_wrapper() -> Message:
@@ -351,10 +360,10 @@ class TrafficMiddleware:
         try:
             await self.app(scope, receive_wrapper, send_wrapper)
         except Exception:
-            if not started and not disconnected:
+            if not started and not disconnected and self._recorded_here(scope):
                 self._record_safely(scope, path, _SERVER_ERROR)
             raise
-        if not started and not disconnected:
+        if not started and not disconnected and self._recorded_here(scope):
             self._record_safely(scope, path, _SERVER_ERROR)
 
     def _record_safely(self, scope: Scope, path: str, message: Message) -> None:
@@ -364,25 +373,65 @@ class TrafficMiddleware:
             self.recorder.recording_failed(exc)
 
     def _claim(self, scope: Scope) -> bool:
-        """Mark the request as recorded by this middleware, unless a TrafficMiddleware around
-        it (an app under a mount with its own stack, mounted in a site that has one) already
-        did: then False, and this one records nothing (one warning). Asked only for a request
-        this middleware would record (an excluded path is left to the one inside)."""
+        """Whether this middleware records the request: asked only for one it would record
+        (a path it does not exclude), before the app runs.
+
+        The rule: one row per request and site. Of the TrafficMiddlewares for one site around
+        a request (a site's, and one under a mount with its own stack), the outermost records
+        it, unless one inside records more kinds of response (`record="all"` around
+        `record="pages"`): that one takes the request over, and the outer one, which looks
+        again at the response's start (`_recorded_here`), records nothing. Exclusions need no
+        rule: each asks only for a path it does not exclude, so both would record it (a path
+        the outer one excludes is left to the inner one, unclaimed). One for another site
+        records the request too: that is the other site's row, no duplicate.
+        """
         state = scope.get("state")
         if state is None:  # a server without lifespan state, and no gate around
             scope["state"] = state = {}
         elif not isinstance(state, dict):  # not ASGI: nothing to share a mark with
             return True
-        if state.setdefault(_RECORDED_BY, self) is self:
+        key = self._claim_key
+        owner = state.setdefault(key, self)
+        if owner is self:
             return True
+        takes_over = self._record_all and not owner._record_all
+        if takes_over:
+            state[key] = self
         if not self._warned_recorded_outside:
             self._warned_recorded_outside = True
-            logger.warning(
-                "analytics: a TrafficMiddleware around this one (a site's, around the mount"
-                " of this app) already records its requests; this one records none of them,"
-                " so each request is one row (one TrafficMiddleware per request is enough)"
-            )
-        return False
+            if takes_over:
+                logger.warning(
+                    "analytics: a TrafficMiddleware around this one (a site's, around the"
+                    " mount of this app) records pages of the same site; this one records"
+                    " every response (record='all'), so it keeps this app's requests and that"
+                    " one records none of them (each request is one row)"
+                )
+            else:
+                logger.warning(
+                    "analytics: a TrafficMiddleware around this one (a site's, around the"
+                    " mount of this app) already records its requests; this one records none"
+                    " of them, so each request is one row (one TrafficMiddleware per request"
+                    " is enough)"
+                )
+        return takes_over
+
+    def _recorded_here(self, scope: Scope) -> bool:
+        """Whether the request this middleware claimed is still its own at the response's
+        start: not taken over by one inside it (see `_claim`, `_take_navigation_request`)."""
+        state = scope.get("state")
+        return not isinstance(state, dict) or state.get(self._claim_key, self) is self
+
+    def _take_navigation_request(self, scope: Scope) -> None:
+        """Take this middleware's navigation script or beacon request from a TrafficMiddleware
+        around it that claimed it for the same site (the path is not excluded there): it is no
+        row, as it is none without nesting. The claimer is kept for `_record_navigation`."""
+        state = scope.get("state")
+        if not isinstance(state, dict):
+            return
+        owner = state.get(self._claim_key)
+        if owner is not None and owner is not self:
+            state[self._claim_key] = self
+            state[_BEACON_CLAIMED_BY] = owner
 
     def _warn_outside_the_gate(self, gate: Any) -> None:
         """Say once that this middleware wraps cookiewall's gate (it saw a request the gate
@@ -414,14 +463,29 @@ class TrafficMiddleware:
     def _record_navigation(self, scope: Scope, page: Scope) -> None:
         """Record the page a client-side navigation showed: `page` is the request a browser
         would have sent for it (see `navigation.page_scope`), recorded as its 200 would be,
-        unless its path is excluded as that request's would be."""
+        unless its path is excluded as that request's would be.
+
+        Recorded where that request would be: by the TrafficMiddleware around this one that
+        claimed the beacon (see `_claim`) when it would also claim the page's full load (it
+        does not exclude the path, and this one would not take it over), so that one visit's
+        page views are not split over two spools."""
         root_path = scope.get("root_path")
         path = page["path"]
         if root_path:
             path, app_path = _mounted_paths(path, root_path)
             if self._excluded(app_path):
                 return
-        if not self._excluded(path):
+        if self._excluded(path):
+            return
+        state = scope.get("state")
+        owner = state.get(_BEACON_CLAIMED_BY) if isinstance(state, dict) else None
+        if (
+            isinstance(owner, TrafficMiddleware)
+            and not (self._record_all and not owner._record_all)
+            and not owner._excluded(path)
+        ):
+            owner._record_safely(page, path, _PAGE_SHOWN)
+        else:
             self._record_safely(page, path, _PAGE_SHOWN)
 
     def _record(self, scope: Scope, path: str, message: Message) -> None:

@@ -1,15 +1,18 @@
 """One request, one row: an app under a mount with its own gate and TrafficMiddleware (the
 README's self-contained `shop = ConsentMiddleware(TrafficMiddleware(...))`), mounted in a site
 that has the same stack, was recorded by both recorders. The outermost TrafficMiddleware that
-records a request marks it in `scope["state"]`; an inner one passes it through (one warning).
+records a request marks it in `scope["state"]` for its site; an inner one for the same site
+passes it through (one warning), unless it records more of it (record="all" around "pages"):
+then it keeps the request. The mount's client-side navigations go where its page loads go.
 
-The row carries the consent that governed the request: under the mount, the shop's gate's.
+The site's row carries the site's gate's consent, on shop pages too (the site's decision).
 Shown with real Recorders and spools, through httpx's ASGI transport (which gives the app no
 lifespan state, as a server without it would not)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 
 from analytics import Recorder, TrafficMiddleware
@@ -131,11 +134,13 @@ def test_one_recorder_for_both_layers_records_once(
 @pytest.mark.parametrize(
     ("accepted_in", "expected"),
     [
-        ("shop", [("/shop/p", "all"), ("/p", "undecided")]),
-        ("site", [("/shop/p", "undecided"), ("/p", "all")]),
+        # The site's recorder records a shop page with the site's decision (9518e30): a
+        # visitor who declined the site's analytics is not hashed on shop pages.
+        ("shop", [("/shop/p", "undecided"), ("/p", "undecided")]),
+        ("site", [("/shop/p", "all"), ("/p", "all")]),
     ],
 )
-def test_the_row_carries_the_consent_of_the_gate_that_governed_the_request(
+def test_the_sites_row_carries_the_sites_consent_on_shop_pages_too(
     recorders: tuple[Recorder, Recorder], accepted_in: str, expected: list[tuple[str, str]]
 ) -> None:
     site_recorder, shop_recorder = recorders
@@ -211,6 +216,147 @@ def test_the_mounts_gate_answering_below_a_recorded_site_is_no_wrong_order(
         assert rows(site_recorder) == []
         assert rows(shop_recorder) == []
         assert not [r for r in caplog.records if "ConsentMiddleware outermost" in r.getMessage()]
+    finally:
+        site_recorder.close()
+        shop_recorder.close()
+
+
+# Which of two TrafficMiddlewares records a request: one row per request and site. The one
+# around the mount does, unless the mount's records more of it (record="all" around "pages"),
+# and one for another site records its own row.
+
+
+async def api(request: Any) -> JSONResponse:
+    return JSONResponse({"ok": 1})
+
+
+def recorded_mount(
+    tmp_path: Path, site_options: dict[str, Any], shop_options: dict[str, Any]
+) -> tuple[Any, Recorder, Recorder]:
+    """A site (gated, as the README stacks it) with a shop mounted at /shop: each its own
+    recorder, made with the options given, and the shop a JSON API beside its pages."""
+    site_options = {"site": SITE, **site_options}
+    shop_options = {"site": SITE, **shop_options}
+    site_recorder = Recorder(tmp_path / "site", **site_options)
+    shop_recorder = Recorder(tmp_path / "shop", **shop_options)
+    shop = TrafficMiddleware(
+        Starlette(routes=[Route("/p", page), Route("/q", page), Route("/api", api)]),
+        recorder=shop_recorder,
+        navigation_beacon="/_navigation",
+        navigation_paths=["/p", "/q"],
+    )
+    return site_app(site_recorder, shop), site_recorder, shop_recorder
+
+
+def paths(recorder: Recorder) -> list[tuple[str, str]]:
+    return [(row["method"], row["path"]) for row in spooled(recorder)]
+
+
+SHOP_VISIT = [("GET", "/shop/p"), ("GET", "/shop/api"), ("GET", "/shop/api")]
+
+
+@pytest.mark.parametrize(
+    ("site_mode", "shop_mode", "site_rows", "shop_rows"),
+    [
+        # The shop's recorder records its API calls: it keeps the shop's requests, pages too.
+        ("pages", "all", [], SHOP_VISIT),
+        # The site's records at least what the shop's would: it keeps them.
+        ("all", "pages", SHOP_VISIT, []),
+        ("all", "all", SHOP_VISIT, []),
+        ("pages", "pages", [("GET", "/shop/p")], []),
+    ],
+)
+def test_a_request_is_kept_by_the_recorder_that_records_the_most_of_it(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    site_mode: str,
+    shop_mode: str,
+    site_rows: list[tuple[str, str]],
+    shop_rows: list[tuple[str, str]],
+) -> None:
+    app, site_recorder, shop_recorder = recorded_mount(
+        tmp_path, {"record": site_mode}, {"record": shop_mode}
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="analytics"):
+            assert visit(app, "/shop/p", "/shop/api", "/shop/api", "/p") == [200] * 4
+        assert paths(site_recorder) == [*site_rows, ("GET", "/p")]
+        assert paths(shop_recorder) == shop_rows
+        # One warning either way: two recorders for one site is one too many.
+        assert len([r for r in caplog.records if "TrafficMiddleware around" in r.getMessage()]) == 1
+    finally:
+        site_recorder.close()
+        shop_recorder.close()
+
+
+def test_a_mount_recorded_for_another_site_keeps_its_rows(tmp_path: Path) -> None:
+    # Each site's spool holds its own row of the request: two sites, no double count.
+    app, site_recorder, shop_recorder = recorded_mount(tmp_path, {}, {"site": "shop.example.com"})
+    try:
+        assert visit(app, "/shop/p", "/p") == [200, 200]
+        assert paths(site_recorder) == [("GET", "/shop/p"), ("GET", "/p")]
+        assert paths(shop_recorder) == [("GET", "/shop/p")]
+    finally:
+        site_recorder.close()
+        shop_recorder.close()
+
+
+def navigate(app: Any, to: str, came_from: str) -> int:
+    """Post the mount's navigation beacon as its script does after a client-side navigation."""
+
+    async def go() -> int:
+        transport = httpx.ASGITransport(app=app, client=("198.51.100.4", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
+            answer = await client.post(
+                "/shop/_navigation",
+                content=json.dumps({"path": to, "from": came_from}),
+                headers={
+                    "user-agent": BROWSER["user-agent"],
+                    "origin": ORIGIN,
+                    "sec-fetch-site": "same-origin",
+                    "content-type": "text/plain;charset=UTF-8",
+                    "referer": ORIGIN + came_from,
+                },
+            )
+            return answer.status_code
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    ("site_mode", "shop_mode", "kept_by"),
+    [("pages", "pages", "site"), ("all", "pages", "site"), ("pages", "all", "shop")],
+)
+def test_a_mounts_navigations_are_recorded_where_its_page_loads_are(
+    tmp_path: Path, site_mode: str, shop_mode: str, kept_by: str
+) -> None:
+    app, site_recorder, shop_recorder = recorded_mount(
+        tmp_path, {"record": site_mode}, {"record": shop_mode}
+    )
+    try:
+        assert visit(app, "/shop/p", "/shop/_navigation.js") == [200, 200]
+        assert navigate(app, "/shop/q", "/shop/p") == 204
+        # A beacon for a path that is no route of the shop: refused, and no row anywhere.
+        assert navigate(app, "/shop/elsewhere", "/shop/p") == 400
+        # One visit: the load and the navigation in one spool, and the script and the
+        # beacons no rows (as they are none without the site's recorder around).
+        kept = [("GET", "/shop/p"), ("GET", "/shop/q")]
+        assert paths(site_recorder) == (kept if kept_by == "site" else [])
+        assert paths(shop_recorder) == (kept if kept_by == "shop" else [])
+    finally:
+        site_recorder.close()
+        shop_recorder.close()
+
+
+def test_a_navigation_to_a_path_the_site_excludes_is_the_mounts(tmp_path: Path) -> None:
+    # The site leaves /shop/q to the shop (a full load of it is the shop's row): so is a
+    # client-side navigation to it.
+    app, site_recorder, shop_recorder = recorded_mount(tmp_path, {"exclude_paths": ["/shop/q"]}, {})
+    try:
+        assert visit(app, "/shop/p") == [200]
+        assert navigate(app, "/shop/q", "/shop/p") == 204
+        assert paths(site_recorder) == [("GET", "/shop/p")]
+        assert paths(shop_recorder) == [("GET", "/shop/q")]
     finally:
         site_recorder.close()
         shop_recorder.close()
