@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,25 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the processes the tests start the default signal actions.
+
+    An ignored signal stays ignored across fork and exec: under `nohup make test`, or a
+    suite started in the background by a non-interactive shell (which ignores SIGINT and
+    SIGQUIT for it), every `analytics` or server process a test starts would ignore SIGHUP or
+    SIGINT, and the tests of what a stop signal does (exit 129/130, a run stopped at once)
+    fail for a reason of the terminal's. A handler, unlike SIG_IGN, is reset to the default
+    at exec; this one does nothing, so the test run itself still outlives a hang-up."""
+    del config
+    for signum in (signal.SIGHUP, signal.SIGINT):
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            signal.signal(signum, _ignored_here_only)
+
+
+def _ignored_here_only(signum: int, frame: object) -> None:
+    """A signal this process ignored when it started: ignored here, default in its children."""
 
 
 # Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main
