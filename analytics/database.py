@@ -35,7 +35,10 @@ DEFAULT_LOCK_TIMEOUT = 10.0
 # that an older one would misread the file bumps it and adds the step from the previous
 # version to `analytics.warehouse.MIGRATIONS`. A file without the row was made before
 # versions were stored, by releases that all wrote schema 1.
-WAREHOUSE_SCHEMA_VERSION = 1
+# Schema 2 adds daily_devices and daily_consent. A build of schema 1 refuses such a file
+# (rather than roll up new days into every table but those two: silent holes that no later
+# run could tell from days without traffic, once their raw events are pruned).
+WAREHOUSE_SCHEMA_VERSION = 2
 SCHEMA_VERSION_META_KEY = "schema_version"
 _VERSION_NUMBER = re.compile(r"[1-9][0-9]{0,8}")
 # What DuckDB says, opening read-only a Parquet, CSV or JSON file given as the database: it

@@ -19,7 +19,22 @@ ROLLUP_TABLES: tuple[str, ...] = (
     "daily_sources",
     "daily_pages",
     "daily_campaigns",
+    "daily_devices",
+    "daily_consent",
 )
+# The rollups added in warehouse schema 2 (see analytics.database): a file of schema 1 lacks
+# them until a writer of this release has run on it, and has no rows for the days it had
+# pruned before. Where one is missing, readers take it as empty (`EMPTY_MIX`).
+MIX_TABLES: tuple[str, ...] = ("daily_devices", "daily_consent")
+# A table's stand-in where a warehouse lacks it: no rows, the columns of schema.sql.
+EMPTY_MIX: dict[str, str] = {
+    table: (
+        f"SELECT CAST(NULL AS DATE) AS day, CAST(NULL AS VARCHAR) AS site, "
+        f"CAST(NULL AS VARCHAR) AS {key}, CAST(NULL AS BIGINT) AS pageviews, "
+        "CAST(NULL AS BIGINT) AS visitors WHERE false"
+    )
+    for table, key in (("daily_devices", "device"), ("daily_consent", "consent"))
+}
 # Each referring domain's day summed over its media from daily_referrers: what stands in for
 # daily_referrer_domains where a warehouse made before that table has no better figure (raw
 # events pruned, or not rolled up since). Pageviews are exact; visitors count someone who

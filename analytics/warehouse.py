@@ -78,6 +78,7 @@ from analytics.spool import (
 from analytics.tables import (
     EVENTS_COLUMNS,
     MEASURES,
+    MIX_TABLES,
     REFERRER_DOMAINS_FALLBACK,
     ROLLUP_TABLES,
     read_sql,
@@ -103,14 +104,37 @@ Migration = Callable[[duckdb.DuckDBPyConnection], None]
 # analytics.database) adds its step here; a writing run then takes every step from the
 # stored version up, and stamps the new version, in its own transaction before any ingest
 # (a crash leaves the file at the old version; the next run takes the steps again). Empty
-# while 1, the first stored version, is the current one. Readers never migrate: they read
+# while 1 was the current one. Readers never migrate: they read
 # what they know (older or equal versions) and refuse newer ones. A new file never takes a
 # step: it is made from this release's schema.sql and stamped in one transaction
 # (`_create_tables`). Mind, in a step: an existing file has had this release's schema.sql
 # (IF NOT EXISTS statements) run on it before the step, and the run reads the ledger
 # (`ingested_segments` name, content_id) before its transaction, so a step that changes
 # those must come with a change of that order.
-MIGRATIONS: dict[int, Migration] = {}
+
+
+def _add_device_and_consent_mix(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 1 -> 2: fill daily_devices and daily_consent (created empty by schema.sql) for
+    every rolled-up day whose raw events are kept, from those events, as the rollup would.
+    Days pruned before have no rows: nothing is left to count them from. Emptied first, so a
+    step taken again after a crash never counts a day twice."""
+    con.execute("DELETE FROM daily_devices")
+    con.execute("DELETE FROM daily_consent")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW scoped_events AS SELECT {', '.join(EVENTS_COLUMNS)} "
+        "FROM events WHERE day IN (SELECT day FROM rollup_days WHERE NOT raw_pruned)"
+    )
+    for table in MIX_TABLES:
+        columns = "day, site, " + ("device" if table == "daily_devices" else "consent")
+        columns += ", pageviews, visitors"
+        con.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} "
+            f"FROM ({read_sql(f'rollup_{table}.sql')}) AS fresh"
+        )
+    con.execute("DROP VIEW scoped_events")
+
+
+MIGRATIONS: dict[int, Migration] = {1: _add_device_and_consent_mix}
 
 assert set(MIGRATIONS) == set(range(1, WAREHOUSE_SCHEMA_VERSION))  # import-time: no gap
 
@@ -1368,6 +1392,19 @@ class Warehouse:
             f"CREATE OR REPLACE TEMP VIEW scoped_events AS "
             f"SELECT {columns} FROM events WHERE day IN ({listed})"
         )
+        # A day pruned before schema 2 had pageviews but has no rows in the mix tables: its
+        # late events alone would pass there for the whole day's mix, so it stays without.
+        # Asked before daily_totals takes the late events in.
+        without_mix = {
+            table: [
+                row[0]
+                for row in con.execute(
+                    f"SELECT DISTINCT day FROM daily_totals WHERE day IN ({listed}) "
+                    f"AND pageviews > 0 AND day NOT IN (SELECT day FROM {table})"
+                ).fetchall()
+            ]
+            for table in MIX_TABLES
+        }
         for table in ROLLUP_TABLES:
             cols = self._columns(con, table)
             keys = [c for c in cols if c not in MEASURES]
@@ -1375,11 +1412,14 @@ class Warehouse:
             sums = ", ".join(f"SUM({m}) AS {m}" for m in measures)
             col_list = ", ".join(cols)
             key_list = ", ".join(keys)
+            late = f"SELECT {col_list} FROM ({read_sql(f'rollup_{table}.sql')}) AS late"
+            if without_mix.get(table):
+                late += f" WHERE day NOT IN ({_date_list(without_mix[table])})"
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE merged AS "
                 f"SELECT {key_list}, {sums} FROM ("
                 f"SELECT {col_list} FROM {table} WHERE day IN ({listed}) "
-                f"UNION ALL SELECT {col_list} FROM ({read_sql(f'rollup_{table}.sql')}) AS late"
+                f"UNION ALL {late}"
                 f") AS both_parts GROUP BY {key_list}"
             )
             con.execute(f"DELETE FROM {table} WHERE day IN ({listed})")

@@ -66,6 +66,26 @@ CREATE TABLE IF NOT EXISTS daily_campaigns (
     visitors BIGINT NOT NULL
 );
 
+-- Added in warehouse schema 2. A file of schema 1 gets them from the step to schema 2
+-- (`analytics.warehouse.MIGRATIONS`), filled for the days whose raw events it still holds;
+-- days pruned before have no rows here. Until a writer of schema 2 has run on it, a file may
+-- lack them (or hold them empty): readers take that as no rows.
+CREATE TABLE IF NOT EXISTS daily_devices (
+    day DATE NOT NULL,
+    site VARCHAR NOT NULL,
+    device VARCHAR NOT NULL,      -- desktop, mobile, tablet, other (bots are left out)
+    pageviews BIGINT NOT NULL,
+    visitors BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS daily_consent (
+    day DATE NOT NULL,
+    site VARCHAR NOT NULL,
+    consent VARCHAR NOT NULL,     -- undecided, all, none, custom
+    pageviews BIGINT NOT NULL,
+    visitors BIGINT NOT NULL
+);
+
 -- Bookkeeping (not part of the analysts' contract, but readable).
 
 -- Every segment ever ingested, written in the same transaction as its events: a segment
