@@ -16,10 +16,13 @@ added to tell them apart).
 
 Refused, recording nothing: another method (405), a beacon from another origin (403: a
 cross-site page could otherwise inject page views into this site's numbers with a form or a
-fetch), another content type (415), a body over `MAX_BODY` bytes (413, read no further), and
-a body that is not `{"path": "/absolute?query", "from": "/absolute"}` (400), for an
-app under a mount (`root_path`), a path outside it (400: another app's page, or none), and,
-when the site lists its client-side routes (`navigation_paths`), a path not among them (400).
+fetch), a beacon with none of `Sec-Fetch-Site`, `Origin` and `Referer` unless its body is
+JSON (403: IE 11 and Firefox before 70 send neither Origin nor Fetch Metadata with a form
+or a beacon, and another site's page can leave out the Referer), another content type
+(415), a body over `MAX_BODY` bytes (413, read no further), and a body that is not
+`{"path": "/absolute?query", "from": "/absolute"}` (400), for an app under a mount
+(`root_path`), a path outside it (400: another app's page, or none), and, when the site
+lists its client-side routes (`navigation_paths`), a path not among them (400).
 
 `navigation_paths` is what keeps arbitrary paths out of the reports: a beacon's page is a 200
 whatever the path, so a client can name any path, and answering unknown paths with a 404
@@ -64,6 +67,15 @@ MAX_BODY = 4096
 # Plain segments only: the path is also an exclusion pattern, where `*?[` are wildcards.
 _BEACON_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 _BODY_TYPES = frozenset({"text/plain", "application/json"})  # sendBeacon(url, string): the first
+# The one body type above no page of another origin can post without a CORS preflight.
+_PREFLIGHTED_TYPE = b"application/json"
+# What tells a browser's post from this site apart from another site's: a browser sends at
+# least one of them with every POST (Chromium and Firefox 70+ an Origin, `null` at worst).
+_ORIGIN_SIGNALS = frozenset({b"sec-fetch-site", b"origin", b"referer"})
+_NO_SIGNAL = (
+    "cross-site request refused: a beacon must carry this site's Origin or Referer"
+    " (a client that is not a browser can post application/json)"
+)
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _ETAG = f'"{SCRIPT_VERSION}"'.encode()
 # CSP3 base64-value (as cookiewall.banner's): only these characters, so it cannot end the
@@ -200,10 +212,18 @@ class Navigation:
         if scope["method"] != "POST":
             return _error(405, "method not allowed", (b"allow", b"POST"))
         headers = _headers(scope)
+        media_type = headers.get(b"content-type", b"").partition(b";")[0].strip().lower()
+        if not _ORIGIN_SIGNALS.intersection(headers) and media_type != _PREFLIGHTED_TYPE:
+            # Not only a client that is no browser: IE 11 and Firefox before 70 send no Origin
+            # with a form or a no-cors post, nor Fetch Metadata, and a page of another site
+            # with `Referrer-Policy: no-referrer` leaves out the Referer. Such a page can post
+            # text/plain (a form with enctype="text/plain" writes a JSON body), and any type a
+            # form or sendBeacon sends, or none, without a preflight; JSON needs one, which
+            # this endpoint never grants, so only a client that is no browser can send it.
+            return _error(403, _NO_SIGNAL)
         origin = _same_origin(scope, headers)
         if origin is None:
             return _error(403, "cross-site request refused")
-        media_type = headers.get(b"content-type", b"").partition(b";")[0].strip().lower()
         if media_type.decode("latin-1") not in _BODY_TYPES:
             return _error(415, "the body must be text/plain or application/json")
         length = headers.get(b"content-length")
@@ -261,10 +281,11 @@ def _same_origin(scope: Scope, headers: dict[bytes, bytes]) -> str | None:
 
     As cookiewall's consent endpoints judge a POST: the browser's Fetch Metadata first (only
     a browser sets it, and `same-origin` holds behind a proxy that rewrites Host), then the
-    `Origin`, then the `Referer`. A client that sends none of them is no browser, so no page
-    can make it post: it is let through, as a client asking for pages is. An origin that is
-    not ASCII is refused: browsers write a host in punycode, and the origin becomes the
-    event's Referer, which is ASCII.
+    `Origin`, then the `Referer`. A client that sends none of them with JSON is no browser
+    (no page can make one post JSON here: that needs a preflight), so it is let through, as
+    a client asking for pages is; with any other body `_beacon` refused it before this. An
+    origin that is not ASCII is refused: browsers write a host in punycode, and the origin
+    becomes the event's Referer, which is ASCII.
     """
     origin = _judged_origin(scope, headers)
     return origin if origin is not None and origin.isascii() else None

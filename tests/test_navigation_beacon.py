@@ -304,7 +304,12 @@ def _drive(app: Any, pieces: list[bytes], *, disconnect: bool = False) -> list[M
         pytest.param(
             {"origin": "", "sec-fetch-site": "", "referer": f"{ORIGIN}/now"}, id="referer-only"
         ),
-        pytest.param({"origin": "", "sec-fetch-site": ""}, id="no-browser-at-all"),
+        # No Origin, Referer or Fetch Metadata: a client that is no browser, posting JSON
+        # (text/plain is refused then: any page can post it, see test_navigation_beacon_csrf).
+        pytest.param(
+            {"origin": "", "sec-fetch-site": "", "content-type": "application/json"},
+            id="no-browser-at-all",
+        ),
         # Behind a proxy that rewrites Host: the browser's word that it is same-origin counts,
         # and the page's own origin is the referrer (internal), not the backend's name.
         pytest.param(

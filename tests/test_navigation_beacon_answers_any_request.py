@@ -122,7 +122,8 @@ def test_the_fuzzed_requests_reach_the_recording_path(tmp_path: Path) -> None:
         body = json.dumps({"path": "/b", "from": "/a"}).encode()
         scope: Scope = {"type": "http", "method": "POST", "scheme": "https", "path": BEACON,
                         "raw_path": BEACON.encode(), "query_string": b"", "root_path": "",
-                        "headers": [(b"host", b"x"), (b"content-type", b"text/plain")],
+                        "headers": [(b"host", b"x"), (b"content-type", b"text/plain"),
+                                    (b"origin", b"https://x")],  # as a browser posts it
                         "client": (ADDRESS, 1)}  # fmt: skip
         sent: list[Message] = []
 
