@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from fnmatch import fnmatchcase, translate
 from typing import TYPE_CHECKING, Any
@@ -96,6 +97,15 @@ _RECORDED_BY = "analytics.recorded_by:"
 # the one around it that had claimed that request: the page a beacon stands for is recorded
 # where a full load of that page would be (see `_record_navigation`).
 _BEACON_CLAIMED_BY = "analytics.beacon_claimed_by"
+# Whether this process has built more than one TrafficMiddleware. Until it has, no other can
+# have claimed a request or take one over (see `_claim`): the one there is marks the request
+# with a plain store and, at the response start, needs no look at whether it still owns it.
+# The mark is still made, so that one built while a request is on its way (a mounted app whose
+# middleware is built at its first request) sees it; the look at the start reads this flag
+# then, not at the request. Set, never cleared, before a second one can serve.
+_several_recorders = False
+_recorders_built = 0
+_recorders_built_lock = threading.Lock()
 
 
 def _as_bytes(value: Any) -> Any:
@@ -224,6 +234,7 @@ class TrafficMiddleware:
         navigation_beacon: str | None = None,
         navigation_paths: Iterable[str] | Callable[[str], bool] | None = None,
     ) -> None:
+        _count_recorder()  # first: before anything can call this one (see `_several_recorders`)
         if not isinstance(recorder, Recorder):
             raise ValueError("TrafficMiddleware needs recorder=Recorder(spool_dir, site)")
         if navigation_paths is not None and navigation_beacon is None:
@@ -290,12 +301,20 @@ class TrafficMiddleware:
         if self._record_all or scope.get("root_path"):
             return None
         path: str = scope["path"]
-        return None if self._excluded(path) or not self._claim(scope) else path
+        if self._excluded(path):
+            return None
+        if not _several_recorders:
+            try:  # the usual: the only one marks it (see `_several_recorders`); zero-cost `try`
+                scope["state"][self._claim_key] = self
+                return path
+            except (KeyError, TypeError):  # no state from the server, or not a mapping
+                pass
+        return path if self._claim(scope) else None
 
     def observe_response(self, scope: Scope, path: str, message: Message) -> None:
         """Record the response `message` starts (see `observed_path`); never raises."""
         try:
-            if self._recorded_here(scope):
+            if not _several_recorders or self._recorded_here(scope):
                 self._record(scope, path, message)
         except Exception as exc:  # recording must never break a response
             self.recorder.recording_failed(exc)
@@ -343,7 +362,7 @@ class TrafficMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                if self._recorded_here(scope):
+                if not _several_recorders or self._recorded_here(scope):
                     self._record_safely(scope, path, message)
             await send(message)
 
@@ -630,3 +649,13 @@ class TrafficMiddleware:
             self.recorder.close()
         except Exception:
             logger.exception("analytics: could not flush the recorder at shutdown")
+
+
+def _count_recorder() -> None:
+    """Count a TrafficMiddleware being built (see `_several_recorders`): under a lock, as apps
+    may be built on several threads at once and a lost count would hide a second one."""
+    global _recorders_built, _several_recorders
+    with _recorders_built_lock:
+        _recorders_built += 1
+        if _recorders_built > 1:
+            _several_recorders = True

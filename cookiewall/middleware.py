@@ -16,6 +16,7 @@ import itertools
 import logging
 import os
 import re
+import threading
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
@@ -62,6 +63,16 @@ ANSWERED_STATE_KEY = "cookiewall.answered"
 # here an `_InnerGateReport` of what it sent (see `_reporting_to_outer_gate`), so that the
 # gate around it leaves those cookies and that page alone (see `_gated_beside`).
 INNER_GATE_STATE_KEY = "cookiewall.inner_gate"
+# Whether this process has built more than one gate. Until it has, no gate can run inside
+# another (one around this one would have been built before this request reached it, and the
+# same gate twice is no nesting), so the nesting bookkeeping above (the look for an outer gate
+# at the request, for an inner gate's report at the response start) is skipped: the common
+# site has one gate. Set, never cleared, before a second gate can serve: a gate built while a
+# request is on its way (a mount's app whose middleware is built at its first request) reads it
+# as set, and the gate around it looks at its report because it reads this at response start.
+_several_gates = False
+_gates_built = 0
+_gates_built_lock = threading.Lock()
 
 MAX_INJECT_BUFFER = 1024 * 1024  # bodies with a known, small Content-Length may be buffered
 # A streamed page's first bytes kept for its <meta> CSP nonces: a head is a few KiB. Kept on,
@@ -134,6 +145,7 @@ class ConsentMiddleware:
         trusted_origins: Iterable[str] = (),
         banner_language: str = "visitor",
     ) -> None:
+        _count_gate()  # first: before anything can call this one (see `_several_gates`)
         if not isinstance(policy, Policy):
             raise ValueError("policy must be a cookiewall.Policy")
         _check_option_types(cookie_name, path_prefix, secure, same_site, inject_banner, receipts)
@@ -315,11 +327,12 @@ class ConsentMiddleware:
         state = scope.get("state")
         if state is None:
             scope["state"] = state = {}
-        outer = state.get(GATE_STATE_KEY)
-        if outer is not None and outer is not self and isinstance(outer, ConsentMiddleware):
-            # Another gate around this one: the site's, around a mount that has its own. This
-            # one's policy governs the request (inside, the app sees this gate's consent).
-            send = self._reporting_to_outer_gate(state, site, send, outer)
+        if _several_gates:
+            outer = state.get(GATE_STATE_KEY)
+            if outer is not None and outer is not self and isinstance(outer, ConsentMiddleware):
+                # Another gate around this one: the site's, around a mount that has its own.
+                # This one's policy governs the request (inside, the app sees its consent).
+                send = self._reporting_to_outer_gate(state, site, send, outer)
         state["consent"] = consent
         # What `get_gate` hands a route: with `app.add_middleware`, Starlette builds this
         # instance itself and the app has no other handle on it (or on its counters).
@@ -351,14 +364,16 @@ class ConsentMiddleware:
                         observe(scope, observed, message)  # first, as its own wrapper would
                     headers = message.get("headers")
                     if headers:
-                        inner = state.get(INNER_GATE_STATE_KEY)
-                        if inner is None:
-                            message["headers"] = gated(headers, consent)
-                        else:
-                            answered = self._inner_gate_answered(inner, message)
+                        # Read now, not at the request: a gate inside may be built meanwhile.
+                        if _several_gates and INNER_GATE_STATE_KEY in state:
+                            answered = self._inner_gate_answered(
+                                state[INNER_GATE_STATE_KEY], message
+                            )
                             message["headers"] = self._gated_beside(
                                 headers, consent, answered, site
                             )
+                        else:
+                            message["headers"] = gated(headers, consent)
                 await send(message)
 
             await app(scope, receive, send_filtered)
@@ -727,7 +742,7 @@ class ConsentMiddleware:
             kind = message["type"]
             if kind == "http.response.start":
                 headers = message.get("headers") or []
-                inner = state.get(INNER_GATE_STATE_KEY)
+                inner = state.get(INNER_GATE_STATE_KEY) if _several_gates else None
                 answered = None if inner is None else self._inner_gate_answered(inner, message)
                 own = extra
                 if answered is not None:
@@ -1117,6 +1132,16 @@ class ConsentMiddleware:
         )
         body = b"" if scope["method"] == "HEAD" else reply.body
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _count_gate() -> None:
+    """Count a gate being built (see `_several_gates`): under a lock, as apps may be built
+    on several threads at once and a lost count would hide a second gate."""
+    global _gates_built, _several_gates
+    with _gates_built_lock:
+        _gates_built += 1
+        if _gates_built > 1:
+            _several_gates = True
 
 
 class _InnerGateReport:
