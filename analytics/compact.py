@@ -1,0 +1,292 @@
+"""Rewriting the warehouse file so that the bytes of deleted rows are gone from it.
+
+DuckDB marks a deleted row's space free and reuses it later; until then the row's bytes stay
+in the file, readable with `strings`, `FORCE CHECKPOINT` or not. After `analytics prune`, the
+visitor ids, paths and referrer hosts of pruned raw events would so stay in the file (and in
+every backup or read-only copy of it handed to analysts) for as long as no rollup happened to
+reuse their blocks. `compact` copies every object into a new file (DuckDB's `COPY FROM
+DATABASE`, which writes live rows only), checks the copy, and renames it over the old file.
+
+* Under the warehouse's own lock (DuckDB's, on the file): no rollup, prune, report or export
+  runs meanwhile; each waits for it as it waits for a rollup.
+* Crash-safe: the old file is only read until the rename, which is atomic. A run killed at
+  any moment leaves the old file as it was, and at worst a hidden `.<name>.compacting` file
+  (and its `.wal`) beside it, which the next `compact` removes before it starts.
+* The rewritten file keeps the old one's mode, owner, group and DuckDB storage version
+  (analysts' older duckdb keeps reading it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from analytics.database import (
+    DEFAULT_LOCK_TIMEOUT,
+    connect,
+    has_table,
+    is_interruption,
+    os_reason,
+    quote_path,
+)
+from analytics.errors import Interrupted, WarehouseError, WarehouseMissingError
+
+logger = logging.getLogger(__name__)
+
+TEMPORARY_SUFFIX = ".compacting"
+# How long the old file stays locked after the rename. A process that opened the old file
+# just before the rename (DuckDB opens, then locks) finds it still locked, and its retry,
+# 0.1 s later in `analytics.database.connect`, opens the new file by name. Released at once,
+# such a process could lock the old, unlinked file and commit its work where nobody reads it.
+HOLD_AFTER_RENAME = 0.3
+# The catalog, object by object: the copy must hold every one with the same definition.
+_CATALOG = {
+    "tables": "SELECT schema_name, table_name, sql FROM duckdb_tables() WHERE database_name = ?",
+    "views": "SELECT schema_name, view_name, sql FROM duckdb_views() "
+    "WHERE database_name = ? AND NOT internal",
+    "constraints": "SELECT schema_name, table_name, constraint_type, constraint_text "
+    "FROM duckdb_constraints() WHERE database_name = ?",
+    "indexes": "SELECT schema_name, index_name, sql FROM duckdb_indexes() WHERE database_name = ?",
+    "sequences": "SELECT schema_name, sequence_name, sql FROM duckdb_sequences() "
+    "WHERE database_name = ?",
+    "macros": "SELECT schema_name, function_name, macro_definition FROM duckdb_functions() "
+    "WHERE database_name = ? AND NOT internal",
+    "types": "SELECT schema_name, type_name, logical_type FROM duckdb_types() "
+    "WHERE database_name = ? AND NOT internal",
+    "schemas": "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? AND NOT internal",
+}
+
+
+@dataclass(frozen=True)
+class CompactResult:
+    path: Path
+    bytes_before: int
+    bytes_after: int
+    tables: int
+    rows: int
+    seconds: float
+
+    def summary(self) -> str:
+        return (
+            f"compacted {str(self.path)!r}: {_size(self.bytes_before)} -> "
+            f"{_size(self.bytes_after)} ({self.tables} tables, {self.rows} rows, same content)"
+        )
+
+
+def temporary_path(db: Path) -> Path:
+    """Where `compact` writes the new file: hidden, beside the warehouse (the same file
+    system, so that the rename is atomic), under one fixed name, so that a copy left by a run
+    that was killed is found and removed by the next."""
+    return db.with_name(f".{db.name}{TEMPORARY_SUFFIX}")
+
+
+def compact(
+    db_path: str | os.PathLike[str], *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> CompactResult:
+    """Rewrite the warehouse `db_path` so that no deleted row's bytes remain in it.
+
+    Raises WarehouseMissingError (no file), WarehouseLockedError (in use after
+    `lock_timeout` s), WarehouseError (not a warehouse, not enough free space, owned by
+    another user, more than one name, the copy failed or differs: the old file is then left
+    exactly as it was)."""
+    started = time.perf_counter()
+    named = Path(db_path)
+    db = Path(os.path.realpath(named))  # through a symbolic link: the file it points at
+    before = _check_replaceable(named, db)
+    con = connect(named, create=False, lock_timeout=lock_timeout)
+    target = temporary_path(db)
+    try:
+        _remove_leftovers(target)
+        if not has_table(con, "events"):
+            raise WarehouseError(f"database {str(named)!r} is not a warehouse (no events table)")
+        # The journal goes into the file first: the copy and the rename leave no journal
+        # beside the file that the new one would be taken to continue.
+        con.execute("FORCE CHECKPOINT")
+        size = os.stat(db).st_size
+        _check_free_space(named, db, size)
+        source = _database_name(con)
+        version = _storage_version(con, source)
+        try:
+            con.execute(
+                f"ATTACH {quote_path(target)} AS compact_target (STORAGE_VERSION '{version}')"
+            )
+            con.execute(f"COPY FROM DATABASE {_ident(source)} TO compact_target")
+            tables, rows = _check_same(con, source, "compact_target", named)
+            con.execute("DETACH compact_target")  # checkpoints the new file and closes it
+        except (duckdb.Error, RuntimeError) as exc:
+            if is_interruption(exc):
+                raise Interrupted(
+                    f"compacting {str(named)!r} was stopped; it is unchanged"
+                ) from None
+            if not isinstance(exc, duckdb.Error):
+                raise
+            raise WarehouseError(
+                f"cannot compact {str(named)!r}: {os_reason(exc)} (the database is unchanged)"
+            ) from None
+        _finish_file(target, before)
+        if os.path.exists(f"{db}.wal") or os.path.exists(f"{target}.wal"):
+            # Nothing writes the old file after the checkpoint; if something did, its
+            # journal would be replayed into the new file.
+            raise WarehouseError(
+                f"cannot compact {str(named)!r}: a journal appeared during the copy "
+                "(the database is unchanged)"
+            )
+        os.rename(target, db)
+        _fsync_folder(db.parent)
+        time.sleep(HOLD_AFTER_RENAME)
+    except BaseException:
+        _remove_leftovers(target)
+        raise
+    finally:
+        con.close()
+    after = os.stat(db).st_size
+    result = CompactResult(named, size, after, tables, rows, time.perf_counter() - started)
+    logger.info("%s", result.summary())
+    return result
+
+
+def _check_replaceable(named: Path, db: Path) -> os.stat_result:
+    """Refuse, before any work, a file that a rename would change for someone: another
+    owner or group than this user can give the new file, or a second name (a hard link
+    would keep the old bytes)."""
+    try:
+        info = os.stat(db)
+    except FileNotFoundError:
+        raise WarehouseMissingError(f"database {str(named)!r} does not exist") from None
+    except OSError as exc:
+        raise WarehouseError(f"cannot open database {str(named)!r}: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise WarehouseError(f"database {str(named)!r} is not a regular file")
+    if info.st_nlink > 1:
+        raise WarehouseError(
+            f"database {str(named)!r} has {info.st_nlink} names (hard links): the others "
+            "would keep the old file with its deleted rows; remove them first"
+        )
+    if os.geteuid() != 0:
+        if info.st_uid != os.geteuid():
+            raise WarehouseError(
+                f"database {str(named)!r} belongs to user id {info.st_uid}: compact it as "
+                "that user (or root), the rewritten file would belong to this one"
+            )
+        if info.st_gid != os.getegid() and info.st_gid not in os.getgroups():
+            raise WarehouseError(
+                f"database {str(named)!r} belongs to group id {info.st_gid}, which this "
+                "user is not in: the rewritten file could not keep that group"
+            )
+    return info
+
+
+def _check_free_space(named: Path, db: Path, size: int) -> None:
+    # The copy holds the live rows only, so it is never larger than the file (plus DuckDB's
+    # header blocks, which an empty file has too).
+    needed = size + 1024 * 1024
+    free = shutil.disk_usage(db.parent).free
+    if free < needed:
+        raise WarehouseError(
+            f"not enough free space to compact {str(named)!r}: the copy needs up to "
+            f"{_size(needed)} beside it in {str(db.parent)!r}, {_size(free)} free"
+        )
+
+
+def _database_name(con: duckdb.DuckDBPyConnection) -> str:
+    return str(con.execute("SELECT current_database()").fetchall()[0][0])
+
+
+def _storage_version(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """The old file's storage version ('v1.0.0'), for the new one: a newer one would lock
+    out an analyst's older duckdb that reads the file today."""
+    rows = con.execute(
+        "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = ?", [name]
+    ).fetchall()
+    version = str(rows[0][0] or "") if rows else ""
+    version = version.rstrip("+")
+    return version if version.startswith("v") and "'" not in version else "v1.0.0"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _catalog(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, list[tuple[object, ...]]]:
+    found = {}
+    for kind, sql in _CATALOG.items():
+        rows = con.execute(sql, [database]).fetchall()
+        # The database's own name appears in no definition compared here.
+        found[kind] = sorted(rows, key=repr)
+    return found
+
+
+def _check_same(
+    con: duckdb.DuckDBPyConnection, source: str, copy: str, named: Path
+) -> tuple[int, int]:
+    """Raise WarehouseError unless `copy` holds every object of `source` with the same
+    definition, and every table the same rows (a count and an order-free digest of the rows,
+    one scan of each side); the number of tables and rows."""
+    old, new = _catalog(con, source), _catalog(con, copy)
+    for kind in _CATALOG:
+        if old[kind] != new[kind]:
+            raise WarehouseError(
+                f"cannot compact {str(named)!r}: the copy's {kind} differ from the database's "
+                "(the database is unchanged)"
+            )
+    rows = 0
+    for schema, table, _ in old["tables"]:
+        digests = []
+        for database in (source, copy):
+            name = f"{_ident(database)}.{_ident(str(schema))}.{_ident(str(table))}"
+            digests.append(
+                con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {name} AS t").fetchall()[0]
+            )
+        if digests[0] != digests[1]:
+            raise WarehouseError(
+                f"cannot compact {str(named)!r}: the copy of table {table} differs "
+                "(the database is unchanged)"
+            )
+        rows += int(digests[0][0])
+    return len(old["tables"]), rows
+
+
+def _finish_file(target: Path, like: os.stat_result) -> None:
+    """Give the new file the old one's mode, owner and group, and make its bytes durable
+    before the rename makes it the warehouse."""
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        os.fchmod(fd, stat.S_IMODE(like.st_mode))
+        info = os.fstat(fd)
+        if (info.st_uid, info.st_gid) != (like.st_uid, like.st_gid):
+            os.fchown(fd, like.st_uid, like.st_gid)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Remove the new file and its journal: left by a killed run, or this run's own after a
+    failure. Only ever called under the warehouse's lock, so no other run is writing them."""
+    for leftover in (target, Path(f"{target}.wal")):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
+
+
+def _size(count: int) -> str:
+    if count < 1024 * 1024:
+        return f"{count / 1024:.0f} KiB"
+    if count < 1024 * 1024 * 1024:
+        return f"{count / 1024 / 1024:.1f} MiB"
+    return f"{count / 1024 / 1024 / 1024:.2f} GiB"
