@@ -8,7 +8,8 @@ References:
     RFC 3986 §3.3 (path segments), RFC 4122 (UUID), RFC 4648 §4-5 (base64, base64url),
     RFC 4291 §2.2 (IPv6 text forms), RFC 6874 (IPv6 zone ids in URIs),
     IEEE 802 / RFC 7042 §2.1 (MAC address text forms), ISO/IEC 7812 (card numbers),
-    3GPP TS 23.003 §6.2 and GSMA TS.06 (IMEI), ITU-T E.118 (ICCID)
+    3GPP TS 23.003 §6.2 and GSMA TS.06 (IMEI), ITU-T E.118 (ICCID), ISO 13616 and
+    ISO/IEC 7064 (IBAN), ITU-T E.164 and RFC 3966 (telephone numbers)
 """
 
 from __future__ import annotations
@@ -347,6 +348,102 @@ def _has_grouped_number(run: str, groups: list[str]) -> bool:
             if is_such_number("".join(groups[start : start + count])):
                 return True
     return False
+
+
+# A bank account's IBAN (ISO 13616) names its holder as firmly as a card's number: invoice,
+# payment and donation pages put it in paths (`/pay/DE89370400440532013000`) and campaigns
+# in UTM values. Two letters, a country that issues IBANs (`_IBAN_LENGTHS`, the 89 of SWIFT's
+# IBAN registry in 2025), two check digits, then the account (the BBAN): at
+# that country's one length, in one run or printed in groups of four (`DE89 3704 0044 0532
+# 0130 00`), grouped as a card is (`_DIGIT_GROUP_SEPARATOR`: a space, `+` or `%20` decoded,
+# `-`, `_`, `.`), upper or lower case. The ISO 7064 mod-97 check must hold: of random runs
+# of that country and length, one in 97 does. Not glued to a letter or a digit on either
+# side: `ibanDE89…` stays, `iban-DE89…` and `iban=DE89…` are redacted.
+_IBAN_LENGTHS = {
+    **{country: 15 for country in ("NO",)},
+    **{country: 16 for country in ("BE",)},
+    **{country: 18 for country in ("DK", "FI", "FK", "FO", "GL", "NL", "SD")},
+    **{country: 19 for country in ("MK", "SI")},
+    **{country: 20 for country in ("AT", "BA", "EE", "KZ", "LT", "LU", "MN", "XK")},
+    **{country: 21 for country in ("CH", "HR", "LI", "LV")},
+    **{country: 22 for country in ("BG", "BH", "CR", "DE", "GB", "GE", "IE", "ME", "RS", "VA")},
+    **{country: 23 for country in ("AE", "GI", "IL", "IQ", "OM", "SO", "TL")},
+    **{country: 24 for country in ("AD", "CZ", "ES", "MD", "PK", "RO", "SA", "SE", "SK", "TN")},
+    **{country: 24 for country in ("VG",)},
+    **{country: 25 for country in ("LY", "PT", "ST")},
+    **{country: 26 for country in ("IS", "TR")},
+    **{country: 27 for country in ("BI", "DJ", "FR", "GR", "IT", "MC", "MR", "SM")},
+    **{country: 28 for country in ("AL", "AZ", "BY", "CY", "DO", "GT", "HN", "HU", "LB", "NI")},
+    **{country: 28 for country in ("PL", "SV")},
+    **{country: 29 for country in ("BR", "EG", "PS", "QA", "UA")},
+    **{country: 30 for country in ("JO", "KW", "MU", "YE")},
+    **{country: 31 for country in ("MT", "SC")},
+    **{country: 32 for country in ("LC",)},
+    **{country: 33 for country in ("RU",)},
+}
+_SEPARATOR = _DIGIT_GROUP_SEPARATOR.pattern
+_IBAN = re.compile(
+    r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}"
+    rf"(?:[A-Za-z0-9]{{11,30}}"  # in one run, or in fours, the last group shorter
+    rf"|(?:{_SEPARATOR}[A-Za-z0-9]{{4}}){{2,7}}(?:{_SEPARATOR}[A-Za-z0-9]{{1,3}})?)"
+    r"(?![A-Za-z0-9])"
+)
+_NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]")
+
+
+def _has_iban(text: str) -> bool:
+    for match in _IBAN.finditer(text):
+        iban = _NOT_ALPHANUMERIC.sub("", match.group()).upper()
+        if _IBAN_LENGTHS.get(iban[:2]) == len(iban) and _passes_mod_97(iban):
+            return True
+    return False
+
+
+def _passes_mod_97(iban: str) -> bool:
+    """ISO 7064 MOD 97-10 as ISO 13616 applies it: the country and check digits moved to the
+    end, each letter read as a number (A is 10, Z 35), the whole number leaves 1 by 97."""
+    return int("".join(str(int(character, 36)) for character in iban[4:] + iban[:4])) % 97 == 1
+
+
+# A telephone number in the international form (ITU-T E.164: `+`, a country code, at most
+# 15 digits) names a person as an address does: click-to-call, contact and messaging pages
+# put it in paths (`/call/+4915112345678`, `/tel:+1-202-555-0143`, `wa.me`'s). The `+` is
+# what tells it from an id: numbers without it stay, as order, customer and tracking
+# numbers of the same lengths are written so (`/call/4915112345678` may be either). But a
+# `+` in a path is also a space an HTML form encoded (`/search/john+smith`, `size+42`,
+# `1+2`), so it counts only where no letter or digit stands before it: at the start of a
+# segment, or after a separator, a `:` (`tel:+…`) or another `+`. 8 digits or more must
+# follow, grouped as phones are printed: by a space, `-`, `.` (`+49 151 12345678`,
+# `+1-202-555-0143`, `+44.20.7946.0958`), and as a card is (`+` or `%20` decoded, `_`),
+# a group in parentheses too (`+44 (0)20 7946 0958`, `+1 (202) 555-0143`). The digits
+# are counted group by group: once there are 8, at most 15 and in at most 6 groups
+# (`+33 6 12 34 56 78`), it is a phone number, whatever follows (`+49-151-12345678-2024`);
+# 8 digits that read as a date (`+2024-11-28`) are not, nor sums (`+1+2+3+4+5+6+7+8`).
+# After `tel:` (RFC 3966) the label says what it is: a local number without `+`
+# (`tel:030-1234567`) and a `+` a form encoded as a space (`tel: 4915…`) are taken too.
+_PHONE_NUMBER = re.compile(
+    rf"(?:(?<![A-Za-z0-9])\+|(?<![A-Za-z])[Tt][Ee][Ll]:{_SEPARATOR}?\+?)"
+    rf"\(?[0-9]+(?:(?:{_SEPARATOR}\(?|\){_SEPARATOR}?)[0-9]+)*"
+)
+_DIGIT_RUN = re.compile(r"[0-9]+")
+
+
+def _has_phone_number(text: str) -> bool:
+    if "+" not in text and ":" not in text:
+        return False  # the common case: neither a `+` nor a label
+    for match in _PHONE_NUMBER.finditer(text):
+        digits = ""
+        for count, group in enumerate(_DIGIT_RUN.findall(match.group()), start=1):
+            digits += group
+            if len(digits) >= 8:
+                if len(digits) <= 15 and count <= 6 and not _EIGHT_DIGIT_DATE.fullmatch(digits):
+                    return True
+                break
+    return False
+
+
+def _has_iban_or_phone_number(text: str) -> bool:
+    return (len(text) >= 15 and _has_iban(text)) or _has_phone_number(text)
 
 
 def _has_mac_address(text: str) -> bool:
@@ -717,7 +814,7 @@ def _identifies_as_written(segment: str) -> bool:
         return True
     if _has_ip_address(segment) or _has_mac_address(segment):
         return True
-    if _has_card_or_device_number(segment):
+    if _has_card_or_device_number(segment) or _has_iban_or_phone_number(segment):
         return True
     if any(_is_b64_token(run) for run in _B64_RUN.findall(segment)):
         return True
@@ -772,6 +869,12 @@ def _redact_segment(segment: str) -> str:
         if len(segment) >= 14 and (
             _has_card_or_device_number(segment)
             or (as_ascii != segment and _has_card_or_device_number(as_ascii))
+        ):
+            return REDACTED
+        # nor for an IBAN (15 characters or more) or a phone number after a `+`
+        if len(segment) >= 9 and (
+            _has_iban_or_phone_number(segment)
+            or (as_ascii != segment and _has_iban_or_phone_number(as_ascii))
         ):
             return REDACTED
         return segment
