@@ -35,11 +35,6 @@ ICCIDS = [
 ]
 
 
-def _iban(country: str, bban: str) -> str:
-    number = "".join(str(int(c, 36)) for c in bban + country) + "00"
-    return f"{country}{98 - int(number) % 97:02d}{bban}"
-
-
 def _in_fours(text: str) -> str:
     return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
 
@@ -188,9 +183,6 @@ def test_few_numeric_ids_are_taken_for_device_numbers() -> None:
     assert _share_redacted(between(10**18, 2 * 10**18)) < 0.015  # nanoseconds (and snowflakes)
     assert _share_redacted(between(1_600 * 10**15, 1_800 * 10**15)) == 0  # ns since 2020
     assert _share_redacted([gs1_completed(digits(13)) for _ in range(2000)]) < 0.005  # GTIN
-    ibans = [_iban("DE", digits(18)) for _ in range(2000)]
-    assert _share_redacted(ibans) < 0.004
-    assert _share_redacted([_in_fours(iban) for iban in ibans]) < 0.06
 
 
 def test_a_long_segment_of_digit_groups_costs_little() -> None:

@@ -222,7 +222,6 @@ NON_ASCII_PAGES_THAT_STAY = [
     "/x/café-n°-12",
     "/x/x²-y²",  # superscripts are no decimal digits
     "/x/①②③",
-    "/ja/ｔｅｌ/＋８１－３－１２３４－５６７８",
 ]
 
 
