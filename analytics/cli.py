@@ -49,7 +49,16 @@ EXIT_NEWER_SEGMENTS = 4
 # Like Python's own advice for a closed pipe: exit 1, quietly (a shell says 141 for SIGPIPE).
 EXIT_PIPE_CLOSED = 1
 EXIT_INTERRUPTED = 130  # what a shell reports for a command that SIGINT ended
-KINDS = ("referrers", "sources", "pages", "campaigns", "summary", "trends")
+KINDS = (
+    "referrers",
+    "sources",
+    "pages",
+    "campaigns",
+    "devices",
+    "consent",
+    "summary",
+    "trends",
+)
 REPORT_FORMATS = ("table", "csv", "json", "html")
 STDOUT = "-"  # as an --output: standard output
 # Names of this process's stdout that --output takes as "-": opened anew, a file that stdout

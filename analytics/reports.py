@@ -42,10 +42,19 @@ from analytics.errors import (
     WarehouseMissingError,
     first_line,
 )
-from analytics.tables import REFERRER_DOMAINS_FALLBACK
+from analytics.tables import EMPTY_MIX, MIX_TABLES, REFERRER_DOMAINS_FALLBACK
 from analytics.timezones import local_date
 
-KINDS = ("referrers", "sources", "pages", "campaigns", "summary", "trends")
+KINDS = (
+    "referrers",
+    "sources",
+    "pages",
+    "campaigns",
+    "devices",
+    "consent",
+    "summary",
+    "trends",
+)
 GRAINS = ("day", "week", "month")
 TRENDS = ("rising", "falling", "new")
 DEFAULT_DAYS = 28
@@ -216,6 +225,20 @@ SELECT utm_source, utm_medium, utm_campaign,
 GROUP BY utm_source, utm_medium, utm_campaign
 """
 
+DEVICES_SQL = f"""
+SELECT device,
+       CAST(sum(pageviews) AS BIGINT) AS pageviews, CAST(sum(visitors) AS BIGINT) AS visitors
+{_where("daily_devices")}
+GROUP BY device
+"""
+
+CONSENT_SQL = f"""
+SELECT consent,
+       CAST(sum(pageviews) AS BIGINT) AS pageviews, CAST(sum(visitors) AS BIGINT) AS visitors
+{_where("daily_consent")}
+GROUP BY consent
+"""
+
 # `$shift` moves the previous period onto the current one, so period P of a comparison holds
 # the days exactly one range-length before the days of P.
 SUMMARY_SQL = f"""
@@ -257,6 +280,8 @@ BREAKDOWNS: dict[str, Breakdown] = {
         "Campaigns",
         CAMPAIGNS_SQL,
     ),
+    "devices": Breakdown("daily_devices", ("device",), "Devices", DEVICES_SQL),
+    "consent": Breakdown("daily_consent", ("consent",), "Consent", CONSENT_SQL),
 }
 
 METRICS = ("pageviews", "visitors")
@@ -395,7 +420,12 @@ def run_report(
             # "Yesterday" where the warehouse's days begin (as the dashboard does): in UTC,
             # a zone behind it would get the local day still under way as its last day.
             window = check(replace(query, today=warehouse_today(con)))
+        mix_note = None
+        if window.query.kind in ("devices", "consent"):
+            mix_note = _mix_days_missing(con, window, BREAKDOWNS[window.query.kind].table)
         report = build_report(con, window)
+        if mix_note is not None:
+            report = replace(report, notes=(*report.notes, mix_note))
         warnings = [
             warning
             for warning in (
@@ -409,6 +439,56 @@ def run_report(
         return report
     finally:
         con.close()
+
+
+def _mix_days_missing(con: duckdb.DuckDBPyConnection, window: Window, table: str) -> str | None:
+    """For a devices or consent report: a note when days of the range (or of the previous
+    period) have pageviews in daily_totals but no rows in `table`, None otherwise.
+
+    Those tables came with warehouse schema 2: a warehouse of schema 1 not rolled up since
+    lacks them (they are read as empty here: a report never writes), and days whose raw
+    events were pruned before the upgrade have no rows, for good. One query, rollups only."""
+    if table not in MIX_TABLES:
+        return None
+    held = {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()
+    }
+    if "daily_totals" not in held:
+        return None  # no warehouse (yet): build_report says so
+    found = table in held
+    if not found:
+        # A temporary stand-in for this connection (read-only files allow it), so that the
+        # report is one of zeros with this note rather than "not a warehouse".
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS {EMPTY_MIX[table]}")
+    start = window.previous[0] if window.query.compare else window.start
+    end = window.end
+    try:
+        rows = con.execute(
+            f"SELECT count(DISTINCT day), min(day), max(day) FROM daily_totals t "
+            "WHERE day BETWEEN $start "
+            "AND $end AND pageviews > 0 AND (CAST($site AS VARCHAR) IS NULL OR site = $site) "
+            f"AND NOT EXISTS (SELECT 1 FROM {table} m WHERE m.day = t.day AND m.site = t.site)",
+            {"start": start, "end": end, "site": window.query.site},
+        ).fetchall()
+    except duckdb.Error:  # no daily_totals: build_report says what the file is
+        return None
+    missing, first, last = rows[0]
+    if not missing:
+        return None
+    what = "device" if table == "daily_devices" else "consent"
+    days = f"{first}" if first == last else f"{first} … {last}"
+    if not found:
+        return (
+            f"This warehouse has no {what} figures yet: the next `analytics rollup` adds them "
+            "for the days whose raw events it still holds."
+        )
+    return (
+        f"No {what} figures for {missing} day(s) with pageviews ({days}): their raw events "
+        f"were pruned before the warehouse kept {table}."
+    )
 
 
 def unknown_site(con: duckdb.DuckDBPyConnection, site: str) -> str | None:

@@ -54,6 +54,8 @@ CHART_TITLES = {
     "sources": "Pageviews per {grain}: top sources",
     "pages": "Pageviews per {grain}: top pages",
     "campaigns": "Pageviews per {grain}: top campaigns",
+    "devices": "Pageviews per {grain}: by device",
+    "consent": "Pageviews per {grain}: by consent choice",
 }
 
 
