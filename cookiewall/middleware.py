@@ -349,7 +349,6 @@ class ConsentMiddleware:
         if not extra and not self.inject_banner:
             # The common case: nothing to add, nothing to inject; only Set-Cookie may need a
             # look. (Made here, not by a method: one call fewer on every request.)
-            gated = self._gated
             app = self.app
             # A wrapped app that only observes the response start (analytics'
             # TrafficMiddleware) is run inside this wrapper: see `_observed_path`.
@@ -365,15 +364,12 @@ class ConsentMiddleware:
                     headers = message.get("headers")
                     if headers:
                         # Read now, not at the request: a gate inside may be built meanwhile.
-                        if _several_gates and INNER_GATE_STATE_KEY in state:
-                            answered = self._inner_gate_answered(
-                                state[INNER_GATE_STATE_KEY], message
-                            )
-                            message["headers"] = self._gated_beside(
-                                headers, consent, answered, site
+                        if _several_gates:
+                            message["headers"] = self._gated_at_start(
+                                scope, message, headers, consent, site
                             )
                         else:
-                            message["headers"] = gated(headers, consent)
+                            message["headers"] = self._gated(headers, consent)
                 await send(message)
 
             await app(scope, receive, send_filtered)
@@ -402,6 +398,23 @@ class ConsentMiddleware:
         """Whether the gate's own cookies get Secure: as configured, else when served by https.
         Asked only when the gate sets a cookie, never on a returning visitor's plain page."""
         return self.secure if self.secure is not None else scope.get("scheme") == "https"
+
+    def _gated_at_start(
+        self,
+        scope: Scope,
+        message: Message,
+        headers: list[tuple[bytes, bytes]],
+        consent: Consent,
+        site: Site,
+    ) -> list[tuple[bytes, bytes]]:
+        """`headers` gated at the response start of the common path when gates may nest (see
+        `_several_gates`): as a gate inside this one reported, if one did. Apart, so that the
+        common path's wrapper keeps no more of the request than it needs for `_gated`."""
+        inner = scope["state"].get(INNER_GATE_STATE_KEY)
+        if inner is None:
+            return self._gated(headers, consent)
+        answered = self._inner_gate_answered(inner, message)
+        return self._gated_beside(headers, consent, answered, site)
 
     def _reporting_to_outer_gate(
         self, state: dict[str, Any], site: Site, send: Send, outer: ConsentMiddleware
