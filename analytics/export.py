@@ -27,7 +27,13 @@ from analytics.database import (
     scalar,
 )
 from analytics.errors import ExportError, WarehouseError
-from analytics.tables import REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES, read_sql
+from analytics.tables import (
+    EMPTY_MIX,
+    MIX_TABLES,
+    REFERRER_DOMAINS_FALLBACK,
+    ROLLUP_TABLES,
+    read_sql,
+)
 
 # The only tables `export_table` accepts: a table name is never pasted into SQL unchecked.
 EXPORT_TABLES: tuple[str, ...] = ("events", *ROLLUP_TABLES)
@@ -48,18 +54,32 @@ PARQUET_ROW_GROUP_ROWS = 122_880
 def declared_nullability(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, bool]:
     """Whether each column of `table` may hold null, as the warehouse declares it.
 
-    A warehouse made before `daily_referrer_domains` is exported from a fallback query: its
-    columns are those the table is created with (schema_daily_referrer_domains.sql)."""
-    if table != "daily_referrer_domains" or has_table(con, table):
+    A warehouse made before `daily_referrer_domains`, or before schema 2's daily_devices and
+    daily_consent, is exported from a stand-in query: its columns are those the table is
+    created with (schema_daily_referrer_domains.sql, schema.sql)."""
+    if _stand_in(con, table) is None:
         described = con.execute(f"DESCRIBE {table}").fetchall()  # CatalogException if none
     else:
         declared = duckdb.connect(":memory:")
         try:
-            declared.execute(read_sql(f"schema_{table}.sql"))
+            declared.execute(read_sql("schema.sql"))
+            declared.execute(read_sql("schema_daily_referrer_domains.sql"))
             described = declared.execute(f"DESCRIBE {table}").fetchall()
         finally:
             declared.close()
     return {str(name): null == "YES" for name, _type, null, *_ in described}
+
+
+def _stand_in(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    """The query read in place of `table` in a warehouse made before it (not rolled up
+    since: an export never writes), None when the file has the table or is no warehouse.
+    daily_referrer_domains: the sum over media that reports and the dashboard read too;
+    daily_devices, daily_consent: no rows, as reports read them."""
+    if has_table(con, table) or not has_table(con, "daily_totals"):
+        return None
+    if table == "daily_referrer_domains":
+        return REFERRER_DOMAINS_FALLBACK
+    return EMPTY_MIX.get(table) if table in MIX_TABLES else None
 
 
 def _write_parquet(con: duckdb.DuckDBPyConnection, query: str, table: str, output: Path) -> None:
@@ -237,11 +257,8 @@ def export_table(
             options += ", USE_TMP_FILE false"
         try:
             # `table` is one of EXPORT_TABLES (checked above); the path is quoted.
-            source = table
-            if table == "daily_referrer_domains" and not has_table(con, table):
-                # A warehouse made before that table, not rolled up since (an export never
-                # writes): what reports and the dashboard read from it too.
-                source = f"({REFERRER_DOMAINS_FALLBACK})"
+            stand_in = _stand_in(con, table)
+            source = table if stand_in is None else f"({stand_in})"
             if fmt == "parquet":
                 query = f"SELECT * FROM {source} AS {table} ORDER BY {order}"
                 _write_parquet(con, query, table, temp)
