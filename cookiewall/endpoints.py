@@ -49,7 +49,7 @@ from cookiewall.decisions import (
     read_body,
     well_formed_version,
 )
-from cookiewall.messages import ClientError, Reply, Request, Site, error
+from cookiewall.messages import ClientError, Reply, Request, Site, error, refused_form_texts
 from cookiewall.origins import normal_origin, own_origin, referer_origin, trusted_origin
 from cookiewall.policy import Policy
 from cookiewall.receipts import ReceiptLog, is_receipt_id
@@ -315,6 +315,9 @@ class ConsentEndpoints:
             return _not_allowed("GET, HEAD, POST, DELETE")
         refusal = self._cross_site(request)
         if refusal is not None:
+            if _form_navigation(request):
+                # A visitor without JavaScript who clicked a banner button: a page, not JSON.
+                return await self._refused_form_page(request, refusal)
             return refusal
         try:
             if method == "DELETE":
@@ -619,6 +622,33 @@ class ConsentEndpoints:
             return error(403, "cross-site request refused")
         return None
 
+    async def _refused_form_page(self, request: Request, refusal: Reply) -> Reply:
+        """`refusal` (a 403 that decided nothing) as a page in the visitor's language, saying
+        the choice was not saved, with a link back to the form's `next` (made safe), else to
+        the site's home. The body is read for `next` alone, as a decision's would be (capped):
+        anything wrong with it only means the link goes home."""
+        next_path = None
+        try:
+            body = await read_body(request)
+            next_path = parse_decision(request.headers.get("content-type", ""), body).next_path
+        except ClientError:
+            pass
+        site = request.site
+        back = safe_next(next_path, site.root)
+        language, words = refused_form_texts(self._language(request, request.query()))
+        link = words["home"] if back == f"{site.root}/" else words["back"]
+        body_html = (
+            f'<p>{escape(words["reason"])}</p><p><a href="{escape(back)}">{escape(link)}</a></p>'
+        )
+        headers = [
+            *(header for header in refusal.headers if header[0] == b"cache-control"),
+            (b"content-language", language.encode()),
+            *_NOT_FRAMED_ELSEWHERE,
+            _OWN_ORIGIN_ONLY,
+        ]
+        page = _page(language, words["title"], body_html)
+        return Reply(refusal.status, page.encode(), "text/html; charset=utf-8", headers)
+
     # -- banner, declaration, static files, GPC ---------------------------------------------
 
     async def banner_fragment(self, request: Request) -> Reply:
@@ -810,6 +840,22 @@ def _sendable_from_any_page(request: Request) -> bool:
         return False
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     return media_type in _FORM_TYPES
+
+
+def _form_navigation(request: Request) -> bool:
+    """True for a form a browser posts as a navigation (a banner button clicked without
+    JavaScript), whose answer the visitor sees as a page: `Sec-Fetch-Mode: navigate`, or,
+    from a browser that sends no Fetch Metadata (any on a plain-HTTP site, older ones
+    anywhere), an `Accept` that asks for HTML, as a navigation's does. banner.js and other
+    scripts ask for `application/json` (a `fetch` sends `*/*` unless told), and their mode is
+    `cors` or `same-origin`."""
+    if not _sendable_from_any_page(request):
+        return False
+    mode = request.headers.get("sec-fetch-mode")
+    if mode is not None:
+        return mode.strip().lower() == "navigate"
+    accepted = request.headers.get("accept", "").lower().split(",")
+    return any(item.split(";", 1)[0].strip() == "text/html" for item in accepted)
 
 
 def _back_to(next_path: str, site: Site) -> Reply:

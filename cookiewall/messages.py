@@ -78,3 +78,49 @@ class ClientError(Exception):
 def error(status: int, message: str) -> Reply:
     body = json.dumps({"error": message}).encode()
     return Reply(status, body, "application/json", [(b"cache-control", b"no-store")])
+
+
+# The page a visitor sees when a consent form (the banner without JavaScript) is refused as
+# possibly another site's (403): the words, per language, as the banner's own are. A site on
+# plain HTTP with `Referrer-Policy: no-referrer` gets this for every no-JavaScript choice
+# (browsers send no Fetch Metadata there, and `Origin: null`), so it must read as a page.
+REFUSED_FORM_TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Your choice was not saved",
+        "reason": (
+            "This site could not confirm that your cookie choice was sent from one of its own"
+            " pages, so nothing was changed."
+        ),
+        "back": "Back to the page",
+        "home": "Go to the home page",
+    },
+    "de": {
+        "title": "Ihre Wahl wurde nicht gespeichert",
+        "reason": (
+            "Diese Website konnte nicht bestätigen, dass Ihre Cookie-Auswahl von einer ihrer"
+            " eigenen Seiten gesendet wurde. Deshalb wurde nichts geändert."
+        ),
+        "back": "Zurück zur Seite",
+        "home": "Zur Startseite",
+    },
+    "fr": {
+        "title": "Votre choix n'a pas été enregistré",
+        "reason": (
+            "Ce site n'a pas pu confirmer que votre choix de cookies venait de l'une de ses"
+            " propres pages : rien n'a été modifié."
+        ),
+        "back": "Retour à la page",
+        "home": "Aller à la page d'accueil",
+    },
+}
+
+
+def refused_form_texts(language: str) -> tuple[str, dict[str, str]]:
+    """`(tag, words)` of the refused-form page for a visitor whose banner speaks `language`
+    (a lower-case tag, from `Banner.language_for`): its own words, its primary language's
+    (`de-ch`: German), else English, with the tag of the words given (a page in `lang="it"`
+    written in English would be read aloud with Italian sounds)."""
+    for tag in (language, language.split("-", 1)[0]):
+        if tag in REFUSED_FORM_TEXTS:
+            return tag, REFUSED_FORM_TEXTS[tag]
+    return "en", REFUSED_FORM_TEXTS["en"]
