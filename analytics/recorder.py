@@ -69,13 +69,16 @@ class RecorderStats:
     """Counts since the recorder started (`Recorder.stats`): events `recorded` into the
     buffer, `flushed` to sealed segments, `dropped` on a full buffer, referrer `spam`
     counted but not recorded, `errors` (failed flushes, salt reads or writes, captures that
-    failed to convert), and `buffered`, waiting now."""
+    failed to convert), and `buffered`, waiting now. Events `dropped` include those still
+    unwritten when `close()`'s flush failed (they are logged then, with the count)."""
 
     # A request's capture counts as recorded and buffered from the start; at conversion (within
     # about a second) referrer spam and captures that fail to convert leave it for spam/errors.
     recorded: int  # events accepted into the buffer
     flushed: int  # events written to sealed segments
-    dropped: int  # events refused because the buffer was full
+    # events refused because the buffer was full, and those a failed final flush could not
+    # write when the recorder closed (no later flush would write them)
+    dropped: int
     spam: int  # requests with a referrer on the spam list (counted, not recorded)
     errors: int  # failed flushes, failed salt reads/writes, captures that failed to convert
     buffered: int  # events waiting (including those kept after a failed flush)
@@ -228,6 +231,9 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._failing = False
+        # Why the last flush failed (the errno's text, or the exception's type and place),
+        # None after one that wrote everything: what `close()` says of the events it loses.
+        self._write_failure: str | None = None
         # `_dropped` when the flusher last said so: a full buffer is logged once when events
         # start being dropped and once when they stop, with the count (see `_report_drops`).
         self._dropped_logged = 0
@@ -495,6 +501,7 @@ class Recorder:
                 self._flushed += written
                 if failure is not None:
                     self._errors += 1
+                self._write_failure = None if failure is None else _why(failure)
             self._report(failure)
             self._report_drops()
             with arrow_section():
@@ -618,8 +625,32 @@ class Recorder:
             )
         self._dropped_logged = dropped
 
+    def _give_up_unwritten(self) -> None:
+        """At close (hold `_write_lock`): the events the final flush could not write (a full,
+        read-only or vanished spool) are lost with the process. Counted in `dropped` and said
+        in one error line with the count and the cause: the streak's own line ended with
+        "retrying", and no retry comes. Without this the next close (the at-exit one after
+        lifespan's) would try again and say it again."""
+        with self._lock:
+            lost = self._converted_rows
+            if not lost:
+                return
+            self._converted = []
+            self._converted_rows = 0
+            self._dropped += lost
+            self._dropped_logged += lost  # not a full buffer: no drop streak to report
+            reason = self._write_failure or "cause unknown"
+        logger.error(
+            "analytics: closing: %d events could not be written to the spool (%s) and are lost",
+            lost,
+            reason,
+        )
+
     def close(self) -> None:
-        """Stop the flusher, flush everything, delete expired salts. Safe to call twice."""
+        """Stop the flusher, flush everything, delete expired salts. Safe to call twice.
+
+        Events the final flush cannot write (the spool's disk full, read-only or gone) are
+        lost: counted in `stats.dropped` and logged as one error line with their number."""
         self._closed = True
         self._wake.set()
         thread = self._thread
@@ -634,6 +665,7 @@ class Recorder:
             # A streak still running (a worker stopped while its buffer was full) gets its
             # count now: the flush that would find no new drop and say it never comes.
             self._report_drops(closing=True)
+            self._give_up_unwritten()
         if self._uploader is not None:
             self._uploader.stop(flush=True)
         self._closed = False  # a recorder closed by lifespan can still take late events
@@ -687,6 +719,14 @@ def checked_path_patterns(
                 f"{option}: {pattern!r} is not a path pattern such as '/admin/*' or '*.css'"
             )
     return checked
+
+
+def _why(failure: Exception) -> str:
+    """A failed write's cause for the log: an OSError's errno text (never its file name, though
+    a spool path holds no visitor data), or another exception's type and place."""
+    if isinstance(failure, OSError) and failure.strerror:
+        return failure.strerror
+    return _where(failure)
 
 
 def _where(exc: BaseException) -> str:
