@@ -166,7 +166,12 @@ def _summary_of(consent: Any) -> tuple[str, bool]:
         return "undecided", True
     try:
         if not consent.decided:
-            return "undecided", not consent.gpc
+            # A refusal made under an older policy version still stands (`Consent.refused`):
+            # the banner asks again, but no hash until the visitor decides. (getattr: a gate
+            # of an older cookiewall, or another consent object, has no such field.)
+            return "undecided", not consent.gpc and "analytics" not in getattr(
+                consent, "refused", ()
+            )
         summary = consent.summary
         if summary == "all":  # every category granted: analytics cannot have been refused
             return "all", not consent.gpc

@@ -42,6 +42,10 @@ class Consent:
     `accepts_versions` (False: the banner is due, and only required categories are
     allowed). `granted`: the categories allowed now, after GPC/DNT; ask with `allows(name)`.
     `gpc`: the request sent `Sec-GPC: 1` (or `DNT: 1` under `honor_dnt=True`).
+    `refused`: the optional categories the visitor's latest decision did not grant, also when
+    that decision no longer counts (made under a policy version this one does not accept):
+    the banner asks again, but a refusal is not forgotten meanwhile (the recorder gives such
+    a visitor no visitor hash when `analytics` is in it). Empty when there is no decision.
     `receipt_id` and `decided_at` (Unix seconds) name the decision's receipt; the repr
     leaves both out, so a logged consent cannot be matched to its receipt.
     """
@@ -58,6 +62,7 @@ class Consent:
     # not be the key that joins the two.
     receipt_id: str | None = field(default=None, repr=False)
     decided_at: int | None = field(default=None, repr=False)  # Unix seconds; the receipt's time
+    refused: frozenset[str] = frozenset()
     # `undecided`, `all` (every category), `none` (only required ones) or `custom`. Worked
     # out once here: the object is immutable and read on every request (analytics records it).
     summary: str = field(init=False, repr=False, compare=False)
@@ -149,9 +154,31 @@ class ConsentCodec:
             self._consent(frozenset(), False, None, None, False),
             self._consent(frozenset(), False, None, None, True),
         ]
+        # Undecided consents that remember a refusal (`undecided_after`), by what was refused:
+        # at most one pair per subset of the policy's optional categories.
+        self._undecided_refusing: dict[frozenset[str], list[Consent]] = {}
 
     def undecided(self, gpc: bool) -> Consent:
         return self._undecided[gpc]
+
+    def undecided_after(self, decision: Decision, gpc: bool) -> Consent:
+        """The undecided consent of a visitor whose latest decision does not count here
+        (another policy version, a clock ahead): the banner asks again, and what that
+        decision refused stays refused in `Consent.refused` until the visitor decides."""
+        return self._undecided_refusing_pair(decision.signed)[gpc]
+
+    def _undecided_refusing_pair(self, signed: frozenset[str]) -> list[Consent]:
+        refused = self.policy.optional_names - signed
+        if not refused:
+            return self._undecided
+        pair = self._undecided_refusing.get(refused)
+        if pair is None:
+            pair = [
+                self._consent(frozenset(), False, None, None, gpc, refused=refused)
+                for gpc in (False, True)
+            ]
+            self._undecided_refusing[refused] = pair
+        return pair
 
     def decided(self, decision: Decision, gpc: bool) -> Consent:
         consent = decision.consents[gpc]
@@ -175,11 +202,14 @@ class ConsentCodec:
         decided_at: int | None,
         gpc: bool,
         version: str | None = None,
+        refused: frozenset[str] | None = None,
     ) -> Consent:
         policy = self.policy
         granted = chosen | policy.required_names
         if gpc:
             granted -= policy.gpc_opt_out_names
+        if refused is None:
+            refused = policy.optional_names - chosen if decided else frozenset()
         return Consent(
             decided=decided,
             granted=granted,
@@ -189,6 +219,7 @@ class ConsentCodec:
             gpc=gpc,
             receipt_id=receipt_id,
             decided_at=decided_at,
+            refused=refused,
         )
 
     def sign(
@@ -397,9 +428,9 @@ class ConsentCodec:
         # this policy accepts that version's decisions. Then it grants what it names and
         # this policy has: a category the visitor was never asked about stays refused.
         counts = own or version in policy.accepts_versions
-        consents: list[Consent | None] = (
-            [None, None] if counts else [self._undecided[0], self._undecided[1]]
-        )
+        consents: list[Consent | None] = [None, None]
+        if not counts:  # undecided here, what it refused still refused (`undecided_after`)
+            consents[:] = self._undecided_refusing_pair(signed)
         return Decision(
             signed & policy.optional_names,
             decided_at,
