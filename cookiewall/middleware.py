@@ -34,6 +34,7 @@ from cookiewall.banner import (
     meta_policies,
 )
 from cookiewall.consent import Consent, ConsentCodec, Decision
+from cookiewall.cookienames import shown_name
 from cookiewall.endpoints import ConsentEndpoints, browser_path, route_path, safe_next
 from cookiewall.messages import Reply, Request, Site
 from cookiewall.policy import Policy
@@ -627,7 +628,7 @@ class ConsentMiddleware:
                 # clock: not cleared; re-signed under a rotated key as any decision is.
                 if kept.needs_resign:
                     extra.append(self._resigned(kept, scope, site))
-                return self.codec.undecided(gpc)
+                return self.codec.undecided_after(kept, gpc)  # what it refused stays refused
             # Under a mount, a value none of our keys signed is most likely the consent cookie
             # of an app at the host's root (sent here too): not ours to count or clear.
             foreign = self.codec.foreign
@@ -1050,7 +1051,10 @@ class ConsentMiddleware:
         kept, removed, undeclared = setcookie.filter_headers(
             headers, consent.granted, self.policy, reserved=self.cookie_name
         )
-        for name in undeclared:
+        # Names as published and logged: a part that names one account (`wp-settings-1337`)
+        # masked (see cookiewall.cookienames), so that the public declaration and the log
+        # tell nobody which accounts exist, and per-user names are one entry, not a thousand.
+        for name in map(shown_name, undeclared):
             if (
                 name not in self.undeclared
                 and len(self.undeclared) < _REMEMBERED_NAMES
@@ -1058,18 +1062,19 @@ class ConsentMiddleware:
             ):
                 self.undeclared[name] = None
                 logger.warning("cookiewall: cookie %r matches no rule of the policy", name)
-        for name in removed:
+        for removed_name in removed:
             self.stats["removed_cookies"] += 1
+            name = shown_name(removed_name)
             count = self.removed_by_name.get(name)
             if count is not None:
                 self.removed_by_name[name] = count + 1
             elif len(self.removed_by_name) < _REMEMBERED_NAMES:
                 self.removed_by_name[name] = 1
-                if name == self.cookie_name:
+                if removed_name == self.cookie_name:
                     logger.warning(
                         "cookiewall: removed the app's Set-Cookie for the consent cookie %r"
                         " (only the consent endpoints set it)",
-                        name,
+                        removed_name,
                     )
                 else:
                     logger.info("cookiewall: removed Set-Cookie %r (no consent for it)", name)

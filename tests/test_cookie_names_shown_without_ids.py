@@ -54,3 +54,65 @@ def test_per_user_names_become_one_name() -> None:
     assert {shown_name(f"wp-settings-time-{uid}") for uid in range(10, 1010)} == {
         "wp-settings-time-*"
     }
+
+
+# Through the gate: what the app sets behind a login, what anyone reads back.
+
+import asyncio  # noqa: E402
+import logging  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.responses import HTMLResponse  # noqa: E402
+from starlette.routing import Route  # noqa: E402
+
+from cookiewall import Category, ConsentMiddleware, CookieRule, Policy  # noqa: E402
+
+ORIGIN = "https://example.com"
+
+
+async def logged_in_page(request: Request) -> HTMLResponse:
+    response = HTMLResponse("<!doctype html><html><body><p>hi</p></body></html>")
+    user = request.query_params["user"]
+    response.set_cookie(f"wp-settings-time-{user}", "1732867200")  # undeclared
+    response.set_cookie(f"last_seen_{user}", "1")  # declared by a pattern, not consented
+    return response
+
+
+def test_the_public_declaration_and_the_log_name_no_account(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    policy = Policy(
+        version="v1",
+        categories=[
+            Category("necessary", required=True, description="Needed."),
+            Category("preferences", description="Remember choices."),
+        ],
+        cookies=[CookieRule("last_seen_*", "preferences")],
+    )
+    app = ConsentMiddleware(
+        Starlette(routes=[Route("/p", logged_in_page)]),
+        policy=policy,
+        secret_key="key-0123456789abcdef0123456789abcdef",
+    )
+
+    async def go() -> tuple[list[str], Any]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
+            for user in ("1337", "8812345", "4242"):
+                answer = await client.get("/p", params={"user": user})
+                assert "set-cookie" not in answer.headers  # removed: no consent, undeclared
+            declaration = (await client.get("/consent/cookies")).json()
+            return declaration["undeclared"], declaration
+
+    with caplog.at_level(logging.DEBUG, logger="cookiewall"):
+        undeclared, declaration = asyncio.run(go())
+    assert undeclared == ["wp-settings-time-*"]
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for account in ("1337", "8812345", "4242"):
+        assert account not in str(declaration)
+        assert account not in logged
+    assert "wp-settings-time-*" in logged
+    assert app.removed_by_name == {"wp-settings-time-*": 3, "last_seen_*": 3}

@@ -58,7 +58,8 @@ def test_a_route_reads_the_counters_of_a_gate_added_with_add_middleware(served: 
         assert tampered.status_code == 200
         stats = client.get("/metrics").json()
     assert stats["removed_cookies"] == 8  # two cookies on each of four pages
-    assert stats["removed_by_name"] == {"_ga_123": 4, "ad_id": 4}
+    # Names as logged: a part that could name an account masked (cookiewall.cookienames).
+    assert stats["removed_by_name"] == {"_ga_*": 4, "ad_id": 4}
     assert stats["bad_cookies"] == 1
     assert stats["receipts_failed"] == 0
     assert stats["verifications"] >= 1
@@ -71,10 +72,10 @@ def test_statistics_is_a_snapshot_not_the_gate_s_own_dicts() -> None:
     gate = make_app()
     call(gate, "GET", "/?set=_ga_123")
     snapshot = gate.statistics()
-    assert snapshot["removed_by_name"] == {"_ga_123": 1}
-    snapshot["removed_by_name"]["_ga_123"] = 99
+    assert snapshot["removed_by_name"] == {"_ga_*": 1}
+    snapshot["removed_by_name"]["_ga_*"] = 99
     snapshot["removed_cookies"] = 99
-    assert gate.statistics()["removed_by_name"] == {"_ga_123": 1}
+    assert gate.statistics()["removed_by_name"] == {"_ga_*": 1}
     assert gate.stats["removed_cookies"] == 1
 
 
