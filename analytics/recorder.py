@@ -248,8 +248,10 @@ class Recorder:
         self._logged_at: dict[str, float] = {}
         self._unlogged: dict[str, int] = {}
         # No `recorded` counter: the request path would need the lock to keep it exact, and it
-        # is always flushed + buffered + in flight (events leave the buffer only that way).
+        # is always flushed + buffered + in flight (events leave the buffer only that way, or
+        # lost at close: `_lost_at_close`).
         self._flushed = self._dropped = self._spam = self._errors = 0
+        self._lost_at_close = 0  # in `_dropped` too (see `_give_up_unwritten`)
 
     # --- the request path -------------------------------------------------------------
 
@@ -639,6 +641,10 @@ class Recorder:
             self._converted_rows = 0
             self._dropped += lost
             self._dropped_logged += lost  # not a full buffer: no drop streak to report
+            self._lost_at_close += lost  # still `recorded`: they were taken into the buffer
+            # The streak ends here, in this line: a later flush with nothing to write must not
+            # say "spool writable again; buffered events written".
+            self._failing = False
             reason = self._write_failure or "cause unknown"
         logger.error(
             "analytics: closing: %d events could not be written to the spool (%s) and are lost",
@@ -686,7 +692,7 @@ class Recorder:
         with self._lock:
             buffered = len(self._buffer) + self._in_flight + self._converted_rows
             return RecorderStats(
-                recorded=self._flushed + buffered,
+                recorded=self._flushed + buffered + self._lost_at_close,
                 flushed=self._flushed,
                 dropped=self._dropped,
                 spam=self._spam,
