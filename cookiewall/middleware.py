@@ -1054,17 +1054,19 @@ class ConsentMiddleware:
         # Names as published and logged: a part that names one account (`wp-settings-1337`)
         # masked (see cookiewall.cookienames), so that the public declaration and the log
         # tell nobody which accounts exist, and per-user names are one entry, not a thousand.
-        for name in map(shown_name, undeclared):
-            if (
-                name not in self.undeclared
-                and len(self.undeclared) < _REMEMBERED_NAMES
-                and setcookie.cookie_name_ok(name)
-            ):
+        for undeclared_name in undeclared:
+            if not setcookie.cookie_name_ok(undeclared_name):
+                continue
+            name = shown_name(undeclared_name)
+            if name not in self.undeclared and len(self.undeclared) < _REMEMBERED_NAMES:
                 self.undeclared[name] = None
                 logger.warning("cookiewall: cookie %r matches no rule of the policy", name)
         for removed_name in removed:
             self.stats["removed_cookies"] += 1
-            name = shown_name(removed_name)
+            # The consent cookie's own name is the site's configuration, kept as it is: an
+            # app cookie that masks alike (`consent_99999` for `consent_2024`) must not take
+            # its place and swallow the warning below.
+            name = removed_name if removed_name == self.cookie_name else shown_name(removed_name)
             count = self.removed_by_name.get(name)
             if count is not None:
                 self.removed_by_name[name] = count + 1

@@ -20,8 +20,16 @@ from cookiewall.cookienames import shown_name
         ("_hjSessionUser_123456", "_hjSessionUser_*"),
         ("wordpress_logged_in_5f4dcc3b5aa765d61d8327deb882cf99", "wordpress_logged_in_*"),
         ("AMP_a1b2c3d4e5", "AMP_*"),
-        ("seen_jane.doe@example.com", "seen_*"),
+        # An address goes whole, with what `_` joins to it (the safe side); %40 is an @.
+        ("seen_jane.doe@example.com", "(masked)"),
         ("jane.doe@example.com_seen", "*_seen"),
+        ("remember_jane.smith%40example.com", "(masked)"),
+        ("last-login|jane_smith@example.com", "last-login|*"),
+        # A UUID's 4-character groups, and hex groups alone, are pieces of an id.
+        ("pref_6f1c2d3e-ab1c-4d2e-9f0a-1234567890ab", "pref_*"),
+        ("x-ab1c-9f0a", "x-*-*"),
+        # Masks alone would read as a pattern for every cookie.
+        ("123456", "(masked)"),
         ("cart-1732867200", "cart-*"),
     ],
 )
@@ -116,3 +124,38 @@ def test_the_public_declaration_and_the_log_name_no_account(
         assert account not in logged
     assert "wp-settings-time-*" in logged
     assert app.removed_by_name == {"wp-settings-time-*": 3, "last_seen_*": 3}
+
+
+def test_an_app_cookie_masked_like_the_consent_cookie_does_not_hide_its_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    policy = Policy(
+        version="v1", categories=[Category("necessary", required=True, description="Needed.")]
+    )
+
+    async def sets(request: Request) -> HTMLResponse:
+        response = HTMLResponse("<!doctype html><html><body><p>hi</p></body></html>")
+        response.set_cookie(request.query_params["name"], "x")
+        return response
+
+    app = ConsentMiddleware(
+        Starlette(routes=[Route("/p", sets)]),
+        policy=policy,
+        secret_key="key-0123456789abcdef0123456789abcdef",
+        cookie_name="consent_2024",
+    )
+
+    async def go() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
+            for name in ("consent_99999", "consent_2024"):
+                assert "set-cookie" not in (await client.get("/p", params={"name": name})).headers
+
+    with caplog.at_level(logging.INFO, logger="cookiewall"):
+        asyncio.run(go())
+    warned = [r.getMessage() for r in caplog.records if "for the consent cookie" in r.getMessage()]
+    assert warned == [
+        "cookiewall: removed the app's Set-Cookie for the consent cookie 'consent_2024'"
+        " (only the consent endpoints set it)"
+    ]
+    assert app.removed_by_name == {"consent_*": 1, "consent_2024": 1}
