@@ -114,6 +114,10 @@ class Decision:
     version: str = ""
     signed: frozenset[str] = frozenset()
     counts: bool = True
+    # The optional categories the visitor was offered and refused, as signed ("n"); None in a
+    # cookie made before it was signed (0.2.0 and older): then every category the decision
+    # did not grant is taken as refused (see `ConsentCodec._refused_by`).
+    refused: frozenset[str] | None = None
 
 
 class ConsentCodec:
@@ -165,10 +169,19 @@ class ConsentCodec:
         """The undecided consent of a visitor whose latest decision does not count here
         (another policy version, a clock ahead): the banner asks again, and what that
         decision refused stays refused in `Consent.refused` until the visitor decides."""
-        return self._undecided_refusing_pair(decision.signed)[gpc]
+        return self._undecided_refusing_pair(self._refused_by(decision))[gpc]
 
-    def _undecided_refusing_pair(self, signed: frozenset[str]) -> list[Consent]:
-        refused = self.policy.optional_names - signed
+    def _refused_by(self, decision: Decision) -> frozenset[str]:
+        """This policy's optional categories that `decision` refused: those it names as
+        refused, or, in a cookie that names none (made before they were signed), every one it
+        did not grant. The second errs on the visitor's side: a category new in this version
+        counts as refused by such a cookie until the visitor decides again."""
+        optional = self.policy.optional_names
+        if decision.refused is not None:
+            return decision.refused & optional
+        return optional - decision.signed
+
+    def _undecided_refusing_pair(self, refused: frozenset[str]) -> list[Consent]:
         if not refused:
             return self._undecided
         pair = self._undecided_refusing.get(refused)
@@ -190,6 +203,7 @@ class ConsentCodec:
                 decision.decided_at,
                 gpc,
                 decision.version or self.policy.version,
+                self._refused_by(decision),
             )
             decision.consents[gpc] = consent
         return consent
@@ -204,6 +218,7 @@ class ConsentCodec:
         version: str | None = None,
         refused: frozenset[str] | None = None,
     ) -> Consent:
+        # `refused`: None for "all optional categories not chosen" (a decision's own).
         policy = self.policy
         granted = chosen | policy.required_names
         if gpc:
@@ -223,14 +238,24 @@ class ConsentCodec:
         )
 
     def sign(
-        self, granted: frozenset[str], decided_at: int, receipt_id: str, version: str | None = None
+        self,
+        granted: frozenset[str],
+        decided_at: int,
+        receipt_id: str,
+        version: str | None = None,
+        refused: frozenset[str] | None = None,
     ) -> str:
-        payload = {
+        """A cookie value for the decision; `refused` (the optional categories offered and
+        not granted) is signed when given, so that a later policy version can tell a refused
+        category from one the visitor was never offered."""
+        payload: dict[str, Any] = {
             "v": self.policy.version if version is None else version,
             "g": sorted(granted),
             "t": decided_at,
             "r": receipt_id,
         }
+        if refused is not None:
+            payload["n"] = sorted(refused)
         value = self._newest.dumps(payload)
         assert isinstance(value, str)
         return value
@@ -239,16 +264,28 @@ class ConsentCodec:
         """The value of `decision` signed with the newest key: the same payload, its version
         and categories as they were signed (a host of another version re-signs it too)."""
         return self.sign(
-            decision.signed, decision.decided_at, decision.receipt_id, decision.version
+            decision.signed,
+            decision.decided_at,
+            decision.receipt_id,
+            decision.version,
+            decision.refused,
         )
 
     def new_decision(self, granted: frozenset[str], now: int | None = None) -> tuple[str, Decision]:
         decided_at = int(time.time()) if now is None else now
         receipt_id = secrets.token_urlsafe(12)
         chosen = frozenset(granted) - self.policy.required_names
-        value = self.sign(chosen, decided_at, receipt_id)
+        refused = self.policy.optional_names - chosen
+        value = self.sign(chosen, decided_at, receipt_id, refused=refused)
         decision = Decision(
-            chosen, decided_at, receipt_id, False, [None, None], self.policy.version, chosen
+            chosen,
+            decided_at,
+            receipt_id,
+            False,
+            [None, None],
+            self.policy.version,
+            chosen,
+            refused=refused,
         )
         self._remember(value, decision)
         return value, decision
@@ -424,23 +461,34 @@ class ConsentCodec:
             return None
         if not isinstance(receipt_id, str) or not 0 < len(receipt_id) <= 64:
             return None
+        named_refused = payload.get("n")
+        refused = None
+        if named_refused is not None:
+            if (
+                not isinstance(named_refused, list)
+                or len(named_refused) > most
+                or not all(isinstance(n, str) for n in named_refused)
+            ):
+                return None
+            refused = frozenset(named_refused)
         # Consent is given to one version of the policy: another version asks again, unless
         # this policy accepts that version's decisions. Then it grants what it names and
         # this policy has: a category the visitor was never asked about stays refused.
         counts = own or version in policy.accepts_versions
-        consents: list[Consent | None] = [None, None]
-        if not counts:  # undecided here, what it refused still refused (`undecided_after`)
-            consents[:] = self._undecided_refusing_pair(signed)
-        return Decision(
+        decision = Decision(
             signed & policy.optional_names,
             decided_at,
             receipt_id,
             needs_resign,
-            consents,
+            [None, None],
             version,
             signed,
             counts,
+            refused,
         )
+        if not counts:  # undecided here, what it refused still refused (`undecided_after`)
+            decision.consents[:] = self._undecided_refusing_pair(self._refused_by(decision))
+        return decision
 
 
 _BAD = object()

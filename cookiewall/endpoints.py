@@ -873,7 +873,9 @@ def _check_cookie_fits(codec: ConsentCodec, policy: Policy, cookie_name: str) ->
     a payload when that helps, which a random receipt id may or may not: the bound is the
     payload uncompressed, so no choice can be the one that does not fit.
     """
-    value = codec.sign(policy.optional_names, int(time.time()), secrets.token_urlsafe(12))
+    value = codec.sign(
+        policy.optional_names, int(time.time()), secrets.token_urlsafe(12), refused=frozenset()
+    )
     payload, _, signature = value.rpartition(".")
     if payload.startswith("."):  # compressed: measure what it would be without
         size = len(zlib.decompress(base64_decode(payload[1:])))

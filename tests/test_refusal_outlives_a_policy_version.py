@@ -12,6 +12,7 @@ Real Recorders and spools, the gate and recorder stacked as README says, through
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,41 @@ def test_a_decided_consent_names_what_it_refused(recorder: Recorder) -> None:
     views(stack("2026-11-28", recorder), cookie, times=1)
     assert SEEN[0].decided
     assert SEEN[0].refused == {"preferences"}
+
+
+# A category new in this version was never offered: no refusal of it to remember.
+
+OLD_CATEGORIES = [c for c in CATEGORIES if c.name != "analytics"]
+
+
+def old_stack(recorder: Recorder) -> Any:
+    policy = Policy(version="2026-11-28", categories=OLD_CATEGORIES)
+    app = TrafficMiddleware(Starlette(routes=[Route("/p", page)]), recorder=recorder)
+    return ConsentMiddleware(app, policy=policy, secret_key=KEY)
+
+
+@pytest.mark.parametrize("action", ["accept_all", "reject_all"])
+def test_a_category_the_old_version_did_not_offer_is_not_refused(
+    recorder: Recorder, action: str
+) -> None:
+    cookie = decide(old_stack(recorder), {"action": action})
+    SEEN.clear()
+    views(stack("2026-12-24", recorder), cookie)
+    assert rows(recorder) == [("undecided", True)] * 2
+    refused = {"preferences"} if action == "reject_all" else set()
+    assert [consent.refused for consent in SEEN] == [refused, refused]
+
+
+def test_a_cookie_from_before_refusals_were_signed_errs_on_the_visitors_side(
+    recorder: Recorder,
+) -> None:
+    # 0.2.0 signed no "n": every category the decision did not grant counts as refused,
+    # also one its version did not have (the visitor is asked again either way).
+    from cookiewall.consent import ConsentCodec
+
+    old_policy = Policy(version="2026-11-28", categories=OLD_CATEGORIES)
+    legacy = ConsentCodec(old_policy, KEY).sign(frozenset({"preferences"}), int(time.time()), "r1")
+    SEEN.clear()
+    views(stack("2026-12-24", recorder), legacy)
+    assert rows(recorder) == [("undecided", False)] * 2
+    assert [consent.refused for consent in SEEN] == [{"analytics"}, {"analytics"}]
