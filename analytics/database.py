@@ -237,6 +237,22 @@ def folder_problem(folder: str | os.PathLike[str]) -> str | None:
     return None if candidate == path else f"folder {str(path)!r} does not exist"
 
 
+def file_on_the_way(path: str | os.PathLike[str]) -> str | None:
+    """Why `path` cannot exist when a file stands where a folder of its path should be
+    ("'afile' is a file, not a folder"), else None (it exists, is missing, or cannot be
+    looked at).
+
+    The operating system's word for it (ENOTDIR) became "does not exist" in every reader,
+    which sent the user looking for a missing file instead of the file in its way."""
+    try:
+        os.stat(path)
+    except NotADirectoryError:
+        return folder_problem(Path(path).parent)
+    except OSError:
+        return None
+    return None
+
+
 def os_reason(error: duckdb.Error) -> str:
     """What the operating system said, when `error` is DuckDB passing on a failed system call
     ("No space left on device"); else `error`'s first line.
@@ -353,6 +369,11 @@ def connect(
     if mode is not None and stat.S_ISDIR(mode):
         raise WarehouseError(f"database {str(db)!r} is a folder")
     if not (create and not read_only) and (mode is None or not stat.S_ISREG(mode)):
+        blocker = file_on_the_way(db) if mode is None else None
+        if blocker is not None:
+            # Not a WarehouseMissingError: callers turn that into "run `analytics rollup`
+            # first", which would not help.
+            raise WarehouseError(f"cannot open database {str(db)!r}: {blocker}")
         raise WarehouseMissingError(f"database {str(db)!r} does not exist")
     if not read_only:
         _check_writable(db, exists=mode is not None)
@@ -387,6 +408,8 @@ def connect(
     deadline = time.monotonic() + lock_timeout
     while True:
         try:
+            # A writer notes which file the name is before DuckDB opens it: see below.
+            opened = None if read_only else _identity(target)
             con = duckdb.connect(target, read_only=read_only)
         except duckdb.IOException as exc:
             if NOT_A_DATABASE in str(exc) and _is_parquet(db):
@@ -406,6 +429,13 @@ def connect(
                 raise WarehouseError(_data_file_message(db)) from None
             raise WarehouseError(f"cannot open database {str(db)!r}: {first_line(exc)}") from None
         else:
+            if opened is not None and _identity(target) != opened:
+                # The file was replaced while DuckDB opened it (`analytics compact` renames
+                # its rewritten copy over it, holding the old file's lock 0.3 s more): this
+                # connection may hold the old, unlinked file, where a commit would be lost
+                # unseen. Open the name again. (No file before: this connect made it.)
+                con.close()
+                continue
             # `ts` is shown and exported in UTC whatever the machine's zone. DuckDB's own
             # progress bar would print to stderr even when it is not a terminal.
             con.execute("SET TimeZone = 'UTC'")
@@ -420,3 +450,12 @@ def connect(
             with _live_lock:
                 _live_connections.add(con)
             return con
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """Which file `path` names (device, inode), None when none."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
