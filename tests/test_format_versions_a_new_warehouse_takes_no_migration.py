@@ -5,9 +5,9 @@ same transaction that creates its tables, so a first run that fails (or is kille
 leaves a file that is still known to be of the current schema, never one that looks made
 before versions were stored (schema 1) and would be "migrated" next time.
 
-The release simulated here is the one the mechanism is for: WAREHOUSE_SCHEMA_VERSION 2,
-schema.sql creating daily_totals with a new column, and the step 1 -> 2 that adds that column
-to a file of schema 1.
+The release simulated here is the next one after this (schema 2): WAREHOUSE_SCHEMA_VERSION 3,
+schema.sql creating daily_totals with a new column, and the step 2 -> 3 that adds that column
+to a file of schema 2, after this release's own step 1 -> 2 (the device and consent mix).
 """
 
 from __future__ import annotations
@@ -35,10 +35,11 @@ from tests.warehouse_support import (
 
 NOW = datetime(2026, 11, 5, tzinfo=UTC)
 DAY = NOW.date()
+THIS_RELEASES_MIGRATIONS = dict(analytics.warehouse.MIGRATIONS)
 
 
-def _schema_2_sql(name: str) -> str:
-    """analytics/sql/<name> as the release of schema 2 ships it (its rollup fills the new
+def _schema_3_sql(name: str) -> str:
+    """analytics/sql/<name> as the release of schema 3 ships it (its rollup fills the new
     column too)."""
     text = read_sql(name)
     if name == "schema.sql":
@@ -57,17 +58,22 @@ def _schema_2_sql(name: str) -> str:
 
 @pytest.fixture
 def steps(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every migration step taken, while this process runs the release of schema 2."""
+    """Every migration step taken, while this process runs the release of schema 3."""
     taken: list[str] = []
+    to_schema_2 = THIS_RELEASES_MIGRATIONS[1]  # this release's own step, as it is
 
-    def to_schema_2(con: duckdb.DuckDBPyConnection) -> None:
+    def step_1_to_2(con: duckdb.DuckDBPyConnection) -> None:
         taken.append("1->2")
+        to_schema_2(con)
+
+    def to_schema_3(con: duckdb.DuckDBPyConnection) -> None:
+        taken.append("2->3")
         con.execute("ALTER TABLE daily_totals ADD COLUMN sessions BIGINT NOT NULL DEFAULT 0")
 
-    monkeypatch.setattr("analytics.database.WAREHOUSE_SCHEMA_VERSION", 2)
-    monkeypatch.setattr("analytics.warehouse.WAREHOUSE_SCHEMA_VERSION", 2)
-    monkeypatch.setattr("analytics.warehouse.MIGRATIONS", {1: to_schema_2})
-    monkeypatch.setattr("analytics.warehouse.read_sql", _schema_2_sql)
+    monkeypatch.setattr("analytics.database.WAREHOUSE_SCHEMA_VERSION", 3)
+    monkeypatch.setattr("analytics.warehouse.WAREHOUSE_SCHEMA_VERSION", 3)
+    monkeypatch.setattr("analytics.warehouse.MIGRATIONS", {1: step_1_to_2, 2: to_schema_3})
+    monkeypatch.setattr("analytics.warehouse.read_sql", _schema_3_sql)
     return taken
 
 
@@ -78,8 +84,8 @@ def _spool(root: Path) -> tuple[Path, list[Event]]:
     return spool, events
 
 
-def _totals_at_schema_2(events: list[Event]) -> set[tuple[object, ...]]:
-    """daily_totals as schema 2 holds `events`: schema 1's rows and sessions 0."""
+def _totals_at_schema_3(events: list[Event]) -> set[tuple[object, ...]]:
+    """daily_totals as schema 3 holds `events`: schema 2's rows and sessions 0."""
     return {(*row, 0) for row in tally(events)["daily_totals"]}
 
 
@@ -98,18 +104,18 @@ def test_a_new_warehouse_is_made_at_the_current_schema_and_takes_no_step(
     }
     calls[first]()  # before the fix: the step ran on the new tables ("sessions" exists)
     assert steps == []
-    assert stored_schema_version(db) == "2"
+    assert stored_schema_version(db) == "3"
     warehouse.run(spool)
     assert steps == []
-    assert stored_schema_version(db) == "2"
-    assert table_rows(db, "daily_totals") == _totals_at_schema_2(events)
+    assert stored_schema_version(db) == "3"
+    assert table_rows(db, "daily_totals") == _totals_at_schema_3(events)
 
 
 def test_a_first_run_that_fails_leaves_a_file_of_the_current_schema(
     tmp_path: Path, steps: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The new file's tables stay (as before), and they are schema 2's: its stamp stays too,
-    # or the next run would take the step 1 -> 2 on them.
+    # The new file's tables stay (as before), and they are schema 3's: its stamp stays too,
+    # or the next run would take the steps 1 -> 2 and 2 -> 3 on them.
     spool, events = _spool(tmp_path)
     db = tmp_path / "new.duckdb"
 
@@ -120,11 +126,11 @@ def test_a_first_run_that_fails_leaves_a_file_of_the_current_schema(
         patched.setattr(Warehouse, "_prune", fail)
         with pytest.raises(WarehouseError, match="disk full"):
             Warehouse(db, clock=fixed_clock(NOW)).run(spool)
-    assert stored_schema_version(db) == "2"
+    assert stored_schema_version(db) == "3"
     assert table_rows(db, "events") == set()  # the run itself was rolled back
     Warehouse(db, clock=fixed_clock(NOW)).run(spool)
     assert steps == []
-    assert table_rows(db, "daily_totals") == _totals_at_schema_2(events)
+    assert table_rows(db, "daily_totals") == _totals_at_schema_3(events)
 
 
 def test_an_unknown_time_zone_leaves_no_half_made_warehouse(
@@ -149,27 +155,29 @@ def test_an_unknown_time_zone_leaves_no_half_made_warehouse(
         con.close()
     Warehouse(db, clock=fixed_clock(NOW)).run(spool)
     assert steps == []
-    assert stored_schema_version(db) == "2"
+    assert stored_schema_version(db) == "3"
     assert len(table_rows(db, "daily_totals")) == len(tally(events)["daily_totals"])
 
 
 def test_an_old_file_still_takes_its_step_once(tmp_path: Path, steps: list[str]) -> None:
-    # The control: a file of schema 1 (made by the release before, stamped "1").
+    # The control: a file of schema 2 (made by the release before, this one, stamped "2").
     spool, events = _spool(tmp_path)
     db = tmp_path / "old.duckdb"
     with pytest.MonkeyPatch.context() as old_release:
-        old_release.setattr("analytics.database.WAREHOUSE_SCHEMA_VERSION", 1)
-        old_release.setattr("analytics.warehouse.WAREHOUSE_SCHEMA_VERSION", 1)
-        old_release.setattr("analytics.warehouse.MIGRATIONS", {})
+        old_release.setattr("analytics.database.WAREHOUSE_SCHEMA_VERSION", 2)
+        old_release.setattr("analytics.warehouse.WAREHOUSE_SCHEMA_VERSION", 2)
+        old_release.setattr("analytics.warehouse.MIGRATIONS", THIS_RELEASES_MIGRATIONS)
         old_release.setattr("analytics.warehouse.read_sql", read_sql)
         Warehouse(db, clock=fixed_clock(NOW)).run(spool)
-    assert stored_schema_version(db) == "1"
+    assert stored_schema_version(db) == "2"
     assert steps == []
     Warehouse(db, clock=fixed_clock(NOW)).run(spool)
     Warehouse(db, clock=fixed_clock(NOW)).run(spool)
-    assert steps == ["1->2"]
-    assert stored_schema_version(db) == "2"
-    assert table_rows(db, "daily_totals") == _totals_at_schema_2(events)
+    assert steps == ["2->3"]
+    assert stored_schema_version(db) == "3"
+    assert table_rows(db, "daily_totals") == _totals_at_schema_3(events)
+    for table in ("daily_devices", "daily_consent"):  # schema 2's, kept through the step
+        assert table_rows(db, table) == tally(events)[table]
 
 
-assert analytics.warehouse.MIGRATIONS == {}  # this release: schema 1, no step yet
+assert set(THIS_RELEASES_MIGRATIONS) == {1}  # this release: schema 2, one step (1 -> 2)

@@ -15,8 +15,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from analytics.database import WAREHOUSE_SCHEMA_VERSION
 from tests.cli_support import build_one_day_warehouse, cli, event_count
 from tests.support import ROOT
+
+CURRENT = str(WAREHOUSE_SCHEMA_VERSION)
+NEWER = str(WAREHOUSE_SCHEMA_VERSION + 1)
 
 
 def _crashed_copy(db: Path, version: str) -> Path:
@@ -52,7 +56,7 @@ def _digest(path: Path) -> str | None:
 def test_a_newer_warehouse_with_a_journal_is_refused_unchanged(
     tmp_path: Path, argv: tuple[str, ...]
 ) -> None:
-    crashed = _crashed_copy(build_one_day_warehouse(tmp_path), "2")
+    crashed = _crashed_copy(build_one_day_warehouse(tmp_path), NEWER)
     journal = Path(f"{crashed}.wal")
     before = (_digest(crashed), _digest(journal))
     segments = sorted(p.name for p in (tmp_path / "spool").rglob("*.parquet"))
@@ -62,8 +66,8 @@ def test_a_newer_warehouse_with_a_journal_is_refused_unchanged(
     )
     assert proc.returncode == 2
     assert proc.stderr == (
-        f"analytics: error: database {str(crashed)!r} has warehouse schema 2, written by a "
-        "newer cookiewall than this one (schema 1): upgrade cookiewall to use it\n"
+        f"analytics: error: database {str(crashed)!r} has warehouse schema {NEWER}, written by "
+        f"a newer cookiewall than this one (schema {CURRENT}): upgrade cookiewall to use it\n"
     )
     assert (_digest(crashed), _digest(journal)) == before
     assert sorted(p.name for p in (tmp_path / "spool").rglob("*.parquet")) == segments
@@ -71,7 +75,7 @@ def test_a_newer_warehouse_with_a_journal_is_refused_unchanged(
 
 def test_a_warehouse_of_this_schema_with_a_journal_is_used(tmp_path: Path) -> None:
     # The control: the journal replayed, its table kept, the run as any other.
-    crashed = _crashed_copy(build_one_day_warehouse(tmp_path), "1")
+    crashed = _crashed_copy(build_one_day_warehouse(tmp_path), CURRENT)
     proc = subprocess.run(
         cli("rollup", "--spool", str(tmp_path / "spool"), "--db", str(crashed)),
         capture_output=True,

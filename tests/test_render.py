@@ -87,6 +87,8 @@ EXPECTED_KEYS = {
     "sources": {"referrer_medium", "pageviews", "visitors"},
     "pages": {"path", "pageviews", "visitors"},
     "campaigns": {"utm_source", "utm_medium", "utm_campaign", "pageviews", "visitors"},
+    "devices": {"device", "pageviews", "visitors"},
+    "consent": {"consent", "pageviews", "visitors"},
     "summary": {"period", "pageviews", "visitors", "bot_hits"},
     "trends": {"referrer_domain", "referrer_medium", "trend", "pageviews",
                "pageviews_previous", "change", "change_pct"},

@@ -36,6 +36,8 @@ ROLLUP_DDL = {
     "daily_pages": "day DATE, site VARCHAR, path VARCHAR, pageviews BIGINT, visitors BIGINT",
     "daily_campaigns": "day DATE, site VARCHAR, utm_source VARCHAR, utm_medium VARCHAR, "
     "utm_campaign VARCHAR, pageviews BIGINT, visitors BIGINT",
+    "daily_devices": "day DATE, site VARCHAR, device VARCHAR, pageviews BIGINT, visitors BIGINT",
+    "daily_consent": "day DATE, site VARCHAR, consent VARCHAR, pageviews BIGINT, visitors BIGINT",
 }
 
 Row = tuple[Any, ...]
@@ -94,12 +96,21 @@ def _fixture() -> dict[str, list[Row]]:
         (d("2026-02-04"), s, None, None, "launch", 3, 3),
         (d("2026-01-05"), s, "newsletter", "email", "spring", 6, 6),
     ]
+    devices: list[Row] = [(day, s, "desktop", 60, 35) for day in days(*FEB)]
+    devices += [(day, s, "mobile", 40, 25) for day in days(*FEB)]
+    devices += [(day, s, "desktop", 50, 30) for day in days(*PREV)]
+    devices.append((d("2026-02-02"), "other.example", "tablet", 1000, 500))
+    consent: list[Row] = [(day, s, "all", 70, 40) for day in days(*FEB)]
+    consent += [(day, s, "none", 30, 20) for day in days(*FEB)]
+    consent += [(day, s, "undecided", 50, 30) for day in days(*PREV)]
     return {
         "daily_totals": totals,
         "daily_referrers": referrers,
         "daily_sources": sources,
         "daily_pages": pages,
         "daily_campaigns": campaigns,
+        "daily_devices": devices,
+        "daily_consent": consent,
     }
 
 

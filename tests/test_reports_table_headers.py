@@ -34,6 +34,8 @@ REPORT_HEADERS = {
     "sources": ["Medium", "Pageviews", "Visitors"],
     "pages": ["Page", "Pageviews", "Visitors"],
     "campaigns": ["Source", "Medium", "Campaign", "Pageviews", "Visitors"],
+    "devices": ["Device", "Pageviews", "Visitors", "Pageviews per day"],
+    "consent": ["Consent", "Pageviews", "Visitors", "Pageviews per day"],
     "summary": ["Period", "Pageviews", "Visitors", "Bot hits"],
     "trends": ["Referrer domain", "Medium", "Trend", "Change", "Change %"],
 }

@@ -19,8 +19,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+import analytics.warehouse
+from analytics.database import WAREHOUSE_SCHEMA_VERSION
 from analytics.errors import WarehouseError
 from analytics.spark import load_spark_rollups
+from analytics.tables import MIX_TABLES
 from tests.warehouse_support import (
     events_for_days,
     spark_style_output,
@@ -62,7 +65,9 @@ def test_the_file_is_stamped_with_the_version_its_tables_have(tmp_path: Path) ->
     db = tmp_path / "spark.duckdb"
     load_spark_rollups(output, db)
     assert table_rows(db, "daily_totals") == expected["daily_totals"]
-    assert stored_schema_version(db) == "1"
+    for table in MIX_TABLES:  # the tables of schema 2, loaded too
+        assert table_rows(db, table) == expected[table]
+    assert stored_schema_version(db) == str(WAREHOUSE_SCHEMA_VERSION) == "2"
 
 
 def test_an_older_file_takes_the_migration_steps_once(
@@ -70,23 +75,45 @@ def test_an_older_file_takes_the_migration_steps_once(
 ) -> None:
     output, expected = _spark_output(tmp_path)
     db = tmp_path / "spark.duckdb"
-    load_spark_rollups(output, db)  # a file of schema 1
+    load_spark_rollups(output, db)  # a file of schema 2 (this release)
     taken: list[str] = []
+    to_schema_2 = analytics.warehouse.MIGRATIONS[1]
 
-    def to_schema_2(con: duckdb.DuckDBPyConnection) -> None:
+    def step_1_to_2(con: duckdb.DuckDBPyConnection) -> None:
         taken.append("1->2")
-        con.execute("CREATE TABLE schema_2_marker (x INTEGER)")
+        to_schema_2(con)
 
-    # The release of schema 2, with its step 1 -> 2.
-    monkeypatch.setattr("analytics.database.WAREHOUSE_SCHEMA_VERSION", 2)
-    monkeypatch.setattr("analytics.warehouse.WAREHOUSE_SCHEMA_VERSION", 2)
-    monkeypatch.setattr("analytics.spark.WAREHOUSE_SCHEMA_VERSION", 2)
-    monkeypatch.setattr("analytics.warehouse.MIGRATIONS", {1: to_schema_2})
+    def to_schema_3(con: duckdb.DuckDBPyConnection) -> None:
+        taken.append("2->3")
+        con.execute("CREATE TABLE schema_3_marker (x INTEGER)")
+
+    # The release of schema 3, with this release's step 1 -> 2 and its own 2 -> 3.
+    monkeypatch.setattr("analytics.database.WAREHOUSE_SCHEMA_VERSION", 3)
+    monkeypatch.setattr("analytics.warehouse.WAREHOUSE_SCHEMA_VERSION", 3)
+    monkeypatch.setattr("analytics.spark.WAREHOUSE_SCHEMA_VERSION", 3)
+    monkeypatch.setattr("analytics.warehouse.MIGRATIONS", {1: step_1_to_2, 2: to_schema_3})
     load_spark_rollups(output, db)
-    load_spark_rollups(output, db)  # stamped 2 now: no step again
-    assert taken == ["1->2"]
-    assert "schema_2_marker" in _tables(db)
-    assert table_rows(db, "daily_totals") == expected["daily_totals"]
+    load_spark_rollups(output, db)  # stamped 3 now: no step again
+    assert taken == ["2->3"]
+    assert stored_schema_version(db) == "3"
+    assert "schema_3_marker" in _tables(db)
+    for table in ("daily_totals", *MIX_TABLES):
+        assert table_rows(db, table) == expected[table]
+
+
+def test_a_file_of_schema_1_takes_the_step_to_2_and_gets_the_mix_tables(tmp_path: Path) -> None:
+    # A file loaded by the release before schema 2: stamped 1, no device or consent table.
+    output, expected = _spark_output(tmp_path)
+    db = tmp_path / "spark.duckdb"
+    load_spark_rollups(output, db)
+    with duckdb.connect(str(db)) as con:
+        for table in MIX_TABLES:
+            con.execute(f"DROP TABLE {table}")
+        con.execute("UPDATE warehouse_meta SET value = '1' WHERE key = 'schema_version'")
+    load_spark_rollups(output, db)
+    assert stored_schema_version(db) == "2"
+    for table in ("daily_totals", *MIX_TABLES):
+        assert table_rows(db, table) == expected[table]
 
 
 def test_another_duckdb_file_is_refused_and_left_as_it_was(tmp_path: Path) -> None:

@@ -159,6 +159,8 @@ def tally(events: Iterable[Event], timezone: str = "UTC") -> dict[str, set[Row]]
             "daily_campaigns": (day, e.site, e.utm_source, e.utm_medium, e.utm_campaign)
             if (e.utm_source or e.utm_medium or e.utm_campaign)
             else None,
+            "daily_devices": (day, e.site, e.device),
+            "daily_consent": (day, e.site, e.consent),
         }
         for table, key in keys.items():
             if key is None:
