@@ -424,13 +424,14 @@ def run_report(
         if window.query.kind in ("devices", "consent"):
             mix_note = _mix_days_missing(con, window, BREAKDOWNS[window.query.kind].table)
         report = build_report(con, window)
-        if mix_note is not None:
-            report = replace(report, notes=(*report.notes, mix_note))
+        # The missing device or consent days are a warning too: a CSV or JSON report has no
+        # notes, and its totals would be silently short (the CLI prints warnings to stderr).
         warnings = [
             warning
             for warning in (
                 None if query.site is None else unknown_site(con, query.site),
                 None if query.end is not None else only_after_range(con, window),
+                mix_note,
             )
             if warning is not None
         ]

@@ -183,6 +183,12 @@ def test_a_schema_1_warehouse_reports_no_rows_and_says_why(
     argv = ["report", "devices", "--db", str(old), "--from", "2026-10-01", "--to", "2026-10-14"]
     assert main(argv) == 0
     assert "no device figures yet" in capsys.readouterr().out
+    # CSV and JSON have no notes: the missing figures are said on stderr, not a silent [].
+    for form in ("json", "csv"):
+        assert main([*argv, "--format", form]) == 0
+        said = capsys.readouterr()
+        assert "no device figures yet" in said.err
+        assert "no device figures yet" not in said.out
     assert old.read_bytes() == before  # a report never writes
 
 
