@@ -62,7 +62,13 @@ from analytics.errors import AnalyticsError, WarehouseError, first_line
 from analytics.event import EVENT_SCHEMA, SCHEMA_VERSION
 from analytics.footers import NewerSegmentSchema, check_schema_version, export_mark
 from analytics.spool import DAY_PREFIX, SEGMENT_SUFFIX, Segment, list_segments
-from analytics.tables import MEASURES, REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES, read_sql
+from analytics.tables import (
+    MEASURES,
+    MIX_TABLES,
+    REFERRER_DOMAINS_FALLBACK,
+    ROLLUP_TABLES,
+    read_sql,
+)
 from analytics.timezones import validate_timezone
 from analytics.warehouse import has_any_table, migrate_schema
 
@@ -347,6 +353,7 @@ def spark_rollup(
                     day,
                 )
             _add_referrer_domains(spark, spool, output, plan, timezone, listing)
+            _add_mix_tables(spark, spool, output, plan, timezone, listing)
             if plan.local_days:
                 _roll_up_days(spark, spool, output, plan, timezone, listing)
             record: dict[str, Any] = {
@@ -427,25 +434,7 @@ def _add_referrer_domains(
     if _has_rows(spark, target) or not _has_rows(spark, f"{output}/daily_referrers"):
         return
     zone = ZoneInfo(timezone)
-    whole = {
-        day
-        for key, entry in plan.state.items()
-        if isinstance(entry, dict)
-        and not entry.get("pruned")
-        and (day := date.fromisoformat(key)) in listing.segments
-    }
-    # A UTC day the state never had (no segment ever, none pruned) leaves nothing out of a
-    # local day it reaches: the first and last local days of a zone's data reach one.
-    recorded = {date.fromisoformat(key) for key in plan.state}
-    rebuilt = sorted(
-        local
-        for local in {local for day in whole for local in _local_days_of(day, zone)}
-        if all(
-            utc in whole or (utc not in recorded and utc not in listing.segments)
-            for utc in _utc_days_of(local, zone)
-        )
-        and local not in plan.local_days
-    )
+    rebuilt = _whole_local_days(plan, zone, listing)
     schema = _rollup_schema(spark, table)
     spark.read.parquet(_literal(f"{output}/daily_referrers")).createOrReplaceTempView(
         "daily_referrers"
@@ -473,6 +462,114 @@ def _add_referrer_domains(
     logger.info(
         "spark rollup: added daily_referrer_domains to an output made before it (%d local"
         " days from the spool, the rest summed over media from daily_referrers)",
+        len(rebuilt),
+    )
+
+
+def _whole_local_days(plan: DayPlan, zone: ZoneInfo, listing: SpoolListing) -> list[date]:
+    """The local days whose spool days all still hold every segment counted, so that the
+    spool alone gives them exactly; less the days this run recomputes anyway."""
+    whole = {
+        day
+        for key, entry in plan.state.items()
+        if isinstance(entry, dict)
+        and not entry.get("pruned")
+        and (day := date.fromisoformat(key)) in listing.segments
+    }
+    # A UTC day the state never had (no segment ever, none pruned) leaves nothing out of a
+    # local day it reaches: the first and last local days of a zone's data reach one.
+    recorded = {date.fromisoformat(key) for key in plan.state}
+    return sorted(
+        local
+        for local in {local for day in whole for local in _local_days_of(day, zone)}
+        if all(
+            utc in whole or (utc not in recorded and utc not in listing.segments)
+            for utc in _utc_days_of(local, zone)
+        )
+        and local not in plan.local_days
+    )
+
+
+def _days_with_pageviews(spark: Any, output: str, days: Iterable[Any] | None = None) -> set[str]:
+    """The days (ISO text) that daily_totals gives pageviews, of `days` if given."""
+    from pyspark.sql import functions as F
+
+    target = f"{output}/daily_totals"
+    if not _has_rows(spark, target):
+        return set()
+    totals = spark.read.parquet(_literal(target)).filter(F.col("pageviews") > 0)
+    if days is not None:
+        totals = totals.filter(F.col("day").isin([str(d) for d in days]))
+    return {str(row[0]) for row in totals.select("day").distinct().collect()}
+
+
+def _days_without_mix(spark: Any, output: str, days: Iterable[Any]) -> dict[str, list[str]]:
+    """Of `days`, those with pageviews but no row in each mix table: days pruned before an
+    output had the mix (made before warehouse schema 2), whose late events alone would pass
+    for the whole day's mix. The same rule as the warehouse's `without_mix`."""
+    from pyspark.sql import functions as F
+
+    with_pageviews = _days_with_pageviews(spark, output, days)
+    if not with_pageviews:
+        return {}
+    without: dict[str, list[str]] = {}
+    for table in MIX_TABLES:
+        target = f"{output}/{table}"
+        having: set[str] = set()
+        if _has_rows(spark, target):
+            mix = spark.read.parquet(_literal(target)).filter(
+                F.col("day").isin(sorted(with_pageviews))
+            )
+            having = {str(row[0]) for row in mix.select("day").distinct().collect()}
+        if missing := sorted(with_pageviews - having):
+            without[table] = missing
+    return without
+
+
+def _add_mix_tables(
+    spark: Any, spool: str, output: str, plan: DayPlan, timezone: str, listing: SpoolListing
+) -> None:
+    """Write daily_devices and daily_consent for an output made before those tables (no rows
+    in one, pageviews in daily_totals), as the warehouse's schema-2 migration fills them: a
+    local day whose spool days are all still whole is computed from its segments, exactly;
+    any other day stays without rows (no sum of other rollups gives a device or a consent
+    mix; the late-segment guard keeps it so). One write of each table, so a stopped run
+    leaves it absent (and this runs again) or complete. The days this run recomputes anyway
+    are written by `_roll_up_days` right after."""
+    from pyspark.sql import functions as F
+
+    tables = [table for table in MIX_TABLES if not _has_rows(spark, f"{output}/{table}")]
+    if not tables or not _days_with_pageviews(spark, output):
+        return
+    zone = ZoneInfo(timezone)
+    rebuilt = _whole_local_days(plan, zone, listing)
+    if rebuilt:
+        wanted = [day.isoformat() for day in rebuilt]
+        read = {utc for local in rebuilt for utc in _utc_days_of(local, zone)}
+        events = read_spool(spark, spool, timezone=timezone, days=read, listing=listing)
+        schemas = {table: _rollup_schema(spark, table) for table in tables}
+        events = events.filter(F.col("day").isin(wanted)).cache()
+        events.createOrReplaceTempView("scoped_events")
+        try:
+            for table in tables:
+                rows = spark.sql(read_sql(f"rollup_{table}.sql"))
+                # The measures' nullability as the rollup gives it (see _apply_late_staging).
+                columns = [
+                    F.coalesce(F.col(f.name), F.lit(0).cast(f.dataType)).alias(f.name)
+                    if not f.nullable and f.name in MEASURES
+                    else F.col(f.name)
+                    for f in schemas[table].fields
+                ]
+                rows.select(*columns).write.mode("overwrite").partitionBy("day").parquet(
+                    f"{output}/{table}"
+                )
+        finally:
+            spark.catalog.dropTempView("scoped_events")
+            events.unpersist()
+    logger.info(
+        "spark rollup: added %s to an output made before them (%d local days from the"
+        " spool; days whose spool days were pruned have no device or consent figures)",
+        " and ".join(tables),
         len(rebuilt),
     )
 
@@ -506,9 +603,15 @@ def _stage_late_sums(
         touched = sorted(row[0] for row in events.select("day").distinct().collect())
         if not touched:
             return False
+        # A day pruned before the output had the mix: its late events alone would pass for
+        # the whole day's device/consent mix, so it stays without (as in the warehouse).
+        # Asked before daily_totals takes the late events in.
+        without_mix = _days_without_mix(spark, output, touched)
         events.createOrReplaceTempView("scoped_events")
         for table in ROLLUP_TABLES:
             added = spark.sql(read_sql(f"rollup_{table}.sql"))
+            if table in without_mix:
+                added = added.filter(~F.col("day").isin(without_mix[table]))
             columns = list(added.columns)
             keys = [c for c in columns if c not in MEASURES]
             sums = [F.sum(c).alias(c) for c in columns if c in MEASURES]
