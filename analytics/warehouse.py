@@ -25,6 +25,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -66,6 +67,8 @@ from analytics.footers import (
     content_id_of,
     read_footer,
 )
+from analytics.objectstore import default_staging_folder
+from analytics.segment_check import verify_segment
 from analytics.segment_moves import move_without_replacing
 from analytics.spool import (
     TEMP_PREFIX,
@@ -95,6 +98,12 @@ WRITER_MEMORY_LIMIT = "1GB"
 # each of at least PROGRESS_MIN_ROWS rows (a statement costs a few ms of its own).
 PROGRESS_STEPS = 50
 PROGRESS_MIN_ROWS = 200_000
+# A damaged segment modified less than this long ago (by its mtime) whose head is Parquet's
+# is taken for one still being copied into the spool by a tool that writes under its final
+# name (cp, scp): left in place, judged again by the next run, not quarantined (where the
+# copy would finish, never counted). Older ones are damaged for good.
+UNFINISHED_SECONDS = 60.0
+PARQUET_MAGIC = b"PAR1"
 
 Archive = Literal["delete"] | str | os.PathLike[str] | None
 
@@ -166,6 +175,9 @@ class IngestResult:
     # Files of the spool that are warehouse exports, not segments (an export of `events`
     # saved into a day folder): never read, moved to quarantine (so also in `quarantined`).
     not_segments: tuple[str, ...] = ()
+    # Segments that cannot be read yet and were modified under UNFINISHED_SECONDS ago
+    # (still being copied into the spool?): left in place, judged again by the next run.
+    unfinished: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -195,6 +207,11 @@ class RunResult:
             )
         if ing.unreadable:
             text += f"; {len(ing.unreadable)} unreadable segments left in place (permissions)"
+        if ing.unfinished:
+            text += (
+                f"; left {len(ing.unfinished)} segments that cannot be read yet in the spool "
+                "(still being written? the next run tries again)"
+            )
         if ing.duplicates:
             text += (
                 f"; skipped {len(ing.duplicates)} segments with the same content as "
@@ -219,7 +236,8 @@ class RunResult:
 
 
 class _CorruptBatch(Exception):
-    """The bulk read failed: some segment is damaged beyond what its footer shows."""
+    """The bulk read failed: some segment is damaged beyond what its footer shows. Its
+    message: what went wrong, in one line (DuckDB's error, or the row counts)."""
 
 
 def _batches(
@@ -303,7 +321,41 @@ def _warehouse_error(path: Path, error: duckdb.Error) -> AnalyticsError:
         return Interrupted(
             f"warehouse {str(path)!r}: interrupted; nothing of this run was committed"
         )
+    cause = _write_failure(path, error)
+    if cause is not None:
+        return WarehouseError(f"cannot write the warehouse {str(path)!r}: {cause}")
     return WarehouseError(f"warehouse {str(path)!r}: {first_line(error)}")
+
+
+# What the system says of a write that can only be the database's own (reading a segment
+# never runs out of space): a full disk, a quota, a file system remounted read-only.
+_WRITE_ONLY_ERRORS = ("No space left on device", "Disk quota exceeded", "Read-only file system")
+# DuckDB's "IO Error: Could not write file "<path>": <strerror>": the system's words.
+_SYSTEM_WORDS = re.compile(r'"[^"]*":\s*(?P<words>[^"]+)$')
+
+
+def _write_failure(path: Path, error: duckdb.Error) -> str | None:
+    """The cause, in the system's words, when `error` is DuckDB failing to write the
+    database at `path` (its file, WAL or spill folder `<db>.tmp`: an I/O error naming it,
+    in a statement or a checkpoint, a FATAL one), else None.
+
+    Such an error says nothing about the segments being read: it must never have one
+    quarantined as damaged, nor be retried as a damaged read."""
+    line = first_line(error)
+    if not any(words in line for words in _WRITE_ONLY_ERRORS):
+        if not isinstance(error, (duckdb.IOException, duckdb.FatalException)):
+            return None
+        names = {str(path), os.path.abspath(path)}
+        with contextlib.suppress(OSError):
+            names.add(os.path.realpath(path))
+        # The file itself (quoted), its WAL or its spill folder: not a segment of a
+        # staging folder beside it (`<db>.staging/...`), whose name starts alike.
+        own = [f'{name}"' for name in names] + [f"{name}.wal" for name in names]
+        own += [f"{name}.tmp" for name in names]
+        if not any(name in line for name in own):
+            return None
+    found = _SYSTEM_WORDS.search(line)
+    return found.group("words").strip() if found else line.removeprefix("IO Error: ")
 
 
 # A URL's scheme ("s3://", "file:///", Hadoop's "file:/"): as a Path, a relative folder.
@@ -427,6 +479,35 @@ def _may_write_in(folder: Path) -> bool:
     `folder`."""
     effective = os.access in os.supports_effective_ids
     return os.access(folder, os.W_OK | os.X_OK, effective_ids=effective)
+
+
+def _looks_unfinished(path: Path) -> float | None:
+    """Seconds since the file at `path`, whose footer could not be read, was modified, when
+    it may be a segment still being copied into the spool under its final name (cp, scp):
+    modified less than UNFINISHED_SECONDS ago (either way: a clock a little ahead is as
+    recent), starting as Parquet does (or too short to start at all) and not ending as it
+    does (its footer has not arrived), or whole by now (the copy ended since the footer
+    was read). Otherwise None: damaged (truncated long ago, garbage, or a whole file with
+    a wrong footer: other columns, a timestamp out of range), to be quarantined."""
+    try:
+        with open(path, "rb") as file:
+            info = os.fstat(file.fileno())
+            head = file.read(len(PARQUET_MAGIC))
+            tail = b""
+            if info.st_size >= 2 * len(PARQUET_MAGIC):
+                file.seek(-len(PARQUET_MAGIC), os.SEEK_END)
+                tail = file.read()
+    except OSError:
+        return None
+    age = time.time() - info.st_mtime
+    if abs(age) >= UNFINISHED_SECONDS or not PARQUET_MAGIC.startswith(head):
+        return None
+    if tail == PARQUET_MAGIC:
+        try:
+            read_footer(path)
+        except Exception:
+            return None  # whole, and wrong
+    return max(age, 0.0)
 
 
 def _log_gone(seg: Segment) -> None:
@@ -572,11 +653,11 @@ class Warehouse:
             segments = [seg for seg in segments if is_utf8_name(seg.name)]
             fresh = self._not_ingested(con, segments)
             reused = self._quarantine_reused_names(con, spool, segments, fresh)
-            footers, unreadable, gone, newer, exports = self._check_footers(
-                spool, fresh, progress=progress
+            footers, unreadable, gone, newer, exports, unfinished = self._check_footers(
+                spool, fresh, progress=progress, copied_in=not self._is_staging(spool)
             )
             quarantined = {seg.name for seg in fresh if seg.name not in footers}
-            quarantined -= unreadable | gone | newer
+            quarantined -= unreadable | gone | newer | unfinished
             quarantined |= {seg.name for seg in misnamed} | reused
             fresh = [seg for seg in fresh if seg.name in footers]
             old_ids = self._old_content_ids(con, segments, fresh, footers)
@@ -600,11 +681,12 @@ class Warehouse:
                         before_commit()
                     con.execute("COMMIT")
                     break
-                except _CorruptBatch:
+                except _CorruptBatch as failure:
                     con.execute("ROLLBACK")
                     if attempt == 2:
+                        # The last error itself: the CLI has no log to point to.
                         raise WarehouseError(
-                            "reading the new segments failed twice; see the log"
+                            f"reading the new segments failed twice: {failure}"
                         ) from None
                     # Rare: a footer that reads fine over damaged pages. Find the culprits
                     # by reading each segment in full, then try again without them.
@@ -652,6 +734,7 @@ class Warehouse:
             archived_renamed=archived_renamed,
             newer_schema=tuple(sorted(newer)),
             not_segments=tuple(sorted(exports)),
+            unfinished=tuple(sorted(unfinished)),
         )
         return RunResult(ingest=result, rolled_up=rolled_up, pruned_events=pruned)
 
@@ -998,25 +1081,45 @@ class Warehouse:
             )
         return unique, copies
 
+    def _is_staging(self, spool: Path) -> bool:
+        """Whether `spool` is this database's staging folder of a remote spool, into which
+        only whole downloads are renamed (see `analytics.objectstore.download_segments`)."""
+        try:
+            return os.path.samefile(spool, default_staging_folder(self.path))
+        except OSError:
+            return False
+
     def _check_footers(
-        self, spool: Path, segments: Sequence[Segment], *, progress: bool
-    ) -> tuple[dict[str, Footer], set[str], set[str], set[str], set[str]]:
-        """Read every segment's footer; quarantine those that are wrong (truncated, garbage,
-        missing columns) and the warehouse exports among them (see `NotASegment`). Returns
+        self, spool: Path, segments: Sequence[Segment], *, progress: bool, copied_in: bool
+    ) -> tuple[dict[str, Footer], set[str], set[str], set[str], set[str], set[str]]:
+        """Read every segment's footer, and then its pages against their checksums (see
+        `verify_segment`: damage in place that DuckDB would read as other values); quarantine
+        those that are wrong (truncated, garbage, missing columns, a damaged page) and the
+        warehouse exports among them (see `NotASegment`). Returns
         the footers of the good ones by segment name, the names of those this user may not
         read (left in place: nothing is wrong with the file), those gone since the listing,
         those of a newer event schema (left in place for a newer cookiewall, said in one
-        line), and the exports."""
+        line), the exports, and those whose footer cannot be read yet that look still
+        being copied in (left in place, see `_looks_unfinished`; only if `copied_in`: files
+        may arrive under their final name)."""
         footers: dict[str, Footer] = {}
         unreadable: set[str] = set()
         gone: set[str] = set()
         newer: dict[str, int] = {}
         exports: set[str] = set()
+        unfinished: set[str] = set()
         for seg in tqdm(
             segments, desc="checking segments", unit="seg", disable=not progress, leave=False
         ):
             try:
-                footers[seg.name] = read_footer(seg.path)
+                footer = read_footer(seg.path)
+                # Before DuckDB reads it: once ingested, its content id (the footer, which
+                # damage to a page leaves as it was) refuses a good copy as already counted.
+                damage = verify_segment(seg.path)
+                if damage is not None:
+                    self._quarantine(spool, seg, damage)
+                    continue
+                footers[seg.name] = footer
             except NewerSegmentSchema as exc:
                 newer[seg.name] = exc.version
             except NotASegment as exc:
@@ -1036,7 +1139,20 @@ class Warehouse:
                     exc.strerror or "permission denied",
                 )
             except Exception as exc:  # pyarrow raises several types for damaged files
-                self._quarantine(spool, seg, first_line(exc))
+                # Only here: a file whose footer reads has its end, so it is whole, and the
+                # damage `verify_segment` finds in it is not a copy still under way.
+                age = _looks_unfinished(seg.path) if copied_in else None
+                if age is None:
+                    self._quarantine(spool, seg, first_line(exc))
+                    continue
+                unfinished.add(seg.name)
+                logger.warning(
+                    "cannot read segment %s yet (%s), modified %.0f s ago: still being "
+                    "written? left in place, the next run tries again",
+                    seg.name,
+                    first_line(exc),
+                    age,
+                )
         if newer:
             # One line a run, not one per segment: during a rolling deploy every flush of
             # the upgraded workers adds one, and each run until cron is upgraded finds them.
@@ -1047,7 +1163,7 @@ class Warehouse:
                 ", ".join(str(v) for v in sorted(set(newer.values()))),
                 SCHEMA_VERSION,
             )
-        return footers, unreadable, gone, set(newer), exports
+        return footers, unreadable, gone, set(newer), exports, unfinished
 
     def _insert_sql(self) -> str:
         """The statement that reads segments (`$files`) into `events`."""
@@ -1084,7 +1200,8 @@ class Warehouse:
                 gone.add(seg.name)
                 _log_gone(seg)
             except duckdb.Error:
-                raise  # stopped on purpose (see _trial_insert): nothing is wrong with the file
+                # Not the file's fault (see _trial_insert): nothing is wrong with it.
+                raise
             except Exception as exc:
                 self._quarantine(spool, seg, first_line(exc))
                 bad.add(seg.name)
@@ -1092,21 +1209,32 @@ class Warehouse:
 
     def _trial_insert(self, con: duckdb.DuckDBPyConnection, seg: Segment, rows: int) -> None:
         """Insert `seg` alone and roll it back; ValueError if DuckDB cannot read it or reads
-        another number of rows than its footer promises."""
+        another number of rows than its footer promises. DuckDB's own error when the failure
+        is not the file's (see `_about_the_files`)."""
         con.execute("BEGIN TRANSACTION")
         try:
             inserted = scalar(
                 con, self._insert_sql(), {"files": [_literal(seg.path)], **self._tz_param()}
             )
         except duckdb.Error as exc:
-            if is_interruption(exc):
-                raise
+            if not self._about_the_files(exc):
+                raise  # stopped on purpose, or the database cannot be written: not the file
             raise ValueError(first_line(exc)) from None
         finally:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
         if inserted != rows:
             raise ValueError(f"{inserted} rows where its footer promises {rows}")
+
+    def _about_the_files(self, error: duckdb.Error) -> bool:
+        """Whether a failed read of segments may be the files' fault (to look for damaged
+        ones): not when stopped on purpose, out of memory, or unable to write the database
+        (see `_write_failure`); those would fail again, and blame good segments."""
+        return not (
+            is_interruption(error)
+            or isinstance(error, duckdb.OutOfMemoryException)
+            or _write_failure(self.path, error) is not None
+        )
 
     def _quarantine(
         self, spool: Path, seg: Segment, reason: str, *, what: str = "corrupt segment"
@@ -1161,15 +1289,18 @@ class Warehouse:
             if inserted == expected and self._events_on(con, days) - on_days_before != inserted:
                 days = self._days_of_rows(con, segments, footers)
         except duckdb.Error as exc:
-            if is_interruption(exc):
-                raise  # stopped on purpose: not a damaged file, and no second attempt
+            if not self._about_the_files(exc):
+                # Stopped on purpose, or the database cannot be written (a full disk), or
+                # out of memory: not a damaged file, and no second attempt; `_run` says it
+                # in one line.
+                raise
             # A failure here is about the files (a damaged page, a wrong type); the caller
             # finds and quarantines the culprits, then tries again.
             logger.debug("bulk read failed: %s", first_line(exc))
-            raise _CorruptBatch from None
+            raise _CorruptBatch(first_line(exc)) from None
         if inserted != expected:
             logger.debug("read %d rows where the footers promise %d", inserted, expected)
-            raise _CorruptBatch
+            raise _CorruptBatch(f"read {inserted} rows where the footers promise {expected}")
         self._record(
             con,
             segments,
