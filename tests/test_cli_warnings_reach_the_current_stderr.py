@@ -20,7 +20,7 @@ def _spool_with_a_damaged_segment(root: Path) -> Path:
     spool = root / "spool"
     day = spool / "day=2026-11-01"
     day.mkdir(parents=True)
-    (day / "0000000000001-host-1-000001-deadbeef.parquet").write_bytes(b"PAR1 not parquet")
+    (day / "0000000000001-host-1-000001-deadbeef.parquet").write_bytes(b"not parquet at all")
     return spool
 
 

@@ -97,6 +97,8 @@ def test_a_damaged_segment_is_quarantined_and_the_rest_ingested(
     write_events(spool, events, per_segment=100)
     victim = sorted(spool.rglob("*.parquet"))[1]
     DAMAGES[damage](victim)
+    old = time.time() - 3600  # long written: damaged, not a copy still arriving
+    os.utime(victim, (old, old))
     db = tmp_path / "w.duckdb"
     with caplog.at_level(logging.WARNING, logger="analytics"):
         result = Warehouse(db, clock=fixed_clock(NOW)).run(spool)
