@@ -3,7 +3,7 @@
 Each command opens, makes one library call, and turns the library's own exception into one
 line on stderr (`analytics: error: ...`) and a non-zero exit: 2 for bad input (arguments,
 missing files, corrupt data, a warehouse of a newer cookiewall), 1 when the database is busy
-(try again later). A rollup that committed exits 0, or 3 or 4 when it left work undone.
+(try again later). A rollup that committed exits 0, or 3, 4 or 5 when it left work undone.
 The writing commands print one summary line, or nothing with --quiet (cron mails any
 output); warnings and errors reach stderr either way.
 """
@@ -24,7 +24,7 @@ import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -46,6 +46,10 @@ EXIT_NOT_DISPOSED = 3
 # whose web workers run a newer cookiewall than cron): they wait, unread, for an upgraded
 # rollup. Not 0, or the spool grows unseen; 3 wins when both happened.
 EXIT_NEWER_SEGMENTS = 4
+# A rollup or prune committed, deleting raw events, but the file could not be compacted
+# afterwards (no room for the copy, busy): the pruned events' bytes stay readable in it until
+# a later run or `analytics compact` succeeds. 3 and 4 win when they happened too.
+EXIT_NOT_COMPACTED = 5
 # Like Python's own advice for a closed pipe: exit 1, quietly (a shell says 141 for SIGPIPE).
 EXIT_PIPE_CLOSED = 1
 EXIT_INTERRUPTED = 130  # what a shell reports for a command that SIGINT ended
@@ -280,6 +284,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"how long to wait for another run holding the database ({DEFAULT_WAIT:g})",
     )
+    rollup.add_argument(
+        "--salt-dir",
+        type=_not_empty,
+        metavar="DIR",
+        help="the recorders' salt folder, whose expired salts are deleted "
+        "(default: <spool>/salts; none for an object-store spool)",
+    )
+    _no_compact_option(rollup)
     _quiet_option(rollup)
     rollup.set_defaults(handler=_rollup, given=frozenset())
 
@@ -369,9 +381,37 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="delete raw events older than N days (today and the N days before are kept)",
     )
+    _no_compact_option(prune)
     _quiet_option(prune)
     prune.set_defaults(handler=_prune)
+
+    compact = command(
+        "compact",
+        "Rewrite the DuckDB file so that deleted rows (pruned raw events) leave no bytes in it.",
+        "analytics compact --db var/analytics.duckdb",
+    )
+    compact.add_argument(
+        "--db", required=True, type=_duckdb_file, metavar="FILE", help="the DuckDB file"
+    )
+    compact.add_argument(
+        "--wait",
+        type=_seconds,
+        default=DEFAULT_WAIT,
+        metavar="SECONDS",
+        help=f"how long to wait for another run holding the database ({DEFAULT_WAIT:g})",
+    )
+    _quiet_option(compact)
+    compact.set_defaults(handler=_compact)
     return parser
+
+
+def _no_compact_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--no-compact",
+        action="store_true",
+        help="after deleting raw events, leave their bytes in the file until DuckDB reuses "
+        "the space (default: rewrite the file, as `analytics compact` does)",
+    )
 
 
 def _quiet_option(command: argparse.ArgumentParser) -> None:
@@ -395,6 +435,7 @@ def _ignored_by_engine(args: argparse.Namespace) -> str | None:
             "--archive": (args.archive is not None, "Spark leaves the spool's segments"),
             "--raw-days": ("raw_days" in args.given, "Spark keeps no raw events"),
             "--wait": ("wait" in args.given, "Spark takes no lock on a database"),
+            "--no-compact": (args.no_compact, "Spark keeps no raw events"),
         }
         for flag, (given, why) in duckdb_only.items():
             if given:
@@ -418,8 +459,9 @@ def _rollup(args: argparse.Namespace) -> int:
     ignored = _ignored_by_engine(args)
     if ignored is not None:
         raise UsageError(ignored)
+    salts = _salt_folder(args)
     if args.engine == "spark":
-        return _spark_rollup(args)
+        return _spark_rollup(args, salts)
     if args.db is None:
         raise UsageError("rollup needs --db FILE (or --engine spark --output DIR)")
     spool = args.spool
@@ -458,12 +500,8 @@ def _rollup(args: argparse.Namespace) -> int:
         )
     stops: _Stops = args.stops
     result = warehouse.run(spool, progress=_progress(args), before_commit=stops.commit_begins)
-    if stops.first is not None:
-        # Before COMMIT it would have stopped the run (nothing committed, exit 128 + N).
-        logging.getLogger("analytics").warning(
-            "%s came after the run was committed: the run was finished, not rolled back",
-            signal.Signals(stops.first).name,
-        )
+    # After the run: a run that fails says its one line alone (the next run deletes them).
+    salts_deleted = _delete_expired_salts(salts)
     ingest = result.ingest
     done = ingest.segments or ingest.quarantined or result.rolled_up or result.pruned_events
     # Copies skipped are news too: recorded in the ledger (and archived), each said once; so
@@ -475,22 +513,113 @@ def _rollup(args: argparse.Namespace) -> int:
         or ingest.archived_renamed
         or ingest.newer_schema
     )
-    if not (done or news):
-        _say_done("nothing to do: no new segments", quiet=args.quiet)
-    else:
-        _say_done(result.summary(), quiet=args.quiet)
+    summary = result.summary() if done or news else "nothing to do: no new segments"
+    _say_done(summary + _salts_clause(salts_deleted), quiet=args.quiet)
+    compacted = 0
+    if result.pruned_events and not args.no_compact:
+        # After the commit, never inside it: a compaction that cannot run must not undo the
+        # rollup, and it copies the committed file.
+        # A stop signal from the commit on is noted, not obeyed (see _Stops): the
+        # compaction, seconds at most, finishes too, and the warning below says so.
+        compacted = _compact_after_prune(args.db, quiet=args.quiet, lock_timeout=args.wait)
+    if stops.first is not None:
+        # Before COMMIT it would have stopped the run (nothing committed, exit 128 + N).
+        logging.getLogger("analytics").warning(
+            "%s came after the run was committed: the run was finished, not rolled back",
+            signal.Signals(stops.first).name,
+        )
     if ingest.undisposed:
         return EXIT_NOT_DISPOSED
-    return EXIT_NEWER_SEGMENTS if ingest.newer_schema else 0
+    return EXIT_NEWER_SEGMENTS if ingest.newer_schema else compacted
+
+
+def _salt_folder(args: argparse.Namespace) -> Path | None:
+    """Where the recorders of this spool keep their daily salts: --salt-dir, else
+    `<spool>/salts` (the Recorder's default) for a local spool, None for object storage
+    (its salts live on the web servers). An unusable --salt-dir is refused before any work."""
+    from analytics.database import file_on_the_way
+
+    given: str | None = args.salt_dir
+    if given is None:
+        spool: str = args.spool
+        for prefix in ("file://", "file:"):  # Spark's spellings of a local folder
+            if spool.startswith(prefix):
+                return Path(spool.removeprefix(prefix)) / "salts"
+        return None if "://" in spool else Path(spool) / "salts"
+    if "://" in given:
+        raise UsageError(f"--salt-dir {given!r} must be a local folder: salts never leave it")
+    if os.path.exists(given) and not os.path.isdir(given):
+        raise UsageError(f"--salt-dir {given!r} is a file, not a folder")
+    blocker = file_on_the_way(given)
+    if blocker is not None:
+        raise UsageError(f"--salt-dir {given!r}: {blocker}")
+    return Path(given)
+
+
+def _delete_expired_salts(folder: Path | None) -> list[date]:
+    """Delete the salts in `folder` older than yesterday's (UTC, the real date), as a running
+    Recorder does: when no recorder runs (a site stopped or retired), cron's rollup still
+    keeps every salt under 48 h (SPEC 4.1). The folder is never made; a missing one has
+    nothing to delete. A failure is a warning: the warehouse's work is committed by then."""
+    from analytics.visitors import SaltStore
+
+    if folder is None:
+        return []
+    try:
+        return SaltStore(folder).delete_expired(datetime.now(UTC).date())
+    except OSError as exc:
+        logging.getLogger("analytics").warning(
+            "cannot delete expired salts in %r: %s", str(folder), exc.strerror or exc
+        )
+        return []
+
+
+def _salts_clause(deleted: list[date]) -> str:
+    if not deleted:
+        return ""
+    days = ", ".join(day.isoformat() for day in sorted(deleted))
+    return f"; deleted {len(deleted)} expired salt{'s' if len(deleted) != 1 else ''} ({days})"
+
+
+def _compact_after_prune(db: Path, *, quiet: bool, lock_timeout: float) -> int:
+    """Compact `db` after a committed prune that deleted raw events, so that their bytes do
+    not stay in the file (and every copy of it) until DuckDB happens to reuse the space.
+    The prune stays committed whatever happens here: a compaction that cannot run (no room
+    for the copy, the file busy, a second hard link) is one warning and exit 5, and the next
+    run that prunes rows compacts again (the bytes of both prunes go then)."""
+    from analytics.compact import compact
+    from analytics.errors import WarehouseError
+
+    try:
+        _say_done(compact(db, lock_timeout=lock_timeout).summary(), quiet=quiet)
+    except (WarehouseError, OSError) as exc:  # OSError: a full disk during the rename
+        reason = str(exc) if isinstance(exc, WarehouseError) else (exc.strerror or str(exc))
+        logging.getLogger("analytics").warning(
+            "%s; the pruned raw events stay readable in the file until `analytics compact` "
+            "succeeds",
+            reason,
+        )
+        return EXIT_NOT_COMPACTED
+    return 0
+
+
+def _compact(args: argparse.Namespace) -> int:
+    from analytics.compact import compact
+
+    _check_database_found(args.db)
+    _say_done(compact(args.db, lock_timeout=args.wait).summary(), quiet=args.quiet)
+    return 0
 
 
 def _check_spool_found(spool: str) -> None:
     """Refuse a local --spool that is a file, or has a file where a folder of its path should
     be, naming that file: the library's "does not exist or is not a folder" left the user
     to find out which."""
+    from analytics.database import file_on_the_way
+
     if os.path.isfile(spool):
         raise UsageError(f"spool folder {spool!r} is a file, not a folder")
-    blocker = _file_on_the_way(spool)
+    blocker = file_on_the_way(spool)
     if blocker is not None:
         raise UsageError(f"cannot open spool folder {spool!r}: {blocker}")
 
@@ -526,7 +655,7 @@ def _check_disposal(args: argparse.Namespace, *, remote: bool) -> None:
         raise UsageError(problem)
 
 
-def _spark_rollup(args: argparse.Namespace) -> int:
+def _spark_rollup(args: argparse.Namespace, salts: Path | None) -> int:
     from analytics.spark import load_spark_rollups, spark_rollup
 
     if args.output is None:
@@ -534,6 +663,7 @@ def _spark_rollup(args: argparse.Namespace) -> int:
     counts = spark_rollup(args.spool, args.output, master=args.master, timezone=args.timezone)
     if args.db is not None:
         load_spark_rollups(args.output, args.db)
+    salts_deleted = _delete_expired_salts(salts)
     summary = "spark rollup: " + ", ".join(f"{table} {rows} rows" for table, rows in counts.items())
     if counts.newer_schema:
         # As the DuckDB rollup says it: committed, but the spool keeps what it could not read.
@@ -546,7 +676,7 @@ def _spark_rollup(args: argparse.Namespace) -> int:
             f"; left {len(counts.not_segments)} files that are not segments (warehouse exports) "
             "in the spool, unread"
         )
-    _say_done(summary, quiet=args.quiet)
+    _say_done(summary + _salts_clause(salts_deleted), quiet=args.quiet)
     return EXIT_NEWER_SEGMENTS if counts.newer_schema else 0
 
 
@@ -690,24 +820,11 @@ def _check_database_found(db: Path) -> None:
     """Refuse a --db that cannot exist because a file stands where a folder of its path
     should be (`afile/w.duckdb`), naming that file: the library's "does not exist" sent the
     user looking for a missing file. A missing file or folder is the library's to say."""
-    blocker = _file_on_the_way(db)
+    from analytics.database import file_on_the_way
+
+    blocker = file_on_the_way(db)
     if blocker is not None:
         raise UsageError(f"cannot open database {str(db)!r}: {blocker}")
-
-
-def _file_on_the_way(path: Path | str) -> str | None:
-    """Why `path` cannot exist when a file stands where a folder of its path should be
-    ("'afile' is a file, not a folder"), else None (it exists, is missing, or cannot be
-    looked at)."""
-    from analytics.database import folder_problem
-
-    try:
-        os.stat(path)
-    except NotADirectoryError:  # ENOTDIR: a file on the way, which folder_problem names
-        return folder_problem(Path(path).parent)
-    except OSError:
-        return None
-    return None
 
 
 def _replace_file(output: Path, data: bytes) -> None:
@@ -860,6 +977,8 @@ def _prune(args: argparse.Namespace) -> int:
     _check_database_found(args.db)
     deleted = Warehouse(args.db, create=False).prune(args.raw_days)
     _say_done(f"pruned {deleted} raw events older than {args.raw_days} days", quiet=args.quiet)
+    if deleted and not args.no_compact:
+        return _compact_after_prune(args.db, quiet=args.quiet, lock_timeout=DEFAULT_WAIT)
     return 0
 
 
