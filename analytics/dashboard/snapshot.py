@@ -28,7 +28,7 @@ from anyio import to_thread
 
 from analytics.database import check_schema_version, folder_problem, is_lock_conflict
 from analytics.errors import WarehouseSchemaError, first_line
-from analytics.tables import REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES
+from analytics.tables import EMPTY_MIX, MIX_TABLES, REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES
 
 logger = logging.getLogger("analytics.dashboard")
 
@@ -153,6 +153,11 @@ def load(path: Path) -> Snapshot:
                         "FROM daily_referrers", "FROM wh.main.daily_referrers"
                     )
                     con.execute(f"CREATE TABLE {table} AS {source}")
+                    continue
+                if table in MIX_TABLES and table not in held:
+                    # Schema 1, not rolled up by this release yet (the dashboard upgraded
+                    # first): no device or consent mix to show, as the reports read it.
+                    con.execute(f"CREATE TABLE {table} AS {EMPTY_MIX[table]}")
                     continue
                 con.execute(f"CREATE TABLE {table} AS SELECT * FROM wh.main.{table}")
             con.execute(REFERRER_PAGES_SQL)
