@@ -965,7 +965,7 @@ def test_the_cli_block_runs_top_to_bottom_on_a_fresh_site(
     monkeypatch.chdir(tmp_path)
     block = section("The warehouse", "The CLI").split("```", 2)[1]
     lines = [line for line in block.strip().splitlines() if line.startswith("analytics ")]
-    assert len(lines) == 6
+    assert len(lines) == 7
     for line in lines:
         code, _, err = _run_cli(shlex.split(line)[1:], capsys)
         assert code == 0, (line, err)
