@@ -10,6 +10,7 @@ export saved into the spool is known for one (`NotASegment`), never counted a se
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -30,6 +31,8 @@ from analytics.export import EXPORT_TABLE_KEY
 EARLIEST_TS = datetime(1, 1, 2, tzinfo=UTC)
 LATEST_TS = datetime(9999, 12, 31, tzinfo=UTC)  # excluded
 _VERSION_NUMBER = re.compile(rb"[1-9][0-9]{0,8}")
+# Where pyarrow's writer stores the Arrow schema it wrote from (base64 of an IPC message).
+_ARROW_SCHEMA_KEY = b"ARROW:schema"
 
 
 class NewerSegmentSchema(Exception):
@@ -142,12 +145,45 @@ def content_id_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def required_column_damage(meta: pq.FileMetaData) -> str | None:
+    """Why `meta` is damaged when a column the event schema declares non-null, and the
+    segment's own Arrow schema (the `ARROW:schema` its writer stored) too, is no longer
+    REQUIRED in the Parquet schema: None when none is.
+
+    One flipped bit in the footer turns a REQUIRED column OPTIONAL. Arrow still reads it (its
+    stored schema wins), but DuckDB then reads definition levels where there are none, and the
+    column's values come out as others, without an error; no page checksum covers the footer.
+    A file whose writer stored no Arrow schema, or one declaring the column nullable (DuckDB,
+    Spark, pandas write every column OPTIONAL), is read as its Parquet schema says: agreed."""
+    stored = (meta.metadata or {}).get(_ARROW_SCHEMA_KEY)
+    if stored is None:
+        return None
+    try:
+        # Decoded here: `to_arrow_schema()` takes nullability from the Parquet schema.
+        declared = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(stored)))
+    except Exception:  # damaged too, but DuckDB does not read it: nothing to compare with
+        return None
+    for index in range(meta.num_columns):
+        column = meta.schema.column(index)
+        name = column.path
+        if (
+            column.max_definition_level > 0
+            and name in EVENT_FIELDS
+            and not EVENT_SCHEMA.field(name).nullable
+            and declared.get_field_index(name) >= 0
+            and not declared.field(name).nullable
+        ):
+            return f"column {name} is no longer required: footer damaged"
+    return None
+
+
 def read_footer(path: Path) -> Footer:
     """Read `path`'s footer; raise NewerSegmentSchema for a segment of a newer event schema
     (before its columns are looked at), NotASegment for a warehouse export (whatever table,
     so an export of a rollup is not taken for a damaged segment), ValueError when required
     columns are missing or of a foreign type (Arrow would cast ISO text or integers to `ts`,
-    DuckDB does not), or when its statistics put `ts` where no day can be named (see
+    DuckDB does not), when a column its writer declared REQUIRED no longer is (see
+    `required_column_damage`), or when its statistics put `ts` where no day can be named (see
     `check_ts_range`). The footer is read once for all of it."""
     meta = pq.read_metadata(path)
     check_schema_version(meta.metadata)
@@ -163,6 +199,9 @@ def read_footer(path: Path) -> Footer:
         actual = schema.field(expected.name).type
         if not _same_kind(actual, expected.type):
             raise ValueError(f"column {expected.name} is {actual}, not {expected.type}")
+    damage = required_column_damage(meta)
+    if damage is not None:
+        raise ValueError(damage)
     # The Parquet leaf column (an Arrow field index differs once a nested column comes first).
     ts_index = next(i for i in range(meta.num_columns) if meta.schema.column(i).path == "ts")
     lows: list[datetime] = []

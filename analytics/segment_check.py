@@ -20,11 +20,13 @@ import os
 import pyarrow.parquet as pq
 
 from analytics.errors import first_line
+from analytics.footers import required_column_damage
 
 
 def verify_segment(path: str | os.PathLike[str]) -> str | None:
     """Why the segment at `path` is damaged (a page whose CRC-32 does not match, or that does
-    not decode), or None when every page reads back as written.
+    not decode, or a footer that no longer says a column is REQUIRED), or None when every
+    page reads back as written.
 
     Reads every column of every row group, one row group at a time, so that memory stays
     that of one row group whatever the segment's size. Raises FileNotFoundError and
@@ -32,6 +34,11 @@ def verify_segment(path: str | os.PathLike[str]) -> str | None:
     never anything else for a damaged file."""
     try:
         with pq.ParquetFile(path, page_checksum_verification=True) as segment:
+            # The footer itself has no checksum: a flipped bit there that DuckDB reads as
+            # other values is found by what the footer says, not by reading pages.
+            footer_damage = required_column_damage(segment.metadata)
+            if footer_damage is not None:
+                return footer_damage
             for index in range(segment.num_row_groups):
                 segment.read_row_group(index)
     except (FileNotFoundError, PermissionError):
