@@ -18,9 +18,9 @@ import ipaddress
 import re
 import threading
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 REDACTED = ":redacted"
 MAX_PATH_LENGTH = 512
@@ -423,17 +423,31 @@ def _passes_mod_97(iban: str) -> bool:
 # (`tel:030-1234567`) and a `+` a form encoded as a space (`tel: 4915…`) are taken too.
 _PHONE_NUMBER = re.compile(
     rf"(?:(?<![A-Za-z0-9])\+|(?<![A-Za-z])[Tt][Ee][Ll]:{_SEPARATOR}?\+?)"
-    rf"\(?[0-9]+(?:(?:{_SEPARATOR}\(?|\){_SEPARATOR}?)[0-9]+)*"
+    rf"\(?[0-9]+(?:(?:{_SEPARATOR}\(?|\(|\){_SEPARATOR}?)[0-9]+)*"
 )
 _DIGIT_RUN = re.compile(r"[0-9]+")
+# Signed numbers that a `+` puts before as often as before a phone's digits, and no phone's:
+# coordinates (`+48.8566132,+2.3522219`, ISO 6709's `+40.68925-074.04450`: a decimal
+# fraction of 5 digits or more, where a phone printed with dots has groups of 2 to 4),
+# amounts grouped in thousands by dots (`+10.000.000`: two groups of 3, as an 8 or 9 digit
+# phone is not printed), and round numbers (`+10000000-downloads`: no phone number is a
+# country code and zeros).
+_SIGNED_DECIMALS = re.compile(r"\+[0-9]{1,3}\.[0-9]{5,}(?:[-+][0-9]{1,3}\.[0-9]{5,})*")
+_THOUSANDS = re.compile(r"\+[0-9]{1,3}\.[0-9]{3}\.[0-9]{3}")
+_ROUND_NUMBER = re.compile(r"\+[1-9][0-9]?0{6,}")
 
 
 def _has_phone_number(text: str) -> bool:
     if "+" not in text and ":" not in text:
         return False  # the common case: neither a `+` nor a label
     for match in _PHONE_NUMBER.finditer(text):
+        number = match.group()
+        if (
+            "." in number and (_SIGNED_DECIMALS.fullmatch(number) or _THOUSANDS.fullmatch(number))
+        ) or (number.endswith("000000") and _ROUND_NUMBER.fullmatch(number)):
+            continue
         digits = ""
-        for count, group in enumerate(_DIGIT_RUN.findall(match.group()), start=1):
+        for count, group in enumerate(_DIGIT_RUN.findall(number), start=1):
             digits += group
             if len(digits) >= 8:
                 if len(digits) <= 15 and count <= 6 and not _EIGHT_DIGIT_DATE.fullmatch(digits):
@@ -1024,7 +1038,8 @@ _SOURCE_FALLBACKS = ("ref", "source")
 _MARKERS = (b"utm_", b"ref=", b"source=")
 
 
-def _clean_tag(value: str) -> str | None:
+def _clean_tag(value: str, sent: str) -> str | None:
+    """`value` as the query means it (`+` a space); `sent` as it came, `+` kept."""
     value = " ".join(value.split())
     if not value:
         return None
@@ -1032,7 +1047,25 @@ def _clean_tag(value: str) -> str | None:
     # a campaign link may carry the subscriber's address or an id: never store those. The
     # whole value is checked, not only what is kept: the cap can cut an address or a token
     # down to a prefix that no longer looks like one ("john.doe@exa").
-    return REDACTED if _identifies_even_encoded(value) or _identifies(kept) else kept
+    if _identifies_even_encoded(value) or _identifies(kept):
+        return REDACTED
+    # A `+` in a query is a space, but a campaign link built by hand carries a phone number's
+    # `+` unencoded (`utm_campaign=+4915112345678`): read as a space, it is gone and the
+    # number would pass for an id. So the value is also judged with only its %-escapes decoded.
+    if "+" in sent and _has_phone_number(unquote(sent, errors="replace")):
+        return REDACTED
+    return kept
+
+
+def _query_pairs(text: str) -> Iterator[tuple[str, str, str]]:
+    """`(key, value, sent value)` as `parse_qsl(keep_blank_values=False)` reads a query
+    (`&` between pairs, `+` a space, UTF-8), with each value as sent too: %-decoded only."""
+    for pair in text.split("&"):
+        raw_key, equals, raw_value = pair.partition("=")
+        if not equals or not raw_value:
+            continue
+        key = unquote(raw_key.replace("+", " "), errors="replace")
+        yield key, unquote(raw_value.replace("+", " "), errors="replace"), raw_value
 
 
 def extract_utm(query_string: bytes) -> tuple[str | None, str | None, str | None]:
@@ -1042,10 +1075,10 @@ def extract_utm(query_string: bytes) -> tuple[str | None, str | None, str | None
     tags: list[str | None] = [None, None, None]
     fallback: str | None = None
     text = query_string.decode("utf-8", "replace")
-    for key, value in parse_qsl(text, keep_blank_values=False, encoding="utf-8", errors="replace"):
+    for key, value, sent in _query_pairs(text):
         index = _TAG_KEYS.get(key)
         if index is not None and tags[index] is None:
-            tags[index] = _clean_tag(value)
+            tags[index] = _clean_tag(value, sent)
         elif key in _SOURCE_FALLBACKS and fallback is None:
-            fallback = _clean_tag(value)
+            fallback = _clean_tag(value, sent)
     return (tags[0] if tags[0] is not None else fallback, tags[1], tags[2])
