@@ -1,11 +1,15 @@
-"""Helpers shared by the recording tests: a capture as the middleware takes it, and what a
-recorder wrote to its spool."""
+"""Helpers shared by the recording tests: a capture as the middleware takes it, a page view as
+the recorder stores it, segments the real recorder sealed, and what a recorder wrote to its
+spool."""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from analytics.event import Event
 from analytics.middleware import Message, Receive, Scope, Send
 from analytics.recorder import Capture, Recorder
 from analytics.spool import list_segments, read_segment
@@ -23,6 +27,56 @@ def spooled(recorder: Recorder) -> list[dict[str, Any]]:
         for segment in list_segments(recorder.spool_dir)
         for row in read_segment(segment.path).to_pylist()
     ]
+
+
+def page_view(ts: datetime, path: str) -> Event:
+    """A direct desktop GET of `path` on SITE at `ts`, answered 200, by an undecided visitor
+    with no visitor id."""
+    return Event(
+        ts,
+        SITE,
+        path,
+        "GET",
+        200,
+        None,
+        None,
+        "direct",
+        None,
+        None,
+        None,
+        None,
+        None,
+        "desktop",
+        False,
+        "undecided",
+    )
+
+
+def unhashed_recorder(spool: Path) -> Recorder:
+    """A recorder on SITE that writes only when flushed or closed (its interval is an hour)
+    and hashes no visitors: it needs no salt folder."""
+    return Recorder(spool, SITE, flush_interval=3600, visitor_hashing=False)
+
+
+def sealed_page_views(
+    spool: Path,
+    views: int,
+    *,
+    first: int = 0,
+    per_segment: int | None = None,
+    step: timedelta = timedelta(milliseconds=1),
+) -> list[Path]:
+    """`views` page views, each of its own path (/g/<n>, numbered from `first`), `step` apart
+    from yesterday noon, sealed by the recorder into segments of `per_segment` views (one
+    segment when None); the spool's segments in listed order."""
+    recorder = unhashed_recorder(spool)
+    start = datetime.now(UTC).replace(hour=12, minute=0, second=0) - timedelta(days=1)
+    for n in range(first, first + views):
+        recorder.add(page_view(start + n * step, f"/g/{n}"))
+        if per_segment is not None and (n + 1 - first) % per_segment == 0:
+            recorder.flush()
+    recorder.close()
+    return [segment.path for segment in list_segments(spool)]
 
 
 def capture(path: str = "/", **changes: Any) -> Capture:

@@ -19,29 +19,11 @@ import pytest
 
 from analytics import Recorder
 from analytics.capture import Capture, Converted, convert_captures, is_capture
-from analytics.event import Event
 from analytics.referrers import referrer_parser
+from tests.recording_support import SITE, page_view
 
-SITE = "example.com"
 CHROME = b"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
-BACKFILLED = Event(
-    datetime(2025, 11, 24, 12, tzinfo=UTC),
-    SITE,
-    "/backfilled",
-    "GET",
-    200,
-    None,
-    None,
-    "direct",
-    None,
-    None,
-    None,
-    None,
-    None,
-    "desktop",
-    False,
-    "undecided",
-)
+BACKFILLED = page_view(datetime(2025, 11, 24, 12, tzinfo=UTC), "/backfilled")
 STARTED = 1_764_000_000.0  # 2025-11-24, Unix seconds as the request path's clock gives them
 
 

@@ -19,18 +19,16 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from analytics import Recorder
 from analytics.cli import main
 from analytics.errors import WarehouseError
-from analytics.event import Event
 from analytics.spool import list_segments
 from analytics.warehouse import QUARANTINE_FOLDER, UNFINISHED_SECONDS, Warehouse
+from tests.recording_support import sealed_page_views
 from tests.test_segment_check import _damage_silently
 
 PER_SEGMENT = 1000
@@ -39,33 +37,7 @@ PER_SEGMENT = 1000
 def _spool(spool: Path, segments: int, *, first: int = 0) -> list[Path]:
     """`segments` segments of PER_SEGMENT page views each, every view of its own path
     (/g/<n>, numbered from `first`), sealed by the recorder; their paths in listed order."""
-    recorder = Recorder(spool, "example.com", flush_interval=3600, visitor_hashing=False)
-    start = datetime.now(UTC).replace(hour=12, minute=0, second=0) - timedelta(days=1)
-    for n in range(first, first + segments * PER_SEGMENT):
-        recorder.add(
-            Event(
-                start + timedelta(milliseconds=n),
-                "example.com",
-                f"/g/{n}",
-                "GET",
-                200,
-                None,
-                None,
-                "direct",
-                None,
-                None,
-                None,
-                None,
-                None,
-                "desktop",
-                False,
-                "undecided",
-            )
-        )
-        if (n + 1 - first) % PER_SEGMENT == 0:
-            recorder.flush()
-    recorder.close()
-    return [segment.path for segment in list_segments(spool)]
+    return sealed_page_views(spool, segments * PER_SEGMENT, first=first, per_segment=PER_SEGMENT)
 
 
 def _paths_counted(db: Path) -> Counter[str]:

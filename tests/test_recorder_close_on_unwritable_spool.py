@@ -20,37 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from analytics import Recorder
 from analytics.event import Event
 from analytics.spool import list_segments, read_segment
+from tests.recording_support import page_view, unhashed_recorder
 
 START = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
 
 def _event(n: int, day_offset: int = 0) -> Event:
-    when = START - timedelta(days=day_offset) + timedelta(seconds=n)
-    return Event(
-        when,
-        "example.com",
-        f"/p/{n}",
-        "GET",
-        200,
-        None,
-        None,
-        "direct",
-        None,
-        None,
-        None,
-        None,
-        None,
-        "desktop",
-        False,
-        "undecided",
-    )
-
-
-def _recorder(spool: Path) -> Recorder:
-    return Recorder(spool, "example.com", flush_interval=3600, visitor_hashing=False)
+    return page_view(START - timedelta(days=day_offset) + timedelta(seconds=n), f"/p/{n}")
 
 
 def _lost_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -87,7 +65,7 @@ def test_a_close_on_a_full_disk_says_how_many_events_are_lost(
     full_tmpfs: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     spool = full_tmpfs / "spool"
-    recorder = _recorder(spool)
+    recorder = unhashed_recorder(spool)
     # Fill the disk to its last byte (dd stops at ENOSPC).
     subprocess.run(
         ["dd", "if=/dev/zero", f"of={full_tmpfs / 'filler'}", "bs=4k"],
@@ -115,7 +93,7 @@ def test_a_spool_folder_gone_at_close_loses_the_buffer_with_one_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     spool = tmp_path / "spool"
-    recorder = _recorder(spool)
+    recorder = unhashed_recorder(spool)
     for n in range(50):
         recorder.add(_event(n))
     recorder.flush()
@@ -139,7 +117,7 @@ def test_only_the_day_that_cannot_be_written_is_lost(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     spool = tmp_path / "spool"
-    recorder = _recorder(spool)
+    recorder = unhashed_recorder(spool)
     yesterday = spool / f"day={(START - timedelta(days=1)).date().isoformat()}"
     yesterday.write_text("a file where the day folder should be")
     with caplog.at_level(logging.INFO, logger="analytics"):
@@ -158,7 +136,7 @@ def test_a_close_that_writes_everything_loses_nothing(
 ) -> None:
     # A flush failed earlier, the spool came back before the stop: nothing is lost or said.
     spool = tmp_path / "spool"
-    recorder = _recorder(spool)
+    recorder = unhashed_recorder(spool)
     shutil.rmtree(spool)
     spool.write_text("in the way for now")
     with caplog.at_level(logging.INFO, logger="analytics"):

@@ -8,48 +8,21 @@ indices pointing at other entries), which is what these tests look for first.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analytics import Recorder
-from analytics.event import Event
 from analytics.segment_check import verify_segment
-from analytics.spool import list_segments
+from tests.recording_support import sealed_page_views
 
 
 def _segment(tmp_path: Path, events: int = 1000) -> Path:
     """One segment of `events` page views, each of its own path, sealed by the recorder."""
-    spool = tmp_path / "spool"
-    recorder = Recorder(spool, "example.com", flush_interval=3600, visitor_hashing=False)
-    start = datetime.now(UTC).replace(hour=12, minute=0) - timedelta(days=1)
-    for i in range(events):
-        recorder.add(
-            Event(
-                start + timedelta(seconds=i),
-                "example.com",
-                f"/g/{i}",
-                "GET",
-                200,
-                None,
-                None,
-                "direct",
-                None,
-                None,
-                None,
-                None,
-                None,
-                "desktop",
-                False,
-                "undecided",
-            )
-        )
-    recorder.close()
-    (segment,) = list_segments(spool)
-    return segment.path
+    (segment,) = sealed_page_views(tmp_path / "spool", events, step=timedelta(seconds=1))
+    return segment
 
 
 def _data_pages(path: Path, row_group: int = 0, column: str = "path") -> tuple[int, int]:
