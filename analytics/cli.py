@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from analytics.errors import AnalyticsError, Interrupted, WarehouseLockedError
 from analytics.extras import missing_extra_module, missing_modules, needs_extra
+from analytics.report_kinds import KINDS as KINDS  # re-exported: tests and callers read it here
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -53,16 +54,6 @@ EXIT_NOT_COMPACTED = 5
 # Like Python's own advice for a closed pipe: exit 1, quietly (a shell says 141 for SIGPIPE).
 EXIT_PIPE_CLOSED = 1
 EXIT_INTERRUPTED = 130  # what a shell reports for a command that SIGINT ended
-KINDS = (
-    "referrers",
-    "sources",
-    "pages",
-    "campaigns",
-    "devices",
-    "consent",
-    "summary",
-    "trends",
-)
 REPORT_FORMATS = ("table", "csv", "json", "html")
 STDOUT = "-"  # as an --output: standard output
 # Names of this process's stdout that --output takes as "-": opened anew, a file that stdout

@@ -42,19 +42,10 @@ from analytics.errors import (
     WarehouseMissingError,
     first_line,
 )
+from analytics.report_kinds import KINDS as KINDS  # re-exported: tests and callers read it here
 from analytics.tables import EMPTY_MIX, MIX_TABLES, REFERRER_DOMAINS_FALLBACK
 from analytics.timezones import local_date
 
-KINDS = (
-    "referrers",
-    "sources",
-    "pages",
-    "campaigns",
-    "devices",
-    "consent",
-    "summary",
-    "trends",
-)
 GRAINS = ("day", "week", "month")
 TRENDS = ("rising", "falling", "new")
 DEFAULT_DAYS = 28
