@@ -56,19 +56,36 @@ SIGNAL_INTERRUPTED = "Query interrupted"
 # bulk insert can run for seconds without one.
 _live_connections: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
 _live_lock = threading.Lock()
+# The connections `interrupt_all` told to stop. DuckDB drops an interrupt that comes while its
+# connection runs no query (a run checking segments with Arrow, or between two statements),
+# so a run also asks here between its steps (`stop_if_interrupted`).
+_told_to_stop: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
 
 
 def interrupt_all() -> int:
     """Stop the query that each open warehouse connection of this process runs; the number of
     connections told. Safe from any thread. The interrupted call raises
     `duckdb.InterruptException` (the Warehouse turns it into `analytics.errors.Interrupted`)
-    and its transaction is rolled back; a connection that runs nothing is not affected."""
+    and its transaction is rolled back. A warehouse run told so between two queries (while it
+    checks segments, say) stops at its next step, before COMMIT at the latest; any other use
+    of a connection that runs nothing is not affected."""
     with _live_lock:
         connections = list(_live_connections)
+        _told_to_stop.update(connections)
     for con in connections:
         with contextlib.suppress(duckdb.Error):  # closed meanwhile: nothing to stop
             con.interrupt()
     return len(connections)
+
+
+def stop_if_interrupted(con: duckdb.DuckDBPyConnection) -> None:
+    """Raise `duckdb.InterruptException`, as an interrupted query does, if `interrupt_all`
+    was called since `con` was opened. For the steps of a run that are not DuckDB queries,
+    where the interrupt itself would be lost and the run would go on to commit."""
+    with _live_lock:
+        told = con in _told_to_stop
+    if told:
+        raise duckdb.InterruptException("INTERRUPT Error: Interrupted by interrupt_all")
 
 
 def is_lock_conflict(error: duckdb.Error, path: str | os.PathLike[str]) -> bool:

@@ -49,6 +49,7 @@ from analytics.database import (
     is_interruption,
     is_utf8_name,
     scalar,
+    stop_if_interrupted,
     stored_timezone,
 )
 from analytics.errors import (
@@ -654,7 +655,7 @@ class Warehouse:
             fresh = self._not_ingested(con, segments)
             reused = self._quarantine_reused_names(con, spool, segments, fresh)
             footers, unreadable, gone, newer, exports, unfinished = self._check_footers(
-                spool, fresh, progress=progress, copied_in=not self._is_staging(spool)
+                con, spool, fresh, progress=progress, copied_in=not self._is_staging(spool)
             )
             quarantined = {seg.name for seg in fresh if seg.name not in footers}
             quarantined -= unreadable | gone | newer | unfinished
@@ -677,6 +678,9 @@ class Warehouse:
                     # connection: reopening the file just to ask could wait on another
                     # process's lock.
                     disposable = self._in_ledger(con, segments, quarantined)
+                    # An `interrupt_all` that came between two queries, which DuckDB drops:
+                    # the run is rolled back all the same, as one during a query is.
+                    stop_if_interrupted(con)
                     if before_commit is not None:
                         before_commit()
                     con.execute("COMMIT")
@@ -1090,7 +1094,13 @@ class Warehouse:
             return False
 
     def _check_footers(
-        self, spool: Path, segments: Sequence[Segment], *, progress: bool, copied_in: bool
+        self,
+        con: duckdb.DuckDBPyConnection,
+        spool: Path,
+        segments: Sequence[Segment],
+        *,
+        progress: bool,
+        copied_in: bool,
     ) -> tuple[dict[str, Footer], set[str], set[str], set[str], set[str], set[str]]:
         """Read every segment's footer, and then its pages against their checksums (see
         `verify_segment`: damage in place that DuckDB would read as other values); quarantine
@@ -1111,6 +1121,9 @@ class Warehouse:
         for seg in tqdm(
             segments, desc="checking segments", unit="seg", disable=not progress, leave=False
         ):
+            # Arrow, not DuckDB, reads here (a fifth of a run): no query to interrupt. Outside
+            # the try below, which would take the stop for a damaged segment.
+            stop_if_interrupted(con)
             try:
                 footer = read_footer(seg.path)
                 # Before DuckDB reads it: once ingested, its content id (the footer, which
