@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import subprocess
 import time
 from collections import Counter
@@ -28,8 +27,9 @@ from analytics.cli import main
 from analytics.errors import WarehouseError
 from analytics.spool import list_segments
 from analytics.warehouse import QUARANTINE_FOLDER, UNFINISHED_SECONDS, Warehouse
+from tests.disk_support import mounted_tmpfs
 from tests.recording_support import sealed_page_views
-from tests.test_segment_check import _damage_silently
+from tests.segment_damage_support import damage_silently
 
 PER_SEGMENT = 1000
 
@@ -72,7 +72,7 @@ def test_a_segment_with_a_flipped_data_page_is_quarantined_and_its_good_copy_cou
     spool, db = tmp_path / "spool", tmp_path / "w.duckdb"
     first, victim, last = _spool(spool, 3)
     good = victim.read_bytes()
-    _damage_silently(victim)  # read without checksums: other paths, no error
+    damage_silently(victim)  # read without checksums: other paths, no error
     _age(victim, 3600)  # long sealed: bit rot, not a copy under way
 
     result = Warehouse(db).run(spool).ingest
@@ -103,7 +103,7 @@ def test_the_rollup_command_quarantines_a_flipped_segment_and_says_so(
 ) -> None:
     spool, db = tmp_path / "spool", tmp_path / "w.duckdb"
     _, victim = _spool(spool, 2)
-    _damage_silently(victim)
+    damage_silently(victim)
     _age(victim, 3600)
     assert main(["rollup", "--spool", str(spool), "--db", str(db)]) == 0
     out, err = capsys.readouterr()
@@ -195,24 +195,8 @@ def test_a_young_file_that_is_no_copy_under_way_is_quarantined_at_once(
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MiB tmpfs (needs root); unmounted after the test."""
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    mounted = (
-        os.geteuid() == 0
-        and shutil.which("mount") is not None
-        and subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
-            check=False,
-            capture_output=True,
-        ).returncode
-        == 0
-    )
-    if not mounted:
-        pytest.skip("mounting a tmpfs needs root and a kernel that allows it")
-    try:
+    with mounted_tmpfs(tmp_path / "disk", "2m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def test_a_full_warehouse_disk_is_said_in_one_line_and_blames_no_segment(

@@ -11,7 +11,6 @@ file.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import pytest
 
 from analytics.event import Event
 from analytics.spool import list_segments, read_segment
+from tests.disk_support import mounted_tmpfs
 from tests.recording_support import page_view, unhashed_recorder
 
 START = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
@@ -41,24 +41,8 @@ def _written(spool: Path) -> int:
 
 @pytest.fixture
 def full_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    mounted = (
-        os.geteuid() == 0
-        and subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
-            capture_output=True,
-            check=False,
-        ).returncode
-        == 0
-    )
-    if not mounted:
-        pytest.skip("mounting a tmpfs needs root and a kernel that allows it")
-    try:
+    with mounted_tmpfs(tmp_path / "disk", "1m") as mount_point:
         yield mount_point
-    finally:
-        if subprocess.run(["umount", str(mount_point)], check=False).returncode != 0:
-            subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def test_a_close_on_a_full_disk_says_how_many_events_are_lost(

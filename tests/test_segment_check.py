@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from analytics.segment_check import verify_segment
 from tests.recording_support import sealed_page_views
+from tests.segment_damage_support import damage_silently, flips, read_column
 
 
 def _segment(tmp_path: Path, events: int = 1000) -> Path:
@@ -25,44 +25,9 @@ def _segment(tmp_path: Path, events: int = 1000) -> Path:
     return segment
 
 
-def _data_pages(path: Path, row_group: int = 0, column: str = "path") -> tuple[int, int]:
-    """The byte range of `column`'s data pages in `row_group` (after its dictionary)."""
-    meta = pq.read_metadata(path)
-    index = next(i for i in range(meta.num_columns) if meta.schema.column(i).path == column)
-    chunk = meta.row_group(row_group).column(index)
-    start = chunk.dictionary_page_offset or chunk.data_page_offset
-    return chunk.data_page_offset, start + chunk.total_compressed_size
-
-
-def _read(path: Path, column: str) -> list[object] | None:
-    """`column`'s values read without checksums, as DuckDB reads them; None if that fails."""
-    try:
-        return pq.read_table(path, columns=[column]).column(column).to_pylist()
-    except (OSError, pa.ArrowException):
-        return None
-
-
-def _damage_silently(path: Path, row_group: int = 0, column: str = "path") -> None:
-    """Flip 4 bytes of a data page so that, read without checksums, the segment decodes
-    without an error into other values (the damage no footer check and no DuckDB read sees)."""
-    original = path.read_bytes()
-    expected = _read(path, column)
-    first, end = _data_pages(path, row_group, column)
-    for offset in range(first + 20, end - 4, 3):
-        damaged = bytearray(original)
-        for k in range(offset, offset + 4):
-            damaged[k] ^= 0x5A
-        path.write_bytes(bytes(damaged))
-        values = _read(path, column)  # None: caught by decoding anyway, look for a silent one
-        if values is not None and expected is not None and values != expected:
-            assert len(values) == len(expected)
-            return
-    raise AssertionError("no flip in the data pages was read silently as other values")
-
-
 def test_a_segment_with_a_flipped_data_page_is_found_damaged(tmp_path: Path) -> None:
     path = _segment(tmp_path)
-    _damage_silently(path)
+    damage_silently(path)
     reason = verify_segment(path)
     assert reason is not None
     assert "CRC" in reason  # found by the page checksum, not by luck in decoding
@@ -85,7 +50,7 @@ def test_damage_in_a_later_row_group_is_found(tmp_path: Path) -> None:
     )
     assert pq.read_metadata(rewritten).num_row_groups == 3
     assert verify_segment(rewritten) is None
-    _damage_silently(rewritten, row_group=2)
+    damage_silently(rewritten, row_group=2)
     assert verify_segment(rewritten) is not None
 
 
@@ -107,14 +72,8 @@ def test_an_older_segment_whose_page_does_not_decode_is_found_damaged(tmp_path: 
     # Without a CRC only what fails to decode can be found (silent damage cannot: see README).
     path = _segment(tmp_path)
     _old_format(path)
-    original = path.read_bytes()
-    first, end = _data_pages(path)
-    for offset in range(first + 20, end - 4, 3):
-        damaged = bytearray(original)
-        for k in range(offset, offset + 4):
-            damaged[k] ^= 0x5A
-        path.write_bytes(bytes(damaged))
-        if _read(path, "path") is None:
+    for _ in flips(path):
+        if read_column(path, "path") is None:
             break
     else:
         pytest.fail("no flip made the old-format page fail to decode")
@@ -139,5 +98,5 @@ def test_a_missing_file_raises_instead_of_naming_damage(tmp_path: Path) -> None:
 def test_every_column_is_checked(tmp_path: Path) -> None:
     # Not only `path`: silent damage to `ts` (other times, so events on other days) too.
     path = _segment(tmp_path)
-    _damage_silently(path, column="ts")
+    damage_silently(path, column="ts")
     assert verify_segment(path) is not None
