@@ -18,6 +18,9 @@ Semantics an analyst relies on (also in README.md, "Reports"):
   one `(other)` row before `top` cuts the list; `(other)` comes last and is not counted in
   `top`. The time series never shows a folded row on its own. `summary` cannot fold a
   period: one with pageviews of fewer than K visitors has its numbers withheld (empty).
+  A shown row's time series (chart line, sparkline; `(other)`'s too) judges each bucket
+  alone, as the dashboard does: a bucket whose pageviews come from fewer than K visitors
+  has no value (None, a gap: 0 would claim no traffic), see `withheld_buckets`.
 """
 
 from __future__ import annotations
@@ -109,8 +112,11 @@ class Report:
     key_columns: tuple[str, ...]
     rows: list[dict[str, Cell]]
     periods: list[date]  # first day of each grain bucket in the range
-    series: dict[str, list[int]]  # the main chart: label -> value per period
-    sparklines: list[list[int]]  # pageviews per period, one list per row (empty: summary)
+    # The main chart: label -> value per period; pageviews per period, one list per row
+    # (empty: summary). None: withheld, the bucket's pageviews come from fewer than
+    # min_visitors visitors (`withheld_buckets`).
+    series: dict[str, list[int | None]]
+    sparklines: list[list[int | None]]
     previous: tuple[date, date] | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
     # What the reader may have got wrong (a --site the database has never seen): the CLI
@@ -128,6 +134,13 @@ class Breakdown:
     keys: tuple[str, ...]
     title: str
     sql: str
+
+    @property
+    def series_table(self) -> str:
+        """The table a row's series is summed from: a referring domain's visitors per day
+        are distinct in daily_referrer_domains only (`DOMAIN_DAYS`: see `with_domain_days`),
+        daily_referrers would count one visitor who came through two media twice."""
+        return DOMAIN_DAYS if self.keys == ("referrer_domain",) else self.table
 
 
 def _where(table: str) -> str:
@@ -651,20 +664,71 @@ def periods(start: date, end: date, grain: str) -> list[date]:
     return result
 
 
+class BucketCounts(NamedTuple):
+    """One row's pageviews and visitors per period (visitors: sums of daily uniques)."""
+
+    pageviews: list[int]
+    visitors: list[int]
+
+
+def withheld_buckets(counts: BucketCounts, threshold: int | None) -> list[int | None]:
+    """The pageviews per period a report may show for one row: None where withheld.
+
+    A bucket whose pageviews come from fewer than `threshold` visitors (`small_counts`) is
+    withheld. So are as many more of the row's buckets with pageviews (the smallest first)
+    as it takes for the withheld ones to hold at least `threshold` visitors between them:
+    the row's total is in the table, and the total less the buckets shown would otherwise
+    be the one small bucket's pageviews (complementary suppression). A row shown on its
+    own has at least `threshold` visitors, so this ends; an `(other)` shown too.
+    Without a threshold: the pageviews as they are."""
+    if threshold is None:
+        return list(counts.pageviews)
+    pairs = list(zip(counts.pageviews, counts.visitors, strict=True))
+    hidden = {
+        index
+        for index, (pageviews, visitors) in enumerate(pairs)
+        if small_counts({"pageviews": pageviews, "visitors": visitors}, threshold)
+    }
+    if hidden:
+        spare = sorted(
+            (pageviews, visitors, index)
+            for index, (pageviews, visitors) in enumerate(pairs)
+            if pageviews > 0 and index not in hidden
+        )
+        covered = sum(pairs[index][1] for index in hidden)
+        for _, visitors, index in spare:
+            if covered >= threshold:
+                break
+            hidden.add(index)
+            covered += visitors
+    return [None if index in hidden else pageviews for index, (pageviews, _) in enumerate(pairs)]
+
+
+def withheld_note(sparklines: Sequence[Sequence[int | None]], threshold: int, grain: str) -> str:
+    """The note that says how many buckets of the rows' series are withheld."""
+    hidden = sum(value is None for values in sparklines for value in values)
+    return (
+        f"Charts: a row's {grain} with pageviews from fewer than {threshold} visitors is left "
+        f"blank, as are enough of its other {grain}s that the row's total cannot give it away "
+        f"({hidden} left blank)."
+    )
+
+
 def _series_for_keys(
     con: duckdb.DuckDBPyConnection,
     window: Window,
     spec: Breakdown,
     wanted: Sequence[tuple[tuple[Cell, ...], int]],
     slots: Mapping[date, int],
-) -> list[list[int]]:
-    """Pageviews per period for groups of keys: `wanted` maps each key to a group index.
+) -> list[BucketCounts]:
+    """Pageviews and visitors per period for groups of keys: `wanted` maps each key to a
+    group index.
 
     Several keys may share one group, which is how `(other)` gets one summed series and
     never one line per folded row.
     """
     groups = max((group for _, group in wanted), default=-1) + 1
-    result = [[0] * len(slots) for _ in range(groups)]
+    result = [BucketCounts([0] * len(slots), [0] * len(slots)) for _ in range(groups)]
     if not wanted:
         return result
     key_lists = {f"k{i}": [key[i] for key, _ in wanted] for i in range(len(spec.keys))}
@@ -672,11 +736,13 @@ def _series_for_keys(
     joins = " AND ".join(
         f"t.{column} IS NOT DISTINCT FROM wanted.k{i}" for i, column in enumerate(spec.keys)
     )
+    # `(SELECT * FROM ...) AS t`: in an old warehouse `with_domain_days` puts in a derived
+    # table that carries its own alias.
     sql = f"""
         WITH wanted AS (SELECT {unnests}, unnest($groups) AS grp)
         SELECT CAST(date_trunc($grain, t.day) AS DATE) AS period, wanted.grp,
-               CAST(sum(t.pageviews) AS BIGINT)
-        FROM {spec.table} t JOIN wanted ON {joins}
+               CAST(sum(t.pageviews) AS BIGINT), CAST(sum(t.visitors) AS BIGINT)
+        FROM (SELECT * FROM {spec.series_table}) AS t JOIN wanted ON {joins}
         WHERE t.day BETWEEN $start AND $end
           AND (CAST($site AS VARCHAR) IS NULL OR t.site = $site)
         GROUP BY ALL
@@ -687,8 +753,11 @@ def _series_for_keys(
         "groups": [group for _, group in wanted],
         "grain": window.query.grain,
     }
-    for period, group, pageviews in con.execute(sql, params).fetchall():
-        result[group][slots[period]] = int(pageviews)
+    for period, group, pageviews, visitors in con.execute(
+        with_domain_days(con, sql), params
+    ).fetchall():
+        result[group].pageviews[slots[period]] = int(pageviews)
+        result[group].visitors[slots[period]] = int(visitors)
     return result
 
 
@@ -760,20 +829,23 @@ def _folded_series(
     spec: Breakdown,
     classified: str,
     slots: Mapping[date, int],
-) -> list[int]:
-    """Pageviews per period summed over the folded rows: the `(other)` sparkline."""
+) -> BucketCounts:
+    """Pageviews and visitors per period summed over the folded rows: the `(other)`
+    sparkline."""
     joins = " AND ".join(f"t.{k} IS NOT DISTINCT FROM c.{k}" for k in spec.keys)
     sql = f"""{classified}
-        SELECT CAST(date_trunc($grain, t.day) AS DATE) AS period, CAST(sum(t.pageviews) AS BIGINT)
-        FROM {spec.table} t JOIN classified c ON {joins} AND c.small
+        SELECT CAST(date_trunc($grain, t.day) AS DATE) AS period,
+               CAST(sum(t.pageviews) AS BIGINT), CAST(sum(t.visitors) AS BIGINT)
+        FROM (SELECT * FROM {spec.series_table}) AS t JOIN classified c ON {joins} AND c.small
         WHERE t.day BETWEEN $start AND $end
           AND (CAST($site AS VARCHAR) IS NULL OR t.site = $site)
         GROUP BY period
     """
     params = {**_query_params(window, window.query.compare), "grain": window.query.grain}
-    series = [0] * len(slots)
-    for period, pageviews in con.execute(with_domain_days(con, sql), params).fetchall():
-        series[slots[period]] = int(pageviews)
+    series = BucketCounts([0] * len(slots), [0] * len(slots))
+    for period, pageviews, visitors in con.execute(with_domain_days(con, sql), params).fetchall():
+        series.pageviews[slots[period]] = int(pageviews)
+        series.visitors[slots[period]] = int(visitors)
     return series
 
 
@@ -869,12 +941,13 @@ def _breakdown(
     columns = (*_columns_of(spec), *(COMPARE_COLUMNS if query.compare else ()))
     buckets = periods(window.start, window.end, query.grain)
     slots = {period: index for index, period in enumerate(buckets)}
-    sparklines: list[list[int]] = []
+    sparklines: list[list[int | None]] = []
     if row_series:
         wanted = [(key, index) for index, key in enumerate(kept)]
-        sparklines = _series_for_keys(con, window, spec, wanted, slots)
+        counts = _series_for_keys(con, window, spec, wanted, slots)
         if folded_count and not other_hidden:  # a hidden (other) draws no sparkline either
-            sparklines.append(_folded_series(con, window, spec, classified, slots))
+            counts.append(_folded_series(con, window, spec, classified, slots))
+        sparklines = [withheld_buckets(row_counts, threshold) for row_counts in counts]
     report_rows = [{column: row.get(column) for column in columns} for row in rows]
     series = _chart_series(report_rows, sparklines, spec.keys)
 
@@ -895,6 +968,8 @@ def _breakdown(
                 + (" in one period" if query.compare else "")
                 + ": its numbers are not shown."
             )
+        if row_series:
+            notes.append(withheld_note(sparklines, threshold, query.grain))
     if cut:
         notes.append(f"{cut} more rows not shown (top {query.top}).")
     return Report(
@@ -990,9 +1065,11 @@ def _shown_keys(row: Mapping[str, Cell], keys: Sequence[str]) -> dict[str, Cell]
 
 
 def _chart_series(
-    rows: Sequence[Mapping[str, Cell]], sparklines: Sequence[list[int]], keys: Sequence[str]
-) -> dict[str, list[int]]:
-    series: dict[str, list[int]] = {}
+    rows: Sequence[Mapping[str, Cell]],
+    sparklines: Sequence[list[int | None]],
+    keys: Sequence[str],
+) -> dict[str, list[int | None]]:
+    series: dict[str, list[int | None]] = {}
     for row, values in zip(rows, sparklines, strict=False):
         label = row_label(row, keys)
         if label == OTHER or len(series) >= CHART_SERIES:
@@ -1051,7 +1128,7 @@ def _summary(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
     # its numbers are withheld (as the dashboard's time series does), drawn as 0.
     small_now = [small_counts(values, threshold) for values in current]
     hidden = sum(small_now)
-    series = {
+    series: dict[str, list[int | None]] = {
         metric: [
             0 if small else values[metric] for values, small in zip(current, small_now, strict=True)
         ]
@@ -1169,7 +1246,10 @@ def _trends(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
     slots = {period: index for index, period in enumerate(buckets)}
     spec = BREAKDOWNS["referrers"]
     wanted = [((row["referrer_domain"],), index) for index, row in enumerate(stored)]
-    sparklines = _series_for_keys(con, window, spec, wanted, slots)
+    sparklines = [
+        withheld_buckets(counts, threshold)
+        for counts in _series_for_keys(con, window, spec, wanted, slots)
+    ]
     rows = [_shown_keys(row, spec.keys) for row in stored]
     notes = [
         _range_note(window, query.grain),
@@ -1183,6 +1263,7 @@ def _trends(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
             f"Referrers with fewer than {threshold} visitors in a period they had pageviews "
             f"in are left out ({hidden} left out)."
         )
+        notes.append(withheld_note(sparklines, threshold, query.grain))
     return Report(
         kind="trends",
         title="Referrer trends",

@@ -132,7 +132,13 @@ def render_html(report: Report, *, terminal: bool = False, encoding: str | None 
 def _page(report: Report) -> str:
     title = f"{report.title} · {report.site or 'all sites'} · {report.start} … {report.end}"
     labels = [period.isoformat() for period in report.periods]
-    chart = line_chart(report.series, labels, title=chart_title(report), fit_legend=True)
+    # Lines whose every value is withheld (small-count suppression) have data: "no data"
+    # would say nothing happened.
+    withheld = any(value is None for values in report.series.values() for value in values)
+    empty = "withheld: small counts" if withheld else "no data"
+    chart = line_chart(
+        report.series, labels, title=chart_title(report), fit_legend=True, empty_label=empty
+    )
     notes = "".join(f"<li>{escape(note)}</li>" for note in report.notes)
     return (
         "<!doctype html>\n"

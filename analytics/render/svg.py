@@ -38,6 +38,29 @@ def _points(
     return [(i * step, height - v * scale) for i, v in enumerate(values)]
 
 
+def _runs(
+    values: Sequence[float | None], width: float, height: float, top: float
+) -> list[list[tuple[float, float]]]:
+    """`_points` for a series with gaps: the points of each unbroken run of values, every
+    point where it would be without the gaps. A gap (None) is a withheld value (small-count
+    suppression): drawn as nothing, not as 0, which would claim no traffic."""
+    if not values:
+        return []
+    placed = _points([value or 0.0 for value in values], width, height, top)
+    runs: list[list[tuple[float, float]]] = [[]]
+    for point, value in zip(placed, values, strict=True):
+        if value is None:
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append(point)
+    return [run for run in runs if run]
+
+
+def _peak(values: Sequence[float | None]) -> float:
+    return max((value for value in values if value is not None), default=0.0)
+
+
 def _polyline_points(points: Sequence[tuple[float, float]], dx: float, dy: float) -> str:
     return " ".join(f"{_num(x + dx)},{_num(y + dy)}" for x, y in points)
 
@@ -69,24 +92,43 @@ def nice_count_ceiling(value: float) -> int:
         magnitude *= 10
 
 
-def sparkline(values: Sequence[float], *, width: int = 100, height: int = 20) -> str:
-    """A tiny line of `values` (no axes), scaled to its own maximum; empty series -> ''."""
+def sparkline(values: Sequence[float | None], *, width: int = 100, height: int = 20) -> str:
+    """A tiny line of `values` (no axes), scaled to its own maximum; empty series -> ''.
+
+    None is a withheld value: a gap in the line, a lone value between gaps a dot. The label
+    then counts the gaps instead of a total, which with the row's own total would give
+    away what the gaps withhold."""
     if not values:
         return ""
     pad = 2
-    points = _points(values, width - 2 * pad, height - 2 * pad, max(values))
-    shifted = _polyline_points(points, pad, pad)
-    total = _num(float(sum(values)))
+    runs = _runs(values, width - 2 * pad, height - 2 * pad, _peak(values))
+    hidden = sum(value is None for value in values)
+    if hidden:
+        label = f"trend, {hidden} of {len(values)} withheld"
+    else:
+        label = f"trend, total {_num(float(sum(value or 0 for value in values)))}"
+    marks = []
+    for run in runs:
+        if len(run) == 1 and hidden:
+            x, y = run[0]
+            marks.append(
+                f'<circle cx="{_num(x + pad)}" cy="{_num(y + pad)}" r="1.5" fill="{PALETTE[0]}"/>'
+            )
+        else:
+            marks.append(
+                f'<polyline points="{_polyline_points(run, pad, pad)}" fill="none" '
+                f'stroke="{PALETTE[0]}" stroke-width="1.5" '
+                'stroke-linejoin="round" stroke-linecap="round"/>'
+            )
     return (
         f'<svg class="cw-sparkline" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="trend, total {total}">'
-        f'<polyline points="{shifted}" fill="none" stroke="{PALETTE[0]}" stroke-width="1.5" '
-        'stroke-linejoin="round" stroke-linecap="round"/></svg>'
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{label}">'
+        f"{''.join(marks)}</svg>"
     )
 
 
 def line_chart(
-    series: Mapping[str, Sequence[float]],
+    series: Mapping[str, Sequence[float | None]],
     labels: Sequence[str],
     *,
     title: str = "",
@@ -102,7 +144,9 @@ def line_chart(
     `fit_legend`: cut a long legend entry in the middle so that it stays in its half of the
     legend row (its whole name becomes the entry's tooltip); for names from visitors (paths).
 
-    Series longer or shorter than `labels` are drawn as they are; an empty mapping gives a
+    A None value is withheld (small-count suppression): a gap in its line, and a lone value
+    between gaps is a dot. Series longer or shorter than `labels` are drawn as they are; an
+    empty mapping gives a
     chart frame with the words "no data", so a page never breaks on an empty range.
     `empty_label`: those words, for a caller that knows better why nothing is drawn (a
     dashboard whose every bucket is suppressed has data, withheld).
@@ -112,7 +156,7 @@ def line_chart(
     bottom = 30 + 14 * ((len(series) + 1) // 2)  # x labels, then the legend
     plot_w = width - left - right
     plot_h = height - top_pad - bottom
-    peak = max((max(values) for values in series.values() if values), default=0.0)
+    peak = max((_peak(values) for values in series.values()), default=0.0)
     y_max = nice_count_ceiling(peak)
     parts = [
         f'<svg class="cw-chart" width="{width}" height="{height}" '
@@ -154,19 +198,20 @@ def line_chart(
         # in the report's table.
         name = safe_text(raw_name)
         colour = PALETTE[index % len(PALETTE)]
-        points = _points(values, plot_w, plot_h, y_max)
-        if len(points) == 1:
-            x, y = points[0]
-            parts.append(
-                f'<circle cx="{_num(x + left)}" cy="{_num(y + top_pad)}" r="3" fill="{colour}"/>'
-            )
-        elif points:
-            parts.append(
-                f'<polyline class="cw-line" points="{_polyline_points(points, left, top_pad)}" '
-                'fill="none" '
-                f'stroke="{colour}" stroke-width="2" stroke-linejoin="round">'
-                f"<title>{escape(name)}</title></polyline>"
-            )
+        for points in _runs(values, plot_w, plot_h, y_max):
+            if len(points) == 1:
+                x, y = points[0]
+                parts.append(
+                    f'<circle cx="{_num(x + left)}" cy="{_num(y + top_pad)}" r="3" '
+                    f'fill="{colour}"/>'
+                )
+            else:
+                parts.append(
+                    f'<polyline class="cw-line" '
+                    f'points="{_polyline_points(points, left, top_pad)}" fill="none" '
+                    f'stroke="{colour}" stroke-width="2" stroke-linejoin="round">'
+                    f"<title>{escape(name)}</title></polyline>"
+                )
         # Legend below the axis, two entries per row.
         lx = left + (index % 2) * (plot_w / 2)
         ly = top_pad + plot_h + 32 + (index // 2) * 14
