@@ -372,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="delete raw events older than N days (today and the N days before are kept)",
     )
+    _wait_option(prune)
     _no_compact_option(prune)
     _quiet_option(prune)
     prune.set_defaults(handler=_prune)
@@ -394,6 +395,17 @@ def build_parser() -> argparse.ArgumentParser:
     _quiet_option(compact)
     compact.set_defaults(handler=_compact)
     return parser
+
+
+def _wait_option(command: argparse.ArgumentParser) -> None:
+    # prune's: cron runs it beside rollup, which waits as long by default.
+    command.add_argument(
+        "--wait",
+        type=_seconds,
+        default=DEFAULT_WAIT,
+        metavar="SECONDS",
+        help=f"how long to wait for another run holding the database ({DEFAULT_WAIT:g})",
+    )
 
 
 def _no_compact_option(command: argparse.ArgumentParser) -> None:
@@ -966,10 +978,10 @@ def _prune(args: argparse.Namespace) -> int:
     from analytics.warehouse import Warehouse
 
     _check_database_found(args.db)
-    deleted = Warehouse(args.db, create=False).prune(args.raw_days)
+    deleted = Warehouse(args.db, create=False, lock_timeout=args.wait).prune(args.raw_days)
     _say_done(f"pruned {deleted} raw events older than {args.raw_days} days", quiet=args.quiet)
     if deleted and not args.no_compact:
-        return _compact_after_prune(args.db, quiet=args.quiet, lock_timeout=DEFAULT_WAIT)
+        return _compact_after_prune(args.db, quiet=args.quiet, lock_timeout=args.wait)
     return 0
 
 
