@@ -423,6 +423,7 @@ def connect(
         # it in memory: the check first, then the writer's own open.
         connect(path, read_only=True, create=False, lock_timeout=lock_timeout).close()
     deadline = time.monotonic() + lock_timeout
+    replaced = 0  # times the name was found naming another file once opened
     while True:
         try:
             # A writer notes which file the name is before DuckDB opens it: see below.
@@ -436,10 +437,7 @@ def connect(
                     f"cannot open database {str(db)!r}: {first_line(exc)}"
                 ) from None
             if time.monotonic() >= deadline:
-                raise WarehouseLockedError(
-                    f"database {str(db)!r} is in use by another process "
-                    f"(waited {lock_timeout:g} s); try again when it has finished"
-                ) from None
+                raise _busy(db, lock_timeout) from None
             time.sleep(0.1)
         except duckdb.Error as exc:
             if DATA_FILE_READ_ONLY in str(exc):
@@ -452,6 +450,13 @@ def connect(
                 # connection may hold the old, unlinked file, where a commit would be lost
                 # unseen. Open the name again. (No file before: this connect made it.)
                 con.close()
+                replaced += 1
+                if replaced > 1:
+                    # Replaced again and again (a compaction loop elsewhere, or two): as
+                    # busy as a lock, and given up as one, or the command never returns.
+                    if time.monotonic() >= deadline:
+                        raise _busy(db, lock_timeout)
+                    time.sleep(0.1)
                 continue
             # `ts` is shown and exported in UTC whatever the machine's zone. DuckDB's own
             # progress bar would print to stderr even when it is not a terminal.
@@ -467,6 +472,13 @@ def connect(
             with _live_lock:
                 _live_connections.add(con)
             return con
+
+
+def _busy(db: Path, waited: float) -> WarehouseLockedError:
+    return WarehouseLockedError(
+        f"database {str(db)!r} is in use by another process "
+        f"(waited {waited:g} s); try again when it has finished"
+    )
 
 
 def _identity(path: str) -> tuple[int, int] | None:
