@@ -68,6 +68,8 @@ BOT_TOKENS = (
     "blackbox exporter",  # Prometheus's prober
     "prometheus/",
     "google-cloud-scheduler",
+    "google-safety",  # Google's link scanner (Gmail, Safe Browsing): follows links, shows none
+    "vercel-screenshot",  # Vercel's deployment previews: every page of each deployment
     # fediverse servers fetch a link's preview as a post reaches them (Mastodon and Pleroma
     # are in crawlerdetect)
     "misskey/",
