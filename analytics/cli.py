@@ -385,20 +385,14 @@ def build_parser() -> argparse.ArgumentParser:
     compact.add_argument(
         "--db", required=True, type=_duckdb_file, metavar="FILE", help="the DuckDB file"
     )
-    compact.add_argument(
-        "--wait",
-        type=_seconds,
-        default=DEFAULT_WAIT,
-        metavar="SECONDS",
-        help=f"how long to wait for another run holding the database ({DEFAULT_WAIT:g})",
-    )
+    _wait_option(compact)
     _quiet_option(compact)
     compact.set_defaults(handler=_compact)
     return parser
 
 
 def _wait_option(command: argparse.ArgumentParser) -> None:
-    # prune's: cron runs it beside rollup, which waits as long by default.
+    # prune's and compact's: cron runs them beside rollup, which waits as long by default.
     command.add_argument(
         "--wait",
         type=_seconds,
