@@ -26,7 +26,7 @@ CONSENT_STATES = ("undecided", "all", "none", "custom")
 
 
 class Event(NamedTuple):
-    ts: datetime  # aware, UTC: when the response started
+    ts: datetime  # aware, UTC: when the response started (stored floored to the second)
     site: str
     path: str  # no query string; identifying segments replaced by ":redacted"
     method: str
