@@ -167,7 +167,11 @@ class Script:
     ) -> Hit:
         hour, minute = (int(part) for part in clock.split(":"))
         local = datetime(day.year, day.month, day.day, hour, minute, fold=fold, tzinfo=BERLIN)
-        when = local.astimezone(UTC) + timedelta(microseconds=len(self.hits) + 1)
+        # Unique to the second, the recorder's precision: the n-th hit of a minute is at its
+        # n-th second.
+        earlier = sum(hit.when.replace(second=0) == local.astimezone(UTC) for hit in self.hits)
+        assert earlier < 60, f"more than 60 hits at {clock}"
+        when = local.astimezone(UTC) + timedelta(seconds=earlier)
         stored = target.split("?", 1)[0] if path == "" else path
         hit = Hit(when, visitor, target, path=stored, **more)  # type: ignore[arg-type]
         self.hits.append(hit)

@@ -63,6 +63,7 @@ def expected_event(capture: Capture) -> Event | None:
         return None
     ts = capture.ts
     ts = datetime.fromtimestamp(ts, UTC) if isinstance(ts, float) else ts.astimezone(UTC)
+    ts = ts.replace(microsecond=0)  # the recorder keeps whole seconds
     device = classify_user_agent(capture.user_agent)
     visitor = (
         fake_visitor_id(ts.date(), capture.peer, capture.forwarded_for, capture.user_agent)

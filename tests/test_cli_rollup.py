@@ -276,7 +276,8 @@ README_USAGE = {
         "--output FILE",
     ],
     "export": ["--db FILE", "--table TABLE", "--format {parquet,csv}", "--output FILE"],
-    "prune": ["--db FILE", "--raw-days N"],
+    "prune": ["--db FILE", "--raw-days N", "--wait SECONDS"],
+    "compact": ["--db FILE", "--wait SECONDS"],
 }
 
 
