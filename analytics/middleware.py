@@ -50,16 +50,25 @@ _FORWARDED_FOR = b"x-forwarded-for"
 _GPC = b"sec-gpc"
 _DNT = b"dnt"
 _OPT_OUT = frozenset({_GPC, _DNT})  # only the exact value "1" counts (GPC spec)
+_FETCH_DEST = b"sec-fetch-dest"
+# A browser fetching a page nobody may ever see says so: `Sec-Purpose: prefetch` (link
+# prefetch, speculation rules; `prefetch;prerender` for a prerender), Chrome's older
+# `Purpose: prefetch` and Firefox's older `X-Moz: prefetch`.
+_PURPOSE_HEADERS = frozenset({b"sec-purpose", b"purpose", b"x-moz"})
 # Every request header `_record` reads: a browser sends a dozen others (Host, Accept, Cookie,
-# Sec-Fetch-*), each passed with one set lookup instead of a comparison with every name.
-_READ_HEADERS = frozenset({_REFERER, _USER_AGENT, _FORWARDED_FOR, *_OPT_OUT})
+# Sec-Fetch-Site), each passed with one set lookup instead of a comparison with every name.
+# Recording every response, the ones that tell a page view apart are not needed.
+_READ_HEADERS_ALL = frozenset({_REFERER, _USER_AGENT, _FORWARDED_FOR, *_OPT_OUT})
+_READ_HEADERS_PAGES = _READ_HEADERS_ALL | {_FETCH_DEST, *_PURPOSE_HEADERS}
+_PREFETCH_TOKENS = frozenset({b"prefetch", b"prerender"})
+_ITEM_SEPARATORS = re.compile(rb"[,;]")
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 _CONTENT_TYPE = b"content-type"
 _HTML = b"text/html"
 _NOT_MODIFIED = 304
+_PARTIAL_CONTENT = 206
 _LOCATION = b"location"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})  # Fetch's "redirect status"
-_FETCH_DEST = b"sec-fetch-dest"
 _ACCEPT = b"accept"
 _PAGE_DESTINATIONS = frozenset({b"document", b"iframe", b"frame"})
 _SERVER_ERROR: Message = {"type": "http.response.start", "status": 500, "headers": []}
@@ -123,6 +132,13 @@ def _asks_for_a_page(headers: Iterable[tuple[bytes, bytes]]) -> bool:
             accept = value
     # Without Fetch Metadata (older browsers, HTTP/1.0 proxies) a navigation asks for HTML.
     return accept.lower().find(_HTML) >= 0  # not `in`: see cookiewall's `_gated`
+
+
+def _is_prefetch(value: bytes) -> bool:
+    """Whether a `Sec-Purpose` (or legacy `Purpose`, `X-Moz`) value names a prefetch: a
+    structured-field list whose items or parameters hold the token `prefetch` (or
+    `prerender`), as `prefetch`, `prefetch;prerender`, `prefetch;anonymous-client-ip`."""
+    return any(part.strip().lower() in _PREFETCH_TOKENS for part in _ITEM_SEPARATORS.split(value))
 
 
 def _has_location(message: Message) -> bool:
@@ -267,6 +283,7 @@ class TrafficMiddleware:
         self._hashing = recorder.hashing
         self._trusts_proxies = bool(recorder.trusted_proxies)
         self._record_all = recorder.record_all
+        self._read_headers = _READ_HEADERS_ALL if self._record_all else _READ_HEADERS_PAGES
         self._warned_outside_the_gate = False  # see `_warn_outside_the_gate`
         self._warned_recorded_outside = False  # see `_claim`
         self._claim_key = _RECORDED_BY + recorder.site
@@ -484,10 +501,14 @@ class TrafficMiddleware:
             " outermost, TrafficMiddleware inside it (one middleware layer fewer per request)"
         )
 
-    def _record_navigation(self, scope: Scope, page: Scope) -> None:
+    def _record_navigation(self, scope: Scope, page: Scope, loaded: bool) -> None:
         """Record the page a client-side navigation showed: `page` is the request a browser
         would have sent for it (see `navigation.page_scope`), recorded as its 200 would be,
         unless its path is excluded as that request's would be.
+
+        `loaded`: the page the script loaded with, whose own request was a prefetch or a
+        prerender. Pages mode did not record that request; `record="all"` did (every response
+        is a row), so then the beacon records nothing: the page is one row either way.
 
         Recorded where that request would be: by the TrafficMiddleware around this one that
         claimed the beacon (see `_claim`) when it would also claim the page's full load (it
@@ -508,9 +529,12 @@ class TrafficMiddleware:
             and not (self._record_all and not owner._record_all)
             and not owner._excluded(path)
         ):
-            owner._record_safely(page, path, _PAGE_SHOWN)
+            recording = owner
         else:
-            self._record_safely(page, path, _PAGE_SHOWN)
+            recording = self
+        if loaded and recording._record_all:
+            return
+        recording._record_safely(page, path, _PAGE_SHOWN)
 
     def _record(self, scope: Scope, path: str, message: Message) -> None:
         recorder = self.recorder
@@ -526,6 +550,10 @@ class TrafficMiddleware:
                     html = value[:9].lower() == _HTML
                     break
             if html:
+                # A part of a page (a download manager or `wget -c` resuming an HTML file's
+                # download with a Range) is no page view: the whole page was one, if at all.
+                if message["status"] == _PARTIAL_CONTENT:
+                    return
                 # A redirect shows no page, whatever its body: Django's and Flask's come as
                 # text/html ("Redirecting..."), and its target is the page view. Only what a
                 # browser follows is one (Fetch's redirect statuses, with a Location): it
@@ -549,21 +577,26 @@ class TrafficMiddleware:
             consent_object = state.get("consent")
         else:
             consent_object = None
-        referer = user_agent = forwarded_for = None
-        opted_out = False
+        referer = user_agent = forwarded_for = fetch_dest = None
+        opted_out = prefetched = False
         headers = scope["headers"]
+        read_headers = self._read_headers
         try:
             for name, value in headers:
-                if name not in _READ_HEADERS:
+                if name not in read_headers:
                     continue
                 if name == _REFERER:
                     referer = value
                 elif name == _USER_AGENT:
                     user_agent = value
+                elif name == _FETCH_DEST:  # read in pages mode only, as the two below
+                    fetch_dest = value
+                elif name in _PURPOSE_HEADERS:
+                    prefetched = prefetched or _is_prefetch(_as_bytes(value))
                 elif name == _FORWARDED_FOR:
                     value = _as_bytes(value)  # rare (behind proxies): no need to hurry
                     forwarded_for = value if forwarded_for is None else forwarded_for + b"," + value
-                elif value.strip() == b"1":  # Sec-GPC or DNT, the rest of `_READ_HEADERS`
+                elif value.strip() == b"1":  # Sec-GPC or DNT, the rest of the names read
                     opted_out = True
         except TypeError:
             # A name the set cannot hash: a server that sends bytearray (ASGI says bytes). Read
@@ -572,6 +605,18 @@ class TrafficMiddleware:
                 raise
             readable = [(bytes(name), value) for name, value in headers]
             self._record({**scope, "headers": readable}, path, message)
+            return
+        # Pages mode (these are only read then). A page a browser prefetched or prerendered is
+        # no page view: most are never shown, and the navigation script counts one that is
+        # (a prerender activated, a prefetch used), which makes no request of its own. Nor is
+        # HTML a script fetched (`Sec-Fetch-Dest: empty`: htmx, Turbo, fetch, XHR) or that
+        # an <img>, <script>, <link rel=prefetch> asked for: only a document or a frame shows
+        # it. Without Fetch Metadata (older browsers, HTTP clients) the answer decides alone.
+        if prefetched or (
+            fetch_dest is not None
+            and fetch_dest != b"document"  # what browsers send for a page: no need to normalise
+            and _as_bytes(fetch_dest).strip().lower() not in _PAGE_DESTINATIONS
+        ):
             return
         consent, hash_allowed = _summary_of(consent_object)
         peer = None

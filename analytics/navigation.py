@@ -9,6 +9,15 @@ no page), and answers `POST /_navigation` itself with 204: one page view event f
 page navigated to, built from a request the recorder already knows how to read (see
 `page_scope`), so the same redaction, UTM, consent, GPC/DNT, bot and visitor-hash rules apply.
 
+The script also posts one beacon for the page it loads with when that page's own request was
+a prefetch or a prerender (`Sec-Purpose: prefetch`), which the middleware does not count: a
+prerendered page when it is shown (`prerenderingchange`), a page served from a speculation
+rules prefetch (`deliveryType` "navigational-prefetch") at once. Its body,
+`{"path": "/absolute?query", "referrer": document.referrer, "loaded": true}`, is recorded as
+that request would have been, with the page's own referrer (any site's). A page loaded by its
+own request sends none. With `record="all"` the prefetch itself was recorded, as every
+response is, so such a beacon records nothing (answered 204 all the same).
+
 The event carries `method="GET"` and `status=200`: it stands for the page the visitor now
 sees, as if the server had sent it, so every report counts it as it counts a server-seen page
 (nothing in the warehouse reads method or status to tell pages apart, and no new column is
@@ -20,7 +29,8 @@ fetch), a beacon with none of `Sec-Fetch-Site`, `Origin` and `Referer` unless it
 JSON (403: IE 11 and Firefox before 70 send neither Origin nor Fetch Metadata with a form
 or a beacon, and another site's page can leave out the Referer), another content type
 (415), a body over `MAX_BODY` bytes (413, read no further), and a body that is not
-`{"path": "/absolute?query", "from": "/absolute"}` (400), for an app under a mount
+`{"path": "/absolute?query", "from": "/absolute"}` nor a page load's as above (its referrer
+empty or an absolute URL) (400), for an app under a mount
 (`root_path`), a path outside it (400: another app's page, or none), and, when the site
 lists its client-side routes (`navigation_paths`), a path not among them (400).
 
@@ -46,7 +56,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from analytics.middleware import _exclusion_check
@@ -180,8 +190,9 @@ def route_check(
 class Navigation:
     """The beacon endpoint and its script: `__call__` answers a request for either path.
 
-    `record(scope, page)` is given the beacon's scope and the scope of the page navigated to
-    (see `page_scope`), and records that page as the middleware records a response.
+    `record(scope, page, loaded)` is given the beacon's scope, the scope of the page shown
+    (see `page_scope`) and whether it is the page the script loaded with (a prerender or
+    prefetch shown), and records that page as the middleware records a response.
     `is_route` (None: any path) is given the page's path below the mount (see `route_check`)
     and decides whether it is one of the app's pages.
     """
@@ -189,7 +200,7 @@ class Navigation:
     def __init__(
         self,
         beacon: object,
-        record: Callable[[Scope, Scope], None],
+        record: Callable[[Scope, Scope, bool], None],
         is_route: Callable[[str], bool] | None = None,
     ) -> None:
         self.beacon = beacon_path(beacon)
@@ -239,24 +250,49 @@ class Navigation:
         shown = _navigation_of(body)
         if shown is None:
             return _error(400, 'the body must be {"path": "/…", "from": "/…"}, absolute paths')
-        to, came_from = shown
+        to = shown.path
         root = (scope.get("root_path") or "").rstrip("/")
         if root and not _is_under(to, root):
             # Another app's page (or none): a request for it would never reach this app.
             return _error(400, f"the path is not under this app's root path {root!r}")
         if self._is_route is not None and not self._is_route(_below(to, root)):
             return _error(400, "the path is not one of this app's pages (navigation_paths)")
-        self._record(scope, page_scope(scope, to, origin + came_from))
+        # A navigation is linked from the page it left (this site's); a page load from the
+        # page's own referrer, as its request was.
+        referer = shown.referrer if shown.loaded else origin + shown.came_from
+        self._record(scope, page_scope(scope, to, referer), shown.loaded)
         return _RECORDED
+
+
+# The beacon's own request headers that describe that request, not the page's: its Referer
+# (the page), its Fetch Metadata (`Sec-Fetch-Dest: empty`, which marks a script's request as
+# no page view) and a prefetch purpose (sent by a page still prerendering).
+_BEACON_ONLY_HEADERS = frozenset(
+    {
+        b"referer",
+        b"sec-fetch-dest",
+        b"sec-fetch-mode",
+        b"sec-fetch-site",
+        b"sec-fetch-user",
+        b"sec-purpose",
+        b"purpose",
+        b"x-moz",
+    }
+)
 
 
 def page_scope(scope: Scope, to: str, referer: str) -> Scope:
     """The request a browser would have made for page `to` (its path and query as sent),
-    linked from `referer`: the beacon's own scope (address, user agent, GPC/DNT, consent in
-    `state`) with the page's method, path, query string and Referer."""
+    linked from `referer` (empty: none): the beacon's own scope (address, user agent,
+    GPC/DNT, consent in `state`) with the page's method, path, query string and Referer, and
+    the Fetch Metadata of a navigation to a document."""
     raw_path, _, query = to.partition("?")
-    headers = [(name, value) for name, value in scope["headers"] if name != b"referer"]
-    headers.append((b"referer", referer.encode("ascii")))
+    headers = [
+        (name, value) for name, value in scope["headers"] if name not in _BEACON_ONLY_HEADERS
+    ]
+    headers.append((b"sec-fetch-dest", b"document"))
+    if referer:
+        headers.append((b"referer", referer.encode("ascii")))
     return {
         **scope,
         "method": "GET",
@@ -354,19 +390,53 @@ async def _read_bounded(receive: Receive) -> bytes | None:
             return body
 
 
-def _navigation_of(body: bytes) -> tuple[str, str] | None:
-    """`(path?query navigated to, path?query navigated from)` from a beacon's body, or None
-    for anything the script does not send."""
+class Shown(NamedTuple):
+    """What a beacon says was shown."""
+
+    path: str  # path?query of the page shown
+    came_from: str  # path?query navigated from (a navigation)
+    referrer: str  # the page's own referrer, "" for none (a page load)
+    loaded: bool  # the page the script loaded with (a prerender or prefetch shown)
+
+
+def _navigation_of(body: bytes) -> Shown | None:
+    """What a beacon's body says was shown, or None for anything the script does not send."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):  # not JSON, not UTF-8, nested beyond the stack
         return None
     if not isinstance(data, dict):
         return None
-    to, came_from = data.get("path"), data.get("from", "/")
-    if not (_is_absolute(to) and _is_absolute(came_from)) or to == came_from:
+    to = data.get("path")
+    if not _is_absolute(to):
         return None
-    return to, came_from  # type: ignore[return-value]  # both checked by _is_absolute
+    if data.get("loaded") is True:
+        referrer = data.get("referrer", "")
+        if not (referrer == "" or _is_referrer(referrer)):
+            return None
+        return Shown(to, "", referrer, True)  # type: ignore[arg-type]  # checked above
+    came_from = data.get("from", "/")
+    if not _is_absolute(came_from) or to == came_from:
+        return None
+    return Shown(to, came_from, "", False)  # type: ignore[arg-type]  # checked above
+
+
+def _is_referrer(value: object) -> bool:
+    """An absolute URL as `document.referrer` writes it (and the Referer header carries):
+    printable ASCII, a scheme and a host (`https://…`, `android-app://com.…`), no fragment."""
+    if not (
+        isinstance(value, str)
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+        and "#" not in value
+    ):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return bool(parts.scheme and parts.netloc)
 
 
 def _is_under(to: str, root: str) -> bool:

@@ -7,6 +7,10 @@
  * adding no page (routers call it for query state on every keystroke, for redirects and URL
  * clean-ups), so it only changes what the next beacon names as the page navigated from.
  * The beacon carries the new path and query and the one navigated from: no cookie, no id.
+ * The page it loads with is counted by the server, unless the browser asked for it as a
+ * prefetch or a prerender (Sec-Purpose: prefetch), which most often nobody sees: then one
+ * beacon says it was shown, with its own referrer, when a prerender is shown or at once for a
+ * page served from a speculation rules prefetch.
  */
 (function () {
   "use strict";
@@ -38,9 +42,20 @@
     }).catch(function () {});
   }
 
+  function loaded() {
+    var page = location.pathname + location.search;
+    send(JSON.stringify({ path: page, referrer: document.referrer, loaded: true }));
+  }
+
   function navigated() {
     var now = location.pathname + location.search;
     if (now === shown) return;
+    if (document.prerendering) {
+      // Nobody sees a page still prerendering: the page it has become when it is shown is
+      // the one `loaded` counts.
+      shown = now;
+      return;
+    }
     var body = JSON.stringify({ path: now, from: shown });
     shown = now;
     send(body);
@@ -60,4 +75,17 @@
     };
   });
   window.addEventListener("popstate", navigated);
+
+  var timing = window.performance && performance.getEntriesByType
+    ? performance.getEntriesByType("navigation")[0]
+    : null;
+  if (document.prerendering) {
+    document.addEventListener("prerenderingchange", loaded, { once: true });
+  } else if (
+    timing &&
+    (timing.activationStart > 0 || timing.deliveryType === "navigational-prefetch")
+  ) {
+    // Shown before this script ran: a prerender already activated, or a prefetch used.
+    loaded();
+  }
 })();
