@@ -1125,12 +1125,14 @@ def _summary(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
         {"period": period, **values} for period, values in zip(buckets, current, strict=True)
     ]
     # A period of a few visitors is as telling as a referrer of a few: with --min-visitors
-    # its numbers are withheld (as the dashboard's time series does), drawn as 0.
+    # its numbers are withheld (as the dashboard's time series does), and the chart leaves
+    # them blank, as the breakdowns' lines do: 0 would claim that period had no traffic.
     small_now = [small_counts(values, threshold) for values in current]
     hidden = sum(small_now)
     series: dict[str, list[int | None]] = {
         metric: [
-            0 if small else values[metric] for values, small in zip(current, small_now, strict=True)
+            None if small else values[metric]
+            for values, small in zip(current, small_now, strict=True)
         ]
         for metric in METRICS
     }
@@ -1144,7 +1146,7 @@ def _summary(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
             if was_small:
                 row.update({column: None for column in COMPARE_COLUMNS})
         series["pageviews (previous period)"] = [
-            0 if small else values["pageviews"]
+            None if small else values["pageviews"]
             for values, small in zip(earlier, small_before, strict=True)
         ]
     for row, small in zip(rows, small_now, strict=True):
