@@ -67,9 +67,9 @@ def _static_site(root: Path) -> Path:
         ("/post.html", BROWSER_NAVIGATION, ["/post.html", "/post.html"]),
         ("/", BROWSER_NAVIGATION, ["/", "/"]),
         ("/post.html", OLD_BROWSER_NAVIGATION, ["/post.html", "/post.html"]),
-        # not page views, revalidated or not: only the HTML 200 of the same URL counts
+        # not page views, revalidated or not (a script's fetch of a page neither, 200 or 304)
         ("/style.css", STYLESHEET, []),
-        ("/post.html", SCRIPT_FETCH, ["/post.html"]),
+        ("/post.html", SCRIPT_FETCH, []),
         # a browser navigating to a PDF or an image sends the same headers as for a page
         ("/report.pdf", BROWSER_NAVIGATION, []),
         ("/Photo.JPG", BROWSER_NAVIGATION, []),
