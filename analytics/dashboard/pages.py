@@ -73,11 +73,57 @@ def series_chart(
     empty = "no data"
     if found.suppressed_buckets and min_visitors is not None:
         empty = f"suppressed: fewer than {min_visitors} visitors"
+    # The previous period dashed: told apart by more than its colour (WCAG 1.4.1).
+    dashed = [name for name in lines if name.endswith("(previous period)")]
+    options: dict[str, Any] = {
+        "title": title,
+        "empty_label": empty,
+        "dashed": dashed,
+        "described_by": CHART_DATA_ID,
+    }
     return (
-        f'<div class="chart-wide">{line_chart(lines, labels, title=title, empty_label=empty)}'
+        f'<div class="chart-wide">{line_chart(lines, labels, **options)}'
         '</div><div class="chart-narrow">'
-        f"{line_chart(lines, labels, title=title, width=360, height=300, empty_label=empty)}"
-        "</div>"
+        f"{line_chart(lines, labels, width=360, height=300, **options)}"
+        f"</div>{chart_data_table(found, params, title)}"
+    )
+
+
+# The id of the table that says what the page's one chart draws (its svg's aria-describedby).
+CHART_DATA_ID = "chart-data"
+PERIOD_HEADINGS = {"day": "Day", "week": "Week starting", "month": "Month starting"}
+
+
+def chart_data_table(found: queries.Series, params: Params, title: str) -> str:
+    """The chart's numbers as a table, folded in a `<details>` under it: a chart drawn as
+    polylines is nothing to a screen reader, and nobody can read an exact count off it
+    (WCAG 1.1.1). A suppressed bucket reads "—", as in the dashboard's other tables: the
+    chart's 0 there is a drawing, not a number."""
+    columns = ["Pageviews", "Visitors"]
+    if params.compare:
+        columns += ["Pageviews, previous period", "Visitors, previous period"]
+    head = f'<th scope="col">{PERIOD_HEADINGS.get(params.grain, "Period")}</th>' + "".join(
+        f'<th scope="col" class="num">{escape(column)}</th>' for column in columns
+    )
+    rows = []
+    for point in found.points:
+        values = [point.pageviews, point.visitors]
+        if params.compare:
+            values += [point.pageviews_previous, point.visitors_previous]
+        cells = "".join(f'<td class="num">{templates.number(value)}</td>' for value in values)
+        rows.append(f'<tr><th scope="row">{point.period.isoformat()}</th>{cells}</tr>')
+    if not rows:
+        rows.append(
+            f'<tr><td colspan="{len(columns) + 1}" class="muted">No data in this range.</td></tr>'
+        )
+    caption_id = f"{CHART_DATA_ID}-caption"
+    table = (
+        f'<table id="{CHART_DATA_ID}"><caption id="{caption_id}">{escape(title)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+    return (
+        f"<details><summary>{escape(title)}: the numbers as a table</summary>"
+        f"{templates.scroller(table, caption_id)}</details>"
     )
 
 
@@ -191,8 +237,8 @@ def overview_body(
         )
         notes = [note for note in report.notes if about_the_rows(note)]
         sections.append(
-            f'<section id="{kind}"><h2>{SECTION_TITLES[kind]}</h2>{table}'
-            f"{templates.notes_list(notes)}</section>"
+            f'<section id="{kind}"><h2 id="{kind}-title">{SECTION_TITLES[kind]}</h2>'
+            f"{templates.scroller(table, f'{kind}-title')}{templates.notes_list(notes)}</section>"
         )
     parts.append('<div class="grid">' + "".join(sections) + "</div>")
     parts.append(f'<p class="muted">{escape(_freshness(snapshot))}</p>')
@@ -236,8 +282,9 @@ def referrer_body(
     )
     pages = queries.pages_of_referrer(con, params, ctx.min_visitors, snapshot.raw_days)
     parts.append(
-        '<section id="pages"><h2>Pages it sent people to</h2>'
-        f"{templates.rows_table('path', pages.rows)}{templates.notes_list(pages.notes)}</section>"
+        '<section id="pages"><h2 id="pages-title">Pages it sent people to</h2>'
+        f"{templates.scroller(templates.rows_table('path', pages.rows), 'pages-title')}"
+        f"{templates.notes_list(pages.notes)}</section>"
     )
     parts.append(f'<p class="muted">{escape(_freshness(snapshot))}</p>')
     return templates.layout(ctx.title, referrer, root, "".join(parts), crumbs)

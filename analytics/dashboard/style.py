@@ -32,7 +32,11 @@ form.picker button { background: #1d3557; color: #fff; border: 0; border-radius:
 .card .value { font-size: 1.6rem; font-weight: 600; }
 .card .change { color: #555; font-size: .85rem; }
 section { background: #fff; border: 1px solid #dde1e6; border-radius: 6px; padding: .75rem;
-          margin-bottom: 1rem; overflow-x: auto; }
+          margin-bottom: 1rem; min-width: 0; }
+.scroll { overflow-x: auto; }
+.scroll:focus-visible { outline: 3px solid #1a73e8; outline-offset: 2px; }
+details { margin-top: .5rem; }
+summary { cursor: pointer; padding: .25rem 0; }
 section h2 { font-size: 1.05rem; margin: 0 0 .5rem; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(30rem, 1fr)); gap: 1rem; }
 .chart-narrow { display: none; }

@@ -110,6 +110,17 @@ def chart_section(heading: str, chart_svg: str, notes: Sequence[str]) -> str:
     )
 
 
+def scroller(table: str, labelled_by: str) -> str:
+    """`table` in a box that scrolls sideways when the table is wider than the screen (a phone),
+    so that the page itself does not. Focusable and a named region, so that a keyboard user
+    can scroll it with the arrow keys and a screen reader says what it holds (WCAG 2.1.1):
+    a table of text has nothing else that takes focus. `labelled_by`: the id of its heading."""
+    return (
+        f'<div class="scroll" tabindex="0" role="region" aria-labelledby="{escape(labelled_by)}">'
+        f"{table}</div>"
+    )
+
+
 def notes_list(notes: Sequence[str]) -> str:
     if not notes:
         return ""
