@@ -697,7 +697,13 @@ class ConsentEndpoints:
             table = self.declaration_html(request.site, texts)
             if _navigated_to(request):  # the banner's "Cookie details" link lands here
                 title = texts.words["caption"].format(version=self.policy.version)
-                table = _page(texts.language, title, table)
+                table = _page(
+                    texts.language,
+                    title,
+                    _table_scroller(table, title),
+                    head=_cookie_list_head(request.site.banner.css_url),
+                    body_attrs=" data-cookiewall-page",
+                )
             headers.append((b"vary", b"Accept-Language, Sec-Fetch-Dest"))
             headers.append((b"content-language", texts.language.encode()))
             headers.extend(_NOT_FRAMED_ELSEWHERE)
@@ -952,6 +958,26 @@ def _page(language: str, title: str, body: str, *, head: str = "", body_attrs: s
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title>{head}</head>"
         f"<body{body_attrs}><main><h1>{escape(title)}</h1>{body}</main></body></html>"
+    )
+
+
+def _cookie_list_head(css_url: str) -> str:
+    # The banner's sheet lays out `data-cookiewall-page` (width, margins, font, dark mode) as
+    # for the banner opened as a page, the other page a visitor opens from the banner, and
+    # makes the table's box (`_table_scroller`) scroll sideways: a sheet, not a <style>, so
+    # that a site's `style-src 'self'` does not drop it.
+    return f'<link rel="stylesheet" href="{escape(css_url)}">'
+
+
+def _table_scroller(table: str, name: str) -> str:
+    """The table in its own sideways-scrolling box (banner.css), so that on a narrow screen or
+    at 400 % zoom the page stays as wide as the screen and only the table scrolls: the whole
+    page panned sideways, its heading too (WCAG 1.4.10). Focusable, so that a keyboard user can
+    scroll it with the arrow keys (a table of text holds nothing else that takes focus), and a
+    region named `name`, so that a screen reader says what that stop is."""
+    return (
+        f'<div class="cookiewall-table-scroll" tabindex="0" role="region" '
+        f'aria-label="{escape(name)}">{table}</div>'
     )
 
 
