@@ -26,7 +26,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from analytics import Recorder, TrafficMiddleware
 from analytics.navigation import script_tag
@@ -170,6 +170,9 @@ def make_app() -> ASGIApp:
     )
     gate = ConsentMiddleware(traffic, policy=POLICY, secret_key="prefetch-browser-" + "s" * 32)
 
+    # $PREFETCH_MAX_AGE: pages the browser may keep that long (GitHub Pages sends 600 s).
+    max_age = os.environ.get("PREFETCH_MAX_AGE")
+
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             headers = dict(scope["headers"])
@@ -177,7 +180,18 @@ def make_app() -> ASGIApp:
             query = scope["query_string"].decode()
             path = scope["path"] + ("?" + query if scope["path"] == "/_mark" else "")
             SEEN.append((path, purpose.decode() if purpose else None))
-        await gate(scope, receive, send)
+        if max_age is None or scope["type"] != "http" or scope["path"] == "/_seen":
+            await gate(scope, receive, send)
+            return
+
+        async def cacheable(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k != b"cache-control"]
+                cache = (b"cache-control", f"max-age={max_age}".encode())
+                message = {**message, "headers": [*kept, cache]}
+            await send(message)
+
+        await gate(scope, receive, cacheable)
 
     return app
 
@@ -340,3 +354,49 @@ def test_html_a_script_fetches_is_no_page_view(browser: Browser, tmp_path: Path)
     counts = _warehouse(spool, tmp_path / "analytics.duckdb")
     assert counts["pages"] == {"/htmx": 1, "/next": 1}
     assert counts["totals"] == [(2, 1)]
+
+
+def test_a_link_prefetched_page_the_browser_kept_counts_once_when_shown(
+    browser: Browser, tmp_path: Path
+) -> None:
+    # Chromium fetches `<link rel=prefetch>` with Sec-Purpose: prefetch (no page view) and,
+    # when the page may be cached, shows it from its cache on the click without asking the
+    # server again: only the navigation script can count it (it was never counted before).
+    spool = tmp_path / "spool"
+    with uvicorn_server(
+        "tests.test_browser_prefetched_and_fetched_pages:make_app",
+        env={"PREFETCH_SPOOL": str(spool), "PREFETCH_MAX_AGE": "600"},
+        factory=True,
+    ) as (base, _):
+        context = browser.new_context(user_agent=CHROME)
+        try:
+            page = context.new_page()
+            page.goto(base + "/spec")
+            _speculated(page, base)
+            page.click("#to-link-prefetched")
+            page.wait_for_url(base + "/link-prefetched")
+            wait_until(page, "window.__analyticsNavigation === true")
+            wait_until(page, f"performance.getEntriesByName('{base}{BEACON}').length >= 1")
+            page.wait_for_timeout(300)  # a stray second beacon would arrive meanwhile
+            transferred = page.evaluate(
+                "performance.getEntriesByType('navigation')[0].transferSize"
+            )
+            beacons = page.evaluate(f"performance.getEntriesByName('{base}{BEACON}').length")
+            asked = page.request.get(base + "/_seen").json()
+            # A reload asks the server (revalidating or not) and sends no beacon.
+            page.reload()
+            wait_until(page, "window.__analyticsNavigation === true")
+            page.wait_for_timeout(300)
+            after_reload = page.evaluate(f"performance.getEntriesByName('{base}{BEACON}').length")
+            page.close()
+        finally:
+            context.close()
+    assert transferred == 0  # shown from the cache: the server never saw the click
+    assert [entry for entry in asked if entry[0] == "/link-prefetched"] == [
+        ["/link-prefetched", "prefetch"]
+    ]
+    assert beacons == 1
+    assert after_reload == 0
+    counts = _warehouse(spool, tmp_path / "analytics.duckdb")
+    # The click by its beacon, the reload by its request: two views, neither counted twice.
+    assert counts["pages"] == {"/spec": 1, "/link-prefetched": 2}

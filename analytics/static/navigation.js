@@ -83,7 +83,17 @@
     document.addEventListener("prerenderingchange", loaded, { once: true });
   } else if (
     timing &&
-    (timing.activationStart > 0 || timing.deliveryType === "navigational-prefetch")
+    (timing.activationStart > 0 ||
+      timing.deliveryType === "navigational-prefetch" ||
+      // Followed to, and shown from the browser's HTTP cache without asking the server (no
+      // byte transferred, no service worker between): a page a <link rel=prefetch> fetched
+      // ahead (a prefetch is no page view) and its Cache-Control let the browser keep, or
+      // any page seen before that it may reuse. A revalidation (304) transfers headers and
+      // was counted by the server; reloads and back/forward are not "navigate".
+      (timing.type === "navigate" &&
+        timing.transferSize === 0 &&
+        timing.decodedBodySize > 0 &&
+        !timing.workerStart))
   ) {
     // Shown before this script ran: a prerender already activated, or a prefetch used.
     loaded();
