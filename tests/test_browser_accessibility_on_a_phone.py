@@ -213,12 +213,6 @@ def test_the_cookie_list_on_a_phone_has_no_violation(
         context.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the cookie list's table rules in cookiewall/static/banner.css "
-    "([data-cookiewall-page] .cookiewall-table-scroll { overflow-x: auto } ...): drop this "
-    "mark when they are there",
-)
 @pytest.mark.parametrize("spacing", [False, True], ids=["plain", "text-spacing"])
 def test_the_cookie_list_at_400_percent_scrolls_only_its_table(
     site: str, browser: Browser, spacing: bool
