@@ -295,6 +295,19 @@ def has_any_table(con: duckdb.DuckDBPyConnection) -> bool:
 # one under is_bot=true/ made every visit a bot's.
 _READ_SEGMENTS = "read_parquet($files, hive_partitioning = false)"
 
+# A segment's `ts` floored to the whole second, as a TIMESTAMPTZ. The recorder has floored
+# it since 0.4.0 (to the microsecond, `ts` joined one-to-one with a proxy's access log, which
+# names the client); a segment of an older release, or of a writer that does not floor,
+# still holds microseconds, and ingest must not store them. Integer arithmetic on the UTC
+# instant: no session time zone or ICU calendar is involved (date_trunc would take ten times
+# as long), a naive or nanosecond `ts` counts as UTC as before, and the modulo is made
+# positive so that an instant before 1970 goes down to its second too, never up. Floored,
+# never rounded: 23:59:59.999999 stays in its day.
+_FLOORED_TS = (
+    "make_timestamptz(epoch_us(CAST(ts AS TIMESTAMPTZ)) - "
+    "(epoch_us(CAST(ts AS TIMESTAMPTZ)) % 1000000 + 1000000) % 1000000)"
+)
+
 # What DuckDB's file readers take for glob syntax in a path; each is escaped as a one-letter
 # class ("[?]"), which DuckDB matches as that character alone.
 _GLOB_CHARACTERS = re.compile(r"[\[*?]")
@@ -1179,10 +1192,13 @@ class Warehouse:
         return footers, unreadable, gone, set(newer), exports, unfinished
 
     def _insert_sql(self) -> str:
-        """The statement that reads segments (`$files`) into `events`."""
+        """The statement that reads segments (`$files`) into `events`, `ts` in whole seconds.
+        `day` from the segment's own `ts`: the same day, since no zone's offset has a
+        fraction of a second."""
+        fields = [_FLOORED_TS if name == "ts" else name for name in EVENT_FIELDS]
         return (
             f"INSERT INTO events ({', '.join(EVENTS_COLUMNS)}) "
-            f"SELECT {', '.join(EVENT_FIELDS)}, {self._day_of('ts')} FROM {_READ_SEGMENTS}"
+            f"SELECT {', '.join(fields)}, {self._day_of('ts')} FROM {_READ_SEGMENTS}"
         )
 
     def _check_contents(
