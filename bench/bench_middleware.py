@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -172,7 +173,7 @@ def _loop_runner(
 
 def run(requests: int = 40_000, rounds: int = 10) -> list[Figure]:
     loop = asyncio.new_event_loop()
-    spool = tempfile.mkdtemp(prefix="bench-mw-spool-")
+    spool = tempfile.mkdtemp(prefix="bench-mw-spool-")  # removed at the end of the run
     bare, full, session = bare_app(), full_app(spool), session_app()
     consent = loop.run_until_complete(consent_cookie(full))
     session_value = loop.run_until_complete(session_cookie(session))
@@ -212,6 +213,7 @@ def run(requests: int = 40_000, rounds: int = 10) -> list[Figure]:
     results = alternate(candidates, rounds)
     full.state.recorder.close()
     loop.close()
+    shutil.rmtree(spool, ignore_errors=True)
     loop_cost = median(results["loop"])
 
     def net(name: str) -> float:

@@ -194,7 +194,9 @@ def run(seconds: int = 5, rounds: int = 5) -> list[Figure]:
                 None,
             )
         ]
-    cookie = asyncio.run(consent_cookie(full_app(tempfile.mkdtemp())))
+    cookie_spool = tempfile.mkdtemp(prefix="bench-server-cookie-")
+    cookie = asyncio.run(consent_cookie(full_app(cookie_spool)))
+    shutil.rmtree(cookie_spool, ignore_errors=True)
     session_cookie = asyncio.run(bench_session_cookie(session_app()))
     figures: list[Figure] = []
     for name, server_args, modules in SERVERS:

@@ -28,11 +28,18 @@ def fuzz(seeds: Sequence[bytes], one_input: Callable[[bytes], None]) -> None:
     """Run `one_input` under atheris with the command line's libFuzzer options."""
     assert atheris is not None, "pip install atheris to fuzz"
     argv = list(sys.argv)
-    if not any(not arg.startswith("-") for arg in argv[1:]):
-        # No corpus folder given: start from the seeds (libFuzzer adds what it finds there).
-        corpus = tempfile.mkdtemp(prefix="cookiewall-fuzz-")
+    folders = [arg for arg in argv[1:] if not arg.startswith("-")]
+    if not folders:
+        # No corpus folder given: make one (libFuzzer adds what it finds there, so it is kept
+        # and named, for the next run to start from).
+        folders = [tempfile.mkdtemp(prefix="cookiewall-fuzz-")]
+        argv.append(folders[0])
+        print(f"corpus: {folders[0]}", file=sys.stderr)
+    corpus = Path(folders[0])
+    if not corpus.exists() or not any(corpus.iterdir()):
+        # A new or empty corpus starts from the seeds.
+        corpus.mkdir(parents=True, exist_ok=True)
         for number, seed in enumerate(seeds):
-            Path(corpus, f"seed-{number}").write_bytes(seed)
-        argv.append(corpus)
+            (corpus / f"seed-{number}").write_bytes(seed)
     atheris.Setup(argv, one_input)
     atheris.Fuzz()

@@ -603,9 +603,10 @@ def test_fuzz_target_holds_on_its_seeds_and_their_mutations(target: str) -> None
 
 @pytest.mark.skipif(importlib.util.find_spec("atheris") is None, reason="atheris not installed")
 @pytest.mark.parametrize("target", FUZZ_TARGETS)
-def test_fuzz_target_runs_under_atheris(target: str) -> None:
+def test_fuzz_target_runs_under_atheris(target: str, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"  # an empty folder: started from the seeds, then removed
     done = subprocess.run(
-        [sys.executable, str(ROOT / "fuzz" / f"{target}.py"), "-atheris_runs=300"],
+        [sys.executable, str(ROOT / "fuzz" / f"{target}.py"), "-atheris_runs=300", str(corpus)],
         cwd=ROOT,
         capture_output=True,
         timeout=120,
@@ -613,6 +614,7 @@ def test_fuzz_target_runs_under_atheris(target: str) -> None:
     )
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
     assert b"Done 300 runs" in done.stderr or b"Done 300 in" in done.stderr
+    assert len(list(corpus.glob("seed-*"))) > 0
 
 
 @pytest.mark.parametrize("nameless", [b"session", b"session; Path=/", b"session;x=1", b" session"])
