@@ -24,6 +24,7 @@ from analytics.recorder import Recorder
 from analytics.reports import ReportQuery, run_report
 from analytics.spool import list_segments, read_segment
 from analytics.warehouse import Warehouse
+from tests.warehouse_support import DIRECT_VISIT
 
 SITE = "example.com"
 # Today's early hours: the recorder makes a salt for each day it hashes visitors of.
@@ -65,23 +66,13 @@ def _traffic(with_microseconds: bool) -> list[Capture | Event]:
     for i in range(20):
         second = START + timedelta(minutes=i)
         fraction = timedelta(microseconds=fractions.randrange(1, 1_000_000))
+        # A backfilled pageview: no visitor id (declined), on a path of its own.
         items.append(
-            Event(
+            DIRECT_VISIT._replace(
                 ts=second + fraction if with_microseconds else second,
                 site=SITE,
                 path="/backfilled",
-                method="GET",
-                status=200,
-                referrer_host=None,
-                referrer_domain=None,
-                referrer_medium="direct",
-                referrer_source=None,
-                utm_source=None,
-                utm_medium=None,
-                utm_campaign=None,
                 visitor_id=None,
-                device="desktop",
-                is_bot=False,
                 consent="declined",
             )
         )
