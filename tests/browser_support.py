@@ -1,6 +1,7 @@
 """What the browser tests (tests/test_browser_*.py) share: the gate around a module's own pages,
-the `site` fixture that serves them (or the example site) with uvicorn on 127.0.0.1, a watch
-on the decisions a page sends, and the visitor's own text size setting. The browser itself is
+the `site` fixture that serves them (or the example site) with uvicorn on 127.0.0.1, an app
+factory served with its spool, a context of the browser closed after the test, a watch on the
+decisions a page sends, and the visitor's own text size setting. The browser itself is
 tests/conftest.py's `browser` fixture, which skips (or fails, under
 COOKIEWALL_REQUIRE_BROWSER=1) without Chromium.
 
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from starlette.applications import Starlette
@@ -27,9 +30,15 @@ from cookiewall import ConsentMiddleware, Policy
 from tests.support import StrictCSP, uvicorn_server
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 EXAMPLE_APP = "examples.starlette_app:app"
+
+# A person's Chromium (on Linux): Playwright's own user agent says HeadlessChrome, which is a bot.
+PERSONS_CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
+    " Chrome/131.0.0.0 Safari/537.36"
+)
 
 # Chromium's default text size ("standard" font size): what `font-size: medium` is.
 DEFAULT_TEXT_PX = 16
@@ -85,6 +94,37 @@ def example_site_serving(secret_key: str) -> Callable[[pytest.TempPathFactory], 
             yield base_url
 
     return site
+
+
+@contextmanager
+def spooling_server(factory: str, spool_variable: str, spool: Path, **env: str) -> Iterator[str]:
+    """uvicorn serving what the app factory `factory` ("module:make_app", uvicorn `--factory`)
+    makes, told by the environment variable `spool_variable` to spool to `spool` (and given
+    `env`); yield its base URL. On exit the server stops gracefully: its recorder has flushed
+    `spool`, ready for the warehouse."""
+    with uvicorn_server(factory, env={spool_variable: str(spool), **env}, factory=True) as (
+        base_url,
+        _,
+    ):
+        yield base_url
+
+
+@contextmanager
+def browser_context(browser: Browser, **options: Any) -> Iterator[BrowserContext]:
+    """A new context of `browser` (`options` as Playwright's `new_context` takes them): one
+    visitor, with cookies and a cache of its own, closed on exit whatever the test did."""
+    context = browser.new_context(**options)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@contextmanager
+def visitor_page(browser: Browser, **options: Any) -> Iterator[Page]:
+    """A page in a `browser_context` of its own (`options` for the context), closed on exit."""
+    with browser_context(browser, **options) as context:
+        yield context.new_page()
 
 
 def watch_decisions(page: Page) -> list[str]:

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -30,24 +29,26 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from analytics import Recorder, TrafficMiddleware
 from analytics.navigation import script_tag
-from analytics.warehouse import Warehouse
 from cookiewall import Category, ConsentMiddleware, Policy
-from tests.browser_support import wait_until
+from tests.browser_support import (
+    PERSONS_CHROME,
+    browser_context,
+    spooling_server,
+    visitor_page,
+    wait_until,
+)
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.support import uvicorn_server
+from tests.warehouse_support import rolled_up
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.browser
 
+APP = "tests.test_browser_prefetched_and_fetched_pages:make_app"  # uvicorn --factory
 SITE = "127.0.0.1"  # the server's own address: a referrer from it is internal
 BEACON = "/_nav"
-# A person's Chromium: Playwright's own user agent says HeadlessChrome, which is a bot.
-CHROME = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
-    " Chrome/131.0.0.0 Safari/537.36"
-)
+CHROME = PERSONS_CHROME
 POLICY = Policy(
     version="prefetch-browser-1",
     categories=[Category("necessary", required=True), Category("analytics")],
@@ -197,17 +198,14 @@ def make_app() -> ASGIApp:
 
 
 def _warehouse(spool: Path, db: Path) -> dict[str, Any]:
-    Warehouse(db).run(spool)
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        pages = con.execute("SELECT path, pageviews FROM daily_pages").fetchall()
-        sources = con.execute(
-            "SELECT referrer_medium, pageviews FROM daily_sources ORDER BY referrer_medium"
-        ).fetchall()
-        totals = con.execute("SELECT pageviews, visitors FROM daily_totals").fetchall()
-        consent = con.execute("SELECT consent, pageviews FROM daily_consent").fetchall()
-    finally:
-        con.close()
+    pages, sources, totals, consent = rolled_up(
+        spool,
+        db,
+        "SELECT path, pageviews FROM daily_pages",
+        "SELECT referrer_medium, pageviews FROM daily_sources ORDER BY referrer_medium",
+        "SELECT pageviews, visitors FROM daily_totals",
+        "SELECT consent, pageviews FROM daily_consent",
+    )
     return {"pages": dict(pages), "sources": sources, "totals": totals, "consent": consent}
 
 
@@ -230,47 +228,42 @@ def test_speculated_pages_count_only_when_shown_and_then_once(
 ) -> None:
     spool = tmp_path / "spool"
     problems: list[str] = []
-    with uvicorn_server(
-        "tests.test_browser_prefetched_and_fetched_pages:make_app",
-        env={"PREFETCH_SPOOL": str(spool)},
-        factory=True,
-    ) as (base, _):
-        context = browser.new_context(user_agent=CHROME)
-        beacons: list[int] = []
+    beacons: list[int] = []
+    with (
+        spooling_server(APP, "PREFETCH_SPOOL", spool) as base,
+        browser_context(browser, user_agent=CHROME) as context,
+    ):
         context.on(
             "response",
             lambda response: (
                 beacons.append(response.status) if response.url == base + BEACON else None
             ),
         )
-        try:
-            for shown in ("/prefetched-then-shown", "/prerendered-then-shown"):
-                page = context.new_page()
-                page.on("pageerror", lambda error: problems.append(str(error)))
-                page.goto(base + "/spec")
-                _speculated(page, base)
-                page.click(f"#to{shown.replace('/', '-')}")
-                page.wait_for_url(base + shown)
-                wait_until(page, "window.__analyticsNavigation === true")
-                wait_until(page, f"performance.getEntriesByName('{base}{BEACON}').length >= 1")
-                page.wait_for_timeout(300)  # a stray second beacon would arrive meanwhile
-                delivery = page.evaluate(
-                    "(() => { const n = performance.getEntriesByType('navigation')[0];"
-                    " return [n.deliveryType, n.activationStart > 0]; })()"
-                )
-                # Shown without a request of its own: from the prefetch, or prerendered.
-                assert delivery[0] == "navigational-prefetch" or delivery[1], delivery
-                page.close()
-            # A page loaded by its own request sends no such beacon (it is counted once).
+        for shown in ("/prefetched-then-shown", "/prerendered-then-shown"):
             page = context.new_page()
-            page.goto(base + "/next")
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.goto(base + "/spec")
+            _speculated(page, base)
+            page.click(f"#to{shown.replace('/', '-')}")
+            page.wait_for_url(base + shown)
             wait_until(page, "window.__analyticsNavigation === true")
-            page.wait_for_timeout(300)
-            assert page.evaluate(f"performance.getEntriesByName('{base}{BEACON}').length") == 0
-            asked = [path for path, _ in page.request.get(base + "/_seen").json()]
+            wait_until(page, f"performance.getEntriesByName('{base}{BEACON}').length >= 1")
+            page.wait_for_timeout(300)  # a stray second beacon would arrive meanwhile
+            delivery = page.evaluate(
+                "(() => { const n = performance.getEntriesByType('navigation')[0];"
+                " return [n.deliveryType, n.activationStart > 0]; })()"
+            )
+            # Shown without a request of its own: from the prefetch, or prerendered.
+            assert delivery[0] == "navigational-prefetch" or delivery[1], delivery
             page.close()
-        finally:
-            context.close()
+        # A page loaded by its own request sends no such beacon (it is counted once).
+        page = context.new_page()
+        page.goto(base + "/next")
+        wait_until(page, "window.__analyticsNavigation === true")
+        page.wait_for_timeout(300)
+        assert page.evaluate(f"performance.getEntriesByName('{base}{BEACON}').length") == 0
+        asked = [path for path, _ in page.request.get(base + "/_seen").json()]
+        page.close()
     assert problems == []
     assert beacons == [204, 204]  # one per page shown from a speculation, none for /next
     assert asked.count("/prefetched-then-shown") == asked.count("/prerendered-then-shown") == 2
@@ -295,11 +288,7 @@ def test_a_prerender_shown_counts_once_by_its_beacon(browser: Browser, tmp_path:
     unseen. (`browser` only for its skip, or failure, when Chromium is missing.)"""
     spool = tmp_path / "spool"
     shown = "/prerendered-then-shown"
-    with uvicorn_server(
-        "tests.test_browser_prefetched_and_fetched_pages:make_app",
-        env={"PREFETCH_SPOOL": str(spool)},
-        factory=True,
-    ) as (base, _):
+    with spooling_server(APP, "PREFETCH_SPOOL", spool) as base:
         chromium = subprocess.Popen(
             [
                 CHROMIUM,
@@ -335,21 +324,15 @@ def test_a_prerender_shown_counts_once_by_its_beacon(browser: Browser, tmp_path:
 
 def test_html_a_script_fetches_is_no_page_view(browser: Browser, tmp_path: Path) -> None:
     spool = tmp_path / "spool"
-    with uvicorn_server(
-        "tests.test_browser_prefetched_and_fetched_pages:make_app",
-        env={"PREFETCH_SPOOL": str(spool)},
-        factory=True,
-    ) as (base, _):
-        context = browser.new_context(user_agent=CHROME)
-        try:
-            page = context.new_page()
-            page.goto(base + "/htmx")
-            wait_until(page, "document.body.getAttribute('data-fetched') === 'yes'")
-            page.click("#next")
-            page.wait_for_url(base + "/next")
-            asked = [path for path, _ in page.request.get(base + "/_seen").json()]
-        finally:
-            context.close()
+    with (
+        spooling_server(APP, "PREFETCH_SPOOL", spool) as base,
+        visitor_page(browser, user_agent=CHROME) as page,
+    ):
+        page.goto(base + "/htmx")
+        wait_until(page, "document.body.getAttribute('data-fetched') === 'yes'")
+        page.click("#next")
+        page.wait_for_url(base + "/next")
+        asked = [path for path, _ in page.request.get(base + "/_seen").json()]
     assert asked.count("/fragment") == 5  # the fragments were served
     counts = _warehouse(spool, tmp_path / "analytics.duckdb")
     assert counts["pages"] == {"/htmx": 1, "/next": 1}
@@ -363,34 +346,25 @@ def test_a_link_prefetched_page_the_browser_kept_counts_once_when_shown(
     # when the page may be cached, shows it from its cache on the click without asking the
     # server again: only the navigation script can count it (it was never counted before).
     spool = tmp_path / "spool"
-    with uvicorn_server(
-        "tests.test_browser_prefetched_and_fetched_pages:make_app",
-        env={"PREFETCH_SPOOL": str(spool), "PREFETCH_MAX_AGE": "600"},
-        factory=True,
-    ) as (base, _):
-        context = browser.new_context(user_agent=CHROME)
-        try:
-            page = context.new_page()
-            page.goto(base + "/spec")
-            _speculated(page, base)
-            page.click("#to-link-prefetched")
-            page.wait_for_url(base + "/link-prefetched")
-            wait_until(page, "window.__analyticsNavigation === true")
-            wait_until(page, f"performance.getEntriesByName('{base}{BEACON}').length >= 1")
-            page.wait_for_timeout(300)  # a stray second beacon would arrive meanwhile
-            transferred = page.evaluate(
-                "performance.getEntriesByType('navigation')[0].transferSize"
-            )
-            beacons = page.evaluate(f"performance.getEntriesByName('{base}{BEACON}').length")
-            asked = page.request.get(base + "/_seen").json()
-            # A reload asks the server (revalidating or not) and sends no beacon.
-            page.reload()
-            wait_until(page, "window.__analyticsNavigation === true")
-            page.wait_for_timeout(300)
-            after_reload = page.evaluate(f"performance.getEntriesByName('{base}{BEACON}').length")
-            page.close()
-        finally:
-            context.close()
+    with (
+        spooling_server(APP, "PREFETCH_SPOOL", spool, PREFETCH_MAX_AGE="600") as base,
+        visitor_page(browser, user_agent=CHROME) as page,
+    ):
+        page.goto(base + "/spec")
+        _speculated(page, base)
+        page.click("#to-link-prefetched")
+        page.wait_for_url(base + "/link-prefetched")
+        wait_until(page, "window.__analyticsNavigation === true")
+        wait_until(page, f"performance.getEntriesByName('{base}{BEACON}').length >= 1")
+        page.wait_for_timeout(300)  # a stray second beacon would arrive meanwhile
+        transferred = page.evaluate("performance.getEntriesByType('navigation')[0].transferSize")
+        beacons = page.evaluate(f"performance.getEntriesByName('{base}{BEACON}').length")
+        asked = page.request.get(base + "/_seen").json()
+        # A reload asks the server (revalidating or not) and sends no beacon.
+        page.reload()
+        wait_until(page, "window.__analyticsNavigation === true")
+        page.wait_for_timeout(300)
+        after_reload = page.evaluate(f"performance.getEntriesByName('{base}{BEACON}').length")
     assert transferred == 0  # shown from the cache: the server never saw the click
     assert [entry for entry in asked if entry[0] == "/link-prefetched"] == [
         ["/link-prefetched", "prefetch"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import duckdb
 import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -16,15 +15,13 @@ from starlette.routing import Route
 
 from analytics import Recorder, TrafficMiddleware
 from analytics.spool import list_segments
-from analytics.warehouse import Warehouse
 from cookiewall import Category, ConsentMiddleware, Policy
-from tests.support import uvicorn_server
+from tests.browser_support import PERSONS_CHROME, spooling_server
+from tests.warehouse_support import rolled_up
 
+APP = "tests.test_navigation_beacon_under_uvicorn:make_app"  # uvicorn --factory
 SITE = "127.0.0.1"  # the server's own address: a referrer from it is internal
-CHROME = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
-    " Chrome/131.0.0.0 Safari/537.36 UvicornNavProbe/2.0"
-)
+CHROME = PERSONS_CHROME + " UvicornNavProbe/2.0"  # a marker that must not reach the spool
 POLICY = Policy(
     version="nav-uvicorn-1",
     categories=[Category("necessary", required=True), Category("analytics")],
@@ -54,11 +51,7 @@ def make_app() -> Starlette:
 
 def test_navigations_reach_daily_pages_once_each(tmp_path: Path) -> None:
     spool = tmp_path / "spool"
-    with uvicorn_server(
-        "tests.test_navigation_beacon_under_uvicorn:make_app",
-        env={"NAV_SPOOL": str(spool)},
-        factory=True,
-    ) as (base, _):
+    with spooling_server(APP, "NAV_SPOOL", spool) as base:
         browser = {"user-agent": CHROME, "sec-fetch-site": "same-origin", "origin": base}
         with httpx.Client(base_url=base, headers={"user-agent": CHROME}) as client:
             landing = client.get("/", headers={"referer": "https://news.ycombinator.com/"})
@@ -86,18 +79,14 @@ def test_navigations_reach_daily_pages_once_each(tmp_path: Path) -> None:
     written = b"".join(segment.path.read_bytes() for segment in list_segments(spool))
     for secret in (b"UvicornNavProbe", b"utm_source=", b"127.0.0.1:"):
         assert secret not in written
-    db = tmp_path / "analytics.duckdb"
-    Warehouse(db).run(spool)
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        pages = con.execute("SELECT path, pageviews, visitors FROM daily_pages").fetchall()
-        sources = con.execute(
-            "SELECT referrer_medium, pageviews FROM daily_sources ORDER BY referrer_medium"
-        ).fetchall()
-        tags = con.execute("SELECT utm_source, pageviews FROM daily_campaigns").fetchall()
-        totals = con.execute("SELECT pageviews, visitors FROM daily_totals").fetchall()
-    finally:
-        con.close()
+    pages, sources, tags, totals = rolled_up(
+        spool,
+        tmp_path / "analytics.duckdb",
+        "SELECT path, pageviews, visitors FROM daily_pages",
+        "SELECT referrer_medium, pageviews FROM daily_sources ORDER BY referrer_medium",
+        "SELECT utm_source, pageviews FROM daily_campaigns",
+        "SELECT pageviews, visitors FROM daily_totals",
+    )
     assert sorted(pages) == [
         ("/", 1, 1),
         ("/blog", 1, 1),

@@ -19,12 +19,12 @@ from starlette.routing import Route
 from analytics import Recorder, TrafficMiddleware
 from analytics.navigation import SCRIPT_INTEGRITY, script_tag
 from analytics.spool import list_segments, read_segment
-from tests.browser_support import wait_until
-from tests.support import uvicorn_server
+from tests.browser_support import spooling_server, visitor_page, wait_until
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
+APP = "tests.test_navigation_script_under_a_nonce_csp:make_app"  # uvicorn --factory
 BEACON = "/_nav"
 NONCE = "c2VjcmV0LW5vbmNlLTQy"
 CSP = f"script-src 'nonce-{NONCE}' 'strict-dynamic'; object-src 'none'; base-uri 'none'"
@@ -68,27 +68,18 @@ def make_app() -> Any:
 @pytest.mark.browser
 def test_with_the_nonce_the_script_runs_and_counts(browser: Browser, tmp_path: Path) -> None:
     spool = tmp_path / "spool"
-    with uvicorn_server(
-        "tests.test_navigation_script_under_a_nonce_csp:make_app",
-        env={"NONCE_SPOOL": str(spool)},
-        factory=True,
-    ) as (base, _):
-        context = browser.new_context()
-        try:
-            page = context.new_page()
-            blocked: list[str] = []
-            page.on("console", lambda message: blocked.append(message.text))
-            page.goto(base + "/?nonce=0")
-            page.wait_for_timeout(300)
-            assert page.evaluate("window.__analyticsNavigation === undefined")
-            assert any("Content Security Policy" in text for text in blocked), blocked
-            page.goto(base + "/")
-            wait_until(page, "window.__analyticsNavigation === true")
-            page.click("p")
-            wait_until(page, f"performance.getEntriesByName('{base}{BEACON}').length >= 1")
-            page.wait_for_timeout(300)
-        finally:
-            context.close()
+    blocked: list[str] = []
+    with spooling_server(APP, "NONCE_SPOOL", spool) as base, visitor_page(browser) as page:
+        page.on("console", lambda message: blocked.append(message.text))
+        page.goto(base + "/?nonce=0")
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.__analyticsNavigation === undefined")
+        assert any("Content Security Policy" in text for text in blocked), blocked
+        page.goto(base + "/")
+        wait_until(page, "window.__analyticsNavigation === true")
+        page.click("p")
+        wait_until(page, f"performance.getEntriesByName('{base}{BEACON}').length >= 1")
+        page.wait_for_timeout(300)
     events = [
         row for segment in list_segments(spool) for row in read_segment(segment.path).to_pylist()
     ]

@@ -237,6 +237,14 @@ def sorted_rows(db: Path, table: str, drop: tuple[str, ...] = ()) -> list[Row]:
         return con.execute(f"SELECT {kept} FROM {table} ORDER BY ALL").fetchall()
 
 
+def rolled_up(spool: Path, db: Path, *queries: str) -> list[list[Row]]:
+    """Run the warehouse over `spool` into `db` (the day's cron job) and return each query's
+    rows from it, in order: what a test of the whole path, page to rollup, checks."""
+    Warehouse(db).run(spool)
+    with duckdb.connect(str(db), read_only=True) as con:
+        return [con.execute(query).fetchall() for query in queries]
+
+
 def snapshot(db: Path, tables: Sequence[str] = ("events", *ROLLUP_TABLES)) -> dict[str, Any]:
     """Full, order-independent contents of the data tables (missing file -> empty)."""
     if not db.exists():
