@@ -1,9 +1,9 @@
 """What the browser tests (tests/test_browser_*.py) share: the gate around a module's own pages,
-the `site` fixture that serves them (or the example site) with uvicorn on 127.0.0.1, an app
-factory served with its spool, a context of the browser closed after the test, a watch on the
-decisions a page sends, and the visitor's own text size setting. The browser itself is
-tests/conftest.py's `browser` fixture, which skips (or fails, under
-COOKIEWALL_REQUIRE_BROWSER=1) without Chromium.
+the `site` fixture that serves them (or the example site, or the dashboard) with uvicorn on
+127.0.0.1, an app factory served with its spool, a context of the browser closed after the test,
+axe's verdict on a page, a watch on the decisions a page sends, and the visitor's own text size
+setting. The browser itself is tests/conftest.py's `browser` fixture, which skips (or fails,
+under COOKIEWALL_REQUIRE_BROWSER=1) without Chromium.
 
 A module keeps its own policy, pages and secret key; it names its `site` with
 
@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from cookiewall import ConsentMiddleware, Policy
+from tests.dashboard_support import PASSWORD, USER, build_warehouse
 from tests.support import StrictCSP, uvicorn_server
 
 if TYPE_CHECKING:
@@ -96,6 +97,26 @@ def example_site_serving(secret_key: str) -> Callable[[pytest.TempPathFactory], 
     return site
 
 
+# `http_credentials` for a context that opens `dashboard_site` (its HTTP Basic login).
+DASHBOARD_LOGIN = {"username": USER, "password": PASSWORD}
+
+
+def dashboard_site_serving(per_day: int = 40) -> Callable[[pytest.TempPathFactory], Iterator[str]]:
+    """A module-scoped `dashboard_site` fixture: the dashboard (tests/apps/dashboard_app.py,
+    behind DASHBOARD_LOGIN) under uvicorn, over a warehouse of its own with `per_day` pageviews
+    a day (`build_warehouse`)."""
+
+    @pytest.fixture(scope="module", name="dashboard_site")
+    def dashboard_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+        db = build_warehouse(tmp_path_factory.mktemp("dashboard"), per_day=per_day)
+        env = {"DASHBOARD_DB": str(db), "DASHBOARD_USER": USER, "DASHBOARD_PASSWORD": PASSWORD}
+        app = "tests.apps.dashboard_app:create_app"
+        with uvicorn_server(app, env=env, factory=True) as (base_url, _):
+            yield base_url
+
+    return dashboard_site
+
+
 @contextmanager
 def spooling_server(factory: str, spool_variable: str, spool: Path, **env: str) -> Iterator[str]:
     """uvicorn serving what the app factory `factory` ("module:make_app", uvicorn `--factory`)
@@ -125,6 +146,14 @@ def visitor_page(browser: Browser, **options: Any) -> Iterator[Page]:
     """A page in a `browser_context` of its own (`options` for the context), closed on exit."""
     with browser_context(browser, **options) as context:
         yield context.new_page()
+
+
+def axe_violations(page: Page) -> list[tuple[str, str, list[str]]]:
+    """axe's violations on the loaded page: (rule, impact, the offending elements)."""
+    from axe_playwright_python.sync_playwright import Axe  # a dev dependency, browser tests only
+
+    found: list[dict[str, Any]] = Axe().run(page).response["violations"]
+    return [(v["id"], v["impact"], [n["html"][:120] for n in v["nodes"]]) for v in found]
 
 
 def watch_decisions(page: Page) -> list[str]:

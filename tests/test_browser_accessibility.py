@@ -10,34 +10,30 @@ but what it finds is always a real defect.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from analytics.cli import main as analytics_main
-from tests.browser_support import example_site_serving
-from tests.dashboard_support import PASSWORD, USER, build_warehouse
-from tests.support import uvicorn_server
+from tests.browser_support import (
+    DASHBOARD_LOGIN,
+    axe_violations,
+    dashboard_site_serving,
+    example_site_serving,
+    visitor_page,
+)
 from tests.warehouse_support import events_for_days, write_events
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser
 
 pytestmark = pytest.mark.browser
 
 
-def _violations(page: Page) -> list[tuple[str, str, list[str]]]:
-    """axe's violations on the loaded page: (rule, impact, the offending elements)."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    found: list[dict[str, Any]] = Axe().run(page).response["violations"]
-    return [(v["id"], v["impact"], [n["html"][:120] for n in v["nodes"]]) for v in found]
-
-
 site = example_site_serving("a11y-test-secret-key-0123")
+dashboard_site = dashboard_site_serving(per_day=40)
 
 
 @pytest.mark.parametrize(
@@ -51,56 +47,33 @@ site = example_site_serving("a11y-test-secret-key-0123")
     ],
 )
 def test_what_a_visitor_sees_has_no_violation(site: str, browser: Browser, path: str) -> None:
-    context = browser.new_context()
-    try:
-        page = context.new_page()
+    with visitor_page(browser) as page:
         page.goto(site + path)
-        assert _violations(page) == []
+        assert axe_violations(page) == []
         # The banner opened as a page is a whole page, not a bare fragment.
         if path.startswith("/consent/"):
             assert page.evaluate("document.documentElement.lang") in ("en", "de", "fr")
             assert page.title()
-    finally:
-        context.close()
 
 
 def test_the_site_after_a_decision_has_no_violation(site: str, browser: Browser) -> None:
-    context = browser.new_context()
-    try:
-        page = context.new_page()
+    with visitor_page(browser) as page:
         page.goto(site + "/")
         page.get_by_role("button", name="Reject all").first.click()
         page.goto(site + "/blog/hello-world")
-        assert _violations(page) == []
-    finally:
-        context.close()
-
-
-@pytest.fixture(scope="module")
-def dashboard_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    warehouse = build_warehouse(tmp_path_factory.mktemp("a11y-dashboard"), per_day=40)
-    env = {"DASHBOARD_DB": str(warehouse), "DASHBOARD_USER": USER, "DASHBOARD_PASSWORD": PASSWORD}
-    with uvicorn_server("tests.apps.dashboard_app:create_app", env=env, factory=True) as (
-        base_url,
-        _,
-    ):
-        yield base_url
+        assert axe_violations(page) == []
 
 
 def test_the_dashboard_has_no_violation(dashboard_site: str, browser: Browser) -> None:
-    context = browser.new_context(http_credentials={"username": USER, "password": PASSWORD})
-    try:
-        page = context.new_page()
+    with visitor_page(browser, http_credentials=DASHBOARD_LOGIN) as page:
         page.goto(dashboard_site + "/analytics/?from=2026-03-01&to=2026-04-30")
-        assert _violations(page) == []
+        assert axe_violations(page) == []
         referrer = page.locator("a[href*='referrer=']").first
         assert referrer.count() == 1
         referrer.click()
         page.wait_for_load_state()
         assert "referrer=" in page.url
-        assert _violations(page) == []
-    finally:
-        context.close()
+        assert axe_violations(page) == []
 
 
 def test_the_html_report_has_no_violation(tmp_path: Path, browser: Browser) -> None:
@@ -113,10 +86,6 @@ def test_the_html_report_has_no_violation(tmp_path: Path, browser: Browser) -> N
     report = tmp_path / "report.html"
     args = ["report", "referrers", "--db", str(db), "--from", str(days[0]), "--to", str(yesterday)]
     assert analytics_main([*args, "--compare", "--format", "html", "--output", str(report)]) == 0
-    context = browser.new_context()
-    try:
-        page = context.new_page()
+    with visitor_page(browser) as page:
         page.goto(report.as_uri())
-        assert _violations(page) == []
-    finally:
-        context.close()
+        assert axe_violations(page) == []

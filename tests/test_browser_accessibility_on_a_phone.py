@@ -11,14 +11,17 @@ by axe-core (axe-playwright-python, a dev dependency) and by hand where axe cann
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser_support import example_site_serving
-from tests.dashboard_support import PASSWORD, USER, build_warehouse
-from tests.support import uvicorn_server
+from tests.browser_support import (
+    DASHBOARD_LOGIN,
+    axe_violations,
+    dashboard_site_serving,
+    example_site_serving,
+    visitor_page,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -34,14 +37,6 @@ TEXT_SPACING = (
     " p { margin-bottom: 2em !important; }"
 )
 COOKIE_LIST = "/consent/cookies?format=html"
-
-
-def violations(page: Page) -> list[tuple[str, str, list[str]]]:
-    """axe's violations on the loaded page: (rule, impact, the offending elements)."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    found: list[dict[str, Any]] = Axe().run(page).response["violations"]
-    return [(v["id"], v["impact"], [n["html"][:120] for n in v["nodes"]]) for v in found]
 
 
 def ax_nodes(page: Page) -> list[dict[str, Any]]:
@@ -92,47 +87,27 @@ def scrolls_by_keyboard(page: Page, selector: str) -> bool:
 # -- the dashboard ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def dashboard_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    warehouse = build_warehouse(tmp_path_factory.mktemp("a11y-phone-dashboard"), per_day=40)
-    env = {"DASHBOARD_DB": str(warehouse), "DASHBOARD_USER": USER, "DASHBOARD_PASSWORD": PASSWORD}
-    with uvicorn_server("tests.apps.dashboard_app:create_app", env=env, factory=True) as (
-        base_url,
-        _,
-    ):
-        yield base_url
-
-
+dashboard_site = dashboard_site_serving(per_day=40)
 OVERVIEW = "/analytics/?from=2026-03-01&to=2026-04-30"
 
 
 # The dashboard has no script (its CSP allows none): JavaScript on or off is the same page,
 # and axe itself needs it.
 def test_the_dashboard_on_a_phone_has_no_violation(dashboard_site: str, browser: Browser) -> None:
-    context = browser.new_context(
-        viewport=PHONE, http_credentials={"username": USER, "password": PASSWORD}
-    )
-    try:
-        page = context.new_page()
+    with visitor_page(browser, viewport=PHONE, http_credentials=DASHBOARD_LOGIN) as page:
         page.goto(dashboard_site + OVERVIEW)
         assert page.evaluate(SCROLLERS)  # the phone does make tables scroll sideways
-        assert violations(page) == []
+        assert axe_violations(page) == []
         page.locator("#referrers a[href*='referrer=']").first.click()
         page.wait_for_load_state()
         assert "referrer=" in page.url
-        assert violations(page) == []
-    finally:
-        context.close()
+        assert axe_violations(page) == []
 
 
 def test_a_keyboard_reaches_and_scrolls_every_wide_table_on_a_phone(
     dashboard_site: str, browser: Browser
 ) -> None:
-    context = browser.new_context(
-        viewport=PHONE, http_credentials={"username": USER, "password": PASSWORD}
-    )
-    try:
-        page = context.new_page()
+    with visitor_page(browser, viewport=PHONE, http_credentials=DASHBOARD_LOGIN) as page:
         page.goto(dashboard_site + OVERVIEW)
         page.locator("details summary").click()  # the chart's table, opened
         scrollers = page.evaluate(SCROLLERS)
@@ -164,16 +139,12 @@ def test_a_keyboard_reaches_and_scrolls_every_wide_table_on_a_phone(
             ax_value(node, "name") for node in ax_nodes(page) if ax_value(node, "role") == "region"
         }
         assert {"Sources", "Pages", "Campaigns"} <= names, names
-    finally:
-        context.close()
 
 
 def test_the_chart_is_described_by_its_table_of_numbers(
     dashboard_site: str, browser: Browser
 ) -> None:
-    context = browser.new_context(http_credentials={"username": USER, "password": PASSWORD})
-    try:
-        page = context.new_page()
+    with visitor_page(browser, http_credentials=DASHBOARD_LOGIN) as page:
         page.goto(dashboard_site + "/analytics/?from=2026-04-01&to=2026-04-03&compare=1")
         charts = [
             node
@@ -191,8 +162,6 @@ def test_the_chart_is_described_by_its_table_of_numbers(
         assert not page.locator("#chart-data").is_visible()  # folded until asked for
         page.get_by_text("the numbers as a table").click()
         assert page.locator("#chart-data").is_visible()
-    finally:
-        context.close()
 
 
 # -- the cookie list and the banner ----------------------------------------------------------
@@ -204,13 +173,9 @@ site = example_site_serving("a11y-phone-test-secret-key-0123")
 def test_the_cookie_list_on_a_phone_has_no_violation(
     site: str, browser: Browser, viewport: dict[str, int]
 ) -> None:
-    context = browser.new_context(viewport=viewport)
-    try:
-        page = context.new_page()
+    with visitor_page(browser, viewport=viewport) as page:
         page.goto(site + COOKIE_LIST)
-        assert violations(page) == []
-    finally:
-        context.close()
+        assert axe_violations(page) == []
 
 
 @pytest.mark.parametrize("spacing", [False, True], ids=["plain", "text-spacing"])
@@ -219,9 +184,7 @@ def test_the_cookie_list_at_400_percent_scrolls_only_its_table(
 ) -> None:
     # bypass_csp: the example site's `default-src 'self'` would refuse the text spacing sheet
     # (a visitor's extension or user style is not bound by it).
-    context = browser.new_context(viewport=ZOOM_400, bypass_csp=True)
-    try:
-        page = context.new_page()
+    with visitor_page(browser, viewport=ZOOM_400, bypass_csp=True) as page:
         page.goto(site + COOKIE_LIST)
         if spacing:
             page.add_style_tag(content=TEXT_SPACING)
@@ -238,5 +201,3 @@ def test_the_cookie_list_at_400_percent_scrolls_only_its_table(
             ax_value(node, "name") for node in ax_nodes(page) if ax_value(node, "role") == "region"
         ]
         assert caption in names, names
-    finally:
-        context.close()
