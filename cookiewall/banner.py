@@ -264,7 +264,17 @@ def parse_accept_language(header: str) -> list[str]:
 # "cookiewall-title" that the page's own markup also uses named the banner after the page's
 # heading (or, once banner.js moved it first, the page's region after it). One per process,
 # so that every banner of a process (the injected one, /consent/banner) is the same markup.
-TITLE_ID = f"cookiewall-title-{secrets.token_hex(4)}"
+# The ids name the banner's language too (and `_row_id`'s): a page with a second banner in another
+# language (an embedded `/consent/banner?lang=de`) had the German region named by the English
+# heading, and would have had its boxes described in English.
+_ID_TOKEN = secrets.token_hex(4)
+TITLE_ID = f"cookiewall-title-{_ID_TOKEN}"
+
+
+def _row_id(kind: str, lang: str, category: str) -> str:
+    """The id of a category box's `label` or `description` in banner `lang`. Language tags
+    and category names are letters, digits, `-`, `_` and `.` (Policy checks them)."""
+    return f"cookiewall-{kind}-{_ID_TOKEN}-{lang}-{category}"
 
 
 # The end of the banner's start tag (templates/banner.html): its marker attribute, which the
@@ -559,15 +569,24 @@ class Banner:
     def _category_row(
         self, category: Category, lang: str, state: str, status_key: str | None
     ) -> str:
+        """One box. It stays inside its <label> with the description, so that a click on any of
+        its words ticks it, but its accessible name is the category's label and status alone
+        (`aria-labelledby`), its description the description (`aria-describedby`): the whole
+        label as its name was read out on every arrow key."""
         texts = self.texts[lang]
         labels: dict[str, str] = texts.get("labels", {})
         descriptions: dict[str, str] = texts.get("descriptions", {})
+        description = descriptions.get(category.name, category.description)
+        description_id = _row_id("description", lang, category.name)
         return self._category.substitute(
             name=escape(category.name),
             state=state,
+            label_id=_row_id("label", lang, category.name),
+            described=f' aria-describedby="{description_id}"' if description else "",
+            description_id=description_id,
             label=escape(labels.get(category.name, category.name.capitalize())),
             status=self._status(lang, status_key, texts),
-            description=escape(descriptions.get(category.name, category.description)),
+            description=escape(description),
         ).strip()
 
     def _status(self, lang: str, key: str | None, texts: dict[str, Any]) -> str:
@@ -598,7 +617,7 @@ class Banner:
             values,
             policy_version=escape(self.policy.version),
             lang=escape(lang),
-            title_id=self._title_id,
+            title_id=f"{self._title_id}-{lang}",
             # Always said, ltr too: an English banner on a right-to-left page stays English.
             dir=direction(lang),
             action=escape(url_prefix),

@@ -108,7 +108,7 @@ def test_a_partly_translated_banner_marks_its_english_texts_as_english() -> None
     marks = _marks(markup)
     # The policy's own words: the section's language, no mark of their own.
     assert marks["ملفات تعريف الارتباط"] == (None, None)
-    assert "<strong>Necessary</strong> (دائما)<span" in markup  # its note, unmarked
+    assert "<strong>Necessary</strong> (دائما)</span>" in markup  # its note, unmarked
     english = ["Accept all", "Reject all", "Choose categories", "Save choices"]
     english += ["Cookie categories", "Cookie details"]
     for text in english:
