@@ -42,9 +42,41 @@
     }).catch(function () {});
   }
 
+  // Of a page load's URL and referrer the server keeps only the campaign tags of the query
+  // (analytics.paths.extract_utm: utm_source, utm_medium, utm_campaign, ref, source) and the
+  // referrer's site: the rest is not sent (a long query and a 4096-byte referrer would not
+  // even fit in a beacon).
+  var TAGS = { utm_source: true, utm_medium: true, utm_campaign: true, ref: true, source: true };
+
+  function tagsOf(search) {
+    var kept = [];
+    search.slice(1).split("&").forEach(function (pair) {
+      var equals = pair.indexOf("=");
+      if (equals < 0) return;
+      var key;
+      try {
+        key = decodeURIComponent(pair.slice(0, equals).replace(/\+/g, " "));
+      } catch (malformed) {
+        return; // no tag: the server reads a bad escape as no key it knows either
+      }
+      // The key as the server matches it, so an escaped one (utm%5Fsource) still counts.
+      if (Object.prototype.hasOwnProperty.call(TAGS, key)) kept.push(key + pair.slice(equals));
+    });
+    return kept.length ? "?" + kept.join("&") : "";
+  }
+
   function loaded() {
-    var page = location.pathname + location.search;
-    send(JSON.stringify({ path: page, referrer: document.referrer, loaded: true }));
+    var page = location.pathname + tagsOf(location.search);
+    var referrer = document.referrer;
+    if (referrer === location.origin + location.pathname + location.search) {
+      // The page itself (a tagged page posted back to itself): the server tells such a view
+      // from a new arrival by the referrer naming the very page it stands for.
+      referrer = location.origin + page;
+    } else {
+      var origin = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\/?#]*/.exec(referrer);
+      referrer = origin ? origin[0] : "";
+    }
+    send(JSON.stringify({ path: page, referrer: referrer, loaded: true }));
   }
 
   function navigated() {
