@@ -53,14 +53,15 @@ _OPT_OUT = frozenset({_GPC, _DNT})  # only the exact value "1" counts (GPC spec)
 _FETCH_DEST = b"sec-fetch-dest"
 # A browser fetching a page nobody may ever see says so: `Sec-Purpose: prefetch` (link
 # prefetch, speculation rules; `prefetch;prerender` for a prerender), Chrome's older
-# `Purpose: prefetch` and Firefox's older `X-Moz: prefetch`.
-_PURPOSE_HEADERS = frozenset({b"sec-purpose", b"purpose", b"x-moz"})
+# `Purpose: prefetch`, Firefox's older `X-Moz: prefetch`, and `X-Purpose: preview` (Safari's
+# Top Sites thumbnails, Facebook's in-app browser fetching a linked page ahead).
+_PURPOSE_HEADERS = frozenset({b"sec-purpose", b"purpose", b"x-moz", b"x-purpose"})
 # Every request header `_record` reads: a browser sends a dozen others (Host, Accept, Cookie,
 # Sec-Fetch-Site), each passed with one set lookup instead of a comparison with every name.
 # Recording every response, the ones that tell a page view apart are not needed.
 _READ_HEADERS_ALL = frozenset({_REFERER, _USER_AGENT, _FORWARDED_FOR, *_OPT_OUT})
 _READ_HEADERS_PAGES = _READ_HEADERS_ALL | {_FETCH_DEST, *_PURPOSE_HEADERS}
-_PREFETCH_TOKENS = frozenset({b"prefetch", b"prerender"})
+_PREFETCH_TOKENS = frozenset({b"prefetch", b"prerender", b"preview"})
 _ITEM_SEPARATORS = re.compile(rb"[,;]")
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 _CONTENT_TYPE = b"content-type"
@@ -70,7 +71,9 @@ _PARTIAL_CONTENT = 206
 _LOCATION = b"location"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})  # Fetch's "redirect status"
 _ACCEPT = b"accept"
-_PAGE_DESTINATIONS = frozenset({b"document", b"iframe", b"frame"})
+# A page shown in a frame is a page view as a top-level one is, a fenced frame's too (Chrome
+# 126+: an ad slot's page, shown to the visitor as an iframe's is).
+_PAGE_DESTINATIONS = frozenset({b"document", b"iframe", b"frame", b"fencedframe"})
 _SERVER_ERROR: Message = {"type": "http.response.start", "status": 500, "headers": []}
 # What a client-side navigation stands for: the page now shown (see analytics.navigation).
 _PAGE_SHOWN: Message = {
@@ -135,9 +138,10 @@ def _asks_for_a_page(headers: Iterable[tuple[bytes, bytes]]) -> bool:
 
 
 def _is_prefetch(value: bytes) -> bool:
-    """Whether a `Sec-Purpose` (or legacy `Purpose`, `X-Moz`) value names a prefetch: a
-    structured-field list whose items or parameters hold the token `prefetch` (or
-    `prerender`), as `prefetch`, `prefetch;prerender`, `prefetch;anonymous-client-ip`."""
+    """Whether a `Sec-Purpose` (or legacy `Purpose`, `X-Moz`, `X-Purpose`) value names a
+    prefetch: a structured-field list whose items or parameters hold the token `prefetch` (or
+    `prerender`, or `preview`), as `prefetch`, `prefetch;prerender`,
+    `prefetch;anonymous-client-ip`, `preview`."""
     return any(part.strip().lower() in _PREFETCH_TOKENS for part in _ITEM_SEPARATORS.split(value))
 
 
@@ -610,8 +614,9 @@ class TrafficMiddleware:
         # no page view: most are never shown, and the navigation script counts one that is
         # (a prerender activated, a prefetch used), which makes no request of its own. Nor is
         # HTML a script fetched (`Sec-Fetch-Dest: empty`: htmx, Turbo, fetch, XHR) or that
-        # an <img>, <script>, <link rel=prefetch> asked for: only a document or a frame shows
-        # it. Without Fetch Metadata (older browsers, HTTP clients) the answer decides alone.
+        # an <img>, <script>, <link rel=prefetch> asked for: only a document or a frame (a
+        # fenced one too) shows it. Without Fetch Metadata (older browsers, HTTP clients) the
+        # answer decides alone.
         if prefetched or (
             fetch_dest is not None
             and fetch_dest != b"document"  # what browsers send for a page: no need to normalise

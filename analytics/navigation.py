@@ -13,10 +13,13 @@ The script also posts one beacon for the page it loads with when that page's own
 a prefetch or a prerender (`Sec-Purpose: prefetch`), which the middleware does not count: a
 prerendered page when it is shown (`prerenderingchange`), a page served from a speculation
 rules prefetch (`deliveryType` "navigational-prefetch") at once. Its body,
-`{"path": "/absolute?query", "referrer": document.referrer, "loaded": true}`, is recorded as
-that request would have been, with the page's own referrer (any site's). A page loaded by its
-own request sends none. With `record="all"` the prefetch itself was recorded, as every
-response is, so such a beacon records nothing (answered 204 all the same).
+`{"path": "/absolute?query", "referrer": "<URL or empty>", "loaded": true}`, is recorded as
+that request would have been, with the page's own referrer (any site's). The script sends of
+them only what the recorder reads: the query's campaign tags (`utm_*`, `ref`, `source`), and
+the referrer's origin (its whole URL when it is the page itself, which tells a tagged page
+posted back to itself from a new arrival). A page loaded by its own request sends none.
+With `record="all"` the prefetch itself was recorded, as every response is, so such a beacon
+records nothing (answered 204 all the same).
 
 The event carries `method="GET"` and `status=200`: it stands for the page the visitor now
 sees, as if the server had sent it, so every report counts it as it counts a server-seen page
@@ -30,7 +33,8 @@ JSON (403: IE 11 and Firefox before 70 send neither Origin nor Fetch Metadata wi
 or a beacon, and another site's page can leave out the Referer), another content type
 (415), a body over `MAX_BODY` bytes (413, read no further), and a body that is not
 `{"path": "/absolute?query", "from": "/absolute"}` nor a page load's as above (its referrer
-empty or an absolute URL) (400), for an app under a mount
+empty or an http, https or android-app URL; `loaded` a JSON boolean) (400), for an app under
+a mount
 (`root_path`), a path outside it (400: another app's page, or none), and, when the site
 lists its client-side routes (`navigation_paths`), a path not among them (400).
 
@@ -61,6 +65,7 @@ from urllib.parse import unquote, urlsplit
 
 from analytics.middleware import _exclusion_check
 from analytics.recorder import checked_path_patterns
+from analytics.referrers import _ANDROID_SCHEME, _WEB_SCHEMES
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -72,7 +77,10 @@ NAVIGATION_JS = resources.files("analytics").joinpath("static/navigation.js").re
 # advises). It changes with the script: take it from here, not copied into a template.
 SCRIPT_INTEGRITY = "sha384-" + base64.b64encode(hashlib.sha384(NAVIGATION_JS).digest()).decode()
 SCRIPT_VERSION = hashlib.sha256(NAVIGATION_JS).hexdigest()[:16]
-# A path and the one navigated from, each up to about 1.5 KB as a browser writes them.
+# A path and the one navigated from, each up to about 1.5 KB as a browser writes them. A page
+# load's body is smaller: the script leaves out what is never stored (the query but for its
+# campaign tags, the referrer but for its origin), where a whole document.referrer (up to
+# 4096 in Chromium) and a long query would not fit.
 MAX_BODY = 4096
 # Plain segments only: the path is also an exclusion pattern, where `*?[` are wildcards.
 _BEACON_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
@@ -87,6 +95,15 @@ _NO_SIGNAL = (
     " (a client that is not a browser can post application/json)"
 )
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+# The two bodies the script sends: a navigation, and the page it loaded with (see `_navigation_of`).
+_BAD_BODY = (
+    'the body must be {"path": "/…", "from": "/…"} or'
+    ' {"path": "/…", "referrer": "https://…" or "", "loaded": true}'
+)
+# The schemes `analytics.referrers.parse_referrer` reads a referrer from (a web page, an
+# Android app): what a browser writes into `document.referrer`. Any other would be recorded
+# as direct, so a page load's beacon naming one is refused as no browser's.
+_REFERRER_SCHEMES = _WEB_SCHEMES | {_ANDROID_SCHEME}
 _ETAG = f'"{SCRIPT_VERSION}"'.encode()
 # CSP3 base64-value (as cookiewall.banner's): only these characters, so it cannot end the
 # attribute it is written into.
@@ -249,7 +266,7 @@ class Navigation:
             return _error(413, f"the body is over {MAX_BODY} bytes")
         shown = _navigation_of(body)
         if shown is None:
-            return _error(400, 'the body must be {"path": "/…", "from": "/…"}, absolute paths')
+            return _error(400, _BAD_BODY)
         to = shown.path
         root = (scope.get("root_path") or "").rstrip("/")
         if root and not _is_under(to, root):
@@ -277,6 +294,7 @@ _BEACON_ONLY_HEADERS = frozenset(
         b"sec-purpose",
         b"purpose",
         b"x-moz",
+        b"x-purpose",
     }
 )
 
@@ -410,7 +428,10 @@ def _navigation_of(body: bytes) -> Shown | None:
     to = data.get("path")
     if not _is_absolute(to):
         return None
-    if data.get("loaded") is True:
+    loaded = data.get("loaded", False)
+    if not isinstance(loaded, bool):
+        return None  # "true", 1, null: not what the script sends, and no navigation either
+    if loaded:
         referrer = data.get("referrer", "")
         if not (referrer == "" or _is_referrer(referrer)):
             return None
@@ -423,7 +444,8 @@ def _navigation_of(body: bytes) -> Shown | None:
 
 def _is_referrer(value: object) -> bool:
     """An absolute URL as `document.referrer` writes it (and the Referer header carries):
-    printable ASCII, a scheme and a host (`https://…`, `android-app://com.…`), no fragment."""
+    printable ASCII, an http(s) or android-app scheme and a host (`https://…`,
+    `android-app://com.…`), no fragment. `javascript://host/…` has a host but is no page."""
     if not (
         isinstance(value, str)
         and value.isascii()
@@ -436,7 +458,7 @@ def _is_referrer(value: object) -> bool:
         parts = urlsplit(value)
     except ValueError:
         return False
-    return bool(parts.scheme and parts.netloc)
+    return parts.scheme in _REFERRER_SCHEMES and bool(parts.netloc)
 
 
 def _is_under(to: str, root: str) -> bool:

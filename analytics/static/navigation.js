@@ -9,8 +9,9 @@
  * The beacon carries the new path and query and the one navigated from: no cookie, no id.
  * The page it loads with is counted by the server, unless the browser asked for it as a
  * prefetch or a prerender (Sec-Purpose: prefetch), which most often nobody sees: then one
- * beacon says it was shown, with its own referrer, when a prerender is shown or at once for a
- * page served from a speculation rules prefetch.
+ * beacon says it was shown, with its own referrer's origin and its query's campaign tags (all
+ * the server keeps of them), when a prerender is shown or at once for a page served from a
+ * speculation rules prefetch or from the HTTP cache.
  */
 (function () {
   "use strict";
