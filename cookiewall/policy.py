@@ -8,6 +8,7 @@ import functools
 import re
 import string
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -64,6 +65,11 @@ TEXT_KEYS = frozenset(
 )
 # Per-language mappings keyed by category name (labels and descriptions in that language).
 TEXT_TABLES = frozenset({"labels", "descriptions"})
+# Texts that may be empty: a category's description is optional (the box is then described
+# by nothing, as a Category without one is). Every other text names a control, a heading,
+# a column or a note, or is what a screen reader says: blank, it would leave a button or a
+# box without words (a blank "Reject all" makes refusing harder than accepting).
+MAY_BE_EMPTY = frozenset({"descriptions"})
 # The words around the cookie list (`texts.<lang>.cookie_list`), which the banner's "Cookie
 # details" link opens; `caption` may name the policy version as `{version}`.
 COOKIE_LIST_TABLE = "cookie_list"
@@ -698,6 +704,20 @@ def _bad_attr(value: str) -> bool:
     return any(ch in value for ch in ";,") or not (min(value) >= "!" and max(value) <= "~")
 
 
+# What a text holding only these shows: nothing a visitor can read (spaces of every width,
+# line breaks, control characters, zero-width and direction marks).
+_INVISIBLE = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
+
+
+def _check_not_blank(value: str, where: str) -> None:
+    if all(unicodedata.category(ch) in _INVISIBLE for ch in value):
+        problem = f"blank ({value!r} shows nothing)" if value else "empty"
+        raise ValueError(
+            f"{where} must not be {problem}: write the words, or leave the key out to use"
+            " the default wording"
+        )
+
+
 def _check_texts(texts: Texts, category_names: frozenset[str]) -> dict[str, dict[str, Any]]:
     if not isinstance(texts, Mapping):
         raise ValueError("texts must map a language tag to a table of texts")
@@ -739,10 +759,14 @@ def _check_texts(texts: Texts, category_names: frozenset[str]) -> dict[str, dict
                         f"texts.{language}.{key}: unknown categories"
                         f" {', '.join(sorted(map(str, strays)))}"
                     )
+                if key not in MAY_BE_EMPTY:
+                    for name, text in value.items():
+                        _check_not_blank(text, f"texts.{language}.{key}.{name}")
                 entry[key] = dict(value)
             elif not isinstance(value, str):
                 raise ValueError(f"texts.{language}.{key} must be a string")
             else:
+                _check_not_blank(value, f"texts.{language}.{key}")
                 entry[key] = value
         checked[tag] = entry
     return checked
@@ -760,6 +784,7 @@ def _check_cookie_list(table: Any, where: str) -> dict[str, str]:
     for key, value in table.items():
         if not isinstance(value, str):
             raise ValueError(f"{where}.{key} must be a string")
+        _check_not_blank(value, f"{where}.{key}")
     if "caption" in table:
         _check_caption(table["caption"], f"{where}.caption")
     return dict(table)

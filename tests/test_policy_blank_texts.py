@@ -1,0 +1,105 @@
+"""A policy text that names a control, a heading, a column or a note must say something.
+
+`texts={"it": {"title": "", "accept_all": "", "reject_all": "   ", "labels": {"analytics": ""}}}`
+was accepted: an Italian visitor got a banner region with no name, two buttons without words
+(a blank "Reject all" makes refusing harder than accepting) and a box with no label. Every
+such text, empty or only spaces, line breaks or invisible marks, is now a ValueError naming
+it, in Python and in a TOML file. A category's description may still be empty: it is
+optional, as a Category's own is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cookiewall import Category, Policy
+from cookiewall.policy import COOKIE_LIST_KEYS, TEXT_KEYS
+
+CATEGORIES = [Category("necessary", required=True), Category("analytics", "Counts visits.")]
+# Nothing a visitor can read: spaces (ASCII, no-break, ideographic), a tab, line breaks,
+# a zero-width space, a word joiner, right-to-left and left-to-right marks.
+BLANKS = ["", "   ", "\u00a0", "\u3000", "\t\n", "\u2028", "\u200b", "\u2060\ufeff", "\u200f\u200e"]
+
+
+def _policy(texts: dict[str, Any]) -> Policy:
+    return Policy("1", CATEGORIES, texts=texts)
+
+
+def test_the_reported_blank_italian_banner_is_refused_naming_the_first_blank_text() -> None:
+    texts = {
+        "it": {"title": "", "accept_all": "", "reject_all": "   ", "labels": {"analytics": ""}}
+    }
+    with pytest.raises(ValueError, match=r"^texts\.it\.title ") as raised:
+        _policy(texts)
+    assert str(raised.value) == (
+        "texts.it.title must not be empty: write the words, or leave the key out to use the"
+        " default wording"
+    )
+
+
+@pytest.mark.parametrize("key", sorted(TEXT_KEYS))
+@pytest.mark.parametrize("blank", BLANKS, ids=repr)
+def test_every_banner_text_empty_or_blank_is_refused(key: str, blank: str) -> None:
+    problem = "empty" if not blank else "blank"
+    with pytest.raises(ValueError, match=rf"^texts\.it\.{key} must not be {problem}\b"):
+        _policy({"it": {key: blank}})
+
+
+@pytest.mark.parametrize("blank", BLANKS, ids=repr)
+def test_a_blank_category_label_is_refused(blank: str) -> None:
+    with pytest.raises(ValueError, match=r"^texts\.it\.labels\.analytics must not be"):
+        _policy({"it": {"labels": {"necessary": "Necessari", "analytics": blank}}})
+
+
+@pytest.mark.parametrize("key", sorted(COOKIE_LIST_KEYS))
+@pytest.mark.parametrize("blank", ["", "  "], ids=repr)
+def test_every_cookie_list_word_empty_or_blank_is_refused(key: str, blank: str) -> None:
+    with pytest.raises(ValueError, match=rf"^texts\.it\.cookie_list\.{key} must not be"):
+        _policy({"it": {"cookie_list": {key: blank}}})
+
+
+def test_a_blank_text_is_shown_in_the_message_so_that_invisible_ones_can_be_found() -> None:
+    with pytest.raises(ValueError, match=r"^texts\.de\.reject_all ") as raised:
+        _policy({"de": {"reject_all": "\u200b"}})
+    assert str(raised.value).startswith(
+        "texts.de.reject_all must not be blank ('\\u200b' shows nothing): "
+    )
+
+
+@pytest.mark.parametrize("description", ["", "   "], ids=repr)
+def test_an_empty_description_is_still_allowed(description: str) -> None:
+    """A description is optional (`Category("x")` has none): an empty one in a language
+    shows no description there rather than the one written in another language."""
+    policy = _policy({"it": {"descriptions": {"analytics": description}}})
+    assert policy.texts["it"]["descriptions"] == {"analytics": description}
+
+
+@pytest.mark.parametrize("text", ["OK", " Accetta tutto ", "\u2713", "拒绝", "\u200fرفض الكل"])
+def test_texts_with_something_to_read_are_kept_as_written(text: str) -> None:
+    policy = _policy({"it": {"reject_all": text, "labels": {"analytics": text}}})
+    assert policy.texts["it"] == {"reject_all": text, "labels": {"analytics": text}}
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('[texts.it]\nreject_all = "   "\n', "texts.it.reject_all must not be blank"),
+        ('[texts.it]\ntitle = """\n"""\n', "texts.it.title must not be empty"),
+        ('[texts.it]\naccept_all = "\\t\\n"\n', "texts.it.accept_all must not be blank"),
+        ('[texts.it.labels]\nanalytics = ""\n', "texts.it.labels.analytics must not be empty"),
+        ("[texts.it.cookie_list]\ncaption = ''\n", "texts.it.cookie_list.caption must not be"),
+    ],
+    ids=["spaces", "multiline-newline-only", "escapes", "label", "caption"],
+)
+def test_a_toml_policy_gives_the_same_one_line_error_naming_the_file(
+    tmp_path: Path, table: str, message: str
+) -> None:
+    path = tmp_path / "cookiewall.toml"
+    path.write_text('version = "1"\n[[categories]]\nname = "analytics"\n' + table)
+    with pytest.raises(ValueError, match="must not be") as raised:
+        Policy.from_toml(path)
+    assert str(raised.value).startswith(f"{path}: {message}")
+    assert "\n" not in str(raised.value)
