@@ -1,0 +1,62 @@
+"""Which of a policy's languages answers a language tag: RFC 4647 lookup, plus the aliases
+browsers still send.
+
+RFC 4647 lookup alone drops subtags from the end: `zh-TW` tries `zh-tw`, then `zh`. But
+browsers in Taiwan, Hong Kong and Macau send `zh-TW`, `zh-HK`, `zh-MO`, not `zh-Hant-TW`,
+and a policy keys Traditional Chinese as `zh-Hant`: those visitors got English (or, with a
+`zh` table, Simplified Chinese). Old Java and Android send `iw`, `in` and `ji` for Hebrew,
+Indonesian and Yiddish (ISO 639 renamed them in 1989): a Hebrew visitor got an English,
+left-to-right banner. Each tag is therefore tried as sent first, and then as its alias,
+before the next subtag is dropped.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Container
+
+# ISO 639 codes withdrawn in 1989 that Java's Locale (and so Android) still reports.
+_RENAMED_LANGUAGES = {"iw": "he", "in": "id", "ji": "yi"}
+# Chinese regions whose written language is one script (CLDR likely subtags): a `zh-<region>`
+# tag without a script subtag is read as `zh-<script>-<region>`.
+_CHINESE_SCRIPTS = {"tw": "hant", "hk": "hant", "mo": "hant", "cn": "hans", "sg": "hans"}
+# Tags come from requests: a bound on what is remembered (the gate's own caches are too).
+_FALLBACK_CACHE_SIZE = 1024
+
+
+@functools.lru_cache(maxsize=_FALLBACK_CACHE_SIZE)
+def fallbacks(tag: str) -> tuple[str, ...]:
+    """The tags to try for the lower-case tag `tag`, best first: each truncation of it
+    (RFC 4647), each followed by its aliases. `zh-tw` gives `zh-tw`, `zh-hant-tw`,
+    `zh-hant`, `zh`; `iw-il` gives `iw-il`, `he-il`, `iw`, `he`."""
+    tried: dict[str, None] = {}
+    while tag:
+        tried[tag] = None
+        tried.update(dict.fromkeys(_aliases(tag)))
+        tag = tag.rpartition("-")[0]
+    return tuple(tried)
+
+
+def lookup(tag: str, available: Container[str]) -> str | None:
+    """The first of `fallbacks(tag)` that `available` holds (lower-case keys), or None."""
+    for candidate in fallbacks(tag):
+        if candidate in available:
+            return candidate
+    return None
+
+
+def _aliases(tag: str) -> tuple[str, ...]:
+    """What `tag` is also written as, most specific first (empty when nothing)."""
+    language, _, rest = tag.partition("-")
+    if language in _RENAMED_LANGUAGES:
+        renamed = _RENAMED_LANGUAGES[language]
+        return (f"{renamed}-{rest}" if rest else renamed,)
+    region, _, after = rest.partition("-")
+    if language == "zh" and region in _CHINESE_SCRIPTS:
+        script = f"zh-{_CHINESE_SCRIPTS[region]}"
+        if after:  # `zh-tw-x`: the rest comes with the truncation to `zh-tw`
+            return (f"{script}-{rest}",)
+        # `zh-hant-tw` first (a policy may word Taiwan apart from Hong Kong), then `zh-hant`
+        # itself, here: the next truncation of the tag sent is `zh`.
+        return (f"{script}-{region}", script)
+    return ()
