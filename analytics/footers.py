@@ -213,8 +213,9 @@ def read_footer(path: Path) -> Footer:
         stats = group.column(ts_index).statistics
         if stats is None or not stats.has_min_max or not isinstance(stats.min, datetime):
             return Footer(rows=meta.num_rows, ts_range=None, content_id=content_id)
-        lows.append(stats.min)
-        highs.append(stats.max)
+        # A `ts` without a zone (another writer's) is UTC, as ingest reads it.
+        lows.append(stats.min if stats.min.tzinfo else stats.min.replace(tzinfo=UTC))
+        highs.append(stats.max if stats.max.tzinfo else stats.max.replace(tzinfo=UTC))
     ts_range = (min(lows), max(highs)) if lows else None
     if ts_range is not None:
         check_ts_range(*ts_range)

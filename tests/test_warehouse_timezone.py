@@ -64,7 +64,7 @@ def test_day_is_the_local_date_of_ts(tmp_path: Path, ts: str, local_day: date, z
     finally:
         con.close()
     expected = local_day if zone == "Europe/Berlin" else utc(ts).date()
-    assert rows == [(utc(ts), expected)]  # ts is stored unchanged, in UTC
+    assert rows == [(utc(ts).replace(microsecond=0), expected)]  # in UTC, floored to the second
     assert totals == [(expected,)]
 
 
