@@ -144,6 +144,11 @@ COOKIE_LIST_TEXTS: dict[str, dict[str, str]] = {
         "strictly_necessary": "strictly necessary",
         "undeclared": "(undeclared)",
         "undeclared_purpose": "seen on this site, not in the policy",
+        # A host-only cookie's Domain (none declared): sent to this host alone. An empty cell
+        # was read by screen readers as "blank".
+        "host_only": "this site only",
+        # An undeclared cookie's Domain and Path: a request's Cookie header does not say them.
+        "unknown": "unknown",
     },
     "de": {
         "caption": "Cookies (Richtlinienversion {version})",
@@ -156,6 +161,8 @@ COOKIE_LIST_TEXTS: dict[str, dict[str, str]] = {
         "strictly_necessary": "unbedingt erforderlich",
         "undeclared": "(nicht deklariert)",
         "undeclared_purpose": "auf dieser Website gesehen, nicht in der Richtlinie",
+        "host_only": "nur diese Website",
+        "unknown": "unbekannt",
     },
     "fr": {
         "caption": "Cookies (version de la politique {version})",
@@ -168,6 +175,8 @@ COOKIE_LIST_TEXTS: dict[str, dict[str, str]] = {
         "strictly_necessary": "strictement nécessaire",
         "undeclared": "(non déclaré)",
         "undeclared_purpose": "vu sur ce site, absent de la politique",
+        "host_only": "ce site uniquement",
+        "unknown": "inconnu",
     },
 }
 

@@ -771,7 +771,7 @@ class ConsentEndpoints:
                 _label(labels, required[0]) if required else words["strictly_necessary"],
                 data["consent_cookie"]["name"],
                 words["consent_cookie"],
-                "",
+                words["host_only"],  # set without a Domain attribute
                 data["consent_cookie"]["path"],
             )
         ]
@@ -782,12 +782,15 @@ class ConsentEndpoints:
                         _label(labels, category["name"]),
                         cookie["name"],
                         cookie["purpose"],
-                        cookie["domain"] or "",
+                        cookie["domain"] or words["host_only"],
                         cookie["path"],
                     )
                 )
+        unknown = words["unknown"]  # an undeclared cookie's domain and path: none was seen
         for name in data["undeclared"]:
-            rows.append(_row(words["undeclared"], name, words["undeclared_purpose"], "", ""))
+            rows.append(
+                _row(words["undeclared"], name, words["undeclared_purpose"], unknown, unknown)
+            )
         caption = words["caption"].format(version=self.policy.version)
         columns = (words[key] for key in ("category", "cookie", "purpose", "domain", "path"))
         return (

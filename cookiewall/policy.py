@@ -85,6 +85,8 @@ COOKIE_LIST_KEYS = frozenset(
         "strictly_necessary",
         "undeclared",
         "undeclared_purpose",
+        "host_only",
+        "unknown",
     }
 )
 

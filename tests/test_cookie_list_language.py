@@ -24,6 +24,10 @@ WORDS = {
         "consent": "stores your consent choice (strictly necessary)",
         "undeclared": ["(undeclared)", "stray", "seen on this site, not in the policy"],
         "necessary": "Necessary",
+        # A host-only cookie's Domain, and an undeclared one's Domain and Path: an empty cell
+        # was read by screen readers as "blank".
+        "host_only": "this site only",
+        "unknown": "unknown",
     },
     "de": {
         "caption": f"Cookies (Richtlinienversion {VERSION})",
@@ -35,6 +39,8 @@ WORDS = {
             "auf dieser Website gesehen, nicht in der Richtlinie",
         ],
         "necessary": "Notwendig",
+        "host_only": "nur diese Website",
+        "unknown": "unbekannt",
     },
     "fr": {
         "caption": f"Cookies (version de la politique {VERSION})",
@@ -42,6 +48,8 @@ WORDS = {
         "consent": "enregistre votre choix de consentement (strictement nécessaire)",
         "undeclared": ["(non déclaré)", "stray", "vu sur ce site, absent de la politique"],
         "necessary": "Strictement nécessaires",
+        "host_only": "ce site uniquement",
+        "unknown": "inconnu",
     },
 }
 
@@ -90,14 +98,18 @@ def test_the_table_speaks_the_banners_language(accept_language: str | None, lang
     assert f'<table class="cookiewall-declaration" lang="{language}">' in text
     assert f"<caption>{html.escape(str(words['caption']))}</caption>" in text
     assert "".join(f'<th scope="col">{h}</th>' for h in words["headers"]) in text
-    assert _cells(str(words["necessary"]), "cookiewall", str(words["consent"]), "", "/") in text
-    assert _cells(*words["undeclared"], "", "") in text
+    host_only, unknown = str(words["host_only"]), str(words["unknown"])
+    consent = _cells(str(words["necessary"]), "cookiewall", str(words["consent"]), host_only, "/")
+    assert consent in text
+    assert _cells(*words["undeclared"], unknown, unknown) in text
+    assert "<td></td>" not in text
     # The same language as the banner the visitor came from.
     banner = call(app, "GET", "/consent/banner", headers=headers)
     assert banner.headers["content-language"] == language
     assert response.headers["content-language"] == language
-    # What the policy wrote (a purpose) stays as written.
-    assert "<td>colour scheme</td>" in text
+    # What the policy wrote (a purpose, a domain) stays as written.
+    assert f"<td>colour scheme</td>{_cells(host_only)}<td>/</td>" in text
+    assert "<td>Google Analytics</td><td>.example.com</td>" in text
 
 
 @pytest.mark.parametrize(("accept_language", "language"), LOOKUPS)
@@ -170,9 +182,11 @@ def test_category_labels_given_by_the_policy_name_the_rows() -> None:
     # The banner's labels per language, the policy's own first, name the category column.
     policy = make_policy(texts={"de": {"labels": {"preferences": "Einstellungen"}}})
     response = call(make_app(policy=policy), "GET", URL, headers={"accept-language": "de"})
-    assert _cells("Einstellungen", "theme", "colour scheme", "", "/") in response.text
+    assert (
+        _cells("Einstellungen", "theme", "colour scheme", "nur diese Website", "/") in response.text
+    )
     english = call(make_app(policy=policy), "GET", URL, headers={"accept-language": "en"})
-    assert _cells("Preferences", "theme", "colour scheme", "", "/") in english.text
+    assert _cells("Preferences", "theme", "colour scheme", "this site only", "/") in english.text
 
 
 # A whole Italian cookie list, as a site in a language cookiewall does not ship writes it.
