@@ -19,6 +19,7 @@ from string import Template
 from typing import Any, cast
 from urllib.parse import quote
 
+from cookiewall import languages
 from cookiewall.consent import Consent
 from cookiewall.policy import COOKIE_LIST_TABLE, Category, Policy
 
@@ -536,12 +537,9 @@ class Banner:
         return CookieListTexts(tag, words, labels)
 
     def _lookup(self, tag: str) -> str | None:
-        """RFC 4647 lookup: `zh-hant-tw` tries `zh-hant` then `zh`; `de-ch-1996`, `de-ch`."""
-        while tag:
-            if tag in self.texts:
-                return tag
-            tag = tag.rpartition("-")[0]
-        return None
+        """RFC 4647 lookup (`zh-hant-tw` tries `zh-hant` then `zh`; `de-ch-1996`, `de-ch`),
+        with the aliases browsers send: `zh-tw` finds `zh-hant` before `zh`, `iw` finds `he`."""
+        return languages.lookup(tag, self.texts)
 
     def fragment(self, language: str, next_path: str, consent: Consent | None = None) -> str:
         return self.default.fragment(language, next_path, consent)
