@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ import httpx
 
 from analytics import Recorder, TrafficMiddleware
 from analytics.middleware import Receive, Scope, Send
+from analytics.navigation import NAVIGATION_JS
+from analytics.paths import _SOURCE_FALLBACKS, _TAG_KEYS
 from analytics.spool import list_segments, read_segment
 from tests.support import uvicorn_server
 
@@ -166,8 +169,8 @@ def test_page_load_beacons_from_pages_and_android_apps_are_recorded(tmp_path: Pa
             assert client.post(BEACON, content=json.dumps(body), headers=headers).status_code == 204
         # The beacon's own purpose header describes the beacon, not the page it stands for.
         preview = {**headers, "x-purpose": "preview"}
-        body = json.dumps({"path": "/after-preview", "from": "/moved"})
-        assert client.post(BEACON, content=body, headers=preview).status_code == 204
+        after = json.dumps({"path": "/after-preview", "from": "/moved"})
+        assert client.post(BEACON, content=after, headers=preview).status_code == 204
 
     events = _serve(tmp_path / "spool", visit)
     assert [
@@ -179,3 +182,12 @@ def test_page_load_beacons_from_pages_and_android_apps_are_recorded(tmp_path: Pa
         ("/moved", "(ip)", "internal"),  # an address is never stored
         ("/after-preview", "(ip)", "internal"),
     ]
+
+
+def test_the_script_keeps_the_query_keys_the_recorder_reads() -> None:
+    """navigation.js sends of a page load's query only the pairs `extract_utm` reads: its list
+    is a copy, checked here so that a tag the recorder learns is not dropped by the script."""
+    found = re.search(r"var TAGS = \{([^}]*)\}", NAVIGATION_JS.decode())
+    assert found is not None
+    sent = set(re.findall(r"(\w+): true", found.group(1)))
+    assert sent == set(_TAG_KEYS) | set(_SOURCE_FALLBACKS)
