@@ -1456,6 +1456,7 @@ def _single_value(cookie_header: bytes, name: bytes) -> str | None:
 # Cache-Control directives by which the app decides how long a copy stays fresh.
 _FRESHNESS = (b"max-age", b"no-cache", b"no-store")
 _CONDITIONS = frozenset({b"if-none-match", b"if-modified-since"})
+_PAGE_DESTINATIONS = frozenset({b"document", b"iframe", b"frame", b"fencedframe"})
 
 
 def _unconditional_navigation(scope: Scope) -> None:
@@ -1474,7 +1475,8 @@ def _unconditional_navigation(scope: Scope) -> None:
         accept = _find(headers, b"accept") or b""
         navigation = accept.lstrip().lower().startswith(b"text/html")
     else:
-        navigation = destination.strip().lower() in (b"document", b"iframe")
+        # The destinations of a page a visitor sees (the recorder counts the same ones).
+        navigation = destination.strip().lower() in _PAGE_DESTINATIONS
     if navigation and scope["method"] == "GET":
         scope["headers"] = [(k, v) for k, v in headers if k not in _CONDITIONS]
 

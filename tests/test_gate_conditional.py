@@ -66,6 +66,8 @@ def revalidate(
         NAVIGATE,
         {"accept": "text/html,*/*;q=0.8"},  # a browser without Fetch Metadata
         {"sec-fetch-dest": "iframe", "accept": "text/html"},
+        {"sec-fetch-dest": "frame", "accept": "text/html"},  # <frameset>
+        {"sec-fetch-dest": "fencedframe", "accept": "text/html"},  # counted as a page view too
     ],
 )
 def test_after_withdrawal_the_revalidated_page_shows_the_banner(
