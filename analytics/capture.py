@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from analytics.event import EVENT_SCHEMA, Event, to_table
 from analytics.forkgate import python_section
-from analytics.paths import extract_utm, redact_path, redact_sent_path
+from analytics.paths import extract_utm, raw_path_needed, redact_sent_path
 from analytics.referrers import DIRECT, Referrer
 from analytics.useragents import classify_user_agent
 
@@ -50,7 +50,7 @@ class Capture(NamedTuple):
     consent: str  # one of CONSENT_STATES, decided at request time
     hash_allowed: bool  # False: consent declined, GPC or DNT (decided at request time)
     # ASGI scope["raw_path"] (the path as sent, escapes kept), or None: only looked at when it
-    # holds an encoded slash (see paths.redact_sent_path)
+    # holds an encoded slash or path holds U+FFFD (see paths.redact_sent_path)
     raw_path: bytes | None = None
 
 
@@ -411,10 +411,11 @@ def _path_lookup(
     columns: _Columns, paths: Sequence[str], raw_paths: Sequence[bytes | None]
 ) -> _Lookup:
     """The stored path of each row: `path` redacted, or judged by the segments the client
-    sent where its raw path holds an encoded slash (see `redact_sent_path`).
+    sent where its raw path holds an encoded slash, or its path U+FFFD for bytes that were
+    not UTF-8 (see `redact_sent_path`).
 
-    One C-level join and search rules out the common batch, with no encoded slash at all
-    (tens of nanoseconds per row); only then are the rows looked at one by one.
+    Two C-level joins and searches rule out the common batch, with no encoded slash and no
+    U+FFFD at all (tens of nanoseconds per row); only then are the rows looked at one by one.
     """
     try:
         sent = b"/".join(raw_paths)  # type: ignore[arg-type]  # None raises
@@ -423,18 +424,28 @@ def _path_lookup(
             sent = b"/".join(filter(None, raw_paths))
         except TypeError:
             sent = b"%2F"
-    if b"%2F" in sent or b"%2f" in sent:
+    try:
+        replaced = "\ufffd" in "".join(paths)
+    except TypeError:  # an odd path: row by row
+        replaced = True
+    if replaced or b"%2F" in sent or b"%2f" in sent:
         keys: list[str | tuple[str, bytes]] = [
-            (path, raw) if type(raw) is bytes and (b"%2F" in raw or b"%2f" in raw) else path
+            (path, raw)
+            if type(raw) is bytes and type(path) is str and raw_path_needed(path, raw)
+            else path
             for path, raw in zip(paths, raw_paths, strict=True)
         ]
         if any(type(key) is tuple for key in keys):
             return columns.lookup(keys, _stored_path)
-    return columns.lookup(paths, redact_path, pa.string())
+    return columns.lookup(paths, _stored_decoded_path, pa.string())
 
 
 def _stored_path(key: str | tuple[str, bytes]) -> str:
-    return redact_path(key) if isinstance(key, str) else redact_sent_path(*key)
+    return _stored_decoded_path(key) if isinstance(key, str) else redact_sent_path(*key)
+
+
+def _stored_decoded_path(path: str) -> str:
+    return redact_sent_path(path, None)  # redact_path, control characters escaped
 
 
 def _reloaded_tagged_pages(

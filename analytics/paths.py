@@ -20,7 +20,7 @@ import threading
 import unicodedata
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
-from urllib.parse import unquote
+from urllib.parse import quote, unquote, unquote_to_bytes
 
 REDACTED = ":redacted"
 MAX_PATH_LENGTH = 512
@@ -51,6 +51,24 @@ _LOWER = re.compile(r"[a-z]")
 _DIGIT = re.compile(r"[0-9]")
 _LETTER = re.compile(r"[A-Za-z]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# A byte that is not UTF-8, as Python's "surrogateescape" keeps it (0x80-0xFF as U+DC80-U+DCFF).
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+# ... stored as its escape, so that `/caf%E9` and `/caf%E8` (café and cafè from a Latin-1
+# page) stay two pages, not one `/caf\ufffd` ...
+_ESCAPED = {0xDC00 + byte: f"%{byte:02X}" for byte in range(0x80, 0x100)}
+# ... and judged as the legacy web reads it too: windows-1252 (what browsers decode
+# ISO-8859-1 as; its five unassigned bytes as Latin-1), so that `4111%A01111%A0…` (no-break
+# spaces) is a card's number, as `4111%C2%A01111%C2%A0…` is.
+_AS_WINDOWS_1252 = {
+    0xDC00 + byte: bytes([byte]).decode("cp1252", "ignore") or chr(byte)
+    for byte in range(0x80, 0x100)
+}
+# Characters no link carries and that act on what shows a path: C0 controls (NUL, ESC, CR,
+# LF), DEL, C1 controls and the bidirectional embeddings, overrides and isolates (a
+# `gpj.exe` written backwards). Only forged requests send them; stored, a CSV export would
+# hand a NUL or an escape sequence to a terminal or a spreadsheet. Kept percent-encoded in
+# a path (`/a%00b`, as `%2F`), a space in a UTM value.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 # Internet addresses. IPv4: a dotted quad of 0-255 values (zero-padded too), not part of a
 # longer dotted number, so versions (`1.2.3`, `1.2.3.4.5`) and dates (`2026.11.28`) stay. An
@@ -899,8 +917,22 @@ def _redact_segment(segment: str) -> str:
 
 
 def _redact(path: str) -> str:
-    redacted = "/".join(_redact_segment(segment) for segment in path.split("/"))
+    judge = _redact_segment if path.isascii() else _redact_segment_with_bytes
+    redacted = "/".join(judge(segment) for segment in path.split("/"))
     return _storable(_with_imeis_under_their_label_redacted(path, redacted))
+
+
+def _redact_segment_with_bytes(segment: str) -> str:
+    """`_redact_segment` for a decoded segment that may keep bytes that are not UTF-8 as
+    surrogates ("surrogateescape"): judged escaped and as windows-1252 reads them, stored
+    escaped (`caf%E9`)."""
+    if segment.isascii() or not _UNDECODABLE.search(segment):
+        return _redact_segment(segment)
+    if _redact_segment(segment.translate(_AS_WINDOWS_1252)) == REDACTED:
+        return REDACTED
+    # the escaped form also goes through the decoding `_identifies_even_encoded` tries, so
+    # it is judged with U+FFFD in place of the bytes too, as it was before they were kept
+    return _redact_segment(segment.translate(_ESCAPED))
 
 
 def _with_imeis_under_their_label_redacted(path: str, redacted: str) -> str:
@@ -936,9 +968,9 @@ def _storable(redacted: str) -> str:
         cut = redacted.rfind("/", 0, MAX_PATH_LENGTH)
         redacted = redacted[:cut] + "/…"  # cut is 0 for one long segment: "/…"
     if not redacted.isascii():
-        # A lone surrogate (a server or middleware that decoded with "surrogateescape") is
-        # not text Parquet or a log can hold: each becomes U+FFFD, as a UTF-8 decoder's
-        # errors="replace" does.
+        # A lone surrogate is not text Parquet or a log can hold. Bytes that were not UTF-8
+        # (a server or middleware that decoded with "surrogateescape") were escaped when
+        # judged; any other surrogate becomes U+FFFD, as a UTF-8 decoder's errors="replace" does.
         redacted = _SURROGATE.sub("\ufffd", redacted)
     return redacted
 
@@ -996,41 +1028,64 @@ redact_path = _PathRedactor()
 
 
 def redact_sent_path(path: str, raw_path: bytes | None) -> str:
-    """The storable form of a request path, its segments judged as the client sent them.
+    """The stored form of a request path, its segments judged as the client sent them.
 
     Servers decode `%2F` in `scope["path"]` like any other escape, so a standard base64 token
     sent as `/reset/q3Vt8LmZ%2FpR4xK9w%2F…` reaches `path` as several segments too short to
     look like a token. `raw_path` (ASGI: the request target as received, no query) keeps the
     client's segments: each is decoded and judged whole, `/` counted as a base64 character,
     and an encoded slash in a segment that stays is stored encoded (`/files/a%2Fb`, so that it
-    is told from `/files/a/b`). `raw_path` is used when `path` ends with it decoded: the same
+    is told from `/files/a/b`). `raw_path` is also read when `path` holds U+FFFD: uvicorn and
+    hypercorn decode with errors="replace", so `/caf%E9` and `/caf%E8` (Latin-1 links) both
+    reach `path` as `/caf\ufffd`; from `raw_path`, bytes that are not UTF-8 are stored as
+    their escapes (`/caf%E9`). `raw_path` is used when `path` ends with it decoded: the same
     request, or one whose root path a server (or a proxy) left out of `raw_path`; that root is
-    judged as `path` has it. Without an encoded slash, or with a `raw_path` that does not
-    match (None, a middleware that rewrote `path`), this is `redact_path(path)`.
+    judged as `path` has it. Otherwise (no encoded slash nor U+FFFD, or a `raw_path` that does
+    not match: None, a middleware that rewrote `path`), this is `redact_path(path)`. Either
+    way, control characters are stored percent-encoded (`/a%00b`, see `_CONTROL`).
     """
-    if not isinstance(raw_path, bytes) or (b"%2F" not in raw_path and b"%2f" not in raw_path):
-        return redact_path(path)
-    sent = raw_path.decode("latin-1").partition("?")[0]
+    if not isinstance(raw_path, bytes) or not raw_path_needed(path, raw_path):
+        return _with_controls_escaped(redact_path(path))
+    sent = unquote_to_bytes(raw_path.partition(b"?")[0])
     # Decoded as uvicorn and hypercorn do (UTF-8, errors replaced), or as a server that
     # keeps undecodable bytes as surrogates.
     for errors in ("replace", "surrogateescape"):
-        decoded = unquote(sent, errors=errors)
+        decoded = sent.decode("utf-8", errors)
         if path.endswith(decoded):
             break
     else:
-        return redact_path(path)
+        return _with_controls_escaped(redact_path(path))
     root = path[: len(path) - len(decoded)]
     if root and (not decoded.startswith("/") or root.endswith("/")):
-        return redact_path(path)  # not a root path before the sent one: no agreement
-    judged_root = "/".join(_redact_segment(segment) for segment in root.split("/"))
-    judged = "/".join(_redact_sent_segment(segment, errors) for segment in sent.split("/"))
-    return _storable(_with_imeis_under_their_label_redacted(path, judged_root + judged))
+        # not a root path before the sent one: no agreement
+        return _with_controls_escaped(redact_path(path))
+    judged_root = "/".join(_redact_segment_with_bytes(segment) for segment in root.split("/"))
+    judged = "/".join(
+        _redact_sent_segment(segment) for segment in raw_path.partition(b"?")[0].split(b"/")
+    )
+    stored = _storable(_with_imeis_under_their_label_redacted(path, judged_root + judged))
+    return _with_controls_escaped(stored)
 
 
-def _redact_sent_segment(segment: str, errors: str) -> str:
-    decoded = unquote(segment, errors=errors)
-    redacted = _redact_segment(decoded)
-    return redacted if redacted == REDACTED else decoded.replace("/", "%2F")
+def raw_path_needed(path: str, raw_path: bytes) -> bool:
+    """Whether `path` lost what `raw_path` says: an encoded slash, or bytes not UTF-8."""
+    return b"%2F" in raw_path or b"%2f" in raw_path or "\ufffd" in path
+
+
+def _redact_sent_segment(segment: bytes) -> str:
+    # each byte that is not UTF-8 kept (a surrogate), then escaped: `caf%E9`, not `caf\ufffd`
+    decoded = unquote_to_bytes(segment).decode("utf-8", "surrogateescape")
+    redacted = _redact_segment_with_bytes(decoded)
+    if redacted == REDACTED:
+        return redacted
+    return decoded.replace("/", "%2F").translate(_ESCAPED)
+
+
+def _with_controls_escaped(stored: str) -> str:
+    """`stored` with its control characters (`_CONTROL`) percent-encoded as UTF-8."""
+    if stored.isprintable():
+        return stored  # the common case: one scan in C
+    return _CONTROL.sub(lambda control: quote(control.group(), safe=""), stored)
 
 
 _TAG_KEYS = {"utm_source": 0, "utm_medium": 1, "utm_campaign": 2}
@@ -1040,6 +1095,8 @@ _MARKERS = (b"utm_", b"ref=", b"source=")
 
 def _clean_tag(value: str, sent: str) -> str | None:
     """`value` as the query means it (`+` a space); `sent` as it came, `+` kept."""
+    if not value.isprintable():
+        value = _CONTROL.sub(" ", value)  # see _CONTROL: a space, as \t or \x1f already is
     value = " ".join(value.split())
     if not value:
         return None

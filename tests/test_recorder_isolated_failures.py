@@ -125,7 +125,8 @@ def test_a_bad_event_drops_alone(recorder: Recorder, bad: Event) -> None:
     ("odd", "kept"),
     [
         # scope["path"] as a decoder with errors="surrogateescape" leaves it (\xff in raw_path)
-        ({"path": "/caf\udce9"}, "/caf\ufffd"),
+        ({"path": "/caf\udce9"}, "/caf%E9"),  # the byte kept as its escape
+        ({"path": "/caf\ud800"}, "/caf\ufffd"),  # a surrogate no byte gives: U+FFFD
         ({"path": "/u/\udcff" + "a" * 30}, "/u/:redacted"),
         ({"method": "G\udcffT"}, None),
     ],
