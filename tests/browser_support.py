@@ -148,6 +148,21 @@ def visitor_page(browser: Browser, **options: Any) -> Iterator[Page]:
         yield context.new_page()
 
 
+def ax_nodes(page: Page) -> list[dict[str, Any]]:
+    """Chromium's own accessibility tree (names and descriptions as a screen reader gets them)."""
+    session = page.context.new_cdp_session(page)
+    try:
+        nodes: list[dict[str, Any]] = session.send("Accessibility.getFullAXTree")["nodes"]
+    finally:
+        session.detach()
+    return nodes
+
+
+def ax_value(node: dict[str, Any], key: str) -> str:
+    """A property (`name`, `role`, `description`) of an `ax_nodes` node, "" when it has none."""
+    return str(node.get(key, {}).get("value", ""))
+
+
 def axe_violations(page: Page) -> list[tuple[str, str, list[str]]]:
     """axe's violations on the loaded page: (rule, impact, the offending elements)."""
     from axe_playwright_python.sync_playwright import Axe  # a dev dependency, browser tests only

@@ -11,12 +11,14 @@ by axe-core (axe-playwright-python, a dev dependency) and by hand where axe cann
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.browser_support import (
     DASHBOARD_LOGIN,
+    ax_nodes,
+    ax_value,
     axe_violations,
     dashboard_site_serving,
     example_site_serving,
@@ -37,20 +39,6 @@ TEXT_SPACING = (
     " p { margin-bottom: 2em !important; }"
 )
 COOKIE_LIST = "/consent/cookies?format=html"
-
-
-def ax_nodes(page: Page) -> list[dict[str, Any]]:
-    """Chromium's own accessibility tree (names and descriptions as a screen reader gets them)."""
-    session = page.context.new_cdp_session(page)
-    try:
-        nodes: list[dict[str, Any]] = session.send("Accessibility.getFullAXTree")["nodes"]
-    finally:
-        session.detach()
-    return nodes
-
-
-def ax_value(node: dict[str, Any], key: str) -> str:
-    return str(node.get(key, {}).get("value", ""))
 
 
 SCROLLERS = """() => [...document.querySelectorAll('main *')]

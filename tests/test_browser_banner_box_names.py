@@ -18,7 +18,7 @@ The pages are served by uvicorn from this module behind the gate (banner injecte
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from starlette.requests import Request
@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from cookiewall import Category, Policy
 from cookiewall.banner import Banner
-from tests.browser_support import gated_pages, site_serving
+from tests.browser_support import ax_nodes, ax_value, gated_pages, site_serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -114,20 +114,12 @@ def _open(page: Page, url: str) -> None:
 
 def _boxes(page: Page) -> list[tuple[str, str]]:
     """Every checkbox's (name, description), from Chromium's own accessibility tree."""
-    session = page.context.new_cdp_session(page)
-    try:
-        nodes: list[dict[str, Any]] = session.send("Accessibility.getFullAXTree")["nodes"]
-    finally:
-        session.detach()
+    nodes = ax_nodes(page)
     return [
-        (_value(node, "name"), _value(node, "description"))
+        (ax_value(node, "name"), ax_value(node, "description"))
         for node in nodes
-        if _value(node, "role") == "checkbox" and not node.get("ignored")
+        if ax_value(node, "role") == "checkbox" and not node.get("ignored")
     ]
-
-
-def _value(node: dict[str, Any], key: str) -> str:
-    return str(node.get(key, {}).get("value", ""))
 
 
 # Every id on the page said more than once, and every aria reference to no element or to one

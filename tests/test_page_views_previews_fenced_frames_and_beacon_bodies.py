@@ -27,31 +27,14 @@ from analytics.navigation import NAVIGATION_JS
 from analytics.paths import _SOURCE_FALLBACKS, _TAG_KEYS
 from analytics.spool import list_segments, read_segment
 from tests.support import uvicorn_server
+from tests.test_recording_prefetches_fetches_and_ranges import BEACON_HEADERS, NAVIGATION
 
 SITE = "127.0.0.1"
 BEACON = "/_nav"
-CHROME = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
-    " Chrome/131.0.0.0 Safari/537.36"
-)
 SAFARI = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
     " Version/17.4 Safari/605.1.15"
 )
-NAVIGATION = {
-    "user-agent": CHROME,
-    "accept": "text/html,application/xhtml+xml,*/*;q=0.8",
-    "sec-fetch-dest": "document",
-    "sec-fetch-mode": "navigate",
-    "sec-fetch-site": "same-origin",
-}
-BEACON_HEADERS = {
-    "user-agent": CHROME,
-    "content-type": "text/plain;charset=UTF-8",
-    "sec-fetch-dest": "empty",
-    "sec-fetch-mode": "no-cors",
-    "sec-fetch-site": "same-origin",
-}
 BOTH_BODIES = (
     'the body must be {"path": "/…", "from": "/…"} or'
     ' {"path": "/…", "referrer": "https://…" or "", "loaded": true}'
