@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import secrets
 from collections import deque
@@ -272,19 +273,23 @@ def parse_accept_language(header: str) -> list[str]:
 
 # aria-labelledby names the region after the first element of that id in the page: a fixed
 # "cookiewall-title" that the page's own markup also uses named the banner after the page's
-# heading (or, once banner.js moved it first, the page's region after it). One per process,
-# so that every banner of a process (the injected one, /consent/banner) is the same markup.
-# The ids name the banner's language too (and `_row_id`'s): a page with a second banner in another
-# language (an embedded `/consent/banner?lang=de`) had the German region named by the English
-# heading, and would have had its boxes described in English.
-_ID_TOKEN = secrets.token_hex(4)
-TITLE_ID = f"cookiewall-title-{_ID_TOKEN}"
+# heading (or, once banner.js moved it first, the page's region after it). The ids carry a
+# token random per process and the banner's language (and `_row_id`'s the category): a page
+# with a second banner in another language (an embedded `/consent/banner?lang=de`) had the
+# German region named by the English heading. And a digest of the banner's words
+# (`Banner._words_token`): ids of the process token alone were the same in an English banner of
+# another mount, with other words, on the same page, whose boxes were then described by the
+# first banner's ("Matomo" for a box that means Google Analytics). Banners of the same words
+# (the injected one and /consent/banner of one gate) stay the same markup.
+_ID_TOKEN = secrets.token_bytes(8)
+TITLE_ID_PREFIX = "cookiewall-title-"
 
 
-def _row_id(kind: str, lang: str, category: str) -> str:
-    """The id of a category box's `label` or `description` in banner `lang`. Language tags
-    and category names are letters, digits, `-`, `_` and `.` (Policy checks them)."""
-    return f"cookiewall-{kind}-{_ID_TOKEN}-{lang}-{category}"
+def _row_id(kind: str, token: str, lang: str, category: str) -> str:
+    """The id of a category box's `label` or `description` in banner `lang` of the Banner
+    `token`. Language tags and category names are letters, digits, `-`, `_` and `.` (Policy
+    checks them)."""
+    return f"cookiewall-{kind}-{token}-{lang}-{category}"
 
 
 # The end of the banner's start tag (templates/banner.html): its marker attribute, which the
@@ -399,7 +404,8 @@ class Banner:
         token = secrets.token_hex(8)
         self._marker = f"cookiewall-next-{token}"
         self._rows_marker = f"cookiewall-categories-{token}"
-        self._title_id = TITLE_ID
+        self._id_token = self._words_token()
+        self._title_id = f"{TITLE_ID_PREFIX}{self._id_token}"
         self._rows = {lang: self._category_rows(lang) for lang in self.texts}
         self._language_cache: dict[str, str] = {}
         self._cookie_lists = {lang: self._cookie_list(lang) for lang in self.texts}
@@ -407,6 +413,13 @@ class Banner:
         self.action_url = self.default.action_url
         self.css_url = self.default.css_url
         self.js_url = self.default.js_url
+
+    def _words_token(self) -> str:
+        """What the banner's ids carry: the same for banners of the same words (headings,
+        labels, descriptions, notes), in this process, and another for other words."""
+        categories = [(c.name, c.description, c.required) for c in self.policy.categories]
+        words = json.dumps([self.texts, categories, self.honor_dnt], sort_keys=True)
+        return hashlib.sha256(_ID_TOKEN + words.encode()).hexdigest()[:8]
 
     def markup(self, url_prefix: str) -> BannerMarkup:
         """Render every language for endpoints reached at `url_prefix` (already URL-safe)."""
@@ -584,11 +597,11 @@ class Banner:
         labels: dict[str, str] = texts.get("labels", {})
         descriptions: dict[str, str] = texts.get("descriptions", {})
         description = descriptions.get(category.name, category.description)
-        description_id = _row_id("description", lang, category.name)
+        description_id = _row_id("description", self._id_token, lang, category.name)
         return self._category.substitute(
             name=escape(category.name),
             state=state,
-            label_id=_row_id("label", lang, category.name),
+            label_id=_row_id("label", self._id_token, lang, category.name),
             described=f' aria-describedby="{description_id}"' if description else "",
             description_id=description_id,
             label=escape(labels.get(category.name, category.name.capitalize())),

@@ -11,7 +11,10 @@ on)"). The words stay in the <label>: a click on the description still ticks the
 
 A page holding two banners (the injected one and a second one of another language, as a
 server-side include of another mount's `/consent/banner` gives) has no id twice, and each box
-is described in its own banner's language.
+is described in its own banner's language. So is a second banner in the same language from a
+mount with another policy (other words for the same category): each box is read with its own
+banner's words (ids of one token per process sent the shop's analytics box to the site's
+"Counts visits." and left its marketing box undescribed).
 
 The pages are served by uvicorn from this module behind the gate (banner injected, strict CSP).
 """
@@ -77,6 +80,22 @@ LANGUAGES = sorted(BOXES)
 
 # A second banner of the same process, as another mount's gate renders it.
 SECOND = Banner(POLICY, "/shop/consent")
+# Another mount's gate with its own policy: same language, same categories, other words.
+SHOP_POLICY = Policy(
+    version="shop-1",
+    categories=[
+        Category("necessary", required=True, description="Your basket."),
+        Category("analytics", description="Counts visits with Google Analytics."),
+        Category("marketing", description="Ads by partners."),
+    ],
+    texts={"en": {"labels": {"analytics": "Shop statistics"}}},
+)
+SHOP = Banner(SHOP_POLICY, "/shop/consent")
+SHOP_BOXES = [
+    ("Necessary (always on)", "Your basket."),
+    ("Shop statistics", "Counts visits with Google Analytics."),
+    ("Marketing", "Ads by partners."),
+]
 
 _HEAD = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>News</title>'
@@ -94,9 +113,19 @@ async def _two_banners(request: Request) -> HTMLResponse:
     return HTMLResponse(f"{_HEAD}<body><main><h1>Shop</h1>{included}</main></body></html>")
 
 
+async def _two_policies(request: Request) -> HTMLResponse:
+    # The shop's English banner, included server-side; the injected one is English too.
+    included = SHOP.fragment("en", "/two-policies")
+    return HTMLResponse(f"{_HEAD}<body><main><h1>Shop</h1>{included}</main></body></html>")
+
+
 # Served by uvicorn from this module (tests/support.py:uvicorn_server imports it by name).
 app = gated_pages(
-    [Route("/page", _page), Route("/two", _two_banners)],
+    [
+        Route("/page", _page),
+        Route("/two", _two_banners),
+        Route("/two-policies", _two_policies),
+    ],
     policy=POLICY,
     secret_key="box-names-test-secret-key-0123",
 )
@@ -180,5 +209,26 @@ def test_two_banners_on_a_page_share_no_id(site: str, browser: Browser, javascri
         # Each region is named by its own heading.
         for title in ("Cookies on this site", "Cookies auf dieser Website"):
             assert page.get_by_role("region", name=title, exact=True).count() == 1
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_two_banners_in_one_language_with_other_words_each_read_their_own(
+    site: str, browser: Browser, javascript: bool
+) -> None:
+    context = browser.new_context(
+        java_script_enabled=javascript, extra_http_headers={"Accept-Language": "en"}
+    )
+    try:
+        page = context.new_page()
+        page.goto(site + "/two-policies")
+        page.wait_for_load_state("load")
+        page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+        assert page.locator("[data-cookiewall]").count() == 2
+        assert page.evaluate(_ID_PROBLEMS) == {"twice": [], "astray": []}
+        assert sorted(_boxes(page)) == sorted(BOXES["en"] + SHOP_BOXES)
+        # Both regions are named "Cookies on this site", each by its own heading.
+        assert page.get_by_role("region", name="Cookies on this site", exact=True).count() == 2
     finally:
         context.close()
