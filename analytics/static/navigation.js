@@ -48,9 +48,15 @@
   // referrer's site: the rest is not sent (a long query and a 4096-byte referrer would not
   // even fit in a beacon).
   var TAGS = { utm_source: true, utm_medium: true, utm_campaign: true, ref: true, source: true };
+  // The server stores 100 characters of a tag; a longer value is sent cut (never inside an
+  // escape), so that the beacon fits in the server's 4 kB (a 413 would lose the page view).
+  var MAX_VALUE = 1000;
+  // What the server reads as no value at all (it collapses whitespace; controls are spaces).
+  var BLANK = /[\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
   function tagsOf(search) {
     var kept = [];
+    var found = {};
     search.slice(1).split("&").forEach(function (pair) {
       var equals = pair.indexOf("=");
       if (equals < 0) return;
@@ -60,8 +66,21 @@
       } catch (malformed) {
         return; // no tag: the server reads a bad escape as no key it knows either
       }
-      // The key as the server matches it, so an escaped one (utm%5Fsource) still counts.
-      if (Object.prototype.hasOwnProperty.call(TAGS, key)) kept.push(key + pair.slice(equals));
+      // The server keeps the first value of each tag that says something: send each tag's
+      // pairs up to that one, and no other pair.
+      if (!Object.prototype.hasOwnProperty.call(TAGS, key) || found[key]) return;
+      var sent = pair.slice(equals + 1);
+      if (sent.length > MAX_VALUE) sent = sent.slice(0, MAX_VALUE).replace(/%[0-9A-Fa-f]?$/, "");
+      // The pair as the URL has it (an escaped key, utm%5Fsource, is then judged by the server
+      // as the page's own request would be), a backslash escaped as the beacon's path needs.
+      kept.push((pair.slice(0, equals) + "=" + sent).replace(/\\/g, "%5C"));
+      var value;
+      try {
+        value = decodeURIComponent(sent.replace(/\+/g, " "));
+      } catch (malformed) {
+        value = sent; // the server reads a bad escape as a replacement character: a value
+      }
+      if (value.replace(BLANK, "")) found[key] = true;
     });
     return kept.length ? "?" + kept.join("&") : "";
   }
