@@ -292,6 +292,14 @@ def _row_id(kind: str, token: str, lang: str, category: str) -> str:
     return f"cookiewall-{kind}-{token}-{lang}-{category}"
 
 
+def _inherited(lang: str) -> tuple[str, ...]:
+    """The tables text `lang` is layered from, least specific first, each over the one before:
+    every tag its lookup falls back to (`languages.fallbacks`), so that `de-ch` inherits from
+    `de`, and `zh-tw` from `zh`, `zh-hant` and `zh-hant-tw` (a `zh-TW` table of a title alone
+    gave its buttons in English though `zh-Hant` words them)."""
+    return tuple(reversed(languages.fallbacks(lang)))
+
+
 # The end of the banner's start tag (templates/banner.html): its marker attribute, which the
 # stylesheet and banner.js select, and, for a visitor yet to decide, one more.
 _BANNER_TAG_END = " data-cookiewall>"
@@ -454,13 +462,14 @@ class Banner:
     def _merge_texts(policy: Policy) -> dict[str, dict[str, Any]]:
         merged: dict[str, dict[str, Any]] = {}
         for lang in set(DEFAULT_TEXTS) | set(policy.texts):
-            primary = lang.split("-", 1)[0]
+            tags = _inherited(lang)
             entry: dict[str, Any] = dict(DEFAULT_TEXTS[DEFAULT_LANGUAGE])
-            entry.update(DEFAULT_TEXTS.get(primary, {}))
-            entry.update(DEFAULT_TEXTS.get(lang, {}))
-            entry["labels"] = {**DEFAULT_LABELS.get(primary, {}), **DEFAULT_LABELS.get(lang, {})}
-            for source in (policy.texts.get(primary, {}), policy.texts.get(lang, {})):
-                for key, value in source.items():
+            entry["labels"] = {}
+            for tag in tags:
+                entry.update(DEFAULT_TEXTS.get(tag, {}))
+                entry["labels"].update(DEFAULT_LABELS.get(tag, {}))
+            for tag in tags:
+                for key, value in policy.texts.get(tag, {}).items():
                     if isinstance(value, dict):
                         entry[key] = {**entry.get(key, {}), **value}
                     else:
@@ -476,7 +485,7 @@ class Banner:
         Not the category labels and descriptions: where no table words them, the policy's
         own name and description are shown, in whatever language the site wrote them."""
         written: dict[str, str] = {}
-        tags = dict.fromkeys((lang.split("-", 1)[0], lang))
+        tags = _inherited(lang)
         tables = [(DEFAULT_LANGUAGE, DEFAULT_TEXTS[DEFAULT_LANGUAGE])]
         tables += [(tag, DEFAULT_TEXTS.get(tag, {})) for tag in tags]
         tables += [(tag, self.policy.texts.get(tag, {})) for tag in tags]
@@ -531,17 +540,19 @@ class Banner:
         return self._cookie_lists.get(language) or self._cookie_lists[DEFAULT_LANGUAGE]
 
     def _cookie_list(self, language: str) -> CookieListTexts:
-        # Built-in words, then the policy's (`texts.<lang>.cookie_list`), key by key, the
-        # language's before its region's. The list is marked with the most specific tag that
-        # wrote some of its words: a language the policy added without list words (`it`)
-        # gets the English list, marked as English; a regional one (`de-ch`), its language's.
-        primary = language.split("-", 1)[0]
+        # Built-in words, then the policy's (`texts.<lang>.cookie_list`), key by key, each
+        # table the language falls back to before its own (`_inherited`). The list is marked
+        # with the most specific tag that wrote some of its words: a language the policy added
+        # without list words (`it`) gets the English list, marked as English; a regional one
+        # (`de-ch`, `zh-tw`), its language's or script's (`de`, `zh-hant`).
+        tags = _inherited(language)
         tag = DEFAULT_LANGUAGE
         words = dict(COOKIE_LIST_TEXTS[DEFAULT_LANGUAGE])
-        if primary in COOKIE_LIST_TEXTS:
-            tag = primary
-            words.update(COOKIE_LIST_TEXTS[primary])
-        for source in dict.fromkeys((primary, language)):
+        for source in tags:
+            if source in COOKIE_LIST_TEXTS:
+                tag = source
+                words.update(COOKIE_LIST_TEXTS[source])
+        for source in tags:
             own = self.policy.texts.get(source, {}).get(COOKIE_LIST_TABLE)
             if own:
                 tag = source
