@@ -56,6 +56,10 @@ _UNDECODABLE = re.compile("[\udc80-\udcff]")
 # ... stored as its escape, so that `/caf%E9` and `/caf%E8` (café and cafè from a Latin-1
 # page) stay two pages, not one `/caf\ufffd` ...
 _ESCAPED = {0xDC00 + byte: f"%{byte:02X}" for byte in range(0x80, 0x100)}
+# ... unless a segment is bytes more than words: 4 or more such bytes or C0 controls, a
+# quarter of it or more (a binary token, redacted); a Latin-1 word holds one or two ...
+_BINARY = re.compile("[\udc80-\udcff\x00-\x1f\x7f]")
+_BINARY_BYTES = 4
 # ... and judged as the legacy web reads it too: windows-1252 (what browsers decode
 # ISO-8859-1 as; its five unassigned bytes as Latin-1), so that `4111%A01111%A0…` (no-break
 # spaces) is a card's number, as `4111%C2%A01111%C2%A0…` is.
@@ -928,6 +932,11 @@ def _redact_segment_with_bytes(segment: str) -> str:
     escaped (`caf%E9`)."""
     if segment.isascii() or not _UNDECODABLE.search(segment):
         return _redact_segment(segment)
+    binary = len(_BINARY.findall(segment))
+    if binary >= _BINARY_BYTES and binary * 4 >= len(segment):
+        # Bytes, not words: a binary token (`/download/%90%5B%BD…`), which no rule reads as
+        # one once its bytes are escapes. A Latin-1 word holds one or two (`caf%E9`).
+        return REDACTED
     if _redact_segment(segment.translate(_AS_WINDOWS_1252)) == REDACTED:
         return REDACTED
     # the escaped form also goes through the decoding `_identifies_even_encoded` tries, so
@@ -1082,10 +1091,11 @@ def _redact_sent_segment(segment: bytes) -> str:
 
 
 def _with_controls_escaped(stored: str) -> str:
-    """`stored` with its control characters (`_CONTROL`) percent-encoded as UTF-8."""
+    """`stored` with its control characters (`_CONTROL`) percent-encoded as UTF-8, and cut
+    again to MAX_PATH_LENGTH if the escapes made it longer."""
     if stored.isprintable():
         return stored  # the common case: one scan in C
-    return _CONTROL.sub(lambda control: quote(control.group(), safe=""), stored)
+    return _storable(_CONTROL.sub(lambda control: quote(control.group(), safe=""), stored))
 
 
 _TAG_KEYS = {"utm_source": 0, "utm_medium": 1, "utm_campaign": 2}
