@@ -66,10 +66,12 @@ TEXT_KEYS = frozenset(
 # Per-language mappings keyed by category name (labels and descriptions in that language).
 TEXT_TABLES = frozenset({"labels", "descriptions"})
 # Texts that may be empty: a category's description is optional (the box is then described
-# by nothing, as a Category without one is). Every other text names a control, a heading,
-# a column or a note, or is what a screen reader says: blank, it would leave a button or a
-# box without words (a blank "Reject all" makes refusing harder than accepting).
-MAY_BE_EMPTY = frozenset({"descriptions"})
+# by nothing, as a Category without one is), and so is the intro, which names nothing (a
+# minimal banner of a title and its buttons, `intro = ""`, loaded before 0.5 and still does).
+# Every other text names a control, a heading, a column or a note, or is what a screen reader
+# says: blank, it would leave a button or a box without words (a blank "Reject all" makes
+# refusing harder than accepting).
+MAY_BE_EMPTY = frozenset({"descriptions", "intro"})
 # The words around the cookie list (`texts.<lang>.cookie_list`), which the banner's "Cookie
 # details" link opens; `caption` may name the policy version as `{version}`.
 COOKIE_LIST_TABLE = "cookie_list"
@@ -768,7 +770,8 @@ def _check_texts(texts: Texts, category_names: frozenset[str]) -> dict[str, dict
             elif not isinstance(value, str):
                 raise ValueError(f"texts.{language}.{key} must be a string")
             else:
-                _check_not_blank(value, f"texts.{language}.{key}")
+                if key not in MAY_BE_EMPTY:
+                    _check_not_blank(value, f"texts.{language}.{key}")
                 entry[key] = value
         checked[tag] = entry
     return checked

@@ -5,7 +5,8 @@ was accepted: an Italian visitor got a banner region with no name, two buttons w
 (a blank "Reject all" makes refusing harder than accepting) and a box with no label. Every
 such text, empty or only spaces, line breaks or invisible marks, is now a ValueError naming
 it, in Python and in a TOML file. A category's description may still be empty: it is
-optional, as a Category's own is.
+optional, as a Category's own is; so may the intro, which names nothing (`intro = ""`, a banner
+of a title and its buttons, loaded in 0.4).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from cookiewall import Category, Policy
+from cookiewall.banner import Banner
 from cookiewall.policy import COOKIE_LIST_KEYS, TEXT_KEYS
 
 CATEGORIES = [Category("necessary", required=True), Category("analytics", "Counts visits.")]
@@ -40,7 +42,8 @@ def test_the_reported_blank_italian_banner_is_refused_naming_the_first_blank_tex
     )
 
 
-@pytest.mark.parametrize("key", sorted(TEXT_KEYS))
+# Not the intro: it names nothing.
+@pytest.mark.parametrize("key", sorted(TEXT_KEYS - {"intro"}))
 @pytest.mark.parametrize("blank", BLANKS, ids=repr)
 def test_every_banner_text_empty_or_blank_is_refused(key: str, blank: str) -> None:
     problem = "empty" if not blank else "blank"
@@ -75,6 +78,22 @@ def test_an_empty_description_is_still_allowed(description: str) -> None:
     shows no description there rather than the one written in another language."""
     policy = _policy({"it": {"descriptions": {"analytics": description}}})
     assert policy.texts["it"]["descriptions"] == {"analytics": description}
+
+
+@pytest.mark.parametrize("intro", ["", "  "], ids=repr)
+def test_an_empty_intro_still_loads_and_the_banner_keeps_its_title_and_buttons(
+    tmp_path: Path, intro: str
+) -> None:
+    path = tmp_path / "cookiewall.toml"
+    path.write_text(
+        f'version = "1"\n[[categories]]\nname = "analytics"\n[texts.en]\nintro = "{intro}"\n'
+    )
+    policy = Policy.from_toml(path)
+    assert policy.texts["en"]["intro"] == intro
+    html = Banner(policy, "/consent").fragment("en", "/")
+    assert "Cookies on this site" in html
+    assert ">Accept all<" in html
+    assert ">Reject all<" in html
 
 
 @pytest.mark.parametrize("text", ["OK", " Accetta tutto ", "\u2713", "拒绝", "\u200fرفض الكل"])
