@@ -22,7 +22,7 @@ import logging
 from typing import Any
 from urllib.parse import quote, unquote
 
-from analytics.paths import redact_path
+from analytics.paths import REDACTED, redact_path
 
 # uvicorn calls access_logger.info('%s - "%s %s HTTP/%s" %d', client, method, path, version,
 # status) from both of its HTTP implementations; AccessFormatter unpacks the same five args.
@@ -44,7 +44,22 @@ def _private_path(full_path: object) -> str:
     path = str(full_path).split("?", 1)[0]
     # uvicorn logs the path percent-encoded (so no CR/LF reaches the log); redaction reads the
     # decoded path, and the result is encoded again for the same reason.
-    return quote(redact_path(unquote(path)), safe="/:@!$&'()*+,;=-._~")
+    decoded = unquote(path)
+    if "\ufffd" in decoded:
+        decoded = "/".join(_judged_as_sent(segment) for segment in decoded.split("/"))
+    return quote(redact_path(decoded), safe="/:@!$&'()*+,;=-._~")
+
+
+def _judged_as_sent(segment: str) -> str:
+    """A segment whose bytes that were not UTF-8 uvicorn gave as U+FFFD (the log never sees
+    `raw_path`): redacted when it would be with them read as a space or as nothing, as the
+    recorder, reading the bytes themselves, redacts `/pay/4111%A01111%A01111%A01111`."""
+    if "\ufffd" not in segment:
+        return segment
+    for reading in (" ", ""):
+        if redact_path("/" + segment.replace("\ufffd", reading)) == "/" + REDACTED:
+            return REDACTED
+    return segment
 
 
 class PrivateAccessLog(logging.Filter):
