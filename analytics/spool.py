@@ -138,6 +138,9 @@ def write_segment(spool_dir: str | os.PathLike[str], day: date, table: pa.Table)
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+    # Sealed: from here no error may reach the caller, who would keep the events and write
+    # them again (counted twice). One did: EBADF from closing the folder's descriptor, in a
+    # worker whose server was closing its own descriptors at shutdown.
     _fsync_dir(folder)
     return final
 
@@ -152,7 +155,8 @@ def _fsync_dir(folder: Path) -> None:
         with contextlib.suppress(OSError):
             os.fsync(fd)
     finally:
-        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def list_segments(spool_dir: str | os.PathLike[str]) -> list[Segment]:
