@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from analytics.event import EVENT_SCHEMA, Event, to_table
 from analytics.forkgate import python_section
-from analytics.paths import extract_utm, raw_path_needed, redact_sent_path
+from analytics.paths import extract_utm, raw_path_needed, redact_sent_path, sent_path_bytes
 from analytics.referrers import DIRECT, Referrer
 from analytics.useragents import classify_user_agent
 
@@ -369,7 +369,7 @@ def convert_captures(
         pa.array([None if tags is None else tags[i] for tags in utm.results], text).take(utm.codes)
         for i in range(3)
     )
-    reloaded = _reloaded_tagged_pages(utm, medium, referers, paths, queries)
+    reloaded = _reloaded_tagged_pages(utm, medium, referers, paths, raw_paths, queries)
     if reloaded is not None:
         untagged = pa.scalar(None, text)
         utm_source, utm_medium, utm_campaign = (
@@ -453,6 +453,7 @@ def _reloaded_tagged_pages(
     medium: pa.Array,
     referers: Sequence[bytes | None],
     paths: Sequence[str],
+    raw_paths: Sequence[bytes | None],
     queries: Sequence[bytes],
 ) -> pa.Array | None:
     """Rows whose campaign tags are a page's own, seen again: the Referer is the very URL
@@ -478,17 +479,22 @@ def _reloaded_tagged_pages(
         for row in rows:
             # A memoryview Referer (read as bytes in `_factorize` only) has no `decode`.
             referer = _bytes_of_view(referers[row])
-            reloaded[row] = _names_itself(referer, paths[row], queries[row])
+            reloaded[row] = _names_itself(referer, paths[row], queries[row], raw_paths[row])
     return pa.array(reloaded, pa.bool_()) if any(reloaded) else None
 
 
-def _names_itself(referer: bytes | None, path: str, query: bytes) -> bool:
+def _names_itself(referer: bytes | None, path: str, query: bytes, raw_path: bytes | None) -> bool:
     """Whether `referer` is the URL of the request whose path and query these are."""
     if not referer or not query:
         return False
     try:
         parts = urlsplit(referer.decode("latin-1"))
-        own_path = unquote_to_bytes(parts.path or "/") == path.encode("utf-8", "surrogateescape")
+        named = unquote_to_bytes(parts.path or "/")
+        # Compared as sent: a Latin-1 page's `/caf%E9` reaches `path` as `/caf\ufffd`
+        # (uvicorn), and only `raw_path` holds its byte. Without one that agrees, that byte
+        # is lost: both sides are compared as the server decoded them, as the path is stored.
+        sent = sent_path_bytes(path, raw_path)
+        own_path = named.decode("utf-8", "replace") == path if sent is None else named == sent
         return own_path and parts.query.encode("latin-1") == query
     except Exception:  # an odd value fails its row in its own lookup, not the batch here
         return False

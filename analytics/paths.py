@@ -171,7 +171,10 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{2,}\.")
 # form-encoded into a path (`quote_plus`, a `%2B` in a UTM value encoded twice) or replaced
 # by a file name's sanitiser (werkzeug's `secure_filename` writes
 # `4111_1111_1111_1111.pdf`); so do `.` (receipts and forms print `4111.1111.1111.1111`)
-# and a tab (`%09` decoded: a number pasted from a table). Not a comma: it separates a
+# and a tab (`%09` decoded: a number pasted from a table), and as the tab any other C0 or
+# C1 control character or DEL: no link carries them, and stored percent-encoded
+# (`4111%001111%001111%001111`, see `_CONTROL`) the number reads as plainly as with
+# spaces (NUL and DEL were kept in the clear). Not a comma: it separates a
 # list's items (`/compare/4090,4080,3090,3080`, `/sizes/38,39,40,41`), and a list of four
 # 4-digit ids reads as a card one time in 23, as random ids do (5 % of comparisons of four
 # graphics cards), while no one prints or types a card's number with commas. The length
@@ -182,9 +185,12 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{2,}\.")
 # issues them (Discover, JCB, UnionPay, Maestro, Diners, Mir), and no number starting with
 # 1 is a card here: snowflake ids (X, Discord) and times in micro- or nanoseconds start
 # with 1.
-_DIGIT_GROUPS = re.compile(r"(?<![0-9])(?<![0-9][-_+ .\t])[0-9]+(?:[-_+ .\t][0-9]+)*")
-_DIGIT_GROUP_SEPARATOR = re.compile(r"[-_+ .\t]")
-_EIGHT_DIGITS = re.compile(r"[0-9]{4}[-_+ .\t]?[0-9]{4}")
+_BETWEEN_DIGIT_GROUPS = r"[-_+ .\x00-\x1f\x7f-\x9f]"
+_DIGIT_GROUPS = re.compile(
+    rf"(?<![0-9])(?<![0-9]{_BETWEEN_DIGIT_GROUPS})[0-9]+(?:{_BETWEEN_DIGIT_GROUPS}[0-9]+)*"
+)
+_DIGIT_GROUP_SEPARATOR = re.compile(_BETWEEN_DIGIT_GROUPS)
+_EIGHT_DIGITS = re.compile(rf"[0-9]{{4}}{_BETWEEN_DIGIT_GROUPS}?[0-9]{{4}}")
 _CARD_GROUPINGS = ((4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4))
 # Two groups of eight are as often a range of dates (`20241101-20241130`, never a card's
 # prefix; `25122024-31122024`, day first, reads as Mastercard's 2-series one time in ten):
@@ -1055,18 +1061,8 @@ def redact_sent_path(path: str, raw_path: bytes | None) -> str:
     """
     if not isinstance(raw_path, bytes) or not raw_path_needed(path, raw_path):
         return _with_controls_escaped(redact_path(path))
-    sent = unquote_to_bytes(raw_path.partition(b"?")[0])
-    # Decoded as uvicorn and hypercorn do (UTF-8, errors replaced), or as a server that
-    # keeps undecodable bytes as surrogates.
-    for errors in ("replace", "surrogateescape"):
-        decoded = sent.decode("utf-8", errors)
-        if path.endswith(decoded):
-            break
-    else:
-        return _with_controls_escaped(redact_path(path))
-    root = path[: len(path) - len(decoded)]
-    if root and (not decoded.startswith("/") or root.endswith("/")):
-        # not a root path before the sent one: no agreement
+    root = _root_before_sent(path, unquote_to_bytes(raw_path.partition(b"?")[0]))
+    if root is None:
         return _with_controls_escaped(redact_path(path))
     judged_root = "/".join(_redact_segment_with_bytes(segment) for segment in root.split("/"))
     judged = "/".join(
@@ -1074,6 +1070,39 @@ def redact_sent_path(path: str, raw_path: bytes | None) -> str:
     )
     stored = _storable(_with_imeis_under_their_label_redacted(path, judged_root + judged))
     return _with_controls_escaped(stored)
+
+
+def _root_before_sent(path: str, sent: bytes) -> str | None:
+    """What of `path` comes before the path the client sent (`raw_path` percent-decoded): ""
+    for the same request, a root path a server (or a proxy) left out of `raw_path`, or None
+    when they do not agree (a middleware rewrote `path`)."""
+    # Decoded as uvicorn and hypercorn do (UTF-8, errors replaced), or as a server that
+    # keeps undecodable bytes as surrogates.
+    for errors in ("replace", "surrogateescape"):
+        decoded = sent.decode("utf-8", errors)
+        if path.endswith(decoded):
+            break
+    else:
+        return None
+    root = path[: len(path) - len(decoded)]
+    if root and (not decoded.startswith("/") or root.endswith("/")):
+        return None  # not a root path before the sent one
+    return root
+
+
+def sent_path_bytes(path: str, raw_path: bytes | None) -> bytes | None:
+    """`path` as the bytes the client sent (percent-decoded), to compare with another URL's:
+    where `path` holds U+FFFD (bytes that were not UTF-8, replaced by the server), read from
+    `raw_path` (`/caf%E9` and `/caf%E8` told apart), its root path as `path` has it; None
+    when that cannot be (no `raw_path`, or one that does not agree with `path`). A server
+    that kept such bytes as surrogates gives them back."""
+    if "\ufffd" not in path:
+        return path.encode("utf-8", "surrogateescape")
+    if not isinstance(raw_path, bytes):
+        return None
+    sent = unquote_to_bytes(raw_path.partition(b"?")[0])
+    root = _root_before_sent(path, sent)
+    return None if root is None else root.encode("utf-8", "surrogateescape") + sent
 
 
 def raw_path_needed(path: str, raw_path: bytes) -> bool:
