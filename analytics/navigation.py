@@ -18,6 +18,11 @@ that request would have been, with the page's own referrer (any site's). The scr
 them only what the recorder reads: the query's campaign tags (`utm_*`, `ref`, `source`), and
 the referrer's origin (its whole URL when it is the page itself, which tells a tagged page
 posted back to itself from a new arrival). A page loaded by its own request sends none.
+A navigation's beacon likewise names the page shown by its path and campaign tags, and the
+page left by its path, with its query reduced the same way only where it is the page shown's
+own (a tagged page seen again, not a new arrival), else an empty one (`/search?`): the page
+left stands for the Referer of the page's request, of which only the site is stored, cut to
+the origin as browsers cut one over 4 kB.
 With `record="all"` the prefetch itself was recorded, as every response is, so such a beacon
 records nothing (answered 204 all the same).
 
@@ -65,7 +70,7 @@ from urllib.parse import unquote, urlsplit
 
 from analytics.middleware import _exclusion_check
 from analytics.recorder import checked_path_patterns
-from analytics.referrers import _ANDROID_SCHEME, _WEB_SCHEMES
+from analytics.referrers import _ANDROID_SCHEME, _WEB_SCHEMES, MAX_REFERRER_LENGTH
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -77,10 +82,10 @@ NAVIGATION_JS = resources.files("analytics").joinpath("static/navigation.js").re
 # advises). It changes with the script: take it from here, not copied into a template.
 SCRIPT_INTEGRITY = "sha384-" + base64.b64encode(hashlib.sha384(NAVIGATION_JS).digest()).decode()
 SCRIPT_VERSION = hashlib.sha256(NAVIGATION_JS).hexdigest()[:16]
-# A path and the one navigated from, each up to about 1.5 KB as a browser writes them. A page
-# load's body is smaller: the script leaves out what is never stored (the query but for its
-# campaign tags, the referrer but for its origin), where a whole document.referrer (up to
-# 4096 in Chromium) and a long query would not fit.
+# A path and the one navigated from, each up to about 1.5 KB as a browser writes them. The
+# script leaves out what is never stored (the query but for its campaign tags, the referrer but
+# for its origin, the query of the page navigated from unless it is the new page's), where a
+# whole document.referrer (up to 4096 in Chromium) or two long queries would not fit.
 MAX_BODY = 4096
 # Plain segments only: the path is also an exclusion pattern, where `*?[` are wildcards.
 _BEACON_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
@@ -276,7 +281,7 @@ class Navigation:
             return _error(400, "the path is not one of this app's pages (navigation_paths)")
         # A navigation is linked from the page it left (this site's); a page load from the
         # page's own referrer, as its request was.
-        referer = shown.referrer if shown.loaded else origin + shown.came_from
+        referer = shown.referrer if shown.loaded else _referer(origin, shown.came_from)
         self._record(scope, page_scope(scope, to, referer), shown.loaded)
         return _RECORDED
 
@@ -320,6 +325,15 @@ def page_scope(scope: Scope, to: str, referer: str) -> Scope:
         "query_string": query.encode("ascii"),
         "headers": headers,
     }
+
+
+def _referer(origin: str, came_from: str) -> str:
+    """The Referer a browser sends for a page followed to from `came_from` on `origin`: the
+    URL, or past MAX_REFERRER_LENGTH the origin alone (Chromium and Firefox cut it so), which
+    the recorder would otherwise read as no referrer at all (a client's own oversized header).
+    """
+    referer = origin + came_from
+    return referer if len(referer) <= MAX_REFERRER_LENGTH else origin + "/"
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:

@@ -18,6 +18,7 @@ import pytest
 from analytics import Recorder, TrafficMiddleware
 from analytics.middleware import Message, Receive, Scope, Send
 from analytics.navigation import MAX_BODY, NAVIGATION_JS, SCRIPT_INTEGRITY, script_tag
+from analytics.referrers import MAX_REFERRER_LENGTH
 from analytics.spool import list_segments
 from cookiewall import Category, ConsentMiddleware, Policy
 from tests.recording_support import SITE, spooled
@@ -327,6 +328,20 @@ def test_same_origin_beacons_are_recorded_as_internal_navigations(
     assert reply.status_code == 204
     (event,) = spooled(recorder)
     assert (event["path"], event["referrer_medium"]) == ("/b", "internal")
+
+
+def test_a_page_left_past_the_referer_limit_is_linked_by_its_origin(recorder: Recorder) -> None:
+    # Chromium and Firefox cut a Referer over 4096 bytes to the origin; the recorder reads a
+    # longer one, which only a client that is no browser sends, as none at all (direct).
+    origin = "https://example.com:8443"
+    came_from = "/" + "p" * (MAX_REFERRER_LENGTH - len(origin))
+    body = json.dumps({"path": "/n", "from": came_from}, separators=(",", ":")).encode()
+    assert len(origin + came_from) > MAX_REFERRER_LENGTH
+    assert len(body) <= MAX_BODY  # as the script writes it, it fits
+    wrapped = TrafficMiddleware(App(), recorder=recorder, navigation_beacon=BEACON)
+    assert _beacon(wrapped, body, origin=origin).status_code == 204
+    (event,) = spooled(recorder)
+    assert (event["referrer_host"], event["referrer_medium"]) == (SITE, "internal")
 
 
 def test_the_body_query_address_and_user_agent_never_reach_the_spool(

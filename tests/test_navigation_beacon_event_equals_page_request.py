@@ -123,3 +123,64 @@ def test_a_navigation_is_recorded_as_a_get_of_the_same_url(tmp_path: Path) -> No
         assert navigation == page, url
     assert navigated[0]["visitor_id"] is not None
     assert {row["referrer_medium"] for row in navigated} == {"internal"}
+
+
+# Client-side navigations (from, to) as `location.pathname + location.search` writes them, and
+# the beacon the script sends for each, (path, from): the tags of the page shown, the path of
+# the page left, and its query (reduced as the page's) only where it is the page shown's own
+# (an empty one where the path alone would be the page shown). A page request's Referer over
+# 4096 bytes is cut to the origin by the browser (`browsers_referer`).
+LONG = 20_000
+NAVIGATIONS = [
+    (  # two long queries: a 413 when the script sent them whole, the page view lost
+        f"/search?q={'x' * LONG}&utm_source=old",
+        f"/results?utm_source=news&q={'y' * LONG}&utm_campaign=spring",
+        "/results?utm_source=news&utm_campaign=spring",
+        "/search",
+    ),
+    ("/search?q=shoes", "/search?q=boots", "/search", "/search?"),  # no tag: the same path
+    ("/a?utm_source=x&q=1", "/a?utm_source=x&q=2", "/a?utm_source=x", "/a"),  # a new query
+    # The very page, its path spelled otherwise: seen again, its tags not a new arrival's.
+    ("/a?utm_source=x", "/%61?utm_source=x", "/%61?utm_source=x", "/a?utm_source=x"),
+    # The same, past the Referer's limit: the browser sends the origin, which names no page.
+    (
+        f"/a?utm_source=x&q={'z' * 4100}",
+        f"/%61?utm_source=x&q={'z' * 4100}",
+        "/%61?utm_source=x",
+        "/a",
+    ),
+]
+
+
+def browsers_referer(base: str, came_from: str) -> str:
+    """The Referer Chromium sends for a page followed to from `came_from`: the origin alone
+    past 4096 bytes."""
+    whole = base + came_from
+    return whole if len(whole) <= 4096 else base + "/"
+
+
+def test_a_beacon_as_the_script_sends_it_is_recorded_as_the_whole_navigation(
+    tmp_path: Path,
+) -> None:
+    spool = tmp_path / "spool"
+    with uvicorn_server(
+        "tests.test_navigation_beacon_event_equals_page_request:make_app",
+        env={"EQUAL_SPOOL": str(spool)},
+        factory=True,
+    ) as (base, _):
+        port = int(base.rsplit(":", 1)[1])
+        for came_from, to, sent_path, sent_from in NAVIGATIONS:
+            referer = browsers_referer(base, came_from)
+            assert _get(port, to, referer).startswith(b"HTTP/1.1 200 "), sent_path
+            assert _beacon(port, sent_path, sent_from).startswith(b"HTTP/1.1 204 "), sent_path
+    rows = [
+        row for segment in list_segments(spool) for row in read_segment(segment.path).to_pylist()
+    ]
+    rows.sort(key=lambda row: row["ts"])
+    assert len(rows) == 2 * len(NAVIGATIONS)
+    for row in rows:
+        del row["ts"]
+    for index, (_, _, sent_path, _) in enumerate(NAVIGATIONS):
+        served, navigated = rows[2 * index], rows[2 * index + 1]
+        assert navigated == served, sent_path
+        assert navigated["referrer_medium"] == "internal", sent_path

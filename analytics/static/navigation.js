@@ -6,7 +6,8 @@
  * string; a hash change sends nothing. Nor does replaceState: it rewrites the entry shown,
  * adding no page (routers call it for query state on every keystroke, for redirects and URL
  * clean-ups), so it only changes what the next beacon names as the page navigated from.
- * The beacon carries the new path and query and the one navigated from: no cookie, no id.
+ * The beacon carries the new path with its query's campaign tags and, of the page navigated
+ * from, what the server keeps (see `left`): no cookie, no id.
  * The page it loads with is counted by the server, unless the browser asked for it as a
  * prefetch or a prerender (Sec-Purpose: prefetch), which most often nobody sees: then one
  * beacon says it was shown, with its own referrer's origin and its query's campaign tags (all
@@ -43,16 +44,18 @@
     }).catch(function () {});
   }
 
-  // Of a page load's URL and referrer the server keeps only the campaign tags of the query
-  // (analytics.paths.extract_utm: utm_source, utm_medium, utm_campaign, ref, source) and the
-  // referrer's site: the rest is not sent (a long query and a 4096-byte referrer would not
-  // even fit in a beacon).
+  // Of a page's URL and referrer (a page load's or a navigation's) the server keeps only the
+  // campaign tags of the query (analytics.paths.extract_utm: utm_source, utm_medium,
+  // utm_campaign, ref, source) and the referrer's site: the rest is not sent (a long query and
+  // a 4096-byte referrer would not even fit in a beacon).
   var TAGS = { utm_source: true, utm_medium: true, utm_campaign: true, ref: true, source: true };
   // The server stores 100 characters of a tag; a longer value is sent cut (never inside an
   // escape), so that the beacon fits in the server's 4 kB (a 413 would lose the page view).
   var MAX_VALUE = 1000;
   // What the server reads as no value at all (it collapses whitespace; controls are spaces).
   var BLANK = /[\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+  // The longest Referer Chromium and Firefox send whole; a longer one is cut to the origin.
+  var MAX_REFERRER = 4096;
 
   function tagsOf(search) {
     var kept = [];
@@ -108,9 +111,27 @@
       shown = now;
       return;
     }
-    var body = JSON.stringify({ path: now, from: shown });
+    var page = location.pathname + tagsOf(location.search);
+    var body = JSON.stringify({ path: page, from: left(shown, page) });
     shown = now;
     send(body);
+  }
+
+  // Of the page navigated from (`from`, as `shown` writes it) the server stores only that it is
+  // this site's, and whether it is the very page now shown (the same query, a path spelled
+  // otherwise: a tagged page seen again, not a new arrival), as it would from a page request's
+  // Referer (past MAX_REFERRER a browser sends the origin alone, which names no page). So its
+  // query is sent only then, reduced as the beacon's `page` is; else none, or an empty one
+  // where its path alone would be `page` (`/search?q=a` to `/search?q=b`), which the server
+  // would refuse as a navigation to the page it left.
+  function left(from, page) {
+    var query = from.indexOf("?");
+    var path = query < 0 ? from : from.slice(0, query);
+    var search = query < 0 ? "" : from.slice(query);
+    if (search === location.search && (location.origin + from).length <= MAX_REFERRER) {
+      return path + tagsOf(search);
+    }
+    return path === page ? path + "?" : path;
   }
 
   function replaced() {
