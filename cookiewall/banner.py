@@ -13,7 +13,7 @@ import re
 import secrets
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape, unescape
 from importlib.resources import files
 from string import Template
@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from cookiewall import languages
 from cookiewall.consent import Consent
-from cookiewall.policy import COOKIE_LIST_TABLE, Category, Policy
+from cookiewall.policy import COOKIE_LIST_TABLE, Category, Policy, is_blank
 
 DEFAULT_LANGUAGE = "en"
 _LANGUAGE_CACHE_SIZE = 256
@@ -201,6 +201,17 @@ def direction(language: str) -> str:
     return "rtl" if primary in _RTL_LANGUAGES else "ltr"
 
 
+def _other_language(
+    written: str, language: str, attributes: tuple[str, str] = ("lang", "dir")
+) -> str:
+    """The attributes that mark words `written` in one language inside text in `language`
+    (` lang="en" dir="ltr"`); "" where both are one language (`de` in `de-ch`)."""
+    if written.split("-", 1)[0] == language.split("-", 1)[0]:
+        return ""
+    name, direction_name = attributes
+    return f' {name}="{escape(written)}" {direction_name}="{direction(written)}"'
+
+
 @dataclass(frozen=True, slots=True)
 class CookieListTexts:
     """The cookie list's words in one language, with the category labels of that language."""
@@ -208,6 +219,13 @@ class CookieListTexts:
     language: str  # what the words are in: the page's `lang` and Content-Language
     words: dict[str, str]
     labels: dict[str, str]
+    # The language each word is written in where that is not `language`: a policy's partial
+    # `cookie_list` table leaves the rest in English ("this site only" in an Italian list).
+    written: dict[str, str] = field(default_factory=dict)
+
+    def marked(self, key: str) -> str:
+        """The attributes for the element that holds word `key` (see `_other_language`)."""
+        return _other_language(self.written.get(key, self.language), self.language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,17 +511,14 @@ class Banner:
             written.update({key: tag for key, value in table.items() if isinstance(value, str)})
         return written
 
-    def _marked(self, lang: str, key: str, attributes: tuple[str, str] = ("lang", "dir")) -> str:
+    def marked(self, lang: str, key: str, attributes: tuple[str, str] = ("lang", "dir")) -> str:
         """The attributes that mark text `key` of banner `lang` written in another language
         (English where the policy left it untranslated); "" for text in the banner's own.
 
         Unmarked, English words in an `ar` banner were laid out right to left (the full stop
         at their start) and read by screen readers with an Arabic voice."""
         written = self._text_languages[lang].get(key, DEFAULT_LANGUAGE)
-        if written.split("-", 1)[0] == lang.split("-", 1)[0]:
-            return ""
-        name, direction_name = attributes
-        return f' {name}="{escape(written)}" {direction_name}="{direction(written)}"'
+        return _other_language(written, lang, attributes)
 
     def language_for(self, accept_language: str | None) -> str:
         if not accept_language:
@@ -545,20 +560,20 @@ class Banner:
         # with the most specific tag that wrote some of its words: a language the policy added
         # without list words (`it`) gets the English list, marked as English; a regional one
         # (`de-ch`, `zh-tw`), its language's or script's (`de`, `zh-hant`).
+        # Each word's own language is kept: what the chosen tables leave out is another's.
         tags = _inherited(language)
         tag = DEFAULT_LANGUAGE
         words = dict(COOKIE_LIST_TEXTS[DEFAULT_LANGUAGE])
-        for source in tags:
-            if source in COOKIE_LIST_TEXTS:
+        written = dict.fromkeys(words, DEFAULT_LANGUAGE)
+        tables = [(source, COOKIE_LIST_TEXTS.get(source)) for source in tags]
+        tables += [(s, self.policy.texts.get(s, {}).get(COOKIE_LIST_TABLE)) for s in tags]
+        for source, table in tables:
+            if table:
                 tag = source
-                words.update(COOKIE_LIST_TEXTS[source])
-        for source in tags:
-            own = self.policy.texts.get(source, {}).get(COOKIE_LIST_TABLE)
-            if own:
-                tag = source
-                words.update(own)
+                words.update(table)
+                written.update(dict.fromkeys(table, source))
         labels: dict[str, str] = self.texts[tag].get("labels", {})
-        return CookieListTexts(tag, words, labels)
+        return CookieListTexts(tag, words, labels, written)
 
     def _lookup(self, tag: str) -> str | None:
         """RFC 4647 lookup (`zh-hant-tw` tries `zh-hant` then `zh`; `de-ch-1996`, `de-ch`),
@@ -625,7 +640,7 @@ class Banner:
         if key is None:
             return ""
         note = escape(f" ({texts[key]})")
-        marked = self._marked(lang, key)
+        marked = self.marked(lang, key)
         return f"<span{marked}>{note}</span>" if marked else note
 
     def _render(self, lang: str, url_prefix: str) -> str:
@@ -641,9 +656,13 @@ class Banner:
         for key in DEFAULT_TEXTS[DEFAULT_LANGUAGE]:
             if key.startswith("saved_"):  # said later by banner.js's live region: carried as data
                 saved_language = ("data-cookiewall-saved-lang", "data-cookiewall-saved-dir")
-                values[f"{key}_lang"] = self._marked(lang, key, saved_language)
+                values[f"{key}_lang"] = self.marked(lang, key, saved_language)
             else:
-                values[f"{key}_lang"] = self._marked(lang, key)
+                values[f"{key}_lang"] = self.marked(lang, key)
+        # No intro (`intro = ""`, or one of spaces alone): no paragraph either, rather than an
+        # empty one, which a screen reader's arrow keys stop on and say "blank".
+        intro = f'<p class="cookiewall-intro"{values["intro_lang"]}>{values["intro"]}</p>\n'
+        values["intro"] = "" if is_blank(texts["intro"]) else intro
         return self._page.substitute(
             values,
             policy_version=escape(self.policy.version),

@@ -669,7 +669,12 @@ class ConsentEndpoints:
             title = str(self.banner.texts[language]["title"])
             head = f'<link rel="stylesheet" href="{escape(markup.css_url)}">'
             fragment = _page(
-                language, title, fragment, head=head, body_attrs=" data-cookiewall-page"
+                language,
+                title,
+                fragment,
+                head=head,
+                body_attrs=" data-cookiewall-page",
+                title_attrs=self.banner.marked(language, "title"),
             )
         headers = [
             (b"cache-control", b"private, no-store"),
@@ -703,6 +708,7 @@ class ConsentEndpoints:
                     _table_scroller(table, title),
                     head=_cookie_list_head(request.site.banner.css_url),
                     body_attrs=" data-cookiewall-page",
+                    title_attrs=texts.marked("caption"),
                 )
             headers.append((b"vary", b"Accept-Language, Sec-Fetch-Dest"))
             headers.append((b"content-language", texts.language.encode()))
@@ -762,42 +768,47 @@ class ConsentEndpoints:
         """The declaration as a table, its words in `texts`' language (default English)."""
         data = self.declaration_data(site)
         texts = texts or self.banner.cookie_list_texts(DEFAULT_LANGUAGE)
-        words, labels = texts.words, texts.labels
+        labels = texts.labels
+
+        def word(key: str) -> _Cell:
+            # Marked where it is in another language than the list's (see CookieListTexts).
+            return texts.words[key], texts.marked(key)
+
         # The consent cookie needs no consent: it belongs with the required category, if the
         # policy has one (the name is the site's own choice), else it says what it is.
         required = [c.name for c in self.policy.categories if c.required]
         rows = [
             _row(
-                _label(labels, required[0]) if required else words["strictly_necessary"],
-                data["consent_cookie"]["name"],
-                words["consent_cookie"],
-                words["host_only"],  # set without a Domain attribute
-                data["consent_cookie"]["path"],
+                (_label(labels, required[0]), "") if required else word("strictly_necessary"),
+                (data["consent_cookie"]["name"], ""),
+                word("consent_cookie"),
+                word("host_only"),  # set without a Domain attribute
+                (data["consent_cookie"]["path"], ""),
             )
         ]
         for category in data["categories"]:
             for cookie in category["cookies"]:
                 rows.append(
                     _row(
-                        _label(labels, category["name"]),
-                        cookie["name"],
-                        cookie["purpose"],
-                        cookie["domain"] or words["host_only"],
-                        cookie["path"],
+                        (_label(labels, category["name"]), ""),
+                        (cookie["name"], ""),
+                        (cookie["purpose"], ""),
+                        (cookie["domain"], "") if cookie["domain"] else word("host_only"),
+                        (cookie["path"], ""),
                     )
                 )
-        unknown = words["unknown"]  # an undeclared cookie's domain and path: none was seen
+        unknown = word("unknown")  # an undeclared cookie's domain and path: none was seen
         for name in data["undeclared"]:
             rows.append(
-                _row(words["undeclared"], name, words["undeclared_purpose"], unknown, unknown)
+                _row(word("undeclared"), (name, ""), word("undeclared_purpose"), unknown, unknown)
             )
-        caption = words["caption"].format(version=self.policy.version)
-        columns = (words[key] for key in ("category", "cookie", "purpose", "domain", "path"))
+        caption = texts.words["caption"].format(version=self.policy.version)
+        columns = (word(key) for key in ("category", "cookie", "purpose", "domain", "path"))
         return (
             f'<table class="cookiewall-declaration" lang="{escape(texts.language)}"'
             f"{_rtl(texts.language)}>"
-            f"<caption>{escape(caption)}</caption><thead><tr>"
-            + "".join(f'<th scope="col">{escape(column)}</th>' for column in columns)
+            f"<caption{texts.marked('caption')}>{escape(caption)}</caption><thead><tr>"
+            + "".join(f'<th scope="col"{marked}>{escape(text)}</th>' for text, marked in columns)
             + f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         )
 
@@ -953,14 +964,23 @@ def _navigated_to(request: Request) -> bool:
     return request.headers.get("sec-fetch-dest", "").strip().lower() == "document"
 
 
-def _page(language: str, title: str, body: str, *, head: str = "", body_attrs: str = "") -> str:
-    """A minimal accessible page around an endpoint's fragment (`title` is escaped here)."""
+def _page(
+    language: str,
+    title: str,
+    body: str,
+    *,
+    head: str = "",
+    body_attrs: str = "",
+    title_attrs: str = "",
+) -> str:
+    """A minimal accessible page around an endpoint's fragment (`title` is escaped here).
+    `title_attrs` mark a title in another language than the page's (`lang`, `dir`)."""
     return (
         f'<!doctype html><html lang="{escape(language)}"{_rtl(language)}><head>'
         '<meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title>{head}</head>"
-        f"<body{body_attrs}><main><h1>{escape(title)}</h1>{body}</main></body></html>"
+        f"<title{title_attrs}>{escape(title)}</title>{head}</head>"
+        f"<body{body_attrs}><main><h1{title_attrs}>{escape(title)}</h1>{body}</main></body></html>"
     )
 
 
@@ -994,8 +1014,12 @@ def _label(labels: dict[str, str], category: str) -> str:
     return labels.get(category, category.capitalize())
 
 
-def _row(*cells: str) -> str:
-    return "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in cells) + "</tr>"
+# A cookie list cell: its text, and the attributes marking it in another language ("" none).
+_Cell = tuple[str, str]
+
+
+def _row(*cells: _Cell) -> str:
+    return "<tr>" + "".join(f"<td{marked}>{escape(text)}</td>" for text, marked in cells) + "</tr>"
 
 
 def _static(request: Request, content: bytes, content_type: str) -> Reply:

@@ -8,6 +8,11 @@ and a policy keys Traditional Chinese as `zh-Hant`: those visitors got English (
 Indonesian and Yiddish (ISO 639 renamed them in 1989): a Hebrew visitor got an English,
 left-to-right banner. Each tag is therefore tried as sent first, and then as its alias,
 before the next subtag is dropped.
+
+The aliases go both ways, as BCP 47 equivalences do: a policy may key its table the way a
+browser sends the tag (`zh-TW`, `iw`), and a visitor asking `zh-Hant-TW` or `he` got English.
+Only tags that name the same written language are aliases: `zh-Hant-TW` is `zh-TW`, but
+`zh-Hant` alone is not `zh-TW` (Hong Kong writes it too), and `nn` (Nynorsk) is no `no`.
 """
 
 from __future__ import annotations
@@ -15,10 +20,19 @@ from __future__ import annotations
 import functools
 from collections.abc import Container
 
-# ISO 639 codes withdrawn in 1989 that Java's Locale (and so Android) still reports.
-_RENAMED_LANGUAGES = {"iw": "he", "in": "id", "ji": "yi"}
+# ISO 639 codes withdrawn in 1989 that Java's Locale (and so Android) still reports, each way.
+# And Norwegian: `no` (the macrolanguage, which browsers and older systems send, and sites
+# key) is in practice written Bokmål, `nb` (what Chrome, Firefox and Apple send): CLDR has
+# held them one locale since version 39.
+_WITHDRAWN = {"iw": "he", "in": "id", "ji": "yi"}
+_RENAMED_LANGUAGES = {
+    **_WITHDRAWN,
+    **{new: old for old, new in _WITHDRAWN.items()},
+    "no": "nb",
+    "nb": "no",
+}
 # Chinese regions whose written language is one script (CLDR likely subtags): a `zh-<region>`
-# tag without a script subtag is read as `zh-<script>-<region>`.
+# tag without a script subtag is read as `zh-<script>-<region>`, and that as `zh-<region>`.
 _CHINESE_SCRIPTS = {"tw": "hant", "hk": "hant", "mo": "hant", "cn": "hans", "sg": "hans"}
 # Tags come from requests: a bound on what is remembered (the gate's own caches are too).
 _FALLBACK_CACHE_SIZE = 1024
@@ -28,7 +42,8 @@ _FALLBACK_CACHE_SIZE = 1024
 def fallbacks(tag: str) -> tuple[str, ...]:
     """The tags to try for the lower-case tag `tag`, best first: each truncation of it
     (RFC 4647), each followed by its aliases. `zh-tw` gives `zh-tw`, `zh-hant-tw`,
-    `zh-hant`, `zh`; `iw-il` gives `iw-il`, `he-il`, `iw`, `he`."""
+    `zh-hant`, `zh`; `zh-hant-tw` gives `zh-hant-tw`, `zh-tw`, `zh-hant`, `zh`; `iw-il`
+    gives `iw-il`, `he-il`, `iw`, `he`, and `he-il` the same the other way."""
     tried: dict[str, None] = {}
     while tag:
         tried[tag] = None
@@ -52,6 +67,14 @@ def _aliases(tag: str) -> tuple[str, ...]:
         renamed = _RENAMED_LANGUAGES[language]
         return (f"{renamed}-{rest}" if rest else renamed,)
     region, _, after = rest.partition("-")
+    if language == "zh" and region in _CHINESE_SCRIPTS.values():
+        # `zh-hant-tw` (and `zh-hant-tw-x`) is `zh-tw` (`zh-tw-x`), where the region is
+        # written in that script alone: `zh-hant-cn` is no `zh-cn`, and `zh-hant` alone (Hong
+        # Kong writes it too) no `zh-tw`.
+        script = region
+        if _CHINESE_SCRIPTS.get(after.partition("-")[0]) == script:
+            return (f"zh-{after}",)
+        return ()
     if language == "zh" and region in _CHINESE_SCRIPTS:
         script = f"zh-{_CHINESE_SCRIPTS[region]}"
         if after:  # `zh-tw-x`: the rest comes with the truncation to `zh-tw`

@@ -711,11 +711,48 @@ def _bad_attr(value: str) -> bool:
 # What a text holding only these shows: nothing a visitor can read (spaces of every width,
 # line breaks, control characters, zero-width and direction marks).
 _INVISIBLE = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
+# And these, of other categories, which render as nothing too: Unicode's
+# Default_Ignorable_Code_Point (DerivedCoreProperties.txt: the Hangul fillers, letters that
+# are blank, variation selectors, the combining grapheme joiner, tags), and the braille
+# blank, a symbol with no dots. `"\u3164"` or `"\u2800"` as "Reject all" passed as words.
+_INVISIBLE_RANGES = (
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x2800, 0x2800),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)
+
+
+def _invisible(ch: str) -> bool:
+    point = ord(ch)
+    return unicodedata.category(ch) in _INVISIBLE or any(
+        low <= point <= high for low, high in _INVISIBLE_RANGES
+    )
+
+
+def is_blank(text: str) -> bool:
+    """Whether `text` shows nothing a visitor can read ("" too)."""
+    return all(map(_invisible, text))
 
 
 def _check_not_blank(value: str, where: str) -> None:
-    if all(unicodedata.category(ch) in _INVISIBLE for ch in value):
-        problem = f"blank ({value!r} shows nothing)" if value else "empty"
+    if is_blank(value):
+        # !a: a Hangul filler is a printable letter to repr(), which shows it as itself: nothing.
+        problem = f"blank ({value!a} shows nothing)" if value else "empty"
         raise ValueError(
             f"{where} must not be {problem}: write the words, or leave the key out to use"
             " the default wording"

@@ -63,3 +63,64 @@ def test_a_page_language_written_the_old_way_finds_the_policys_texts(
 ) -> None:
     """`banner_language="page"` and a link's `?lang=` look up `<html lang="zh-TW">` so."""
     assert Banner(POLICY, "/consent", language_in_links=True).language_named(page) == language
+
+
+# The same tables keyed the way browsers send the tags: the aliases work both ways.
+KEYED_AS_SENT = Policy(
+    "1",
+    CATEGORIES,
+    texts={
+        "zh-TW": {"title": "本網站的 Cookie（臺灣）"},
+        "zh-CN": {"title": "本网站的 Cookie（中国）"},
+        "iw": {"title": "עוגיות באתר"},
+        "in": {"title": "Cookie di situs ini"},
+        "no": {"title": "Informasjonskapsler på dette nettstedet"},
+    },
+)
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "language", "title", "dir_"),
+    [
+        ("zh-Hant-TW", "zh-tw", "本網站的 Cookie（臺灣）", "ltr"),
+        ("zh-Hant-TW-x-private, en;q=0.5", "zh-tw", "本網站的 Cookie（臺灣）", "ltr"),
+        ("zh-Hans-CN", "zh-cn", "本网站的 Cookie（中国）", "ltr"),
+        ("he", "iw", "עוגיות באתר", "rtl"),
+        ("he-IL,en;q=0.8", "iw", "עוגיות באתר", "rtl"),
+        ("id-ID", "in", "Cookie di situs ini", "ltr"),
+        ("nb-NO", "no", "Informasjonskapsler på dette nettstedet", "ltr"),
+        # Not the same written language: Hong Kong's Traditional Chinese is not Taiwan's
+        # table, `zh-Hant` alone names no region, Traditional in mainland China is no zh-CN.
+        ("zh-Hant-HK", "en", "Cookies on this site", "ltr"),
+        ("zh-Hant", "en", "Cookies on this site", "ltr"),
+        ("zh-Hant-CN", "en", "Cookies on this site", "ltr"),
+        ("nn-NO", "en", "Cookies on this site", "ltr"),
+    ],
+)
+def test_a_policy_keyed_as_browsers_send_the_tag_serves_the_current_tags_visitors(
+    accept_language: str, language: str, title: str, dir_: str
+) -> None:
+    app = make_app(policy=KEYED_AS_SENT, inject_banner=True)
+    response = call(app, "GET", "/consent/banner", headers={"accept-language": accept_language})
+    assert response.status_code == 200
+    assert response.headers["content-language"] == language
+    found = _SECTION.search(response.text)
+    assert found is not None
+    assert found.groups() == (language, dir_)
+    assert f">{title}</h2>" in response.text
+
+
+def test_a_norwegian_table_keyed_nb_serves_a_visitor_sending_no() -> None:
+    policy = Policy("1", CATEGORIES, texts={"nb": {"title": "Informasjonskapsler"}})
+    app = make_app(policy=policy, inject_banner=True)
+    response = call(app, "GET", "/consent/banner", headers={"accept-language": "no"})
+    assert response.headers["content-language"] == "nb"
+    assert ">Informasjonskapsler</h2>" in response.text
+
+
+@pytest.mark.parametrize(("page", "language"), [("zh-Hant-TW", "zh-tw"), ("he-IL", "iw")])
+def test_a_page_language_written_the_current_way_finds_a_table_keyed_the_old_way(
+    page: str, language: str
+) -> None:
+    banner = Banner(KEYED_AS_SENT, "/consent", language_in_links=True)
+    assert banner.language_named(page) == language

@@ -269,12 +269,13 @@ def test_a_site_in_an_unshipped_language_translates_the_whole_cookie_list() -> N
             ['<th scope="col">Percorso</th>'],
             [],
         ),
-        # Partly translated: what is missing is English, under the policy's language tag.
+        # Partly translated: what is missing is English, under the policy's language tag,
+        # each English word marked as such.
         (
             {"it": {"cookie_list": {"category": "Categoria"}}},
             "it",
             "it",
-            ['<th scope="col">Categoria</th>', '<th scope="col">Purpose</th>'],
+            ['<th scope="col">Categoria</th>', '<th scope="col" lang="en" dir="ltr">Purpose</th>'],
             [],
         ),
         # Other languages are untouched by one language's words.

@@ -49,8 +49,18 @@ def test_a_key_the_policy_writes_as_sent_wins_over_the_alias() -> None:
         ("zh-tw", ("zh-tw", "zh-hant-tw", "zh-hant", "zh")),
         ("zh-tw-x", ("zh-tw-x", "zh-hant-tw-x", "zh-tw", "zh-hant-tw", "zh-hant", "zh")),
         ("iw-il", ("iw-il", "he-il", "iw", "he")),
-        # No alias: RFC 4647 lookup as before.
-        ("zh-hant-tw", ("zh-hant-tw", "zh-hant", "zh")),
+        # The same the other way: a policy may key its table as browsers send the tag.
+        ("zh-hant-tw", ("zh-hant-tw", "zh-tw", "zh-hant", "zh")),
+        ("zh-hant-tw-x", ("zh-hant-tw-x", "zh-tw-x", "zh-hant-tw", "zh-tw", "zh-hant", "zh")),
+        ("zh-hans-cn", ("zh-hans-cn", "zh-cn", "zh-hans", "zh")),
+        ("he-il", ("he-il", "iw-il", "he", "iw")),
+        ("nb-no", ("nb-no", "no-no", "nb", "no")),
+        ("no", ("no", "nb")),
+        # No alias: RFC 4647 lookup as before. Traditional script in mainland China is not
+        # what `zh-CN` names; `zh-Hant` alone is Hong Kong's too; Nynorsk is not Bokmål.
+        ("zh-hant-cn", ("zh-hant-cn", "zh-hant", "zh")),
+        ("zh-hant", ("zh-hant", "zh")),
+        ("nn-no", ("nn-no", "nn")),
         ("de-ch-1996", ("de-ch-1996", "de-ch", "de")),
         ("zh-yue", ("zh-yue", "zh")),
         ("x-klingon", ("x-klingon", "x")),

@@ -24,6 +24,12 @@ CATEGORIES = [Category("necessary", required=True), Category("analytics", "Count
 # Nothing a visitor can read: spaces (ASCII, no-break, ideographic), a tab, line breaks,
 # a zero-width space, a word joiner, right-to-left and left-to-right marks.
 BLANKS = ["", "   ", "\u00a0", "\u3000", "\t\n", "\u2028", "\u200b", "\u2060\ufeff", "\u200f\u200e"]
+# Nor these, which are letters, symbols or marks to Unicode, and passed: Hangul fillers, the
+# braille blank, zero-width (non-)joiners, the Mongolian vowel separator, a variation
+# selector, a tag space.
+INVISIBLE_LETTERS = ["\u3164", "\u115f\u1160", "\uffa0", "\u2800", "\u200c\u200d", "\u180e"]
+INVISIBLE_LETTERS += ["\ufe0f", "\U000e0020", "\u3164 \u2800"]
+BLANKS += INVISIBLE_LETTERS
 
 
 def _policy(texts: dict[str, Any]) -> Policy:
@@ -58,17 +64,23 @@ def test_a_blank_category_label_is_refused(blank: str) -> None:
 
 
 @pytest.mark.parametrize("key", sorted(COOKIE_LIST_KEYS))
-@pytest.mark.parametrize("blank", ["", "  "], ids=repr)
+@pytest.mark.parametrize("blank", ["", "  ", "\u3164"], ids=repr)
 def test_every_cookie_list_word_empty_or_blank_is_refused(key: str, blank: str) -> None:
     with pytest.raises(ValueError, match=rf"^texts\.it\.cookie_list\.{key} must not be"):
         _policy({"it": {"cookie_list": {key: blank}}})
 
 
-def test_a_blank_text_is_shown_in_the_message_so_that_invisible_ones_can_be_found() -> None:
+@pytest.mark.parametrize(
+    ("blank", "shown"), [("\u200b", "'\\u200b'"), ("\u3164 ", "'\\u3164 '")], ids=repr
+)
+def test_a_blank_text_is_shown_in_the_message_so_that_invisible_ones_can_be_found(
+    blank: str, shown: str
+) -> None:
+    # A Hangul filler is a printable letter: repr() showed it as itself, that is as nothing.
     with pytest.raises(ValueError, match=r"^texts\.de\.reject_all ") as raised:
-        _policy({"de": {"reject_all": "\u200b"}})
+        _policy({"de": {"reject_all": blank}})
     assert str(raised.value).startswith(
-        "texts.de.reject_all must not be blank ('\\u200b' shows nothing): "
+        f"texts.de.reject_all must not be blank ({shown} shows nothing): "
     )
 
 
@@ -80,13 +92,14 @@ def test_an_empty_description_is_still_allowed(description: str) -> None:
     assert policy.texts["it"]["descriptions"] == {"analytics": description}
 
 
-@pytest.mark.parametrize("intro", ["", "  "], ids=repr)
+@pytest.mark.parametrize("intro", ["", "  ", "\u3164"], ids=repr)
 def test_an_empty_intro_still_loads_and_the_banner_keeps_its_title_and_buttons(
     tmp_path: Path, intro: str
 ) -> None:
     path = tmp_path / "cookiewall.toml"
     path.write_text(
-        f'version = "1"\n[[categories]]\nname = "analytics"\n[texts.en]\nintro = "{intro}"\n'
+        f'version = "1"\n[[categories]]\nname = "analytics"\n[texts.en]\nintro = "{intro}"\n',
+        encoding="utf-8",
     )
     policy = Policy.from_toml(path)
     assert policy.texts["en"]["intro"] == intro
@@ -94,6 +107,23 @@ def test_an_empty_intro_still_loads_and_the_banner_keeps_its_title_and_buttons(
     assert "Cookies on this site" in html
     assert ">Accept all<" in html
     assert ">Reject all<" in html
+    # No empty paragraph, which a screen reader stops on and reads as "blank".
+    assert "cookiewall-intro" not in html
+    assert '</h2>\n<div class="cookiewall-actions">' in html
+
+
+@pytest.mark.parametrize(
+    ("texts", "paragraph"),
+    [
+        ({}, '<p class="cookiewall-intro">We use cookies'),
+        ({"it": {"title": "Cookie"}}, '<p class="cookiewall-intro" lang="en" dir="ltr">We use'),
+        ({"it": {"intro": "Usiamo i cookie."}}, '<p class="cookiewall-intro">Usiamo i cookie.</p>'),
+    ],
+    ids=["en", "it-intro-in-english", "it"],
+)
+def test_an_intro_with_words_is_still_its_paragraph(texts: dict[str, Any], paragraph: str) -> None:
+    html = Banner(_policy(texts), "/consent").fragment("it" if texts else "en", "/")
+    assert f"</h2>\n{paragraph}" in html
 
 
 @pytest.mark.parametrize("text", ["OK", " Accetta tutto ", "\u2713", "拒绝", "\u200fرفض الكل"])
