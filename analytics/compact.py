@@ -140,6 +140,9 @@ def compact(
                 "(the database is unchanged)"
             )
         os.rename(target, db)
+        # Renamed: the warehouse is the compacted file. From here nothing may raise: the
+        # caller would say the compaction failed (a traceback, or the prune's warning that
+        # its rows stay readable), and skipping the hold below would release the lock early.
         _fsync_folder(db.parent)
         time.sleep(HOLD_AFTER_RENAME)
     except BaseException:
@@ -269,11 +272,18 @@ def _finish_file(target: Path, like: os.stat_result) -> None:
 
 
 def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    """Make the rename durable; best effort, as for the spool's segments: some filesystems
+    refuse fsync on folders, and the rename is done whatever this says."""
     try:
-        os.fsync(fd)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
     finally:
-        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _remove_leftovers(target: Path) -> None:

@@ -204,7 +204,7 @@ def backoff_delay(failures: int, *, base: float, cap: float, rng: random.Random)
 
 @dataclass(frozen=True)
 class UploadStats:
-    uploaded: int = 0  # segments confirmed remote and deleted locally
+    uploaded: int = 0  # segments put and confirmed remote (then deleted locally)
     uploaded_bytes: int = 0
     already_remote: int = 0  # found intact remotely (an earlier try got through): not re-put
     unreadable: int = 0  # local segments that could not be read: skipped, each retried later
@@ -288,6 +288,9 @@ class SegmentUploader:
         # Local segments whose read failed, by name: each waits out a backoff of its own, so
         # one bad file neither fails every pass nor holds back the segments listed after it.
         self._unreadable: dict[str, _Unreadable] = {}
+        # Shipped segments whose local copy would not go (deleting it failed): counted and
+        # logged once, deleted by a later pass (which finds them remote, never puts them).
+        self._left_behind: set[str] = set()
         self._final_flush = True
         self._thread: threading.Thread | None = None
 
@@ -408,6 +411,7 @@ class SegmentUploader:
         names = {segment.name for segment in listed}
         for name in [name for name in self._unreadable if name not in names]:
             del self._unreadable[name]
+        self._left_behind &= names
 
     def _ship(self, segment: Segment, done: _Pass) -> None:
         try:
@@ -422,7 +426,8 @@ class SegmentUploader:
         digest = hashlib.md5(body, usedforsecurity=False)
         key = _key(self.prefix, segment.name)
         if self._matches_remote(key, len(body), digest.hexdigest()):
-            done.already_remote += 1
+            if segment.name not in self._left_behind:  # counted when it was shipped
+                done.already_remote += 1
         else:
             self._client.put_object(
                 Bucket=self.bucket,
@@ -438,8 +443,24 @@ class SegmentUploader:
                 )
             done.uploaded += 1
             done.uploaded_bytes += len(body)
-        with contextlib.suppress(FileNotFoundError):
+        # Confirmed remote: shipped. Deleting the local copy is tidying, and its failure must
+        # not fail the pass: every segment listed after this one would wait behind it, pass
+        # after pass. The copy is found remote by the next pass and deleted then.
+        try:
             segment.path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            if segment.name not in self._left_behind:
+                self._left_behind.add(segment.name)
+                logger.warning(
+                    "shipped segment %s, but cannot delete its local copy (%s): deleted by a "
+                    "later pass, never uploaded twice",
+                    segment.name,
+                    error.strerror or type(error).__name__,
+                )
+        else:
+            self._left_behind.discard(segment.name)
 
     def _skip_unreadable(self, segment: Segment, error: OSError) -> None:
         earlier = self._unreadable.get(segment.name)

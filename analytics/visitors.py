@@ -190,7 +190,10 @@ class SaltStore:
                     raise
                 self._create_in_place(path)
         finally:
-            with contextlib.suppress(FileNotFoundError):
+            # After the link the day's salt is made: an error here (the temporary name that
+            # would not go) must not reach the caller as a salt that failed. A name left
+            # behind is deleted with the stale ones (`delete_expired`).
+            with contextlib.suppress(OSError):
                 os.unlink(temp)
         return self._read(path)
 
