@@ -19,10 +19,12 @@ References: uvicorn's logging (`uvicorn.config.LOGGING_CONFIG`, `uvicorn.logging
 from __future__ import annotations
 
 import logging
+import re
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import quote, unquote
 
-from analytics.paths import REDACTED, redact_path
+from analytics.paths import REDACTED, redact_path, redact_sent_path
 
 # uvicorn calls access_logger.info('%s - "%s %s HTTP/%s" %d', client, method, path, version,
 # status) from both of its HTTP implementations; AccessFormatter unpacks the same five args.
@@ -38,28 +40,176 @@ _WEBSOCKET_PREFIX = '%s - "WebSocket %s"'
 _TRACE_LEVEL = 5
 _ASGI_LOGGER = "uvicorn.asgi"
 _CLIENT_SEPARATOR = " - "
+_REWRITTEN = "analytics_private"  # the attribute that marks a record this filter has seen
+
+
+# What a log line cannot hold as it is (non-ASCII, spaces, quotes, controls) is percent-encoded;
+# `%` is not: the stored path's own escapes (`%2F`, `%E9`, `%00`) are shown as stored.
+_LOGGED_AS_IS = "/:@!$&'()*+,;=-._~%"
+# The method as events store it (analytics.capture.MAX_METHOD_LENGTH and OTHER_METHOD, not
+# imported: that module needs pyarrow, and a log filter must not): h11 passes any token.
+_MAX_METHOD_LENGTH = 24
+_OTHER_METHOD = "OTHER"
+
+# The path of the response being started, handed off by TrafficMiddleware: `(path, raw_path)`
+# as the event got them. uvicorn writes its access line from `send` of `http.response.start`
+# (or its own 500 after the app raised), in the app's task, right after the middleware saw
+# that message: the same context. The line's path is taken from it only when it is the same
+# decoded path, so a value another request left behind (a server that reuses a context) or
+# one from under a mount the server stripped is never used.
+SENT_PATH: ContextVar[tuple[str, bytes | None] | None] = ContextVar(
+    "analytics_sent_path", default=None
+)
+
+# A standard base64 token (RFC 4648 §4) sent with `%2F` reaches the log as several segments
+# (uvicorn logs `scope["path"]`, decoded, never `raw_path`): its pieces are of that alphabet
+# and, random, not words (`q3Vt8LmZ`, `Tu6iOo8=`), where a route's segments mostly are
+# (`reset`, `Products`). A piece of up to 3 characters may be a word (or empty, for `%2F%2F`):
+# such short pieces join a run only between two long ones, or as its `=` padding (`/A==`).
+_BASE64_PIECE = re.compile(r"[A-Za-z0-9+=]*")
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+_LONGEST_SHORT_PIECE = 3
+_SHORT_PIECES_BETWEEN = 2  # `x0%2F%2FdMSs…`: two short pieces, one empty
+# A padded token is whole when its length is a multiple of 4: the segments before a run
+# that ends in `=` padding (no id, no route does) that make it so were its start, whatever
+# they look like (`/reset/ctsi%2FO6MP4EOtdwYS93zeQ==`); a route's `/reset/` does not.
+_BASE64_QUANTUM = 4
+_SEGMENTS_BEFORE_PADDED = 3
 
 
 def _private_path(full_path: object) -> str:
-    path = str(full_path).split("?", 1)[0]
+    """The path of a log line (uvicorn's: percent-encoded, maybe with a query) as the event
+    stores it: from the request's `raw_path` when the recorder handed it off, else judged as
+    the client may have sent it."""
     # uvicorn logs the path percent-encoded (so no CR/LF reaches the log); redaction reads the
     # decoded path, and the result is encoded again for the same reason.
-    decoded = unquote(path)
-    if "\ufffd" in decoded:
-        decoded = "/".join(_judged_as_sent(segment) for segment in decoded.split("/"))
-    return quote(redact_path(decoded), safe="/:@!$&'()*+,;=-._~")
+    path = unquote(str(full_path).split("?", 1)[0])
+    sent = SENT_PATH.get()
+    if sent is not None and sent[0] == path:
+        stored = redact_sent_path(path, sent[1])
+    else:
+        judged = _with_token_runs_redacted(path)
+        if "\ufffd" in judged:
+            judged = "/".join(_judged_as_sent(segment) for segment in judged.split("/"))
+        stored = redact_sent_path(judged, None)  # redact_path, control characters escaped
+    return quote(stored, safe=_LOGGED_AS_IS)
+
+
+def _with_token_runs_redacted(path: str) -> str:
+    """`path` with each run of segments that the recorder would take for one token, had the
+    client sent the `/` between them as `%2F`, as one `:redacted` (see
+    `analytics.paths.redact_sent_path`); judged only where the pieces are not words, or
+    where the run is a whole padded base64 value."""
+    segments = path.split("/")
+    long_pieces = [_is_long_piece(segment) for segment in segments]
+    if not any(long_pieces):
+        return path  # the common case: no piece of a token at all
+    judged: list[str] = []
+    at = 0
+    while at < len(segments):
+        if at == 0 or not long_pieces[at]:  # segments[0] is the root's empty one
+            judged.append(segments[at])
+            at += 1
+            continue
+        end = _run_end(segments, long_pieces, at)
+        run = segments[at : end + 1]
+        if run[-1].endswith("="):
+            start = _padded_run_start(judged, run)
+            if start is None:
+                judged.extend(run)
+            else:
+                del judged[start:]
+                judged.append(REDACTED)
+        elif len(run) > 1 and _sent_encoded_is_redacted(run) and _pieces_are_not_words(run):
+            judged.append(REDACTED)
+        else:
+            judged.extend(run)
+        at = end + 1
+    return "/".join(judged)
+
+
+def _run_end(segments: list[str], long_pieces: list[bool], at: int) -> int:
+    """The last segment of the run of pieces that starts with the long piece at `at`."""
+    end = at
+    while True:
+        following = end + 1
+        while following < len(segments) and _is_short_piece(segments[following]):
+            following += 1
+        if following < len(segments) and long_pieces[following]:
+            if following - end - 1 > _SHORT_PIECES_BETWEEN:
+                return end
+            end = following
+            continue
+        # `…%2FA==`, `…%2FV19%2Fw==`: short pieces up to the padding end the run
+        for padding in range(end + 1, min(following, end + 1 + _SHORT_PIECES_BETWEEN)):
+            if segments[padding].endswith("="):
+                return padding
+        return end
+
+
+def _padded_run_start(judged: list[str], run: list[str]) -> int | None:
+    """Where in `judged` (the segments before `run`) the padded token that `run` ends
+    starts, if `run` is the end of one that the recorder redacts; else None."""
+    for count in range(min(_SEGMENTS_BEFORE_PADDED, len(judged) - 1) + 1):
+        before = judged[len(judged) - count :]
+        if count and _BASE64_PIECE.fullmatch(before[0]) is None:
+            return None
+        candidate = [*before, *run]
+        if len(candidate) < 2 or not _sent_encoded_is_redacted(candidate):
+            continue
+        if len("/".join(candidate)) % _BASE64_QUANTUM == 0:
+            return len(judged) - count
+        if not count and _pieces_are_not_words(run):
+            return len(judged)  # not whole (`…%2FTu6iOo8=`), yet pieces of a token
+    return None
+
+
+def _is_long_piece(segment: str) -> bool:
+    return (
+        len(segment) > _LONGEST_SHORT_PIECE
+        and _BASE64_PIECE.fullmatch(segment) is not None
+        and _WORD.fullmatch(segment) is None
+    )
+
+
+def _is_short_piece(segment: str) -> bool:
+    return len(segment) <= _LONGEST_SHORT_PIECE and _BASE64_PIECE.fullmatch(segment) is not None
+
+
+def _sent_encoded_is_redacted(run: list[str]) -> bool:
+    """Whether the recorder redacts `run` sent as one segment, `%2F` between its pieces."""
+    sent = "/" + "/".join(run)
+    raw = ("/" + "%2F".join(quote(piece, safe="") for piece in run)).encode("ascii")
+    return redact_sent_path(sent, raw) == "/" + REDACTED
+
+
+def _pieces_are_not_words(run: list[str]) -> bool:
+    """Whether the token rule, reading `run`'s pieces as a token's groups (joined by `-`),
+    finds them unreadable enough: `Shoes2024/Men2024/Running3` is a route's words."""
+    return redact_path("/" + "-".join(run)) == "/" + REDACTED
 
 
 def _judged_as_sent(segment: str) -> str:
     """A segment whose bytes that were not UTF-8 uvicorn gave as U+FFFD (the log never sees
     `raw_path`): redacted when it would be with them read as a space or as nothing, as the
-    recorder, reading the bytes themselves, redacts `/pay/4111%A01111%A01111%A01111`."""
+    recorder, reading the bytes themselves, redacts `/pay/4111%A01111%A01111%A01111`; or with
+    each read as one such byte, as the recorder redacts a binary token's segment
+    (`/download/%90%5B%BD%11…`: bytes, not words)."""
     if "\ufffd" not in segment:
         return segment
     for reading in (" ", ""):
         if redact_path("/" + segment.replace("\ufffd", reading)) == "/" + REDACTED:
             return REDACTED
+    as_bytes = quote(segment, safe="").replace("%EF%BF%BD", "%FF")
+    if redact_sent_path("/" + segment, ("/" + as_bytes).encode("ascii")) == "/" + REDACTED:
+        return REDACTED
     return segment
+
+
+def _private_method(method: object) -> object:
+    if isinstance(method, str) and len(method) > _MAX_METHOD_LENGTH:
+        return _OTHER_METHOD
+    return method
 
 
 class PrivateAccessLog(logging.Filter):
@@ -67,12 +217,17 @@ class PrivateAccessLog(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if not isinstance(args, tuple):
+        if not isinstance(args, tuple) or getattr(record, _REWRITTEN, False):
+            # Rewritten already: gunicorn's config puts the filter on the access logger and on
+            # the handler it propagates to, and a path as stored is not one as uvicorn logs it
+            # (`/caf%E9` read again would be `/caf\ufffd`).
             return True
+        setattr(record, _REWRITTEN, True)
         msg = record.msg
         if len(args) == _ACCESS_ARGS and (msg == _ACCESS_FORMAT or record.name == _ACCESS_LOGGER):
             _client, method, full_path, http_version, status = args
-            record.args = ("-", method, _private_path(full_path), http_version, status)
+            path = _private_path(full_path)
+            record.args = ("-", _private_method(method), path, http_version, status)
         elif len(args) >= 2 and isinstance(msg, str) and msg.startswith(_WEBSOCKET_PREFIX):
             record.args = ("-", _private_path(args[1]), *args[2:])
         elif record.levelno <= _TRACE_LEVEL and isinstance(msg, str) and msg.startswith("%s"):
@@ -141,4 +296,4 @@ LOG_CONFIG: dict[str, Any] = {
     },
 }
 
-__all__ = ["LOG_CONFIG", "PrivateAccessLog"]
+__all__ = ["LOG_CONFIG", "SENT_PATH", "PrivateAccessLog"]

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Seque
 from fnmatch import fnmatchcase, translate
 from typing import TYPE_CHECKING, Any
 
+from analytics.accesslog import SENT_PATH
 from analytics.event import CONSENT_STATES
 from analytics.recorder import Recorder
 
@@ -541,6 +542,9 @@ class TrafficMiddleware:
         recording._record_safely(page, path, _PAGE_SHOWN)
 
     def _record(self, scope: Scope, path: str, message: Message) -> None:
+        # For the private access log, written next in this context (by uvicorn's `send`):
+        # its line's path is then stored as this event's, from the path as sent.
+        SENT_PATH.set((path, scope.get("raw_path")))
         recorder = self.recorder
         if not self._record_all:
             # Only pages. A HEAD shows nobody a page (uptime monitors, link checkers), nor does
