@@ -205,11 +205,17 @@ def _other_language(
     written: str, language: str, attributes: tuple[str, str] = ("lang", "dir")
 ) -> str:
     """The attributes that mark words `written` in one language inside text in `language`
-    (` lang="en" dir="ltr"`); "" where both are one language (`de` in `de-ch`)."""
-    if written.split("-", 1)[0] == language.split("-", 1)[0]:
+    (` lang="en" dir="ltr"`); "" where both are one language written one way (`de` in
+    `de-ch`, `no` in `nb`, `iw` in `he`).
+
+    The direction counts too: `[texts.ug]` words, in Arabic script, inside a `ug-latn` list
+    were laid out left to right. A mark names the language by its current code (`he`, not
+    the `iw` a table may be keyed by)."""
+    ink = direction(written)
+    if languages.same_language(written, language) and ink == direction(language):
         return ""
     name, direction_name = attributes
-    return f' {name}="{escape(written)}" {direction_name}="{direction(written)}"'
+    return f' {name}="{escape(languages.modern(written))}" {direction_name}="{ink}"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -623,6 +629,10 @@ class Banner:
         labels: dict[str, str] = texts.get("labels", {})
         descriptions: dict[str, str] = texts.get("descriptions", {})
         description = descriptions.get(category.name, category.description)
+        # One of invisible characters alone (a Hangul filler, a zero-width space) is none:
+        # as the box's description a screen reader said "Hangul filler".
+        if is_blank(description):
+            description = ""
         description_id = _row_id("description", self._id_token, lang, category.name)
         return self._category.substitute(
             name=escape(category.name),

@@ -31,6 +31,10 @@ _RENAMED_LANGUAGES = {
     "no": "nb",
     "nb": "no",
 }
+# Grandfathered tags (RFC 5646) with a preferred value in the IANA registry: tried as sent,
+# then as that value, never truncated to `no`: `no-NYN` is Nynorsk, and `no` (read as `nb`)
+# would give it the Bokmål table.
+_GRANDFATHERED = {"no-nyn": "nn", "no-bok": "nb"}
 # Chinese regions whose written language is one script (CLDR likely subtags): a `zh-<region>`
 # tag without a script subtag is read as `zh-<script>-<region>`, and that as `zh-<region>`.
 _CHINESE_SCRIPTS = {"tw": "hant", "hk": "hant", "mo": "hant", "cn": "hans", "sg": "hans"}
@@ -47,9 +51,31 @@ def fallbacks(tag: str) -> tuple[str, ...]:
     tried: dict[str, None] = {}
     while tag:
         tried[tag] = None
+        if tag in _GRANDFATHERED:  # `no-nyn`: then `nn`, its truncations and aliases
+            tag = _GRANDFATHERED[tag]
+            continue
         tried.update(dict.fromkeys(_aliases(tag)))
         tag = tag.rpartition("-")[0]
     return tuple(tried)
+
+
+def modern(tag: str) -> str:
+    """`tag` with a withdrawn language code replaced by the current one (`iw-il` is `he-il`),
+    for a tag the gate writes out itself: `lang="iw"` spreads a code withdrawn in 1989."""
+    language, dash, rest = tag.partition("-")
+    return _WITHDRAWN.get(language, language) + dash + rest
+
+
+def same_language(tag: str, other: str) -> bool:
+    """Whether the lower-case tags name one language, whatever their regions and scripts, and
+    whichever of its aliases they use: `iw` is `he`, and Norwegian `no` is `nb` (both Bokmål,
+    see `_RENAMED_LANGUAGES`)."""
+    return _language(tag) == _language(other)
+
+
+def _language(tag: str) -> str:
+    language = modern(_GRANDFATHERED.get(tag, tag)).partition("-")[0]
+    return "nb" if language == "no" else language
 
 
 def lookup(tag: str, available: Container[str]) -> str | None:

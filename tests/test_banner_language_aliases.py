@@ -95,6 +95,7 @@ KEYED_AS_SENT = Policy(
         ("zh-Hant", "en", "Cookies on this site", "ltr"),
         ("zh-Hant-CN", "en", "Cookies on this site", "ltr"),
         ("nn-NO", "en", "Cookies on this site", "ltr"),
+        ("no-NYN", "en", "Cookies on this site", "ltr"),  # Nynorsk's old tag
     ],
 )
 def test_a_policy_keyed_as_browsers_send_the_tag_serves_the_current_tags_visitors(

@@ -34,7 +34,10 @@ POLICY = Policy(
             "title": "Cookie su questo sito",
             "intro": "",
             "cookie_list": {"caption": "Cookie (versione {version})", "category": "Categoria"},
-        }
+        },
+        # Uyghur in Arabic script (right to left) under a list in Latin letters (left to right).
+        "ug": {"cookie_list": {"caption": "cookie تىزىملىكى (نەشرى {version})"}},
+        "ug-Latn": {"title": "Bu torbékettiki cookie", "cookie_list": {"path": "Yol"}},
     },
 )
 
@@ -63,6 +66,19 @@ def test_the_cookie_list_marks_its_english_words(site: str, browser: Browser) ->
         assert read["Categoria"] == ("it", "ltr")
         for english in ("Purpose", "Domain", "Path", "this site only"):
             assert read[english] == ("en", "ltr"), english
+        assert axe_violations(page) == []
+
+
+def test_words_in_another_script_of_the_lists_language_run_their_own_way(
+    site: str, browser: Browser
+) -> None:
+    with visitor_page(browser, locale="ug-Latn") as page:
+        page.goto(f"{site}/consent/cookies?format=html")
+        read = {text: (lang, direction) for text, lang, direction in page.evaluate(READ)}
+        caption = "cookie تىزىملىكى (نەشرى partly-1)"
+        assert read[caption] == ("ug", "rtl")  # and the page's <h1>: the list's title
+        assert page.evaluate("document.title") == caption
+        assert read["Yol"] == ("ug-latn", "ltr")
         assert axe_violations(page) == []
 
 

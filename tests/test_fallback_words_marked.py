@@ -13,12 +13,14 @@ takes for it: its nearest `lang`.
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 
 from cookiewall import Category, Policy
+from cookiewall.banner import Banner
 from tests.test_cookiewall_support import call, make_app, make_policy
 
 URL = "/consent/cookies?format=html"
@@ -148,3 +150,107 @@ def test_the_banner_opened_as_a_page_marks_an_english_title(
     marks = ' lang="en" dir="ltr"' if title_language == "en" else ""
     assert f"<title{marks}>{title}</title>" in response.text
     assert f"<h1{marks}>{title}</h1>" in response.text
+
+
+# Words in the list's or banner's own language, written another way. Uyghur in Arabic script
+# (right to left) inside a `ug-Latn` one: they were left unmarked, laid out left to right.
+UYGHUR = {
+    "ug": {
+        "title": "بۇ تور بېكەتتىكى cookie",
+        "intro": "بىز cookie ئىشلىتىمىز",
+        "cookie_list": {"caption": "cookie تىزىملىكى (نەشرى {version})", "purpose": "مەقسەت"},
+    },
+    "ug-Latn": {"title": "Bu torbékettiki cookie", "cookie_list": {"path": "Yol"}},
+}
+# A table keyed by an alias of the list's language: the same language, nothing to mark (its
+# words were marked `lang="no"` in an `nb` list, `lang="iw"` in a `he` banner).
+NORWEGIAN = {
+    "no": {
+        "cookie_list": {"caption": "Informasjonskapsler (versjon {version})", "purpose": "Formål"}
+    },
+    "nb": {"title": "Informasjonskapsler", "cookie_list": {"path": "Sti"}},
+}
+# A mark naming a code withdrawn in 1989 (`iw`, `in`, `ji`), or the alias a table was keyed by.
+_WITHDRAWN_MARK = re.compile(r'lang="(iw|in|ji|no)"')
+
+
+@pytest.mark.parametrize("navigated", [False, True], ids=["fragment", "page"])
+@pytest.mark.parametrize(
+    ("texts", "accept_language", "expected"),
+    [
+        (
+            UYGHUR,
+            "ug-Latn",
+            {
+                "cookie تىزىملىكى (نەشرى 2026-11-28)": ("ug", "rtl"),  # and the page's title
+                "مەقسەت": ("ug", "rtl"),
+                "Yol": ("ug-latn", None),
+                "Domain": ("en", "ltr"),
+            },
+        ),
+        (
+            NORWEGIAN,
+            "nb-NO",
+            {
+                "Informasjonskapsler (versjon 2026-11-28)": ("nb", None),
+                "Formål": ("nb", None),
+                "Sti": ("nb", None),
+                "Domain": ("en", "ltr"),
+            },
+        ),
+    ],
+    ids=["ug-words-in-ug-latn", "no-words-in-nb"],
+)
+def test_list_words_of_the_lists_language_written_another_way(
+    navigated: bool,
+    texts: dict[str, Any],
+    accept_language: str,
+    expected: dict[str, tuple[str | None, str | None]],
+) -> None:
+    markup = _cookie_list(texts, accept_language, navigated)
+    read = _read(markup)
+    assert {text: read[text] for text in expected} == expected
+    assert _WITHDRAWN_MARK.search(markup) is None
+
+
+@pytest.mark.parametrize(
+    ("texts", "language", "words", "expected"),
+    [
+        (UYGHUR, "ug-latn", "بىز cookie ئىشلىتىمىز", ("ug", "rtl")),
+        (UYGHUR, "ug-latn", "Bu torbékettiki cookie", ("ug-latn", "ltr")),
+        (
+            {"he": {"title": "עוגיות באתר"}, "iw": {"accept_all": "קבל הכל"}},
+            "he",
+            "קבל הכל",
+            ("he", "rtl"),
+        ),
+        (
+            {"nb": {"title": "Informasjonskapsler"}, "no": {"accept_all": "Godta alle"}},
+            "nb",
+            "Godta alle",
+            ("nb", "ltr"),
+        ),
+        # Yiddish in Latin letters over a table keyed `ji`, in Hebrew script: marked, by the
+        # current code.
+        (
+            {"yi-Latn": {"intro": "Mir nutsn kikhlekh."}, "ji": {"title": "קיכלעך"}},
+            "yi-latn",
+            "קיכלעך",
+            ("yi", "rtl"),
+        ),
+    ],
+    ids=[
+        "ug-intro-in-ug-latn",
+        "ug-latn-title",
+        "iw-button-in-he",
+        "no-button-in-nb",
+        "ji-in-yi-latn",
+    ],
+)
+def test_banner_words_of_the_banners_language_written_another_way(
+    texts: dict[str, Any], language: str, words: str, expected: tuple[str, str]
+) -> None:
+    policy = Policy("1", [Category("necessary", required=True)], texts=texts)
+    html = Banner(policy, "/consent").fragment(language, "/")
+    assert _read(html)[words] == expected
+    assert _WITHDRAWN_MARK.search(html) is None

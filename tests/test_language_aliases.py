@@ -96,3 +96,19 @@ def test_a_policy_keyed_zh_hant_and_he_is_what_the_lookup_is_given() -> None:
     )
     assert lookup("zh-tw", policy.texts) == "zh-hant"
     assert lookup("iw", policy.texts) == "he"
+
+
+@pytest.mark.parametrize(
+    ("sent", "expected", "found"),
+    [
+        # Grandfathered tags, for which the IANA registry gives another: Nynorsk is `nn`,
+        # never the Bokmål `no`/`nb` table that truncating `no-nyn` to `no` found.
+        ("no-nyn", ("no-nyn", "nn"), "nn"),
+        ("no-bok", ("no-bok", "nb", "no"), "nb"),
+    ],
+)
+def test_an_old_norwegian_tag_is_tried_as_its_preferred_value(
+    sent: str, expected: tuple[str, ...], found: str | None
+) -> None:
+    assert fallbacks(sent) == expected
+    assert lookup(sent, {"en", "no", "nb", "nn"}) == found

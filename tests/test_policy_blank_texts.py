@@ -11,6 +11,7 @@ of a title and its buttons, loaded in 0.4).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,22 @@ def test_an_empty_description_is_still_allowed(description: str) -> None:
     shows no description there rather than the one written in another language."""
     policy = _policy({"it": {"descriptions": {"analytics": description}}})
     assert policy.texts["it"]["descriptions"] == {"analytics": description}
+
+
+@pytest.mark.parametrize("where", ["texts", "category"])
+@pytest.mark.parametrize("description", BLANKS, ids=repr)
+def test_a_blank_description_describes_no_box(where: str, description: str) -> None:
+    """A box described by a Hangul filler or a braille blank alone was read out as "Hangul
+    filler": a description with nothing to read is none, its span left empty."""
+    if where == "texts":
+        policy = _policy({"it": {"descriptions": {"analytics": description}}})
+    else:
+        policy = Policy("1", [Category("analytics", description)], texts={"it": {}})
+    html = Banner(policy, "/consent").fragment("it", "/")
+    box = re.search(r'<input type="checkbox" name="categories" value="analytics"[^>]*>', html)
+    assert box is not None
+    assert "aria-describedby" not in box.group()
+    assert re.search(r'<span class="cookiewall-description" id="[^"]*"></span>', html)
 
 
 @pytest.mark.parametrize("intro", ["", "  ", "\u3164"], ids=repr)
