@@ -26,11 +26,11 @@ import re
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -95,6 +95,9 @@ QUARANTINE_FOLDER = "quarantine"
 # The writer's DuckDB memory cap (beyond it, big aggregations spill to <db>.tmp): keeps a
 # rollup's peak RSS near 1 GiB whatever the batch. 10M events fit without spilling.
 WRITER_MEMORY_LIMIT = "1GB"
+
+_T = TypeVar("_T")  # what a transaction's work returns
+
 # On a terminal, new rows are read in about this many statements so that a bar can move,
 # each of at least PROGRESS_MIN_ROWS rows (a statement costs a few ms of its own).
 PROGRESS_STEPS = 50
@@ -239,6 +242,47 @@ class RunResult:
 class _CorruptBatch(Exception):
     """The bulk read failed: some segment is damaged beyond what its footer shows. Its
     message: what went wrong, in one line (DuckDB's error, or the row counts)."""
+
+
+@dataclass(frozen=True)
+class _Landmarks:
+    """What a transaction changes that tells the file it commits from the file before it:
+    read back when COMMIT raised, to learn whether it committed (see `Warehouse._commit`).
+    Each alone decides; the first that the transaction has is the one read."""
+
+    # Segment names it adds to the ledger (fresh ones: never in it before).
+    ledger: tuple[str, ...] = ()
+    # Days it rolls up: dirty or without a `rollup_days` row before, clean rows after.
+    rolled_up: tuple[date, ...] = ()
+    # The cutoff of a prune that deletes raw events: some before it before, none after.
+    pruned_before: date | None = None
+
+    def found_in(self, con: duckdb.DuckDBPyConnection) -> bool | None:
+        """Whether the file `con` reads holds this transaction's work; None when the
+        transaction changed nothing that tells (no segment, day or prune)."""
+        if self.ledger:
+            found = scalar(
+                con,
+                "SELECT COUNT(DISTINCT name) FROM ingested_segments "
+                "WHERE list_contains($names, name)",
+                {"names": list(self.ledger)},
+            )
+            return found == len(set(self.ledger))
+        if self.rolled_up:
+            clean = scalar(
+                con,
+                f"SELECT COUNT(DISTINCT day) FROM rollup_days "
+                f"WHERE NOT dirty AND day IN ({_date_list(self.rolled_up)})",
+            )
+            return clean == len(set(self.rolled_up))
+        if self.pruned_before is not None:
+            left = scalar(
+                con,
+                "SELECT COUNT(*) FROM events WHERE day < $cutoff",
+                {"cutoff": self.pruned_before},
+            )
+            return left == 0
+        return None
 
 
 def _batches(
@@ -597,8 +641,12 @@ class Warehouse:
 
     def rollup(self) -> tuple[date, ...]:
         """Recompute the days that received raw events since the last rollup."""
-        with self._transaction() as con:
-            return self._rollup(con)
+
+        def work(con: duckdb.DuckDBPyConnection) -> tuple[tuple[date, ...], _Landmarks]:
+            days = self._rollup(con)
+            return days, _Landmarks(rolled_up=days)
+
+        return self._transaction(work)
 
     def prune(self, raw_days: int | None = None) -> int:
         """Delete raw events older than `raw_days` (default: raw_retention_days); rollups stay.
@@ -608,9 +656,13 @@ class Warehouse:
         days = self.raw_retention_days if raw_days is None else raw_days
         if isinstance(days, bool) or not isinstance(days, int) or days < 1:
             raise ValueError(f"raw_days must be an int of at least 1, not {days!r}")
-        with self._transaction() as con:
-            self._rollup(con)
-            return self._prune(con, days)
+
+        def work(con: duckdb.DuckDBPyConnection) -> tuple[int, _Landmarks]:
+            rolled_up = self._rollup(con)
+            pruned, cutoff = self._prune(con, days)
+            return pruned, _Landmarks(rolled_up=rolled_up, pruned_before=cutoff)
+
+        return self._transaction(work)
 
     def run(
         self,
@@ -684,7 +736,9 @@ class Warehouse:
                     self._fill_content_ids(con, old_ids)
                     ingested = self._ingest(con, fresh, footers, copies, progress=progress)
                     rolled_up = self._rollup(con) if rollup else ()
-                    pruned = self._prune(con, self.raw_retention_days) if prune else 0
+                    pruned, cutoff = (
+                        self._prune(con, self.raw_retention_days) if prune else (0, None)
+                    )
                     # Asked in the run's own transaction, before COMMIT: a stop request that
                     # lands here rolls the run back, as the message then says; after COMMIT
                     # it would say "nothing committed" of a committed run. On this
@@ -696,7 +750,14 @@ class Warehouse:
                     stop_if_interrupted(con)
                     if before_commit is not None:
                         before_commit()
-                    con.execute("COMMIT")
+                    self._commit(
+                        con,
+                        _Landmarks(
+                            ledger=tuple(seg.name for seg in [*fresh, *copies]),
+                            rolled_up=rolled_up,
+                            pruned_before=cutoff,
+                        ),
+                    )
                     break
                 except _CorruptBatch as failure:
                     con.execute("ROLLBACK")
@@ -766,8 +827,10 @@ class Warehouse:
         con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
         return con
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _transaction(
+        self, work: Callable[[duckdb.DuckDBPyConnection], tuple[_T, _Landmarks]]
+    ) -> _T:
+        """`work` in one transaction of its own (after the schema's upkeep): its result."""
         con = self._open()
         try:
             self._setup(con)
@@ -775,8 +838,8 @@ class Warehouse:
             try:
                 self._migrate(con)
                 self._add_referrer_domains(con)
-                yield con
-                con.execute("COMMIT")
+                result, landmarks = work(con)
+                self._commit(con, landmarks)
             except BaseException:
                 with contextlib.suppress(duckdb.Error):
                     con.execute("ROLLBACK")
@@ -785,6 +848,59 @@ class Warehouse:
             raise _warehouse_error(self.path, exc) from None
         finally:
             con.close()
+        return result
+
+    def _commit(self, con: duckdb.DuckDBPyConnection, landmarks: _Landmarks) -> None:
+        """COMMIT the transaction on `con`, whose work `landmarks` tell.
+
+        DuckDB's COMMIT can commit and then raise: the checkpoint it runs right after a
+        commit (once its journal is large enough) fails, on a full disk say, and leaves a
+        database that must be reopened (DuckDB 2: "Transaction COMMIT succeeded and is
+        durable, but the autocheckpoint failed"; the same checkpoint failing before the
+        commit is durable, for a bulk write, says "Failed to create checkpoint", and the
+        work is lost). Taken at its word, the error had the CLI say "nothing committed"
+        (exit 2) of a committed run, and leave its segments in the spool. So the file is
+        read back: committed, the error is one warning and the caller goes on as committed;
+        not (or nothing tells), the error is raised, to be rolled back and said as before."""
+        try:
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            # This connection's database may be invalidated, and is in the way of a reader
+            # in this process: closed. The reader replays the journal as every open does.
+            con.close()
+            committed = self._read_back(landmarks)
+            if committed is None:
+                raise WarehouseError(
+                    f"{_warehouse_error(self.path, exc)}; whether this run was committed "
+                    "could not be read back: the next run finds out, and counts nothing twice"
+                ) from None
+            if not committed:
+                raise
+            logger.warning(
+                "the run was committed, but the checkpoint after its COMMIT failed: %s; the "
+                "committed work stays in the journal %r until a later run's checkpoint "
+                "succeeds",
+                _write_failure(self.path, exc) or first_line(exc),
+                f"{self.path}.wal",
+            )
+
+    def _read_back(self, landmarks: _Landmarks) -> bool | None:
+        """Whether the file holds the work `landmarks` tell: None when it cannot be read (a
+        busy file, an unreadable one). False when nothing tells: the transaction's only
+        changes, if any (schema upkeep), are made again by the next run."""
+        try:
+            reader = connect(
+                self.path, read_only=True, create=False, lock_timeout=self.lock_timeout
+            )
+        except WarehouseError:
+            return None
+        try:
+            found = landmarks.found_in(reader)
+        except duckdb.Error:
+            return None
+        finally:
+            reader.close()
+        return bool(found)
 
     def _setup(self, con: duckdb.DuckDBPyConnection) -> None:
         if not has_table(con, "warehouse_meta") and (not self.create or has_any_table(con)):
@@ -1671,10 +1787,11 @@ class Warehouse:
         finally:
             reader.close()
 
-    def _prune(self, con: duckdb.DuckDBPyConnection, raw_days: int) -> int:
+    def _prune(self, con: duckdb.DuckDBPyConnection, raw_days: int) -> tuple[int, date | None]:
+        """Delete raw events older than `raw_days`: how many, and the cutoff when some were."""
         today = self.today(con)
         if raw_days > (today - date.min).days:
-            return 0  # a retention reaching back before year 1 ("keep for good"): nothing
+            return 0, None  # a retention reaching back before year 1 ("keep for good")
         cutoff = today - timedelta(days=raw_days)
         count = scalar(con, "SELECT COUNT(*) FROM events WHERE day < $cutoff", {"cutoff": cutoff})
         if count:
@@ -1684,7 +1801,7 @@ class Warehouse:
             "WHERE day < $cutoff AND NOT raw_pruned",
             {"cutoff": cutoff, "now": self.clock()},
         )
-        return count
+        return count, cutoff if count else None
 
     # -- after commit ----------------------------------------------------------------------
 
