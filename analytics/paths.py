@@ -19,7 +19,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
+from typing import AnyStr, NamedTuple
 from urllib.parse import quote, unquote, unquote_to_bytes
 
 REDACTED = ":redacted"
@@ -73,6 +73,31 @@ _AS_WINDOWS_1252 = {
 # hand a NUL or an escape sequence to a terminal or a spreadsheet. Kept percent-encoded in
 # a path (`/a%00b`, as `%2F`), a space in a UTM value.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# A query or a fragment encoded into the path: link-out and redirect routes carry a whole
+# target URL in a segment (`/go/https%3A%2F%2Fshop.example%2Fcb%3Fpin%3D482913`), and servers
+# decode `%3F` and `%23` in scope["path"] as any other escape. Its parameters are a query's
+# all the same (a one-time code, a reset token, a user name), and no query is stored. But an
+# encoded `#` or `?` alone is nearly always a character of a name (`/wiki/C%23_(programming)`,
+# `/tags/c%23/info`, `/issues/%235-title`, `/blog/why%3F-it-matters`): browsers never send a
+# fragment, and a title's `?` is no query. So what a mark starts is dropped only when a
+# parameter follows it: an `=` (sent as it is or encoded, `%3D`), which joins a parameter's
+# name to its value. Not `&`: it only separates pairs, whose first holds an `=` anyway, and
+# names hold it far more often (`/faq/why%3F/q&a`, `rock-%26-roll`); a value with no name
+# (`cb%3F482913`) is judged as the rest of the path is (cards, addresses, tokens). The cut is
+# at the mark nearest before the first such `=` (`/issues/%235-title/x%3Fpage%3D2` keeps its
+# `%235-title`), and runs to the end of the path, as a URL's query runs (its `/` included);
+# REDACTED follows the mark (`/qp/page%3F:redacted`). Also a mark or an `=` encoded twice or
+# more (`%253F` reaches path as `%3F`: a redirect chain encodes at every hop), and a `?` or
+# `#` a server that does not split the query off leaves in path. Whether cut or not, a mark
+# is stored encoded (`_ENCODED_WHEN_STORED`), so that no stored path holds a `?` that reads
+# as a real query.
+_EMBEDDED_MARK = re.compile(r"[?#]|%(?:25)*(?:3[Ff]|23)")
+_PARAMETER = re.compile(r"=|%(?:25)*3[Dd]")
+# The same in the path as sent (raw_path): `%3F` there is the `?` in path, `%253F` its `%3F`.
+_SENT_EMBEDDED_MARK = re.compile(rb"%(?:25)*(?:3[Ff]|23)|#")  # no `?`: raw_path has none
+_SENT_PARAMETER = re.compile(rb"=|%(?:25)*3[Dd]")
+# What is stored percent-encoded: control characters (see `_CONTROL`) and those marks.
+_ENCODED_WHEN_STORED = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069?#]")
 
 # Internet addresses. IPv4: a dotted quad of 0-255 values (zero-padded too), not part of a
 # longer dotted number, so versions (`1.2.3`, `1.2.3.4.5`) and dates (`2026.11.28`) stay. An
@@ -928,8 +953,73 @@ def _redact_segment(segment: str) -> str:
 
 def _redact(path: str) -> str:
     judge = _redact_segment if path.isascii() else _redact_segment_with_bytes
-    redacted = "/".join(judge(segment) for segment in path.split("/"))
-    return _storable(_with_imeis_under_their_label_redacted(path, redacted))
+    path, embedded, holding = _embedded_query_cut(path)
+    judged = [judge(segment) for segment in path.split("/")]
+    if holding is not None and judge(holding) == REDACTED:
+        judged[-1] = REDACTED  # see `_embedded_query_cut`
+    redacted = _with_imeis_under_their_label_redacted(path, "/".join(judged))
+    return _storable(_with_embedded(redacted, embedded))
+
+
+def _embedded_query_start(
+    text: AnyStr, marks: re.Pattern[AnyStr], parameters: re.Pattern[AnyStr]
+) -> tuple[int, int] | None:
+    """Where the mark that starts a query or a fragment with parameters encoded into `text`
+    (see `_EMBEDDED_MARK`) starts and ends: the mark nearest before the first parameter
+    that follows a mark. None: no such query."""
+    first = marks.search(text)
+    if first is None:
+        return None
+    parameter = parameters.search(text, first.end())
+    if parameter is None:
+        return None  # marks that are characters of names, kept
+    start, end = first.span()
+    for later in marks.finditer(text, end, parameter.start()):
+        start, end = later.span()
+    return start, end
+
+
+def _embedded_query_cut(path: str) -> tuple[str, str, str | None]:
+    """`path` before the query or fragment encoded into it (see `_EMBEDDED_MARK`), what is
+    kept in its place, and the segment that holds the mark, whole (None: no such query).
+
+    Kept: "" (no such query) or the mark and REDACTED. The mark as `path` has it: a `?` or
+    `#` is encoded when stored (`_with_controls_escaped`), and the access log encodes the
+    whole path. The segment that holds the mark is also judged whole, as it was before the
+    cut, and redacted whole when it would be: a binary token with a 0x23 or 0x3F byte and
+    an `=` after it is not cut down to its first bytes, nor a token or an address that runs
+    into the query.
+    """
+    if "%" not in path and "?" not in path and "#" not in path:
+        return path, "", None  # the common case: no mark, no regex
+    found = _embedded_query_start(path, _EMBEDDED_MARK, _PARAMETER)
+    if found is None:
+        return path, "", None
+    start, end = found
+    return path[:start], path[start:end] + REDACTED, _holding_segment(path, "/", start, end)
+
+
+def _sent_embedded_query_cut(sent: bytes) -> tuple[bytes, bytes | None]:
+    """`_embedded_query_cut` for the path as sent: what comes before the mark, and the sent
+    segment that holds it."""
+    found = _embedded_query_start(sent, _SENT_EMBEDDED_MARK, _SENT_PARAMETER)
+    if found is None:
+        return sent, None
+    start, end = found
+    return sent[:start], _holding_segment(sent, b"/", start, end)
+
+
+def _holding_segment(text: AnyStr, slash: AnyStr, start: int, end: int) -> AnyStr:
+    """The whole segment of `text` (split at `slash`) that holds `text[start:end]`."""
+    segment_end = text.find(slash, end)
+    return text[text.rfind(slash, 0, start) + 1 : None if segment_end < 0 else segment_end]
+
+
+def _with_embedded(redacted: str, embedded: str) -> str:
+    # A segment redacted whole already hides its embedded query (`/share/:redacted`).
+    if not embedded or redacted.endswith("/" + REDACTED):
+        return redacted
+    return redacted + embedded
 
 
 def _redact_segment_with_bytes(segment: str) -> str:
@@ -1061,15 +1151,19 @@ def redact_sent_path(path: str, raw_path: bytes | None) -> str:
     """
     if not isinstance(raw_path, bytes) or not raw_path_needed(path, raw_path):
         return _with_controls_escaped(redact_path(path))
-    root = _root_before_sent(path, unquote_to_bytes(raw_path.partition(b"?")[0]))
+    # Both cut where the query or fragment encoded into the path starts (see
+    # `_EMBEDDED_MARK`), so that they still agree.
+    before, embedded, _holding = _embedded_query_cut(path)
+    sent, holding = _sent_embedded_query_cut(raw_path.partition(b"?")[0])
+    root = _root_before_sent(before, unquote_to_bytes(sent))
     if root is None:
         return _with_controls_escaped(redact_path(path))
     judged_root = "/".join(_redact_segment_with_bytes(segment) for segment in root.split("/"))
-    judged = "/".join(
-        _redact_sent_segment(segment) for segment in raw_path.partition(b"?")[0].split(b"/")
-    )
-    stored = _storable(_with_imeis_under_their_label_redacted(path, judged_root + judged))
-    return _with_controls_escaped(stored)
+    judged = [_redact_sent_segment(segment) for segment in sent.split(b"/")]
+    if holding is not None and _redact_sent_segment(holding) == REDACTED:
+        judged[-1] = REDACTED  # see `_embedded_query_cut`
+    redacted = _with_imeis_under_their_label_redacted(before, judged_root + "/".join(judged))
+    return _with_controls_escaped(_storable(_with_embedded(redacted, embedded)))
 
 
 def _root_before_sent(path: str, sent: bytes) -> str | None:
@@ -1120,11 +1214,14 @@ def _redact_sent_segment(segment: bytes) -> str:
 
 
 def _with_controls_escaped(stored: str) -> str:
-    """`stored` with its control characters (`_CONTROL`) percent-encoded as UTF-8, and cut
-    again to MAX_PATH_LENGTH if the escapes made it longer."""
-    if stored.isprintable():
-        return stored  # the common case: one scan in C
-    return _storable(_CONTROL.sub(lambda control: quote(control.group(), safe=""), stored))
+    """`stored` with its control characters (`_CONTROL`) and its `?` and `#` (see
+    `_EMBEDDED_MARK`) percent-encoded as UTF-8, and cut again to MAX_PATH_LENGTH if the
+    escapes made it longer."""
+    if stored.isprintable() and "?" not in stored and "#" not in stored:
+        return stored  # the common case: three scans in C
+    return _storable(
+        _ENCODED_WHEN_STORED.sub(lambda control: quote(control.group(), safe=""), stored)
+    )
 
 
 _TAG_KEYS = {"utm_source": 0, "utm_medium": 1, "utm_campaign": 2}

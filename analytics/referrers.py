@@ -47,6 +47,10 @@ _WEB_SCHEMES = frozenset({"http", "https"})
 _ANDROID_SCHEME = "android-app"
 _MARKS = frozenset({"Mn", "Mc"})  # combining marks, part of many scripts' IDN labels
 _FULL_STOPS = re.compile("[\u3002\uff0e\uff61]")  # label separators besides "." (RFC 3490 3.1)
+# A part of an IPv4 address as inet_aton and browsers (the WHATWG URL host parser) read one:
+# decimal, octal after a `0`, or hexadecimal after `0x` (`0xcb007168`, `0xcb.0.0x71.0x68`,
+# `0x` alone is 0). A host of such parts only is an address, however it is spelled.
+_IPV4_PART = re.compile(r"[0-9]+|0x[0-9a-f]*")
 
 
 class Referrer(NamedTuple):
@@ -100,6 +104,12 @@ def _decode_label(label: str) -> str | None:
     return label
 
 
+def _spells_hex_ipv4(host: str) -> bool:
+    """An IPv4 address with a hexadecimal part (see `_IPV4_PART`): decimal and octal ones are
+    all digits and dots, which `normalise_host` tells at once."""
+    return "0x" in host and all(_IPV4_PART.fullmatch(part) for part in host.split("."))
+
+
 def normalise_host(raw_host: str) -> str | None:
     """Canonical Unicode form of a host name, `(ip)` for an IP literal, None if it is not one."""
     host = unquote(raw_host).strip().lower()
@@ -111,13 +121,17 @@ def normalise_host(raw_host: str) -> str | None:
     host = host.rstrip(".")
     if not host or len(host) > 253:
         return None
-    if ":" in host or (host.isascii() and host.replace(".", "").isdigit()):
+    if (
+        ":" in host
+        or (host.isascii() and host.replace(".", "").isdigit())
+        or _spells_hex_ipv4(host)
+    ):
         try:
             ipaddress.ip_address(host.strip("[]"))
         except ValueError:
             if ":" in host:
                 return None
-        return IP_LITERAL  # also 127.1 and 2130706433, which browsers read as IPv4
+        return IP_LITERAL  # also 127.1, 2130706433 and 0x7f000001, which browsers read as IPv4
     labels = []
     for label in host.split("."):
         decoded = _decode_label(label)
