@@ -36,6 +36,7 @@ while the other local days they reach are recomputed as usual.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import hashlib
 import json
@@ -320,7 +321,17 @@ def spark_rollup(
                     spool,
                 )
             known = _known_names(spark, output, previous, present)
-            plan = plan_days(present, previous, timezone, names=segments, known=known)
+            recorded = SpoolReach.from_manifest(manifest)
+            reach = (recorded or SpoolReach()).merged(
+                _scan_reach(
+                    spark,
+                    spool,
+                    listing,
+                    # An output from before the reach was recorded: every day, once.
+                    segments if recorded is None else _reach_unknown(segments, previous),
+                )
+            )
+            plan = plan_days(present, previous, timezone, names=segments, known=known, reach=reach)
             for day in plan.late:
                 if day in plan.late_segments:
                     logger.info(
@@ -342,7 +353,7 @@ def spark_rollup(
                     sum(
                         len(names)
                         for utc_day, names in plan.overlap_segments.items()
-                        if day in _local_days_of(utc_day, ZoneInfo(timezone))
+                        if day in plan.reach.local_days(utc_day, ZoneInfo(timezone))
                     ),
                     day,
                 )
@@ -365,6 +376,7 @@ def spark_rollup(
                 "overlap_segments": sum(len(n) for n in plan.overlap_segments.values()),
                 "state_version": STATE_VERSION,
                 "spool_days": plan.state,
+                "reach": plan.reach.to_json(),
             }
             if (plan.late_segments or plan.overlap_segments) and _stage_late_sums(
                 spark, spool, output, plan, timezone, listing
@@ -387,6 +399,65 @@ def spark_rollup(
         except Py4JJavaError as error:  # Hadoop FileSystem calls made directly (the manifest)
             raise SparkRollupError(f"Spark rollup failed: {_java_first_line(error)}") from None
     return SparkRollupCounts(counts, newer_schema=listing.newer, not_segments=listing.exports)
+
+
+def _reach_unknown(
+    segments: Mapping[date, tuple[str, ...]], previous: Mapping[date, Mapping[str, Any]]
+) -> list[date]:
+    """The spool days holding segments whose events' days the last run did not see: new
+    days, and days with segments other than those it counted."""
+    unknown = []
+    for day, names in segments.items():
+        entry = previous.get(day)
+        if entry is None:
+            unknown.append(day)
+        elif entry.get("pruned"):
+            counted = entry.get("counted")
+            if not isinstance(counted, list) or not set(names) <= set(counted):
+                unknown.append(day)
+        elif _fingerprint(names) != (entry.get("count"), entry.get("digest")):
+            unknown.append(day)
+    return unknown
+
+
+def _scan_reach(
+    spark: Any, spool: str, listing: SpoolListing, days: Iterable[date]
+) -> dict[date, set[date]]:
+    """The UTC days the events of each spool day of `days` fall on, from its segments' `ts`
+    (one column read: a small part of what the rollup reads)."""
+    from urllib.parse import unquote
+
+    from pyspark.sql import functions as F
+
+    days = sorted(days)
+    paths = listing.paths(spool, days)
+    if not paths:
+        return {}
+    day_of_folder = {
+        listing.folder_of(day, name): day for day in days for name in listing.segments[day]
+    }
+    frame = (
+        spark.read.schema(event_struct())
+        .option("basePath", spool)
+        .parquet(*[_literal(path) for path in paths])
+    )
+    # The folder from each file's path (a URI: percent-encoded); the UTC date from the
+    # instant's microseconds, whatever session time zone spark-submit gave.
+    folder = F.regexp_extract(F.col("_metadata.file_path"), r"([^/]+)/[^/]*$", 1)
+    utc = F.expr("date_from_unix_date(CAST(floor(unix_micros(ts) / 86400000000) AS INT))")
+    found = (
+        frame.select(folder.alias("folder"), utc.alias("utc"))
+        .where(F.col("utc").isNotNull())
+        .distinct()
+        .collect()
+    )
+    reach: dict[date, set[date]] = {}
+    for row in found:
+        name = unquote(str(row["folder"]))
+        if name not in day_of_folder:
+            raise SparkRollupError(f"Spark read a segment in {name!r}, a folder not listed")
+        reach.setdefault(day_of_folder[name], set()).add(row["utc"])
+    return reach
 
 
 def _now() -> dict[str, str]:
@@ -443,7 +514,7 @@ def _add_referrer_domains(
         rows = spark.sql(REFERRER_DOMAINS_FALLBACK)
         if rebuilt:
             wanted = [day.isoformat() for day in rebuilt]
-            read = {utc for local in rebuilt for utc in _utc_days_of(local, zone)}
+            read = {day for local in rebuilt for day in plan.reach.folders(local, zone)}
             events = read_spool(spark, spool, timezone=timezone, days=read, listing=listing)
             events.filter(F.col("day").isin(wanted)).createOrReplaceTempView("scoped_events")
             fresh = spark.sql(read_sql(f"rollup_{table}.sql"))
@@ -481,10 +552,10 @@ def _whole_local_days(plan: DayPlan, zone: ZoneInfo, listing: SpoolListing) -> l
     recorded = {date.fromisoformat(key) for key in plan.state}
     return sorted(
         local
-        for local in {local for day in whole for local in _local_days_of(day, zone)}
+        for local in {local for day in whole for local in plan.reach.local_days(day, zone)}
         if all(
-            utc in whole or (utc not in recorded and utc not in listing.segments)
-            for utc in _utc_days_of(local, zone)
+            day in whole or (day not in recorded and day not in listing.segments)
+            for day in plan.reach.folders(local, zone)
         )
         and local not in plan.local_days
     )
@@ -545,7 +616,7 @@ def _add_mix_tables(
     rebuilt = _whole_local_days(plan, zone, listing)
     if rebuilt:
         wanted = [day.isoformat() for day in rebuilt]
-        read = {utc for local in rebuilt for utc in _utc_days_of(local, zone)}
+        read = {day for local in rebuilt for day in plan.reach.folders(local, zone)}
         events = read_spool(spark, spool, timezone=timezone, days=read, listing=listing)
         schemas = {table: _rollup_schema(spark, table) for table in tables}
         events = events.filter(F.col("day").isin(wanted)).cache()
@@ -671,6 +742,63 @@ def _remove_late_staging(spark: Any, output: str) -> None:
 
 
 @dataclass(frozen=True)
+class SpoolReach:
+    """The UTC days each spool day folder's events fall on besides its own: a segment filed
+    under one day can hold events of another (sealed just after midnight, or written by a
+    host whose clock is off). The warehouse counts each event by its `ts`; so does Spark, by
+    reading a local day from every folder whose events reach it."""
+
+    # folder day -> the other UTC days its segments' `ts` fall on (only folders with any)
+    extra: Mapping[date, frozenset[date]] = field(default_factory=dict)
+
+    @functools.cached_property
+    def _folders_reaching(self) -> dict[date, set[date]]:
+        reaching: dict[date, set[date]] = {}
+        for folder, days in self.extra.items():
+            for utc in days:
+                reaching.setdefault(utc, set()).add(folder)
+        return reaching
+
+    def utc_days(self, folder: date) -> frozenset[date]:
+        return frozenset({folder, *self.extra.get(folder, ())})
+
+    def local_days(self, folder: date, zone: ZoneInfo) -> set[date]:
+        """The local days the events of spool day `folder` fall on (or may: its own)."""
+        return {local for utc in self.utc_days(folder) for local in _local_days_of(utc, zone)}
+
+    def folders(self, local: date, zone: ZoneInfo) -> set[date]:
+        """The spool days whose segments may hold events of local day `local`."""
+        utc_days = _utc_days_of(local, zone)
+        return utc_days.union(*(self._folders_reaching.get(utc, set()) for utc in utc_days))
+
+    def merged(self, scanned: Mapping[date, Iterable[date]]) -> SpoolReach:
+        """This reach with what a scan found added (never removed: a pruned segment's
+        events stay in the rollups, so its day's reach stays too)."""
+        extra = {folder: set(days) for folder, days in self.extra.items()}
+        for folder, days in scanned.items():
+            extra.setdefault(folder, set()).update(d for d in days if d != folder)
+        return SpoolReach({folder: frozenset(days) for folder, days in extra.items() if days})
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {
+            folder.isoformat(): sorted(d.isoformat() for d in days)
+            for folder, days in sorted(self.extra.items())
+        }
+
+    @classmethod
+    def from_manifest(cls, manifest: Mapping[str, Any]) -> SpoolReach | None:
+        """As the last run recorded it; None for an output made before it was recorded."""
+        recorded = manifest.get("reach")
+        if not isinstance(recorded, dict):
+            return None
+        extra: dict[date, frozenset[date]] = {}
+        for key, days in recorded.items():
+            with contextlib.suppress(TypeError, ValueError):
+                extra[date.fromisoformat(key)] = frozenset(date.fromisoformat(d) for d in days)
+        return cls(extra)
+
+
+@dataclass(frozen=True)
 class DayPlan:
     """What one run does: the local days it recomputes and the spool (UTC) days it reads."""
 
@@ -690,6 +818,8 @@ class DayPlan:
     # Of `skipped`, the local days that a changed spool day reaches without its new segments
     # being known by name: those events are not counted (reported only).
     uncounted: tuple[date, ...] = ()
+    # The other UTC days each spool day's events fall on, as this run knows them.
+    reach: SpoolReach = field(default_factory=SpoolReach)
 
 
 def plan_days(
@@ -699,6 +829,7 @@ def plan_days(
     *,
     names: Mapping[date, Iterable[str]] | None = None,
     known: Mapping[date, Iterable[str]] | None = None,
+    reach: SpoolReach | None = None,
 ) -> DayPlan:
     """Which local days to recompute, from the spool days now (`present`: day -> (segment
     count, digest of their names)) and as the last run saw them (`previous`).
@@ -721,14 +852,19 @@ def plan_days(
     A grown day's local days that overlap a pruned spool day are not recomputed either: with
     its names known, the segments it gained are in `overlap_segments`, their events in those
     local days (`overlap_days`) to be added like late ones.
+
+    With `reach` (the other UTC days each spool day's events fall on), a spool day changing
+    touches the local days of all its events, and a local day depends on (is read from, and
+    is never recomputed when one is pruned) every spool day whose events reach it.
     """
     zone = ZoneInfo(timezone)
+    reach = reach or SpoolReach()
     state: dict[str, Any] = {day.isoformat(): dict(entry) for day, entry in previous.items()}
     if not present:
         # An empty listing of a spool that had data is far likelier an unmounted share or a
         # wrong prefix than every day pruned at once: marking them all pruned for good would
         # drop every segment that shows up later. Nothing to do, and nothing forgotten.
-        return DayPlan(frozenset(), frozenset(), (), (), state)
+        return DayPlan(frozenset(), frozenset(), (), (), state, reach=reach)
     pruned = {day for day, entry in previous.items() if entry.get("pruned")}
     newly_pruned: set[date] = set()
     changed: set[date] = set()
@@ -799,8 +935,8 @@ def plan_days(
     overlap_segments: dict[date, tuple[str, ...]] = {}
     overlap_days: set[date] = set()
     uncounted: list[date] = []
-    for local in sorted({local for day in changed for local in _local_days_of(day, zone)}):
-        overlapped = _utc_days_of(local, zone)
+    for local in sorted({local for day in changed for local in reach.local_days(day, zone)}):
+        overlapped = reach.folders(local, zone)
         if overlapped & pruned:
             skipped.append(local)
             reaching = overlapped & changed
@@ -822,6 +958,7 @@ def plan_days(
         overlap_segments,
         frozenset(overlap_days),
         tuple(uncounted),
+        reach,
     )
 
 
