@@ -20,9 +20,14 @@ the referrer's origin (its whole URL when it is the page itself, which tells a t
 posted back to itself from a new arrival). A page loaded by its own request sends none.
 A navigation's beacon likewise names the page shown by its path and campaign tags, and the
 page left by its path, with its query reduced the same way only where it is the page shown's
-own (a tagged page seen again, not a new arrival), else an empty one (`/search?`): the page
-left stands for the Referer of the page's request, of which only the site is stored, cut to
-the origin as browsers cut one over 4 kB.
+own (the same query, the same path percent-decoded: a tagged page seen again, not a new
+arrival), else none or an empty one (`/search?`): the page left stands for the Referer of the
+page's request, of which only the site is stored, and is sent as that Referer would name it:
+`/` (the origin) past 4 kB, as browsers cut it, or under a `<meta name="referrer">` policy
+`origin` or `strict-origin`, and `""` (no Referer) under `no-referrer`. A Referrer-Policy
+response header cannot be read by a script: the default policy is assumed then. A tag's
+value is sent cut to 200 code points (the server stores 100) and a path past 4096 characters
+cut at a segment, so that every beacon fits in `MAX_BODY`.
 With `record="all"` the prefetch itself was recorded, as every response is, so such a beacon
 records nothing (answered 204 all the same).
 
@@ -37,7 +42,7 @@ fetch), a beacon with none of `Sec-Fetch-Site`, `Origin` and `Referer` unless it
 JSON (403: IE 11 and Firefox before 70 send neither Origin nor Fetch Metadata with a form
 or a beacon, and another site's page can leave out the Referer), another content type
 (415), a body over `MAX_BODY` bytes (413, read no further), and a body that is not
-`{"path": "/absolute?query", "from": "/absolute"}` nor a page load's as above (its referrer
+`{"path": "/absolute?query", "from": "/absolute" or ""}` nor a page load's as above (its referrer
 empty or an http, https or android-app URL; `loaded` a JSON boolean) (400), for an app under
 a mount
 (`root_path`), a path outside it (400: another app's page, or none), and, when the site
@@ -82,11 +87,16 @@ NAVIGATION_JS = resources.files("analytics").joinpath("static/navigation.js").re
 # advises). It changes with the script: take it from here, not copied into a template.
 SCRIPT_INTEGRITY = "sha384-" + base64.b64encode(hashlib.sha384(NAVIGATION_JS).digest()).decode()
 SCRIPT_VERSION = hashlib.sha256(NAVIGATION_JS).hexdigest()[:16]
-# A path and the one navigated from, each up to about 1.5 KB as a browser writes them. The
-# script leaves out what is never stored (the query but for its campaign tags, the referrer but
-# for its origin, the query of the page navigated from unless it is the new page's), where a
-# whole document.referrer (up to 4096 in Chromium) or two long queries would not fit.
-MAX_BODY = 4096
+# The longest body the script can send, whatever the URLs (see navigation.js): the page, its
+# path cut past 4096 (+ "/%E2%80%A6", 10) and five campaign tags, each `&key=` (at most 14)
+# and 200 code points of value (12 characters each, four escaped bytes): 4106 + 12 070; the
+# page left, as a Referer names it: within 4096 with its query, reduced the same way (4096 +
+# 12 070), else "/" or nothing; and `{"path":"","from":""}` (21). 32 363 in all; nothing in
+# them is escaped by JSON (the browser escapes `"` and controls in a URL, the script `\`).
+# The script leaves out what is never stored (the query but for its campaign tags, the
+# referrer but for its origin, the query of the page navigated from unless it is the new
+# page's), where a whole document.referrer and two long queries would be unbounded.
+MAX_BODY = 32 * 1024
 # Plain segments only: the path is also an exclusion pattern, where `*?[` are wildcards.
 _BEACON_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 _BODY_TYPES = frozenset({"text/plain", "application/json"})  # sendBeacon(url, string): the first
@@ -332,6 +342,8 @@ def _referer(origin: str, came_from: str) -> str:
     URL, or past MAX_REFERRER_LENGTH the origin alone (Chromium and Firefox cut it so), which
     the recorder would otherwise read as no referrer at all (a client's own oversized header).
     """
+    if not came_from:
+        return ""  # <meta name="referrer" content="no-referrer">: the browser sends none
     referer = origin + came_from
     return referer if len(referer) <= MAX_REFERRER_LENGTH else origin + "/"
 
@@ -426,7 +438,7 @@ class Shown(NamedTuple):
     """What a beacon says was shown."""
 
     path: str  # path?query of the page shown
-    came_from: str  # path?query navigated from (a navigation)
+    came_from: str  # path?query navigated from (a navigation), "" for no Referer
     referrer: str  # the page's own referrer, "" for none (a page load)
     loaded: bool  # the page the script loaded with (a prerender or prefetch shown)
 
@@ -451,8 +463,8 @@ def _navigation_of(body: bytes) -> Shown | None:
             return None
         return Shown(to, "", referrer, True)  # type: ignore[arg-type]  # checked above
     came_from = data.get("from", "/")
-    if not _is_absolute(came_from) or to == came_from:
-        return None
+    if not (came_from == "" or _is_absolute(came_from)) or to == came_from:
+        return None  # "" is no Referer: the page's policy is no-referrer
     return Shown(to, came_from, "", False)  # type: ignore[arg-type]  # checked above
 
 

@@ -7,12 +7,19 @@ Found by a review: the beacon sent the whole path and query of both pages, so tw
 strings (a search, a tracking link) made it over the endpoint's 4 kB: a 413, the page view
 lost. It now sends the page's campaign tags and, of the page left, its path, with a query only
 where it is the page's own (see NAVIGATIONS).
+
+Found by the next review: long tags (five of 1000 characters, or three sent twice when the
+page left had the same query on another path) and a page left past 4 kB still gave a 413, a
+long non-ASCII tag was cut inside a character (83 emoji and U+FFFD, where the page load
+stores 100 emoji), and a `<meta name="referrer">` policy was ignored (no-referrer: the page
+load `direct`, the beacon `internal`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +28,14 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from analytics import Recorder, TrafficMiddleware
-from analytics.navigation import script_tag
+from analytics.navigation import MAX_BODY, NAVIGATION_JS, script_tag
 from analytics.spool import list_segments, read_segment
 from tests.browser_support import PERSONS_CHROME, browser_context, spooling_server, wait_until
-from tests.test_navigation_beacon_event_equals_page_request import NAVIGATIONS
+from tests.test_navigation_beacon_event_equals_page_request import (
+    NAVIGATION_IDS,
+    NAVIGATIONS,
+    TAGS,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -33,6 +44,22 @@ pytestmark = pytest.mark.browser
 
 SITE = "127.0.0.1"
 BEACON = "/_nav"
+# A page under /meta-<policy>/ says <meta name="referrer" content="<policy>">.
+POLICY_PAGE = re.compile(r"/meta-([A-Za-z-]+)/")
+# (from, to, the beacon's path, its from, the medium recorded), as NAVIGATIONS.
+POLICY_NAVIGATIONS = [
+    # No Referer at all: the page load is a direct visit, and so is the beacon's.
+    ("/meta-No-Referrer/a", "/b", "/b", "", "direct"),
+    # The origin alone: it names no page, so the tags of the page spelled otherwise are kept.
+    (
+        "/meta-origin/a?utm_source=x",
+        "/meta-origin/%61?utm_source=x",
+        "/meta-origin/%61?utm_source=x",
+        "/",
+        "internal",
+    ),
+    ("/meta-strict-origin/a", "/", "/", "/?", "internal"),  # "/" would be the page itself
+]
 
 
 def make_app() -> ASGIApp:
@@ -43,9 +70,11 @@ def make_app() -> ASGIApp:
         if scope["path"] == "/favicon.ico":
             response: Response = Response(status_code=204)
         else:
+            policy = POLICY_PAGE.match(scope["path"])
+            meta = f'<meta name="referrer" content="{policy[1]}">' if policy else ""
             response = HTMLResponse(
-                f"<!doctype html><html lang=en><head><title>app</title>{script_tag(BEACON)}"
-                "</head><body><h1>app</h1></body></html>"
+                f"<!doctype html><html lang=en><head><title>app</title>{meta}"
+                f"{script_tag(BEACON)}</head><body><h1>app</h1></body></html>"
             )
         await response(scope, receive, send)
 
@@ -62,12 +91,18 @@ def _events(spool: Path) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    ("came_from", "to", "sent_path", "sent_from"),
-    NAVIGATIONS,
-    ids=["long-queries", "no-tags", "new-query", "same-page", "same-page-past-referer-limit"],
+    ("came_from", "to", "sent_path", "sent_from", "medium"),
+    [(*navigation, "internal") for navigation in NAVIGATIONS] + POLICY_NAVIGATIONS,
+    ids=[*NAVIGATION_IDS, "meta-no-referrer", "meta-origin-same-page", "meta-origin-page-root"],
 )
 def test_a_navigation_beacon_sends_what_is_kept_and_records_the_page_load(
-    browser: Browser, tmp_path: Path, came_from: str, to: str, sent_path: str, sent_from: str
+    browser: Browser,
+    tmp_path: Path,
+    came_from: str,
+    to: str,
+    sent_path: str,
+    sent_from: str,
+    medium: str,
 ) -> None:
     spool = tmp_path / "spool"
     with (
@@ -96,8 +131,27 @@ def test_a_navigation_beacon_sends_what_is_kept_and_records_the_page_load(
         wait_until(page, f"performance.getEntriesByName('{base}{BEACON}').length >= 1")
         page.close()
     assert [json.loads(body) for body in beacons] == [{"path": sent_path, "from": sent_from}]
+    assert len(beacons[0]) <= MAX_BODY
     events = _events(spool)
-    assert len(events) == 4  # the beacon's view was lost to a 413 with two long queries
+    assert len(events) == 4  # the beacon's view was lost to a 413 with long tags
     served, navigated = events[1], events[3]
     assert navigated == served
-    assert navigated["referrer_medium"] == "internal"
+    assert navigated["referrer_medium"] == medium
+
+
+def _constant(name: str) -> int:
+    return int(re.search(rf"var {name} = (\d+);".encode(), NAVIGATION_JS)[1])  # type: ignore[index]
+
+
+def test_the_longest_body_the_script_can_send_fits() -> None:
+    """The bound `MAX_BODY` is computed from, with the script's own limits: the page's path
+    cut past MAX_PATH, five tags of VALUE_POINTS code points of 4 escaped bytes each; the page
+    left within MAX_REFERRER, its query reduced as the page's; the JSON around them."""
+    key = max(len(tag) for tag in TAGS)
+    tags = len(TAGS) * len(f"&{'k' * key}=") + len(TAGS) * 12 * _constant("VALUE_POINTS")
+    page = _constant("MAX_PATH") + len("/%E2%80%A6") + tags
+    came_from = _constant("MAX_REFERRER") + tags
+    assert (
+        len(json.dumps({"path": "", "from": ""}, separators=(",", ":"))) + page + came_from
+        <= MAX_BODY
+    )

@@ -129,14 +129,26 @@ def test_a_navigation_is_recorded_as_a_get_of_the_same_url(tmp_path: Path) -> No
 # the beacon the script sends for each, (path, from): the tags of the page shown, the path of
 # the page left, and its query (reduced as the page's) only where it is the page shown's own
 # (an empty one where the path alone would be the page shown). A page request's Referer over
-# 4096 bytes is cut to the origin by the browser (`browsers_referer`).
+# 4096 bytes is cut to the origin by the browser (`browsers_referer`). A tag's value is sent cut
+# to 200 code points, never inside a character (the server stores 100).
 LONG = 20_000
+EMOJI = "%F0%9F%98%80"
+TAGS = ("utm_source", "utm_medium", "utm_campaign", "ref", "source")
+LONG_TAGS = "&".join(f"{tag}={tag[-1] * 1000}" for tag in TAGS)
+CUT_TAGS = "&".join(f"{tag}={tag[-1] * 200}" for tag in TAGS)
+THREE_LONG_TAGS = LONG_TAGS.split("&ref=")[0]
+THREE_CUT_TAGS = CUT_TAGS.split("&ref=")[0]
+# The longest page a beacon can name: a path past the script's cut, five tags of emoji.
+LONG_PATH = "/" + "segment/" * 600
+EMOJI_TAGS = "&".join(f"{tag}={EMOJI * 250}" for tag in TAGS)
+CUT_PATH = LONG_PATH[: LONG_PATH.rindex("/", 0, 4096 + 1)] + "/%E2%80%A6"  # within 4096
+CUT_EMOJI_TAGS = "&".join(f"{tag}={EMOJI * 200}" for tag in TAGS)
 NAVIGATIONS = [
     (  # two long queries: a 413 when the script sent them whole, the page view lost
         f"/search?q={'x' * LONG}&utm_source=old",
         f"/results?utm_source=news&q={'y' * LONG}&utm_campaign=spring",
         "/results?utm_source=news&utm_campaign=spring",
-        "/search",
+        "/",  # past the Referer's limit: the origin
     ),
     ("/search?q=shoes", "/search?q=boots", "/search", "/search?"),  # no tag: the same path
     ("/a?utm_source=x&q=1", "/a?utm_source=x&q=2", "/a?utm_source=x", "/a"),  # a new query
@@ -147,8 +159,26 @@ NAVIGATIONS = [
         f"/a?utm_source=x&q={'z' * 4100}",
         f"/%61?utm_source=x&q={'z' * 4100}",
         "/%61?utm_source=x",
-        "/a",
+        "/",
     ),
+    # The same query on another page: the page left's query cannot name the page shown.
+    ("/a?" + THREE_LONG_TAGS, "/b?" + THREE_LONG_TAGS, "/b?" + THREE_CUT_TAGS, "/a"),
+    ("/a", "/b?" + LONG_TAGS, "/b?" + CUT_TAGS, "/a"),  # five long tags: a 413 when cut at 1000
+    ("/" + "p" * 4090, "/n", "/n", "/"),  # a page left past the Referer's limit: its origin
+    ("/a", "/b?utm_campaign=" + EMOJI * 150, "/b?utm_campaign=" + EMOJI * 150, "/a"),  # whole
+    ("/a", LONG_PATH + "?" + EMOJI_TAGS, CUT_PATH + "?" + CUT_EMOJI_TAGS, "/a"),  # the longest
+]
+NAVIGATION_IDS = [
+    "long-queries",
+    "no-tags",
+    "new-query",
+    "same-page",
+    "same-page-past-referer-limit",
+    "same-query-other-page",
+    "five-long-tags",
+    "page-left-past-referer-limit",
+    "emoji-tag",
+    "longest-page",
 ]
 
 

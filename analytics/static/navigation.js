@@ -47,49 +47,108 @@
   // Of a page's URL and referrer (a page load's or a navigation's) the server keeps only the
   // campaign tags of the query (analytics.paths.extract_utm: utm_source, utm_medium,
   // utm_campaign, ref, source) and the referrer's site: the rest is not sent (a long query and
-  // a 4096-byte referrer would not even fit in a beacon).
+  // a 4096-byte referrer would not even fit in a beacon). What is sent is bounded whatever the
+  // URL, so that a beacon always fits in the server's MAX_BODY (a 413 would lose the view).
   var TAGS = { utm_source: true, utm_medium: true, utm_campaign: true, ref: true, source: true };
-  // The server stores 100 characters of a tag; a longer value is sent cut (never inside an
-  // escape), so that the beacon fits in the server's 4 kB (a 413 would lose the page view).
-  var MAX_VALUE = 1000;
-  // What the server reads as no value at all (it collapses whitespace; controls are spaces).
-  var BLANK = /[\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+  // The server reads no tag from a query without one of these (extract_utm's _MARKERS).
+  var MARKER = /utm_|ref=|source=/;
+  // The server stores a tag's first 100 characters (code points), and judges the whole value
+  // for an address or a token: 100 more are sent, so that one cut across the 100th is still
+  // seen whole (and redacted) rather than stored as a harmless-looking start ("john.doe@").
+  var VALUE_POINTS = 200;
+  // What the server reads as no value at all: Python's str.split() whitespace and the
+  // controls it reads as spaces (analytics.paths._CONTROL). Not \s: it holds U+FEFF, a value.
+  var BLANK = /[\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202a-\u202f\u205f\u2066-\u2069\u3000]/g;
   // The longest Referer Chromium and Firefox send whole; a longer one is cut to the origin.
   var MAX_REFERRER = 4096;
+  // The server stores 512 characters of a path; a longer one is sent cut at a segment, as
+  // the server cuts it ("/…"), so that it cannot make the beacon too long.
+  var MAX_PATH = 4096;
 
+  // The code points of a query's key or value as the server decodes it (Python's unquote,
+  // errors replaced: `+` a space, an escape a byte, UTF-8 with a U+FFFD for each maximal
+  // invalid run, as TextDecoder), each with the index in `sent` where it ends.
+  function pointsOf(sent) {
+    var bytes = [];
+    var ends = [];
+    for (var i = 0; i < sent.length; ) {
+      var escaped = sent.charAt(i) === "%" && /^[0-9A-Fa-f]{2}$/.test(sent.substr(i + 1, 2));
+      var code = escaped ? parseInt(sent.substr(i + 1, 2), 16) : sent.charCodeAt(i);
+      i += escaped ? 3 : 1;
+      bytes.push(code === 0x2b && !escaped ? 0x20 : code > 0x7f && !escaped ? 0xff : code);
+      ends.push(i);
+    }
+    var points = [];
+    for (var at = 0; at < bytes.length; ) {
+      var lead = bytes[at];
+      var more = lead < 0x80 ? 0 : lead < 0xc2 ? -1 : lead < 0xe0 ? 1 : lead < 0xf0 ? 2 : lead < 0xf5 ? 3 : -1;
+      // The second byte's range (Unicode table 3-7): no overlong form, surrogate or > U+10FFFF.
+      var low = lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80;
+      var high = lead === 0xed ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf;
+      var point = more < 0 ? 0xfffd : more ? lead & (0x7f >> (more + 1)) : lead;
+      var next = at + 1;
+      for (var k = 0; k < more; k++, next++) {
+        var byte = bytes[next];
+        if (byte === undefined || byte < (k ? 0x80 : low) || byte > (k ? 0xbf : high)) {
+          point = 0xfffd;
+          break;
+        }
+        point = (point << 6) | (byte & 0x3f);
+      }
+      points.push([String.fromCodePoint(point), ends[next - 1]]);
+      at = next;
+    }
+    return points;
+  }
+
+  function textOf(points) {
+    return points.map(function (point) { return point[0]; }).join("");
+  }
+
+  // The query's campaign tags as the server reads them: for each tag its first value that
+  // says something (the server passes over blank ones), cut after VALUE_POINTS code points
+  // (never inside a character), as the URL writes it (its escapes, a `+` still a `+`: the
+  // server judges a phone number's `+` as sent). The key is written plainly: with a marker in
+  // the query, the server reads `utm%5Fsource` as utm_source. At most 5 × (1 + 12 + 1 + 12 ×
+  // VALUE_POINTS) characters (a code point is at most 4 escaped bytes, a backslash 3).
   function tagsOf(search) {
+    if (!MARKER.test(search)) return "";
     var kept = [];
     var found = {};
     search.slice(1).split("&").forEach(function (pair) {
       var equals = pair.indexOf("=");
       if (equals < 0) return;
-      var key;
-      try {
-        key = decodeURIComponent(pair.slice(0, equals).replace(/\+/g, " "));
-      } catch (malformed) {
-        return; // no tag: the server reads a bad escape as no key it knows either
-      }
-      // The server keeps the first value of each tag that says something: send each tag's
-      // pairs up to that one, and no other pair.
+      var key = textOf(pointsOf(pair.slice(0, equals)));
       if (!Object.prototype.hasOwnProperty.call(TAGS, key) || found[key]) return;
       var sent = pair.slice(equals + 1);
-      if (sent.length > MAX_VALUE) sent = sent.slice(0, MAX_VALUE).replace(/%[0-9A-Fa-f]?$/, "");
-      // The pair as the URL has it (an escaped key, utm%5Fsource, is then judged by the server
-      // as the page's own request would be), a backslash escaped as the beacon's path needs.
-      kept.push((pair.slice(0, equals) + "=" + sent).replace(/\\/g, "%5C"));
-      var value;
-      try {
-        value = decodeURIComponent(sent.replace(/\+/g, " "));
-      } catch (malformed) {
-        value = sent; // the server reads a bad escape as a replacement character: a value
+      var points = pointsOf(sent);
+      if (!textOf(points).replace(BLANK, "")) return;
+      found[key] = true;
+      var from = 0;
+      if (!textOf(points.slice(0, VALUE_POINTS)).replace(BLANK, "")) {
+        // Blank up to the cut (a value led by hundreds of spaces): the server drops leading
+        // blanks, so start at the first character that says something (after a `+` right
+        // before it, which the server reads as a phone number's when it judges the value).
+        while (!points[from][0].replace(BLANK, "")) from++;
+        if (sent.charAt(points[from - 1][1] - 1) === "+") from--;
       }
-      if (value.replace(BLANK, "")) found[key] = true;
+      var start = from ? points[from - 1][1] : 0;
+      var end = points[Math.min(points.length, from + VALUE_POINTS) - 1][1];
+      // A backslash escaped, as the beacon's path needs (the server refuses one).
+      kept.push(key + "=" + sent.slice(start, end).replace(/\\/g, "%5C"));
     });
     return kept.length ? "?" + kept.join("&") : "";
   }
 
+  // The page shown as the beacon names it: its path (cut past MAX_PATH, at a segment, as the
+  // server would store it) and its campaign tags.
+  function pageOf(path, search) {
+    if (path.length > MAX_PATH) path = path.slice(0, path.lastIndexOf("/", MAX_PATH)) + "/%E2%80%A6";
+    return path + tagsOf(search);
+  }
+
   function loaded() {
-    var page = location.pathname + tagsOf(location.search);
+    var page = pageOf(location.pathname, location.search);
     var referrer = document.referrer;
     if (referrer === location.origin + location.pathname + location.search) {
       // The page itself (a tagged page posted back to itself): the server tells such a view
@@ -111,24 +170,68 @@
       shown = now;
       return;
     }
-    var page = location.pathname + tagsOf(location.search);
+    var page = pageOf(location.pathname, location.search);
     var body = JSON.stringify({ path: page, from: left(shown, page) });
     shown = now;
     send(body);
   }
 
+  // What the page's <meta name="referrer"> makes of the Referer of a page of this site: the
+  // last one with a policy wins, as the HTML standard has it; legacy names as it maps them.
+  // A Referrer-Policy response header is not visible to a script: without such a meta, the
+  // default (the whole URL, within the site) is assumed.
+  var POLICIES = {
+    "no-referrer": "none",
+    never: "none",
+    origin: "origin",
+    "strict-origin": "origin",
+    "no-referrer-when-downgrade": "url",
+    "same-origin": "url",
+    "origin-when-cross-origin": "url",
+    "origin-when-crossorigin": "url",
+    "strict-origin-when-cross-origin": "url",
+    "unsafe-url": "url",
+    always: "url",
+    default: "url"
+  };
+
+  function referrerPolicy() {
+    var policy = "url";
+    var metas = document.querySelectorAll("meta[name]");
+    for (var i = 0; i < metas.length; i++) {
+      if (metas[i].getAttribute("name").toLowerCase() !== "referrer") continue;
+      var content = (metas[i].getAttribute("content") || "").replace(/[A-Z]+/g, function (upper) {
+        return upper.toLowerCase(); // ASCII only, as the standard lowercases it
+      });
+      if (Object.prototype.hasOwnProperty.call(POLICIES, content)) policy = POLICIES[content];
+    }
+    return policy;
+  }
+
+  function bytesOf(path) {
+    return path.replace(/%([0-9A-Fa-f]{2})/g, function (escape, hex) {
+      return String.fromCharCode(parseInt(hex, 16));
+    });
+  }
+
   // Of the page navigated from (`from`, as `shown` writes it) the server stores only that it is
   // this site's, and whether it is the very page now shown (the same query, a path spelled
-  // otherwise: a tagged page seen again, not a new arrival), as it would from a page request's
-  // Referer (past MAX_REFERRER a browser sends the origin alone, which names no page). So its
-  // query is sent only then, reduced as the beacon's `page` is; else none, or an empty one
-  // where its path alone would be `page` (`/search?q=a` to `/search?q=b`), which the server
-  // would refuse as a navigation to the page it left.
+  // otherwise: a tagged page seen again, not a new arrival), as it would from the Referer of a
+  // page request. So it is sent as that Referer would name it: none under a no-referrer policy
+  // (""), the origin alone ("/") under an origin policy or past MAX_REFERRER, where a browser
+  // cuts it so; else its path, with its query reduced as the beacon's `page` is only where it
+  // is the page's own (its path the same bytes, percent-decoded, as the server compares them).
+  // Else no query, or an empty one where its path alone would be `page` (`/search?q=a` to
+  // `/search?q=b`), which the server would refuse as a navigation to the page it left.
   function left(from, page) {
+    var policy = referrerPolicy();
+    if (policy === "none") return "";
     var query = from.indexOf("?");
     var path = query < 0 ? from : from.slice(0, query);
     var search = query < 0 ? "" : from.slice(query);
-    if (search === location.search && (location.origin + from).length <= MAX_REFERRER) {
+    if (policy === "origin" || (location.origin + from).length > MAX_REFERRER) {
+      path = "/";
+    } else if (search === location.search && bytesOf(path) === bytesOf(location.pathname)) {
       return path + tagsOf(search);
     }
     return path === page ? path + "?" : path;
