@@ -518,7 +518,9 @@ def _rollup(args: argparse.Namespace) -> int:
         # rollup, and it copies the committed file.
         # A stop signal from the commit on is noted, not obeyed (see _Stops): the
         # compaction, seconds at most, finishes too, and the warning below says so.
-        compacted = _compact_after_prune(args.db, quiet=args.quiet, lock_timeout=args.wait)
+        compacted = _compact_after_prune(
+            args.db, quiet=args.quiet, lock_timeout=args.wait, stops=stops
+        )
     if stops.first is not None:
         # Before COMMIT it would have stopped the run (nothing committed, exit 128 + N).
         logging.getLogger("analytics").warning(
@@ -578,7 +580,7 @@ def _salts_clause(deleted: list[date]) -> str:
     return f"; deleted {len(deleted)} expired salt{'s' if len(deleted) != 1 else ''} ({days})"
 
 
-def _compact_after_prune(db: Path, *, quiet: bool, lock_timeout: float) -> int:
+def _compact_after_prune(db: Path, *, quiet: bool, lock_timeout: float, stops: _Stops) -> int:
     """Compact `db` after a committed prune that deleted raw events, so that their bytes do
     not stay in the file (and every copy of it) until DuckDB happens to reuse the space.
     The prune stays committed whatever happens here: a compaction that cannot run (no room
@@ -588,8 +590,9 @@ def _compact_after_prune(db: Path, *, quiet: bool, lock_timeout: float) -> int:
     from analytics.errors import WarehouseError
 
     try:
-        _say_done(compact(db, lock_timeout=lock_timeout).summary(), quiet=quiet)
-    except (WarehouseError, OSError) as exc:  # OSError: a full disk during the rename
+        result = compact(db, lock_timeout=lock_timeout, before_rename=stops.commit_begins)
+        _say_done(result.summary(), quiet=quiet)
+    except (WarehouseError, OSError) as exc:  # OSError: a folder it cannot read, say
         reason = str(exc) if isinstance(exc, WarehouseError) else (exc.strerror or str(exc))
         logging.getLogger("analytics").warning(
             "%s; the pruned raw events stay readable in the file until `analytics compact` "
@@ -604,8 +607,22 @@ def _compact(args: argparse.Namespace) -> int:
     from analytics.compact import compact
 
     _check_database_found(args.db)
-    _say_done(compact(args.db, lock_timeout=args.wait).summary(), quiet=args.quiet)
+    stops: _Stops = args.stops
+    result = compact(args.db, lock_timeout=args.wait, before_rename=stops.commit_begins)
+    _say_done(result.summary(), quiet=args.quiet)
+    _warn_stopped_after_rename(stops)
     return 0
+
+
+def _warn_stopped_after_rename(stops: _Stops) -> None:
+    """A stop signal after compact's rename (its commit point) is noted, not obeyed: the
+    file is compacted, and the lock must be held out (see HOLD_AFTER_RENAME)."""
+    if stops.first is not None:
+        logging.getLogger("analytics").warning(
+            "%s came after the compacted file was renamed into place: the compaction was "
+            "finished, not stopped",
+            signal.Signals(stops.first).name,
+        )
 
 
 def _check_spool_found(spool: str) -> None:
@@ -975,7 +992,10 @@ def _prune(args: argparse.Namespace) -> int:
     deleted = Warehouse(args.db, create=False, lock_timeout=args.wait).prune(args.raw_days)
     _say_done(f"pruned {deleted} raw events older than {args.raw_days} days", quiet=args.quiet)
     if deleted and not args.no_compact:
-        return _compact_after_prune(args.db, quiet=args.quiet, lock_timeout=args.wait)
+        stops: _Stops = args.stops
+        code = _compact_after_prune(args.db, quiet=args.quiet, lock_timeout=args.wait, stops=stops)
+        _warn_stopped_after_rename(stops)
+        return code
     return 0
 
 

@@ -19,11 +19,13 @@ DATABASE`, which writes live rows only), checks the copy, and renames it over th
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,14 +91,22 @@ def temporary_path(db: Path) -> Path:
 
 
 def compact(
-    db_path: str | os.PathLike[str], *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    db_path: str | os.PathLike[str],
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    before_rename: Callable[[], None] | None = None,
 ) -> CompactResult:
     """Rewrite the warehouse `db_path` so that no deleted row's bytes remain in it.
 
     Raises WarehouseMissingError (no file), WarehouseLockedError (in use after
     `lock_timeout` s), WarehouseError (not a warehouse, not enough free space, owned by
-    another user, more than one name, the copy failed or differs: the old file is then left
-    exactly as it was)."""
+    another user, more than one name, the copy failed or differs, the rename was refused:
+    the old file is then left exactly as it was).
+
+    The rename is the commit point: `before_rename` is called just before it (the CLI stops
+    taking a signal as a reason to stop from then on, as for a rollup's COMMIT). After it,
+    the lock is held for HOLD_AFTER_RENAME whatever happens; a KeyboardInterrupt that comes
+    during that hold is raised once it is over, the file compacted."""
     started = time.perf_counter()
     named = Path(db_path)
     db = Path(os.path.realpath(named))  # through a symbolic link: the file it points at
@@ -131,7 +141,13 @@ def compact(
             raise WarehouseError(
                 f"cannot compact {str(named)!r}: {os_reason(exc)} (the database is unchanged)"
             ) from None
-        _finish_file(target, before)
+        try:
+            after = _finish_file(target, before)
+        except OSError as exc:  # an fchown refused, an fsync's EIO: the copy is not renamed
+            raise WarehouseError(
+                f"cannot compact {str(named)!r}: cannot finish the copy: "
+                f"{exc.strerror or exc} (the database is unchanged)"
+            ) from None
         if os.path.exists(f"{db}.wal") or os.path.exists(f"{target}.wal"):
             # Nothing writes the old file after the checkpoint; if something did, its
             # journal would be replayed into the new file.
@@ -139,18 +155,24 @@ def compact(
                 f"cannot compact {str(named)!r}: a journal appeared during the copy "
                 "(the database is unchanged)"
             )
-        os.rename(target, db)
-        # Renamed: the warehouse is the compacted file. From here nothing may raise: the
-        # caller would say the compaction failed (a traceback, or the prune's warning that
-        # its rows stay readable), and skipping the hold below would release the lock early.
-        _fsync_folder(db.parent)
-        time.sleep(HOLD_AFTER_RENAME)
+        if before_rename is not None:
+            before_rename()
+        try:
+            os.rename(target, db)
+        except OSError as exc:  # EBUSY, EACCES, EIO: nothing was replaced
+            raise WarehouseError(
+                f"cannot compact {str(named)!r}: cannot rename the copy into place: "
+                f"{exc.strerror or exc} (the database is unchanged)"
+            ) from None
+        # Renamed: the warehouse is the compacted file. From here nothing may raise before
+        # the hold is over: the caller would say the compaction failed (a traceback, or the
+        # prune's warning that its rows stay readable), and the lock would go early.
+        _hold_after_rename(db.parent)
     except BaseException:
         _remove_leftovers(target)
         raise
     finally:
         con.close()
-    after = os.stat(db).st_size
     result = CompactResult(named, size, after, tables, rows, time.perf_counter() - started)
     logger.info("%s", result.summary())
     return result
@@ -257,9 +279,10 @@ def _check_same(
     return len(old["tables"]), rows
 
 
-def _finish_file(target: Path, like: os.stat_result) -> None:
+def _finish_file(target: Path, like: os.stat_result) -> int:
     """Give the new file the old one's mode, owner and group, and make its bytes durable
-    before the rename makes it the warehouse."""
+    before the rename makes it the warehouse; its size (read here: after the rename, an
+    error reading it would fail a finished compaction)."""
     fd = os.open(target, os.O_RDONLY)
     try:
         os.fchmod(fd, stat.S_IMODE(like.st_mode))
@@ -267,23 +290,57 @@ def _finish_file(target: Path, like: os.stat_result) -> None:
         if (info.st_uid, info.st_gid) != (like.st_uid, like.st_gid):
             os.fchown(fd, like.st_uid, like.st_gid)
         os.fsync(fd)
+        return info.st_size
     finally:
         os.close(fd)
 
 
+def _hold_after_rename(folder: Path) -> None:
+    """Make the rename durable, then keep the old file locked for HOLD_AFTER_RENAME (see
+    there). An interrupt (Ctrl-C, or the CLI's SIGTERM) neither skips the fsync nor cuts
+    the hold short: it is raised once the hold is over, about a finished compaction."""
+    deadline = time.monotonic() + HOLD_AFTER_RENAME
+    interrupted: BaseException | None = None
+    try:
+        _fsync_folder(folder)
+    except KeyboardInterrupt as exc:
+        interrupted = exc
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            time.sleep(left)
+        except KeyboardInterrupt as exc:
+            interrupted = interrupted or exc
+    if interrupted is not None:
+        raise interrupted
+
+
 def _fsync_folder(folder: Path) -> None:
-    """Make the rename durable; best effort, as for the spool's segments: some filesystems
-    refuse fsync on folders, and the rename is done whatever this says."""
+    """Make the rename durable; best effort, as for the spool's segments: the rename is done
+    whatever this says. Some filesystems refuse fsync on folders (EINVAL): said nowhere;
+    another error (EIO) is one warning, since the rename may then not survive a crash."""
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
+    except OSError as exc:
+        _warn_not_durable(folder, exc)
         return
     try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
+        os.fsync(fd)
+    except OSError as exc:
+        _warn_not_durable(folder, exc)
     finally:
         with contextlib.suppress(OSError):
             os.close(fd)
+
+
+def _warn_not_durable(folder: Path, exc: OSError) -> None:
+    if exc.errno in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return
+    logger.warning(
+        "compacted, but cannot flush the folder %r to disk (%s): after a crash the old file "
+        "may come back, with the deleted rows; run `analytics compact` again then",
+        str(folder),
+        exc.strerror or type(exc).__name__,
+    )
 
 
 def _remove_leftovers(target: Path) -> None:

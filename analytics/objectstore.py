@@ -208,6 +208,9 @@ class UploadStats:
     uploaded_bytes: int = 0
     already_remote: int = 0  # found intact remotely (an earlier try got through): not re-put
     unreadable: int = 0  # local segments that could not be read: skipped, each retried later
+    # Segments shipped (confirmed remote) whose local copy could not be deleted: they stay in
+    # the spool, each deleted again after a backoff of its own (never put or read again).
+    left_behind: int = 0
     failed_passes: int = 0
     consecutive_failures: int = 0
     last_error: str | None = None
@@ -219,12 +222,15 @@ class _Pass:
     uploaded: int = 0
     uploaded_bytes: int = 0
     already_remote: int = 0
+    left_spool: int = 0  # shipped and gone from the local spool
 
 
 @dataclass(frozen=True)
-class _Unreadable:
+class _Retry:
+    """A local segment that failed (its read, or the delete of its shipped copy)."""
+
     failures: int
-    retry_at: float  # time.monotonic() before which the segment is not read again
+    retry_at: float  # time.monotonic() before which the segment is not tried again
 
 
 class SegmentUploader:
@@ -287,10 +293,11 @@ class SegmentUploader:
         self._retry_at = 0.0  # time.monotonic() before which the thread does not try
         # Local segments whose read failed, by name: each waits out a backoff of its own, so
         # one bad file neither fails every pass nor holds back the segments listed after it.
-        self._unreadable: dict[str, _Unreadable] = {}
-        # Shipped segments whose local copy would not go (deleting it failed): counted and
-        # logged once, deleted by a later pass (which finds them remote, never puts them).
-        self._left_behind: set[str] = set()
+        self._unreadable: dict[str, _Retry] = {}
+        # Shipped segments whose local copy would not go (deleting it failed), by name:
+        # logged once, and only the delete is tried again, after a backoff of its own. A
+        # read-only spool would otherwise cost a read and a HEAD per file on every pass.
+        self._left_behind: dict[str, _Retry] = {}
         self._final_flush = True
         self._thread: threading.Thread | None = None
 
@@ -363,12 +370,14 @@ class SegmentUploader:
     def upload_pending(self) -> int:
         """Ship every sealed local segment now; return how many left the local spool.
 
-        A segment that cannot be read (a folder or a broken link in its place, an I/O error)
-        is skipped: counted in `stats.unreadable`, logged once, and read again only after a
-        backoff of its own. Raises the first error of object storage (after recording it and
-        scheduling the backoff) as an ObjectStoreError, credentials masked; segments shipped
-        before it are deleted locally and counted. A spool folder that cannot be listed
-        raises SpoolError, recorded and backed off the same way.
+        A shipped segment whose local copy cannot be deleted did not leave it: it is counted
+        in `stats.left_behind`, logged once, and its delete tried again after a backoff of
+        its own. A segment that cannot be read (a folder or a broken link in its place, an
+        I/O error) is skipped: counted in `stats.unreadable`, logged once, and read again
+        only after a backoff of its own. Raises the first error of object storage (after
+        recording it and scheduling the backoff) as an ObjectStoreError, credentials masked;
+        segments shipped before it are deleted locally and counted. A spool folder that
+        cannot be listed raises SpoolError, recorded and backed off the same way.
         """
         with self._pass_lock:
             done = _Pass()
@@ -391,7 +400,7 @@ class SegmentUploader:
                 raise failure  # out here: botocore's unmasked error is not its __context__
             self._add(done)
             self._record_success()
-            return done.uploaded + done.already_remote
+            return done.left_spool
 
     def _ship_until_empty(self, done: _Pass) -> None:
         # Listing again after a pass picks up segments sealed while it ran.
@@ -404,14 +413,21 @@ class SegmentUploader:
             now = time.monotonic()
             for segment in fresh:
                 seen.add(segment.name)
+                stuck = self._left_behind.get(segment.name)
+                if stuck is not None:
+                    # Shipped already (confirmed remote by this process): only the delete
+                    # is left, and a HEAD now could miss an object tidied away since.
+                    if stuck.retry_at <= now:
+                        self._delete_shipped(segment, done)
+                    continue
                 skipped = self._unreadable.get(segment.name)
                 if skipped is None or skipped.retry_at <= now:
                     self._ship(segment, done)
         # A file that left the spool (removed, or shipped by another uploader) is forgotten.
         names = {segment.name for segment in listed}
-        for name in [name for name in self._unreadable if name not in names]:
-            del self._unreadable[name]
-        self._left_behind &= names
+        for failed in (self._unreadable, self._left_behind):
+            for name in [name for name in failed if name not in names]:
+                del failed[name]
 
     def _ship(self, segment: Segment, done: _Pass) -> None:
         try:
@@ -426,8 +442,7 @@ class SegmentUploader:
         digest = hashlib.md5(body, usedforsecurity=False)
         key = _key(self.prefix, segment.name)
         if self._matches_remote(key, len(body), digest.hexdigest()):
-            if segment.name not in self._left_behind:  # counted when it was shipped
-                done.already_remote += 1
+            done.already_remote += 1
         else:
             self._client.put_object(
                 Bucket=self.bucket,
@@ -443,33 +458,41 @@ class SegmentUploader:
                 )
             done.uploaded += 1
             done.uploaded_bytes += len(body)
+        self._delete_shipped(segment, done)
+
+    def _delete_shipped(self, segment: Segment, done: _Pass) -> None:
         # Confirmed remote: shipped. Deleting the local copy is tidying, and its failure must
         # not fail the pass: every segment listed after this one would wait behind it, pass
-        # after pass. The copy is found remote by the next pass and deleted then.
+        # after pass.
         try:
             segment.path.unlink()
         except FileNotFoundError:
-            pass
+            pass  # deleted by another uploader: gone all the same
         except OSError as error:
-            if segment.name not in self._left_behind:
-                self._left_behind.add(segment.name)
+            if self._retry_later(self._left_behind, segment.name):
                 logger.warning(
-                    "shipped segment %s, but cannot delete its local copy (%s): deleted by a "
-                    "later pass, never uploaded twice",
+                    "shipped segment %s, but cannot delete its local copy (%s): it stays in "
+                    "the spool (stats.left_behind), the delete is tried again later, and it "
+                    "is never uploaded twice",
                     segment.name,
                     error.strerror or type(error).__name__,
                 )
-        else:
-            self._left_behind.discard(segment.name)
+            return
+        self._left_behind.pop(segment.name, None)
+        done.left_spool += 1
 
-    def _skip_unreadable(self, segment: Segment, error: OSError) -> None:
-        earlier = self._unreadable.get(segment.name)
+    def _retry_later(self, failed: dict[str, _Retry], name: str) -> bool:
+        """Put `name` in `failed` with its next backoff; whether this is its first failure."""
+        earlier = failed.get(name)
         failures = 1 if earlier is None else earlier.failures + 1
         delay = backoff_delay(
             failures, base=self._initial_backoff, cap=self._max_backoff, rng=self._rng
         )
-        self._unreadable[segment.name] = _Unreadable(failures, time.monotonic() + delay)
-        if earlier is None:
+        failed[name] = _Retry(failures, time.monotonic() + delay)
+        return earlier is None
+
+    def _skip_unreadable(self, segment: Segment, error: OSError) -> None:
+        if self._retry_later(self._unreadable, segment.name):
             # Once per file, not once per pass; strerror, not str(error), which spells out
             # the local path.
             logger.warning(
@@ -500,6 +523,7 @@ class SegmentUploader:
                 uploaded_bytes=self._stats.uploaded_bytes + done.uploaded_bytes,
                 already_remote=self._stats.already_remote + done.already_remote,
                 unreadable=len(self._unreadable),
+                left_behind=len(self._left_behind),
             )
 
     def _record_failure(self, message: str) -> None:

@@ -145,6 +145,25 @@ def _is_trusted(ip: Address | None, trusted: tuple[Network, ...]) -> bool:
     return ip is not None and any(ip in network for network in trusted)
 
 
+def _remove_temporary(temp: Path, day: date) -> None:
+    """Remove a salt's temporary name. After the link the day's salt is made: an error here
+    must not reach the caller as a salt that failed. But the name left is a second link to
+    the salt, which `delete_expired` removes only once it is stale: one warning line, so that
+    a retention audit that finds it knows where it came from (its name, never the salt)."""
+    try:
+        os.unlink(temp)
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        logger.warning(
+            "cannot remove the temporary salt file %s of %s (%s): it is deleted with the "
+            "stale ones when expired salts are next deleted",
+            temp.name,
+            day.isoformat(),
+            error.strerror or type(error).__name__,
+        )
+
+
 class SaltStore:
     """One random salt per UTC day in `salt_dir`, created once by whichever process is first."""
 
@@ -190,11 +209,7 @@ class SaltStore:
                     raise
                 self._create_in_place(path)
         finally:
-            # After the link the day's salt is made: an error here (the temporary name that
-            # would not go) must not reach the caller as a salt that failed. A name left
-            # behind is deleted with the stale ones (`delete_expired`).
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
+            _remove_temporary(temp, day)
         return self._read(path)
 
     def _is_over(self, day: date) -> bool:

@@ -8,12 +8,14 @@ same shape elsewhere, each fault injected for that one path only.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import random
+import signal
 import stat
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import duckdb
 import pytest
 
 from analytics.cli import main
-from analytics.compact import HOLD_AFTER_RENAME
+from analytics.compact import HOLD_AFTER_RENAME, compact
 from analytics.objectstore import SegmentUploader
 from analytics.spool import list_segments
 from analytics.visitors import SALT_BYTES, SaltStore
@@ -63,11 +65,13 @@ def _close_of_folders_fails(real: Callable[[int], None], errnum: int) -> Callabl
 
 
 @pytest.mark.parametrize(
-    ("call", "fault", "errnum"),
+    ("call", "fault", "errnum", "warned"),
     [
-        ("fsync", _fsync_of_folders_fails, errno.EINVAL),
-        ("fsync", _fsync_of_folders_fails, errno.EIO),
-        ("close", _close_of_folders_fails, errno.EBADF),
+        # A filesystem that refuses fsync on folders: nothing to say. An I/O error: the
+        # rename may not survive a crash, said in one line (before: dropped silently).
+        ("fsync", _fsync_of_folders_fails, errno.EINVAL, False),
+        ("fsync", _fsync_of_folders_fails, errno.EIO, True),
+        ("close", _close_of_folders_fails, errno.EBADF, False),
     ],
 )
 def test_compact_is_done_once_the_new_file_is_renamed_into_place(
@@ -77,6 +81,7 @@ def test_compact_is_done_once_the_new_file_is_renamed_into_place(
     call: str,
     fault: Callable[[Callable[[int], None], int], Callable[[int], None]],
     errnum: int,
+    warned: bool,
 ) -> None:
     write_events(tmp_path / "spool", events_for_days(random.Random(3), [DAY], 200))
     db = tmp_path / "w.duckdb"
@@ -100,7 +105,14 @@ def test_compact_is_done_once_the_new_file_is_renamed_into_place(
     # and the lock went at once, not HOLD_AFTER_RENAME later (a process that had just opened
     # the old file could lock it and commit where nobody reads).
     assert code == 0
-    assert capsys.readouterr().out.startswith("compacted ")
+    captured = capsys.readouterr()
+    assert captured.out.startswith("compacted ")
+    warning = (
+        f"analytics: WARNING: compacted, but cannot flush the folder {str(tmp_path)!r} to "
+        f"disk ({os.strerror(errnum)}): after a crash the old file may come back, with the "
+        "deleted rows; run `analytics compact` again then\n"
+    )
+    assert captured.err == (warning if warned else "")
     assert db.stat().st_ino != old_inode  # the compacted file is the warehouse
     assert finished - renamed_at[0] >= HOLD_AFTER_RENAME
     assert sorted(os.listdir(tmp_path)) == ["spool", "w.duckdb"]
@@ -108,12 +120,139 @@ def test_compact_is_done_once_the_new_file_is_renamed_into_place(
         assert con.execute("SELECT count(*) FROM events").fetchall() == [(200,)]
 
 
+def _prunable_warehouse(root: Path) -> Path:
+    """A warehouse whose raw events of 20 days ago `prune --raw-days 5` deletes, so that it
+    compacts the file after its own commit, as `analytics compact` does."""
+    today = datetime.now(UTC).date()
+    days = [today - timedelta(days=20), today - timedelta(days=1)]
+    write_events(root / "spool", events_for_days(random.Random(5), days, 100))
+    db = root / "w.duckdb"
+    Warehouse(db).run(root / "spool")
+    return db
+
+
+COMPACTING = {"compact": [], "prune": ["--raw-days", "5"]}
+
+
+def _renaming_into(db: Path, then: Callable[[], None], at: list[float]) -> Callable[..., None]:
+    """os.rename that, once the compacted copy is renamed over `db`, notes when and runs
+    `then` (a fault at the worst moment: the very instant after the commit point)."""
+    real_rename = os.rename
+
+    def rename(source: Any, target: Any) -> None:
+        real_rename(source, target)
+        if Path(target) == db:
+            at.append(time.monotonic())
+            then()
+
+    return rename
+
+
+@pytest.mark.parametrize("command", COMPACTING)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_after_the_rename_neither_stops_the_done_compaction_nor_its_hold(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    signum: int,
+) -> None:
+    db = _prunable_warehouse(tmp_path)
+    old_inode = db.stat().st_ino
+    renamed_at: list[float] = []
+    # cron's `timeout`, `systemctl stop` or Ctrl-C, the moment the copy is renamed into place
+    stop = _renaming_into(db, lambda: os.kill(os.getpid(), signum), renamed_at)
+    monkeypatch.setattr(os, "rename", stop)
+    code = main([command, "--db", str(db), *COMPACTING[command]])
+    finished = time.monotonic()
+    monkeypatch.undo()
+
+    # Before: `analytics: error: stopped by SIGTERM` (exit 143; Ctrl-C: interrupted, 130) of
+    # a compaction that was done, and the lock went 2 ms after the rename.
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.splitlines()[-1].startswith("compacted ")
+    assert captured.err == (
+        f"analytics: WARNING: {signal.Signals(signum).name} came after the compacted file was "
+        "renamed into place: the compaction was finished, not stopped\n"
+    )
+    assert finished - renamed_at[0] >= HOLD_AFTER_RENAME
+    assert db.stat().st_ino != old_inode
+    assert sorted(os.listdir(tmp_path)) == ["spool", "w.duckdb"]
+
+
+def test_an_interrupt_in_a_program_that_compacts_comes_after_the_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the CLI's signal handling (a program calling compact()), Ctrl-C during the
+    hold is raised, but only once the hold is over: the lock is what keeps a writer that
+    opened the old file from committing into the unlinked one."""
+    db = _prunable_warehouse(tmp_path)
+    old_inode = db.stat().st_ino
+    renamed_at: list[float] = []
+    interrupted: list[float] = []
+    real_sleep = time.sleep
+
+    def sleep(seconds: float) -> None:
+        if renamed_at and not interrupted:  # the hold's first sleep: Ctrl-C, once
+            interrupted.append(seconds)
+            raise KeyboardInterrupt
+        real_sleep(seconds)
+
+    monkeypatch.setattr(os, "rename", _renaming_into(db, lambda: None, renamed_at))
+    monkeypatch.setattr(time, "sleep", sleep)
+    with pytest.raises(KeyboardInterrupt):
+        compact(db)
+    finished = time.monotonic()
+    monkeypatch.undo()
+
+    assert interrupted
+    assert finished - renamed_at[0] >= HOLD_AFTER_RENAME  # before: 0.0
+    assert db.stat().st_ino != old_inode
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM events").fetchall() == [(200,)]
+
+
+@pytest.mark.parametrize("errnum", [errno.EBUSY, errno.EACCES])
+@pytest.mark.parametrize(("command", "exit_code"), [("compact", 2), ("prune", 5)])
+def test_a_rename_that_fails_is_one_line_and_leaves_the_database_as_it_was(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    exit_code: int,
+    errnum: int,
+) -> None:
+    db = _prunable_warehouse(tmp_path)
+    old_inode = db.stat().st_ino
+    real_rename = os.rename
+
+    def rename(source: Any, target: Any) -> None:
+        if Path(target) == db:
+            raise _failing(errnum)
+        real_rename(source, target)
+
+    monkeypatch.setattr(os, "rename", rename)
+    code = main([command, "--db", str(db), *COMPACTING[command]])  # before: a traceback
+    monkeypatch.undo()
+
+    err = capsys.readouterr().err
+    assert code == exit_code
+    assert len(err.splitlines()) == 1
+    assert (
+        f"cannot compact {str(db)!r}: cannot rename the copy into place: "
+        f"{os.strerror(errnum)} (the database is unchanged)"
+    ) in err
+    assert db.stat().st_ino == old_inode
+    assert sorted(os.listdir(tmp_path)) == ["spool", "w.duckdb"]  # the copy removed
+
+
 # -- daily salts: the salt linked to its day's name ---------------------------------------------
 
 
 @pytest.mark.parametrize("errnum", [errno.EACCES, errno.EIO, errno.EBUSY])
 def test_a_salt_linked_into_place_is_the_days_salt_whatever_its_temporary_name_does(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, errnum: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, errnum: int
 ) -> None:
     salts = tmp_path / "salts"
     real_unlink = os.unlink
@@ -124,9 +263,17 @@ def test_a_salt_linked_into_place_is_the_days_salt_whatever_its_temporary_name_d
         real_unlink(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "unlink", unlink)
-    salt = SaltStore(salts).salt(DAY)  # before: the OSError of the unlink, salt made
+    with caplog.at_level(logging.WARNING, logger="analytics"):
+        salt = SaltStore(salts).salt(DAY)  # before: the OSError of the unlink, salt made
     monkeypatch.undo()
 
+    # The name left is a second link to the salt until it is stale: said once, by its name
+    # (before: dropped silently), never with the salt.
+    (temp,) = [p.name for p in salts.iterdir() if p.name.startswith(".tmp-")]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"cannot remove the temporary salt file {temp} of 2026-11-30 ({os.strerror(errnum)}): "
+        "it is deleted with the stale ones when expired salts are next deleted"
+    ]
     assert salt is not None
     assert len(salt) == SALT_BYTES
     assert salt == (salts / f"{DAY.isoformat()}.salt").read_bytes()
@@ -137,32 +284,73 @@ def test_a_salt_linked_into_place_is_the_days_salt_whatever_its_temporary_name_d
 # -- uploads: a segment confirmed remote, its local copy deleted --------------------------------
 
 
-@pytest.mark.parametrize("errnum", [errno.EACCES, errno.EIO])
-def test_a_shipped_segment_whose_local_copy_stays_holds_back_no_other(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: Any, bucket: str, errnum: int
+@pytest.mark.parametrize(
+    ("stuck", "errnum"),
+    [
+        (1, errno.EACCES),  # one copy: the segments after it ship (before aa0fae1 they waited)
+        (1, errno.EIO),
+        (6, errno.EROFS),  # every copy: a spool left read-only after a deploy, a RO remount
+    ],
+)
+def test_shipped_segments_whose_local_copies_stay_are_counted_and_retried_after_a_backoff(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    client: Any,
+    bucket: str,
+    stuck: int,
+    errnum: int,
 ) -> None:
     spool = tmp_path / "spool"
-    sealed = seal_segments(spool, 3)
-    stuck = list_segments(spool)[0]  # the first one shipped: before, the others waited
+    sealed = seal_segments(spool, 6)
+    stuck_paths = {segment.path for segment in list_segments(spool)[:stuck]}
     puts = count_puts(client)
-    real_unlink = Path.unlink
+    heads: list[str] = []
+    client.meta.events.register("before-call.s3.HeadObject", lambda **_: heads.append("HEAD"))
+    reads: list[Path] = []
+    deletes: list[Path] = []
+    real_unlink, real_read_bytes = Path.unlink, Path.read_bytes
 
     def unlink(path: Path, missing_ok: bool = False) -> None:
-        if path == stuck.path:
+        if path in stuck_paths:
+            deletes.append(path)
             raise _failing(errnum)
         real_unlink(path, missing_ok=missing_ok)
 
-    monkeypatch.setattr(Path, "unlink", unlink)
-    uploader = SegmentUploader(spool, f"s3://{bucket}/p", client=client, initial_backoff=60)
-    assert uploader.upload_pending() == 3  # before: ObjectStoreError, two segments left
-    assert remote_objects(client, bucket, "p") == sealed
-    assert [s.name for s in list_segments(spool)] == [stuck.name]
-    stats = uploader.stats
-    assert (stats.uploaded, stats.failed_passes, stats.consecutive_failures) == (3, 0, 0)
+    def read_bytes(path: Path) -> bytes:
+        if path in stuck_paths:
+            reads.append(path)
+        return real_read_bytes(path)
 
-    assert uploader.upload_pending() == 0  # still stuck: found remote, counted once
+    monkeypatch.setattr(Path, "unlink", unlink)
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    uploader = SegmentUploader(
+        spool, f"s3://{bucket}/p", client=client, initial_backoff=1.0, max_backoff=2.0
+    )
+    caplog.set_level(logging.WARNING, logger="analytics.objectstore")
+    # Before: 6, as if every segment had left the spool, and `stats` said nothing of them.
+    assert uploader.upload_pending() == 6 - stuck
+    assert {segment.path for segment in list_segments(spool)} == stuck_paths
+    stats = uploader.stats
+    assert (stats.uploaded, stats.left_behind) == (6, stuck)
+    assert (stats.failed_passes, stats.consecutive_failures) == (0, 0)
+
+    # Within its backoff a stuck copy costs nothing (before: a read and a HEAD each, every
+    # pass); after it only the delete is tried again, never a read, a HEAD or a put.
+    for wait, tried in [(0.0, []), (1.05, sorted(stuck_paths))]:  # 1st backoff: 0.5-1 s
+        time.sleep(wait)
+        for calls in (reads, heads, deletes):
+            calls.clear()
+        assert uploader.upload_pending() == 0
+        assert (reads, heads, sorted(deletes)) == ([], [], tried)
+        assert uploader.stats.left_behind == stuck
+    assert len(caplog.records) == stuck  # one line per copy, not one per pass
+
     monkeypatch.undo()
-    assert uploader.upload_pending() == 0  # deleted now, not put again
+    time.sleep(2.05)  # 2nd backoff: 1-2 s
+    assert uploader.upload_pending() == stuck  # the copies leave the spool now
     assert list_segments(spool) == []
+    assert remote_objects(client, bucket, "p") == sealed
     assert puts == {f"p/{name}": 1 for name in sealed}
-    assert (uploader.stats.uploaded, uploader.stats.already_remote) == (3, 0)
+    stats = uploader.stats
+    assert (stats.uploaded, stats.already_remote, stats.left_behind) == (6, 0, 0)
