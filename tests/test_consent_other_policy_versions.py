@@ -185,19 +185,22 @@ def _receipts(path: Path) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    ("cookie", "linked"),
+    ("version", "seconds_ahead", "receipt", "linked"),
     [
-        (_payload(NEW, r="otherVersion"), True),  # another version
-        (_payload(VERSION, t=int(time.time()) + 1200, r="clockAhead"), True),  # 20 min ahead
-        (_payload(VERSION, t=int(time.time()) + 7200, r="farAhead"), False),  # bad: cleared
-        (_payload(VERSION, t=int(time.time()) - 200 * 86400, r="expired"), False),
+        (NEW, -60, "otherVersion", True),  # another version
+        (VERSION, 1200, "clockAhead", True),  # 20 min ahead
+        (VERSION, 7200, "farAhead", False),  # bad: cleared
+        (VERSION, -200 * 86400, "expired", False),
     ],
     ids=["other-version", "clock-ahead", "two-hours-ahead", "expired"],
 )
 @pytest.mark.parametrize("action", ["withdraw", "accept_all"])
 def test_a_receipt_names_the_decision_the_cookie_holds_though_not_counted_here(
-    tmp_path: Path, cookie: dict[str, Any], linked: bool, action: str
+    tmp_path: Path, version: str, seconds_ahead: int, receipt: str, linked: bool, action: str
 ) -> None:
+    # Dated when the test runs, not when it is collected: a suite that reaches this test 15
+    # minutes after collecting it would see "20 minutes ahead" as within the clock skew.
+    cookie = _payload(version, t=int(time.time()) + seconds_ahead, r=receipt)
     log = tmp_path / "receipts.jsonl"
     app = make_app(receipts=ReceiptLog(log))
     headers = {"cookie": f"cookiewall={_signed(cookie)}", "origin": "http://testserver"}
@@ -205,9 +208,9 @@ def test_a_receipt_names_the_decision_the_cookie_holds_though_not_counted_here(
         assert _state(app, _signed(cookie))["decided"] is False
     response = call(app, "POST", "/consent", json={"action": action}, headers=headers)
     assert response.status_code == 200
-    (receipt,) = _receipts(log)
+    (written,) = _receipts(log)
     link = "withdraws" if action == "withdraw" else "replaces"
-    assert receipt.get(link) == (cookie["r"] if linked else None)
+    assert written.get(link) == (receipt if linked else None)
 
 
 # -- another version's lifetime is not this policy's --------------------------------------------

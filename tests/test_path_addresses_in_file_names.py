@@ -191,6 +191,6 @@ def test_a_long_crafted_segment_costs_one_pass(unit: str, before: str, after: st
     length = 16384 - len(before) - len(after)
     segment = before + (unit * (length // len(unit) + 1))[:length] + after
     redact_path.cache_clear()
-    started = time.perf_counter()
+    started = time.thread_time()
     redact_path(f"/p/{segment}")
-    assert time.perf_counter() - started < 0.5
+    assert time.thread_time() - started < 0.5

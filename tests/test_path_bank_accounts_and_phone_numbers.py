@@ -288,7 +288,7 @@ def test_a_long_crafted_segment_costs_little() -> None:
         "digits after a plus": "+" + "3" * 16383,
     }
     for segment in crafted.values():
-        started = time.perf_counter()
+        started = time.thread_time()
         assert redact_path(f"/x/{segment}").startswith("/")
         redact_path.cache_clear()
-        assert time.perf_counter() - started < 0.25
+        assert time.thread_time() - started < 0.25

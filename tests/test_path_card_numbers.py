@@ -193,7 +193,7 @@ def test_a_long_segment_of_digits_and_separators_costs_little() -> None:
         "runs": ("4111111111111112x" * 1000)[:16384],
     }
     for segment in crafted.values():
-        started = time.perf_counter()
+        started = time.thread_time()
         redact_path(f"/x/{segment}")
         redact_path.cache_clear()
-        assert time.perf_counter() - started < 0.25
+        assert time.thread_time() - started < 0.25

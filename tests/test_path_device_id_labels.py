@@ -107,6 +107,6 @@ def test_a_long_path_of_imei_labels_costs_little() -> None:
         "/Imei" * 13000,
         "/x" + "aImei/" * 10000,
     ):
-        started = time.perf_counter()
+        started = time.thread_time()
         assert redact_path(path).startswith("/")
-        assert time.perf_counter() - started < 0.25
+        assert time.thread_time() - started < 0.25

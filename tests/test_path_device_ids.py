@@ -197,7 +197,7 @@ def test_a_long_segment_of_digit_groups_costs_little() -> None:
         "digits": "3" * 16384,
     }
     for segment in crafted.values():
-        started = time.perf_counter()
+        started = time.thread_time()
         assert redact_path(f"/x/{segment}").startswith("/")
         redact_path.cache_clear()
-        assert time.perf_counter() - started < 0.25
+        assert time.thread_time() - started < 0.25

@@ -156,7 +156,7 @@ def test_the_rule_runs_in_linear_time_on_a_long_grouped_segment() -> None:
     import time
 
     segment = "-".join(["Ab3d", "word", "2024", "x9"] * 1000)
-    started = time.perf_counter()
+    started = time.thread_time()
     redact_path.cache_clear()
     redact_path(f"/p/{segment}")
-    assert time.perf_counter() - started < 0.5
+    assert time.thread_time() - started < 0.5

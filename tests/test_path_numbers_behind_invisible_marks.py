@@ -318,7 +318,7 @@ def test_a_long_crafted_segment_costs_one_pass(unit: str) -> None:
 def test_a_long_path_of_labels_behind_invisible_characters_costs_one_pass() -> None:
     unit = "/imei\u200e/\u200e3569380356438"
     path = (unit * (65536 // len(unit) + 1))[:65536]
-    started = time.perf_counter()
+    started = time.thread_time()
     assert redact_path(path).startswith("/")
     redact_path.cache_clear()
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 1.0

@@ -139,10 +139,10 @@ def assert_a_segment_of_repeats_costs_one_pass(unit: str) -> None:
     """
     for size in (16384, 65536):
         segment = (unit * (size // len(unit) + 1))[:size]
-        started = time.perf_counter()
+        started = time.thread_time()
         redact_path(f"/x/{segment}")
         redact_path.cache_clear()
-        assert time.perf_counter() - started < 0.25 * size / 16384, (unit, size)
+        assert time.thread_time() - started < 0.25 * size / 16384, (unit, size)
 
 
 _FULL_WIDTH = str.maketrans({chr(code): chr(code + 0xFEE0) for code in range(0x21, 0x7F)})

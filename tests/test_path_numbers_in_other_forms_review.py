@@ -128,9 +128,9 @@ def test_other_numbers_near_imei_labels_stay(path: str) -> None:
 def test_a_long_crafted_segment_of_the_new_forms_costs_one_pass(unit: str) -> None:
     def seconds(size: int) -> float:
         path = "/x/" + unit * (size // len(unit))
-        start = time.perf_counter()
+        start = time.thread_time()
         redact_path(path)
-        return time.perf_counter() - start
+        return time.thread_time() - start
 
     seconds(1024)  # warm up
     small = min(seconds(16_384) for _ in range(3))

@@ -282,7 +282,7 @@ def test_a_long_crafted_segment_costs_one_pass(unit: str) -> None:
 def test_a_long_path_of_labels_whose_word_is_a_segment_costs_one_pass(unit: str) -> None:
     assert_a_segment_of_repeats_costs_one_pass(unit.replace("/", "%2F"))  # sent encoded
     path = (unit * (65536 // len(unit) + 1))[:65536]
-    started = time.perf_counter()
+    started = time.thread_time()
     assert redact_path(path).startswith("/")
     redact_path.cache_clear()
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 1.0

@@ -116,7 +116,7 @@ def test_many_quads_in_a_long_package_name_cost_one_pass() -> None:
     import time
 
     segment = "pkg-" + "-".join(["1.2.3.4"] * 2000) + ".whl"
-    started = time.perf_counter()
+    started = time.thread_time()
     redact_path.cache_clear()
     assert redact_path(f"/p/{segment}") == f"/p/{REDACTED}"  # quads after the first: addresses
-    assert time.perf_counter() - started < 0.5
+    assert time.thread_time() - started < 0.5

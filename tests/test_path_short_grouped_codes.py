@@ -135,7 +135,7 @@ def test_the_short_rule_runs_in_linear_time_on_a_long_segment() -> None:
     import time
 
     segment = ".".join(["X7KQ-M2QA-9ZT", "word-2024-x"] * 700)  # many short runs
-    started = time.perf_counter()
+    started = time.thread_time()
     redact_path.cache_clear()
     redact_path(f"/p/{segment}")
-    assert time.perf_counter() - started < 0.5
+    assert time.thread_time() - started < 0.5
