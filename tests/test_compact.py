@@ -231,25 +231,23 @@ def test_killed_at_random_moments_the_warehouse_keeps_its_rows(tmp_path: Path) -
     before = _everything(db)
     leftovers = 0
     rng = random.Random(185)
-    started = time.perf_counter()
     for _ in range(6):
         proc = _child(COMPACT, str(db))
         time.sleep(rng.uniform(0.3, 2.5))
         proc.send_signal(signal.SIGKILL)
-        proc.communicate()
+        proc.communicate(timeout=120)  # a hang fails here, not the machine's load
         leftovers += temporary_path(db).exists()
         # Whether the kill came before or after the rename, the warehouse holds the same.
         assert _everything(db) == before
     assert leftovers >= 1, "no kill landed during a copy"
     result = _child(COMPACT, str(db))
-    out, err = result.communicate()
+    out, err = result.communicate(timeout=300)
     assert result.returncode == 0, err
     assert b"same content" in out
     assert not temporary_path(db).exists()
     assert not Path(f"{temporary_path(db)}.wal").exists()
     assert _everything(db) == before
     assert MARKER not in db.read_bytes()
-    assert time.perf_counter() - started < 120
 
 
 def test_a_rollup_that_waits_for_compact_commits_into_the_new_file(tmp_path: Path) -> None:
