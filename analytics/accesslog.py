@@ -75,6 +75,9 @@ _SHORT_PIECES_BETWEEN = 2  # `x0%2F%2FdMSs…`: two short pieces, one empty
 # they look like (`/reset/ctsi%2FO6MP4EOtdwYS93zeQ==`); a route's `/reset/` does not.
 _BASE64_QUANTUM = 4
 _SEGMENTS_BEFORE_PADDED = 3
+# A phone number holds 8 digits or more, a card's or a device's 14 (see analytics.paths).
+_ASCII_DIGIT = re.compile(r"[0-9]")
+_FEWEST_DIGITS_OF_A_NUMBER = 8
 
 
 def _private_path(full_path: object) -> str:
@@ -88,11 +91,46 @@ def _private_path(full_path: object) -> str:
     if sent is not None and sent[0] == path:
         stored = redact_sent_path(path, sent[1])
     else:
-        judged = _with_token_runs_redacted(path)
+        judged = _with_token_runs_redacted(_with_number_runs_redacted(path))
         if "\ufffd" in judged:
             judged = "/".join(_judged_as_sent(segment) for segment in judged.split("/"))
         stored = redact_sent_path(judged, None)  # redact_path, control characters escaped
     return quote(stored, safe=_LOGGED_AS_IS)
+
+
+def _with_number_runs_redacted(path: str) -> str:
+    """`path` with each run of segments that the recorder would take for one card's, bank
+    account's or phone's number, had the client sent the `/` between them as `%2F`
+    (`/pay/4111%2F1111%2F1111%2F1111`), as one `:redacted`: a run where a digit ends each
+    segment and starts the next. The log cannot tell such a `/` from one sent as it is, so
+    `/pay/4111/1111/1111/1111` is logged redacted too (its event keeps it: a route's
+    segments are not one number)."""
+    if len(_ASCII_DIGIT.findall(path)) < _FEWEST_DIGITS_OF_A_NUMBER:
+        return path  # the common case: too few digits for any such number
+    segments = path.split("/")
+    judged: list[str] = []
+    at = 0
+    while at < len(segments):
+        end = at
+        while (
+            end + 1 < len(segments)
+            and segments[end][-1:].isdigit()
+            and segments[end + 1][:1].isdigit()
+        ):
+            end += 1
+        run = segments[at : end + 1]
+        if len(run) > 1 and _sent_encoded_is_redacted(run) and not _any_piece_redacted(run):
+            judged.append(REDACTED)
+        else:
+            judged.extend(run)
+        at = end + 1
+    return "/".join(judged)
+
+
+def _any_piece_redacted(run: list[str]) -> bool:
+    """Whether a segment of `run` is redacted by itself: then the run is judged as segments
+    (`/ip/192.168.1.1/2024` logs its `/2024`), as the recorder judges a plain `/`."""
+    return any(redact_path("/" + piece) == "/" + REDACTED for piece in run)
 
 
 def _with_token_runs_redacted(path: str) -> str:

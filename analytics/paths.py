@@ -67,6 +67,11 @@ _AS_WINDOWS_1252 = {
     0xDC00 + byte: bytes([byte]).decode("cp1252", "ignore") or chr(byte)
     for byte in range(0x80, 0x100)
 }
+# ... and as ISO-8859-1 itself reads 0x80-0x9F: C1 controls, which group a number's digits
+# (`_BETWEEN_DIGIT_GROUPS`) where windows-1252 reads punctuation that does not (`…`, `›`):
+# `4111%851111%851111%851111` is a card's number, as `4111%C2%851111%C2%85…` (NEL in UTF-8) is.
+_C1_BYTE = re.compile("[\udc80-\udc9f]")
+_AS_LATIN_1_C1 = {0xDC00 + byte: byte for byte in range(0x80, 0xA0)}
 # Characters no link carries and that act on what shows a path: C0 controls (NUL, ESC, CR,
 # LF), DEL, C1 controls and the bidirectional embeddings, overrides and isolates (a
 # `gpj.exe` written backwards). Only forged requests send them; stored, a CSV export would
@@ -908,6 +913,10 @@ def _identifies_even_encoded(text: str, *, is_segment: bool = False) -> bool:
         decoded = unquote(text)
         if decoded == text:
             return False
+        # Bytes that are not UTF-8 (`%85`, `%A0` encoded twice) read as ISO-8859-1 too, not
+        # only as U+FFFD: its C1 controls and no-break space group a number's digits.
+        if "\ufffd" in decoded and identifies(unquote(text, encoding="latin-1")):
+            return True
         text = decoded
         if identifies(text):
             return True
@@ -933,15 +942,21 @@ def _redact_segment(segment: str) -> str:
         # too short for a token, an address or a session (the common case: fast), not for a
         # payment card's number (`4111111111111111`, `4111 1111 1111 1111`), an IMEI or a
         # SIM's number, as written or read as ASCII (`4111111111111111５` holds a card)
+        # A `/` here was sent encoded (`4111%2F1111%2F1111%2F1111`): it groups digits, read
+        # as `+` as a longer segment's is (`_identifies_in_segment`). Only inside a segment:
+        # segments of their own are a route's (`/compare/4090/4080/3090/3080`). A phone's
+        # and an IBAN's groups too (`+49%2F151%2F12345678`), as in a longer segment.
+        numbers = segment.replace("/", "+") if "/" in segment else segment
+        numbers_as_ascii = as_ascii.replace("/", "+") if "/" in as_ascii else as_ascii
         if len(segment) >= 14 and (
-            _has_card_or_device_number(segment)
-            or (as_ascii != segment and _has_card_or_device_number(as_ascii))
+            _has_card_or_device_number(numbers)
+            or (numbers_as_ascii != numbers and _has_card_or_device_number(numbers_as_ascii))
         ):
             return REDACTED
         # nor for an IBAN (15 characters or more) or a phone number after a `+`
         if len(segment) >= 9 and (
-            _has_iban_or_phone_number(segment)
-            or (as_ascii != segment and _has_iban_or_phone_number(as_ascii))
+            _has_iban_or_phone_number(numbers)
+            or (numbers_as_ascii != numbers and _has_iban_or_phone_number(numbers_as_ascii))
         ):
             return REDACTED
         return segment
@@ -1034,6 +1049,8 @@ def _redact_segment_with_bytes(segment: str) -> str:
         # one once its bytes are escapes. A Latin-1 word holds one or two (`caf%E9`).
         return REDACTED
     if _redact_segment(segment.translate(_AS_WINDOWS_1252)) == REDACTED:
+        return REDACTED
+    if _C1_BYTE.search(segment) and _redact_segment(segment.translate(_AS_LATIN_1_C1)) == REDACTED:
         return REDACTED
     # the escaped form also goes through the decoding `_identifies_even_encoded` tries, so
     # it is judged with U+FFFD in place of the bytes too, as it was before they were kept

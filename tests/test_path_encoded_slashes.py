@@ -5,22 +5,31 @@ Standard base64 (RFC 4648 §4) has `/` among its characters. Servers decode `%2F
 the recorder as short segments, none of which looked like a token, and the token was stored in
 pieces. The recorder now judges the segments of `raw_path`; an encoded slash that is not part
 of a token is stored encoded (`/files/a%2Fb`), told apart from `/files/a/b`.
+
+An encoded slash between a card's digit groups (`/pay/4111%2F1111%2F1111%2F1111`) grouped
+them only in a segment of 24 characters or more: a card alone was stored as sent, and the
+access log, without the path as sent, logged `/pay/4111/1111/1111/1111`. It now groups them
+as `+` does in any segment, and the log judges digit segments as if sent so. Segments sent
+as such stay (`/compare/4090/4080/3090/3080`): a route's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import http.client
+import time
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
 from analytics import Recorder, TrafficMiddleware
+from analytics.accesslog import PrivateAccessLog
 from analytics.paths import redact_path, redact_sent_path
 from analytics.spool import list_segments, read_segment
 from tests.recording_support import html_app, raw_scope, run_request, spooled
 from tests.support import uvicorn_server
+from tests.test_accesslog import _record
 
 # 32 random bytes in standard base64: slashes every few characters, no piece 24 long
 TOKEN = "q3Vt8LmZ/pR4xK9w/Yb2Nc7H/eJ5sDf1gA/Tu6iOo8="
@@ -54,7 +63,24 @@ SENT_PATHS = [
     ("/caf%C3%A9/x%2Fy", "/café/x%2Fy"),
     ("/sizes/a%2F%2Fb", "/sizes/a%2F%2Fb"),
     ("/files/%2F", "/files/%2F"),
+    # a number grouped by encoded slashes, as by `+`: a card, with a date and a code, an
+    # IMEI, an IBAN, a phone number (a segment of any length)
+    ("/pay/4111%2F1111%2F1111%2F1111", "/pay/:redacted"),
+    ("/pay/4111%2f1111%2f1111%2f1111/receipt", "/pay/:redacted/receipt"),
+    ("/pay/2024-11-28-4111%2F1111%2F1111%2F1111-123", "/pay/:redacted"),
+    ("/pay/3782%2F822463%2F10005", "/pay/:redacted"),  # Amex's 4-6-5
+    ("/d/35%2F693803%2F564380%2F9", "/d/:redacted"),
+    ("/iban/DE89%2F3704%2F0044%2F0532%2F0130%2F00", "/iban/:redacted"),
+    ("/call/+49%2F151%2F12345678", "/call/:redacted"),
+    ("/pay/4111%252F1111%252F1111%252F1111", "/pay/:redacted"),  # encoded twice
+    # numbers that are no card, grouped so: dates, versions, a failed Luhn check
+    ("/docs/2024%2F11%2F28%2F4111", "/docs/2024%2F11%2F28%2F4111"),
+    ("/pay/4111%2F1111%2F1111%2F1112", "/pay/4111%2F1111%2F1111%2F1112"),
+    ("/ids/1234%2F5678%2F9012%2F3456", "/ids/1234%2F5678%2F9012%2F3456"),  # starts with 1
+    ("/v/1.2.3%2F4.5.6", "/v/1.2.3%2F4.5.6"),
     # no encoded slash: what the path says, as ever
+    ("/compare/4090/4080/3090/3080", "/compare/4090/4080/3090/3080"),  # a route's segments
+    ("/pay/4111/1111/1111/1111", "/pay/4111/1111/1111/1111"),
     ("/blog/a-perfectly-normal-post-title", "/blog/a-perfectly-normal-post-title"),
     (f"/reset/{TOKEN.replace('/', '')}", "/reset/:redacted"),
 ]
@@ -99,6 +125,49 @@ def test_a_raw_path_that_does_not_match_leaves_the_decoded_path(
     path: str, raw_path: object
 ) -> None:
     assert redact_sent_path(path, raw_path) == redact_path(path)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("logged", "expected"),
+    [
+        ("/pay/4111/1111/1111/1111", "/pay/:redacted"),
+        ("/pay/4111/1111/1111/1111/receipt", "/pay/:redacted/receipt"),
+        ("/pay/2024-11-28-4111/1111/1111/1111-123", "/pay/:redacted"),
+        ("/pay/card-4111/1111/1111/1111", "/pay/:redacted"),
+        ("/iban/DE89/3704/0044/0532/0130/00", "/iban/:redacted"),
+        ("/call/+49/151/12345678", "/call/:redacted"),
+        # no such number: kept, and so is what stands beside one redacted by itself
+        ("/docs/2024/11/28/4111", "/docs/2024/11/28/4111"),
+        ("/pay/4111/1111/1111/1112", "/pay/4111/1111/1111/1112"),
+        ("/ip/192.168.1.1/2024", "/ip/:redacted/2024"),
+        ("/api/v2/users/1234/orders/5678", "/api/v2/users/1234/orders/5678"),
+    ],
+)
+def test_the_access_log_without_the_sent_path_judges_digit_segments_as_sent_encoded(
+    logged: str, expected: str
+) -> None:
+    """Not handed the path as sent, the log sees `%2F` as `/` (uvicorn logs `path`): a
+    number whose groups a `/` parts is redacted as its event was."""
+    assert _log(logged) == expected
+
+
+def _log(path: str) -> str:
+    """The path of the access line for `path`, not handed off (uvicorn logs it quoted)."""
+    record = _record(quote(path))
+    PrivateAccessLog().filter(record)
+    assert isinstance(record.args, tuple)
+    return str(record.args[2])
+
+
+@pytest.mark.parametrize("unit", ["4111%2F", "4111%2F1111%2F1111%2F1112%2F", "DE89%2F", "1%2F"])
+def test_a_long_path_of_digit_groups_and_encoded_slashes_costs_one_pass(unit: str) -> None:
+    # judged in the flusher, and by the log as one segment or as many: linear in its size
+    raw = "/x/" + (unit * (16384 // len(unit) + 1))[:16384]
+    for judge in (lambda: redact_sent_path(_sent(raw), raw.encode()), lambda: _log(_sent(raw))):
+        started = time.thread_time()
+        judge()
+        redact_path.cache_clear()
+        assert time.thread_time() - started < 0.5, unit
 
 
 def test_a_token_doubly_encoded_in_the_decoded_path_is_redacted_without_raw_path() -> None:
