@@ -994,7 +994,14 @@ def _prune(args: argparse.Namespace) -> int:
     if deleted and not args.no_compact:
         stops: _Stops = args.stops
         code = _compact_after_prune(args.db, quiet=args.quiet, lock_timeout=args.wait, stops=stops)
-        _warn_stopped_after_rename(stops)
+        if code == 0:  # compact() returned: the copy was renamed into place
+            _warn_stopped_after_rename(stops)
+        elif stops.first is not None:
+            # Not renamed (refused, EBUSY say): the compaction is not finished, and a signal
+            # noted after its commit point began is obeyed as one before it (exit 128 + N,
+            # as `analytics compact` exits). Before, it said "finished, not stopped" after
+            # the warning that the database was unchanged.
+            raise _Stopped(stops.first)
         return code
     return 0
 

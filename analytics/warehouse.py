@@ -26,6 +26,7 @@ import re
 import stat
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -244,45 +245,20 @@ class _CorruptBatch(Exception):
     message: what went wrong, in one line (DuckDB's error, or the row counts)."""
 
 
-@dataclass(frozen=True)
-class _Landmarks:
-    """What a transaction changes that tells the file it commits from the file before it:
-    read back when COMMIT raised, to learn whether it committed (see `Warehouse._commit`).
-    Each alone decides; the first that the transaction has is the one read."""
+# The `warehouse_meta` key of the token each transaction writes before its COMMIT, a new one
+# every time: read back when COMMIT raised, it tells whether this transaction committed.
+LAST_COMMIT_META_KEY = "last_commit"
 
-    # Segment names it adds to the ledger (fresh ones: never in it before).
-    ledger: tuple[str, ...] = ()
-    # Days it rolls up: dirty or without a `rollup_days` row before, clean rows after.
-    rolled_up: tuple[date, ...] = ()
-    # The cutoff of a prune that deletes raw events: some before it before, none after.
-    pruned_before: date | None = None
 
-    def found_in(self, con: duckdb.DuckDBPyConnection) -> bool | None:
-        """Whether the file `con` reads holds this transaction's work; None when the
-        transaction changed nothing that tells (no segment, day or prune)."""
-        if self.ledger:
-            found = scalar(
-                con,
-                "SELECT COUNT(DISTINCT name) FROM ingested_segments "
-                "WHERE list_contains($names, name)",
-                {"names": list(self.ledger)},
-            )
-            return found == len(set(self.ledger))
-        if self.rolled_up:
-            clean = scalar(
-                con,
-                f"SELECT COUNT(DISTINCT day) FROM rollup_days "
-                f"WHERE NOT dirty AND day IN ({_date_list(self.rolled_up)})",
-            )
-            return clean == len(set(self.rolled_up))
-        if self.pruned_before is not None:
-            left = scalar(
-                con,
-                "SELECT COUNT(*) FROM events WHERE day < $cutoff",
-                {"cutoff": self.pruned_before},
-            )
-            return left == 0
-        return None
+def _last_commit(con: duckdb.DuckDBPyConnection) -> str | None:
+    rows = con.execute(
+        "SELECT value FROM warehouse_meta WHERE key = ?", [LAST_COMMIT_META_KEY]
+    ).fetchall()
+    return str(rows[0][0]) if rows else None
+
+
+class _Unreadable:
+    """What `Warehouse._read_back` finds in a file it cannot read (busy, unreadable)."""
 
 
 def _batches(
@@ -642,11 +618,7 @@ class Warehouse:
     def rollup(self) -> tuple[date, ...]:
         """Recompute the days that received raw events since the last rollup."""
 
-        def work(con: duckdb.DuckDBPyConnection) -> tuple[tuple[date, ...], _Landmarks]:
-            days = self._rollup(con)
-            return days, _Landmarks(rolled_up=days)
-
-        return self._transaction(work)
+        return self._transaction(self._rollup)
 
     def prune(self, raw_days: int | None = None) -> int:
         """Delete raw events older than `raw_days` (default: raw_retention_days); rollups stay.
@@ -657,10 +629,9 @@ class Warehouse:
         if isinstance(days, bool) or not isinstance(days, int) or days < 1:
             raise ValueError(f"raw_days must be an int of at least 1, not {days!r}")
 
-        def work(con: duckdb.DuckDBPyConnection) -> tuple[int, _Landmarks]:
-            rolled_up = self._rollup(con)
-            pruned, cutoff = self._prune(con, days)
-            return pruned, _Landmarks(rolled_up=rolled_up, pruned_before=cutoff)
+        def work(con: duckdb.DuckDBPyConnection) -> int:
+            self._rollup(con)
+            return self._prune(con, days)
 
         return self._transaction(work)
 
@@ -736,9 +707,7 @@ class Warehouse:
                     self._fill_content_ids(con, old_ids)
                     ingested = self._ingest(con, fresh, footers, copies, progress=progress)
                     rolled_up = self._rollup(con) if rollup else ()
-                    pruned, cutoff = (
-                        self._prune(con, self.raw_retention_days) if prune else (0, None)
-                    )
+                    pruned = self._prune(con, self.raw_retention_days) if prune else 0
                     # Asked in the run's own transaction, before COMMIT: a stop request that
                     # lands here rolls the run back, as the message then says; after COMMIT
                     # it would say "nothing committed" of a committed run. On this
@@ -750,14 +719,7 @@ class Warehouse:
                     stop_if_interrupted(con)
                     if before_commit is not None:
                         before_commit()
-                    self._commit(
-                        con,
-                        _Landmarks(
-                            ledger=tuple(seg.name for seg in [*fresh, *copies]),
-                            rolled_up=rolled_up,
-                            pruned_before=cutoff,
-                        ),
-                    )
+                    self._commit(con)
                     break
                 except _CorruptBatch as failure:
                     con.execute("ROLLBACK")
@@ -827,9 +789,7 @@ class Warehouse:
         con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
         return con
 
-    def _transaction(
-        self, work: Callable[[duckdb.DuckDBPyConnection], tuple[_T, _Landmarks]]
-    ) -> _T:
+    def _transaction(self, work: Callable[[duckdb.DuckDBPyConnection], _T]) -> _T:
         """`work` in one transaction of its own (after the schema's upkeep): its result."""
         con = self._open()
         try:
@@ -838,8 +798,8 @@ class Warehouse:
             try:
                 self._migrate(con)
                 self._add_referrer_domains(con)
-                result, landmarks = work(con)
-                self._commit(con, landmarks)
+                result = work(con)
+                self._commit(con)
             except BaseException:
                 with contextlib.suppress(duckdb.Error):
                     con.execute("ROLLBACK")
@@ -850,8 +810,8 @@ class Warehouse:
             con.close()
         return result
 
-    def _commit(self, con: duckdb.DuckDBPyConnection, landmarks: _Landmarks) -> None:
-        """COMMIT the transaction on `con`, whose work `landmarks` tell.
+    def _commit(self, con: duckdb.DuckDBPyConnection) -> None:
+        """COMMIT the transaction on `con`.
 
         DuckDB's COMMIT can commit and then raise: the checkpoint it runs right after a
         commit (once its journal is large enough) fails, on a full disk say, and leaves a
@@ -861,46 +821,69 @@ class Warehouse:
         work is lost). Taken at its word, the error had the CLI say "nothing committed"
         (exit 2) of a committed run, and leave its segments in the spool. So the file is
         read back: committed, the error is one warning and the caller goes on as committed;
-        not (or nothing tells), the error is raised, to be rolled back and said as before."""
+        not, the error is raised, to be rolled back and said as before; not known, it is
+        raised saying so.
+
+        What is read back is a token new to this transaction, not the work itself: a run
+        that waited for the lock can take it between this COMMIT and the read-back and
+        commit the same segments, which then read as this run's work (both runs said
+        "ingested N segments", N counted twice in the logs); and some transactions change
+        nothing that tells (a prune that deletes no rows)."""
+        # The token before this transaction's: still there after a COMMIT that failed, unless
+        # another run committed in between (see _read_back).
+        before = _last_commit(con)
+        token = uuid.uuid4().hex
+        con.execute(
+            "INSERT OR REPLACE INTO warehouse_meta VALUES (?, ?)", [LAST_COMMIT_META_KEY, token]
+        )
         try:
             con.execute("COMMIT")
         except duckdb.Error as exc:
             # This connection's database may be invalidated, and is in the way of a reader
             # in this process: closed. The reader replays the journal as every open does.
             con.close()
-            committed = self._read_back(landmarks)
-            if committed is None:
-                raise WarehouseError(
-                    f"{_warehouse_error(self.path, exc)}; whether this run was committed "
-                    "could not be read back: the next run finds out, and counts nothing twice"
-                ) from None
-            if not committed:
-                raise
-            logger.warning(
-                "the run was committed, but the checkpoint after its COMMIT failed: %s; the "
-                "committed work stays in the journal %r until a later run's checkpoint "
-                "succeeds",
-                _write_failure(self.path, exc) or first_line(exc),
-                f"{self.path}.wal",
-            )
+            found = self._read_back()
+            if found == token:
+                self._warn_committed_with_failed_checkpoint(exc)
+                return
+            if found == before:
+                raise  # nobody committed since this transaction began: not this one either
+            # Unreadable, or another run committed in between, whose token hides this one's.
+            raise WarehouseError(
+                f"{_warehouse_error(self.path, exc)}; whether this run was committed could "
+                "not be read back: the next run finds out, and counts nothing twice"
+            ) from None
 
-    def _read_back(self, landmarks: _Landmarks) -> bool | None:
-        """Whether the file holds the work `landmarks` tell: None when it cannot be read (a
-        busy file, an unreadable one). False when nothing tells: the transaction's only
-        changes, if any (schema upkeep), are made again by the next run."""
+    def _warn_committed_with_failed_checkpoint(self, exc: duckdb.Error) -> None:
+        journal = Path(f"{self.path}.wal")
+        # The journal named only when it is there: a later open may have checkpointed it.
+        where = (
+            f"; the committed work stays in the journal {str(journal)!r} until a later run's "
+            "checkpoint succeeds"
+            if journal.exists()
+            else ""
+        )
+        logger.warning(
+            "the run was committed, but the checkpoint after its COMMIT failed: %s%s",
+            _write_failure(self.path, exc) or first_line(exc),
+            where,
+        )
+
+    def _read_back(self) -> str | _Unreadable | None:
+        """The commit token the file holds (None: none yet), or `_Unreadable` (a busy file,
+        an unreadable one)."""
         try:
             reader = connect(
                 self.path, read_only=True, create=False, lock_timeout=self.lock_timeout
             )
         except WarehouseError:
-            return None
+            return _Unreadable()
         try:
-            found = landmarks.found_in(reader)
+            return _last_commit(reader)
         except duckdb.Error:
-            return None
+            return _Unreadable()
         finally:
             reader.close()
-        return bool(found)
 
     def _setup(self, con: duckdb.DuckDBPyConnection) -> None:
         if not has_table(con, "warehouse_meta") and (not self.create or has_any_table(con)):
@@ -1787,11 +1770,11 @@ class Warehouse:
         finally:
             reader.close()
 
-    def _prune(self, con: duckdb.DuckDBPyConnection, raw_days: int) -> tuple[int, date | None]:
-        """Delete raw events older than `raw_days`: how many, and the cutoff when some were."""
+    def _prune(self, con: duckdb.DuckDBPyConnection, raw_days: int) -> int:
+        """Delete raw events older than `raw_days`: how many."""
         today = self.today(con)
         if raw_days > (today - date.min).days:
-            return 0, None  # a retention reaching back before year 1 ("keep for good")
+            return 0  # a retention reaching back before year 1 ("keep for good")
         cutoff = today - timedelta(days=raw_days)
         count = scalar(con, "SELECT COUNT(*) FROM events WHERE day < $cutoff", {"cutoff": cutoff})
         if count:
@@ -1801,7 +1784,7 @@ class Warehouse:
             "WHERE day < $cutoff AND NOT raw_pruned",
             {"cutoff": cutoff, "now": self.clock()},
         )
-        return count, cutoff if count else None
+        return count
 
     # -- after commit ----------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import os
 import random
 import signal
 import stat
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +23,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from analytics import cli
 from analytics.cli import main
 from analytics.compact import HOLD_AFTER_RENAME, compact
 from analytics.objectstore import SegmentUploader
@@ -213,7 +215,16 @@ def test_an_interrupt_in_a_program_that_compacts_comes_after_the_hold(
         assert con.execute("SELECT count(*) FROM events").fetchall() == [(200,)]
 
 
-@pytest.mark.parametrize("errnum", [errno.EBUSY, errno.EACCES])
+@pytest.mark.parametrize(
+    ("errnum", "signum"),
+    [
+        (errno.EBUSY, None),
+        (errno.EACCES, None),
+        (errno.EBUSY, signal.SIGTERM),
+        (errno.EBUSY, signal.SIGINT),
+    ],
+    ids=["EBUSY", "EACCES", "EBUSY after SIGTERM", "EBUSY after SIGINT"],
+)
 @pytest.mark.parametrize(("command", "exit_code"), [("compact", 2), ("prune", 5)])
 def test_a_rename_that_fails_is_one_line_and_leaves_the_database_as_it_was(
     tmp_path: Path,
@@ -222,27 +233,51 @@ def test_a_rename_that_fails_is_one_line_and_leaves_the_database_as_it_was(
     command: str,
     exit_code: int,
     errnum: int,
+    signum: int | None,
 ) -> None:
+    # A stop signal noted once the commit point began (just before the rename), then the
+    # rename refused: nothing was finished, so the signal is obeyed (exit 128 + N) as one
+    # before the rename. Before, `prune` warned that the database was unchanged and then
+    # that the compaction "was finished, not stopped" (exit 5).
     db = _prunable_warehouse(tmp_path)
     old_inode = db.stat().st_ino
     real_rename = os.rename
+    noted = threading.Event()
+    real_note = cli._Stops.note
+
+    def note(stops: Any, number: int) -> None:
+        real_note(stops, number)
+        noted.set()
 
     def rename(source: Any, target: Any) -> None:
         if Path(target) == db:
+            if signum is not None:
+                os.kill(os.getpid(), signum)
+                assert noted.wait(30)  # by the CLI's watcher thread
             raise _failing(errnum)
         real_rename(source, target)
 
+    monkeypatch.setattr(cli._Stops, "note", note)
     monkeypatch.setattr(os, "rename", rename)
     code = main([command, "--db", str(db), *COMPACTING[command]])  # before: a traceback
     monkeypatch.undo()
 
-    err = capsys.readouterr().err
-    assert code == exit_code
-    assert len(err.splitlines()) == 1
-    assert (
+    lines = capsys.readouterr().err.splitlines()
+    refused = (
         f"cannot compact {str(db)!r}: cannot rename the copy into place: "
         f"{os.strerror(errnum)} (the database is unchanged)"
-    ) in err
+    )
+    if signum is None:
+        assert code == exit_code
+        assert len(lines) == 1
+        assert refused in lines[0]
+    else:
+        stopped = "interrupted" if signum == signal.SIGINT else "stopped by SIGTERM"
+        assert code == 128 + signum
+        # `compact` says what a stop before the rename says; `prune`'s warning stays true.
+        assert lines[-1] == f"analytics: error: {stopped}"
+        assert len(lines) == (2 if command == "prune" else 1)
+        assert command == "compact" or refused in lines[0]
     assert db.stat().st_ino == old_inode
     assert sorted(os.listdir(tmp_path)) == ["spool", "w.duckdb"]  # the copy removed
 

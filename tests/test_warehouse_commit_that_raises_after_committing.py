@@ -7,15 +7,22 @@ is durable says "Failed to create checkpoint", and nothing is committed. Before,
 "cannot write the warehouse …" with exit 2, documented as "nothing was committed": a
 committed rollup said so, and left its segments unarchived.
 
+What is read back is the token the transaction wrote, not its work: the work alone could be
+another run's. A cron run waiting on the lock took it between a failed COMMIT and the
+read-back, ingested the same segments, and the failed run then read them as its own (both
+printed "ingested N segments"; its warning named a journal that was not there). A prune that
+deletes nothing left nothing to read, and a committed one said "nothing committed".
+
 Here a connection wrapper around the real DuckDB connection runs the real COMMIT (or, for
 the failure before the commit, a real ROLLBACK) and then raises DuckDB's own error for
-that case; the warehouse, the segments and the CLI are real.
+that case; the warehouse, the segments, the CLI and the other run (a process) are real.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import subprocess
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +34,7 @@ from analytics import warehouse
 from analytics.cli import main
 from analytics.errors import WarehouseError, WarehouseLockedError
 from analytics.warehouse import Warehouse
+from tests.cli_support import cli
 from tests.warehouse_support import events_for_days, write_events
 
 DAY = date(2026, 11, 2)
@@ -35,12 +43,17 @@ EVENTS = 120
 
 class _CommitThatRaises:
     """A DuckDB connection whose COMMIT fails as a full disk makes it: after the commit
-    (`committed`, the COMMIT is run) or before it (a ROLLBACK is run instead)."""
+    (`committed`, the COMMIT is run) or before it (a ROLLBACK is run instead). A committed
+    one leaves its journal (the .wal) behind when closed, as DuckDB does when the checkpoint
+    failed, unless `journal_left` is False."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, db: Path, *, committed: bool) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, db: Path, *, committed: bool, journal_left: bool
+    ) -> None:
         self._con = con
         self._db = db
         self._committed = committed
+        self._journal_left = journal_left
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._con, name)
@@ -48,6 +61,8 @@ class _CommitThatRaises:
     def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
         if sql.strip().upper() != "COMMIT":
             return self._con.execute(sql, *args, **kwargs)
+        if self._committed and self._journal_left:
+            self._con.execute("PRAGMA disable_checkpoint_on_shutdown")
         self._con.execute("COMMIT" if self._committed else "ROLLBACK")
         cause = (
             f'Failed to create checkpoint because of error: Could not write file "{self._db}": '
@@ -61,11 +76,15 @@ class _CommitThatRaises:
         raise duckdb.FatalException(f"FATAL Error: {cause}")
 
 
-def _fail_commits(monkeypatch: pytest.MonkeyPatch, *, committed: bool) -> None:
+def _fail_commits(
+    monkeypatch: pytest.MonkeyPatch, *, committed: bool, journal_left: bool = True
+) -> None:
     real_open = Warehouse._open
 
     def faulty_open(self: Warehouse) -> Any:
-        return _CommitThatRaises(real_open(self), self.path, committed=committed)
+        return _CommitThatRaises(
+            real_open(self), self.path, committed=committed, journal_left=journal_left
+        )
 
     monkeypatch.setattr(Warehouse, "_open", faulty_open)
 
@@ -75,11 +94,16 @@ def _count(db: Path, sql: str) -> int:
         return int(con.execute(sql).fetchall()[0][0])
 
 
-def _warning(db: Path) -> str:
-    return (
+def _warning(db: Path, *, journal_left: bool = True) -> str:
+    warning = (
         "analytics: WARNING: the run was committed, but the checkpoint after its COMMIT "
-        f"failed: No space left on device; the committed work stays in the journal "
-        f"'{db}.wal' until a later run's checkpoint succeeds"
+        "failed: No space left on device"
+    )
+    if not journal_left:
+        return warning
+    return (
+        f"{warning}; the committed work stays in the journal '{db}.wal' until a later run's "
+        "checkpoint succeeds"
     )
 
 
@@ -127,16 +151,20 @@ def test_a_rollup_whose_commit_raises_exits_as_what_the_file_holds(
 
 
 @pytest.mark.parametrize("committed", [True, False], ids=["after the commit", "before it"])
+@pytest.mark.parametrize("age", [60, 10], ids=["old events", "nothing to prune"])
 def test_a_prune_whose_commit_raises_exits_as_what_the_file_holds(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     committed: bool,
+    age: int,
 ) -> None:
+    # Nothing to prune: before, nothing told the commit, and a committed prune said exit 2.
     spool, db = tmp_path / "spool", tmp_path / "w.duckdb"
-    old_day = datetime.now(UTC).date() - timedelta(days=60)
-    write_events(spool, events_for_days(random.Random(4), [old_day], EVENTS), 40)
+    day = datetime.now(UTC).date() - timedelta(days=age)
+    write_events(spool, events_for_days(random.Random(4), [day], EVENTS), 40)
     Warehouse(db, raw_retention_days=365).run(spool)
+    pruned = EVENTS if age > 30 else 0
 
     _fail_commits(monkeypatch, committed=committed)
     code = main(["prune", "--db", str(db), "--raw-days", "30", "--no-compact"])
@@ -145,32 +173,38 @@ def test_a_prune_whose_commit_raises_exits_as_what_the_file_holds(
     if committed:
         assert (code, out, err.splitlines()) == (
             0,
-            f"pruned {EVENTS} raw events older than 30 days\n",
+            f"pruned {pruned} raw events older than 30 days\n",
             [_warning(db)],
         )
     else:
         assert (code, out, err.splitlines()) == (2, "", [_error(db)])
-    assert _count(db, "SELECT COUNT(*) FROM events") == (0 if committed else EVENTS)
+    assert _count(db, "SELECT COUNT(*) FROM events") == EVENTS - (pruned if committed else 0)
 
 
-@pytest.mark.parametrize("committed", [True, False], ids=["after the commit", "before it"])
+@pytest.mark.parametrize(
+    ("committed", "journal_left"),
+    [(True, True), (True, False), (False, False)],
+    ids=["after the commit", "after the commit, journal gone", "before it"],
+)
 def test_the_rollup_method_whose_commit_raises_returns_only_when_committed(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     committed: bool,
+    journal_left: bool,
 ) -> None:
-    # Ingested but not rolled up: the days it rolls up are what tells (no segment, no prune).
+    # Ingested but not rolled up: no segment, no prune. The warning names the journal only
+    # when it is there (before, always).
     spool, db = tmp_path / "spool", tmp_path / "w.duckdb"
     write_events(spool, events_for_days(random.Random(5), [DAY], EVENTS), 40)
     Warehouse(db).ingest(spool)
 
-    _fail_commits(monkeypatch, committed=committed)
+    _fail_commits(monkeypatch, committed=committed, journal_left=journal_left)
     with caplog.at_level(logging.WARNING, logger="analytics"):
         if committed:
             assert Warehouse(db).rollup() == (DAY,)
             assert [record.getMessage() for record in caplog.records] == [
-                _warning(db).removeprefix("analytics: WARNING: ")
+                _warning(db, journal_left=journal_left).removeprefix("analytics: WARNING: ")
             ]
         else:
             with pytest.raises(WarehouseError) as raised:
@@ -180,29 +214,67 @@ def test_the_rollup_method_whose_commit_raises_returns_only_when_committed(
     assert _count(db, "SELECT COUNT(*) FROM rollup_days WHERE dirty") == (0 if committed else 1)
 
 
+@pytest.mark.parametrize("committed", [True, False], ids=["after the commit", "before it"])
+@pytest.mark.parametrize("meanwhile", ["busy file", "another run committed"])
 def test_a_commit_that_raises_on_a_file_that_cannot_be_read_back_says_so(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    committed: bool,
+    meanwhile: str,
 ) -> None:
-    # Another process took the lock between the failed COMMIT and the read-back: whether the
-    # run committed is not known, and "nothing was committed" would be a guess.
-    spool, db = tmp_path / "spool", tmp_path / "w.duckdb"
+    # Another process took the file between the failed COMMIT and the read-back: it still
+    # holds it (busy), or it was a cron run waiting on the lock that then committed, the same
+    # segments if this run's COMMIT failed. Whether this run committed is not known, and
+    # either answer would be a guess. Before, the other run's commit read as this run's:
+    # exit 0, "ingested 3 segments" from both, and a warning naming a journal not there.
+    spool, archive, db = tmp_path / "spool", tmp_path / "archive", tmp_path / "w.duckdb"
     spool.mkdir()
     Warehouse(db).run(spool)  # the tables, committed before the fault
-    write_events(spool, events_for_days(random.Random(6), [DAY], EVENTS), 40)
-    _fail_commits(monkeypatch, committed=True)
-    real_connect = warehouse.connect
+    segments = write_events(spool, events_for_days(random.Random(6), [DAY], EVENTS), 40)
+    rollup = ["rollup", "--spool", str(spool), "--db", str(db), "--archive", str(archive)]
+    _fail_commits(monkeypatch, committed=committed)
+    other: list[subprocess.CompletedProcess[str]] = []
+    if meanwhile == "busy file":
+        real_connect = warehouse.connect
 
-    def busy_for_readers(path: Path, **kwargs: Any) -> duckdb.DuckDBPyConnection:
-        if kwargs.get("read_only"):
-            raise WarehouseLockedError(f"database {str(path)!r} is busy")
-        return real_connect(path, **kwargs)
+        def busy_for_readers(path: Path, **kwargs: Any) -> duckdb.DuckDBPyConnection:
+            if kwargs.get("read_only"):
+                raise WarehouseLockedError(f"database {str(path)!r} is busy")
+            return real_connect(path, **kwargs)
 
-    monkeypatch.setattr(warehouse, "connect", busy_for_readers)
-    assert main(["rollup", "--spool", str(spool), "--db", str(db)]) == 2
+        monkeypatch.setattr(warehouse, "connect", busy_for_readers)
+    else:
+        real_read_back = Warehouse._read_back
+
+        def another_run_first(self: Warehouse, *args: Any) -> Any:
+            # The lock is free: the waiting cron run takes it, and finishes, first.
+            other.append(
+                subprocess.run(
+                    cli(*rollup, "--wait", "30"), capture_output=True, text=True, timeout=120
+                )
+            )
+            return real_read_back(self, *args)
+
+        monkeypatch.setattr(Warehouse, "_read_back", another_run_first)
+    assert main(rollup) == 2
     monkeypatch.undo()
-    assert capsys.readouterr().err.splitlines() == [
-        f"{_error(db)}; whether this run was committed could not be read back: the next run "
-        "finds out, and counts nothing twice"
-    ]
-    assert main(["rollup", "--spool", str(spool), "--db", str(db)]) == 0
+    out, err = capsys.readouterr()
+    assert (out, err.splitlines()) == (
+        "",
+        [
+            f"{_error(db)}; whether this run was committed could not be read back: the next "
+            "run finds out, and counts nothing twice"
+        ],
+    )
+    if other:
+        ingested = f"ingested {segments} segments ({EVENTS} events, 1 days); rolled up 1 days"
+        assert (other[0].returncode, other[0].stderr) == (0, "")
+        assert other[0].stdout.startswith("nothing to do" if committed else ingested)
+    assert main(rollup) == 0
     assert _count(db, "SELECT COUNT(*) FROM events") == EVENTS
+    assert _count(db, "SELECT SUM(pageviews) + SUM(bot_hits) FROM daily_totals") == EVENTS
+    assert (len(list(spool.rglob("*.parquet"))), len(list(archive.rglob("*.parquet")))) == (
+        0,
+        segments,
+    )
