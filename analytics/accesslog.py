@@ -24,7 +24,13 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import quote, unquote
 
-from analytics.paths import REDACTED, redact_path, redact_sent_path
+from analytics.paths import (
+    _EMBEDDED_MARK,
+    MAX_PATH_LENGTH,
+    REDACTED,
+    redact_path,
+    redact_sent_path,
+)
 
 # uvicorn calls access_logger.info('%s - "%s %s HTTP/%s" %d', client, method, path, version,
 # status) from both of its HTTP implementations; AccessFormatter unpacks the same five args.
@@ -55,11 +61,21 @@ _OTHER_METHOD = "OTHER"
 # as the event got them. uvicorn writes its access line from `send` of `http.response.start`
 # (or its own 500 after the app raised), in the app's task, right after the middleware saw
 # that message: the same context. The line's path is taken from it only when it is the same
-# decoded path, so a value another request left behind (a server that reuses a context) or
-# one from under a mount the server stripped is never used.
+# decoded path (not one from under a mount the server stripped), and the value is cleared
+# once a line has read it: under HTTP/1.1 pipelining, uvicorn starts the next request's task
+# from within this one's, and that task's context starts as a copy of this one (its own line,
+# for a request nobody records, such as one whose app raised, would read this path as sent).
 SENT_PATH: ContextVar[tuple[str, bytes | None] | None] = ContextVar(
     "analytics_sent_path", default=None
 )
+
+# Longer paths are judged from their start (see `_judged_as_maybe_sent`): four times what an
+# event stores, so that a path whose segments are redacted to shorter text still fills it.
+_LONGEST_JUDGED_PATH = 4 * MAX_PATH_LENGTH
+_ESCAPED_CHARACTER = len("%F0%9F%98%80")  # the longest a character is in a line's path
+# A parameter of a query encoded into the path in any segment after its mark: an `=`, as
+# the recorder read it before it looked in the mark's own segment only.
+_ACROSS_SEGMENTS_PARAMETER = re.compile(r"=|%(?:25)*3[Dd]")
 
 # A standard base64 token (RFC 4648 §4) sent with `%2F` reaches the log as several segments
 # (uvicorn logs `scope["path"]`, decoded, never `raw_path`): its pieces are of that alphabet
@@ -86,16 +102,61 @@ def _private_path(full_path: object) -> str:
     the client may have sent it."""
     # uvicorn logs the path percent-encoded (so no CR/LF reaches the log); redaction reads the
     # decoded path, and the result is encoded again for the same reason.
-    path = unquote(str(full_path).split("?", 1)[0])
+    encoded = str(full_path).partition("?")[0]
     sent = SENT_PATH.get()
-    if sent is not None and sent[0] == path:
-        stored = redact_sent_path(path, sent[1])
-    else:
-        judged = _with_token_runs_redacted(_with_number_runs_redacted(path))
-        if "\ufffd" in judged:
-            judged = "/".join(_judged_as_sent(segment) for segment in judged.split("/"))
-        stored = redact_sent_path(judged, None)  # redact_path, control characters escaped
-    return quote(stored, safe=_LOGGED_AS_IS)
+    if sent is not None:
+        SENT_PATH.set(None)  # read once: see SENT_PATH
+        if sent[0] == unquote(encoded):
+            return quote(redact_sent_path(sent[0], sent[1]), safe=_LOGGED_AS_IS)
+    # Only what is judged is decoded: a character is at most 12 characters encoded (`%F0…`).
+    path = unquote(encoded[: _ESCAPED_CHARACTER * (_LONGEST_JUDGED_PATH + 1)])
+    return quote(_judged_as_maybe_sent(path), safe=_LOGGED_AS_IS)
+
+
+def _judged_as_maybe_sent(path: str) -> str:
+    """`path` (decoded) as the event would store it, had the client sent some of its `/` as
+    `%2F` or some of its bytes not as UTF-8: redacted where it would be, either way.
+
+    Only its first `_LONGEST_JUDGED_PATH` characters (a longer path is logged cut at a
+    segment, with `/…`, as events store one; the segment the cut went through is shown only
+    redacted): judging them runs the recorder's rules many times over, on the event loop,
+    and a request line of 64 KiB (httptools) took a second of CPU.
+    """
+    cut = len(path) > _LONGEST_JUDGED_PATH
+    if cut:
+        path = path[:_LONGEST_JUDGED_PATH]
+    judged = _with_query_across_segments_marked(path)
+    judged = _with_token_runs_redacted(_with_number_runs_redacted(judged))
+    if "\ufffd" in judged:
+        judged = "/".join(_judged_as_sent(segment) for segment in judged.split("/"))
+    stored = redact_sent_path(judged, None)  # redact_path, control characters escaped
+    if not cut or stored.endswith("/…"):
+        return stored  # whole, or cut as events are (MAX_PATH_LENGTH)
+    kept, _, last = stored.rpartition("/")
+    if last == REDACTED:
+        return stored + "/…"
+    if last.endswith(REDACTED):
+        return stored  # `…%3F:redacted`: a query encoded into the path runs to its end
+    return kept + "/…"
+
+
+def _with_query_across_segments_marked(path: str) -> str:
+    """`path` with an `=` put right after the mark of a query encoded into it (see
+    `analytics.paths._EMBEDDED_MARK`) whose first parameter lies in a later segment: the
+    recorder looks for it in the segment the client sent the mark in, which may have run on
+    past a `/` sent as `%2F` (`cb%3Fnext%2Fpin%3D482913`). The log cannot tell, so the query
+    is cut here (the mark's own segment judged whole), and so is a route's later `key=value`
+    segment after a name's mark (`/questions/tagged/c%23/sort=newest`), its event keeping it."""
+    mark = _EMBEDDED_MARK.search(path)
+    if mark is None:
+        return path  # the common case: one scan in C
+    parameter = _ACROSS_SEGMENTS_PARAMETER.search(path, mark.end())
+    if parameter is None:
+        return path
+    end = mark.end()
+    for later in _EMBEDDED_MARK.finditer(path, end, parameter.start()):
+        end = later.end()
+    return path[:end] + "=" + path[end:]
 
 
 def _with_number_runs_redacted(path: str) -> str:

@@ -85,22 +85,31 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # encoded `#` or `?` alone is nearly always a character of a name (`/wiki/C%23_(programming)`,
 # `/tags/c%23/info`, `/issues/%235-title`, `/blog/why%3F-it-matters`): browsers never send a
 # fragment, and a title's `?` is no query. So what a mark starts is dropped only when a
-# parameter follows it: an `=` (sent as it is or encoded, `%3D`), which joins a parameter's
-# name to its value. Not `&`: it only separates pairs, whose first holds an `=` anyway, and
-# names hold it far more often (`/faq/why%3F/q&a`, `rock-%26-roll`); a value with no name
-# (`cb%3F482913`) is judged as the rest of the path is (cards, addresses, tokens). The cut is
-# at the mark nearest before the first such `=` (`/issues/%235-title/x%3Fpage%3D2` keeps its
-# `%235-title`), and runs to the end of the path, as a URL's query runs (its `/` included);
-# REDACTED follows the mark (`/qp/page%3F:redacted`). Also a mark or an `=` encoded twice or
-# more (`%253F` reaches path as `%3F`: a redirect chain encodes at every hop), and a `?` or
-# `#` a server that does not split the query off leaves in path. Whether cut or not, a mark
-# is stored encoded (`_ENCODED_WHEN_STORED`), so that no stored path holds a `?` that reads
-# as a real query.
+# parameter follows it in its own segment (up to the next `/` the client sent): an `=` (sent
+# as it is or encoded, `%3D`), which joins a parameter's name to its value; an `&`, which
+# joins pairs (`cb%3F482913%26jdoe`, values with no name); or an encoded `/`, which an
+# embedded URL keeps as `%2F` (its path ends before its `?`), so after the mark it is the
+# query's or the fragment's own (`cb%23%2Fprofile%2Fjdoe`, a hash route;
+# `login%3Fuser%2Fjdoe`). Only in its own segment: an embedded URL's whole query lies in the
+# segment it was encoded into, while a route's later `key=value` segment is no query of a
+# name's mark (`/questions/tagged/c%23/sort=newest`, `/blog/why%3F-it-matters/comments/page=2`),
+# nor is an `&` in another segment (`/faq/why%3F/q%26a`). A value with no name and no `&`
+# after a mark (`cb%3F482913`) is judged as the rest of the path is (cards, addresses,
+# tokens). The cut is at the mark nearest before that parameter (`/auth/done%23a%3Fpin%3D1`
+# keeps its `%23a`), and runs to the end of the path, as a URL's query runs (its `/`
+# included); REDACTED follows the mark (`/qp/page%3F:redacted`). Also a mark, an `=`, an `&`
+# or a `/` encoded twice or more (`%253F` reaches path as `%3F`: a redirect chain encodes at
+# every hop), and a `?` or `#` a server that does not split the query off leaves in path.
+# Segments are the client's when `raw_path` says where its `/` were (see `redact_sent_path`);
+# without it, path's are taken as they are, as for tokens. Whether cut or not, a mark is
+# stored encoded (`_ENCODED_WHEN_STORED`), so that no stored path holds a `?` that reads as a
+# real query.
 _EMBEDDED_MARK = re.compile(r"[?#]|%(?:25)*(?:3[Ff]|23)")
-_PARAMETER = re.compile(r"=|%(?:25)*3[Dd]")
+_PARAMETER = re.compile(r"[=&]|%(?:25)*(?:3[Dd]|26|2[Ff])")
 # The same in the path as sent (raw_path): `%3F` there is the `?` in path, `%253F` its `%3F`.
 _SENT_EMBEDDED_MARK = re.compile(rb"%(?:25)*(?:3[Ff]|23)|#")  # no `?`: raw_path has none
-_SENT_PARAMETER = re.compile(rb"=|%(?:25)*3[Dd]")
+_SENT_PARAMETER = re.compile(rb"[=&]|%(?:25)*(?:3[Dd]|26|2[Ff])")
+_STORED_MARK = re.compile(r"%(?:23|3[Ff])")  # a `#` or `?` as stored (see `_redact_segment`)
 # What is stored percent-encoded: control characters (see `_CONTROL`) and those marks.
 _ENCODED_WHEN_STORED = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069?#]")
 
@@ -924,6 +933,13 @@ def _identifies_even_encoded(text: str, *, is_segment: bool = False) -> bool:
 
 
 def _redact_segment(segment: str) -> str:
+    if "%" in segment and _STORED_MARK.search(segment):
+        # A `#` or `?` is stored as `%23` or `%3F` (see `_EMBEDDED_MARK`): judged as the one
+        # character it stands for, as it was before it was stored, so that a stored path is
+        # stored as it is when judged again. Its hex digits are no part of a token
+        # (`%231234512345q3Vt8LmZbpage`), an address (`%3F::`) or a number next to it.
+        as_marks = _STORED_MARK.sub(lambda mark: unquote(mark.group()), segment)
+        return REDACTED if _redact_segment(as_marks) == REDACTED else segment
     # Other digits than ASCII's, full-width forms, wide spaces and dashes are judged read as
     # ASCII too, and without invisible characters: never longer, only more of the marks below.
     as_ascii = segment if segment.isascii() else _as_read(segment)
@@ -977,21 +993,25 @@ def _redact(path: str) -> str:
 
 
 def _embedded_query_start(
-    text: AnyStr, marks: re.Pattern[AnyStr], parameters: re.Pattern[AnyStr]
+    text: AnyStr, marks: re.Pattern[AnyStr], parameters: re.Pattern[AnyStr], slash: AnyStr
 ) -> tuple[int, int] | None:
     """Where the mark that starts a query or a fragment with parameters encoded into `text`
-    (see `_EMBEDDED_MARK`) starts and ends: the mark nearest before the first parameter
-    that follows a mark. None: no such query."""
-    first = marks.search(text)
-    if first is None:
-        return None
-    parameter = parameters.search(text, first.end())
-    if parameter is None:
-        return None  # marks that are characters of names, kept
-    start, end = first.span()
-    for later in marks.finditer(text, end, parameter.start()):
-        start, end = later.span()
-    return start, end
+    (see `_EMBEDDED_MARK`) starts and ends: of the first mark that a parameter follows in its
+    own segment (up to the next `slash`), the one nearest before that parameter. None: no
+    such query."""
+    at = 0
+    while (mark := marks.search(text, at)) is not None:
+        segment_end = text.find(slash, mark.end())
+        if segment_end < 0:
+            segment_end = len(text)
+        parameter = parameters.search(text, mark.end(), segment_end)
+        if parameter is not None:
+            start, end = mark.span()
+            for later in marks.finditer(text, end, parameter.start()):
+                start, end = later.span()
+            return start, end
+        at = segment_end  # the segment's later marks have no parameter after them either
+    return None  # marks that are characters of names, kept
 
 
 def _embedded_query_cut(path: str) -> tuple[str, str, str | None]:
@@ -1007,21 +1027,23 @@ def _embedded_query_cut(path: str) -> tuple[str, str, str | None]:
     """
     if "%" not in path and "?" not in path and "#" not in path:
         return path, "", None  # the common case: no mark, no regex
-    found = _embedded_query_start(path, _EMBEDDED_MARK, _PARAMETER)
+    found = _embedded_query_start(path, _EMBEDDED_MARK, _PARAMETER, "/")
     if found is None:
         return path, "", None
     start, end = found
     return path[:start], path[start:end] + REDACTED, _holding_segment(path, "/", start, end)
 
 
-def _sent_embedded_query_cut(sent: bytes) -> tuple[bytes, bytes | None]:
-    """`_embedded_query_cut` for the path as sent: what comes before the mark, and the sent
-    segment that holds it."""
-    found = _embedded_query_start(sent, _SENT_EMBEDDED_MARK, _SENT_PARAMETER)
+def _sent_embedded_query_cut(sent: bytes) -> tuple[bytes, str, bytes | None]:
+    """`_embedded_query_cut` for the path as sent: what comes before the mark, what is kept
+    in its place (the mark decoded, as `path` has it, and REDACTED), and the sent segment
+    that holds it."""
+    found = _embedded_query_start(sent, _SENT_EMBEDDED_MARK, _SENT_PARAMETER, b"/")
     if found is None:
-        return sent, None
+        return sent, "", None
     start, end = found
-    return sent[:start], _holding_segment(sent, b"/", start, end)
+    mark = unquote(sent[start:end].decode("ascii"))  # `%3F` is `?`, `%253F` is `%3F`
+    return sent[:start], mark + REDACTED, _holding_segment(sent, b"/", start, end)
 
 
 def _holding_segment(text: AnyStr, slash: AnyStr, start: int, end: int) -> AnyStr:
@@ -1168,18 +1190,18 @@ def redact_sent_path(path: str, raw_path: bytes | None) -> str:
     """
     if not isinstance(raw_path, bytes) or not raw_path_needed(path, raw_path):
         return _with_controls_escaped(redact_path(path))
-    # Both cut where the query or fragment encoded into the path starts (see
-    # `_EMBEDDED_MARK`), so that they still agree.
-    before, embedded, _holding = _embedded_query_cut(path)
-    sent, holding = _sent_embedded_query_cut(raw_path.partition(b"?")[0])
-    root = _root_before_sent(before, unquote_to_bytes(sent))
+    sent = raw_path.partition(b"?")[0]
+    root = _root_before_sent(path, unquote_to_bytes(sent))
     if root is None:
         return _with_controls_escaped(redact_path(path))
+    # Cut where the query or fragment encoded into the path starts (see `_EMBEDDED_MARK`),
+    # its parameter looked for in the segment the client sent the mark in.
+    sent, embedded, holding = _sent_embedded_query_cut(sent)
     judged_root = "/".join(_redact_segment_with_bytes(segment) for segment in root.split("/"))
     judged = [_redact_sent_segment(segment) for segment in sent.split(b"/")]
     if holding is not None and _redact_sent_segment(holding) == REDACTED:
         judged[-1] = REDACTED  # see `_embedded_query_cut`
-    redacted = _with_imeis_under_their_label_redacted(before, judged_root + "/".join(judged))
+    redacted = _with_imeis_under_their_label_redacted(path, judged_root + "/".join(judged))
     return _with_controls_escaped(_storable(_with_embedded(redacted, embedded)))
 
 

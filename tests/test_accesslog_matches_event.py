@@ -7,6 +7,11 @@ hands the path as sent to the log line it is about to be written in (uvicorn wri
 the app's `send`, in the app's task), and the filter judges a path it was not handed (an app
 without the middleware, a response nobody records) as the recorder would have. A method
 longer than events keep is logged as their `OTHER`.
+
+A path the filter judges itself is judged from its first 2 048 characters: whole, a 128 KiB
+request line (httptools takes 64 KiB and more) cost the event loop 0.3 to 2 s of CPU. A path
+handed off is read once: under HTTP/1.1 pipelining the next request's task started with it,
+and that request's own line (one nobody records: its app raised) wrote the earlier one's.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ import http.client
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,9 +31,10 @@ from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
+from analytics import Recorder, TrafficMiddleware
 from analytics.accesslog import _private_path
 from analytics.capture import MAX_METHOD_LENGTH, OTHER_METHOD
-from analytics.paths import redact_sent_path
+from analytics.paths import MAX_PATH_LENGTH, redact_sent_path
 from analytics.spool import list_segments, read_segment
 from tests.support import ROOT, free_port, wait_for_port
 
@@ -216,3 +224,90 @@ def test_a_method_longer_than_events_keep_is_logged_as_theirs(tmp_path: Path) ->
 def test_a_path_not_handed_off_is_judged_as_the_recorder_judges_it_sent(raw: str) -> None:
     # what uvicorn's line holds: the decoded path, percent-encoded again
     assert _private_path(quote(unquote(raw, errors="replace"))) == _event_path(raw)
+
+
+# Pieces a hostile path repeats, each costly for another of the filter's judgments: token
+# runs, padded runs, `%2F`-split numbers, bytes that were not UTF-8, encoded marks.
+HOSTILE_PIECES = (
+    "/Ab3dEf9=",
+    "/Ab3dEf9/x/y",
+    "/A==/Bcd5",
+    "/\ufffd\ufffdab",
+    "/4111/1111",
+    "/a%3Fb",
+)
+
+
+@pytest.mark.parametrize("piece", HOSTILE_PIECES)
+def test_a_long_path_not_handed_off_costs_the_log_little_and_is_cut_as_events_are(
+    piece: str,
+) -> None:
+    path = "/static" + piece * (128 * 1024 // len(piece))
+    line = quote(path)  # as uvicorn logs it
+    started = time.thread_time()
+    logged = unquote(_private_path(line))
+    assert time.thread_time() - started < 0.2  # on the event loop; 0.3 to 2 s before
+    assert len(logged) <= MAX_PATH_LENGTH
+    assert logged.endswith("/…"), logged
+
+
+def test_a_long_path_not_handed_off_is_logged_as_its_event_stores_it() -> None:
+    routes = "".join(f"/page-{number}" for number in range(2000))  # 16 KiB, stored cut
+    assert unquote(_private_path(quote(routes))) == _event_path(quote(routes))
+    token = "/" + "q3Vt8LmZpR4xK9wY" * 600  # one segment longer than what is judged
+    assert unquote(_private_path(quote(token))) == "/:redacted/…"
+
+
+async def _page_or_raise(scope: dict[str, object], receive: object, send: object) -> None:
+    """A page for a GET; a POST raises before it starts a response (uvicorn sends a 500)."""
+    if scope["type"] == "lifespan":
+        return  # uvicorn takes it as "lifespan unsupported"
+    if scope["method"] == "POST":
+        raise RuntimeError("the app failed before it answered")
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-type", b"text/html")],
+    }
+    await send(start)  # type: ignore[operator]
+    await send({"type": "http.response.body", "body": b"<p>page</p>"})  # type: ignore[operator]
+
+
+def create_recording_page_or_raise() -> TrafficMiddleware:
+    return TrafficMiddleware(_page_or_raise, recorder=Recorder(os.environ["SPOOL"], "example.com"))
+
+
+def _pipelined(base: str, *requests: tuple[str, str]) -> bytes:
+    """Send `requests` (method, path as sent) in one write on one connection; what came back."""
+    address = urlsplit(base)
+    head = "{} {} HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nContent-Length: 0\r\n\r\n"
+    with socket.create_connection((address.hostname or "", address.port or 80), timeout=10) as sock:
+        sock.sendall("".join(head.format(*request) for request in requests).encode())
+        answered = b""
+        deadline = time.monotonic() + 10
+        while answered.count(b"HTTP/1.1 ") < len(requests) and time.monotonic() < deadline:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answered += chunk
+    return answered
+
+
+@pytest.mark.parametrize("http_impl", ["h11", "httptools"])
+def test_a_pipelined_request_is_logged_as_its_own_path(tmp_path: Path, http_impl: str) -> None:
+    if http_impl == "httptools":
+        pytest.importorskip("httptools")
+    # One decoded path, sent two ways: with plain `/` (a route's pieces, stored as they
+    # came), then with the README's `%2F` (one token): the second line must be its own.
+    plain = unquote(README_TOKEN)
+    port = free_port()
+    argv = _uvicorn(
+        port, http_impl, "tests.test_accesslog_matches_event:create_recording_page_or_raise"
+    )
+    log = tmp_path / "log"
+    with _served([*argv, "--factory"], port, {"SPOOL": str(tmp_path / "spool")}, log) as base:
+        answered = _pipelined(base, ("GET", plain), ("POST", README_TOKEN))
+    assert answered.count(b"HTTP/1.1 200") == 1, answered
+    assert answered.count(b"HTTP/1.1 500") == 1, answered
+    written = log.read_text()
+    assert _logged_paths(written) == [_event_path(plain), "/reset/:redacted"], written

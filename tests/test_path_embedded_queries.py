@@ -11,6 +11,12 @@ parameter (an `=`) follows it, and stored as `:redacted` after the mark, kept en
 (`/wiki/C%23_(programming_language)`, `/blog/why%3F-it-matters`): kept, encoded too (it was
 stored decoded, `…/C#_(…)`).
 
+The parameter is looked for in the segment the client sent the mark in (review 230 F3): an
+`=` in a route's later segment (`/questions/tagged/c%23/sort=newest`) cut the path there, and
+an `&` (`cb%3F482913%26jdoe`) or an encoded `/` after the mark (`cb%23%2Fprofile%2Fjdoe`, a
+hash route) was no parameter, so those queries were kept. A stored `%23` or `%3F` is judged
+again as the `#` or `?` it stands for (F4): its hex digits made a token of what was kept.
+
 A `Referer` whose host spells an IPv4 address in hex (`http://0xcb007168/`, inet_aton's and
 the WHATWG URL parser's form) kept that host, while its decimal and octal spellings were `(ip)`.
 """
@@ -47,7 +53,9 @@ EMBEDDED_QUERIES = [
     ),
     # a URL's query runs to its end, `/` included
     ("/go/https://shop.example/cb%3Fnext=/acct-4417/x", "/go/https://shop.example/cb%3F:redacted"),
-    ("/go/cb%3Fx/acct-4417=1", "/go/cb%3F:redacted"),  # its `=` in a later segment
+    # an `&` after the mark joins values with no name (a query all the same)
+    ("/go/https%3A%2F%2Fshop%2Fcb%3F482913%26jdoe1984", "/go/https:%2F%2Fshop%2Fcb%3F:redacted"),
+    ("/go/cb%3F482913%26jdoe1984", "/go/cb%3F:redacted"),
     ("/auth/done%23access_token%3Dfrag-tok-77", "/auth/done%23:redacted"),  # a fragment
     # the cut is at the mark nearest before the first parameter: the marks of names before
     # it stay, what follows it goes, other marks included
@@ -85,8 +93,26 @@ NAMES_WITH_MARKS = [
     ("/go/cb%3Fjohn%40example.com", "/go/:redacted"),
     ("/download/%90%5B%BD%11%EE%23%FE%80%81%82%C7%D0/x", "/download/:redacted/x"),
     ("/blog/a-plain-page", "/blog/a-plain-page"),
+    # a parameter is looked for in the segment the client sent the mark in: a route's later
+    # `key=value` segment is no query of a name's `#` or `?`
+    ("/questions/tagged/c%23/sort=newest", "/questions/tagged/c%23/sort=newest"),
+    ("/lang/c%23/v=8.0/", "/lang/c%23/v=8.0/"),
+    ("/blog/why%3F-it-matters/comments/page=2", "/blog/why%3F-it-matters/comments/page=2"),
+    ("/cdn/image%23v2/w=300,h=200/photo.jpg", "/cdn/image%23v2/w=300,h=200/photo.jpg"),
 ]
-SENT_PATHS = EMBEDDED_QUERIES + NAMES_WITH_MARKS
+# ... and an encoded `/` after the mark in that segment: an embedded URL keeps its own `/`
+# encoded, so what follows its `?` or `#` is its query's or its fragment's (a hash route).
+# Told from a `/` sent as it is only with raw_path.
+QUERIES_PAST_AN_ENCODED_SLASH = [
+    ("/go/https%3A%2F%2Fx%2Fcb%23%2Fprofile%2Fjdoe1984", "/go/https:%2F%2Fx%2Fcb%23:redacted"),
+    (
+        "/go/https%3A%2F%2Fx.example%2Flogin%3Fuser%2Fjdoe1984%2Fpin%2F482913",
+        "/go/https:%2F%2Fx.example%2Flogin%3F:redacted",
+    ),
+    ("/app%23%2Fprofile%2Fjdoe1984", "/app%23:redacted"),
+]
+SENT_PATHS = EMBEDDED_QUERIES + NAMES_WITH_MARKS + QUERIES_PAST_AN_ENCODED_SLASH
+DECODED_PATHS = EMBEDDED_QUERIES + NAMES_WITH_MARKS  # judged alike without raw_path
 
 
 def _decoded(raw: str) -> str:
@@ -125,7 +151,8 @@ def test_without_raw_path_the_decoded_marks_are_judged_alike(path: str, stored: 
 def test_the_recorder_stores_no_embedded_query(tmp_path: Path, with_raw_path: bool) -> None:
     recorder = Recorder(tmp_path / "spool", SITE, flush_interval=3600)
     app = TrafficMiddleware(html_app, recorder=recorder)
-    for number, (raw, _stored) in enumerate(SENT_PATHS):
+    sent_paths = SENT_PATHS if with_raw_path else DECODED_PATHS
+    for number, (raw, _stored) in enumerate(sent_paths):
         scope = raw_scope(_decoded(f"/n{number}{raw}"), ("203.0.113.5", 4000))
         scope["raw_path"] = f"/n{number}{raw}".encode() if with_raw_path else None
         asyncio.run(run_request(app, scope))
@@ -139,7 +166,7 @@ def test_the_recorder_stores_no_embedded_query(tmp_path: Path, with_raw_path: bo
     assert "#" not in kept
 
 
-@pytest.mark.parametrize(("raw", "stored"), SENT_PATHS)
+@pytest.mark.parametrize(("raw", "stored"), DECODED_PATHS)
 def test_the_private_access_log_writes_no_embedded_query(raw: str, stored: str) -> None:
     # uvicorn logs the decoded path quoted again, with the real query string after it
     logged = quote(_decoded(raw)) + "?utm_source=x"
@@ -155,6 +182,25 @@ def test_the_private_access_log_writes_no_embedded_query(raw: str, stored: str) 
     PrivateAccessLog().filter(record)
     line = record.getMessage()
     assert not [secret for secret in SECRETS if secret in unquote(unquote(line))], line
+
+
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [
+        ("/#1234512345q3Vt8LmZbpage", "/%231234512345q3Vt8LmZbpage"),
+        ("/%3f123454111111111111111batoken;", "/%3F123454111111111111111batoken;"),
+        ("/b%3F::", "/b%3F::"),
+        ("/:%23::", "/:%23::"),
+        ("/%E9%3Fpagex14111111111111111", "/%E9%3Fpagex14111111111111111"),
+    ],
+)
+def test_a_stored_mark_is_judged_again_as_the_character_it_stands_for(
+    raw: str, stored: str
+) -> None:
+    # `%23` and `%3F` are stored for `#` and `?`: their hex digits, read again, made a token
+    # (`231234512345q3Vt8LmZbpage`) or an IPv6 address (`3F::`) of what was kept
+    assert redact_sent_path(_decoded(raw), raw.encode()) == stored
+    assert redact_sent_path(stored, None) == stored
 
 
 @pytest.fixture(scope="module")
