@@ -27,7 +27,9 @@ page's request, of which only the site is stored, and is sent as that Referer wo
 `origin` or `strict-origin`, and `""` (no Referer) under `no-referrer`. A Referrer-Policy
 response header cannot be read by a script: the default policy is assumed then. A tag's
 value is sent cut to 200 code points (the server stores 100) and a path past 4096 characters
-cut at a segment, so that every beacon fits in `MAX_BODY`.
+cut at a segment, so that every beacon fits in `MAX_BODY`. What was cut off is stored as
+`:redacted` (see `_CUT_OFF`): the page's own request had it judged whole, and a beacon never
+stores more than that request would.
 With `record="all"` the prefetch itself was recorded, as every response is, so such a beacon
 records nothing (answered 204 all the same).
 
@@ -43,7 +45,9 @@ JSON (403: IE 11 and Firefox before 70 send neither Origin nor Fetch Metadata wi
 or a beacon, and another site's page can leave out the Referer), another content type
 (415), a body over `MAX_BODY` bytes (413, read no further), and a body that is not
 `{"path": "/absolute?query", "from": "/absolute" or ""}` nor a page load's as above (its referrer
-empty or an http, https or android-app URL; `loaded` a JSON boolean) (400), for an app under
+empty or an http, https or android-app URL; `loaded` a JSON boolean) (400), a page (or the
+page left, or the page's referrer) longer than the script sends it (400, see `_as_judged`:
+judging a 32 KiB path or tag costs the recorder about 0.1 s of CPU), for an app under
 a mount
 (`root_path`), a path outside it (400: another app's page, or none), and, when the site
 lists its client-side routes (`navigation_paths`), a path not among them (400).
@@ -97,6 +101,26 @@ SCRIPT_VERSION = hashlib.sha256(NAVIGATION_JS).hexdigest()[:16]
 # referrer but for its origin, the query of the page navigated from unless it is the new
 # page's), where a whole document.referrer and two long queries would be unbounded.
 MAX_BODY = 32 * 1024
+# The script's own limits (navigation.js: MAX_PATH, VALUE_POINTS, the cut's "/…"): a page's
+# path is sent whole up to 4096 characters, else cut at a segment and ended by `_CUT_MARK`;
+# a campaign tag's value is sent whole up to 200 code points, else its first 200.
+_SENT_PATH = 4096
+_CUT_MARK = "/%E2%80%A6"
+_SENT_VALUE_POINTS = 200
+_SENT_VALUE = 12 * _SENT_VALUE_POINTS  # characters: four escaped bytes per code point
+# The campaign tags the script sends (analytics.paths.extract_utm reads these).
+_TAGS = frozenset({"utm_source", "utm_medium", "utm_campaign", "ref", "source"})
+# What stands for the part of a path or of a tag value the script cut off, which the server
+# never sees: the page's own request judged it whole (an address or a token past the cut
+# redacts the whole tag value, or the segment it is in), so the beacon cannot say what it
+# was. In its place the recorder is given what it always judges an address (stored
+# `:redacted`), with an `=`, a parameter, for a query encoded into the path before the cut
+# (a `%3F` or `%23` with parameters after it, see analytics.paths). So a beacon never stores
+# more than the page's own request would: for a cut path the segments before the cut, as
+# that request (past 512 characters the stored path is cut there too); for a cut tag value
+# `:redacted`.
+_CUT_OFF = "=cut@beacon.invalid"
+_REFERRER_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?]*")  # as `_is_referrer` has it
 # Plain segments only: the path is also an exclusion pattern, where `*?[` are wildcards.
 _BEACON_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 _BODY_TYPES = frozenset({"text/plain", "application/json"})  # sendBeacon(url, string): the first
@@ -114,6 +138,10 @@ _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _BAD_BODY = (
     'the body must be {"path": "/…", "from": "/…"} or'
     ' {"path": "/…", "referrer": "https://…" or "", "loaded": true}'
+)
+_LONGER_THAN_SENT = (
+    "the page is not as the navigation script sends it: a path over 4096 characters (not cut"
+    " at a segment and ended by /%E2%80%A6), a campaign tag twice or over 200 code points"
 )
 # The schemes `analytics.referrers.parse_referrer` reads a referrer from (a web page, an
 # Android app): what a browser writes into `document.referrer`. Any other would be recorded
@@ -283,16 +311,21 @@ class Navigation:
         if shown is None:
             return _error(400, _BAD_BODY)
         to = shown.path
+        # A navigation is linked from the page it left (this site's); a page load from the
+        # page's own referrer, as its request was.
+        referer = shown.referrer if shown.loaded else _referer(origin, shown.came_from)
+        # Bounded as the script bounds them (a hand-made body could make the recorder judge
+        # a 32 KiB path or tag, about 0.1 s of CPU), and judged as cut where it cut them.
+        judged_page, judged_referer = _as_judged(to), _referer_as_judged(referer)
+        if judged_page is None or judged_referer is None:
+            return _error(400, _LONGER_THAN_SENT)
         root = (scope.get("root_path") or "").rstrip("/")
         if root and not _is_under(to, root):
             # Another app's page (or none): a request for it would never reach this app.
             return _error(400, f"the path is not under this app's root path {root!r}")
         if self._is_route is not None and not self._is_route(_below(to, root)):
             return _error(400, "the path is not one of this app's pages (navigation_paths)")
-        # A navigation is linked from the page it left (this site's); a page load from the
-        # page's own referrer, as its request was.
-        referer = shown.referrer if shown.loaded else _referer(origin, shown.came_from)
-        self._record(scope, page_scope(scope, to, referer), shown.loaded)
+        self._record(scope, page_scope(scope, judged_page, judged_referer), shown.loaded)
         return _RECORDED
 
 
@@ -335,6 +368,54 @@ def page_scope(scope: Scope, to: str, referer: str) -> Scope:
         "query_string": query.encode("ascii"),
         "headers": headers,
     }
+
+
+def _as_judged(page: str) -> str | None:
+    """`page` (path?query, as the script sends it) as the recorder is to judge it: a path
+    the script cut (ended by `_CUT_MARK`) and a tag value of `_SENT_VALUE_POINTS` code points
+    (cut, or as long as a cut one) with `_CUT_OFF` for what was cut off. None for what the
+    script never sends: a longer path or tag value, a tag twice (extract_utm reads the
+    first, the script sends that one only)."""
+    path, question, query = page.partition("?")
+    if len(path) > _SENT_PATH and not (
+        len(path) <= _SENT_PATH + len(_CUT_MARK) and path.endswith(_CUT_MARK)
+    ):
+        return None
+    if path.endswith(_CUT_MARK):
+        # Also a page's own path that ends in "…": it is judged as cut, which stores less.
+        path = path[: -len(_CUT_MARK)] + "/" + _CUT_OFF
+    if not query:
+        return path + question
+    pairs = query.split("&")
+    tags: set[str] = set()
+    for index, pair in enumerate(pairs):
+        raw_key, _, value = pair.partition("=")
+        if not value:
+            continue  # not read by extract_utm, nor sent by the script
+        # the key and the value decoded as extract_utm decodes them (`+` a space, UTF-8)
+        key = unquote(raw_key.replace("+", " "), errors="replace")
+        if key not in _TAGS:
+            continue
+        if key in tags or len(value) > _SENT_VALUE:
+            return None
+        tags.add(key)
+        points = len(unquote(value.replace("+", " "), errors="replace"))
+        if points > _SENT_VALUE_POINTS:
+            return None
+        if points == _SENT_VALUE_POINTS:
+            pairs[index] = f"{raw_key}={_CUT_OFF}"
+    return path + question + "&".join(pairs)
+
+
+def _referer_as_judged(referer: str) -> str | None:
+    """The Referer `referer` (a URL, or "" for none) with its path and query as the script
+    sends a page's (the page itself, when a page load's beacon names it), judged as cut
+    where the script cut them (see `_as_judged`). None for what the script never sends."""
+    origin = _REFERRER_ORIGIN.match(referer)
+    if origin is None:
+        return referer  # none
+    page = _as_judged(referer[origin.end() :])
+    return None if page is None else origin[0] + page
 
 
 def _referer(origin: str, came_from: str) -> str:

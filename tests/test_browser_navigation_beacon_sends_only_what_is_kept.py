@@ -13,6 +13,12 @@ page left had the same query on another path) and a page left past 4 kB still ga
 long non-ASCII tag was cut inside a character (83 emoji and U+FFFD, where the page load
 stores 100 emoji), and a `<meta name="referrer">` policy was ignored (no-referrer: the page
 load `direct`, the beacon `internal`).
+
+Found by review 230: the page load's request is judged whole, the beacon only as far as the
+script cut it, so a beacon stored more than the page load (an address past a tag's 200th code
+point, a query encoded into a path whose `=` lay past the 4096-character cut) or otherwise
+(one long segment, a token: `/…`, not `/:redacted`). What the script cut off is now stored as
+`:redacted` (see NAVIGATIONS' last field).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import pytest
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from analytics import Recorder, TrafficMiddleware
+from analytics import Recorder, TrafficMiddleware, navigation
 from analytics.navigation import MAX_BODY, NAVIGATION_JS, script_tag
 from analytics.spool import list_segments, read_segment
 from tests.browser_support import PERSONS_CHROME, browser_context, spooling_server, wait_until
@@ -35,6 +41,7 @@ from tests.test_navigation_beacon_event_equals_page_request import (
     NAVIGATION_IDS,
     NAVIGATIONS,
     TAGS,
+    as_cut,
 )
 
 if TYPE_CHECKING:
@@ -46,19 +53,20 @@ SITE = "127.0.0.1"
 BEACON = "/_nav"
 # A page under /meta-<policy>/ says <meta name="referrer" content="<policy>">.
 POLICY_PAGE = re.compile(r"/meta-([A-Za-z-]+)/")
-# (from, to, the beacon's path, its from, the medium recorded), as NAVIGATIONS.
+# (from, to, the beacon's path, its from, the tags cut, the medium recorded), as NAVIGATIONS.
 POLICY_NAVIGATIONS = [
     # No Referer at all: the page load is a direct visit, and so is the beacon's.
-    ("/meta-No-Referrer/a", "/b", "/b", "", "direct"),
+    ("/meta-No-Referrer/a", "/b", "/b", "", (), "direct"),
     # The origin alone: it names no page, so the tags of the page spelled otherwise are kept.
     (
         "/meta-origin/a?utm_source=x",
         "/meta-origin/%61?utm_source=x",
         "/meta-origin/%61?utm_source=x",
         "/",
+        (),
         "internal",
     ),
-    ("/meta-strict-origin/a", "/", "/", "/?", "internal"),  # "/" would be the page itself
+    ("/meta-strict-origin/a", "/", "/", "/?", (), "internal"),  # "/" would be the page itself
 ]
 
 
@@ -91,7 +99,7 @@ def _events(spool: Path) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    ("came_from", "to", "sent_path", "sent_from", "medium"),
+    ("came_from", "to", "sent_path", "sent_from", "cut", "medium"),
     [(*navigation, "internal") for navigation in NAVIGATIONS] + POLICY_NAVIGATIONS,
     ids=[*NAVIGATION_IDS, "meta-no-referrer", "meta-origin-same-page", "meta-origin-page-root"],
 )
@@ -102,6 +110,7 @@ def test_a_navigation_beacon_sends_what_is_kept_and_records_the_page_load(
     to: str,
     sent_path: str,
     sent_from: str,
+    cut: tuple[str, ...],
     medium: str,
 ) -> None:
     spool = tmp_path / "spool"
@@ -135,7 +144,7 @@ def test_a_navigation_beacon_sends_what_is_kept_and_records_the_page_load(
     events = _events(spool)
     assert len(events) == 4  # the beacon's view was lost to a 413 with long tags
     served, navigated = events[1], events[3]
-    assert navigated == served
+    assert navigated == as_cut(served, cut)
     assert navigated["referrer_medium"] == medium
 
 
@@ -155,3 +164,13 @@ def test_the_longest_body_the_script_can_send_fits() -> None:
         len(json.dumps({"path": "", "from": ""}, separators=(",", ":"))) + page + came_from
         <= MAX_BODY
     )
+
+
+def test_the_server_bounds_and_judges_a_beacon_by_the_scripts_own_limits() -> None:
+    """The endpoint refuses what the script never sends and judges as cut what it cut (see
+    `navigation._as_judged`), by the script's own constants."""
+    limits = (_constant("MAX_PATH"), _constant("VALUE_POINTS"))
+    assert limits == (navigation._SENT_PATH, navigation._SENT_VALUE_POINTS)
+    cut = f'path.lastIndexOf("/", MAX_PATH)) + "{navigation._CUT_MARK}";'
+    assert cut.encode() in NAVIGATION_JS
+    assert set(TAGS) == navigation._TAGS

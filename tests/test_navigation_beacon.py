@@ -33,6 +33,8 @@ CHROME = (
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 BROWSER = {"user-agent": CHROME, "origin": ORIGIN, "sec-fetch-site": "same-origin"}
 TEXT = {"content-type": "text/plain;charset=UTF-8"}
+CUT_MARK = "/%E2%80%A6"  # how the script ends a path it cut past 4096 characters
+SEGMENTS = "/segment" * 600
 POLICY = Policy(
     version="nav-1",
     categories=[Category("necessary", required=True), Category("analytics")],
@@ -73,6 +75,10 @@ def _request(app: Any, method: str, path: str, **kwargs: Any) -> httpx.Response:
     return asyncio.run(go())
 
 
+def _body(path: str = "/a", **fields: object) -> bytes:
+    return json.dumps({"path": path, **fields}).encode()
+
+
 def _beacon(app: Any, body: object, **headers: str) -> httpx.Response:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     return _request(app, "POST", BEACON, content=content, headers={**BROWSER, **TEXT, **headers})
@@ -111,6 +117,12 @@ def test_a_navigation_is_one_page_view_of_the_page_navigated_to(recorder: Record
         ("/files/a%2Fb", "/files/a%2Fb"),  # an encoded slash kept as sent, as for a request
         ("/docs/start?q=secret", "/docs/start"),
         ("/", "/"),
+        # The longest path the script sends whole, and one it cut (past 4096, at a segment):
+        # stored cut at 512 as a request's, what was cut off `:redacted` (it was not judged).
+        (SEGMENTS[:4096], SEGMENTS[: SEGMENTS.rindex("/", 0, 512)] + "/…"),
+        (SEGMENTS[: SEGMENTS.rindex("/", 0, 4097)] + CUT_MARK, SEGMENTS[:504] + "/…"),
+        ("/pricing" + CUT_MARK, "/pricing/:redacted"),
+        (CUT_MARK, "/:redacted"),
     ],
 )
 def test_the_path_is_stored_as_a_server_seen_page_would_be(
@@ -207,6 +219,22 @@ def test_signals_and_bots_are_read_from_the_beacon_request(
         ("POST", b'{"path": "/\\ud800"}', {}, 400),
         # the same page again is no navigation
         ("POST", b'{"path": "/a", "from": "/a"}', {}, 400),
+        # longer than the script sends (a path past 4096 not cut at a segment, a tag twice,
+        # one over 200 code points): judged, each costs the recorder up to 0.1 s of CPU
+        ("POST", _body(path="/" + "a" * 4096), {}, 400),
+        ("POST", _body(path="/" + "a" * 4096 + CUT_MARK), {}, 400),
+        ("POST", _body(path="/" + "%FF%FEab/" * 3000), {}, 400),
+        ("POST", _body(path="/a?utm_source=x&utm_source=y"), {}, 400),
+        ("POST", _body(path="/a?utm_source=x&utm%5Fsource=y"), {}, 400),
+        ("POST", _body(path="/a?utm_campaign=" + "x" * 201), {}, 400),
+        ("POST", _body(path="/a?ref=" + "4111+1111+" * 3000), {}, 400),
+        ("POST", _body(path="/a", **{"from": "/b?source=" + "%C3%A9" * 201}), {}, 400),
+        (
+            "POST",
+            _body(referrer="https://example.com/a?utm_medium=" + "x" * 201, loaded=True),
+            {},
+            400,
+        ),
     ],
 )
 def test_bad_beacons_are_refused_and_record_nothing(

@@ -130,7 +130,9 @@ def test_a_navigation_is_recorded_as_a_get_of_the_same_url(tmp_path: Path) -> No
 # the page left, and its query (reduced as the page's) only where it is the page shown's own
 # (an empty one where the path alone would be the page shown). A page request's Referer over
 # 4096 bytes is cut to the origin by the browser (`browsers_referer`). A tag's value is sent cut
-# to 200 code points, never inside a character (the server stores 100).
+# to 200 code points, never inside a character (the server stores 100); last, the tags so cut,
+# which the beacon's event stores as `:redacted` (the server cannot judge the rest, which the
+# page's own request had judged whole), where that request stored their first 100 characters.
 LONG = 20_000
 EMOJI = "%F0%9F%98%80"
 TAGS = ("utm_source", "utm_medium", "utm_campaign", "ref", "source")
@@ -143,43 +145,80 @@ LONG_PATH = "/" + "segment/" * 600
 EMOJI_TAGS = "&".join(f"{tag}={EMOJI * 250}" for tag in TAGS)
 CUT_PATH = LONG_PATH[: LONG_PATH.rindex("/", 0, 4096 + 1)] + "/%E2%80%A6"  # within 4096
 CUT_EMOJI_TAGS = "&".join(f"{tag}={EMOJI * 200}" for tag in TAGS)
+CUT = ("utm_source", "utm_medium", "utm_campaign")  # the stored tags, all cut
+# What the page's own request judges past the script's cut (review 230: the beacon stored
+# more): a query encoded into the path whose `=` lies past the cut, an address past a tag's
+# 200th code point, one long segment (a token).
+EMBEDDED_QUERY_PAST_CUT = "/go/cb%3Fsecret" + "/abcdefgh" * 500 + "/x=1"
+ADDRESS_PAST_200 = "/landing?utm_campaign=" + "spring+sale+" * 25 + "jane%40example.com"
 NAVIGATIONS = [
     (  # two long queries: a 413 when the script sent them whole, the page view lost
         f"/search?q={'x' * LONG}&utm_source=old",
         f"/results?utm_source=news&q={'y' * LONG}&utm_campaign=spring",
         "/results?utm_source=news&utm_campaign=spring",
         "/",  # past the Referer's limit: the origin
+        (),
     ),
-    ("/search?q=shoes", "/search?q=boots", "/search", "/search?"),  # no tag: the same path
-    ("/a?utm_source=x&q=1", "/a?utm_source=x&q=2", "/a?utm_source=x", "/a"),  # a new query
+    ("/search?q=shoes", "/search?q=boots", "/search", "/search?", ()),  # no tag: the same path
+    ("/a?utm_source=x&q=1", "/a?utm_source=x&q=2", "/a?utm_source=x", "/a", ()),  # a new query
     # The very page, its path spelled otherwise: seen again, its tags not a new arrival's.
-    ("/a?utm_source=x", "/%61?utm_source=x", "/%61?utm_source=x", "/a?utm_source=x"),
+    ("/a?utm_source=x", "/%61?utm_source=x", "/%61?utm_source=x", "/a?utm_source=x", ()),
+    # The same with a tag cut: the page left's is cut (and judged) as the page's, so it is
+    # still the very page (its tags stored as none, as the page's own request stores them).
+    (
+        "/a?utm_source=" + "x" * 300,
+        "/%61?utm_source=" + "x" * 300,
+        "/%61?utm_source=" + "x" * 200,
+        "/a?utm_source=" + "x" * 200,
+        (),
+    ),
     # The same, past the Referer's limit: the browser sends the origin, which names no page.
     (
         f"/a?utm_source=x&q={'z' * 4100}",
         f"/%61?utm_source=x&q={'z' * 4100}",
         "/%61?utm_source=x",
         "/",
+        (),
     ),
     # The same query on another page: the page left's query cannot name the page shown.
-    ("/a?" + THREE_LONG_TAGS, "/b?" + THREE_LONG_TAGS, "/b?" + THREE_CUT_TAGS, "/a"),
-    ("/a", "/b?" + LONG_TAGS, "/b?" + CUT_TAGS, "/a"),  # five long tags: a 413 when cut at 1000
-    ("/" + "p" * 4090, "/n", "/n", "/"),  # a page left past the Referer's limit: its origin
-    ("/a", "/b?utm_campaign=" + EMOJI * 150, "/b?utm_campaign=" + EMOJI * 150, "/a"),  # whole
-    ("/a", LONG_PATH + "?" + EMOJI_TAGS, CUT_PATH + "?" + CUT_EMOJI_TAGS, "/a"),  # the longest
+    ("/a?" + THREE_LONG_TAGS, "/b?" + THREE_LONG_TAGS, "/b?" + THREE_CUT_TAGS, "/a", CUT),
+    ("/a", "/b?" + LONG_TAGS, "/b?" + CUT_TAGS, "/a", CUT),  # five long tags: a 413 at 1000
+    ("/" + "p" * 4090, "/n", "/n", "/", ()),  # a page left past the Referer's limit: its origin
+    ("/a", "/b?utm_campaign=" + EMOJI * 150, "/b?utm_campaign=" + EMOJI * 150, "/a", ()),  # whole
+    ("/a", LONG_PATH + "?" + EMOJI_TAGS, CUT_PATH + "?" + CUT_EMOJI_TAGS, "/a", CUT),  # longest
+    (
+        "/a",
+        EMBEDDED_QUERY_PAST_CUT,
+        EMBEDDED_QUERY_PAST_CUT[: EMBEDDED_QUERY_PAST_CUT.rindex("/", 0, 4096 + 1)] + "/%E2%80%A6",
+        "/a",
+        (),
+    ),
+    ("/a", ADDRESS_PAST_200, ADDRESS_PAST_200[: ADDRESS_PAST_200.index("=") + 201], "/a", ()),
+    ("/a", "/" + "ab" * 2300, "/%E2%80%A6", "/a", ()),  # one long segment
 ]
 NAVIGATION_IDS = [
     "long-queries",
     "no-tags",
     "new-query",
     "same-page",
+    "same-page-tag-cut",
     "same-page-past-referer-limit",
     "same-query-other-page",
     "five-long-tags",
     "page-left-past-referer-limit",
     "emoji-tag",
     "longest-page",
+    "embedded-query-past-the-cut",
+    "address-past-200-code-points",
+    "one-long-segment",
 ]
+
+
+def as_cut(event: dict[str, Any], cut: tuple[str, ...]) -> dict[str, Any]:
+    """The page request's `event` as a beacon records it: the tags in `cut`, which the script
+    cut, stored as `:redacted`, where that request stored their first 100 characters (or
+    `:redacted` too: `eee…` is judged a hexadecimal token)."""
+    return {**event, **dict.fromkeys(cut, ":redacted")}
 
 
 def browsers_referer(base: str, came_from: str) -> str:
@@ -199,7 +238,7 @@ def test_a_beacon_as_the_script_sends_it_is_recorded_as_the_whole_navigation(
         factory=True,
     ) as (base, _):
         port = int(base.rsplit(":", 1)[1])
-        for came_from, to, sent_path, sent_from in NAVIGATIONS:
+        for came_from, to, sent_path, sent_from, _ in NAVIGATIONS:
             referer = browsers_referer(base, came_from)
             assert _get(port, to, referer).startswith(b"HTTP/1.1 200 "), sent_path
             assert _beacon(port, sent_path, sent_from).startswith(b"HTTP/1.1 204 "), sent_path
@@ -210,7 +249,7 @@ def test_a_beacon_as_the_script_sends_it_is_recorded_as_the_whole_navigation(
     assert len(rows) == 2 * len(NAVIGATIONS)
     for row in rows:
         del row["ts"]
-    for index, (_, _, sent_path, _) in enumerate(NAVIGATIONS):
+    for index, (_, _, sent_path, _, cut) in enumerate(NAVIGATIONS):
         served, navigated = rows[2 * index], rows[2 * index + 1]
-        assert navigated == served, sent_path
+        assert navigated == as_cut(served, cut), sent_path
         assert navigated["referrer_medium"] == "internal", sent_path

@@ -55,14 +55,18 @@
   // The server stores a tag's first 100 characters (code points), and judges the whole value
   // for an address or a token: 100 more are sent, so that one cut across the 100th is still
   // seen whole (and redacted) rather than stored as a harmless-looking start ("john.doe@").
+  // A value cut here (it arrives with VALUE_POINTS) is stored ":redacted": the server cannot
+  // judge what was not sent, and the page's own request had it judged whole.
   var VALUE_POINTS = 200;
   // What the server reads as no value at all: Python's str.split() whitespace and the
   // controls it reads as spaces (analytics.paths._CONTROL). Not \s: it holds U+FEFF, a value.
   var BLANK = /[\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202a-\u202f\u205f\u2066-\u2069\u3000]/g;
   // The longest Referer Chromium and Firefox send whole; a longer one is cut to the origin.
   var MAX_REFERRER = 4096;
-  // The server stores 512 characters of a path; a longer one is sent cut at a segment, as
-  // the server cuts it ("/…"), so that it cannot make the beacon too long.
+  // A longer path is sent cut at a segment and ended by "/…", so that it cannot make the
+  // beacon too long. The server stores 512 characters of a path, and what was cut off here
+  // as ":redacted" (it cannot judge what was not sent: a token, an address or an encoded
+  // query's parameter there made the page's own request store less).
   var MAX_PATH = 4096;
 
   // The code points of a query's key or value as the server decodes it (Python's unquote,
@@ -140,8 +144,8 @@
     return kept.length ? "?" + kept.join("&") : "";
   }
 
-  // The page shown as the beacon names it: its path (cut past MAX_PATH, at a segment, as the
-  // server would store it) and its campaign tags.
+  // The page shown as the beacon names it: its path (cut past MAX_PATH, at a segment) and
+  // its campaign tags.
   function pageOf(path, search) {
     if (path.length > MAX_PATH) path = path.slice(0, path.lastIndexOf("/", MAX_PATH)) + "/%E2%80%A6";
     return path + tagsOf(search);
