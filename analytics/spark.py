@@ -31,6 +31,11 @@ With a site time zone, a local day overlapping a pruned spool day is never recom
 segment arriving in its OTHER (unpruned) spool day has events in it: the segments such a grown
 day gained, known by name, are summed into that local day the same way (`DayPlan.overlap_days`),
 while the other local days they reach are recomputed as usual.
+
+An output counted before the manifest recorded each spool day's reach read a local day only
+from the spool days it overlaps, so it lacks the events filed under another day's folder: its
+first run with this version recomputes the local days they fall on, once, or names them in a
+warning when a spool day one needs is pruned (those stay as they were).
 """
 
 from __future__ import annotations
@@ -331,7 +336,29 @@ def spark_rollup(
                     segments if recorded is None else _reach_unknown(segments, previous),
                 )
             )
-            plan = plan_days(present, previous, timezone, names=segments, known=known, reach=reach)
+            plan = plan_days(
+                present,
+                previous,
+                timezone,
+                names=segments,
+                known=known,
+                reach=reach,
+                reach_unrecorded=recorded is None,
+            )
+            if plan.recounted:
+                logger.info(
+                    "spark rollup: recomputing local days %s: counted before this version"
+                    " without the events filed under another day's spool folder",
+                    _day_list(plan.recounted),
+                )
+            if plan.undercounted:
+                logger.warning(
+                    "spark rollup: local days %s lack the events filed under another day's"
+                    " spool folder (counted before this version) and stay so: a spool day"
+                    " they need was pruned; a rollup into a new output folder counts what"
+                    " the spool still holds",
+                    _day_list(plan.undercounted),
+                )
             for day in plan.late:
                 if day in plan.late_segments:
                     logger.info(
@@ -399,6 +426,13 @@ def spark_rollup(
         except Py4JJavaError as error:  # Hadoop FileSystem calls made directly (the manifest)
             raise SparkRollupError(f"Spark rollup failed: {_java_first_line(error)}") from None
     return SparkRollupCounts(counts, newer_schema=listing.newer, not_segments=listing.exports)
+
+
+def _day_list(days: Iterable[date], shown: int = 10) -> str:
+    """Days for one log line: the first `shown`, then how many more (years of them, maybe)."""
+    ordered = sorted(days)
+    text = ", ".join(day.isoformat() for day in ordered[:shown])
+    return text if len(ordered) <= shown else f"{text} and {len(ordered) - shown} more"
 
 
 def _reach_unknown(
@@ -820,6 +854,11 @@ class DayPlan:
     uncounted: tuple[date, ...] = ()
     # The other UTC days each spool day's events fall on, as this run knows them.
     reach: SpoolReach = field(default_factory=SpoolReach)
+    # With `reach_unrecorded`: the local days an older version counted without the events
+    # filed under another spool day's folder, recomputed now (they are in `local_days`)...
+    recounted: frozenset[date] = frozenset()
+    # ... and those it cannot recompute (a spool day they need was pruned): reported only.
+    undercounted: tuple[date, ...] = ()
 
 
 def plan_days(
@@ -830,6 +869,7 @@ def plan_days(
     names: Mapping[date, Iterable[str]] | None = None,
     known: Mapping[date, Iterable[str]] | None = None,
     reach: SpoolReach | None = None,
+    reach_unrecorded: bool = False,
 ) -> DayPlan:
     """Which local days to recompute, from the spool days now (`present`: day -> (segment
     count, digest of their names)) and as the last run saw them (`previous`).
@@ -856,6 +896,12 @@ def plan_days(
     With `reach` (the other UTC days each spool day's events fall on), a spool day changing
     touches the local days of all its events, and a local day depends on (is read from, and
     is never recomputed when one is pruned) every spool day whose events reach it.
+
+    With `reach_unrecorded` (rollups counted before the reach was recorded, which read a
+    local day only from the spool days it overlaps), the local days that `reach` says other
+    spool days' events fall on lack those events: they are recomputed too (`recounted`),
+    unless a spool day they need is pruned (`undercounted`, reported only). Once recorded,
+    the reach changes only with new segments, whose local days are recomputed as above.
     """
     zone = ZoneInfo(timezone)
     reach = reach or SpoolReach()
@@ -948,6 +994,18 @@ def plan_days(
             continue
         local_days.add(local)
         read_days |= overlapped & set(present)
+    recounted: set[date] = set()
+    undercounted: list[date] = []
+    if reach_unrecorded:
+        for local in sorted(_reached_from_other_folders(reach, zone) - local_days):
+            overlapped = reach.folders(local, zone)
+            if overlapped & pruned:
+                # What the pruned day held of this local day is gone: never recomputed.
+                undercounted.append(local)
+                continue
+            recounted.add(local)
+            local_days.add(local)
+            read_days |= overlapped & set(present)
     return DayPlan(
         frozenset(local_days),
         frozenset(read_days),
@@ -959,7 +1017,21 @@ def plan_days(
         frozenset(overlap_days),
         tuple(uncounted),
         reach,
+        frozenset(recounted),
+        tuple(undercounted),
     )
+
+
+def _reached_from_other_folders(reach: SpoolReach, zone: ZoneInfo) -> set[date]:
+    """The local days that events filed under a spool day they do not overlap fall on: the
+    days a rollup reading each local day only from the folders it overlaps undercounted."""
+    return {
+        local
+        for folder, utc_days in reach.extra.items()
+        for utc in utc_days
+        for local in _local_days_of(utc, zone)
+        if folder not in _utc_days_of(local, zone)
+    }
 
 
 def _pruned_entry(count: int, counted: Iterable[str]) -> dict[str, Any]:

@@ -1,24 +1,30 @@
 """Segments whose events are not all of their folder's day: Spark counts them by `ts`, as
 the warehouse does.
 
-The recorder files a segment by the UTC day it was sealed on, so a segment spanning midnight
-holds events of the next day; another writer, or a clock off by a day, files a segment under
-the wrong day altogether. The warehouse counts every event by its own `ts`; the Spark rollup
-read a local day only from the day folders that day overlaps, and recomputed only the local
-days of the folders that changed, so it dropped those events (review 211 F5). The spool is
-rolled up by both engines, in one run or two (the odd segments arriving first or later), in
-UTC and in a site time zone, and the tables must be identical.
+cookiewall's recorder never writes such segments: it splits every batch by the UTC day of
+each event's `ts` (a batch spanning midnight becomes two segments). Another writer can: one
+that files a segment by the day it opened or sealed it on puts a segment spanning midnight
+under one of its two days, and one whose filing clock is not the clock of its events' `ts`
+can put a segment under another day altogether. The warehouse counts every event by its own
+`ts`; the Spark rollup read a local day only from the day folders that day overlaps, and
+recomputed only the local days of the folders that changed, so it dropped those events
+(review 211 F5). The spool is rolled up by both engines, in one run or two (the odd segments
+arriving first or later), in UTC and in a site time zone, and the tables must be identical.
 """
 
 from __future__ import annotations
 
+import json
 import random
+import shutil
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import analytics.spark as spark_module
 from analytics.event import Event, to_table
 from analytics.spark import SpoolReach, load_spark_rollups, plan_days, spark_rollup
 from analytics.spool import write_segment
@@ -59,6 +65,43 @@ def test_a_local_day_an_odd_segment_of_a_pruned_day_reached_is_never_recomputed(
     assert plan.overlap_days == {day(3)}
 
 
+@pytest.mark.parametrize(
+    ("timezone", "recounted", "read"),
+    [
+        ("UTC", {day(1)}, {day(1), day(3)}),
+        # UTC day 1's last two hours are local day 2's first
+        ("Europe/Berlin", {day(1), day(2)}, {day(0), day(1), day(2), day(3)}),
+    ],
+)
+def test_days_an_older_version_undercounted_are_recomputed_once(
+    timezone: str, recounted: set[date], read: set[date]
+) -> None:
+    # Counted before the reach was recorded: local day 1 read from its own folder only.
+    state = rerun(plan_days(fingerprints(SPOOL), {}, timezone, names=SPOOL).state)
+    # Unchanged since, but day 3's segments hold events of day 1 (the scan finds it).
+    reach = SpoolReach({day(3): frozenset({day(1)})})
+    upgrade = plan_days(
+        fingerprints(SPOOL), state, timezone, names=SPOOL, reach=reach, reach_unrecorded=True
+    )
+    assert upgrade.local_days == upgrade.recounted == recounted
+    assert upgrade.read_days == read
+    assert upgrade.undercounted == ()
+    # The next run has the reach recorded: incremental again, nothing recomputed.
+    later = plan_days(fingerprints(SPOOL), rerun(upgrade.state), timezone, names=SPOOL, reach=reach)
+    assert later.local_days == frozenset()
+
+
+def test_a_day_an_older_version_undercounted_is_reported_when_a_day_it_needs_is_pruned() -> None:
+    state = rerun(plan_days(fingerprints(SPOOL), {}, "UTC", names=SPOOL).state)
+    left = {d: n for d, n in SPOOL.items() if d != day(1)}  # day 1 pruned
+    reach = SpoolReach({day(3): frozenset({day(1)})})
+    upgrade = plan_days(
+        fingerprints(left), state, "UTC", names=left, reach=reach, reach_unrecorded=True
+    )
+    assert upgrade.undercounted == (day(1),)
+    assert upgrade.local_days == upgrade.recounted == frozenset()
+
+
 # -- both engines --------------------------------------------------------------------------
 
 
@@ -71,7 +114,8 @@ def _odd_segments(rng: random.Random) -> list[tuple[date, list[Event]]]:
     """(the day folder it is filed under, its events)."""
     d = [D + timedelta(days=i) for i in range(6)]
     return [
-        # sealed just after midnight: the last hour of one day and the first of the next
+        # another writer's, filed by the day it opened it on: the last hour of one day and
+        # the first of the next
         (d[1], _at(d[1], 23, 15, rng) + _at(d[2], 0, 15, rng)),
         # ... into a day no other segment has (yet)
         (d[2], _at(d[2], 23, 10, rng) + _at(d[3], 0, 10, rng)),
@@ -133,3 +177,85 @@ def test_spark_counts_events_by_their_time_not_their_folder(
     totals = sorted_rows(warehouse.path, "daily_totals")
     written = sum(len(events) for run in runs for _, events in run)
     assert sum(row[2] + row[4] for row in totals) == written
+
+
+@dataclass(frozen=True)
+class OlderOutput:
+    """A spool with a segment filed under the wrong day, the warehouse's rollups of it, and
+    a Spark output of it as the version before the reach counted it (day 0 lacks the
+    segment's events) with its tables loaded into `loaded`."""
+
+    spool: Path
+    warehouse: Path
+    output: Path
+    loaded: Path
+
+
+@pytest.fixture(scope="module")
+def older_output(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> OlderOutput:
+    rng = random.Random(236)
+    base = tmp_path_factory.mktemp("older-output")
+    spool, output = base / "spool", base / "spark-out"
+    for folder, events in _filed_by_day(events_for_days(rng, [D, D + timedelta(days=1)], 30)):
+        write_segment(spool, folder, to_table(events))
+    spark_rollup(str(spool), str(output))
+    # Then a segment filed under day 1 holding events of day 0 (another writer's clock a day
+    # off). The version before took it for day 1's alone: its next run recomputed local day 1
+    # (no row changes) and recorded day 1's segments as counted; no `reach` in its manifest.
+    late = D + timedelta(days=1)
+    write_segment(spool, late, to_table(_at(D, 15, 6, rng)))
+    manifest = json.loads((output / "_cookiewall.json").read_text())
+    names = sorted(p.name for p in (spool / f"day={late.isoformat()}").glob("*.parquet"))
+    count, digest = spark_module._fingerprint(names)
+    manifest["spool_days"][late.isoformat()] = {"count": count, "digest": digest}
+    del manifest["reach"]
+    (output / "_cookiewall.json").write_text(json.dumps(manifest))
+    warehouse = Warehouse(
+        base / "warehouse.duckdb", clock=lambda: datetime(2026, 11, 1, tzinfo=UTC)
+    )
+    warehouse.run(spool)
+    loaded = base / "older.db"
+    load_spark_rollups(output, loaded)
+    assert sorted_rows(loaded, "daily_totals") != sorted_rows(warehouse.path, "daily_totals")
+    return OlderOutput(spool, warehouse.path, output, loaded)
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.parametrize("day_0", ["in the spool", "pruned"])
+def test_the_first_run_after_the_upgrade_recounts_or_reports_what_the_older_one_missed(
+    older_output: OlderOutput, tmp_path: Path, caplog: pytest.LogCaptureFixture, day_0: str
+) -> None:
+    spool, output, loaded = tmp_path / "spool", tmp_path / "spark-out", tmp_path / "loaded.db"
+    shutil.copytree(older_output.spool, spool)
+    shutil.copytree(older_output.output, output)
+    if day_0 == "pruned":
+        shutil.rmtree(spool / f"day={D.isoformat()}")
+    with caplog.at_level("INFO", logger="analytics"):
+        spark_rollup(str(spool), str(output))
+    load_spark_rollups(output, loaded)
+    manifest = json.loads((output / "_cookiewall.json").read_text())
+    assert manifest["reach"] == {(D + timedelta(days=1)).isoformat(): [D.isoformat()]}
+    said = [
+        r.getMessage() for r in caplog.records if "another day's spool folder" in r.getMessage()
+    ]
+    if day_0 == "in the spool":
+        # Day 0 alone recomputed, from both folders: the warehouse's figures.
+        assert manifest["recomputed_days"] == 1
+        for table in ROLLUP_TABLES:
+            assert sorted_rows(loaded, table) == sorted_rows(older_output.warehouse, table), table
+        assert said == [
+            f"spark rollup: recomputing local days {D.isoformat()}: counted before this"
+            " version without the events filed under another day's spool folder"
+        ]
+    else:
+        # Day 0's own events are gone: it stays as it was, and the operator is told.
+        assert manifest["recomputed_days"] == 0
+        for table in ROLLUP_TABLES:
+            assert sorted_rows(loaded, table) == sorted_rows(older_output.loaded, table), table
+        assert said == [
+            f"spark rollup: local days {D.isoformat()} lack the events filed under another"
+            " day's spool folder (counted before this version) and stay so: a spool day they"
+            " need was pruned; a rollup into a new output folder counts what the spool still"
+            " holds"
+        ]
