@@ -4,10 +4,12 @@ spool."""
 
 from __future__ import annotations
 
+import http.client
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from analytics.event import Event
 from analytics.middleware import Message, Receive, Scope, Send
@@ -27,6 +29,27 @@ def spooled(recorder: Recorder) -> list[dict[str, Any]]:
         for segment in list_segments(recorder.spool_dir)
         for row in read_segment(segment.path).to_pylist()
     ]
+
+
+def spool_paths(spool: Path) -> list[str]:
+    """The `path` of every event in the segments sealed in `spool`."""
+    return [
+        path
+        for segment in list_segments(spool)
+        for path in read_segment(segment.path).column("path").to_pylist()
+    ]
+
+
+def get_as_written(base: str, target: str, headers: dict[str, str] | None = None) -> None:
+    """GET `target` from the server at `base`, sent byte for byte as written (http.client does
+    not re-encode `%`), on a connection of its own; the answer must be 200."""
+    address = urlsplit(base)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port)
+    connection.request("GET", target, headers=headers or {})
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    assert response.status == 200, (target, response.status)
 
 
 def page_view(ts: datetime, path: str) -> Event:

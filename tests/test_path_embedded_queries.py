@@ -24,10 +24,9 @@ the WHATWG URL parser's form) kept that host, while its decimal and octal spelli
 from __future__ import annotations
 
 import asyncio
-import http.client
 import logging
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -35,8 +34,16 @@ from analytics import Recorder, TrafficMiddleware
 from analytics.accesslog import PrivateAccessLog
 from analytics.paths import redact_path, redact_sent_path
 from analytics.referrers import parse_referrer, referrer_parser
-from analytics.spool import list_segments, read_segment
-from tests.recording_support import SITE, capture, html_app, raw_scope, run_request, spooled
+from tests.recording_support import (
+    SITE,
+    capture,
+    get_as_written,
+    html_app,
+    raw_scope,
+    run_request,
+    spool_paths,
+    spooled,
+)
 from tests.support import uvicorn_server
 
 # Each embedded query or fragment below holds one of these; none may be stored or logged.
@@ -213,20 +220,9 @@ def stored_under_uvicorn(tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         base,
         _,
     ):
-        address = urlsplit(base)
         for number, (raw, _stored) in enumerate(SENT_PATHS):
-            connection = http.client.HTTPConnection(address.hostname or "", address.port)
-            connection.request("GET", f"/n{number}{raw}?utm_source=news")  # byte for byte
-            response = connection.getresponse()
-            response.read()
-            connection.close()
-            assert response.status == 200
-    paths = [
-        path
-        for segment in list_segments(spool)
-        for path in read_segment(segment.path).column("path").to_pylist()
-    ]
-    return {path.split("/")[1]: path for path in paths}
+            get_as_written(base, f"/n{number}{raw}?utm_source=news")
+    return {path.split("/")[1]: path for path in spool_paths(spool)}
 
 
 def test_under_uvicorn_no_embedded_query_is_stored(stored_under_uvicorn: dict[str, str]) -> None:

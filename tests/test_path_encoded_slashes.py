@@ -16,18 +16,23 @@ as such stay (`/compare/4090/4080/3090/3080`): a route's.
 from __future__ import annotations
 
 import asyncio
-import http.client
 import time
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 import pytest
 
 from analytics import Recorder, TrafficMiddleware
 from analytics.accesslog import PrivateAccessLog
 from analytics.paths import redact_path, redact_sent_path
-from analytics.spool import list_segments, read_segment
-from tests.recording_support import html_app, raw_scope, run_request, spooled
+from tests.recording_support import (
+    get_as_written,
+    html_app,
+    raw_scope,
+    run_request,
+    spool_paths,
+    spooled,
+)
 from tests.support import uvicorn_server
 from tests.test_accesslog import _record
 
@@ -223,20 +228,9 @@ def stored_under_uvicorn(tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         base,
         _,
     ):
-        address = urlsplit(base)
         for number, (raw, _stored) in enumerate(SENT_PATHS):
-            connection = http.client.HTTPConnection(address.hostname or "", address.port)
-            connection.request("GET", f"/n{number}{raw}")  # sent byte for byte as written
-            response = connection.getresponse()
-            response.read()
-            connection.close()
-            assert response.status == 200
-    paths = [
-        path
-        for segment in list_segments(spool)
-        for path in read_segment(segment.path).column("path").to_pylist()
-    ]
-    return {path.split("/")[1]: path for path in paths}
+            get_as_written(base, f"/n{number}{raw}")
+    return {path.split("/")[1]: path for path in spool_paths(spool)}
 
 
 @pytest.mark.parametrize(

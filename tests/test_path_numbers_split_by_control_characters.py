@@ -15,18 +15,17 @@ read as the C1 control it is in ISO-8859-1, sent once or encoded twice (`%2585`)
 from __future__ import annotations
 
 import copy
-import http.client
 import json
 import time
 from functools import partial
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 import pytest
 
 from analytics.accesslog import LOG_CONFIG, SENT_PATH, PrivateAccessLog
 from analytics.paths import REDACTED, redact_path, redact_sent_path
-from analytics.spool import list_segments, read_segment
+from tests.recording_support import get_as_written, spool_paths
 from tests.support import uvicorn_server
 from tests.test_accesslog import _record
 
@@ -147,21 +146,9 @@ def test_under_uvicorn_neither_the_events_nor_the_access_log_hold_such_a_number(
         env={"RECORDING_SPOOL": str(spool)},
         extra_args=("--log-config", str(config_file), "--log-level", "info"),
     ) as (base, _):
-        address = urlsplit(base)
         for raw in SENT:
-            connection = http.client.HTTPConnection(address.hostname or "", address.port)
-            # sent byte for byte as written (http.client does not re-encode `%`)
-            connection.request("GET", raw, headers={"Accept": "text/html", "User-Agent": BROWSER})
-            response = connection.getresponse()
-            response.read()
-            connection.close()
-            assert response.status == 200
-    paths = [
-        path
-        for segment in list_segments(spool)
-        for path in read_segment(segment.path).column("path").to_pylist()
-    ]
-    assert sorted(paths) == sorted(STORED)
+            get_as_written(base, raw, {"Accept": "text/html", "User-Agent": BROWSER})
+    assert sorted(spool_paths(spool)) == sorted(STORED)
     logged = log.read_text().splitlines()
     assert len(logged) == len(SENT)
     for line, path in zip(logged, STORED, strict=True):  # in request order
