@@ -15,6 +15,7 @@ from analytics.event import Event
 from analytics.middleware import Message, Receive, Scope, Send
 from analytics.recorder import Capture, Recorder
 from analytics.spool import list_segments, read_segment
+from tests.support import uvicorn_server
 
 SITE = "example.com"
 ADDRESS = "198.51.100.77"
@@ -50,6 +51,20 @@ def get_as_written(base: str, target: str, headers: dict[str, str] | None = None
     response.read()
     connection.close()
     assert response.status == 200, (target, response.status)
+
+
+def stored_per_target(spool: Path, targets: list[str], query: str = "") -> dict[str, str]:
+    """Each of `targets` requested byte for byte from a real uvicorn serving
+    tests.apps.recording_app into `spool`, prefixed `/n<i>` to tell them apart (and with
+    `query` after it), and the path stored for it, keyed by that prefix (`n<i>`)."""
+    env = {"RECORDING_SPOOL": str(spool)}
+    with uvicorn_server("tests.apps.recording_app:create_app", factory=True, env=env) as (
+        base,
+        _,
+    ):
+        for number, target in enumerate(targets):
+            get_as_written(base, f"/n{number}{target}{query}")
+    return {path.split("/")[1]: path for path in spool_paths(spool)}
 
 
 def page_view(ts: datetime, path: str) -> Event:

@@ -99,6 +99,18 @@ def _beacon(port: int, to: str, came_from: str) -> bytes:
     return _exchange(port, head.encode() + body)
 
 
+def _events_in_order(spool: Path) -> list[dict[str, Any]]:
+    """Every event in `spool`, in the order of their time, without it (a page and its beacon
+    differ in nothing else)."""
+    rows = [
+        row for segment in list_segments(spool) for row in read_segment(segment.path).to_pylist()
+    ]
+    rows.sort(key=lambda row: row["ts"])
+    for row in rows:
+        del row["ts"]
+    return rows
+
+
 def test_a_navigation_is_recorded_as_a_get_of_the_same_url(tmp_path: Path) -> None:
     spool = tmp_path / "spool"
     with uvicorn_server(
@@ -111,13 +123,8 @@ def test_a_navigation_is_recorded_as_a_get_of_the_same_url(tmp_path: Path) -> No
             assert _get(port, url, base + CAME_FROM).startswith(b"HTTP/1.1 200 "), url
         for url in URLS:
             assert _beacon(port, url, CAME_FROM).startswith(b"HTTP/1.1 204 "), url
-    rows = [
-        row for segment in list_segments(spool) for row in read_segment(segment.path).to_pylist()
-    ]
-    rows.sort(key=lambda row: row["ts"])
+    rows = _events_in_order(spool)
     assert len(rows) == 2 * len(URLS)
-    for row in rows:
-        del row["ts"]
     served, navigated = rows[: len(URLS)], rows[len(URLS) :]
     for url, page, navigation in zip(URLS, served, navigated, strict=True):
         assert navigation == page, url
@@ -242,13 +249,8 @@ def test_a_beacon_as_the_script_sends_it_is_recorded_as_the_whole_navigation(
             referer = browsers_referer(base, came_from)
             assert _get(port, to, referer).startswith(b"HTTP/1.1 200 "), sent_path
             assert _beacon(port, sent_path, sent_from).startswith(b"HTTP/1.1 204 "), sent_path
-    rows = [
-        row for segment in list_segments(spool) for row in read_segment(segment.path).to_pylist()
-    ]
-    rows.sort(key=lambda row: row["ts"])
+    rows = _events_in_order(spool)
     assert len(rows) == 2 * len(NAVIGATIONS)
-    for row in rows:
-        del row["ts"]
     for index, (_, _, sent_path, _, cut) in enumerate(NAVIGATIONS):
         served, navigated = rows[2 * index], rows[2 * index + 1]
         assert navigated == as_cut(served, cut), sent_path

@@ -37,14 +37,12 @@ from analytics.referrers import parse_referrer, referrer_parser
 from tests.recording_support import (
     SITE,
     capture,
-    get_as_written,
     html_app,
     raw_scope,
     run_request,
-    spool_paths,
     spooled,
+    stored_per_target,
 )
-from tests.support import uvicorn_server
 
 # Each embedded query or fragment below holds one of these; none may be stored or logged.
 SECRETS = ("QPENCcanary", "482913", "jdoe1984", "acct-4417", "frag-tok-77", "twice-tok")
@@ -214,15 +212,8 @@ def test_a_stored_mark_is_judged_again_as_the_character_it_stands_for(
 def stored_under_uvicorn(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Each SENT_PATHS target requested from a real uvicorn (prefixed `/n<i>` to tell them
     apart), with a query string of its own, and the path stored for it."""
-    spool = tmp_path_factory.mktemp("spool")
-    env = {"RECORDING_SPOOL": str(spool)}
-    with uvicorn_server("tests.apps.recording_app:create_app", factory=True, env=env) as (
-        base,
-        _,
-    ):
-        for number, (raw, _stored) in enumerate(SENT_PATHS):
-            get_as_written(base, f"/n{number}{raw}?utm_source=news")
-    return {path.split("/")[1]: path for path in spool_paths(spool)}
+    targets = [raw for raw, _stored in SENT_PATHS]
+    return stored_per_target(tmp_path_factory.mktemp("spool"), targets, "?utm_source=news")
 
 
 def test_under_uvicorn_no_embedded_query_is_stored(stored_under_uvicorn: dict[str, str]) -> None:

@@ -26,14 +26,12 @@ from analytics import Recorder, TrafficMiddleware
 from analytics.accesslog import PrivateAccessLog
 from analytics.paths import redact_path, redact_sent_path
 from tests.recording_support import (
-    get_as_written,
     html_app,
     raw_scope,
     run_request,
-    spool_paths,
     spooled,
+    stored_per_target,
 )
-from tests.support import uvicorn_server
 from tests.test_accesslog import _record
 
 # 32 random bytes in standard base64: slashes every few characters, no piece 24 long
@@ -222,15 +220,8 @@ def test_a_batch_without_raw_paths_mixed_with_sent_slashes(tmp_path: Path) -> No
 def stored_under_uvicorn(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Each SENT_PATHS target requested from a real uvicorn (prefixed `/n<i>` to tell them
     apart), and the path stored for it."""
-    spool = tmp_path_factory.mktemp("spool")
-    env = {"RECORDING_SPOOL": str(spool)}
-    with uvicorn_server("tests.apps.recording_app:create_app", factory=True, env=env) as (
-        base,
-        _,
-    ):
-        for number, (raw, _stored) in enumerate(SENT_PATHS):
-            get_as_written(base, f"/n{number}{raw}")
-    return {path.split("/")[1]: path for path in spool_paths(spool)}
+    targets = [raw for raw, _stored in SENT_PATHS]
+    return stored_per_target(tmp_path_factory.mktemp("spool"), targets)
 
 
 @pytest.mark.parametrize(
