@@ -32,6 +32,7 @@ DAYS = 4
 PER_DAY = 1000
 PER_SEGMENT = 4  # many small segments: archiving them takes a while (about 0.1 s)
 SEGMENTS = DAYS * PER_DAY // PER_SEGMENT
+ATTEMPTS = 12
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +70,16 @@ def _stopped_while_archiving(
     held at the signal, or None when the run could not be caught archiving (it got further)."""
     spool, db, archive = root / "spool", root / "w.duckdb", root / "archive"
     argv = ["rollup", "--spool", str(spool), "--db", str(db), "--archive", str(archive)]
+    # The run at the lowest priority, the watcher at ours: on a loaded machine the watcher
+    # was not scheduled at all during the tenth of a second the archiving takes (1 try in 3
+    # at 5 attempts came through none of them caught).
     proc = subprocess.Popen(
-        cli(*argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        cli(*argv),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        preexec_fn=lambda: os.nice(19),
     )
     deadline = time.monotonic() + 120
     while not archive.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -96,14 +105,14 @@ SIGNALS = [signal.SIGTERM, signal.SIGHUP, signal.SIGINT]
 def test_a_stop_signal_after_the_commit_lets_the_run_finish_and_exit_0(
     pristine_spool: Path, tmp_path: Path, signum: signal.Signals
 ) -> None:
-    for attempt in range(5):
+    for attempt in range(ATTEMPTS):
         root = tmp_path / f"run{attempt}"
         shutil.copytree(pristine_spool, root / "spool")
         ended = _stopped_while_archiving(root, signum)
         if ended is not None:
             break
     else:
-        pytest.fail("5 runs were over before they could be caught archiving")
+        pytest.fail(f"{ATTEMPTS} runs were over before they could be caught archiving")
     run, at_signal = ended
     assert at_signal < SEGMENTS  # the signal came after COMMIT, amid the archiving
     # Finished: exit 0 and the summary of a committed run, and one line on stderr says why

@@ -122,4 +122,8 @@ def test_a_clock_ahead_is_logged_once_without_the_cookie(caplog: pytest.LogCaptu
     ]
     assert len(lines) == 1
     assert "check the app servers' clocks" in lines[0]
-    assert not any(value in lines[0] or value.split(".")[0] in lines[0] for value in values)
+    # itsdangerous marks a zlib-compressed payload with a leading "." (about 1 value in 270
+    # here, by the random receipt id): the payload is what follows it.
+    payloads = [value.removeprefix(".").split(".")[0] for value in values]
+    assert all(len(payload) > 40 for payload in payloads)
+    assert not any(payload in lines[0] for payload in payloads)  # each value holds its payload
