@@ -49,6 +49,18 @@ def _state(pid: int) -> str:
         return stat.read().rsplit(")", 1)[1].split()[0]  # R, S, T (stopped), Z (exited)
 
 
+def _stop(pid: int) -> str:
+    """SIGSTOP `pid` and wait until the stop took effect: "T", or "Z" had it exited first.
+    kill() returns before a process that is not on a CPU has handled the signal: read at
+    once, /proc said "R" or "S" for a run about to stop, and a loaded machine (a niced run
+    scheduled seldom) had every attempt taken for one that got away."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 60
+    while (state := _state(pid)) not in ("T", "t", "Z", "X") and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return state
+
+
 def _archived(archive: Path) -> int:
     return sum(1 for _ in archive.rglob("*.parquet"))
 
@@ -71,8 +83,7 @@ def _stopped_while_archiving(
     spool, db, archive = root / "spool", root / "w.duckdb", root / "archive"
     argv = ["rollup", "--spool", str(spool), "--db", str(db), "--archive", str(archive)]
     # The run at the lowest priority, the watcher at ours: on a loaded machine the watcher
-    # was not scheduled at all during the tenth of a second the archiving takes (1 try in 3
-    # at 5 attempts came through none of them caught).
+    # could miss the tenth of a second the archiving takes.
     proc = subprocess.Popen(
         cli(*argv),
         stdout=subprocess.PIPE,
@@ -85,9 +96,8 @@ def _stopped_while_archiving(
     while not archive.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.0005)
     # os.kill, not send_signal: that polls, and could reap the child had it just exited.
-    os.kill(proc.pid, signal.SIGSTOP)
     try:
-        caught = _state(proc.pid) == "T" and (at_signal := _archived(archive)) < SEGMENTS
+        caught = _stop(proc.pid) == "T" and (at_signal := _archived(archive)) < SEGMENTS
         if caught:
             os.kill(proc.pid, signum)
     finally:
