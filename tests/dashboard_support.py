@@ -5,6 +5,7 @@ the dashboard's numbers with."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -12,8 +13,11 @@ from typing import Any
 
 import duckdb
 import httpx
+import pytest
 
+from analytics.dashboard import app as dashboard_app
 from analytics.dashboard import dashboard
+from analytics.dashboard.context import Context
 from analytics.event import Event
 from analytics.warehouse import Warehouse
 from tests.warehouse_support import events_for_days, fixed_clock, write_events
@@ -52,6 +56,21 @@ def _rare_events(rng: random.Random) -> list[Event]:
         )
     tiny = events_for_days(rng, [date(2026, 4, 20)], 3, site=TINY_SITE, visitors=1)
     return rare + [e._replace(is_bot=False, device="mobile", visitor_id=7) for e in tiny]
+
+
+def dashboards_at(monkeypatch: pytest.MonkeyPatch, now: datetime) -> None:
+    """Dashboards made from here on (in this test) take `now` as the time: their "today",
+    the day the default range ends before, is that of data recorded at `now`, however long
+    ago that was (a module's data made at import may be an hour old, and midnight between)."""
+    monkeypatch.setattr(dashboard_app, "Context", functools.partial(Context, clock=lambda: now))
+
+
+@functools.cache
+def now_for_today() -> datetime:
+    """The moment the tests of "today's data" take as now, taken once: their warehouse of
+    today, their expected dates and (through `dashboards_at`) the dashboard's "today" stay
+    one day when midnight passes while they run."""
+    return datetime.now(UTC)
 
 
 def build_warehouse(folder: Path, *, per_day: int = 60, seed: int = 9) -> Path:

@@ -31,6 +31,7 @@ from tests.test_cookiewall_support import (
     make_policy,
     run_asgi,
     set_cookies,
+    with_a_wrong_signature,
 )
 
 # -- the Set-Cookie gate -----------------------------------------------------------------------
@@ -163,7 +164,7 @@ BAD_COOKIES = {
     "empty": "",
     "dot": ".",
     "truncated": _signed(_good_payload())[:-5],
-    "tampered signature": _signed(_good_payload())[:-2] + "AA",
+    "tampered signature": with_a_wrong_signature(_signed(_good_payload())),
     "forged grants": _forged_grant(),
     "other key": _signed(_good_payload(), key="an-attacker-key-0123456789"),
     "other salt": URLSafeSerializer(SECRET, salt="itsdangerous").dumps(_good_payload()),

@@ -167,6 +167,17 @@ def decide(app: Any, action: str, categories: tuple[str, ...] = (), **headers: s
     return consent_cookie(response)
 
 
+def with_a_wrong_signature(value: str) -> str:
+    """`value` with the first character of its signature changed: a signature no key made.
+
+    Not an edit at its end: the last character's two low bits are base64 padding that
+    decoding drops ("...xA" and "...xB" are one signature), so `value[:-2] + "AA"` left the
+    signature as it was for 1 value in ~1 200 (by the time or the random receipt id inside)."""
+    payload, dot, signature = value.rpartition(".")
+    first = "B" if signature[0] == "A" else "A"
+    return f"{payload}{dot}{first}{signature[1:]}"
+
+
 async def served_streamed(pieces: list[bytes]) -> bytes:
     """The body a client gets from the gate (banner injected) in front of an app that streams
     `pieces` as one text/html page, no Content-Length (the last piece ends it)."""

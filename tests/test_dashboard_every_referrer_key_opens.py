@@ -27,7 +27,7 @@ import pytest
 from analytics import Recorder, TrafficMiddleware
 from analytics.dashboard.params import referrer_key, referrer_param
 from analytics.warehouse import Warehouse
-from tests.dashboard_support import app_for, get
+from tests.dashboard_support import app_for, dashboards_at, get
 from tests.recording_support import html_app
 from tests.warehouse_support import fixed_clock
 
@@ -154,8 +154,13 @@ def test_the_overviews_notice_links_the_referrers_own_page(db: Path, key: str) -
     assert pageviews_card(get(app, "/referrer", query).text) == str(KEYS[key][1])
 
 
-def test_the_empty_range_notice_links_the_referrers_own_page(db: Path) -> None:
+def test_the_empty_range_notice_links_the_referrers_own_page(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A range ending before the referrer's pageviews links the range that holds them."""
+    # The notice is for a range ending yesterday: the day before the data's, not before the
+    # real today (past the next midnight by the time this runs, the data is yesterday's).
+    dashboards_at(monkeypatch, NOW)
     app = app_for(db)
     before = {"to": (DAY - timedelta(days=1)).isoformat()}
     for key in ("com.example.reader", "com.google.android.gm"):

@@ -18,7 +18,7 @@ from starlette.routing import Mount
 
 from analytics.dashboard import dashboard
 from analytics.warehouse import Warehouse
-from tests.dashboard_support import PASSWORD, USER, app_for, get, sql
+from tests.dashboard_support import PASSWORD, USER, app_for, dashboards_at, get, now_for_today, sql
 from tests.warehouse_support import events_for_days, fixed_clock, write_events
 
 SITE = "shop.example"
@@ -29,7 +29,15 @@ HREF = re.compile(r'<a href="([^"]+)">Show ')
 
 def _today() -> date:
     # The dashboard's own "today": the warehouse's zone is UTC.
-    return datetime.now(UTC).date()
+    return now_for_today().date()
+
+
+@pytest.fixture(autouse=True)
+def _dashboards_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The dashboard's "today" is the one this module's data was made for: the default range
+    # ends the day before. By the real clock, midnight passing between the module's warehouse
+    # and a test made that data yesterday's (found with the clock moved past midnight).
+    dashboards_at(monkeypatch, now_for_today())
 
 
 def _warehouse(folder: Path, days: list[date]) -> Path:

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from analytics.warehouse import Warehouse
-from tests.dashboard_support import app_for, get, sql
+from tests.dashboard_support import app_for, dashboards_at, get, now_for_today, sql
 from tests.warehouse_support import events_for_days, fixed_clock, write_events
 
 SITE = "shop.example"
@@ -33,7 +33,15 @@ CARD = re.compile(r'<div class="card"><div>Pageviews</div><div class="value">([^
 
 
 def _today() -> date:
-    return datetime.now(UTC).date()  # the dashboard's own: the warehouse's zone is UTC
+    return now_for_today().date()  # the dashboard's own: the warehouse's zone is UTC
+
+
+@pytest.fixture(autouse=True)
+def _dashboards_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The dashboard's "today" is the one this module's data was made for: the default range
+    # ends the day before. By the real clock, midnight passing between the module's warehouse
+    # and a test made that data yesterday's (found with the clock moved past midnight).
+    dashboards_at(monkeypatch, now_for_today())
 
 
 def _warehouse(folder: Path, days: list[date]) -> Path:

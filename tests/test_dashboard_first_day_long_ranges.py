@@ -18,7 +18,7 @@ import pytest
 from analytics.dashboard.params import MAX_BUCKETS, bucket_count, earliest_start, parse
 from analytics.dashboard.queries import only_after_range
 from analytics.warehouse import Warehouse
-from tests.dashboard_support import app_for, get, sql
+from tests.dashboard_support import app_for, dashboards_at, get, now_for_today, sql
 from tests.warehouse_support import events_for_days, fixed_clock, write_events
 
 SITE = "shop.example"
@@ -45,9 +45,17 @@ def _total(db: Path) -> int:
     return int(sql(db, "SELECT sum(pageviews) FROM daily_totals")[0][0])
 
 
+@pytest.fixture(autouse=True)
+def _dashboards_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The dashboard's "today" is the one this module's data was made for: the default range
+    # ends the day before. By the real clock, midnight passing between the module's warehouse
+    # and a test made that data yesterday's (found with the clock moved past midnight).
+    dashboards_at(monkeypatch, now_for_today())
+
+
 @pytest.fixture(scope="module")
 def first_day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, date]:
-    today = datetime.now(UTC).date()  # the dashboard's own: the warehouse's zone is UTC
+    today = now_for_today().date()  # the dashboard's own: the warehouse's zone is UTC
     return _warehouse(tmp_path_factory.mktemp("first-day-long"), today), today
 
 

@@ -319,6 +319,17 @@ def test_a_salt_linked_into_place_is_the_days_salt_whatever_its_temporary_name_d
 # -- uploads: a segment confirmed remote, its local copy deleted --------------------------------
 
 
+class _UploaderClock:
+    """The `time` of analytics.objectstore, whose only use is `time.monotonic()`: it stands
+    still until the test moves `now` on."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def monotonic(self) -> float:
+        return self.now
+
+
 @pytest.mark.parametrize(
     ("stuck", "errnum"),
     [
@@ -359,6 +370,11 @@ def test_shipped_segments_whose_local_copies_stay_are_counted_and_retried_after_
 
     monkeypatch.setattr(Path, "unlink", unlink)
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    # The backoffs run by a clock the test moves: by the real one, the pass that left the
+    # copy behind went on to ship the others, and on a loaded machine that outlasted the
+    # shortest first backoff (0.5 s) before the "within its backoff" check (6 of 9 failed).
+    clock = _UploaderClock()
+    monkeypatch.setattr("analytics.objectstore.time", clock)
     uploader = SegmentUploader(
         spool, f"s3://{bucket}/p", client=client, initial_backoff=1.0, max_backoff=2.0
     )
@@ -372,8 +388,9 @@ def test_shipped_segments_whose_local_copies_stay_are_counted_and_retried_after_
 
     # Within its backoff a stuck copy costs nothing (before: a read and a HEAD each, every
     # pass); after it only the delete is tried again, never a read, a HEAD or a put.
-    for wait, tried in [(0.0, []), (1.05, sorted(stuck_paths))]:  # 1st backoff: 0.5-1 s
-        time.sleep(wait)
+    waits = [(0.0, []), (0.45, []), (0.6, sorted(stuck_paths))]  # 1st backoff: 0.5-1 s
+    for wait, tried in waits:
+        clock.now += wait
         for calls in (reads, heads, deletes):
             calls.clear()
         assert uploader.upload_pending() == 0
@@ -382,7 +399,8 @@ def test_shipped_segments_whose_local_copies_stay_are_counted_and_retried_after_
     assert len(caplog.records) == stuck  # one line per copy, not one per pass
 
     monkeypatch.undo()
-    time.sleep(2.05)  # 2nd backoff: 1-2 s
+    monkeypatch.setattr("analytics.objectstore.time", clock)
+    clock.now += 2.05  # 2nd backoff: 1-2 s
     assert uploader.upload_pending() == stuck  # the copies leave the spool now
     assert list_segments(spool) == []
     assert remote_objects(client, bucket, "p") == sealed
