@@ -989,21 +989,34 @@ def _prune(args: argparse.Namespace) -> int:
     from analytics.warehouse import Warehouse
 
     _check_database_found(args.db)
-    deleted = Warehouse(args.db, create=False, lock_timeout=args.wait).prune(args.raw_days)
+    stops: _Stops = args.stops
+    warehouse = Warehouse(args.db, create=False, lock_timeout=args.wait)
+    deleted = warehouse.prune(args.raw_days, before_commit=stops.commit_begins)
     _say_done(f"pruned {deleted} raw events older than {args.raw_days} days", quiet=args.quiet)
+    # A stop signal during the prune's COMMIT is noted, not obeyed, as a rollup's: the rows
+    # are gone, so "stopped by SIGTERM" (exit 143) was untrue, and a second prune, deleting
+    # nothing, left their bytes readable in the file. The compaction (seconds) then goes on,
+    # as after a rollup. Without one, it can be stopped until its rename, as `compact` can.
+    stopped_during_commit = stops.first
+    if stopped_during_commit is None:
+        stops.commit_ends()
+    code = 0
     if deleted and not args.no_compact:
-        stops: _Stops = args.stops
         code = _compact_after_prune(args.db, quiet=args.quiet, lock_timeout=args.wait, stops=stops)
-        if code == 0:  # compact() returned: the copy was renamed into place
+        if code == 0 and stopped_during_commit is None:  # renamed into place
             _warn_stopped_after_rename(stops)
-        elif stops.first is not None:
+        elif stops.first is not None and stopped_during_commit is None:
             # Not renamed (refused, EBUSY say): the compaction is not finished, and a signal
             # noted after its commit point began is obeyed as one before it (exit 128 + N,
             # as `analytics compact` exits). Before, it said "finished, not stopped" after
             # the warning that the database was unchanged.
             raise _Stopped(stops.first)
-        return code
-    return 0
+    if stopped_during_commit is not None:
+        logging.getLogger("analytics").warning(
+            "%s came after the prune was committed: the prune was finished, not rolled back",
+            signal.Signals(stopped_during_commit).name,
+        )
+    return code
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -1168,6 +1181,11 @@ class _Stops:
     def commit_begins(self) -> None:
         self.committing = True
 
+    def commit_ends(self) -> None:
+        """The commit is done and what follows may be stopped again (prune's compaction,
+        until its own rename)."""
+        self.committing = False
+
     @property
     def first(self) -> int | None:
         return self.received[0] if self.received else None
@@ -1180,7 +1198,11 @@ def _raise_stopped_once(stops: _Stops) -> Callable[[int, object], None]:
         # Only the first: a second SIGTERM (systemd repeats none, but a user might) must not
         # interrupt the clean-up the first one started.
         nonlocal raised
-        if not raised and not stops.committing:
+        if stops.committing:
+            # Noted here too, not by the watcher thread alone: it may read the signal only
+            # after the command has asked `stops.first` (a prune's COMMIT: see _prune).
+            stops.note(signum)
+        elif not raised:
             raised = True
             raise _Stopped(signum)
 
@@ -1191,7 +1213,9 @@ def _interrupt_unless_committing(stops: _Stops) -> Callable[[int, object], None]
     def handler(signum: int, frame: object) -> None:
         # Ctrl-C as Python's own handler takes it (every press raises), but not once the
         # rollup's COMMIT is under way: the run is then finished instead (see _Stops).
-        if not stops.committing:
+        if stops.committing:
+            stops.note(signum)  # as in _raise_stopped_once
+        else:
             raise KeyboardInterrupt
 
     return handler

@@ -100,8 +100,9 @@ def compact(
 
     Raises WarehouseMissingError (no file), WarehouseLockedError (in use after
     `lock_timeout` s), WarehouseError (not a warehouse, not enough free space, owned by
-    another user, more than one name, the copy failed or differs, the rename was refused:
-    the old file is then left exactly as it was).
+    another user, more than one name, something in the copy's place that cannot be removed,
+    the copy failed or differs, a system call failed, the rename was refused: the old file is
+    then left exactly as it was); never an OSError.
 
     The rename is the commit point: `before_rename` is called just before it (the CLI stops
     taking a signal as a reason to stop from then on, as for a rollup's COMMIT). After it,
@@ -114,7 +115,7 @@ def compact(
     con = connect(named, create=False, lock_timeout=lock_timeout)
     target = temporary_path(db)
     try:
-        _remove_leftovers(target)
+        _remove_leftovers(target, named)
         if not has_table(con, "events"):
             raise WarehouseError(f"database {str(named)!r} is not a warehouse (no events table)")
         # The journal goes into the file first: the copy and the rename leave no journal
@@ -139,7 +140,7 @@ def compact(
             if not isinstance(exc, duckdb.Error):
                 raise
             raise WarehouseError(
-                f"cannot compact {str(named)!r}: {os_reason(exc)} (the database is unchanged)"
+                f"cannot compact {str(named)!r}: {_duckdb_reason(exc)} (the database is unchanged)"
             ) from None
         try:
             after = _finish_file(target, before)
@@ -168,8 +169,15 @@ def compact(
         # the hold is over: the caller would say the compaction failed (a traceback, or the
         # prune's warning that its rows stay readable), and the lock would go early.
         _hold_after_rename(db.parent)
+    except OSError as exc:
+        # Before the rename (nothing after it raises one): the file it read, or the free
+        # space it asked, vanished or failed. The old file is as it was.
+        _discard_copy(target)
+        raise WarehouseError(
+            f"cannot compact {str(named)!r}: {_os_words(exc)} (the database is unchanged)"
+        ) from None
     except BaseException:
-        _remove_leftovers(target)
+        _discard_copy(target)
         raise
     finally:
         con.close()
@@ -343,12 +351,46 @@ def _warn_not_durable(folder: Path, exc: OSError) -> None:
     )
 
 
-def _remove_leftovers(target: Path) -> None:
-    """Remove the new file and its journal: left by a killed run, or this run's own after a
-    failure. Only ever called under the warehouse's lock, so no other run is writing them."""
+def _remove_leftovers(target: Path, named: Path) -> None:
+    """Remove the copy and its journal left by a run that was killed, before this run writes
+    them. Only ever called under the warehouse's lock, so no other run is writing them.
+    Something there that cannot be removed (a folder, another user's file in a sticky
+    folder) is a WarehouseError naming it: not this run's to remove otherwise, and the
+    copy cannot be written there."""
     for leftover in (target, Path(f"{target}.wal")):
-        with contextlib.suppress(FileNotFoundError):
+        try:
             leftover.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise WarehouseError(
+                f"cannot compact {str(named)!r}: {str(leftover)!r}, where the copy goes, "
+                f"cannot be removed: {exc.strerror or exc}; move it away (the database is "
+                "unchanged)"
+            ) from None
+
+
+def _discard_copy(target: Path) -> None:
+    """Remove this run's copy and its journal after a failure, never raising: the failure
+    is what the caller must hear, and the next run removes what is left (or names it)."""
+    for leftover in (target, Path(f"{target}.wal")):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+
+
+def _os_words(exc: OSError) -> str:
+    words = exc.strerror or str(exc)
+    return f"{str(exc.filename)!r}: {words}" if exc.filename is not None else words
+
+
+def _duckdb_reason(exc: duckdb.Error) -> str:
+    """The system's words in DuckDB's error: a checkpoint that fails as the copy is detached
+    says why only on a later line ("... CHECKPOINT during DETACH failed. \nCheckpoint failed
+    ... Original error: Could not write file "...": No space left on device")."""
+    _, found, original = str(exc).partition("Original error: ")
+    if found and original.strip():
+        return original.strip().splitlines()[0]
+    return os_reason(exc)
 
 
 def _size(count: int) -> str:

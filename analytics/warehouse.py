@@ -620,10 +620,14 @@ class Warehouse:
 
         return self._transaction(self._rollup)
 
-    def prune(self, raw_days: int | None = None) -> int:
+    def prune(
+        self, raw_days: int | None = None, *, before_commit: Callable[[], None] | None = None
+    ) -> int:
         """Delete raw events older than `raw_days` (default: raw_retention_days); rollups stay.
 
-        Pending days are rolled up first, so pruning never loses a count.
+        Pending days are rolled up first, so pruning never loses a count. `before_commit`:
+        as for `run` (a prune stopped after its COMMIT was said "stopped" while its rows
+        were gone, and `analytics prune` then skipped the compaction that removes their bytes).
         """
         days = self.raw_retention_days if raw_days is None else raw_days
         if isinstance(days, bool) or not isinstance(days, int) or days < 1:
@@ -633,7 +637,7 @@ class Warehouse:
             self._rollup(con)
             return self._prune(con, days)
 
-        return self._transaction(work)
+        return self._transaction(work, before_commit=before_commit)
 
     def run(
         self,
@@ -789,8 +793,14 @@ class Warehouse:
         con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
         return con
 
-    def _transaction(self, work: Callable[[duckdb.DuckDBPyConnection], _T]) -> _T:
-        """`work` in one transaction of its own (after the schema's upkeep): its result."""
+    def _transaction(
+        self,
+        work: Callable[[duckdb.DuckDBPyConnection], _T],
+        *,
+        before_commit: Callable[[], None] | None = None,
+    ) -> _T:
+        """`work` in one transaction of its own (after the schema's upkeep): its result.
+        `before_commit`: called just before COMMIT is sent (see `run`)."""
         con = self._open()
         try:
             self._setup(con)
@@ -799,6 +809,8 @@ class Warehouse:
                 self._migrate(con)
                 self._add_referrer_domains(con)
                 result = work(con)
+                if before_commit is not None:
+                    before_commit()
                 self._commit(con)
             except BaseException:
                 with contextlib.suppress(duckdb.Error):

@@ -214,7 +214,8 @@ SIGNATURES: list[tuple[str, Any]] = [
     ('line_chart(series, labels, title=…, empty_label="no data")', line_chart),
     ("sparkline(values)", sparkline),
     ("analytics.export.export_table(db, table, fmt, output)", export_table),
-    ("`prune(raw_days=None)`", Warehouse.prune),
+    ("`prune(raw_days=None, *, before_commit=None)`", Warehouse.prune),
+    ("`run(spool, *, progress=False, before_commit=None)`", Warehouse.run),
 ]
 
 
