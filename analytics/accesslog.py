@@ -68,6 +68,14 @@ _OTHER_METHOD = "OTHER"
 SENT_PATH: ContextVar[tuple[str, bytes | None] | None] = ContextVar(
     "analytics_sent_path", default=None
 )
+# Whether this process has built a PrivateAccessLog, the only reader of SENT_PATH. Until it
+# has, TrafficMiddleware hands nothing off: a `ContextVar.set` copies the context's mapping and
+# makes a token, about 1 k instructions on every recorded request for a line nobody filters.
+# Set by the filter's constructor, which logging's configuration (uvicorn's --log-config,
+# gunicorn's logconfig_dict, `dictConfig`) runs before the server takes a request; never
+# cleared. A filter built later than a request's response start judges that one line itself
+# (`_judged_as_maybe_sent`: redacted as much or more, never less).
+private_log_built = False
 
 # Longer paths are judged from their start (see `_judged_as_maybe_sent`): four times what an
 # event stores, so that a path whose segments are redacted to shorter text still fills it.
@@ -313,6 +321,11 @@ def _private_method(method: object) -> object:
 
 class PrivateAccessLog(logging.Filter):
     """Rewrites uvicorn's access and WebSocket records in place; other records pass unchanged."""
+
+    def __init__(self, name: str = "") -> None:
+        super().__init__(name)
+        global private_log_built
+        private_log_built = True  # from now on the recorder hands off the path as sent
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args

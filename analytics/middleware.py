@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Seque
 from fnmatch import fnmatchcase, translate
 from typing import TYPE_CHECKING, Any
 
+from analytics import accesslog
 from analytics.accesslog import SENT_PATH
 from analytics.event import CONSENT_STATES
 from analytics.recorder import Recorder
@@ -543,8 +544,10 @@ class TrafficMiddleware:
 
     def _record(self, scope: Scope, path: str, message: Message) -> None:
         # For the private access log, written next in this context (by uvicorn's `send`):
-        # its line's path is then stored as this event's, from the path as sent.
-        SENT_PATH.set((path, scope.get("raw_path")))
+        # its line's path is then stored as this event's, from the path as sent. Only when
+        # the process has one (see `accesslog.private_log_built`): about 1 k instructions.
+        if accesslog.private_log_built:
+            SENT_PATH.set((path, scope.get("raw_path")))
         recorder = self.recorder
         if not self._record_all:
             # Only pages. A HEAD shows nobody a page (uptime monitors, link checkers), nor does
