@@ -552,6 +552,20 @@ def _salt_folder(args: argparse.Namespace) -> Path | None:
     blocker = file_on_the_way(given)
     if blocker is not None:
         raise UsageError(f"--salt-dir {given!r}: {blocker}")
+    try:
+        os.stat(given)
+    except FileNotFoundError:  # a link to nothing too; one it may not look in warns later
+        # Said, where the default folder's absence is not: a new site's recorders make
+        # theirs with the first salt, but a folder named on purpose that is missing is most
+        # often a typo, and then the real salts outlive their 48 h (SPEC 4.1) with cron
+        # saying nothing. A warning, not a refusal: before that first salt, it is right.
+        logging.getLogger("analytics").warning(
+            "--salt-dir %r does not exist: no expired salts are deleted (check that it "
+            "names the recorders' salt_dir; they make it with their first salt)",
+            given,
+        )
+    except OSError:
+        pass  # may not look (permissions): the deletion's own warning says so
     return Path(given)
 
 

@@ -28,6 +28,7 @@ from analytics.errors import (
     WarehouseSchemaError,
     first_line,
 )
+from analytics.filekinds import special_kind
 
 DEFAULT_LOCK_TIMEOUT = 10.0
 # The version of the warehouse's tables (analytics/sql/schema.sql and what their rows mean),
@@ -199,11 +200,26 @@ def _file_mode(db: Path) -> int | None:
         raise WarehouseError(f"cannot open database {str(db)!r}: {exc.strerror or exc}") from None
 
 
+def _database_file_mode(db: Path) -> int | None:
+    """`db`'s st_mode, None when there is nothing there; WarehouseError when it is there but
+    no database can be (a folder, a named pipe, a device, a socket), found by `stat` alone."""
+    mode = _file_mode(db)
+    if mode is not None and stat.S_ISDIR(mode):
+        raise WarehouseError(f"database {str(db)!r} is a folder")
+    kind = None if mode is None else special_kind(mode)
+    if kind is not None:
+        # Said before DuckDB opens it: a named pipe blocks that open for ever (no lock is
+        # involved, so no --wait ends it), and readers called it missing, whose advice (run
+        # `analytics rollup`) was that hang; a device or socket failed in DuckDB's words.
+        raise WarehouseError(f"database {str(db)!r} is not a regular file ({kind})")
+    return mode
+
+
 def check_writable(path: str | os.PathLike[str]) -> None:
     """Raise WarehouseError unless this user may write the database file `path` (or create
     it) and its folder: what a writer checks before doing any work."""
     db = Path(path)
-    _check_writable(db, exists=_file_mode(db) is not None)
+    _check_writable(db, exists=_database_file_mode(db) is not None)
 
 
 def _check_writable(db: Path, *, exists: bool) -> None:
@@ -382,9 +398,7 @@ def connect(
     WarehouseError (not a DuckDB file, an empty file to a reader, unreadable).
     """
     db = Path(path)
-    mode = _file_mode(db)
-    if mode is not None and stat.S_ISDIR(mode):
-        raise WarehouseError(f"database {str(db)!r} is a folder")
+    mode = _database_file_mode(db)
     if not (create and not read_only) and (mode is None or not stat.S_ISREG(mode)):
         blocker = file_on_the_way(db) if mode is None else None
         if blocker is not None:

@@ -29,7 +29,6 @@ import logging
 import os
 import secrets
 import socket
-import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ import pyarrow.parquet as pq
 
 from analytics.errors import AnalyticsError
 from analytics.event import EVENT_SCHEMA
+from analytics.filekinds import special_kind
 from analytics.forkgate import arrow_section
 
 SEGMENT_SUFFIX = ".parquet"
@@ -250,14 +250,7 @@ def _kind_of(path: Path) -> str | None:
         mode = path.stat().st_mode
     except OSError:
         return "a link to nothing" if path.is_symlink() else None
-    kinds = (
-        (stat.S_ISFIFO, "a named pipe"),
-        (stat.S_ISDIR, "a folder"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a device"),
-        (stat.S_ISBLK, "a device"),
-    )
-    return next((kind for test, kind in kinds if test(mode)), "a special file")
+    return special_kind(mode) or "a special file"  # a regular file only if replaced since
 
 
 def remove_stale_temps(

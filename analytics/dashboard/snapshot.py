@@ -28,6 +28,7 @@ from anyio import to_thread
 
 from analytics.database import check_schema_version, folder_problem, is_lock_conflict
 from analytics.errors import WarehouseSchemaError, first_line
+from analytics.filekinds import special_kind
 from analytics.tables import EMPTY_MIX, MIX_TABLES, REFERRER_DOMAINS_FALLBACK, ROLLUP_TABLES
 
 logger = logging.getLogger("analytics.dashboard")
@@ -98,6 +99,14 @@ def _stat(path: Path) -> tuple[int, int, int] | None:
     return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
+def _special_kind(path: Path) -> str | None:
+    """What `path` is when it is there but not a regular file ("a named pipe"), else None."""
+    try:
+        return special_kind(os.stat(path).st_mode)
+    except OSError:
+        return None  # gone since, or unreadable: ATTACH says why
+
+
 def signature(path: Path) -> Signature:
     # The WAL holds commits not yet checkpointed into the main file.
     return (_stat(path), _stat(path.with_name(path.name + ".wal")))
@@ -120,6 +129,15 @@ def load(path: Path) -> Snapshot:
             "no analytics data yet: the warehouse file does not exist (run `analytics rollup`, "
             "or check the dashboard's db_path)",
             detail="the file does not exist",
+        )
+    kind = _special_kind(path)
+    if kind is not None:
+        # ATTACH would open it: a named pipe blocks that for ever, and with it every later
+        # refresh, which waits for this one's lock.
+        raise WarehouseUnavailable(
+            "the warehouse cannot be read: its db_path names no regular file "
+            "(the server's log says what it names)",
+            detail=f"not a regular file ({kind})",
         )
     started = time.perf_counter()
     con = duckdb.connect(":memory:")
