@@ -1011,11 +1011,16 @@ def _prune(args: argparse.Namespace) -> int:
     # are gone, so "stopped by SIGTERM" (exit 143) was untrue, and a second prune, deleting
     # nothing, left their bytes readable in the file. The compaction (seconds) then goes on,
     # as after a rollup. Without one, it can be stopped until its rename, as `compact` can.
-    stopped_during_commit = stops.first
-    if stopped_during_commit is None:
+    compacting = bool(deleted) and not args.no_compact
+    if compacting and stops.during_commit is None:
         stops.commit_ends()
+    # Read after commit_ends: a signal handled before it was noted during the commit, one
+    # after it raises. Read before, a signal in between was noted but taken for none, and
+    # the compaction then said it came after its rename. With no compaction, the commit
+    # never ends: a signal as the process exits is ignored, as after a rollup (it said 143).
+    stopped_during_commit = stops.during_commit
     code = 0
-    if deleted and not args.no_compact:
+    if compacting:
         code = _compact_after_prune(args.db, quiet=args.quiet, lock_timeout=args.wait, stops=stops)
         if code == 0 and stopped_during_commit is None:  # renamed into place
             _warn_stopped_after_rename(stops)
@@ -1188,9 +1193,18 @@ class _Stops:
         # Landing between this and COMMIT, a signal lets the run commit: what it says then
         # is true, and what the README promises (committed: exit 0, 3 or 4).
         self.committing = False
+        # The first signal a handler noted while `committing`: set by the handlers alone (in
+        # the main thread, between bytecodes), never by the watcher thread, so that read after
+        # `commit_ends` it tells for certain which side of the commit's end a signal fell on.
+        self.during_commit: int | None = None
 
     def note(self, signum: int) -> None:
         self.received.append(signum)  # list.append is atomic: the watcher thread calls it
+
+    def note_during_commit(self, signum: int) -> None:
+        self.note(signum)
+        if self.during_commit is None:
+            self.during_commit = signum
 
     def commit_begins(self) -> None:
         self.committing = True
@@ -1214,8 +1228,8 @@ def _raise_stopped_once(stops: _Stops) -> Callable[[int, object], None]:
         nonlocal raised
         if stops.committing:
             # Noted here too, not by the watcher thread alone: it may read the signal only
-            # after the command has asked `stops.first` (a prune's COMMIT: see _prune).
-            stops.note(signum)
+            # after the command has asked (a prune's COMMIT: see _prune).
+            stops.note_during_commit(signum)
         elif not raised:
             raised = True
             raise _Stopped(signum)
@@ -1228,7 +1242,7 @@ def _interrupt_unless_committing(stops: _Stops) -> Callable[[int, object], None]
         # Ctrl-C as Python's own handler takes it (every press raises), but not once the
         # rollup's COMMIT is under way: the run is then finished instead (see _Stops).
         if stops.committing:
-            stops.note(signum)  # as in _raise_stopped_once
+            stops.note_during_commit(signum)  # as in _raise_stopped_once
         else:
             raise KeyboardInterrupt
 

@@ -88,3 +88,68 @@ def test_a_signal_during_the_prunes_commit_lets_it_finish_and_compact(
     )
     assert event_count(warehouse) == 300
     assert MARKER not in warehouse.read_bytes()
+
+
+# The prune run by the CLI with a signal sent at a chosen moment, by the process to itself:
+# as the interpreter exits (an atexit hook), or just before the commit's end is marked.
+PRUNE_SIGNALLED = """
+import atexit, os, sys
+from analytics import cli
+
+moment, signum = sys.argv[1], int(sys.argv[2])
+if moment == "at-exit":
+    atexit.register(os.kill, os.getpid(), signum)
+else:  # "before-commit-ends"
+    ends = cli._Stops.commit_ends
+
+    def signal_then_end(self):
+        os.kill(os.getpid(), signum)
+        ends(self)
+
+    cli._Stops.commit_ends = signal_then_end
+sys.argv[1:] = sys.argv[3:]
+sys.exit(cli.console_main())
+"""
+
+
+def _prune_signalled(moment: str, signum: int, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", PRUNE_SIGNALLED, moment, str(signum), "prune", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "raw_days", [("5", "--no-compact"), ("30",)], ids=["no-compact", "nothing-deleted"]
+)
+def test_a_signal_as_a_prune_without_compaction_exits_does_not_kill_it(
+    warehouse: Path, raw_days: tuple[str, ...]
+) -> None:
+    """A prune with no compaction to follow is done at its COMMIT: a SIGTERM while the
+    interpreter exits is ignored, as after a rollup's (it killed the committed prune: 143)."""
+    done = _prune_signalled(
+        "at-exit", signal.SIGTERM, "--db", str(warehouse), "--raw-days", *raw_days
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("pruned "), done.stdout
+    assert done.stderr == ""
+
+
+def test_a_signal_just_before_the_commits_end_is_counted_as_during_it(warehouse: Path) -> None:
+    """Handled after the command looked for a signal noted during COMMIT but before it marked
+    the commit's end, a signal was noted and taken for none: the compaction then said it
+    came 'after the compacted file was renamed into place' (or, refused, 'stopped' after a
+    committed prune). It is the prune's: one warning, and the compaction finishes."""
+    done = _prune_signalled(
+        "before-commit-ends", signal.SIGTERM, "--db", str(warehouse), "--raw-days", "5"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "pruned 300 raw events older than 5 days"
+    assert done.stderr == (
+        "analytics: WARNING: SIGTERM came after the prune was committed: the prune was "
+        "finished, not rolled back\n"
+    )
+    assert MARKER not in warehouse.read_bytes()
