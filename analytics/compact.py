@@ -22,6 +22,7 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import shutil
 import stat
 import time
@@ -39,7 +40,7 @@ from analytics.database import (
     os_reason,
     quote_path,
 )
-from analytics.errors import Interrupted, WarehouseError, WarehouseMissingError
+from analytics.errors import Interrupted, WarehouseError, WarehouseMissingError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ TEMPORARY_SUFFIX = ".compacting"
 # 0.1 s later in `analytics.database.connect`, opens the new file by name. Released at once,
 # such a process could lock the old, unlinked file and commit its work where nobody reads it.
 HOLD_AFTER_RENAME = 0.3
+# DuckDB's words for a write the system refused, ending in the system's own.
+_FAILED_WRITE = re.compile(r'Could not write file "[^"]*":\s*(?P<words>[^"]+)$')
 # The catalog, object by object: the copy must hold every one with the same definition.
 _CATALOG = {
     "tables": "SELECT schema_name, table_name, sql FROM duckdb_tables() WHERE database_name = ?",
@@ -120,7 +123,7 @@ def compact(
             raise WarehouseError(f"database {str(named)!r} is not a warehouse (no events table)")
         # The journal goes into the file first: the copy and the rename leave no journal
         # beside the file that the new one would be taken to continue.
-        con.execute("FORCE CHECKPOINT")
+        _checkpoint(con, named)
         size = os.stat(db).st_size
         _check_free_space(named, db, size)
         source = _database_name(con)
@@ -215,6 +218,26 @@ def _check_replaceable(named: Path, db: Path) -> os.stat_result:
                 "user is not in: the rewritten file could not keep that group"
             )
     return info
+
+
+def _checkpoint(con: duckdb.DuckDBPyConnection, named: Path) -> None:
+    """Write the warehouse's journal into its file, or raise WarehouseError (Interrupted
+    when stopped). A checkpoint that cannot write (a full disk) is a FATAL DuckDB error:
+    uncaught, it was a traceback and exit 1, which cron's wrapper takes for "busy, nothing
+    committed" after a rollup or prune whose work was committed. The database instance is
+    invalidated by it: `compact`'s `finally` closes the connection, and nothing else uses
+    it. The file is as it was, the committed work still in the journal."""
+    try:
+        con.execute("FORCE CHECKPOINT")
+    except (duckdb.Error, RuntimeError) as exc:
+        if is_interruption(exc):
+            raise Interrupted(f"compacting {str(named)!r} was stopped; it is unchanged") from None
+        if not isinstance(exc, duckdb.Error):
+            raise
+        raise WarehouseError(
+            f"cannot compact {str(named)!r}: its journal cannot be written into the file: "
+            f"{_duckdb_reason(exc)} (the database is unchanged)"
+        ) from None
 
 
 def _check_free_space(named: Path, db: Path, size: int) -> None:
@@ -390,6 +413,11 @@ def _duckdb_reason(exc: duckdb.Error) -> str:
     _, found, original = str(exc).partition("Original error: ")
     if found and original.strip():
         return original.strip().splitlines()[0]
+    # A FORCE CHECKPOINT that cannot write: 'FATAL Error: Failed to create checkpoint because
+    # of error: Could not write file "<path>": No space left on device'.
+    written = _FAILED_WRITE.search(first_line(exc))
+    if written is not None:
+        return written.group("words").strip()
     return os_reason(exc)
 
 

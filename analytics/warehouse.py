@@ -865,6 +865,22 @@ class Warehouse:
                 f"{_warehouse_error(self.path, exc)}; whether this run was committed could "
                 "not be read back: the next run finds out, and counts nothing twice"
             ) from None
+        self._checkpoint_committed(con)
+
+    def _checkpoint_committed(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Write the journal of a committed transaction into the file now, saying so when
+        that fails. Left to DuckDB's checkpoint as the connection closes, a failure (a full
+        disk) was silent: exit 0, and the journal `<db>.wal` grew run after run, with cron
+        told nothing until a COMMIT itself failed. Committed either way: the work is durable
+        in the journal, which every open replays."""
+        try:
+            con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            if is_interruption(exc):
+                return  # a stop that came too late to stop the run: closing checkpoints
+            # A FATAL error invalidates the database: closed, nothing uses it again.
+            con.close()
+            self._warn_committed_with_failed_checkpoint(exc)
 
     def _warn_committed_with_failed_checkpoint(self, exc: duckdb.Error) -> None:
         journal = Path(f"{self.path}.wal")

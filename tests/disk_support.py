@@ -35,3 +35,9 @@ def mounted_tmpfs(mount_point: Path, size: str) -> Iterator[Path]:
         # Lazily only where a plain unmount fails (still busy): no mount outlives its test.
         if subprocess.run(["umount", str(mount_point)], check=False).returncode != 0:
             subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def resize_tmpfs(mount_point: Path, size: str) -> None:
+    """Give the tmpfs on `mount_point` (from `mounted_tmpfs`) `size` in place, its files kept:
+    room made on a full disk, for the run after the one that failed there."""
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(mount_point)], check=True)
