@@ -51,7 +51,7 @@ from cookiewall.decisions import (
 )
 from cookiewall.messages import ClientError, Reply, Request, Site, error, refused_form_texts
 from cookiewall.origins import normal_origin, own_origin, referer_origin, trusted_origin
-from cookiewall.policy import Policy
+from cookiewall.policy import CookieRule, Policy
 from cookiewall.receipts import ReceiptLog, is_receipt_id
 
 logger = logging.getLogger("cookiewall")
@@ -78,6 +78,10 @@ MAX_ROOT_PATH = 1024
 # Browsers keep at most 180 cookies per domain (Chromium; Firefox 150): a withdrawal expires
 # no more of those the Cookie header names, or crafted names make it answer megabytes.
 MAX_EXPIRED_COOKIES = 180
+# The extra deletions at "/" for carried cookies whose rule says another path (see
+# `_carried_copies`): one a cookie on average, so a crafted header of 180 registered names
+# cannot make the answer grow by more than that.
+MAX_EXPIRED_COPIES = MAX_EXPIRED_COOKIES
 # Nor does one send a host more than those 180: names past the first 1,000 of a Cookie header
 # are crafted, and each would cost a rule lookup (and evict the policy's cached matches).
 MAX_REQUEST_COOKIES = 1000
@@ -494,20 +498,23 @@ class ConsentEndpoints:
         return headers
 
     def _deletions(self, request: Request, *, keep: frozenset[str]) -> list[bytes]:
-        """Expiring Set-Cookies for the registered cookies of every category not in `keep`."""
+        """Expiring Set-Cookies for the registered cookies of every category not in `keep`:
+        at the rule's path and domain, and, for a cookie the request carries, at "/" as well
+        (`_carried_copies`)."""
         header = request.headers.get("cookie", "")
-        names = setcookie.request_cookie_names(header, limit=MAX_REQUEST_COOKIES)
+        carried = setcookie.request_cookie_names(header, limit=MAX_REQUEST_COOKIES)
         request_path = browser_path(request.scope, request.site.root)
         secure = request.secure
         # A cookie registered at a path this endpoint is not under (`path="/shop"`) never
         # reaches it, so the Cookie header cannot say whether the browser has it: expire it
         # anyway (harmless if absent). Patterns cannot be expanded into names that way.
-        names.update(
+        names = carried | {
             rule.pattern
             for rule in self.policy.cookies
             if not rule.is_pattern and not _path_matches(rule.path, request_path)
-        )
+        }
         headers: list[bytes] = []
+        copies: list[bytes] = []
         expired = 0
         for name in sorted(names):
             if name == self.cookie_name or not setcookie.cookie_name_ok(name):
@@ -518,20 +525,11 @@ class ConsentEndpoints:
             expired += 1
             if expired > MAX_EXPIRED_COOKIES:
                 break
-            # A cookie set without Domain is host-only: a Domain= deletion misses it. A
-            # partitioned one lives in its own jar: the plain deletion misses that too.
-            for domain in (rule.domain, None) if rule.domain else (None,):
-                for partitioned in (False, True) if rule.partitioned else (False,):
-                    headers.append(
-                        setcookie.deletion(
-                            name,
-                            path=rule.path,
-                            domain=domain,
-                            secure=secure,
-                            partitioned=partitioned,
-                        )
-                    )
-        return headers
+            headers.extend(_expiring(name, rule.path, rule.domain, rule.partitioned, secure))
+            if name in carried and len(copies) < MAX_EXPIRED_COPIES:
+                copies.extend(_carried_copies(name, rule, secure))
+        # A `__Host-` name's rule deletion is host-only at "/" whatever its domain: said once.
+        return list(dict.fromkeys([*headers, *copies[:MAX_EXPIRED_COPIES]]))
 
     def _answer(self, consent: Consent, is_form: bool, next_path: str, site: Site) -> Reply:
         reply = _back_to(next_path, site) if is_form else self._state_reply(consent)
@@ -944,6 +942,34 @@ def browser_path(scope: MutableMapping[str, Any], root: str) -> str:
     if root and not (path == root or path.startswith(f"{root}/")):
         path = root + path  # a server that strips the root path from raw_path too
     return path
+
+
+def _expiring(
+    name: str, path: str, domain: str | None, partitioned: bool, secure: bool
+) -> list[bytes]:
+    """Deletions of `name` at `path`: at `domain` and host-only (a cookie set without Domain
+    is host-only, which a Domain= deletion misses), and in the partitioned jar as well when
+    the cookie is partitioned (the plain deletion misses that one too)."""
+    return [
+        setcookie.deletion(name, path=path, domain=where, secure=secure, partitioned=jar)
+        for where in ((domain, None) if domain else (None,))
+        for jar in ((False, True) if partitioned else (False,))
+    ]
+
+
+def _carried_copies(name: str, rule: CookieRule, secure: bool) -> list[bytes]:
+    """Deletions at "/" of a registered cookie the request carries, when its rule says another
+    path: an app's `set_cookie` writes Path=/ unless told otherwise, and a rule of
+    `path="/shop"` would make a withdrawal expire only a copy at /shop, leaving the one the
+    visitor has. The browser sent it here, so "/" is a place it can live at. Only "/", not
+    every path enclosing the endpoint's: under a root path that would be four more a cookie
+    (`/shop`, `/shop/`, each with and without Domain), which push the answer past a proxy's
+    4k header buffer (nginx's default), where the whole withdrawal is lost to a 502.
+    Host-only and at the rule's domain, as at its path; none for a `__Host-` name, which
+    browsers keep only at Path=/ (its rule deletion)."""
+    if rule.path == "/" or setcookie.host_only(name):
+        return []
+    return _expiring(name, "/", rule.domain, rule.partitioned, secure)
 
 
 def _path_matches(cookie_path: str, request_path: str) -> bool:

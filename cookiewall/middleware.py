@@ -37,7 +37,7 @@ from cookiewall.consent import Consent, ConsentCodec, Decision
 from cookiewall.cookienames import shown_name
 from cookiewall.endpoints import ConsentEndpoints, browser_path, route_path, safe_next
 from cookiewall.messages import Reply, Request, Site
-from cookiewall.policy import Policy
+from cookiewall.policy import CookieRule, Policy
 from cookiewall.receipts import ReceiptLog
 
 Scope = MutableMapping[str, Any]
@@ -216,6 +216,13 @@ class ConsentMiddleware:
         # Set-Cookie name (the bytes before the first '=') -> its rule's category; None for
         # names that no rule declares or that need the careful path (see `_gated`).
         self._category_by_name: dict[bytes, str | None] = {}
+        # A Set-Cookie that only deletes an optional cookie (the whole value) -> its rule's
+        # category: remembered apart from `_category_by_name`, whose names are judged by
+        # where they set the cookie (`_judged_scope`), which a deletion does not say.
+        self._category_by_deletion: dict[bytes, str] = {}
+        # Patterns of the rules warned about for a Set-Cookie away from their path or domain
+        # (see `_judged_scope`): once a rule, so bounded by the policy, not by traffic.
+        self._warned_scope: dict[str, None] = {}
         # Cookie header -> the consent cookie's value in it (see `__call__`); bounded.
         self._value_by_header: dict[bytes, str] = {}
         # Hashes of the bad consent values cleared once (`_clear_bad`), oldest first; bounded.
@@ -907,6 +914,7 @@ class ConsentMiddleware:
         granted = consent.granted
         required = self.policy.required_names
         categories = self._category_by_name
+        deletions = self._category_by_deletion
         optional = shared = False
         for key, value in headers:
             if key != b"set-cookie" and (len(key) != 10 or key.lower() != b"set-cookie"):
@@ -928,7 +936,9 @@ class ConsentMiddleware:
                 if not equals or name_part.find(b";") >= 0:
                     # No name=value pair: a browser stores a nameless cookie, not `name_part`.
                     return self._filter(headers, consent, http=http)
-                category = self._category_of(name_part, value)
+                # A deletion remembered by its whole value (`_category_of`): its name is not,
+                # so that a Set-Cookie that sets the cookie is still judged.
+                category = deletions.get(value) or self._category_of(name_part, value)
             if category is None or category not in granted:
                 return self._filter(headers, consent, http=http)
             # Private even when it is a deletion (which passes for everyone): not worth
@@ -949,11 +959,60 @@ class ConsentMiddleware:
         rule = self.policy.rule_for(name)
         if rule is None:
             return None  # undeclared: `_filter` remembers it; not cached, it stays rare
+        if rule.category not in self.policy.required_names and not self._judged_scope(rule, value):
+            # A deletion: remembered by its value, which an app repeats as it is (a reset
+            # page's `delete_cookie("theme")`), so that each response does not look up the
+            # rule and parse the date again; the name waits for a Set-Cookie that sets it.
+            deletions = self._category_by_deletion
+            if len(deletions) >= _REMEMBERED_NAMES:
+                deletions.pop(next(iter(deletions)))
+            deletions[value] = rule.category
+            return rule.category
         cache = self._category_by_name
         if len(cache) >= _REMEMBERED_NAMES:
             cache.pop(next(iter(cache)))
         cache[name_part] = rule.category
         return rule.category
+
+    def _judged_scope(self, rule: CookieRule, value: bytes) -> bool:
+        """Warn once per rule when an optional cookie's Set-Cookie puts it at a `Path` or
+        `Domain` other than its rule's; False for a deletion, which sets nothing to judge.
+
+        A withdrawal (and a decision that takes a category back) expires the cookie where
+        its rule says it lives, and at "/" too if the browser sends it to the consent
+        endpoint (endpoints._carried_copies): an app's `set_cookie("ad_id", ...)` writes
+        Path=/, and a rule of `path="/shop"` leaves that copy with a visitor who withdrew on
+        a page where the browser did not send it. Judged at the first Set-Cookie of a name
+        (the category is cached from then: the consenting visitor's path parses no
+        attributes), never logging the value, nor the app's path (it can name an account,
+        `/u/jane@example.com`). A Set-Cookie without Path (the default path: the page's
+        folder) is not judged: every framework's `set_cookie` writes one."""
+        if rule.pattern in self._warned_scope:
+            return True  # said for the rule already: nothing left to tell
+        if setcookie.is_deletion(value):
+            return False
+        path, domain = setcookie.scope(value)
+        wanted = rule.domain.removeprefix(".").lower() if rule.domain else None
+        # Host-only is covered either way: a rule's domain gets a host-only deletion too.
+        reached = domain is None or domain == wanted
+        if (path is None or path == rule.path) and reached:
+            return True
+        # Once a rule: a pattern rule's names (`ad_<campaign>`) may be new on every request.
+        self._warned_scope[rule.pattern] = None
+        reach = (
+            "expires it there only when the browser sends it to the consent endpoint"
+            if path == "/" and reached
+            else "cannot expire it there"
+        )
+        logger.warning(
+            "cookiewall: the app sets a cookie of rule %r at %s, but the rule says %s: a"
+            " withdrawal %s; give the rule the path and domain the app uses",
+            rule.pattern,
+            _where(_shown_path(path, rule.path), domain),
+            _where(f"Path={rule.path}", wanted),
+            reach,
+        )
+        return True
 
     async def _send_injected(
         self, scope: Scope, send: Send, start: Message, site: Site, body: bytes, consent: Consent
@@ -1051,6 +1110,24 @@ class ConsentMiddleware:
         kept, removed, undeclared = setcookie.filter_headers(
             headers, consent.granted, self.policy, reserved=self.cookie_name
         )
+        if consent.granted != self.policy.required_names:
+            # An optional cookie kept that `_gated` did not reach (a header before it sent the
+            # response here): judged and remembered as it would have been there, once a name
+            # (`_category_of`, `_judged_scope`). Skipped for a visitor who allows no optional
+            # category, the common slow path: what they keep (necessary cookies, deletions)
+            # is never judged.
+            remembered = self._category_by_name
+            for key, value in kept:
+                if key != b"set-cookie" and key.lower() != b"set-cookie":
+                    continue
+                name_part, equals, _ = value.partition(b"=")
+                if (
+                    equals
+                    and name_part not in remembered
+                    and value not in self._category_by_deletion
+                    and name_part.find(b";") < 0
+                ):
+                    self._category_of(name_part, value)
         # Names as published and logged: a part that names one account (`wp-settings-1337`)
         # masked (see cookiewall.cookienames), so that the public declaration and the log
         # tell nobody which accounts exist, and per-user names are one entry, not a thousand.
@@ -1178,6 +1255,21 @@ class _InnerGateReport:
         self.set_cookies: list[bytes] | None = None
         self.status: object = None
         self.content_type: bytes | None = None
+
+
+def _where(path: str, domain: str | None) -> str:
+    """A cookie's place as a log line says it: `Path=/shop`, then its domain or host-only."""
+    return f"{path}, Domain={domain}" if domain else f"{path}, host-only"
+
+
+def _shown_path(path: str | None, rule_path: str) -> str:
+    """An app's cookie `Path` as a log line may say it: "/" and the rule's own (the policy's
+    words), any other only as that: a path can name an account (`/u/jane@example.com`)."""
+    if path is None:
+        return "no Path (the page's folder)"
+    if path in ("/", rule_path):
+        return f"Path={path}"
+    return "a Path other than / (not logged)"
 
 
 def _confined_below(value: bytes, mount: str) -> bool:

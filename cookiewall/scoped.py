@@ -13,7 +13,13 @@ from typing import Any
 
 from cookiewall.consent import Consent
 
+# Said by the kind of request: an HTTP request without one never went through the gate,
+# while a websocket's always lacks one (the gate passes those through untouched).
 _NO_CONSENT = (
+    "no consent on this request: add cookiewall.ConsentMiddleware around the app"
+    " (or this route is outside it)"
+)
+_NO_CONSENT_WEBSOCKET = (
     "no consent on this request: add cookiewall.ConsentMiddleware to the app"
     " (websocket scopes pass through it untouched and carry none)"
 )
@@ -37,5 +43,7 @@ def consent_from_scope(scope: Mapping[str, Any]) -> Consent:
     state = scope.get("state")
     consent = state.get("consent") if isinstance(state, Mapping) else None
     if not isinstance(consent, Consent):
-        raise RuntimeError(_NO_CONSENT)
+        raise RuntimeError(
+            _NO_CONSENT_WEBSOCKET if scope.get("type") == "websocket" else _NO_CONSENT
+        )
     return consent

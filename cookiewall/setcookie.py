@@ -121,6 +121,29 @@ def is_deletion(value: bytes, now: float | None = None) -> bool:
     return chromium_expires is not None and chromium_expires <= moment
 
 
+def scope(value: bytes) -> tuple[str | None, str | None]:
+    """Where a browser keeps the cookie this Set-Cookie sets: its `Path` (None when it has
+    none a browser takes, so the default path of the URL asked for) and its `Domain` (None:
+    host-only; without a leading dot, in lower case), each the last one a browser reads
+    (RFC 6265 5.2.3-5.2.4; a value over MAX_ATTRIBUTE_VALUE octets is skipped)."""
+    path: str | None = None
+    domain: str | None = None
+    for attribute in value.split(b";")[1:]:
+        key, _, raw = attribute.partition(b"=")
+        key = key.strip(b" \t").lower()
+        if key not in (b"path", b"domain"):
+            continue
+        raw = raw.strip(b" \t")
+        if len(raw) > MAX_ATTRIBUTE_VALUE:
+            continue
+        text = raw.decode("latin-1")
+        if key == b"path":
+            path = text if text.startswith("/") else None
+        elif text:  # an empty Domain is ignored (RFC 6265 5.2.3): the one before stands
+            domain = text.removeprefix(".").lower()
+    return path, domain
+
+
 def _int64(raw: bytes) -> int | None:
     """Chromium's StringToInt64 "perfect conversion": digits, an optional '-', in range."""
     digits = raw[1:] if raw[:1] == b"-" else raw
