@@ -212,6 +212,17 @@ def _database_file_mode(db: Path) -> int | None:
         # involved, so no --wait ends it), and readers called it missing, whose advice (run
         # `analytics rollup`) was that hang; a device or socket failed in DuckDB's words.
         raise WarehouseError(f"database {str(db)!r} is not a regular file ({kind})")
+    if mode is not None:
+        # DuckDB opens the journal too, whenever it is there (beside the file a link points
+        # at): a named pipe there blocked the open for ever just the same.
+        journal = Path(f"{os.path.realpath(db) if os.path.islink(db) else db}.wal")
+        journal_mode = _file_mode(journal)
+        journal_kind = None if journal_mode is None else special_kind(journal_mode)
+        if journal_kind is not None:
+            raise WarehouseError(
+                f"database {str(db)!r}: its journal {str(journal)!r} is not a regular file "
+                f"({journal_kind})"
+            )
     return mode
 
 
@@ -225,9 +236,15 @@ def check_writable(path: str | os.PathLike[str]) -> None:
 def _check_writable(db: Path, *, exists: bool) -> None:
     """Refuse, before any work, a database this user could open but never commit to."""
     if exists and not _may(db, os.W_OK):
+        # Said as it is: a file nobody here may read was told "reading it still works".
+        if not _may(db, os.R_OK):
+            raise WarehouseError(
+                f"database {str(db)!r} is neither readable nor writable for this user"
+            )
+        read_only_mount = _on_read_only_mount(db)
+        where = "on a read-only file system" if read_only_mount else "read-only for this user"
         raise WarehouseError(
-            f"database {str(db)!r} is read-only for this user "
-            "(reading it, as reports and exports do, still works)"
+            f"database {str(db)!r} is {where} (reading it, as reports and exports do, still works)"
         )
     # DuckDB writes its journal, <db>.wal, beside the file and deletes it at each checkpoint:
     # without a writable folder, a run fails at COMMIT, after all its work, and a run with
@@ -374,6 +391,14 @@ def _data_file_message(db: Path) -> str:
         f"{str(db)!r} is not a DuckDB database but a data file (Parquet, CSV or "
         "JSON), which DuckDB would only show as a view; check --db"
     )
+
+
+def _on_read_only_mount(path: Path) -> bool:
+    """Whether `path` is on a file system mounted read-only (no chmod makes it writable)."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _may(path: Path, mode: int) -> bool:

@@ -164,3 +164,34 @@ def test_the_dashboard_answers_503_for_a_named_pipe(
         assert str(tmp_path) not in response.text  # the path is for the server's log only
     said = [r.getMessage() for r in caplog.records if r.name == "analytics.dashboard"]
     assert said == [f"dashboard cannot use {str(pipe)!r}: not a regular file (a named pipe)"]
+
+
+def _warehouse_with_a_pipe_as_its_journal(tmp_path: Path) -> tuple[Path, Path]:
+    db = tmp_path / "analytics.duckdb"
+    (tmp_path / "spool").mkdir()
+    Warehouse(db).run(tmp_path / "spool")
+    assert not Path(f"{db}.wal").exists()  # checkpointed at the end of the run
+    return db, _named_pipe(Path(f"{db}.wal"))
+
+
+@pytest.mark.parametrize("command", ["rollup", "report"])
+def test_a_named_pipe_as_the_journal_is_named_too(tmp_path: Path, command: str) -> None:
+    """DuckDB opens `<db>.wal` whenever it is there: a pipe there hung the open as one at
+    the database's own path did (review r249)."""
+    db, journal = _warehouse_with_a_pipe_as_its_journal(tmp_path)
+    done, _ = _run(command, db, tmp_path)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"analytics: error: database {str(db)!r}: its journal {str(journal)!r} is not a "
+        "regular file (a named pipe)\n"
+    )
+
+
+def test_the_dashboard_answers_503_for_a_named_pipe_as_the_journal(tmp_path: Path) -> None:
+    db, journal = _warehouse_with_a_pipe_as_its_journal(tmp_path)
+    app = app_for(db)
+    started = time.monotonic()
+    with _pipe_opened_after(journal, 10.0):
+        response = get(app, "/api/sites")
+    assert time.monotonic() - started < 10.0  # answered, not freed by the helper
+    assert response.status_code == 503

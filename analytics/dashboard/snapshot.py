@@ -130,7 +130,8 @@ def load(path: Path) -> Snapshot:
             "or check the dashboard's db_path)",
             detail="the file does not exist",
         )
-    kind = _special_kind(path)
+    # The journal too: ATTACH opens it whenever it is there.
+    kind = _special_kind(path) or _special_kind(path.with_name(path.name + ".wal"))
     if kind is not None:
         # ATTACH would open it: a named pipe blocks that for ever, and with it every later
         # refresh, which waits for this one's lock.
