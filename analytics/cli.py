@@ -140,6 +140,13 @@ def _not_empty(text: str) -> str:
     return text
 
 
+def _output_file(text: str) -> Path:
+    # Path("") is "." too: said "cannot write '.': it is a folder", of a name never given.
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty file name")
+    return Path(text)
+
+
 def _duckdb_file(text: str) -> Path:
     """A --db: a path DuckDB can be handed. It takes UTF-8 names only, and crashed on any
     other (`RuntimeError: std::bad_cast`, a traceback from every command)."""
@@ -167,7 +174,9 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value >= 0:
+    if value != value:  # NaN, which float() takes: no comparison holds, "negative" misled
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds")
+    if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
     return value
 
@@ -336,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how to write it (table)",
     )
     report.add_argument(
-        "--output", type=Path, metavar="FILE", help="write here, not stdout (- is stdout)"
+        "--output", type=_output_file, metavar="FILE", help="write here, not stdout (- is stdout)"
     )
     report.set_defaults(handler=_report)
 
@@ -352,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--table", required=True, metavar="TABLE", help="events or a daily_* table")
     export.add_argument("--format", required=True, metavar="{parquet,csv}", help="the file format")
     export.add_argument(
-        "--output", required=True, type=Path, metavar="FILE", help="a file, or - for stdout"
+        "--output", required=True, type=_output_file, metavar="FILE", help="a file, or - for stdout"
     )
     _quiet_option(export)
     export.set_defaults(handler=_export)
@@ -710,7 +719,7 @@ def _spark_rollup(args: argparse.Namespace, salts: Path | None) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     # Imported here so that rollup/export/prune never pay for (or depend on) the renderers.
-    from analytics.export import is_same_file
+    from analytics.export import database_part
     from analytics.render import render
     from analytics.reports import ReportQuery, run_report
 
@@ -725,8 +734,9 @@ def _report(args: argparse.Namespace) -> int:
         args.output = None
     if args.output is None and args.stdout_closed:
         raise UsageError(STDOUT_CLOSED)
-    if args.output is not None and is_same_file(args.output, args.db):
-        raise UsageError(f"output {str(args.output)!r} is the database itself; choose another file")
+    part = None if args.output is None else database_part(args.output, args.db)
+    if part is not None:
+        raise UsageError(f"output {str(args.output)!r} is {part}; choose another file")
     if args.output is not None:
         _check_output_folder(args.output)
     query = ReportQuery(

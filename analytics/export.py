@@ -182,6 +182,24 @@ def is_same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
         return False
 
 
+def database_part(output: str | os.PathLike[str], db_path: str | os.PathLike[str]) -> str | None:
+    """Which file of the database at `db_path` writing `output` would replace: "the database
+    itself" or "the database's journal" (through links and relative paths), else None.
+
+    The journal `<db>.wal` also while there is none: a report written there became the
+    journal a later open replays; over a pending one (a killed or full-disk run), it lost
+    committed work."""
+    if is_same_file(output, db_path):
+        return "the database itself"
+    # DuckDB names it after the path it was given; through a linked --db, after either name.
+    journals = {f"{db_path}.wal", f"{os.path.realpath(db_path)}.wal"}
+    if os.path.realpath(output) in {os.path.realpath(name) for name in journals} or any(
+        is_same_file(output, name) for name in journals
+    ):
+        return "the database's journal"
+    return None
+
+
 def output_folder_problem(output: str | os.PathLike[str]) -> str | None:
     """Why no file `output` can be written, naming its folder ("folder 'out' does not
     exist", "'w.duckdb' is a file, not a folder", "folder 'out' is not writable for this
@@ -230,8 +248,9 @@ def export_table(
     if _is_folder(named):
         # Even under /dev (/dev/shm), where `is_stream` sees a device.
         raise ExportError(f"cannot write {str(named)!r}: {IS_A_FOLDER}")
-    if is_same_file(named, db_path):
-        raise ExportError(f"output {str(named)!r} is the database itself; choose another file")
+    part = database_part(named, db_path)
+    if part is not None:
+        raise ExportError(f"output {str(named)!r} is {part}; choose another file")
     # Through a link, the file it points at is replaced and the link stays a link.
     target = named if stream else Path(os.path.realpath(named))
     folder = target.parent

@@ -76,7 +76,7 @@ from analytics.tables import (
     read_sql,
 )
 from analytics.timezones import validate_timezone
-from analytics.warehouse import has_any_table, migrate_schema
+from analytics.warehouse import checkpoint_committed, has_any_table, migrate_schema
 
 MANIFEST = "_cookiewall.json"
 # The files of one table, `day` taken from each file's own `day=` folder (Spark writes the
@@ -1505,6 +1505,9 @@ def load_spark_rollups(
             with contextlib.suppress(Exception):
                 con.execute("ROLLBACK")
             raise
+        # Loaded: a checkpoint that fails (a full disk) is a warning, as for the rollup; left
+        # to the one as the connection closes, it failed in silence, the journal growing.
+        checkpoint_committed(con, Path(db_path))
     except WarehouseError:
         raise
     except Exception as error:  # duckdb.Error and friends: one line for the CLI

@@ -392,6 +392,39 @@ def _write_failure(path: Path, error: duckdb.Error) -> str | None:
     return found.group("words").strip() if found else line.removeprefix("IO Error: ")
 
 
+def checkpoint_committed(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Write the journal of a transaction just committed on `con` (the database at `path`)
+    into the file now, saying so when that fails. Left to DuckDB's checkpoint as the
+    connection closes, a failure (a full disk) was silent: exit 0, and the journal
+    `<db>.wal` grew run after run, with cron told nothing until a COMMIT itself failed.
+    Committed either way: the work is durable in the journal, which every open replays.
+    Every writer that commits calls it: the rollup, the prune, `load_spark_rollups`."""
+    try:
+        con.execute("CHECKPOINT")
+    except duckdb.Error as exc:
+        if is_interruption(exc):
+            return  # a stop that came too late to stop the run: closing checkpoints
+        # A FATAL error invalidates the database: closed, nothing uses it again.
+        con.close()
+        _warn_committed_with_failed_checkpoint(path, exc)
+
+
+def _warn_committed_with_failed_checkpoint(path: Path, exc: duckdb.Error) -> None:
+    journal = Path(f"{path}.wal")
+    # The journal named only when it is there: a later open may have checkpointed it.
+    where = (
+        f"; the committed work stays in the journal {str(journal)!r} until a later run's "
+        "checkpoint succeeds"
+        if journal.exists()
+        else ""
+    )
+    logger.warning(
+        "the run was committed, but the checkpoint after its COMMIT failed: %s%s",
+        _write_failure(path, exc) or first_line(exc),
+        where,
+    )
+
+
 # A URL's scheme ("s3://", "file:///", Hadoop's "file:/"): as a Path, a relative folder.
 _URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|file:")
 
@@ -856,7 +889,7 @@ class Warehouse:
             con.close()
             found = self._read_back()
             if found == token:
-                self._warn_committed_with_failed_checkpoint(exc)
+                _warn_committed_with_failed_checkpoint(self.path, exc)
                 return
             if found == before:
                 raise  # nobody committed since this transaction began: not this one either
@@ -865,37 +898,7 @@ class Warehouse:
                 f"{_warehouse_error(self.path, exc)}; whether this run was committed could "
                 "not be read back: the next run finds out, and counts nothing twice"
             ) from None
-        self._checkpoint_committed(con)
-
-    def _checkpoint_committed(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Write the journal of a committed transaction into the file now, saying so when
-        that fails. Left to DuckDB's checkpoint as the connection closes, a failure (a full
-        disk) was silent: exit 0, and the journal `<db>.wal` grew run after run, with cron
-        told nothing until a COMMIT itself failed. Committed either way: the work is durable
-        in the journal, which every open replays."""
-        try:
-            con.execute("CHECKPOINT")
-        except duckdb.Error as exc:
-            if is_interruption(exc):
-                return  # a stop that came too late to stop the run: closing checkpoints
-            # A FATAL error invalidates the database: closed, nothing uses it again.
-            con.close()
-            self._warn_committed_with_failed_checkpoint(exc)
-
-    def _warn_committed_with_failed_checkpoint(self, exc: duckdb.Error) -> None:
-        journal = Path(f"{self.path}.wal")
-        # The journal named only when it is there: a later open may have checkpointed it.
-        where = (
-            f"; the committed work stays in the journal {str(journal)!r} until a later run's "
-            "checkpoint succeeds"
-            if journal.exists()
-            else ""
-        )
-        logger.warning(
-            "the run was committed, but the checkpoint after its COMMIT failed: %s%s",
-            _write_failure(self.path, exc) or first_line(exc),
-            where,
-        )
+        checkpoint_committed(con, self.path)
 
     def _read_back(self) -> str | _Unreadable | None:
         """The commit token the file holds (None: none yet), or `_Unreadable` (a busy file,

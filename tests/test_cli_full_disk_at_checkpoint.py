@@ -1,8 +1,8 @@
-"""A disk that fills at DuckDB's checkpoint, after a rollup's or prune's COMMIT: the work is
-committed and durable in the journal `<db>.wal`, so the command says the checkpoint failed in
-one warning and exits as committed (0, or 5 when its compaction could not run either);
-`analytics compact` says it in one line, exit 2. Once there is room, the next run writes the
-journal into the file: nothing lost, nothing counted twice.
+"""A disk that fills at DuckDB's checkpoint, after a rollup's, prune's or Spark load's COMMIT:
+the work is committed and durable in the journal `<db>.wal`, so the command says the
+checkpoint failed in one warning and exits as committed (0, or 5 when its compaction could
+not run either); `analytics compact` says it in one line, exit 2. Once there is room, the
+next run writes the journal into the file: nothing lost, nothing counted twice.
 
 Before (walkthrough h240, F1 and F2): the checkpoint DuckDB runs as the connection closes
 failed in silence (exit 0, the journal growing run after run), and the compaction's FORCE
@@ -27,11 +27,18 @@ import pytest
 
 from analytics.cli import main
 from analytics.event import Event
+from analytics.spark import load_spark_rollups
 from analytics.tables import ROLLUP_TABLES
 from analytics.warehouse import Warehouse
 from tests.cli_support import event_count
 from tests.disk_support import mounted_tmpfs, resize_tmpfs
-from tests.warehouse_support import events_for_days, table_rows, tally, write_events
+from tests.warehouse_support import (
+    events_for_days,
+    spark_style_output,
+    table_rows,
+    tally,
+    write_events,
+)
 
 DAYS = 30
 PER_DAY = 200
@@ -165,3 +172,26 @@ def test_compact_on_a_full_disk_with_a_journal_pending_is_one_line(
         assert main(["compact", "--db", str(db)]) == 0
         assert sorted(os.listdir(disk)) == ["w.duckdb"]
         _assert_every_count_once(db, traffic, pruned=0)
+
+
+def test_a_spark_load_whose_checkpoint_fails_says_so_and_the_next_load_finishes_it(
+    tmp_path: Path, traffic: Traffic, caplog: pytest.LogCaptureFixture
+) -> None:
+    output = spark_style_output(tmp_path, traffic.events, datetime.now(UTC))
+    with mounted_tmpfs(tmp_path / "disk", "2m") as disk:
+        db = disk / "w.duckdb"
+
+        load_spark_rollups(output, db)  # loaded: the 2.8 MiB file does not fit its checkpoint
+        assert [r.getMessage() for r in caplog.records] == [
+            _checkpoint_warning(db).removeprefix("analytics: WARNING: ")
+        ]  # before: nothing at all, the journal left behind
+        assert _journal(db).exists()
+
+        caplog.clear()
+        resize_tmpfs(disk, ROOM)
+        load_spark_rollups(output, db)
+        assert caplog.records == []
+        assert not _journal(db).exists()
+        expected = tally(traffic.events)
+        for table in ROLLUP_TABLES:
+            assert table_rows(db, table) == expected[table], table

@@ -12,6 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from analytics.cli import main
@@ -167,23 +168,80 @@ def test_export_into_a_named_pipe_writes_through_it(
     assert target.is_symlink() == through_link
 
 
+def _leave_a_pending_journal(db: Path) -> None:
+    """Committed work left in `db`'s journal `<db>.wal`, as a run killed before its
+    checkpoint, or one on a full disk, leaves it: every open replays it."""
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("PRAGMA disable_checkpoint_on_shutdown")
+        con.execute("DELETE FROM daily_totals WHERE pageviews > 0")
+    finally:
+        con.close()
+    assert Path(f"{db}.wal").exists()
+
+
 @pytest.mark.parametrize(
     "argv",
     [
-        ["report", "summary", "--db", "DB", "--output", "DB"],
-        ["export", "--db", "DB", "--table", "daily_totals", "--format", "csv", "--output", "DB"],
-        ["export", "--db", "DB", "--table", "events", "--format", "parquet", "--output", "DB"],
+        ["report", "summary", "--db", "DB", "--output", "OUT"],
+        ["export", "--db", "DB", "--table", "daily_totals", "--format", "csv", "--output", "OUT"],
+        ["export", "--db", "DB", "--table", "events", "--format", "parquet", "--output", "OUT"],
     ],
 )
-def test_output_onto_the_database_itself_is_refused(
-    tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("output", "journal_pending", "part"),
+    [
+        ("w.duckdb", False, "the database itself"),
+        ("w.duckdb.wal", False, "the database's journal"),
+        ("w.duckdb.wal", True, "the database's journal"),
+        ("journal-link", True, "the database's journal"),
+    ],
+    ids=["database", "journal-none-yet", "journal-pending", "link-to-journal"],
+)
+def test_output_onto_the_database_or_its_journal_is_refused(
+    tmp_path: Path,
+    argv: list[str],
+    output: str,
+    journal_pending: bool,
+    part: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Before: a slip of the tab key replaced the warehouse with the report or the export,
-    # exit 0; every raw event and rollup was gone.
+    # exit 0; every raw event and rollup was gone. Onto its journal (walkthrough h240 F9),
+    # the committed work pending there was lost, or the report became a journal to replay.
     db = build_one_day_warehouse(tmp_path)
+    assert db.name == "w.duckdb"
+    journal = Path(f"{db}.wal")
+    if journal_pending:
+        _leave_a_pending_journal(db)
+    (tmp_path / "journal-link").symlink_to(journal)
+    files = {path: path.read_bytes() for path in (db, journal) if path.exists()}
     before = table_rows(db, "daily_totals")
-    assert main([str(db) if arg == "DB" else arg for arg in argv]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("analytics: error: ")
-    assert "is the database" in err
+    out = str(tmp_path / output)
+
+    assert main([str(db) if arg == "DB" else out if arg == "OUT" else arg for arg in argv]) == 2
+    assert capsys.readouterr().err == (
+        f"analytics: error: output {out!r} is {part}; choose another file\n"
+    )
+    assert {path: path.read_bytes() for path in (db, journal) if path.exists()} == files
     assert table_rows(db, "daily_totals") == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["report", "summary", "--db", "DB", "--output", ""],
+        ["export", "--db", "DB", "--table", "daily_totals", "--format", "csv", "--output", ""],
+    ],
+    ids=["report", "export"],
+)
+def test_an_empty_output_name_is_said_as_such(
+    warehouse: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: an unset shell variable, --output "$OUT", became "." and was refused as
+    # "cannot write '.': it is a folder", a name nobody gave.
+    assert main([str(warehouse) if arg == "DB" else arg for arg in argv]) == 2
+    assert capsys.readouterr().err == (
+        f"analytics: error: argument --output: an empty file name (see 'analytics {argv[0]} "
+        "--help')\n"
+    )

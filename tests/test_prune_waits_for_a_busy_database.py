@@ -73,7 +73,12 @@ def test_once_the_other_process_is_gone_the_same_prune_succeeds(tmp_path: Path) 
 
 
 @pytest.mark.parametrize(
-    ("value", "message"), [("-1", "must not be negative"), ("soon", "not a number of seconds")]
+    ("value", "message"),
+    [
+        ("-1", "'-1' must not be negative"),
+        ("soon", "'soon' is not a number of seconds"),
+        ("nan", "'nan' is not a number of seconds"),  # before: "'nan' must not be negative"
+    ],
 )
 def test_a_bad_wait_is_one_line_and_exit_2(tmp_path: Path, value: str, message: str) -> None:
     db = _warehouse_with_old_events(tmp_path)

@@ -21,6 +21,7 @@ import pytest
 
 from analytics.cli import main
 from analytics.warehouse import Warehouse
+from tests.disk_support import mounted_tmpfs
 from tests.objectstore_support import (
     MOTO_MISSING,
     client_with_bucket,
@@ -261,7 +262,11 @@ def _fill(argv: tuple[str, ...], **paths: Path) -> list[str]:
     return [arg.format(**{k: str(v) for k, v in paths.items()}) for arg in argv]
 
 
-@pytest.mark.parametrize("file_mode", [0o444, 0o666], ids=["read-only file", "read-only folder"])
+@pytest.mark.parametrize(
+    "file_mode",
+    [0o444, 0o000, 0o666],
+    ids=["read-only file", "unreadable file", "read-only folder"],
+)
 @pytest.mark.parametrize("argv", WRITERS, ids=_command_id)
 def test_a_writer_on_a_warehouse_it_may_not_write_fails_in_one_line_and_changes_nothing(
     nobody: Nobody, file_mode: int, argv: tuple[str, ...]
@@ -275,10 +280,32 @@ def test_a_writer_on_a_warehouse_it_may_not_write_fails_in_one_line_and_changes_
     before = _fingerprint(nobody.root)
     err = _one_line_error(nobody.cli(*_fill(argv, spool=spool, db=db)))
     if file_mode == 0o444:
-        assert f"database {str(db)!r} is read-only for this user" in err
+        assert f"database {str(db)!r} is read-only for this user (reading it, " in err
+    elif file_mode == 0o000:  # before: "read-only ... (reading it ... still works)"
+        assert err == (
+            f"analytics: error: database {str(db)!r} is neither readable nor writable for this "
+            "user\n"
+        )
     else:
         assert f"cannot write in {str(db.parent)!r}, the database's folder" in err
     assert _fingerprint(nobody.root) == before
+
+
+@pytest.mark.parametrize("argv", WRITERS, ids=_command_id)
+def test_a_writer_on_a_read_only_file_system_says_so(
+    tmp_path: Path, argv: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: "read-only for this user", sending the operator to chmod a file no chmod helps.
+    with mounted_tmpfs(tmp_path / "disk", "16m") as disk:
+        spool, db, _ = _warehouse_with_news(disk)
+        before = _fingerprint(disk)
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        assert main(_fill(argv, spool=spool, db=db)) == 2
+        assert capsys.readouterr().err == (
+            f"analytics: error: database {str(db)!r} is on a read-only file system (reading it, "
+            "as reports and exports do, still works)\n"
+        )
+        assert _fingerprint(disk) == before
 
 
 def test_a_rollup_with_nothing_to_do_on_a_read_only_folder_is_an_error(nobody: Nobody) -> None:
