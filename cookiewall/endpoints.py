@@ -526,7 +526,11 @@ class ConsentEndpoints:
             if expired > MAX_EXPIRED_COOKIES:
                 break
             headers.extend(_expiring(name, rule.path, rule.domain, rule.partitioned, secure))
-            if name in carried and len(copies) < MAX_EXPIRED_COPIES:
+            if (
+                name in carried
+                and not _path_matches(rule.path, request_path)
+                and len(copies) < MAX_EXPIRED_COPIES
+            ):
                 copies.extend(_carried_copies(name, rule, secure))
         # A `__Host-` name's rule deletion is host-only at "/" whatever its domain: said once.
         return list(dict.fromkeys([*headers, *copies[:MAX_EXPIRED_COPIES]]))
@@ -961,7 +965,11 @@ def _carried_copies(name: str, rule: CookieRule, secure: bool) -> list[bytes]:
     """Deletions at "/" of a registered cookie the request carries, when its rule says another
     path: an app's `set_cookie` writes Path=/ unless told otherwise, and a rule of
     `path="/shop"` would make a withdrawal expire only a copy at /shop, leaving the one the
-    visitor has. The browser sent it here, so "/" is a place it can live at. Only "/", not
+    visitor has. The browser sent it here, so "/" is a place it can live at. Only when the
+    rule's path does not cover the endpoint's (the caller's test): when it does, the copy sent
+    may be the rule's own, and a deletion at "/" would reach another app's cookie of the same
+    name (a site around a mounted shop whose gate withdraws: the site's `ad_id`, or its
+    necessary `lang`, gone with the shop's decision). Only "/", not
     every path enclosing the endpoint's: under a root path that would be four more a cookie
     (`/shop`, `/shop/`, each with and without Domain), which push the answer past a proxy's
     4k header buffer (nginx's default), where the whole withdrawal is lost to a 502.

@@ -1000,7 +1000,8 @@ class ConsentMiddleware:
         # Once a rule: a pattern rule's names (`ad_<campaign>`) may be new on every request.
         self._warned_scope[rule.pattern] = None
         reach = (
-            "expires it there only when the browser sends it to the consent endpoint"
+            "expires it there only when the browser sends it to a consent endpoint outside"
+            " the rule's path"
             if path == "/" and reached
             else "cannot expire it there"
         )

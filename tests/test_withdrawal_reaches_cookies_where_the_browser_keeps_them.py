@@ -83,9 +83,16 @@ def test_a_cookie_the_app_set_at_the_root_is_gone_after_marketing_is_taken_back(
 
 
 @pytest.mark.parametrize(("method", "body"), TAKEN_BACK[:3])
-def test_under_a_mount_too(method: str, body: dict[str, Any] | None) -> None:
+def test_under_a_mount_its_rules_path_covers_the_copy_at_the_root_is_not_expired(
+    method: str, body: dict[str, Any] | None
+) -> None:
+    """Under /shop, `ad_id`'s rule path (/shop) covers the endpoint: the copy sent may be the
+    rule's own, and a copy at "/" may be another app's of the same name (a site around the
+    mounted shop: its `ad_id`, or a necessary `lang`, went with the shop's withdrawal; review
+    r250). So it stays, and the gate's warning names the app's misplaced cookie instead."""
     left = _jar_after(method, body, mount="/shop")
-    assert not any(c.startswith(("ad_id@", "theme@")) for c in left), left
+    assert "ad_id@/" in left, left
+    assert not any(c.startswith("theme@") for c in left), left
 
 
 def _expired(response: httpx.Response, name: str) -> list[str]:
@@ -113,15 +120,15 @@ def test_not_carried_it_is_expired_at_its_rules_path_alone_as_before() -> None:
     assert _expired(response, "ad_id") == [f"ad_id=; {EXPIRED}; Path=/shop"]
 
 
-def test_under_a_root_path_a_carried_cookie_gets_one_copy_at_the_root() -> None:
+def test_under_a_root_path_its_rules_path_covers_a_carried_cookie_gets_no_copy() -> None:
     app = Starlette(routes=[Mount("/shop", app=make_app())])
     response = _withdrawn("ad_id=1; theme=dark", app, "/shop/consent")
     paths = {
         name: [h.split("Path=")[1] for h in _expired(response, name)] for name in ("ad_id", "theme")
     }
-    # Not at /shop and /shop/ as well: the app's `set_cookie` writes "/", and each copy more
-    # costs header bytes a proxy may not have (see the test below).
-    assert paths == {"ad_id": ["/shop", "/"], "theme": ["/"]}
+    # Not at "/": a cookie of that name there may be another app's (see the test above);
+    # nor at /shop/, which costs header bytes a proxy may not have (see the test below).
+    assert paths == {"ad_id": ["/shop"], "theme": ["/"]}
 
 
 def readme_gate() -> ConsentMiddleware:
@@ -183,7 +190,7 @@ def test_behind_a_proxy_that_strips_a_root_path_the_answer_fits_its_header_buffe
             }
             answer = client.request(method, "/consent", headers=headers, content=body)
             assert answer.status_code in (200, 303), answer.text
-            assert f"ad_id=; {EXPIRED}; Path=/; Secure" in answer.headers.get_list("set-cookie")
+            assert f"ad_id=; {EXPIRED}; Path=/shop; Secure" in answer.headers.get_list("set-cookie")
             assert _header_bytes(answer) < NGINX_PROXY_BUFFER, (method, body)
 
 
@@ -274,7 +281,7 @@ def _visit(gate: ConsentMiddleware, accepted: str, **params: str) -> None:
         (
             (WRONG_PATH,),
             "rule 'ad_id' at Path=/, host-only, but the rule says Path=/shop, host-only",
-            "only when the browser sends it to the consent endpoint",
+            "only when the browser sends it to a consent endpoint outside the rule's path",
         ),
         (
             (WRONG_DOMAIN,),
