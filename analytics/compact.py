@@ -22,7 +22,6 @@ import contextlib
 import errno
 import logging
 import os
-import re
 import shutil
 import stat
 import time
@@ -40,7 +39,13 @@ from analytics.database import (
     os_reason,
     quote_path,
 )
-from analytics.errors import Interrupted, WarehouseError, WarehouseMissingError, first_line
+from analytics.errors import (
+    Interrupted,
+    WarehouseError,
+    WarehouseMissingError,
+    first_line,
+    system_words,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +56,6 @@ TEMPORARY_SUFFIX = ".compacting"
 # such a process could lock the old, unlinked file and commit its work where nobody reads it.
 HOLD_AFTER_RENAME = 0.3
 # DuckDB's words for a write the system refused, ending in the system's own.
-_FAILED_WRITE = re.compile(r'Could not write file "[^"]*":\s*(?P<words>[^"]+)$')
 # The catalog, object by object: the copy must hold every one with the same definition.
 _CATALOG = {
     "tables": "SELECT schema_name, table_name, sql FROM duckdb_tables() WHERE database_name = ?",
@@ -415,10 +419,9 @@ def _duckdb_reason(exc: duckdb.Error) -> str:
         return original.strip().splitlines()[0]
     # A FORCE CHECKPOINT that cannot write: 'FATAL Error: Failed to create checkpoint because
     # of error: Could not write file "<path>": No space left on device'.
-    written = _FAILED_WRITE.search(first_line(exc))
-    if written is not None:
-        return written.group("words").strip()
-    return os_reason(exc)
+    line = first_line(exc)
+    written = system_words(line) if "Could not write file" in line else None
+    return written or os_reason(exc)
 
 
 def _size(count: int) -> str:

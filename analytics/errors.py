@@ -11,6 +11,8 @@ is a `ValueError` instead: a mistake in the calling program, found when it start
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "AnalyticsError",
     "ExportError",
@@ -64,3 +66,16 @@ def first_line(error: BaseException) -> str:
     """The first line of `error`'s message (DuckDB's run to many), or its type's name."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+# DuckDB's 'Could not write file "<path>": <strerror>' (an IO Error, or a FATAL one from a
+# checkpoint): the system's words after the quoted path. Greedy up to the last '":', so a
+# path holding a '"' does not cut the words short.
+_SYSTEM_WORDS = re.compile(r'".*":\s*(?P<words>[^"]+)$')
+
+
+def system_words(line: str) -> str | None:
+    """The system's words ending a DuckDB error line that names a file ("No space left on
+    device"), or None when the line does not end that way."""
+    found = _SYSTEM_WORDS.search(line)
+    return found.group("words").strip() if found else None

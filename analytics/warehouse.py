@@ -59,6 +59,7 @@ from analytics.errors import (
     WarehouseError,
     WarehouseMissingError,
     first_line,
+    system_words,
 )
 from analytics.event import EVENT_FIELDS, EVENT_SCHEMA, SCHEMA_VERSION
 from analytics.footers import (
@@ -364,8 +365,6 @@ def _warehouse_error(path: Path, error: duckdb.Error) -> AnalyticsError:
 # What the system says of a write that can only be the database's own (reading a segment
 # never runs out of space): a full disk, a quota, a file system remounted read-only.
 _WRITE_ONLY_ERRORS = ("No space left on device", "Disk quota exceeded", "Read-only file system")
-# DuckDB's "IO Error: Could not write file "<path>": <strerror>": the system's words.
-_SYSTEM_WORDS = re.compile(r'"[^"]*":\s*(?P<words>[^"]+)$')
 
 
 def _write_failure(path: Path, error: duckdb.Error) -> str | None:
@@ -388,8 +387,7 @@ def _write_failure(path: Path, error: duckdb.Error) -> str | None:
         own += [f"{name}.tmp" for name in names]
         if not any(name in line for name in own):
             return None
-    found = _SYSTEM_WORDS.search(line)
-    return found.group("words").strip() if found else line.removeprefix("IO Error: ")
+    return system_words(line) or line.removeprefix("IO Error: ")
 
 
 def checkpoint_committed(con: duckdb.DuckDBPyConnection, path: Path) -> None:
