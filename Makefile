@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo    run the example app with simulated traffic, a rollup and a report"
 	@echo "make test    lint + the whole test suite (browser tests included)"
-	@echo "make lint    ruff + mypy --strict"
+	@echo "make lint    ruff (lint and format check) + mypy --strict"
 	@echo "make bench   benchmarks (ratios measured in one run)"
 	@echo "make soak    the long load test"
 	@echo "make test-floors  the fast tests against the lowest dependency versions allowed"
@@ -29,6 +29,7 @@ venv: $(STAMP)
 
 lint: venv
 	$(BIN)/ruff check cookiewall analytics tests examples bench fuzz
+	$(BIN)/ruff format --check cookiewall analytics tests examples bench fuzz
 	$(BIN)/mypy cookiewall analytics
 
 test: venv

@@ -224,8 +224,17 @@ def test_the_sdist_carries_the_whole_project_and_its_tests_run_from_it(tmp_path:
     # A test that needs conftest.py, tests/support.py and examples/: it runs from the sdist,
     # importing the sdist's own packages (cwd first on sys.path), not this checkout.
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "tests/test_examples.py", "-k", "toml or starlette_example"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_examples.py",
+            "-k",
+            "toml or starlette_example",
+        ],
         cwd=root,
         env={**os.environ, "PYTHONPATH": str(root)},
         capture_output=True,
@@ -235,8 +244,11 @@ def test_the_sdist_carries_the_whole_project_and_its_tests_run_from_it(tmp_path:
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert "3 passed" in run.stdout, run.stdout[-3000:]
     where = subprocess.run(
-        [sys.executable, "-c", "import cookiewall, analytics; print(cookiewall.__file__); "
-         "print(analytics.__file__)"],
+        [
+            sys.executable,
+            "-c",
+            "import cookiewall, analytics; print(cookiewall.__file__); print(analytics.__file__)",
+        ],
         cwd=root,
         env={**os.environ, "PYTHONPATH": str(root)},
         capture_output=True,

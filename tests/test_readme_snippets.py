@@ -230,9 +230,7 @@ RUNNABLE: dict[str, tuple[str, dict[str, str], str]] = {
     # The dashboard beside a Django app: Django's page gets the banner, the dashboard answers
     # its token, and a view of the dashboard is not recorded as a page view of the site.
     "site = Starlette(routes=[": (
-        _DJANGO_SETTINGS
-        + _APP_CHECK
-        + "import os\n"
+        _DJANGO_SETTINGS + _APP_CHECK + "import os\n"
         f"os.environ['ANALYTICS_TOKEN'] = '{KEY}'\n"
         "from django.core.asgi import get_asgi_application\n"
         "from starlette.applications import Starlette\n"
