@@ -571,13 +571,19 @@ class ConsentEndpoints:
             logger.error("cookiewall: could not write consent receipt: %s", reason)
 
     def state(self, consent: Consent) -> dict[str, Any]:
+        """The visitor's choice as page scripts read it (`GET /consent`, a decision's JSON).
+
+        Never `consent.receipt_id`: the cookie is HttpOnly so that scripts cannot read it, and
+        its receipt id is a random id kept for the decision's whole lifetime, "reject all"
+        included: any script on the page (a widget, a tag loaded before consent) would get a
+        stable per-browser identifier here. The server side keeps it (`Consent.receipt_id`).
+        """
         state: dict[str, Any] = {
             "decided": consent.decided,
             "granted": sorted(consent.granted),
             "policy_version": self.policy.version,
             "gpc": consent.gpc,
             "summary": consent.summary,
-            "receipt_id": consent.receipt_id,
             "categories": self._categories,
         }
         if self.policy.consent_mode:  # what the banner script hands to gtag("consent", "update")

@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from cookiewall import ConsentMiddleware, ReceiptLog
 from tests.support import uvicorn_server
-from tests.test_cookiewall_support import make_policy
+from tests.test_cookiewall_support import consent_cookie, make_policy, receipt_of
 
 # Keys of 16+ characters; "old" signs before a rotation, "new" after it.
 OLD_KEY = "old-key-0123456789abcdef"
@@ -147,8 +147,8 @@ class Visitor:
             headers={"origin": server.url},
         )
         assert reply.status_code == 200, reply.text
-        receipt_id: str = reply.json()["receipt_id"]
-        return receipt_id
+        # The id of the receipt just written, as the cookie set carries it.
+        return receipt_of(consent_cookie(reply))
 
     def withdraw(self, server: Server) -> None:
         reply = self.client.delete(f"{server.url}/consent", headers={"origin": server.url})

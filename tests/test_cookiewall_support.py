@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -152,6 +155,19 @@ def set_cookies(response: httpx.Response) -> dict[str, str]:
 def consent_cookie(response: httpx.Response, name: str = "cookiewall") -> str:
     header = set_cookies(response)[name]
     return header.split(";", 1)[0].split("=", 1)[1]
+
+
+def receipt_of(value: str) -> str:
+    """The receipt id a consent cookie value carries (its payload's `"r"`), read from the value
+    as a visitor's access request would: no endpoint answers it, as page scripts could read it.
+    The payload, before the last `.`, is URL-safe base64 JSON, zlib-compressed first (and
+    marked by a leading `.`) when that is shorter, as for about one cookie in five."""
+    payload = value.rpartition(".")[0]
+    encoded = payload.removeprefix(".")
+    raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    receipt_id = json.loads(zlib.decompress(raw) if encoded != payload else raw)["r"]
+    assert isinstance(receipt_id, str), value
+    return receipt_id
 
 
 def decide(app: Any, action: str, categories: tuple[str, ...] = (), **headers: str) -> str:

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from analytics.spool import list_segments, read_segment
 from cookiewall import Consent, ConsentMiddleware, Policy, consent_mode
 from tests.support import ROOT, uvicorn_server
+from tests.test_cookiewall_support import receipt_of
 
 EXAMPLE_TOML = ROOT / "examples" / "cookiewall.toml"
 KEY = "integration-review-3-key-0123456789"
@@ -372,7 +373,7 @@ def test_the_consent_mode_script_sets_googles_documented_defaults(
 
 def test_the_script_carries_nothing_about_the_visitor(server: str) -> None:
     with visitor(server, ACCEPT_ALL) as client:
-        receipt = client.get("/consent").json()["receipt_id"]
+        receipt = receipt_of(client.cookies["cookiewall"])
         script = client.get("/consent/consent-mode.js").text
     assert receipt
     assert receipt not in script

@@ -731,7 +731,6 @@ def test_the_endpoints_table_is_what_the_gate_serves() -> None:
         "policy_version",
         "gpc",
         "summary",
-        "receipt_id",
         "categories",
         "consent_mode",
     }

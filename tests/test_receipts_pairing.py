@@ -186,13 +186,10 @@ def test_changed_decision_names_the_receipt_it_replaces(
     assert changed["replaces"] == earlier["id"] != changed["id"]
     assert "replaces" not in earlier  # the first decision replaced nothing
     assert set(changed) == BASE_KEYS | {"replaces"}
-    # The new cookie carries the new receipt, which the next change will name.
-    assert (
-        call(
-            app, "GET", "/consent", headers={"cookie": f"cookiewall={consent_cookie(response)}"}
-        ).json()["receipt_id"]
-        == changed["id"]
-    )
+    # The new cookie carries the new receipt, which the next change will name (the app's
+    # `request.state.consent`: no endpoint hands a page script the id).
+    new_cookie = {"cookie": f"cookiewall={consent_cookie(response)}"}
+    assert call(app, "GET", "/state", headers=new_cookie).json()["receipt_id"] == changed["id"]
 
 
 def test_a_chain_of_changes_pairs_each_receipt_with_the_one_before(tmp_path: Path) -> None:

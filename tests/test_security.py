@@ -39,6 +39,7 @@ from cookiewall.banner import Banner
 from cookiewall.consent import SALT, ConsentCodec
 from cookiewall.policy import TEXT_KEYS, Category, CookieRule
 from tests.apps.full_stack_app import SECRETS, create_app, make_policy
+from tests.test_cookiewall_support import receipt_of
 
 NEW_KEY, OLD_KEY = SECRETS
 REMOVED_KEY = "a-key-that-was-retired-long-ago"
@@ -396,7 +397,7 @@ def test_an_older_key_still_verifies_and_is_resigned_with_the_newest(tmp_path: P
     assert decision.granted == frozenset({"preferences"})
     assert decision.needs_resign is False
     # Same decision, same receipt: rotation is not a new consent.
-    assert decision.receipt_id == response.json()["receipt_id"]
+    assert decision.receipt_id == receipt_of(value)
 
 
 def test_a_removed_key_no_longer_verifies(tmp_path: Path) -> None:
