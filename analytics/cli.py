@@ -628,10 +628,18 @@ def _compact_after_prune(db: Path, *, quiet: bool, lock_timeout: float, stops: _
 
 def _compact(args: argparse.Namespace) -> int:
     from analytics.compact import compact
+    from analytics.errors import WarehouseError
 
     _check_database_found(args.db)
     stops: _Stops = args.stops
-    result = compact(args.db, lock_timeout=args.wait, before_rename=stops.commit_begins)
+    try:
+        result = compact(args.db, lock_timeout=args.wait, before_rename=stops.commit_begins)
+    except WarehouseError:
+        if stops.during_commit is not None:
+            # Noted just before a rename that was then refused: nothing was replaced, so the
+            # signal is obeyed, as one during the copy is (a COMMIT's failure is said: main).
+            raise _Stopped(stops.during_commit) from None
+        raise
     _say_done(result.summary(), quiet=args.quiet)
     _warn_stopped_after_rename(stops)
     return 0
@@ -1390,6 +1398,13 @@ def main(argv: Sequence[str] | None = None, *, whole_process: bool = False) -> i
             raise
         return _fail(needs_extra(PROG, [module]), EXIT_USAGE)
     except (UsageError, AnalyticsError, ValueError, RuntimeError) as exc:
+        if stops.during_commit is not None and isinstance(exc, AnalyticsError):
+            # The signal was noted, not obeyed (see _Stops), so it stopped nothing: this is
+            # how the rollup's or prune's COMMIT ended. Said "stopped by SIGTERM" (exit 143),
+            # it hid a full disk, and called "nothing committed" a run whose COMMIT could
+            # not be read back (review r247 F1). `compact`'s refused rename: see _compact.
+            name = signal.Signals(stops.during_commit).name
+            return _fail(f"{exc} ({name} came during the COMMIT, not obeyed)", EXIT_USAGE)
         if stops.first is not None or (
             type(exc) is RuntimeError and str(exc) == DUCKDB_INTERRUPTED
         ):

@@ -230,7 +230,10 @@ def _checkpoint(con: duckdb.DuckDBPyConnection, named: Path) -> None:
     uncaught, it was a traceback and exit 1, which cron's wrapper takes for "busy, nothing
     committed" after a rollup or prune whose work was committed. The database instance is
     invalidated by it: `compact`'s `finally` closes the connection, and nothing else uses
-    it. The file is as it was, the committed work still in the journal."""
+    it. Its data is as it was, the committed work still in the journal; not its bytes: a
+    checkpoint that runs out of room has written blocks past the file's end first, and the
+    file keeps them (it said "the database is unchanged" of a file grown into all the free
+    space, review r251 F1)."""
     try:
         con.execute("FORCE CHECKPOINT")
     except (duckdb.Error, RuntimeError) as exc:
@@ -240,7 +243,8 @@ def _checkpoint(con: duckdb.DuckDBPyConnection, named: Path) -> None:
             raise
         raise WarehouseError(
             f"cannot compact {str(named)!r}: its journal cannot be written into the file: "
-            f"{_duckdb_reason(exc)} (the database is unchanged)"
+            f"{_duckdb_reason(exc)} (its data is unchanged; the failed checkpoint may have "
+            "grown the file into the free space)"
         ) from None
 
 
@@ -392,9 +396,21 @@ def _remove_leftovers(target: Path, named: Path) -> None:
         except OSError as exc:
             raise WarehouseError(
                 f"cannot compact {str(named)!r}: {str(leftover)!r}, where the copy goes, "
-                f"cannot be removed: {exc.strerror or exc}; move it away (the database is "
-                "unchanged)"
+                f"cannot be removed: {exc.strerror or exc}; {_leftover_advice(leftover, exc)} "
+                "(the database is unchanged)"
             ) from None
+
+
+def _leftover_advice(leftover: Path, exc: OSError) -> str:
+    """What the user can do about a leftover that cannot be removed. Another user's file in a
+    sticky folder can be neither removed nor renamed by this one ("move it away" could not be
+    done, and every cron prune exited 5 until its owner or root acted): that user is named."""
+    if exc.errno in (errno.EPERM, errno.EACCES):
+        with contextlib.suppress(OSError):
+            owner = leftover.lstat().st_uid
+            if owner != os.geteuid():
+                return f"it belongs to user id {owner}: ask that user or root to remove it"
+    return "move it away"
 
 
 def _discard_copy(target: Path) -> None:

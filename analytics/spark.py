@@ -59,6 +59,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analytics.database import (
+    DEFAULT_LOCK_TIMEOUT,
     SCHEMA_VERSION_META_KEY,
     WAREHOUSE_SCHEMA_VERSION,
     connect,
@@ -76,7 +77,12 @@ from analytics.tables import (
     read_sql,
 )
 from analytics.timezones import validate_timezone
-from analytics.warehouse import checkpoint_committed, has_any_table, migrate_schema
+from analytics.warehouse import (
+    commit_checked,
+    has_any_table,
+    migrate_schema,
+    read_commit_token,
+)
 
 MANIFEST = "_cookiewall.json"
 # The files of one table, `day` taken from each file's own `day=` folder (Spark writes the
@@ -1500,14 +1506,16 @@ def load_spark_rollups(
                 "INSERT OR REPLACE INTO warehouse_meta VALUES (?, ?)",
                 [SCHEMA_VERSION_META_KEY, str(WAREHOUSE_SCHEMA_VERSION)],
             )
-            con.execute("COMMIT")
+            # As the warehouse commits: a COMMIT that raises once durable (a full disk at
+            # its checkpoint) is read back, and a loaded file is a warning, not "cannot load";
+            # a checkpoint that fails after it is a warning too (it failed in silence as the
+            # connection closed, the journal growing).
+            db = Path(db_path)
+            commit_checked(con, db, lambda: read_commit_token(db, DEFAULT_LOCK_TIMEOUT))
         except BaseException:
             with contextlib.suppress(Exception):
                 con.execute("ROLLBACK")
             raise
-        # Loaded: a checkpoint that fails (a full disk) is a warning, as for the rollup; left
-        # to the one as the connection closes, it failed in silence, the journal growing.
-        checkpoint_committed(con, Path(db_path))
     except WarehouseError:
         raise
     except Exception as error:  # duckdb.Error and friends: one line for the CLI

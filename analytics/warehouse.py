@@ -390,18 +390,103 @@ def _write_failure(path: Path, error: duckdb.Error) -> str | None:
     return system_words(line) or line.removeprefix("IO Error: ")
 
 
+def commit_checked(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    read_back: Callable[[], str | _Unreadable | None],
+) -> None:
+    """COMMIT the transaction on `con` (the database at `path`), then `checkpoint_committed`.
+    Every writer commits through it: the warehouse's runs and `load_spark_rollups` (whose
+    bare COMMIT took a durable load that raised for a failed one: "cannot load", exit 2).
+
+    DuckDB's COMMIT can commit and then raise: the checkpoint it runs right after a commit
+    (once its journal is large enough) fails, on a full disk say, and leaves a database that
+    must be reopened (DuckDB 2: "Transaction COMMIT succeeded and is durable, but the
+    autocheckpoint failed"; the same checkpoint failing before the commit is durable, for a
+    bulk write, says "Failed to create checkpoint", and the work is lost). Taken at its word,
+    the error had the CLI say "nothing committed" (exit 2) of a committed run, and leave its
+    segments in the spool. So the file is read back (`read_back`: the token it holds, see
+    `read_commit_token`): committed, the error is one warning and the caller goes on as
+    committed; not, the error is raised, to be rolled back and said as before; not known, it
+    is raised saying so. A Ctrl-C during COMMIT in a program with Python's own handler
+    (DuckDB's RuntimeError "Query interrupted") is read back too: committed, it is raised as
+    the KeyboardInterrupt it was (see `checkpoint_committed`).
+
+    What is read back is a token new to this transaction, not the work itself: a run
+    that waited for the lock can take it between this COMMIT and the read-back and
+    commit the same segments, which then read as this run's work (both runs said
+    "ingested N segments", N counted twice in the logs); and some transactions change
+    nothing that tells (a prune that deletes no rows)."""
+    # The token before this transaction's: still there after a COMMIT that failed, unless
+    # another run committed in between (see read_commit_token).
+    before = _last_commit(con)
+    token = uuid.uuid4().hex
+    con.execute(
+        "INSERT OR REPLACE INTO warehouse_meta VALUES (?, ?)", [LAST_COMMIT_META_KEY, token]
+    )
+    try:
+        con.execute("COMMIT")
+    except (duckdb.Error, RuntimeError) as exc:
+        stopped = is_interruption(exc)
+        if not (stopped or isinstance(exc, duckdb.Error)):
+            raise
+        # This connection's database may be invalidated, and is in the way of a reader
+        # in this process: closed. The reader replays the journal as every open does.
+        con.close()
+        found = read_back()
+        if found == token and stopped:
+            raise KeyboardInterrupt from None  # committed: as after it, see checkpoint_committed
+        if found == token and isinstance(exc, duckdb.Error):
+            _warn_committed_with_failed_checkpoint(path, exc)
+            return
+        if found == before or stopped or not isinstance(exc, duckdb.Error):
+            raise  # nobody committed since this transaction began: not this one either
+        # Unreadable, or another run committed in between, whose token hides this one's.
+        raise WarehouseError(
+            f"{_warehouse_error(path, exc)}; whether this run was committed could "
+            "not be read back: the next run finds out, and counts nothing twice"
+        ) from None
+    checkpoint_committed(con, path)
+
+
+def read_commit_token(path: Path, lock_timeout: float) -> str | _Unreadable | None:
+    """The commit token the database at `path` holds (None: none yet), or `_Unreadable` (a
+    busy file, an unreadable one), read by a connection of its own."""
+    try:
+        reader = connect(path, read_only=True, create=False, lock_timeout=lock_timeout)
+    except WarehouseError:
+        return _Unreadable()
+    try:
+        # No table yet: a new file whose tables were to come with the work (a Spark load's).
+        return _last_commit(reader) if has_table(reader, "warehouse_meta") else None
+    except duckdb.Error:
+        return _Unreadable()
+    finally:
+        reader.close()
+
+
 def checkpoint_committed(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Write the journal of a transaction just committed on `con` (the database at `path`)
     into the file now, saying so when that fails. Left to DuckDB's checkpoint as the
     connection closes, a failure (a full disk) was silent: exit 0, and the journal
     `<db>.wal` grew run after run, with cron told nothing until a COMMIT itself failed.
     Committed either way: the work is durable in the journal, which every open replays.
-    Every writer that commits calls it: the rollup, the prune, `load_spark_rollups`."""
+
+    Stopped during it (Ctrl-C in a program with Python's own SIGINT handler, which DuckDB
+    turns into its RuntimeError "Query interrupted"; an `interrupt()`), it closes `con` and
+    raises KeyboardInterrupt: the work is committed, too late to stop, but the program asked
+    to stop, and a KeyboardInterrupt is what a Python program takes for that. Before, the
+    RuntimeError left `Warehouse.run`, which no caller expects of a committed run (and before
+    this checkpoint existed, the Ctrl-C came from the close: a KeyboardInterrupt). The CLI's
+    handlers never stop it: a signal after COMMIT is noted, not obeyed."""
     try:
         con.execute("CHECKPOINT")
-    except duckdb.Error as exc:
+    except (duckdb.Error, RuntimeError) as exc:
         if is_interruption(exc):
-            return  # a stop that came too late to stop the run: closing checkpoints
+            con.close()  # its checkpoint, or the next open's, writes the journal in
+            raise KeyboardInterrupt from None
+        if not isinstance(exc, duckdb.Error):
+            raise
         # A FATAL error invalidates the database: closed, nothing uses it again.
         con.close()
         _warn_committed_with_failed_checkpoint(path, exc)
@@ -854,65 +939,11 @@ class Warehouse:
         return result
 
     def _commit(self, con: duckdb.DuckDBPyConnection) -> None:
-        """COMMIT the transaction on `con`.
-
-        DuckDB's COMMIT can commit and then raise: the checkpoint it runs right after a
-        commit (once its journal is large enough) fails, on a full disk say, and leaves a
-        database that must be reopened (DuckDB 2: "Transaction COMMIT succeeded and is
-        durable, but the autocheckpoint failed"; the same checkpoint failing before the
-        commit is durable, for a bulk write, says "Failed to create checkpoint", and the
-        work is lost). Taken at its word, the error had the CLI say "nothing committed"
-        (exit 2) of a committed run, and leave its segments in the spool. So the file is
-        read back: committed, the error is one warning and the caller goes on as committed;
-        not, the error is raised, to be rolled back and said as before; not known, it is
-        raised saying so.
-
-        What is read back is a token new to this transaction, not the work itself: a run
-        that waited for the lock can take it between this COMMIT and the read-back and
-        commit the same segments, which then read as this run's work (both runs said
-        "ingested N segments", N counted twice in the logs); and some transactions change
-        nothing that tells (a prune that deletes no rows)."""
-        # The token before this transaction's: still there after a COMMIT that failed, unless
-        # another run committed in between (see _read_back).
-        before = _last_commit(con)
-        token = uuid.uuid4().hex
-        con.execute(
-            "INSERT OR REPLACE INTO warehouse_meta VALUES (?, ?)", [LAST_COMMIT_META_KEY, token]
-        )
-        try:
-            con.execute("COMMIT")
-        except duckdb.Error as exc:
-            # This connection's database may be invalidated, and is in the way of a reader
-            # in this process: closed. The reader replays the journal as every open does.
-            con.close()
-            found = self._read_back()
-            if found == token:
-                _warn_committed_with_failed_checkpoint(self.path, exc)
-                return
-            if found == before:
-                raise  # nobody committed since this transaction began: not this one either
-            # Unreadable, or another run committed in between, whose token hides this one's.
-            raise WarehouseError(
-                f"{_warehouse_error(self.path, exc)}; whether this run was committed could "
-                "not be read back: the next run finds out, and counts nothing twice"
-            ) from None
-        checkpoint_committed(con, self.path)
+        """COMMIT the transaction on `con`, read back if it raises: see `commit_checked`."""
+        commit_checked(con, self.path, self._read_back)
 
     def _read_back(self) -> str | _Unreadable | None:
-        """The commit token the file holds (None: none yet), or `_Unreadable` (a busy file,
-        an unreadable one)."""
-        try:
-            reader = connect(
-                self.path, read_only=True, create=False, lock_timeout=self.lock_timeout
-            )
-        except WarehouseError:
-            return _Unreadable()
-        try:
-            return _last_commit(reader)
-        except duckdb.Error:
-            return _Unreadable()
-        finally:
-            reader.close()
+        return read_commit_token(self.path, self.lock_timeout)
 
     def _setup(self, con: duckdb.DuckDBPyConnection) -> None:
         if not has_table(con, "warehouse_meta") and (not self.create or has_any_table(con)):

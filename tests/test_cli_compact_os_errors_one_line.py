@@ -107,7 +107,12 @@ def test_a_copy_left_by_another_user_is_named(sticky_folder: Path, pristine: Pat
 
     assert (done.returncode, done.stdout) == (2, "")
     line = _one_line_error(done.stderr)
-    assert f"{str(leftover)!r}, where the copy goes, cannot be removed: Operation not" in line
+    # Neither removed nor renamed by this user in a sticky folder: "move it away" could not
+    # be done (review r247 F5); the owner is named.
+    assert line.endswith(
+        f"{str(leftover)!r}, where the copy goes, cannot be removed: Operation not permitted; "
+        "it belongs to user id 0: ask that user or root to remove it (the database is unchanged)"
+    )
     assert db.read_bytes() == content
     assert leftover.read_bytes() == b"half a copy"
 

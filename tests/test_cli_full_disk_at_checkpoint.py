@@ -79,9 +79,12 @@ def _checkpoint_warning(db: Path) -> str:
 
 
 def _journal_refused(db: Path) -> str:
+    # Not "the database is unchanged": the failed checkpoint may have grown the file into
+    # the free space, its data intact (review r251 F1).
     return (
         f"cannot compact {str(db)!r}: its journal cannot be written into the file: "
-        "No space left on device (the database is unchanged)"
+        "No space left on device (its data is unchanged; the failed checkpoint may have "
+        "grown the file into the free space)"
     )
 
 

@@ -30,12 +30,13 @@ from typing import Any
 import duckdb
 import pytest
 
-from analytics import warehouse
+from analytics import spark, warehouse
 from analytics.cli import main
 from analytics.errors import WarehouseError, WarehouseLockedError
+from analytics.spark import load_spark_rollups
 from analytics.warehouse import Warehouse
 from tests.cli_support import cli
-from tests.warehouse_support import events_for_days, write_events
+from tests.warehouse_support import events_for_days, spark_style_output, write_events
 
 DAY = date(2026, 11, 2)
 EVENTS = 120
@@ -278,3 +279,41 @@ def test_a_commit_that_raises_on_a_file_that_cannot_be_read_back_says_so(
         0,
         segments,
     )
+
+
+@pytest.mark.parametrize("committed", [True, False], ids=["after the commit", "before it"])
+def test_a_spark_load_whose_commit_raises_is_loaded_only_when_committed(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    committed: bool,
+) -> None:
+    # `rollup --engine spark --db`: its bare COMMIT took the error at its word, and a load
+    # that was durable raised "cannot load Spark rollups: FATAL Error: ..." (review r251 F4).
+    events = events_for_days(random.Random(7), [DAY], EVENTS)
+    output = spark_style_output(tmp_path, events, datetime(2026, 11, 3, tzinfo=UTC))
+    db = tmp_path / "loaded.duckdb"
+    real_connect = spark.connect
+
+    def faulty_connect(path: Path, **kwargs: Any) -> Any:
+        con = real_connect(path, **kwargs)
+        return _CommitThatRaises(con, Path(path), committed=committed, journal_left=True)
+
+    monkeypatch.setattr(spark, "connect", faulty_connect)
+    with caplog.at_level(logging.WARNING, logger="analytics"):
+        if committed:
+            assert load_spark_rollups(output, db)["daily_totals"] > 0
+            assert [record.getMessage() for record in caplog.records] == [
+                _warning(db).removeprefix("analytics: WARNING: ")
+            ]
+        else:
+            with pytest.raises(
+                WarehouseError, match=r"^cannot load Spark rollups: .*No space left"
+            ):
+                load_spark_rollups(output, db)
+    monkeypatch.undo()
+    total = "SELECT COALESCE(SUM(pageviews) + SUM(bot_hits), 0) FROM daily_totals"
+    if committed:
+        assert _count(db, total) == EVENTS
+    load_spark_rollups(output, db)  # the next load, with room: the same counts, once
+    assert _count(db, total) == EVENTS
