@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from analytics.errors import AnalyticsError, Interrupted, WarehouseLockedError
 from analytics.extras import missing_extra_module, missing_modules, needs_extra
@@ -80,6 +80,53 @@ class _Parser(argparse.ArgumentParser):
     # Set by main() for each command line: stdout was closed when the process started (it
     # now points at /dev/null, see _open_closed_standard_streams).
     stdout_closed = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # No abbreviations (`--fro` for `--from`), for the command and every subcommand
+        # (allow_abbrev is per parser; add_parser passes its keywords here): a cron line
+        # holding one would mean another option, or fail, once an option sharing the
+        # prefix is added.
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+        # The command's parsers by name (the top-level parser's own), filled by build_parser.
+        self.subcommands: dict[str, _Parser] = {}
+
+    def parse_command_line(self, argv: Sequence[str]) -> argparse.Namespace:
+        """`parse_args`, with what it gets wrong for a command line of subcommands said by
+        the subcommand's parser: an option nobody knows before a missing required one
+        (`export --tab events` was told "--table is required"), as unknown and not
+        abbreviated (`--fro` was `--from`), and stray words pointing at that command's
+        --help (`report summary summary` pointed at 'analytics --help')."""
+        self._refuse_unknown_options(argv)
+        args, extras = self.parse_known_args(argv)
+        if extras:
+            self.subcommands.get(args.command, self).error(
+                f"unrecognized arguments: {' '.join(extras)}"
+            )
+        return args
+
+    def _refuse_unknown_options(self, argv: Sequence[str]) -> None:
+        parser = self
+        for word in argv:
+            if word == "--":
+                return  # the rest is positional
+            # What argparse takes for an option: `--name` or `--name=value`, no space (a
+            # word holding a space is a value). Single-dash ones are left to argparse.
+            if not word.startswith("--") or " " in word:
+                if parser is self and not word.startswith("-"):
+                    # The first word is the command, whose options follow; an unknown one
+                    # is argparse's to name ("invalid choice").
+                    if word not in self.subcommands:
+                        return
+                    parser = self.subcommands[word]
+                continue
+            name = word.split("=", 1)[0]
+            known = parser._option_string_actions
+            if name in known:
+                continue
+            meant = sorted(option for option in known if option.startswith(name))
+            hint = f": options are never abbreviated; did you mean {' or '.join(meant)}?"
+            parser.error(f"unrecognized option {name!r}{hint if meant else ''}")
 
     # argparse prints the whole usage block before the message; one line is kinder to cron
     # mail and log scrapers, and `--help` is one flag away.
@@ -196,7 +243,7 @@ class _NoteGiven(argparse.Action):
         namespace.given = frozenset({*getattr(namespace, "given", ()), self.dest})
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     parser = _Parser(
         prog=PROG,
         description="Cookieless traffic analytics: ingest the spool, roll up, report, export.",
@@ -208,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
+    parser.subcommands = commands.choices
 
     def command(name: str, help_text: str, example: str) -> argparse.ArgumentParser:
         return commands.add_parser(
@@ -518,6 +566,7 @@ def _rollup(args: argparse.Namespace) -> int:
         or ingest.duplicates
         or ingest.archived_renamed
         or ingest.newer_schema
+        or ingest.not_moved
     )
     summary = result.summary() if done or news else "nothing to do: no new segments"
     _say_done(summary + _salts_clause(salts_deleted), quiet=args.quiet)
@@ -692,8 +741,10 @@ def _check_disposal(args: argparse.Namespace, *, remote: bool) -> None:
     archive = "delete" if args.delete_ingested else args.archive
     if archive is None:
         return
-    # A remote spool's segments are removed from its staging folder, beside --db.
-    segments = [] if remote else list_segments(args.spool)
+    # A remote spool's segments are removed from its staging folder, beside --db. Listed
+    # again by the run, which warns of what it skips (a folder or pipe named *.parquet):
+    # not here too, or each is said twice.
+    segments = [] if remote else list_segments(args.spool, warn=False)
     problem = disposal_problem(archive, segments, archive_named="--archive")
     if problem is not None:
         check_writable(args.db)  # a database it may not write is said first, as ever
@@ -1369,7 +1420,7 @@ def main(argv: Sequence[str] | None = None, *, whole_process: bool = False) -> i
     stops = _Stops()
     _Parser.stdout_closed = stdout_closed
     try:
-        args = build_parser().parse_args(given)
+        args = build_parser().parse_command_line(given)
         args.stdout_closed = stdout_closed
         args.stops = stops
         handler: Callable[[argparse.Namespace], int] = args.handler

@@ -46,6 +46,7 @@ from analytics.errors import (
     first_line,
     system_words,
 )
+from analytics.filekinds import special_kind
 
 logger = logging.getLogger(__name__)
 
@@ -203,8 +204,13 @@ def _check_replaceable(named: Path, db: Path) -> os.stat_result:
         raise WarehouseMissingError(f"database {str(named)!r} does not exist") from None
     except OSError as exc:
         raise WarehouseError(f"cannot open database {str(named)!r}: {exc.strerror}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise WarehouseError(f"database {str(named)!r} is not a regular file")
+    # In the words every other command uses (analytics.database, at its open): a bare "not
+    # a regular file" left the user to find out what it was.
+    if stat.S_ISDIR(info.st_mode):
+        raise WarehouseError(f"database {str(named)!r} is a folder")
+    kind = special_kind(info.st_mode)
+    if kind is not None:
+        raise WarehouseError(f"database {str(named)!r} is not a regular file ({kind})")
     if info.st_nlink > 1:
         raise WarehouseError(
             f"database {str(named)!r} has {info.st_nlink} names (hard links): the others "

@@ -508,6 +508,14 @@ def connect(
             except WarehouseSchemaError:
                 con.close()
                 raise
+            except duckdb.Error as exc:
+                # A damaged block under what that reads ("Corrupt database file: computed
+                # checksum ..."): a traceback and exit 1 ("busy") from every command.
+                with contextlib.suppress(duckdb.Error):
+                    con.close()
+                raise WarehouseError(
+                    f"cannot open database {str(db)!r}: {first_line(exc)}"
+                ) from None
             with _live_lock:
                 _live_connections.add(con)
             return con

@@ -159,8 +159,12 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def list_segments(spool_dir: str | os.PathLike[str]) -> list[Segment]:
+def list_segments(spool_dir: str | os.PathLike[str], *, warn: bool = True) -> list[Segment]:
     """Every sealed segment under `spool_dir`, sorted by name. Temporary files are skipped.
+
+    An entry named like a segment that is no regular file is skipped with a warning, unless
+    not `warn`: for a listing the same command makes again (the CLI's check before a
+    rollup's, which said each such warning twice).
 
     Raises SpoolError if `spool_dir` does not exist or is not a folder, or if it or a day
     folder cannot be listed (permissions); an empty spool is fine.
@@ -169,7 +173,7 @@ def list_segments(spool_dir: str | os.PathLike[str]) -> list[Segment]:
     try:
         if not root.is_dir():
             raise SpoolError(f"spool folder {str(root)!r} does not exist or is not a folder")
-        return sorted(_iter_segments(root))
+        return sorted(_iter_segments(root, warn=warn))
     except OSError as exc:
         # Typically a day folder created by the web server's user, read by cron as another.
         where = exc.filename if exc.filename is not None else root
@@ -219,7 +223,7 @@ def _is_day(text: str) -> bool:
     return True
 
 
-def _iter_segments(root: Path) -> Iterator[Segment]:
+def _iter_segments(root: Path, *, warn: bool) -> Iterator[Segment]:
     for folder in root.iterdir():
         if not folder.name.startswith(DAY_PREFIX) or not folder.is_dir():
             continue
@@ -236,7 +240,7 @@ def _iter_segments(root: Path) -> Iterator[Segment]:
             # quarantined: it may be someone's live pipe.
             if not entry.is_file():  # a stat through links: nothing is opened
                 kind = _kind_of(entry)
-                if kind is not None:  # None: gone since the listing, nothing to say
+                if kind is not None and warn:  # None: gone since the listing
                     logger.warning(
                         "skipped %s: not a regular file (%s), so not a segment", name, kind
                     )

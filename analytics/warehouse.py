@@ -184,6 +184,10 @@ class IngestResult:
     # Segments that cannot be read yet and were modified under UNFINISHED_SECONDS ago
     # (still being copied into the spool?): left in place, judged again by the next run.
     unfinished: tuple[str, ...] = ()
+    # Segments to be quarantined (damaged, a reused name, an export) that could not be moved
+    # there (a read-only spool; a warning says why): left in place, not in `quarantined`,
+    # judged again by the next run.
+    not_moved: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -198,18 +202,26 @@ class RunResult:
             f"ingested {ing.segments} segments ({ing.events} events, {len(ing.days)} days); "
             f"rolled up {len(self.rolled_up)} days; pruned {self.pruned_events} raw events"
         )
-        corrupt = len(ing.quarantined) - len(ing.reused_names) - len(ing.not_segments)
+        # Counted from `quarantined`: what was moved there (reused names and exports are in
+        # it, and in their own lists, which also hold the ones that could not be moved).
+        moved = set(ing.quarantined)
+        exports = moved.intersection(ing.not_segments)
+        reused = moved.intersection(ing.reused_names)
+        corrupt = len(moved) - len(reused) - len(exports)
         if corrupt:
             text += f"; quarantined {corrupt} corrupt segments"
-        if ing.not_segments:
+        if exports:
+            text += f"; quarantined {len(exports)} files that are not segments (warehouse exports)"
+        if reused:
             text += (
-                f"; quarantined {len(ing.not_segments)} files that are not segments "
-                "(warehouse exports)"
-            )
-        if ing.reused_names:
-            text += (
-                f"; quarantined {len(ing.reused_names)} segments whose name was ingested "
+                f"; quarantined {len(reused)} segments whose name was ingested "
                 "before with other content"
+            )
+        if ing.not_moved:
+            # Said "quarantined" of a read-only spool, beside the warning that it was not.
+            text += (
+                f"; {len(ing.not_moved)} segments to quarantine could not be moved there "
+                "(left in the spool, judged again by the next run)"
             )
         if ing.unreadable:
             text += f"; {len(ing.unreadable)} unreadable segments left in place (permissions)"
@@ -882,11 +894,14 @@ class Warehouse:
             stale += remove_stale_temps(self.archive)
         if stale:
             logger.info("removed %d stale temporary segments left by crashed writers", stale)
+        # One that could not be moved (a read-only spool) is still where it was: not
+        # quarantined (its warning says why).
+        not_moved = {name for name in quarantined if os.path.lexists(spool / name)}
         result = IngestResult(
             segments=len(fresh),
             events=ingested[0],
             days=ingested[1],
-            quarantined=tuple(sorted(quarantined)),
+            quarantined=tuple(sorted(quarantined - not_moved)),
             unreadable=tuple(sorted(unreadable)),
             duplicates=tuple(sorted(seg.name for seg in copies)),
             undisposed=undisposed,
@@ -895,6 +910,7 @@ class Warehouse:
             newer_schema=tuple(sorted(newer)),
             not_segments=tuple(sorted(exports)),
             unfinished=tuple(sorted(unfinished)),
+            not_moved=tuple(sorted(not_moved)),
         )
         return RunResult(ingest=result, rolled_up=rolled_up, pruned_events=pruned)
 
@@ -1432,7 +1448,14 @@ class Warehouse:
         try:
             moved = move_without_replacing(seg.path, target)
         except OSError as exc:
-            logger.warning("%s %s not moved (%s): %s", what, seg.name, exc, reason)
+            # In words ("Read-only file system"), not Python's "[Errno 30] ...: 'path'".
+            logger.warning(
+                "%s %s not moved to quarantine (%s): %s",
+                what,
+                seg.name,
+                exc.strerror or exc,
+                reason,
+            )
             return
         where = f" (as {moved.path.name})" if moved.renamed else ""
         logger.warning("quarantined %s %s%s: %s", what, seg.name, where, reason)

@@ -39,7 +39,7 @@ def _suites(quick: bool) -> dict[str, Callable[[], list[Figure]]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser = argparse.ArgumentParser(prog="python -m bench", allow_abbrev=False)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--only", default="", help="comma-separated: " + ", ".join(_suites(False)))
     args = parser.parse_args()

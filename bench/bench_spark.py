@@ -82,7 +82,9 @@ def run(spool_dir: str | Path, *, master: str = "local[2]") -> dict[str, object]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_spark", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.bench_spark", description=__doc__, allow_abbrev=False
+    )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--events", type=int, default=1_000_000, help="events to generate")
     source.add_argument("--spool", type=Path, help="time this spool instead")

@@ -260,7 +260,10 @@ def analytics_cli(*args: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0])
+    # No abbreviations (`--ser`): an option added later would change what one means.
+    parser = argparse.ArgumentParser(
+        prog="make demo", description=__doc__.splitlines()[0], allow_abbrev=False
+    )
     parser.add_argument("--var", default="var", help="folder for spool, salts, receipts, DB")
     parser.add_argument("--weeks", type=int, default=6)
     parser.add_argument("--visitors", type=int, default=48)

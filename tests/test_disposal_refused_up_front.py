@@ -169,3 +169,27 @@ def test_library_run_without_disposal_reads_a_read_only_spool(base: Path) -> Non
     run = _as_nobody([*argv, "-"])
     assert (run.returncode, run.stdout, run.stderr) == (0, "", "")
     assert len(_segments(base)) == 2
+
+
+def test_a_damaged_segment_left_in_a_read_only_spool_is_not_said_quarantined(base: Path) -> None:
+    """Walkthrough h240 F7: the summary said "quarantined 1 corrupt segments" while the
+    warning said it was not moved ("[Errno 13] Permission denied: '…'"). Now the summary
+    says where it is, the warning why in words, and the next run says it again."""
+    damaged = min((base / "spool").rglob("*.parquet"))
+    damaged.write_bytes(b"garbage")
+    for folder in (base / "spool", _day_folder(base)):  # no quarantine/ made, nothing moved
+        folder.chmod(0o555)
+    left = "; 1 segments to quarantine could not be moved there (left in the spool, judged again"
+    warned = (
+        f"analytics: WARNING: corrupt segment {_day_folder(base).name}/{damaged.name} not "
+        "moved to quarantine (Permission denied): "
+    )
+    runs = [_rollup(base), _rollup(base)]
+    for run, ingested in zip(runs, ("1 segments (20 events", "0 segments (0 events"), strict=True):
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.startswith(f"ingested {ingested}")
+        assert left in run.stdout
+        assert "quarantined" not in run.stdout
+        assert run.stderr.startswith(warned)
+        assert run.stderr.count("\n") == 1
+    assert damaged.read_bytes() == b"garbage"

@@ -59,9 +59,20 @@ def _plant(folder: Path, kind: str) -> Path:
     return odd
 
 
-@pytest.mark.parametrize("kind", ["fifo", "link-to-fifo", "folder", "dangling-link"])
+# --archive and --delete-ingested: the CLI lists the spool to check the disposal before the
+# run lists it again, and each listing warned (two lines per entry, walkthrough h240 F8).
+DISPOSALS = {"": [], "delete": ["--delete-ingested"], "archive": ["--archive", "ARCHIVE"]}
+
+
+@pytest.mark.parametrize(
+    ("kind", "disposal"),
+    [
+        *((kind, "") for kind in ("fifo", "link-to-fifo", "folder", "dangling-link")),
+        *((kind, disposal) for kind in ("fifo", "folder") for disposal in ("delete", "archive")),
+    ],
+)
 def test_a_spool_entry_that_is_not_a_file_is_skipped_with_one_line(
-    tmp_path: Path, kind: str
+    tmp_path: Path, kind: str, disposal: str
 ) -> None:
     # A named pipe called *.parquet in a day folder (a tool streaming into the spool, or a
     # mistake): before, the footer read opened it and blocked for ever, and so did every
@@ -71,7 +82,8 @@ def test_a_spool_entry_that_is_not_a_file_is_skipped_with_one_line(
     day = spool / f"day={DAYS[0].isoformat()}"
     odd = _plant(day, kind)
     db = tmp_path / "w.duckdb"
-    argv = cli("rollup", "--spool", str(spool), "--db", str(db))
+    option = [str(tmp_path / "archive") if o == "ARCHIVE" else o for o in DISPOSALS[disposal]]
+    argv = cli("rollup", "--spool", str(spool), "--db", str(db), *option)
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("ingested ")
