@@ -426,6 +426,9 @@ def test_every_cli_flag_the_readme_names_exists() -> None:
     others |= {flag for setting in KNOWN_SETTINGS for flag in setting.cli or () if "--" in flag}
     assert {"--proxy-headers", "--timeout-graceful-shutdown", "--preload"} <= others
     others |= {"--packages", "--strict", "--config-settings"}  # spark-submit, mypy, pip
+    # The abbreviation README shows refused (tests/test_cli_options_never_abbreviated.py).
+    assert "--fro" not in known
+    others |= {"--fro"}
     # CSS custom properties the README names: each must be one the banner's files use
     css_properties = {"--cookiewall-height"}
     static = ROOT / "cookiewall" / "static"
