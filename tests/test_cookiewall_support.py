@@ -161,7 +161,8 @@ def receipt_of(value: str) -> str:
     """The receipt id a consent cookie value carries (its payload's `"r"`), read from the value
     as a visitor's access request would: no endpoint answers it, as page scripts could read it.
     The payload, before the last `.`, is URL-safe base64 JSON, zlib-compressed first (and
-    marked by a leading `.`) when that is shorter, as for about one cookie in five."""
+    marked by a leading `.`) when that is shorter: it depends on the policy (almost never for
+    the example policy, always for one with five or more optional categories)."""
     payload = value.rpartition(".")[0]
     encoded = payload.removeprefix(".")
     raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
