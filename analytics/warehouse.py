@@ -170,7 +170,7 @@ class IngestResult:
     undisposed: tuple[str, ...] = ()
     # Segments under a name the ledger holds whose content differs from what was ingested
     # under it (rewritten, or re-sealed under that name): never read, moved to quarantine
-    # (so also in `quarantined`).
+    # (so also in `quarantined`, or in `not_moved` when it could not be moved).
     reused_names: tuple[str, ...] = ()
     # Ingested segments archived under another name than their own (`<stem>.2.parquet`)
     # because the archive held another file of that name, which is kept: archive-relative.
@@ -179,7 +179,8 @@ class IngestResult:
     # workers): neither read nor moved, left in the spool for a newer rollup to ingest.
     newer_schema: tuple[str, ...] = ()
     # Files of the spool that are warehouse exports, not segments (an export of `events`
-    # saved into a day folder): never read, moved to quarantine (so also in `quarantined`).
+    # saved into a day folder): never read, moved to quarantine (so also in `quarantined`,
+    # or in `not_moved` when it could not be moved).
     not_segments: tuple[str, ...] = ()
     # Segments that cannot be read yet and were modified under UNFINISHED_SECONDS ago
     # (still being copied into the spool?): left in place, judged again by the next run.
