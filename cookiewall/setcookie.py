@@ -7,8 +7,10 @@ References:
 
 from __future__ import annotations
 
+import functools
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from cookiewall.policy import Policy
@@ -341,6 +343,7 @@ def filter_headers(
 # a few segments; a crafted Host or root path must not make a withdrawal answer kilobytes.
 MAX_ENCLOSING_DOMAINS = 6
 MAX_ENCLOSING_PATHS = 8
+MAX_DOMAIN_NAME = 253  # characters of a DNS name written in dots (RFC 1035 2.3.4)
 _DOMAIN_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")
 _IPV4 = re.compile(r"[0-9.]+")
 # A Path attribute is written into the header as it is: no ';' (a new attribute), no ','
@@ -348,10 +351,30 @@ _IPV4 = re.compile(r"[0-9.]+")
 _PATH_ATTRIBUTE = re.compile(r"/[!-+\--:<-~]*")
 
 
+@functools.cache
+def _registrable_domain_of() -> Callable[[str], str | None] | None:
+    """The Public Suffix List's `privatesuffix` (`a.b.example.co.uk` -> `example.co.uk`, None
+    for a public suffix itself), or None without the list. It comes with the analytics extra;
+    the gate alone needs only itsdangerous. Loaded on first use (about 90 ms, 1.4 MB), which
+    is a request that carries a consent cookie to clear, not every worker's start."""
+    try:
+        from publicsuffixlist import PublicSuffixList
+    except ImportError:
+        return None
+    return PublicSuffixList().privatesuffix
+
+
 def enclosing_domains(host: str) -> list[str]:
     """The values a `Domain` attribute could have had for a cookie sent to `host` (a Host
-    header, port and all): the host itself and each parent of two labels or more, parents
-    first; none for an IP address, a single label or anything that is not a hostname."""
+    header, port and all): the host itself and each parent down to its registrable domain,
+    parents first; none for an IP address, a single label or anything that is not a hostname.
+
+    Browsers refuse a `Domain` that is a public suffix (RFC 6265 5.3 step 5: `co.uk`,
+    `github.io`), so no copy lives there: with the Public Suffix List installed, none is named
+    (without it, only the top-level label is left out). Past the bound, the registrable domain
+    (which every subdomain of the site can write) and the parents nearest the host are kept:
+    a crafted or deep Host's labels near the root were taken first, `co.uk` among them.
+    """
     name = host.strip().lower()
     if name.startswith("["):
         return []  # an IPv6 literal: only host-only cookies
@@ -362,8 +385,21 @@ def enclosing_domains(host: str) -> list[str]:
         return []
     if not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
         return []  # never written into a header: `evil;Domain=x` is no hostname
-    parents = [".".join(labels[i:]) for i in range(len(labels) - 2, -1, -1)]
-    return parents[:MAX_ENCLOSING_DOMAINS]
+    shortest = 2  # labels of the last parent named: without the list, all but the top level
+    registrable_domain_of = _registrable_domain_of()
+    if registrable_domain_of is not None:
+        registrable = registrable_domain_of(name)
+        if registrable is None:
+            return []  # the host is a public suffix: a Domain= cookie there is host-only
+        shortest = registrable.count(".") + 1
+    # Nearest first: the host, its parent, ... down to the registrable domain.
+    nearest = [".".join(labels[i:]) for i in range(len(labels) - shortest + 1)]
+    # No DNS name is longer (RFC 1035), and a crafted Host's answer stays about as small as
+    # when the labels near the root were taken (41 KB at most, was 38: 6 domains, 8 paths).
+    nearest = [domain for domain in nearest if len(domain) <= MAX_DOMAIN_NAME]
+    if len(nearest) > MAX_ENCLOSING_DOMAINS:
+        nearest = nearest[: MAX_ENCLOSING_DOMAINS - 1] + nearest[-1:]
+    return nearest[::-1]
 
 
 def enclosing_paths(request_path: str) -> list[str]:

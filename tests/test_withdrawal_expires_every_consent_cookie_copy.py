@@ -16,6 +16,8 @@ driven by httpx against the full stack; a Chromium run checks the same with a re
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from http.cookiejar import Cookie
 from pathlib import Path
@@ -26,11 +28,22 @@ import pytest
 
 from cookiewall import setcookie
 from tests.apps.full_stack_app import create_app
+from tests.support import ROOT
 
 HOST = "www.shop.example"
 NAME = "cookiewall"
 
 # (Domain attribute as the jar stores it, Path): where a tossed copy lives. None: host-only.
+DEEP_HOST = "a.b.c.d.e.f.g.h.example.co.uk"
+DEEP_HOST_DOMAINS = [
+    "example.co.uk",
+    "e.f.g.h.example.co.uk",
+    "d.e.f.g.h.example.co.uk",
+    "c.d.e.f.g.h.example.co.uk",
+    "b.c.d.e.f.g.h.example.co.uk",
+    DEEP_HOST,
+]
+
 TOSSED_AT = [
     (None, "/consent"),
     (".shop.example", "/"),
@@ -99,8 +112,16 @@ def test_a_tossed_consent_cookie_does_not_outlive_the_withdrawal(
         ("www.shop.example", "/consent", ["shop.example", "www.shop.example"], ["/", "/consent"]),
         ("shop.example:8000", "/consent", ["shop.example"], ["/", "/consent"]),
         ("SHOP.Example.", "/consent", ["shop.example"], ["/", "/consent"]),
-        ("a.b.example.co.uk", "/m/consent", ["co.uk", "example.co.uk", "b.example.co.uk",
+        # Never a public suffix: browsers refuse Domain=co.uk (or github.io, the PSL's
+        # private section), so no copy lives there, and one that is the host has none.
+        ("a.b.example.co.uk", "/m/consent", ["example.co.uk", "b.example.co.uk",
          "a.b.example.co.uk"], ["/", "/m", "/m/", "/m/consent"]),
+        ("a.x.github.io", "/consent", ["x.github.io", "a.x.github.io"], ["/", "/consent"]),
+        ("co.uk", "/consent", [], ["/", "/consent"]),
+        ("github.io", "/consent", [], ["/", "/consent"]),
+        # Past the bound (6): the registrable domain and the parents nearest the host, where a
+        # sibling (b2.c.d...) plants; no longer co.uk, h.example.co.uk, g.h.example.co.uk, ...
+        (DEEP_HOST, "/consent", DEEP_HOST_DOMAINS, ["/", "/consent"]),
         ("127.0.0.1:8000", "/consent", [], ["/", "/consent"]),
         ("[::1]:8000", "/consent", [], ["/", "/consent"]),
         ("localhost", "/consent", [], ["/", "/consent"]),
@@ -118,17 +139,58 @@ def test_places_a_consent_cookie_could_come_from(
     assert setcookie.enclosing_paths(request_path) == expected_paths
 
 
-def test_places_are_bounded_for_a_crafted_host_and_path() -> None:
-    host = ".".join(["a"] * 120) + ".example"
+@pytest.mark.parametrize("label", ["a", "x" * 63])
+def test_places_are_bounded_for_a_crafted_host_and_path(label: str) -> None:
+    host = ".".join([label] * 120) + ".example"
     path = "/a" * 500 + "/consent"
     domains = setcookie.enclosing_domains(host)
     paths = setcookie.enclosing_paths(path)
-    assert len(domains) <= setcookie.MAX_ENCLOSING_DOMAINS
+    assert 0 < len(domains) <= setcookie.MAX_ENCLOSING_DOMAINS
     assert "example" not in domains
-    assert domains[0] == "a.example"
+    assert domains[0] == f"{label}.example"
+    # Nearest the host first, yet no longer than a DNS name: the answer stays as small.
+    assert all(len(domain) <= 253 for domain in domains)
+    assert all(f".{host}".endswith(f".{domain}") for domain in domains)
     assert len(paths) <= setcookie.MAX_ENCLOSING_PATHS
     assert paths[0] == "/"
     assert paths[-1] == path
+
+
+def test_a_deep_hosts_withdrawal_expires_the_nearest_parents_and_no_public_suffix() -> None:
+    expired = _gate_withdrawal(NAME, f"http://{DEEP_HOST}")
+    domains = {h.split("Domain=")[1].split(";")[0] for h in expired if "Domain=" in h}
+    assert domains == set(DEEP_HOST_DOMAINS)
+
+
+# The gate alone needs only itsdangerous; the Public Suffix List comes with the analytics extra.
+WITHOUT_THE_LIST = """
+import sys
+sys.modules["publicsuffixlist"] = None  # `import publicsuffixlist` now fails
+from cookiewall import setcookie
+print(setcookie.enclosing_domains(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("www.shop.example", ["shop.example", "www.shop.example"]),
+        # Without the list co.uk cannot be told apart; the nearest parents still come first.
+        (DEEP_HOST, ["co.uk", *DEEP_HOST_DOMAINS[1:]]),
+    ],
+)
+def test_without_the_public_suffix_list_all_but_the_top_level_are_candidates(
+    host: str, expected: list[str]
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_THE_LIST, host],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=True,
+    )
+    assert done.stdout.strip() == repr(expected)
 
 
 def test_an_ordinary_withdrawal_stays_small(tmp_path: Path) -> None:

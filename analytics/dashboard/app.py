@@ -3,10 +3,11 @@
     from starlette.routing import Mount
     from analytics.dashboard import dashboard
 
-    routes = [Mount("/analytics", app=dashboard("var/analytics.duckdb", basic=("ana", "…")))]
+    routes = [Mount("/analytics", app=dashboard("var/analytics.duckdb", basic=("ana", password)))]
 
 Construction checks the configuration (ValueError with a clear message); at least one way
-to authenticate must be configured. The app reads the warehouse read-only through a private
+to authenticate must be configured, and a token or Basic password is at least 16 characters
+long (nothing inside slows guessing). The app reads the warehouse read-only through a private
 in-memory copy (see `snapshot`), so it never holds the file the rollup writes.
 """
 
@@ -29,6 +30,11 @@ from analytics.dashboard.snapshot import SnapshotStore
 from analytics.timezones import validate_timezone
 
 MIN_TOKEN_LENGTH = 16
+# A Basic password is guessed the same way as a token, as fast as the server answers (hundreds
+# a second from one client): nothing inside the dashboard counts failures, so length is the
+# defence, and it gets the token's floor. Counted as composed (NFC) characters, the form that
+# is compared (`auth.nfc`): "é" typed as e + U+0301 is one.
+MIN_PASSWORD_LENGTH = MIN_TOKEN_LENGTH
 
 # Sent with every answer, refusals included: the data is private and must not be cached by
 # a proxy, framed by another site, sniffed into another type, or leak the URL onwards.
@@ -144,9 +150,14 @@ def _check_config(
         if not isinstance(basic, tuple | list) or len(basic) != 2:
             raise ValueError("basic must be a (user, password) pair")
         user = _check_text(basic[0], "basic user")
-        _check_text(basic[1], "basic password")
         if ":" in user:
             raise ValueError("basic user must not contain ':' (RFC 7617)")
+        password = _check_text(basic[1], "basic password")
+        if len(unicodedata.normalize("NFC", password)) < MIN_PASSWORD_LENGTH:
+            raise ValueError(
+                f"basic password must be at least {MIN_PASSWORD_LENGTH} characters long, as a "
+                "token must: nothing here slows guessing it (rate-limit the mount at the proxy)"
+            )
     if authorize is not None and not callable(authorize):
         raise ValueError("authorize must be a callable taking the request and returning a bool")
     if min_visitors is not None and (
@@ -168,10 +179,12 @@ def dashboard(
     """The analytics dashboard and its JSON API as one pure ASGI app (mount it anywhere).
 
     `token`: a bearer token for `Authorization: Bearer …` (scripts); `basic`: a (user,
-    password) pair for HTTP Basic (browsers); `authorize`: `f(request) -> bool` or an async
-    one, the site's own login. At least one is required. `min_visitors`: suppress every number
-    standing for fewer visitors. `timezone`: the zone whose "today" ends the default range
-    (default: the warehouse's own). The database file need not exist yet (503 until it does).
+    password) pair for HTTP Basic (browsers); both secrets at least 16 characters long (nothing
+    here slows guessing: rate-limit the mount at the proxy); `authorize`: `f(request) -> bool`
+    or an async one, the site's own login. At least one is required. `min_visitors`: suppress
+    every number standing for fewer visitors. `timezone`: the zone whose "today" ends the
+    default range (default: the warehouse's own). The database file need not exist yet (503
+    until it does).
     """
     _check_config(token, basic, authorize, min_visitors)
     _check_text(title, "title")
