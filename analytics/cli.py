@@ -63,6 +63,8 @@ STDOUT_NAMES = frozenset({STDOUT, "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"}
 TEMP_REPORT_PREFIX = ".tmp-report-"
 STDOUT_CLOSED = "standard output is closed; give --output FILE"
 DUCKDB_INTERRUPTED = "Query interrupted"
+# DuckDB's words for a block whose checksum fails ("... computed checksum ... does not match").
+DAMAGED_BLOCK = "Corrupt database file"
 # As analytics.reports.ISO_DAY, which loads DuckDB; [0-9]: \d matches other scripts' digits.
 ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 RELAY_CHUNK = 1 << 20  # bytes per read when copying an export to stdout
@@ -124,6 +126,10 @@ class _Parser(argparse.ArgumentParser):
             known = parser._option_string_actions
             if name in known:
                 continue
+            if name == "--":
+                # `--=x`: no name at all, which every option starts with; a "did you mean"
+                # listing them all would only hide the typo (named whole: '--' says nothing).
+                parser.error(f"unrecognized option {word!r}")
             meant = sorted(option for option in known if option.startswith(name))
             hint = f": options are never abbreviated; did you mean {' or '.join(meant)}?"
             parser.error(f"unrecognized option {name!r}{hint if meant else ''}")
@@ -666,11 +672,18 @@ def _compact_after_prune(db: Path, *, quiet: bool, lock_timeout: float, stops: _
         _say_done(result.summary(), quiet=quiet)
     except (WarehouseError, OSError) as exc:  # OSError: a folder it cannot read, say
         reason = str(exc) if isinstance(exc, WarehouseError) else (exc.strerror or str(exc))
-        logging.getLogger("analytics").warning(
-            "%s; the pruned raw events stay readable in the file until `analytics compact` "
-            "succeeds",
-            reason,
-        )
+        if DAMAGED_BLOCK in reason:
+            # A block whose checksum fails (one the prune did not read): every compaction
+            # copies it and fails the same way, so "until compact succeeds" would be never.
+            advice = (
+                "the file is damaged, and no compaction can copy it: restore it from a "
+                "backup and prune again (the pruned raw events stay readable in this file)"
+            )
+        else:
+            advice = (
+                "the pruned raw events stay readable in the file until `analytics compact` succeeds"
+            )
+        logging.getLogger("analytics").warning("%s; %s", reason, advice)
         return EXIT_NOT_COMPACTED
     return 0
 

@@ -1449,14 +1449,19 @@ class Warehouse:
         try:
             moved = move_without_replacing(seg.path, target)
         except OSError as exc:
-            # In words ("Read-only file system"), not Python's "[Errno 30] ...: 'path'".
-            logger.warning(
-                "%s %s not moved to quarantine (%s): %s",
-                what,
-                seg.name,
-                exc.strerror or exc,
-                reason,
-            )
+            # In words ("Read-only file system"), not Python's "[Errno 30] ...: 'path'"; but
+            # with the path when it is not the segment's own (a file where the folder
+            # quarantine/day=... goes): without it, "File exists" names nothing to fix. Taken
+            # relative to the spool, as the segment's name is, to keep the line short.
+            why = str(exc.strerror or exc)
+            if exc.strerror and isinstance(exc.filename, str | bytes):
+                failed = Path(os.fsdecode(exc.filename))
+                if failed.name.startswith(TEMP_PREFIX):
+                    failed = failed.parent  # a copy's temporary name: the folder it writes in
+                if failed != seg.path:
+                    shown = failed.relative_to(spool) if failed.is_relative_to(spool) else failed
+                    why = f"{why}: {str(shown)!r}"
+            logger.warning("%s %s not moved to quarantine (%s): %s", what, seg.name, why, reason)
             return
         where = f" (as {moved.path.name})" if moved.renamed else ""
         logger.warning("quarantined %s %s%s: %s", what, seg.name, where, reason)

@@ -79,6 +79,9 @@ def test_every_parser_refuses_abbreviations_itself(command: str) -> None:
         (["report", "summary", "summary", "--db", "w.duckdb"], "unrecognized arguments: summary"),
         (["prune", "--db", "w.duckdb", "--raw-days", "3", "--later"],
          "unrecognized option '--later'"),
+        # No name before the '=': not every option offered as "did you mean" (review r261 F4).
+        (["report", "--=x"], "unrecognized option '--=x'"),
+        (["report", "summary", "--db", "w.duckdb", "--="], "unrecognized option '--='"),
     ],
 )  # fmt: skip
 def test_a_stray_word_points_at_its_commands_help(

@@ -150,6 +150,29 @@ def test_quarantine_warning_is_one_line_on_stderr(tmp_path: Path) -> None:
     assert "quarantined 1 corrupt segments" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("in_the_way", "said"),
+    [
+        (f"quarantine/day={DAY}", f"File exists: 'quarantine/day={DAY}'"),
+        ("quarantine", f"Not a directory: 'quarantine/day={DAY}'"),
+    ],
+)
+def test_a_quarantine_warning_names_the_file_in_the_way(
+    tmp_path: Path, in_the_way: str, said: str
+) -> None:
+    """Not only "(File exists)", which names nothing to fix (review r261 F3)."""
+    spool, _ = _spool_with_garbage(tmp_path, all_of_it=False)
+    (spool / in_the_way).parent.mkdir(exist_ok=True)
+    (spool / in_the_way).write_text("a file where a folder goes")
+    result = _rollup_cli(spool, tmp_path / "w.duckdb")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"analytics: WARNING: corrupt segment day={DAY}/"), (
+        result.stderr
+    )
+    assert f".parquet not moved to quarantine ({said}): " in result.stderr
+
+
 def test_a_run_that_only_quarantines_does_not_say_nothing_to_do(tmp_path: Path) -> None:
     spool, spoiled = _spool_with_garbage(tmp_path, all_of_it=True)
     first = _rollup_cli(spool, tmp_path / "w.duckdb")

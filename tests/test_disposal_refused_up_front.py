@@ -182,7 +182,7 @@ def test_a_damaged_segment_left_in_a_read_only_spool_is_not_said_quarantined(bas
     left = "; 1 segments to quarantine could not be moved there (left in the spool, judged again"
     warned = (
         f"analytics: WARNING: corrupt segment {_day_folder(base).name}/{damaged.name} not "
-        "moved to quarantine (Permission denied): "
+        "moved to quarantine (Permission denied: 'quarantine'): "  # the folder it could not make
     )
     runs = [_rollup(base), _rollup(base)]
     for run, ingested in zip(runs, ("1 segments (20 events", "0 segments (0 events"), strict=True):
