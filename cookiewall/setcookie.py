@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -351,12 +352,22 @@ _IPV4 = re.compile(r"[0-9.]+")
 _PATH_ATTRIBUTE = re.compile(r"/[!-+\--:<-~]*")
 
 
+_public_suffix_list_loading = threading.Lock()
+
+
 @functools.cache
 def _registrable_domain_of() -> Callable[[str], str | None] | None:
     """The Public Suffix List's `privatesuffix` (`a.b.example.co.uk` -> `example.co.uk`, None
     for a public suffix itself), or None without the list. It comes with the analytics extra;
-    the gate alone needs only itsdangerous. Loaded on first use (about 90 ms, 1.4 MB), which
-    is a request that carries a consent cookie to clear, not every worker's start."""
+    the gate alone needs only itsdangerous. Loaded on first use (about 80 ms, 1.4 MB), which
+    is a request that carries a consent cookie to clear, not every worker's start; the lock
+    makes threads that ask at once wait for one load instead of each making its own."""
+    with _public_suffix_list_loading:
+        return _load_public_suffix_list()
+
+
+@functools.cache
+def _load_public_suffix_list() -> Callable[[str], str | None] | None:
     try:
         from publicsuffixlist import PublicSuffixList
     except ImportError:
@@ -367,39 +378,43 @@ def _registrable_domain_of() -> Callable[[str], str | None] | None:
 def enclosing_domains(host: str) -> list[str]:
     """The values a `Domain` attribute could have had for a cookie sent to `host` (a Host
     header, port and all): the host itself and each parent down to its registrable domain,
-    parents first; none for an IP address, a single label or anything that is not a hostname.
+    parents first; none for an IP address, a single label, a name longer than a DNS name or
+    anything that is not a hostname. A host written with the root's trailing dot
+    (`www.shop.example.`) keeps it on every name: the browser compares the Domain with that
+    host, dot and all, and refuses `Domain=shop.example` there.
 
     Browsers refuse a `Domain` that is a public suffix (RFC 6265 5.3 step 5: `co.uk`,
-    `github.io`), so no copy lives there: with the Public Suffix List installed, none is named
-    (without it, only the top-level label is left out). Past the bound, the registrable domain
-    (which every subdomain of the site can write) and the parents nearest the host are kept:
-    a crafted or deep Host's labels near the root were taken first, `co.uk` among them.
+    `github.io`), so no copy lives there: with the Public Suffix List installed, none is named.
+    Past the bound, the registrable domain (which every subdomain of the site can write) and
+    the parents nearest the host are kept; without the list, the two names nearest the root
+    (`example.co.uk` and `co.uk`: which of them is the registrable domain cannot be told).
+    A crafted or deep Host's labels near the root were taken first, `co.uk` among them.
     """
     name = host.strip().lower()
     if name.startswith("["):
         return []  # an IPv6 literal: only host-only cookies
     name = name.rsplit(":", 1)[0] if ":" in name else name
+    root_dot = "." if name.endswith(".") else ""
     name = name.removesuffix(".")
+    if len(name) > MAX_DOMAIN_NAME:
+        return []  # no DNS name is longer (RFC 1035), and splitting a 60 KB Host costs seconds
     labels = name.split(".")
     if len(labels) < 2 or _IPV4.fullmatch(name):
         return []
     if not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
         return []  # never written into a header: `evil;Domain=x` is no hostname
-    shortest = 2  # labels of the last parent named: without the list, all but the top level
+    shortest, kept_at_root = 2, 2  # without the list: all but the top level are candidates
     registrable_domain_of = _registrable_domain_of()
     if registrable_domain_of is not None:
         registrable = registrable_domain_of(name)
         if registrable is None:
             return []  # the host is a public suffix: a Domain= cookie there is host-only
-        shortest = registrable.count(".") + 1
+        shortest, kept_at_root = registrable.count(".") + 1, 1
     # Nearest first: the host, its parent, ... down to the registrable domain.
     nearest = [".".join(labels[i:]) for i in range(len(labels) - shortest + 1)]
-    # No DNS name is longer (RFC 1035), and a crafted Host's answer stays about as small as
-    # when the labels near the root were taken (41 KB at most, was 38: 6 domains, 8 paths).
-    nearest = [domain for domain in nearest if len(domain) <= MAX_DOMAIN_NAME]
     if len(nearest) > MAX_ENCLOSING_DOMAINS:
-        nearest = nearest[: MAX_ENCLOSING_DOMAINS - 1] + nearest[-1:]
-    return nearest[::-1]
+        nearest = nearest[: MAX_ENCLOSING_DOMAINS - kept_at_root] + nearest[-kept_at_root:]
+    return [domain + root_dot for domain in reversed(nearest)]
 
 
 def enclosing_paths(request_path: str) -> list[str]:
