@@ -80,6 +80,7 @@ from analytics.timezones import validate_timezone
 from analytics.warehouse import (
     commit_checked,
     has_any_table,
+    is_ctrl_c,
     migrate_schema,
     read_commit_token,
 )
@@ -1519,6 +1520,9 @@ def load_spark_rollups(
     except WarehouseError:
         raise
     except Exception as error:  # duckdb.Error and friends: one line for the CLI
+        if is_ctrl_c(error):
+            # Rolled back: the KeyboardInterrupt the Ctrl-C was, as Warehouse.run raises it.
+            raise KeyboardInterrupt from None
         raise WarehouseError(f"cannot load Spark rollups: {first_line(error)}") from None
     finally:
         con.close()

@@ -403,6 +403,14 @@ def _write_failure(path: Path, error: duckdb.Error) -> str | None:
     return system_words(line) or line.removeprefix("IO Error: ")
 
 
+def is_ctrl_c(error: BaseException) -> bool:
+    """Whether `error` is DuckDB's RuntimeError "Query interrupted": a Ctrl-C that Python's
+    own SIGINT handler took while DuckDB ran a query, its KeyboardInterrupt swallowed. Not
+    an `interrupt_all` (duckdb.InterruptException), which a program calls from any thread
+    and which the warehouse says as `Interrupted`."""
+    return is_interruption(error) and not isinstance(error, duckdb.InterruptException)
+
+
 def commit_checked(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -421,9 +429,12 @@ def commit_checked(
     segments in the spool. So the file is read back (`read_back`: the token it holds, see
     `read_commit_token`): committed, the error is one warning and the caller goes on as
     committed; not, the error is raised, to be rolled back and said as before; not known, it
-    is raised saying so. A Ctrl-C during COMMIT in a program with Python's own handler
-    (DuckDB's RuntimeError "Query interrupted") is read back too: committed, it is raised as
-    the KeyboardInterrupt it was (see `checkpoint_committed`).
+    is raised saying so. A stop during COMMIT is read back too. A Ctrl-C in a program with
+    Python's own handler (DuckDB's RuntimeError "Query interrupted", see `is_ctrl_c`) is
+    raised as the KeyboardInterrupt it was, whatever the read-back found (a warning first when
+    it found nothing certain). An `interrupt_all` (duckdb.InterruptException), from any
+    thread, that came too late to stop a committed run is not raised at all: the caller gets
+    the run's result, as after the COMMIT (see `checkpoint_committed`).
 
     What is read back is a token new to this transaction, not the work itself: a run
     that waited for the lock can take it between this COMMIT and the read-back and
@@ -440,25 +451,35 @@ def commit_checked(
     try:
         con.execute("COMMIT")
     except (duckdb.Error, RuntimeError) as exc:
-        stopped = is_interruption(exc)
-        if not (stopped or isinstance(exc, duckdb.Error)):
+        ctrl_c = is_ctrl_c(exc)
+        if not (ctrl_c or isinstance(exc, duckdb.Error)):
             raise
         # This connection's database may be invalidated, and is in the way of a reader
         # in this process: closed. The reader replays the journal as every open does.
         con.close()
         found = read_back()
-        if found == token and stopped:
-            raise KeyboardInterrupt from None  # committed: as after it, see checkpoint_committed
-        if found == token and isinstance(exc, duckdb.Error):
-            _warn_committed_with_failed_checkpoint(path, exc)
-            return
-        if found == before or stopped or not isinstance(exc, duckdb.Error):
+        if found == token:
+            if ctrl_c:
+                raise KeyboardInterrupt from None  # committed: as after it, see above
+            if isinstance(exc, duckdb.Error) and not is_interruption(exc):
+                _warn_committed_with_failed_checkpoint(path, exc)
+            return  # committed (an interrupt_all too late to stop it: as after the COMMIT)
+        if found == before:
             raise  # nobody committed since this transaction began: not this one either
-        # Unreadable, or another run committed in between, whose token hides this one's.
-        raise WarehouseError(
-            f"{_warehouse_error(path, exc)}; whether this run was committed could "
-            "not be read back: the next run finds out, and counts nothing twice"
-        ) from None
+        # Unreadable, or another run committed in between, whose token hides this one's:
+        # never "nothing committed", which the caller would say of a stop.
+        unknown = (
+            "whether this run was committed could not be read back: the next run finds "
+            "out, and counts nothing twice"
+        )
+        if ctrl_c:
+            logger.warning("warehouse %r: stopped during its COMMIT; %s", str(path), unknown)
+            raise KeyboardInterrupt from None
+        if is_interruption(exc) or not isinstance(exc, duckdb.Error):
+            raise WarehouseError(
+                f"warehouse {str(path)!r}: interrupted during its COMMIT; {unknown}"
+            ) from None
+        raise WarehouseError(f"{_warehouse_error(path, exc)}; {unknown}") from None
     checkpoint_committed(con, path)
 
 
@@ -485,19 +506,24 @@ def checkpoint_committed(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     `<db>.wal` grew run after run, with cron told nothing until a COMMIT itself failed.
     Committed either way: the work is durable in the journal, which every open replays.
 
-    Stopped during it (Ctrl-C in a program with Python's own SIGINT handler, which DuckDB
-    turns into its RuntimeError "Query interrupted"; an `interrupt()`), it closes `con` and
-    raises KeyboardInterrupt: the work is committed, too late to stop, but the program asked
-    to stop, and a KeyboardInterrupt is what a Python program takes for that. Before, the
-    RuntimeError left `Warehouse.run`, which no caller expects of a committed run (and before
-    this checkpoint existed, the Ctrl-C came from the close: a KeyboardInterrupt). The CLI's
-    handlers never stop it: a signal after COMMIT is noted, not obeyed."""
+    Stopped during it by a Ctrl-C in a program with Python's own SIGINT handler (which
+    DuckDB turns into its RuntimeError "Query interrupted", see `is_ctrl_c`), it closes `con`
+    and raises KeyboardInterrupt: the work is committed, too late to stop, but the program
+    asked to stop, and a KeyboardInterrupt is what a Python program takes for that. Before,
+    the RuntimeError left `Warehouse.run`, which no caller expects of a committed run (and
+    before this checkpoint existed, the Ctrl-C came from the close: a KeyboardInterrupt).
+    Stopped by `interrupt_all` (duckdb.InterruptException), it returns: that call comes from
+    any thread, a program's stop button say, and a committed run returns its result (a
+    KeyboardInterrupt would reach a worker thread that never expects one). The CLI's handlers
+    never stop it: a signal after COMMIT is noted, not obeyed."""
     try:
         con.execute("CHECKPOINT")
     except (duckdb.Error, RuntimeError) as exc:
-        if is_interruption(exc):
+        if is_ctrl_c(exc):
             con.close()  # its checkpoint, or the next open's, writes the journal in
             raise KeyboardInterrupt from None
+        if is_interruption(exc):
+            return  # too late to stop the run: closing the connection checkpoints
         if not isinstance(exc, duckdb.Error):
             raise
         # A FATAL error invalidates the database: closed, nothing uses it again.
@@ -885,6 +911,12 @@ class Warehouse:
                     raise
         except duckdb.Error as exc:
             raise _warehouse_error(self.path, exc) from None
+        except RuntimeError as exc:
+            if is_ctrl_c(exc):
+                # Rolled back by then: the KeyboardInterrupt the Ctrl-C was, as it is when
+                # it lands in Python code, or once the COMMIT committed (see commit_checked).
+                raise KeyboardInterrupt from None
+            raise
         finally:
             con.close()
         undisposed, archived_renamed = self._dispose(disposable)
@@ -951,6 +983,12 @@ class Warehouse:
                 raise
         except duckdb.Error as exc:
             raise _warehouse_error(self.path, exc) from None
+        except RuntimeError as exc:
+            if is_ctrl_c(exc):
+                # Rolled back by then: the KeyboardInterrupt the Ctrl-C was, as it is when
+                # it lands in Python code, or once the COMMIT committed (see commit_checked).
+                raise KeyboardInterrupt from None
+            raise
         finally:
             con.close()
         return result

@@ -1,18 +1,31 @@
 """Ctrl-C in a program that calls the library (Python's own SIGINT handler) while the checkpoint
 after a COMMIT runs: the work is committed and stays so, and the program gets the
 KeyboardInterrupt it expects of a Ctrl-C, from `Warehouse.run`, `Warehouse.prune` and
-`load_spark_rollups` alike.
+`load_spark_rollups` alike. A Ctrl-C before the COMMIT is a KeyboardInterrupt too, the work
+rolled back; an `interrupt_all` from another thread during that checkpoint is too late to stop
+anything, and the call returns as committed.
 
 Before (review r251 F2): DuckDB turns a KeyboardInterrupt raised inside its call into
 `RuntimeError('Query interrupted')`, and the checkpoint let it through: a committed run raised
 a RuntimeError, which a program that catches KeyboardInterrupt to shut down does not catch
 (before that checkpoint existed, the Ctrl-C came out of the close as a KeyboardInterrupt).
+Then (review r258 F1, F3): every stop at that checkpoint became a KeyboardInterrupt, also an
+`interrupt_all` (a program's stop button, from any thread), whose committed run lost its
+result and whose worker thread got a KeyboardInterrupt; and a Ctrl-C during a query before
+the COMMIT still left as `RuntimeError('Query interrupted')` (`WarehouseError('cannot load
+Spark rollups: Query interrupted')`).
 
 The SIGINT is real, sent to a real child process by a process of its own that a pipe wakes
-just as the CHECKPOINT call begins: a thread of the child would first need the GIL, which
+just as the chosen query begins: a thread of the child would first need the GIL, which
 DuckDB may take back before the thread gets it. The call can still end before the signal
 lands (then the KeyboardInterrupt comes from Python code, as always); so each attempt says
 what the call raised, and the test takes the first whose call raised DuckDB's RuntimeError.
+The `interrupt_all` comes from the child's main thread, 2 ms into the CHECKPOINT that the
+call, run in a worker thread, began; the test likewise takes the first attempt whose
+CHECKPOINT raised DuckDB's InterruptException. Before the COMMIT, the queries are too short for
+the signal of another process to land in them (0 of 6 attempts): there a thread of the child
+calls `_thread.interrupt_main()` 2 ms into the query, which runs Python's own SIGINT handler as
+a SIGINT does, when DuckDB next checks for signals.
 """
 
 from __future__ import annotations
@@ -36,14 +49,22 @@ FIRST = date(2026, 10, 1)
 DAYS = 3
 PER_DAY = 10_000  # a journal whose checkpoint takes long enough for the signal to land in it
 ATTEMPTS = 8
-# What the CHECKPOINT call raises when Python's SIGINT handler raised inside it (it may also
-# come out as the KeyboardInterrupt itself, which was never the problem).
-DUCKDBS_WORDS = "RuntimeError('Query interrupted')"
+# What the query raises when Python's SIGINT handler raised inside it (it may also come out as
+# the KeyboardInterrupt itself, which was never the problem), or when `interrupt_all` stopped it.
+DUCKDBS_WORDS = {
+    "sigint": "RuntimeError('Query interrupted')",
+    "interrupt_main": "RuntimeError('Query interrupted')",
+    "interrupt_all": "InterruptException(",
+}
+# Where the stop lands: the checkpoint after the COMMIT, or a long query of the work before it.
+CHECKPOINT = "CHECKPOINT"
+BEFORE_COMMIT = {"run": "INSERT INTO events", "prune": "INSERT INTO daily_"}
 
-# argv: what ("run", "prune", "spark"), the database, the spool or Spark output. Prints one JSON
-# line: what the call raised, and what the CHECKPOINT call itself raised (None: it returned).
-CTRL_C_AT_CHECKPOINT = """
-import json, os, signal, sys
+# argv: how ("sigint", "interrupt_main", "interrupt_all"), the query (its first words), what
+# ("run", "prune", "spark"), the database, the spool or Spark output. Prints one JSON line:
+# what the call raised, and what the query itself raised (None: it returned).
+STOPPED_AT_A_QUERY = """
+import _thread, json, os, signal, sys, threading, time
 
 read_end, write_end = os.pipe()
 parent = os.getpid()
@@ -54,14 +75,15 @@ if os.fork() == 0:  # before DuckDB starts its threads
     os._exit(0)
 os.close(read_end)
 
-from analytics import warehouse
-from analytics.spark import load_spark_rollups
+from analytics import spark, warehouse
+from analytics.database import interrupt_all
 
-checkpoint_committed = warehouse.checkpoint_committed
+how, at, what, db, source = sys.argv[1:]
 landed = []
+query_began = threading.Event()
 
 
-class SignalledAtCheckpoint:
+class StoppedAtQuery:
     def __init__(self, con):
         self._con = con
 
@@ -69,9 +91,13 @@ class SignalledAtCheckpoint:
         return getattr(self._con, name)
 
     def execute(self, sql, *args):
-        if sql != "CHECKPOINT":
+        if not sql.lstrip().startswith(at) or query_began.is_set():
             return self._con.execute(sql, *args)
-        os.write(write_end, b"!")
+        query_began.set()
+        if how == "sigint":
+            os.write(write_end, b"!")
+        elif how == "interrupt_main":
+            threading.Thread(target=lambda: (time.sleep(0.002), _thread.interrupt_main())).start()
         try:
             return self._con.execute(sql, *args)
         except BaseException as exc:
@@ -79,21 +105,35 @@ class SignalledAtCheckpoint:
             raise
 
 
-warehouse.checkpoint_committed = lambda con, path: checkpoint_committed(
-    SignalledAtCheckpoint(con), path
-)
-what, db, source = sys.argv[1:]
-try:
-    if what == "run":
-        warehouse.Warehouse(db, raw_retention_days=36500).run(source)
-    elif what == "prune":
-        warehouse.Warehouse(db).prune(5)
-    else:
-        load_spark_rollups(source, db)
-    raised = None
-except BaseException as exc:
-    raised = repr(exc)
-print(json.dumps({"raised": raised, "checkpoint": landed[0] if landed else None}))
+open_connection = warehouse.Warehouse._open
+warehouse.Warehouse._open = lambda self: StoppedAtQuery(open_connection(self))
+connect = spark.connect
+spark.connect = lambda *args, **kwargs: StoppedAtQuery(connect(*args, **kwargs))
+outcome = {"raised": None}
+
+
+def call():
+    try:
+        if what == "run":
+            warehouse.Warehouse(db, raw_retention_days=36500).run(source)
+        elif what == "prune":
+            warehouse.Warehouse(db).prune(5)
+        else:
+            spark.load_spark_rollups(source, db)
+    except BaseException as exc:
+        outcome["raised"] = repr(exc)
+
+
+if how != "interrupt_all":
+    call()
+else:  # a program's stop button: the work in a thread of its own, the stop from another
+    worker = threading.Thread(target=call)
+    worker.start()
+    if query_began.wait(timeout=120):
+        time.sleep(0.002)
+        interrupt_all()
+    worker.join()
+print(json.dumps({**outcome, "query": landed[0] if landed else None}))
 """
 
 
@@ -112,32 +152,67 @@ def _prepared(what: str, spool: Path, root: Path) -> tuple[Path, Path]:
         events = events_for_days(random.Random(253), [FIRST], PER_DAY)
         return db, spark_style_output(root, events, datetime.now(UTC))
     source = Path(shutil.copytree(spool, root / "spool"))
-    if what == "prune":  # committed in full, to be pruned (its days are older than 5)
-        Warehouse(db, raw_retention_days=36500).run(source)
+    if what == "prune":  # ingested, to be rolled up and pruned (its days are older than 5)
+        Warehouse(db).ingest(source)
     return db, source
 
 
-def _counted(db: Path) -> tuple[int, int]:
-    """Raw events kept, and events the rollups count."""
+def _counted(db: Path) -> tuple[int, int] | None:
+    """Raw events kept, and events the rollups count (None: no tables, a load rolled back)."""
     with duckdb.connect(str(db), read_only=True) as con:
+        if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'events'").fetchall():
+            return None
         row = con.execute(
             "SELECT (SELECT COUNT(*) FROM events), "
-            "(SELECT SUM(pageviews) + SUM(bot_hits) FROM daily_totals)"
+            "(SELECT COALESCE(SUM(pageviews) + SUM(bot_hits), 0) FROM daily_totals)"
         ).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
 
 
-@pytest.mark.parametrize("what", ["run", "prune", "spark"])
-def test_ctrl_c_during_the_checkpoint_after_commit_is_a_keyboard_interrupt(
-    spool: Path, tmp_path: Path, what: str
+# What each call leaves in the file once committed, and once rolled back.
+COMMITTED = {"run": (DAYS * PER_DAY,) * 2, "prune": (0, DAYS * PER_DAY), "spark": (0, PER_DAY)}
+ROLLED_BACK = {"run": (0, 0), "prune": (DAYS * PER_DAY, 0), "spark": None}
+
+
+# How the stop comes, where it lands, what the call raises, and whether the work is committed.
+STOPS = [
+    ("ctrl_c at checkpoint", "sigint", "KeyboardInterrupt()", True),
+    ("interrupt_all at checkpoint", "interrupt_all", None, True),
+    ("ctrl_c before commit", "interrupt_main", "KeyboardInterrupt()", False),
+]
+
+
+def _stopped_query(what: str, committed: bool) -> str | None:
+    """The query a stop lands in: the checkpoint after the COMMIT, or a long one before it
+    (None: no query of a Spark load is long enough to be stopped in for sure)."""
+    return CHECKPOINT if committed else BEFORE_COMMIT.get(what)
+
+
+@pytest.mark.parametrize(
+    ("what", "how", "at", "raised", "committed"),
+    [
+        pytest.param(what, how, at, raised, committed, id=f"{stop}-{what}")
+        for stop, how, raised, committed in STOPS
+        for what in ("run", "prune", "spark")
+        if (at := _stopped_query(what, committed)) is not None
+    ],
+)
+def test_a_stop_in_a_library_program_is_said_as_what_the_file_holds(
+    spool: Path,
+    tmp_path: Path,
+    what: str,
+    how: str,
+    at: str,
+    raised: str | None,
+    committed: bool,
 ) -> None:
     for attempt in range(ATTEMPTS):
         root = tmp_path / f"attempt{attempt}"
         root.mkdir()
         db, source = _prepared(what, spool, root)
         done = subprocess.run(
-            [sys.executable, "-c", CTRL_C_AT_CHECKPOINT, what, str(db), str(source)],
+            [sys.executable, "-c", STOPPED_AT_A_QUERY, how, at, what, str(db), str(source)],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -145,14 +220,15 @@ def test_ctrl_c_during_the_checkpoint_after_commit_is_a_keyboard_interrupt(
         )
         assert done.returncode == 0, done.stderr
         outcome = json.loads(done.stdout)
-        if outcome["checkpoint"] == DUCKDBS_WORDS:
-            break  # the signal landed inside the CHECKPOINT call, and DuckDB said so its way
+        if (outcome["query"] or "").startswith(DUCKDBS_WORDS[how]):
+            break  # the stop landed inside the query, and DuckDB said so its way
     else:
-        pytest.fail(f"no SIGINT landed inside the CHECKPOINT call in {ATTEMPTS} attempts")
+        pytest.fail(f"no {how} landed inside the {at} query in {ATTEMPTS} attempts")
 
-    # Before: "RuntimeError('Query interrupted')" out of a committed run.
-    assert outcome["raised"] == "KeyboardInterrupt()", outcome
+    # Before: "RuntimeError('Query interrupted')" out of a committed run (r251 F2); then
+    # "KeyboardInterrupt()" out of one that interrupt_all was too late to stop (r258 F1),
+    # and a RuntimeError (a WarehouseError for Spark) out of a rolled-back one (r258 F3).
+    assert outcome["raised"] == raised, outcome
     assert done.stderr == ""
-    # Committed all the same, and readable (the journal replayed or checkpointed).
-    expected = {"run": (DAYS * PER_DAY,) * 2, "prune": (0, DAYS * PER_DAY), "spark": (0, PER_DAY)}
-    assert _counted(db) == expected[what]
+    # Committed all the same, and readable (the journal replayed or checkpointed); or not.
+    assert _counted(db) == (COMMITTED if committed else ROLLED_BACK)[what]

@@ -46,15 +46,24 @@ class _CommitThatRaises:
     """A DuckDB connection whose COMMIT fails as a full disk makes it: after the commit
     (`committed`, the COMMIT is run) or before it (a ROLLBACK is run instead). A committed
     one leaves its journal (the .wal) behind when closed, as DuckDB does when the checkpoint
-    failed, unless `journal_left` is False."""
+    failed, unless `journal_left` is False. `interrupted`: it raises what `interrupt_all`
+    makes a COMMIT raise instead (DuckDB's InterruptException), a stop that came too late
+    (committed) or in time."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, db: Path, *, committed: bool, journal_left: bool
+        self,
+        con: duckdb.DuckDBPyConnection,
+        db: Path,
+        *,
+        committed: bool,
+        journal_left: bool,
+        interrupted: bool = False,
     ) -> None:
         self._con = con
         self._db = db
         self._committed = committed
         self._journal_left = journal_left
+        self._interrupted = interrupted
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._con, name)
@@ -65,6 +74,8 @@ class _CommitThatRaises:
         if self._committed and self._journal_left:
             self._con.execute("PRAGMA disable_checkpoint_on_shutdown")
         self._con.execute("COMMIT" if self._committed else "ROLLBACK")
+        if self._interrupted:
+            raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
         cause = (
             f'Failed to create checkpoint because of error: Could not write file "{self._db}": '
             "No space left on device"
@@ -78,13 +89,21 @@ class _CommitThatRaises:
 
 
 def _fail_commits(
-    monkeypatch: pytest.MonkeyPatch, *, committed: bool, journal_left: bool = True
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    committed: bool,
+    journal_left: bool = True,
+    interrupted: bool = False,
 ) -> None:
     real_open = Warehouse._open
 
     def faulty_open(self: Warehouse) -> Any:
         return _CommitThatRaises(
-            real_open(self), self.path, committed=committed, journal_left=journal_left
+            real_open(self),
+            self.path,
+            committed=committed,
+            journal_left=journal_left,
+            interrupted=interrupted,
         )
 
     monkeypatch.setattr(Warehouse, "_open", faulty_open)
@@ -237,14 +256,7 @@ def test_a_commit_that_raises_on_a_file_that_cannot_be_read_back_says_so(
     _fail_commits(monkeypatch, committed=committed)
     other: list[subprocess.CompletedProcess[str]] = []
     if meanwhile == "busy file":
-        real_connect = warehouse.connect
-
-        def busy_for_readers(path: Path, **kwargs: Any) -> duckdb.DuckDBPyConnection:
-            if kwargs.get("read_only"):
-                raise WarehouseLockedError(f"database {str(path)!r} is busy")
-            return real_connect(path, **kwargs)
-
-        monkeypatch.setattr(warehouse, "connect", busy_for_readers)
+        _busy_for_readers(monkeypatch)
     else:
         real_read_back = Warehouse._read_back
 
@@ -279,6 +291,69 @@ def test_a_commit_that_raises_on_a_file_that_cannot_be_read_back_says_so(
         0,
         segments,
     )
+
+
+def _busy_for_readers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process holds the file: the read-back cannot open it."""
+    real_connect = warehouse.connect
+
+    def busy_for_readers(path: Path, **kwargs: Any) -> duckdb.DuckDBPyConnection:
+        if kwargs.get("read_only"):
+            raise WarehouseLockedError(f"database {str(path)!r} is busy")
+        return real_connect(path, **kwargs)
+
+    monkeypatch.setattr(warehouse, "connect", busy_for_readers)
+
+
+UNKNOWN = (
+    "whether this run was committed could not be read back: the next run finds out, and "
+    "counts nothing twice"
+)
+
+
+@pytest.mark.parametrize(
+    ("committed", "readable", "outcome"),
+    [
+        (True, True, "returned"),
+        (
+            False,
+            True,
+            "Interrupted: warehouse '{db}': interrupted; nothing of this run was committed",
+        ),
+        (
+            True,
+            False,
+            "WarehouseError: warehouse '{db}': interrupted during its COMMIT; " + UNKNOWN,
+        ),
+    ],
+    ids=["too late, read back", "in time", "too late, busy file"],
+)
+def test_an_interrupt_all_at_commit_is_said_as_what_the_file_holds(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    committed: bool,
+    readable: bool,
+    outcome: str,
+) -> None:
+    # `interrupt_all` (any thread, no Ctrl-C) during a COMMIT. Before (review r258 F1, F2): one
+    # too late to stop it raised KeyboardInterrupt out of the committed run; and with a file
+    # that could not be read back, the run said "nothing of this run was committed" whatever
+    # it held.
+    spool, db = tmp_path / "spool", tmp_path / "w.duckdb"
+    spool.mkdir()
+    Warehouse(db).run(spool)  # the tables, committed before the fault
+    write_events(spool, events_for_days(random.Random(8), [DAY], EVENTS), 40)
+    _fail_commits(monkeypatch, committed=committed, journal_left=False, interrupted=True)
+    if not readable:
+        _busy_for_readers(monkeypatch)
+    try:
+        Warehouse(db, raw_retention_days=36500).run(spool)
+        said = "returned"
+    except BaseException as exc:  # a KeyboardInterrupt too: as a failure, not pytest's stop
+        said = f"{type(exc).__name__}: {exc}"
+    monkeypatch.undo()
+    assert said == outcome.format(db=db)
+    assert _count(db, "SELECT COUNT(*) FROM events") == (EVENTS if committed else 0)
 
 
 @pytest.mark.parametrize("committed", [True, False], ids=["after the commit", "before it"])
