@@ -1446,6 +1446,8 @@ class Warehouse:
                 # Not the file's fault (see _trial_insert): nothing is wrong with it.
                 raise
             except Exception as exc:
+                if is_ctrl_c(exc):
+                    raise  # a Ctrl-C during the trial insert (RuntimeError): not the file's
                 self._quarantine(spool, seg, first_line(exc))
                 bad.add(seg.name)
         return bad, gone

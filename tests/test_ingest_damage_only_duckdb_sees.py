@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from analytics.database import SIGNAL_INTERRUPTED
 from analytics.event import EVENT_FIELDS, EVENT_SCHEMA, to_table
 from analytics.spool import write_segment
 from analytics.warehouse import Warehouse
@@ -71,3 +72,30 @@ def test_a_segment_only_duckdb_finds_damaged_is_quarantined(tmp_path: Path) -> N
     assert {row[1:] for row in table_rows(db, "daily_pages")} == {("example.com", "/", 1, 1)}
     write_segment(spool, DAY, to_table([DIRECT_VISIT._replace(path="/later")]))
     assert Warehouse(db, clock=fixed_clock(NOW)).run(spool).ingest.events == 1
+
+
+def test_a_ctrl_c_during_the_search_for_the_damaged_one_quarantines_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C in a program with Python's own SIGINT handler reaches DuckDB's query as its
+    RuntimeError "Query interrupted". Landing in the one-by-one trial inserts that look for the
+    damaged segment, it was taken for the segment's fault: a good segment was quarantined, its
+    events never counted. It is the KeyboardInterrupt it was, and nothing is moved or kept."""
+    spool = tmp_path / "spool"
+    write_segment(spool, DAY, to_table([DIRECT_VISIT]))
+    odd = to_table([DIRECT_VISIT._replace(path="/odd", visitor_id=i) for i in range(30)])
+    pq.write_table(odd, spool / ODD, compression="none", use_dictionary=False)
+    _damage_only_duckdb_sees(spool / ODD)
+    db = tmp_path / "w.duckdb"
+
+    def ctrl_c_lands(*_: object) -> None:
+        raise RuntimeError(SIGNAL_INTERRUPTED)  # as DuckDB raises it: the exact type and text
+
+    monkeypatch.setattr(Warehouse, "_trial_insert", ctrl_c_lands)
+    with pytest.raises(KeyboardInterrupt):
+        Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    assert not (spool / "quarantine").exists()
+    monkeypatch.undo()
+    result = Warehouse(db, clock=fixed_clock(NOW)).run(spool)
+    assert result.ingest.quarantined == (ODD,)
+    assert {row[1:] for row in table_rows(db, "daily_pages")} == {("example.com", "/", 1, 1)}
