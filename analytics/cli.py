@@ -769,7 +769,8 @@ def _spark_rollup(args: argparse.Namespace, salts: Path | None) -> int:
 
     if args.output is None:
         raise UsageError("--engine spark needs --output DIR")
-    counts = spark_rollup(args.spool, args.output, master=args.master, timezone=args.timezone)
+    with _py4j_interrupts_unlogged():
+        counts = spark_rollup(args.spool, args.output, master=args.master, timezone=args.timezone)
     if args.db is not None:
         load_spark_rollups(args.output, args.db)
     salts_deleted = _delete_expired_salts(salts)
@@ -1183,6 +1184,37 @@ def _printable(line: str) -> str:
     from analytics.render.terminal import safe_text
 
     return safe_text(line)
+
+
+class _RootWithoutInterrupts(logging.Handler):
+    """The root logger's handler while the CLI runs Spark: what reaches the root logger is
+    written as Python's last-resort handler writes it, but for a KeyboardInterrupt.
+
+    py4j logs a Ctrl-C (and the CLI's SIGTERM, raised as one) that lands in a call to the
+    JVM with the module-level `logging.exception`, whose basicConfig() gave the root logger
+    a handler of its own: `ERROR:root:KeyboardInterrupt while sending command.` and a
+    traceback came before the CLI's one line, and every later warning was written twice."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        stopped = record.exc_info is not None and isinstance(record.exc_info[1], KeyboardInterrupt)
+        ours = record.name.partition(".")[0] == "analytics"  # written by its own handler
+        last_resort = logging.lastResort
+        if not stopped and not ours and last_resort and record.levelno >= last_resort.level:
+            last_resort.handle(record)
+
+
+@contextlib.contextmanager
+def _py4j_interrupts_unlogged() -> Iterator[None]:
+    root = logging.getLogger()
+    if root.handlers:  # a program's own logging set-up (or a test's) decides alone
+        yield
+        return
+    handler = _RootWithoutInterrupts()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
 
 
 def _setup_logging() -> None:

@@ -183,7 +183,7 @@ def spark_session(
         yield already
         return
     builder = SparkSession.builder.master(master).appName("cookiewall-rollup")
-    for key, value in {**_LOCAL_CONF, **(conf or {})}.items():
+    for key, value in {**_LOCAL_CONF, **_quiet_driver_conf(master), **(conf or {})}.items():
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
@@ -192,8 +192,64 @@ def spark_session(
     session.sparkContext.setLogLevel("ERROR")  # WARN chatter (e.g. globbed paths) is noise
     try:
         yield session
-    finally:
-        session.stop()
+    except BaseException as error:
+        interrupt = _interrupt_behind(error)
+        if interrupt is None:
+            session.stop()
+            raise
+        # py4j closes its connection to the JVM on a Ctrl-C (or the CLI's SIGTERM, raised
+        # as one); stopping may then fail, and must not replace the interrupt with its error.
+        with contextlib.suppress(Exception):
+            session.stop()
+        if interrupt is error:
+            raise
+        raise interrupt from None
+    session.stop()
+
+
+def _quiet_driver_conf(master: str) -> dict[str, str]:
+    """Driver settings that keep a healthy run silent on stderr (cron mails any output).
+
+    Spark's default log4j profile logs at WARN from the JVM's start, before setLogLevel can
+    run: the host name, the native-hadoop library, the log level itself. The package's own
+    profile (analytics/data/spark-log4j2.properties) writes nothing but FATAL: a failed job
+    reaches the caller as an exception, and the CLI says it in one line. A Spark installation
+    with a log4j2.properties of its own keeps it. A local master is bound to the loopback
+    address, unless SPARK_LOCAL_IP or SPARK_LOCAL_HOSTNAME choose: nothing else reaches its
+    driver, and Spark then has no network address to warn about."""
+    quiet: dict[str, str] = {}
+    if not _own_log4j_profile():
+        profile = Path(__file__).parent / "data" / "spark-log4j2.properties"
+        # A URI: extraJavaOptions is split at spaces, which a file: URI holds as %20.
+        quiet["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={profile.as_uri()}"
+    local = master == "local" or master.startswith("local[")
+    if local and not {"SPARK_LOCAL_IP", "SPARK_LOCAL_HOSTNAME"} & os.environ.keys():
+        quiet["spark.driver.bindAddress"] = quiet["spark.driver.host"] = "127.0.0.1"
+    return quiet
+
+
+def _own_log4j_profile() -> bool:
+    """Whether the Spark installation has a log4j2.properties of its own (which it reads)."""
+    home = os.environ.get("SPARK_HOME")
+    conf_dir = os.environ.get("SPARK_CONF_DIR") or (os.path.join(home, "conf") if home else "")
+    return bool(conf_dir) and os.path.isfile(os.path.join(conf_dir, "log4j2.properties"))
+
+
+def _interrupt_behind(error: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt `error` is, or arose while handling (or None).
+
+    A Ctrl-C or SIGTERM that lands in a py4j call can come out as another error: pyspark's
+    clean-up after the call (SCCallSiteSync) talks to the JVM over a new connection, which
+    fails ("Answer from Java side is empty"), and that error was what reached the CLI: a
+    traceback and exit 1 instead of "stopped by SIGTERM" (exit 143)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return current
+        seen.add(id(current))
+        current = current.__context__
+    return None
 
 
 def _java_first_line(error: Any) -> str:
