@@ -57,12 +57,18 @@ def _damage_only_duckdb_sees(path: Path) -> None:
     pytest.fail("no bit in the first page header that only DuckDB notices")
 
 
-def test_a_segment_only_duckdb_finds_damaged_is_quarantined(tmp_path: Path) -> None:
+def _spool_with_one_segment_only_duckdb_finds_damaged(tmp_path: Path) -> Path:
+    """A spool of one good segment (a direct visit to /) and ODD, damaged as only DuckDB sees."""
     spool = tmp_path / "spool"
     write_segment(spool, DAY, to_table([DIRECT_VISIT]))
     odd = to_table([DIRECT_VISIT._replace(path="/odd", visitor_id=i) for i in range(30)])
     pq.write_table(odd, spool / ODD, compression="none", use_dictionary=False)
     _damage_only_duckdb_sees(spool / ODD)
+    return spool
+
+
+def test_a_segment_only_duckdb_finds_damaged_is_quarantined(tmp_path: Path) -> None:
+    spool = _spool_with_one_segment_only_duckdb_finds_damaged(tmp_path)
     db = tmp_path / "w.duckdb"
 
     result = Warehouse(db, clock=fixed_clock(NOW)).run(spool)
@@ -81,11 +87,7 @@ def test_a_ctrl_c_during_the_search_for_the_damaged_one_quarantines_nothing(
     RuntimeError "Query interrupted". Landing in the one-by-one trial inserts that look for the
     damaged segment, it was taken for the segment's fault: a good segment was quarantined, its
     events never counted. It is the KeyboardInterrupt it was, and nothing is moved or kept."""
-    spool = tmp_path / "spool"
-    write_segment(spool, DAY, to_table([DIRECT_VISIT]))
-    odd = to_table([DIRECT_VISIT._replace(path="/odd", visitor_id=i) for i in range(30)])
-    pq.write_table(odd, spool / ODD, compression="none", use_dictionary=False)
-    _damage_only_duckdb_sees(spool / ODD)
+    spool = _spool_with_one_segment_only_duckdb_finds_damaged(tmp_path)
     db = tmp_path / "w.duckdb"
 
     def ctrl_c_lands(*_: object) -> None:
