@@ -23,6 +23,7 @@ import socket
 import stat
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from importlib import metadata
@@ -765,12 +766,19 @@ def _check_disposal(args: argparse.Namespace, *, remote: bool) -> None:
 
 
 def _spark_rollup(args: argparse.Namespace, salts: Path | None) -> int:
-    from analytics.spark import load_spark_rollups, spark_rollup
+    from analytics.spark import SparkRollupError, load_spark_rollups, spark_rollup
 
     if args.output is None:
         raise UsageError("--engine spark needs --output DIR")
     with _py4j_interrupts_unlogged():
-        counts = spark_rollup(args.spool, args.output, master=args.master, timezone=args.timezone)
+        try:
+            counts = spark_rollup(
+                args.spool, args.output, master=args.master, timezone=args.timezone
+            )
+        except Exception as error:
+            if not _py4j_network_error(error):
+                raise
+            raise SparkRollupError(SPARK_DRIVER_STOPPED) from None
     if args.db is not None:
         load_spark_rollups(args.output, args.db)
     salts_deleted = _delete_expired_salts(salts)
@@ -788,6 +796,24 @@ def _spark_rollup(args: argparse.Namespace, salts: Path | None) -> int:
         )
     _say_done(summary + _salts_clause(salts_deleted), quiet=args.quiet)
     return EXIT_NEWER_SEGMENTS if counts.newer_schema else 0
+
+
+SPARK_DRIVER_STOPPED = "the Spark driver stopped: out of memory or killed?"
+
+
+def _py4j_network_error(error: BaseException) -> bool:
+    """Whether `error` is py4j finding the driver JVM gone: a JVM that ran out of memory or
+    was killed outside a job surfaces as py4j's Py4JNetworkError ("Answer from Java side is
+    empty") or as the ConnectionRefusedError of its next connection, each a traceback and
+    exit 1 before, with nothing naming the cause (the FATAL-only log4j profile hides the
+    JVM's own lines)."""
+    protocol = sys.modules.get("py4j.protocol")  # loaded by any run that reached the JVM
+    if protocol is not None and isinstance(error, protocol.Py4JNetworkError):
+        return True
+    if not isinstance(error, ConnectionRefusedError):
+        return False
+    frames = traceback.extract_tb(error.__traceback__)
+    return any(Path(frame.filename).parent.name == "py4j" for frame in frames)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -1196,7 +1222,12 @@ class _RootWithoutInterrupts(logging.Handler):
     traceback came before the CLI's one line, and every later warning was written twice."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        stopped = record.exc_info is not None and isinstance(record.exc_info[1], KeyboardInterrupt)
+        from analytics.spark import interrupt_behind  # loaded: the Spark run logs this
+
+        # Also an error that arose from one: py4j's "Exception occurred while shutting down
+        # connection" (a BrokenPipeError met while handling the KeyboardInterrupt).
+        error = record.exc_info[1] if record.exc_info else None
+        stopped = error is not None and interrupt_behind(error) is not None
         ours = record.name.partition(".")[0] == "analytics"  # written by its own handler
         last_resort = logging.lastResort
         if not stopped and not ours and last_resort and record.levelno >= last_resort.level:

@@ -48,6 +48,9 @@ import json
 import logging
 import os
 import re
+import signal
+import threading
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -185,57 +188,89 @@ def spark_session(
     builder = SparkSession.builder.master(master).appName("cookiewall-rollup")
     for key, value in {**_LOCAL_CONF, **_quiet_driver_conf(master), **(conf or {})}.items():
         builder = builder.config(key, value)
+    sigint_before = signal.getsignal(signal.SIGINT)
     try:
         session = builder.getOrCreate()
     except Exception as error:  # no Java, a bad master URL: pyspark raises several types
         raise SparkRollupError(f"cannot start Spark ({master}): {first_line(error)}") from None
+    # pyspark's own SIGINT handler calls cancelAllJobs() from inside the handler, a py4j call
+    # made while the main thread is in one: it fails, and py4j logs "Exception while sending
+    # command." with a traceback. The caller's handler (Python's KeyboardInterrupt, the
+    # CLI's) stops the run as SIGTERM does, and stopping the session cancels its jobs.
+    if sigint_before is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, sigint_before)
     session.sparkContext.setLogLevel("ERROR")  # WARN chatter (e.g. globbed paths) is noise
     try:
         yield session
     except BaseException as error:
-        interrupt = _interrupt_behind(error)
-        if interrupt is None:
-            session.stop()
-            raise
+        interrupt = interrupt_behind(error)
         # py4j closes its connection to the JVM on a Ctrl-C (or the CLI's SIGTERM, raised
-        # as one); stopping may then fail, and must not replace the interrupt with its error.
-        with contextlib.suppress(Exception):
+        # as one), and a driver JVM that died (out of memory, killed) answers nothing:
+        # stopping may then fail, and must not replace the error that counts with its own
+        # (nor add pyspark's "Unable to cleanly shutdown Spark JVM process" warning to it).
+        with contextlib.suppress(Exception), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             session.stop()
-        if interrupt is error:
+        if interrupt is None or interrupt is error:
             raise
         raise interrupt from None
     session.stop()
 
 
 def _quiet_driver_conf(master: str) -> dict[str, str]:
-    """Driver settings that keep a healthy run silent on stderr (cron mails any output).
+    """Driver settings that keep a healthy local run silent on stderr (cron mails any output).
 
     Spark's default log4j profile logs at WARN from the JVM's start, before setLogLevel can
     run: the host name, the native-hadoop library, the log level itself. The package's own
     profile (analytics/data/spark-log4j2.properties) writes nothing but FATAL: a failed job
-    reaches the caller as an exception, and the CLI says it in one line. A Spark installation
-    with a log4j2.properties of its own keeps it. A local master is bound to the loopback
-    address, unless SPARK_LOCAL_IP or SPARK_LOCAL_HOSTNAME choose: nothing else reaches its
-    driver, and Spark then has no network address to warn about."""
+    reaches the caller as an exception, and the CLI says it in one line. It is given as
+    spark.driver.extraJavaOptions, which REPLACES that option of spark-defaults.conf (a
+    cluster's GC flags, truststore, OnOutOfMemoryError), so only to a local master of an
+    installation with no set-up of its own (`_own_spark_setup`); a cluster is left alone.
+    A local master is bound to the loopback address, unless SPARK_LOCAL_IP or
+    SPARK_LOCAL_HOSTNAME choose: nothing else reaches its driver, and Spark then has no
+    network address to warn about."""
+    if not _is_local_master(master):
+        return {}
     quiet: dict[str, str] = {}
-    if not _own_log4j_profile():
+    if not _own_spark_setup():
         profile = Path(__file__).parent / "data" / "spark-log4j2.properties"
         # A URI: extraJavaOptions is split at spaces, which a file: URI holds as %20.
         quiet["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={profile.as_uri()}"
-    local = master == "local" or master.startswith("local[")
-    if local and not {"SPARK_LOCAL_IP", "SPARK_LOCAL_HOSTNAME"} & os.environ.keys():
+    if not {"SPARK_LOCAL_IP", "SPARK_LOCAL_HOSTNAME"} & os.environ.keys():
         quiet["spark.driver.bindAddress"] = quiet["spark.driver.host"] = "127.0.0.1"
     return quiet
 
 
-def _own_log4j_profile() -> bool:
-    """Whether the Spark installation has a log4j2.properties of its own (which it reads)."""
+def _is_local_master(master: str) -> bool:
+    """`local`, `local[N]`, `local[*]`, `local[N,F]`: not `local-cluster[...]`, a cluster."""
+    return master == "local" or master.startswith("local[")
+
+
+# A log4j2 set-up in the conf folder, which Spark puts on the classpath, where log4j2 finds it
+# (log4j2.properties, log4j2.xml, log4j2-test.yaml, ...; not Spark's *.template files).
+_LOG4J2_CONFIG = re.compile(r"log4j2.*\.(properties|xml|yaml|yml|json|jsn)")
+
+
+def _own_spark_setup() -> bool:
+    """Whether the Spark installation's conf folder (SPARK_CONF_DIR, or $SPARK_HOME/conf) has
+    a spark-defaults.conf (whose extraJavaOptions the profile's would replace) or a log4j2
+    set-up of any kind (.properties, .xml, .yaml, .json): then it is the installation's."""
     home = os.environ.get("SPARK_HOME")
     conf_dir = os.environ.get("SPARK_CONF_DIR") or (os.path.join(home, "conf") if home else "")
-    return bool(conf_dir) and os.path.isfile(os.path.join(conf_dir, "log4j2.properties"))
+    if not conf_dir:
+        return False
+    try:
+        names = os.listdir(conf_dir)
+    except OSError:  # no such folder (a pip-installed pyspark has none): nothing of its own
+        return False
+    return any(
+        name == "spark-defaults.conf" or _LOG4J2_CONFIG.fullmatch(name) is not None
+        for name in names
+    )
 
 
-def _interrupt_behind(error: BaseException) -> KeyboardInterrupt | None:
+def interrupt_behind(error: BaseException) -> KeyboardInterrupt | None:
     """The KeyboardInterrupt `error` is, or arose while handling (or None).
 
     A Ctrl-C or SIGTERM that lands in a py4j call can come out as another error: pyspark's
