@@ -267,8 +267,12 @@ class Policy:
             # The cookie's Max-Age is whole seconds: below one it would be 0, a deletion.
             raise ValueError("consent_max_age must be positive: at least one second")
         if consent_max_age > MAX_CONSENT_AGE:
+            # Whole days as "396 days"; otherwise timedelta's own "395 days, 0:00:01": the
+            # days alone said "395 days is above the 395-day ceiling" of 395 days and 1 s.
+            whole_days = consent_max_age == timedelta(days=consent_max_age.days)
+            shown = f"{consent_max_age.days} days" if whole_days else str(consent_max_age)
             raise ValueError(
-                f"consent_max_age {consent_max_age.days} days is above the 395-day ceiling"
+                f"consent_max_age {shown} is above the 395-day ceiling"
                 " (13 months) for keeping a consent choice"
             )
         self.consent_max_age = consent_max_age

@@ -103,6 +103,12 @@ def test_no_required_category_is_allowed() -> None:
         ({"cookies": ["x"]}, "CookieRule objects"),
         ({"consent_max_age": timedelta(days=396)}, "395"),
         ({"consent_max_age": timedelta(days=1000)}, "395"),
+        ({"consent_max_age": timedelta(days=396)}, "consent_max_age 396 days is above"),
+        # Just over the ceiling: the message shows the second, not "395 days is above 395".
+        (
+            {"consent_max_age": timedelta(days=395, seconds=1)},
+            r"consent_max_age 395 days, 0:00:01 is above",
+        ),
         ({"consent_max_age": timedelta(0)}, "positive"),
         ({"consent_max_age": 180}, "timedelta"),
         ({"unknown_cookies": "maybe"}, "unknown_cookies"),
