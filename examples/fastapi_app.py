@@ -17,12 +17,12 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Form
+from fastapi import Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from analytics import Recorder, TrafficMiddleware
 from cookiewall import Consent, ConsentMiddleware, ReceiptLog, get_consent
-from examples.starlette_app import DEV_SECRET, POLICY
+from examples.starlette_app import DEV_SECRET, POLICY, url
 
 VAR = Path(os.environ.get("COOKIEWALL_VAR", "var"))
 # Comma-separated, newest first, as the Starlette example reads it: passed on whole, "new,old"
@@ -50,18 +50,20 @@ ConsentDep = Annotated[Consent, Depends(get_consent)]
 
 
 @app.get("/", response_class=HTMLResponse)
-async def home(consent: ConsentDep) -> str:
+async def home(request: Request, consent: ConsentDep) -> str:
     state = "decided" if consent.decided else "not decided yet"
     granted = ", ".join(sorted(consent.granted)) or "nothing"
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>Home</title></head>"
         f"<body><h1>Hello</h1><p>You have {state}; allowed: {html.escape(granted)}.</p>"
-        '<p><a href="/preferences">Preferences</a></p></body></html>'
+        # Below the root path the app is served under (`uvicorn --root-path /shop`), if any.
+        f'<p><a href="{html.escape(url(request, "/preferences"))}">Preferences</a></p>'
+        "</body></html>"
     )
 
 
 @app.get("/preferences", response_class=HTMLResponse)
-async def preferences(consent: ConsentDep) -> str:
+async def preferences(request: Request, consent: ConsentDep) -> str:
     hint = (
         "Your choice will be remembered."
         if consent.allows("preferences")
@@ -70,7 +72,8 @@ async def preferences(consent: ConsentDep) -> str:
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>Preferences</title>"
         f"</head><body><h1>Preferences</h1><p>{hint}</p>"
-        '<form method="post" action="/preferences"><select name="theme">'
+        f'<form method="post" action="{html.escape(url(request, "/preferences"))}">'
+        '<select name="theme">'
         "<option>light</option><option>dark</option></select>"
         '<select name="lang"><option>en</option><option>de</option></select>'
         '<button type="submit">Save</button></form></body></html>'
@@ -79,11 +82,12 @@ async def preferences(consent: ConsentDep) -> str:
 
 @app.post("/preferences")
 async def save_preferences(
+    request: Request,
     consent: ConsentDep,
     theme: Annotated[str, Form()] = "light",
     lang: Annotated[str, Form()] = "en",
 ) -> RedirectResponse:
-    response = RedirectResponse("/preferences", status_code=303)
+    response = RedirectResponse(url(request, "/preferences"), status_code=303)
     # Setting them only when allowed saves work; the gate would drop them anyway.
     if consent.allows("preferences"):
         response.set_cookie("theme", theme if theme in ("light", "dark") else "light")

@@ -125,32 +125,45 @@ class StrictCSPMiddleware:
         await self.app(scope, receive, send_with_csp)
 
 
-def _page(title: str, body: str) -> HTMLResponse:
+def url(request: Request, path: str) -> str:
+    """`path`, as the routes (and the gate's `/consent/...`) are written, as the browser must ask
+    for it: below the root path the app is served under (a `Mount("/shop", ...)`, or
+    `uvicorn --root-path /shop` behind a proxy that strips /shop), where the gate puts its own
+    banner and endpoints too. An address from the host's root would miss the app there."""
+    return str(request.scope.get("root_path", "")).rstrip("/") + path
+
+
+def _page(request: Request, title: str, body: str) -> HTMLResponse:
+    def href(path: str) -> str:
+        return html.escape(url(request, path))
+
     return HTMLResponse(
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>{html.escape(title)}</title>"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         # Google Consent Mode defaults for this visitor, before any Google tag would load.
-        '<script src="/consent/consent-mode.js"></script>'
+        f'<script src="{href("/consent/consent-mode.js")}"></script>'
         "</head><body>"
-        '<nav><a href="/">Home</a> · <a href="/blog/hello-world">Blog</a> · '
-        '<a href="/pricing">Pricing</a> · <a href="/preferences">Preferences</a> · '
-        '<a href="/privacy">Privacy</a></nav>'
+        f'<nav><a href="{href("/")}">Home</a> · '
+        f'<a href="{href("/blog/hello-world")}">Blog</a> · '
+        f'<a href="{href("/pricing")}">Pricing</a> · '
+        f'<a href="{href("/preferences")}">Preferences</a> · '
+        f'<a href="{href("/privacy")}">Privacy</a></nav>'
         f"<main><h1>{html.escape(title)}</h1>{body}</main></body></html>"
     )
 
 
 async def home(request: Request) -> Response:
-    return _page("Welcome", "<p>A small site that keeps its privacy promises.</p>")
+    return _page(request, "Welcome", "<p>A small site that keeps its privacy promises.</p>")
 
 
 async def blog_post(request: Request) -> Response:
     slug = request.path_params["slug"]
-    return _page(slug.replace("-", " ").title(), "<p>Some words worth reading.</p>")
+    return _page(request, slug.replace("-", " ").title(), "<p>Some words worth reading.</p>")
 
 
 async def pricing(request: Request) -> Response:
-    response = _page("Pricing", "<p>Free for everyone.</p>")
+    response = _page(request, "Pricing", "<p>Free for everyone.</p>")
     # An analytics and a marketing cookie: the gate lets them through only with consent.
     response.set_cookie("_ga", "GA1.1.123.456", max_age=3600 * 24 * 365)
     response.set_cookie("ad_id", "campaign-42", max_age=3600 * 24 * 30)
@@ -168,19 +181,19 @@ async def preferences(request: Request) -> Response:
     )
     body = (
         f"<p>Current theme: <strong>{theme}</strong>. {note}</p>"
-        '<form method="post" action="/preferences">'
+        f'<form method="post" action="{html.escape(url(request, "/preferences"))}">'
         '<label>Theme <select name="theme"><option>light</option><option>dark</option>'
         "</select></label> "
         '<label>Language <select name="lang"><option>en</option><option>de</option>'
         "</select></label> "
         '<button type="submit">Save</button></form>'
     )
-    return _page("Preferences", body)
+    return _page(request, "Preferences", body)
 
 
 async def save_preferences(request: Request) -> Response:
     form = await request.form()
-    response = RedirectResponse("/preferences", status_code=303)
+    response = RedirectResponse(url(request, "/preferences"), status_code=303)
     theme = str(form.get("theme", "light"))
     lang = str(form.get("lang", "en"))
     # The app sets its cookies as if nothing were in the way; the gate drops them when the
@@ -191,16 +204,18 @@ async def save_preferences(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse(url(request, "/"), status_code=303)
     response.set_cookie("session", "signed-in", httponly=True, samesite="lax")
     return response
 
 
 async def privacy(request: Request) -> Response:
+    cookies = html.escape(url(request, "/consent/cookies"))
     return _page(
+        request,
         "Privacy",
         "<p>The cookies this site uses are listed at "
-        '<a href="/consent/cookies?format=html">/consent/cookies</a>.</p>',
+        f'<a href="{cookies}?format=html">{cookies}</a>.</p>',
     )
 
 
