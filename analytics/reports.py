@@ -45,6 +45,7 @@ from analytics.errors import (
     WarehouseMissingError,
     first_line,
 )
+from analytics.idn_display import shown_host
 from analytics.report_kinds import KINDS as KINDS  # re-exported: tests and callers read it here
 from analytics.tables import EMPTY_MIX, MIX_TABLES, REFERRER_DOMAINS_FALLBACK
 from analytics.timezones import local_date
@@ -365,14 +366,15 @@ def check(query: ReportQuery) -> Window:
     if end is None:
         end = today - timedelta(days=1)
     if end.year < 1900:  # before the default start is counted back from it
-        raise ReportError(f"end {end} is out of bounds (before 1900)")
+        raise ReportError(_out_of_bounds(start, end))
+    default_start = start is None
     if start is None:
         start = end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
         given = " (no end given: yesterday, the last complete day)" if default_end else ""
         raise ReportError(f"start {start} is after end {end}{given}")
     if start.year < 1900 or end.year > 9000:
-        raise ReportError(f"date range {start} … {end} is out of bounds")
+        raise ReportError(_out_of_bounds(start, end, default_start=default_start))
     window = Window(query, start, end)
     # The previous period of equal length must still be a date Python can represent.
     if (query.compare or query.kind == "trends") and (start - date.min).days < window.days:
@@ -381,6 +383,24 @@ def check(query: ReportQuery) -> Window:
             f"{window.days} days would start before year 1"
         )
     return window
+
+
+def _out_of_bounds(start: date | None, end: date, *, default_start: bool = False) -> str:
+    """The refusal of a range with a date outside 1900 … 9000, naming each such date: "date
+    range 0001-01-01 … 2026-11-05 is out of bounds" left the user to find which, and a range
+    in year 1 was said as "end … is out of bounds" alone."""
+
+    def bound(day: date) -> str | None:
+        return "before 1900" if day.year < 1900 else "after 9000" if day.year > 9000 else None
+
+    given = f" (no start given: {DEFAULT_DAYS} days ending with the end)" if default_start else ""
+    dates = ((f"start {start}{given}", start), (f"end {end}", end))
+    out = [
+        (name, why) for name, day in dates if day is not None and (why := bound(day)) is not None
+    ]
+    if len(out) == 2 and out[0][1] == out[1][1]:
+        return f"{out[0][0]} and {out[1][0]} are out of bounds ({out[0][1]})"
+    return ", and ".join(f"{name} is out of bounds ({why})" for name, why in out)
 
 
 def run_report(
@@ -1072,6 +1092,8 @@ def _chart_series(
     series: dict[str, list[int | None]] = {}
     for row, values in zip(rows, sparklines, strict=False):
         label = row_label(row, keys)
+        if keys == ("referrer_domain",):
+            label = shown_host(label)  # a legend is read: `аррӏе.com (xn--80ak6aa92e.com)`
         if label == OTHER or len(series) >= CHART_SERIES:
             continue
         while label in series:  # distinct rows with the same label keep their own lines

@@ -48,8 +48,9 @@ def _columns_on_screen(text: str) -> int:
 
 def _pageviews_end(line: str) -> int:
     """The screen column where the pageviews cell ends: its header, or the row's first number
-    (keys here hold no digits; numbers are right-aligned under their header)."""
-    found = re.search("pageviews", line) or re.search(r"\d[\d,]*", line)
+    after a space (numbers are right-aligned under their header; a key holds digits only in
+    the Punycode shown beside an emoji domain, `😀.ws (xn--e28h.ws)`)."""
+    found = re.search("pageviews", line) or re.search(r"(?<= )\d[\d,]*", line)
     assert found is not None
     return _columns_on_screen(line[: found.end()])
 

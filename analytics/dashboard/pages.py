@@ -25,6 +25,7 @@ from analytics.dashboard.head import header_only, is_head
 from analytics.dashboard.params import ParamError, Params, read_referrer, referrer_param
 from analytics.dashboard.snapshot import Snapshot, WarehouseUnavailable
 from analytics.dashboard.style import CSS_BYTES, CSS_ETAG
+from analytics.idn_display import shown_host
 from analytics.render.svg import line_chart
 from analytics.reports import OTHER
 
@@ -250,12 +251,14 @@ def referrer_body(
 ) -> str:
     con = snapshot.cursor()
     referrer = params.referrer or ""
-    crumbs = f" › {escape(referrer)}"
+    # A look-alike domain with its Punycode beside it (`analytics.idn_display`).
+    shown = shown_host(referrer)
+    crumbs = f" › {escape(shown)}"
     # Written so that the form reads it back as this key: see `referrer_param`.
     hidden = {"referrer": referrer_param(referrer)}
     parts = [
         notice,
-        f"<h2>Referrer: {escape(referrer)}</h2>",
+        f"<h2>Referrer: {escape(shown)}</h2>",
         templates.picker(f"{root}/referrer", params, snapshot.sites, hidden),
     ]
     if queries.referrer_hidden(con, params, ctx.min_visitors):
@@ -266,7 +269,7 @@ def referrer_body(
                 "it is not shown on its own (small-count suppression).",
             )
         )
-        return templates.layout(ctx.title, referrer, root, "".join(parts), crumbs)
+        return templates.layout(ctx.title, shown, root, "".join(parts), crumbs)
     found = queries.series(con, params, ctx.min_visitors)
     if found.totals["pageviews"] == 0:
         parts.insert(1, after_range_notice(snapshot, params, ctx, root, "/referrer"))
@@ -287,7 +290,7 @@ def referrer_body(
         f"{templates.notes_list(pages.notes)}</section>"
     )
     parts.append(f'<p class="muted">{escape(_freshness(snapshot))}</p>')
-    return templates.layout(ctx.title, referrer, root, "".join(parts), crumbs)
+    return templates.layout(ctx.title, shown, root, "".join(parts), crumbs)
 
 
 Body = Callable[[Snapshot, Params, Context, str, str], str]  # ..., root, notice -> the page

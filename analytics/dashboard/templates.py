@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from analytics.dashboard.params import MAX_LIMIT, Params, referrer_param
 from analytics.render.html import breakable
 from analytics.render.labels import column_label, key_label
-from analytics.render.table import safe_text
+from analytics.render.table import safe_text, shown_cell
 from analytics.reports import GRAINS, OTHER, Cell, Report, row_label, stored_key
 
 CSP = (
@@ -151,8 +151,9 @@ def report_table(
     for row in report.rows:
         label = row_label(row, report.key_columns)
         # Shown with control and bidi characters as escapes (a path holding U+202E would
-        # read reversed); the link keeps the key itself.
-        key = breakable(safe_text(label))  # a domain stays whole: see `breakable`
+        # read reversed), a look-alike domain with its Punycode; the link keeps the key.
+        shown = row_label({c: shown_cell(row, c) for c in report.key_columns}, report.key_columns)
+        key = breakable(safe_text(shown))  # a domain stays whole: see `breakable`
         if key_link is not None and label != OTHER and link_query is not None:
             # Only the folded row reads (other): a stored "(other)" shows as "\\(other)"
             # and links to its own page under its stored name.

@@ -16,7 +16,7 @@ from html import escape
 
 from analytics.render.labels import column_label
 from analytics.render.svg import line_chart, sparkline
-from analytics.render.table import describe, table_cell
+from analytics.render.table import describe, shown_cell, table_cell
 from analytics.render.terminal import html_for_terminal
 from analytics.reports import Report
 
@@ -103,7 +103,7 @@ def _table(report: Report) -> str:
             css = "num" if column in numeric else "key" if column in report.key_columns else ""
             attr = f' class="{css}"' if css else ""
             # Whole text: the page wraps long paths; a cut would make two of them look alike.
-            text = table_cell(row.get(column), max_width=None)
+            text = table_cell(shown_cell(row, column), max_width=None)
             shown = breakable(text) if css == "key" else escape(text)
             cells.append(f"<td{attr}>{shown}</td>")
         if with_sparklines:

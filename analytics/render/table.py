@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import codecs
 import unicodedata
+from collections.abc import Mapping
 from datetime import date
+
+from analytics.idn_display import shown_host
 
 # safe_text is re-exported: the dashboard's templates import it from here.
 from analytics.render.terminal import safe_text as safe_text
@@ -23,6 +26,19 @@ MAX_CELL = 60
 ELLIPSIS = "…"
 # For a terminal whose encoding has no "…" (ASCII): its escape would take six columns.
 ASCII_ELLIPSIS = "..."
+
+
+# Columns of referrer host names: one that could pass for another name is shown with its
+# Punycode beside it (`аррӏе.com (xn--80ak6aa92e.com)`, see `analytics.idn_display`).
+HOST_COLUMNS = frozenset({"referrer_domain"})
+
+
+def shown_cell(row: Mapping[str, Cell], column: str) -> Cell:
+    """`row[column]` as the pages people read show it (the table, HTML, the dashboard)."""
+    value = row.get(column)
+    if column in HOST_COLUMNS and isinstance(value, str):
+        return shown_host(value)
+    return value
 
 
 def describe(report: Report) -> str:
@@ -140,7 +156,7 @@ def render_table(report: Report, *, encoding: str | None = None) -> str:
     encoding = terminal_encoding(encoding)
     header = [safe_text(column, encoding) for column in report.columns]
     body = [
-        [table_cell(row.get(column), encoding=encoding) for column in report.columns]
+        [table_cell(shown_cell(row, column), encoding=encoding) for column in report.columns]
         for row in report.rows
     ]
     numeric = [
