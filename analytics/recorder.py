@@ -19,11 +19,13 @@ import contextlib
 import functools
 import logging
 import math
+import multiprocessing
+import multiprocessing.util
 import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -201,6 +203,7 @@ class Recorder:
         # threads held inside Arrow at the fork is analytics.forkgate's concern. At exit,
         # what is buffered is written.
         _live_recorders.add(self)
+        _close_at_multiprocessing_exit()
 
     def _after_fork(self) -> None:
         self._reset_state()
@@ -687,6 +690,22 @@ class Recorder:
             if self._hasher is not None:
                 self._hasher.forget()
 
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: object = None) -> AsyncIterator[None]:
+        """A lifespan (`lifespan=recorder.lifespan`) that closes this recorder at shutdown,
+        for an app whose `TrafficMiddleware` gets no lifespan events of its own, such as one
+        under a Starlette `Mount` (Starlette runs only the outer app's lifespan): a stop by
+        `SIGTERM` then still writes what is buffered (uvicorn re-raises the signal after its
+        shutdown, and the process dies by it without running the exit handler that would).
+
+        `Starlette(routes=[Mount("/shop", app=shop)], lifespan=recorder.lifespan)`, or inside
+        a lifespan of your own: `async with recorder.lifespan(app): yield`. `app` is ignored
+        (Starlette and FastAPI pass it); closing twice is harmless."""
+        try:
+            yield
+        finally:
+            self.close()
+
     @property
     def stats(self) -> RecorderStats:
         with self._lock:
@@ -756,7 +775,16 @@ def _after_fork_in_child() -> None:
         recorder._after_fork()
 
 
+_closed_at_exit_in: int | None = None  # the pid whose exit closed its recorders
+
+
 def _close_at_exit() -> None:
+    global _closed_at_exit_in
+    # Once per process: a child of multiprocessing's "spawn" gets here both from its exit
+    # finalizers and from atexit.
+    if _closed_at_exit_in == os.getpid():
+        return
+    _closed_at_exit_in = os.getpid()
     for recorder in list(_live_recorders):
         try:
             recorder.close()
@@ -764,8 +792,30 @@ def _close_at_exit() -> None:
             logger.error("analytics: closing a recorder at exit failed (%s)", _where(exc))
 
 
+_finalizer_in: int | None = None  # the pid that registered `_close_at_exit` with multiprocessing
+
+
+def _close_at_multiprocessing_exit(_: object = None) -> None:
+    """In a process started by multiprocessing, have its exit close the live recorders too.
+
+    A child of multiprocessing's "fork" ends with `os._exit`, which runs no atexit handler,
+    only multiprocessing's own exit finalizers: servers that run their workers that way
+    (granian on Linux) would lose every event still buffered at a stop that runs no lifespan
+    shutdown (granian's `--interface asginl`). multiprocessing drops the finalizers it finds
+    at the start of a child, so this runs when a recorder is made and again in each child."""
+    global _finalizer_in
+    if multiprocessing.parent_process() is None or _finalizer_in == os.getpid():
+        return  # the main process (atexit's), or registered already
+    if not _live_recorders:
+        return  # a child with no recorder: one made later registers
+    _finalizer_in = os.getpid()
+    multiprocessing.util.Finalize(None, _close_at_exit, exitpriority=0)
+
+
 os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_close_at_exit)
+# Run in each multiprocessing child as it starts, after it has dropped its parent's finalizers.
+multiprocessing.util.register_after_fork(_live_recorders, _close_at_multiprocessing_exit)
 
 
 def _release_arrow_memory() -> None:

@@ -860,12 +860,34 @@ def uvicorn_two_workers(
     )
 
 
+# granian (2.8) starts its workers with multiprocessing's start method, "fork" on Linux before
+# Python 3.14 (granian/server/mp.py); each loads the app after the fork, so builds its own
+# Recorder. Its Rust runtime handles SIGTERM and SIGINT in every worker; the parent passes
+# either on as SIGTERM and waits for the workers (no limit unless --workers-kill-timeout), then
+# exits 0. `--interface asgi` runs the lifespan shutdown; `asginl` runs none, so the buffer is
+# written only by the recorder's exit handler, and a "fork" child ends with os._exit, which runs
+# no atexit handler: the recorder hooks multiprocessing's own exit finalizers for that.
+def granian_two_workers(
+    env: Mapping[str, str], interface: str = "asgi"
+) -> AbstractContextManager[tuple[str, subprocess.Popen[bytes]]]:
+    needs("granian", "granian")
+    port = free_port()
+    argv = [
+        *(sys.executable, "-m", "granian", "--interface", interface, "--workers", "2"),
+        *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--factory"),
+        APP_FACTORY_CALL.removesuffix("()"),
+    ]
+    return serve(argv, port, env)
+
+
 TWO_WORKER_SERVERS: dict[
     str, Callable[[Mapping[str, str]], AbstractContextManager[tuple[str, subprocess.Popen[bytes]]]]
 ] = {
     "uvicorn-w2": uvicorn_two_workers,
     "gunicorn-w2": lambda env: gunicorn_server(env, preload=False),
     "gunicorn-w2-preload": lambda env: gunicorn_server(env, preload=True),
+    "granian-w2": granian_two_workers,
+    "granian-w2-asginl": lambda env: granian_two_workers(env, interface="asginl"),
 }
 
 
@@ -880,6 +902,10 @@ TWO_WORKER_SERVERS: dict[
         ("gunicorn-w2", True, False, 0),
         ("gunicorn-w2-preload", True, False, 0),
         ("gunicorn-w2", True, True, 0),
+        ("granian-w2", False, False, 0),
+        ("granian-w2", True, True, 0),
+        ("granian-w2-asginl", False, False, 0),
+        ("granian-w2-asginl", True, False, 0),
     ],
     ids=[
         "uvicorn-w2-SIGTERM-to-the-parent",
@@ -888,6 +914,10 @@ TWO_WORKER_SERVERS: dict[
         "gunicorn-w2-SIGTERM-to-every-process",
         "gunicorn-w2-preload-SIGTERM-to-every-process",
         "gunicorn-w2-SIGTERM-to-every-process-answer-in-flight",
+        "granian-w2-SIGTERM-to-the-parent",
+        "granian-w2-SIGTERM-to-every-process-answer-in-flight",
+        "granian-w2-no-lifespan-SIGTERM-to-the-parent",
+        "granian-w2-no-lifespan-SIGTERM-to-every-process",
     ],
 )
 def test_two_workers_sigterm_to_the_parent_or_to_every_process_loses_nothing(

@@ -407,7 +407,7 @@ def test_every_cli_flag_the_readme_names_exists() -> None:
         known |= set(_parser_flags(command))
     # Flags of the servers the README runs it under, read from each one's own --help.
     others = set()
-    for server in ("uvicorn", "hypercorn"):
+    for server in ("uvicorn", "hypercorn", "granian"):
         shown = subprocess.run(
             [sys.executable, "-m", server, "--help"], capture_output=True, text=True, check=True
         ).stdout

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import subprocess
 import sys
 import time
@@ -218,3 +219,55 @@ def test_a_child_forked_mid_flush_records_on_its_own_and_writes_nothing_twice(
     assert len(set(names)) == len(names)
     pids = {name.split("-")[2] for name in names}
     assert len(pids) == forks + 1  # every child sealed segments under a name of its own
+
+
+# A worker process that multiprocessing starts and that stops without closing its recorder
+# (no lifespan shutdown: granian's `--interface asginl`). Under "fork" the child ends with
+# os._exit, which runs no atexit handler; the recorder is made in the child (as granian's
+# workers build the app) or inherited from the parent (an app built before the fork).
+MULTIPROCESSING_EXIT_SCRIPT = r"""
+import multiprocessing, sys, time
+from pathlib import Path
+from analytics.recorder import Capture, Recorder
+
+spool, method, made_in = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+inherited = Recorder(spool, "example.com", flush_interval=3600) if made_in == "parent" else None
+
+
+def worker(spool):
+    recorder = inherited or Recorder(spool, "example.com", flush_interval=3600)
+    for n in range(5):
+        recorder.add(Capture(time.time(), f"/worker/{n}", "GET", 200, b"", None, b"curl/8",
+                             None, None, "none", False))
+    # No close(): the worker's target returns and the process ends.
+
+
+if __name__ == "__main__":
+    child = multiprocessing.get_context(method).Process(target=worker, args=(spool,))
+    child.start()
+    child.join(60)
+    sys.exit(child.exitcode)
+"""
+
+
+@pytest.mark.parametrize(
+    ("method", "made_in"),
+    [("fork", "child"), ("fork", "parent"), ("spawn", "child")],
+    ids=["fork-made-in-child", "fork-inherited", "spawn"],
+)
+def test_a_multiprocessing_worker_that_exits_without_closing_writes_its_events_once(
+    tmp_path: Path, method: str, made_in: str
+) -> None:
+    script = tmp_path / "workers.py"  # a file: "spawn" re-imports the main module
+    script.write_text(MULTIPROCESSING_EXIT_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "spool"), method, made_in],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert sorted(_paths(tmp_path / "spool")) == [f"/worker/{n}" for n in range(5)]
