@@ -96,6 +96,38 @@ RUNNABLE: dict[str, tuple[str, dict[str, str], str]] = {
         + "banner = asyncio.run(_check(app, '/shop/consent/banner?next=/shop/x'))\n"
         + "assert 'action=\"/shop/consent\"' in banner.text\n",
     ),
+    "shop = TrafficMiddleware(shop_app, recorder=recorder)      # or inside ConsentMiddleware": (
+        "import asyncio, contextlib, httpx, pathlib, tempfile\n"
+        "from starlette.applications import Starlette\n"
+        "from starlette.responses import HTMLResponse\n"
+        "from starlette.routing import Mount, Route\n"
+        "from analytics import Recorder, TrafficMiddleware\n"
+        "async def _page(request):\n"
+        "    return HTMLResponse('<html><body>hi</body></html>')\n"
+        "shop_app = Starlette(routes=[Route('/', _page)])\n"
+        "def _recorder():\n"
+        "    # No timed flush: only the lifespan's close writes the page view.\n"
+        "    return Recorder(spool_dir=tempfile.mkdtemp(), site='shop.example',\n"
+        "                    flush_interval=3600)\n"
+        "recorder = _recorder()\n",
+        {},
+        # Each outer lifespan writes what the mounted app's recorder holds as it ends.
+        "async def _visit_then_stop(outer, spool):\n"
+        "    async with outer.router.lifespan_context(outer):\n"
+        "        transport = httpx.ASGITransport(app=outer, client=('203.0.113.5', 4000))\n"
+        "        async with httpx.AsyncClient(transport=transport,\n"
+        "                                     base_url='http://testserver') as client:\n"
+        "            page = await client.get('/shop/', headers={'accept': 'text/html'})\n"
+        "            assert page.status_code == 200, page.text\n"
+        "        assert not list(spool.rglob('*.parquet'))\n"
+        "    assert len(list(spool.rglob('*.parquet'))) == 1\n"
+        "asyncio.run(_visit_then_stop(app, pathlib.Path(recorder.spool_dir)))\n"
+        "recorder = _recorder()\n"
+        "shop = TrafficMiddleware(shop_app, recorder=recorder)\n"
+        "asyncio.run(_visit_then_stop(Starlette(routes=[Mount('/shop', app=shop)],\n"
+        "                                       lifespan=lifespan),\n"
+        "                             pathlib.Path(recorder.spool_dir)))\n",
+    ),
     "from typing import Any": (
         "from fastapi import FastAPI, Response\n"
         "from cookiewall import ConsentMiddleware, Policy\n"
