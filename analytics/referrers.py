@@ -47,6 +47,19 @@ _WEB_SCHEMES = frozenset({"http", "https"})
 _ANDROID_SCHEME = "android-app"
 _MARKS = frozenset({"Mn", "Mc"})  # combining marks, part of many scripts' IDN labels
 _FULL_STOPS = re.compile("[\u3002\uff0e\uff61]")  # label separators besides "." (RFC 3490 3.1)
+# Unicode's Default_Ignorable_Code_Point: characters drawn as nothing (U+034F COMBINING
+# GRAPHEME JOINER, the Hangul fillers, variation selectors), so `paypal\u034f.com` looks exactly
+# like paypal.com. IDNA 2008 disallows them, so no browser sends one: only a forged header
+# does. Most are format characters the label check refuses anyway; these are the complete set.
+DEFAULT_IGNORABLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+# Hangul jamo, which IDNA 2008 disallows too: conjoining ones (Hangul_Syllable_Type L, V, T;
+# a syllable is written precomposed) and compatibility ones (`ㅇ`, the `o` of `gㅇㅇgle`,
+# which NFKC turns into a conjoining one; a Punycode label may still hold it).
+HANGUL_JAMO = re.compile("[\u1100-\u11ff\ua960-\ua97f\ud7b0-\ud7ff\u3131-\u318e]")
 # A part of an IPv4 address as inet_aton and browsers (the WHATWG URL host parser) read one:
 # decimal, octal after a `0`, or hexadecimal after `0x` (`0xcb007168`, `0xcb.0.0x71.0x68`,
 # `0x` alone is 0). A host of such parts only is an address, however it is spelled.
@@ -99,6 +112,14 @@ def _decode_label(label: str) -> str | None:
     else:
         label = unicodedata.normalize("NFC", label)
         ok = all(ch.isalnum() or ch in "-_" or unicodedata.category(ch) in _MARKS for ch in label)
+        # Characters IDNA 2008 disallows that the check above lets through (see
+        # DEFAULT_IGNORABLE), and a mark on nothing (RFC 5891 4.2.3.2): a browser sends none.
+        if ok and (
+            DEFAULT_IGNORABLE.search(label)
+            or HANGUL_JAMO.search(label)
+            or unicodedata.category(label[0]) in _MARKS
+        ):
+            return None
     if not ok or not 0 < len(label) <= 63:
         return None
     return label

@@ -7,6 +7,12 @@ read (the terminal table, the HTML report and its chart, the dashboard's tables 
 referrer's page) shows `аррӏе.com (xn--80ak6aa92e.com)`, as browsers show such names in
 Punycode (Chromium's IDN policy); readable IDNs (`bücher.de`, `例え.jp`) stay as they are.
 CSV and JSON are data: they keep the stored key, and so does every link.
+
+Review r282 found names still shown plainly: invisible characters (`paypal\u034f.com` looked
+exactly like paypal.com), Latin next to CJK look-alikes (`g〇〇gle.com`), Chromium's Cyrillic
+letters and digit look-alikes left out (`ѕкуре.com`, `1зз7.com`), a made-up Cyrillic
+top-level domain taken as a real one (`аррӏе.со`), the overview's notice, and a long
+look-alike whose Punycode the 60-column table and the chart legend cut away.
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from analytics.idn_display import shown_host
-from analytics.referrers import parse_referrer
+from analytics.idn_display import may_deceive, shown_host
+from analytics.referrers import DIRECT, parse_referrer
 from analytics.render import render
+from analytics.render.table import MAX_CELL
 from analytics.reports import ReportQuery, run_report
 from analytics.warehouse import Warehouse
 from tests.dashboard_support import app_for, get
@@ -33,8 +40,16 @@ from tests.warehouse_support import DIRECT_VISIT, fixed_clock, write_events
 DAY = date(2026, 3, 2)
 SPOOF = "аррӏе.com"  # Cyrillic а, р, р, ӏ, е
 SPOOF_SHOWN = "аррӏе.com (xn--80ak6aa92e.com)"
+# One Cyrillic а in a name longer than a table cell (60 columns) and a legend entry.
+LONG = "pаypal-account-verification-center.com"
+LONG_PUNYCODE = "xn--pypal-account-verification-center-ch0a.com"
+LONG_SHOWN = f"{LONG} ({LONG_PUNYCODE})"
 # The headers as browsers send them (in Punycode), each brought by 3 visitors.
-HEADERS = {SPOOF: b"https://xn--80ak6aa92e.com/login", "bücher.de": b"https://xn--bcher-kva.de/"}
+HEADERS = {
+    SPOOF: b"https://xn--80ak6aa92e.com/login",
+    "bücher.de": b"https://xn--bcher-kva.de/",
+    LONG: f"https://{LONG_PUNYCODE}/".encode(),
+}
 
 
 @pytest.mark.parametrize(
@@ -48,6 +63,17 @@ HEADERS = {SPOOF: b"https://xn--80ak6aa92e.com/login", "bücher.de": b"https://x
         ("ᏣᎳᎩ.com", "ᏣᎳᎩ.com (xn--f9dt7l.com)"),  # Cherokee: no recommended script
         ("१2.in", "१2.in (xn--2-izd.in)"),  # two numbering systems
         ("blog.сахар.com", "blog.сахар.com (blog.xn--80aa2cbv.com)"),
+        # Stored before the recorder refused them (r282 F1): drawn as nothing, or as `_`.
+        ("paypal\u034f.com", "paypal\u034f.com (xn--paypal-8de.com)"),
+        ("pay\u1160pal.com", "pay\u1160pal.com (xn--paypal-dyy.com)"),
+        ("gㅇㅇgle.com", "gㅇㅇgle.com (xn--ggle-574ca.com)"),  # compatibility jamo
+        ("pay\u0332pal.com", "pay\u0332pal.com (xn--paypal-d7d.com)"),  # accent Chromium refuses
+        ("中\u0301.com", "中\u0301.com (xn--lsa1069a.com)"),  # an accent on no Latin letter
+        ("ѕкуре.com", "ѕкуре.com (xn--e1ajsl2g.com)"),  # Chromium's Cyrillic list has к
+        ("լօլ.com", "լօլ.com (xn--99aa8e.com)"),  # and its Armenian list լ
+        ("ροτ.com", "ροτ.com (xn--0xadk.com)"),  # and its Greek list τ
+        # A top-level domain in Cyrillic that does not exist exempts nothing (r282 F4).
+        ("аррӏе.рфс", "аррӏе.рфс (xn--80ak6aa92e.xn--p1aci)"),
         # Readable as what they are: shown as stored.
         ("bücher.de", "bücher.de"),
         ("例え.jp", "例え.jp"),
@@ -64,6 +90,15 @@ HEADERS = {SPOOF: b"https://xn--80ak6aa92e.com/login", "bücher.de": b"https://x
         ("مثال.إختبار", "مثال.إختبار"),
         ("한국.kr", "한국.kr"),
         ("ycombinator.com", "ycombinator.com"),
+        # Marks and kana where they belong, Chromium's exempt words, a real Cyrillic domain.
+        ("tiếngviệt.vn", "tiếngviệt.vn"),
+        ("हिन्दी.com", "हिन्दी.com"),
+        ("ภาษาไทย.com", "ภาษาไทย.com"),
+        ("عَرَبِي.com", "عَرَبِي.com"),  # Arabic harakat
+        ("ソニー.jp", "ソニー.jp"),  # ー after kana
+        ("一ノ瀬.jp", "一ノ瀬.jp"),  # 一 and ノ among Japanese
+        ("курс.com", "курс.com"),
+        ("сахар.рус", "сахар.рус"),
         ("(ip)", "(ip)"),
     ],
 )
@@ -71,6 +106,60 @@ def test_a_domain_is_shown_with_its_punycode_only_where_it_may_deceive(
     host: str, shown: str
 ) -> None:
     assert shown_host(host) == shown
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "https://g\u3007\u3007gle.com/",  # 〇 between Latin letters (a dangerous pattern)
+        "https://app\u4e28e.com/",  # 丨 as l
+        "https://\u3112witter.com/",  # ㄒ as T
+        "https://paypal\u30fclogin.com/",  # ー after Latin reads as a hyphen
+        "https://\u0455\u043a\u0443\u0440\u0435.com/",  # ѕкуре.com: Chromium's list has к
+        "https://1\u0437\u04377.com/",  # 1зз7.com: Chromium's digit look-alikes
+        "https://\u0430\u0440\u0440\u04cf\u0435.\u0441\u043e/",  # аррӏе.со: no such TLD
+    ],
+)
+def test_a_recorded_lookalike_is_flagged(header: str) -> None:
+    # Review r282's cases, as the recorder stores them.
+    domain = parse_referrer(header.encode(), "example.com").domain
+    assert domain is not None
+    assert may_deceive(domain), domain
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "https://paypal\u034f.com/",  # COMBINING GRAPHEME JOINER: drawn as nothing
+        "https://xn--paypal-8de.com/",  # the same in Punycode
+        "https://pay\u1160pal.com/",  # Hangul jungseong filler (default-ignorable)
+        "https://pay\u3164pal.com/",  # Hangul filler (the parser's NFKC makes it U+1160)
+        "https://pay\u115fpal.com/",  # Hangul choseong filler
+        "https://g\u3147\u3147gle.com/",  # compatibility jamo ㅇ as o
+        "https://xn--ggle-574ca.com/",  # the same in Punycode
+        "https://paypal\u180b.com/",  # Mongolian free variation selector
+        "https://\u0301paypal.com/",  # a label that starts with a mark
+    ],
+)
+def test_a_host_no_browser_sends_is_counted_as_direct(header: str) -> None:
+    # IDNA 2008 disallows these, so only a forged header holds one: counted as any other
+    # invalid host, a direct visit, never a referrer shown as paypal.com.
+    assert parse_referrer(header.encode(), "example.com") == DIRECT
+
+
+@pytest.mark.parametrize(
+    ("header", "stored"),
+    [
+        ("https://tie\u0302\u0301ngvie\u0323\u0302t.vn/", "tiếngviệt.vn"),  # composed (NFC)
+        ("https://xn--tingvit-5t4cyc.vn/", "tiếngviệt.vn"),
+        ("https://हिन्दी.com/", "हिन्दी.com"),
+        ("https://ภาษาไทย.com/", "ภาษาไทย.com"),
+        ("https://عَرَبِي.com/", "عَرَبِي.com"),
+        ("https://한국.kr/", "한국.kr"),
+    ],
+)
+def test_names_with_marks_are_still_recorded(header: str, stored: str) -> None:
+    assert parse_referrer(header.encode(), "example.com").domain == stored
 
 
 @pytest.fixture(scope="module")
@@ -108,30 +197,45 @@ def _html_keys(text: str) -> list[str]:
     return [unescape(cell.replace("<wbr>", "")) for cell in cells]
 
 
-def _legend(text: str) -> str:
-    return unescape(text.split("<figure>", 1)[1].split("</figure>", 1)[0])
+def _legend_entries(text: str) -> list[str]:
+    """The chart's texts as drawn: an entry cut to fit holds its whole name in a `<title>`,
+    a tooltip no one reads on paper, left out here."""
+    figure = text.split("<figure>", 1)[1].split("</figure>", 1)[0]
+    drawn = re.sub(r"<title>.*?</title>", "", figure)
+    return [unescape(entry) for entry in re.findall(r"<text[^>]*>(.*?)</text>", drawn)]
 
 
 @pytest.mark.parametrize("kind", ["referrers", "trends"])
 def test_the_pages_people_read_show_the_punycode_of_a_lookalike(db: Path, kind: str) -> None:
     report = run_report(db, ReportQuery(kind=kind, start=DAY, end=DAY))
-    assert sorted(_table_keys(render(report, "table"))) == ["bücher.de", SPOOF_SHOWN]
+    table_keys = _table_keys(render(report, "table"))
+    assert len(table_keys) == 3
+    assert {"bücher.de", SPOOF_SHOWN} < set(table_keys)
     page = render(report, "html")
-    assert sorted(_html_keys(page)) == ["bücher.de", SPOOF_SHOWN]
-    legend = _legend(page)
+    assert sorted(_html_keys(page)) == sorted(["bücher.de", SPOOF_SHOWN, LONG_SHOWN])  # whole
+    legend = _legend_entries(page)
     assert SPOOF_SHOWN in legend
     assert "bücher.de" in legend
-    assert "xn--bcher" not in legend
+    assert not any("xn--bcher" in entry for entry in legend)
+
+    # Too long for a terminal cell (60 columns) or a legend entry: cut, the Punycode stays
+    # whole beside the Unicode or is shown alone. Cut in the middle as any text, the table
+    # showed "pаypal-account-verification-c…-verification-center-ch0a.com)" (r282 F6).
+    (long_cell,) = set(table_keys) - {"bücher.de", SPOOF_SHOWN}
+    assert long_cell.endswith(f" ({LONG_PUNYCODE})"), long_cell
+    assert len(long_cell) <= MAX_CELL
+    (long_entry,) = [entry for entry in legend if "ch0a" in entry or "pаyp" in entry]
+    assert long_entry.startswith("xn--pypal-") or long_entry.endswith(f" ({LONG_PUNYCODE})")
 
 
 def test_csv_and_json_keep_the_stored_domain(db: Path) -> None:
-    # Data for programs: the stored key, which `--referrer` and the dashboard take back.
+    # Data for programs: the stored key, which the dashboard's `referrer=` takes back.
     report = run_report(db, ReportQuery(kind="referrers", start=DAY, end=DAY))
     from_json = [row["referrer_domain"] for row in json.loads(render(report, "json"))]
     from_csv = [
         row["referrer_domain"] for row in csv.DictReader(io.StringIO(render(report, "csv")))
     ]
-    assert sorted(from_json) == sorted(from_csv) == ["bücher.de", SPOOF]
+    assert sorted(from_json) == sorted(from_csv) == ["bücher.de", LONG, SPOOF]
 
 
 def test_the_dashboard_shows_the_punycode_and_links_the_stored_domain(db: Path) -> None:
@@ -143,16 +247,32 @@ def test_the_dashboard_shows_the_punycode_and_links_the_stored_domain(db: Path) 
         unescape(re.sub(r"<[^>]+>", "", text)): parse_qs(urlsplit(unescape(href)).query)
         for href, text in re.findall(r'<a href="([^"]+)">(.*?)</a>', table)
     }
-    assert set(links) == {"bücher.de", SPOOF_SHOWN}
+    assert set(links) == {"bücher.de", SPOOF_SHOWN, LONG_SHOWN}
     assert links[SPOOF_SHOWN]["referrer"] == [SPOOF]
 
-    # The referrer's own page, asked for in either spelling, names it the same way.
-    for asked in (SPOOF, "xn--80ak6aa92e.com"):
+    # The referrer's own page, asked for in any spelling, names it the same way: the stored
+    # key, its Punycode, or the text the pages show, copied from a table (r282 F7: that one
+    # gave "аррӏе.com (xn--80ak6aa92e.com) (xn--80ak6aa92e.com (xn--80ak6aa92e.com))" and
+    # no rows).
+    pages = set()
+    for asked in (SPOOF, "xn--80ak6aa92e.com", SPOOF_SHOWN):
         answer = get(app, "/referrer", {**params, "referrer": asked})
         assert answer.status_code == 200
         text = unescape(answer.text)
         assert f"<h2>Referrer: {SPOOF_SHOWN}</h2>" in text
         assert f"<title>{SPOOF_SHOWN} · " in text
+        pages.add(answer.text)
+    assert len(pages) == 1  # the same page, with the same rows
+    answer = get(app, "/referrer", {**params, "referrer": LONG_SHOWN})
+    assert f"<h2>Referrer: {LONG_SHOWN}</h2>" in unescape(answer.text)
+
+    # The overview given a referrer says it covers the whole site, naming the referrer as
+    # every other page does (r282 F5: "аррӏе.com: its own page" alone).
+    overview = get(app, "/", {**params, "referrer": "xn--80ak6aa92e.com"}).text
+    notice = overview.split('<p class="notice" role="status">', 1)[1].split("</p>", 1)[0]
+    ((href, text),) = re.findall(r'<a href="([^"]+)">(.*?)</a>', notice)
+    assert unescape(text) == f"{SPOOF_SHOWN}: its own page"
+    assert parse_qs(urlsplit(unescape(href)).query)["referrer"] == [SPOOF]
     text = unescape(get(app, "/referrer", {**params, "referrer": "bücher.de"}).text)
     assert "<h2>Referrer: bücher.de</h2>" in text
     assert "xn--bcher" not in text

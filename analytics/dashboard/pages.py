@@ -183,7 +183,7 @@ def referrer_notice(referrer: str | None, params: Params, root: str) -> str:
         query = urlencode(params.query_string(referrer=referrer_param(referrer)))
         text += (
             f' <a href="{escape(root)}/referrer?{escape(query)}">'
-            f"{escape(referrer)}: its own page</a>"
+            f"{escape(shown_host(referrer))}: its own page</a>"
         )
     return f'<p class="notice" role="status">{text}</p>'
 

@@ -124,7 +124,10 @@ def referrer_key(value: str) -> str:
     `android-app://` address instead. An address (pasted from a browser) is read as the
     recorder reads a Referer header: `parse_referrer` reduces it to the domain the warehouse
     stores (the registrable one: news.ycombinator.com is ycombinator.com), and its path and
-    query are dropped."""
+    query are dropped. A look-alike domain as the pages show it, with its Punycode beside it
+    (`аррӏе.com (xn--80ak6aa92e.com)`, see `analytics.idn_display`), is read as the domain:
+    copied from a table, it found no rows."""
+    value = _without_punycode_beside(value)
     if not looks_like_address(value):
         if value.lower() in KNOWN_APP_PACKAGES:
             # An app's package is written like a host name, but read as one it would be
@@ -151,6 +154,15 @@ def referrer_key(value: str) -> str:
             "with a site's host name (not a public suffix such as com or co.uk)"
         )
     return found.domain
+
+
+def _without_punycode_beside(value: str) -> str:
+    """`name` for `name (punycode)` where both spell the same host, else `value` itself."""
+    name, beside, rest = value.rpartition(" (")
+    if not beside or not rest.endswith(")"):
+        return value
+    host = normalise_host(name)
+    return name if host is not None and host == normalise_host(rest[:-1]) else value
 
 
 def referrer_param(key: str) -> str:
@@ -180,10 +192,13 @@ def read_referrer(raw: Mapping[str, str]) -> str | None:
     if value is None:
         return None
     # A pasted address may be much longer than a host name (a search's query): as long as
-    # the recorder reads a Referer header.
-    referrer = _name(
-        raw, "referrer", MAX_REFERRER_LENGTH if looks_like_address(value) else MAX_TEXT
-    )
+    # the recorder reads a Referer header. A look-alike domain copied as the pages show it
+    # has its Punycode beside it (`referrer_key`): up to twice a host name.
+    if looks_like_address(value):
+        longest = MAX_REFERRER_LENGTH
+    else:
+        longest = 2 * MAX_TEXT + len(" ()") if " (" in value else MAX_TEXT
+    referrer = _name(raw, "referrer", longest)
     return referrer_key(referrer) if referrer is not None else None
 
 

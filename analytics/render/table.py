@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Mapping
 from datetime import date
 
-from analytics.idn_display import shown_host
+from analytics.idn_display import shown_host, shown_parts
 
 # safe_text is re-exported: the dashboard's templates import it from here.
 from analytics.render.terminal import safe_text as safe_text
@@ -85,10 +85,38 @@ def _char_width(char: str) -> int:
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
 
+# The fewest columns of a look-alike's Unicode worth showing before its Punycode; with less
+# room, the Punycode is shown alone.
+LOOKALIKE_MIN_UNICODE = 10
+
+
 def clip(text: str, limit: int) -> str:
     """`text` cut to at most `limit` terminal columns with "…" in the middle: long paths
-    mostly differ in their last segment (a slug), so the end is kept as well as the start."""
-    return _clip(list(text), limit, ELLIPSIS)
+    mostly differ in their last segment (a slug), so the end is kept as well as the start.
+    A look-alike domain keeps its Punycode whole (see `_clip_lookalike`)."""
+    return _clip_text(text, list(text), limit, ELLIPSIS)
+
+
+def _clip_text(text: str, shown: list[str], limit: int, ellipsis: str) -> str:
+    """`_clip` of `shown` (the pieces `text` is shown as), or `_clip_lookalike` when `text` is
+    a look-alike domain with its Punycode beside it."""
+    parts = shown_parts(text) if " (" in text else None
+    if parts is None:
+        return _clip(shown, limit, ellipsis)
+    host, punycode = parts
+    return _clip_lookalike(shown[: len(host)], punycode, limit, ellipsis)
+
+
+def _clip_lookalike(host: list[str], punycode: str, limit: int, ellipsis: str) -> str:
+    """`аррӏе.com (xn--80ak6aa92e.com)` cut to `limit` columns: the Unicode part is cut and the
+    Punycode kept whole, or, with too little room for both, the Punycode alone is shown (and
+    cut). Cut in the middle as any text, a long one kept the start of its Unicode and the
+    end of its Punycode: `pаypal-account-verification-c…-center-ch0a.com)` read as paypal."""
+    beside = f" ({punycode})"
+    room = limit - len(beside)
+    if room >= LOOKALIKE_MIN_UNICODE:
+        return _clip(host, room, ellipsis) + beside
+    return _clip(list(punycode), limit, ellipsis)
 
 
 def _clip(shown: list[str], limit: int, ellipsis: str) -> str:
@@ -138,7 +166,7 @@ def table_cell(
     shown = _shown(value, encoding)
     if max_width is None:
         return "".join(shown)
-    return _clip(shown, max_width, _ellipsis(encoding))
+    return _clip_text(value, shown, max_width, _ellipsis(encoding))
 
 
 def _ellipsis(encoding: str | None) -> str:
