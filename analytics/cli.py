@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from analytics.errors import AnalyticsError, Interrupted, WarehouseLockedError
 from analytics.extras import missing_extra_module, missing_modules, needs_extra
 from analytics.report_kinds import KINDS as KINDS  # re-exported: tests and callers read it here
+from analytics.wording import counted
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -63,8 +64,8 @@ STDOUT_NAMES = frozenset({STDOUT, "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"}
 # A report being written (dot-prefixed: hidden, and skipped by web servers' listings).
 TEMP_REPORT_PREFIX = ".tmp-report-"
 STDOUT_CLOSED = "standard output is closed; give --output FILE"
-DUCKDB_INTERRUPTED = "Query interrupted"
-# DuckDB's words for a block whose checksum fails ("... computed checksum ... does not match").
+# DuckDB's words for a block whose checksum fails ("... computed checksum ... does not match"):
+# analytics.database.DAMAGED_BLOCK, which loads DuckDB.
 DAMAGED_BLOCK = "Corrupt database file"
 # As analytics.reports.ISO_DAY, which loads DuckDB; [0-9]: \d matches other scripts' digits.
 ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -525,6 +526,8 @@ def _rollup(args: argparse.Namespace) -> int:
         return _spark_rollup(args, salts)
     if args.db is None:
         raise UsageError("rollup needs --db FILE (or --engine spark --output DIR)")
+    # Checked and listed below (_check_disposal too) by the path, not the URL.
+    args.spool = _local_spool(args.spool)
     spool = args.spool
     remote = is_remote(spool)
     if not remote:
@@ -656,7 +659,7 @@ def _salts_clause(deleted: list[date]) -> str:
     if not deleted:
         return ""
     days = ", ".join(day.isoformat() for day in sorted(deleted))
-    return f"; deleted {len(deleted)} expired salt{'s' if len(deleted) != 1 else ''} ({days})"
+    return f"; deleted {counted(len(deleted), 'expired salt')} ({days})"
 
 
 def _compact_after_prune(db: Path, *, quiet: bool, lock_timeout: float, stops: _Stops) -> int:
@@ -717,6 +720,24 @@ def _warn_stopped_after_rename(stops: _Stops) -> None:
             "finished, not stopped",
             signal.Signals(stops.first).name,
         )
+
+
+def _local_spool(spool: str) -> str:
+    """The folder a local --spool names: `file:///abs/path` (or `file://localhost/…`, or
+    Hadoop's `file:/abs/path`, which the Spark engine takes) is /abs/path. Before, the DuckDB
+    rollup took the URL for a relative folder and said "does not exist". A plain path, or a
+    folder whose own name starts with `file:` (no `/` after it), is itself."""
+    if not spool.startswith("file:"):
+        return spool
+    path = spool.removeprefix("file:")
+    if path.startswith("//"):
+        host, slash, rest = path.removeprefix("//").partition("/")
+        if host not in ("", "localhost"):
+            raise UsageError(
+                f"--spool {spool!r} names a folder on another machine; give a local folder's path"
+            )
+        path = slash + rest
+    return path if path.startswith("/") else spool
 
 
 def _check_spool_found(spool: str) -> None:
@@ -782,18 +803,23 @@ def _spark_rollup(args: argparse.Namespace, salts: Path | None) -> int:
     if args.db is not None:
         load_spark_rollups(args.output, args.db)
     salts_deleted = _delete_expired_salts(salts)
-    summary = "spark rollup: " + ", ".join(f"{table} {rows} rows" for table, rows in counts.items())
+    summary = "spark rollup: " + ", ".join(
+        f"{table} {counted(rows, 'row')}" for table, rows in counts.items()
+    )
     if counts.newer_schema:
         # As the DuckDB rollup says it: committed, but the spool keeps what it could not read.
         summary += (
-            f"; left {len(counts.newer_schema)} segments of a newer event schema in the spool "
+            f"; left {counted(len(counts.newer_schema), 'segment')} "
+            "of a newer event schema in the spool "
             "(upgrade cookiewall to count them)"
         )
     if counts.not_segments:
-        summary += (
-            f"; left {len(counts.not_segments)} files that are not segments (warehouse exports) "
-            "in the spool, unread"
+        files = counted(
+            len(counts.not_segments),
+            "file that is not a segment (a warehouse export)",
+            "files that are not segments (warehouse exports)",
         )
+        summary += f"; left {files} in the spool, unread"
     _say_done(summary + _salts_clause(salts_deleted), quiet=args.quiet)
     return EXIT_NEWER_SEGMENTS if counts.newer_schema else 0
 
@@ -1006,7 +1032,8 @@ def _export(args: argparse.Namespace) -> int:
     if not to_stdout and not on_terminal:
         _check_output_folder(args.output)
         rows = export_table(args.db, args.table, args.format, args.output)
-        _say_done(f"exported {rows} rows of {args.table} to {args.output}", quiet=args.quiet)
+        exported = f"exported {counted(rows, 'row')} of {args.table} to {args.output}"
+        _say_done(exported, quiet=args.quiet)
         return 0
     if to_stdout and args.stdout_closed:
         raise UsageError(STDOUT_CLOSED)
@@ -1031,7 +1058,7 @@ def _export(args: argparse.Namespace) -> int:
             rows = export_table(args.db, args.table, args.format, relay.path)
     if not args.quiet:
         where = "stdout" if to_stdout else args.output
-        print(f"exported {rows} rows of {args.table} to {where}", file=sys.stderr)
+        print(f"exported {counted(rows, 'row')} of {args.table} to {where}", file=sys.stderr)
     return 0
 
 
@@ -1115,7 +1142,8 @@ def _prune(args: argparse.Namespace) -> int:
     stops: _Stops = args.stops
     warehouse = Warehouse(args.db, create=False, lock_timeout=args.wait)
     deleted = warehouse.prune(args.raw_days, before_commit=stops.commit_begins)
-    _say_done(f"pruned {deleted} raw events older than {args.raw_days} days", quiet=args.quiet)
+    pruned = f"pruned {counted(deleted, 'raw event')} older than {counted(args.raw_days, 'day')}"
+    _say_done(pruned, quiet=args.quiet)
     # A stop signal during the prune's COMMIT is noted, not obeyed, as a rollup's: the rows
     # are gone, so "stopped by SIGTERM" (exit 143) was untrue, and a second prune, deleting
     # nothing, left their bytes readable in the file. The compaction (seconds) then goes on,
@@ -1196,6 +1224,9 @@ class _PrintableFormatter(logging.Formatter):
     """Warnings as `_printable` lines: they name segments and quote DuckDB's messages."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
+        if record.levelno < logging.WARNING:
+            # A note (the lock wait): neither a warning nor an error, so no level word.
+            return _printable(f"{PROG}: {record.message}")
         return _printable(super().formatMessage(record))
 
 
@@ -1246,6 +1277,15 @@ def _py4j_interrupts_unlogged() -> Iterator[None]:
         yield
     finally:
         root.removeHandler(handler)
+
+
+def _say_lock_waits(said: bool) -> None:
+    """Whether a wait for another run's lock is said on stderr (`analytics: waiting for …`):
+    not under --quiet, where cron wants a line only when something needs attention.
+    The name is analytics.database.LOCK_WAIT_LOGGER's, not imported: that loads DuckDB, which
+    a refused argument never needs."""
+    level = logging.INFO if said else logging.WARNING
+    logging.getLogger("analytics.lock_wait").setLevel(level)
 
 
 def _setup_logging() -> None:
@@ -1499,6 +1539,7 @@ def main(argv: Sequence[str] | None = None, *, whole_process: bool = False) -> i
         args = build_parser().parse_command_line(given)
         args.stdout_closed = stdout_closed
         args.stops = stops
+        _say_lock_waits(not getattr(args, "quiet", False))
         handler: Callable[[argparse.Namespace], int] = args.handler
         with _signals_stop_queries(stops, whole_process=whole_process):
             code = handler(args)
@@ -1532,9 +1573,7 @@ def main(argv: Sequence[str] | None = None, *, whole_process: bool = False) -> i
             # not be read back (review r247 F1). `compact`'s refused rename: see _compact.
             name = signal.Signals(stops.during_commit).name
             return _fail(f"{exc} ({name} came during the COMMIT, not obeyed)", EXIT_USAGE)
-        if stops.first is not None or (
-            type(exc) is RuntimeError and str(exc) == DUCKDB_INTERRUPTED
-        ):
+        if stops.first is not None or _is_duckdb_ctrl_c(exc):
             # The query a signal stopped, whatever the code around it made of that (an
             # export "cannot write", a report "query failed"); Ctrl-C while DuckDB runs a
             # query may also come out as DuckDB's RuntimeError. Transactions are rolled back.
@@ -1544,6 +1583,17 @@ def main(argv: Sequence[str] | None = None, *, whole_process: bool = False) -> i
         if not isinstance(exc, (UsageError, AnalyticsError, ValueError)):
             raise  # any other RuntimeError is a bug: its traceback is what helps
         return _fail(str(exc), EXIT_USAGE)
+
+
+def _is_duckdb_ctrl_c(error: BaseException) -> bool:
+    """Whether `error` is DuckDB's RuntimeError for a Ctrl-C during a query (see
+    `analytics.database.is_ctrl_c`). DuckDB is looked at only once loaded: the analytics
+    extra may be missing, and an error of a run that never loaded it is not DuckDB's."""
+    if sys.modules.get("duckdb") is None:
+        return False
+    from analytics.database import is_ctrl_c
+
+    return is_ctrl_c(error)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -47,6 +47,7 @@ from analytics.errors import (
     system_words,
 )
 from analytics.filekinds import special_kind
+from analytics.wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,8 @@ class CompactResult:
     def summary(self) -> str:
         return (
             f"compacted {str(self.path)!r}: {_size(self.bytes_before)} -> "
-            f"{_size(self.bytes_after)} ({self.tables} tables, {self.rows} rows, same content)"
+            f"{_size(self.bytes_after)} ({counted(self.tables, 'table')}, "
+            f"{counted(self.rows, 'row')}, same content)"
         )
 
 

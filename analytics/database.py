@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import re
 import stat
@@ -17,6 +18,7 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -31,6 +33,11 @@ from analytics.errors import (
 from analytics.filekinds import special_kind
 
 DEFAULT_LOCK_TIMEOUT = 10.0
+# A wait for another process's lock longer than this is said once, at INFO on LOCK_WAIT_LOGGER
+# (the CLI shows it unless --quiet): a cron run or a user waiting up to --wait in silence
+# could not tell a busy file from a hung command.
+LOCK_WAIT_NOTICE_SECONDS = 1.5
+LOCK_WAIT_LOGGER = "analytics.lock_wait"
 # The version of the warehouse's tables (analytics/sql/schema.sql and what their rows mean),
 # stored in `warehouse_meta` under SCHEMA_VERSION_META_KEY. A release that changes them so
 # that an older one would misread the file bumps it and adds the step from the previous
@@ -51,6 +58,8 @@ NOT_A_DATABASE = "exists, but it is not a valid DuckDB database file"
 LOCK_CONFLICT = "could not set lock on file"
 # What DuckDB's Python client raises when it notices a signal between two of its tasks.
 SIGNAL_INTERRUPTED = "Query interrupted"
+# DuckDB's words for a block whose checksum fails ("... computed checksum ... does not match").
+DAMAGED_BLOCK = "Corrupt database file"
 
 # Every connection `connect` opened that is still alive, so that a Ctrl-C watcher (the CLI's)
 # can stop the query each one runs: DuckDB itself notices a signal only between tasks, and a
@@ -113,6 +122,30 @@ def is_interruption(error: BaseException) -> bool:
     if isinstance(error, duckdb.InterruptException):
         return True
     return type(error) is RuntimeError and str(error) == SIGNAL_INTERRUPTED
+
+
+def is_ctrl_c(error: BaseException) -> bool:
+    """Whether `error` is DuckDB's RuntimeError "Query interrupted": a Ctrl-C that Python's
+    own SIGINT handler took while DuckDB ran a query, its KeyboardInterrupt swallowed. Not
+    an `interrupt_all` (duckdb.InterruptException), which a program calls from any thread
+    and which the warehouse says as `Interrupted`."""
+    return is_interruption(error) and not isinstance(error, duckdb.InterruptException)
+
+
+@contextlib.contextmanager
+def ctrl_c_as_keyboard_interrupt() -> Iterator[None]:
+    """Raise the KeyboardInterrupt that a Ctrl-C was when DuckDB swallowed it (see
+    `is_ctrl_c`), as it is when the Ctrl-C lands in Python code, or once a COMMIT committed
+    (see `analytics.warehouse.commit_checked`); any other error passes unchanged. Put inside
+    the `try` that rolls back and closes the connection, so that it runs first: by the time
+    the KeyboardInterrupt leaves, the work is rolled back, and a handler below it for other
+    errors (say, `except Exception` into one line) never takes the Ctrl-C for a failure."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if is_ctrl_c(exc):
+            raise KeyboardInterrupt from None
+        raise
 
 
 def is_utf8_name(name: str) -> bool:
@@ -466,7 +499,9 @@ def connect(
         # would be changed by the very command that refuses it. Read-only, DuckDB replays
         # it in memory: the check first, then the writer's own open.
         connect(path, read_only=True, create=False, lock_timeout=lock_timeout).close()
-    deadline = time.monotonic() + lock_timeout
+    started = time.monotonic()
+    deadline = started + lock_timeout
+    waiting_said = False
     replaced = 0  # times the name was found naming another file once opened
     while True:
         try:
@@ -482,6 +517,13 @@ def connect(
                 ) from None
             if time.monotonic() >= deadline:
                 raise _busy(db, lock_timeout) from None
+            if not waiting_said and time.monotonic() - started >= LOCK_WAIT_NOTICE_SECONDS:
+                waiting_said = True
+                logging.getLogger(LOCK_WAIT_LOGGER).info(
+                    "waiting for another run to finish with %r (up to %g s in all)",
+                    str(db),
+                    lock_timeout,
+                )
             time.sleep(0.1)
         except duckdb.Error as exc:
             if DATA_FILE_READ_ONLY in str(exc):

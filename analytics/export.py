@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analytics.database import (
+    DAMAGED_BLOCK,
     DEFAULT_LOCK_TIMEOUT,
     connect,
     folder_problem,
@@ -26,7 +27,7 @@ from analytics.database import (
     quote_path,
     scalar,
 )
-from analytics.errors import ExportError, WarehouseError
+from analytics.errors import ExportError, WarehouseError, first_line
 from analytics.tables import (
     EMPTY_MIX,
     MIX_TABLES,
@@ -297,6 +298,13 @@ def export_table(
         except duckdb.Error as exc:
             if stream and "broken pipe" in str(exc).lower():
                 raise BrokenPipeError(f"{str(named)!r}: the reader closed it") from None
+            if DAMAGED_BLOCK in str(exc):
+                # A block of the table that fails its checksum: the warehouse is damaged, not
+                # the output ("cannot write 'out.csv'" sent the user to another file name).
+                raise WarehouseError(
+                    f"cannot read database {str(db_path)!r}: {first_line(exc)}; the file is "
+                    "damaged: restore it from a backup"
+                ) from None
             raise ExportError(f"cannot write {str(named)!r}: {os_reason(exc)}") from None
         except BrokenPipeError:
             raise BrokenPipeError(f"{str(named)!r}: the reader closed it") from None

@@ -66,6 +66,7 @@ from analytics.database import (
     SCHEMA_VERSION_META_KEY,
     WAREHOUSE_SCHEMA_VERSION,
     connect,
+    ctrl_c_as_keyboard_interrupt,
     has_table,
 )
 from analytics.errors import AnalyticsError, WarehouseError, first_line
@@ -83,7 +84,6 @@ from analytics.timezones import validate_timezone
 from analytics.warehouse import (
     commit_checked,
     has_any_table,
-    is_ctrl_c,
     migrate_schema,
     read_commit_token,
 )
@@ -1555,65 +1555,66 @@ def load_spark_rollups(
     manifest = _read_manifest(output)
     con = connect(db_path)
     try:
-        counts: dict[str, int] = {}
-        # The tables, the migration steps and the stamp in one transaction with the rows: a
-        # load killed before its commit leaves the file as it was, never tables without a
-        # version (which would later be taken for schema 1 and "migrated" again).
-        con.execute("BEGIN TRANSACTION")
-        try:
-            if not has_table(con, "warehouse_meta"):
-                if has_any_table(con):  # some other DuckDB file (a mistyped --db)
+        with ctrl_c_as_keyboard_interrupt():
+            counts: dict[str, int] = {}
+            # The tables, the migration steps and the stamp in one transaction with the rows: a
+            # load killed before its commit leaves the file as it was, never tables without a
+            # version (which would later be taken for schema 1 and "migrated" again).
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if not has_table(con, "warehouse_meta"):
+                    if has_any_table(con):  # some other DuckDB file (a mistyped --db)
+                        raise WarehouseError(
+                            f"{str(db_path)!r} is not a cookiewall warehouse (no warehouse_meta "
+                            "table); load Spark rollups into a new file or one they were "
+                            "loaded into"
+                        )
+                    con.execute(read_sql("schema.sql"))  # stamped below, with this commit
+                else:
+                    con.execute(read_sql("schema.sql"))  # files from before schema versions
+                    migrate_schema(con, db_path)
+                ingested = con.execute("SELECT COUNT(*) FROM ingested_segments").fetchall()[0][0]
+                if ingested:
                     raise WarehouseError(
-                        f"{str(db_path)!r} is not a cookiewall warehouse (no warehouse_meta "
-                        "table); load Spark rollups into a new file or one they were loaded into"
+                        f"{str(db_path)!r} is a warehouse fed from a spool; "
+                        "load Spark rollups into a DuckDB file of their own"
                     )
-                con.execute(read_sql("schema.sql"))  # stamped below, with this commit
-            else:
-                con.execute(read_sql("schema.sql"))  # files from before schema versions
-                migrate_schema(con, db_path)
-            ingested = con.execute("SELECT COUNT(*) FROM ingested_segments").fetchall()[0][0]
-            if ingested:
-                raise WarehouseError(
-                    f"{str(db_path)!r} is a warehouse fed from a spool; "
-                    "load Spark rollups into a DuckDB file of their own"
-                )
-            con.execute(read_sql("schema_daily_referrer_domains.sql"))
-            for table in ROLLUP_TABLES:  # fixed names, never text from outside
-                files = sorted(str(p) for p in output.glob(f"{table}/{DAY_PREFIX}*/*.parquet"))
-                con.execute(f"DELETE FROM {table}")
-                if files:
+                con.execute(read_sql("schema_daily_referrer_domains.sql"))
+                for table in ROLLUP_TABLES:  # fixed names, never text from outside
+                    files = sorted(str(p) for p in output.glob(f"{table}/{DAY_PREFIX}*/*.parquet"))
+                    con.execute(f"DELETE FROM {table}")
+                    if files:
+                        con.execute(
+                            f"INSERT INTO {table} BY NAME {_READ_DAY_PARTITIONS}", {"files": files}
+                        )
+                    if table == "daily_referrer_domains":
+                        _fill_referrer_domains(con)
+                    counts[table] = int(
+                        con.execute(f"SELECT COUNT(*) FROM {table}").fetchall()[0][0]
+                    )
+                if "timezone" in manifest:
                     con.execute(
-                        f"INSERT INTO {table} BY NAME {_READ_DAY_PARTITIONS}", {"files": files}
+                        "INSERT OR REPLACE INTO warehouse_meta VALUES ('timezone', ?)",
+                        [str(manifest["timezone"])],
                     )
-                if table == "daily_referrer_domains":
-                    _fill_referrer_domains(con)
-                counts[table] = int(con.execute(f"SELECT COUNT(*) FROM {table}").fetchall()[0][0])
-            if "timezone" in manifest:
+                # The warehouse's own tables, so its schema (`connect` refused a newer one).
                 con.execute(
-                    "INSERT OR REPLACE INTO warehouse_meta VALUES ('timezone', ?)",
-                    [str(manifest["timezone"])],
+                    "INSERT OR REPLACE INTO warehouse_meta VALUES (?, ?)",
+                    [SCHEMA_VERSION_META_KEY, str(WAREHOUSE_SCHEMA_VERSION)],
                 )
-            # The warehouse's own tables, so its schema (`connect` refused a newer one).
-            con.execute(
-                "INSERT OR REPLACE INTO warehouse_meta VALUES (?, ?)",
-                [SCHEMA_VERSION_META_KEY, str(WAREHOUSE_SCHEMA_VERSION)],
-            )
-            # As the warehouse commits: a COMMIT that raises once durable (a full disk at
-            # its checkpoint) is read back, and a loaded file is a warning, not "cannot load";
-            # a checkpoint that fails after it is a warning too (it failed in silence as the
-            # connection closed, the journal growing).
-            db = Path(db_path)
-            commit_checked(con, db, lambda: read_commit_token(db, DEFAULT_LOCK_TIMEOUT))
-        except BaseException:
-            with contextlib.suppress(Exception):
-                con.execute("ROLLBACK")
-            raise
+                # As the warehouse commits: a COMMIT that raises once durable (a full disk at
+                # its checkpoint) is read back, and a loaded file is a warning, not "cannot load";
+                # a checkpoint that fails after it is a warning too (it failed in silence as the
+                # connection closed, the journal growing).
+                db = Path(db_path)
+                commit_checked(con, db, lambda: read_commit_token(db, DEFAULT_LOCK_TIMEOUT))
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    con.execute("ROLLBACK")
+                raise
     except WarehouseError:
         raise
     except Exception as error:  # duckdb.Error and friends: one line for the CLI
-        if is_ctrl_c(error):
-            # Rolled back: the KeyboardInterrupt the Ctrl-C was, as Warehouse.run raises it.
-            raise KeyboardInterrupt from None
         raise WarehouseError(f"cannot load Spark rollups: {first_line(error)}") from None
     finally:
         con.close()

@@ -46,7 +46,9 @@ from analytics.database import (
     check_schema_version,
     check_writable,
     connect,
+    ctrl_c_as_keyboard_interrupt,
     has_table,
+    is_ctrl_c,
     is_interruption,
     is_utf8_name,
     scalar,
@@ -90,6 +92,7 @@ from analytics.tables import (
     read_sql,
 )
 from analytics.timezones import local_date, validate_timezone
+from analytics.wording import counted
 
 logger = logging.getLogger("analytics")
 
@@ -200,8 +203,9 @@ class RunResult:
     def summary(self) -> str:
         ing = self.ingest
         text = (
-            f"ingested {ing.segments} segments ({ing.events} events, {len(ing.days)} days); "
-            f"rolled up {len(self.rolled_up)} days; pruned {self.pruned_events} raw events"
+            f"ingested {counted(ing.segments, 'segment')} ({counted(ing.events, 'event')}, "
+            f"{counted(len(ing.days), 'day')}); rolled up {counted(len(self.rolled_up), 'day')}; "
+            f"pruned {counted(self.pruned_events, 'raw event')}"
         )
         # Counted from `quarantined`: what was moved there (reused names and exports are in
         # it, and in their own lists, which also hold the ones that could not be moved).
@@ -210,45 +214,56 @@ class RunResult:
         reused = moved.intersection(ing.reused_names)
         corrupt = len(moved) - len(reused) - len(exports)
         if corrupt:
-            text += f"; quarantined {corrupt} corrupt segments"
+            text += f"; quarantined {counted(corrupt, 'corrupt segment')}"
         if exports:
-            text += f"; quarantined {len(exports)} files that are not segments (warehouse exports)"
+            files = counted(
+                len(exports),
+                "file that is not a segment (a warehouse export)",
+                "files that are not segments (warehouse exports)",
+            )
+            text += f"; quarantined {files}"
         if reused:
             text += (
-                f"; quarantined {len(reused)} segments whose name was ingested "
+                f"; quarantined {counted(len(reused), 'segment')} whose name was ingested "
                 "before with other content"
             )
         if ing.not_moved:
             # Said "quarantined" of a read-only spool, beside the warning that it was not.
             text += (
-                f"; {len(ing.not_moved)} segments to quarantine could not be moved there "
+                f"; {counted(len(ing.not_moved), 'segment')} to quarantine "
+                "could not be moved there "
                 "(left in the spool, judged again by the next run)"
             )
         if ing.unreadable:
-            text += f"; {len(ing.unreadable)} unreadable segments left in place (permissions)"
+            unreadable = counted(len(ing.unreadable), "unreadable segment")
+            text += f"; {unreadable} left in place (permissions)"
         if ing.unfinished:
             text += (
-                f"; left {len(ing.unfinished)} segments that cannot be read yet in the spool "
+                f"; left {counted(len(ing.unfinished), 'segment')} "
+                "that cannot be read yet in the spool "
                 "(still being written? the next run tries again)"
             )
         if ing.duplicates:
             text += (
-                f"; skipped {len(ing.duplicates)} segments with the same content as "
+                f"; skipped {counted(len(ing.duplicates), 'segment')} with the same content as "
                 "ingested ones (copies under another name)"
             )
         if ing.undisposed:
             text += (
-                f"; {len(ing.undisposed)} ingested segments could not be archived or deleted "
+                f"; {counted(len(ing.undisposed), 'ingested segment')} "
+                "could not be archived or deleted "
                 "(left in the spool)"
             )
         if ing.archived_renamed:
             text += (
-                f"; {len(ing.archived_renamed)} ingested segments archived under another name "
+                f"; {counted(len(ing.archived_renamed), 'ingested segment')} "
+                "archived under another name "
                 "(the archive held another file of theirs)"
             )
         if ing.newer_schema:
             text += (
-                f"; left {len(ing.newer_schema)} segments of a newer event schema in the spool "
+                f"; left {counted(len(ing.newer_schema), 'segment')} "
+                "of a newer event schema in the spool "
                 "(upgrade cookiewall to ingest them)"
             )
         return text
@@ -401,14 +416,6 @@ def _write_failure(path: Path, error: duckdb.Error) -> str | None:
         if not any(name in line for name in own):
             return None
     return system_words(line) or line.removeprefix("IO Error: ")
-
-
-def is_ctrl_c(error: BaseException) -> bool:
-    """Whether `error` is DuckDB's RuntimeError "Query interrupted": a Ctrl-C that Python's
-    own SIGINT handler took while DuckDB ran a query, its KeyboardInterrupt swallowed. Not
-    an `interrupt_all` (duckdb.InterruptException), which a program calls from any thread
-    and which the warehouse says as `Interrupted`."""
-    return is_interruption(error) and not isinstance(error, duckdb.InterruptException)
 
 
 def commit_checked(
@@ -839,84 +846,88 @@ class Warehouse:
             )
         con = self._open()
         try:
-            self._refuse_loaded_rollups(con)  # before _setup stores anything in it
-            self._setup(con)
-            misnamed = [seg for seg in segments if not is_utf8_name(seg.name)]
-            for seg in misnamed:
-                self._quarantine(
-                    spool, seg, "a file name that is not UTF-8 (DuckDB cannot open it)"
+            with ctrl_c_as_keyboard_interrupt():
+                self._refuse_loaded_rollups(con)  # before _setup stores anything in it
+                self._setup(con)
+                # Those to quarantine that could not be moved there (a read-only spool): left
+                # in place, not said to be quarantined (each one's warning says why).
+                not_moved: set[str] = set()
+                misnamed = [seg for seg in segments if not is_utf8_name(seg.name)]
+                for seg in misnamed:
+                    if not self._quarantine(
+                        spool, seg, "a file name that is not UTF-8 (DuckDB cannot open it)"
+                    ):
+                        not_moved.add(seg.name)
+                segments = [seg for seg in segments if is_utf8_name(seg.name)]
+                fresh = self._not_ingested(con, segments)
+                reused, left = self._quarantine_reused_names(con, spool, segments, fresh)
+                not_moved |= left
+                checked = self._check_footers(
+                    con, spool, fresh, progress=progress, copied_in=not self._is_staging(spool)
                 )
-            segments = [seg for seg in segments if is_utf8_name(seg.name)]
-            fresh = self._not_ingested(con, segments)
-            reused = self._quarantine_reused_names(con, spool, segments, fresh)
-            footers, unreadable, gone, newer, exports, unfinished = self._check_footers(
-                con, spool, fresh, progress=progress, copied_in=not self._is_staging(spool)
-            )
-            quarantined = {seg.name for seg in fresh if seg.name not in footers}
-            quarantined -= unreadable | gone | newer | unfinished
-            quarantined |= {seg.name for seg in misnamed} | reused
-            fresh = [seg for seg in fresh if seg.name in footers]
-            old_ids = self._old_content_ids(con, segments, fresh, footers)
-            fresh, copies = self._split_copies(con, fresh, footers, old_ids)
-            for attempt in (1, 2):
-                con.execute("BEGIN TRANSACTION")
-                try:
-                    self._migrate(con)
-                    self._add_referrer_domains(con)
-                    self._fill_content_ids(con, old_ids)
-                    ingested = self._ingest(con, fresh, footers, copies, progress=progress)
-                    rolled_up = self._rollup(con) if rollup else ()
-                    pruned = self._prune(con, self.raw_retention_days) if prune else 0
-                    # Asked in the run's own transaction, before COMMIT: a stop request that
-                    # lands here rolls the run back, as the message then says; after COMMIT
-                    # it would say "nothing committed" of a committed run. On this
-                    # connection: reopening the file just to ask could wait on another
-                    # process's lock.
-                    disposable = self._in_ledger(con, segments, quarantined)
-                    # An `interrupt_all` that came between two queries, which DuckDB drops:
-                    # the run is rolled back all the same, as one during a query is.
-                    stop_if_interrupted(con)
-                    if before_commit is not None:
-                        before_commit()
-                    self._commit(con)
-                    break
-                except _CorruptBatch as failure:
-                    con.execute("ROLLBACK")
-                    if attempt == 2:
-                        # The last error itself: the CLI has no log to point to.
-                        raise WarehouseError(
-                            f"reading the new segments failed twice: {failure}"
-                        ) from None
-                    # Rare: a footer that reads fine over damaged pages. Find the culprits
-                    # by reading each segment in full, then try again without them.
-                    bad, gone = self._check_contents(con, spool, fresh, footers)
-                    fresh = [seg for seg in fresh if seg.name not in gone]
-                    if any(original in gone for original, _ in copies.values()):
-                        # A copy of a segment gone since its footer was read holds events
-                        # never counted: the first copy is ingested in its place.
-                        fresh, copies = self._split_copies(
-                            con, sorted([*fresh, *copies]), footers, old_ids
-                        )
-                    # A copy of a damaged segment is as damaged: it goes too, unread.
-                    for copy, (original, _) in list(copies.items()):
-                        if original in bad:
-                            self._quarantine(spool, copy, "a copy of a corrupt segment")
-                            quarantined.add(copy.name)
-                            del copies[copy]
-                    quarantined |= bad
-                    fresh = [seg for seg in fresh if seg.name not in bad]
-                except BaseException:
-                    with contextlib.suppress(duckdb.Error):
+                footers, unreadable, gone, newer, exports, unfinished, left = checked
+                not_moved |= left
+                quarantined = {seg.name for seg in fresh if seg.name not in footers}
+                quarantined -= unreadable | gone | newer | unfinished
+                quarantined |= {seg.name for seg in misnamed} | reused
+                fresh = [seg for seg in fresh if seg.name in footers]
+                old_ids = self._old_content_ids(con, segments, fresh, footers)
+                fresh, copies = self._split_copies(con, fresh, footers, old_ids)
+                for attempt in (1, 2):
+                    con.execute("BEGIN TRANSACTION")
+                    try:
+                        self._migrate(con)
+                        self._add_referrer_domains(con)
+                        self._fill_content_ids(con, old_ids)
+                        ingested = self._ingest(con, fresh, footers, copies, progress=progress)
+                        rolled_up = self._rollup(con) if rollup else ()
+                        pruned = self._prune(con, self.raw_retention_days) if prune else 0
+                        # Asked in the run's own transaction, before COMMIT: a stop request that
+                        # lands here rolls the run back, as the message then says; after COMMIT
+                        # it would say "nothing committed" of a committed run. On this
+                        # connection: reopening the file just to ask could wait on another
+                        # process's lock.
+                        disposable = self._in_ledger(con, segments, quarantined)
+                        # An `interrupt_all` that came between two queries, which DuckDB drops:
+                        # the run is rolled back all the same, as one during a query is.
+                        stop_if_interrupted(con)
+                        if before_commit is not None:
+                            before_commit()
+                        self._commit(con)
+                        break
+                    except _CorruptBatch as failure:
                         con.execute("ROLLBACK")
-                    raise
+                        if attempt == 2:
+                            # The last error itself: the CLI has no log to point to.
+                            raise WarehouseError(
+                                f"reading the new segments failed twice: {failure}"
+                            ) from None
+                        # Rare: a footer that reads fine over damaged pages. Find the culprits
+                        # by reading each segment in full, then try again without them.
+                        bad, gone, left = self._check_contents(con, spool, fresh, footers)
+                        not_moved |= left
+                        fresh = [seg for seg in fresh if seg.name not in gone]
+                        if any(original in gone for original, _ in copies.values()):
+                            # A copy of a segment gone since its footer was read holds events
+                            # never counted: the first copy is ingested in its place.
+                            fresh, copies = self._split_copies(
+                                con, sorted([*fresh, *copies]), footers, old_ids
+                            )
+                        # A copy of a damaged segment is as damaged: it goes too, unread.
+                        for copy, (original, _) in list(copies.items()):
+                            if original in bad:
+                                if not self._quarantine(spool, copy, "a copy of a corrupt segment"):
+                                    not_moved.add(copy.name)
+                                quarantined.add(copy.name)
+                                del copies[copy]
+                        quarantined |= bad
+                        fresh = [seg for seg in fresh if seg.name not in bad]
+                    except BaseException:
+                        with contextlib.suppress(duckdb.Error):
+                            con.execute("ROLLBACK")
+                        raise
         except duckdb.Error as exc:
             raise _warehouse_error(self.path, exc) from None
-        except RuntimeError as exc:
-            if is_ctrl_c(exc):
-                # Rolled back by then: the KeyboardInterrupt the Ctrl-C was, as it is when
-                # it lands in Python code, or once the COMMIT committed (see commit_checked).
-                raise KeyboardInterrupt from None
-            raise
         finally:
             con.close()
         undisposed, archived_renamed = self._dispose(disposable)
@@ -927,9 +938,6 @@ class Warehouse:
             stale += remove_stale_temps(self.archive)
         if stale:
             logger.info("removed %d stale temporary segments left by crashed writers", stale)
-        # One that could not be moved (a read-only spool) is still where it was: not
-        # quarantined (its warning says why).
-        not_moved = {name for name in quarantined if os.path.lexists(spool / name)}
         result = IngestResult(
             segments=len(fresh),
             events=ingested[0],
@@ -968,27 +976,22 @@ class Warehouse:
         `before_commit`: called just before COMMIT is sent (see `run`)."""
         con = self._open()
         try:
-            self._setup(con)
-            con.execute("BEGIN TRANSACTION")
-            try:
-                self._migrate(con)
-                self._add_referrer_domains(con)
-                result = work(con)
-                if before_commit is not None:
-                    before_commit()
-                self._commit(con)
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("ROLLBACK")
-                raise
+            with ctrl_c_as_keyboard_interrupt():
+                self._setup(con)
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    self._migrate(con)
+                    self._add_referrer_domains(con)
+                    result = work(con)
+                    if before_commit is not None:
+                        before_commit()
+                    self._commit(con)
+                except BaseException:
+                    with contextlib.suppress(duckdb.Error):
+                        con.execute("ROLLBACK")
+                    raise
         except duckdb.Error as exc:
             raise _warehouse_error(self.path, exc) from None
-        except RuntimeError as exc:
-            if is_ctrl_c(exc):
-                # Rolled back by then: the KeyboardInterrupt the Ctrl-C was, as it is when
-                # it lands in Python code, or once the COMMIT committed (see commit_checked).
-                raise KeyboardInterrupt from None
-            raise
         finally:
             con.close()
         return result
@@ -1155,9 +1158,10 @@ class Warehouse:
         spool: Path,
         listed: Sequence[Segment],
         fresh: Sequence[Segment],
-    ) -> set[str]:
+    ) -> tuple[set[str], set[str]]:
         """Quarantine the listed segments whose name the ledger holds but whose content id
-        differs from the one ingested under it; their names.
+        differs from the one ingested under it; their names, and those of them that could
+        not be moved (see `_quarantine`).
 
         Such a file is never read (the ledger knows its name), and archiving or deleting it
         as the ingested segment would lose its events, or, archived over the original, the
@@ -1169,7 +1173,7 @@ class Warehouse:
         fresh_names = {seg.name for seg in fresh}
         known = [seg for seg in listed if seg.name not in fresh_names and is_utf8_name(seg.name)]
         if not known:
-            return set()
+            return set(), set()
         ids: dict[str, str] = {}
         for seg in known:
             try:
@@ -1177,7 +1181,7 @@ class Warehouse:
             except OSError:
                 continue  # gone or unreadable: nothing to move now, looked at again next run
         if not ids:
-            return set()
+            return set(), set()
         con.register(
             "listed_contents",
             pa.table({"name": list(ids), "content_id": list(ids.values())}),
@@ -1194,17 +1198,18 @@ class Warehouse:
             }
         finally:
             con.unregister("listed_contents")
+        not_moved: set[str] = set()
         for seg in known:
-            if seg.name in differing:
-                self._quarantine(
-                    spool,
-                    seg,
-                    "a segment of that name was ingested before with other content "
-                    "(rewritten, or sealed again under its name); its events are not counted "
-                    "under that name: give it a new name to ingest them",
-                    what="segment",
-                )
-        return differing
+            if seg.name in differing and not self._quarantine(
+                spool,
+                seg,
+                "a segment of that name was ingested before with other content "
+                "(rewritten, or sealed again under its name); its events are not counted "
+                "under that name: give it a new name to ingest them",
+                what="segment",
+            ):
+                not_moved.add(seg.name)
+        return differing, not_moved
 
     def _old_content_ids(
         self,
@@ -1328,7 +1333,7 @@ class Warehouse:
         *,
         progress: bool,
         copied_in: bool,
-    ) -> tuple[dict[str, Footer], set[str], set[str], set[str], set[str], set[str]]:
+    ) -> tuple[dict[str, Footer], set[str], set[str], set[str], set[str], set[str], set[str]]:
         """Read every segment's footer, and then its pages against their checksums (see
         `verify_segment`: damage in place that DuckDB would read as other values); quarantine
         those that are wrong (truncated, garbage, missing columns, a damaged page) and the
@@ -1338,8 +1343,10 @@ class Warehouse:
         those of a newer event schema (left in place for a newer cookiewall, said in one
         line), the exports, and those whose footer cannot be read yet that look still
         being copied in (left in place, see `_looks_unfinished`; only if `copied_in`: files
-        may arrive under their final name)."""
+        may arrive under their final name), and those to quarantine that could not be moved
+        there (see `_quarantine`)."""
         footers: dict[str, Footer] = {}
+        not_moved: set[str] = set()
         unreadable: set[str] = set()
         gone: set[str] = set()
         newer: dict[str, int] = {}
@@ -1357,14 +1364,16 @@ class Warehouse:
                 # damage to a page leaves as it was) refuses a good copy as already counted.
                 damage = verify_segment(seg.path)
                 if damage is not None:
-                    self._quarantine(spool, seg, damage)
+                    if not self._quarantine(spool, seg, damage):
+                        not_moved.add(seg.name)
                     continue
                 footers[seg.name] = footer
             except NewerSegmentSchema as exc:
                 newer[seg.name] = exc.version
             except NotASegment as exc:
                 # Its events were counted from the segments it was made of: read, twice.
-                self._quarantine(spool, seg, exc.reason, what="file")
+                if not self._quarantine(spool, seg, exc.reason, what="file"):
+                    not_moved.add(seg.name)
                 exports.add(seg.name)
             except FileNotFoundError:
                 gone.add(seg.name)
@@ -1383,7 +1392,8 @@ class Warehouse:
                 # damage `verify_segment` finds in it is not a copy still under way.
                 age = _looks_unfinished(seg.path) if copied_in else None
                 if age is None:
-                    self._quarantine(spool, seg, first_line(exc))
+                    if not self._quarantine(spool, seg, first_line(exc)):
+                        not_moved.add(seg.name)
                     continue
                 unfinished.add(seg.name)
                 logger.warning(
@@ -1397,13 +1407,13 @@ class Warehouse:
             # One line a run, not one per segment: during a rolling deploy every flush of
             # the upgraded workers adds one, and each run until cron is upgraded finds them.
             logger.warning(
-                "left %d segments of event schema %s in the spool, untouched: written by a "
+                "left %s of event schema %s in the spool, untouched: written by a "
                 "newer cookiewall than this one (schema %s); upgrade it to ingest them",
-                len(newer),
+                counted(len(newer), "segment"),
                 ", ".join(str(v) for v in sorted(set(newer.values()))),
                 SCHEMA_VERSION,
             )
-        return footers, unreadable, gone, set(newer), exports, unfinished
+        return footers, unreadable, gone, set(newer), exports, unfinished, not_moved
 
     def _insert_sql(self) -> str:
         """The statement that reads segments (`$files`) into `events`, `ts` in whole seconds.
@@ -1421,11 +1431,13 @@ class Warehouse:
         spool: Path,
         segments: Sequence[Segment],
         footers: dict[str, Footer],
-    ) -> tuple[set[str], set[str]]:
-        """Read every segment in full; quarantine the damaged ones. Returns their names, and
-        those of the segments gone since the listing."""
+    ) -> tuple[set[str], set[str], set[str]]:
+        """Read every segment in full; quarantine the damaged ones. Returns their names,
+        those of the segments gone since the listing, and those of the damaged ones that
+        could not be moved to quarantine (see `_quarantine`)."""
         bad: set[str] = set()
         gone: set[str] = set()
+        not_moved: set[str] = set()
         for seg in segments:
             try:
                 table = pq.read_table(seg.path, columns=list(EVENT_FIELDS)).cast(EVENT_SCHEMA)
@@ -1448,9 +1460,10 @@ class Warehouse:
             except Exception as exc:
                 if is_ctrl_c(exc):
                     raise  # a Ctrl-C during the trial insert (RuntimeError): not the file's
-                self._quarantine(spool, seg, first_line(exc))
+                if not self._quarantine(spool, seg, first_line(exc)):
+                    not_moved.add(seg.name)
                 bad.add(seg.name)
-        return bad, gone
+        return bad, gone, not_moved
 
     def _trial_insert(self, con: duckdb.DuckDBPyConnection, seg: Segment, rows: int) -> None:
         """Insert `seg` alone and roll it back; ValueError if DuckDB cannot read it or reads
@@ -1483,7 +1496,11 @@ class Warehouse:
 
     def _quarantine(
         self, spool: Path, seg: Segment, reason: str, *, what: str = "corrupt segment"
-    ) -> None:
+    ) -> bool:
+        """Move `seg` to the spool's quarantine folder, with a warning; whether it left the
+        spool. False: it could not be moved (a read-only spool; the warning says why) and is
+        still in place, to be judged again by the next run. A segment gone meanwhile (moved
+        by another run) is not in place either: True."""
         # Never over an earlier quarantined file of that name: it may be the only copy.
         target = spool / QUARANTINE_FOLDER / seg.name
         try:
@@ -1502,9 +1519,10 @@ class Warehouse:
                     shown = failed.relative_to(spool) if failed.is_relative_to(spool) else failed
                     why = f"{why}: {str(shown)!r}"
             logger.warning("%s %s not moved to quarantine (%s): %s", what, seg.name, why, reason)
-            return
+            return not os.path.lexists(seg.path)
         where = f" (as {moved.path.name})" if moved.renamed else ""
         logger.warning("quarantined %s %s%s: %s", what, seg.name, where, reason)
+        return True
 
     def _ingest(
         self,
@@ -1977,12 +1995,17 @@ class Warehouse:
             # One line, not one per segment: an unwritable archive fails every segment.
             verb = "delete" if self.archive == "delete" else "move"
             where = "" if self.archive == "delete" else f" to {str(self.archive)!r}"
+            stay = (
+                "it stays in the spool and is"
+                if len(failed) == 1
+                else "they stay in the spool and are"
+            )
             logger.warning(
-                "could not %s %d ingested segments%s (first: %s); they stay in the spool and "
-                "are tried again on the next run",
+                "could not %s %s%s (first: %s); %s tried again on the next run",
                 verb,
-                len(failed),
+                counted(len(failed), "ingested segment"),
                 where,
                 first_error,
+                stay,
             )
         return tuple(sorted(failed)), tuple(sorted(renamed))

@@ -179,7 +179,7 @@ def test_a_rollup_whose_compaction_cannot_run_exits_5_with_its_counts_committed(
     done = _analytics("rollup", "--spool", "spool", "--db", "w.duckdb", "--raw-days", "5", cwd=root)
 
     assert done.returncode == EXIT_NOT_COMPACTED
-    assert "ingested 1 segments" in done.stdout
+    assert "ingested 1 segment " in done.stdout
     assert "pruned 300 raw events" in done.stdout
     assert len(done.stderr.splitlines()) == 1
     assert "stay readable in the file until `analytics compact` succeeds" in done.stderr

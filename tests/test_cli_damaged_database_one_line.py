@@ -107,3 +107,26 @@ def test_a_prune_whose_compaction_meets_a_damaged_block_advises_a_backup(tmp_pat
     )
     assert again.returncode == 2
     assert "Corrupt database file: " in again.stderr
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("output", ["e.out", "-"])
+def test_an_export_that_meets_a_damaged_block_blames_the_warehouse(
+    tmp_path: Path, fmt: str, output: str
+) -> None:
+    """A damaged block of the exported table (past the catalog: the file opens) was said as
+    "cannot write 'e.csv': Corrupt database file: …", the output blamed for the warehouse."""
+    db = build_four_week_warehouse(tmp_path)
+    _damage_a_block_of(db, "events")
+    damaged = db.read_bytes()
+    argv = ["export", "--db", str(db), "--table", "events", "--format", fmt, "--output", output]
+    done = subprocess.run(cli(*argv), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    assert done.stderr.startswith(
+        f"analytics: error: cannot read database {str(db)!r}: Corrupt database file: "
+    )
+    assert done.stderr.endswith("; the file is damaged: restore it from a backup\n")
+    assert done.stderr.count("\n") == 1
+    assert not (tmp_path / "e.out").exists()  # no torso, no temporary file left
+    assert not list(tmp_path.glob(".tmp-export-*"))
+    assert db.read_bytes() == damaged

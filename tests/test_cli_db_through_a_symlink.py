@@ -76,7 +76,7 @@ def test_a_link_in_a_read_only_folder_to_a_warehouse_the_user_may_write_works(
     (etc / "w.duckdb").symlink_to(data / "w.duckdb")
     result = _rollup_as_nobody(scratch, etc / "w.duckdb")
     assert (result.returncode, result.stderr) == (0, ""), result.stderr
-    assert result.stdout.startswith("ingested 1 segments (20 events")
+    assert result.stdout.startswith("ingested 1 segment (20 events")
     assert sorted(os.listdir(data)) == ["w.duckdb"]  # the journal went where the file is
     assert _events(data / "w.duckdb") == 20
 

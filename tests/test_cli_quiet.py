@@ -103,7 +103,7 @@ def test_a_quiet_rollup_that_left_newer_segments_warns_and_exits_4(tmp_path: Pat
         assert proc.returncode == 4, proc.stderr
         assert proc.stdout == ""
         assert proc.stderr.splitlines() == [
-            "analytics: WARNING: left 1 segments of event schema 2 in the spool, untouched: "
+            "analytics: WARNING: left 1 segment of event schema 2 in the spool, untouched: "
             "written by a newer cookiewall than this one (schema 1); upgrade it to ingest them"
         ], run
     assert newer.exists()

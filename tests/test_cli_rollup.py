@@ -34,7 +34,7 @@ def test_rollup_ingests_and_prints_a_one_line_summary(
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1
-    assert out.startswith("ingested 2 segments (100 events, 1 days)")
+    assert out.startswith("ingested 2 segments (100 events, 1 day)")
     assert table_rows(db, "daily_totals") == tally(events)["daily_totals"]
     assert main(argv) == 0
     assert capsys.readouterr().out == "nothing to do: no new segments\n"
@@ -147,7 +147,7 @@ def test_quarantine_warning_is_one_line_on_stderr(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("analytics: WARNING: quarantined corrupt segment day=")
-    assert "quarantined 1 corrupt segments" in result.stdout
+    assert "quarantined 1 corrupt segment" in result.stdout
 
 
 @pytest.mark.parametrize(

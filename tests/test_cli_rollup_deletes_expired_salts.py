@@ -125,7 +125,7 @@ def test_salts_of_today_and_yesterday_stay_older_ones_go(tmp_path: Path) -> None
 
     assert (done.returncode, done.stderr) == (0, "")
     [line] = done.stdout.splitlines()
-    assert line.startswith("ingested 1 segments")
+    assert line.startswith("ingested 1 segment ")
     assert line.endswith(f"; deleted 2 expired salts ({_day(10)}, {_day(2)})")
     assert _names(salts) == [
         ".tmp-456-bb",
@@ -195,7 +195,7 @@ def test_a_salt_dir_that_does_not_exist_is_a_warning(tmp_path: Path, salt_dir: s
     )
 
     assert done.returncode == 0  # the warehouse's work is done and committed
-    assert done.stdout.startswith("ingested 1 segments")
+    assert done.stdout.startswith("ingested 1 segment ")
     assert done.stderr == (
         f"analytics: WARNING: --salt-dir {salt_dir!r} does not exist: no expired salts are "
         "deleted (check that it names the recorders' salt_dir; they make it with their first "
@@ -242,7 +242,7 @@ def test_a_salt_folder_that_cannot_be_read_is_a_warning(tmp_path: Path) -> None:
         salts.chmod(0o700)
 
     assert done.returncode == 0  # the warehouse's work is done and committed
-    assert done.stdout.startswith("ingested 1 segments")
+    assert done.stdout.startswith("ingested 1 segment ")
     assert done.stderr == (
         "analytics: WARNING: cannot delete expired salts in 'spool/salts': Permission denied\n"
     )
@@ -255,7 +255,7 @@ def test_a_salt_folder_that_is_a_file_is_a_warning(tmp_path: Path) -> None:
     done = _analytics("rollup", "--spool", "spool", "--db", "w.duckdb", cwd=tmp_path)
 
     assert done.returncode == 0
-    assert done.stdout.startswith("ingested 1 segments")
+    assert done.stdout.startswith("ingested 1 segment ")
     assert done.stderr == (
         "analytics: WARNING: cannot delete expired salts in 'spool/salts': Not a directory\n"
     )

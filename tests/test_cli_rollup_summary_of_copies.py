@@ -46,7 +46,7 @@ def test_a_run_that_only_finds_copies_says_so(tmp_path: Path, archive: bool) -> 
     assert second.returncode == 0, second.stderr
     assert second.stdout == (
         "ingested 0 segments (0 events, 0 days); rolled up 0 days; pruned 0 raw events; "
-        "skipped 1 segments with the same content as ingested ones (copies under another name)\n"
+        "skipped 1 segment with the same content as ingested ones (copies under another name)\n"
     )
     assert "restored.parquet" in second.stderr
     # The next run has nothing left to do, and says so.

@@ -41,6 +41,6 @@ def test_a_segment_archived_beside_a_stranger_is_news(tmp_path: Path) -> None:
 
     assert run.returncode == 0, run.stderr
     assert "nothing to do" not in run.stdout + run.stderr
-    assert "1 ingested segments archived under another name" in run.stdout + run.stderr
+    assert "1 ingested segment archived under another name" in run.stdout + run.stderr
     assert squatter.read_bytes() == b"someone else's file"
     assert not segment.exists()

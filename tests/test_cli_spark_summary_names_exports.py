@@ -40,6 +40,6 @@ def test_the_summary_names_exports_left_unread(
     assert code == 0
     said = capsys.readouterr()
     line = said.out + said.err
-    assert "spark rollup: daily_totals 1 rows" in line
-    named = "left 1 files that are not segments (warehouse exports) in the spool, unread"
+    assert "spark rollup: daily_totals 1 row" in line
+    named = "left 1 file that is not a segment (a warehouse export) in the spool, unread"
     assert (named in line) == bool(exports), line

@@ -179,13 +179,13 @@ def test_a_damaged_segment_left_in_a_read_only_spool_is_not_said_quarantined(bas
     damaged.write_bytes(b"garbage")
     for folder in (base / "spool", _day_folder(base)):  # no quarantine/ made, nothing moved
         folder.chmod(0o555)
-    left = "; 1 segments to quarantine could not be moved there (left in the spool, judged again"
+    left = "; 1 segment to quarantine could not be moved there (left in the spool, judged again"
     warned = (
         f"analytics: WARNING: corrupt segment {_day_folder(base).name}/{damaged.name} not "
         "moved to quarantine (Permission denied: 'quarantine'): "  # the folder it could not make
     )
     runs = [_rollup(base), _rollup(base)]
-    for run, ingested in zip(runs, ("1 segments (20 events", "0 segments (0 events"), strict=True):
+    for run, ingested in zip(runs, ("1 segment (20 events", "0 segments (0 events"), strict=True):
         assert run.returncode == 0, run.stderr
         assert run.stdout.startswith(f"ingested {ingested}")
         assert left in run.stdout

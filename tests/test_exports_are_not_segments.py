@@ -86,7 +86,7 @@ def test_an_export_in_the_spool_is_quarantined_not_counted(
         f"analytics: WARNING: quarantined file day=2026-11-01/export.parquet: {reason}"
         in captured.err
     )
-    assert "; quarantined 1 files that are not segments (warehouse exports)" in captured.out
+    assert "; quarantined 1 file that is not a segment (a warehouse export)" in captured.out
     assert "corrupt" not in captured.out
     # Kept, out of the way: the user's file, not lost and not read again.
     assert not export.exists()

@@ -77,7 +77,7 @@ def test_an_export_of_a_rollup_table_is_an_export_not_a_corrupt_segment(
         "analytics: WARNING: quarantined file day=2026-11-01/totals.parquet: an export of the "
         "warehouse's daily_totals table, not a spool segment" in captured.err
     )
-    assert "; quarantined 1 files that are not segments (warehouse exports)" in captured.out
+    assert "; quarantined 1 file that is not a segment (a warehouse export)" in captured.out
     assert "corrupt" not in captured.out
     assert (spool / "quarantine" / "day=2026-11-01" / "totals.parquet").is_file()
 

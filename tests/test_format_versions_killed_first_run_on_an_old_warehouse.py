@@ -118,7 +118,7 @@ def test_a_killed_first_run_counts_nothing_twice(
 
     again = subprocess.run(cli(*rollup), capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert again.returncode == 4, again.stderr
-    assert "left 1 segments of event schema 2" in again.stderr
+    assert "left 1 segment of event schema 2" in again.stderr
     assert stored_schema_version(db) == str(WAREHOUSE_SCHEMA_VERSION) == "2"
     assert event_count(db) == 50 + 60
     assert table_rows(db, "daily_totals") == tally(old + good)["daily_totals"]

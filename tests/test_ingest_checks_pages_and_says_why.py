@@ -107,8 +107,8 @@ def test_the_rollup_command_quarantines_a_flipped_segment_and_says_so(
     _age(victim, 3600)
     assert main(["rollup", "--spool", str(spool), "--db", str(db)]) == 0
     out, err = capsys.readouterr()
-    assert "ingested 1 segments (1000 events" in out
-    assert "quarantined 1 corrupt segments" in out
+    assert "ingested 1 segment (1000 events" in out
+    assert "quarantined 1 corrupt segment" in out
     assert f"quarantined corrupt segment {_name(spool, victim)}" in err
     assert "CRC" in err
     assert sum(_paths_counted(db).values()) == PER_SEGMENT
@@ -145,7 +145,7 @@ def test_a_segment_still_being_copied_in_is_left_for_the_next_run(
     assert target.exists()
     assert not (spool / QUARANTINE_FOLDER).exists()
     assert "still being written?" in caplog.text
-    assert "left 1 segments that cannot be read yet" in result.summary()
+    assert "left 1 segment that cannot be read yet" in result.summary()
 
     with target.open("ab") as copy:  # the copy ends
         copy.write(whole[len(whole) // 2 :])

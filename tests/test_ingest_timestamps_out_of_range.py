@@ -92,8 +92,8 @@ def test_the_cli_quarantines_it_with_one_line_and_exit_0(tmp_path: Path) -> None
     )
 
     assert done.returncode == 0, done.stderr
-    assert "ingested 1 segments (1 events, 1 days)" in done.stdout
-    assert "quarantined 1 corrupt segments" in done.stdout
+    assert "ingested 1 segment (1 event, 1 day)" in done.stdout
+    assert "quarantined 1 corrupt segment" in done.stdout
     assert "Traceback" not in done.stderr
     assert "odd.parquet" in done.stderr
     assert len(done.stderr.splitlines()) == 1

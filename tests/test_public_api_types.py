@@ -81,7 +81,7 @@ def test_the_readme_user_program_runs() -> None:
         env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
     )
     assert result.returncode == 0, result.stderr
-    assert "ingested 1 segments" in result.stdout
+    assert "ingested 1 segment " in result.stdout
 
 
 # Each line misuses the API; mypy must flag exactly those lines, which it can only do when

@@ -29,10 +29,10 @@ pytestmark = pytest.mark.usefixtures("aws_env")
 DAY = date(2026, 10, 1)
 PREFIX = "site"
 WARNING = (
-    "analytics: WARNING: left 1 segments of event schema 2 in the spool, untouched: written "
+    "analytics: WARNING: left 1 segment of event schema 2 in the spool, untouched: written "
     "by a newer cookiewall than this one (schema 1); upgrade it to ingest them"
 )
-NOTE = "; left 1 segments of a newer event schema in the spool (upgrade cookiewall to ingest them)"
+NOTE = "; left 1 segment of a newer event schema in the spool (upgrade cookiewall to ingest them)"
 
 
 def _put_segment(client: Any, bucket: str, tmp_path: Path, seed: int, version: bytes) -> str:
@@ -121,7 +121,7 @@ def test_the_cli_exits_4_and_says_it_once_a_run(
         assert main(argv) == 4
         out, err = capsys.readouterr()
         assert err.splitlines() == [WARNING]
-        assert out.startswith(f"ingested {1 if run == 0 else 0} segments")
+        assert out.startswith("ingested 1 segment " if run == 0 else "ingested 0 segments")
         assert out.rstrip("\n").endswith(NOTE)
     assert remote_objects(client, bucket, PREFIX) == in_bucket
     staged = Path(f"{db}.staging")

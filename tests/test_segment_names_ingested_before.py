@@ -77,7 +77,7 @@ def test_other_content_under_an_ingested_name_is_quarantined(
 
     assert result.ingest.reused_names == (name,)
     assert name in result.ingest.quarantined
-    assert "1 segments whose name was ingested before with other content" in result.summary()
+    assert "1 segment whose name was ingested before with other content" in result.summary()
     assert "corrupt" not in result.summary()
     assert _rows(spool / "quarantine" / name) == 25
     assert not first.exists()
@@ -116,7 +116,7 @@ def test_an_archive_file_of_that_name_is_never_replaced(tmp_path: Path) -> None:
     assert _rows(beside) == 10
     assert not first.exists()
     assert result.ingest.archived_renamed == (beside.relative_to(tmp_path / "archive").as_posix(),)
-    assert "1 ingested segments archived under another name" in result.summary()
+    assert "1 ingested segment archived under another name" in result.summary()
     assert result.ingest.undisposed == ()
 
 

@@ -99,13 +99,13 @@ def test_a_newer_segment_is_left_untouched_and_named_once(
         assert len(list((tmp_path / "archive").rglob("*.parquet"))) == 2
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     shown = ", ".join(str(v) for v in sorted({int(v) for v in versions}))
+    left = f"{len(newer)} segment" if len(newer) == 1 else f"{len(newer)} segments"
     assert warnings == [
-        f"left {len(newer)} segments of event schema {shown} in the spool, untouched: written "
+        f"left {left} of event schema {shown} in the spool, untouched: written "
         "by a newer cookiewall than this one (schema 1); upgrade it to ingest them"
     ]
     assert result.summary().endswith(
-        f"; left {len(newer)} segments of a newer event schema in the spool "
-        "(upgrade cookiewall to ingest them)"
+        f"; left {left} of a newer event schema in the spool (upgrade cookiewall to ingest them)"
     )
 
 
@@ -174,7 +174,7 @@ def test_segments_not_disposed_of_win_over_newer_ones(tmp_path: Path) -> None:
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert proc.returncode == 3, proc.stderr
     assert "could not be archived or deleted" in proc.stdout
-    assert "segments of a newer event schema" in proc.stdout
+    assert "1 segment of a newer event schema" in proc.stdout
 
 
 @pytest.mark.parametrize(

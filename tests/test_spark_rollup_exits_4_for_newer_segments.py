@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 DAY = date(2026, 10, 1)
 OTHER_DAY = date(2026, 10, 2)
-NOTE = "; left {n} segments of a newer event schema in the spool (upgrade cookiewall to count them)"
+NOTE = "; left {n} segment of a newer event schema in the spool (upgrade cookiewall to count them)"
 
 
 def _segment(spool: Path, day: date, seed: int, version: bytes) -> Path:

@@ -153,7 +153,7 @@ def test_a_rollup_whose_commit_raises_exits_as_what_the_file_holds(
         # Before: exit 2, "cannot write the warehouse …", every segment left in the spool.
         assert (code, err.splitlines()) == (0, [_warning(db)])
         assert out == (
-            f"ingested {segments} segments ({EVENTS} events, 1 days); rolled up 1 days; "
+            f"ingested {segments} segments ({EVENTS} events, 1 day); rolled up 1 day; "
             "pruned 0 raw events\n"
         )
         assert (left, len(list(archive.rglob("*.parquet")))) == (0, segments)
@@ -281,7 +281,7 @@ def test_a_commit_that_raises_on_a_file_that_cannot_be_read_back_says_so(
         ],
     )
     if other:
-        ingested = f"ingested {segments} segments ({EVENTS} events, 1 days); rolled up 1 days"
+        ingested = f"ingested {segments} segments ({EVENTS} events, 1 day); rolled up 1 day"
         assert (other[0].returncode, other[0].stderr) == (0, "")
         assert other[0].stdout.startswith("nothing to do" if committed else ingested)
     assert main(rollup) == 0

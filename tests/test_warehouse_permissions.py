@@ -167,7 +167,7 @@ def test_a_run_that_only_met_unreadable_segments_does_not_say_nothing_to_do() ->
         assert result.returncode == 0, result.stderr
         assert "left in place" in result.stderr
         assert "nothing to do" not in result.stdout
-        assert "1 unreadable segments left in place" in result.stdout
+        assert "1 unreadable segment left in place" in result.stdout
     finally:
         shutil.rmtree(folder)
 
