@@ -33,6 +33,14 @@ stores more than that request would.
 With `record="all"` the prefetch itself was recorded, as every response is, so such a beacon
 records nothing (answered 204 all the same).
 
+0.5.0's script (still running in a tab opened before an upgrade, or cached `immutable` for a
+year) sent both pages whole, and a page load's tags each time they came and uncut. The server
+reduces such a body as this script would have (see `_as_judged`), so that it counts and costs
+no more: a path past 4096 characters cut at a segment, a tag value of 200 code points or more
+judged as cut, a tag repeated left as it came (extract_utm reads its first value that says
+something, as for the page's own request, and judges no other), a backslash in the query
+taken as the page's request carries it.
+
 The event carries `method="GET"` and `status=200`: it stands for the page the visitor now
 sees, as if the server had sent it, so every report counts it as it counts a server-seen page
 (nothing in the warehouse reads method or status to tell pages apart, and no new column is
@@ -45,12 +53,9 @@ JSON (403: IE 11 and Firefox before 70 send neither Origin nor Fetch Metadata wi
 or a beacon, and another site's page can leave out the Referer), another content type
 (415), a body over `MAX_BODY` bytes (413, read no further), and a body that is not
 `{"path": "/absolute?query", "from": "/absolute" or ""}` nor a page load's as above (its referrer
-empty or an http, https or android-app URL; `loaded` a JSON boolean) (400), a page (or the
-page left, or the page's referrer) longer than the script sends it (400, see `_as_judged`:
-judging a 32 KiB path or tag costs the recorder about 0.1 s of CPU), for an app under
-a mount
-(`root_path`), a path outside it (400: another app's page, or none), and, when the site
-lists its client-side routes (`navigation_paths`), a path not among them (400).
+empty or an http, https or android-app URL; `loaded` a JSON boolean) (400), for an app under
+a mount (`root_path`), a path outside it (400: another app's page, or none), and, when the
+site lists its client-side routes (`navigation_paths`), a path not among them (400).
 
 `navigation_paths` is what keeps arbitrary paths out of the reports: a beacon's page is a 200
 whatever the path, so a client can name any path, and answering unknown paths with a 404
@@ -78,6 +83,7 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from analytics.middleware import _exclusion_check
+from analytics.paths import _CONTROL
 from analytics.recorder import checked_path_patterns
 from analytics.referrers import _ANDROID_SCHEME, _WEB_SCHEMES, MAX_REFERRER_LENGTH
 
@@ -103,11 +109,13 @@ SCRIPT_VERSION = hashlib.sha256(NAVIGATION_JS).hexdigest()[:16]
 MAX_BODY = 32 * 1024
 # The script's own limits (navigation.js: MAX_PATH, VALUE_POINTS, the cut's "/…"): a page's
 # path is sent whole up to 4096 characters, else cut at a segment and ended by `_CUT_MARK`;
-# a campaign tag's value is sent whole up to 200 code points, else its first 200.
+# a campaign tag's value is sent whole up to 200 code points, else its first 200. A body
+# past them (0.5.0's script sent pages whole, a hand-made one anything) is cut to them here:
+# the recorder never judges more than the script can send (a 32 KiB path or tag judged whole
+# cost it up to 0.15 s of CPU).
 _SENT_PATH = 4096
 _CUT_MARK = "/%E2%80%A6"
 _SENT_VALUE_POINTS = 200
-_SENT_VALUE = 12 * _SENT_VALUE_POINTS  # characters: four escaped bytes per code point
 # The campaign tags the script sends (analytics.paths.extract_utm reads these).
 _TAGS = frozenset({"utm_source", "utm_medium", "utm_campaign", "ref", "source"})
 # What stands for the part of a path or of a tag value the script cut off, which the server
@@ -138,10 +146,6 @@ _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _BAD_BODY = (
     'the body must be {"path": "/…", "from": "/…"} or'
     ' {"path": "/…", "referrer": "https://…" or "", "loaded": true}'
-)
-_LONGER_THAN_SENT = (
-    "the page is not as the navigation script sends it: a path over 4096 characters (not cut"
-    " at a segment and ended by /%E2%80%A6), a campaign tag twice or over 200 code points"
 )
 # The schemes `analytics.referrers.parse_referrer` reads a referrer from (a web page, an
 # Android app): what a browser writes into `document.referrer`. Any other would be recorded
@@ -310,15 +314,14 @@ class Navigation:
         shown = _navigation_of(body)
         if shown is None:
             return _error(400, _BAD_BODY)
-        to = shown.path
+        # Cut as the script cuts a long path (0.5.0's sent it whole): also for the route
+        # check, which sees the path this script would have sent.
+        to = _cut(shown.path)
         # A navigation is linked from the page it left (this site's); a page load from the
         # page's own referrer, as its request was.
         referer = shown.referrer if shown.loaded else _referer(origin, shown.came_from)
-        # Bounded as the script bounds them (a hand-made body could make the recorder judge
-        # a 32 KiB path or tag, about 0.1 s of CPU), and judged as cut where it cut them.
+        # Bounded as the script bounds them, and judged as cut where it cut them.
         judged_page, judged_referer = _as_judged(to), _referer_as_judged(referer)
-        if judged_page is None or judged_referer is None:
-            return _error(400, _LONGER_THAN_SENT)
         root = (scope.get("root_path") or "").rstrip("/")
         if root and not _is_under(to, root):
             # Another app's page (or none): a request for it would never reach this app.
@@ -370,52 +373,62 @@ def page_scope(scope: Scope, to: str, referer: str) -> Scope:
     }
 
 
-def _as_judged(page: str) -> str | None:
-    """`page` (path?query, as the script sends it) as the recorder is to judge it: a path
-    the script cut (ended by `_CUT_MARK`) and a tag value of `_SENT_VALUE_POINTS` code points
-    (cut, or as long as a cut one) with `_CUT_OFF` for what was cut off. None for what the
-    script never sends: a longer path or tag value, a tag twice (extract_utm reads the
-    first, the script sends that one only)."""
+def _cut(page: str) -> str:
+    """`page` (path?query) with a path over `_SENT_PATH` characters cut as the script cuts
+    it, at the last segment within them and ended by `_CUT_MARK` (unless the script did)."""
     path, question, query = page.partition("?")
-    if len(path) > _SENT_PATH and not (
+    if len(path) <= _SENT_PATH or (
         len(path) <= _SENT_PATH + len(_CUT_MARK) and path.endswith(_CUT_MARK)
     ):
-        return None
+        return page
+    return path[: path.rfind("/", 0, _SENT_PATH + 1)] + _CUT_MARK + question + query
+
+
+def _as_judged(page: str) -> str:
+    """`page` (path?query, as a script sent it) as the recorder is to judge it: what the
+    script cut (a path ended by `_CUT_MARK`, a tag value of `_SENT_VALUE_POINTS` code points)
+    or would have cut (0.5.0's script sent them whole: a longer path or value) with
+    `_CUT_OFF` for what was cut off. A tag given twice is left as it came: extract_utm reads
+    the first value that says something, as of the page's own request, and judges no other
+    (the script sends that one only)."""
+    path, question, query = _cut(page).partition("?")
     if path.endswith(_CUT_MARK):
         # Also a page's own path that ends in "…": it is judged as cut, which stores less.
         path = path[: -len(_CUT_MARK)] + "/" + _CUT_OFF
     if not query:
         return path + question
     pairs = query.split("&")
-    tags: set[str] = set()
     for index, pair in enumerate(pairs):
         raw_key, _, value = pair.partition("=")
         if not value:
             continue  # not read by extract_utm, nor sent by the script
-        # the key and the value decoded as extract_utm decodes them (`+` a space, UTF-8)
+        # the key and the value decoded as extract_utm decodes them (`+` a space, UTF-8):
+        # linear, within MAX_BODY; the costly part is the recorder's judging of a value.
         key = unquote(raw_key.replace("+", " "), errors="replace")
         if key not in _TAGS:
             continue
-        if key in tags or len(value) > _SENT_VALUE:
-            return None
-        tags.add(key)
-        points = len(unquote(value.replace("+", " "), errors="replace"))
-        if points > _SENT_VALUE_POINTS:
-            return None
-        if points == _SENT_VALUE_POINTS:
+        text = unquote(value.replace("+", " "), errors="replace")
+        # A blank value says nothing (extract_utm passes over it, to the next of its tag):
+        # the script sends none, and cutting it would make `:redacted` of nothing.
+        if len(text) >= _SENT_VALUE_POINTS and not _is_blank(text):
             pairs[index] = f"{raw_key}={_CUT_OFF}"
     return path + question + "&".join(pairs)
 
 
-def _referer_as_judged(referer: str) -> str | None:
+def _is_blank(text: str) -> bool:
+    """Whether a decoded tag value says nothing to extract_utm (paths._clean_tag: controls
+    read as spaces, then only whitespace)."""
+    return not _CONTROL.sub(" ", text).split()
+
+
+def _referer_as_judged(referer: str) -> str:
     """The Referer `referer` (a URL, or "" for none) with its path and query as the script
     sends a page's (the page itself, when a page load's beacon names it), judged as cut
-    where the script cut them (see `_as_judged`). None for what the script never sends."""
+    where the script cut them or would have (see `_as_judged`)."""
     origin = _REFERRER_ORIGIN.match(referer)
     if origin is None:
         return referer  # none
-    page = _as_judged(referer[origin.end() :])
-    return None if page is None else origin[0] + page
+    return origin[0] + _as_judged(referer[origin.end() :])
 
 
 def _referer(origin: str, came_from: str) -> str:
@@ -584,7 +597,9 @@ def _below(to: str, root: str) -> str:
 
 def _is_absolute(value: object) -> bool:
     """An absolute path with an optional query, as `location.pathname + location.search`
-    writes it: printable ASCII, escapes for the rest, no fragment, not `//host`."""
+    writes it: printable ASCII, escapes for the rest, no fragment, not `//host`, no
+    backslash in the path (a browser writes `/`: `/\\host` is another host to some). One in
+    the query is as browsers write it there and send it (0.5.0's script sent it so)."""
     return (
         isinstance(value, str)
         and value.startswith("/")
@@ -593,7 +608,7 @@ def _is_absolute(value: object) -> bool:
         and value.isprintable()
         and " " not in value
         and "#" not in value
-        and "\\" not in value
+        and "\\" not in value.partition("?")[0]
     )
 
 
