@@ -655,6 +655,16 @@ class Recorder:
             reason,
         )
 
+    def _took_events(self) -> bool:
+        """Whether this process gave the recorder anything to close for: its flusher runs
+        (the first event since the fork or since the last close starts it), or events wait."""
+        with self._lock:
+            return (
+                self._thread is not None
+                or bool(self._buffer)
+                or self._in_flight + self._converted_rows > 0
+            )
+
     def close(self) -> None:
         """Stop the flusher, flush everything, delete expired salts. Safe to call twice.
 
@@ -775,17 +785,23 @@ def _after_fork_in_child() -> None:
         recorder._after_fork()
 
 
-_closed_at_exit_in: int | None = None  # the pid whose exit closed its recorders
-
-
 def _close_at_exit() -> None:
-    global _closed_at_exit_in
-    # Once per process: a child of multiprocessing's "spawn" gets here both from its exit
-    # finalizers and from atexit.
-    if _closed_at_exit_in == os.getpid():
-        return
-    _closed_at_exit_in = os.getpid()
+    """Close the live recorders as the process ends: from atexit, and in a multiprocessing
+    child from its exit finalizers too (see `_close_at_multiprocessing_exit`).
+
+    A "spawn" child gets here twice, and the second close is not skipped: the finalizers run
+    before the interpreter waits for the child's non-daemon threads, and what one of them
+    records after that (a request still being answered) is written only by atexit's close. A
+    "fork" child ends with os._exit after that wait, so such late events are lost there.
+
+    In a multiprocessing child only recorders that took an event in this process are closed:
+    the app's own Pool, ProcessPoolExecutor and Manager processes inherit its recorder and
+    record nothing, and their exit must not call a configured clock (a backfill's would skip
+    one of its timestamps per process) or scan the salt folder."""
+    in_a_child = multiprocessing.parent_process() is not None
     for recorder in list(_live_recorders):
+        if in_a_child and not recorder._took_events():
+            continue
         try:
             recorder.close()
         except Exception as exc:  # one recorder's failure must not leave the others unwritten

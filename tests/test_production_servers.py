@@ -164,7 +164,11 @@ def serve(
 
 
 def gunicorn_server(
-    env: Mapping[str, str], *, preload: bool, worker_class: str = WORKER
+    env: Mapping[str, str],
+    *,
+    preload: bool,
+    worker_class: str = WORKER,
+    app: str = APP_FACTORY_CALL,
 ) -> AbstractContextManager[tuple[str, subprocess.Popen[bytes]]]:
     needs("gunicorn", "gunicorn")
     needs(
@@ -188,7 +192,7 @@ def gunicorn_server(
         *(["--preload"] if preload else []),
         # gunicorn >= 25.1 opens a control socket under $HOME unless told not to.
         *(["--no-control-socket"] if version_of("gunicorn") >= (25, 1) else []),
-        APP_FACTORY_CALL,
+        app,
     ]
     return serve(argv, port, env)
 
@@ -853,10 +857,10 @@ UVICORN_SUPERVISOR_EXIT = 0
 
 
 def uvicorn_two_workers(
-    env: Mapping[str, str],
+    env: Mapping[str, str], app: str = APP_FACTORY_CALL
 ) -> AbstractContextManager[tuple[str, subprocess.Popen[bytes]]]:
     return uvicorn_server(
-        APP_FACTORY_CALL.removesuffix("()"), env=env, workers=2, factory=True, stop_timeout=60.0
+        app.removesuffix("()"), env=env, workers=2, factory=True, stop_timeout=60.0
     )
 
 

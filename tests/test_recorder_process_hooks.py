@@ -224,21 +224,29 @@ def test_a_child_forked_mid_flush_records_on_its_own_and_writes_nothing_twice(
 # A worker process that multiprocessing starts and that stops without closing its recorder
 # (no lifespan shutdown: granian's `--interface asginl`). Under "fork" the child ends with
 # os._exit, which runs no atexit handler; the recorder is made in the child (as granian's
-# workers build the app) or inherited from the parent (an app built before the fork).
+# workers build the app) or inherited from the parent (an app built before the fork). With
+# `late`, a non-daemon thread (a request still being answered) records after the target has
+# returned, so after multiprocessing's exit finalizers have closed the recorder once.
 MULTIPROCESSING_EXIT_SCRIPT = r"""
-import multiprocessing, sys, time
+import multiprocessing, sys, threading, time
 from pathlib import Path
 from analytics.recorder import Capture, Recorder
 
-spool, method, made_in = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+spool, method, made_in, late = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4] == "late"
 inherited = Recorder(spool, "example.com", flush_interval=3600) if made_in == "parent" else None
+
+
+def record(recorder, prefix):
+    for n in range(5):
+        recorder.add(Capture(time.time(), f"/{prefix}/{n}", "GET", 200, b"", None, b"curl/8",
+                             None, None, "none", False))
 
 
 def worker(spool):
     recorder = inherited or Recorder(spool, "example.com", flush_interval=3600)
-    for n in range(5):
-        recorder.add(Capture(time.time(), f"/worker/{n}", "GET", 200, b"", None, b"curl/8",
-                             None, None, "none", False))
+    record(recorder, "worker")
+    if late:
+        threading.Thread(target=lambda: (time.sleep(0.5), record(recorder, "late"))).start()
     # No close(): the worker's target returns and the process ends.
 
 
@@ -249,19 +257,49 @@ if __name__ == "__main__":
     sys.exit(child.exitcode)
 """
 
+FORK_ENDS_BEFORE_LATE_EVENTS = (
+    "known gap: a fork child ends with os._exit right after waiting for its non-daemon "
+    "threads; nothing of the recorder's runs after that wait to write what they recorded"
+)
+
 
 @pytest.mark.parametrize(
-    ("method", "made_in"),
-    [("fork", "child"), ("fork", "parent"), ("spawn", "child")],
-    ids=["fork-made-in-child", "fork-inherited", "spawn"],
+    ("method", "made_in", "late"),
+    [
+        ("fork", "child", False),
+        ("fork", "parent", False),
+        ("spawn", "child", False),
+        # The at-exit close after the finalizers' one still acts (it once did nothing: 1 of 6).
+        ("spawn", "child", True),
+        pytest.param(
+            "fork",
+            "child",
+            True,
+            marks=pytest.mark.xfail(strict=True, reason=FORK_ENDS_BEFORE_LATE_EVENTS),
+        ),
+    ],
+    ids=[
+        "fork-made-in-child",
+        "fork-inherited",
+        "spawn",
+        "spawn-a-thread-records-after-the-target-returns",
+        "fork-a-thread-records-after-the-target-returns",
+    ],
 )
 def test_a_multiprocessing_worker_that_exits_without_closing_writes_its_events_once(
-    tmp_path: Path, method: str, made_in: str
+    tmp_path: Path, method: str, made_in: str, late: bool
 ) -> None:
     script = tmp_path / "workers.py"  # a file: "spawn" re-imports the main module
     script.write_text(MULTIPROCESSING_EXIT_SCRIPT)
     done = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "spool"), method, made_in],
+        [
+            sys.executable,
+            str(script),
+            str(tmp_path / "spool"),
+            method,
+            made_in,
+            str(late and "late"),
+        ],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
@@ -270,4 +308,80 @@ def test_a_multiprocessing_worker_that_exits_without_closing_writes_its_events_o
     )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
-    assert sorted(_paths(tmp_path / "spool")) == [f"/worker/{n}" for n in range(5)]
+    expected = [f"/worker/{n}" for n in range(5)] + ([f"/late/{n}" for n in range(5)] * late)
+    assert sorted(_paths(tmp_path / "spool")) == sorted(expected)
+
+
+# The app's own process pool (fork): its workers inherit the recorder, which buffered events
+# in the parent, and each writes only what it recorded itself. The configured clock notes
+# the pid of every call; only requests and a close call it, so a worker that recorded nothing
+# must not (a backfill's clock would skip one replayed timestamp per pool worker).
+POOL_SCRIPT = r"""
+import json, multiprocessing, os, sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+from analytics.recorder import Capture, Recorder
+
+spool, calls, tasks_record = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "record"
+
+
+def clock():
+    with calls.open("a") as notes:
+        notes.write(f"{os.getpid()}\n")
+    return datetime.now(UTC)
+
+
+recorder = Recorder(spool, "example.com", flush_interval=3600, clock=clock)
+
+
+def capture(path):
+    return Capture(time.time(), path, "GET", 200, b"", None, b"curl/8", None, None, "none", False)
+
+
+def task(n):
+    if tasks_record:
+        recorder.add(capture(f"/task/{n}"))
+    time.sleep(0.1)  # so that both workers take tasks
+    return os.getpid()
+
+
+if __name__ == "__main__":
+    for n in range(3):  # buffered at the fork: the pool's workers must not write them again
+        recorder.add(capture(f"/parent/{n}"))
+    pool = multiprocessing.get_context("fork").Pool(2)
+    workers = set(pool.map(task, range(6), chunksize=1))
+    pool.close()
+    pool.join()  # the workers end normally, through multiprocessing's exit finalizers
+    recorder.close()
+    print(json.dumps({"parent": os.getpid(), "workers": sorted(workers)}))
+"""
+
+
+@pytest.mark.parametrize(
+    "tasks_record", [False, True], ids=["tasks-record-nothing", "tasks-record"]
+)
+def test_a_pool_worker_closes_the_inherited_recorder_only_if_it_recorded(
+    tmp_path: Path, tasks_record: bool
+) -> None:
+    script = tmp_path / "pool.py"
+    script.write_text(POOL_SCRIPT)
+    calls = tmp_path / "clock-calls"
+    done = subprocess.run(
+        [
+            *(sys.executable, str(script), str(tmp_path / "spool"), str(calls)),
+            "record" if tasks_record else "nothing",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    report = json.loads(done.stdout.splitlines()[-1])
+    called_in = {int(pid) for pid in calls.read_text().split()}
+    tasks = [f"/task/{n}" for n in range(6)] if tasks_record else []
+    # Each event once: the parent's (buffered at the fork) and the tasks' (written at exit).
+    assert sorted(_paths(tmp_path / "spool")) == [f"/parent/{n}" for n in range(3)] + tasks
+    assert called_in == {report["parent"], *(report["workers"] if tasks_record else [])}
