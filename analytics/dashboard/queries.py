@@ -8,7 +8,8 @@ series (pageviews only) does not carry.
 Small-count suppression (`min_visitors`, K): no number the dashboard shows stands for fewer
 than K visitors. A table row with fewer than K visitors over the range (in either period when
 comparing) is folded into `(other)`; a time-series bucket with pageviews but fewer than K
-visitors is shown as suppressed (null); a referrer with fewer than K visitors is not shown.
+visitors is shown as suppressed (null), with enough others that the series' total cannot
+give it away (`series`); a referrer with fewer than K visitors is not shown.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from analytics.reports import (
     GRAINS,
     OTHER,
     VISITORS_NOTE,
+    BucketCounts,
     Cell,
     Report,
     ReportQuery,
@@ -36,6 +38,7 @@ from analytics.reports import (
     shown_key,
     too_small_totals,
     with_domain_days,
+    withheld_buckets,
 )
 
 BREAKDOWN_KINDS = ("referrers", "sources", "pages", "campaigns")
@@ -161,24 +164,27 @@ def _bucket_values(
 
 def series(con: duckdb.DuckDBPyConnection, params: Params, min_visitors: int | None) -> Series:
     """Pageviews, visitors (and bot hits for the site) per bucket; with `compare`, the
-    previous period's values beside each bucket. A `referrer` narrows it to that domain."""
+    previous period's values beside each bucket. A `referrer` narrows it to that domain.
+
+    The totals are shown beside the buckets, so the buckets withheld follow the reports' rule
+    for a row's series beside its total (`withheld_buckets`): a bucket of fewer than
+    `min_visitors` visitors, and as many more as it takes for the withheld ones to hold at
+    least `min_visitors` visitors, or the total less the buckets shown would be the small one."""
     sql = TOTALS_SQL if params.referrer is None else REFERRER_SQL
     buckets = periods(params.start, params.end, params.grain)
     current = _bucket_values(con, sql, params, buckets, previous=False)
     earlier = _bucket_values(con, sql, params, buckets, previous=True) if params.compare else None
+    withheld_now = _withheld(current, min_visitors)
+    withheld_before = _withheld(earlier, min_visitors) if earlier is not None else []
+    hidden = len(withheld_now) + len(withheld_before)
     points: list[Point] = []
-    hidden = 0
     for index, period in enumerate(buckets):
         pageviews, visitors, bots = current[index]
-        small = too_small(pageviews, visitors, min_visitors)
-        hidden += small
+        small = index in withheld_now
         before_pv: int | None = None
         before_vis: int | None = None
-        if earlier is not None:
+        if earlier is not None and index not in withheld_before:
             before_pv, before_vis, _ = earlier[index]
-            if too_small(before_pv, before_vis, min_visitors):
-                before_pv = before_vis = None
-                hidden += 1
         points.append(
             Point(
                 period=period,
@@ -200,7 +206,8 @@ def series(con: duckdb.DuckDBPyConnection, params: Params, min_visitors: int | N
     notes = [VISITORS_NOTE]
     if min_visitors is not None:
         notes.append(
-            f"Buckets with fewer than {min_visitors} visitors are suppressed "
+            f"Buckets with fewer than {min_visitors} visitors are suppressed, as are enough "
+            "of the others that the totals cannot give them away "
             f"({hidden} suppressed): null in the API, drawn as 0 in the chart."
         )
     return Series(
@@ -210,6 +217,13 @@ def series(con: duckdb.DuckDBPyConnection, params: Params, min_visitors: int | N
         suppressed_buckets=hidden,
         notes=notes,
     )
+
+
+def _withheld(values: Sequence[tuple[int, int, int]], min_visitors: int | None) -> set[int]:
+    """The indexes of the buckets to withhold, by the reports' rule (`withheld_buckets`)."""
+    counts = BucketCounts([value[0] for value in values], [value[1] for value in values])
+    shown = withheld_buckets(counts, min_visitors)
+    return {index for index, value in enumerate(shown) if value is None}
 
 
 def breakdown(

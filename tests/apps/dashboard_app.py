@@ -7,6 +7,7 @@ Served by uvicorn as a factory (settings from the environment)::
 * ``DASHBOARD_DB`` — the warehouse file (required)
 * ``DASHBOARD_USER`` / ``DASHBOARD_PASSWORD`` — HTTP Basic credentials (required)
 * ``DASHBOARD_TOKEN`` — a bearer token (optional)
+* ``DASHBOARD_MIN_VISITORS`` — small-count suppression's K (optional)
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def create_app() -> ASGIApp:
         os.environ["DASHBOARD_DB"],
         basic=(os.environ["DASHBOARD_USER"], os.environ["DASHBOARD_PASSWORD"]),
         token=os.environ.get("DASHBOARD_TOKEN") or None,
+        min_visitors=int(os.environ.get("DASHBOARD_MIN_VISITORS") or 0) or None,
         title="Example shop analytics",
     )
     site = Starlette(routes=[Route("/", home), Mount("/analytics", app=analytics)])
