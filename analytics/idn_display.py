@@ -13,17 +13,19 @@ looks like to its visitors, and the Punycode is what no one can misread. A label
 
 * it holds a character no browser shows: a default-ignorable one (U+034F COMBINING GRAPHEME
   JOINER, the Hangul fillers: drawn as nothing, so `paypal\\u034f.com` looked exactly like
-  paypal.com), a conjoining or compatibility Hangul jamo, a combining accent Chromium does
-  not allow (of U+0300–U+0339, those UTS #39 allows, less U+0338, which draws a slash) or
-  one not on a Latin, Greek or Cyrillic letter, or a character of the rarely used Latin,
-  Greek and Cyrillic blocks Chromium leaves out. The recorder refuses the first two and a
-  label that starts with a mark (IDNA 2008 disallows them, so no browser sends them): only
-  warehouses recorded before that hold such names;
+  paypal.com; ZWNJ and ZWJ, which Chromium shows in Punycode as "deviation characters",
+  though real names hold them: Persian `می‌خواهم`, Sinhala `ශ්‍රී`), a conjoining or
+  compatibility Hangul jamo (Chromium sends `gㅇㅇgle.com` as `xn--ggle-bkra.com`), a
+  combining accent Chromium does not allow (of U+0300–U+0339, those UTS #39 allows, less
+  U+0338, which draws a slash) or one not on a Latin, Greek or Cyrillic letter, or a
+  character of the rarely used Latin, Greek and Cyrillic blocks Chromium leaves out. The
+  recorder refuses the default-ignorable ones but ZWNJ and ZWJ, and a label that starts
+  with a mark (browsers map the first away and refuse the second): only warehouses
+  recorded before that hold such names;
 * a character is in none of UAX #31's recommended scripts (Cherokee, Yi, symbols), or is a
   Latin letter that is neither an ASCII letter with accents nor one of a few letters of
   living alphabets (`ɑ` reads as `a`); `þ` and `ð` pass only under `.is` and `.fo`, `ə`
-  under `.az` (Chromium's rules), `ı` under `.tr` and `.az` (ours: Chromium catches
-  `gıthub.com` with its list of top domains, which we do not have);
+  under `.az` (Chromium's rules);
 * it mixes scripts beyond UTS #39's "Highly Restrictive" level, Chromium's: one script, or
   Latin with Han and Japanese kana, with Han and Bopomofo, or with Han and Hangul
   (`pаypal` with a Cyrillic `а` fails, `hello中国` does not), and then only ASCII Latin;
@@ -40,11 +42,16 @@ looks like to its visitors, and the Punycode is what no one can misread. A label
   `парк`). Such a label passes under a top-level domain written in the script or listed for
   it (`сахар.рф`, `сахар.ru`), but only a real one: Referer headers are written by clients,
   and a forged `аррӏе.со` (Cyrillic `с`, `о`: no such domain exists, the recorder keeps it
-  anyway) would otherwise read as apple.co. Unlike Chromium we compare the letters without
-  their accents (`ѐ` as `е`), as we have no list of top domains to catch `аррӏѐ.com`.
+  anyway) would otherwise read as apple.co. As Chromium, we compare the letters as they
+  are: `ѓ` is no `г` (Macedonian `ѓорѓе.mk` reads as itself), and Cyrillic names under
+  `.rs`, `.mk`, `.kg`, `.mn` or `.tj`, which Chromium does not list, are marked as in Chromium.
 
 Chromium also compares every name's skeleton with a list of top domains (`góogle.com`,
-`gロロgle.com`): we have no such list, and accented letters show as what they are.
+`gıthub.com`, `gロロgle.com`): we have no such list, and accented letters show as what they
+are. For `ı` alone, which reads as `i` (Turkish `ışık.com` is shown plain, as Chromium shows
+it), we ask the referrer table instead: `gıthub.com` reads as github.com, a site it names.
+
+Each answer is cached: a report shows a name, and its table clips it, asking again.
 
 Only shown text changes: the stored key, rollups, CSV and JSON keep the Unicode host.
 """
@@ -53,9 +60,20 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
-from analytics.referrers import DEFAULT_IGNORABLE, HANGUL_JAMO
+from analytics.referrers import DEFAULT_IGNORABLE, parse_referrer
 from analytics.referrers import _icann_psl as _icann_suffixes
+
+# Hangul jamo, shown by no browser as such: conjoining ones (Hangul_Syllable_Type L, V, T; a
+# syllable is written precomposed, and IDNA 2008 disallows them, but UTS #46, which browsers
+# follow, does not: Chromium sends `gㅇㅇgle.com` as `xn--ggle-bkra.com`, g, two U+110B, gle)
+# and compatibility ones (`ㅇ`, the `o` of `gㅇㅇgle`, which NFKC makes a conjoining one).
+HANGUL_JAMO = re.compile("[\u1100-\u11ff\ua960-\ua97f\ud7b0-\ud7ff\u3131-\u318e]")
+# Chromium's `deviation_characters_` that are drawn as nothing: ZWNJ and ZWJ.
+_ZERO_WIDTH_JOINERS = re.compile("[\u200c\u200d]")
+# How many names a process keeps the answers for (see `may_deceive`).
+CACHE_SIZE = 8192
 
 # UAX #31, Table 5 (Recommended Scripts), by the first word of the characters' Unicode names.
 RECOMMENDED_SCRIPTS = frozenset(
@@ -84,12 +102,14 @@ _ALLOWED_MIXES = tuple(system | {"LATIN"} for system in _WRITING_SYSTEMS)
 _CJK = frozenset({"HAN", "HIRAGANA", "KATAKANA", "BOPOMOFO"})
 _JAPANESE = frozenset({"HAN", "HIRAGANA", "KATAKANA"})
 _LGC = frozenset({"LATIN", "GREEK", "CYRILLIC"})
-# Latin letters that are no ASCII letter with accents, yet letters of living alphabets that
-# look like no single ASCII letter (German, Danish, French, Croatian, Maltese, Polish, Sami).
-_LATIN_LETTERS = frozenset("ßæøœđħłŋ")
-# Such letters that do look like one (`ı` like `i`, `þ` like `b` or `p`, `ð` like `o`, `ə`
-# like `e`), normal only under their languages' top-level domains.
-_LATIN_LETTERS_OF = {"ı": ("tr", "az"), "þ": ("is", "fo"), "ð": ("is", "fo"), "ə": ("az",)}
+# Latin letters that are no ASCII letter with accents, yet letters of living alphabets
+# (German, Danish, French, Croatian, Maltese, Polish, Sami, Turkish): `ı` reads as `i`, but
+# Chromium shows it anywhere (see `_reads_as_known_site`).
+_LATIN_LETTERS = frozenset("ßæøœđħłŋı")
+# Such letters that look like an ASCII one (`þ` like `b` or `p`, `ð` like `o`, `ə` like
+# `e`), normal only under their languages' top-level domains (Chromium's rules).
+_LATIN_LETTERS_OF = {"þ": ("is", "fo"), "ð": ("is", "fo"), "ə": ("az",)}
+_DOTLESS_I = "ı"
 _DOT_ABOVE = re.compile("[ijlı]\u0307")  # `i̇` is `i` twice dotted, `l̇` is `i`
 # Blocks Chromium removes from the allowed set as "extremely rarely used": Pinyin tone
 # letters, Cyrillic Extended-B and -C, Latin Extended Additional and -D, Greek Extended.
@@ -188,9 +208,14 @@ def _odd_latin(char: str, tld: str) -> bool:
 
 
 def _invisible_or_stray(label: str) -> bool:
-    """A character no browser shows (default-ignorable, a Hangul jamo, a combining accent out
-    of place), or one of a block Chromium leaves out."""
-    if DEFAULT_IGNORABLE.search(label) or HANGUL_JAMO.search(label) or _RARE_LGC.search(label):
+    """A character no browser shows (default-ignorable, ZWNJ or ZWJ, a Hangul jamo, a combining
+    accent out of place), or one of a block Chromium leaves out."""
+    if (
+        DEFAULT_IGNORABLE.search(label)
+        or _ZERO_WIDTH_JOINERS.search(label)
+        or HANGUL_JAMO.search(label)
+        or _RARE_LGC.search(label)
+    ):
         return True
     if unicodedata.category(label[0]).startswith("M"):
         return True  # a mark on nothing: IDNA 2008 refuses a label that starts with one
@@ -208,8 +233,9 @@ def _whole_script_lookalike(label: str, only: str, tld: str) -> bool:
     if only not in _LATIN_LOOKALIKES or label in _ALLOWED_WORDS:
         return False
     lookalikes, own_tlds = _LATIN_LOOKALIKES[only]
-    # Without their accents: `ѐ` reads as `е` (we have no list of top domains to catch it).
-    own = [ch for ch in unicodedata.normalize("NFD", label) if script(ch) == only]
+    # As Chromium compares them: `ѓ` is another letter than `г` (and a combining accent,
+    # of no script, is left aside).
+    own = [ch for ch in label if script(ch) == only]
     if not own or not all(ch in lookalikes for ch in own):
         return False
     in_script = any(script(ch) == only for ch in tld)
@@ -299,6 +325,7 @@ def label_may_deceive(label: str, tld: str) -> bool:
     return _dangerous_pattern(label)
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def ascii_form(host: str) -> str:
     """`host` with each non-ASCII label in Punycode (`xn--…`), as browsers send it."""
     return ".".join(
@@ -307,12 +334,22 @@ def ascii_form(host: str) -> str:
     )
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def may_deceive(host: str) -> bool:
     """Whether a label of `host` could pass for another name (see the module's docstring)."""
     if host.isascii():
         return False
     labels = host.split(".")
-    return any(label_may_deceive(label, labels[-1]) for label in labels)
+    return any(label_may_deceive(label, labels[-1]) for label in labels) or (
+        _DOTLESS_I in host and _reads_as_known_site(host.replace(_DOTLESS_I, "i"))
+    )
+
+
+def _reads_as_known_site(host: str) -> bool:
+    """Whether `host` is a site the referrer table names (github.com, google.com.tr): our
+    stand-in for Chromium's list of top domains."""
+    found = parse_referrer(b"https://" + host.encode("utf-8"), "")
+    return found.domain is not None and (found.medium != "referral" or found.source != found.domain)
 
 
 def shown_host(host: str) -> str:

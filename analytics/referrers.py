@@ -49,17 +49,35 @@ _MARKS = frozenset({"Mn", "Mc"})  # combining marks, part of many scripts' IDN l
 _FULL_STOPS = re.compile("[\u3002\uff0e\uff61]")  # label separators besides "." (RFC 3490 3.1)
 # Unicode's Default_Ignorable_Code_Point: characters drawn as nothing (U+034F COMBINING
 # GRAPHEME JOINER, the Hangul fillers, variation selectors), so `paypal\u034f.com` looks exactly
-# like paypal.com. IDNA 2008 disallows them, so no browser sends one: only a forged header
-# does. Most are format characters the label check refuses anyway; these are the complete set.
+# like paypal.com. IDNA 2008 disallows them and browsers map them away (Chromium sends
+# `paypal\u034f.com` as paypal.com): only a forged header holds one. Most are format
+# characters the label check refuses anyway; these are the complete set, less ZWNJ and ZWJ
+# (U+200C, U+200D), which IDNA 2008 allows in context and real names hold (`_in_context`).
 DEFAULT_IGNORABLE = re.compile(
-    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
-    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
-    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b\u200e\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
 )
-# Hangul jamo, which IDNA 2008 disallows too: conjoining ones (Hangul_Syllable_Type L, V, T;
-# a syllable is written precomposed) and compatibility ones (`ㅇ`, the `o` of `gㅇㅇgle`,
-# which NFKC turns into a conjoining one; a Punycode label may still hold it).
-HANGUL_JAMO = re.compile("[\u1100-\u11ff\ua960-\ua97f\ud7b0-\ud7ff\u3131-\u318e]")
+# Characters IDNA 2008 allows only in context (RFC 5892 Appendix A, CONTEXTJ and CONTEXTO),
+# which browsers send in real names: ZWNJ and ZWJ (Persian `می‌خواهم`, Sinhala `ශ්‍රී`), the
+# Catalan middle dot (`col·legi`), the Greek keraia (`͵α`), the Hebrew geresh and gershayim
+# (`צה״ל`), the katakana middle dot (`ジョン・スミス`).
+_ZWNJ, _ZWJ, _MIDDLE_DOT, _KERAIA = "\u200c", "\u200d", "\u00b7", "\u0375"
+_GERESH, _KATAKANA_MIDDLE_DOT = frozenset("\u05f3\u05f4"), "\u30fb"
+_CONTEXTUAL = frozenset({_ZWNJ, _ZWJ, _MIDDLE_DOT, _KERAIA, _KATAKANA_MIDDLE_DOT}) | _GERESH
+_VIRAMA = 9  # the canonical combining class of a virama (`්`, `्`)
+# Joining_Type (for ZWNJ's rule) of the scripts that join, Arabic above all: stdlib has no
+# such property. Right-joining letters (alef, dal, reh, waw, ...) of U+0600-U+08FF; the other
+# letters of these scripts are dual-joining, but for the few that join to nothing.
+_RIGHT_JOINING = re.compile(
+    "[\u0622-\u0625\u0627\u0629\u062f-\u0632\u0648\u0671-\u0673\u0675-\u0677\u0688-\u0699"
+    "\u06c0\u06c3-\u06cb\u06cd\u06cf\u06d2\u06d3\u06d5\u06ee\u06ef\u0710\u0715-\u0719\u071e"
+    "\u0728\u072a\u072c\u072f\u074d\u0759-\u075b\u076b\u076c\u0771\u0773\u0774\u0778\u0779"
+    "\u0840\u0846\u0847\u0849\u0854\u0856-\u0858\u0867\u0869\u086a\u0870-\u0882\u088e"
+    "\u08aa-\u08ac\u08ae\u08b1\u08b2\u08b9]"
+)
+_NON_JOINING = frozenset("\u0621\u0674\u0861\u0866\u0887\u08ad")  # hamza and a few more
+_JOINING_SCRIPTS = ("ARABIC ", "SYRIAC ", "NKO ", "MANDAIC ")
 # A part of an IPv4 address as inet_aton and browsers (the WHATWG URL host parser) read one:
 # decimal, octal after a `0`, or hexadecimal after `0x` (`0xcb007168`, `0xcb.0.0x71.0x68`,
 # `0x` alone is 0). A host of such parts only is an address, however it is spelled.
@@ -107,22 +125,77 @@ def _decode_label(label: str) -> str | None:
         if label.isascii():
             return None  # an `xn--` label must encode something beyond ASCII
         label = label.lower()
+        if unicodedata.normalize("NFKC", label) != unicodedata.normalize("NFC", label):
+            # A compatibility form (`ㅇ`, full-width `ａ`): browsers map it to the plain one
+            # before they encode (UTS #46, as `normalise_host` does), so only a forged header
+            # holds one, and the same name typed would be stored under another key.
+            return None
     if label.isascii():
         ok = all(ch.isalnum() or ch in "-_" for ch in label)
     else:
         label = unicodedata.normalize("NFC", label)
-        ok = all(ch.isalnum() or ch in "-_" or unicodedata.category(ch) in _MARKS for ch in label)
+        ok = all(
+            ch.isalnum()
+            or ch in "-_"
+            or unicodedata.category(ch) in _MARKS
+            or (ch in _CONTEXTUAL and _in_context(label, index))
+            for index, ch in enumerate(label)
+        )
         # Characters IDNA 2008 disallows that the check above lets through (see
         # DEFAULT_IGNORABLE), and a mark on nothing (RFC 5891 4.2.3.2): a browser sends none.
-        if ok and (
-            DEFAULT_IGNORABLE.search(label)
-            or HANGUL_JAMO.search(label)
-            or unicodedata.category(label[0]) in _MARKS
-        ):
+        if ok and (DEFAULT_IGNORABLE.search(label) or unicodedata.category(label[0]) in _MARKS):
             return None
     if not ok or not 0 < len(label) <= 63:
         return None
     return label
+
+
+def _in_context(label: str, index: int) -> bool:
+    """Whether the contextual character at `label[index]` stands where RFC 5892 Appendix A
+    allows it."""
+    char = label[index]
+    before = label[index - 1] if index else ""
+    after = label[index + 1] if index + 1 < len(label) else ""
+    if char in (_ZWNJ, _ZWJ) and before and unicodedata.combining(before) == _VIRAMA:
+        return True  # a conjunct held apart or formed (Indic scripts, Sinhala)
+    if char == _ZWNJ:
+        # Between a letter that joins on its left and one that joins on its right, marks
+        # aside: the letters are then drawn unjoined (Persian `می‌خواهم`).
+        head = [ch for ch in label[:index] if not _transparent(ch)]
+        tail = [ch for ch in label[index + 1 :] if not _transparent(ch)]
+        return bool(head and tail) and _joining(head[-1]) == "D" and _joining(tail[0]) in "DR"
+    if char == _MIDDLE_DOT:
+        return before == after == "l"
+    if char == _KERAIA:
+        return unicodedata.name(after, "").startswith("GREEK ")
+    if char in _GERESH:
+        return unicodedata.name(before, "").startswith("HEBREW ")
+    if char == _KATAKANA_MIDDLE_DOT:
+        return any(
+            unicodedata.name(ch, "").startswith(("HIRAGANA ", "KATAKANA ", "CJK "))
+            for ch in label
+            if ch != _KATAKANA_MIDDLE_DOT
+        )
+    return False
+
+
+def _transparent(char: str) -> bool:
+    """Joining_Type T: a mark, drawn on the letter before it, which joins through it."""
+    return unicodedata.category(char) in ("Mn", "Me")
+
+
+def _joining(char: str) -> str:
+    """`char`'s Joining_Type as far as ZWNJ's rule asks: "R" right-joining, "D" dual-joining,
+    "U" neither (every letter of a script that does not join)."""
+    if _RIGHT_JOINING.match(char):
+        return "R"
+    if (
+        unicodedata.category(char) == "Lo"
+        and char not in _NON_JOINING
+        and unicodedata.name(char, "").startswith(_JOINING_SCRIPTS)
+    ):
+        return "D"
+    return "U"
 
 
 def _spells_hex_ipv4(host: str) -> bool:

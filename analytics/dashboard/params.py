@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from analytics.data.referrer_sources import ANDROID_APPS
+from analytics.idn_display import ascii_form
 from analytics.referrers import MAX_REFERRER_LENGTH, normalise_host, parse_referrer
 from analytics.reports import DEFAULT_DAYS, GRAINS, bucket
 
@@ -136,7 +137,7 @@ def referrer_key(value: str) -> str:
             return value.lower()
         host = normalise_host(value)
         if host is None:
-            return value.lower()
+            return _refused_name(value) or value.lower()
         # A host name typed as it appears in the browser (news.ycombinator.com) is reduced
         # as the recorder reduces a Referer's host: to the registrable domain the warehouse
         # stores. Before, only an address was, so the bare host found no rows at all.
@@ -161,8 +162,34 @@ def _without_punycode_beside(value: str) -> str:
     name, beside, rest = value.rpartition(" (")
     if not beside or not rest.endswith(")"):
         return value
+    punycode = rest[:-1]
     host = normalise_host(name)
-    return name if host is not None and host == normalise_host(rest[:-1]) else value
+    if host is not None and host == normalise_host(punycode):
+        return name
+    # A name the recorder now refuses (`paypal\u034f.com`), which an older warehouse holds:
+    # `normalise_host` reads neither half alike, but the pages wrote exactly this Punycode,
+    # which reads back as that key (`_refused_name`).
+    return punycode if ascii_form(name.lower()) == punycode.lower() else value
+
+
+def _refused_name(value: str) -> str | None:
+    """The Unicode name whose Punycode `value` is, when the recorder now refuses that name
+    (`xn--paypal-8de.com`, `paypal\u034f.com`) but an older warehouse may hold it as a key;
+    None for any other value."""
+    if not value.isascii() or "xn--" not in value.lower():
+        return None
+    labels = []
+    for label in value.lower().split("."):
+        if label.startswith("xn--"):
+            try:
+                decoded = label[4:].encode().decode("punycode")
+            except (UnicodeError, ValueError):
+                return None
+            label = unicodedata.normalize("NFC", decoded.lower())  # as the recorder stored it
+        labels.append(label)
+    name = ".".join(labels)
+    # Only where the name spells this very Punycode back, as the pages write it.
+    return name if not name.isascii() and ascii_form(name) == value.lower() else None
 
 
 def referrer_param(key: str) -> str:
@@ -172,11 +199,13 @@ def referrer_param(key: str) -> str:
     A web domain, `(ip)` and the package of an app the table names are written as stored.
     Any other app's package (`com.example.reader`) is written as the address it came from
     (`android-app://com.example.reader`): bare, it would be read as a host name and reduced
-    to its registrable domain (`example.reader`), and the link opened a page of zeros."""
-    if _reads_back(key, key):
-        return key
-    address = f"android-app://{key}"
-    return address if _reads_back(address, key) else key
+    to its registrable domain (`example.reader`), and the link opened a page of zeros. A
+    name an older warehouse holds and the recorder now refuses (`gㅇㅇgle.com`, read as
+    `gᄋᄋgle.com`) is written as its Punycode (see `_refused_name`)."""
+    for value in (key, f"android-app://{key}", ascii_form(key)):
+        if _reads_back(value, key):
+            return value
+    return key
 
 
 def _reads_back(value: str, key: str) -> bool:

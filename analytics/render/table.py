@@ -103,20 +103,22 @@ def _clip_text(text: str, shown: list[str], limit: int, ellipsis: str) -> str:
     parts = shown_parts(text) if " (" in text else None
     if parts is None:
         return _clip(shown, limit, ellipsis)
-    host, punycode = parts
-    return _clip_lookalike(shown[: len(host)], punycode, limit, ellipsis)
+    host, _ = parts
+    # Split the pieces, not the text: each part stays escaped (`shown` escapes control and
+    # format characters for a terminal, and a forged key may hold one on either side).
+    return _clip_lookalike(shown[: len(host)], shown[len(host) :], limit, ellipsis)
 
 
-def _clip_lookalike(host: list[str], punycode: str, limit: int, ellipsis: str) -> str:
-    """`аррӏе.com (xn--80ak6aa92e.com)` cut to `limit` columns: the Unicode part is cut and the
-    Punycode kept whole, or, with too little room for both, the Punycode alone is shown (and
-    cut). Cut in the middle as any text, a long one kept the start of its Unicode and the
-    end of its Punycode: `pаypal-account-verification-c…-center-ch0a.com)` read as paypal."""
-    beside = f" ({punycode})"
-    room = limit - len(beside)
+def _clip_lookalike(host: list[str], beside: list[str], limit: int, ellipsis: str) -> str:
+    """`аррӏе.com (xn--80ak6aa92e.com)`, as the pieces of its `host` and of its Punycode in
+    brackets (`beside`), cut to `limit` columns: the Unicode part is cut and the Punycode
+    kept whole, or, with too little room for both, the Punycode alone is shown (and cut).
+    Cut in the middle as any text, a long one kept the start of its Unicode and the end of
+    its Punycode: `pаypal-account-verification-c…-center-ch0a.com)` read as paypal."""
+    room = limit - sum(map(screen_width, beside))
     if room >= LOOKALIKE_MIN_UNICODE:
-        return _clip(host, room, ellipsis) + beside
-    return _clip(list(punycode), limit, ellipsis)
+        return _clip(host, room, ellipsis) + "".join(beside)
+    return _clip(beside[2:-1], limit, ellipsis)  # without " (" and ")"
 
 
 def _clip(shown: list[str], limit: int, ellipsis: str) -> str:
