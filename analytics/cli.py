@@ -521,13 +521,17 @@ def _rollup(args: argparse.Namespace) -> int:
     ignored = _ignored_by_engine(args)
     if ignored is not None:
         raise UsageError(ignored)
-    salts = _salt_folder(args)
+    # Parsed once, before anything uses it: the salts were looked for in a folder of their
+    # own parsing, which took `file://localhost/abs` for the relative `localhost/abs` (and
+    # never deleted an expired salt, exit 0).
+    local = _local_spool(args.spool)
+    salts = _salt_folder(args, local)
     if args.engine == "spark":
         return _spark_rollup(args, salts)
     if args.db is None:
         raise UsageError("rollup needs --db FILE (or --engine spark --output DIR)")
     # Checked and listed below (_check_disposal too) by the path, not the URL.
-    args.spool = _local_spool(args.spool)
+    args.spool = local
     spool = args.spool
     remote = is_remote(spool)
     if not remote:
@@ -600,18 +604,15 @@ def _rollup(args: argparse.Namespace) -> int:
     return EXIT_NEWER_SEGMENTS if ingest.newer_schema else compacted
 
 
-def _salt_folder(args: argparse.Namespace) -> Path | None:
+def _salt_folder(args: argparse.Namespace, spool: str) -> Path | None:
     """Where the recorders of this spool keep their daily salts: --salt-dir, else
-    `<spool>/salts` (the Recorder's default) for a local spool, None for object storage
-    (its salts live on the web servers). An unusable --salt-dir is refused before any work."""
+    `<spool>/salts` (the Recorder's default) for a local spool (`spool`: --spool as
+    `_local_spool` reads it), None for object storage (its salts live on the web servers).
+    An unusable --salt-dir is refused before any work."""
     from analytics.database import file_on_the_way
 
     given: str | None = args.salt_dir
     if given is None:
-        spool: str = args.spool
-        for prefix in ("file://", "file:"):  # Spark's spellings of a local folder
-            if spool.startswith(prefix):
-                return Path(spool.removeprefix(prefix)) / "salts"
         return None if "://" in spool else Path(spool) / "salts"
     if "://" in given:
         raise UsageError(f"--salt-dir {given!r} must be a local folder: salts never leave it")
@@ -723,10 +724,11 @@ def _warn_stopped_after_rename(stops: _Stops) -> None:
 
 
 def _local_spool(spool: str) -> str:
-    """The folder a local --spool names: `file:///abs/path` (or `file://localhost/…`, or
-    Hadoop's `file:/abs/path`, which the Spark engine takes) is /abs/path. Before, the DuckDB
-    rollup took the URL for a relative folder and said "does not exist". A plain path, or a
-    folder whose own name starts with `file:` (no `/` after it), is itself."""
+    """The folder a local --spool names, the one parser of its spellings: `file:///abs/path`,
+    `file://localhost/abs/path` and Hadoop's `file:/abs/path` are /abs/path. Before, the
+    DuckDB rollup took the URL for a relative folder and said "does not exist". A plain path,
+    a folder whose own name starts with `file:` (`file:rel`, no `/` after the colon) and any
+    other URL (`s3://…`) are themselves. A file: URL of another host is refused."""
     if not spool.startswith("file:"):
         return spool
     path = spool.removeprefix("file:")
@@ -1279,13 +1281,29 @@ def _py4j_interrupts_unlogged() -> Iterator[None]:
         root.removeHandler(handler)
 
 
-def _say_lock_waits(said: bool) -> None:
-    """Whether a wait for another run's lock is said on stderr (`analytics: waiting for …`):
-    not under --quiet, where cron wants a line only when something needs attention.
+@contextlib.contextmanager
+def _lock_waits_said(said: bool) -> Iterator[None]:
+    """For one command: whether a wait for another run's lock is said on stderr
+    (`analytics: waiting for …`), not under --quiet, where cron wants a line only when
+    something needs attention. Said by the CLI's own handler alone, where it writes the
+    analytics lines: propagated, the line also reached a program's root handler, whatever
+    that logger's level, and came out twice. All put back on the way out: left at INFO, the
+    logger went on saying every later library call's wait in a program that called main().
     The name is analytics.database.LOCK_WAIT_LOGGER's, not imported: that loads DuckDB, which
     a refused argument never needs."""
-    level = logging.INFO if said else logging.WARNING
-    logging.getLogger("analytics.lock_wait").setLevel(level)
+    log = logging.getLogger("analytics.lock_wait")
+    level, propagate, handlers = log.level, log.propagate, log.handlers[:]
+    log.setLevel(logging.INFO if said else logging.WARNING)
+    ours: list[logging.Handler] = [
+        h for h in logging.getLogger("analytics").handlers if isinstance(h, _StderrHandler)
+    ]
+    if ours:  # a program's own handlers on "analytics" get it as any other analytics line
+        log.handlers, log.propagate = ours, False
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+        log.handlers, log.propagate = handlers, propagate
 
 
 def _setup_logging() -> None:
@@ -1539,9 +1557,11 @@ def main(argv: Sequence[str] | None = None, *, whole_process: bool = False) -> i
         args = build_parser().parse_command_line(given)
         args.stdout_closed = stdout_closed
         args.stops = stops
-        _say_lock_waits(not getattr(args, "quiet", False))
         handler: Callable[[argparse.Namespace], int] = args.handler
-        with _signals_stop_queries(stops, whole_process=whole_process):
+        with (
+            _lock_waits_said(not getattr(args, "quiet", False)),
+            _signals_stop_queries(stops, whole_process=whole_process),
+        ):
             code = handler(args)
         try:
             sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit

@@ -87,6 +87,7 @@ from analytics.warehouse import (
     migrate_schema,
     read_commit_token,
 )
+from analytics.wording import counted
 
 MANIFEST = "_cookiewall.json"
 # The files of one table, `day` taken from each file's own `day=` folder (Spark writes the
@@ -295,9 +296,19 @@ def _java_first_line(error: Any) -> str:
     return first_line(error)
 
 
+def _without_localhost(location: str) -> str:
+    """``file://localhost/abs`` as ``file:///abs``, the same folder (RFC 8089), which is the
+    spelling Hadoop takes: it refuses the other ("Wrong FS: file://localhost/…, expected:
+    file:///"), and it was read as the relative folder `localhost/abs` here."""
+    prefix = "file://localhost/"
+    return "file:///" + location.removeprefix(prefix) if location.startswith(prefix) else location
+
+
 def _local_folder(location: str) -> str | None:
     """The local path a spool or output location names, None for a remote one: a plain
-    path, ``file:///abs`` or Hadoop's own spelling ``file:/abs``."""
+    path, ``file:///abs`` (or ``file://localhost/abs``) or Hadoop's own spelling
+    ``file:/abs``."""
+    location = _without_localhost(location)
     if location.startswith("file://"):
         return location.removeprefix("file://")
     if location.startswith("file:"):
@@ -364,7 +375,8 @@ def spark_rollup(
     """
     if timezone is not None:
         validate_timezone(timezone)
-    output = output_dir.rstrip("/")
+    spool = _without_localhost(spool)
+    output = _without_localhost(output_dir).rstrip("/")
     with spark_session(master, conf=conf) as spark:
         from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]
         from pyspark.errors import PySparkException
@@ -381,19 +393,22 @@ def spark_rollup(
             listing = list_spool(spark, spool, counted=previous)
             if listing.newer:
                 logger.warning(
-                    "spark rollup: left %d segments of event schema %s in the spool, unread: "
+                    "spark rollup: left %s of event schema %s in the spool, unread: "
                     "written by a newer cookiewall than this one (schema %s); upgrade it to "
                     "count them",
-                    len(listing.newer),
+                    counted(len(listing.newer), "segment"),
                     ", ".join(str(v) for v in sorted(set(listing.newer.values()))),
                     SCHEMA_VERSION,
                 )
             if listing.exports:
                 # Their rows were counted from the segments they were made of: never twice.
+                if len(listing.exports) == 1:
+                    what = "an export of the warehouse, not a segment (%s); move it"
+                else:
+                    what = "exports of the warehouse, not segments (first: %s); move them"
                 logger.warning(
-                    "spark rollup: left %d files in the spool unread: exports of the warehouse,"
-                    " not segments (first: %s); move them out of the spool",
-                    len(listing.exports),
+                    "spark rollup: left %s in the spool unread: " + what + " out of the spool",
+                    counted(len(listing.exports), "file"),
                     min(listing.exports),
                 )
             segments = listing.segments
@@ -460,9 +475,9 @@ def spark_rollup(
             for day in plan.late:
                 if day in plan.late_segments:
                     logger.info(
-                        "spark rollup: adding %d late segments of spool day %s, which was"
+                        "spark rollup: adding %s of spool day %s, which was"
                         " pruned, to its rollups (visitors may count someone twice)",
-                        len(plan.late_segments[day]),
+                        counted(len(plan.late_segments[day]), "late segment"),
                         day,
                     )
                 else:
@@ -473,12 +488,15 @@ def spark_rollup(
                     )
             for day in sorted(plan.overlap_days):
                 logger.info(
-                    "spark rollup: adding the events of %d new segments to local day %s,"
+                    "spark rollup: adding the events of %s to local day %s,"
                     " which overlaps a pruned spool day (visitors may count someone twice)",
-                    sum(
-                        len(names)
-                        for utc_day, names in plan.overlap_segments.items()
-                        if day in plan.reach.local_days(utc_day, ZoneInfo(timezone))
+                    counted(
+                        sum(
+                            len(names)
+                            for utc_day, names in plan.overlap_segments.items()
+                            if day in plan.reach.local_days(utc_day, ZoneInfo(timezone))
+                        ),
+                        "new segment",
                     ),
                     day,
                 )
@@ -663,9 +681,9 @@ def _add_referrer_domains(
         spark.catalog.dropTempView("daily_referrers")
         spark.catalog.dropTempView("scoped_events")
     logger.info(
-        "spark rollup: added daily_referrer_domains to an output made before it (%d local"
-        " days from the spool, the rest summed over media from daily_referrers)",
-        len(rebuilt),
+        "spark rollup: added daily_referrer_domains to an output made before it (%s"
+        " from the spool, the rest summed over media from daily_referrers)",
+        counted(len(rebuilt), "local day"),
     )
 
 
@@ -770,10 +788,10 @@ def _add_mix_tables(
             spark.catalog.dropTempView("scoped_events")
             events.unpersist()
     logger.info(
-        "spark rollup: added %s to an output made before them (%d local days from the"
+        "spark rollup: added %s to an output made before them (%s from the"
         " spool; days whose spool days were pruned have no device or consent figures)",
         " and ".join(tables),
-        len(rebuilt),
+        counted(len(rebuilt), "local day"),
     )
 
 

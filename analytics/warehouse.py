@@ -28,7 +28,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -194,19 +194,35 @@ class IngestResult:
     not_moved: tuple[str, ...] = ()
 
 
+# How many of the pruned days that got late events a run's summary names (a backfill may
+# bring years of them): the rest are counted.
+LATE_DAYS_SHOWN = 10
+
+
 @dataclass(frozen=True)
 class RunResult:
     ingest: IngestResult
     rolled_up: tuple[date, ...]  # days recomputed from raw events
     pruned_events: int
+    # Days whose raw events were pruned before, which got late events: added to their rollup
+    # rows (never recomputed), so not in `rolled_up`, though their figures grew.
+    late_added: tuple[date, ...] = ()
 
     def summary(self) -> str:
         ing = self.ingest
         text = (
             f"ingested {counted(ing.segments, 'segment')} ({counted(ing.events, 'event')}, "
             f"{counted(len(ing.days), 'day')}); rolled up {counted(len(self.rolled_up), 'day')}; "
-            f"pruned {counted(self.pruned_events, 'raw event')}"
         )
+        if self.late_added:
+            # Said, or "rolled up 0 days" hid that a day's totals grew.
+            shown = ", ".join(day.isoformat() for day in self.late_added[:LATE_DAYS_SHOWN])
+            more = len(self.late_added) - LATE_DAYS_SHOWN
+            text += (
+                f"added late events to {counted(len(self.late_added), 'pruned day')} "
+                f"({shown}{f' and {more} more' if more > 0 else ''}); "
+            )
+        text += f"pruned {counted(self.pruned_events, 'raw event')}"
         # Counted from `quarantined`: what was moved there (reused names and exports are in
         # it, and in their own lists, which also hold the ones that could not be moved).
         moved = set(ing.quarantined)
@@ -844,6 +860,13 @@ class Warehouse:
                 f"spool folder {str(spool)!r} has a path that is not UTF-8, which DuckDB "
                 "cannot open: rename it"
             )
+        if not spool.is_absolute():
+            # Named as given in its errors (above), but read by absolute paths: pyarrow takes
+            # a relative one that starts with "file:" (a spool folder named `file:rel`) for a
+            # URI, fails, and every good segment went to quarantine as corrupt.
+            here = Path.cwd()
+            spool = here / spool
+            segments = [replace(seg, path=here / seg.path) for seg in segments]
         con = self._open()
         try:
             with ctrl_c_as_keyboard_interrupt():
@@ -953,7 +976,9 @@ class Warehouse:
             unfinished=tuple(sorted(unfinished)),
             not_moved=tuple(sorted(not_moved)),
         )
-        return RunResult(ingest=result, rolled_up=rolled_up, pruned_events=pruned)
+        return RunResult(
+            ingest=result, rolled_up=rolled_up, pruned_events=pruned, late_added=ingested[2]
+        )
 
     # -- connection and schema -------------------------------------------------------------
 
@@ -1482,7 +1507,7 @@ class Warehouse:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
         if inserted != rows:
-            raise ValueError(f"{inserted} rows where its footer promises {rows}")
+            raise ValueError(f"{counted(inserted, 'row')} where its footer promises {rows}")
 
     def _about_the_files(self, error: duckdb.Error) -> bool:
         """Whether a failed read of segments may be the files' fault (to look for damaged
@@ -1499,8 +1524,10 @@ class Warehouse:
     ) -> bool:
         """Move `seg` to the spool's quarantine folder, with a warning; whether it left the
         spool. False: it could not be moved (a read-only spool; the warning says why) and is
-        still in place, to be judged again by the next run. A segment gone meanwhile (moved
-        by another run) is not in place either: True."""
+        still in place, to be judged again by the next run. A segment gone meanwhile is not
+        in place either: True, so it is counted as quarantined although nothing was moved
+        (its warning says "not moved to quarantine (No such file or directory)"). No other
+        run can have moved it, as the lock is held: someone removed it by hand."""
         # Never over an earlier quarantined file of that name: it may be the only copy.
         target = spool / QUARANTINE_FOLDER / seg.name
         try:
@@ -1532,12 +1559,13 @@ class Warehouse:
         copies: dict[Segment, tuple[str, str]],
         *,
         progress: bool = False,
-    ) -> tuple[int, tuple[date, ...]]:
+    ) -> tuple[int, tuple[date, ...], tuple[date, ...]]:
         """Insert the segments' events and ledger rows (and the copies', with no events);
-        mark or merge their days."""
+        mark or merge their days. Returns the events, their days, and those of these days
+        that were pruned, whose rollup rows took the late events in (`_merge_late`)."""
         self._record_copies(con, copies)
         if not segments:
-            return 0, ()
+            return 0, (), ()
         expected = sum(footers[seg.name].rows for seg in segments)
         insert = self._insert_sql()
         # Reading the rows is the long part of a run. On a terminal it goes in about
@@ -1574,8 +1602,9 @@ class Warehouse:
             logger.debug("bulk read failed: %s", first_line(exc))
             raise _CorruptBatch(first_line(exc)) from None
         if inserted != expected:
-            logger.debug("read %d rows where the footers promise %d", inserted, expected)
-            raise _CorruptBatch(f"read {inserted} rows where the footers promise {expected}")
+            read = f"read {counted(inserted, 'row')} where the footers promise {expected}"
+            logger.debug("%s", read)
+            raise _CorruptBatch(read)
         self._record(
             con,
             segments,
@@ -1583,9 +1612,8 @@ class Warehouse:
             [footers[seg.name].content_id for seg in segments],
             [None] * len(segments),
         )
-        if days:
-            self._mark_days(con, days)
-        return inserted, days
+        merged = self._mark_days(con, days) if days else ()
+        return inserted, days, merged
 
     def _record_copies(
         self, con: duckdb.DuckDBPyConnection, copies: dict[Segment, tuple[str, str]]
@@ -1769,7 +1797,9 @@ class Warehouse:
                 )
         return tuple(sorted(days))
 
-    def _mark_days(self, con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> None:
+    def _mark_days(self, con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> tuple[date, ...]:
+        """Mark `days` to be rolled up; those already pruned get the late events added to
+        their rollup rows instead (returned)."""
         now = self.clock()
         listed = _date_list(days)
         pruned = [
@@ -1791,6 +1821,7 @@ class Warehouse:
             f"WHERE d NOT IN (SELECT day FROM rollup_days)",
             {"now": now},
         )
+        return tuple(pruned)
 
     def _merge_late(self, con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> None:
         """Add late events of pruned days to those days' rollup rows (sum the measures).

@@ -262,10 +262,11 @@ def test_a_salt_folder_that_is_a_file_is_a_warning(tmp_path: Path) -> None:
 
 
 def test_an_object_store_spool_has_no_salt_folder_of_its_own() -> None:
-    from analytics.cli import _salt_folder
+    from analytics.cli import _local_spool, _salt_folder
 
     def folder(*argv: str) -> Path | None:
-        return _salt_folder(build_parser().parse_args(["rollup", *argv]))
+        args = build_parser().parse_args(["rollup", *argv])
+        return _salt_folder(args, _local_spool(args.spool))
 
     assert folder("--spool", "s3://bucket/spool", "--db", "w.duckdb") is None
     assert folder("--spool", "s3a://bucket/spool", "--engine", "spark") is None

@@ -5,6 +5,7 @@ could not tell a busy file from a hung command."""
 
 from __future__ import annotations
 
+import logging
 import random
 import select
 import subprocess
@@ -15,7 +16,10 @@ from typing import IO
 
 import pytest
 
+from analytics.cli import main
 from analytics.database import LOCK_WAIT_NOTICE_SECONDS
+from analytics.errors import WarehouseLockedError
+from analytics.warehouse import Warehouse
 from tests.cli_support import build_one_day_warehouse, cli
 from tests.warehouse_support import events_for_days, write_events, writer_holding
 
@@ -89,3 +93,40 @@ def test_no_wait_no_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.mark.slow
+def test_main_in_a_program_says_the_wait_once_and_puts_its_logging_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A program that calls main() got the line twice (its own root handler took it too,
+    whatever the root logger's level), and after main() every library wait was still said
+    (review r286 F3): the logger was left at INFO."""
+    _warehouse(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    programs = _Lines()  # the program's own handler; its root logger stays at WARNING
+    logging.getLogger().addHandler(programs)
+    try:
+        with writer_holding(tmp_path / "w.duckdb"):
+            argv = ["prune", "--db", "w.duckdb", "--raw-days", "30", "--wait", "2"]
+            assert main(argv) == 1
+            assert capsys.readouterr().err == WAITING.format(2) + (
+                "analytics: error: database 'w.duckdb' is in use by another process "
+                "(waited 2 s); try again when it has finished\n"
+            )
+            assert programs.lines == []  # said once, by the CLI
+            with pytest.raises(WarehouseLockedError):
+                Warehouse("w.duckdb", lock_timeout=2).run("spool")
+        assert capsys.readouterr().err == ""  # the library waits in silence, as before main()
+        assert programs.lines == []
+    finally:
+        logging.getLogger().removeHandler(programs)

@@ -241,8 +241,8 @@ def test_a_late_segment_in_a_pruned_day_matches_the_warehouse_and_is_added_once(
     assert (spool / f"day={day(1)}" / counted[0]).exists()
     if stop_at is None:
         assert manifest["late_segments"] == 1
-        assert [r.getMessage() for r in caplog.records if "late segments" in r.getMessage()] == [
-            f"spark rollup: adding 1 late segments of spool day {day(1)}, which was pruned,"
+        assert [r.getMessage() for r in caplog.records if "late segment" in r.getMessage()] == [
+            f"spark rollup: adding 1 late segment of spool day {day(1)}, which was pruned,"
             " to its rollups (visitors may count someone twice)"
         ]
 

@@ -87,8 +87,8 @@ def test_spark_counts_an_export_in_the_spool_once_as_duckdb_does(
     assert sum(row[2] + row[4] for row in totals) == 30  # pageviews + bot hits: 3 segments
     assert counts.not_segments == (name,)
     assert [r.getMessage() for r in caplog.records] == [
-        "spark rollup: left 1 files in the spool unread: exports of the warehouse, not "
-        f"segments (first: {name}); move them out of the spool"
+        "spark rollup: left 1 file in the spool unread: an export of the warehouse, not a "
+        f"segment ({name}); move it out of the spool"
     ]
     # The DuckDB rollup of the same spool (it quarantines the export) agrees table by table.
     warehouse_db = tmp_path / "w.duckdb"

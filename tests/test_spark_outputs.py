@@ -109,13 +109,15 @@ def test_spark_rollup_takes_file_uris_for_spool_and_output_and_loads_them(
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_spark_rollup_takes_hadoop_style_file_uris(spark: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("prefix", ["file:", "file://localhost"])
+def test_spark_rollup_takes_hadoop_style_file_uris(spark: Any, tmp_path: Path, prefix: str) -> None:
     # 'file:/abs/path' is how Hadoop and Spark print a local path. Before: "spool folder
-    # 'file:/…' does not exist or is not a folder".
+    # 'file:/…' does not exist or is not a folder". 'file://localhost/abs/path' names the same
+    # folder, which Hadoop refused ("Wrong FS: file://localhost/…, expected: file:///").
     from analytics.spark import spark_rollup
 
     spool = _spark_spool(tmp_path / "spool")
-    counts = spark_rollup(f"file:{spool}", f"file:{tmp_path / 'out'}")
+    counts = spark_rollup(f"{prefix}{spool}", f"{prefix}{tmp_path / 'out'}")
     assert counts["daily_totals"] > 0
     expected = _warehouse_of(spool, tmp_path / "w.duckdb", "UTC")
     assert _spark_rows(tmp_path / "out", tmp_path / "s.duckdb") == expected

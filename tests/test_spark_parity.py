@@ -380,7 +380,7 @@ def test_rollups_survive_pruning_the_spool(
     }
     assert manifest["recomputed_days"] == 0
     assert [r.getMessage() for r in caplog.records if "was pruned" in r.getMessage()] == [
-        f"spark rollup: adding 1 late segments of spool day {pruned}, which was pruned, to its"
+        f"spark rollup: adding 1 late segment of spool day {pruned}, which was pruned, to its"
         " rollups (visitors may count someone twice)"
     ]
 

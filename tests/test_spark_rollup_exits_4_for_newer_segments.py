@@ -77,7 +77,7 @@ def test_the_cli_exits_4_on_every_run_until_the_upgrade(
         assert out.startswith("spark rollup: ")
         assert out.rstrip("\n").endswith(NOTE.format(n=1))
         assert [r.getMessage()[:47] for r in caplog.records] == [
-            "spark rollup: left 1 segments of event schema 2"
+            "spark rollup: left 1 segment of event schema 2 "
         ]
         caplog.clear()
     loaded = sorted_rows(db, "daily_totals")
