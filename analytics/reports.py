@@ -16,8 +16,11 @@ Semantics an analyst relies on (also in README.md, "Reports"):
   salt that changes every day, so one person seen on three days counts three times.
 * `min_visitors` folds every row with fewer visitors (in either period, with compare) into
   one `(other)` row before `top` cuts the list; `(other)` comes last and is not counted in
-  `top`. The time series never shows a folded row on its own. `summary` cannot fold a
-  period: one with pageviews of fewer than K visitors has its numbers withheld (empty).
+  `top`. An `(other)` that would stand for fewer than K visitors takes the smallest shown
+  row too (`rows_to_fold_too`): the table's total less the rows shown is `(other)`, so
+  withholding its numbers hid nothing. The time series never shows a folded row on its own.
+  `summary` cannot fold a period: one with pageviews of fewer than K visitors has its
+  numbers withheld (empty).
   A shown row's time series (chart line, sparkline; `(other)`'s too) judges each bucket
   alone, as the dashboard does: a bucket whose pageviews come from fewer than K visitors
   has no value (None, a gap: 0 would claim no traffic), see `withheld_buckets`.
@@ -33,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import duckdb
 
@@ -58,6 +61,7 @@ DEFAULT_TOP = 10
 # "source / medium / campaign") a missing tag. Stored keys never show as either: see shown_key.
 OTHER = "(other)"
 NONE_LABEL = "(none)"
+Place = TypeVar("Place")
 _RESERVED_LOOKALIKE = re.compile(r"\\*\((?:other|none)\)")
 # trends: a referrer must reach this many pageviews in one of the two periods to rank as
 # rising or falling, or 0.1 % of the period's external pageviews if that is more.
@@ -787,11 +791,15 @@ def _series_for_keys(
 _PERIOD_BOUNDS = re.compile(r"\$(start|end)\b")
 
 
-def _classified(spec: Breakdown, *, compare: bool, threshold: int | None) -> str:
+def _classified(
+    spec: Breakdown, *, compare: bool, threshold: int | None, also_folded: Sequence[int] = ()
+) -> str:
     """A `WITH` clause whose `classified` relation has one row per key of the range (and,
     comparing, of the previous period): the key columns (a referrer's medium too),
     `pageviews`, `visitors`, `pageviews_previous`, `visitors_previous` (0 when absent) and
-    `small` (a row to fold into `(other)`, as `too_small_totals` decides it).
+    `small` (a row to fold into `(other)`, as `too_small_totals` decides it, or one of the
+    rows big enough to show whose places from the smallest up are `also_folded`: see
+    `rows_to_fold_too`).
 
     Ranking and folding run in DuckDB: a flood of distinct paths (a scanner's 404 pages)
     would otherwise become one Python dict per path in every report and dashboard request."""
@@ -822,10 +830,86 @@ def _classified(spec: Breakdown, *, compare: bool, threshold: int | None) -> str
         k = int(threshold)
         # `small_counts` of the previous period: pageviews of fewer than K visitors
         small = f"(visitors < {k} OR (pageviews_previous > 0 AND visitors_previous < {k}))"
+    if not also_folded:
+        classified = f"classified AS (SELECT *, {small} AS small FROM joined)"
+    else:
+        places = ", ".join(str(int(place)) for place in also_folded)
+        classified = f"""judged AS (SELECT *, {small} AS too_small FROM joined),
+    placed AS (
+        SELECT *, row_number() OVER (PARTITION BY too_small {_smallest_first(spec)}) AS place
+        FROM judged
+    ),
+    classified AS (
+        SELECT * EXCLUDE (too_small, place),
+               too_small OR place IN ({places}) AS small
+        FROM placed
+    )"""
     return f"""
 WITH cur AS (SELECT *, TRUE AS present FROM ({spec.sql}) AS q),{joined}
-    classified AS (SELECT *, {small} AS small FROM joined)
+    {classified}
 """
+
+
+def _smallest_first(spec: Breakdown) -> str:
+    """`_order_by` reversed: the row ranked last comes first (keys are distinct: no ties)."""
+    keys = ", ".join(f"{k} DESC NULLS FIRST" for k in spec.keys)
+    return f"ORDER BY pageviews ASC, visitors ASC, {keys}"
+
+
+def _smallest_shown(
+    con: duckdb.DuckDBPyConnection, spec: Breakdown, classified: str, params: Mapping[str, object]
+) -> list[tuple[int, dict[str, Cell], dict[str, Cell]]]:
+    """The candidates of `rows_to_fold_too`: the smallest row big enough to show, and the
+    smallest of those with pageviews in the previous period, by their places from the
+    smallest up (1 is the row ranked last)."""
+    sql = f"""{classified}
+        SELECT place, pageviews, visitors, pageviews_previous, visitors_previous FROM (
+            SELECT *, row_number() OVER ({_smallest_first(spec)}) AS place
+            FROM classified WHERE NOT small
+        ) WHERE place = 1 OR pageviews_previous > 0
+        ORDER BY place LIMIT 2"""
+    return [
+        (
+            int(place),
+            {"pageviews": int(pageviews), "visitors": int(visitors)},
+            {"pageviews": int(pageviews_before), "visitors": int(visitors_before)},
+        )
+        for place, pageviews, visitors, pageviews_before, visitors_before in con.execute(
+            with_domain_days(con, sql), params
+        ).fetchall()
+    ]
+
+
+def rows_to_fold_too(
+    folded: Mapping[str, Cell],
+    folded_before: Mapping[str, Cell] | None,
+    smallest: Sequence[tuple[Place, Mapping[str, Cell], Mapping[str, Cell] | None]],
+    threshold: int | None,
+) -> list[Place]:
+    """Which rows big enough to show go into `(other)` as well, so that it is no small count.
+
+    Every pageview is in exactly one row, so a table's total less the rows it shows is
+    `(other)`: withholding a small `(other)`'s numbers beside the total (the overview's
+    cards, `summary`) would not hide them. Instead the smallest shown row is folded too: it
+    holds at least `threshold` visitors on its own, however its visitors overlap with the
+    folded rows', so `(other)` is then shown, a group of at least `threshold` visitors.
+    `folded`/`folded_before`: `(other)`'s pageviews and visitors (None: not comparing);
+    `smallest`: the rows big enough to show, smallest first (their place, now, before),
+    where only the smallest and the smallest with pageviews before need to be given. A
+    row without pageviews before cannot make a small previous `(other)` big; if none has
+    any, `(other)`'s previous pageviews are the table's previous total anyway."""
+    if threshold is None:
+        return []
+    picked: list[Place] = []
+    now = dict(folded)
+    if folded_before is not None and small_counts(folded_before, threshold):
+        helper = next((c for c in smallest if c[2] and _int(c[2].get("pageviews")) > 0), None)
+        if helper is not None:
+            picked.append(helper[0])
+            now = _sum_metrics([now, helper[1]])
+    if small_counts(now, threshold) and smallest and smallest[0][0] not in picked:
+        picked.append(smallest[0][0])
+    return picked
 
 
 def _order_by(spec: Breakdown) -> str:
@@ -907,6 +991,30 @@ def _breakdown(
     classified = _classified(spec, compare=query.compare, threshold=threshold)
     params = _query_params(window, query.compare)
     names = (*_columns_of(spec), "pageviews_previous", "visitors_previous")
+    tally_sql = """
+        SELECT count(*) FILTER (WHERE NOT small), count(*) FILTER (WHERE small),
+               coalesce(sum(pageviews) FILTER (WHERE small), 0),
+               coalesce(sum(visitors) FILTER (WHERE small), 0),
+               coalesce(sum(pageviews_previous) FILTER (WHERE small), 0),
+               coalesce(sum(visitors_previous) FILTER (WHERE small), 0)
+        FROM classified"""
+    kept_count, folded_count, *folded_sums = con.execute(
+        with_domain_days(con, classified + tally_sql), params
+    ).fetchall()[0]
+    also_folded: list[int] = []
+    folded_now: dict[str, Cell] = dict(zip(METRICS, folded_sums[:2], strict=True))
+    folded_before = dict(zip(METRICS, folded_sums[2:], strict=True)) if query.compare else None
+    if folded_count and too_small_totals(folded_now, folded_before, threshold):
+        candidates = _smallest_shown(con, spec, classified, params)
+        also_folded = rows_to_fold_too(folded_now, folded_before, candidates, threshold)
+    small_count = folded_count
+    if also_folded:
+        classified = _classified(
+            spec, compare=query.compare, threshold=threshold, also_folded=also_folded
+        )
+        kept_count, folded_count, *folded_sums = con.execute(
+            with_domain_days(con, classified + tally_sql), params
+        ).fetchall()[0]
     limit = f"LIMIT {int(query.top)}" if query.top is not None else ""
     cursor = con.execute(
         with_domain_days(
@@ -917,16 +1025,6 @@ def _breakdown(
         params,
     )
     shown_rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
-    tally_sql = f"""{classified}
-        SELECT count(*) FILTER (WHERE NOT small), count(*) FILTER (WHERE small),
-               coalesce(sum(pageviews) FILTER (WHERE small), 0),
-               coalesce(sum(visitors) FILTER (WHERE small), 0),
-               coalesce(sum(pageviews_previous) FILTER (WHERE small), 0),
-               coalesce(sum(visitors_previous) FILTER (WHERE small), 0)
-        FROM classified"""
-    kept_count, folded_count, *folded_sums = con.execute(
-        with_domain_days(con, tally_sql), params
-    ).fetchall()[0]
     kept = [tuple(row[k] for k in spec.keys) for row in shown_rows]
     cut = kept_count - len(kept)
     previous = {
@@ -980,8 +1078,15 @@ def _breakdown(
         notes.append(
             f"Rows with fewer than {threshold} visitors"
             + (" in either period" if query.compare else "")
-            + f" are folded into {OTHER} ({folded_count} folded)."
+            + f" are folded into {OTHER} ({small_count} folded)."
         )
+        if also_folded:
+            notes.append(
+                f"{OTHER} itself would have fewer than {threshold} visitors"
+                + (" in one period" if query.compare else "")
+                + ", which the total less the rows shown would give away: the smallest row big"
+                + f" enough to show is folded too ({len(also_folded)} more folded)."
+            )
         if other_hidden:
             notes.append(
                 f"{OTHER} itself has fewer than {threshold} visitors"

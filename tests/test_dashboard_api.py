@@ -251,11 +251,20 @@ def test_min_visitors_folds_small_rows_into_other(db: Path, kind: str, min_visit
         # Nothing is lost: the table's total is unchanged by folding.
         assert sum(r["pageviews"] for r in body["rows"]) == sum(r["pageviews"] for r in plain)
     else:
-        # (other) would itself stand for fewer than K visitors: its numbers are withheld.
+        # (other) of the small rows alone would stand for fewer than K visitors, which the
+        # table's total less the rows shown would give away: the smallest row big enough to
+        # show is folded too, and (other) is shown.
         assert len(other) == 1
-        assert other[0]["pageviews"] is None
-        assert other[0]["visitors"] is None
-        assert any("not shown" in note for note in body["notes"])
+        big = [row for row in plain if row["visitors"] >= min_visitors]  # ranked
+        if big:
+            assert big[-1] not in shown
+            assert other[0]["pageviews"] == sum(r["pageviews"] for r in [*small, big[-1]])
+            assert other[0]["visitors"] >= min_visitors
+            assert any(note.startswith(f"{OTHER} itself would") for note in body["notes"])
+        else:  # (other) is the table's total, which the cards show anyway
+            assert other[0]["pageviews"] is None
+            assert other[0]["visitors"] is None
+            assert any("not shown" in note for note in body["notes"])
     assert body["min_visitors"] == min_visitors
 
 

@@ -391,7 +391,9 @@ def _key_columns(kind: str) -> tuple[str, ...]:
 
 def _fold(kind: str, rows: list[dict[str, Any]], k: int, compare: bool) -> list[dict[str, Any]]:
     """README "Small-count suppression": fewer than K visitors (in either period, a previous
-    period with pageviews) folds the row into `(other)`, which comes last."""
+    period with pageviews) folds the row into `(other)`, which comes last. An `(other)` with
+    pageviews of fewer than K visitors (in a period) takes the smallest row kept that has
+    pageviews in that period too: the table's total less the rows kept would give it away."""
 
     def small(row: dict[str, Any]) -> bool:
         if row["visitors"] < k:
@@ -402,6 +404,13 @@ def _fold(kind: str, rows: list[dict[str, Any]], k: int, compare: bool) -> list[
     folded = [row for row in rows if small(row)]
     if not folded:
         return kept
+    for suffix in ("_previous", "") if compare else ("",):
+        pageviews = sum(row[f"pageviews{suffix}"] for row in folded)
+        if pageviews and sum(row[f"visitors{suffix}"] for row in folded) < k:
+            helpers = [row for row in kept if row[f"pageviews{suffix}"] > 0]
+            if helpers:
+                kept.remove(helpers[-1])
+                folded.append(helpers[-1])
     other: dict[str, Any] = {column: None for column in rows[0]}
     other[_key_columns(kind)[0]] = "(other)"
     for measure in ("pageviews", "visitors"):

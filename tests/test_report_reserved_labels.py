@@ -234,7 +234,8 @@ def test_shown_keys_are_one_to_one_and_never_a_reserved_label(stored: Any, shown
 
 def test_stored_texts_that_look_escaped_stay_distinct_in_the_report(tmp_path: Path) -> None:
     visits = [(tags(text), 3) for text in ("(other)", "\\(other)", "\\\\(other)")]
-    db = warehouse(tmp_path, [*visits, (tags("tiny"), 1)])
+    # Two small rows, an (other) of K visitors: a smaller one would take a shown row too.
+    db = warehouse(tmp_path, [*visits, (tags("tiny"), 1), (tags("small"), 2)])
     rows = json.loads(render(run_report(db, query("campaigns", min_visitors=K)), "json"))
     assert sorted(row["utm_source"] for row in rows) == sorted(
         ["\\(other)", "\\\\(other)", "\\\\\\(other)", OTHER]

@@ -7,9 +7,11 @@ series (pageviews only) does not carry.
 
 Small-count suppression (`min_visitors`, K): no number the dashboard shows stands for fewer
 than K visitors. A table row with fewer than K visitors over the range (in either period when
-comparing) is folded into `(other)`; a time-series bucket with pageviews but fewer than K
-visitors is shown as suppressed (null), with enough others that the series' total cannot
-give it away (`series`); a referrer with fewer than K visitors is not shown.
+comparing) is folded into `(other)`, with the smallest shown row when `(other)` would be a
+small count the cards less the rows shown would give away (`reports.rows_to_fold_too`); a
+time-series bucket with pageviews but fewer than K visitors is shown as suppressed (null),
+with enough others that the series' total cannot give it away (`series`); a referrer with
+fewer than K visitors is not shown.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from analytics.reports import (
     check,
     pageviews_after_range,
     periods,
+    rows_to_fold_too,
     shown_key,
     too_small_totals,
     with_domain_days,
@@ -77,8 +80,9 @@ WITH found AS (
       AND referrer_domain = $referrer
     GROUP BY path
 ), classified AS (
-    SELECT *, CAST($min_visitors AS BIGINT) IS NOT NULL AND pageviews > 0
-              AND visitors < CAST($min_visitors AS BIGINT) AS small
+    SELECT *, (CAST($min_visitors AS BIGINT) IS NOT NULL AND pageviews > 0
+               AND visitors < CAST($min_visitors AS BIGINT))
+              OR path IS NOT DISTINCT FROM $also_folded AS small
     FROM found
 )
 """
@@ -95,6 +99,14 @@ REFERRER_PAGES_TALLY_SQL = (
        coalesce(sum(pageviews) FILTER (WHERE small), 0),
        coalesce(sum(visitors) FILTER (WHERE small), 0)
 FROM classified
+"""
+)
+# The smallest page big enough to show: folded too when (other) would be a small count.
+REFERRER_PAGES_SMALLEST_SQL = (
+    _REFERRER_PAGES
+    + """SELECT path, pageviews, visitors FROM classified WHERE NOT small
+ORDER BY pageviews, visitors, path DESC
+LIMIT 1
 """
 )
 
@@ -317,15 +329,30 @@ def pages_of_referrer(
         "site": params.site,
         "referrer": params.referrer,
     }
-    bound = {**bound, "min_visitors": min_visitors, "limit": params.limit}
+    bound = {**bound, "min_visitors": min_visitors, "also_folded": None}
+    kept, folded, folded_pageviews, folded_visitors = con.execute(
+        REFERRER_PAGES_TALLY_SQL, bound
+    ).fetchall()[0]
+    small_count = folded
+    # The referrer's cards less the pages shown would give a small (other) away: the
+    # smallest page shown goes into it too (the reports' rule, `rows_to_fold_too`).
+    folded_counts: dict[str, Cell] = {"pageviews": folded_pageviews, "visitors": folded_visitors}
+    if folded and too_small_totals(folded_counts, None, min_visitors):
+        smallest = con.execute(REFERRER_PAGES_SMALLEST_SQL, bound).fetchall()
+        candidates = [(path, {"pageviews": pv, "visitors": v}, None) for path, pv, v in smallest]
+        also_folded = rows_to_fold_too(folded_counts, None, candidates, min_visitors)
+        if also_folded:
+            bound = {**bound, "also_folded": also_folded[0]}
+            kept, folded, folded_pageviews, folded_visitors = con.execute(
+                REFERRER_PAGES_TALLY_SQL, bound
+            ).fetchall()[0]
     # A stored path "(other)" is shown as "\\(other)", apart from the folded row (shown_key).
     rows: list[dict[str, Cell]] = [
         {"path": str(shown_key(path)), "pageviews": int(pageviews), "visitors": int(visitors)}
-        for path, pageviews, visitors in con.execute(REFERRER_PAGES_SQL, bound).fetchall()
+        for path, pageviews, visitors in con.execute(
+            REFERRER_PAGES_SQL, {**bound, "limit": params.limit}
+        ).fetchall()
     ]
-    kept, folded, folded_pageviews, folded_visitors = con.execute(
-        REFERRER_PAGES_TALLY_SQL, {k: v for k, v in bound.items() if k != "limit"}
-    ).fetchall()[0]
     other_hidden = False
     if folded:
         other: dict[str, Cell] = {
@@ -348,8 +375,14 @@ def pages_of_referrer(
     if min_visitors is not None:
         notes.append(
             f"Pages with fewer than {min_visitors} visitors are folded into {OTHER} "
-            f"({folded} folded)."
+            f"({small_count} folded)."
         )
+        if folded > small_count:
+            notes.append(
+                f"{OTHER} itself would have fewer than {min_visitors} visitors, which the "
+                "referrer's totals less the pages shown would give away: the smallest page big "
+                f"enough to show is folded too ({folded - small_count} more folded)."
+            )
         if other_hidden:
             notes.append(
                 f"{OTHER} itself has fewer than {min_visitors} visitors: its numbers are not shown."
