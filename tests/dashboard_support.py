@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -138,3 +140,19 @@ def get(
 ) -> httpx.Response:
     """A GET of `path` on `app`, as `call` makes it."""
     return call(app, "GET", path, params, headers=headers, auth=auth)
+
+
+@contextmanager
+def served_with_threshold(db: Path, min_visitors: int) -> Iterator[str]:
+    """The dashboard of `db` with `min_visitors` under a real uvicorn, mounted at /analytics
+    (tests/apps/dashboard_app.py); yields its base URL."""
+    from tests.support import uvicorn_server
+
+    env = {
+        "DASHBOARD_DB": str(db),
+        "DASHBOARD_USER": USER,
+        "DASHBOARD_PASSWORD": PASSWORD,
+        "DASHBOARD_MIN_VISITORS": str(min_visitors),
+    }
+    with uvicorn_server("tests.apps.dashboard_app:create_app", env=env, factory=True) as served:
+        yield f"{served[0]}/analytics"

@@ -22,8 +22,7 @@ import pytest
 from analytics.event import Event
 from analytics.reports import OTHER, Report, ReportQuery, rows_to_fold_too, run_report
 from analytics.warehouse import Warehouse
-from tests.dashboard_support import PASSWORD, USER
-from tests.support import uvicorn_server
+from tests.dashboard_support import PASSWORD, USER, served_with_threshold
 from tests.warehouse_support import DIRECT_VISIT, fixed_clock, write_events
 
 K = 3
@@ -91,14 +90,8 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def dashboard(db: Path) -> Iterator[str]:
     """The dashboard with K under uvicorn, mounted at /analytics (tests/apps/dashboard_app.py)."""
-    env = {
-        "DASHBOARD_DB": str(db),
-        "DASHBOARD_USER": USER,
-        "DASHBOARD_PASSWORD": PASSWORD,
-        "DASHBOARD_MIN_VISITORS": str(K),
-    }
-    with uvicorn_server("tests.apps.dashboard_app:create_app", env=env, factory=True) as served:
-        yield f"{served[0]}/analytics"
+    with served_with_threshold(db, K) as base:
+        yield base
 
 
 def served(base: str, path: str, query: dict[str, str]) -> dict[str, Any]:

@@ -263,6 +263,22 @@ FORK_ENDS_BEFORE_LATE_EVENTS = (
 )
 
 
+def _run_script(script: Path, *args: object) -> subprocess.CompletedProcess[str]:
+    """Run `script` with `args` in a fresh interpreter that imports this tree; it must exit 0
+    without a traceback (a failed close at exit is one log line, never a traceback)."""
+    done = subprocess.run(
+        [sys.executable, str(script), *map(str, args)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    return done
+
+
 @pytest.mark.parametrize(
     ("method", "made_in", "late"),
     [
@@ -291,23 +307,7 @@ def test_a_multiprocessing_worker_that_exits_without_closing_writes_its_events_o
 ) -> None:
     script = tmp_path / "workers.py"  # a file: "spawn" re-imports the main module
     script.write_text(MULTIPROCESSING_EXIT_SCRIPT)
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(script),
-            str(tmp_path / "spool"),
-            method,
-            made_in,
-            str(late and "late"),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
+    _run_script(script, tmp_path / "spool", method, made_in, str(late and "late"))
     expected = [f"/worker/{n}" for n in range(5)] + ([f"/late/{n}" for n in range(5)] * late)
     assert sorted(_paths(tmp_path / "spool")) == sorted(expected)
 
@@ -366,19 +366,7 @@ def test_a_pool_worker_closes_the_inherited_recorder_only_if_it_recorded(
     script = tmp_path / "pool.py"
     script.write_text(POOL_SCRIPT)
     calls = tmp_path / "clock-calls"
-    done = subprocess.run(
-        [
-            *(sys.executable, str(script), str(tmp_path / "spool"), str(calls)),
-            "record" if tasks_record else "nothing",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
+    done = _run_script(script, tmp_path / "spool", calls, "record" if tasks_record else "nothing")
     report = json.loads(done.stdout.splitlines()[-1])
     called_in = {int(pid) for pid in calls.read_text().split()}
     tasks = [f"/task/{n}" for n in range(6)] if tasks_record else []

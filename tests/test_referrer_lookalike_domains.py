@@ -213,24 +213,8 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A warehouse of DAY whose referrers were classified from HEADERS by the recorder's
     own parser, 3 visitors each."""
     root = tmp_path_factory.mktemp("lookalikes")
-    events = []
-    for index, raw in enumerate(HEADERS.values()):
-        found = parse_referrer(raw, "example.com")
-        for visitor in range(3):
-            events.append(
-                DIRECT_VISIT._replace(
-                    ts=datetime(2026, 3, 2, 12, index, visitor, tzinfo=UTC),
-                    visitor_id=index * 10 + visitor,
-                    referrer_host=found.host,
-                    referrer_domain=found.domain,
-                    referrer_medium=found.medium,
-                    referrer_source=found.source,
-                )
-            )
-    write_events(root / "spool", events)
-    path = root / "w.duckdb"
-    Warehouse(path, clock=fixed_clock(datetime(2026, 3, 10, tzinfo=UTC))).run(root / "spool")
-    return path
+    found = [parse_referrer(raw, "example.com") for raw in HEADERS.values()]
+    return _warehouse(root, found, visitors=3)
 
 
 def _table_keys(text: str) -> list[str]:
