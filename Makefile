@@ -34,6 +34,7 @@ lint: venv
 
 test: venv
 	@bash scripts/ensure-chromium
+	@bash scripts/ensure-nginx
 	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -234,6 +234,9 @@ class ConsentMiddleware:
         # Whether a decision from a clock further ahead than tolerated was logged (see
         # `_kept_for_other_hosts`): once is enough.
         self._warned_clock = False
+        # Whether a consent endpoint was reached over https through a proxy the server does not
+        # believe (see `_warn_unread_proxy_scheme`): once is enough.
+        self._warned_proxy_scheme = False
         # A wrapped middleware may offer `observed_path(scope)` and `observe_response(scope,
         # path, message)`: all it does for a request, as one call at `http.response.start`
         # (None from the first: call it as usual). The gate wraps `send` anyway, so it calls that
@@ -401,6 +404,28 @@ class ConsentMiddleware:
             ending = unfinished()
             if ending is not None:
                 await ending
+
+    def _warn_unread_proxy_scheme(self, headers: dict[str, str]) -> None:
+        """Say once that a consent request claims https while the server reports http: the
+        sign of a TLS proxy whose word on the scheme went unread, which costs the consent
+        cookie its Secure attribute without a sound.
+
+        Behind nginx or Caddy the server sees plain http; it believes `X-Forwarded-Proto` only
+        from the addresses it trusts (uvicorn and gunicorn: 127.0.0.1 and ::1 unless
+        `--forwarded-allow-ips` names the proxy; hypercorn and granian: nobody, unless wrapped).
+        A proxy in another container is the common case. The claim is not believed here either
+        (any client can send it, a scanner too): it only makes the mistake visible in the log,
+        worded so that it does not say a proxy is there."""
+        if not _claims_https(headers):
+            return
+        self._warned_proxy_scheme = True
+        logger.warning(
+            "cookiewall: a consent request says it was forwarded from https (X-Forwarded-Proto"
+            " or Forwarded) but the server reports http, so the consent cookie is set without"
+            " Secure: if a TLS proxy is in front, have the server believe it (uvicorn/gunicorn"
+            " --forwarded-allow-ips=<proxy address>, hypercorn's ProxyFixMiddleware), or give"
+            " cookie_name a __Host- prefix"
+        )
 
     def _is_secure(self, scope: Scope) -> bool:
         """Whether the gate's own cookies get Secure: as configured, else when served by https.
@@ -1211,6 +1236,8 @@ class ConsentMiddleware:
             name: ("; " if name == "cookie" else ", ").join(values)
             for name, values in fields.items()
         }
+        if not secure and self.secure is None and not self._warned_proxy_scheme:
+            self._warn_unread_proxy_scheme(headers)
         request = Request(dict(scope), receive, consent, secure, site, headers)
         reply = await handler(request)
         response_headers = list(reply.headers)
@@ -1230,6 +1257,49 @@ class ConsentMiddleware:
         )
         body = b"" if scope["method"] == "HEAD" else reply.body
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _claims_https(headers: dict[str, str]) -> bool:
+    """Whether the request says it reached a proxy over https: an `X-Forwarded-Proto` list
+    or a Forwarded element (any hop, as either header may list several) naming https."""
+    said = headers.get("x-forwarded-proto", "").split(",")
+    if any(part.strip().lower() == "https" for part in said):
+        return True
+    forwarded = headers.get("forwarded", "")
+    # Parsed only when it could name the scheme: a long field costs a scan by character.
+    return "proto" in forwarded.lower() and any(
+        name == "proto" and value.lower() == "https" for name, value in _forwarded_pairs(forwarded)
+    )
+
+
+def _forwarded_pairs(field: str) -> Iterable[tuple[str, str]]:
+    """The (lowercased name, unquoted value) pairs of a Forwarded field (RFC 7239 4):
+    comma-separated elements of semicolon-separated pairs, a value a token or a quoted string,
+    in which `,`, `;` and `=` are plain characters. Parsed, never searched: `xproto=https` or
+    `for="_proto=https"` say nothing of the scheme."""
+    pieces: list[str] = []
+    piece: list[str] = []
+    quoted = escaped = False
+    for char in field:
+        if escaped:
+            escaped = False
+        elif quoted and char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char in ",;" and not quoted:
+            pieces.append("".join(piece))
+            piece = []
+            continue
+        piece.append(char)
+    pieces.append("".join(piece))
+    for pair in pieces:
+        name, equals, value = pair.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        if equals:
+            yield name.strip().lower(), value
 
 
 def _count_gate() -> None:
