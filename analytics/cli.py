@@ -847,7 +847,7 @@ def _py4j_network_error(error: BaseException) -> bool:
 def _report(args: argparse.Namespace) -> int:
     # Imported here so that rollup/export/prune never pay for (or depend on) the renderers.
     from analytics.export import database_part
-    from analytics.render import render
+    from analytics.render import FORMATS_WITH_NOTES, render
     from analytics.reports import ReportQuery, run_report
 
     if args.kind not in KINDS:
@@ -892,6 +892,11 @@ def _report(args: argparse.Namespace) -> int:
     for warning in report.warnings:
         # Not through the logging handler: a warning about the command line, said once.
         print(f"{PROG}: WARNING: {_printable(' '.join(warning.split()))}", file=sys.stderr)
+    if args.format not in FORMATS_WITH_NOTES:
+        # Facts about the data, not errors: a table or HTML page holds them as notes (and
+        # a daily cron job would mail them every day); CSV and JSON have no place for them.
+        for caveat in report.caveats:
+            print(f"{PROG}: note: {_printable(' '.join(caveat.split()))}", file=sys.stderr)
     return 0
 
 

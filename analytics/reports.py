@@ -127,6 +127,11 @@ class Report:
     # What the reader may have got wrong (a --site the database has never seen): the CLI
     # prints these on stderr, where a cron mail shows them; they are in `notes` too.
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # Facts about the data that change how the rows read (a comparison's two periods not
+    # alike), not mistakes of the reader: in `notes` too, where a table or HTML page shows
+    # them; the CLI prints them on stderr only for a format without notes (CSV, JSON), so a
+    # cron job's table does not mail the same fact every day.
+    caveats: tuple[str, ...] = field(default_factory=tuple)
 
     def label(self, row: Mapping[str, Cell]) -> str:
         """The row's key as one readable string (campaigns join their three parts)."""
@@ -465,6 +470,11 @@ def run_report(
         ]
         if warnings:
             report = replace(report, notes=(*report.notes, *warnings), warnings=tuple(warnings))
+        if window.query.compare or window.query.kind == "trends":
+            # A comparison's rises and falls are only as whole as its two periods.
+            today = window.query.today or warehouse_today(con)
+            gaps = comparison_gaps(con, window.start, window.end, query.site, today)
+            report = replace(report, notes=(*report.notes, *gaps), caveats=gaps)
         return report
     finally:
         con.close()
@@ -599,6 +609,128 @@ def pageviews_after_range(
     if row is None or row[0] or not row[1]:
         return None
     return DaysAfter(pageviews=int(row[1]), first=row[3], last=row[2])
+
+
+def _spans(days: Sequence[date]) -> list[tuple[date, date]]:
+    """Sorted days as runs of consecutive days (first, last)."""
+    spans: list[tuple[date, date]] = []
+    for day in days:
+        if spans and day == spans[-1][1] + timedelta(days=1):
+            spans[-1] = (spans[-1][0], day)
+        else:
+            spans.append((day, day))
+    return spans
+
+
+def _days_named(days: Sequence[date]) -> str:
+    """`3 days (2026-11-10 … 2026-11-11, 2026-11-20)`: the first runs named, the days of the
+    rest counted ("and 8 more days": counted as runs, "and 4 more", the named days and the
+    rest did not add up to the total)."""
+    spans = _spans(days)
+    named = ", ".join(
+        f"{first}" if first == last else f"{first} … {last}" for first, last in spans[:5]
+    )
+    rest = sum((last - first).days + 1 for first, last in spans[5:])
+    if rest:
+        named += f" and {rest} more day{'' if rest == 1 else 's'}"
+    return f"{len(days)} day{'' if len(days) == 1 else 's'} ({named})"
+
+
+def _not_over(start: date, end: date, today: date) -> str:
+    """The range's sentence when it reaches today or later (`comparison_gaps`)."""
+    if start > today:
+        return (
+            f"The range {start} … {end} lies after today ({today}): it has not begun, so it "
+            "holds no data and its changes against the previous period say nothing yet."
+        )
+    later = (end - today).days
+    after = (
+        f" and the {later} day{'' if later == 1 else 's'} after it have not begun" if later else ""
+    )
+    return (
+        f"The range ends {end}, but today ({today}) is not over{after}: the range's totals "
+        "are short of a whole period, so falls against the previous period are overstated."
+    )
+
+
+def comparison_gaps(
+    con: duckdb.DuckDBPyConnection, start: date, end: date, site: str | None, today: date
+) -> tuple[str, ...]:
+    """What makes a comparison of `start`..`end` with the period of equal length before it
+    unlike for like, one sentence each: the previous period reaching back before the first
+    day the warehouse recorded anything (a site 40 days old compared over 28 days showed
+    every referrer "rising" +126 %, its previous period holding 12 days), days of either
+    period with no recorded request at all (the recorder or the rollup did not run), and a
+    period that holds today or later days (not over, or not begun). `today`: today in the
+    warehouse's zone, where its days are cut. Empty when none applies, or when it cannot be
+    told. One query over `daily_totals`, where every recorded request, a bot's included,
+    gives its day a row."""
+    days = (end - start).days + 1
+    previous_start, previous_end = start - timedelta(days=days), start - timedelta(days=1)
+    try:
+        row = con.execute(
+            "SELECT min(day), list(DISTINCT day) FILTER (WHERE day BETWEEN $from AND $end) "
+            "FROM daily_totals WHERE (CAST($site AS VARCHAR) IS NULL OR site = $site)",
+            {"from": previous_start, "end": end, "site": site},
+        ).fetchone()
+    except duckdb.Error:  # no daily_totals: the report says what the file is
+        return ()
+    if row is None or row[0] is None:
+        return ()  # nothing recorded at all (for an unknown --site, `unknown_site` says so)
+    first: date = row[0]
+    if first > end:
+        # Both periods precede the data: 0 against 0, nothing overstated, but an empty
+        # report with an explicit end said nothing of why.
+        return (
+            f"Nothing was recorded before {first}: neither the range {start} … {end} nor the "
+            f"previous period {previous_start} … {previous_end} holds data, so there is "
+            "nothing to compare.",
+        )
+    held = set(row[1] or ())
+    notes: list[str] = []
+    if previous_start < first:
+        if first > previous_end:
+            notes.append(
+                f"Nothing was recorded before {first}: the previous period {previous_start} "
+                f"… {previous_end} holds no data, so every change is measured from 0."
+            )
+        else:
+            missing = (first - previous_start).days
+            notes.append(
+                f"The previous period {previous_start} … {previous_end} starts before "
+                f"{first}, the first day anything was recorded: {missing} of its {days} days "
+                "hold no data, so it is not a whole period and rises against it are overstated."
+            )
+    # Days before the first recorded one are said above; today and later, below.
+    last_whole = min(end, today - timedelta(days=1))
+    empty = [
+        day
+        for offset in range((last_whole - max(first, previous_start)).days + 1)
+        if (day := max(first, previous_start) + timedelta(days=offset)) not in held
+    ]
+    for name, low, high in (
+        ("the range", start, end),
+        ("the previous period", previous_start, previous_end),
+    ):
+        gaps = [day for day in empty if low <= day <= high]
+        if gaps:
+            notes.append(
+                f"Nothing at all was recorded, not even a bot's request, on {_days_named(gaps)} "
+                f"of {name}: the recorder or the rollup may not have run (or the site had no "
+                "requests), so its totals may be short."
+            )
+    if end >= today:
+        notes.append(_not_over(start, end, today))
+    if previous_end >= today:
+        # Only when the range lies after today: the previous period is no whole one either.
+        notes.append(
+            f"The previous period {previous_start} … {previous_end} lies after today too: it "
+            "holds no data either."
+            if previous_start > today
+            else f"The previous period {previous_start} … {previous_end} holds today "
+            f"({today}), which is not over: it is not a whole period either."
+        )
+    return tuple(notes)
 
 
 def _today_where_stored(path: Path) -> date | None:

@@ -92,6 +92,7 @@ def timeseries_data(snapshot: Snapshot, params: Params, ctx: Context) -> dict[st
         notes=[
             *found.notes,
             *after_range_notes(snapshot, params, ctx, found.totals["pageviews"] == 0),
+            *queries.comparison_notes(con, params, ctx.clock(), snapshot.timezone),
         ],
     )
     return data
@@ -107,7 +108,11 @@ def breakdown_data(snapshot: Snapshot, params: Params, ctx: Context, kind: str) 
         "limit": params.limit,
         "columns": list(report.columns),
         "rows": report.rows,
-        "notes": list(report.notes) + after_range_notes(snapshot, params, ctx, not report.rows),
+        "notes": [
+            *report.notes,
+            *after_range_notes(snapshot, params, ctx, not report.rows),
+            *queries.comparison_notes(snapshot.cursor(), params, ctx.clock(), snapshot.timezone),
+        ],
     }
 
 

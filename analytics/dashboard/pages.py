@@ -211,13 +211,25 @@ def after_range_notice(
     )
 
 
+def comparison_notice(snapshot: Snapshot, params: Params, ctx: Context) -> str:
+    """Says, above the cards, why their "previous" values are not a like-for-like period
+    (`queries.comparison_notes`); empty when they are, or without `compare`."""
+    notes = queries.comparison_notes(snapshot.cursor(), params, ctx.clock(), snapshot.timezone)
+    return "".join(f'<p class="notice" role="status">{escape(note)}</p>' for note in notes)
+
+
 def overview_body(
     snapshot: Snapshot, params: Params, ctx: Context, root: str, notice: str = ""
 ) -> str:
     """`notice`: HTML shown above the picker (see `referrer_notice`)."""
     con = snapshot.cursor()
     found = queries.series(con, params, ctx.min_visitors)
-    parts = [notice, templates.picker(f"{root}/", params, snapshot.sites), _cards(found, params)]
+    parts = [
+        notice,
+        templates.picker(f"{root}/", params, snapshot.sites),
+        comparison_notice(snapshot, params, ctx),
+        _cards(found, params),
+    ]
     if found.totals["pageviews"] == 0:
         parts.insert(1, after_range_notice(snapshot, params, ctx, root, "/"))
     parts.append(
@@ -273,6 +285,7 @@ def referrer_body(
     found = queries.series(con, params, ctx.min_visitors)
     if found.totals["pageviews"] == 0:
         parts.insert(1, after_range_notice(snapshot, params, ctx, root, "/referrer"))
+    parts.append(comparison_notice(snapshot, params, ctx))
     parts.append(_cards(found, params))
     parts.append(
         templates.chart_section(

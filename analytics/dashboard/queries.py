@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import duckdb
 
@@ -35,6 +35,7 @@ from analytics.reports import (
     ReportQuery,
     build_report,
     check,
+    comparison_gaps,
     pageviews_after_range,
     periods,
     rows_to_fold_too,
@@ -43,6 +44,7 @@ from analytics.reports import (
     with_domain_days,
     withheld_buckets,
 )
+from analytics.timezones import local_date
 
 BREAKDOWN_KINDS = ("referrers", "sources", "pages", "campaigns")
 
@@ -471,3 +473,24 @@ def only_after_range(
         grain=grain,
         chosen_grain=params.grain,
     )
+
+
+def comparison_notes(
+    con: duckdb.DuckDBPyConnection, params: Params, now: datetime, zone: str
+) -> list[str]:
+    """With `compare`, what makes the comparison unlike for like (`comparison_gaps`: a
+    previous period before the first recorded day, days with nothing recorded, a range into
+    today): the cards' "previous: 400 (+126 %)" of a site 40 days old said nothing of it.
+    Dates only, no counts, so nothing for small-count suppression to hide.
+
+    Whether a day is over is asked at `now` in `zone`, the warehouse's, where its days are
+    cut (as `analytics report` does), not in the dashboard's `timezone=`, which only ends
+    the default range: a UTC warehouse shown in Los Angeles called its last whole day "not
+    over"."""
+    if not params.compare:
+        return []
+    try:
+        today = local_date(now, zone)
+    except ValueError:  # a zone this duckdb does not know: UTC, as `Context.today` falls back
+        today = local_date(now, "UTC")
+    return list(comparison_gaps(con, params.start, params.end, params.site, today))

@@ -17,6 +17,8 @@ from analytics.render.table import terminal_encoding as checked_encoding
 from analytics.reports import Report, ReportError
 
 FORMATS = ("table", "csv", "json", "html")
+# The formats that print a report's notes (CSV and JSON are its rows alone).
+FORMATS_WITH_NOTES = ("table", "html")
 
 _RENDERERS: dict[str, Callable[..., str]] = {
     "table": render_table,
@@ -50,4 +52,4 @@ def render(
     return renderer(report)
 
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["FORMATS", "FORMATS_WITH_NOTES", "render"]
