@@ -52,6 +52,7 @@ from analytics.idn_display import shown_host
 from analytics.report_kinds import KINDS as KINDS  # re-exported: tests and callers read it here
 from analytics.tables import EMPTY_MIX, MIX_TABLES, REFERRER_DOMAINS_FALLBACK
 from analytics.timezones import local_date
+from analytics.wording import counted
 
 GRAINS = ("day", "week", "month")
 TRENDS = ("rising", "falling", "new")
@@ -459,11 +460,12 @@ def run_report(
         report = build_report(con, window)
         # The missing device or consent days are a warning too: a CSV or JSON report has no
         # notes, and its totals would be silently short (the CLI prints warnings to stderr).
+        after_range = None if query.end is not None else only_after_range(con, window)
         warnings = [
             warning
             for warning in (
                 None if query.site is None else unknown_site(con, query.site),
-                None if query.end is not None else only_after_range(con, window),
+                after_range,
                 mix_note,
             )
             if warning is not None
@@ -473,7 +475,9 @@ def run_report(
         if window.query.compare or window.query.kind == "trends":
             # A comparison's rises and falls are only as whole as its two periods.
             today = window.query.today or warehouse_today(con)
-            gaps = comparison_gaps(con, window.start, window.end, query.site, today)
+            gaps = comparison_gaps(
+                con, window.start, window.end, query.site, today, emptiness_said=bool(after_range)
+            )
             report = replace(report, notes=(*report.notes, *gaps), caveats=gaps)
         return report
     finally:
@@ -632,8 +636,8 @@ def _days_named(days: Sequence[date]) -> str:
     )
     rest = sum((last - first).days + 1 for first, last in spans[5:])
     if rest:
-        named += f" and {rest} more day{'' if rest == 1 else 's'}"
-    return f"{len(days)} day{'' if len(days) == 1 else 's'} ({named})"
+        named += f" and {counted(rest, 'more day')}"
+    return f"{counted(len(days), 'day')} ({named})"
 
 
 def _not_over(start: date, end: date, today: date) -> str:
@@ -644,17 +648,26 @@ def _not_over(start: date, end: date, today: date) -> str:
             "holds no data and its changes against the previous period say nothing yet."
         )
     later = (end - today).days
-    after = (
-        f" and the {later} day{'' if later == 1 else 's'} after it have not begun" if later else ""
-    )
+    after = f" and the {_not_begun(later)}" if later else ""
     return (
         f"The range ends {end}, but today ({today}) is not over{after}: the range's totals "
         "are short of a whole period, so falls against the previous period are overstated."
     )
 
 
+def _not_begun(later: int) -> str:
+    """`1 day after it has not begun`, `2 days after it have not begun`."""
+    return counted(later, "day after it has not begun", "days after it have not begun")
+
+
 def comparison_gaps(
-    con: duckdb.DuckDBPyConnection, start: date, end: date, site: str | None, today: date
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    site: str | None,
+    today: date,
+    *,
+    emptiness_said: bool = False,
 ) -> tuple[str, ...]:
     """What makes a comparison of `start`..`end` with the period of equal length before it
     unlike for like, one sentence each: the previous period reaching back before the first
@@ -664,7 +677,11 @@ def comparison_gaps(
     period that holds today or later days (not over, or not begun). `today`: today in the
     warehouse's zone, where its days are cut. Empty when none applies, or when it cannot be
     told. One query over `daily_totals`, where every recorded request, a bot's included,
-    gives its day a row."""
+    gives its day a row.
+
+    `emptiness_said`: the caller already says why the range is empty and how to reach the
+    data after it (`only_after_range`), so a range before the first recorded day gets no
+    second note about the same fact."""
     days = (end - start).days + 1
     previous_start, previous_end = start - timedelta(days=days), start - timedelta(days=1)
     try:
@@ -680,7 +697,11 @@ def comparison_gaps(
     first: date = row[0]
     if first > end:
         # Both periods precede the data: 0 against 0, nothing overstated, but an empty
-        # report with an explicit end said nothing of why.
+        # report with an explicit end said nothing of why. The default range (ending
+        # yesterday) of a site first recorded today has `only_after_range`'s note instead,
+        # which also says which `--to` reaches the data.
+        if emptiness_said:
+            return ()
         return (
             f"Nothing was recorded before {first}: neither the range {start} … {end} nor the "
             f"previous period {previous_start} … {previous_end} holds data, so there is "
@@ -695,11 +716,15 @@ def comparison_gaps(
                 f"… {previous_end} holds no data, so every change is measured from 0."
             )
         else:
-            missing = (first - previous_start).days
+            missing = counted(
+                (first - previous_start).days,
+                f"of its {days} days holds",
+                f"of its {days} days hold",
+            )
             notes.append(
                 f"The previous period {previous_start} … {previous_end} starts before "
-                f"{first}, the first day anything was recorded: {missing} of its {days} days "
-                "hold no data, so it is not a whole period and rises against it are overstated."
+                f"{first}, the first day anything was recorded: {missing} no data, so it is "
+                "not a whole period and rises against it are overstated."
             )
     # Days before the first recorded one are said above; today and later, below.
     last_whole = min(end, today - timedelta(days=1))
@@ -723,12 +748,14 @@ def comparison_gaps(
         notes.append(_not_over(start, end, today))
     if previous_end >= today:
         # Only when the range lies after today: the previous period is no whole one either.
+        later = (previous_end - today).days
+        after = f", and the {_not_begun(later)}" if later else ""
         notes.append(
             f"The previous period {previous_start} … {previous_end} lies after today too: it "
             "holds no data either."
             if previous_start > today
             else f"The previous period {previous_start} … {previous_end} holds today "
-            f"({today}), which is not over: it is not a whole period either."
+            f"({today}), which is not over{after}: it is not a whole period either."
         )
     return tuple(notes)
 

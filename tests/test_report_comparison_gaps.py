@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from html import unescape
 from pathlib import Path
 
@@ -32,6 +33,8 @@ DOWN = [TODAY - timedelta(days=40), TODAY - timedelta(days=39), TODAY - timedelt
 # one whose days -10 … -8 have bot requests only, one recorded every third day.
 YOUNG, BOTS, SPARSE = "young.example", "bots.example", "sparse.example"
 BOT_ONLY = [TODAY - timedelta(days=10), TODAY - timedelta(days=9), TODAY - timedelta(days=8)]
+# A site recorded on one day only: asked on that day, it is a site whose first rollup was today.
+FRESH, FRESH_DAY = "fresh.example", TODAY - timedelta(days=3)
 COMPARED = [
     {"kind": "trends"},
     {"kind": "referrers", "compare": True},
@@ -56,6 +59,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ),
         *(event._replace(is_bot=True) for event in events_for_days(rng, BOT_ONLY, 3, site=BOTS)),
         *events_for_days(rng, [_day(-i) for i in range(3, 37, 3)], 5, site=SPARSE),
+        *events_for_days(rng, [FRESH_DAY], 5, site=FRESH),
     ]
     write_events(root / "spool", events)
     path = root / "wh.duckdb"
@@ -72,14 +76,22 @@ def _caveats(db: Path, options: dict[str, object], start: date, end: date) -> tu
     return report.caveats
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "missing"),
+    [
+        # 10 days compared with the 10 before, of which the first 5 precede the first record.
+        (_day(-75), _day(-66), "5 of its 10 days hold"),
+        (_day(-79), _day(-78), "1 of its 2 days holds"),
+    ],
+)
 @pytest.mark.parametrize("options", COMPARED)
 def test_a_previous_period_partly_before_the_first_recorded_day_is_named(
-    db: Path, options: dict[str, object]
+    db: Path, options: dict[str, object], start: date, end: date, missing: str
 ) -> None:
-    # 10 days compared with the 10 before, of which the first 5 precede the first record.
-    assert _caveats(db, options, _day(-75), _day(-66)) == (
-        f"The previous period {_day(-85)} … {_day(-76)} starts before {FIRST}, the first day "
-        "anything was recorded: 5 of its 10 days hold no data, so it is not a whole period "
+    before = start - (end - start) - timedelta(days=1)
+    assert _caveats(db, options, start, end) == (
+        f"The previous period {before} … {start - timedelta(days=1)} starts before {FIRST}, the "
+        f"first day anything was recorded: {missing} no data, so it is not a whole period "
         "and rises against it are overstated.",
     )
 
@@ -110,7 +122,12 @@ def test_days_without_any_recorded_request_are_named_in_their_period(
 
 
 @pytest.mark.parametrize(
-    ("end", "after"), [(TODAY, ""), (_day(2), " and the 2 days after it have not begun")]
+    ("end", "after"),
+    [
+        (TODAY, ""),
+        (_day(1), " and the 1 day after it has not begun"),
+        (_day(2), " and the 2 days after it have not begun"),
+    ],
 )
 @pytest.mark.parametrize("options", COMPARED)
 def test_a_range_into_today_is_named(
@@ -126,10 +143,24 @@ def test_a_range_into_today_is_named(
     ("start", "end", "previous"),
     [
         (
+            _day(1),
+            _day(3),
+            f"The previous period {_day(-2)} … {TODAY} holds today ({TODAY}), "
+            "which is not over: it is not a whole period either.",
+        ),
+        (
             _day(2),
             _day(6),
             f"The previous period {_day(-3)} … {_day(1)} holds today ({TODAY}), "
-            "which is not over: it is not a whole period either.",
+            "which is not over, and the 1 day after it has not begun: it is not a whole "
+            "period either.",
+        ),
+        (
+            _day(3),
+            _day(6),
+            f"The previous period {_day(-1)} … {_day(2)} holds today ({TODAY}), "
+            "which is not over, and the 2 days after it have not begun: it is not a whole "
+            "period either.",
         ),
         (
             _day(3),
@@ -138,7 +169,12 @@ def test_a_range_into_today_is_named(
             "it holds no data either.",
         ),
     ],
-    ids=["previous-period-holds-today", "both-after-today"],
+    ids=[
+        "previous-period-ends-today",
+        "previous-period-holds-today-and-a-day-after",
+        "previous-period-holds-today-and-days-after",
+        "both-after-today",
+    ],
 )
 def test_a_range_wholly_after_today_is_said_to_have_not_begun(
     db: Path, start: date, end: date, previous: str
@@ -156,6 +192,19 @@ def test_a_range_wholly_before_the_first_recorded_day_says_why_it_is_empty(db: P
         f"the previous period {_day(-110)} … {_day(-101)} holds data, so there is nothing to "
         "compare.",
     )
+
+
+def test_a_site_first_recorded_today_is_told_once_why_its_range_is_empty(db: Path) -> None:
+    # The default range ends yesterday: `only_after_range` says why it is empty, and which
+    # --to includes the data; "nothing to compare" would say the same fact again.
+    query = ReportQuery(kind="trends", site=FRESH, today=FRESH_DAY)
+    report = run_report(db, query)
+    (warning,) = report.warnings
+    assert f"--to {FRESH_DAY} includes them" in warning
+    assert report.caveats == ()
+    # With the end given, nothing else says why the range is empty: the caveat does.
+    (caveat,) = run_report(db, replace(query, end=FRESH_DAY - timedelta(days=1))).caveats
+    assert caveat.startswith(f"Nothing was recorded before {FRESH_DAY}: neither the range")
 
 
 @pytest.mark.parametrize("options", COMPARED)
@@ -248,32 +297,64 @@ def test_the_cli_says_it_in_the_report_or_else_once_on_stderr(db: Path, fmt: str
         assert [row["trend"] for row in json.loads(done.stdout)] == ["rising"] * 4
 
 
+DASHBOARD_PATHS = [
+    ("/", {}),
+    ("/referrer", {"referrer": "google.com"}),
+    ("/api/timeseries", {}),
+    ("/api/referrers", {}),
+]
+
+
+def _dashboard_notes(app: object, path: str, asked: dict[str, str]) -> str:
+    """The notes of a dashboard API answer, or the text of a page (where they are notices)."""
+    answer = get(app, path, asked)
+    assert answer.status_code == 200, answer.text
+    if path.startswith("/api/"):
+        return " ".join(answer.json()["notes"])
+    return unescape(answer.text)
+
+
 @pytest.mark.parametrize(
-    ("path", "extra"),
+    ("site", "start", "end", "said"),
     [
-        ("/", {}),
-        ("/referrer", {"referrer": "google.com"}),
-        ("/api/timeseries", {}),
-        ("/api/referrers", {}),
+        ({}, _day(-75), _day(-66), "5 of its 10 days hold no data"),
+        # Whole periods for all sites together: the site's own first day is what is named.
+        ({"site": YOUNG}, _day(-18), _day(-1), "6 of its 18 days hold no data"),
     ],
+    ids=["all-sites", "young-site"],
 )
+@pytest.mark.parametrize(("path", "extra"), DASHBOARD_PATHS)
 def test_the_dashboards_comparison_says_so_too(
-    db: Path, monkeypatch: pytest.MonkeyPatch, path: str, extra: dict[str, str]
+    db: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+    extra: dict[str, str],
+    site: dict[str, str],
+    start: date,
+    end: date,
+    said: str,
 ) -> None:
     dashboards_at(monkeypatch, datetime(2026, 11, 29, 12, tzinfo=UTC))
     app = app_for(db)
-    asked = {"from": str(_day(-75)), "to": str(_day(-66)), **extra}
-    said = "5 of its 10 days hold no data"
+    asked = {"from": str(start), "to": str(end), **extra, **site}
+    # The pages compare by default, the API when asked.
+    assert said in _dashboard_notes(app, path, {**asked, "compare": "1"})
+    assert said not in _dashboard_notes(app, path, {**asked, "compare": "0"})
 
-    def shown(compare: str) -> str:
-        answer = get(app, path, {**asked, "compare": compare})
-        assert answer.status_code == 200, answer.text
-        if path.startswith("/api/"):
-            return " ".join(answer.json()["notes"])
-        return unescape(answer.text)
 
-    assert said in shown("1")  # the pages compare by default, the API when asked
-    assert said not in shown("0")
+@pytest.mark.parametrize(("path", "extra"), DASHBOARD_PATHS)
+def test_the_dashboard_tells_a_site_first_recorded_today_once_why_it_is_empty(
+    db: Path, monkeypatch: pytest.MonkeyPatch, path: str, extra: dict[str, str]
+) -> None:
+    # The default range, ending yesterday: the notice that the data lies after it says why
+    # the range is empty, with the range that shows it; "nothing to compare" repeated it.
+    dashboards_at(monkeypatch, datetime.combine(FRESH_DAY, time(12), UTC))
+    shown = _dashboard_notes(app_for(db), path, {"site": FRESH, "compare": "1", **extra})
+    assert (
+        f"No pageviews from {FRESH_DAY - timedelta(days=28)} to {FRESH_DAY - timedelta(days=1)}"
+        in shown
+    )
+    assert "nothing to compare" not in shown
 
 
 @pytest.mark.parametrize("path", ["/", "/referrer"])

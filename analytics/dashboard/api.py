@@ -85,14 +85,17 @@ def timeseries_data(snapshot: Snapshot, params: Params, ctx: Context) -> dict[st
             item["visitors_previous"] = point.visitors_previous
         item["suppressed"] = point.suppressed
         points.append(item)
+    after_range = after_range_notes(snapshot, params, ctx, found.totals["pageviews"] == 0)
     data.update(
         totals=found.totals,
         previous_totals=found.previous_totals,
         points=points,
         notes=[
             *found.notes,
-            *after_range_notes(snapshot, params, ctx, found.totals["pageviews"] == 0),
-            *queries.comparison_notes(con, params, ctx.clock(), snapshot.timezone),
+            *after_range,
+            *queries.comparison_notes(
+                con, params, ctx.clock(), snapshot.timezone, emptiness_said=bool(after_range)
+            ),
         ],
     )
     return data
@@ -102,6 +105,7 @@ def breakdown_data(snapshot: Snapshot, params: Params, ctx: Context, kind: str) 
     report = queries.breakdown(
         snapshot.cursor(), kind, params, ctx.min_visitors, ctx.today(snapshot)
     )
+    after_range = after_range_notes(snapshot, params, ctx, not report.rows)
     return {
         "kind": kind,
         **_frame(params, ctx),
@@ -110,8 +114,14 @@ def breakdown_data(snapshot: Snapshot, params: Params, ctx: Context, kind: str) 
         "rows": report.rows,
         "notes": [
             *report.notes,
-            *after_range_notes(snapshot, params, ctx, not report.rows),
-            *queries.comparison_notes(snapshot.cursor(), params, ctx.clock(), snapshot.timezone),
+            *after_range,
+            *queries.comparison_notes(
+                snapshot.cursor(),
+                params,
+                ctx.clock(),
+                snapshot.timezone,
+                emptiness_said=bool(after_range),
+            ),
         ],
     }
 

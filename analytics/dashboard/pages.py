@@ -211,10 +211,15 @@ def after_range_notice(
     )
 
 
-def comparison_notice(snapshot: Snapshot, params: Params, ctx: Context) -> str:
+def comparison_notice(
+    snapshot: Snapshot, params: Params, ctx: Context, *, emptiness_said: bool = False
+) -> str:
     """Says, above the cards, why their "previous" values are not a like-for-like period
-    (`queries.comparison_notes`); empty when they are, or without `compare`."""
-    notes = queries.comparison_notes(snapshot.cursor(), params, ctx.clock(), snapshot.timezone)
+    (`queries.comparison_notes`); empty when they are, or without `compare`.
+    `emptiness_said`: the page shows `after_range_notice`, which says it already."""
+    notes = queries.comparison_notes(
+        snapshot.cursor(), params, ctx.clock(), snapshot.timezone, emptiness_said=emptiness_said
+    )
     return "".join(f'<p class="notice" role="status">{escape(note)}</p>' for note in notes)
 
 
@@ -224,14 +229,15 @@ def overview_body(
     """`notice`: HTML shown above the picker (see `referrer_notice`)."""
     con = snapshot.cursor()
     found = queries.series(con, params, ctx.min_visitors)
+    empty = found.totals["pageviews"] == 0
+    after_range = after_range_notice(snapshot, params, ctx, root, "/") if empty else ""
     parts = [
         notice,
+        after_range,
         templates.picker(f"{root}/", params, snapshot.sites),
-        comparison_notice(snapshot, params, ctx),
+        comparison_notice(snapshot, params, ctx, emptiness_said=bool(after_range)),
         _cards(found, params),
     ]
-    if found.totals["pageviews"] == 0:
-        parts.insert(1, after_range_notice(snapshot, params, ctx, root, "/"))
     parts.append(
         templates.chart_section(
             "Pageviews and visitors",
@@ -283,9 +289,11 @@ def referrer_body(
         )
         return templates.layout(ctx.title, shown, root, "".join(parts), crumbs)
     found = queries.series(con, params, ctx.min_visitors)
+    after_range = ""
     if found.totals["pageviews"] == 0:
-        parts.insert(1, after_range_notice(snapshot, params, ctx, root, "/referrer"))
-    parts.append(comparison_notice(snapshot, params, ctx))
+        after_range = after_range_notice(snapshot, params, ctx, root, "/referrer")
+        parts.insert(1, after_range)
+    parts.append(comparison_notice(snapshot, params, ctx, emptiness_said=bool(after_range)))
     parts.append(_cards(found, params))
     parts.append(
         templates.chart_section(

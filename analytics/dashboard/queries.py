@@ -476,7 +476,12 @@ def only_after_range(
 
 
 def comparison_notes(
-    con: duckdb.DuckDBPyConnection, params: Params, now: datetime, zone: str
+    con: duckdb.DuckDBPyConnection,
+    params: Params,
+    now: datetime,
+    zone: str,
+    *,
+    emptiness_said: bool = False,
 ) -> list[str]:
     """With `compare`, what makes the comparison unlike for like (`comparison_gaps`: a
     previous period before the first recorded day, days with nothing recorded, a range into
@@ -486,11 +491,18 @@ def comparison_notes(
     Whether a day is over is asked at `now` in `zone`, the warehouse's, where its days are
     cut (as `analytics report` does), not in the dashboard's `timezone=`, which only ends
     the default range: a UTC warehouse shown in Los Angeles called its last whole day "not
-    over"."""
+    over".
+
+    `emptiness_said`: the page or answer already says that the range ends before the data
+    (`only_after_range`), so a site first recorded today is not told twice."""
     if not params.compare:
         return []
     try:
         today = local_date(now, zone)
     except ValueError:  # a zone this duckdb does not know: UTC, as `Context.today` falls back
         today = local_date(now, "UTC")
-    return list(comparison_gaps(con, params.start, params.end, params.site, today))
+    return list(
+        comparison_gaps(
+            con, params.start, params.end, params.site, today, emptiness_said=emptiness_said
+        )
+    )
