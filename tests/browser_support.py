@@ -101,16 +101,18 @@ def example_site_serving(secret_key: str) -> Callable[[pytest.TempPathFactory], 
 DASHBOARD_LOGIN = {"username": USER, "password": PASSWORD}
 
 
-def dashboard_site_serving(per_day: int = 40) -> Callable[[pytest.TempPathFactory], Iterator[str]]:
-    """A module-scoped `dashboard_site` fixture: the dashboard (tests/apps/dashboard_app.py,
-    behind DASHBOARD_LOGIN) under uvicorn, over a warehouse of its own with `per_day` pageviews
-    a day (`build_warehouse`)."""
+def dashboard_site_serving(
+    per_day: int = 40, factory: str = "create_app"
+) -> Callable[[pytest.TempPathFactory], Iterator[str]]:
+    """A module-scoped `dashboard_site` fixture: the dashboard (tests/apps/dashboard_app.py's
+    `factory`, behind DASHBOARD_LOGIN) under uvicorn, over a warehouse of its own with
+    `per_day` pageviews a day (`build_warehouse`)."""
 
     @pytest.fixture(scope="module", name="dashboard_site")
     def dashboard_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         db = build_warehouse(tmp_path_factory.mktemp("dashboard"), per_day=per_day)
         env = {"DASHBOARD_DB": str(db), "DASHBOARD_USER": USER, "DASHBOARD_PASSWORD": PASSWORD}
-        app = "tests.apps.dashboard_app:create_app"
+        app = f"tests.apps.dashboard_app:{factory}"
         with uvicorn_server(app, env=env, factory=True) as (base_url, _):
             yield base_url
 
@@ -205,12 +207,15 @@ def banner_text_size(page: Page) -> str:
     )
 
 
-def assert_banner_runs_under_the_pages_policy(browser: Browser, site: str, path: str) -> None:
+def assert_banner_runs_under_the_pages_policy(
+    browser: Browser, site: str, path: str, *, own_script: bool = True, **context_options: Any
+) -> None:
     """The page at `path` (whose own inline script sets `window.ownScriptRan`, allowed by its
-    CSP) gets the banner, and banner.js and banner.css run under that CSP: no violation is
-    reported, banner.js moved the banner first and measured the room it keeps, the stylesheet
-    applied, and "Reject all" decides by fetch without leaving the page."""
-    context = browser.new_context()
+    CSP, unless not `own_script`) gets the banner, and banner.js and banner.css run under that
+    CSP: no violation is reported, banner.js moved the banner first and measured the room it
+    keeps, the stylesheet applied, and "Reject all" decides by fetch without leaving the page.
+    `context_options`: for the browser context (Playwright's `new_context`)."""
+    context = browser.new_context(**context_options)
     try:
         page = context.new_page()
         violations: list[str] = []
@@ -220,7 +225,8 @@ def assert_banner_runs_under_the_pages_policy(browser: Browser, site: str, path:
         )
         page.goto(f"{site}{path}")
         page.wait_for_load_state("load")  # banner.js is deferred: it has run by now
-        assert page.evaluate("window.ownScriptRan") is True  # the page's policy is in force
+        if own_script:
+            assert page.evaluate("window.ownScriptRan") is True  # the page's policy is in force
         state = page.evaluate(
             """() => {
               const banner = document.querySelector("[data-cookiewall]");

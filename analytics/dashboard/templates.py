@@ -16,10 +16,20 @@ from analytics.render.html import breakable
 from analytics.render.labels import column_label, key_label
 from analytics.render.table import safe_text, shown_cell
 from analytics.reports import GRAINS, OTHER, Cell, Report, row_label, stored_key
+from cookiewall.banner import SCRIPT_HASH_SOURCE
 
+# The pages run no script of their own. Mounted inside ConsentMiddleware (the README's layouts),
+# an undecided analyst's page gets the gate's banner, and `default-src 'none'` blocked its
+# banner.js: a CSP error on every page, the banner left after the page's controls. banner.js
+# alone is allowed, by its hash (CSP3: the injected tag's `integrity` names it; any other
+# script, inline or not, stays blocked), with `connect-src 'self'` for the choice it posts with
+# fetch(). `style-src 'self'` already allows banner.css, `form-action 'self'` its forms.
+# (cookiewall is the same distribution, always installed; only the recorder's modules keep
+# from importing it, for their start-up cost.)
 CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "base-uri 'none'; frame-ancestors 'none'"
+    f"default-src 'none'; script-src {SCRIPT_HASH_SOURCE}; connect-src 'self'; "
+    "style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
 )
 
 

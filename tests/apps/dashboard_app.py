@@ -1,4 +1,5 @@
-"""A host site with the dashboard mounted at /analytics, behind a strict CSP of its own.
+"""A host site with the dashboard mounted at /analytics, behind a strict CSP of its own
+(`create_app`), or inside the consent gate as the README mounts it (`create_gated_app`).
 
 Served by uvicorn as a factory (settings from the environment)::
 
@@ -21,6 +22,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from analytics.dashboard import dashboard
+from cookiewall import Category, ConsentMiddleware, Policy
 
 HOST_CSP = b"default-src 'self'"
 
@@ -53,13 +55,37 @@ async def home(request: Request) -> PlainTextResponse:
     return PlainTextResponse("the host site")
 
 
-def create_app() -> ASGIApp:
-    analytics = dashboard(
+def _dashboard() -> ASGIApp:
+    return dashboard(
         os.environ["DASHBOARD_DB"],
         basic=(os.environ["DASHBOARD_USER"], os.environ["DASHBOARD_PASSWORD"]),
         token=os.environ.get("DASHBOARD_TOKEN") or None,
         min_visitors=int(os.environ.get("DASHBOARD_MIN_VISITORS") or 0) or None,
         title="Example shop analytics",
     )
-    site = Starlette(routes=[Route("/", home), Mount("/analytics", app=analytics)])
+
+
+def create_app() -> ASGIApp:
+    site = Starlette(routes=[Route("/", home), Mount("/analytics", app=_dashboard())])
     return HostCSP(site)
+
+
+GATE_POLICY = Policy(
+    version="dashboard-1",
+    categories=[
+        Category("necessary", required=True, description="Sign-in and your choice."),
+        Category("analytics", description="Visit counts."),
+    ],
+)
+GATE_SECRET = "a-secret-key-for-the-dashboard-tests"
+
+
+def create_gated_app() -> ASGIApp:
+    """The README's layouts side by side, no CSP but each page's own: at /analytics the
+    dashboard mounted in the site's router inside `ConsentMiddleware` (banner injected, as the
+    Django and Flask layout writes it); at /alone/analytics a dashboard in an app of its own,
+    outside the gate."""
+    site = Starlette(routes=[Route("/", home), Mount("/analytics", app=_dashboard())])
+    gated = ConsentMiddleware(site, policy=GATE_POLICY, secret_key=GATE_SECRET, inject_banner=True)
+    alone = Starlette(routes=[Mount("/analytics", app=_dashboard())])
+    return Starlette(routes=[Mount("/alone", app=alone), Mount("", app=gated)])
