@@ -135,10 +135,9 @@ def compact(
         _check_free_space(named, db, size)
         source = _database_name(con)
         version = _storage_version(con, source)
+        options = f" (STORAGE_VERSION '{version}')" if version is not None else ""
         try:
-            con.execute(
-                f"ATTACH {quote_path(target)} AS compact_target (STORAGE_VERSION '{version}')"
-            )
+            con.execute(f"ATTACH {quote_path(target)} AS compact_target{options}")
             con.execute(f"COPY FROM DATABASE {_ident(source)} TO compact_target")
             tables, rows = _check_same(con, source, "compact_target", named)
             con.execute("DETACH compact_target")  # checkpoints the new file and closes it
@@ -272,13 +271,17 @@ def _database_name(con: duckdb.DuckDBPyConnection) -> str:
     return str(con.execute("SELECT current_database()").fetchall()[0][0])
 
 
-def _storage_version(con: duckdb.DuckDBPyConnection, name: str) -> str:
+def _storage_version(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
     """The old file's storage version ('v1.0.0'), for the new one: a newer one would lock
-    out an analyst's older duckdb that reads the file today."""
+    out an analyst's older duckdb that reads the file today. None from a DuckDB before 1.2,
+    which tags no database with one and whose ATTACH takes no STORAGE_VERSION: it writes the
+    one storage version it has, the old file's, which every DuckDB since 0.10.1 reads."""
     rows = con.execute(
         "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = ?", [name]
     ).fetchall()
-    version = str(rows[0][0] or "") if rows else ""
+    if not rows or not rows[0][0]:  # 1.1 answers an empty list: its tags map is empty
+        return None
+    version = str(rows[0][0])
     version = version.rstrip("+")
     return version if version.startswith("v") and "'" not in version else "v1.0.0"
 

@@ -83,6 +83,15 @@ def _stand_in(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
     return EMPTY_MIX.get(table) if table in MIX_TABLES else None
 
 
+def _arrow_reader(relation: duckdb.DuckDBPyRelation, rows: int) -> pa.RecordBatchReader:
+    """The rows of `relation` as Arrow record batches of `rows` rows, streamed."""
+    # duckdb 1.5 named the method to_arrow_reader, and warns that the old name,
+    # fetch_arrow_reader, is deprecated; before 1.5 (the floor is 1.1) only the old one is.
+    to_reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+    reader: pa.RecordBatchReader = to_reader(rows)
+    return reader
+
+
 def _write_parquet(con: duckdb.DuckDBPyConnection, query: str, table: str, output: Path) -> None:
     """Write the rows of `query` to `output` with the declared schema of `table`.
 
@@ -93,7 +102,7 @@ def _write_parquet(con: duckdb.DuckDBPyConnection, query: str, table: str, outpu
     came. Here the schema is the table's, whatever the rows: the rows are streamed from
     DuckDB in record batches, one row group each, and never held in memory whole."""
     nullable = declared_nullability(con, table)
-    reader = con.sql(query).to_arrow_reader(PARQUET_ROW_GROUP_ROWS)
+    reader = _arrow_reader(con.sql(query), PARQUET_ROW_GROUP_ROWS)
     # The table's name in the footer, so that a rollup knows this file for an export if it
     # lands in the spool (`analytics.footers`).
     schema = pa.schema(

@@ -101,6 +101,17 @@ _psl = PublicSuffixList()
 _icann_psl = PublicSuffixList(only_icann=True)
 
 
+def is_listed_suffix(psl: PublicSuffixList, host: str) -> bool:
+    """Whether a rule of `psl` names `host` itself (`com`, `co.uk`, `github.io`). A name no
+    rule lists (`localhost`, `intranet`) is not one, although the list's default
+    (accept_unknown=True) takes an unknown top-level name for a suffix."""
+    # Not `is_public(host, accept_unknown=False)`: is_public() takes accept_unknown only from
+    # publicsuffixlist 1.1.0 on, and the floor is 1.0 (`make test-floors`). publicsuffix()
+    # takes it on every release; it lowercases and drops a trailing dot, so count labels.
+    suffix = psl.publicsuffix(host, accept_unknown=False)
+    return suffix is not None and suffix.count(".") == host.rstrip(".").count(".")
+
+
 def _table(rows: Iterable[SourceRow]) -> dict[str, tuple[str, str]]:
     table: dict[str, tuple[str, str]] = {}
     for medium, name, hosts in rows:
@@ -238,7 +249,7 @@ def normalise_host(raw_host: str) -> str | None:
     # that site under a suffix, as if `com` had linked. A name no rule lists (`localhost`,
     # `intranet`) is a site, as `parse_referrer` counts it (accept_unknown=False): the list's
     # default takes it for a suffix, and `www.localhost` would be a second referrer.
-    if host.startswith("www.") and not _psl.is_public(host[4:], accept_unknown=False):
+    if host.startswith("www.") and not is_listed_suffix(_psl, host[4:]):
         host = host[4:]
     return host or None
 
@@ -264,7 +275,7 @@ SPAM_HOSTS = _load_spam_hosts()
 # `kharkov.ua`, a city's second-level domain open to anyone): anyone registers a site under
 # such a name, so the entry names the host itself, never the sites below it. Matched on
 # subdomains, it would drop every real visitor who follows a link from any of them.
-SPAM_SUFFIX_HOSTS = frozenset(h for h in SPAM_HOSTS if _psl.is_public(h, accept_unknown=False))
+SPAM_SUFFIX_HOSTS = frozenset(h for h in SPAM_HOSTS if is_listed_suffix(_psl, h))
 _SPAM_DOMAINS = SPAM_HOSTS - SPAM_SUFFIX_HOSTS  # these match their subdomains too
 
 
@@ -430,7 +441,7 @@ def parse_referrer(raw: bytes, site: str) -> Referrer:
     # the list names is a bot's, dropped with the request, not a direct visit counted.
     if _is_spam(host) or _is_spam(raw_host.lower().rstrip(".")):
         return Referrer(host, None, "referral", None, spam=True)
-    if _icann_psl.is_public(host, accept_unknown=False):
+    if is_listed_suffix(_icann_psl, host):
         # `https://com/`, `https://co.uk/`: a suffix of the ICANN section itself, which no one
         # registers, so no page there linked (accept_unknown=False: `localhost`, `intranet`,
         # names no rule lists, stay intranet sites). A forged header, as garbage is: direct,

@@ -64,9 +64,17 @@ def warehouse(tmp_path: Path) -> Path:
     done = _analytics("rollup", "--spool", "spool", "--db", "w.duckdb", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     db = tmp_path / "w.duckdb"
-    assert MARKER in db.read_bytes()
     assert _raw_events(db) == 600
     return db
+
+
+@pytest.fixture
+def marker_in_the_clear(warehouse: Path) -> None:
+    """For the tests that look for the pruned hosts in the file's bytes, as `grep -a` does.
+    DuckDB 1.1 (the floor, `make test-floors`) stores them FSST-compressed, with no plain copy
+    to find before the prune either: those tests could not tell a compacted file there."""
+    if MARKER not in warehouse.read_bytes():
+        pytest.skip("this DuckDB stores the marked hosts compressed: no bytes to look for")
 
 
 def _raw_events(db: Path) -> int:
@@ -79,6 +87,7 @@ def _more_events(root: Path) -> None:
     write_events(root / "spool", events_for_days(random.Random(12), [_today()], 20))
 
 
+@pytest.mark.usefixtures("marker_in_the_clear")
 def test_a_rollup_that_prunes_rows_compacts_the_file(warehouse: Path) -> None:
     root = warehouse.parent
     _more_events(root)
@@ -98,6 +107,7 @@ def test_a_rollup_that_prunes_rows_compacts_the_file(warehouse: Path) -> None:
     assert sorted(os.listdir(root)) == ["spool", "w.duckdb"]  # no copy, no journal left
 
 
+@pytest.mark.usefixtures("marker_in_the_clear")
 def test_a_rollup_that_prunes_nothing_leaves_the_file_alone(warehouse: Path) -> None:
     root = warehouse.parent
     _more_events(root)
@@ -113,6 +123,7 @@ def test_a_rollup_that_prunes_nothing_leaves_the_file_alone(warehouse: Path) -> 
     assert _raw_events(warehouse) == 620
 
 
+@pytest.mark.usefixtures("marker_in_the_clear")
 @pytest.mark.parametrize("command", ["rollup", "prune"])
 def test_no_compact_leaves_the_bytes_and_analytics_compact_removes_them(
     warehouse: Path, command: str
@@ -142,6 +153,7 @@ def test_no_compact_leaves_the_bytes_and_analytics_compact_removes_them(
     assert _raw_events(warehouse) == 300
 
 
+@pytest.mark.usefixtures("marker_in_the_clear")
 def test_prune_compacts_by_default_and_quietly_with_quiet(warehouse: Path) -> None:
     root = warehouse.parent
 
@@ -203,6 +215,7 @@ def test_compact_refusals_are_one_line(tmp_path: Path, warehouse: Path) -> None:
         [line] = done.stderr.splitlines()
         assert line.startswith("analytics: error: "), line
         assert words in line, line
+    before = warehouse.read_bytes()
     with writer_holding(warehouse):
         done = _analytics("compact", "--db", "w.duckdb", "--wait", "0.3", cwd=tmp_path)
     assert done.returncode == 1
@@ -210,7 +223,7 @@ def test_compact_refusals_are_one_line(tmp_path: Path, warehouse: Path) -> None:
         "analytics: error: database 'w.duckdb' is in use by another process "
         "(waited 0.3 s); try again when it has finished\n"
     )
-    assert MARKER in warehouse.read_bytes()  # untouched
+    assert warehouse.read_bytes() == before  # untouched
 
 
 def test_no_compact_is_refused_with_spark(tmp_path: Path) -> None:
