@@ -725,16 +725,17 @@ def _warn_stopped_after_rename(stops: _Stops) -> None:
 
 def _local_spool(spool: str) -> str:
     """The folder a local --spool names, the one parser of its spellings: `file:///abs/path`,
-    `file://localhost/abs/path` and Hadoop's `file:/abs/path` are /abs/path. Before, the
-    DuckDB rollup took the URL for a relative folder and said "does not exist". A plain path,
-    a folder whose own name starts with `file:` (`file:rel`, no `/` after the colon) and any
+    `file://localhost/abs/path` and Hadoop's `file:/abs/path` are /abs/path, the scheme and
+    the host in any case (`FILE://LOCALHOST/…`, RFC 3986 3.1 and 3.2.2). Before, the DuckDB
+    rollup took the URL for a relative folder and said "does not exist". A plain path, a
+    folder whose own name starts with `file:` (`file:rel`, no `/` after the colon) and any
     other URL (`s3://…`) are themselves. A file: URL of another host is refused."""
-    if not spool.startswith("file:"):
+    scheme, colon, path = spool.partition(":")
+    if not colon or scheme.lower() != "file":
         return spool
-    path = spool.removeprefix("file:")
     if path.startswith("//"):
         host, slash, rest = path.removeprefix("//").partition("/")
-        if host not in ("", "localhost"):
+        if host.lower() not in ("", "localhost"):
             raise UsageError(
                 f"--spool {spool!r} names a folder on another machine; give a local folder's path"
             )
@@ -1272,18 +1273,54 @@ class _RootWithoutInterrupts(logging.Handler):
             last_resort.handle(record)
 
 
+# The logging set-ups of a command, by the logger they change: how many main() calls are in
+# one now, and its undo. Threads of one program may run main() at once (see
+# _signals_stop_queries): the first one in sets it up, the last one out undoes it. One
+# main() that undid it as it returned took the CLI's handler from another still running,
+# whose warnings then came without `analytics: WARNING:` and unescaped (review r305 F1).
+_SET_UPS_LOCK = threading.Lock()
+_set_ups: dict[str, tuple[int, Callable[[], None]]] = {}
+
+
 @contextlib.contextmanager
-def _py4j_interrupts_unlogged() -> Iterator[None]:
-    root = logging.getLogger()
-    if root.handlers:  # a program's own logging set-up (or a test's) decides alone
+def _set_up_while_commands_run(
+    logger: str, set_up: Callable[[], Callable[[], None] | None], *, keep: bool = False
+) -> Iterator[None]:
+    """`set_up()` by the first of the main() calls that run at once, its undo by the last one
+    out; `set_up` returns None when it found nothing to do (a program's own handlers). With
+    `keep` (the process that is the command) it is never undone: a warning at exit is the
+    command's too."""
+    with _SET_UPS_LOCK:
+        users, undo = _set_ups.get(logger, (0, None))
+        if users == 0:
+            undo = set_up()
+        if undo is not None:
+            _set_ups[logger] = (users + 1, undo)
+    if undo is None:
         yield
         return
-    handler = _RootWithoutInterrupts()
-    root.addHandler(handler)
     try:
         yield
     finally:
-        root.removeHandler(handler)
+        if not keep:
+            with _SET_UPS_LOCK:
+                users, undo = _set_ups.pop(logger)
+                if users > 1:
+                    _set_ups[logger] = (users - 1, undo)
+                else:
+                    undo()
+
+
+def _py4j_interrupts_unlogged() -> contextlib.AbstractContextManager[None]:
+    def set_up() -> Callable[[], None] | None:
+        root = logging.getLogger()
+        if root.handlers:  # a program's own logging set-up (or a test's) decides alone
+            return None
+        handler = _RootWithoutInterrupts()
+        root.addHandler(handler)
+        return lambda: root.removeHandler(handler)
+
+    return _set_up_while_commands_run("", set_up)
 
 
 @contextlib.contextmanager
@@ -1294,30 +1331,54 @@ def _lock_waits_said(said: bool) -> Iterator[None]:
     analytics lines: propagated, the line also reached a program's root handler, whatever
     that logger's level, and came out twice. All put back on the way out: left at INFO, the
     logger went on saying every later library call's wait in a program that called main().
+    Two commands at once (threads) share the logger: the later one's --quiet holds for both.
     The name is analytics.database.LOCK_WAIT_LOGGER's, not imported: that loads DuckDB, which
     a refused argument never needs."""
     log = logging.getLogger("analytics.lock_wait")
-    level, propagate, handlers = log.level, log.propagate, log.handlers[:]
-    log.setLevel(logging.INFO if said else logging.WARNING)
-    ours: list[logging.Handler] = [
-        h for h in logging.getLogger("analytics").handlers if isinstance(h, _StderrHandler)
-    ]
-    if ours:  # a program's own handlers on "analytics" get it as any other analytics line
-        log.handlers, log.propagate = ours, False
-    try:
+
+    def set_up() -> Callable[[], None]:
+        level, propagate, handlers = log.level, log.propagate, log.handlers[:]
+        ours: list[logging.Handler] = [
+            h for h in logging.getLogger("analytics").handlers if isinstance(h, _StderrHandler)
+        ]
+        if ours:  # a program's own handlers on "analytics" get it as any other analytics line
+            log.handlers, log.propagate = ours, False
+
+        def undo() -> None:
+            log.setLevel(level)
+            log.handlers, log.propagate = handlers, propagate
+
+        return undo
+
+    with _set_up_while_commands_run(log.name, set_up):
+        log.setLevel(logging.INFO if said else logging.WARNING)
         yield
-    finally:
-        log.setLevel(level)
-        log.handlers, log.propagate = handlers, propagate
 
 
-def _setup_logging() -> None:
-    log = logging.getLogger("analytics")
-    if not log.handlers:  # a program that set up handlers of its own keeps them alone
+def _cli_logging(*, whole_process: bool) -> contextlib.AbstractContextManager[None]:
+    """The CLI's one line per warning on stderr while a command runs, and put back on the way
+    out of a `main()` that a program called: left on the `analytics` logger, it wrote every
+    later library warning of that program in the CLI's words, and a second time once the
+    program set up logging of its own; and it left the logger at WARNING, a level the program
+    may not have set. The process that is the command (`whole_process`) keeps it to the end."""
+
+    def set_up() -> Callable[[], None] | None:
+        log = logging.getLogger("analytics")
+        if log.handlers:  # a program that set up handlers of its own keeps them alone
+            return None
+        level = log.level
         handler = _StderrHandler()
         handler.setFormatter(_PrintableFormatter(f"{PROG}: %(levelname)s: %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.WARNING)
+
+        def undo() -> None:
+            log.removeHandler(handler)
+            log.setLevel(level)
+
+        return undo
+
+    return _set_up_while_commands_run("analytics", set_up, keep=whole_process)
 
 
 def _fail(message: str, code: int) -> int:
@@ -1546,9 +1607,14 @@ def main(argv: Sequence[str] | None = None, *, whole_process: bool = False) -> i
     """Run one command (`argv`, default `sys.argv[1:]`) and return its exit code.
 
     `whole_process=True` (the console script, `-m`) says the command is the process: see
-    `console_main`. Called from a program, the signal handlers are handed back as they were."""
+    `console_main`. Called from a program, the signal handlers and the `analytics` logger
+    are handed back as they were."""
     stdout_closed = _open_closed_standard_streams()
-    _setup_logging()
+    with _cli_logging(whole_process=whole_process):
+        return _run(argv, stdout_closed=stdout_closed, whole_process=whole_process)
+
+
+def _run(argv: Sequence[str] | None, *, stdout_closed: bool, whole_process: bool) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
     # A gate-only install (`pip install cookiewall`) has this script but not the extra's
     # modules: one line naming the extra, before any command (or --help) runs into an

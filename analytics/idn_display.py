@@ -62,8 +62,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from analytics.referrers import DEFAULT_IGNORABLE, is_listed_suffix, parse_referrer
-from analytics.referrers import _icann_psl as _icann_suffixes
+from analytics.referrers import DEFAULT_IGNORABLE, is_icann_suffix, parse_referrer
 
 # Hangul jamo, shown by no browser as such: conjoining ones (Hangul_Syllable_Type L, V, T; a
 # syllable is written precomposed, and IDNA 2008 disallows them, but UTS #46, which browsers
@@ -239,7 +238,7 @@ def _whole_script_lookalike(label: str, only: str, tld: str) -> bool:
     if not own or not all(ch in lookalikes for ch in own):
         return False
     in_script = any(script(ch) == only for ch in tld)
-    real = is_listed_suffix(_icann_suffixes, tld)
+    real = is_icann_suffix(tld)
     return not (real and (in_script or tld in own_tlds))
 
 

@@ -83,7 +83,7 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from analytics.middleware import _exclusion_check
-from analytics.paths import _CONTROL
+from analytics.paths import controls_as_spaces
 from analytics.recorder import checked_path_patterns
 from analytics.referrers import _ANDROID_SCHEME, _WEB_SCHEMES, MAX_REFERRER_LENGTH
 
@@ -418,7 +418,7 @@ def _as_judged(page: str) -> str:
 def _is_blank(text: str) -> bool:
     """Whether a decoded tag value says nothing to extract_utm (paths._clean_tag: controls
     read as spaces, then only whitespace)."""
-    return not _CONTROL.sub(" ", text).split()
+    return not controls_as_spaces(text).split()
 
 
 def _referer_as_judged(referer: str) -> str:

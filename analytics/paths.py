@@ -1268,10 +1268,17 @@ _SOURCE_FALLBACKS = ("ref", "source")
 _MARKERS = (b"utm_", b"ref=", b"source=")
 
 
+def controls_as_spaces(text: str) -> str:
+    """`text` with each control character (see `_CONTROL`) a space, as `\\t` or `\\x1f` already
+    is: how a tag value's controls are read, here and where analytics.navigation tells
+    whether a value is blank."""
+    return _CONTROL.sub(" ", text)
+
+
 def _clean_tag(value: str, sent: str) -> str | None:
     """`value` as the query means it (`+` a space); `sent` as it came, `+` kept."""
     if not value.isprintable():
-        value = _CONTROL.sub(" ", value)  # see _CONTROL: a space, as \t or \x1f already is
+        value = controls_as_spaces(value)
     value = " ".join(value.split())
     if not value:
         return None

@@ -29,6 +29,7 @@ from urllib.parse import unquote, urlsplit
 
 from publicsuffixlist import PublicSuffixList
 
+from analytics.data.joining_types import JOINS_FOLLOWING, JOINS_PRECEDING, TRANSPARENT
 from analytics.data.referrer_sources import (
     ANDROID_APPS,
     WEB_SOURCES,
@@ -66,18 +67,15 @@ _ZWNJ, _ZWJ, _MIDDLE_DOT, _KERAIA = "\u200c", "\u200d", "\u00b7", "\u0375"
 _GERESH, _KATAKANA_MIDDLE_DOT = frozenset("\u05f3\u05f4"), "\u30fb"
 _CONTEXTUAL = frozenset({_ZWNJ, _ZWJ, _MIDDLE_DOT, _KERAIA, _KATAKANA_MIDDLE_DOT}) | _GERESH
 _VIRAMA = 9  # the canonical combining class of a virama (`්`, `्`)
-# Joining_Type (for ZWNJ's rule) of the scripts that join, Arabic above all: stdlib has no
-# such property. Right-joining letters (alef, dal, reh, waw, ...) of U+0600-U+08FF; the other
-# letters of these scripts are dual-joining, but for the few that join to nothing.
-_RIGHT_JOINING = re.compile(
-    "[\u0622-\u0625\u0627\u0629\u062f-\u0632\u0648\u0671-\u0673\u0675-\u0677\u0688-\u0699"
-    "\u06c0\u06c3-\u06cb\u06cd\u06cf\u06d2\u06d3\u06d5\u06ee\u06ef\u0710\u0715-\u0719\u071e"
-    "\u0728\u072a\u072c\u072f\u074d\u0759-\u075b\u076b\u076c\u0771\u0773\u0774\u0778\u0779"
-    "\u0840\u0846\u0847\u0849\u0854\u0856-\u0858\u0867\u0869\u086a\u0870-\u0882\u088e"
-    "\u08aa-\u08ac\u08ae\u08b1\u08b2\u08b9]"
-)
-_NON_JOINING = frozenset("\u0621\u0674\u0861\u0866\u0887\u08ad")  # hamza and a few more
-_JOINING_SCRIPTS = ("ARABIC ", "SYRIAC ", "NKO ", "MANDAIC ")
+# ZWNJ's place (RFC 5892 A.1): after a letter that joins the one after it (Joining_Type L or
+# D), before one that joins the one before it (R or D), marks (T) between. stdlib has no
+# Joining_Type: Unicode's table, generated (analytics/data/joining_types.py). The hand-made
+# one before took the Arabic tatweels with a hamza, waw or dots (U+0883-U+0885, join-causing)
+# for letters, where browsers refuse a ZWNJ, and the letters of Mongolian, Phags-pa, Adlam,
+# Hanifi Rohingya, Manichaean, Sogdian and other joining scripts for non-joining ones, where
+# Chromium sends it.
+_JOINS_BEFORE_ZWNJ = re.compile(rf"[{JOINS_FOLLOWING}][{TRANSPARENT}]*\Z")
+_JOINS_AFTER_ZWNJ = re.compile(f"[{TRANSPARENT}]*[{JOINS_PRECEDING}]")
 # A part of an IPv4 address as inet_aton and browsers (the WHATWG URL host parser) read one:
 # decimal, octal after a `0`, or hexadecimal after `0x` (`0xcb007168`, `0xcb.0.0x71.0x68`,
 # `0x` alone is 0). A host of such parts only is an address, however it is spelled.
@@ -110,6 +108,13 @@ def is_listed_suffix(psl: PublicSuffixList, host: str) -> bool:
     # takes it on every release; it lowercases and drops a trailing dot, so count labels.
     suffix = psl.publicsuffix(host, accept_unknown=False)
     return suffix is not None and suffix.count(".") == host.rstrip(".").count(".")
+
+
+def is_icann_suffix(name: str) -> bool:
+    """Whether `name` is itself a suffix of the Public Suffix List's ICANN section (`com`,
+    `co.uk`, `рф`), where no one registers a site: not one of the private section
+    (`github.io`), nor a name no rule lists (`localhost`)."""
+    return is_listed_suffix(_icann_psl, name)
 
 
 def _table(rows: Iterable[SourceRow]) -> dict[str, tuple[str, str]]:
@@ -170,11 +175,11 @@ def _in_context(label: str, index: int) -> bool:
     if char in (_ZWNJ, _ZWJ) and before and unicodedata.combining(before) == _VIRAMA:
         return True  # a conjunct held apart or formed (Indic scripts, Sinhala)
     if char == _ZWNJ:
-        # Between a letter that joins on its left and one that joins on its right, marks
-        # aside: the letters are then drawn unjoined (Persian `می‌خواهم`).
-        head = [ch for ch in label[:index] if not _transparent(ch)]
-        tail = [ch for ch in label[index + 1 :] if not _transparent(ch)]
-        return bool(head and tail) and _joining(head[-1]) == "D" and _joining(tail[0]) in "DR"
+        # Between two letters that would join, marks aside: they are then drawn unjoined
+        # (Persian `می‌خواهم`).
+        return bool(
+            _JOINS_BEFORE_ZWNJ.search(label, 0, index) and _JOINS_AFTER_ZWNJ.match(label, index + 1)
+        )
     if char == _MIDDLE_DOT:
         return before == after == "l"
     if char == _KERAIA:
@@ -188,25 +193,6 @@ def _in_context(label: str, index: int) -> bool:
             if ch != _KATAKANA_MIDDLE_DOT
         )
     return False
-
-
-def _transparent(char: str) -> bool:
-    """Joining_Type T: a mark, drawn on the letter before it, which joins through it."""
-    return unicodedata.category(char) in ("Mn", "Me")
-
-
-def _joining(char: str) -> str:
-    """`char`'s Joining_Type as far as ZWNJ's rule asks: "R" right-joining, "D" dual-joining,
-    "U" neither (every letter of a script that does not join)."""
-    if _RIGHT_JOINING.match(char):
-        return "R"
-    if (
-        unicodedata.category(char) == "Lo"
-        and char not in _NON_JOINING
-        and unicodedata.name(char, "").startswith(_JOINING_SCRIPTS)
-    ):
-        return "D"
-    return "U"
 
 
 def _spells_hex_ipv4(host: str) -> bool:

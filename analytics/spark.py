@@ -296,19 +296,26 @@ def _java_first_line(error: Any) -> str:
     return first_line(error)
 
 
-def _without_localhost(location: str) -> str:
-    """``file://localhost/abs`` as ``file:///abs``, the same folder (RFC 8089), which is the
-    spelling Hadoop takes: it refuses the other ("Wrong FS: file://localhost/…, expected:
-    file:///"), and it was read as the relative folder `localhost/abs` here."""
-    prefix = "file://localhost/"
-    return "file:///" + location.removeprefix(prefix) if location.startswith(prefix) else location
+def _hadoop_spelling(location: str) -> str:
+    """A file: URL as Hadoop takes it: ``file://localhost/abs`` as ``file:///abs``, the same
+    folder (RFC 8089), and the scheme and the host in any case (``FILE://LOCALHOST/abs``,
+    RFC 3986 3.1 and 3.2.2) as ``file:``. Hadoop refused the host ("Wrong FS:
+    file://localhost/…, expected: file:///") and knows no file system for the scheme
+    ``FILE``; both were read as a relative folder (`localhost/abs`) or a remote one here.
+    Any other location is itself."""
+    scheme, colon, rest = location.partition(":")
+    if not colon or scheme.lower() != "file":
+        return location
+    if rest[: len("//localhost/")].lower() == "//localhost/":
+        rest = "///" + rest[len("//localhost/") :]
+    return "file:" + rest
 
 
 def _local_folder(location: str) -> str | None:
     """The local path a spool or output location names, None for a remote one: a plain
     path, ``file:///abs`` (or ``file://localhost/abs``) or Hadoop's own spelling
-    ``file:/abs``."""
-    location = _without_localhost(location)
+    ``file:/abs``, the scheme and the host in any case."""
+    location = _hadoop_spelling(location)
     if location.startswith("file://"):
         return location.removeprefix("file://")
     if location.startswith("file:"):
@@ -375,8 +382,8 @@ def spark_rollup(
     """
     if timezone is not None:
         validate_timezone(timezone)
-    spool = _without_localhost(spool)
-    output = _without_localhost(output_dir).rstrip("/")
+    spool = _hadoop_spelling(spool)
+    output = _hadoop_spelling(output_dir).rstrip("/")
     with spark_session(master, conf=conf) as spark:
         from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]
         from pyspark.errors import PySparkException

@@ -7,7 +7,9 @@ Every spelling is the one folder for the salts too: `file://localhost/abs` had t
 in the relative `localhost/abs/salts`, so the expired ones were never deleted (SPEC 4.1), exit
 0 (review r286 F1). A folder whose own name starts with `file:` (`file:rel`, `./file:rel`) is
 itself: its segments were read by pyarrow as the URI `file:rel/day=…`, and every good one went
-to quarantine as corrupt (r286 F2)."""
+to quarantine as corrupt (r286 F2). `file://LOCALHOST/abs` is this machine too (a host name
+is read in any case, RFC 3986 3.2.2): it was refused as another machine's folder. So is the
+scheme (3.1): `FILE:///abs` was taken for a relative folder, "does not exist" (r305 F5)."""
 
 from __future__ import annotations
 
@@ -31,7 +33,12 @@ EVENTS = 30
 SPELLINGS = {
     "file:///abs": ("file://{root}/spool", "spool"),
     "file://localhost/abs": ("file://localhost{root}/spool", "spool"),
+    "file://LOCALHOST/abs": ("file://LOCALHOST{root}/spool", "spool"),  # a host name's case
+    "file://LocalHost/abs": ("file://LocalHost{root}/spool", "spool"),  # is no other machine
     "file:/abs": ("file:{root}/spool", "spool"),
+    "FILE:///abs": ("FILE://{root}/spool", "spool"),  # nor is a scheme's case
+    "File://localhost/abs": ("File://localhost{root}/spool", "spool"),
+    "FILE:/abs": ("FILE:{root}/spool", "spool"),
     "file:rel": ("file:rel", "file:rel"),
     "./file:rel": ("./file:rel", "file:rel"),
 }

@@ -170,6 +170,7 @@ def test_a_recorded_lookalike_is_flagged(header: str) -> None:
         "https://pay\u200cpal.com/",  # ZWNJ after no virama, between no joining letters
         "https://pay\u200dpal.com/",  # ZWJ after no virama
         "https://\u0627\u200c\u0628.ir/",  # ZWNJ after alef, which joins on no left
+        "https://\u0628\u0883\u200c\u0628.com/",  # after a tatweel (join-causing, h298)
         "https://co\u00b7legi.cat/",  # the middle dot not between two l
         "https://paypal\u30fblogin.com/",  # the katakana middle dot with no kana or Han
         "https://\u0375a.gr/",  # the keraia before no Greek letter
@@ -194,6 +195,11 @@ def test_a_host_no_browser_sends_is_counted_as_direct(header: str) -> None:
         # Characters IDNA 2008 allows in context, as Chromium sends them (r288 F1).
         ("http://xn--10cl1a0b660p.lk/", "ශ්\u200dරී.lk"),  # Sinhala: ZWJ after the virama
         ("http://xn--mgbn2ecje63gr19l.ir/", "می\u200cخواهم.ir"),  # Persian ZWNJ
+        # ZWNJ between letters of the other joining scripts (h298), as Chromium sends them.
+        ("http://xn--56earqck102l.mn/", "\u182e\u1823\u200c\u1829\u182d\u1823\u182f.mn"),
+        ("http://xn--0ug4674ciea.com/", "\ua872\u200c\ua840.com"),  # Phags-pa: left-joining
+        ("http://xn--0ug1411pea.com/", "\U0001e922\u200c\U0001e923.com"),  # Adlam
+        ("http://xn--0ug3444gea.com/", "\U00010d00\u200c\U00010d01.com"),  # Hanifi Rohingya
         ("https://\u0915\u094d\u200d\u0937.in/", "\u0915\u094d\u200d\u0937.in"),  # क्‍ष
         ("https://xn--collegi-xma.cat/", "col·legi.cat"),  # Catalan middle dot
         ("https://xn--parallel-koa.cat/", "paral·lel.cat"),

@@ -109,11 +109,14 @@ def test_spark_rollup_takes_file_uris_for_spool_and_output_and_loads_them(
 
 @pytest.mark.spark
 @pytest.mark.slow
-@pytest.mark.parametrize("prefix", ["file:", "file://localhost"])
+@pytest.mark.parametrize(
+    "prefix", ["file:", "file://localhost", "file://LOCALHOST", "FILE:", "FILE://localhost"]
+)
 def test_spark_rollup_takes_hadoop_style_file_uris(spark: Any, tmp_path: Path, prefix: str) -> None:
     # 'file:/abs/path' is how Hadoop and Spark print a local path. Before: "spool folder
     # 'file:/…' does not exist or is not a folder". 'file://localhost/abs/path' names the same
-    # folder, which Hadoop refused ("Wrong FS: file://localhost/…, expected: file:///").
+    # folder, which Hadoop refused ("Wrong FS: file://localhost/…, expected: file:///"). The
+    # scheme and the host in any case (RFC 3986): Hadoop knows no file system "FILE" (r305 F5).
     from analytics.spark import spark_rollup
 
     spool = _spark_spool(tmp_path / "spool")
