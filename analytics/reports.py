@@ -19,6 +19,11 @@ Semantics an analyst relies on (also in README.md, "Reports"):
   `top`. An `(other)` that would stand for fewer than K visitors takes the smallest shown
   row too (`rows_to_fold_too`): the table's total less the rows shown is `(other)`, so
   withholding its numbers hid nothing. The time series never shows a folded row on its own.
+  Whether `(other)` stands for K visitors is judged by a lower bound of its daily unique
+  visitors, not by the sum it shows: per day the most visitors any one of its rows had
+  (one person in three folded rows that day is one visitor), or the day's visitors less
+  those of the rows not folded where every pageview is in one row, summed over the days
+  (`_folded_days`), as visitors are summed over days everywhere else.
   `summary` cannot fold a period: one with pageviews of fewer than K visitors has its
   numbers withheld (empty).
   A shown row's time series (chart line, sparkline; `(other)`'s too) judges each bucket
@@ -78,6 +83,9 @@ VISITORS_NOTE = (
 )
 
 Cell = str | int | float | date | None
+# Why (other)'s visitors, summed from its rows, are not what decides whether it is shown
+# (`_folded_days`); in the notes of the reports and the dashboard.
+OTHER_PEOPLE = "a person in several of its rows on one day is one visitor"
 
 
 class ReportError(AnalyticsError):
@@ -145,6 +153,9 @@ class Breakdown:
     keys: tuple[str, ...]
     title: str
     sql: str
+    # Every pageview daily_totals counts is in exactly one row of `table` (a path, a medium,
+    # a device, a consent state): a day's visitors less those of some rows are in the others.
+    covers_every_pageview: bool = False
 
     @property
     def series_table(self) -> str:
@@ -287,16 +298,22 @@ FROM current FULL OUTER JOIN previous USING (referrer_domain)
 
 BREAKDOWNS: dict[str, Breakdown] = {
     "referrers": Breakdown("daily_referrers", ("referrer_domain",), "Referrers", REFERRERS_SQL),
-    "sources": Breakdown("daily_sources", ("referrer_medium",), "Sources", SOURCES_SQL),
-    "pages": Breakdown("daily_pages", ("path",), "Pages", PAGES_SQL),
+    "sources": Breakdown(
+        "daily_sources", ("referrer_medium",), "Sources", SOURCES_SQL, covers_every_pageview=True
+    ),
+    "pages": Breakdown("daily_pages", ("path",), "Pages", PAGES_SQL, covers_every_pageview=True),
     "campaigns": Breakdown(
         "daily_campaigns",
         ("utm_source", "utm_medium", "utm_campaign"),
         "Campaigns",
         CAMPAIGNS_SQL,
     ),
-    "devices": Breakdown("daily_devices", ("device",), "Devices", DEVICES_SQL),
-    "consent": Breakdown("daily_consent", ("consent",), "Consent", CONSENT_SQL),
+    "devices": Breakdown(
+        "daily_devices", ("device",), "Devices", DEVICES_SQL, covers_every_pageview=True
+    ),
+    "consent": Breakdown(
+        "daily_consent", ("consent",), "Consent", CONSENT_SQL, covers_every_pageview=True
+    ),
 }
 
 METRICS = ("pageviews", "visitors")
@@ -848,7 +865,11 @@ def periods(start: date, end: date, grain: str) -> list[date]:
 
 
 class BucketCounts(NamedTuple):
-    """One row's pageviews and visitors per period (visitors: sums of daily uniques)."""
+    """One row's pageviews and visitors per period (visitors: sums of daily uniques).
+
+    For `(other)` the visitors are the lower bound of `_folded_days`, not the sum of its
+    rows' visitors: they decide what is withheld, and one person in three folded rows on a
+    day is one visitor of that day, not three."""
 
     pageviews: list[int]
     visitors: list[int]
@@ -1052,7 +1073,9 @@ def rows_to_fold_too(
     cards, `summary`) would not hide them. Instead the smallest shown row is folded too: it
     holds at least `threshold` visitors on its own, however its visitors overlap with the
     folded rows', so `(other)` is then shown, a group of at least `threshold` visitors.
-    `folded`/`folded_before`: `(other)`'s pageviews and visitors (None: not comparing);
+    `folded`/`folded_before`: `(other)`'s pageviews and the lower bound of its visitors
+    (`Folded.judged`; None: not comparing). With a row added, that bound is at least the
+    larger of the two (one person may be in both), which is what is judged here;
     `smallest`: the rows big enough to show, smallest first (their place, now, before),
     where only the smallest and the smallest with pageviews before need to be given. A
     row without pageviews before cannot make a small previous `(other)` big; if none has
@@ -1065,7 +1088,10 @@ def rows_to_fold_too(
         helper = next((c for c in smallest if c[2] and _int(c[2].get("pageviews")) > 0), None)
         if helper is not None:
             picked.append(helper[0])
-            now = _sum_metrics([now, helper[1]])
+            now = {
+                "pageviews": _int(now.get("pageviews")) + _int(helper[1].get("pageviews")),
+                "visitors": max(_int(now.get("visitors")), _int(helper[1].get("visitors"))),
+            }
     if small_counts(now, threshold) and smallest and smallest[0][0] not in picked:
         picked.append(smallest[0][0])
     return picked
@@ -1093,15 +1119,13 @@ def _folded_series(
     classified: str,
     slots: Mapping[date, int],
 ) -> BucketCounts:
-    """Pageviews and visitors per period summed over the folded rows: the `(other)`
+    """Pageviews per period summed over the folded rows, and the lower bound of their
+    visitors (`_folded_days`) that decides which of them are withheld: the `(other)`
     sparkline."""
-    joins = " AND ".join(f"t.{k} IS NOT DISTINCT FROM c.{k}" for k in spec.keys)
-    sql = f"""{classified}
-        SELECT CAST(date_trunc($grain, t.day) AS DATE) AS period,
-               CAST(sum(t.pageviews) AS BIGINT), CAST(sum(t.visitors) AS BIGINT)
-        FROM (SELECT * FROM {spec.series_table}) AS t JOIN classified c ON {joins} AND c.small
-        WHERE t.day BETWEEN $start AND $end
-          AND (CAST($site AS VARCHAR) IS NULL OR t.site = $site)
+    sql = f"""{classified}, {_folded_days(spec, previous=False)}
+        SELECT CAST(date_trunc($grain, day) AS DATE) AS period,
+               CAST(sum(pageviews) AS BIGINT), CAST(sum(most_visitors) AS BIGINT)
+        FROM folded_days
         GROUP BY period
     """
     params = {**_query_params(window, window.query.compare), "grain": window.query.grain}
@@ -1142,6 +1166,92 @@ def _rank_key(row: Mapping[str, Cell], keys: Sequence[str]) -> tuple[Any, ...]:
     )
 
 
+class Folded(NamedTuple):
+    """A breakdown's tally (`_tally_sql`): how many rows are shown and folded, the folded
+    rows' sums (what `(other)` shows) and the lower bound of their visitors (`_folded_days`:
+    what decides whether `(other)` stands for K visitors), now and in the previous period."""
+
+    kept: int
+    folded: int
+    pageviews: int
+    visitors: int
+    pageviews_previous: int
+    visitors_previous: int
+    visitors_at_least: int
+    visitors_previous_at_least: int
+
+    def judged(self) -> dict[str, Cell]:
+        """`(other)`'s counts as `small_counts` judges them: pageviews, and at least so many
+        visitors."""
+        return {"pageviews": self.pageviews, "visitors": self.visitors_at_least}
+
+    def judged_before(self) -> dict[str, Cell]:
+        """`judged` of the previous period."""
+        return {"pageviews": self.pageviews_previous, "visitors": self.visitors_previous_at_least}
+
+
+def _tally_sql(spec: Breakdown, *, compare: bool, threshold: int | None) -> str:
+    """The `Folded` tally, to follow `_classified`'s `WITH` clause. Without a threshold
+    nothing is folded, and no day is read again for a bound."""
+    bounds = "0, 0"
+    days = ""
+    if threshold is not None:
+        days = f", {_folded_days(spec, previous=compare)}"
+        # A day of the previous period is before $start (only those are read, comparing).
+        bounds = """(SELECT coalesce(sum(most_visitors) FILTER (WHERE day >= $start), 0)
+                FROM folded_days),
+               (SELECT coalesce(sum(most_visitors) FILTER (WHERE day < $start), 0)
+                FROM folded_days)"""
+    return f"""{days}
+        SELECT count(*) FILTER (WHERE NOT small), count(*) FILTER (WHERE small),
+               coalesce(sum(pageviews) FILTER (WHERE small), 0),
+               coalesce(sum(visitors) FILTER (WHERE small), 0),
+               coalesce(sum(pageviews_previous) FILTER (WHERE small), 0),
+               coalesce(sum(visitors_previous) FILTER (WHERE small), 0),
+               {bounds}
+        FROM classified"""
+
+
+def _folded_days(spec: Breakdown, *, previous: bool) -> str:
+    """The `WITH` relation `folded_days`, to follow `_classified`'s: per day and site of the
+    range (and of the previous period, `previous`) with folded rows, their pageviews and
+    `most_visitors`, a lower bound of their visitors.
+
+    A person counts once in every row they are in that day, so the sum of the folded rows'
+    visitors can be one person three times (three rare pages read), and a group of one
+    would pass K = 3. The rollups keep no visitor ids, so the bound is what they allow: the
+    most visitors any one folded row had that day, or, where every pageview is in exactly
+    one row (`covers_every_pageview`), the day's visitors (daily_totals) less those of the
+    rows not folded, if that is more (whoever is in no other row is in a folded one). Summed
+    over days and sites as visitors are everywhere: a visitor's hash changes with the day
+    and the site."""
+    joins = " AND ".join(f"t.{k} IS NOT DISTINCT FROM c.{k}" for k in spec.keys)
+    days = "t.day BETWEEN $start AND $end"
+    if previous:
+        days = f"({days} OR t.day BETWEEN $previous_start AND $previous_end)"
+    site = "(CAST($site AS VARCHAR) IS NULL OR t.site = $site)"
+    if not spec.covers_every_pageview:
+        return f"""folded_days AS (
+        SELECT t.day, t.site, sum(t.pageviews) AS pageviews, max(t.visitors) AS most_visitors
+        FROM (SELECT * FROM {spec.series_table}) AS t JOIN classified c ON {joins} AND c.small
+        WHERE {days} AND {site}
+        GROUP BY t.day, t.site
+    )"""
+    return f"""split_days AS (
+        SELECT t.day, t.site, sum(t.pageviews) FILTER (WHERE c.small) AS pageviews,
+               max(t.visitors) FILTER (WHERE c.small) AS most,
+               coalesce(sum(t.visitors) FILTER (WHERE NOT c.small), 0) AS elsewhere
+        FROM (SELECT * FROM {spec.series_table}) AS t JOIN classified c ON {joins}
+        WHERE {days} AND {site}
+        GROUP BY t.day, t.site
+        HAVING bool_or(c.small)
+    ), folded_days AS (
+        SELECT s.day, s.site, s.pageviews,
+               greatest(s.most, coalesce(d.visitors, 0) - s.elsewhere) AS most_visitors
+        FROM split_days s LEFT JOIN daily_totals d ON d.day = s.day AND d.site = s.site
+    )"""
+
+
 def _breakdown(
     con: duckdb.DuckDBPyConnection, window: Window, spec: Breakdown, row_series: bool = True
 ) -> Report:
@@ -1150,30 +1260,26 @@ def _breakdown(
     classified = _classified(spec, compare=query.compare, threshold=threshold)
     params = _query_params(window, query.compare)
     names = (*_columns_of(spec), "pageviews_previous", "visitors_previous")
-    tally_sql = """
-        SELECT count(*) FILTER (WHERE NOT small), count(*) FILTER (WHERE small),
-               coalesce(sum(pageviews) FILTER (WHERE small), 0),
-               coalesce(sum(visitors) FILTER (WHERE small), 0),
-               coalesce(sum(pageviews_previous) FILTER (WHERE small), 0),
-               coalesce(sum(visitors_previous) FILTER (WHERE small), 0)
-        FROM classified"""
-    kept_count, folded_count, *folded_sums = con.execute(
-        with_domain_days(con, classified + tally_sql), params
-    ).fetchall()[0]
+
+    def tally() -> Folded:
+        sql = classified + _tally_sql(spec, compare=query.compare, threshold=threshold)
+        found = con.execute(with_domain_days(con, sql), params).fetchall()[0]
+        return Folded(*(int(value) for value in found))
+
+    counted = tally()
+    kept_count, folded_count = counted.kept, counted.folded
     also_folded: list[int] = []
-    folded_now: dict[str, Cell] = dict(zip(METRICS, folded_sums[:2], strict=True))
-    folded_before = dict(zip(METRICS, folded_sums[2:], strict=True)) if query.compare else None
-    if folded_count and too_small_totals(folded_now, folded_before, threshold):
+    judged_before = counted.judged_before() if query.compare else None
+    if folded_count and too_small_totals(counted.judged(), judged_before, threshold):
         candidates = _smallest_shown(con, spec, classified, params)
-        also_folded = rows_to_fold_too(folded_now, folded_before, candidates, threshold)
+        also_folded = rows_to_fold_too(counted.judged(), judged_before, candidates, threshold)
     small_count = folded_count
     if also_folded:
         classified = _classified(
             spec, compare=query.compare, threshold=threshold, also_folded=also_folded
         )
-        kept_count, folded_count, *folded_sums = con.execute(
-            with_domain_days(con, classified + tally_sql), params
-        ).fetchall()[0]
+        counted = tally()
+        kept_count, folded_count = counted.kept, counted.folded
     limit = f"LIMIT {int(query.top)}" if query.top is not None else ""
     cursor = con.execute(
         with_domain_days(
@@ -1195,17 +1301,23 @@ def _breakdown(
     other_hidden = False
     if folded_count:
         other = _other_row(spec, [])
-        other.update(zip(METRICS, (int(v) for v in folded_sums[:2]), strict=True))
+        # It shows its rows' sums, as a reader adding up the table gets them (pageviews: the
+        # total less the rows shown); the lower bound only decides (README says why).
+        other.update(pageviews=counted.pageviews, visitors=counted.visitors)
         rows.append(other)
-        before: dict[str, Cell] = dict(zip(METRICS, (int(v) for v in folded_sums[2:]), strict=True))
+        before: dict[str, Cell] = {
+            "pageviews": counted.pageviews_previous,
+            "visitors": counted.visitors_previous,
+        }
         if query.compare:
             rows[-1].update(change_columns(rows[-1], before))
         # (other) is a count too: below K (in either period) it would publish what folding
         # hides, e.g. the one small referrer's exact numbers. It keeps its row, not its numbers.
         # Rows that fell to 0 alone make an (other) with no pageviews now, which reveals no
-        # one (`small_counts`): its previous period, which holds them, decides.
-        other_hidden = small_counts(rows[-1], threshold) or (
-            query.compare and small_counts(before, threshold)
+        # one (`small_counts`): its previous period, which holds them, decides. Judged by the
+        # lower bound of its visitors: one person on three of its pages is no 3 visitors.
+        other_hidden = small_counts(counted.judged(), threshold) or (
+            query.compare and small_counts(counted.judged_before(), threshold)
         )
         if other_hidden:
             rows[-1].update(
@@ -1241,16 +1353,17 @@ def _breakdown(
         )
         if also_folded:
             notes.append(
-                f"{OTHER} itself would have fewer than {threshold} visitors"
+                f"{OTHER} itself might stand for fewer than {threshold} visitors"
                 + (" in one period" if query.compare else "")
-                + ", which the total less the rows shown would give away: the smallest row big"
-                + f" enough to show is folded too ({len(also_folded)} more folded)."
+                + f" ({OTHER_PEOPLE}), which the total less the rows shown would give away: the"
+                + f" smallest row big enough to show is folded too ({len(also_folded)} more"
+                + " folded)."
             )
         if other_hidden:
             notes.append(
-                f"{OTHER} itself has fewer than {threshold} visitors"
+                f"{OTHER} itself might stand for fewer than {threshold} visitors"
                 + (" in one period" if query.compare else "")
-                + ": its numbers are not shown."
+                + f" ({OTHER_PEOPLE}): its numbers are not shown."
             )
         if row_series:
             notes.append(withheld_note(sparklines, threshold, query.grain))

@@ -12,7 +12,7 @@ import io
 import json
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +40,12 @@ GONE = SEARCH._replace(
 STAYING = SEARCH._replace(referrer_host="www.google.com", path="/")
 
 
-def _small(domain: str, visitor: int) -> Event:
+def _small(domain: str, visitor: int, day: date = NOW) -> Event:
     return at(
         DIRECT_VISIT._replace(
             referrer_host=domain, referrer_domain=domain, referrer_medium="referral", path="/"
         ),
-        NOW,
+        day,
         visitor=visitor,
     )
 
@@ -55,8 +55,10 @@ EVENTS = [
     *(at(GONE, BEFORE, hour, visitor=v) for hour, v in ((9, 1), (10, 2), (11, 3), (12, 3))),
     *(at(STAYING, BEFORE, hour, visitor=10 + hour) for hour in (9, 10)),
     *(at(STAYING, NOW, hour, visitor=20 + hour) for hour in (9, 10, 11, 12, 13)),
-    _small("small-a.example", 31),  # two small referrers now: (other) has 2 visitors now
-    _small("small-b.example", 32),
+    # Two small referrers now, on two days: (other) has 2 visitors now (on one day they might
+    # be one person's, and (other) would take google.com too: reports._folded_days).
+    _small("small-a.example", 31),
+    _small("small-b.example", 32, NOW + timedelta(days=1)),
 ]
 GONE_KEYS = {
     "referrers": {"referrer_domain": "gone.example"},

@@ -260,7 +260,7 @@ def test_min_visitors_folds_small_rows_into_other(db: Path, kind: str, min_visit
             assert big[-1] not in shown
             assert other[0]["pageviews"] == sum(r["pageviews"] for r in [*small, big[-1]])
             assert other[0]["visitors"] >= min_visitors
-            assert any(note.startswith(f"{OTHER} itself would") for note in body["notes"])
+            assert any(note.startswith(f"{OTHER} itself might stand for") for note in body["notes"])
         else:  # (other) is the table's total, which the cards show anyway
             assert other[0]["pageviews"] is None
             assert other[0]["visitors"] is None

@@ -144,7 +144,7 @@ def test_a_tables_total_less_its_rows_is_no_small_group(
         if kind in ("pages", "sources"):  # every pageview has one: the cards' total
             assert series[totals]["pageviews"] == total
         assert_remainder_is_no_small_group(answer["rows"], total, suffix)
-    assert any(note.startswith(f"{OTHER} itself would have") for note in answer["notes"])
+    assert any(note.startswith(f"{OTHER} itself might stand for") for note in answer["notes"])
 
 
 def test_a_referrers_cards_less_its_pages_are_no_small_group(dashboard: str) -> None:

@@ -61,7 +61,9 @@ def series_chart(
     phone gets legible text instead of a desktop chart scaled down to a third.
 
     Suppressed buckets are drawn as 0: when they were all the data there is, the empty chart
-    says so instead of "no data", which would tell the reader nothing happened."""
+    says so instead of "no data", which would tell the reader nothing happened. It says
+    "fewer than K visitors" only when each of them had: a busy day withheld beside a small
+    one (so the totals cannot give the small one away) had not."""
     lines: dict[str, list[float]] = {
         "pageviews": [p.pageviews or 0 for p in found.points],
         "visitors": [p.visitors or 0 for p in found.points],
@@ -74,6 +76,8 @@ def series_chart(
     empty = "no data"
     if found.suppressed_buckets and min_visitors is not None:
         empty = f"suppressed: fewer than {min_visitors} visitors"
+        if found.suppressed_big:
+            empty = f"suppressed: some {params.grain}s under {min_visitors} visitors"
     # The previous period dashed: told apart by more than its colour (WCAG 1.4.1).
     dashed = [name for name in lines if name.endswith("(previous period)")]
     options: dict[str, Any] = {

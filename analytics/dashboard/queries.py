@@ -28,6 +28,7 @@ from analytics.reports import (
     DOMAIN_DAYS,
     GRAINS,
     OTHER,
+    OTHER_PEOPLE,
     VISITORS_NOTE,
     BucketCounts,
     Cell,
@@ -95,11 +96,22 @@ ORDER BY pageviews DESC, visitors DESC, path
 LIMIT $limit
 """
 )
+# The last column: the lower bound of the folded pages' visitors that decides whether
+# (other) stands for K of them (`reports._folded_days`): per day the most any one page had,
+# since a person who read three of them that day is one visitor, not three.
 REFERRER_PAGES_TALLY_SQL = (
     _REFERRER_PAGES
-    + """SELECT count(*) FILTER (WHERE NOT small), count(*) FILTER (WHERE small),
+    + """, folded_days AS (
+    SELECT max(r.visitors) AS most_visitors
+    FROM referrer_pages r JOIN classified c ON r.path = c.path AND c.small
+    WHERE r.day BETWEEN $start AND $end AND (CAST($site AS VARCHAR) IS NULL OR r.site = $site)
+      AND r.referrer_domain = $referrer
+    GROUP BY r.day, r.site
+)
+SELECT count(*) FILTER (WHERE NOT small), count(*) FILTER (WHERE small),
        coalesce(sum(pageviews) FILTER (WHERE small), 0),
-       coalesce(sum(visitors) FILTER (WHERE small), 0)
+       coalesce(sum(visitors) FILTER (WHERE small), 0),
+       (SELECT coalesce(sum(most_visitors), 0) FROM folded_days)
 FROM classified
 """
 )
@@ -134,6 +146,9 @@ class Series:
     previous_totals: dict[str, int | None] | None
     suppressed_buckets: int
     notes: list[str] = field(default_factory=list)
+    # Of the suppressed buckets, those with K visitors or more, withheld only so that the
+    # totals cannot give a small one away: a chart of them says no "fewer than K visitors".
+    suppressed_big: int = 0
 
 
 @dataclass(frozen=True)
@@ -189,8 +204,13 @@ def series(con: duckdb.DuckDBPyConnection, params: Params, min_visitors: int | N
     current = _bucket_values(con, sql, params, buckets, previous=False)
     earlier = _bucket_values(con, sql, params, buckets, previous=True) if params.compare else None
     withheld_now = _withheld(current, min_visitors)
-    withheld_before = _withheld(earlier, min_visitors) if earlier is not None else []
+    withheld_before = _withheld(earlier, min_visitors) if earlier is not None else set()
     hidden = len(withheld_now) + len(withheld_before)
+    big = sum(
+        not too_small(values[index][0], values[index][1], min_visitors)
+        for values, withheld in ((current, withheld_now), (earlier or [], withheld_before))
+        for index in withheld
+    )
     points: list[Point] = []
     for index, period in enumerate(buckets):
         pageviews, visitors, bots = current[index]
@@ -230,6 +250,7 @@ def series(con: duckdb.DuckDBPyConnection, params: Params, min_visitors: int | N
         previous_totals=total(earlier) if earlier is not None else None,
         suppressed_buckets=hidden,
         notes=notes,
+        suppressed_big=big,
     )
 
 
@@ -332,20 +353,21 @@ def pages_of_referrer(
         "referrer": params.referrer,
     }
     bound = {**bound, "min_visitors": min_visitors, "also_folded": None}
-    kept, folded, folded_pageviews, folded_visitors = con.execute(
+    kept, folded, folded_pageviews, folded_visitors, at_least = con.execute(
         REFERRER_PAGES_TALLY_SQL, bound
     ).fetchall()[0]
     small_count = folded
     # The referrer's cards less the pages shown would give a small (other) away: the
-    # smallest page shown goes into it too (the reports' rule, `rows_to_fold_too`).
-    folded_counts: dict[str, Cell] = {"pageviews": folded_pageviews, "visitors": folded_visitors}
-    if folded and too_small_totals(folded_counts, None, min_visitors):
+    # smallest page shown goes into it too (the reports' rule, `rows_to_fold_too`), judged
+    # by the lower bound of (other)'s visitors, as the reports judge it.
+    judged: dict[str, Cell] = {"pageviews": folded_pageviews, "visitors": at_least}
+    if folded and too_small_totals(judged, None, min_visitors):
         smallest = con.execute(REFERRER_PAGES_SMALLEST_SQL, bound).fetchall()
         candidates = [(path, {"pageviews": pv, "visitors": v}, None) for path, pv, v in smallest]
-        also_folded = rows_to_fold_too(folded_counts, None, candidates, min_visitors)
+        also_folded = rows_to_fold_too(judged, None, candidates, min_visitors)
         if also_folded:
             bound = {**bound, "also_folded": also_folded[0]}
-            kept, folded, folded_pageviews, folded_visitors = con.execute(
+            kept, folded, folded_pageviews, folded_visitors, at_least = con.execute(
                 REFERRER_PAGES_TALLY_SQL, bound
             ).fetchall()[0]
     # A stored path "(other)" is shown as "\\(other)", apart from the folded row (shown_key).
@@ -363,8 +385,9 @@ def pages_of_referrer(
             "visitors": int(folded_visitors),
         }
         # Below K itself, (other) would publish what folding hides: the row stays, not its
-        # numbers (the same rule as the reports').
-        other_hidden = too_small_totals(other, None, min_visitors)
+        # numbers (the same rule as the reports', on the same lower bound of its visitors).
+        judged = {"pageviews": folded_pageviews, "visitors": at_least}
+        other_hidden = too_small_totals(judged, None, min_visitors)
         if other_hidden:
             other.update(pageviews=None, visitors=None)
         rows.append(other)
@@ -381,13 +404,15 @@ def pages_of_referrer(
         )
         if folded > small_count:
             notes.append(
-                f"{OTHER} itself would have fewer than {min_visitors} visitors, which the "
-                "referrer's totals less the pages shown would give away: the smallest page big "
-                f"enough to show is folded too ({folded - small_count} more folded)."
+                f"{OTHER} itself might stand for fewer than {min_visitors} visitors "
+                f"({OTHER_PEOPLE}), which the referrer's totals less the pages shown would give "
+                "away: the smallest page big enough to show is folded too "
+                f"({folded - small_count} more folded)."
             )
         if other_hidden:
             notes.append(
-                f"{OTHER} itself has fewer than {min_visitors} visitors: its numbers are not shown."
+                f"{OTHER} itself might stand for fewer than {min_visitors} visitors "
+                f"({OTHER_PEOPLE}): its numbers are not shown."
             )
     if kept > params.limit:
         notes.append(f"{kept - params.limit} more pages not shown (limit {params.limit}).")
