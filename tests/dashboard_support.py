@@ -156,3 +156,11 @@ def served_with_threshold(db: Path, min_visitors: int) -> Iterator[str]:
     }
     with uvicorn_server("tests.apps.dashboard_app:create_app", env=env, factory=True) as served:
         yield f"{served[0]}/analytics"
+
+
+def served_get(base: str, path: str, query: dict[str, str]) -> httpx.Response:
+    """A GET of `path` on a dashboard served at `base` (`served_with_threshold`), logged in;
+    it must answer 200."""
+    answer = httpx.get(f"{base}{path}", params=query, auth=(USER, PASSWORD), timeout=30)
+    assert answer.status_code == 200, answer.text[:300]
+    return answer

@@ -17,13 +17,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from analytics.event import Event
 from analytics.reports import ReportQuery, run_report
 from analytics.warehouse import Warehouse
-from tests.dashboard_support import PASSWORD, USER, app_for, get, served_with_threshold
+from tests.dashboard_support import app_for, get, served_get, served_with_threshold
 from tests.test_dashboard_chart_as_a_table import chart_table
 from tests.warehouse_support import DIRECT_VISIT, events_for_days, fixed_clock, write_events
 
@@ -95,12 +94,6 @@ def dashboard(db: Path) -> Iterator[str]:
         yield base
 
 
-def served(base: str, path: str, query: dict[str, str]) -> httpx.Response:
-    answer = httpx.get(f"{base}{path}", params=query, auth=(USER, PASSWORD), timeout=30)
-    assert answer.status_code == 200, answer.text[:300]
-    return answer
-
-
 RANGE = {"from": START.isoformat(), "to": END.isoformat()}
 QUERIES = {
     "site": {**RANGE, "site": SITE},
@@ -119,7 +112,7 @@ def withheld(points: list[dict[str, Any]], suffix: str) -> list[int]:
 @pytest.mark.parametrize("name", QUERIES)
 def test_no_withheld_bucket_follows_from_the_totals(db: Path, dashboard: str, name: str) -> None:
     query = QUERIES[name]
-    answer = served(dashboard, "/api/timeseries", query).json()
+    answer = served_get(dashboard, "/api/timeseries", query).json()
     plain = get(app_for(db), "/api/timeseries", query).json()  # every number, unsuppressed
     assert answer["suppressed"] is False
     suffixes = ["", "_previous"] if "compare" in query else [""]
@@ -155,8 +148,8 @@ def test_the_pages_cards_and_chart_table_withhold_what_the_api_does(
     dashboard: str, page: str, name: str
 ) -> None:
     query = QUERIES[name]
-    answer = served(dashboard, "/api/timeseries", query).json()
-    html = served(dashboard, page, query).text
+    answer = served_get(dashboard, "/api/timeseries", query).json()
+    html = served_get(dashboard, page, query).text
     _, *rows = chart_table(html).rows
     assert [row[0] for row in rows if row[1] == "—"] == [
         point["period"] for point in answer["points"] if point["suppressed"]
@@ -171,7 +164,7 @@ def test_a_referrers_series_is_its_report_sparkline(dashboard: str, db: Path) ->
     """The referrer's series and totals on the dashboard are its row and sparkline in
     `analytics report referrers`: the same buckets withheld, the same totals."""
     query = QUERIES["referrer of the site"]
-    answer = served(dashboard, "/api/timeseries", query).json()
+    answer = served_get(dashboard, "/api/timeseries", query).json()
     report = run_report(
         db,
         ReportQuery(kind="referrers", site=SITE, start=START, end=END, min_visitors=K, today=TODAY),
@@ -186,7 +179,7 @@ def test_the_site_series_shows_what_the_summary_report_shows(dashboard: str, db:
     """Every bucket the dashboard shows is the summary report's row; every period the report
     withholds the dashboard withholds too (and one more: the report prints no total)."""
     query = QUERIES["site, compared"]
-    answer = served(dashboard, "/api/timeseries", query).json()
+    answer = served_get(dashboard, "/api/timeseries", query).json()
     report = run_report(
         db,
         ReportQuery(

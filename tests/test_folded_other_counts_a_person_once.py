@@ -25,14 +25,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from analytics.event import Event
 from analytics.reports import OTHER, ReportQuery, run_report
 from analytics.warehouse import Warehouse
 from tests.cli_support import cli
-from tests.dashboard_support import PASSWORD, USER, served_with_threshold
+from tests.dashboard_support import served_get, served_with_threshold
 from tests.support import ROOT
 from tests.warehouse_support import DIRECT_VISIT, fixed_clock, write_events
 
@@ -175,12 +174,6 @@ def dashboard(db: Path) -> Iterator[str]:
         yield base
 
 
-def served(base: str, path: str, query: dict[str, str]) -> httpx.Response:
-    answer = httpx.get(f"{base}{path}", params=query, auth=(USER, PASSWORD), timeout=30)
-    assert answer.status_code == 200, answer.text[:300]
-    return answer
-
-
 def cli_rows(db: Path, kind: str, site: str, *compare: str) -> list[dict[str, Any]]:
     argv = ["report", kind, "--db", str(db), "--site", site, "--from", START.isoformat()]
     argv += ["--to", END.isoformat(), "--min-visitors", str(K), "--format", "json", *compare]
@@ -198,7 +191,7 @@ def test_an_other_of_one_person_on_three_rows_is_not_shown_as_three_visitors(
     query = {"from": START.isoformat(), "to": END.isoformat(), "site": ONCE, "limit": "50"}
     if compare:
         query["compare"] = "1"
-    answer = served(dashboard, f"/api/{kind}", query).json()
+    answer = served_get(dashboard, f"/api/{kind}", query).json()
     rows = cli_rows(db, kind, ONCE, *(["--compare"] if compare else []))
     assert answer["rows"] == rows  # the CLI prints what the API says
     assert_other_is_a_group_of_k(kind, ONCE, rows)
@@ -216,7 +209,7 @@ def test_a_referrers_pages_other_of_one_person_is_not_shown_as_three_visitors(
     dashboard: str,
 ) -> None:
     query = {"from": START.isoformat(), "to": END.isoformat(), "site": ONCE, "referrer": REFERRER}
-    answer = served(dashboard, "/api/referrer-pages", query).json()
+    answer = served_get(dashboard, "/api/referrer-pages", query).json()
     assert answer["covered"] is not None
     rows = answer["rows"]
     sent = [e for e in EVENTS if e.site == ONCE and e.referrer_domain == REFERRER]
@@ -251,7 +244,7 @@ def chart_texts(page: str) -> list[str]:
 
 def test_a_chart_of_a_busy_day_withheld_beside_a_small_one_says_so(dashboard: str) -> None:
     query = {"from": START.isoformat(), "to": END.isoformat(), "site": BUSY}
-    series = served(dashboard, "/api/timeseries", query).json()
+    series = served_get(dashboard, "/api/timeseries", query).json()
     assert [point["visitors"] for point in series["points"][:2]] == [None, None]
-    texts = chart_texts(served(dashboard, "/", query).text)
+    texts = chart_texts(served_get(dashboard, "/", query).text)
     assert texts == [f"suppressed: some days under {K} visitors"] * 2

@@ -16,13 +16,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from analytics.event import Event
 from analytics.reports import OTHER, Report, ReportQuery, rows_to_fold_too, run_report
 from analytics.warehouse import Warehouse
-from tests.dashboard_support import PASSWORD, USER, served_with_threshold
+from tests.dashboard_support import served_get, served_with_threshold
 from tests.warehouse_support import DIRECT_VISIT, fixed_clock, write_events
 
 K = 3
@@ -95,9 +94,7 @@ def dashboard(db: Path) -> Iterator[str]:
 
 
 def served(base: str, path: str, query: dict[str, str]) -> dict[str, Any]:
-    answer = httpx.get(f"{base}{path}", params=query, auth=(USER, PASSWORD), timeout=30)
-    assert answer.status_code == 200, answer.text[:300]
-    body: dict[str, Any] = answer.json()
+    body: dict[str, Any] = served_get(base, path, query).json()
     return body
 
 
