@@ -789,10 +789,8 @@ def _close_at_exit() -> None:
     """Close the live recorders as the process ends: from atexit, and in a multiprocessing
     child from its exit finalizers too (see `_close_at_multiprocessing_exit`).
 
-    A "spawn" child gets here twice, and the second close is not skipped: the finalizers run
-    before the interpreter waits for the child's non-daemon threads, and what one of them
-    records after that (a request still being answered) is written only by atexit's close. A
-    "fork" child ends with os._exit after that wait, so such late events are lost there.
+    A "spawn" child gets here twice (its exit finalizer's close, then atexit's), and the second
+    close is not skipped: it writes what a thread recorded between them, if anything did.
 
     In a multiprocessing child only recorders that took an event in this process are closed:
     the app's own Pool, ProcessPoolExecutor and Manager processes inherit its recorder and
@@ -808,24 +806,126 @@ def _close_at_exit() -> None:
             logger.error("analytics: closing a recorder at exit failed (%s)", _where(exc))
 
 
-_finalizer_in: int | None = None  # the pid that registered `_close_at_exit` with multiprocessing
+# How long a multiprocessing child's exit waits for its other non-daemon threads before one
+# warning line says that it still does (seconds; as long as `close()` waits for its flusher).
+# The wait goes on after it: it is the interpreter's own wait, which no one can cut short.
+LATE_THREADS_WARNING = 30.0
+
+
+def _close_at_child_exit() -> None:
+    """multiprocessing's exit finalizer in a child: close the live recorders now, or, while
+    other non-daemon threads run, write what is buffered now and close after they end.
+
+    Before Python 3.13 a child runs its exit finalizers when its target returns, then waits
+    for its non-daemon threads (`threading._shutdown`), then a "fork" or "forkserver" child
+    ends with `os._exit` (no atexit handler runs): a close here would miss what those threads
+    record after it (a request still being answered). So the close goes after that wait, by
+    wrapping it (`_close_after_the_thread_wait`). From 3.13 the finalizers run after that
+    wait (the main thread is no longer alive then): close now."""
+    if not threading.main_thread().is_alive() or not _other_non_daemon_threads():
+        _close_at_exit()
+        return
+    for recorder in list(_live_recorders):
+        if not recorder._took_events():
+            continue  # as `_close_at_exit`: a Pool worker's inherited recorder is left alone
+        try:
+            # Written now, not only at the close: a thread that never ends keeps the child
+            # alive until it is killed, and what was recorded before must not go with it.
+            recorder.flush()
+        except Exception as exc:  # flush guards itself; this is the last resort
+            logger.error("analytics: flushing a recorder at exit failed (%s)", _where(exc))
+    _close_after_the_thread_wait()
+
+
+# The function in `threading` that waits for the non-daemon threads as the process ends
+# (private, and not in typeshed: hence by name).
+_THREAD_WAIT = "_shutdown"
+
+
+def _close_after_the_thread_wait() -> None:
+    """Have this process's wait for its non-daemon threads close the recorders after it.
+
+    `multiprocessing.Process._bootstrap` looks `threading._shutdown` up when it calls it,
+    after the exit finalizers, the joins of child processes and the remaining finalizers, so
+    the wrapper runs in the main thread at the very point the wait ran before, and the wait
+    itself is the interpreter's own, unchanged: it first runs threading's atexit calls
+    (`ThreadPoolExecutor` stops its idle workers there) and lets go of the main thread (for
+    threads that join it), which a wait of ours before it could not do. No thread is added
+    that another could find and join. Private API, as is the ordering this relies on."""
+    wait_for_threads: Callable[[], None] = getattr(threading, _THREAD_WAIT)
+
+    def wait_then_close() -> None:
+        # Once: a "spawn" child's interpreter calls `_shutdown` again as it ends.
+        setattr(threading, _THREAD_WAIT, wait_for_threads)
+        warning = _warning_if_threads_outlive()
+        try:
+            wait_for_threads()
+        finally:
+            if warning is not None:
+                warning.cancel()
+            _close_at_exit()
+
+    setattr(threading, _THREAD_WAIT, wait_then_close)
+
+
+def _warning_if_threads_outlive() -> threading.Timer | None:
+    """A timer that says, once, that the process still waits for its threads after
+    `LATE_THREADS_WARNING` seconds; none if no recorder here has events to write after them.
+
+    A daemon thread: one that joins the others (a graceful-stop helper) skips it, and a join
+    of it ends when it fires or is cancelled."""
+    if not any(recorder._took_events() for recorder in list(_live_recorders)):
+        return None  # the wait is the app's own business: nothing of ours waits on it
+
+    def warn() -> None:
+        running = len(_other_non_daemon_threads())
+        if running:  # a count only: thread names are the app's, and may say anything
+            logger.warning(
+                "analytics: this process has waited %g s for %d thread(s) to end before it"
+                " exits; what they record is written when they do",
+                LATE_THREADS_WARNING,
+                running,
+            )
+
+    timer = threading.Timer(LATE_THREADS_WARNING, warn)
+    timer.daemon = True
+    try:
+        timer.start()
+    except RuntimeError:  # no thread to be had: the wait goes on without the warning
+        return None
+    return timer
+
+
+def _other_non_daemon_threads() -> list[threading.Thread]:
+    """The threads the interpreter waits for before the process ends, but this one and the
+    main thread."""
+    exempt = (threading.current_thread(), threading.main_thread())
+    return [
+        thread
+        for thread in threading.enumerate()
+        if not thread.daemon and thread not in exempt and thread.is_alive()
+    ]
+
+
+_finalizer_in: int | None = None  # the pid that registered `_close_at_child_exit`
 
 
 def _close_at_multiprocessing_exit(_: object = None) -> None:
     """In a process started by multiprocessing, have its exit close the live recorders too.
 
-    A child of multiprocessing's "fork" ends with `os._exit`, which runs no atexit handler,
-    only multiprocessing's own exit finalizers: servers that run their workers that way
-    (granian on Linux) would lose every event still buffered at a stop that runs no lifespan
-    shutdown (granian's `--interface asginl`). multiprocessing drops the finalizers it finds
-    at the start of a child, so this runs when a recorder is made and again in each child."""
+    A child of multiprocessing's "fork" or "forkserver" (Linux's default from Python 3.14)
+    ends with `os._exit`, which runs no atexit handler, only multiprocessing's own exit
+    finalizers: servers that run their workers that way (granian on Linux) would lose every
+    event still buffered at a stop that runs no lifespan shutdown (granian's `--interface
+    asginl`). multiprocessing drops the finalizers it finds at the start of a child, so this
+    runs when a recorder is made and again in each child."""
     global _finalizer_in
     if multiprocessing.parent_process() is None or _finalizer_in == os.getpid():
         return  # the main process (atexit's), or registered already
     if not _live_recorders:
         return  # a child with no recorder: one made later registers
     _finalizer_in = os.getpid()
-    multiprocessing.util.Finalize(None, _close_at_exit, exitpriority=0)
+    multiprocessing.util.Finalize(None, _close_at_child_exit, exitpriority=0)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -6,9 +6,11 @@ records on its own and writes nothing of the parent's twice."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -222,18 +224,24 @@ def test_a_child_forked_mid_flush_records_on_its_own_and_writes_nothing_twice(
 
 
 # A worker process that multiprocessing starts and that stops without closing its recorder
-# (no lifespan shutdown: granian's `--interface asginl`). Under "fork" the child ends with
-# os._exit, which runs no atexit handler; the recorder is made in the child (as granian's
-# workers build the app) or inherited from the parent (an app built before the fork). With
-# `late`, a non-daemon thread (a request still being answered) records after the target has
-# returned, so after multiprocessing's exit finalizers have closed the recorder once.
+# (no lifespan shutdown: granian's `--interface asginl`). Under "fork" and "forkserver" the
+# child ends with os._exit, which runs no atexit handler; the recorder is made in the child (as
+# granian's workers build the app) or inherited (an app module imported before the fork: by
+# the parent under "fork", by the fork server as its preload under "forkserver"). With `late`,
+# a non-daemon thread (a request still being answered) records after the target has returned,
+# so after multiprocessing's exit finalizers; with `stuck`, only once the test makes a file;
+# with `reaper`, while another app thread joins every other non-daemon thread before it ends
+# (a graceful-stop helper); with `executor`, in a ThreadPoolExecutor the app never shuts down.
 MULTIPROCESSING_EXIT_SCRIPT = r"""
-import multiprocessing, sys, threading, time
+import concurrent.futures, multiprocessing, os, sys, threading, time
 from pathlib import Path
+import analytics.recorder as recorder_module
 from analytics.recorder import Capture, Recorder
 
-spool, method, made_in, late = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4] == "late"
-inherited = Recorder(spool, "example.com", flush_interval=3600) if made_in == "parent" else None
+spool, method, made_in, late = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+release = spool.parent / "release"
+if late.startswith("stuck"):
+    recorder_module.LATE_THREADS_WARNING = 0.5
 
 
 def record(recorder, prefix):
@@ -242,25 +250,74 @@ def record(recorder, prefix):
                              None, None, "none", False))
 
 
+def record_late(recorder):
+    if late.startswith("stuck"):
+        given_up = time.monotonic() + 180  # for ever, as far as the child can tell
+        while not release.exists() and time.monotonic() < given_up:
+            time.sleep(0.05)
+    else:
+        time.sleep(0.5)
+    if late != "stuck-quiet":
+        record(recorder, "late")
+
+
+def join_the_others():
+    time.sleep(0.2)
+    for thread in threading.enumerate():
+        if thread not in (threading.current_thread(), threading.main_thread()):
+            if not thread.daemon:
+                thread.join()
+
+
 def worker(spool):
-    recorder = inherited or Recorder(spool, "example.com", flush_interval=3600)
+    if made_in == "parent":
+        import inherited_recorder
+        assert inherited_recorder.made_in != os.getpid(), "made in the child, not inherited"
+        recorder = inherited_recorder.recorder
+    else:
+        recorder = Recorder(spool, "example.com", flush_interval=3600)
     record(recorder, "worker")
-    if late:
-        threading.Thread(target=lambda: (time.sleep(0.5), record(recorder, "late"))).start()
+    if late == "stuck-quiet":
+        recorder.close()  # the app's lifespan shutdown: nothing is left to write at exit
+    if late == "executor":
+        concurrent.futures.ThreadPoolExecutor(1).submit(record_late, recorder)
+    elif late != "none":
+        threading.Thread(target=record_late, args=(recorder,)).start()
+    if late == "reaper":
+        threading.Thread(target=join_the_others).start()
     # No close(): the worker's target returns and the process ends.
 
 
 if __name__ == "__main__":
-    child = multiprocessing.get_context(method).Process(target=worker, args=(spool,))
+    context = multiprocessing.get_context(method)
+    if made_in == "parent":
+        os.environ["INHERITED_SPOOL"] = str(spool)  # the fork server reads it too
+        if method == "forkserver":
+            context.set_forkserver_preload(["inherited_recorder"])
+        else:
+            import inherited_recorder
+    child = context.Process(target=worker, args=(spool,))
     child.start()
     child.join(60)
+    if child.exitcode is None:
+        child.kill()
+        sys.exit("the child still ran after 60 s")
     sys.exit(child.exitcode)
 """
 
-FORK_ENDS_BEFORE_LATE_EVENTS = (
-    "known gap: a fork child ends with os._exit right after waiting for its non-daemon "
-    "threads; nothing of the recorder's runs after that wait to write what they recorded"
-)
+INHERITED_RECORDER_MODULE = """
+import os
+from analytics.recorder import Recorder
+
+made_in = os.getpid()
+recorder = Recorder(os.environ["INHERITED_SPOOL"], "example.com", flush_interval=3600)
+"""
+
+
+def _script_env(script: Path) -> dict[str, str]:
+    # The script's folder too: Python 3.11's fork server is not given the parent's sys.path
+    # (it takes the preloaded module from PYTHONPATH, as an installed app would be found).
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(script.parent)])}
 
 
 def _run_script(script: Path, *args: object) -> subprocess.CompletedProcess[str]:
@@ -269,7 +326,7 @@ def _run_script(script: Path, *args: object) -> subprocess.CompletedProcess[str]
     done = subprocess.run(
         [sys.executable, str(script), *map(str, args)],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=_script_env(script),
         capture_output=True,
         text=True,
         timeout=120,
@@ -279,37 +336,122 @@ def _run_script(script: Path, *args: object) -> subprocess.CompletedProcess[str]
     return done
 
 
+def _workers_script(folder: Path) -> Path:
+    """The worker script in `folder` (a file: "spawn" re-imports the main module), with the
+    module an inherited recorder is made by."""
+    (folder / "inherited_recorder.py").write_text(INHERITED_RECORDER_MODULE)
+    script = folder / "workers.py"
+    script.write_text(MULTIPROCESSING_EXIT_SCRIPT)
+    return script
+
+
+WORKER_EVENTS = [f"/worker/{n}" for n in range(5)]
+LATE_EVENTS = [f"/late/{n}" for n in range(5)]
+
+
 @pytest.mark.parametrize(
     ("method", "made_in", "late"),
     [
-        ("fork", "child", False),
-        ("fork", "parent", False),
-        ("spawn", "child", False),
-        # The at-exit close after the finalizers' one still acts (it once did nothing: 1 of 6).
-        ("spawn", "child", True),
-        pytest.param(
-            "fork",
-            "child",
-            True,
-            marks=pytest.mark.xfail(strict=True, reason=FORK_ENDS_BEFORE_LATE_EVENTS),
-        ),
+        ("fork", "child", "none"),
+        ("fork", "parent", "none"),
+        ("forkserver", "child", "none"),
+        ("forkserver", "parent", "none"),
+        ("spawn", "child", "none"),
+        # Closed once the thread has ended (the at-exit close once did nothing here: 1 of 6).
+        ("spawn", "child", "late"),
+        # Before Python 3.13 the finalizer's close came before the thread's events, and
+        # os._exit after them.
+        ("fork", "child", "late"),
+        ("forkserver", "child", "late"),
+        # The close after the wait must add nothing the app's threads could wait for (a
+        # thread of ours that joined the others once hung with one that did the same).
+        ("fork", "child", "reaper"),
+        ("spawn", "child", "reaper"),
+        # ... nor wait before threading's own atexit calls, which stop idle pool workers.
+        ("fork", "child", "executor"),
     ],
     ids=[
         "fork-made-in-child",
         "fork-inherited",
+        "forkserver-made-in-child",
+        "forkserver-inherited-from-its-preload",
         "spawn",
         "spawn-a-thread-records-after-the-target-returns",
         "fork-a-thread-records-after-the-target-returns",
+        "forkserver-a-thread-records-after-the-target-returns",
+        "fork-an-app-thread-joins-the-others",
+        "spawn-an-app-thread-joins-the-others",
+        "fork-a-thread-pool-left-open-records-after-the-target-returns",
     ],
 )
 def test_a_multiprocessing_worker_that_exits_without_closing_writes_its_events_once(
-    tmp_path: Path, method: str, made_in: str, late: bool
+    tmp_path: Path, method: str, made_in: str, late: str
 ) -> None:
-    script = tmp_path / "workers.py"  # a file: "spawn" re-imports the main module
-    script.write_text(MULTIPROCESSING_EXIT_SCRIPT)
-    _run_script(script, tmp_path / "spool", method, made_in, str(late and "late"))
-    expected = [f"/worker/{n}" for n in range(5)] + ([f"/late/{n}" for n in range(5)] * late)
-    assert sorted(_paths(tmp_path / "spool")) == sorted(expected)
+    script = _workers_script(tmp_path)
+    _run_script(script, tmp_path / "spool", method, made_in, late)
+    late_events = LATE_EVENTS if late != "none" else []
+    assert sorted(_paths(tmp_path / "spool")) == sorted(WORKER_EVENTS + late_events)
+
+
+@pytest.mark.skipif(
+    sys.version_info >= (3, 13),
+    reason="Python 3.13+ runs a child's exit finalizers after its wait for threads: meanwhile"
+    " the flusher writes every flush_interval, as in any process (the test sets an hour)",
+)
+@pytest.mark.parametrize(
+    ("method", "late"),
+    [("fork", "stuck"), ("forkserver", "stuck"), ("spawn", "stuck"), ("fork", "stuck-quiet")],
+    ids=["fork", "forkserver", "spawn", "fork-recorder-closed-by-the-app-says-nothing"],
+)
+def test_a_worker_whose_thread_outlives_the_wait_is_written_before_and_after(
+    tmp_path: Path, method: str, late: str
+) -> None:
+    # The child waits for its non-daemon thread however long it runs (CPython's own wait, with
+    # or without a recorder): what was recorded before is on disk meanwhile, one line says
+    # why the child has not ended if events wait for the thread, and its events are written
+    # when it ends. With nothing of ours left to write ("stuck-quiet"), analytics says nothing.
+    quiet = late == "stuck-quiet"
+    script = _workers_script(tmp_path)
+    spool, stderr = tmp_path / "spool", tmp_path / "stderr"
+    line = "analytics: this process has waited 0.5 s for 1 thread(s) to end before it exits"
+
+    def state() -> str:
+        return f"{_paths(spool) if spool.is_dir() else 'no spool'}\n{stderr.read_text()}"
+
+    with stderr.open("w") as errors:
+        child = subprocess.Popen(
+            [sys.executable, str(script), str(spool), method, "child", late],
+            cwd=ROOT,
+            env=_script_env(script),
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            start_new_session=True,  # its own process group: its workers are killed with it
+        )
+    try:
+        deadline = time.monotonic() + 60  # a loaded machine takes seconds to import Arrow
+        while (
+            not spool.is_dir()
+            or _paths(spool) != WORKER_EVENTS
+            or not (quiet or line in stderr.read_text())
+        ):
+            assert child.poll() is None, state()
+            assert time.monotonic() < deadline, state()
+            time.sleep(0.1)
+        if quiet:
+            time.sleep(2)  # four times the warning's delay: no line may come
+        assert child.poll() is None, state()
+        (tmp_path / "release").touch()
+        assert child.wait(timeout=30) == 0, state()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)  # the script, its worker, the fork server
+        child.wait()
+    assert sorted(_paths(spool)) == sorted(WORKER_EVENTS + LATE_EVENTS * (not quiet))
+    log = stderr.read_text()
+    assert log.count(line) == (0 if quiet else 1), log
+    assert "Traceback" not in log
+    if quiet:
+        assert "analytics:" not in log
 
 
 # The app's own process pool (fork): its workers inherit the recorder, which buffered events
