@@ -22,6 +22,7 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import shutil
 import stat
 import time
@@ -279,11 +280,19 @@ def _storage_version(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
     rows = con.execute(
         "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = ?", [name]
     ).fetchall()
-    if not rows or not rows[0][0]:  # 1.1 answers an empty list: its tags map is empty
+    return storage_version_option(rows[0][0] if rows else None)
+
+
+def storage_version_option(tag: object) -> str | None:
+    """The STORAGE_VERSION to ATTACH the new file with, from the old one's `storage_version`
+    tag: the lowest DuckDB release that reads it. DuckDB 1.2 tags the releases that wrote
+    the format ('v1.0.0 - v1.1.3'), later ones the first and a plus ('v1.0.0+'); ATTACH takes
+    a single release only, and refused the whole range, so every compaction under 1.2 failed.
+    None for 1.1's empty tag; 'v1.0.0', which every DuckDB since 1.0 reads, for any other form."""
+    if not tag:  # 1.1 answers an empty list: its tags map is empty
         return None
-    version = str(rows[0][0])
-    version = version.rstrip("+")
-    return version if version.startswith("v") and "'" not in version else "v1.0.0"
+    first = str(tag).split(" - ", 1)[0].rstrip("+")
+    return first if re.fullmatch(r"v\d+\.\d+\.\d+", first) else "v1.0.0"
 
 
 def _ident(name: str) -> str:

@@ -29,6 +29,7 @@ from analytics.errors import (
     WarehouseMissingError,
     WarehouseSchemaError,
     first_line,
+    system_words,
 )
 from analytics.filekinds import special_kind
 
@@ -352,7 +353,10 @@ def os_reason(error: duckdb.Error) -> str:
     line = first_line(error)
     start = line.find("{")
     if start < 0:
-        return line
+        # DuckDB 1.1 to 1.3 (the floor is 1.1) say it in words: 'IO Error: Could not write
+        # file "/dev/full": No space left on device'.
+        words = system_words(line) if "Could not write file" in line else None
+        return words or line
     try:
         details = json.loads(line[start:])
     except ValueError:

@@ -61,7 +61,9 @@ def warehouse(tmp_path: Path) -> Path:
     write_events(tmp_path / "spool", old + events_for_days(rng, [today - timedelta(days=1)], 300))
     db = tmp_path / "w.duckdb"
     Warehouse(db).run(tmp_path / "spool")
-    assert MARKER in db.read_bytes()
+    # The marker is not looked for here: DuckDB 1.1 (the floor, `make test-floors`) stores it
+    # FSST-compressed, and the signals are worth testing there too. Where it is stored in the
+    # clear, tests/test_compact.py checks that it is there before a compaction.
     return db
 
 

@@ -68,6 +68,14 @@ def _warehouse(root: Path, *, extra_rows: int = 0) -> Path:
     return db
 
 
+def _skip_unless_marker_in_the_clear(db: Path) -> None:
+    """For the tests that look for the pruned hosts in the file's bytes, as `grep -a` does.
+    DuckDB 1.1 (the floor, `make test-floors`) stores them FSST-compressed, with no plain copy
+    to find before the compaction either: those tests could not tell a compacted file there."""
+    if MARKER not in db.read_bytes():
+        pytest.skip("this DuckDB stores the marked hosts compressed: no bytes to look for")
+
+
 def _everything(db: Path) -> dict[str, Any]:
     """Every table's rows (order-free, duplicates kept) and the whole catalog."""
     with duckdb.connect(str(db), read_only=True) as con:
@@ -103,7 +111,7 @@ def test_pruned_events_bytes_are_gone_and_every_table_is_unchanged(tmp_path: Pat
         old = con.execute("SELECT count(*) FROM events WHERE day < '2026-11-10'").fetchall()
         assert old == [(0,)]
         assert con.execute("SELECT count(*) FROM events").fetchall() == [(800,)]
-    assert MARKER in db.read_bytes()  # what the audit found: pruned, yet in the file
+    _skip_unless_marker_in_the_clear(db)  # what the audit found: pruned, yet in the file
     before = _everything(db)
     assert before["events"]
     assert before["daily_totals"]
@@ -145,7 +153,7 @@ def test_through_a_symbolic_link_the_file_it_points_at_is_rewritten(tmp_path: Pa
     link = tmp_path / "current.duckdb"
     link.symlink_to(db.name)
     before = _everything(db)
-    assert MARKER in db.read_bytes()
+    _skip_unless_marker_in_the_clear(db)
     compact(link)
     assert link.is_symlink()
     assert os.readlink(link) == db.name
@@ -211,9 +219,9 @@ def _add_rows(db: Path, count: int) -> None:
 
 
 def _big_warehouse(root: Path) -> Path:
-    db = _warehouse(root, extra_rows=BIG_ROWS)
-    assert MARKER in db.read_bytes()
-    return db
+    # Not checked for the marker in the clear, as the tests above are: DuckDB 1.1 (the floor)
+    # stores it FSST-compressed, and the kills and waits below are worth testing there too.
+    return _warehouse(root, extra_rows=BIG_ROWS)
 
 
 def _child(*args: str) -> subprocess.Popen[bytes]:

@@ -17,11 +17,14 @@ python=${PYTHON:-python3.11}
 
 # What the tests use beyond the runtime dependencies: pyproject's `dev` extra without Spark,
 # the browser and ruff, whose tests do not run here (mypy: the README's typed snippets).
+# django and a2wsgi: without them the Django and Flask integration tests skip, and the
+# README's Django and WSGI snippets fail.
 # pytz: the tests read events.ts into Python, which duckdb before 2.0.1 does only through
 # pytz (cookiewall itself must not: tests/test_timestamps_reach_python_without_pytz.py).
 tools=(
     pytest hypothesis httpx uvicorn fastapi python-multipart "moto[server]" boto3 flask
     httptools uvloop gunicorn uvicorn-worker hypercorn granian "setuptools>=77" mypy pytz
+    django a2wsgi
 )
 
 if [[ ! -x $venv/bin/python ]]; then
