@@ -21,10 +21,13 @@ import pytest
 
 from analytics.event import Event
 from analytics.reports import ReportQuery, run_report
-from analytics.warehouse import Warehouse
 from tests.dashboard_support import app_for, get, served_get, served_with_threshold
 from tests.test_dashboard_chart_as_a_table import chart_table
-from tests.warehouse_support import DIRECT_VISIT, events_for_days, fixed_clock, write_events
+from tests.warehouse_support import (
+    DIRECT_VISIT,
+    events_for_days,
+    warehouse_of,
+)
 
 K = 3
 SITE = "quiet.example"
@@ -81,10 +84,9 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("dashboard-totals")
     days = [START + timedelta(days=offset) for offset in range(-7, 7)]
     busy = events_for_days(random.Random(4), days, 40, site="example.com")
-    write_events(folder / "spool", busy + _quiet_site(), per_segment=100)
-    path = folder / "analytics.duckdb"
-    Warehouse(path, clock=fixed_clock(datetime(2026, 4, 20, 6, tzinfo=UTC))).run(folder / "spool")
-    return path
+    return warehouse_of(
+        folder, busy + _quiet_site(), datetime(2026, 4, 20, 6, tzinfo=UTC), per_segment=100
+    )
 
 
 @pytest.fixture(scope="module")

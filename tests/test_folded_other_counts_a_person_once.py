@@ -29,11 +29,10 @@ import pytest
 
 from analytics.event import Event
 from analytics.reports import OTHER, ReportQuery, run_report
-from analytics.warehouse import Warehouse
 from tests.cli_support import cli
 from tests.dashboard_support import served_get, served_with_threshold
 from tests.support import ROOT
-from tests.warehouse_support import DIRECT_VISIT, fixed_clock, write_events
+from tests.warehouse_support import DIRECT_VISIT, warehouse_of
 
 K = 3
 START, END = date(2026, 4, 6), date(2026, 4, 12)
@@ -162,10 +161,7 @@ def assert_other_is_a_group_of_k(kind: str, site: str, rows: list[dict[str, Any]
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("other-of-one-person")
-    write_events(folder / "spool", EVENTS)
-    path = folder / "analytics.duckdb"
-    Warehouse(path, clock=fixed_clock(datetime(2026, 4, 20, 6, tzinfo=UTC))).run(folder / "spool")
-    return path
+    return warehouse_of(folder, EVENTS, datetime(2026, 4, 20, 6, tzinfo=UTC))
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,8 @@ import pytest
 
 from analytics.event import Event
 from analytics.reports import OTHER, Report, ReportQuery, rows_to_fold_too, run_report
-from analytics.warehouse import Warehouse
 from tests.dashboard_support import served_get, served_with_threshold
-from tests.warehouse_support import DIRECT_VISIT, fixed_clock, write_events
+from tests.warehouse_support import DIRECT_VISIT, warehouse_of
 
 K = 3
 SITE = "fold.example"
@@ -80,10 +79,8 @@ def _week(first: date, ids: int) -> list[Event]:
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("folded-other")
     # The previous period repeats the week, so comparing needs the same fold in both periods.
-    write_events(folder / "spool", _week(START - timedelta(days=7), 1000) + _week(START, 5000))
-    path = folder / "analytics.duckdb"
-    Warehouse(path, clock=fixed_clock(datetime(2026, 4, 20, 6, tzinfo=UTC))).run(folder / "spool")
-    return path
+    events = _week(START - timedelta(days=7), 1000) + _week(START, 5000)
+    return warehouse_of(folder, events, datetime(2026, 4, 20, 6, tzinfo=UTC))
 
 
 @pytest.fixture(scope="module")

@@ -375,3 +375,13 @@ def stored_paths(db: Path) -> set[str]:
         return {path for (path,) in con.execute("SELECT DISTINCT path FROM events").fetchall()}
     finally:
         con.close()
+
+
+def warehouse_of(
+    folder: Path, events: Sequence[Event], now: datetime, per_segment: int = 50
+) -> Path:
+    """`folder`/analytics.duckdb, rolled up at `now` from `events` written to `folder`/spool."""
+    write_events(folder / "spool", events, per_segment=per_segment)
+    path = folder / "analytics.duckdb"
+    Warehouse(path, clock=fixed_clock(now)).run(folder / "spool")
+    return path
