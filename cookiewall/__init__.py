@@ -1,4 +1,18 @@
-"""A privacy-first cookie-consent gate for ASGI applications."""
+"""A privacy-first cookie-consent gate for ASGI applications.
+
+`ConsentMiddleware(app, policy=..., secret_key=...)` lets the app's `Set-Cookie` headers
+through only for the categories the visitor allowed, serves the consent endpoints and the
+banner, honours Global Privacy Control, and puts the visitor's `Consent` in the scope.
+
+`Policy`, `Category`, `CookieRule`: what the site asks consent for (`Policy.from_toml`).
+`Consent`: the visitor's choice, as `request.state.consent` holds it.
+`ReceiptLog`: proof of consent, one JSON line per decision, no personal data.
+`consent_from_scope(scope)`: the `Consent` from an ASGI scope (Django, Flask under a2wsgi).
+`get_consent`, `get_gate`: FastAPI/Starlette dependencies (these two need Starlette).
+`consent_mode(policy, consent)`: the Google Consent Mode v2 signals for a consent.
+
+`help()` on each explains its parameters; the README's "The consent gate" chapter has more.
+"""
 
 from __future__ import annotations
 

@@ -40,14 +40,19 @@ class Consent:
 
     `decided`: the visitor has made a choice for this policy version, or for one it
     `accepts_versions` (False: the banner is due, and only required categories are
-    allowed). `granted`: the categories allowed now, after GPC/DNT; ask with `allows(name)`.
+    allowed). `granted`: the categories allowed now, after GPC/DNT; ask with `allows(name)`,
+    which raises ValueError for a name that is not in `categories` (every category of the
+    policy); `required`: its required ones. `policy_version`: the version consented to (this
+    policy's or one it accepts); None while undecided.
     `gpc`: the request sent `Sec-GPC: 1` (or `DNT: 1` under `honor_dnt=True`).
     `refused`: the optional categories the visitor's latest decision did not grant, also when
     that decision no longer counts (made under a policy version this one does not accept):
     the banner asks again, but a refusal is not forgotten meanwhile (the recorder gives such
     a visitor no visitor hash when `analytics` is in it). Empty when there is no decision.
     `receipt_id` and `decided_at` (Unix seconds) name the decision's receipt; the repr
-    leaves both out, so a logged consent cannot be matched to its receipt.
+    leaves both out, so a logged consent cannot be matched to its receipt. `summary` (worked
+    out, not given): `"undecided"`, `"all"`, `"none"` (only required categories) or
+    `"custom"`. The gate builds these; frozen, so an app cannot change what it was given.
     """
 
     decided: bool

@@ -26,7 +26,13 @@ DENIED = "denied"
 
 
 def consent_mode(policy: Policy, consent: Consent) -> dict[str, str]:
-    """`{signal: "granted" | "denied"}` for every signal the policy maps, in Google's order."""
+    """`{signal: "granted" | "denied"}` for every signal the policy maps, in Google's order.
+
+    `policy`: the `Policy` whose categories list the signals (`Category(consent_mode=...)`);
+    an empty dict when it maps none. `consent`: the visitor's `Consent`
+    (`request.state.consent`): a signal is "granted" exactly when its category is in
+    `consent.granted`, so an undecided visitor, a refusal and GPC all deny.
+    """
     granted = consent.granted
     return {
         signal: GRANTED if category in granted else DENIED

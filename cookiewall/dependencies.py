@@ -15,7 +15,7 @@ from cookiewall.scoped import consent_from_scope
 
 
 def get_consent(request: HTTPConnection) -> Consent:
-    """The visitor's `Consent` for this request, as `ConsentMiddleware` put it in the scope.
+    """The visitor's `Consent` for `request`, as `ConsentMiddleware` put it in the scope.
 
     As a FastAPI dependency: `def view(consent: Consent = Depends(get_consent))`, then
     `consent.allows("preferences")`. Starlette routes may call it with the request. A
@@ -26,9 +26,10 @@ def get_consent(request: HTTPConnection) -> Consent:
 
 
 def get_gate(request: HTTPConnection) -> ConsentMiddleware:
-    """The `ConsentMiddleware` that served this request: `Depends(get_gate)` in a health or
+    """The `ConsentMiddleware` that served `request`: `Depends(get_gate)` in a health or
     metrics route reads its counters (`gate.statistics()`), also when the app added the
-    middleware with `app.add_middleware` and never held the instance."""
+    middleware with `app.add_middleware` and never held the instance. A request no gate
+    served is a RuntimeError saying so."""
     gate = request.scope.get("state", {}).get(GATE_STATE_KEY)
     if not isinstance(gate, ConsentMiddleware):
         raise RuntimeError(

@@ -114,16 +114,20 @@ class ConsentMiddleware:
     allowed before the response leaves the server.
 
     `policy`: the `Policy` (version, categories, cookie rules).
-    `secret_key`: a key of 16+ characters, or a list of them newest first (older ones still
-    verify; their cookies are re-signed with the newest).
-    `cookie_name` ("cookiewall"): the consent cookie; `__Secure-`/`__Host-` names work.
-    `path_prefix` ("/consent"): where the endpoints live.
-    `secure` (None: when the request is https): the consent cookie's Secure attribute.
+    `secret_key`: a key (str or bytes) of 16+ characters, or a list of them newest first
+    (older ones still verify; their cookies are re-signed with the newest). One per site.
+    `cookie_name` ("cookiewall"): the consent cookie, a cookie-name token of at most 64
+    characters; `__Secure-`/`__Host-` names work (and are always Secure).
+    `path_prefix` ("/consent"): where the endpoints live (ASCII, `/` first, not last).
+    `secure` (None): the consent cookie's Secure attribute; None means Secure when the server
+    reports the request as https (ASGI `scheme`), and always with `same_site="none"` or a
+    `__Secure-`/`__Host-` name. Only None, True or False.
     `same_site` ("lax"): "lax", "strict" or "none" (needs Secure).
-    `honor_dnt` (False): treat `DNT: 1` like `Sec-GPC: 1`.
+    `honor_dnt` (False): treat `DNT: 1` like `Sec-GPC: 1` (only the exact value 1 counts).
     `inject_banner` (False): put the banner into undecided visitors' HTML pages.
-    `receipts` (None): a `ReceiptLog` for proof of consent.
-    `trusted_origins` (()): the site's public origins when a proxy in front rewrites `Host`.
+    `receipts` (None): a `ReceiptLog` for proof of consent (not a path).
+    `trusted_origins` (()): the site's public origins (`"https://example.com"`: scheme, host
+    and port only) when a proxy in front rewrites `Host`; a list, not one string.
     `banner_language` ("visitor"): an injected banner's language from the visitor's
     `Accept-Language`, or "page": the page's `<html lang>` where the policy has texts for it.
 
@@ -251,11 +255,16 @@ class ConsentMiddleware:
 
     @property
     def verifications(self) -> int:
+        """How many consent cookies this gate verified by signature (cache misses)."""
         return self.codec.verifications
 
     def statistics(self) -> dict[str, Any]:
         """A snapshot of the counters, for a health or metrics route (`get_gate`): plain
-        values, safe to serialise as JSON. Cookie names only, never values."""
+        values, safe to serialise as JSON. Cookie names only, never values.
+
+        Keys: `removed_cookies`, `bad_cookies`, `receipts_failed`, `verifications` and
+        `cache_hits` (ints), and `removed_by_name` (`{masked cookie name: count}`).
+        """
         return {
             **self.stats,
             "removed_by_name": dict(self.removed_by_name),

@@ -116,6 +116,11 @@ class Category:
     `gpc_opt_out`: a visitor whose browser sends `Sec-GPC: 1` has it refused, whatever
     they chose. `consent_mode`: the Google Consent Mode v2 signals it stands for
     (`"analytics_storage"`, `"ad_storage"`, ...), any sequence of their names.
+
+    Only `name` is required. An unknown signal, or a string instead of a list, is a
+    `ValueError` here; the rest (a bad or duplicate name, wrong types, a category both
+    `required` and `gpc_opt_out`) is a `ValueError` naming the category when the `Policy`
+    is built.
     """
 
     name: str
@@ -162,9 +167,15 @@ class CookieRule:
 
     `pattern`: a cookie name, or an fnmatch pattern (`"_ga*"`), case-sensitive. `category`:
     the name of one of the policy's categories. `purpose`: shown in the banner's cookie
-    list. `domain` and `path`: where the cookie lives, as the app sets it (default: the
-    request's host, `/`), so a withdrawal's deletion reaches it. `partitioned`: the app sets
-    it `Partitioned` (CHIPS), so its deletion says so too.
+    list. `domain` and `path`: where the cookie lives, as the app sets it (default None:
+    host-only, set without a `Domain`; and `/`), so a withdrawal's deletion reaches it: a
+    host name such as `".example.com"` (no scheme, port or wildcard), and a path of
+    printable ASCII (percent-encoded). `partitioned`: the app sets it `Partitioned` (CHIPS),
+    so its deletion says so too.
+
+    Only `pattern` and `category` are required. A bad value (an unknown category, a bad
+    pattern, domain or path, a duplicate or unreachable pattern) is a `ValueError` naming
+    the rule when the `Policy` is built.
     """
 
     pattern: str
@@ -178,6 +189,7 @@ class CookieRule:
 
     @property
     def is_pattern(self) -> bool:
+        """Whether `pattern` holds an fnmatch wildcard (`*`, `?`, `[`): else an exact name."""
         return any(ch in self.pattern for ch in "*?[")
 
 
@@ -187,17 +199,24 @@ Texts = Mapping[str, Mapping[str, Any]]
 class Policy:
     """What the site asks consent for; immutable after construction.
 
-    `version`: a non-empty string (a date such as `"2026-11-28"` reads well); a change
-    re-asks every visitor. `categories`: the `Category` list (at least one). `cookies`: the
-    `CookieRule` list. `consent_max_age`: how long a decision lasts (default 180 days, at
-    most 395). `unknown_cookies`: `"block"` (default) removes a cookie no rule declares,
-    `"allow"` lets it through. `texts`: banner wording per language, `{"de": {"title": ...,
-    "labels": {category: ...}, "descriptions": {...}}}`. `gpc_last_update`: the day
-    `/.well-known/gpc.json` names (default: `version`, when it is a date). `accepts_versions`:
-    other versions whose decisions count as decisions here (a rolling deploy of a new
-    version; see the README), each granting only the categories it names that this policy
-    has. Every mistake is a `ValueError` naming it. `Policy.from_toml(path)` reads the same
-    from a TOML file.
+    `version`: a non-empty string without control characters (a date such as `"2026-11-28"`
+    reads well); a change re-asks every visitor. `categories`: the `Category` list (at least
+    one). `cookies`: the `CookieRule` list (default none). `consent_max_age`: how long a
+    decision lasts, a `timedelta` (default 180 days; at least one second, at most 395 days),
+    and a new decision's consent cookie `Max-Age`. `unknown_cookies`: `"block"` (default) removes a
+    cookie no rule declares, `"allow"` lets it through. `texts`: banner wording per
+    language, `{"de": {"title": ..., "labels": {category: ...}, "descriptions": {...}}}`
+    (default None: the built-in English, German and French). `gpc_last_update`: the day
+    `/.well-known/gpc.json` names, a `datetime.date` (default None: `version`, when it is a
+    date; else `lastUpdate` is left out). `accepts_versions`: other versions whose
+    decisions count as decisions here (a rolling deploy of a new version; see the README),
+    each granting only the categories it names that this policy has; at most 16, not
+    `version` itself. Every mistake is a `ValueError` naming it. `Policy.from_toml(path)`
+    reads the same from a TOML file.
+
+    Read-only attributes besides those: `category_names`, `required_names`,
+    `optional_names` and `gpc_opt_out_names` (frozensets of category names) and
+    `consent_mode` (`(signal, category)` pairs, in Google's order).
 
     Rules are matched first by exact cookie name, then by fnmatch pattern (case-sensitive,
     like cookie names) in declaration order.
@@ -365,7 +384,12 @@ class Policy:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Policy:
-        """Read a policy from a TOML file (see examples/cookiewall.toml)."""
+        """Read a policy from the TOML file at `path` (see examples/cookiewall.toml).
+
+        The keys are those of `from_mapping`. A file that is not UTF-8 or not valid TOML,
+        and every mistake `Policy()` refuses, is a one-line `ValueError` starting with the
+        file's path; a missing file is Python's own `FileNotFoundError`.
+        """
         with open(path, "rb") as fh:
             if fh.read(len(_BOM)) == _BOM:
                 # tomllib's own message, "Invalid statement (at line 1, column 1)", points at
@@ -391,7 +415,8 @@ class Policy:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Policy:
-        """Build a policy from parsed TOML (or JSON): the keys of examples/cookiewall.toml.
+        """Build a policy from `data`, parsed TOML (or JSON): the keys of
+        examples/cookiewall.toml.
 
         `version`, `accepts_versions`, `consent_max_age_days`, `unknown_cookies`,
         `gpc_last_update`, `texts`, and `categories` and `cookies` as lists of tables with

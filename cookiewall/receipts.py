@@ -125,9 +125,17 @@ class ReceiptLog:
         withdraws: str | None = None,
         replaces: str | None = None,
     ) -> None:
-        """Append one receipt. Each link is the id of the receipt of the decision in force
-        before, so an auditor can pair them: `withdraws` on a withdrawal (the decision it
-        ends), `replaces` on a decision (the one it changes: "accept all", later "reject all")."""
+        """Append one receipt. The gate calls this; an app rarely needs to.
+
+        `receipt_id`: the decision's id (URL-safe base64, at most 64 characters). `action`:
+        `"accept_all"`, `"reject_all"`, `"save"` or `"withdraw"`. `policy_version`: a string.
+        `granted`: category names (a set or list, not one string). `gpc`: True or False.
+        `when`: a timezone-aware datetime (default None: now), written in UTC to the second.
+        Each link is the id of the receipt of the decision in force before, so an auditor can
+        pair them: `withdraws` on a withdrawal (the decision it ends), `replaces` on a
+        decision (the one it changes: "accept all", later "reject all"). Anything else is a
+        `ValueError` and nothing is written; a failed write raises the `OSError`.
+        """
         if action not in ACTIONS:
             raise ValueError(f"unknown consent action {action!r}")
         # Only what a receipt is may reach the log: the id as the gate makes them (free text
