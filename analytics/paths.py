@@ -18,7 +18,7 @@ import ipaddress
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import AnyStr, NamedTuple
 from urllib.parse import quote, unquote, unquote_to_bytes
 
@@ -77,7 +77,7 @@ _AS_LATIN_1_C1 = {0xDC00 + byte: byte for byte in range(0x80, 0xA0)}
 # `gpj.exe` written backwards). Only forged requests send them; stored, a CSV export would
 # hand a NUL or an escape sequence to a terminal or a spreadsheet. Kept percent-encoded in
 # a path (`/a%00b`, as `%2F`), a space in a UTM value.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # A query or a fragment encoded into the path: link-out and redirect routes carry a whole
 # target URL in a segment (`/go/https%3A%2F%2Fshop.example%2Fcb%3Fpin%3D482913`), and servers
 # decode `%3F` and `%23` in scope["path"] as any other escape. Its parameters are a query's
@@ -110,7 +110,7 @@ _PARAMETER = re.compile(r"[=&]|%(?:25)*(?:3[Dd]|26|2[Ff])")
 _SENT_EMBEDDED_MARK = re.compile(rb"%(?:25)*(?:3[Ff]|23)|#")  # no `?`: raw_path has none
 _SENT_PARAMETER = re.compile(rb"[=&]|%(?:25)*(?:3[Dd]|26|2[Ff])")
 _STORED_MARK = re.compile(r"%(?:23|3[Ff])")  # a `#` or `?` as stored (see `_redact_segment`)
-# What is stored percent-encoded: control characters (see `_CONTROL`) and those marks.
+# What is stored percent-encoded: control characters (see `CONTROLS`) and those marks.
 _ENCODED_WHEN_STORED = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069?#]")
 
 # Internet addresses. IPv4: a dotted quad of 0-255 values (zero-padded too), not part of a
@@ -191,8 +191,20 @@ _HEX_LETTER = re.compile(r"[A-Fa-f]")
 # a servlet container's `;jsessionid=`, PHP's `;PHPSESSID=` (matrix parameters), ASP.NET's
 # cookieless `(S(...))` segment, also with other tickets (`(X(1)S(...))`, `(A(...)F(...))`).
 # Their names say what they hold, however short or orderly the value looks: ASP.NET's 24
-# lower-case base32 characters passed the token rule about one time in five.
-_SESSION_PARAMETER = re.compile(r";(?:[^;=/]*sess[^;=/]*|sid)=", re.IGNORECASE)
+# lower-case base32 characters passed the token rule about one time in five. The page stays
+# (as Matomo keeps it): a parameter is dropped, name and value up to the next `;` or the end
+# of the segment (the client's: a `/` sent as `%2F` is the value's), and the rest of the
+# segment judged as any other (`/shop/item/42;jsessionid=…` is `/shop/item/42`,
+# `/a;v=1;jsessionid=…;lang=en` is `/a;v=1;lang=en`); a cookieless segment is dropped whole
+# (`/(S(…))/shop/cart.aspx` is `/shop/cart.aspx`). See `_without_session`. Written any other
+# way (encoded twice, `%3Bjsessionid%3D` left in `path`; a ticket inside a longer segment; a
+# UTM value), the name still has the segment or the value redacted whole.
+# The name starts with `sess`, after a platform's prefix (`jsessionid`, `PHPSESSID`,
+# `ASPSESSIONID…`, `CFSESSION`) or a word and a separator (`app_session`); not any word
+# that holds the letters (`;assessment=2`, `;possession=…` are a page's parameters).
+_SESSION_NAME = r"(?:(?:j|php|asp|cf|[a-z0-9]*[_.-])?sess[^;=/]*|sid)="
+_SESSION_PARAMETER = re.compile(";" + _SESSION_NAME, re.IGNORECASE)
+_SESSION_PARAMETER_AND_VALUE = re.compile(";" + _SESSION_NAME + "[^;]*", re.IGNORECASE)
 _COOKIELESS_SESSION = re.compile(r"\((?:[A-Z]\([^()/]*\))+\)")
 # A JSON Web Token (RFC 7519): base64url parts joined by dots, the first a JSON header, so
 # `eyJ` (`{"`). `.` ends a base64 run, so a JWT whose parts are each shorter than 24
@@ -212,7 +224,7 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{2,}\.")
 # `4111_1111_1111_1111.pdf`); so do `.` (receipts and forms print `4111.1111.1111.1111`)
 # and a tab (`%09` decoded: a number pasted from a table), and as the tab any other C0 or
 # C1 control character or DEL: no link carries them, and stored percent-encoded
-# (`4111%001111%001111%001111`, see `_CONTROL`) the number reads as plainly as with
+# (`4111%001111%001111%001111`, see `CONTROLS`) the number reads as plainly as with
 # spaces (NUL and DEL were kept in the clear). Not a comma: it separates a
 # list's items (`/compare/4090,4080,3090,3080`, `/sizes/38,39,40,41`), and a list of four
 # 4-digit ids reads as a card one time in 23, as random ids do (5 % of comparisons of four
@@ -985,11 +997,46 @@ def _redact_segment(segment: str) -> str:
 def _redact(path: str) -> str:
     judge = _redact_segment if path.isascii() else _redact_segment_with_bytes
     path, embedded, holding = _embedded_query_cut(path)
-    judged = [judge(segment) for segment in path.split("/")]
-    if holding is not None and judge(holding) == REDACTED:
-        judged[-1] = REDACTED  # see `_embedded_query_cut`
-    redacted = _with_imeis_under_their_label_redacted(path, "/".join(judged))
+    redacted = _with_imeis_under_their_label_redacted(
+        path, _judged_segments(path.split("/"), holding, judge)
+    )
     return _storable(_with_embedded(redacted, embedded))
+
+
+def _without_session(segment: str) -> str | None:
+    """`segment` without the session parameters written into it, or None for a cookieless
+    session's segment, dropped whole (see `_SESSION_PARAMETER`)."""
+    if "(" in segment and _COOKIELESS_SESSION.fullmatch(segment):
+        return None
+    if ";" in segment:
+        return _SESSION_PARAMETER_AND_VALUE.sub("", segment)
+    return segment
+
+
+def _judged_segments(
+    segments: Iterable[str], holding: str | None, judge: Callable[[str], str]
+) -> str:
+    """`segments` judged, each without its session (`_without_session`), joined by `/`; the
+    last one REDACTED when `holding`, the whole segment that holds the mark of a query
+    encoded into the path, would be (see `_embedded_query_cut`)."""
+    segments = list(segments)
+    last = len(segments) - 1
+    judged: list[str | None] = []
+    for index, segment in enumerate(segments):
+        kept = _without_session(segment)
+        # A segment that was a session alone goes (`/shop/;jsessionid=…/next` is
+        # `/shop/next`, not `/shop//next`), but not the last: `/shop/;jsessionid=…` is the
+        # page `/shop/`.
+        gone = kept is None or (segment != "" and kept == "" and index < last)
+        judged.append(None if gone or kept is None else judge(kept))
+    if holding is not None:
+        kept = _without_session(holding)
+        if kept is None or judge(kept) == REDACTED:
+            judged[-1] = REDACTED
+    left = [segment for segment in judged if segment is not None]
+    if left == [""] and last > 0:
+        return "/"  # `/(S(…))` alone is the site's root page, not an empty path
+    return "/".join(left)
 
 
 def _embedded_query_start(
@@ -1186,7 +1233,7 @@ def redact_sent_path(path: str, raw_path: bytes | None) -> str:
     request, or one whose root path a server (or a proxy) left out of `raw_path`; that root is
     judged as `path` has it. Otherwise (no encoded slash nor U+FFFD, or a `raw_path` that does
     not match: None, a middleware that rewrote `path`), this is `redact_path(path)`. Either
-    way, control characters are stored percent-encoded (`/a%00b`, see `_CONTROL`).
+    way, control characters are stored percent-encoded (`/a%00b`, see `CONTROLS`).
     """
     if not isinstance(raw_path, bytes) or not raw_path_needed(path, raw_path):
         return _with_controls_escaped(redact_path(path))
@@ -1197,11 +1244,13 @@ def redact_sent_path(path: str, raw_path: bytes | None) -> str:
     # Cut where the query or fragment encoded into the path starts (see `_EMBEDDED_MARK`),
     # its parameter looked for in the segment the client sent the mark in.
     sent, embedded, holding = _sent_embedded_query_cut(sent)
-    judged_root = "/".join(_redact_segment_with_bytes(segment) for segment in root.split("/"))
-    judged = [_redact_sent_segment(segment) for segment in sent.split(b"/")]
-    if holding is not None and _redact_sent_segment(holding) == REDACTED:
-        judged[-1] = REDACTED  # see `_embedded_query_cut`
-    redacted = _with_imeis_under_their_label_redacted(path, judged_root + "/".join(judged))
+    judged_root = _judged_segments(root.split("/"), None, _redact_segment_with_bytes)
+    judged = _judged_segments(
+        map(_sent_segment_decoded, sent.split(b"/")),
+        None if holding is None else _sent_segment_decoded(holding),
+        _redact_sent_segment,
+    )
+    redacted = _with_imeis_under_their_label_redacted(path, judged_root + judged)
     return _with_controls_escaped(_storable(_with_embedded(redacted, embedded)))
 
 
@@ -1243,9 +1292,14 @@ def raw_path_needed(path: str, raw_path: bytes) -> bool:
     return b"%2F" in raw_path or b"%2f" in raw_path or "\ufffd" in path
 
 
-def _redact_sent_segment(segment: bytes) -> str:
+def _sent_segment_decoded(segment: bytes) -> str:
     # each byte that is not UTF-8 kept (a surrogate), then escaped: `caf%E9`, not `caf\ufffd`
-    decoded = unquote_to_bytes(segment).decode("utf-8", "surrogateescape")
+    return unquote_to_bytes(segment).decode("utf-8", "surrogateescape")
+
+
+def _redact_sent_segment(decoded: str) -> str:
+    """A sent segment (`_sent_segment_decoded`) as stored: REDACTED, or its bytes that are
+    not UTF-8 and its `/` (sent as `%2F`) escaped."""
     redacted = _redact_segment_with_bytes(decoded)
     if redacted == REDACTED:
         return redacted
@@ -1253,7 +1307,7 @@ def _redact_sent_segment(segment: bytes) -> str:
 
 
 def _with_controls_escaped(stored: str) -> str:
-    """`stored` with its control characters (`_CONTROL`) and its `?` and `#` (see
+    """`stored` with its control characters (`CONTROLS`) and its `?` and `#` (see
     `_EMBEDDED_MARK`) percent-encoded as UTF-8, and cut again to MAX_PATH_LENGTH if the
     escapes made it longer."""
     if stored.isprintable() and "?" not in stored and "#" not in stored:
@@ -1269,10 +1323,10 @@ _MARKERS = (b"utm_", b"ref=", b"source=")
 
 
 def controls_as_spaces(text: str) -> str:
-    """`text` with each control character (see `_CONTROL`) a space, as `\\t` or `\\x1f` already
+    """`text` with each control character (see `CONTROLS`) a space, as `\\t` or `\\x1f` already
     is: how a tag value's controls are read, here and where analytics.navigation tells
     whether a value is blank."""
-    return _CONTROL.sub(" ", text)
+    return CONTROLS.sub(" ", text)
 
 
 def _clean_tag(value: str, sent: str) -> str | None:
