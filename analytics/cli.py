@@ -1360,25 +1360,48 @@ def _cli_logging(*, whole_process: bool) -> contextlib.AbstractContextManager[No
     out of a `main()` that a program called: left on the `analytics` logger, it wrote every
     later library warning of that program in the CLI's words, and a second time once the
     program set up logging of its own; and it left the logger at WARNING, a level the program
-    may not have set. The process that is the command (`whole_process`) keeps it to the end."""
+    may not have set. The process that is the command (`whole_process`) keeps it to the end.
+
+    A program whose root logger already writes warnings to the console (`basicConfig()`)
+    gets them there once, in its own format: the CLI's line as well printed each one twice.
+    The logger is still at WARNING while the command runs, so that none is lost to a root
+    logger at ERROR."""
 
     def set_up() -> Callable[[], None] | None:
         log = logging.getLogger("analytics")
         if log.handlers:  # a program that set up handlers of its own keeps them alone
             return None
         level = log.level
-        handler = _StderrHandler()
-        handler.setFormatter(_PrintableFormatter(f"{PROG}: %(levelname)s: %(message)s"))
-        log.addHandler(handler)
+        handler: _StderrHandler | None = None
+        if not _root_writes_warnings_to_console(log):
+            handler = _StderrHandler()
+            handler.setFormatter(_PrintableFormatter(f"{PROG}: %(levelname)s: %(message)s"))
+            log.addHandler(handler)
         log.setLevel(logging.WARNING)
 
         def undo() -> None:
-            log.removeHandler(handler)
+            if handler is not None:
+                log.removeHandler(handler)
             log.setLevel(level)
 
         return undo
 
     return _set_up_while_commands_run("analytics", set_up, keep=whole_process)
+
+
+def _root_writes_warnings_to_console(log: logging.Logger) -> bool:
+    """Whether `log`'s warnings reach a root handler of the program's that writes them on
+    stderr or stdout (`logging.basicConfig()`'s). Handlers that write elsewhere do not
+    count: a log file, or pytest's capture of the records, which shows none of them."""
+    if not log.propagate:
+        return False
+    consoles = [sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__]
+    return any(
+        isinstance(handler, logging.StreamHandler)
+        and any(handler.stream is console for console in consoles if console is not None)
+        and handler.level <= logging.WARNING
+        for handler in logging.getLogger().handlers
+    )
 
 
 def _fail(message: str, code: int) -> int:

@@ -204,7 +204,7 @@ def _summary_of(consent: Any) -> tuple[str, bool]:
     return (summary if summary in CONSENT_STATES else "custom"), hash_allowed
 
 
-def _exclusion_check(patterns: Sequence[str]) -> Callable[[str], bool]:
+def exclusion_check(patterns: Sequence[str]) -> Callable[[str], bool]:
     """Whether a path matches one of the fnmatch `patterns`, with no cache of paths.
 
     A cache keyed on paths would keep the last few thousand raw request paths (reset tokens,
@@ -285,7 +285,7 @@ class TrafficMiddleware:
             # `_call_unobserved`, off the path of the requests that are (one more prefix in
             # the exclusion check is all the option costs them).
             patterns = (*patterns, *self._navigation.paths)
-        self._excluded: Callable[[str], bool] = _exclusion_check(patterns)
+        self._excluded: Callable[[str], bool] = exclusion_check(patterns)
         self._hashing = recorder.hashing
         self._trusts_proxies = bool(recorder.trusted_proxies)
         self._record_all = recorder.record_all

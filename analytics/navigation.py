@@ -82,10 +82,10 @@ from importlib import resources
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
-from analytics.middleware import _exclusion_check
+from analytics.middleware import exclusion_check
 from analytics.paths import controls_as_spaces
 from analytics.recorder import checked_path_patterns
-from analytics.referrers import _ANDROID_SCHEME, _WEB_SCHEMES, MAX_REFERRER_LENGTH
+from analytics.referrers import ANDROID_SCHEME, MAX_REFERRER_LENGTH, WEB_SCHEMES
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -150,7 +150,7 @@ _BAD_BODY = (
 # The schemes `analytics.referrers.parse_referrer` reads a referrer from (a web page, an
 # Android app): what a browser writes into `document.referrer`. Any other would be recorded
 # as direct, so a page load's beacon naming one is refused as no browser's.
-_REFERRER_SCHEMES = _WEB_SCHEMES | {_ANDROID_SCHEME}
+_REFERRER_SCHEMES = WEB_SCHEMES | {ANDROID_SCHEME}
 _ETAG = f'"{SCRIPT_VERSION}"'.encode()
 # CSP3 base64-value (as cookiewall.banner's): only these characters, so it cannot end the
 # attribute it is written into.
@@ -248,7 +248,7 @@ def route_check(
             "navigation_paths is empty, so every navigation would be refused: give the"
             " app's client-side routes ('/app/*') or None for any path"
         )
-    return _exclusion_check(patterns)
+    return exclusion_check(patterns)
 
 
 class Navigation:

@@ -44,8 +44,8 @@ IP_LITERAL = "(ip)"
 MAX_REFERRER_LENGTH = 4096
 CACHE_SIZE = 8192
 
-_WEB_SCHEMES = frozenset({"http", "https"})
-_ANDROID_SCHEME = "android-app"
+WEB_SCHEMES = frozenset({"http", "https"})
+ANDROID_SCHEME = "android-app"
 _MARKS = frozenset({"Mn", "Mc"})  # combining marks, part of many scripts' IDN labels
 _FULL_STOPS = re.compile("[\u3002\uff0e\uff61]")  # label separators besides "." (RFC 3490 3.1)
 # Unicode's Default_Ignorable_Code_Point: characters drawn as nothing (U+034F COMBINING
@@ -409,13 +409,13 @@ def parse_referrer(raw: bytes, site: str) -> Referrer:
         return DIRECT
     if not raw_host:
         return DIRECT
-    if scheme == _ANDROID_SCHEME:
+    if scheme == ANDROID_SCHEME:
         package = raw_host.lower()
         if not all(part.isascii() and part.isidentifier() for part in package.split(".")):
             return DIRECT
         medium, name = _ANDROID_TABLE.get(package, ("referral", package))
         return Referrer(package, package, medium, name)
-    if scheme not in _WEB_SCHEMES:
+    if scheme not in WEB_SCHEMES:
         return DIRECT
     host = normalise_host(raw_host)
     if host is None:

@@ -580,9 +580,11 @@ def only_after_range(con: duckdb.DuckDBPyConnection, window: Window) -> str | No
     if found is None:
         return None
     after, until = found.pageviews, found.last
+    are, them = ("is", "it") if after == 1 else ("are", "them")
     return (
         f"no pageviews from {window.start} to {window.end}; the range ends yesterday (the "
-        f"last complete day) and {after} pageviews are after it: --to {until} includes them"
+        f"last complete day) and {counted(after, 'pageview')} {are} after it: --to {until} "
+        f"includes {them}"
     )
 
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analytics import Recorder, TrafficMiddleware
-from analytics.middleware import _exclusion_check
+from analytics.middleware import exclusion_check
 from analytics.recorder import ALWAYS_EXCLUDED
 
 PATTERN_SETS = [
@@ -55,7 +55,7 @@ PATHS = [
 @pytest.mark.parametrize("path", PATHS)
 def test_the_check_decides_as_fnmatchcase(patterns: tuple[str, ...], path: str) -> None:
     expected = any(fnmatchcase(path, pattern) for pattern in patterns)
-    assert _exclusion_check(patterns)(path) is expected
+    assert exclusion_check(patterns)(path) is expected
 
 
 @settings(max_examples=300, deadline=None)
@@ -66,7 +66,7 @@ def test_the_check_decides_as_fnmatchcase(patterns: tuple[str, ...], path: str) 
 def test_any_patterns_and_path_decide_as_fnmatchcase(patterns: list[str], path: str) -> None:
     everything = (*ALWAYS_EXCLUDED, *patterns)
     expected = any(fnmatchcase(path, pattern) for pattern in everything)
-    assert _exclusion_check(everything)(path) is expected
+    assert exclusion_check(everything)(path) is expected
 
 
 def test_no_request_path_stays_in_memory_as_a_cache_key(tmp_path: Path) -> None:

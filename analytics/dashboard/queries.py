@@ -46,6 +46,7 @@ from analytics.reports import (
     withheld_buckets,
 )
 from analytics.timezones import local_date
+from analytics.wording import counted
 
 BREAKDOWN_KINDS = ("referrers", "sources", "pages", "campaigns")
 
@@ -451,13 +452,16 @@ class AfterRange:
     def note(self) -> str:
         """The API's note (the page links the range instead of naming the parameter)."""
         named = "&".join(f"{key}={value}" for key, value in self.changes().items())
-        return f"{self.text()}: {named} includes them"
+        return f"{self.text()}: {named} includes {'it' if self.pageviews == 1 else 'them'}"
 
     def text(self) -> str:
-        counted = "pageviews are" if self.pageviews is None else f"{self.pageviews} pageviews are"
+        after = "pageviews are"  # the count withheld: small-count suppression is on
+        if self.pageviews is not None:
+            are = "is" if self.pageviews == 1 else "are"
+            after = f"{counted(self.pageviews, 'pageview')} {are}"
         return (
             f"No pageviews from {self.start} to {self.end}, which ends yesterday (the last "
-            f"complete day); {counted} after it"
+            f"complete day); {after} after it"
         )
 
 

@@ -59,7 +59,7 @@
   // judge what was not sent, and the page's own request had it judged whole.
   var VALUE_POINTS = 200;
   // What the server reads as no value at all: Python's str.split() whitespace and the
-  // controls it reads as spaces (analytics.paths._CONTROL). Not \s: it holds U+FEFF, a value.
+  // controls it reads as spaces (analytics.paths.CONTROLS). Not \s: it holds U+FEFF, a value.
   var BLANK = /[\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202a-\u202f\u205f\u2066-\u2069\u3000]/g;
   // The longest Referer Chromium and Firefox send whole; a longer one is cut to the origin.
   var MAX_REFERRER = 4096;
