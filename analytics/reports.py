@@ -73,6 +73,12 @@ _RESERVED_LOOKALIKE = re.compile(r"\\*\((?:other|none)\)")
 # rising or falling, or 0.1 % of the period's external pageviews if that is more.
 MIN_TREND_VOLUME = 5
 MIN_TREND_SHARE = 0.001
+# trends: ... and its pageviews must have changed by more than NOISE_Z * sqrt(now + before),
+# what chance gives between two periods of equal length: given now + before pageviews, each
+# falls in either period with even odds when nothing changed (two Poisson counts over equal
+# exposure), so now - before has a standard deviation of sqrt(now + before); 2 of them leave
+# about 1 unchanged referrer in 20 listed. 10 000 -> 10 001 or 1 000 -> 1 006 is not "rising".
+NOISE_Z = 2.0
 CHART_SERIES = 6
 ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # [0-9]: \d matches other scripts' digits
 MAX_SITES_NAMED = 10  # in the warning about a --site the database does not hold
@@ -110,6 +116,7 @@ class ReportQuery:
     min_visitors: int | None = None
     today: date | None = None  # "now" for the default range; None: today in the warehouse's zone
     min_volume: int | None = None  # trends only; None = max(5, 0.1 % of pageviews)
+    noise_z: float = NOISE_Z  # trends only; 0: any change in pageviews is rising or falling
 
 
 @dataclass(frozen=True)
@@ -380,6 +387,11 @@ def check(query: ReportQuery) -> Window:
             raise ReportError(f"{name} must be a whole number, not {value!r}")
         if value is not None and value < 1:
             raise ReportError(f"{name} must be at least 1, not {value}")
+    noise_z = query.noise_z
+    if isinstance(noise_z, bool) or not isinstance(noise_z, int | float):
+        raise ReportError(f"noise_z must be a number, not {noise_z!r}")
+    if not math.isfinite(noise_z) or noise_z < 0:
+        raise ReportError(f"noise_z must be 0 or more (0: no noise gate), not {noise_z}")
     if query.site is not None and not isinstance(query.site, str):
         raise ReportError(f"site must be text, not {query.site!r}")
     if query.site is not None and not query.site.strip():
@@ -1484,9 +1496,33 @@ def _chart_series(
 def _range_note(window: Window, grain: str) -> str:
     length = "1 day" if window.days == 1 else f"{window.days} days"
     note = f"Range {window.start} … {window.end} ({length}), grain {grain}."
-    if grain != "day":
-        note += " The first and last buckets hold only the days inside the range."
+    partial = partial_buckets(window.start, window.end, grain)
+    if partial:
+        # Named, so that a short first week is not read as a slump: buckets are labelled by
+        # the first day of their week or month even when the range starts later.
+        said = "; ".join(
+            f"{label} holds {held} of its {whole} days" for label, held, whole in partial
+        )
+        note += f" Part buckets, only their days inside the range: {said}."
     return note
+
+
+def partial_buckets(start: date, end: date, grain: str) -> list[tuple[date, int, int]]:
+    """The week or month buckets of `start` … `end` that the range holds only part of:
+    (label, days inside the range, days of the whole bucket), the first before the last."""
+    if grain == "day":
+        return []
+    found: list[tuple[date, int, int]] = []
+    for label in dict.fromkeys(bucket(day, grain) for day in (start, end)):
+        if grain == "week":
+            last = label + timedelta(days=6)
+        else:
+            last = (label.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        whole = (last - label).days + 1
+        held = (min(last, end) - max(label, start)).days + 1
+        if held < whole:
+            found.append((label, held, whole))
+    return found
 
 
 def _compare_notes(window: Window) -> tuple[str, ...]:
@@ -1590,6 +1626,14 @@ def min_trend_volume(total_pageviews: int) -> int:
     return max(MIN_TREND_VOLUME, math.ceil(MIN_TREND_SHARE * total_pageviews))
 
 
+def beyond_noise(now: int, before: int, z: float) -> bool:
+    """Whether `now` against `before` pageviews is more change than chance gives between two
+    periods of equal length (`NOISE_Z`): |now - before| > z * sqrt(now + before)."""
+    change = now - before
+    # Squared, in whole numbers where z is: no square root to round at the boundary.
+    return change != 0 and change * change > z * z * (now + before)
+
+
 def _trends(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
     query = window.query
     previous_start, previous_end = window.previous
@@ -1617,12 +1661,15 @@ def _trends(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
         )
 
     groups: dict[str, list[dict[str, Cell]]] = {trend: [] for trend in TRENDS}
-    hidden = 0
+    hidden = noise = 0
     for row in candidates:
         now, before = int(row["pageviews"]), int(row["pageviews_previous"])
         if now > 0 and before == 0 and not row["seen_earlier"]:
             trend = "new"
         elif now != before and max(now, before) >= volume:
+            if not beyond_noise(now, before, query.noise_z):
+                noise += 1
+                continue
             trend = "rising" if now > before else "falling"
         else:
             continue
@@ -1654,13 +1701,22 @@ def _trends(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
         for counts in _series_for_keys(con, window, spec, wanted, slots)
     ]
     rows = [_shown_keys(row, spec.keys) for row in stored]
+    z = query.noise_z
+    gate = f" and a change of more than {z:g}√(now + before) pageviews" if z else ""
     notes = [
         _range_note(window, query.grain),
         f"Compared with {previous_start} … {previous_end}.",
-        f"rising/falling: at least {volume} pageviews in one of the two periods, ranked by "
-        "the change in pageviews; new: never seen before this range.",
-        VISITORS_NOTE,
+        f"rising/falling: at least {counted(volume, 'pageview')} in one of the two periods{gate}, "
+        "ranked by the change in pageviews; new: never seen before this range.",
     ]
+    if z:
+        are = "is" if noise == 1 else "are"
+        notes.append(
+            f"{counted(noise, 'referrer')} with at least {counted(volume, 'pageview')} in a period "
+            "changed by no more than chance gives between two periods of equal length "
+            f"(±{z:g}√(now + before) pageviews) and {are} not listed."
+        )
+    notes.append(VISITORS_NOTE)
     if threshold is not None:
         notes.append(
             f"Referrers with fewer than {threshold} visitors in a period they had pageviews "

@@ -582,26 +582,37 @@ def test_summary_report_compared(warehouse: Warehouse, grain: str) -> None:
     assert got == _summary_compared(*RANGE, grain)
 
 
-def test_trends_report(warehouse: Warehouse) -> None:
-    """README "Trends": rising/falling need 5 pageviews in one period; new: never seen."""
+@pytest.mark.parametrize("noise_z", [2.0, 0.0])
+def test_trends_report(warehouse: Warehouse, noise_z: float) -> None:
+    """README "Trends": rising/falling need 5 pageviews in one period and a change of more
+    than 2√(now + before) (noise_z 0: any change); new: never seen."""
     now = {r["referrer_domain"]: r for r in _breakdown("referrers", *RANGE)}
     before = {r["referrer_domain"]: r for r in _breakdown("referrers", *PREVIOUS)}
     seen_before = {group[2] for group in EXPECTED_DAILY["daily_referrers"] if group[0] < RANGE[0]}
-    got = json.loads(report(warehouse, "trends", *_range_args(*RANGE), "--top", "100"))
+    query = ReportQuery(kind="trends", start=RANGE[0], end=RANGE[1], top=100, noise_z=noise_z)
+    got = json.loads(render(run_report(warehouse.db, query), "json"))
     trend_of = {row["referrer_domain"]: row["trend"] for row in got}
     expected: dict[str, str] = {}
+    noise: set[str] = set()
     for domain in now.keys() | before.keys():
         views = now[domain]["pageviews"] if domain in now else 0
         old = before[domain]["pageviews"] if domain in before else 0
         if domain not in seen_before and old == 0:
             expected[domain] = "new"
         elif max(views, old) >= 5 and views != old:
-            expected[domain] = "rising" if views > old else "falling"
+            if (views - old) ** 2 > noise_z**2 * (views + old):
+                expected[domain] = "rising" if views > old else "falling"
+            else:
+                noise.add(domain)
     assert trend_of == expected
     assert {(r["referrer_domain"], r["pageviews"], r["pageviews_previous"]) for r in got} == {
         (d, now[d]["pageviews"] if d in now else 0, before[d]["pageviews"] if d in before else 0)
         for d in expected
     }
+    if noise_z:  # the script's movers, 4 -> 12 and 6 -> 2, are within 2√(now + before)
+        assert noise == {"google.com", "facebook.com"}
+    else:
+        assert {"rising", "falling"} <= set(expected.values())
 
 
 def test_csv_and_table_carry_the_json_numbers(warehouse: Warehouse) -> None:

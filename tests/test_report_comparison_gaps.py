@@ -294,7 +294,8 @@ def test_the_cli_says_it_in_the_report_or_else_once_on_stderr(db: Path, fmt: str
     assert said in line
     assert said not in done.stdout
     if fmt == "json":
-        assert [row["trend"] for row in json.loads(done.stdout)] == ["rising"] * 4
+        # The fourth referrer, friend.org at 18 -> 25, is within the noise (2√43 = 13.1).
+        assert [row["trend"] for row in json.loads(done.stdout)] == ["rising"] * 3
 
 
 DASHBOARD_PATHS = [
