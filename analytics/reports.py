@@ -508,6 +508,13 @@ def run_report(
                 con, window.start, window.end, query.site, today, emptiness_said=bool(after_range)
             )
             report = replace(report, notes=(*report.notes, *gaps), caveats=gaps)
+        elif (unfinished := unfinished_range(window.start, window.end, window.query.today)) and (
+            not after_range
+        ):
+            # A note of the report only (table, HTML), not a warning on stderr: nothing is
+            # missing, the numbers are those of the day so far, and a cron job that asks for
+            # today on purpose should not mail it every run.
+            report = replace(report, notes=(*report.notes, unfinished))
         return report
     finally:
         con.close()
@@ -683,6 +690,21 @@ def _not_over(start: date, end: date, today: date) -> str:
     return (
         f"The range ends {end}, but today ({today}) is not over{after}: the range's totals "
         "are short of a whole period, so falls against the previous period are overstated."
+    )
+
+
+def unfinished_range(start: date, end: date, today: date | None) -> str | None:
+    """The note of a range without a comparison that reaches today or later, else None:
+    its last day's numbers are those of the day so far (`_not_over` says it of a comparison)."""
+    if today is None or end < today:
+        return None
+    if start > today:
+        return f"The range {start} … {end} lies after today ({today}): it has not begun."
+    later = (end - today).days
+    after = f" and the {_not_begun(later)}" if later else ""
+    return (
+        f"The range ends {end}, but today ({today}) is not over{after}: today's numbers are "
+        "those of the day so far."
     )
 
 
@@ -1566,6 +1588,7 @@ def _summary(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
     # them blank, as the breakdowns' lines do: 0 would claim that period had no traffic.
     small_now = [small_counts(values, threshold) for values in current]
     hidden = sum(small_now)
+    small_before: list[bool] = []  # with compare: the previous days of each period
     series: dict[str, list[int | None]] = {
         metric: [
             None if small else values[metric]
@@ -1577,7 +1600,6 @@ def _summary(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
         columns += COMPARE_COLUMNS
         earlier = totals(previous=True)
         small_before = [small_counts(values, threshold) for values in earlier]
-        hidden += sum(small_before)
         for row, before, was_small in zip(rows, earlier, small_before, strict=True):
             row.update(change_columns(row, dict(before)))
             if was_small:
@@ -1601,6 +1623,15 @@ def _summary(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
         notes.append(
             f"Periods with fewer than {threshold} visitors are not shown ({hidden} hidden)."
         )
+        if query.compare:
+            # Counted apart: a period whose previous days were small still shows its own
+            # numbers, and one count of both overstated what the range withholds.
+            small_earlier = sum(small_before)
+            whose = "period's" if small_earlier == 1 else "periods'"
+            notes.append(
+                f"{small_earlier} {whose} previous days had fewer than {threshold} visitors: "
+                "those *_previous and change cells are empty."
+            )
     return Report(
         kind="summary",
         title="Summary",

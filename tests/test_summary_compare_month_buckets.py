@@ -94,3 +94,34 @@ def test_the_range_note_names_the_part_buckets(
     notes = run_report(db, query).notes
     days = (end - start).days + 1
     assert notes[0] == f"Range {start} … {end} ({days} days), grain {grain}.{said}"
+
+
+@pytest.mark.parametrize(
+    ("threshold", "hidden", "previous_small"), [(5, 0, 2), (10, 1, 2), (3, 0, 1)]
+)
+def test_small_previous_periods_are_counted_apart_from_hidden_periods(
+    db: Path, threshold: int, hidden: int, previous_small: int
+) -> None:
+    """`--min-visitors` with `--compare`: a period whose previous days were small keeps its own
+    numbers; one "(N hidden)" of both counted it as hidden (h319's analyst audit)."""
+    query = ReportQuery(
+        kind="summary",
+        start=date(2026, 2, 1),
+        end=date(2026, 3, 31),
+        grain="month",
+        compare=True,
+        min_visitors=threshold,
+        today=date(2026, 4, 2),
+    )
+    report = run_report(db, query)
+    # February: 8 visitors, its previous days 2; March: 16, its previous days 4.
+    assert [row["pageviews"] is None for row in report.rows].count(True) == hidden
+    assert [row["pageviews_previous"] is None for row in report.rows].count(True) == previous_small
+    assert f"Periods with fewer than {threshold} visitors are not shown ({hidden} hidden)." in (
+        report.notes
+    )
+    whose = "period's" if previous_small == 1 else "periods'"
+    assert (
+        f"{previous_small} {whose} previous days had fewer than {threshold} visitors: those "
+        "*_previous and change cells are empty."
+    ) in report.notes
