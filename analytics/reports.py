@@ -148,6 +148,9 @@ class Report:
     # them; the CLI prints them on stderr only for a format without notes (CSV, JSON), so a
     # cron job's table does not mail the same fact every day.
     caveats: tuple[str, ...] = field(default_factory=tuple)
+    # Notes about the charts and sparklines alone (in `notes` too): a plain-text table, which
+    # draws neither, leaves them out.
+    chart_notes: tuple[str, ...] = field(default_factory=tuple)
 
     def label(self, row: Mapping[str, Cell]) -> str:
         """The row's key as one readable string (campaigns join their three parts)."""
@@ -1377,6 +1380,7 @@ def _breakdown(
     series = _chart_series(report_rows, sparklines, spec.keys)
 
     notes = [_range_note(window, query.grain), VISITORS_NOTE]
+    chart_notes: list[str] = []
     if spec.table != "daily_totals":
         notes.append("Bots are excluded. Rows are totals over the range, by pageviews.")
     if spec.keys == ("referrer_domain",):
@@ -1402,7 +1406,8 @@ def _breakdown(
                 + f" ({OTHER_PEOPLE}): its numbers are not shown."
             )
         if row_series:
-            notes.append(withheld_note(sparklines, threshold, query.grain))
+            chart_notes.append(withheld_note(sparklines, threshold, query.grain))
+            notes.append(chart_notes[-1])
     if cut:
         notes.append(f"{cut} more rows not shown (top {query.top}).")
     return Report(
@@ -1420,6 +1425,7 @@ def _breakdown(
         sparklines=sparklines,
         previous=window.previous if query.compare else None,
         notes=(*notes, *_compare_notes(window)),
+        chart_notes=tuple(chart_notes),
     )
 
 
@@ -1734,6 +1740,7 @@ def _trends(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
     rows = [_shown_keys(row, spec.keys) for row in stored]
     z = query.noise_z
     gate = f" and a change of more than {z:g}√(now + before) pageviews" if z else ""
+    chart_notes: list[str] = []
     notes = [
         _range_note(window, query.grain),
         f"Compared with {previous_start} … {previous_end}.",
@@ -1753,7 +1760,8 @@ def _trends(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
             f"Referrers with fewer than {threshold} visitors in a period they had pageviews "
             f"in are left out ({hidden} left out)."
         )
-        notes.append(withheld_note(sparklines, threshold, query.grain))
+        chart_notes.append(withheld_note(sparklines, threshold, query.grain))
+        notes.append(chart_notes[-1])
     return Report(
         kind="trends",
         title="Referrer trends",
@@ -1769,6 +1777,7 @@ def _trends(con: duckdb.DuckDBPyConnection, window: Window) -> Report:
         sparklines=sparklines,
         previous=window.previous,
         notes=tuple(notes),
+        chart_notes=tuple(chart_notes),
     )
 
 

@@ -70,9 +70,9 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _report(db: Path, **options: object) -> Report:
+def _report(db: Path, kind: str = "pages", **options: object) -> Report:
     query = ReportQuery(
-        kind="pages",
+        kind=kind,
         start=FIRST,
         end=FIRST + timedelta(days=DAYS - 1),
         today=TODAY,
@@ -216,6 +216,17 @@ def test_the_page_says_how_many_buckets_are_blank(db: Path) -> None:
         "are enough of its other days that the row's total cannot give it away (4 left blank)."
     ]
     assert not any("left blank" in note for note in _report(db).notes)
+
+
+@pytest.mark.parametrize("kind", ["pages", "trends"])
+def test_a_table_which_draws_no_chart_leaves_the_charts_note_out(db: Path, kind: str) -> None:
+    report = _report(db, min_visitors=K, kind=kind)
+    assert any(note.startswith("Charts: ") for note in report.chart_notes)
+    assert set(report.chart_notes) <= set(report.notes)
+    assert "left blank" in render(report, "html")
+    table = render(report, "table")
+    assert "left blank" not in table
+    assert all(note in table for note in report.notes if note not in report.chart_notes)
 
 
 def test_json_and_csv_carry_no_series(db: Path) -> None:

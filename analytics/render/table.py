@@ -208,5 +208,7 @@ def render_table(report: Report, *, encoding: str | None = None) -> str:
     out = [safe_text(describe(report), encoding), "", line(header), line(["-" * w for w in widths])]
     out += [line(cells) for cells in body] or ["(no rows)"]
     out.append("")
-    out += [f"* {safe_text(note, encoding)}" for note in report.notes]
+    # A table draws no chart: the charts' notes (what a sparkline leaves blank) say nothing here.
+    shown = [note for note in report.notes if note not in report.chart_notes]
+    out += [f"* {safe_text(note, encoding)}" for note in shown]
     return "\n".join(out) + "\n"
