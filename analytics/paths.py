@@ -1027,8 +1027,10 @@ def _judged_segments(
         # A segment that was a session alone goes (`/shop/;jsessionid=…/next` is
         # `/shop/next`, not `/shop//next`), but not the last: `/shop/;jsessionid=…` is the
         # page `/shop/`.
-        gone = kept is None or (segment != "" and kept == "" and index < last)
-        judged.append(None if gone or kept is None else judge(kept))
+        if kept is None or (segment and not kept and index < last):
+            judged.append(None)
+        else:
+            judged.append(judge(kept))
     if holding is not None:
         kept = _without_session(holding)
         if kept is None or judge(kept) == REDACTED:

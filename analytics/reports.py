@@ -896,11 +896,15 @@ def periods(start: date, end: date, grain: str) -> list[date]:
     current = bucket(start, grain)
     while current <= end:
         result.append(current)
-        if grain == "month":
-            current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
-        else:
-            current += timedelta(days=7 if grain == "week" else 1)
+        current = _next_bucket(current, grain)
     return result
+
+
+def _next_bucket(label: date, grain: str) -> date:
+    """The first day of the bucket after the one `label` starts."""
+    if grain == "month":
+        return (label.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return label + timedelta(days=7 if grain == "week" else 1)
 
 
 class BucketCounts(NamedTuple):
@@ -1542,10 +1546,7 @@ def partial_buckets(start: date, end: date, grain: str) -> list[tuple[date, int,
         return []
     found: list[tuple[date, int, int]] = []
     for label in dict.fromkeys(bucket(day, grain) for day in (start, end)):
-        if grain == "week":
-            last = label + timedelta(days=6)
-        else:
-            last = (label.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        last = _next_bucket(label, grain) - timedelta(days=1)
         whole = (last - label).days + 1
         held = (min(last, end) - max(label, start)).days + 1
         if held < whole:
