@@ -68,11 +68,15 @@ def test_the_injected_banner_under_gpc_names_the_reason_and_saves_without_market
         assert not marketing.is_checked()
         assert marketing.is_visible()
         page.get_by_role("checkbox", name="Analytics").check()
-        page.get_by_role("button", name="Save choices").click()
+        save = page.get_by_role("button", name="Save choices")
         if javascript:
+            save.click()
             page.locator("[data-cookiewall]").wait_for(state="detached")
         else:
-            page.wait_for_url(f"{site}/page")  # the form's 303 back to the page
+            # The form's 303 back to the page: the URL it already had, so wait_for_url alone
+            # would not wait for the new page.
+            with page.expect_navigation(url=f"{site}/page"):
+                save.click()
         state = context.request.get(f"{site}/consent").json()
         assert state["granted"] == ["analytics", "necessary"]
         # No CSP violation on the way (Chromium reports them on the console).

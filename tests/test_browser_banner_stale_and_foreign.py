@@ -157,8 +157,10 @@ def test_a_form_posted_without_javascript_names_the_banners_policy_version(
     try:
         sent = _decisions_sent(page, site)
         page.goto(f"{site}/page")
-        page.get_by_role("button", name="Accept all").click()
-        page.wait_for_url(f"{site}/page")
+        # The 303 leads back to /page, the URL it already had: wait_for_url alone would
+        # return at once, before the post.
+        with page.expect_navigation(url=f"{site}/page"):
+            page.get_by_role("button", name="Accept all").click()
         assert sent == ["next=%2Fpage&policy_version=stale-1&action=accept_all"]
         state = context.request.get(f"{site}/consent").json()
         assert state["summary"] == "all"
@@ -178,11 +180,15 @@ def test_accept_all_works_on_a_page_that_left_its_own_form_open(
             # tag); banner.js moved the banner out of it, which left the button no form.
             owner = "document.querySelector('[data-cookiewall] button[value=accept_all]').form"
             assert page.evaluate(owner) is None
-        page.locator('[data-cookiewall] button[value="accept_all"]').click()
+        accept = page.locator('[data-cookiewall] button[value="accept_all"]')
         if javascript:
+            accept.click()
             page.locator("[data-cookiewall]").wait_for(state="detached")
         else:
-            page.wait_for_url(f"{site}/unclosed")  # the gate's 303 back, not /search?q=…
+            # The gate's 303 back, not /search?q=…: to the URL it already had, so a
+            # navigation, not the URL, tells the new page.
+            with page.expect_navigation(url=f"{site}/unclosed"):
+                accept.click()
         assert len(context.pages) == 1  # not the page's target="_blank"
         state = context.request.get(f"{site}/consent").json()
         assert state["summary"] == "all"
