@@ -4,6 +4,7 @@ python -m bench                 # the full run (10M-event rollup: several minute
 python -m bench --quick         # smaller sizes, for a smoke run
 python -m bench --only spool,middleware
 python -m bench --only instructions   # counted by valgrind's cachegrind, when installed
+python -m bench --only bytecodes      # the interpreter's bytecodes per request, by function
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def _suites(quick: bool) -> dict[str, Callable[[], list[Figure]]]:
         "middleware": load("bench_middleware", requests=10_000 if quick else 40_000),
         # Skipped (a figure saying so) without valgrind.
         "instructions": load("bench_instructions", requests=500 if quick else 2000),
+        # Exact and machine-independent: where the request path's interpreted work goes.
+        "bytecodes": load("bench_bytecodes", requests=100 if quick else 200),
         "server": load("bench_server", seconds=2 if quick else 5),
         "spool": load("bench_spool", events=100_000 if quick else 300_000),
         "rollup": load("bench_rollup", events=500_000 if quick else 10_000_000),
