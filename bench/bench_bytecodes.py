@@ -22,9 +22,9 @@ import asyncio
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 from bench.apps import bare_app, full_app, session_app
@@ -39,9 +39,9 @@ from bench.bench_middleware import (
 from bench.common import Figure
 
 _ROOT = str(Path(__file__).resolve().parent.parent)
-# The packages whose functions the breakdown names; every other frame is the app's or the
-# loop's (Starlette, the benchmark itself).
-_OURS = (f"{_ROOT}/cookiewall/", f"{_ROOT}/analytics/")
+# The packages whose functions the breakdown names (as `_short` writes them); every other
+# frame is the app's or the loop's (Starlette, the benchmark itself).
+_OURS = ("cookiewall/", "analytics/")
 
 
 def count_bytecodes(run: Callable[[], object]) -> Counter[str]:
@@ -50,7 +50,7 @@ def count_bytecodes(run: Callable[[], object]) -> Counter[str]:
     Only Python frames count; a C function is one call bytecode. Coroutines count as they
     resume (each resumption is a new "call" event for the tracer)."""
     counts: Counter[str] = Counter()
-    names: dict[Any, str] = {}
+    names: dict[CodeType, str] = {}
 
     def trace(frame: FrameType, event: str, arg: object) -> Any:
         frame.f_trace_opcodes = True
@@ -94,8 +94,7 @@ def per_request(
                 raise RuntimeError(f"/page answered {status}")
 
     def run(n: int) -> Callable[[], object]:
-        coroutine: Callable[[], Awaitable[None]] = lambda: many(n)  # noqa: E731
-        return lambda: loop.run_until_complete(coroutine())
+        return lambda: loop.run_until_complete(many(n))
 
     run(50)()
     # Two runs, `requests` apart: what runs once per run (the event loop starting and
@@ -114,8 +113,7 @@ def per_request(
 
 def ours(counts: Counter[str]) -> Counter[str]:
     """The part of `counts` in cookiewall's and analytics' own functions."""
-    prefixes = tuple(prefix[len(_ROOT) + 1 :] for prefix in _OURS)
-    return Counter({name: n for name, n in counts.items() if name.startswith(prefixes)})
+    return Counter({name: n for name, n in counts.items() if name.startswith(_OURS)})
 
 
 def figures(counts: dict[str, Counter[str]], requests: int) -> list[Figure]:
@@ -123,9 +121,7 @@ def figures(counts: dict[str, Counter[str]], requests: int) -> list[Figure]:
     loop = total["loop"]
     bare, full, session = total["bare"] - loop, total["full"] - loop, total["session"] - loop
     middlewares = ours(counts["full"])
-    top = ", ".join(
-        f"{name.split(':', 1)[1]} {n}" for name, n in middlewares.most_common(6) if n > 0
-    )
+    top = ", ".join(f"{name.split(':', 1)[1]} {n}" for name, n in middlewares.most_common(6))
     how = (
         f"sys.settrace opcode events over {requests} requests after 50, in-process ASGI loop, "
         f"per request, less the loop's own {loop}; exact, the same on any machine"
