@@ -30,7 +30,7 @@ venv: $(STAMP)
 lint: venv
 	$(BIN)/ruff check cookiewall analytics tests examples bench fuzz
 	$(BIN)/ruff format --check cookiewall analytics tests examples bench fuzz
-	$(BIN)/mypy cookiewall analytics
+	$(BIN)/mypy cookiewall analytics bench examples tests fuzz
 
 test: venv
 	@bash scripts/ensure-chromium

@@ -22,7 +22,8 @@ def data_pages(path: Path, row_group: int = 0, column: str = "path") -> tuple[in
 def read_column(path: Path, column: str) -> list[object] | None:
     """`column`'s values read without checksums, as DuckDB reads them; None if that fails."""
     try:
-        return pq.read_table(path, columns=[column]).column(column).to_pylist()
+        values: list[object] = pq.read_table(path, columns=[column]).column(column).to_pylist()
+        return values
     except (OSError, pa.ArrowException):
         return None
 

@@ -236,7 +236,7 @@ def nobody_python() -> tuple[str, str] | None:
             path.chmod(0o755)
     if _can_import(system, str(folder)):
         _nobody_python = (system, str(folder))
-    return _nobody_python  # type: ignore[return-value]
+    return _nobody_python
 
 
 def as_nobody(argv: list[str]) -> tuple[list[str], dict[str, str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import MutableMapping
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def test_the_path_as_sent_is_handed_off_only_when_a_private_log_exists(
     async def receive() -> dict[str, object]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, object]) -> None:
+    async def send(message: MutableMapping[str, object]) -> None:
         # Where uvicorn writes its access line: in the app's task, at the response start.
         if message["type"] == "http.response.start":
             seen.append(SENT_PATH.get())

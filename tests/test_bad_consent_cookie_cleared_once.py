@@ -56,7 +56,7 @@ def _planted_values() -> dict[str, str]:
 
 PLANTED = _planted_values()
 # (Domain attribute as the jar stores it, Path) of a planted copy sent to PAGE.
-DOMAIN_COPIES = [
+DOMAIN_COPIES: list[tuple[str | None, str]] = [
     (".shop.example", "/"),
     (".shop.example", "/blog"),
     (".shop.example", "/blog/"),
@@ -64,7 +64,7 @@ DOMAIN_COPIES = [
     (f".{HOST}", "/blog/post"),
 ]
 # Host-only copies (an active attacker on plain http): at the site's path, and below it.
-HOST_ONLY_COPIES = [(None, "/"), (None, "/blog")]
+HOST_ONLY_COPIES: list[tuple[str | None, str]] = [(None, "/"), (None, "/blog")]
 
 
 async def page(request: Request) -> Response:
@@ -91,17 +91,17 @@ def _consent_set_cookies(response: httpx.Response, name: str = NAME) -> list[str
     return [h for h in response.headers.get_list("set-cookie") if h.split("=", 1)[0] == name]
 
 
-def _copies(client: httpx.AsyncClient) -> list[tuple[str, str, str]]:
+def _copies(client: httpx.AsyncClient) -> list[tuple[str, str, str | None]]:
     return sorted((c.domain, c.path, c.value) for c in client.cookies.jar if c.name == NAME)
 
 
 def _pages_with_a_planted_copy(
     value: str, domain: str | None, path: str, *, decide: bool = False, pages: int = 4
-) -> tuple[list[httpx.Response], list[tuple[str, str, str]], str]:
+) -> tuple[list[httpx.Response], list[tuple[str, str, str | None]], str]:
     """Responses to PAGE for a visitor with a planted copy, what is left in the jar, and the
     visitor's own consent value ("" when undecided)."""
 
-    async def go() -> tuple[list[httpx.Response], list[tuple[str, str, str]], str]:
+    async def go() -> tuple[list[httpx.Response], list[tuple[str, str, str | None]], str]:
         transport = httpx.ASGITransport(app=_gate(), client=("192.0.2.1", 40000))
         async with httpx.AsyncClient(transport=transport, base_url=f"http://{HOST}") as client:
             own = ""

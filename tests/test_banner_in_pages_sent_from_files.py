@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -227,12 +228,12 @@ def test_a_file_that_vanished_is_left_to_the_server(site: Path) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": PATHSEND, "path": str(path)})
 
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = http_scope("/gone.html", "GET", list(NAVIGATE))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import pytest
@@ -27,7 +27,7 @@ from tests.test_cookiewall_support import SECRET, decide, http_scope, make_polic
 SNIPPET = b"<BANNER>"
 DOC = b"<!doctype html><html><head><title>t</title></head><body>"
 HTML = (b"content-type", b"text/html; charset=utf-8")
-Message = dict[str, Any]
+Message = MutableMapping[str, Any]
 
 
 def _scanned(page: bytes, cuts: list[int]) -> tuple[bytes, list[bytes]]:

@@ -10,6 +10,7 @@ lang>` (`banner_language="page"`) and the cookie list alike.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from cookiewall.banner import Banner
 from tests.test_cookiewall_support import call, make_app
 
 CATEGORIES = [Category("necessary", required=True), Category("analytics")]
-TEXTS = {
+TEXTS: dict[str, dict[str, Any]] = {
     "zh-Hant": {"title": "本網站的 Cookie", "labels": {"analytics": "統計"}},
     "zh": {"title": "本网站的 Cookie"},
     "he": {"title": "עוגיות באתר"},

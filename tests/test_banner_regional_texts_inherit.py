@@ -11,13 +11,14 @@ where it is not the banner's.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
 from cookiewall import Category, Policy
 from cookiewall.banner import Banner
 
-HANT = {
+HANT: dict[str, Any] = {
     "title": "本網站的 Cookie",
     "accept_all": "全部接受",
     "reject_all": "全部拒絕",

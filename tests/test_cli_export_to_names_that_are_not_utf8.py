@@ -41,7 +41,9 @@ def _rows(path: bytes, fmt: str) -> list[tuple[object, ...]]:
     link.symlink_to(Path(os.fsdecode(path)))
     try:
         reader = "read_parquet" if fmt == "parquet" else "read_csv"
-        return duckdb.sql(f"SELECT * FROM {reader}('{link}') ORDER BY ALL").fetchall()
+        relation = duckdb.sql(f"SELECT * FROM {reader}('{link}') ORDER BY ALL")
+        assert relation is not None
+        return relation.fetchall()
     finally:
         link.unlink()
 

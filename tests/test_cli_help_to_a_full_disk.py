@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -26,7 +27,9 @@ ASKS = {
 }
 
 
-def _run(argv: list[str], stdout: object, *, buffered: bool) -> subprocess.CompletedProcess[str]:
+def _run(
+    argv: list[str], stdout: int | IO[str], *, buffered: bool
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.pop("PYTHONUNBUFFERED", None)
     if not buffered:

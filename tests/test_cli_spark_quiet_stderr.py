@@ -76,6 +76,7 @@ def test_a_stopped_spark_run_says_one_line(
     if stop == KILL_JVM:
         os.kill(_driver_jvm(stopped.pid), signal.SIGKILL)
     else:
+        assert isinstance(stop, signal.Signals)
         stopped.send_signal(stop)
     out, err = stopped.communicate(timeout=120)
     assert (stopped.returncode, out, _stderr_lines(err)) == (

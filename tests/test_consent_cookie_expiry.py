@@ -60,7 +60,7 @@ def test_taking_consent_back_expires_the_cookies_it_had_allowed(
     Now a decision expires what it does not allow, as a withdrawal does: the cookies the
     request carries and the exact-name rules registered at a path /consent is not under."""
     app = make_app()
-    extra = {"sec-gpc": "1"} if gpc else {}
+    extra: dict[str, Any] = {"sec-gpc": "1"} if gpc else {}
     accepted = decide(app, "accept_all", **extra)
     headers = {"cookie": f"cookiewall={accepted}; {_JAR}", **extra}
     if form:

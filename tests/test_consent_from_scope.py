@@ -6,6 +6,7 @@ test_flask_integration.py; here, its inputs one by one, and asgiref's adapter.""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -92,12 +93,12 @@ def test_asgirefs_wsgi_environ_without_the_scope_names_a2wsgi() -> None:
         "server": ("127.0.0.1", 8000),
         "client": ("127.0.0.1", 50000),
     }
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b""}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     asyncio.run(gate(scope, receive, send))

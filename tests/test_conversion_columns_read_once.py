@@ -21,7 +21,8 @@ import pytest
 from analytics import Recorder
 from analytics.capture import convert_captures
 from analytics.referrers import referrer_parser
-from tests.test_captures_left_to_the_young_collector import SITE, _plain
+from tests.recording_support import SITE
+from tests.test_captures_left_to_the_young_collector import _plain
 
 BATCH = 3_000  # a length nothing else in the conversion has
 

@@ -108,7 +108,9 @@ def test_csp_safe_no_inline_script_or_style() -> None:
             assert not any(name.startswith("on") for name in attrs)
             assert tag != "style"
             if tag == "script":
-                assert attrs["src"].startswith("/consent/static/")
+                src = attrs["src"]
+                assert src is not None
+                assert src.startswith("/consent/static/")
         assert "javascript:" not in html
 
 

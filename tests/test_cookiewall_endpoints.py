@@ -191,12 +191,13 @@ def test_cross_site_refused_and_nothing_changes(headers: dict[str, str], method:
     value = decide(app, "reject_all")
     receipts_before = app.endpoints.receipts
     assert receipts_before is None
+    body: dict[str, Any] = {"data": {"action": "accept_all"}} if method == "POST" else {}
     response = call(
         app,
         method,
         "/consent",
         headers={**headers, "cookie": f"cookiewall={value}; theme=dark; _ga_1=x"},
-        **({"data": {"action": "accept_all"}} if method == "POST" else {}),
+        **body,
     )
     assert response.status_code == 403
     assert response.json() == {"error": "cross-site request refused"}

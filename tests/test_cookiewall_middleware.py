@@ -141,7 +141,7 @@ def _payload(value: str) -> dict[str, Any]:
 
 
 def _signed(payload: dict[str, Any], key: str = SECRET) -> str:
-    return URLSafeSerializer(key, salt=SALT).dumps(payload)  # type: ignore[return-value]
+    return URLSafeSerializer(key, salt=SALT).dumps(payload)
 
 
 def _good_payload(**changes: Any) -> dict[str, Any]:

@@ -107,7 +107,7 @@ def test_entry_has_only_the_promised_fields(tmp_path: Path) -> None:
     ("kwargs", "message"),
     [({"max_bytes": 10}, "max_bytes"), ({"backups": -1}, "backups")],
 )
-def test_bad_options(tmp_path: Path, kwargs: dict[str, int], message: str) -> None:
+def test_bad_options(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ReceiptLog(tmp_path / "r.jsonl", **kwargs)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +80,18 @@ def test_a_root_path_with_controls_never_reaches_a_header_raw(tmp_path: Path, ro
         "scheme": "http",
         "server": ("dashboard.test", 80),
     }
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b""}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    async def go() -> None:
+        await app(scope, receive, send)
+
+    asyncio.run(go())
     assert sent[0]["status"] == 307
     for _, value in sent[0]["headers"]:
         assert not any(byte < 0x21 or byte > 0x7E for byte in value.replace(b" ", b"")), value

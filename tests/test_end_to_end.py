@@ -112,7 +112,7 @@ def test_rollups_of_real_requests_match_a_brute_force_tally(tmp_path: Path) -> N
         ],
     )
     rng = random.Random(2026)
-    visitors = [
+    visitors: list[dict[str, Any]] = [
         {
             "ip": f"198.51.100.{i}" if i % 4 else f"2001:db8::{i:x}",
             "ua": BROWSER.format(i),

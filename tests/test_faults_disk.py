@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from analytics import spool
@@ -60,8 +61,8 @@ def _umount(where: Path) -> None:
 class Fault:
     """A disk fault on `spool_dir`: `start()` breaks it, `clear()` repairs it."""
 
-    start: Callable[[], None]
-    clear: Callable[[], None]
+    start: Callable[[], object]
+    clear: Callable[[], object]
     real: bool  # a real kernel error, not one injected in Python
 
 
@@ -123,7 +124,7 @@ def _disk_full(spool_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fau
             _umount(spool_dir)
         return
     spool_dir.mkdir(parents=True)
-    real_write = spool.pq.write_table
+    real_write = pq.write_table  # the module the spool writes with (`spool.pq`)
     full = False
 
     def write_table(table: pa.Table, where: Any, **kwargs: Any) -> None:
@@ -135,7 +136,7 @@ def _disk_full(spool_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fau
         nonlocal full
         full = value
 
-    monkeypatch.setattr(spool.pq, "write_table", write_table)
+    monkeypatch.setattr(pq, "write_table", write_table)
     yield Fault(lambda: set_full(True), lambda: set_full(False), real=False)
 
 

@@ -196,7 +196,9 @@ def test_an_other_of_one_person_on_three_rows_is_not_shown_as_three_visitors(
         db, ReportQuery(kind=kind, site=ONCE, start=START, end=END, top=None, today=TODAY)
     )
     shown = {_key_of_row(kind, row) for row in rows if OTHER not in row.values()}
-    folded = [row for row in everything.rows if _key_of_row(kind, dict(row)) not in shown]
+    folded: list[dict[str, Any]] = [
+        row for row in everything.rows if _key_of_row(kind, dict(row)) not in shown
+    ]
     assert rows[-1]["visitors"] == sum(int(row["visitors"] or 0) for row in folded)
     assert any(note.startswith(f"{OTHER} itself might stand for") for note in answer["notes"])
 

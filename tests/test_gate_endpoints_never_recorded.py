@@ -135,9 +135,11 @@ def recorded_paths_on_disk(spool: Path) -> list[tuple[str, str, int]]:
     files = [str(segment.path) for segment in list_segments(spool)]
     if not files:
         return []
-    rows = duckdb.sql(
+    relation = duckdb.sql(
         f"select method, path, status from read_parquet({files!r}) order by method, path"
-    ).fetchall()
+    )
+    assert relation is not None
+    rows = relation.fetchall()
     return [(str(m), str(p), int(s)) for m, p, s in rows]
 
 

@@ -10,6 +10,7 @@ count, so it carries no Content-Length (RFC 9110 8.6); every other field is GET'
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,7 +32,7 @@ VALIDATORS = {
 }
 
 
-def _gate(tmp_path: Path, **options: bool) -> ConsentMiddleware:
+def _gate(tmp_path: Path, **options: Any) -> ConsentMiddleware:
     (tmp_path / "static").mkdir()
     (tmp_path / "static" / "index.html").write_text(PAGE)
 

@@ -5,6 +5,7 @@ handshake's cookies are gated like a response's."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -40,7 +41,7 @@ def _sent_back_as(header: str) -> str:
 
 # -- the application cannot set the consent cookie -----------------------------------------------
 
-_POLICIES = {
+_POLICIES: dict[str, dict[str, Any]] = {
     "unknown cookies allowed": {"unknown_cookies": "allow"},
     "consent cookie declared as necessary": {
         "cookies": [CookieRule("cookiewall", "necessary"), CookieRule("theme", "preferences")]
@@ -140,13 +141,15 @@ def _websocket_scope(cookie: str = "") -> dict[str, Any]:
     }
 
 
-async def _handshake(gate: ConsentMiddleware, scope: dict[str, Any]) -> list[dict[str, Any]]:
-    sent: list[dict[str, Any]] = []
+async def _handshake(
+    gate: ConsentMiddleware, scope: dict[str, Any]
+) -> list[MutableMapping[str, Any]]:
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "websocket.connect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     await gate(scope, receive, send)

@@ -209,9 +209,10 @@ def test_a_run_opens_the_database_once_even_when_it_archives(
     # archive: another process taking the lock in between (a report, the dashboard) made a
     # run that had committed exit 1 "in use", with its segments left in the spool.
     import analytics.warehouse as warehouse_module
+    from analytics import database
 
     opened: list[object] = []
-    real_connect = warehouse_module.connect
+    real_connect = database.connect  # what `warehouse_module.connect` is
 
     def counting_connect(*args: object, **kwargs: object) -> duckdb.DuckDBPyConnection:
         opened.append(args[0])
@@ -258,7 +259,7 @@ def test_a_segment_whose_name_is_not_utf8_does_not_block_every_run(tmp_path: Pat
     folder = sorted(spool.glob("day=*"))[0]
     odd = os.fsencode(folder) + b"/caf\xe9.parquet"
     write_segment(tmp_path / "other", FIRST, to_table(events[:5]))
-    shutil.copy(next((tmp_path / "other").rglob("*.parquet")), odd)
+    shutil.copy(os.fsencode(next((tmp_path / "other").rglob("*.parquet"))), odd)
     db = tmp_path / "w.duckdb"
     result = Warehouse(db, clock=fixed_clock(NOW_OCT_30)).run(spool)
     assert result.ingest.events == len(events)

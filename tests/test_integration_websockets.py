@@ -66,7 +66,10 @@ async def handshake(app: Any, path: str, cookie: str = "") -> list[dict[str, Any
         "server": ("testserver", 80),
         "subprotocols": [],
     }
-    incoming = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
+    incoming: list[dict[str, Any]] = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.disconnect", "code": 1000},
+    ]
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:

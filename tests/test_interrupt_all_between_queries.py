@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 import analytics.warehouse as warehouse_module
+from analytics import segment_check
 from analytics.database import connect, interrupt_all
 from analytics.errors import Interrupted
 from analytics.spool import write_segment
@@ -61,7 +62,7 @@ def _interrupting_after(calls: int, step: Callable[..., object]) -> Callable[...
 def test_an_interrupt_while_segments_are_checked_stops_the_run(
     spool: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = warehouse_module.verify_segment
+    real = segment_check.verify_segment  # what `warehouse_module.verify_segment` is
     monkeypatch.setattr(warehouse_module, "verify_segment", _interrupting_after(2, real))
     db = tmp_path / "w.duckdb"
     with pytest.raises(Interrupted, match="interrupted; nothing of this run was committed"):

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from analytics import spark
+from analytics import database, spark
 from analytics.database import SIGNAL_INTERRUPTED
 from analytics.warehouse import Warehouse
 from tests import test_warehouse_commit_that_raises_after_committing as commit_support
@@ -74,7 +74,7 @@ def test_a_ctrl_c_in_a_spark_load_before_commit_is_a_keyboard_interrupt(
 ) -> None:
     events = events_for_days(random.Random(1), [date(2026, 10, 1)], 50)
     output = spark_style_output(tmp_path, events, datetime.now(UTC))
-    real_connect = spark.connect
+    real_connect = database.connect  # what `spark.connect` is
 
     class CtrlCInAnInsert:
         def __init__(self, con: Any) -> None:

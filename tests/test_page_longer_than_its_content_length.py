@@ -13,6 +13,7 @@ what it declared, or less, is held and measured as before.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from cookiewall import ConsentMiddleware
 from cookiewall.middleware import MAX_INJECT_BUFFER
 from tests.test_cookiewall_support import SECRET, http_scope, make_policy
 
-Message = dict[str, Any]
+Message = MutableMapping[str, Any]
 HTML = (b"content-type", b"text/html; charset=utf-8")
 DOC = b"<!doctype html><html><head><title>t</title></head><body>"
 END = b"</body></html>\n"

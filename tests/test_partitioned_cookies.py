@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 
-def _policy(**rule: object) -> Policy:
+def _policy(**rule: Any) -> Policy:
     base = make_policy()
     return make_policy(cookies=[*base.cookies, CookieRule("widget", "preferences", **rule)])
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -166,7 +167,11 @@ def _log(path: str) -> str:
 def test_a_long_path_of_digit_groups_and_encoded_slashes_costs_one_pass(unit: str) -> None:
     # judged in the flusher, and by the log as one segment or as many: linear in its size
     raw = "/x/" + (unit * (16384 // len(unit) + 1))[:16384]
-    for judge in (lambda: redact_sent_path(_sent(raw), raw.encode()), lambda: _log(_sent(raw))):
+    judges: tuple[Callable[[], object], ...] = (
+        lambda: redact_sent_path(_sent(raw), raw.encode()),
+        lambda: _log(_sent(raw)),
+    )
+    for judge in judges:
         started = time.thread_time()
         judge()
         redact_path.cache_clear()

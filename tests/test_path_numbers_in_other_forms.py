@@ -169,12 +169,13 @@ IDENTIFYING_SEGMENTS = [
 @pytest.mark.parametrize("segment", IDENTIFYING_SEGMENTS)
 @pytest.mark.parametrize("digits", ["full-width", "arabic-indic", "persian", "devanagari"])
 def test_numbers_in_other_digits_are_redacted(segment: str, digits: str) -> None:
-    table = {
+    tables: dict[str, dict[int, str] | dict[int, int]] = {
         "full-width": _FULL_WIDTH,
         "arabic-indic": _ARABIC_INDIC,
         "persian": _PERSIAN,
         "devanagari": _DEVANAGARI,
-    }[digits]
+    }
+    table = tables[digits]
     written = segment.translate(table)
     assert redact_path(f"/p/{written}/x") == f"/p/{REDACTED}/x"
     assert extract_utm(f"utm_campaign={quote(written)}".encode())[2] == REDACTED

@@ -402,8 +402,8 @@ def test_no_marker_reaches_any_byte_the_new_surfaces_write(
             columns = [c.cast(pa.binary()) if c.type == pa.string() else c for c in table.columns]
             decoded = repr([c.to_pylist() for c in columns]) + repr(table.schema.metadata)
             leaks += _find(f"{name} (decoded)", decoded.encode())
-    columns = text_columns(db)
-    for (table_name, column), values in columns.items():
+    stored = text_columns(db)
+    for (table_name, column), values in stored.items():
         leaks += _find(f"warehouse {table_name}.{column}", values)
     paths = stored_paths(db)
     # What the requests left is there (both servers), and no stored path holds a query.

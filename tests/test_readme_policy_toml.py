@@ -14,7 +14,8 @@ from tests.support import ROOT
 def _readme_block(language: str) -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text[text.index("### The policy") : text.index("### Endpoints")]
-    return re.findall(rf"```{language}\n(.*?)```", section, flags=re.DOTALL)[0]  # the first
+    blocks: list[str] = re.findall(rf"```{language}\n(.*?)```", section, flags=re.DOTALL)
+    return blocks[0]  # the first
 
 
 def _readme_toml() -> str:

@@ -23,7 +23,7 @@ def _upgrading_section() -> str:
 
 
 def _listing_command() -> str:
-    commands = re.findall(r'`(python -c "[^`]*redact_path[^`]*")`', _upgrading_section())
+    commands: list[str] = re.findall(r'`(python -c "[^`]*redact_path[^`]*")`', _upgrading_section())
     assert len(commands) == 1, commands
     return commands[0]
 

@@ -279,7 +279,8 @@ def test_replacing_receipt_holds_nothing_about_the_visitor(tmp_path: Path) -> No
     path = tmp_path / "receipts.jsonl"
     app = make_app(receipts=ReceiptLog(path))
     agent = "Mozilla/5.0 (X11; Linux x86_64) Firefox/999.0"
-    cookie = decide(app, "accept_all", **{"user-agent": agent})
+    sent_by: dict[str, Any] = {"user-agent": agent}
+    cookie = decide(app, "accept_all", **sent_by)
     response = _change(app, "reject_all", cookie, "JSON", **{"user-agent": agent})
     text = path.read_text()
     for private in ("203.0.113.7", agent, cookie, consent_cookie(response)):

@@ -93,7 +93,8 @@ def test_status_values_are_kept_as_plain_ints_or_dropped_alone(
     "bad",
     [
         event("/bad", status="OK"),  # Arrow cannot convert it: the batch's conversion raised
-        event()._replace(path=None),  # a null in a required column: the write raised
+        # A null in a required column: the write raised.
+        event()._replace(path=None),  # type: ignore[arg-type]
         event("/bad", ts=None),
         event("/bad", device=None, is_bot=None),
     ],

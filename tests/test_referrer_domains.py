@@ -11,6 +11,7 @@ summed over media where they are pruned. All against real DuckDB files built by 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from tests.warehouse_support import (
 CLOCK = datetime(2026, 11, 29, 6, tzinfo=UTC)
 DAY = date(2026, 11, 25)
 PRUNED_DAY = date(2026, 11, 10)  # before the cutoff of a 10-day raw retention
-RANGE = {"start": date(2026, 11, 1), "end": date(2026, 11, 28)}
+RANGE: dict[str, Any] = {"start": date(2026, 11, 1), "end": date(2026, 11, 28)}
 
 GMAIL = DIRECT_VISIT._replace(
     referrer_host="mail.google.com",
@@ -254,12 +255,13 @@ def test_every_writing_operation_adds_the_table(tmp_path: Path, operation: str) 
     db = _old_warehouse(tmp_path)
     warehouse = Warehouse(db, clock=fixed_clock(CLOCK), raw_retention_days=10)
     spool = tmp_path / "spool"
-    {
+    operations: dict[str, Callable[[], object]] = {
         "run": lambda: warehouse.run(spool),
         "rollup": warehouse.rollup,
         "prune": warehouse.prune,
         "ingest": lambda: warehouse.ingest(spool),
-    }[operation]()
+    }
+    operations[operation]()
     assert len(table_rows(db, "daily_referrer_domains")) == 2
 
 

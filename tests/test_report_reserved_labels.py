@@ -18,7 +18,7 @@ import re
 from datetime import UTC, date, datetime
 from html import unescape
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -208,7 +208,7 @@ def test_a_stored_other_is_drawn_in_the_chart_as_itself(spoofed: dict[str, Path]
     # Without folding there is no (other) row; the stored one is a top row like any other.
     report = run_report(spoofed["campaigns"], query("campaigns"))
     assert "\\(other) / email / spoof" in report.series
-    assert sum(report.series["\\(other) / email / spoof"]) == 5
+    assert sum(cast("list[int]", report.series["\\(other) / email / spoof"])) == 5
     page = render(report, "html")
     assert "\\(other) / email / spoof" in unescape(
         page.split("<figure>", 1)[1].split("</figure>")[0]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from analytics.event import Event
 from analytics.idn_display import shown_host
 from analytics.render.table import MAX_CELL
 from analytics.warehouse import Warehouse
@@ -43,7 +44,7 @@ ENCODINGS = ("ascii", "latin-1", "cp1252")
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("escaped-table")
-    events = []
+    events: list[Event] = []
     # Key i is seen i + 1 times: the rows come in a known order (the paths past the
     # domains are direct visits).
     for i, path in enumerate(PATHS):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from analytics.event import Event
 from analytics.render.table import screen_width
 from analytics.warehouse import Warehouse
 from tests.cli_support import cli
@@ -54,7 +55,7 @@ def test_screen_width_counts_what_a_terminal_draws(text: str, columns: int) -> N
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("wide-table")
-    events = []
+    events: list[Event] = []
     for i, (_what, path, _columns) in enumerate(WIDTHS):
         for _ in range(i + 1):  # a known row order: the most pageviews first
             events.append(

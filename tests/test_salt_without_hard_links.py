@@ -39,6 +39,7 @@ def test_a_salt_is_made_without_hard_links(
     monkeypatch.setattr(os, "link", _no_link(code))
     store = SaltStore(tmp_path / "salts")
     salt = store.salt(DAY)
+    assert salt is not None
     assert len(salt) == SALT_BYTES
     assert store.salt(DAY) == salt  # read back, not made again
     assert stat.S_IMODE(store.path(DAY).stat().st_mode) == 0o600
@@ -46,7 +47,9 @@ def test_a_salt_is_made_without_hard_links(
 
 
 def _salt_in_child(folder: str) -> str:
-    return SaltStore(folder).salt(DAY).hex()
+    salt = SaltStore(folder).salt(DAY)
+    assert salt is not None
+    return salt.hex()
 
 
 def test_racing_processes_agree_on_one_salt_without_hard_links(

@@ -516,7 +516,12 @@ def test_hostile_text_never_runs_in_a_browser(browser: Any, what: str) -> None:
     try:
         page = context.new_page()
         dialogs: list[str] = []
-        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+        def on_dialog(dialog: Any) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
         page.route("**/*", lambda route: route.abort())
         page.set_content(markup, wait_until="load")
         page.wait_for_timeout(200)

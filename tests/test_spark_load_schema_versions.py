@@ -25,6 +25,7 @@ from analytics.errors import WarehouseError
 from analytics.spark import load_spark_rollups
 from analytics.tables import MIX_TABLES
 from tests.warehouse_support import (
+    Row,
     events_for_days,
     spark_style_output,
     stored_schema_version,
@@ -36,7 +37,7 @@ DAYS = [date(2026, 11, 27), date(2026, 11, 28)]
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 
 
-def _spark_output(root: Path) -> tuple[Path, dict[str, object]]:
+def _spark_output(root: Path) -> tuple[Path, dict[str, set[Row]]]:
     events = events_for_days(random.Random(3), DAYS, per_day=40)
     return spark_style_output(root, events, NOW), tally(events)
 

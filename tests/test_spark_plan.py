@@ -5,6 +5,7 @@ rollups survive pruning; a day is never recomputed from partial raw events."""
 
 from __future__ import annotations
 
+from collections.abc import Set
 from datetime import date, timedelta
 from typing import Any
 
@@ -29,7 +30,7 @@ SPOOL = {D + timedelta(days=i): (4, f"digest-{i}") for i in range(6)}
 @pytest.mark.parametrize("timezone", ["UTC", "Europe/Berlin", "America/Los_Angeles"])
 def test_a_first_run_recomputes_every_local_day_the_spool_reaches(timezone: str) -> None:
     plan = plan_days(SPOOL, {}, timezone)
-    expected = {"UTC": days(0, 1, 2, 3, 4, 5)}.get(timezone)
+    expected: Set[date] | None = {"UTC": days(0, 1, 2, 3, 4, 5)}.get(timezone)
     if timezone == "Europe/Berlin":  # east of UTC: the last hour of each UTC day is tomorrow
         expected = days(0, 1, 2, 3, 4, 5, 6)
     if timezone == "America/Los_Angeles":  # west: the first hours of each UTC day are yesterday

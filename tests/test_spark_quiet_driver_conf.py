@@ -86,7 +86,8 @@ def test_spark_local_ip_chooses_the_address(
 def test_a_dead_driver_jvm_is_told_apart_from_other_errors() -> None:
     py4j_protocol = pytest.importorskip("py4j.protocol", reason="pyspark is not installed")
     assert _py4j_network_error(py4j_protocol.Py4JNetworkError("Answer from Java side is empty"))
-    from py4j import java_gateway  # noqa: F401 - a py4j frame needs py4j loaded
+    # Unused (F401): a py4j frame needs py4j loaded.
+    from py4j import java_gateway  # type: ignore[import-untyped]  # noqa: F401
 
     refused = _refused_in_a_py4j_frame()
     assert _py4j_network_error(refused)
@@ -106,7 +107,11 @@ def _closed_port() -> int:
 
 def _refused_in_a_py4j_frame() -> ConnectionRefusedError:
     """py4j's own connect() to a port nothing listens on, as after the JVM died."""
-    from py4j.clientserver import ClientServerConnection, JavaParameters, PythonParameters
+    from py4j.clientserver import (  # type: ignore[import-untyped]
+        ClientServerConnection,
+        JavaParameters,
+        PythonParameters,
+    )
 
     connection = ClientServerConnection(
         JavaParameters(address="127.0.0.1", port=_closed_port(), auto_convert=False),

@@ -179,7 +179,7 @@ def test_an_archive_copy_not_yet_claimed_is_not_read_by_a_glob_of_the_archive(
         seen.append((names, _plain_glob_count(archive / "*" / "*.parquet")))
         real_link(source, target)
 
-    monkeypatch.setattr(segment_moves.os, "link", link)
+    monkeypatch.setattr(os, "link", link)  # the `os` module segment_moves links with
     moved = segment_moves.move_without_replacing(moving, archive / moving.parent.name / moving.name)
     monkeypatch.undo()
 
@@ -215,7 +215,7 @@ def test_a_download_not_yet_renamed_is_not_read_by_a_glob_of_the_staging_folder(
         seen.append((Path(source).name, plain, _plain_glob_count(staging / "*" / "[!.]*.parquet")))
         real_replace(source, target)
 
-    monkeypatch.setattr(objectstore.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)  # the `os` module objectstore renames with
     objectstore.stage_remote_spool(f"s3://{bucket}/p", staging, set(), client=client)
     monkeypatch.undo()
 

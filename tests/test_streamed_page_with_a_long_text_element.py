@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from cookiewall.banner import BodyEndScanner, _markup_ends, _plain_body_end, inj
 from cookiewall.middleware import MAX_INJECT_BUFFER
 from tests.test_cookiewall_support import SECRET, http_scope, make_policy
 
-Message = dict[str, Any]
+Message = MutableMapping[str, Any]
 HTML = (b"content-type", b"text/html; charset=utf-8")
 DOC = b"<!doctype html><html><head><title>t</title></head><body>"
 BANNER = b"data-cookiewall"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from analytics.event import Event
 from analytics.reports import ReportQuery, run_report
 from tests.warehouse_support import DIRECT_VISIT, warehouse_of
 
@@ -27,7 +28,7 @@ PAGEVIEWS = {
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    events = []
+    events: list[Event] = []
     for day, count in PAGEVIEWS.items():
         noon = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
         events += [

@@ -124,7 +124,8 @@ def test_a_no_javascript_consent_decision_credits_the_campaign_once(tmp_path: Pa
 
 def test_an_odd_path_fails_its_own_row_not_the_batch() -> None:
     odd = _capture("/p", TAGS.encode(), b"http://example.com/p?" + TAGS.encode())
-    odd = odd._replace(path=b"/p")  # not text: the path lookup fails this row
+    # Not text: the path lookup fails this row.
+    odd = odd._replace(path=b"/p")  # type: ignore[arg-type]
     arrival = _capture("/p", TAGS.encode(), b"https://www.google.com/")
     converted = convert([arrival, odd])
     assert converted.failed == 1

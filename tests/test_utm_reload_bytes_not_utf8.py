@@ -33,7 +33,8 @@ def _tagged(path: str, raw_path: bytes | None, referer: bytes) -> bool:
         NOON, path, "GET", 200, TAGS, referer, CHROME, None, None, "undecided", False, raw_path
     )
     (event,) = convert([row]).table.to_pylist()
-    return event["utm_campaign"] == "launch"
+    campaign: object = event["utm_campaign"]
+    return campaign == "launch"
 
 
 @pytest.mark.parametrize(

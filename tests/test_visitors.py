@@ -30,6 +30,7 @@ def hasher(tmp_path: Path) -> VisitorHasher:
 def test_same_client_same_day_same_id(hasher: VisitorHasher) -> None:
     first = hasher.visitor_id(DAY, "203.0.113.7", UA)
     assert hasher.visitor_id(DAY, "203.0.113.7", UA) == first
+    assert first is not None
     assert -(2**63) <= first < 2**63
 
 
@@ -70,6 +71,7 @@ def test_processes_sharing_the_folder_agree(tmp_path: Path) -> None:
 def test_salt_files_are_private_and_random(tmp_path: Path) -> None:
     store = SaltStore(tmp_path / "salts")
     first, second = store.salt(DAY), store.salt(DAY + timedelta(days=1))
+    assert first is not None
     assert len(first) == SALT_BYTES
     assert first != second
     assert store.salt(DAY) == first  # read back, not made again
@@ -122,7 +124,7 @@ def test_forget_drops_the_key_from_memory(hasher: VisitorHasher, tmp_path: Path)
     assert hasher.visitor_id(DAY, "203.0.113.7", UA) != first  # salt gone: cannot link back
 
 
-def _race(folder: str, barrier: multiprocessing.synchronize.Barrier) -> bytes:
+def _race(folder: str, barrier: multiprocessing.synchronize.Barrier) -> bytes | None:
     barrier.wait()
     return SaltStore(folder).salt(DAY)
 
@@ -171,8 +173,10 @@ def test_the_id_is_the_documented_keyed_hash(tmp_path: Path) -> None:
     # Pinned construction: app servers of different releases sharing one salt folder must
     # give a visitor the same id, so the byte layout may never change by accident.
     store = SaltStore(tmp_path)
+    salt = store.salt(DAY)
+    assert salt is not None
     expected = hashlib.blake2b(
-        b"example.com\x00203.0.113.7\x00" + UA, key=store.salt(DAY), digest_size=8
+        b"example.com\x00203.0.113.7\x00" + UA, key=salt, digest_size=8
     ).digest()
     got = VisitorHasher("example.com", store).visitor_id(DAY, "203.0.113.7", UA)
     assert got == int.from_bytes(expected, "big", signed=True)

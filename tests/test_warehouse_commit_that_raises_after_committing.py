@@ -30,7 +30,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from analytics import spark, warehouse
+from analytics import database, spark, warehouse
 from analytics.cli import main
 from analytics.errors import WarehouseError, WarehouseLockedError
 from analytics.spark import load_spark_rollups
@@ -295,7 +295,7 @@ def test_a_commit_that_raises_on_a_file_that_cannot_be_read_back_says_so(
 
 def _busy_for_readers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Another process holds the file: the read-back cannot open it."""
-    real_connect = warehouse.connect
+    real_connect = database.connect  # what `warehouse.connect` is
 
     def busy_for_readers(path: Path, **kwargs: Any) -> duckdb.DuckDBPyConnection:
         if kwargs.get("read_only"):
@@ -368,7 +368,7 @@ def test_a_spark_load_whose_commit_raises_is_loaded_only_when_committed(
     events = events_for_days(random.Random(7), [DAY], EVENTS)
     output = spark_style_output(tmp_path, events, datetime(2026, 11, 3, tzinfo=UTC))
     db = tmp_path / "loaded.duckdb"
-    real_connect = spark.connect
+    real_connect = database.connect  # what `spark.connect` is
 
     def faulty_connect(path: Path, **kwargs: Any) -> Any:
         con = real_connect(path, **kwargs)

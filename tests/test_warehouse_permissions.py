@@ -115,11 +115,12 @@ def test_a_segment_this_user_may_not_read_is_left_in_place_not_quarantined(
     # The web server's user wrote it 0600; cron runs as another user. Nothing is wrong with
     # the file: moving it to quarantine (and calling it corrupt) would hide it for good.
     import analytics.warehouse as warehouse_module
+    from analytics import footers
 
     spool = tmp_path / "spool"
     write_events(spool, events_for_days(random.Random(16), [DAY], per_day=40), per_segment=20)
     first, second = sorted(spool.glob("day=*/*.parquet"))
-    real = warehouse_module.read_footer
+    real = footers.read_footer  # what `warehouse_module.read_footer` is
 
     def refuse_one(path: Path) -> Any:
         if path == first:

@@ -75,7 +75,7 @@ def _mix_rows(db: Path) -> dict[str, set[tuple[object, ...]]]:
         con.close()
 
 
-NO_MIX = {table: set() for table in MIX_TABLES}
+NO_MIX: dict[str, set[tuple[object, ...]]] = {table: set() for table in MIX_TABLES}
 # build_one_day_warehouse's events.
 ONE_DAYS_EVENTS = list(events_for_days(random.Random(14), [ONE_DAY], per_day=50))
 
